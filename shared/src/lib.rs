@@ -1,0 +1,50 @@
+//! warden-shared: what the control plane and the data plane must agree on.
+//!
+//! - [`catalog`]: providers, their wire dialects and default base URLs, and the model aliases.
+//! - [`snapshot`]: the rkyv snapshot the data plane serves from (pushed by the control plane or
+//!   compiled from a standalone TOML file by [`standalone`]).
+//! - [`vault`]: the AES-256-GCM envelope that keeps provider keys sealed until one request opens them.
+//!
+//! Nothing here does I/O on the request path, and nothing here depends on an async runtime.
+
+pub mod catalog;
+pub mod snapshot;
+pub mod standalone;
+pub mod vault;
+
+use sha2::{Digest, Sha256};
+
+/// Hash of a Warden API key as stored in snapshots. Keys are 256-bit random strings, so a plain
+/// SHA-256 is a sound index: there is nothing to brute-force, and the key itself is never stored.
+pub fn api_key_hash(key: &[u8]) -> [u8; 32] {
+    Sha256::digest(key).into()
+}
+
+/// A display-safe fingerprint of a secret: `sha256:` and the first 12 hex digits of its digest.
+/// It identifies a key in listings, logs and audit records without revealing any of it.
+pub fn fingerprint(secret: &[u8]) -> String {
+    let digest = Sha256::digest(secret);
+    let mut out = String::with_capacity(19);
+    out.push_str("sha256:");
+    for b in &digest[..6] {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 0xf) as usize] as char);
+    }
+    out
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_is_stable_and_short() {
+        let f = fingerprint(b"sk-test-openai");
+        assert!(f.starts_with("sha256:"));
+        assert_eq!(f.len(), 19);
+        assert_eq!(f, fingerprint(b"sk-test-openai"));
+        assert_ne!(f, fingerprint(b"sk-test-openai2"));
+    }
+}

@@ -1,0 +1,176 @@
+//! The snapshot: everything a data plane needs to serve, in one versioned rkyv value.
+//!
+//! The control plane builds it from its store and pushes it; a standalone data plane compiles
+//! it from TOML ([`crate::standalone`]). Either way the data plane receives bytes and goes
+//! through [`decode`], which validates them (bytecheck) before anything reads them: a snapshot
+//! from the network or from disk is never accessed unchecked.
+//!
+//! Secrets: the snapshot carries API key hashes and sealed provider keys only.
+
+use rkyv::rancor::Error as RkyvError;
+use rkyv::util::AlignedVec;
+use rkyv::{Archive, Deserialize, Serialize};
+
+use crate::catalog::{ModelRoute, Provider};
+use crate::vault::SealedKey;
+
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Monotonic; a data plane acknowledges the version it serves.
+    pub version: u64,
+    pub providers: Vec<ProviderEndpoint>,
+    pub models: Vec<ModelRoute>,
+    pub tenants: Vec<Tenant>,
+    pub projects: Vec<Project>,
+    pub api_keys: Vec<ApiKeyEntry>,
+}
+
+/// Where a provider is reached (overridable for tests, proxies and regional endpoints).
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ProviderEndpoint {
+    pub provider: Provider,
+    pub base_url: String,
+}
+
+#[derive(Archive, Serialize, Deserialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Plan {
+    Developer,
+    Team,
+    Enterprise,
+}
+
+#[derive(Archive, Serialize, Deserialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Staging,
+    Production,
+}
+
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: String,
+    pub plan: Plan,
+}
+
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    pub id: String,
+    pub tenant: String,
+    pub environment: Environment,
+    /// In priority order (lowest `priority` first).
+    pub provider_keys: Vec<ProviderKey>,
+    pub guardrails: GuardrailPolicy,
+}
+
+/// A tenant's own provider key, sealed.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ProviderKey {
+    pub id: String,
+    pub provider: Provider,
+    pub fingerprint: String,
+    pub priority: u32,
+    pub sealed: SealedKey,
+}
+
+/// A Warden API key, by hash only.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyEntry {
+    /// Safe to log and audit.
+    pub id: String,
+    pub hash: [u8; 32],
+    pub project: String,
+}
+
+/// What a guardrail does when its detector fires.
+#[derive(Archive, Serialize, Deserialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum GuardAction {
+    Off,
+    Flag,
+    Redact,
+    /// Placeholders go upstream; the originals are put back into the response for the client.
+    Restore,
+    Block,
+}
+
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GuardrailPolicy {
+    pub pii: GuardAction,
+    pub secrets: GuardAction,
+    pub injection: GuardAction,
+    pub content_safety: GuardAction,
+    pub response_pii: GuardAction,
+    pub response_secrets: GuardAction,
+}
+
+impl Default for GuardrailPolicy {
+    fn default() -> Self {
+        GuardrailPolicy {
+            pii: GuardAction::Off,
+            secrets: GuardAction::Off,
+            injection: GuardAction::Off,
+            content_safety: GuardAction::Off,
+            response_pii: GuardAction::Off,
+            response_secrets: GuardAction::Off,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct SnapshotError(String);
+
+impl std::fmt::Display for SnapshotError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid snapshot: {}", self.0)
+    }
+}
+
+impl std::error::Error for SnapshotError {}
+
+/// Serialise a snapshot for the wire or for disk.
+pub fn encode(snapshot: &Snapshot) -> Result<Vec<u8>, SnapshotError> {
+    rkyv::to_bytes::<RkyvError>(snapshot)
+        .map(|bytes| bytes.into_vec())
+        .map_err(|e| SnapshotError(e.to_string()))
+}
+
+/// Validate and deserialise snapshot bytes from any source (network, disk). The bytes are copied
+/// into an aligned buffer first, so callers may pass any slice.
+pub fn decode(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
+    let mut aligned = AlignedVec::<16>::with_capacity(bytes.len());
+    aligned.extend_from_slice(bytes);
+    rkyv::from_bytes::<Snapshot, RkyvError>(&aligned).map_err(|e| SnapshotError(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Snapshot {
+        Snapshot {
+            version: 7,
+            providers: vec![ProviderEndpoint { provider: Provider::OpenAi, base_url: "http://x/v1".into() }],
+            models: crate::catalog::default_models(),
+            tenants: vec![Tenant { id: "acme".into(), plan: Plan::Team }],
+            projects: vec![],
+            api_keys: vec![ApiKeyEntry { id: "key_1".into(), hash: [7; 32], project: "p".into() }],
+        }
+    }
+
+    #[test]
+    fn encode_decode_round_trips() -> Result<(), SnapshotError> {
+        let s = sample();
+        assert_eq!(decode(&encode(&s)?)?, s);
+        Ok(())
+    }
+
+    #[test]
+    fn corrupt_bytes_are_rejected_not_read() -> Result<(), SnapshotError> {
+        let bytes = encode(&sample())?;
+        assert!(decode(&bytes[..bytes.len() / 2]).is_err());
+        assert!(decode(&[0xff; 64]).is_err());
+        Ok(())
+    }
+}

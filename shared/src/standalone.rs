@@ -1,0 +1,307 @@
+//! Standalone configuration: tenants, projects, keys and provider endpoints written in the data
+//! plane's TOML file (DESIGN.md "Standalone data-plane config"), compiled into the same
+//! [`Snapshot`] the control plane pushes, so one code path serves both.
+//!
+//! Provider keys given by value or by environment variable are sealed at compile time under the
+//! master key the caller passes; the compiled snapshot holds ciphertext only. Errors name the
+//! offending field or variable, never a key's value.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::Deserialize;
+use zeroize::Zeroizing;
+
+use crate::catalog::{default_models, ModelRoute, Provider};
+use crate::snapshot::{
+    ApiKeyEntry, Environment, GuardAction, GuardrailPolicy, Plan, Project, ProviderEndpoint, ProviderKey,
+    Snapshot, Tenant,
+};
+use crate::vault::{KeyScope, MasterKey};
+use crate::{api_key_hash, fingerprint};
+
+/// `[providers.NAME]`
+#[derive(Deserialize, Debug, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSection {
+    pub base_url: Option<String>,
+}
+
+/// `[[models]]`: adds an alias or replaces a built-in one.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    pub alias: String,
+    pub provider: String,
+    pub upstream_model: String,
+}
+
+/// `[[tenants]]`
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct TenantSection {
+    pub id: String,
+    pub plan: Plan,
+    #[serde(default)]
+    pub projects: Vec<ProjectSection>,
+}
+
+/// `[[tenants.projects]]`
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectSection {
+    pub id: String,
+    #[serde(default = "default_environment")]
+    pub environment: Environment,
+    #[serde(default)]
+    pub api_keys: Vec<String>,
+    #[serde(default)]
+    pub provider_keys: Vec<ProviderKeySection>,
+    #[serde(default)]
+    pub guardrails: GuardrailSection,
+}
+
+/// `provider_keys = [{ provider = "...", key = "..." | key_env = "..." }]`
+#[derive(Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderKeySection {
+    pub provider: String,
+    pub key: Option<String>,
+    pub key_env: Option<String>,
+    #[serde(default)]
+    pub priority: u32,
+}
+
+impl std::fmt::Debug for ProviderKeySection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderKeySection")
+            .field("provider", &self.provider)
+            .field("key_env", &self.key_env)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `[tenants.projects.guardrails]`
+#[derive(Deserialize, Debug, Clone, Copy, Default)]
+#[serde(deny_unknown_fields)]
+pub struct GuardrailSection {
+    pub pii: Option<GuardAction>,
+    pub secrets: Option<GuardAction>,
+    pub injection: Option<GuardAction>,
+    pub content_safety: Option<GuardAction>,
+    pub response_pii: Option<GuardAction>,
+    pub response_secrets: Option<GuardAction>,
+}
+
+/// The standalone sections of a data-plane config file.
+#[derive(Debug, Clone, Copy)]
+pub struct Sections<'a> {
+    pub providers: &'a BTreeMap<String, ProviderSection>,
+    pub models: &'a [ModelSection],
+    pub tenants: &'a [TenantSection],
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn default_environment() -> Environment {
+    Environment::Production
+}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
+    Err(ConfigError(msg.into()))
+}
+
+fn provider(name: &str, field: &str) -> Result<Provider, ConfigError> {
+    Provider::from_name(name).ok_or_else(|| {
+        ConfigError(format!(
+            "{field}: unknown provider {name:?} (expected one of openai, anthropic, google, groq, deepseek)"
+        ))
+    })
+}
+
+/// Compile the standalone sections into a snapshot whose provider keys are sealed under `master`.
+pub fn compile(sections: Sections<'_>, master: &MasterKey, version: u64) -> Result<Snapshot, ConfigError> {
+    let mut providers = Vec::with_capacity(Provider::ALL.len());
+    for name in sections.providers.keys() {
+        provider(name, "[providers]")?;
+    }
+    for p in Provider::ALL {
+        let base_url = sections
+            .providers
+            .get(p.name())
+            .and_then(|s| s.base_url.clone())
+            .unwrap_or_else(|| p.default_base_url().to_owned());
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            return err(format!("[providers.{}] base_url must start with http:// or https://", p.name()));
+        }
+        providers.push(ProviderEndpoint { provider: p, base_url: base_url.trim_end_matches('/').to_owned() });
+    }
+
+    let mut models = default_models();
+    for m in sections.models {
+        let route = ModelRoute {
+            alias: m.alias.clone(),
+            provider: provider(&m.provider, "[[models]] provider")?,
+            upstream_model: m.upstream_model.clone(),
+        };
+        match models.iter_mut().find(|r| r.alias == m.alias) {
+            Some(existing) => *existing = route,
+            None => models.push(route),
+        }
+    }
+
+    let mut tenants = Vec::new();
+    let mut projects = Vec::new();
+    let mut api_keys = Vec::new();
+    let mut seen_projects = HashSet::new();
+    let mut seen_keys = HashSet::new();
+    for t in sections.tenants {
+        if t.id.is_empty() || tenants.iter().any(|x: &Tenant| x.id == t.id) {
+            return err(format!("[[tenants]] id {:?} is empty or duplicated", t.id));
+        }
+        tenants.push(Tenant { id: t.id.clone(), plan: t.plan });
+        for p in &t.projects {
+            if p.id.is_empty() || !seen_projects.insert(p.id.clone()) {
+                return err(format!("project id {:?} is empty or duplicated", p.id));
+            }
+            for key in &p.api_keys {
+                check_secret(key, &format!("project {}: api_keys", p.id))?;
+                let hash = api_key_hash(key.as_bytes());
+                if !seen_keys.insert(hash) {
+                    return err(format!("project {}: an API key is listed twice", p.id));
+                }
+                api_keys.push(ApiKeyEntry {
+                    id: format!("key_{}", &fingerprint(key.as_bytes())[7..]),
+                    hash,
+                    project: p.id.clone(),
+                });
+            }
+            projects.push(compile_project(&t.id, p, master)?);
+        }
+    }
+    Ok(Snapshot { version, providers, models, tenants, projects, api_keys })
+}
+
+fn compile_project(tenant: &str, p: &ProjectSection, master: &MasterKey) -> Result<Project, ConfigError> {
+    let mut provider_keys = Vec::with_capacity(p.provider_keys.len());
+    for (i, k) in p.provider_keys.iter().enumerate() {
+        let field = format!("project {}: provider_keys[{i}]", p.id);
+        let prov = provider(&k.provider, &field)?;
+        let plaintext: Zeroizing<String> = match (&k.key, &k.key_env) {
+            (Some(key), None) => Zeroizing::new(key.clone()),
+            (None, Some(var)) => match std::env::var(var) {
+                Ok(v) => Zeroizing::new(v),
+                Err(_) => return err(format!("{field}: environment variable {var} is not set")),
+            },
+            _ => return err(format!("{field}: set exactly one of key or key_env")),
+        };
+        check_secret(&plaintext, &field)?;
+        let id = format!("pk_{}_{}_{i}", p.id, prov.name());
+        let scope = KeyScope { tenant, project: &p.id, provider: prov, key_id: &id };
+        let sealed = master.seal(scope, plaintext.as_bytes()).map_err(|e| ConfigError(format!("{field}: {e}")))?;
+        provider_keys.push(ProviderKey {
+            fingerprint: fingerprint(plaintext.as_bytes()),
+            id,
+            provider: prov,
+            priority: k.priority,
+            sealed,
+        });
+    }
+    provider_keys.sort_by_key(|k| k.priority);
+    let g = p.guardrails;
+    let d = GuardrailPolicy::default();
+    Ok(Project {
+        id: p.id.clone(),
+        tenant: tenant.to_owned(),
+        environment: p.environment,
+        provider_keys,
+        guardrails: GuardrailPolicy {
+            pii: g.pii.unwrap_or(d.pii),
+            secrets: g.secrets.unwrap_or(d.secrets),
+            injection: g.injection.unwrap_or(d.injection),
+            content_safety: g.content_safety.unwrap_or(d.content_safety),
+            response_pii: g.response_pii.unwrap_or(d.response_pii),
+            response_secrets: g.response_secrets.unwrap_or(d.response_secrets),
+        },
+    })
+}
+
+/// Keys go into HTTP headers verbatim: refuse what would break or smuggle a header.
+fn check_secret(value: &str, field: &str) -> Result<(), ConfigError> {
+    if value.is_empty() || value.len() > 512 {
+        return err(format!("{field}: key is empty or longer than 512 bytes"));
+    }
+    if value.bytes().any(|b| !(0x21..=0x7e).contains(&b)) {
+        return err(format!("{field}: key contains whitespace or non-printable characters"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct File {
+        #[serde(default)]
+        providers: BTreeMap<String, ProviderSection>,
+        #[serde(default)]
+        models: Vec<ModelSection>,
+        #[serde(default)]
+        tenants: Vec<TenantSection>,
+    }
+
+    fn compile_str(text: &str) -> Result<Snapshot, ConfigError> {
+        let f: File = toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
+        let master = MasterKey::generate(1).map_err(|e| ConfigError(e.to_string()))?;
+        compile(Sections { providers: &f.providers, models: &f.models, tenants: &f.tenants }, &master, 1)
+    }
+
+    const SAMPLE: &str = r#"
+[providers.openai]
+base_url = "http://127.0.0.1:9000/v1/"
+[[tenants]]
+id = "acme"
+plan = "team"
+[[tenants.projects]]
+id = "acme-prod"
+api_keys = ["wdn_demo_key"]
+provider_keys = [{ provider = "openai", key = "sk-test-openai" }]
+[tenants.projects.guardrails]
+pii = "restore"
+"#;
+
+    #[test]
+    fn sample_compiles_with_sealed_keys_only() -> Result<(), ConfigError> {
+        let s = compile_str(SAMPLE)?;
+        assert_eq!(s.providers[0].base_url, "http://127.0.0.1:9000/v1");
+        assert_eq!(s.api_keys[0].hash, api_key_hash(b"wdn_demo_key"));
+        let p = &s.projects[0];
+        assert_eq!(p.guardrails.pii, GuardAction::Restore);
+        assert_eq!(p.provider_keys[0].provider, Provider::OpenAi);
+        let bytes = crate::snapshot::encode(&s).map_err(|e| ConfigError(e.to_string()))?;
+        assert!(!bytes.windows(14).any(|w| w == b"sk-test-openai"), "plaintext key in snapshot");
+        assert!(!bytes.windows(12).any(|w| w == b"wdn_demo_key"), "plaintext api key in snapshot");
+        Ok(())
+    }
+
+    #[test]
+    fn bad_configs_name_the_field_but_not_the_key() {
+        let unknown = compile_str(&SAMPLE.replace("provider = \"openai\"", "provider = \"azure\""));
+        assert!(matches!(unknown, Err(ConfigError(m)) if m.contains("azure")));
+        let spaced = compile_str(&SAMPLE.replace("sk-test-openai", "sk test"));
+        assert!(matches!(spaced, Err(ConfigError(m)) if m.contains("whitespace") && !m.contains("sk test")));
+        let missing_env = compile_str(&SAMPLE.replace("key = \"sk-test-openai\"", "key_env = \"WARDEN_NOPE_X\""));
+        assert!(matches!(missing_env, Err(ConfigError(m)) if m.contains("WARDEN_NOPE_X")));
+        let dup = compile_str(&SAMPLE.replace("[\"wdn_demo_key\"]", "[\"wdn_demo_key\", \"wdn_demo_key\"]"));
+        assert!(dup.is_err());
+    }
+}

@@ -1,0 +1,168 @@
+//! The key vault envelope: AES-256-GCM with a random 96-bit nonce per key, and associated data
+//! that binds each ciphertext to its tenant, project, provider and key id.
+//!
+//! Invariants: plaintext keys only ever live in [`Zeroizing`] buffers; a ciphertext copied to
+//! another row (other tenant, project, provider or id) fails to open; the format carries a version
+//! byte and the master-key id so keys can be re-wrapped under a new master key.
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use rkyv::{Archive, Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::catalog::Provider;
+
+/// Current envelope format.
+pub const ENVELOPE_VERSION: u8 = 1;
+
+/// A 256-bit master key. Dropping it wipes it.
+pub struct MasterKey {
+    id: u32,
+    key: Zeroizing<[u8; 32]>,
+}
+
+/// Where a sealed provider key belongs. Every field goes into the associated data.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyScope<'a> {
+    pub tenant: &'a str,
+    pub project: &'a str,
+    pub provider: Provider,
+    pub key_id: &'a str,
+}
+
+/// A provider key as stored and shipped: ciphertext only.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct SealedKey {
+    pub version: u8,
+    pub master_key_id: u32,
+    pub nonce: [u8; 12],
+    /// Ciphertext followed by the 16-byte GCM tag.
+    pub ciphertext: Vec<u8>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum VaultError {
+    /// The nonce source failed; nothing was sealed.
+    Random,
+    /// Wrong master key, wrong scope, tampered bytes or an unknown version. Deliberately one case:
+    /// the caller learns nothing about which.
+    Open,
+    /// A master key of the wrong size.
+    KeySize,
+}
+
+impl std::fmt::Display for VaultError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            VaultError::Random => "the system random source failed",
+            VaultError::Open => "sealed key does not open with this master key and scope",
+            VaultError::KeySize => "master key must be exactly 32 bytes",
+        })
+    }
+}
+
+impl std::error::Error for VaultError {}
+
+impl MasterKey {
+    pub fn from_bytes(id: u32, bytes: &[u8]) -> Result<MasterKey, VaultError> {
+        let key: [u8; 32] = bytes.try_into().map_err(|_| VaultError::KeySize)?;
+        Ok(MasterKey { id, key: Zeroizing::new(key) })
+    }
+
+    /// A fresh random key (a standalone data plane seals its configured keys under one of these,
+    /// so they are never held in memory as plaintext between requests).
+    pub fn generate(id: u32) -> Result<MasterKey, VaultError> {
+        let mut key = Zeroizing::new([0u8; 32]);
+        getrandom::fill(key.as_mut()).map_err(|_| VaultError::Random)?;
+        Ok(MasterKey { id, key })
+    }
+
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    pub fn seal(&self, scope: KeyScope<'_>, plaintext: &[u8]) -> Result<SealedKey, VaultError> {
+        let mut nonce = [0u8; 12];
+        getrandom::fill(&mut nonce).map_err(|_| VaultError::Random)?;
+        let aad = associated_data(self.id, scope);
+        let ciphertext = self
+            .cipher()?
+            .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad: &aad })
+            .map_err(|_| VaultError::Open)?;
+        Ok(SealedKey { version: ENVELOPE_VERSION, master_key_id: self.id, nonce, ciphertext })
+    }
+
+    pub fn open(&self, scope: KeyScope<'_>, sealed: &SealedKey) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        if sealed.version != ENVELOPE_VERSION || sealed.master_key_id != self.id {
+            return Err(VaultError::Open);
+        }
+        let aad = associated_data(self.id, scope);
+        self.cipher()?
+            .decrypt(&Nonce::from(sealed.nonce), Payload { msg: &sealed.ciphertext, aad: &aad })
+            .map(Zeroizing::new)
+            .map_err(|_| VaultError::Open)
+    }
+
+    fn cipher(&self) -> Result<Aes256Gcm, VaultError> {
+        Aes256Gcm::new_from_slice(self.key.as_ref()).map_err(|_| VaultError::KeySize)
+    }
+}
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MasterKey").field("id", &self.id).finish_non_exhaustive()
+    }
+}
+
+/// Length-prefixed fields so that no two scopes serialise to the same bytes.
+fn associated_data(master_key_id: u32, scope: KeyScope<'_>) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(64);
+    aad.extend_from_slice(b"warden-provider-key");
+    aad.push(ENVELOPE_VERSION);
+    aad.extend_from_slice(&master_key_id.to_be_bytes());
+    for part in [scope.tenant, scope.project, scope.provider.name(), scope.key_id] {
+        aad.extend_from_slice(&(part.len() as u32).to_be_bytes());
+        aad.extend_from_slice(part.as_bytes());
+    }
+    aad
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope<'a>(project: &'a str) -> KeyScope<'a> {
+        KeyScope { tenant: "acme", project, provider: Provider::OpenAi, key_id: "pk_1" }
+    }
+
+    #[test]
+    fn seal_then_open_round_trips() -> Result<(), VaultError> {
+        let master = MasterKey::generate(1)?;
+        let sealed = master.seal(scope("prod"), b"sk-secret")?;
+        assert!(!sealed.ciphertext.windows(9).any(|w| w == b"sk-secret"));
+        assert_eq!(master.open(scope("prod"), &sealed)?.as_slice(), b"sk-secret");
+        Ok(())
+    }
+
+    #[test]
+    fn ciphertext_moved_to_another_scope_or_key_does_not_open() -> Result<(), VaultError> {
+        let master = MasterKey::generate(1)?;
+        let sealed = master.seal(scope("prod"), b"sk-secret")?;
+        assert_eq!(master.open(scope("staging"), &sealed), Err(VaultError::Open));
+        let other = MasterKey::generate(1)?;
+        assert_eq!(other.open(scope("prod"), &sealed), Err(VaultError::Open));
+        let mut tampered = sealed.clone();
+        tampered.ciphertext[0] ^= 1;
+        assert_eq!(master.open(scope("prod"), &tampered), Err(VaultError::Open));
+        Ok(())
+    }
+
+    #[test]
+    fn nonces_are_fresh() -> Result<(), VaultError> {
+        let master = MasterKey::generate(1)?;
+        let a = master.seal(scope("prod"), b"k")?;
+        let b = master.seal(scope("prod"), b"k")?;
+        assert_ne!(a.nonce, b.nonce);
+        Ok(())
+    }
+}
