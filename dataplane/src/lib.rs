@@ -1,1 +1,20 @@
-//! placeholder
+//! warden-dataplane: Warden's shard-per-core proxy.
+//!
+//! The modules follow the request path (see docs/architecture.md):
+//! [`shard`] → [`listener`] → [`conn`] → [`http`] (parse, body, respond) → [`auth`] → [`route`]
+//! → [`proxy`] → [`upstream`] (pool, client) → [`sse`]; [`admin`] and [`metrics`] on the side.
+
+pub mod admin;
+pub mod auth;
+pub mod config;
+pub mod conn;
+pub mod error;
+pub mod http;
+pub mod listener;
+pub mod metrics;
+pub mod proxy;
+pub mod route;
+pub mod shard;
+pub mod sse;
+pub mod state;
+pub mod upstream;

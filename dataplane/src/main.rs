@@ -1,1 +1,183 @@
-fn main() {}
+//! `warden-dataplane --config FILE`: load the config, compile the standalone snapshot, bind one
+//! SO_REUSEPORT socket per shard, start the shards and the admin listener, and drain on SIGTERM.
+
+// The binary's entry point reports its address and version on stdout.
+#![allow(clippy::print_stdout)]
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use warden_dataplane::admin::{self, AdminView};
+use warden_dataplane::config::Config;
+use warden_dataplane::listener::bind_all;
+use warden_dataplane::metrics::ShardMetrics;
+use warden_dataplane::shard::{self, ShardSpec};
+use warden_dataplane::upstream::dns::spawn_resolvers;
+use warden_shared::snapshot;
+use warden_shared::standalone::compile;
+use warden_shared::vault::MasterKey;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const USAGE: &str = "usage: warden-dataplane --config FILE";
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["--config", path] => run(Path::new(path)),
+        ["--version"] => {
+            println!("warden-dataplane {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(config_path: &Path) -> anyhow::Result<()> {
+    let config = Arc::new(Config::load(config_path).map_err(anyhow::Error::msg)?);
+    std::fs::create_dir_all(&config.state_dir)
+        .with_context(|| format!("creating state_dir {}", config.state_dir.display()))?;
+    let master = Arc::new(load_master_key(config.master_key_file.as_deref())?);
+    let compiled = compile(config.sections(), &master, 1).map_err(anyhow::Error::msg)?;
+    // Serve from the same validated bytes a pushed snapshot would arrive as, and keep them as
+    // the last good snapshot.
+    let bytes = snapshot::encode(&compiled)?;
+    write_atomically(&config.state_dir.join("snapshot.rkyv"), &bytes)?;
+    let snapshot = Arc::new(snapshot::decode(&bytes)?);
+
+    let shards = config.shard_count();
+    let listeners =
+        bind_all(config.listen, shards).with_context(|| format!("binding {}", config.listen))?;
+    let local = listeners[0].local_addr()?;
+    let dns = spawn_resolvers(2)?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let metrics: Vec<Arc<ShardMetrics>> = (0..shards)
+        .map(|_| Arc::new(ShardMetrics::default()))
+        .collect();
+    let view = Arc::new(AdminView {
+        shards: metrics.clone(),
+        snapshot_version: AtomicU64::new(snapshot.version),
+        draining: AtomicBool::new(false),
+        listen_sockets: listeners.len(),
+    });
+    let mut handles = Vec::with_capacity(shards);
+    let mut drains = Vec::with_capacity(shards);
+    for (id, listener) in listeners.into_iter().enumerate() {
+        let (drain_tx, drain_rx) = futures_channel::oneshot::channel();
+        drains.push(drain_tx);
+        handles.push(shard::spawn(ShardSpec {
+            id,
+            core: Some(id % cores),
+            listener,
+            config: Arc::clone(&config),
+            snapshot: Arc::clone(&snapshot),
+            master: Arc::clone(&master),
+            metrics: Arc::clone(&metrics[id]),
+            dns: dns.clone(),
+            drain: drain_rx,
+        })?);
+    }
+    let admin_addr = admin::spawn(config.admin_listen, Arc::clone(&view))
+        .with_context(|| format!("binding admin_listen {}", config.admin_listen))?;
+    tracing::info!(%local, admin = %admin_addr, shards, version = snapshot.version, "serving");
+    println!(
+        "warden-dataplane listening on http://{local} (admin http://{admin_addr}), {shards} shards"
+    );
+
+    let (sig_tx, sig_rx) = mpsc::channel();
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGINT,
+    ])?;
+    std::thread::Builder::new()
+        .name("warden-signals".into())
+        .spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                let _ = sig_tx.send(sig);
+            }
+        })?;
+    // Wait for a signal, watching that every shard is still alive.
+    let died = loop {
+        match sig_rx.recv_timeout(Duration::from_millis(250)) {
+            Ok(_) | Err(mpsc::RecvTimeoutError::Disconnected) => break None,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if let Some(i) = handles.iter().position(|h| h.is_finished()) {
+                    break Some(i);
+                }
+            }
+        }
+    };
+    tracing::info!("draining");
+    view.draining.store(true, Relaxed);
+    for d in drains {
+        let _ = d.send(());
+    }
+    let deadline =
+        Instant::now() + Duration::from_millis(config.timeouts.drain_ms) + Duration::from_secs(2);
+    let mut failure = None;
+    for (i, h) in handles.into_iter().enumerate() {
+        while !h.is_finished() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if h.is_finished() {
+            match h.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => failure = Some(format!("shard {i}: {e}")),
+                Err(_) => failure = Some(format!("shard {i} panicked")),
+            }
+        }
+    }
+    match (died, failure) {
+        (_, Some(e)) => bail!(e),
+        (Some(i), None) => bail!("shard {i} stopped unexpectedly"),
+        (None, None) => Ok(()),
+    }
+}
+
+fn load_master_key(path: Option<&Path>) -> anyhow::Result<MasterKey> {
+    let Some(path) = path else {
+        return Ok(MasterKey::generate(0)?);
+    };
+    let bytes = zeroize::Zeroizing::new(
+        std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+    );
+    MasterKey::from_bytes(1, &bytes).with_context(|| {
+        format!(
+            "{}: master key file must hold exactly 32 bytes",
+            path.display()
+        )
+    })
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp: PathBuf = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    Ok(())
+}

@@ -93,10 +93,22 @@ pub fn default_models() -> Vec<ModelRoute> {
         ("gpt-4o-mini", Provider::OpenAi, "gpt-4o-mini"),
         ("o3", Provider::OpenAi, "o3"),
         ("o3-mini", Provider::OpenAi, "o3-mini"),
-        ("claude-4-sonnet", Provider::Anthropic, "claude-sonnet-4-20250514"),
-        ("claude-3-5-sonnet", Provider::Anthropic, "claude-3-5-sonnet-20241022"),
+        (
+            "claude-4-sonnet",
+            Provider::Anthropic,
+            "claude-sonnet-4-20250514",
+        ),
+        (
+            "claude-3-5-sonnet",
+            Provider::Anthropic,
+            "claude-3-5-sonnet-20241022",
+        ),
         ("gemini-2.0-flash", Provider::Google, "gemini-2.0-flash"),
-        ("llama-3.3-70b-versatile", Provider::Groq, "llama-3.3-70b-versatile"),
+        (
+            "llama-3.3-70b-versatile",
+            Provider::Groq,
+            "llama-3.3-70b-versatile",
+        ),
         ("deepseek-chat", Provider::DeepSeek, "deepseek-chat"),
         ("deepseek-reasoner", Provider::DeepSeek, "deepseek-reasoner"),
     ];
@@ -118,7 +130,10 @@ mod tests {
     fn names_round_trip_and_catalog_covers_every_provider() {
         for p in Provider::ALL {
             assert_eq!(Provider::from_name(p.name()), Some(p));
-            assert!(default_models().iter().any(|m| m.provider == p), "{p:?} has no alias");
+            assert!(
+                default_models().iter().any(|m| m.provider == p),
+                "{p:?} has no alias"
+            );
         }
         assert_eq!(Provider::from_name("azure"), None);
     }

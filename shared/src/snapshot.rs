@@ -32,7 +32,9 @@ pub struct ProviderEndpoint {
     pub base_url: String,
 }
 
-#[derive(Archive, Serialize, Deserialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Archive, Serialize, Deserialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Plan {
     Developer,
@@ -40,7 +42,9 @@ pub enum Plan {
     Enterprise,
 }
 
-#[derive(Archive, Serialize, Deserialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Archive, Serialize, Deserialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
     Development,
@@ -84,7 +88,9 @@ pub struct ApiKeyEntry {
 }
 
 /// What a guardrail does when its detector fires.
-#[derive(Archive, Serialize, Deserialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Archive, Serialize, Deserialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum GuardAction {
     Off,
@@ -151,11 +157,21 @@ mod tests {
     fn sample() -> Snapshot {
         Snapshot {
             version: 7,
-            providers: vec![ProviderEndpoint { provider: Provider::OpenAi, base_url: "http://x/v1".into() }],
+            providers: vec![ProviderEndpoint {
+                provider: Provider::OpenAi,
+                base_url: "http://x/v1".into(),
+            }],
             models: crate::catalog::default_models(),
-            tenants: vec![Tenant { id: "acme".into(), plan: Plan::Team }],
+            tenants: vec![Tenant {
+                id: "acme".into(),
+                plan: Plan::Team,
+            }],
             projects: vec![],
-            api_keys: vec![ApiKeyEntry { id: "key_1".into(), hash: [7; 32], project: "p".into() }],
+            api_keys: vec![ApiKeyEntry {
+                id: "key_1".into(),
+                hash: [7; 32],
+                project: "p".into(),
+            }],
         }
     }
 

@@ -13,8 +13,8 @@ use zeroize::Zeroizing;
 
 use crate::catalog::{default_models, ModelRoute, Provider};
 use crate::snapshot::{
-    ApiKeyEntry, Environment, GuardAction, GuardrailPolicy, Plan, Project, ProviderEndpoint, ProviderKey,
-    Snapshot, Tenant,
+    ApiKeyEntry, Environment, GuardAction, GuardrailPolicy, Plan, Project, ProviderEndpoint,
+    ProviderKey, Snapshot, Tenant,
 };
 use crate::vault::{KeyScope, MasterKey};
 use crate::{api_key_hash, fingerprint};
@@ -128,7 +128,11 @@ fn provider(name: &str, field: &str) -> Result<Provider, ConfigError> {
 }
 
 /// Compile the standalone sections into a snapshot whose provider keys are sealed under `master`.
-pub fn compile(sections: Sections<'_>, master: &MasterKey, version: u64) -> Result<Snapshot, ConfigError> {
+pub fn compile(
+    sections: Sections<'_>,
+    master: &MasterKey,
+    version: u64,
+) -> Result<Snapshot, ConfigError> {
     let mut providers = Vec::with_capacity(Provider::ALL.len());
     for name in sections.providers.keys() {
         provider(name, "[providers]")?;
@@ -140,9 +144,15 @@ pub fn compile(sections: Sections<'_>, master: &MasterKey, version: u64) -> Resu
             .and_then(|s| s.base_url.clone())
             .unwrap_or_else(|| p.default_base_url().to_owned());
         if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
-            return err(format!("[providers.{}] base_url must start with http:// or https://", p.name()));
+            return err(format!(
+                "[providers.{}] base_url must start with http:// or https://",
+                p.name()
+            ));
         }
-        providers.push(ProviderEndpoint { provider: p, base_url: base_url.trim_end_matches('/').to_owned() });
+        providers.push(ProviderEndpoint {
+            provider: p,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+        });
     }
 
     let mut models = default_models();
@@ -167,7 +177,10 @@ pub fn compile(sections: Sections<'_>, master: &MasterKey, version: u64) -> Resu
         if t.id.is_empty() || tenants.iter().any(|x: &Tenant| x.id == t.id) {
             return err(format!("[[tenants]] id {:?} is empty or duplicated", t.id));
         }
-        tenants.push(Tenant { id: t.id.clone(), plan: t.plan });
+        tenants.push(Tenant {
+            id: t.id.clone(),
+            plan: t.plan,
+        });
         for p in &t.projects {
             if p.id.is_empty() || !seen_projects.insert(p.id.clone()) {
                 return err(format!("project id {:?} is empty or duplicated", p.id));
@@ -187,10 +200,21 @@ pub fn compile(sections: Sections<'_>, master: &MasterKey, version: u64) -> Resu
             projects.push(compile_project(&t.id, p, master)?);
         }
     }
-    Ok(Snapshot { version, providers, models, tenants, projects, api_keys })
+    Ok(Snapshot {
+        version,
+        providers,
+        models,
+        tenants,
+        projects,
+        api_keys,
+    })
 }
 
-fn compile_project(tenant: &str, p: &ProjectSection, master: &MasterKey) -> Result<Project, ConfigError> {
+fn compile_project(
+    tenant: &str,
+    p: &ProjectSection,
+    master: &MasterKey,
+) -> Result<Project, ConfigError> {
     let mut provider_keys = Vec::with_capacity(p.provider_keys.len());
     for (i, k) in p.provider_keys.iter().enumerate() {
         let field = format!("project {}: provider_keys[{i}]", p.id);
@@ -205,8 +229,15 @@ fn compile_project(tenant: &str, p: &ProjectSection, master: &MasterKey) -> Resu
         };
         check_secret(&plaintext, &field)?;
         let id = format!("pk_{}_{}_{i}", p.id, prov.name());
-        let scope = KeyScope { tenant, project: &p.id, provider: prov, key_id: &id };
-        let sealed = master.seal(scope, plaintext.as_bytes()).map_err(|e| ConfigError(format!("{field}: {e}")))?;
+        let scope = KeyScope {
+            tenant,
+            project: &p.id,
+            provider: prov,
+            key_id: &id,
+        };
+        let sealed = master
+            .seal(scope, plaintext.as_bytes())
+            .map_err(|e| ConfigError(format!("{field}: {e}")))?;
         provider_keys.push(ProviderKey {
             fingerprint: fingerprint(plaintext.as_bytes()),
             id,
@@ -240,7 +271,9 @@ fn check_secret(value: &str, field: &str) -> Result<(), ConfigError> {
         return err(format!("{field}: key is empty or longer than 512 bytes"));
     }
     if value.bytes().any(|b| !(0x21..=0x7e).contains(&b)) {
-        return err(format!("{field}: key contains whitespace or non-printable characters"));
+        return err(format!(
+            "{field}: key contains whitespace or non-printable characters"
+        ));
     }
     Ok(())
 }
@@ -262,7 +295,15 @@ mod tests {
     fn compile_str(text: &str) -> Result<Snapshot, ConfigError> {
         let f: File = toml::from_str(text).map_err(|e| ConfigError(e.to_string()))?;
         let master = MasterKey::generate(1).map_err(|e| ConfigError(e.to_string()))?;
-        compile(Sections { providers: &f.providers, models: &f.models, tenants: &f.tenants }, &master, 1)
+        compile(
+            Sections {
+                providers: &f.providers,
+                models: &f.models,
+                tenants: &f.tenants,
+            },
+            &master,
+            1,
+        )
     }
 
     const SAMPLE: &str = r#"
@@ -288,8 +329,14 @@ pii = "restore"
         assert_eq!(p.guardrails.pii, GuardAction::Restore);
         assert_eq!(p.provider_keys[0].provider, Provider::OpenAi);
         let bytes = crate::snapshot::encode(&s).map_err(|e| ConfigError(e.to_string()))?;
-        assert!(!bytes.windows(14).any(|w| w == b"sk-test-openai"), "plaintext key in snapshot");
-        assert!(!bytes.windows(12).any(|w| w == b"wdn_demo_key"), "plaintext api key in snapshot");
+        assert!(
+            !bytes.windows(14).any(|w| w == b"sk-test-openai"),
+            "plaintext key in snapshot"
+        );
+        assert!(
+            !bytes.windows(12).any(|w| w == b"wdn_demo_key"),
+            "plaintext api key in snapshot"
+        );
         Ok(())
     }
 
@@ -298,10 +345,15 @@ pii = "restore"
         let unknown = compile_str(&SAMPLE.replace("provider = \"openai\"", "provider = \"azure\""));
         assert!(matches!(unknown, Err(ConfigError(m)) if m.contains("azure")));
         let spaced = compile_str(&SAMPLE.replace("sk-test-openai", "sk test"));
-        assert!(matches!(spaced, Err(ConfigError(m)) if m.contains("whitespace") && !m.contains("sk test")));
-        let missing_env = compile_str(&SAMPLE.replace("key = \"sk-test-openai\"", "key_env = \"WARDEN_NOPE_X\""));
+        assert!(
+            matches!(spaced, Err(ConfigError(m)) if m.contains("whitespace") && !m.contains("sk test"))
+        );
+        let missing_env =
+            compile_str(&SAMPLE.replace("key = \"sk-test-openai\"", "key_env = \"WARDEN_NOPE_X\""));
         assert!(matches!(missing_env, Err(ConfigError(m)) if m.contains("WARDEN_NOPE_X")));
-        let dup = compile_str(&SAMPLE.replace("[\"wdn_demo_key\"]", "[\"wdn_demo_key\", \"wdn_demo_key\"]"));
+        let dup = compile_str(
+            &SAMPLE.replace("[\"wdn_demo_key\"]", "[\"wdn_demo_key\", \"wdn_demo_key\"]"),
+        );
         assert!(dup.is_err());
     }
 }

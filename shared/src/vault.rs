@@ -66,7 +66,10 @@ impl std::error::Error for VaultError {}
 impl MasterKey {
     pub fn from_bytes(id: u32, bytes: &[u8]) -> Result<MasterKey, VaultError> {
         let key: [u8; 32] = bytes.try_into().map_err(|_| VaultError::KeySize)?;
-        Ok(MasterKey { id, key: Zeroizing::new(key) })
+        Ok(MasterKey {
+            id,
+            key: Zeroizing::new(key),
+        })
     }
 
     /// A fresh random key (a standalone data plane seals its configured keys under one of these,
@@ -87,18 +90,39 @@ impl MasterKey {
         let aad = associated_data(self.id, scope);
         let ciphertext = self
             .cipher()?
-            .encrypt(&Nonce::from(nonce), Payload { msg: plaintext, aad: &aad })
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: plaintext,
+                    aad: &aad,
+                },
+            )
             .map_err(|_| VaultError::Open)?;
-        Ok(SealedKey { version: ENVELOPE_VERSION, master_key_id: self.id, nonce, ciphertext })
+        Ok(SealedKey {
+            version: ENVELOPE_VERSION,
+            master_key_id: self.id,
+            nonce,
+            ciphertext,
+        })
     }
 
-    pub fn open(&self, scope: KeyScope<'_>, sealed: &SealedKey) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+    pub fn open(
+        &self,
+        scope: KeyScope<'_>,
+        sealed: &SealedKey,
+    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
         if sealed.version != ENVELOPE_VERSION || sealed.master_key_id != self.id {
             return Err(VaultError::Open);
         }
         let aad = associated_data(self.id, scope);
         self.cipher()?
-            .decrypt(&Nonce::from(sealed.nonce), Payload { msg: &sealed.ciphertext, aad: &aad })
+            .decrypt(
+                &Nonce::from(sealed.nonce),
+                Payload {
+                    msg: &sealed.ciphertext,
+                    aad: &aad,
+                },
+            )
             .map(Zeroizing::new)
             .map_err(|_| VaultError::Open)
     }
@@ -110,7 +134,9 @@ impl MasterKey {
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MasterKey").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("MasterKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -120,7 +146,12 @@ fn associated_data(master_key_id: u32, scope: KeyScope<'_>) -> Vec<u8> {
     aad.extend_from_slice(b"warden-provider-key");
     aad.push(ENVELOPE_VERSION);
     aad.extend_from_slice(&master_key_id.to_be_bytes());
-    for part in [scope.tenant, scope.project, scope.provider.name(), scope.key_id] {
+    for part in [
+        scope.tenant,
+        scope.project,
+        scope.provider.name(),
+        scope.key_id,
+    ] {
         aad.extend_from_slice(&(part.len() as u32).to_be_bytes());
         aad.extend_from_slice(part.as_bytes());
     }
@@ -132,7 +163,12 @@ mod tests {
     use super::*;
 
     fn scope<'a>(project: &'a str) -> KeyScope<'a> {
-        KeyScope { tenant: "acme", project, provider: Provider::OpenAi, key_id: "pk_1" }
+        KeyScope {
+            tenant: "acme",
+            project,
+            provider: Provider::OpenAi,
+            key_id: "pk_1",
+        }
     }
 
     #[test]
@@ -140,7 +176,10 @@ mod tests {
         let master = MasterKey::generate(1)?;
         let sealed = master.seal(scope("prod"), b"sk-secret")?;
         assert!(!sealed.ciphertext.windows(9).any(|w| w == b"sk-secret"));
-        assert_eq!(master.open(scope("prod"), &sealed)?.as_slice(), b"sk-secret");
+        assert_eq!(
+            master.open(scope("prod"), &sealed)?.as_slice(),
+            b"sk-secret"
+        );
         Ok(())
     }
 
@@ -148,7 +187,10 @@ mod tests {
     fn ciphertext_moved_to_another_scope_or_key_does_not_open() -> Result<(), VaultError> {
         let master = MasterKey::generate(1)?;
         let sealed = master.seal(scope("prod"), b"sk-secret")?;
-        assert_eq!(master.open(scope("staging"), &sealed), Err(VaultError::Open));
+        assert_eq!(
+            master.open(scope("staging"), &sealed),
+            Err(VaultError::Open)
+        );
         let other = MasterKey::generate(1)?;
         assert_eq!(other.open(scope("prod"), &sealed), Err(VaultError::Open));
         let mut tampered = sealed.clone();

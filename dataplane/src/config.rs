@@ -1,0 +1,180 @@
+//! The data plane's TOML configuration (DESIGN.md "Binaries and flags" and "Standalone
+//! data-plane config"). Unknown keys are errors, so a typo never silently falls back to a default.
+//! All bounds and timeouts live here with their defaults; each has a clear error where it bites.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use warden_shared::standalone::{ModelSection, ProviderSection, Sections, TenantSection};
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Client port; every shard binds its own SO_REUSEPORT socket here.
+    pub listen: SocketAddr,
+    /// Health, readiness, metrics.
+    pub admin_listen: SocketAddr,
+    /// Default: the number of cores.
+    pub shards: Option<usize>,
+    pub state_dir: PathBuf,
+    pub audit_dir: Option<PathBuf>,
+    /// 32 raw bytes. Standalone without one: keys are sealed under a random per-process key.
+    pub master_key_file: Option<PathBuf>,
+    pub control_plane: Option<String>,
+    pub control_plane_token_file: Option<PathBuf>,
+    /// Submission queue entries per shard ring (the memlock budget is per user: keep it modest).
+    #[serde(default = "default_ring_entries")]
+    pub io_uring_entries: u32,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    #[serde(default)]
+    pub upstream: Upstream,
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderSection>,
+    #[serde(default)]
+    pub models: Vec<ModelSection>,
+    #[serde(default)]
+    pub tenants: Vec<TenantSection>,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_head_bytes: usize,
+    pub max_headers: usize,
+    pub max_body_bytes: usize,
+    pub max_connections_per_shard: usize,
+    pub max_response_bytes: usize,
+    pub max_sse_event_bytes: usize,
+}
+
+/// Milliseconds.
+#[derive(Deserialize, Debug, Clone, Copy)]
+#[serde(deny_unknown_fields, default)]
+pub struct Timeouts {
+    /// From a request's first byte to its complete head.
+    pub head_ms: u64,
+    /// A keep-alive connection with no request in flight.
+    pub idle_ms: u64,
+    /// Between reads of a request body.
+    pub body_ms: u64,
+    pub upstream_connect_ms: u64,
+    /// From the request sent to the provider's first response byte (non-streamed answers only
+    /// start once generation is done, so this is generous).
+    pub upstream_first_byte_ms: u64,
+    /// Between reads of a provider response, streamed or not.
+    pub upstream_idle_ms: u64,
+    /// How long SIGTERM waits for in-flight requests.
+    pub drain_ms: u64,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct Upstream {
+    pub pool_max_idle_per_origin: usize,
+    pub pool_idle_ms: u64,
+    pub dns_ttl_ms: u64,
+    /// Extra PEM roots trusted for providers (private gateways, test CAs), besides webpki roots.
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_head_bytes: 16 * 1024,
+            max_headers: 64,
+            max_body_bytes: 4 * 1024 * 1024,
+            max_connections_per_shard: 10_000,
+            max_response_bytes: 32 * 1024 * 1024,
+            max_sse_event_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            head_ms: 10_000,
+            idle_ms: 60_000,
+            body_ms: 30_000,
+            upstream_connect_ms: 5_000,
+            upstream_first_byte_ms: 300_000,
+            upstream_idle_ms: 120_000,
+            drain_ms: 30_000,
+        }
+    }
+}
+
+fn default_ring_entries() -> u32 {
+    1024
+}
+
+pub fn ms(v: u64) -> Duration {
+    Duration::from_millis(v)
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("reading {}: {e}", path.display()))?;
+        Config::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let config: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let l = &self.limits;
+        if l.max_headers == 0 || l.max_headers > crate::http::parse::MAX_HEADERS {
+            return Err(format!(
+                "limits.max_headers must be 1..={}",
+                crate::http::parse::MAX_HEADERS
+            ));
+        }
+        if l.max_head_bytes < 1024 || l.max_body_bytes == 0 || l.max_connections_per_shard == 0 {
+            return Err(
+                "limits: max_head_bytes >= 1024, max_body_bytes and max_connections_per_shard > 0"
+                    .into(),
+            );
+        }
+        if self.shards == Some(0) {
+            return Err("shards must be at least 1".into());
+        }
+        if self.control_plane.is_some() {
+            return Err("control_plane mode is not available in this build yet; use the standalone sections".into());
+        }
+        Ok(())
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shards
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    pub fn sections(&self) -> Sections<'_> {
+        Sections {
+            providers: &self.providers,
+            models: &self.models,
+            tenants: &self.tenants,
+        }
+    }
+}
+
+impl Default for Upstream {
+    fn default() -> Self {
+        Upstream {
+            pool_max_idle_per_origin: 64,
+            pool_idle_ms: 30_000,
+            dns_ttl_ms: 30_000,
+            ca_file: None,
+        }
+    }
+}

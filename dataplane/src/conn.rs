@@ -1,0 +1,345 @@
+//! One client connection: read a request, answer it, repeat while keep-alive holds.
+//!
+//! `serve` is the request path as a straight line — head → body → dispatch (auth, route,
+//! upstream, pump) → account — with pipelined requests answered strictly in order, because the
+//! next head is only parsed after the previous response is written.
+//!
+//! Bounds: head size and header count (431), body size (413), head and body read timeouts and
+//! the idle timeout between requests (408 / close), all from the shard's config. Framing errors
+//! close the connection after their 400, since the next request's start is unknown.
+
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::time::{Duration, Instant};
+
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+
+use crate::error::{Error, Kind, Result};
+use crate::http::body::ChunkedDecoder;
+use crate::http::parse::{parse_request, Framing, Method, RequestHead};
+use crate::http::respond;
+use crate::metrics::Route;
+use crate::proxy;
+use crate::shard::Shard;
+
+/// Initial connection buffer; grows up to the head limit plus the body limit.
+const READ_CHUNK: usize = 8 * 1024;
+
+/// A request as handlers see it: the head's offsets, the buffer they point into, and the body.
+pub struct Request<'a> {
+    pub head: &'a RequestHead,
+    pub buf: &'a [u8],
+    pub body: &'a [u8],
+    pub id: &'a [u8],
+    pub keep_alive: bool,
+    pub peer: SocketAddr,
+}
+
+/// What a handler did, for accounting.
+pub struct Outcome {
+    pub status: u16,
+    pub provider: Option<warden_shared::catalog::Provider>,
+    /// Time spent waiting on the provider.
+    pub upstream: Duration,
+    /// False when the response could not be completed cleanly (the connection must close).
+    pub keep_alive: bool,
+}
+
+pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, mut io: S, peer: SocketAddr) {
+    let mut buf = Vec::with_capacity(READ_CHUNK);
+    let mut out = Vec::with_capacity(4096);
+    let mut decoded = Vec::new();
+    let mut rid = Vec::with_capacity(64);
+    loop {
+        let head = match read_head(shard, &mut io, &mut buf).await {
+            Ok(Some(head)) => head,
+            Ok(None) => return,
+            Err(e) => {
+                rid.clear();
+                shard.next_request_id(&mut rid);
+                reject(shard, &mut io, &mut out, &e, &rid, Route::Other).await;
+                return;
+            }
+        };
+        let started = Instant::now();
+        let _inflight = shard.begin_request();
+        request_id(shard, &head, &buf, &mut rid);
+        let route = route_of(head.path.get(&buf));
+        let (body, consumed) = match read_body(shard, &mut io, &mut buf, &head, &mut decoded).await
+        {
+            Ok(b) => b,
+            Err(e) => {
+                reject(shard, &mut io, &mut out, &e, &rid, route).await;
+                return;
+            }
+        };
+        let keep_alive = head.keep_alive && !shard.draining.get();
+        let body: &[u8] = match &body {
+            Some(range) => &buf[range.clone()],
+            None => &decoded,
+        };
+        let req = Request {
+            head: &head,
+            buf: &buf,
+            body,
+            id: &rid,
+            keep_alive,
+            peer,
+        };
+        let outcome = match dispatch(shard, &mut io, &mut out, &req, route).await {
+            Ok(outcome) => outcome,
+            Err(e) => {
+                let status = e.status();
+                tracing::debug!(request_id = %String::from_utf8_lossy(&rid), code = e.code(), "request failed: {e}");
+                out.clear();
+                respond::error(&mut out, &e, &rid, keep_alive);
+                let written = flush(&mut io, &mut out).await.is_ok();
+                Outcome {
+                    status,
+                    provider: None,
+                    upstream: Duration::ZERO,
+                    keep_alive: written && keep_alive && !e.closes_connection(),
+                }
+            }
+        };
+        let total = started.elapsed();
+        shard
+            .metrics
+            .request(route, outcome.status, outcome.provider);
+        shard
+            .metrics
+            .overhead
+            .observe_us(total.saturating_sub(outcome.upstream).as_micros() as u64);
+        if !outcome.keep_alive {
+            return;
+        }
+        buf.drain(..consumed);
+        decoded.clear();
+    }
+}
+
+async fn dispatch<S: AsyncWriteRent>(
+    shard: &Shard,
+    io: &mut S,
+    out: &mut Vec<u8>,
+    req: &Request<'_>,
+    route: Route,
+) -> Result<Outcome> {
+    let method = req.head.method;
+    match (route, method) {
+        (Route::ChatCompletions, Method::Post) => {
+            proxy::chat_completions(shard, io, out, req).await
+        }
+        (Route::Models, Method::Get) => {
+            let state = shard.state();
+            let caller = crate::auth::authenticate(&state, req.buf, req.head, false)?;
+            out.clear();
+            respond::full(
+                out,
+                200,
+                respond::JSON,
+                &caller.project.models_json,
+                req.id,
+                req.keep_alive,
+            );
+            let ok = flush(io, out).await.is_ok();
+            Ok(Outcome {
+                status: 200,
+                provider: None,
+                upstream: Duration::ZERO,
+                keep_alive: ok && req.keep_alive,
+            })
+        }
+        (Route::ChatCompletions | Route::Models, _) => Err(Error::new(
+            Kind::MethodNotAllowed,
+            "method not allowed on this path",
+        )),
+        (Route::Other, _) => Err(Error::new(Kind::UnknownRoute, "unknown path")),
+    }
+}
+
+fn route_of(path: &[u8]) -> Route {
+    let path = path.split(|b| *b == b'?').next().unwrap_or_default();
+    match path {
+        b"/v1/chat/completions" | b"/chat/completions" => Route::ChatCompletions,
+        b"/v1/models" | b"/models" => Route::Models,
+        _ => Route::Other,
+    }
+}
+
+/// Answer an error that ends the connection (bad head, bad body, timeouts).
+async fn reject<S: AsyncWriteRent>(
+    shard: &Shard,
+    io: &mut S,
+    out: &mut Vec<u8>,
+    e: &Error,
+    rid: &[u8],
+    route: Route,
+) {
+    tracing::debug!(code = e.code(), "closing connection: {e}");
+    shard.metrics.request(route, e.status(), None);
+    out.clear();
+    respond::error(out, e, rid, false);
+    let _ = flush(io, out).await;
+}
+
+/// Write `out` to the client and clear it.
+pub async fn flush<S: AsyncWriteRent>(io: &mut S, out: &mut Vec<u8>) -> std::io::Result<()> {
+    let (res, mut buf) = io.write_all(std::mem::take(out)).await;
+    buf.clear();
+    *out = buf;
+    res.map(|_| ())
+}
+
+/// Use the client's `x-request-id` when it is a sane token, else generate one.
+fn request_id(shard: &Shard, head: &RequestHead, buf: &[u8], rid: &mut Vec<u8>) {
+    rid.clear();
+    if let Some(given) = head.request_id.map(|s| s.get(buf)) {
+        let sane = !given.is_empty()
+            && given.len() <= 128
+            && given
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+        if sane {
+            rid.extend_from_slice(given);
+            return;
+        }
+    }
+    shard.next_request_id(rid);
+}
+
+/// Read until a whole request head is buffered. `Ok(None)`: the client closed (or went idle)
+/// between requests, which needs no answer.
+async fn read_head<S: AsyncReadRent>(
+    shard: &Shard,
+    io: &mut S,
+    buf: &mut Vec<u8>,
+) -> Result<Option<RequestHead>> {
+    let limits = shard.head_limits;
+    let mut head_deadline = (!buf.is_empty()).then(|| Instant::now() + shard.timeouts.head);
+    loop {
+        if !buf.is_empty() {
+            if let Some(head) = parse_request(buf, limits)? {
+                return Ok(Some(head));
+            }
+        }
+        let (wait, idle) = match head_deadline {
+            Some(d) => (d.saturating_duration_since(Instant::now()), false),
+            None => (shard.timeouts.idle, true),
+        };
+        match read_more(io, buf, wait, limits.max_head).await {
+            Ok(0) => return Ok(None),
+            Ok(_) => {
+                head_deadline.get_or_insert_with(|| Instant::now() + shard.timeouts.head);
+            }
+            Err(ReadError::Timeout) if idle => return Ok(None),
+            Err(ReadError::Timeout) => {
+                return Err(Error::new(
+                    Kind::ClientTimeout,
+                    "request head not received in time",
+                ))
+            }
+            Err(ReadError::Io) => return Ok(None),
+        }
+    }
+}
+
+/// Read the body. Returns where it is (a range of `buf` for Content-Length bodies, or `None`
+/// when it was decoded into `decoded`) and how many bytes of `buf` the request used.
+async fn read_body<S: AsyncReadRent + AsyncWriteRent>(
+    shard: &Shard,
+    io: &mut S,
+    buf: &mut Vec<u8>,
+    head: &RequestHead,
+    decoded: &mut Vec<u8>,
+) -> Result<(Option<Range<usize>>, usize)> {
+    let max = shard.limits.max_body_bytes;
+    let start = head.len;
+    let wait = shard.timeouts.body;
+    let too_slow = || Error::new(Kind::ClientTimeout, "request body not received in time");
+    let gone = || {
+        Error::new(
+            Kind::Malformed,
+            "connection closed before the body was complete",
+        )
+    };
+    match head.framing {
+        Framing::Empty | Framing::UntilClose => Ok((Some(start..start), start)),
+        Framing::Length(n) => {
+            if n > max as u64 {
+                return Err(Error::new(
+                    Kind::BodyTooLarge,
+                    "request body exceeds the size limit",
+                ));
+            }
+            let end = start + n as usize;
+            if buf.len() < end && head.expect_continue {
+                send_continue(io).await?;
+            }
+            while buf.len() < end {
+                match read_more(io, buf, wait, end - buf.len()).await {
+                    Ok(0) | Err(ReadError::Io) => return Err(gone()),
+                    Ok(_) => {}
+                    Err(ReadError::Timeout) => return Err(too_slow()),
+                }
+            }
+            Ok((Some(start..end), end))
+        }
+        Framing::Chunked => {
+            let mut decoder = ChunkedDecoder::new(max as u64);
+            let mut pos = start;
+            if head.expect_continue && buf.len() == start {
+                send_continue(io).await?;
+            }
+            loop {
+                pos += decoder.decode(&buf[pos..], decoded)?;
+                if decoder.is_done() {
+                    return Ok((None, pos));
+                }
+                // Chunk bytes after the head are decoded into `decoded` now: drop them so the
+                // connection buffer stays bounded by the head limit plus one read.
+                buf.truncate(start);
+                pos = start;
+                match read_more(io, buf, wait, READ_CHUNK).await {
+                    Ok(0) | Err(ReadError::Io) => return Err(gone()),
+                    Ok(_) => {}
+                    Err(ReadError::Timeout) => return Err(too_slow()),
+                }
+            }
+        }
+    }
+}
+
+async fn send_continue<S: AsyncWriteRent>(io: &mut S) -> Result<()> {
+    let (res, _) = io.write_all(&b"HTTP/1.1 100 Continue\r\n\r\n"[..]).await;
+    res.map(|_| ())
+        .map_err(|_| Error::new(Kind::Malformed, "client went away"))
+}
+
+enum ReadError {
+    Timeout,
+    Io,
+}
+
+/// Append one read to `buf`, wanting room for at least `want` bytes (capped per read).
+async fn read_more<S: AsyncReadRent>(
+    io: &mut S,
+    buf: &mut Vec<u8>,
+    wait: Duration,
+    want: usize,
+) -> Result<usize, ReadError> {
+    let room = want.clamp(1024, 64 * 1024).max(READ_CHUNK);
+    if buf.capacity() - buf.len() < room {
+        buf.reserve(room);
+    }
+    let (len, cap) = (buf.len(), buf.capacity());
+    let slice = std::mem::take(buf).slice_mut(len..cap);
+    match monoio::time::timeout(wait, io.read(slice)).await {
+        Err(_) => Err(ReadError::Timeout),
+        Ok((res, slice)) => {
+            *buf = slice.into_inner();
+            res.map_err(|_| ReadError::Io)
+        }
+    }
+}

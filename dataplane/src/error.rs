@@ -1,0 +1,218 @@
+//! The data plane's one error type: a kind (which decides the status, the OpenAI error `type`
+//! and `code`, and the metric label), the side at fault, and a static context naming the step.
+//!
+//! Invariant: nothing in an `Error` is built from a key or from request content. The optional
+//! detail is an I/O error's text or a parser's message, both free of secrets.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::http::body::ChunkError;
+use crate::http::parse::HeadError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Unparseable request line or headers.
+    Malformed,
+    /// Ambiguous body framing (smuggling-shaped); the connection is closed.
+    Framing,
+    HeadTooLarge,
+    BodyTooLarge,
+    HttpVersion,
+    /// The client was too slow sending its head or body.
+    ClientTimeout,
+    InvalidJson,
+    /// Valid JSON, but not a request we can serve (missing or mistyped field).
+    InvalidRequest,
+    MissingApiKey,
+    InvalidApiKey,
+    UnknownRoute,
+    MethodNotAllowed,
+    ModelNotFound,
+    NoProviderKey,
+    /// Shard at its connection limit, or draining.
+    Overloaded,
+    UpstreamConnect,
+    UpstreamTimeout,
+    UpstreamProtocol,
+    UpstreamClosed,
+    Internal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Upstream,
+    Internal,
+}
+
+#[derive(Debug, Clone)]
+pub struct Error {
+    pub kind: Kind,
+    pub context: &'static str,
+    pub detail: Option<Cow<'static, str>>,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: Kind, context: &'static str) -> Error {
+        Error {
+            kind,
+            context,
+            detail: None,
+        }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<Cow<'static, str>>) -> Error {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn side(&self) -> Side {
+        match self.kind {
+            Kind::UpstreamConnect
+            | Kind::UpstreamTimeout
+            | Kind::UpstreamProtocol
+            | Kind::UpstreamClosed => Side::Upstream,
+            Kind::Internal | Kind::Overloaded => Side::Internal,
+            _ => Side::Client,
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self.kind {
+            Kind::Malformed
+            | Kind::Framing
+            | Kind::InvalidJson
+            | Kind::InvalidRequest
+            | Kind::NoProviderKey => 400,
+            Kind::HeadTooLarge => 431,
+            Kind::BodyTooLarge => 413,
+            Kind::HttpVersion => 505,
+            Kind::ClientTimeout => 408,
+            Kind::MissingApiKey | Kind::InvalidApiKey => 401,
+            Kind::UnknownRoute | Kind::ModelNotFound => 404,
+            Kind::MethodNotAllowed => 405,
+            Kind::Overloaded => 503,
+            Kind::UpstreamConnect | Kind::UpstreamProtocol | Kind::UpstreamClosed => 502,
+            Kind::UpstreamTimeout => 504,
+            Kind::Internal => 500,
+        }
+    }
+
+    /// OpenAI's error `type`.
+    pub fn error_type(&self) -> &'static str {
+        match self.side() {
+            Side::Client => "invalid_request_error",
+            Side::Upstream => "upstream_error",
+            Side::Internal => "server_error",
+        }
+    }
+
+    /// OpenAI-style `code`; also the low-cardinality metric label.
+    pub fn code(&self) -> &'static str {
+        match self.kind {
+            Kind::Malformed => "malformed_request",
+            Kind::Framing => "invalid_body_framing",
+            Kind::HeadTooLarge => "request_header_fields_too_large",
+            Kind::BodyTooLarge => "request_too_large",
+            Kind::HttpVersion => "http_version_not_supported",
+            Kind::ClientTimeout => "request_timeout",
+            Kind::InvalidJson => "invalid_json",
+            Kind::InvalidRequest => "invalid_request",
+            Kind::MissingApiKey => "missing_api_key",
+            Kind::InvalidApiKey => "invalid_api_key",
+            Kind::UnknownRoute => "unknown_url",
+            Kind::MethodNotAllowed => "method_not_allowed",
+            Kind::ModelNotFound => "model_not_found",
+            Kind::NoProviderKey => "provider_key_missing",
+            Kind::Overloaded => "overloaded",
+            Kind::UpstreamConnect => "upstream_connect_failed",
+            Kind::UpstreamTimeout => "upstream_timeout",
+            Kind::UpstreamProtocol => "upstream_protocol_error",
+            Kind::UpstreamClosed => "upstream_closed",
+            Kind::Internal => "internal_error",
+        }
+    }
+
+    /// The request field at fault, for OpenAI's `param`.
+    pub fn param(&self) -> Option<&'static str> {
+        match self.kind {
+            Kind::ModelNotFound | Kind::NoProviderKey => Some("model"),
+            _ => None,
+        }
+    }
+
+    /// Whether the connection must be closed after answering (framing is unknown or untrusted).
+    pub fn closes_connection(&self) -> bool {
+        matches!(
+            self.kind,
+            Kind::Malformed
+                | Kind::Framing
+                | Kind::HeadTooLarge
+                | Kind::BodyTooLarge
+                | Kind::HttpVersion
+                | Kind::ClientTimeout
+                | Kind::Overloaded
+        )
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.context)?;
+        if let Some(d) = &self.detail {
+            write!(f, ": {d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// pingora-style context attachment: `io_result.or_err(Kind::UpstreamConnect, "while connecting")?`.
+pub trait OrErr<T> {
+    fn or_err(self, kind: Kind, context: &'static str) -> Result<T>;
+}
+
+impl<T> OrErr<T> for std::io::Result<T> {
+    fn or_err(self, kind: Kind, context: &'static str) -> Result<T> {
+        self.map_err(|e| Error::new(kind, context).with_detail(e.to_string()))
+    }
+}
+
+impl<T> OrErr<T> for Option<T> {
+    fn or_err(self, kind: Kind, context: &'static str) -> Result<T> {
+        self.ok_or(Error::new(kind, context))
+    }
+}
+
+impl From<HeadError> for Error {
+    fn from(e: HeadError) -> Error {
+        match e {
+            HeadError::TooLarge => {
+                Error::new(Kind::HeadTooLarge, "request head exceeds the size limit")
+            }
+            HeadError::TooManyHeaders => {
+                Error::new(Kind::HeadTooLarge, "request has too many header fields")
+            }
+            HeadError::Malformed(why) => Error::new(Kind::Malformed, why),
+            HeadError::Framing(why) => Error::new(Kind::Framing, why),
+            HeadError::Version => {
+                Error::new(Kind::HttpVersion, "only HTTP/1.0 and HTTP/1.1 are served")
+            }
+        }
+    }
+}
+
+impl From<ChunkError> for Error {
+    fn from(e: ChunkError) -> Error {
+        match e {
+            ChunkError::Malformed(why) => Error::new(Kind::Framing, why),
+            ChunkError::TooLarge => {
+                Error::new(Kind::BodyTooLarge, "request body exceeds the size limit")
+            }
+        }
+    }
+}

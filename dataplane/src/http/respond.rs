@@ -1,0 +1,202 @@
+//! Response writing: status line and headers into a reused buffer, OpenAI error bodies, and
+//! chunked-encoding frames for streams.
+//!
+//! Every response carries `x-request-id`. Error bodies follow OpenAI's shape
+//! `{"error":{"message","type","param","code"}}` so the official SDKs raise their own exception
+//! types for them.
+
+use std::io::Write;
+
+use crate::error::Error;
+
+pub enum BodyLen {
+    Fixed(usize),
+    Chunked,
+}
+
+pub const JSON: &str = "application/json";
+pub const EVENT_STREAM: &str = "text/event-stream";
+
+/// Append a status line and headers to `out`.
+pub fn head(
+    out: &mut Vec<u8>,
+    status: u16,
+    content_type: &str,
+    len: BodyLen,
+    request_id: &[u8],
+    keep_alive: bool,
+    extra: &[(&str, &[u8])],
+) {
+    // Writing into a Vec cannot fail.
+    let _ = write!(
+        out,
+        "HTTP/1.1 {status} {}\r\ncontent-type: {content_type}\r\n",
+        reason(status)
+    );
+    match len {
+        BodyLen::Fixed(n) => {
+            let _ = write!(out, "content-length: {n}\r\n");
+        }
+        BodyLen::Chunked => {
+            out.extend_from_slice(b"transfer-encoding: chunked\r\ncache-control: no-cache\r\n")
+        }
+    }
+    out.extend_from_slice(b"x-request-id: ");
+    out.extend_from_slice(request_id);
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in extra {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+    }
+    if !keep_alive {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// A complete response with a fixed body.
+pub fn full(
+    out: &mut Vec<u8>,
+    status: u16,
+    content_type: &str,
+    body: &[u8],
+    request_id: &[u8],
+    keep_alive: bool,
+) {
+    head(
+        out,
+        status,
+        content_type,
+        BodyLen::Fixed(body.len()),
+        request_id,
+        keep_alive,
+        &[],
+    );
+    out.extend_from_slice(body);
+}
+
+/// A complete OpenAI-dialect error response.
+pub fn error(out: &mut Vec<u8>, err: &Error, request_id: &[u8], keep_alive: bool) {
+    let mut body = Vec::with_capacity(160);
+    error_body(
+        &mut body,
+        &err.to_string(),
+        err.error_type(),
+        err.param(),
+        err.code(),
+    );
+    full(
+        out,
+        err.status(),
+        JSON,
+        &body,
+        request_id,
+        keep_alive && !err.closes_connection(),
+    );
+}
+
+/// `{"error":{"message":..,"type":..,"param":..,"code":..}}`
+pub fn error_body(
+    out: &mut Vec<u8>,
+    message: &str,
+    error_type: &str,
+    param: Option<&str>,
+    code: &str,
+) {
+    out.extend_from_slice(b"{\"error\":{\"message\":");
+    json_string(out, message);
+    out.extend_from_slice(b",\"type\":");
+    json_string(out, error_type);
+    out.extend_from_slice(b",\"param\":");
+    match param {
+        Some(p) => json_string(out, p),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"code\":");
+    json_string(out, code);
+    out.extend_from_slice(b"}}");
+}
+
+/// One chunk of a chunked body.
+pub fn chunk(out: &mut Vec<u8>, data: &[u8]) {
+    if data.is_empty() {
+        return;
+    }
+    let _ = write!(out, "{:x}\r\n", data.len());
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The last chunk of a chunked body.
+pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// A JSON string literal with the escapes RFC 8259 requires.
+pub fn json_string(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    for &b in s.as_bytes() {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0..=0x1f => {
+                let _ = write!(out, "\\u{b:04x}");
+            }
+            _ => out.push(b),
+        }
+    }
+    out.push(b'"');
+}
+
+pub fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        413 => "Content Too Large",
+        422 => "Unprocessable Content",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        529 => "Overloaded",
+        _ => "Status",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Kind;
+
+    #[test]
+    fn error_response_is_openai_shaped() {
+        let mut out = Vec::new();
+        let err = Error::new(Kind::ModelNotFound, "unknown model").with_detail("\"x\"\n");
+        error(&mut out, &err, b"req_1", true);
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.starts_with("HTTP/1.1 404 Not Found\r\n"));
+        assert!(text.contains("x-request-id: req_1\r\n"));
+        assert!(text.ends_with(
+            r#"{"error":{"message":"unknown model: \"x\"\n","type":"invalid_request_error","param":"model","code":"model_not_found"}}"#
+        ));
+    }
+
+    #[test]
+    fn framing_errors_close_the_connection() {
+        let mut out = Vec::new();
+        error(&mut out, &Error::new(Kind::Framing, "x"), b"r", true);
+        assert!(String::from_utf8_lossy(&out).contains("connection: close\r\n"));
+    }
+}

@@ -1,0 +1,93 @@
+//! Listening: one SO_REUSEPORT socket per shard on the client port (the kernel spreads new
+//! connections across them), an accept loop per shard with the per-shard connection limit, and
+//! the drain on shutdown: stop accepting, let in-flight requests finish (bounded), return.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use futures_channel::oneshot;
+use monoio::net::TcpListener;
+use socket2::{Domain, Socket, Type};
+
+use crate::error::{Error, Kind};
+use crate::http::respond;
+use crate::shard::Shard;
+
+/// Bind `n` sockets to `addr` with SO_REUSEPORT. With port 0 the first socket picks the port and
+/// the others join it, so every shard listens on the same port.
+pub fn bind_all(addr: SocketAddr, n: usize) -> std::io::Result<Vec<std::net::TcpListener>> {
+    let mut addr = addr;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+        socket.set_reuse_address(true)?;
+        socket.set_reuse_port(true)?;
+        socket.set_nonblocking(true)?;
+        socket.bind(&addr.into())?;
+        socket.listen(4096)?;
+        let listener: std::net::TcpListener = socket.into();
+        addr = listener.local_addr()?;
+        out.push(listener);
+    }
+    Ok(out)
+}
+
+pub async fn accept_loop(shard: Rc<Shard>, listener: TcpListener, drain: oneshot::Receiver<()>) {
+    let mut drain = drain;
+    let max = shard.limits.max_connections_per_shard;
+    loop {
+        monoio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    shard.metrics.connections.inc();
+                    if shard.open_connections() >= max {
+                        shard.metrics.connections_rejected.inc();
+                        monoio::spawn(refuse(Rc::clone(&shard), stream));
+                        continue;
+                    }
+                    let guard = shard.open_connection();
+                    let shard = Rc::clone(&shard);
+                    monoio::spawn(async move {
+                        crate::conn::serve(&shard, stream, peer).await;
+                        drop(guard);
+                    });
+                }
+                Err(e) => {
+                    // Out of descriptors or a transient error: back off briefly instead of spinning.
+                    tracing::warn!(shard = shard.id, "accept failed: {e}");
+                    monoio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            _ = &mut drain => break,
+        }
+    }
+    drop(listener);
+    shard.draining.set(true);
+    let deadline = Instant::now() + shard.timeouts.drain;
+    while shard.inflight() > 0 && Instant::now() < deadline {
+        monoio::time::sleep(Duration::from_millis(10)).await;
+    }
+    if shard.inflight() > 0 {
+        tracing::warn!(
+            shard = shard.id,
+            inflight = shard.inflight(),
+            "drain timeout: closing with requests in flight"
+        );
+    }
+}
+
+/// Over the connection limit: a 503 in the OpenAI dialect, then close.
+async fn refuse(shard: Rc<Shard>, stream: monoio::net::TcpStream) {
+    let mut stream = stream;
+    let mut rid = Vec::with_capacity(32);
+    shard.next_request_id(&mut rid);
+    let mut out = Vec::with_capacity(256);
+    let err = Error::new(
+        Kind::Overloaded,
+        "this shard is at its connection limit; retry shortly",
+    );
+    respond::error(&mut out, &err, &rid, false);
+    let _ = crate::conn::flush(&mut stream, &mut out).await;
+}

@@ -1,0 +1,313 @@
+//! Per-shard counters, merged only when `/metrics` is scraped.
+//!
+//! Each shard owns one [`ShardMetrics`] and is its only writer, so counting is a plain load and
+//! store (no locked read-modify-write, no cache line shared between writers); the admin thread
+//! only reads. Labels are fixed, low-cardinality enums: route, status class, provider.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+
+use warden_shared::catalog::Provider;
+
+/// A counter with a single writer (its shard).
+#[derive(Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    #[inline]
+    pub fn add(&self, n: u64) {
+        self.0.store(self.0.load(Relaxed).wrapping_add(n), Relaxed);
+    }
+
+    #[inline]
+    pub fn inc(&self) {
+        self.add(1);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Relaxed)
+    }
+}
+
+/// A gauge with a single writer (its shard).
+#[derive(Default)]
+pub struct Gauge(AtomicI64);
+
+impl Gauge {
+    #[inline]
+    pub fn add(&self, n: i64) {
+        self.0.store(self.0.load(Relaxed) + n, Relaxed);
+    }
+
+    pub fn get(&self) -> i64 {
+        self.0.load(Relaxed)
+    }
+}
+
+/// Upper bounds in microseconds; a last bucket catches the rest.
+pub const BUCKETS_US: [u64; 21] = [
+    10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000,
+    500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000, 30_000_000, 60_000_000,
+];
+
+#[derive(Default)]
+pub struct Histogram {
+    buckets: [Counter; BUCKETS_US.len() + 1],
+    sum_us: Counter,
+}
+
+impl Histogram {
+    #[inline]
+    pub fn observe_us(&self, us: u64) {
+        let i = BUCKETS_US
+            .iter()
+            .position(|b| us <= *b)
+            .unwrap_or(BUCKETS_US.len());
+        self.buckets[i].inc();
+        self.sum_us.add(us);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    ChatCompletions,
+    Models,
+    Other,
+}
+
+const ROUTES: [&str; 3] = ["chat_completions", "models", "other"];
+const STATUSES: [u16; 16] = [
+    200, 400, 401, 403, 404, 405, 408, 413, 429, 431, 500, 502, 503, 504, 505, 0,
+];
+const PROVIDERS: usize = Provider::ALL.len() + 1;
+
+#[derive(Default)]
+pub struct ShardMetrics {
+    requests: [[[Counter; PROVIDERS]; STATUSES.len()]; ROUTES.len()],
+    /// Time spent in Warden itself: total minus time waiting on the provider.
+    pub overhead: Histogram,
+    /// Request sent to the provider until its response was complete (streams: last event).
+    pub upstream: Histogram,
+    pub open_connections: Gauge,
+    pub connections: Counter,
+    pub connections_rejected: Counter,
+    pub pool_reused: Counter,
+    pub pool_connects: Counter,
+    pub pool_stale_retries: Counter,
+    pub pool_idle: Gauge,
+    pub stream_client_disconnects: Counter,
+    pub stream_upstream_failures: Counter,
+    pub io_uring: AtomicU64,
+}
+
+impl ShardMetrics {
+    pub fn request(&self, route: Route, status: u16, provider: Option<Provider>) {
+        let s = STATUSES
+            .iter()
+            .position(|x| *x == status)
+            .unwrap_or(STATUSES.len() - 1);
+        let p = provider.map_or(0, |p| p.index() + 1);
+        self.requests[route as usize][s][p].inc();
+    }
+}
+
+fn provider_label(i: usize) -> &'static str {
+    if i == 0 {
+        "none"
+    } else {
+        Provider::ALL[i - 1].name()
+    }
+}
+
+/// Prometheus text exposition of all shards' counters, summed.
+pub fn render(
+    shards: &[std::sync::Arc<ShardMetrics>],
+    snapshot_version: u64,
+    listen_sockets: usize,
+) -> String {
+    let mut out = String::with_capacity(8 * 1024);
+    let sum = |f: &dyn Fn(&ShardMetrics) -> u64| shards.iter().map(|s| f(s)).sum::<u64>();
+    let _ = writeln!(
+        out,
+        "# HELP warden_requests_total Requests answered, by route, status and provider."
+    );
+    let _ = writeln!(out, "# TYPE warden_requests_total counter");
+    for (r, route) in ROUTES.iter().enumerate() {
+        for (s, status) in STATUSES.iter().enumerate() {
+            for p in 0..PROVIDERS {
+                let n = sum(&|m| m.requests[r][s][p].get());
+                if n > 0 {
+                    let status = if *status == 0 {
+                        "other".to_string()
+                    } else {
+                        status.to_string()
+                    };
+                    let _ = writeln!(
+                        out,
+                        "warden_requests_total{{route=\"{route}\",status=\"{status}\",provider=\"{}\"}} {n}",
+                        provider_label(p)
+                    );
+                }
+            }
+        }
+    }
+    histogram(
+        &mut out,
+        "warden_gateway_overhead_seconds",
+        "Time spent in Warden per request.",
+        shards,
+        |m| &m.overhead,
+    );
+    histogram(
+        &mut out,
+        "warden_upstream_seconds",
+        "Provider time per request.",
+        shards,
+        |m| &m.upstream,
+    );
+    let gauges: [(&str, &str, i64); 3] = [
+        (
+            "warden_open_connections",
+            "Client connections open now.",
+            shards.iter().map(|s| s.open_connections.get()).sum(),
+        ),
+        (
+            "warden_upstream_pool_idle",
+            "Idle pooled provider connections.",
+            shards.iter().map(|s| s.pool_idle.get()).sum(),
+        ),
+        (
+            "warden_listen_sockets",
+            "SO_REUSEPORT listening sockets (one per shard).",
+            listen_sockets as i64,
+        ),
+    ];
+    for (name, help, v) in gauges {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
+    }
+    let counters: [(&str, &str, u64); 7] = [
+        (
+            "warden_connections_total",
+            "Client connections accepted.",
+            sum(&|m| m.connections.get()),
+        ),
+        (
+            "warden_connections_rejected_total",
+            "Connections refused at the per-shard limit or while draining.",
+            sum(&|m| m.connections_rejected.get()),
+        ),
+        (
+            "warden_upstream_pool_reused_total",
+            "Provider requests sent on a pooled connection.",
+            sum(&|m| m.pool_reused.get()),
+        ),
+        (
+            "warden_upstream_pool_connects_total",
+            "New provider connections.",
+            sum(&|m| m.pool_connects.get()),
+        ),
+        (
+            "warden_upstream_pool_stale_retries_total",
+            "Requests retried once after a stale pooled connection.",
+            sum(&|m| m.pool_stale_retries.get()),
+        ),
+        (
+            "warden_stream_client_disconnects_total",
+            "Streams ended by the client going away.",
+            sum(&|m| m.stream_client_disconnects.get()),
+        ),
+        (
+            "warden_stream_upstream_failures_total",
+            "Streams the provider broke off.",
+            sum(&|m| m.stream_upstream_failures.get()),
+        ),
+    ];
+    for (name, help, v) in counters {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP warden_shard_info One per shard, with the I/O driver it runs."
+    );
+    let _ = writeln!(out, "# TYPE warden_shard_info gauge");
+    for (i, s) in shards.iter().enumerate() {
+        let driver = if s.io_uring.load(Relaxed) == 1 {
+            "io_uring"
+        } else {
+            "epoll"
+        };
+        let _ = writeln!(
+            out,
+            "warden_shard_info{{shard=\"{i}\",driver=\"{driver}\"}} 1"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP warden_snapshot_version Config snapshot version being served."
+    );
+    let _ = writeln!(
+        out,
+        "# TYPE warden_snapshot_version gauge\nwarden_snapshot_version {snapshot_version}"
+    );
+    out
+}
+
+fn histogram(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    shards: &[std::sync::Arc<ShardMetrics>],
+    pick: fn(&ShardMetrics) -> &Histogram,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+    let mut cumulative = 0;
+    for (i, bound) in BUCKETS_US.iter().map(Some).chain([None]).enumerate() {
+        cumulative += shards.iter().map(|s| pick(s).buckets[i].get()).sum::<u64>();
+        match bound {
+            Some(b) => {
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{{le=\"{}\"}} {cumulative}",
+                    *b as f64 / 1e6
+                );
+            }
+            None => {
+                let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+            }
+        }
+    }
+    let sum_us: u64 = shards.iter().map(|s| pick(s).sum_us.get()).sum();
+    let _ = writeln!(
+        out,
+        "{name}_sum {}\n{name}_count {cumulative}",
+        sum_us as f64 / 1e6
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn shards_are_summed_at_scrape_time() {
+        let a = Arc::new(ShardMetrics::default());
+        let b = Arc::new(ShardMetrics::default());
+        a.request(Route::ChatCompletions, 200, Some(Provider::OpenAi));
+        b.request(Route::ChatCompletions, 200, Some(Provider::OpenAi));
+        b.request(Route::Models, 418, None);
+        a.overhead.observe_us(40);
+        b.overhead.observe_us(70_000_000);
+        let text = render(&[a, b], 3, 2);
+        assert!(text.contains("warden_requests_total{route=\"chat_completions\",status=\"200\",provider=\"openai\"} 2"));
+        assert!(text.contains(
+            "warden_requests_total{route=\"models\",status=\"other\",provider=\"none\"} 1"
+        ));
+        assert!(text.contains("warden_gateway_overhead_seconds_bucket{le=\"0.00005\"} 1"));
+        assert!(text.contains("warden_gateway_overhead_seconds_bucket{le=\"+Inf\"} 2"));
+        assert!(text.contains("warden_listen_sockets 2"));
+    }
+}

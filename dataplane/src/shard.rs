@@ -1,0 +1,203 @@
+//! A shard: one thread, pinned to one core, with its own monoio runtime (io_uring, or epoll when
+//! io_uring is unavailable or `MONOIO_FORCE_LEGACY_DRIVER=1`), its own listening socket, and its
+//! own state — serving state, upstream pool, DNS cache, TLS client, scratch buffers, counters.
+//! Nothing a request touches is shared with another shard behind a lock: `Cell`/`RefCell` only.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_channel::oneshot;
+use monoio_rustls::TlsConnector;
+use warden_shared::snapshot::Snapshot;
+use warden_shared::vault::MasterKey;
+
+use crate::config::{ms, Config};
+use crate::http::parse::Limits as HeadLimits;
+use crate::metrics::ShardMetrics;
+use crate::state::ServingState;
+use crate::upstream::client::tls_connector;
+use crate::upstream::dns::{Lookup, Resolver};
+use crate::upstream::pool::Pool;
+
+pub struct Shard {
+    pub id: usize,
+    state: RefCell<Rc<ServingState>>,
+    pub limits: crate::config::Limits,
+    pub head_limits: HeadLimits,
+    pub timeouts: Timeouts,
+    pub metrics: Arc<ShardMetrics>,
+    pub pool: Pool,
+    pub resolver: Resolver,
+    pub tls: TlsConnector,
+    /// simd-json parses in place: request bodies are copied here first, reusing the allocation.
+    pub scratch: RefCell<Vec<u8>>,
+    /// Set on SIGTERM: finish in-flight requests, then close connections.
+    pub draining: Cell<bool>,
+    inflight: Cell<usize>,
+    open: Cell<usize>,
+    request_seq: Cell<u64>,
+    /// Random per process and shard, so request ids are unique across restarts and shards.
+    request_prefix: u64,
+}
+
+/// The config's timeouts as durations.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub head: Duration,
+    pub idle: Duration,
+    pub body: Duration,
+    pub upstream_connect: Duration,
+    pub upstream_first_byte: Duration,
+    pub upstream_idle: Duration,
+    pub drain: Duration,
+}
+
+/// Everything a shard thread needs to start.
+pub struct ShardSpec {
+    pub id: usize,
+    pub core: Option<usize>,
+    pub listener: std::net::TcpListener,
+    pub config: Arc<Config>,
+    pub snapshot: Arc<Snapshot>,
+    pub master: Arc<MasterKey>,
+    pub metrics: Arc<ShardMetrics>,
+    pub dns: mpsc::Sender<Lookup>,
+    pub drain: oneshot::Receiver<()>,
+}
+
+/// Decrements the in-flight count when a request ends, however it ends.
+pub struct InFlight<'a>(&'a Shard);
+
+/// Decrements the open-connection count when a connection ends.
+pub struct OpenConn(Rc<Shard>);
+
+impl Shard {
+    pub fn state(&self) -> Rc<ServingState> {
+        Rc::clone(&self.state.borrow())
+    }
+
+    pub fn begin_request(&self) -> InFlight<'_> {
+        self.inflight.set(self.inflight.get() + 1);
+        InFlight(self)
+    }
+
+    pub fn inflight(&self) -> usize {
+        self.inflight.get()
+    }
+
+    pub fn open_connections(&self) -> usize {
+        self.open.get()
+    }
+
+    pub fn open_connection(self: &Rc<Self>) -> OpenConn {
+        self.open.set(self.open.get() + 1);
+        self.metrics.open_connections.add(1);
+        OpenConn(Rc::clone(self))
+    }
+
+    /// `req_` + 16 hex digits of per-shard randomness + a 12-digit sequence number.
+    pub fn next_request_id(&self, out: &mut Vec<u8>) {
+        use std::io::Write;
+        let n = self.request_seq.get().wrapping_add(1);
+        self.request_seq.set(n);
+        let _ = write!(
+            out,
+            "req_{:016x}{:012x}",
+            self.request_prefix,
+            n & 0xffff_ffff_ffff
+        );
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.inflight.set(self.0.inflight.get() - 1);
+    }
+}
+
+impl Drop for OpenConn {
+    fn drop(&mut self) {
+        self.0.open.set(self.0.open.get() - 1);
+        self.0.metrics.open_connections.add(-1);
+    }
+}
+
+impl Timeouts {
+    pub fn from_config(t: &crate::config::Timeouts) -> Timeouts {
+        Timeouts {
+            head: ms(t.head_ms),
+            idle: ms(t.idle_ms),
+            body: ms(t.body_ms),
+            upstream_connect: ms(t.upstream_connect_ms),
+            upstream_first_byte: ms(t.upstream_first_byte_ms),
+            upstream_idle: ms(t.upstream_idle_ms),
+            drain: ms(t.drain_ms),
+        }
+    }
+}
+
+/// Start a shard thread. It returns when the shard has drained.
+pub fn spawn(spec: ShardSpec) -> std::io::Result<std::thread::JoinHandle<Result<(), String>>> {
+    std::thread::Builder::new()
+        .name(format!("warden-shard-{}", spec.id))
+        .spawn(move || run(spec))
+}
+
+fn run(spec: ShardSpec) -> Result<(), String> {
+    if let Some(core) = spec.core {
+        if let Err(e) = monoio::utils::bind_to_cpu_set([core]) {
+            tracing::warn!(
+                shard = spec.id,
+                core,
+                "could not pin shard to its core: {e:?}"
+            );
+        }
+    }
+    let mut runtime = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+        .with_entries(spec.config.io_uring_entries)
+        .enable_timer()
+        .build()
+        .map_err(|e| format!("shard {}: starting the runtime: {e}", spec.id))?;
+    spec.metrics.io_uring.store(
+        u64::from(monoio::utils::detect_uring()),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    runtime.block_on(async move {
+        let shard = Rc::new(build(&spec)?);
+        let listener = monoio::net::TcpListener::from_std(spec.listener)
+            .map_err(|e| format!("shard {}: adopting the listener: {e}", spec.id))?;
+        crate::listener::accept_loop(shard, listener, spec.drain).await;
+        Ok(())
+    })
+}
+
+fn build(spec: &ShardSpec) -> Result<Shard, String> {
+    let config = &spec.config;
+    let state = ServingState::build(&spec.snapshot, Arc::clone(&spec.master))?;
+    let upstream = &config.upstream;
+    let mut prefix = [0u8; 8];
+    getrandom::fill(&mut prefix).map_err(|e| format!("random source: {e}"))?;
+    Ok(Shard {
+        id: spec.id,
+        state: RefCell::new(Rc::new(state)),
+        limits: config.limits,
+        head_limits: HeadLimits {
+            max_head: config.limits.max_head_bytes,
+            max_headers: config.limits.max_headers,
+        },
+        timeouts: Timeouts::from_config(&config.timeouts),
+        metrics: Arc::clone(&spec.metrics),
+        pool: Pool::new(upstream.pool_max_idle_per_origin, ms(upstream.pool_idle_ms)),
+        resolver: Resolver::new(spec.dns.clone(), ms(upstream.dns_ttl_ms)),
+        tls: tls_connector(upstream.ca_file.as_deref())?,
+        scratch: RefCell::new(Vec::with_capacity(64 * 1024)),
+        draining: Cell::new(false),
+        inflight: Cell::new(0),
+        open: Cell::new(0),
+        request_seq: Cell::new(0),
+        request_prefix: u64::from_le_bytes(prefix),
+    })
+}

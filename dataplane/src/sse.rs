@@ -1,0 +1,127 @@
+//! Server-sent events framing for streamed responses: bytes from the provider go in, whole
+//! events come out, so every write to the client ends on an event boundary.
+//!
+//! One bounded buffer per stream carries a partial event across reads (the same problem as
+//! ripgrep's line buffer). An event ends at a blank line: `\n\n` or `\r\n\r\n` (and mixtures).
+//! Invariant: the buffer never holds more than one incomplete event of at most `max_event`
+//! bytes plus the complete events not yet taken.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SseError {
+    /// A single event grew past the limit without ending.
+    EventTooLarge,
+}
+
+pub struct EventFramer {
+    buf: Vec<u8>,
+    /// Everything before this index is whole events.
+    complete: usize,
+    /// Scan position: bytes before it have been looked at.
+    scanned: usize,
+    /// Start of the line being scanned.
+    line_start: usize,
+    max_event: usize,
+}
+
+impl EventFramer {
+    pub fn new(max_event: usize) -> EventFramer {
+        EventFramer {
+            buf: Vec::with_capacity(4096),
+            complete: 0,
+            scanned: 0,
+            line_start: 0,
+            max_event,
+        }
+    }
+
+    /// Append bytes and find the events they complete.
+    pub fn push(&mut self, data: &[u8]) -> Result<(), SseError> {
+        self.buf.extend_from_slice(data);
+        while let Some(offset) = memchr::memchr(b'\n', &self.buf[self.scanned..]) {
+            let nl = self.scanned + offset;
+            let line = &self.buf[self.line_start..nl];
+            if line.is_empty() || line == b"\r" {
+                self.complete = nl + 1;
+            }
+            self.line_start = nl + 1;
+            self.scanned = nl + 1;
+        }
+        self.scanned = self.buf.len();
+        if self.buf.len() - self.complete > self.max_event {
+            return Err(SseError::EventTooLarge);
+        }
+        Ok(())
+    }
+
+    /// The whole events received so far and not yet taken.
+    pub fn complete(&self) -> &[u8] {
+        &self.buf[..self.complete]
+    }
+
+    /// Forget the whole events (after they were written out), keeping the partial tail.
+    pub fn take_complete(&mut self) {
+        if self.complete == 0 {
+            return;
+        }
+        self.buf.drain(..self.complete);
+        self.scanned -= self.complete;
+        self.line_start -= self.complete;
+        self.complete = 0;
+    }
+
+    /// Bytes of an unfinished event.
+    pub fn pending(&self) -> &[u8] {
+        &self.buf[self.complete..]
+    }
+
+    /// Iterate the data payloads of the complete events (`data:` lines joined by `\n`), for
+    /// callers that need to look inside (end-of-stream detection, usage, guardrails).
+    pub fn complete_events(&self) -> impl Iterator<Item = &[u8]> {
+        self.complete()
+            .split(|b| *b == b'\n')
+            .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
+            .filter_map(|line| line.strip_prefix(b"data:"))
+            .map(|d| d.strip_prefix(b" ").unwrap_or(d))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STREAM: &[u8] =
+        b"data: {\"a\":1}\n\nevent: x\r\ndata: {\"b\":2}\r\n\r\ndata: [DONE]\n\ndata: partial";
+
+    #[test]
+    fn whole_events_only_at_every_split() -> Result<(), SseError> {
+        for cut in 0..=STREAM.len() {
+            let mut f = EventFramer::new(1024);
+            let mut out = Vec::new();
+            for part in [&STREAM[..cut], &STREAM[cut..]] {
+                f.push(part)?;
+                let done = f.complete();
+                assert!(
+                    done.is_empty() || done.ends_with(b"\n\n") || done.ends_with(b"\n\r\n"),
+                    "cut {cut}: {:?}",
+                    String::from_utf8_lossy(done)
+                );
+                out.extend_from_slice(done);
+                f.take_complete();
+            }
+            assert_eq!(out.len() + f.pending().len(), STREAM.len());
+            assert_eq!(f.pending(), b"data: partial");
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn payloads_and_bounds() -> Result<(), SseError> {
+        let mut f = EventFramer::new(16);
+        f.push(&STREAM[..STREAM.len() - 13])?;
+        let payloads: Vec<&[u8]> = f.complete_events().collect();
+        assert_eq!(payloads, vec![&b"{\"a\":1}"[..], b"{\"b\":2}", b"[DONE]"]);
+        f.take_complete();
+        assert_eq!(f.push(&[b'x'; 17]), Err(SseError::EventTooLarge));
+        Ok(())
+    }
+}
