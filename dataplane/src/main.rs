@@ -88,6 +88,7 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
     });
     let mut handles = Vec::with_capacity(shards);
     let mut drains = Vec::with_capacity(shards);
+    let (ready_tx, ready_rx) = mpsc::channel();
     for (id, listener) in listeners.into_iter().enumerate() {
         let (drain_tx, drain_rx) = futures_channel::oneshot::channel();
         drains.push(drain_tx);
@@ -101,7 +102,16 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
             metrics: Arc::clone(&metrics[id]),
             dns: dns.clone(),
             drain: drain_rx,
+            ready: ready_tx.clone(),
         })?);
+    }
+    drop(ready_tx);
+    for _ in 0..shards {
+        match ready_rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => bail!(e),
+            Err(_) => bail!("a shard did not start within 30 s"),
+        }
     }
     let admin_addr = admin::spawn(config.admin_listen, Arc::clone(&view))
         .with_context(|| format!("binding admin_listen {}", config.admin_listen))?;

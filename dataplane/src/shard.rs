@@ -66,6 +66,8 @@ pub struct ShardSpec {
     pub metrics: Arc<ShardMetrics>,
     pub dns: mpsc::Sender<Lookup>,
     pub drain: oneshot::Receiver<()>,
+    /// Told once the shard serves (or why it could not start).
+    pub ready: mpsc::Sender<Result<usize, String>>,
 }
 
 /// Decrements the in-flight count when a request ends, however it ends.
@@ -147,6 +149,16 @@ pub fn spawn(spec: ShardSpec) -> std::io::Result<std::thread::JoinHandle<Result<
 }
 
 fn run(spec: ShardSpec) -> Result<(), String> {
+    let ready = spec.ready.clone();
+    let id = spec.id;
+    let result = serve(spec);
+    if let Err(e) = &result {
+        let _ = ready.send(Err(format!("shard {id}: {e}")));
+    }
+    result
+}
+
+fn serve(spec: ShardSpec) -> Result<(), String> {
     if let Some(core) = spec.core {
         if let Err(e) = monoio::utils::bind_to_cpu_set([core]) {
             tracing::warn!(
@@ -169,6 +181,7 @@ fn run(spec: ShardSpec) -> Result<(), String> {
         let shard = Rc::new(build(&spec)?);
         let listener = monoio::net::TcpListener::from_std(spec.listener)
             .map_err(|e| format!("shard {}: adopting the listener: {e}", spec.id))?;
+        let _ = spec.ready.send(Ok(spec.id));
         crate::listener::accept_loop(shard, listener, spec.drain).await;
         Ok(())
     })

@@ -1,1 +1,284 @@
-//! see tests/
+//! Test harness: start the real `warden-loadtest mock` and `warden-dataplane` binaries on
+//! ephemeral ports (each announces its address on stdout), talk to them over plain TCP, and stop
+//! them when the test ends. Binaries come from the same target directory as the test; build them
+//! first (`cargo build --workspace --bins`).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+pub mod http;
+
+/// Which monoio driver a data plane runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    IoUring,
+    Epoll,
+}
+
+pub const DRIVERS: [Driver; 2] = [Driver::IoUring, Driver::Epoll];
+
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace --bins` first",
+        path.display()
+    );
+    path
+}
+
+/// A directory removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "warden-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A child process killed when dropped.
+pub struct Proc {
+    pub child: Child,
+    pub stderr_path: PathBuf,
+}
+
+impl Proc {
+    /// Send SIGTERM and wait (bounded) for the exit status.
+    pub fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        assert!(sent.is_ok_and(|s| s.success()), "kill -TERM failed");
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start `cmd`, wait for its first stdout line, return the process and that line.
+fn start(mut cmd: Command, stderr_path: PathBuf) -> (Proc, String) {
+    let stderr = std::fs::File::create(&stderr_path).unwrap();
+    cmd.stdout(Stdio::piped())
+        .stderr(stderr)
+        .stdin(Stdio::null());
+    let mut child = cmd.spawn().expect("spawn");
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let proc = Proc { child, stderr_path };
+    assert!(
+        !line.is_empty(),
+        "process exited before announcing its address: {}",
+        proc.stderr()
+    );
+    (proc, line)
+}
+
+fn addr_after(line: &str, marker: &str) -> SocketAddr {
+    let rest = &line[line
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker:?} in {line:?}"))
+        + marker.len()..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == ':'))
+        .unwrap_or(rest.len());
+    rest[..end].parse().unwrap()
+}
+
+pub struct Mock {
+    pub proc: Proc,
+    pub addr: SocketAddr,
+    pub capture: PathBuf,
+    _dir: TempDir,
+}
+
+impl Mock {
+    pub fn start(extra: &[&str]) -> Mock {
+        let dir = TempDir::new("mock");
+        let capture = dir.0.join("capture.jsonl");
+        let mut cmd = Command::new(bin("warden-loadtest"));
+        cmd.args(["mock", "--listen", "127.0.0.1:0", "--capture"])
+            .arg(&capture)
+            .args(extra);
+        let (proc, line) = start(cmd, dir.0.join("stderr"));
+        Mock {
+            proc,
+            addr: addr_after(&line, "http://"),
+            capture,
+            _dir: dir,
+        }
+    }
+
+    /// Every request the mock received, as captured.
+    pub fn captured(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.capture)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+pub struct Gateway {
+    pub proc: Proc,
+    pub addr: SocketAddr,
+    pub admin: SocketAddr,
+    pub dir: TempDir,
+}
+
+pub const KEY: &str = "wdn_test_key_0123456789";
+pub const PROVIDER_KEY: &str = "sk-test-provider-abcd";
+
+/// A standalone config pointing OpenAI-compatible providers at `upstream`; `extra` is appended
+/// (top-level keys must come before it, so it may only add tables).
+pub fn config(upstream: SocketAddr, shards: usize, extra: &str) -> String {
+    format!(
+        r#"listen = "127.0.0.1:0"
+admin_listen = "127.0.0.1:0"
+shards = {shards}
+state_dir = "STATE_DIR"
+io_uring_entries = 256
+
+[providers.openai]
+base_url = "http://{upstream}/v1"
+[providers.groq]
+base_url = "http://{upstream}/openai/v1"
+[providers.deepseek]
+base_url = "http://{upstream}"
+
+[[models]]
+alias = "fast"
+provider = "openai"
+upstream_model = "gpt-4o-mini-2024-07-18"
+
+[[tenants]]
+id = "acme"
+plan = "team"
+
+[[tenants.projects]]
+id = "acme-prod"
+api_keys = ["{KEY}"]
+provider_keys = [
+  {{ provider = "openai", key = "{PROVIDER_KEY}" }},
+  {{ provider = "groq", key = "gsk-groq-key-9999" }},
+]
+
+[[tenants.projects]]
+id = "acme-empty"
+api_keys = ["wdn_no_provider_keys"]
+{extra}
+"#
+    )
+}
+
+impl Gateway {
+    pub fn start(driver: Driver, config_text: &str) -> Gateway {
+        Gateway::start_env(driver, config_text, &[])
+    }
+
+    pub fn start_env(driver: Driver, config_text: &str, env: &[(&str, &str)]) -> Gateway {
+        let dir = TempDir::new("gateway");
+        let text = config_text.replace("STATE_DIR", &dir.0.join("state").display().to_string());
+        let path = dir.0.join("dataplane.toml");
+        std::fs::write(&path, text).unwrap();
+        let mut cmd = Command::new(bin("warden-dataplane"));
+        cmd.arg("--config").arg(&path).env("WARDEN_LOG", "warn");
+        if driver == Driver::Epoll {
+            cmd.env("MONOIO_FORCE_LEGACY_DRIVER", "1");
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let (proc, line) = start(cmd, dir.0.join("stderr"));
+        let gw = Gateway {
+            addr: addr_after(&line, "listening on http://"),
+            admin: addr_after(&line, "admin http://"),
+            proc,
+            dir,
+        };
+        let metrics = gw.metrics();
+        let want = match driver {
+            Driver::IoUring => "driver=\"io_uring\"",
+            Driver::Epoll => "driver=\"epoll\"",
+        };
+        assert!(
+            metrics.contains(want),
+            "gateway is not on the {driver:?} driver:\n{metrics}"
+        );
+        gw
+    }
+
+    pub fn metrics(&self) -> String {
+        http::get(self.admin, "/metrics").text()
+    }
+
+    pub fn chat(&self, body: &serde_json::Value) -> http::Response {
+        http::post_json(self.addr, "/v1/chat/completions", KEY, body)
+    }
+}
+
+/// A chat request body for `model` with one user message.
+pub fn chat_body(model: &str, text: &str, stream: bool) -> serde_json::Value {
+    serde_json::json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": text}]})
+}
+
+/// Read exactly what a raw TCP exchange returns until the peer closes or `limit` passes.
+pub fn read_until_close(stream: &mut TcpStream, limit: Duration) -> Vec<u8> {
+    stream.set_read_timeout(Some(limit)).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return out,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+pub fn send_raw(addr: SocketAddr, bytes: &[u8]) -> TcpStream {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(bytes).unwrap();
+    s
+}

@@ -1,0 +1,296 @@
+//! `warden-loadtest mock`: one port serving the providers' APIs with their exact wire formats,
+//! deterministic answers (`echo: ` + the last user message), the knobs of [`crate::knobs`],
+//! a capture file of every request received (auth values masked), and per-key failure statuses.
+//!
+//! It stands in for the real providers in tests and benchmarks, so it must be fast enough not
+//! to be the bottleneck: monoio, one SO_REUSEPORT socket per thread, keep-alive.
+
+pub mod openai;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use monoio::buf::IoBufMut;
+use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::net::TcpStream;
+use warden_dataplane::http::body::ChunkedDecoder;
+use warden_dataplane::http::parse::{parse_request, Framing, Limits};
+
+const LIMITS: Limits = Limits {
+    max_head: 64 * 1024,
+    max_headers: 100,
+};
+const MAX_BODY: u64 = 64 * 1024 * 1024;
+
+pub struct MockConfig {
+    pub listen: SocketAddr,
+    pub threads: usize,
+    pub capture: Option<std::path::PathBuf>,
+    /// Provider key → status to fail with.
+    pub key_status: HashMap<String, u16>,
+}
+
+/// A request as the mock sees it.
+pub struct MockRequest<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub headers: Vec<(&'a str, &'a [u8])>,
+    pub body: &'a [u8],
+}
+
+impl MockRequest<'_> {
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+    }
+}
+
+/// What a dialect handler wants done.
+pub enum Reply {
+    /// A complete response, sent after `delay` (a slow first byte).
+    Full {
+        status: u16,
+        body: Vec<u8>,
+        delay: Duration,
+    },
+    /// SSE events, each preceded by `delay`; `drop_after` closes the connection mid-stream.
+    Stream {
+        events: Vec<Vec<u8>>,
+        delay: Duration,
+        drop_after: Option<usize>,
+    },
+    /// Close without answering.
+    Drop,
+}
+
+pub fn run(config: MockConfig) -> anyhow::Result<()> {
+    let listeners = warden_dataplane::listener::bind_all(config.listen, config.threads.max(1))?;
+    let local = listeners[0].local_addr()?;
+    let shared = Arc::new(config);
+    let mut handles = Vec::new();
+    for listener in listeners {
+        let shared = Arc::clone(&shared);
+        handles.push(std::thread::spawn(move || -> anyhow::Result<()> {
+            let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
+                .with_entries(256)
+                .enable_timer()
+                .build()?;
+            rt.block_on(async move {
+                let capture = match &shared.capture {
+                    Some(p) => Some(File::options().create(true).append(true).open(p)?),
+                    None => None,
+                };
+                let ctx = Rc::new(Ctx {
+                    shared,
+                    capture: RefCell::new(capture),
+                });
+                let listener = monoio::net::TcpListener::from_std(listener)?;
+                loop {
+                    let (stream, _) = listener.accept().await?;
+                    let _ = stream.set_nodelay(true);
+                    monoio::spawn(serve(Rc::clone(&ctx), stream));
+                }
+            })
+        }));
+    }
+    println!("mock listening on http://{local}");
+    let _ = std::io::stdout().flush();
+    for h in handles {
+        h.join()
+            .map_err(|_| anyhow::anyhow!("mock thread panicked"))??;
+    }
+    Ok(())
+}
+
+struct Ctx {
+    shared: Arc<MockConfig>,
+    capture: RefCell<Option<File>>,
+}
+
+async fn serve(ctx: Rc<Ctx>, mut stream: TcpStream) {
+    let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+    loop {
+        let head = loop {
+            if let Ok(Some(head)) = parse_request(&buf, LIMITS) {
+                break head;
+            }
+            if !read_more(&mut stream, &mut buf).await {
+                return;
+            }
+        };
+        let (body, consumed) = match head.framing {
+            Framing::Length(n) if n <= MAX_BODY => {
+                let end = head.len + n as usize;
+                while buf.len() < end {
+                    if !read_more(&mut stream, &mut buf).await {
+                        return;
+                    }
+                }
+                (buf[head.len..end].to_vec(), end)
+            }
+            Framing::Chunked => {
+                let mut decoder = ChunkedDecoder::new(MAX_BODY);
+                let mut body = Vec::new();
+                let mut pos = head.len;
+                loop {
+                    match decoder.decode(&buf[pos..], &mut body) {
+                        Ok(n) => pos += n,
+                        Err(_) => return,
+                    }
+                    if decoder.is_done() {
+                        break;
+                    }
+                    if !read_more(&mut stream, &mut buf).await {
+                        return;
+                    }
+                }
+                (body, pos)
+            }
+            Framing::Empty | Framing::UntilClose => (Vec::new(), head.len),
+            Framing::Length(_) => return,
+        };
+        let reply = {
+            let mut headers = [httparse::EMPTY_HEADER; 100];
+            let mut parsed = httparse::Request::new(&mut headers);
+            if parsed.parse(&buf[..head.len]).is_err() {
+                return;
+            }
+            let req = MockRequest {
+                method: parsed.method.unwrap_or(""),
+                path: parsed.path.unwrap_or(""),
+                headers: parsed.headers.iter().map(|h| (h.name, h.value)).collect(),
+                body: &body,
+            };
+            ctx.capture(&req);
+            dispatch(&ctx.shared, &req)
+        };
+        buf.drain(..consumed);
+        if !write_reply(&mut stream, reply).await {
+            return;
+        }
+    }
+}
+
+fn dispatch(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
+    let path = req.path.split('?').next().unwrap_or("");
+    match (req.method, path) {
+        ("POST", p) if p.ends_with("/chat/completions") => openai::chat(config, req),
+        _ => openai::error(
+            404,
+            "not_found",
+            "invalid_request_error",
+            &format!("Unknown request URL: {} {}", req.method, path),
+        ),
+    }
+}
+
+async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
+    if buf.capacity() - buf.len() < 8192 {
+        buf.reserve(16 * 1024);
+    }
+    let (len, cap) = (buf.len(), buf.capacity());
+    let (res, slice) = stream.read(std::mem::take(buf).slice_mut(len..cap)).await;
+    *buf = slice.into_inner();
+    matches!(res, Ok(n) if n > 0)
+}
+
+async fn write_reply(stream: &mut TcpStream, reply: Reply) -> bool {
+    match reply {
+        Reply::Drop => false,
+        Reply::Full {
+            status,
+            body,
+            delay,
+        } => {
+            if !delay.is_zero() {
+                monoio::time::sleep(delay).await;
+            }
+            let mut out = format!(
+                "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                warden_dataplane::http::respond::reason(status),
+                body.len()
+            )
+            .into_bytes();
+            out.extend_from_slice(&body);
+            stream.write_all(out).await.0.is_ok()
+        }
+        Reply::Stream {
+            events,
+            delay,
+            drop_after,
+        } => {
+            let head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\ntransfer-encoding: chunked\r\ncache-control: no-cache\r\n\r\n";
+            if stream.write_all(head.to_vec()).await.0.is_err() {
+                return false;
+            }
+            for (i, event) in events.into_iter().enumerate() {
+                if drop_after == Some(i) {
+                    return false;
+                }
+                if !delay.is_zero() {
+                    monoio::time::sleep(delay).await;
+                }
+                let mut chunk = format!("{:x}\r\n", event.len()).into_bytes();
+                chunk.extend_from_slice(&event);
+                chunk.extend_from_slice(b"\r\n");
+                if stream.write_all(chunk).await.0.is_err() {
+                    return false;
+                }
+            }
+            stream.write_all(b"0\r\n\r\n".to_vec()).await.0.is_ok()
+        }
+    }
+}
+
+impl Ctx {
+    /// One JSON line per request: method, path, headers (auth values masked), body.
+    fn capture(&self, req: &MockRequest<'_>) {
+        let mut file = self.capture.borrow_mut();
+        let Some(file) = file.as_mut() else { return };
+        let headers: serde_json::Map<String, serde_json::Value> = req
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value);
+                let lower = name.to_ascii_lowercase();
+                let shown = if matches!(
+                    lower.as_str(),
+                    "authorization" | "x-api-key" | "x-goog-api-key"
+                ) {
+                    mask(&value)
+                } else {
+                    value.into_owned()
+                };
+                (lower, serde_json::Value::String(shown))
+            })
+            .collect();
+        let body = serde_json::from_slice::<serde_json::Value>(req.body).unwrap_or_else(|_| {
+            serde_json::Value::String(String::from_utf8_lossy(req.body).into_owned())
+        });
+        let line = serde_json::json!({"method": req.method, "path": req.path, "headers": headers, "body": body});
+        let mut bytes = line.to_string().into_bytes();
+        bytes.push(b'\n');
+        let _ = file.write_all(&bytes);
+    }
+}
+
+/// `****` and the last four characters.
+pub fn mask(value: &str) -> String {
+    let tail: String = value
+        .chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("****{tail}")
+}

@@ -1,0 +1,204 @@
+//! The HTTP/1.1 server's bounds and smuggling defences, as a client sees them: status, OpenAI
+//! error body, and whether the connection stays open — while well-behaved clients keep being
+//! served.
+
+use std::time::Duration;
+
+use warden_tests::http::{request, Conn};
+use warden_tests::{chat_body, config, Driver, Gateway, Mock, DRIVERS, KEY};
+
+fn small_limits(mock: &Mock) -> String {
+    config(
+        mock.addr,
+        2,
+        "[limits]\nmax_head_bytes = 2048\nmax_headers = 16\nmax_body_bytes = 4096\n\n[timeouts]\nhead_ms = 300\nbody_ms = 300\nidle_ms = 60000\n",
+    )
+}
+
+fn expect_error(c: &mut Conn, status: u16, code: &str) {
+    let res = c.read_response().expect("an error response");
+    assert_eq!(res.status, status, "{}", res.text());
+    assert_eq!(res.json()["error"]["code"], code);
+    assert_eq!(res.header("connection"), Some("close"));
+    assert!(res.header("x-request-id").is_some());
+    assert!(
+        c.is_closed(Duration::from_secs(5)),
+        "connection must be closed after {status}"
+    );
+}
+
+#[test]
+fn smuggling_shaped_requests_get_400_and_close() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::IoUring, &small_limits(&mock));
+    let heads: [&[u8]; 6] = [
+        b"POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcd",
+        b"POST /v1/chat/completions HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+        b"POST /v1/chat/completions HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+        b"POST /v1/chat/completions HTTP/1.1\r\nTransfer-Encoding: xchunked\r\n\r\n",
+        b"POST /v1/chat/completions HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    ];
+    for head in heads {
+        let mut c = Conn::open(gw.addr);
+        c.send(head);
+        expect_error(&mut c, 400, "invalid_body_framing");
+    }
+    let mut c = Conn::open(gw.addr);
+    c.send(b"GET /v1/models HTTP/1.1\r\nHost x\r\n\r\n");
+    expect_error(&mut c, 400, "malformed_request");
+    assert!(
+        mock.captured().is_empty(),
+        "nothing smuggled through to the provider"
+    );
+}
+
+#[test]
+fn oversized_heads_bodies_and_header_counts_are_refused() {
+    let mock = Mock::start(&[]);
+    for driver in DRIVERS {
+        let gw = Gateway::start(driver, &small_limits(&mock));
+        let mut c = Conn::open(gw.addr);
+        c.send(
+            format!(
+                "GET /v1/models HTTP/1.1\r\nx-big: {}\r\n\r\n",
+                "a".repeat(3000)
+            )
+            .as_bytes(),
+        );
+        expect_error(&mut c, 431, "request_header_fields_too_large");
+
+        let mut c = Conn::open(gw.addr);
+        let many: String = (0..20).map(|i| format!("x-h{i}: v\r\n")).collect();
+        c.send(format!("GET /v1/models HTTP/1.1\r\n{many}\r\n").as_bytes());
+        expect_error(&mut c, 431, "request_header_fields_too_large");
+
+        let mut c = Conn::open(gw.addr);
+        c.send(&request(
+            "POST",
+            "/v1/chat/completions",
+            Some(KEY),
+            &vec![b'x'; 5000],
+        ));
+        expect_error(&mut c, 413, "request_too_large");
+
+        let mut c = Conn::open(gw.addr);
+        let chunk = "a".repeat(3000);
+        c.send(format!("POST /v1/chat/completions HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nbb8\r\n{chunk}\r\nbb8\r\n{chunk}\r\n0\r\n\r\n").as_bytes());
+        expect_error(&mut c, 413, "request_too_large");
+
+        let mut c = Conn::open(gw.addr);
+        c.send(b"GET / HTTP/2.0\r\n\r\n");
+        expect_error(&mut c, 505, "http_version_not_supported");
+    }
+}
+
+#[test]
+fn slow_clients_time_out_while_others_are_served() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::IoUring, &small_limits(&mock));
+    let mut slow_head = Conn::open(gw.addr);
+    slow_head.send(b"GET /v1/models HTTP/1.1\r\nHost: x\r\n");
+    let mut slow_body = Conn::open(gw.addr);
+    slow_body.send(b"POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"model\"");
+    // A well-behaved client is answered while the slow ones hang.
+    let ok = gw.chat(&chat_body("gpt-4o", "still here", false));
+    assert_eq!(ok.status, 200);
+    expect_error(&mut slow_head, 408, "request_timeout");
+    expect_error(&mut slow_body, 408, "request_timeout");
+}
+
+#[test]
+fn keep_alive_and_pipelined_requests_are_answered_in_order() {
+    let mock = Mock::start(&[]);
+    for driver in DRIVERS {
+        let gw = Gateway::start(driver, &config(mock.addr, 2, ""));
+        let mut c = Conn::open(gw.addr);
+        let mut batch = Vec::new();
+        for i in 0..5 {
+            let body = chat_body("gpt-4o", &format!("message {i}"), false).to_string();
+            batch.extend(request(
+                "POST",
+                "/v1/chat/completions",
+                Some(KEY),
+                body.as_bytes(),
+            ));
+        }
+        batch.extend(request("GET", "/v1/models", Some(KEY), b""));
+        c.send(&batch);
+        for i in 0..5 {
+            let res = c.read_response().expect("pipelined response");
+            assert_eq!(res.status, 200);
+            assert_eq!(
+                res.json()["choices"][0]["message"]["content"],
+                format!("echo: message {i}"),
+                "{driver:?}"
+            );
+        }
+        assert_eq!(c.read_response().expect("models").json()["object"], "list");
+        // Still open for more.
+        c.send(&request("GET", "/v1/models", Some(KEY), b""));
+        assert_eq!(c.read_response().expect("after pipeline").status, 200);
+    }
+}
+
+#[test]
+fn chunked_bodies_and_expect_continue_are_accepted() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::IoUring, &config(mock.addr, 1, ""));
+    let body = chat_body("gpt-4o", "chunked hello", false).to_string();
+    let (a, b) = body.split_at(body.len() / 2);
+    let mut c = Conn::open(gw.addr);
+    c.send(b"POST /v1/chat/completions HTTP/1.1\r\nauthorization: Bearer wdn_test_key_0123456789\r\nTransfer-Encoding: chunked\r\nExpect: 100-continue\r\n\r\n");
+    let interim = c.read_response().expect("100 Continue");
+    assert_eq!(interim.status, 100);
+    c.send(
+        format!(
+            "{:x};ext=1\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\ntrailer: x\r\n\r\n",
+            a.len(),
+            b.len()
+        )
+        .as_bytes(),
+    );
+    let res = c.read_response().expect("response");
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(
+        res.json()["choices"][0]["message"]["content"],
+        "echo: chunked hello"
+    );
+    // The connection is reusable after a chunked body.
+    c.send(&request("GET", "/v1/models", Some(KEY), b""));
+    assert_eq!(c.read_response().expect("next").status, 200);
+}
+
+#[test]
+fn connections_over_the_shard_limit_get_503() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(
+        Driver::IoUring,
+        &config(mock.addr, 1, "[limits]\nmax_connections_per_shard = 2\n"),
+    );
+    let mut held: Vec<Conn> = (0..2).map(|_| Conn::open(gw.addr)).collect();
+    for c in &mut held {
+        c.send(&request("GET", "/v1/models", Some(KEY), b""));
+        assert_eq!(c.read_response().expect("within limit").status, 200);
+    }
+    let mut over = Conn::open(gw.addr);
+    let res = over.read_response().expect("a refusal");
+    assert_eq!(res.status, 503);
+    assert_eq!(res.json()["error"]["code"], "overloaded");
+    drop(held);
+    // Capacity comes back once connections close.
+    let mut retry = None;
+    for _ in 0..100 {
+        let mut c = Conn::open(gw.addr);
+        c.send(&request("GET", "/v1/models", Some(KEY), b""));
+        let res = c.read_response().expect("response");
+        if res.status == 200 {
+            retry = Some(res);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(retry.is_some(), "a slot frees up after clients disconnect");
+}

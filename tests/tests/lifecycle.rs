@@ -1,0 +1,124 @@
+//! Process-level behaviour: one listening socket per shard on the client port, a graceful drain
+//! on SIGTERM that lets an in-flight stream finish, and a keep-alive load run without errors.
+
+use std::process::Command;
+use std::thread;
+use std::time::Duration;
+
+use warden_tests::http::{request, Conn};
+use warden_tests::{bin, chat_body, config, Driver, Gateway, Mock, KEY};
+
+/// LISTEN sockets on `port` in /proc/net/tcp.
+fn listening_sockets(port: u16) -> usize {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let cols: Vec<&str> = l.split_whitespace().collect();
+            cols.len() > 3 && cols[3] == "0A" && cols[1].ends_with(&format!(":{port:04X}"))
+        })
+        .count()
+}
+
+#[test]
+fn one_listening_socket_per_shard() {
+    let mock = Mock::start(&[]);
+    for shards in [1, 3] {
+        let gw = Gateway::start(Driver::IoUring, &config(mock.addr, shards, ""));
+        assert_eq!(listening_sockets(gw.addr.port()), shards);
+        assert!(gw
+            .metrics()
+            .contains(&format!("warden_listen_sockets {shards}")));
+    }
+}
+
+#[test]
+fn sigterm_lets_an_in_flight_stream_finish_then_exits_cleanly() {
+    let mock = Mock::start(&[]);
+    let mut gw = Gateway::start(Driver::IoUring, &config(mock.addr, 2, ""));
+    let addr = gw.addr;
+    let client = thread::spawn(move || {
+        let body =
+            chat_body("gpt-4o", "a b c d e mock:chunks=5 mock:delay_ms=200", true).to_string();
+        let mut c = Conn::open(addr);
+        c.send(&request(
+            "POST",
+            "/v1/chat/completions",
+            Some(KEY),
+            body.as_bytes(),
+        ));
+        c.read_response().expect("stream")
+    });
+    // Wait until the stream is in flight at the provider, then ask the gateway to stop.
+    for _ in 0..200 {
+        if !mock.captured().is_empty() {
+            break;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    let status = gw
+        .proc
+        .terminate(Duration::from_secs(15))
+        .expect("exits after draining");
+    assert!(
+        status.success(),
+        "clean exit: {status:?}\n{}",
+        gw.proc.stderr()
+    );
+    let res = client.join().expect("client thread");
+    assert_eq!(
+        res.events().last().map(String::as_str),
+        Some("[DONE]"),
+        "the stream completed"
+    );
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "no longer accepting"
+    );
+}
+
+#[test]
+fn keep_alive_load_runs_without_errors() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::IoUring, &config(mock.addr, 2, ""));
+    for stream in [false, true] {
+        let mut cmd = Command::new(bin("warden-loadtest"));
+        cmd.args([
+            "run",
+            "--url",
+            &format!("http://{}/v1/chat/completions", gw.addr),
+            "--key",
+            KEY,
+        ]);
+        cmd.args([
+            "--connections",
+            "8",
+            "--duration-s",
+            "1.5",
+            "--prompt-bytes",
+            "1024",
+        ]);
+        if stream {
+            cmd.arg("--stream");
+        }
+        let out = cmd.output().expect("loadtest runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+        assert_eq!(report["errors"], 0, "{report}");
+        assert!(
+            report["requests"].as_u64().is_some_and(|n| n > 100),
+            "{report}"
+        );
+    }
+    let metrics = gw.metrics();
+    assert!(metrics.contains("warden_upstream_pool_reused_total"));
+    assert!(
+        !metrics.contains("status=\"5"),
+        "no 5xx during the load run:\n{metrics}"
+    );
+}

@@ -1,0 +1,119 @@
+//! What a client sees when the provider fails: refused connections, slow first bytes, streams
+//! that break off, and provider error statuses — always an OpenAI-shaped answer, never a hang.
+
+use std::net::TcpListener;
+
+use serde_json::json;
+use warden_tests::{chat_body, config, Driver, Gateway, Mock, DRIVERS, PROVIDER_KEY};
+
+#[test]
+fn refused_connection_is_a_502() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr");
+    // The listener is dropped: nothing listens on that port now.
+    let gw = Gateway::start(Driver::IoUring, &config(port, 1, ""));
+    let res = gw.chat(&chat_body("gpt-4o", "anyone?", false));
+    assert_eq!(res.status, 502, "{}", res.text());
+    assert_eq!(res.json()["error"]["code"], "upstream_connect_failed");
+    assert_eq!(res.json()["error"]["type"], "upstream_error");
+}
+
+#[test]
+fn slow_first_byte_is_a_504() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(
+        Driver::IoUring,
+        &config(mock.addr, 1, "[timeouts]\nupstream_first_byte_ms = 200\n"),
+    );
+    let res = gw.chat(&chat_body(
+        "gpt-4o",
+        "take your time mock:delay_ms=3000",
+        false,
+    ));
+    assert_eq!(res.status, 504, "{}", res.text());
+    assert_eq!(res.json()["error"]["code"], "upstream_timeout");
+    // The gateway keeps serving.
+    assert_eq!(gw.chat(&chat_body("gpt-4o", "quick", false)).status, 200);
+}
+
+#[test]
+fn a_stream_the_provider_drops_ends_with_an_error_event() {
+    let mock = Mock::start(&[]);
+    for driver in DRIVERS {
+        let gw = Gateway::start(driver, &config(mock.addr, 1, ""));
+        let res = gw.chat(&chat_body(
+            "gpt-4o",
+            "a b c d e f mock:chunks=6 mock:drop_after=3",
+            true,
+        ));
+        assert_eq!(res.status, 200);
+        let events = res.events();
+        assert_eq!(
+            events.len(),
+            4,
+            "3 forwarded events and the error event: {events:?}"
+        );
+        let last: serde_json::Value = serde_json::from_str(&events[3]).expect("error event JSON");
+        assert_eq!(last["error"]["code"], "upstream_closed", "{driver:?}");
+        assert!(!events.contains(&"[DONE]".to_owned()));
+        // The broken connection is not reused: the next request succeeds.
+        assert_eq!(
+            gw.chat(&chat_body("gpt-4o", "again", true))
+                .events()
+                .last()
+                .map(String::as_str),
+            Some("[DONE]")
+        );
+    }
+}
+
+#[test]
+fn a_provider_that_closes_without_answering_is_a_502() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::IoUring, &config(mock.addr, 1, ""));
+    let res = gw.chat(&chat_body("gpt-4o", "mock:drop_after=0", false));
+    assert_eq!(res.status, 502, "{}", res.text());
+    assert_eq!(res.json()["error"]["code"], "upstream_closed");
+}
+
+#[test]
+fn provider_errors_keep_their_status_and_never_show_the_key() {
+    let mock = Mock::start(&["--key-status", &format!("{PROVIDER_KEY}=401")]);
+    let gw = Gateway::start(Driver::IoUring, &config(mock.addr, 1, ""));
+    let res = gw.chat(&chat_body("gpt-4o", "hi", false));
+    assert_eq!(res.status, 401);
+    let err = &res.json()["error"];
+    assert_eq!(err["code"], "invalid_api_key");
+    let message = err["message"].as_str().expect("message");
+    assert!(
+        message.contains("openai rejected the project's provider key"),
+        "{message}"
+    );
+    assert!(
+        !res.text().contains("abcd") && !res.text().contains(PROVIDER_KEY),
+        "{}",
+        res.text()
+    );
+
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::IoUring, &config(mock.addr, 1, ""));
+    for (status, code) in [
+        (429, "rate_limit_exceeded"),
+        (500, "server_error"),
+        (503, "server_overloaded"),
+    ] {
+        let res = gw.chat(&chat_body("gpt-4o", &format!("mock:status={status}"), true));
+        assert_eq!(
+            res.status, status,
+            "a streamed request's provider error is a plain error response"
+        );
+        assert_eq!(res.json()["error"]["code"], code);
+    }
+    assert_eq!(
+        gw.chat(&json!({"model":"gpt-4o","messages":[{"role":"user","content":"ok"}]}))
+            .status,
+        200
+    );
+}
