@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! warden-loadtest mock --listen ADDR [--threads N] [--capture FILE] [--key-status KEY=STATUS]...
+//!                      [--max-requests-per-conn N]
 //! warden-loadtest run --url URL [--key KEY] [--connections N] [--threads N] [--duration-s S]
 //!                     [--model M] [--prompt-bytes N] [--stream]
 //! ```
@@ -66,6 +67,7 @@ fn mock_command(args: &[String]) -> anyhow::Result<()> {
         threads: 1,
         capture: None,
         key_status: HashMap::new(),
+        max_requests_per_conn: None,
     };
     for (flag, value) in flags(args, &[])? {
         match flag.as_str() {
@@ -74,6 +76,7 @@ fn mock_command(args: &[String]) -> anyhow::Result<()> {
             }
             "--threads" => config.threads = value.parse()?,
             "--capture" => config.capture = Some(value.into()),
+            "--max-requests-per-conn" => config.max_requests_per_conn = Some(value.parse()?),
             "--key-status" => {
                 let (key, status) = value
                     .rsplit_once('=')

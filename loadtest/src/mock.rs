@@ -34,6 +34,9 @@ pub struct MockConfig {
     pub capture: Option<std::path::PathBuf>,
     /// Provider key → status to fail with.
     pub key_status: HashMap<String, u16>,
+    /// Close a keep-alive connection silently after this many responses, as providers do with
+    /// idle connections (exercises the gateway's stale-connection retry).
+    pub max_requests_per_conn: Option<usize>,
 }
 
 /// A request as the mock sees it.
@@ -117,7 +120,11 @@ struct Ctx {
 
 async fn serve(ctx: Rc<Ctx>, mut stream: TcpStream) {
     let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut served = 0usize;
     loop {
+        if ctx.shared.max_requests_per_conn.is_some_and(|max| served >= max) {
+            return;
+        }
         let head = loop {
             if let Ok(Some(head)) = parse_request(&buf, LIMITS) {
                 break head;
@@ -176,6 +183,7 @@ async fn serve(ctx: Rc<Ctx>, mut stream: TcpStream) {
         if !write_reply(&mut stream, reply).await {
             return;
         }
+        served += 1;
     }
 }
 

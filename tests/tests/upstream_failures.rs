@@ -117,3 +117,23 @@ fn provider_errors_keep_their_status_and_never_show_the_key() {
         200
     );
 }
+
+#[test]
+fn a_pooled_connection_the_provider_closed_is_retried_once_on_a_fresh_one() {
+    // The mock closes every connection after one response, without saying so: each pooled
+    // connection is stale by the time the next request takes it.
+    let mock = Mock::start(&["--max-requests-per-conn", "1"]);
+    for driver in DRIVERS {
+        let gw = Gateway::start(driver, &config(mock.addr, 1, ""));
+        for i in 0..5 {
+            let res = gw.chat(&chat_body("gpt-4o", &format!("n{i}"), i % 2 == 1));
+            assert_eq!(res.status, 200, "{driver:?} request {i}: {}", res.text());
+        }
+        let metrics = gw.metrics();
+        let retries = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("warden_upstream_pool_stale_retries_total "))
+            .and_then(|v| v.parse::<u64>().ok());
+        assert!(retries.is_some_and(|n| n >= 1), "{driver:?}: stale connections were detected and retried:\n{metrics}");
+    }
+}
