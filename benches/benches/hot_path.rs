@@ -11,7 +11,10 @@ use warden_dataplane::http::parse::{parse_request, Limits};
 use warden_dataplane::route::{inspect_chat, rewrite_model};
 use warden_dataplane::sse::EventFramer;
 
-const LIMITS: Limits = Limits { max_head: 16 * 1024, max_headers: 64 };
+const LIMITS: Limits = Limits {
+    max_head: 16 * 1024,
+    max_headers: 64,
+};
 
 /// The head the openai Python SDK sends for a chat completion.
 const SDK_HEAD: &[u8] = b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nAccept-Encoding: gzip, deflate\r\n\
@@ -43,9 +46,13 @@ fn openai_stream(events: usize) -> Vec<u8> {
 fn head_parsing(c: &mut Criterion) {
     let mut g = c.benchmark_group("parse_request_head");
     g.throughput(Throughput::Bytes(SDK_HEAD.len() as u64));
-    g.bench_function("openai_sdk_head", |b| b.iter(|| parse_request(black_box(SDK_HEAD), LIMITS).unwrap().unwrap()));
+    g.bench_function("openai_sdk_head", |b| {
+        b.iter(|| parse_request(black_box(SDK_HEAD), LIMITS).unwrap().unwrap())
+    });
     let minimal = b"GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer wdn_k\r\n\r\n";
-    g.bench_function("minimal_head", |b| b.iter(|| parse_request(black_box(minimal), LIMITS).unwrap().unwrap()));
+    g.bench_function("minimal_head", |b| {
+        b.iter(|| parse_request(black_box(minimal), LIMITS).unwrap().unwrap())
+    });
     g.finish();
 }
 
@@ -56,14 +63,18 @@ fn body_inspection(c: &mut Criterion) {
         let mut scratch = Vec::with_capacity(body.len());
         let mut out = Vec::with_capacity(body.len() + 64);
         g.throughput(Throughput::Bytes(body.len() as u64));
-        g.bench_with_input(BenchmarkId::new("inspect_and_rewrite", size), &body, |b, body| {
-            b.iter(|| {
-                let f = inspect_chat(black_box(body), &mut scratch).unwrap();
-                out.clear();
-                rewrite_model(&mut out, body, &f.model_span, "gpt-4o-mini-2024-07-18");
-                black_box(out.len())
-            })
-        });
+        g.bench_with_input(
+            BenchmarkId::new("inspect_and_rewrite", size),
+            &body,
+            |b, body| {
+                b.iter(|| {
+                    let f = inspect_chat(black_box(body), &mut scratch).unwrap();
+                    out.clear();
+                    rewrite_model(&mut out, body, &f.model_span, "gpt-4o-mini-2024-07-18");
+                    black_box(out.len())
+                })
+            },
+        );
     }
     g.finish();
 }
@@ -96,18 +107,22 @@ fn sse_framing(c: &mut Criterion) {
     let mut g = c.benchmark_group("sse_framing");
     g.throughput(Throughput::Bytes(stream.len() as u64));
     for read in [64usize, 1460, 16 * 1024] {
-        g.bench_with_input(BenchmarkId::new("200_events_read_size", read), &read, |b, &read| {
-            b.iter(|| {
-                let mut f = EventFramer::new(1 << 20);
-                let mut forwarded = 0;
-                for piece in stream.chunks(read) {
-                    f.push(black_box(piece)).unwrap();
-                    forwarded += f.complete().len();
-                    f.take_complete();
-                }
-                assert_eq!(forwarded, stream.len());
-            })
-        });
+        g.bench_with_input(
+            BenchmarkId::new("200_events_read_size", read),
+            &read,
+            |b, &read| {
+                b.iter(|| {
+                    let mut f = EventFramer::new(1 << 20);
+                    let mut forwarded = 0;
+                    for piece in stream.chunks(read) {
+                        f.push(black_box(piece)).unwrap();
+                        forwarded += f.complete().len();
+                        f.take_complete();
+                    }
+                    assert_eq!(forwarded, stream.len());
+                })
+            },
+        );
     }
     g.finish();
 }

@@ -122,7 +122,11 @@ async fn serve(ctx: Rc<Ctx>, mut stream: TcpStream) {
     let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut served = 0usize;
     loop {
-        if ctx.shared.max_requests_per_conn.is_some_and(|max| served >= max) {
+        if ctx
+            .shared
+            .max_requests_per_conn
+            .is_some_and(|max| served >= max)
+        {
             return;
         }
         let head = loop {

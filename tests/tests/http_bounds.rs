@@ -2,6 +2,13 @@
 //! error body, and whether the connection stays open — while well-behaved clients keep being
 //! served.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
+
 use std::time::Duration;
 
 use warden_tests::http::{request, Conn};

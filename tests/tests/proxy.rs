@@ -1,6 +1,13 @@
 //! Requests through the gateway to the mock provider, on both I/O drivers: what the client gets
 //! back, and what the provider received.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
+
 use serde_json::json;
 use warden_tests::{chat_body, config, http, Gateway, Mock, DRIVERS, KEY};
 

@@ -2,6 +2,13 @@
 //! The check is about order, not timing: the first event must be in the client's hands while the
 //! provider is still producing the rest.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
+
 use std::time::Instant;
 
 use warden_tests::http::{request, Conn};

@@ -1,6 +1,13 @@
 //! What a client sees when the provider fails: refused connections, slow first bytes, streams
 //! that break off, and provider error statuses — always an OpenAI-shaped answer, never a hang.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
+
 use std::net::TcpListener;
 
 use serde_json::json;
@@ -134,6 +141,9 @@ fn a_pooled_connection_the_provider_closed_is_retried_once_on_a_fresh_one() {
             .lines()
             .find_map(|l| l.strip_prefix("warden_upstream_pool_stale_retries_total "))
             .and_then(|v| v.parse::<u64>().ok());
-        assert!(retries.is_some_and(|n| n >= 1), "{driver:?}: stale connections were detected and retried:\n{metrics}");
+        assert!(
+            retries.is_some_and(|n| n >= 1),
+            "{driver:?}: stale connections were detected and retried:\n{metrics}"
+        );
     }
 }

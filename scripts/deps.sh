@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install what building and testing Warden needs on a Debian machine, when it is missing:
+# a C toolchain (ring and mimalloc build C), pkg-config, and Python's venv for the SDK tests.
+# Rust itself comes from rustup (https://rustup.rs); Debian's packaged rustc is too old.
+set -euo pipefail
+
+missing=()
+command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo is not installed: install Rust 1.88 or newer from https://rustup.rs and run again" >&2
+  exit 1
+fi

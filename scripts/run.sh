@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Quick start: build Warden, start the bundled mock provider and the gateway on localhost with
+# config/quickstart.toml, and print a request to try. Ctrl-C stops both.
+# Use another config with: scripts/run.sh path/to/dataplane.toml (no mock is started then).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/deps.sh
+cargo build --release --bins
+
+config="${1:-config/quickstart.toml}"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT INT TERM
+
+if [ $# -eq 0 ]; then
+  ./target/release/warden-loadtest mock --listen 127.0.0.1:9000 &
+  pids+=($!)
+fi
+./target/release/warden-dataplane --config "$config" &
+pids+=($!)
+
+for _ in $(seq 1 100); do
+  curl -fsS http://127.0.0.1:8081/readyz >/dev/null 2>&1 && break
+  sleep 0.1
+done
+
+if [ $# -eq 0 ]; then
+cat <<'TXT'
+
+Warden is serving on http://127.0.0.1:8080 (metrics: http://127.0.0.1:8081/metrics).
+Try:
+
+  curl -s http://127.0.0.1:8080/v1/chat/completions \
+    -H 'Authorization: Bearer wdn_demo_key' -H 'Content-Type: application/json' \
+    -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello, Warden"}]}'
+
+  curl -sN http://127.0.0.1:8080/v1/chat/completions \
+    -H 'Authorization: Bearer wdn_demo_key' -H 'Content-Type: application/json' \
+    -d '{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"one two three mock:chunks=3 mock:delay_ms=300"}]}'
+
+TXT
+fi
+wait -n "${pids[@]}"
