@@ -8,7 +8,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use std::hint::black_box;
 use warden_dataplane::http::body::ChunkedDecoder;
 use warden_dataplane::http::parse::{parse_request, Limits};
-use warden_dataplane::route::{inspect_chat, rewrite_model};
+use warden_dataplane::http::respond::json_string;
+use warden_dataplane::route::{inspect_chat, split_at_model};
 use warden_dataplane::sse::EventFramer;
 
 const LIMITS: Limits = Limits {
@@ -70,7 +71,10 @@ fn body_inspection(c: &mut Criterion) {
                 b.iter(|| {
                     let f = inspect_chat(black_box(body), &mut scratch).unwrap();
                     out.clear();
-                    rewrite_model(&mut out, body, &f.model_span, "gpt-4o-mini-2024-07-18");
+                    let (before, after) = split_at_model(body, &f.model_span);
+                    out.extend_from_slice(before);
+                    json_string(&mut out, "gpt-4o-mini-2024-07-18");
+                    out.extend_from_slice(after);
                     black_box(out.len())
                 })
             },

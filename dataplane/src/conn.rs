@@ -74,7 +74,9 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, mut io: S, 
                 return;
             }
         };
-        let keep_alive = head.keep_alive && !shard.draining.get();
+        // A HEAD answer carries a body here (errors only): close after it so the client cannot
+        // mistake that body for the next response.
+        let keep_alive = head.keep_alive && !shard.draining.get() && head.method != Method::Head;
         let body: &[u8] = match &body {
             Some(range) => &buf[range.clone()],
             None => &decoded,

@@ -18,7 +18,7 @@ use crate::auth::authenticate;
 use crate::conn::{flush, Outcome, Request};
 use crate::error::{Error, Kind, Result};
 use crate::http::respond::{self, BodyLen};
-use crate::route::{inspect_chat, rewrite_model, ChatFields};
+use crate::route::{inspect_chat, split_at_model, ChatFields};
 use crate::shard::Shard;
 use crate::sse::EventFramer;
 use crate::state::RouteTarget;
@@ -166,14 +166,10 @@ fn openai_request(
     req.extend(b"\r\ncontent-length: ");
     req.extend(body_len.to_string().as_bytes());
     req.extend(b"\r\n\r\n");
-    let mut rewritten = Vec::with_capacity(body_len);
-    rewrite_model(
-        &mut rewritten,
-        body,
-        &fields.model_span,
-        &target.upstream_model,
-    );
-    req.extend(&rewritten);
+    let (before, after) = split_at_model(body, &fields.model_span);
+    req.extend(before);
+    req.extend(&model);
+    req.extend(after);
     req
 }
 

@@ -95,11 +95,10 @@ pub fn inspect_chat(body: &[u8], scratch: &mut Vec<u8>) -> Result<ChatFields> {
     })
 }
 
-/// Write `body` with the value at `span` replaced by the JSON string `replacement`.
-pub fn rewrite_model(out: &mut Vec<u8>, body: &[u8], span: &Range<usize>, replacement: &str) {
-    out.extend_from_slice(&body[..span.start]);
-    crate::http::respond::json_string(out, replacement);
-    out.extend_from_slice(&body[span.end..]);
+/// The body around the `model` value: what goes before and after the replacement, so callers
+/// can splice the upstream name into whatever buffer they write.
+pub fn split_at_model<'a>(body: &'a [u8], span: &Range<usize>) -> (&'a [u8], &'a [u8]) {
+    (&body[..span.start], &body[span.end..])
 }
 
 struct Scan {
@@ -217,15 +216,10 @@ mod tests {
             (f.model.as_str(), f.stream, f.include_usage),
             ("gpt-4o", true, true)
         );
-        let mut out = Vec::new();
-        rewrite_model(
-            &mut out,
-            body.as_bytes(),
-            &f.model_span,
-            "gpt-4o-2024-08-06",
-        );
+        let (before, after) = split_at_model(body.as_bytes(), &f.model_span);
+        let rebuilt = [before, b"\"gpt-4o-2024-08-06\"", after].concat();
         assert_eq!(
-            String::from_utf8_lossy(&out),
+            String::from_utf8_lossy(&rebuilt),
             body.replace("\"gpt-4o\"", "\"gpt-4o-2024-08-06\"")
         );
         Ok(())

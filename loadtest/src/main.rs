@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! warden-loadtest mock --listen ADDR [--threads N] [--capture FILE] [--key-status KEY=STATUS]...
-//!                      [--max-requests-per-conn N]
+//!                      [--max-requests-per-conn N] [--tls-cert PEM --tls-key PEM]
 //! warden-loadtest run --url URL [--key KEY] [--connections N] [--threads N] [--duration-s S]
 //!                     [--model M] [--prompt-bytes N] [--stream]
 //! ```
@@ -68,7 +68,9 @@ fn mock_command(args: &[String]) -> anyhow::Result<()> {
         capture: None,
         key_status: HashMap::new(),
         max_requests_per_conn: None,
+        tls: None,
     };
+    let (mut tls_cert, mut tls_key) = (None, None);
     for (flag, value) in flags(args, &[])? {
         match flag.as_str() {
             "--listen" => {
@@ -77,6 +79,8 @@ fn mock_command(args: &[String]) -> anyhow::Result<()> {
             "--threads" => config.threads = value.parse()?,
             "--capture" => config.capture = Some(value.into()),
             "--max-requests-per-conn" => config.max_requests_per_conn = Some(value.parse()?),
+            "--tls-cert" => tls_cert = Some(value.into()),
+            "--tls-key" => tls_key = Some(value.into()),
             "--key-status" => {
                 let (key, status) = value
                     .rsplit_once('=')
@@ -89,6 +93,11 @@ fn mock_command(args: &[String]) -> anyhow::Result<()> {
             _ => bail!("unknown flag {flag}"),
         }
     }
+    config.tls = match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        _ => bail!("--tls-cert and --tls-key go together"),
+    };
     mock::run(config)
 }
 

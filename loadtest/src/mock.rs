@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use monoio::buf::IoBufMut;
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
-use monoio::net::TcpStream;
+use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
+use monoio_rustls::TlsAcceptor;
 use warden_dataplane::http::body::ChunkedDecoder;
 use warden_dataplane::http::parse::{parse_request, Framing, Limits};
 
@@ -37,6 +37,8 @@ pub struct MockConfig {
     /// Close a keep-alive connection silently after this many responses, as providers do with
     /// idle connections (exercises the gateway's stale-connection retry).
     pub max_requests_per_conn: Option<usize>,
+    /// Serve HTTPS with this PEM certificate chain and PKCS#8 key.
+    pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
 }
 
 /// A request as the mock sees it.
@@ -77,10 +79,15 @@ pub enum Reply {
 pub fn run(config: MockConfig) -> anyhow::Result<()> {
     let listeners = warden_dataplane::listener::bind_all(config.listen, config.threads.max(1))?;
     let local = listeners[0].local_addr()?;
+    let acceptor = match &config.tls {
+        Some((cert, key)) => Some(tls_acceptor(cert, key)?),
+        None => None,
+    };
     let shared = Arc::new(config);
     let mut handles = Vec::new();
     for listener in listeners {
         let shared = Arc::clone(&shared);
+        let acceptor = acceptor.clone();
         handles.push(std::thread::spawn(move || -> anyhow::Result<()> {
             let mut rt = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
                 .with_entries(256)
@@ -99,12 +106,29 @@ pub fn run(config: MockConfig) -> anyhow::Result<()> {
                 loop {
                     let (stream, _) = listener.accept().await?;
                     let _ = stream.set_nodelay(true);
-                    monoio::spawn(serve(Rc::clone(&ctx), stream));
+                    let ctx = Rc::clone(&ctx);
+                    match acceptor.clone() {
+                        Some(acceptor) => {
+                            monoio::spawn(async move {
+                                if let Ok(tls) = acceptor.accept(stream).await {
+                                    serve(ctx, tls).await;
+                                }
+                            });
+                        }
+                        None => {
+                            monoio::spawn(serve(ctx, stream));
+                        }
+                    }
                 }
             })
         }));
     }
-    println!("mock listening on http://{local}");
+    let scheme = if shared.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    println!("mock listening on {scheme}://{local}");
     let _ = std::io::stdout().flush();
     for h in handles {
         h.join()
@@ -118,7 +142,7 @@ struct Ctx {
     capture: RefCell<Option<File>>,
 }
 
-async fn serve(ctx: Rc<Ctx>, mut stream: TcpStream) {
+async fn serve<S: AsyncReadRent + AsyncWriteRent>(ctx: Rc<Ctx>, mut stream: S) {
     let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
     let mut served = 0usize;
     loop {
@@ -204,7 +228,7 @@ fn dispatch(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     }
 }
 
-async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
+async fn read_more<S: AsyncReadRent>(stream: &mut S, buf: &mut Vec<u8>) -> bool {
     if buf.capacity() - buf.len() < 8192 {
         buf.reserve(16 * 1024);
     }
@@ -214,7 +238,7 @@ async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
     matches!(res, Ok(n) if n > 0)
 }
 
-async fn write_reply(stream: &mut TcpStream, reply: Reply) -> bool {
+async fn write_reply<S: AsyncWriteRent>(stream: &mut S, reply: Reply) -> bool {
     match reply {
         Reply::Drop => false,
         Reply::Full {
@@ -260,6 +284,20 @@ async fn write_reply(stream: &mut TcpStream, reply: Reply) -> bool {
             stream.write_all(b"0\r\n\r\n".to_vec()).await.0.is_ok()
         }
     }
+}
+
+fn tls_acceptor(cert: &std::path::Path, key: &std::path::Path) -> anyhow::Result<TlsAcceptor> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(cert)?.collect::<Result<Vec<_>, _>>()?;
+    let key = PrivateKeyDer::from_pem_file(key)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
 impl Ctx {

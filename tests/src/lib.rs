@@ -145,7 +145,7 @@ impl Mock {
         let (proc, line) = start(cmd, dir.0.join("stderr"));
         Mock {
             proc,
-            addr: addr_after(&line, "http://"),
+            addr: addr_after(&line, "://"),
             capture,
             _dir: dir,
         }

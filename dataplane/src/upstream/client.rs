@@ -149,7 +149,7 @@ fn upstream_head_error(e: HeadError) -> Error {
 
 async fn connect(shard: &Shard, origin: &Origin) -> Result<UpstreamIo> {
     let deadline = Instant::now() + shard.timeouts.upstream_connect;
-    let addr = monoio::time::timeout(
+    let addrs = monoio::time::timeout(
         shard.timeouts.upstream_connect,
         shard.resolver.resolve(&origin.host, origin.port),
     )
@@ -161,16 +161,30 @@ async fn connect(shard: &Shard, origin: &Origin) -> Result<UpstreamIo> {
         )
     })?
     .or_err(Kind::UpstreamConnect, "resolving the provider's host")?;
-    let remaining = deadline.saturating_duration_since(Instant::now());
-    let tcp = monoio::time::timeout(remaining, TcpStream::connect_addr(addr))
-        .await
-        .map_err(|_| {
-            Error::new(
-                Kind::UpstreamTimeout,
-                "connecting to the provider timed out",
-            )
-        })?
-        .or_err(Kind::UpstreamConnect, "connecting to the provider")?;
+    // Try each address in the resolver's order until one accepts (::1, then 127.0.0.1, say).
+    let mut last = Error::new(Kind::UpstreamConnect, "connecting to the provider");
+    let mut connected = None;
+    for addr in addrs.iter() {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        match monoio::time::timeout(remaining, TcpStream::connect_addr(*addr)).await {
+            Ok(Ok(tcp)) => {
+                connected = Some(tcp);
+                break;
+            }
+            Ok(Err(e)) => {
+                last = Error::new(Kind::UpstreamConnect, "connecting to the provider")
+                    .with_detail(e.to_string());
+            }
+            Err(_) => {
+                last = Error::new(
+                    Kind::UpstreamTimeout,
+                    "connecting to the provider timed out",
+                );
+                break;
+            }
+        }
+    }
+    let tcp = connected.ok_or(last)?;
     let _ = tcp.set_nodelay(true);
     shard.metrics.pool_connects.inc();
     if !origin.tls {

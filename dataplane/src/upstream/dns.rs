@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::rc::Rc;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -47,7 +48,7 @@ type HostPort = (Box<str>, u16);
 /// One per shard.
 pub struct Resolver {
     tx: mpsc::Sender<Lookup>,
-    cache: RefCell<HashMap<HostPort, (SocketAddr, Instant)>>,
+    cache: RefCell<HashMap<HostPort, (Rc<[SocketAddr]>, Instant)>>,
     ttl: Duration,
 }
 
@@ -60,15 +61,16 @@ impl Resolver {
         }
     }
 
-    pub async fn resolve(&self, host: &str, port: u16) -> io::Result<SocketAddr> {
+    /// Every address of `host`, in the system resolver's order of preference.
+    pub async fn resolve(&self, host: &str, port: u16) -> io::Result<Rc<[SocketAddr]>> {
         if let Ok(ip) = host.parse::<IpAddr>() {
-            return Ok(SocketAddr::new(ip, port));
+            return Ok(Rc::from([SocketAddr::new(ip, port)]));
         }
         let key = (Box::<str>::from(host), port);
-        let cached = self.cache.borrow().get(&key).copied();
-        if let Some((addr, at)) = cached {
+        let cached = self.cache.borrow().get(&key).cloned();
+        if let Some((addrs, at)) = &cached {
             if at.elapsed() < self.ttl {
-                return Ok(addr);
+                return Ok(Rc::clone(addrs));
             }
         }
         let (reply, answer) = oneshot::channel();
@@ -80,17 +82,17 @@ impl Resolver {
             })
             .map_err(|_| io::Error::other("resolver threads are gone"))?;
         let fresh = match answer.await {
-            Ok(Ok(addrs)) => addrs
-                .into_iter()
-                .next()
-                .ok_or_else(|| io::Error::other("no addresses")),
+            Ok(Ok(addrs)) if !addrs.is_empty() => Ok(Rc::<[SocketAddr]>::from(addrs)),
+            Ok(Ok(_)) => Err(io::Error::other("no addresses")),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(io::Error::other("resolver dropped the lookup")),
         };
         match (fresh, cached) {
-            (Ok(addr), _) => {
-                self.cache.borrow_mut().insert(key, (addr, Instant::now()));
-                Ok(addr)
+            (Ok(addrs), _) => {
+                self.cache
+                    .borrow_mut()
+                    .insert(key, (Rc::clone(&addrs), Instant::now()));
+                Ok(addrs)
             }
             (Err(_), Some((stale, _))) => Ok(stale),
             (Err(e), None) => Err(e),
