@@ -44,11 +44,13 @@ pub fn spawn_resolvers(threads: usize) -> io::Result<mpsc::Sender<Lookup>> {
 }
 
 type HostPort = (Box<str>, u16);
+/// Addresses in preference order, and when they were looked up.
+type Answer = (Rc<[SocketAddr]>, Instant);
 
 /// One per shard.
 pub struct Resolver {
     tx: mpsc::Sender<Lookup>,
-    cache: RefCell<HashMap<HostPort, (Rc<[SocketAddr]>, Instant)>>,
+    cache: RefCell<HashMap<HostPort, Answer>>,
     ttl: Duration,
 }
 
