@@ -5,6 +5,8 @@
 //! It stands in for the real providers in tests and benchmarks, so it must be fast enough not
 //! to be the bottleneck: monoio, one SO_REUSEPORT socket per thread, keep-alive.
 
+pub mod anthropic;
+pub mod gemini;
 pub mod openai;
 
 use std::cell::RefCell;
@@ -13,14 +15,17 @@ use std::fs::File;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 use monoio_rustls::TlsAcceptor;
 use warden_dataplane::http::body::ChunkedDecoder;
 use warden_dataplane::http::parse::{parse_request, Framing, Limits};
+
+use crate::knobs::Knobs;
 
 const LIMITS: Limits = Limits {
     max_head: 64 * 1024,
@@ -219,6 +224,10 @@ fn dispatch(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     let path = req.path.split('?').next().unwrap_or("");
     match (req.method, path) {
         ("POST", p) if p.ends_with("/chat/completions") => openai::chat(config, req),
+        ("POST", "/v1/messages") => anthropic::messages(config, req),
+        ("POST", p) if p.starts_with("/v1beta/models/") || p.starts_with("/v1/models/") => {
+            gemini::generate(config, req)
+        }
         _ => openai::error(
             404,
             "not_found",
@@ -329,6 +338,66 @@ impl Ctx {
         let mut bytes = line.to_string().into_bytes();
         bytes.push(b'\n');
         let _ = file.write_all(&bytes);
+    }
+}
+
+/// What the mock answers, whatever the dialect: the reply text (or a tool call), the knobs
+/// that shape its delivery, and deterministic token counts (whitespace-separated words).
+pub struct Plan {
+    pub knobs: Knobs,
+    pub text: String,
+    pub tool: Option<String>,
+    pub prompt_tokens: usize,
+    pub completion_tokens: usize,
+    /// Unique per response, for ids.
+    pub serial: u64,
+    pub created: u64,
+}
+
+/// Content events when `mock:chunks` is not given.
+pub const DEFAULT_CHUNKS: usize = 3;
+
+impl Plan {
+    /// `last_user`: the text of the last user message; `prompt`: all text the model would read;
+    /// `offers`: whether the request offers a tool of that name.
+    pub fn new(last_user: &str, prompt: &str, offers: impl Fn(&str) -> bool) -> Plan {
+        static SERIAL: AtomicU64 = AtomicU64::new(1);
+        let knobs = Knobs::parse(last_user);
+        let text = match &knobs.reply {
+            Some(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+            None => format!("echo: {last_user}"),
+        };
+        let tool = knobs.tool.clone().filter(|name| offers(name));
+        let completion_tokens = text.split_whitespace().count() + usize::from(tool.is_some());
+        Plan {
+            prompt_tokens: prompt.split_whitespace().count(),
+            completion_tokens,
+            text,
+            tool,
+            knobs,
+            serial: SERIAL.fetch_add(1, Ordering::Relaxed),
+            created: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        }
+    }
+
+    pub fn pieces(&self) -> Vec<&str> {
+        crate::knobs::split(&self.text, self.knobs.chunks.unwrap_or(DEFAULT_CHUNKS))
+    }
+
+    pub fn delay(&self) -> Duration {
+        Duration::from_millis(self.knobs.delay_ms)
+    }
+
+    /// The reply for a planned answer: a stream of `events`, or one body.
+    pub fn reply(&self, stream: bool, events: Vec<Vec<u8>>, body: Vec<u8>) -> Reply {
+        if self.knobs.drop_after == Some(0) {
+            return Reply::Drop;
+        }
+        if stream {
+            Reply::Stream { events, delay: self.delay(), drop_after: self.knobs.drop_after }
+        } else {
+            Reply::Full { status: 200, body, delay: self.delay() }
+        }
     }
 }
 

@@ -93,15 +93,17 @@ pub fn default_models() -> Vec<ModelRoute> {
         ("gpt-4o-mini", Provider::OpenAi, "gpt-4o-mini"),
         ("o3", Provider::OpenAi, "o3"),
         ("o3-mini", Provider::OpenAi, "o3-mini"),
+        // Claude Sonnet 4 (claude-sonnet-4-20250514) reached end of life in June 2026 and
+        // Claude 3.5 Sonnet is retired: both aliases are served by the current Sonnet 4.x.
         (
             "claude-4-sonnet",
             Provider::Anthropic,
-            "claude-sonnet-4-20250514",
+            "claude-sonnet-4-6",
         ),
         (
             "claude-3-5-sonnet",
             Provider::Anthropic,
-            "claude-3-5-sonnet-20241022",
+            "claude-sonnet-4-6",
         ),
         ("gemini-2.0-flash", Provider::Google, "gemini-2.0-flash"),
         (

@@ -13,6 +13,8 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 BIN_DIR = pathlib.Path(os.environ.get("WARDEN_BIN_DIR", REPO / "target" / "debug"))
 WARDEN_KEY = "wdn_sdk_test_key_0123456789"
 PROVIDER_KEY = "sk-sdk-provider-wxyz"
+# The mock answers 401 for this provider key, in each provider's dialect.
+REVOKED_KEY = "sk-sdk-revoked-0000"
 
 
 def _start(args, env=None):
@@ -38,7 +40,12 @@ def _addr_after(line, marker):
 
 @pytest.fixture(scope="session")
 def mock():
-    proc, line = _start([str(BIN_DIR / "warden-loadtest"), "mock", "--listen", "127.0.0.1:0"])
+    proc, line = _start(
+        [
+            str(BIN_DIR / "warden-loadtest"), "mock", "--listen", "127.0.0.1:0",
+            "--key-status", f"{REVOKED_KEY}=401",
+        ]
+    )
     yield _addr_after(line, "http://")
     proc.kill()
     proc.wait()

@@ -2,18 +2,11 @@
 //! shapes of ../shared/wire/openai-*: completion object, stream chunks with `usage: null`, the
 //! `include_usage` chunk with empty `choices`, `data: [DONE]`, and error bodies.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{mask, MockConfig, MockRequest, Reply};
-use crate::knobs::{split, Knobs};
-
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-
-/// Content events when `mock:chunks` is not given.
-const DEFAULT_CHUNKS: usize = 3;
+use super::{mask, MockConfig, MockRequest, Plan, Reply};
 
 pub fn chat(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     let Some(key) = bearer(req) else {
@@ -28,152 +21,74 @@ pub fn chat(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
         return key_error(*status, &key);
     }
     let Ok(body) = serde_json::from_slice::<Value>(req.body) else {
-        return error(
-            400,
-            "invalid_json",
-            "invalid_request_error",
-            "We could not parse the JSON body of your request.",
-        );
+        return error(400, "invalid_json", "invalid_request_error", "We could not parse the JSON body of your request.");
     };
-    let model = body["model"].as_str().unwrap_or("").to_owned();
     let Some(messages) = body["messages"].as_array() else {
-        return error(
-            400,
-            "missing_required_parameter",
-            "invalid_request_error",
-            "Missing required parameter: 'messages'.",
-        );
+        return error(400, "missing_required_parameter", "invalid_request_error", "Missing required parameter: 'messages'.");
     };
-    let last_user = messages
-        .iter()
-        .rev()
-        .find(|m| m["role"] == "user")
-        .map(message_text)
-        .unwrap_or_default();
-    let knobs = Knobs::parse(&last_user);
-    if let Some(status) = knobs.status {
+    let last_user = messages.iter().rev().find(|m| m["role"] == "user").map(message_text).unwrap_or_default();
+    let prompt: Vec<String> = messages.iter().map(message_text).collect();
+    let plan = Plan::new(&last_user, &prompt.join(" "), |name| offers_tool(&body, name));
+    if let Some(status) = plan.knobs.status {
         return key_error(status, &key);
     }
-    if knobs.drop_after == Some(0) {
-        return Reply::Drop;
-    }
-    let text = match &knobs.reply {
-        Some(bytes) => String::from_utf8_lossy(bytes).into_owned(),
-        None => format!("echo: {last_user}"),
-    };
-    let tool = knobs
-        .tool
-        .as_deref()
-        .filter(|name| offers_tool(&body, name));
-    let prompt_tokens = messages
-        .iter()
-        .map(|m| message_text(m).split_whitespace().count())
-        .sum::<usize>();
-    let completion_tokens = text.split_whitespace().count() + usize::from(tool.is_some());
+    let model = body["model"].as_str().unwrap_or("");
+    let id = format!("chatcmpl-mock{}", plan.serial);
     let usage = json!({
-        "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-        "total_tokens": prompt_tokens + completion_tokens,
+        "prompt_tokens": plan.prompt_tokens, "completion_tokens": plan.completion_tokens,
+        "total_tokens": plan.prompt_tokens + plan.completion_tokens,
         "prompt_tokens_details": {"cached_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 0}
     });
-    let id = format!("chatcmpl-mock{}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
-    let created = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let delay = Duration::from_millis(knobs.delay_ms);
-    if body["stream"].as_bool() == Some(true) {
-        let include_usage = body["stream_options"]["include_usage"].as_bool() == Some(true);
-        let chunks = knobs.chunks.unwrap_or(DEFAULT_CHUNKS);
-        let events = stream_events(
-            &id,
-            created,
-            &model,
-            &text,
-            chunks,
-            tool,
-            include_usage,
-            usage,
-        );
-        return Reply::Stream {
-            events,
-            delay,
-            drop_after: knobs.drop_after,
-        };
-    }
-    let (message, finish) = match tool {
+    let stream = body["stream"].as_bool() == Some(true);
+    let include_usage = body["stream_options"]["include_usage"].as_bool() == Some(true);
+    let events = if stream { stream_events(&plan, &id, model, include_usage, &usage) } else { Vec::new() };
+    let (message, finish) = match &plan.tool {
         Some(name) => (
             json!({"role": "assistant", "content": null, "refusal": null,
                    "tool_calls": [{"id": "call_mock_1", "type": "function", "function": {"name": name, "arguments": "{}"}}]}),
             "tool_calls",
         ),
-        None => (
-            json!({"role": "assistant", "content": text, "refusal": null}),
-            "stop",
-        ),
+        None => (json!({"role": "assistant", "content": plan.text, "refusal": null}), "stop"),
     };
     let completion = json!({
-        "id": id, "object": "chat.completion", "created": created, "model": model,
+        "id": id, "object": "chat.completion", "created": plan.created, "model": model,
         "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
         "usage": usage, "system_fingerprint": "fp_mock", "service_tier": "default"
     });
-    Reply::Full {
-        status: 200,
-        body: completion.to_string().into_bytes(),
-        delay,
-    }
+    plan.reply(stream, events, completion.to_string().into_bytes())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn stream_events(
-    id: &str,
-    created: u64,
-    model: &str,
-    text: &str,
-    chunks: usize,
-    tool: Option<&str>,
-    include_usage: bool,
-    usage: Value,
-) -> Vec<Vec<u8>> {
+fn stream_events(plan: &Plan, id: &str, model: &str, include_usage: bool, usage: &Value) -> Vec<Vec<u8>> {
     let chunk = |delta: Value, finish: Value| {
-        let mut c = json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+        let mut c = json!({"id": id, "object": "chat.completion.chunk", "created": plan.created, "model": model,
                            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
         if include_usage {
             c["usage"] = Value::Null;
         }
         c
     };
-    let mut events = vec![chunk(
-        json!({"role": "assistant", "content": ""}),
-        Value::Null,
-    )];
-    match tool {
+    let mut events = vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null)];
+    match &plan.tool {
         Some(name) => {
             events.push(chunk(
                 json!({"tool_calls": [{"index": 0, "id": "call_mock_1", "type": "function", "function": {"name": name, "arguments": ""}}]}),
                 Value::Null,
             ));
-            events.push(chunk(
-                json!({"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]}),
-                Value::Null,
-            ));
+            events.push(chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]}), Value::Null));
             events.push(chunk(json!({}), json!("tool_calls")));
         }
         None => {
-            for piece in split(text, chunks) {
+            for piece in plan.pieces() {
                 events.push(chunk(json!({"content": piece}), Value::Null));
             }
             events.push(chunk(json!({}), json!("stop")));
         }
     }
     if include_usage {
-        events.push(
-            json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-                           "choices": [], "usage": usage}),
-        );
+        events.push(json!({"id": id, "object": "chat.completion.chunk", "created": plan.created, "model": model,
+                           "choices": [], "usage": usage}));
     }
-    let mut out: Vec<Vec<u8>> = events
-        .into_iter()
-        .map(|e| format!("data: {e}\n\n").into_bytes())
-        .collect();
+    let mut out: Vec<Vec<u8>> = events.into_iter().map(|e| format!("data: {e}\n\n").into_bytes()).collect();
     out.push(b"data: [DONE]\n\n".to_vec());
     out
 }
@@ -182,27 +97,18 @@ fn stream_events(
 fn message_text(m: &Value) -> String {
     match &m["content"] {
         Value::String(s) => s.clone(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| p["text"].as_str())
-            .collect::<Vec<_>>()
-            .join(" "),
+        Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect::<Vec<_>>().join(" "),
         _ => String::new(),
     }
 }
 
 fn offers_tool(body: &Value, name: &str) -> bool {
-    body["tools"]
-        .as_array()
-        .is_some_and(|tools| tools.iter().any(|t| t["function"]["name"] == name))
+    body["tools"].as_array().is_some_and(|tools| tools.iter().any(|t| t["function"]["name"] == name))
 }
 
 fn bearer(req: &MockRequest<'_>) -> Option<String> {
     let value = std::str::from_utf8(req.header("authorization")?).ok()?;
-    let key = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))?
-        .trim();
+    let key = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?.trim();
     (!key.is_empty()).then(|| key.to_owned())
 }
 
@@ -220,11 +126,6 @@ fn key_error(status: u16, key: &str) -> Reply {
 }
 
 pub fn error(status: u16, code: &str, error_type: &str, message: &str) -> Reply {
-    let body =
-        json!({"error": {"message": message, "type": error_type, "param": null, "code": code}});
-    Reply::Full {
-        status,
-        body: body.to_string().into_bytes(),
-        delay: Duration::ZERO,
-    }
+    let body = json!({"error": {"message": message, "type": error_type, "param": null, "code": code}});
+    Reply::Full { status, body: body.to_string().into_bytes(), delay: Duration::ZERO }
 }

@@ -1,0 +1,103 @@
+"""The mock provider speaks each provider's real protocol: the official SDKs, pointed straight at
+it, parse its answers, streams, tool calls and errors as they would the real APIs'."""
+
+import anthropic
+import pytest
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types as genai_types
+
+from conftest import REVOKED_KEY
+
+WEATHER_TOOL = {
+    "name": "get_weather",
+    "description": "Current weather",
+    "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
+}
+
+
+def claude(mock, key="sk-ant-mock-key"):
+    return anthropic.Anthropic(base_url=f"http://{mock}", api_key=key, max_retries=0, timeout=30)
+
+
+def gemini(mock, key="gm-mock-key"):
+    # Callers keep the Client alive: it closes its HTTP client when garbage-collected.
+    return genai.Client(api_key=key, http_options=genai_types.HttpOptions(base_url=f"http://{mock}"))
+
+
+def test_anthropic_message(mock):
+    msg = claude(mock).messages.create(
+        model="claude-sonnet-4-6", max_tokens=64, system="Be brief",
+        messages=[{"role": "user", "content": "hello claude"}],
+    )
+    assert msg.content[0].text == "echo: hello claude"
+    assert msg.stop_reason == "end_turn"
+    assert msg.usage.input_tokens > 0 and msg.usage.output_tokens == 3
+
+
+def test_anthropic_stream(mock):
+    with claude(mock).messages.stream(
+        model="claude-sonnet-4-6", max_tokens=64,
+        messages=[{"role": "user", "content": "one two mock:chunks=4"}],
+    ) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text == "echo: one two mock:chunks=4"
+    assert final.usage.output_tokens == 4
+
+
+def test_anthropic_tool_use(mock):
+    msg = claude(mock).messages.create(
+        model="claude-sonnet-4-6", max_tokens=64, tools=[WEATHER_TOOL],
+        messages=[{"role": "user", "content": "weather mock:tool=get_weather"}],
+    )
+    assert msg.stop_reason == "tool_use"
+    assert msg.content[0].type == "tool_use" and msg.content[0].name == "get_weather"
+
+
+def test_anthropic_errors(mock):
+    with pytest.raises(anthropic.AuthenticationError):
+        claude(mock, key=REVOKED_KEY).messages.create(
+            model="claude-sonnet-4-6", max_tokens=8, messages=[{"role": "user", "content": "x"}]
+        )
+    with pytest.raises(anthropic.APIStatusError) as err:
+        claude(mock).messages.create(
+            model="claude-sonnet-4-6", max_tokens=8, messages=[{"role": "user", "content": "mock:status=529"}]
+        )
+    assert err.value.status_code == 529
+
+
+def test_gemini_generate(mock):
+    client = gemini(mock)
+    reply = client.models.generate_content(model="gemini-2.0-flash", contents="hello gemini")
+    assert reply.text == "echo: hello gemini"
+    assert reply.candidates[0].finish_reason == genai_types.FinishReason.STOP
+    assert reply.usage_metadata.candidates_token_count == 3
+
+
+def test_gemini_stream(mock):
+    client = gemini(mock)
+    chunks = list(client.models.generate_content_stream(model="gemini-2.0-flash", contents="a b mock:chunks=3"))
+    assert "".join(c.text or "" for c in chunks) == "echo: a b mock:chunks=3"
+    assert chunks[-1].usage_metadata.candidates_token_count == 4
+
+
+def test_gemini_function_call(mock):
+    tool = genai_types.Tool(function_declarations=[genai_types.FunctionDeclaration(name="get_weather", description="w")])
+    client = gemini(mock)
+    reply = client.models.generate_content(
+        model="gemini-2.0-flash", contents="weather mock:tool=get_weather",
+        config=genai_types.GenerateContentConfig(tools=[tool]),
+    )
+    assert reply.function_calls[0].name == "get_weather"
+
+
+def test_gemini_errors(mock):
+    with pytest.raises(genai_errors.ClientError) as err:
+        client = gemini(mock, key=REVOKED_KEY)
+        client.models.generate_content(model="gemini-2.0-flash", contents="x")
+    assert err.value.code == 401
+    with pytest.raises(genai_errors.ClientError) as err:
+        client = gemini(mock)
+        client.models.generate_content(model="gemini-2.0-flash", contents="mock:status=429")
+    assert err.value.code == 429 and err.value.status == "RESOURCE_EXHAUSTED"
