@@ -15,20 +15,35 @@ pub struct Caller<'s> {
     pub project: &'s ProjectState,
 }
 
-/// `Authorization: Bearer <key>`; on routes that allow it, `x-api-key: <key>` too.
+/// Which header besides `Authorization: Bearer` may carry the Warden key on a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyHeader {
+    BearerOnly,
+    /// Anthropic's `x-api-key`.
+    XApiKey,
+    /// Gemini's `x-goog-api-key`.
+    XGoogApiKey,
+}
+
+/// `Authorization: Bearer <key>`, or the route's own key header.
 pub fn authenticate<'s>(
     state: &'s ServingState,
     buf: &[u8],
     head: &RequestHead,
-    allow_x_api_key: bool,
+    header: KeyHeader,
 ) -> Result<Caller<'s>> {
-    let token = match (head.authorization, head.x_api_key) {
-        (Some(auth), _) => bearer(auth.get(buf)).ok_or(Error::new(
+    let own = match header {
+        KeyHeader::BearerOnly => None,
+        KeyHeader::XApiKey => head.x_api_key,
+        KeyHeader::XGoogApiKey => head.x_goog_api_key,
+    };
+    let token = match (own, head.authorization) {
+        (Some(key), _) => key.get(buf),
+        (None, Some(auth)) => bearer(auth.get(buf)).ok_or(Error::new(
             Kind::InvalidApiKey,
             "Authorization must be 'Bearer <key>'",
         ))?,
-        (None, Some(key)) if allow_x_api_key => key.get(buf),
-        _ => {
+        (None, None) => {
             return Err(Error::new(
                 Kind::MissingApiKey,
                 "missing API key: send 'Authorization: Bearer <warden key>'",

@@ -95,7 +95,7 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, mut io: S, 
                 let status = e.status();
                 tracing::debug!(request_id = %String::from_utf8_lossy(&rid), code = e.code(), "request failed: {e}");
                 out.clear();
-                respond::error(&mut out, &e, &rid, keep_alive);
+                respond::error_in(&mut out, &e, route.dialect(), &rid, keep_alive);
                 let written = flush(&mut io, &mut out).await.is_ok();
                 Outcome {
                     status,
@@ -135,7 +135,12 @@ async fn dispatch<S: AsyncWriteRent>(
         }
         (Route::Models, Method::Get) => {
             let state = shard.state();
-            let caller = crate::auth::authenticate(&state, req.buf, req.head, false)?;
+            let caller = crate::auth::authenticate(
+                &state,
+                req.buf,
+                req.head,
+                crate::auth::KeyHeader::BearerOnly,
+            )?;
             out.clear();
             respond::full(
                 out,
@@ -153,10 +158,18 @@ async fn dispatch<S: AsyncWriteRent>(
                 keep_alive: ok && req.keep_alive,
             })
         }
-        (Route::ChatCompletions | Route::Models, _) => Err(Error::new(
-            Kind::MethodNotAllowed,
-            "method not allowed on this path",
-        )),
+        (Route::Messages, Method::Post) => {
+            proxy::native::anthropic_messages(shard, io, out, req).await
+        }
+        (Route::GenerateContent, Method::Post) => {
+            proxy::native::gemini_generate(shard, io, out, req).await
+        }
+        (Route::ChatCompletions | Route::Models | Route::Messages | Route::GenerateContent, _) => {
+            Err(Error::new(
+                Kind::MethodNotAllowed,
+                "method not allowed on this path",
+            ))
+        }
         (Route::Other, _) => Err(Error::new(Kind::UnknownRoute, "unknown path")),
     }
 }
@@ -166,6 +179,12 @@ fn route_of(path: &[u8]) -> Route {
     match path {
         b"/v1/chat/completions" | b"/chat/completions" => Route::ChatCompletions,
         b"/v1/models" | b"/models" => Route::Models,
+        b"/v1/messages" => Route::Messages,
+        p if (p.starts_with(b"/v1beta/models/") || p.starts_with(b"/v1/models/"))
+            && p.contains(&b':') =>
+        {
+            Route::GenerateContent
+        }
         _ => Route::Other,
     }
 }
@@ -182,7 +201,7 @@ async fn reject<S: AsyncWriteRent>(
     tracing::debug!(code = e.code(), "closing connection: {e}");
     shard.metrics.request(route, e.status(), None);
     out.clear();
-    respond::error(out, e, rid, false);
+    respond::error_in(out, e, route.dialect(), rid, false);
     let _ = flush(io, out).await;
 }
 

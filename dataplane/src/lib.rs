@@ -17,4 +17,5 @@ pub mod route;
 pub mod shard;
 pub mod sse;
 pub mod state;
+pub mod translate;
 pub mod upstream;

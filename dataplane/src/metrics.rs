@@ -72,10 +72,32 @@ impl Histogram {
 pub enum Route {
     ChatCompletions,
     Models,
+    /// Anthropic-native `/v1/messages`.
+    Messages,
+    /// Gemini-native `…:generateContent` / `:streamGenerateContent`.
+    GenerateContent,
     Other,
 }
 
-const ROUTES: [&str; 3] = ["chat_completions", "models", "other"];
+const ROUTES: [&str; 5] = [
+    "chat_completions",
+    "models",
+    "messages",
+    "generate_content",
+    "other",
+];
+
+impl Route {
+    /// The API dialect callers of this route speak, for error bodies.
+    pub fn dialect(self) -> warden_shared::catalog::Dialect {
+        use warden_shared::catalog::Dialect;
+        match self {
+            Route::Messages => Dialect::Anthropic,
+            Route::GenerateContent => Dialect::Gemini,
+            Route::ChatCompletions | Route::Models | Route::Other => Dialect::OpenAi,
+        }
+    }
+}
 const STATUSES: [u16; 16] = [
     200, 400, 401, 403, 404, 405, 408, 413, 429, 431, 500, 502, 503, 504, 505, 0,
 ];

@@ -1,30 +1,55 @@
-//! `POST /v1/chat/completions`: authenticate, route the alias, open the provider key for this
-//! one request, forward, and answer — whole, or streamed event by event.
+//! Forwarding: `POST /v1/chat/completions` for every provider (translated when the provider
+//! speaks another dialect), and the native Anthropic and Gemini routes ([`native`]).
 //!
-//! Streaming: the response pump reads the provider, frames whole SSE events, and writes them to
-//! the client as chunks as soon as they are complete. It reads the provider only after the
-//! previous write to the client finished, so a slow client slows the provider read
-//! (back-pressure) and memory stays bounded by one read plus one partial event. A client that
-//! goes away ends the pump and the provider connection is closed, never pooled. A provider that
-//! breaks off mid-stream gets the client an OpenAI-style error event and a clean end.
+//! Each handler authenticates, routes the alias, opens the provider key for this one request
+//! and builds the upstream request ([`request`]) — all before the first await, so nothing that
+//! borrows shard scratch space lives across I/O — then [`forward`] sends it and answers the
+//! client: streamed through the [`pump`] (event by event, translated or passed through), or
+//! whole, with provider errors mapped to the caller's dialect ([`provider_error`]).
 
-use std::time::{Duration, Instant};
+pub mod native;
+pub mod provider_error;
+pub mod pump;
+pub mod request;
+
+use std::time::Instant;
 
 use monoio::io::AsyncWriteRent;
 use warden_shared::catalog::{Dialect, Provider};
+use warden_shared::snapshot::ProviderKey;
 use warden_shared::vault::KeyScope;
+use zeroize::Zeroizing;
 
-use crate::auth::authenticate;
+use crate::auth::{authenticate, Caller, KeyHeader};
 use crate::conn::{flush, Outcome, Request};
 use crate::error::{Error, Kind, Result};
 use crate::http::respond::{self, BodyLen};
-use crate::route::{inspect_chat, split_at_model, ChatFields};
+use crate::route::parse_chat;
 use crate::shard::Shard;
-use crate::sse::EventFramer;
-use crate::state::RouteTarget;
-use crate::upstream::client::{send, Exchange};
+use crate::state::ServingState;
+use crate::translate::{anthropic, gemini, now, Meta, StreamTranslator};
+use crate::upstream::client::send;
 use crate::upstream::io::SecretBuf;
 use crate::upstream::origin::Origin;
+
+/// How a provider's answer is turned into the client's.
+pub enum Translation {
+    /// Same dialect on both sides.
+    None,
+    Anthropic(Meta),
+    /// Gemini, with the prefix that makes generated tool-call ids unique.
+    Gemini(Meta, String),
+}
+
+/// A request ready to go to the provider.
+pub struct Prepared<'s> {
+    pub origin: &'s Origin,
+    pub request: SecretBuf,
+    pub provider: Provider,
+    pub fingerprint: &'s str,
+    pub stream: bool,
+    pub translation: Translation,
+}
 
 pub async fn chat_completions<S: AsyncWriteRent>(
     shard: &Shard,
@@ -33,100 +58,198 @@ pub async fn chat_completions<S: AsyncWriteRent>(
     req: &Request<'_>,
 ) -> Result<Outcome> {
     let state = shard.state();
-    let caller = authenticate(&state, req.buf, req.head, false)?;
-    let fields = inspect_chat(req.body, &mut shard.scratch.borrow_mut())?;
-    let target = state.route(&fields.model).ok_or_else(|| {
-        Error::new(Kind::ModelNotFound, "unknown model").with_detail(format!("{:?}", fields.model))
-    })?;
-    if target.provider.dialect() != Dialect::OpenAi {
-        return Err(Error::new(
-            Kind::InvalidRequest,
-            "this provider is not served by this build yet",
-        )
-        .with_detail(target.provider.name()));
-    }
-    let key = caller
+    let caller = authenticate(&state, req.buf, req.head, KeyHeader::BearerOnly)?;
+    let prepared = {
+        let mut scratch = shard.scratch.borrow_mut();
+        let (fields, value) = parse_chat(req.body, &mut scratch)?;
+        let target = state.route(&fields.model).ok_or_else(|| {
+            Error::new(Kind::ModelNotFound, "unknown model")
+                .with_detail(format!("{:?}", fields.model))
+        })?;
+        let key = provider_key(&caller, target.provider)?;
+        let origin = state.origin(target.provider);
+        let plaintext = open_key(&state, &caller, key)?;
+        let meta = || Meta {
+            id: format!("chatcmpl-{}", String::from_utf8_lossy(req.id)),
+            model: target.alias.clone(),
+            created: now(),
+            include_usage: fields.include_usage,
+        };
+        let (request, translation) = match target.provider.dialect() {
+            Dialect::OpenAi => {
+                let r = request::openai(origin, &plaintext, req.body, &fields, target);
+                (r, Translation::None)
+            }
+            Dialect::Anthropic => {
+                let mut body = Vec::with_capacity(req.body.len() + 256);
+                anthropic::request(&value, &target.upstream_model, fields.stream, &mut body)?;
+                (
+                    request::anthropic(origin, &plaintext, None, &body),
+                    Translation::Anthropic(meta()),
+                )
+            }
+            Dialect::Gemini => {
+                let mut body = Vec::with_capacity(req.body.len() + 256);
+                gemini::request(&value, &mut body)?;
+                let method = if fields.stream {
+                    ":streamGenerateContent?alt=sse"
+                } else {
+                    ":generateContent"
+                };
+                let r = request::gemini(origin, &plaintext, &target.upstream_model, method, &body);
+                let prefix = String::from_utf8_lossy(req.id).into_owned();
+                (r, Translation::Gemini(meta(), prefix))
+            }
+        };
+        Prepared {
+            origin,
+            request,
+            provider: target.provider,
+            fingerprint: &key.fingerprint,
+            stream: fields.stream,
+            translation,
+        }
+    };
+    forward(shard, client, out, req, prepared, Dialect::OpenAi).await
+}
+
+/// The project's first key for `provider` (priority order).
+pub fn provider_key<'s>(caller: &Caller<'s>, provider: Provider) -> Result<&'s ProviderKey> {
+    caller
         .project
         .provider_keys
         .iter()
-        .find(|k| k.provider == target.provider)
+        .find(|k| k.provider == provider)
         .ok_or_else(|| {
             Error::new(
                 Kind::NoProviderKey,
                 "no provider key configured for this model's provider",
             )
-            .with_detail(target.provider.name())
-        })?;
-    let origin = state.origin(target.provider);
-    let request = {
-        let scope = KeyScope {
-            tenant: &caller.project.tenant,
-            project: &caller.project.id,
-            provider: key.provider,
-            key_id: &key.id,
-        };
-        let plaintext = state
-            .master
-            .open(scope, &key.sealed)
-            .map_err(|_| Error::new(Kind::Internal, "a provider key could not be opened"))?;
-        openai_request(origin, &plaintext, req.body, &fields, target)
-        // `plaintext` is wiped here; the request buffer wipes itself once written.
+            .with_detail(provider.name())
+        })
+}
+
+/// Open a sealed provider key for this request; the plaintext is wiped when dropped.
+pub fn open_key(
+    state: &ServingState,
+    caller: &Caller<'_>,
+    key: &ProviderKey,
+) -> Result<Zeroizing<Vec<u8>>> {
+    let scope = KeyScope {
+        tenant: &caller.project.tenant,
+        project: &caller.project.id,
+        provider: key.provider,
+        key_id: &key.id,
     };
+    state
+        .master
+        .open(scope, &key.sealed)
+        .map_err(|_| Error::new(Kind::Internal, "a provider key could not be opened"))
+}
+
+/// Send a prepared request and answer the client in its dialect.
+pub async fn forward<S: AsyncWriteRent>(
+    shard: &Shard,
+    client: &mut S,
+    out: &mut Vec<u8>,
+    req: &Request<'_>,
+    prepared: Prepared<'_>,
+    dialect: Dialect,
+) -> Result<Outcome> {
+    let Prepared {
+        origin,
+        request,
+        provider,
+        fingerprint,
+        stream,
+        translation,
+    } = prepared;
     let sent_at = Instant::now();
     let mut exchange = send(shard, origin, request).await?;
-    let provider = Some(target.provider);
-    let idle = shard.timeouts.upstream_idle;
-    if fields.stream && exchange.head.status == 200 && exchange.head.event_stream {
-        let end = pump(shard, client, out, &mut exchange, req).await;
+    let provider = Some(provider);
+    if stream && exchange.head.status == 200 && exchange.head.event_stream {
+        let mut translator = match translation {
+            Translation::None => StreamTranslator::Passthrough,
+            Translation::Anthropic(meta) => {
+                StreamTranslator::Anthropic(Box::new(anthropic::Stream::new(meta)))
+            }
+            Translation::Gemini(meta, prefix) => {
+                StreamTranslator::Gemini(Box::new(gemini::Stream::new(meta, prefix)))
+            }
+        };
+        let end = pump::run(
+            shard,
+            client,
+            out,
+            &mut exchange,
+            req,
+            &mut translator,
+            dialect,
+        )
+        .await;
         let upstream = sent_at.elapsed();
         shard
             .metrics
             .upstream
             .observe_us(upstream.as_micros() as u64);
-        let keep_alive = matches!(end, StreamEnd::Complete) && req.keep_alive;
-        if matches!(end, StreamEnd::Complete) {
+        let complete = matches!(end, pump::End::Complete);
+        if complete {
             exchange.release(shard);
         }
         return Ok(Outcome {
             status: 200,
             provider,
             upstream,
-            keep_alive,
+            keep_alive: complete && req.keep_alive,
         });
     }
-    let body = exchange
-        .read_to_end(shard.limits.max_response_bytes, idle)
+    let mut body = exchange
+        .read_to_end(
+            shard.limits.max_response_bytes,
+            shard.timeouts.upstream_idle,
+        )
         .await?;
     let upstream = sent_at.elapsed();
     shard
         .metrics
         .upstream
         .observe_us(upstream.as_micros() as u64);
-    let status = exchange.head.status;
-    let retry_after = exchange.head.retry_after_s;
+    let (status, retry_after) = (exchange.head.status, exchange.head.retry_after_s);
     exchange.release(shard);
     out.clear();
-    if (200..300).contains(&status) {
-        respond::full(out, status, respond::JSON, &body, req.id, req.keep_alive);
-    } else {
-        let mut err = Vec::with_capacity(256);
-        provider_error(&mut err, target.provider, status, &body, &key.fingerprint);
-        let mut retry = retry_after.map(|v| v.to_string().into_bytes());
-        let extra: &[(&str, &[u8])] = match retry.as_mut() {
-            Some(v) => &[("retry-after", v.as_slice())],
-            None => &[],
+    let status = if (200..300).contains(&status) {
+        let translated = match &translation {
+            Translation::None => None,
+            Translation::Anthropic(meta) => Some(translate_whole(&mut body, |b, o| {
+                anthropic::response(b, meta, o)
+            })?),
+            Translation::Gemini(meta, prefix) => Some(translate_whole(&mut body, |b, o| {
+                gemini::response(b, meta, prefix, o)
+            })?),
         };
+        let body = translated.as_deref().unwrap_or(&body);
+        respond::full(out, status, respond::JSON, body, req.id, req.keep_alive);
+        status
+    } else {
+        let mapped =
+            provider_error::map(dialect, provider_of(provider), status, &body, fingerprint);
+        let retry = retry_after.map(|v| v.to_string().into_bytes());
+        let extra: Vec<(&str, &[u8])> = retry
+            .iter()
+            .map(|v| ("retry-after", v.as_slice()))
+            .collect();
         respond::head(
             out,
-            status,
+            mapped.status,
             respond::JSON,
-            BodyLen::Fixed(err.len()),
+            BodyLen::Fixed(mapped.body.len()),
             req.id,
             req.keep_alive,
-            extra,
+            &extra,
         );
-        out.extend_from_slice(&err);
-    }
+        out.extend_from_slice(&mapped.body);
+        mapped.status
+    };
     let written = flush(client, out).await.is_ok();
     Ok(Outcome {
         status,
@@ -136,161 +259,15 @@ pub async fn chat_completions<S: AsyncWriteRent>(
     })
 }
 
-/// The request to an OpenAI-compatible provider: our headers (the tenant's key, never the
-/// client's), and the client's body with only `model` replaced.
-fn openai_request(
-    origin: &Origin,
-    key: &[u8],
-    body: &[u8],
-    fields: &ChatFields,
-    target: &RouteTarget,
-) -> SecretBuf {
-    let mut model = Vec::with_capacity(target.upstream_model.len() + 2);
-    respond::json_string(&mut model, &target.upstream_model);
-    let body_len = body.len() - fields.model_span.len() + model.len();
-    let mut req = SecretBuf::with_capacity(body_len + 384 + key.len());
-    req.extend(b"POST ");
-    req.extend(origin.base_path.as_bytes());
-    req.extend(b"/chat/completions HTTP/1.1\r\nhost: ");
-    req.extend(origin.authority.as_bytes());
-    req.extend(b"\r\nauthorization: Bearer ");
-    req.extend(key);
-    req.extend(b"\r\ncontent-type: application/json\r\naccept: ");
-    req.extend(if fields.stream {
-        b"text/event-stream" as &[u8]
-    } else {
-        b"application/json"
-    });
-    req.extend(b"\r\nuser-agent: warden/");
-    req.extend(env!("CARGO_PKG_VERSION").as_bytes());
-    req.extend(b"\r\ncontent-length: ");
-    req.extend(body_len.to_string().as_bytes());
-    req.extend(b"\r\n\r\n");
-    let (before, after) = split_at_model(body, &fields.model_span);
-    req.extend(before);
-    req.extend(&model);
-    req.extend(after);
-    req
+fn provider_of(p: Option<Provider>) -> Provider {
+    p.unwrap_or(Provider::OpenAi)
 }
 
-/// A provider's error as an OpenAI error body. Messages of auth failures are replaced: providers
-/// echo part of the rejected key there, and the client should not see any of it.
-fn provider_error(
-    out: &mut Vec<u8>,
-    provider: Provider,
-    status: u16,
-    body: &[u8],
-    fingerprint: &str,
-) {
-    use simd_json::prelude::{ValueAsScalar, ValueObjectAccess};
-    let mut scratch = body.to_vec();
-    let parsed = simd_json::to_borrowed_value(&mut scratch).ok();
-    let err = parsed.as_ref().and_then(|v| v.get("error"));
-    let field = |name: &str| {
-        err.and_then(|e| e.get(name))
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-    };
-    let message = if matches!(status, 401 | 403) {
-        format!(
-            "{} rejected the project's provider key ({fingerprint}) with status {status}",
-            provider.name()
-        )
-    } else {
-        field("message").unwrap_or_else(|| format!("{} returned status {status}", provider.name()))
-    };
-    let error_type = field("type").unwrap_or_else(|| default_type(status).to_owned());
-    let code = field("code").unwrap_or_else(|| format!("provider_status_{status}"));
-    let param = field("param");
-    respond::error_body(out, &message, &error_type, param.as_deref(), &code);
-}
-
-fn default_type(status: u16) -> &'static str {
-    match status {
-        401 => "authentication_error",
-        403 => "permission_error",
-        404 => "not_found_error",
-        429 => "rate_limit_error",
-        400..=499 => "invalid_request_error",
-        _ => "api_error",
-    }
-}
-
-enum StreamEnd {
-    Complete,
-    ClientGone,
-    UpstreamFailed,
-}
-
-async fn pump<S: AsyncWriteRent>(
-    shard: &Shard,
-    client: &mut S,
-    out: &mut Vec<u8>,
-    exchange: &mut Exchange,
-    req: &Request<'_>,
-) -> StreamEnd {
-    out.clear();
-    respond::head(
-        out,
-        200,
-        respond::EVENT_STREAM,
-        BodyLen::Chunked,
-        req.id,
-        req.keep_alive,
-        &[],
-    );
-    if flush(client, out).await.is_err() {
-        shard.metrics.stream_client_disconnects.inc();
-        return StreamEnd::ClientGone;
-    }
-    let mut framer = EventFramer::new(shard.limits.max_sse_event_bytes);
-    let mut data = Vec::with_capacity(16 * 1024);
-    let idle: Duration = shard.timeouts.upstream_idle;
-    loop {
-        data.clear();
-        let more = match exchange.next_data(&mut data, idle).await {
-            Ok(more) => more,
-            Err(e) => return fail_stream(shard, client, out, &e).await,
-        };
-        if framer.push(&data).is_err() {
-            let e = Error::new(
-                Kind::UpstreamProtocol,
-                "provider sent an event larger than the limit",
-            );
-            return fail_stream(shard, client, out, &e).await;
-        }
-        respond::chunk(out, framer.complete());
-        framer.take_complete();
-        if !more {
-            // Clean end: pass on any unterminated tail as is, then end the chunked body.
-            respond::chunk(out, framer.pending());
-            out.extend_from_slice(respond::LAST_CHUNK);
-        }
-        if !out.is_empty() && flush(client, out).await.is_err() {
-            shard.metrics.stream_client_disconnects.inc();
-            return StreamEnd::ClientGone;
-        }
-        if !more {
-            return StreamEnd::Complete;
-        }
-    }
-}
-
-/// End a started stream after a provider failure: an OpenAI-style error event, then a clean end.
-async fn fail_stream<S: AsyncWriteRent>(
-    shard: &Shard,
-    client: &mut S,
-    out: &mut Vec<u8>,
-    e: &Error,
-) -> StreamEnd {
-    tracing::debug!(code = e.code(), "stream broken off: {e}");
-    shard.metrics.stream_upstream_failures.inc();
-    let mut event = b"data: ".to_vec();
-    respond::error_body(&mut event, &e.to_string(), e.error_type(), None, e.code());
-    event.extend_from_slice(b"\n\n");
-    out.clear();
-    respond::chunk(out, &event);
-    out.extend_from_slice(respond::LAST_CHUNK);
-    let _ = flush(client, out).await;
-    StreamEnd::UpstreamFailed
+fn translate_whole(
+    body: &mut [u8],
+    f: impl FnOnce(&mut [u8], &mut Vec<u8>) -> Result<crate::translate::Usage>,
+) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(body.len() + 256);
+    f(body, &mut out)?;
+    Ok(out)
 }

@@ -23,7 +23,32 @@ pub struct ChatFields {
     pub include_usage: bool,
 }
 
+/// Validate an OpenAI chat request and read its routing fields.
 pub fn inspect_chat(body: &[u8], scratch: &mut Vec<u8>) -> Result<ChatFields> {
+    parse_chat(body, scratch).map(|(fields, _)| fields)
+}
+
+/// [`inspect_chat`], also returning the parsed body for translation (it borrows `scratch`).
+pub fn parse_chat<'s>(
+    body: &[u8],
+    scratch: &'s mut Vec<u8>,
+) -> Result<(ChatFields, BorrowedValue<'s>)> {
+    let (fields, value) = parse_model_body(body, scratch)?;
+    match value.get("messages") {
+        Some(BorrowedValue::Array(m)) if !m.is_empty() => Ok((fields, value)),
+        _ => Err(Error::new(
+            Kind::InvalidRequest,
+            "'messages' must be a non-empty array",
+        )),
+    }
+}
+
+/// Validate any JSON request body that names its model in a top-level `model` field (OpenAI
+/// chat, Anthropic Messages) and read the routing fields.
+pub fn parse_model_body<'s>(
+    body: &[u8],
+    scratch: &'s mut Vec<u8>,
+) -> Result<(ChatFields, BorrowedValue<'s>)> {
     scratch.clear();
     scratch.extend_from_slice(body);
     let value = simd_json::to_borrowed_value(scratch).map_err(|e| {
@@ -45,15 +70,6 @@ pub fn inspect_chat(body: &[u8], scratch: &mut Vec<u8>) -> Result<ChatFields> {
             ))
         }
     };
-    match obj.get("messages") {
-        Some(BorrowedValue::Array(m)) if !m.is_empty() => {}
-        _ => {
-            return Err(Error::new(
-                Kind::InvalidRequest,
-                "'messages' must be a non-empty array",
-            ))
-        }
-    }
     let stream = match obj.get("stream") {
         None | Some(BorrowedValue::Static(simd_json::StaticNode::Null)) => false,
         Some(v) => v.as_bool().ok_or(Error::new(
@@ -71,14 +87,15 @@ pub fn inspect_chat(body: &[u8], scratch: &mut Vec<u8>) -> Result<ChatFields> {
     let mut names: Vec<&str> = obj.keys().map(|k| k.as_ref()).collect();
     names.sort_unstable();
     names.dedup();
-    let scan = scan_top_level(body, b"model");
-    if names.len() != obj.len() || scan.keys != obj.len() {
+    let scan = scan_top_level(body);
+    if names.len() != obj.len() || scan.pairs.len() != obj.len() {
         return Err(Error::new(
             Kind::InvalidRequest,
             "duplicate keys in the request object",
         ));
     }
-    let model_span = match scan.spans.as_slice() {
+    let spans: Vec<Range<usize>> = scan.values_of(body, b"model").collect();
+    let model_span = match spans.as_slice() {
         [span] if body.get(span.start + 1..span.end - 1) == Some(model.as_bytes()) => span.clone(),
         _ => {
             return Err(Error::new(
@@ -87,12 +104,13 @@ pub fn inspect_chat(body: &[u8], scratch: &mut Vec<u8>) -> Result<ChatFields> {
             ))
         }
     };
-    Ok(ChatFields {
+    let fields = ChatFields {
         model,
         model_span,
         stream,
         include_usage,
-    })
+    };
+    Ok((fields, value))
 }
 
 /// The body around the `model` value: what goes before and after the replacement, so callers
@@ -102,17 +120,27 @@ pub fn split_at_model<'a>(body: &'a [u8], span: &Range<usize>) -> (&'a [u8], &'a
 }
 
 struct Scan {
-    /// Number of top-level keys.
-    keys: usize,
-    /// Value spans of top-level keys whose raw bytes equal the wanted key.
-    spans: Vec<Range<usize>>,
+    /// Every top-level pair: the key's raw bytes (between the quotes) and the value's span.
+    pairs: Vec<(Range<usize>, Range<usize>)>,
+}
+
+impl Scan {
+    fn values_of<'a>(
+        &'a self,
+        body: &'a [u8],
+        key: &'a [u8],
+    ) -> impl Iterator<Item = Range<usize>> + 'a {
+        self.pairs
+            .iter()
+            .filter(move |(k, _)| &body[k.clone()] == key)
+            .map(|(_, v)| v.clone())
+    }
 }
 
 /// Walk the top level of a JSON object already validated by simd-json.
-fn scan_top_level(body: &[u8], key: &[u8]) -> Scan {
+fn scan_top_level(body: &[u8]) -> Scan {
     let mut scan = Scan {
-        keys: 0,
-        spans: Vec::new(),
+        pairs: Vec::with_capacity(16),
     };
     let mut i = skip_ws(body, 0);
     if body.get(i) != Some(&b'{') {
@@ -125,20 +153,53 @@ fn scan_top_level(body: &[u8], key: &[u8]) -> Scan {
             return scan;
         }
         let key_end = string_end(body, i);
-        let this_key = &body[i + 1..key_end.saturating_sub(1).max(i + 1)];
+        let key = i + 1..key_end.saturating_sub(1).max(i + 1);
         i = skip_ws(body, key_end) + 1; // past ':'
         let value_start = skip_ws(body, i);
         let value_end = value_end(body, value_start);
-        scan.keys += 1;
-        if this_key == key {
-            scan.spans.push(value_start..value_end);
-        }
+        scan.pairs.push((key, value_start..value_end));
         i = skip_ws(body, value_end);
         match body.get(i) {
             Some(b',') => i += 1,
             _ => return scan,
         }
     }
+}
+
+/// Byte ranges that remove the top-level fields named in `keys` (each with one neighbouring
+/// comma) from a body [`parse_model_body`] accepted. Sorted and disjoint.
+pub fn removals(body: &[u8], keys: &[&str]) -> Vec<Range<usize>> {
+    let scan = scan_top_level(body);
+    let removed: Vec<bool> = scan
+        .pairs
+        .iter()
+        .map(|(k, _)| keys.iter().any(|key| key.as_bytes() == &body[k.clone()]))
+        .collect();
+    let mut out: Vec<Range<usize>> = Vec::new();
+    for (i, (k, v)) in scan.pairs.iter().enumerate() {
+        if !removed[i] {
+            continue;
+        }
+        let kept_after = removed[i + 1..].iter().any(|r| !r);
+        let kept_before = (0..i).rev().find(|j| !removed[*j]);
+        let range = if kept_after {
+            // The pair and the comma after it: up to the next key's opening quote.
+            k.start - 1..scan.pairs[i + 1].0.start - 1
+        } else if let Some(j) = kept_before {
+            // Nothing kept after: take the comma before, from the last kept value on.
+            scan.pairs[j].1.end..v.end
+        } else {
+            k.start - 1..v.end
+        };
+        match out.last_mut() {
+            Some(last) if last.end >= range.start => {
+                last.start = last.start.min(range.start);
+                last.end = last.end.max(range.end);
+            }
+            _ => out.push(range),
+        }
+    }
+    out
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -222,6 +283,33 @@ mod tests {
             String::from_utf8_lossy(&rebuilt),
             body.replace("\"gpt-4o\"", "\"gpt-4o-2024-08-06\"")
         );
+        Ok(())
+    }
+
+    #[test]
+    fn removals_keep_the_json_valid() -> Result<()> {
+        let cases = [
+            (r#"{"a":1,"logprobs":true,"b":2}"#, r#"{"a":1,"b":2}"#),
+            (r#"{"logprobs":true,"a":1}"#, r#"{"a":1}"#),
+            (r#"{"a":1, "logprobs" : true }"#, r#"{"a":1 }"#),
+            (r#"{"a":1,"logprobs":true,"top_logprobs":3}"#, r#"{"a":1}"#),
+            (
+                r#"{"logprobs":true,"top_logprobs":3,"a":{"x":[1,"}"]}}"#,
+                r#"{"a":{"x":[1,"}"]}}"#,
+            ),
+            (r#"{"logprobs":true}"#, r#"{}"#),
+        ];
+        for (body, want) in cases {
+            let cuts = removals(body.as_bytes(), &["logprobs", "top_logprobs"]);
+            let mut out = Vec::new();
+            let mut at = 0;
+            for r in cuts {
+                out.extend_from_slice(&body.as_bytes()[at..r.start]);
+                at = r.end;
+            }
+            out.extend_from_slice(&body.as_bytes()[at..]);
+            assert_eq!(String::from_utf8_lossy(&out), want, "{body}");
+        }
         Ok(())
     }
 

@@ -74,14 +74,73 @@ impl EventFramer {
         &self.buf[self.complete..]
     }
 
-    /// Iterate the data payloads of the complete events (`data:` lines joined by `\n`), for
-    /// callers that need to look inside (end-of-stream detection, usage, guardrails).
-    pub fn complete_events(&self) -> impl Iterator<Item = &[u8]> {
-        self.complete()
-            .split(|b| *b == b'\n')
-            .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
-            .filter_map(|line| line.strip_prefix(b"data:"))
-            .map(|d| d.strip_prefix(b" ").unwrap_or(d))
+    /// The complete events, one by one, with their `event:` name and their data (several
+    /// `data:` lines joined by `\n`, as the SSE spec says). Comments and other fields are skipped.
+    pub fn events(&self) -> Events<'_> {
+        Events {
+            rest: self.complete(),
+        }
+    }
+}
+
+/// One server-sent event.
+pub struct Event<'a> {
+    pub name: Option<&'a [u8]>,
+    pub data: std::borrow::Cow<'a, [u8]>,
+}
+
+pub struct Events<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Events<'a> {
+    type Item = Event<'a>;
+
+    fn next(&mut self) -> Option<Event<'a>> {
+        loop {
+            if self.rest.is_empty() {
+                return None;
+            }
+            let mut name = None;
+            let mut data: Option<std::borrow::Cow<'a, [u8]>> = None;
+            loop {
+                let (line, rest) = match memchr::memchr(b'\n', self.rest) {
+                    Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
+                    None => (self.rest, &self.rest[self.rest.len()..]),
+                };
+                self.rest = rest;
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                if line.is_empty() {
+                    break;
+                }
+                let (field, value) = match memchr::memchr(b':', line) {
+                    Some(i) => (&line[..i], &line[i + 1..]),
+                    None => (line, &line[line.len()..]),
+                };
+                let value = value.strip_prefix(b" ").unwrap_or(value);
+                match field {
+                    b"event" => name = Some(value),
+                    b"data" => {
+                        data = Some(match data {
+                            None => std::borrow::Cow::Borrowed(value),
+                            Some(prev) => {
+                                let mut joined = prev.into_owned();
+                                joined.push(b'\n');
+                                joined.extend_from_slice(value);
+                                std::borrow::Cow::Owned(joined)
+                            }
+                        });
+                    }
+                    _ => {}
+                }
+                if self.rest.is_empty() {
+                    break;
+                }
+            }
+            if let Some(data) = data {
+                return Some(Event { name, data });
+            }
+        }
     }
 }
 
@@ -115,11 +174,30 @@ mod tests {
     }
 
     #[test]
+    fn multi_line_data_and_comments() {
+        let mut f = EventFramer::new(1024);
+        assert!(f
+            .push(b": keep-alive\n\nevent: e\ndata: a\ndata: b\nid: 7\n\n")
+            .is_ok());
+        let events: Vec<(Option<&[u8]>, Vec<u8>)> =
+            f.events().map(|e| (e.name, e.data.into_owned())).collect();
+        assert_eq!(events, vec![(Some(&b"e"[..]), b"a\nb".to_vec())]);
+    }
+
+    #[test]
     fn payloads_and_bounds() -> Result<(), SseError> {
         let mut f = EventFramer::new(16);
         f.push(&STREAM[..STREAM.len() - 13])?;
-        let payloads: Vec<&[u8]> = f.complete_events().collect();
-        assert_eq!(payloads, vec![&b"{\"a\":1}"[..], b"{\"b\":2}", b"[DONE]"]);
+        let events: Vec<(Option<&[u8]>, Vec<u8>)> =
+            f.events().map(|e| (e.name, e.data.into_owned())).collect();
+        assert_eq!(
+            events,
+            vec![
+                (None, b"{\"a\":1}".to_vec()),
+                (Some(&b"x"[..]), b"{\"b\":2}".to_vec()),
+                (None, b"[DONE]".to_vec())
+            ]
+        );
         f.take_complete();
         assert_eq!(f.push(&[b'x'; 17]), Err(SseError::EventTooLarge));
         Ok(())

@@ -120,6 +120,13 @@ impl ServingState {
         self.models.get(alias)
     }
 
+    /// Whether `name` is an upstream model the catalog routes to `provider`.
+    pub fn is_upstream_model(&self, provider: Provider, name: &str) -> bool {
+        self.models
+            .values()
+            .any(|m| m.provider == provider && *m.upstream_model == *name)
+    }
+
     pub fn origin(&self, provider: Provider) -> &Origin {
         &self.origins[provider.index()]
     }

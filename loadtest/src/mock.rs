@@ -376,7 +376,9 @@ impl Plan {
             tool,
             knobs,
             serial: SERIAL.fetch_add(1, Ordering::Relaxed),
-            created: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            created: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
         }
     }
 
@@ -394,9 +396,17 @@ impl Plan {
             return Reply::Drop;
         }
         if stream {
-            Reply::Stream { events, delay: self.delay(), drop_after: self.knobs.drop_after }
+            Reply::Stream {
+                events,
+                delay: self.delay(),
+                drop_after: self.knobs.drop_after,
+            }
         } else {
-            Reply::Full { status: 200, body, delay: self.delay() }
+            Reply::Full {
+                status: 200,
+                body,
+                delay: self.delay(),
+            }
         }
     }
 }

@@ -95,11 +95,7 @@ pub fn default_models() -> Vec<ModelRoute> {
         ("o3-mini", Provider::OpenAi, "o3-mini"),
         // Claude Sonnet 4 (claude-sonnet-4-20250514) reached end of life in June 2026 and
         // Claude 3.5 Sonnet is retired: both aliases are served by the current Sonnet 4.x.
-        (
-            "claude-4-sonnet",
-            Provider::Anthropic,
-            "claude-sonnet-4-6",
-        ),
+        ("claude-4-sonnet", Provider::Anthropic, "claude-sonnet-4-6"),
         (
             "claude-3-5-sonnet",
             Provider::Anthropic,

@@ -15,6 +15,16 @@ WARDEN_KEY = "wdn_sdk_test_key_0123456789"
 PROVIDER_KEY = "sk-sdk-provider-wxyz"
 # The mock answers 401 for this provider key, in each provider's dialect.
 REVOKED_KEY = "sk-sdk-revoked-0000"
+# A Warden key whose project only has revoked provider keys.
+REVOKED_WARDEN_KEY = "wdn_sdk_revoked_project_key"
+
+ALIASES = [
+    "gpt-4o", "gpt-4o-mini", "o3", "o3-mini",
+    "claude-4-sonnet", "claude-3-5-sonnet",
+    "gemini-2.0-flash",
+    "llama-3.3-70b-versatile",
+    "deepseek-chat", "deepseek-reasoner",
+]
 
 
 def _start(args, env=None):
@@ -60,6 +70,14 @@ io_uring_entries = 256
 
 [providers.openai]
 base_url = "http://{mock}/v1"
+[providers.anthropic]
+base_url = "http://{mock}"
+[providers.google]
+base_url = "http://{mock}"
+[providers.groq]
+base_url = "http://{mock}/openai/v1"
+[providers.deepseek]
+base_url = "http://{mock}"
 
 [[tenants]]
 id = "sdk"
@@ -68,13 +86,39 @@ plan = "team"
 [[tenants.projects]]
 id = "sdk-prod"
 api_keys = ["{warden_key}"]
-provider_keys = [{{ provider = "openai", key = "{provider_key}" }}]
+provider_keys = [
+  {{ provider = "openai", key = "{provider_key}" }},
+  {{ provider = "anthropic", key = "{provider_key}" }},
+  {{ provider = "google", key = "{provider_key}" }},
+  {{ provider = "groq", key = "{provider_key}" }},
+  {{ provider = "deepseek", key = "{provider_key}" }},
+]
+
+# Every provider rejects this project's keys (the mock answers 401 for them).
+[[tenants.projects]]
+id = "sdk-revoked"
+api_keys = ["{revoked_warden_key}"]
+provider_keys = [
+  {{ provider = "openai", key = "{revoked}" }},
+  {{ provider = "anthropic", key = "{revoked}" }},
+  {{ provider = "google", key = "{revoked}" }},
+  {{ provider = "groq", key = "{revoked}" }},
+  {{ provider = "deepseek", key = "{revoked}" }},
+]
 """
+
+
+class Gateway(str):
+    """The gateway's root URL; `.v1` is the OpenAI base URL."""
+
+    @property
+    def v1(self):
+        return f"{self}/v1"
 
 
 @pytest.fixture(scope="session", params=["io_uring", "epoll"])
 def gateway(request, mock):
-    """The gateway's base URL (…/v1), once per I/O driver."""
+    """A gateway in front of the mock for every provider, once per I/O driver."""
     with tempfile.TemporaryDirectory() as tmp:
         path = pathlib.Path(tmp) / "dataplane.toml"
         path.write_text(
@@ -83,12 +127,14 @@ def gateway(request, mock):
                 mock=mock,
                 warden_key=WARDEN_KEY,
                 provider_key=PROVIDER_KEY,
+                revoked_warden_key=REVOKED_WARDEN_KEY,
+                revoked=REVOKED_KEY,
             )
         )
         env = {"WARDEN_LOG": "warn"}
         if request.param == "epoll":
             env["MONOIO_FORCE_LEGACY_DRIVER"] = "1"
         proc, line = _start([str(BIN_DIR / "warden-dataplane"), "--config", str(path)], env)
-        yield f"http://{_addr_after(line, 'listening on http://')}/v1"
+        yield Gateway(f"http://{_addr_after(line, 'listening on http://')}")
         proc.terminate()
         proc.wait(timeout=30)

@@ -7,8 +7,8 @@ import pytest
 from conftest import WARDEN_KEY
 
 
-def client(base_url, key=WARDEN_KEY):
-    return openai.OpenAI(base_url=base_url, api_key=key, max_retries=0, timeout=30)
+def client(gateway, key=WARDEN_KEY):
+    return openai.OpenAI(base_url=gateway.v1, api_key=key, max_retries=0, timeout=30)
 
 
 def test_non_stream_completion(gateway):

@@ -183,6 +183,10 @@ io_uring_entries = 256
 
 [providers.openai]
 base_url = "http://{upstream}/v1"
+[providers.anthropic]
+base_url = "http://{upstream}"
+[providers.google]
+base_url = "http://{upstream}"
 [providers.groq]
 base_url = "http://{upstream}/openai/v1"
 [providers.deepseek]
@@ -203,6 +207,8 @@ api_keys = ["{KEY}"]
 provider_keys = [
   {{ provider = "openai", key = "{PROVIDER_KEY}" }},
   {{ provider = "groq", key = "gsk-groq-key-9999" }},
+  {{ provider = "anthropic", key = "sk-ant-key-7777" }},
+  {{ provider = "google", key = "gm-key-5555" }},
 ]
 
 [[tenants.projects]]

@@ -65,7 +65,10 @@ pub struct RequestHead {
     pub expect_continue: bool,
     pub authorization: Option<Span>,
     pub x_api_key: Option<Span>,
+    pub x_goog_api_key: Option<Span>,
     pub request_id: Option<Span>,
+    pub anthropic_version: Option<Span>,
+    pub anthropic_beta: Option<Span>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -119,7 +122,10 @@ pub fn parse_request(buf: &[u8], limits: Limits) -> Result<Option<RequestHead>, 
         expect_continue: false,
         authorization: None,
         x_api_key: None,
+        x_goog_api_key: None,
         request_id: None,
+        anthropic_version: None,
+        anthropic_beta: None,
     };
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
@@ -131,8 +137,14 @@ pub fn parse_request(buf: &[u8], limits: Limits) -> Result<Option<RequestHead>, 
             head.authorization = Some(value);
         } else if name.eq_ignore_ascii_case(b"x-api-key") {
             head.x_api_key = Some(value);
+        } else if name.eq_ignore_ascii_case(b"x-goog-api-key") {
+            head.x_goog_api_key = Some(value);
         } else if name.eq_ignore_ascii_case(b"x-request-id") {
             head.request_id = Some(value);
+        } else if name.eq_ignore_ascii_case(b"anthropic-version") {
+            head.anthropic_version = Some(value);
+        } else if name.eq_ignore_ascii_case(b"anthropic-beta") {
+            head.anthropic_beta = Some(value);
         } else if name.eq_ignore_ascii_case(b"expect") {
             if !h.value.eq_ignore_ascii_case(b"100-continue") {
                 return Err(HeadError::Malformed("unsupported Expect value"));

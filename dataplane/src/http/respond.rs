@@ -7,6 +7,8 @@
 
 use std::io::Write;
 
+use warden_shared::catalog::Dialect;
+
 use crate::error::Error;
 
 pub enum BodyLen {
@@ -79,22 +81,80 @@ pub fn full(
 
 /// A complete OpenAI-dialect error response.
 pub fn error(out: &mut Vec<u8>, err: &Error, request_id: &[u8], keep_alive: bool) {
+    error_in(out, err, Dialect::OpenAi, request_id, keep_alive);
+}
+
+/// A complete error response in the caller's dialect.
+pub fn error_in(
+    out: &mut Vec<u8>,
+    err: &Error,
+    dialect: Dialect,
+    request_id: &[u8],
+    keep_alive: bool,
+) {
     let mut body = Vec::with_capacity(160);
-    error_body(
-        &mut body,
-        &err.to_string(),
-        err.error_type(),
-        err.param(),
-        err.code(),
-    );
-    full(
-        out,
-        err.status(),
-        JSON,
-        &body,
-        request_id,
-        keep_alive && !err.closes_connection(),
-    );
+    let message = err.to_string();
+    match dialect {
+        Dialect::OpenAi => error_body(
+            &mut body,
+            &message,
+            err.error_type(),
+            err.param(),
+            err.code(),
+        ),
+        Dialect::Anthropic => {
+            anthropic_error_body(&mut body, anthropic_error_type(err.status()), &message)
+        }
+        Dialect::Gemini => gemini_error_body(&mut body, err.status(), &message),
+    }
+    let keep_alive = keep_alive && !err.closes_connection();
+    full(out, err.status(), JSON, &body, request_id, keep_alive);
+}
+
+/// `{"type":"error","error":{"type":..,"message":..}}`
+pub fn anthropic_error_body(out: &mut Vec<u8>, error_type: &str, message: &str) {
+    out.extend_from_slice(b"{\"type\":\"error\",\"error\":{\"type\":");
+    json_string(out, error_type);
+    out.extend_from_slice(b",\"message\":");
+    json_string(out, message);
+    out.extend_from_slice(b"}}");
+}
+
+/// Anthropic's error type for a status.
+pub fn anthropic_error_type(status: u16) -> &'static str {
+    match status {
+        400 | 405 | 408 | 431 | 505 => "invalid_request_error",
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        413 => "request_too_large",
+        429 => "rate_limit_error",
+        503 | 529 => "overloaded_error",
+        _ => "api_error",
+    }
+}
+
+/// `{"error":{"code":..,"message":..,"status":..}}`
+pub fn gemini_error_body(out: &mut Vec<u8>, status: u16, message: &str) {
+    let _ = write!(out, "{{\"error\":{{\"code\":{status},\"message\":");
+    json_string(out, message);
+    out.extend_from_slice(b",\"status\":");
+    json_string(out, gemini_status(status));
+    out.extend_from_slice(b"}}");
+}
+
+/// Google's canonical status name for an HTTP status.
+pub fn gemini_status(status: u16) -> &'static str {
+    match status {
+        400 | 405 | 413 | 431 | 505 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        408 | 504 => "DEADLINE_EXCEEDED",
+        429 => "RESOURCE_EXHAUSTED",
+        502 | 503 => "UNAVAILABLE",
+        _ => "INTERNAL",
+    }
 }
 
 /// `{"error":{"message":..,"type":..,"param":..,"code":..}}`

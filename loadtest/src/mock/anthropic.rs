@@ -15,18 +15,32 @@ pub fn messages(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
         .header("authorization")
         .and_then(|v| std::str::from_utf8(v).ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    let x_api_key = req.header("x-api-key").and_then(|v| std::str::from_utf8(v).ok());
-    let Some(key) = x_api_key.or(bearer).map(str::trim).filter(|k| !k.is_empty()) else {
+    let x_api_key = req
+        .header("x-api-key")
+        .and_then(|v| std::str::from_utf8(v).ok());
+    let Some(key) = x_api_key
+        .or(bearer)
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+    else {
         return error(401, "authentication_error", "x-api-key header is required");
     };
     if let Some(status) = config.key_status.get(key) {
         return status_error(*status);
     }
     if req.header("anthropic-version").is_none() {
-        return error(400, "invalid_request_error", "anthropic-version: header is required");
+        return error(
+            400,
+            "invalid_request_error",
+            "anthropic-version: header is required",
+        );
     }
     let Ok(body) = serde_json::from_slice::<Value>(req.body) else {
-        return error(400, "invalid_request_error", "The request body is not valid JSON.");
+        return error(
+            400,
+            "invalid_request_error",
+            "The request body is not valid JSON.",
+        );
     };
     if !body["max_tokens"].is_u64() {
         return error(400, "invalid_request_error", "max_tokens: Field required");
@@ -34,10 +48,19 @@ pub fn messages(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     let Some(messages) = body["messages"].as_array() else {
         return error(400, "invalid_request_error", "messages: Field required");
     };
-    let last_user = messages.iter().rev().find(|m| m["role"] == "user").map(text_of).unwrap_or_default();
+    let last_user = messages
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "user")
+        .map(text_of)
+        .unwrap_or_default();
     let mut prompt: Vec<String> = messages.iter().map(text_of).collect();
     prompt.push(system_text(&body["system"]));
-    let offers = |name: &str| body["tools"].as_array().is_some_and(|t| t.iter().any(|t| t["name"] == name));
+    let offers = |name: &str| {
+        body["tools"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t["name"] == name))
+    };
     let plan = Plan::new(&last_user, &prompt.join(" "), offers);
     if let Some(status) = plan.knobs.status {
         return status_error(status);
@@ -45,7 +68,10 @@ pub fn messages(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     let model = body["model"].as_str().unwrap_or("");
     let id = format!("msg_mock{}", plan.serial);
     let (stop_reason, content) = match &plan.tool {
-        Some(name) => ("tool_use", json!([{"type": "tool_use", "id": "toolu_mock_1", "name": name, "input": {}}])),
+        Some(name) => (
+            "tool_use",
+            json!([{"type": "tool_use", "id": "toolu_mock_1", "name": name, "input": {}}]),
+        ),
         None => ("end_turn", json!([{"type": "text", "text": plan.text}])),
     };
     let usage = |output: usize| {
@@ -55,30 +81,53 @@ pub fn messages(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     let stream = body["stream"].as_bool() == Some(true);
     let mut events = Vec::new();
     if stream {
-        let mut push = |name: &str, data: Value| events.push(format!("event: {name}\ndata: {data}\n\n").into_bytes());
-        push("message_start", json!({"type": "message_start", "message": {"id": id, "type": "message", "role": "assistant",
-            "content": [], "model": model, "stop_reason": null, "stop_sequence": null, "usage": usage(1)}}));
+        let mut push = |name: &str, data: Value| {
+            events.push(format!("event: {name}\ndata: {data}\n\n").into_bytes())
+        };
+        push(
+            "message_start",
+            json!({"type": "message_start", "message": {"id": id, "type": "message", "role": "assistant",
+            "content": [], "model": model, "stop_reason": null, "stop_sequence": null, "usage": usage(1)}}),
+        );
         match &plan.tool {
             Some(name) => {
-                push("content_block_start", json!({"type": "content_block_start", "index": 0,
-                    "content_block": {"type": "tool_use", "id": "toolu_mock_1", "name": name, "input": {}}}));
+                push(
+                    "content_block_start",
+                    json!({"type": "content_block_start", "index": 0,
+                    "content_block": {"type": "tool_use", "id": "toolu_mock_1", "name": name, "input": {}}}),
+                );
                 push("ping", json!({"type": "ping"}));
-                push("content_block_delta", json!({"type": "content_block_delta", "index": 0,
-                    "delta": {"type": "input_json_delta", "partial_json": "{}"}}));
+                push(
+                    "content_block_delta",
+                    json!({"type": "content_block_delta", "index": 0,
+                    "delta": {"type": "input_json_delta", "partial_json": "{}"}}),
+                );
             }
             None => {
-                push("content_block_start", json!({"type": "content_block_start", "index": 0,
-                    "content_block": {"type": "text", "text": ""}}));
+                push(
+                    "content_block_start",
+                    json!({"type": "content_block_start", "index": 0,
+                    "content_block": {"type": "text", "text": ""}}),
+                );
                 push("ping", json!({"type": "ping"}));
                 for piece in plan.pieces() {
-                    push("content_block_delta", json!({"type": "content_block_delta", "index": 0,
-                        "delta": {"type": "text_delta", "text": piece}}));
+                    push(
+                        "content_block_delta",
+                        json!({"type": "content_block_delta", "index": 0,
+                        "delta": {"type": "text_delta", "text": piece}}),
+                    );
                 }
             }
         }
-        push("content_block_stop", json!({"type": "content_block_stop", "index": 0}));
-        push("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": null},
-            "usage": {"output_tokens": plan.completion_tokens}}));
+        push(
+            "content_block_stop",
+            json!({"type": "content_block_stop", "index": 0}),
+        );
+        push(
+            "message_delta",
+            json!({"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": null},
+            "usage": {"output_tokens": plan.completion_tokens}}),
+        );
         push("message_stop", json!({"type": "message_stop"}));
     }
     let message = json!({"id": id, "type": "message", "role": "assistant", "model": model, "content": content,
@@ -106,7 +155,11 @@ fn text_of(m: &Value) -> String {
 fn system_text(system: &Value) -> String {
     match system {
         Value::String(s) => s.clone(),
-        Value::Array(blocks) => blocks.iter().filter_map(|b| b["text"].as_str()).collect::<Vec<_>>().join(" "),
+        Value::Array(blocks) => blocks
+            .iter()
+            .filter_map(|b| b["text"].as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
         _ => String::new(),
     }
 }
@@ -115,10 +168,22 @@ fn status_error(status: u16) -> Reply {
     let (kind, message) = match status {
         400 => ("invalid_request_error", "Invalid request."),
         401 => ("authentication_error", "invalid x-api-key"),
-        403 => ("permission_error", "Your API key does not have permission to use the specified resource."),
-        404 => ("not_found_error", "The requested resource could not be found."),
-        413 => ("request_too_large", "Request exceeds the maximum allowed number of bytes."),
-        429 => ("rate_limit_error", "Number of request tokens has exceeded your per-minute rate limit."),
+        403 => (
+            "permission_error",
+            "Your API key does not have permission to use the specified resource.",
+        ),
+        404 => (
+            "not_found_error",
+            "The requested resource could not be found.",
+        ),
+        413 => (
+            "request_too_large",
+            "Request exceeds the maximum allowed number of bytes.",
+        ),
+        429 => (
+            "rate_limit_error",
+            "Number of request tokens has exceeded your per-minute rate limit.",
+        ),
         529 => ("overloaded_error", "Overloaded"),
         _ => ("api_error", "Internal server error"),
     };
@@ -127,5 +192,9 @@ fn status_error(status: u16) -> Reply {
 
 pub fn error(status: u16, kind: &str, message: &str) -> Reply {
     let body = json!({"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_mock"});
-    Reply::Full { status, body: body.to_string().into_bytes(), delay: Duration::ZERO }
+    Reply::Full {
+        status,
+        body: body.to_string().into_bytes(),
+        delay: Duration::ZERO,
+    }
 }

@@ -11,7 +11,10 @@ use super::{MockConfig, MockRequest, Plan, Reply};
 
 pub fn generate(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     let (path, query) = req.path.split_once('?').unwrap_or((req.path, ""));
-    let name = path.strip_prefix("/v1beta/models/").or_else(|| path.strip_prefix("/v1/models/")).unwrap_or("");
+    let name = path
+        .strip_prefix("/v1beta/models/")
+        .or_else(|| path.strip_prefix("/v1/models/"))
+        .unwrap_or("");
     let Some((model, method)) = name.split_once(':') else {
         return error(404, "NOT_FOUND", "Requested entity was not found.");
     };
@@ -21,7 +24,9 @@ pub fn generate(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
         _ => return error(404, "NOT_FOUND", "Requested entity was not found."),
     };
     let sse = query.split('&').any(|p| p == "alt=sse");
-    let header_key = req.header("x-goog-api-key").and_then(|v| std::str::from_utf8(v).ok());
+    let header_key = req
+        .header("x-goog-api-key")
+        .and_then(|v| std::str::from_utf8(v).ok());
     let query_key = query.split('&').find_map(|p| p.strip_prefix("key="));
     let Some(key) = header_key.or(query_key).filter(|k| !k.is_empty()) else {
         return error(403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.");
@@ -33,15 +38,28 @@ pub fn generate(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
         return error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.");
     };
     let Some(contents) = body["contents"].as_array() else {
-        return error(400, "INVALID_ARGUMENT", "* GenerateContentRequest.contents: contents is not specified");
+        return error(
+            400,
+            "INVALID_ARGUMENT",
+            "* GenerateContentRequest.contents: contents is not specified",
+        );
     };
     let is_user = |c: &&Value| c["role"].as_str().is_none_or(|r| r == "user");
-    let last_user = contents.iter().rev().find(is_user).map(parts_text).unwrap_or_default();
+    let last_user = contents
+        .iter()
+        .rev()
+        .find(is_user)
+        .map(parts_text)
+        .unwrap_or_default();
     let mut prompt: Vec<String> = contents.iter().map(parts_text).collect();
     prompt.push(parts_text(&body["systemInstruction"]));
     let offers = |name: &str| {
         body["tools"].as_array().is_some_and(|tools| {
-            tools.iter().any(|t| t["functionDeclarations"].as_array().is_some_and(|d| d.iter().any(|f| f["name"] == name)))
+            tools.iter().any(|t| {
+                t["functionDeclarations"]
+                    .as_array()
+                    .is_some_and(|d| d.iter().any(|f| f["name"] == name))
+            })
         })
     };
     let plan = Plan::new(&last_user, &prompt.join(" "), offers);
@@ -52,7 +70,9 @@ pub fn generate(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     let usage = |candidates: Option<usize>| match candidates {
         Some(n) => json!({"promptTokenCount": plan.prompt_tokens, "candidatesTokenCount": n,
                           "totalTokenCount": plan.prompt_tokens + n}),
-        None => json!({"promptTokenCount": plan.prompt_tokens, "totalTokenCount": plan.prompt_tokens}),
+        None => {
+            json!({"promptTokenCount": plan.prompt_tokens, "totalTokenCount": plan.prompt_tokens})
+        }
     };
     let chunk = |parts: Value, finish: Option<&str>, usage: Value| {
         let mut candidate = json!({"content": {"role": "model", "parts": parts}, "index": 0});
@@ -71,14 +91,29 @@ pub fn generate(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     }
     let mut chunks: Vec<Value> = match &plan.tool {
         Some(_) => vec![chunk(parts, None, usage(None))],
-        None => plan.pieces().into_iter().map(|p| chunk(json!([{"text": p}]), None, usage(None))).collect(),
+        None => plan
+            .pieces()
+            .into_iter()
+            .map(|p| chunk(json!([{"text": p}]), None, usage(None)))
+            .collect(),
     };
-    chunks.push(chunk(json!([{"text": ""}]), Some("STOP"), usage(Some(plan.completion_tokens))));
+    chunks.push(chunk(
+        json!([{"text": ""}]),
+        Some("STOP"),
+        usage(Some(plan.completion_tokens)),
+    ));
     if !sse {
         // Without alt=sse the stream is one JSON array.
-        return plan.reply(false, Vec::new(), Value::Array(chunks).to_string().into_bytes());
+        return plan.reply(
+            false,
+            Vec::new(),
+            Value::Array(chunks).to_string().into_bytes(),
+        );
     }
-    let events = chunks.into_iter().map(|c| format!("data: {c}\r\n\r\n").into_bytes()).collect();
+    let events = chunks
+        .into_iter()
+        .map(|c| format!("data: {c}\r\n\r\n").into_bytes())
+        .collect();
     plan.reply(true, events, Vec::new())
 }
 
@@ -89,9 +124,10 @@ fn parts_text(content: &Value) -> String {
             parts
                 .iter()
                 .filter_map(|p| {
-                    p["text"].as_str().map(str::to_owned).or_else(|| {
-                        p.get("functionResponse").map(|r| r["response"].to_string())
-                    })
+                    p["text"]
+                        .as_str()
+                        .map(str::to_owned)
+                        .or_else(|| p.get("functionResponse").map(|r| r["response"].to_string()))
                 })
                 .collect::<Vec<_>>()
                 .join(" ")
@@ -101,13 +137,28 @@ fn parts_text(content: &Value) -> String {
 
 fn status_error(status: u16) -> Reply {
     let (code, message) = match status {
-        400 => ("INVALID_ARGUMENT", "API key not valid. Please pass a valid API key."),
-        401 => ("UNAUTHENTICATED", "Request had invalid authentication credentials."),
+        400 => (
+            "INVALID_ARGUMENT",
+            "API key not valid. Please pass a valid API key.",
+        ),
+        401 => (
+            "UNAUTHENTICATED",
+            "Request had invalid authentication credentials.",
+        ),
         403 => ("PERMISSION_DENIED", "The caller does not have permission."),
         404 => ("NOT_FOUND", "Requested entity was not found."),
-        429 => ("RESOURCE_EXHAUSTED", "Resource has been exhausted (e.g. check quota)."),
-        503 => ("UNAVAILABLE", "The model is overloaded. Please try again later."),
-        504 => ("DEADLINE_EXCEEDED", "Deadline expired before operation could complete."),
+        429 => (
+            "RESOURCE_EXHAUSTED",
+            "Resource has been exhausted (e.g. check quota).",
+        ),
+        503 => (
+            "UNAVAILABLE",
+            "The model is overloaded. Please try again later.",
+        ),
+        504 => (
+            "DEADLINE_EXCEEDED",
+            "Deadline expired before operation could complete.",
+        ),
         _ => ("INTERNAL", "An internal error has occurred."),
     };
     error(status, code, message)
@@ -119,5 +170,9 @@ pub fn error(status: u16, code: &str, message: &str) -> Reply {
         err["details"] = json!([{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
                                 "domain": "googleapis.com"}]);
     }
-    Reply::Full { status, body: json!({"error": err}).to_string().into_bytes(), delay: Duration::ZERO }
+    Reply::Full {
+        status,
+        body: json!({"error": err}).to_string().into_bytes(),
+        delay: Duration::ZERO,
+    }
 }

@@ -21,14 +21,31 @@ pub fn chat(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
         return key_error(*status, &key);
     }
     let Ok(body) = serde_json::from_slice::<Value>(req.body) else {
-        return error(400, "invalid_json", "invalid_request_error", "We could not parse the JSON body of your request.");
+        return error(
+            400,
+            "invalid_json",
+            "invalid_request_error",
+            "We could not parse the JSON body of your request.",
+        );
     };
     let Some(messages) = body["messages"].as_array() else {
-        return error(400, "missing_required_parameter", "invalid_request_error", "Missing required parameter: 'messages'.");
+        return error(
+            400,
+            "missing_required_parameter",
+            "invalid_request_error",
+            "Missing required parameter: 'messages'.",
+        );
     };
-    let last_user = messages.iter().rev().find(|m| m["role"] == "user").map(message_text).unwrap_or_default();
+    let last_user = messages
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "user")
+        .map(message_text)
+        .unwrap_or_default();
     let prompt: Vec<String> = messages.iter().map(message_text).collect();
-    let plan = Plan::new(&last_user, &prompt.join(" "), |name| offers_tool(&body, name));
+    let plan = Plan::new(&last_user, &prompt.join(" "), |name| {
+        offers_tool(&body, name)
+    });
     if let Some(status) = plan.knobs.status {
         return key_error(status, &key);
     }
@@ -41,14 +58,21 @@ pub fn chat(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     });
     let stream = body["stream"].as_bool() == Some(true);
     let include_usage = body["stream_options"]["include_usage"].as_bool() == Some(true);
-    let events = if stream { stream_events(&plan, &id, model, include_usage, &usage) } else { Vec::new() };
+    let events = if stream {
+        stream_events(&plan, &id, model, include_usage, &usage)
+    } else {
+        Vec::new()
+    };
     let (message, finish) = match &plan.tool {
         Some(name) => (
             json!({"role": "assistant", "content": null, "refusal": null,
                    "tool_calls": [{"id": "call_mock_1", "type": "function", "function": {"name": name, "arguments": "{}"}}]}),
             "tool_calls",
         ),
-        None => (json!({"role": "assistant", "content": plan.text, "refusal": null}), "stop"),
+        None => (
+            json!({"role": "assistant", "content": plan.text, "refusal": null}),
+            "stop",
+        ),
     };
     let completion = json!({
         "id": id, "object": "chat.completion", "created": plan.created, "model": model,
@@ -58,7 +82,13 @@ pub fn chat(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     plan.reply(stream, events, completion.to_string().into_bytes())
 }
 
-fn stream_events(plan: &Plan, id: &str, model: &str, include_usage: bool, usage: &Value) -> Vec<Vec<u8>> {
+fn stream_events(
+    plan: &Plan,
+    id: &str,
+    model: &str,
+    include_usage: bool,
+    usage: &Value,
+) -> Vec<Vec<u8>> {
     let chunk = |delta: Value, finish: Value| {
         let mut c = json!({"id": id, "object": "chat.completion.chunk", "created": plan.created, "model": model,
                            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
@@ -67,14 +97,20 @@ fn stream_events(plan: &Plan, id: &str, model: &str, include_usage: bool, usage:
         }
         c
     };
-    let mut events = vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null)];
+    let mut events = vec![chunk(
+        json!({"role": "assistant", "content": ""}),
+        Value::Null,
+    )];
     match &plan.tool {
         Some(name) => {
             events.push(chunk(
                 json!({"tool_calls": [{"index": 0, "id": "call_mock_1", "type": "function", "function": {"name": name, "arguments": ""}}]}),
                 Value::Null,
             ));
-            events.push(chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]}), Value::Null));
+            events.push(chunk(
+                json!({"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]}),
+                Value::Null,
+            ));
             events.push(chunk(json!({}), json!("tool_calls")));
         }
         None => {
@@ -88,7 +124,10 @@ fn stream_events(plan: &Plan, id: &str, model: &str, include_usage: bool, usage:
         events.push(json!({"id": id, "object": "chat.completion.chunk", "created": plan.created, "model": model,
                            "choices": [], "usage": usage}));
     }
-    let mut out: Vec<Vec<u8>> = events.into_iter().map(|e| format!("data: {e}\n\n").into_bytes()).collect();
+    let mut out: Vec<Vec<u8>> = events
+        .into_iter()
+        .map(|e| format!("data: {e}\n\n").into_bytes())
+        .collect();
     out.push(b"data: [DONE]\n\n".to_vec());
     out
 }
@@ -97,18 +136,27 @@ fn stream_events(plan: &Plan, id: &str, model: &str, include_usage: bool, usage:
 fn message_text(m: &Value) -> String {
     match &m["content"] {
         Value::String(s) => s.clone(),
-        Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect::<Vec<_>>().join(" "),
+        Value::Array(parts) => parts
+            .iter()
+            .filter_map(|p| p["text"].as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
         _ => String::new(),
     }
 }
 
 fn offers_tool(body: &Value, name: &str) -> bool {
-    body["tools"].as_array().is_some_and(|tools| tools.iter().any(|t| t["function"]["name"] == name))
+    body["tools"]
+        .as_array()
+        .is_some_and(|tools| tools.iter().any(|t| t["function"]["name"] == name))
 }
 
 fn bearer(req: &MockRequest<'_>) -> Option<String> {
     let value = std::str::from_utf8(req.header("authorization")?).ok()?;
-    let key = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer "))?.trim();
+    let key = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))?
+        .trim();
     (!key.is_empty()).then(|| key.to_owned())
 }
 
@@ -126,6 +174,11 @@ fn key_error(status: u16, key: &str) -> Reply {
 }
 
 pub fn error(status: u16, code: &str, error_type: &str, message: &str) -> Reply {
-    let body = json!({"error": {"message": message, "type": error_type, "param": null, "code": code}});
-    Reply::Full { status, body: body.to_string().into_bytes(), delay: Duration::ZERO }
+    let body =
+        json!({"error": {"message": message, "type": error_type, "param": null, "code": code}});
+    Reply::Full {
+        status,
+        body: body.to_string().into_bytes(),
+        delay: Duration::ZERO,
+    }
 }

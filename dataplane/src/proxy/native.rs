@@ -1,0 +1,124 @@
+//! Native routes for clients that speak a provider's own dialect: `POST /v1/messages`
+//! (Anthropic; the Warden key in `x-api-key` or Bearer) and
+//! `POST /v1beta/models/{model}:generateContent` / `:streamGenerateContent` (Gemini, also under
+//! `/v1/`; the Warden key in `x-goog-api-key` or Bearer).
+//!
+//! Bodies and events pass through unchanged apart from the model name and the key; errors are
+//! in the route's dialect. The model may be a catalog alias of that provider, or one of the
+//! provider's upstream names the catalog uses.
+
+use monoio::io::AsyncWriteRent;
+use warden_shared::catalog::{Dialect, Provider};
+
+use super::{forward, open_key, provider_key, request, Prepared, Translation};
+use crate::auth::{authenticate, KeyHeader};
+use crate::conn::{Outcome, Request};
+use crate::error::{Error, Kind, Result};
+use crate::http::respond::json_string;
+use crate::route::{parse_model_body, split_at_model};
+use crate::shard::Shard;
+use crate::state::ServingState;
+use crate::translate::anthropic::API_VERSION;
+
+pub async fn anthropic_messages<S: AsyncWriteRent>(
+    shard: &Shard,
+    client: &mut S,
+    out: &mut Vec<u8>,
+    req: &Request<'_>,
+) -> Result<Outcome> {
+    let state = shard.state();
+    let caller = authenticate(&state, req.buf, req.head, KeyHeader::XApiKey)?;
+    let prepared = {
+        let mut scratch = shard.scratch.borrow_mut();
+        let (fields, _) = parse_model_body(req.body, &mut scratch)?;
+        let upstream = native_model(&state, &fields.model, Provider::Anthropic)?;
+        let key = provider_key(&caller, Provider::Anthropic)?;
+        let origin = state.origin(Provider::Anthropic);
+        let plaintext = open_key(&state, &caller, key)?;
+        let mut body = Vec::with_capacity(req.body.len() + upstream.len());
+        let (before, after) = split_at_model(req.body, &fields.model_span);
+        body.extend_from_slice(before);
+        json_string(&mut body, upstream);
+        body.extend_from_slice(after);
+        let version = req
+            .head
+            .anthropic_version
+            .map_or(API_VERSION.as_bytes(), |s| s.get(req.buf));
+        let beta = req.head.anthropic_beta.map(|s| s.get(req.buf));
+        Prepared {
+            origin,
+            request: request::anthropic(origin, &plaintext, Some((version, beta)), &body),
+            provider: Provider::Anthropic,
+            fingerprint: &key.fingerprint,
+            stream: fields.stream,
+            translation: Translation::None,
+        }
+    };
+    forward(shard, client, out, req, prepared, Dialect::Anthropic).await
+}
+
+pub async fn gemini_generate<S: AsyncWriteRent>(
+    shard: &Shard,
+    client: &mut S,
+    out: &mut Vec<u8>,
+    req: &Request<'_>,
+) -> Result<Outcome> {
+    let path = std::str::from_utf8(req.head.path.get(req.buf)).map_err(|_| unknown())?;
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    let name = path
+        .strip_prefix("/v1beta/models/")
+        .or_else(|| path.strip_prefix("/v1/models/"))
+        .ok_or_else(unknown)?;
+    let (model, method) = name.split_once(':').ok_or_else(unknown)?;
+    let sse = query.split('&').any(|p| p == "alt=sse");
+    let method = match method {
+        "generateContent" => ":generateContent",
+        "streamGenerateContent" if sse => ":streamGenerateContent?alt=sse",
+        "streamGenerateContent" => ":streamGenerateContent",
+        _ => return Err(unknown()),
+    };
+    let state = shard.state();
+    let caller = authenticate(&state, req.buf, req.head, KeyHeader::XGoogApiKey)?;
+    let prepared = {
+        let mut scratch = shard.scratch.borrow_mut();
+        scratch.clear();
+        scratch.extend_from_slice(req.body);
+        simd_json::to_borrowed_value(&mut scratch).map_err(|e| {
+            Error::new(Kind::InvalidJson, "request body is not valid JSON")
+                .with_detail(e.to_string())
+        })?;
+        let upstream = native_model(&state, model, Provider::Google)?;
+        let key = provider_key(&caller, Provider::Google)?;
+        let origin = state.origin(Provider::Google);
+        let plaintext = open_key(&state, &caller, key)?;
+        Prepared {
+            origin,
+            request: request::gemini(origin, &plaintext, upstream, method, req.body),
+            provider: Provider::Google,
+            fingerprint: &key.fingerprint,
+            stream: sse,
+            translation: Translation::None,
+        }
+    };
+    forward(shard, client, out, req, prepared, Dialect::Gemini).await
+}
+
+fn unknown() -> Error {
+    Error::new(Kind::UnknownRoute, "unknown path")
+}
+
+/// The upstream model for `name` on a native route of `provider`.
+fn native_model<'s>(state: &'s ServingState, name: &'s str, provider: Provider) -> Result<&'s str> {
+    match state.route(name) {
+        Some(t) if t.provider == provider => Ok(&t.upstream_model),
+        Some(t) => Err(Error::new(
+            Kind::InvalidRequest,
+            "this model is served by another provider; use /v1/chat/completions",
+        )
+        .with_detail(t.provider.name())),
+        None if state.is_upstream_model(provider, name) => Ok(name),
+        None => {
+            Err(Error::new(Kind::ModelNotFound, "unknown model").with_detail(format!("{name:?}")))
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! The response pump for streamed answers: provider bytes → whole SSE events → (translated)
+//! client chunks, written as soon as they are complete.
+//!
+//! The provider is read only after the previous client write has finished, so a slow client
+//! slows the provider read (back-pressure) and memory stays bounded by one read plus one
+//! partial event. A client that goes away ends the pump; the provider connection is then
+//! closed, never pooled. A provider that breaks off gets the client an error event in its own
+//! dialect and a clean end of the chunked body, never a hang.
+
+use std::time::Duration;
+
+use monoio::io::AsyncWriteRent;
+use warden_shared::catalog::Dialect;
+
+use crate::conn::{flush, Request};
+use crate::error::{Error, Kind};
+use crate::http::respond::{self, BodyLen};
+use crate::shard::Shard;
+use crate::sse::EventFramer;
+use crate::translate::StreamTranslator;
+use crate::upstream::client::Exchange;
+
+pub enum End {
+    Complete,
+    ClientGone,
+    UpstreamFailed,
+}
+
+pub async fn run<S: AsyncWriteRent>(
+    shard: &Shard,
+    client: &mut S,
+    out: &mut Vec<u8>,
+    exchange: &mut Exchange,
+    req: &Request<'_>,
+    translator: &mut StreamTranslator,
+    dialect: Dialect,
+) -> End {
+    out.clear();
+    respond::head(
+        out,
+        200,
+        respond::EVENT_STREAM,
+        BodyLen::Chunked,
+        req.id,
+        req.keep_alive,
+        &[],
+    );
+    if flush(client, out).await.is_err() {
+        shard.metrics.stream_client_disconnects.inc();
+        return End::ClientGone;
+    }
+    let mut framer = EventFramer::new(shard.limits.max_sse_event_bytes);
+    let mut data = Vec::with_capacity(16 * 1024);
+    let mut translated = Vec::with_capacity(4 * 1024);
+    let idle: Duration = shard.timeouts.upstream_idle;
+    loop {
+        data.clear();
+        let more = match exchange.next_data(&mut data, idle).await {
+            Ok(more) => more,
+            Err(e) => return fail(shard, client, out, &e, dialect).await,
+        };
+        if framer.push(&data).is_err() {
+            let e = Error::new(
+                Kind::UpstreamProtocol,
+                "provider sent an event larger than the limit",
+            );
+            return fail(shard, client, out, &e, dialect).await;
+        }
+        if translator.is_passthrough() {
+            respond::chunk(out, framer.complete());
+        } else {
+            translated.clear();
+            let mut failure = None;
+            for event in framer.events() {
+                if let Err(e) = translator.event(event.name, &event.data, &mut translated) {
+                    failure = Some(e);
+                    break;
+                }
+            }
+            respond::chunk(out, &translated);
+            if let Some(e) = failure {
+                return fail(shard, client, out, &e, dialect).await;
+            }
+        }
+        framer.take_complete();
+        if !more {
+            if translator.is_passthrough() {
+                // Pass an unterminated tail on as is.
+                respond::chunk(out, framer.pending());
+            } else {
+                translated.clear();
+                translator.finish(&mut translated);
+                respond::chunk(out, &translated);
+            }
+            out.extend_from_slice(respond::LAST_CHUNK);
+        }
+        if !out.is_empty() && flush(client, out).await.is_err() {
+            shard.metrics.stream_client_disconnects.inc();
+            return End::ClientGone;
+        }
+        if !more {
+            return End::Complete;
+        }
+    }
+}
+
+/// End a started stream after a provider failure: what was already translated, an error event
+/// in the client's dialect, then a clean end of the chunked body.
+async fn fail<S: AsyncWriteRent>(
+    shard: &Shard,
+    client: &mut S,
+    out: &mut Vec<u8>,
+    e: &Error,
+    dialect: Dialect,
+) -> End {
+    tracing::debug!(code = e.code(), "stream broken off: {e}");
+    shard.metrics.stream_upstream_failures.inc();
+    let message = e.to_string();
+    let mut event = Vec::with_capacity(256);
+    match dialect {
+        Dialect::OpenAi => {
+            event.extend_from_slice(b"data: ");
+            respond::error_body(&mut event, &message, e.error_type(), None, e.code());
+        }
+        Dialect::Anthropic => {
+            event.extend_from_slice(b"event: error\ndata: ");
+            respond::anthropic_error_body(&mut event, "api_error", &message);
+        }
+        Dialect::Gemini => {
+            event.extend_from_slice(b"data: ");
+            respond::gemini_error_body(&mut event, e.status(), &message);
+        }
+    }
+    event.extend_from_slice(b"\n\n");
+    respond::chunk(out, &event);
+    out.extend_from_slice(respond::LAST_CHUNK);
+    let _ = flush(client, out).await;
+    End::UpstreamFailed
+}

@@ -1,0 +1,136 @@
+//! The bytes of an upstream request, per provider dialect: the request line, our headers (the
+//! tenant's provider key, never anything of the client's), and the body. Everything goes into a
+//! [`SecretBuf`], which wipes itself once written.
+
+use std::io::Write;
+
+use crate::route::{removals, split_at_model, ChatFields};
+use crate::state::RouteTarget;
+use crate::translate::anthropic::API_VERSION;
+use crate::upstream::io::SecretBuf;
+use crate::upstream::origin::Origin;
+use warden_shared::catalog::Provider;
+
+/// Top-level parameters a provider rejects, dropped before forwarding (docs/providers.md).
+pub fn unsupported_params(provider: Provider, upstream_model: &str) -> &'static [&'static str] {
+    match provider {
+        // Groq answers 400 to these.
+        Provider::Groq => &["logprobs", "top_logprobs", "logit_bias"],
+        // deepseek-reasoner rejects logprobs and ignores the sampling parameters.
+        Provider::DeepSeek if upstream_model.contains("reasoner") => &[
+            "logprobs",
+            "top_logprobs",
+            "temperature",
+            "top_p",
+            "presence_penalty",
+            "frequency_penalty",
+        ],
+        _ => &[],
+    }
+}
+
+/// An OpenAI-compatible provider: the client's body with `model` replaced and the provider's
+/// unsupported parameters removed — spliced, not re-serialised.
+pub fn openai(
+    origin: &Origin,
+    key: &[u8],
+    body: &[u8],
+    fields: &ChatFields,
+    target: &RouteTarget,
+) -> SecretBuf {
+    let mut model = Vec::with_capacity(target.upstream_model.len() + 2);
+    crate::http::respond::json_string(&mut model, &target.upstream_model);
+    let drop = unsupported_params(target.provider, &target.upstream_model);
+    let cuts = if drop.is_empty() {
+        Vec::new()
+    } else {
+        removals(body, drop)
+    };
+    let removed: usize = cuts.iter().map(|c| c.len()).sum();
+    let body_len = body.len() - fields.model_span.len() + model.len() - removed;
+    let mut req = head(origin, "/chat/completions", body_len, key.len());
+    req.extend(b"authorization: Bearer ");
+    req.extend(key);
+    req.extend(b"\r\naccept: ");
+    req.extend(if fields.stream {
+        b"text/event-stream" as &[u8]
+    } else {
+        b"application/json"
+    });
+    req.extend(b"\r\n\r\n");
+    if cuts.is_empty() {
+        let (before, after) = split_at_model(body, &fields.model_span);
+        req.extend(before);
+        req.extend(&model);
+        req.extend(after);
+        return req;
+    }
+    // Copy the body, replacing the model and skipping the removed pairs (disjoint from it).
+    let mut at = 0;
+    let mut edits: Vec<(std::ops::Range<usize>, &[u8])> =
+        cuts.into_iter().map(|c| (c, &[][..])).collect();
+    edits.push((fields.model_span.clone(), &model));
+    edits.sort_by_key(|(r, _)| r.start);
+    for (range, replacement) in edits {
+        req.extend(&body[at..range.start]);
+        req.extend(replacement);
+        at = range.end;
+    }
+    req.extend(&body[at..]);
+    req
+}
+
+/// Anthropic Messages: `x-api-key`, `anthropic-version` (the client's on the native route).
+pub fn anthropic(
+    origin: &Origin,
+    key: &[u8],
+    client_headers: Option<(&[u8], Option<&[u8]>)>,
+    body: &[u8],
+) -> SecretBuf {
+    let mut req = head(origin, "/v1/messages", body.len(), key.len());
+    req.extend(b"x-api-key: ");
+    req.extend(key);
+    req.extend(b"\r\nanthropic-version: ");
+    let (version, beta) = client_headers.unwrap_or((API_VERSION.as_bytes(), None));
+    req.extend(version);
+    if let Some(beta) = beta {
+        req.extend(b"\r\nanthropic-beta: ");
+        req.extend(beta);
+    }
+    req.extend(b"\r\naccept: application/json, text/event-stream\r\n\r\n");
+    req.extend(body);
+    req
+}
+
+/// Gemini: the model in the path, the key in `x-goog-api-key` (never the `?key=` query).
+/// `method`: `:generateContent`, `:streamGenerateContent?alt=sse` or `:streamGenerateContent`.
+pub fn gemini(
+    origin: &Origin,
+    key: &[u8],
+    upstream_model: &str,
+    method: &str,
+    body: &[u8],
+) -> SecretBuf {
+    let path = format!("/v1beta/models/{upstream_model}{method}");
+    let mut req = head(origin, &path, body.len(), key.len());
+    req.extend(b"x-goog-api-key: ");
+    req.extend(key);
+    req.extend(b"\r\n\r\n");
+    req.extend(body);
+    req
+}
+
+/// Request line and the headers every provider gets; the caller adds auth and ends the head.
+fn head(origin: &Origin, path: &str, body_len: usize, key_len: usize) -> SecretBuf {
+    let mut req = SecretBuf::with_capacity(body_len + 320 + path.len() + key_len);
+    let mut line = Vec::with_capacity(256);
+    let _ = write!(
+        line,
+        "POST {}{path} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\nuser-agent: warden/{}\r\ncontent-length: {body_len}\r\n",
+        origin.base_path,
+        origin.authority,
+        env!("CARGO_PKG_VERSION"),
+    );
+    req.extend(&line);
+    req
+}

@@ -1,0 +1,168 @@
+//! Dialect translation between the OpenAI chat format clients speak and the providers' own:
+//! requests out ([`anthropic::request`], [`gemini::request`]), responses back, whole or as a
+//! stream of events ([`StreamTranslator`]).
+//!
+//! Position in the request path: between routing and the upstream client on the way out, and
+//! inside the response pump on the way back. Streams are translated event by event as they
+//! arrive: one provider event yields at most a few OpenAI chunks, written immediately; nothing
+//! is held back until the end. Unknown event types are ignored, `ping` is dropped.
+//!
+//! The mapping choices (finish reasons, usage, tool-call ids, defaults) are documented in
+//! docs/providers.md.
+
+pub mod anthropic;
+pub mod gemini;
+pub mod json;
+pub mod openai_in;
+
+use std::io::Write;
+
+use crate::error::{Error, Kind, Result};
+use crate::http::respond::json_string;
+use json::Obj;
+
+/// What every translated response needs to say about itself.
+pub struct Meta {
+    /// `chatcmpl-…` id (the provider's id when it has one).
+    pub id: String,
+    /// The alias the client asked for; translated responses report it as `model`.
+    pub model: Box<str>,
+    pub created: u64,
+    /// `stream_options.include_usage` from the client.
+    pub include_usage: bool,
+}
+
+/// Token usage in OpenAI's terms.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// Everything the model read, cached or not.
+    pub prompt: u64,
+    pub completion: u64,
+    pub cached: u64,
+    pub reasoning: u64,
+}
+
+impl Usage {
+    pub fn write(&self, out: &mut Vec<u8>) {
+        let _ = write!(
+            out,
+            "{{\"prompt_tokens\":{},\"completion_tokens\":{},\"total_tokens\":{},\
+             \"prompt_tokens_details\":{{\"cached_tokens\":{}}},\
+             \"completion_tokens_details\":{{\"reasoning_tokens\":{}}}}}",
+            self.prompt,
+            self.completion,
+            self.prompt + self.completion,
+            self.cached,
+            self.reasoning
+        );
+    }
+}
+
+/// Translates one provider's stream into OpenAI chunks.
+pub enum StreamTranslator {
+    /// The provider already speaks the client's dialect: events go through untouched.
+    Passthrough,
+    Anthropic(Box<anthropic::Stream>),
+    Gemini(Box<gemini::Stream>),
+}
+
+impl StreamTranslator {
+    pub fn is_passthrough(&self) -> bool {
+        matches!(self, StreamTranslator::Passthrough)
+    }
+
+    /// One complete provider event (its `event:` name, if any, and its data) → zero or more
+    /// OpenAI SSE events appended to `out`. Returns false once the stream is finished.
+    pub fn event(&mut self, name: Option<&[u8]>, data: &[u8], out: &mut Vec<u8>) -> Result<bool> {
+        match self {
+            StreamTranslator::Passthrough => Ok(true),
+            StreamTranslator::Anthropic(s) => s.event(name, data, out),
+            StreamTranslator::Gemini(s) => s.event(data, out),
+        }
+    }
+
+    /// The provider's stream ended cleanly: close the OpenAI stream (usage chunk, `[DONE]`).
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        match self {
+            StreamTranslator::Passthrough => {}
+            StreamTranslator::Anthropic(s) => s.finish(out),
+            StreamTranslator::Gemini(s) => s.finish(out),
+        }
+    }
+}
+
+/// One `chat.completion.chunk` event with a single choice; `delta` writes the delta's fields.
+pub fn chunk(
+    out: &mut Vec<u8>,
+    meta: &Meta,
+    delta: impl FnOnce(&mut Obj<'_>),
+    finish: Option<&str>,
+) {
+    out.extend_from_slice(b"data: ");
+    let mut c = chunk_head(out, meta);
+    {
+        let choices = c.key("choices");
+        choices.extend_from_slice(b"[{\"index\":0,\"delta\":");
+        let mut d = Obj::new(choices);
+        delta(&mut d);
+        d.end();
+        choices.extend_from_slice(b",\"finish_reason\":");
+        match finish {
+            Some(f) => json_string(choices, f),
+            None => choices.extend_from_slice(b"null"),
+        }
+        choices.extend_from_slice(b"}]");
+    }
+    if meta.include_usage {
+        c.raw("usage", b"null");
+    }
+    c.end();
+    out.extend_from_slice(b"\n\n");
+}
+
+/// The `include_usage` chunk: no choices, the usage.
+pub fn usage_chunk(out: &mut Vec<u8>, meta: &Meta, usage: &Usage) {
+    out.extend_from_slice(b"data: ");
+    let mut c = chunk_head(out, meta);
+    c.raw("choices", b"[]");
+    usage.write(c.key("usage"));
+    c.end();
+    out.extend_from_slice(b"\n\n");
+}
+
+pub const DONE: &[u8] = b"data: [DONE]\n\n";
+
+fn chunk_head<'a>(out: &'a mut Vec<u8>, meta: &Meta) -> Obj<'a> {
+    let mut c = Obj::new(out);
+    c.str("id", &meta.id);
+    c.str("object", "chat.completion.chunk");
+    c.num("created", meta.created);
+    c.str("model", &meta.model);
+    c
+}
+
+/// An OpenAI-style error event mid-stream.
+pub fn error_event(out: &mut Vec<u8>, message: &str, error_type: &str, code: &str) {
+    out.extend_from_slice(b"data: ");
+    crate::http::respond::error_body(out, message, error_type, None, code);
+    out.extend_from_slice(b"\n\n");
+}
+
+/// A provider event that is not the JSON it should be.
+pub fn bad_event() -> Error {
+    Error::new(
+        Kind::UpstreamProtocol,
+        "provider sent an event that is not valid JSON",
+    )
+}
+
+/// Seconds since the epoch, for `created`.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+#[path = "translate_tests.rs"]
+mod tests;

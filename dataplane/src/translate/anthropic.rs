@@ -1,0 +1,506 @@
+//! OpenAI chat ⇄ Anthropic Messages.
+//!
+//! Out: system and developer messages become the top-level `system`; user turns keep text and
+//! images (data URLs → base64 image blocks, links → URL image blocks); assistant `tool_calls`
+//! become `tool_use` blocks; consecutive `tool` messages become one user turn of `tool_result`
+//! blocks; tools, tool_choice (`required` → `any`, `parallel_tool_calls: false` →
+//! `disable_parallel_tool_use`), `stop` → `stop_sequences`, `max_tokens` (default
+//! [`DEFAULT_MAX_TOKENS`], Anthropic requires one), temperature (clamped to Anthropic's 0..=1),
+//! top_p, `user` → `metadata.user_id`.
+//!
+//! Back: text blocks → `content`, `tool_use` → `tool_calls` (a running index, not the block
+//! index), stop reasons and usage mapped; streams event by event.
+
+use simd_json::prelude::*;
+use simd_json::BorrowedValue as Value;
+
+use super::json::{Arr, Obj};
+use super::openai_in::{self as oai, invalid, Part, ToolChoice};
+use super::{bad_event, chunk, usage_chunk, Meta, Usage, DONE};
+use crate::error::{Error, Kind, Result};
+
+/// `max_tokens` when the client gives none.
+pub const DEFAULT_MAX_TOKENS: u64 = 4096;
+/// The `anthropic-version` Warden speaks.
+pub const API_VERSION: &str = "2023-06-01";
+
+/// Write the Anthropic Messages body for an OpenAI chat request.
+pub fn request(
+    req: &Value<'_>,
+    upstream_model: &str,
+    stream: bool,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let messages = req
+        .get("messages")
+        .and_then(|m| m.as_array())
+        .ok_or_else(|| invalid("'messages' must be an array"))?;
+    let mut body = Obj::new(out);
+    body.str("model", upstream_model);
+    body.num(
+        "max_tokens",
+        oai::max_tokens(req).unwrap_or(DEFAULT_MAX_TOKENS),
+    );
+    let mut system = String::new();
+    for m in messages
+        .iter()
+        .filter(|m| matches!(oai::role(m), "system" | "developer"))
+    {
+        if !system.is_empty() {
+            system.push_str("\n\n");
+        }
+        system.push_str(&oai::text(m)?);
+    }
+    if !system.is_empty() {
+        body.str("system", &system);
+    }
+    write_messages(&mut body, messages)?;
+    write_tools(&mut body, req);
+    let stops = oai::stop_sequences(req);
+    if !stops.is_empty() {
+        let mut arr = Arr::new(body.key("stop_sequences"));
+        for s in stops {
+            crate::http::respond::json_string(arr.item(), s);
+        }
+        arr.end();
+    }
+    if let Some(t) = req.get("temperature").and_then(|v| v.as_f64()) {
+        let _ = std::io::Write::write_fmt(
+            body.key("temperature"),
+            format_args!("{}", t.clamp(0.0, 1.0)),
+        );
+    }
+    if let Some(p) = req.get("top_p").filter(|v| v.as_f64().is_some()) {
+        body.value("top_p", p);
+    }
+    if let Some(user) = oai::str_field(req, "user") {
+        let mut meta = Obj::new(body.key("metadata"));
+        meta.str("user_id", user);
+        meta.end();
+    }
+    if stream {
+        body.raw("stream", b"true");
+    }
+    body.end();
+    Ok(())
+}
+
+fn write_messages(body: &mut Obj<'_>, messages: &[Value<'_>]) -> Result<()> {
+    let mut arr = Arr::new(body.key("messages"));
+    let mut i = 0;
+    while i < messages.len() {
+        let m = &messages[i];
+        match oai::role(m) {
+            "system" | "developer" => {}
+            "user" => {
+                let mut msg = Obj::new(arr.item());
+                msg.str("role", "user");
+                write_content(msg.key("content"), m)?;
+                msg.end();
+            }
+            "assistant" => write_assistant(arr.item(), m)?,
+            "tool" => {
+                let start = i;
+                while i + 1 < messages.len() && oai::role(&messages[i + 1]) == "tool" {
+                    i += 1;
+                }
+                let mut msg = Obj::new(arr.item());
+                msg.str("role", "user");
+                let mut blocks = Arr::new(msg.key("content"));
+                for t in &messages[start..=i] {
+                    let mut b = Obj::new(blocks.item());
+                    b.str("type", "tool_result");
+                    b.str(
+                        "tool_use_id",
+                        oai::str_field(t, "tool_call_id")
+                            .ok_or_else(|| invalid("tool message without tool_call_id"))?,
+                    );
+                    b.str("content", &oai::text(t)?);
+                    b.end();
+                }
+                blocks.end();
+                msg.end();
+            }
+            _ => return Err(invalid("unsupported message role")),
+        }
+        i += 1;
+    }
+    arr.end();
+    Ok(())
+}
+
+/// A user turn's content: a string stays a string; parts become blocks.
+fn write_content(out: &mut Vec<u8>, m: &Value<'_>) -> Result<()> {
+    if let Some(text) = m.get("content").and_then(|c| c.as_str()) {
+        crate::http::respond::json_string(out, text);
+        return Ok(());
+    }
+    let mut blocks = Arr::new(out);
+    for p in oai::parts(m)? {
+        write_part(blocks.item(), &p);
+    }
+    blocks.end();
+    Ok(())
+}
+
+fn write_part(out: &mut Vec<u8>, p: &Part<'_>) {
+    let mut b = Obj::new(out);
+    match p {
+        Part::Text(t) => {
+            b.str("type", "text");
+            b.str("text", t);
+        }
+        Part::InlineImage { media_type, base64 } => {
+            b.str("type", "image");
+            let mut src = Obj::new(b.key("source"));
+            src.str("type", "base64");
+            src.str("media_type", media_type);
+            src.str("data", base64);
+            src.end();
+        }
+        Part::ImageLink(url) => {
+            b.str("type", "image");
+            let mut src = Obj::new(b.key("source"));
+            src.str("type", "url");
+            src.str("url", url);
+            src.end();
+        }
+    }
+    b.end();
+}
+
+fn write_assistant(out: &mut Vec<u8>, m: &Value<'_>) -> Result<()> {
+    let mut msg = Obj::new(out);
+    msg.str("role", "assistant");
+    let mut blocks = Arr::new(msg.key("content"));
+    for p in oai::parts(m)? {
+        if matches!(p, Part::Text(t) if t.is_empty()) {
+            continue;
+        }
+        write_part(blocks.item(), &p);
+    }
+    for (id, name, args) in oai::tool_calls(m)? {
+        let mut b = Obj::new(blocks.item());
+        b.str("type", "tool_use");
+        b.str("id", id);
+        b.str("name", name);
+        b.raw("input", oai::arguments_object(args)?.as_bytes());
+        b.end();
+    }
+    blocks.end();
+    msg.end();
+    Ok(())
+}
+
+fn write_tools(body: &mut Obj<'_>, req: &Value<'_>) {
+    let tools = oai::tools(req);
+    if !tools.is_empty() {
+        let mut arr = Arr::new(body.key("tools"));
+        for (name, description, parameters) in tools {
+            let mut t = Obj::new(arr.item());
+            t.str("name", name);
+            if let Some(d) = description {
+                t.str("description", d);
+            }
+            match parameters {
+                Some(p) => t.value("input_schema", p),
+                None => t.raw("input_schema", b"{\"type\":\"object\",\"properties\":{}}"),
+            }
+            t.end();
+        }
+        arr.end();
+    }
+    let parallel_off = req.get("parallel_tool_calls").and_then(|v| v.as_bool()) == Some(false);
+    let choice = oai::tool_choice(req);
+    if choice.is_none() && !parallel_off {
+        return;
+    }
+    let mut c = Obj::new(body.key("tool_choice"));
+    match choice.unwrap_or(ToolChoice::Auto) {
+        ToolChoice::Auto => c.str("type", "auto"),
+        ToolChoice::None => c.str("type", "none"),
+        ToolChoice::Required => c.str("type", "any"),
+        ToolChoice::Function(name) => {
+            c.str("type", "tool");
+            c.str("name", name);
+        }
+    }
+    if parallel_off {
+        c.raw("disable_parallel_tool_use", b"true");
+    }
+    c.end();
+}
+
+/// Anthropic `stop_reason` → OpenAI `finish_reason`.
+pub fn finish_reason(stop_reason: &str) -> &'static str {
+    match stop_reason {
+        "max_tokens" => "length",
+        "tool_use" => "tool_calls",
+        "refusal" => "content_filter",
+        _ => "stop",
+    }
+}
+
+fn usage_of(u: &Value<'_>, into: &mut Usage) {
+    let n = |k: &str| u.get(k).and_then(|v| v.as_u64());
+    if let Some(input) = n("input_tokens") {
+        let read = n("cache_read_input_tokens").unwrap_or(0);
+        into.prompt = input + read + n("cache_creation_input_tokens").unwrap_or(0);
+        into.cached = read;
+    }
+    if let Some(output) = n("output_tokens") {
+        into.completion = output;
+    }
+}
+
+/// Translate a whole Anthropic message into an OpenAI chat completion.
+pub fn response(body: &mut [u8], meta: &Meta, out: &mut Vec<u8>) -> Result<Usage> {
+    let v = simd_json::to_borrowed_value(body).map_err(|_| bad_event())?;
+    let mut usage = Usage::default();
+    if let Some(u) = v.get("usage") {
+        usage_of(u, &mut usage);
+    }
+    let blocks = v
+        .get("content")
+        .and_then(|c| c.as_array())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let text: String = blocks
+        .iter()
+        .filter(|b| oai::str_field(b, "type") == Some("text"))
+        .filter_map(|b| oai::str_field(b, "text"))
+        .collect();
+    let finish = finish_reason(oai::str_field(&v, "stop_reason").unwrap_or("end_turn"));
+    let mut c = Obj::new(out);
+    c.str("id", oai::str_field(&v, "id").unwrap_or(&meta.id));
+    c.str("object", "chat.completion");
+    c.num("created", meta.created);
+    c.str("model", &meta.model);
+    {
+        let choices = c.key("choices");
+        choices.extend_from_slice(b"[{\"index\":0,\"message\":");
+        let mut msg = Obj::new(choices);
+        msg.str("role", "assistant");
+        let has_text = blocks
+            .iter()
+            .any(|b| oai::str_field(b, "type") == Some("text"));
+        if has_text {
+            msg.str("content", &text);
+        } else {
+            msg.raw("content", b"null");
+        }
+        let calls: Vec<&Value<'_>> = blocks
+            .iter()
+            .filter(|b| oai::str_field(b, "type") == Some("tool_use"))
+            .collect();
+        if !calls.is_empty() {
+            let mut arr = Arr::new(msg.key("tool_calls"));
+            for b in calls {
+                let mut call = Obj::new(arr.item());
+                call.str("id", oai::str_field(b, "id").unwrap_or(""));
+                call.str("type", "function");
+                let mut f = Obj::new(call.key("function"));
+                f.str("name", oai::str_field(b, "name").unwrap_or(""));
+                let mut args = Vec::new();
+                match b.get("input") {
+                    Some(input) => super::json::value(&mut args, input),
+                    None => args.extend_from_slice(b"{}"),
+                }
+                f.str("arguments", &String::from_utf8_lossy(&args));
+                f.end();
+                call.end();
+            }
+            arr.end();
+        }
+        msg.raw("refusal", b"null");
+        msg.end();
+        choices.extend_from_slice(b",\"logprobs\":null,\"finish_reason\":");
+        crate::http::respond::json_string(choices, finish);
+        choices.extend_from_slice(b"}]");
+    }
+    usage.write(c.key("usage"));
+    c.end();
+    Ok(usage)
+}
+
+/// Stream state: Anthropic events in, OpenAI chunks out.
+pub struct Stream {
+    meta: Meta,
+    /// Content-block index → OpenAI tool-call index, for tool_use blocks.
+    tool_blocks: Vec<(u64, usize)>,
+    usage: Usage,
+    finished: bool,
+    scratch: Vec<u8>,
+}
+
+impl Stream {
+    pub fn new(meta: Meta) -> Stream {
+        Stream {
+            meta,
+            tool_blocks: Vec::new(),
+            usage: Usage::default(),
+            finished: false,
+            scratch: Vec::new(),
+        }
+    }
+
+    pub fn usage(&self) -> Usage {
+        self.usage
+    }
+
+    pub fn event(&mut self, _name: Option<&[u8]>, data: &[u8], out: &mut Vec<u8>) -> Result<bool> {
+        if self.finished {
+            return Ok(false);
+        }
+        // The parsed value borrows the buffer: take it out of `self` while the value lives.
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        buf.extend_from_slice(data);
+        let result = match simd_json::to_borrowed_value(&mut buf) {
+            Ok(v) => self.apply(&v, out),
+            Err(_) => Err(bad_event()),
+        };
+        self.scratch = buf;
+        result
+    }
+
+    fn apply(&mut self, v: &Value<'_>, out: &mut Vec<u8>) -> Result<bool> {
+        let index = v.get("index").and_then(|i| i.as_u64());
+        match oai::str_field(v, "type").unwrap_or("") {
+            "message_start" => {
+                if let Some(m) = v.get("message") {
+                    if let Some(id) = oai::str_field(m, "id") {
+                        self.meta.id = id.to_owned();
+                    }
+                    if let Some(u) = m.get("usage") {
+                        usage_of(u, &mut self.usage);
+                    }
+                }
+                chunk(
+                    out,
+                    &self.meta,
+                    |d| {
+                        d.str("role", "assistant");
+                        d.str("content", "");
+                    },
+                    None,
+                );
+            }
+            "content_block_start" => {
+                let Some(block) = v.get("content_block") else {
+                    return Ok(true);
+                };
+                match oai::str_field(block, "type") {
+                    Some("tool_use") => {
+                        let tool = self.tool_blocks.len();
+                        self.tool_blocks.push((index.unwrap_or(0), tool));
+                        let (id, name) = (
+                            oai::str_field(block, "id").unwrap_or(""),
+                            oai::str_field(block, "name").unwrap_or(""),
+                        );
+                        chunk(
+                            out,
+                            &self.meta,
+                            |d| tool_delta(d, tool, Some((id, name)), ""),
+                            None,
+                        );
+                    }
+                    Some("text") => {
+                        let text = oai::str_field(block, "text").unwrap_or("");
+                        if !text.is_empty() {
+                            chunk(out, &self.meta, |d| d.str("content", text), None);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            "content_block_delta" => {
+                let Some(delta) = v.get("delta") else {
+                    return Ok(true);
+                };
+                match oai::str_field(delta, "type") {
+                    Some("text_delta") => {
+                        let text = oai::str_field(delta, "text").unwrap_or("");
+                        chunk(out, &self.meta, |d| d.str("content", text), None);
+                    }
+                    Some("input_json_delta") => {
+                        let partial = oai::str_field(delta, "partial_json").unwrap_or("");
+                        let tool = self
+                            .tool_blocks
+                            .iter()
+                            .find(|(b, _)| Some(*b) == index)
+                            .map(|(_, t)| *t);
+                        if let Some(tool) = tool {
+                            chunk(
+                                out,
+                                &self.meta,
+                                |d| tool_delta(d, tool, None, partial),
+                                None,
+                            );
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            "message_delta" => {
+                if let Some(u) = v.get("usage") {
+                    usage_of(u, &mut self.usage);
+                }
+                let stop = v
+                    .get("delta")
+                    .and_then(|d| oai::str_field(d, "stop_reason"));
+                if let Some(stop) = stop {
+                    chunk(out, &self.meta, |_| {}, Some(finish_reason(stop)));
+                }
+            }
+            "message_stop" => {
+                self.finish(out);
+                return Ok(false);
+            }
+            "error" => {
+                let e = v.get("error");
+                let kind = e
+                    .and_then(|e| oai::str_field(e, "type"))
+                    .unwrap_or("api_error");
+                let message = e.and_then(|e| oai::str_field(e, "message")).unwrap_or("");
+                return Err(Error::new(
+                    Kind::UpstreamClosed,
+                    "provider reported an error mid-stream",
+                )
+                .with_detail(format!("{kind}: {message}")));
+            }
+            _ => {}
+        }
+        Ok(true)
+    }
+
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        if self.meta.include_usage {
+            usage_chunk(out, &self.meta, &self.usage);
+        }
+        out.extend_from_slice(DONE);
+    }
+}
+
+/// A `tool_calls` delta: the call's index, its id and name when it starts, argument text.
+pub fn tool_delta(d: &mut Obj<'_>, index: usize, start: Option<(&str, &str)>, arguments: &str) {
+    let mut arr = Arr::new(d.key("tool_calls"));
+    let mut call = Obj::new(arr.item());
+    call.num("index", index as u64);
+    if let Some((id, _)) = start {
+        call.str("id", id);
+        call.str("type", "function");
+    }
+    let mut f = Obj::new(call.key("function"));
+    if let Some((_, name)) = start {
+        f.str("name", name);
+    }
+    f.str("arguments", arguments);
+    f.end();
+    call.end();
+    arr.end();
+}
