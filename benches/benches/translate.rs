@@ -10,11 +10,20 @@ use warden_dataplane::sse::EventFramer;
 use warden_dataplane::translate::{anthropic, gemini, Meta, StreamTranslator};
 
 fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/../tests/fixtures/wire/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read(format!(
+        "{}/../tests/fixtures/wire/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 fn meta() -> Meta {
-    Meta { id: "chatcmpl-bench".into(), model: "alias".into(), created: 1_760_000_000, include_usage: true }
+    Meta {
+        id: "chatcmpl-bench".into(),
+        model: "alias".into(),
+        created: 1_760_000_000,
+        include_usage: true,
+    }
 }
 
 fn requests(c: &mut Criterion) {
@@ -48,7 +57,10 @@ fn responses(c: &mut Criterion) {
     let mut g = c.benchmark_group("translate_response");
     let mut out = Vec::with_capacity(2048);
     let m = meta();
-    for (name, file) in [("anthropic", "anthropic-messages-response.json"), ("gemini", "gemini-response.json")] {
+    for (name, file) in [
+        ("anthropic", "anthropic-messages-response.json"),
+        ("gemini", "gemini-response.json"),
+    ] {
         let body = fixture(file);
         let mut copy = body.clone();
         g.throughput(Throughput::Bytes(body.len() as u64));
@@ -68,24 +80,35 @@ fn responses(c: &mut Criterion) {
 
 fn streams(c: &mut Criterion) {
     let mut g = c.benchmark_group("translate_stream_event");
-    for (name, file) in [("anthropic", "anthropic-messages-stream.sse"), ("gemini", "gemini-stream.sse")] {
+    for (name, file) in [
+        ("anthropic", "anthropic-messages-stream.sse"),
+        ("gemini", "gemini-stream.sse"),
+    ] {
         let stream = fixture(file);
         let mut framer = EventFramer::new(1 << 20);
         framer.push(&stream).unwrap();
-        let events: Vec<(Option<Vec<u8>>, Vec<u8>)> =
-            framer.events().map(|e| (e.name.map(<[u8]>::to_vec), e.data.into_owned())).collect();
+        let events: Vec<(Option<Vec<u8>>, Vec<u8>)> = framer
+            .events()
+            .map(|e| (e.name.map(<[u8]>::to_vec), e.data.into_owned()))
+            .collect();
         // Per event: the whole fixture stream divided by its event count.
         g.throughput(Throughput::Elements(events.len() as u64));
         let mut out = Vec::with_capacity(8192);
         g.bench_function(BenchmarkId::new("to_openai", name), |b| {
             b.iter(|| {
                 let mut t = match name {
-                    "anthropic" => StreamTranslator::Anthropic(Box::new(anthropic::Stream::new(meta()))),
-                    _ => StreamTranslator::Gemini(Box::new(gemini::Stream::new(meta(), "req".into()))),
+                    "anthropic" => {
+                        StreamTranslator::Anthropic(Box::new(anthropic::Stream::new(meta())))
+                    }
+                    _ => StreamTranslator::Gemini(Box::new(gemini::Stream::new(
+                        meta(),
+                        "req".into(),
+                    ))),
                 };
                 out.clear();
                 for (event_name, data) in &events {
-                    t.event(event_name.as_deref(), black_box(data), &mut out).unwrap();
+                    t.event(event_name.as_deref(), black_box(data), &mut out)
+                        .unwrap();
                 }
                 t.finish(&mut out);
             })

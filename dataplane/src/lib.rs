@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod conn;
 pub mod error;
+pub mod extract;
 pub mod http;
 pub mod listener;
 pub mod metrics;
