@@ -29,6 +29,8 @@ pub struct AdminView {
     pub snapshot_version: AtomicU64,
     pub draining: AtomicBool,
     pub listen_sockets: usize,
+    /// The audit drain's counters, when auditing is on.
+    pub audit: Option<Arc<crate::audit::ring::Health>>,
 }
 
 /// Bind and serve on a thread of its own. Returns the bound address.
@@ -73,6 +75,35 @@ pub fn spawn(addr: SocketAddr, view: Arc<AdminView>) -> std::io::Result<SocketAd
     Ok(local)
 }
 
+fn audit_metrics(out: &mut String, h: &crate::audit::ring::Health) {
+    use std::fmt::Write;
+    let counters = [
+        (
+            "warden_audit_records_written_total",
+            "Audit records written to segment files.",
+            h.written.load(Relaxed),
+        ),
+        (
+            "warden_audit_records_failed_total",
+            "Audit records that could not be written (their requests got 503).",
+            h.failed.load(Relaxed),
+        ),
+        (
+            "warden_audit_syncs_total",
+            "fdatasync calls on the audit log.",
+            h.syncs.load(Relaxed),
+        ),
+    ];
+    for (name, help, v) in counters {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+        );
+    }
+    let healthy = u8::from(h.healthy.load(Relaxed));
+    let _ = writeln!(out, "# HELP warden_audit_healthy 1 while the audit log can be written.\n# TYPE warden_audit_healthy gauge\nwarden_audit_healthy {healthy}");
+}
+
 async fn handle(mut stream: TcpStream, view: Arc<AdminView>) {
     let mut buf = Vec::with_capacity(LIMITS.max_head);
     let head = loop {
@@ -113,11 +144,14 @@ async fn handle(mut stream: TcpStream, view: Arc<AdminView>) {
             respond::full(&mut out, 200, "text/plain", b"ready\n", rid, false)
         }
         (Method::Get, b"/metrics") => {
-            let text = render(
+            let mut text = render(
                 &view.shards,
                 view.snapshot_version.load(Relaxed),
                 view.listen_sockets,
             );
+            if let Some(h) = &view.audit {
+                audit_metrics(&mut text, h);
+            }
             respond::full(
                 &mut out,
                 200,

@@ -15,6 +15,20 @@ pub struct Caller<'s> {
     pub project: &'s ProjectState,
 }
 
+impl Caller<'_> {
+    /// Record who is asking in the request's audit entry (ids only, never the key).
+    pub fn note(&self, entry: &mut crate::audit::Entry) {
+        entry.tenant = Some(self.project.tenant.clone());
+        entry.project = Some(self.project.id.clone());
+        entry.environment = Some(match self.project.environment {
+            warden_shared::snapshot::Environment::Development => "development",
+            warden_shared::snapshot::Environment::Staging => "staging",
+            warden_shared::snapshot::Environment::Production => "production",
+        });
+        entry.api_key_id = Some(self.key.id.clone());
+    }
+}
+
 /// Which header besides `Authorization: Bearer` may carry the Warden key on a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyHeader {

@@ -29,6 +29,8 @@ pub struct Config {
     #[serde(default = "default_ring_entries")]
     pub io_uring_entries: u32,
     #[serde(default)]
+    pub audit: crate::audit::AuditConfig,
+    #[serde(default)]
     pub limits: Limits,
     #[serde(default)]
     pub timeouts: Timeouts,
@@ -152,6 +154,13 @@ impl Config {
             return Err("control_plane mode is not available in this build yet; use the standalone sections".into());
         }
         Ok(())
+    }
+
+    /// `audit_dir`, by default `state_dir/audit`.
+    pub fn audit_dir(&self) -> PathBuf {
+        self.audit_dir
+            .clone()
+            .unwrap_or_else(|| self.state_dir.join("audit"))
     }
 
     pub fn shard_count(&self) -> usize {

@@ -8,6 +8,7 @@
 //! the idle timeout between requests (408 / close), all from the shard's config. Framing errors
 //! close the connection after their 400, since the next request's start is unknown.
 
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::ops::Range;
 use std::time::{Duration, Instant};
@@ -15,7 +16,11 @@ use std::time::{Duration, Instant};
 use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 
-use crate::error::{Error, Kind, Result};
+use warden_shared::audit::Kind;
+use warden_shared::catalog::Dialect;
+
+use crate::audit::{now_us, Entry};
+use crate::error::{Error, Kind as ErrorKind, Result};
 use crate::http::body::ChunkedDecoder;
 use crate::http::parse::{parse_request, Framing, Method, RequestHead};
 use crate::http::respond;
@@ -34,6 +39,10 @@ pub struct Request<'a> {
     pub id: &'a [u8],
     pub keep_alive: bool,
     pub peer: SocketAddr,
+    /// When the head was complete.
+    pub started: Instant,
+    /// The audit entry, filled in by the steps that learn something (auth, routing, upstream).
+    pub audit: &'a RefCell<Entry>,
 }
 
 /// What a handler did, for accounting.
@@ -81,6 +90,14 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, mut io: S, 
             Some(range) => &buf[range.clone()],
             None => &decoded,
         };
+        let audit = RefCell::new(Entry {
+            request_id: Some(String::from_utf8_lossy(&rid).into()),
+            received_us: now_us(),
+            client: Some(peer),
+            dialect: Some(dialect_name(route.dialect())),
+            route: Some(route.name()),
+            ..Entry::default()
+        });
         let req = Request {
             head: &head,
             buf: &buf,
@@ -88,22 +105,12 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, mut io: S, 
             id: &rid,
             keep_alive,
             peer,
+            started,
+            audit: &audit,
         };
         let outcome = match dispatch(shard, &mut io, &mut out, &req, route).await {
             Ok(outcome) => outcome,
-            Err(e) => {
-                let status = e.status();
-                tracing::debug!(request_id = %String::from_utf8_lossy(&rid), code = e.code(), "request failed: {e}");
-                out.clear();
-                respond::error_in(&mut out, &e, route.dialect(), &rid, keep_alive);
-                let written = flush(&mut io, &mut out).await.is_ok();
-                Outcome {
-                    status,
-                    provider: None,
-                    upstream: Duration::ZERO,
-                    keep_alive: written && keep_alive && !e.closes_connection(),
-                }
-            }
+            Err(e) => answer_error(shard, &mut io, &mut out, &req, route, e).await,
         };
         let total = started.elapsed();
         shard
@@ -121,6 +128,88 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, mut io: S, 
     }
 }
 
+/// Answer a request that failed before its response started, in the route's dialect, with its
+/// audit record committed first.
+async fn answer_error<S: AsyncWriteRent>(
+    shard: &Shard,
+    io: &mut S,
+    out: &mut Vec<u8>,
+    req: &Request<'_>,
+    route: Route,
+    e: Error,
+) -> Outcome {
+    tracing::debug!(request_id = %String::from_utf8_lossy(req.id), code = e.code(), "request failed: {e}");
+    let audit_refused = matches!(e.kind, ErrorKind::AuditFull | ErrorKind::AuditUnavailable);
+    let e = if audit_refused {
+        e
+    } else {
+        match commit_response(shard, req, e.status(), Some(e.code()), Duration::ZERO).await {
+            Ok(()) => e,
+            Err(audit) => audit,
+        }
+    };
+    out.clear();
+    respond::error_in(out, &e, route.dialect(), req.id, req.keep_alive);
+    let written = flush(io, out).await.is_ok();
+    Outcome {
+        status: e.status(),
+        provider: None,
+        upstream: Duration::ZERO,
+        keep_alive: written && req.keep_alive && !e.closes_connection(),
+    }
+}
+
+/// Commit the request's `response` audit record: it is in the segment file when this returns
+/// `Ok`, so the response's last bytes may go out. `Err` is the audit log's refusal (503).
+pub async fn commit_response(
+    shard: &Shard,
+    req: &Request<'_>,
+    status: u16,
+    error: Option<&'static str>,
+    upstream: Duration,
+) -> Result<()> {
+    let Some(audit) = &shard.audit else {
+        return Ok(());
+    };
+    let entry = {
+        let mut e = req.audit.borrow_mut();
+        e.kind = Kind::Response;
+        e.status = Some(status);
+        e.error = error;
+        let total = req.started.elapsed();
+        e.overhead_us = Some(total.saturating_sub(upstream).as_micros() as u64);
+        if !upstream.is_zero() {
+            e.upstream_us = Some(upstream.as_micros() as u64);
+        }
+        e.clone()
+    };
+    audit
+        .commit(entry)
+        .await
+        .inspect_err(|_| shard.metrics.audit_rejected.inc())
+}
+
+/// Queue the request's `request` audit record (before it is forwarded).
+pub async fn audit_request(shard: &Shard, req: &Request<'_>) -> Result<()> {
+    let Some(audit) = &shard.audit else {
+        return Ok(());
+    };
+    let mut entry = req.audit.borrow().clone();
+    entry.kind = Kind::Request;
+    audit
+        .push(entry)
+        .await
+        .inspect_err(|_| shard.metrics.audit_rejected.inc())
+}
+
+fn dialect_name(d: Dialect) -> &'static str {
+    match d {
+        Dialect::OpenAi => "openai",
+        Dialect::Anthropic => "anthropic",
+        Dialect::Gemini => "gemini",
+    }
+}
+
 async fn dispatch<S: AsyncWriteRent>(
     shard: &Shard,
     io: &mut S,
@@ -133,31 +222,7 @@ async fn dispatch<S: AsyncWriteRent>(
         (Route::ChatCompletions, Method::Post) => {
             proxy::chat_completions(shard, io, out, req).await
         }
-        (Route::Models, Method::Get) => {
-            let state = shard.state();
-            let caller = crate::auth::authenticate(
-                &state,
-                req.buf,
-                req.head,
-                crate::auth::KeyHeader::BearerOnly,
-            )?;
-            out.clear();
-            respond::full(
-                out,
-                200,
-                respond::JSON,
-                &caller.project.models_json,
-                req.id,
-                req.keep_alive,
-            );
-            let ok = flush(io, out).await.is_ok();
-            Ok(Outcome {
-                status: 200,
-                provider: None,
-                upstream: Duration::ZERO,
-                keep_alive: ok && req.keep_alive,
-            })
-        }
+        (Route::Models, Method::Get) => models(shard, io, out, req).await,
         (Route::Messages, Method::Post) => {
             proxy::native::anthropic_messages(shard, io, out, req).await
         }
@@ -166,12 +231,46 @@ async fn dispatch<S: AsyncWriteRent>(
         }
         (Route::ChatCompletions | Route::Models | Route::Messages | Route::GenerateContent, _) => {
             Err(Error::new(
-                Kind::MethodNotAllowed,
+                ErrorKind::MethodNotAllowed,
                 "method not allowed on this path",
             ))
         }
-        (Route::Other, _) => Err(Error::new(Kind::UnknownRoute, "unknown path")),
+        (Route::Other, _) => Err(Error::new(ErrorKind::UnknownRoute, "unknown path")),
     }
+}
+
+/// `GET /v1/models`: the aliases the caller's project has provider keys for.
+async fn models<S: AsyncWriteRent>(
+    shard: &Shard,
+    io: &mut S,
+    out: &mut Vec<u8>,
+    req: &Request<'_>,
+) -> Result<Outcome> {
+    let state = shard.state();
+    let caller = crate::auth::authenticate(
+        &state,
+        req.buf,
+        req.head,
+        crate::auth::KeyHeader::BearerOnly,
+    )?;
+    caller.note(&mut req.audit.borrow_mut());
+    commit_response(shard, req, 200, None, Duration::ZERO).await?;
+    out.clear();
+    respond::full(
+        out,
+        200,
+        respond::JSON,
+        &caller.project.models_json,
+        req.id,
+        req.keep_alive,
+    );
+    let ok = flush(io, out).await.is_ok();
+    Ok(Outcome {
+        status: 200,
+        provider: None,
+        upstream: Duration::ZERO,
+        keep_alive: ok && req.keep_alive,
+    })
 }
 
 fn route_of(path: &[u8]) -> Route {
@@ -257,7 +356,7 @@ async fn read_head<S: AsyncReadRent>(
             Err(ReadError::Timeout) if idle => return Ok(None),
             Err(ReadError::Timeout) => {
                 return Err(Error::new(
-                    Kind::ClientTimeout,
+                    ErrorKind::ClientTimeout,
                     "request head not received in time",
                 ))
             }
@@ -278,10 +377,15 @@ async fn read_body<S: AsyncReadRent + AsyncWriteRent>(
     let max = shard.limits.max_body_bytes;
     let start = head.len;
     let wait = shard.timeouts.body;
-    let too_slow = || Error::new(Kind::ClientTimeout, "request body not received in time");
+    let too_slow = || {
+        Error::new(
+            ErrorKind::ClientTimeout,
+            "request body not received in time",
+        )
+    };
     let gone = || {
         Error::new(
-            Kind::Malformed,
+            ErrorKind::Malformed,
             "connection closed before the body was complete",
         )
     };
@@ -290,7 +394,7 @@ async fn read_body<S: AsyncReadRent + AsyncWriteRent>(
         Framing::Length(n) => {
             if n > max as u64 {
                 return Err(Error::new(
-                    Kind::BodyTooLarge,
+                    ErrorKind::BodyTooLarge,
                     "request body exceeds the size limit",
                 ));
             }
@@ -335,7 +439,7 @@ async fn read_body<S: AsyncReadRent + AsyncWriteRent>(
 async fn send_continue<S: AsyncWriteRent>(io: &mut S) -> Result<()> {
     let (res, _) = io.write_all(&b"HTTP/1.1 100 Continue\r\n\r\n"[..]).await;
     res.map(|_| ())
-        .map_err(|_| Error::new(Kind::Malformed, "client went away"))
+        .map_err(|_| Error::new(ErrorKind::Malformed, "client went away"))
 }
 
 enum ReadError {

@@ -32,6 +32,10 @@ pub enum Kind {
     NoProviderKey,
     /// Shard at its connection limit, or draining.
     Overloaded,
+    /// The shard's audit ring stayed full: records would otherwise be lost.
+    AuditFull,
+    /// The audit log cannot be written (disk error, disk full).
+    AuditUnavailable,
     UpstreamConnect,
     UpstreamTimeout,
     UpstreamProtocol,
@@ -75,7 +79,9 @@ impl Error {
             | Kind::UpstreamTimeout
             | Kind::UpstreamProtocol
             | Kind::UpstreamClosed => Side::Upstream,
-            Kind::Internal | Kind::Overloaded => Side::Internal,
+            Kind::Internal | Kind::Overloaded | Kind::AuditFull | Kind::AuditUnavailable => {
+                Side::Internal
+            }
             _ => Side::Client,
         }
     }
@@ -94,7 +100,7 @@ impl Error {
             Kind::MissingApiKey | Kind::InvalidApiKey => 401,
             Kind::UnknownRoute | Kind::ModelNotFound => 404,
             Kind::MethodNotAllowed => 405,
-            Kind::Overloaded => 503,
+            Kind::Overloaded | Kind::AuditFull | Kind::AuditUnavailable => 503,
             Kind::UpstreamConnect | Kind::UpstreamProtocol | Kind::UpstreamClosed => 502,
             Kind::UpstreamTimeout => 504,
             Kind::Internal => 500,
@@ -128,6 +134,8 @@ impl Error {
             Kind::ModelNotFound => "model_not_found",
             Kind::NoProviderKey => "provider_key_missing",
             Kind::Overloaded => "overloaded",
+            Kind::AuditFull => "audit_backpressure",
+            Kind::AuditUnavailable => "audit_unavailable",
             Kind::UpstreamConnect => "upstream_connect_failed",
             Kind::UpstreamTimeout => "upstream_timeout",
             Kind::UpstreamProtocol => "upstream_protocol_error",

@@ -5,6 +5,7 @@
 //! → [`proxy`] → [`upstream`] (pool, client) → [`sse`]; [`admin`] and [`metrics`] on the side.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod conn;

@@ -11,7 +11,11 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use crossbeam_queue::ArrayQueue;
 use warden_dataplane::admin::{self, AdminView};
+use warden_dataplane::audit::drain::{self, Drain};
+use warden_dataplane::audit::ring::{Health, Item, Producer};
+use warden_dataplane::audit::writer::Writer;
 use warden_dataplane::config::Config;
 use warden_dataplane::listener::bind_all;
 use warden_dataplane::metrics::ShardMetrics;
@@ -24,7 +28,7 @@ use warden_shared::vault::MasterKey;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const USAGE: &str = "usage: warden-dataplane --config FILE";
+const USAGE: &str = "usage: warden-dataplane --config FILE\n       warden-dataplane audit verify|export|tail DIR ...";
 
 fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")
@@ -41,6 +45,14 @@ fn main() -> ExitCode {
         .as_slice()
     {
         ["--config", path] => run(Path::new(path)),
+        ["audit", ..] => {
+            let code = warden_dataplane::audit::cli::run(
+                &args[1..],
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            );
+            return ExitCode::from(code);
+        }
         ["--version"] => {
             println!("warden-dataplane {}", env!("CARGO_PKG_VERSION"));
             Ok(())
@@ -80,12 +92,19 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
     let metrics: Vec<Arc<ShardMetrics>> = (0..shards)
         .map(|_| Arc::new(ShardMetrics::default()))
         .collect();
+    let audit = start_audit(&config, shards)?;
     let view = Arc::new(AdminView {
         shards: metrics.clone(),
         snapshot_version: AtomicU64::new(snapshot.version),
         draining: AtomicBool::new(false),
         listen_sockets: listeners.len(),
+        audit: audit.as_ref().map(|a| Arc::clone(&a.health)),
     });
+    let mut producers = audit
+        .as_ref()
+        .map(|a| a.producers(config.audit.full_wait_us))
+        .unwrap_or_default()
+        .into_iter();
     let mut handles = Vec::with_capacity(shards);
     let mut drains = Vec::with_capacity(shards);
     let (ready_tx, ready_rx) = mpsc::channel();
@@ -103,6 +122,7 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
             dns: dns.clone(),
             drain: drain_rx,
             ready: ready_tx.clone(),
+            audit: producers.next(),
         })?);
     }
     drop(ready_tx);
@@ -163,6 +183,9 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
             }
         }
     }
+    if let Some(audit) = audit {
+        audit.stop();
+    }
     match (died, failure) {
         (_, Some(e)) => bail!(e),
         (Some(i), None) => bail!("shard {i} stopped unexpectedly"),
@@ -190,4 +213,66 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
     Ok(())
+}
+
+/// The running audit drain and the rings it empties.
+struct Audit {
+    rings: Vec<Arc<ArrayQueue<Item>>>,
+    health: Arc<Health>,
+    stop: Arc<AtomicBool>,
+    drain: std::thread::JoinHandle<()>,
+}
+
+impl Audit {
+    /// One producer per shard, in shard order.
+    fn producers(&self, full_wait_us: u64) -> Vec<Producer> {
+        let wait = Duration::from_micros(full_wait_us);
+        self.rings
+            .iter()
+            .map(|r| {
+                Producer::new(
+                    Arc::clone(r),
+                    self.drain.thread().clone(),
+                    Arc::clone(&self.health),
+                    wait,
+                )
+            })
+            .collect()
+    }
+
+    /// After the shards have drained: write what is left, sync, stop.
+    fn stop(self) {
+        self.stop.store(true, Relaxed);
+        self.drain.thread().unpark();
+        let _ = self.drain.join();
+    }
+}
+
+fn start_audit(config: &Config, shards: usize) -> anyhow::Result<Option<Audit>> {
+    if !config.audit.enabled {
+        return Ok(None);
+    }
+    let dir = config.audit_dir();
+    let writer = Writer::open(&dir, &config.audit)
+        .with_context(|| format!("opening the audit log in {}", dir.display()))?;
+    let rings: Vec<Arc<ArrayQueue<Item>>> = (0..shards)
+        .map(|_| Arc::new(ArrayQueue::new(config.audit.ring_capacity.max(1))))
+        .collect();
+    let health = Arc::new(Health::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let drain = drain::spawn(
+        writer,
+        config.audit.clone(),
+        Drain {
+            rings: rings.clone(),
+            health: Arc::clone(&health),
+            stop: Arc::clone(&stop),
+        },
+    )?;
+    Ok(Some(Audit {
+        rings,
+        health,
+        stop,
+        drain,
+    }))
 }

@@ -97,6 +97,11 @@ impl Route {
             Route::ChatCompletions | Route::Models | Route::Other => Dialect::OpenAi,
         }
     }
+
+    /// The metric label, also used in audit records.
+    pub fn name(self) -> &'static str {
+        ROUTES[self as usize]
+    }
 }
 const STATUSES: [u16; 16] = [
     200, 400, 401, 403, 404, 405, 408, 413, 429, 431, 500, 502, 503, 504, 505, 0,
@@ -119,6 +124,8 @@ pub struct ShardMetrics {
     pub pool_idle: Gauge,
     pub stream_client_disconnects: Counter,
     pub stream_upstream_failures: Counter,
+    /// Requests refused because the audit log could not take their record.
+    pub audit_rejected: Counter,
     pub io_uring: AtomicU64,
 }
 
@@ -207,7 +214,7 @@ pub fn render(
     for (name, help, v) in gauges {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
     }
-    let counters: [(&str, &str, u64); 7] = [
+    let counters: [(&str, &str, u64); 8] = [
         (
             "warden_connections_total",
             "Client connections accepted.",
@@ -242,6 +249,11 @@ pub fn render(
             "warden_stream_upstream_failures_total",
             "Streams the provider broke off.",
             sum(&|m| m.stream_upstream_failures.get()),
+        ),
+        (
+            "warden_audit_rejected_total",
+            "Requests answered 503 because the audit log could not take their record.",
+            sum(&|m| m.audit_rejected.get()),
         ),
     ];
     for (name, help, v) in counters {

@@ -12,6 +12,7 @@ pub mod provider_error;
 pub mod pump;
 pub mod request;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use monoio::io::AsyncWriteRent;
@@ -20,8 +21,9 @@ use warden_shared::snapshot::ProviderKey;
 use warden_shared::vault::KeyScope;
 use zeroize::Zeroizing;
 
+use crate::audit::AttemptEntry;
 use crate::auth::{authenticate, Caller, KeyHeader};
-use crate::conn::{flush, Outcome, Request};
+use crate::conn::{audit_request, commit_response, flush, Outcome, Request};
 use crate::error::{Error, Kind, Result};
 use crate::http::respond::{self, BodyLen};
 use crate::route::parse_chat;
@@ -59,6 +61,7 @@ pub async fn chat_completions<S: AsyncWriteRent>(
 ) -> Result<Outcome> {
     let state = shard.state();
     let caller = authenticate(&state, req.buf, req.head, KeyHeader::BearerOnly)?;
+    caller.note(&mut req.audit.borrow_mut());
     let prepared = {
         let mut scratch = shard.scratch.borrow_mut();
         let (fields, value) = parse_chat(req.body, &mut scratch)?;
@@ -66,12 +69,20 @@ pub async fn chat_completions<S: AsyncWriteRent>(
             Error::new(Kind::ModelNotFound, "unknown model")
                 .with_detail(format!("{:?}", fields.model))
         })?;
-        let key = provider_key(&caller, target.provider)?;
+        let (key, label) = provider_key(&caller, target.provider)?;
+        note_route(
+            req,
+            target.provider,
+            Some(&target.alias),
+            &target.upstream_model,
+            label,
+            fields.stream,
+        );
         let origin = state.origin(target.provider);
         let plaintext = open_key(&state, &caller, key)?;
         let meta = || Meta {
             id: format!("chatcmpl-{}", String::from_utf8_lossy(req.id)),
-            model: target.alias.clone(),
+            model: target.alias.as_ref().into(),
             created: now(),
             include_usage: fields.include_usage,
         };
@@ -113,20 +124,47 @@ pub async fn chat_completions<S: AsyncWriteRent>(
     forward(shard, client, out, req, prepared, Dialect::OpenAi).await
 }
 
-/// The project's first key for `provider` (priority order).
-pub fn provider_key<'s>(caller: &Caller<'s>, provider: Provider) -> Result<&'s ProviderKey> {
-    caller
-        .project
+/// The project's first key for `provider` (priority order), with its shared id and
+/// fingerprint for the audit record.
+pub fn provider_key<'s>(
+    caller: &Caller<'s>,
+    provider: Provider,
+) -> Result<(&'s ProviderKey, &'s KeyLabel)> {
+    let p = caller.project;
+    let i = p
         .provider_keys
         .iter()
-        .find(|k| k.provider == provider)
+        .position(|k| k.provider == provider)
         .ok_or_else(|| {
             Error::new(
                 Kind::NoProviderKey,
                 "no provider key configured for this model's provider",
             )
             .with_detail(provider.name())
-        })
+        })?;
+    Ok((&p.provider_keys[i], &p.key_labels[i]))
+}
+
+/// A provider key's id and fingerprint.
+pub type KeyLabel = (Arc<str>, Arc<str>);
+
+/// Record the route in the request's audit entry.
+pub fn note_route(
+    req: &Request<'_>,
+    provider: Provider,
+    alias: Option<&Arc<str>>,
+    upstream: &str,
+    key: &KeyLabel,
+    stream: bool,
+) {
+    let mut e = req.audit.borrow_mut();
+    e.provider = Some(provider.name());
+    e.model_alias = alias.cloned();
+    e.upstream_model = Some(upstream.into());
+    e.key_source = Some("byok");
+    e.provider_key_id = Some(key.0.clone());
+    e.provider_key_fingerprint = Some(key.1.clone());
+    e.stream = Some(stream);
 }
 
 /// Open a sealed provider key for this request; the plaintext is wiped when dropped.
@@ -147,7 +185,9 @@ pub fn open_key(
         .map_err(|_| Error::new(Kind::Internal, "a provider key could not be opened"))
 }
 
-/// Send a prepared request and answer the client in its dialect.
+/// Send a prepared request and answer the client in its dialect. The `request` audit record
+/// is queued before anything is sent; the `response` record is committed before the answer's
+/// last bytes go out.
 pub async fn forward<S: AsyncWriteRent>(
     shard: &Shard,
     client: &mut S,
@@ -164,10 +204,30 @@ pub async fn forward<S: AsyncWriteRent>(
         stream,
         translation,
     } = prepared;
+    audit_request(shard, req).await?;
     let sent_at = Instant::now();
-    let mut exchange = send(shard, origin, request).await?;
-    let provider = Some(provider);
-    if stream && exchange.head.status == 200 && exchange.head.event_stream {
+    let mut exchange = match send(shard, origin, request).await {
+        Ok(x) => x,
+        Err(e) => {
+            note_attempt(req, attempt_outcome(&e), None);
+            return Err(e);
+        }
+    };
+    {
+        let mut e = req.audit.borrow_mut();
+        e.first_byte_us = Some(e.received_us + req.started.elapsed().as_micros() as u64);
+    }
+    let status = exchange.head.status;
+    note_attempt(
+        req,
+        if (200..300).contains(&status) {
+            "ok"
+        } else {
+            "status"
+        },
+        Some(status),
+    );
+    if stream && status == 200 && exchange.head.event_stream {
         let mut translator = match translation {
             Translation::None => StreamTranslator::Passthrough,
             Translation::Anthropic(meta) => {
@@ -185,6 +245,7 @@ pub async fn forward<S: AsyncWriteRent>(
             req,
             &mut translator,
             dialect,
+            sent_at,
         )
         .await;
         let upstream = sent_at.elapsed();
@@ -198,7 +259,7 @@ pub async fn forward<S: AsyncWriteRent>(
         }
         return Ok(Outcome {
             status: 200,
-            provider,
+            provider: Some(provider),
             upstream,
             keep_alive: complete && req.keep_alive,
         });
@@ -214,60 +275,90 @@ pub async fn forward<S: AsyncWriteRent>(
         .metrics
         .upstream
         .observe_us(upstream.as_micros() as u64);
-    let (status, retry_after) = (exchange.head.status, exchange.head.retry_after_s);
+    let retry_after = exchange.head.retry_after_s;
     exchange.release(shard);
-    out.clear();
-    let status = if (200..300).contains(&status) {
-        let translated = match &translation {
-            Translation::None => None,
-            Translation::Anthropic(meta) => Some(translate_whole(&mut body, |b, o| {
-                anthropic::response(b, meta, o)
-            })?),
-            Translation::Gemini(meta, prefix) => Some(translate_whole(&mut body, |b, o| {
-                gemini::response(b, meta, prefix, o)
-            })?),
+    let (status, answer, error) = if (200..300).contains(&status) {
+        let (usage, translated) = match &translation {
+            Translation::None => (openai_usage(dialect, &body), None),
+            Translation::Anthropic(meta) => {
+                let (u, t) = translate_whole(&mut body, |b, o| anthropic::response(b, meta, o))?;
+                (Some(u), Some(t))
+            }
+            Translation::Gemini(meta, prefix) => {
+                let (u, t) =
+                    translate_whole(&mut body, |b, o| gemini::response(b, meta, prefix, o))?;
+                (Some(u), Some(t))
+            }
         };
-        let body = translated.as_deref().unwrap_or(&body);
-        respond::full(out, status, respond::JSON, body, req.id, req.keep_alive);
-        status
+        req.audit.borrow_mut().usage = usage.map(audit_usage);
+        (status, translated.unwrap_or(body), None)
     } else {
-        let mapped =
-            provider_error::map(dialect, provider_of(provider), status, &body, fingerprint);
-        let retry = retry_after.map(|v| v.to_string().into_bytes());
-        let extra: Vec<(&str, &[u8])> = retry
-            .iter()
-            .map(|v| ("retry-after", v.as_slice()))
-            .collect();
-        respond::head(
-            out,
-            mapped.status,
-            respond::JSON,
-            BodyLen::Fixed(mapped.body.len()),
-            req.id,
-            req.keep_alive,
-            &extra,
-        );
-        out.extend_from_slice(&mapped.body);
-        mapped.status
+        let mapped = provider_error::map(dialect, provider, status, &body, fingerprint);
+        (mapped.status, mapped.body, Some("provider_error"))
     };
+    commit_response(shard, req, status, error, upstream).await?;
+    out.clear();
+    let retry = retry_after
+        .filter(|_| error.is_some())
+        .map(|v| v.to_string().into_bytes());
+    let extra: Vec<(&str, &[u8])> = retry
+        .iter()
+        .map(|v| ("retry-after", v.as_slice()))
+        .collect();
+    respond::head(
+        out,
+        status,
+        respond::JSON,
+        BodyLen::Fixed(answer.len()),
+        req.id,
+        req.keep_alive,
+        &extra,
+    );
+    out.extend_from_slice(&answer);
     let written = flush(client, out).await.is_ok();
     Ok(Outcome {
         status,
-        provider,
+        provider: Some(provider),
         upstream,
         keep_alive: written && req.keep_alive,
     })
 }
 
-fn provider_of(p: Option<Provider>) -> Provider {
-    p.unwrap_or(Provider::OpenAi)
+/// Record how the (single) upstream attempt went.
+fn note_attempt(req: &Request<'_>, outcome: &'static str, status: Option<u16>) {
+    req.audit.borrow_mut().attempt = Some(AttemptEntry { outcome, status });
+}
+
+fn attempt_outcome(e: &Error) -> &'static str {
+    match e.kind {
+        Kind::UpstreamConnect => "connect",
+        Kind::UpstreamTimeout => "timeout",
+        Kind::UpstreamClosed => "closed",
+        _ => "protocol",
+    }
+}
+
+/// Usage from an OpenAI-dialect response body (passthrough answers).
+fn openai_usage(dialect: Dialect, body: &[u8]) -> Option<crate::translate::Usage> {
+    (dialect == Dialect::OpenAi)
+        .then(|| crate::translate::openai_usage(body))
+        .flatten()
+}
+
+pub fn audit_usage(u: crate::translate::Usage) -> warden_shared::audit::Usage {
+    warden_shared::audit::Usage {
+        input_tokens: u.prompt,
+        output_tokens: u.completion,
+        cached_tokens: u.cached,
+        reasoning_tokens: u.reasoning,
+    }
 }
 
 fn translate_whole(
     body: &mut [u8],
     f: impl FnOnce(&mut [u8], &mut Vec<u8>) -> Result<crate::translate::Usage>,
-) -> Result<Vec<u8>> {
+) -> Result<(crate::translate::Usage, Vec<u8>)> {
     let mut out = Vec::with_capacity(body.len() + 256);
-    f(body, &mut out)?;
-    Ok(out)
+    let usage = f(body, &mut out)?;
+    Ok((usage, out))
 }

@@ -32,6 +32,8 @@ pub struct Shard {
     pub pool: Pool,
     pub resolver: Resolver,
     pub tls: TlsConnector,
+    /// This shard's end of the audit log (`None` when auditing is off).
+    pub audit: Option<crate::audit::ring::Producer>,
     /// simd-json parses in place: request bodies are copied here first, reusing the allocation.
     pub scratch: RefCell<Vec<u8>>,
     /// Set on SIGTERM: finish in-flight requests, then close connections.
@@ -68,6 +70,7 @@ pub struct ShardSpec {
     pub drain: oneshot::Receiver<()>,
     /// Told once the shard serves (or why it could not start).
     pub ready: mpsc::Sender<Result<usize, String>>,
+    pub audit: Option<crate::audit::ring::Producer>,
 }
 
 /// Decrements the in-flight count when a request ends, however it ends.
@@ -158,7 +161,7 @@ fn run(spec: ShardSpec) -> Result<(), String> {
     result
 }
 
-fn serve(spec: ShardSpec) -> Result<(), String> {
+fn serve(mut spec: ShardSpec) -> Result<(), String> {
     if let Some(core) = spec.core {
         if let Err(e) = monoio::utils::bind_to_cpu_set([core]) {
             tracing::warn!(
@@ -178,7 +181,8 @@ fn serve(spec: ShardSpec) -> Result<(), String> {
         std::sync::atomic::Ordering::Relaxed,
     );
     runtime.block_on(async move {
-        let shard = Rc::new(build(&spec)?);
+        let audit = spec.audit.take();
+        let shard = Rc::new(build(&spec, audit)?);
         let listener = monoio::net::TcpListener::from_std(spec.listener)
             .map_err(|e| format!("shard {}: adopting the listener: {e}", spec.id))?;
         let _ = spec.ready.send(Ok(spec.id));
@@ -187,7 +191,7 @@ fn serve(spec: ShardSpec) -> Result<(), String> {
     })
 }
 
-fn build(spec: &ShardSpec) -> Result<Shard, String> {
+fn build(spec: &ShardSpec, audit: Option<crate::audit::ring::Producer>) -> Result<Shard, String> {
     let config = &spec.config;
     let state = ServingState::build(&spec.snapshot, Arc::clone(&spec.master))?;
     let upstream = &config.upstream;
@@ -206,6 +210,7 @@ fn build(spec: &ShardSpec) -> Result<Shard, String> {
         pool: Pool::new(upstream.pool_max_idle_per_origin, ms(upstream.pool_idle_ms)),
         resolver: Resolver::new(spec.dns.clone(), ms(upstream.dns_ttl_ms)),
         tls: tls_connector(upstream.ca_file.as_deref())?,
+        audit,
         scratch: RefCell::new(Vec::with_capacity(64 * 1024)),
         draining: Cell::new(false),
         inflight: Cell::new(0),

@@ -5,7 +5,6 @@
 //! `/v1/models` body of each project is rendered here once, not per request.
 
 use std::collections::HashMap;
-use std::rc::Rc;
 use std::sync::Arc;
 
 use warden_shared::catalog::Provider;
@@ -28,25 +27,27 @@ pub struct ServingState {
 
 pub struct ApiKeyRef {
     /// Safe to log and audit.
-    pub id: Rc<str>,
+    pub id: Arc<str>,
     pub project: usize,
 }
 
 pub struct ProjectState {
-    pub id: Rc<str>,
-    pub tenant: Rc<str>,
+    pub id: Arc<str>,
+    pub tenant: Arc<str>,
     pub environment: Environment,
     /// Sealed; in priority order.
     pub provider_keys: Vec<ProviderKey>,
+    /// Each key's id and fingerprint, shared with audit entries.
+    pub key_labels: Vec<(Arc<str>, Arc<str>)>,
     pub guardrails: GuardrailPolicy,
     /// The `/v1/models` answer for keys of this project.
     pub models_json: Vec<u8>,
 }
 
 pub struct RouteTarget {
-    pub alias: Box<str>,
+    pub alias: Arc<str>,
     pub provider: Provider,
-    pub upstream_model: Box<str>,
+    pub upstream_model: Arc<str>,
 }
 
 impl ServingState {
@@ -84,6 +85,11 @@ impl ServingState {
                 tenant: p.tenant.as_str().into(),
                 environment: p.environment,
                 provider_keys: p.provider_keys.clone(),
+                key_labels: p
+                    .provider_keys
+                    .iter()
+                    .map(|k| (k.id.as_str().into(), k.fingerprint.as_str().into()))
+                    .collect(),
                 guardrails: p.guardrails,
                 models_json: models_json(&aliases),
             });

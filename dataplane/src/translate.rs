@@ -81,6 +81,15 @@ impl StreamTranslator {
         }
     }
 
+    /// Token usage seen so far (translated streams).
+    pub fn usage(&self) -> Option<Usage> {
+        match self {
+            StreamTranslator::Passthrough => None,
+            StreamTranslator::Anthropic(s) => Some(s.usage()),
+            StreamTranslator::Gemini(s) => Some(s.usage()),
+        }
+    }
+
     /// The provider's stream ended cleanly: close the OpenAI stream (usage chunk, `[DONE]`).
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         match self {
@@ -154,6 +163,28 @@ pub fn bad_event() -> Error {
         Kind::UpstreamProtocol,
         "provider sent an event that is not valid JSON",
     )
+}
+
+/// The `usage` object of an OpenAI response or chunk, if it has one.
+pub fn openai_usage(json: &[u8]) -> Option<Usage> {
+    use simd_json::prelude::*;
+    let mut copy = json.to_vec();
+    let v = simd_json::to_borrowed_value(&mut copy).ok()?;
+    let u = v.get("usage")?;
+    let n = |k: &str| u.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
+    let detail = |o: &str, k: &str| {
+        u.get(o)
+            .and_then(|d| d.get(k))
+            .and_then(|x| x.as_u64())
+            .unwrap_or(0)
+    };
+    u.as_object()?;
+    Some(Usage {
+        prompt: n("prompt_tokens"),
+        completion: n("completion_tokens"),
+        cached: detail("prompt_tokens_details", "cached_tokens"),
+        reasoning: detail("completion_tokens_details", "reasoning_tokens"),
+    })
 }
 
 /// Seconds since the epoch, for `created`.

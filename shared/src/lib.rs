@@ -7,6 +7,7 @@
 //!
 //! Nothing here does I/O on the request path, and nothing here depends on an async runtime.
 
+pub mod audit;
 pub mod catalog;
 pub mod snapshot;
 pub mod standalone;

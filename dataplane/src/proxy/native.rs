@@ -10,7 +10,9 @@
 use monoio::io::AsyncWriteRent;
 use warden_shared::catalog::{Dialect, Provider};
 
-use super::{forward, open_key, provider_key, request, Prepared, Translation};
+use std::sync::Arc;
+
+use super::{forward, note_route, open_key, provider_key, request, Prepared, Translation};
 use crate::auth::{authenticate, KeyHeader};
 use crate::conn::{Outcome, Request};
 use crate::error::{Error, Kind, Result};
@@ -28,11 +30,20 @@ pub async fn anthropic_messages<S: AsyncWriteRent>(
 ) -> Result<Outcome> {
     let state = shard.state();
     let caller = authenticate(&state, req.buf, req.head, KeyHeader::XApiKey)?;
+    caller.note(&mut req.audit.borrow_mut());
     let prepared = {
         let mut scratch = shard.scratch.borrow_mut();
         let (fields, _) = parse_model_body(req.body, &mut scratch)?;
-        let upstream = native_model(&state, &fields.model, Provider::Anthropic)?;
-        let key = provider_key(&caller, Provider::Anthropic)?;
+        let (alias, upstream) = native_model(&state, &fields.model, Provider::Anthropic)?;
+        let (key, label) = provider_key(&caller, Provider::Anthropic)?;
+        note_route(
+            req,
+            Provider::Anthropic,
+            alias,
+            upstream,
+            label,
+            fields.stream,
+        );
         let origin = state.origin(Provider::Anthropic);
         let plaintext = open_key(&state, &caller, key)?;
         let mut body = Vec::with_capacity(req.body.len() + upstream.len());
@@ -79,6 +90,7 @@ pub async fn gemini_generate<S: AsyncWriteRent>(
     };
     let state = shard.state();
     let caller = authenticate(&state, req.buf, req.head, KeyHeader::XGoogApiKey)?;
+    caller.note(&mut req.audit.borrow_mut());
     let prepared = {
         let mut scratch = shard.scratch.borrow_mut();
         scratch.clear();
@@ -87,8 +99,9 @@ pub async fn gemini_generate<S: AsyncWriteRent>(
             Error::new(Kind::InvalidJson, "request body is not valid JSON")
                 .with_detail(e.to_string())
         })?;
-        let upstream = native_model(&state, model, Provider::Google)?;
-        let key = provider_key(&caller, Provider::Google)?;
+        let (alias, upstream) = native_model(&state, model, Provider::Google)?;
+        let (key, label) = provider_key(&caller, Provider::Google)?;
+        note_route(req, Provider::Google, alias, upstream, label, sse);
         let origin = state.origin(Provider::Google);
         let plaintext = open_key(&state, &caller, key)?;
         Prepared {
@@ -107,16 +120,21 @@ fn unknown() -> Error {
     Error::new(Kind::UnknownRoute, "unknown path")
 }
 
-/// The upstream model for `name` on a native route of `provider`.
-fn native_model<'s>(state: &'s ServingState, name: &'s str, provider: Provider) -> Result<&'s str> {
+/// The alias (when `name` is one) and the upstream model for `name` on a native route of
+/// `provider`.
+fn native_model<'s>(
+    state: &'s ServingState,
+    name: &'s str,
+    provider: Provider,
+) -> Result<(Option<&'s Arc<str>>, &'s str)> {
     match state.route(name) {
-        Some(t) if t.provider == provider => Ok(&t.upstream_model),
+        Some(t) if t.provider == provider => Ok((Some(&t.alias), &t.upstream_model)),
         Some(t) => Err(Error::new(
             Kind::InvalidRequest,
             "this model is served by another provider; use /v1/chat/completions",
         )
         .with_detail(t.provider.name())),
-        None if state.is_upstream_model(provider, name) => Ok(name),
+        None if state.is_upstream_model(provider, name) => Ok((None, name)),
         None => {
             Err(Error::new(Kind::ModelNotFound, "unknown model").with_detail(format!("{name:?}")))
         }

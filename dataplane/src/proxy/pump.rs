@@ -7,12 +7,13 @@
 //! closed, never pooled. A provider that breaks off gets the client an error event in its own
 //! dialect and a clean end of the chunked body, never a hang.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use monoio::io::AsyncWriteRent;
 use warden_shared::catalog::Dialect;
 
-use crate::conn::{flush, Request};
+use super::audit_usage;
+use crate::conn::{commit_response, flush, Request};
 use crate::error::{Error, Kind};
 use crate::http::respond::{self, BodyLen};
 use crate::shard::Shard;
@@ -26,6 +27,7 @@ pub enum End {
     UpstreamFailed,
 }
 
+#[allow(clippy::too_many_arguments)]
 pub async fn run<S: AsyncWriteRent>(
     shard: &Shard,
     client: &mut S,
@@ -34,6 +36,7 @@ pub async fn run<S: AsyncWriteRent>(
     req: &Request<'_>,
     translator: &mut StreamTranslator,
     dialect: Dialect,
+    sent_at: Instant,
 ) -> End {
     out.clear();
     respond::head(
@@ -57,16 +60,19 @@ pub async fn run<S: AsyncWriteRent>(
         data.clear();
         let more = match exchange.next_data(&mut data, idle).await {
             Ok(more) => more,
-            Err(e) => return fail(shard, client, out, &e, dialect).await,
+            Err(e) => return fail(shard, client, out, &e, dialect, req, sent_at).await,
         };
         if framer.push(&data).is_err() {
             let e = Error::new(
                 Kind::UpstreamProtocol,
                 "provider sent an event larger than the limit",
             );
-            return fail(shard, client, out, &e, dialect).await;
+            return fail(shard, client, out, &e, dialect, req, sent_at).await;
         }
         if translator.is_passthrough() {
+            if dialect == Dialect::OpenAi {
+                note_passthrough_usage(&framer, req);
+            }
             respond::chunk(out, framer.complete());
         } else {
             translated.clear();
@@ -79,7 +85,7 @@ pub async fn run<S: AsyncWriteRent>(
             }
             respond::chunk(out, &translated);
             if let Some(e) = failure {
-                return fail(shard, client, out, &e, dialect).await;
+                return fail(shard, client, out, &e, dialect, req, sent_at).await;
             }
         }
         framer.take_complete();
@@ -91,6 +97,11 @@ pub async fn run<S: AsyncWriteRent>(
                 translated.clear();
                 translator.finish(&mut translated);
                 respond::chunk(out, &translated);
+                req.audit.borrow_mut().usage = translator.usage().map(audit_usage);
+            }
+            // The record is in the file before the stream's last bytes go out.
+            if let Err(e) = commit_response(shard, req, 200, None, sent_at.elapsed()).await {
+                error_event(out, &e, dialect);
             }
             out.extend_from_slice(respond::LAST_CHUNK);
         }
@@ -104,17 +115,40 @@ pub async fn run<S: AsyncWriteRent>(
     }
 }
 
+/// Keep the usage of an OpenAI stream's `include_usage` chunk for the audit record. Only events
+/// that carry a usage object are parsed.
+fn note_passthrough_usage(framer: &EventFramer, req: &Request<'_>) {
+    for event in framer.events() {
+        if memchr::memmem::find(&event.data, b"\"usage\":{").is_some() {
+            if let Some(u) = crate::translate::openai_usage(&event.data) {
+                req.audit.borrow_mut().usage = Some(audit_usage(u));
+            }
+        }
+    }
+}
+
 /// End a started stream after a provider failure: what was already translated, an error event
-/// in the client's dialect, then a clean end of the chunked body.
+/// in the client's dialect, then a clean end of the chunked body. The audit record comes first.
 async fn fail<S: AsyncWriteRent>(
     shard: &Shard,
     client: &mut S,
     out: &mut Vec<u8>,
     e: &Error,
     dialect: Dialect,
+    req: &Request<'_>,
+    sent_at: Instant,
 ) -> End {
     tracing::debug!(code = e.code(), "stream broken off: {e}");
     shard.metrics.stream_upstream_failures.inc();
+    let _ = commit_response(shard, req, 200, Some(e.code()), sent_at.elapsed()).await;
+    error_event(out, e, dialect);
+    out.extend_from_slice(respond::LAST_CHUNK);
+    let _ = flush(client, out).await;
+    End::UpstreamFailed
+}
+
+/// An error event in the client's dialect, as one chunk.
+fn error_event(out: &mut Vec<u8>, e: &Error, dialect: Dialect) {
     let message = e.to_string();
     let mut event = Vec::with_capacity(256);
     match dialect {
@@ -133,7 +167,4 @@ async fn fail<S: AsyncWriteRent>(
     }
     event.extend_from_slice(b"\n\n");
     respond::chunk(out, &event);
-    out.extend_from_slice(respond::LAST_CHUNK);
-    let _ = flush(client, out).await;
-    End::UpstreamFailed
 }

@@ -1,0 +1,161 @@
+//! The audit log on the data plane: what each shard records about each request, the per-shard
+//! lock-free ring it goes through ([`ring`]), the drain thread that writes all rings into
+//! hash-chained segment files ([`drain`], [`writer`]; format in `warden_shared::audit`), and
+//! the `audit verify/export/tail` commands ([`cli`]).
+//!
+//! Position in the request path: a `request` record is queued before a request is forwarded;
+//! a `response` record is committed — written to the segment file — before the response's last
+//! bytes go out. That is the crash contract: a response the client saw complete has its record
+//! in the file (kill -9 safe in `batch` mode; power-loss safe in `always` mode).
+//!
+//! Invariants: no record is dropped silently — a full ring or a failing disk turns into a 503
+//! for the client and a counted rejection; no key is ever recorded (key ids and fingerprints
+//! only).
+
+pub mod cli;
+pub mod drain;
+pub mod ring;
+pub mod writer;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use warden_shared::audit::{Attempt, Kind, Record, Usage};
+
+/// `[audit]` in the data plane's config.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    pub enabled: bool,
+    pub durability: Durability,
+    /// `batch`: how often written records are fdatasync'ed.
+    pub group_commit_ms: u64,
+    pub segment_max_bytes: u64,
+    pub segment_max_age_s: u64,
+    /// Delete the oldest segments beyond this many bytes in all (0: keep everything).
+    pub retention_max_bytes: u64,
+    /// Delete segments older than this (0: keep everything).
+    pub retention_max_age_s: u64,
+    /// Records each shard's ring holds.
+    pub ring_capacity: usize,
+    /// How long a shard waits for room in a full ring before answering 503.
+    pub full_wait_us: u64,
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// Written before the response ends; fdatasync every `group_commit_ms`.
+    Batch,
+    /// fdatasync before the response ends.
+    Always,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            enabled: true,
+            durability: Durability::Batch,
+            group_commit_ms: 5,
+            segment_max_bytes: 64 * 1024 * 1024,
+            segment_max_age_s: 3600,
+            retention_max_bytes: 0,
+            retention_max_age_s: 0,
+            ring_capacity: 4096,
+            full_wait_us: 2000,
+        }
+    }
+}
+
+/// What a shard records about a request. Strings the shard already holds are shared (`Arc`),
+/// so making an entry costs a few reference counts, not copies; the drain thread turns it into
+/// a [`Record`].
+#[derive(Debug, Clone, Default)]
+pub struct Entry {
+    pub kind: Kind,
+    pub request_id: Option<Box<str>>,
+    pub received_us: u64,
+    pub first_byte_us: Option<u64>,
+    pub tenant: Option<Arc<str>>,
+    pub project: Option<Arc<str>>,
+    pub environment: Option<&'static str>,
+    pub api_key_id: Option<Arc<str>>,
+    pub client: Option<SocketAddr>,
+    pub dialect: Option<&'static str>,
+    pub route: Option<&'static str>,
+    pub stream: Option<bool>,
+    pub model_alias: Option<Arc<str>>,
+    pub provider: Option<&'static str>,
+    pub upstream_model: Option<Arc<str>>,
+    pub key_source: Option<&'static str>,
+    pub provider_key_id: Option<Arc<str>>,
+    pub provider_key_fingerprint: Option<Arc<str>>,
+    pub attempt: Option<AttemptEntry>,
+    pub status: Option<u16>,
+    pub error: Option<&'static str>,
+    pub usage: Option<Usage>,
+    pub overhead_us: Option<u64>,
+    pub upstream_us: Option<u64>,
+}
+
+/// One upstream attempt.
+#[derive(Debug, Clone)]
+pub struct AttemptEntry {
+    pub outcome: &'static str,
+    pub status: Option<u16>,
+}
+
+impl Entry {
+    /// The record as written, stamped `at_us`.
+    pub fn to_record(&self, at_us: u64) -> Record {
+        let s = |v: &Option<Arc<str>>| v.as_deref().map(str::to_owned);
+        let attempts = match (&self.attempt, self.provider, &self.provider_key_id) {
+            (Some(a), Some(provider), Some(key)) => vec![Attempt {
+                provider: provider.to_owned(),
+                key_id: key.to_string(),
+                key_source: self.key_source.unwrap_or("byok").to_owned(),
+                outcome: a.outcome.to_owned(),
+                status: a.status,
+            }],
+            _ => Vec::new(),
+        };
+        Record {
+            kind: self.kind,
+            at_us,
+            request_id: self.request_id.as_deref().map(str::to_owned),
+            received_us: Some(self.received_us).filter(|v| *v > 0),
+            first_byte_us: self.first_byte_us,
+            tenant: s(&self.tenant),
+            project: s(&self.project),
+            environment: self.environment.map(str::to_owned),
+            api_key_id: s(&self.api_key_id),
+            client: self.client.map(|c| c.to_string()),
+            dialect: self.dialect.map(str::to_owned),
+            route: self.route.map(str::to_owned),
+            stream: self.stream,
+            model_alias: s(&self.model_alias),
+            provider: self.provider.map(str::to_owned),
+            upstream_model: s(&self.upstream_model),
+            key_source: self.key_source.map(str::to_owned),
+            provider_key_id: s(&self.provider_key_id),
+            provider_key_fingerprint: s(&self.provider_key_fingerprint),
+            attempts,
+            status: self.status,
+            error: self.error.map(str::to_owned),
+            usage: self.usage,
+            verdicts: Vec::new(),
+            overhead_us: self.overhead_us,
+            upstream_us: self.upstream_us,
+            count: None,
+            deleted_through: None,
+        }
+    }
+}
+
+/// Unix microseconds now.
+pub fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}

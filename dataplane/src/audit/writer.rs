@@ -1,0 +1,241 @@
+//! Appending to the segment files: frames go into a buffer, one `write` puts a batch in the
+//! file, `fdatasync` makes it durable; segments rotate by size and age; retention deletes the
+//! oldest and records that it did.
+//!
+//! On open the last segment is checked: a torn tail (a crash mid-write) is truncated to the
+//! last whole record and a `recovery` record says so in the chain. Any other damage is left in
+//! place as evidence, and writing continues in a new segment.
+//! On a failed write the file is cut back to its last good length, so a half-written batch
+//! never sits in the chain.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use warden_shared::audit::{
+    self, frame, header, segment_name, segments, Kind, Problem, Record, HEADER_LEN,
+};
+
+use super::{now_us, AuditConfig};
+
+pub struct Writer {
+    dir: PathBuf,
+    file: File,
+    index: u64,
+    /// Bytes of the current segment known to be in the file.
+    len: u64,
+    opened: Instant,
+    /// Chain hash after the last record in the file.
+    chain: [u8; 32],
+    /// Chain hash after the last record in `buf`.
+    pending_chain: [u8; 32],
+    buf: Vec<u8>,
+    json: Vec<u8>,
+    config: AuditConfig,
+    /// Written since the last fdatasync.
+    dirty: bool,
+}
+
+impl Writer {
+    pub fn open(dir: &Path, config: &AuditConfig) -> std::io::Result<Writer> {
+        std::fs::create_dir_all(dir)?;
+        let existing = segments(dir)?;
+        let mut w = match existing.last() {
+            None => Writer::create(dir, config, 0, [0; 32])?,
+            Some((index, path)) => Writer::resume(dir, config, *index, path)?,
+        };
+        w.sync()?;
+        Ok(w)
+    }
+
+    fn create(
+        dir: &Path,
+        config: &AuditConfig,
+        index: u64,
+        prev: [u8; 32],
+    ) -> std::io::Result<Writer> {
+        let path = dir.join(segment_name(index));
+        let mut file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&path)?;
+        file.write_all(&header(index, now_us(), &prev))?;
+        file.sync_all()?;
+        sync_dir(dir)?;
+        Ok(Writer {
+            dir: dir.to_owned(),
+            file,
+            index,
+            len: HEADER_LEN as u64,
+            opened: Instant::now(),
+            chain: prev,
+            pending_chain: prev,
+            buf: Vec::with_capacity(256 * 1024),
+            json: Vec::with_capacity(1024),
+            config: config.clone(),
+            dirty: false,
+        })
+    }
+
+    fn resume(
+        dir: &Path,
+        config: &AuditConfig,
+        index: u64,
+        path: &Path,
+    ) -> std::io::Result<Writer> {
+        let seg = audit::read_segment(path)?;
+        if seg.file_len < HEADER_LEN as u64 {
+            // Cut off while being created: nothing in it but part of a header.
+            let prev = match index.checked_sub(1) {
+                Some(p) => audit::read_segment(&dir.join(segment_name(p)))?.last_hash(),
+                None => [0; 32],
+            };
+            return Writer::create(dir, config, index, prev);
+        }
+        match seg.problem {
+            None | Some(Problem::TornTail) => {
+                let mut file = OpenOptions::new().write(true).open(path)?;
+                let cut = seg.file_len - seg.valid_len;
+                if cut > 0 {
+                    file.set_len(seg.valid_len)?;
+                }
+                file.seek(SeekFrom::Start(seg.valid_len))?;
+                let chain = seg.last_hash();
+                let mut w = Writer {
+                    dir: dir.to_owned(),
+                    file,
+                    index,
+                    len: seg.valid_len,
+                    opened: Instant::now(),
+                    chain,
+                    pending_chain: chain,
+                    buf: Vec::with_capacity(256 * 1024),
+                    json: Vec::with_capacity(1024),
+                    config: config.clone(),
+                    dirty: false,
+                };
+                if cut > 0 {
+                    w.append(&Record {
+                        kind: Kind::Recovery,
+                        at_us: now_us(),
+                        count: Some(cut),
+                        ..Record::default()
+                    });
+                    w.flush()?;
+                }
+                Ok(w)
+            }
+            // Damage that is not a crash: keep it as evidence, continue in a fresh segment.
+            Some(_) => Writer::create(dir, config, index + 1, seg.last_hash()),
+        }
+    }
+
+    /// Frame a record into the pending batch.
+    pub fn append(&mut self, record: &Record) {
+        self.json.clear();
+        // Serialising plain data into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.json, record);
+        self.pending_chain = frame(&mut self.buf, &self.pending_chain, &self.json);
+    }
+
+    pub fn pending(&self) -> bool {
+        !self.buf.is_empty()
+    }
+
+    /// Write the pending batch to the file (one write). On failure the file is cut back and
+    /// the batch discarded: its records were not written, and the caller says so to everyone
+    /// waiting on them.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let result = self.file.write_all(&self.buf);
+        if let Err(e) = result {
+            self.buf.clear();
+            self.pending_chain = self.chain;
+            let _ = self.file.set_len(self.len);
+            let _ = self.file.seek(SeekFrom::Start(self.len));
+            return Err(e);
+        }
+        self.len += self.buf.len() as u64;
+        self.chain = self.pending_chain;
+        self.buf.clear();
+        self.dirty = true;
+        if self.len >= self.config.segment_max_bytes
+            || self.opened.elapsed() >= Duration::from_secs(self.config.segment_max_age_s.max(1))
+        {
+            self.rotate()?;
+        }
+        Ok(())
+    }
+
+    /// fdatasync what was written.
+    pub fn sync(&mut self) -> std::io::Result<()> {
+        if self.dirty {
+            self.file.sync_data()?;
+            self.dirty = false;
+        }
+        Ok(())
+    }
+
+    pub fn dirty(&self) -> bool {
+        self.dirty
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        self.sync()?;
+        let next = Writer::create(&self.dir, &self.config, self.index + 1, self.chain)?;
+        *self = next;
+        self.apply_retention()
+    }
+
+    /// Delete the oldest segments beyond the retention limits, and record that in the chain.
+    fn apply_retention(&mut self) -> std::io::Result<()> {
+        let (max_bytes, max_age) = (
+            self.config.retention_max_bytes,
+            self.config.retention_max_age_s,
+        );
+        if max_bytes == 0 && max_age == 0 {
+            return Ok(());
+        }
+        let mut all = segments(&self.dir)?;
+        all.retain(|(i, _)| *i < self.index);
+        let mut sizes: Vec<(u64, PathBuf, u64, Option<std::time::SystemTime>)> = Vec::new();
+        for (i, p) in all {
+            let meta = std::fs::metadata(&p)?;
+            sizes.push((i, p, meta.len(), meta.modified().ok()));
+        }
+        let mut total: u64 = sizes.iter().map(|s| s.2).sum::<u64>() + self.len;
+        let mut deleted_through = None;
+        for (i, path, size, modified) in &sizes {
+            let too_old = max_age > 0
+                && modified
+                    .and_then(|m| m.elapsed().ok())
+                    .is_some_and(|age| age.as_secs() > max_age);
+            let too_big = max_bytes > 0 && total > max_bytes;
+            if !(too_old || too_big) {
+                break;
+            }
+            std::fs::remove_file(path)?;
+            total -= size;
+            deleted_through = Some(*i);
+        }
+        if let Some(through) = deleted_through {
+            sync_dir(&self.dir)?;
+            self.append(&Record {
+                kind: Kind::Retention,
+                at_us: now_us(),
+                deleted_through: Some(through),
+                ..Record::default()
+            });
+            self.flush()?;
+        }
+        Ok(())
+    }
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}

@@ -1,0 +1,400 @@
+//! The audit log's record schema and on-disk format, shared by the writer (data plane), the
+//! `audit verify/export/tail` commands, and anything else that reads an audit directory.
+//!
+//! ```text
+//! segment file  segment-<index, 20 digits>.wal
+//!   header      64 B: "WDNAUDT1" | index u64 LE | created_us u64 LE | prev_hash [32] | 8 B zero
+//!   frames      len u32 LE | crc32c u32 LE of (hash ‖ payload) | hash [32] | payload (JSON, len B)
+//! hash_i = SHA-256(hash_{i-1} ‖ payload_i); the chain runs across segments: a segment's first
+//! hash_{-1} is its header's prev_hash, which is the previous segment's last hash.
+//! ```
+//!
+//! Records never hold a key: Warden keys appear as their id, provider keys as id and
+//! fingerprint. Guardrail verdicts carry counts, never the matched text.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub const MAGIC: &[u8; 8] = b"WDNAUDT1";
+pub const HEADER_LEN: usize = 64;
+/// len + crc + hash.
+pub const FRAME_OVERHEAD: usize = 4 + 4 + 32;
+/// A payload larger than this is corruption, not a record.
+pub const MAX_PAYLOAD: usize = 1 << 20;
+
+/// One audit record. `kind` says which fields are present.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct Record {
+    pub kind: Kind,
+    /// Unix microseconds when this record was made.
+    pub at_us: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// When the request's head arrived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_us: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_byte_us: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// The Warden API key's id, never the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// openai | anthropic | gemini: the API the client spoke.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dialect: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_alias: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_model: Option<String>,
+    /// byok | pooled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_key_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_key_fingerprint: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<Attempt>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// The error code when the request failed (low-cardinality, as in metrics).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verdicts: Vec<Verdict>,
+    /// Time spent in Warden (total minus provider time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overhead_us: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_us: Option<u64>,
+    /// `recovery`: bytes of a torn tail cut off at start. `outage`: records that failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// `retention`: every segment up to this index was deleted by retention.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_through: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Before forwarding: who asked for what.
+    #[default]
+    Request,
+    /// The outcome, written before the response's last bytes go out.
+    Response,
+    /// On start: a torn tail was truncated (`count` bytes).
+    Recovery,
+    /// Writing failed and recovered; `count` records could not be written meanwhile.
+    Outage,
+    /// Retention deleted old segments (`deleted_through`).
+    Retention,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub provider: String,
+    pub key_id: String,
+    pub key_source: String,
+    /// ok | status | connect | timeout | closed | protocol
+    pub outcome: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cached_tokens: u64,
+    pub reasoning_tokens: u64,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub category: String,
+    pub detector: String,
+    pub action: String,
+    pub count: u32,
+}
+
+/// The segment file name for an index.
+pub fn segment_name(index: u64) -> String {
+    format!("segment-{index:020}.wal")
+}
+
+/// Segment files in `dir`, sorted by index.
+pub fn segments(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let index = name
+            .strip_prefix("segment-")
+            .and_then(|n| n.strip_suffix(".wal"))
+            .and_then(|n| n.parse().ok());
+        if let Some(index) = index {
+            out.push((index, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+pub fn header(index: u64, created_us: u64, prev_hash: &[u8; 32]) -> [u8; HEADER_LEN] {
+    let mut h = [0u8; HEADER_LEN];
+    h[..8].copy_from_slice(MAGIC);
+    h[8..16].copy_from_slice(&index.to_le_bytes());
+    h[16..24].copy_from_slice(&created_us.to_le_bytes());
+    h[24..56].copy_from_slice(prev_hash);
+    h
+}
+
+/// The next chain hash.
+pub fn chain(prev: &[u8; 32], payload: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(prev);
+    h.update(payload);
+    h.finalize().into()
+}
+
+/// Append a framed record to `out`; returns the new chain hash.
+pub fn frame(out: &mut Vec<u8>, prev: &[u8; 32], payload: &[u8]) -> [u8; 32] {
+    let hash = chain(prev, payload);
+    let crc = crc32c::crc32c_append(crc32c::crc32c(&hash), payload);
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc.to_le_bytes());
+    out.extend_from_slice(&hash);
+    out.extend_from_slice(payload);
+    hash
+}
+
+/// A whole segment file, parsed.
+#[derive(Debug)]
+pub struct Segment {
+    pub index: u64,
+    pub created_us: u64,
+    pub prev_hash: [u8; 32],
+    /// (offset of the frame, chain hash, payload), in order.
+    pub records: Vec<(u64, [u8; 32], Vec<u8>)>,
+    /// Where the valid frames end.
+    pub valid_len: u64,
+    pub file_len: u64,
+    /// Why reading stopped before the end of the file, if it did.
+    pub problem: Option<Problem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The file ends inside a frame: what a crash mid-write leaves.
+    TornTail,
+    BadHeader,
+    /// A frame's checksum does not match: the bytes were changed.
+    Checksum,
+    /// A frame's hash does not follow from the previous one: a record was removed, inserted or
+    /// reordered, or a hash rewritten.
+    Chain,
+    BadLength,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Problem::TornTail => "the file ends inside a record (torn tail)",
+            Problem::BadHeader => "the segment header is not valid",
+            Problem::Checksum => "a record's CRC32C does not match its bytes",
+            Problem::Chain => "a record's hash does not follow from the record before it",
+            Problem::BadLength => "a record length is impossible",
+        })
+    }
+}
+
+/// Read and check one segment file. Reading stops at the first problem.
+pub fn read_segment(path: &Path) -> std::io::Result<Segment> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?.read_to_end(&mut bytes)?;
+    Ok(parse_segment(&bytes))
+}
+
+pub fn parse_segment(bytes: &[u8]) -> Segment {
+    let mut seg = Segment {
+        index: 0,
+        created_us: 0,
+        prev_hash: [0; 32],
+        records: Vec::new(),
+        valid_len: 0,
+        file_len: bytes.len() as u64,
+        problem: None,
+    };
+    if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
+        seg.problem = Some(if bytes.len() < HEADER_LEN {
+            Problem::TornTail
+        } else {
+            Problem::BadHeader
+        });
+        return seg;
+    }
+    let u64_at = |i: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&bytes[i..i + 8]);
+        u64::from_le_bytes(b)
+    };
+    seg.index = u64_at(8);
+    seg.created_us = u64_at(16);
+    seg.prev_hash.copy_from_slice(&bytes[24..56]);
+    let mut prev = seg.prev_hash;
+    let mut at = HEADER_LEN;
+    seg.valid_len = at as u64;
+    while at < bytes.len() {
+        if bytes.len() - at < FRAME_OVERHEAD {
+            seg.problem = Some(Problem::TornTail);
+            break;
+        }
+        let len =
+            u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
+        if len > MAX_PAYLOAD {
+            seg.problem = Some(Problem::BadLength);
+            break;
+        }
+        if bytes.len() - at - FRAME_OVERHEAD < len {
+            seg.problem = Some(Problem::TornTail);
+            break;
+        }
+        let crc = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]);
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(&bytes[at + 8..at + 40]);
+        let payload = &bytes[at + 40..at + 40 + len];
+        if crc32c::crc32c_append(crc32c::crc32c(&hash), payload) != crc {
+            seg.problem = Some(Problem::Checksum);
+            break;
+        }
+        if chain(&prev, payload) != hash {
+            seg.problem = Some(Problem::Chain);
+            break;
+        }
+        seg.records.push((at as u64, hash, payload.to_vec()));
+        prev = hash;
+        at += FRAME_OVERHEAD + len;
+        seg.valid_len = at as u64;
+    }
+    seg
+}
+
+impl Segment {
+    /// The chain hash after this segment's last valid record.
+    pub fn last_hash(&self) -> [u8; 32] {
+        self.records.last().map_or(self.prev_hash, |(_, h, _)| *h)
+    }
+}
+
+/// The first break found by [`verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Break {
+    pub segment: u64,
+    pub offset: u64,
+    pub what: String,
+}
+
+/// What [`verify`] found in an intact directory.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub segments: u64,
+    pub records: u64,
+    /// The last segment ends in a torn tail (a crash mid-write); the writer cuts it off and
+    /// records that on its next start.
+    pub torn_tail: bool,
+}
+
+/// Check every segment in `dir`: headers, CRCs, the hash chain within and across segments,
+/// missing segments. Segments deleted by retention are accepted only when a `retention`
+/// record in the log says so.
+pub fn verify(dir: &Path) -> Result<Summary, Break> {
+    let files = segments(dir).map_err(|e| Break {
+        segment: 0,
+        offset: 0,
+        what: format!("reading {}: {e}", dir.display()),
+    })?;
+    let mut summary = Summary::default();
+    let mut prev: Option<(u64, [u8; 32])> = None;
+    let mut retained_from = 0;
+    let first = files.first().map_or(0, |(i, _)| *i);
+    let count = files.len();
+    for (n, (index, path)) in files.iter().enumerate() {
+        let seg = read_segment(path).map_err(|e| Break {
+            segment: *index,
+            offset: 0,
+            what: e.to_string(),
+        })?;
+        let brk = |offset: u64, what: String| Break {
+            segment: *index,
+            offset,
+            what,
+        };
+        if seg.problem == Some(Problem::BadHeader) || seg.index != *index {
+            return Err(brk(
+                0,
+                "the segment header is not valid or names another segment".into(),
+            ));
+        }
+        if let Some((prev_index, prev_hash)) = prev {
+            if *index != prev_index + 1 {
+                return Err(brk(
+                    0,
+                    format!("segments {}..{} are missing", prev_index + 1, index - 1),
+                ));
+            }
+            if seg.prev_hash != prev_hash {
+                return Err(brk(
+                    0,
+                    "the segment does not continue the previous segment's chain".into(),
+                ));
+            }
+        }
+        for (_, _, payload) in &seg.records {
+            if let Ok(r) = serde_json::from_slice::<Record>(payload) {
+                if r.kind == Kind::Retention {
+                    retained_from = retained_from.max(r.deleted_through.map_or(0, |d| d + 1));
+                }
+            }
+        }
+        match &seg.problem {
+            None => {}
+            Some(Problem::TornTail) if n + 1 == count => summary.torn_tail = true,
+            Some(p) => return Err(brk(seg.valid_len, p.to_string())),
+        }
+        summary.segments += 1;
+        summary.records += seg.records.len() as u64;
+        prev = Some((*index, seg.last_hash()));
+    }
+    if first > retained_from {
+        return Err(Break {
+            segment: first,
+            offset: 0,
+            what: format!("segments {retained_from}..{} are missing", first - 1),
+        });
+    }
+    Ok(summary)
+}
+
+#[cfg(test)]
+#[path = "audit_tests.rs"]
+mod tests;
