@@ -72,6 +72,12 @@ fn main() -> ExitCode {
 }
 
 fn run(config_path: &Path) -> anyhow::Result<()> {
+    // A file-size limit hit by the audit writer must fail that write (EFBIG, handled as a disk
+    // error: fail closed, recover), not kill the process with SIGXFSZ.
+    signal_hook::flag::register(
+        signal_hook::consts::SIGXFSZ,
+        Arc::new(AtomicBool::new(false)),
+    )?;
     let config = Arc::new(Config::load(config_path).map_err(anyhow::Error::msg)?);
     std::fs::create_dir_all(&config.state_dir)
         .with_context(|| format!("creating state_dir {}", config.state_dir.display()))?;

@@ -225,7 +225,16 @@ impl Gateway {
     }
 
     pub fn start_env(driver: Driver, config_text: &str, env: &[(&str, &str)]) -> Gateway {
-        let dir = TempDir::new("gateway");
+        Gateway::start_in(TempDir::new("gateway"), driver, config_text, env)
+    }
+
+    /// Start in an existing directory (a restart keeps its state and audit log).
+    pub fn start_in(
+        dir: TempDir,
+        driver: Driver,
+        config_text: &str,
+        env: &[(&str, &str)],
+    ) -> Gateway {
         let text = config_text.replace("STATE_DIR", &dir.0.join("state").display().to_string());
         let path = dir.0.join("dataplane.toml");
         std::fs::write(&path, text).unwrap();
@@ -254,6 +263,25 @@ impl Gateway {
             "gateway is not on the {driver:?} driver:\n{metrics}"
         );
         gw
+    }
+
+    /// The gateway's audit directory (`state_dir/audit`).
+    pub fn audit_dir(&self) -> PathBuf {
+        self.dir.0.join("state").join("audit")
+    }
+
+    /// Stop with SIGKILL and hand back the directory, for inspection or a restart.
+    pub fn kill(self) -> TempDir {
+        let Gateway { proc, dir, .. } = self;
+        drop(proc);
+        dir
+    }
+
+    /// A counter or gauge value from /metrics.
+    pub fn metric(&self, name: &str) -> Option<u64> {
+        self.metrics()
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
     }
 
     pub fn metrics(&self) -> String {
@@ -287,4 +315,27 @@ pub fn send_raw(addr: SocketAddr, bytes: &[u8]) -> TcpStream {
     let mut s = TcpStream::connect(addr).unwrap();
     s.write_all(bytes).unwrap();
     s
+}
+
+/// Run `warden-dataplane audit ARGS`: (exit code, stdout, stderr).
+pub fn audit_cli(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(bin("warden-dataplane"))
+        .arg("audit")
+        .args(args)
+        .output()
+        .expect("audit command runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every record `audit export` prints for a directory.
+pub fn audit_export(dir: &Path) -> Vec<serde_json::Value> {
+    let (code, out, err) = audit_cli(&["export", &dir.display().to_string()]);
+    assert_eq!(code, 0, "export failed: {err}");
+    out.lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect()
 }

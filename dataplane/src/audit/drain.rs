@@ -50,12 +50,14 @@ fn run(writer: &mut Writer, config: &AuditConfig, d: &Drain) {
     let mut last_probe = Instant::now();
     loop {
         let mut taken = 0;
+        let mut appended: u64 = 0;
         for ring in &d.rings {
             while taken < MAX_BATCH {
                 let Some(item) = ring.pop() else { break };
                 taken += 1;
                 if d.health.healthy.load(Relaxed) {
                     writer.append(&item.entry.to_record(now_us()));
+                    appended += 1;
                     if let Some(done) = item.done {
                         waiters.push(done);
                     }
@@ -70,7 +72,7 @@ fn run(writer: &mut Writer, config: &AuditConfig, d: &Drain) {
             }
         }
         if writer.pending() {
-            let count = waiters.len() as u64;
+            let count = appended;
             let mut ok = writer.flush().is_ok();
             if ok && config.durability == Durability::Always {
                 ok = writer.sync().is_ok();

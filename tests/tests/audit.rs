@@ -1,0 +1,385 @@
+//! The audit log as an auditor sees it: what is recorded for each request, that nothing is lost
+//! across kill -9, that tampering is detected, and that the gateway fails closed — counted 503s,
+//! never silent losses — when the log cannot keep up or cannot be written.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
+
+use std::collections::HashSet;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use warden_tests::http::{request, Conn};
+use warden_tests::{
+    audit_cli, audit_export, chat_body, config, Driver, Gateway, Mock, KEY, PROVIDER_KEY,
+};
+
+fn response_record<'a>(records: &'a [Value], id: &str) -> Option<&'a Value> {
+    records
+        .iter()
+        .find(|r| r["kind"] == "response" && r["request_id"] == id)
+}
+
+fn all_segment_bytes(dir: &std::path::Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        all.extend(std::fs::read(entry.unwrap().path()).unwrap());
+    }
+    all
+}
+
+#[test]
+fn every_request_is_recorded_with_ids_never_keys() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::IoUring, &config(mock.addr, 2, ""));
+    let plain = gw.chat(&chat_body("fast", "hello audit", false));
+    let streamed = gw.chat(&chat_body("claude-4-sonnet", "streamed audit", true));
+    let denied = warden_tests::http::post_json(
+        gw.addr,
+        "/v1/chat/completions",
+        "wdn_not_a_key",
+        &chat_body("gpt-4o", "x", false),
+    );
+    assert_eq!(
+        (plain.status, streamed.status, denied.status),
+        (200, 200, 401)
+    );
+    let id = |r: &warden_tests::http::Response| r.header("x-request-id").unwrap().to_owned();
+    let dir = gw.audit_dir();
+    let records = audit_export(&dir);
+
+    let r = response_record(&records, &id(&plain)).expect("the plain request's response record");
+    assert_eq!(r["status"], 200);
+    assert_eq!(
+        (r["tenant"].as_str(), r["project"].as_str()),
+        (Some("acme"), Some("acme-prod"))
+    );
+    assert!(r["api_key_id"].as_str().unwrap().starts_with("key_"));
+    assert_eq!(
+        (r["model_alias"].as_str(), r["provider"].as_str()),
+        (Some("fast"), Some("openai"))
+    );
+    assert_eq!(r["upstream_model"], "gpt-4o-mini-2024-07-18");
+    assert!(r["provider_key_fingerprint"]
+        .as_str()
+        .unwrap()
+        .starts_with("sha256:"));
+    assert_eq!(r["attempts"][0]["outcome"], "ok");
+    assert_eq!(r["usage"]["output_tokens"], 3);
+    assert!(r["received_us"].as_u64().unwrap() <= r["at_us"].as_u64().unwrap());
+    assert!(r["overhead_us"].as_u64().is_some() && r["upstream_us"].as_u64().is_some());
+    assert!(
+        records
+            .iter()
+            .any(|x| x["kind"] == "request" && x["request_id"] == id(&plain).as_str()),
+        "request record too"
+    );
+
+    let s = response_record(&records, &id(&streamed)).expect("the streamed request's record");
+    assert_eq!(
+        (s["stream"].as_bool(), s["dialect"].as_str()),
+        (Some(true), Some("openai"))
+    );
+    assert_eq!(s["provider"], "anthropic");
+    assert!(
+        s["usage"]["input_tokens"].as_u64().unwrap() > 0,
+        "usage from the translated stream"
+    );
+
+    let d = response_record(&records, &id(&denied)).expect("refused requests are recorded too");
+    assert_eq!(
+        (d["status"].as_u64(), d["error"].as_str()),
+        (Some(401), Some("invalid_api_key"))
+    );
+
+    let bytes = String::from_utf8_lossy(&all_segment_bytes(&dir)).into_owned();
+    for secret in [
+        KEY,
+        PROVIDER_KEY,
+        "wdn_not_a_key",
+        "sk-ant-key-7777",
+        "gsk-groq-key-9999",
+    ] {
+        assert!(!bytes.contains(secret), "{secret} found in the audit log");
+    }
+    let (code, out, _) = audit_cli(&["verify", &dir.display().to_string()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("intact:"));
+}
+
+#[test]
+fn export_filters_by_project_and_time() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::IoUring, &config(mock.addr, 1, ""));
+    assert_eq!(gw.chat(&chat_body("gpt-4o", "one", false)).status, 200);
+    assert_eq!(
+        warden_tests::http::get_with_key(gw.addr, "/v1/models", Some("wdn_no_provider_keys"))
+            .status,
+        200
+    );
+    let dir = gw.audit_dir().display().to_string();
+    let (code, out, _) = audit_cli(&["export", &dir, "--project", "acme-empty"]);
+    assert_eq!(code, 0);
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    assert_eq!(lines[0]["route"], "models");
+    let (_, out, _) = audit_cli(&["export", &dir, "--to", "2000-01-01T00:00:00Z"]);
+    assert!(out.is_empty(), "nothing before 2000");
+    let (_, out, _) = audit_cli(&["tail", &dir, "-n", "1"]);
+    assert_eq!(out.lines().count(), 1);
+}
+
+#[test]
+fn kill_9_under_mixed_load_loses_no_completed_request() {
+    let mock = Mock::start(&[]);
+    let text = config(mock.addr, 2, "");
+    let gw = Gateway::start(Driver::IoUring, &text);
+    let addr = gw.addr;
+    let completed: Arc<Mutex<Vec<String>>> = Arc::default();
+    let stop = Instant::now() + Duration::from_millis(1200);
+    let clients: Vec<_> = (0..6)
+        .map(|i| {
+            let completed = Arc::clone(&completed);
+            thread::spawn(move || {
+                let stream = i % 2 == 1;
+                let body = chat_body("gpt-4o", "a b c mock:chunks=3", stream).to_string();
+                let mut c = Conn::open(addr);
+                while Instant::now() < stop + Duration::from_secs(2) {
+                    c.send(&request(
+                        "POST",
+                        "/v1/chat/completions",
+                        Some(KEY),
+                        body.as_bytes(),
+                    ));
+                    let Some(res) = c.read_response() else { return };
+                    let done = res.status == 200
+                        && (!stream || res.events().last().is_some_and(|e| e == "[DONE]"));
+                    if done {
+                        completed
+                            .lock()
+                            .unwrap()
+                            .push(res.header("x-request-id").unwrap().to_owned());
+                    }
+                }
+            })
+        })
+        .collect();
+    while Instant::now() < stop {
+        thread::sleep(Duration::from_millis(20));
+    }
+    let dir = gw.kill();
+    for c in clients {
+        c.join().unwrap();
+    }
+    let audit = dir.0.join("state").join("audit");
+    let (code, out, _) = audit_cli(&["verify", &audit.display().to_string()]);
+    assert_eq!(code, 0, "verify after kill -9: {out}");
+    let records = audit_export(&audit);
+    let recorded: HashSet<&str> = records
+        .iter()
+        .filter(|r| r["kind"] == "response")
+        .filter_map(|r| r["request_id"].as_str())
+        .collect();
+    let completed = completed.lock().unwrap();
+    assert!(
+        completed.len() > 50,
+        "the load ran: {} completed",
+        completed.len()
+    );
+    let missing: Vec<&String> = completed
+        .iter()
+        .filter(|id| !recorded.contains(id.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} completed requests missing from the log: {missing:?}",
+        missing.len()
+    );
+
+    // A restart recovers the log (cutting off any torn tail) and keeps the chain intact.
+    let gw = Gateway::start_in(dir, Driver::IoUring, &text, &[]);
+    assert_eq!(
+        gw.chat(&chat_body("gpt-4o", "after restart", false)).status,
+        200
+    );
+    let (code, out, _) = audit_cli(&["verify", &gw.audit_dir().display().to_string()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("torn tail"), "{out}");
+}
+
+#[test]
+fn tampering_is_detected_by_verify_and_stops_export() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::IoUring, &config(mock.addr, 1, ""));
+    for i in 0..5 {
+        assert_eq!(
+            gw.chat(&chat_body("gpt-4o", &format!("n{i}"), false))
+                .status,
+            200
+        );
+    }
+    let dir = gw.kill();
+    let audit = dir.0.join("state").join("audit");
+    let segment = std::fs::read_dir(&audit)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&segment).unwrap();
+    // Flip one byte of a record's payload: say the request answered 500 instead of 200.
+    let status = bytes
+        .windows(12)
+        .rposition(|w| w == b"\"status\":200")
+        .expect("a status field");
+    bytes[status + 9] = b'5';
+    std::fs::write(&segment, &bytes).unwrap();
+    let dir_arg = audit.display().to_string();
+    let (code, out, _) = audit_cli(&["verify", &dir_arg]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("broken") && out.contains("CRC32C"), "{out}");
+    let (code, _, err) = audit_cli(&["export", &dir_arg]);
+    assert_ne!(code, 0, "export stops at the break");
+    assert!(err.contains("broken"), "{err}");
+}
+
+#[test]
+fn a_full_ring_answers_counted_503s_and_loses_nothing() {
+    let mock = Mock::start(&[]);
+    let extra = "[audit]\nring_capacity = 1\nfull_wait_us = 0\n";
+    let gw = Gateway::start(Driver::IoUring, &config(mock.addr, 1, extra));
+    let addr = gw.addr;
+    let results: Arc<Mutex<Vec<(u16, String, String)>>> = Arc::default();
+    let clients: Vec<_> = (0..16)
+        .map(|_| {
+            let results = Arc::clone(&results);
+            thread::spawn(move || {
+                let mut c = Conn::open(addr);
+                let body = chat_body("gpt-4o", "x", false).to_string();
+                let batch: Vec<u8> = (0..20)
+                    .flat_map(|_| {
+                        request("POST", "/v1/chat/completions", Some(KEY), body.as_bytes())
+                    })
+                    .collect();
+                c.send(&batch);
+                for _ in 0..20 {
+                    let Some(res) = c.read_response() else { break };
+                    let code = if res.status == 200 {
+                        String::new()
+                    } else {
+                        res.json()["error"]["code"]
+                            .as_str()
+                            .unwrap_or("")
+                            .to_owned()
+                    };
+                    results.lock().unwrap().push((
+                        res.status,
+                        res.header("x-request-id").unwrap().to_owned(),
+                        code,
+                    ));
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    let results = results.lock().unwrap();
+    let refused = results.iter().filter(|(s, _, _)| *s == 503).count();
+    assert!(
+        results
+            .iter()
+            .all(|(s, _, code)| *s == 200 || (*s == 503 && code == "audit_backpressure")),
+        "{results:?}"
+    );
+    assert!(
+        refused > 0,
+        "a one-slot ring under 320 pipelined requests must refuse some"
+    );
+    assert_eq!(
+        gw.metric("warden_audit_rejected_total"),
+        Some(refused as u64),
+        "every refusal is counted"
+    );
+    let records = audit_export(&gw.audit_dir());
+    let recorded: HashSet<&str> = records
+        .iter()
+        .filter(|r| r["kind"] == "response")
+        .filter_map(|r| r["request_id"].as_str())
+        .collect();
+    for (status, id, _) in results.iter() {
+        if *status == 200 {
+            assert!(
+                recorded.contains(id.as_str()),
+                "answered request {id} has no record"
+            );
+        }
+    }
+    println!(
+        "{} answered, {refused} refused with 503",
+        results.len() - refused
+    );
+}
+
+#[test]
+fn a_log_that_cannot_be_written_fails_closed_and_recovers() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::IoUring, &config(mock.addr, 1, ""));
+    assert_eq!(gw.chat(&chat_body("gpt-4o", "before", false)).status, 200);
+    let segment = std::fs::read_dir(gw.audit_dir())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let size = std::fs::metadata(&segment).unwrap().len();
+    let pid = gw.proc.child.id().to_string();
+    // Writes past the current size now fail (EFBIG), as on a full disk.
+    let limit = |soft: &str| {
+        let s = Command::new("prlimit")
+            .args(["--pid", &pid, &format!("--fsize={soft}:unlimited")])
+            .status()
+            .unwrap();
+        assert!(s.success(), "prlimit");
+    };
+    limit(&size.to_string());
+    let res = gw.chat(&chat_body("gpt-4o", "during", false));
+    assert_eq!(res.status, 503, "{}", res.text());
+    assert_eq!(res.json()["error"]["code"], "audit_unavailable");
+    let res = gw.chat(&chat_body("claude-4-sonnet", "during", true));
+    assert_eq!(res.status, 503, "refused up front while the log is down");
+    assert_eq!(gw.metric("warden_audit_healthy"), Some(0));
+    limit("unlimited");
+    let mut recovered = false;
+    for _ in 0..100 {
+        if gw.chat(&chat_body("gpt-4o", "after", false)).status == 200 {
+            recovered = true;
+            break;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        recovered,
+        "writing works again, so requests are served again"
+    );
+    let records = audit_export(&gw.audit_dir());
+    let outage = records
+        .iter()
+        .find(|r| r["kind"] == "outage")
+        .expect("the outage is on record");
+    assert!(outage["count"].as_u64().unwrap() >= 1, "{outage}");
+    assert_eq!(
+        audit_cli(&["verify", &gw.audit_dir().display().to_string()]).0,
+        0
+    );
+}
