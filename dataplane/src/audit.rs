@@ -153,9 +153,158 @@ impl Entry {
     }
 }
 
+impl Entry {
+    /// The record's JSON, written straight from the entry (no intermediate [`Record`]): the
+    /// drain thread's hot path. Same fields and names as `Record`'s serde form.
+    pub fn write_json(&self, at_us: u64, out: &mut Vec<u8>) {
+        use crate::translate::json::{Arr, Obj};
+        let mut o = Obj::new(out);
+        o.str("kind", kind_name(self.kind));
+        o.num("at_us", at_us);
+        let opt_str = |o: &mut Obj<'_>, k: &str, v: Option<&str>| {
+            if let Some(v) = v {
+                o.str(k, v);
+            }
+        };
+        opt_str(&mut o, "request_id", self.request_id.as_deref());
+        if self.received_us > 0 {
+            o.num("received_us", self.received_us);
+        }
+        if let Some(v) = self.first_byte_us {
+            o.num("first_byte_us", v);
+        }
+        opt_str(&mut o, "tenant", self.tenant.as_deref());
+        opt_str(&mut o, "project", self.project.as_deref());
+        opt_str(&mut o, "environment", self.environment);
+        opt_str(&mut o, "api_key_id", self.api_key_id.as_deref());
+        if let Some(c) = self.client {
+            let _ = std::io::Write::write_fmt(o.key("client"), format_args!("\"{c}\""));
+        }
+        opt_str(&mut o, "dialect", self.dialect);
+        opt_str(&mut o, "route", self.route);
+        if let Some(v) = self.stream {
+            o.raw("stream", if v { b"true" } else { b"false" });
+        }
+        opt_str(&mut o, "model_alias", self.model_alias.as_deref());
+        opt_str(&mut o, "provider", self.provider);
+        opt_str(&mut o, "upstream_model", self.upstream_model.as_deref());
+        opt_str(&mut o, "key_source", self.key_source);
+        opt_str(&mut o, "provider_key_id", self.provider_key_id.as_deref());
+        opt_str(
+            &mut o,
+            "provider_key_fingerprint",
+            self.provider_key_fingerprint.as_deref(),
+        );
+        if let (Some(a), Some(provider), Some(key)) =
+            (&self.attempt, self.provider, &self.provider_key_id)
+        {
+            let mut arr = Arr::new(o.key("attempts"));
+            let mut at = Obj::new(arr.item());
+            at.str("provider", provider);
+            at.str("key_id", key);
+            at.str("key_source", self.key_source.unwrap_or("byok"));
+            at.str("outcome", a.outcome);
+            if let Some(st) = a.status {
+                at.num("status", u64::from(st));
+            }
+            at.end();
+            arr.end();
+        }
+        if let Some(v) = self.status {
+            o.num("status", u64::from(v));
+        }
+        opt_str(&mut o, "error", self.error);
+        if let Some(u) = self.usage {
+            let mut uo = Obj::new(o.key("usage"));
+            uo.num("input_tokens", u.input_tokens);
+            uo.num("output_tokens", u.output_tokens);
+            uo.num("cached_tokens", u.cached_tokens);
+            uo.num("reasoning_tokens", u.reasoning_tokens);
+            uo.end();
+        }
+        if let Some(v) = self.overhead_us {
+            o.num("overhead_us", v);
+        }
+        if let Some(v) = self.upstream_us {
+            o.num("upstream_us", v);
+        }
+        o.end();
+    }
+}
+
+fn kind_name(k: Kind) -> &'static str {
+    match k {
+        Kind::Request => "request",
+        Kind::Response => "response",
+        Kind::Recovery => "recovery",
+        Kind::Outage => "outage",
+        Kind::Retention => "retention",
+    }
+}
+
 /// Unix microseconds now.
 pub fn now_us() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn direct_json_is_the_record_schema() {
+        let e = Entry {
+            kind: Kind::Response,
+            request_id: Some("req_\"1".into()),
+            received_us: 5,
+            first_byte_us: Some(6),
+            tenant: Some(Arc::from("acme")),
+            project: Some(Arc::from("p")),
+            environment: Some("production"),
+            api_key_id: Some(Arc::from("key_1")),
+            client: Some(
+                "[::1]:80"
+                    .parse()
+                    .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 80))),
+            ),
+            dialect: Some("openai"),
+            route: Some("chat_completions"),
+            stream: Some(true),
+            model_alias: Some(Arc::from("gpt-4o")),
+            provider: Some("openai"),
+            upstream_model: Some(Arc::from("gpt-4o")),
+            key_source: Some("byok"),
+            provider_key_id: Some(Arc::from("pk_1")),
+            provider_key_fingerprint: Some(Arc::from("sha256:ab")),
+            attempt: Some(AttemptEntry {
+                outcome: "status",
+                status: Some(429),
+            }),
+            status: Some(429),
+            error: Some("provider_error"),
+            usage: Some(Usage {
+                input_tokens: 1,
+                output_tokens: 2,
+                cached_tokens: 3,
+                reasoning_tokens: 4,
+            }),
+            overhead_us: Some(7),
+            upstream_us: Some(8),
+        };
+        let mut json = Vec::new();
+        e.write_json(9, &mut json);
+        let parsed: Result<Record, _> = serde_json::from_slice(&json);
+        assert_eq!(
+            parsed.ok(),
+            Some(e.to_record(9)),
+            "{}",
+            String::from_utf8_lossy(&json)
+        );
+        let mut minimal = Vec::new();
+        Entry::default().write_json(1, &mut minimal);
+        let parsed: Result<Record, _> = serde_json::from_slice(&minimal);
+        assert_eq!(parsed.ok(), Some(Entry::default().to_record(1)));
+    }
 }

@@ -56,7 +56,8 @@ fn run(writer: &mut Writer, config: &AuditConfig, d: &Drain) {
                 let Some(item) = ring.pop() else { break };
                 taken += 1;
                 if d.health.healthy.load(Relaxed) {
-                    writer.append(&item.entry.to_record(now_us()));
+                    let at = now_us();
+                    writer.append_with(|json| item.entry.write_json(at, json));
                     appended += 1;
                     if let Some(done) = item.done {
                         waiters.push(done);

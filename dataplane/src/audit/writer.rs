@@ -134,9 +134,16 @@ impl Writer {
 
     /// Frame a record into the pending batch.
     pub fn append(&mut self, record: &Record) {
-        self.json.clear();
         // Serialising plain data into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut self.json, record);
+        self.append_with(|json| {
+            let _ = serde_json::to_writer(json, record);
+        });
+    }
+
+    /// Frame a record whose JSON `write` produces (the shards' entries, without a `Record`).
+    pub fn append_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        self.json.clear();
+        write(&mut self.json);
         self.pending_chain = frame(&mut self.buf, &self.pending_chain, &self.json);
     }
 

@@ -192,23 +192,48 @@ pub fn chunk(out: &mut Vec<u8>, data: &[u8]) {
 /// The last chunk of a chunked body.
 pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
-/// A JSON string literal with the escapes RFC 8259 requires.
+/// A JSON string literal with the escapes RFC 8259 requires. Runs that need no escaping are
+/// copied whole.
 pub fn json_string(out: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
     out.push(b'"');
-    for &b in s.as_bytes() {
-        match b {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            0..=0x1f => {
-                let _ = write!(out, "\\u{b:04x}");
-            }
-            _ => out.push(b),
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
+/// A decimal number, without the formatting machinery.
+pub fn push_u64(out: &mut Vec<u8>, mut v: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
         }
     }
-    out.push(b'"');
+    out.extend_from_slice(&digits[i..]);
 }
 
 pub fn reason(status: u16) -> &'static str {
@@ -251,6 +276,21 @@ mod tests {
         assert!(text.ends_with(
             r#"{"error":{"message":"unknown model: \"x\"\n","type":"invalid_request_error","param":"model","code":"model_not_found"}}"#
         ));
+    }
+
+    #[test]
+    fn json_strings_and_numbers() {
+        let mut out = Vec::new();
+        json_string(&mut out, "plain \"q\" \\ \n\t\u{1} é");
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            r#""plain \"q\" \\ \n\t\u0001 é""#
+        );
+        for v in [0u64, 7, 10, 12345, u64::MAX] {
+            let mut n = Vec::new();
+            push_u64(&mut n, v);
+            assert_eq!(n, v.to_string().into_bytes());
+        }
     }
 
     #[test]

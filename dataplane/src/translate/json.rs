@@ -2,8 +2,6 @@
 //! values copied through as they are. Translation builds provider bodies with these instead of
 //! building a value tree and serialising it.
 
-use std::io::Write;
-
 use simd_json::prelude::Writable;
 use simd_json::BorrowedValue;
 
@@ -47,7 +45,7 @@ impl<'a> Obj<'a> {
     }
 
     pub fn num(&mut self, k: &str, v: u64) {
-        let _ = write!(self.key(k), "{v}");
+        crate::http::respond::push_u64(self.key(k), v);
     }
 
     pub fn value(&mut self, k: &str, v: &BorrowedValue<'_>) {
