@@ -222,6 +222,11 @@ fn string_end(b: &[u8], mut i: usize) -> usize {
     b.len()
 }
 
+/// Where the JSON value starting at `i` ends (for bodies already known to be valid JSON).
+pub fn json_value_end(b: &[u8], i: usize) -> usize {
+    value_end(b, i)
+}
+
 fn value_end(b: &[u8], i: usize) -> usize {
     match b.get(i) {
         Some(b'"') => string_end(b, i),

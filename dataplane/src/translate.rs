@@ -165,12 +165,15 @@ pub fn bad_event() -> Error {
     )
 }
 
-/// The `usage` object of an OpenAI response or chunk, if it has one.
+/// The `usage` object of an OpenAI response or chunk, if it has one. Only that object is
+/// parsed (found as the last `"usage":{`), not the whole body.
 pub fn openai_usage(json: &[u8]) -> Option<Usage> {
     use simd_json::prelude::*;
-    let mut copy = json.to_vec();
-    let v = simd_json::to_borrowed_value(&mut copy).ok()?;
-    let u = v.get("usage")?;
+    let key = memchr::memmem::rfind(json, b"\"usage\":{")?;
+    let start = key + b"\"usage\":".len();
+    let end = crate::route::json_value_end(json, start);
+    let mut copy = json.get(start..end)?.to_vec();
+    let u = simd_json::to_borrowed_value(&mut copy).ok()?;
     let n = |k: &str| u.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
     let detail = |o: &str, k: &str| {
         u.get(o)

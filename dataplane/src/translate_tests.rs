@@ -278,3 +278,18 @@ fn mid_stream_provider_errors_surface() {
     );
     assert!(unknown.is_ok(), "unknown events are ignored");
 }
+
+#[test]
+fn usage_is_read_from_the_usage_object_alone() {
+    let body = br#"{"id":"x","choices":[{"message":{"content":"the word \"usage\":{ in text"}}],"usage":{"prompt_tokens":60,"completion_tokens":5,"total_tokens":65,"prompt_tokens_details":{"cached_tokens":2},"completion_tokens_details":{"reasoning_tokens":1}}}"#;
+    assert_eq!(
+        openai_usage(body),
+        Some(Usage {
+            prompt: 60,
+            completion: 5,
+            cached: 2,
+            reasoning: 1
+        })
+    );
+    assert_eq!(openai_usage(br#"{"usage":null}"#), None);
+}

@@ -383,3 +383,32 @@ fn a_log_that_cannot_be_written_fails_closed_and_recovers() {
         0
     );
 }
+
+#[test]
+fn an_audit_directory_that_cannot_be_written_keeps_the_gateway_from_starting() {
+    // Nothing can be created under /proc, even by root: the gateway must not serve unaudited.
+    let mock = Mock::start(&[]);
+    let dir = warden_tests::TempDir::new("unwritable-audit");
+    let text = config(mock.addr, 1, "").replace(
+        "io_uring_entries = 256\n",
+        "io_uring_entries = 256\naudit_dir = \"/proc/warden-audit-test\"\n",
+    );
+    let path = dir.0.join("dataplane.toml");
+    std::fs::write(
+        &path,
+        text.replace("STATE_DIR", &dir.0.join("state").display().to_string()),
+    )
+    .unwrap();
+    let out = Command::new(warden_tests::bin("warden-dataplane"))
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("opening the audit log"), "{stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "it never announced that it was serving"
+    );
+}
