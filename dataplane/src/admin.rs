@@ -26,11 +26,13 @@ const LIMITS: Limits = Limits {
 /// What the admin endpoints report, shared read-only with the main thread and shards.
 pub struct AdminView {
     pub shards: Vec<Arc<ShardMetrics>>,
-    pub snapshot_version: AtomicU64,
+    pub snapshot_version: Arc<AtomicU64>,
     pub draining: AtomicBool,
     pub listen_sockets: usize,
     /// The audit drain's counters, when auditing is on.
     pub audit: Option<Arc<crate::audit::ring::Health>>,
+    /// Snapshot intake, when a control plane manages this data plane.
+    pub control: Option<Arc<crate::control::Control>>,
 }
 
 /// Bind and serve on a thread of its own. Returns the bound address.
@@ -107,15 +109,7 @@ fn audit_metrics(out: &mut String, h: &crate::audit::ring::Health) {
 async fn handle(mut stream: TcpStream, view: Arc<AdminView>) {
     let mut buf = Vec::with_capacity(LIMITS.max_head);
     let head = loop {
-        let (len, cap) = (buf.len(), buf.capacity());
-        let read = monoio::time::timeout(
-            Duration::from_secs(5),
-            stream.read(std::mem::take(&mut buf).slice_mut(len..cap)),
-        )
-        .await;
-        let Ok((Ok(n), slice)) = read else { return };
-        buf = slice.into_inner();
-        if n == 0 {
+        if !read_more(&mut stream, &mut buf).await {
             return;
         }
         match parse_request(&buf, LIMITS) {
@@ -133,6 +127,7 @@ async fn handle(mut stream: TcpStream, view: Arc<AdminView>) {
     let mut out = Vec::with_capacity(4096);
     let rid = b"admin";
     let draining = view.draining.load(Relaxed);
+    let version = view.snapshot_version.load(Relaxed);
     match (head.method, path) {
         (Method::Get, b"/healthz") => {
             respond::full(&mut out, 200, "text/plain", b"ok\n", rid, false)
@@ -140,15 +135,20 @@ async fn handle(mut stream: TcpStream, view: Arc<AdminView>) {
         (Method::Get, b"/readyz") if draining => {
             respond::full(&mut out, 503, "text/plain", b"draining\n", rid, false)
         }
+        // A data plane under a control plane is ready once it has a snapshot to serve.
+        (Method::Get, b"/readyz") if version == 0 => respond::full(
+            &mut out,
+            503,
+            "text/plain",
+            b"waiting for a snapshot\n",
+            rid,
+            false,
+        ),
         (Method::Get, b"/readyz") => {
             respond::full(&mut out, 200, "text/plain", b"ready\n", rid, false)
         }
         (Method::Get, b"/metrics") => {
-            let mut text = render(
-                &view.shards,
-                view.snapshot_version.load(Relaxed),
-                view.listen_sockets,
-            );
+            let mut text = render(&view.shards, version, view.listen_sockets);
             if let Some(h) = &view.audit {
                 audit_metrics(&mut text, h);
             }
@@ -161,6 +161,10 @@ async fn handle(mut stream: TcpStream, view: Arc<AdminView>) {
                 false,
             );
         }
+        (Method::Put, b"/v1/snapshot") if view.control.is_some() => {
+            let (status, body) = intake(&mut stream, &mut buf, &head, &view).await;
+            respond::full(&mut out, status, respond::JSON, body.as_bytes(), rid, false);
+        }
         _ => respond::error(
             &mut out,
             &Error::new(Kind::UnknownRoute, "unknown admin path"),
@@ -169,4 +173,65 @@ async fn handle(mut stream: TcpStream, view: Arc<AdminView>) {
         ),
     }
     let _ = crate::conn::flush(&mut stream, &mut out).await;
+}
+
+/// `PUT /v1/snapshot` from the control plane: authenticate, read the body, apply.
+async fn intake(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    head: &crate::http::parse::RequestHead,
+    view: &AdminView,
+) -> (u16, String) {
+    let Some(control) = &view.control else {
+        return (404, r#"{"error":"not under a control plane"}"#.into());
+    };
+    let presented = head
+        .authorization
+        .map(|a| a.get(buf))
+        .and_then(|v| v.strip_prefix(b"Bearer "))
+        .unwrap_or_default();
+    if !control.authorized(presented) {
+        return (401, r#"{"error":"invalid data-plane token"}"#.into());
+    }
+    let crate::http::parse::Framing::Length(n) = head.framing else {
+        return (
+            411,
+            r#"{"error":"a Content-Length body is required"}"#.into(),
+        );
+    };
+    if n as usize > crate::control::MAX_SNAPSHOT {
+        return (413, r#"{"error":"snapshot too large"}"#.into());
+    }
+    let end = head.len + n as usize;
+    buf.reserve(end.saturating_sub(buf.len()));
+    while buf.len() < end {
+        if !read_more(stream, buf).await {
+            return (400, r#"{"error":"body incomplete"}"#.into());
+        }
+    }
+    match control.apply(&buf[head.len..end]).await {
+        Ok(version) => (200, format!(r#"{{"version":{version}}}"#)),
+        Err((status, why)) => {
+            let mut body = b"{\"error\":".to_vec();
+            respond::json_string(&mut body, &why);
+            body.push(b'}');
+            (status, String::from_utf8_lossy(&body).into_owned())
+        }
+    }
+}
+
+/// One read into `buf`'s spare room (5 s at most). False at EOF, error or timeout.
+async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
+    if buf.capacity() - buf.len() < 4096 {
+        buf.reserve(64 * 1024);
+    }
+    let (len, cap) = (buf.len(), buf.capacity());
+    let read = monoio::time::timeout(
+        Duration::from_secs(5),
+        stream.read(std::mem::take(buf).slice_mut(len..cap)),
+    )
+    .await;
+    let Ok((res, slice)) = read else { return false };
+    *buf = slice.into_inner();
+    matches!(res, Ok(n) if n > 0)
 }

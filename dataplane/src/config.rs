@@ -25,6 +25,10 @@ pub struct Config {
     pub master_key_file: Option<PathBuf>,
     pub control_plane: Option<String>,
     pub control_plane_token_file: Option<PathBuf>,
+    /// How this data plane names itself to the control plane (default: its admin address).
+    pub dataplane_id: Option<String>,
+    /// The URL the control plane pushes snapshots to (default: `http://<admin_listen>`).
+    pub advertise_admin_url: Option<String>,
     /// Submission queue entries per shard ring (the memlock budget is per user: keep it modest).
     #[serde(default = "default_ring_entries")]
     pub io_uring_entries: u32,
@@ -151,7 +155,14 @@ impl Config {
             return Err("shards must be at least 1".into());
         }
         if self.control_plane.is_some() {
-            return Err("control_plane mode is not available in this build yet; use the standalone sections".into());
+            if self.control_plane_token_file.is_none() || self.master_key_file.is_none() {
+                return Err(
+                    "control_plane needs control_plane_token_file and master_key_file".into(),
+                );
+            }
+            if !self.tenants.is_empty() {
+                return Err("control_plane and standalone [[tenants]] exclude each other".into());
+            }
         }
         Ok(())
     }

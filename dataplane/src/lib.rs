@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod conn;
+pub mod control;
 pub mod error;
 pub mod extract;
 pub mod http;

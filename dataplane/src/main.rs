@@ -4,7 +4,7 @@
 // The binary's entry point reports its address and version on stdout.
 #![allow(clippy::print_stdout)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{mpsc, Arc};
@@ -17,13 +17,18 @@ use warden_dataplane::audit::drain::{self, Drain};
 use warden_dataplane::audit::ring::{Health, Item, Producer};
 use warden_dataplane::audit::writer::Writer;
 use warden_dataplane::config::Config;
+use warden_dataplane::control::{
+    last_good, load_keyring, spawn_registration, write_atomically, Control, LAST_GOOD,
+};
 use warden_dataplane::listener::bind_all;
 use warden_dataplane::metrics::ShardMetrics;
 use warden_dataplane::shard::{self, ShardSpec};
 use warden_dataplane::upstream::dns::spawn_resolvers;
 use warden_shared::snapshot;
+use warden_shared::snapshot::Snapshot;
 use warden_shared::standalone::compile;
-use warden_shared::vault::MasterKey;
+use warden_shared::vault::{Keyring, MasterKey};
+use zeroize::Zeroizing;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -81,13 +86,9 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
     let config = Arc::new(Config::load(config_path).map_err(anyhow::Error::msg)?);
     std::fs::create_dir_all(&config.state_dir)
         .with_context(|| format!("creating state_dir {}", config.state_dir.display()))?;
-    let master = Arc::new(load_master_key(config.master_key_file.as_deref())?);
-    let compiled = compile(config.sections(), &master, 1).map_err(anyhow::Error::msg)?;
-    // Serve from the same validated bytes a pushed snapshot would arrive as, and keep them as
-    // the last good snapshot.
-    let bytes = snapshot::encode(&compiled)?;
-    write_atomically(&config.state_dir.join("snapshot.rkyv"), &bytes)?;
-    let snapshot = Arc::new(snapshot::decode(&bytes)?);
+    let (keyring, snapshot) = initial_snapshot(&config)?;
+    let keyring = Arc::new(keyring);
+    let snapshot = Arc::new(snapshot);
 
     let shards = config.shard_count();
     let listeners =
@@ -99,12 +100,32 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
         .map(|_| Arc::new(ShardMetrics::default()))
         .collect();
     let audit = start_audit(&config, shards)?;
+    let version = Arc::new(AtomicU64::new(snapshot.version));
+    let (senders, mut receivers): (Vec<_>, Vec<_>) = (0..shards)
+        .map(|_| futures_channel::mpsc::unbounded())
+        .unzip();
+    let control = match (
+        &config.control_plane,
+        &config.control_plane_token_file,
+        &config.master_key_file,
+    ) {
+        (Some(_), Some(token_file), Some(key_file)) => Some(Arc::new(Control::new(
+            read_token(token_file)?,
+            senders,
+            Arc::clone(&keyring),
+            key_file.clone(),
+            config.state_dir.clone(),
+            Arc::clone(&version),
+        ))),
+        _ => None,
+    };
     let view = Arc::new(AdminView {
         shards: metrics.clone(),
-        snapshot_version: AtomicU64::new(snapshot.version),
+        snapshot_version: Arc::clone(&version),
         draining: AtomicBool::new(false),
         listen_sockets: listeners.len(),
         audit: audit.as_ref().map(|a| Arc::clone(&a.health)),
+        control: control.clone(),
     });
     let mut producers = audit
         .as_ref()
@@ -123,12 +144,13 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
             listener,
             config: Arc::clone(&config),
             snapshot: Arc::clone(&snapshot),
-            master: Arc::clone(&master),
+            master: Arc::clone(&keyring),
             metrics: Arc::clone(&metrics[id]),
             dns: dns.clone(),
             drain: drain_rx,
             ready: ready_tx.clone(),
             audit: producers.next(),
+            updates: receivers.remove(0),
         })?);
     }
     drop(ready_tx);
@@ -142,6 +164,23 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
     let admin_addr = admin::spawn(config.admin_listen, Arc::clone(&view))
         .with_context(|| format!("binding admin_listen {}", config.admin_listen))?;
     tracing::info!(%local, admin = %admin_addr, shards, version = snapshot.version, "serving");
+    if let (Some(cp), Some(control)) = (&config.control_plane, &control) {
+        let id = config
+            .dataplane_id
+            .clone()
+            .unwrap_or_else(|| admin_addr.to_string());
+        let push_url = config
+            .advertise_admin_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{admin_addr}"));
+        spawn_registration(
+            cp.clone(),
+            control.token.clone(),
+            id,
+            push_url,
+            Arc::clone(&version),
+        )?;
+    }
     println!(
         "warden-dataplane listening on http://{local} (admin http://{admin_addr}), {shards} shards"
     );
@@ -199,26 +238,67 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
     }
 }
 
-fn load_master_key(path: Option<&Path>) -> anyhow::Result<MasterKey> {
-    let Some(path) = path else {
-        return Ok(MasterKey::generate(0)?);
+/// The keyring and the snapshot to serve at start: compiled from the standalone sections, or
+/// (under a control plane) the last good snapshot, or an empty one until the first push.
+fn initial_snapshot(config: &Config) -> anyhow::Result<(Keyring, Snapshot)> {
+    if config.control_plane.is_some() {
+        let key_file = config
+            .master_key_file
+            .as_deref()
+            .context("master_key_file is required")?;
+        let keyring = load_keyring(key_file).map_err(anyhow::Error::msg)?;
+        let snapshot = match last_good(&config.state_dir) {
+            Some(s) => {
+                tracing::info!(
+                    version = s.version,
+                    "serving the last good snapshot until the control plane pushes"
+                );
+                s
+            }
+            None => empty_snapshot(),
+        };
+        return Ok((keyring, snapshot));
+    }
+    let master = match config.master_key_file.as_deref() {
+        Some(path) => {
+            let bytes = Zeroizing::new(
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+            );
+            MasterKey::from_key_file_bytes(&bytes).with_context(|| {
+                format!(
+                    "{}: master key file must hold exactly 32 bytes",
+                    path.display()
+                )
+            })?
+        }
+        None => MasterKey::generate(0)?,
     };
-    let bytes = zeroize::Zeroizing::new(
-        std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
-    );
-    MasterKey::from_bytes(1, &bytes).with_context(|| {
-        format!(
-            "{}: master key file must hold exactly 32 bytes",
-            path.display()
-        )
-    })
+    let compiled = compile(config.sections(), &master, 1).map_err(anyhow::Error::msg)?;
+    // Serve from the same validated bytes a pushed snapshot would arrive as, and keep them as
+    // the last good snapshot.
+    let bytes = snapshot::encode(&compiled)?;
+    write_atomically(&config.state_dir.join(LAST_GOOD), &bytes)?;
+    Ok((Keyring::new(vec![master]), snapshot::decode(&bytes)?))
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp: PathBuf = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
-    Ok(())
+/// Version 0: nothing to serve yet (every request is refused as unauthenticated).
+fn empty_snapshot() -> Snapshot {
+    Snapshot {
+        version: 0,
+        providers: Vec::new(),
+        models: warden_shared::catalog::default_models(),
+        tenants: Vec::new(),
+        projects: Vec::new(),
+        api_keys: Vec::new(),
+        pooled_keys: Vec::new(),
+    }
+}
+
+fn read_token(path: &Path) -> anyhow::Result<Zeroizing<String>> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+    );
+    Ok(Zeroizing::new(text.trim().to_owned()))
 }
 
 /// The running audit drain and the rings it empties.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures_channel::oneshot;
 use monoio_rustls::TlsConnector;
 use warden_shared::snapshot::Snapshot;
-use warden_shared::vault::MasterKey;
+use warden_shared::vault::Keyring;
 
 use crate::config::{ms, Config};
 use crate::http::parse::Limits as HeadLimits;
@@ -64,13 +64,21 @@ pub struct ShardSpec {
     pub listener: std::net::TcpListener,
     pub config: Arc<Config>,
     pub snapshot: Arc<Snapshot>,
-    pub master: Arc<MasterKey>,
+    pub master: Arc<Keyring>,
     pub metrics: Arc<ShardMetrics>,
     pub dns: mpsc::Sender<Lookup>,
     pub drain: oneshot::Receiver<()>,
     /// Told once the shard serves (or why it could not start).
     pub ready: mpsc::Sender<Result<usize, String>>,
     pub audit: Option<crate::audit::ring::Producer>,
+    /// New serving states, built off the shard, to swap in between requests.
+    pub updates: futures_channel::mpsc::UnboundedReceiver<StateUpdate>,
+}
+
+/// A new serving state for one shard, and the acknowledgement it sends once swapped in.
+pub struct StateUpdate {
+    pub state: ServingState,
+    pub swapped: oneshot::Sender<u64>,
 }
 
 /// Decrements the in-flight count when a request ends, however it ends.
@@ -183,12 +191,30 @@ fn serve(mut spec: ShardSpec) -> Result<(), String> {
     runtime.block_on(async move {
         let audit = spec.audit.take();
         let shard = Rc::new(build(&spec, audit)?);
+        let (_, unused) = futures_channel::mpsc::unbounded();
+        let updates = std::mem::replace(&mut spec.updates, unused);
+        monoio::spawn(apply_updates(Rc::clone(&shard), updates));
         let listener = monoio::net::TcpListener::from_std(spec.listener)
             .map_err(|e| format!("shard {}: adopting the listener: {e}", spec.id))?;
         let _ = spec.ready.send(Ok(spec.id));
         crate::listener::accept_loop(shard, listener, spec.drain).await;
         Ok(())
     })
+}
+
+/// Swap in each new serving state as it arrives. Requests in flight keep the `Rc` of the state
+/// they started with; the next request sees the new one.
+async fn apply_updates(
+    shard: Rc<Shard>,
+    mut updates: futures_channel::mpsc::UnboundedReceiver<StateUpdate>,
+) {
+    use futures_core::Stream;
+    use std::pin::Pin;
+    while let Some(update) = std::future::poll_fn(|cx| Pin::new(&mut updates).poll_next(cx)).await {
+        let version = update.state.version;
+        *shard.state.borrow_mut() = Rc::new(update.state);
+        let _ = update.swapped.send(version);
+    }
 }
 
 fn build(spec: &ShardSpec, audit: Option<crate::audit::ring::Producer>) -> Result<Shard, String> {

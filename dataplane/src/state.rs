@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use warden_shared::catalog::Provider;
 use warden_shared::snapshot::{Environment, GuardrailPolicy, ProviderKey, Snapshot};
-use warden_shared::vault::MasterKey;
+use warden_shared::vault::Keyring;
 
 use crate::http::respond::json_string;
 use crate::upstream::origin::Origin;
@@ -22,7 +22,7 @@ pub struct ServingState {
     /// Indexed by `Provider::index`.
     pub origins: Vec<Origin>,
     /// Opens sealed provider keys for one request at a time.
-    pub master: Arc<MasterKey>,
+    pub master: Arc<Keyring>,
 }
 
 pub struct ApiKeyRef {
@@ -51,7 +51,7 @@ pub struct RouteTarget {
 }
 
 impl ServingState {
-    pub fn build(snapshot: &Snapshot, master: Arc<MasterKey>) -> Result<ServingState, String> {
+    pub fn build(snapshot: &Snapshot, master: Arc<Keyring>) -> Result<ServingState, String> {
         let mut origins = Vec::with_capacity(Provider::ALL.len());
         for p in Provider::ALL {
             let url = snapshot

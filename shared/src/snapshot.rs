@@ -23,6 +23,24 @@ pub struct Snapshot {
     pub tenants: Vec<Tenant>,
     pub projects: Vec<Project>,
     pub api_keys: Vec<ApiKeyEntry>,
+    /// The operator's pooled provider keys, sealed with the scope tenant "" / project "".
+    pub pooled_keys: Vec<ProviderKey>,
+}
+
+impl Snapshot {
+    /// Every master-key id this snapshot's sealed keys need.
+    pub fn master_key_ids(&self) -> Vec<u32> {
+        let mut ids: Vec<u32> = self
+            .projects
+            .iter()
+            .flat_map(|p| p.provider_keys.iter())
+            .chain(self.pooled_keys.iter())
+            .map(|k| k.sealed.master_key_id)
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
 }
 
 /// Where a provider is reached (overridable for tests, proxies and regional endpoints).
@@ -172,6 +190,7 @@ mod tests {
                 hash: [7; 32],
                 project: "p".into(),
             }],
+            pooled_keys: vec![],
         }
     }
 

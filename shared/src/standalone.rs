@@ -207,6 +207,7 @@ pub fn compile(
         tenants,
         projects,
         api_keys,
+        pooled_keys: Vec::new(),
     })
 }
 

@@ -72,6 +72,19 @@ impl MasterKey {
         })
     }
 
+    /// A master key whose id is derived from the key itself (the first four bytes of its
+    /// SHA-256), so every process holding the same key file agrees on the id without storing it.
+    pub fn from_key_file_bytes(bytes: &[u8]) -> Result<MasterKey, VaultError> {
+        use sha2::{Digest, Sha256};
+        let key: [u8; 32] = bytes.try_into().map_err(|_| VaultError::KeySize)?;
+        let digest = Sha256::digest(key);
+        let id = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
+        Ok(MasterKey {
+            id,
+            key: Zeroizing::new(key),
+        })
+    }
+
     /// A fresh random key (a standalone data plane seals its configured keys under one of these,
     /// so they are never held in memory as plaintext between requests).
     pub fn generate(id: u32) -> Result<MasterKey, VaultError> {
@@ -141,6 +154,35 @@ impl std::fmt::Debug for MasterKey {
 }
 
 /// Length-prefixed fields so that no two scopes serialise to the same bytes.
+/// The master keys a process can open sealed keys with: the current one and, during a
+/// rotation, the previous one. Sealed keys name the master key they were sealed under.
+#[derive(Debug, Default)]
+pub struct Keyring {
+    keys: Vec<MasterKey>,
+}
+
+impl Keyring {
+    pub fn new(keys: Vec<MasterKey>) -> Keyring {
+        Keyring { keys }
+    }
+
+    pub fn has(&self, id: u32) -> bool {
+        self.keys.iter().any(|k| k.id == id)
+    }
+
+    pub fn open(
+        &self,
+        scope: KeyScope<'_>,
+        sealed: &SealedKey,
+    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        self.keys
+            .iter()
+            .find(|k| k.id == sealed.master_key_id)
+            .ok_or(VaultError::Open)?
+            .open(scope, sealed)
+    }
+}
+
 fn associated_data(master_key_id: u32, scope: KeyScope<'_>) -> Vec<u8> {
     let mut aad = Vec::with_capacity(64);
     aad.extend_from_slice(b"warden-provider-key");

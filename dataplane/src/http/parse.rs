@@ -19,6 +19,8 @@ pub enum Method {
     Get,
     Head,
     Post,
+    Put,
+    Delete,
     Other,
 }
 
@@ -103,6 +105,8 @@ pub fn parse_request(buf: &[u8], limits: Limits) -> Result<Option<RequestHead>, 
         Some("GET") => Method::Get,
         Some("HEAD") => Method::Head,
         Some("POST") => Method::Post,
+        Some("PUT") => Method::Put,
+        Some("DELETE") => Method::Delete,
         Some(_) => Method::Other,
         None => return Err(HeadError::Malformed("missing method")),
     };
