@@ -166,6 +166,11 @@ impl Keyring {
         Keyring { keys }
     }
 
+    /// The key new seals use (the first).
+    pub fn current(&self) -> Option<&MasterKey> {
+        self.keys.first()
+    }
+
     pub fn has(&self, id: u32) -> bool {
         self.keys.iter().any(|k| k.id == id)
     }

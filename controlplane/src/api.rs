@@ -1,0 +1,177 @@
+//! The admin API (`Authorization: Bearer <admin token>`, compared in constant time) and the
+//! data-plane registration endpoint (`Bearer <data-plane token>`). JSON in, JSON out; bodies
+//! with unknown fields are refused. Keys are returned once at creation (Warden keys) or never
+//! (provider keys: id, provider, label, fingerprint only). Every change publishes a snapshot.
+
+mod keys;
+mod tenants;
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::secrets::constant_time_eq;
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route(
+            "/admin/v1/tenants",
+            post(tenants::create_tenant).get(tenants::list_tenants),
+        )
+        .route(
+            "/admin/v1/tenants/{tenant}/projects",
+            post(tenants::create_project),
+        )
+        .route(
+            "/admin/v1/projects/{project}/api-keys",
+            post(keys::create_api_key),
+        )
+        .route("/admin/v1/api-keys/{id}", delete(keys::delete_api_key))
+        .route(
+            "/admin/v1/projects/{project}/provider-keys",
+            post(keys::add_provider_key).get(keys::list_provider_keys),
+        )
+        .route(
+            "/admin/v1/provider-keys/{id}",
+            delete(keys::delete_provider_key),
+        )
+        .route(
+            "/admin/v1/pooled-keys",
+            post(keys::add_pooled_key).get(keys::list_pooled_keys),
+        )
+        .route(
+            "/admin/v1/pooled-keys/{id}",
+            delete(keys::delete_pooled_key),
+        )
+        .route("/admin/v1/models", get(tenants::list_models))
+        .route(
+            "/admin/v1/models/{alias}",
+            put(tenants::put_model).delete(tenants::delete_model),
+        )
+        .route("/admin/v1/dataplanes", get(list_dataplanes))
+        .route("/admin/v1/snapshot", get(snapshot_version))
+        .route("/admin/v1/master-key/rotate", post(keys::rotate_master_key))
+        .route("/dataplane/v1/register", post(register))
+        .with_state(app)
+}
+
+/// Proof that the request carried the admin token.
+pub struct Admin;
+
+impl FromRequestParts<Arc<App>> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Admin, ApiError> {
+        bearer(parts, &app.admin_token)
+            .then_some(Admin)
+            .ok_or(ApiError::Unauthorized)
+    }
+}
+
+/// Proof that the request carried the data-plane token.
+pub struct DataPlane;
+
+impl FromRequestParts<Arc<App>> for DataPlane {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<DataPlane, ApiError> {
+        bearer(parts, &app.dataplane_token)
+            .then_some(DataPlane)
+            .ok_or(ApiError::Unauthorized)
+    }
+}
+
+fn bearer(parts: &Parts, expected: &str) -> bool {
+    let presented = parts
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    !expected.is_empty() && constant_time_eq(presented.as_bytes(), expected.as_bytes())
+}
+
+/// `Json` whose rejections are our 400s with the reason (unknown field, wrong type, …).
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Body<T>, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(v)) => Ok(Body(v)),
+            Err(e) => Err(ApiError::BadRequest(rejection_text(&e))),
+        }
+    }
+}
+
+fn rejection_text(e: &JsonRejection) -> String {
+    e.body_text()
+}
+
+/// A name: 1–128 printable characters.
+pub fn check_name(field: &str, name: &str) -> ApiResult<()> {
+    if name.trim().is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(format!(
+            "{field} must be 1 to 128 printable characters"
+        )));
+    }
+    Ok(())
+}
+
+async fn list_dataplanes(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
+    let planes = app.store.dataplanes().await?;
+    let latest = app.latest().version;
+    let rows: Vec<Value> = planes
+        .into_iter()
+        .map(|(id, url, acked, seen)| {
+            json!({"id": id, "push_url": url, "acked_version": acked, "last_seen": seen, "current": acked as u64 >= latest})
+        })
+        .collect();
+    Ok(Json(
+        json!({"snapshot_version": latest, "dataplanes": rows}),
+    ))
+}
+
+async fn snapshot_version(_: Admin, State(app): State<Arc<App>>) -> Json<Value> {
+    let latest = app.latest();
+    Json(json!({"version": latest.version, "bytes": latest.bytes.len()}))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Registration {
+    id: String,
+    push_url: String,
+    version: u64,
+}
+
+async fn register(
+    _: DataPlane,
+    State(app): State<Arc<App>>,
+    Body(r): Body<Registration>,
+) -> ApiResult<Json<Value>> {
+    check_name("id", &r.id)?;
+    if !r.push_url.starts_with("http://") {
+        return Err(ApiError::BadRequest(
+            "push_url must be an http:// URL".into(),
+        ));
+    }
+    app.store
+        .upsert_dataplane(&r.id, &r.push_url, r.version)
+        .await?;
+    let latest = app.latest().version;
+    if r.version < latest {
+        app.wake.notify_one();
+    }
+    Ok(Json(json!({"snapshot_version": latest})))
+}

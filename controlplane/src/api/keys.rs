@@ -1,0 +1,314 @@
+//! Warden API keys (shown once, stored as a hash and a short hint), provider keys and the
+//! operator's pooled keys (sealed with AES-256-GCM, never shown again), and master-key rotation.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use warden_shared::catalog::Provider;
+use warden_shared::vault::{KeyScope, MasterKey};
+use warden_shared::{api_key_hash, fingerprint};
+use zeroize::Zeroizing;
+
+use super::tenants::unknown_provider;
+use super::{check_name, Admin, Body};
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::secrets::{hex, new_api_key, new_id, now_s, random_bytes, unhex, write_private};
+use crate::store::ProviderKeyRow;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiKey {
+    name: String,
+}
+
+pub async fn create_api_key(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(project): Path<String>,
+    Body(k): Body<NewApiKey>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    check_name("name", &k.name)?;
+    if app.store.project(&project).await?.is_none() {
+        return Err(ApiError::NotFound("project"));
+    }
+    let key = new_api_key()?;
+    let hash = api_key_hash(key.as_bytes());
+    let id = format!("key_{}", &hex(&hash)[..12]);
+    let hint = format!("wdn_…{}", &key[key.len() - 4..]);
+    app.store
+        .insert_api_key(&id, &project, &k.name, &hex(&hash), &hint)
+        .await?;
+    app.publish().await?;
+    // The only time the key is shown.
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": id, "key": key.as_str(), "hint": hint})),
+    ))
+}
+
+pub async fn delete_api_key(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    if !app.store.delete_api_key(&id).await? {
+        return Err(ApiError::NotFound("API key"));
+    }
+    app.publish().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewProviderKey {
+    provider: String,
+    key: String,
+    label: Option<String>,
+    priority: Option<u32>,
+}
+
+pub async fn add_provider_key(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(project): Path<String>,
+    Body(k): Body<NewProviderKey>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let key = Zeroizing::new(k.key);
+    let p = app
+        .store
+        .project(&project)
+        .await?
+        .ok_or(ApiError::NotFound("project"))?;
+    if p.plan == "developer" {
+        return Err(ApiError::Forbidden(
+            "developer-plan tenants use pooled keys; bring your own keys on team or enterprise"
+                .into(),
+        ));
+    }
+    let row = seal(
+        &app,
+        Some((&p.tenant_id, &p.id)),
+        &k.provider,
+        &key,
+        k.label,
+        k.priority,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(described(&row))))
+}
+
+pub async fn list_provider_keys(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(project): Path<String>,
+) -> ApiResult<Json<Value>> {
+    if app.store.project(&project).await?.is_none() {
+        return Err(ApiError::NotFound("project"));
+    }
+    let rows: Vec<Value> = app
+        .store
+        .provider_keys(Some(&project))
+        .await?
+        .iter()
+        .map(described)
+        .collect();
+    Ok(Json(json!({"provider_keys": rows})))
+}
+
+pub async fn delete_provider_key(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    if !app.store.delete_provider_key(&id, false).await? {
+        return Err(ApiError::NotFound("provider key"));
+    }
+    app.publish().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn add_pooled_key(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Body(k): Body<NewProviderKey>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let key = Zeroizing::new(k.key);
+    let row = seal(&app, None, &k.provider, &key, k.label, k.priority).await?;
+    Ok((StatusCode::CREATED, Json(described(&row))))
+}
+
+pub async fn list_pooled_keys(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
+    let rows: Vec<Value> = app
+        .store
+        .provider_keys(None)
+        .await?
+        .iter()
+        .map(described)
+        .collect();
+    Ok(Json(json!({"pooled_keys": rows})))
+}
+
+pub async fn delete_pooled_key(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    if !app.store.delete_provider_key(&id, true).await? {
+        return Err(ApiError::NotFound("pooled key"));
+    }
+    app.publish().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// What the API shows of a provider key: never the key.
+fn described(k: &ProviderKeyRow) -> Value {
+    json!({"id": k.id, "provider": k.provider, "label": k.label, "priority": k.priority,
+           "fingerprint": k.fingerprint, "created": k.created_at})
+}
+
+/// Validate, seal under the current master key (scope: tenant, project, provider, key id — empty
+/// tenant and project for pooled keys), store, publish.
+async fn seal(
+    app: &App,
+    owner: Option<(&str, &str)>,
+    provider: &str,
+    key: &str,
+    label: Option<String>,
+    priority: Option<u32>,
+) -> ApiResult<ProviderKeyRow> {
+    let provider = Provider::from_name(provider).ok_or_else(|| unknown_provider(provider))?;
+    if key.is_empty() || key.len() > 512 {
+        return Err(ApiError::BadRequest("key must be 1 to 512 bytes".into()));
+    }
+    if key.bytes().any(|b| !(0x21..=0x7e).contains(&b)) {
+        return Err(ApiError::BadRequest(
+            "key contains whitespace or non-printable characters".into(),
+        ));
+    }
+    let label = label.unwrap_or_default();
+    if label.len() > 128 {
+        return Err(ApiError::BadRequest(
+            "label must be at most 128 characters".into(),
+        ));
+    }
+    let fp = fingerprint(key.as_bytes());
+    let project = owner.map(|(_, p)| p);
+    if app
+        .store
+        .provider_keys(project)
+        .await?
+        .iter()
+        .any(|k| k.fingerprint == fp)
+    {
+        return Err(ApiError::Conflict("this key is already stored here".into()));
+    }
+    let id = new_id("pk")?;
+    let (tenant, project_id) = owner.unwrap_or(("", ""));
+    let scope = KeyScope {
+        tenant,
+        project: project_id,
+        provider,
+        key_id: &id,
+    };
+    let ring = app.keyring();
+    let master = ring
+        .current()
+        .ok_or_else(|| ApiError::Internal("no master key".into()))?;
+    let sealed = master
+        .seal(scope, key.as_bytes())
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let row = ProviderKeyRow {
+        id,
+        project_id: project.map(str::to_owned),
+        provider: provider.name().to_owned(),
+        label,
+        priority: i64::from(priority.unwrap_or(0)),
+        fingerprint: fp,
+        master_key_id: i64::from(sealed.master_key_id),
+        nonce: hex(&sealed.nonce),
+        ciphertext: hex(&sealed.ciphertext),
+        created_at: now_s(),
+    };
+    app.store.insert_provider_key(&row).await?;
+    app.publish().await?;
+    Ok(row)
+}
+
+/// Re-wrap every stored key under a new master key. The previous key stays in
+/// `master_key_file.previous` so data planes holding older snapshots keep serving; data planes
+/// reload their key files when a snapshot needs the new key.
+pub async fn rotate_master_key(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
+    let _guard = app.publish_lock.lock().await;
+    let old_bytes = Zeroizing::new(
+        std::fs::read(&app.key_file).map_err(|e| ApiError::Internal(e.to_string()))?,
+    );
+    let old = MasterKey::from_key_file_bytes(&old_bytes)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let new_bytes = Zeroizing::new(random_bytes::<32>()?);
+    let new = MasterKey::from_key_file_bytes(new_bytes.as_ref())
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let ring = app.keyring();
+    let mut resealed = Vec::new();
+    for mut row in app.store.all_provider_keys().await? {
+        let provider = Provider::from_name(&row.provider)
+            .ok_or_else(|| ApiError::Internal("unknown provider in store".into()))?;
+        let (tenant, project) = match &row.project_id {
+            Some(p) => (
+                app.store
+                    .project(p)
+                    .await?
+                    .map(|p| p.tenant_id)
+                    .unwrap_or_default(),
+                p.clone(),
+            ),
+            None => (String::new(), String::new()),
+        };
+        let scope = KeyScope {
+            tenant: &tenant,
+            project: &project,
+            provider,
+            key_id: &row.id,
+        };
+        let sealed = warden_shared::vault::SealedKey {
+            version: warden_shared::vault::ENVELOPE_VERSION,
+            master_key_id: row.master_key_id as u32,
+            nonce: unhex(&row.nonce)
+                .and_then(|n| n.try_into().ok())
+                .ok_or_else(|| ApiError::Internal("bad nonce".into()))?,
+            ciphertext: unhex(&row.ciphertext)
+                .ok_or_else(|| ApiError::Internal("bad ciphertext".into()))?,
+        };
+        let plaintext = ring
+            .open(scope, &sealed)
+            .map_err(|_| ApiError::Internal(format!("key {} does not open", row.id)))?;
+        let fresh = new
+            .seal(scope, &plaintext)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        row.master_key_id = i64::from(fresh.master_key_id);
+        row.nonce = hex(&fresh.nonce);
+        row.ciphertext = hex(&fresh.ciphertext);
+        resealed.push(row);
+    }
+    // Key files first: whatever happens next, both keys are on disk.
+    let previous = warden_shared_previous(&app.key_file);
+    write_private(&previous, &old_bytes)?;
+    write_private(&app.key_file, new_bytes.as_ref())?;
+    app.store.reseal(&resealed).await?;
+    let new_id = new.id();
+    app.set_keyring(vec![new, old]);
+    let version = app.publish_locked().await?;
+    Ok(Json(
+        json!({"master_key_id": new_id, "resealed": resealed.len(), "snapshot_version": version}),
+    ))
+}
+
+fn warden_shared_previous(path: &std::path::Path) -> std::path::PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".previous");
+    std::path::PathBuf::from(name)
+}

@@ -1,0 +1,160 @@
+//! Tenants, projects and the model catalog.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use warden_shared::catalog::Provider;
+use warden_shared::snapshot::{Environment, Plan};
+
+use super::{check_name, Admin, Body};
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::secrets::new_id;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTenant {
+    name: String,
+    plan: Plan,
+}
+
+pub async fn create_tenant(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Body(t): Body<NewTenant>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    check_name("name", &t.name)?;
+    let id = new_id("ten")?;
+    app.store
+        .insert_tenant(&id, &t.name, plan_name(t.plan))
+        .await
+        .map_err(|e| match ApiError::from(e) {
+            ApiError::Conflict(_) => {
+                ApiError::Conflict(format!("a tenant named {:?} exists", t.name))
+            }
+            other => other,
+        })?;
+    app.publish().await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id}))))
+}
+
+pub async fn list_tenants(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
+    let rows: Vec<Value> = app
+        .store
+        .tenants()
+        .await?
+        .into_iter()
+        .map(|(id, name, plan)| json!({"id": id, "name": name, "plan": plan}))
+        .collect();
+    Ok(Json(json!({"tenants": rows})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewProject {
+    name: String,
+    environment: Environment,
+}
+
+pub async fn create_project(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(tenant): Path<String>,
+    Body(p): Body<NewProject>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    check_name("name", &p.name)?;
+    if !app.store.tenant_exists(&tenant).await? {
+        return Err(ApiError::NotFound("tenant"));
+    }
+    let id = new_id("prj")?;
+    app.store
+        .insert_project(&id, &tenant, &p.name, environment_name(p.environment))
+        .await
+        .map_err(|e| match ApiError::from(e) {
+            ApiError::Conflict(_) => {
+                ApiError::Conflict(format!("the tenant has a project named {:?}", p.name))
+            }
+            other => other,
+        })?;
+    app.publish().await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id}))))
+}
+
+pub async fn list_models(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
+    let rows: Vec<Value> = app
+        .store
+        .models()
+        .await?
+        .into_iter()
+        .map(|(alias, provider, upstream)| json!({"alias": alias, "provider": provider, "upstream_model": upstream}))
+        .collect();
+    Ok(Json(json!({"models": rows})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelBody {
+    provider: String,
+    upstream_model: String,
+}
+
+pub async fn put_model(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(alias): Path<String>,
+    Body(m): Body<ModelBody>,
+) -> ApiResult<Json<Value>> {
+    check_name("alias", &alias)?;
+    check_name("upstream_model", &m.upstream_model)?;
+    if m.upstream_model.contains(['/', ':', '?', '#', ' ']) {
+        return Err(ApiError::BadRequest(
+            "upstream_model may not contain '/', ':', '?', '#' or spaces".into(),
+        ));
+    }
+    let provider = Provider::from_name(&m.provider).ok_or_else(|| unknown_provider(&m.provider))?;
+    app.store
+        .put_model(&alias, provider.name(), &m.upstream_model)
+        .await?;
+    app.publish().await?;
+    Ok(Json(
+        json!({"alias": alias, "provider": provider.name(), "upstream_model": m.upstream_model}),
+    ))
+}
+
+pub async fn delete_model(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(alias): Path<String>,
+) -> ApiResult<StatusCode> {
+    if !app.store.delete_model(&alias).await? {
+        return Err(ApiError::NotFound("model"));
+    }
+    app.publish().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub fn unknown_provider(name: &str) -> ApiError {
+    ApiError::BadRequest(format!(
+        "unknown provider {name:?} (expected openai, anthropic, google, groq or deepseek)"
+    ))
+}
+
+pub fn plan_name(p: Plan) -> &'static str {
+    match p {
+        Plan::Developer => "developer",
+        Plan::Team => "team",
+        Plan::Enterprise => "enterprise",
+    }
+}
+
+fn environment_name(e: Environment) -> &'static str {
+    match e {
+        Environment::Development => "development",
+        Environment::Staging => "staging",
+        Environment::Production => "production",
+    }
+}

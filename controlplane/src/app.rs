@@ -1,0 +1,106 @@
+//! The control plane's shared state, and publishing: every change builds a new snapshot with
+//! the next version, keeps its bytes for the pusher, and wakes it.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+
+use tokio::sync::{Mutex, Notify};
+use warden_shared::snapshot::ProviderEndpoint;
+use warden_shared::vault::{Keyring, MasterKey};
+use zeroize::Zeroizing;
+
+use crate::store::Store;
+
+pub struct App {
+    pub store: Store,
+    pub admin_token: Zeroizing<String>,
+    pub dataplane_token: Zeroizing<String>,
+    /// The current master key first; during a rotation the previous one after it.
+    keyring: RwLock<Arc<Keyring>>,
+    pub key_file: PathBuf,
+    pub providers: Vec<ProviderEndpoint>,
+    /// Serialises publishing (versions are monotonic) and master-key rotation.
+    pub publish_lock: Mutex<()>,
+    latest: RwLock<Arc<Published>>,
+    /// Wakes the pusher.
+    pub wake: Notify,
+}
+
+/// A built snapshot, ready to push.
+pub struct Published {
+    pub version: u64,
+    pub bytes: Vec<u8>,
+}
+
+impl App {
+    pub fn new(
+        store: Store,
+        admin_token: Zeroizing<String>,
+        dataplane_token: Zeroizing<String>,
+        keyring: Keyring,
+        key_file: PathBuf,
+        providers: Vec<ProviderEndpoint>,
+    ) -> App {
+        App {
+            store,
+            admin_token,
+            dataplane_token,
+            keyring: RwLock::new(Arc::new(keyring)),
+            key_file,
+            providers,
+            publish_lock: Mutex::new(()),
+            latest: RwLock::new(Arc::new(Published {
+                version: 0,
+                bytes: Vec::new(),
+            })),
+            wake: Notify::new(),
+        }
+    }
+
+    pub fn keyring(&self) -> Arc<Keyring> {
+        self.keyring
+            .read()
+            .map(|k| Arc::clone(&k))
+            .unwrap_or_default()
+    }
+
+    pub fn set_keyring(&self, keys: Vec<MasterKey>) {
+        if let Ok(mut k) = self.keyring.write() {
+            *k = Arc::new(Keyring::new(keys));
+        }
+    }
+
+    pub fn latest(&self) -> Arc<Published> {
+        self.latest
+            .read()
+            .map(|l| Arc::clone(&l))
+            .unwrap_or_else(|_| {
+                Arc::new(Published {
+                    version: 0,
+                    bytes: Vec::new(),
+                })
+            })
+    }
+
+    /// Build and publish the next snapshot version. Returns it.
+    pub async fn publish(&self) -> anyhow::Result<u64> {
+        let _guard = self.publish_lock.lock().await;
+        self.publish_locked().await
+    }
+
+    /// [`App::publish`] for callers that already hold `publish_lock`.
+    pub async fn publish_locked(&self) -> anyhow::Result<u64> {
+        let version = self.store.meta("snapshot_version").await?.unwrap_or(0) as u64 + 1;
+        let snapshot = crate::snapshot::build(&self.store, &self.providers, version).await?;
+        let bytes = warden_shared::snapshot::encode(&snapshot)?;
+        self.store
+            .set_meta("snapshot_version", version as i64)
+            .await?;
+        if let Ok(mut l) = self.latest.write() {
+            *l = Arc::new(Published { version, bytes });
+        }
+        self.wake.notify_one();
+        tracing::info!(version, "published a snapshot");
+        Ok(version)
+    }
+}

@@ -1,0 +1,36 @@
+//! `warden-controlplane --config FILE` (TOML). Unknown keys are errors.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use warden_shared::standalone::ProviderSection;
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Admin API.
+    pub listen: SocketAddr,
+    /// The SQLite database and the generated `admin-token` and `dataplane-token` files.
+    pub data_dir: PathBuf,
+    /// 32 random bytes; created (mode 0600) when absent. Default: `data_dir/master.key`.
+    pub master_key_file: Option<PathBuf>,
+    /// `[providers.NAME] base_url` overrides shipped to the data planes.
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderSection>,
+}
+
+impl Config {
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+
+    pub fn master_key_file(&self) -> PathBuf {
+        self.master_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("master.key"))
+    }
+}

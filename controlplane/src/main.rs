@@ -1,0 +1,169 @@
+//! `warden-controlplane --config FILE`: open the store, make the tokens and master key on first
+//! start (mode 0600), seed the model catalog, publish the first snapshot, serve the admin API,
+//! and push snapshots to the data planes.
+//! `warden-controlplane rotate-master-key --config FILE` asks the running control plane to
+//! re-wrap every provider key under a new master key.
+
+// A command-line program: it reports on stdout.
+#![allow(clippy::print_stdout)]
+
+mod api;
+mod app;
+mod config;
+mod error;
+mod secrets;
+mod snapshot;
+mod store;
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use warden_shared::catalog::{default_models, Provider};
+use warden_shared::snapshot::ProviderEndpoint;
+use warden_shared::vault::MasterKey;
+use zeroize::Zeroizing;
+
+use crate::app::App;
+use crate::config::Config;
+use crate::secrets::{ensure_file, new_token, random_bytes};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> ExitCode {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["--config", path] => serve(Path::new(path)),
+        ["rotate-master-key", "--config", path] => rotate(Path::new(path)),
+        _ => {
+            eprintln!("usage: warden-controlplane --config FILE\n       warden-controlplane rotate-master-key --config FILE");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("warden-controlplane: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(path)?;
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(run(config))
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
+    let admin_token = token(&config.data_dir.join("admin-token"), "wat")?;
+    let dataplane_token = token(&config.data_dir.join("dataplane-token"), "wdp")?;
+    let key_file = config.master_key_file();
+    let key = ensure_file(&key_file, || {
+        Ok(Zeroizing::new(random_bytes::<32>()?.to_vec()))
+    })?;
+    let mut keys = vec![MasterKey::from_key_file_bytes(&key)
+        .context("master key file must hold exactly 32 bytes")?];
+    let mut previous = key_file.as_os_str().to_owned();
+    previous.push(".previous");
+    if let Ok(old) = std::fs::read(&previous) {
+        keys.push(
+            MasterKey::from_key_file_bytes(&Zeroizing::new(old))
+                .context("the previous master key file")?,
+        );
+    }
+    let store = store::Store::open(&config.data_dir.join("warden.db")).await?;
+    if store.models().await?.is_empty() {
+        for m in default_models() {
+            store
+                .put_model(&m.alias, m.provider.name(), &m.upstream_model)
+                .await?;
+        }
+    }
+    let providers = providers(&config)?;
+    let app = Arc::new(App::new(
+        store,
+        admin_token,
+        dataplane_token,
+        warden_shared::vault::Keyring::new(keys),
+        key_file,
+        providers,
+    ));
+    let version = app.publish().await?;
+    tokio::spawn(snapshot::pusher(Arc::clone(&app)));
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let local = listener.local_addr()?;
+    println!("warden-controlplane listening on http://{local}, snapshot v{version}");
+    let _ = std::io::stdout().flush();
+    axum::serve(listener, api::router(app))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+fn token(path: &Path, prefix: &str) -> anyhow::Result<Zeroizing<String>> {
+    let bytes = ensure_file(path, || new_token(prefix))?;
+    Ok(Zeroizing::new(
+        String::from_utf8_lossy(&bytes).trim().to_owned(),
+    ))
+}
+
+fn providers(config: &Config) -> anyhow::Result<Vec<ProviderEndpoint>> {
+    for name in config.providers.keys() {
+        Provider::from_name(name)
+            .with_context(|| format!("[providers.{name}]: unknown provider"))?;
+    }
+    Ok(Provider::ALL
+        .into_iter()
+        .map(|p| ProviderEndpoint {
+            provider: p,
+            base_url: config
+                .providers
+                .get(p.name())
+                .and_then(|s| s.base_url.clone())
+                .unwrap_or_else(|| p.default_base_url().to_owned())
+                .trim_end_matches('/')
+                .to_owned(),
+        })
+        .collect())
+}
+
+/// Ask the running control plane (on `listen`, with the admin token from `data_dir`) to rotate.
+fn rotate(path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(path)?;
+    let token = std::fs::read_to_string(config.data_dir.join("admin-token"))
+        .context("reading admin-token")?;
+    let mut s = std::net::TcpStream::connect(config.listen)
+        .context("connecting to the running control plane")?;
+    write!(
+        s,
+        "POST /admin/v1/master-key/rotate HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        config.listen,
+        token.trim()
+    )?;
+    let mut response = String::new();
+    s.read_to_string(&mut response)?;
+    let ok = response.starts_with("HTTP/1.1 200");
+    println!("{}", response.split("\r\n\r\n").nth(1).unwrap_or(&response));
+    anyhow::ensure!(ok, "rotation failed");
+    Ok(())
+}

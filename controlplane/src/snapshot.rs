@@ -1,0 +1,211 @@
+//! Building the snapshot from the store, and pushing it: every registered data plane whose
+//! acknowledged version is behind gets the latest bytes (`PUT /v1/snapshot` on its admin
+//! listener, with the data-plane token), within a second of a change; its answer is recorded as
+//! its acknowledged version. Data planes that have not registered for a while are skipped until
+//! they come back, and then catch up.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::task::JoinSet;
+use warden_shared::catalog::{ModelRoute, Provider};
+use warden_shared::snapshot::{
+    ApiKeyEntry, Environment, GuardrailPolicy, Plan, Project, ProviderEndpoint, ProviderKey,
+    Snapshot, Tenant,
+};
+use warden_shared::vault::SealedKey;
+
+use crate::app::{App, Published};
+use crate::secrets::{now_s, unhex};
+use crate::store::{ProviderKeyRow, Store};
+
+/// A data plane not heard from for this long is not pushed to until it registers again.
+const STALE_AFTER_S: i64 = 30;
+
+pub async fn build(
+    store: &Store,
+    providers: &[ProviderEndpoint],
+    version: u64,
+) -> anyhow::Result<Snapshot> {
+    let tenants = store
+        .tenants()
+        .await?
+        .into_iter()
+        .map(|(id, _, plan)| {
+            Ok(Tenant {
+                id,
+                plan: parse_plan(&plan)?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut by_project: HashMap<String, Vec<ProviderKey>> = HashMap::new();
+    let mut pooled_keys = Vec::new();
+    for row in store.all_provider_keys().await? {
+        let key = sealed_key(&row)?;
+        match &row.project_id {
+            Some(p) => by_project.entry(p.clone()).or_default().push(key),
+            None => pooled_keys.push(key),
+        }
+    }
+    let projects = store
+        .projects()
+        .await?
+        .into_iter()
+        .map(|p| {
+            Ok(Project {
+                provider_keys: by_project.remove(&p.id).unwrap_or_default(),
+                environment: parse_environment(&p.environment)?,
+                id: p.id,
+                tenant: p.tenant_id,
+                guardrails: GuardrailPolicy::default(),
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let api_keys = store
+        .api_keys()
+        .await?
+        .into_iter()
+        .map(|(id, project, hash)| {
+            let hash: [u8; 32] = unhex(&hash)
+                .and_then(|h| h.try_into().ok())
+                .ok_or_else(|| anyhow::anyhow!("bad key hash"))?;
+            Ok(ApiKeyEntry { id, hash, project })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let models = store
+        .models()
+        .await?
+        .into_iter()
+        .filter_map(|(alias, provider, upstream_model)| {
+            Provider::from_name(&provider).map(|provider| ModelRoute {
+                alias,
+                provider,
+                upstream_model,
+            })
+        })
+        .collect();
+    Ok(Snapshot {
+        version,
+        providers: providers.to_vec(),
+        models,
+        tenants,
+        projects,
+        api_keys,
+        pooled_keys,
+    })
+}
+
+fn sealed_key(row: &ProviderKeyRow) -> anyhow::Result<ProviderKey> {
+    let provider = Provider::from_name(&row.provider)
+        .ok_or_else(|| anyhow::anyhow!("unknown provider in store"))?;
+    let nonce: [u8; 12] = unhex(&row.nonce)
+        .and_then(|n| n.try_into().ok())
+        .ok_or_else(|| anyhow::anyhow!("bad nonce"))?;
+    Ok(ProviderKey {
+        id: row.id.clone(),
+        provider,
+        fingerprint: row.fingerprint.clone(),
+        priority: row.priority as u32,
+        sealed: SealedKey {
+            version: warden_shared::vault::ENVELOPE_VERSION,
+            master_key_id: row.master_key_id as u32,
+            nonce,
+            ciphertext: unhex(&row.ciphertext).ok_or_else(|| anyhow::anyhow!("bad ciphertext"))?,
+        },
+    })
+}
+
+pub fn parse_plan(s: &str) -> anyhow::Result<Plan> {
+    Ok(match s {
+        "developer" => Plan::Developer,
+        "team" => Plan::Team,
+        "enterprise" => Plan::Enterprise,
+        _ => anyhow::bail!("unknown plan {s:?} in store"),
+    })
+}
+
+pub fn parse_environment(s: &str) -> anyhow::Result<Environment> {
+    Ok(match s {
+        "development" => Environment::Development,
+        "staging" => Environment::Staging,
+        "production" => Environment::Production,
+        _ => anyhow::bail!("unknown environment {s:?} in store"),
+    })
+}
+
+/// The pusher: wakes on every publish and every second.
+pub async fn pusher(app: Arc<App>) {
+    loop {
+        tokio::select! {
+            _ = app.wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        let latest = app.latest();
+        if latest.version == 0 {
+            continue;
+        }
+        let Ok(planes) = app.store.dataplanes().await else {
+            continue;
+        };
+        let mut pushes = JoinSet::new();
+        for (id, url, acked, last_seen) in planes {
+            if (acked as u64) < latest.version && now_s() - last_seen <= STALE_AFTER_S {
+                pushes.spawn(push_one(Arc::clone(&app), id, url, Arc::clone(&latest)));
+            }
+        }
+        while pushes.join_next().await.is_some() {}
+    }
+}
+
+async fn push_one(app: Arc<App>, id: String, url: String, latest: Arc<Published>) {
+    match tokio::time::timeout(
+        Duration::from_secs(10),
+        put_snapshot(&url, &app.dataplane_token, &latest.bytes),
+    )
+    .await
+    {
+        Ok(Ok(version)) => {
+            if let Err(e) = app.store.ack(&id, version).await {
+                tracing::warn!(dataplane = %id, "recording an acknowledgement: {e}");
+            }
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(dataplane = %id, version = latest.version, "push failed: {e:#}")
+        }
+        Err(_) => tracing::warn!(dataplane = %id, version = latest.version, "push timed out"),
+    }
+}
+
+/// `PUT {url}/v1/snapshot`; returns the version the data plane says it serves.
+async fn put_snapshot(url: &str, token: &str, bytes: &[u8]) -> anyhow::Result<u64> {
+    let rest = url
+        .strip_prefix("http://")
+        .ok_or_else(|| anyhow::anyhow!("push_url must be http://"))?;
+    let authority = rest.split('/').next().unwrap_or(rest);
+    let mut s = TcpStream::connect(authority).await?;
+    let head = format!(
+        "PUT /v1/snapshot HTTP/1.1\r\nhost: {authority}\r\nauthorization: Bearer {token}\r\ncontent-type: application/octet-stream\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        bytes.len()
+    );
+    s.write_all(head.as_bytes()).await?;
+    s.write_all(bytes).await?;
+    let mut response = Vec::new();
+    s.read_to_end(&mut response).await?;
+    let text = String::from_utf8_lossy(&response);
+    let status: u16 = text
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
+    if status != 200 {
+        anyhow::bail!("data plane answered {status}: {body}");
+    }
+    let v: serde_json::Value = serde_json::from_str(body)?;
+    v["version"]
+        .as_u64()
+        .ok_or_else(|| anyhow::anyhow!("no version in the acknowledgement"))
+}

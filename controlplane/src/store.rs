@@ -1,0 +1,389 @@
+//! The control plane's store: SQLite through sqlx (no compile-time query macros), with the
+//! embedded migrations in `migrations/` applied at start. The SQL is portable (TEXT and BIGINT
+//! columns, standard constraints) so the same schema runs on PostgreSQL.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+use crate::secrets::now_s;
+
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+/// A project with its tenant's plan.
+pub struct ProjectRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub environment: String,
+    pub plan: String,
+}
+
+/// A sealed provider key as stored (`project_id` is `None` for pooled keys).
+#[derive(Clone)]
+pub struct ProviderKeyRow {
+    pub id: String,
+    pub project_id: Option<String>,
+    pub provider: String,
+    pub label: String,
+    pub priority: i64,
+    pub fingerprint: String,
+    pub master_key_id: i64,
+    pub nonce: String,
+    pub ciphertext: String,
+    pub created_at: i64,
+}
+
+type KeyTuple = (
+    String,
+    Option<String>,
+    String,
+    String,
+    i64,
+    String,
+    i64,
+    String,
+    String,
+    i64,
+);
+
+impl From<KeyTuple> for ProviderKeyRow {
+    fn from(t: KeyTuple) -> Self {
+        ProviderKeyRow {
+            id: t.0,
+            project_id: t.1,
+            provider: t.2,
+            label: t.3,
+            priority: t.4,
+            fingerprint: t.5,
+            master_key_id: t.6,
+            nonce: t.7,
+            ciphertext: t.8,
+            created_at: t.9,
+        }
+    }
+}
+
+const KEY_COLUMNS: &str =
+    "id, project_id, provider, label, priority, fingerprint, master_key_id, nonce, ciphertext, created_at";
+
+impl Store {
+    pub async fn open(path: &Path) -> sqlx::Result<Store> {
+        let url = format!("sqlite://{}", path.display());
+        let options = SqliteConnectOptions::from_str(&url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        let store = Store { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> sqlx::Result<()> {
+        sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
+            .execute(&self.pool)
+            .await?;
+        for (version, sql) in MIGRATIONS {
+            let done: Option<(i64,)> =
+                sqlx::query_as("SELECT version FROM schema_migrations WHERE version = ?")
+                    .bind(version)
+                    .fetch_optional(&self.pool)
+                    .await?;
+            if done.is_some() {
+                continue;
+            }
+            let mut tx = self.pool.begin().await?;
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO schema_migrations (version) VALUES (?)")
+                .bind(version)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    pub async fn insert_tenant(&self, id: &str, name: &str, plan: &str) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO tenants (id, name, plan, created_at) VALUES (?, ?, ?, ?)")
+            .bind(id)
+            .bind(name)
+            .bind(plan)
+            .bind(now_s())
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    /// (id, name, plan)
+    pub async fn tenants(&self) -> sqlx::Result<Vec<(String, String, String)>> {
+        sqlx::query_as("SELECT id, name, plan FROM tenants ORDER BY created_at, id")
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    pub async fn tenant_exists(&self, id: &str) -> sqlx::Result<bool> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT id FROM tenants WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    pub async fn insert_project(
+        &self,
+        id: &str,
+        tenant: &str,
+        name: &str,
+        environment: &str,
+    ) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO projects (id, tenant_id, name, environment, created_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(id)
+            .bind(tenant)
+            .bind(name)
+            .bind(environment)
+            .bind(now_s())
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn project(&self, id: &str) -> sqlx::Result<Option<ProjectRow>> {
+        let row: Option<(String, String, String, String)> = sqlx::query_as(
+            "SELECT p.id, p.tenant_id, p.environment, t.plan FROM projects p JOIN tenants t ON t.id = p.tenant_id WHERE p.id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(id, tenant_id, environment, plan)| ProjectRow {
+            id,
+            tenant_id,
+            environment,
+            plan,
+        }))
+    }
+
+    pub async fn projects(&self) -> sqlx::Result<Vec<ProjectRow>> {
+        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT p.id, p.tenant_id, p.environment, t.plan FROM projects p JOIN tenants t ON t.id = p.tenant_id ORDER BY p.created_at, p.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, tenant_id, environment, plan)| ProjectRow {
+                id,
+                tenant_id,
+                environment,
+                plan,
+            })
+            .collect())
+    }
+
+    pub async fn insert_api_key(
+        &self,
+        id: &str,
+        project: &str,
+        name: &str,
+        hash: &str,
+        hint: &str,
+    ) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO api_keys (id, project_id, name, key_hash, hint, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(id)
+            .bind(project)
+            .bind(name)
+            .bind(hash)
+            .bind(hint)
+            .bind(now_s())
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn delete_api_key(&self, id: &str) -> sqlx::Result<bool> {
+        let r = sqlx::query("DELETE FROM api_keys WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// (id, project_id, key_hash hex)
+    pub async fn api_keys(&self) -> sqlx::Result<Vec<(String, String, String)>> {
+        sqlx::query_as("SELECT id, project_id, key_hash FROM api_keys")
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    pub async fn insert_provider_key(&self, k: &ProviderKeyRow) -> sqlx::Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO provider_keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ))
+        .bind(&k.id)
+        .bind(&k.project_id)
+        .bind(&k.provider)
+        .bind(&k.label)
+        .bind(k.priority)
+        .bind(&k.fingerprint)
+        .bind(k.master_key_id)
+        .bind(&k.nonce)
+        .bind(&k.ciphertext)
+        .bind(k.created_at)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+
+    /// The keys of one project, or the pooled keys when `project` is `None`.
+    pub async fn provider_keys(&self, project: Option<&str>) -> sqlx::Result<Vec<ProviderKeyRow>> {
+        let rows: Vec<KeyTuple> = match project {
+            Some(p) => {
+                sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM provider_keys WHERE project_id = ? ORDER BY priority, created_at, id"))
+                    .bind(p)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => {
+                sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM provider_keys WHERE project_id IS NULL ORDER BY priority, created_at, id"))
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        Ok(rows.into_iter().map(ProviderKeyRow::from).collect())
+    }
+
+    pub async fn all_provider_keys(&self) -> sqlx::Result<Vec<ProviderKeyRow>> {
+        let rows: Vec<KeyTuple> = sqlx::query_as(&format!(
+            "SELECT {KEY_COLUMNS} FROM provider_keys ORDER BY priority, created_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(ProviderKeyRow::from).collect())
+    }
+
+    /// Delete a project key (`pooled` false) or a pooled key (`pooled` true).
+    pub async fn delete_provider_key(&self, id: &str, pooled: bool) -> sqlx::Result<bool> {
+        let sql = if pooled {
+            "DELETE FROM provider_keys WHERE id = ? AND project_id IS NULL"
+        } else {
+            "DELETE FROM provider_keys WHERE id = ? AND project_id IS NOT NULL"
+        };
+        let r = sqlx::query(sql).bind(id).execute(&self.pool).await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Replace every key's sealed form (master-key rotation), all or nothing.
+    pub async fn reseal(&self, keys: &[ProviderKeyRow]) -> sqlx::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for k in keys {
+            sqlx::query("UPDATE provider_keys SET master_key_id = ?, nonce = ?, ciphertext = ? WHERE id = ?")
+                .bind(k.master_key_id)
+                .bind(&k.nonce)
+                .bind(&k.ciphertext)
+                .bind(&k.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await
+    }
+
+    /// (alias, provider, upstream_model)
+    pub async fn models(&self) -> sqlx::Result<Vec<(String, String, String)>> {
+        sqlx::query_as("SELECT alias, provider, upstream_model FROM models ORDER BY alias")
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    pub async fn put_model(&self, alias: &str, provider: &str, upstream: &str) -> sqlx::Result<()> {
+        sqlx::query("DELETE FROM models WHERE alias = ?")
+            .bind(alias)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("INSERT INTO models (alias, provider, upstream_model) VALUES (?, ?, ?)")
+            .bind(alias)
+            .bind(provider)
+            .bind(upstream)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn delete_model(&self, alias: &str) -> sqlx::Result<bool> {
+        let r = sqlx::query("DELETE FROM models WHERE alias = ?")
+            .bind(alias)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Register (or refresh) a data plane.
+    pub async fn upsert_dataplane(
+        &self,
+        id: &str,
+        push_url: &str,
+        version: u64,
+    ) -> sqlx::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM dataplanes WHERE id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO dataplanes (id, push_url, acked_version, last_seen) VALUES (?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(push_url)
+        .bind(version as i64)
+        .bind(now_s())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
+    }
+
+    pub async fn ack(&self, id: &str, version: u64) -> sqlx::Result<()> {
+        sqlx::query("UPDATE dataplanes SET acked_version = ?, last_seen = ? WHERE id = ?")
+            .bind(version as i64)
+            .bind(now_s())
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    /// (id, push_url, acked_version, last_seen)
+    pub async fn dataplanes(&self) -> sqlx::Result<Vec<(String, String, i64, i64)>> {
+        sqlx::query_as("SELECT id, push_url, acked_version, last_seen FROM dataplanes ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    pub async fn meta(&self, name: &str) -> sqlx::Result<Option<i64>> {
+        let row: Option<(i64,)> = sqlx::query_as("SELECT value FROM meta WHERE name = ?")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.0))
+    }
+
+    pub async fn set_meta(&self, name: &str, value: i64) -> sqlx::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM meta WHERE name = ?")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO meta (name, value) VALUES (?, ?)")
+            .bind(name)
+            .bind(value)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+}
