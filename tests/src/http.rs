@@ -218,3 +218,27 @@ pub fn post_json(addr: SocketAddr, path: &str, key: &str, body: &serde_json::Val
     ));
     c.read_response().expect("response")
 }
+
+/// Any request with a bearer token and an optional JSON body, on a fresh connection.
+pub fn call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<&serde_json::Value>,
+) -> Response {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut r =
+        format!("{method} {path} HTTP/1.1\r\nhost: test\r\nauthorization: Bearer {token}\r\n");
+    if !body.is_empty() || method == "POST" || method == "PUT" {
+        r.push_str(&format!(
+            "content-type: application/json\r\ncontent-length: {}\r\n",
+            body.len()
+        ));
+    }
+    r.push_str("\r\n");
+    r.push_str(&body);
+    let mut c = Conn::open(addr);
+    c.send(r.as_bytes());
+    c.read_response().expect("response")
+}

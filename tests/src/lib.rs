@@ -339,3 +339,84 @@ pub fn audit_export(dir: &Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect()
 }
+
+/// A running `warden-controlplane` with its data directory.
+pub struct ControlPlane {
+    pub proc: Proc,
+    pub addr: SocketAddr,
+    pub dir: TempDir,
+    pub admin_token: String,
+}
+
+impl ControlPlane {
+    /// Start with OpenAI-compatible providers pointed at `upstream`.
+    pub fn start(upstream: SocketAddr) -> ControlPlane {
+        ControlPlane::start_in(TempDir::new("controlplane"), upstream)
+    }
+
+    pub fn start_in(dir: TempDir, upstream: SocketAddr) -> ControlPlane {
+        let data = dir.0.join("data");
+        let text = format!(
+            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[providers.openai]\nbase_url = \"http://{upstream}/v1\"\n[providers.anthropic]\nbase_url = \"http://{upstream}\"\n",
+            data.display()
+        );
+        let path = dir.0.join("controlplane.toml");
+        std::fs::write(&path, text).unwrap();
+        let mut cmd = Command::new(bin("warden-controlplane"));
+        cmd.arg("--config").arg(&path).env("WARDEN_LOG", "warn");
+        let (proc, line) = start(cmd, dir.0.join("cp-stderr"));
+        let admin_token = std::fs::read_to_string(data.join("admin-token"))
+            .unwrap()
+            .trim()
+            .to_owned();
+        ControlPlane {
+            addr: addr_after(&line, "http://"),
+            proc,
+            dir,
+            admin_token,
+        }
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.0.join("data")
+    }
+
+    /// An admin API call.
+    pub fn admin(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> http::Response {
+        http::call(self.addr, method, path, &self.admin_token, body)
+    }
+
+    /// A data-plane config managed by this control plane (`STATE_DIR` is filled in at start).
+    pub fn dataplane_config(&self, shards: usize) -> String {
+        format!(
+            "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nshards = {shards}\nstate_dir = \"STATE_DIR\"\nio_uring_entries = 256\nmaster_key_file = \"{}\"\ncontrol_plane = \"http://{}\"\ncontrol_plane_token_file = \"{}\"\n",
+            self.data_dir().join("master.key").display(),
+            self.addr,
+            self.data_dir().join("dataplane-token").display()
+        )
+    }
+
+    /// Stop it, keeping its data directory.
+    pub fn stop(self) -> TempDir {
+        let ControlPlane { proc, dir, .. } = self;
+        drop(proc);
+        dir
+    }
+}
+
+/// Poll `f` every 20 ms until it returns true or `limit` passes; returns how long it took.
+pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}

@@ -1,0 +1,455 @@
+//! The control plane as an operator drives it: tenants, projects, keys and provider keys through
+//! the admin API reach the data planes within a second; deletions take effect; validation gives
+//! clear 4xx; no key is ever shown again or written anywhere in plaintext; a data plane keeps
+//! serving from its last good snapshot when the control plane is away; snapshot swaps under load
+//! fail no request.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use warden_tests::http::{post_json, Response};
+use warden_tests::{chat_body, eventually, ControlPlane, Driver, Gateway, Mock};
+
+const PROVIDER_KEY: &str = "sk-cp-provider-secret-9876";
+
+struct Setup {
+    project: String,
+    key_id: String,
+    key: String,
+    provider_key_id: String,
+}
+
+fn id(r: &Response) -> String {
+    assert!(r.status == 201, "{} {}", r.status, r.text());
+    r.json()["id"].as_str().unwrap().to_owned()
+}
+
+/// A tenant, a project, a Warden key and an OpenAI key, through the admin API.
+fn setup(cp: &ControlPlane, tenant_name: &str) -> Setup {
+    let tenant = id(&cp.admin(
+        "POST",
+        "/admin/v1/tenants",
+        Some(&json!({"name": tenant_name, "plan": "team"})),
+    ));
+    let project = id(&cp.admin(
+        "POST",
+        &format!("/admin/v1/tenants/{tenant}/projects"),
+        Some(&json!({"name": "prod", "environment": "production"})),
+    ));
+    let created = cp.admin(
+        "POST",
+        &format!("/admin/v1/projects/{project}/api-keys"),
+        Some(&json!({"name": "app"})),
+    );
+    let body = created.json();
+    let key = body["key"].as_str().unwrap().to_owned();
+    assert!(
+        key.starts_with("wdn_") && key.len() == 4 + 64,
+        "256-bit key: {key}"
+    );
+    let pk = cp.admin(
+        "POST",
+        &format!("/admin/v1/projects/{project}/provider-keys"),
+        Some(&json!({"provider": "openai", "key": PROVIDER_KEY, "label": "main"})),
+    );
+    assert!(
+        !pk.text().contains(PROVIDER_KEY),
+        "the provider key is never shown again"
+    );
+    Setup {
+        project,
+        key_id: body["id"].as_str().unwrap().to_owned(),
+        key,
+        provider_key_id: id(&pk),
+    }
+}
+
+fn chat(gw: &Gateway, key: &str) -> Response {
+    post_json(
+        gw.addr,
+        "/v1/chat/completions",
+        key,
+        &chat_body("gpt-4o", "hello", false),
+    )
+}
+
+#[test]
+fn an_operator_manages_keys_and_the_data_plane_follows() {
+    let mock = Mock::start(&[]);
+    let cp = ControlPlane::start(mock.addr);
+    let gw = Gateway::start(Driver::IoUring, &cp.dataplane_config(2));
+    let s = setup(&cp, "acme");
+    let took = eventually(Duration::from_secs(5), || chat(&gw, &s.key).status == 200)
+        .expect("the new key works");
+    println!("a new key worked through the data plane after {took:?}");
+    let sent = mock.captured().pop().unwrap();
+    assert_eq!(
+        sent["headers"]["authorization"],
+        format!("****{}", &PROVIDER_KEY[PROVIDER_KEY.len() - 4..])
+    );
+
+    let planes = cp.admin("GET", "/admin/v1/dataplanes", None).json();
+    let version = planes["snapshot_version"].as_u64().unwrap();
+    assert_eq!(
+        planes["dataplanes"][0]["acked_version"].as_u64(),
+        Some(version),
+        "{planes}"
+    );
+    assert!(gw
+        .metrics()
+        .contains(&format!("warden_snapshot_version {version}")));
+
+    let listed = cp.admin(
+        "GET",
+        &format!("/admin/v1/projects/{}/provider-keys", s.project),
+        None,
+    );
+    assert_eq!(
+        listed.json()["provider_keys"][0]["fingerprint"]
+            .as_str()
+            .map(|f| f.starts_with("sha256:")),
+        Some(true)
+    );
+    assert!(!listed.text().contains(PROVIDER_KEY));
+
+    // Deleting the provider key: a clear error, not a silent fallback.
+    assert_eq!(
+        cp.admin(
+            "DELETE",
+            &format!("/admin/v1/provider-keys/{}", s.provider_key_id),
+            None
+        )
+        .status,
+        204
+    );
+    assert!(eventually(Duration::from_secs(5), || chat(&gw, &s.key).status == 400).is_some());
+    assert_eq!(
+        chat(&gw, &s.key).json()["error"]["code"],
+        "provider_key_missing"
+    );
+
+    // Deleting the Warden key: 401.
+    assert_eq!(
+        cp.admin("DELETE", &format!("/admin/v1/api-keys/{}", s.key_id), None)
+            .status,
+        204
+    );
+    let took = eventually(Duration::from_secs(5), || chat(&gw, &s.key).status == 401)
+        .expect("the deleted key stops working");
+    println!("a deleted key was refused after {took:?}");
+}
+
+#[test]
+fn a_data_plane_restarted_without_its_control_plane_serves_the_last_good_snapshot() {
+    let mock = Mock::start(&[]);
+    let cp = ControlPlane::start(mock.addr);
+    let config = cp.dataplane_config(1);
+    let gw = Gateway::start(Driver::IoUring, &config);
+    let s = setup(&cp, "acme");
+    assert!(eventually(Duration::from_secs(5), || chat(&gw, &s.key).status == 200).is_some());
+    let _cp_dir = cp.stop();
+    let dir = gw.kill();
+    let gw = Gateway::start_in(dir, Driver::Epoll, &config, &[]);
+    assert_eq!(
+        chat(&gw, &s.key).status,
+        200,
+        "served from the last good snapshot"
+    );
+    assert!(warden_tests::http::get(gw.admin, "/readyz").status == 200);
+}
+
+#[test]
+fn the_admin_api_validates_and_protects() {
+    let mock = Mock::start(&[]);
+    let cp = ControlPlane::start(mock.addr);
+    let s = setup(&cp, "acme");
+    let err = |r: Response| {
+        (
+            r.status,
+            r.json()["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned(),
+        )
+    };
+    let pk = |body: Value| {
+        cp.admin(
+            "POST",
+            &format!("/admin/v1/projects/{}/provider-keys", s.project),
+            Some(&body),
+        )
+    };
+    assert_eq!(err(pk(json!({"provider": "azure", "key": "k1"}))).0, 400);
+    let (status, message) = err(pk(json!({"provider": "openai", "key": "sk with space"})));
+    assert_eq!(status, 400);
+    assert!(message.contains("whitespace") && !message.contains("sk with space"));
+    assert_eq!(err(pk(json!({"provider": "openai", "key": ""}))).0, 400);
+    assert_eq!(
+        err(pk(json!({"provider": "openai", "key": "x".repeat(600)}))).0,
+        400
+    );
+    assert_eq!(
+        err(pk(
+            json!({"provider": "openai", "key": "k1", "colour": "red"})
+        ))
+        .0,
+        400,
+        "unknown fields"
+    );
+    assert_eq!(
+        err(pk(json!({"provider": "openai", "key": PROVIDER_KEY}))).0,
+        409,
+        "duplicate key"
+    );
+    assert_eq!(
+        err(cp.admin(
+            "POST",
+            "/admin/v1/tenants",
+            Some(&json!({"name": "acme", "plan": "team"}))
+        ))
+        .0,
+        409
+    );
+    assert_eq!(
+        err(cp.admin(
+            "POST",
+            "/admin/v1/tenants",
+            Some(&json!({"name": "x", "plan": "gold"}))
+        ))
+        .0,
+        400
+    );
+    assert_eq!(
+        err(cp.admin(
+            "POST",
+            "/admin/v1/tenants/ten_nope/projects",
+            Some(&json!({"name": "p", "environment": "staging"}))
+        ))
+        .0,
+        404
+    );
+    assert_eq!(
+        err(cp.admin(
+            "POST",
+            "/admin/v1/projects/prj_nope/api-keys",
+            Some(&json!({"name": "k"}))
+        ))
+        .0,
+        404
+    );
+    assert_eq!(
+        cp.admin("DELETE", "/admin/v1/api-keys/key_nope", None)
+            .status,
+        404
+    );
+    // Developer-plan tenants bring no keys of their own.
+    let dev = id(&cp.admin(
+        "POST",
+        "/admin/v1/tenants",
+        Some(&json!({"name": "hobby", "plan": "developer"})),
+    ));
+    let dev_project = id(&cp.admin(
+        "POST",
+        &format!("/admin/v1/tenants/{dev}/projects"),
+        Some(&json!({"name": "p", "environment": "development"})),
+    ));
+    let r = cp.admin(
+        "POST",
+        &format!("/admin/v1/projects/{dev_project}/provider-keys"),
+        Some(&json!({"provider": "openai", "key": "k2"})),
+    );
+    assert_eq!(r.status, 403);
+    // No token, wrong token.
+    let anonymous = warden_tests::http::call(cp.addr, "GET", "/admin/v1/tenants", "", None);
+    assert_eq!(anonymous.status, 401);
+    let wrong = warden_tests::http::call(cp.addr, "GET", "/admin/v1/tenants", "wat_wrong", None);
+    assert_eq!(wrong.status, 401);
+    // The data-plane token is not an admin token.
+    let dp_token = std::fs::read_to_string(cp.data_dir().join("dataplane-token")).unwrap();
+    assert_eq!(
+        warden_tests::http::call(cp.addr, "GET", "/admin/v1/tenants", dp_token.trim(), None).status,
+        401
+    );
+    // Generated secrets are private to their owner.
+    use std::os::unix::fs::PermissionsExt;
+    for f in ["admin-token", "dataplane-token", "master.key"] {
+        let mode = std::fs::metadata(cp.data_dir().join(f))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o600, "{f}");
+    }
+}
+
+#[test]
+fn keys_stay_inside_their_project_and_no_plaintext_is_left_anywhere() {
+    let mock = Mock::start(&[]);
+    let cp = ControlPlane::start(mock.addr);
+    let gw = Gateway::start(Driver::IoUring, &cp.dataplane_config(1));
+    let a = setup(&cp, "acme");
+    // A second tenant's project with no provider key of its own.
+    let t2 = id(&cp.admin(
+        "POST",
+        "/admin/v1/tenants",
+        Some(&json!({"name": "globex", "plan": "team"})),
+    ));
+    let p2 = id(&cp.admin(
+        "POST",
+        &format!("/admin/v1/tenants/{t2}/projects"),
+        Some(&json!({"name": "p", "environment": "staging"})),
+    ));
+    let b_key = cp
+        .admin(
+            "POST",
+            &format!("/admin/v1/projects/{p2}/api-keys"),
+            Some(&json!({"name": "b"})),
+        )
+        .json()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(eventually(Duration::from_secs(5), || chat(&gw, &a.key).status == 200).is_some());
+    let r = chat(&gw, &b_key);
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].as_str()),
+        (400, Some("provider_key_missing")),
+        "never another tenant's key"
+    );
+
+    // A tampered ciphertext: a clean 5xx in the caller's dialect, not a panic.
+    let db = cp.data_dir().join("warden.db");
+    let flip = format!(
+        "import sqlite3; c = sqlite3.connect('{}'); k = c.execute('SELECT id, ciphertext FROM provider_keys').fetchone(); \
+         c.execute('UPDATE provider_keys SET ciphertext = ? WHERE id = ?', (('0' if k[1][0] != '0' else '1') + k[1][1:], k[0])); c.commit()",
+        db.display()
+    );
+    assert!(std::process::Command::new("python3")
+        .args(["-c", &flip])
+        .status()
+        .unwrap()
+        .success());
+    cp.admin(
+        "PUT",
+        "/admin/v1/models/republish",
+        Some(&json!({"provider": "openai", "upstream_model": "gpt-4o"})),
+    );
+    assert!(eventually(Duration::from_secs(5), || chat(&gw, &a.key).status == 500).is_some());
+    let r = chat(&gw, &a.key);
+    assert_eq!(r.json()["error"]["code"], "internal_error");
+    assert_eq!(
+        post_json(
+            gw.addr,
+            "/v1/chat/completions",
+            &a.key,
+            &chat_body("gpt-4o", "still up", false)
+        )
+        .status,
+        500
+    );
+
+    let gw_dir = gw.dir.0.clone();
+    drop(gw);
+    let cp_dir = cp.dir.0.clone();
+    drop(cp);
+    for dir in [gw_dir, cp_dir] {
+        for entry in walk(&dir) {
+            let bytes = std::fs::read(&entry).unwrap_or_default();
+            let text = String::from_utf8_lossy(&bytes);
+            for secret in [PROVIDER_KEY, a.key.as_str(), b_key.as_str()] {
+                assert!(
+                    !text.contains(secret),
+                    "plaintext key in {}",
+                    entry.display()
+                );
+            }
+        }
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_hundred_snapshot_pushes_under_load_fail_no_request() {
+    let mock = Mock::start(&[]);
+    let cp = ControlPlane::start(mock.addr);
+    let gw = Gateway::start(Driver::IoUring, &cp.dataplane_config(2));
+    let s = setup(&cp, "acme");
+    assert!(eventually(Duration::from_secs(5), || chat(&gw, &s.key).status == 200).is_some());
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let addr = gw.addr;
+    let load: Vec<_> = (0..4)
+        .map(|_| {
+            let (stop, ok, failed, key) = (
+                Arc::clone(&stop),
+                Arc::clone(&ok),
+                Arc::clone(&failed),
+                s.key.clone(),
+            );
+            thread::spawn(move || {
+                let mut c = warden_tests::http::Conn::open(addr);
+                let body = chat_body("gpt-4o", "steady", false).to_string();
+                while !stop.load(Relaxed) {
+                    c.send(&warden_tests::http::request(
+                        "POST",
+                        "/v1/chat/completions",
+                        Some(&key),
+                        body.as_bytes(),
+                    ));
+                    match c.read_response() {
+                        Some(r) if r.status == 200 => ok.fetch_add(1, Relaxed),
+                        _ => failed.fetch_add(1, Relaxed),
+                    };
+                }
+            })
+        })
+        .collect();
+    let before = cp.admin("GET", "/admin/v1/snapshot", None).json()["version"]
+        .as_u64()
+        .unwrap();
+    for i in 0..100 {
+        let r = cp.admin(
+            "PUT",
+            &format!("/admin/v1/models/alias-{i}"),
+            Some(&json!({"provider": "openai", "upstream_model": "gpt-4o"})),
+        );
+        assert_eq!(r.status, 200);
+    }
+    let last = before + 100;
+    assert!(
+        eventually(Duration::from_secs(10), || gw
+            .metrics()
+            .contains(&format!("warden_snapshot_version {last}")))
+        .is_some(),
+        "the data plane caught up to v{last}"
+    );
+    stop.store(true, Relaxed);
+    for t in load {
+        t.join().unwrap();
+    }
+    println!("{} requests during 100 pushes", ok.load(Relaxed));
+    assert_eq!(failed.load(Relaxed), 0);
+    assert!(ok.load(Relaxed) > 100);
+}
