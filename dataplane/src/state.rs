@@ -94,11 +94,16 @@ impl ServingState {
                 models_json: models_json(&aliases),
             });
         }
+        let project_index: HashMap<&str, usize> = projects
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (&*p.id, i))
+            .collect();
         let mut api_keys = HashMap::with_capacity(snapshot.api_keys.len());
         for k in &snapshot.api_keys {
-            let project = projects
-                .iter()
-                .position(|p| *p.id == *k.project)
+            let project = project_index
+                .get(k.project.as_str())
+                .copied()
                 .ok_or_else(|| format!("api key {} names unknown project {}", k.id, k.project))?;
             api_keys.insert(
                 k.hash,

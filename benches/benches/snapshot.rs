@@ -1,0 +1,118 @@
+//! Snapshot costs at scale (100k Warden keys, 10k projects each with a sealed provider key):
+//! encoding (what the control plane ships), validating and decoding (what a data plane does with
+//! pushed bytes), building one shard's serving state, and opening a provider key per request.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use std::hint::black_box;
+use warden_dataplane::state::ServingState;
+use warden_shared::catalog::{default_models, Provider};
+use warden_shared::snapshot::{
+    self, ApiKeyEntry, Environment, GuardrailPolicy, Plan, Project, ProviderKey, Snapshot, Tenant,
+};
+use warden_shared::vault::{KeyScope, Keyring, MasterKey};
+use warden_shared::{api_key_hash, fingerprint};
+
+const PROJECTS: usize = 10_000;
+const KEYS: usize = 100_000;
+
+fn big_snapshot(master: &MasterKey) -> Snapshot {
+    let tenants = (0..PROJECTS / 10)
+        .map(|t| Tenant {
+            id: format!("ten_{t:06}"),
+            plan: Plan::Team,
+        })
+        .collect();
+    let projects = (0..PROJECTS)
+        .map(|p| {
+            let (tenant, id, key_id) = (
+                format!("ten_{:06}", p / 10),
+                format!("prj_{p:06}"),
+                format!("pk_{p:06}"),
+            );
+            let scope = KeyScope {
+                tenant: &tenant,
+                project: &id,
+                provider: Provider::OpenAi,
+                key_id: &key_id,
+            };
+            let sealed = master
+                .seal(scope, format!("sk-proj-{p:06}-secret").as_bytes())
+                .unwrap();
+            Project {
+                provider_keys: vec![ProviderKey {
+                    id: key_id,
+                    provider: Provider::OpenAi,
+                    fingerprint: fingerprint(format!("sk-proj-{p:06}-secret").as_bytes()),
+                    priority: 0,
+                    sealed,
+                }],
+                tenant,
+                id,
+                environment: Environment::Production,
+                guardrails: GuardrailPolicy::default(),
+            }
+        })
+        .collect();
+    let api_keys = (0..KEYS)
+        .map(|k| ApiKeyEntry {
+            id: format!("key_{k:08}"),
+            hash: api_key_hash(format!("wdn_{k:064}").as_bytes()),
+            project: format!("prj_{:06}", k % PROJECTS),
+        })
+        .collect();
+    Snapshot {
+        version: 1,
+        providers: Vec::new(),
+        models: default_models(),
+        tenants,
+        projects,
+        api_keys,
+        pooled_keys: Vec::new(),
+    }
+}
+
+fn snapshots(c: &mut Criterion) {
+    let master = MasterKey::generate(7).unwrap();
+    let snap = big_snapshot(&master);
+    let bytes = snapshot::encode(&snap).unwrap();
+    println!(
+        "snapshot of {KEYS} keys and {PROJECTS} projects: {} bytes",
+        bytes.len()
+    );
+    let keyring = Arc::new(Keyring::new(vec![
+        MasterKey::from_bytes(7, &[0; 32]).unwrap()
+    ]));
+    let mut g = c.benchmark_group("snapshot_100k_keys_10k_projects");
+    g.sample_size(10);
+    g.bench_function("encode", |b| {
+        b.iter(|| snapshot::encode(black_box(&snap)).unwrap())
+    });
+    g.bench_function("validate_and_decode", |b| {
+        b.iter(|| snapshot::decode(black_box(&bytes)).unwrap())
+    });
+    g.bench_function("build_shard_state", |b| {
+        b.iter(|| ServingState::build(black_box(&snap), Arc::clone(&keyring)).unwrap())
+    });
+    g.finish();
+
+    let scope = KeyScope {
+        tenant: "ten_000000",
+        project: "prj_000000",
+        provider: Provider::OpenAi,
+        key_id: "pk_000000",
+    };
+    let sealed = &snap.projects[0].provider_keys[0].sealed;
+    let ring = Keyring::new(vec![master]);
+    let mut g = c.benchmark_group("provider_key");
+    g.bench_function("open_per_request", |b| {
+        b.iter(|| ring.open(scope, black_box(sealed)).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, snapshots);
+criterion_main!(benches);
