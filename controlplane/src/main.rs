@@ -110,6 +110,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let local = listener.local_addr()?;
+    // Where `rotate-master-key` finds this process (the configured port may be 0).
+    std::fs::write(config.data_dir.join("admin-addr"), local.to_string())?;
     println!("warden-controlplane listening on http://{local}, snapshot v{version}");
     let _ = std::io::stdout().flush();
     axum::serve(listener, api::router(app))
@@ -152,12 +154,16 @@ fn rotate(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
     let token = std::fs::read_to_string(config.data_dir.join("admin-token"))
         .context("reading admin-token")?;
-    let mut s = std::net::TcpStream::connect(config.listen)
-        .context("connecting to the running control plane")?;
+    // The running process's address (the configured port may be 0).
+    let addr: std::net::SocketAddr = std::fs::read_to_string(config.data_dir.join("admin-addr"))
+        .ok()
+        .and_then(|a| a.trim().parse().ok())
+        .unwrap_or(config.listen);
+    let mut s =
+        std::net::TcpStream::connect(addr).context("connecting to the running control plane")?;
     write!(
         s,
-        "POST /admin/v1/master-key/rotate HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-        config.listen,
+        "POST /admin/v1/master-key/rotate HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
         token.trim()
     )?;
     let mut response = String::new();

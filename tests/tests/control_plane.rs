@@ -453,3 +453,84 @@ fn a_hundred_snapshot_pushes_under_load_fail_no_request() {
     assert_eq!(failed.load(Relaxed), 0);
     assert!(ok.load(Relaxed) > 100);
 }
+
+#[test]
+fn a_master_key_rotation_keeps_every_data_plane_serving() {
+    let mock = Mock::start(&[]);
+    let cp = ControlPlane::start(mock.addr);
+    let gw = Gateway::start(Driver::IoUring, &cp.dataplane_config(1));
+    let s = setup(&cp, "acme");
+    assert!(eventually(Duration::from_secs(5), || chat(&gw, &s.key).status == 200).is_some());
+    let out = std::process::Command::new(warden_tests::bin("warden-controlplane"))
+        .args(["rotate-master-key", "--config"])
+        .arg(cp.dir.0.join("controlplane.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rotated: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rotated["resealed"], 1);
+    assert!(cp.data_dir().join("master.key.previous").exists());
+    let version = rotated["snapshot_version"].as_u64().unwrap();
+    assert!(eventually(Duration::from_secs(5), || gw
+        .metrics()
+        .contains(&format!("warden_snapshot_version {version}")))
+    .is_some());
+    assert_eq!(
+        chat(&gw, &s.key).status,
+        200,
+        "keys sealed under the new master key open"
+    );
+    assert_eq!(
+        mock.captured().pop().unwrap()["headers"]["authorization"],
+        "****9876"
+    );
+}
+
+#[test]
+fn a_data_plane_that_was_away_catches_up_and_bad_snapshots_are_refused() {
+    let mock = Mock::start(&[]);
+    let cp = ControlPlane::start(mock.addr);
+    let config = cp.dataplane_config(1);
+    let gw = Gateway::start(Driver::IoUring, &config);
+    let s = setup(&cp, "acme");
+    assert!(eventually(Duration::from_secs(5), || chat(&gw, &s.key).status == 200).is_some());
+    let dir = gw.kill();
+    // Changes while the data plane is away.
+    let later = cp.admin(
+        "POST",
+        &format!("/admin/v1/projects/{}/api-keys", s.project),
+        Some(&json!({"name": "later"})),
+    );
+    let later_key = later.json()["key"].as_str().unwrap().to_owned();
+    let gw = Gateway::start_in(dir, Driver::IoUring, &config, &[]);
+    assert!(
+        eventually(Duration::from_secs(5), || chat(&gw, &later_key).status
+            == 200)
+        .is_some(),
+        "caught up"
+    );
+
+    // A push that is not a valid snapshot is refused; the old one keeps serving.
+    let token = std::fs::read_to_string(cp.data_dir().join("dataplane-token")).unwrap();
+    let garbage = format!(
+        "PUT /v1/snapshot HTTP/1.1\r\nauthorization: Bearer {}\r\ncontent-length: 64\r\n\r\n{}",
+        token.trim(),
+        "x".repeat(64)
+    );
+    let mut c = warden_tests::http::Conn::open(gw.admin);
+    c.send(garbage.as_bytes());
+    let r = c.read_response().unwrap();
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("invalid snapshot"));
+    let mut c = warden_tests::http::Conn::open(gw.admin);
+    c.send(b"PUT /v1/snapshot HTTP/1.1\r\nauthorization: Bearer wdp_wrong\r\ncontent-length: 0\r\n\r\n");
+    assert_eq!(c.read_response().unwrap().status, 401);
+    assert_eq!(chat(&gw, &s.key).status, 200);
+}
