@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install what building and testing Warden needs on a Debian machine, when it is missing:
-# a C toolchain (ring and mimalloc build C), pkg-config, and Python's venv for the SDK tests.
+# a C toolchain (ring, mimalloc and SQLite build C), pkg-config, Hyperscan (guardrails), and
+# Python's venv for the SDK tests.
 # Rust itself comes from rustup (https://rustup.rs); Debian's packaged rustc is too old.
 set -euo pipefail
 
@@ -10,6 +11,8 @@ command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+# Hyperscan, for the guardrails (linked through pkg-config).
+pkg-config --exists libhs 2>/dev/null || missing+=(libhyperscan-dev)
 
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""

@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use warden_shared::audit::{Attempt, Kind, Record, Usage};
+use warden_shared::audit::{Attempt, Kind, Record, Usage, Verdict};
 
 /// `[audit]` in the data plane's config.
 #[derive(Deserialize, Debug, Clone)]
@@ -95,6 +95,7 @@ pub struct Entry {
     pub status: Option<u16>,
     pub error: Option<&'static str>,
     pub usage: Option<Usage>,
+    pub verdicts: Vec<crate::guard::apply::Verdict>,
     pub overhead_us: Option<u64>,
     pub upstream_us: Option<u64>,
 }
@@ -144,7 +145,16 @@ impl Entry {
             status: self.status,
             error: self.error.map(str::to_owned),
             usage: self.usage,
-            verdicts: Vec::new(),
+            verdicts: self
+                .verdicts
+                .iter()
+                .map(|v| Verdict {
+                    category: v.category.to_owned(),
+                    detector: v.detector.to_owned(),
+                    action: v.action.to_owned(),
+                    count: v.count,
+                })
+                .collect(),
             overhead_us: self.overhead_us,
             upstream_us: self.upstream_us,
             count: None,
@@ -222,6 +232,18 @@ impl Entry {
             uo.num("reasoning_tokens", u.reasoning_tokens);
             uo.end();
         }
+        if !self.verdicts.is_empty() {
+            let mut arr = Arr::new(o.key("verdicts"));
+            for v in &self.verdicts {
+                let mut vo = Obj::new(arr.item());
+                vo.str("category", v.category);
+                vo.str("detector", v.detector);
+                vo.str("action", v.action);
+                vo.num("count", u64::from(v.count));
+                vo.end();
+            }
+            arr.end();
+        }
         if let Some(v) = self.overhead_us {
             o.num("overhead_us", v);
         }
@@ -290,6 +312,12 @@ mod tests {
                 cached_tokens: 3,
                 reasoning_tokens: 4,
             }),
+            verdicts: vec![crate::guard::apply::Verdict {
+                category: "pii",
+                detector: "email",
+                action: "redact",
+                count: 2,
+            }],
             overhead_us: Some(7),
             upstream_us: Some(8),
         };

@@ -30,6 +30,8 @@ pub enum Kind {
     MethodNotAllowed,
     ModelNotFound,
     NoProviderKey,
+    /// A guardrail refused the request (the detail names the category, never the value).
+    GuardrailBlocked,
     /// Shard at its connection limit, or draining.
     Overloaded,
     /// The shard's audit ring stayed full: records would otherwise be lost.
@@ -92,7 +94,8 @@ impl Error {
             | Kind::Framing
             | Kind::InvalidJson
             | Kind::InvalidRequest
-            | Kind::NoProviderKey => 400,
+            | Kind::NoProviderKey
+            | Kind::GuardrailBlocked => 400,
             Kind::HeadTooLarge => 431,
             Kind::BodyTooLarge => 413,
             Kind::HttpVersion => 505,
@@ -133,6 +136,7 @@ impl Error {
             Kind::MethodNotAllowed => "method_not_allowed",
             Kind::ModelNotFound => "model_not_found",
             Kind::NoProviderKey => "provider_key_missing",
+            Kind::GuardrailBlocked => "guardrail_blocked",
             Kind::Overloaded => "overloaded",
             Kind::AuditFull => "audit_backpressure",
             Kind::AuditUnavailable => "audit_unavailable",

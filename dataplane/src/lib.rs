@@ -12,6 +12,7 @@ pub mod conn;
 pub mod control;
 pub mod error;
 pub mod extract;
+pub mod guard;
 pub mod http;
 pub mod listener;
 pub mod metrics;

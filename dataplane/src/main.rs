@@ -100,6 +100,8 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
         .map(|_| Arc::new(ShardMetrics::default()))
         .collect();
     let audit = start_audit(&config, shards)?;
+    let guard =
+        Arc::new(warden_dataplane::guard::engine::Engine::new().map_err(anyhow::Error::msg)?);
     let version = Arc::new(AtomicU64::new(snapshot.version));
     let (senders, mut receivers): (Vec<_>, Vec<_>) = (0..shards)
         .map(|_| futures_channel::mpsc::unbounded())
@@ -150,6 +152,7 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
             drain: drain_rx,
             ready: ready_tx.clone(),
             audit: producers.next(),
+            guard: Arc::clone(&guard),
             updates: receivers.remove(0),
         })?);
     }

@@ -126,6 +126,8 @@ pub struct ShardMetrics {
     pub stream_upstream_failures: Counter,
     /// Requests refused because the audit log could not take their record.
     pub audit_rejected: Counter,
+    /// Guardrail verdicts: [category pii|secrets][action flag|redact|restore|block].
+    pub guard_verdicts: [[Counter; 4]; 2],
     pub io_uring: AtomicU64,
 }
 
@@ -261,6 +263,14 @@ pub fn render(
             out,
             "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
         );
+    }
+    let _ = writeln!(out, "# HELP warden_guardrail_verdicts_total Guardrail findings acted on, by category and action.");
+    let _ = writeln!(out, "# TYPE warden_guardrail_verdicts_total counter");
+    for (c, category) in ["pii", "secrets"].iter().enumerate() {
+        for (a, action) in ["flag", "redact", "restore", "block"].iter().enumerate() {
+            let n = sum(&|m| m.guard_verdicts[c][a].get());
+            let _ = writeln!(out, "warden_guardrail_verdicts_total{{category=\"{category}\",action=\"{action}\"}} {n}");
+        }
     }
     let _ = writeln!(
         out,

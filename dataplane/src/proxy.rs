@@ -69,6 +69,7 @@ pub async fn chat_completions<S: AsyncWriteRent>(
             Error::new(Kind::ModelNotFound, "unknown model")
                 .with_detail(format!("{:?}", fields.model))
         })?;
+        let guard = screen(shard, req, Dialect::OpenAi, &value, &caller)?;
         let (key, label) = provider_key(&caller, target.provider)?;
         note_route(
             req,
@@ -88,12 +89,20 @@ pub async fn chat_completions<S: AsyncWriteRent>(
         };
         let (request, translation) = match target.provider.dialect() {
             Dialect::OpenAi => {
-                let r = request::openai(origin, &plaintext, req.body, &fields, target);
+                let r = request::openai(
+                    origin,
+                    &plaintext,
+                    req.body,
+                    &fields,
+                    target,
+                    &guard.replacements,
+                )?;
                 (r, Translation::None)
             }
             Dialect::Anthropic => {
                 let mut body = Vec::with_capacity(req.body.len() + 256);
                 anthropic::request(&value, &target.upstream_model, fields.stream, &mut body)?;
+                let body = redact(body, &guard)?;
                 (
                     request::anthropic(origin, &plaintext, None, &body),
                     Translation::Anthropic(meta()),
@@ -102,6 +111,7 @@ pub async fn chat_completions<S: AsyncWriteRent>(
             Dialect::Gemini => {
                 let mut body = Vec::with_capacity(req.body.len() + 256);
                 gemini::request(&value, &mut body)?;
+                let body = redact(body, &guard)?;
                 let method = if fields.stream {
                     ":streamGenerateContent?alt=sse"
                 } else {
@@ -122,6 +132,47 @@ pub async fn chat_completions<S: AsyncWriteRent>(
         }
     };
     forward(shard, client, out, req, prepared, Dialect::OpenAi).await
+}
+
+/// Run the project's guardrails over a parsed request and record the verdicts; a block is the
+/// error the client gets.
+pub fn screen(
+    shard: &Shard,
+    req: &Request<'_>,
+    dialect: Dialect,
+    value: &simd_json::BorrowedValue<'_>,
+    caller: &Caller<'_>,
+) -> Result<crate::guard::apply::Plan> {
+    let plan = crate::guard::apply::check(
+        &shard.guard,
+        &shard.guard_scratch,
+        dialect,
+        value,
+        &caller.project.guardrails,
+    );
+    for v in &plan.verdicts {
+        let c = usize::from(v.category == "secrets");
+        let a = ["flag", "redact", "restore", "block"]
+            .iter()
+            .position(|x| *x == v.action)
+            .unwrap_or(0);
+        shard.metrics.guard_verdicts[c][a].add(u64::from(v.count));
+    }
+    if !plan.verdicts.is_empty() {
+        req.audit.borrow_mut().verdicts = plan.verdicts.clone();
+    }
+    match plan.refusal() {
+        Some(e) => Err(e),
+        None => Ok(plan),
+    }
+}
+
+/// A finished outgoing body with the guardrails' placeholders in.
+pub fn redact(body: Vec<u8>, plan: &crate::guard::apply::Plan) -> Result<Vec<u8>> {
+    if plan.replacements.is_empty() {
+        return Ok(body);
+    }
+    crate::guard::apply::rewrite(&body, &plan.replacements)
 }
 
 /// The project's first key for `provider` (priority order), with its shared id and

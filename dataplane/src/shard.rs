@@ -32,6 +32,9 @@ pub struct Shard {
     pub pool: Pool,
     pub resolver: Resolver,
     pub tls: TlsConnector,
+    /// The guardrail detectors (shared, read-only) and this shard's Hyperscan scratch.
+    pub guard: Arc<crate::guard::engine::Engine>,
+    pub guard_scratch: hyperscan::Scratch,
     /// This shard's end of the audit log (`None` when auditing is off).
     pub audit: Option<crate::audit::ring::Producer>,
     /// simd-json parses in place: request bodies are copied here first, reusing the allocation.
@@ -71,6 +74,7 @@ pub struct ShardSpec {
     /// Told once the shard serves (or why it could not start).
     pub ready: mpsc::Sender<Result<usize, String>>,
     pub audit: Option<crate::audit::ring::Producer>,
+    pub guard: Arc<crate::guard::engine::Engine>,
     /// New serving states, built off the shard, to swap in between requests.
     pub updates: futures_channel::mpsc::UnboundedReceiver<StateUpdate>,
 }
@@ -236,6 +240,8 @@ fn build(spec: &ShardSpec, audit: Option<crate::audit::ring::Producer>) -> Resul
         pool: Pool::new(upstream.pool_max_idle_per_origin, ms(upstream.pool_idle_ms)),
         resolver: Resolver::new(spec.dns.clone(), ms(upstream.dns_ttl_ms)),
         tls: tls_connector(upstream.ca_file.as_deref())?,
+        guard: Arc::clone(&spec.guard),
+        guard_scratch: spec.guard.scratch()?,
         audit,
         scratch: RefCell::new(Vec::with_capacity(64 * 1024)),
         draining: Cell::new(false),

@@ -12,7 +12,9 @@ use warden_shared::catalog::{Dialect, Provider};
 
 use std::sync::Arc;
 
-use super::{forward, note_route, open_key, provider_key, request, Prepared, Translation};
+use super::{
+    forward, note_route, open_key, provider_key, redact, request, screen, Prepared, Translation,
+};
 use crate::auth::{authenticate, KeyHeader};
 use crate::conn::{Outcome, Request};
 use crate::error::{Error, Kind, Result};
@@ -33,7 +35,8 @@ pub async fn anthropic_messages<S: AsyncWriteRent>(
     caller.note(&mut req.audit.borrow_mut());
     let prepared = {
         let mut scratch = shard.scratch.borrow_mut();
-        let (fields, _) = parse_model_body(req.body, &mut scratch)?;
+        let (fields, value) = parse_model_body(req.body, &mut scratch)?;
+        let guard = screen(shard, req, Dialect::Anthropic, &value, &caller)?;
         let (alias, upstream) = native_model(&state, &fields.model, Provider::Anthropic)?;
         let (key, label) = provider_key(&caller, Provider::Anthropic)?;
         note_route(
@@ -51,6 +54,7 @@ pub async fn anthropic_messages<S: AsyncWriteRent>(
         body.extend_from_slice(before);
         json_string(&mut body, upstream);
         body.extend_from_slice(after);
+        let body = redact(body, &guard)?;
         let version = req
             .head
             .anthropic_version
@@ -95,10 +99,16 @@ pub async fn gemini_generate<S: AsyncWriteRent>(
         let mut scratch = shard.scratch.borrow_mut();
         scratch.clear();
         scratch.extend_from_slice(req.body);
-        simd_json::to_borrowed_value(&mut scratch).map_err(|e| {
+        let value = simd_json::to_borrowed_value(&mut scratch).map_err(|e| {
             Error::new(Kind::InvalidJson, "request body is not valid JSON")
                 .with_detail(e.to_string())
         })?;
+        let guard = screen(shard, req, Dialect::Gemini, &value, &caller)?;
+        let body: std::borrow::Cow<'_, [u8]> = if guard.replacements.is_empty() {
+            std::borrow::Cow::Borrowed(req.body)
+        } else {
+            std::borrow::Cow::Owned(crate::guard::apply::rewrite(req.body, &guard.replacements)?)
+        };
         let (alias, upstream) = native_model(&state, model, Provider::Google)?;
         let (key, label) = provider_key(&caller, Provider::Google)?;
         note_route(req, Provider::Google, alias, upstream, label, sse);
@@ -106,7 +116,7 @@ pub async fn gemini_generate<S: AsyncWriteRent>(
         let plaintext = open_key(&state, &caller, key)?;
         Prepared {
             origin,
-            request: request::gemini(origin, &plaintext, upstream, method, req.body),
+            request: request::gemini(origin, &plaintext, upstream, method, &body),
             provider: Provider::Google,
             fingerprint: &key.fingerprint,
             stream: sse,

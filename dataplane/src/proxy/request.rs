@@ -30,14 +30,16 @@ pub fn unsupported_params(provider: Provider, upstream_model: &str) -> &'static 
 }
 
 /// An OpenAI-compatible provider: the client's body with `model` replaced and the provider's
-/// unsupported parameters removed — spliced, not re-serialised.
+/// unsupported parameters removed — spliced, not re-serialised — and, when guardrails redact,
+/// the values replaced by placeholders.
 pub fn openai(
     origin: &Origin,
     key: &[u8],
     body: &[u8],
     fields: &ChatFields,
     target: &RouteTarget,
-) -> SecretBuf {
+    redactions: &[(Vec<u8>, Vec<u8>)],
+) -> crate::error::Result<SecretBuf> {
     let mut model = Vec::with_capacity(target.upstream_model.len() + 2);
     crate::http::respond::json_string(&mut model, &target.upstream_model);
     let drop = unsupported_params(target.provider, &target.upstream_model);
@@ -46,38 +48,61 @@ pub fn openai(
     } else {
         removals(body, drop)
     };
+    let head_for = |len: usize| {
+        let mut req = head(origin, "/chat/completions", len, key.len());
+        req.extend(b"authorization: Bearer ");
+        req.extend(key);
+        req.extend(b"\r\naccept: ");
+        req.extend(if fields.stream {
+            b"text/event-stream" as &[u8]
+        } else {
+            b"application/json"
+        });
+        req.extend(b"\r\n\r\n");
+        req
+    };
+    if !redactions.is_empty() {
+        let mut spliced = Vec::with_capacity(body.len() + model.len());
+        splice(body, fields, &model, cuts, |part| {
+            spliced.extend_from_slice(part)
+        });
+        let redacted = crate::guard::apply::rewrite(&spliced, redactions)?;
+        let mut req = head_for(redacted.len());
+        req.extend(&redacted);
+        return Ok(req);
+    }
     let removed: usize = cuts.iter().map(|c| c.len()).sum();
-    let body_len = body.len() - fields.model_span.len() + model.len() - removed;
-    let mut req = head(origin, "/chat/completions", body_len, key.len());
-    req.extend(b"authorization: Bearer ");
-    req.extend(key);
-    req.extend(b"\r\naccept: ");
-    req.extend(if fields.stream {
-        b"text/event-stream" as &[u8]
-    } else {
-        b"application/json"
-    });
-    req.extend(b"\r\n\r\n");
+    let mut req = head_for(body.len() - fields.model_span.len() + model.len() - removed);
+    splice(body, fields, &model, cuts, |part| req.extend(part));
+    Ok(req)
+}
+
+/// Emit `body` with the model replaced and the `cuts` (disjoint from it) left out.
+fn splice(
+    body: &[u8],
+    fields: &ChatFields,
+    model: &[u8],
+    cuts: Vec<std::ops::Range<usize>>,
+    mut emit: impl FnMut(&[u8]),
+) {
     if cuts.is_empty() {
         let (before, after) = split_at_model(body, &fields.model_span);
-        req.extend(before);
-        req.extend(&model);
-        req.extend(after);
-        return req;
+        emit(before);
+        emit(model);
+        emit(after);
+        return;
     }
-    // Copy the body, replacing the model and skipping the removed pairs (disjoint from it).
     let mut at = 0;
     let mut edits: Vec<(std::ops::Range<usize>, &[u8])> =
         cuts.into_iter().map(|c| (c, &[][..])).collect();
-    edits.push((fields.model_span.clone(), &model));
+    edits.push((fields.model_span.clone(), model));
     edits.sort_by_key(|(r, _)| r.start);
     for (range, replacement) in edits {
-        req.extend(&body[at..range.start]);
-        req.extend(replacement);
+        emit(&body[at..range.start]);
+        emit(replacement);
         at = range.end;
     }
-    req.extend(&body[at..]);
-    req
+    emit(&body[at..]);
 }
 
 /// Anthropic Messages: `x-api-key`, `anthropic-version` (the client's on the native route).

@@ -1,0 +1,29 @@
+//! Guardrails on requests: the text a model will read (see `extract`) is scanned by one
+//! Hyperscan block-mode database of every detector ([`detectors`]), candidates are confirmed by
+//! validators, and each project's policy decides per category what happens ([`apply`]):
+//! `block` (400 in the caller's dialect, the category but never the value, no upstream call),
+//! `redact` (typed placeholders such as `[EMAIL_1]` go upstream instead of the values), `flag`
+//! (forwarded unchanged). Verdicts — category, detector, action, count, never the value — go to
+//! the audit record and the metrics.
+//!
+//! The database is compiled once at start and shared read-only; each shard has its own scratch.
+
+pub mod apply;
+pub mod detectors;
+pub mod engine;
+
+/// What a detector looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    Pii,
+    Secrets,
+}
+
+impl Category {
+    pub fn name(self) -> &'static str {
+        match self {
+            Category::Pii => "pii",
+            Category::Secrets => "secrets",
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Applying a project's policy to a request: scan every model-visible text, decide per finding
+//! by its category's action, and either refuse the request, rewrite the outgoing body with
+//! placeholders, or let it pass — recording verdicts either way.
+//!
+//! Rewriting works on the final outgoing bytes (after the model splice or a translation): every
+//! detector's values are ASCII that JSON never escapes, so each value's bytes appear verbatim in
+//! the body and are replaced wherever they occur. A value that cannot be found verbatim (the
+//! client escaped it) fails closed: the request is refused rather than sent unredacted.
+
+use simd_json::BorrowedValue;
+use warden_shared::catalog::Dialect;
+use warden_shared::snapshot::{GuardAction, GuardrailPolicy};
+
+use super::engine::{Engine, Finding};
+use super::Category;
+use crate::error::{Error, Kind, Result};
+
+/// One verdict: a detector fired `count` times and the policy applied `action`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub category: &'static str,
+    pub detector: &'static str,
+    pub action: &'static str,
+    pub count: u32,
+}
+
+/// What the request needs done to its outgoing body.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub verdicts: Vec<Verdict>,
+    /// (value, placeholder) pairs, in first-seen order.
+    pub replacements: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The category that blocks the request, if one does.
+    pub blocked: Option<&'static str>,
+}
+
+impl Plan {
+    /// The block as the error the client gets.
+    pub fn refusal(&self) -> Option<Error> {
+        self.blocked.map(|category| {
+            Error::new(
+                Kind::GuardrailBlocked,
+                "the request was blocked by a guardrail",
+            )
+            .with_detail(category)
+        })
+    }
+}
+
+pub fn action_for(policy: &GuardrailPolicy, category: Category) -> GuardAction {
+    match category {
+        Category::Pii => policy.pii,
+        Category::Secrets => policy.secrets,
+    }
+}
+
+pub fn action_name(a: GuardAction) -> &'static str {
+    match a {
+        GuardAction::Off => "off",
+        GuardAction::Flag => "flag",
+        GuardAction::Redact => "redact",
+        GuardAction::Restore => "restore",
+        GuardAction::Block => "block",
+    }
+}
+
+/// Scan a parsed request: the verdicts, the replacements to apply to the outgoing body, and the
+/// blocking category if any.
+pub fn check(
+    engine: &Engine,
+    scratch: &hyperscan::Scratch,
+    dialect: Dialect,
+    body: &BorrowedValue<'_>,
+    policy: &GuardrailPolicy,
+) -> Plan {
+    if policy.pii == GuardAction::Off && policy.secrets == GuardAction::Off {
+        return Plan::default();
+    }
+    let mut plan = Plan::default();
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut numbers: Vec<(&'static str, u32)> = Vec::new();
+    crate::extract::texts(dialect, body, &mut |_, text| {
+        findings.clear();
+        engine.scan(scratch, text.as_bytes(), &mut findings);
+        for f in &findings {
+            let d = f.detector();
+            let action = action_for(policy, d.category);
+            if action == GuardAction::Off {
+                continue;
+            }
+            let name = action_name(action);
+            match plan
+                .verdicts
+                .iter_mut()
+                .find(|v| v.detector == d.id && v.action == name)
+            {
+                Some(v) => v.count += 1,
+                None => plan.verdicts.push(Verdict {
+                    category: d.category.name(),
+                    detector: d.id,
+                    action: name,
+                    count: 1,
+                }),
+            }
+            match action {
+                GuardAction::Block => {
+                    plan.blocked.get_or_insert(d.category.name());
+                }
+                GuardAction::Redact | GuardAction::Restore => {
+                    let value = &text.as_bytes()[f.start..f.end];
+                    if !plan.replacements.iter().any(|(v, _)| v == value) {
+                        let n = match numbers.iter_mut().find(|(p, _)| *p == d.placeholder) {
+                            Some((_, n)) => {
+                                *n += 1;
+                                *n
+                            }
+                            None => {
+                                numbers.push((d.placeholder, 1));
+                                1
+                            }
+                        };
+                        plan.replacements.push((
+                            value.to_vec(),
+                            format!("[{}_{n}]", d.placeholder).into_bytes(),
+                        ));
+                    }
+                }
+                GuardAction::Flag | GuardAction::Off => {}
+            }
+        }
+    });
+    plan
+}
+
+/// `body` with every value replaced by its placeholder. Fails closed when a value does not appear
+/// verbatim (it was escaped in the JSON).
+pub fn rewrite(body: &[u8], replacements: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<u8>> {
+    let mut current = body.to_vec();
+    // Longest values first, so a value that contains another is replaced whole.
+    let mut order: Vec<&(Vec<u8>, Vec<u8>)> = replacements.iter().collect();
+    order.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
+    for (value, placeholder) in order {
+        let finder = memchr::memmem::Finder::new(value);
+        let mut next = Vec::with_capacity(current.len());
+        let mut at = 0;
+        let mut replaced = false;
+        for i in finder.find_iter(&current) {
+            if i < at {
+                continue;
+            }
+            next.extend_from_slice(&current[at..i]);
+            next.extend_from_slice(placeholder);
+            at = i + value.len();
+            replaced = true;
+        }
+        if !replaced {
+            return Err(Error::new(
+                Kind::GuardrailBlocked,
+                "the request was blocked by a guardrail",
+            )
+            .with_detail("a value to redact is escaped in the request body"));
+        }
+        next.extend_from_slice(&current[at..]);
+        current = next;
+    }
+    Ok(current)
+}

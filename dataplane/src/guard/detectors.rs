@@ -1,0 +1,369 @@
+//! The detector table: each detector has an id, a category, a Hyperscan pattern (no lookaround
+//! or backreferences: what Hyperscan cannot express is confirmed by a validator), a validator
+//! that confirms a candidate and names the value's span inside it, and a placeholder type.
+
+use crate::guard::Category;
+
+pub struct Detector {
+    pub id: &'static str,
+    pub category: Category,
+    pub pattern: &'static str,
+    pub caseless: bool,
+    /// Confirms a candidate match; returns the value's span within it.
+    pub validate: fn(&[u8]) -> Option<(usize, usize)>,
+    /// `EMAIL` → `[EMAIL_1]`.
+    pub placeholder: &'static str,
+}
+
+const fn pii(
+    id: &'static str,
+    pattern: &'static str,
+    validate: fn(&[u8]) -> Option<(usize, usize)>,
+    placeholder: &'static str,
+) -> Detector {
+    Detector {
+        id,
+        category: Category::Pii,
+        pattern,
+        caseless: false,
+        validate,
+        placeholder,
+    }
+}
+
+const fn secret(
+    id: &'static str,
+    pattern: &'static str,
+    validate: fn(&[u8]) -> Option<(usize, usize)>,
+) -> Detector {
+    Detector {
+        id,
+        category: Category::Secrets,
+        pattern,
+        caseless: false,
+        validate,
+        placeholder: "SECRET",
+    }
+}
+
+/// Table order breaks ties between overlapping findings (more specific detectors first).
+pub const DETECTORS: &[Detector] = &[
+    // Secrets.
+    secret("anthropic_api_key", r"\bsk-ant-[A-Za-z0-9_\-]{20,}", whole),
+    secret(
+        "openai_api_key",
+        r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]{20,}",
+        whole,
+    ),
+    secret("google_api_key", r"\bAIza[0-9A-Za-z_\-]{35}\b", whole),
+    secret("aws_access_key_id", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", whole),
+    Detector {
+        id: "aws_secret_access_key",
+        category: Category::Secrets,
+        pattern: r#"aws_?secret_?access_?key["']?\s{0,3}[:=]\s{0,3}["']?[A-Za-z0-9/+=]{40}"#,
+        caseless: true,
+        validate: last_40,
+        placeholder: "SECRET",
+    },
+    secret(
+        "github_token",
+        r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b",
+        whole,
+    ),
+    secret("gitlab_token", r"\bglpat-[A-Za-z0-9_\-]{20,100}", whole),
+    secret("slack_token", r"\bxox[abposr]-[A-Za-z0-9\-]{10,}", whole),
+    secret(
+        "stripe_key",
+        r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,200}\b",
+        whole,
+    ),
+    secret(
+        "jwt",
+        r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",
+        whole,
+    ),
+    secret(
+        "pem_private_key",
+        r"-----BEGIN [A-Z ]{0,20}PRIVATE KEY-----",
+        whole,
+    ),
+    Detector {
+        id: "generic_secret_assignment",
+        category: Category::Secrets,
+        pattern: r#"\b(?:api[_\-]?key|secret|token|password|passwd|access[_\-]?key)["']?\s{0,3}[:=]\s{0,3}["']?[A-Za-z0-9_\-/+=.]{16,}"#,
+        caseless: true,
+        validate: high_entropy_tail,
+        placeholder: "SECRET",
+    },
+    // PII.
+    pii(
+        "email",
+        r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24}\b",
+        whole,
+        "EMAIL",
+    ),
+    pii("payment_card", r"\b\d(?:[ \-]?\d){12,18}\b", card, "CARD"),
+    pii("us_ssn", r"\b\d{3}[\- ]\d{2}[\- ]\d{4}\b", ssn, "SSN"),
+    pii("us_itin", r"\b9\d{2}[\- ]\d{2}[\- ]\d{4}\b", itin, "ITIN"),
+    pii(
+        "iban",
+        r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b",
+        iban,
+        "IBAN",
+    ),
+    pii(
+        "phone_e164",
+        r"\+[1-9](?:[ .\-]?\(?\d\)?){6,14}\b",
+        phone_international,
+        "PHONE",
+    ),
+    pii(
+        "phone_us",
+        r"(?:\(\d{3}\) ?|\b\d{3}[ .\-])\d{3}[ .\-]\d{4}\b",
+        phone_us,
+        "PHONE",
+    ),
+    pii(
+        "phone_uk",
+        r"\b0\d{2,4}[ \-]\d{3,4}[ \-]?\d{3,4}\b",
+        phone_uk,
+        "PHONE",
+    ),
+    pii("phone_fr", r"\b0[1-9](?:[ .\-]\d{2}){4}\b", whole, "PHONE"),
+    pii(
+        "phone_de",
+        r"\b0[1-9]\d{1,4}[ /\-]\d{4,9}\b",
+        phone_de,
+        "PHONE",
+    ),
+    pii("phone_in", r"\b[6-9]\d{4}[ \-]?\d{5}\b", whole, "PHONE"),
+    pii("ipv4", r"\b(?:\d{1,3}\.){3}\d{1,3}\b", ipv4, "IP"),
+    pii(
+        "ipv6",
+        r"\b(?:[0-9A-Fa-f]{1,4}:){2,7}:?[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{1,4}){0,6}\b",
+        ipv6,
+        "IP",
+    ),
+    Detector {
+        id: "date_of_birth",
+        category: Category::Pii,
+        pattern: r"\b(?:born on|born|date of birth|dob|birthday|geboren am|geburtsdatum|n[ée]e? le|nacid[oa] el|fecha de nacimiento|nat[oa] il)[:\s]{1,3}\d{1,2}[./\-]\d{1,2}[./\-]\d{2,4}\b",
+        caseless: true,
+        validate: trailing_date,
+        placeholder: "DOB",
+    },
+    pii(
+        "street_address",
+        r"\b\d{1,5} (?:[A-Z][a-z]+ ){1,3}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Way|Place|Pl)\b",
+        whole,
+        "ADDRESS",
+    ),
+];
+
+fn whole(m: &[u8]) -> Option<(usize, usize)> {
+    Some((0, m.len()))
+}
+
+fn digits(m: &[u8]) -> Vec<u8> {
+    m.iter()
+        .filter(|b| b.is_ascii_digit())
+        .map(|b| b - b'0')
+        .collect()
+}
+
+/// Luhn, a length the card networks use, and a known issuer prefix.
+pub fn card(m: &[u8]) -> Option<(usize, usize)> {
+    let d = digits(m);
+    if !(13..=19).contains(&d.len()) {
+        return None;
+    }
+    let sum: u32 = d
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &x)| {
+            let x = u32::from(x);
+            if i % 2 == 1 {
+                let y = x * 2;
+                if y > 9 {
+                    y - 9
+                } else {
+                    y
+                }
+            } else {
+                x
+            }
+        })
+        .sum();
+    if !sum.is_multiple_of(10) {
+        return None;
+    }
+    let prefix = |n: usize| d.iter().take(n).fold(0u32, |a, &x| a * 10 + u32::from(x));
+    let known = d[0] == 4
+        || (51..=55).contains(&prefix(2))
+        || (2221..=2720).contains(&prefix(4))
+        || matches!(prefix(2), 34 | 37 | 36 | 38 | 62 | 65)
+        || prefix(4) == 6011
+        || (644..=649).contains(&prefix(3))
+        || (3528..=3589).contains(&prefix(4))
+        || (300..=305).contains(&prefix(3))
+        || matches!(prefix(2), 50 | 56..=69);
+    known.then_some((0, m.len()))
+}
+
+/// Area 001–665 or 667–899, group 01–99, serial 0001–9999.
+pub fn ssn(m: &[u8]) -> Option<(usize, usize)> {
+    let d = digits(m);
+    let area = u32::from(d[0]) * 100 + u32::from(d[1]) * 10 + u32::from(d[2]);
+    let group = u32::from(d[3]) * 10 + u32::from(d[4]);
+    let serial = d[5..].iter().fold(0u32, |a, &x| a * 10 + u32::from(x));
+    let ok = area != 0 && area != 666 && area < 900 && group != 0 && serial != 0;
+    ok.then_some((0, m.len()))
+}
+
+/// 9xx with a group in the ITIN ranges (50–65, 70–88, 90–92, 94–99).
+pub fn itin(m: &[u8]) -> Option<(usize, usize)> {
+    let d = digits(m);
+    let group = u32::from(d[3]) * 10 + u32::from(d[4]);
+    let ok = matches!(group, 50..=65 | 70..=88 | 90..=92 | 94..=99);
+    ok.then_some((0, m.len()))
+}
+
+/// The country's IBAN length and the ISO 7064 mod-97 check.
+pub fn iban(m: &[u8]) -> Option<(usize, usize)> {
+    let s: Vec<u8> = m.iter().copied().filter(|b| *b != b' ').collect();
+    let len = match &s[..2] {
+        b"NO" => 15,
+        b"BE" => 16,
+        b"DK" | b"FI" | b"NL" => 18,
+        b"AT" | b"LU" | b"EE" | b"LT" => 20,
+        b"CH" | b"LV" => 21,
+        b"DE" | b"IE" | b"GB" | b"BG" => 22,
+        b"SE" | b"ES" | b"SK" | b"CZ" | b"RO" => 24,
+        b"PT" => 25,
+        b"IS" | b"TR" => 26,
+        b"FR" | b"MC" | b"IT" | b"GR" => 27,
+        b"PL" | b"CY" | b"HU" => 28,
+        _ => return None,
+    };
+    if s.len() != len {
+        return None;
+    }
+    let mut rem: u32 = 0;
+    for &c in s[4..].iter().chain(&s[..4]) {
+        let v = match c {
+            b'0'..=b'9' => u32::from(c - b'0'),
+            b'A'..=b'Z' => u32::from(c - b'A') + 10,
+            _ => return None,
+        };
+        rem = if v >= 10 {
+            (rem * 100 + v) % 97
+        } else {
+            (rem * 10 + v) % 97
+        };
+    }
+    (rem == 1).then_some((0, m.len()))
+}
+
+fn phone_international(m: &[u8]) -> Option<(usize, usize)> {
+    (8..=15).contains(&digits(m).len()).then_some((0, m.len()))
+}
+
+fn phone_us(m: &[u8]) -> Option<(usize, usize)> {
+    let d = digits(m);
+    // Area and exchange codes start with 2–9.
+    (d.len() == 10 && d[0] >= 2 && d[3] >= 2).then_some((0, m.len()))
+}
+
+fn phone_uk(m: &[u8]) -> Option<(usize, usize)> {
+    (10..=11).contains(&digits(m).len()).then_some((0, m.len()))
+}
+
+fn phone_de(m: &[u8]) -> Option<(usize, usize)> {
+    (7..=12).contains(&digits(m).len()).then_some((0, m.len()))
+}
+
+pub fn ipv4(m: &[u8]) -> Option<(usize, usize)> {
+    let s = std::str::from_utf8(m).ok()?;
+    let ok = s
+        .split('.')
+        .all(|o| o.parse::<u8>().is_ok() && (o.len() == 1 || !o.starts_with('0')));
+    ok.then_some((0, m.len()))
+}
+
+fn ipv6(m: &[u8]) -> Option<(usize, usize)> {
+    let s = std::str::from_utf8(m).ok()?;
+    (s.contains("::") || s.matches(':').count() == 7).then_some(())?;
+    s.parse::<std::net::Ipv6Addr>().ok().map(|_| (0, m.len()))
+}
+
+fn last_40(m: &[u8]) -> Option<(usize, usize)> {
+    Some((m.len() - 40, m.len()))
+}
+
+/// The date after the context words.
+fn trailing_date(m: &[u8]) -> Option<(usize, usize)> {
+    let start = m
+        .iter()
+        .rposition(|b| !(b.is_ascii_digit() || matches!(b, b'.' | b'/' | b'-')))?
+        + 1;
+    (start < m.len()).then_some((start, m.len()))
+}
+
+/// The assigned value, if it looks like a random secret (≥ 3.5 bits of entropy per character,
+/// and not all letters).
+fn high_entropy_tail(m: &[u8]) -> Option<(usize, usize)> {
+    let start = m
+        .iter()
+        .rposition(|b| matches!(b, b'=' | b':' | b'"' | b'\'' | b' '))?
+        + 1;
+    let v = &m[start..];
+    if v.len() < 16 || v.iter().all(u8::is_ascii_alphabetic) {
+        return None;
+    }
+    let mut counts = [0u32; 256];
+    for &b in v {
+        counts[b as usize] += 1;
+    }
+    let n = v.len() as f64;
+    let entropy: f64 = counts
+        .iter()
+        .filter(|c| **c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum();
+    (entropy >= 3.5).then_some((start, m.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validators_accept_real_values_and_reject_lookalikes() {
+        assert!(card(b"4111 1111 1111 1111").is_some());
+        assert!(card(b"4111 1111 1111 1112").is_none(), "Luhn");
+        assert!(card(b"1234 5678 9012 3452").is_none(), "no such issuer");
+        assert!(ssn(b"123-45-6789").is_some());
+        assert!(
+            ssn(b"666-45-6789").is_none()
+                && ssn(b"000-45-6789").is_none()
+                && ssn(b"123-00-6789").is_none()
+        );
+        assert!(ssn(b"912-45-6789").is_none(), "9xx is not an SSN area");
+        assert!(itin(b"912-70-1234").is_some() && itin(b"912-45-1234").is_none());
+        assert!(iban(b"DE89 3704 0044 0532 0130 00").is_some());
+        assert!(iban(b"GB82 WEST 1234 5698 7654 32").is_some());
+        assert!(iban(b"DE89 3704 0044 0532 0130 01").is_none(), "mod 97");
+        assert!(
+            ipv4(b"192.168.1.20").is_some()
+                && ipv4(b"256.1.1.1").is_none()
+                && ipv4(b"01.2.3.4").is_none()
+        );
+        assert!(high_entropy_tail(b"api_key=Zx81kQp0Lm3Rt7Vb2Nc5").is_some());
+        assert!(high_entropy_tail(b"password=aaaaaaaaaaaaaaaaaaaa").is_none());
+        assert_eq!(trailing_date(b"born on 12.03.1985"), Some((8, 18)));
+    }
+}

@@ -1,0 +1,185 @@
+//! The compiled detector database and scanning one text into confirmed, non-overlapping
+//! findings. Hyperscan reports every end offset at which a pattern matches (with the leftmost
+//! start): for each start, candidates are tried from the longest down until a validator confirms
+//! one; overlapping findings keep the longer one (the earlier detector on a tie).
+
+use hyperscan::prelude::*;
+
+use super::detectors::{Detector, DETECTORS};
+
+pub struct Engine {
+    db: BlockDatabase,
+}
+
+/// A confirmed value in a scanned text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Finding {
+    pub detector: usize,
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Finding {
+    pub fn detector(&self) -> &'static Detector {
+        &DETECTORS[self.detector]
+    }
+}
+
+impl Engine {
+    pub fn new() -> Result<Engine, String> {
+        let patterns: Vec<Pattern> = DETECTORS
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let mut flags = CompileFlags::SOM_LEFTMOST;
+                if d.caseless {
+                    flags |= CompileFlags::CASELESS;
+                }
+                Pattern {
+                    expression: d.pattern.to_owned(),
+                    flags,
+                    id: Some(i),
+                    ext: Default::default(),
+                    som: None,
+                }
+            })
+            .collect();
+        let db: BlockDatabase = Patterns(patterns)
+            .build()
+            .map_err(|e| format!("compiling the guardrail detectors: {e}"))?;
+        Ok(Engine { db })
+    }
+
+    /// Scratch space for one shard.
+    pub fn scratch(&self) -> Result<Scratch, String> {
+        self.db
+            .alloc_scratch()
+            .map_err(|e| format!("guardrail scratch: {e}"))
+    }
+
+    /// Confirmed findings in `text`, in order, not overlapping.
+    pub fn scan(&self, scratch: &Scratch, text: &[u8], out: &mut Vec<Finding>) {
+        let mut raw: Vec<(usize, usize, usize)> = Vec::new();
+        let _ = self.db.scan(text, scratch, |id, from, to, _| {
+            raw.push((id as usize, from as usize, to as usize));
+            Matching::Continue
+        });
+        if raw.is_empty() {
+            return;
+        }
+        // Per (detector, start): longest candidate first.
+        raw.sort_unstable_by(|a, b| (a.0, a.1, b.2).cmp(&(b.0, b.1, a.2)));
+        let mut found: Vec<Finding> = Vec::new();
+        let mut i = 0;
+        while i < raw.len() {
+            let (det, start) = (raw[i].0, raw[i].1);
+            let mut confirmed = None;
+            while i < raw.len() && raw[i].0 == det && raw[i].1 == start {
+                if confirmed.is_none() {
+                    let (from, to) = (raw[i].1, raw[i].2);
+                    if let Some((a, b)) = (DETECTORS[det].validate)(&text[from..to]) {
+                        confirmed = Some(Finding {
+                            detector: det,
+                            start: from + a,
+                            end: from + b,
+                        });
+                    }
+                }
+                i += 1;
+            }
+            found.extend(confirmed);
+        }
+        found.sort_unstable_by(|a, b| {
+            (a.start, b.end, a.detector).cmp(&(b.start, a.end, b.detector))
+        });
+        for f in found {
+            match out.last_mut() {
+                Some(last) if f.start < last.end => {
+                    let (longer, tie) = (
+                        f.end - f.start > last.end - last.start,
+                        f.end - f.start == last.end - last.start,
+                    );
+                    if longer || (tie && f.detector < last.detector) {
+                        *last = f;
+                    }
+                }
+                _ => out.push(f),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ids(engine: &Engine, text: &str) -> Vec<(&'static str, String)> {
+        let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
+        let mut out = Vec::new();
+        engine.scan(&scratch, text.as_bytes(), &mut out);
+        out.iter()
+            .map(|f| (f.detector().id, text[f.start..f.end].to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn finds_confirmed_values_only() {
+        let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+        let found = ids(
+            &engine,
+            "Mail jane.doe@example.co.uk or call +44 20 7946 0958; card 4111-1111-1111-1111, order 4111-1111-1111-1112. \
+             SSN 123-45-6789, IBAN DE89 3704 0044 0532 0130 00, host 10.0.0.254, key sk-ant-api03-abcdefghijklmnopqrstuvwxyz.",
+        );
+        let want = [
+            ("email", "jane.doe@example.co.uk"),
+            ("phone_e164", "+44 20 7946 0958"),
+            ("payment_card", "4111-1111-1111-1111"),
+            ("us_ssn", "123-45-6789"),
+            ("iban", "DE89 3704 0044 0532 0130 00"),
+            ("ipv4", "10.0.0.254"),
+            (
+                "anthropic_api_key",
+                "sk-ant-api03-abcdefghijklmnopqrstuvwxyz",
+            ),
+        ];
+        assert_eq!(
+            found,
+            want.iter()
+                .map(|(a, b)| (*a, (*b).to_owned()))
+                .collect::<Vec<_>>()
+        );
+        assert!(ids(
+            &engine,
+            "Order 4111-1111-1111-1112 shipped; tracking 1Z999AA10123456784."
+        )
+        .is_empty());
+    }
+}
+
+#[cfg(test)]
+mod each_pattern {
+    use super::*;
+
+    #[test]
+    fn every_detector_compiles_alone() {
+        let mut failed = Vec::new();
+        for d in DETECTORS {
+            let mut flags = CompileFlags::SOM_LEFTMOST;
+            if d.caseless {
+                flags |= CompileFlags::CASELESS;
+            }
+            let p = Pattern {
+                expression: d.pattern.to_owned(),
+                flags,
+                id: Some(0),
+                ext: Default::default(),
+                som: None,
+            };
+            let built: Result<BlockDatabase, _> = Patterns(vec![p]).build();
+            if let Err(e) = built {
+                failed.push(format!("{}: {e}", d.id));
+            }
+        }
+        assert!(failed.is_empty(), "{failed:#?}");
+    }
+}
