@@ -11,6 +11,7 @@
 pub mod apply;
 pub mod detectors;
 pub mod engine;
+pub mod response;
 
 /// What a detector looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -51,6 +51,8 @@ pub struct Prepared<'s> {
     pub fingerprint: &'s str,
     pub stream: bool,
     pub translation: Translation,
+    /// Response-side guardrails (OpenAI-dialect answers).
+    pub response_guard: Option<crate::guard::response::ResponseGuard>,
 }
 
 pub async fn chat_completions<S: AsyncWriteRent>(
@@ -129,6 +131,9 @@ pub async fn chat_completions<S: AsyncWriteRent>(
             fingerprint: &key.fingerprint,
             stream: fields.stream,
             translation,
+            response_guard: crate::guard::response::ResponseGuard::for_policy(
+                &caller.project.guardrails,
+            ),
         }
     };
     forward(shard, client, out, req, prepared, Dialect::OpenAi).await
@@ -254,6 +259,7 @@ pub async fn forward<S: AsyncWriteRent>(
         fingerprint,
         stream,
         translation,
+        mut response_guard,
     } = prepared;
     audit_request(shard, req).await?;
     let sent_at = Instant::now();
@@ -297,6 +303,7 @@ pub async fn forward<S: AsyncWriteRent>(
             &mut translator,
             dialect,
             sent_at,
+            response_guard.as_mut(),
         )
         .await;
         let upstream = sent_at.elapsed();
@@ -342,7 +349,14 @@ pub async fn forward<S: AsyncWriteRent>(
             }
         };
         req.audit.borrow_mut().usage = usage.map(audit_usage);
-        (status, translated.unwrap_or(body), None)
+        let mut answer = translated.unwrap_or(body);
+        if let Some(g) = response_guard.as_mut() {
+            if let Some(filtered) = g.filter_body(&shard.guard, &shard.guard_scratch, &answer) {
+                answer = filtered;
+            }
+            note_response_verdicts(shard, req, &g.verdicts);
+        }
+        (status, answer, None)
     } else {
         let mapped = provider_error::map(dialect, provider, status, &body, fingerprint);
         (mapped.status, mapped.body, Some("provider_error"))
@@ -373,6 +387,28 @@ pub async fn forward<S: AsyncWriteRent>(
         upstream,
         keep_alive: written && req.keep_alive,
     })
+}
+
+/// Add response-side verdicts to the audit entry and the metrics.
+pub fn note_response_verdicts(
+    shard: &Shard,
+    req: &Request<'_>,
+    verdicts: &[crate::guard::apply::Verdict],
+) {
+    for v in verdicts {
+        let c = usize::from(v.category == "secrets");
+        let a = ["flag", "redact", "restore", "block"]
+            .iter()
+            .position(|x| *x == v.action)
+            .unwrap_or(0);
+        shard.metrics.guard_verdicts[c][a].add(u64::from(v.count));
+    }
+    if !verdicts.is_empty() {
+        req.audit
+            .borrow_mut()
+            .verdicts
+            .extend(verdicts.iter().cloned());
+    }
 }
 
 /// Record how the (single) upstream attempt went.

@@ -83,6 +83,11 @@ impl EventFramer {
     }
 }
 
+/// The events of a byte slice that holds whole events (as [`EventFramer::complete`] returns).
+pub fn events_in(bytes: &[u8]) -> Events<'_> {
+    Events { rest: bytes }
+}
+
 /// One server-sent event.
 pub struct Event<'a> {
     pub name: Option<&'a [u8]>,

@@ -8,12 +8,17 @@ use serde_json::json;
 use warden_tests::http::{call, Conn};
 use warden_tests::{audit_export, chat_body, config, Driver, Gateway, Mock, KEY};
 
-/// The standard config with a policy for the main project.
+/// The standard config with a request-side policy for the main project.
 fn guarded(mock: &Mock, pii: &str, secrets: &str) -> String {
+    guarded_both(mock, pii, secrets, "off")
+}
+
+/// … and a response-side policy for PII.
+fn guarded_both(mock: &Mock, pii: &str, secrets: &str, response_pii: &str) -> String {
     config(mock.addr, 1, "").replace(
         "  {{ provider = \"google\", key = \"gm-key-5555\" }},\n]".replace("{{", "{").replace("}}", "}").as_str(),
         &format!(
-            "  {{ provider = \"google\", key = \"gm-key-5555\" }},\n]\n[tenants.projects.guardrails]\npii = \"{pii}\"\nsecrets = \"{secrets}\"\n"
+            "  {{ provider = \"google\", key = \"gm-key-5555\" }},\n]\n[tenants.projects.guardrails]\npii = \"{pii}\"\nsecrets = \"{secrets}\"\nresponse_pii = \"{response_pii}\"\n"
         ),
     )
 }
@@ -146,4 +151,84 @@ fn flagged_requests_go_through_unchanged_and_are_recorded() {
         .find(|r| r["kind"] == "response")
         .unwrap();
     assert!(last.get("verdicts").is_none(), "{last}");
+}
+
+fn hex(s: &str) -> String {
+    s.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+const ANSWER: &str =
+    "Your card 4111 1111 1111 1111 is on file; we will write to jane.doe@example.com soon.";
+
+#[test]
+fn streamed_answers_are_redacted_across_event_boundaries() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(
+        Driver::IoUring,
+        &guarded_both(&mock, "off", "off", "redact"),
+    );
+    let knobs = format!("mock:reply_hex={} mock:chunks=25", hex(ANSWER));
+    for alias in ["gpt-4o", "claude-4-sonnet", "gemini-2.0-flash"] {
+        let res = gw.chat(&chat_body(alias, &knobs, true));
+        assert_eq!(res.status, 200);
+        let events = res.events();
+        let text: String = events
+            .iter()
+            .filter(|e| *e != "[DONE]")
+            .filter_map(|e| serde_json::from_str::<serde_json::Value>(e).ok())
+            .filter_map(|c| {
+                c["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect();
+        assert_eq!(
+            text, "Your card [CARD_1] is on file; we will write to [EMAIL_1] soon.",
+            "{alias}"
+        );
+        assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
+        assert!(
+            events.len() > 10,
+            "{alias}: still streamed event by event ({} events)",
+            events.len()
+        );
+    }
+    // Whole answers too.
+    let res = gw.chat(&chat_body("claude-4-sonnet", &knobs, false));
+    assert_eq!(
+        res.json()["choices"][0]["message"]["content"],
+        "Your card [CARD_1] is on file; we will write to [EMAIL_1] soon."
+    );
+    let records = audit_export(&gw.audit_dir());
+    assert!(records.iter().any(|r| r["verdicts"]
+        .as_array()
+        .is_some_and(|v| v.iter().any(|x| x["action"] == "redact"))));
+}
+
+#[test]
+fn a_blocked_value_ends_the_stream_with_content_filter() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::IoUring, &guarded_both(&mock, "off", "off", "block"));
+    let knobs = format!("mock:reply_hex={} mock:chunks=25", hex(ANSWER));
+    let res = gw.chat(&chat_body("gpt-4o", &knobs, true));
+    assert_eq!(res.status, 200);
+    let events = res.events();
+    let chunks: Vec<serde_json::Value> = events
+        .iter()
+        .filter_map(|e| serde_json::from_str(e).ok())
+        .collect();
+    let text: String = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    assert_eq!(text, "Your card ", "nothing from the blocked value on");
+    assert!(chunks
+        .iter()
+        .any(|c| c["choices"][0]["finish_reason"] == "content_filter"));
+    assert_eq!(chunks.last().unwrap()["error"]["code"], "guardrail_blocked");
+    assert!(!res.text().contains("4111"));
+    // Whole answers: emptied, finish_reason content_filter.
+    let res = gw.chat(&chat_body("gpt-4o", &knobs, false));
+    assert_eq!(res.json()["choices"][0]["finish_reason"], "content_filter");
+    assert_eq!(res.json()["choices"][0]["message"]["content"], "");
 }

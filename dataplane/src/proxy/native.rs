@@ -67,6 +67,7 @@ pub async fn anthropic_messages<S: AsyncWriteRent>(
             fingerprint: &key.fingerprint,
             stream: fields.stream,
             translation: Translation::None,
+            response_guard: None,
         }
     };
     forward(shard, client, out, req, prepared, Dialect::Anthropic).await
@@ -121,6 +122,7 @@ pub async fn gemini_generate<S: AsyncWriteRent>(
             fingerprint: &key.fingerprint,
             stream: sse,
             translation: Translation::None,
+            response_guard: None,
         }
     };
     forward(shard, client, out, req, prepared, Dialect::Gemini).await

@@ -15,6 +15,7 @@ use warden_shared::catalog::Dialect;
 use super::audit_usage;
 use crate::conn::{commit_response, flush, Request};
 use crate::error::{Error, Kind};
+use crate::guard::response::{ChunkOutcome, ResponseGuard};
 use crate::http::respond::{self, BodyLen};
 use crate::shard::Shard;
 use crate::sse::EventFramer;
@@ -37,6 +38,7 @@ pub async fn run<S: AsyncWriteRent>(
     translator: &mut StreamTranslator,
     dialect: Dialect,
     sent_at: Instant,
+    mut guard: Option<&mut ResponseGuard>,
 ) -> End {
     out.clear();
     respond::head(
@@ -55,6 +57,8 @@ pub async fn run<S: AsyncWriteRent>(
     let mut framer = EventFramer::new(shard.limits.max_sse_event_bytes);
     let mut data = Vec::with_capacity(16 * 1024);
     let mut translated = Vec::with_capacity(4 * 1024);
+    // The first chunk's shape, for the chunks the response guard adds.
+    let mut template: Option<Vec<u8>> = None;
     let idle: Duration = shard.timeouts.upstream_idle;
     loop {
         data.clear();
@@ -69,11 +73,15 @@ pub async fn run<S: AsyncWriteRent>(
             );
             return fail(shard, client, out, &e, dialect, req, sent_at).await;
         }
+        let mut stopped = false;
         if translator.is_passthrough() {
             if dialect == Dialect::OpenAi {
                 note_passthrough_usage(&framer, req);
             }
-            respond::chunk(out, framer.complete());
+            match guard.as_deref_mut() {
+                Some(g) => stopped = guarded_chunk(shard, g, &mut template, framer.complete(), out),
+                None => respond::chunk(out, framer.complete()),
+            }
         } else {
             translated.clear();
             let mut failure = None;
@@ -83,12 +91,33 @@ pub async fn run<S: AsyncWriteRent>(
                     break;
                 }
             }
-            respond::chunk(out, &translated);
+            match guard.as_deref_mut() {
+                Some(g) => stopped = guarded_chunk(shard, g, &mut template, &translated, out),
+                None => respond::chunk(out, &translated),
+            }
             if let Some(e) = failure {
                 return fail(shard, client, out, &e, dialect, req, sent_at).await;
             }
         }
         framer.take_complete();
+        if stopped {
+            // A guardrail stopped the answer: the stream ends here, the provider connection is
+            // dropped.
+            if let Some(g) = guard.as_deref() {
+                super::note_response_verdicts(shard, req, &g.verdicts);
+            }
+            let _ = commit_response(
+                shard,
+                req,
+                200,
+                Some("guardrail_blocked"),
+                sent_at.elapsed(),
+            )
+            .await;
+            out.extend_from_slice(respond::LAST_CHUNK);
+            let _ = flush(client, out).await;
+            return End::UpstreamFailed;
+        }
         if !more {
             if translator.is_passthrough() {
                 // Pass an unterminated tail on as is.
@@ -96,8 +125,16 @@ pub async fn run<S: AsyncWriteRent>(
             } else {
                 translated.clear();
                 translator.finish(&mut translated);
-                respond::chunk(out, &translated);
+                match guard.as_deref_mut() {
+                    Some(g) => {
+                        guarded_chunk(shard, g, &mut template, &translated, out);
+                    }
+                    None => respond::chunk(out, &translated),
+                }
                 req.audit.borrow_mut().usage = translator.usage().map(audit_usage);
+            }
+            if let Some(g) = guard.as_deref() {
+                super::note_response_verdicts(shard, req, &g.verdicts);
             }
             // The record is in the file before the stream's last bytes go out.
             if let Err(e) = commit_response(shard, req, 200, None, sent_at.elapsed()).await {
@@ -113,6 +150,34 @@ pub async fn run<S: AsyncWriteRent>(
             return End::Complete;
         }
     }
+}
+
+/// Pass OpenAI events through the response guard, as one client chunk. Returns true when a
+/// guardrail stopped the answer.
+fn guarded_chunk(
+    shard: &Shard,
+    g: &mut ResponseGuard,
+    template: &mut Option<Vec<u8>>,
+    events: &[u8],
+    out: &mut Vec<u8>,
+) -> bool {
+    let mut filtered = Vec::with_capacity(events.len() + 64);
+    let mut stopped = false;
+    for e in crate::sse::events_in(events) {
+        if g.filter_chunk(
+            &shard.guard,
+            &shard.guard_scratch,
+            &e.data,
+            template,
+            &mut filtered,
+        ) == ChunkOutcome::Blocked
+        {
+            stopped = true;
+            break;
+        }
+    }
+    respond::chunk(out, &filtered);
+    stopped
 }
 
 /// Keep the usage of an OpenAI stream's `include_usage` chunk for the audit record. Only events
