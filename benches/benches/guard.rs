@@ -8,13 +8,17 @@ use std::hint::black_box;
 use warden_dataplane::guard::engine::Engine;
 
 fn prompt(bytes: usize) -> String {
+    prompt_with(bytes, true)
+}
+
+fn prompt_with(bytes: usize, pii: bool) -> String {
     let filler =
         "The quarterly report covers revenue, churn and the roadmap for the next two releases. ";
     let mut s = String::with_capacity(bytes + 128);
     let mut i = 0;
     while s.len() < bytes {
         s.push_str(filler);
-        if i % 8 == 3 {
+        if pii && i % 8 == 3 {
             s.push_str("Contact jane.doe@example.com or +44 20 7946 0958. ");
         }
         i += 1;
@@ -30,10 +34,18 @@ fn scan(c: &mut Criterion) {
     let text = prompt(4096);
     let mut g = c.benchmark_group("guard_scan");
     g.throughput(Throughput::Bytes(text.len() as u64));
-    g.bench_function("prompt_4k_all_detectors", |b| {
+    g.bench_function("prompt_4k_with_pii", |b| {
         b.iter(|| {
             found.clear();
             engine.scan(&scratch, black_box(text.as_bytes()), &mut found);
+        })
+    });
+    let clean = prompt_with(4096, false);
+    g.throughput(Throughput::Bytes(clean.len() as u64));
+    g.bench_function("prompt_4k_no_pii", |b| {
+        b.iter(|| {
+            found.clear();
+            engine.scan(&scratch, black_box(clean.as_bytes()), &mut found);
         })
     });
     let delta = "the next two release";

@@ -8,7 +8,11 @@ use hyperscan::prelude::*;
 use super::detectors::{Detector, DETECTORS};
 
 pub struct Engine {
-    db: BlockDatabase,
+    /// Every detector without start-of-match tracking, reporting once: the fast question "is
+    /// anything here at all?", which most texts answer no to.
+    quick: BlockDatabase,
+    /// The same detectors with leftmost start offsets, run only on texts the quick pass flags.
+    exact: BlockDatabase,
 }
 
 /// A confirmed value in a scanned text.
@@ -27,40 +31,58 @@ impl Finding {
 
 impl Engine {
     pub fn new() -> Result<Engine, String> {
-        let patterns: Vec<Pattern> = DETECTORS
-            .iter()
-            .enumerate()
-            .map(|(i, d)| {
-                let mut flags = CompileFlags::SOM_LEFTMOST;
-                if d.caseless {
-                    flags |= CompileFlags::CASELESS;
-                }
-                Pattern {
-                    expression: d.pattern.to_owned(),
-                    flags,
-                    id: Some(i),
-                    ext: Default::default(),
-                    som: None,
-                }
-            })
-            .collect();
-        let db: BlockDatabase = Patterns(patterns)
-            .build()
-            .map_err(|e| format!("compiling the guardrail detectors: {e}"))?;
-        Ok(Engine { db })
+        let build = |base: CompileFlags| -> Result<BlockDatabase, String> {
+            let patterns: Vec<Pattern> = DETECTORS
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    let mut flags = base;
+                    if d.caseless {
+                        flags |= CompileFlags::CASELESS;
+                    }
+                    Pattern {
+                        expression: d.pattern.to_owned(),
+                        flags,
+                        id: Some(i),
+                        ext: Default::default(),
+                        som: None,
+                    }
+                })
+                .collect();
+            Patterns(patterns)
+                .build()
+                .map_err(|e| format!("compiling the guardrail detectors: {e}"))
+        };
+        Ok(Engine {
+            quick: build(CompileFlags::SINGLEMATCH)?,
+            exact: build(CompileFlags::SOM_LEFTMOST)?,
+        })
     }
 
-    /// Scratch space for one shard.
+    /// Scratch space for one shard (large enough for both databases).
     pub fn scratch(&self) -> Result<Scratch, String> {
-        self.db
+        let mut s = self
+            .exact
             .alloc_scratch()
-            .map_err(|e| format!("guardrail scratch: {e}"))
+            .map_err(|e| format!("guardrail scratch: {e}"))?;
+        self.quick
+            .realloc_scratch(&mut s)
+            .map_err(|e| format!("guardrail scratch: {e}"))?;
+        Ok(s)
     }
 
     /// Confirmed findings in `text`, in order, not overlapping.
     pub fn scan(&self, scratch: &Scratch, text: &[u8], out: &mut Vec<Finding>) {
+        let mut any = false;
+        let _ = self.quick.scan(text, scratch, |_, _, _, _| {
+            any = true;
+            Matching::Terminate
+        });
+        if !any {
+            return;
+        }
         let mut raw: Vec<(usize, usize, usize)> = Vec::new();
-        let _ = self.db.scan(text, scratch, |id, from, to, _| {
+        let _ = self.exact.scan(text, scratch, |id, from, to, _| {
             raw.push((id as usize, from as usize, to as usize));
             Matching::Continue
         });
