@@ -18,6 +18,8 @@ pub mod response;
 pub enum Category {
     Pii,
     Secrets,
+    /// Prompt injection: scored per text, not acted on per hit (see `apply`).
+    Injection,
 }
 
 impl Category {
@@ -25,6 +27,7 @@ impl Category {
         match self {
             Category::Pii => "pii",
             Category::Secrets => "secrets",
+            Category::Injection => "injection",
         }
     }
 }

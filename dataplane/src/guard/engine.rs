@@ -6,6 +6,7 @@
 use hyperscan::prelude::*;
 
 use super::detectors::{Detector, DETECTORS};
+use super::Category;
 
 pub struct Engine {
     /// Every detector without start-of-match tracking, reporting once: the fast question "is
@@ -31,12 +32,15 @@ impl Finding {
 
 impl Engine {
     pub fn new() -> Result<Engine, String> {
-        let build = |base: CompileFlags| -> Result<BlockDatabase, String> {
+        let build = |base: CompileFlags,
+                     with: &dyn Fn(&Detector) -> bool|
+         -> Result<BlockDatabase, String> {
             let patterns: Vec<Pattern> = DETECTORS
                 .iter()
                 .enumerate()
+                .filter(|(_, d)| with(d))
                 .map(|(i, d)| {
-                    let mut flags = base;
+                    let mut flags = base | CompileFlags::UTF8;
                     if d.caseless {
                         flags |= CompileFlags::CASELESS;
                     }
@@ -53,9 +57,13 @@ impl Engine {
                 .build()
                 .map_err(|e| format!("compiling the guardrail detectors: {e}"))
         };
+        // Injection signals only need to be known, not located: they stay out of the costly
+        // start-of-match database.
         Ok(Engine {
-            quick: build(CompileFlags::SINGLEMATCH)?,
-            exact: build(CompileFlags::SOM_LEFTMOST)?,
+            quick: build(CompileFlags::SINGLEMATCH, &|_| true)?,
+            exact: build(CompileFlags::SOM_LEFTMOST, &|d| {
+                d.category != Category::Injection
+            })?,
         })
     }
 
@@ -73,12 +81,24 @@ impl Engine {
 
     /// Confirmed findings in `text`, in order, not overlapping.
     pub fn scan(&self, scratch: &Scratch, text: &[u8], out: &mut Vec<Finding>) {
-        let mut any = false;
-        let _ = self.quick.scan(text, scratch, |_, _, _, _| {
-            any = true;
-            Matching::Terminate
+        // Which detectors fire at all (each reports once); injection signals are findings as
+        // they are, the rest need the exact pass for their spans.
+        let mut located = false;
+        let mut signals: Vec<Finding> = Vec::new();
+        let _ = self.quick.scan(text, scratch, |id, _, to, _| {
+            if DETECTORS[id as usize].category == Category::Injection {
+                signals.push(Finding {
+                    detector: id as usize,
+                    start: to as usize,
+                    end: to as usize,
+                });
+            } else {
+                located = true;
+            }
+            Matching::Continue
         });
-        if !any {
+        if !located {
+            out.extend(signals);
             return;
         }
         let mut raw: Vec<(usize, usize, usize)> = Vec::new();
@@ -128,6 +148,7 @@ impl Engine {
                 _ => out.push(f),
             }
         }
+        out.extend(signals);
     }
 }
 
@@ -186,7 +207,12 @@ mod each_pattern {
     fn every_detector_compiles_alone() {
         let mut failed = Vec::new();
         for d in DETECTORS {
-            let mut flags = CompileFlags::SOM_LEFTMOST;
+            let mut flags = if d.category == Category::Injection {
+                CompileFlags::SINGLEMATCH
+            } else {
+                CompileFlags::SOM_LEFTMOST
+            };
+            flags |= CompileFlags::UTF8;
             if d.caseless {
                 flags |= CompileFlags::CASELESS;
             }

@@ -71,6 +71,8 @@ impl ResponseGuard {
     fn release(&mut self, engine: &Engine, scratch: &hyperscan::Scratch, cut: usize) -> String {
         self.findings.clear();
         engine.scan(scratch, self.pending.as_bytes(), &mut self.findings);
+        self.findings
+            .retain(|f| f.detector().category != Category::Injection);
         let mut cut = cut;
         for f in &self.findings {
             if f.end > cut {
@@ -85,6 +87,8 @@ impl ResponseGuard {
             let action = match d.category {
                 Category::Pii => self.pii,
                 Category::Secrets => self.secrets,
+                // Injection is a request-side concern.
+                Category::Injection => GuardAction::Off,
             };
             if action == GuardAction::Off {
                 continue;
