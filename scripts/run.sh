@@ -37,7 +37,15 @@ Try:
 
   curl -sN http://127.0.0.1:8080/v1/chat/completions \
     -H 'Authorization: Bearer wdn_demo_key' -H 'Content-Type: application/json' \
-    -d '{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"one two three mock:chunks=3 mock:delay_ms=300"}]}'
+    -d '{"model":"claude-4-sonnet","stream":true,"messages":[{"role":"user","content":"one two three mock:chunks=3 mock:delay_ms=300"}]}'
+
+  # Guardrails: the provider (and the answer) see [EMAIL_1], not the address.
+  curl -s http://127.0.0.1:8080/v1/chat/completions \
+    -H 'Authorization: Bearer wdn_demo_key' -H 'Content-Type: application/json' \
+    -d '{"model":"gemini-2.0-flash","messages":[{"role":"user","content":"Mail jane.doe@example.com"}]}'
+
+  # Audit log: what went through, with ids and fingerprints, never keys.
+  target/release/warden-dataplane audit tail data/dataplane/audit -n 2
 
 TXT
 fi

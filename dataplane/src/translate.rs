@@ -141,6 +141,36 @@ pub fn usage_chunk(out: &mut Vec<u8>, meta: &Meta, usage: &Usage) {
 
 pub const DONE: &[u8] = b"data: [DONE]\n\n";
 
+/// Close a translated stream once: the `include_usage` chunk if asked for, then `[DONE]`.
+pub fn close_stream(finished: &mut bool, meta: &Meta, usage: &Usage, out: &mut Vec<u8>) {
+    if std::mem::replace(finished, true) {
+        return;
+    }
+    if meta.include_usage {
+        usage_chunk(out, meta, usage);
+    }
+    out.extend_from_slice(DONE);
+}
+
+/// A `tool_calls` delta: the call's index, its id and name when it starts, argument text.
+pub fn tool_delta(d: &mut Obj<'_>, index: usize, start: Option<(&str, &str)>, arguments: &str) {
+    let mut arr = json::Arr::new(d.key("tool_calls"));
+    let mut call = Obj::new(arr.item());
+    call.num("index", index as u64);
+    if let Some((id, _)) = start {
+        call.str("id", id);
+        call.str("type", "function");
+    }
+    let mut f = Obj::new(call.key("function"));
+    if let Some((_, name)) = start {
+        f.str("name", name);
+    }
+    f.str("arguments", arguments);
+    f.end();
+    call.end();
+    arr.end();
+}
+
 fn chunk_head<'a>(out: &'a mut Vec<u8>, meta: &Meta) -> Obj<'a> {
     let mut c = Obj::new(out);
     c.str("id", &meta.id);

@@ -47,6 +47,57 @@ impl Plan {
     }
 }
 
+/// Count one finding into `verdicts` (one entry per detector and action).
+pub fn count_verdict(
+    verdicts: &mut Vec<Verdict>,
+    category: &'static str,
+    detector: &'static str,
+    action: &'static str,
+) {
+    match verdicts
+        .iter_mut()
+        .find(|v| v.detector == detector && v.action == action)
+    {
+        Some(v) => v.count += 1,
+        None => verdicts.push(Verdict {
+            category,
+            detector,
+            action,
+            count: 1,
+        }),
+    }
+}
+
+/// Numbered placeholders per kind (`[EMAIL_1]`, `[EMAIL_2]`, …); a value seen again keeps its
+/// placeholder.
+#[derive(Debug, Default)]
+pub struct Placeholders {
+    /// (value, placeholder), in first-seen order.
+    pub pairs: Vec<(Vec<u8>, Vec<u8>)>,
+    numbers: Vec<(&'static str, u32)>,
+}
+
+impl Placeholders {
+    pub fn for_value(&mut self, value: &[u8], kind: &'static str) -> &[u8] {
+        if let Some(i) = self.pairs.iter().position(|(v, _)| v == value) {
+            return &self.pairs[i].1;
+        }
+        let n = match self.numbers.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                self.numbers.push((kind, 1));
+                1
+            }
+        };
+        self.pairs
+            .push((value.to_vec(), format!("[{kind}_{n}]").into_bytes()));
+        &self.pairs[self.pairs.len() - 1].1
+    }
+}
+
 pub fn action_for(policy: &GuardrailPolicy, category: Category) -> GuardAction {
     match category {
         Category::Pii => policy.pii,
@@ -110,7 +161,7 @@ pub fn check(
     }
     let mut plan = Plan::default();
     let mut findings: Vec<Finding> = Vec::new();
-    let mut numbers: Vec<(&'static str, u32)> = Vec::new();
+    let mut placeholders = Placeholders::default();
     crate::extract::texts(dialect, body, &mut |source, text| {
         findings.clear();
         engine.scan(scratch, text.as_bytes(), &mut findings);
@@ -118,78 +169,48 @@ pub fn check(
             && injection_score(&findings, source) >= INJECTION_THRESHOLD
         {
             // One verdict per text; redact and restore make no sense for an instruction: flag.
-            let action = match policy.injection {
-                GuardAction::Block => GuardAction::Block,
-                _ => GuardAction::Flag,
+            let action = if policy.injection == GuardAction::Block {
+                GuardAction::Block
+            } else {
+                GuardAction::Flag
             };
-            let name = action_name(action);
-            match plan
-                .verdicts
-                .iter_mut()
-                .find(|v| v.detector == "prompt_injection" && v.action == name)
-            {
-                Some(v) => v.count += 1,
-                None => plan.verdicts.push(Verdict {
-                    category: "injection",
-                    detector: "prompt_injection",
-                    action: name,
-                    count: 1,
-                }),
-            }
+            count_verdict(
+                &mut plan.verdicts,
+                "injection",
+                "prompt_injection",
+                action_name(action),
+            );
             if action == GuardAction::Block {
                 plan.blocked.get_or_insert("injection");
             }
         }
-        for f in &findings {
+        for f in findings
+            .iter()
+            .filter(|f| f.detector().category != Category::Injection)
+        {
             let d = f.detector();
-            if d.category == Category::Injection {
-                continue;
-            }
             let action = action_for(policy, d.category);
             if action == GuardAction::Off {
                 continue;
             }
-            let name = action_name(action);
-            match plan
-                .verdicts
-                .iter_mut()
-                .find(|v| v.detector == d.id && v.action == name)
-            {
-                Some(v) => v.count += 1,
-                None => plan.verdicts.push(Verdict {
-                    category: d.category.name(),
-                    detector: d.id,
-                    action: name,
-                    count: 1,
-                }),
-            }
+            count_verdict(
+                &mut plan.verdicts,
+                d.category.name(),
+                d.id,
+                action_name(action),
+            );
             match action {
                 GuardAction::Block => {
                     plan.blocked.get_or_insert(d.category.name());
                 }
                 GuardAction::Redact | GuardAction::Restore => {
-                    let value = &text.as_bytes()[f.start..f.end];
-                    if !plan.replacements.iter().any(|(v, _)| v == value) {
-                        let n = match numbers.iter_mut().find(|(p, _)| *p == d.placeholder) {
-                            Some((_, n)) => {
-                                *n += 1;
-                                *n
-                            }
-                            None => {
-                                numbers.push((d.placeholder, 1));
-                                1
-                            }
-                        };
-                        plan.replacements.push((
-                            value.to_vec(),
-                            format!("[{}_{n}]", d.placeholder).into_bytes(),
-                        ));
-                    }
+                    placeholders.for_value(&text.as_bytes()[f.start..f.end], d.placeholder);
                 }
                 GuardAction::Flag | GuardAction::Off => {}
             }
         }
     });
+    plan.replacements = placeholders.pairs;
     plan
 }
 

@@ -10,7 +10,7 @@
 
 use warden_shared::snapshot::{GuardAction, GuardrailPolicy};
 
-use super::apply::{action_name, Verdict};
+use super::apply::{action_name, count_verdict, Placeholders, Verdict};
 use super::engine::{Engine, Finding};
 use super::Category;
 
@@ -21,8 +21,7 @@ pub struct ResponseGuard {
     pii: GuardAction,
     secrets: GuardAction,
     pending: String,
-    placeholders: Vec<(String, String)>,
-    numbers: Vec<(&'static str, u32)>,
+    placeholders: Placeholders,
     pub verdicts: Vec<Verdict>,
     /// The category that stopped the stream, once one did.
     pub blocked: Option<&'static str>,
@@ -40,8 +39,7 @@ impl ResponseGuard {
             pii,
             secrets,
             pending: String::new(),
-            placeholders: Vec::new(),
-            numbers: Vec::new(),
+            placeholders: Placeholders::default(),
             verdicts: Vec::new(),
             blocked: None,
             findings: Vec::new(),
@@ -84,29 +82,20 @@ impl ResponseGuard {
         let findings = std::mem::take(&mut self.findings);
         for f in findings.iter().filter(|f| f.end <= cut) {
             let d = f.detector();
-            let action = match d.category {
-                Category::Pii => self.pii,
-                Category::Secrets => self.secrets,
-                // Injection is a request-side concern.
-                Category::Injection => GuardAction::Off,
+            let action = if d.category == Category::Pii {
+                self.pii
+            } else {
+                self.secrets
             };
             if action == GuardAction::Off {
                 continue;
             }
-            let name = action_name(action);
-            match self
-                .verdicts
-                .iter_mut()
-                .find(|v| v.detector == d.id && v.action == name)
-            {
-                Some(v) => v.count += 1,
-                None => self.verdicts.push(Verdict {
-                    category: d.category.name(),
-                    detector: d.id,
-                    action: name,
-                    count: 1,
-                }),
-            }
+            count_verdict(
+                &mut self.verdicts,
+                d.category.name(),
+                d.id,
+                action_name(action),
+            );
             match action {
                 GuardAction::Block => {
                     out.push_str(&self.pending[at..f.start]);
@@ -117,9 +106,10 @@ impl ResponseGuard {
                 }
                 GuardAction::Redact | GuardAction::Restore => {
                     out.push_str(&self.pending[at..f.start]);
-                    let value = self.pending[f.start..f.end].to_owned();
-                    let placeholder = self.placeholder_for(&value, d.placeholder);
-                    out.push_str(&placeholder);
+                    let placeholder = self
+                        .placeholders
+                        .for_value(&self.pending.as_bytes()[f.start..f.end], d.placeholder);
+                    out.push_str(&String::from_utf8_lossy(placeholder));
                     at = f.end;
                 }
                 GuardAction::Flag | GuardAction::Off => {}
@@ -129,25 +119,6 @@ impl ResponseGuard {
         out.push_str(&self.pending[at..cut]);
         self.pending.drain(..cut);
         out
-    }
-
-    fn placeholder_for(&mut self, value: &str, kind: &'static str) -> String {
-        if let Some((_, p)) = self.placeholders.iter().find(|(v, _)| v == value) {
-            return p.clone();
-        }
-        let n = match self.numbers.iter_mut().find(|(k, _)| *k == kind) {
-            Some((_, n)) => {
-                *n += 1;
-                *n
-            }
-            None => {
-                self.numbers.push((kind, 1));
-                1
-            }
-        };
-        let p = format!("[{kind}_{n}]");
-        self.placeholders.push((value.to_owned(), p.clone()));
-        p
     }
 }
 

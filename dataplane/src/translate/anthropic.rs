@@ -16,7 +16,7 @@ use simd_json::BorrowedValue as Value;
 
 use super::json::{Arr, Obj};
 use super::openai_in::{self as oai, invalid, Part, ToolChoice};
-use super::{bad_event, chunk, usage_chunk, Meta, Usage, DONE};
+use super::{bad_event, chunk, close_stream, tool_delta, Meta, Usage};
 use crate::error::{Error, Kind, Result};
 
 /// `max_tokens` when the client gives none.
@@ -475,32 +475,6 @@ impl Stream {
     }
 
     pub fn finish(&mut self, out: &mut Vec<u8>) {
-        if self.finished {
-            return;
-        }
-        self.finished = true;
-        if self.meta.include_usage {
-            usage_chunk(out, &self.meta, &self.usage);
-        }
-        out.extend_from_slice(DONE);
+        close_stream(&mut self.finished, &self.meta, &self.usage, out);
     }
-}
-
-/// A `tool_calls` delta: the call's index, its id and name when it starts, argument text.
-pub fn tool_delta(d: &mut Obj<'_>, index: usize, start: Option<(&str, &str)>, arguments: &str) {
-    let mut arr = Arr::new(d.key("tool_calls"));
-    let mut call = Obj::new(arr.item());
-    call.num("index", index as u64);
-    if let Some((id, _)) = start {
-        call.str("id", id);
-        call.str("type", "function");
-    }
-    let mut f = Obj::new(call.key("function"));
-    if let Some((_, name)) = start {
-        f.str("name", name);
-    }
-    f.str("arguments", arguments);
-    f.end();
-    call.end();
-    arr.end();
 }

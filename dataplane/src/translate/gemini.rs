@@ -18,7 +18,7 @@ use simd_json::BorrowedValue as Value;
 
 use super::json::{Arr, Obj};
 use super::openai_in::{self as oai, invalid, Part, ToolChoice};
-use super::{bad_event, chunk, usage_chunk, Meta, Usage, DONE};
+use super::{bad_event, chunk, close_stream, tool_delta, Meta, Usage};
 use crate::error::{Error, Kind, Result};
 use crate::http::respond::json_string;
 
@@ -446,7 +446,7 @@ impl Stream {
                 chunk(
                     out,
                     &self.meta,
-                    |d| super::anthropic::tool_delta(d, index, Some((&id, name)), &args),
+                    |d| tool_delta(d, index, Some((&id, name)), &args),
                     None,
                 );
             }
@@ -462,13 +462,6 @@ impl Stream {
     }
 
     pub fn finish(&mut self, out: &mut Vec<u8>) {
-        if self.finished {
-            return;
-        }
-        self.finished = true;
-        if self.meta.include_usage {
-            usage_chunk(out, &self.meta, &self.usage);
-        }
-        out.extend_from_slice(DONE);
+        close_stream(&mut self.finished, &self.meta, &self.usage, out);
     }
 }
