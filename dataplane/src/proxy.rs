@@ -131,8 +131,9 @@ pub async fn chat_completions<S: AsyncWriteRent>(
             fingerprint: &key.fingerprint,
             stream: fields.stream,
             translation,
-            response_guard: crate::guard::response::ResponseGuard::for_policy(
+            response_guard: crate::guard::response::ResponseGuard::with_request(
                 &caller.project.guardrails,
+                &guard,
             ),
         }
     };

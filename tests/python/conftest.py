@@ -17,6 +17,8 @@ PROVIDER_KEY = "sk-sdk-provider-wxyz"
 REVOKED_KEY = "sk-sdk-revoked-0000"
 # A Warden key whose project only has revoked provider keys.
 REVOKED_WARDEN_KEY = "wdn_sdk_revoked_project_key"
+# A Warden key whose project runs guardrails.
+GUARDED_KEY = "wdn_sdk_guarded_project_key"
 
 ALIASES = [
     "gpt-4o", "gpt-4o-mini", "o3", "o3-mini",
@@ -94,6 +96,21 @@ provider_keys = [
   {{ provider = "deepseek", key = "{provider_key}" }},
 ]
 
+# Guardrails: PII goes upstream as placeholders and comes back restored; secrets and
+# injections are refused.
+[[tenants.projects]]
+id = "sdk-guarded"
+api_keys = ["{guarded_key}"]
+provider_keys = [
+  {{ provider = "openai", key = "{provider_key}" }},
+  {{ provider = "anthropic", key = "{provider_key}" }},
+]
+[tenants.projects.guardrails]
+pii = "restore"
+secrets = "block"
+injection = "block"
+response_secrets = "redact"
+
 # Every provider rejects this project's keys (the mock answers 401 for them).
 [[tenants.projects]]
 id = "sdk-revoked"
@@ -128,6 +145,7 @@ def gateway(request, mock):
                 warden_key=WARDEN_KEY,
                 provider_key=PROVIDER_KEY,
                 revoked_warden_key=REVOKED_WARDEN_KEY,
+                guarded_key=GUARDED_KEY,
                 revoked=REVOKED_KEY,
             )
         )

@@ -268,3 +268,44 @@ fn injection_attempts_are_blocked_and_mentions_pass() {
         "a question about injection is not one"
     );
 }
+
+#[test]
+fn restore_sends_placeholders_upstream_and_gives_the_client_its_values_back() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::IoUring, &guarded(&mock, "restore", "off"));
+    let prompt = format!("Please draft a reply to {EMAIL} about card {CARD}. mock:chunks=40");
+    for alias in ["gpt-4o", "claude-4-sonnet", "gemini-2.0-flash"] {
+        // The mock echoes what it received: the placeholders, split over 40 events.
+        let res = gw.chat(&chat_body(alias, &prompt, true));
+        let text: String = res
+            .events()
+            .iter()
+            .filter_map(|e| serde_json::from_str::<serde_json::Value>(e).ok())
+            .filter_map(|c| {
+                c["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect();
+        assert_eq!(
+            text,
+            format!("echo: {prompt}"),
+            "{alias}: the client sees its own values"
+        );
+        let sent = mock.captured().pop().unwrap().to_string();
+        assert!(
+            sent.contains("[EMAIL_1]") && sent.contains("[CARD_1]"),
+            "{alias}: {sent}"
+        );
+        assert!(
+            !sent.contains(EMAIL) && !sent.contains(CARD),
+            "{alias}: the provider never saw them"
+        );
+        let whole = gw.chat(&chat_body(alias, &prompt, false));
+        assert_eq!(
+            whole.json()["choices"][0]["message"]["content"],
+            format!("echo: {prompt}"),
+            "{alias}"
+        );
+    }
+}

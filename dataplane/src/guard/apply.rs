@@ -30,6 +30,8 @@ pub struct Plan {
     pub verdicts: Vec<Verdict>,
     /// (value, placeholder) pairs, in first-seen order.
     pub replacements: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The pairs whose category's action is `restore`: the answer gets the values back.
+    pub restore: Vec<(Vec<u8>, Vec<u8>)>,
     /// The category that blocks the request, if one does.
     pub blocked: Option<&'static str>,
 }
@@ -78,6 +80,34 @@ pub struct Placeholders {
 }
 
 impl Placeholders {
+    /// Continue the numbering of `pairs` (an answer's new values must not reuse a request's
+    /// placeholders).
+    pub fn seeded(pairs: &[(Vec<u8>, Vec<u8>)]) -> Placeholders {
+        let mut p = Placeholders {
+            pairs: pairs.to_vec(),
+            numbers: Vec::new(),
+        };
+        for (_, placeholder) in pairs {
+            let text = String::from_utf8_lossy(placeholder);
+            let inner = text.trim_start_matches('[').trim_end_matches(']');
+            if let Some((kind, n)) = inner.rsplit_once('_') {
+                let n: u32 = n.parse().unwrap_or(0);
+                match p.numbers.iter_mut().find(|(k, _)| *k == kind) {
+                    Some((_, m)) => *m = (*m).max(n),
+                    None => {
+                        if let Some(d) = super::detectors::DETECTORS
+                            .iter()
+                            .find(|d| d.placeholder == kind)
+                        {
+                            p.numbers.push((d.placeholder, n));
+                        }
+                    }
+                }
+            }
+        }
+        p
+    }
+
     pub fn for_value(&mut self, value: &[u8], kind: &'static str) -> &[u8] {
         if let Some(i) = self.pairs.iter().position(|(v, _)| v == value) {
             return &self.pairs[i].1;
@@ -162,6 +192,7 @@ pub fn check(
     let mut plan = Plan::default();
     let mut findings: Vec<Finding> = Vec::new();
     let mut placeholders = Placeholders::default();
+    let mut restored: Vec<Vec<u8>> = Vec::new();
     crate::extract::texts(dialect, body, &mut |source, text| {
         findings.clear();
         engine.scan(scratch, text.as_bytes(), &mut findings);
@@ -204,12 +235,22 @@ pub fn check(
                     plan.blocked.get_or_insert(d.category.name());
                 }
                 GuardAction::Redact | GuardAction::Restore => {
-                    placeholders.for_value(&text.as_bytes()[f.start..f.end], d.placeholder);
+                    let value = &text.as_bytes()[f.start..f.end];
+                    placeholders.for_value(value, d.placeholder);
+                    if action == GuardAction::Restore {
+                        restored.push(value.to_vec());
+                    }
                 }
                 GuardAction::Flag | GuardAction::Off => {}
             }
         }
     });
+    plan.restore = placeholders
+        .pairs
+        .iter()
+        .filter(|(v, _)| restored.contains(v))
+        .cloned()
+        .collect();
     plan.replacements = placeholders.pairs;
     plan
 }

@@ -22,6 +22,8 @@ pub struct ResponseGuard {
     secrets: GuardAction,
     pending: String,
     placeholders: Placeholders,
+    /// (value, placeholder) pairs from the request whose originals go back to the client.
+    restore: Vec<(String, String)>,
     pub verdicts: Vec<Verdict>,
     /// The category that stopped the stream, once one did.
     pub blocked: Option<&'static str>,
@@ -29,17 +31,33 @@ pub struct ResponseGuard {
 }
 
 impl ResponseGuard {
-    /// `None` when the policy checks nothing on the response side.
+    /// `None` when the policy checks nothing on the response side and nothing is restored.
     pub fn for_policy(policy: &GuardrailPolicy) -> Option<ResponseGuard> {
+        ResponseGuard::with_request(policy, &super::apply::Plan::default())
+    }
+
+    /// A guard that also puts back the values the request's `restore` placeholders stand for,
+    /// numbering new values after the request's placeholders.
+    pub fn with_request(
+        policy: &GuardrailPolicy,
+        request: &super::apply::Plan,
+    ) -> Option<ResponseGuard> {
         let (pii, secrets) = (policy.response_pii, policy.response_secrets);
-        if pii == GuardAction::Off && secrets == GuardAction::Off {
+        if pii == GuardAction::Off && secrets == GuardAction::Off && request.restore.is_empty() {
             return None;
         }
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let restore = request
+            .restore
+            .iter()
+            .map(|(v, p)| (text(v), text(p)))
+            .collect();
         Some(ResponseGuard {
             pii,
             secrets,
             pending: String::new(),
-            placeholders: Placeholders::default(),
+            placeholders: Placeholders::seeded(&request.replacements),
+            restore,
             verdicts: Vec::new(),
             blocked: None,
             findings: Vec::new(),
@@ -52,7 +70,10 @@ impl ResponseGuard {
             return String::new();
         }
         self.pending.push_str(delta);
-        let hold = holdback_start(&self.pending);
+        let mut hold = holdback_start(&self.pending);
+        if !self.restore.is_empty() {
+            hold = hold.min(partial_placeholder_start(&self.pending));
+        }
         self.release(engine, scratch, hold)
     }
 
@@ -118,7 +139,28 @@ impl ResponseGuard {
         self.findings = findings;
         out.push_str(&self.pending[at..cut]);
         self.pending.drain(..cut);
+        for (value, placeholder) in &self.restore {
+            if out.contains(placeholder.as_str()) {
+                out = out.replace(placeholder.as_str(), value);
+            }
+        }
         out
+    }
+}
+
+/// Where an unclosed placeholder (`[EMAIL_` …) at the end starts, else the end.
+fn partial_placeholder_start(text: &str) -> usize {
+    let b = text.as_bytes();
+    let from = b.len().saturating_sub(24);
+    match b[from..].iter().rposition(|c| *c == b'[') {
+        Some(i)
+            if b[from + i + 1..]
+                .iter()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_') =>
+        {
+            from + i
+        }
+        _ => b.len(),
     }
 }
 
@@ -432,4 +474,41 @@ fn content_chunk(
     // `chunk` writes a whole event; return only its data.
     let data = out.strip_prefix(b"data: ")?.strip_suffix(b"\n\n")?.to_vec();
     Some(data)
+}
+
+#[cfg(test)]
+mod restore_tests {
+    use super::*;
+    use crate::guard::apply::Plan;
+
+    #[test]
+    fn request_placeholders_come_back_as_the_originals_even_split_across_deltas() {
+        let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+        let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
+        let request = Plan {
+            replacements: vec![(b"jane@example.com".to_vec(), b"[EMAIL_1]".to_vec())],
+            restore: vec![(b"jane@example.com".to_vec(), b"[EMAIL_1]".to_vec())],
+            ..Plan::default()
+        };
+        let policy = GuardrailPolicy {
+            response_pii: GuardAction::Redact,
+            ..GuardrailPolicy::default()
+        };
+        let answer = "Dear [EMAIL_1], we also wrote to bob@example.org and [EMAIL_1].";
+        for step in [1, 2, 3, 5, 8, 1000] {
+            let mut g = ResponseGuard::with_request(&policy, &request).unwrap_or_else(|| panic!());
+            let mut out = String::new();
+            let mut i = 0;
+            while i < answer.len() {
+                let j = (i + step).min(answer.len());
+                out.push_str(&g.push(&engine, &scratch, &answer[i..j]));
+                i = j;
+            }
+            out.push_str(&g.finish(&engine, &scratch));
+            assert_eq!(
+                out, "Dear jane@example.com, we also wrote to [EMAIL_2] and jane@example.com.",
+                "step {step}"
+            );
+        }
+    }
 }
