@@ -11,6 +11,7 @@
 pub mod apply;
 pub mod detectors;
 pub mod engine;
+pub mod normalize;
 pub mod response;
 
 /// What a detector looks for.
@@ -20,14 +21,23 @@ pub enum Category {
     Secrets,
     /// Prompt injection: scored per text, not acted on per hit (see `apply`).
     Injection,
+    /// Self-harm, violence, sexual content involving minors, hate: phrase lists.
+    ContentSafety,
 }
 
 impl Category {
+    /// Whether findings need their span (to redact): PII and secrets. Injection and content
+    /// safety are signals — which fired matters, not where.
+    pub fn located(self) -> bool {
+        matches!(self, Category::Pii | Category::Secrets)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Category::Pii => "pii",
             Category::Secrets => "secrets",
             Category::Injection => "injection",
+            Category::ContentSafety => "content_safety",
         }
     }
 }

@@ -57,6 +57,17 @@ const fn injection(id: &'static str, pattern: &'static str) -> Detector {
     }
 }
 
+const fn safety(id: &'static str, pattern: &'static str) -> Detector {
+    Detector {
+        id,
+        category: Category::ContentSafety,
+        pattern,
+        caseless: true,
+        validate: whole,
+        placeholder: "UNSAFE",
+    }
+}
+
 /// Weight of an injection signal towards the score that decides (see `apply`).
 pub fn injection_weight(id: &str) -> f32 {
     match id {
@@ -138,6 +149,23 @@ pub const DETECTORS: &[Detector] = &[
     injection(
         "injection_benign_framing",
         r"\b(?:what\s+is|what\s+are|explain|example\s+of|examples\s+of|how\s+do(?:es)?|how\s+to\s+(?:detect|prevent|defend)|is\s+it\s+safe|prompt\s+injection|classify|detect(?:ing|ion)?\s+(?:of\s+)?(?:jailbreaks?|injections?)|was\s+ist|qu'est-ce\s+que|qu[ée]\s+es|che\s+cos'[èe])\b",
+    ),
+    // Content safety (English, German, French, Spanish, Italian).
+    safety(
+        "safety_self_harm",
+        r"\b(?:kill\s+myself|end\s+my\s+(?:own\s+)?life|want\s+to\s+die|how\s+(?:do\s+i|to)\s+(?:cut|hurt|harm)\s+myself|(?:best|painless)\s+(?:way|method)s?\s+to\s+(?:die|commit\s+suicide)|mich\s+umbringen|mir\s+das\s+leben\s+nehmen|me\s+suicider|me\s+tuer|quiero\s+morir|suicidarme|voglio\s+morire|uccidermi)\b",
+    ),
+    safety(
+        "safety_violence",
+        r"\bhow\s+(?:do\s+i|to|can\s+i)\s+(?:make|build|assemble)\s+an?\s+(?:bomb|pipe\s+bomb|explosive\s+device|nerve\s+agent)(?:\s*[?.!,;]|\s+(?:at|in|to|for|with|from|using|that|which|and|out\s+of)\b|\s*$)|\bshoot\s+up\s+(?:a|the|my)\s+(?:school|church|mosque|synagogue|office)|\bplan(?:ning)?\s+a\s+(?:mass\s+shooting|massacre|terror(?:ist)?\s+attack)|\bwie\s+baue\s+ich\s+eine\s+bombe|\bcomment\s+fabriquer\s+une\s+bombe|\bc[óo]mo\s+hacer\s+una\s+bomba|\bcome\s+costruire\s+una\s+bomba",
+    ),
+    safety(
+        "safety_minors_sexual",
+        r"\b(?:child|children|minor|minors|underage|preteen|kid|kids)\s+(?:porn|pornography|sex|sexual|nude|nudes|naked|erotic)\b|\b(?:sexual|erotic|nude|naked)\s+(?:content|images?|photos?|pictures?|story|stories)\s+(?:of|with|involving)\s+(?:a\s+)?(?:child|children|minor|minors|kid|kids)\b|\bkinderpornografie\b|\bp[ée]dopornographie\b|\bpornograf[íi]a\s+infantil\b|\bpedopornografia\b",
+    ),
+    safety(
+        "safety_hate",
+        r"\b(?:kill|exterminate|gas|eradicate|wipe\s+out)\s+(?:all\s+)?(?:the\s+)?(?:jews|muslims|christians|blacks|whites|gays|immigrants|refugees|arabs|asians|roma)\b|\b(?:jews|muslims|blacks|gays|immigrants|refugees|arabs|asians|roma)\s+(?:are|is)\s+(?:subhuman|vermin|animals|a\s+disease)\b",
     ),
     // PII.
     pii(

@@ -6,7 +6,6 @@
 use hyperscan::prelude::*;
 
 use super::detectors::{Detector, DETECTORS};
-use super::Category;
 
 pub struct Engine {
     /// Every detector without start-of-match tracking, reporting once: the fast question "is
@@ -61,9 +60,7 @@ impl Engine {
         // start-of-match database.
         Ok(Engine {
             quick: build(CompileFlags::SINGLEMATCH, &|_| true)?,
-            exact: build(CompileFlags::SOM_LEFTMOST, &|d| {
-                d.category != Category::Injection
-            })?,
+            exact: build(CompileFlags::SOM_LEFTMOST, &|d| d.category.located())?,
         })
     }
 
@@ -86,7 +83,7 @@ impl Engine {
         let mut located = false;
         let mut signals: Vec<Finding> = Vec::new();
         let _ = self.quick.scan(text, scratch, |id, _, to, _| {
-            if DETECTORS[id as usize].category == Category::Injection {
+            if !DETECTORS[id as usize].category.located() {
                 signals.push(Finding {
                     detector: id as usize,
                     start: to as usize,
@@ -207,7 +204,7 @@ mod each_pattern {
     fn every_detector_compiles_alone() {
         let mut failed = Vec::new();
         for d in DETECTORS {
-            let mut flags = if d.category == Category::Injection {
+            let mut flags = if !d.category.located() {
                 CompileFlags::SINGLEMATCH
             } else {
                 CompileFlags::SOM_LEFTMOST

@@ -90,8 +90,7 @@ impl ResponseGuard {
     fn release(&mut self, engine: &Engine, scratch: &hyperscan::Scratch, cut: usize) -> String {
         self.findings.clear();
         engine.scan(scratch, self.pending.as_bytes(), &mut self.findings);
-        self.findings
-            .retain(|f| f.detector().category != Category::Injection);
+        self.findings.retain(|f| f.detector().category.located());
         let mut cut = cut;
         for f in &self.findings {
             if f.end > cut {
