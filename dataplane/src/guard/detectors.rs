@@ -142,7 +142,7 @@ pub const DETECTORS: &[Detector] = &[
     ),
     injection(
         "injection_exfiltration",
-        r"!\[[^\]]*\]\(https?://[^)\s]+\?[^)\s]*=|\b(?:send|post|upload|forward|exfiltrate)\s+(?:this|the|all|every)\s+(?:conversation|chat\s+history|data|messages|secrets|credentials)\s+to\b",
+        r"!\[[^\]]*\]\(https?://[^)\s]+\?[^)\s]*=|\b(?:send|post|upload|forward|exfiltrate)\s+(?:this|the|all|every)(?:\s+(?:the|of\s+the))?\s+(?:conversation|chat\s+history|data|messages|secrets|credentials)\s+to\b",
     ),
     // Framing that makes a hit a mention rather than an attempt: a question about injection, an
     // example being discussed. Scores nothing by itself; scales the others down.
@@ -208,7 +208,7 @@ pub const DETECTORS: &[Detector] = &[
         phone_de,
         "PHONE",
     ),
-    pii("phone_in", r"\b[6-9]\d{4}[ \-]?\d{5}\b", whole, "PHONE"),
+    pii("phone_in", r"\b[6-9]\d{4}[ \-]\d{5}\b", whole, "PHONE"),
     pii("ipv4", r"\b(?:\d{1,3}\.){3}\d{1,3}\b", ipv4, "IP"),
     pii(
         "ipv6",

@@ -109,9 +109,13 @@ impl Engine {
         // Per (detector, start): longest candidate first.
         raw.sort_unstable_by(|a, b| (a.0, a.1, b.2).cmp(&(b.0, b.1, a.2)));
         let mut found: Vec<Finding> = Vec::new();
+        // Longest candidates no validator confirmed (an IBAN or card number with a bad
+        // checksum): a shorter value inside one is a fragment of it, not a value of its own.
+        let mut rejected: Vec<(usize, usize, usize)> = Vec::new();
         let mut i = 0;
         while i < raw.len() {
             let (det, start) = (raw[i].0, raw[i].1);
+            let longest = raw[i].2;
             let mut confirmed = None;
             while i < raw.len() && raw[i].0 == det && raw[i].1 == start {
                 if confirmed.is_none() {
@@ -126,8 +130,19 @@ impl Engine {
                 }
                 i += 1;
             }
+            if confirmed.is_none() {
+                rejected.push((det, start, longest));
+            }
             found.extend(confirmed);
         }
+        found.retain(|f| {
+            !rejected.iter().any(|&(det, start, end)| {
+                det != f.detector
+                    && start <= f.start
+                    && f.end <= end
+                    && end - start > f.end - f.start
+            })
+        });
         found.sort_unstable_by(|a, b| {
             (a.start, b.end, a.detector).cmp(&(b.start, a.end, b.detector))
         });
