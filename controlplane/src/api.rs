@@ -17,6 +17,8 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use warden_shared::snapshot::{GuardAction, GuardrailPolicy};
+
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::secrets::constant_time_eq;
@@ -36,6 +38,10 @@ pub fn router(app: Arc<App>) -> Router {
             post(keys::create_api_key),
         )
         .route("/admin/v1/api-keys/{id}", delete(keys::delete_api_key))
+        .route(
+            "/admin/v1/projects/{project}/guardrails",
+            put(put_guardrails).get(get_guardrails),
+        )
         .route(
             "/admin/v1/projects/{project}/provider-keys",
             post(keys::add_provider_key).get(keys::list_provider_keys),
@@ -126,6 +132,74 @@ pub fn check_name(field: &str, name: &str) -> ApiResult<()> {
         )));
     }
     Ok(())
+}
+
+/// A project's guardrail policy; absent keys are `off`.
+#[derive(Deserialize, serde::Serialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct GuardrailBody {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pii: Option<GuardAction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    secrets: Option<GuardAction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    injection: Option<GuardAction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    content_safety: Option<GuardAction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    response_pii: Option<GuardAction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    response_secrets: Option<GuardAction>,
+}
+
+impl GuardrailBody {
+    pub fn policy(&self) -> GuardrailPolicy {
+        let off = GuardAction::Off;
+        GuardrailPolicy {
+            pii: self.pii.unwrap_or(off),
+            secrets: self.secrets.unwrap_or(off),
+            injection: self.injection.unwrap_or(off),
+            content_safety: self.content_safety.unwrap_or(off),
+            response_pii: self.response_pii.unwrap_or(off),
+            response_secrets: self.response_secrets.unwrap_or(off),
+        }
+    }
+}
+
+async fn put_guardrails(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    axum::extract::Path(project): axum::extract::Path<String>,
+    Body(g): Body<GuardrailBody>,
+) -> ApiResult<Json<Value>> {
+    if matches!(g.response_pii, Some(GuardAction::Restore))
+        || matches!(g.response_secrets, Some(GuardAction::Restore))
+    {
+        return Err(ApiError::BadRequest(
+            "restore applies to the request side only".into(),
+        ));
+    }
+    let json = serde_json::to_string(&g).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if !app.store.set_guardrails(&project, &json).await? {
+        return Err(ApiError::NotFound("project"));
+    }
+    app.publish().await?;
+    Ok(Json(serde_json::to_value(&g).unwrap_or_default()))
+}
+
+async fn get_guardrails(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    axum::extract::Path(project): axum::extract::Path<String>,
+) -> ApiResult<Json<Value>> {
+    let p = app
+        .store
+        .project(&project)
+        .await?
+        .ok_or(ApiError::NotFound("project"))?;
+    let body: GuardrailBody =
+        serde_json::from_str(&p.guardrails).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(serde_json::to_value(&body).unwrap_or_default()))
 }
 
 async fn list_dataplanes(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {

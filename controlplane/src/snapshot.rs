@@ -60,7 +60,7 @@ pub async fn build(
                 environment: parse_environment(&p.environment)?,
                 id: p.id,
                 tenant: p.tenant_id,
-                guardrails: GuardrailPolicy::default(),
+                guardrails: parse_guardrails(&p.guardrails)?,
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -116,6 +116,12 @@ fn sealed_key(row: &ProviderKeyRow) -> anyhow::Result<ProviderKey> {
             ciphertext: unhex(&row.ciphertext).ok_or_else(|| anyhow::anyhow!("bad ciphertext"))?,
         },
     })
+}
+
+/// A stored policy (`{"pii":"redact",...}`, absent keys off).
+pub fn parse_guardrails(json: &str) -> anyhow::Result<GuardrailPolicy> {
+    let p: crate::api::GuardrailBody = serde_json::from_str(json)?;
+    Ok(p.policy())
 }
 
 pub fn parse_plan(s: &str) -> anyhow::Result<Plan> {

@@ -9,7 +9,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 use crate::secrets::now_s;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_guardrails.sql")),
+];
 
 #[derive(Clone)]
 pub struct Store {
@@ -22,6 +25,8 @@ pub struct ProjectRow {
     pub tenant_id: String,
     pub environment: String,
     pub plan: String,
+    /// The guardrail policy as JSON.
+    pub guardrails: String,
 }
 
 /// A sealed provider key as stored (`project_id` is `None` for pooled keys).
@@ -157,35 +162,50 @@ impl Store {
     }
 
     pub async fn project(&self, id: &str) -> sqlx::Result<Option<ProjectRow>> {
-        let row: Option<(String, String, String, String)> = sqlx::query_as(
-            "SELECT p.id, p.tenant_id, p.environment, t.plan FROM projects p JOIN tenants t ON t.id = p.tenant_id WHERE p.id = ?",
+        let row: Option<(String, String, String, String, String)> = sqlx::query_as(
+            "SELECT p.id, p.tenant_id, p.environment, t.plan, p.guardrails FROM projects p JOIN tenants t ON t.id = p.tenant_id WHERE p.id = ?",
         )
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|(id, tenant_id, environment, plan)| ProjectRow {
-            id,
-            tenant_id,
-            environment,
-            plan,
-        }))
+        Ok(row.map(
+            |(id, tenant_id, environment, plan, guardrails)| ProjectRow {
+                id,
+                tenant_id,
+                environment,
+                plan,
+                guardrails,
+            },
+        ))
     }
 
     pub async fn projects(&self) -> sqlx::Result<Vec<ProjectRow>> {
-        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
-            "SELECT p.id, p.tenant_id, p.environment, t.plan FROM projects p JOIN tenants t ON t.id = p.tenant_id ORDER BY p.created_at, p.id",
+        let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
+            "SELECT p.id, p.tenant_id, p.environment, t.plan, p.guardrails FROM projects p JOIN tenants t ON t.id = p.tenant_id ORDER BY p.created_at, p.id",
         )
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, tenant_id, environment, plan)| ProjectRow {
-                id,
-                tenant_id,
-                environment,
-                plan,
-            })
+            .map(
+                |(id, tenant_id, environment, plan, guardrails)| ProjectRow {
+                    id,
+                    tenant_id,
+                    environment,
+                    plan,
+                    guardrails,
+                },
+            )
             .collect())
+    }
+
+    pub async fn set_guardrails(&self, project: &str, policy: &str) -> sqlx::Result<bool> {
+        let r = sqlx::query("UPDATE projects SET guardrails = ? WHERE id = ?")
+            .bind(policy)
+            .bind(project)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
     }
 
     pub async fn insert_api_key(

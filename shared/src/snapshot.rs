@@ -107,7 +107,16 @@ pub struct ApiKeyEntry {
 
 /// What a guardrail does when its detector fires.
 #[derive(
-    Archive, Serialize, Deserialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq,
+    Archive,
+    Serialize,
+    Deserialize,
+    serde::Deserialize,
+    serde::Serialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum GuardAction {

@@ -534,3 +534,50 @@ fn a_data_plane_that_was_away_catches_up_and_bad_snapshots_are_refused() {
     assert_eq!(c.read_response().unwrap().status, 401);
     assert_eq!(chat(&gw, &s.key).status, 200);
 }
+
+#[test]
+fn guardrail_policies_set_through_the_admin_api_reach_the_data_plane() {
+    let mock = Mock::start(&[]);
+    let cp = ControlPlane::start(mock.addr);
+    let gw = Gateway::start(Driver::IoUring, &cp.dataplane_config(1));
+    let s = setup(&cp, "acme");
+    assert!(eventually(Duration::from_secs(5), || chat(&gw, &s.key).status == 200).is_some());
+    let path = format!("/admin/v1/projects/{}/guardrails", s.project);
+    assert_eq!(
+        cp.admin(
+            "PUT",
+            &path,
+            Some(&json!({"secrets": "block", "pii": "redact"}))
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        cp.admin("GET", &path, None).json(),
+        json!({"secrets": "block", "pii": "redact"})
+    );
+    assert_eq!(
+        cp.admin("PUT", &path, Some(&json!({"response_pii": "restore"})))
+            .status,
+        400
+    );
+    assert_eq!(
+        cp.admin("PUT", &path, Some(&json!({"pii": "shred"})))
+            .status,
+        400
+    );
+    let secret = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB";
+    let blocked = || {
+        post_json(
+            gw.addr,
+            "/v1/chat/completions",
+            &s.key,
+            &chat_body("gpt-4o", &format!("use {secret}"), false),
+        )
+    };
+    assert!(
+        eventually(Duration::from_secs(5), || blocked().status == 400).is_some(),
+        "the policy reached the data plane"
+    );
+    assert_eq!(blocked().json()["error"]["code"], "guardrail_blocked");
+}
