@@ -116,20 +116,27 @@ fn join_spaced_letters(text: &str) -> Option<String> {
 
 /// Runs of 24 or more base64 characters.
 fn base64_segments(text: &str) -> Vec<&str> {
+    runs(text, 24, |c| {
+        c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=')
+    })
+}
+
+/// The maximal runs of bytes that satisfy `keep`, at least `min` long. `keep` accepts ASCII
+/// only, so every run is on character boundaries.
+fn runs(text: &str, min: usize, keep: impl Fn(u8) -> bool) -> Vec<&str> {
     let b = text.as_bytes();
-    let is_b64 = |c: u8| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=');
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        if !is_b64(b[i]) {
+        if !keep(b[i]) {
             i += 1;
             continue;
         }
         let start = i;
-        while i < b.len() && is_b64(b[i]) {
+        while i < b.len() && keep(b[i]) {
             i += 1;
         }
-        if i - start >= 24 {
+        if i - start >= min {
             out.push(&text[start..i]);
         }
     }
@@ -169,22 +176,10 @@ const HEX_MIN_BYTES: usize = 16;
 /// decoded. A first pass finds runs of hex-ish bytes long enough to hold that much, like
 /// [`base64_segments`]; only those are decoded.
 fn hex_segments(text: &str) -> Vec<Vec<u8>> {
-    let b = text.as_bytes();
-    let hexish = |c: u8| c.is_ascii_hexdigit() || c == b'\\' || c == b'x';
     let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        if !hexish(b[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < b.len() && hexish(b[i]) {
-            i += 1;
-        }
-        if i - start >= 2 * HEX_MIN_BYTES {
-            decode_hex_run(&b[start..i], &mut out);
-        }
+    let hexish = |c: u8| c.is_ascii_hexdigit() || c == b'\\' || c == b'x';
+    for run in runs(text, 2 * HEX_MIN_BYTES, hexish) {
+        decode_hex_run(run.as_bytes(), &mut out);
     }
     out
 }
