@@ -59,6 +59,8 @@ pub async fn run<S: AsyncWriteRent>(
     let mut translated = Vec::with_capacity(4 * 1024);
     // The first chunk's shape, for the chunks the response guard adds.
     let mut template: Option<Vec<u8>> = None;
+    // A passthrough stream's closing event, held until the upstream ends (see below).
+    let mut held: Vec<u8> = Vec::new();
     let idle: Duration = shard.timeouts.upstream_idle;
     loop {
         data.clear();
@@ -73,15 +75,21 @@ pub async fn run<S: AsyncWriteRent>(
             );
             return fail(shard, client, out, &e, dialect, req, sent_at).await;
         }
-        let mut stopped = false;
+        let stopped;
         if translator.is_passthrough() {
             if dialect == Dialect::OpenAi {
                 note_passthrough_usage(&framer, req);
             }
-            match guard.as_deref_mut() {
-                Some(g) => stopped = guarded_chunk(shard, g, &mut template, framer.complete(), out),
-                None => respond::chunk(out, framer.complete()),
-            }
+            let events = framer.complete();
+            stopped = release(
+                shard,
+                guard.as_deref_mut(),
+                &mut template,
+                &mut held,
+                events,
+                more,
+                out,
+            );
         } else {
             translated.clear();
             let mut failure = None;
@@ -91,10 +99,15 @@ pub async fn run<S: AsyncWriteRent>(
                     break;
                 }
             }
-            match guard.as_deref_mut() {
-                Some(g) => stopped = guarded_chunk(shard, g, &mut template, &translated, out),
-                None => respond::chunk(out, &translated),
-            }
+            stopped = release(
+                shard,
+                guard.as_deref_mut(),
+                &mut template,
+                &mut held,
+                &translated,
+                more,
+                out,
+            );
             if let Some(e) = failure {
                 return fail(shard, client, out, &e, dialect, req, sent_at).await;
             }
@@ -182,6 +195,59 @@ fn guarded_chunk(
 
 /// Keep the usage of an OpenAI stream's `include_usage` chunk for the audit record. Only events
 /// that carry a usage object are parsed.
+/// Append whole `events` to `out` (through the guard when there is one), holding back a closing
+/// event while the upstream has `more`: the pass that sees the upstream end sends its bytes only
+/// after the response record is committed, so a client that saw `[DONE]` (or `message_stop`)
+/// has a response on record. Returns whether the guard stopped the stream.
+fn release(
+    shard: &Shard,
+    mut guard: Option<&mut ResponseGuard>,
+    template: &mut Option<Vec<u8>>,
+    held: &mut Vec<u8>,
+    events: &[u8],
+    more: bool,
+    out: &mut Vec<u8>,
+) -> bool {
+    let (send, hold) = if more {
+        split_closing(events)
+    } else {
+        (events, &[][..])
+    };
+    let mut stopped = false;
+    for part in [&held[..], send] {
+        if part.is_empty() || stopped {
+            continue;
+        }
+        match guard.as_deref_mut() {
+            Some(g) => stopped = guarded_chunk(shard, g, template, part, out),
+            None => respond::chunk(out, part),
+        }
+    }
+    held.clear();
+    held.extend_from_slice(hold);
+    stopped
+}
+
+/// `events` (whole SSE events) split before its last event when that event closes the stream:
+/// OpenAI's `data: [DONE]` or Anthropic's `message_stop`.
+fn split_closing(events: &[u8]) -> (&[u8], &[u8]) {
+    let body = events.trim_ascii_end();
+    let start = body
+        .windows(2)
+        .rposition(|w| w == b"\n\n")
+        .map_or(0, |i| i + 2);
+    let last = &body[start..];
+    let closing = last == b"data: [DONE]"
+        || last == b"data:[DONE]"
+        || last.starts_with(b"event: message_stop")
+        || last.starts_with(b"event:message_stop");
+    if closing {
+        events.split_at(start)
+    } else {
+        (events, &[])
+    }
+}
+
 fn note_passthrough_usage(framer: &EventFramer, req: &Request<'_>) {
     for event in framer.events() {
         if memchr::memmem::find(&event.data, b"\"usage\":{").is_some() {
@@ -232,4 +298,28 @@ fn error_event(out: &mut Vec<u8>, e: &Error, dialect: Dialect) {
     }
     event.extend_from_slice(b"\n\n");
     respond::chunk(out, &event);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_closing;
+
+    #[test]
+    fn only_a_closing_event_is_held() {
+        let openai: &[u8] = b"data: {\"a\":1}\n\ndata: [DONE]\n\n";
+        assert_eq!(
+            split_closing(openai),
+            (&b"data: {\"a\":1}\n\n"[..], &b"data: [DONE]\n\n"[..])
+        );
+        let anthropic: &[u8] =
+            b"event: content_block_stop\ndata: {}\n\nevent: message_stop\ndata: {}\n\n";
+        assert_eq!(
+            split_closing(anthropic).1,
+            b"event: message_stop\ndata: {}\n\n"
+        );
+        assert_eq!(split_closing(b"data: [DONE]\n\n").0, b"");
+        let middle: &[u8] = b"data: {\"a\":1}\n\n";
+        assert_eq!(split_closing(middle), (middle, &b""[..]));
+        assert_eq!(split_closing(b""), (&b""[..], &b""[..]));
+    }
 }
