@@ -9,6 +9,7 @@
 //! The database is compiled once at start and shared read-only; each shard has its own scratch.
 
 pub mod apply;
+pub mod cli;
 pub mod detectors;
 pub mod engine;
 pub mod normalize;

@@ -33,7 +33,7 @@ use zeroize::Zeroizing;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const USAGE: &str = "usage: warden-dataplane --config FILE\n       warden-dataplane audit verify|export|tail DIR ...";
+const USAGE: &str = "usage: warden-dataplane --config FILE\n       warden-dataplane audit verify|export|tail DIR ...\n       warden-dataplane guard scan [--repeat N] FILE";
 
 fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")
@@ -52,6 +52,14 @@ fn main() -> ExitCode {
         ["--config", path] => run(Path::new(path)),
         ["audit", ..] => {
             let code = warden_dataplane::audit::cli::run(
+                &args[1..],
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            );
+            return ExitCode::from(code);
+        }
+        ["guard", ..] => {
+            let code = warden_dataplane::guard::cli::run(
                 &args[1..],
                 &mut std::io::stdout(),
                 &mut std::io::stderr(),
