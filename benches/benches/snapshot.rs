@@ -54,6 +54,7 @@ fn big_snapshot(master: &MasterKey) -> Snapshot {
                 id,
                 environment: Environment::Production,
                 guardrails: GuardrailPolicy::default(),
+                custom_patterns: Vec::new(),
             }
         })
         .collect();

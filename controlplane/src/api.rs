@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use warden_shared::snapshot::{GuardAction, GuardrailPolicy};
+use warden_shared::snapshot::{CustomPattern, GuardAction, GuardrailPolicy};
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
@@ -150,6 +150,9 @@ pub struct GuardrailBody {
     response_pii: Option<GuardAction>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     response_secrets: Option<GuardAction>,
+    /// The operator's own detectors (`warden_shared::patterns`), checked and compiled when set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_patterns: Vec<CustomPattern>,
 }
 
 impl GuardrailBody {
@@ -179,6 +182,7 @@ async fn put_guardrails(
             "restore applies to the request side only".into(),
         ));
     }
+    warden_shared::patterns::check(&g.custom_patterns).map_err(ApiError::BadRequest)?;
     let json = serde_json::to_string(&g).map_err(|e| ApiError::Internal(e.to_string()))?;
     if !app.store.set_guardrails(&project, &json).await? {
         return Err(ApiError::NotFound("project"));

@@ -13,8 +13,8 @@ use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 use warden_shared::catalog::{ModelRoute, Provider};
 use warden_shared::snapshot::{
-    ApiKeyEntry, Environment, GuardrailPolicy, Plan, Project, ProviderEndpoint, ProviderKey,
-    Snapshot, Tenant,
+    ApiKeyEntry, CustomPattern, Environment, GuardrailPolicy, Plan, Project, ProviderEndpoint,
+    ProviderKey, Snapshot, Tenant,
 };
 use warden_shared::vault::SealedKey;
 
@@ -61,6 +61,7 @@ pub async fn build(
                 id: p.id,
                 tenant: p.tenant_id,
                 guardrails: parse_guardrails(&p.guardrails)?,
+                custom_patterns: parse_custom_patterns(&p.guardrails)?,
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -122,6 +123,14 @@ fn sealed_key(row: &ProviderKeyRow) -> anyhow::Result<ProviderKey> {
 pub fn parse_guardrails(json: &str) -> anyhow::Result<GuardrailPolicy> {
     let p: crate::api::GuardrailBody = serde_json::from_str(json)?;
     Ok(p.policy())
+}
+
+/// The operator's patterns in a stored policy (checked again: a store edited by hand must not
+/// reach the data planes).
+pub fn parse_custom_patterns(json: &str) -> anyhow::Result<Vec<CustomPattern>> {
+    let p: crate::api::GuardrailBody = serde_json::from_str(json)?;
+    warden_shared::patterns::check(&p.custom_patterns).map_err(anyhow::Error::msg)?;
+    Ok(p.custom_patterns)
 }
 
 pub fn parse_plan(s: &str) -> anyhow::Result<Plan> {

@@ -150,7 +150,7 @@ impl Entry {
                 .iter()
                 .map(|v| Verdict {
                     category: v.category.to_owned(),
-                    detector: v.detector.to_owned(),
+                    detector: v.detector.to_string(),
                     action: v.action.to_owned(),
                     count: v.count,
                 })
@@ -237,7 +237,7 @@ impl Entry {
             for v in &self.verdicts {
                 let mut vo = Obj::new(arr.item());
                 vo.str("category", v.category);
-                vo.str("detector", v.detector);
+                vo.str("detector", &v.detector);
                 vo.str("action", v.action);
                 vo.num("count", u64::from(v.count));
                 vo.end();
@@ -314,7 +314,7 @@ mod tests {
             }),
             verdicts: vec![crate::guard::apply::Verdict {
                 category: "pii",
-                detector: "email",
+                detector: "email".into(),
                 action: "redact",
                 count: 2,
             }],

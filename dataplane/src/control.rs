@@ -99,9 +99,10 @@ impl Control {
         }
         let keyring = self.keyring_for(&snapshot)?;
         let mut acks = Vec::with_capacity(self.senders.len());
+        let custom = crate::guard::custom::compile_all(&snapshot).map_err(|e| (422, e))?;
         for sender in &self.senders {
-            let state =
-                ServingState::build(&snapshot, Arc::clone(&keyring)).map_err(|e| (422, e))?;
+            let state = ServingState::build_with(&snapshot, Arc::clone(&keyring), &custom)
+                .map_err(|e| (422, e))?;
             let (swapped, ack) = oneshot::channel();
             sender
                 .unbounded_send(StateUpdate { state, swapped })

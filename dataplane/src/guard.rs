@@ -10,6 +10,7 @@
 
 pub mod apply;
 pub mod cli;
+pub mod custom;
 pub mod detectors;
 pub mod engine;
 pub mod normalize;

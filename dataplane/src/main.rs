@@ -143,6 +143,9 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
         .unwrap_or_default()
         .into_iter();
     let mut handles = Vec::with_capacity(shards);
+    let custom = Arc::new(
+        warden_dataplane::guard::custom::compile_all(&snapshot).map_err(anyhow::Error::msg)?,
+    );
     let mut drains = Vec::with_capacity(shards);
     let (ready_tx, ready_rx) = mpsc::channel();
     for (id, listener) in listeners.into_iter().enumerate() {
@@ -161,6 +164,7 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
             ready: ready_tx.clone(),
             audit: producers.next(),
             guard: Arc::clone(&guard),
+            custom: Arc::clone(&custom),
             updates: receivers.remove(0),
         })?);
     }

@@ -12,6 +12,7 @@ pub mod provider_error;
 pub mod pump;
 pub mod request;
 
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -71,7 +72,7 @@ pub async fn chat_completions<S: AsyncWriteRent>(
             Error::new(Kind::ModelNotFound, "unknown model")
                 .with_detail(format!("{:?}", fields.model))
         })?;
-        let guard = screen(shard, req, Dialect::OpenAi, &value, &caller)?;
+        let guard = screen(shard, &state, req, Dialect::OpenAi, &value, &caller)?;
         let (key, label) = provider_key(&caller, target.provider)?;
         note_route(
             req,
@@ -134,6 +135,7 @@ pub async fn chat_completions<S: AsyncWriteRent>(
             response_guard: crate::guard::response::ResponseGuard::with_request(
                 &caller.project.guardrails,
                 &guard,
+                crate::guard::custom::CustomScan::for_project(&state, caller.project),
             ),
         }
     };
@@ -144,6 +146,7 @@ pub async fn chat_completions<S: AsyncWriteRent>(
 /// error the client gets.
 pub fn screen(
     shard: &Shard,
+    state: &Rc<ServingState>,
     req: &Request<'_>,
     dialect: Dialect,
     value: &simd_json::BorrowedValue<'_>,
@@ -152,6 +155,7 @@ pub fn screen(
     let plan = crate::guard::apply::check(
         &shard.guard,
         &shard.guard_scratch,
+        crate::guard::custom::CustomScan::for_project(state, caller.project).as_ref(),
         dialect,
         value,
         &caller.project.guardrails,

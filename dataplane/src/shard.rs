@@ -75,6 +75,8 @@ pub struct ShardSpec {
     pub ready: mpsc::Sender<Result<usize, String>>,
     pub audit: Option<crate::audit::ring::Producer>,
     pub guard: Arc<crate::guard::engine::Engine>,
+    /// Each project's operator-defined patterns, compiled once for every shard.
+    pub custom: Arc<crate::guard::custom::CustomSets>,
     /// New serving states, built off the shard, to swap in between requests.
     pub updates: futures_channel::mpsc::UnboundedReceiver<StateUpdate>,
 }
@@ -223,7 +225,7 @@ async fn apply_updates(
 
 fn build(spec: &ShardSpec, audit: Option<crate::audit::ring::Producer>) -> Result<Shard, String> {
     let config = &spec.config;
-    let state = ServingState::build(&spec.snapshot, Arc::clone(&spec.master))?;
+    let state = ServingState::build_with(&spec.snapshot, Arc::clone(&spec.master), &spec.custom)?;
     let upstream = &config.upstream;
     let mut prefix = [0u8; 8];
     getrandom::fill(&mut prefix).map_err(|e| format!("random source: {e}"))?;

@@ -11,6 +11,7 @@ use warden_shared::catalog::Provider;
 use warden_shared::snapshot::{Environment, GuardrailPolicy, ProviderKey, Snapshot};
 use warden_shared::vault::Keyring;
 
+use crate::guard::custom::{compile_all, CustomSet, CustomSets};
 use crate::http::respond::json_string;
 use crate::upstream::origin::Origin;
 
@@ -23,6 +24,8 @@ pub struct ServingState {
     pub origins: Vec<Origin>,
     /// Opens sealed provider keys for one request at a time.
     pub master: Arc<Keyring>,
+    /// Scratch space for every project's custom-pattern database (this shard's own).
+    pub custom_scratch: Option<hyperscan::Scratch>,
 }
 
 pub struct ApiKeyRef {
@@ -40,6 +43,8 @@ pub struct ProjectState {
     /// Each key's id and fingerprint, shared with audit entries.
     pub key_labels: Vec<(Arc<str>, Arc<str>)>,
     pub guardrails: GuardrailPolicy,
+    /// The operator's own detectors, compiled.
+    pub custom: Option<Arc<CustomSet>>,
     /// The `/v1/models` answer for keys of this project.
     pub models_json: Vec<u8>,
 }
@@ -51,7 +56,24 @@ pub struct RouteTarget {
 }
 
 impl ServingState {
+    /// Build, compiling the projects' custom patterns here (a test or a single shard).
     pub fn build(snapshot: &Snapshot, master: Arc<Keyring>) -> Result<ServingState, String> {
+        ServingState::build_with(snapshot, master, &compile_all(snapshot)?)
+    }
+
+    /// Build with the custom patterns already compiled (`custom` follows `snapshot.projects`).
+    pub fn build_with(
+        snapshot: &Snapshot,
+        master: Arc<Keyring>,
+        custom: &CustomSets,
+    ) -> Result<ServingState, String> {
+        if custom.len() != snapshot.projects.len() {
+            return Err("custom pattern sets do not match the snapshot's projects".into());
+        }
+        let mut custom_scratch = None;
+        for set in custom.iter().flatten() {
+            set.fit_scratch(&mut custom_scratch)?;
+        }
         let mut origins = Vec::with_capacity(Provider::ALL.len());
         for p in Provider::ALL {
             let url = snapshot
@@ -74,7 +96,7 @@ impl ServingState {
             })
             .collect();
         let mut projects = Vec::with_capacity(snapshot.projects.len());
-        for p in &snapshot.projects {
+        for (p, set) in snapshot.projects.iter().zip(custom) {
             let mut aliases: Vec<&RouteTarget> = models
                 .values()
                 .filter(|m| p.provider_keys.iter().any(|k| k.provider == m.provider))
@@ -91,6 +113,7 @@ impl ServingState {
                     .map(|k| (k.id.as_str().into(), k.fingerprint.as_str().into()))
                     .collect(),
                 guardrails: p.guardrails,
+                custom: set.clone(),
                 models_json: models_json(&aliases),
             });
         }
@@ -120,6 +143,7 @@ impl ServingState {
             models,
             origins,
             master,
+            custom_scratch,
         })
     }
 
@@ -157,4 +181,52 @@ fn models_json(aliases: &[&RouteTarget]) -> Vec<u8> {
     }
     out.extend_from_slice(b"]}");
     out
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+    use warden_shared::snapshot::{CustomPattern, Project};
+    use warden_shared::vault::MasterKey;
+
+    /// A serving state with one project, `p`, that has `patterns` as its custom patterns.
+    pub fn state_with_custom(patterns: Vec<CustomPattern>) -> ServingState {
+        build_with_custom(patterns).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn build_with_custom(patterns: Vec<CustomPattern>) -> Result<ServingState, String> {
+        let snapshot = Snapshot {
+            version: 1,
+            providers: Vec::new(),
+            models: Vec::new(),
+            tenants: Vec::new(),
+            projects: vec![Project {
+                id: "p".into(),
+                tenant: "t".into(),
+                environment: Environment::Production,
+                provider_keys: Vec::new(),
+                guardrails: GuardrailPolicy::default(),
+                custom_patterns: patterns,
+            }],
+            api_keys: Vec::new(),
+            pooled_keys: Vec::new(),
+        };
+        let key = MasterKey::generate(1).unwrap_or_else(|e| panic!("{e}"));
+        ServingState::build(&snapshot, Arc::new(Keyring::new(vec![key])))
+    }
+
+    #[test]
+    fn a_snapshot_with_a_bad_pattern_is_refused() {
+        let refused = build_with_custom(vec![CustomPattern {
+            id: "bad".into(),
+            pattern: "(unclosed".into(),
+            caseless: false,
+            action: warden_shared::snapshot::GuardAction::Block,
+            response_action: warden_shared::snapshot::GuardAction::Off,
+        }]);
+        match refused {
+            Ok(_) => panic!("a pattern Hyperscan cannot build was accepted"),
+            Err(e) => assert!(e.starts_with("project p: custom pattern bad:"), "{e}"),
+        }
+    }
 }

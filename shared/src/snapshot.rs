@@ -84,6 +84,40 @@ pub struct Project {
     /// In priority order (lowest `priority` first).
     pub provider_keys: Vec<ProviderKey>,
     pub guardrails: GuardrailPolicy,
+    /// The operator's own detectors for this project (see `patterns`).
+    pub custom_patterns: Vec<CustomPattern>,
+}
+
+/// An operator-defined detector: a Hyperscan expression and what to do when it matches. Values
+/// it finds are replaced by `[ID_n]` placeholders (the id in upper case).
+#[derive(
+    Archive,
+    Serialize,
+    Deserialize,
+    serde::Deserialize,
+    serde::Serialize,
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+)]
+#[serde(deny_unknown_fields)]
+pub struct CustomPattern {
+    /// `[a-z][a-z0-9_]*`, at most 40 bytes, unique in the project; named in verdicts.
+    pub id: String,
+    /// Hyperscan syntax (PCRE without lookaround or backreferences), at most 1024 bytes.
+    pub pattern: String,
+    #[serde(default)]
+    pub caseless: bool,
+    /// Request side: `off | flag | redact | restore | block`.
+    pub action: GuardAction,
+    /// Response side (streamed too): `off | flag | redact | block`.
+    #[serde(default = "off")]
+    pub response_action: GuardAction,
+}
+
+fn off() -> GuardAction {
+    GuardAction::Off
 }
 
 /// A tenant's own provider key, sealed.

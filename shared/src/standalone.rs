@@ -13,8 +13,8 @@ use zeroize::Zeroizing;
 
 use crate::catalog::{default_models, ModelRoute, Provider};
 use crate::snapshot::{
-    ApiKeyEntry, Environment, GuardAction, GuardrailPolicy, Plan, Project, ProviderEndpoint,
-    ProviderKey, Snapshot, Tenant,
+    ApiKeyEntry, CustomPattern, Environment, GuardAction, GuardrailPolicy, Plan, Project,
+    ProviderEndpoint, ProviderKey, Snapshot, Tenant,
 };
 use crate::vault::{KeyScope, MasterKey};
 use crate::{api_key_hash, fingerprint};
@@ -81,7 +81,7 @@ impl std::fmt::Debug for ProviderKeySection {
 }
 
 /// `[tenants.projects.guardrails]`
-#[derive(Deserialize, Debug, Clone, Copy, Default)]
+#[derive(Deserialize, Debug, Clone, Default)]
 #[serde(deny_unknown_fields)]
 pub struct GuardrailSection {
     pub pii: Option<GuardAction>,
@@ -90,6 +90,9 @@ pub struct GuardrailSection {
     pub content_safety: Option<GuardAction>,
     pub response_pii: Option<GuardAction>,
     pub response_secrets: Option<GuardAction>,
+    /// `[[tenants.projects.guardrails.custom]]`: the operator's own detectors.
+    #[serde(default)]
+    pub custom: Vec<CustomPattern>,
 }
 
 /// The standalone sections of a data-plane config file.
@@ -248,8 +251,9 @@ fn compile_project(
         });
     }
     provider_keys.sort_by_key(|k| k.priority);
-    let g = p.guardrails;
+    let g = &p.guardrails;
     let d = GuardrailPolicy::default();
+    crate::patterns::check(&g.custom).map_err(|e| ConfigError(format!("project {}: {e}", p.id)))?;
     Ok(Project {
         id: p.id.clone(),
         tenant: tenant.to_owned(),
@@ -263,6 +267,7 @@ fn compile_project(
             response_pii: g.response_pii.unwrap_or(d.response_pii),
             response_secrets: g.response_secrets.unwrap_or(d.response_secrets),
         },
+        custom_patterns: g.custom.clone(),
     })
 }
 
@@ -320,6 +325,27 @@ provider_keys = [{ provider = "openai", key = "sk-test-openai" }]
 [tenants.projects.guardrails]
 pii = "restore"
 "#;
+
+    #[test]
+    fn custom_patterns_are_checked_when_the_config_loads() -> Result<(), ConfigError> {
+        let with = |pattern: &str| {
+            format!(
+                "{SAMPLE}[[tenants.projects.guardrails.custom]]\nid = \"employee_id\"\npattern = '{pattern}'\naction = \"redact\"\n"
+            )
+        };
+        let s = compile_str(&with(r"\bEMP-\d{6}\b"))?;
+        assert_eq!(s.projects[0].custom_patterns[0].id, "employee_id");
+        assert_eq!(
+            s.projects[0].custom_patterns[0].response_action,
+            GuardAction::Off
+        );
+        let e = compile_str(&with("")).unwrap_err();
+        assert!(
+            e.0.contains("project acme-prod: custom pattern employee_id"),
+            "{e}"
+        );
+        Ok(())
+    }
 
     #[test]
     fn sample_compiles_with_sealed_keys_only() -> Result<(), ConfigError> {

@@ -265,6 +265,27 @@ impl Gateway {
         gw
     }
 
+    /// Run the data plane with a config it must refuse: returns its stderr once it has exited
+    /// with a failure status (panics if it starts serving or exits cleanly).
+    pub fn fails_to_start(driver: Driver, config_text: &str) -> String {
+        let dir = TempDir::new("gateway");
+        let text = config_text.replace("STATE_DIR", &dir.0.join("state").display().to_string());
+        let path = dir.0.join("dataplane.toml");
+        std::fs::write(&path, text).unwrap();
+        let mut cmd = Command::new(bin("warden-dataplane"));
+        cmd.arg("--config").arg(&path).env("WARDEN_LOG", "warn");
+        if driver == Driver::Epoll {
+            cmd.env("MONOIO_FORCE_LEGACY_DRIVER", "1");
+        }
+        let out = cmd.stdin(Stdio::null()).output().expect("spawn");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            !out.status.success() && !stdout.contains("listening on"),
+            "the data plane started: {stdout}"
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
     /// The gateway's audit directory (`state_dir/audit`).
     pub fn audit_dir(&self) -> PathBuf {
         self.dir.0.join("state").join("audit")

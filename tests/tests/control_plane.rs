@@ -580,4 +580,43 @@ fn guardrail_policies_set_through_the_admin_api_reach_the_data_plane() {
         "the policy reached the data plane"
     );
     assert_eq!(blocked().json()["error"]["code"], "guardrail_blocked");
+
+    // Operator patterns are compiled when set: what Hyperscan cannot build is refused, by name.
+    let bad = cp.admin(
+        "PUT",
+        &path,
+        Some(&json!({"custom_patterns": [
+            {"id": "ticket", "pattern": r"\bTCK-\d{5}\b", "action": "redact"},
+            {"id": "quoted", "pattern": r#"(['"]).*\1"#, "action": "block"},
+        ]})),
+    );
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.text().contains("custom pattern quoted"),
+        "{}",
+        bad.text()
+    );
+    let policy = json!({"secrets": "block", "custom_patterns": [
+        {"id": "ticket", "pattern": r"\bTCK-\d{5}\b", "action": "redact"},
+    ]});
+    assert_eq!(cp.admin("PUT", &path, Some(&policy)).status, 200);
+    let fetched = cp.admin("GET", &path, None).json();
+    assert_eq!(fetched["custom_patterns"][0]["id"], "ticket");
+    assert_eq!(fetched["custom_patterns"][0]["response_action"], "off");
+    let redacted = || {
+        let n = mock.captured().len();
+        let res = post_json(
+            gw.addr,
+            "/v1/chat/completions",
+            &s.key,
+            &chat_body("gpt-4o", "see TCK-48213 for details", false),
+        );
+        let sent = mock.captured().get(n).map(|c| c["body"].to_string());
+        res.status == 200
+            && sent.is_some_and(|b| b.contains("[TICKET_1]") && !b.contains("TCK-48213"))
+    };
+    assert!(
+        eventually(Duration::from_secs(5), redacted).is_some(),
+        "the operator's pattern reached the data plane"
+    );
 }

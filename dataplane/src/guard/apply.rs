@@ -7,10 +7,13 @@
 //! the body and are replaced wherever they occur. A value that cannot be found verbatim (the
 //! client escaped it) fails closed: the request is refused rather than sent unredacted.
 
+use std::borrow::Cow;
+
 use simd_json::BorrowedValue;
 use warden_shared::catalog::Dialect;
 use warden_shared::snapshot::{GuardAction, GuardrailPolicy};
 
+use super::custom::CustomScan;
 use super::engine::{Engine, Finding};
 use super::Category;
 use crate::error::{Error, Kind, Result};
@@ -19,7 +22,8 @@ use crate::error::{Error, Kind, Result};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
     pub category: &'static str,
-    pub detector: &'static str,
+    /// A built-in detector's id, or an operator pattern's (`custom` category).
+    pub detector: Cow<'static, str>,
     pub action: &'static str,
     pub count: u32,
 }
@@ -53,17 +57,23 @@ impl Plan {
 pub fn count_verdict(
     verdicts: &mut Vec<Verdict>,
     category: &'static str,
-    detector: &'static str,
+    detector: &str,
     action: &'static str,
 ) {
     match verdicts
         .iter_mut()
-        .find(|v| v.detector == detector && v.action == action)
+        .find(|v| v.detector == detector && v.action == action && v.category == category)
     {
         Some(v) => v.count += 1,
         None => verdicts.push(Verdict {
             category,
-            detector,
+            detector: match super::detectors::DETECTORS
+                .iter()
+                .find(|d| d.id == detector)
+            {
+                Some(d) if category != "custom" => Cow::Borrowed(d.id),
+                _ => Cow::Owned(detector.to_owned()),
+            },
             action,
             count: 1,
         }),
@@ -76,7 +86,8 @@ pub fn count_verdict(
 pub struct Placeholders {
     /// (value, placeholder), in first-seen order.
     pub pairs: Vec<(Vec<u8>, Vec<u8>)>,
-    numbers: Vec<(&'static str, u32)>,
+    /// The last number given per placeholder type.
+    numbers: Vec<(String, u32)>,
 }
 
 impl Placeholders {
@@ -94,21 +105,14 @@ impl Placeholders {
                 let n: u32 = n.parse().unwrap_or(0);
                 match p.numbers.iter_mut().find(|(k, _)| *k == kind) {
                     Some((_, m)) => *m = (*m).max(n),
-                    None => {
-                        if let Some(d) = super::detectors::DETECTORS
-                            .iter()
-                            .find(|d| d.placeholder == kind)
-                        {
-                            p.numbers.push((d.placeholder, n));
-                        }
-                    }
+                    None => p.numbers.push((kind.to_owned(), n)),
                 }
             }
         }
         p
     }
 
-    pub fn for_value(&mut self, value: &[u8], kind: &'static str) -> &[u8] {
+    pub fn for_value(&mut self, value: &[u8], kind: &str) -> &[u8] {
         if let Some(i) = self.pairs.iter().position(|(v, _)| v == value) {
             return &self.pairs[i].1;
         }
@@ -118,7 +122,7 @@ impl Placeholders {
                 *n
             }
             None => {
-                self.numbers.push((kind, 1));
+                self.numbers.push((kind.to_owned(), 1));
                 1
             }
         };
@@ -180,6 +184,7 @@ pub fn action_name(a: GuardAction) -> &'static str {
 pub fn check(
     engine: &Engine,
     scratch: &hyperscan::Scratch,
+    custom: Option<&CustomScan>,
     dialect: Dialect,
     body: &BorrowedValue<'_>,
     policy: &GuardrailPolicy,
@@ -192,11 +197,12 @@ pub fn check(
     ]
     .iter()
     .all(|a| *a == GuardAction::Off);
-    if all_off {
+    if all_off && custom.is_none() {
         return Plan::default();
     }
     let mut plan = Plan::default();
     let mut findings: Vec<Finding> = Vec::new();
+    let mut own: Vec<Finding> = Vec::new();
     let mut placeholders = Placeholders::default();
     let mut restored: Vec<Vec<u8>> = Vec::new();
     crate::extract::texts(dialect, body, &mut |source, text| {
@@ -249,30 +255,23 @@ pub fn check(
                 }
             }
         }
-        for f in findings.iter().filter(|f| f.detector().category.located()) {
+        findings.retain(|f| f.detector().category.located());
+        for f in &findings {
             let d = f.detector();
+            let value = &text.as_bytes()[f.start..f.end];
             let action = action_for(policy, d.category);
-            if action == GuardAction::Off {
-                continue;
-            }
-            count_verdict(
-                &mut plan.verdicts,
-                d.category.name(),
-                d.id,
-                action_name(action),
-            );
-            match action {
-                GuardAction::Block => {
-                    plan.blocked.get_or_insert(d.category.name());
-                }
-                GuardAction::Redact | GuardAction::Restore => {
-                    let value = &text.as_bytes()[f.start..f.end];
-                    placeholders.for_value(value, d.placeholder);
-                    if action == GuardAction::Restore {
-                        restored.push(value.to_vec());
-                    }
-                }
-                GuardAction::Flag | GuardAction::Off => {}
+            let category = d.category.name();
+            let found = (category, d.id, value, d.placeholder);
+            take(&mut plan, &mut placeholders, &mut restored, found, action);
+        }
+        if let Some(custom) = custom {
+            own.clear();
+            custom.scan(text.as_bytes(), &findings, &mut own);
+            for f in &own {
+                let (p, kind) = custom.pattern(f.detector);
+                let value = &text.as_bytes()[f.start..f.end];
+                let found = ("custom", p.id.as_str(), value, kind);
+                take(&mut plan, &mut placeholders, &mut restored, found, p.action);
             }
         }
     });
@@ -284,6 +283,33 @@ pub fn check(
         .collect();
     plan.replacements = placeholders.pairs;
     plan
+}
+
+/// Apply `action` to one located value — (category, detector id, value, placeholder type) — in
+/// a request.
+fn take(
+    plan: &mut Plan,
+    placeholders: &mut Placeholders,
+    restored: &mut Vec<Vec<u8>>,
+    (category, detector, value, kind): (&'static str, &str, &[u8], &str),
+    action: GuardAction,
+) {
+    if action == GuardAction::Off {
+        return;
+    }
+    count_verdict(&mut plan.verdicts, category, detector, action_name(action));
+    match action {
+        GuardAction::Block => {
+            plan.blocked.get_or_insert(category);
+        }
+        GuardAction::Redact | GuardAction::Restore => {
+            placeholders.for_value(value, kind);
+            if action == GuardAction::Restore {
+                restored.push(value.to_vec());
+            }
+        }
+        GuardAction::Flag | GuardAction::Off => {}
+    }
 }
 
 /// `body` with every value replaced by its placeholder. Fails closed when a value does not appear
@@ -388,7 +414,7 @@ mod policy_tests {
         )
         .into_bytes();
         let v = simd_json::to_borrowed_value(&mut bytes).unwrap_or_else(|e| panic!("{e}"));
-        check(&engine, &scratch, Dialect::OpenAi, &v, &policy)
+        check(&engine, &scratch, None, Dialect::OpenAi, &v, &policy)
     }
 
     #[test]
@@ -427,7 +453,7 @@ mod policy_tests {
         let plan = check_text("I want to die", flag_safety);
         assert_eq!(plan.blocked, None);
         assert_eq!(
-            plan.verdicts.first().map(|v| v.detector),
+            plan.verdicts.first().map(|v| &*v.detector),
             Some("safety_self_harm")
         );
     }

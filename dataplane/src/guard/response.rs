@@ -11,6 +11,7 @@
 use warden_shared::snapshot::{GuardAction, GuardrailPolicy};
 
 use super::apply::{action_name, count_verdict, Placeholders, Verdict};
+use super::custom::CustomScan;
 use super::engine::{Engine, Finding};
 use super::Category;
 
@@ -31,12 +32,14 @@ pub struct ResponseGuard {
     /// The category that stopped the stream, once one did.
     pub blocked: Option<&'static str>,
     findings: Vec<Finding>,
+    /// The project's own patterns (their `response_action` applies).
+    custom: Option<CustomScan>,
 }
 
 impl ResponseGuard {
     /// `None` when the policy checks nothing on the response side and nothing is restored.
     pub fn for_policy(policy: &GuardrailPolicy) -> Option<ResponseGuard> {
-        ResponseGuard::with_request(policy, &super::apply::Plan::default())
+        ResponseGuard::with_request(policy, &super::apply::Plan::default(), None)
     }
 
     /// A guard that also puts back the values the request's `restore` placeholders stand for,
@@ -44,9 +47,15 @@ impl ResponseGuard {
     pub fn with_request(
         policy: &GuardrailPolicy,
         request: &super::apply::Plan,
+        custom: Option<CustomScan>,
     ) -> Option<ResponseGuard> {
         let (pii, secrets) = (policy.response_pii, policy.response_secrets);
-        if pii == GuardAction::Off && secrets == GuardAction::Off && request.restore.is_empty() {
+        let custom = custom.filter(CustomScan::checks_responses);
+        if pii == GuardAction::Off
+            && secrets == GuardAction::Off
+            && request.restore.is_empty()
+            && custom.is_none()
+        {
             return None;
         }
         let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
@@ -64,6 +73,7 @@ impl ResponseGuard {
             verdicts: Vec::new(),
             blocked: None,
             findings: Vec::new(),
+            custom,
         })
     }
 
@@ -76,6 +86,9 @@ impl ResponseGuard {
         let mut hold = holdback_start(&self.pending);
         if !self.restore.is_empty() {
             hold = hold.min(partial_placeholder_start(&self.pending));
+        }
+        if self.custom.is_some() {
+            hold = hold.min(last_words_start(&self.pending, CUSTOM_HOLD_WORDS));
         }
         self.release(engine, scratch, hold)
     }
@@ -94,35 +107,49 @@ impl ResponseGuard {
         self.findings.clear();
         engine.scan(scratch, self.pending.as_bytes(), &mut self.findings);
         self.findings.retain(|f| f.detector().category.located());
+        let mut own = Vec::new();
+        if let Some(custom) = &self.custom {
+            custom.scan(self.pending.as_bytes(), &self.findings, &mut own);
+        }
         let mut cut = cut;
-        for f in &self.findings {
+        for f in self.findings.iter().chain(&own) {
             if f.end > cut {
                 cut = cut.min(f.start);
             }
         }
+        let findings = std::mem::take(&mut self.findings);
+        // Built-in and custom values, in text order, with what each one's policy says.
+        let mut values: Vec<(&Finding, &'static str, &str, &str, GuardAction)> = findings
+            .iter()
+            .filter(|f| f.end <= cut)
+            .map(|f| {
+                let d = f.detector();
+                let action = if d.category == Category::Pii {
+                    self.pii
+                } else {
+                    self.secrets
+                };
+                (f, d.category.name(), d.id, d.placeholder, action)
+            })
+            .collect();
+        if let Some(custom) = &self.custom {
+            for f in own.iter().filter(|f| f.end <= cut) {
+                let (p, kind) = custom.pattern(f.detector);
+                values.push((f, "custom", p.id.as_str(), kind, p.response_action));
+            }
+            values.sort_by_key(|v| v.0.start);
+        }
         let mut out = String::with_capacity(cut);
         let mut at = 0;
-        let findings = std::mem::take(&mut self.findings);
-        for f in findings.iter().filter(|f| f.end <= cut) {
-            let d = f.detector();
-            let action = if d.category == Category::Pii {
-                self.pii
-            } else {
-                self.secrets
-            };
+        for (f, category, id, kind, action) in values {
             if action == GuardAction::Off {
                 continue;
             }
-            count_verdict(
-                &mut self.verdicts,
-                d.category.name(),
-                d.id,
-                action_name(action),
-            );
+            count_verdict(&mut self.verdicts, category, id, action_name(action));
             match action {
                 GuardAction::Block => {
                     out.push_str(&self.pending[at..f.start]);
-                    self.blocked = Some(d.category.name());
+                    self.blocked = Some(category);
                     self.pending.clear();
                     self.findings = findings;
                     return out;
@@ -131,7 +158,7 @@ impl ResponseGuard {
                     out.push_str(&self.pending[at..f.start]);
                     let placeholder = self
                         .placeholders
-                        .for_value(&self.pending.as_bytes()[f.start..f.end], d.placeholder);
+                        .for_value(&self.pending.as_bytes()[f.start..f.end], kind);
                     out.push_str(&String::from_utf8_lossy(placeholder));
                     at = f.end;
                 }
@@ -148,6 +175,29 @@ impl ResponseGuard {
         }
         out
     }
+}
+
+/// Operator patterns may span words ("Project Falcon"): while a project has response-side
+/// custom patterns, this many trailing words stay held back too (within [`MAX_HOLD`]).
+pub const CUSTOM_HOLD_WORDS: usize = 3;
+
+/// Where the last `words` whitespace-separated words (and the whitespace after them) start.
+fn last_words_start(text: &str, words: usize) -> usize {
+    let b = text.as_bytes();
+    let floor = b.len().saturating_sub(MAX_HOLD);
+    let mut i = b.len();
+    for _ in 0..words {
+        while i > floor && b[i - 1].is_ascii_whitespace() {
+            i -= 1;
+        }
+        while i > floor && !b[i - 1].is_ascii_whitespace() {
+            i -= 1;
+        }
+    }
+    while i < b.len() && !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i
 }
 
 /// Where an unclosed placeholder (`[EMAIL_` …) at the end starts, else the end.
@@ -248,6 +298,48 @@ mod tests {
                 "step {step}"
             );
             assert_eq!(g.verdicts.iter().map(|v| v.count).sum::<u32>(), 3);
+        }
+    }
+
+    #[test]
+    fn custom_patterns_act_on_responses_across_any_split() {
+        use std::rc::Rc;
+        use warden_shared::snapshot::CustomPattern;
+        let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+        let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
+        let pattern = |id: &str, pattern: &str, response_action| CustomPattern {
+            id: id.into(),
+            pattern: pattern.into(),
+            caseless: true,
+            action: GuardAction::Off,
+            response_action,
+        };
+        let state = Rc::new(crate::state::tests::state_with_custom(vec![
+            pattern("employee_id", r"\bEMP-\d{6}\b", GuardAction::Redact),
+            pattern("codename", r"project (?:falcon|osprey)", GuardAction::Block),
+        ]));
+        let text =
+            "Ask EMP-123456 or EMP-654321, then EMP-123456 again. Then Project Osprey starts.";
+        for step in [1, 2, 3, 7, 1000] {
+            let custom = CustomScan::for_project(&state, &state.projects[0]);
+            let mut g = ResponseGuard::with_request(
+                &GuardrailPolicy::default(),
+                &crate::guard::apply::Plan::default(),
+                custom,
+            )
+            .unwrap_or_else(|| panic!("active"));
+            let mut out = String::new();
+            for piece in text.as_bytes().chunks(step) {
+                out.push_str(&g.push(&engine, &scratch, std::str::from_utf8(piece).unwrap_or("")));
+            }
+            out.push_str(&g.finish(&engine, &scratch));
+            assert_eq!(
+                out, "Ask [EMPLOYEE_ID_1] or [EMPLOYEE_ID_2], then [EMPLOYEE_ID_1] again. Then ",
+                "step {step}"
+            );
+            assert_eq!(g.blocked, Some("custom"));
+            assert_eq!(g.verdicts[0].detector, "employee_id");
+            assert_eq!(g.verdicts[0].count, 3);
         }
     }
 

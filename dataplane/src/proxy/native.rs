@@ -36,7 +36,7 @@ pub async fn anthropic_messages<S: AsyncWriteRent>(
     let prepared = {
         let mut scratch = shard.scratch.borrow_mut();
         let (fields, value) = parse_model_body(req.body, &mut scratch)?;
-        let guard = screen(shard, req, Dialect::Anthropic, &value, &caller)?;
+        let guard = screen(shard, &state, req, Dialect::Anthropic, &value, &caller)?;
         let (alias, upstream) = native_model(&state, &fields.model, Provider::Anthropic)?;
         let (key, label) = provider_key(&caller, Provider::Anthropic)?;
         note_route(
@@ -104,7 +104,7 @@ pub async fn gemini_generate<S: AsyncWriteRent>(
             Error::new(Kind::InvalidJson, "request body is not valid JSON")
                 .with_detail(e.to_string())
         })?;
-        let guard = screen(shard, req, Dialect::Gemini, &value, &caller)?;
+        let guard = screen(shard, &state, req, Dialect::Gemini, &value, &caller)?;
         let body: std::borrow::Cow<'_, [u8]> = if guard.replacements.is_empty() {
             std::borrow::Cow::Borrowed(req.body)
         } else {

@@ -228,7 +228,8 @@ mod restore_tests {
         };
         let answer = "Dear [EMAIL_1], we also wrote to bob@example.org and [EMAIL_1].";
         for step in [1, 2, 3, 5, 8, 1000] {
-            let mut g = ResponseGuard::with_request(&policy, &request).unwrap_or_else(|| panic!());
+            let mut g =
+                ResponseGuard::with_request(&policy, &request, None).unwrap_or_else(|| panic!());
             let mut out = String::new();
             let mut i = 0;
             while i < answer.len() {
