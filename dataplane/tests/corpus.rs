@@ -33,6 +33,16 @@ impl Tally {
     }
 }
 
+/// What a finding is scored as: the phone detectors are one entity — a German and a British
+/// number can share a format ("030 1234567"), and both become `[PHONE_n]`.
+fn entity(detector: &str) -> &str {
+    if detector.starts_with("phone_") {
+        "phone"
+    } else {
+        detector
+    }
+}
+
 #[test]
 fn detectors_meet_their_accuracy_floors() {
     let corpus = std::fs::read_to_string(format!(
@@ -54,7 +64,7 @@ fn detectors_meet_their_accuracy_floors() {
             .iter()
             .map(|l| {
                 (
-                    l["detector"].as_str().unwrap().to_owned(),
+                    entity(l["detector"].as_str().unwrap()).to_owned(),
                     l["value"].as_str().map(str::to_owned),
                 )
             })
@@ -64,7 +74,12 @@ fn detectors_meet_their_accuracy_floors() {
         let located: Vec<(String, String)> = found
             .iter()
             .filter(|f| f.detector().category.located())
-            .map(|f| (f.detector().id.to_owned(), text[f.start..f.end].to_owned()))
+            .map(|f| {
+                (
+                    entity(f.detector().id).to_owned(),
+                    text[f.start..f.end].to_owned(),
+                )
+            })
             .collect();
         for (d, v) in &located {
             let t = per.entry(d.clone()).or_default();

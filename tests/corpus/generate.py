@@ -185,7 +185,70 @@ def main():
         out.append(line(t, [{"detector": detector}]))
     for t in SAFE * 3:
         out.append(line(t, []))
+    out.extend(more_entities())
     print("\n".join(out))
+
+
+def itin():
+    group = rng.choice(list(range(50, 66)) + list(range(70, 89)) + [90, 91, 92] + list(range(94, 100)))
+    return f"9{rng.randrange(0, 100):02d}-{group}-{rng.randrange(0, 10000):04d}"
+
+
+def ipv6():
+    groups = [f"{rng.randrange(0, 65536):x}" for _ in range(8)]
+    if rng.random() < 0.5:
+        return "2001:db8:" + ":".join(groups[2:])
+    return f"2001:db8:{groups[2]}::{groups[6]}:{groups[7]}"
+
+
+def date():
+    sep = rng.choice([".", "/", "-"])
+    return f"{rng.randrange(1, 29):02d}{sep}{rng.randrange(1, 13):02d}{sep}{rng.randrange(1940, 2008)}"
+
+
+NATIONAL_PHONES = [
+    ("phone_uk", "en", lambda: rng.choice([f"020 7946 {rng.randrange(0, 10000):04d}", f"0161 496 {rng.randrange(0, 10000):04d}", f"0113 496 {rng.randrange(0, 10000):04d}"])),
+    ("phone_de", "de", lambda: rng.choice([f"030 {rng.randrange(1000000, 10000000)}", f"089/{rng.randrange(10000000, 100000000)}", f"0221-{rng.randrange(100000, 1000000)}"])),
+    ("phone_fr", "fr", lambda: "0" + str(rng.randrange(1, 10)) + "".join(f" {rng.randrange(0, 100):02d}" for _ in range(4))),
+    ("phone_in", "en", lambda: f"{rng.randrange(6, 10)}{rng.randrange(0, 10000):04d} {rng.randrange(0, 100000):05d}"),
+]
+
+DOB_CONTEXT = {
+    "en": ["I was born on {v}.", "Date of birth: {v}", "DOB {v}, please update the record."],
+    "de": ["Ich bin geboren am {v}.", "Geburtsdatum: {v}"],
+    "fr": ["Je suis née le {v}.", "Il est né le {v} à Lyon."],
+    "es": ["Fecha de nacimiento: {v}", "Estoy nacido el {v}."],
+    "it": ["Sono nato il {v}.", "Nata il {v} a Roma."],
+}
+
+STREETS = ["Baker Street", "Pennsylvania Avenue", "Elm Street", "Sunset Boulevard", "Maple Drive", "Oak Lane", "Harbor View Road"]
+
+
+def more_entities():
+    """National phone formats, ITINs, IPv6, dates of birth in context, street addresses; and
+    their look-alikes (dates without context, invalid ITIN groups, references and ISBNs)."""
+    out = []
+    for _ in range(30):
+        for detector, lang, make in NATIONAL_PHONES:
+            v = make()
+            out.append(line(rng.choice(TEMPLATES[lang]).format(v=v), [{"detector": detector, "value": v}]))
+        v = itin()
+        out.append(line(f"My ITIN is {v}, filed with the W-7.", [{"detector": "us_itin", "value": v}]))
+        v = ipv6()
+        lang = rng.choice(list(TEMPLATES))
+        out.append(line(rng.choice(TEMPLATES[lang]).format(v=v), [{"detector": "ipv6", "value": v}]))
+        lang = rng.choice(list(DOB_CONTEXT))
+        v = date()
+        out.append(line(rng.choice(DOB_CONTEXT[lang]).format(v=v), [{"detector": "date_of_birth", "value": v}]))
+        v = f"{rng.randrange(1, 3000)} {rng.choice(STREETS)}"
+        out.append(line(f"Ship it to {v}, apartment {rng.randrange(1, 40)}.", [{"detector": "street_address", "value": v}]))
+        for neg in [f"The meeting moved to {date()}.", f"Invoice 2024-{rng.randrange(0, 10000):04d} is paid.",
+                    f"ISBN 978-3-16-{rng.randrange(100000, 1000000)}-{rng.randrange(0, 10)}",
+                    f"Ticket 9{rng.randrange(10, 100)}-{rng.choice([40, 45, 66, 69, 89, 93])}-{rng.randrange(1000, 10000)} was closed.",
+                    f"Read chapter {rng.randrange(1, 30)} on page {rng.randrange(10, 400)}.",
+                    f"The build took {rng.randrange(2, 59)}:{rng.randrange(10, 59)} minutes."]:
+            out.append(line(neg, []))
+    return out
 
 
 if __name__ == "__main__":

@@ -104,12 +104,25 @@ api_keys = ["{guarded_key}"]
 provider_keys = [
   {{ provider = "openai", key = "{provider_key}" }},
   {{ provider = "anthropic", key = "{provider_key}" }},
+  {{ provider = "google", key = "{provider_key}" }},
 ]
 [tenants.projects.guardrails]
 pii = "restore"
 secrets = "block"
 injection = "block"
 response_secrets = "redact"
+# The operator's own detectors: employee ids restored like PII (and redacted when the
+# provider makes one up); a project codename refused.
+[[tenants.projects.guardrails.custom]]
+id = "employee_id"
+pattern = '\\bEMP-\\d{{6}}\\b'
+action = "restore"
+response_action = "redact"
+[[tenants.projects.guardrails.custom]]
+id = "codename"
+pattern = 'project (?:falcon|osprey)'
+caseless = true
+action = "block"
 
 # Every provider rejects this project's keys (the mock answers 401 for them).
 [[tenants.projects]]

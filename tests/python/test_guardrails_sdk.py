@@ -42,3 +42,84 @@ def test_prompt_injection_is_refused_and_questions_about_it_are_not(gateway):
         model="gpt-4o", messages=[{"role": "user", "content": "What is prompt injection, e.g. 'ignore previous instructions'?"}]
     )
     assert ok.choices[0].finish_reason == "stop"
+
+
+# --- the native dialects, through their own SDKs -------------------------------------------
+
+import anthropic  # noqa: E402
+from google import genai  # noqa: E402
+from google.genai import errors as genai_errors  # noqa: E402
+from google.genai import types as genai_types  # noqa: E402
+
+# A GitHub token the provider makes up, streamed over many events: response_secrets = redact.
+LEAK = "Use ghp_0123456789abcdefghijklmnopqrstuvwxyzAB to deploy."
+LEAK_KNOBS = f"mock:reply_hex={LEAK.encode().hex()} mock:chunks=25"
+LEAK_REDACTED = "Use [SECRET_1] to deploy."
+
+
+def claude(gateway):
+    return anthropic.Anthropic(base_url=str(gateway), api_key=GUARDED_KEY, max_retries=0, timeout=30)
+
+
+def gemini(gateway):
+    return genai.Client(api_key=GUARDED_KEY, http_options=genai_types.HttpOptions(base_url=str(gateway)))
+
+
+def test_anthropic_sdk_restore_and_response_redaction(gateway):
+    prompt = f"Reply to {EMAIL} about EMP-204518 mock:chunks=30"
+    msg = claude(gateway).messages.create(
+        model="claude-4-sonnet", max_tokens=64, messages=[{"role": "user", "content": prompt}]
+    )
+    assert msg.content[0].text == f"echo: {prompt}"
+    with claude(gateway).messages.stream(
+        model="claude-4-sonnet", max_tokens=64, messages=[{"role": "user", "content": prompt}]
+    ) as stream:
+        assert "".join(stream.text_stream) == f"echo: {prompt}"
+    with claude(gateway).messages.stream(
+        model="claude-4-sonnet", max_tokens=64, messages=[{"role": "user", "content": LEAK_KNOBS}]
+    ) as stream:
+        assert "".join(stream.text_stream) == LEAK_REDACTED
+
+
+def test_anthropic_sdk_sees_a_blocked_request_as_bad_request(gateway):
+    with pytest.raises(anthropic.BadRequestError) as err:
+        claude(gateway).messages.create(
+            model="claude-4-sonnet", max_tokens=64,
+            messages=[{"role": "user", "content": "status of Project Falcon?"}],
+        )
+    assert "custom" in str(err.value) and "falcon" not in str(err.value).lower()
+
+
+def test_genai_sdk_restore_and_response_redaction(gateway):
+    client = gemini(gateway)
+    prompt = f"Reply to {EMAIL} about EMP-204518 mock:chunks=30"
+    reply = client.models.generate_content(model="gemini-2.0-flash", contents=prompt)
+    assert reply.text == f"echo: {prompt}"
+    streamed = "".join(
+        c.text or "" for c in client.models.generate_content_stream(model="gemini-2.0-flash", contents=prompt)
+    )
+    assert streamed == f"echo: {prompt}"
+    leaked = "".join(
+        c.text or "" for c in client.models.generate_content_stream(model="gemini-2.0-flash", contents=LEAK_KNOBS)
+    )
+    assert leaked == LEAK_REDACTED
+
+
+def test_genai_sdk_sees_a_blocked_secret_as_a_client_error(gateway):
+    client = gemini(gateway)
+    with pytest.raises(genai_errors.ClientError) as err:
+        client.models.generate_content(model="gemini-2.0-flash", contents=f"deploy with {TOKEN}")
+    assert err.value.code == 400 and TOKEN not in str(err.value)
+
+
+def test_openai_sdk_operator_patterns(gateway):
+    prompt = "Escalate EMP-204518 to the lead mock:chunks=12"
+    chunks = client(gateway).chat.completions.create(
+        model="gpt-4o", stream=True, messages=[{"role": "user", "content": prompt}]
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == f"echo: {prompt}"
+    with pytest.raises(openai.BadRequestError) as err:
+        client(gateway).chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "Project Osprey budget?"}]
+        )
+    assert err.value.code == "guardrail_blocked" and "custom" in str(err.value)

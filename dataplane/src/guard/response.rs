@@ -15,8 +15,10 @@ use super::custom::CustomScan;
 use super::engine::{Engine, Finding};
 use super::Category;
 
+mod native;
 mod openai;
 pub use openai::ChunkOutcome;
+use warden_shared::catalog::Dialect;
 
 /// The most bytes held back while a value might still be completing.
 pub const MAX_HOLD: usize = 256;
@@ -34,6 +36,10 @@ pub struct ResponseGuard {
     findings: Vec<Finding>,
     /// The project's own patterns (their `response_action` applies).
     custom: Option<CustomScan>,
+    /// The dialect of what the client receives.
+    dialect: Dialect,
+    /// Anthropic streams: the text block being released.
+    open_block: Option<u64>,
 }
 
 impl ResponseGuard {
@@ -74,7 +80,81 @@ impl ResponseGuard {
             blocked: None,
             findings: Vec::new(),
             custom,
+            dialect: Dialect::OpenAi,
+            open_block: None,
         })
+    }
+
+    /// Filter answers in `dialect` (the client's; OpenAI unless set).
+    pub fn in_dialect(mut self, dialect: Dialect) -> ResponseGuard {
+        self.dialect = dialect;
+        self
+    }
+
+    /// One streamed event (its name and data) → the events to send instead, appended to `out`.
+    /// `template` keeps the first OpenAI chunk's shape for the chunks the guard adds.
+    pub fn filter_event(
+        &mut self,
+        engine: &Engine,
+        scratch: &hyperscan::Scratch,
+        name: Option<&[u8]>,
+        data: &[u8],
+        template: &mut Option<Vec<u8>>,
+        out: &mut Vec<u8>,
+    ) -> ChunkOutcome {
+        let stopped = match self.dialect {
+            Dialect::OpenAi => {
+                return self.filter_openai_chunk(engine, scratch, data, template, out)
+            }
+            Dialect::Anthropic => {
+                let name = name.unwrap_or(b"message");
+                self.filter_anthropic_event(engine, scratch, name, data, out)
+            }
+            Dialect::Gemini => self.filter_gemini_chunk(engine, scratch, data, out),
+        };
+        if stopped {
+            ChunkOutcome::Blocked
+        } else {
+            ChunkOutcome::Continue
+        }
+    }
+
+    /// The provider ended the stream: send what is still held (a stream that ends without its
+    /// closing event, and every Gemini stream).
+    pub fn end_of_stream(
+        &mut self,
+        engine: &Engine,
+        scratch: &hyperscan::Scratch,
+        template: &mut Option<Vec<u8>>,
+        out: &mut Vec<u8>,
+    ) {
+        if self.blocked.is_some() {
+            return;
+        }
+        match self.dialect {
+            Dialect::OpenAi => {
+                let rest = self.finish(engine, scratch);
+                let _ = self.emit(&rest, template, out);
+            }
+            Dialect::Anthropic => {
+                let _ = self.flush_anthropic(engine, scratch, out);
+            }
+            Dialect::Gemini => self.end_gemini_stream(engine, scratch, out),
+        }
+    }
+
+    /// A whole answer in the guard's dialect. `None` when nothing changed.
+    pub fn filter_body(
+        &mut self,
+        engine: &Engine,
+        scratch: &hyperscan::Scratch,
+        body: &[u8],
+    ) -> Option<Vec<u8>> {
+        match self.dialect {
+            Dialect::OpenAi => self.filter_openai_body(engine, scratch, body),
+            Dialect::Anthropic => self.filter_anthropic_body(engine, scratch, body),
+            Dialect::Gemini => self.filter_gemini_body(engine, scratch, body),
+        }
     }
 
     /// Add a content delta; returns the text that can be released now.

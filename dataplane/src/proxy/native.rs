@@ -18,6 +18,8 @@ use super::{
 use crate::auth::{authenticate, KeyHeader};
 use crate::conn::{Outcome, Request};
 use crate::error::{Error, Kind, Result};
+use crate::guard::custom::CustomScan;
+use crate::guard::response::ResponseGuard;
 use crate::http::respond::json_string;
 use crate::route::{parse_model_body, split_at_model};
 use crate::shard::Shard;
@@ -67,7 +69,12 @@ pub async fn anthropic_messages<S: AsyncWriteRent>(
             fingerprint: &key.fingerprint,
             stream: fields.stream,
             translation: Translation::None,
-            response_guard: None,
+            response_guard: ResponseGuard::with_request(
+                &caller.project.guardrails,
+                &guard,
+                CustomScan::for_project(&state, caller.project),
+            )
+            .map(|g| g.in_dialect(Dialect::Anthropic)),
         }
     };
     forward(shard, client, out, req, prepared, Dialect::Anthropic).await
@@ -122,7 +129,12 @@ pub async fn gemini_generate<S: AsyncWriteRent>(
             fingerprint: &key.fingerprint,
             stream: sse,
             translation: Translation::None,
-            response_guard: None,
+            response_guard: ResponseGuard::with_request(
+                &caller.project.guardrails,
+                &guard,
+                CustomScan::for_project(&state, caller.project),
+            )
+            .map(|g| g.in_dialect(Dialect::Gemini)),
         }
     };
     forward(shard, client, out, req, prepared, Dialect::Gemini).await

@@ -133,8 +133,13 @@ pub async fn run<S: AsyncWriteRent>(
         }
         if !more {
             if translator.is_passthrough() {
-                // Pass an unterminated tail on as is.
+                // Pass an unterminated tail on as is; then what the guard still holds.
                 respond::chunk(out, framer.pending());
+                if let Some(g) = guard.as_deref_mut() {
+                    let mut rest = Vec::new();
+                    g.end_of_stream(&shard.guard, &shard.guard_scratch, &mut template, &mut rest);
+                    respond::chunk(out, &rest);
+                }
             } else {
                 translated.clear();
                 translator.finish(&mut translated);
@@ -177,9 +182,10 @@ fn guarded_chunk(
     let mut filtered = Vec::with_capacity(events.len() + 64);
     let mut stopped = false;
     for e in crate::sse::events_in(events) {
-        if g.filter_chunk(
+        if g.filter_event(
             &shard.guard,
             &shard.guard_scratch,
+            e.name,
             &e.data,
             template,
             &mut filtered,

@@ -15,7 +15,7 @@ impl ResponseGuard {
     /// One OpenAI chunk's data (`{...}` or `[DONE]`) → the events to send instead, appended to
     /// `out`. Content is released through the guard; held text is flushed before the finish
     /// chunk and before `[DONE]`.
-    pub fn filter_chunk(
+    pub(super) fn filter_openai_chunk(
         &mut self,
         engine: &Engine,
         scratch: &hyperscan::Scratch,
@@ -82,7 +82,7 @@ impl ResponseGuard {
     }
 
     /// Send `text` as a content chunk shaped like `template`; on a block, end the stream.
-    fn emit(
+    pub(super) fn emit(
         &mut self,
         text: &str,
         template: &Option<Vec<u8>>,
@@ -116,7 +116,7 @@ impl ResponseGuard {
 
     /// A whole OpenAI completion: every choice's content checked; a block empties it and sets
     /// `finish_reason` to `content_filter`. `None` when nothing changed.
-    pub fn filter_body(
+    pub(super) fn filter_openai_body(
         &mut self,
         engine: &Engine,
         scratch: &hyperscan::Scratch,

@@ -1,0 +1,385 @@
+//! Response checks on the native routes: Anthropic messages and Gemini `generateContent`
+//! answers, whole and streamed, rewritten through the [`ResponseGuard`] in their own dialect.
+//!
+//! Anthropic: the text of `text_delta` events is released through the guard; what is held is
+//! flushed as one more `text_delta` before the block's `content_block_stop` (or before
+//! `message_delta` / `message_stop`). A block ends the stream with `content_block_stop`, a
+//! `message_delta` whose `stop_reason` is `refusal`, and an `error` event. Whole messages: each
+//! text block checked; a block empties the text and sets `stop_reason` to `refusal`.
+//!
+//! Gemini: every `parts[].text` of the first candidate is released through the guard; a chunk
+//! with a `finishReason` flushes what is held into its last text part. Streams have no closing
+//! event, so the pump calls [`ResponseGuard::end_of_stream`] when the provider ends. A block
+//! sets `finishReason` (`SPII` for personal data, `BLOCKLIST` otherwise) and sends an error
+//! event. Whole answers (one object, or the JSON array `streamGenerateContent` gives without
+//! `alt=sse`): every candidate checked the same way.
+
+use simd_json::prelude::*;
+use simd_json::BorrowedValue;
+
+use super::{Engine, ResponseGuard};
+
+impl ResponseGuard {
+    /// One Anthropic event → the events to send instead, appended to `out`. Returns true when a
+    /// guardrail stopped the answer.
+    pub(super) fn filter_anthropic_event(
+        &mut self,
+        engine: &Engine,
+        scratch: &hyperscan::Scratch,
+        name: &[u8],
+        data: &[u8],
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let mut copy = data.to_vec();
+        let Ok(mut v) = simd_json::to_borrowed_value(&mut copy) else {
+            named_event(out, name, data);
+            return false;
+        };
+        let kind = v.get("type").and_then(|t| t.as_str()).unwrap_or("");
+        let index = v.get("index").and_then(|i| i.as_u64());
+        match kind {
+            "content_block_delta" => {
+                let text = v
+                    .get("delta")
+                    .filter(|d| d.get("type").and_then(|t| t.as_str()) == Some("text_delta"))
+                    .and_then(|d| d.get("text"))
+                    .and_then(|t| t.as_str())
+                    .map(str::to_owned);
+                let Some(text) = text else {
+                    named_event(out, name, data);
+                    return false;
+                };
+                let index = index.unwrap_or(0);
+                self.open_block = Some(index);
+                let released = self.push(engine, scratch, &text);
+                if !released.is_empty() {
+                    if let Some(slot) = v.get_mut("delta").and_then(|d| d.get_mut("text")) {
+                        *slot = BorrowedValue::from(released);
+                    }
+                    named_event(out, name, v.encode().as_bytes());
+                }
+                if self.blocked.is_some() {
+                    return self.end_anthropic(out);
+                }
+                false
+            }
+            "content_block_stop" | "message_delta" | "message_stop" => {
+                if self.flush_anthropic(engine, scratch, out) {
+                    return true;
+                }
+                named_event(out, name, data);
+                false
+            }
+            _ => {
+                named_event(out, name, data);
+                false
+            }
+        }
+    }
+
+    /// Send what the guard still holds as a `text_delta` of the open block. True on a block.
+    pub(super) fn flush_anthropic(
+        &mut self,
+        engine: &Engine,
+        scratch: &hyperscan::Scratch,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let Some(index) = self.open_block else {
+            return false;
+        };
+        let rest = self.finish(engine, scratch);
+        if !rest.is_empty() {
+            let mut e = Vec::with_capacity(rest.len() + 96);
+            e.extend_from_slice(b"{\"type\":\"content_block_delta\",\"index\":");
+            e.extend_from_slice(index.to_string().as_bytes());
+            e.extend_from_slice(b",\"delta\":{\"type\":\"text_delta\",\"text\":");
+            crate::http::respond::json_string(&mut e, &rest);
+            e.extend_from_slice(b"}}");
+            named_event(out, b"content_block_delta", &e);
+        }
+        if self.blocked.is_some() {
+            return self.end_anthropic(out);
+        }
+        self.open_block = None;
+        false
+    }
+
+    fn end_anthropic(&mut self, out: &mut Vec<u8>) -> bool {
+        let index = self.open_block.take().unwrap_or(0);
+        named_event(
+            out,
+            b"content_block_stop",
+            format!("{{\"type\":\"content_block_stop\",\"index\":{index}}}").as_bytes(),
+        );
+        named_event(
+            out,
+            b"message_delta",
+            b"{\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"refusal\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":0}}",
+        );
+        let mut e = Vec::with_capacity(128);
+        crate::http::respond::anthropic_error_body(
+            &mut e,
+            "invalid_request_error",
+            &blocked_message(self.blocked),
+        );
+        named_event(out, b"error", &e);
+        true
+    }
+
+    /// A whole Anthropic message. `None` when nothing changed.
+    pub(super) fn filter_anthropic_body(
+        &mut self,
+        engine: &Engine,
+        scratch: &hyperscan::Scratch,
+        body: &[u8],
+    ) -> Option<Vec<u8>> {
+        let mut copy = body.to_vec();
+        let mut v = simd_json::to_borrowed_value(&mut copy).ok()?;
+        let blocks = v
+            .get("content")
+            .and_then(|c| c.as_array())
+            .map_or(0, Vec::len);
+        let mut changed = false;
+        let mut blocked = false;
+        for i in 0..blocks {
+            let Some(block) = v.get_mut("content").and_then(|c| c.get_idx_mut(i)) else {
+                continue;
+            };
+            if block.get("type").and_then(|t| t.as_str()) != Some("text") {
+                continue;
+            }
+            let Some(text) = block
+                .get("text")
+                .and_then(|t| t.as_str())
+                .map(str::to_owned)
+            else {
+                continue;
+            };
+            let mut released = self.push(engine, scratch, &text);
+            released.push_str(&self.finish(engine, scratch));
+            blocked |= self.blocked.is_some();
+            if released != text || blocked {
+                changed = true;
+                if let Some(slot) = block.get_mut("text") {
+                    *slot = BorrowedValue::from(if blocked { String::new() } else { released });
+                }
+            }
+            self.blocked = None;
+        }
+        if blocked {
+            if let Some(slot) = v.get_mut("stop_reason") {
+                *slot = BorrowedValue::from("refusal");
+            }
+        }
+        changed.then(|| v.encode().into_bytes())
+    }
+
+    /// One Gemini streamed chunk (`data:` of an `alt=sse` event) → the event to send, appended
+    /// to `out`. Returns true when a guardrail stopped the answer.
+    pub(super) fn filter_gemini_chunk(
+        &mut self,
+        engine: &Engine,
+        scratch: &hyperscan::Scratch,
+        data: &[u8],
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let mut copy = data.to_vec();
+        let Ok(mut v) = simd_json::to_borrowed_value(&mut copy) else {
+            event(out, data);
+            return false;
+        };
+        let Some(candidate) = v.get_mut("candidates").and_then(|c| c.get_idx_mut(0)) else {
+            event(out, data);
+            return false;
+        };
+        let finishing = candidate.get("finishReason").is_some_and(|f| !f.is_null());
+        let blocked = self.gemini_candidate(engine, scratch, candidate, finishing);
+        if !blocked {
+            event(out, v.encode().as_bytes());
+            return false;
+        }
+        event(out, v.encode().as_bytes());
+        let mut e = Vec::with_capacity(128);
+        crate::http::respond::gemini_error_body(&mut e, 400, &blocked_message(self.blocked));
+        event(out, &e);
+        true
+    }
+
+    /// Release every text part of one candidate through the guard, flushing at the end when
+    /// `last`; on a block, cut the text there and set `finishReason`. True on a block.
+    fn gemini_candidate(
+        &mut self,
+        engine: &Engine,
+        scratch: &hyperscan::Scratch,
+        candidate: &mut BorrowedValue<'_>,
+        last: bool,
+    ) -> bool {
+        let parts = candidate
+            .get("content")
+            .and_then(|c| c.get("parts"))
+            .and_then(|p| p.as_array())
+            .map_or(0, Vec::len);
+        let mut last_text = None;
+        for i in 0..parts {
+            let Some(part) = candidate
+                .get_mut("content")
+                .and_then(|c| c.get_mut("parts"))
+                .and_then(|p| p.get_idx_mut(i))
+            else {
+                continue;
+            };
+            let Some(text) = part.get("text").and_then(|t| t.as_str()).map(str::to_owned) else {
+                continue;
+            };
+            let released = if self.blocked.is_some() {
+                String::new()
+            } else {
+                self.push(engine, scratch, &text)
+            };
+            if let Some(slot) = part.get_mut("text") {
+                *slot = BorrowedValue::from(released);
+            }
+            last_text = Some(i);
+        }
+        if last && self.blocked.is_none() {
+            let rest = self.finish(engine, scratch);
+            if !rest.is_empty() {
+                if let Some(slot) = last_text.and_then(|i| {
+                    candidate
+                        .get_mut("content")
+                        .and_then(|c| c.get_mut("parts"))
+                        .and_then(|p| p.get_idx_mut(i))
+                        .and_then(|p| p.get_mut("text"))
+                }) {
+                    let mut text = slot.as_str().unwrap_or("").to_owned();
+                    text.push_str(&rest);
+                    *slot = BorrowedValue::from(text);
+                }
+            }
+        }
+        if self.blocked.is_none() {
+            return false;
+        }
+        let reason = if self.blocked == Some("pii") {
+            "SPII"
+        } else {
+            "BLOCKLIST"
+        };
+        if let Some(obj) = candidate.as_object_mut() {
+            obj.insert("finishReason".into(), BorrowedValue::from(reason));
+        }
+        true
+    }
+
+    /// A whole Gemini answer: one response object, or an array of them (a stream read whole).
+    /// `None` when nothing changed.
+    pub(super) fn filter_gemini_body(
+        &mut self,
+        engine: &Engine,
+        scratch: &hyperscan::Scratch,
+        body: &[u8],
+    ) -> Option<Vec<u8>> {
+        let mut copy = body.to_vec();
+        let mut v = simd_json::to_borrowed_value(&mut copy).ok()?;
+        let before = v.encode();
+        let responses = v.as_array().map(Vec::len);
+        match responses {
+            // A stream read whole: the first candidate's text flows across the responses.
+            Some(n) => {
+                let mut blocked = false;
+                for i in 0..n {
+                    let Some(candidate) = v
+                        .get_idx_mut(i)
+                        .and_then(|r| r.get_mut("candidates"))
+                        .and_then(|c| c.get_idx_mut(0))
+                    else {
+                        continue;
+                    };
+                    blocked |= self.gemini_candidate(engine, scratch, candidate, i + 1 == n);
+                }
+                // A whole answer with a blocked value is emptied, as in the other dialects.
+                for i in (0..n).filter(|_| blocked) {
+                    if let Some(candidate) = v
+                        .get_idx_mut(i)
+                        .and_then(|r| r.get_mut("candidates"))
+                        .and_then(|c| c.get_idx_mut(0))
+                    {
+                        empty_texts(candidate);
+                    }
+                }
+            }
+            None => {
+                let candidates = v
+                    .get("candidates")
+                    .and_then(|c| c.as_array())
+                    .map_or(0, Vec::len);
+                for i in 0..candidates {
+                    if let Some(candidate) = v.get_mut("candidates").and_then(|c| c.get_idx_mut(i))
+                    {
+                        if self.gemini_candidate(engine, scratch, candidate, true) {
+                            empty_texts(candidate);
+                        }
+                    }
+                    self.blocked = None;
+                }
+            }
+        }
+        let after = v.encode();
+        (after != before).then(|| after.into_bytes())
+    }
+
+    /// The provider ended a Gemini stream: send what is still held as one more chunk.
+    pub(super) fn end_gemini_stream(
+        &mut self,
+        engine: &Engine,
+        scratch: &hyperscan::Scratch,
+        out: &mut Vec<u8>,
+    ) {
+        let rest = self.finish(engine, scratch);
+        if rest.is_empty() {
+            return;
+        }
+        let mut e = Vec::with_capacity(rest.len() + 96);
+        e.extend_from_slice(b"{\"candidates\":[{\"content\":{\"parts\":[{\"text\":");
+        crate::http::respond::json_string(&mut e, &rest);
+        e.extend_from_slice(b"}],\"role\":\"model\"},\"index\":0}]}");
+        event(out, &e);
+    }
+}
+
+/// Every text part of a candidate set to "".
+fn empty_texts(candidate: &mut BorrowedValue<'_>) {
+    let Some(parts) = candidate
+        .get_mut("content")
+        .and_then(|c| c.get_mut("parts"))
+        .and_then(|p| p.as_array_mut())
+    else {
+        return;
+    };
+    for part in parts {
+        if let Some(slot) = part.get_mut("text") {
+            *slot = BorrowedValue::from("");
+        }
+    }
+}
+
+fn blocked_message(category: Option<&'static str>) -> String {
+    format!(
+        "the response was stopped by a guardrail (guardrail_blocked): {}",
+        category.unwrap_or("guardrail")
+    )
+}
+
+fn event(out: &mut Vec<u8>, data: &[u8]) {
+    out.extend_from_slice(b"data: ");
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\n\n");
+}
+
+fn named_event(out: &mut Vec<u8>, name: &[u8], data: &[u8]) {
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(name);
+    out.extend_from_slice(b"\ndata: ");
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\n\n");
+}
