@@ -33,10 +33,13 @@ fn entry() -> Entry {
         key_source: Some("byok"),
         provider_key_id: Some(Arc::from("pk_acme-prod_openai_0")),
         provider_key_fingerprint: Some(Arc::from("sha256:3f2a9c1b7d4e")),
-        attempt: Some(AttemptEntry {
+        attempts: vec![AttemptEntry {
+            provider: "openai",
+            key_id: Arc::from("pk_acme-prod_openai_0"),
+            key_source: "byok",
             outcome: "ok",
             status: Some(200),
-        }),
+        }],
         status: Some(200),
         usage: Some(warden_shared::audit::Usage {
             input_tokens: 120,

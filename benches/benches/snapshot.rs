@@ -55,6 +55,7 @@ fn big_snapshot(master: &MasterKey) -> Snapshot {
                 environment: Environment::Production,
                 guardrails: GuardrailPolicy::default(),
                 custom_patterns: Vec::new(),
+                routing: Default::default(),
             }
         })
         .collect();

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use warden_shared::snapshot::{CustomPattern, GuardAction, GuardrailPolicy};
+use warden_shared::snapshot::{CustomPattern, GuardAction, GuardrailPolicy, KeyMode, Routing};
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
@@ -41,6 +41,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route(
             "/admin/v1/projects/{project}/guardrails",
             put(put_guardrails).get(get_guardrails),
+        )
+        .route(
+            "/admin/v1/projects/{project}/routing",
+            put(put_routing).get(get_routing),
         )
         .route(
             "/admin/v1/projects/{project}/provider-keys",
@@ -204,6 +208,78 @@ async fn get_guardrails(
     let body: GuardrailBody =
         serde_json::from_str(&p.guardrails).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(serde_json::to_value(&body).unwrap_or_default()))
+}
+
+/// A project's key routing: `key_mode` for every provider, with per-provider overrides.
+#[derive(Deserialize, serde::Serialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingBody {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key_mode: Option<KeyMode>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    providers: std::collections::BTreeMap<String, KeyMode>,
+}
+
+impl RoutingBody {
+    pub fn routing(&self) -> Result<Routing, String> {
+        let mut providers = Vec::with_capacity(self.providers.len());
+        for (name, mode) in &self.providers {
+            let p = warden_shared::catalog::Provider::from_name(name)
+                .ok_or_else(|| format!("unknown provider {name:?}"))?;
+            providers.push((p, *mode));
+        }
+        Ok(Routing {
+            key_mode: self.key_mode.unwrap_or(Routing::default().key_mode),
+            providers,
+        })
+    }
+}
+
+async fn put_routing(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    axum::extract::Path(project): axum::extract::Path<String>,
+    Body(r): Body<RoutingBody>,
+) -> ApiResult<Json<Value>> {
+    r.routing().map_err(ApiError::BadRequest)?;
+    let p = app
+        .store
+        .project(&project)
+        .await?
+        .ok_or(ApiError::NotFound("project"))?;
+    let byok = |m: &KeyMode| *m != KeyMode::PooledOnly;
+    if p.plan == "developer"
+        && (r.key_mode.as_ref().is_some_and(byok) || r.providers.values().any(byok))
+    {
+        return Err(ApiError::Forbidden(
+            "developer-plan tenants use pooled keys only; bring your own keys on team or enterprise".into(),
+        ));
+    }
+    let json = serde_json::to_string(&r).map_err(|e| ApiError::Internal(e.to_string()))?;
+    app.store.set_routing(&project, &json).await?;
+    app.publish().await?;
+    Ok(Json(routing_json(&r)))
+}
+
+async fn get_routing(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    axum::extract::Path(project): axum::extract::Path<String>,
+) -> ApiResult<Json<Value>> {
+    let p = app
+        .store
+        .project(&project)
+        .await?
+        .ok_or(ApiError::NotFound("project"))?;
+    let body: RoutingBody =
+        serde_json::from_str(&p.routing).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(routing_json(&body)))
+}
+
+/// The effective routing: the mode (default filled in) and the overrides.
+fn routing_json(r: &RoutingBody) -> Value {
+    let mode = r.key_mode.unwrap_or(Routing::default().key_mode);
+    json!({"key_mode": mode, "providers": r.providers})
 }
 
 async fn list_dataplanes(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use warden_shared::catalog::{ModelRoute, Provider};
 use warden_shared::snapshot::{
     ApiKeyEntry, CustomPattern, Environment, GuardrailPolicy, Plan, Project, ProviderEndpoint,
-    ProviderKey, Snapshot, Tenant,
+    ProviderKey, Routing, Snapshot, Tenant,
 };
 use warden_shared::vault::SealedKey;
 
@@ -62,6 +62,7 @@ pub async fn build(
                 tenant: p.tenant_id,
                 guardrails: parse_guardrails(&p.guardrails)?,
                 custom_patterns: parse_custom_patterns(&p.guardrails)?,
+                routing: parse_routing(&p.routing)?,
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -80,11 +81,12 @@ pub async fn build(
         .models()
         .await?
         .into_iter()
-        .filter_map(|(alias, provider, upstream_model)| {
+        .filter_map(|(alias, provider, upstream_model, fallbacks)| {
             Provider::from_name(&provider).map(|provider| ModelRoute {
                 alias,
                 provider,
                 upstream_model,
+                fallbacks: serde_json::from_str(&fallbacks).unwrap_or_default(),
             })
         })
         .collect();
@@ -131,6 +133,12 @@ pub fn parse_custom_patterns(json: &str) -> anyhow::Result<Vec<CustomPattern>> {
     let p: crate::api::GuardrailBody = serde_json::from_str(json)?;
     warden_shared::patterns::check(&p.custom_patterns).map_err(anyhow::Error::msg)?;
     Ok(p.custom_patterns)
+}
+
+/// A stored routing policy (`{"key_mode":...,"providers":{...}}`, absent keys default).
+pub fn parse_routing(json: &str) -> anyhow::Result<Routing> {
+    let body: crate::api::RoutingBody = serde_json::from_str(json)?;
+    body.routing().map_err(anyhow::Error::msg)
 }
 
 pub fn parse_plan(s: &str) -> anyhow::Result<Plan> {

@@ -12,6 +12,7 @@ use crate::secrets::now_s;
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_guardrails.sql")),
+    (3, include_str!("../migrations/0003_routing.sql")),
 ];
 
 #[derive(Clone)]
@@ -27,6 +28,8 @@ pub struct ProjectRow {
     pub plan: String,
     /// The guardrail policy as JSON.
     pub guardrails: String,
+    /// The key routing as JSON.
+    pub routing: String,
 }
 
 /// A sealed provider key as stored (`project_id` is `None` for pooled keys).
@@ -162,38 +165,40 @@ impl Store {
     }
 
     pub async fn project(&self, id: &str) -> sqlx::Result<Option<ProjectRow>> {
-        let row: Option<(String, String, String, String, String)> = sqlx::query_as(
-            "SELECT p.id, p.tenant_id, p.environment, t.plan, p.guardrails FROM projects p JOIN tenants t ON t.id = p.tenant_id WHERE p.id = ?",
+        let row: Option<(String, String, String, String, String, String)> = sqlx::query_as(
+            "SELECT p.id, p.tenant_id, p.environment, t.plan, p.guardrails, p.routing FROM projects p JOIN tenants t ON t.id = p.tenant_id WHERE p.id = ?",
         )
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(
-            |(id, tenant_id, environment, plan, guardrails)| ProjectRow {
+            |(id, tenant_id, environment, plan, guardrails, routing)| ProjectRow {
                 id,
                 tenant_id,
                 environment,
                 plan,
                 guardrails,
+                routing,
             },
         ))
     }
 
     pub async fn projects(&self) -> sqlx::Result<Vec<ProjectRow>> {
-        let rows: Vec<(String, String, String, String, String)> = sqlx::query_as(
-            "SELECT p.id, p.tenant_id, p.environment, t.plan, p.guardrails FROM projects p JOIN tenants t ON t.id = p.tenant_id ORDER BY p.created_at, p.id",
+        let rows: Vec<(String, String, String, String, String, String)> = sqlx::query_as(
+            "SELECT p.id, p.tenant_id, p.environment, t.plan, p.guardrails, p.routing FROM projects p JOIN tenants t ON t.id = p.tenant_id ORDER BY p.created_at, p.id",
         )
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
             .into_iter()
             .map(
-                |(id, tenant_id, environment, plan, guardrails)| ProjectRow {
+                |(id, tenant_id, environment, plan, guardrails, routing)| ProjectRow {
                     id,
                     tenant_id,
                     environment,
                     plan,
                     guardrails,
+                    routing,
                 },
             )
             .collect())
@@ -315,25 +320,45 @@ impl Store {
         tx.commit().await
     }
 
-    /// (alias, provider, upstream_model)
-    pub async fn models(&self) -> sqlx::Result<Vec<(String, String, String)>> {
-        sqlx::query_as("SELECT alias, provider, upstream_model FROM models ORDER BY alias")
-            .fetch_all(&self.pool)
-            .await
+    /// (alias, provider, upstream_model, fallbacks as a JSON array)
+    pub async fn models(&self) -> sqlx::Result<Vec<(String, String, String, String)>> {
+        sqlx::query_as(
+            "SELECT alias, provider, upstream_model, fallbacks FROM models ORDER BY alias",
+        )
+        .fetch_all(&self.pool)
+        .await
     }
 
-    pub async fn put_model(&self, alias: &str, provider: &str, upstream: &str) -> sqlx::Result<()> {
+    pub async fn put_model(
+        &self,
+        alias: &str,
+        provider: &str,
+        upstream: &str,
+        fallbacks: &str,
+    ) -> sqlx::Result<()> {
         sqlx::query("DELETE FROM models WHERE alias = ?")
             .bind(alias)
             .execute(&self.pool)
             .await?;
-        sqlx::query("INSERT INTO models (alias, provider, upstream_model) VALUES (?, ?, ?)")
-            .bind(alias)
-            .bind(provider)
-            .bind(upstream)
+        sqlx::query(
+            "INSERT INTO models (alias, provider, upstream_model, fallbacks) VALUES (?, ?, ?, ?)",
+        )
+        .bind(alias)
+        .bind(provider)
+        .bind(upstream)
+        .bind(fallbacks)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn set_routing(&self, project: &str, routing: &str) -> sqlx::Result<bool> {
+        let r = sqlx::query("UPDATE projects SET routing = ? WHERE id = ?")
+            .bind(routing)
+            .bind(project)
             .execute(&self.pool)
-            .await
-            .map(|_| ())
+            .await?;
+        Ok(r.rows_affected() > 0)
     }
 
     pub async fn delete_model(&self, alias: &str) -> sqlx::Result<bool> {

@@ -91,7 +91,8 @@ pub struct Entry {
     pub key_source: Option<&'static str>,
     pub provider_key_id: Option<Arc<str>>,
     pub provider_key_fingerprint: Option<Arc<str>>,
-    pub attempt: Option<AttemptEntry>,
+    /// Every upstream attempt, in order (bounded by `fallback.max_attempts`).
+    pub attempts: Vec<AttemptEntry>,
     pub status: Option<u16>,
     pub error: Option<&'static str>,
     pub usage: Option<Usage>,
@@ -103,6 +104,10 @@ pub struct Entry {
 /// One upstream attempt.
 #[derive(Debug, Clone)]
 pub struct AttemptEntry {
+    pub provider: &'static str,
+    pub key_id: Arc<str>,
+    pub key_source: &'static str,
+    /// ok | status | connect | timeout | closed | protocol
     pub outcome: &'static str,
     pub status: Option<u16>,
 }
@@ -111,16 +116,17 @@ impl Entry {
     /// The record as written, stamped `at_us`.
     pub fn to_record(&self, at_us: u64) -> Record {
         let s = |v: &Option<Arc<str>>| v.as_deref().map(str::to_owned);
-        let attempts = match (&self.attempt, self.provider, &self.provider_key_id) {
-            (Some(a), Some(provider), Some(key)) => vec![Attempt {
-                provider: provider.to_owned(),
-                key_id: key.to_string(),
-                key_source: self.key_source.unwrap_or("byok").to_owned(),
+        let attempts = self
+            .attempts
+            .iter()
+            .map(|a| Attempt {
+                provider: a.provider.to_owned(),
+                key_id: a.key_id.to_string(),
+                key_source: a.key_source.to_owned(),
                 outcome: a.outcome.to_owned(),
                 status: a.status,
-            }],
-            _ => Vec::new(),
-        };
+            })
+            .collect();
         Record {
             kind: self.kind,
             at_us,
@@ -205,19 +211,19 @@ impl Entry {
             "provider_key_fingerprint",
             self.provider_key_fingerprint.as_deref(),
         );
-        if let (Some(a), Some(provider), Some(key)) =
-            (&self.attempt, self.provider, &self.provider_key_id)
-        {
+        if !self.attempts.is_empty() {
             let mut arr = Arr::new(o.key("attempts"));
-            let mut at = Obj::new(arr.item());
-            at.str("provider", provider);
-            at.str("key_id", key);
-            at.str("key_source", self.key_source.unwrap_or("byok"));
-            at.str("outcome", a.outcome);
-            if let Some(st) = a.status {
-                at.num("status", u64::from(st));
+            for a in &self.attempts {
+                let mut at = Obj::new(arr.item());
+                at.str("provider", a.provider);
+                at.str("key_id", &a.key_id);
+                at.str("key_source", a.key_source);
+                at.str("outcome", a.outcome);
+                if let Some(st) = a.status {
+                    at.num("status", u64::from(st));
+                }
+                at.end();
             }
-            at.end();
             arr.end();
         }
         if let Some(v) = self.status {
@@ -300,10 +306,22 @@ mod tests {
             key_source: Some("byok"),
             provider_key_id: Some(Arc::from("pk_1")),
             provider_key_fingerprint: Some(Arc::from("sha256:ab")),
-            attempt: Some(AttemptEntry {
-                outcome: "status",
-                status: Some(429),
-            }),
+            attempts: vec![
+                AttemptEntry {
+                    provider: "openai",
+                    key_id: Arc::from("pk_1"),
+                    key_source: "byok",
+                    outcome: "status",
+                    status: Some(429),
+                },
+                AttemptEntry {
+                    provider: "openai",
+                    key_id: Arc::from("pool_openai_0"),
+                    key_source: "pooled",
+                    outcome: "ok",
+                    status: Some(200),
+                },
+            ],
             status: Some(429),
             error: Some("provider_error"),
             usage: Some(Usage {

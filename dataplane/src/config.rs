@@ -41,11 +41,16 @@ pub struct Config {
     #[serde(default)]
     pub upstream: Upstream,
     #[serde(default)]
+    pub fallback: Fallback,
+    #[serde(default)]
     pub providers: BTreeMap<String, ProviderSection>,
     #[serde(default)]
     pub models: Vec<ModelSection>,
     #[serde(default)]
     pub tenants: Vec<TenantSection>,
+    /// `[[pooled_keys]]`: the operator's keys, for projects whose routing allows them.
+    #[serde(default)]
+    pub pooled_keys: Vec<warden_shared::standalone::ProviderKeySection>,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy)]
@@ -57,6 +62,34 @@ pub struct Limits {
     pub max_connections_per_shard: usize,
     pub max_response_bytes: usize,
     pub max_sse_event_bytes: usize,
+}
+
+/// Trying the next key or provider when one fails before anything reached the client.
+#[derive(Deserialize, Debug, Clone, Copy)]
+#[serde(deny_unknown_fields, default)]
+pub struct Fallback {
+    /// Upstream attempts per request, the first included.
+    pub max_attempts: usize,
+    /// From the request's arrival: no new attempt starts after this.
+    pub deadline_ms: u64,
+    /// Consecutive failures that open a key's circuit breaker (per shard).
+    pub breaker_failures: u32,
+    /// How long an open breaker skips the key before one probe request may try it.
+    pub breaker_open_ms: u64,
+    /// The longest `retry-after` honoured as a key's cool-down.
+    pub max_retry_after_ms: u64,
+}
+
+impl Default for Fallback {
+    fn default() -> Self {
+        Fallback {
+            max_attempts: 4,
+            deadline_ms: 60_000,
+            breaker_failures: 5,
+            breaker_open_ms: 30_000,
+            max_retry_after_ms: 300_000,
+        }
+    }
 }
 
 /// Milliseconds.
@@ -154,6 +187,11 @@ impl Config {
         if self.shards == Some(0) {
             return Err("shards must be at least 1".into());
         }
+        if !(1..=16).contains(&self.fallback.max_attempts) || self.fallback.breaker_failures == 0 {
+            return Err(
+                "fallback.max_attempts must be 1..=16 and breaker_failures at least 1".into(),
+            );
+        }
         if self.control_plane.is_some() {
             if self.control_plane_token_file.is_none() || self.master_key_file.is_none() {
                 return Err(
@@ -184,6 +222,7 @@ impl Config {
             providers: &self.providers,
             models: &self.models,
             tenants: &self.tenants,
+            pooled_keys: &self.pooled_keys,
         }
     }
 }

@@ -128,8 +128,18 @@ pub struct ShardMetrics {
     pub audit_rejected: Counter,
     /// Guardrail verdicts: [category pii|secrets][action flag|redact|restore|block].
     pub guard_verdicts: [[Counter; 4]; 2],
+    /// Upstream attempts: [key source byok|pooled][outcome, see `ATTEMPT_OUTCOMES`].
+    pub attempts: [[Counter; ATTEMPT_OUTCOMES.len()]; 2],
+    /// Requests answered by another key or model than their first choice.
+    pub fallbacks: Counter,
+    /// Keys passed over because their circuit breaker was open (or cooling down after a 429).
+    pub breaker_skips: Counter,
     pub io_uring: AtomicU64,
 }
+
+/// How an upstream attempt ended.
+pub const ATTEMPT_OUTCOMES: [&str; 6] =
+    ["ok", "status", "connect", "timeout", "closed", "protocol"];
 
 impl ShardMetrics {
     pub fn request(&self, route: Route, status: u16, provider: Option<Provider>) {
@@ -271,6 +281,31 @@ pub fn render(
             let n = sum(&|m| m.guard_verdicts[c][a].get());
             let _ = writeln!(out, "warden_guardrail_verdicts_total{{category=\"{category}\",action=\"{action}\"}} {n}");
         }
+    }
+    let _ = writeln!(out, "# HELP warden_upstream_attempts_total Upstream attempts, by key source and outcome (status: the provider answered with an error status).");
+    let _ = writeln!(out, "# TYPE warden_upstream_attempts_total counter");
+    for (s, source) in ["byok", "pooled"].iter().enumerate() {
+        for (o, outcome) in ATTEMPT_OUTCOMES.iter().enumerate() {
+            let n = sum(&|m| m.attempts[s][o].get());
+            let _ = writeln!(out, "warden_upstream_attempts_total{{key_source=\"{source}\",outcome=\"{outcome}\"}} {n}");
+        }
+    }
+    for (name, help, v) in [
+        (
+            "warden_fallbacks_total",
+            "Requests answered by another key or model than their first choice.",
+            sum(&|m| m.fallbacks.get()),
+        ),
+        (
+            "warden_breaker_skips_total",
+            "Keys passed over while their circuit breaker was open or a retry-after was running.",
+            sum(&|m| m.breaker_skips.get()),
+        ),
+    ] {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+        );
     }
     let _ = writeln!(
         out,

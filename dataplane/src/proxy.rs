@@ -7,6 +7,7 @@
 //! client: streamed through the [`pump`] (event by event, translated or passed through), or
 //! whole, with provider errors mapped to the caller's dialect ([`provider_error`]).
 
+pub mod attempt;
 pub mod native;
 pub mod provider_error;
 pub mod pump;
@@ -18,24 +19,19 @@ use std::time::Instant;
 
 use monoio::io::AsyncWriteRent;
 use warden_shared::catalog::{Dialect, Provider};
-use warden_shared::snapshot::ProviderKey;
-use warden_shared::vault::KeyScope;
-use zeroize::Zeroizing;
 
-use crate::audit::AttemptEntry;
 use crate::auth::{authenticate, Caller, KeyHeader};
-use crate::conn::{audit_request, commit_response, flush, Outcome, Request};
+use crate::conn::{commit_response, flush, Outcome, Request};
 use crate::error::{Error, Kind, Result};
 use crate::http::respond::{self, BodyLen};
 use crate::route::parse_chat;
 use crate::shard::Shard;
-use crate::state::ServingState;
+use crate::state::{KeyRef, KeySource, ServingState};
 use crate::translate::{anthropic, gemini, now, Meta, StreamTranslator};
-use crate::upstream::client::send;
-use crate::upstream::io::SecretBuf;
-use crate::upstream::origin::Origin;
+use attempt::Attempt;
 
 /// How a provider's answer is turned into the client's.
+#[derive(Clone)]
 pub enum Translation {
     /// Same dialect on both sides.
     None,
@@ -44,15 +40,11 @@ pub enum Translation {
     Gemini(Meta, String),
 }
 
-/// A request ready to go to the provider.
+/// A request ready to go to the provider: the attempts to make, in order (never empty).
 pub struct Prepared<'s> {
-    pub origin: &'s Origin,
-    pub request: SecretBuf,
-    pub provider: Provider,
-    pub fingerprint: &'s str,
+    pub attempts: Vec<Attempt<'s>>,
     pub stream: bool,
-    pub translation: Translation,
-    /// Response-side guardrails (OpenAI-dialect answers).
+    /// Response-side guardrails, in the client's dialect.
     pub response_guard: Option<crate::guard::response::ResponseGuard>,
 }
 
@@ -73,65 +65,81 @@ pub async fn chat_completions<S: AsyncWriteRent>(
                 .with_detail(format!("{:?}", fields.model))
         })?;
         let guard = screen(shard, &state, req, Dialect::OpenAi, &value, &caller)?;
-        let (key, label) = provider_key(&caller, target.provider)?;
-        note_route(
-            req,
-            target.provider,
-            Some(&target.alias),
-            &target.upstream_model,
-            label,
-            fields.stream,
-        );
-        let origin = state.origin(target.provider);
-        let plaintext = open_key(&state, &caller, key)?;
-        let meta = || Meta {
-            id: format!("chatcmpl-{}", String::from_utf8_lossy(req.id)),
-            model: target.alias.as_ref().into(),
-            created: now(),
-            include_usage: fields.include_usage,
-        };
-        let (request, translation) = match target.provider.dialect() {
-            Dialect::OpenAi => {
-                let r = request::openai(
-                    origin,
-                    &plaintext,
-                    req.body,
-                    &fields,
-                    target,
-                    &guard.replacements,
-                )?;
-                (r, Translation::None)
+        let stream = fields.stream;
+        let fields = Rc::new(fields);
+        let replacements = Rc::new(guard.replacements.clone());
+        let mut attempts = Vec::new();
+        let mut keys = Vec::new();
+        for route in attempt::routes(&state, target) {
+            keys.clear();
+            state.keys_for(caller.project, route.provider, &mut keys);
+            if keys.is_empty() {
+                continue;
             }
-            Dialect::Anthropic => {
-                let mut body = Vec::with_capacity(req.body.len() + 256);
-                anthropic::request(&value, &target.upstream_model, fields.stream, &mut body)?;
-                let body = redact(body, &guard)?;
-                (
-                    request::anthropic(origin, &plaintext, None, &body),
-                    Translation::Anthropic(meta()),
-                )
+            let meta = || Meta {
+                id: format!("chatcmpl-{}", String::from_utf8_lossy(req.id)),
+                model: route.alias.as_ref().into(),
+                created: now(),
+                include_usage: fields.include_usage,
+            };
+            let (body, translation) = match route.provider.dialect() {
+                Dialect::OpenAi => (
+                    attempt::Body::OpenAi {
+                        target: route,
+                        fields: Rc::clone(&fields),
+                        replacements: Rc::clone(&replacements),
+                    },
+                    Translation::None,
+                ),
+                Dialect::Anthropic => {
+                    let mut body = Vec::with_capacity(req.body.len() + 256);
+                    anthropic::request(&value, &route.upstream_model, stream, &mut body)?;
+                    let body = Rc::new(redact(body, &guard)?);
+                    (
+                        attempt::Body::Anthropic {
+                            body,
+                            headers: None,
+                        },
+                        Translation::Anthropic(meta()),
+                    )
+                }
+                Dialect::Gemini => {
+                    let mut body = Vec::with_capacity(req.body.len() + 256);
+                    gemini::request(&value, &mut body)?;
+                    let body = Rc::new(redact(body, &guard)?);
+                    let method = if stream {
+                        ":streamGenerateContent?alt=sse"
+                    } else {
+                        ":generateContent"
+                    };
+                    let prefix = String::from_utf8_lossy(req.id).into_owned();
+                    (
+                        attempt::Body::Gemini { body, method },
+                        Translation::Gemini(meta(), prefix),
+                    )
+                }
+            };
+            for key in &keys {
+                if attempts.len() == shard.fallback.max_attempts {
+                    break;
+                }
+                attempts.push(Attempt {
+                    origin: state.origin(route.provider),
+                    provider: route.provider,
+                    alias: Some(&route.alias),
+                    upstream_model: Arc::clone(&route.upstream_model),
+                    key: *key,
+                    owner: owner(&caller, key),
+                    body: body.clone(),
+                    translation: translation.clone(),
+                });
             }
-            Dialect::Gemini => {
-                let mut body = Vec::with_capacity(req.body.len() + 256);
-                gemini::request(&value, &mut body)?;
-                let body = redact(body, &guard)?;
-                let method = if fields.stream {
-                    ":streamGenerateContent?alt=sse"
-                } else {
-                    ":generateContent"
-                };
-                let r = request::gemini(origin, &plaintext, &target.upstream_model, method, &body);
-                let prefix = String::from_utf8_lossy(req.id).into_owned();
-                (r, Translation::Gemini(meta(), prefix))
-            }
-        };
+        }
+        let first = attempts.first().ok_or_else(|| no_key(target.provider))?;
+        note_route(req, first, stream);
         Prepared {
-            origin,
-            request,
-            provider: target.provider,
-            fingerprint: &key.fingerprint,
-            stream: fields.stream,
-            translation,
+            attempts,
+            stream,
             response_guard: crate::guard::response::ResponseGuard::with_request(
                 &caller.project.guardrails,
                 &guard,
@@ -139,7 +147,24 @@ pub async fn chat_completions<S: AsyncWriteRent>(
             ),
         }
     };
-    forward(shard, client, out, req, prepared, Dialect::OpenAi).await
+    forward(shard, client, out, req, &state, prepared, Dialect::OpenAi).await
+}
+
+/// The tenant and project a key was sealed for ("" and "" for a pooled key).
+pub fn owner<'s>(caller: &Caller<'s>, key: &KeyRef<'_>) -> (&'s str, &'s str) {
+    match key.source {
+        KeySource::Byok => (&caller.project.tenant, &caller.project.id),
+        KeySource::Pooled => ("", ""),
+    }
+}
+
+/// The error when no key may serve a request to `provider`.
+pub fn no_key(provider: Provider) -> Error {
+    Error::new(
+        Kind::NoProviderKey,
+        "no provider key configured for this model's provider",
+    )
+    .with_detail(provider.name())
 }
 
 /// Run the project's guardrails over a parsed request and record the verdicts; a block is the
@@ -185,110 +210,45 @@ pub fn redact(body: Vec<u8>, plan: &crate::guard::apply::Plan) -> Result<Vec<u8>
     crate::guard::apply::rewrite(&body, &plan.replacements)
 }
 
-/// The project's first key for `provider` (priority order), with its shared id and
-/// fingerprint for the audit record.
-pub fn provider_key<'s>(
-    caller: &Caller<'s>,
-    provider: Provider,
-) -> Result<(&'s ProviderKey, &'s KeyLabel)> {
-    let p = caller.project;
-    let i = p
-        .provider_keys
-        .iter()
-        .position(|k| k.provider == provider)
-        .ok_or_else(|| {
-            Error::new(
-                Kind::NoProviderKey,
-                "no provider key configured for this model's provider",
-            )
-            .with_detail(provider.name())
-        })?;
-    Ok((&p.provider_keys[i], &p.key_labels[i]))
-}
-
 /// A provider key's id and fingerprint.
 pub type KeyLabel = (Arc<str>, Arc<str>);
 
-/// Record the route in the request's audit entry.
-pub fn note_route(
-    req: &Request<'_>,
-    provider: Provider,
-    alias: Option<&Arc<str>>,
-    upstream: &str,
-    key: &KeyLabel,
-    stream: bool,
-) {
+/// Record the route an attempt takes in the request's audit entry.
+pub fn note_route(req: &Request<'_>, a: &Attempt<'_>, stream: bool) {
     let mut e = req.audit.borrow_mut();
-    e.provider = Some(provider.name());
-    e.model_alias = alias.cloned();
-    e.upstream_model = Some(upstream.into());
-    e.key_source = Some("byok");
-    e.provider_key_id = Some(key.0.clone());
-    e.provider_key_fingerprint = Some(key.1.clone());
+    e.provider = Some(a.provider.name());
+    e.model_alias = a.alias.cloned();
+    e.upstream_model = Some(Arc::clone(&a.upstream_model));
+    e.key_source = Some(a.key.source.name());
+    e.provider_key_id = Some(a.key.label.0.clone());
+    e.provider_key_fingerprint = Some(a.key.label.1.clone());
     e.stream = Some(stream);
 }
 
-/// Open a sealed provider key for this request; the plaintext is wiped when dropped.
-pub fn open_key(
-    state: &ServingState,
-    caller: &Caller<'_>,
-    key: &ProviderKey,
-) -> Result<Zeroizing<Vec<u8>>> {
-    let scope = KeyScope {
-        tenant: &caller.project.tenant,
-        project: &caller.project.id,
-        provider: key.provider,
-        key_id: &key.id,
-    };
-    state
-        .master
-        .open(scope, &key.sealed)
-        .map_err(|_| Error::new(Kind::Internal, "a provider key could not be opened"))
-}
+pub use attempt::forward;
 
-/// Send a prepared request and answer the client in its dialect. The `request` audit record
-/// is queued before anything is sent; the `response` record is committed before the answer's
-/// last bytes go out.
-pub async fn forward<S: AsyncWriteRent>(
+/// Answer the client from the provider's response to the attempt that is the client's: streamed
+/// through the pump, or whole. The `response` record is committed before the answer's last
+/// bytes go out.
+#[allow(clippy::too_many_arguments)]
+pub async fn answer<S: AsyncWriteRent>(
     shard: &Shard,
     client: &mut S,
     out: &mut Vec<u8>,
     req: &Request<'_>,
-    prepared: Prepared<'_>,
+    mut exchange: crate::upstream::client::Exchange,
+    a: Attempt<'_>,
+    stream: bool,
+    mut response_guard: Option<crate::guard::response::ResponseGuard>,
     dialect: Dialect,
+    sent_at: Instant,
 ) -> Result<Outcome> {
-    let Prepared {
-        origin,
-        request,
-        provider,
-        fingerprint,
-        stream,
-        translation,
-        mut response_guard,
-    } = prepared;
-    audit_request(shard, req).await?;
-    let sent_at = Instant::now();
-    let mut exchange = match send(shard, origin, request).await {
-        Ok(x) => x,
-        Err(e) => {
-            note_attempt(req, attempt_outcome(&e), None);
-            return Err(e);
-        }
-    };
+    let (provider, fingerprint, translation) = (a.provider, &a.key.key.fingerprint, a.translation);
     {
         let mut e = req.audit.borrow_mut();
         e.first_byte_us = Some(e.received_us + req.started.elapsed().as_micros() as u64);
     }
     let status = exchange.head.status;
-    note_attempt(
-        req,
-        if (200..300).contains(&status) {
-            "ok"
-        } else {
-            "status"
-        },
-        Some(status),
-    );
     if stream && status == 200 && exchange.head.event_stream {
         let mut translator = match translation {
             Translation::None => StreamTranslator::Passthrough,
@@ -413,20 +373,6 @@ pub fn note_response_verdicts(
             .borrow_mut()
             .verdicts
             .extend(verdicts.iter().cloned());
-    }
-}
-
-/// Record how the (single) upstream attempt went.
-fn note_attempt(req: &Request<'_>, outcome: &'static str, status: Option<u16>) {
-    req.audit.borrow_mut().attempt = Some(AttemptEntry { outcome, status });
-}
-
-fn attempt_outcome(e: &Error) -> &'static str {
-    match e.kind {
-        Kind::UpstreamConnect => "connect",
-        Kind::UpstreamTimeout => "timeout",
-        Kind::UpstreamClosed => "closed",
-        _ => "protocol",
     }
 }
 

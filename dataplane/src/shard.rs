@@ -41,6 +41,9 @@ pub struct Shard {
     pub scratch: RefCell<Vec<u8>>,
     /// Set on SIGTERM: finish in-flight requests, then close connections.
     pub draining: Cell<bool>,
+    /// Trying the next key or provider (`[fallback]`), and this shard's view of failing keys.
+    pub fallback: crate::config::Fallback,
+    pub breakers: crate::proxy::attempt::Breakers,
     inflight: Cell<usize>,
     open: Cell<usize>,
     request_seq: Cell<u64>,
@@ -238,6 +241,8 @@ fn build(spec: &ShardSpec, audit: Option<crate::audit::ring::Producer>) -> Resul
             max_headers: config.limits.max_headers,
         },
         timeouts: Timeouts::from_config(&config.timeouts),
+        fallback: config.fallback,
+        breakers: Default::default(),
         metrics: Arc::clone(&spec.metrics),
         pool: Pool::new(upstream.pool_max_idle_per_origin, ms(upstream.pool_idle_ms)),
         resolver: Resolver::new(spec.dns.clone(), ms(upstream.dns_ttl_ms)),

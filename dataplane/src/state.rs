@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use warden_shared::catalog::Provider;
-use warden_shared::snapshot::{Environment, GuardrailPolicy, ProviderKey, Snapshot};
+use warden_shared::snapshot::{
+    Environment, GuardrailPolicy, KeyMode, Plan, ProviderKey, Routing, Snapshot,
+};
 use warden_shared::vault::Keyring;
 
 use crate::guard::custom::{compile_all, CustomSet, CustomSets};
@@ -26,6 +28,36 @@ pub struct ServingState {
     pub master: Arc<Keyring>,
     /// Scratch space for every project's custom-pattern database (this shard's own).
     pub custom_scratch: Option<hyperscan::Scratch>,
+    /// The operator's pooled keys (sealed), in priority order, with their labels.
+    pub pooled_keys: Vec<ProviderKey>,
+    pub pooled_labels: Vec<(Arc<str>, Arc<str>)>,
+}
+
+/// Whose key served a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySource {
+    /// The tenant's own key.
+    Byok,
+    /// The operator's pooled key.
+    Pooled,
+}
+
+impl KeySource {
+    pub fn name(self) -> &'static str {
+        match self {
+            KeySource::Byok => "byok",
+            KeySource::Pooled => "pooled",
+        }
+    }
+}
+
+/// A key a request may use, with its label and source.
+#[derive(Clone, Copy)]
+pub struct KeyRef<'s> {
+    pub key: &'s ProviderKey,
+    /// (id, fingerprint), shared with audit entries.
+    pub label: &'s (Arc<str>, Arc<str>),
+    pub source: KeySource,
 }
 
 pub struct ApiKeyRef {
@@ -43,6 +75,8 @@ pub struct ProjectState {
     /// Each key's id and fingerprint, shared with audit entries.
     pub key_labels: Vec<(Arc<str>, Arc<str>)>,
     pub guardrails: GuardrailPolicy,
+    /// Which key sources serve this project (a developer-plan tenant's: pooled only).
+    pub routing: Routing,
     /// The operator's own detectors, compiled.
     pub custom: Option<Arc<CustomSet>>,
     /// The `/v1/models` answer for keys of this project.
@@ -53,6 +87,8 @@ pub struct RouteTarget {
     pub alias: Arc<str>,
     pub provider: Provider,
     pub upstream_model: Arc<str>,
+    /// Aliases tried when every key of this one has failed.
+    pub fallbacks: Vec<Box<str>>,
 }
 
 impl ServingState {
@@ -91,15 +127,37 @@ impl ServingState {
                     alias: m.alias.as_str().into(),
                     provider: m.provider,
                     upstream_model: m.upstream_model.as_str().into(),
+                    fallbacks: m.fallbacks.iter().map(|f| f.as_str().into()).collect(),
                 };
                 (m.alias.as_str().into(), target)
             })
             .collect();
         let mut projects = Vec::with_capacity(snapshot.projects.len());
+        let mut pooled_keys = snapshot.pooled_keys.clone();
+        pooled_keys.sort_by_key(|k| k.priority);
         for (p, set) in snapshot.projects.iter().zip(custom) {
+            let developer = snapshot
+                .tenants
+                .iter()
+                .any(|t| t.id == p.tenant && t.plan == Plan::Developer);
+            let routing = if developer {
+                Routing {
+                    key_mode: KeyMode::PooledOnly,
+                    providers: Vec::new(),
+                }
+            } else {
+                p.routing.clone()
+            };
             let mut aliases: Vec<&RouteTarget> = models
                 .values()
-                .filter(|m| p.provider_keys.iter().any(|k| k.provider == m.provider))
+                .filter(|m| {
+                    let mode = routing.mode(m.provider);
+                    let own = mode != KeyMode::PooledOnly
+                        && p.provider_keys.iter().any(|k| k.provider == m.provider);
+                    let pooled = mode != KeyMode::ByokOnly
+                        && pooled_keys.iter().any(|k| k.provider == m.provider);
+                    own || pooled
+                })
                 .collect();
             aliases.sort_by(|a, b| a.alias.cmp(&b.alias));
             projects.push(ProjectState {
@@ -113,6 +171,7 @@ impl ServingState {
                     .map(|k| (k.id.as_str().into(), k.fingerprint.as_str().into()))
                     .collect(),
                 guardrails: p.guardrails,
+                routing,
                 custom: set.clone(),
                 models_json: models_json(&aliases),
             });
@@ -144,7 +203,45 @@ impl ServingState {
             origins,
             master,
             custom_scratch,
+            pooled_labels: pooled_keys
+                .iter()
+                .map(|k| (k.id.as_str().into(), k.fingerprint.as_str().into()))
+                .collect(),
+            pooled_keys,
         })
+    }
+
+    /// The keys that may serve `project`'s requests to `provider`, in the order to try them:
+    /// the project's own (priority order), then the operator's pooled ones, as its routing says.
+    pub fn keys_for<'s>(
+        &'s self,
+        project: &'s ProjectState,
+        provider: Provider,
+        out: &mut Vec<KeyRef<'s>>,
+    ) {
+        let mode = project.routing.mode(provider);
+        if mode != KeyMode::PooledOnly {
+            for (key, label) in project.provider_keys.iter().zip(&project.key_labels) {
+                if key.provider == provider {
+                    out.push(KeyRef {
+                        key,
+                        label,
+                        source: KeySource::Byok,
+                    });
+                }
+            }
+        }
+        if mode != KeyMode::ByokOnly {
+            for (key, label) in self.pooled_keys.iter().zip(&self.pooled_labels) {
+                if key.provider == provider {
+                    out.push(KeyRef {
+                        key,
+                        label,
+                        source: KeySource::Pooled,
+                    });
+                }
+            }
+        }
     }
 
     pub fn api_key(&self, hash: &[u8; 32]) -> Option<&ApiKeyRef> {
@@ -207,6 +304,7 @@ pub mod tests {
                 provider_keys: Vec::new(),
                 guardrails: GuardrailPolicy::default(),
                 custom_patterns: patterns,
+                routing: Default::default(),
             }],
             api_keys: Vec::new(),
             pooled_keys: Vec::new(),

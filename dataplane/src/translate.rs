@@ -22,6 +22,7 @@ use crate::http::respond::json_string;
 use json::Obj;
 
 /// What every translated response needs to say about itself.
+#[derive(Clone)]
 pub struct Meta {
     /// `chatcmpl-…` id (the provider's id when it has one).
     pub id: String,

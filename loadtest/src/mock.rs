@@ -258,8 +258,14 @@ async fn write_reply<S: AsyncWriteRent>(stream: &mut S, reply: Reply) -> bool {
             if !delay.is_zero() {
                 monoio::time::sleep(delay).await;
             }
+            // Rate limits say when to come back, as the providers' do.
+            let retry = if status == 429 {
+                "retry-after: 1\r\n"
+            } else {
+                ""
+            };
             let mut out = format!(
-                "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\n{retry}content-length: {}\r\n\r\n",
                 warden_dataplane::http::respond::reason(status),
                 body.len()
             )

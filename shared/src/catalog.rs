@@ -84,6 +84,9 @@ pub struct ModelRoute {
     pub provider: Provider,
     /// What the provider is sent in place of the alias.
     pub upstream_model: String,
+    /// Aliases tried, in order, when every key of this route has failed before anything
+    /// reached the client (translated as needed).
+    pub fallbacks: Vec<String>,
 }
 
 /// The built-in catalog. Aliases map to the provider's own current model name.
@@ -116,6 +119,7 @@ pub fn default_models() -> Vec<ModelRoute> {
             alias: (*alias).to_owned(),
             provider: *provider,
             upstream_model: (*upstream).to_owned(),
+            fallbacks: Vec::new(),
         })
         .collect()
 }

@@ -86,6 +86,55 @@ pub struct Project {
     pub guardrails: GuardrailPolicy,
     /// The operator's own detectors for this project (see `patterns`).
     pub custom_patterns: Vec<CustomPattern>,
+    /// Which key sources serve this project's requests.
+    pub routing: Routing,
+}
+
+/// Which keys a project's requests may use: its own (BYOK), the operator's pooled keys, or its
+/// own first and then pooled ones.
+#[derive(
+    Archive,
+    Serialize,
+    Deserialize,
+    serde::Deserialize,
+    serde::Serialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyMode {
+    ByokOnly,
+    ByokThenPooled,
+    PooledOnly,
+}
+
+/// A project's key routing: a mode, with per-provider overrides.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct Routing {
+    pub key_mode: KeyMode,
+    pub providers: Vec<(Provider, KeyMode)>,
+}
+
+impl Default for Routing {
+    fn default() -> Self {
+        Routing {
+            key_mode: KeyMode::ByokThenPooled,
+            providers: Vec::new(),
+        }
+    }
+}
+
+impl Routing {
+    /// The mode for `provider`.
+    pub fn mode(&self, provider: Provider) -> KeyMode {
+        self.providers
+            .iter()
+            .find(|(p, _)| *p == provider)
+            .map_or(self.key_mode, |(_, m)| *m)
+    }
 }
 
 /// An operator-defined detector: a Hyperscan expression and what to do when it matches. Values

@@ -13,8 +13,8 @@ use zeroize::Zeroizing;
 
 use crate::catalog::{default_models, ModelRoute, Provider};
 use crate::snapshot::{
-    ApiKeyEntry, CustomPattern, Environment, GuardAction, GuardrailPolicy, Plan, Project,
-    ProviderEndpoint, ProviderKey, Snapshot, Tenant,
+    ApiKeyEntry, CustomPattern, Environment, GuardAction, GuardrailPolicy, KeyMode, Plan, Project,
+    ProviderEndpoint, ProviderKey, Routing, Snapshot, Tenant,
 };
 use crate::vault::{KeyScope, MasterKey};
 use crate::{api_key_hash, fingerprint};
@@ -33,6 +33,19 @@ pub struct ModelSection {
     pub alias: String,
     pub provider: String,
     pub upstream_model: String,
+    /// Aliases to fall back to when every key of this one fails.
+    #[serde(default)]
+    pub fallbacks: Vec<String>,
+}
+
+/// `[tenants.projects.routing]`: `key_mode` and per-provider overrides
+/// (`providers = { openai = "pooled_only" }`).
+#[derive(Deserialize, Debug, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingSection {
+    pub key_mode: Option<KeyMode>,
+    #[serde(default)]
+    pub providers: BTreeMap<String, KeyMode>,
 }
 
 /// `[[tenants]]`
@@ -58,6 +71,8 @@ pub struct ProjectSection {
     pub provider_keys: Vec<ProviderKeySection>,
     #[serde(default)]
     pub guardrails: GuardrailSection,
+    #[serde(default)]
+    pub routing: RoutingSection,
 }
 
 /// `provider_keys = [{ provider = "...", key = "..." | key_env = "..." }]`
@@ -101,6 +116,9 @@ pub struct Sections<'a> {
     pub providers: &'a BTreeMap<String, ProviderSection>,
     pub models: &'a [ModelSection],
     pub tenants: &'a [TenantSection],
+    /// `[[pooled_keys]]`: the operator's own provider keys, shared by projects whose routing
+    /// allows them.
+    pub pooled_keys: &'a [ProviderKeySection],
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -164,11 +182,33 @@ pub fn compile(
             alias: m.alias.clone(),
             provider: provider(&m.provider, "[[models]] provider")?,
             upstream_model: m.upstream_model.clone(),
+            fallbacks: m.fallbacks.clone(),
         };
         match models.iter_mut().find(|r| r.alias == m.alias) {
             Some(existing) => *existing = route,
             None => models.push(route),
         }
+    }
+
+    for m in &models {
+        for f in &m.fallbacks {
+            if *f == m.alias || !models.iter().any(|r| r.alias == *f) {
+                return err(format!(
+                    "[[models]] {}: fallback {f:?} is not another known alias",
+                    m.alias
+                ));
+            }
+        }
+    }
+    let mut pooled_keys = Vec::with_capacity(sections.pooled_keys.len());
+    for (i, k) in sections.pooled_keys.iter().enumerate() {
+        pooled_keys.push(seal_key(
+            k,
+            ("", ""),
+            format!("[[pooled_keys]] {i}"),
+            i,
+            master,
+        )?);
     }
 
     let mut tenants = Vec::new();
@@ -200,6 +240,12 @@ pub fn compile(
                     project: p.id.clone(),
                 });
             }
+            if t.plan == Plan::Developer && !p.provider_keys.is_empty() {
+                return err(format!(
+                    "project {}: developer-plan tenants use pooled keys; bring your own keys on team or enterprise",
+                    p.id
+                ));
+            }
             projects.push(compile_project(&t.id, p, master)?);
         }
     }
@@ -210,7 +256,48 @@ pub fn compile(
         tenants,
         projects,
         api_keys,
-        pooled_keys: Vec::new(),
+        pooled_keys,
+    })
+}
+
+/// Seal one configured key for `owner` (tenant, project; both empty for a pooled key).
+fn seal_key(
+    k: &ProviderKeySection,
+    owner: (&str, &str),
+    field: String,
+    i: usize,
+    master: &MasterKey,
+) -> Result<ProviderKey, ConfigError> {
+    let prov = provider(&k.provider, &field)?;
+    let plaintext: Zeroizing<String> = match (&k.key, &k.key_env) {
+        (Some(key), None) => Zeroizing::new(key.clone()),
+        (None, Some(var)) => match std::env::var(var) {
+            Ok(v) => Zeroizing::new(v),
+            Err(_) => return err(format!("{field}: environment variable {var} is not set")),
+        },
+        _ => return err(format!("{field}: set exactly one of key or key_env")),
+    };
+    check_secret(&plaintext, &field)?;
+    let id = if owner.1.is_empty() {
+        format!("pool_{}_{i}", prov.name())
+    } else {
+        format!("pk_{}_{}_{i}", owner.1, prov.name())
+    };
+    let scope = KeyScope {
+        tenant: owner.0,
+        project: owner.1,
+        provider: prov,
+        key_id: &id,
+    };
+    let sealed = master
+        .seal(scope, plaintext.as_bytes())
+        .map_err(|e| ConfigError(format!("{field}: {e}")))?;
+    Ok(ProviderKey {
+        fingerprint: fingerprint(plaintext.as_bytes()),
+        id,
+        provider: prov,
+        priority: k.priority,
+        sealed,
     })
 }
 
@@ -222,33 +309,7 @@ fn compile_project(
     let mut provider_keys = Vec::with_capacity(p.provider_keys.len());
     for (i, k) in p.provider_keys.iter().enumerate() {
         let field = format!("project {}: provider_keys[{i}]", p.id);
-        let prov = provider(&k.provider, &field)?;
-        let plaintext: Zeroizing<String> = match (&k.key, &k.key_env) {
-            (Some(key), None) => Zeroizing::new(key.clone()),
-            (None, Some(var)) => match std::env::var(var) {
-                Ok(v) => Zeroizing::new(v),
-                Err(_) => return err(format!("{field}: environment variable {var} is not set")),
-            },
-            _ => return err(format!("{field}: set exactly one of key or key_env")),
-        };
-        check_secret(&plaintext, &field)?;
-        let id = format!("pk_{}_{}_{i}", p.id, prov.name());
-        let scope = KeyScope {
-            tenant,
-            project: &p.id,
-            provider: prov,
-            key_id: &id,
-        };
-        let sealed = master
-            .seal(scope, plaintext.as_bytes())
-            .map_err(|e| ConfigError(format!("{field}: {e}")))?;
-        provider_keys.push(ProviderKey {
-            fingerprint: fingerprint(plaintext.as_bytes()),
-            id,
-            provider: prov,
-            priority: k.priority,
-            sealed,
-        });
+        provider_keys.push(seal_key(k, (tenant, &p.id), field, i, master)?);
     }
     provider_keys.sort_by_key(|k| k.priority);
     let g = &p.guardrails;
@@ -268,6 +329,19 @@ fn compile_project(
             response_secrets: g.response_secrets.unwrap_or(d.response_secrets),
         },
         custom_patterns: g.custom.clone(),
+        routing: routing(&p.routing, &p.id)?,
+    })
+}
+
+fn routing(r: &RoutingSection, project: &str) -> Result<Routing, ConfigError> {
+    let mut providers = Vec::with_capacity(r.providers.len());
+    for (name, mode) in &r.providers {
+        let field = format!("project {project}: routing.providers");
+        providers.push((provider(name, &field)?, *mode));
+    }
+    Ok(Routing {
+        key_mode: r.key_mode.unwrap_or(Routing::default().key_mode),
+        providers,
     })
 }
 
@@ -296,6 +370,8 @@ mod tests {
         models: Vec<ModelSection>,
         #[serde(default)]
         tenants: Vec<TenantSection>,
+        #[serde(default)]
+        pooled_keys: Vec<ProviderKeySection>,
     }
 
     fn compile_str(text: &str) -> Result<Snapshot, ConfigError> {
@@ -306,6 +382,7 @@ mod tests {
                 providers: &f.providers,
                 models: &f.models,
                 tenants: &f.tenants,
+                pooled_keys: &f.pooled_keys,
             },
             &master,
             1,

@@ -620,3 +620,89 @@ fn guardrail_policies_set_through_the_admin_api_reach_the_data_plane() {
         "the operator's pattern reached the data plane"
     );
 }
+
+#[test]
+fn routing_pooled_keys_and_fallbacks_set_through_the_admin_api() {
+    let mock = Mock::start(&["--key-status", &format!("{PROVIDER_KEY}=401")]);
+    let cp = ControlPlane::start(mock.addr);
+    let gw = Gateway::start(Driver::IoUring, &cp.dataplane_config(1));
+    let s = setup(&cp, "acme");
+    let routing = format!("/admin/v1/projects/{}/routing", s.project);
+    assert_eq!(
+        cp.admin("GET", &routing, None).json(),
+        json!({"key_mode": "byok_then_pooled", "providers": {}})
+    );
+    // The project's only key is revoked and there is no pooled key yet: the 401 is the answer.
+    assert!(eventually(Duration::from_secs(5), || chat(&gw, &s.key).status == 401).is_some());
+    let pooled = cp.admin(
+        "POST",
+        "/admin/v1/pooled-keys",
+        Some(&json!({"provider": "openai", "key": "sk-operator-pool-1111"})),
+    );
+    assert_eq!(pooled.status, 201, "{}", pooled.text());
+    assert!(
+        eventually(Duration::from_secs(5), || chat(&gw, &s.key).status == 200).is_some(),
+        "byok_then_pooled: the pooled key answers once the BYOK key fails"
+    );
+    // byok_only keeps the pooled key out.
+    let set = cp.admin("PUT", &routing, Some(&json!({"key_mode": "byok_only"})));
+    assert_eq!(set.status, 200, "{}", set.text());
+    assert!(eventually(Duration::from_secs(5), || chat(&gw, &s.key).status == 401).is_some());
+    assert_eq!(
+        cp.admin("PUT", &routing, Some(&json!({"key_mode": "sometimes"})))
+            .status,
+        400
+    );
+    assert_eq!(
+        cp.admin(
+            "PUT",
+            &routing,
+            Some(&json!({"providers": {"nope": "pooled_only"}}))
+        )
+        .status,
+        400
+    );
+    // A model's fallbacks must be other known aliases.
+    let model = |body: serde_json::Value| cp.admin("PUT", "/admin/v1/models/gpt-4o", Some(&body));
+    assert_eq!(
+        model(json!({"provider": "openai", "upstream_model": "gpt-4o", "fallbacks": ["no-such-model"]})).status,
+        400
+    );
+    let ok = model(
+        json!({"provider": "openai", "upstream_model": "gpt-4o", "fallbacks": ["gpt-4o-mini"]}),
+    );
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let listed = cp.admin("GET", "/admin/v1/models", None).json();
+    let gpt = listed["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["alias"] == "gpt-4o")
+        .unwrap()
+        .clone();
+    assert_eq!(gpt["fallbacks"], json!(["gpt-4o-mini"]));
+
+    // A developer-plan tenant may not route to its own keys, and may not add any.
+    let dev = id(&cp.admin(
+        "POST",
+        "/admin/v1/tenants",
+        Some(&json!({"name": "hobby", "plan": "developer"})),
+    ));
+    let dev_project = id(&cp.admin(
+        "POST",
+        &format!("/admin/v1/tenants/{dev}/projects"),
+        Some(&json!({"name": "side", "environment": "development"})),
+    ));
+    let forbidden = cp.admin(
+        "PUT",
+        &format!("/admin/v1/projects/{dev_project}/routing"),
+        Some(&json!({"key_mode": "byok_only"})),
+    );
+    assert_eq!(forbidden.status, 403, "{}", forbidden.text());
+    let add = cp.admin(
+        "POST",
+        &format!("/admin/v1/projects/{dev_project}/provider-keys"),
+        Some(&json!({"provider": "openai", "key": "sk-dev-own-key"})),
+    );
+    assert!((400..500).contains(&add.status), "{}", add.text());
+}

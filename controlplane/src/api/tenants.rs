@@ -90,7 +90,10 @@ pub async fn list_models(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Jso
         .models()
         .await?
         .into_iter()
-        .map(|(alias, provider, upstream)| json!({"alias": alias, "provider": provider, "upstream_model": upstream}))
+        .map(|(alias, provider, upstream, fallbacks)| {
+            let fallbacks: Value = serde_json::from_str(&fallbacks).unwrap_or_else(|_| json!([]));
+            json!({"alias": alias, "provider": provider, "upstream_model": upstream, "fallbacks": fallbacks})
+        })
         .collect();
     Ok(Json(json!({"models": rows})))
 }
@@ -100,6 +103,9 @@ pub async fn list_models(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Jso
 pub struct ModelBody {
     provider: String,
     upstream_model: String,
+    /// Aliases tried, in order, when every key of this model has failed.
+    #[serde(default)]
+    fallbacks: Vec<String>,
 }
 
 pub async fn put_model(
@@ -116,12 +122,24 @@ pub async fn put_model(
         ));
     }
     let provider = Provider::from_name(&m.provider).ok_or_else(|| unknown_provider(&m.provider))?;
+    let known = app.store.models().await?;
+    if m.fallbacks.len() > 4 {
+        return Err(ApiError::BadRequest("at most 4 fallbacks".into()));
+    }
+    for f in &m.fallbacks {
+        if *f == alias || !known.iter().any(|(a, ..)| a == f) {
+            return Err(ApiError::BadRequest(format!(
+                "fallback {f:?} is not another known model alias"
+            )));
+        }
+    }
+    let fallbacks = serde_json::to_string(&m.fallbacks).unwrap_or_else(|_| "[]".into());
     app.store
-        .put_model(&alias, provider.name(), &m.upstream_model)
+        .put_model(&alias, provider.name(), &m.upstream_model, &fallbacks)
         .await?;
     app.publish().await?;
     Ok(Json(
-        json!({"alias": alias, "provider": provider.name(), "upstream_model": m.upstream_model}),
+        json!({"alias": alias, "provider": provider.name(), "upstream_model": m.upstream_model, "fallbacks": m.fallbacks}),
     ))
 }
 

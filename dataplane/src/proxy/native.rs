@@ -10,12 +10,12 @@
 use monoio::io::AsyncWriteRent;
 use warden_shared::catalog::{Dialect, Provider};
 
+use std::rc::Rc;
 use std::sync::Arc;
 
-use super::{
-    forward, note_route, open_key, provider_key, redact, request, screen, Prepared, Translation,
-};
-use crate::auth::{authenticate, KeyHeader};
+use super::attempt::{Attempt, Body};
+use super::{forward, no_key, note_route, owner, redact, screen, Prepared, Translation};
+use crate::auth::{authenticate, Caller, KeyHeader};
 use crate::conn::{Outcome, Request};
 use crate::error::{Error, Kind, Result};
 use crate::guard::custom::CustomScan;
@@ -40,35 +40,34 @@ pub async fn anthropic_messages<S: AsyncWriteRent>(
         let (fields, value) = parse_model_body(req.body, &mut scratch)?;
         let guard = screen(shard, &state, req, Dialect::Anthropic, &value, &caller)?;
         let (alias, upstream) = native_model(&state, &fields.model, Provider::Anthropic)?;
-        let (key, label) = provider_key(&caller, Provider::Anthropic)?;
-        note_route(
-            req,
-            Provider::Anthropic,
-            alias,
-            upstream,
-            label,
-            fields.stream,
-        );
-        let origin = state.origin(Provider::Anthropic);
-        let plaintext = open_key(&state, &caller, key)?;
         let mut body = Vec::with_capacity(req.body.len() + upstream.len());
         let (before, after) = split_at_model(req.body, &fields.model_span);
         body.extend_from_slice(before);
-        json_string(&mut body, upstream);
+        json_string(&mut body, &upstream);
         body.extend_from_slice(after);
-        let body = redact(body, &guard)?;
+        let body = Rc::new(redact(body, &guard)?);
         let version = req
             .head
             .anthropic_version
             .map_or(API_VERSION.as_bytes(), |s| s.get(req.buf));
-        let beta = req.head.anthropic_beta.map(|s| s.get(req.buf));
+        let beta = req.head.anthropic_beta.map(|s| s.get(req.buf).to_vec());
+        let headers = Some(Rc::new((version.to_vec(), beta)));
+        let attempts = key_attempts(
+            shard,
+            &state,
+            &caller,
+            Provider::Anthropic,
+            alias,
+            &upstream,
+            |_| Body::Anthropic {
+                body: Rc::clone(&body),
+                headers: headers.clone(),
+            },
+        )?;
+        note_route(req, &attempts[0], fields.stream);
         Prepared {
-            origin,
-            request: request::anthropic(origin, &plaintext, Some((version, beta)), &body),
-            provider: Provider::Anthropic,
-            fingerprint: &key.fingerprint,
+            attempts,
             stream: fields.stream,
-            translation: Translation::None,
             response_guard: ResponseGuard::with_request(
                 &caller.project.guardrails,
                 &guard,
@@ -77,7 +76,16 @@ pub async fn anthropic_messages<S: AsyncWriteRent>(
             .map(|g| g.in_dialect(Dialect::Anthropic)),
         }
     };
-    forward(shard, client, out, req, prepared, Dialect::Anthropic).await
+    forward(
+        shard,
+        client,
+        out,
+        req,
+        &state,
+        prepared,
+        Dialect::Anthropic,
+    )
+    .await
 }
 
 pub async fn gemini_generate<S: AsyncWriteRent>(
@@ -118,17 +126,23 @@ pub async fn gemini_generate<S: AsyncWriteRent>(
             std::borrow::Cow::Owned(crate::guard::apply::rewrite(req.body, &guard.replacements)?)
         };
         let (alias, upstream) = native_model(&state, model, Provider::Google)?;
-        let (key, label) = provider_key(&caller, Provider::Google)?;
-        note_route(req, Provider::Google, alias, upstream, label, sse);
-        let origin = state.origin(Provider::Google);
-        let plaintext = open_key(&state, &caller, key)?;
+        let body = Rc::new(body.into_owned());
+        let attempts = key_attempts(
+            shard,
+            &state,
+            &caller,
+            Provider::Google,
+            alias,
+            &upstream,
+            |_| Body::Gemini {
+                body: Rc::clone(&body),
+                method,
+            },
+        )?;
+        note_route(req, &attempts[0], sse);
         Prepared {
-            origin,
-            request: request::gemini(origin, &plaintext, upstream, method, &body),
-            provider: Provider::Google,
-            fingerprint: &key.fingerprint,
+            attempts,
             stream: sse,
-            translation: Translation::None,
             response_guard: ResponseGuard::with_request(
                 &caller.project.guardrails,
                 &guard,
@@ -137,7 +151,41 @@ pub async fn gemini_generate<S: AsyncWriteRent>(
             .map(|g| g.in_dialect(Dialect::Gemini)),
         }
     };
-    forward(shard, client, out, req, prepared, Dialect::Gemini).await
+    forward(shard, client, out, req, &state, prepared, Dialect::Gemini).await
+}
+
+/// A native route's attempts: every key the project may use for `provider`, same model (a
+/// native dialect is not translated to another provider's).
+fn key_attempts<'s>(
+    shard: &Shard,
+    state: &'s ServingState,
+    caller: &Caller<'s>,
+    provider: Provider,
+    alias: Option<&'s Arc<str>>,
+    upstream: &Arc<str>,
+    body: impl Fn(usize) -> Body<'s>,
+) -> Result<Vec<Attempt<'s>>> {
+    let mut keys = Vec::new();
+    state.keys_for(caller.project, provider, &mut keys);
+    let attempts: Vec<Attempt<'s>> = keys
+        .iter()
+        .take(shard.fallback.max_attempts)
+        .enumerate()
+        .map(|(i, key)| Attempt {
+            origin: state.origin(provider),
+            provider,
+            alias,
+            upstream_model: Arc::clone(upstream),
+            key: *key,
+            owner: owner(caller, key),
+            body: body(i),
+            translation: Translation::None,
+        })
+        .collect();
+    if attempts.is_empty() {
+        return Err(no_key(provider));
+    }
+    Ok(attempts)
 }
 
 fn unknown() -> Error {
@@ -148,17 +196,17 @@ fn unknown() -> Error {
 /// `provider`.
 fn native_model<'s>(
     state: &'s ServingState,
-    name: &'s str,
+    name: &str,
     provider: Provider,
-) -> Result<(Option<&'s Arc<str>>, &'s str)> {
+) -> Result<(Option<&'s Arc<str>>, Arc<str>)> {
     match state.route(name) {
-        Some(t) if t.provider == provider => Ok((Some(&t.alias), &t.upstream_model)),
+        Some(t) if t.provider == provider => Ok((Some(&t.alias), Arc::clone(&t.upstream_model))),
         Some(t) => Err(Error::new(
             Kind::InvalidRequest,
             "this model is served by another provider; use /v1/chat/completions",
         )
         .with_detail(t.provider.name())),
-        None if state.is_upstream_model(provider, name) => Ok((None, name)),
+        None if state.is_upstream_model(provider, name) => Ok((None, name.into())),
         None => {
             Err(Error::new(Kind::ModelNotFound, "unknown model").with_detail(format!("{name:?}")))
         }

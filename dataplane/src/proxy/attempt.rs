@@ -1,0 +1,403 @@
+//! Trying keys and providers in turn until one answers, while nothing has reached the client.
+//!
+//! A request's attempts are planned before the first await: for its route, then for each of
+//! the route's fallback aliases, every key the project's routing allows (its own keys in
+//! priority order, then the operator's pooled ones), at most `fallback.max_attempts`. Bodies
+//! for translated providers are built then too; the client's OpenAI body is spliced per attempt.
+//!
+//! An attempt fails over to the next on a connect failure, a timeout or a closed connection
+//! before the response head, or a 429, 5xx, 401 or 403 status — never once the client has
+//! received anything. A 429's `retry-after` cools that key down (on this shard) for that long;
+//! each key also has a per-shard circuit breaker: after `breaker_failures` consecutive
+//! failures it is passed over for `breaker_open_ms`, then one request may probe it. Every
+//! attempt (provider, key id, key source, outcome, status) goes into the audit record and the
+//! metrics. The last candidate's answer, error or not, is the client's.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use monoio::io::AsyncWriteRent;
+use warden_shared::catalog::{Dialect, Provider};
+
+use crate::audit::AttemptEntry;
+use crate::conn::{audit_request, Outcome, Request};
+use crate::error::{Error, Kind, Result};
+use crate::route::ChatFields;
+use crate::shard::Shard;
+use crate::state::{KeyRef, KeySource, RouteTarget, ServingState};
+use crate::upstream::io::SecretBuf;
+use crate::upstream::origin::Origin;
+
+use super::{request, Prepared, Translation};
+use crate::upstream::client::send;
+
+/// The client's `anthropic-version` and `anthropic-beta` values, passed on by the native route.
+pub type ClientHeaders = (Vec<u8>, Option<Vec<u8>>);
+
+/// How an attempt's request bytes are made once its key is open.
+#[derive(Clone)]
+pub enum Body<'s> {
+    /// An OpenAI-compatible provider: the client's body with this route's model spliced in.
+    OpenAi {
+        target: &'s RouteTarget,
+        fields: Rc<ChatFields>,
+        replacements: Rc<Vec<(Vec<u8>, Vec<u8>)>>,
+    },
+    /// Anthropic Messages, built before the first await; the client's `anthropic-version` and
+    /// `anthropic-beta` on the native route.
+    Anthropic {
+        body: Rc<Vec<u8>>,
+        headers: Option<Rc<ClientHeaders>>,
+    },
+    /// Gemini, built before the first await, and the method with its query.
+    Gemini {
+        body: Rc<Vec<u8>>,
+        method: &'static str,
+    },
+}
+
+/// One way to answer a request: a provider and model, a key, and the body for them.
+pub struct Attempt<'s> {
+    pub origin: &'s Origin,
+    pub provider: Provider,
+    pub alias: Option<&'s Arc<str>>,
+    pub upstream_model: Arc<str>,
+    pub key: KeyRef<'s>,
+    /// The tenant and project the key was sealed for ("" and "" for a pooled key).
+    pub owner: (&'s str, &'s str),
+    pub body: Body<'s>,
+    pub translation: Translation,
+}
+
+impl Attempt<'_> {
+    /// The request bytes, with the key opened for just this call (wiped when dropped).
+    pub fn request(&self, state: &ServingState, client_body: &[u8]) -> Result<SecretBuf> {
+        let scope = warden_shared::vault::KeyScope {
+            tenant: self.owner.0,
+            project: self.owner.1,
+            provider: self.key.key.provider,
+            key_id: &self.key.key.id,
+        };
+        let plaintext = state
+            .master
+            .open(scope, &self.key.key.sealed)
+            .map_err(|_| Error::new(Kind::Internal, "a provider key could not be opened"))?;
+        Ok(match &self.body {
+            Body::OpenAi {
+                target,
+                fields,
+                replacements,
+            } => request::openai(
+                self.origin,
+                &plaintext,
+                client_body,
+                fields,
+                target,
+                replacements,
+            )?,
+            Body::Anthropic { body, headers } => request::anthropic(
+                self.origin,
+                &plaintext,
+                headers
+                    .as_deref()
+                    .map(|(v, b)| (v.as_slice(), b.as_deref())),
+                body,
+            ),
+            Body::Gemini { body, method } => {
+                request::gemini(self.origin, &plaintext, &self.upstream_model, method, body)
+            }
+        })
+    }
+
+    pub fn entry(&self, outcome: &'static str, status: Option<u16>) -> AttemptEntry {
+        AttemptEntry {
+            provider: self.provider.name(),
+            key_id: Arc::clone(&self.key.label.0),
+            key_source: self.key.source.name(),
+            outcome,
+            status,
+        }
+    }
+}
+
+/// Make the attempts in order until one gets an answer that is the client's (see the module
+/// docs), then answer the client from it. The `request` audit record is queued before
+/// anything is sent.
+pub async fn forward<S: AsyncWriteRent>(
+    shard: &Shard,
+    client: &mut S,
+    out: &mut Vec<u8>,
+    req: &Request<'_>,
+    state: &ServingState,
+    prepared: Prepared<'_>,
+    dialect: Dialect,
+) -> Result<Outcome> {
+    let Prepared {
+        attempts,
+        stream,
+        response_guard,
+    } = prepared;
+    audit_request(shard, req).await?;
+    let cfg = shard.fallback;
+    let deadline = req.started + Duration::from_millis(cfg.deadline_ms);
+    let open_for = Duration::from_millis(cfg.breaker_open_ms);
+    let max_cool = Duration::from_millis(cfg.max_retry_after_ms);
+    let total = attempts.len();
+    for (i, a) in attempts.into_iter().enumerate() {
+        let more = i + 1 < total && Instant::now() < deadline;
+        let key = &a.key.label.0;
+        // The last candidate is always tried: the client gets a real answer, not ours.
+        if more && !shard.breakers.allows(key, Instant::now()) {
+            shard.metrics.breaker_skips.inc();
+            continue;
+        }
+        if i > 0 {
+            super::note_route(req, &a, stream);
+        }
+        let request = a.request(state, req.body)?;
+        let sent_at = Instant::now();
+        match send(shard, a.origin, request).await {
+            Err(e) => {
+                let outcome = outcome_of(&e);
+                note(req, &a, outcome, None);
+                count(shard, a.key.source, outcome);
+                let now = Instant::now();
+                shard
+                    .breakers
+                    .failure(key, now, cfg.breaker_failures, open_for, None);
+                if more && now < deadline {
+                    continue;
+                }
+                return Err(e);
+            }
+            Ok(exchange) => {
+                let status = exchange.head.status;
+                let now = Instant::now();
+                if retryable_status(status) {
+                    let cool = exchange
+                        .head
+                        .retry_after_s
+                        .filter(|_| status == 429)
+                        .map(|s| Duration::from_secs(u64::from(s)).min(max_cool));
+                    shard
+                        .breakers
+                        .failure(key, now, cfg.breaker_failures, open_for, cool);
+                } else {
+                    shard.breakers.success(key);
+                }
+                let ok = (200..300).contains(&status);
+                let outcome = if ok { "ok" } else { "status" };
+                note(req, &a, outcome, Some(status));
+                count(shard, a.key.source, outcome);
+                if retryable_status(status) && more && now < deadline {
+                    // The body is left unread: the connection is closed, not pooled.
+                    drop(exchange);
+                    continue;
+                }
+                if i > 0 {
+                    shard.metrics.fallbacks.inc();
+                }
+                return super::answer(
+                    shard,
+                    client,
+                    out,
+                    req,
+                    exchange,
+                    a,
+                    stream,
+                    response_guard,
+                    dialect,
+                    sent_at,
+                )
+                .await;
+            }
+        }
+    }
+    Err(Error::new(
+        Kind::UpstreamConnect,
+        "no provider could be reached for this request",
+    ))
+}
+
+/// The routes a request may be answered by: its own, then its fallbacks (unknown aliases are
+/// skipped; a snapshot only carries known ones).
+pub fn routes<'s>(state: &'s ServingState, target: &'s RouteTarget) -> Vec<&'s RouteTarget> {
+    let mut out = vec![target];
+    for alias in &target.fallbacks {
+        if let Some(t) = state.route(alias) {
+            if !out.iter().any(|o| std::ptr::eq(*o, t)) {
+                out.push(t);
+            }
+        }
+    }
+    out
+}
+
+/// Whether a provider status means "try the next key or provider".
+pub fn retryable_status(status: u16) -> bool {
+    matches!(status, 401 | 403 | 429 | 500..=599)
+}
+
+/// How an upstream error before the response head is recorded.
+pub fn outcome_of(e: &Error) -> &'static str {
+    match e.kind {
+        Kind::UpstreamConnect => "connect",
+        Kind::UpstreamTimeout => "timeout",
+        Kind::UpstreamClosed => "closed",
+        _ => "protocol",
+    }
+}
+
+/// Count an attempt in the metrics.
+pub fn count(shard: &Shard, source: KeySource, outcome: &str) {
+    let s = usize::from(source == KeySource::Pooled);
+    let o = crate::metrics::ATTEMPT_OUTCOMES
+        .iter()
+        .position(|x| *x == outcome)
+        .unwrap_or(0);
+    shard.metrics.attempts[s][o].inc();
+}
+
+/// Record an attempt in the request's audit entry.
+pub fn note(req: &Request<'_>, a: &Attempt<'_>, outcome: &'static str, status: Option<u16>) {
+    req.audit
+        .borrow_mut()
+        .attempts
+        .push(a.entry(outcome, status));
+}
+
+/// Per-shard circuit breakers and retry-after cool-downs, by provider key id. No lock: each
+/// shard learns about a failing key on its own.
+#[derive(Default)]
+pub struct Breakers {
+    keys: RefCell<HashMap<Arc<str>, Breaker>>,
+}
+
+#[derive(Default)]
+struct Breaker {
+    failures: u32,
+    /// Passed over until then.
+    open_until: Option<Instant>,
+    /// A probe is in flight after the open period ended.
+    probing: bool,
+}
+
+/// The most keys a shard tracks; closed breakers are forgotten first when it fills up.
+const MAX_TRACKED: usize = 10_000;
+
+impl Breakers {
+    /// Whether a request may try `key` now (an open breaker whose time is up lets one probe
+    /// through).
+    pub fn allows(&self, key: &Arc<str>, now: Instant) -> bool {
+        let mut keys = self.keys.borrow_mut();
+        let Some(b) = keys.get_mut(key) else {
+            return true;
+        };
+        match b.open_until {
+            Some(t) if now < t => false,
+            Some(_) if b.probing => false,
+            Some(_) => {
+                b.probing = true;
+                true
+            }
+            None => true,
+        }
+    }
+
+    pub fn success(&self, key: &Arc<str>) {
+        self.keys.borrow_mut().remove(key);
+    }
+
+    /// A failed attempt; `cool_down` (a 429's retry-after) keeps the key aside at least that long.
+    pub fn failure(
+        &self,
+        key: &Arc<str>,
+        now: Instant,
+        threshold: u32,
+        open_for: Duration,
+        cool_down: Option<Duration>,
+    ) {
+        let mut keys = self.keys.borrow_mut();
+        if keys.len() >= MAX_TRACKED && !keys.contains_key(key) {
+            keys.retain(|_, b| b.open_until.is_some());
+            if keys.len() >= MAX_TRACKED {
+                return;
+            }
+        }
+        let b = keys.entry(Arc::clone(key)).or_default();
+        b.failures += 1;
+        let mut until = b.open_until.filter(|_| !b.probing);
+        if b.probing || b.failures >= threshold {
+            until = Some(now + open_for);
+        }
+        if let Some(d) = cool_down {
+            until = Some(until.map_or(now + d, |u| u.max(now + d)));
+        }
+        b.open_until = until;
+        b.probing = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_breaker_opens_after_the_threshold_and_lets_one_probe_through() {
+        let b = Breakers::default();
+        let key: Arc<str> = Arc::from("pk_1");
+        let t0 = Instant::now();
+        let open = Duration::from_secs(30);
+        for _ in 0..2 {
+            assert!(b.allows(&key, t0));
+            b.failure(&key, t0, 3, open, None);
+        }
+        assert!(b.allows(&key, t0), "two failures of three: still closed");
+        b.failure(&key, t0, 3, open, None);
+        assert!(!b.allows(&key, t0 + Duration::from_secs(29)), "open");
+        let later = t0 + Duration::from_secs(31);
+        assert!(b.allows(&key, later), "one probe after the open period");
+        assert!(!b.allows(&key, later), "only one");
+        b.failure(&key, later, 3, open, None);
+        assert!(
+            !b.allows(&key, later + Duration::from_secs(1)),
+            "a failed probe reopens"
+        );
+        let much_later = later + Duration::from_secs(31);
+        assert!(b.allows(&key, much_later));
+        b.success(&key);
+        assert!(
+            b.allows(&key, much_later) && b.allows(&key, much_later),
+            "closed again"
+        );
+    }
+
+    #[test]
+    fn a_retry_after_cools_a_key_down_for_that_long() {
+        let b = Breakers::default();
+        let key: Arc<str> = Arc::from("pk_2");
+        let t0 = Instant::now();
+        b.failure(
+            &key,
+            t0,
+            5,
+            Duration::from_secs(30),
+            Some(Duration::from_secs(2)),
+        );
+        assert!(!b.allows(&key, t0 + Duration::from_secs(1)));
+        assert!(b.allows(&key, t0 + Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn retryable_statuses() {
+        for s in [401, 403, 429, 500, 502, 503, 529] {
+            assert!(retryable_status(s), "{s}");
+        }
+        for s in [200, 400, 404, 413, 422] {
+            assert!(!retryable_status(s), "{s}");
+        }
+    }
+}
