@@ -5,6 +5,7 @@
 
 mod keys;
 mod tenants;
+mod usage;
 
 use std::sync::Arc;
 
@@ -71,6 +72,14 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/admin/v1/snapshot", get(snapshot_version))
         .route("/admin/v1/master-key/rotate", post(keys::rotate_master_key))
         .route("/dataplane/v1/register", post(register))
+        .route("/dataplane/v1/usage", post(usage::ingest))
+        .route("/admin/v1/usage", get(usage::usage))
+        .route("/admin/v1/prices", get(usage::list_prices))
+        .route("/admin/v1/prices/{provider}/{model}", put(usage::put_price))
+        .route(
+            "/admin/v1/tenants/{tenant}/statement",
+            get(usage::statement),
+        )
         .with_state(app)
 }
 

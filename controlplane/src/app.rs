@@ -24,6 +24,8 @@ pub struct App {
     latest: RwLock<Arc<Published>>,
     /// Wakes the pusher.
     pub wake: Notify,
+    /// Warden's overhead rates (`[billing]`).
+    pub overhead: crate::billing::Overhead,
 }
 
 /// A built snapshot, ready to push.
@@ -54,6 +56,7 @@ impl App {
                 bytes: Vec::new(),
             })),
             wake: Notify::new(),
+            overhead: crate::billing::Overhead::default(),
         }
     }
 

@@ -19,6 +19,9 @@ pub struct Config {
     /// `[providers.NAME] base_url` overrides shipped to the data planes.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderSection>,
+    /// Warden's overhead rates.
+    #[serde(default)]
+    pub billing: crate::billing::BillingSection,
 }
 
 impl Config {

@@ -9,8 +9,10 @@
 
 mod api;
 mod app;
+mod billing;
 mod config;
 mod error;
+mod money;
 mod secrets;
 mod snapshot;
 mod store;
@@ -95,15 +97,29 @@ async fn run(config: Config) -> anyhow::Result<()> {
                 .await?;
         }
     }
+    if store.prices().await?.is_empty() {
+        for (provider, model, input, output) in billing::DEFAULT_PRICES {
+            store
+                .put_price(&store::usage::Price {
+                    provider: (*provider).into(),
+                    model: (*model).into(),
+                    input_per_mtok: (*input).into(),
+                    output_per_mtok: (*output).into(),
+                })
+                .await?;
+        }
+    }
     let providers = providers(&config)?;
-    let app = Arc::new(App::new(
+    let mut app = App::new(
         store,
         admin_token,
         dataplane_token,
         warden_shared::vault::Keyring::new(keys),
         key_file,
         providers,
-    ));
+    );
+    app.overhead = config.billing.overhead()?;
+    let app = Arc::new(app);
     let version = app.publish().await?;
     tokio::spawn(snapshot::pusher(Arc::clone(&app)));
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -13,7 +13,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_guardrails.sql")),
     (3, include_str!("../migrations/0003_routing.sql")),
+    (4, include_str!("../migrations/0004_usage.sql")),
 ];
+
+pub mod usage;
 
 #[derive(Clone)]
 pub struct Store {

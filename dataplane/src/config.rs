@@ -42,6 +42,9 @@ pub struct Config {
     pub upstream: Upstream,
     #[serde(default)]
     pub fallback: Fallback,
+    /// How often token usage is shipped from the audit log to the control plane.
+    #[serde(default = "default_usage_ship_ms")]
+    pub usage_ship_ms: u64,
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderSection>,
     #[serde(default)]
@@ -147,6 +150,10 @@ impl Default for Timeouts {
             drain_ms: 30_000,
         }
     }
+}
+
+fn default_usage_ship_ms() -> u64 {
+    1000
 }
 
 fn default_ring_entries() -> u32 {

@@ -232,7 +232,7 @@ pub fn spawn_registration(
 
 /// A blocking `POST` over plain HTTP/1.1 (the control-plane link is operator-internal; put it
 /// behind TLS termination if it crosses networks). Returns the status.
-fn post_json(url: &str, token: &str, body: &str) -> std::io::Result<u16> {
+pub(crate) fn post_json(url: &str, token: &str, body: &str) -> std::io::Result<u16> {
     let rest = url
         .strip_prefix("http://")
         .ok_or_else(|| std::io::Error::other("control_plane must be an http:// URL"))?;

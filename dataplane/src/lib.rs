@@ -23,3 +23,4 @@ pub mod sse;
 pub mod state;
 pub mod translate;
 pub mod upstream;
+pub mod usage;

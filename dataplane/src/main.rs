@@ -107,7 +107,14 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
     let metrics: Vec<Arc<ShardMetrics>> = (0..shards)
         .map(|_| Arc::new(ShardMetrics::default()))
         .collect();
-    let audit = start_audit(&config, shards)?;
+    // The oldest audit segment the usage shipper still needs (kept from retention).
+    let usage_needed = Arc::new(AtomicU64::new(0));
+    let ships_usage = config.control_plane.is_some() && config.audit.enabled;
+    let audit = start_audit(
+        &config,
+        shards,
+        ships_usage.then(|| Arc::clone(&usage_needed)),
+    )?;
     let guard =
         Arc::new(warden_dataplane::guard::engine::Engine::new().map_err(anyhow::Error::msg)?);
     let version = Arc::new(AtomicU64::new(snapshot.version));
@@ -191,10 +198,21 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
         spawn_registration(
             cp.clone(),
             control.token.clone(),
-            id,
+            id.clone(),
             push_url,
             Arc::clone(&version),
         )?;
+        if ships_usage {
+            warden_dataplane::usage::spawn_shipper(
+                config.audit_dir(),
+                config.state_dir.clone(),
+                cp.clone(),
+                control.token.clone(),
+                id,
+                Duration::from_millis(config.usage_ship_ms),
+                Arc::clone(&usage_needed),
+            )?;
+        }
     }
     println!(
         "warden-dataplane listening on http://{local} (admin http://{admin_addr}), {shards} shards"
@@ -349,13 +367,18 @@ impl Audit {
     }
 }
 
-fn start_audit(config: &Config, shards: usize) -> anyhow::Result<Option<Audit>> {
+fn start_audit(
+    config: &Config,
+    shards: usize,
+    keep_from: Option<Arc<AtomicU64>>,
+) -> anyhow::Result<Option<Audit>> {
     if !config.audit.enabled {
         return Ok(None);
     }
     let dir = config.audit_dir();
-    let writer = Writer::open(&dir, &config.audit)
+    let mut writer = Writer::open(&dir, &config.audit)
         .with_context(|| format!("opening the audit log in {}", dir.display()))?;
+    writer.keep_from = keep_from;
     let rings: Vec<Arc<ArrayQueue<Item>>> = (0..shards)
         .map(|_| Arc::new(ArrayQueue::new(config.audit.ring_capacity.max(1))))
         .collect();

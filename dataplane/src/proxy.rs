@@ -243,6 +243,9 @@ pub async fn answer<S: AsyncWriteRent>(
     dialect: Dialect,
     sent_at: Instant,
 ) -> Result<Outcome> {
+    // Usage was asked for on the client's behalf (to meter the stream): its chunk is dropped.
+    let strip_usage =
+        matches!(&a.body, attempt::Body::OpenAi { fields, .. } if !fields.has_stream_options);
     let (provider, fingerprint, translation) = (a.provider, &a.key.key.fingerprint, a.translation);
     {
         let mut e = req.audit.borrow_mut();
@@ -269,6 +272,7 @@ pub async fn answer<S: AsyncWriteRent>(
             dialect,
             sent_at,
             response_guard.as_mut(),
+            strip_usage,
         )
         .await;
         let upstream = sent_at.elapsed();
@@ -302,7 +306,7 @@ pub async fn answer<S: AsyncWriteRent>(
     exchange.release(shard);
     let (status, answer, error) = if (200..300).contains(&status) {
         let (usage, translated) = match &translation {
-            Translation::None => (openai_usage(dialect, &body), None),
+            Translation::None => (passthrough_usage(dialect, &body), None),
             Translation::Anthropic(meta) => {
                 let (u, t) = translate_whole(&mut body, |b, o| anthropic::response(b, meta, o))?;
                 (Some(u), Some(t))
@@ -377,10 +381,9 @@ pub fn note_response_verdicts(
 }
 
 /// Usage from an OpenAI-dialect response body (passthrough answers).
-fn openai_usage(dialect: Dialect, body: &[u8]) -> Option<crate::translate::Usage> {
-    (dialect == Dialect::OpenAi)
-        .then(|| crate::translate::openai_usage(body))
-        .flatten()
+fn passthrough_usage(dialect: Dialect, body: &[u8]) -> Option<crate::translate::Usage> {
+    let mut u = crate::translate::Usage::default();
+    crate::translate::passthrough_usage(dialect, body, &mut u).then_some(u)
 }
 
 pub fn audit_usage(u: crate::translate::Usage) -> warden_shared::audit::Usage {

@@ -21,6 +21,8 @@ pub struct ChatFields {
     pub model_span: Range<usize>,
     pub stream: bool,
     pub include_usage: bool,
+    /// Whether the client sent `stream_options` at all (Warden adds it to meter streams).
+    pub has_stream_options: bool,
 }
 
 /// Validate an OpenAI chat request and read its routing fields.
@@ -77,6 +79,7 @@ pub fn parse_model_body<'s>(
             "'stream' must be a boolean",
         ))?,
     };
+    let has_stream_options = obj.get("stream_options").is_some();
     let include_usage = obj
         .get("stream_options")
         .and_then(|o| o.get("include_usage"))
@@ -109,6 +112,7 @@ pub fn parse_model_body<'s>(
         model_span,
         stream,
         include_usage,
+        has_stream_options,
     };
     Ok((fields, value))
 }

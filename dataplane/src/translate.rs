@@ -43,6 +43,17 @@ pub struct Usage {
     pub reasoning: u64,
 }
 
+impl From<warden_shared::audit::Usage> for Usage {
+    fn from(u: warden_shared::audit::Usage) -> Usage {
+        Usage {
+            prompt: u.input_tokens,
+            completion: u.output_tokens,
+            cached: u.cached_tokens,
+            reasoning: u.reasoning_tokens,
+        }
+    }
+}
+
 impl Usage {
     pub fn write(&self, out: &mut Vec<u8>) {
         let _ = write!(
@@ -219,6 +230,51 @@ pub fn openai_usage(json: &[u8]) -> Option<Usage> {
         cached: detail("prompt_tokens_details", "cached_tokens"),
         reasoning: detail("completion_tokens_details", "reasoning_tokens"),
     })
+}
+
+/// Usage in an answer or a stream event passed through in the provider's own dialect, in
+/// OpenAI's terms, merged into `into` (Anthropic streams report input and output tokens in
+/// different events). Returns whether the JSON carried usage.
+pub fn passthrough_usage(
+    dialect: warden_shared::catalog::Dialect,
+    json: &[u8],
+    into: &mut Usage,
+) -> bool {
+    use simd_json::prelude::*;
+    use warden_shared::catalog::Dialect;
+    if dialect == Dialect::OpenAi {
+        return match openai_usage(json) {
+            Some(u) => {
+                *into = u;
+                true
+            }
+            None => false,
+        };
+    }
+    let key: &[u8] = if dialect == Dialect::Gemini {
+        b"\"usageMetadata\":{"
+    } else {
+        b"\"usage\":{"
+    };
+    let Some(at) = memchr::memmem::rfind(json, key) else {
+        return false;
+    };
+    let start = at + key.len() - 1;
+    let end = crate::route::json_value_end(json, start);
+    let Some(mut copy) = json.get(start..end).map(<[u8]>::to_vec) else {
+        return false;
+    };
+    let Ok(u) = simd_json::to_borrowed_value(&mut copy) else {
+        return false;
+    };
+    if u.as_object().is_none() {
+        return false;
+    }
+    match dialect {
+        Dialect::Anthropic => anthropic::usage_of(&u, into),
+        _ => gemini::usage_of(&u, into),
+    }
+    true
 }
 
 /// Seconds since the epoch, for `created`.

@@ -299,6 +299,39 @@ pub fn parse_segment(bytes: &[u8]) -> Segment {
     seg
 }
 
+/// A frame's offset in its segment file, and its payload.
+pub type Frame = (u64, Vec<u8>);
+
+/// The records of a segment file from byte `offset` on (0: from the start, header skipped),
+/// each checked against its CRC, stopping at a torn or damaged tail: (frame offset, payload)
+/// pairs and where the valid frames end. For readers that follow a log as it grows (usage
+/// metering); [`verify`] checks the hash chain.
+pub fn read_frames_from(path: &Path, offset: u64) -> std::io::Result<(Vec<Frame>, u64)> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = std::fs::File::open(path)?;
+    let start = offset.max(HEADER_LEN as u64);
+    f.seek(SeekFrom::Start(start))?;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)?;
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while bytes.len() - at >= FRAME_OVERHEAD {
+        let len =
+            u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize;
+        if len > MAX_PAYLOAD || bytes.len() - at - FRAME_OVERHEAD < len {
+            break;
+        }
+        let crc = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]);
+        let payload = &bytes[at + 40..at + 40 + len];
+        if crc32c::crc32c_append(crc32c::crc32c(&bytes[at + 8..at + 40]), payload) != crc {
+            break;
+        }
+        out.push((start + at as u64, payload.to_vec()));
+        at += FRAME_OVERHEAD + len;
+    }
+    Ok((out, start + at as u64))
+}
+
 impl Segment {
     /// The chain hash after this segment's last valid record.
     pub fn last_hash(&self) -> [u8; 32] {

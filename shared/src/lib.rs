@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod date;
 pub mod patterns;
 pub mod snapshot;
 pub mod standalone;

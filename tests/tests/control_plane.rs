@@ -98,13 +98,15 @@ fn an_operator_manages_keys_and_the_data_plane_follows() {
         format!("****{}", &PROVIDER_KEY[PROVIDER_KEY.len() - 4..])
     );
 
-    let planes = cp.admin("GET", "/admin/v1/dataplanes", None).json();
-    let version = planes["snapshot_version"].as_u64().unwrap();
-    assert_eq!(
-        planes["dataplanes"][0]["acked_version"].as_u64(),
-        Some(version),
-        "{planes}"
-    );
+    // The control plane records the acknowledgement once the push's answer is back, which
+    // may be just after the shards already serve the new snapshot.
+    let acked = || {
+        let planes = cp.admin("GET", "/admin/v1/dataplanes", None).json();
+        let version = planes["snapshot_version"].as_u64().unwrap();
+        (planes["dataplanes"][0]["acked_version"].as_u64() == Some(version)).then_some(version)
+    };
+    assert!(eventually(Duration::from_secs(5), || acked().is_some()).is_some());
+    let version = acked().unwrap();
     assert!(gw
         .metrics()
         .contains(&format!("warden_snapshot_version {version}")));

@@ -180,7 +180,7 @@ fn parse_time(v: &str) -> Result<u64, String> {
         return Err(bad());
     };
     let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
-    let days = days_from_civil(num(y)?, num(mo)?, num(da)?);
+    let days = warden_shared::date::days_from_civil(num(y)?, num(mo)?, num(da)?);
     let secs = days * 86_400 + num(h)? * 3600 + num(mi)? * 60 + num(whole)?;
     let micros: u64 = format!("{frac:0<6}")
         .get(..6)
@@ -189,16 +189,6 @@ fn parse_time(v: &str) -> Result<u64, String> {
     u64::try_from(secs)
         .map(|s| s * 1_000_000 + micros)
         .map_err(|_| bad())
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use warden_shared::audit::{
@@ -35,6 +37,9 @@ pub struct Writer {
     config: AuditConfig,
     /// Written since the last fdatasync.
     dirty: bool,
+    /// Segments from this index on are kept whatever the retention limits (the usage shipper
+    /// has not read them yet).
+    pub keep_from: Option<Arc<AtomicU64>>,
 }
 
 impl Writer {
@@ -76,6 +81,7 @@ impl Writer {
             json: Vec::with_capacity(1024),
             config: config.clone(),
             dirty: false,
+            keep_from: None,
         })
     }
 
@@ -115,6 +121,7 @@ impl Writer {
                     json: Vec::with_capacity(1024),
                     config: config.clone(),
                     dirty: false,
+                    keep_from: None,
                 };
                 if cut > 0 {
                     w.append(&Record {
@@ -193,7 +200,8 @@ impl Writer {
 
     fn rotate(&mut self) -> std::io::Result<()> {
         self.sync()?;
-        let next = Writer::create(&self.dir, &self.config, self.index + 1, self.chain)?;
+        let mut next = Writer::create(&self.dir, &self.config, self.index + 1, self.chain)?;
+        next.keep_from = self.keep_from.take();
         *self = next;
         self.apply_retention()
     }
@@ -216,7 +224,12 @@ impl Writer {
         }
         let mut total: u64 = sizes.iter().map(|s| s.2).sum::<u64>() + self.len;
         let mut deleted_through = None;
+        let keep = self.keep_from.as_ref().map(|k| k.load(Relaxed));
         for (i, path, size, modified) in &sizes {
+            if keep.is_some_and(|k| *i >= k) {
+                // Usage in it has not reached the control plane yet.
+                break;
+            }
             let too_old = max_age > 0
                 && modified
                     .and_then(|m| m.elapsed().ok())

@@ -39,6 +39,7 @@ pub async fn run<S: AsyncWriteRent>(
     dialect: Dialect,
     sent_at: Instant,
     mut guard: Option<&mut ResponseGuard>,
+    strip_usage: bool,
 ) -> End {
     out.clear();
     respond::head(
@@ -77,10 +78,13 @@ pub async fn run<S: AsyncWriteRent>(
         }
         let stopped;
         if translator.is_passthrough() {
-            if dialect == Dialect::OpenAi {
-                note_passthrough_usage(&framer, req);
+            note_passthrough_usage(&framer, req, dialect);
+            let mut events = framer.complete();
+            let stripped;
+            if strip_usage {
+                stripped = without_usage_chunks(events);
+                events = &stripped;
             }
-            let events = framer.complete();
             stopped = release(
                 shard,
                 guard.as_deref_mut(),
@@ -199,8 +203,6 @@ fn guarded_chunk(
     stopped
 }
 
-/// Keep the usage of an OpenAI stream's `include_usage` chunk for the audit record. Only events
-/// that carry a usage object are parsed.
 /// Append whole `events` to `out` (through the guard when there is one), holding back a closing
 /// event while the upstream has `more`: the pass that sees the upstream end sends its bytes only
 /// after the response record is committed, so a client that saw `[DONE]` (or `message_stop`)
@@ -234,6 +236,22 @@ fn release(
     stopped
 }
 
+/// `events` without OpenAI's usage-only chunks (`"choices":[]` with `usage`): Warden asks
+/// for usage on every stream to meter it, and drops the chunk again for a client that did not.
+fn without_usage_chunks(events: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(events.len());
+    for e in crate::sse::events_in(events) {
+        let usage_only = memchr::memmem::find(&e.data, b"\"choices\":[]").is_some()
+            && memchr::memmem::find(&e.data, b"\"usage\":{").is_some();
+        if !usage_only {
+            out.extend_from_slice(b"data: ");
+            out.extend_from_slice(&e.data);
+            out.extend_from_slice(b"\n\n");
+        }
+    }
+    out
+}
+
 /// `events` (whole SSE events) split before its last event when that event closes the stream:
 /// OpenAI's `data: [DONE]` or Anthropic's `message_stop`.
 fn split_closing(events: &[u8]) -> (&[u8], &[u8]) {
@@ -254,11 +272,24 @@ fn split_closing(events: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
-fn note_passthrough_usage(framer: &EventFramer, req: &Request<'_>) {
+/// Keep the usage a passed-through stream reports (OpenAI's `include_usage` chunk, Anthropic's
+/// `message_start` and `message_delta`, Gemini's `usageMetadata`) for the audit record. Only
+/// events that carry usage are parsed.
+fn note_passthrough_usage(framer: &EventFramer, req: &Request<'_>, dialect: Dialect) {
+    let key: &[u8] = if dialect == Dialect::Gemini {
+        b"\"usageMetadata\":{"
+    } else {
+        b"\"usage\":{"
+    };
     for event in framer.events() {
-        if memchr::memmem::find(&event.data, b"\"usage\":{").is_some() {
-            if let Some(u) = crate::translate::openai_usage(&event.data) {
-                req.audit.borrow_mut().usage = Some(audit_usage(u));
+        if memchr::memmem::find(&event.data, key).is_some() {
+            let mut e = req.audit.borrow_mut();
+            let mut u = e
+                .usage
+                .map(crate::translate::Usage::from)
+                .unwrap_or_default();
+            if crate::translate::passthrough_usage(dialect, &event.data, &mut u) {
+                e.usage = Some(audit_usage(u));
             }
         }
     }

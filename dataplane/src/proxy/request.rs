@@ -48,6 +48,11 @@ pub fn openai(
     } else {
         removals(body, drop)
     };
+    // Every stream is asked for its usage (to meter it); the pump drops that chunk again for
+    // a client that did not ask.
+    let usage_at = (fields.stream && !fields.has_stream_options)
+        .then(|| body.iter().position(|b| *b == b'{').map(|i| i + 1))
+        .flatten();
     let head_for = |len: usize| {
         let mut req = head(origin, "/chat/completions", len, key.len());
         req.extend(b"authorization: Bearer ");
@@ -63,7 +68,7 @@ pub fn openai(
     };
     if !redactions.is_empty() {
         let mut spliced = Vec::with_capacity(body.len() + model.len());
-        splice(body, fields, &model, cuts, |part| {
+        splice(body, fields, &model, cuts, usage_at, |part| {
             spliced.extend_from_slice(part)
         });
         let redacted = crate::guard::apply::rewrite(&spliced, redactions)?;
@@ -72,20 +77,32 @@ pub fn openai(
         return Ok(req);
     }
     let removed: usize = cuts.iter().map(|c| c.len()).sum();
-    let mut req = head_for(body.len() - fields.model_span.len() + model.len() - removed);
-    splice(body, fields, &model, cuts, |part| req.extend(part));
+    let added = if usage_at.is_some() {
+        ASK_USAGE.len()
+    } else {
+        0
+    };
+    let mut req = head_for(body.len() - fields.model_span.len() + model.len() - removed + added);
+    splice(body, fields, &model, cuts, usage_at, |part| {
+        req.extend(part)
+    });
     Ok(req)
 }
 
-/// Emit `body` with the model replaced and the `cuts` (disjoint from it) left out.
+/// Inserted after a streamed request's opening brace when it has no `stream_options`.
+const ASK_USAGE: &[u8] = b"\"stream_options\":{\"include_usage\":true},";
+
+/// Emit `body` with the model replaced, the `cuts` (disjoint from it) left out, and
+/// [`ASK_USAGE`] inserted at `usage_at`.
 fn splice(
     body: &[u8],
     fields: &ChatFields,
     model: &[u8],
     cuts: Vec<std::ops::Range<usize>>,
+    usage_at: Option<usize>,
     mut emit: impl FnMut(&[u8]),
 ) {
-    if cuts.is_empty() {
+    if cuts.is_empty() && usage_at.is_none() {
         let (before, after) = split_at_model(body, &fields.model_span);
         emit(before);
         emit(model);
@@ -96,6 +113,9 @@ fn splice(
     let mut edits: Vec<(std::ops::Range<usize>, &[u8])> =
         cuts.into_iter().map(|c| (c, &[][..])).collect();
     edits.push((fields.model_span.clone(), model));
+    if let Some(at) = usage_at {
+        edits.push((at..at, ASK_USAGE));
+    }
     edits.sort_by_key(|(r, _)| r.start);
     for (range, replacement) in edits {
         emit(&body[at..range.start]);

@@ -241,7 +241,7 @@ pub fn finish_reason(stop_reason: &str) -> &'static str {
     }
 }
 
-fn usage_of(u: &Value<'_>, into: &mut Usage) {
+pub(crate) fn usage_of(u: &Value<'_>, into: &mut Usage) {
     let n = |k: &str| u.get(k).and_then(|v| v.as_u64());
     if let Some(input) = n("input_tokens") {
         let read = n("cache_read_input_tokens").unwrap_or(0);

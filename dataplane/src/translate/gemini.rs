@@ -268,7 +268,7 @@ pub fn finish_reason(reason: &str, called_tools: bool) -> &'static str {
     }
 }
 
-fn usage_of(u: &Value<'_>, into: &mut Usage) {
+pub(crate) fn usage_of(u: &Value<'_>, into: &mut Usage) {
     let n = |k: &str| u.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
     let thoughts = n("thoughtsTokenCount");
     into.prompt = n("promptTokenCount");

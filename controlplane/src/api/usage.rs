@@ -1,0 +1,273 @@
+//! Usage and billing: the data planes' usage batches in, `GET /admin/v1/usage`, the price
+//! table, and a tenant's monthly statement.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use warden_shared::catalog::Provider;
+
+use super::{Admin, Body, DataPlane};
+use crate::app::App;
+use crate::billing::{price_map, Totals};
+use crate::error::{ApiError, ApiResult};
+use crate::money::Rate;
+use crate::store::usage::{Cursor, Price, UsageRow};
+
+/// The most rows one batch may carry.
+const MAX_BATCH_ROWS: usize = 100_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Batch {
+    dataplane: String,
+    from: Cursor,
+    to: Cursor,
+    rows: Vec<UsageRow>,
+}
+
+pub async fn ingest(
+    _: DataPlane,
+    State(app): State<Arc<App>>,
+    Body(b): Body<Batch>,
+) -> ApiResult<Json<Value>> {
+    super::check_name("dataplane", &b.dataplane)?;
+    if b.rows.len() > MAX_BATCH_ROWS || b.to < b.from {
+        return Err(ApiError::BadRequest(
+            "a batch has at most 100000 rows and ends after it starts".into(),
+        ));
+    }
+    let bad = b.rows.iter().any(|r| {
+        warden_shared::date::parse_day(&r.day).is_none()
+            || [r.requests, r.input_tokens, r.output_tokens, r.cached_tokens]
+                .iter()
+                .any(|n| *n < 0)
+            || [
+                &r.tenant,
+                &r.project,
+                &r.environment,
+                &r.provider,
+                &r.model,
+                &r.key_source,
+            ]
+            .iter()
+            .any(|s| s.len() > 256)
+    });
+    if bad {
+        return Err(ApiError::BadRequest("a usage row is not valid".into()));
+    }
+    let applied = app
+        .store
+        .apply_usage(&b.dataplane, b.from, b.to, &b.rows)
+        .await?;
+    Ok(Json(json!({"applied": applied})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageQuery {
+    project: Option<String>,
+    tenant: Option<String>,
+    /// First day, `YYYY-MM-DD` (default: the first of this month).
+    from: Option<String>,
+    /// Last day, inclusive (default: today).
+    to: Option<String>,
+    /// Comma-separated: any of model, provider, key_source, environment, day, project, tenant.
+    group_by: Option<String>,
+}
+
+const DIMENSIONS: [&str; 7] = [
+    "model",
+    "provider",
+    "key_source",
+    "environment",
+    "day",
+    "project",
+    "tenant",
+];
+
+fn dimension<'r>(row: &'r UsageRow, name: &str) -> &'r str {
+    match name {
+        "model" => &row.model,
+        "provider" => &row.provider,
+        "environment" => &row.environment,
+        "day" => &row.day,
+        "project" => &row.project,
+        "tenant" => &row.tenant,
+        _ => &row.key_source,
+    }
+}
+
+fn money(t: &Totals) -> Value {
+    json!({
+        "requests": t.requests,
+        "input_tokens": t.input_tokens,
+        "output_tokens": t.output_tokens,
+        "cached_tokens": t.cached_tokens,
+        "overhead_usd": t.overhead.to_string(),
+        "provider_cost_usd": t.provider_cost.to_string(),
+        "total_usd": t.total().to_string(),
+        "unpriced": t.unpriced,
+    })
+}
+
+pub async fn usage(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Query(q): Query<UsageQuery>,
+) -> ApiResult<Json<Value>> {
+    let today = crate::secrets::now_s() / 86_400;
+    let (y, m, _) = warden_shared::date::civil_from_days(today);
+    let day = |v: &Option<String>, default: String| -> ApiResult<String> {
+        let d = v.clone().unwrap_or(default);
+        warden_shared::date::parse_day(&d)
+            .map(|_| d.clone())
+            .ok_or_else(|| ApiError::BadRequest(format!("{d:?} is not a YYYY-MM-DD date")))
+    };
+    let from = day(&q.from, format!("{y:04}-{m:02}-01"))?;
+    let to = day(&q.to, warden_shared::date::format_day(today))?;
+    let mut group: Vec<&str> = Vec::new();
+    for g in q
+        .group_by
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .filter(|g| !g.is_empty())
+    {
+        let g = DIMENSIONS
+            .iter()
+            .find(|d| **d == g.trim())
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "group_by {g:?}: one of model, provider, key_source, environment, day, project, tenant"
+                ))
+            })?;
+        if !group.contains(g) {
+            group.push(g);
+        }
+    }
+    // Rows always say whose keys served them.
+    if !group.contains(&"key_source") {
+        group.push("key_source");
+    }
+    let rows = app
+        .store
+        .usage(&from, &to, q.tenant.as_deref(), q.project.as_deref())
+        .await?;
+    let prices = price_map(&app.store.prices().await?);
+    let mut sums: BTreeMap<Vec<String>, Totals> = BTreeMap::new();
+    for r in &rows {
+        let key = group.iter().map(|g| dimension(r, g).to_owned()).collect();
+        sums.entry(key).or_default().add(r, &app.overhead, &prices);
+    }
+    let out: Vec<Value> = sums
+        .iter()
+        .map(|(key, t)| {
+            let mut v = money(t);
+            for (g, k) in group.iter().zip(key) {
+                v[*g] = json!(k);
+            }
+            v
+        })
+        .collect();
+    Ok(Json(
+        json!({"from": from, "to": to, "group_by": group, "rows": out}),
+    ))
+}
+
+pub async fn list_prices(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
+    Ok(Json(json!({"prices": app.store.prices().await?})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PriceBody {
+    input_per_mtok: String,
+    output_per_mtok: String,
+}
+
+pub async fn put_price(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path((provider, model)): Path<(String, String)>,
+    Body(b): Body<PriceBody>,
+) -> ApiResult<Json<Value>> {
+    Provider::from_name(&provider).ok_or_else(|| super::tenants::unknown_provider(&provider))?;
+    super::check_name("model", &model)?;
+    for v in [&b.input_per_mtok, &b.output_per_mtok] {
+        if Rate::per_mtok(v).is_none() {
+            return Err(ApiError::BadRequest(format!(
+                "{v:?}: dollars per million tokens, a decimal with at most 6 places"
+            )));
+        }
+    }
+    let price = Price {
+        provider,
+        model,
+        input_per_mtok: b.input_per_mtok,
+        output_per_mtok: b.output_per_mtok,
+    };
+    app.store.put_price(&price).await?;
+    Ok(Json(json!(price)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatementQuery {
+    /// `YYYY-MM`.
+    month: String,
+}
+
+/// A tenant's month: one line per project, provider, model and key source, and the totals
+/// (which are the exact sums of the lines).
+pub async fn statement(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(tenant): Path<String>,
+    Query(q): Query<StatementQuery>,
+) -> ApiResult<Json<Value>> {
+    let (first, next) = warden_shared::date::parse_month(&q.month)
+        .ok_or_else(|| ApiError::BadRequest(format!("month {:?}: want YYYY-MM", q.month)))?;
+    let plan = app
+        .store
+        .tenant_plan(&tenant)
+        .await?
+        .ok_or(ApiError::NotFound("tenant"))?;
+    let from = warden_shared::date::format_day(first);
+    let to = warden_shared::date::format_day(next - 1);
+    let rows = app.store.usage(&from, &to, Some(&tenant), None).await?;
+    let prices = price_map(&app.store.prices().await?);
+    let mut lines: BTreeMap<[String; 4], Totals> = BTreeMap::new();
+    for r in &rows {
+        let key = [
+            r.project.clone(),
+            r.provider.clone(),
+            r.model.clone(),
+            r.key_source.clone(),
+        ];
+        lines.entry(key).or_default().add(r, &app.overhead, &prices);
+    }
+    let mut total = Totals::default();
+    let items: Vec<Value> = lines
+        .iter()
+        .map(|([project, provider, model, key_source], t)| {
+            total.merge(t);
+            let mut v = money(t);
+            v["project"] = json!(project);
+            v["provider"] = json!(provider);
+            v["model"] = json!(model);
+            v["key_source"] = json!(key_source);
+            v
+        })
+        .collect();
+    Ok(Json(json!({
+        "tenant": tenant,
+        "plan": plan,
+        "month": q.month,
+        "lines": items,
+        "totals": money(&total),
+    })))
+}

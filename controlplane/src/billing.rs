@@ -1,0 +1,198 @@
+//! What usage costs. BYOK traffic pays only Warden's overhead (by default $0.10 per million
+//! input tokens and $0.20 per million output tokens); pooled traffic pays the provider's price
+//! from the editable price table plus the same overhead. Cached prompt tokens are free on both
+//! counts. All arithmetic is exact ([`crate::money`]).
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+
+use crate::money::{Rate, Usd};
+use crate::store::usage::{Price, UsageRow};
+
+/// `[billing]` in the control plane's config.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct BillingSection {
+    /// Dollars per million (uncached) input tokens.
+    pub overhead_input_per_mtok: String,
+    /// Dollars per million output tokens.
+    pub overhead_output_per_mtok: String,
+}
+
+impl Default for BillingSection {
+    fn default() -> Self {
+        BillingSection {
+            overhead_input_per_mtok: "0.10".into(),
+            overhead_output_per_mtok: "0.20".into(),
+        }
+    }
+}
+
+/// Warden's overhead rates.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Overhead {
+    pub input: Rate,
+    pub output: Rate,
+}
+
+impl BillingSection {
+    pub fn overhead(&self) -> anyhow::Result<Overhead> {
+        let rate = |s: &str, name: &str| {
+            Rate::per_mtok(s).ok_or_else(|| {
+                anyhow::anyhow!("[billing] {name} {s:?}: a decimal with at most 6 places")
+            })
+        };
+        Ok(Overhead {
+            input: rate(&self.overhead_input_per_mtok, "overhead_input_per_mtok")?,
+            output: rate(&self.overhead_output_per_mtok, "overhead_output_per_mtok")?,
+        })
+    }
+}
+
+/// Public list prices (dollars per million input / output tokens) for the catalog's upstream
+/// models, seeded into an empty price table. Operators edit them with
+/// `PUT /admin/v1/prices/{provider}/{model}`; check them before billing.
+pub const DEFAULT_PRICES: &[(&str, &str, &str, &str)] = &[
+    ("openai", "gpt-4o", "2.50", "10.00"),
+    ("openai", "gpt-4o-mini", "0.15", "0.60"),
+    ("openai", "o3", "2.00", "8.00"),
+    ("openai", "o3-mini", "1.10", "4.40"),
+    ("anthropic", "claude-sonnet-4-6", "3.00", "15.00"),
+    ("google", "gemini-2.0-flash", "0.10", "0.40"),
+    ("groq", "llama-3.3-70b-versatile", "0.59", "0.79"),
+    ("deepseek", "deepseek-chat", "0.28", "0.42"),
+    ("deepseek", "deepseek-reasoner", "0.28", "0.42"),
+];
+
+/// The price table as rates, by (provider, model).
+pub type Prices = HashMap<(String, String), (Rate, Rate)>;
+
+pub fn price_map(prices: &[Price]) -> Prices {
+    prices
+        .iter()
+        .filter_map(|p| {
+            Some((
+                (p.provider.clone(), p.model.clone()),
+                (
+                    Rate::per_mtok(&p.input_per_mtok)?,
+                    Rate::per_mtok(&p.output_per_mtok)?,
+                ),
+            ))
+        })
+        .collect()
+}
+
+/// Sums over usage rows: counts, tokens and money.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub requests: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cached_tokens: u64,
+    pub overhead: Usd,
+    pub provider_cost: Usd,
+    /// Pooled traffic on a model missing from the price table (its provider cost is 0 here).
+    pub unpriced: bool,
+}
+
+impl Totals {
+    /// Add one usage row, priced.
+    pub fn add(&mut self, row: &UsageRow, overhead: &Overhead, prices: &Prices) {
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        let (input, output, cached) = (
+            n(row.input_tokens),
+            n(row.output_tokens),
+            n(row.cached_tokens),
+        );
+        let billable = input.saturating_sub(cached);
+        self.requests += n(row.requests);
+        self.input_tokens += input;
+        self.output_tokens += output;
+        self.cached_tokens += cached;
+        self.overhead = self
+            .overhead
+            .plus(overhead.input.cost(billable))
+            .plus(overhead.output.cost(output));
+        if row.key_source == "pooled" {
+            match prices.get(&(row.provider.clone(), row.model.clone())) {
+                Some((i, o)) => {
+                    self.provider_cost = self
+                        .provider_cost
+                        .plus(i.cost(billable))
+                        .plus(o.cost(output));
+                }
+                None => self.unpriced = true,
+            }
+        }
+    }
+
+    pub fn merge(&mut self, other: &Totals) {
+        self.requests += other.requests;
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cached_tokens += other.cached_tokens;
+        self.overhead = self.overhead.plus(other.overhead);
+        self.provider_cost = self.provider_cost.plus(other.provider_cost);
+        self.unpriced |= other.unpriced;
+    }
+
+    pub fn total(&self) -> Usd {
+        self.overhead.plus(self.provider_cost)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(key_source: &str, input: i64, cached: i64, output: i64) -> UsageRow {
+        UsageRow {
+            day: "2026-11-22".into(),
+            tenant: "t".into(),
+            project: "p".into(),
+            environment: "production".into(),
+            provider: "openai".into(),
+            model: "gpt-4o".into(),
+            key_source: key_source.into(),
+            requests: 1,
+            input_tokens: input,
+            output_tokens: output,
+            cached_tokens: cached,
+        }
+    }
+
+    #[test]
+    fn byok_pays_overhead_pooled_pays_the_provider_too_and_cached_tokens_are_free() {
+        let overhead = BillingSection::default().overhead().unwrap_or_default();
+        let prices = price_map(&[Price {
+            provider: "openai".into(),
+            model: "gpt-4o".into(),
+            input_per_mtok: "2.50".into(),
+            output_per_mtok: "10.00".into(),
+        }]);
+        let mut byok = Totals::default();
+        byok.add(
+            &row("byok", 1_000_000, 200_000, 500_000),
+            &overhead,
+            &prices,
+        );
+        // 800 000 billable input × $0.10/M + 500 000 output × $0.20/M = $0.08 + $0.10.
+        assert_eq!(byok.overhead.to_string(), "0.18");
+        assert_eq!(byok.provider_cost, Usd(0));
+        let mut pooled = Totals::default();
+        pooled.add(
+            &row("pooled", 1_000_000, 200_000, 500_000),
+            &overhead,
+            &prices,
+        );
+        // 800 000 × $2.50/M + 500 000 × $10/M = $2 + $5.
+        assert_eq!(pooled.provider_cost.to_string(), "7.00");
+        assert_eq!(pooled.total().to_string(), "7.18");
+        let mut unknown = row("pooled", 10, 0, 10);
+        unknown.model = "gpt-9".into();
+        let mut t = Totals::default();
+        t.add(&unknown, &overhead, &prices);
+        assert!(t.unpriced);
+    }
+}

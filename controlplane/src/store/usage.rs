@@ -1,0 +1,189 @@
+//! Usage rows, the data planes' shipping cursors, and the price table.
+
+use serde::{Deserialize, Serialize};
+
+use super::Store;
+
+/// One day's usage in one bucket, as a data plane ships it and as it is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageRow {
+    pub day: String,
+    pub tenant: String,
+    pub project: String,
+    pub environment: String,
+    pub provider: String,
+    pub model: String,
+    pub key_source: String,
+    pub requests: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cached_tokens: i64,
+}
+
+/// A position in a data plane's audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Cursor {
+    pub segment: i64,
+    pub offset: i64,
+}
+
+/// A price table entry: dollars per million tokens, as decimal strings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Price {
+    pub provider: String,
+    pub model: String,
+    pub input_per_mtok: String,
+    pub output_per_mtok: String,
+}
+
+impl Store {
+    /// A tenant's plan, if the tenant exists.
+    pub async fn tenant_plan(&self, id: &str) -> sqlx::Result<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT plan FROM tenants WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.0))
+    }
+
+    /// Apply one batch from `dataplane` covering `from..to` of its log, unless it was applied
+    /// before (its `from` is behind the stored cursor). Returns whether it was applied.
+    pub async fn apply_usage(
+        &self,
+        dataplane: &str,
+        from: Cursor,
+        to: Cursor,
+        rows: &[UsageRow],
+    ) -> sqlx::Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let stored: Option<(i64, i64)> =
+            sqlx::query_as("SELECT segment, byte_offset FROM usage_cursors WHERE dataplane = ?")
+                .bind(dataplane)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some((segment, offset)) = stored {
+            if from < (Cursor { segment, offset }) {
+                return Ok(false);
+            }
+        }
+        for r in rows {
+            sqlx::query(
+                "INSERT INTO usage (day, tenant, project, environment, provider, model, key_source, \
+                 requests, input_tokens, output_tokens, cached_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (day, tenant, project, environment, provider, model, key_source) DO UPDATE SET \
+                 requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens, \
+                 output_tokens = output_tokens + excluded.output_tokens, cached_tokens = cached_tokens + excluded.cached_tokens",
+            )
+            .bind(&r.day)
+            .bind(&r.tenant)
+            .bind(&r.project)
+            .bind(&r.environment)
+            .bind(&r.provider)
+            .bind(&r.model)
+            .bind(&r.key_source)
+            .bind(r.requests)
+            .bind(r.input_tokens)
+            .bind(r.output_tokens)
+            .bind(r.cached_tokens)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO usage_cursors (dataplane, segment, byte_offset) VALUES (?, ?, ?) \
+             ON CONFLICT (dataplane) DO UPDATE SET segment = excluded.segment, byte_offset = excluded.byte_offset",
+        )
+        .bind(dataplane)
+        .bind(to.segment)
+        .bind(to.offset)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Usage rows with `from <= day <= to` (ISO dates compare as text), optionally for one
+    /// tenant and one project.
+    pub async fn usage(
+        &self,
+        from: &str,
+        to: &str,
+        tenant: Option<&str>,
+        project: Option<&str>,
+    ) -> sqlx::Result<Vec<UsageRow>> {
+        type Tuple = (
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            i64,
+            i64,
+            i64,
+            i64,
+        );
+        let rows: Vec<Tuple> = sqlx::query_as(
+            "SELECT day, tenant, project, environment, provider, model, key_source, requests, \
+             input_tokens, output_tokens, cached_tokens FROM usage \
+             WHERE day >= ? AND day <= ? AND (? IS NULL OR tenant = ?) AND (? IS NULL OR project = ?) \
+             ORDER BY day, tenant, project, provider, model, key_source",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(tenant)
+        .bind(tenant)
+        .bind(project)
+        .bind(project)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| UsageRow {
+                day: r.0,
+                tenant: r.1,
+                project: r.2,
+                environment: r.3,
+                provider: r.4,
+                model: r.5,
+                key_source: r.6,
+                requests: r.7,
+                input_tokens: r.8,
+                output_tokens: r.9,
+                cached_tokens: r.10,
+            })
+            .collect())
+    }
+
+    pub async fn prices(&self) -> sqlx::Result<Vec<Price>> {
+        let rows: Vec<(String, String, String, String)> = sqlx::query_as(
+            "SELECT provider, model, input_per_mtok, output_per_mtok FROM prices ORDER BY provider, model",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(provider, model, input_per_mtok, output_per_mtok)| Price {
+                provider,
+                model,
+                input_per_mtok,
+                output_per_mtok,
+            })
+            .collect())
+    }
+
+    pub async fn put_price(&self, p: &Price) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO prices (provider, model, input_per_mtok, output_per_mtok) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (provider, model) DO UPDATE SET input_per_mtok = excluded.input_per_mtok, \
+             output_per_mtok = excluded.output_per_mtok",
+        )
+        .bind(&p.provider)
+        .bind(&p.model)
+        .bind(&p.input_per_mtok)
+        .bind(&p.output_per_mtok)
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+}
