@@ -56,6 +56,7 @@ fn big_snapshot(master: &MasterKey) -> Snapshot {
                 guardrails: GuardrailPolicy::default(),
                 custom_patterns: Vec::new(),
                 routing: Default::default(),
+                limits: Default::default(),
             }
         })
         .collect();
@@ -74,6 +75,7 @@ fn big_snapshot(master: &MasterKey) -> Snapshot {
         projects,
         api_keys,
         pooled_keys: Vec::new(),
+        billing: Default::default(),
     }
 }
 

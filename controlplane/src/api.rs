@@ -5,7 +5,7 @@
 
 mod keys;
 mod tenants;
-mod usage;
+pub mod usage;
 
 use std::sync::Arc;
 
@@ -74,6 +74,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/dataplane/v1/register", post(register))
         .route("/dataplane/v1/usage", post(usage::ingest))
         .route("/admin/v1/usage", get(usage::usage))
+        .route(
+            "/admin/v1/projects/{project}/limits",
+            put(usage::put_limits).get(usage::get_limits),
+        )
         .route("/admin/v1/prices", get(usage::list_prices))
         .route("/admin/v1/prices/{provider}/{model}", put(usage::put_price))
         .route(

@@ -26,6 +26,8 @@ pub struct App {
     pub wake: Notify,
     /// Warden's overhead rates (`[billing]`).
     pub overhead: crate::billing::Overhead,
+    /// Usage arrived since the last snapshot: spend limits' month-to-date figures are stale.
+    pub usage_changed: std::sync::atomic::AtomicBool,
 }
 
 /// A built snapshot, ready to push.
@@ -57,6 +59,7 @@ impl App {
             })),
             wake: Notify::new(),
             overhead: crate::billing::Overhead::default(),
+            usage_changed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -94,7 +97,8 @@ impl App {
     /// [`App::publish`] for callers that already hold `publish_lock`.
     pub async fn publish_locked(&self) -> anyhow::Result<u64> {
         let version = self.store.meta("snapshot_version").await?.unwrap_or(0) as u64 + 1;
-        let snapshot = crate::snapshot::build(&self.store, &self.providers, version).await?;
+        let snapshot =
+            crate::snapshot::build(&self.store, &self.providers, &self.overhead, version).await?;
         let bytes = warden_shared::snapshot::encode(&snapshot)?;
         self.store
             .set_meta("snapshot_version", version as i64)

@@ -1,14 +1,14 @@
 //! What usage costs. BYOK traffic pays only Warden's overhead (by default $0.10 per million
 //! input tokens and $0.20 per million output tokens); pooled traffic pays the provider's price
 //! from the editable price table plus the same overhead. Cached prompt tokens are free on both
-//! counts. All arithmetic is exact ([`crate::money`]).
+//! counts. All arithmetic is exact ([`warden_shared::money`]).
 
 use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use crate::money::{Rate, Usd};
 use crate::store::usage::{Price, UsageRow};
+use warden_shared::money::{Rate, Usd};
 
 /// `[billing]` in the control plane's config.
 #[derive(Deserialize, Debug, Clone)]
@@ -50,20 +50,7 @@ impl BillingSection {
     }
 }
 
-/// Public list prices (dollars per million input / output tokens) for the catalog's upstream
-/// models, seeded into an empty price table. Operators edit them with
-/// `PUT /admin/v1/prices/{provider}/{model}`; check them before billing.
-pub const DEFAULT_PRICES: &[(&str, &str, &str, &str)] = &[
-    ("openai", "gpt-4o", "2.50", "10.00"),
-    ("openai", "gpt-4o-mini", "0.15", "0.60"),
-    ("openai", "o3", "2.00", "8.00"),
-    ("openai", "o3-mini", "1.10", "4.40"),
-    ("anthropic", "claude-sonnet-4-6", "3.00", "15.00"),
-    ("google", "gemini-2.0-flash", "0.10", "0.40"),
-    ("groq", "llama-3.3-70b-versatile", "0.59", "0.79"),
-    ("deepseek", "deepseek-chat", "0.28", "0.42"),
-    ("deepseek", "deepseek-reasoner", "0.28", "0.42"),
-];
+pub use warden_shared::catalog::DEFAULT_PRICES;
 
 /// The price table as rates, by (provider, model).
 pub type Prices = HashMap<(String, String), (Rate, Rate)>;

@@ -22,6 +22,14 @@ pub struct Config {
     /// Warden's overhead rates.
     #[serde(default)]
     pub billing: crate::billing::BillingSection,
+    /// How often, while usage keeps arriving, a new snapshot carries the projects' month-to-date
+    /// spend to the data planes (for monthly spend caps).
+    #[serde(default = "default_spend_refresh_s")]
+    pub spend_refresh_s: u64,
+}
+
+fn default_spend_refresh_s() -> u64 {
+    30
 }
 
 impl Config {

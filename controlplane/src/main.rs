@@ -12,7 +12,6 @@ mod app;
 mod billing;
 mod config;
 mod error;
-mod money;
 mod secrets;
 mod snapshot;
 mod store;
@@ -122,6 +121,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let app = Arc::new(app);
     let version = app.publish().await?;
     tokio::spawn(snapshot::pusher(Arc::clone(&app)));
+    tokio::spawn(snapshot::spend_refresher(
+        Arc::clone(&app),
+        std::time::Duration::from_secs(config.spend_refresh_s),
+    ));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;

@@ -13,8 +13,8 @@ use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 use warden_shared::catalog::{ModelRoute, Provider};
 use warden_shared::snapshot::{
-    ApiKeyEntry, CustomPattern, Environment, GuardrailPolicy, Plan, Project, ProviderEndpoint,
-    ProviderKey, Routing, Snapshot, Tenant,
+    ApiKeyEntry, BillingRates, CustomPattern, Environment, GuardrailPolicy, Plan, Project,
+    ProviderEndpoint, ProviderKey, Routing, Snapshot, Tenant,
 };
 use warden_shared::vault::SealedKey;
 
@@ -28,8 +28,12 @@ const STALE_AFTER_S: i64 = 30;
 pub async fn build(
     store: &Store,
     providers: &[ProviderEndpoint],
+    overhead: &crate::billing::Overhead,
     version: u64,
 ) -> anyhow::Result<Snapshot> {
+    let prices = store.prices().await?;
+    let billing = billing_rates(overhead, &prices)?;
+    let month_spend = month_spend(store, overhead, &prices).await?;
     let tenants = store
         .tenants()
         .await?
@@ -55,6 +59,10 @@ pub async fn build(
         .await?
         .into_iter()
         .map(|p| {
+            let body: crate::api::usage::LimitsBody = serde_json::from_str(&p.limits)?;
+            let mut limits = body.limits().map_err(anyhow::Error::msg)?;
+            limits.spent = month_spend.1.get(&p.id).copied().unwrap_or(0);
+            limits.spent_month = month_spend.0;
             Ok(Project {
                 provider_keys: by_project.remove(&p.id).unwrap_or_default(),
                 environment: parse_environment(&p.environment)?,
@@ -63,6 +71,7 @@ pub async fn build(
                 guardrails: parse_guardrails(&p.guardrails)?,
                 custom_patterns: parse_custom_patterns(&p.guardrails)?,
                 routing: parse_routing(&p.routing)?,
+                limits,
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -98,7 +107,86 @@ pub async fn build(
         projects,
         api_keys,
         pooled_keys,
+        billing,
     })
+}
+
+/// Republish every `every` while usage keeps arriving and some project has a spend cap, so the
+/// data planes' month-to-date spend catches up with what the others served.
+pub async fn spend_refresher(app: Arc<App>, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        if !app
+            .usage_changed
+            .swap(false, std::sync::atomic::Ordering::Relaxed)
+        {
+            continue;
+        }
+        match app.store.any_spend_limit().await {
+            Ok(true) => {
+                if let Err(e) = app.publish().await {
+                    tracing::warn!("republishing spend: {e:#}");
+                }
+            }
+            Ok(false) => {}
+            Err(e) => tracing::warn!("checking spend limits: {e}"),
+        }
+    }
+}
+
+/// The overhead and the price table as picodollars per token, for the data planes' spend limits.
+fn billing_rates(
+    overhead: &crate::billing::Overhead,
+    prices: &[crate::store::usage::Price],
+) -> anyhow::Result<BillingRates> {
+    let pico =
+        |r: warden_shared::money::Rate| u64::try_from(r.pico_per_token()).unwrap_or(u64::MAX);
+    let mut rates = BillingRates {
+        overhead_input: pico(overhead.input),
+        overhead_output: pico(overhead.output),
+        prices: Vec::with_capacity(prices.len()),
+    };
+    for ((provider, model), (input, output)) in crate::billing::price_map(prices) {
+        if let Some(p) = Provider::from_name(&provider) {
+            rates.prices.push((p, model, pico(input), pico(output)));
+        }
+    }
+    rates
+        .prices
+        .sort_by(|a, b| (a.0.name(), &a.1).cmp(&(b.0.name(), &b.1)));
+    Ok(rates)
+}
+
+/// This month's spend per project so far (picodollars), and the month's first day.
+async fn month_spend(
+    store: &Store,
+    overhead: &crate::billing::Overhead,
+    prices: &[crate::store::usage::Price],
+) -> anyhow::Result<(i64, HashMap<String, u64>)> {
+    let today = now_s() / 86_400;
+    let (y, m, _) = warden_shared::date::civil_from_days(today);
+    let first = warden_shared::date::days_from_civil(y, i64::from(m), 1);
+    let rows = store
+        .usage(
+            &warden_shared::date::format_day(first),
+            &warden_shared::date::format_day(today),
+            None,
+            None,
+        )
+        .await?;
+    let prices = crate::billing::price_map(prices);
+    let mut totals: HashMap<String, crate::billing::Totals> = HashMap::new();
+    for r in &rows {
+        totals
+            .entry(r.project.clone())
+            .or_default()
+            .add(r, overhead, &prices);
+    }
+    let spend = totals
+        .into_iter()
+        .map(|(p, t)| (p, u64::try_from(t.total().0).unwrap_or(u64::MAX)))
+        .collect();
+    Ok((first, spend))
 }
 
 fn sealed_key(row: &ProviderKeyRow) -> anyhow::Result<ProviderKey> {

@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_guardrails.sql")),
     (3, include_str!("../migrations/0003_routing.sql")),
     (4, include_str!("../migrations/0004_usage.sql")),
+    (5, include_str!("../migrations/0005_limits.sql")),
 ];
 
 pub mod usage;
@@ -33,6 +34,8 @@ pub struct ProjectRow {
     pub guardrails: String,
     /// The key routing as JSON.
     pub routing: String,
+    /// The limits as JSON.
+    pub limits: String,
 }
 
 /// A sealed provider key as stored (`project_id` is `None` for pooled keys).
@@ -168,40 +171,42 @@ impl Store {
     }
 
     pub async fn project(&self, id: &str) -> sqlx::Result<Option<ProjectRow>> {
-        let row: Option<(String, String, String, String, String, String)> = sqlx::query_as(
-            "SELECT p.id, p.tenant_id, p.environment, t.plan, p.guardrails, p.routing FROM projects p JOIN tenants t ON t.id = p.tenant_id WHERE p.id = ?",
+        let row: Option<(String, String, String, String, String, String, String)> = sqlx::query_as(
+            "SELECT p.id, p.tenant_id, p.environment, t.plan, p.guardrails, p.routing, p.limits FROM projects p JOIN tenants t ON t.id = p.tenant_id WHERE p.id = ?",
         )
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(
-            |(id, tenant_id, environment, plan, guardrails, routing)| ProjectRow {
+            |(id, tenant_id, environment, plan, guardrails, routing, limits)| ProjectRow {
                 id,
                 tenant_id,
                 environment,
                 plan,
                 guardrails,
                 routing,
+                limits,
             },
         ))
     }
 
     pub async fn projects(&self) -> sqlx::Result<Vec<ProjectRow>> {
-        let rows: Vec<(String, String, String, String, String, String)> = sqlx::query_as(
-            "SELECT p.id, p.tenant_id, p.environment, t.plan, p.guardrails, p.routing FROM projects p JOIN tenants t ON t.id = p.tenant_id ORDER BY p.created_at, p.id",
+        let rows: Vec<(String, String, String, String, String, String, String)> = sqlx::query_as(
+            "SELECT p.id, p.tenant_id, p.environment, t.plan, p.guardrails, p.routing, p.limits FROM projects p JOIN tenants t ON t.id = p.tenant_id ORDER BY p.created_at, p.id",
         )
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
             .into_iter()
             .map(
-                |(id, tenant_id, environment, plan, guardrails, routing)| ProjectRow {
+                |(id, tenant_id, environment, plan, guardrails, routing, limits)| ProjectRow {
                     id,
                     tenant_id,
                     environment,
                     plan,
                     guardrails,
                     routing,
+                    limits,
                 },
             )
             .collect())
@@ -353,6 +358,15 @@ impl Store {
         .execute(&self.pool)
         .await
         .map(|_| ())
+    }
+
+    pub async fn set_limits(&self, project: &str, limits: &str) -> sqlx::Result<bool> {
+        let r = sqlx::query("UPDATE projects SET limits = ? WHERE id = ?")
+            .bind(limits)
+            .bind(project)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
     }
 
     pub async fn set_routing(&self, project: &str, routing: &str) -> sqlx::Result<bool> {

@@ -43,6 +43,8 @@ pub struct Request<'a> {
     pub started: Instant,
     /// The audit entry, filled in by the steps that learn something (auth, routing, upstream).
     pub audit: &'a RefCell<Entry>,
+    /// The project's spend is past its warning threshold: answers say so in a header.
+    pub budget_warning: std::cell::Cell<bool>,
 }
 
 /// What a handler did, for accounting.
@@ -107,6 +109,7 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, mut io: S, 
             peer,
             started,
             audit: &audit,
+            budget_warning: std::cell::Cell::new(false),
         };
         let outcome = match dispatch(shard, &mut io, &mut out, &req, route).await {
             Ok(outcome) => outcome,

@@ -32,6 +32,10 @@ pub enum Kind {
     NoProviderKey,
     /// A guardrail refused the request (the detail names the category, never the value).
     GuardrailBlocked,
+    /// The project's requests or tokens per minute are used up.
+    RateLimited,
+    /// The project's monthly spend cap is reached.
+    BudgetExceeded,
     /// Shard at its connection limit, or draining.
     Overloaded,
     /// The shard's audit ring stayed full: records would otherwise be lost.
@@ -57,6 +61,8 @@ pub struct Error {
     pub kind: Kind,
     pub context: &'static str,
     pub detail: Option<Cow<'static, str>>,
+    /// Seconds for a `retry-after` header (rate limits).
+    pub retry_after_s: Option<u32>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -67,7 +73,13 @@ impl Error {
             kind,
             context,
             detail: None,
+            retry_after_s: None,
         }
+    }
+
+    pub fn with_retry_after(mut self, seconds: u32) -> Error {
+        self.retry_after_s = Some(seconds);
+        self
     }
 
     pub fn with_detail(mut self, detail: impl Into<Cow<'static, str>>) -> Error {
@@ -103,6 +115,7 @@ impl Error {
             Kind::MissingApiKey | Kind::InvalidApiKey => 401,
             Kind::UnknownRoute | Kind::ModelNotFound => 404,
             Kind::MethodNotAllowed => 405,
+            Kind::RateLimited | Kind::BudgetExceeded => 429,
             Kind::Overloaded | Kind::AuditFull | Kind::AuditUnavailable => 503,
             Kind::UpstreamConnect | Kind::UpstreamProtocol | Kind::UpstreamClosed => 502,
             Kind::UpstreamTimeout => 504,
@@ -137,6 +150,8 @@ impl Error {
             Kind::ModelNotFound => "model_not_found",
             Kind::NoProviderKey => "provider_key_missing",
             Kind::GuardrailBlocked => "guardrail_blocked",
+            Kind::RateLimited => "rate_limit_exceeded",
+            Kind::BudgetExceeded => "budget_exceeded",
             Kind::Overloaded => "overloaded",
             Kind::AuditFull => "audit_backpressure",
             Kind::AuditUnavailable => "audit_unavailable",

@@ -14,6 +14,7 @@ pub mod error;
 pub mod extract;
 pub mod guard;
 pub mod http;
+pub mod limits;
 pub mod listener;
 pub mod metrics;
 pub mod proxy;

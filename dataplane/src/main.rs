@@ -324,6 +324,7 @@ fn empty_snapshot() -> Snapshot {
         projects: Vec::new(),
         api_keys: Vec::new(),
         pooled_keys: Vec::new(),
+        billing: Default::default(),
     }
 }
 

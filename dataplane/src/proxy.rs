@@ -57,6 +57,7 @@ pub async fn chat_completions<S: AsyncWriteRent>(
     let state = shard.state();
     let caller = authenticate(&state, req.buf, req.head, KeyHeader::BearerOnly)?;
     caller.note(&mut req.audit.borrow_mut());
+    let admission;
     let prepared = {
         let mut scratch = shard.scratch.borrow_mut();
         let (fields, value) = parse_chat(req.body, &mut scratch)?;
@@ -65,6 +66,7 @@ pub async fn chat_completions<S: AsyncWriteRent>(
                 .with_detail(format!("{:?}", fields.model))
         })?;
         let guard = screen(shard, &state, req, Dialect::OpenAi, &value, &caller)?;
+        admission = admit(req, &caller, max_output(&value))?;
         let stream = fields.stream;
         let fields = Rc::new(fields);
         let replacements = Rc::new(guard.replacements.clone());
@@ -147,7 +149,63 @@ pub async fn chat_completions<S: AsyncWriteRent>(
             ),
         }
     };
-    forward(shard, client, out, req, &state, prepared, Dialect::OpenAi).await
+    let outcome = forward(shard, client, out, req, &state, prepared, Dialect::OpenAi).await;
+    settle(&state, req, &caller, &admission);
+    outcome
+}
+
+/// The header on answers for a project whose spend is past its warning threshold.
+pub const BUDGET_WARNING: (&str, &[u8]) = (
+    "x-warden-budget-warning",
+    b"monthly spend is past the warning threshold",
+);
+
+/// Admit a request under its project's limits, before anything goes upstream. `max_output` is
+/// the output the request asks for, if it says.
+pub fn admit(
+    req: &Request<'_>,
+    caller: &Caller<'_>,
+    max_output: Option<u64>,
+) -> Result<crate::limits::Admission> {
+    let p = caller.project;
+    let estimate = crate::limits::estimate(req.body.len(), max_output);
+    let a = crate::limits::admit(&p.limits, &p.counters, estimate, now())?;
+    req.budget_warning.set(a.warn);
+    Ok(a)
+}
+
+/// The answer is done: settle the token reservation and add what it cost.
+pub fn settle(
+    state: &ServingState,
+    req: &Request<'_>,
+    caller: &Caller<'_>,
+    a: &crate::limits::Admission,
+) {
+    let e = req.audit.borrow();
+    let (Some(usage), Some(provider)) = (e.usage, e.provider.and_then(Provider::from_name)) else {
+        crate::limits::settle(&caller.project.counters, a, 0, 0);
+        return;
+    };
+    let model = e.upstream_model.as_deref().unwrap_or("");
+    let pooled = e.key_source == Some("pooled");
+    let cost = crate::limits::cost(&state.billing, provider, model, pooled, &usage);
+    let used = usage.input_tokens + usage.output_tokens;
+    crate::limits::settle(&caller.project.counters, a, used, cost);
+}
+
+/// The output tokens a request asks for: OpenAI's `max_completion_tokens` / `max_tokens`,
+/// Anthropic's `max_tokens`, Gemini's `generationConfig.maxOutputTokens`.
+pub fn max_output(value: &simd_json::BorrowedValue<'_>) -> Option<u64> {
+    use simd_json::prelude::*;
+    value
+        .get("max_completion_tokens")
+        .or_else(|| value.get("max_tokens"))
+        .or_else(|| {
+            value
+                .get("generationConfig")
+                .and_then(|g| g.get("maxOutputTokens"))
+        })
+        .and_then(|v| v.as_u64())
 }
 
 /// The tenant and project a key was sealed for ("" and "" for a pooled key).
@@ -335,10 +393,13 @@ pub async fn answer<S: AsyncWriteRent>(
     let retry = retry_after
         .filter(|_| error.is_some())
         .map(|v| v.to_string().into_bytes());
-    let extra: Vec<(&str, &[u8])> = retry
+    let mut extra: Vec<(&str, &[u8])> = retry
         .iter()
         .map(|v| ("retry-after", v.as_slice()))
         .collect();
+    if req.budget_warning.get() {
+        extra.push(BUDGET_WARNING);
+    }
     respond::head(
         out,
         status,

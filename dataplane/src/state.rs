@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use warden_shared::catalog::Provider;
 use warden_shared::snapshot::{
-    Environment, GuardrailPolicy, KeyMode, Plan, ProviderKey, Routing, Snapshot,
+    BillingRates, Environment, GuardrailPolicy, KeyMode, Limits, Plan, ProviderKey, Routing,
+    Snapshot,
 };
 use warden_shared::vault::Keyring;
 
@@ -28,6 +29,8 @@ pub struct ServingState {
     pub master: Arc<Keyring>,
     /// Scratch space for every project's custom-pattern database (this shard's own).
     pub custom_scratch: Option<hyperscan::Scratch>,
+    /// What usage costs (for spend limits).
+    pub billing: BillingRates,
     /// The operator's pooled keys (sealed), in priority order, with their labels.
     pub pooled_keys: Vec<ProviderKey>,
     pub pooled_labels: Vec<(Arc<str>, Arc<str>)>,
@@ -77,6 +80,9 @@ pub struct ProjectState {
     pub guardrails: GuardrailPolicy,
     /// Which key sources serve this project (a developer-plan tenant's: pooled only).
     pub routing: Routing,
+    pub limits: Limits,
+    /// Shared by every shard (see `limits`).
+    pub counters: Arc<crate::limits::Counters>,
     /// The operator's own detectors, compiled.
     pub custom: Option<Arc<CustomSet>>,
     /// The `/v1/models` answer for keys of this project.
@@ -172,6 +178,8 @@ impl ServingState {
                     .collect(),
                 guardrails: p.guardrails,
                 routing,
+                limits: p.limits.clone(),
+                counters: crate::limits::counters(&Arc::from(p.id.as_str()), snapshot.version),
                 custom: set.clone(),
                 models_json: models_json(&aliases),
             });
@@ -203,6 +211,7 @@ impl ServingState {
             origins,
             master,
             custom_scratch,
+            billing: snapshot.billing.clone(),
             pooled_labels: pooled_keys
                 .iter()
                 .map(|k| (k.id.as_str().into(), k.fingerprint.as_str().into()))
@@ -305,9 +314,11 @@ pub mod tests {
                 guardrails: GuardrailPolicy::default(),
                 custom_patterns: patterns,
                 routing: Default::default(),
+                limits: Default::default(),
             }],
             api_keys: Vec::new(),
             pooled_keys: Vec::new(),
+            billing: Default::default(),
         };
         let key = MasterKey::generate(1).unwrap_or_else(|e| panic!("{e}"));
         ServingState::build(&snapshot, Arc::new(Keyring::new(vec![key])))

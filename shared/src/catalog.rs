@@ -124,6 +124,21 @@ pub fn default_models() -> Vec<ModelRoute> {
         .collect()
 }
 
+/// Public list prices (dollars per million input / output tokens) for the catalog's upstream
+/// models, seeded into an empty price table. Operators edit them with
+/// `PUT /admin/v1/prices/{provider}/{model}` (control plane); check them before billing.
+pub const DEFAULT_PRICES: &[(&str, &str, &str, &str)] = &[
+    ("openai", "gpt-4o", "2.50", "10.00"),
+    ("openai", "gpt-4o-mini", "0.15", "0.60"),
+    ("openai", "o3", "2.00", "8.00"),
+    ("openai", "o3-mini", "1.10", "4.40"),
+    ("anthropic", "claude-sonnet-4-6", "3.00", "15.00"),
+    ("google", "gemini-2.0-flash", "0.10", "0.40"),
+    ("groq", "llama-3.3-70b-versatile", "0.59", "0.79"),
+    ("deepseek", "deepseek-chat", "0.28", "0.42"),
+    ("deepseek", "deepseek-reasoner", "0.28", "0.42"),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod date;
+pub mod money;
 pub mod patterns;
 pub mod snapshot;
 pub mod standalone;

@@ -25,6 +25,123 @@ pub struct Snapshot {
     pub api_keys: Vec<ApiKeyEntry>,
     /// The operator's pooled provider keys, sealed with the scope tenant "" / project "".
     pub pooled_keys: Vec<ProviderKey>,
+    /// What usage costs, for monthly spend limits.
+    pub billing: BillingRates,
+}
+
+/// Prices as picodollars (10^-12 USD) per token: Warden's overhead, and each pooled model's
+/// provider price.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct BillingRates {
+    pub overhead_input: u64,
+    pub overhead_output: u64,
+    /// (provider, upstream model, input, output).
+    pub prices: Vec<(Provider, String, u64, u64)>,
+}
+
+impl BillingRates {
+    /// From decimal dollars per million tokens: the overhead rates and (provider name, model,
+    /// input, output) prices. Unknown providers and unreadable prices are errors.
+    pub fn from_decimal(
+        overhead: (&str, &str),
+        prices: &[(&str, &str, &str, &str)],
+    ) -> Result<BillingRates, String> {
+        let rate = |s: &str| {
+            crate::money::Rate::per_mtok(s)
+                .and_then(|r| u64::try_from(r.pico_per_token()).ok())
+                .ok_or_else(|| {
+                    format!("price {s:?}: dollars per million tokens, at most 6 decimals")
+                })
+        };
+        let mut out = BillingRates {
+            overhead_input: rate(overhead.0)?,
+            overhead_output: rate(overhead.1)?,
+            prices: Vec::with_capacity(prices.len()),
+        };
+        for (provider, model, input, output) in prices {
+            let p = Provider::from_name(provider)
+                .ok_or_else(|| format!("price for unknown provider {provider:?}"))?;
+            out.prices
+                .push((p, (*model).to_owned(), rate(input)?, rate(output)?));
+        }
+        Ok(out)
+    }
+
+    /// The default overhead ($0.10 / $0.20 per million input / output tokens) and list prices.
+    pub fn defaults() -> BillingRates {
+        BillingRates::from_decimal(("0.10", "0.20"), crate::catalog::DEFAULT_PRICES)
+            .unwrap_or_default()
+    }
+
+    /// What one request's usage costs, in picodollars: the overhead on uncached input and on
+    /// output, plus the provider's price for pooled traffic. Saturates rather than wraps.
+    pub fn cost(&self, provider: Provider, model: &str, pooled: bool, tokens: [u64; 3]) -> u64 {
+        let [input, cached, output] = tokens;
+        let billable = input.saturating_sub(cached);
+        let mut pico = billable
+            .saturating_mul(self.overhead_input)
+            .saturating_add(output.saturating_mul(self.overhead_output));
+        if pooled {
+            let price = self
+                .prices
+                .iter()
+                .find(|(p, m, _, _)| *p == provider && m == model);
+            if let Some((_, _, i, o)) = price {
+                pico = pico
+                    .saturating_add(billable.saturating_mul(*i))
+                    .saturating_add(output.saturating_mul(*o));
+            }
+        }
+        pico
+    }
+}
+
+impl Limits {
+    /// From a config or API body: spend in decimal dollars; the warning threshold defaults to
+    /// 80 % of the cap.
+    pub fn from_decimal(
+        requests_per_minute: Option<u64>,
+        tokens_per_minute: Option<u64>,
+        monthly_spend_usd: Option<&str>,
+        monthly_spend_warning_usd: Option<&str>,
+    ) -> Result<Limits, String> {
+        let pico = |s: &str, field: &str| {
+            crate::money::Usd::parse(s)
+                .and_then(|u| u64::try_from(u.0).ok())
+                .ok_or_else(|| format!("{field} {s:?}: a dollar amount up to 18 million"))
+        };
+        let spend = monthly_spend_usd
+            .map(|s| pico(s, "monthly_spend_usd"))
+            .transpose()?
+            .unwrap_or(0);
+        let warning = match monthly_spend_warning_usd {
+            Some(s) => pico(s, "monthly_spend_warning_usd")?,
+            None => spend / 5 * 4,
+        };
+        Ok(Limits {
+            requests_per_minute: requests_per_minute.unwrap_or(0),
+            tokens_per_minute: tokens_per_minute.unwrap_or(0),
+            monthly_spend: spend,
+            monthly_spend_warning: warning,
+            spent: 0,
+            spent_month: 0,
+        })
+    }
+}
+
+/// A project's limits; 0 means none. Spend is in picodollars.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct Limits {
+    pub requests_per_minute: u64,
+    pub tokens_per_minute: u64,
+    /// The hard monthly cap: requests are refused (429 `budget_exceeded`) once it is reached.
+    pub monthly_spend: u64,
+    /// The soft threshold: answers carry `x-warden-budget-warning` once it is passed.
+    pub monthly_spend_warning: u64,
+    /// Spend this month as the control plane knew it when the snapshot was built, and which
+    /// month that is (days since the epoch of its first day).
+    pub spent: u64,
+    pub spent_month: i64,
 }
 
 impl Snapshot {
@@ -88,6 +205,7 @@ pub struct Project {
     pub custom_patterns: Vec<CustomPattern>,
     /// Which key sources serve this project's requests.
     pub routing: Routing,
+    pub limits: Limits,
 }
 
 /// Which keys a project's requests may use: its own (BYOK), the operator's pooled keys, or its
@@ -283,6 +401,7 @@ mod tests {
                 project: "p".into(),
             }],
             pooled_keys: vec![],
+            billing: BillingRates::defaults(),
         }
     }
 

@@ -13,8 +13,8 @@ use zeroize::Zeroizing;
 
 use crate::catalog::{default_models, ModelRoute, Provider};
 use crate::snapshot::{
-    ApiKeyEntry, CustomPattern, Environment, GuardAction, GuardrailPolicy, KeyMode, Plan, Project,
-    ProviderEndpoint, ProviderKey, Routing, Snapshot, Tenant,
+    ApiKeyEntry, BillingRates, CustomPattern, Environment, GuardAction, GuardrailPolicy, KeyMode,
+    Limits, Plan, Project, ProviderEndpoint, ProviderKey, Routing, Snapshot, Tenant,
 };
 use crate::vault::{KeyScope, MasterKey};
 use crate::{api_key_hash, fingerprint};
@@ -73,6 +73,19 @@ pub struct ProjectSection {
     pub guardrails: GuardrailSection,
     #[serde(default)]
     pub routing: RoutingSection,
+    #[serde(default)]
+    pub limits: LimitsSection,
+}
+
+/// `[tenants.projects.limits]`
+#[derive(Deserialize, Debug, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    pub requests_per_minute: Option<u64>,
+    pub tokens_per_minute: Option<u64>,
+    /// Decimal dollars, e.g. "50.00".
+    pub monthly_spend_usd: Option<String>,
+    pub monthly_spend_warning_usd: Option<String>,
 }
 
 /// `provider_keys = [{ provider = "...", key = "..." | key_env = "..." }]`
@@ -257,6 +270,7 @@ pub fn compile(
         projects,
         api_keys,
         pooled_keys,
+        billing: BillingRates::defaults(),
     })
 }
 
@@ -330,6 +344,13 @@ fn compile_project(
         },
         custom_patterns: g.custom.clone(),
         routing: routing(&p.routing, &p.id)?,
+        limits: Limits::from_decimal(
+            p.limits.requests_per_minute,
+            p.limits.tokens_per_minute,
+            p.limits.monthly_spend_usd.as_deref(),
+            p.limits.monthly_spend_warning_usd.as_deref(),
+        )
+        .map_err(|e| ConfigError(format!("project {}: limits: {e}", p.id)))?,
     })
 }
 

@@ -708,3 +708,35 @@ fn routing_pooled_keys_and_fallbacks_set_through_the_admin_api() {
     );
     assert!((400..500).contains(&add.status), "{}", add.text());
 }
+
+#[test]
+fn limits_set_through_the_admin_api_are_enforced_by_the_data_plane() {
+    let mock = Mock::start(&[]);
+    let cp = ControlPlane::start(mock.addr);
+    let gw = Gateway::start(Driver::IoUring, &cp.dataplane_config(2));
+    let s = setup(&cp, "acme");
+    assert!(eventually(Duration::from_secs(5), || chat(&gw, &s.key).status == 200).is_some());
+    let path = format!("/admin/v1/projects/{}/limits", s.project);
+    assert_eq!(
+        cp.admin("PUT", &path, Some(&json!({"monthly_spend_usd": "ten"})))
+            .status,
+        400
+    );
+    let set = cp.admin(
+        "PUT",
+        &path,
+        Some(&json!({"requests_per_minute": 1, "monthly_spend_usd": "100.00"})),
+    );
+    assert_eq!(set.status, 200, "{}", set.text());
+    assert_eq!(
+        cp.admin("GET", &path, None).json(),
+        json!({"requests_per_minute": 1, "monthly_spend_usd": "100.00"})
+    );
+    // Once the limit is in, at most one request a minute gets through: two in a row cannot
+    // both succeed, and the refusal carries the code.
+    let refused = eventually(Duration::from_secs(5), || {
+        let b = chat(&gw, &s.key);
+        b.status == 429 && b.json()["error"]["code"] == "rate_limit_exceeded"
+    });
+    assert!(refused.is_some(), "the limit reached the data plane");
+}

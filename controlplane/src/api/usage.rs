@@ -14,8 +14,8 @@ use super::{Admin, Body, DataPlane};
 use crate::app::App;
 use crate::billing::{price_map, Totals};
 use crate::error::{ApiError, ApiResult};
-use crate::money::Rate;
 use crate::store::usage::{Cursor, Price, UsageRow};
+use warden_shared::money::Rate;
 
 /// The most rows one batch may carry.
 const MAX_BATCH_ROWS: usize = 100_000;
@@ -63,6 +63,10 @@ pub async fn ingest(
         .store
         .apply_usage(&b.dataplane, b.from, b.to, &b.rows)
         .await?;
+    if applied && !b.rows.is_empty() {
+        app.usage_changed
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     Ok(Json(json!({"applied": applied})))
 }
 
@@ -270,4 +274,59 @@ pub async fn statement(
         "lines": items,
         "totals": money(&total),
     })))
+}
+
+/// A project's limits (`PUT /admin/v1/projects/{project}/limits`); absent keys: no limit.
+#[derive(Deserialize, serde::Serialize, Default, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsBody {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    requests_per_minute: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tokens_per_minute: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    monthly_spend_usd: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    monthly_spend_warning_usd: Option<String>,
+}
+
+impl LimitsBody {
+    pub fn limits(&self) -> Result<warden_shared::snapshot::Limits, String> {
+        warden_shared::snapshot::Limits::from_decimal(
+            self.requests_per_minute,
+            self.tokens_per_minute,
+            self.monthly_spend_usd.as_deref(),
+            self.monthly_spend_warning_usd.as_deref(),
+        )
+    }
+}
+
+pub async fn put_limits(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(project): Path<String>,
+    Body(b): Body<LimitsBody>,
+) -> ApiResult<Json<Value>> {
+    b.limits().map_err(ApiError::BadRequest)?;
+    let json = serde_json::to_string(&b).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if !app.store.set_limits(&project, &json).await? {
+        return Err(ApiError::NotFound("project"));
+    }
+    app.publish().await?;
+    Ok(Json(json!(b)))
+}
+
+pub async fn get_limits(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(project): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let p = app
+        .store
+        .project(&project)
+        .await?
+        .ok_or(ApiError::NotFound("project"))?;
+    let b: LimitsBody =
+        serde_json::from_str(&p.limits).map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Json(json!(b)))
 }

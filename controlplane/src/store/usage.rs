@@ -155,6 +155,16 @@ impl Store {
             .collect())
     }
 
+    /// Whether any project has a monthly spend cap (its month-to-date spend must reach the data
+    /// planes).
+    pub async fn any_spend_limit(&self) -> sqlx::Result<bool> {
+        let row: (i64,) =
+            sqlx::query_as("SELECT count(*) FROM projects WHERE limits LIKE '%monthly_spend%'")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(row.0 > 0)
+    }
+
     pub async fn prices(&self) -> sqlx::Result<Vec<Price>> {
         let rows: Vec<(String, String, String, String)> = sqlx::query_as(
             "SELECT provider, model, input_per_mtok, output_per_mtok FROM prices ORDER BY provider, model",

@@ -108,7 +108,22 @@ pub fn error_in(
         Dialect::Gemini => gemini_error_body(&mut body, err.status(), &message),
     }
     let keep_alive = keep_alive && !err.closes_connection();
-    full(out, err.status(), JSON, &body, request_id, keep_alive);
+    match err.retry_after_s {
+        Some(s) => {
+            let s = s.to_string();
+            head(
+                out,
+                err.status(),
+                JSON,
+                BodyLen::Fixed(body.len()),
+                request_id,
+                keep_alive,
+                &[("retry-after", s.as_bytes())],
+            );
+            out.extend_from_slice(&body);
+        }
+        None => full(out, err.status(), JSON, &body, request_id, keep_alive),
+    }
 }
 
 /// `{"type":"error","error":{"type":..,"message":..}}`

@@ -14,7 +14,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use super::attempt::{Attempt, Body};
-use super::{forward, no_key, note_route, owner, redact, screen, Prepared, Translation};
+use super::{
+    admit, forward, max_output, no_key, note_route, owner, redact, screen, settle, Prepared,
+    Translation,
+};
 use crate::auth::{authenticate, Caller, KeyHeader};
 use crate::conn::{Outcome, Request};
 use crate::error::{Error, Kind, Result};
@@ -35,10 +38,12 @@ pub async fn anthropic_messages<S: AsyncWriteRent>(
     let state = shard.state();
     let caller = authenticate(&state, req.buf, req.head, KeyHeader::XApiKey)?;
     caller.note(&mut req.audit.borrow_mut());
+    let admission;
     let prepared = {
         let mut scratch = shard.scratch.borrow_mut();
         let (fields, value) = parse_model_body(req.body, &mut scratch)?;
         let guard = screen(shard, &state, req, Dialect::Anthropic, &value, &caller)?;
+        admission = admit(req, &caller, max_output(&value))?;
         let (alias, upstream) = native_model(&state, &fields.model, Provider::Anthropic)?;
         let mut body = Vec::with_capacity(req.body.len() + upstream.len());
         let (before, after) = split_at_model(req.body, &fields.model_span);
@@ -76,7 +81,7 @@ pub async fn anthropic_messages<S: AsyncWriteRent>(
             .map(|g| g.in_dialect(Dialect::Anthropic)),
         }
     };
-    forward(
+    let outcome = forward(
         shard,
         client,
         out,
@@ -85,7 +90,9 @@ pub async fn anthropic_messages<S: AsyncWriteRent>(
         prepared,
         Dialect::Anthropic,
     )
-    .await
+    .await;
+    settle(&state, req, &caller, &admission);
+    outcome
 }
 
 pub async fn gemini_generate<S: AsyncWriteRent>(
@@ -111,6 +118,7 @@ pub async fn gemini_generate<S: AsyncWriteRent>(
     let state = shard.state();
     let caller = authenticate(&state, req.buf, req.head, KeyHeader::XGoogApiKey)?;
     caller.note(&mut req.audit.borrow_mut());
+    let admission;
     let prepared = {
         let mut scratch = shard.scratch.borrow_mut();
         scratch.clear();
@@ -120,6 +128,7 @@ pub async fn gemini_generate<S: AsyncWriteRent>(
                 .with_detail(e.to_string())
         })?;
         let guard = screen(shard, &state, req, Dialect::Gemini, &value, &caller)?;
+        admission = admit(req, &caller, max_output(&value))?;
         let body: std::borrow::Cow<'_, [u8]> = if guard.replacements.is_empty() {
             std::borrow::Cow::Borrowed(req.body)
         } else {
@@ -151,7 +160,9 @@ pub async fn gemini_generate<S: AsyncWriteRent>(
             .map(|g| g.in_dialect(Dialect::Gemini)),
         }
     };
-    forward(shard, client, out, req, &state, prepared, Dialect::Gemini).await
+    let outcome = forward(shard, client, out, req, &state, prepared, Dialect::Gemini).await;
+    settle(&state, req, &caller, &admission);
+    outcome
 }
 
 /// A native route's attempts: every key the project may use for `provider`, same model (a

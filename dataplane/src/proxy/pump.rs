@@ -42,6 +42,7 @@ pub async fn run<S: AsyncWriteRent>(
     strip_usage: bool,
 ) -> End {
     out.clear();
+    let warning = [super::BUDGET_WARNING];
     respond::head(
         out,
         200,
@@ -49,7 +50,11 @@ pub async fn run<S: AsyncWriteRent>(
         BodyLen::Chunked,
         req.id,
         req.keep_alive,
-        &[],
+        if req.budget_warning.get() {
+            &warning
+        } else {
+            &[]
+        },
     );
     if flush(client, out).await.is_err() {
         shard.metrics.stream_client_disconnects.inc();

@@ -72,6 +72,11 @@ impl Rate {
     pub fn cost(self, tokens: u64) -> Usd {
         Usd(self.0 * u128::from(tokens))
     }
+
+    /// Picodollars per token.
+    pub fn pico_per_token(self) -> u128 {
+        self.0
+    }
 }
 
 #[cfg(test)]
