@@ -76,6 +76,7 @@ fn big_snapshot(master: &MasterKey) -> Snapshot {
         api_keys,
         pooled_keys: Vec::new(),
         billing: Default::default(),
+        route_groups: Vec::new(),
     }
 }
 

@@ -26,6 +26,8 @@ pub struct App {
     pub wake: Notify,
     /// Warden's overhead rates (`[billing]`).
     pub overhead: crate::billing::Overhead,
+    /// Complexity routing groups from the config (`auto` is added unless configured).
+    pub route_groups: Vec<warden_shared::snapshot::RouteGroup>,
     /// Usage arrived since the last snapshot: spend limits' month-to-date figures are stale.
     pub usage_changed: std::sync::atomic::AtomicBool,
 }
@@ -60,6 +62,7 @@ impl App {
             wake: Notify::new(),
             overhead: crate::billing::Overhead::default(),
             usage_changed: std::sync::atomic::AtomicBool::new(false),
+            route_groups: Vec::new(),
         }
     }
 
@@ -97,8 +100,14 @@ impl App {
     /// [`App::publish`] for callers that already hold `publish_lock`.
     pub async fn publish_locked(&self) -> anyhow::Result<u64> {
         let version = self.store.meta("snapshot_version").await?.unwrap_or(0) as u64 + 1;
-        let snapshot =
-            crate::snapshot::build(&self.store, &self.providers, &self.overhead, version).await?;
+        let snapshot = crate::snapshot::build(
+            &self.store,
+            &self.providers,
+            &self.overhead,
+            &self.route_groups,
+            version,
+        )
+        .await?;
         let bytes = warden_shared::snapshot::encode(&snapshot)?;
         self.store
             .set_meta("snapshot_version", version as i64)

@@ -26,6 +26,9 @@ pub struct Config {
     /// spend to the data planes (for monthly spend caps).
     #[serde(default = "default_spend_refresh_s")]
     pub spend_refresh_s: u64,
+    /// `[[route_groups]]`: complexity routing groups (`auto` is built in).
+    #[serde(default)]
+    pub route_groups: Vec<warden_shared::snapshot::RouteGroup>,
 }
 
 fn default_spend_refresh_s() -> u64 {

@@ -118,6 +118,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         providers,
     );
     app.overhead = config.billing.overhead()?;
+    app.route_groups = config.route_groups.clone();
     let app = Arc::new(app);
     let version = app.publish().await?;
     tokio::spawn(snapshot::pusher(Arc::clone(&app)));

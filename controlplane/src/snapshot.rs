@@ -29,6 +29,7 @@ pub async fn build(
     store: &Store,
     providers: &[ProviderEndpoint],
     overhead: &crate::billing::Overhead,
+    route_groups: &[warden_shared::snapshot::RouteGroup],
     version: u64,
 ) -> anyhow::Result<Snapshot> {
     let prices = store.prices().await?;
@@ -86,7 +87,7 @@ pub async fn build(
             Ok(ApiKeyEntry { id, hash, project })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let models = store
+    let models: Vec<ModelRoute> = store
         .models()
         .await?
         .into_iter()
@@ -99,6 +100,8 @@ pub async fn build(
             })
         })
         .collect();
+    let route_groups =
+        warden_shared::snapshot::route_groups(route_groups, &models).map_err(anyhow::Error::msg)?;
     Ok(Snapshot {
         version,
         providers: providers.to_vec(),
@@ -106,6 +109,7 @@ pub async fn build(
         tenants,
         projects,
         api_keys,
+        route_groups,
         pooled_keys,
         billing,
     })

@@ -54,6 +54,9 @@ pub struct Config {
     /// `[[pooled_keys]]`: the operator's keys, for projects whose routing allows them.
     #[serde(default)]
     pub pooled_keys: Vec<warden_shared::standalone::ProviderKeySection>,
+    /// `[[route_groups]]`: complexity routing (`auto` is built in).
+    #[serde(default)]
+    pub route_groups: Vec<warden_shared::snapshot::RouteGroup>,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy)]
@@ -230,6 +233,7 @@ impl Config {
             models: &self.models,
             tenants: &self.tenants,
             pooled_keys: &self.pooled_keys,
+            route_groups: &self.route_groups,
         }
     }
 }

@@ -43,8 +43,8 @@ pub struct Request<'a> {
     pub started: Instant,
     /// The audit entry, filled in by the steps that learn something (auth, routing, upstream).
     pub audit: &'a RefCell<Entry>,
-    /// The project's spend is past its warning threshold: answers say so in a header.
-    pub budget_warning: std::cell::Cell<bool>,
+    /// Headers Warden adds to the answer (the route taken, a budget warning); at most a few.
+    pub headers: RefCell<Vec<(&'static str, Vec<u8>)>>,
 }
 
 /// What a handler did, for accounting.
@@ -109,7 +109,7 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, mut io: S, 
             peer,
             started,
             audit: &audit,
-            budget_warning: std::cell::Cell::new(false),
+            headers: RefCell::new(Vec::new()),
         };
         let outcome = match dispatch(shard, &mut io, &mut out, &req, route).await {
             Ok(outcome) => outcome,

@@ -117,6 +117,7 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
     )?;
     let guard =
         Arc::new(warden_dataplane::guard::engine::Engine::new().map_err(anyhow::Error::msg)?);
+    let scorer = Arc::new(warden_dataplane::complexity::Scorer::new().map_err(anyhow::Error::msg)?);
     let version = Arc::new(AtomicU64::new(snapshot.version));
     let (senders, mut receivers): (Vec<_>, Vec<_>) = (0..shards)
         .map(|_| futures_channel::mpsc::unbounded())
@@ -171,6 +172,7 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
             ready: ready_tx.clone(),
             audit: producers.next(),
             guard: Arc::clone(&guard),
+            scorer: Arc::clone(&scorer),
             custom: Arc::clone(&custom),
             updates: receivers.remove(0),
         })?);
@@ -325,6 +327,7 @@ fn empty_snapshot() -> Snapshot {
         api_keys: Vec::new(),
         pooled_keys: Vec::new(),
         billing: Default::default(),
+        route_groups: Vec::new(),
     }
 }
 

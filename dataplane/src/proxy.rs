@@ -61,7 +61,12 @@ pub async fn chat_completions<S: AsyncWriteRent>(
     let prepared = {
         let mut scratch = shard.scratch.borrow_mut();
         let (fields, value) = parse_chat(req.body, &mut scratch)?;
-        let target = state.route(&fields.model).ok_or_else(|| {
+        let target = match (state.route(&fields.model), state.group(&fields.model)) {
+            (Some(t), _) => Some(t),
+            (None, Some(tiers)) => route_by_complexity(shard, &state, req, &caller, &value, tiers),
+            (None, None) => None,
+        }
+        .ok_or_else(|| {
             Error::new(Kind::ModelNotFound, "unknown model")
                 .with_detail(format!("{:?}", fields.model))
         })?;
@@ -154,6 +159,36 @@ pub async fn chat_completions<S: AsyncWriteRent>(
     outcome
 }
 
+/// Score a request for a route group and pick its tier's model; the answer's `x-warden-route`
+/// header says why.
+fn route_by_complexity<'s>(
+    shard: &Shard,
+    state: &'s ServingState,
+    req: &Request<'_>,
+    caller: &Caller<'_>,
+    value: &simd_json::BorrowedValue<'_>,
+    tiers: &'s [Box<str>; 4],
+) -> Option<&'s crate::state::RouteTarget> {
+    use simd_json::prelude::*;
+    let shape = crate::complexity::Shape {
+        messages: value
+            .get("messages")
+            .and_then(|m| m.as_array())
+            .map_or(0, Vec::len),
+        tools: value
+            .get("tools")
+            .and_then(|t| t.as_array())
+            .is_some_and(|t| !t.is_empty()),
+        max_output: max_output(value),
+    };
+    let score = shard.scorer.score(&shard.scorer_scratch, req.body, shape);
+    let route = state.tier_route(caller.project, tiers, score.tier)?;
+    req.headers
+        .borrow_mut()
+        .push(("x-warden-route", score.header(&route.alias)));
+    Some(route)
+}
+
 /// The header on answers for a project whose spend is past its warning threshold.
 pub const BUDGET_WARNING: (&str, &[u8]) = (
     "x-warden-budget-warning",
@@ -170,7 +205,11 @@ pub fn admit(
     let p = caller.project;
     let estimate = crate::limits::estimate(req.body.len(), max_output);
     let a = crate::limits::admit(&p.limits, &p.counters, estimate, now())?;
-    req.budget_warning.set(a.warn);
+    if a.warn {
+        req.headers
+            .borrow_mut()
+            .push((BUDGET_WARNING.0, BUDGET_WARNING.1.to_vec()));
+    }
     Ok(a)
 }
 
@@ -393,22 +432,23 @@ pub async fn answer<S: AsyncWriteRent>(
     let retry = retry_after
         .filter(|_| error.is_some())
         .map(|v| v.to_string().into_bytes());
-    let mut extra: Vec<(&str, &[u8])> = retry
-        .iter()
-        .map(|v| ("retry-after", v.as_slice()))
-        .collect();
-    if req.budget_warning.get() {
-        extra.push(BUDGET_WARNING);
+    {
+        let added = req.headers.borrow();
+        let extra: Vec<(&str, &[u8])> = retry
+            .iter()
+            .map(|v| ("retry-after", v.as_slice()))
+            .chain(added.iter().map(|(n, v)| (*n, v.as_slice())))
+            .collect();
+        respond::head(
+            out,
+            status,
+            respond::JSON,
+            BodyLen::Fixed(answer.len()),
+            req.id,
+            req.keep_alive,
+            &extra,
+        );
     }
-    respond::head(
-        out,
-        status,
-        respond::JSON,
-        BodyLen::Fixed(answer.len()),
-        req.id,
-        req.keep_alive,
-        &extra,
-    );
     out.extend_from_slice(&answer);
     let written = flush(client, out).await.is_ok();
     Ok(Outcome {

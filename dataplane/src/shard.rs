@@ -35,6 +35,9 @@ pub struct Shard {
     /// The guardrail detectors (shared, read-only) and this shard's Hyperscan scratch.
     pub guard: Arc<crate::guard::engine::Engine>,
     pub guard_scratch: hyperscan::Scratch,
+    /// Complexity routing's cue database (shared) and this shard's scratch for it.
+    pub scorer: Arc<crate::complexity::Scorer>,
+    pub scorer_scratch: hyperscan::Scratch,
     /// This shard's end of the audit log (`None` when auditing is off).
     pub audit: Option<crate::audit::ring::Producer>,
     /// simd-json parses in place: request bodies are copied here first, reusing the allocation.
@@ -78,6 +81,7 @@ pub struct ShardSpec {
     pub ready: mpsc::Sender<Result<usize, String>>,
     pub audit: Option<crate::audit::ring::Producer>,
     pub guard: Arc<crate::guard::engine::Engine>,
+    pub scorer: Arc<crate::complexity::Scorer>,
     /// Each project's operator-defined patterns, compiled once for every shard.
     pub custom: Arc<crate::guard::custom::CustomSets>,
     /// New serving states, built off the shard, to swap in between requests.
@@ -249,6 +253,8 @@ fn build(spec: &ShardSpec, audit: Option<crate::audit::ring::Producer>) -> Resul
         tls: tls_connector(upstream.ca_file.as_deref())?,
         guard: Arc::clone(&spec.guard),
         guard_scratch: spec.guard.scratch()?,
+        scorer: Arc::clone(&spec.scorer),
+        scorer_scratch: spec.scorer.scratch()?,
         audit,
         scratch: RefCell::new(Vec::with_capacity(64 * 1024)),
         draining: Cell::new(false),

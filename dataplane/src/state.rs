@@ -23,6 +23,8 @@ pub struct ServingState {
     api_keys: HashMap<[u8; 32], ApiKeyRef>,
     pub projects: Vec<ProjectState>,
     models: HashMap<Box<str>, RouteTarget>,
+    /// Route groups: name → the alias per tier, cheapest first.
+    groups: HashMap<Box<str>, [Box<str>; 4]>,
     /// Indexed by `Provider::index`.
     pub origins: Vec<Origin>,
     /// Opens sealed provider keys for one request at a time.
@@ -211,6 +213,11 @@ impl ServingState {
             origins,
             master,
             custom_scratch,
+            groups: snapshot
+                .route_groups
+                .iter()
+                .map(|g| (g.name.as_str().into(), g.tiers().map(Into::into)))
+                .collect(),
             billing: snapshot.billing.clone(),
             pooled_labels: pooled_keys
                 .iter()
@@ -259,6 +266,36 @@ impl ServingState {
 
     pub fn route(&self, alias: &str) -> Option<&RouteTarget> {
         self.models.get(alias)
+    }
+
+    /// A route group's aliases per tier.
+    pub fn group(&self, name: &str) -> Option<&[Box<str>; 4]> {
+        self.groups.get(name)
+    }
+
+    /// The route for `tier` of a group: that tier's model if the project has a key for its
+    /// provider, else the nearest tier above, then below, that it can serve.
+    pub fn tier_route(
+        &self,
+        project: &ProjectState,
+        tiers: &[Box<str>; 4],
+        tier: usize,
+    ) -> Option<&RouteTarget> {
+        let order = (tier..4).chain((0..tier).rev());
+        let mut keys = Vec::new();
+        let mut first = None;
+        for t in order {
+            let Some(route) = self.route(&tiers[t]) else {
+                continue;
+            };
+            first.get_or_insert(route);
+            keys.clear();
+            self.keys_for(project, route.provider, &mut keys);
+            if !keys.is_empty() {
+                return Some(route);
+            }
+        }
+        first
     }
 
     /// Whether `name` is an upstream model the catalog routes to `provider`.
@@ -319,6 +356,7 @@ pub mod tests {
             api_keys: Vec::new(),
             pooled_keys: Vec::new(),
             billing: Default::default(),
+            route_groups: Vec::new(),
         };
         let key = MasterKey::generate(1).unwrap_or_else(|e| panic!("{e}"));
         ServingState::build(&snapshot, Arc::new(Keyring::new(vec![key])))

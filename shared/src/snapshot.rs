@@ -27,6 +27,62 @@ pub struct Snapshot {
     pub pooled_keys: Vec<ProviderKey>,
     /// What usage costs, for monthly spend limits.
     pub billing: BillingRates,
+    /// Complexity routing: a group name clients send as `model`, and the alias per tier.
+    pub route_groups: Vec<RouteGroup>,
+}
+
+/// A route group: requests for `name` are scored and sent to the alias of their tier.
+#[derive(Archive, Serialize, Deserialize, serde::Deserialize, Debug, Clone, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RouteGroup {
+    pub name: String,
+    pub simple: String,
+    pub medium: String,
+    pub complex: String,
+    pub reasoning: String,
+}
+
+impl RouteGroup {
+    /// `auto`: gpt-4o-mini, gpt-4o, claude-4-sonnet, o3.
+    pub fn auto() -> RouteGroup {
+        RouteGroup {
+            name: "auto".into(),
+            simple: "gpt-4o-mini".into(),
+            medium: "gpt-4o".into(),
+            complex: "claude-4-sonnet".into(),
+            reasoning: "o3".into(),
+        }
+    }
+
+    /// The aliases, cheapest tier first.
+    pub fn tiers(&self) -> [&str; 4] {
+        [&self.simple, &self.medium, &self.complex, &self.reasoning]
+    }
+}
+
+/// The configured groups, with `auto` added unless configured, each tier a known alias.
+pub fn route_groups(
+    configured: &[RouteGroup],
+    models: &[crate::catalog::ModelRoute],
+) -> Result<Vec<RouteGroup>, String> {
+    let mut groups = configured.to_vec();
+    if !groups.iter().any(|g| g.name == "auto") {
+        groups.push(RouteGroup::auto());
+    }
+    for g in &groups {
+        if models.iter().any(|m| m.alias == g.name) {
+            return Err(format!("route group {:?} is also a model alias", g.name));
+        }
+        for t in g.tiers() {
+            if !models.iter().any(|m| m.alias == t) {
+                return Err(format!(
+                    "route group {}: {t:?} is not a known model alias",
+                    g.name
+                ));
+            }
+        }
+    }
+    Ok(groups)
 }
 
 /// Prices as picodollars (10^-12 USD) per token: Warden's overhead, and each pooled model's
@@ -402,6 +458,7 @@ mod tests {
             }],
             pooled_keys: vec![],
             billing: BillingRates::defaults(),
+            route_groups: vec![RouteGroup::auto()],
         }
     }
 

@@ -14,7 +14,7 @@ use zeroize::Zeroizing;
 use crate::catalog::{default_models, ModelRoute, Provider};
 use crate::snapshot::{
     ApiKeyEntry, BillingRates, CustomPattern, Environment, GuardAction, GuardrailPolicy, KeyMode,
-    Limits, Plan, Project, ProviderEndpoint, ProviderKey, Routing, Snapshot, Tenant,
+    Limits, Plan, Project, ProviderEndpoint, ProviderKey, RouteGroup, Routing, Snapshot, Tenant,
 };
 use crate::vault::{KeyScope, MasterKey};
 use crate::{api_key_hash, fingerprint};
@@ -132,6 +132,8 @@ pub struct Sections<'a> {
     /// `[[pooled_keys]]`: the operator's own provider keys, shared by projects whose routing
     /// allows them.
     pub pooled_keys: &'a [ProviderKeySection],
+    /// `[[route_groups]]`: complexity routing groups besides (or replacing) `auto`.
+    pub route_groups: &'a [RouteGroup],
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -262,6 +264,8 @@ pub fn compile(
             projects.push(compile_project(&t.id, p, master)?);
         }
     }
+    let route_groups =
+        crate::snapshot::route_groups(sections.route_groups, &models).map_err(ConfigError)?;
     Ok(Snapshot {
         version,
         providers,
@@ -271,6 +275,7 @@ pub fn compile(
         api_keys,
         pooled_keys,
         billing: BillingRates::defaults(),
+        route_groups,
     })
 }
 
@@ -404,6 +409,7 @@ mod tests {
                 models: &f.models,
                 tenants: &f.tenants,
                 pooled_keys: &f.pooled_keys,
+                route_groups: &[],
             },
             &master,
             1,

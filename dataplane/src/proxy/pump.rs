@@ -42,20 +42,19 @@ pub async fn run<S: AsyncWriteRent>(
     strip_usage: bool,
 ) -> End {
     out.clear();
-    let warning = [super::BUDGET_WARNING];
-    respond::head(
-        out,
-        200,
-        respond::EVENT_STREAM,
-        BodyLen::Chunked,
-        req.id,
-        req.keep_alive,
-        if req.budget_warning.get() {
-            &warning
-        } else {
-            &[]
-        },
-    );
+    {
+        let added = req.headers.borrow();
+        let extra: Vec<(&str, &[u8])> = added.iter().map(|(n, v)| (*n, v.as_slice())).collect();
+        respond::head(
+            out,
+            200,
+            respond::EVENT_STREAM,
+            BodyLen::Chunked,
+            req.id,
+            req.keep_alive,
+            &extra,
+        );
+    }
     if flush(client, out).await.is_err() {
         shard.metrics.stream_client_disconnects.inc();
         return End::ClientGone;

@@ -1,0 +1,273 @@
+//! Complexity routing: a request for model `auto` (or another route group) is scored and sent
+//! to the model its tier maps to — `simple`, `medium`, `complex` or `reasoning`.
+//!
+//! The score reads the request body once: one Hyperscan pass (compiled once per process) finds
+//! cue words, each category counting once, and one byte-class pass counts code punctuation and
+//! digits; the length, the number of messages, tools and the output size asked for come from
+//! the same bytes and the parsed fields. Points:
+//!
+//! | cue | points |
+//! |---|---|
+//! | body over 2 KB / over 8 KB | +1 / +1 more |
+//! | code: a fence; code syntax or a language name (or dense code punctuation); an engineering task ("refactor", "implement", "debug", …); an engineering artefact ("unit tests", "REST API", "stack trace", …) | +1 each |
+//! | a writing task ("write", "draft", "summarise", "explain", …) | +1 |
+//! | mathematics: math words, LaTeX, or digits and operators over 4 % of the bytes | +1 |
+//! | analysis words: "analyse/evaluate", "trade-offs/pros and cons", "design a/architecture" | +1 each |
+//! | strong reasoning words ("step by step", "prove", "derive", "think carefully") | +2 |
+//! | tools offered; more than 6 messages; more than 2 000 output tokens asked for | +1 each |
+//!
+//! Tier: `reasoning` for strong reasoning words, two analysis cues, or an analysis cue with
+//! mathematics; otherwise `complex` from 3 points, `medium` from 1, else `simple`. The answer's
+//! `x-warden-route` header says which tier, the score and the cues.
+
+use hyperscan::prelude::*;
+
+/// The tiers, cheapest first.
+pub const TIERS: [&str; 4] = ["simple", "medium", "complex", "reasoning"];
+
+// Cue categories; each counts once per request however often it matches.
+const FENCE: usize = 0;
+const SYNTAX: usize = 1;
+const TASK: usize = 2;
+const ARTEFACT: usize = 3;
+const WRITING: usize = 4;
+const MATH: usize = 5;
+const STRONG: usize = 6;
+const WEAK_ANALYSIS: usize = 7;
+const WEAK_TRADEOFF: usize = 8;
+const WEAK_DESIGN: usize = 9;
+const CATEGORIES: usize = 10;
+
+const CUES: &[(usize, &str)] = &[
+    (FENCE, r"```"),
+    (
+        SYNTAX,
+        r"\b(?:def|fn|func|class|struct|impl|import|#include|public static|select|console\.log|println!?|return|function|regex|python|rust|golang|javascript|typescript|java|c\+\+|sql)\b",
+    ),
+    (
+        TASK,
+        r"\b(?:refactor|implement|migrate|port this|debug|review this|write a complete|build a)\b",
+    ),
+    (
+        ARTEFACT,
+        r"\b(?:unit tests?|rest api|crud|endpoints?|stack ?trace|traceback|thread-safe|crash loop|type hints)\b",
+    ),
+    (
+        WRITING,
+        r"\b(?:write|draft|summari[sz]e|rewrite|explain|describe|compose|cover letter|email)\b|\blist \w+ ideas\b",
+    ),
+    (
+        MATH,
+        r"\b(?:integral|derivative|equation|theorem|matrix|eigen\w*|probability|polynomial|prime numbers?|modulo|induction)\b",
+    ),
+    (MATH, r"\\(?:frac|sum|int|sqrt|lim)\b|\$\$"),
+    (
+        STRONG,
+        r"\b(?:step[ -]by[ -]step|prove|proof|derive|think carefully|reason about)\b",
+    ),
+    (WEAK_ANALYSIS, r"\b(?:analy[sz]e|evaluate|assess)\b"),
+    (
+        WEAK_TRADEOFF,
+        r"\b(?:trade-?offs?|pros and cons|compare and contrast)\b",
+    ),
+    (WEAK_DESIGN, r"\b(?:design an?|architecture)\b"),
+];
+
+/// Byte classes for the density counts.
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let punct = b"{};()<>[]";
+    let mut i = 0;
+    while i < punct.len() {
+        t[punct[i] as usize] = 1;
+        i += 1;
+    }
+    let numeric = b"0123456789+*=^/";
+    let mut i = 0;
+    while i < numeric.len() {
+        t[numeric[i] as usize] = 2;
+        i += 1;
+    }
+    t
+};
+
+pub struct Scorer {
+    db: BlockDatabase,
+}
+
+/// A request's score and what it found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Score {
+    pub points: u32,
+    pub tier: usize,
+    pub code: bool,
+    pub math: bool,
+    pub reasoning: bool,
+    pub tools: bool,
+    pub long: bool,
+    pub deep: bool,
+    pub big_output: bool,
+}
+
+impl Score {
+    pub fn tier_name(&self) -> &'static str {
+        TIERS[self.tier]
+    }
+
+    /// The `x-warden-route` header value: `tier=complex; score=4; cues=code,tools; model=…`.
+    pub fn header(&self, model: &str) -> Vec<u8> {
+        let mut cues: Vec<&str> = Vec::new();
+        for (on, name) in [
+            (self.code, "code"),
+            (self.math, "math"),
+            (self.reasoning, "reasoning"),
+            (self.tools, "tools"),
+            (self.long, "long"),
+            (self.deep, "deep"),
+            (self.big_output, "output"),
+        ] {
+            if on {
+                cues.push(name);
+            }
+        }
+        let cues = if cues.is_empty() {
+            "none".to_owned()
+        } else {
+            cues.join(",")
+        };
+        format!(
+            "tier={}; score={}; cues={cues}; model={model}",
+            self.tier_name(),
+            self.points
+        )
+        .into_bytes()
+    }
+}
+
+/// What the scorer reads besides the body bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Shape {
+    pub messages: usize,
+    pub tools: bool,
+    pub max_output: Option<u64>,
+}
+
+impl Scorer {
+    pub fn new() -> Result<Scorer, String> {
+        let patterns: Vec<Pattern> = CUES
+            .iter()
+            .enumerate()
+            .map(|(i, (_, p))| Pattern {
+                expression: (*p).to_owned(),
+                flags: CompileFlags::CASELESS | CompileFlags::SINGLEMATCH,
+                id: Some(i),
+                ext: Default::default(),
+                som: None,
+            })
+            .collect();
+        let db = Patterns(patterns)
+            .build()
+            .map_err(|e| format!("compiling the complexity cues: {e}"))?;
+        Ok(Scorer { db })
+    }
+
+    pub fn scratch(&self) -> Result<Scratch, String> {
+        self.db
+            .alloc_scratch()
+            .map_err(|e| format!("complexity scratch: {e}"))
+    }
+
+    pub fn score(&self, scratch: &Scratch, body: &[u8], shape: Shape) -> Score {
+        let mut found = [false; CATEGORIES];
+        let _ = self.db.scan(body, scratch, |id, _, _, _| {
+            found[CUES[id as usize].0] = true;
+            Matching::Continue
+        });
+        // One table lookup per byte: bit 0 code punctuation, bit 1 digits and operators.
+        let (mut punct, mut numeric) = (0usize, 0usize);
+        for &b in body {
+            let c = CLASS[usize::from(b)];
+            punct += usize::from(c & 1);
+            numeric += usize::from(c >> 1);
+        }
+        let n = body.len().max(1);
+        let hit = |c: usize| u32::from(found[c]);
+        let weak = hit(WEAK_ANALYSIS) + hit(WEAK_TRADEOFF) + hit(WEAK_DESIGN);
+        let dense_code = punct * 50 > n && n > 200;
+        let code_points =
+            hit(FENCE) + hit(SYNTAX).max(u32::from(dense_code)) + hit(TASK) + hit(ARTEFACT);
+        let mut s = Score {
+            code: code_points > 0,
+            math: found[MATH] || numeric * 25 > n && n > 40,
+            reasoning: found[STRONG] || weak >= 2,
+            tools: shape.tools,
+            long: body.len() > 2048,
+            deep: shape.messages > 6,
+            big_output: shape.max_output.is_some_and(|m| m > 2000),
+            ..Score::default()
+        };
+        s.points = u32::from(s.long)
+            + u32::from(body.len() > 8192)
+            + code_points
+            + hit(WRITING)
+            + u32::from(s.math)
+            + weak
+            + 2 * hit(STRONG)
+            + u32::from(s.tools)
+            + u32::from(s.deep)
+            + u32::from(s.big_output);
+        s.tier = if s.reasoning || (weak >= 1 && s.math) {
+            3
+        } else if s.points >= 3 {
+            2
+        } else if s.points >= 1 {
+            1
+        } else {
+            0
+        };
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tier(scorer: &Scorer, text: &str, shape: Shape) -> &'static str {
+        let scratch = scorer.scratch().unwrap_or_else(|e| panic!("{e}"));
+        let body =
+            serde_json::json!({"model": "auto", "messages": [{"role": "user", "content": text}]})
+                .to_string();
+        scorer.score(&scratch, body.as_bytes(), shape).tier_name()
+    }
+
+    #[test]
+    fn tiers_follow_the_cues() {
+        let s = Scorer::new().unwrap_or_else(|e| panic!("{e}"));
+        let one = Shape {
+            messages: 1,
+            ..Shape::default()
+        };
+        assert_eq!(tier(&s, "What is the capital of France?", one), "simple");
+        assert_eq!(
+            tier(&s, "Fix this: ```fn main() { println!(\"hi\") }```", one),
+            "medium"
+        );
+        assert_eq!(
+            tier(
+                &s,
+                "Refactor this function and add unit tests: ```def f(x): return x```",
+                Shape { tools: true, ..one }
+            ),
+            "complex"
+        );
+        assert_eq!(
+            tier(
+                &s,
+                "Prove step by step that the integral of 2x is x^2 + C.",
+                one
+            ),
+            "reasoning"
+        );
+    }
+}
