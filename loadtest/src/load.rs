@@ -18,7 +18,7 @@ use warden_dataplane::http::body::ChunkedDecoder;
 use warden_dataplane::http::parse::{parse_response, Framing, Limits};
 use warden_dataplane::upstream::origin::Origin;
 
-const LIMITS: Limits = Limits {
+pub(crate) const LIMITS: Limits = Limits {
     max_head: 64 * 1024,
     max_headers: 100,
 };
@@ -56,30 +56,43 @@ struct Tally {
     errors: u64,
 }
 
-pub fn run(config: LoadConfig) -> anyhow::Result<Report> {
-    let origin = Origin::parse(&config.url).map_err(anyhow::Error::msg)?;
-    anyhow::ensure!(!origin.tls, "the load generator speaks plain HTTP only");
-    let path = {
-        let after_scheme = &config.url["http://".len()..];
-        after_scheme
-            .find('/')
-            .map_or("/", |i| &after_scheme[i..])
-            .to_owned()
-    };
-    let addr = std::net::ToSocketAddrs::to_socket_addrs(&(origin.host.as_ref(), origin.port))?
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("no address for {}", origin.host))?;
-    let request = {
-        let mut r = format!(
-            "POST {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+/// Where requests go and the bytes of one request.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub url: String,
+    pub addr: std::net::SocketAddr,
+    pub request: Vec<u8>,
+}
+
+impl Target {
+    /// A `POST` of `body` to `url` (plain HTTP) with `key` as the bearer token.
+    pub fn new(url: &str, key: &str, body: Vec<u8>) -> anyhow::Result<Target> {
+        let origin = Origin::parse(url).map_err(anyhow::Error::msg)?;
+        anyhow::ensure!(!origin.tls, "the load generator speaks plain HTTP only");
+        let after_scheme = &url["http://".len()..];
+        let path = after_scheme.find('/').map_or("/", |i| &after_scheme[i..]);
+        let addr = std::net::ToSocketAddrs::to_socket_addrs(&(origin.host.as_ref(), origin.port))?
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("no address for {}", origin.host))?;
+        let mut request = format!(
+            "POST {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {key}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
             origin.authority,
-            config.key,
-            config.body.len()
+            body.len()
         )
         .into_bytes();
-        r.extend_from_slice(&config.body);
-        Rc::new(r)
-    };
+        request.extend_from_slice(&body);
+        Ok(Target {
+            url: url.to_owned(),
+            addr,
+            request,
+        })
+    }
+}
+
+pub fn run(config: LoadConfig) -> anyhow::Result<Report> {
+    let target = Target::new(&config.url, &config.key, config.body.clone())?;
+    let addr = target.addr;
+    let request = Rc::new(target.request);
     let threads = config.threads.clamp(1, config.connections.max(1));
     let started = Instant::now();
     let deadline = started + config.duration;
@@ -229,7 +242,7 @@ async fn exchange(
     head.keep_alive.then_some(head.status == 200)
 }
 
-async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<()> {
+pub(crate) async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<()> {
     if buf.capacity() - buf.len() < 8192 {
         buf.reserve(64 * 1024);
     }

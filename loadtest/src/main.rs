@@ -3,9 +3,16 @@
 //! ```text
 //! warden-loadtest mock --listen ADDR [--threads N] [--capture FILE] [--key-status KEY=STATUS]...
 //!                      [--max-requests-per-conn N] [--tls-cert PEM --tls-key PEM]
+//!                      [--ttft-ms MS] [--events-per-s R] [--events N] [--jitter-ms MS]
+//!                      [--error-rate P]
 //! warden-loadtest run --url URL [--key KEY] [--connections N] [--threads N] [--duration-s S]
 //!                     [--model M] [--prompt-bytes N] [--stream]
+//!                     [--rate R [--ramp --p99-ms L]] [--json FILE] [--md FILE]
 //! ```
+//!
+//! Without `--rate`, `run` is closed loop (capacity). With it, open loop at R requests a second
+//! (latency from each request's due time, SSE-aware, HDR histograms); `--ramp` raises the rate
+//! by half each step until p99 misses `--p99-ms` and reports the highest rate that met it.
 
 // A command-line tool: its results go to stdout.
 #![allow(clippy::print_stdout)]
@@ -13,6 +20,7 @@
 mod knobs;
 mod load;
 mod mock;
+mod open;
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -30,7 +38,7 @@ fn main() -> ExitCode {
         Some("run") => run_command(&args[1..]),
         _ => {
             eprintln!("usage: warden-loadtest mock --listen ADDR [--threads N] [--capture FILE] [--key-status KEY=STATUS]...");
-            eprintln!("       warden-loadtest run --url URL [--key KEY] [--connections N] [--threads N] [--duration-s S] [--model M] [--prompt-bytes N] [--stream]");
+            eprintln!("       warden-loadtest run --url URL [--key KEY] [--connections N] [--threads N] [--duration-s S] [--model M] [--prompt-bytes N] [--stream] [--rate R [--ramp --p99-ms L]] [--json FILE] [--md FILE]");
             return ExitCode::from(2);
         }
     };
@@ -69,6 +77,12 @@ fn mock_command(args: &[String]) -> anyhow::Result<()> {
         key_status: HashMap::new(),
         max_requests_per_conn: None,
         tls: None,
+        timing: mock::Timing::default(),
+    };
+    let ms = |v: &str, flag: &str| -> anyhow::Result<Duration> {
+        Ok(Duration::from_secs_f64(
+            v.parse::<f64>().with_context(|| format!("{flag} {v}"))? / 1000.0,
+        ))
     };
     let (mut tls_cert, mut tls_key) = (None, None);
     for (flag, value) in flags(args, &[])? {
@@ -81,6 +95,19 @@ fn mock_command(args: &[String]) -> anyhow::Result<()> {
             "--max-requests-per-conn" => config.max_requests_per_conn = Some(value.parse()?),
             "--tls-cert" => tls_cert = Some(value.into()),
             "--tls-key" => tls_key = Some(value.into()),
+            "--ttft-ms" => config.timing.ttft = ms(&value, "--ttft-ms")?,
+            "--events-per-s" => {
+                let rate: f64 = value.parse().context("--events-per-s")?;
+                anyhow::ensure!(rate > 0.0, "--events-per-s must be positive");
+                config.timing.gap = Duration::from_secs_f64(1.0 / rate);
+            }
+            "--events" => config.timing.events = Some(value.parse::<usize>()?.max(1)),
+            "--jitter-ms" => config.timing.jitter = ms(&value, "--jitter-ms")?,
+            "--error-rate" => {
+                let p: f64 = value.parse().context("--error-rate")?;
+                anyhow::ensure!((0.0..=1.0).contains(&p), "--error-rate is a share, 0 to 1");
+                config.timing.error_rate = p;
+            }
             "--key-status" => {
                 let (key, status) = value
                     .rsplit_once('=')
@@ -106,7 +133,9 @@ fn run_command(args: &[String]) -> anyhow::Result<()> {
     let mut key = "wdn_demo_key".to_owned();
     let (mut connections, mut threads, mut duration_s) = (16usize, 1usize, 10f64);
     let (mut model, mut prompt_bytes, mut stream) = ("gpt-4o-mini".to_owned(), 1024usize, false);
-    for (flag, value) in flags(args, &["--stream"])? {
+    let (mut rate, mut ramp, mut p99_ms) = (None::<f64>, false, 100f64);
+    let (mut json_out, mut md_out) = (None::<String>, None::<String>);
+    for (flag, value) in flags(args, &["--stream", "--ramp"])? {
         match flag.as_str() {
             "--url" => url = Some(value),
             "--key" => key = value,
@@ -116,6 +145,11 @@ fn run_command(args: &[String]) -> anyhow::Result<()> {
             "--model" => model = value,
             "--prompt-bytes" => prompt_bytes = value.parse()?,
             "--stream" => stream = true,
+            "--rate" => rate = Some(value.parse()?),
+            "--ramp" => ramp = true,
+            "--p99-ms" => p99_ms = value.parse()?,
+            "--json" => json_out = Some(value),
+            "--md" => md_out = Some(value),
             _ => bail!("unknown flag {flag}"),
         }
     }
@@ -129,14 +163,99 @@ fn run_command(args: &[String]) -> anyhow::Result<()> {
         "model": model, "stream": stream,
         "messages": [{"role": "system", "content": "You are terse."}, {"role": "user", "content": prompt}]
     });
-    let report = load::run(load::LoadConfig {
-        url,
+    let duration = Duration::from_secs_f64(duration_s);
+    let Some(rate) = rate else {
+        // Closed loop: capacity, not latency under a given arrival rate.
+        let report = load::run(load::LoadConfig {
+            url,
+            connections,
+            threads,
+            duration,
+            key,
+            body: body.to_string().into_bytes(),
+        })?;
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    };
+    let target = load::Target::new(&url, &key, body.to_string().into_bytes())?;
+    let config = |rate: f64| open::OpenConfig {
+        target: target.clone(),
+        rate,
+        duration,
         connections,
         threads,
-        duration: Duration::from_secs_f64(duration_s),
-        key,
-        body: body.to_string().into_bytes(),
-    })?;
-    println!("{}", serde_json::to_string(&report)?);
+    };
+    let runs = if ramp {
+        // Raise the rate by half each step until p99 misses the objective (or errors appear).
+        let mut runs = Vec::new();
+        let mut r = rate;
+        loop {
+            progress(&format!("ramp: {r:.0} req/s for {duration_s} s"));
+            let report = open::run(&config(r))?;
+            let ok = report.errors == 0
+                && report.missed == 0
+                && report.total.p99_us as f64 <= p99_ms * 1000.0;
+            runs.push(report);
+            if !ok || runs.len() >= 20 {
+                break;
+            }
+            r *= 1.5;
+        }
+        runs
+    } else {
+        progress(&format!("open loop: {rate:.0} req/s for {duration_s} s"));
+        vec![open::run(&config(rate))?]
+    };
+    progress("");
+    let best = runs
+        .iter()
+        .filter(|r| r.errors == 0 && r.missed == 0 && r.total.p99_us as f64 <= p99_ms * 1000.0)
+        .map(|r| r.offered_rps)
+        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+    let out =
+        serde_json::json!({"runs": runs, "p99_objective_ms": p99_ms, "max_rps_meeting_p99": best});
+    if let Some(path) = json_out {
+        std::fs::write(&path, serde_json::to_string_pretty(&out)?).with_context(|| path.clone())?;
+    }
+    if let Some(path) = md_out {
+        std::fs::write(&path, markdown(&runs, p99_ms, best)).with_context(|| path.clone())?;
+    }
+    println!("{}", serde_json::to_string(&out)?);
     Ok(())
+}
+
+/// One line of progress on a terminal (stderr), overwritten in place; nothing when piped.
+fn progress(line: &str) {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        eprint!("\r\x1b[2K{line}");
+    }
+}
+
+fn markdown(runs: &[open::OpenReport], p99_ms: f64, best: Option<f64>) -> String {
+    let ms = |us: u64| format!("{:.2}", us as f64 / 1000.0);
+    let mut s = String::from(
+        "| offered req/s | achieved req/s | p50 ms | p90 ms | p99 ms | p99.9 ms | TTFB p50 ms | first content p50 ms | gap p99 ms | errors | missed |\n|---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for r in runs {
+        s.push_str(&format!(
+            "| {:.0} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            r.offered_rps,
+            r.achieved_rps,
+            ms(r.total.p50_us),
+            ms(r.total.p90_us),
+            ms(r.total.p99_us),
+            ms(r.total.p999_us),
+            ms(r.ttfb.p50_us),
+            ms(r.first_content.p50_us),
+            ms(r.gaps.p99_us),
+            r.errors,
+            r.missed
+        ));
+    }
+    s.push_str(&match best {
+        Some(b) => format!("\nHighest offered rate meeting p99 ≤ {p99_ms} ms: {b:.0} req/s.\n"),
+        None => format!("\nNo rate met p99 ≤ {p99_ms} ms.\n"),
+    });
+    s
 }

@@ -44,6 +44,48 @@ pub struct MockConfig {
     pub max_requests_per_conn: Option<usize>,
     /// Serve HTTPS with this PEM certificate chain and PKCS#8 key.
     pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// How the fleet answers when a request's own knobs do not say.
+    pub timing: Timing,
+}
+
+/// A provider's timing, from the command line (`--ttft-ms`, `--events-per-s`, `--events`,
+/// `--jitter-ms`, `--error-rate`), so the mock can stand in for a real provider's pace. A
+/// request's `mock:` knobs override it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timing {
+    /// Before the first event (streams) or the whole answer (non-stream, plus generation).
+    pub ttft: Duration,
+    /// Between events; a non-stream answer also waits `events` gaps (generation time).
+    pub gap: Duration,
+    /// Content events per answer (default 3).
+    pub events: Option<usize>,
+    /// Each wait is lengthened by a uniformly random amount up to this.
+    pub jitter: Duration,
+    /// Share of requests answered 503 (overloaded), in the request's dialect.
+    pub error_rate: f64,
+}
+
+static TIMING: std::sync::OnceLock<Timing> = std::sync::OnceLock::new();
+
+/// A uniform random number in [0, 1) (xorshift per thread; good enough for jitter and errors).
+fn uniform() -> f64 {
+    thread_local! {
+        static STATE: std::cell::Cell<u64> = std::cell::Cell::new(
+            SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64) | 1,
+        );
+    }
+    STATE.with(|s| {
+        let mut x = s.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.set(x);
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    })
+}
+
+fn jittered(base: Duration, jitter: Duration) -> Duration {
+    base + jitter.mul_f64(uniform())
 }
 
 /// A request as the mock sees it.
@@ -71,9 +113,11 @@ pub enum Reply {
         body: Vec<u8>,
         delay: Duration,
     },
-    /// SSE events, each preceded by `delay`; `drop_after` closes the connection mid-stream.
+    /// SSE events: the first after `first_delay`, each preceded by `delay`; `drop_after`
+    /// closes the connection mid-stream.
     Stream {
         events: Vec<Vec<u8>>,
+        first_delay: Duration,
         delay: Duration,
         drop_after: Option<usize>,
     },
@@ -82,6 +126,7 @@ pub enum Reply {
 }
 
 pub fn run(config: MockConfig) -> anyhow::Result<()> {
+    let _ = TIMING.set(config.timing);
     let listeners = warden_dataplane::listener::bind_all(config.listen, config.threads.max(1))?;
     let local = listeners[0].local_addr()?;
     let acceptor = match &config.tls {
@@ -275,9 +320,13 @@ async fn write_reply<S: AsyncWriteRent>(stream: &mut S, reply: Reply) -> bool {
         }
         Reply::Stream {
             events,
+            first_delay,
             delay,
             drop_after,
         } => {
+            if !first_delay.is_zero() {
+                monoio::time::sleep(first_delay).await;
+            }
             let head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\ntransfer-encoding: chunked\r\ncache-control: no-cache\r\n\r\n";
             if stream.write_all(head.to_vec()).await.0.is_err() {
                 return false;
@@ -286,7 +335,8 @@ async fn write_reply<S: AsyncWriteRent>(stream: &mut S, reply: Reply) -> bool {
                 if drop_after == Some(i) {
                     return false;
                 }
-                if !delay.is_zero() {
+                // The first event comes after the time to first token alone, when there is one.
+                if !delay.is_zero() && (i > 0 || first_delay.is_zero()) {
                     monoio::time::sleep(delay).await;
                 }
                 let mut chunk = format!("{:x}\r\n", event.len()).into_bytes();
@@ -368,7 +418,14 @@ impl Plan {
     /// `offers`: whether the request offers a tool of that name.
     pub fn new(last_user: &str, prompt: &str, offers: impl Fn(&str) -> bool) -> Plan {
         static SERIAL: AtomicU64 = AtomicU64::new(1);
-        let knobs = Knobs::parse(last_user);
+        let mut knobs = Knobs::parse(last_user);
+        let fleet = TIMING.get().copied().unwrap_or_default();
+        if knobs.status.is_none() && fleet.error_rate > 0.0 && uniform() < fleet.error_rate {
+            knobs.status = Some(503);
+        }
+        if knobs.chunks.is_none() {
+            knobs.chunks = fleet.events;
+        }
         let text = match &knobs.reply {
             Some(bytes) => String::from_utf8_lossy(bytes).into_owned(),
             None => format!("echo: {last_user}"),
@@ -392,8 +449,22 @@ impl Plan {
         crate::knobs::split(&self.text, self.knobs.chunks.unwrap_or(DEFAULT_CHUNKS))
     }
 
+    /// The wait between events (the request's `mock:delay_ms`, else the fleet's gap).
     pub fn delay(&self) -> Duration {
-        Duration::from_millis(self.knobs.delay_ms)
+        if self.knobs.delay_ms > 0 {
+            return Duration::from_millis(self.knobs.delay_ms);
+        }
+        let fleet = TIMING.get().copied().unwrap_or_default();
+        jittered(fleet.gap, fleet.jitter)
+    }
+
+    /// Before the first event: the fleet's time to first token.
+    fn first_delay(&self) -> Duration {
+        let fleet = TIMING.get().copied().unwrap_or_default();
+        if self.knobs.delay_ms > 0 || fleet.ttft.is_zero() {
+            return Duration::ZERO;
+        }
+        jittered(fleet.ttft, fleet.jitter)
     }
 
     /// The reply for a planned answer: a stream of `events`, or one body.
@@ -404,14 +475,21 @@ impl Plan {
         if stream {
             Reply::Stream {
                 events,
+                first_delay: self.first_delay(),
                 delay: self.delay(),
                 drop_after: self.knobs.drop_after,
             }
         } else {
+            let delay = if self.knobs.delay_ms > 0 {
+                Duration::from_millis(self.knobs.delay_ms)
+            } else {
+                // The fleet's pace: first token, then the rest of the generation.
+                self.first_delay() + self.delay() * self.pieces().len() as u32
+            };
             Reply::Full {
                 status: 200,
                 body,
-                delay: self.delay(),
+                delay,
             }
         }
     }

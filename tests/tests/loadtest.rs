@@ -1,0 +1,104 @@
+//! The benchmark harness end to end: the mock fleet's timing from the command line, and
+//! `warden-loadtest run` in open loop through the gateway — every due request measured, time to
+//! first content and inter-event gaps that reflect the provider's pace, JSON and Markdown out.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::Command;
+
+use warden_tests::{bin, config, Driver, Gateway, Mock, TempDir, KEY};
+
+fn run(args: &[&str]) -> serde_json::Value {
+    let out = Command::new(bin("warden-loadtest"))
+        .arg("run")
+        .args(args)
+        .output()
+        .expect("loadtest runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON report")
+}
+
+#[test]
+fn open_loop_through_the_gateway_sees_the_providers_pace() {
+    // 60 ms to the first token, then 100 events a second, 5 events an answer.
+    let mock = Mock::start(&["--ttft-ms", "60", "--events-per-s", "100", "--events", "5"]);
+    let gw = Gateway::start(Driver::IoUring, &config(mock.addr, 1, ""));
+    let dir = TempDir::new("loadtest");
+    let (json, md) = (dir.0.join("run.json"), dir.0.join("run.md"));
+    let url = format!("http://{}/v1/chat/completions", gw.addr);
+    let report = run(&[
+        "--url",
+        &url,
+        "--key",
+        KEY,
+        "--model",
+        "gpt-4o",
+        "--stream",
+        "--rate",
+        "20",
+        "--duration-s",
+        "1.5",
+        "--connections",
+        "8",
+        "--prompt-bytes",
+        "256",
+        "--json",
+        json.to_str().unwrap(),
+        "--md",
+        md.to_str().unwrap(),
+    ]);
+    let r = &report["runs"][0];
+    assert_eq!(r["requests"], 30, "every due request was sent: {r}");
+    assert_eq!(
+        (r["errors"].as_u64(), r["missed"].as_u64()),
+        (Some(0), Some(0)),
+        "{r}"
+    );
+    let first = r["first_content"]["p50_us"].as_u64().unwrap();
+    assert!(
+        first >= 60_000,
+        "first content after the time to first token: {r}"
+    );
+    let gap = r["gaps"]["p50_us"].as_u64().unwrap();
+    assert!((8_000..60_000).contains(&gap), "events ~10 ms apart: {r}");
+    let total = r["total"]["p50_us"].as_u64().unwrap();
+    assert!(total >= 60_000 + 4 * 9_000, "{r}");
+    assert_eq!(r["first_content"]["count"], 30);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(saved["runs"][0]["requests"], 30);
+    let table = std::fs::read_to_string(&md).unwrap();
+    assert!(
+        table.contains("| offered req/s |") && table.contains("| 20 |"),
+        "{table}"
+    );
+}
+
+#[test]
+fn the_fleets_error_rate_shows_as_errors_and_the_ramp_stops_there() {
+    let mock = Mock::start(&["--error-rate", "1"]);
+    let url = format!("http://{}/v1/chat/completions", mock.addr);
+    let report = run(&[
+        "--url",
+        &url,
+        "--key",
+        "sk-x",
+        "--rate",
+        "10",
+        "--duration-s",
+        "1",
+        "--connections",
+        "2",
+        "--ramp",
+        "--p99-ms",
+        "1000",
+    ]);
+    let runs = report["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "the first step already failed: {report}");
+    assert_eq!(runs[0]["errors"], runs[0]["requests"]);
+    assert!(report["max_rps_meeting_p99"].is_null());
+}
