@@ -67,6 +67,16 @@ pub struct Target {
 impl Target {
     /// A `POST` of `body` to `url` (plain HTTP) with `key` as the bearer token.
     pub fn new(url: &str, key: &str, body: Vec<u8>) -> anyhow::Result<Target> {
+        Target::with_headers(url, key, body, &[])
+    }
+
+    /// [`Target::new`] with extra request headers (a peer gateway's routing headers).
+    pub fn with_headers(
+        url: &str,
+        key: &str,
+        body: Vec<u8>,
+        extra: &[(String, String)],
+    ) -> anyhow::Result<Target> {
         let origin = Origin::parse(url).map_err(anyhow::Error::msg)?;
         anyhow::ensure!(!origin.tls, "the load generator speaks plain HTTP only");
         let after_scheme = &url["http://".len()..];
@@ -74,8 +84,9 @@ impl Target {
         let addr = std::net::ToSocketAddrs::to_socket_addrs(&(origin.host.as_ref(), origin.port))?
             .next()
             .ok_or_else(|| anyhow::anyhow!("no address for {}", origin.host))?;
+        let extra: String = extra.iter().map(|(n, v)| format!("{n}: {v}\r\n")).collect();
         let mut request = format!(
-            "POST {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {key}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            "POST {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {key}\r\ncontent-type: application/json\r\n{extra}content-length: {}\r\n\r\n",
             origin.authority,
             body.len()
         )

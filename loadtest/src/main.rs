@@ -17,10 +17,12 @@
 // A command-line tool: its results go to stdout.
 #![allow(clippy::print_stdout)]
 
+mod compare;
 mod knobs;
 mod load;
 mod mock;
 mod open;
+mod report;
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -36,8 +38,12 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("mock") => mock_command(&args[1..]),
         Some("run") => run_command(&args[1..]),
+        Some("compare") => compare_command(&args[1..]),
+        Some("plan") => plan_command(&args[1..]),
         _ => {
             eprintln!("usage: warden-loadtest mock --listen ADDR [--threads N] [--capture FILE] [--key-status KEY=STATUS]...");
+            eprintln!("       warden-loadtest compare --duration-s D --out DIR [--targets direct,warden,...] [--chat-rps R] [--stream-rps R] [--connections N]");
+            eprintln!("       warden-loadtest plan --target-rps R --p99-ms L [--report DIR/report.json | --per-core-rps C] [--cores-per-host N] [--headroom H]");
             eprintln!("       warden-loadtest run --url URL [--key KEY] [--connections N] [--threads N] [--duration-s S] [--model M] [--prompt-bytes N] [--stream] [--rate R [--ramp --p99-ms L]] [--json FILE] [--md FILE]");
             return ExitCode::from(2);
         }
@@ -221,6 +227,100 @@ fn run_command(args: &[String]) -> anyhow::Result<()> {
         std::fs::write(&path, markdown(&runs, p99_ms, best)).with_context(|| path.clone())?;
     }
     println!("{}", serde_json::to_string(&out)?);
+    Ok(())
+}
+
+fn compare_command(args: &[String]) -> anyhow::Result<()> {
+    let mut config = compare::CompareConfig {
+        duration: Duration::from_secs(10),
+        out: "benches/results/latest".into(),
+        targets: compare::ALL_TARGETS
+            .iter()
+            .map(|t| (*t).to_owned())
+            .collect(),
+        chat_rps: 200.0,
+        stream_rps: 50.0,
+        connections: 64,
+    };
+    for (flag, value) in flags(args, &[])? {
+        match flag.as_str() {
+            "--duration-s" => config.duration = Duration::from_secs_f64(value.parse()?),
+            "--out" => config.out = value.into(),
+            "--targets" => config.targets = value.split(',').map(str::to_owned).collect(),
+            "--chat-rps" => config.chat_rps = value.parse()?,
+            "--stream-rps" => config.stream_rps = value.parse()?,
+            "--connections" => config.connections = value.parse()?,
+            _ => bail!("unknown flag {flag}"),
+        }
+    }
+    for t in &config.targets {
+        anyhow::ensure!(
+            compare::ALL_TARGETS.contains(&t.as_str()),
+            "unknown target {t:?} (one of {})",
+            compare::ALL_TARGETS.join(", ")
+        );
+    }
+    if config.targets.first().map(String::as_str) != Some("direct") {
+        config.targets.retain(|t| t != "direct");
+        config.targets.insert(0, "direct".into());
+    }
+    let report = compare::run(&config)?;
+    println!("{}", serde_json::to_string(&report)?);
+    Ok(())
+}
+
+fn plan_command(args: &[String]) -> anyhow::Result<()> {
+    let (mut target, mut p99_ms, mut per_core) = (None::<f64>, None::<f64>, None::<f64>);
+    let (mut report_path, mut cores, mut headroom) = (None::<String>, 8usize, 0.3f64);
+    for (flag, value) in flags(args, &[])? {
+        match flag.as_str() {
+            "--target-rps" => target = Some(value.parse()?),
+            "--p99-ms" => p99_ms = Some(value.parse()?),
+            "--per-core-rps" => per_core = Some(value.parse()?),
+            "--report" => report_path = Some(value),
+            "--cores-per-host" => cores = value.parse()?,
+            "--headroom" => headroom = value.parse()?,
+            _ => bail!("unknown flag {flag}"),
+        }
+    }
+    let target = target.context("--target-rps is required")?;
+    let p99_ms = p99_ms.context("--p99-ms is required")?;
+    anyhow::ensure!(
+        (0.0..1.0).contains(&headroom),
+        "--headroom is a share below 1"
+    );
+    let mut note = None;
+    let per_core = match (per_core, report_path) {
+        (Some(c), _) => c,
+        (None, Some(path)) => {
+            // Warden's chat run: requests per second per CPU-second the gateway used.
+            let text = std::fs::read_to_string(&path).with_context(|| path.clone())?;
+            let r: serde_json::Value = serde_json::from_str(&text)?;
+            let duration = r["duration_s"].as_f64().unwrap_or(1.0);
+            let run = r["runs"]
+                .as_array()
+                .and_then(|runs| {
+                    runs.iter()
+                        .find(|x| x["target"] == "warden" && x["scenario"] == "chat")
+                })
+                .context("the report has no warden chat run")?;
+            let cores_used = run["cpu_s"].as_f64().unwrap_or(0.0) / duration;
+            anyhow::ensure!(cores_used > 0.0, "the warden run used no measurable CPU");
+            if run["p99_us"].as_f64().unwrap_or(0.0) > p99_ms * 1000.0 {
+                note = Some(
+                    "the measured run itself missed the p99 objective: measure at a lower rate"
+                        .to_owned(),
+                );
+            }
+            run["achieved_rps"].as_f64().unwrap_or(0.0) / cores_used
+        }
+        (None, None) => bail!("give --report DIR/report.json (from compare) or --per-core-rps"),
+    };
+    let plan = report::plan(target, p99_ms, per_core, cores, headroom);
+    println!(
+        "{}",
+        serde_json::to_string(&serde_json::json!({"plan": plan, "note": note}))?
+    );
     Ok(())
 }
 

@@ -102,3 +102,98 @@ fn the_fleets_error_rate_shows_as_errors_and_the_ramp_stops_there() {
     assert_eq!(runs[0]["errors"], runs[0]["requests"]);
     assert!(report["max_rps_meeting_p99"].is_null());
 }
+
+#[test]
+fn compare_direct_and_warden_writes_the_report_and_plan_reads_it() {
+    let dir = TempDir::new("compare");
+    let out = dir.0.join("results");
+    let res = Command::new(bin("warden-loadtest"))
+        .args([
+            "compare",
+            "--duration-s",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+            "--targets",
+            "direct,warden",
+            "--chat-rps",
+            "20",
+            "--stream-rps",
+            "10",
+            "--connections",
+            "8",
+        ])
+        .output()
+        .expect("compare runs");
+    assert!(
+        res.status.success(),
+        "{}",
+        String::from_utf8_lossy(&res.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert!(report["machine"]["cores"].as_u64().unwrap() >= 1);
+    assert!(!report["machine"]["kernel"].as_str().unwrap().is_empty());
+    let runs = report["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 4, "two targets × two scenarios: {report}");
+    for r in runs {
+        for field in [
+            "target",
+            "scenario",
+            "offered_rps",
+            "achieved_rps",
+            "p50_us",
+            "p90_us",
+            "p99_us",
+            "p999_us",
+            "added_p50_us",
+            "added_p99_us",
+            "errors",
+            "cpu_s",
+            "rss_mb",
+        ] {
+            assert!(!r[field].is_null(), "{field} in {r}");
+        }
+        assert_eq!(r["errors"], 0, "{r}");
+    }
+    let warden_chat = runs
+        .iter()
+        .find(|r| r["target"] == "warden" && r["scenario"] == "chat")
+        .unwrap();
+    assert!(
+        warden_chat["cpu_s"].as_f64().unwrap() > 0.0,
+        "the gateway's CPU is measured"
+    );
+    assert!(warden_chat["rss_mb"].as_f64().unwrap() > 1.0);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("| warden |") && md.contains("vs direct"),
+        "{md}"
+    );
+    for svg in ["latency.svg", "throughput.svg"] {
+        let text = std::fs::read_to_string(out.join(svg)).unwrap();
+        assert!(text.starts_with("<svg") && text.contains("warden"), "{svg}");
+    }
+    let plan = Command::new(bin("warden-loadtest"))
+        .args([
+            "plan",
+            "--target-rps",
+            "5000",
+            "--p99-ms",
+            "500",
+            "--report",
+            out.join("report.json").to_str().unwrap(),
+            "--cores-per-host",
+            "8",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        plan.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    assert!(plan["plan"]["hosts"].as_u64().unwrap() >= 1, "{plan}");
+    assert_eq!(plan["plan"]["shards_per_host"], 7);
+}
