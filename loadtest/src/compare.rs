@@ -19,7 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::load::Target;
 use crate::open::{self, OpenConfig, OpenReport};
@@ -46,7 +46,7 @@ pub struct CompareConfig {
     pub connections: usize,
 }
 
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct Machine {
     pub cores: usize,
     pub cpu: String,
@@ -54,7 +54,7 @@ pub struct Machine {
     pub placement: String,
 }
 
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct Row {
     pub target: String,
     pub scenario: String,
@@ -73,13 +73,13 @@ pub struct Row {
     pub gap_p99_us: u64,
 }
 
-#[derive(Serialize, Debug, Clone)]
+#[derive(Serialize, Deserialize, Debug, Clone)]
 pub struct Skipped {
     pub target: String,
     pub reason: String,
 }
 
-#[derive(Serialize, Debug)]
+#[derive(Serialize, Deserialize, Debug)]
 pub struct Report {
     pub machine: Machine,
     pub date: String,
@@ -181,34 +181,74 @@ fn ready(target: &Target, limit: Duration) -> anyhow::Result<()> {
     }
 }
 
-/// CPU seconds (user + system) a process has used so far.
-fn cpu_s(pid: u32) -> f64 {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
-    };
-    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15; `after` starts at field 3.
-    (ticks(11) + ticks(12)) / 100.0
+/// A process and its descendants (nginx's workers, LiteLLM's): pid → parent, from /proc.
+fn tree(root: u32) -> Vec<u32> {
+    let mut parents: Vec<(u32, u32)> = Vec::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for e in entries.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+                continue;
+            };
+            let ppid = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    s.rsplit_once(')')
+                        .and_then(|(_, r)| r.split_whitespace().nth(1).map(str::to_owned))
+                })
+                .and_then(|p| p.parse::<u32>().ok());
+            if let Some(ppid) = ppid {
+                parents.push((pid, ppid));
+            }
+        }
+    }
+    let mut out = vec![root];
+    let mut i = 0;
+    while i < out.len() {
+        let p = out[i];
+        out.extend(parents.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    out
 }
 
-/// Peak resident memory of a process, in MB.
-fn rss_mb(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
+/// CPU seconds (user + system) a process tree has used so far.
+fn cpu_s(root: u32) -> f64 {
+    tree(root)
+        .into_iter()
+        .map(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return 0.0;
+            };
+            let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            let ticks = |i: usize| {
+                fields
+                    .get(i)
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .unwrap_or(0.0)
+            };
+            // utime and stime are fields 14 and 15; `after` starts at field 3.
+            (ticks(11) + ticks(12)) / 100.0
         })
-        .map_or(0.0, |kb| kb / 1024.0)
+        .sum()
+}
+
+/// Peak resident memory of a process tree (the sum of each process's peak), in MB.
+fn rss_mb(root: u32) -> f64 {
+    tree(root)
+        .into_iter()
+        .filter_map(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .ok()
+                .and_then(|t| {
+                    t.lines()
+                        .find(|l| l.starts_with("VmHWM:"))
+                        .and_then(|l| l.split_whitespace().nth(1))
+                        .and_then(|kb| kb.parse::<f64>().ok())
+                })
+        })
+        .sum::<f64>()
+        / 1024.0
 }
 
 fn body(stream: bool) -> Vec<u8> {
@@ -226,6 +266,8 @@ pub fn run(config: &CompareConfig) -> anyhow::Result<Report> {
     std::fs::create_dir_all(&config.out)?;
     let work = config.out.join("work");
     std::fs::create_dir_all(&work)?;
+    // Absolute: peers resolve relative paths against their own prefixes.
+    let work = std::fs::canonicalize(&work)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let me = std::env::current_exe()?;
     let bin_dir = me.parent().context("binary directory")?.to_path_buf();
@@ -266,7 +308,7 @@ pub fn run(config: &CompareConfig) -> anyhow::Result<Report> {
         };
         let (proc, url, key, headers) = started;
         let target = |stream: bool| Target::with_headers(&url, &key, body(stream), &headers);
-        if let Err(e) = target(false).and_then(|t| ready(&t, Duration::from_secs(60))) {
+        if let Err(e) = target(false).and_then(|t| ready(&t, Duration::from_secs(180))) {
             skipped.push(Skipped {
                 target: name.clone(),
                 reason: format!("started but did not answer: {e:#}"),
@@ -303,19 +345,19 @@ pub fn run(config: &CompareConfig) -> anyhow::Result<Report> {
         config.out.join("report.json"),
         serde_json::to_string_pretty(&report)?,
     )?;
-    std::fs::write(
-        config.out.join("report.md"),
-        crate::report::markdown(&report),
-    )?;
-    std::fs::write(
-        config.out.join("latency.svg"),
-        crate::report::latency_svg(&report),
-    )?;
-    std::fs::write(
-        config.out.join("throughput.svg"),
-        crate::report::throughput_svg(&report),
-    )?;
+    render(&config.out, &report)?;
     Ok(report)
+}
+
+/// Write `report.md` and the plots for a report.
+pub fn render(out: &Path, report: &Report) -> anyhow::Result<()> {
+    std::fs::write(out.join("report.md"), crate::report::markdown(report))?;
+    std::fs::write(out.join("latency.svg"), crate::report::latency_svg(report))?;
+    std::fs::write(
+        out.join("throughput.svg"),
+        crate::report::throughput_svg(report),
+    )?;
+    Ok(())
 }
 
 fn today() -> String {
@@ -477,10 +519,12 @@ fn start(
                 ])
                 .context("pip install litellm[proxy]==1.106.*")?;
             }
+            // LiteLLM refuses to start without a master key; clients present it as their key.
+            let master = format!("sk-compare-{port}-{}", std::process::id());
             let config = work.join("litellm.yaml");
             std::fs::write(
                 &config,
-                format!("model_list:\n  - model_name: gpt-4o\n    litellm_params:\n      model: openai/gpt-4o\n      api_base: {mock}/v1\n      api_key: sk-mock\n"),
+                format!("model_list:\n  - model_name: gpt-4o\n    litellm_params:\n      model: openai/gpt-4o\n      api_base: {mock}/v1\n      api_key: sk-mock\ngeneral_settings:\n  master_key: {master}\n"),
             )?;
             let mut cmd = pinned(&exe.to_string_lossy(), cores, &target_cores);
             cmd.arg("--config").arg(&config).args([
@@ -491,12 +535,7 @@ fn start(
                 "--num_workers",
                 "1",
             ]);
-            Ok((
-                Some(spawn(cmd, name, work)?),
-                url,
-                "sk-anything".into(),
-                vec![],
-            ))
+            Ok((Some(spawn(cmd, name, work)?), url, master, vec![]))
         }
         other => bail!(
             "unknown target {other:?} (one of {})",

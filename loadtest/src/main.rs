@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         _ => {
             eprintln!("usage: warden-loadtest mock --listen ADDR [--threads N] [--capture FILE] [--key-status KEY=STATUS]...");
             eprintln!("       warden-loadtest compare --duration-s D --out DIR [--targets direct,warden,...] [--chat-rps R] [--stream-rps R] [--connections N]");
+            eprintln!("       warden-loadtest compare --render DIR   (redraw report.md and the plots from DIR/report.json)");
             eprintln!("       warden-loadtest plan --target-rps R --p99-ms L [--report DIR/report.json | --per-core-rps C] [--cores-per-host N] [--headroom H]");
             eprintln!("       warden-loadtest run --url URL [--key KEY] [--connections N] [--threads N] [--duration-s S] [--model M] [--prompt-bytes N] [--stream] [--rate R [--ramp --p99-ms L]] [--json FILE] [--md FILE]");
             return ExitCode::from(2);
@@ -242,8 +243,10 @@ fn compare_command(args: &[String]) -> anyhow::Result<()> {
         stream_rps: 50.0,
         connections: 64,
     };
+    let mut render = None::<String>;
     for (flag, value) in flags(args, &[])? {
         match flag.as_str() {
+            "--render" => render = Some(value),
             "--duration-s" => config.duration = Duration::from_secs_f64(value.parse()?),
             "--out" => config.out = value.into(),
             "--targets" => config.targets = value.split(',').map(str::to_owned).collect(),
@@ -252,6 +255,13 @@ fn compare_command(args: &[String]) -> anyhow::Result<()> {
             "--connections" => config.connections = value.parse()?,
             _ => bail!("unknown flag {flag}"),
         }
+    }
+    if let Some(dir) = render {
+        // Redraw report.md and the plots from an existing report.json.
+        let dir = std::path::PathBuf::from(dir);
+        let text = std::fs::read_to_string(dir.join("report.json"))?;
+        let report: compare::Report = serde_json::from_str(&text)?;
+        return compare::render(&dir, &report);
     }
     for t in &config.targets {
         anyhow::ensure!(

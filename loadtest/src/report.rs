@@ -86,12 +86,15 @@ pub fn latency_svg(report: &Report) -> String {
         .max()
         .unwrap_or(1)
         .max(1) as f64;
+    // Log scale from 1 ms: peers differ by orders of magnitude.
+    let scale =
+        |us: f64| (us / 1000.0).max(1.0).ln() / (max / 1000.0).max(std::f64::consts::E).ln();
     let (w, h, top, left) = (760.0, 360.0, 40.0, 60.0);
     let plot_h = h - top - 60.0;
     let group_w = (w - left - 20.0) / 2.0;
     let bar_w = (group_w - 40.0) / (names.len().max(1) as f64 * 2.0);
     let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"11\">\n<text x=\"{left}\" y=\"20\" font-size=\"14\">Latency p50 (light) and p99 (dark), ms, at the same offered rate</text>\n"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"11\">\n<text x=\"{left}\" y=\"20\" font-size=\"14\">Latency p50 (light) and p99 (dark) at the same offered rate, ms, log scale from 1 ms</text>\n"
     );
     for (g, scenario) in ["chat", "stream"].iter().enumerate() {
         let x0 = left + g as f64 * group_w;
@@ -110,7 +113,7 @@ pub fn latency_svg(report: &Report) -> String {
                 continue;
             };
             for (j, (v, opacity)) in [(r.p50_us, 0.5), (r.p99_us, 1.0)].iter().enumerate() {
-                let bh = *v as f64 / max * plot_h;
+                let bh = scale(*v as f64) * plot_h;
                 let x = x0 + 20.0 + (i * 2 + j) as f64 * bar_w;
                 let _ = writeln!(
                     s,
