@@ -22,6 +22,7 @@ mod knobs;
 mod load;
 mod mock;
 mod open;
+mod peers;
 mod report;
 
 use std::collections::HashMap;

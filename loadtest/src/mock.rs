@@ -6,6 +6,7 @@
 //! to be the bottleneck: monoio, one SO_REUSEPORT socket per thread, keep-alive.
 
 pub mod anthropic;
+pub mod fleet;
 pub mod gemini;
 pub mod openai;
 
@@ -26,6 +27,8 @@ use warden_dataplane::http::body::ChunkedDecoder;
 use warden_dataplane::http::parse::{parse_request, Framing, Limits};
 
 use crate::knobs::Knobs;
+pub use fleet::Timing;
+use fleet::{jittered, uniform, TIMING};
 
 const LIMITS: Limits = Limits {
     max_head: 64 * 1024,
@@ -46,46 +49,6 @@ pub struct MockConfig {
     pub tls: Option<(std::path::PathBuf, std::path::PathBuf)>,
     /// How the fleet answers when a request's own knobs do not say.
     pub timing: Timing,
-}
-
-/// A provider's timing, from the command line (`--ttft-ms`, `--events-per-s`, `--events`,
-/// `--jitter-ms`, `--error-rate`), so the mock can stand in for a real provider's pace. A
-/// request's `mock:` knobs override it.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Timing {
-    /// Before the first event (streams) or the whole answer (non-stream, plus generation).
-    pub ttft: Duration,
-    /// Between events; a non-stream answer also waits `events` gaps (generation time).
-    pub gap: Duration,
-    /// Content events per answer (default 3).
-    pub events: Option<usize>,
-    /// Each wait is lengthened by a uniformly random amount up to this.
-    pub jitter: Duration,
-    /// Share of requests answered 503 (overloaded), in the request's dialect.
-    pub error_rate: f64,
-}
-
-static TIMING: std::sync::OnceLock<Timing> = std::sync::OnceLock::new();
-
-/// A uniform random number in [0, 1) (xorshift per thread; good enough for jitter and errors).
-fn uniform() -> f64 {
-    thread_local! {
-        static STATE: std::cell::Cell<u64> = std::cell::Cell::new(
-            SystemTime::now().duration_since(UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64) | 1,
-        );
-    }
-    STATE.with(|s| {
-        let mut x = s.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        s.set(x);
-        (x >> 11) as f64 / (1u64 << 53) as f64
-    })
-}
-
-fn jittered(base: Duration, jitter: Duration) -> Duration {
-    base + jitter.mul_f64(uniform())
 }
 
 /// A request as the mock sees it.

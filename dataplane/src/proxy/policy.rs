@@ -1,0 +1,98 @@
+//! What a project's policy decides around the upstream call, besides guardrails: limits
+//! (admitted before, settled after) and complexity routing for route groups.
+
+use simd_json::prelude::*;
+use warden_shared::catalog::Provider;
+
+use crate::auth::Caller;
+use crate::conn::Request;
+use crate::error::Result;
+use crate::shard::Shard;
+use crate::state::ServingState;
+use crate::translate::now;
+
+/// Score a request for a route group and pick its tier's model; the answer's `x-warden-route`
+/// header says why.
+pub fn route_by_complexity<'s>(
+    shard: &Shard,
+    state: &'s ServingState,
+    req: &Request<'_>,
+    caller: &Caller<'_>,
+    value: &simd_json::BorrowedValue<'_>,
+    tiers: &'s [Box<str>; 4],
+) -> Option<&'s crate::state::RouteTarget> {
+    let shape = crate::complexity::Shape {
+        messages: value
+            .get("messages")
+            .and_then(|m| m.as_array())
+            .map_or(0, Vec::len),
+        tools: value
+            .get("tools")
+            .and_then(|t| t.as_array())
+            .is_some_and(|t| !t.is_empty()),
+        max_output: max_output(value),
+    };
+    let score = shard.scorer.score(&shard.scorer_scratch, req.body, shape);
+    let route = state.tier_route(caller.project, tiers, score.tier)?;
+    req.headers
+        .borrow_mut()
+        .push(("x-warden-route", score.header(&route.alias)));
+    Some(route)
+}
+
+/// The header on answers for a project whose spend is past its warning threshold.
+pub const BUDGET_WARNING: (&str, &[u8]) = (
+    "x-warden-budget-warning",
+    b"monthly spend is past the warning threshold",
+);
+
+/// Admit a request under its project's limits, before anything goes upstream. `max_output` is
+/// the output the request asks for, if it says.
+pub fn admit(
+    req: &Request<'_>,
+    caller: &Caller<'_>,
+    max_output: Option<u64>,
+) -> Result<crate::limits::Admission> {
+    let p = caller.project;
+    let estimate = crate::limits::estimate(req.body.len(), max_output);
+    let a = crate::limits::admit(&p.limits, &p.counters, estimate, now())?;
+    if a.warn {
+        req.headers
+            .borrow_mut()
+            .push((BUDGET_WARNING.0, BUDGET_WARNING.1.to_vec()));
+    }
+    Ok(a)
+}
+
+/// The answer is done: settle the token reservation and add what it cost.
+pub fn settle(
+    state: &ServingState,
+    req: &Request<'_>,
+    caller: &Caller<'_>,
+    a: &crate::limits::Admission,
+) {
+    let e = req.audit.borrow();
+    let (Some(usage), Some(provider)) = (e.usage, e.provider.and_then(Provider::from_name)) else {
+        crate::limits::settle(&caller.project.counters, a, 0, 0);
+        return;
+    };
+    let model = e.upstream_model.as_deref().unwrap_or("");
+    let pooled = e.key_source == Some("pooled");
+    let cost = crate::limits::cost(&state.billing, provider, model, pooled, &usage);
+    let used = usage.input_tokens + usage.output_tokens;
+    crate::limits::settle(&caller.project.counters, a, used, cost);
+}
+
+/// The output tokens a request asks for: OpenAI's `max_completion_tokens` / `max_tokens`,
+/// Anthropic's `max_tokens`, Gemini's `generationConfig.maxOutputTokens`.
+pub fn max_output(value: &simd_json::BorrowedValue<'_>) -> Option<u64> {
+    value
+        .get("max_completion_tokens")
+        .or_else(|| value.get("max_tokens"))
+        .or_else(|| {
+            value
+                .get("generationConfig")
+                .and_then(|g| g.get("maxOutputTokens"))
+        })
+        .and_then(|v| v.as_u64())
+}
