@@ -74,6 +74,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/dataplane/v1/register", post(register))
         .route("/dataplane/v1/usage", post(usage::ingest))
         .route("/admin/v1/usage", get(usage::usage))
+        .route("/admin/v1/requests", get(usage::requests))
         .route(
             "/admin/v1/projects/{project}/limits",
             put(usage::put_limits).get(usage::get_limits),

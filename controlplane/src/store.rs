@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_routing.sql")),
     (4, include_str!("../migrations/0004_usage.sql")),
     (5, include_str!("../migrations/0005_limits.sql")),
+    (6, include_str!("../migrations/0006_requests.sql")),
 ];
 
 pub mod usage;

@@ -47,10 +47,36 @@ pub struct Row {
     pub cached_tokens: u64,
 }
 
-/// The records after `from` (at most [`BATCH_RECORDS`]), summed into rows, and the cursor after
-/// the last record read.
-pub fn collect(audit_dir: &Path, from: Cursor) -> std::io::Result<(Vec<Row>, Cursor)> {
+/// One answered request, for the control plane's per-request view: who, which key source and
+/// key, every attempt, the usage — never a key or any text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RequestRow {
+    pub request_id: String,
+    pub at_us: u64,
+    pub tenant: String,
+    pub project: String,
+    pub status: u16,
+    pub provider: String,
+    pub model: String,
+    pub key_source: String,
+    pub attempts: Vec<warden_shared::audit::Attempt>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cached_tokens: u64,
+}
+
+/// What one batch carries: summed rows, each request, and the cursor after the last record.
+pub struct Batch {
+    pub rows: Vec<Row>,
+    pub requests: Vec<RequestRow>,
+    pub to: Cursor,
+}
+
+/// The records after `from` (at most [`BATCH_RECORDS`]), summed into rows and listed per
+/// request, and the cursor after the last record read.
+pub fn collect(audit_dir: &Path, from: Cursor) -> std::io::Result<Batch> {
     let mut sums: BTreeMap<[String; 7], [u64; 4]> = BTreeMap::new();
+    let mut requests = Vec::new();
     let mut to = from;
     let mut records = 0usize;
     let mut list = segments(audit_dir)?;
@@ -67,6 +93,7 @@ pub fn collect(audit_dir: &Path, from: Cursor) -> std::io::Result<(Vec<Row>, Cur
                 continue;
             };
             add(&mut sums, &r);
+            requests.extend(request_row(&r));
             records += 1;
             if records >= BATCH_RECORDS {
                 // Resume right after this record.
@@ -74,7 +101,11 @@ pub fn collect(audit_dir: &Path, from: Cursor) -> std::io::Result<(Vec<Row>, Cur
                     segment: index,
                     offset: at + (warden_shared::audit::FRAME_OVERHEAD + payload.len()) as u64,
                 };
-                return Ok((rows(sums), to));
+                return Ok(Batch {
+                    rows: rows(sums),
+                    requests,
+                    to,
+                });
             }
         }
         to = Cursor {
@@ -82,7 +113,33 @@ pub fn collect(audit_dir: &Path, from: Cursor) -> std::io::Result<(Vec<Row>, Cur
             offset: end,
         };
     }
-    Ok((rows(sums), to))
+    Ok(Batch {
+        rows: rows(sums),
+        requests,
+        to,
+    })
+}
+
+fn request_row(r: &Record) -> Option<RequestRow> {
+    let (Kind::Response, Some(provider)) = (r.kind, &r.provider) else {
+        return None;
+    };
+    let s = |v: &Option<String>| v.clone().unwrap_or_default();
+    let u = r.usage.unwrap_or_default();
+    Some(RequestRow {
+        request_id: s(&r.request_id),
+        at_us: r.at_us,
+        tenant: s(&r.tenant),
+        project: s(&r.project),
+        status: r.status.unwrap_or(0),
+        provider: provider.clone(),
+        model: s(&r.upstream_model),
+        key_source: r.key_source.clone().unwrap_or_else(|| "byok".into()),
+        attempts: r.attempts.clone(),
+        input_tokens: u.input_tokens,
+        output_tokens: u.output_tokens,
+        cached_tokens: u.cached_tokens,
+    })
 }
 
 fn add(sums: &mut BTreeMap<[String; 7], [u64; 4]>, r: &Record) {
@@ -170,9 +227,10 @@ pub fn spawn_shipper(
             needed.store(cursor.segment, Relaxed);
             loop {
                 match collect(&audit_dir, cursor) {
-                    Ok((rows, to)) if to != cursor => {
+                    Ok(Batch { rows, requests, to }) if to != cursor => {
                         let body = serde_json::json!({
                             "dataplane": dataplane, "from": cursor, "to": to, "rows": rows,
+                            "requests": requests,
                         })
                         .to_string();
                         match crate::control::post_json(&url, &token, &body) {
@@ -249,7 +307,10 @@ mod tests {
         }
         let path = dir.join(format!("segment-{:020}.wal", 0));
         std::fs::write(&path, &seg).unwrap_or_else(|e| panic!("{e}"));
-        let (rows, to) = collect(&dir, Cursor::default()).unwrap_or_else(|e| panic!("{e}"));
+        let Batch { rows, requests, to } =
+            collect(&dir, Cursor::default()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(requests.len(), 3);
+        assert_eq!(requests[2].key_source, "pooled");
         assert_eq!(rows.len(), 2);
         assert_eq!(
             (
@@ -271,11 +332,13 @@ mod tests {
         let mut torn = seg.clone();
         torn.extend_from_slice(&whole[..whole.len() - 2]);
         std::fs::write(&path, &torn).unwrap_or_else(|e| panic!("{e}"));
-        let (rows, again) = collect(&dir, to).unwrap_or_else(|e| panic!("{e}"));
+        let Batch {
+            rows, to: again, ..
+        } = collect(&dir, to).unwrap_or_else(|e| panic!("{e}"));
         assert!(rows.is_empty() && again == to);
         seg.extend_from_slice(&whole);
         std::fs::write(&path, &seg).unwrap_or_else(|e| panic!("{e}"));
-        let (rows, end) = collect(&dir, to).unwrap_or_else(|e| panic!("{e}"));
+        let Batch { rows, to: end, .. } = collect(&dir, to).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].project, "b");
         assert_eq!(end.offset, seg.len() as u64);

@@ -646,6 +646,33 @@ fn routing_pooled_keys_and_fallbacks_set_through_the_admin_api() {
         eventually(Duration::from_secs(5), || chat(&gw, &s.key).status == 200).is_some(),
         "byok_then_pooled: the pooled key answers once the BYOK key fails"
     );
+    // The operator sees the request, its key source and the fallback it took.
+    let requests = format!("/admin/v1/requests?project={}", s.project);
+    let seen = eventually(Duration::from_secs(10), || {
+        cp.admin("GET", &requests, None).json()["requests"]
+            .as_array()
+            .is_some_and(|rows| rows.iter().any(|r| r["key_source"] == "pooled"))
+    });
+    assert!(
+        seen.is_some(),
+        "{}",
+        cp.admin("GET", &requests, None).text()
+    );
+    let rows = cp.admin("GET", &requests, None).json();
+    let row = rows["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key_source"] == "pooled")
+        .unwrap()
+        .clone();
+    assert_eq!(row["fallbacks"], 1, "{row}");
+    assert_eq!(row["attempts"][0]["key_source"], "byok");
+    assert_eq!(row["attempts"][0]["status"], 401);
+    assert_eq!(row["attempts"][1]["outcome"], "ok");
+    assert!(row["input_tokens"].as_u64().unwrap() > 0);
+    assert!(!rows.to_string().contains("sk-operator-pool-1111"));
+    assert!(!rows.to_string().contains(PROVIDER_KEY));
     // byok_only keeps the pooled key out.
     let set = cp.admin("PUT", &routing, Some(&json!({"key_mode": "byok_only"})));
     assert_eq!(set.status, 200, "{}", set.text());

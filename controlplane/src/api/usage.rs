@@ -14,7 +14,7 @@ use super::{Admin, Body, DataPlane};
 use crate::app::App;
 use crate::billing::{price_map, Totals};
 use crate::error::{ApiError, ApiResult};
-use crate::store::usage::{Cursor, Price, UsageRow};
+use crate::store::usage::{Cursor, Price, RequestRow, UsageRow};
 use warden_shared::money::Rate;
 
 /// The most rows one batch may carry.
@@ -27,6 +27,8 @@ pub struct Batch {
     from: Cursor,
     to: Cursor,
     rows: Vec<UsageRow>,
+    #[serde(default)]
+    requests: Vec<RequestRow>,
 }
 
 pub async fn ingest(
@@ -35,7 +37,7 @@ pub async fn ingest(
     Body(b): Body<Batch>,
 ) -> ApiResult<Json<Value>> {
     super::check_name("dataplane", &b.dataplane)?;
-    if b.rows.len() > MAX_BATCH_ROWS || b.to < b.from {
+    if b.rows.len() > MAX_BATCH_ROWS || b.requests.len() > MAX_BATCH_ROWS || b.to < b.from {
         return Err(ApiError::BadRequest(
             "a batch has at most 100000 rows and ends after it starts".into(),
         ));
@@ -61,7 +63,7 @@ pub async fn ingest(
     }
     let applied = app
         .store
-        .apply_usage(&b.dataplane, b.from, b.to, &b.rows)
+        .apply_usage(&b.dataplane, b.from, b.to, &b.rows, &b.requests)
         .await?;
     if applied && !b.rows.is_empty() {
         app.usage_changed
@@ -180,6 +182,69 @@ pub async fn usage(
     Ok(Json(
         json!({"from": from, "to": to, "group_by": group, "rows": out}),
     ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestsQuery {
+    project: Option<String>,
+    tenant: Option<String>,
+    /// Unix microseconds: only requests before this (for paging back).
+    before_us: Option<i64>,
+    /// At most this many, newest first (default 100, at most 1000).
+    limit: Option<i64>,
+}
+
+/// Each answered request: key source, every attempt (the fallbacks taken), usage and what it
+/// cost — newest first.
+pub async fn requests(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Query(q): Query<RequestsQuery>,
+) -> ApiResult<Json<Value>> {
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let rows = app
+        .store
+        .requests(
+            q.tenant.as_deref(),
+            q.project.as_deref(),
+            q.before_us.unwrap_or(i64::MAX),
+            limit,
+        )
+        .await?;
+    let prices = price_map(&app.store.prices().await?);
+    let out: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let mut t = Totals::default();
+            t.add(
+                &UsageRow {
+                    day: String::new(),
+                    tenant: r.tenant.clone(),
+                    project: r.project.clone(),
+                    environment: String::new(),
+                    provider: r.provider.clone(),
+                    model: r.model.clone(),
+                    key_source: r.key_source.clone(),
+                    requests: 1,
+                    input_tokens: r.input_tokens,
+                    output_tokens: r.output_tokens,
+                    cached_tokens: r.cached_tokens,
+                },
+                &app.overhead,
+                &prices,
+            );
+            let mut v = json!(r);
+            v["fallbacks"] = json!(r
+                .attempts
+                .as_array()
+                .map_or(0, |a| a.len().saturating_sub(1)));
+            v["overhead_usd"] = json!(t.overhead.to_string());
+            v["provider_cost_usd"] = json!(t.provider_cost.to_string());
+            v
+        })
+        .collect();
+    Ok(Json(json!({"requests": out})))
 }
 
 pub async fn list_prices(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {

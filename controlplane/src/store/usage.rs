@@ -20,6 +20,26 @@ pub struct UsageRow {
     pub cached_tokens: i64,
 }
 
+/// One answered request as a data plane ships it (`attempts` as JSON in the store).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestRow {
+    pub request_id: String,
+    pub at_us: i64,
+    pub tenant: String,
+    pub project: String,
+    pub status: i64,
+    pub provider: String,
+    pub model: String,
+    pub key_source: String,
+    pub attempts: serde_json::Value,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cached_tokens: i64,
+}
+
+/// How long per-request rows are kept.
+const REQUESTS_KEPT_US: i64 = 30 * 86_400 * 1_000_000;
+
 /// A position in a data plane's audit log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Cursor {
@@ -54,6 +74,7 @@ impl Store {
         from: Cursor,
         to: Cursor,
         rows: &[UsageRow],
+        requests: &[RequestRow],
     ) -> sqlx::Result<bool> {
         let mut tx = self.pool.begin().await?;
         let stored: Option<(i64, i64)> =
@@ -87,6 +108,34 @@ impl Store {
             .bind(r.cached_tokens)
             .execute(&mut *tx)
             .await?;
+        }
+        for r in requests {
+            sqlx::query(
+                "INSERT INTO requests (dataplane, request_id, at_us, tenant, project, status, provider, \
+                 model, key_source, attempts, input_tokens, output_tokens, cached_tokens) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dataplane, request_id) DO NOTHING",
+            )
+            .bind(dataplane)
+            .bind(&r.request_id)
+            .bind(r.at_us)
+            .bind(&r.tenant)
+            .bind(&r.project)
+            .bind(r.status)
+            .bind(&r.provider)
+            .bind(&r.model)
+            .bind(&r.key_source)
+            .bind(r.attempts.to_string())
+            .bind(r.input_tokens)
+            .bind(r.output_tokens)
+            .bind(r.cached_tokens)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(newest) = requests.iter().map(|r| r.at_us).max() {
+            sqlx::query("DELETE FROM requests WHERE at_us < ?")
+                .bind(newest - REQUESTS_KEPT_US)
+                .execute(&mut *tx)
+                .await?;
         }
         sqlx::query(
             "INSERT INTO usage_cursors (dataplane, segment, byte_offset) VALUES (?, ?, ?) \
@@ -151,6 +200,61 @@ impl Store {
                 input_tokens: r.8,
                 output_tokens: r.9,
                 cached_tokens: r.10,
+            })
+            .collect())
+    }
+
+    /// The newest requests (before `before_us`), optionally for one tenant and one project.
+    pub async fn requests(
+        &self,
+        tenant: Option<&str>,
+        project: Option<&str>,
+        before_us: i64,
+        limit: i64,
+    ) -> sqlx::Result<Vec<RequestRow>> {
+        type Tuple = (
+            String,
+            i64,
+            String,
+            String,
+            i64,
+            String,
+            String,
+            String,
+            String,
+            i64,
+            i64,
+            i64,
+        );
+        let rows: Vec<Tuple> = sqlx::query_as(
+            "SELECT request_id, at_us, tenant, project, status, provider, model, key_source, attempts, \
+             input_tokens, output_tokens, cached_tokens FROM requests \
+             WHERE at_us < ? AND (? IS NULL OR tenant = ?) AND (? IS NULL OR project = ?) \
+             ORDER BY at_us DESC LIMIT ?",
+        )
+        .bind(before_us)
+        .bind(tenant)
+        .bind(tenant)
+        .bind(project)
+        .bind(project)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| RequestRow {
+                request_id: r.0,
+                at_us: r.1,
+                tenant: r.2,
+                project: r.3,
+                status: r.4,
+                provider: r.5,
+                model: r.6,
+                key_source: r.7,
+                attempts: serde_json::from_str(&r.8).unwrap_or_default(),
+                input_tokens: r.9,
+                output_tokens: r.10,
+                cached_tokens: r.11,
             })
             .collect())
     }
