@@ -11,11 +11,10 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use monoio::buf::IoBufMut;
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
+use monoio::io::AsyncReadRent;
 use monoio::net::TcpStream;
 use serde::Serialize;
-use warden_dataplane::http::body::ChunkedDecoder;
-use warden_dataplane::http::parse::{parse_response, Framing, Limits};
+use warden_dataplane::http::parse::Limits;
 use warden_dataplane::upstream::origin::Origin;
 
 pub(crate) const LIMITS: Limits = Limits {
@@ -194,7 +193,7 @@ async fn connection(
         }
         let Some(s) = stream.as_mut() else { continue };
         let start = Instant::now();
-        let ok = exchange(s, &request, &mut buf).await;
+        let ok = crate::open::exchange(s, &request, &mut buf, None).await;
         let us = start.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
         let mut t = tally.borrow_mut();
         t.requests += 1;
@@ -211,46 +210,6 @@ async fn connection(
             }
         }
     }
-}
-
-/// One request/response. `Some(ok)` when the connection can be reused, `None` when it broke.
-async fn exchange(
-    stream: &mut TcpStream,
-    request: &Rc<Vec<u8>>,
-    buf: &mut Vec<u8>,
-) -> Option<bool> {
-    let (res, _) = stream.write_all(request.as_ref().clone()).await;
-    res.ok()?;
-    buf.clear();
-    let head = loop {
-        if let Some(h) = parse_response(buf, LIMITS, false).ok()? {
-            break h;
-        }
-        read_more(stream, buf).await?;
-    };
-    let mut pos = head.len;
-    match head.framing {
-        Framing::Empty => {}
-        Framing::Length(n) => {
-            while buf.len() < head.len + n as usize {
-                read_more(stream, buf).await?;
-            }
-        }
-        Framing::Chunked => {
-            let mut d = ChunkedDecoder::new(u64::MAX);
-            let mut sink = Vec::new();
-            loop {
-                pos += d.decode(&buf[pos..], &mut sink).ok()?;
-                sink.clear();
-                if d.is_done() {
-                    break;
-                }
-                read_more(stream, buf).await?;
-            }
-        }
-        Framing::UntilClose => return None,
-    }
-    head.keep_alive.then_some(head.status == 200)
 }
 
 pub(crate) async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<()> {

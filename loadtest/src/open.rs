@@ -235,7 +235,7 @@ async fn connection(
         }
         let Some(s) = stream.as_mut() else { continue };
         let mut timing = Timing::default();
-        let outcome = exchange(s, &target.request, &mut buf, &mut timing).await;
+        let outcome = exchange(s, &target.request, &mut buf, Some(&mut timing)).await;
         let done = Instant::now();
         let mut h = hists.borrow_mut();
         h.requests += 1;
@@ -297,12 +297,13 @@ fn carries_content(event: &[u8]) -> bool {
     })
 }
 
-/// One request/response, timed. `Some(ok)` when the connection can be reused.
-async fn exchange(
+/// One request/response, timed when `timing` is given. `Some(ok)` when the connection can be
+/// reused, `None` when it broke.
+pub(crate) async fn exchange(
     stream: &mut TcpStream,
     request: &[u8],
     buf: &mut Vec<u8>,
-    timing: &mut Timing,
+    mut timing: Option<&mut Timing>,
 ) -> Option<bool> {
     let (res, _) = stream.write_all(request.to_vec()).await;
     res.ok()?;
@@ -312,7 +313,9 @@ async fn exchange(
             break h;
         }
         read_more(stream, buf).await?;
-        timing.first_byte.get_or_insert_with(Instant::now);
+        if let Some(t) = timing.as_deref_mut() {
+            t.first_byte.get_or_insert_with(Instant::now);
+        }
     };
     let mut pos = head.len;
     match head.framing {
@@ -327,7 +330,9 @@ async fn exchange(
             let mut sink = Vec::new();
             loop {
                 pos += d.decode(&buf[pos..], &mut sink).ok()?;
-                timing.body(&sink, Instant::now());
+                if let Some(t) = timing.as_deref_mut() {
+                    t.body(&sink, Instant::now());
+                }
                 sink.clear();
                 if d.is_done() {
                     break;
