@@ -214,8 +214,23 @@ impl Store {
     }
 
     pub async fn set_guardrails(&self, project: &str, policy: &str) -> sqlx::Result<bool> {
-        let r = sqlx::query("UPDATE projects SET guardrails = ? WHERE id = ?")
-            .bind(policy)
+        self.set_project_json(
+            "UPDATE projects SET guardrails = ? WHERE id = ?",
+            project,
+            policy,
+        )
+        .await
+    }
+
+    /// One of a project's JSON policy columns (the statement names it); whether the project exists.
+    async fn set_project_json(
+        &self,
+        statement: &'static str,
+        project: &str,
+        json: &str,
+    ) -> sqlx::Result<bool> {
+        let r = sqlx::query(statement)
+            .bind(json)
             .bind(project)
             .execute(&self.pool)
             .await?;
@@ -362,21 +377,21 @@ impl Store {
     }
 
     pub async fn set_limits(&self, project: &str, limits: &str) -> sqlx::Result<bool> {
-        let r = sqlx::query("UPDATE projects SET limits = ? WHERE id = ?")
-            .bind(limits)
-            .bind(project)
-            .execute(&self.pool)
-            .await?;
-        Ok(r.rows_affected() > 0)
+        self.set_project_json(
+            "UPDATE projects SET limits = ? WHERE id = ?",
+            project,
+            limits,
+        )
+        .await
     }
 
     pub async fn set_routing(&self, project: &str, routing: &str) -> sqlx::Result<bool> {
-        let r = sqlx::query("UPDATE projects SET routing = ? WHERE id = ?")
-            .bind(routing)
-            .bind(project)
-            .execute(&self.pool)
-            .await?;
-        Ok(r.rows_affected() > 0)
+        self.set_project_json(
+            "UPDATE projects SET routing = ? WHERE id = ?",
+            project,
+            routing,
+        )
+        .await
     }
 
     pub async fn delete_model(&self, alias: &str) -> sqlx::Result<bool> {
