@@ -60,12 +60,17 @@ fn prompts_land_in_their_labelled_tier() {
     assert!(far == 0, "{far} prompts more than one tier off");
 }
 
-/// Prompts written after the revision and never tuned against: the honest estimate, and it is
-/// poor (0.375 when written: cue words miss reasoning and engineering tasks phrased without
-/// them). The floor guards against regressions; it is not a quality bar.
+/// Written after the revision and never tuned against: the honest estimates, and they are poor
+/// (0.375 and 0.389 when written: cue words miss reasoning and engineering tasks phrased without
+/// them). A second revision of the cues that fitted the first set moved the second by nothing
+/// and cost 60 % more time per KB, so it was dropped. The floors guard against regressions;
+/// they are not a quality bar.
 #[test]
 fn held_out_prompts_are_measured() {
     let (accuracy, far) = run("routing-holdout.jsonl");
     assert!(accuracy >= 0.35, "accuracy {accuracy:.3}");
     assert!(far <= 5, "{far} prompts more than one tier off");
+    let (accuracy, far) = run("routing-holdout-2.jsonl");
+    assert!(accuracy >= 0.35, "accuracy {accuracy:.3}");
+    assert!(far <= 4, "{far} prompts more than one tier off");
 }
