@@ -85,7 +85,8 @@ pub async fn run<S: AsyncWriteRent>(
             note_passthrough_usage(&framer, req, dialect);
             let mut events = framer.complete();
             let stripped;
-            if strip_usage {
+            // Only the read that carries the usage chunk is rewritten; the rest pass as they are.
+            if strip_usage && memchr::memmem::find(events, b"\"usage\":{").is_some() {
                 stripped = without_usage_chunks(events);
                 events = &stripped;
             }
@@ -285,6 +286,10 @@ fn note_passthrough_usage(framer: &EventFramer, req: &Request<'_>, dialect: Dial
     } else {
         b"\"usage\":{"
     };
+    // Most reads carry no usage: one search over the bytes before looking at events.
+    if memchr::memmem::find(framer.complete(), key).is_none() {
+        return;
+    }
     for event in framer.events() {
         if memchr::memmem::find(&event.data, key).is_some() {
             let mut e = req.audit.borrow_mut();
