@@ -209,18 +209,27 @@ async fn put_guardrails(
     Ok(Json(serde_json::to_value(&g).unwrap_or_default()))
 }
 
+/// One of a project's stored JSON policies (guardrails, routing, limits), parsed; 404 when the
+/// project does not exist.
+pub async fn stored_policy<T: DeserializeOwned>(
+    app: &App,
+    project: &str,
+    pick: fn(&crate::store::ProjectRow) -> &String,
+) -> ApiResult<T> {
+    let p = app
+        .store
+        .project(project)
+        .await?
+        .ok_or(ApiError::NotFound("project"))?;
+    serde_json::from_str(pick(&p)).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
 async fn get_guardrails(
     _: Admin,
     State(app): State<Arc<App>>,
     axum::extract::Path(project): axum::extract::Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let p = app
-        .store
-        .project(&project)
-        .await?
-        .ok_or(ApiError::NotFound("project"))?;
-    let body: GuardrailBody =
-        serde_json::from_str(&p.guardrails).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let body: GuardrailBody = stored_policy(&app, &project, |p| &p.guardrails).await?;
     Ok(Json(serde_json::to_value(&body).unwrap_or_default()))
 }
 
@@ -280,13 +289,7 @@ async fn get_routing(
     State(app): State<Arc<App>>,
     axum::extract::Path(project): axum::extract::Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let p = app
-        .store
-        .project(&project)
-        .await?
-        .ok_or(ApiError::NotFound("project"))?;
-    let body: RoutingBody =
-        serde_json::from_str(&p.routing).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let body: RoutingBody = stored_policy(&app, &project, |p| &p.routing).await?;
     Ok(Json(routing_json(&body)))
 }
 

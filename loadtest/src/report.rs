@@ -76,6 +76,20 @@ fn targets(report: &Report) -> Vec<String> {
     t
 }
 
+/// One coloured swatch and name per target, in a row from `x0` at height `y`.
+fn legend(s: &mut String, names: &[String], x0: f64, y: f64, step: f64) {
+    for (i, name) in names.iter().enumerate() {
+        let x = x0 + i as f64 * step;
+        let _ = writeln!(
+            s,
+            "<rect x=\"{x}\" y=\"{y}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{}\" y=\"{}\">{name}</text>",
+            COLORS[i % COLORS.len()],
+            x + 14.0,
+            y + 9.0
+        );
+    }
+}
+
 /// Grouped bars: p50 and p99 per target, one group per scenario (log scale not needed: ms).
 pub fn latency_svg(report: &Report) -> String {
     let names = targets(report);
@@ -126,17 +140,7 @@ pub fn latency_svg(report: &Report) -> String {
             }
         }
     }
-    for (i, name) in names.iter().enumerate() {
-        let _ = writeln!(
-            s,
-            "<rect x=\"{}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{}\" y=\"{}\">{name}</text>",
-            left + i as f64 * 110.0,
-            h - 40.0,
-            COLORS[i % COLORS.len()],
-            left + 14.0 + i as f64 * 110.0,
-            h - 31.0
-        );
-    }
+    legend(&mut s, &names, left, h - 40.0, 110.0);
     let _ = writeln!(
         s,
         "<text x=\"5\" y=\"{}\">{} ms</text>",
@@ -192,17 +196,7 @@ pub fn throughput_svg(report: &Report) -> String {
             let _ = writeln!(s, "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"11\" height=\"11\" fill=\"{color}\"><title>{title}</title></rect>", x - 5.5, y - 5.5);
         }
     }
-    for (i, name) in names.iter().enumerate() {
-        let _ = writeln!(
-            s,
-            "<rect x=\"{}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{}\" y=\"{}\">{name}</text>",
-            m + i as f64 * 95.0,
-            h - 25.0,
-            COLORS[i % COLORS.len()],
-            m + 14.0 + i as f64 * 95.0,
-            h - 16.0
-        );
-    }
+    legend(&mut s, &names, m, h - 25.0, 95.0);
     s.push_str("</svg>\n");
     s
 }

@@ -386,12 +386,6 @@ pub async fn get_limits(
     State(app): State<Arc<App>>,
     Path(project): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let p = app
-        .store
-        .project(&project)
-        .await?
-        .ok_or(ApiError::NotFound("project"))?;
-    let b: LimitsBody =
-        serde_json::from_str(&p.limits).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let b: LimitsBody = super::stored_policy(&app, &project, |p| &p.limits).await?;
     Ok(Json(json!(b)))
 }
