@@ -1,15 +1,15 @@
-//! The audit path's costs: what a shard pays per request (an entry made of shared strings,
-//! pushed into its ring), and how many records per second the drain writes — framing, chain
+//! The audit path's costs: what a shard pays per record (encoding its entry and putting it in
+//! its memory-mapped ring), and how many records per second the drain writes — framing, chain
 //! hashing and one write per batch — with and without an fdatasync per batch.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use crossbeam_queue::ArrayQueue;
 use std::hint::black_box;
-use warden_dataplane::audit::ring::Item;
+use warden_dataplane::audit::ring::Ring;
 use warden_dataplane::audit::writer::Writer;
 use warden_dataplane::audit::{AttemptEntry, AuditConfig, Entry};
 use warden_shared::audit::Kind;
@@ -53,24 +53,28 @@ fn entry() -> Entry {
     }
 }
 
-/// The shard's side: clone the request's entry (shared strings) and push it; the pop stands in
-/// for the drain thread so the ring never fills.
-fn shard_push(c: &mut Criterion) {
-    let ring: ArrayQueue<Item> = ArrayQueue::new(4096);
+/// The shard's side: encode the request's entry and put it in its mapped ring; the consumer's
+/// read and release stand in for the drain thread so the ring never fills.
+fn shard_put(c: &mut Criterion) {
+    let dir = std::env::temp_dir().join(format!("warden-bench-ring-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let ring = Ring::open(&dir, 0, 2 << 20, 0).unwrap();
+    let seen = Cell::new(0);
     let draft = entry();
+    let mut scratch = Vec::with_capacity(1024);
     let mut g = c.benchmark_group("audit_shard");
     g.throughput(Throughput::Elements(1));
-    g.bench_function("entry_clone_and_push", |b| {
+    g.bench_function("encode_and_put", |b| {
         b.iter(|| {
-            let e = black_box(&draft).clone();
-            let _ = ring.push(Item {
-                entry: e,
-                done: None,
-            });
-            black_box(ring.pop());
+            scratch.clear();
+            black_box(&draft).encode(1_795_390_000_000_000, &mut scratch);
+            let end = ring.put(&scratch, &seen).unwrap();
+            ring.release(end);
         })
     });
     g.finish();
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 fn drain(c: &mut Criterion) {
@@ -78,33 +82,17 @@ fn drain(c: &mut Criterion) {
     let mut g = c.benchmark_group("audit_drain");
     g.throughput(Throughput::Elements(BATCH as u64));
     g.sample_size(20);
-    let e = entry();
-    // The drain's CPU work alone: JSON, CRC32C and the SHA-256 chain, into a batch buffer.
-    let (mut buf, mut json, mut chain) = (
-        Vec::with_capacity(4 << 20),
-        Vec::with_capacity(1024),
-        [0u8; 32],
-    );
-    g.bench_function("encode_frame_chain", |b| {
+    let mut one = Vec::new();
+    entry().encode(1_795_390_000_000_000, &mut one);
+    // The drain's CPU work alone: CRC32C and the SHA-256 chain, into a batch buffer.
+    let (mut buf, mut chain) = (Vec::with_capacity(4 << 20), [0u8; 32]);
+    g.bench_function("frame_chain", |b| {
         b.iter(|| {
             buf.clear();
             for _ in 0..BATCH {
-                json.clear();
-                e.write_json(1_795_390_000_000_000, &mut json);
-                chain = warden_shared::audit::frame(&mut buf, &chain, &json);
+                chain = warden_shared::audit::frame(&mut buf, &chain, black_box(&one));
             }
             black_box(&buf);
-        })
-    });
-    let mut one = Vec::new();
-    e.write_json(1, &mut one);
-    g.bench_function("json_only", |b| {
-        b.iter(|| {
-            for _ in 0..BATCH {
-                json.clear();
-                e.write_json(1_795_390_000_000_000, &mut json);
-            }
-            black_box(&json);
         })
     });
     g.bench_function("sha256_only", |b| {
@@ -126,10 +114,12 @@ fn drain(c: &mut Criterion) {
             ..AuditConfig::default()
         };
         let mut w = Writer::open(&dir, &config).unwrap();
+        let mut seq = 0;
         g.bench_function(name, |b| {
             b.iter(|| {
                 for _ in 0..BATCH {
-                    w.append_with(|json| e.write_json(1_795_390_000_000_000, json));
+                    w.append_ring(&one, 0, seq);
+                    seq += 8;
                 }
                 w.flush().unwrap();
                 if sync {
@@ -142,5 +132,5 @@ fn drain(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, shard_push, drain);
+criterion_group!(benches, shard_put, drain);
 criterion_main!(benches);

@@ -87,7 +87,7 @@ fn audit_metrics(out: &mut String, h: &crate::audit::ring::Health) {
         ),
         (
             "warden_audit_records_failed_total",
-            "Audit records that could not be written (their requests got 503).",
+            "Audit records whose write failed; they stay in their rings and are written once the disk works again.",
             h.failed.load(Relaxed),
         ),
         (
@@ -102,6 +102,8 @@ fn audit_metrics(out: &mut String, h: &crate::audit::ring::Health) {
             "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
         );
     }
+    let pending = h.pending_bytes();
+    let _ = writeln!(out, "# HELP warden_audit_pending_bytes Record bytes the shards have put in their rings that are not in the segment files yet.\n# TYPE warden_audit_pending_bytes gauge\nwarden_audit_pending_bytes {pending}");
     let healthy = u8::from(h.healthy.load(Relaxed));
     let _ = writeln!(out, "# HELP warden_audit_healthy 1 while the audit log can be written.\n# TYPE warden_audit_healthy gauge\nwarden_audit_healthy {healthy}");
 }

@@ -1,12 +1,14 @@
 //! The audit log on the data plane: what each shard records about each request, the per-shard
-//! lock-free ring it goes through ([`ring`]), the drain thread that writes all rings into
-//! hash-chained segment files ([`drain`], [`writer`]; format in `warden_shared::audit`), and
-//! the `audit verify/export/tail` commands ([`cli`]).
+//! ring in a memory-mapped file it goes through ([`ring`]), the drain thread that copies all
+//! rings into hash-chained segment files ([`drain`], [`writer`]; format in
+//! `warden_shared::audit`), the copy of what a crash left in the rings at start ([`recover`]),
+//! and the `audit verify/export/tail` commands ([`cli`]).
 //!
-//! Position in the request path: a `request` record is queued before a request is forwarded;
-//! a `response` record is committed — written to the segment file — before the response's last
-//! bytes go out. That is the crash contract: a response the client saw complete has its record
-//! in the file (kill -9 safe in `batch` mode; power-loss safe in `always` mode).
+//! Position in the request path: a `request` record is put in the shard's ring before a request
+//! is forwarded; a `response` record before the response's last bytes go out. Either is safe
+//! against `kill -9` the moment it is in the ring (the kernel owns the mapped pages), so the
+//! shard never waits for another thread — except with `durability = "always"`, where the
+//! response's record is fdatasync'ed first (power-loss safe).
 //!
 //! Invariants: no record is dropped silently — a full ring or a failing disk turns into a 503
 //! for the client and a counted rejection; no key is ever recorded (key ids and fingerprints
@@ -14,6 +16,8 @@
 
 pub mod cli;
 pub mod drain;
+mod mapped;
+pub mod recover;
 pub mod ring;
 pub mod writer;
 
@@ -21,7 +25,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use serde::Deserialize;
-use warden_shared::audit::{Attempt, Kind, Record, Usage, Verdict};
+use warden_shared::audit::codec::{AttemptFields, VerdictFields, View};
+use warden_shared::audit::{Kind, Usage};
 
 /// `[audit]` in the data plane's config.
 #[derive(Deserialize, Debug, Clone)]
@@ -37,7 +42,8 @@ pub struct AuditConfig {
     pub retention_max_bytes: u64,
     /// Delete segments older than this (0: keep everything).
     pub retention_max_age_s: u64,
-    /// Records each shard's ring holds.
+    /// Records each shard's ring holds (the ring file is this times 512 B, rounded up to a
+    /// power of two).
     pub ring_capacity: usize,
     /// How long a shard waits for room in a full ring before answering 503.
     pub full_wait_us: u64,
@@ -69,8 +75,7 @@ impl Default for AuditConfig {
 }
 
 /// What a shard records about a request. Strings the shard already holds are shared (`Arc`),
-/// so making an entry costs a few reference counts, not copies; the drain thread turns it into
-/// a [`Record`].
+/// so filling it in costs a few reference counts; it is encoded straight into the ring.
 #[derive(Debug, Clone, Default)]
 pub struct Entry {
     pub kind: Kind,
@@ -113,160 +118,63 @@ pub struct AttemptEntry {
 }
 
 impl Entry {
-    /// The record as written, stamped `at_us`.
-    pub fn to_record(&self, at_us: u64) -> Record {
-        let s = |v: &Option<Arc<str>>| v.as_deref().map(str::to_owned);
-        let attempts = self
-            .attempts
-            .iter()
-            .map(|a| Attempt {
-                provider: a.provider.to_owned(),
-                key_id: a.key_id.to_string(),
-                key_source: a.key_source.to_owned(),
-                outcome: a.outcome.to_owned(),
-                status: a.status,
-            })
-            .collect();
-        Record {
+    /// The record borrowed for encoding, stamped `at_us`.
+    pub fn view(&self, at_us: u64) -> View<'_, AttemptEntry, crate::guard::apply::Verdict> {
+        View {
             kind: self.kind,
             at_us,
-            request_id: self.request_id.as_deref().map(str::to_owned),
+            request_id: self.request_id.as_deref(),
             received_us: Some(self.received_us).filter(|v| *v > 0),
             first_byte_us: self.first_byte_us,
-            tenant: s(&self.tenant),
-            project: s(&self.project),
-            environment: self.environment.map(str::to_owned),
-            api_key_id: s(&self.api_key_id),
-            client: self.client.map(|c| c.to_string()),
-            dialect: self.dialect.map(str::to_owned),
-            route: self.route.map(str::to_owned),
+            tenant: self.tenant.as_deref(),
+            project: self.project.as_deref(),
+            environment: self.environment,
+            api_key_id: self.api_key_id.as_deref(),
+            client: self.client,
+            dialect: self.dialect,
+            route: self.route,
             stream: self.stream,
-            model_alias: s(&self.model_alias),
-            provider: self.provider.map(str::to_owned),
-            upstream_model: s(&self.upstream_model),
-            key_source: self.key_source.map(str::to_owned),
-            provider_key_id: s(&self.provider_key_id),
-            provider_key_fingerprint: s(&self.provider_key_fingerprint),
-            attempts,
+            model_alias: self.model_alias.as_deref(),
+            provider: self.provider,
+            upstream_model: self.upstream_model.as_deref(),
+            key_source: self.key_source,
+            provider_key_id: self.provider_key_id.as_deref(),
+            provider_key_fingerprint: self.provider_key_fingerprint.as_deref(),
+            attempts: &self.attempts,
             status: self.status,
-            error: self.error.map(str::to_owned),
+            error: self.error,
             usage: self.usage,
-            verdicts: self
-                .verdicts
-                .iter()
-                .map(|v| Verdict {
-                    category: v.category.to_owned(),
-                    detector: v.detector.to_string(),
-                    action: v.action.to_owned(),
-                    count: v.count,
-                })
-                .collect(),
+            verdicts: &self.verdicts,
             overhead_us: self.overhead_us,
             upstream_us: self.upstream_us,
             count: None,
             deleted_through: None,
+            shard: None,
+            seq: None,
         }
+    }
+
+    /// Append the binary record, stamped `at_us` (the shard's hot path: a few copies).
+    pub fn encode(&self, at_us: u64, out: &mut Vec<u8>) {
+        self.view(at_us).encode(out);
     }
 }
 
-impl Entry {
-    /// The record's JSON, written straight from the entry (no intermediate [`Record`]): the
-    /// drain thread's hot path. Same fields and names as `Record`'s serde form.
-    pub fn write_json(&self, at_us: u64, out: &mut Vec<u8>) {
-        use crate::translate::json::{Arr, Obj};
-        let mut o = Obj::new(out);
-        o.str("kind", kind_name(self.kind));
-        o.num("at_us", at_us);
-        let opt_str = |o: &mut Obj<'_>, k: &str, v: Option<&str>| {
-            if let Some(v) = v {
-                o.str(k, v);
-            }
-        };
-        opt_str(&mut o, "request_id", self.request_id.as_deref());
-        if self.received_us > 0 {
-            o.num("received_us", self.received_us);
-        }
-        if let Some(v) = self.first_byte_us {
-            o.num("first_byte_us", v);
-        }
-        opt_str(&mut o, "tenant", self.tenant.as_deref());
-        opt_str(&mut o, "project", self.project.as_deref());
-        opt_str(&mut o, "environment", self.environment);
-        opt_str(&mut o, "api_key_id", self.api_key_id.as_deref());
-        if let Some(c) = self.client {
-            let _ = std::io::Write::write_fmt(o.key("client"), format_args!("\"{c}\""));
-        }
-        opt_str(&mut o, "dialect", self.dialect);
-        opt_str(&mut o, "route", self.route);
-        if let Some(v) = self.stream {
-            o.raw("stream", if v { b"true" } else { b"false" });
-        }
-        opt_str(&mut o, "model_alias", self.model_alias.as_deref());
-        opt_str(&mut o, "provider", self.provider);
-        opt_str(&mut o, "upstream_model", self.upstream_model.as_deref());
-        opt_str(&mut o, "key_source", self.key_source);
-        opt_str(&mut o, "provider_key_id", self.provider_key_id.as_deref());
-        opt_str(
-            &mut o,
-            "provider_key_fingerprint",
-            self.provider_key_fingerprint.as_deref(),
-        );
-        if !self.attempts.is_empty() {
-            let mut arr = Arr::new(o.key("attempts"));
-            for a in &self.attempts {
-                let mut at = Obj::new(arr.item());
-                at.str("provider", a.provider);
-                at.str("key_id", &a.key_id);
-                at.str("key_source", a.key_source);
-                at.str("outcome", a.outcome);
-                if let Some(st) = a.status {
-                    at.num("status", u64::from(st));
-                }
-                at.end();
-            }
-            arr.end();
-        }
-        if let Some(v) = self.status {
-            o.num("status", u64::from(v));
-        }
-        opt_str(&mut o, "error", self.error);
-        if let Some(u) = self.usage {
-            let mut uo = Obj::new(o.key("usage"));
-            uo.num("input_tokens", u.input_tokens);
-            uo.num("output_tokens", u.output_tokens);
-            uo.num("cached_tokens", u.cached_tokens);
-            uo.num("reasoning_tokens", u.reasoning_tokens);
-            uo.end();
-        }
-        if !self.verdicts.is_empty() {
-            let mut arr = Arr::new(o.key("verdicts"));
-            for v in &self.verdicts {
-                let mut vo = Obj::new(arr.item());
-                vo.str("category", v.category);
-                vo.str("detector", &v.detector);
-                vo.str("action", v.action);
-                vo.num("count", u64::from(v.count));
-                vo.end();
-            }
-            arr.end();
-        }
-        if let Some(v) = self.overhead_us {
-            o.num("overhead_us", v);
-        }
-        if let Some(v) = self.upstream_us {
-            o.num("upstream_us", v);
-        }
-        o.end();
+impl AttemptFields for AttemptEntry {
+    fn fields(&self) -> (&str, &str, &str, &str, Option<u16>) {
+        (
+            self.provider,
+            &self.key_id,
+            self.key_source,
+            self.outcome,
+            self.status,
+        )
     }
 }
 
-fn kind_name(k: Kind) -> &'static str {
-    match k {
-        Kind::Request => "request",
-        Kind::Response => "response",
-        Kind::Recovery => "recovery",
-        Kind::Outage => "outage",
-        Kind::Retention => "retention",
+impl VerdictFields for crate::guard::apply::Verdict {
+    fn fields(&self) -> (&str, &str, &str, u32) {
+        (self.category, &self.detector, self.action, self.count)
     }
 }
 
@@ -280,9 +188,10 @@ pub fn now_us() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use warden_shared::audit::Record;
 
     #[test]
-    fn direct_json_is_the_record_schema() {
+    fn an_entry_encodes_to_the_record_export_prints() {
         let e = Entry {
             kind: Kind::Response,
             request_id: Some("req_\"1".into()),
@@ -339,18 +248,31 @@ mod tests {
             overhead_us: Some(7),
             upstream_us: Some(8),
         };
-        let mut json = Vec::new();
-        e.write_json(9, &mut json);
-        let parsed: Result<Record, _> = serde_json::from_slice(&json);
-        assert_eq!(
-            parsed.ok(),
-            Some(e.to_record(9)),
-            "{}",
-            String::from_utf8_lossy(&json)
-        );
+        let mut bytes = Vec::new();
+        e.encode(9, &mut bytes);
+        let r = Record::decode(&bytes).unwrap_or_default();
+        let json = serde_json::to_value(&r).unwrap_or_default();
+        assert_eq!(json["kind"], "response");
+        assert_eq!(json["at_us"], 9);
+        assert_eq!(json["request_id"], "req_\"1");
+        assert_eq!(json["received_us"], 5);
+        assert_eq!(json["client"], "[::1]:80");
+        assert_eq!(json["stream"], true);
+        assert_eq!(json["provider_key_fingerprint"], "sha256:ab");
+        assert_eq!(json["attempts"][0]["status"], 429);
+        assert_eq!(json["attempts"][1]["key_source"], "pooled");
+        assert_eq!(json["usage"]["reasoning_tokens"], 4);
+        assert_eq!(json["verdicts"][0]["detector"], "email");
+        assert_eq!(json["verdicts"][0]["count"], 2);
+        assert_eq!(json["upstream_us"], 8);
         let mut minimal = Vec::new();
-        Entry::default().write_json(1, &mut minimal);
-        let parsed: Result<Record, _> = serde_json::from_slice(&minimal);
-        assert_eq!(parsed.ok(), Some(Entry::default().to_record(1)));
+        Entry::default().encode(1, &mut minimal);
+        assert_eq!(
+            Record::decode(&minimal),
+            Ok(Record {
+                at_us: 1,
+                ..Record::default()
+            })
+        );
     }
 }

@@ -162,8 +162,9 @@ async fn answer_error<S: AsyncWriteRent>(
     }
 }
 
-/// Commit the request's `response` audit record: it is in the segment file when this returns
-/// `Ok`, so the response's last bytes may go out. `Err` is the audit log's refusal (503).
+/// Put the request's `response` audit record in the shard's ring: when this returns `Ok` the
+/// record survives a `kill -9` (and, with `durability = "always"`, a power loss), so the
+/// response's last bytes may go out. `Err` is the audit log's refusal (503).
 pub async fn commit_response(
     shard: &Shard,
     req: &Request<'_>,
@@ -174,7 +175,7 @@ pub async fn commit_response(
     let Some(audit) = &shard.audit else {
         return Ok(());
     };
-    let entry = {
+    let put = {
         let mut e = req.audit.borrow_mut();
         e.kind = Kind::Response;
         e.status = Some(status);
@@ -184,23 +185,26 @@ pub async fn commit_response(
         if !upstream.is_zero() {
             e.upstream_us = Some(upstream.as_micros() as u64);
         }
-        e.clone()
+        audit.put(&e)
     };
     audit
-        .commit(entry)
+        .settle(put, true)
         .await
         .inspect_err(|_| shard.metrics.audit_rejected.inc())
 }
 
-/// Queue the request's `request` audit record (before it is forwarded).
+/// Put the request's `request` audit record in the shard's ring (before it is forwarded).
 pub async fn audit_request(shard: &Shard, req: &Request<'_>) -> Result<()> {
     let Some(audit) = &shard.audit else {
         return Ok(());
     };
-    let mut entry = req.audit.borrow().clone();
-    entry.kind = Kind::Request;
+    let put = {
+        let mut e = req.audit.borrow_mut();
+        e.kind = Kind::Request;
+        audit.put(&e)
+    };
     audit
-        .push(entry)
+        .settle(put, false)
         .await
         .inspect_err(|_| shard.metrics.audit_rejected.inc())
 }

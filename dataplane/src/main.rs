@@ -11,10 +11,10 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use crossbeam_queue::ArrayQueue;
 use warden_dataplane::admin::{self, AdminView};
 use warden_dataplane::audit::drain::{self, Drain};
-use warden_dataplane::audit::ring::{Health, Item, Producer};
+use warden_dataplane::audit::recover::recover_and_open;
+use warden_dataplane::audit::ring::{Health, Producer, Ring, BYTES_PER_RECORD};
 use warden_dataplane::audit::writer::Writer;
 use warden_dataplane::config::Config;
 use warden_dataplane::control::{
@@ -147,7 +147,7 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
     });
     let mut producers = audit
         .as_ref()
-        .map(|a| a.producers(config.audit.full_wait_us))
+        .map(|a| a.producers(&config.audit))
         .unwrap_or_default()
         .into_iter();
     let mut handles = Vec::with_capacity(shards);
@@ -340,7 +340,7 @@ fn read_token(path: &Path) -> anyhow::Result<Zeroizing<String>> {
 
 /// The running audit drain and the rings it empties.
 struct Audit {
-    rings: Vec<Arc<ArrayQueue<Item>>>,
+    rings: Vec<Arc<Ring>>,
     health: Arc<Health>,
     stop: Arc<AtomicBool>,
     drain: std::thread::JoinHandle<()>,
@@ -348,8 +348,8 @@ struct Audit {
 
 impl Audit {
     /// One producer per shard, in shard order.
-    fn producers(&self, full_wait_us: u64) -> Vec<Producer> {
-        let wait = Duration::from_micros(full_wait_us);
+    fn producers(&self, config: &warden_dataplane::audit::AuditConfig) -> Vec<Producer> {
+        let wait = Duration::from_micros(config.full_wait_us);
         self.rings
             .iter()
             .map(|r| {
@@ -358,6 +358,7 @@ impl Audit {
                     self.drain.thread().clone(),
                     Arc::clone(&self.health),
                     wait,
+                    config.durability,
                 )
             })
             .collect()
@@ -383,10 +384,10 @@ fn start_audit(
     let mut writer = Writer::open(&dir, &config.audit)
         .with_context(|| format!("opening the audit log in {}", dir.display()))?;
     writer.keep_from = keep_from;
-    let rings: Vec<Arc<ArrayQueue<Item>>> = (0..shards)
-        .map(|_| Arc::new(ArrayQueue::new(config.audit.ring_capacity.max(1))))
-        .collect();
-    let health = Arc::new(Health::default());
+    let capacity = (config.audit.ring_capacity.max(1) as u64).saturating_mul(BYTES_PER_RECORD);
+    let (rings, _) = recover_and_open(&mut writer, &dir, shards as u32, capacity)
+        .with_context(|| format!("recovering the audit rings in {}", dir.display()))?;
+    let health = Arc::new(Health::new(rings.clone()));
     let stop = Arc::new(AtomicBool::new(false));
     let drain = drain::spawn(
         writer,

@@ -89,7 +89,7 @@ pub fn collect(audit_dir: &Path, from: Cursor) -> std::io::Result<Batch> {
         };
         let (frames, end) = read_frames_from(&path, start)?;
         for (at, payload) in frames {
-            let Ok(r) = serde_json::from_slice::<Record>(&payload) else {
+            let Ok(r) = Record::decode(&payload) else {
                 continue;
             };
             add(&mut sums, &r);
@@ -287,7 +287,7 @@ mod tests {
             }),
             ..Record::default()
         };
-        serde_json::to_vec(&r).unwrap_or_default()
+        r.encode()
     }
 
     #[test]

@@ -4,13 +4,16 @@
 //! ```text
 //! segment file  segment-<index, 20 digits>.wal
 //!   header      64 B: "WDNAUDT1" | index u64 LE | created_us u64 LE | prev_hash [32] | 8 B zero
-//!   frames      len u32 LE | crc32c u32 LE of (hash ‖ payload) | hash [32] | payload (JSON, len B)
+//!   frames      len u32 LE | crc32c u32 LE of (hash ‖ payload) | hash [32] | payload (len B)
+//! payload       a binary record ([`codec`]); segments written before it hold JSON records
 //! hash_i = SHA-256(hash_{i-1} ‖ payload_i); the chain runs across segments: a segment's first
 //! hash_{-1} is its header's prev_hash, which is the previous segment's last hash.
 //! ```
 //!
 //! Records never hold a key: Warden keys appear as their id, provider keys as id and
 //! fingerprint. Guardrail verdicts carry counts, never the matched text.
+
+pub mod codec;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -91,6 +94,12 @@ pub struct Record {
     /// `retention`: every segment up to this index was deleted by retention.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_through: Option<u64>,
+    /// The shard whose ring carried the record, and the record's position in that ring: how
+    /// recovery after a crash tells records already in the log from those still to copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
 }
 
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -403,7 +412,7 @@ pub fn verify(dir: &Path) -> Result<Summary, Break> {
             }
         }
         for (_, _, payload) in &seg.records {
-            if let Ok(r) = serde_json::from_slice::<Record>(payload) {
+            if let Ok(r) = Record::decode(payload) {
                 if r.kind == Kind::Retention {
                     retained_from = retained_from.max(r.deleted_through.map_or(0, |d| d + 1));
                 }

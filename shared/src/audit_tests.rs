@@ -8,7 +8,7 @@ fn record(id: &str) -> Vec<u8> {
         status: Some(200),
         ..Record::default()
     };
-    serde_json::to_vec(&r).unwrap_or_default()
+    r.encode()
 }
 
 /// Write `segments` segments of `per` records into a fresh directory.

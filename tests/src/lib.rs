@@ -287,7 +287,14 @@ impl Gateway {
     }
 
     /// The gateway's audit directory (`state_dir/audit`).
+    /// The audit directory, once every record the shards have put in their rings so far is in
+    /// the segment files (the drain copies them within milliseconds; the metric says when).
     pub fn audit_dir(&self) -> PathBuf {
+        let drained = eventually(Duration::from_secs(10), || {
+            self.metric("warden_audit_pending_bytes")
+                .is_none_or(|b| b == 0)
+        });
+        assert!(drained.is_some(), "the audit rings drain");
         self.dir.0.join("state").join("audit")
     }
 

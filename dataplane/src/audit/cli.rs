@@ -92,10 +92,9 @@ fn export_cmd(args: &[String], out: &mut impl Write) -> Result<u8, String> {
             _ => return Err(USAGE.to_owned()),
         }
     }
-    for_each_record(Path::new(dir), &mut |payload, record| {
+    for_each_record(Path::new(dir), &mut |record| {
         if filter.keeps(record) {
-            let _ = out.write_all(payload);
-            let _ = out.write_all(b"\n");
+            let _ = out.write_all(&json_line(record));
         }
     })
 }
@@ -113,10 +112,9 @@ fn tail_cmd(args: &[String], out: &mut impl Write) -> Result<u8, String> {
     }
     let dir = Path::new(dir);
     let mut all = Vec::new();
-    let code = for_each_record(dir, &mut |payload, _| all.push(payload.to_vec()))?;
+    let code = for_each_record(dir, &mut |r| all.push(json_line(r)))?;
     for p in &all[all.len().saturating_sub(n)..] {
         let _ = out.write_all(p);
-        let _ = out.write_all(b"\n");
     }
     let _ = out.flush();
     if !follow {
@@ -126,27 +124,32 @@ fn tail_cmd(args: &[String], out: &mut impl Write) -> Result<u8, String> {
     loop {
         std::thread::sleep(Duration::from_millis(200));
         let mut now = Vec::new();
-        for_each_record(dir, &mut |payload, _| now.push(payload.to_vec()))?;
+        for_each_record(dir, &mut |r| now.push(json_line(r)))?;
         for p in now.iter().skip(seen) {
             let _ = out.write_all(p);
-            let _ = out.write_all(b"\n");
         }
         let _ = out.flush();
         seen = seen.max(now.len());
     }
 }
 
-/// Every record of every segment, in order, as payload bytes and parsed. Stops at the first
-/// break (exit code 1 with a message on stderr); a torn tail at the very end is not a break.
-fn for_each_record(dir: &Path, f: &mut impl FnMut(&[u8], &Record)) -> Result<u8, String> {
+/// A record as one JSON line (the form `export` and `tail` print, whatever the stored form).
+fn json_line(r: &Record) -> Vec<u8> {
+    let mut line = serde_json::to_vec(r).unwrap_or_default();
+    line.push(b'\n');
+    line
+}
+
+/// Every record of every segment, in order. Stops at the first break (exit code 1 with a
+/// message on stderr); a torn tail at the very end is not a break.
+fn for_each_record(dir: &Path, f: &mut impl FnMut(&Record)) -> Result<u8, String> {
     let files = segments(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let count = files.len();
     for (n, (index, path)) in files.iter().enumerate() {
         let seg = read_segment(path).map_err(|e| format!("{}: {e}", path.display()))?;
         for (_, _, payload) in &seg.records {
-            let record: Record =
-                serde_json::from_slice(payload).map_err(|e| format!("segment {index}: {e}"))?;
-            f(payload, &record);
+            let record = Record::decode(payload).map_err(|e| format!("segment {index}: {e}"))?;
+            f(&record);
         }
         match seg.problem {
             None => {}

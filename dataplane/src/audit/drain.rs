@@ -1,31 +1,34 @@
-//! The drain thread: one for all shards. It empties every shard's ring into the writer, writes
-//! each batch with one `write`, makes it durable per the durability mode, and then tells the
-//! waiting shards.
+//! The drain thread: one for all shards. Every millisecond (sooner when a shard finds its ring a
+//! quarter full, or waits for `durability = "always"`) it copies what the rings published into
+//! the writer, writes the batch with one `write`, and only then releases the rings' bytes, so a
+//! crash at any point leaves every record either in the log or still in its ring.
 //!
-//! `batch` durability acknowledges once the batch is in the file (kill -9 safe) and fdatasyncs
-//! every `group_commit_ms`; `always` fdatasyncs before acknowledging (power-loss safe).
-//! When writing fails, every waiting shard is told (their clients get 503), the log is marked
-//! unhealthy (shards refuse new requests), and the thread probes every half second by writing
-//! an `outage` record; when that succeeds the log is healthy again and the outage is on record.
+//! `batch` durability fdatasyncs every `group_commit_ms`; `always` fdatasyncs each batch and then
+//! tells the shards waiting on it. When writing fails, nothing is released — the records stay in
+//! their rings —, waiting shards are told (their clients get 503), the log is marked unhealthy
+//! (shards refuse new requests), and the thread probes every half second by writing an `outage`
+//! record followed by what the rings held; when that succeeds the log is healthy again.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crossbeam_queue::ArrayQueue;
 use futures_channel::oneshot;
 use warden_shared::audit::{Kind, Record};
 
-use super::ring::{Health, Item};
+use super::ring::{Corrupt, Health, Ring};
 use super::writer::Writer;
 use super::{now_us, AuditConfig, Durability};
 
-/// Most records written in one batch.
+/// Most records copied in one pass.
 const MAX_BATCH: usize = 4096;
 const PROBE_EVERY: Duration = Duration::from_millis(500);
+/// How often the drain comes round when no shard wakes it.
+const TICK: Duration = Duration::from_millis(1);
 
 pub struct Drain {
-    pub rings: Vec<Arc<ArrayQueue<Item>>>,
+    pub rings: Vec<Arc<Ring>>,
     pub health: Arc<Health>,
     /// Set at shutdown, after the shards have drained: write what is left and stop.
     pub stop: Arc<AtomicBool>,
@@ -39,94 +42,171 @@ pub fn spawn(
     drain.health.healthy.store(true, Relaxed);
     std::thread::Builder::new()
         .name("warden-audit".into())
-        .spawn(move || run(&mut writer, &config, &drain))
+        .spawn(move || Pass::new(&drain).run(&mut writer, &config, &drain))
 }
 
-fn run(writer: &mut Writer, config: &AuditConfig, d: &Drain) {
-    let group_commit = Duration::from_millis(config.group_commit_ms.max(1));
-    let mut waiters: Vec<oneshot::Sender<bool>> = Vec::with_capacity(MAX_BATCH);
-    let mut last_sync = Instant::now();
-    let mut failed_since_outage: u64 = 0;
-    let mut last_probe = Instant::now();
-    loop {
-        let mut taken = 0;
-        let mut appended: u64 = 0;
-        for ring in &d.rings {
-            while taken < MAX_BATCH {
-                let Some(item) = ring.pop() else { break };
-                taken += 1;
-                if d.health.healthy.load(Relaxed) {
-                    let at = now_us();
-                    writer.append_with(|json| item.entry.write_json(at, json));
-                    appended += 1;
-                    if let Some(done) = item.done {
-                        waiters.push(done);
+/// The drain's own bookkeeping between passes.
+struct Pass {
+    /// Per ring: copied into the writer up to here (ahead of the ring's tail until written).
+    read: Vec<u64>,
+    /// Per ring: shards waiting for an fdatasync, by the position their record ends at.
+    waiting: Vec<VecDeque<(u64, oneshot::Sender<bool>)>>,
+    last_sync: Instant,
+    last_probe: Instant,
+}
+
+impl Pass {
+    fn new(d: &Drain) -> Pass {
+        Pass {
+            read: d.rings.iter().map(|r| r.tail()).collect(),
+            waiting: d.rings.iter().map(|_| VecDeque::new()).collect(),
+            last_sync: Instant::now(),
+            last_probe: Instant::now(),
+        }
+    }
+
+    fn run(mut self, writer: &mut Writer, config: &AuditConfig, d: &Drain) {
+        let group_commit = Duration::from_millis(config.group_commit_ms.max(1));
+        let always = config.durability == Durability::Always;
+        loop {
+            let healthy = d.health.healthy.load(Relaxed);
+            let probing = !healthy && self.last_probe.elapsed() >= PROBE_EVERY;
+            if probing {
+                self.last_probe = Instant::now();
+                writer.append(&Record {
+                    kind: Kind::Outage,
+                    at_us: now_us(),
+                    count: Some(self.held(d)),
+                    ..Record::default()
+                });
+            }
+            let taken = if healthy || probing {
+                self.copy(writer, d)
+            } else {
+                0
+            };
+            for (ring, waiting) in d.rings.iter().zip(&mut self.waiting) {
+                while let Some(w) = ring.waiters.pop() {
+                    waiting.push_back(w);
+                }
+            }
+            if writer.pending() {
+                let mut ok = writer.flush().is_ok();
+                if ok && (always || probing) {
+                    ok = writer.sync().is_ok();
+                    d.health.syncs.fetch_add(1, Relaxed);
+                    self.last_sync = Instant::now();
+                }
+                if ok {
+                    for (ring, read) in d.rings.iter().zip(&self.read) {
+                        ring.release(*read);
+                    }
+                    d.health.written.fetch_add(taken, Relaxed);
+                    if probing {
+                        tracing::info!("audit log writable again");
+                        d.health.healthy.store(true, Relaxed);
                     }
                 } else {
-                    // Queued before the outage was noticed: it cannot be written now.
-                    failed_since_outage += 1;
-                    d.health.failed.fetch_add(1, Relaxed);
-                    if let Some(done) = item.done {
-                        let _ = done.send(false);
+                    // Nothing was released: the records are still in their rings.
+                    for (ring, read) in d.rings.iter().zip(&mut self.read) {
+                        *read = ring.tail();
+                    }
+                    d.health.failed.fetch_add(taken, Relaxed);
+                    self.unhealthy(d);
+                }
+            }
+            self.answer_waiters(d);
+            if writer.dirty() && self.last_sync.elapsed() >= group_commit {
+                if writer.sync().is_err() {
+                    self.unhealthy(d);
+                }
+                d.health.syncs.fetch_add(1, Relaxed);
+                self.last_sync = Instant::now();
+            }
+            if writer.rotate_if_due().is_err() {
+                self.unhealthy(d);
+            }
+            if taken == 0 {
+                if d.stop.load(Relaxed) && d.rings.iter().all(|r| r.pending() == 0) {
+                    let _ = writer.sync();
+                    return;
+                }
+                let wait = if writer.dirty() {
+                    group_commit.saturating_sub(self.last_sync.elapsed())
+                } else {
+                    TICK
+                };
+                std::thread::park_timeout(wait.clamp(Duration::from_micros(100), TICK));
+            }
+        }
+    }
+
+    /// Copy what the rings published since the last pass into the writer.
+    fn copy(&mut self, writer: &mut Writer, d: &Drain) -> u64 {
+        let mut taken = 0;
+        for (ring, read) in d.rings.iter().zip(&mut self.read) {
+            let head = ring.head();
+            while taken < MAX_BATCH as u64 {
+                match ring.entry(*read, head) {
+                    Ok(Some(slot)) => {
+                        writer.append_ring(slot.payload, ring.shard, slot.seq);
+                        *read = slot.next;
+                        taken += 1;
+                    }
+                    Ok(None) => break,
+                    Err(Corrupt(why)) => {
+                        // Only memory corruption gets here: say so in the log and move on.
+                        tracing::error!(shard = ring.shard, "audit ring unreadable: {why}");
+                        writer.append(&Record {
+                            kind: Kind::Recovery,
+                            at_us: now_us(),
+                            count: Some(head - *read),
+                            ..Record::default()
+                        });
+                        d.health.failed.fetch_add(1, Relaxed);
+                        *read = head;
+                        break;
                     }
                 }
             }
         }
-        if writer.pending() {
-            let count = appended;
-            let mut ok = writer.flush().is_ok();
-            if ok && config.durability == Durability::Always {
-                ok = writer.sync().is_ok();
-                d.health.syncs.fetch_add(1, Relaxed);
-                last_sync = Instant::now();
-            }
-            if ok {
-                d.health.written.fetch_add(count, Relaxed);
-            } else {
-                tracing::error!(
-                    "audit log write failed: refusing requests until it can be written again"
-                );
-                d.health.healthy.store(false, Relaxed);
-                d.health.failed.fetch_add(count, Relaxed);
-                failed_since_outage += count;
-                last_probe = Instant::now();
-            }
-            for w in waiters.drain(..) {
-                let _ = w.send(ok);
+        taken
+    }
+
+    /// Records waiting in the rings (for the `outage` record).
+    fn held(&self, d: &Drain) -> u64 {
+        let mut n = 0;
+        for (ring, read) in d.rings.iter().zip(&self.read) {
+            let (mut pos, head) = (*read, ring.head());
+            while let Ok(Some(slot)) = ring.entry(pos, head) {
+                n += 1;
+                pos = slot.next;
             }
         }
-        if writer.dirty() && last_sync.elapsed() >= group_commit {
-            if writer.sync().is_err() {
-                d.health.healthy.store(false, Relaxed);
-            }
-            d.health.syncs.fetch_add(1, Relaxed);
-            last_sync = Instant::now();
+        n
+    }
+
+    fn unhealthy(&mut self, d: &Drain) {
+        if d.health.healthy.swap(false, Relaxed) {
+            tracing::error!("audit log write failed: refusing requests until it can be written");
+            self.last_probe = Instant::now();
         }
-        if !d.health.healthy.load(Relaxed) && last_probe.elapsed() >= PROBE_EVERY {
-            last_probe = Instant::now();
-            writer.append(&Record {
-                kind: Kind::Outage,
-                at_us: now_us(),
-                count: Some(failed_since_outage),
-                ..Record::default()
-            });
-            if writer.flush().is_ok() && writer.sync().is_ok() {
-                tracing::info!(failed = failed_since_outage, "audit log writable again");
-                failed_since_outage = 0;
-                d.health.healthy.store(true, Relaxed);
+    }
+
+    /// `always`: records released (so written and fdatasync'ed) are durable; while the log is
+    /// down, nobody waits.
+    fn answer_waiters(&mut self, d: &Drain) {
+        let healthy = d.health.healthy.load(Relaxed);
+        for (ring, waiting) in d.rings.iter().zip(&mut self.waiting) {
+            let durable = ring.tail();
+            while let Some((end, _)) = waiting.front() {
+                if healthy && *end > durable {
+                    break;
+                }
+                if let Some((_, tx)) = waiting.pop_front() {
+                    let _ = tx.send(healthy);
+                }
             }
-        }
-        if taken == 0 {
-            if d.stop.load(Relaxed) && d.rings.iter().all(|r| r.is_empty()) {
-                let _ = writer.sync();
-                return;
-            }
-            let wait = if writer.dirty() {
-                group_commit.saturating_sub(last_sync.elapsed())
-            } else {
-                Duration::from_millis(50)
-            };
-            std::thread::park_timeout(wait.max(Duration::from_micros(100)));
         }
     }
 }

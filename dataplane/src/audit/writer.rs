@@ -8,6 +8,7 @@
 //! On a failed write the file is cut back to its last good length, so a half-written batch
 //! never sits in the chain.
 
+use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use warden_shared::audit::codec::append_origin;
 use warden_shared::audit::{
     self, frame, header, segment_name, segments, Kind, Problem, Record, HEADER_LEN,
 };
@@ -33,13 +35,17 @@ pub struct Writer {
     /// Chain hash after the last record in `buf`.
     pending_chain: [u8; 32],
     buf: Vec<u8>,
-    json: Vec<u8>,
+    /// One record's payload as it is framed.
+    payload: Vec<u8>,
     config: AuditConfig,
     /// Written since the last fdatasync.
     dirty: bool,
     /// Segments from this index on are kept whatever the retention limits (the usage shipper
     /// has not read them yet).
     pub keep_from: Option<Arc<AtomicU64>>,
+    /// The highest ring position (`seq`) per shard among the records of the newest segment at
+    /// open: records a crash left in a ring after they were written are not copied twice.
+    pub last_seqs: BTreeMap<u32, u64>,
 }
 
 impl Writer {
@@ -78,10 +84,11 @@ impl Writer {
             chain: prev,
             pending_chain: prev,
             buf: Vec::with_capacity(256 * 1024),
-            json: Vec::with_capacity(1024),
+            payload: Vec::with_capacity(1024),
             config: config.clone(),
             dirty: false,
             keep_from: None,
+            last_seqs: BTreeMap::new(),
         })
     }
 
@@ -118,10 +125,11 @@ impl Writer {
                     chain,
                     pending_chain: chain,
                     buf: Vec::with_capacity(256 * 1024),
-                    json: Vec::with_capacity(1024),
+                    payload: Vec::with_capacity(1024),
                     config: config.clone(),
                     dirty: false,
                     keep_from: None,
+                    last_seqs: last_seqs(&seg),
                 };
                 if cut > 0 {
                     w.append(&Record {
@@ -135,23 +143,27 @@ impl Writer {
                 Ok(w)
             }
             // Damage that is not a crash: keep it as evidence, continue in a fresh segment.
-            Some(_) => Writer::create(dir, config, index + 1, seg.last_hash()),
+            Some(_) => {
+                let mut w = Writer::create(dir, config, index + 1, seg.last_hash())?;
+                w.last_seqs = last_seqs(&seg);
+                Ok(w)
+            }
         }
     }
 
-    /// Frame a record into the pending batch.
+    /// Frame a record of the writer's own (recovery, outage, retention) into the pending batch.
     pub fn append(&mut self, record: &Record) {
-        // Serialising plain data into a Vec cannot fail.
-        self.append_with(|json| {
-            let _ = serde_json::to_writer(json, record);
-        });
+        self.payload.clear();
+        record.view().encode(&mut self.payload);
+        self.pending_chain = frame(&mut self.buf, &self.pending_chain, &self.payload);
     }
 
-    /// Frame a record whose JSON `write` produces (the shards' entries, without a `Record`).
-    pub fn append_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
-        self.json.clear();
-        write(&mut self.json);
-        self.pending_chain = frame(&mut self.buf, &self.pending_chain, &self.json);
+    /// Frame a record a shard encoded into its ring, adding where it came from.
+    pub fn append_ring(&mut self, encoded: &[u8], shard: u32, seq: u64) {
+        self.payload.clear();
+        self.payload.extend_from_slice(encoded);
+        append_origin(&mut self.payload, shard, seq);
+        self.pending_chain = frame(&mut self.buf, &self.pending_chain, &self.payload);
     }
 
     pub fn pending(&self) -> bool {
@@ -177,6 +189,13 @@ impl Writer {
         self.chain = self.pending_chain;
         self.buf.clear();
         self.dirty = true;
+        Ok(())
+    }
+
+    /// Start the next segment when this one is full or old enough. Called only once the rings
+    /// have been released for everything written, so the newest segment always holds the
+    /// records whose release a crash could have cut off (see `last_seqs`).
+    pub fn rotate_if_due(&mut self) -> std::io::Result<()> {
         if self.len >= self.config.segment_max_bytes
             || self.opened.elapsed() >= Duration::from_secs(self.config.segment_max_age_s.max(1))
         {
@@ -254,6 +273,23 @@ impl Writer {
         }
         Ok(())
     }
+}
+
+/// The highest `seq` per shard among a segment's records.
+fn last_seqs(seg: &audit::Segment) -> BTreeMap<u32, u64> {
+    let mut out = BTreeMap::new();
+    for (_, _, payload) in &seg.records {
+        if let Ok(Record {
+            shard: Some(shard),
+            seq: Some(seq),
+            ..
+        }) = Record::decode(payload)
+        {
+            let last = out.entry(shard).or_insert(seq);
+            *last = (*last).max(seq);
+        }
+    }
+    out
 }
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {

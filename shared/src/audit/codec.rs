@@ -1,0 +1,615 @@
+//! The compact binary form of an audit record: what a shard writes into its ring and what the
+//! segment files hold. A record is about a third of its JSON size (no field names, varint
+//! numbers, the client address as bytes), and encoding it is a few copies, cheap enough for the
+//! shard thread. `audit export` turns it back into JSON.
+//!
+//! ```text
+//! payload = 0xB1 field*          (0xB1 tells it from the JSON payloads of older segments, which start with '{')
+//! field   = tag u8 value         (fields in any order; absent fields are left out)
+//! value   = varint (LEB128, at most 10 bytes) | string (varint length, UTF-8) | the composites below
+//! attempt = provider, key_id, key_source, outcome (strings), status (varint, 0 = none); one field each
+//! verdict = category, detector, action (strings), count (varint); one field each
+//! usage   = input, output, cached, reasoning (varints)
+//! client  = 4 (IPv4) or 6 (IPv6), then the address's bytes, then the port (u16 LE)
+//! ```
+//!
+//! Decoding is strict: an unknown tag, a truncated value, a number out of its field's range or
+//! invalid UTF-8 is an error, never a guess. The bytes come from this process or a file the
+//! chain protects, but a reader still treats them as untrusted.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use super::{Attempt, Kind, Record, Usage, Verdict};
+
+/// The first byte of a binary record.
+pub const VERSION: u8 = 0xB1;
+
+mod tag {
+    pub const KIND: u8 = 1;
+    pub const AT_US: u8 = 2;
+    pub const REQUEST_ID: u8 = 3;
+    pub const RECEIVED_US: u8 = 4;
+    pub const FIRST_BYTE_US: u8 = 5;
+    pub const TENANT: u8 = 6;
+    pub const PROJECT: u8 = 7;
+    pub const ENVIRONMENT: u8 = 8;
+    pub const API_KEY_ID: u8 = 9;
+    pub const CLIENT: u8 = 10;
+    pub const DIALECT: u8 = 11;
+    pub const ROUTE: u8 = 12;
+    pub const STREAM: u8 = 13;
+    pub const MODEL_ALIAS: u8 = 14;
+    pub const PROVIDER: u8 = 15;
+    pub const UPSTREAM_MODEL: u8 = 16;
+    pub const KEY_SOURCE: u8 = 17;
+    pub const PROVIDER_KEY_ID: u8 = 18;
+    pub const PROVIDER_KEY_FINGERPRINT: u8 = 19;
+    pub const ATTEMPT: u8 = 20;
+    pub const STATUS: u8 = 21;
+    pub const ERROR: u8 = 22;
+    pub const USAGE: u8 = 23;
+    pub const OVERHEAD_US: u8 = 24;
+    pub const UPSTREAM_US: u8 = 25;
+    pub const COUNT: u8 = 26;
+    pub const DELETED_THROUGH: u8 = 27;
+    pub const SHARD: u8 = 28;
+    pub const SEQ: u8 = 29;
+    pub const VERDICT: u8 = 30;
+}
+
+/// An upstream attempt as the encoder reads it, whoever holds it (a [`Record`] or a shard's
+/// own entry with shared strings).
+pub trait AttemptFields {
+    /// provider, key id, key source, outcome, status.
+    fn fields(&self) -> (&str, &str, &str, &str, Option<u16>);
+}
+
+/// A guardrail verdict as the encoder reads it.
+pub trait VerdictFields {
+    /// category, detector, action, count.
+    fn fields(&self) -> (&str, &str, &str, u32);
+}
+
+/// A record borrowed field by field: the one thing the encoder reads, so the field list is
+/// written once for both [`Record`] and the data plane's per-request entry.
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a, A, V> {
+    pub kind: Kind,
+    pub at_us: u64,
+    pub request_id: Option<&'a str>,
+    pub received_us: Option<u64>,
+    pub first_byte_us: Option<u64>,
+    pub tenant: Option<&'a str>,
+    pub project: Option<&'a str>,
+    pub environment: Option<&'a str>,
+    pub api_key_id: Option<&'a str>,
+    pub client: Option<SocketAddr>,
+    pub dialect: Option<&'a str>,
+    pub route: Option<&'a str>,
+    pub stream: Option<bool>,
+    pub model_alias: Option<&'a str>,
+    pub provider: Option<&'a str>,
+    pub upstream_model: Option<&'a str>,
+    pub key_source: Option<&'a str>,
+    pub provider_key_id: Option<&'a str>,
+    pub provider_key_fingerprint: Option<&'a str>,
+    pub attempts: &'a [A],
+    pub status: Option<u16>,
+    pub error: Option<&'a str>,
+    pub usage: Option<Usage>,
+    pub verdicts: &'a [V],
+    pub overhead_us: Option<u64>,
+    pub upstream_us: Option<u64>,
+    pub count: Option<u64>,
+    pub deleted_through: Option<u64>,
+    pub shard: Option<u32>,
+    pub seq: Option<u64>,
+}
+
+/// Why a payload could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError(pub &'static str);
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "audit record: {}", self.0)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+impl<A: AttemptFields, V: VerdictFields> View<'_, A, V> {
+    /// Append the binary record to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.push(VERSION);
+        num(out, tag::KIND, kind_code(self.kind));
+        num(out, tag::AT_US, self.at_us);
+        let strs = [
+            (tag::REQUEST_ID, self.request_id),
+            (tag::TENANT, self.tenant),
+            (tag::PROJECT, self.project),
+            (tag::ENVIRONMENT, self.environment),
+            (tag::API_KEY_ID, self.api_key_id),
+            (tag::DIALECT, self.dialect),
+            (tag::ROUTE, self.route),
+            (tag::MODEL_ALIAS, self.model_alias),
+            (tag::PROVIDER, self.provider),
+            (tag::UPSTREAM_MODEL, self.upstream_model),
+            (tag::KEY_SOURCE, self.key_source),
+            (tag::PROVIDER_KEY_ID, self.provider_key_id),
+            (tag::PROVIDER_KEY_FINGERPRINT, self.provider_key_fingerprint),
+            (tag::ERROR, self.error),
+        ];
+        for (t, v) in strs {
+            if let Some(v) = v {
+                out.push(t);
+                string(out, v);
+            }
+        }
+        let nums = [
+            (tag::RECEIVED_US, self.received_us),
+            (tag::FIRST_BYTE_US, self.first_byte_us),
+            (tag::STREAM, self.stream.map(u64::from)),
+            (tag::STATUS, self.status.map(u64::from)),
+            (tag::OVERHEAD_US, self.overhead_us),
+            (tag::UPSTREAM_US, self.upstream_us),
+            (tag::COUNT, self.count),
+            (tag::DELETED_THROUGH, self.deleted_through),
+            (tag::SHARD, self.shard.map(u64::from)),
+            (tag::SEQ, self.seq),
+        ];
+        for (t, v) in nums {
+            if let Some(v) = v {
+                num(out, t, v);
+            }
+        }
+        if let Some(c) = self.client {
+            out.push(tag::CLIENT);
+            match c.ip() {
+                IpAddr::V4(ip) => {
+                    out.push(4);
+                    out.extend_from_slice(&ip.octets());
+                }
+                IpAddr::V6(ip) => {
+                    out.push(6);
+                    out.extend_from_slice(&ip.octets());
+                }
+            }
+            out.extend_from_slice(&c.port().to_le_bytes());
+        }
+        for a in self.attempts {
+            let (provider, key_id, key_source, outcome, status) = a.fields();
+            out.push(tag::ATTEMPT);
+            for s in [provider, key_id, key_source, outcome] {
+                string(out, s);
+            }
+            varint(out, status.map_or(0, u64::from));
+        }
+        if let Some(u) = self.usage {
+            out.push(tag::USAGE);
+            for v in [
+                u.input_tokens,
+                u.output_tokens,
+                u.cached_tokens,
+                u.reasoning_tokens,
+            ] {
+                varint(out, v);
+            }
+        }
+        for v in self.verdicts {
+            let (category, detector, action, count) = v.fields();
+            out.push(tag::VERDICT);
+            for s in [category, detector, action] {
+                string(out, s);
+            }
+            varint(out, u64::from(count));
+        }
+    }
+}
+
+impl AttemptFields for Attempt {
+    fn fields(&self) -> (&str, &str, &str, &str, Option<u16>) {
+        (
+            &self.provider,
+            &self.key_id,
+            &self.key_source,
+            &self.outcome,
+            self.status,
+        )
+    }
+}
+
+impl VerdictFields for Verdict {
+    fn fields(&self) -> (&str, &str, &str, u32) {
+        (&self.category, &self.detector, &self.action, self.count)
+    }
+}
+
+impl Record {
+    /// The record borrowed for encoding.
+    pub fn view(&self) -> View<'_, Attempt, Verdict> {
+        View {
+            kind: self.kind,
+            at_us: self.at_us,
+            request_id: self.request_id.as_deref(),
+            received_us: self.received_us,
+            first_byte_us: self.first_byte_us,
+            tenant: self.tenant.as_deref(),
+            project: self.project.as_deref(),
+            environment: self.environment.as_deref(),
+            api_key_id: self.api_key_id.as_deref(),
+            client: self.client.as_deref().and_then(|c| c.parse().ok()),
+            dialect: self.dialect.as_deref(),
+            route: self.route.as_deref(),
+            stream: self.stream,
+            model_alias: self.model_alias.as_deref(),
+            provider: self.provider.as_deref(),
+            upstream_model: self.upstream_model.as_deref(),
+            key_source: self.key_source.as_deref(),
+            provider_key_id: self.provider_key_id.as_deref(),
+            provider_key_fingerprint: self.provider_key_fingerprint.as_deref(),
+            attempts: &self.attempts,
+            status: self.status,
+            error: self.error.as_deref(),
+            usage: self.usage,
+            verdicts: &self.verdicts,
+            overhead_us: self.overhead_us,
+            upstream_us: self.upstream_us,
+            count: self.count,
+            deleted_through: self.deleted_through,
+            shard: self.shard,
+            seq: self.seq,
+        }
+    }
+
+    /// The binary payload.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256);
+        self.view().encode(&mut out);
+        out
+    }
+
+    /// A payload as stored in a segment: binary, or JSON in segments written before the
+    /// binary form existed.
+    pub fn decode(payload: &[u8]) -> Result<Record, DecodeError> {
+        match payload.first() {
+            Some(&VERSION) => decode_binary(&payload[1..]),
+            Some(b'{') => {
+                serde_json::from_slice(payload).map_err(|_| DecodeError("invalid JSON record"))
+            }
+            _ => Err(DecodeError("unknown record format")),
+        }
+    }
+}
+
+/// Append where a record came from — its shard's ring and its position there — to an encoded
+/// payload. The drain thread adds these as it copies a record from a ring into the log.
+pub fn append_origin(out: &mut Vec<u8>, shard: u32, seq: u64) {
+    num(out, tag::SHARD, u64::from(shard));
+    num(out, tag::SEQ, seq);
+}
+
+fn kind_code(k: Kind) -> u64 {
+    match k {
+        Kind::Request => 0,
+        Kind::Response => 1,
+        Kind::Recovery => 2,
+        Kind::Outage => 3,
+        Kind::Retention => 4,
+    }
+}
+
+fn num(out: &mut Vec<u8>, t: u8, v: u64) {
+    out.push(t);
+    varint(out, v);
+}
+
+fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn string(out: &mut Vec<u8>, s: &str) {
+    varint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// A cursor over a payload's bytes.
+struct Reader<'a> {
+    bytes: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn byte(&mut self) -> Result<u8, DecodeError> {
+        let (&b, rest) = self
+            .bytes
+            .split_first()
+            .ok_or(DecodeError("truncated record"))?;
+        self.bytes = rest;
+        Ok(b)
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        if self.bytes.len() < n {
+            return Err(DecodeError("truncated record"));
+        }
+        let (head, rest) = self.bytes.split_at(n);
+        self.bytes = rest;
+        Ok(head)
+    }
+
+    fn varint(&mut self) -> Result<u64, DecodeError> {
+        let mut v: u64 = 0;
+        for i in 0..10 {
+            let b = self.byte()?;
+            let bits = u64::from(b & 0x7f);
+            if i == 9 && bits > 1 {
+                return Err(DecodeError("number too large"));
+            }
+            v |= bits << (7 * i);
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(DecodeError("number too long"))
+    }
+
+    fn string(&mut self) -> Result<String, DecodeError> {
+        let len = usize::try_from(self.varint()?).map_err(|_| DecodeError("string too long"))?;
+        let bytes = self.take(len)?;
+        std::str::from_utf8(bytes)
+            .map(str::to_owned)
+            .map_err(|_| DecodeError("string is not UTF-8"))
+    }
+
+    fn small<T: TryFrom<u64>>(&mut self) -> Result<T, DecodeError> {
+        T::try_from(self.varint()?).map_err(|_| DecodeError("number out of range"))
+    }
+}
+
+fn decode_binary(bytes: &[u8]) -> Result<Record, DecodeError> {
+    let mut r = Reader { bytes };
+    let mut rec = Record::default();
+    while !r.bytes.is_empty() {
+        let t = r.byte()?;
+        match t {
+            tag::KIND => {
+                rec.kind = match r.varint()? {
+                    0 => Kind::Request,
+                    1 => Kind::Response,
+                    2 => Kind::Recovery,
+                    3 => Kind::Outage,
+                    4 => Kind::Retention,
+                    _ => return Err(DecodeError("unknown record kind")),
+                }
+            }
+            tag::AT_US => rec.at_us = r.varint()?,
+            tag::RECEIVED_US => rec.received_us = Some(r.varint()?),
+            tag::FIRST_BYTE_US => rec.first_byte_us = Some(r.varint()?),
+            tag::STREAM => {
+                rec.stream = Some(match r.varint()? {
+                    0 => false,
+                    1 => true,
+                    _ => return Err(DecodeError("stream is not a boolean")),
+                })
+            }
+            tag::STATUS => rec.status = Some(r.small()?),
+            tag::OVERHEAD_US => rec.overhead_us = Some(r.varint()?),
+            tag::UPSTREAM_US => rec.upstream_us = Some(r.varint()?),
+            tag::COUNT => rec.count = Some(r.varint()?),
+            tag::DELETED_THROUGH => rec.deleted_through = Some(r.varint()?),
+            tag::SHARD => rec.shard = Some(r.small()?),
+            tag::SEQ => rec.seq = Some(r.varint()?),
+            tag::CLIENT => {
+                let ip = match r.byte()? {
+                    4 => {
+                        let b = r.take(4)?;
+                        IpAddr::V4(Ipv4Addr::new(b[0], b[1], b[2], b[3]))
+                    }
+                    6 => {
+                        let mut a = [0u8; 16];
+                        a.copy_from_slice(r.take(16)?);
+                        IpAddr::V6(Ipv6Addr::from(a))
+                    }
+                    _ => return Err(DecodeError("unknown address family")),
+                };
+                let p = r.take(2)?;
+                let port = u16::from_le_bytes([p[0], p[1]]);
+                rec.client = Some(SocketAddr::new(ip, port).to_string());
+            }
+            tag::ATTEMPT => {
+                let provider = r.string()?;
+                let key_id = r.string()?;
+                let key_source = r.string()?;
+                let outcome = r.string()?;
+                let status: u16 = r.small()?;
+                rec.attempts.push(Attempt {
+                    provider,
+                    key_id,
+                    key_source,
+                    outcome,
+                    status: Some(status).filter(|s| *s != 0),
+                });
+            }
+            tag::USAGE => {
+                rec.usage = Some(Usage {
+                    input_tokens: r.varint()?,
+                    output_tokens: r.varint()?,
+                    cached_tokens: r.varint()?,
+                    reasoning_tokens: r.varint()?,
+                })
+            }
+            tag::VERDICT => {
+                let category = r.string()?;
+                let detector = r.string()?;
+                let action = r.string()?;
+                let count = r.small()?;
+                rec.verdicts.push(Verdict {
+                    category,
+                    detector,
+                    action,
+                    count,
+                });
+            }
+            _ => {
+                let s = match t {
+                    tag::REQUEST_ID => &mut rec.request_id,
+                    tag::TENANT => &mut rec.tenant,
+                    tag::PROJECT => &mut rec.project,
+                    tag::ENVIRONMENT => &mut rec.environment,
+                    tag::API_KEY_ID => &mut rec.api_key_id,
+                    tag::DIALECT => &mut rec.dialect,
+                    tag::ROUTE => &mut rec.route,
+                    tag::MODEL_ALIAS => &mut rec.model_alias,
+                    tag::PROVIDER => &mut rec.provider,
+                    tag::UPSTREAM_MODEL => &mut rec.upstream_model,
+                    tag::KEY_SOURCE => &mut rec.key_source,
+                    tag::PROVIDER_KEY_ID => &mut rec.provider_key_id,
+                    tag::PROVIDER_KEY_FINGERPRINT => &mut rec.provider_key_fingerprint,
+                    tag::ERROR => &mut rec.error,
+                    _ => return Err(DecodeError("unknown field")),
+                };
+                *s = Some(r.string()?);
+            }
+        }
+    }
+    Ok(rec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full() -> Record {
+        Record {
+            kind: Kind::Response,
+            at_us: 1_764_000_000_000_000,
+            request_id: Some("req_\"1".into()),
+            received_us: Some(5),
+            first_byte_us: Some(6),
+            tenant: Some("acme".into()),
+            project: Some("p".into()),
+            environment: Some("production".into()),
+            api_key_id: Some("key_1".into()),
+            client: Some("[::1]:8080".into()),
+            dialect: Some("openai".into()),
+            route: Some("chat_completions".into()),
+            stream: Some(true),
+            model_alias: Some("gpt-4o".into()),
+            provider: Some("openai".into()),
+            upstream_model: Some("gpt-4o-2024".into()),
+            key_source: Some("byok".into()),
+            provider_key_id: Some("pk_1".into()),
+            provider_key_fingerprint: Some("sha256:0123456789ab".into()),
+            attempts: vec![
+                Attempt {
+                    provider: "openai".into(),
+                    key_id: "pk_1".into(),
+                    key_source: "byok".into(),
+                    outcome: "status".into(),
+                    status: Some(429),
+                },
+                Attempt {
+                    provider: "anthropic".into(),
+                    key_id: "pool_0".into(),
+                    key_source: "pooled".into(),
+                    outcome: "connect".into(),
+                    status: None,
+                },
+            ],
+            status: Some(200),
+            error: Some("provider_error".into()),
+            usage: Some(Usage {
+                input_tokens: 1,
+                output_tokens: u64::MAX,
+                cached_tokens: 3,
+                reasoning_tokens: 4,
+            }),
+            verdicts: vec![Verdict {
+                category: "pii".into(),
+                detector: "email".into(),
+                action: "redact".into(),
+                count: 2,
+            }],
+            overhead_us: Some(7),
+            upstream_us: Some(8),
+            count: Some(9),
+            deleted_through: Some(10),
+            shard: Some(3),
+            seq: Some(1 << 40),
+        }
+    }
+
+    #[test]
+    fn every_field_survives_a_round_trip() {
+        let r = full();
+        assert_eq!(Record::decode(&r.encode()), Ok(r));
+        let v4 = Record {
+            client: Some("127.0.0.1:1".into()),
+            ..Record::default()
+        };
+        assert_eq!(Record::decode(&v4.encode()), Ok(v4));
+        assert_eq!(
+            Record::decode(&Record::default().encode()),
+            Ok(Record::default())
+        );
+    }
+
+    #[test]
+    fn binary_is_far_smaller_than_json() {
+        let r = full();
+        let (bin, json) = (
+            r.encode().len(),
+            serde_json::to_vec(&r).map_or(0, |j| j.len()),
+        );
+        assert!(bin * 2 < json, "binary {bin} B vs JSON {json} B");
+    }
+
+    #[test]
+    fn json_payloads_of_older_segments_still_decode() {
+        let r = full();
+        let json = serde_json::to_vec(&r).unwrap_or_default();
+        assert_eq!(Record::decode(&json), Ok(r));
+    }
+
+    #[test]
+    fn every_truncation_and_corruption_is_an_error_not_a_panic() {
+        let bytes = full().encode();
+        for cut in 0..bytes.len() {
+            let r = Record::decode(&bytes[..cut]);
+            // A cut exactly between fields decodes to a shorter record; anything else is an error.
+            if let Ok(short) = r {
+                assert_ne!(short, full(), "cut at {cut}");
+            }
+        }
+        for at in 1..bytes.len() {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut b = bytes.clone();
+                b[at] ^= flip;
+                let _ = Record::decode(&b);
+            }
+        }
+        assert!(Record::decode(&[VERSION, 99, 0]).is_err(), "unknown tag");
+        assert!(Record::decode(&[VERSION, tag::STATUS, 0xff, 0xff, 0x7f]).is_err());
+        assert!(Record::decode(&[VERSION, tag::TENANT, 2, 0xff, 0xfe]).is_err());
+        assert!(Record::decode(&[
+            VERSION,
+            tag::AT_US,
+            0xff,
+            0xff,
+            0xff,
+            0xff,
+            0xff,
+            0xff,
+            0xff,
+            0xff,
+            0xff,
+            0x7f
+        ])
+        .is_err());
+        assert!(Record::decode(b"").is_err());
+    }
+}
