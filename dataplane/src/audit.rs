@@ -174,7 +174,12 @@ impl AttemptFields for AttemptEntry {
 
 impl VerdictFields for crate::guard::apply::Verdict {
     fn fields(&self) -> (&str, &str, &str, u32) {
-        (self.category, &self.detector, self.action, self.count)
+        (
+            self.category.name(),
+            &self.detector,
+            crate::guard::apply::action_name(self.action),
+            self.count,
+        )
     }
 }
 
@@ -240,9 +245,9 @@ mod tests {
                 reasoning_tokens: 4,
             }),
             verdicts: vec![crate::guard::apply::Verdict {
-                category: "pii",
+                category: crate::guard::Category::Pii,
                 detector: "email".into(),
-                action: "redact",
+                action: warden_shared::snapshot::GuardAction::Redact,
                 count: 2,
             }],
             overhead_us: Some(7),

@@ -25,13 +25,15 @@ pub enum Category {
     Injection,
     /// Self-harm, violence, sexual content involving minors, hate: phrase lists.
     ContentSafety,
+    /// The project's operator-defined patterns (never a built-in detector's category).
+    Custom,
 }
 
 impl Category {
     /// Whether findings need their span (to redact): PII and secrets. Injection and content
     /// safety are signals — which fired matters, not where.
     pub fn located(self) -> bool {
-        matches!(self, Category::Pii | Category::Secrets)
+        matches!(self, Category::Pii | Category::Secrets | Category::Custom)
     }
 
     pub fn name(self) -> &'static str {
@@ -40,6 +42,16 @@ impl Category {
             Category::Secrets => "secrets",
             Category::Injection => "injection",
             Category::ContentSafety => "content_safety",
+            Category::Custom => "custom",
         }
     }
+
+    /// Every category, in metric order (`Category as usize` indexes it).
+    pub const ALL: [Category; 5] = [
+        Category::Pii,
+        Category::Secrets,
+        Category::Injection,
+        Category::ContentSafety,
+        Category::Custom,
+    ];
 }

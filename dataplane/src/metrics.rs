@@ -8,6 +8,18 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 
 use warden_shared::catalog::Provider;
+use warden_shared::snapshot::GuardAction;
+
+use crate::guard::apply::Verdict;
+use crate::guard::Category;
+
+/// The actions a verdict can carry, in metric order.
+pub const VERDICT_ACTIONS: [GuardAction; 4] = [
+    GuardAction::Flag,
+    GuardAction::Redact,
+    GuardAction::Restore,
+    GuardAction::Block,
+];
 
 /// A counter with a single writer (its shard).
 #[derive(Default)]
@@ -126,8 +138,8 @@ pub struct ShardMetrics {
     pub stream_upstream_failures: Counter,
     /// Requests refused because the audit log could not take their record.
     pub audit_rejected: Counter,
-    /// Guardrail verdicts: [category pii|secrets][action flag|redact|restore|block].
-    pub guard_verdicts: [[Counter; 4]; 2],
+    /// Guardrail verdicts: [category, `Category::ALL` order][action, `VERDICT_ACTIONS` order].
+    pub guard_verdicts: [[Counter; VERDICT_ACTIONS.len()]; Category::ALL.len()],
     /// Upstream attempts: [key source byok|pooled][outcome, see `ATTEMPT_OUTCOMES`].
     pub attempts: [[Counter; ATTEMPT_OUTCOMES.len()]; 2],
     /// Requests answered by another key or model than their first choice.
@@ -142,6 +154,17 @@ pub const ATTEMPT_OUTCOMES: [&str; 6] =
     ["ok", "status", "connect", "timeout", "closed", "protocol"];
 
 impl ShardMetrics {
+    /// Count guardrail verdicts under their own category and action.
+    pub fn verdicts(&self, verdicts: &[Verdict]) {
+        for v in verdicts {
+            let c = Category::ALL.iter().position(|c| *c == v.category);
+            let a = VERDICT_ACTIONS.iter().position(|a| *a == v.action);
+            if let (Some(c), Some(a)) = (c, a) {
+                self.guard_verdicts[c][a].add(u64::from(v.count));
+            }
+        }
+    }
+
     pub fn request(&self, route: Route, status: u16, provider: Option<Provider>) {
         let s = STATUSES
             .iter()
@@ -276,8 +299,12 @@ pub fn render(
     }
     let _ = writeln!(out, "# HELP warden_guardrail_verdicts_total Guardrail findings acted on, by category and action.");
     let _ = writeln!(out, "# TYPE warden_guardrail_verdicts_total counter");
-    for (c, category) in ["pii", "secrets"].iter().enumerate() {
-        for (a, action) in ["flag", "redact", "restore", "block"].iter().enumerate() {
+    for (c, category) in Category::ALL.iter().map(|c| c.name()).enumerate() {
+        for (a, action) in VERDICT_ACTIONS
+            .iter()
+            .map(|a| crate::guard::apply::action_name(*a))
+            .enumerate()
+        {
             let n = sum(&|m| m.guard_verdicts[c][a].get());
             let _ = writeln!(out, "warden_guardrail_verdicts_total{{category=\"{category}\",action=\"{action}\"}} {n}");
         }

@@ -197,14 +197,7 @@ pub fn screen(
         value,
         &caller.project.guardrails,
     );
-    for v in &plan.verdicts {
-        let c = usize::from(v.category == "secrets");
-        let a = ["flag", "redact", "restore", "block"]
-            .iter()
-            .position(|x| *x == v.action)
-            .unwrap_or(0);
-        shard.metrics.guard_verdicts[c][a].add(u64::from(v.count));
-    }
+    shard.metrics.verdicts(&plan.verdicts);
     if !plan.verdicts.is_empty() {
         req.audit.borrow_mut().verdicts = plan.verdicts.clone();
     }
@@ -380,14 +373,7 @@ pub fn note_response_verdicts(
     req: &Request<'_>,
     verdicts: &[crate::guard::apply::Verdict],
 ) {
-    for v in verdicts {
-        let c = usize::from(v.category == "secrets");
-        let a = ["flag", "redact", "restore", "block"]
-            .iter()
-            .position(|x| *x == v.action)
-            .unwrap_or(0);
-        shard.metrics.guard_verdicts[c][a].add(u64::from(v.count));
-    }
+    shard.metrics.verdicts(verdicts);
     if !verdicts.is_empty() {
         req.audit
             .borrow_mut()

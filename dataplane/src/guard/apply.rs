@@ -21,10 +21,11 @@ use crate::error::{Error, Kind, Result};
 /// One verdict: a detector fired `count` times and the policy applied `action`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
-    pub category: &'static str,
+    pub category: Category,
     /// A built-in detector's id, or an operator pattern's (`custom` category).
     pub detector: Cow<'static, str>,
-    pub action: &'static str,
+    /// Never `Off` (nothing is recorded for an ignored finding).
+    pub action: GuardAction,
     pub count: u32,
 }
 
@@ -56,9 +57,9 @@ impl Plan {
 /// Count one finding into `verdicts` (one entry per detector and action).
 pub fn count_verdict(
     verdicts: &mut Vec<Verdict>,
-    category: &'static str,
+    category: Category,
     detector: &str,
-    action: &'static str,
+    action: GuardAction,
 ) {
     match verdicts
         .iter_mut()
@@ -71,7 +72,7 @@ pub fn count_verdict(
                 .iter()
                 .find(|d| d.id == detector)
             {
-                Some(d) if category != "custom" => Cow::Borrowed(d.id),
+                Some(d) if category != Category::Custom => Cow::Borrowed(d.id),
                 _ => Cow::Owned(detector.to_owned()),
             },
             action,
@@ -138,6 +139,8 @@ pub fn action_for(policy: &GuardrailPolicy, category: Category) -> GuardAction {
         Category::Secrets => policy.secrets,
         Category::Injection => policy.injection,
         Category::ContentSafety => policy.content_safety,
+        // Each operator pattern carries its own actions.
+        Category::Custom => GuardAction::Off,
     }
 }
 
@@ -225,12 +228,12 @@ pub fn check(
                 };
                 count_verdict(
                     &mut plan.verdicts,
-                    "injection",
+                    Category::Injection,
                     "prompt_injection",
-                    action_name(action),
+                    action,
                 );
                 if action == GuardAction::Block {
-                    plan.blocked.get_or_insert("injection");
+                    plan.blocked.get_or_insert(Category::Injection.name());
                 }
             }
         }
@@ -246,12 +249,12 @@ pub fn check(
             {
                 count_verdict(
                     &mut plan.verdicts,
-                    "content_safety",
+                    Category::ContentSafety,
                     f.detector().id,
-                    action_name(action),
+                    action,
                 );
                 if action == GuardAction::Block {
-                    plan.blocked.get_or_insert("content_safety");
+                    plan.blocked.get_or_insert(Category::ContentSafety.name());
                 }
             }
         }
@@ -260,8 +263,7 @@ pub fn check(
             let d = f.detector();
             let value = &text.as_bytes()[f.start..f.end];
             let action = action_for(policy, d.category);
-            let category = d.category.name();
-            let found = (category, d.id, value, d.placeholder);
+            let found = (d.category, d.id, value, d.placeholder);
             take(&mut plan, &mut placeholders, &mut restored, found, action);
         }
         if let Some(custom) = custom {
@@ -270,7 +272,7 @@ pub fn check(
             for f in &own {
                 let (p, kind) = custom.pattern(f.detector);
                 let value = &text.as_bytes()[f.start..f.end];
-                let found = ("custom", p.id.as_str(), value, kind);
+                let found = (Category::Custom, p.id.as_str(), value, kind);
                 take(&mut plan, &mut placeholders, &mut restored, found, p.action);
             }
         }
@@ -291,16 +293,16 @@ fn take(
     plan: &mut Plan,
     placeholders: &mut Placeholders,
     restored: &mut Vec<Vec<u8>>,
-    (category, detector, value, kind): (&'static str, &str, &[u8], &str),
+    (category, detector, value, kind): (Category, &str, &[u8], &str),
     action: GuardAction,
 ) {
     if action == GuardAction::Off {
         return;
     }
-    count_verdict(&mut plan.verdicts, category, detector, action_name(action));
+    count_verdict(&mut plan.verdicts, category, detector, action);
     match action {
         GuardAction::Block => {
-            plan.blocked.get_or_insert(category);
+            plan.blocked.get_or_insert(category.name());
         }
         GuardAction::Redact | GuardAction::Restore => {
             placeholders.for_value(value, kind);

@@ -10,7 +10,7 @@
 
 use warden_shared::snapshot::{GuardAction, GuardrailPolicy};
 
-use super::apply::{action_name, count_verdict, Placeholders, Verdict};
+use super::apply::{count_verdict, Placeholders, Verdict};
 use super::custom::CustomScan;
 use super::engine::{Engine, Finding};
 use super::Category;
@@ -199,7 +199,7 @@ impl ResponseGuard {
         }
         let findings = std::mem::take(&mut self.findings);
         // Built-in and custom values, in text order, with what each one's policy says.
-        let mut values: Vec<(&Finding, &'static str, &str, &str, GuardAction)> = findings
+        let mut values: Vec<(&Finding, Category, &str, &str, GuardAction)> = findings
             .iter()
             .filter(|f| f.end <= cut)
             .map(|f| {
@@ -209,13 +209,13 @@ impl ResponseGuard {
                 } else {
                     self.secrets
                 };
-                (f, d.category.name(), d.id, d.placeholder, action)
+                (f, d.category, d.id, d.placeholder, action)
             })
             .collect();
         if let Some(custom) = &self.custom {
             for f in own.iter().filter(|f| f.end <= cut) {
                 let (p, kind) = custom.pattern(f.detector);
-                values.push((f, "custom", p.id.as_str(), kind, p.response_action));
+                values.push((f, Category::Custom, p.id.as_str(), kind, p.response_action));
             }
             values.sort_by_key(|v| v.0.start);
         }
@@ -225,11 +225,11 @@ impl ResponseGuard {
             if action == GuardAction::Off {
                 continue;
             }
-            count_verdict(&mut self.verdicts, category, id, action_name(action));
+            count_verdict(&mut self.verdicts, category, id, action);
             match action {
                 GuardAction::Block => {
                     out.push_str(&self.pending[at..f.start]);
-                    self.blocked = Some(category);
+                    self.blocked = Some(category.name());
                     self.pending.clear();
                     self.findings = findings;
                     return out;
