@@ -1,5 +1,5 @@
-//! The drain thread: one for all shards. Every millisecond (sooner when a shard finds its ring a
-//! quarter full, or waits for `durability = "always"`) it copies what the rings published into
+//! The drain thread: one for all shards. Every `group_commit_ms` (sooner when a shard finds its
+//! ring a quarter full, or waits for `durability = "always"`) it copies what the rings published into
 //! the writer, writes the batch with one `write`, and only then releases the rings' bytes, so a
 //! crash at any point leaves every record either in the log or still in its ring.
 //!
@@ -24,8 +24,6 @@ use super::{now_us, AuditConfig, Durability};
 /// Most records copied in one pass.
 const MAX_BATCH: usize = 4096;
 const PROBE_EVERY: Duration = Duration::from_millis(500);
-/// How often the drain comes round when no shard wakes it.
-const TICK: Duration = Duration::from_millis(1);
 
 pub struct Drain {
     pub rings: Vec<Arc<Ring>>,
@@ -66,6 +64,8 @@ impl Pass {
     }
 
     fn run(mut self, writer: &mut Writer, config: &AuditConfig, d: &Drain) {
+        // How often the drain comes round when no shard wakes it: each round is a context switch
+        // on a core a shard may be using, so it comes as seldom as the fdatasync schedule allows.
         let group_commit = Duration::from_millis(config.group_commit_ms.max(1));
         let always = config.durability == Durability::Always;
         loop {
@@ -134,9 +134,9 @@ impl Pass {
                 let wait = if writer.dirty() {
                     group_commit.saturating_sub(self.last_sync.elapsed())
                 } else {
-                    TICK
+                    group_commit
                 };
-                std::thread::park_timeout(wait.clamp(Duration::from_micros(100), TICK));
+                std::thread::park_timeout(wait.clamp(Duration::from_micros(100), group_commit));
             }
         }
     }

@@ -21,7 +21,7 @@
 //! Invariants: no record is dropped silently — a full ring is waited on for `full_wait_us`, then
 //! refused (the caller answers 503 and counts it); a failing disk is refused up front. The shard
 //! never blocks: no lock, no syscall on the fast path, the drain is woken only when the ring is a
-//! quarter full (otherwise it comes round by itself every millisecond).
+//! quarter full (otherwise it comes round by itself every `group_commit_ms`).
 
 use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
