@@ -77,6 +77,31 @@ pub fn spawn(addr: SocketAddr, view: Arc<AdminView>) -> std::io::Result<SocketAd
     Ok(local)
 }
 
+/// Ready unless the audit log cannot be written (every request would be refused); a warning,
+/// still ready, while its disk runs low.
+fn readiness(audit: Option<&crate::audit::ring::Health>) -> (u16, String) {
+    let Some(h) = audit else {
+        return (200, "ready\n".into());
+    };
+    if !h.healthy.load(Relaxed) {
+        return (503, "not ready: the audit log cannot be written\n".into());
+    }
+    if h.disk_low() {
+        let s = h.space();
+        return (
+            200,
+            format!(
+                "ready; warning: the audit log's disk is {}% free ({} MiB of {} MiB), below warn_free_percent {}\n",
+                s.free_percent(),
+                s.free >> 20,
+                s.total >> 20,
+                h.warn_free_percent
+            ),
+        );
+    }
+    (200, "ready\n".into())
+}
+
 fn audit_metrics(out: &mut String, h: &crate::audit::ring::Health) {
     use std::fmt::Write;
     let counters = [
@@ -101,6 +126,32 @@ fn audit_metrics(out: &mut String, h: &crate::audit::ring::Health) {
             out,
             "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
         );
+    }
+    let space = h.space();
+    let gauges = [
+        (
+            "warden_audit_disk_free_bytes",
+            "Free bytes on the audit log's filesystem (checked once a second).",
+            space.free,
+        ),
+        (
+            "warden_audit_disk_total_bytes",
+            "Size of the audit log's filesystem.",
+            space.total,
+        ),
+        (
+            "warden_audit_log_bytes",
+            "Bytes of all audit segment files.",
+            h.log_bytes.load(Relaxed),
+        ),
+        (
+            "warden_audit_disk_low",
+            "1 while free space is below warn_free_percent: retention makes room at min_free_percent; a full disk refuses every request.",
+            u64::from(h.disk_low()),
+        ),
+    ];
+    for (name, help, v) in gauges {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
     }
     let pending = h.pending_bytes();
     let _ = writeln!(out, "# HELP warden_audit_pending_bytes Record bytes the shards have put in their rings that are not in the segment files yet.\n# TYPE warden_audit_pending_bytes gauge\nwarden_audit_pending_bytes {pending}");
@@ -147,7 +198,8 @@ async fn handle(mut stream: TcpStream, view: Arc<AdminView>) {
             false,
         ),
         (Method::Get, b"/readyz") => {
-            respond::full(&mut out, 200, "text/plain", b"ready\n", rid, false)
+            let (status, text) = readiness(view.audit.as_deref());
+            respond::full(&mut out, status, "text/plain", text.as_bytes(), rid, false)
         }
         (Method::Get, b"/metrics") => {
             let mut text = render(&view.shards, version, view.listen_sockets);

@@ -15,6 +15,7 @@
 //! only).
 
 pub mod cli;
+pub mod disk;
 pub mod drain;
 mod mapped;
 pub mod recover;
@@ -38,10 +39,15 @@ pub struct AuditConfig {
     pub group_commit_ms: u64,
     pub segment_max_bytes: u64,
     pub segment_max_age_s: u64,
-    /// Delete the oldest segments beyond this many bytes in all (0: keep everything).
+    /// Delete the oldest segments beyond this many bytes in all (0: no size limit).
     pub retention_max_bytes: u64,
     /// Delete segments older than this (0: keep everything).
     pub retention_max_age_s: u64,
+    /// Delete the oldest segments while the filesystem has less than this share free (0: never
+    /// for this reason). Headroom, so that a full disk does not stop every request.
+    pub min_free_percent: u64,
+    /// Below this share free, `/readyz` and `warden_audit_disk_low` warn (still ready).
+    pub warn_free_percent: u64,
     /// Records each shard's ring holds (the ring file is this times 512 B, rounded up to a
     /// power of two).
     pub ring_capacity: usize,
@@ -66,8 +72,10 @@ impl Default for AuditConfig {
             group_commit_ms: 5,
             segment_max_bytes: 64 * 1024 * 1024,
             segment_max_age_s: 3600,
-            retention_max_bytes: 0,
+            retention_max_bytes: 10 * 1024 * 1024 * 1024,
             retention_max_age_s: 0,
+            min_free_percent: 10,
+            warn_free_percent: 20,
             ring_capacity: 4096,
             full_wait_us: 2000,
         }

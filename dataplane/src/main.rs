@@ -387,7 +387,7 @@ fn start_audit(
     let capacity = (config.audit.ring_capacity.max(1) as u64).saturating_mul(BYTES_PER_RECORD);
     let (rings, _) = recover_and_open(&mut writer, &dir, shards as u32, capacity)
         .with_context(|| format!("recovering the audit rings in {}", dir.display()))?;
-    let health = Arc::new(Health::new(rings.clone()));
+    let health = Arc::new(Health::new(rings.clone(), config.audit.warn_free_percent));
     let stop = Arc::new(AtomicBool::new(false));
     let drain = drain::spawn(
         writer,

@@ -381,6 +381,12 @@ fn a_log_that_cannot_be_written_fails_closed_and_recovers() {
     let res = gw.chat(&chat_body("claude-4-sonnet", "during", true));
     assert_eq!(res.status, 503, "refused up front while the log is down");
     assert_eq!(gw.metric("warden_audit_healthy"), Some(0));
+    let ready = warden_tests::http::get(gw.admin, "/readyz");
+    assert_eq!(
+        ready.status, 503,
+        "not ready while every request is refused"
+    );
+    assert!(ready.text().contains("audit log"), "{}", ready.text());
     assert!(gw.metric("warden_audit_pending_bytes").unwrap() > 0 || answered_during.is_empty());
     limit("unlimited");
     let recovered = warden_tests::eventually(Duration::from_secs(5), || {
@@ -441,4 +447,47 @@ fn an_audit_directory_that_cannot_be_written_keeps_the_gateway_from_starting() {
         out.stdout.is_empty(),
         "it never announced that it was serving"
     );
+}
+
+#[test]
+fn a_filling_disk_warns_on_readyz_and_retention_makes_room() {
+    // Every filesystem is "short of space" at 100%: the warning shows and retention deletes the
+    // oldest closed segments, on record, while the chain stays verifiable.
+    let mock = Mock::start(&[]);
+    let extra =
+        "[audit]\nsegment_max_bytes = 2048\nmin_free_percent = 100\nwarn_free_percent = 100\n";
+    let gw = Gateway::start(Driver::IoUring, &config(mock.addr, 1, extra));
+    for i in 0..30 {
+        assert_eq!(
+            gw.chat(&chat_body("gpt-4o", &format!("n{i}"), false))
+                .status,
+            200
+        );
+    }
+    let retained = warden_tests::eventually(Duration::from_secs(10), || {
+        audit_export(&gw.audit_dir())
+            .iter()
+            .any(|r| r["kind"] == "retention")
+    });
+    assert!(retained.is_some(), "retention made room");
+    let dir = gw.audit_dir();
+    assert!(
+        !dir.join("segment-00000000000000000000.wal").exists(),
+        "the oldest segment is gone"
+    );
+    let (code, out, _) = audit_cli(&["verify", &dir.display().to_string()]);
+    assert_eq!(code, 0, "{out}");
+    let ready = warden_tests::http::get(gw.admin, "/readyz");
+    assert_eq!(ready.status, 200, "a warning, still ready");
+    assert!(ready.text().contains("warning"), "{}", ready.text());
+    assert_eq!(gw.metric("warden_audit_disk_low"), Some(1));
+    assert!(gw.metric("warden_audit_disk_free_bytes").unwrap() > 0);
+    let log = gw.metric("warden_audit_log_bytes").unwrap();
+    let on_disk: u64 = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "wal"))
+        .map(|p| std::fs::metadata(p).unwrap().len())
+        .sum();
+    assert!(log > 0 && log <= on_disk + 4096, "{log} vs {on_disk}");
 }

@@ -350,7 +350,11 @@ fn metrics_count_each_verdict_under_its_own_category() {
             .find_map(|l| l.strip_prefix(&line)?.parse::<u64>().ok())
             .unwrap_or_else(|| panic!("no {line} in\n{metrics}"))
     };
-    assert_eq!(count("pii", "redact"), 2, "two addresses found and redacted");
+    assert_eq!(
+        count("pii", "redact"),
+        2,
+        "two addresses found and redacted"
+    );
     assert_eq!(count("secrets", "block"), 1);
     assert_eq!(count("injection", "block"), 1);
     assert_eq!(count("content_safety", "flag"), 1);

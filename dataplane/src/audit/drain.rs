@@ -24,6 +24,8 @@ use super::{now_us, AuditConfig, Durability};
 /// Most records copied in one pass.
 const MAX_BATCH: usize = 4096;
 const PROBE_EVERY: Duration = Duration::from_millis(500);
+/// How often the drain looks at the filesystem's free space.
+const DISK_EVERY: Duration = Duration::from_secs(1);
 
 pub struct Drain {
     pub rings: Vec<Arc<Ring>>,
@@ -51,6 +53,7 @@ struct Pass {
     waiting: Vec<VecDeque<(u64, oneshot::Sender<bool>)>>,
     last_sync: Instant,
     last_probe: Instant,
+    last_disk: Option<Instant>,
 }
 
 impl Pass {
@@ -60,6 +63,7 @@ impl Pass {
             waiting: d.rings.iter().map(|_| VecDeque::new()).collect(),
             last_sync: Instant::now(),
             last_probe: Instant::now(),
+            last_disk: None,
         }
     }
 
@@ -126,6 +130,7 @@ impl Pass {
             if writer.rotate_if_due().is_err() {
                 self.unhealthy(d);
             }
+            self.watch_disk(writer, d);
             if taken == 0 {
                 if d.stop.load(Relaxed) && d.rings.iter().all(|r| r.pending() == 0) {
                     let _ = writer.sync();
@@ -171,6 +176,27 @@ impl Pass {
             }
         }
         taken
+    }
+
+    /// Once a second: publish the filesystem's space and the log's size, and make room when
+    /// free space is below `min_free_percent`.
+    fn watch_disk(&mut self, writer: &mut Writer, d: &Drain) {
+        if self.last_disk.is_some_and(|t| t.elapsed() < DISK_EVERY) {
+            return;
+        }
+        self.last_disk = Some(Instant::now());
+        let Ok(space) = super::disk::space(writer.dir()) else {
+            return;
+        };
+        if writer.short_of_space(space) {
+            if let Err(e) = writer.make_room() {
+                tracing::error!("audit retention could not make room: {e}");
+            }
+        }
+        let space = super::disk::space(writer.dir()).unwrap_or(space);
+        d.health.disk_free.store(space.free, Relaxed);
+        d.health.disk_total.store(space.total, Relaxed);
+        d.health.log_bytes.store(writer.log_bytes, Relaxed);
     }
 
     /// Records waiting in the rings (for the `outage` record).

@@ -260,17 +260,42 @@ pub struct Health {
     pub syncs: AtomicU64,
     /// Every shard's ring, for the pending-bytes gauge.
     pub rings: Vec<Arc<Ring>>,
+    /// The audit filesystem's free and total bytes, as the drain last looked (once a second).
+    pub disk_free: AtomicU64,
+    pub disk_total: AtomicU64,
+    /// Bytes of all segment files.
+    pub log_bytes: AtomicU64,
+    /// `warn_free_percent` from the config.
+    pub warn_free_percent: u64,
 }
 
 impl Health {
-    pub fn new(rings: Vec<Arc<Ring>>) -> Health {
+    pub fn new(rings: Vec<Arc<Ring>>, warn_free_percent: u64) -> Health {
         Health {
             healthy: AtomicBool::new(true),
             written: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             syncs: AtomicU64::new(0),
             rings,
+            disk_free: AtomicU64::new(0),
+            disk_total: AtomicU64::new(0),
+            log_bytes: AtomicU64::new(0),
+            warn_free_percent,
         }
+    }
+
+    /// The filesystem as the drain last saw it.
+    pub fn space(&self) -> super::disk::Space {
+        super::disk::Space {
+            free: self.disk_free.load(Ordering::Relaxed),
+            total: self.disk_total.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Whether free space is below `warn_free_percent`.
+    pub fn disk_low(&self) -> bool {
+        let s = self.space();
+        s.total > 0 && s.free_percent() < self.warn_free_percent
     }
 
     /// Bytes the shards have published that are not in the log yet.

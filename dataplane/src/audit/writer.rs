@@ -21,6 +21,7 @@ use warden_shared::audit::{
     self, frame, header, segment_name, segments, Kind, Problem, Record, HEADER_LEN,
 };
 
+use super::disk::Space;
 use super::{now_us, AuditConfig};
 
 pub struct Writer {
@@ -43,6 +44,8 @@ pub struct Writer {
     /// Segments from this index on are kept whatever the retention limits (the usage shipper
     /// has not read them yet).
     pub keep_from: Option<Arc<AtomicU64>>,
+    /// Bytes of every segment file, this one included.
+    pub log_bytes: u64,
     /// The highest ring position (`seq`) per shard among the records of the newest segment at
     /// open: records a crash left in a ring after they were written are not copied twice.
     pub last_seqs: BTreeMap<u32, u64>,
@@ -57,6 +60,10 @@ impl Writer {
             Some((index, path)) => Writer::resume(dir, config, *index, path)?,
         };
         w.sync()?;
+        w.log_bytes = segments(dir)?
+            .iter()
+            .map(|(_, p)| std::fs::metadata(p).map_or(0, |m| m.len()))
+            .sum();
         Ok(w)
     }
 
@@ -88,6 +95,7 @@ impl Writer {
             config: config.clone(),
             dirty: false,
             keep_from: None,
+            log_bytes: HEADER_LEN as u64,
             last_seqs: BTreeMap::new(),
         })
     }
@@ -129,6 +137,7 @@ impl Writer {
                     config: config.clone(),
                     dirty: false,
                     keep_from: None,
+                    log_bytes: 0,
                     last_seqs: last_seqs(&seg),
                 };
                 if cut > 0 {
@@ -166,6 +175,10 @@ impl Writer {
         self.pending_chain = frame(&mut self.buf, &self.pending_chain, &self.payload);
     }
 
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     pub fn pending(&self) -> bool {
         !self.buf.is_empty()
     }
@@ -186,6 +199,7 @@ impl Writer {
             return Err(e);
         }
         self.len += self.buf.len() as u64;
+        self.log_bytes += self.buf.len() as u64;
         self.chain = self.pending_chain;
         self.buf.clear();
         self.dirty = true;
@@ -221,8 +235,26 @@ impl Writer {
         self.sync()?;
         let mut next = Writer::create(&self.dir, &self.config, self.index + 1, self.chain)?;
         next.keep_from = self.keep_from.take();
+        next.log_bytes += self.log_bytes;
         *self = next;
         self.apply_retention()
+    }
+
+    /// The filesystem is short of free space: close the current segment (when it holds
+    /// anything) so that retention may delete the oldest ones.
+    pub fn make_room(&mut self) -> std::io::Result<()> {
+        if self.len > HEADER_LEN as u64 {
+            self.rotate()
+        } else {
+            self.apply_retention()
+        }
+    }
+
+    /// Whether the filesystem has less free space than `min_free_percent`.
+    pub fn short_of_space(&self, space: Space) -> bool {
+        self.config.min_free_percent > 0
+            && space.total > 0
+            && space.free_percent() < self.config.min_free_percent
     }
 
     /// Delete the oldest segments beyond the retention limits, and record that in the chain.
@@ -231,9 +263,10 @@ impl Writer {
             self.config.retention_max_bytes,
             self.config.retention_max_age_s,
         );
-        if max_bytes == 0 && max_age == 0 {
+        if max_bytes == 0 && max_age == 0 && self.config.min_free_percent == 0 {
             return Ok(());
         }
+        let mut space = super::disk::space(&self.dir).ok();
         let mut all = segments(&self.dir)?;
         all.retain(|(i, _)| *i < self.index);
         let mut sizes: Vec<(u64, PathBuf, u64, Option<std::time::SystemTime>)> = Vec::new();
@@ -254,11 +287,16 @@ impl Writer {
                     .and_then(|m| m.elapsed().ok())
                     .is_some_and(|age| age.as_secs() > max_age);
             let too_big = max_bytes > 0 && total > max_bytes;
-            if !(too_old || too_big) {
+            let too_full = space.is_some_and(|s| self.short_of_space(s));
+            if !(too_old || too_big || too_full) {
                 break;
             }
             std::fs::remove_file(path)?;
             total -= size;
+            self.log_bytes = self.log_bytes.saturating_sub(*size);
+            if let Some(s) = &mut space {
+                s.free += size;
+            }
             deleted_through = Some(*i);
         }
         if let Some(through) = deleted_through {

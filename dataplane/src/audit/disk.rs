@@ -1,0 +1,61 @@
+//! How full the audit directory's filesystem is: the drain thread looks once a second, so
+//! retention can make room before a full disk makes Warden refuse every request (it fails
+//! closed), and operators see the warning on `/readyz` and in the metrics well before that.
+
+#![allow(unsafe_code)]
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// Free and total bytes of a filesystem (free: what an unprivileged writer may still use).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Space {
+    pub free: u64,
+    pub total: u64,
+}
+
+impl Space {
+    /// Free space as a whole percentage of the total (100 when the total is unknown).
+    pub fn free_percent(&self) -> u64 {
+        if self.total == 0 {
+            return 100;
+        }
+        (u128::from(self.free) * 100 / u128::from(self.total)) as u64
+    }
+}
+
+/// The space of the filesystem that holds `dir`.
+pub fn space(dir: &Path) -> std::io::Result<Space> {
+    let path = CString::new(dir.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "NUL in a path"))?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: a NUL-terminated path and a pointer to storage for one statvfs, which the call
+    // fills in when it returns 0.
+    let rc = unsafe { libc::statvfs(path.as_ptr(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: statvfs returned 0, so it initialised the struct.
+    let st = unsafe { st.assume_init() };
+    // The field types differ between targets (u64 on x86_64 glibc, narrower elsewhere).
+    #[allow(clippy::unnecessary_cast)]
+    let (block, bavail, blocks) = (st.f_frsize as u64, st.f_bavail as u64, st.f_blocks as u64);
+    Ok(Space {
+        free: bavail.saturating_mul(block),
+        total: blocks.saturating_mul(block),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_temp_directory_has_a_size() {
+        let s = space(&std::env::temp_dir()).unwrap_or_default();
+        assert!(s.total > 0 && s.free <= s.total, "{s:?}");
+        assert!(s.free_percent() <= 100);
+        assert!(space(Path::new("/no/such/dir")).is_err());
+    }
+}
