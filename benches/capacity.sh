@@ -195,7 +195,9 @@ machine="$(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(fr
   done
   echo
   echo "Audit on vs off: $(python3 -c "print(f'{${best_rps[3]}/${best_rps[2]}:.2f}x')") req/s."
-  seg=$(cat "$work/state-$W_ON"/audit/segment-*.wal | wc -c)
   recs=$(curl -fsS "http://127.0.0.1:$((W_ON + 1))/metrics" | sed -n 's/^warden_audit_records_written_total //p')
-  echo "Audit log of the audit-on target: $seg B of segments for $recs records, $(python3 -c "print(round(2 * $seg / max($recs, 1)))") B per request (two records each)."
+  plain=$(for f in "$work/state-$W_ON"/audit/segment-*; do
+    case "$f" in *.zst) zstd -dc "$f" ;; *) cat "$f" ;; esac; done | wc -c)
+  stored=$(cat "$work/state-$W_ON"/audit/segment-* | wc -c)
+  echo "Audit log of the audit-on target: $recs records, $(python3 -c "print(round(2 * $plain / max($recs, 1)))") B per request plain (two records each), $(python3 -c "print(round(2 * $stored / max($recs, 1)))") B per request as stored ($(ls "$work/state-$W_ON"/audit/ | grep -c '\.zst$') of $(ls "$work/state-$W_ON"/audit/ | grep -c '^segment-') segments compressed by then)."
 } | tee "$OUT/report.md"

@@ -15,6 +15,7 @@
 //! only).
 
 pub mod cli;
+pub mod compact;
 pub mod disk;
 pub mod drain;
 mod mapped;
@@ -48,6 +49,10 @@ pub struct AuditConfig {
     pub min_free_percent: u64,
     /// Below this share free, `/readyz` and `warden_audit_disk_low` warn (still ready).
     pub warn_free_percent: u64,
+    /// Compress closed segments with zstd (on a thread of their own, off the drain).
+    pub compress: bool,
+    /// zstd level for closed segments.
+    pub compress_level: i32,
     /// Records each shard's ring holds (the ring file is this times 512 B, rounded up to a
     /// power of two).
     pub ring_capacity: usize,
@@ -76,6 +81,8 @@ impl Default for AuditConfig {
             retention_max_age_s: 0,
             min_free_percent: 10,
             warn_free_percent: 20,
+            compress: true,
+            compress_level: 3,
             ring_capacity: 4096,
             full_wait_us: 2000,
         }

@@ -384,6 +384,13 @@ fn start_audit(
     let mut writer = Writer::open(&dir, &config.audit)
         .with_context(|| format!("opening the audit log in {}", dir.display()))?;
     writer.keep_from = keep_from;
+    if config.audit.compress {
+        let (tx, _compactor) = warden_dataplane::audit::compact::spawn(config.audit.compress_level)
+            .context("starting the audit compactor")?;
+        writer
+            .set_compactor(tx)
+            .with_context(|| format!("listing {}", dir.display()))?;
+    }
     let capacity = (config.audit.ring_capacity.max(1) as u64).saturating_mul(BYTES_PER_RECORD);
     let (rings, _) = recover_and_open(&mut writer, &dir, shards as u32, capacity)
         .with_context(|| format!("recovering the audit rings in {}", dir.display()))?;

@@ -27,6 +27,8 @@ pub const HEADER_LEN: usize = 64;
 pub const FRAME_OVERHEAD: usize = 4 + 4 + 32;
 /// A payload larger than this is corruption, not a record.
 pub const MAX_PAYLOAD: usize = 1 << 20;
+/// The most a segment may hold (the writer rotates far below this).
+pub const MAX_SEGMENT: u64 = 1 << 32;
 
 /// One audit record. `kind` says which fields are present.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
@@ -150,23 +152,104 @@ pub fn segment_name(index: u64) -> String {
     format!("segment-{index:020}.wal")
 }
 
-/// Segment files in `dir`, sorted by index.
+/// Segment files in `dir`, sorted by index: `segment-N.wal`, or `segment-N.wal.zst` once a
+/// closed segment is compressed (the plain file wins while both exist, mid-compression).
 pub fn segments(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
-    let mut out = Vec::new();
+    let mut out: Vec<(u64, bool, PathBuf)> = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        let index = name
-            .strip_prefix("segment-")
-            .and_then(|n| n.strip_suffix(".wal"))
-            .and_then(|n| n.parse().ok());
-        if let Some(index) = index {
-            out.push((index, entry.path()));
+        let Some(rest) = name.strip_prefix("segment-") else {
+            continue;
+        };
+        let (number, compressed) = match rest.strip_suffix(".wal.zst") {
+            Some(n) => (n, true),
+            None => match rest.strip_suffix(".wal") {
+                Some(n) => (n, false),
+                None => continue,
+            },
+        };
+        if let Ok(index) = number.parse() {
+            out.push((index, compressed, entry.path()));
         }
     }
     out.sort();
-    Ok(out)
+    out.dedup_by_key(|(index, _, _)| *index);
+    Ok(out.into_iter().map(|(i, _, p)| (i, p)).collect())
+}
+
+/// The compressed file's path for a plain segment's.
+pub fn compressed_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".zst");
+    PathBuf::from(name)
+}
+
+/// Whether a segment path is a compressed one.
+pub fn is_compressed(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "zst")
+}
+
+/// A segment file's bytes, decompressed when it is compressed. A compressed segment may not
+/// expand past `MAX_SEGMENT` (a tampered file cannot make a reader exhaust memory).
+pub fn segment_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
+    let file = match std::fs::File::open(path) {
+        // Compressed since it was listed: read the compressed file.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !is_compressed(path) => {
+            return segment_bytes(&compressed_path(path));
+        }
+        other => other?,
+    };
+    let mut bytes = Vec::new();
+    if is_compressed(path) {
+        let decoder = zstd::stream::read::Decoder::new(file)?;
+        decoder.take(MAX_SEGMENT + 1).read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > MAX_SEGMENT {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{}: expands past {MAX_SEGMENT} bytes", path.display()),
+            ));
+        }
+    } else {
+        let mut file = file;
+        file.read_to_end(&mut bytes)?;
+    }
+    Ok(bytes)
+}
+
+/// Compress a closed segment: `segment-N.wal` becomes `segment-N.wal.zst` (written aside,
+/// fdatasync'ed, renamed, then the plain file removed). A segment that does not parse cleanly is
+/// left as it is, as evidence. If the plain file vanished meanwhile (retention deleted it), the
+/// compressed copy is removed too: a deleted segment never comes back.
+pub fn compress_segment(path: &Path, level: i32) -> std::io::Result<Option<PathBuf>> {
+    let bytes = std::fs::read(path)?;
+    if parse_segment(&bytes).problem.is_some() {
+        return Ok(None);
+    }
+    let done = compressed_path(path);
+    let mut tmp = done.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    {
+        let file = std::fs::File::create(&tmp)?;
+        let mut enc = zstd::stream::write::Encoder::new(file, level)?;
+        std::io::Write::write_all(&mut enc, &bytes)?;
+        enc.finish()?.sync_all()?;
+    }
+    std::fs::rename(&tmp, &done)?;
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::remove_file(&done)?;
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(Some(done))
 }
 
 pub fn header(index: u64, created_us: u64, prev_hash: &[u8; 32]) -> [u8; HEADER_LEN] {
@@ -237,11 +320,9 @@ impl std::fmt::Display for Problem {
     }
 }
 
-/// Read and check one segment file. Reading stops at the first problem.
+/// Read and check one segment file (compressed or not). Reading stops at the first problem.
 pub fn read_segment(path: &Path) -> std::io::Result<Segment> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?.read_to_end(&mut bytes)?;
-    Ok(parse_segment(&bytes))
+    Ok(parse_segment(&segment_bytes(path)?))
 }
 
 pub fn parse_segment(bytes: &[u8]) -> Segment {
@@ -315,13 +396,20 @@ pub type Frame = (u64, Vec<u8>);
 /// each checked against its CRC, stopping at a torn or damaged tail: (frame offset, payload)
 /// pairs and where the valid frames end. For readers that follow a log as it grows (usage
 /// metering); [`verify`] checks the hash chain.
+/// Offsets are into the segment's plain bytes, compressed or not.
 pub fn read_frames_from(path: &Path, offset: u64) -> std::io::Result<(Vec<Frame>, u64)> {
     use std::io::{Seek, SeekFrom};
-    let mut f = std::fs::File::open(path)?;
     let start = offset.max(HEADER_LEN as u64);
-    f.seek(SeekFrom::Start(start))?;
-    let mut bytes = Vec::new();
-    f.read_to_end(&mut bytes)?;
+    let bytes = if is_compressed(path) {
+        let all = segment_bytes(path)?;
+        all.get(start as usize..).unwrap_or_default().to_vec()
+    } else {
+        let mut f = std::fs::File::open(path)?;
+        f.seek(SeekFrom::Start(start))?;
+        let mut bytes = Vec::new();
+        f.read_to_end(&mut bytes)?;
+        bytes
+    };
     let mut out = Vec::new();
     let mut at = 0usize;
     while bytes.len() - at >= FRAME_OVERHEAD {

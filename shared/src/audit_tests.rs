@@ -118,3 +118,59 @@ fn a_torn_tail_in_the_last_segment_is_reported_not_failed() {
         "a torn tail anywhere but the end is a break"
     );
 }
+
+#[test]
+fn a_compressed_segment_reads_and_verifies_like_the_plain_one() {
+    let dir = log("compressed", 3, 50);
+    let plain = super::segment_bytes(&dir.join(segment_name(1))).unwrap_or_default();
+    let (frames, end) = read_frames_from(&dir.join(segment_name(1)), 0).unwrap_or_default();
+    let done = compress_segment(&dir.join(segment_name(1)), 3)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    assert!(done
+        .to_string_lossy()
+        .ends_with("segment-00000000000000000001.wal.zst"));
+    assert!(!dir.join(segment_name(1)).exists());
+    let small = std::fs::metadata(&done).map_or(u64::MAX, |m| m.len());
+    assert!(small < plain.len() as u64, "{small} vs {}", plain.len());
+    assert_eq!(super::segment_bytes(&done).unwrap_or_default(), plain);
+    // Readers that listed the plain path before it was compressed still find it.
+    assert_eq!(
+        super::segment_bytes(&dir.join(segment_name(1))).unwrap_or_default(),
+        plain
+    );
+    let listed = segments(&dir).unwrap_or_default();
+    assert_eq!(listed.len(), 3);
+    assert_eq!(listed[1].1, done);
+    assert_eq!(
+        read_frames_from(&done, 0).unwrap_or_default(),
+        (frames, end)
+    );
+    assert_eq!(verify(&dir).map(|s| s.records), Ok(150));
+    // A changed byte in the compressed file is caught: it no longer decompresses, or a CRC breaks.
+    let mut bytes = std::fs::read(&done).unwrap_or_default();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    let _ = std::fs::write(&done, bytes);
+    assert!(verify(&dir).is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_segment_deleted_while_it_was_compressed_does_not_come_back() {
+    let dir = log("compress-race", 2, 3);
+    let path = dir.join(segment_name(0));
+    assert_eq!(std::fs::remove_file(&path).ok(), Some(()));
+    assert!(compress_segment(&path, 3).is_err(), "nothing to read");
+    assert!(!compressed_path(&path).exists());
+    // A damaged segment is left plain, as evidence.
+    let damaged = dir.join(segment_name(1));
+    let mut bytes = std::fs::read(&damaged).unwrap_or_default();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    let _ = std::fs::write(&damaged, &bytes);
+    assert_eq!(compress_segment(&damaged, 3).ok(), Some(None));
+    assert!(damaged.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -491,3 +491,45 @@ fn a_filling_disk_warns_on_readyz_and_retention_makes_room() {
         .sum();
     assert!(log > 0 && log <= on_disk + 4096, "{log} vs {on_disk}");
 }
+
+#[test]
+fn closed_segments_are_compressed_and_still_export_and_verify() {
+    let mock = Mock::start(&[]);
+    let extra = "[audit]\nsegment_max_bytes = 8192\nmin_free_percent = 0\nwarn_free_percent = 0\n";
+    let gw = Gateway::start(Driver::IoUring, &config(mock.addr, 1, extra));
+    let mut ids = Vec::new();
+    for i in 0..60 {
+        let res = gw.chat(&chat_body("gpt-4o", &format!("n{i}"), false));
+        assert_eq!(res.status, 200);
+        ids.push(res.header("x-request-id").unwrap().to_owned());
+    }
+    let compressed = |dir: &std::path::Path| {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".wal.zst")
+            })
+            .count()
+    };
+    let done =
+        warden_tests::eventually(Duration::from_secs(10), || compressed(&gw.audit_dir()) >= 2);
+    assert!(done.is_some(), "closed segments get compressed");
+    let dir = gw.audit_dir();
+    let (code, out, _) = audit_cli(&["verify", &dir.display().to_string()]);
+    assert_eq!(code, 0, "{out}");
+    let records = audit_export(&dir);
+    for id in &ids {
+        assert!(response_record(&records, id).is_some(), "{id}");
+    }
+    // A restart continues the chain after compressed segments.
+    let text = config(mock.addr, 1, extra);
+    let dir = gw.kill();
+    let gw = Gateway::start_in(dir, Driver::IoUring, &text, &[]);
+    assert_eq!(gw.chat(&chat_body("gpt-4o", "again", false)).status, 200);
+    let (code, out, _) = audit_cli(&["verify", &gw.audit_dir().display().to_string()]);
+    assert_eq!(code, 0, "{out}");
+}

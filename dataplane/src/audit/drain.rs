@@ -196,7 +196,12 @@ impl Pass {
         let space = super::disk::space(writer.dir()).unwrap_or(space);
         d.health.disk_free.store(space.free, Relaxed);
         d.health.disk_total.store(space.total, Relaxed);
-        d.health.log_bytes.store(writer.log_bytes, Relaxed);
+        let log: u64 = warden_shared::audit::segments(writer.dir())
+            .unwrap_or_default()
+            .iter()
+            .map(|(_, p)| std::fs::metadata(p).map_or(0, |m| m.len()))
+            .sum();
+        d.health.log_bytes.store(log, Relaxed);
     }
 
     /// Records waiting in the rings (for the `outage` record).

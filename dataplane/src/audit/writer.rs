@@ -13,6 +13,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,8 +45,8 @@ pub struct Writer {
     /// Segments from this index on are kept whatever the retention limits (the usage shipper
     /// has not read them yet).
     pub keep_from: Option<Arc<AtomicU64>>,
-    /// Bytes of every segment file, this one included.
-    pub log_bytes: u64,
+    /// Where closed segments go to be compressed (none: they stay plain).
+    compactor: Option<SyncSender<PathBuf>>,
     /// The highest ring position (`seq`) per shard among the records of the newest segment at
     /// open: records a crash left in a ring after they were written are not copied twice.
     pub last_seqs: BTreeMap<u32, u64>,
@@ -60,10 +61,6 @@ impl Writer {
             Some((index, path)) => Writer::resume(dir, config, *index, path)?,
         };
         w.sync()?;
-        w.log_bytes = segments(dir)?
-            .iter()
-            .map(|(_, p)| std::fs::metadata(p).map_or(0, |m| m.len()))
-            .sum();
         Ok(w)
     }
 
@@ -95,7 +92,7 @@ impl Writer {
             config: config.clone(),
             dirty: false,
             keep_from: None,
-            log_bytes: HEADER_LEN as u64,
+            compactor: None,
             last_seqs: BTreeMap::new(),
         })
     }
@@ -116,6 +113,12 @@ impl Writer {
             return Writer::create(dir, config, index, prev);
         }
         match seg.problem {
+            // Compressed, so closed: continue in the next segment (never append to it).
+            None if audit::is_compressed(path) => {
+                let mut w = Writer::create(dir, config, index + 1, seg.last_hash())?;
+                w.last_seqs = last_seqs(&seg);
+                Ok(w)
+            }
             None | Some(Problem::TornTail) => {
                 let mut file = OpenOptions::new().write(true).open(path)?;
                 let cut = seg.file_len - seg.valid_len;
@@ -137,7 +140,7 @@ impl Writer {
                     config: config.clone(),
                     dirty: false,
                     keep_from: None,
-                    log_bytes: 0,
+                    compactor: None,
                     last_seqs: last_seqs(&seg),
                 };
                 if cut > 0 {
@@ -199,7 +202,6 @@ impl Writer {
             return Err(e);
         }
         self.len += self.buf.len() as u64;
-        self.log_bytes += self.buf.len() as u64;
         self.chain = self.pending_chain;
         self.buf.clear();
         self.dirty = true;
@@ -235,9 +237,36 @@ impl Writer {
         self.sync()?;
         let mut next = Writer::create(&self.dir, &self.config, self.index + 1, self.chain)?;
         next.keep_from = self.keep_from.take();
-        next.log_bytes += self.log_bytes;
+        next.compactor = self.compactor.take();
+        let closed = self.dir.join(segment_name(self.index));
         *self = next;
+        self.compress(closed);
         self.apply_retention()
+    }
+
+    /// Compress closed segments from now on, starting with those a previous run left plain.
+    pub fn set_compactor(&mut self, tx: SyncSender<PathBuf>) -> std::io::Result<()> {
+        self.compactor = Some(tx);
+        // A compression cut short by a crash leaves its half-written file behind.
+        for entry in std::fs::read_dir(&self.dir)? {
+            let path = entry?.path();
+            if path.to_string_lossy().ends_with(".wal.zst.tmp") {
+                std::fs::remove_file(&path)?;
+            }
+        }
+        for (index, path) in segments(&self.dir)? {
+            if index < self.index && !audit::is_compressed(&path) {
+                self.compress(path);
+            }
+        }
+        Ok(())
+    }
+
+    fn compress(&self, closed: PathBuf) {
+        if let Some(tx) = &self.compactor {
+            // A full queue leaves the segment plain until the next start; never wait here.
+            let _ = tx.try_send(closed);
+        }
     }
 
     /// The filesystem is short of free space: close the current segment (when it holds
@@ -291,9 +320,8 @@ impl Writer {
             if !(too_old || too_big || too_full) {
                 break;
             }
-            std::fs::remove_file(path)?;
+            remove_segment(path)?;
             total -= size;
-            self.log_bytes = self.log_bytes.saturating_sub(*size);
             if let Some(s) = &mut space {
                 s.free += size;
             }
@@ -310,6 +338,17 @@ impl Writer {
             self.flush()?;
         }
         Ok(())
+    }
+}
+
+/// Delete a segment file, whichever form it has by now (the compactor may have just replaced
+/// the plain file with the compressed one).
+fn remove_segment(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !audit::is_compressed(path) => {
+            std::fs::remove_file(audit::compressed_path(path))
+        }
+        other => other,
     }
 }
 
