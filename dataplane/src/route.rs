@@ -6,6 +6,8 @@
 //! without re-serialising the body. Ambiguity is refused: a `model` key that appears twice, or
 //! only in escaped form, would let the gateway and the provider disagree on the model.
 
+pub mod keys;
+
 use std::ops::Range;
 
 use simd_json::prelude::{ValueAsScalar, ValueObjectAccess};
@@ -85,18 +87,10 @@ pub fn parse_model_body<'s>(
         .and_then(|o| o.get("include_usage"))
         .and_then(|v| v.as_bool())
         .unwrap_or(false);
-    // simd-json keeps duplicate keys side by side (and unescapes them), while providers' parsers
-    // usually take the last one: refuse any duplicate, escaped or not.
-    let mut names: Vec<&str> = obj.keys().map(|k| k.as_ref()).collect();
-    names.sort_unstable();
-    names.dedup();
+    // The guardrails read the parsed body, the provider the bytes: any key repeated at any
+    // depth, escaped or not, could make them read different values.
+    refuse_duplicate_keys(body)?;
     let scan = scan_top_level(body);
-    if names.len() != obj.len() || scan.pairs.len() != obj.len() {
-        return Err(Error::new(
-            Kind::InvalidRequest,
-            "duplicate keys in the request object",
-        ));
-    }
     let spans: Vec<Range<usize>> = scan.values_of(body, b"model").collect();
     let model_span = match spans.as_slice() {
         [span] if body.get(span.start + 1..span.end - 1) == Some(model.as_bytes()) => span.clone(),
@@ -115,6 +109,22 @@ pub fn parse_model_body<'s>(
         has_stream_options,
     };
     Ok((fields, value))
+}
+
+/// Refuse a valid JSON body in which any object repeats a key (see [`keys`]).
+pub fn refuse_duplicate_keys(body: &[u8]) -> Result<()> {
+    match keys::KeyCheck::default().check(body) {
+        Ok(()) => Ok(()),
+        Err(keys::Refusal::Duplicate(name)) => Err(Error::new(
+            Kind::InvalidRequest,
+            "duplicate key in the request body: every key may appear once per object",
+        )
+        .with_detail(format!("{name:?}"))),
+        Err(keys::Refusal::TooDeep) => Err(Error::new(
+            Kind::InvalidRequest,
+            "the request body nests deeper than 128 levels",
+        )),
+    }
 }
 
 /// The body around the `model` value: what goes before and after the replacement, so callers

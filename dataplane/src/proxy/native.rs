@@ -127,6 +127,7 @@ pub async fn gemini_generate<S: AsyncWriteRent>(
             Error::new(Kind::InvalidJson, "request body is not valid JSON")
                 .with_detail(e.to_string())
         })?;
+        crate::route::refuse_duplicate_keys(req.body)?;
         let guard = screen(shard, &state, req, Dialect::Gemini, &value, &caller)?;
         admission = admit(req, &caller, max_output(&value))?;
         let body: std::borrow::Cow<'_, [u8]> = if guard.replacements.is_empty() {
