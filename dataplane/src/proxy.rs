@@ -250,7 +250,7 @@ pub async fn answer<S: AsyncWriteRent>(
 ) -> Result<Outcome> {
     // Usage was asked for on the client's behalf (to meter the stream): its chunk is dropped.
     let strip_usage =
-        matches!(&a.body, attempt::Body::OpenAi { fields, .. } if !fields.has_stream_options);
+        matches!(&a.body, attempt::Body::OpenAi { fields, .. } if !fields.include_usage);
     let (provider, fingerprint, translation) = (a.provider, &a.key.key.fingerprint, a.translation);
     {
         let mut e = req.audit.borrow_mut();

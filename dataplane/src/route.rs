@@ -23,8 +23,9 @@ pub struct ChatFields {
     pub model_span: Range<usize>,
     pub stream: bool,
     pub include_usage: bool,
-    /// Whether the client sent `stream_options` at all (Warden adds it to meter streams).
-    pub has_stream_options: bool,
+    /// Where the client's top-level `stream_options` value sits, if it sent one: Warden
+    /// rewrites it so that every stream reports its usage (metering cannot be switched off).
+    pub stream_options_span: Option<Range<usize>>,
 }
 
 /// Validate an OpenAI chat request and read its routing fields.
@@ -81,7 +82,6 @@ pub fn parse_model_body<'s>(
             "'stream' must be a boolean",
         ))?,
     };
-    let has_stream_options = obj.get("stream_options").is_some();
     let include_usage = obj
         .get("stream_options")
         .and_then(|o| o.get("include_usage"))
@@ -101,12 +101,13 @@ pub fn parse_model_body<'s>(
             ))
         }
     };
+    let stream_options_span = scan.values_of(body, b"stream_options").next();
     let fields = ChatFields {
         model,
         model_span,
         stream,
         include_usage,
-        has_stream_options,
+        stream_options_span,
     };
     Ok((fields, value))
 }
@@ -178,6 +179,32 @@ fn scan_top_level(body: &[u8]) -> Scan {
             _ => return scan,
         }
     }
+}
+
+/// The client's `stream_options` value (an object or `null`) rewritten to ask for usage:
+/// `{"include_usage":true` and every other field the client set, as it set it. `None` for a
+/// value of another type (the provider refuses it as it would without Warden).
+pub fn stream_options_with_usage(value: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(value.len() + 24);
+    out.extend_from_slice(b"{\"include_usage\":true");
+    if value == b"null" {
+        out.push(b'}');
+        return Some(out);
+    }
+    if value.first() != Some(&b'{') {
+        return None;
+    }
+    for (k, v) in scan_top_level(value).pairs {
+        if &value[k.clone()] == b"include_usage" {
+            continue;
+        }
+        out.push(b',');
+        out.extend_from_slice(&value[k.start - 1..k.end + 1]);
+        out.push(b':');
+        out.extend_from_slice(&value[v]);
+    }
+    out.push(b'}');
+    Some(out)
 }
 
 /// Byte ranges that remove the top-level fields named in `keys` (each with one neighbouring
@@ -330,6 +357,31 @@ mod tests {
             assert_eq!(String::from_utf8_lossy(&out), want, "{body}");
         }
         Ok(())
+    }
+
+    #[test]
+    fn stream_options_always_ask_for_usage_and_keep_the_rest() {
+        let cases = [
+            (r#"null"#, Some(r#"{"include_usage":true}"#)),
+            (r#"{}"#, Some(r#"{"include_usage":true}"#)),
+            (
+                r#"{"include_usage":false}"#,
+                Some(r#"{"include_usage":true}"#),
+            ),
+            (
+                r#"{ "x" : [1, {"y":2}] , "include_usage" : false }"#,
+                Some(r#"{"include_usage":true,"x":[1, {"y":2}]}"#),
+            ),
+            (r#""yes""#, None),
+        ];
+        for (value, want) in cases {
+            let got = stream_options_with_usage(value.as_bytes());
+            assert_eq!(
+                got.as_deref().map(String::from_utf8_lossy).as_deref(),
+                want,
+                "{value}"
+            );
+        }
     }
 
     #[test]

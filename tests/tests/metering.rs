@@ -318,3 +318,55 @@ fn every_route_records_usage_streams_included() {
         );
     }
 }
+
+#[test]
+fn a_stream_that_turns_usage_off_is_still_metered() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::IoUring, &config(mock.addr, 1, ""));
+    let prompt = "count these words mock:chunks=3";
+    let options = [
+        json!({"include_usage": false}),
+        json!({}),
+        json!(null),
+        json!({"include_usage": false, "include_obfuscation": false}),
+    ];
+    let mut ids = Vec::new();
+    for o in &options {
+        let res = post_json(
+            gw.addr,
+            "/v1/chat/completions",
+            KEY,
+            &json!({"model": "gpt-4o", "stream": true, "stream_options": o,
+                    "messages": [{"role": "user", "content": prompt}]}),
+        );
+        assert_eq!(res.status, 200, "{o}: {}", res.text());
+        assert!(
+            !res.text().contains("\"usage\":{"),
+            "{o}: a client that did not ask gets no usage chunk"
+        );
+        assert_eq!(res.events().last().map(String::as_str), Some("[DONE]"));
+        ids.push(res.header("x-request-id").unwrap().to_owned());
+        let sent = mock.captured().pop().unwrap();
+        assert_eq!(
+            sent["body"]["stream_options"]["include_usage"], true,
+            "{o}: the provider is asked for usage: {sent}"
+        );
+        if o.get("include_obfuscation").is_some() {
+            assert_eq!(
+                sent["body"]["stream_options"]["include_obfuscation"], false,
+                "the client's other stream options are kept"
+            );
+        }
+    }
+    let records = audit_export(&gw.audit_dir());
+    for id in &ids {
+        let r = records
+            .iter()
+            .find(|r| r["kind"] == "response" && r["request_id"] == id.as_str())
+            .unwrap();
+        assert!(
+            r["usage"]["output_tokens"].as_u64().unwrap_or(0) > 0,
+            "metered: {r}"
+        );
+    }
+}

@@ -48,11 +48,9 @@ pub fn openai(
     } else {
         removals(body, drop)
     };
-    // Every stream is asked for its usage (to meter it); the pump drops that chunk again for
-    // a client that did not ask.
-    let usage_at = (fields.stream && !fields.has_stream_options)
-        .then(|| body.iter().position(|b| *b == b'{').map(|i| i + 1))
-        .flatten();
+    // Every stream is asked for its usage (to meter it), whatever the client's stream_options
+    // say; the pump drops that chunk again for a client that did not ask.
+    let usage = ask_usage(body, fields);
     let head_for = |len: usize| {
         let mut req = head(origin, "/chat/completions", len, key.len());
         req.extend(b"authorization: Bearer ");
@@ -68,7 +66,7 @@ pub fn openai(
     };
     if !redactions.is_empty() {
         let mut spliced = Vec::with_capacity(body.len() + model.len());
-        splice(body, fields, &model, cuts, usage_at, |part| {
+        splice(body, fields, &model, cuts, usage.as_ref(), |part| {
             spliced.extend_from_slice(part)
         });
         let redacted = crate::guard::apply::rewrite(&spliced, redactions)?;
@@ -77,13 +75,10 @@ pub fn openai(
         return Ok(req);
     }
     let removed: usize = cuts.iter().map(|c| c.len()).sum();
-    let added = if usage_at.is_some() {
-        ASK_USAGE.len()
-    } else {
-        0
-    };
-    let mut req = head_for(body.len() - fields.model_span.len() + model.len() - removed + added);
-    splice(body, fields, &model, cuts, usage_at, |part| {
+    let (replaced, added) = usage.as_ref().map_or((0, 0), |(r, b)| (r.len(), b.len()));
+    let mut req =
+        head_for(body.len() - fields.model_span.len() + model.len() - removed - replaced + added);
+    splice(body, fields, &model, cuts, usage.as_ref(), |part| {
         req.extend(part)
     });
     Ok(req)
@@ -92,17 +87,35 @@ pub fn openai(
 /// Inserted after a streamed request's opening brace when it has no `stream_options`.
 const ASK_USAGE: &[u8] = b"\"stream_options\":{\"include_usage\":true},";
 
-/// Emit `body` with the model replaced, the `cuts` (disjoint from it) left out, and
-/// [`ASK_USAGE`] inserted at `usage_at`.
+/// The edit that makes a streamed request ask for usage, unless the client asked already: a
+/// `stream_options` inserted, or the client's rewritten with `include_usage` on.
+fn ask_usage(body: &[u8], fields: &ChatFields) -> Option<(std::ops::Range<usize>, Vec<u8>)> {
+    if !fields.stream || fields.include_usage {
+        return None;
+    }
+    match &fields.stream_options_span {
+        None => {
+            let at = body.iter().position(|b| *b == b'{')? + 1;
+            Some((at..at, ASK_USAGE.to_vec()))
+        }
+        Some(span) => {
+            let rewritten = crate::route::stream_options_with_usage(&body[span.clone()])?;
+            Some((span.clone(), rewritten))
+        }
+    }
+}
+
+/// Emit `body` with the model replaced, the `cuts` (disjoint from it) left out, and the usage
+/// edit applied.
 fn splice(
     body: &[u8],
     fields: &ChatFields,
     model: &[u8],
     cuts: Vec<std::ops::Range<usize>>,
-    usage_at: Option<usize>,
+    usage: Option<&(std::ops::Range<usize>, Vec<u8>)>,
     mut emit: impl FnMut(&[u8]),
 ) {
-    if cuts.is_empty() && usage_at.is_none() {
+    if cuts.is_empty() && usage.is_none() {
         let (before, after) = split_at_model(body, &fields.model_span);
         emit(before);
         emit(model);
@@ -113,8 +126,8 @@ fn splice(
     let mut edits: Vec<(std::ops::Range<usize>, &[u8])> =
         cuts.into_iter().map(|c| (c, &[][..])).collect();
     edits.push((fields.model_span.clone(), model));
-    if let Some(at) = usage_at {
-        edits.push((at..at, ASK_USAGE));
+    if let Some((range, bytes)) = usage {
+        edits.push((range.clone(), bytes));
     }
     edits.sort_by_key(|(r, _)| r.start);
     for (range, replacement) in edits {
