@@ -30,6 +30,8 @@ pub struct App {
     pub route_groups: Vec<warden_shared::snapshot::RouteGroup>,
     /// Usage arrived since the last snapshot: spend limits' month-to-date figures are stale.
     pub usage_changed: std::sync::atomic::AtomicBool,
+    /// Signs every snapshot (`data_dir/snapshot-signing.key`); data planes pin its public key.
+    pub signer: Option<warden_shared::signing::Signer32>,
 }
 
 /// A built snapshot, ready to push.
@@ -63,6 +65,7 @@ impl App {
             overhead: crate::billing::Overhead::default(),
             usage_changed: std::sync::atomic::AtomicBool::new(false),
             route_groups: Vec::new(),
+            signer: None,
         }
     }
 
@@ -108,7 +111,12 @@ impl App {
             version,
         )
         .await?;
-        let bytes = warden_shared::snapshot::encode(&snapshot)?;
+        let encoded = warden_shared::snapshot::encode(&snapshot)?;
+        let signer = self
+            .signer
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("no snapshot signing key"))?;
+        let bytes = signer.sign(&encoded);
         self.store
             .set_meta("snapshot_version", version as i64)
             .await?;

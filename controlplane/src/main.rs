@@ -108,6 +108,16 @@ async fn run(config: Config) -> anyhow::Result<()> {
                 .await?;
         }
     }
+    // The snapshot signing key: created on first start (0600), its public key written beside it
+    // for the data planes to pin (`snapshot_public_key_file`).
+    let seed = ensure_file(&config.data_dir.join("snapshot-signing.key"), || {
+        Ok(Zeroizing::new(random_bytes::<32>()?.to_vec()))
+    })?;
+    let signer = warden_shared::signing::Signer32::from_seed(&seed)
+        .context("snapshot-signing.key must hold exactly 32 bytes")?;
+    let public = config.data_dir.join("snapshot-signing.pub");
+    std::fs::write(&public, signer.public_key_file())
+        .with_context(|| format!("writing {}", public.display()))?;
     let providers = providers(&config)?;
     let mut app = App::new(
         store,
@@ -119,6 +129,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     );
     app.overhead = config.billing.overhead()?;
     app.route_groups = config.route_groups.clone();
+    app.signer = Some(signer);
     let app = Arc::new(app);
     let version = app.publish().await?;
     tokio::spawn(snapshot::pusher(Arc::clone(&app)));

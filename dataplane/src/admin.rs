@@ -102,6 +102,18 @@ fn readiness(audit: Option<&crate::audit::ring::Health>) -> (u16, String) {
     (200, "ready\n".into())
 }
 
+fn snapshot_metrics(out: &mut String, c: &crate::control::Control) {
+    use std::fmt::Write;
+    let _ = writeln!(out, "# HELP warden_snapshot_rejected_total Pushed snapshots refused, by reason (signature: not signed by the pinned control-plane key).\n# TYPE warden_snapshot_rejected_total counter");
+    for (reason, n) in crate::control::REJECTIONS.iter().zip(&c.rejected) {
+        let n = n.load(Relaxed);
+        let _ = writeln!(
+            out,
+            "warden_snapshot_rejected_total{{reason=\"{reason}\"}} {n}"
+        );
+    }
+}
+
 fn audit_metrics(out: &mut String, h: &crate::audit::ring::Health) {
     use std::fmt::Write;
     let counters = [
@@ -205,6 +217,9 @@ async fn handle(mut stream: TcpStream, view: Arc<AdminView>) {
             let mut text = render(&view.shards, version, view.listen_sockets);
             if let Some(h) = &view.audit {
                 audit_metrics(&mut text, h);
+            }
+            if let Some(c) = &view.control {
+                snapshot_metrics(&mut text, c);
             }
             respond::full(
                 &mut out,

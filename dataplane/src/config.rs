@@ -25,6 +25,9 @@ pub struct Config {
     pub master_key_file: Option<PathBuf>,
     pub control_plane: Option<String>,
     pub control_plane_token_file: Option<PathBuf>,
+    /// The control plane's snapshot signing key (`snapshot-signing.pub` in its `data_dir`):
+    /// only snapshots it signed are served. Required with `control_plane`.
+    pub snapshot_public_key_file: Option<PathBuf>,
     /// How this data plane names itself to the control plane (default: its admin address).
     pub dataplane_id: Option<String>,
     /// The URL the control plane pushes snapshots to (default: `http://<admin_listen>`).
@@ -203,10 +206,11 @@ impl Config {
             );
         }
         if self.control_plane.is_some() {
-            if self.control_plane_token_file.is_none() || self.master_key_file.is_none() {
-                return Err(
-                    "control_plane needs control_plane_token_file and master_key_file".into(),
-                );
+            if self.control_plane_token_file.is_none()
+                || self.master_key_file.is_none()
+                || self.snapshot_public_key_file.is_none()
+            {
+                return Err("control_plane needs control_plane_token_file, master_key_file and snapshot_public_key_file".into());
             }
             if !self.tenants.is_empty() {
                 return Err("control_plane and standalone [[tenants]] exclude each other".into());

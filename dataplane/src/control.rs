@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_channel::{mpsc, oneshot};
+use warden_shared::signing::PublicKey;
 use warden_shared::snapshot::{self, Snapshot};
 use warden_shared::vault::{Keyring, MasterKey};
 use zeroize::Zeroizing;
@@ -28,6 +29,12 @@ use crate::state::ServingState;
 pub const LAST_GOOD: &str = "snapshot.rkyv";
 /// Largest snapshot accepted.
 pub const MAX_SNAPSHOT: usize = 256 * 1024 * 1024;
+/// The most a pushed version may move past the one served: versions count changes, so a far
+/// larger jump is not one the control plane made (it would pin the data plane on that version).
+pub const MAX_VERSION_STEP: u64 = 1 << 20;
+
+/// Why pushed snapshots were refused, in metric order (`warden_snapshot_rejected_total`).
+pub const REJECTIONS: [&str; 4] = ["signature", "version", "invalid", "keys"];
 
 pub struct Control {
     /// The data-plane token the control plane authenticates pushes with.
@@ -39,6 +46,10 @@ pub struct Control {
     /// The version being served (shared with the admin view and the registration thread).
     pub version: Arc<AtomicU64>,
     applying: AtomicBool,
+    /// The control plane's signing key: nothing else's snapshots are served.
+    public_key: PublicKey,
+    /// Refusals by reason (`REJECTIONS` order).
+    pub rejected: [AtomicU64; REJECTIONS.len()],
 }
 
 /// Why a pushed snapshot was refused: an HTTP status and a message.
@@ -52,6 +63,7 @@ impl Control {
         key_file: PathBuf,
         state_dir: PathBuf,
         version: Arc<AtomicU64>,
+        public_key: PublicKey,
     ) -> Control {
         Control {
             token,
@@ -61,6 +73,8 @@ impl Control {
             state_dir,
             version,
             applying: AtomicBool::new(false),
+            public_key,
+            rejected: Default::default(),
         }
     }
 
@@ -82,11 +96,23 @@ impl Control {
         result
     }
 
+    fn reject(&self, reason: usize, status: u16, why: String) -> Refusal {
+        if let Some(c) = self.rejected.get(reason) {
+            c.fetch_add(1, Relaxed);
+        }
+        (status, why)
+    }
+
     async fn apply_exclusive(&self, bytes: &[u8]) -> Result<u64, Refusal> {
-        let snapshot = snapshot::decode(bytes).map_err(|e| (400, e.to_string()))?;
+        let payload = self
+            .public_key
+            .open(bytes)
+            .map_err(|e| self.reject(0, 403, e.to_string()))?;
+        let snapshot = snapshot::decode(payload).map_err(|e| self.reject(2, 400, e.to_string()))?;
         let current = self.version.load(Relaxed);
         if snapshot.version < current {
-            return Err((
+            return Err(self.reject(
+                1,
                 409,
                 format!(
                     "version {} is older than the {current} being served",
@@ -94,12 +120,25 @@ impl Control {
                 ),
             ));
         }
+        if current > 0 && snapshot.version - current > MAX_VERSION_STEP {
+            return Err(self.reject(
+                1,
+                409,
+                format!(
+                    "version {} jumps more than {MAX_VERSION_STEP} past the {current} being served",
+                    snapshot.version
+                ),
+            ));
+        }
         if snapshot.version == current {
             return Ok(current);
         }
-        let keyring = self.keyring_for(&snapshot)?;
+        let keyring = self
+            .keyring_for(&snapshot)
+            .map_err(|(status, why)| self.reject(3, status, why))?;
         let mut acks = Vec::with_capacity(self.senders.len());
-        let custom = crate::guard::custom::compile_all(&snapshot).map_err(|e| (422, e))?;
+        let custom =
+            crate::guard::custom::compile_all(&snapshot).map_err(|e| self.reject(2, 422, e))?;
         for sender in &self.senders {
             let state = ServingState::build_with(&snapshot, Arc::clone(&keyring), &custom)
                 .map_err(|e| (422, e))?;
@@ -171,16 +210,31 @@ pub fn previous(path: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// The last good snapshot in `state_dir`, if one is there and valid.
-pub fn last_good(state_dir: &Path) -> Option<Snapshot> {
-    let bytes = std::fs::read(state_dir.join(LAST_GOOD)).ok()?;
-    match snapshot::decode(&bytes) {
+/// The last good snapshot in `state_dir`, if one is there, signed by the pinned key and valid.
+/// A file that fails either check is not served from, and the log says why.
+pub fn last_good(state_dir: &Path, key: &PublicKey) -> Option<Snapshot> {
+    let path = state_dir.join(LAST_GOOD);
+    let bytes = std::fs::read(&path).ok()?;
+    let decoded = key
+        .open(&bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|payload| snapshot::decode(payload).map_err(|e| e.to_string()));
+    match decoded {
         Ok(s) => Some(s),
         Err(e) => {
-            tracing::warn!("ignoring the last good snapshot: {e}");
+            tracing::error!(
+                "refusing the last good snapshot {}: {e}; serving nothing until the control plane pushes",
+                path.display()
+            );
             None
         }
     }
+}
+
+/// The pinned public key in `path`.
+pub fn load_public_key(path: &Path) -> Result<PublicKey, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    PublicKey::from_file_text(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Temp file, fsync, rename, fsync the directory.

@@ -18,7 +18,8 @@ use warden_dataplane::audit::ring::{Health, Producer, Ring, BYTES_PER_RECORD};
 use warden_dataplane::audit::writer::Writer;
 use warden_dataplane::config::Config;
 use warden_dataplane::control::{
-    last_good, load_keyring, spawn_registration, write_atomically, Control, LAST_GOOD,
+    last_good, load_keyring, load_public_key, spawn_registration, write_atomically, Control,
+    LAST_GOOD,
 };
 use warden_dataplane::listener::bind_all;
 use warden_dataplane::metrics::ShardMetrics;
@@ -126,14 +127,16 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
         &config.control_plane,
         &config.control_plane_token_file,
         &config.master_key_file,
+        &config.snapshot_public_key_file,
     ) {
-        (Some(_), Some(token_file), Some(key_file)) => Some(Arc::new(Control::new(
+        (Some(_), Some(token_file), Some(key_file), Some(public)) => Some(Arc::new(Control::new(
             read_token(token_file)?,
             senders,
             Arc::clone(&keyring),
             key_file.clone(),
             config.state_dir.clone(),
             Arc::clone(&version),
+            load_public_key(public).map_err(anyhow::Error::msg)?,
         ))),
         _ => None,
     };
@@ -282,7 +285,12 @@ fn initial_snapshot(config: &Config) -> anyhow::Result<(Keyring, Snapshot)> {
             .as_deref()
             .context("master_key_file is required")?;
         let keyring = load_keyring(key_file).map_err(anyhow::Error::msg)?;
-        let snapshot = match last_good(&config.state_dir) {
+        let public = config
+            .snapshot_public_key_file
+            .as_deref()
+            .context("snapshot_public_key_file is required")?;
+        let public = load_public_key(public).map_err(anyhow::Error::msg)?;
+        let snapshot = match last_good(&config.state_dir, &public) {
             Some(s) => {
                 tracing::info!(
                     version = s.version,

@@ -4,6 +4,7 @@
 //! - [`snapshot`]: the rkyv snapshot the data plane serves from (pushed by the control plane or
 //!   compiled from a standalone TOML file by [`standalone`]).
 //! - [`vault`]: the AES-256-GCM envelope that keeps provider keys sealed until one request opens them.
+//! - [`signing`]: the Ed25519 envelope that lets a data plane trust only its control plane's snapshots.
 //!
 //! Nothing here does I/O on the request path, and nothing here depends on an async runtime.
 
@@ -12,6 +13,7 @@ pub mod catalog;
 pub mod date;
 pub mod money;
 pub mod patterns;
+pub mod signing;
 pub mod snapshot;
 pub mod standalone;
 pub mod vault;

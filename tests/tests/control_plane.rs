@@ -518,25 +518,76 @@ fn a_data_plane_that_was_away_catches_up_and_bad_snapshots_are_refused() {
         "caught up"
     );
 
-    // A push that is not a valid snapshot is refused; the old one keeps serving.
+    // Holding the data-plane token is not enough: a push that the control plane did not sign
+    // is refused and counted, and the old snapshot keeps serving.
     let token = std::fs::read_to_string(cp.data_dir().join("dataplane-token")).unwrap();
-    let garbage = format!(
-        "PUT /v1/snapshot HTTP/1.1\r\nauthorization: Bearer {}\r\ncontent-length: 64\r\n\r\n{}",
-        token.trim(),
-        "x".repeat(64)
+    let push = |body: &[u8]| {
+        let mut c = warden_tests::http::Conn::open(gw.admin);
+        let mut req = format!(
+            "PUT /v1/snapshot HTTP/1.1\r\nauthorization: Bearer {}\r\ncontent-length: {}\r\n\r\n",
+            token.trim(),
+            body.len()
+        )
+        .into_bytes();
+        req.extend_from_slice(body);
+        c.send(&req);
+        c.read_response().unwrap()
+    };
+    let r = push(&[b'x'; 64]);
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(r.text().contains("not signed"), "{}", r.text());
+    // The attack from the review: take the real snapshot, point the provider at another host,
+    // push it. The bytes still parse, but the signature no longer verifies.
+    let signed = std::fs::read(gw.dir.0.join("state").join("snapshot.rkyv")).unwrap();
+    let from = format!("{}", mock.addr).into_bytes();
+    let at = signed
+        .windows(from.len())
+        .position(|w| w == from.as_slice())
+        .expect("the provider's address is in the snapshot");
+    let mut forged = signed.clone();
+    forged[at + from.len() - 1] ^= 1; // another port
+    let r = push(&forged);
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(r.text().contains("signature"), "{}", r.text());
+    // Unsigned but well-formed: the payload alone.
+    let r = push(&signed[72..]);
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(
+        gw.metrics()
+            .lines()
+            .find(|l| l.starts_with("warden_snapshot_rejected_total{reason=\"signature\"}"))
+            .unwrap(),
+        "warden_snapshot_rejected_total{reason=\"signature\"} 3"
     );
-    let mut c = warden_tests::http::Conn::open(gw.admin);
-    c.send(garbage.as_bytes());
-    let r = c.read_response().unwrap();
-    assert_eq!(r.status, 400, "{}", r.text());
-    assert!(r.json()["error"]
-        .as_str()
-        .unwrap()
-        .contains("invalid snapshot"));
     let mut c = warden_tests::http::Conn::open(gw.admin);
     c.send(b"PUT /v1/snapshot HTTP/1.1\r\nauthorization: Bearer wdp_wrong\r\ncontent-length: 0\r\n\r\n");
     assert_eq!(c.read_response().unwrap().status, 401);
-    assert_eq!(chat(&gw, &s.key).status, 200);
+    assert_eq!(
+        chat(&gw, &s.key).status,
+        200,
+        "the signed snapshot still serves"
+    );
+
+    // A last good file changed on disk is not served at boot (the control plane is away).
+    let cp_dir = cp.stop();
+    let dir = gw.kill();
+    let last_good = dir.0.join("state").join("snapshot.rkyv");
+    let mut bytes = std::fs::read(&last_good).unwrap();
+    bytes[at + from.len() - 1] ^= 1;
+    std::fs::write(&last_good, &bytes).unwrap();
+    let gw = Gateway::start_in(dir, Driver::IoUring, &config, &[]);
+    assert_eq!(chat(&gw, &s.key).status, 401, "nothing is served from it");
+    assert_eq!(
+        warden_tests::http::get(gw.admin, "/readyz").status,
+        503,
+        "not ready without a snapshot"
+    );
+    assert!(
+        gw.proc.stderr().contains("refusing the last good snapshot"),
+        "{}",
+        gw.proc.stderr()
+    );
+    drop(cp_dir);
 }
 
 #[test]

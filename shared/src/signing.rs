@@ -1,0 +1,157 @@
+//! Signed snapshots: the control plane signs every snapshot it builds with an Ed25519 key kept
+//! in its `data_dir`; a data plane pins the public key (`snapshot_public_key_file`) and serves
+//! nothing it cannot verify — neither a push nor its own last good file at boot. Holding the
+//! data-plane token is then not enough to point a tenant's keys at another host.
+//!
+//! ```text
+//! envelope  "WDNSIG01" | signature [64] | payload (the rkyv snapshot)
+//! signed    "warden snapshot v1\0" ‖ payload     (domain-separated: the key signs nothing else)
+//! key files snapshot-signing.key: the 32-byte seed (0600); snapshot-signing.pub: 64 hex digits
+//! ```
+
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use zeroize::Zeroizing;
+
+pub const MAGIC: &[u8; 8] = b"WDNSIG01";
+const DOMAIN: &[u8] = b"warden snapshot v1\0";
+const HEADER: usize = 8 + 64;
+
+/// Why signed bytes were refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignatureError {
+    /// Not a signed envelope at all (an unsigned snapshot, or something else).
+    NotSigned,
+    /// The signature does not verify against the pinned key.
+    Invalid,
+    /// A public key file that does not hold an Ed25519 key.
+    BadKey(String),
+}
+
+impl std::fmt::Display for SignatureError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SignatureError::NotSigned => f.write_str("the snapshot is not signed"),
+            SignatureError::Invalid => f.write_str(
+                "the snapshot's signature does not verify against the pinned public key",
+            ),
+            SignatureError::BadKey(why) => write!(f, "not an Ed25519 public key: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for SignatureError {}
+
+/// A signing key from its 32-byte seed.
+pub struct Signer32(SigningKey);
+
+impl Signer32 {
+    pub fn from_seed(seed: &[u8]) -> Option<Signer32> {
+        let seed: Zeroizing<[u8; 32]> = Zeroizing::new(seed.try_into().ok()?);
+        Some(Signer32(SigningKey::from_bytes(&seed)))
+    }
+
+    /// The public key, as `snapshot-signing.pub` holds it (64 hex digits and a newline).
+    pub fn public_key_file(&self) -> String {
+        let mut out = String::with_capacity(65);
+        for b in self.0.verifying_key().as_bytes() {
+            out.push_str(&format!("{b:02x}"));
+        }
+        out.push('\n');
+        out
+    }
+
+    /// The signed envelope around `payload`.
+    pub fn sign(&self, payload: &[u8]) -> Vec<u8> {
+        let mut message = Vec::with_capacity(DOMAIN.len() + payload.len());
+        message.extend_from_slice(DOMAIN);
+        message.extend_from_slice(payload);
+        let signature = self.0.sign(&message);
+        let mut out = Vec::with_capacity(HEADER + payload.len());
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&signature.to_bytes());
+        out.extend_from_slice(payload);
+        out
+    }
+}
+
+/// A pinned public key, read from `snapshot-signing.pub` text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PublicKey(VerifyingKey);
+
+impl PublicKey {
+    pub fn from_file_text(text: &str) -> Result<PublicKey, SignatureError> {
+        let hex = text.trim();
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(SignatureError::BadKey("expected 64 hex digits".into()));
+        }
+        let mut key = [0u8; 32];
+        for (i, out) in key.iter_mut().enumerate() {
+            *out = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
+                .map_err(|e| SignatureError::BadKey(e.to_string()))?;
+        }
+        VerifyingKey::from_bytes(&key)
+            .map(PublicKey)
+            .map_err(|e| SignatureError::BadKey(e.to_string()))
+    }
+
+    /// The payload of a signed envelope, once its signature verifies.
+    pub fn open<'a>(&self, bytes: &'a [u8]) -> Result<&'a [u8], SignatureError> {
+        if bytes.len() < HEADER || &bytes[..8] != MAGIC {
+            return Err(SignatureError::NotSigned);
+        }
+        let mut sig = [0u8; 64];
+        sig.copy_from_slice(&bytes[8..HEADER]);
+        let payload = &bytes[HEADER..];
+        let mut message = Vec::with_capacity(DOMAIN.len() + payload.len());
+        message.extend_from_slice(DOMAIN);
+        message.extend_from_slice(payload);
+        self.0
+            .verify_strict(&message, &Signature::from_bytes(&sig))
+            .map(|()| payload)
+            .map_err(|_| SignatureError::Invalid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn signer(seed: u8) -> Signer32 {
+        Signer32::from_seed(&[seed; 32])
+            .unwrap_or_else(|| Signer32(SigningKey::from_bytes(&[0; 32])))
+    }
+
+    #[test]
+    fn only_the_pinned_key_opens_and_any_change_is_refused() {
+        let (ours, theirs) = (signer(1), signer(2));
+        let key = PublicKey::from_file_text(&ours.public_key_file());
+        assert!(key.is_ok());
+        let Ok(key) = key else { return };
+        let signed = ours.sign(b"snapshot bytes");
+        assert_eq!(key.open(&signed), Ok(&b"snapshot bytes"[..]));
+        assert_eq!(
+            key.open(&theirs.sign(b"snapshot bytes")),
+            Err(SignatureError::Invalid)
+        );
+        for at in [0, 8, 40, HEADER, signed.len() - 1] {
+            let mut bad = signed.clone();
+            bad[at] ^= 1;
+            assert!(key.open(&bad).is_err(), "byte {at}");
+        }
+        assert_eq!(key.open(b"snapshot bytes"), Err(SignatureError::NotSigned));
+        let mut longer = signed.clone();
+        longer.push(0);
+        assert_eq!(key.open(&longer), Err(SignatureError::Invalid));
+    }
+
+    #[test]
+    fn public_key_files_are_checked() {
+        assert!(PublicKey::from_file_text("").is_err());
+        assert!(PublicKey::from_file_text(&"zz".repeat(32)).is_err());
+        assert!(PublicKey::from_file_text(&"ab".repeat(31)).is_err());
+        assert!(Signer32::from_seed(&[1; 31]).is_none());
+        let text = signer(3).public_key_file();
+        assert_eq!(text.len(), 65);
+        assert!(PublicKey::from_file_text(&text).is_ok());
+    }
+}
