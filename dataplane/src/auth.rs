@@ -1,5 +1,6 @@
 //! Authentication: the Warden API key from the request head, hashed, looked up in the serving
-//! state. Step three of the request path, after the head and body are read.
+//! state. Right after the head, before any of the body is read (conn.rs), and again by the
+//! route's handler for the caller it works on.
 //!
 //! Invariant: the key is never copied, logged or echoed; errors say only that it was missing or
 //! unknown.
@@ -52,7 +53,18 @@ pub fn authenticate<'s>(
         KeyHeader::XGoogApiKey => head.x_goog_api_key,
     };
     let token = match (own, head.authorization) {
-        (Some(key), _) => key.get(buf),
+        (Some(key), Some(auth)) => {
+            // Two credentials must name the same key: which one counts is never a guess.
+            let key = key.get(buf);
+            if bearer(auth.get(buf)) != Some(key) {
+                return Err(Error::new(
+                    Kind::InvalidApiKey,
+                    "conflicting credentials: the route's key header and Authorization name different keys",
+                ));
+            }
+            key
+        }
+        (Some(key), None) => key.get(buf),
         (None, Some(auth)) => bearer(auth.get(buf)).ok_or(Error::new(
             Kind::InvalidApiKey,
             "Authorization must be 'Bearer <key>'",

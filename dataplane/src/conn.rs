@@ -77,6 +77,30 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, mut io: S, 
         let _inflight = shard.begin_request();
         request_id(shard, &head, &buf, &mut rid);
         let route = route_of(head.path.get(&buf));
+        // Credentials right after the head: an unknown caller never gets its body read (nor a
+        // 100 Continue). The route's handler looks the key up again (a hash and a map lookup).
+        if let Some(header) = key_header(route) {
+            let state = shard.state();
+            if let Err(e) = crate::auth::authenticate(&state, &buf, &head, header) {
+                drop(state);
+                let audit = RefCell::new(audit_entry(&rid, peer, route));
+                let req = Request {
+                    head: &head,
+                    buf: &buf,
+                    body: &[],
+                    id: &rid,
+                    // The body was not read: the connection cannot carry another request.
+                    keep_alive: false,
+                    peer,
+                    started,
+                    audit: &audit,
+                    headers: RefCell::new(Vec::new()),
+                };
+                let outcome = answer_error(shard, &mut io, &mut out, &req, route, e).await;
+                shard.metrics.request(route, outcome.status, None);
+                return;
+            }
+        }
         let (body, consumed) = match read_body(shard, &mut io, &mut buf, &head, &mut decoded).await
         {
             Ok(b) => b,
@@ -92,14 +116,7 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, mut io: S, 
             Some(range) => &buf[range.clone()],
             None => &decoded,
         };
-        let audit = RefCell::new(Entry {
-            request_id: Some(String::from_utf8_lossy(&rid).into()),
-            received_us: now_us(),
-            client: Some(peer),
-            dialect: Some(dialect_name(route.dialect())),
-            route: Some(route.name()),
-            ..Entry::default()
-        });
+        let audit = RefCell::new(audit_entry(&rid, peer, route));
         let req = Request {
             head: &head,
             buf: &buf,
@@ -128,6 +145,29 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, mut io: S, 
         }
         buf.drain(..consumed);
         decoded.clear();
+    }
+}
+
+/// A request's audit entry as the head tells it; the steps after fill in the rest.
+fn audit_entry(rid: &[u8], peer: SocketAddr, route: Route) -> Entry {
+    Entry {
+        request_id: Some(String::from_utf8_lossy(rid).into()),
+        received_us: now_us(),
+        client: Some(peer),
+        dialect: Some(dialect_name(route.dialect())),
+        route: Some(route.name()),
+        ..Entry::default()
+    }
+}
+
+/// Where a route takes the Warden key from (`None`: no key needed, or no such route).
+fn key_header(route: Route) -> Option<crate::auth::KeyHeader> {
+    use crate::auth::KeyHeader;
+    match route {
+        Route::ChatCompletions | Route::Models => Some(KeyHeader::BearerOnly),
+        Route::Messages => Some(KeyHeader::XApiKey),
+        Route::GenerateContent => Some(KeyHeader::XGoogApiKey),
+        Route::Other => None,
     }
 }
 

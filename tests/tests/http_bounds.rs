@@ -47,8 +47,17 @@ fn smuggling_shaped_requests_get_400_and_close() {
         b"POST /v1/chat/completions HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
     ];
     for head in heads {
+        // Authenticated, so that the body is read (an unknown caller's never is).
+        let (line, rest) = head.split_at(head.iter().position(|b| *b == b'\n').unwrap() + 1);
         let mut c = Conn::open(gw.addr);
-        c.send(head);
+        c.send(
+            &[
+                line,
+                format!("authorization: Bearer {KEY}\r\n").as_bytes(),
+                rest,
+            ]
+            .concat(),
+        );
         expect_error(&mut c, 400, "invalid_body_framing");
     }
     let mut c = Conn::open(gw.addr);
@@ -91,7 +100,7 @@ fn oversized_heads_bodies_and_header_counts_are_refused() {
 
         let mut c = Conn::open(gw.addr);
         let chunk = "a".repeat(3000);
-        c.send(format!("POST /v1/chat/completions HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nbb8\r\n{chunk}\r\nbb8\r\n{chunk}\r\n0\r\n\r\n").as_bytes());
+        c.send(format!("POST /v1/chat/completions HTTP/1.1\r\nauthorization: Bearer {KEY}\r\nTransfer-Encoding: chunked\r\n\r\nbb8\r\n{chunk}\r\nbb8\r\n{chunk}\r\n0\r\n\r\n").as_bytes());
         expect_error(&mut c, 413, "request_too_large");
 
         let mut c = Conn::open(gw.addr);
@@ -107,7 +116,9 @@ fn slow_clients_time_out_while_others_are_served() {
     let mut slow_head = Conn::open(gw.addr);
     slow_head.send(b"GET /v1/models HTTP/1.1\r\nHost: x\r\n");
     let mut slow_body = Conn::open(gw.addr);
-    slow_body.send(b"POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"model\"");
+    slow_body.send(
+        format!("POST /v1/chat/completions HTTP/1.1\r\nauthorization: Bearer {KEY}\r\nContent-Length: 100\r\n\r\n{{\"model\"").as_bytes(),
+    );
     // A well-behaved client is answered while the slow ones hang.
     let ok = gw.chat(&chat_body("gpt-4o", "still here", false));
     assert_eq!(ok.status, 200);
@@ -208,4 +219,57 @@ fn connections_over_the_shard_limit_get_503() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(retry.is_some(), "a slot frees up after clients disconnect");
+}
+
+#[test]
+fn credentials_are_checked_before_the_body_and_must_be_unambiguous() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::IoUring, &config(mock.addr, 1, ""));
+    // An unknown key is answered at once: the 4 MiB body it announces is never waited for.
+    let mut c = Conn::open(gw.addr);
+    c.send(b"POST /v1/chat/completions HTTP/1.1\r\nauthorization: Bearer wdn_unknown\r\ncontent-length: 4000000\r\n\r\n{");
+    expect_error(&mut c, 401, "invalid_api_key");
+    // No 100 Continue for a caller without a key.
+    let mut c = Conn::open(gw.addr);
+    c.send(b"POST /v1/messages HTTP/1.1\r\ncontent-length: 10\r\nexpect: 100-continue\r\n\r\n");
+    let res = c.read_response().expect("an answer");
+    assert_eq!(res.status, 401, "{}", res.text());
+    assert_eq!(res.json()["type"], "error", "in the route's dialect");
+    // A credential twice, or two that disagree, is refused.
+    let body = chat_body("gpt-4o", "x", false).to_string();
+    let mut c = Conn::open(gw.addr);
+    c.send(format!("POST /v1/chat/completions HTTP/1.1\r\nauthorization: Bearer wdn_unknown\r\nauthorization: Bearer {KEY}\r\ncontent-length: {}\r\n\r\n{body}", body.len()).as_bytes());
+    expect_error(&mut c, 400, "malformed_request");
+    let messages = serde_json::json!({"model": "claude-4-sonnet", "max_tokens": 8,
+        "messages": [{"role": "user", "content": "x"}]})
+    .to_string();
+    let mut c = Conn::open(gw.addr);
+    c.send(format!("POST /v1/messages HTTP/1.1\r\nx-api-key: {KEY}\r\nauthorization: Bearer wdn_other\r\ncontent-length: {}\r\n\r\n{messages}", messages.len()).as_bytes());
+    let res = c.read_response().expect("an answer");
+    assert_eq!(res.status, 401, "{}", res.text());
+    assert!(
+        res.text().contains("conflicting credentials"),
+        "{}",
+        res.text()
+    );
+    // Bare LF or CR in a head.
+    for head in [
+        format!("GET /v1/models HTTP/1.1\nauthorization: Bearer {KEY}\r\n\r\n"),
+        format!("GET /v1/models HTTP/1.1\r\nauthorization: Bearer {KEY}\n\r\n"),
+        format!("GET /v1/models HTTP/1.1\r\nx-a: b\rc\r\nauthorization: Bearer {KEY}\r\n\r\n"),
+    ] {
+        let mut c = Conn::open(gw.addr);
+        c.send(head.as_bytes());
+        let res = c.read_response().expect("an answer");
+        assert_eq!(res.status, 400, "{head:?}: {}", res.text());
+    }
+    assert!(mock.captured().is_empty(), "nothing reached the provider");
+    // The refused callers are on record, with their status.
+    let records = warden_tests::audit_export(&gw.audit_dir());
+    assert!(
+        records.iter().filter(|r| r["status"] == 401).count() >= 3,
+        "{records:?}"
+    );
+    // And a well-formed request is served as before.
+    assert_eq!(gw.chat(&chat_body("gpt-4o", "fine", false)).status, 200);
 }

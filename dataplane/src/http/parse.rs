@@ -84,6 +84,14 @@ pub struct ResponseHead {
     pub retry_after_s: Option<u32>,
 }
 
+/// Every CR in `head` is followed by LF and every LF follows a CR.
+fn crlf_only(head: &[u8]) -> bool {
+    memchr::memchr2_iter(b'\r', b'\n', head).all(|i| match head[i] {
+        b'\r' => head.get(i + 1) == Some(&b'\n'),
+        _ => i > 0 && head[i - 1] == b'\r',
+    })
+}
+
 /// Parse a request head from the start of `buf`. `Ok(None)`: incomplete, read more.
 pub fn parse_request(buf: &[u8], limits: Limits) -> Result<Option<RequestHead>, HeadError> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -97,6 +105,10 @@ pub fn parse_request(buf: &[u8], limits: Limits) -> Result<Option<RequestHead>, 
     };
     if len > limits.max_head {
         return Err(HeadError::TooLarge);
+    }
+    // CRLF only (RFC 9112 §2.2): a bare LF or CR is how one parser's line becomes another's two.
+    if !crlf_only(&buf[..len]) {
+        return Err(HeadError::Malformed("line endings must be CRLF"));
     }
     let minor = req
         .version
@@ -137,12 +149,17 @@ pub fn parse_request(buf: &[u8], limits: Limits) -> Result<Option<RequestHead>, 
             continue;
         }
         let value = Span::of(buf, h.value);
+        // A credential sent twice is refused: which copy counts is never a guess.
+        let once = |slot: &mut Option<Span>| match slot.replace(value) {
+            None => Ok(()),
+            Some(_) => Err(HeadError::Malformed("a credential header appears twice")),
+        };
         if name.eq_ignore_ascii_case(b"authorization") {
-            head.authorization = Some(value);
+            once(&mut head.authorization)?;
         } else if name.eq_ignore_ascii_case(b"x-api-key") {
-            head.x_api_key = Some(value);
+            once(&mut head.x_api_key)?;
         } else if name.eq_ignore_ascii_case(b"x-goog-api-key") {
-            head.x_goog_api_key = Some(value);
+            once(&mut head.x_goog_api_key)?;
         } else if name.eq_ignore_ascii_case(b"x-request-id") {
             head.request_id = Some(value);
         } else if name.eq_ignore_ascii_case(b"anthropic-version") {
@@ -183,6 +200,10 @@ pub fn parse_response(
     };
     if len > limits.max_head {
         return Err(HeadError::TooLarge);
+    }
+    // CRLF only (RFC 9112 §2.2): a bare LF or CR is how one parser's line becomes another's two.
+    if !crlf_only(&buf[..len]) {
+        return Err(HeadError::Malformed("line endings must be CRLF"));
     }
     let minor = res
         .version
