@@ -423,7 +423,10 @@ async fn read_body<S: AsyncReadRent + AsyncWriteRent>(
 ) -> Result<(Option<Range<usize>>, usize)> {
     let max = shard.limits.max_body_bytes;
     let start = head.len;
-    let wait = shard.timeouts.body;
+    // One deadline for the whole body, not per read: a client dripping a byte at a time cannot
+    // hold the connection (and its buffer) for longer than `timeouts.body_ms`.
+    let deadline = Instant::now() + shard.timeouts.body;
+    let wait = || deadline.saturating_duration_since(Instant::now());
     let too_slow = || {
         Error::new(
             ErrorKind::ClientTimeout,
@@ -450,7 +453,7 @@ async fn read_body<S: AsyncReadRent + AsyncWriteRent>(
                 send_continue(io).await?;
             }
             while buf.len() < end {
-                match read_more(io, buf, wait, end - buf.len()).await {
+                match read_more(io, buf, wait(), end - buf.len()).await {
                     Ok(0) | Err(ReadError::Io) => return Err(gone()),
                     Ok(_) => {}
                     Err(ReadError::Timeout) => return Err(too_slow()),
@@ -473,7 +476,7 @@ async fn read_body<S: AsyncReadRent + AsyncWriteRent>(
                 // connection buffer stays bounded by the head limit plus one read.
                 buf.truncate(start);
                 pos = start;
-                match read_more(io, buf, wait, READ_CHUNK).await {
+                match read_more(io, buf, wait(), READ_CHUNK).await {
                     Ok(0) | Err(ReadError::Io) => return Err(gone()),
                     Ok(_) => {}
                     Err(ReadError::Timeout) => return Err(too_slow()),

@@ -124,6 +124,27 @@ fn slow_clients_time_out_while_others_are_served() {
     assert_eq!(ok.status, 200);
     expect_error(&mut slow_head, 408, "request_timeout");
     expect_error(&mut slow_body, 408, "request_timeout");
+
+    // A body dripped a byte at a time gets one deadline in all, not one per read: each byte
+    // comes well within the read timeout, the whole body would take 5 s, the deadline is 300 ms.
+    let body = chat_body("gpt-4o", "drip", false).to_string();
+    let mut drip = Conn::open(gw.addr);
+    drip.send(
+        format!("POST /v1/chat/completions HTTP/1.1\r\nauthorization: Bearer {KEY}\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes(),
+    );
+    let mut writer = drip.stream.try_clone().unwrap();
+    let dripper = std::thread::spawn(move || {
+        let pause = Duration::from_millis(5000 / body.len() as u64);
+        for b in body.bytes() {
+            std::thread::sleep(pause);
+            if std::io::Write::write_all(&mut writer, &[b]).is_err() {
+                return;
+            }
+        }
+    });
+    expect_error(&mut drip, 408, "request_timeout");
+    let _ = drip.stream.shutdown(std::net::Shutdown::Both);
+    dripper.join().unwrap();
 }
 
 #[test]

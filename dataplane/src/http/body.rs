@@ -26,17 +26,34 @@ enum State {
     Size {
         digits: u8,
     },
-    /// After the size: optional extensions until LF.
-    Extension,
+    /// Whitespace after the size, before `;` or CR.
+    SizeWs,
+    /// In a chunk extension's name (`started`: at least one tchar read).
+    ExtName {
+        started: bool,
+    },
+    /// Whitespace after an extension name.
+    ExtAfterName,
+    /// After `=`, before the value.
+    ExtValueStart,
+    ExtToken,
+    ExtQuoted,
+    ExtQuotedEscape,
+    /// Whitespace after an extension value.
+    ExtAfterValue,
+    /// Saw CR ending the chunk-size line: expecting LF.
+    SizeLf,
     Data,
-    /// Expecting CR (or LF) after chunk data.
+    /// Expecting CR after chunk data.
     DataEnd,
     /// Expecting LF after that CR.
     DataEndLf,
     /// At the start of a trailer line (or the final empty line).
     TrailerStart,
     TrailerLine,
-    /// Saw CR on an empty trailer line: expecting the final LF.
+    /// Saw CR ending a trailer line: expecting LF.
+    TrailerLf,
+    /// Saw CR on the empty last line: expecting the final LF.
     FinalLf,
     Done,
 }
@@ -89,57 +106,127 @@ impl ChunkedDecoder {
         Ok(i)
     }
 
+    /// One byte of the chunk-size line, the CRLF after data, or the trailers. The grammar is
+    /// RFC 9112's to the letter: CRLF only, extensions as `;name[=token|"quoted"]` with optional
+    /// whitespace, no control characters — any leniency here is a way to make Warden and the
+    /// next parser disagree on where a body ends.
     fn step(&mut self, b: u8) -> Result<(), ChunkError> {
+        use State::*;
+        let ws = b == b' ' || b == b'\t';
+        if matches!(
+            self.state,
+            SizeWs
+                | ExtName { .. }
+                | ExtAfterName
+                | ExtValueStart
+                | ExtToken
+                | ExtQuoted
+                | ExtQuotedEscape
+                | ExtAfterValue
+        ) {
+            self.line += 1;
+            if self.line > MAX_LINE {
+                return Err(ChunkError::Malformed("chunk extension too long"));
+            }
+        }
+        // Where `;` and CR lead from a state that may end an extension (or the size).
+        let ext_end = |b: u8| match b {
+            b';' => Ok(ExtName { started: false }),
+            b'\r' => Ok(SizeLf),
+            _ => Err(ChunkError::Malformed("invalid chunk extension")),
+        };
         self.state = match self.state {
-            State::Size { digits } => match b {
+            Size { digits } => match b {
                 b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
                     if digits >= 15 {
                         return Err(ChunkError::Malformed("chunk size too long"));
                     }
                     self.size = self.size * 16 + u64::from(hex_value(b));
-                    State::Size { digits: digits + 1 }
+                    Size { digits: digits + 1 }
                 }
                 _ if digits == 0 => return Err(ChunkError::Malformed("missing chunk size")),
-                b';' | b' ' | b'\t' | b'\r' => {
+                _ if ws => {
                     self.line = 0;
-                    State::Extension
+                    SizeWs
                 }
-                b'\n' => self.start_chunk()?,
+                b';' | b'\r' => {
+                    self.line = 0;
+                    ext_end(b)?
+                }
                 _ => return Err(ChunkError::Malformed("invalid chunk size")),
             },
-            State::Extension => match b {
-                b'\n' => self.start_chunk()?,
+            SizeWs | ExtAfterName | ExtAfterValue if ws => self.state,
+            SizeWs | ExtAfterValue => ext_end(b)?,
+            ExtName { started: false } if ws => self.state,
+            ExtName { .. } if is_tchar(b) => ExtName { started: true },
+            ExtName { started: true } | ExtAfterName => match b {
+                b'=' => ExtValueStart,
+                _ if ws => ExtAfterName,
+                _ => ext_end(b)?,
+            },
+            ExtName { started: false } => {
+                return Err(ChunkError::Malformed("a chunk extension without a name"))
+            }
+            ExtValueStart => match b {
+                _ if ws => ExtValueStart,
+                b'"' => ExtQuoted,
+                _ if is_tchar(b) => ExtToken,
+                _ => return Err(ChunkError::Malformed("invalid chunk extension value")),
+            },
+            ExtToken => match b {
+                _ if is_tchar(b) => ExtToken,
+                _ if ws => ExtAfterValue,
+                _ => ext_end(b)?,
+            },
+            ExtQuoted => match b {
+                b'"' => ExtAfterValue,
+                b'\\' => ExtQuotedEscape,
+                b'\t' | b' ' | 0x21..=0x7e | 0x80..=0xff => ExtQuoted,
                 _ => {
-                    self.line += 1;
-                    if self.line > MAX_LINE {
-                        return Err(ChunkError::Malformed("chunk extension too long"));
-                    }
-                    State::Extension
+                    return Err(ChunkError::Malformed(
+                        "a control character in a chunk extension",
+                    ))
                 }
             },
-            State::DataEnd => match b {
-                b'\r' => State::DataEndLf,
-                b'\n' => State::Size { digits: 0 },
+            ExtQuotedEscape => match b {
+                b'\t' | b' ' | 0x21..=0x7e | 0x80..=0xff => ExtQuoted,
+                _ => {
+                    return Err(ChunkError::Malformed(
+                        "a control character in a chunk extension",
+                    ))
+                }
+            },
+            SizeLf => match b {
+                b'\n' => self.start_chunk()?,
+                _ => return Err(ChunkError::Malformed("a bare CR in a chunk-size line")),
+            },
+            DataEnd => match b {
+                b'\r' => DataEndLf,
                 _ => return Err(ChunkError::Malformed("missing CRLF after chunk data")),
             },
-            State::DataEndLf => match b {
-                b'\n' => State::Size { digits: 0 },
+            DataEndLf => match b {
+                b'\n' => Size { digits: 0 },
                 _ => return Err(ChunkError::Malformed("missing LF after chunk data")),
             },
-            State::TrailerStart => match b {
-                b'\r' => State::FinalLf,
-                b'\n' => State::Done,
-                _ => self.trailer_byte()?,
+            TrailerStart => match b {
+                b'\r' => FinalLf,
+                // obs-fold: a trailer line may not continue the previous one.
+                _ if ws => return Err(ChunkError::Malformed("a folded trailer line")),
+                _ => self.trailer_byte(b)?,
             },
-            State::TrailerLine => match b {
-                b'\n' => State::TrailerStart,
-                _ => self.trailer_byte()?,
+            TrailerLine => match b {
+                b'\r' => TrailerLf,
+                _ => self.trailer_byte(b)?,
             },
-            State::FinalLf => match b {
-                b'\n' => State::Done,
+            TrailerLf => match b {
+                b'\n' => TrailerStart,
+                _ => return Err(ChunkError::Malformed("a bare CR in the trailers")),
+            },
+            FinalLf => match b {
+                b'\n' => Done,
                 _ => return Err(ChunkError::Malformed("missing final LF")),
             },
-            State::Data | State::Done => self.state,
+            Data | Done => self.state,
         };
         Ok(())
     }
@@ -155,13 +242,21 @@ impl ChunkedDecoder {
         Ok(State::Data)
     }
 
-    fn trailer_byte(&mut self) -> Result<State, ChunkError> {
+    fn trailer_byte(&mut self, b: u8) -> Result<State, ChunkError> {
+        if (b < 0x20 && b != b'\t') || b == 0x7f {
+            return Err(ChunkError::Malformed("a control character in the trailers"));
+        }
         self.trailers += 1;
         if self.trailers > MAX_TRAILERS {
             return Err(ChunkError::Malformed("trailers too large"));
         }
         Ok(State::TrailerLine)
     }
+}
+
+/// RFC 9110 `tchar`.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 fn hex_value(b: u8) -> u8 {
@@ -195,12 +290,35 @@ mod tests {
 
     #[test]
     fn rejects_bad_syntax_and_enforces_limits() {
+        // The request-smuggling corpus: every one is refused.
         let bad: &[&[u8]] = &[
             b"\r\n",
             b"zz\r\n",
             b"4\r\nWikiX\r\n",
             b"1234567890abcdef0\r\n",
             b"-1\r\n",
+            b"+1\r\n",
+            b"0x1\r\n",
+            b" 1\r\n",
+            b"1_0\r\n",
+            b"1\nx\r\n",
+            b"1\rx\r\n",
+            b"1\r\nx\n",
+            b"1\r\nx\rz",
+            b"1;\r\n",
+            b"1;=v\r\n",
+            b"1;a=\r\n",
+            b"1;a=b c\r\n",
+            b"1;a\x00\r\n",
+            b"1;a=\"\x01\"\r\n",
+            b"1;a=\"b\\\x7f\"\r\n",
+            b"1;a\nb\r\n",
+            b"1;a=b\r\r\n",
+            b"0\r\nx: y\n\r\n",
+            b"0\r\nx: y\r\n z\r\n\r\n",
+            b"0\r\nx: \x01\r\n\r\n",
+            b"0\r\n\n",
+            b"ffffffffffffffff\r\n",
         ];
         for b in bad {
             let r = ChunkedDecoder::new(1 << 20).decode(b, &mut Vec::new());
@@ -209,6 +327,19 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(b)
             );
+        }
+        let good: &[&[u8]] = &[
+            b"1;a\r\nx\r\n0\r\n\r\n",
+            b"1 ; a = b ; c=\"d \\\" e\"\t\r\nx\r\n0\r\n\r\n",
+            b"1;a=b;c\r\nx\r\n0;z\r\nt: v\r\nu: w\r\n\r\n",
+        ];
+        for g in good {
+            let mut d = ChunkedDecoder::new(1 << 20);
+            let mut out = Vec::new();
+            let n = d.decode(g, &mut out);
+            assert_eq!(n, Ok(g.len()), "{:?}", String::from_utf8_lossy(g));
+            assert!(d.is_done());
+            assert_eq!(out, b"x");
         }
         let r = ChunkedDecoder::new(8).decode(b"9\r\n123456789\r\n0\r\n\r\n", &mut Vec::new());
         assert_eq!(r, Err(ChunkError::TooLarge));
