@@ -83,7 +83,7 @@ impl Default for AuditConfig {
             warn_free_percent: 20,
             compress: true,
             compress_level: 3,
-            ring_capacity: 4096,
+            ring_capacity: 32_768,
             full_wait_us: 2000,
         }
     }

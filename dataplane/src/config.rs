@@ -21,6 +21,9 @@ pub struct Config {
     pub shards: Option<usize>,
     pub state_dir: PathBuf,
     pub audit_dir: Option<PathBuf>,
+    /// Where the shards' audit rings live (default: a directory in `/dev/shm` named after the
+    /// audit directory, when `/dev/shm` is a tmpfs; else `audit_dir`).
+    pub audit_ring_dir: Option<PathBuf>,
     /// 32 raw bytes. Standalone without one: keys are sealed under a random per-process key.
     pub master_key_file: Option<PathBuf>,
     pub control_plane: Option<String>,
@@ -224,6 +227,24 @@ impl Config {
         self.audit_dir
             .clone()
             .unwrap_or_else(|| self.state_dir.join("audit"))
+    }
+
+    /// Where the audit rings live. In memory (tmpfs) by default: a store into a file-backed
+    /// mapping can wait on the filesystem's journal (the page fault updates the file's times),
+    /// which would stall a shard; tmpfs pages never do, and they outlive a killed process just
+    /// the same. The name is derived from the audit directory, so a restart finds its rings.
+    pub fn audit_ring_dir(&self) -> PathBuf {
+        if let Some(dir) = &self.audit_ring_dir {
+            return dir.clone();
+        }
+        let audit = self.audit_dir();
+        let shm = std::path::Path::new("/dev/shm");
+        if !crate::audit::disk::is_tmpfs(shm) {
+            return audit;
+        }
+        let canonical = std::fs::canonicalize(&audit).unwrap_or(audit);
+        let digest = warden_shared::fingerprint(canonical.as_os_str().as_encoded_bytes());
+        shm.join(format!("warden-audit-{}", &digest[7..]))
     }
 
     pub fn shard_count(&self) -> usize {

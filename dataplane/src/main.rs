@@ -348,6 +348,8 @@ fn read_token(path: &Path) -> anyhow::Result<Zeroizing<String>> {
 
 /// The running audit drain and the rings it empties.
 struct Audit {
+    /// Set when the rings live outside the audit directory (tmpfs): removed once drained.
+    ring_dir: Option<std::path::PathBuf>,
     rings: Vec<Arc<Ring>>,
     health: Arc<Health>,
     stop: Arc<AtomicBool>,
@@ -372,12 +374,26 @@ impl Audit {
             .collect()
     }
 
-    /// After the shards have drained: write what is left, sync, stop.
+    /// After the shards have drained: write what is left, sync, stop; then remove in-memory
+    /// rings that are empty (they would hold memory until the host restarts).
     fn stop(self) {
         self.stop.store(true, Relaxed);
         self.drain.thread().unpark();
         let _ = self.drain.join();
+        let drained = self.rings.iter().all(|r| r.pending() == 0);
+        drop(self.rings);
+        if let (Some(dir), true) = (self.ring_dir, drained) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
 }
 
 fn start_audit(
@@ -400,8 +416,11 @@ fn start_audit(
             .with_context(|| format!("listing {}", dir.display()))?;
     }
     let capacity = (config.audit.ring_capacity.max(1) as u64).saturating_mul(BYTES_PER_RECORD);
-    let (rings, _) = recover_and_open(&mut writer, &dir, shards as u32, capacity)
-        .with_context(|| format!("recovering the audit rings in {}", dir.display()))?;
+    let ring_dir = config.audit_ring_dir();
+    create_private_dir(&ring_dir)
+        .with_context(|| format!("creating the audit ring directory {}", ring_dir.display()))?;
+    let (rings, _) = recover_and_open(&mut writer, &ring_dir, shards as u32, capacity)
+        .with_context(|| format!("recovering the audit rings in {}", ring_dir.display()))?;
     let health = Arc::new(Health::new(rings.clone(), config.audit.warn_free_percent));
     let stop = Arc::new(AtomicBool::new(false));
     let drain = drain::spawn(
@@ -414,6 +433,7 @@ fn start_audit(
         },
     )?;
     Ok(Some(Audit {
+        ring_dir: (ring_dir != dir).then_some(ring_dir),
         rings,
         health,
         stop,

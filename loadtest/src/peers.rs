@@ -9,7 +9,8 @@ use anyhow::{bail, Context};
 
 use crate::compare::{ALL_TARGETS, KEY};
 
-/// A process the harness started; killed when dropped.
+/// A process the harness started; stopped when dropped: SIGTERM first, so that it cleans up
+/// after itself (Warden removes its in-memory audit rings), SIGKILL after five seconds.
 pub struct Proc {
     child: Child,
     name: String,
@@ -17,6 +18,16 @@ pub struct Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -68,6 +68,7 @@ listen = "127.0.0.1:0"
 admin_listen = "127.0.0.1:0"
 shards = 2
 state_dir = "{state}"
+audit_ring_dir = "{state}/audit-rings"
 io_uring_entries = 256
 
 [providers.openai]

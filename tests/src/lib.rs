@@ -179,6 +179,7 @@ pub fn config(upstream: SocketAddr, shards: usize, extra: &str) -> String {
 admin_listen = "127.0.0.1:0"
 shards = {shards}
 state_dir = "STATE_DIR"
+audit_ring_dir = "STATE_DIR/audit-rings"
 io_uring_entries = 256
 
 [providers.openai]
@@ -422,7 +423,7 @@ impl ControlPlane {
     /// A data-plane config managed by this control plane (`STATE_DIR` is filled in at start).
     pub fn dataplane_config(&self, shards: usize) -> String {
         format!(
-            "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nshards = {shards}\nstate_dir = \"STATE_DIR\"\nio_uring_entries = 256\nmaster_key_file = \"{}\"\ncontrol_plane = \"http://{}\"\ncontrol_plane_token_file = \"{}\"\nsnapshot_public_key_file = \"{}\"\n",
+            "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nshards = {shards}\nstate_dir = \"STATE_DIR\"\naudit_ring_dir = \"STATE_DIR/audit-rings\"\nio_uring_entries = 256\nmaster_key_file = \"{}\"\ncontrol_plane = \"http://{}\"\ncontrol_plane_token_file = \"{}\"\nsnapshot_public_key_file = \"{}\"\n",
             self.data_dir().join("master.key").display(),
             self.addr,
             self.data_dir().join("dataplane-token").display(),

@@ -185,12 +185,14 @@ fn kill_9_under_mixed_load_loses_no_completed_request() {
     let (code, out, _) = audit_cli(&["verify", &audit.display().to_string()]);
     assert_eq!(code, 0, "verify after kill -9: {out}");
     assert!(
-        std::fs::read_dir(&audit).unwrap().any(|e| e
+        std::fs::read_dir(dir.0.join("state").join("audit-rings"))
             .unwrap()
-            .file_name()
-            .to_string_lossy()
-            .starts_with("ring-")),
-        "the shards' rings are files beside the segments"
+            .any(|e| e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("ring-")),
+        "the shards' rings are files in audit_ring_dir"
     );
     let completed = completed.lock().unwrap();
     assert!(
@@ -532,4 +534,39 @@ fn closed_segments_are_compressed_and_still_export_and_verify() {
     assert_eq!(gw.chat(&chat_body("gpt-4o", "again", false)).status, 200);
     let (code, out, _) = audit_cli(&["verify", &gw.audit_dir().display().to_string()]);
     assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn rings_live_in_memory_by_default_survive_kill_9_and_are_removed_on_a_clean_stop() {
+    let shm = std::path::Path::new("/dev/shm");
+    let listing = || -> HashSet<std::path::PathBuf> {
+        std::fs::read_dir(shm)
+            .map(|d| d.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default()
+    };
+    assert!(
+        shm.is_dir(),
+        "/dev/shm is missing: the default ring location cannot be tested here"
+    );
+    let mock = Mock::start(&[]);
+    let text = config(mock.addr, 1, "").replace("audit_ring_dir = \"STATE_DIR/audit-rings\"\n", "");
+    let before = listing();
+    let gw = Gateway::start(Driver::IoUring, &text);
+    let rings: Vec<_> = listing().difference(&before).cloned().collect();
+    assert_eq!(rings.len(), 1, "one ring directory in /dev/shm: {rings:?}");
+    let ring_dir = rings[0].clone();
+    assert!(ring_dir.join("ring-0000.map").exists());
+    let first = gw.chat(&chat_body("gpt-4o", "before the kill", false));
+    assert_eq!(first.status, 200);
+    let dir = gw.kill();
+    assert!(
+        ring_dir.exists(),
+        "kill -9 leaves the rings for the next start"
+    );
+    let mut gw = Gateway::start_in(dir, Driver::IoUring, &text, &[]);
+    let id = first.header("x-request-id").unwrap().to_owned();
+    assert!(response_record(&audit_export(&gw.audit_dir()), &id).is_some());
+    let status = gw.proc.terminate(Duration::from_secs(30));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    assert!(!ring_dir.exists(), "a clean stop removes the drained rings");
 }

@@ -24,6 +24,7 @@ fn setup(mock: &Mock, byok: &[&str], routing: &str, extra: &str) -> String {
 admin_listen = "127.0.0.1:0"
 shards = 1
 state_dir = "STATE_DIR"
+audit_ring_dir = "STATE_DIR/audit-rings"
 io_uring_entries = 256
 
 [providers.openai]
@@ -175,8 +176,14 @@ fn a_revoked_key_falls_back_to_the_pooled_key_streamed_or_not() {
         assert_eq!(last["key_source"], "pooled");
         assert_eq!(last["provider_key_id"], "pool_openai_0");
     }
-    // Every file of the audit directory, segments and rings, binary records included.
-    for entry in gw.audit_dir().read_dir().unwrap() {
+    // Every file of the audit directory and the rings, binary records included.
+    let rings = gw.dir.0.join("state").join("audit-rings");
+    for entry in gw
+        .audit_dir()
+        .read_dir()
+        .unwrap()
+        .chain(rings.read_dir().unwrap())
+    {
         let path = entry.unwrap().path();
         let bytes = std::fs::read(&path).unwrap();
         assert!(!bytes.is_empty(), "{}", path.display());

@@ -25,6 +25,25 @@ impl Space {
     }
 }
 
+/// Whether `dir` is on a tmpfs (memory, never written back to a disk).
+pub fn is_tmpfs(dir: &Path) -> bool {
+    const TMPFS_MAGIC: i64 = 0x0102_1994;
+    let Ok(path) = CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    let mut st = std::mem::MaybeUninit::<libc::statfs>::uninit();
+    // SAFETY: a NUL-terminated path and storage for one statfs, filled in when it returns 0.
+    let rc = unsafe { libc::statfs(path.as_ptr(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return false;
+    }
+    // SAFETY: statfs returned 0, so it initialised the struct.
+    let st = unsafe { st.assume_init() };
+    #[allow(clippy::unnecessary_cast)]
+    let kind = st.f_type as i64;
+    kind == TMPFS_MAGIC
+}
+
 /// The space of the filesystem that holds `dir`.
 pub fn space(dir: &Path) -> std::io::Result<Space> {
     let path = CString::new(dir.as_os_str().as_bytes())
