@@ -40,6 +40,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 mkdir -p "$OUT" "$work/logs"
+: >"$OUT/rounds.log"
 
 UP=19100 NGX=19101 W_OFF=19110 W_ON=19120 W_G=19130
 # A 1 KB prompt of ordinary prose (no PII: the guarded run pays for scanning, not redaction).
@@ -172,7 +173,7 @@ for round in $(seq 1 "$ROUNDS"); do
     p=${ports[$i]}
     read -r rps _ p99 <<<"$(run_wrk "$p" "$CONNS" "$DURATION")"
     read -r _ p50 _ <<<"$(run_wrk "$p" 1 "$LAT_DURATION")"
-    echo "round $round: ${names[$i]}: $rps req/s @ $CONNS conns (p99 ${p99} us), p50 ${p50} us @ 1 conn" >&2
+    echo "round $round: ${names[$i]}: $rps req/s @ $CONNS conns (p99 ${p99} us), p50 ${p50} us @ 1 conn" | tee -a "$OUT/rounds.log" >&2
     if [ -z "${best_rps[$i]:-}" ] || [ "$rps" -gt "${best_rps[$i]}" ]; then best_rps[$i]=$rps; best_p99[$i]=$p99; fi
     if [ -z "${best_p50[$i]:-}" ] || [ "$p50" -lt "${best_p50[$i]}" ]; then best_p50[$i]=$p50; fi
   done
