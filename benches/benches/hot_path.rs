@@ -79,6 +79,14 @@ fn body_inspection(c: &mut Criterion) {
                 })
             },
         );
+        g.bench_with_input(
+            BenchmarkId::new("duplicate_key_check", size),
+            &body,
+            |b, body| {
+                let mut check = warden_dataplane::route::keys::KeyCheck::default();
+                b.iter(|| check.check(black_box(body)).is_ok())
+            },
+        );
     }
     g.finish();
 }

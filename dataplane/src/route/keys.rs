@@ -130,15 +130,19 @@ impl KeyCheck {
     }
 }
 
-/// Just past the string that starts at `i` (a `"`), in valid JSON.
+/// Just past the string that starts at `i` (a `"`), in valid JSON. Jumps from quote or
+/// backslash to the next (prompts are mostly string bytes).
 fn string_end(b: &[u8], mut i: usize) -> usize {
     i += 1;
-    while i < b.len() {
-        match b[i] {
-            b'\\' => i += 2,
-            b'"' => return i + 1,
-            _ => i += 1,
+    while let Some(at) = b
+        .get(i..)
+        .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+    {
+        i += at;
+        if b[i] == b'"' {
+            return i + 1;
         }
+        i += 2;
     }
     b.len()
 }
