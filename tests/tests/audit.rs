@@ -523,6 +523,19 @@ fn closed_segments_are_compressed_and_still_export_and_verify() {
     let dir = gw.audit_dir();
     let (code, out, _) = audit_cli(&["verify", &dir.display().to_string()]);
     assert_eq!(code, 0, "{out}");
+    // Segments, compressed or not, and the last good snapshot are the owner's alone.
+    use std::os::unix::fs::PermissionsExt;
+    let state = dir.parent().unwrap().to_path_buf();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{}", path.display());
+    }
+    let mode = std::fs::metadata(state.join("snapshot.rkyv"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
     let records = audit_export(&dir);
     for id in &ids {
         assert!(response_record(&records, id).is_some(), "{id}");

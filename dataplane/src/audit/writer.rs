@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::SyncSender;
@@ -71,10 +72,12 @@ impl Writer {
         prev: [u8; 32],
     ) -> std::io::Result<Writer> {
         let path = dir.join(segment_name(index));
+        // Owner only: records name tenants, projects and key ids.
         let mut file = OpenOptions::new()
             .create(true)
             .write(true)
             .truncate(true)
+            .mode(0o600)
             .open(&path)?;
         file.write_all(&header(index, now_us(), &prev))?;
         file.sync_all()?;
