@@ -232,15 +232,7 @@ pub fn compress_segment(path: &Path, level: i32) -> std::io::Result<Option<PathB
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
     {
-        let file = {
-            use std::os::unix::fs::OpenOptionsExt;
-            std::fs::OpenOptions::new()
-                .create(true)
-                .write(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?
-        };
+        let file = crate::create_private(&tmp)?;
         let mut enc = zstd::stream::write::Encoder::new(file, level)?;
         std::io::Write::write_all(&mut enc, &bytes)?;
         enc.finish()?.sync_all()?;

@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::mpsc::SyncSender;
@@ -73,12 +72,7 @@ impl Writer {
     ) -> std::io::Result<Writer> {
         let path = dir.join(segment_name(index));
         // Owner only: records name tenants, projects and key ids.
-        let mut file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&path)?;
+        let mut file = warden_shared::create_private(&path)?;
         file.write_all(&header(index, now_us(), &prev))?;
         file.sync_all()?;
         sync_dir(dir)?;
