@@ -30,7 +30,7 @@ pub struct AdminView {
     pub draining: AtomicBool,
     pub listen_sockets: usize,
     /// The audit drain's counters, when auditing is on.
-    pub audit: Option<Arc<crate::audit::ring::Health>>,
+    pub audit: Option<Arc<crate::audit::producer::Health>>,
     /// Snapshot intake, when a control plane manages this data plane.
     pub control: Option<Arc<crate::control::Control>>,
 }
@@ -79,7 +79,7 @@ pub fn spawn(addr: SocketAddr, view: Arc<AdminView>) -> std::io::Result<SocketAd
 
 /// Ready unless the audit log cannot be written (every request would be refused); a warning,
 /// still ready, while its disk runs low.
-fn readiness(audit: Option<&crate::audit::ring::Health>) -> (u16, String) {
+fn readiness(audit: Option<&crate::audit::producer::Health>) -> (u16, String) {
     let Some(h) = audit else {
         return (200, "ready\n".into());
     };
@@ -114,7 +114,7 @@ fn snapshot_metrics(out: &mut String, c: &crate::control::Control) {
     }
 }
 
-fn audit_metrics(out: &mut String, h: &crate::audit::ring::Health) {
+fn audit_metrics(out: &mut String, h: &crate::audit::producer::Health) {
     use std::fmt::Write;
     let counters = [
         (

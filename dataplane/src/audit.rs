@@ -19,6 +19,7 @@ pub mod compact;
 pub mod disk;
 pub mod drain;
 mod mapped;
+pub mod producer;
 pub mod recover;
 pub mod ring;
 pub mod writer;

@@ -1,19 +1,19 @@
 //! One client connection: read a request, answer it, repeat while keep-alive holds.
 //!
-//! `serve` is the request path as a straight line — head → body → dispatch (auth, route,
-//! upstream, pump) → account — with pipelined requests answered strictly in order, because the
-//! next head is only parsed after the previous response is written.
+//! `serve` is the request path as a straight line — head → authenticate → body → dispatch
+//! (route, guardrails, upstream, pump) → account — with pipelined requests answered strictly in
+//! order, because the next head is only parsed after the previous response is written. Reading
+//! the head and the body is `conn/read.rs`.
 //!
-//! Bounds: head size and header count (431), body size (413), head and body read timeouts and
-//! the idle timeout between requests (408 / close), all from the shard's config. Framing errors
-//! close the connection after their 400, since the next request's start is unknown.
+//! Bounds: head size and header count (431), body size (413), a deadline for the head and one for
+//! the whole body, and the idle timeout between requests (408 / close), all from the shard's
+//! config. Framing errors, and credentials refused before the body was read, close the
+//! connection after their answer, since the next request's start is unknown.
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
-use std::ops::Range;
 use std::time::{Duration, Instant};
 
-use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 
 use warden_shared::audit::Kind;
@@ -21,12 +21,15 @@ use warden_shared::catalog::Dialect;
 
 use crate::audit::{now_us, Entry};
 use crate::error::{Error, Kind as ErrorKind, Result};
-use crate::http::body::ChunkedDecoder;
-use crate::http::parse::{parse_request, Framing, Method, RequestHead};
+use crate::http::parse::{Method, RequestHead};
 use crate::http::respond;
 use crate::metrics::Route;
 use crate::proxy;
 use crate::shard::Shard;
+
+mod read;
+
+use read::{read_body, read_head};
 
 /// Initial connection buffer; grows up to the head limit plus the body limit.
 const READ_CHUNK: usize = 8 * 1024;
@@ -374,147 +377,4 @@ fn request_id(shard: &Shard, head: &RequestHead, buf: &[u8], rid: &mut Vec<u8>) 
         }
     }
     shard.next_request_id(rid);
-}
-
-/// Read until a whole request head is buffered. `Ok(None)`: the client closed (or went idle)
-/// between requests, which needs no answer.
-async fn read_head<S: AsyncReadRent>(
-    shard: &Shard,
-    io: &mut S,
-    buf: &mut Vec<u8>,
-) -> Result<Option<RequestHead>> {
-    let limits = shard.head_limits;
-    let mut head_deadline = (!buf.is_empty()).then(|| Instant::now() + shard.timeouts.head);
-    loop {
-        if !buf.is_empty() {
-            if let Some(head) = parse_request(buf, limits)? {
-                return Ok(Some(head));
-            }
-        }
-        let (wait, idle) = match head_deadline {
-            Some(d) => (d.saturating_duration_since(Instant::now()), false),
-            None => (shard.timeouts.idle, true),
-        };
-        match read_more(io, buf, wait, limits.max_head).await {
-            Ok(0) => return Ok(None),
-            Ok(_) => {
-                head_deadline.get_or_insert_with(|| Instant::now() + shard.timeouts.head);
-            }
-            Err(ReadError::Timeout) if idle => return Ok(None),
-            Err(ReadError::Timeout) => {
-                return Err(Error::new(
-                    ErrorKind::ClientTimeout,
-                    "request head not received in time",
-                ))
-            }
-            Err(ReadError::Io) => return Ok(None),
-        }
-    }
-}
-
-/// Read the body. Returns where it is (a range of `buf` for Content-Length bodies, or `None`
-/// when it was decoded into `decoded`) and how many bytes of `buf` the request used.
-async fn read_body<S: AsyncReadRent + AsyncWriteRent>(
-    shard: &Shard,
-    io: &mut S,
-    buf: &mut Vec<u8>,
-    head: &RequestHead,
-    decoded: &mut Vec<u8>,
-) -> Result<(Option<Range<usize>>, usize)> {
-    let max = shard.limits.max_body_bytes;
-    let start = head.len;
-    // One deadline for the whole body, not per read: a client dripping a byte at a time cannot
-    // hold the connection (and its buffer) for longer than `timeouts.body_ms`.
-    let deadline = Instant::now() + shard.timeouts.body;
-    let wait = || deadline.saturating_duration_since(Instant::now());
-    let too_slow = || {
-        Error::new(
-            ErrorKind::ClientTimeout,
-            "request body not received in time",
-        )
-    };
-    let gone = || {
-        Error::new(
-            ErrorKind::Malformed,
-            "connection closed before the body was complete",
-        )
-    };
-    match head.framing {
-        Framing::Empty | Framing::UntilClose => Ok((Some(start..start), start)),
-        Framing::Length(n) => {
-            if n > max as u64 {
-                return Err(Error::new(
-                    ErrorKind::BodyTooLarge,
-                    "request body exceeds the size limit",
-                ));
-            }
-            let end = start + n as usize;
-            if buf.len() < end && head.expect_continue {
-                send_continue(io).await?;
-            }
-            while buf.len() < end {
-                match read_more(io, buf, wait(), end - buf.len()).await {
-                    Ok(0) | Err(ReadError::Io) => return Err(gone()),
-                    Ok(_) => {}
-                    Err(ReadError::Timeout) => return Err(too_slow()),
-                }
-            }
-            Ok((Some(start..end), end))
-        }
-        Framing::Chunked => {
-            let mut decoder = ChunkedDecoder::new(max as u64);
-            let mut pos = start;
-            if head.expect_continue && buf.len() == start {
-                send_continue(io).await?;
-            }
-            loop {
-                pos += decoder.decode(&buf[pos..], decoded)?;
-                if decoder.is_done() {
-                    return Ok((None, pos));
-                }
-                // Chunk bytes after the head are decoded into `decoded` now: drop them so the
-                // connection buffer stays bounded by the head limit plus one read.
-                buf.truncate(start);
-                pos = start;
-                match read_more(io, buf, wait(), READ_CHUNK).await {
-                    Ok(0) | Err(ReadError::Io) => return Err(gone()),
-                    Ok(_) => {}
-                    Err(ReadError::Timeout) => return Err(too_slow()),
-                }
-            }
-        }
-    }
-}
-
-async fn send_continue<S: AsyncWriteRent>(io: &mut S) -> Result<()> {
-    let (res, _) = io.write_all(&b"HTTP/1.1 100 Continue\r\n\r\n"[..]).await;
-    res.map(|_| ())
-        .map_err(|_| Error::new(ErrorKind::Malformed, "client went away"))
-}
-
-enum ReadError {
-    Timeout,
-    Io,
-}
-
-/// Append one read to `buf`, wanting room for at least `want` bytes (capped per read).
-async fn read_more<S: AsyncReadRent>(
-    io: &mut S,
-    buf: &mut Vec<u8>,
-    wait: Duration,
-    want: usize,
-) -> Result<usize, ReadError> {
-    let room = want.clamp(1024, 64 * 1024).max(READ_CHUNK);
-    if buf.capacity() - buf.len() < room {
-        buf.reserve(room);
-    }
-    let (len, cap) = (buf.len(), buf.capacity());
-    let slice = std::mem::take(buf).slice_mut(len..cap);
-    match monoio::time::timeout(wait, io.read(slice)).await {
-        Err(_) => Err(ReadError::Timeout),
-        Ok((res, slice)) => {
-            *buf = slice.into_inner();
-            res.map_err(|_| ReadError::Io)
-        }
-    }
 }

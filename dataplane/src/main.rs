@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use warden_dataplane::admin::{self, AdminView};
 use warden_dataplane::audit::drain::{self, Drain};
+use warden_dataplane::audit::producer::{Health, Producer};
 use warden_dataplane::audit::recover::recover_and_open;
-use warden_dataplane::audit::ring::{Health, Producer, Ring, BYTES_PER_RECORD};
+use warden_dataplane::audit::ring::{Ring, BYTES_PER_RECORD};
 use warden_dataplane::audit::writer::Writer;
 use warden_dataplane::config::Config;
 use warden_dataplane::control::{

@@ -39,7 +39,7 @@ pub struct Shard {
     pub scorer: Arc<crate::complexity::Scorer>,
     pub scorer_scratch: hyperscan::Scratch,
     /// This shard's end of the audit log (`None` when auditing is off).
-    pub audit: Option<crate::audit::ring::Producer>,
+    pub audit: Option<crate::audit::producer::Producer>,
     /// simd-json parses in place: request bodies are copied here first, reusing the allocation.
     pub scratch: RefCell<Vec<u8>>,
     /// Set on SIGTERM: finish in-flight requests, then close connections.
@@ -79,7 +79,7 @@ pub struct ShardSpec {
     pub drain: oneshot::Receiver<()>,
     /// Told once the shard serves (or why it could not start).
     pub ready: mpsc::Sender<Result<usize, String>>,
-    pub audit: Option<crate::audit::ring::Producer>,
+    pub audit: Option<crate::audit::producer::Producer>,
     pub guard: Arc<crate::guard::engine::Engine>,
     pub scorer: Arc<crate::complexity::Scorer>,
     /// Each project's operator-defined patterns, compiled once for every shard.
@@ -230,7 +230,10 @@ async fn apply_updates(
     }
 }
 
-fn build(spec: &ShardSpec, audit: Option<crate::audit::ring::Producer>) -> Result<Shard, String> {
+fn build(
+    spec: &ShardSpec,
+    audit: Option<crate::audit::producer::Producer>,
+) -> Result<Shard, String> {
     let config = &spec.config;
     let state = ServingState::build_with(&spec.snapshot, Arc::clone(&spec.master), &spec.custom)?;
     let upstream = &config.upstream;

@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use futures_channel::oneshot;
 use warden_shared::audit::{Kind, Record};
 
-use super::ring::{Corrupt, Health, Ring};
+use super::producer::Health;
+use super::ring::{Corrupt, Ring};
 use super::writer::Writer;
 use super::{now_us, AuditConfig, Durability};
 
