@@ -148,31 +148,44 @@ impl Pass {
     }
 
     /// Copy what the rings published since the last pass into the writer.
+    /// Each ring gets an equal share of a pass first, so a busy shard cannot starve the others;
+    /// what a share leaves unused goes to whoever still has records.
     fn copy(&mut self, writer: &mut Writer, d: &Drain) -> u64 {
+        let share = (MAX_BATCH / d.rings.len().max(1)).max(1) as u64;
         let mut taken = 0;
-        for (ring, read) in d.rings.iter().zip(&mut self.read) {
-            let head = ring.head();
-            while taken < MAX_BATCH as u64 {
-                match ring.entry(*read, head) {
-                    Ok(Some(slot)) => {
-                        writer.append_ring(slot.payload, ring.shard, slot.seq);
-                        *read = slot.next;
-                        taken += 1;
-                    }
-                    Ok(None) => break,
-                    Err(Corrupt(why)) => {
-                        // Only memory corruption gets here: say so in the log and move on.
-                        tracing::error!(shard = ring.shard, "audit ring unreadable: {why}");
-                        writer.append(&Record {
-                            kind: Kind::Recovery,
-                            at_us: now_us(),
-                            count: Some(head - *read),
-                            ..Record::default()
-                        });
-                        d.health.failed.fetch_add(1, Relaxed);
-                        *read = head;
-                        break;
-                    }
+        for limit in [share, MAX_BATCH as u64] {
+            for (ring, read) in d.rings.iter().zip(&mut self.read) {
+                taken +=
+                    Self::copy_ring(writer, d, ring, read, limit.min(MAX_BATCH as u64 - taken));
+            }
+        }
+        taken
+    }
+
+    /// Copy up to `limit` records of one ring into the writer.
+    fn copy_ring(writer: &mut Writer, d: &Drain, ring: &Ring, read: &mut u64, limit: u64) -> u64 {
+        let head = ring.head();
+        let mut taken = 0;
+        while taken < limit {
+            match ring.entry(*read, head) {
+                Ok(Some(slot)) => {
+                    writer.append_ring(slot.payload, ring.shard, slot.seq);
+                    *read = slot.next;
+                    taken += 1;
+                }
+                Ok(None) => break,
+                Err(Corrupt(why)) => {
+                    // Only memory corruption gets here: say so in the log and move on.
+                    tracing::error!(shard = ring.shard, "audit ring unreadable: {why}");
+                    writer.append(&Record {
+                        kind: Kind::Recovery,
+                        at_us: now_us(),
+                        count: Some(head - *read),
+                        ..Record::default()
+                    });
+                    d.health.failed.fetch_add(1, Relaxed);
+                    *read = head;
+                    break;
                 }
             }
         }
@@ -240,5 +253,51 @@ impl Pass {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+    use crate::audit::producer::Health;
+
+    #[test]
+    fn a_busy_shard_does_not_starve_the_others_in_a_pass() {
+        let dir = std::env::temp_dir().join(format!("warden-drain-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let config = AuditConfig::default();
+        let mut writer = Writer::open(&dir, &config).unwrap_or_else(|e| panic!("{e}"));
+        let rings: Vec<Arc<Ring>> = (0..2)
+            .map(|shard| Ring::open(&dir, shard, 4 << 20, 0).map(Arc::new))
+            .collect::<std::io::Result<_>>()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let put = |ring: &Ring, n: usize| {
+            let seen = Cell::new(ring.tail());
+            for _ in 0..n {
+                assert!(ring.put(b"record", &seen).is_ok());
+            }
+        };
+        put(&rings[0], MAX_BATCH + 500);
+        put(&rings[1], 10);
+        let d = Drain {
+            health: Arc::new(Health::new(rings.clone(), 0)),
+            rings,
+            stop: Arc::new(AtomicBool::new(false)),
+        };
+        let mut pass = Pass::new(&d);
+        assert_eq!(pass.copy(&mut writer, &d), MAX_BATCH as u64);
+        let second = d.rings[1].head();
+        assert_eq!(
+            pass.read[1], second,
+            "the quiet shard's records all went in"
+        );
+        assert_eq!(
+            pass.copy(&mut writer, &d),
+            510,
+            "the rest of the busy one next"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
