@@ -1,6 +1,6 @@
 //! Authentication: the Warden API key from the request head, hashed, looked up in the serving
-//! state. Right after the head, before any of the body is read (conn.rs), and again by the
-//! route's handler for the caller it works on.
+//! state. Once, right after the head and before any of the body is read (conn.rs); the request
+//! carries the caller, and the snapshot it was found in, to its end.
 //!
 //! Invariant: the key is never copied, logged or echoed; errors say only that it was missing or
 //! unknown.

@@ -12,6 +12,7 @@
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
@@ -20,12 +21,14 @@ use warden_shared::audit::Kind;
 use warden_shared::catalog::Dialect;
 
 use crate::audit::{now_us, Entry};
+use crate::auth::{authenticate, Caller};
 use crate::error::{Error, Kind as ErrorKind, Result};
 use crate::http::parse::{Method, RequestHead};
 use crate::http::respond;
 use crate::metrics::Route;
 use crate::proxy;
 use crate::shard::Shard;
+use crate::state::ServingState;
 
 mod read;
 
@@ -48,6 +51,20 @@ pub struct Request<'a> {
     pub audit: &'a RefCell<Entry>,
     /// Headers Warden adds to the answer (the route taken, a budget warning); at most a few.
     pub headers: RefCell<Vec<(&'static str, Vec<u8>)>>,
+    /// The snapshot this request started with: it keeps it to the end, whatever is swapped in.
+    pub state: &'a Rc<ServingState>,
+    /// Who is asking, authenticated right after the head (`None` on routes without a key).
+    pub caller: Option<Caller<'a>>,
+}
+
+impl Request<'_> {
+    /// The authenticated caller of a route that needs a key.
+    pub fn caller(&self) -> Result<&Caller<'_>> {
+        self.caller.as_ref().ok_or(Error::new(
+            ErrorKind::Internal,
+            "a keyed route without an authenticated caller",
+        ))
+    }
 }
 
 /// What a handler did, for accounting.
@@ -81,11 +98,12 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, mut io: S, 
         request_id(shard, &head, &buf, &mut rid);
         let route = route_of(head.path.get(&buf));
         // Credentials right after the head: an unknown caller never gets its body read (nor a
-        // 100 Continue). The route's handler looks the key up again (a hash and a map lookup).
-        if let Some(header) = key_header(route) {
-            let state = shard.state();
-            if let Err(e) = crate::auth::authenticate(&state, &buf, &head, header) {
-                drop(state);
+        // 100 Continue). The request keeps this snapshot and this caller to its end.
+        let state = shard.state();
+        let caller = match key_header(route).map(|h| authenticate(&state, &buf, &head, h)) {
+            None => None,
+            Some(Ok(caller)) => Some(caller),
+            Some(Err(e)) => {
                 let audit = RefCell::new(audit_entry(&rid, peer, route));
                 let req = Request {
                     head: &head,
@@ -98,12 +116,14 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, mut io: S, 
                     started,
                     audit: &audit,
                     headers: RefCell::new(Vec::new()),
+                    state: &state,
+                    caller: None,
                 };
                 let outcome = answer_error(shard, &mut io, &mut out, &req, route, e).await;
                 shard.metrics.request(route, outcome.status, None);
                 return;
             }
-        }
+        };
         let (body, consumed) = match read_body(shard, &mut io, &mut buf, &head, &mut decoded).await
         {
             Ok(b) => b,
@@ -120,6 +140,9 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, mut io: S, 
             None => &decoded,
         };
         let audit = RefCell::new(audit_entry(&rid, peer, route));
+        if let Some(caller) = &caller {
+            caller.note(&mut audit.borrow_mut());
+        }
         let req = Request {
             head: &head,
             buf: &buf,
@@ -130,6 +153,8 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, mut io: S, 
             started,
             audit: &audit,
             headers: RefCell::new(Vec::new()),
+            state: &state,
+            caller,
         };
         let outcome = match dispatch(shard, &mut io, &mut out, &req, route).await {
             Ok(outcome) => outcome,
@@ -296,14 +321,7 @@ async fn models<S: AsyncWriteRent>(
     out: &mut Vec<u8>,
     req: &Request<'_>,
 ) -> Result<Outcome> {
-    let state = shard.state();
-    let caller = crate::auth::authenticate(
-        &state,
-        req.buf,
-        req.head,
-        crate::auth::KeyHeader::BearerOnly,
-    )?;
-    caller.note(&mut req.audit.borrow_mut());
+    let caller = req.caller()?;
     commit_response(shard, req, 200, None, Duration::ZERO).await?;
     out.clear();
     respond::full(

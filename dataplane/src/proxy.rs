@@ -21,7 +21,7 @@ use std::time::Instant;
 use monoio::io::AsyncWriteRent;
 use warden_shared::catalog::{Dialect, Provider};
 
-use crate::auth::{authenticate, Caller, KeyHeader};
+use crate::auth::Caller;
 use crate::conn::{commit_response, flush, Outcome, Request};
 use crate::error::{Error, Kind, Result};
 use crate::http::respond::{self, BodyLen};
@@ -57,30 +57,28 @@ pub async fn chat_completions<S: AsyncWriteRent>(
     out: &mut Vec<u8>,
     req: &Request<'_>,
 ) -> Result<Outcome> {
-    let state = shard.state();
-    let caller = authenticate(&state, req.buf, req.head, KeyHeader::BearerOnly)?;
-    caller.note(&mut req.audit.borrow_mut());
+    let (state, caller) = (req.state, req.caller()?);
     let admission;
     let prepared = {
         let mut scratch = shard.scratch.borrow_mut();
         let (fields, value) = parse_chat(req.body, &mut scratch)?;
         let target = match (state.route(&fields.model), state.group(&fields.model)) {
             (Some(t), _) => Some(t),
-            (None, Some(tiers)) => route_by_complexity(shard, &state, req, &caller, &value, tiers),
+            (None, Some(tiers)) => route_by_complexity(shard, state, req, caller, &value, tiers),
             (None, None) => None,
         }
         .ok_or_else(|| {
             Error::new(Kind::ModelNotFound, "unknown model")
                 .with_detail(format!("{:?}", fields.model))
         })?;
-        let guard = screen(shard, &state, req, Dialect::OpenAi, &value, &caller)?;
-        admission = admit(req, &caller, max_output(&value))?;
+        let guard = screen(shard, state, req, Dialect::OpenAi, &value, caller)?;
+        admission = admit(req, caller, max_output(&value))?;
         let stream = fields.stream;
         let fields = Rc::new(fields);
         let replacements = Rc::new(guard.replacements.clone());
         let mut attempts = Vec::new();
         let mut keys = Vec::new();
-        for route in attempt::routes(&state, target) {
+        for route in attempt::routes(state, target) {
             keys.clear();
             state.keys_for(caller.project, route.provider, &mut keys);
             if keys.is_empty() {
@@ -139,7 +137,7 @@ pub async fn chat_completions<S: AsyncWriteRent>(
                     alias: Some(&route.alias),
                     upstream_model: Arc::clone(&route.upstream_model),
                     key: *key,
-                    owner: owner(&caller, key),
+                    owner: owner(caller, key),
                     body: body.clone(),
                     translation: translation.clone(),
                 });
@@ -153,12 +151,12 @@ pub async fn chat_completions<S: AsyncWriteRent>(
             response_guard: crate::guard::response::ResponseGuard::with_request(
                 &caller.project.guardrails,
                 &guard,
-                crate::guard::custom::CustomScan::for_project(&state, caller.project),
+                crate::guard::custom::CustomScan::for_project(state, caller.project),
             ),
         }
     };
-    let outcome = forward(shard, client, out, req, &state, prepared, Dialect::OpenAi).await;
-    settle(&state, req, &caller, &admission);
+    let outcome = forward(shard, client, out, req, state, prepared, Dialect::OpenAi).await;
+    settle(state, req, caller, &admission);
     outcome
 }
 

@@ -18,7 +18,7 @@ use super::{
     admit, forward, max_output, no_key, note_route, owner, redact, screen, settle, Prepared,
     Translation,
 };
-use crate::auth::{authenticate, Caller, KeyHeader};
+use crate::auth::Caller;
 use crate::conn::{Outcome, Request};
 use crate::error::{Error, Kind, Result};
 use crate::guard::custom::CustomScan;
@@ -35,16 +35,14 @@ pub async fn anthropic_messages<S: AsyncWriteRent>(
     out: &mut Vec<u8>,
     req: &Request<'_>,
 ) -> Result<Outcome> {
-    let state = shard.state();
-    let caller = authenticate(&state, req.buf, req.head, KeyHeader::XApiKey)?;
-    caller.note(&mut req.audit.borrow_mut());
+    let (state, caller) = (req.state, req.caller()?);
     let admission;
     let prepared = {
         let mut scratch = shard.scratch.borrow_mut();
         let (fields, value) = parse_model_body(req.body, &mut scratch)?;
-        let guard = screen(shard, &state, req, Dialect::Anthropic, &value, &caller)?;
-        admission = admit(req, &caller, max_output(&value))?;
-        let (alias, upstream) = native_model(&state, &fields.model, Provider::Anthropic)?;
+        let guard = screen(shard, state, req, Dialect::Anthropic, &value, caller)?;
+        admission = admit(req, caller, max_output(&value))?;
+        let (alias, upstream) = native_model(state, &fields.model, Provider::Anthropic)?;
         let mut body = Vec::with_capacity(req.body.len() + upstream.len());
         let (before, after) = split_at_model(req.body, &fields.model_span);
         body.extend_from_slice(before);
@@ -59,8 +57,8 @@ pub async fn anthropic_messages<S: AsyncWriteRent>(
         let headers = Some(Rc::new((version.to_vec(), beta)));
         let attempts = key_attempts(
             shard,
-            &state,
-            &caller,
+            state,
+            caller,
             Provider::Anthropic,
             alias,
             &upstream,
@@ -76,22 +74,13 @@ pub async fn anthropic_messages<S: AsyncWriteRent>(
             response_guard: ResponseGuard::with_request(
                 &caller.project.guardrails,
                 &guard,
-                CustomScan::for_project(&state, caller.project),
+                CustomScan::for_project(state, caller.project),
             )
             .map(|g| g.in_dialect(Dialect::Anthropic)),
         }
     };
-    let outcome = forward(
-        shard,
-        client,
-        out,
-        req,
-        &state,
-        prepared,
-        Dialect::Anthropic,
-    )
-    .await;
-    settle(&state, req, &caller, &admission);
+    let outcome = forward(shard, client, out, req, state, prepared, Dialect::Anthropic).await;
+    settle(state, req, caller, &admission);
     outcome
 }
 
@@ -115,9 +104,7 @@ pub async fn gemini_generate<S: AsyncWriteRent>(
         "streamGenerateContent" => ":streamGenerateContent",
         _ => return Err(unknown()),
     };
-    let state = shard.state();
-    let caller = authenticate(&state, req.buf, req.head, KeyHeader::XGoogApiKey)?;
-    caller.note(&mut req.audit.borrow_mut());
+    let (state, caller) = (req.state, req.caller()?);
     let admission;
     let prepared = {
         let mut scratch = shard.scratch.borrow_mut();
@@ -128,19 +115,19 @@ pub async fn gemini_generate<S: AsyncWriteRent>(
                 .with_detail(e.to_string())
         })?;
         crate::route::refuse_duplicate_keys(req.body)?;
-        let guard = screen(shard, &state, req, Dialect::Gemini, &value, &caller)?;
-        admission = admit(req, &caller, max_output(&value))?;
+        let guard = screen(shard, state, req, Dialect::Gemini, &value, caller)?;
+        admission = admit(req, caller, max_output(&value))?;
         let body: std::borrow::Cow<'_, [u8]> = if guard.replacements.is_empty() {
             std::borrow::Cow::Borrowed(req.body)
         } else {
             std::borrow::Cow::Owned(crate::guard::apply::rewrite(req.body, &guard.replacements)?)
         };
-        let (alias, upstream) = native_model(&state, model, Provider::Google)?;
+        let (alias, upstream) = native_model(state, model, Provider::Google)?;
         let body = Rc::new(body.into_owned());
         let attempts = key_attempts(
             shard,
-            &state,
-            &caller,
+            state,
+            caller,
             Provider::Google,
             alias,
             &upstream,
@@ -156,13 +143,13 @@ pub async fn gemini_generate<S: AsyncWriteRent>(
             response_guard: ResponseGuard::with_request(
                 &caller.project.guardrails,
                 &guard,
-                CustomScan::for_project(&state, caller.project),
+                CustomScan::for_project(state, caller.project),
             )
             .map(|g| g.in_dialect(Dialect::Gemini)),
         }
     };
-    let outcome = forward(shard, client, out, req, &state, prepared, Dialect::Gemini).await;
-    settle(&state, req, &caller, &admission);
+    let outcome = forward(shard, client, out, req, state, prepared, Dialect::Gemini).await;
+    settle(state, req, caller, &admission);
     outcome
 }
 
