@@ -323,6 +323,12 @@ impl Gateway {
 }
 
 /// A chat request body for `model` with one user message.
+/// Whether `text` shows any part of the test card `4111 1111 1111 1111`, grouped or not. A bare
+/// `4111` is not enough: hashes, ids and timestamps in records and answers hold it by chance.
+pub fn shows_test_card(text: &str) -> bool {
+    text.contains("4111 ") || text.contains("1111 1111") || text.contains("41111111")
+}
+
 pub fn chat_body(model: &str, text: &str, stream: bool) -> serde_json::Value {
     serde_json::json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": text}]})
 }

@@ -99,7 +99,7 @@ fn provider_errors_keep_their_status_and_never_show_the_key() {
         "{message}"
     );
     assert!(
-        !res.text().contains("abcd") && !res.text().contains(PROVIDER_KEY),
+        !res.text().contains("provider-abcd") && !res.text().contains(PROVIDER_KEY),
         "{}",
         res.text()
     );
