@@ -14,6 +14,7 @@ pub mod custom;
 pub mod detectors;
 pub mod engine;
 pub mod normalize;
+pub mod pii;
 pub mod response;
 
 /// What a detector looks for.

@@ -34,7 +34,7 @@ pub struct Shard {
     pub tls: TlsConnector,
     /// The guardrail detectors (shared, read-only) and this shard's Hyperscan scratch.
     pub guard: Arc<crate::guard::engine::Engine>,
-    pub guard_scratch: hyperscan::Scratch,
+    pub guard_scratch: crate::guard::engine::Scratch,
     /// Complexity routing's cue database (shared) and this shard's scratch for it.
     pub scorer: Arc<crate::complexity::Scorer>,
     pub scorer_scratch: hyperscan::Scratch,

@@ -186,7 +186,7 @@ pub fn action_name(a: GuardAction) -> &'static str {
 /// blocking category if any.
 pub fn check(
     engine: &Engine,
-    scratch: &hyperscan::Scratch,
+    scratch: &super::engine::Scratch,
     custom: Option<&CustomScan>,
     dialect: Dialect,
     body: &BorrowedValue<'_>,

@@ -2,6 +2,7 @@
 //! or backreferences: what Hyperscan cannot express is confirmed by a validator), a validator
 //! that confirms a candidate and names the value's span inside it, and a placeholder type.
 
+use crate::guard::pii::{cards, ids, phone, Candidate};
 use crate::guard::Category;
 
 pub struct Detector {
@@ -10,7 +11,7 @@ pub struct Detector {
     pub pattern: &'static str,
     pub caseless: bool,
     /// Confirms a candidate match; returns the value's span within it.
-    pub validate: fn(&[u8]) -> Option<(usize, usize)>,
+    pub validate: fn(&Candidate) -> Option<(usize, usize)>,
     /// `EMAIL` → `[EMAIL_1]`.
     pub placeholder: &'static str,
 }
@@ -18,7 +19,7 @@ pub struct Detector {
 const fn pii(
     id: &'static str,
     pattern: &'static str,
-    validate: fn(&[u8]) -> Option<(usize, usize)>,
+    validate: fn(&Candidate) -> Option<(usize, usize)>,
     placeholder: &'static str,
 ) -> Detector {
     Detector {
@@ -34,7 +35,7 @@ const fn pii(
 const fn secret(
     id: &'static str,
     pattern: &'static str,
-    validate: fn(&[u8]) -> Option<(usize, usize)>,
+    validate: fn(&Candidate) -> Option<(usize, usize)>,
 ) -> Detector {
     Detector {
         id,
@@ -167,54 +168,135 @@ pub const DETECTORS: &[Detector] = &[
         "safety_hate",
         r"\b(?:kill|exterminate|gas|eradicate|wipe\s+out)\s+(?:all\s+)?(?:the\s+)?(?:jews|muslims|christians|blacks|whites|gays|immigrants|refugees|arabs|asians|roma)\b|\b(?:jews|muslims|blacks|gays|immigrants|refugees|arabs|asians|roma)\s+(?:are|is)\s+(?:subhuman|vermin|animals|a\s+disease)\b",
     ),
-    // PII.
+    // PII. National ids before cards and phones: on the same span, the more specific wins.
     pii(
         "email",
         r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24}\b",
         whole,
         "EMAIL",
     ),
-    pii("payment_card", r"\b\d(?:[ \-]?\d){12,18}\b", card, "CARD"),
-    pii("us_ssn", r"\b\d{3}[\- ]\d{2}[\- ]\d{4}\b", ssn, "SSN"),
-    pii("us_itin", r"\b9\d{2}[\- ]\d{2}[\- ]\d{4}\b", itin, "ITIN"),
+    pii(
+        "it_fiscal_code",
+        r"\b[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]\b",
+        ids::it_fiscal_code,
+        "TAX_ID",
+    ),
+    pii("es_dni", r"\b\d{8}-?[A-Z]\b", ids::es_dni, "NATIONAL_ID"),
+    pii(
+        "es_nie",
+        r"\b[XYZ]-?\d{7}-?[A-Z]\b",
+        ids::es_nie,
+        "NATIONAL_ID",
+    ),
+    pii(
+        "uk_nino",
+        r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-Z]\b",
+        ids::uk_nino,
+        "NATIONAL_ID",
+    ),
+    pii(
+        "fr_nir",
+        r"\b[1278] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}\b",
+        ids::fr_nir,
+        "NATIONAL_ID",
+    ),
+    pii(
+        "us_ssn",
+        r"\b\d{3}[\- ]?\d{2}[\- ]?\d{4}\b",
+        ids::us_ssn,
+        "SSN",
+    ),
+    pii(
+        "us_itin",
+        r"\b9\d{2}[\- ]?\d{2}[\- ]?\d{4}\b",
+        ids::us_itin,
+        "ITIN",
+    ),
+    pii(
+        "nl_bsn",
+        r"\b\d{9}\b|\b\d{4}\.\d{2}\.\d{3}\b",
+        ids::nl_bsn,
+        "NATIONAL_ID",
+    ),
+    pii(
+        "ca_sin",
+        r"\b\d{3}[ \-]?\d{3}[ \-]?\d{3}\b",
+        ids::ca_sin,
+        "NATIONAL_ID",
+    ),
+    pii("pl_pesel", r"\b\d{11}\b", ids::pl_pesel, "NATIONAL_ID"),
+    pii(
+        "de_tax_id",
+        r"\b\d{2} ?\d{3} ?\d{3} ?\d{3}\b",
+        ids::de_tax_id,
+        "TAX_ID",
+    ),
+    pii(
+        "br_cpf",
+        r"\b\d{3}\.?\d{3}\.?\d{3}-?\d{2}\b",
+        ids::br_cpf,
+        "TAX_ID",
+    ),
+    pii(
+        "in_aadhaar",
+        r"\b[1-9]\d{3} ?\d{4} ?\d{4}\b",
+        ids::in_aadhaar,
+        "NATIONAL_ID",
+    ),
+    pii(
+        "se_personnummer",
+        r"\b(?:\d{2})?\d{6}[\-+]?\d{4}\b",
+        ids::se_personnummer,
+        "NATIONAL_ID",
+    ),
+    // Passport and driving-licence numbers have no shape of their own: the pattern finds the
+    // word, the validator takes the number that follows it (see `ids::document_after`).
+    Detector {
+        id: "passport",
+        category: Category::Pii,
+        pattern: r"\b(?:passport|passeport|reisepass|pasaporte|passaporto|paszport)\b",
+        caseless: true,
+        validate: ids::document_after,
+        placeholder: "PASSPORT",
+    },
+    Detector {
+        id: "drivers_licence",
+        category: Category::Pii,
+        pattern: r"\b(?:driver'?s?\s+licen[cs]e|driving\s+licen[cs]e|f[üu]hrerschein|permis\s+de\s+conduire|licencia\s+de\s+conducir)\b",
+        caseless: true,
+        validate: ids::document_after,
+        placeholder: "LICENCE",
+    },
     pii(
         "iban",
         r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b",
-        iban,
+        ids::iban,
         "IBAN",
     ),
     pii(
-        "phone_e164",
-        r"\+[1-9](?:[ .\-]?\(?\d\)?){6,14}\b",
-        phone_international,
-        "PHONE",
+        "bic",
+        r"\b[A-Z]{6}[A-Z0-9]{2}(?:[A-Z0-9]{3})?\b",
+        ids::bic,
+        "BIC",
     ),
-    pii(
-        "phone_us",
-        r"(?:\(\d{3}\) ?|\b\d{3}[ .\-])\d{3}[ .\-]\d{4}\b",
-        phone_us,
-        "PHONE",
-    ),
-    pii(
-        "phone_uk",
-        r"\b0\d{2,4}[ \-]\d{3,4}[ \-]?\d{3,4}\b",
-        phone_uk,
-        "PHONE",
-    ),
-    pii("phone_fr", r"\b0[1-9](?:[ .\-]\d{2}){4}\b", whole, "PHONE"),
-    pii(
-        "phone_de",
-        r"\b0[1-9]\d{1,4}[ /\-]\d{4,9}\b",
-        phone_de,
-        "PHONE",
-    ),
-    pii("phone_in", r"\b[6-9]\d{4}[ \-]\d{5}\b", whole, "PHONE"),
     pii("ipv4", r"\b(?:\d{1,3}\.){3}\d{1,3}\b", ipv4, "IP"),
     pii(
         "ipv6",
         r"\b(?:[0-9A-Fa-f]{1,4}:){2,7}:?[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{1,4}){0,6}\b",
         ipv6,
         "IP",
+    ),
+    pii(
+        "payment_card",
+        r"\b\d(?:[ \-]?\d){11,18}\b",
+        cards::card,
+        "CARD",
+    ),
+    pii(
+        "phone",
+        r"(?:\+\s?\d[\d \-./()]{5,22}\d|(?:\b1[ .\-]?)?\(\d{1,5}\)\s?[\-.]?\d[\d \-./]{3,14}\d|\b(?:1[ .\-])?\d{2,5}[ .\-/]\d[\d \-./]{3,14}\d|\b\d{7,12})(?:\s?(?:x|ext\.?|extension)\s?\d{1,6})?\b",
+        phone::phone,
+        "PHONE",
     ),
     Detector {
         id: "date_of_birth",
@@ -232,130 +314,12 @@ pub const DETECTORS: &[Detector] = &[
     ),
 ];
 
-fn whole(m: &[u8]) -> Option<(usize, usize)> {
-    Some((0, m.len()))
+fn whole(c: &Candidate) -> Option<(usize, usize)> {
+    Some((0, c.end - c.start))
 }
 
-fn digits(m: &[u8]) -> Vec<u8> {
-    m.iter()
-        .filter(|b| b.is_ascii_digit())
-        .map(|b| b - b'0')
-        .collect()
-}
-
-/// Luhn, a length the card networks use, and a known issuer prefix.
-pub fn card(m: &[u8]) -> Option<(usize, usize)> {
-    let d = digits(m);
-    if !(13..=19).contains(&d.len()) {
-        return None;
-    }
-    let sum: u32 = d
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, &x)| {
-            let x = u32::from(x);
-            if i % 2 == 1 {
-                let y = x * 2;
-                if y > 9 {
-                    y - 9
-                } else {
-                    y
-                }
-            } else {
-                x
-            }
-        })
-        .sum();
-    if !sum.is_multiple_of(10) {
-        return None;
-    }
-    let prefix = |n: usize| d.iter().take(n).fold(0u32, |a, &x| a * 10 + u32::from(x));
-    let known = d[0] == 4
-        || (51..=55).contains(&prefix(2))
-        || (2221..=2720).contains(&prefix(4))
-        || matches!(prefix(2), 34 | 37 | 36 | 38 | 62 | 65)
-        || prefix(4) == 6011
-        || (644..=649).contains(&prefix(3))
-        || (3528..=3589).contains(&prefix(4))
-        || (300..=305).contains(&prefix(3))
-        || matches!(prefix(2), 50 | 56..=69);
-    known.then_some((0, m.len()))
-}
-
-/// Area 001–665 or 667–899, group 01–99, serial 0001–9999.
-pub fn ssn(m: &[u8]) -> Option<(usize, usize)> {
-    let d = digits(m);
-    let area = u32::from(d[0]) * 100 + u32::from(d[1]) * 10 + u32::from(d[2]);
-    let group = u32::from(d[3]) * 10 + u32::from(d[4]);
-    let serial = d[5..].iter().fold(0u32, |a, &x| a * 10 + u32::from(x));
-    let ok = area != 0 && area != 666 && area < 900 && group != 0 && serial != 0;
-    ok.then_some((0, m.len()))
-}
-
-/// 9xx with a group in the ITIN ranges (50–65, 70–88, 90–92, 94–99).
-pub fn itin(m: &[u8]) -> Option<(usize, usize)> {
-    let d = digits(m);
-    let group = u32::from(d[3]) * 10 + u32::from(d[4]);
-    let ok = matches!(group, 50..=65 | 70..=88 | 90..=92 | 94..=99);
-    ok.then_some((0, m.len()))
-}
-
-/// The country's IBAN length and the ISO 7064 mod-97 check.
-pub fn iban(m: &[u8]) -> Option<(usize, usize)> {
-    let s: Vec<u8> = m.iter().copied().filter(|b| *b != b' ').collect();
-    let len = match &s[..2] {
-        b"NO" => 15,
-        b"BE" => 16,
-        b"DK" | b"FI" | b"NL" => 18,
-        b"AT" | b"LU" | b"EE" | b"LT" => 20,
-        b"CH" | b"LV" => 21,
-        b"DE" | b"IE" | b"GB" | b"BG" => 22,
-        b"SE" | b"ES" | b"SK" | b"CZ" | b"RO" => 24,
-        b"PT" => 25,
-        b"IS" | b"TR" => 26,
-        b"FR" | b"MC" | b"IT" | b"GR" => 27,
-        b"PL" | b"CY" | b"HU" => 28,
-        _ => return None,
-    };
-    if s.len() != len {
-        return None;
-    }
-    let mut rem: u32 = 0;
-    for &c in s[4..].iter().chain(&s[..4]) {
-        let v = match c {
-            b'0'..=b'9' => u32::from(c - b'0'),
-            b'A'..=b'Z' => u32::from(c - b'A') + 10,
-            _ => return None,
-        };
-        rem = if v >= 10 {
-            (rem * 100 + v) % 97
-        } else {
-            (rem * 10 + v) % 97
-        };
-    }
-    (rem == 1).then_some((0, m.len()))
-}
-
-fn phone_international(m: &[u8]) -> Option<(usize, usize)> {
-    (8..=15).contains(&digits(m).len()).then_some((0, m.len()))
-}
-
-fn phone_us(m: &[u8]) -> Option<(usize, usize)> {
-    let d = digits(m);
-    // Area and exchange codes start with 2–9.
-    (d.len() == 10 && d[0] >= 2 && d[3] >= 2).then_some((0, m.len()))
-}
-
-fn phone_uk(m: &[u8]) -> Option<(usize, usize)> {
-    (10..=11).contains(&digits(m).len()).then_some((0, m.len()))
-}
-
-fn phone_de(m: &[u8]) -> Option<(usize, usize)> {
-    (7..=12).contains(&digits(m).len()).then_some((0, m.len()))
-}
-
-pub fn ipv4(m: &[u8]) -> Option<(usize, usize)> {
+pub fn ipv4(c: &Candidate) -> Option<(usize, usize)> {
+    let m = c.bytes();
     let s = std::str::from_utf8(m).ok()?;
     let ok = s
         .split('.')
@@ -363,18 +327,21 @@ pub fn ipv4(m: &[u8]) -> Option<(usize, usize)> {
     ok.then_some((0, m.len()))
 }
 
-fn ipv6(m: &[u8]) -> Option<(usize, usize)> {
+fn ipv6(c: &Candidate) -> Option<(usize, usize)> {
+    let m = c.bytes();
     let s = std::str::from_utf8(m).ok()?;
     (s.contains("::") || s.matches(':').count() == 7).then_some(())?;
     s.parse::<std::net::Ipv6Addr>().ok().map(|_| (0, m.len()))
 }
 
-fn last_40(m: &[u8]) -> Option<(usize, usize)> {
-    Some((m.len() - 40, m.len()))
+fn last_40(c: &Candidate) -> Option<(usize, usize)> {
+    let len = c.end - c.start;
+    Some((len - 40, len))
 }
 
 /// The date after the context words.
-fn trailing_date(m: &[u8]) -> Option<(usize, usize)> {
+fn trailing_date(c: &Candidate) -> Option<(usize, usize)> {
+    let m = c.bytes();
     let start = m
         .iter()
         .rposition(|b| !(b.is_ascii_digit() || matches!(b, b'.' | b'/' | b'-')))?
@@ -384,7 +351,8 @@ fn trailing_date(m: &[u8]) -> Option<(usize, usize)> {
 
 /// The assigned value, if it looks like a random secret (≥ 3.5 bits of entropy per character,
 /// and not all letters).
-fn high_entropy_tail(m: &[u8]) -> Option<(usize, usize)> {
+fn high_entropy_tail(c: &Candidate) -> Option<(usize, usize)> {
+    let m = c.bytes();
     let start = m
         .iter()
         .rposition(|b| matches!(b, b'=' | b':' | b'"' | b'\'' | b' '))?
@@ -413,29 +381,25 @@ fn high_entropy_tail(m: &[u8]) -> Option<(usize, usize)> {
 mod tests {
     use super::*;
 
+    fn check(f: fn(&Candidate) -> Option<(usize, usize)>, text: &str) -> Option<(usize, usize)> {
+        let plans = crate::guard::pii::Plans::empty();
+        f(&Candidate {
+            text: text.as_bytes(),
+            start: 0,
+            end: text.len(),
+            phones: &plans,
+        })
+    }
+
     #[test]
     fn validators_accept_real_values_and_reject_lookalikes() {
-        assert!(card(b"4111 1111 1111 1111").is_some());
-        assert!(card(b"4111 1111 1111 1112").is_none(), "Luhn");
-        assert!(card(b"1234 5678 9012 3452").is_none(), "no such issuer");
-        assert!(ssn(b"123-45-6789").is_some());
         assert!(
-            ssn(b"666-45-6789").is_none()
-                && ssn(b"000-45-6789").is_none()
-                && ssn(b"123-00-6789").is_none()
+            check(ipv4, "192.168.1.20").is_some()
+                && check(ipv4, "256.1.1.1").is_none()
+                && check(ipv4, "01.2.3.4").is_none()
         );
-        assert!(ssn(b"912-45-6789").is_none(), "9xx is not an SSN area");
-        assert!(itin(b"912-70-1234").is_some() && itin(b"912-45-1234").is_none());
-        assert!(iban(b"DE89 3704 0044 0532 0130 00").is_some());
-        assert!(iban(b"GB82 WEST 1234 5698 7654 32").is_some());
-        assert!(iban(b"DE89 3704 0044 0532 0130 01").is_none(), "mod 97");
-        assert!(
-            ipv4(b"192.168.1.20").is_some()
-                && ipv4(b"256.1.1.1").is_none()
-                && ipv4(b"01.2.3.4").is_none()
-        );
-        assert!(high_entropy_tail(b"api_key=Zx81kQp0Lm3Rt7Vb2Nc5").is_some());
-        assert!(high_entropy_tail(b"password=aaaaaaaaaaaaaaaaaaaa").is_none());
-        assert_eq!(trailing_date(b"born on 12.03.1985"), Some((8, 18)));
+        assert!(check(high_entropy_tail, "api_key=Zx81kQp0Lm3Rt7Vb2Nc5").is_some());
+        assert!(check(high_entropy_tail, "password=aaaaaaaaaaaaaaaaaaaa").is_none());
+        assert_eq!(check(trailing_date, "born on 12.03.1985"), Some((8, 18)));
     }
 }

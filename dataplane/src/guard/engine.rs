@@ -6,6 +6,7 @@
 use hyperscan::prelude::*;
 
 use super::detectors::{Detector, DETECTORS};
+use super::pii::{phone::DEFAULT_REGIONS, Candidate, Plans};
 
 pub struct Engine {
     /// Every detector without start-of-match tracking, reporting once: the fast question "is
@@ -13,6 +14,17 @@ pub struct Engine {
     quick: BlockDatabase,
     /// The same detectors with leftmost start offsets, run only on texts the quick pass flags.
     exact: BlockDatabase,
+    /// The hint regions' numbering plans; each shard's scratch takes its own copy.
+    phones: Plans,
+    /// For each detector whose expression Hyperscan reports, every detector sharing it.
+    members: Vec<Vec<usize>>,
+}
+
+/// One shard's working space: Hyperscan scratch for both databases and its own compiled
+/// numbering plans (their regex caches are then never shared between threads).
+pub struct Scratch {
+    hs: hyperscan::Scratch,
+    phones: Plans,
 }
 
 /// A confirmed value in a scanned text.
@@ -31,15 +43,29 @@ impl Finding {
 
 impl Engine {
     pub fn new() -> Result<Engine, String> {
+        // Detectors that share a pattern share one expression, reported under the first of them.
+        let leader = |i: usize| {
+            let d = &DETECTORS[i];
+            DETECTORS
+                .iter()
+                .position(|o| o.pattern == d.pattern && o.caseless == d.caseless)
+                .unwrap_or(i)
+        };
+        let members = (0..DETECTORS.len())
+            .map(|i| (0..DETECTORS.len()).filter(|&j| leader(j) == i).collect())
+            .collect();
         let build = |base: CompileFlags,
                      with: &dyn Fn(&Detector) -> bool|
          -> Result<BlockDatabase, String> {
             let patterns: Vec<Pattern> = DETECTORS
                 .iter()
                 .enumerate()
-                .filter(|(_, d)| with(d))
+                .filter(|(i, d)| with(d) && leader(*i) == *i)
                 .map(|(i, d)| {
                     let mut flags = base | CompileFlags::UTF8;
+                    if base.contains(CompileFlags::SINGLEMATCH) && d.category.located() {
+                        flags |= CompileFlags::PREFILTER;
+                    }
                     if d.caseless {
                         flags |= CompileFlags::CASELESS;
                     }
@@ -61,10 +87,12 @@ impl Engine {
         Ok(Engine {
             quick: build(CompileFlags::SINGLEMATCH, &|_| true)?,
             exact: build(CompileFlags::SOM_LEFTMOST, &|d| d.category.located())?,
+            phones: Plans::new(DEFAULT_REGIONS)?,
+            members,
         })
     }
 
-    /// Scratch space for one shard (large enough for both databases).
+    /// Working space for one shard (large enough for both databases).
     pub fn scratch(&self) -> Result<Scratch, String> {
         let mut s = self
             .exact
@@ -73,7 +101,10 @@ impl Engine {
         self.quick
             .realloc_scratch(&mut s)
             .map_err(|e| format!("guardrail scratch: {e}"))?;
-        Ok(s)
+        Ok(Scratch {
+            hs: s,
+            phones: self.phones.clone(),
+        })
     }
 
     /// Confirmed findings in `text`, in order, not overlapping.
@@ -82,7 +113,7 @@ impl Engine {
         // they are, the rest need the exact pass for their spans.
         let mut located = false;
         let mut signals: Vec<Finding> = Vec::new();
-        let _ = self.quick.scan(text, scratch, |id, _, to, _| {
+        let _ = self.quick.scan(text, &scratch.hs, |id, _, to, _| {
             if !DETECTORS[id as usize].category.located() {
                 signals.push(Finding {
                     detector: id as usize,
@@ -99,7 +130,7 @@ impl Engine {
             return;
         }
         let mut raw: Vec<(usize, usize, usize)> = Vec::new();
-        let _ = self.exact.scan(text, scratch, |id, from, to, _| {
+        let _ = self.exact.scan(text, &scratch.hs, |id, from, to, _| {
             raw.push((id as usize, from as usize, to as usize));
             Matching::Continue
         });
@@ -115,29 +146,36 @@ impl Engine {
         let mut i = 0;
         while i < raw.len() {
             let (det, start) = (raw[i].0, raw[i].1);
-            let longest = raw[i].2;
-            let mut confirmed = None;
+            let group = i;
             while i < raw.len() && raw[i].0 == det && raw[i].1 == start {
-                if confirmed.is_none() {
-                    let (from, to) = (raw[i].1, raw[i].2);
-                    if let Some((a, b)) = (DETECTORS[det].validate)(&text[from..to]) {
-                        confirmed = Some(Finding {
-                            detector: det,
-                            start: from + a,
-                            end: from + b,
-                        });
-                    }
-                }
                 i += 1;
             }
-            if confirmed.is_none() {
-                rejected.push((det, start, longest));
+            let mut any = false;
+            for &member in &self.members[det] {
+                // Longest candidate first; the first one this member's validator confirms.
+                let confirmed = raw[group..i].iter().find_map(|&(_, from, to)| {
+                    let candidate = Candidate {
+                        text,
+                        start: from,
+                        end: to,
+                        phones: &scratch.phones,
+                    };
+                    (DETECTORS[member].validate)(&candidate).map(|(a, b)| Finding {
+                        detector: member,
+                        start: from + a,
+                        end: from + b,
+                    })
+                });
+                any |= confirmed.is_some();
+                found.extend(confirmed);
             }
-            found.extend(confirmed);
+            if !any {
+                rejected.push((det, start, raw[group].2));
+            }
         }
         found.retain(|f| {
             !rejected.iter().any(|&(det, start, end)| {
-                det != f.detector
+                !self.members[det].contains(&f.detector)
                     && start <= f.start
                     && f.end <= end
                     && end - start > f.end - f.start
@@ -187,7 +225,7 @@ mod tests {
         );
         let want = [
             ("email", "jane.doe@example.co.uk"),
-            ("phone_e164", "+44 20 7946 0958"),
+            ("phone", "+44 20 7946 0958"),
             ("payment_card", "4111-1111-1111-1111"),
             ("us_ssn", "123-45-6789"),
             ("iban", "DE89 3704 0044 0532 0130 00"),

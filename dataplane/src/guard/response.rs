@@ -23,10 +23,17 @@ use warden_shared::catalog::Dialect;
 /// The most bytes held back while a value might still be completing.
 pub const MAX_HOLD: usize = 256;
 
+/// Released text kept before what is pending: the window validators read context words in.
+const CONTEXT: usize = super::pii::WINDOW;
+
 pub struct ResponseGuard {
     pii: GuardAction,
     secrets: GuardAction,
+    /// Text not yet released, after the last [`CONTEXT`] bytes already released (`context` of
+    /// them): validators read the words before a value ("SSN", "passport no."), and those may
+    /// have gone out in an earlier event.
     pending: String,
+    context: usize,
     placeholders: Placeholders,
     /// (value, placeholder) pairs from the request whose originals go back to the client.
     restore: Vec<(String, String)>,
@@ -74,6 +81,7 @@ impl ResponseGuard {
             pii,
             secrets,
             pending: String::new(),
+            context: 0,
             placeholders: Placeholders::seeded(&request.replacements),
             restore,
             verdicts: Vec::new(),
@@ -96,7 +104,7 @@ impl ResponseGuard {
     pub fn filter_event(
         &mut self,
         engine: &Engine,
-        scratch: &hyperscan::Scratch,
+        scratch: &crate::guard::engine::Scratch,
         name: Option<&[u8]>,
         data: &[u8],
         template: &mut Option<Vec<u8>>,
@@ -124,7 +132,7 @@ impl ResponseGuard {
     pub fn end_of_stream(
         &mut self,
         engine: &Engine,
-        scratch: &hyperscan::Scratch,
+        scratch: &crate::guard::engine::Scratch,
         template: &mut Option<Vec<u8>>,
         out: &mut Vec<u8>,
     ) {
@@ -147,7 +155,7 @@ impl ResponseGuard {
     pub fn filter_body(
         &mut self,
         engine: &Engine,
-        scratch: &hyperscan::Scratch,
+        scratch: &crate::guard::engine::Scratch,
         body: &[u8],
     ) -> Option<Vec<u8>> {
         match self.dialect {
@@ -158,12 +166,17 @@ impl ResponseGuard {
     }
 
     /// Add a content delta; returns the text that can be released now.
-    pub fn push(&mut self, engine: &Engine, scratch: &hyperscan::Scratch, delta: &str) -> String {
+    pub fn push(
+        &mut self,
+        engine: &Engine,
+        scratch: &crate::guard::engine::Scratch,
+        delta: &str,
+    ) -> String {
         if self.blocked.is_some() {
             return String::new();
         }
         self.pending.push_str(delta);
-        let mut hold = holdback_start(&self.pending);
+        let mut hold = holdback_start(&self.pending).max(self.context);
         if !self.restore.is_empty() {
             hold = hold.min(partial_placeholder_start(&self.pending));
         }
@@ -174,7 +187,7 @@ impl ResponseGuard {
     }
 
     /// The end of the content: release everything held.
-    pub fn finish(&mut self, engine: &Engine, scratch: &hyperscan::Scratch) -> String {
+    pub fn finish(&mut self, engine: &Engine, scratch: &crate::guard::engine::Scratch) -> String {
         if self.blocked.is_some() {
             return String::new();
         }
@@ -183,13 +196,21 @@ impl ResponseGuard {
     }
 
     /// Release `pending[..cut]` (less any value that reaches past `cut`), applying the policy.
-    fn release(&mut self, engine: &Engine, scratch: &hyperscan::Scratch, cut: usize) -> String {
+    fn release(
+        &mut self,
+        engine: &Engine,
+        scratch: &crate::guard::engine::Scratch,
+        cut: usize,
+    ) -> String {
         self.findings.clear();
         engine.scan(scratch, self.pending.as_bytes(), &mut self.findings);
-        self.findings.retain(|f| f.detector().category.located());
+        let context = self.context;
+        self.findings
+            .retain(|f| f.detector().category.located() && f.start >= context);
         let mut own = Vec::new();
         if let Some(custom) = &self.custom {
             custom.scan(self.pending.as_bytes(), &self.findings, &mut own);
+            own.retain(|f| f.start >= context);
         }
         let mut cut = cut;
         for f in self.findings.iter().chain(&own) {
@@ -220,7 +241,7 @@ impl ResponseGuard {
             values.sort_by_key(|v| v.0.start);
         }
         let mut out = String::with_capacity(cut);
-        let mut at = 0;
+        let mut at = context;
         for (f, category, id, kind, action) in values {
             if action == GuardAction::Off {
                 continue;
@@ -231,6 +252,7 @@ impl ResponseGuard {
                     out.push_str(&self.pending[at..f.start]);
                     self.blocked = Some(category.name());
                     self.pending.clear();
+                    self.context = 0;
                     self.findings = findings;
                     return out;
                 }
@@ -247,7 +269,13 @@ impl ResponseGuard {
         }
         self.findings = findings;
         out.push_str(&self.pending[at..cut]);
-        self.pending.drain(..cut);
+        // Keep the last CONTEXT released bytes as the next scan's context.
+        let mut keep = cut.saturating_sub(CONTEXT);
+        while !self.pending.is_char_boundary(keep) {
+            keep += 1;
+        }
+        self.pending.drain(..keep);
+        self.context = cut - keep;
         for (value, placeholder) in &self.restore {
             if out.contains(placeholder.as_str()) {
                 out = out.replace(placeholder.as_str(), value);
@@ -378,6 +406,20 @@ mod tests {
                 "step {step}"
             );
             assert_eq!(g.verdicts.iter().map(|v| v.count).sum::<u32>(), 3);
+        }
+    }
+
+    #[test]
+    fn context_words_already_released_still_confirm_a_value() {
+        let p = policy(GuardAction::Redact, GuardAction::Off);
+        let text = "Your social security number is 123456789 and your passport no. X1234567 is on file; call +44 20 7946 0958.";
+        for step in [1, 4, 9, 31, 1000] {
+            let (out, _) = stream(text, step, &p);
+            assert_eq!(
+                out,
+                "Your social security number is [SSN_1] and your passport no. [PASSPORT_1] is on file; call [PHONE_1].",
+                "step {step}"
+            );
         }
     }
 

@@ -25,7 +25,7 @@ impl ResponseGuard {
     pub(super) fn filter_anthropic_event(
         &mut self,
         engine: &Engine,
-        scratch: &hyperscan::Scratch,
+        scratch: &crate::guard::engine::Scratch,
         name: &[u8],
         data: &[u8],
         out: &mut Vec<u8>,
@@ -81,7 +81,7 @@ impl ResponseGuard {
     pub(super) fn flush_anthropic(
         &mut self,
         engine: &Engine,
-        scratch: &hyperscan::Scratch,
+        scratch: &crate::guard::engine::Scratch,
         out: &mut Vec<u8>,
     ) -> bool {
         let Some(index) = self.open_block else {
@@ -130,7 +130,7 @@ impl ResponseGuard {
     pub(super) fn filter_anthropic_body(
         &mut self,
         engine: &Engine,
-        scratch: &hyperscan::Scratch,
+        scratch: &crate::guard::engine::Scratch,
         body: &[u8],
     ) -> Option<Vec<u8>> {
         let mut copy = body.to_vec();
@@ -179,7 +179,7 @@ impl ResponseGuard {
     pub(super) fn filter_gemini_chunk(
         &mut self,
         engine: &Engine,
-        scratch: &hyperscan::Scratch,
+        scratch: &crate::guard::engine::Scratch,
         data: &[u8],
         out: &mut Vec<u8>,
     ) -> bool {
@@ -210,7 +210,7 @@ impl ResponseGuard {
     fn gemini_candidate(
         &mut self,
         engine: &Engine,
-        scratch: &hyperscan::Scratch,
+        scratch: &crate::guard::engine::Scratch,
         candidate: &mut BorrowedValue<'_>,
         last: bool,
     ) -> bool {
@@ -276,7 +276,7 @@ impl ResponseGuard {
     pub(super) fn filter_gemini_body(
         &mut self,
         engine: &Engine,
-        scratch: &hyperscan::Scratch,
+        scratch: &crate::guard::engine::Scratch,
         body: &[u8],
     ) -> Option<Vec<u8>> {
         let mut copy = body.to_vec();
@@ -332,7 +332,7 @@ impl ResponseGuard {
     pub(super) fn end_gemini_stream(
         &mut self,
         engine: &Engine,
-        scratch: &hyperscan::Scratch,
+        scratch: &crate::guard::engine::Scratch,
         out: &mut Vec<u8>,
     ) {
         let rest = self.finish(engine, scratch);

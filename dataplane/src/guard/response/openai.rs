@@ -18,7 +18,7 @@ impl ResponseGuard {
     pub(super) fn filter_openai_chunk(
         &mut self,
         engine: &Engine,
-        scratch: &hyperscan::Scratch,
+        scratch: &crate::guard::engine::Scratch,
         data: &[u8],
         template: &mut Option<Vec<u8>>,
         out: &mut Vec<u8>,
@@ -119,7 +119,7 @@ impl ResponseGuard {
     pub(super) fn filter_openai_body(
         &mut self,
         engine: &Engine,
-        scratch: &hyperscan::Scratch,
+        scratch: &crate::guard::engine::Scratch,
         body: &[u8],
     ) -> Option<Vec<u8>> {
         use simd_json::prelude::*;

@@ -1,0 +1,375 @@
+"""Labelled PII sentences whose values come from Faker, not from us: the independent evaluation set.
+
+    python3 benches/pii/generate.py            # writes benches/pii/dev.jsonl and benches/pii/test.jsonl
+
+Why it exists: Warden's own corpus (tests/corpus) and its detectors share an author, so the
+corpus cannot tell how the detectors do on text from elsewhere. Here every value — card numbers,
+phone numbers, e-mail addresses, IBANs, national ids, BICs, IPs, passport numbers, and the
+look-alikes (EAN-13 and ISBN codes, Unix times, dates, order numbers, versions) — is produced by
+Faker (pinned below, installed into its own venv, `.venv-faker`, on first use), in 16 locales.
+We write only the sentence templates around them, and the way a value is grouped.
+
+Two sets, split so that nothing is tuned on the test part:
+- `dev.jsonl` (seed 1001) uses the templates in T, IDS and LOOKALIKE; detectors and their
+  thresholds may be tuned on it;
+- `test.jsonl` (seed 3003) uses its own templates (TEST_T, TEST_IDS, TEST_LOOKALIKE, written after
+  the tuning) and other Faker draws; it is frozen: generated once, committed, and only ever
+  measured (benches/pii/evaluate.py, and the floors in dataplane/tests/pii_floors.rs).
+  An earlier test set (seed 2002, half of T's templates) was retired after one measurement showed
+  what generic context words ("number") did to look-alikes; its figures are in the issue notes.
+
+Each line: {"text", "entities": [{"type", "start", "end", "value"}], "locale", "group"}; start and
+end are character offsets. Lines of group "lookalike" carry no entity: any finding on one is a
+false redaction.
+"""
+
+import json
+import os
+import random
+import subprocess
+import sys
+
+FAKER = "faker==40.54.0"
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+VENV = os.path.join(ROOT, ".venv-faker")
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# Locales for the values that differ by country (phones, e-mails, IBANs, names in templates).
+LOCALES = [
+    "en_US", "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "en_IN",
+    "pt_BR", "en_CA", "en_AU", "pl_PL", "sv_SE", "de_AT", "de_CH", "en_IE",
+]
+IBAN_LOCALES = [
+    "en_GB", "de_DE", "fr_FR", "es_ES", "it_IT", "nl_NL", "pl_PL", "pt_PT",
+    "de_AT", "de_CH", "en_IE", "sv_SE", "da_DK", "fi_FI", "no_NO", "nl_BE", "cs_CZ",
+]
+CARD_TYPES = ["visa13", "visa16", "visa19", "mastercard", "amex", "discover", "diners", "jcb15", "jcb16", "maestro"]
+
+# Templates for the development set: "{v}" is the value, "{name}" a Faker name.
+T = {
+    "CREDIT_CARD": [
+        "Please charge my card {v} for the renewal.",
+        "Card number: {v}",
+        "{name} paid with {v}, expiry 09/28.",
+        "Can you check why {v} was declined?",
+        "Bitte buchen Sie den Betrag von meiner Karte {v} ab.",
+        "Mon numéro de carte est le {v}.",
+        "El número de mi tarjeta es {v}, gracias.",
+        "Il numero della carta è {v}.",
+        "refund to {v} please",
+        "The customer's credit card ({v}) has been flagged.",
+        "Use {v} for the hotel booking.",
+        "debit card {v} — please update billing",
+    ],
+    "PHONE_NUMBER": [
+        "Call me at {v} tomorrow.",
+        "You can reach {name} on {v}.",
+        "My phone number is {v}",
+        "{name}, tel. {v}",
+        "Contact: {v}",
+        "Bitte rufen Sie mich unter {v} an.",
+        "Appelez-moi au {v} après 18h.",
+        "Llámame al {v} cuando puedas.",
+        "Chiamami al {v}.",
+        "{name} ({v}) asked for a callback.",
+        "mobile: {v}",
+        "Text {v} when the package arrives.",
+        "The office line is {v}, ask for {name}.",
+        "Fax {v}",
+    ],
+    "EMAIL_ADDRESS": [
+        "Send the invoice to {v}.",
+        "{name} <{v}>",
+        "my email is {v}",
+        "Schreiben Sie an {v}.",
+        "Écrivez-moi à {v} s'il vous plaît.",
+        "cc {v} on the thread",
+        "Contact {name} via {v} for details.",
+        "Reply to: {v}",
+    ],
+    "IBAN_CODE": [
+        "Please transfer the deposit to {v}.",
+        "IBAN: {v}",
+        "Überweisen Sie den Betrag auf {v}.",
+        "Virement sur le compte {v}, merci.",
+        "{name}'s account is {v}.",
+        "Transferencia a {v} antes del viernes.",
+        "Pay the supplier at {v}",
+        "Bonifico su {v}.",
+    ],
+    "IP_ADDRESS": [
+        "The request came from {v}.",
+        "Blocked {v} after five failed logins.",
+        "ssh admin@{v}",
+        "Server address: {v}",
+        "{name} connected from {v} at 10:14.",
+        "Whitelist {v} in the firewall.",
+    ],
+    "SWIFT_CODE": [
+        "BIC: {v}",
+        "Bank {name}, SWIFT {v}",
+        "Use SWIFT/BIC {v} for the wire.",
+        "BIC {v}, IBAN to follow",
+        "The swift code is {v}.",
+        "Code BIC de la banque : {v}",
+    ],
+}
+# National ids: (entity, locale, Faker method, templates). Templates name the id, the way people
+# write them; the last two of each list say nothing about what the number is.
+IDS = [
+    ("US_SSN", "en_US", "ssn", ["My SSN is {v}.", "Social Security Number: {v}", "ssn {v}", "SSN# {v} for {name}", "social security no. {v}, on file", "{name}'s social security number is {v}"]),
+    ("US_ITIN", "en_US", "itin", ["ITIN: {v}", "My ITIN is {v}.", "taxpayer id number {v}", "{name}, ITIN {v}"]),
+    ("UK_NINO", "en_GB", "ssn", ["National Insurance number: {v}", "My NI number is {v}.", "NINO {v}", "{name}'s national insurance no. is {v}", "NI no: {v}", "Please update NINO to {v}"]),
+    ("FR_NIR", "fr_FR", "ssn", ["Numéro de sécurité sociale : {v}", "Mon NIR est {v}.", "n° de sécu {v}", "{name}, numéro INSEE {v}", "sécurité sociale {v}", "NIR: {v}"]),
+    ("ES_NIF", "es_ES", "nif", ["Mi DNI es {v}.", "DNI: {v}", "NIF {v}", "{name}, con DNI {v}", "documento nacional de identidad {v}", "NIF del cliente: {v}"]),
+    ("ES_NIE", "es_ES", "nie", ["Mi NIE es {v}.", "NIE: {v}", "número de identidad de extranjero {v}", "{name} (NIE {v})"]),
+    ("IT_FISCAL_CODE", "it_IT", "ssn", ["Il mio codice fiscale è {v}.", "Codice fiscale: {v}", "C.F. {v}", "{name}, CF {v}", "codice fiscale del cliente {v}", "cod. fisc. {v}"]),
+    ("NL_BSN", "nl_NL", "ssn", ["Mijn BSN is {v}.", "BSN: {v}", "burgerservicenummer {v}", "{name}, BSN {v}", "sofinummer {v}", "BSN van de klant: {v}"]),
+    ("PL_PESEL", "pl_PL", "ssn", ["Mój PESEL to {v}.", "PESEL: {v}", "numer PESEL {v}", "{name}, PESEL {v}"]),
+    ("CA_SIN", "en_CA", "ssn", ["My SIN is {v}.", "Social Insurance Number: {v}", "SIN {v}", "{name}'s social insurance number is {v}"]),
+    ("IN_AADHAAR", "en_IN", "aadhaar_id", ["My Aadhaar number is {v}.", "Aadhaar: {v}", "aadhaar no {v}", "{name}, Aadhaar {v}"]),
+    ("BR_CPF", "pt_BR", "cpf", ["Meu CPF é {v}.", "CPF: {v}", "{name}, CPF {v}", "CPF do cliente {v}", "cadastro {v}", "documento {v}"]),
+    ("SE_PERSONNUMMER", "sv_SE", "ssn", ["Mitt personnummer är {v}.", "Personnummer: {v}", "{name}, personnr {v}", "pnr {v}"]),
+    ("US_PASSPORT", "en_US", "passport_number", ["Passport number: {v}", "My passport no. is {v}.", "{name}, passport {v}", "passport {v}, expires 2031"]),
+]
+# The frozen test set's own templates, written after the detectors were tuned on dev and never
+# shown to them. Same keys as T and IDS (by entity), and look-alike templates of their own.
+TEST_T = {
+    "CREDIT_CARD": [
+        "Hi, I was double charged on {v} yesterday.",
+        "Payment method: Visa ending, full number {v}",
+        "{name} gave the number {v} over the phone.",
+        "Bitte prüfen Sie die Zahlung mit {v}.",
+        "Carte bancaire {v}, cryptogramme au dos.",
+        "my cc is {v} exp 11/27 cvv 123",
+    ],
+    "PHONE_NUMBER": [
+        "For urgent matters dial {v}.",
+        "{name} — phone: {v} — office hours 9 to 5",
+        "Please ring {v} to confirm.",
+        "Erreichbar unter {v} (Mo–Fr).",
+        "Vous pouvez me joindre au {v}.",
+        "WhatsApp me on {v}",
+        "Her cell is {v}, text first.",
+        "Teléfono de contacto: {v}",
+    ],
+    "EMAIL_ADDRESS": [
+        "Forward the logs to {v} please.",
+        "Account owner: {name} ({v})",
+        "E-Mail: {v}",
+        "Mi correo es {v}.",
+    ],
+    "IBAN_CODE": [
+        "Refund to account {v}, holder {name}.",
+        "Kontonummer (IBAN) {v}",
+        "Pay into {v} by Friday.",
+        "Coordonnées bancaires : {v}",
+    ],
+    "IP_ADDRESS": [
+        "curl http://{v}/healthz returned 500",
+        "Login from {v} looks suspicious.",
+        "DNS points to {v} now.",
+    ],
+    "SWIFT_CODE": [
+        "SWIFT code for the transfer: {v}",
+        "The bank's BIC is {v}.",
+        "BIC/SWIFT: {v}",
+    ],
+}
+TEST_IDS = {
+    "US_SSN": ["Employee SSN {v} on the W-2.", "My social is {v} — please keep it private.", "SSN: {v}"],
+    "US_ITIN": ["Filed under ITIN {v}.", "Her ITIN number is {v}"],
+    "UK_NINO": ["My National Insurance No. is {v}", "NINo: {v} (payroll)"],
+    "FR_NIR": ["Mon numéro de sécurité sociale : {v}", "{name} — NIR {v}"],
+    "ES_NIF": ["Adjunto mi DNI {v} para la reserva.", "DNI del titular: {v}"],
+    "ES_NIE": ["Tengo NIE {v}.", "NIE del trabajador: {v}"],
+    "IT_FISCAL_CODE": ["Allego il codice fiscale {v}.", "{name}, codice fiscale {v}"],
+    "NL_BSN": ["Uw BSN-nummer: {v}", "BSN {v} van {name}"],
+    "PL_PESEL": ["Numer PESEL pacjenta: {v}", "PESEL {v}"],
+    "CA_SIN": ["Please update my SIN to {v}.", "SIN: {v}"],
+    "IN_AADHAAR": ["Aadhaar card number {v}", "Linked Aadhaar: {v}"],
+    "BR_CPF": ["Segue meu CPF {v}.", "CPF {v} do titular"],
+    "SE_PERSONNUMMER": ["Personnummer {v} för {name}.", "mitt personnummer: {v}"],
+    "US_PASSPORT": ["Passport No: {v}", "Travelling on passport {v}."],
+}
+TEST_LOOKALIKE = [
+    "Order number {v} has shipped.",
+    "Your confirmation code is {v}.",
+    "Ref no. {v}",
+    "Tracking ID: {v}",
+    "Customer number {v} was merged.",
+    "Version {v} is out.",
+    "Serial {v} failed QA.",
+    "Item {v} is back in stock.",
+]
+LOOKALIKE = [
+    "Order {v} shipped today.",
+    "Your tracking number is {v}.",
+    "Invoice {v} is overdue.",
+    "Reference: {v}",
+    "Ticket {v} was closed by {name}.",
+    "See item {v} in the catalogue.",
+    "Build {v} passed all checks.",
+    "Batch {v} expires soon.",
+]
+
+
+def in_venv():
+    return os.path.realpath(sys.prefix) == os.path.realpath(VENV)
+
+
+def ensure_faker():
+    """Re-run this script inside .venv-faker, creating it when missing."""
+    if in_venv():
+        return
+    python = os.path.join(VENV, "bin", "python")
+    if not os.path.exists(python):
+        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
+    if subprocess.run([python, "-c", "import faker"], capture_output=True).returncode != 0:
+        subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", FAKER], check=True)
+    os.execv(python, [python, os.path.abspath(__file__)] + sys.argv[1:])
+
+
+class Gen:
+    def __init__(self, seed, test):
+        from faker import Faker
+
+        self.rng = random.Random(seed)
+        self.test = test
+        self.fakers = {}
+        self.seed = seed
+        self.Faker = Faker
+        self.lines = []
+
+    def fake(self, locale):
+        if locale not in self.fakers:
+            f = self.Faker(locale)
+            f.seed_instance(self.seed + len(self.fakers))
+            self.fakers[locale] = f
+        return self.fakers[locale]
+
+    def template(self, key):
+        """A template for `key` (an entity, or "lookalike") from this set's own lists."""
+        if self.test:
+            table = {**TEST_T, **TEST_IDS, "lookalike": TEST_LOOKALIKE}
+        else:
+            table = {**T, **{e: t for e, _, _, t in IDS}, "lookalike": LOOKALIKE}
+        return self.rng.choice(table[key])
+
+    def emit(self, template, value, entity, locale, group):
+        name = self.fake(locale).name()
+        head, tail = template.split("{v}")
+        head = head.replace("{name}", name)
+        tail = tail.replace("{name}", name)
+        text = head + value + tail
+        entities = [] if entity is None else [{"type": entity, "start": len(head), "end": len(head) + len(value), "value": value}]
+        self.lines.append({"text": text, "entities": entities, "locale": locale, "group": group})
+
+    def group_digits(self, digits, sizes):
+        sep = self.rng.choice([" ", "-", ""])
+        out, at = [], 0
+        for s in sizes:
+            out.append(digits[at:at + s])
+            at += s
+        return sep.join(out)
+
+    def card(self, kind):
+        n = self.fake("en_US").credit_card_number(card_type=kind)
+        if len(n) == 15 and n[:2] in ("34", "37"):
+            return self.group_digits(n, [4, 6, 5])
+        if len(n) == 14:
+            return self.group_digits(n, [4, 6, 4])
+        sizes = [4] * (len(n) // 4) + ([len(n) % 4] if len(n) % 4 else [])
+        return self.group_digits(n, sizes)
+
+    def iban(self, locale):
+        v = self.fake(locale).iban()
+        if self.rng.random() < 0.5:
+            return " ".join(v[i:i + 4] for i in range(0, len(v), 4))
+        return v
+
+    def positives(self, per_entity):
+        for _ in range(per_entity):
+            self.emit(self.template("CREDIT_CARD"), self.card(self.rng.choice(CARD_TYPES)), "CREDIT_CARD", "en_US", "CREDIT_CARD")
+        for _ in range(per_entity * 2):
+            loc = self.rng.choice(LOCALES)
+            self.emit(self.template("PHONE_NUMBER"), self.fake(loc).phone_number(), "PHONE_NUMBER", loc, "PHONE_NUMBER")
+        for _ in range(per_entity):
+            loc = self.rng.choice(LOCALES)
+            f = self.fake(loc)
+            v = self.rng.choice([f.email, f.company_email, f.free_email])()
+            self.emit(self.template("EMAIL_ADDRESS"), v, "EMAIL_ADDRESS", loc, "EMAIL_ADDRESS")
+        for _ in range(per_entity):
+            loc = self.rng.choice(IBAN_LOCALES)
+            self.emit(self.template("IBAN_CODE"), self.iban(loc), "IBAN_CODE", loc, "IBAN_CODE")
+        for _ in range(per_entity):
+            f = self.fake("en_US")
+            v = self.rng.choice([f.ipv4_public, f.ipv4_private, f.ipv6])()
+            self.emit(self.template("IP_ADDRESS"), v, "IP_ADDRESS", "en_US", "IP_ADDRESS")
+        for _ in range(per_entity // 2):
+            loc = self.rng.choice(IBAN_LOCALES)
+            v = self.fake(loc).swift(length=self.rng.choice([8, 11]))
+            self.emit(self.template("SWIFT_CODE"), v, "SWIFT_CODE", loc, "SWIFT_CODE")
+        for entity, loc, method, _ in IDS:
+            for _ in range(per_entity // 2):
+                v = getattr(self.fake(loc), method)()
+                if entity == "US_SSN" and self.rng.random() < 0.3:
+                    v = v.replace("-", "")
+                self.emit(self.template(entity), v, entity, loc, entity)
+
+    def luhn_broken(self):
+        n = self.fake("en_US").credit_card_number(card_type=self.rng.choice(CARD_TYPES))
+        n = n[:-1] + str((int(n[-1]) + self.rng.randrange(1, 10)) % 10)
+        return self.group_digits(n, [4] * (len(n) // 4) + ([len(n) % 4] if len(n) % 4 else []))
+
+    def lookalikes(self, count):
+        f = self.fake("en_US")
+        makers = {
+            "luhn_invalid_card": self.luhn_broken,
+            "ean13": f.ean13,
+            "isbn13": f.isbn13,
+            "isbn10": f.isbn10,
+            "unix_time": lambda: str(int(f.unix_time())),
+            "unix_time_ms": lambda: str(int(f.unix_time() * 1000)),
+            "iso_datetime": lambda: f.date_time().isoformat(),
+            "date": lambda: f.date(pattern=self.rng.choice(["%Y-%m-%d", "%d.%m.%Y", "%m/%d/%Y", "%d/%m/%Y"])),
+            "order_number": lambda: f.numerify(self.rng.choice(["#########", "##########", "############", "###-#######-#######"])),
+            "invoice_id": lambda: f.bothify(self.rng.choice(["INV-####-######", "INV####/##", "PO-########", "??-#####-##"])).upper(),
+            "tracking": lambda: f.bothify(self.rng.choice(["1Z###??#########", "############", "94001#################"])).upper(),
+            "version": lambda: f.numerify(self.rng.choice(["%.#.##", "%#.#.#####.####", "v%.##.#", "%.%.%-rc#"])),
+            # Invalid as an SSN and as an ITIN: area 000 or 666, group 00, serial 0000, or 9xx with a
+            # group outside the ITIN ranges.
+            "invalid_ssn": lambda: f.numerify(self.rng.choice(["000-##-####", "666-##-####", "9##-0#-####", "9##-4#-####", "###-00-####", "###-##-0000"])),
+            "uuid": f.uuid4,
+            "sha1": f.sha1,
+            "price": lambda: f"${f.pyint(1000, 99999):,}.{f.pyint(0, 99):02d}",
+            "coordinates": lambda: f"{f.latitude()}, {f.longitude()}",
+        }
+        names = sorted(makers)
+        for i in range(count):
+            kind = names[i % len(names)]
+            self.emit(self.template("lookalike"), str(makers[kind]()), None, "en_US", "lookalike:" + kind)
+
+
+def write(path, seed, test, per_entity, lookalikes):
+    g = Gen(seed, test)
+    g.positives(per_entity)
+    g.lookalikes(lookalikes)
+    g.rng.shuffle(g.lines)
+    with open(path, "w") as out:
+        for line in g.lines:
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+    print(f"{path}: {len(g.lines)} lines", file=sys.stderr)
+
+
+def main():
+    ensure_faker()
+    import faker
+
+    assert faker.VERSION == FAKER.split("==")[1], f"pinned {FAKER}, found {faker.VERSION}"
+    write(os.path.join(HERE, "dev.jsonl"), 1001, False, 200, 1000)
+    write(os.path.join(HERE, "test.jsonl"), 3003, True, 200, 1000)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,393 @@
+//! Phone numbers, checked against libphonenumber's numbering plans (the `phonenumber` crate's
+//! metadata). The crate's own validator keeps one 100-entry regex cache behind a `Mutex` shared by
+//! every caller — a cross-shard lock, and a cache that a couple of dozen regions thrash — so the
+//! data plane reads the metadata once at start and compiles each region's patterns itself; every
+//! shard gets its own copy ([`Plans`] clones into the shard's scratch).
+//!
+//! Decision, for a candidate shaped like a phone number:
+//! - `+CC …`, `00CC …`, `011 CC …`: the country code must exist and the rest have a possible
+//!   length for it (valid for the regions we hold plans for);
+//! - a national number with separators or brackets: valid in one of the hint regions, or possible
+//!   there with a phone word before it ("call", "tel.", "Telefon", …);
+//! - bare digits, and groupings that belong to other numbers (123-45-6789, four groups of four,
+//!   a one-digit check group): possible in a hint region, and a phone word before it;
+//! - never a date, a dotted quad, or part of a longer id (`INV-2024-000123`).
+
+use phonenumber::metadata::{Metadata, DATABASE};
+use regex::{Regex, RegexBuilder};
+
+use super::{digits, Candidate};
+
+/// Hint regions, in order, when the project names none: the numbering plans a national number
+/// (one without a country code) is checked against.
+pub const DEFAULT_REGIONS: &[&str] = &[
+    "US", "GB", "DE", "FR", "ES", "IT", "NL", "BE", "CH", "AT", "IE", "PT", "PL", "SE", "DK", "NO",
+    "FI", "IN", "CA", "AU", "NZ", "BR", "MX", "JP",
+];
+
+/// Words that say the number after them is a phone number. Only words about telephony: "number",
+/// "no." and "reference" come before order and tracking numbers as often.
+const WORDS: &[&str] = &[
+    "call",
+    "phone",
+    "phones",
+    "tel",
+    "tel.",
+    "telephone",
+    "mobile",
+    "cell",
+    "cellphone",
+    "fax",
+    "text",
+    "sms",
+    "whatsapp",
+    "reach",
+    "contact",
+    "ring",
+    "dial",
+    "hotline",
+    "telefon",
+    "telefono",
+    "teléfono",
+    "téléphone",
+    "tél",
+    "portable",
+    "handy",
+    "mobil",
+    "rufen",
+    "anrufen",
+    "erreichen",
+    "appelez",
+    "appeler",
+    "joindre",
+    "llámame",
+    "llamar",
+    "llame",
+    "móvil",
+    "chiamami",
+    "chiamare",
+    "cellulare",
+    "bel",
+    "bellen",
+    "ligue",
+    "celular",
+    "telefone",
+    "ring",
+    "dzwoń",
+    "ringa",
+];
+
+/// One region's numbering plan, compiled.
+#[derive(Clone)]
+struct Plan {
+    code: u16,
+    national_prefix: Option<String>,
+    lengths: Vec<u16>,
+    general: Regex,
+    /// Fixed line, mobile, toll free, premium, shared cost, personal, VoIP, UAN, pager.
+    types: Vec<Regex>,
+}
+
+/// The numbering plans of the hint regions, compiled; one copy per shard.
+#[derive(Clone, Default)]
+pub struct Plans {
+    plans: Vec<Plan>,
+}
+
+impl Plans {
+    /// Compile the plans of `regions` (ISO 3166 codes) from the metadata.
+    pub fn new(regions: &[&str]) -> Result<Plans, String> {
+        let mut plans = Vec::with_capacity(regions.len());
+        for region in regions {
+            let meta = DATABASE
+                .by_id(*region)
+                .ok_or_else(|| format!("no numbering plan for region {region:?}"))?;
+            plans.push(Plan::new(meta).map_err(|e| format!("region {region}: {e}"))?);
+        }
+        Ok(Plans { plans })
+    }
+
+    /// No plans: national numbers are never confirmed (tests of other validators).
+    pub fn empty() -> Plans {
+        Plans::default()
+    }
+
+    fn valid_national(&self, d: &str) -> (bool, bool) {
+        let (mut valid, mut possible) = (false, false);
+        for plan in &self.plans {
+            let nsn = match &plan.national_prefix {
+                Some(p) if d.len() > p.len() && d.starts_with(p.as_str()) => &d[p.len()..],
+                _ => d,
+            };
+            let (v, p) = plan.check(nsn);
+            valid |= v;
+            possible |= p;
+            if valid {
+                break;
+            }
+        }
+        (valid, possible)
+    }
+
+    /// A number after its country code: (valid, possible).
+    fn check_international(&self, d: &str) -> (bool, bool) {
+        for cc_len in 1..=3 {
+            if d.len() <= cc_len + 3 {
+                break;
+            }
+            let Ok(code) = d[..cc_len].parse::<u16>() else {
+                continue;
+            };
+            let Some(metas) = DATABASE.by_code(&code) else {
+                continue;
+            };
+            let nsn = &d[cc_len..];
+            let held: Vec<&Plan> = self.plans.iter().filter(|p| p.code == code).collect();
+            if !held.is_empty() {
+                let valid = held.iter().any(|p| p.check(nsn).0);
+                let possible = held.iter().any(|p| p.check(nsn).1);
+                return (valid, possible);
+            }
+            let len = nsn.len() as u16;
+            let possible = metas.iter().any(|m| {
+                let d = m.descriptors();
+                [
+                    d.general(),
+                    d.fixed_line().unwrap_or(d.general()),
+                    d.mobile().unwrap_or(d.general()),
+                ]
+                .iter()
+                .any(|desc| desc.possible_length().contains(&len))
+            });
+            return (false, possible);
+        }
+        (false, false)
+    }
+}
+
+impl Plan {
+    fn new(meta: &Metadata) -> Result<Plan, String> {
+        let compile = |src: &str| {
+            RegexBuilder::new(&format!("^(?:{src})$"))
+                .ignore_whitespace(true)
+                .build()
+                .map_err(|e| e.to_string())
+        };
+        let d = meta.descriptors();
+        let mut types = Vec::new();
+        // The general description often lists no lengths of its own: take every type's too.
+        let mut lengths = d.general().possible_length().to_vec();
+        for desc in [
+            d.fixed_line(),
+            d.mobile(),
+            d.toll_free(),
+            d.premium_rate(),
+            d.shared_cost(),
+            d.personal_number(),
+            d.voip(),
+            d.uan(),
+            d.pager(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            types.push(compile(desc.national_number().as_str())?);
+            lengths.extend_from_slice(desc.possible_length());
+            // Numbers dialled without their area code (Australia's eight-digit locals).
+            lengths.extend_from_slice(desc.possible_local_length());
+        }
+        lengths.sort_unstable();
+        lengths.dedup();
+        Ok(Plan {
+            code: meta.country_code(),
+            national_prefix: meta.national_prefix().map(str::to_owned),
+            lengths,
+            general: compile(d.general().national_number().as_str())?,
+            types,
+        })
+    }
+
+    /// (valid, possible) for a national significant number.
+    fn check(&self, nsn: &str) -> (bool, bool) {
+        let possible = self.lengths.contains(&(nsn.len() as u16));
+        let valid =
+            possible && self.general.is_match(nsn) && self.types.iter().any(|t| t.is_match(nsn));
+        (valid, possible)
+    }
+}
+
+/// Where the number ends and its extension (`x123`, `ext. 123`, `extension 123`) begins.
+fn main_part(m: &[u8]) -> &[u8] {
+    let lower: Vec<u8> = m.iter().map(u8::to_ascii_lowercase).collect();
+    let cut = memchr::memmem::find(&lower, b"ext")
+        .or_else(|| memchr::memchr(b'x', &lower))
+        .or_else(|| memchr::memchr(b'#', &lower))
+        .unwrap_or(m.len());
+    let mut end = cut;
+    while end > 0 && !m[end - 1].is_ascii_digit() {
+        end -= 1;
+    }
+    &m[..end]
+}
+
+/// Digit groups of a national number, for shape checks.
+fn groups(m: &[u8]) -> Vec<usize> {
+    m.split(|b| !b.is_ascii_digit())
+        .filter(|g| !g.is_empty())
+        .map(<[u8]>::len)
+        .collect()
+}
+
+/// Dates (2024-03-15, 15.03.2024, 03/15/2024) and dotted quads are not phone numbers.
+fn not_a_phone_shape(main: &[u8], g: &[usize]) -> bool {
+    let seps: Vec<u8> = main
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_digit())
+        .collect();
+    let date_seps = !seps.is_empty() && seps.iter().all(|b| matches!(b, b'-' | b'.' | b'/'));
+    let date = date_seps && matches!(g, [4, 1..=2, 1..=2] | [1..=2, 1..=2, 4] | [1..=2, 1..=2, 2]);
+    let dots = !seps.is_empty() && seps.iter().all(|b| *b == b'.');
+    let quad = dots && g.len() == 4 && g.iter().all(|n| *n <= 3);
+    // 32.1896105 (a decimal), 10.0.19045.3803 (a version).
+    let decimal = dots && g.len() == 2;
+    let version = dots && g.len() >= 3 && g.contains(&1);
+    date || quad || decimal || version
+}
+
+/// A phone number: see the module header.
+pub fn phone(c: &Candidate) -> Option<(usize, usize)> {
+    let m = c.bytes();
+    // Part of a longer token: `INV-2024-000123`, `v1.2.3-4567890`, `ab/1234567`.
+    if matches!(c.before(), Some(b'-' | b'/' | b'_' | b'.' | b'#' | b':'))
+        && c.start >= 2
+        && c.text[c.start - 2].is_ascii_alphanumeric()
+    {
+        return None;
+    }
+    if matches!(c.after(), Some(b'-' | b'/' | b'_'))
+        && c.text.get(c.end + 1).is_some_and(u8::is_ascii_alphanumeric)
+    {
+        return None;
+    }
+    let main = main_part(m);
+    let d: String = digits(main).iter().map(|x| char::from(b'0' + x)).collect();
+    if !(7..=17).contains(&d.len()) {
+        return None;
+    }
+    let named = || c.preceded_by(WORDS);
+    let plus = main.first() == Some(&b'+');
+    let exit_code = if plus {
+        Some(0)
+    } else if d.starts_with("00") {
+        Some(2)
+    } else if d.starts_with("011") {
+        Some(3)
+    } else {
+        None
+    };
+    if let Some(skip) = exit_code {
+        // `+44 (0)20 …`: the bracketed trunk zero is not part of the number.
+        let rest = strip_bracketed_trunk(main, &d[skip..]);
+        let (valid, possible) = c.phones.check_international(&rest);
+        // `00 44 …`, `001-242-…`: an exit code written as a group of its own says as much as `+`.
+        let own_group = skip > 0
+            && main.len() > skip
+            && main[..skip].iter().all(u8::is_ascii_digit)
+            && !main[skip].is_ascii_digit()
+            && skip + 1 < main.len();
+        if valid || (possible && (plus || own_group || named())) {
+            return Some((0, m.len()));
+        }
+        // `0088-228294`, `011-34 32 72`: an area code that starts like an exit code.
+        if plus {
+            return None;
+        }
+    }
+    let g = groups(main);
+    if not_a_phone_shape(main, &g) {
+        return None;
+    }
+    let bare = main.iter().all(u8::is_ascii_digit);
+    let (valid, possible) = c.phones.valid_national(&d);
+    // A last group of one digit is a check digit (ISBN, reference numbers), not a subscriber;
+    // three or more groups of four is how card and account numbers are written.
+    let check_digit_tail = g.len() >= 3 && g.last() == Some(&1);
+    let card_grouping = g.len() >= 3 && g.iter().filter(|n| **n == 4).count() >= 3;
+    // 123-45-6789 is how US social security numbers are written.
+    let ssn_grouping = g == [3, 2, 4];
+    // Bare digits and those shapes need a phone word; a written-out number valid in a hint
+    // region stands alone.
+    let needs_word = bare || check_digit_tail || card_grouping || ssn_grouping;
+    let ok = (valid && !needs_word) || (possible && named());
+    ok.then_some((0, m.len()))
+}
+
+/// The international digits without a `(0)` written after the country code.
+fn strip_bracketed_trunk(main: &[u8], rest: &str) -> String {
+    let mut s = rest.to_owned();
+    if let Some(at) = memchr::memmem::find(main, b"(0)") {
+        // Digits before the bracket, less the international prefix dropped from `rest`.
+        let dropped = digits(main).len() - rest.len();
+        if let Some(i) = digits(&main[..at]).len().checked_sub(dropped) {
+            if i < s.len() {
+                s.remove(i);
+            }
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn find(plans: &Plans, text: &str, value: &str) -> bool {
+        let start = text.find(value).unwrap_or(0);
+        let c = Candidate {
+            text: text.as_bytes(),
+            start,
+            end: start + value.len(),
+            phones: plans,
+        };
+        phone(&c) == Some((0, value.len()))
+    }
+
+    #[test]
+    fn international_national_and_extension_forms() {
+        let plans = Plans::new(DEFAULT_REGIONS).unwrap_or_else(|e| panic!("{e}"));
+        for (text, value) in [
+            ("Call me at +44 20 7946 0958 now", "+44 20 7946 0958"),
+            ("tel. +44(0)20 7496 0305", "+44(0)20 7496 0305"),
+            ("phone 502.546.0536x160", "502.546.0536x160"),
+            ("call 001-635-686-2894x72951", "001-635-686-2894x72951"),
+            ("Ring (0118)4960007", "(0118)4960007"),
+            ("Appelez le 01 53 52 46 62", "01 53 52 46 62"),
+            ("Telefon (07128) 20003", "(07128) 20003"),
+            (
+                "reach me on (415) 555-2671 ext. 12",
+                "(415) 555-2671 ext. 12",
+            ),
+            ("Call 0153524662", "0153524662"),
+        ] {
+            assert!(find(&plans, text, value), "{text}");
+        }
+    }
+
+    #[test]
+    fn lookalikes_are_not_phones() {
+        let plans = Plans::new(DEFAULT_REGIONS).unwrap_or_else(|e| panic!("{e}"));
+        for (text, value) in [
+            ("Order 4829104821 shipped", "4829104821"),
+            ("on 2024-03-15 at noon", "2024-03-15"),
+            ("build 10.0.19045.3803", "10.0.19045.3803"),
+            ("at 32.1896105, 99.374011", "32.1896105"),
+            ("invoice INV-2024-000123", "2024-000123"),
+            ("ISBN 978-1-69000-792-0", "978-1-69000-792-0"),
+            ("ref 123-45-6789", "123-45-6789"),
+            ("+999 1234 5678", "+999 1234 5678"),
+        ] {
+            assert!(!find(&plans, text, value), "{text}");
+        }
+    }
+}
