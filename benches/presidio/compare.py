@@ -43,6 +43,7 @@ ENTITY = {
     "iban": "IBAN_CODE",
     "ipv4": "IP_ADDRESS",
     "ipv6": "IP_ADDRESS",
+    "phone": "PHONE_NUMBER",
     "phone_e164": "PHONE_NUMBER",
     "phone_us": "PHONE_NUMBER",
     "phone_uk": "PHONE_NUMBER",

@@ -48,6 +48,11 @@ pub struct Config {
     pub upstream: Upstream,
     #[serde(default)]
     pub fallback: Fallback,
+    /// Numbering plans a phone number written without its country code is checked against, in
+    /// order (ISO 3166 codes, e.g. `["DE", "AT", "CH"]`); default: 24 regions across North
+    /// America, Europe, India, Brazil, Mexico, Japan, Australia and New Zealand. Numbers with
+    /// `+CC` or an international prefix are checked against their own country whatever this says.
+    pub phone_regions: Option<Vec<String>>,
     /// How often token usage is shipped from the audit log to the control plane.
     #[serde(default = "default_usage_ship_ms")]
     pub usage_ship_ms: u64,

@@ -117,8 +117,15 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
         shards,
         ships_usage.then(|| Arc::clone(&usage_needed)),
     )?;
-    let guard =
-        Arc::new(warden_dataplane::guard::engine::Engine::new().map_err(anyhow::Error::msg)?);
+    let guard = Arc::new(
+        match &config.phone_regions {
+            Some(regions) => warden_dataplane::guard::engine::Engine::with_regions(
+                &regions.iter().map(String::as_str).collect::<Vec<_>>(),
+            ),
+            None => warden_dataplane::guard::engine::Engine::new(),
+        }
+        .map_err(anyhow::Error::msg)?,
+    );
     let scorer = Arc::new(warden_dataplane::complexity::Scorer::new().map_err(anyhow::Error::msg)?);
     let version = Arc::new(AtomicU64::new(snapshot.version));
     let (senders, mut receivers): (Vec<_>, Vec<_>) = (0..shards)

@@ -19,6 +19,8 @@ REVOKED_KEY = "sk-sdk-revoked-0000"
 REVOKED_WARDEN_KEY = "wdn_sdk_revoked_project_key"
 # A Warden key whose project runs guardrails.
 GUARDED_KEY = "wdn_sdk_guarded_project_key"
+# A Warden key whose project sends placeholders upstream and leaves them in the answer.
+REDACT_KEY = "wdn_sdk_redact_project_key"
 
 ALIASES = [
     "gpt-4o", "gpt-4o-mini", "o3", "o3-mini",
@@ -125,6 +127,16 @@ pattern = 'project (?:falcon|osprey)'
 caseless = true
 action = "block"
 
+# PII is redacted: the provider, and so the mock's echo, sees placeholders only.
+[[tenants.projects]]
+id = "sdk-redact"
+api_keys = ["{redact_key}"]
+provider_keys = [
+  {{ provider = "openai", key = "{provider_key}" }},
+]
+[tenants.projects.guardrails]
+pii = "redact"
+
 # Every provider rejects this project's keys (the mock answers 401 for them).
 [[tenants.projects]]
 id = "sdk-revoked"
@@ -160,6 +172,7 @@ def gateway(request, mock):
                 provider_key=PROVIDER_KEY,
                 revoked_warden_key=REVOKED_WARDEN_KEY,
                 guarded_key=GUARDED_KEY,
+                redact_key=REDACT_KEY,
                 revoked=REVOKED_KEY,
             )
         )

@@ -42,7 +42,13 @@ impl Finding {
 }
 
 impl Engine {
+    /// The built-in detectors, with the default phone hint regions.
     pub fn new() -> Result<Engine, String> {
+        Engine::with_regions(DEFAULT_REGIONS)
+    }
+
+    /// The built-in detectors; national phone numbers are checked against `regions`' plans.
+    pub fn with_regions(regions: &[&str]) -> Result<Engine, String> {
         // Detectors that share a pattern share one expression, reported under the first of them.
         let leader = |i: usize| {
             let d = &DETECTORS[i];
@@ -87,7 +93,7 @@ impl Engine {
         Ok(Engine {
             quick: build(CompileFlags::SINGLEMATCH, &|_| true)?,
             exact: build(CompileFlags::SOM_LEFTMOST, &|d| d.category.located())?,
-            phones: Plans::new(DEFAULT_REGIONS)?,
+            phones: Plans::new(regions)?,
             members,
         })
     }

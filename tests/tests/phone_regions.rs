@@ -1,0 +1,64 @@
+//! `phone_regions`: the numbering plans a phone number without its country code is checked
+//! against. A French project's gateway redacts French national numbers; a number that is no
+//! French number passes unless it carries its country code; an unknown region stops the start
+//! with a clear error.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use warden_tests::{chat_body, config, Driver, Gateway, Mock};
+
+fn redacting(mock: &Mock, regions: Option<&str>) -> String {
+    let mut text = config(mock.addr, 1, "").replace(
+        "  { provider = \"google\", key = \"gm-key-5555\" },\n]",
+        "  { provider = \"google\", key = \"gm-key-5555\" },\n]\n[tenants.projects.guardrails]\npii = \"redact\"\n",
+    );
+    if let Some(regions) = regions {
+        text = text.replacen(
+            "io_uring_entries = 256\n",
+            &format!("io_uring_entries = 256\nphone_regions = {regions}\n"),
+            1,
+        );
+    }
+    text
+}
+
+fn upstream_saw(gw: &Gateway, text: &str) -> String {
+    let res = gw.chat(&chat_body("gpt-4o", text, false));
+    assert_eq!(res.status, 200, "{}", res.text());
+    res.json()["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn national_numbers_follow_the_configured_regions() {
+    let mock = Mock::start(&[]);
+    let french = Gateway::start(Driver::IoUring, &redacting(&mock, Some("[\"FR\"]")));
+    assert_eq!(
+        upstream_saw(&french, "Appelez le 01 53 52 46 62 demain"),
+        "echo: Appelez le [PHONE_1] demain"
+    );
+    assert_eq!(
+        upstream_saw(&french, "call 020 7946 0958 tomorrow"),
+        "echo: call 020 7946 0958 tomorrow",
+        "no French number"
+    );
+    assert_eq!(
+        upstream_saw(&french, "call +44 20 7946 0958 tomorrow"),
+        "echo: call [PHONE_1] tomorrow",
+        "its country code names its plan"
+    );
+    let default = Gateway::start(Driver::Epoll, &redacting(&mock, None));
+    assert_eq!(
+        upstream_saw(&default, "call 020 7946 0958 tomorrow"),
+        "echo: call [PHONE_1] tomorrow"
+    );
+}
+
+#[test]
+fn an_unknown_region_stops_the_start() {
+    let mock = Mock::start(&[]);
+    let err = Gateway::fails_to_start(Driver::IoUring, &redacting(&mock, Some("[\"FR\", \"XX\"]")));
+    assert!(err.contains("no numbering plan for region \"XX\""), "{err}");
+}
