@@ -1,26 +1,44 @@
-//! The compiled detector database and scanning one text into confirmed, non-overlapping
-//! findings. Hyperscan reports every end offset at which a pattern matches (with the leftmost
-//! start): for each start, candidates are tried from the longest down until a validator confirms
-//! one; overlapping findings keep the longer one (the earlier detector on a tie).
+//! The compiled detector databases and scanning one text into confirmed, non-overlapping
+//! findings. A quick pass without start-of-match tracking says which detectors could fire at all
+//! (most texts: none); only the families of those that did run their exact pass, which reports
+//! every end offset at which a pattern matches (with the leftmost start). For each start,
+//! candidates are tried from the longest down until a validator confirms one; overlapping findings
+//! keep the longer one (the earlier detector on a tie).
 
 use hyperscan::prelude::*;
 
 use super::detectors::{Detector, DETECTORS};
 use super::pii::{phone::DEFAULT_REGIONS, Candidate, Plans};
+use super::Category;
 
 pub struct Engine {
-    /// Every detector without start-of-match tracking, reporting once: the fast question "is
-    /// anything here at all?", which most texts answer no to.
+    /// Every detector without start-of-match tracking, reporting once (located ones in
+    /// Hyperscan's cheaper prefilter form): the fast question "could anything be here?".
     quick: BlockDatabase,
-    /// The same detectors with leftmost start offsets, run only on texts the quick pass flags.
-    exact: BlockDatabase,
+    /// The located detectors with leftmost start offsets, one database per family (see
+    /// `family`), each run only when the quick pass saw one of its members.
+    exact: Vec<BlockDatabase>,
+    /// Each detector's family (an index into `exact`); `None` for signals.
+    family: Vec<Option<usize>>,
     /// The hint regions' numbering plans; each shard's scratch takes its own copy.
     phones: Plans,
-    /// For each detector whose expression Hyperscan reports, every detector sharing it.
-    members: Vec<Vec<usize>>,
 }
 
-/// One shard's working space: Hyperscan scratch for both databases and its own compiled
+/// Detectors whose start-of-match tracking costs alike go together: a text with an e-mail
+/// address should not pay for thirty digit patterns, nor a text with a date for every secret.
+fn family(d: &Detector) -> usize {
+    match (d.category, d.id) {
+        (Category::Secrets, _) => 0,
+        (_, "email") => 1,
+        (_, "ipv6") => 2,
+        (_, "uk_nino" | "it_fiscal_code" | "es_dni" | "es_nie" | "fr_nir" | "iban" | "bic") => 3,
+        (_, "passport" | "drivers_licence" | "date_of_birth" | "street_address") => 4,
+        _ => 5,
+    }
+}
+const FAMILIES: usize = 6;
+
+/// One shard's working space: Hyperscan scratch for every database and its own compiled
 /// numbering plans (their regex caches are then never shared between threads).
 pub struct Scratch {
     hs: hyperscan::Scratch,
@@ -49,24 +67,13 @@ impl Engine {
 
     /// The built-in detectors; national phone numbers are checked against `regions`' plans.
     pub fn with_regions(regions: &[&str]) -> Result<Engine, String> {
-        // Detectors that share a pattern share one expression, reported under the first of them.
-        let leader = |i: usize| {
-            let d = &DETECTORS[i];
-            DETECTORS
-                .iter()
-                .position(|o| o.pattern == d.pattern && o.caseless == d.caseless)
-                .unwrap_or(i)
-        };
-        let members = (0..DETECTORS.len())
-            .map(|i| (0..DETECTORS.len()).filter(|&j| leader(j) == i).collect())
-            .collect();
         let build = |base: CompileFlags,
                      with: &dyn Fn(&Detector) -> bool|
          -> Result<BlockDatabase, String> {
             let patterns: Vec<Pattern> = DETECTORS
                 .iter()
                 .enumerate()
-                .filter(|(i, d)| with(d) && leader(*i) == *i)
+                .filter(|(_, d)| with(d))
                 .map(|(i, d)| {
                     let mut flags = base | CompileFlags::UTF8;
                     if base.contains(CompileFlags::SINGLEMATCH) && d.category.located() {
@@ -88,25 +95,35 @@ impl Engine {
                 .build()
                 .map_err(|e| format!("compiling the guardrail detectors: {e}"))
         };
-        // Injection signals only need to be known, not located: they stay out of the costly
-        // start-of-match database.
+        let family_of: Vec<Option<usize>> = DETECTORS
+            .iter()
+            .map(|d| d.category.located().then(|| family(d)))
+            .collect();
+        let exact = (0..FAMILIES)
+            .map(|f| {
+                build(CompileFlags::SOM_LEFTMOST, &|d| {
+                    d.category.located() && family(d) == f
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Engine {
             quick: build(CompileFlags::SINGLEMATCH, &|_| true)?,
-            exact: build(CompileFlags::SOM_LEFTMOST, &|d| d.category.located())?,
+            exact,
+            family: family_of,
             phones: Plans::new(regions)?,
-            members,
         })
     }
 
-    /// Working space for one shard (large enough for both databases).
+    /// Working space for one shard (large enough for every database).
     pub fn scratch(&self) -> Result<Scratch, String> {
         let mut s = self
-            .exact
+            .quick
             .alloc_scratch()
             .map_err(|e| format!("guardrail scratch: {e}"))?;
-        self.quick
-            .realloc_scratch(&mut s)
-            .map_err(|e| format!("guardrail scratch: {e}"))?;
+        for db in &self.exact {
+            db.realloc_scratch(&mut s)
+                .map_err(|e| format!("guardrail scratch: {e}"))?;
+        }
         Ok(Scratch {
             hs: s,
             phones: self.phones.clone(),
@@ -115,32 +132,30 @@ impl Engine {
 
     /// Confirmed findings in `text`, in order, not overlapping.
     pub fn scan(&self, scratch: &Scratch, text: &[u8], out: &mut Vec<Finding>) {
-        // Which detectors fire at all (each reports once); injection signals are findings as
-        // they are, the rest need the exact pass for their spans.
-        let mut located = false;
+        // Which detectors could fire (each reports once); injection signals are findings as
+        // they are, the rest need their family's exact pass for their spans.
+        let mut families = [false; FAMILIES];
         let mut signals: Vec<Finding> = Vec::new();
         let _ = self.quick.scan(text, &scratch.hs, |id, _, to, _| {
-            if !DETECTORS[id as usize].category.located() {
-                signals.push(Finding {
+            match self.family[id as usize] {
+                Some(f) => families[f] = true,
+                None => signals.push(Finding {
                     detector: id as usize,
                     start: to as usize,
                     end: to as usize,
-                });
-            } else {
-                located = true;
+                }),
             }
             Matching::Continue
         });
-        if !located {
-            out.extend(signals);
-            return;
-        }
         let mut raw: Vec<(usize, usize, usize)> = Vec::new();
-        let _ = self.exact.scan(text, &scratch.hs, |id, from, to, _| {
-            raw.push((id as usize, from as usize, to as usize));
-            Matching::Continue
-        });
+        for (db, _) in self.exact.iter().zip(families).filter(|(_, hit)| *hit) {
+            let _ = db.scan(text, &scratch.hs, |id, from, to, _| {
+                raw.push((id as usize, from as usize, to as usize));
+                Matching::Continue
+            });
+        }
         if raw.is_empty() {
+            out.extend(signals);
             return;
         }
         // Per (detector, start): longest candidate first.
@@ -152,36 +167,35 @@ impl Engine {
         let mut i = 0;
         while i < raw.len() {
             let (det, start) = (raw[i].0, raw[i].1);
-            let group = i;
+            let longest = raw[i].2;
+            let mut confirmed = None;
             while i < raw.len() && raw[i].0 == det && raw[i].1 == start {
-                i += 1;
-            }
-            let mut any = false;
-            for &member in &self.members[det] {
-                // Longest candidate first; the first one this member's validator confirms.
-                let confirmed = raw[group..i].iter().find_map(|&(_, from, to)| {
+                if confirmed.is_none() {
+                    let (from, to) = (raw[i].1, raw[i].2);
                     let candidate = Candidate {
                         text,
                         start: from,
                         end: to,
                         phones: &scratch.phones,
                     };
-                    (DETECTORS[member].validate)(&candidate).map(|(a, b)| Finding {
-                        detector: member,
-                        start: from + a,
-                        end: from + b,
-                    })
-                });
-                any |= confirmed.is_some();
-                found.extend(confirmed);
+                    if let Some((a, b)) = (DETECTORS[det].validate)(&candidate) {
+                        confirmed = Some(Finding {
+                            detector: det,
+                            start: from + a,
+                            end: from + b,
+                        });
+                    }
+                }
+                i += 1;
             }
-            if !any {
-                rejected.push((det, start, raw[group].2));
+            if confirmed.is_none() {
+                rejected.push((det, start, longest));
             }
+            found.extend(confirmed);
         }
         found.retain(|f| {
             !rejected.iter().any(|&(det, start, end)| {
-                !self.members[det].contains(&f.detector)
+                det != f.detector
                     && start <= f.start
                     && f.end <= end
                     && end - start > f.end - f.start
