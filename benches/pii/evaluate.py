@@ -26,6 +26,9 @@ import platform
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from own_venv import rerun_inside  # noqa: E402
+
 PRESIDIO = "presidio-analyzer==2.2.366"
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 VENV = os.path.join(ROOT, ".venv-presidio")
@@ -53,14 +56,7 @@ PRESIDIO_RECOGNIZERS = {
 
 
 def ensure_presidio():
-    if os.path.realpath(sys.prefix) == os.path.realpath(VENV):
-        return
-    python = os.path.join(VENV, "bin", "python")
-    if not os.path.exists(python):
-        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
-    if subprocess.run([python, "-c", "import presidio_analyzer"], capture_output=True).returncode != 0:
-        subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", PRESIDIO], check=True)
-    os.execv(python, [python, os.path.abspath(__file__)] + sys.argv[1:])
+    rerun_inside(VENV, PRESIDIO, "presidio_analyzer", __file__)
 
 
 def run_warden(binary, path, texts):

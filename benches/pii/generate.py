@@ -18,6 +18,9 @@ Two sets, split so that nothing is tuned on the test part:
   An earlier test set (seed 2002, half of T's templates) was retired after one measurement showed
   what generic context words ("number") did to look-alikes; its figures are in the issue notes.
 
+The committed files are the sets: Faker's time look-alikes (Unix times, timestamps, dates) are
+drawn up to the day the script runs, so a later run writes other values for those lines.
+
 Each line: {"text", "entities": [{"type", "start", "end", "value"}], "locale", "group"}; start and
 end are character offsets. Lines of group "lookalike" carry no entity: any finding on one is a
 false redaction.
@@ -28,6 +31,9 @@ import os
 import random
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from own_venv import rerun_inside  # noqa: E402
 
 FAKER = "faker==40.54.0"
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -214,20 +220,8 @@ LOOKALIKE = [
 ]
 
 
-def in_venv():
-    return os.path.realpath(sys.prefix) == os.path.realpath(VENV)
-
-
 def ensure_faker():
-    """Re-run this script inside .venv-faker, creating it when missing."""
-    if in_venv():
-        return
-    python = os.path.join(VENV, "bin", "python")
-    if not os.path.exists(python):
-        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
-    if subprocess.run([python, "-c", "import faker"], capture_output=True).returncode != 0:
-        subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", FAKER], check=True)
-    os.execv(python, [python, os.path.abspath(__file__)] + sys.argv[1:])
+    rerun_inside(VENV, FAKER, "faker", __file__)
 
 
 class Gen:

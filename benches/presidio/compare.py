@@ -28,6 +28,9 @@ import os
 import platform
 import subprocess
 import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from own_venv import rerun_inside  # noqa: E402
 import time
 
 PRESIDIO = "presidio-analyzer==2.2.366"
@@ -53,24 +56,8 @@ ENTITY = {
 }
 
 
-def in_venv():
-    return os.path.realpath(sys.prefix) == os.path.realpath(VENV)
-
-
 def ensure_presidio():
-    """Re-run this script inside .venv-presidio, creating it when missing."""
-    if in_venv():
-        return
-    python = os.path.join(VENV, "bin", "python")
-    if not os.path.exists(python):
-        subprocess.run([sys.executable, "-m", "venv", VENV], check=True)
-    probe = subprocess.run([python, "-c", "import presidio_analyzer"], capture_output=True)
-    if probe.returncode != 0:
-        subprocess.run(
-            [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", PRESIDIO],
-            check=True,
-        )
-    os.execv(python, [python, os.path.abspath(__file__)] + sys.argv[1:])
+    rerun_inside(VENV, PRESIDIO, "presidio_analyzer", __file__)
 
 
 def presidio_recognizers():
