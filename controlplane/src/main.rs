@@ -2,7 +2,8 @@
 //! start (mode 0600), seed the model catalog, publish the first snapshot, serve the admin API,
 //! and push snapshots to the data planes.
 //! `warden-controlplane rotate-master-key --config FILE` asks the running control plane to
-//! re-wrap every provider key under a new master key.
+//! re-wrap every provider key under a new master key; `check --config FILE` checks a config
+//! without starting (see `cli`).
 
 // A command-line program: it reports on stdout.
 #![allow(clippy::print_stdout)]
@@ -10,6 +11,7 @@
 mod api;
 mod app;
 mod billing;
+mod cli;
 mod config;
 mod error;
 mod secrets;
@@ -41,14 +43,24 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let result = match args.as_slice() {
-        ["--config", path] => serve(Path::new(path)),
-        ["rotate-master-key", "--config", path] => rotate(Path::new(path)),
-        _ => {
-            eprintln!("usage: warden-controlplane --config FILE\n       warden-controlplane rotate-master-key --config FILE");
+    let command = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("warden-controlplane: {e}\n\n{}", cli::USAGE);
             return ExitCode::from(2);
+        }
+    };
+    let result = match command {
+        cli::Command::Serve(path) => serve(&path),
+        cli::Command::Check(path) => check(&path),
+        cli::Command::Rotate(path) => rotate(&path),
+        cli::Command::Help => {
+            println!("{}", cli::USAGE);
+            Ok(())
+        }
+        cli::Command::Version => {
+            println!("warden-controlplane {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
         }
     };
     match result {
@@ -58,6 +70,33 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `check --config FILE`: parse every key and check what a start would read, without creating
+/// anything: provider names, billing overhead, and the key files that already exist.
+fn check(path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(path).with_context(|| path.display().to_string())?;
+    providers(&config)?;
+    config.billing.overhead()?;
+    let key_file = config.master_key_file();
+    for (file, what) in [
+        (key_file.clone(), "master key file"),
+        (
+            config.data_dir.join("snapshot-signing.key"),
+            "snapshot-signing.key",
+        ),
+    ] {
+        if let Ok(bytes) = std::fs::read(&file) {
+            let bytes = Zeroizing::new(bytes);
+            anyhow::ensure!(
+                bytes.len() == 32,
+                "{}: the {what} must hold exactly 32 bytes",
+                file.display()
+            );
+        }
+    }
+    println!("{}: ok", path.display());
+    Ok(())
 }
 
 fn serve(path: &Path) -> anyhow::Result<()> {

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod cli;
 pub mod complexity;
 pub mod config;
 pub mod conn;

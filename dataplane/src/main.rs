@@ -17,6 +17,7 @@ use warden_dataplane::audit::producer::{Health, Producer};
 use warden_dataplane::audit::recover::recover_and_open;
 use warden_dataplane::audit::ring::{Ring, BYTES_PER_RECORD};
 use warden_dataplane::audit::writer::Writer;
+use warden_dataplane::cli::{self, Command};
 use warden_dataplane::config::Config;
 use warden_dataplane::control::{
     last_good, load_keyring, load_public_key, spawn_registration, write_atomically, Control,
@@ -35,8 +36,6 @@ use zeroize::Zeroizing;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-const USAGE: &str = "usage: warden-dataplane --config FILE\n       warden-dataplane audit verify|export|tail DIR ...\n       warden-dataplane guard scan [--repeat N] FILE";
-
 fn main() -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -44,37 +43,45 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        ["--config", path] => run(Path::new(path)),
-        ["audit", ..] => {
-            let code = warden_dataplane::audit::cli::run(
-                &args[1..],
-                &mut std::io::stdout(),
-                &mut std::io::stderr(),
-            );
-            return ExitCode::from(code);
+    let command = match cli::parse(std::env::args_os().skip(1)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("warden-dataplane: {e}\n\n{}", cli::USAGE);
+            return ExitCode::from(2);
         }
-        ["guard", ..] => {
-            let code = warden_dataplane::guard::cli::run(
-                &args[1..],
-                &mut std::io::stdout(),
-                &mut std::io::stderr(),
-            );
-            return ExitCode::from(code);
-        }
-        ["--version"] => {
-            println!("warden-dataplane {}", env!("CARGO_PKG_VERSION"));
+    };
+    let result = match command {
+        Command::Run { config } => run(&config),
+        Command::Check { config } => {
+            if let Err(e) = check(&config) {
+                eprintln!("{}: {e:#}", config.display());
+                return ExitCode::FAILURE;
+            }
             Ok(())
         }
-        _ => {
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
+        Command::Audit(args) => {
+            let code = warden_dataplane::audit::cli::run(
+                &args,
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            );
+            return ExitCode::from(code);
+        }
+        Command::Guard(args) => {
+            let code = warden_dataplane::guard::cli::run(
+                &args,
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            );
+            return ExitCode::from(code);
+        }
+        Command::Help(text) => {
+            println!("{text}");
+            Ok(())
+        }
+        Command::Version => {
+            println!("warden-dataplane {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
         }
     };
     match result {
@@ -84,6 +91,29 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `check --config FILE`: everything a start does before it binds and serves.
+fn check(config_path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(config_path).map_err(anyhow::Error::msg)?;
+    guard_engine(&config)?;
+    warden_dataplane::complexity::Scorer::new().map_err(anyhow::Error::msg)?;
+    let (keyring, snapshot) = initial_snapshot(&config, false)?;
+    warden_dataplane::state::ServingState::build(&snapshot, Arc::new(keyring))
+        .map_err(anyhow::Error::msg)?;
+    println!("{}: ok", config_path.display());
+    Ok(())
+}
+
+/// The guardrail detectors, with the configured phone regions.
+fn guard_engine(config: &Config) -> anyhow::Result<warden_dataplane::guard::engine::Engine> {
+    match &config.phone_regions {
+        Some(regions) => warden_dataplane::guard::engine::Engine::with_regions(
+            &regions.iter().map(String::as_str).collect::<Vec<_>>(),
+        ),
+        None => warden_dataplane::guard::engine::Engine::new(),
+    }
+    .map_err(anyhow::Error::msg)
 }
 
 fn run(config_path: &Path) -> anyhow::Result<()> {
@@ -96,7 +126,7 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
     let config = Arc::new(Config::load(config_path).map_err(anyhow::Error::msg)?);
     std::fs::create_dir_all(&config.state_dir)
         .with_context(|| format!("creating state_dir {}", config.state_dir.display()))?;
-    let (keyring, snapshot) = initial_snapshot(&config)?;
+    let (keyring, snapshot) = initial_snapshot(&config, true)?;
     let keyring = Arc::new(keyring);
     let snapshot = Arc::new(snapshot);
 
@@ -117,15 +147,7 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
         shards,
         ships_usage.then(|| Arc::clone(&usage_needed)),
     )?;
-    let guard = Arc::new(
-        match &config.phone_regions {
-            Some(regions) => warden_dataplane::guard::engine::Engine::with_regions(
-                &regions.iter().map(String::as_str).collect::<Vec<_>>(),
-            ),
-            None => warden_dataplane::guard::engine::Engine::new(),
-        }
-        .map_err(anyhow::Error::msg)?,
-    );
+    let guard = Arc::new(guard_engine(&config)?);
     let scorer = Arc::new(warden_dataplane::complexity::Scorer::new().map_err(anyhow::Error::msg)?);
     let version = Arc::new(AtomicU64::new(snapshot.version));
     let (senders, mut receivers): (Vec<_>, Vec<_>) = (0..shards)
@@ -286,7 +308,9 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
 
 /// The keyring and the snapshot to serve at start: compiled from the standalone sections, or
 /// (under a control plane) the last good snapshot, or an empty one until the first push.
-fn initial_snapshot(config: &Config) -> anyhow::Result<(Keyring, Snapshot)> {
+/// The snapshot to serve first, and the keys to open it with; `persist` keeps a standalone
+/// config's snapshot as the last good one (a start does, `check` does not).
+fn initial_snapshot(config: &Config, persist: bool) -> anyhow::Result<(Keyring, Snapshot)> {
     if config.control_plane.is_some() {
         let key_file = config
             .master_key_file
@@ -328,7 +352,9 @@ fn initial_snapshot(config: &Config) -> anyhow::Result<(Keyring, Snapshot)> {
     // Serve from the same validated bytes a pushed snapshot would arrive as, and keep them as
     // the last good snapshot.
     let bytes = snapshot::encode(&compiled)?;
-    write_atomically(&config.state_dir.join(LAST_GOOD), &bytes)?;
+    if persist {
+        write_atomically(&config.state_dir.join(LAST_GOOD), &bytes)?;
+    }
     Ok((Keyring::new(vec![master]), snapshot::decode(&bytes)?))
 }
 

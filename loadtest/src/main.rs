@@ -34,19 +34,41 @@ use anyhow::{bail, Context};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+const USAGE: &str = "\
+usage: warden-loadtest mock --listen ADDR [--threads N] [--capture FILE] [--key-status KEY=STATUS]...
+                            [--max-requests-per-conn N] [--tls-cert PEM --tls-key PEM]
+                            [--ttft-ms MS] [--events-per-s R] [--events N] [--jitter-ms MS] [--error-rate P]
+       warden-loadtest run --url URL [--key KEY] [--connections N] [--threads N] [--duration-s S]
+                           [--model M] [--prompt-bytes N] [--stream] [--rate R [--ramp --p99-ms L]]
+                           [--json FILE] [--md FILE]
+       warden-loadtest compare --duration-s D --out DIR [--targets direct,warden,...] [--chat-rps R]
+                               [--stream-rps R] [--connections N]
+       warden-loadtest compare --render DIR   (redraw report.md and the plots from DIR/report.json)
+       warden-loadtest plan --target-rps R --p99-ms L [--report DIR/report.json | --per-core-rps C]
+                            [--cores-per-host N] [--headroom H]
+
+Flags take `--flag value` or `--flag=value`; -h/--help prints this, -V/--version the version.";
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    if args.iter().any(|a| a == "--version" || a == "-V") {
+        println!("warden-loadtest {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
     let result = match args.first().map(String::as_str) {
         Some("mock") => mock_command(&args[1..]),
         Some("run") => run_command(&args[1..]),
         Some("compare") => compare_command(&args[1..]),
         Some("plan") => plan_command(&args[1..]),
-        _ => {
-            eprintln!("usage: warden-loadtest mock --listen ADDR [--threads N] [--capture FILE] [--key-status KEY=STATUS]...");
-            eprintln!("       warden-loadtest compare --duration-s D --out DIR [--targets direct,warden,...] [--chat-rps R] [--stream-rps R] [--connections N]");
-            eprintln!("       warden-loadtest compare --render DIR   (redraw report.md and the plots from DIR/report.json)");
-            eprintln!("       warden-loadtest plan --target-rps R --p99-ms L [--report DIR/report.json | --per-core-rps C] [--cores-per-host N] [--headroom H]");
-            eprintln!("       warden-loadtest run --url URL [--key KEY] [--connections N] [--threads N] [--duration-s S] [--model M] [--prompt-bytes N] [--stream] [--rate R [--ramp --p99-ms L]] [--json FILE] [--md FILE]");
+        other => {
+            let what = other.map_or("a command is required".to_owned(), |c| {
+                format!("unknown command {c:?}")
+            });
+            eprintln!("warden-loadtest: {what}\n\n{USAGE}");
             return ExitCode::from(2);
         }
     };
@@ -59,20 +81,28 @@ fn main() -> ExitCode {
     }
 }
 
-/// `--flag value` pairs and bare `--switch`es.
+/// `--flag value` (or `--flag=value`) pairs and bare `--switch`es, in order, parsed by lexopt.
 fn flags(args: &[String], switches: &[&str]) -> anyhow::Result<Vec<(String, String)>> {
+    use lexopt::prelude::*;
     let mut out = Vec::new();
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        if !flag.starts_with("--") {
-            bail!("unexpected argument {flag:?}");
+    let mut parser = lexopt::Parser::from_args(args);
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long(name) => {
+                let flag = format!("--{name}");
+                if switches.contains(&flag.as_str()) {
+                    out.push((flag, String::new()));
+                    continue;
+                }
+                let value = parser
+                    .value()
+                    .with_context(|| format!("{flag} needs a value"))?
+                    .into_string()
+                    .map_err(|v| anyhow::anyhow!("{flag}: not UTF-8: {v:?}"))?;
+                out.push((flag, value));
+            }
+            other => bail!("{}", other.unexpected()),
         }
-        if switches.contains(&flag.as_str()) {
-            out.push((flag.clone(), String::new()));
-            continue;
-        }
-        let value = it.next().with_context(|| format!("{flag} needs a value"))?;
-        out.push((flag.clone(), value.clone()));
     }
     Ok(out)
 }

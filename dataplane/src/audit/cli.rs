@@ -11,6 +11,10 @@ use warden_shared::audit::{read_segment, segments, verify, Record};
 
 /// Run an `audit` subcommand; returns the process exit code.
 pub fn run(args: &[String], out: &mut impl Write, err: &mut impl Write) -> u8 {
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        let _ = writeln!(out, "{USAGE}");
+        return 0;
+    }
     let result = match args.first().map(String::as_str) {
         Some("verify") => verify_cmd(&args[1..], out),
         Some("export") => export_cmd(&args[1..], out),

@@ -20,6 +20,10 @@ const USAGE: &str = "usage: warden-dataplane guard scan [--repeat N] FILE|-\nFIL
 
 /// Run a `guard` subcommand; returns the process exit code.
 pub fn run(args: &[String], out: &mut impl Write, err: &mut impl Write) -> u8 {
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        let _ = writeln!(out, "{USAGE}");
+        return 0;
+    }
     let result = match args.first().map(String::as_str) {
         Some("scan") => scan_cmd(&args[1..], out, err),
         _ => Err(USAGE.to_owned()),

@@ -1,0 +1,84 @@
+//! The command line of `warden-controlplane`, parsed with `lexopt`: `--flag value` and
+//! `--flag=value`, `-h`/`--help` and `-V`/`--version` (stdout, exit 0).
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+pub const USAGE: &str = "\
+usage: warden-controlplane --config FILE                    serve the admin API and dashboard
+       warden-controlplane check --config FILE              check a config without starting
+       warden-controlplane rotate-master-key --config FILE  ask the running control plane to
+                                                           re-wrap every provider key
+
+options:
+  -c, --config FILE   the control plane's TOML config
+  -h, --help          this text
+  -V, --version       the version
+
+environment: WARDEN_LOG sets the log filter (tracing EnvFilter syntax: `info`, `warn`,
+`warden_controlplane=debug`).";
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    Serve(PathBuf),
+    Check(PathBuf),
+    Rotate(PathBuf),
+    Help,
+    Version,
+}
+
+/// Parse the arguments after the program name.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
+    use lexopt::prelude::*;
+    let mut parser = lexopt::Parser::from_args(args);
+    let (mut config, mut verb) = (None, None);
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help),
+            Short('V') | Long("version") => return Ok(Command::Version),
+            Short('c') | Long("config") => {
+                config = Some(PathBuf::from(parser.value().map_err(|e| e.to_string())?))
+            }
+            Value(word) if verb.is_none() => match word.to_str() {
+                Some(w @ ("check" | "rotate-master-key")) => verb = Some(w.to_owned()),
+                _ => return Err(format!("unknown command {word:?}")),
+            },
+            other => return Err(other.unexpected().to_string()),
+        }
+    }
+    let config = config.ok_or("--config FILE is required")?;
+    Ok(match verb.as_deref() {
+        Some("check") => Command::Check(config),
+        Some(_) => Command::Rotate(config),
+        None => Command::Serve(config),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Result<Command, String> {
+        parse(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn commands_and_spellings() {
+        assert_eq!(p(&["--config=c.toml"]), Ok(Command::Serve("c.toml".into())));
+        assert_eq!(p(&["-c", "c.toml"]), Ok(Command::Serve("c.toml".into())));
+        assert_eq!(
+            p(&["check", "--config", "c.toml"]),
+            Ok(Command::Check("c.toml".into()))
+        );
+        assert_eq!(
+            p(&["rotate-master-key", "--config=c.toml"]),
+            Ok(Command::Rotate("c.toml".into()))
+        );
+        assert_eq!(p(&["check", "--help"]), Ok(Command::Help));
+        assert_eq!(p(&["--version"]), Ok(Command::Version));
+        assert!(p(&[]).unwrap_err().contains("--config"));
+        assert!(p(&["start"]).unwrap_err().contains("start"));
+        assert!(p(&["--cfg", "x"]).unwrap_err().contains("--cfg"));
+    }
+}

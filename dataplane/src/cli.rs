@@ -1,0 +1,136 @@
+//! The command line of `warden-dataplane`: what to do, parsed with `lexopt` (`--flag value` and
+//! `--flag=value`, `-h`/`--help` and `-V`/`--version` everywhere, help on stdout with exit 0).
+//! The `audit` and `guard` tools keep their own argument lists; this only routes to them.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+pub const USAGE: &str = "\
+usage: warden-dataplane --config FILE        serve (see README: Configuration)
+       warden-dataplane check --config FILE  check a config as a start would, without serving
+       warden-dataplane audit verify|export|tail DIR ...   (audit --help)
+       warden-dataplane guard scan [--repeat N] FILE        (guard --help)
+
+options:
+  -c, --config FILE   the data plane's TOML config
+  -h, --help          this text
+  -V, --version       the version
+
+environment: WARDEN_LOG sets the log filter (tracing EnvFilter syntax: `info`, `warn`,
+`warden_dataplane::proxy=debug,info`); MONOIO_FORCE_LEGACY_DRIVER=1 forces the epoll driver.";
+
+pub const CHECK_USAGE: &str = "\
+usage: warden-dataplane check --config FILE
+
+Reads the config and does everything a start does short of binding ports and serving: parses
+every key, loads the master key and the control plane's public key, compiles the guardrail
+detectors and every project's custom patterns, checks the phone regions, and (standalone)
+builds the snapshot. Exit 0 and `FILE: ok` when it would start; else exit 1 naming the problem.";
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    Run {
+        config: PathBuf,
+    },
+    Check {
+        config: PathBuf,
+    },
+    /// `audit ARGS`: the arguments after `audit`.
+    Audit(Vec<String>),
+    /// `guard ARGS`: the arguments after `guard`.
+    Guard(Vec<String>),
+    /// Print this text on stdout and exit 0.
+    Help(&'static str),
+    Version,
+}
+
+/// Parse the arguments after the program name.
+pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String> {
+    use lexopt::prelude::*;
+    let mut parser = lexopt::Parser::from_args(args);
+    let mut config = None;
+    let mut check = false;
+    while let Some(arg) = parser.next().map_err(|e| e.to_string())? {
+        match arg {
+            Short('h') | Long("help") => {
+                return Ok(Command::Help(if check { CHECK_USAGE } else { USAGE }))
+            }
+            Short('V') | Long("version") => return Ok(Command::Version),
+            Short('c') | Long("config") => {
+                config = Some(PathBuf::from(parser.value().map_err(|e| e.to_string())?))
+            }
+            Value(word) if config.is_none() && !check => {
+                let word = word
+                    .into_string()
+                    .map_err(|w| format!("unexpected {w:?}"))?;
+                let mut rest = || -> Result<Vec<String>, String> {
+                    parser
+                        .raw_args()
+                        .map_err(|e| e.to_string())?
+                        .map(|a| a.into_string().map_err(|a| format!("not UTF-8: {a:?}")))
+                        .collect()
+                };
+                match word.as_str() {
+                    "check" => check = true,
+                    "audit" => return Ok(Command::Audit(rest()?)),
+                    "guard" => return Ok(Command::Guard(rest()?)),
+                    other => return Err(format!("unknown command {other:?}")),
+                }
+            }
+            other => return Err(other.unexpected().to_string()),
+        }
+    }
+    let config = config.ok_or("--config FILE is required")?;
+    Ok(if check {
+        Command::Check { config }
+    } else {
+        Command::Run { config }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(args: &[&str]) -> Result<Command, String> {
+        parse(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn every_spelling_of_the_options() {
+        let run = Ok(Command::Run {
+            config: "w.toml".into(),
+        });
+        assert_eq!(p(&["--config", "w.toml"]), run);
+        assert_eq!(p(&["--config=w.toml"]), run);
+        assert_eq!(p(&["-c", "w.toml"]), run);
+        assert_eq!(
+            p(&["check", "--config=w.toml"]),
+            Ok(Command::Check {
+                config: "w.toml".into()
+            })
+        );
+        assert_eq!(p(&["--help"]), Ok(Command::Help(USAGE)));
+        assert_eq!(p(&["check", "-h"]), Ok(Command::Help(CHECK_USAGE)));
+        assert_eq!(p(&["-V"]), Ok(Command::Version));
+        assert_eq!(
+            p(&["audit", "export", "d", "--from", "1"]),
+            Ok(Command::Audit(
+                ["export", "d", "--from", "1"].map(String::from).to_vec()
+            ))
+        );
+        assert_eq!(
+            p(&["guard", "--help"]),
+            Ok(Command::Guard(vec!["--help".into()]))
+        );
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        assert!(p(&[]).unwrap_err().contains("--config"));
+        assert!(p(&["--conf", "x"]).unwrap_err().contains("--conf"));
+        assert!(p(&["serve"]).unwrap_err().contains("serve"));
+        assert!(p(&["--config"]).unwrap_err().contains("--config"));
+    }
+}
