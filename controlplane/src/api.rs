@@ -12,6 +12,7 @@ use std::sync::Arc;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
+use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
@@ -85,7 +86,31 @@ pub fn router(app: Arc<App>) -> Router {
             "/admin/v1/tenants/{tenant}/statement",
             get(usage::statement),
         )
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .with_state(app)
+}
+
+/// The process is up and answering (no auth: load balancers and orchestrators ask).
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Ready when the store answers and a snapshot has been published for the data planes.
+async fn readyz(State(app): State<Arc<App>>) -> (StatusCode, String) {
+    if let Err(e) = app.store.ping().await {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("store unreachable: {e}\n"),
+        );
+    }
+    match app.latest().version {
+        0 => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no snapshot published yet\n".to_owned(),
+        ),
+        v => (StatusCode::OK, format!("ready, snapshot v{v}\n")),
+    }
 }
 
 /// Proof that the request carried the admin token.

@@ -185,11 +185,27 @@ async fn run(config: Config) -> anyhow::Result<()> {
     println!("warden-controlplane listening on http://{local}, snapshot v{version}");
     let _ = std::io::stdout().flush();
     axum::serve(listener, api::router(app))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(stop_signal())
         .await?;
     Ok(())
+}
+
+/// SIGTERM (orchestrators, systemd) or SIGINT (Ctrl-C): stop taking connections and finish the
+/// requests in flight.
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    tracing::info!("stopping: finishing requests in flight");
 }
 
 fn token(path: &Path, prefix: &str) -> anyhow::Result<Zeroizing<String>> {

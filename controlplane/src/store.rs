@@ -88,6 +88,14 @@ const KEY_COLUMNS: &str =
     "id, project_id, provider, label, priority, fingerprint, master_key_id, nonce, ciphertext, created_at";
 
 impl Store {
+    /// One round trip to the database (readiness).
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
     pub async fn open(path: &Path) -> sqlx::Result<Store> {
         let url = format!("sqlite://{}", path.display());
         let options = SqliteConnectOptions::from_str(&url)?

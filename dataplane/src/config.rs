@@ -127,6 +127,9 @@ pub struct Timeouts {
     pub upstream_idle_ms: u64,
     /// How long SIGTERM waits for in-flight requests.
     pub drain_ms: u64,
+    /// After SIGTERM, how long the data plane keeps serving while `/readyz` says 503, so a load
+    /// balancer stops sending before the listeners close (a second signal cuts it short).
+    pub shutdown_delay_ms: u64,
 }
 
 #[derive(Deserialize, Debug, Clone)]
@@ -162,6 +165,7 @@ impl Default for Timeouts {
             upstream_first_byte_ms: 300_000,
             upstream_idle_ms: 120_000,
             drain_ms: 30_000,
+            shutdown_delay_ms: 0,
         }
     }
 }

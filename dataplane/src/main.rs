@@ -261,8 +261,10 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
     std::thread::Builder::new()
         .name("warden-signals".into())
         .spawn(move || {
-            if let Some(sig) = signals.forever().next() {
-                let _ = sig_tx.send(sig);
+            for sig in signals.forever() {
+                if sig_tx.send(sig).is_err() {
+                    break;
+                }
             }
         })?;
     // Wait for a signal, watching that every shard is still alive.
@@ -276,8 +278,16 @@ fn run(config_path: &Path) -> anyhow::Result<()> {
             }
         }
     };
-    tracing::info!("draining");
     view.draining.store(true, Relaxed);
+    if died.is_none() && config.timeouts.shutdown_delay_ms > 0 {
+        // Unready but still serving, so load balancers stop sending before the listeners close.
+        tracing::info!(
+            delay_ms = config.timeouts.shutdown_delay_ms,
+            "unready; serving until the shutdown delay ends"
+        );
+        let _ = sig_rx.recv_timeout(Duration::from_millis(config.timeouts.shutdown_delay_ms));
+    }
+    tracing::info!("draining");
     for d in drains {
         let _ = d.send(());
     }

@@ -129,3 +129,56 @@ fn keep_alive_load_runs_without_errors() {
         "no 5xx during the load run:\n{metrics}"
     );
 }
+
+#[test]
+fn sigterm_turns_unready_and_serves_through_the_shutdown_delay() {
+    let mock = Mock::start(&[]);
+    let text = format!(
+        "{}\n[timeouts]\nshutdown_delay_ms = 2500\n",
+        config(mock.addr, 1, "")
+    );
+    let mut gw = Gateway::start(Driver::Epoll, &text);
+    assert_eq!(warden_tests::http::get(gw.admin, "/readyz").status, 200);
+    let sent = Command::new("kill")
+        .args(["-TERM", &gw.proc.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let unready = warden_tests::eventually(Duration::from_secs(5), || {
+        warden_tests::http::get(gw.admin, "/readyz").status == 503
+    });
+    assert!(unready.is_some(), "/readyz turns 503 at once");
+    // Still serving new requests during the delay.
+    let res = gw.chat(&chat_body("gpt-4o", "still here", false));
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert!(
+        gw.proc.child.try_wait().unwrap().is_none(),
+        "still running inside the delay"
+    );
+    let exited = warden_tests::eventually(Duration::from_secs(20), || {
+        gw.proc.child.try_wait().unwrap().is_some()
+    });
+    assert!(exited.is_some(), "exits after the delay and the drain");
+    let status = gw.proc.child.wait().unwrap();
+    assert!(status.success(), "{status:?}\n{}", gw.proc.stderr());
+}
+
+#[test]
+fn the_control_plane_answers_health_and_readiness_and_stops_on_sigterm() {
+    let mock = Mock::start(&[]);
+    let mut cp = warden_tests::ControlPlane::start(mock.addr);
+    let health = warden_tests::http::get(cp.addr, "/healthz");
+    assert_eq!((health.status, health.text()), (200, "ok\n".to_owned()));
+    let ready = warden_tests::http::get(cp.addr, "/readyz");
+    assert_eq!(ready.status, 200);
+    assert!(
+        ready.text().starts_with("ready, snapshot v"),
+        "{}",
+        ready.text()
+    );
+    let status = cp
+        .proc
+        .terminate(Duration::from_secs(15))
+        .expect("SIGTERM stops the control plane");
+    assert!(status.success(), "{status:?}\n{}", cp.proc.stderr());
+}
