@@ -22,6 +22,9 @@ pub struct Config {
     /// Warden's overhead rates.
     #[serde(default)]
     pub billing: crate::billing::BillingSection,
+    /// `"text"` (default) or `"json"`: one JSON object per log line (see `warden_shared::logs`).
+    #[serde(default)]
+    pub log_format: warden_shared::logs::LogFormat,
     /// How often, while usage keeps arriving, a new snapshot carries the projects' month-to-date
     /// spend to the data planes (for monthly spend caps).
     #[serde(default = "default_spend_refresh_s")]

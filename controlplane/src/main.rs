@@ -37,12 +37,6 @@ use crate::secrets::{ensure_file, new_token, random_bytes};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
     let command = match cli::parse(std::env::args_os().skip(1)) {
         Ok(c) => c,
         Err(e) => {
@@ -52,8 +46,14 @@ fn main() -> ExitCode {
     };
     let result = match command {
         cli::Command::Serve(path) => serve(&path),
-        cli::Command::Check(path) => check(&path),
-        cli::Command::Rotate(path) => rotate(&path),
+        cli::Command::Check(path) => {
+            warden_shared::logs::init(Default::default());
+            check(&path)
+        }
+        cli::Command::Rotate(path) => {
+            warden_shared::logs::init(Default::default());
+            rotate(&path)
+        }
         cli::Command::Help => {
             println!("{}", cli::USAGE);
             Ok(())
@@ -101,6 +101,7 @@ fn check(path: &Path) -> anyhow::Result<()> {
 
 fn serve(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
+    warden_shared::logs::init(config.log_format);
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

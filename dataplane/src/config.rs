@@ -53,6 +53,9 @@ pub struct Config {
     /// America, Europe, India, Brazil, Mexico, Japan, Australia and New Zealand. Numbers with
     /// `+CC` or an international prefix are checked against their own country whatever this says.
     pub phone_regions: Option<Vec<String>>,
+    /// `"text"` (default) or `"json"`: one JSON object per log line (see `warden_shared::logs`).
+    #[serde(default)]
+    pub log_format: warden_shared::logs::LogFormat,
     /// How often token usage is shipped from the audit log to the control plane.
     #[serde(default = "default_usage_ship_ms")]
     pub usage_ship_ms: u64,

@@ -37,12 +37,6 @@ use zeroize::Zeroizing;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
     let command = match cli::parse(std::env::args_os().skip(1)) {
         Ok(c) => c,
         Err(e) => {
@@ -50,16 +44,30 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = match command {
-        Command::Run { config } => run(&config),
-        Command::Check { config } => {
-            if let Err(e) = check(&config) {
-                eprintln!("{}: {e:#}", config.display());
+    // The config says how to log; the tools log as text.
+    let config = match &command {
+        Command::Run { config } | Command::Check { config } => match Config::load(config) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("{}: {e}", config.display());
                 return ExitCode::FAILURE;
             }
+        },
+        _ => None,
+    };
+    warden_shared::logs::init(config.as_ref().map_or(Default::default(), |c| c.log_format));
+    let result = match (command, config) {
+        (Command::Run { .. }, Some(config)) => run(config),
+        (Command::Check { config: path }, Some(config)) => {
+            if let Err(e) = check(config) {
+                eprintln!("{}: {e:#}", path.display());
+                return ExitCode::FAILURE;
+            }
+            println!("{}: ok", path.display());
             Ok(())
         }
-        Command::Audit(args) => {
+        (Command::Run { .. } | Command::Check { .. }, None) => return ExitCode::FAILURE,
+        (Command::Audit(args), _) => {
             let code = warden_dataplane::audit::cli::run(
                 &args,
                 &mut std::io::stdout(),
@@ -67,7 +75,7 @@ fn main() -> ExitCode {
             );
             return ExitCode::from(code);
         }
-        Command::Guard(args) => {
+        (Command::Guard(args), _) => {
             let code = warden_dataplane::guard::cli::run(
                 &args,
                 &mut std::io::stdout(),
@@ -75,11 +83,11 @@ fn main() -> ExitCode {
             );
             return ExitCode::from(code);
         }
-        Command::Help(text) => {
+        (Command::Help(text), _) => {
             println!("{text}");
             Ok(())
         }
-        Command::Version => {
+        (Command::Version, _) => {
             println!("warden-dataplane {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
@@ -94,14 +102,12 @@ fn main() -> ExitCode {
 }
 
 /// `check --config FILE`: everything a start does before it binds and serves.
-fn check(config_path: &Path) -> anyhow::Result<()> {
-    let config = Config::load(config_path).map_err(anyhow::Error::msg)?;
+fn check(config: Config) -> anyhow::Result<()> {
     guard_engine(&config)?;
     warden_dataplane::complexity::Scorer::new().map_err(anyhow::Error::msg)?;
     let (keyring, snapshot) = initial_snapshot(&config, false)?;
     warden_dataplane::state::ServingState::build(&snapshot, Arc::new(keyring))
         .map_err(anyhow::Error::msg)?;
-    println!("{}: ok", config_path.display());
     Ok(())
 }
 
@@ -116,14 +122,14 @@ fn guard_engine(config: &Config) -> anyhow::Result<warden_dataplane::guard::engi
     .map_err(anyhow::Error::msg)
 }
 
-fn run(config_path: &Path) -> anyhow::Result<()> {
+fn run(config: Config) -> anyhow::Result<()> {
     // A file-size limit hit by the audit writer must fail that write (EFBIG, handled as a disk
     // error: fail closed, recover), not kill the process with SIGXFSZ.
     signal_hook::flag::register(
         signal_hook::consts::SIGXFSZ,
         Arc::new(AtomicBool::new(false)),
     )?;
-    let config = Arc::new(Config::load(config_path).map_err(anyhow::Error::msg)?);
+    let config = Arc::new(config);
     std::fs::create_dir_all(&config.state_dir)
         .with_context(|| format!("creating state_dir {}", config.state_dir.display()))?;
     let (keyring, snapshot) = initial_snapshot(&config, true)?;

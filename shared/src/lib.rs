@@ -11,6 +11,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod date;
+pub mod logs;
 pub mod money;
 pub mod patterns;
 pub mod signing;

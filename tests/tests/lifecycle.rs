@@ -182,3 +182,28 @@ fn the_control_plane_answers_health_and_readiness_and_stops_on_sigterm() {
         .expect("SIGTERM stops the control plane");
     assert!(status.success(), "{status:?}\n{}", cp.proc.stderr());
 }
+
+#[test]
+fn log_format_json_writes_one_object_per_line() {
+    let mock = Mock::start(&[]);
+    let text = config(mock.addr, 1, "").replacen(
+        "io_uring_entries = 256\n",
+        "io_uring_entries = 256\nlog_format = \"json\"\n",
+        1,
+    );
+    let mut gw = Gateway::start_env(Driver::IoUring, &text, &[("WARDEN_LOG", "info")]);
+    let status = gw.proc.terminate(Duration::from_secs(15)).expect("exits");
+    assert!(status.success());
+    let stderr = gw.proc.stderr();
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["level"] == "INFO" && l["fields"]["message"] == "draining"),
+        "{stderr}"
+    );
+}
