@@ -4,6 +4,7 @@
 //! (provider keys: id, provider, label, fingerprint only). Every change publishes a snapshot.
 
 mod keys;
+mod ops;
 mod tenants;
 pub mod usage;
 
@@ -12,7 +13,6 @@ use std::sync::Arc;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
@@ -86,31 +86,10 @@ pub fn router(app: Arc<App>) -> Router {
             "/admin/v1/tenants/{tenant}/statement",
             get(usage::statement),
         )
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
         .with_state(app)
-}
-
-/// The process is up and answering (no auth: load balancers and orchestrators ask).
-async fn healthz() -> &'static str {
-    "ok\n"
-}
-
-/// Ready when the store answers and a snapshot has been published for the data planes.
-async fn readyz(State(app): State<Arc<App>>) -> (StatusCode, String) {
-    if let Err(e) = app.store.ping().await {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("store unreachable: {e}\n"),
-        );
-    }
-    match app.latest().version {
-        0 => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "no snapshot published yet\n".to_owned(),
-        ),
-        v => (StatusCode::OK, format!("ready, snapshot v{v}\n")),
-    }
 }
 
 /// Proof that the request carried the admin token.

@@ -32,6 +32,8 @@ pub struct App {
     pub usage_changed: std::sync::atomic::AtomicBool,
     /// Signs every snapshot (`data_dir/snapshot-signing.key`); data planes pin its public key.
     pub signer: Option<warden_shared::signing::Signer32>,
+    /// Snapshot pushes by outcome: acknowledged, refused or failed, timed out (`/metrics`).
+    pub pushes: [std::sync::atomic::AtomicU64; 3],
 }
 
 /// A built snapshot, ready to push.
@@ -66,6 +68,7 @@ impl App {
             usage_changed: std::sync::atomic::AtomicBool::new(false),
             route_groups: Vec::new(),
             signer: None,
+            pushes: Default::default(),
         }
     }
 

@@ -5,6 +5,7 @@
 //! they come back, and then catch up.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -283,14 +284,19 @@ async fn push_one(app: Arc<App>, id: String, url: String, latest: Arc<Published>
     .await
     {
         Ok(Ok(version)) => {
+            app.pushes[0].fetch_add(1, Relaxed);
             if let Err(e) = app.store.ack(&id, version).await {
                 tracing::warn!(dataplane = %id, "recording an acknowledgement: {e}");
             }
         }
         Ok(Err(e)) => {
+            app.pushes[1].fetch_add(1, Relaxed);
             tracing::warn!(dataplane = %id, version = latest.version, "push failed: {e:#}")
         }
-        Err(_) => tracing::warn!(dataplane = %id, version = latest.version, "push timed out"),
+        Err(_) => {
+            app.pushes[2].fetch_add(1, Relaxed);
+            tracing::warn!(dataplane = %id, version = latest.version, "push timed out")
+        }
     }
 }
 

@@ -190,6 +190,11 @@ pub fn render(
     listen_sockets: usize,
 ) -> String {
     let mut out = String::with_capacity(8 * 1024);
+    let _ = writeln!(
+        out,
+        "# HELP warden_build_info The running build.\n# TYPE warden_build_info gauge\nwarden_build_info{{version=\"{}\",plane=\"data\"}} 1",
+        env!("CARGO_PKG_VERSION")
+    );
     let sum = |f: &dyn Fn(&ShardMetrics) -> u64| shards.iter().map(|s| f(s)).sum::<u64>();
     let _ = writeln!(
         out,

@@ -1,0 +1,91 @@
+//! What operators and orchestrators ask the control plane, without the admin token: is it up
+//! (`/healthz`), can it serve (`/readyz`: the store answers and a snapshot is published), and
+//! its Prometheus metrics (`/metrics`). None of them carries a key or a tenant's data.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+
+use crate::app::App;
+
+/// The process is up and answering (no auth: load balancers and orchestrators ask).
+pub async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Prometheus text: the build, the snapshot, pushes by outcome, and per data plane the version
+/// it acknowledged, how far behind it is and when it was last seen; the store's round trip.
+pub async fn metrics(State(app): State<Arc<App>>) -> ([(&'static str, &'static str); 1], String) {
+    use std::fmt::Write;
+    use std::sync::atomic::Ordering::Relaxed;
+    let started = std::time::Instant::now();
+    let store_up = app.store.ping().await.is_ok();
+    let ping = started.elapsed().as_secs_f64();
+    let latest = app.latest();
+    // A store that does not answer still gets its gauges (warden_cp_store_up 0).
+    let planes = app.store.dataplanes().await.unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let mut out = String::with_capacity(2048);
+    let _ = writeln!(out, "# HELP warden_build_info The running build.\n# TYPE warden_build_info gauge\nwarden_build_info{{version=\"{}\",plane=\"control\"}} 1", env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(out, "# HELP warden_cp_snapshot_version The newest published snapshot.\n# TYPE warden_cp_snapshot_version gauge\nwarden_cp_snapshot_version {}", latest.version);
+    let _ = writeln!(out, "# HELP warden_cp_snapshot_bytes Its size.\n# TYPE warden_cp_snapshot_bytes gauge\nwarden_cp_snapshot_bytes {}", latest.bytes.len());
+    let _ = writeln!(out, "# HELP warden_cp_pushes_total Snapshot pushes to data planes, by outcome.\n# TYPE warden_cp_pushes_total counter");
+    for (i, outcome) in ["acked", "failed", "timeout"].iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "warden_cp_pushes_total{{outcome=\"{outcome}\"}} {}",
+            app.pushes[i].load(Relaxed)
+        );
+    }
+    let _ = writeln!(out, "# HELP warden_cp_dataplanes Registered data planes.\n# TYPE warden_cp_dataplanes gauge\nwarden_cp_dataplanes {}", planes.len());
+    let _ = writeln!(out, "# HELP warden_cp_dataplane_lag_versions Snapshot versions a data plane is behind.\n# TYPE warden_cp_dataplane_lag_versions gauge");
+    for (id, _, acked, _) in &planes {
+        let lag = latest
+            .version
+            .saturating_sub(u64::try_from(*acked).unwrap_or(0));
+        let _ = writeln!(
+            out,
+            "warden_cp_dataplane_lag_versions{{dataplane=\"{}\"}} {lag}",
+            label(id)
+        );
+    }
+    let _ = writeln!(out, "# HELP warden_cp_dataplane_last_seen_age_seconds Since a data plane last registered or acknowledged.\n# TYPE warden_cp_dataplane_last_seen_age_seconds gauge");
+    for (id, _, _, seen) in &planes {
+        let _ = writeln!(
+            out,
+            "warden_cp_dataplane_last_seen_age_seconds{{dataplane=\"{}\"}} {}",
+            label(id),
+            (now - seen).max(0)
+        );
+    }
+    let _ = writeln!(out, "# HELP warden_cp_store_up Whether the store answered this scrape's ping.\n# TYPE warden_cp_store_up gauge\nwarden_cp_store_up {}", u8::from(store_up));
+    let _ = writeln!(out, "# HELP warden_cp_store_ping_seconds That ping's round trip.\n# TYPE warden_cp_store_ping_seconds gauge\nwarden_cp_store_ping_seconds {ping:.6}");
+    ([("content-type", "text/plain; version=0.0.4")], out)
+}
+
+/// A label value with `\`, `"` and newlines escaped (data-plane ids come from the network).
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Ready when the store answers and a snapshot has been published for the data planes.
+pub async fn readyz(State(app): State<Arc<App>>) -> (StatusCode, String) {
+    if let Err(e) = app.store.ping().await {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("store unreachable: {e}\n"),
+        );
+    }
+    match app.latest().version {
+        0 => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no snapshot published yet\n".to_owned(),
+        ),
+        v => (StatusCode::OK, format!("ready, snapshot v{v}\n")),
+    }
+}
