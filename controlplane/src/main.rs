@@ -47,11 +47,11 @@ fn main() -> ExitCode {
     let result = match command {
         cli::Command::Serve(path) => serve(&path),
         cli::Command::Check(path) => {
-            warden_shared::logs::init(Default::default());
+            let _logs = warden_shared::logs::init(Default::default());
             check(&path)
         }
         cli::Command::Rotate(path) => {
-            warden_shared::logs::init(Default::default());
+            let _logs = warden_shared::logs::init(Default::default());
             rotate(&path)
         }
         cli::Command::Help => {
@@ -101,7 +101,7 @@ fn check(path: &Path) -> anyhow::Result<()> {
 
 fn serve(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
-    warden_shared::logs::init(config.log_format);
+    let _logs = warden_shared::logs::init(config.log_format);
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

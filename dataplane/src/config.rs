@@ -56,6 +56,9 @@ pub struct Config {
     /// `"text"` (default) or `"json"`: one JSON object per log line (see `warden_shared::logs`).
     #[serde(default)]
     pub log_format: warden_shared::logs::LogFormat,
+    /// One log line per answered request, target `warden::access` (see `access.rs`).
+    #[serde(default)]
+    pub access_log: bool,
     /// How often token usage is shipped from the audit log to the control plane.
     #[serde(default = "default_usage_ship_ms")]
     pub usage_ship_ms: u64,

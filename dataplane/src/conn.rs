@@ -121,6 +121,10 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, mut io: S, 
                 };
                 let outcome = answer_error(shard, &mut io, &mut out, &req, route, e).await;
                 shard.metrics.request(route, outcome.status, None);
+                if shard.access_log {
+                    let method = head.method.as_str();
+                    crate::access::line(&audit.borrow(), method, outcome.status, started.elapsed());
+                }
                 return;
             }
         };
@@ -164,6 +168,9 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, mut io: S, 
         shard
             .metrics
             .request(route, outcome.status, outcome.provider);
+        if shard.access_log {
+            crate::access::line(&audit.borrow(), head.method.as_str(), outcome.status, total);
+        }
         shard
             .metrics
             .overhead

@@ -4,6 +4,7 @@
 //! [`shard`] → [`listener`] → [`conn`] → [`http`] (parse, body, respond) → [`auth`] → [`route`]
 //! → [`proxy`] → [`upstream`] (pool, client) → [`sse`]; [`admin`] and [`metrics`] on the side.
 
+pub mod access;
 pub mod admin;
 pub mod audit;
 pub mod auth;

@@ -55,7 +55,8 @@ fn main() -> ExitCode {
         },
         _ => None,
     };
-    warden_shared::logs::init(config.as_ref().map_or(Default::default(), |c| c.log_format));
+    let _logs =
+        warden_shared::logs::init(config.as_ref().map_or(Default::default(), |c| c.log_format));
     let result = match (command, config) {
         (Command::Run { .. }, Some(config)) => run(config),
         (Command::Check { config: path }, Some(config)) => {

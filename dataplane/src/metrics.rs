@@ -195,6 +195,11 @@ pub fn render(
         "# HELP warden_build_info The running build.\n# TYPE warden_build_info gauge\nwarden_build_info{{version=\"{}\",plane=\"data\"}} 1",
         env!("CARGO_PKG_VERSION")
     );
+    let _ = writeln!(
+        out,
+        "# HELP warden_log_lines_dropped_total Log lines dropped because stderr could not keep up.\n# TYPE warden_log_lines_dropped_total counter\nwarden_log_lines_dropped_total {}",
+        warden_shared::logs::dropped()
+    );
     let sum = |f: &dyn Fn(&ShardMetrics) -> u64| shards.iter().map(|s| f(s)).sum::<u64>();
     let _ = writeln!(
         out,

@@ -44,6 +44,8 @@ pub struct Shard {
     pub scratch: RefCell<Vec<u8>>,
     /// Set on SIGTERM: finish in-flight requests, then close connections.
     pub draining: Cell<bool>,
+    /// One log line per answered request (`access_log`).
+    pub access_log: bool,
     /// Trying the next key or provider (`[fallback]`), and this shard's view of failing keys.
     pub fallback: crate::config::Fallback,
     pub breakers: crate::proxy::attempt::Breakers,
@@ -248,6 +250,7 @@ fn build(
             max_headers: config.limits.max_headers,
         },
         timeouts: Timeouts::from_config(&config.timeouts),
+        access_log: config.access_log,
         fallback: config.fallback,
         breakers: Default::default(),
         metrics: Arc::clone(&spec.metrics),

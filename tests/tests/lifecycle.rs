@@ -207,3 +207,52 @@ fn log_format_json_writes_one_object_per_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_access_log_has_a_line_per_request_and_no_secrets() {
+    let mock = Mock::start(&[]);
+    let text = config(mock.addr, 1, "").replacen(
+        "io_uring_entries = 256\n",
+        "io_uring_entries = 256\nlog_format = \"json\"\naccess_log = true\n",
+        1,
+    );
+    let mut gw = Gateway::start_env(
+        Driver::IoUring,
+        &text,
+        &[("WARDEN_LOG", "warn,warden::access=info")],
+    );
+    let res = gw.chat(&chat_body("gpt-4o", "the secret prompt text", false));
+    assert_eq!(res.status, 200);
+    let mut c = Conn::open(gw.addr);
+    c.send(&request("GET", "/v1/models", Some("wdn_wrong_key"), b""));
+    assert_eq!(c.read_response().unwrap().status, 401);
+    assert!(gw
+        .proc
+        .terminate(Duration::from_secs(15))
+        .unwrap()
+        .success());
+    let stderr = gw.proc.stderr();
+    let lines: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|l| l["target"] == "warden::access")
+        .map(|l| l["fields"].clone())
+        .collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    let ok = &lines[0];
+    assert_eq!(ok["status"], 200);
+    assert_eq!(ok["method"], "POST");
+    assert_eq!(ok["project"], "acme-prod");
+    assert_eq!(ok["model"], "gpt-4o");
+    assert_eq!(ok["provider"], "openai");
+    assert!(ok["duration_us"].as_u64().unwrap() > 0);
+    assert_eq!(lines[1]["status"], 401);
+    for secret in [
+        KEY,
+        "wdn_wrong_key",
+        "the secret prompt",
+        warden_tests::PROVIDER_KEY,
+    ] {
+        assert!(!stderr.contains(secret), "{secret} in the log");
+    }
+}

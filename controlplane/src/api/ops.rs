@@ -30,6 +30,7 @@ pub async fn metrics(State(app): State<Arc<App>>) -> ([(&'static str, &'static s
         .map_or(0, |d| d.as_secs() as i64);
     let mut out = String::with_capacity(2048);
     let _ = writeln!(out, "# HELP warden_build_info The running build.\n# TYPE warden_build_info gauge\nwarden_build_info{{version=\"{}\",plane=\"control\"}} 1", env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(out, "# HELP warden_log_lines_dropped_total Log lines dropped because stderr could not keep up.\n# TYPE warden_log_lines_dropped_total counter\nwarden_log_lines_dropped_total {}", warden_shared::logs::dropped());
     let _ = writeln!(out, "# HELP warden_cp_snapshot_version The newest published snapshot.\n# TYPE warden_cp_snapshot_version gauge\nwarden_cp_snapshot_version {}", latest.version);
     let _ = writeln!(out, "# HELP warden_cp_snapshot_bytes Its size.\n# TYPE warden_cp_snapshot_bytes gauge\nwarden_cp_snapshot_bytes {}", latest.bytes.len());
     let _ = writeln!(out, "# HELP warden_cp_pushes_total Snapshot pushes to data planes, by outcome.\n# TYPE warden_cp_pushes_total counter");
