@@ -168,6 +168,7 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, mut io: S, 
         shard
             .metrics
             .request(route, outcome.status, outcome.provider);
+        shard.metrics.answered(&audit.borrow());
         if shard.access_log {
             crate::access::line(&audit.borrow(), head.method.as_str(), outcome.status, total);
         }

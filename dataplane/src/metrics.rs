@@ -127,6 +127,11 @@ pub struct ShardMetrics {
     pub overhead: Histogram,
     /// Request sent to the provider until its response was complete (streams: last event).
     pub upstream: Histogram,
+    /// The request's arrival until the provider's first answer bytes (streams: about the first
+    /// token).
+    pub first_byte: Histogram,
+    /// Tokens by provider (`provider_label` order) and kind (`TOKEN_KINDS` order).
+    pub tokens: [[Counter; TOKEN_KINDS.len()]; PROVIDERS],
     pub open_connections: Gauge,
     pub connections: Counter,
     pub connections_rejected: Counter,
@@ -149,6 +154,10 @@ pub struct ShardMetrics {
     pub io_uring: AtomicU64,
 }
 
+/// What a token count counts: read (cached ones included), written, read from the provider's
+/// cache, spent on reasoning.
+pub const TOKEN_KINDS: [&str; 4] = ["input", "output", "cached", "reasoning"];
+
 /// How an upstream attempt ended.
 pub const ATTEMPT_OUTCOMES: [&str; 6] =
     ["ok", "status", "connect", "timeout", "closed", "protocol"];
@@ -161,6 +170,29 @@ impl ShardMetrics {
             let a = VERDICT_ACTIONS.iter().position(|a| *a == v.action);
             if let (Some(c), Some(a)) = (c, a) {
                 self.guard_verdicts[c][a].add(u64::from(v.count));
+            }
+        }
+    }
+
+    /// What an answered request's audit entry says about tokens and time to first byte.
+    pub fn answered(&self, entry: &crate::audit::Entry) {
+        if let (Some(first), true) = (entry.first_byte_us, entry.received_us > 0) {
+            self.first_byte
+                .observe_us(first.saturating_sub(entry.received_us));
+        }
+        let provider = entry
+            .provider
+            .and_then(|name| Provider::ALL.iter().position(|p| p.name() == name))
+            .map_or(0, |i| i + 1);
+        if let Some(u) = entry.usage {
+            let counts = [
+                u.input_tokens,
+                u.output_tokens,
+                u.cached_tokens,
+                u.reasoning_tokens,
+            ];
+            for (counter, n) in self.tokens[provider].iter().zip(counts) {
+                counter.add(n);
             }
         }
     }
@@ -234,11 +266,32 @@ pub fn render(
     );
     histogram(
         &mut out,
-        "warden_upstream_seconds",
+        "warden_upstream_duration_seconds",
         "Provider time per request.",
         shards,
         |m| &m.upstream,
     );
+    histogram(
+        &mut out,
+        "warden_time_to_first_byte_seconds",
+        "From a request's arrival to the provider's first answer bytes (streams: about the first token).",
+        shards,
+        |m| &m.first_byte,
+    );
+    let _ = writeln!(
+        out,
+        "# HELP warden_tokens_total Tokens by provider and kind (input counts cached ones too).\n# TYPE warden_tokens_total counter"
+    );
+    for p in 1..PROVIDERS {
+        for (k, kind) in TOKEN_KINDS.iter().enumerate() {
+            let n = sum(&|m| m.tokens[p][k].get());
+            let _ = writeln!(
+                out,
+                "warden_tokens_total{{provider=\"{}\",kind=\"{kind}\"}} {n}",
+                provider_label(p)
+            );
+        }
+    }
     let gauges: [(&str, &str, i64); 3] = [
         (
             "warden_open_connections",
@@ -246,7 +299,7 @@ pub fn render(
             shards.iter().map(|s| s.open_connections.get()).sum(),
         ),
         (
-            "warden_upstream_pool_idle",
+            "warden_upstream_pool_idle_connections",
             "Idle pooled provider connections.",
             shards.iter().map(|s| s.pool_idle.get()).sum(),
         ),

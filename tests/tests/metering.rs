@@ -370,3 +370,36 @@ fn a_stream_that_turns_usage_off_is_still_metered() {
         );
     }
 }
+
+#[test]
+fn tokens_and_time_to_first_byte_reach_the_metrics() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::IoUring, &config(mock.addr, 1, ""));
+    let whole = gw.chat(&chat_body("gpt-4o", "count these words please", false));
+    assert_eq!(whole.status, 200);
+    let (input, output, _) = tokens(&whole.json());
+    let streamed = gw.chat(&chat_body(
+        "claude-4-sonnet",
+        "and these mock:chunks=5",
+        true,
+    ));
+    assert_eq!(streamed.status, 200);
+    assert_eq!(
+        gw.metric("warden_tokens_total{provider=\"openai\",kind=\"input\"}"),
+        Some(input)
+    );
+    assert_eq!(
+        gw.metric("warden_tokens_total{provider=\"openai\",kind=\"output\"}"),
+        Some(output)
+    );
+    assert!(
+        gw.metric("warden_tokens_total{provider=\"anthropic\",kind=\"output\"}")
+            .unwrap()
+            > 0,
+        "the stream's usage is counted under its provider"
+    );
+    assert_eq!(
+        gw.metric("warden_time_to_first_byte_seconds_count"),
+        Some(2)
+    );
+}

@@ -101,7 +101,7 @@ fn a_client_that_leaves_mid_stream_ends_the_provider_stream() {
         "{seen}"
     );
     assert!(
-        seen.contains("warden_upstream_pool_idle 0"),
+        seen.contains("warden_upstream_pool_idle_connections 0"),
         "the abandoned connection is not pooled:\n{seen}"
     );
     // The gateway keeps serving.
