@@ -194,7 +194,10 @@ pub fn settle(c: &Counters, a: &Admission, used_tokens: u64, cost_pico: u64) {
 
 /// A request's token estimate: prompt bytes / 4 plus the output tokens it asks for.
 pub fn estimate(body_len: usize, max_output: Option<u64>) -> u64 {
-    (body_len as u64).div_ceil(4) + max_output.unwrap_or(0)
+    // Saturating: a client's `max_tokens` near u64::MAX must not wrap into a small estimate.
+    (body_len as u64)
+        .div_ceil(4)
+        .saturating_add(max_output.unwrap_or(0))
 }
 
 /// What one answer cost, from its audit entry's usage.
@@ -218,6 +221,12 @@ mod tests {
     use super::*;
 
     const MINUTE_START: u64 = 1_795_341_600; // 2026-11-22T10:00:00Z
+
+    #[test]
+    fn a_huge_max_tokens_saturates_the_estimate() {
+        assert_eq!(estimate(4096, Some(u64::MAX)), u64::MAX);
+        assert_eq!(estimate(10, Some(5)), 8);
+    }
 
     #[test]
     fn requests_per_minute_refuse_the_one_over_and_reset_each_minute() {

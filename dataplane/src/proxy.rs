@@ -331,7 +331,8 @@ pub async fn answer<S: AsyncWriteRent>(
         (status, answer, None)
     } else {
         let mapped = provider_error::map(dialect, provider, status, &body, fingerprint);
-        (mapped.status, mapped.body, Some("provider_error"))
+        let body = provider_error::scrub_secrets(&shard.guard, &shard.guard_scratch, mapped.body);
+        (mapped.status, body, Some("provider_error"))
     };
     commit_response(shard, req, status, error, upstream).await?;
     out.clear();

@@ -87,6 +87,32 @@ pub fn map(
     Mapped { status, body: out }
 }
 
+/// Replace every secret the guardrail detectors find in an error body (provider keys, tokens)
+/// with `[REDACTED]`, whatever the status: a provider, or a compromised or misconfigured
+/// OpenAI-compatible endpoint, may echo a key in any error. The detectors' values are ASCII
+/// without quotes or backslashes, so the JSON stays valid.
+pub fn scrub_secrets(
+    engine: &crate::guard::engine::Engine,
+    scratch: &crate::guard::engine::Scratch,
+    body: Vec<u8>,
+) -> Vec<u8> {
+    let mut found = Vec::new();
+    engine.scan(scratch, &body, &mut found);
+    found.retain(|f| f.detector().category == crate::guard::Category::Secrets);
+    if found.is_empty() {
+        return body;
+    }
+    let mut out = Vec::with_capacity(body.len());
+    let mut at = 0;
+    for f in found {
+        out.extend_from_slice(&body[at..f.start]);
+        out.extend_from_slice(b"[REDACTED]");
+        at = f.end;
+    }
+    out.extend_from_slice(&body[at..]);
+    out
+}
+
 fn read(dialect: Dialect, body: &[u8]) -> Said {
     let mut copy = body.to_vec();
     let Ok(v) = simd_json::to_borrowed_value(&mut copy) else {
@@ -148,6 +174,31 @@ mod tests {
 
     fn json(m: &Mapped) -> String {
         String::from_utf8_lossy(&m.body).into_owned()
+    }
+
+    #[test]
+    fn a_key_echoed_in_any_error_is_scrubbed() {
+        let engine = crate::guard::engine::Engine::new().unwrap_or_else(|e| panic!("{e}"));
+        let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
+        let key = "sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789";
+        for (status, dialect) in [
+            (429, Dialect::OpenAi),
+            (500, Dialect::OpenAi),
+            (400, Dialect::Anthropic),
+        ] {
+            let body = format!(
+                r#"{{"error":{{"message":"quota exceeded for {key}","type":"rate_limit","code":"x"}}}}"#
+            );
+            let m = map(dialect, Provider::OpenAi, status, body.as_bytes(), "fp");
+            let out = scrub_secrets(&engine, &scratch, m.body);
+            let text = String::from_utf8_lossy(&out);
+            assert!(
+                !text.contains(key) && text.contains("[REDACTED]"),
+                "{status}: {text}"
+            );
+            let _: serde_json::Value =
+                serde_json::from_slice(&out).unwrap_or_else(|e| panic!("still JSON: {e}"));
+        }
     }
 
     #[test]
