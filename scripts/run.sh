@@ -32,16 +32,16 @@ Warden is serving on http://127.0.0.1:8080 (metrics: http://127.0.0.1:8081/metri
 Try:
 
   curl -s http://127.0.0.1:8080/v1/chat/completions \
-    -H 'Authorization: Bearer wdn_demo_key' -H 'Content-Type: application/json' \
+    -H 'Authorization: Bearer wdn_demo_key_0123456789abcdef' -H 'Content-Type: application/json' \
     -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Hello, Warden"}]}'
 
   curl -sN http://127.0.0.1:8080/v1/chat/completions \
-    -H 'Authorization: Bearer wdn_demo_key' -H 'Content-Type: application/json' \
+    -H 'Authorization: Bearer wdn_demo_key_0123456789abcdef' -H 'Content-Type: application/json' \
     -d '{"model":"claude-4-sonnet","stream":true,"messages":[{"role":"user","content":"one two three mock:chunks=3 mock:delay_ms=300"}]}'
 
   # Guardrails: the provider (and the answer) see [EMAIL_1], not the address.
   curl -s http://127.0.0.1:8080/v1/chat/completions \
-    -H 'Authorization: Bearer wdn_demo_key' -H 'Content-Type: application/json' \
+    -H 'Authorization: Bearer wdn_demo_key_0123456789abcdef' -H 'Content-Type: application/json' \
     -d '{"model":"gemini-2.0-flash","messages":[{"role":"user","content":"Mail jane.doe@example.com"}]}'
 
   # Audit log: what went through, with ids and fingerprints, never keys.

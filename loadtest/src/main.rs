@@ -168,7 +168,7 @@ fn mock_command(args: &[String]) -> anyhow::Result<()> {
 
 fn run_command(args: &[String]) -> anyhow::Result<()> {
     let mut url = None;
-    let mut key = "wdn_demo_key".to_owned();
+    let mut key = "wdn_demo_key_0123456789abcdef".to_owned();
     let (mut connections, mut threads, mut duration_s) = (16usize, 1usize, 10f64);
     let (mut model, mut prompt_bytes, mut stream) = ("gpt-4o-mini".to_owned(), 1024usize, false);
     let (mut rate, mut ramp, mut p99_ms) = (None::<f64>, false, 100f64);

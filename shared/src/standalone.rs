@@ -245,6 +245,13 @@ pub fn compile(
             }
             for key in &p.api_keys {
                 check_secret(key, &format!("project {}: api_keys", p.id))?;
+                if key.len() < MIN_WARDEN_KEY_LEN {
+                    return err(format!(
+                        "project {}: api_keys: a Warden key must be at least {MIN_WARDEN_KEY_LEN} characters (this one has {}); use a long random string",
+                        p.id,
+                        key.len()
+                    ));
+                }
                 let hash = api_key_hash(key.as_bytes());
                 if !seen_keys.insert(hash) {
                     return err(format!("project {}: an API key is listed twice", p.id));
@@ -372,6 +379,10 @@ fn routing(r: &RoutingSection, project: &str) -> Result<Routing, ConfigError> {
 }
 
 /// Keys go into HTTP headers verbatim: refuse what would break or smuggle a header.
+/// The shortest Warden key a config may name: keys are stored as digests, and a short one could
+/// be found from its digest by guessing. (Keys the control plane issues are 40+ random chars.)
+pub const MIN_WARDEN_KEY_LEN: usize = 20;
+
 fn check_secret(value: &str, field: &str) -> Result<(), ConfigError> {
     if value.is_empty() || value.len() > 512 {
         return err(format!("{field}: key is empty or longer than 512 bytes"));
@@ -424,7 +435,7 @@ id = "acme"
 plan = "team"
 [[tenants.projects]]
 id = "acme-prod"
-api_keys = ["wdn_demo_key"]
+api_keys = ["wdn_demo_key_0123456789abcdef"]
 provider_keys = [{ provider = "openai", key = "sk-test-openai" }]
 [tenants.projects.guardrails]
 pii = "restore"
@@ -455,7 +466,10 @@ pii = "restore"
     fn sample_compiles_with_sealed_keys_only() -> Result<(), ConfigError> {
         let s = compile_str(SAMPLE)?;
         assert_eq!(s.providers[0].base_url, "http://127.0.0.1:9000/v1");
-        assert_eq!(s.api_keys[0].hash, api_key_hash(b"wdn_demo_key"));
+        assert_eq!(
+            s.api_keys[0].hash,
+            api_key_hash(b"wdn_demo_key_0123456789abcdef")
+        );
         let p = &s.projects[0];
         assert_eq!(p.guardrails.pii, GuardAction::Restore);
         assert_eq!(p.provider_keys[0].provider, Provider::OpenAi);
@@ -465,7 +479,9 @@ pii = "restore"
             "plaintext key in snapshot"
         );
         assert!(
-            !bytes.windows(12).any(|w| w == b"wdn_demo_key"),
+            !bytes
+                .windows(29)
+                .any(|w| w == b"wdn_demo_key_0123456789abcdef"),
             "plaintext api key in snapshot"
         );
         Ok(())
@@ -482,9 +498,18 @@ pii = "restore"
         let missing_env =
             compile_str(&SAMPLE.replace("key = \"sk-test-openai\"", "key_env = \"WARDEN_NOPE_X\""));
         assert!(matches!(missing_env, Err(ConfigError(m)) if m.contains("WARDEN_NOPE_X")));
-        let dup = compile_str(
-            &SAMPLE.replace("[\"wdn_demo_key\"]", "[\"wdn_demo_key\", \"wdn_demo_key\"]"),
-        );
+        let dup = compile_str(&SAMPLE.replace(
+            "[\"wdn_demo_key_0123456789abcdef\"]",
+            "[\"wdn_demo_key_0123456789abcdef\", \"wdn_demo_key_0123456789abcdef\"]",
+        ));
         assert!(dup.is_err());
+        let short = compile_str(
+            &SAMPLE.replace("[\"wdn_demo_key_0123456789abcdef\"]", "[\"wdn_short_key\"]"),
+        );
+        assert!(
+            matches!(&short, Err(ConfigError(m)) if m.contains("at least 20 characters") && !m.contains("wdn_short_key")),
+            "{:?}",
+            short.err()
+        );
     }
 }

@@ -127,6 +127,54 @@ fn dataplane_check_says_what_would_stop_a_start() {
 }
 
 #[test]
+fn a_short_warden_key_or_an_empty_token_stops_the_start() {
+    let dir = TempDir::new("cli-short-key");
+    let short = dataplane_config(&dir, "");
+    std::fs::write(
+        &short,
+        std::fs::read_to_string(&short).unwrap().replace(
+            "api_keys = [\"wdn_no_provider_keys\"]",
+            "api_keys = [\"wdn_short_k\"]",
+        ),
+    )
+    .unwrap();
+    let out = run("warden-dataplane", &["--config", &short]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("at least 20 characters"), "{err}");
+    assert!(
+        !err.contains("wdn_short_k"),
+        "the key itself is not shown: {err}"
+    );
+
+    let token = dir.0.join("token");
+    std::fs::write(&token, "\n").unwrap();
+    let managed = dir.0.join("managed.toml");
+    std::fs::write(
+        &managed,
+        format!(
+            "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nstate_dir = \"{0}/state\"\nmaster_key_file = \"{0}/mk\"\ncontrol_plane = \"http://127.0.0.1:9\"\ncontrol_plane_token_file = \"{1}\"\nsnapshot_public_key_file = \"{0}/pub\"\n",
+            dir.0.display(),
+            token.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.0.join("mk"), [1u8; 32]).unwrap();
+    // A valid Ed25519 public key (the base point), so the start gets as far as the token.
+    std::fs::write(dir.0.join("pub"), format!("58{}\n", "66".repeat(31))).unwrap();
+    let out = run(
+        "warden-dataplane",
+        &["--config", &managed.display().to_string()],
+    );
+    assert_ne!(out.status.code(), Some(0));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("token is empty or shorter than 20 characters"),
+        "{err}"
+    );
+}
+
+#[test]
 fn controlplane_check_reads_without_creating() {
     let dir = TempDir::new("cli-cp-check");
     let data = dir.0.join("data");

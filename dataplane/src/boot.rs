@@ -1,0 +1,119 @@
+//! What a start reads before it serves, shared by `run` and `check --config`: the guardrail
+//! engine, the first snapshot and its keys, and the control-plane token.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use warden_dataplane::config::Config;
+use warden_dataplane::control::{
+    last_good, load_keyring, load_public_key, write_atomically, LAST_GOOD,
+};
+use warden_shared::snapshot;
+use warden_shared::snapshot::Snapshot;
+use warden_shared::standalone::compile;
+use warden_shared::vault::{Keyring, MasterKey};
+use zeroize::Zeroizing;
+
+/// `check --config FILE`: everything a start does before it binds and serves.
+pub fn check(config: Config) -> anyhow::Result<()> {
+    guard_engine(&config)?;
+    warden_dataplane::complexity::Scorer::new().map_err(anyhow::Error::msg)?;
+    let (keyring, snapshot) = initial_snapshot(&config, false)?;
+    warden_dataplane::state::ServingState::build(&snapshot, Arc::new(keyring))
+        .map_err(anyhow::Error::msg)?;
+    Ok(())
+}
+
+/// The guardrail detectors, with the configured phone regions.
+pub fn guard_engine(config: &Config) -> anyhow::Result<warden_dataplane::guard::engine::Engine> {
+    match &config.phone_regions {
+        Some(regions) => warden_dataplane::guard::engine::Engine::with_regions(
+            &regions.iter().map(String::as_str).collect::<Vec<_>>(),
+        ),
+        None => warden_dataplane::guard::engine::Engine::new(),
+    }
+    .map_err(anyhow::Error::msg)
+}
+
+/// The keyring and the snapshot to serve at start: compiled from the standalone sections, or
+/// (under a control plane) the last good snapshot, or an empty one until the first push.
+/// `persist` keeps a standalone config's snapshot as the last good one (a start does, `check`
+/// does not).
+pub fn initial_snapshot(config: &Config, persist: bool) -> anyhow::Result<(Keyring, Snapshot)> {
+    if config.control_plane.is_some() {
+        let key_file = config
+            .master_key_file
+            .as_deref()
+            .context("master_key_file is required")?;
+        let keyring = load_keyring(key_file).map_err(anyhow::Error::msg)?;
+        let public = config
+            .snapshot_public_key_file
+            .as_deref()
+            .context("snapshot_public_key_file is required")?;
+        let public = load_public_key(public).map_err(anyhow::Error::msg)?;
+        let snapshot = match last_good(&config.state_dir, &public) {
+            Some(s) => {
+                tracing::info!(
+                    version = s.version,
+                    "serving the last good snapshot until the control plane pushes"
+                );
+                s
+            }
+            None => empty_snapshot(),
+        };
+        return Ok((keyring, snapshot));
+    }
+    let master = match config.master_key_file.as_deref() {
+        Some(path) => {
+            let bytes = Zeroizing::new(
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+            );
+            MasterKey::from_key_file_bytes(&bytes).with_context(|| {
+                format!(
+                    "{}: master key file must hold exactly 32 bytes",
+                    path.display()
+                )
+            })?
+        }
+        None => MasterKey::generate(0)?,
+    };
+    let compiled = compile(config.sections(), &master, 1).map_err(anyhow::Error::msg)?;
+    // Serve from the same validated bytes a pushed snapshot would arrive as, and keep them as
+    // the last good snapshot.
+    let bytes = snapshot::encode(&compiled)?;
+    if persist {
+        write_atomically(&config.state_dir.join(LAST_GOOD), &bytes)?;
+    }
+    Ok((Keyring::new(vec![master]), snapshot::decode(&bytes)?))
+}
+
+/// Version 0: nothing to serve yet (every request is refused as unauthenticated).
+fn empty_snapshot() -> Snapshot {
+    Snapshot {
+        version: 0,
+        providers: Vec::new(),
+        models: warden_shared::catalog::default_models(),
+        tenants: Vec::new(),
+        projects: Vec::new(),
+        api_keys: Vec::new(),
+        pooled_keys: Vec::new(),
+        billing: Default::default(),
+        route_groups: Vec::new(),
+    }
+}
+
+/// The data-plane token, refused when empty or short (an empty file must not mean "no auth").
+pub fn read_token(path: &Path) -> anyhow::Result<Zeroizing<String>> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+    );
+    let token = Zeroizing::new(text.trim().to_owned());
+    if token.len() < 20 {
+        bail!(
+            "{}: the control-plane token is empty or shorter than 20 characters",
+            path.display()
+        );
+    }
+    Ok(token)
+}
