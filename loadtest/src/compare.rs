@@ -32,7 +32,7 @@ pub const ALL_TARGETS: [&str; 6] = [
     "portkey",
     "litellm",
 ];
-pub const KEY: &str = "wdn_compare_key";
+pub const KEY: &str = "wdn_compare_key_0123456789";
 /// Stream answers: 200 events, 0.25 ms apart (a 50 ms answer); chat answers wait as long.
 const EVENTS: &str = "200";
 const EVENTS_PER_S: &str = "4000";

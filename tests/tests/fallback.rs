@@ -9,7 +9,7 @@
 use serde_json::Value;
 use warden_tests::{audit_export, chat_body, Driver, Gateway, Mock};
 
-const KEY: &str = "wdn_fallback_key";
+const KEY: &str = "wdn_fallback_key_0123456789";
 
 /// A config with one project whose OpenAI keys are `byok` (in priority order), an Anthropic
 /// key, the operator's pooled OpenAI key, and `extra` (top-level tables).
