@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_usage.sql")),
     (5, include_str!("../migrations/0005_limits.sql")),
     (6, include_str!("../migrations/0006_requests.sql")),
+    (7, include_str!("../migrations/0007_requests_key.sql")),
 ];
 
 pub mod usage;

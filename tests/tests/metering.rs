@@ -403,3 +403,67 @@ fn tokens_and_time_to_first_byte_reach_the_metrics() {
         Some(2)
     );
 }
+
+#[test]
+fn requests_that_share_a_client_request_id_each_keep_their_row() {
+    let mock = Mock::start(&[]);
+    let cp = ControlPlane::start(mock.addr);
+    let tenant = created(&cp.admin(
+        "POST",
+        "/admin/v1/tenants",
+        Some(&json!({"name": "acme", "plan": "team"})),
+    ));
+    let project = created(&cp.admin(
+        "POST",
+        &format!("/admin/v1/tenants/{tenant}/projects"),
+        Some(&json!({"name": "app", "environment": "production"})),
+    ));
+    let key = cp
+        .admin(
+            "POST",
+            &format!("/admin/v1/projects/{project}/api-keys"),
+            Some(&json!({"name": "app"})),
+        )
+        .json()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    created(&cp.admin(
+        "POST",
+        &format!("/admin/v1/projects/{project}/provider-keys"),
+        Some(&json!({"provider": "openai", "key": "sk-tenant-own-1234"})),
+    ));
+    let gw = Gateway::start(Driver::IoUring, &cp.dataplane_config(1));
+    // Every request names the same x-request-id (a client's retry id, or someone else's).
+    let send = || {
+        let body = chat_body("gpt-4o", "same id", false).to_string();
+        let raw = format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nhost: t\r\nauthorization: Bearer {key}\r\nx-request-id: dup-id-1\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let mut c = warden_tests::http::Conn::open(gw.addr);
+        c.send(raw.as_bytes());
+        c.read_response().unwrap().status
+    };
+    assert!(eventually(Duration::from_secs(5), || send() == 200).is_some());
+    assert_eq!(send(), 200);
+    assert_eq!(send(), 200);
+    let rows = || {
+        cp.admin(
+            "GET",
+            &format!("/admin/v1/requests?project={project}"),
+            None,
+        )
+        .json()["requests"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    let all = eventually(Duration::from_secs(10), || rows() >= 3);
+    assert!(
+        all.is_some(),
+        "three requests, three rows: {}\n{}\n{}",
+        cp.admin("GET", "/admin/v1/requests", None).text(),
+        cp.proc.stderr(),
+        gw.proc.stderr()
+    );
+}

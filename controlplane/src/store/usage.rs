@@ -113,7 +113,7 @@ impl Store {
             sqlx::query(
                 "INSERT INTO requests (dataplane, request_id, at_us, tenant, project, status, provider, \
                  model, key_source, attempts, input_tokens, output_tokens, cached_tokens) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dataplane, request_id) DO NOTHING",
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dataplane, project, request_id, at_us) DO NOTHING",
             )
             .bind(dataplane)
             .bind(&r.request_id)
