@@ -144,9 +144,11 @@ impl Plans {
             let nsn = &d[cc_len..];
             let held: Vec<&Plan> = self.plans.iter().filter(|p| p.code == code).collect();
             if !held.is_empty() {
-                let valid = held.iter().any(|p| p.check(nsn).0);
-                let possible = held.iter().any(|p| p.check(nsn).1);
-                return (valid, possible);
+                // Each plan's patterns run once.
+                return held.iter().fold((false, false), |(v, p), plan| {
+                    let (pv, pp) = plan.check(nsn);
+                    (v || pv, p || pp)
+                });
             }
             let len = nsn.len() as u16;
             let possible = metas.iter().any(|m| {
