@@ -33,6 +33,8 @@ pub struct AdminView {
     pub audit: Option<Arc<crate::audit::producer::Health>>,
     /// Snapshot intake, when a control plane manages this data plane.
     pub control: Option<Arc<crate::control::Control>>,
+    /// Client TLS on `listen`, for its reload counters.
+    pub tls: Option<Arc<crate::tls::ServerTls>>,
 }
 
 /// Bind and serve on a thread of its own. Returns the bound address.
@@ -111,6 +113,15 @@ fn snapshot_metrics(out: &mut String, c: &crate::control::Control) {
             out,
             "warden_snapshot_rejected_total{{reason=\"{reason}\"}} {n}"
         );
+    }
+}
+
+fn tls_metrics(out: &mut String, t: &crate::tls::ServerTls) {
+    use std::fmt::Write;
+    let _ = writeln!(out, "# HELP warden_tls_reloads_total Client TLS certificate reloads (SIGHUP), by outcome; a failed one keeps the previous certificate.\n# TYPE warden_tls_reloads_total counter");
+    for (outcome, n) in [("ok", &t.reloads_ok), ("failed", &t.reloads_failed)] {
+        let n = n.load(Relaxed);
+        let _ = writeln!(out, "warden_tls_reloads_total{{outcome=\"{outcome}\"}} {n}");
     }
 }
 
@@ -220,6 +231,9 @@ async fn handle(mut stream: TcpStream, view: Arc<AdminView>) {
             }
             if let Some(c) = &view.control {
                 snapshot_metrics(&mut text, c);
+            }
+            if let Some(t) = &view.tls {
+                tls_metrics(&mut text, t);
             }
             respond::full(
                 &mut out,

@@ -18,6 +18,9 @@ use zeroize::Zeroizing;
 /// `check --config FILE`: everything a start does before it binds and serves.
 pub fn check(config: Config) -> anyhow::Result<()> {
     guard_engine(&config)?;
+    if let Some(files) = &config.tls {
+        warden_dataplane::tls::ServerTls::load(files).map_err(anyhow::Error::msg)?;
+    }
     warden_dataplane::complexity::Scorer::new().map_err(anyhow::Error::msg)?;
     let (keyring, snapshot) = initial_snapshot(&config, false)?;
     warden_dataplane::state::ServingState::build(&snapshot, Arc::new(keyring))

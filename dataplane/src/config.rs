@@ -38,6 +38,8 @@ pub struct Config {
     /// Submission queue entries per shard ring (the memlock budget is per user: keep it modest).
     #[serde(default = "default_ring_entries")]
     pub io_uring_entries: u32,
+    /// Client TLS on `listen` (`[tls] cert_file, key_file`); plain HTTP without it.
+    pub tls: Option<crate::tls::TlsConfig>,
     #[serde(default)]
     pub audit: crate::audit::AuditConfig,
     #[serde(default)]

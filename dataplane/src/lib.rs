@@ -25,6 +25,7 @@ pub mod route;
 pub mod shard;
 pub mod sse;
 pub mod state;
+pub mod tls;
 pub mod translate;
 pub mod upstream;
 pub mod usage;

@@ -42,15 +42,22 @@ pub async fn accept_loop(shard: Rc<Shard>, listener: TcpListener, drain: oneshot
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
                     shard.metrics.connections.inc();
+                    let acceptor = shard.server_tls.as_ref().map(|t| t.acceptor());
                     if shard.open_connections() >= max {
                         shard.metrics.connections_rejected.inc();
-                        monoio::spawn(refuse(Rc::clone(&shard), stream));
+                        // Over TLS a plain-text 503 would be noise to the client: just close.
+                        if acceptor.is_none() {
+                            monoio::spawn(refuse(Rc::clone(&shard), stream));
+                        }
                         continue;
                     }
                     let guard = shard.open_connection();
                     let shard = Rc::clone(&shard);
                     monoio::spawn(async move {
-                        crate::conn::serve(&shard, stream, peer).await;
+                        match acceptor {
+                            None => crate::conn::serve(&shard, stream, peer).await,
+                            Some(acceptor) => serve_tls(&shard, acceptor, stream, peer).await,
+                        }
                         drop(guard);
                     });
                 }
@@ -75,6 +82,26 @@ pub async fn accept_loop(shard: Rc<Shard>, listener: TcpListener, drain: oneshot
             inflight = shard.inflight(),
             "drain timeout: closing with requests in flight"
         );
+    }
+}
+
+/// The TLS handshake (bounded by the head deadline), then the connection as over plain TCP.
+async fn serve_tls(
+    shard: &Shard,
+    acceptor: monoio_rustls::TlsAcceptor,
+    stream: monoio::net::TcpStream,
+    peer: SocketAddr,
+) {
+    match monoio::time::timeout(shard.timeouts.head, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => crate::conn::serve(shard, tls, peer).await,
+        Ok(Err(e)) => {
+            shard.metrics.tls_handshake_failures.inc();
+            tracing::debug!(%peer, "client TLS handshake failed: {e}");
+        }
+        Err(_) => {
+            shard.metrics.tls_handshake_failures.inc();
+            tracing::debug!(%peer, "client TLS handshake timed out");
+        }
     }
 }
 

@@ -111,6 +111,12 @@ fn run(config: Config) -> anyhow::Result<()> {
     let keyring = Arc::new(keyring);
     let snapshot = Arc::new(snapshot);
 
+    let server_tls = match &config.tls {
+        Some(files) => Some(Arc::new(
+            warden_dataplane::tls::ServerTls::load(files).map_err(anyhow::Error::msg)?,
+        )),
+        None => None,
+    };
     let shards = config.shard_count();
     let listeners =
         bind_all(config.listen, shards).with_context(|| format!("binding {}", config.listen))?;
@@ -158,6 +164,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         listen_sockets: listeners.len(),
         audit: audit.as_ref().map(|a| Arc::clone(&a.health)),
         control: control.clone(),
+        tls: server_tls.clone(),
     });
     let mut producers = audit
         .as_ref()
@@ -188,6 +195,7 @@ fn run(config: Config) -> anyhow::Result<()> {
             guard: Arc::clone(&guard),
             scorer: Arc::clone(&scorer),
             custom: Arc::clone(&custom),
+            server_tls: server_tls.clone(),
             updates: receivers.remove(0),
         })?);
     }
@@ -230,19 +238,29 @@ fn run(config: Config) -> anyhow::Result<()> {
             )?;
         }
     }
+    let scheme = if server_tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     println!(
-        "warden-dataplane listening on http://{local} (admin http://{admin_addr}), {shards} shards"
+        "warden-dataplane listening on {scheme}://{local} (admin http://{admin_addr}), {shards} shards"
     );
 
     let (sig_tx, sig_rx) = mpsc::channel();
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGTERM,
         signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGHUP,
     ])?;
     std::thread::Builder::new()
         .name("warden-signals".into())
         .spawn(move || {
             for sig in signals.forever() {
+                if sig == signal_hook::consts::SIGHUP {
+                    reload_tls(server_tls.as_deref());
+                    continue;
+                }
                 if sig_tx.send(sig).is_err() {
                     break;
                 }
@@ -294,6 +312,15 @@ fn run(config: Config) -> anyhow::Result<()> {
         (_, Some(e)) => bail!(e),
         (Some(i), None) => bail!("shard {i} stopped unexpectedly"),
         (None, None) => Ok(()),
+    }
+}
+
+/// SIGHUP: read the client TLS certificate and key again (nothing else reloads on SIGHUP).
+fn reload_tls(tls: Option<&warden_dataplane::tls::ServerTls>) {
+    match tls.map(|t| t.reload()) {
+        None => tracing::info!("SIGHUP: no [tls] configured, nothing to reload"),
+        Some(Ok(())) => tracing::info!("SIGHUP: client TLS certificate reloaded"),
+        Some(Err(e)) => tracing::error!("SIGHUP: keeping the previous TLS certificate: {e}"),
     }
 }
 

@@ -135,6 +135,8 @@ pub struct ShardMetrics {
     pub open_connections: Gauge,
     pub connections: Counter,
     pub connections_rejected: Counter,
+    /// TLS on `listen`: handshakes that failed or timed out (the connection is closed).
+    pub tls_handshake_failures: Counter,
     pub pool_reused: Counter,
     pub pool_connects: Counter,
     pub pool_stale_retries: Counter,
@@ -312,7 +314,7 @@ pub fn render(
     for (name, help, v) in gauges {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
     }
-    let counters: [(&str, &str, u64); 8] = [
+    let counters: [(&str, &str, u64); 9] = [
         (
             "warden_connections_total",
             "Client connections accepted.",
@@ -322,6 +324,11 @@ pub fn render(
             "warden_connections_rejected_total",
             "Connections refused at the per-shard limit or while draining.",
             sum(&|m| m.connections_rejected.get()),
+        ),
+        (
+            "warden_tls_handshake_failures_total",
+            "Client TLS handshakes on listen that failed or did not finish within timeouts.head_ms.",
+            sum(&|m| m.tls_handshake_failures.get()),
         ),
         (
             "warden_upstream_pool_reused_total",

@@ -32,6 +32,8 @@ pub struct Shard {
     pub pool: Pool,
     pub resolver: Resolver,
     pub tls: TlsConnector,
+    /// Client TLS on `listen` (`[tls]`): this shard's acceptor, refreshed after a reload.
+    pub server_tls: Option<crate::tls::ShardTls>,
     /// The guardrail detectors (shared, read-only) and this shard's Hyperscan scratch.
     pub guard: Arc<crate::guard::engine::Engine>,
     pub guard_scratch: crate::guard::engine::Scratch,
@@ -86,6 +88,8 @@ pub struct ShardSpec {
     pub scorer: Arc<crate::complexity::Scorer>,
     /// Each project's operator-defined patterns, compiled once for every shard.
     pub custom: Arc<crate::guard::custom::CustomSets>,
+    /// Client TLS on `listen`, shared by every shard (reloaded on SIGHUP).
+    pub server_tls: Option<Arc<crate::tls::ServerTls>>,
     /// New serving states, built off the shard, to swap in between requests.
     pub updates: futures_channel::mpsc::UnboundedReceiver<StateUpdate>,
 }
@@ -257,6 +261,10 @@ fn build(
         pool: Pool::new(upstream.pool_max_idle_per_origin, ms(upstream.pool_idle_ms)),
         resolver: Resolver::new(spec.dns.clone(), ms(upstream.dns_ttl_ms)),
         tls: tls_connector(upstream.ca_file.as_deref())?,
+        server_tls: spec
+            .server_tls
+            .as_ref()
+            .map(|t| crate::tls::ShardTls::new(Arc::clone(t))),
         guard: Arc::clone(&spec.guard),
         guard_scratch: spec.guard.scratch()?,
         scorer: Arc::clone(&spec.scorer),

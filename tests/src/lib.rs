@@ -249,7 +249,8 @@ impl Gateway {
         }
         let (proc, line) = start(cmd, dir.0.join("stderr"));
         let gw = Gateway {
-            addr: addr_after(&line, "listening on http://"),
+            // `listening on http://…` or, with `[tls]`, `https://…`.
+            addr: addr_after(&line, "://"),
             admin: addr_after(&line, "admin http://"),
             proc,
             dir,
