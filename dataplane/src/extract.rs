@@ -1,6 +1,10 @@
 //! The text a model will read in a request, per dialect, for the guardrails: message contents
-//! and text parts, system prompts, tool-call arguments and tool results — never roles, ids,
-//! schemas, image data or parameters.
+//! and text parts, system prompts, tool-call arguments and tool results, and the definitions
+//! the model is shown — tool and function names, descriptions and parameter schemas (legacy
+//! `functions` included), structured-output schemas, predicted outputs — never roles, ids,
+//! image data or sampling parameters. Whatever reaches the model unscanned is a way around
+//! every guardrail: a secret or an instruction in a tool description goes upstream as well as
+//! one in a message.
 //!
 //! Texts come from the parsed body (simd-json has already JSON-unescaped them), each labelled
 //! with where it came from, in document order. The guardrails scan them and, to rewrite one,
@@ -20,6 +24,9 @@ pub enum Source {
     Assistant,
     ToolArguments,
     ToolResult,
+    /// Tool and function definitions and output schemas: names, descriptions, property names,
+    /// enum values — written by the application, read by the model as instructions.
+    Definition,
 }
 
 /// Call `f` with every model-visible text of a request body in `dialect`.
@@ -65,6 +72,59 @@ fn openai<'v>(body: &'v Value<'v>, f: &mut impl FnMut(Source, &'v str)) {
                 f(Source::ToolArguments, args);
             }
         }
+        // The legacy single call on an assistant message.
+        if let Some(args) = m
+            .get("function_call")
+            .and_then(|fun| str_field(fun, "arguments"))
+        {
+            f(Source::ToolArguments, args);
+        }
+    }
+    for tool in array(body, "tools") {
+        if let Some(fun) = tool.get("function") {
+            definition(fun, "parameters", f);
+        }
+    }
+    for fun in array(body, "functions") {
+        definition(fun, "parameters", f);
+    }
+    if let Some(format) = body.get("response_format") {
+        if let Some(schema) = format.get("json_schema") {
+            definition(schema, "schema", f);
+        }
+    }
+    // Predicted outputs are read by the model as the text it is about to write.
+    match body.get("prediction").and_then(|p| p.get("content")) {
+        Some(c) if c.as_str().is_some() => c.as_str().into_iter().for_each(|t| f(Source::User, t)),
+        Some(c) => array_texts(c, Source::User, f),
+        None => {}
+    }
+}
+
+/// A tool, function or schema definition: its name, description and the schema under `schema`
+/// (every key and string in it).
+fn definition<'v>(def: &'v Value<'v>, schema: &str, f: &mut impl FnMut(Source, &'v str)) {
+    for field in ["name", "description"] {
+        if let Some(t) = str_field(def, field) {
+            f(Source::Definition, t);
+        }
+    }
+    if let Some(s) = def.get(schema) {
+        keys_and_strings_in(s, f);
+    }
+}
+
+/// Every object key and string value in a schema: property names are read by the model too.
+fn keys_and_strings_in<'v>(v: &'v Value<'v>, f: &mut impl FnMut(Source, &'v str)) {
+    if let Some(s) = v.as_str() {
+        f(Source::Definition, s);
+    } else if let Some(items) = v.as_array() {
+        items.iter().for_each(|i| keys_and_strings_in(i, f));
+    } else if let Some(obj) = v.as_object() {
+        for (k, i) in obj.iter() {
+            f(Source::Definition, k);
+            keys_and_strings_in(i, f);
+        }
     }
 }
 
@@ -87,6 +147,9 @@ fn anthropic<'v>(body: &'v Value<'v>, f: &mut impl FnMut(Source, &'v str)) {
             Some(c) => anthropic_blocks(c, source, f),
             None => {}
         }
+    }
+    for tool in array(body, "tools") {
+        definition(tool, "input_schema", f);
     }
 }
 
@@ -133,6 +196,21 @@ fn gemini<'v>(body: &'v Value<'v>, f: &mut impl FnMut(Source, &'v str)) {
             Source::User
         };
         parts(c, source, f);
+    }
+    for tool in array(body, "tools") {
+        for fun in array(tool, "functionDeclarations") {
+            definition(fun, "parameters", f);
+            if let Some(s) = fun.get("parametersJsonSchema") {
+                keys_and_strings_in(s, f);
+            }
+        }
+    }
+    if let Some(config) = body.get("generationConfig") {
+        for schema in ["responseSchema", "responseJsonSchema"] {
+            if let Some(s) = config.get(schema) {
+                keys_and_strings_in(s, f);
+            }
+        }
     }
 }
 
@@ -186,9 +264,78 @@ mod tests {
         out
     }
 
+    /// The weather tool every fixture defines, as the model reads it.
+    fn weather_tool() -> Vec<(Source, String)> {
+        [
+            "get_weather",
+            "Current weather",
+            "type",
+            "object",
+            "properties",
+            "city",
+            "type",
+            "string",
+            "required",
+            "city",
+        ]
+        .iter()
+        .map(|t| (Source::Definition, t.to_string()))
+        .collect()
+    }
+
+    /// The texts of a fixture, without its tool definitions (checked once against
+    /// [`weather_tool`]).
+    fn conversation(dialect: Dialect, file: &str) -> Vec<(Source, String)> {
+        let all = collect(dialect, file);
+        let (defs, rest): (Vec<_>, Vec<_>) =
+            all.into_iter().partition(|(s, _)| *s == Source::Definition);
+        assert_eq!(defs, weather_tool(), "{file}");
+        rest
+    }
+
+    #[test]
+    fn tool_descriptions_schemas_and_output_formats_are_read() {
+        let body = r#"{"model":"m","messages":[{"role":"assistant","content":null,
+            "function_call":{"name":"f","arguments":"{\"a\":\"legacy args\"}"}}],
+            "functions":[{"name":"lookup","description":"legacy description",
+              "parameters":{"type":"object","properties":{"secret field":{"enum":["e1"]}}}}],
+            "response_format":{"type":"json_schema","json_schema":{"name":"out",
+              "description":"format description","schema":{"properties":{"k":{"description":"deep"}}}}},
+            "prediction":{"type":"content","content":"predicted text"}}"#;
+        let mut bytes = body.as_bytes().to_vec();
+        let v = simd_json::to_borrowed_value(&mut bytes).unwrap_or_else(|e| panic!("{e}"));
+        let mut seen = Vec::new();
+        texts(Dialect::OpenAi, &v, &mut |s, t| {
+            seen.push((s, t.to_owned()))
+        });
+        for want in [
+            (Source::ToolArguments, r#"{"a":"legacy args"}"#),
+            (Source::Definition, "legacy description"),
+            (Source::Definition, "secret field"),
+            (Source::Definition, "e1"),
+            (Source::Definition, "format description"),
+            (Source::Definition, "deep"),
+            (Source::User, "predicted text"),
+        ] {
+            assert!(
+                seen.contains(&(want.0, want.1.to_string())),
+                "{want:?} not in {seen:?}"
+            );
+        }
+        let mut bytes = br#"{"contents":[],"generationConfig":{"responseSchema":
+            {"properties":{"x":{"description":"gemini schema text"}}}}}"#
+            .to_vec();
+        let v = simd_json::to_borrowed_value(&mut bytes).unwrap_or_else(|e| panic!("{e}"));
+        let mut seen = Vec::new();
+        texts(Dialect::Gemini, &v, &mut |s, t| {
+            seen.push((s, t.to_owned()))
+        });
+        assert!(seen.contains(&(Source::Definition, "gemini schema text".into())));
+    }
+
     #[test]
     fn the_same_conversation_reads_the_same_in_every_dialect() {
-        let openai = collect(Dialect::OpenAi, "openai-chat-request.json");
+        let openai = conversation(Dialect::OpenAi, "openai-chat-request.json");
         assert_eq!(
             openai,
             vec![
@@ -198,7 +345,7 @@ mod tests {
                 (Source::ToolResult, "15C".into()),
             ]
         );
-        let anthropic = collect(Dialect::Anthropic, "anthropic-messages-request.json");
+        let anthropic = conversation(Dialect::Anthropic, "anthropic-messages-request.json");
         assert_eq!(
             anthropic,
             vec![
@@ -208,7 +355,7 @@ mod tests {
                 (Source::ToolResult, "15C".into()),
             ]
         );
-        let gemini = collect(Dialect::Gemini, "gemini-request.json");
+        let gemini = conversation(Dialect::Gemini, "gemini-request.json");
         assert_eq!(
             gemini,
             vec![
