@@ -2,7 +2,10 @@
 //!
 //! It runs on its own thread and runtime, off the shards' cores and rings; it reads the shards'
 //! counters (atomics with a single writer each) and never touches their state. One request per
-//! connection, bounded head, short timeouts: scrapers and probes need nothing more.
+//! connection, bounded head, short timeouts: scrapers and probes need nothing more. At most
+//! [`MAX_CONNECTIONS`] at once (more are closed unanswered), and each has [`HEAD_DEADLINE`] for
+//! its whole head and [`BODY_DEADLINE`] for a snapshot body — a client dripping bytes cannot
+//! hold a slot longer, so probes and pushes always get through again within seconds.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -22,6 +25,13 @@ const LIMITS: Limits = Limits {
     max_head: 8 * 1024,
     max_headers: 32,
 };
+
+/// Connections served at once; probes, scrapes and pushes need a handful.
+pub const MAX_CONNECTIONS: usize = 64;
+/// From accept to a complete head.
+pub const HEAD_DEADLINE: Duration = Duration::from_secs(5);
+/// For a whole snapshot body (at most `control::MAX_SNAPSHOT` bytes).
+pub const BODY_DEADLINE: Duration = Duration::from_secs(30);
 
 /// What the admin endpoints report, shared read-only with the main thread and shards.
 pub struct AdminView {
@@ -63,10 +73,17 @@ pub fn spawn(addr: SocketAddr, view: Arc<AdminView>) -> std::io::Result<SocketAd
                         return;
                     }
                 };
+                let open = std::rc::Rc::new(std::cell::Cell::new(0usize));
                 loop {
                     match listener.accept().await {
+                        Ok((stream, _)) if open.get() >= MAX_CONNECTIONS => drop(stream),
                         Ok((stream, _)) => {
-                            monoio::spawn(handle(stream, Arc::clone(&view)));
+                            open.set(open.get() + 1);
+                            let (open, view) = (std::rc::Rc::clone(&open), Arc::clone(&view));
+                            monoio::spawn(async move {
+                                handle(stream, view).await;
+                                open.set(open.get() - 1);
+                            });
                         }
                         Err(e) => {
                             tracing::warn!("admin accept failed: {e}");
@@ -184,16 +201,20 @@ fn audit_metrics(out: &mut String, h: &crate::audit::producer::Health) {
 
 async fn handle(mut stream: TcpStream, view: Arc<AdminView>) {
     let mut buf = Vec::with_capacity(LIMITS.max_head);
-    let head = loop {
-        if !read_more(&mut stream, &mut buf).await {
-            return;
+    let head = monoio::time::timeout(HEAD_DEADLINE, async {
+        loop {
+            if !read_more(&mut stream, &mut buf).await {
+                return None;
+            }
+            match parse_request(&buf, LIMITS) {
+                Ok(Some(head)) => return Some(head),
+                Ok(None) => {}
+                Err(_) => return None,
+            }
         }
-        match parse_request(&buf, LIMITS) {
-            Ok(Some(head)) => break head,
-            Ok(None) => {}
-            Err(_) => return,
-        }
-    };
+    })
+    .await;
+    let Ok(Some(head)) = head else { return };
     let path = head
         .path
         .get(&buf)
@@ -287,10 +308,17 @@ async fn intake(
     }
     let end = head.len + n as usize;
     buf.reserve(end.saturating_sub(buf.len()));
-    while buf.len() < end {
-        if !read_more(stream, buf).await {
-            return (400, r#"{"error":"body incomplete"}"#.into());
+    let read = monoio::time::timeout(BODY_DEADLINE, async {
+        while buf.len() < end {
+            if !read_more(stream, buf).await {
+                return false;
+            }
         }
+        true
+    })
+    .await;
+    if read != Ok(true) {
+        return (400, r#"{"error":"body incomplete"}"#.into());
     }
     match control.apply(&buf[head.len..end]).await {
         Ok(version) => (200, format!(r#"{{"version":{version}}}"#)),
