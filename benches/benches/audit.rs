@@ -84,21 +84,22 @@ fn drain(c: &mut Criterion) {
     g.sample_size(20);
     let mut one = Vec::new();
     entry().encode(1_795_390_000_000_000, &mut one);
-    // The drain's CPU work alone: CRC32C and the SHA-256 chain, into a batch buffer.
+    // The drain's CPU work alone: CRC32C and the HMAC-SHA256 chain, into a batch buffer.
     let (mut buf, mut chain) = (Vec::with_capacity(4 << 20), [0u8; 32]);
+    let key = warden_shared::audit::ChainKey::from_secret(&[7u8; 32]);
     g.bench_function("frame_chain", |b| {
         b.iter(|| {
             buf.clear();
             for _ in 0..BATCH {
-                chain = warden_shared::audit::frame(&mut buf, &chain, black_box(&one));
+                chain = warden_shared::audit::frame(&mut buf, Some(&key), &chain, black_box(&one));
             }
             black_box(&buf);
         })
     });
-    g.bench_function("sha256_only", |b| {
+    g.bench_function("hmac_sha256_only", |b| {
         b.iter(|| {
             for _ in 0..BATCH {
-                chain = warden_shared::audit::chain(&chain, black_box(&one));
+                chain = warden_shared::audit::chain(Some(&key), &chain, black_box(&one));
             }
         })
     });
@@ -113,7 +114,7 @@ fn drain(c: &mut Criterion) {
             segment_max_bytes: 256 * 1024 * 1024,
             ..AuditConfig::default()
         };
-        let mut w = Writer::open(&dir, &config).unwrap();
+        let mut w = Writer::open(&dir, &config, Some(key.clone())).unwrap();
         let mut seq = 0;
         g.bench_function(name, |b| {
             b.iter(|| {

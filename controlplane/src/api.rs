@@ -70,6 +70,7 @@ pub fn router(app: Arc<App>) -> Router {
             put(tenants::put_model).delete(tenants::delete_model),
         )
         .route("/admin/v1/dataplanes", get(list_dataplanes))
+        .route("/admin/v1/dataplanes/{id}/anchors", get(dataplane_anchors))
         .route("/admin/v1/snapshot", get(snapshot_version))
         .route("/admin/v1/master-key/rotate", post(keys::rotate_master_key))
         .route("/dataplane/v1/register", post(register))
@@ -305,16 +306,36 @@ fn routing_json(r: &RoutingBody) -> Value {
 
 async fn list_dataplanes(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
     let planes = app.store.dataplanes().await?;
+    let alerts: std::collections::HashMap<String, crate::store::anchors::Alert> =
+        app.store.latest_alerts().await?.into_iter().collect();
     let latest = app.latest().version;
     let rows: Vec<Value> = planes
         .into_iter()
         .map(|(id, url, acked, seen)| {
-            json!({"id": id, "push_url": url, "acked_version": acked, "last_seen": seen, "current": acked as u64 >= latest})
+            let alert = alerts.get(&id);
+            json!({"id": id, "push_url": url, "acked_version": acked, "last_seen": seen,
+                "current": acked as u64 >= latest, "audit_alert": alert})
         })
         .collect();
     Ok(Json(
         json!({"snapshot_version": latest, "dataplanes": rows}),
     ))
+}
+
+/// `GET /admin/v1/dataplanes/{id}/anchors`: the points of that data plane's audit chain the
+/// control plane keeps, as `warden-dataplane audit verify DIR --anchors FILE` reads them.
+async fn dataplane_anchors(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> ApiResult<Json<Value>> {
+    let anchors = app.store.anchors(&id).await?;
+    Ok(Json(Value::Array(
+        anchors
+            .into_iter()
+            .map(|(segment, offset, hash)| json!({"segment": segment, "offset": offset, "hash": hash}))
+            .collect(),
+    )))
 }
 
 async fn snapshot_version(_: Admin, State(app): State<Arc<App>>) -> Json<Value> {

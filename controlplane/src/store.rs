@@ -17,8 +17,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../migrations/0005_limits.sql")),
     (6, include_str!("../migrations/0006_requests.sql")),
     (7, include_str!("../migrations/0007_requests_key.sql")),
+    (8, include_str!("../migrations/0008_audit_anchors.sql")),
 ];
 
+pub mod anchors;
 pub mod usage;
 
 #[derive(Clone)]

@@ -59,6 +59,10 @@ pub struct AuditConfig {
     pub ring_capacity: usize,
     /// How long a shard waits for room in a full ring before answering 503.
     pub full_wait_us: u64,
+    /// The 32 secret bytes the chain's HMAC key is derived from (default `state_dir/audit.key`,
+    /// created 0600 at first start). Keep it off the audit directory's backups; `audit verify`
+    /// needs it.
+    pub key_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +90,7 @@ impl Default for AuditConfig {
             compress_level: 3,
             ring_capacity: 32_768,
             full_wait_us: 2000,
+            key_file: None,
         }
     }
 }

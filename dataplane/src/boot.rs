@@ -9,6 +9,7 @@ use warden_dataplane::config::Config;
 use warden_dataplane::control::{
     last_good, load_keyring, load_public_key, write_atomically, LAST_GOOD,
 };
+use warden_shared::audit::ChainKey;
 use warden_shared::snapshot;
 use warden_shared::snapshot::Snapshot;
 use warden_shared::standalone::compile;
@@ -18,6 +19,9 @@ use zeroize::Zeroizing;
 /// `check --config FILE`: everything a start does before it binds and serves.
 pub fn check(config: Config) -> anyhow::Result<()> {
     guard_engine(&config)?;
+    if config.audit.enabled {
+        audit_key(&config, false)?;
+    }
     if let Some(files) = &config.tls {
         warden_dataplane::tls::ServerTls::load(files).map_err(anyhow::Error::msg)?;
     }
@@ -26,6 +30,28 @@ pub fn check(config: Config) -> anyhow::Result<()> {
     warden_dataplane::state::ServingState::build(&snapshot, Arc::new(keyring))
         .map_err(anyhow::Error::msg)?;
     Ok(())
+}
+
+/// The audit chain's key: read from `audit.key_file`, or created there (32 random bytes, 0600)
+/// when `create` and the file does not exist yet.
+pub fn audit_key(config: &Config, create: bool) -> anyhow::Result<Option<ChainKey>> {
+    let path = config.audit_key_file();
+    if !path.exists() {
+        if !create {
+            return Ok(None);
+        }
+        let mut secret = Zeroizing::new([0u8; 32]);
+        getrandom::fill(&mut secret[..]).map_err(|e| anyhow::anyhow!("random source: {e}"))?;
+        let mut file = warden_shared::create_private(&path)
+            .with_context(|| format!("creating the audit key {}", path.display()))?;
+        std::io::Write::write_all(&mut file, &secret[..])
+            .and_then(|()| file.sync_all())
+            .with_context(|| format!("writing the audit key {}", path.display()))?;
+        tracing::info!(file = %path.display(), "created the audit chain key");
+    }
+    ChainKey::from_file(&path)
+        .map(Some)
+        .map_err(anyhow::Error::msg)
 }
 
 /// The guardrail detectors, with the configured phone regions.

@@ -240,6 +240,14 @@ impl Config {
     }
 
     /// `audit_dir`, by default `state_dir/audit`.
+    /// The audit chain's key file (`audit.key_file`, default `state_dir/audit.key`).
+    pub fn audit_key_file(&self) -> PathBuf {
+        self.audit
+            .key_file
+            .clone()
+            .unwrap_or_else(|| self.state_dir.join("audit.key"))
+    }
+
     pub fn audit_dir(&self) -> PathBuf {
         self.audit_dir
             .clone()

@@ -383,7 +383,8 @@ fn start_audit(
         return Ok(None);
     }
     let dir = config.audit_dir();
-    let mut writer = Writer::open(&dir, &config.audit)
+    let key = boot::audit_key(config, true)?;
+    let mut writer = Writer::open(&dir, &config.audit, key)
         .with_context(|| format!("opening the audit log in {}", dir.display()))?;
     writer.keep_from = keep_from;
     if config.audit.compress {

@@ -18,7 +18,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use warden_shared::audit::{read_frames_from, segments, Kind, Record};
+use warden_shared::audit::{
+    hex, read_frames_from, segments, Kind, Record, FRAME_OVERHEAD, HEADER_LEN,
+};
 use zeroize::Zeroizing;
 
 /// The most records one batch carries.
@@ -65,30 +67,57 @@ pub struct RequestRow {
     pub cached_tokens: u64,
 }
 
-/// What one batch carries: summed rows, each request, and the cursor after the last record.
+/// What one batch carries: summed rows, each request, the cursor after the last record, and
+/// the audit chain at both ends (the control plane's anchors).
 pub struct Batch {
     pub rows: Vec<Row>,
     pub requests: Vec<RequestRow>,
     pub to: Cursor,
+    /// The chain hash at `from`, read from the log; `None` when the log no longer holds it.
+    pub from_hash: Option<[u8; 32]>,
+    /// The chain hash at `to` (`from_hash` when nothing was read).
+    pub to_hash: Option<[u8; 32]>,
+    /// Where the last record read starts (0: none), saved with the cursor so the next batch
+    /// reads `from_hash` without reading the whole segment.
+    pub to_frame_at: u64,
+    /// The batch reaches the end of the log.
+    pub at_end: bool,
 }
 
 /// The records after `from` (at most [`BATCH_RECORDS`]), summed into rows and listed per
-/// request, and the cursor after the last record read.
-pub fn collect(audit_dir: &Path, from: Cursor) -> std::io::Result<Batch> {
+/// request, the cursor after the last record read, and the chain hashes at both ends.
+/// `frame_at` is where the record ending at `from` starts, when known.
+pub fn collect(audit_dir: &Path, from: Cursor, frame_at: u64) -> std::io::Result<Batch> {
     let mut sums: BTreeMap<[String; 7], [u64; 4]> = BTreeMap::new();
     let mut requests = Vec::new();
     let mut to = from;
     let mut records = 0usize;
     let mut list = segments(audit_dir)?;
     list.sort_unstable_by_key(|(i, _)| *i);
+    let mut from_hash = None;
+    let mut last: Option<(u64, [u8; 32])> = None;
+    let header_end = HEADER_LEN as u64;
     for (index, path) in list.into_iter().filter(|(i, _)| *i >= from.segment) {
-        let start = if index == from.segment {
-            from.offset
-        } else {
-            0
-        };
+        let mut start = 0;
+        if index == from.segment {
+            start = from.offset;
+            if from.offset <= header_end {
+                from_hash = prev_hash(&path);
+            } else if (header_end..from.offset).contains(&frame_at) {
+                // Read the record that ends at `from` too, for its hash.
+                start = frame_at;
+            }
+        }
         let (frames, end) = read_frames_from(&path, start)?;
-        for (at, payload) in frames {
+        for (at, hash, payload) in frames {
+            let end_of = at + (FRAME_OVERHEAD + payload.len()) as u64;
+            if index == from.segment && at < from.offset {
+                if end_of == from.offset {
+                    from_hash = Some(hash);
+                }
+                continue;
+            }
+            last = Some((at, hash));
             let Ok(r) = Record::decode(&payload) else {
                 continue;
             };
@@ -99,25 +128,61 @@ pub fn collect(audit_dir: &Path, from: Cursor) -> std::io::Result<Batch> {
                 // Resume right after this record.
                 to = Cursor {
                     segment: index,
-                    offset: at + (warden_shared::audit::FRAME_OVERHEAD + payload.len()) as u64,
+                    offset: end_of,
                 };
                 return Ok(Batch {
                     rows: rows(sums),
                     requests,
                     to,
+                    from_hash: from_hash.or_else(|| hash_at(audit_dir, from)),
+                    to_hash: Some(hash),
+                    to_frame_at: at,
+                    at_end: false,
                 });
             }
         }
-        to = Cursor {
+        // A segment now shorter than the cursor (cut after it was shipped) never moves it back.
+        to = to.max(Cursor {
             segment: index,
             offset: end,
-        };
+        });
     }
+    let from_hash = from_hash.or_else(|| hash_at(audit_dir, from));
     Ok(Batch {
         rows: rows(sums),
         requests,
         to,
+        from_hash,
+        to_hash: last.map(|(_, h)| h).or(from_hash),
+        to_frame_at: last.map_or(0, |(at, _)| at),
+        at_end: true,
     })
+}
+
+/// A segment header's `prev_hash`: the chain hash before its first record.
+fn prev_hash(path: &Path) -> Option<[u8; 32]> {
+    let bytes = warden_shared::audit::segment_bytes(path).ok()?;
+    let header = bytes.get(24..56)?;
+    header.try_into().ok()
+}
+
+/// The chain hash at `c` by reading its whole segment (when the record ending there was not
+/// where the saved cursor said): `None` when no record ends there any more.
+fn hash_at(audit_dir: &Path, c: Cursor) -> Option<[u8; 32]> {
+    let path = audit_dir.join(warden_shared::audit::segment_name(c.segment));
+    let path = if path.exists() {
+        path
+    } else {
+        warden_shared::audit::compressed_path(&path)
+    };
+    if c.offset <= HEADER_LEN as u64 {
+        return prev_hash(&path);
+    }
+    let seg = warden_shared::audit::read_segment(&path, None).ok()?;
+    seg.records
+        .iter()
+        .find(|(at, _, p)| at + (FRAME_OVERHEAD + p.len()) as u64 == c.offset)
+        .map(|(_, h, _)| *h)
 }
 
 fn request_row(r: &Record) -> Option<RequestRow> {
@@ -184,24 +249,34 @@ fn rows(sums: BTreeMap<[String; 7], [u64; 4]>) -> Vec<Row> {
         .collect()
 }
 
-/// The saved cursor, or the start of the oldest segment.
-pub fn load_cursor(state_dir: &Path, audit_dir: &Path) -> Cursor {
+/// The saved cursor and where the record before it starts (`segment offset frame_at`; files
+/// written before anchors lack the third field), or the start of the oldest segment.
+pub fn load_cursor(state_dir: &Path, audit_dir: &Path) -> (Cursor, u64, bool) {
     let saved = std::fs::read_to_string(cursor_path(state_dir))
         .ok()
         .and_then(|t| {
-            let (s, o) = t.trim().split_once(' ')?;
-            Some(Cursor {
-                segment: s.parse().ok()?,
-                offset: o.parse().ok()?,
-            })
+            let mut fields = t.split_whitespace();
+            let cursor = Cursor {
+                segment: fields.next()?.parse().ok()?,
+                offset: fields.next()?.parse().ok()?,
+            };
+            let frame_at = fields.next().and_then(|f| f.parse().ok()).unwrap_or(0);
+            Some((cursor, frame_at))
         });
-    saved.unwrap_or_else(|| Cursor {
-        segment: segments(audit_dir)
-            .ok()
-            .and_then(|l| l.iter().map(|(i, _)| *i).min())
-            .unwrap_or(0),
-        offset: 0,
-    })
+    match saved {
+        Some((cursor, frame_at)) => (cursor, frame_at, true),
+        None => {
+            let oldest = segments(audit_dir)
+                .ok()
+                .and_then(|l| l.iter().map(|(i, _)| *i).min())
+                .unwrap_or(0);
+            let start = Cursor {
+                segment: oldest,
+                offset: 0,
+            };
+            (start, 0, false)
+        }
+    }
 }
 
 fn cursor_path(state_dir: &Path) -> PathBuf {
@@ -223,25 +298,35 @@ pub fn spawn_shipper(
     std::thread::Builder::new()
         .name("warden-usage".into())
         .spawn(move || {
-            let mut cursor = load_cursor(&state_dir, &audit_dir);
+            let (mut cursor, mut frame_at, mut shipped) = load_cursor(&state_dir, &audit_dir);
             needed.store(cursor.segment, Relaxed);
             loop {
-                match collect(&audit_dir, cursor) {
-                    Ok(Batch { rows, requests, to }) if to != cursor => {
+                match collect(&audit_dir, cursor, frame_at) {
+                    // New records, or a log that no longer holds what was shipped (the control
+                    // plane raises the alert).
+                    Ok(b) if b.to != cursor || (shipped && b.from_hash.is_none()) => {
+                        let to = b.to;
                         let body = serde_json::json!({
-                            "dataplane": dataplane, "from": cursor, "to": to, "rows": rows,
-                            "requests": requests,
+                            "dataplane": dataplane, "from": cursor, "to": to, "rows": b.rows,
+                            "requests": b.requests,
+                            "anchor": {
+                                "from_hash": b.from_hash.map(|h| hex(&h)),
+                                "to_hash": hex(&b.to_hash.unwrap_or_default()),
+                                "at_end": b.at_end,
+                            },
                         })
                         .to_string();
                         match crate::control::post_json(&url, &token, &body) {
+                            Ok(200..=299) if to == cursor => {}
                             Ok(200..=299) => {
-                                let text = format!("{} {}\n", to.segment, to.offset);
+                                let text =
+                                    format!("{} {} {}\n", to.segment, to.offset, b.to_frame_at);
                                 match crate::control::write_atomically(
                                     &cursor_path(&state_dir),
                                     text.as_bytes(),
                                 ) {
                                     Ok(()) => {
-                                        cursor = to;
+                                        (cursor, frame_at, shipped) = (to, b.to_frame_at, true);
                                         needed.store(cursor.segment, Relaxed);
                                         // More may be waiting: go again at once.
                                         continue;
@@ -296,19 +381,28 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
         let day = 1_795_341_600_000_000;
-        let mut seg = header(0, day, &[0; 32]).to_vec();
+        let mut seg = header(0, day, &[0; 32], None).to_vec();
         let mut hash = [0u8; 32];
         for (p, s, i, o) in [
             ("a", "byok", 10, 5),
             ("a", "byok", 20, 7),
             ("a", "pooled", 1, 1),
         ] {
-            hash = frame(&mut seg, &hash, &record(day, p, s, i, o));
+            hash = frame(&mut seg, None, &hash, &record(day, p, s, i, o));
         }
         let path = dir.join(format!("segment-{:020}.wal", 0));
         std::fs::write(&path, &seg).unwrap_or_else(|e| panic!("{e}"));
-        let Batch { rows, requests, to } =
-            collect(&dir, Cursor::default()).unwrap_or_else(|e| panic!("{e}"));
+        let Batch {
+            rows,
+            requests,
+            to,
+            from_hash,
+            to_hash,
+            to_frame_at,
+            ..
+        } = collect(&dir, Cursor::default(), 0).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(from_hash, Some([0; 32]), "the first segment's prev_hash");
+        assert_eq!(to_hash, Some(hash));
         assert_eq!(requests.len(), 3);
         assert_eq!(requests[2].key_source, "pooled");
         assert_eq!(rows.len(), 2);
@@ -326,19 +420,39 @@ mod tests {
         // A torn record being written is not read; once whole, it is, from the cursor.
         let whole = {
             let mut more = Vec::new();
-            frame(&mut more, &hash, &record(day, "b", "byok", 3, 3));
+            frame(&mut more, None, &hash, &record(day, "b", "byok", 3, 3));
             more
         };
         let mut torn = seg.clone();
         torn.extend_from_slice(&whole[..whole.len() - 2]);
         std::fs::write(&path, &torn).unwrap_or_else(|e| panic!("{e}"));
         let Batch {
-            rows, to: again, ..
-        } = collect(&dir, to).unwrap_or_else(|e| panic!("{e}"));
+            rows,
+            to: again,
+            from_hash: again_hash,
+            ..
+        } = collect(&dir, to, to_frame_at).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            again_hash,
+            Some(hash),
+            "read from the record before the cursor"
+        );
         assert!(rows.is_empty() && again == to);
         seg.extend_from_slice(&whole);
         std::fs::write(&path, &seg).unwrap_or_else(|e| panic!("{e}"));
-        let Batch { rows, to: end, .. } = collect(&dir, to).unwrap_or_else(|e| panic!("{e}"));
+        let Batch { rows, to: end, .. } =
+            collect(&dir, to, to_frame_at).unwrap_or_else(|e| panic!("{e}"));
+        // A cursor no record ends at any more (the log was cut or rewritten): no hash.
+        let past = Cursor {
+            segment: 0,
+            offset: to.offset + 1,
+        };
+        assert_eq!(collect(&dir, past, 0).map(|b| b.from_hash).ok(), Some(None));
+        assert_eq!(
+            collect(&dir, to, 0).map(|b| b.from_hash).ok(),
+            Some(Some(hash)),
+            "without the hint, the segment is read whole"
+        );
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].project, "b");
         assert_eq!(end.offset, seg.len() as u64);

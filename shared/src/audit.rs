@@ -3,20 +3,32 @@
 //!
 //! ```text
 //! segment file  segment-<index, 20 digits>.wal
-//!   header      64 B: "WDNAUDT1" | index u64 LE | created_us u64 LE | prev_hash [32] | 8 B zero
+//!   header      64 B: "WDNAUDK1" | index u64 LE | created_us u64 LE | prev_hash [32] | key id [8]
 //!   frames      len u32 LE | crc32c u32 LE of (hash ‖ payload) | hash [32] | payload (len B)
 //! payload       a binary record ([`codec`]); segments written before it hold JSON records
-//! hash_i = SHA-256(hash_{i-1} ‖ payload_i); the chain runs across segments: a segment's first
-//! hash_{-1} is its header's prev_hash, which is the previous segment's last hash.
+//! hash_i = HMAC-SHA256(audit key, hash_{i-1} ‖ payload_i); the chain runs across segments: a
+//! segment's first hash_{-1} is its header's prev_hash, which is the previous segment's last hash.
 //! ```
+//!
+//! The chain is keyed ([`ChainKey`], from the data plane's audit key file): someone who can
+//! write the directory but not read the key cannot rewrite records and fix the chain up after
+//! them. The key id in the header names the key without revealing it. Segments written before
+//! keyed chains (magic "WDNAUDT1", 8 zero bytes where the key id is) chain with plain SHA-256
+//! and still verify. What the key cannot show — a log cut short after its last anchor, or one
+//! rewritten by someone holding the key — the control plane's anchors can (usage batches carry
+//! the chain hash at both ends; see `verify_anchors`).
 //!
 //! Records never hold a key: Warden keys appear as their id, provider keys as id and
 //! fingerprint. Guardrail verdicts carry counts, never the matched text.
 
+mod chain_key;
 pub mod codec;
 mod compress;
+mod verify;
 
+pub use chain_key::ChainKey;
 pub use compress::{compress_segment, compressed_path, is_compressed, segment_bytes};
+pub use verify::{hex, verify, verify_anchors, Anchor, Break, Summary};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -24,7 +36,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+/// Segments chained with plain SHA-256 (written before keyed chains).
 pub const MAGIC: &[u8; 8] = b"WDNAUDT1";
+/// Segments chained with HMAC-SHA256 under an audit key.
+pub const MAGIC_KEYED: &[u8; 8] = b"WDNAUDK1";
 pub const HEADER_LEN: usize = 64;
 /// len + crc + hash.
 pub const FRAME_OVERHEAD: usize = 4 + 4 + 32;
@@ -182,26 +197,45 @@ pub fn segments(dir: &Path) -> std::io::Result<Vec<(u64, PathBuf)>> {
     Ok(out.into_iter().map(|(i, _, p)| (i, p)).collect())
 }
 
-pub fn header(index: u64, created_us: u64, prev_hash: &[u8; 32]) -> [u8; HEADER_LEN] {
+/// A segment header; keyed (magic and key id) when `key` is given.
+pub fn header(
+    index: u64,
+    created_us: u64,
+    prev_hash: &[u8; 32],
+    key: Option<&ChainKey>,
+) -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
-    h[..8].copy_from_slice(MAGIC);
+    h[..8].copy_from_slice(key.map_or(MAGIC, |_| MAGIC_KEYED));
     h[8..16].copy_from_slice(&index.to_le_bytes());
     h[16..24].copy_from_slice(&created_us.to_le_bytes());
     h[24..56].copy_from_slice(prev_hash);
+    if let Some(k) = key {
+        h[56..64].copy_from_slice(&k.id());
+    }
     h
 }
 
-/// The next chain hash.
-pub fn chain(prev: &[u8; 32], payload: &[u8]) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(prev);
-    h.update(payload);
-    h.finalize().into()
+/// The next chain hash: HMAC-SHA256 under `key`, or SHA-256 for unkeyed segments.
+pub fn chain(key: Option<&ChainKey>, prev: &[u8; 32], payload: &[u8]) -> [u8; 32] {
+    match key {
+        Some(k) => k.mac(&[prev, payload]),
+        None => {
+            let mut h = Sha256::new();
+            h.update(prev);
+            h.update(payload);
+            h.finalize().into()
+        }
+    }
 }
 
 /// Append a framed record to `out`; returns the new chain hash.
-pub fn frame(out: &mut Vec<u8>, prev: &[u8; 32], payload: &[u8]) -> [u8; 32] {
-    let hash = chain(prev, payload);
+pub fn frame(
+    out: &mut Vec<u8>,
+    key: Option<&ChainKey>,
+    prev: &[u8; 32],
+    payload: &[u8],
+) -> [u8; 32] {
+    let hash = chain(key, prev, payload);
     let crc = crc32c::crc32c_append(crc32c::crc32c(&hash), payload);
     out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
     out.extend_from_slice(&crc.to_le_bytes());
@@ -223,6 +257,11 @@ pub struct Segment {
     pub file_len: u64,
     /// Why reading stopped before the end of the file, if it did.
     pub problem: Option<Problem>,
+    /// The key id of a keyed segment (`None`: plain SHA-256 chain).
+    pub key_id: Option<[u8; 8]>,
+    /// False when the segment is keyed and no key was given: frames were checked against their
+    /// CRCs only, not the chain.
+    pub chain_checked: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,6 +275,8 @@ pub enum Problem {
     /// reordered, or a hash rewritten.
     Chain,
     BadLength,
+    /// The segment was chained under another audit key than the one given.
+    OtherKey,
 }
 
 impl std::fmt::Display for Problem {
@@ -246,16 +287,18 @@ impl std::fmt::Display for Problem {
             Problem::Checksum => "a record's CRC32C does not match its bytes",
             Problem::Chain => "a record's hash does not follow from the record before it",
             Problem::BadLength => "a record length is impossible",
+            Problem::OtherKey => "the segment was chained under another audit key",
         })
     }
 }
 
 /// Read and check one segment file (compressed or not). Reading stops at the first problem.
-pub fn read_segment(path: &Path) -> std::io::Result<Segment> {
-    Ok(parse_segment(&segment_bytes(path)?))
+/// A keyed segment's chain is checked only with its `key`.
+pub fn read_segment(path: &Path, key: Option<&ChainKey>) -> std::io::Result<Segment> {
+    Ok(parse_segment(&segment_bytes(path)?, key))
 }
 
-pub fn parse_segment(bytes: &[u8]) -> Segment {
+pub fn parse_segment(bytes: &[u8], key: Option<&ChainKey>) -> Segment {
     let mut seg = Segment {
         index: 0,
         created_us: 0,
@@ -264,15 +307,38 @@ pub fn parse_segment(bytes: &[u8]) -> Segment {
         valid_len: 0,
         file_len: bytes.len() as u64,
         problem: None,
+        key_id: None,
+        chain_checked: true,
     };
-    if bytes.len() < HEADER_LEN || &bytes[..8] != MAGIC {
-        seg.problem = Some(if bytes.len() < HEADER_LEN {
-            Problem::TornTail
-        } else {
-            Problem::BadHeader
-        });
+    if bytes.len() < HEADER_LEN {
+        seg.problem = Some(Problem::TornTail);
         return seg;
     }
+    // The key the chain is checked with: `None` for plain segments; for keyed ones the given
+    // key if it is the segment's, else no check (no key) or a refusal (another key).
+    let chain_key = match &bytes[..8] {
+        m if m == MAGIC => None,
+        m if m == MAGIC_KEYED => {
+            let mut id = [0u8; 8];
+            id.copy_from_slice(&bytes[56..64]);
+            seg.key_id = Some(id);
+            match key {
+                Some(k) if k.id() == id => Some(k),
+                Some(_) => {
+                    seg.problem = Some(Problem::OtherKey);
+                    return seg;
+                }
+                None => {
+                    seg.chain_checked = false;
+                    None
+                }
+            }
+        }
+        _ => {
+            seg.problem = Some(Problem::BadHeader);
+            return seg;
+        }
+    };
     let u64_at = |i: usize| {
         let mut b = [0u8; 8];
         b.copy_from_slice(&bytes[i..i + 8]);
@@ -307,7 +373,7 @@ pub fn parse_segment(bytes: &[u8]) -> Segment {
             seg.problem = Some(Problem::Checksum);
             break;
         }
-        if chain(&prev, payload) != hash {
+        if seg.chain_checked && chain(chain_key, &prev, payload) != hash {
             seg.problem = Some(Problem::Chain);
             break;
         }
@@ -319,8 +385,8 @@ pub fn parse_segment(bytes: &[u8]) -> Segment {
     seg
 }
 
-/// A frame's offset in its segment file, and its payload.
-pub type Frame = (u64, Vec<u8>);
+/// A frame's offset in its segment file, its chain hash, and its payload.
+pub type Frame = (u64, [u8; 32], Vec<u8>);
 
 /// The records of a segment file from byte `offset` on (0: from the start, header skipped),
 /// each checked against its CRC, stopping at a torn or damaged tail: (frame offset, payload)
@@ -353,7 +419,9 @@ pub fn read_frames_from(path: &Path, offset: u64) -> std::io::Result<(Vec<Frame>
         if crc32c::crc32c_append(crc32c::crc32c(&bytes[at + 8..at + 40]), payload) != crc {
             break;
         }
-        out.push((start + at as u64, payload.to_vec()));
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(&bytes[at + 8..at + 40]);
+        out.push((start + at as u64, hash, payload.to_vec()));
         at += FRAME_OVERHEAD + len;
     }
     Ok((out, start + at as u64))
@@ -364,95 +432,6 @@ impl Segment {
     pub fn last_hash(&self) -> [u8; 32] {
         self.records.last().map_or(self.prev_hash, |(_, h, _)| *h)
     }
-}
-
-/// The first break found by [`verify`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Break {
-    pub segment: u64,
-    pub offset: u64,
-    pub what: String,
-}
-
-/// What [`verify`] found in an intact directory.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Summary {
-    pub segments: u64,
-    pub records: u64,
-    /// The last segment ends in a torn tail (a crash mid-write); the writer cuts it off and
-    /// records that on its next start.
-    pub torn_tail: bool,
-}
-
-/// Check every segment in `dir`: headers, CRCs, the hash chain within and across segments,
-/// missing segments. Segments deleted by retention are accepted only when a `retention`
-/// record in the log says so.
-pub fn verify(dir: &Path) -> Result<Summary, Break> {
-    let files = segments(dir).map_err(|e| Break {
-        segment: 0,
-        offset: 0,
-        what: format!("reading {}: {e}", dir.display()),
-    })?;
-    let mut summary = Summary::default();
-    let mut prev: Option<(u64, [u8; 32])> = None;
-    let mut retained_from = 0;
-    let first = files.first().map_or(0, |(i, _)| *i);
-    let count = files.len();
-    for (n, (index, path)) in files.iter().enumerate() {
-        let seg = read_segment(path).map_err(|e| Break {
-            segment: *index,
-            offset: 0,
-            what: e.to_string(),
-        })?;
-        let brk = |offset: u64, what: String| Break {
-            segment: *index,
-            offset,
-            what,
-        };
-        if seg.problem == Some(Problem::BadHeader) || seg.index != *index {
-            return Err(brk(
-                0,
-                "the segment header is not valid or names another segment".into(),
-            ));
-        }
-        if let Some((prev_index, prev_hash)) = prev {
-            if *index != prev_index + 1 {
-                return Err(brk(
-                    0,
-                    format!("segments {}..{} are missing", prev_index + 1, index - 1),
-                ));
-            }
-            if seg.prev_hash != prev_hash {
-                return Err(brk(
-                    0,
-                    "the segment does not continue the previous segment's chain".into(),
-                ));
-            }
-        }
-        for (_, _, payload) in &seg.records {
-            if let Ok(r) = Record::decode(payload) {
-                if r.kind == Kind::Retention {
-                    retained_from = retained_from.max(r.deleted_through.map_or(0, |d| d + 1));
-                }
-            }
-        }
-        match &seg.problem {
-            None => {}
-            Some(Problem::TornTail) if n + 1 == count => summary.torn_tail = true,
-            Some(p) => return Err(brk(seg.valid_len, p.to_string())),
-        }
-        summary.segments += 1;
-        summary.records += seg.records.len() as u64;
-        prev = Some((*index, seg.last_hash()));
-    }
-    if first > retained_from {
-        return Err(Break {
-            segment: first,
-            offset: 0,
-            what: format!("segments {retained_from}..{} are missing", first - 1),
-        });
-    }
-    Ok(summary)
 }
 
 #[cfg(test)]

@@ -41,6 +41,22 @@ pub async fn metrics(State(app): State<Arc<App>>) -> ([(&'static str, &'static s
             app.pushes[i].load(Relaxed)
         );
     }
+    let alerts: std::collections::HashMap<String, i64> = app
+        .store
+        .alert_counts()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let _ = writeln!(out, "# HELP warden_cp_audit_chain_alerts_total Data planes' audit logs found cut short, rewritten, or with a range never shipped (GET /admin/v1/dataplanes says which and where).\n# TYPE warden_cp_audit_chain_alerts_total counter");
+    for reason in crate::store::anchors::AlertReason::ALL {
+        let n = alerts.get(reason.name()).copied().unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "warden_cp_audit_chain_alerts_total{{reason=\"{}\"}} {n}",
+            reason.name()
+        );
+    }
     let _ = writeln!(out, "# HELP warden_cp_dataplanes Registered data planes.\n# TYPE warden_cp_dataplanes gauge\nwarden_cp_dataplanes {}", planes.len());
     let _ = writeln!(out, "# HELP warden_cp_dataplane_lag_versions Snapshot versions a data plane is behind.\n# TYPE warden_cp_dataplane_lag_versions gauge");
     for (id, _, acked, _) in &planes {

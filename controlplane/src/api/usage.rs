@@ -14,6 +14,7 @@ use super::{Admin, Body, DataPlane};
 use crate::app::App;
 use crate::billing::{price_map, Totals};
 use crate::error::{ApiError, ApiResult};
+use crate::store::anchors::Anchoring;
 use crate::store::usage::{Cursor, Price, RequestRow, UsageRow};
 use warden_shared::money::Rate;
 
@@ -29,6 +30,26 @@ pub struct Batch {
     rows: Vec<UsageRow>,
     #[serde(default)]
     requests: Vec<RequestRow>,
+    /// The audit chain at the batch's ends (data planes before anchors send none).
+    #[serde(default)]
+    anchor: Option<AnchorBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnchorBody {
+    /// Hex chain hash at `from`; `null` when the data plane's log no longer holds that point.
+    from_hash: Option<String>,
+    to_hash: String,
+    /// The batch reaches the end of the data plane's log.
+    #[serde(default)]
+    at_end: bool,
+}
+
+fn is_hash(h: &str) -> bool {
+    h.len() == 64
+        && h.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 pub async fn ingest(
@@ -60,6 +81,24 @@ pub async fn ingest(
     });
     if bad {
         return Err(ApiError::BadRequest("a usage row is not valid".into()));
+    }
+    if let Some(a) = &b.anchor {
+        if !is_hash(&a.to_hash) || a.from_hash.as_deref().is_some_and(|h| !is_hash(h)) {
+            return Err(ApiError::BadRequest(
+                "anchor hashes are 64 lower-case hex digits".into(),
+            ));
+        }
+        let anchoring = Anchoring {
+            from: b.from,
+            to: b.to,
+            from_hash: a.from_hash.clone(),
+            to_hash: a.to_hash.clone(),
+            at_end: a.at_end,
+        };
+        let now = crate::secrets::now_s().saturating_mul(1_000_000);
+        if let Some((reason, detail)) = app.store.anchor(&b.dataplane, &anchoring, now).await? {
+            tracing::warn!(dataplane = %b.dataplane, reason = reason.name(), "audit chain alert: {detail}");
+        }
     }
     let applied = app
         .store

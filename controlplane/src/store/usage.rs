@@ -131,9 +131,12 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        if let Some(newest) = requests.iter().map(|r| r.at_us).max() {
+        if !requests.is_empty() {
+            // By the control plane's own clock: a row's time comes from the data plane, and one
+            // stamped near i64::MAX must not age every other row out.
+            let now = crate::secrets::now_s().saturating_mul(1_000_000);
             sqlx::query("DELETE FROM requests WHERE at_us < ?")
-                .bind(newest - REQUESTS_KEPT_US)
+                .bind(now.saturating_sub(REQUESTS_KEPT_US))
                 .execute(&mut *tx)
                 .await?;
         }

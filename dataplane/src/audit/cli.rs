@@ -1,13 +1,18 @@
 //! `warden-dataplane audit verify|export|tail DIR`: what an auditor runs against an audit
-//! directory. `verify` checks every CRC and the whole hash chain and names the first break;
-//! `export` prints records as JSON lines (optionally by time and project), stopping with an
-//! error at a break; `tail` prints the newest records and can follow new ones.
+//! directory. `verify` checks every CRC and the whole keyed hash chain and names the first
+//! break, and with `--anchors` (the control plane's `GET /admin/v1/dataplanes/{id}/anchors`)
+//! proves a log cut short or rewritten since; `export` prints records as JSON lines
+//! (optionally by time and project), stopping with an error at a break; `tail` prints the
+//! newest records and can follow new ones.
+//!
+//! The audit key comes from `--key-file`, else from `audit.key` beside the directory (where a
+//! data plane with the default `state_dir/audit` keeps it).
 
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-use warden_shared::audit::{read_segment, segments, verify, Record};
+use warden_shared::audit::{read_segment, segments, verify, verify_anchors, ChainKey, Record};
 
 /// Run an `audit` subcommand; returns the process exit code.
 pub fn run(args: &[String], out: &mut impl Write, err: &mut impl Write) -> u8 {
@@ -30,19 +35,67 @@ pub fn run(args: &[String], out: &mut impl Write, err: &mut impl Write) -> u8 {
     }
 }
 
-const USAGE: &str = "usage: warden-dataplane audit verify DIR\n       warden-dataplane audit export DIR [--from TIME] [--to TIME] [--project ID]\n       warden-dataplane audit tail DIR [-n N] [--follow]\nTIME: RFC 3339 in UTC (2026-11-22T10:00:00Z) or Unix seconds";
+const USAGE: &str = "usage: warden-dataplane audit verify DIR [--key-file FILE] [--anchors FILE]\n       warden-dataplane audit export DIR [--from TIME] [--to TIME] [--project ID]\n       warden-dataplane audit tail DIR [-n N] [--follow]\nTIME: RFC 3339 in UTC (2026-11-22T10:00:00Z) or Unix seconds";
+
+/// The audit key: `--key-file`, else `audit.key` beside `dir` when there is one.
+fn chain_key(dir: &Path, key_file: Option<&str>) -> Result<Option<ChainKey>, String> {
+    if let Some(file) = key_file {
+        return ChainKey::from_file(Path::new(file)).map(Some);
+    }
+    let beside = dir.parent().map(|p| p.join("audit.key"));
+    match beside.filter(|p| p.exists()) {
+        Some(p) => ChainKey::from_file(&p).map(Some),
+        None => Ok(None),
+    }
+}
 
 fn verify_cmd(args: &[String], out: &mut impl Write) -> Result<u8, String> {
-    let [dir] = args else {
-        return Err(USAGE.to_owned());
+    let (mut dir, mut key_file, mut anchors_file) = (None, None, None);
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--key-file" => key_file = Some(it.next().ok_or(USAGE)?.as_str()),
+            "--anchors" => anchors_file = Some(it.next().ok_or(USAGE)?.as_str()),
+            _ if dir.is_none() && !a.starts_with('-') => dir = Some(Path::new(a.as_str())),
+            _ => return Err(USAGE.to_owned()),
+        }
+    }
+    let dir = dir.ok_or(USAGE)?;
+    let key = chain_key(dir, key_file)?;
+    let anchors: Vec<warden_shared::audit::Anchor> = match anchors_file {
+        Some(f) => {
+            let text = std::fs::read(f).map_err(|e| format!("reading {f}: {e}"))?;
+            serde_json::from_slice(&text).map_err(|e| {
+                format!("{f}: a JSON array of {{segment, offset, hash}} is expected: {e}")
+            })?
+        }
+        None => Vec::new(),
     };
-    match verify(Path::new(dir)) {
-        Ok(s) => {
+    let checked = verify(dir, key.as_ref())
+        .and_then(|s| verify_anchors(dir, key.as_ref(), &anchors).map(|n| (s, n)));
+    match checked {
+        Ok((s, anchored)) => {
             let _ = writeln!(
                 out,
                 "intact: {} segments, {} records",
                 s.segments, s.records
             );
+            match &key {
+                Some(k) => {
+                    let _ = writeln!(out, "chain keyed under audit key {}", k.id_hex());
+                }
+                None => {
+                    let _ = writeln!(out, "note: no audit key given: only unkeyed segments");
+                }
+            }
+            if anchors_file.is_some() {
+                let _ = writeln!(
+                    out,
+                    "anchors: {anchored} of {} hold ({} in segments retention deleted)",
+                    anchors.len(),
+                    anchors.len() - anchored
+                );
+            }
             if s.torn_tail {
                 let _ = writeln!(
                     out,
@@ -147,10 +200,12 @@ fn json_line(r: &Record) -> Vec<u8> {
 /// Every record of every segment, in order. Stops at the first break (exit code 1 with a
 /// message on stderr); a torn tail at the very end is not a break.
 fn for_each_record(dir: &Path, f: &mut impl FnMut(&Record)) -> Result<u8, String> {
+    let key = chain_key(dir, None)?;
     let files = segments(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let count = files.len();
     for (n, (index, path)) in files.iter().enumerate() {
-        let seg = read_segment(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let seg =
+            read_segment(path, key.as_ref()).map_err(|e| format!("{}: {e}", path.display()))?;
         for (_, _, payload) in &seg.records {
             let record = Record::decode(payload).map_err(|e| format!("segment {index}: {e}"))?;
             f(&record);

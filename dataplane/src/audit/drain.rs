@@ -268,7 +268,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("warden-drain-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let config = AuditConfig::default();
-        let mut writer = Writer::open(&dir, &config).unwrap_or_else(|e| panic!("{e}"));
+        let mut writer = Writer::open(&dir, &config, None).unwrap_or_else(|e| panic!("{e}"));
         let rings: Vec<Arc<Ring>> = (0..2)
             .map(|shard| Ring::open(&dir, shard, 4 << 20, 0).map(Arc::new))
             .collect::<std::io::Result<_>>()

@@ -127,7 +127,7 @@ mod tests {
     fn records(dir: &Path) -> Vec<Record> {
         let mut out = Vec::new();
         for (_, path) in segments(dir).unwrap_or_default() {
-            if let Ok(seg) = read_segment(&path) {
+            if let Ok(seg) = read_segment(&path, None) {
                 out.extend(seg.records.iter().filter_map(|r| Record::decode(&r.2).ok()));
             }
         }
@@ -157,7 +157,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("warden-recover-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let config = AuditConfig::default();
-        let open = || Writer::open(&dir, &config).unwrap_or_else(|e| panic!("{e}"));
+        let open = || Writer::open(&dir, &config, None).unwrap_or_else(|e| panic!("{e}"));
         let mut w = open();
         let (rings, _) = recover_and_open(&mut w, &dir, 2, 4096).unwrap_or_else(|e| panic!("{e}"));
         put(&rings[0], "a");
@@ -196,7 +196,7 @@ mod tests {
         let (_, found) = recover_and_open(&mut w, &dir, 2, 8192).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(found.records, 1);
         assert_eq!(ids(&dir), ["a", "b", "c"]);
-        assert!(warden_shared::audit::verify(&dir).is_ok());
+        assert!(warden_shared::audit::verify(&dir, None).is_ok());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

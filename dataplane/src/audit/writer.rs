@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use warden_shared::audit::codec::append_origin;
 use warden_shared::audit::{
-    self, frame, header, segment_name, segments, Kind, Problem, Record, HEADER_LEN,
+    self, frame, header, segment_name, segments, ChainKey, Kind, Problem, Record, HEADER_LEN,
 };
 
 use super::disk::Space;
@@ -32,6 +32,8 @@ pub struct Writer {
     /// Bytes of the current segment known to be in the file.
     len: u64,
     opened: Instant,
+    /// The audit key the chain is made with (`None`: plain SHA-256, for tests of old logs).
+    key: Option<ChainKey>,
     /// Chain hash after the last record in the file.
     chain: [u8; 32],
     /// Chain hash after the last record in `buf`.
@@ -53,12 +55,16 @@ pub struct Writer {
 }
 
 impl Writer {
-    pub fn open(dir: &Path, config: &AuditConfig) -> std::io::Result<Writer> {
+    pub fn open(
+        dir: &Path,
+        config: &AuditConfig,
+        key: Option<ChainKey>,
+    ) -> std::io::Result<Writer> {
         std::fs::create_dir_all(dir)?;
         let existing = segments(dir)?;
         let mut w = match existing.last() {
-            None => Writer::create(dir, config, 0, [0; 32])?,
-            Some((index, path)) => Writer::resume(dir, config, *index, path)?,
+            None => Writer::create(dir, config, &key, 0, [0; 32])?,
+            Some((index, path)) => Writer::resume(dir, config, &key, *index, path)?,
         };
         w.sync()?;
         Ok(w)
@@ -67,13 +73,14 @@ impl Writer {
     fn create(
         dir: &Path,
         config: &AuditConfig,
+        key: &Option<ChainKey>,
         index: u64,
         prev: [u8; 32],
     ) -> std::io::Result<Writer> {
         let path = dir.join(segment_name(index));
         // Owner only: records name tenants, projects and key ids.
         let mut file = warden_shared::create_private(&path)?;
-        file.write_all(&header(index, now_us(), &prev))?;
+        file.write_all(&header(index, now_us(), &prev, key.as_ref()))?;
         file.sync_all()?;
         sync_dir(dir)?;
         Ok(Writer {
@@ -82,6 +89,7 @@ impl Writer {
             index,
             len: HEADER_LEN as u64,
             opened: Instant::now(),
+            key: key.clone(),
             chain: prev,
             pending_chain: prev,
             buf: Vec::with_capacity(256 * 1024),
@@ -97,22 +105,29 @@ impl Writer {
     fn resume(
         dir: &Path,
         config: &AuditConfig,
+        key: &Option<ChainKey>,
         index: u64,
         path: &Path,
     ) -> std::io::Result<Writer> {
-        let seg = audit::read_segment(path)?;
+        let mut seg = audit::read_segment(path, key.as_ref())?;
+        if seg.problem == Some(Problem::OtherKey) {
+            // Chained under an earlier key: read it by its CRCs to continue from its last hash.
+            seg = audit::read_segment(path, None)?;
+        }
         if seg.file_len < HEADER_LEN as u64 {
             // Cut off while being created: nothing in it but part of a header.
             let prev = match index.checked_sub(1) {
-                Some(p) => audit::read_segment(&dir.join(segment_name(p)))?.last_hash(),
+                Some(p) => audit::read_segment(&dir.join(segment_name(p)), None)?.last_hash(),
                 None => [0; 32],
             };
-            return Writer::create(dir, config, index, prev);
+            return Writer::create(dir, config, key, index, prev);
         }
+        let same_key = seg.key_id == key.as_ref().map(ChainKey::id);
         match seg.problem {
-            // Compressed, so closed: continue in the next segment (never append to it).
-            None if audit::is_compressed(path) => {
-                let mut w = Writer::create(dir, config, index + 1, seg.last_hash())?;
+            // Compressed, so closed, or chained another way than this writer chains: continue
+            // in the next segment (never mix two chains in one file).
+            None | Some(Problem::TornTail) if audit::is_compressed(path) || !same_key => {
+                let mut w = Writer::create(dir, config, key, index + 1, seg.last_hash())?;
                 w.last_seqs = last_seqs(&seg);
                 Ok(w)
             }
@@ -130,6 +145,7 @@ impl Writer {
                     index,
                     len: seg.valid_len,
                     opened: Instant::now(),
+                    key: key.clone(),
                     chain,
                     pending_chain: chain,
                     buf: Vec::with_capacity(256 * 1024),
@@ -153,7 +169,7 @@ impl Writer {
             }
             // Damage that is not a crash: keep it as evidence, continue in a fresh segment.
             Some(_) => {
-                let mut w = Writer::create(dir, config, index + 1, seg.last_hash())?;
+                let mut w = Writer::create(dir, config, key, index + 1, seg.last_hash())?;
                 w.last_seqs = last_seqs(&seg);
                 Ok(w)
             }
@@ -164,7 +180,12 @@ impl Writer {
     pub fn append(&mut self, record: &Record) {
         self.payload.clear();
         record.view().encode(&mut self.payload);
-        self.pending_chain = frame(&mut self.buf, &self.pending_chain, &self.payload);
+        self.pending_chain = frame(
+            &mut self.buf,
+            self.key.as_ref(),
+            &self.pending_chain,
+            &self.payload,
+        );
     }
 
     /// Frame a record a shard encoded into its ring, adding where it came from.
@@ -172,7 +193,12 @@ impl Writer {
         self.payload.clear();
         self.payload.extend_from_slice(encoded);
         append_origin(&mut self.payload, shard, seq);
-        self.pending_chain = frame(&mut self.buf, &self.pending_chain, &self.payload);
+        self.pending_chain = frame(
+            &mut self.buf,
+            self.key.as_ref(),
+            &self.pending_chain,
+            &self.payload,
+        );
     }
 
     pub fn dir(&self) -> &Path {
@@ -232,7 +258,13 @@ impl Writer {
 
     fn rotate(&mut self) -> std::io::Result<()> {
         self.sync()?;
-        let mut next = Writer::create(&self.dir, &self.config, self.index + 1, self.chain)?;
+        let mut next = Writer::create(
+            &self.dir,
+            &self.config,
+            &self.key,
+            self.index + 1,
+            self.chain,
+        )?;
         next.keep_from = self.keep_from.take();
         next.compactor = self.compactor.take();
         let closed = self.dir.join(segment_name(self.index));

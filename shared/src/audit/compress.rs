@@ -52,7 +52,7 @@ pub fn segment_bytes(path: &Path) -> std::io::Result<Vec<u8>> {
 /// compressed copy is removed too: a deleted segment never comes back.
 pub fn compress_segment(path: &Path, level: i32) -> std::io::Result<Option<PathBuf>> {
     let bytes = std::fs::read(path)?;
-    if parse_segment(&bytes).problem.is_some() {
+    if parse_segment(&bytes, None).problem.is_some() {
         return Ok(None);
     }
     let done = compressed_path(path);
