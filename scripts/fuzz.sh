@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Run every cargo-fuzz target (fuzz/fuzz_targets) for SECONDS each (default 10), starting from a
+# seed corpus made of the test fixtures, and print each target's executions. A crash stops the
+# script with the target's artifact path (fuzz/artifacts/TARGET/). CI runs it briefly; longer
+# runs (docs/security.md has the figures): `bash scripts/fuzz.sh 600`.
+#   bash scripts/fuzz.sh [SECONDS] [TARGET...]
+# Needs cargo-fuzz (`cargo install cargo-fuzz`); RUSTC_BOOTSTRAP=1 lets the stable toolchain take
+# the sanitizer flags it passes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-10}"
+shift || true
+export RUSTC_BOOTSTRAP=1
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+
+wire=tests/fixtures/wire
+seed() {  # seed TARGET FILE...
+  mkdir -p "fuzz/corpus/$1"
+  for f in "${@:2}"; do cp "$f" "fuzz/corpus/$1/seed-$(basename "$f")"; done
+}
+seed_text() {  # seed_text TARGET NAME TEXT (printf escapes)
+  mkdir -p "fuzz/corpus/$1"
+  printf "$3" > "fuzz/corpus/$1/seed-$2"
+}
+seed_text http_head post 'POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer wdn_k\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}'
+seed_text http_head chunked 'POST /v1/messages HTTP/1.1\r\nx-api-key: k\r\ntransfer-encoding: chunked\r\nanthropic-version: 2023-06-01\r\n\r\n'
+seed_text http_head get 'GET /v1/models HTTP/1.1\r\nhost: x\r\nx-request-id: abc\r\nconnection: close\r\n\r\n'
+seed_text chunked_body body '\x054\r\nWiki\r\n5;ext=1;q="a b"\r\npedia\r\n0\r\ntrailer: x\r\n\r\n'
+seed sse_framer $wire/*.sse
+seed request_extract $wire/*-request.json
+seed translate_response $wire/anthropic-messages-response.json $wire/gemini-response.json $wire/*-error.json
+seed translate_stream $wire/anthropic-messages-stream.sse $wire/gemini-stream.sse
+seed_text snapshot_decode empty ''
+seed_text audit_segment header 'WDNAUDK1\x00\x00\x00\x00\x00\x00\x00\x00'
+
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cd fuzz && cargo fuzz list)
+cargo fuzz build -O >/dev/null
+for t in "${targets[@]}"; do
+  log="fuzz/artifacts/$t.log"
+  mkdir -p fuzz/artifacts
+  cargo fuzz run -O "$t" "fuzz/corpus/$t" -- -max_total_time="$seconds" -max_len=16384 \
+    -print_final_stats=1 >"$log" 2>&1 || { tail -40 "$log"; echo "fuzz target $t FAILED (log $log)"; exit 1; }
+  runs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
+  echo "$t: ${runs:-?} executions in ${seconds}s, no crash"
+done
