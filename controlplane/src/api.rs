@@ -24,6 +24,7 @@ use warden_shared::snapshot::{CustomPattern, GuardAction, GuardrailPolicy, KeyMo
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::secrets::constant_time_eq;
+use crate::store::dataplanes::DataPlaneRow;
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
@@ -71,6 +72,7 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/admin/v1/dataplanes", get(list_dataplanes))
         .route("/admin/v1/dataplanes/{id}/anchors", get(dataplane_anchors))
+        .route("/admin/v1/dataplanes/{id}", delete(revoke_dataplane))
         .route("/admin/v1/snapshot", get(snapshot_version))
         .route("/admin/v1/master-key/rotate", post(keys::rotate_master_key))
         .route("/dataplane/v1/register", post(register))
@@ -106,26 +108,55 @@ impl FromRequestParts<Arc<App>> for Admin {
     }
 }
 
-/// Proof that the request carried the data-plane token.
-pub struct DataPlane;
+/// The bearer token a data plane presented: the enrolment token or its own credential, told
+/// apart by the handler (a credential is only good for the id it was issued to).
+pub struct DataPlaneBearer(pub zeroize::Zeroizing<String>);
 
-impl FromRequestParts<Arc<App>> for DataPlane {
+impl FromRequestParts<Arc<App>> for DataPlaneBearer {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<DataPlane, ApiError> {
-        bearer(parts, &app.dataplane_token)
-            .then_some(DataPlane)
-            .ok_or(ApiError::Unauthorized)
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _: &Arc<App>,
+    ) -> Result<DataPlaneBearer, ApiError> {
+        let presented = presented(parts);
+        if presented.is_empty() {
+            return Err(ApiError::Unauthorized);
+        }
+        Ok(DataPlaneBearer(zeroize::Zeroizing::new(
+            presented.to_owned(),
+        )))
     }
 }
 
-fn bearer(parts: &Parts, expected: &str) -> bool {
-    let presented = parts
+impl DataPlaneBearer {
+    /// The shared enrolment token.
+    pub fn is_enrolment_token(&self, app: &App) -> bool {
+        !app.dataplane_token.is_empty()
+            && constant_time_eq(self.0.as_bytes(), app.dataplane_token.as_bytes())
+    }
+
+    /// The credential of the enrolled, unrevoked data plane `row`.
+    pub fn is_credential_of(&self, app: &App, row: &DataPlaneRow) -> bool {
+        row.enrolled()
+            && app
+                .credentials
+                .as_ref()
+                .is_some_and(|c| c.check(&row.id, row.credential_gen, &self.0))
+    }
+}
+
+fn presented(parts: &Parts) -> &str {
+    parts
         .headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+        .unwrap_or("")
+}
+
+fn bearer(parts: &Parts, expected: &str) -> bool {
+    let presented = presented(parts);
     !expected.is_empty() && constant_time_eq(presented.as_bytes(), expected.as_bytes())
 }
 
@@ -311,10 +342,11 @@ async fn list_dataplanes(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Jso
     let latest = app.latest().version;
     let rows: Vec<Value> = planes
         .into_iter()
-        .map(|(id, url, acked, seen)| {
-            let alert = alerts.get(&id);
-            json!({"id": id, "push_url": url, "acked_version": acked, "last_seen": seen,
-                "current": acked as u64 >= latest, "audit_alert": alert})
+        .map(|d| {
+            let alert = alerts.get(&d.id);
+            json!({"id": d.id, "push_url": d.push_url, "acked_version": d.acked_version,
+                "last_seen": d.last_seen, "current": d.acked_version as u64 >= latest,
+                "enrolled": d.enrolled(), "revoked": d.revoked, "audit_alert": alert})
         })
         .collect();
     Ok(Json(
@@ -351,8 +383,12 @@ struct Registration {
     version: u64,
 }
 
+/// `POST /dataplane/v1/register`. An enrolled data plane registers with its own credential;
+/// an id not enrolled yet (or revoked by an operator) enrols with the enrolment token and gets
+/// its credential once, in this answer. The enrolment token cannot re-register an enrolled id
+/// (409): that would hand its snapshots, and its usage, to whoever holds the token.
 async fn register(
-    _: DataPlane,
+    bearer: DataPlaneBearer,
     State(app): State<Arc<App>>,
     Body(r): Body<Registration>,
 ) -> ApiResult<Json<Value>> {
@@ -362,12 +398,56 @@ async fn register(
             "push_url must be an http:// URL".into(),
         ));
     }
-    app.store
-        .upsert_dataplane(&r.id, &r.push_url, r.version)
-        .await?;
+    let row = app.store.dataplane(&r.id).await?;
+    let enrolled = row.as_ref().filter(|d| d.enrolled());
+    let mut issued = None;
+    match enrolled {
+        Some(d) if bearer.is_credential_of(&app, d) => {
+            app.store
+                .refresh_dataplane(&r.id, &r.push_url, r.version)
+                .await?;
+        }
+        Some(_) if bearer.is_enrolment_token(&app) => {
+            return Err(ApiError::Conflict(format!(
+                "data plane {:?} is enrolled: it registers with its own credential \
+                 (state_dir/dataplane.credential); to enrol it again, an operator revokes it \
+                 first (DELETE /admin/v1/dataplanes/{{id}})",
+                r.id
+            )));
+        }
+        None if bearer.is_enrolment_token(&app) => {
+            let generation = app.store.enrol(&r.id, &r.push_url, r.version).await?;
+            let credentials = app
+                .credentials
+                .as_ref()
+                .ok_or_else(|| ApiError::Internal("no credential key".into()))?;
+            issued = Some(credentials.issue(&r.id, generation));
+            tracing::info!(dataplane = %r.id, generation, "data plane enrolled");
+        }
+        _ => return Err(ApiError::Unauthorized),
+    }
     let latest = app.latest().version;
     if r.version < latest {
         app.wake.notify_one();
     }
-    Ok(Json(json!({"snapshot_version": latest})))
+    let mut answer = json!({"snapshot_version": latest});
+    if let Some(c) = &issued {
+        answer["credential"] = json!(c.as_str());
+    }
+    Ok(Json(answer))
+}
+
+/// `DELETE /admin/v1/dataplanes/{id}`: refuse its credential from now on (no more pushes, no
+/// usage accepted in its name) until it enrols again with the enrolment token.
+async fn revoke_dataplane(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> ApiResult<axum::http::StatusCode> {
+    if app.store.revoke_dataplane(&id).await? {
+        tracing::info!(dataplane = %id, "data plane revoked");
+        Ok(axum::http::StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("data plane"))
+    }
 }

@@ -34,6 +34,8 @@ pub struct App {
     pub signer: Option<warden_shared::signing::Signer32>,
     /// Snapshot pushes by outcome: acknowledged, refused or failed, timed out (`/metrics`).
     pub pushes: [std::sync::atomic::AtomicU64; 3],
+    /// Issues and checks each data plane's own credential (`data_dir/dataplane-credential.key`).
+    pub credentials: Option<crate::credentials::Credentials>,
 }
 
 /// A built snapshot, ready to push.
@@ -69,6 +71,7 @@ impl App {
             route_groups: Vec::new(),
             signer: None,
             pushes: Default::default(),
+            credentials: None,
         }
     }
 

@@ -13,6 +13,7 @@ mod app;
 mod billing;
 mod cli;
 mod config;
+mod credentials;
 mod error;
 mod secrets;
 mod snapshot;
@@ -170,6 +171,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
     app.overhead = config.billing.overhead()?;
     app.route_groups = config.route_groups.clone();
     app.signer = Some(signer);
+    app.credentials = Some(credentials::Credentials::load_or_create(
+        &config.data_dir.join("dataplane-credential.key"),
+    )?);
     let app = Arc::new(app);
     let version = app.publish().await?;
     tokio::spawn(snapshot::pusher(Arc::clone(&app)));

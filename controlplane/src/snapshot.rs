@@ -267,19 +267,36 @@ pub async fn pusher(app: Arc<App>) {
             continue;
         };
         let mut pushes = JoinSet::new();
-        for (id, url, acked, last_seen) in planes {
-            if (acked as u64) < latest.version && now_s() - last_seen <= STALE_AFTER_S {
-                pushes.spawn(push_one(Arc::clone(&app), id, url, Arc::clone(&latest)));
+        for d in planes {
+            // Only enrolled data planes, each with its own credential (revoked ones get nothing).
+            let credential = match &app.credentials {
+                Some(c) if d.enrolled() => c.issue(&d.id, d.credential_gen),
+                _ => continue,
+            };
+            if (d.acked_version as u64) < latest.version && now_s() - d.last_seen <= STALE_AFTER_S {
+                pushes.spawn(push_one(
+                    Arc::clone(&app),
+                    d.id,
+                    d.push_url,
+                    credential,
+                    Arc::clone(&latest),
+                ));
             }
         }
         while pushes.join_next().await.is_some() {}
     }
 }
 
-async fn push_one(app: Arc<App>, id: String, url: String, latest: Arc<Published>) {
+async fn push_one(
+    app: Arc<App>,
+    id: String,
+    url: String,
+    credential: zeroize::Zeroizing<String>,
+    latest: Arc<Published>,
+) {
     match tokio::time::timeout(
         Duration::from_secs(10),
-        put_snapshot(&url, &app.dataplane_token, &latest.bytes),
+        put_snapshot(&url, &credential, &latest.bytes),
     )
     .await
     {
@@ -313,8 +330,9 @@ async fn put_snapshot(url: &str, token: &str, bytes: &[u8]) -> anyhow::Result<u6
     );
     s.write_all(head.as_bytes()).await?;
     s.write_all(bytes).await?;
+    // A data plane's answer is a short JSON object: read at most 64 KiB of it.
     let mut response = Vec::new();
-    s.read_to_end(&mut response).await?;
+    (&mut s).take(64 * 1024).read_to_end(&mut response).await?;
     let text = String::from_utf8_lossy(&response);
     let status: u16 = text
         .split(' ')

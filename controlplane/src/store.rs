@@ -18,9 +18,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/0006_requests.sql")),
     (7, include_str!("../migrations/0007_requests_key.sql")),
     (8, include_str!("../migrations/0008_audit_anchors.sql")),
+    (
+        9,
+        include_str!("../migrations/0009_dataplane_credentials.sql"),
+    ),
 ];
 
 pub mod anchors;
+pub mod dataplanes;
 pub mod usage;
 
 #[derive(Clone)]
@@ -411,47 +416,6 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(r.rows_affected() > 0)
-    }
-
-    /// Register (or refresh) a data plane.
-    pub async fn upsert_dataplane(
-        &self,
-        id: &str,
-        push_url: &str,
-        version: u64,
-    ) -> sqlx::Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM dataplanes WHERE id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO dataplanes (id, push_url, acked_version, last_seen) VALUES (?, ?, ?, ?)",
-        )
-        .bind(id)
-        .bind(push_url)
-        .bind(version as i64)
-        .bind(now_s())
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await
-    }
-
-    pub async fn ack(&self, id: &str, version: u64) -> sqlx::Result<()> {
-        sqlx::query("UPDATE dataplanes SET acked_version = ?, last_seen = ? WHERE id = ?")
-            .bind(version as i64)
-            .bind(now_s())
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-    }
-
-    /// (id, push_url, acked_version, last_seen)
-    pub async fn dataplanes(&self) -> sqlx::Result<Vec<(String, String, i64, i64)>> {
-        sqlx::query_as("SELECT id, push_url, acked_version, last_seen FROM dataplanes ORDER BY id")
-            .fetch_all(&self.pool)
-            .await
     }
 
     pub async fn meta(&self, name: &str) -> sqlx::Result<Option<i64>> {

@@ -9,8 +9,7 @@
 //! keeps serving; a request finishes on the snapshot it started with; the last good snapshot is
 //! replaced atomically (temp file, fsync, rename).
 
-use std::io::{Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -25,6 +24,10 @@ use zeroize::Zeroizing;
 use crate::shard::StateUpdate;
 use crate::state::ServingState;
 
+mod link;
+
+pub use link::{post_json, spawn_registration, CREDENTIAL};
+
 /// Name of the last good snapshot in `state_dir`.
 pub const LAST_GOOD: &str = "snapshot.rkyv";
 /// Largest snapshot accepted.
@@ -37,8 +40,12 @@ pub const MAX_VERSION_STEP: u64 = 1 << 20;
 pub const REJECTIONS: [&str; 4] = ["signature", "version", "invalid", "keys"];
 
 pub struct Control {
-    /// The data-plane token the control plane authenticates pushes with.
+    /// The enrolment token: used once, to enrol and get this data plane's own credential.
     pub token: Zeroizing<String>,
+    /// This data plane's own credential and the id it was issued for
+    /// (`state_dir/dataplane.credential`, 0600: the id, then the credential): it registers and
+    /// ships usage with it, and the control plane pushes with it. `None` until enrolled.
+    credential: std::sync::RwLock<Option<(String, Zeroizing<String>)>>,
     senders: Vec<mpsc::UnboundedSender<StateUpdate>>,
     keyring: Mutex<Arc<Keyring>>,
     key_file: PathBuf,
@@ -65,8 +72,16 @@ impl Control {
         version: Arc<AtomicU64>,
         public_key: PublicKey,
     ) -> Control {
+        let credential = std::fs::read_to_string(state_dir.join(CREDENTIAL))
+            .ok()
+            .map(Zeroizing::new)
+            .and_then(|text| {
+                let (id, credential) = text.trim().split_once('\n')?;
+                Some((id.to_owned(), Zeroizing::new(credential.trim().to_owned())))
+            });
         Control {
             token,
+            credential: std::sync::RwLock::new(credential),
             senders,
             keyring: Mutex::new(keyring),
             key_file,
@@ -78,9 +93,37 @@ impl Control {
         }
     }
 
-    /// Constant-time comparison with the data-plane token.
+    /// Whether a push carries this data plane's own credential (constant time); nothing is
+    /// accepted before it has enrolled.
     pub fn authorized(&self, presented: &[u8]) -> bool {
-        constant_time_eq(self.token.as_bytes(), presented)
+        self.held()
+            .is_some_and(|(_, c)| constant_time_eq(c.as_bytes(), presented))
+    }
+
+    fn held(&self) -> Option<(String, Zeroizing<String>)> {
+        match self.credential.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// The credential for data-plane id `id`, once enrolled under that id (a credential issued
+    /// for another id — the data plane was renamed — is not used: it enrols again).
+    pub fn credential_for(&self, id: &str) -> Option<Zeroizing<String>> {
+        self.held()
+            .filter(|(for_id, _)| for_id == id)
+            .map(|(_, c)| c)
+    }
+
+    /// Keep the credential the control plane issued at enrolment (file first, then memory).
+    fn set_credential(&self, id: &str, credential: Zeroizing<String>) -> std::io::Result<()> {
+        let text = Zeroizing::new(format!("{id}\n{}\n", credential.as_str()));
+        write_atomically(&self.state_dir.join(CREDENTIAL), text.as_bytes())?;
+        match self.credential.write() {
+            Ok(mut c) => *c = Some((id.to_owned(), credential)),
+            Err(poisoned) => *poisoned.into_inner() = Some((id.to_owned(), credential)),
+        }
+        Ok(())
     }
 
     /// Validate, build, swap into every shard, persist. Returns the version now served.
@@ -256,60 +299,4 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// Register with the control plane every few seconds (every second while it is unreachable).
-pub fn spawn_registration(
-    control_plane: String,
-    token: Zeroizing<String>,
-    id: String,
-    push_url: String,
-    version: Arc<AtomicU64>,
-) -> std::io::Result<()> {
-    std::thread::Builder::new().name("warden-register".into()).spawn(move || loop {
-        let body = serde_json::json!({"id": id, "push_url": push_url, "version": version.load(Relaxed)}).to_string();
-        let url = format!("{}/dataplane/v1/register", control_plane.trim_end_matches('/'));
-        let wait = match post_json(&url, &token, &body) {
-            Ok(200..=299) => Duration::from_secs(3),
-            Ok(status) => {
-                tracing::warn!(status, "the control plane refused the registration");
-                Duration::from_secs(1)
-            }
-            Err(e) => {
-                tracing::debug!("control plane unreachable: {e}");
-                Duration::from_secs(1)
-            }
-        };
-        std::thread::sleep(wait);
-    })?;
-    Ok(())
-}
-
-/// A blocking `POST` over plain HTTP/1.1 (the control-plane link is operator-internal; put it
-/// behind TLS termination if it crosses networks). Returns the status.
-pub(crate) fn post_json(url: &str, token: &str, body: &str) -> std::io::Result<u16> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| std::io::Error::other("control_plane must be an http:// URL"))?;
-    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    let addr = authority
-        .to_socket_addrs()?
-        .next()
-        .ok_or_else(|| std::io::Error::other("no address"))?;
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let head = format!(
-        "POST {path} HTTP/1.1\r\nhost: {authority}\r\nauthorization: Bearer {token}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    );
-    let mut request = Zeroizing::new(head.into_bytes());
-    request.extend_from_slice(body.as_bytes());
-    s.write_all(&request)?;
-    let mut response = [0u8; 64];
-    let n = s.read(&mut response)?;
-    let line = std::str::from_utf8(&response[..n]).unwrap_or("");
-    line.split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| std::io::Error::other("bad response"))
 }

@@ -221,7 +221,7 @@ fn run(config: Config) -> anyhow::Result<()> {
             .unwrap_or_else(|| format!("http://{admin_addr}"));
         spawn_registration(
             cp.clone(),
-            control.token.clone(),
+            Arc::clone(control),
             id.clone(),
             push_url,
             Arc::clone(&version),
@@ -231,7 +231,7 @@ fn run(config: Config) -> anyhow::Result<()> {
                 config.audit_dir(),
                 config.state_dir.clone(),
                 cp.clone(),
-                control.token.clone(),
+                Arc::clone(control),
                 id,
                 Duration::from_millis(config.usage_ship_ms),
                 Arc::clone(&usage_needed),

@@ -21,7 +21,6 @@ use serde::Serialize;
 use warden_shared::audit::{
     hex, read_frames_from, segments, Kind, Record, FRAME_OVERHEAD, HEADER_LEN,
 };
-use zeroize::Zeroizing;
 
 /// The most records one batch carries.
 const BATCH_RECORDS: usize = 20_000;
@@ -289,7 +288,7 @@ pub fn spawn_shipper(
     audit_dir: PathBuf,
     state_dir: PathBuf,
     control_plane: String,
-    token: Zeroizing<String>,
+    control: Arc<crate::control::Control>,
     dataplane: String,
     interval: Duration,
     needed: Arc<AtomicU64>,
@@ -301,6 +300,11 @@ pub fn spawn_shipper(
             let (mut cursor, mut frame_at, mut shipped) = load_cursor(&state_dir, &audit_dir);
             needed.store(cursor.segment, Relaxed);
             loop {
+                // Usage goes with this data plane's own credential: none until it has enrolled.
+                let Some(credential) = control.credential_for(&dataplane) else {
+                    std::thread::sleep(interval);
+                    continue;
+                };
                 match collect(&audit_dir, cursor, frame_at) {
                     // New records, or a log that no longer holds what was shipped (the control
                     // plane raises the alert).
@@ -316,7 +320,7 @@ pub fn spawn_shipper(
                             },
                         })
                         .to_string();
-                        match crate::control::post_json(&url, &token, &body) {
+                        match crate::control::post_json(&url, &credential, &body) {
                             Ok(200..=299) if to == cursor => {}
                             Ok(200..=299) => {
                                 let text =

@@ -158,12 +158,27 @@ fn a_log_cut_short_after_it_was_anchored_raises_an_alert_and_fails_verify() {
     assert!(cp.proc.stderr().contains("audit chain alert"));
 }
 
+/// Enrol data plane `id` with the enrolment token; its credential.
+fn enrol(cp: &ControlPlane, id: &str) -> String {
+    let token = std::fs::read_to_string(cp.data_dir().join("dataplane-token")).unwrap();
+    let register = json!({"id": id, "push_url": "http://127.0.0.1:9", "version": 0});
+    let r = call(
+        cp.addr,
+        "POST",
+        "/dataplane/v1/register",
+        token.trim(),
+        Some(&register),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["credential"].as_str().unwrap().to_owned()
+}
+
 #[test]
 fn batches_that_disagree_with_the_anchors_raise_each_alert_once() {
     let mock = Mock::start(&[]);
     let cp = ControlPlane::start(mock.addr);
-    let token = std::fs::read_to_string(cp.data_dir().join("dataplane-token")).unwrap();
-    let token = token.trim();
+    let token = enrol(&cp, "dp-x");
+    let token = token.as_str();
     let h = |c: char| c.to_string().repeat(64);
     let post = |from: (u64, u64),
                 to: (u64, u64),
@@ -175,15 +190,6 @@ fn batches_that_disagree_with_the_anchors_raise_each_alert_once() {
             "anchor": {"from_hash": from_hash, "to_hash": to_hash, "at_end": at_end}});
         call(cp.addr, "POST", "/dataplane/v1/usage", token, Some(&body)).status
     };
-    let register = json!({"id": "dp-x", "push_url": "http://127.0.0.1:9", "version": 0});
-    let registered = call(
-        cp.addr,
-        "POST",
-        "/dataplane/v1/register",
-        token,
-        Some(&register),
-    );
-    assert_eq!(registered.status, 200, "{}", registered.text());
     assert_eq!(post((0, 64), (0, 400), Some(h('a')), h('b'), true), 200);
     assert_eq!(post((0, 400), (0, 900), Some(h('b')), h('c'), true), 200);
     assert_eq!(alerts_metric(&cp, "rewritten"), "0");
@@ -224,7 +230,7 @@ fn batches_that_disagree_with_the_anchors_raise_each_alert_once() {
 fn a_request_row_stamped_far_in_the_future_does_not_age_out_the_others() {
     let mock = Mock::start(&[]);
     let cp = ControlPlane::start(mock.addr);
-    let token = std::fs::read_to_string(cp.data_dir().join("dataplane-token")).unwrap();
+    let token = enrol(&cp, "dp-y");
     let row = |id: &str, at_us: i64| {
         json!({"request_id": id, "at_us": at_us, "tenant": "t", "project": "p", "status": 200,
             "provider": "openai", "model": "gpt-4o", "key_source": "byok", "attempts": [],

@@ -518,9 +518,21 @@ fn a_data_plane_that_was_away_catches_up_and_bad_snapshots_are_refused() {
         "caught up"
     );
 
-    // Holding the data-plane token is not enough: a push that the control plane did not sign
-    // is refused and counted, and the old snapshot keeps serving.
-    let token = std::fs::read_to_string(cp.data_dir().join("dataplane-token")).unwrap();
+    // The enrolment token does not open the intake: only this data plane's own credential does.
+    let enrolment = std::fs::read_to_string(cp.data_dir().join("dataplane-token")).unwrap();
+    let mut c = warden_tests::http::Conn::open(gw.admin);
+    c.send(
+        format!(
+            "PUT /v1/snapshot HTTP/1.1\r\nauthorization: Bearer {}\r\ncontent-length: 1\r\n\r\nx",
+            enrolment.trim()
+        )
+        .as_bytes(),
+    );
+    assert_eq!(c.read_response().unwrap().status, 401);
+    // Holding even the credential is not enough: a push that the control plane did not sign is
+    // refused and counted, and the old snapshot keeps serving.
+    let file = std::fs::read_to_string(gw.dir.0.join("state").join("dataplane.credential"));
+    let token = file.unwrap().lines().nth(1).unwrap().to_owned();
     let push = |body: &[u8]| {
         let mut c = warden_tests::http::Conn::open(gw.admin);
         let mut req = format!(

@@ -59,10 +59,11 @@ pub async fn metrics(State(app): State<Arc<App>>) -> ([(&'static str, &'static s
     }
     let _ = writeln!(out, "# HELP warden_cp_dataplanes Registered data planes.\n# TYPE warden_cp_dataplanes gauge\nwarden_cp_dataplanes {}", planes.len());
     let _ = writeln!(out, "# HELP warden_cp_dataplane_lag_versions Snapshot versions a data plane is behind.\n# TYPE warden_cp_dataplane_lag_versions gauge");
-    for (id, _, acked, _) in &planes {
+    for d in &planes {
+        let (id, acked) = (&d.id, d.acked_version);
         let lag = latest
             .version
-            .saturating_sub(u64::try_from(*acked).unwrap_or(0));
+            .saturating_sub(u64::try_from(acked).unwrap_or(0));
         let _ = writeln!(
             out,
             "warden_cp_dataplane_lag_versions{{dataplane=\"{}\"}} {lag}",
@@ -70,7 +71,8 @@ pub async fn metrics(State(app): State<Arc<App>>) -> ([(&'static str, &'static s
         );
     }
     let _ = writeln!(out, "# HELP warden_cp_dataplane_last_seen_age_seconds Since a data plane last registered or acknowledged.\n# TYPE warden_cp_dataplane_last_seen_age_seconds gauge");
-    for (id, _, _, seen) in &planes {
+    for d in &planes {
+        let (id, seen) = (&d.id, &d.last_seen);
         let _ = writeln!(
             out,
             "warden_cp_dataplane_last_seen_age_seconds{{dataplane=\"{}\"}} {}",

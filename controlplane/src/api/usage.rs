@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use warden_shared::catalog::Provider;
 
-use super::{Admin, Body, DataPlane};
+use super::{Admin, Body, DataPlaneBearer};
 use crate::app::App;
 use crate::billing::{price_map, Totals};
 use crate::error::{ApiError, ApiResult};
@@ -52,12 +52,19 @@ fn is_hash(h: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// `POST /dataplane/v1/usage`: only with the credential of the data plane the batch names —
+/// the enrolment token, or another data plane's credential, cannot post rows, move a cursor or
+/// set anchors in its name.
 pub async fn ingest(
-    _: DataPlane,
+    bearer: DataPlaneBearer,
     State(app): State<Arc<App>>,
     Body(b): Body<Batch>,
 ) -> ApiResult<Json<Value>> {
     super::check_name("dataplane", &b.dataplane)?;
+    let row = app.store.dataplane(&b.dataplane).await?;
+    if !row.is_some_and(|d| bearer.is_credential_of(&app, &d)) {
+        return Err(ApiError::Unauthorized);
+    }
     if b.rows.len() > MAX_BATCH_ROWS || b.requests.len() > MAX_BATCH_ROWS || b.to < b.from {
         return Err(ApiError::BadRequest(
             "a batch has at most 100000 rows and ends after it starts".into(),
