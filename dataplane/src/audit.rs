@@ -122,6 +122,10 @@ pub struct Entry {
     pub status: Option<u16>,
     pub error: Option<&'static str>,
     pub usage: Option<Usage>,
+    /// `usage` is Warden's estimate: the provider reported none.
+    pub usage_estimated: bool,
+    /// Answer bytes received from the provider (not encoded): what an estimate is made from.
+    pub answer_bytes: u64,
     pub verdicts: Vec<crate::guard::apply::Verdict>,
     pub overhead_us: Option<u64>,
     pub upstream_us: Option<u64>,
@@ -165,6 +169,7 @@ impl Entry {
             status: self.status,
             error: self.error,
             usage: self.usage,
+            usage_estimated: self.usage_estimated.then_some(true),
             verdicts: &self.verdicts,
             overhead_us: self.overhead_us,
             upstream_us: self.upstream_us,
@@ -265,6 +270,8 @@ mod tests {
                 cached_tokens: 3,
                 reasoning_tokens: 4,
             }),
+            usage_estimated: true,
+            answer_bytes: 10,
             verdicts: vec![crate::guard::apply::Verdict {
                 category: crate::guard::Category::Pii,
                 detector: "email".into(),

@@ -256,6 +256,7 @@ pub async fn commit_response(
         e.kind = Kind::Response;
         e.status = Some(status);
         e.error = error;
+        estimate_missing_usage(shard, req, &mut e, status);
         let total = req.started.elapsed();
         e.overhead_us = Some(total.saturating_sub(upstream).as_micros() as u64);
         if !upstream.is_zero() {
@@ -267,6 +268,24 @@ pub async fn commit_response(
         .settle(put, true)
         .await
         .inspect_err(|_| shard.metrics.audit_rejected.inc())
+}
+
+/// A provider that answered without usage (some ignore `stream_options.include_usage`, a
+/// stream can end early) is still metered: from the bytes, a token per four in each direction,
+/// and the record says it is an estimate. Limits, billing and pooled-key cost recovery see it.
+fn estimate_missing_usage(shard: &Shard, req: &Request<'_>, e: &mut Entry, status: u16) {
+    if e.usage.is_some() || e.provider.is_none() || !(200..300).contains(&status) {
+        return;
+    }
+    let tokens = |bytes: u64| bytes.div_ceil(4);
+    e.usage = Some(warden_shared::audit::Usage {
+        input_tokens: tokens(req.body.len() as u64),
+        output_tokens: tokens(e.answer_bytes),
+        cached_tokens: 0,
+        reasoning_tokens: 0,
+    });
+    e.usage_estimated = true;
+    shard.metrics.usage_estimated.inc();
 }
 
 /// Put the request's `request` audit record in the shard's ring (before it is forwarded).

@@ -137,6 +137,8 @@ pub struct ShardMetrics {
     pub connections_rejected: Counter,
     /// TLS on `listen`: handshakes that failed or timed out (the connection is closed).
     pub tls_handshake_failures: Counter,
+    /// Answers whose provider reported no usage: metered from an estimate.
+    pub usage_estimated: Counter,
     pub pool_reused: Counter,
     pub pool_connects: Counter,
     pub pool_stale_retries: Counter,
@@ -314,7 +316,7 @@ pub fn render(
     for (name, help, v) in gauges {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
     }
-    let counters: [(&str, &str, u64); 9] = [
+    let counters: [(&str, &str, u64); 10] = [
         (
             "warden_connections_total",
             "Client connections accepted.",
@@ -329,6 +331,11 @@ pub fn render(
             "warden_tls_handshake_failures_total",
             "Client TLS handshakes on listen that failed or did not finish within timeouts.head_ms.",
             sum(&|m| m.tls_handshake_failures.get()),
+        ),
+        (
+            "warden_usage_estimated_total",
+            "Answers the provider reported no usage for: metered from an estimate (bytes / 4), marked usage_estimated in the audit record.",
+            sum(&|m| m.usage_estimated.get()),
         ),
         (
             "warden_upstream_pool_reused_total",

@@ -307,6 +307,7 @@ pub async fn answer<S: AsyncWriteRent>(
         .observe_us(upstream.as_micros() as u64);
     let retry_after = exchange.head.retry_after_s;
     exchange.release(shard);
+    req.audit.borrow_mut().answer_bytes = body.len() as u64;
     let (status, answer, error) = if (200..300).contains(&status) {
         let (usage, translated) = match &translation {
             Translation::None => (passthrough_usage(dialect, &body), None),

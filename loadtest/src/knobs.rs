@@ -15,6 +15,9 @@ pub struct Knobs {
     pub tool: Option<String>,
     /// Reply text from these bytes instead of the echo.
     pub reply: Option<Vec<u8>>,
+    /// Leave usage out of the answer, whatever the request asked (as some OpenAI-compatible
+    /// providers ignore `stream_options.include_usage`).
+    pub no_usage: bool,
 }
 
 impl Knobs {
@@ -34,6 +37,7 @@ impl Knobs {
                 "drop_after" => k.drop_after = value.parse().ok(),
                 "tool" => k.tool = Some(value.to_owned()),
                 "reply_hex" => k.reply = decode_hex(value),
+                "no_usage" => k.no_usage = value == "1",
                 _ => {}
             }
         }

@@ -101,6 +101,10 @@ pub struct Record {
     pub error: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
+    /// The provider reported no usage: `usage` is Warden's estimate from the bytes (request
+    /// body / 4 in, answer / 4 out), metered all the same.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_estimated: Option<bool>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub verdicts: Vec<Verdict>,
     /// Time spent in Warden (total minus provider time).

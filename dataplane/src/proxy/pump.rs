@@ -73,6 +73,7 @@ pub async fn run<S: AsyncWriteRent>(
             Ok(more) => more,
             Err(e) => return fail(shard, client, out, &e, dialect, req, sent_at).await,
         };
+        req.audit.borrow_mut().answer_bytes += data.len() as u64;
         if framer.push(&data).is_err() {
             let e = Error::new(
                 Kind::UpstreamProtocol,

@@ -57,7 +57,8 @@ pub fn chat(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
         "prompt_tokens_details": {"cached_tokens": 0}, "completion_tokens_details": {"reasoning_tokens": 0}
     });
     let stream = body["stream"].as_bool() == Some(true);
-    let include_usage = body["stream_options"]["include_usage"].as_bool() == Some(true);
+    let include_usage =
+        body["stream_options"]["include_usage"].as_bool() == Some(true) && !plan.knobs.no_usage;
     let events = if stream {
         stream_events(&plan, &id, model, include_usage, &usage)
     } else {
@@ -74,11 +75,14 @@ pub fn chat(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
             "stop",
         ),
     };
-    let completion = json!({
+    let mut completion = json!({
         "id": id, "object": "chat.completion", "created": plan.created, "model": model,
         "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
         "usage": usage, "system_fingerprint": "fp_mock", "service_tier": "default"
     });
+    if plan.knobs.no_usage {
+        completion.as_object_mut().map(|o| o.remove("usage"));
+    }
     plan.reply(stream, events, completion.to_string().into_bytes())
 }
 

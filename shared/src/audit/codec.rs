@@ -55,6 +55,7 @@ mod tag {
     pub const SHARD: u8 = 28;
     pub const SEQ: u8 = 29;
     pub const VERDICT: u8 = 30;
+    pub const USAGE_ESTIMATED: u8 = 31;
 }
 
 /// An upstream attempt as the encoder reads it, whoever holds it (a [`Record`] or a shard's
@@ -97,6 +98,7 @@ pub struct View<'a, A, V> {
     pub status: Option<u16>,
     pub error: Option<&'a str>,
     pub usage: Option<Usage>,
+    pub usage_estimated: Option<bool>,
     pub verdicts: &'a [V],
     pub overhead_us: Option<u64>,
     pub upstream_us: Option<u64>,
@@ -150,6 +152,7 @@ impl<A: AttemptFields, V: VerdictFields> View<'_, A, V> {
             (tag::RECEIVED_US, self.received_us),
             (tag::FIRST_BYTE_US, self.first_byte_us),
             (tag::STREAM, self.stream.map(u64::from)),
+            (tag::USAGE_ESTIMATED, self.usage_estimated.map(u64::from)),
             (tag::STATUS, self.status.map(u64::from)),
             (tag::OVERHEAD_US, self.overhead_us),
             (tag::UPSTREAM_US, self.upstream_us),
@@ -252,6 +255,7 @@ impl Record {
             status: self.status,
             error: self.error.as_deref(),
             usage: self.usage,
+            usage_estimated: self.usage_estimated,
             verdicts: &self.verdicts,
             overhead_us: self.overhead_us,
             upstream_us: self.upstream_us,
@@ -394,6 +398,13 @@ fn decode_binary(bytes: &[u8]) -> Result<Record, DecodeError> {
                     0 => false,
                     1 => true,
                     _ => return Err(DecodeError("stream is not a boolean")),
+                })
+            }
+            tag::USAGE_ESTIMATED => {
+                rec.usage_estimated = Some(match r.varint()? {
+                    0 => false,
+                    1 => true,
+                    _ => return Err(DecodeError("usage_estimated is not a boolean")),
                 })
             }
             tag::STATUS => rec.status = Some(r.small()?),

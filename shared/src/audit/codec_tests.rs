@@ -45,6 +45,7 @@ fn full() -> Record {
             cached_tokens: 3,
             reasoning_tokens: 4,
         }),
+        usage_estimated: Some(true),
         verdicts: vec![Verdict {
             category: "pii".into(),
             detector: "email".into(),
