@@ -109,12 +109,17 @@ impl App {
     /// [`App::publish`] for callers that already hold `publish_lock`.
     pub async fn publish_locked(&self) -> anyhow::Result<u64> {
         let version = self.store.meta("snapshot_version").await?.unwrap_or(0) as u64 + 1;
+        let keyring = self.keyring();
+        let master = keyring
+            .current()
+            .ok_or_else(|| anyhow::anyhow!("no master key"))?;
         let snapshot = crate::snapshot::build(
             &self.store,
             &self.providers,
             &self.overhead,
             &self.route_groups,
             version,
+            master,
         )
         .await?;
         let encoded = warden_shared::snapshot::encode(&snapshot)?;

@@ -5,8 +5,6 @@
 //! Invariant: the key is never copied, logged or echoed; errors say only that it was missing or
 //! unknown.
 
-use warden_shared::api_key_hash;
-
 use crate::error::{Error, Kind, Result};
 use crate::http::parse::RequestHead;
 use crate::state::{ApiKeyRef, ProjectState, ServingState};
@@ -77,7 +75,7 @@ pub fn authenticate<'s>(
         }
     };
     let key = state
-        .api_key(&api_key_hash(token))
+        .api_key(token)
         .ok_or(Error::new(Kind::InvalidApiKey, "invalid API key"))?;
     let project = state
         .projects

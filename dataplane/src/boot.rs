@@ -126,6 +126,7 @@ fn empty_snapshot() -> Snapshot {
         tenants: Vec::new(),
         projects: Vec::new(),
         api_keys: Vec::new(),
+        api_key_digest_master: None,
         pooled_keys: Vec::new(),
         billing: Default::default(),
         route_groups: Vec::new(),

@@ -21,6 +21,9 @@ use crate::upstream::origin::Origin;
 pub struct ServingState {
     pub version: u64,
     api_keys: HashMap<[u8; 32], ApiKeyRef>,
+    /// The secret the snapshot's API-key digests are keyed with (derived from the master key it
+    /// names); `None`: plain SHA-256 digests.
+    api_key_secret: Option<zeroize::Zeroizing<[u8; 32]>>,
     pub projects: Vec<ProjectState>,
     models: HashMap<Box<str>, RouteTarget>,
     /// Route groups: name → the alias per tier, cheapest first.
@@ -191,6 +194,14 @@ impl ServingState {
             .enumerate()
             .map(|(i, p)| (&*p.id, i))
             .collect();
+        let api_key_secret = match snapshot.api_key_digest_master {
+            Some(id) => Some(
+                master
+                    .derive(id, warden_shared::API_KEY_DIGEST_LABEL)
+                    .ok_or("the API-key digests are keyed under a master key this data plane does not have")?,
+            ),
+            None => None,
+        };
         let mut api_keys = HashMap::with_capacity(snapshot.api_keys.len());
         for k in &snapshot.api_keys {
             let project = project_index
@@ -208,6 +219,7 @@ impl ServingState {
         Ok(ServingState {
             version: snapshot.version,
             api_keys,
+            api_key_secret,
             projects,
             models,
             origins,
@@ -260,8 +272,14 @@ impl ServingState {
         }
     }
 
-    pub fn api_key(&self, hash: &[u8; 32]) -> Option<&ApiKeyRef> {
-        self.api_keys.get(hash)
+    /// The key a presented Warden key names, if any: looked up by its digest.
+    pub fn api_key(&self, presented: &[u8]) -> Option<&ApiKeyRef> {
+        let hash = warden_shared::api_key_hash(presented);
+        let digest = match &self.api_key_secret {
+            Some(secret) => warden_shared::api_key_digest(secret, &hash),
+            None => hash,
+        };
+        self.api_keys.get(&digest)
     }
 
     pub fn route(&self, alias: &str) -> Option<&RouteTarget> {
@@ -354,6 +372,7 @@ pub mod tests {
                 limits: Default::default(),
             }],
             api_keys: Vec::new(),
+            api_key_digest_master: None,
             pooled_keys: Vec::new(),
             billing: Default::default(),
             route_groups: Vec::new(),

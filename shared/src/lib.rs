@@ -21,10 +21,26 @@ pub mod vault;
 
 use sha2::{Digest, Sha256};
 
-/// Hash of a Warden API key as stored in snapshots. Keys are 256-bit random strings, so a plain
-/// SHA-256 is a sound index: there is nothing to brute-force, and the key itself is never stored.
+/// SHA-256 of a Warden API key: what the control plane's store keeps (the key itself never).
 pub fn api_key_hash(key: &[u8]) -> [u8; 32] {
     Sha256::digest(key).into()
+}
+
+/// What a master key derives the API-key digest secret with (`MasterKey::derive`).
+pub const API_KEY_DIGEST_LABEL: &[u8] = b"warden api-key digest v1";
+
+/// The keyed digest snapshots carry for a Warden key: HMAC-SHA256(secret, SHA-256(key)), the
+/// secret derived from a master key. A snapshot file or a snapshot read off the wire gives no
+/// way to test guesses of a key without that master key; the store's SHA-256 converts to it.
+pub fn api_key_digest(secret: &[u8; 32], key_hash: &[u8; 32]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    match <Hmac<Sha256> as Mac>::new_from_slice(secret) {
+        Ok(mut mac) => {
+            mac.update(key_hash);
+            mac.finalize().into_bytes().into()
+        }
+        Err(_) => *key_hash,
+    }
 }
 
 /// A display-safe fingerprint of a secret: `sha256:` and the first 12 hex digits of its digest.

@@ -229,6 +229,7 @@ pub fn compile(
     let mut tenants = Vec::new();
     let mut projects = Vec::new();
     let mut api_keys = Vec::new();
+    let digest_secret = master.derive(crate::API_KEY_DIGEST_LABEL);
     let mut seen_projects = HashSet::new();
     let mut seen_keys = HashSet::new();
     for t in sections.tenants {
@@ -252,7 +253,7 @@ pub fn compile(
                         key.len()
                     ));
                 }
-                let hash = api_key_hash(key.as_bytes());
+                let hash = crate::api_key_digest(&digest_secret, &api_key_hash(key.as_bytes()));
                 if !seen_keys.insert(hash) {
                     return err(format!("project {}: an API key is listed twice", p.id));
                 }
@@ -280,6 +281,7 @@ pub fn compile(
         tenants,
         projects,
         api_keys,
+        api_key_digest_master: Some(master.id()),
         pooled_keys,
         billing: BillingRates::defaults(),
         route_groups,

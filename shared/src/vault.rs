@@ -97,6 +97,18 @@ impl MasterKey {
         self.id
     }
 
+    /// A secret for one purpose, derived from this key: HMAC-SHA256(key, label). The key itself
+    /// only ever seals provider keys.
+    pub fn derive(&self, label: &[u8]) -> Zeroizing<[u8; 32]> {
+        use hmac::{Hmac, Mac};
+        let mut out = Zeroizing::new([0u8; 32]);
+        if let Ok(mut mac) = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.key[..]) {
+            mac.update(label);
+            out.copy_from_slice(&mac.finalize().into_bytes());
+        }
+        out
+    }
+
     pub fn seal(&self, scope: KeyScope<'_>, plaintext: &[u8]) -> Result<SealedKey, VaultError> {
         let mut nonce = [0u8; 12];
         getrandom::fill(&mut nonce).map_err(|_| VaultError::Random)?;
@@ -173,6 +185,14 @@ impl Keyring {
 
     pub fn has(&self, id: u32) -> bool {
         self.keys.iter().any(|k| k.id == id)
+    }
+
+    /// A secret derived from master key `id` for one purpose (`label`), if this ring holds it.
+    pub fn derive(&self, id: u32, label: &[u8]) -> Option<Zeroizing<[u8; 32]>> {
+        self.keys
+            .iter()
+            .find(|k| k.id == id)
+            .map(|k| k.derive(label))
     }
 
     pub fn open(
