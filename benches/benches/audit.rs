@@ -96,6 +96,16 @@ fn drain(c: &mut Criterion) {
             black_box(&buf);
         })
     });
+    // The same with the plain SHA-256 chain of segments written before keyed chains.
+    g.bench_function("frame_chain_unkeyed", |b| {
+        b.iter(|| {
+            buf.clear();
+            for _ in 0..BATCH {
+                chain = warden_shared::audit::frame(&mut buf, None, &chain, black_box(&one));
+            }
+            black_box(&buf);
+        })
+    });
     g.bench_function("hmac_sha256_only", |b| {
         b.iter(|| {
             for _ in 0..BATCH {

@@ -118,6 +118,23 @@ fn snapshots(c: &mut Criterion) {
         b.iter(|| ring.open(scope, black_box(sealed)).unwrap())
     });
     g.finish();
+
+    // What authentication costs per request: the presented key's digest, plain SHA-256 (before
+    // snapshots carried keyed digests) and keyed (SHA-256, then HMAC-SHA256 under the secret).
+    let presented = b"wdn_0123456789abcdef0123456789abcdef0123456789ab";
+    let secret = ring.derive(7, warden_shared::API_KEY_DIGEST_LABEL).unwrap();
+    let mut g = c.benchmark_group("api_key_digest");
+    g.bench_function("sha256", |b| {
+        b.iter(|| warden_shared::api_key_hash(black_box(presented)))
+    });
+    let digester = warden_shared::ApiKeyDigester::new(&secret);
+    g.bench_function("sha256_then_hmac", |b| {
+        b.iter(|| {
+            let hash = warden_shared::api_key_hash(black_box(presented));
+            digester.digest(&hash)
+        })
+    });
+    g.finish();
 }
 
 criterion_group!(benches, snapshots);

@@ -23,7 +23,7 @@ pub struct ServingState {
     api_keys: HashMap<[u8; 32], ApiKeyRef>,
     /// The secret the snapshot's API-key digests are keyed with (derived from the master key it
     /// names); `None`: plain SHA-256 digests.
-    api_key_secret: Option<zeroize::Zeroizing<[u8; 32]>>,
+    api_key_secret: Option<warden_shared::ApiKeyDigester>,
     pub projects: Vec<ProjectState>,
     models: HashMap<Box<str>, RouteTarget>,
     /// Route groups: name → the alias per tier, cheapest first.
@@ -195,11 +195,15 @@ impl ServingState {
             .map(|(i, p)| (&*p.id, i))
             .collect();
         let api_key_secret = match snapshot.api_key_digest_master {
-            Some(id) => Some(
-                master
+            Some(id) => {
+                let secret = master
                     .derive(id, warden_shared::API_KEY_DIGEST_LABEL)
-                    .ok_or("the API-key digests are keyed under a master key this data plane does not have")?,
-            ),
+                    .ok_or_else(|| {
+                        "the API-key digests are keyed under a master key this data plane does not have"
+                            .to_owned()
+                    })?;
+                Some(warden_shared::ApiKeyDigester::new(&secret))
+            }
             None => None,
         };
         let mut api_keys = HashMap::with_capacity(snapshot.api_keys.len());
@@ -276,7 +280,7 @@ impl ServingState {
     pub fn api_key(&self, presented: &[u8]) -> Option<&ApiKeyRef> {
         let hash = warden_shared::api_key_hash(presented);
         let digest = match &self.api_key_secret {
-            Some(secret) => warden_shared::api_key_digest(secret, &hash),
+            Some(digester) => digester.digest(&hash),
             None => hash,
         };
         self.api_keys.get(&digest)

@@ -12,7 +12,9 @@ use zeroize::Zeroizing;
 /// key itself), and an 8-byte id that names it in segment headers.
 #[derive(Clone)]
 pub struct ChainKey {
-    key: Zeroizing<[u8; 32]>,
+    /// HMAC state with the key already absorbed: each record's MAC clones it instead of
+    /// hashing the padded key twice again (a quarter of the drain's chain cost).
+    keyed: Hmac<Sha256>,
     id: [u8; 8],
 }
 
@@ -23,7 +25,11 @@ impl ChainKey {
         let digest = Sha256::digest([b"warden audit key id v1".as_slice(), &key[..]].concat());
         let mut id = [0u8; 8];
         id.copy_from_slice(&digest[..8]);
-        ChainKey { key, id }
+        let keyed = match <Hmac<Sha256> as Mac>::new_from_slice(&key[..]) {
+            Ok(m) => m,
+            Err(_) => unreachable!("HMAC accepts keys of every length"),
+        };
+        ChainKey { keyed, id }
     }
 
     /// Read a 32-byte audit key file.
@@ -47,7 +53,11 @@ impl ChainKey {
 
     /// The MAC of `parts`, in order, under this key.
     pub fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
-        hmac256(&self.key[..], parts)
+        let mut mac = self.keyed.clone();
+        for p in parts {
+            mac.update(p);
+        }
+        mac.finalize().into_bytes().into()
     }
 
     /// Hex of the key id, as `audit verify` prints it.
