@@ -393,9 +393,9 @@ async fn register(
     Body(r): Body<Registration>,
 ) -> ApiResult<Json<Value>> {
     check_name("id", &r.id)?;
-    if !r.push_url.starts_with("http://") {
+    if !(r.push_url.starts_with("http://") || r.push_url.starts_with("https://")) {
         return Err(ApiError::BadRequest(
-            "push_url must be an http:// URL".into(),
+            "push_url must be an http:// or https:// URL".into(),
         ));
     }
     let row = app.store.dataplane(&r.id).await?;

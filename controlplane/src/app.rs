@@ -36,6 +36,8 @@ pub struct App {
     pub pushes: [std::sync::atomic::AtomicU64; 3],
     /// Issues and checks each data plane's own credential (`data_dir/dataplane-credential.key`).
     pub credentials: Option<crate::credentials::Credentials>,
+    /// Trust for pushes to `https://` data planes (`[dataplanes] ca_file` and webpki roots).
+    pub push_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// A built snapshot, ready to push.
@@ -72,6 +74,7 @@ impl App {
             signer: None,
             pushes: Default::default(),
             credentials: None,
+            push_tls: None,
         }
     }
 

@@ -32,6 +32,19 @@ pub struct Config {
     /// `[[route_groups]]`: complexity routing groups (`auto` is built in).
     #[serde(default)]
     pub route_groups: Vec<warden_shared::snapshot::RouteGroup>,
+    /// Serve `listen` over TLS (`[tls] cert_file, key_file`).
+    pub tls: Option<crate::tls::TlsSection>,
+    /// How snapshots reach data planes that registered an `https://` address.
+    #[serde(default)]
+    pub dataplanes: DataplanesSection,
+}
+
+/// `[dataplanes]`.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DataplanesSection {
+    /// Extra PEM roots trusted for data planes' admin listeners (besides the webpki roots).
+    pub ca_file: Option<PathBuf>,
 }
 
 fn default_spend_refresh_s() -> u64 {

@@ -18,6 +18,7 @@ mod error;
 mod secrets;
 mod snapshot;
 mod store;
+mod tls;
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -171,6 +172,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
     app.overhead = config.billing.overhead()?;
     app.route_groups = config.route_groups.clone();
     app.signer = Some(signer);
+    app.push_tls = Some(tls::client_config(config.dataplanes.ca_file.as_deref())?);
+    if let Some(files) = &config.tls {
+        tls::server_config(files)?;
+    }
     app.credentials = Some(credentials::Credentials::load_or_create(
         &config.data_dir.join("dataplane-credential.key"),
     )?);
@@ -187,11 +192,25 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     // Where `rotate-master-key` finds this process (the configured port may be 0).
     std::fs::write(config.data_dir.join("admin-addr"), local.to_string())?;
-    println!("warden-controlplane listening on http://{local}, snapshot v{version}");
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    println!("warden-controlplane listening on {scheme}://{local}, snapshot v{version}");
     let _ = std::io::stdout().flush();
-    axum::serve(listener, api::router(app))
-        .with_graceful_shutdown(stop_signal())
-        .await?;
+    match &config.tls {
+        Some(files) => {
+            axum::serve(tls::TlsListener::new(listener, files)?, api::router(app))
+                .with_graceful_shutdown(stop_signal())
+                .await?
+        }
+        None => {
+            axum::serve(listener, api::router(app))
+                .with_graceful_shutdown(stop_signal())
+                .await?
+        }
+    }
     Ok(())
 }
 
@@ -243,6 +262,10 @@ fn providers(config: &Config) -> anyhow::Result<Vec<ProviderEndpoint>> {
 /// Ask the running control plane (on `listen`, with the admin token from `data_dir`) to rotate.
 fn rotate(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
+    anyhow::ensure!(
+        config.tls.is_none(),
+        "this control plane serves TLS: call POST /admin/v1/master-key/rotate with the admin token over https (e.g. curl --cacert CA -H 'Authorization: Bearer TOKEN' -X POST https://HOST:PORT/admin/v1/master-key/rotate)"
+    );
     let token = std::fs::read_to_string(config.data_dir.join("admin-token"))
         .context("reading admin-token")?;
     // The running process's address (the configured port may be 0).

@@ -305,7 +305,7 @@ async fn push_one(
 ) {
     match tokio::time::timeout(
         Duration::from_secs(10),
-        put_snapshot(&url, &credential, &latest.bytes),
+        put_snapshot(&url, &credential, &latest.bytes, app.push_tls.as_ref()),
     )
     .await
     {
@@ -326,22 +326,62 @@ async fn push_one(
     }
 }
 
-/// `PUT {url}/v1/snapshot`; returns the version the data plane says it serves.
-async fn put_snapshot(url: &str, token: &str, bytes: &[u8]) -> anyhow::Result<u64> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| anyhow::anyhow!("push_url must be http://"))?;
+/// `PUT {url}/v1/snapshot` (over TLS for an `https://` address, verified against `tls`);
+/// returns the version the data plane says it serves.
+async fn put_snapshot(
+    url: &str,
+    token: &str,
+    bytes: &[u8],
+    tls: Option<&Arc<rustls::ClientConfig>>,
+) -> anyhow::Result<u64> {
+    let (rest, secure) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+        (Some(rest), _) => (rest, true),
+        (None, Some(rest)) => (rest, false),
+        _ => anyhow::bail!("push_url must be http:// or https://"),
+    };
     let authority = rest.split('/').next().unwrap_or(rest);
-    let mut s = TcpStream::connect(authority).await?;
+    let tcp = TcpStream::connect(authority).await?;
+    if !secure {
+        return exchange(tcp, authority, token, bytes).await;
+    }
+    let config = tls.ok_or_else(|| anyhow::anyhow!("no TLS client configuration"))?;
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(h, _)| h)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|_| anyhow::anyhow!("push_url host {host:?} is not a name or address"))?;
+    let stream = tokio_rustls::TlsConnector::from(Arc::clone(config))
+        .connect(name, tcp)
+        .await?;
+    exchange(stream, authority, token, bytes).await
+}
+
+async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    mut s: S,
+    authority: &str,
+    token: &str,
+    bytes: &[u8],
+) -> anyhow::Result<u64> {
     let head = format!(
         "PUT /v1/snapshot HTTP/1.1\r\nhost: {authority}\r\nauthorization: Bearer {token}\r\ncontent-type: application/octet-stream\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         bytes.len()
     );
     s.write_all(head.as_bytes()).await?;
     s.write_all(bytes).await?;
-    // A data plane's answer is a short JSON object: read at most 64 KiB of it.
+    // A data plane's answer is a short JSON object: read at most 64 KiB of it, until it closes
+    // (over TLS a peer may close without close_notify: what arrived before counts).
     let mut response = Vec::new();
-    (&mut s).take(64 * 1024).read_to_end(&mut response).await?;
+    let mut chunk = [0u8; 4096];
+    while response.len() < 64 * 1024 {
+        match s.read(&mut chunk).await {
+            Ok(0) => break,
+            Ok(n) => response.extend_from_slice(&chunk[..n]),
+            Err(e) if response.is_empty() => return Err(e.into()),
+            Err(_) => break,
+        }
+    }
     let text = String::from_utf8_lossy(&response);
     let status: u16 = text
         .split(' ')

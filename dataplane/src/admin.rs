@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use monoio::buf::IoBufMut;
-use monoio::io::AsyncReadRent;
+use monoio::io::{AsyncReadRent, AsyncWriteRent};
 use monoio::net::{TcpListener, TcpStream};
 
 use crate::error::{Error, Kind};
@@ -45,6 +45,9 @@ pub struct AdminView {
     pub control: Option<Arc<crate::control::Control>>,
     /// Client TLS on `listen`, for its reload counters.
     pub tls: Option<Arc<crate::tls::ServerTls>>,
+    /// TLS on this admin listener (`[admin_tls]`): snapshot pushes carry this data plane's
+    /// credential, so they should not cross a network in the clear.
+    pub admin_tls: Option<Arc<crate::tls::ServerTls>>,
 }
 
 /// Bind and serve on a thread of its own. Returns the bound address.
@@ -81,7 +84,7 @@ pub fn spawn(addr: SocketAddr, view: Arc<AdminView>) -> std::io::Result<SocketAd
                             open.set(open.get() + 1);
                             let (open, view) = (std::rc::Rc::clone(&open), Arc::clone(&view));
                             monoio::spawn(async move {
-                                handle(stream, view).await;
+                                serve(stream, view).await;
                                 open.set(open.get() - 1);
                             });
                         }
@@ -199,7 +202,20 @@ fn audit_metrics(out: &mut String, h: &crate::audit::producer::Health) {
     let _ = writeln!(out, "# HELP warden_audit_healthy 1 while the audit log can be written.\n# TYPE warden_audit_healthy gauge\nwarden_audit_healthy {healthy}");
 }
 
-async fn handle(mut stream: TcpStream, view: Arc<AdminView>) {
+/// The TLS handshake (within the head deadline) when `[admin_tls]` is set, then [`handle`].
+async fn serve(stream: TcpStream, view: Arc<AdminView>) {
+    let acceptor = view.admin_tls.as_ref().map(|t| t.current_acceptor());
+    match acceptor {
+        None => handle(stream, view).await,
+        Some(acceptor) => match monoio::time::timeout(HEAD_DEADLINE, acceptor.accept(stream)).await
+        {
+            Ok(Ok(tls)) => handle(tls, view).await,
+            _ => tracing::debug!("admin TLS handshake failed or timed out"),
+        },
+    }
+}
+
+async fn handle<S: AsyncReadRent + AsyncWriteRent>(mut stream: S, view: Arc<AdminView>) {
     let mut buf = Vec::with_capacity(LIMITS.max_head);
     let head = monoio::time::timeout(HEAD_DEADLINE, async {
         loop {
@@ -280,8 +296,8 @@ async fn handle(mut stream: TcpStream, view: Arc<AdminView>) {
 }
 
 /// `PUT /v1/snapshot` from the control plane: authenticate, read the body, apply.
-async fn intake(
-    stream: &mut TcpStream,
+async fn intake<S: AsyncReadRent>(
+    stream: &mut S,
     buf: &mut Vec<u8>,
     head: &crate::http::parse::RequestHead,
     view: &AdminView,
@@ -332,7 +348,7 @@ async fn intake(
 }
 
 /// One read into `buf`'s spare room (5 s at most). False at EOF, error or timeout.
-async fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> bool {
+async fn read_more<S: AsyncReadRent>(stream: &mut S, buf: &mut Vec<u8>) -> bool {
     if buf.capacity() - buf.len() < 4096 {
         buf.reserve(64 * 1024);
     }

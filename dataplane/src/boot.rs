@@ -22,7 +22,7 @@ pub fn check(config: Config) -> anyhow::Result<()> {
     if config.audit.enabled {
         audit_key(&config, false)?;
     }
-    if let Some(files) = &config.tls {
+    for files in [&config.tls, &config.admin_tls].into_iter().flatten() {
         warden_dataplane::tls::ServerTls::load(files).map_err(anyhow::Error::msg)?;
     }
     warden_dataplane::complexity::Scorer::new().map_err(anyhow::Error::msg)?;

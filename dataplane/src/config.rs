@@ -40,6 +40,11 @@ pub struct Config {
     pub io_uring_entries: u32,
     /// Client TLS on `listen` (`[tls] cert_file, key_file`); plain HTTP without it.
     pub tls: Option<crate::tls::TlsConfig>,
+    /// TLS on `admin_listen` (`[admin_tls] cert_file, key_file`): the control plane pushes to
+    /// `https://` then (its `[dataplanes] ca_file` must trust the certificate).
+    pub admin_tls: Option<crate::tls::TlsConfig>,
+    /// Extra PEM roots trusted for an `https://` `control_plane` (besides the webpki roots).
+    pub control_plane_ca_file: Option<PathBuf>,
     #[serde(default)]
     pub audit: crate::audit::AuditConfig,
     #[serde(default)]

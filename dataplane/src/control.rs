@@ -26,7 +26,7 @@ use crate::state::ServingState;
 
 mod link;
 
-pub use link::{post_json, spawn_registration, CREDENTIAL};
+pub use link::{init_tls, post_json, spawn_registration, CREDENTIAL};
 
 /// Name of the last good snapshot in `state_dir`.
 pub const LAST_GOOD: &str = "snapshot.rkyv";

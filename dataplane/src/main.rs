@@ -111,12 +111,18 @@ fn run(config: Config) -> anyhow::Result<()> {
     let keyring = Arc::new(keyring);
     let snapshot = Arc::new(snapshot);
 
-    let server_tls = match &config.tls {
-        Some(files) => Some(Arc::new(
-            warden_dataplane::tls::ServerTls::load(files).map_err(anyhow::Error::msg)?,
-        )),
-        None => None,
+    let load_tls = |files: &Option<warden_dataplane::tls::TlsConfig>| match files {
+        Some(files) => warden_dataplane::tls::ServerTls::load(files)
+            .map(|t| Some(Arc::new(t)))
+            .map_err(anyhow::Error::msg),
+        None => Ok(None),
     };
+    let server_tls = load_tls(&config.tls)?;
+    let admin_tls = load_tls(&config.admin_tls)?;
+    if config.control_plane.is_some() {
+        warden_dataplane::control::init_tls(config.control_plane_ca_file.as_deref())
+            .map_err(anyhow::Error::msg)?;
+    }
     let shards = config.shard_count();
     let listeners =
         bind_all(config.listen, shards).with_context(|| format!("binding {}", config.listen))?;
@@ -165,6 +171,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         audit: audit.as_ref().map(|a| Arc::clone(&a.health)),
         control: control.clone(),
         tls: server_tls.clone(),
+        admin_tls: admin_tls.clone(),
     });
     let mut producers = audit
         .as_ref()
@@ -215,10 +222,10 @@ fn run(config: Config) -> anyhow::Result<()> {
             .dataplane_id
             .clone()
             .unwrap_or_else(|| admin_addr.to_string());
-        let push_url = config
-            .advertise_admin_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{admin_addr}"));
+        let push_url = config.advertise_admin_url.clone().unwrap_or_else(|| {
+            let scheme = if admin_tls.is_some() { "https" } else { "http" };
+            format!("{scheme}://{admin_addr}")
+        });
         spawn_registration(
             cp.clone(),
             Arc::clone(control),
@@ -259,6 +266,9 @@ fn run(config: Config) -> anyhow::Result<()> {
             for sig in signals.forever() {
                 if sig == signal_hook::consts::SIGHUP {
                     reload_tls(server_tls.as_deref());
+                    if let Some(t) = admin_tls.as_deref() {
+                        reload_tls(Some(t));
+                    }
                     continue;
                 }
                 if sig_tx.send(sig).is_err() {

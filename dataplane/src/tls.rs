@@ -76,6 +76,11 @@ impl ServerTls {
         }
     }
 
+    /// An acceptor for the current certificate (off the shards: the admin listener).
+    pub fn current_acceptor(&self) -> TlsAcceptor {
+        self.acceptor().1
+    }
+
     fn acceptor(&self) -> (u64, TlsAcceptor) {
         let generation = self.generation.load(Ordering::Acquire);
         let config = match self.current.read() {

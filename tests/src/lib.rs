@@ -287,6 +287,10 @@ impl Gateway {
             proc,
             dir,
         };
+        if config_text.contains("[admin_tls]") {
+            // The admin listener speaks TLS: its metrics are for an https client.
+            return gw;
+        }
         let metrics = gw.metrics();
         let want = match driver {
             Driver::IoUring => "driver=\"io_uring\"",
@@ -423,9 +427,14 @@ impl ControlPlane {
     }
 
     pub fn start_in(dir: TempDir, upstream: SocketAddr) -> ControlPlane {
+        ControlPlane::start_with(dir, upstream, "")
+    }
+
+    /// Start with `extra` appended to the config (tables only).
+    pub fn start_with(dir: TempDir, upstream: SocketAddr, extra: &str) -> ControlPlane {
         let data = dir.0.join("data");
         let text = format!(
-            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[providers.openai]\nbase_url = \"http://{upstream}/v1\"\n[providers.anthropic]\nbase_url = \"http://{upstream}\"\n",
+            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[providers.openai]\nbase_url = \"http://{upstream}/v1\"\n[providers.anthropic]\nbase_url = \"http://{upstream}\"\n{extra}",
             data.display()
         );
         let path = dir.0.join("controlplane.toml");
@@ -438,7 +447,8 @@ impl ControlPlane {
             .trim()
             .to_owned();
         ControlPlane {
-            addr: addr_after(&line, "http://"),
+            // `listening on http://…`, or `https://…` with `[tls]`.
+            addr: addr_after(&line, "://"),
             proc,
             dir,
             admin_token,

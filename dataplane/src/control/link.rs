@@ -13,9 +13,21 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::sync::OnceLock;
+
 use zeroize::Zeroizing;
 
 use super::Control;
+
+/// Trust for an `https://` control plane: webpki roots and `control_plane_ca_file`.
+static TLS: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+
+/// Set the trust for `https://` control-plane URLs (once, at start).
+pub fn init_tls(ca_file: Option<&std::path::Path>) -> Result<(), String> {
+    let config = crate::upstream::client::tls_client_config(ca_file)?;
+    let _ = TLS.set(config);
+    Ok(())
+}
 
 /// The credential file in `state_dir`.
 pub const CREDENTIAL: &str = "dataplane.credential";
@@ -111,15 +123,50 @@ pub fn post_json(url: &str, bearer: &str, body: &str) -> std::io::Result<u16> {
 /// behind TLS termination if it crosses networks): the status and at most 64 KiB of the body,
 /// within 5 s.
 fn post_json_reply(url: &str, bearer: &str, body: &str) -> std::io::Result<(u16, Vec<u8>)> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| std::io::Error::other("control_plane must be an http:// URL"))?;
+    let (rest, secure) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+        (Some(rest), _) => (rest, true),
+        (None, Some(rest)) => (rest, false),
+        _ => {
+            return Err(std::io::Error::other(
+                "control_plane must be an http:// or https:// URL",
+            ))
+        }
+    };
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let addr = authority
         .to_socket_addrs()?
         .next()
         .ok_or_else(|| std::io::Error::other("no address"))?;
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    tcp.set_read_timeout(Some(Duration::from_secs(5)))?;
+    tcp.set_write_timeout(Some(Duration::from_secs(5)))?;
+    if secure {
+        let config = TLS
+            .get()
+            .ok_or_else(|| std::io::Error::other("no TLS configuration for the control plane"))?;
+        let host = authority
+            .rsplit_once(':')
+            .map_or(authority, |(h, _)| h)
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+            .map_err(|_| std::io::Error::other("control_plane host is not a name or address"))?;
+        let conn = rustls::ClientConnection::new(Arc::clone(config), name)
+            .map_err(std::io::Error::other)?;
+        let s = rustls::StreamOwned::new(conn, tcp);
+        return exchange(s, authority, path, bearer, body);
+    }
+    exchange(tcp, authority, path, bearer, body)
+}
+
+/// Write the request, read the answer: the status and at most 64 KiB of the body, within 5 s.
+fn exchange<S: Read + Write>(
+    mut s: S,
+    authority: &str,
+    path: &str,
+    bearer: &str,
+    body: &str,
+) -> std::io::Result<(u16, Vec<u8>)> {
     let head = format!(
         "POST {path} HTTP/1.1\r\nhost: {authority}\r\nauthorization: Bearer {bearer}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         body.len()
@@ -135,7 +182,6 @@ fn post_json_reply(url: &str, bearer: &str, body: &str) -> std::io::Result<(u16,
         if left.is_zero() {
             break;
         }
-        s.set_read_timeout(Some(left))?;
         match s.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => {

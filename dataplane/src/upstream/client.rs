@@ -215,6 +215,14 @@ async fn connect(shard: &Shard, origin: &Origin) -> Result<UpstreamIo> {
 /// The shard's TLS client configuration: webpki roots plus an optional extra CA file; ALPN
 /// http/1.1 only.
 pub fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<TlsConnector, String> {
+    Ok(TlsConnector::from(tls_client_config(ca_file)?))
+}
+
+/// Webpki roots plus an optional extra CA file; ALPN http/1.1 only (the upstream connector, and
+/// the blocking client of an `https://` control plane).
+pub fn tls_client_config(
+    ca_file: Option<&std::path::Path>,
+) -> Result<Arc<rustls::ClientConfig>, String> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::CertificateDer;
     let mut roots = rustls::RootCertStore {
@@ -237,7 +245,7 @@ pub fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<TlsConnector, 
         .with_root_certificates(roots)
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(TlsConnector::from(Arc::new(config)))
+    Ok(Arc::new(config))
 }
 
 enum ReadFail {
