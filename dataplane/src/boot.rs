@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use warden_dataplane::config::Config;
 use warden_dataplane::control::{
-    last_good, load_keyring, load_public_key, write_atomically, LAST_GOOD,
+    check_pins, last_good, load_keyring, load_public_key, write_atomically, LAST_GOOD,
 };
 use warden_shared::audit::ChainKey;
 use warden_shared::snapshot;
@@ -81,7 +81,13 @@ pub fn initial_snapshot(config: &Config, persist: bool) -> anyhow::Result<(Keyri
             .as_deref()
             .context("snapshot_public_key_file is required")?;
         let public = load_public_key(public).map_err(anyhow::Error::msg)?;
-        let snapshot = match last_good(&config.state_dir, &public) {
+        let pins = config.pinned_origins().map_err(anyhow::Error::msg)?;
+        let last = last_good(&config.state_dir, &public);
+        let pinned = last.as_ref().map(|s| check_pins(s, &pins));
+        if let Some(Err(e)) = &pinned {
+            tracing::warn!("not serving the last good snapshot: {e}");
+        }
+        let snapshot = match last.filter(|_| !matches!(pinned, Some(Err(_)))) {
             Some(s) => {
                 tracing::info!(
                     version = s.version,

@@ -244,7 +244,6 @@ impl Config {
         Ok(())
     }
 
-    /// `audit_dir`, by default `state_dir/audit`.
     /// The audit chain's key file (`audit.key_file`, default `state_dir/audit.key`).
     pub fn audit_key_file(&self) -> PathBuf {
         self.audit
@@ -253,6 +252,23 @@ impl Config {
             .unwrap_or_else(|| self.state_dir.join("audit.key"))
     }
 
+    /// Under a control plane, `[providers.NAME] base_url` pins that provider's origin: a
+    /// snapshot that sends its keys anywhere else is refused.
+    pub fn pinned_origins(
+        &self,
+    ) -> Result<Vec<(warden_shared::catalog::Provider, String)>, String> {
+        let mut pins = Vec::new();
+        for (name, section) in &self.providers {
+            let provider = warden_shared::catalog::Provider::from_name(name)
+                .ok_or_else(|| format!("[providers.{name}]: unknown provider"))?;
+            if let Some(url) = &section.base_url {
+                pins.push((provider, url.trim_end_matches('/').to_owned()));
+            }
+        }
+        Ok(pins)
+    }
+
+    /// `audit_dir`, by default `state_dir/audit`.
     pub fn audit_dir(&self) -> PathBuf {
         self.audit_dir
             .clone()

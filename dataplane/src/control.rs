@@ -37,7 +37,7 @@ pub const MAX_SNAPSHOT: usize = 256 * 1024 * 1024;
 pub const MAX_VERSION_STEP: u64 = 1 << 20;
 
 /// Why pushed snapshots were refused, in metric order (`warden_snapshot_rejected_total`).
-pub const REJECTIONS: [&str; 4] = ["signature", "version", "invalid", "keys"];
+pub const REJECTIONS: [&str; 5] = ["signature", "version", "invalid", "keys", "origin"];
 
 pub struct Control {
     /// The enrolment token: used once, to enrol and get this data plane's own credential.
@@ -57,6 +57,8 @@ pub struct Control {
     public_key: PublicKey,
     /// Refusals by reason (`REJECTIONS` order).
     pub rejected: [AtomicU64; REJECTIONS.len()],
+    /// Provider origins this data plane's own config pins (`[providers.NAME] base_url`).
+    pins: Vec<(warden_shared::catalog::Provider, String)>,
 }
 
 /// Why a pushed snapshot was refused: an HTTP status and a message.
@@ -71,6 +73,7 @@ impl Control {
         state_dir: PathBuf,
         version: Arc<AtomicU64>,
         public_key: PublicKey,
+        pins: Vec<(warden_shared::catalog::Provider, String)>,
     ) -> Control {
         let credential = std::fs::read_to_string(state_dir.join(CREDENTIAL))
             .ok()
@@ -90,6 +93,7 @@ impl Control {
             applying: AtomicBool::new(false),
             public_key,
             rejected: Default::default(),
+            pins,
         }
     }
 
@@ -152,6 +156,7 @@ impl Control {
             .open(bytes)
             .map_err(|e| self.reject(0, 403, e.to_string()))?;
         let snapshot = snapshot::decode(payload).map_err(|e| self.reject(2, 400, e.to_string()))?;
+        check_pins(&snapshot, &self.pins).map_err(|e| self.reject(4, 403, e))?;
         let current = self.version.load(Relaxed);
         if snapshot.version < current {
             return Err(self.reject(
@@ -225,6 +230,28 @@ impl Control {
         }
         Ok(Arc::clone(&ring))
     }
+}
+
+/// Refuse a snapshot that sends a pinned provider's requests — and its keys — to another origin.
+pub fn check_pins(
+    snapshot: &Snapshot,
+    pins: &[(warden_shared::catalog::Provider, String)],
+) -> Result<(), String> {
+    for (provider, url) in pins {
+        let named = snapshot
+            .providers
+            .iter()
+            .find(|p| p.provider == *provider)
+            .map(|p| p.base_url.trim_end_matches('/'));
+        if named.is_some_and(|n| n != url) {
+            return Err(format!(
+                "the snapshot sends {} requests to another origin than this data plane's [providers.{}] pins",
+                provider.name(),
+                provider.name()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The master key in `path` and, during a rotation, the previous one in `path.previous`.

@@ -160,6 +160,7 @@ fn run(config: Config) -> anyhow::Result<()> {
             config.state_dir.clone(),
             Arc::clone(&version),
             load_public_key(public).map_err(anyhow::Error::msg)?,
+            config.pinned_origins().map_err(anyhow::Error::msg)?,
         ))),
         _ => None,
     };
