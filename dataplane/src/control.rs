@@ -61,6 +61,13 @@ pub struct Control {
     pins: Vec<(warden_shared::catalog::Provider, String)>,
 }
 
+/// What a pushed snapshot must satisfy beyond its structure: the control plane's signature, and
+/// the provider origins this data plane's own config pins.
+pub struct Trust {
+    pub public_key: PublicKey,
+    pub pins: Vec<(warden_shared::catalog::Provider, String)>,
+}
+
 /// Why a pushed snapshot was refused: an HTTP status and a message.
 pub type Refusal = (u16, String);
 
@@ -72,8 +79,7 @@ impl Control {
         key_file: PathBuf,
         state_dir: PathBuf,
         version: Arc<AtomicU64>,
-        public_key: PublicKey,
-        pins: Vec<(warden_shared::catalog::Provider, String)>,
+        trust: Trust,
     ) -> Control {
         let credential = std::fs::read_to_string(state_dir.join(CREDENTIAL))
             .ok()
@@ -91,9 +97,9 @@ impl Control {
             state_dir,
             version,
             applying: AtomicBool::new(false),
-            public_key,
+            public_key: trust.public_key,
             rejected: Default::default(),
-            pins,
+            pins: trust.pins,
         }
     }
 

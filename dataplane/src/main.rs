@@ -159,8 +159,10 @@ fn run(config: Config) -> anyhow::Result<()> {
             key_file.clone(),
             config.state_dir.clone(),
             Arc::clone(&version),
-            load_public_key(public).map_err(anyhow::Error::msg)?,
-            config.pinned_origins().map_err(anyhow::Error::msg)?,
+            warden_dataplane::control::Trust {
+                public_key: load_public_key(public).map_err(anyhow::Error::msg)?,
+                pins: config.pinned_origins().map_err(anyhow::Error::msg)?,
+            },
         ))),
         _ => None,
     };
