@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Look through everything the Rust test suite left under WARDEN_SCAN_DIR — every log, audit
-segment and ring, last good snapshot, control-plane store, and every response a test read
-(error bodies, metrics pages, answers) — for the provider keys and Warden keys the tests used.
+"""Look through everything the test suites left under WARDEN_SCAN_DIR — every log, audit
+segment and ring, last good snapshot, control-plane store, every response a Rust test read
+(error bodies, metrics pages, answers), and the Python SDK suite's gateway directories — for the
+provider keys and Warden keys the tests used.
 Any hit is a leak: exit 1 naming the file and the key's last 4 characters.
 
 The keys come from the suite itself: the `api_keys` and provider `key`s of every data-plane

@@ -11,19 +11,20 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo fmt --all -- --check
 cargo build --workspace --bins
 cargo clippy --workspace --all-targets -- -D warnings
-# Every directory and response the Rust tests produce is kept for the secrets scan below.
+# Every directory and response the Rust tests produce, and every gateway directory of the
+# Python SDK tests, is kept for the secrets scan below.
 scan_dir="$(mktemp -d -t warden-scan-XXXXXX)"
 WARDEN_SCAN_DIR="$scan_dir" cargo test --workspace --all-targets
-# No provider key or Warden key the suite used may appear in any log, audit segment, snapshot,
-# store, error body or metrics page it produced.
-python3 scripts/scan_secrets.py "$scan_dir"
-rm -rf "$scan_dir"
 
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt
-.venv/bin/python -m pytest -q tests/python
+WARDEN_SCAN_DIR="$scan_dir" .venv/bin/python -m pytest -q tests/python
+# No provider key or Warden key the suites used may appear in any log, audit segment,
+# snapshot, store, error body or metrics page they produced.
+python3 scripts/scan_secrets.py "$scan_dir"
+rm -rf "$scan_dir"
 
 # Every cargo-fuzz target for a few seconds from its seed corpus (a crash fails the suite; the
 # long runs and their figures are in docs/security.md).

@@ -4,6 +4,7 @@ target/debug of this repository)."""
 
 import os
 import pathlib
+import shutil
 import subprocess
 import tempfile
 
@@ -29,6 +30,17 @@ ALIASES = [
     "llama-3.3-70b-versatile",
     "deepseek-chat", "deepseek-reasoner",
 ]
+
+
+def keep_for_scan(tmp):
+    """Under WARDEN_SCAN_DIR (scripts/test.sh), keep what a gateway wrote — its config, audit log,
+    snapshot — for scripts/scan_secrets.py (audit rings are left out: 16 MiB of mostly zeros)."""
+    scan = os.environ.get("WARDEN_SCAN_DIR")
+    if scan:
+        shutil.copytree(
+            tmp, pathlib.Path(scan) / f"python-{pathlib.Path(tmp).name}",
+            ignore=shutil.ignore_patterns("*.map"),
+        )
 
 
 def _start(args, env=None):
@@ -183,3 +195,4 @@ def gateway(request, mock):
         yield Gateway(f"http://{_addr_after(line, 'listening on http://')}")
         proc.terminate()
         proc.wait(timeout=30)
+        keep_for_scan(tmp)

@@ -14,7 +14,7 @@ from google.genai import types as genai_types
 
 from conftest import (
     BIN_DIR, CONFIG, GUARDED_KEY, PROVIDER_KEY, REDACT_KEY, REVOKED_KEY, REVOKED_WARDEN_KEY,
-    WARDEN_KEY, _addr_after, _start,
+    WARDEN_KEY, _addr_after, _start, keep_for_scan,
 )
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "tls"
@@ -45,6 +45,7 @@ def https_gateway(request, mock):
         yield f"https://localhost:{addr.rsplit(':', 1)[1]}"
         proc.terminate()
         proc.wait(timeout=30)
+        keep_for_scan(tmp)
 
 
 def test_openai_sdk_over_https(https_gateway):
