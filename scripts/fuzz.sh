@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-10}"
 shift || true
 export RUSTC_BOOTSTRAP=1
-command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked --version 0.13.2
 
 wire=tests/fixtures/wire
 seed() {  # seed TARGET FILE...
