@@ -6,8 +6,8 @@ provider keys and Warden keys the tests used.
 Any hit is a leak: exit 1 naming the file and the key's last 4 characters.
 
 The keys come from the suite itself: the `api_keys` and provider `key`s of every data-plane
-config the tests wrote (kept beside their output), and every `"key": "..."` the test sources
-post to the control plane's admin API. Not scanned, on purpose: those configs (they are the
+config the tests wrote (kept beside their output), and every `"key": "..."` and `"sk-…"` literal the
+test sources post to the control plane's admin API. Not scanned, on purpose: those configs (they are the
 input), the mock provider's capture files (what a provider received, prompts included, keys
 masked to their last 4), and the key and token files that exist to hold a secret.
 
@@ -34,7 +34,10 @@ for cfg in root.rglob("*.toml"):
             keys.update(k["key"] for k in project.get("provider_keys", []) if "key" in k)
     keys.update(k["key"] for k in doc.get("pooled_keys", []) if "key" in k)
 for src in (repo / "tests").rglob("*.rs"):
-    keys.update(re.findall(r'"key":\s*"([^"\\]{8,})"', src.read_text()))
+    text = src.read_text()
+    keys.update(re.findall(r'"key":\s*"([^"\\]{8,})"', text))
+    # Provider keys handed to helpers (`project_with_keys("sk-…")`).
+    keys.update(re.findall(r'"(sk-[A-Za-z0-9_-]{8,})"', text))
 # Short placeholder values would match by chance; every real test key is longer.
 keys = {k for k in keys if len(k) >= 12}
 if not keys:

@@ -480,6 +480,41 @@ impl ControlPlane {
         )
     }
 
+    /// Through the admin API: a team tenant with one production project that has its own
+    /// OpenAI key `provider_key`, and a Warden key for it. Returns (project id, Warden key).
+    pub fn project_with_keys(&self, provider_key: &str) -> (String, String) {
+        let created = |r: http::Response| {
+            assert_eq!(r.status, 201, "{}", r.text());
+            r.json()["id"].as_str().unwrap().to_owned()
+        };
+        let tenant = created(self.admin(
+            "POST",
+            "/admin/v1/tenants",
+            Some(&serde_json::json!({"name": "acme", "plan": "team"})),
+        ));
+        let project = created(self.admin(
+            "POST",
+            &format!("/admin/v1/tenants/{tenant}/projects"),
+            Some(&serde_json::json!({"name": "app", "environment": "production"})),
+        ));
+        created(self.admin(
+            "POST",
+            &format!("/admin/v1/projects/{project}/provider-keys"),
+            Some(&serde_json::json!({"provider": "openai", "key": provider_key})),
+        ));
+        let key = self
+            .admin(
+                "POST",
+                &format!("/admin/v1/projects/{project}/api-keys"),
+                Some(&serde_json::json!({"name": "app"})),
+            )
+            .json()["key"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        (project, key)
+    }
+
     /// Stop it, keeping its data directory.
     pub fn stop(self) -> TempDir {
         let ControlPlane { proc, dir, .. } = self;

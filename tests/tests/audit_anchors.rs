@@ -12,39 +12,6 @@ use serde_json::{json, Value};
 use warden_tests::http::call;
 use warden_tests::{audit_cli, chat_body, eventually, ControlPlane, Driver, Gateway, Mock};
 
-fn created(r: &warden_tests::http::Response) -> String {
-    assert_eq!(r.status, 201, "{}", r.text());
-    r.json()["id"].as_str().unwrap().to_owned()
-}
-
-/// A tenant with one project, its own OpenAI key, and a Warden key (returned).
-fn project(cp: &ControlPlane) -> String {
-    let tenant = created(&cp.admin(
-        "POST",
-        "/admin/v1/tenants",
-        Some(&json!({"name": "acme", "plan": "team"})),
-    ));
-    let project = created(&cp.admin(
-        "POST",
-        &format!("/admin/v1/tenants/{tenant}/projects"),
-        Some(&json!({"name": "app", "environment": "production"})),
-    ));
-    created(&cp.admin(
-        "POST",
-        &format!("/admin/v1/projects/{project}/provider-keys"),
-        Some(&json!({"provider": "openai", "key": "sk-tenant-own-5678"})),
-    ));
-    cp.admin(
-        "POST",
-        &format!("/admin/v1/projects/{project}/api-keys"),
-        Some(&json!({"name": "app"})),
-    )
-    .json()["key"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
 fn alert(cp: &ControlPlane, id: &str) -> Value {
     let planes = cp.admin("GET", "/admin/v1/dataplanes", None).json();
     planes["dataplanes"]
@@ -68,7 +35,7 @@ fn alerts_metric(cp: &ControlPlane, reason: &str) -> String {
 fn a_log_cut_short_after_it_was_anchored_raises_an_alert_and_fails_verify() {
     let mock = Mock::start(&[]);
     let cp = ControlPlane::start(mock.addr);
-    let key = project(&cp);
+    let (_, key) = cp.project_with_keys("sk-tenant-own-5678");
     let config = format!("dataplane_id = \"dp-anchored\"\n{}", cp.dataplane_config(1));
     let gw = Gateway::start(Driver::IoUring, &config);
     let ask = |gw: &Gateway| {

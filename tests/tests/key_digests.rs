@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use warden_tests::http::post_json;
 use warden_tests::{chat_body, config, eventually, ControlPlane, Driver, Gateway, Mock, KEY};
@@ -36,32 +35,7 @@ fn snapshots_hold_keyed_digests_and_keys_still_authenticate() {
 
     // Under a control plane: the store keeps SHA-256, what it pushes is keyed.
     let cp = ControlPlane::start(mock.addr);
-    let created = |r: warden_tests::http::Response| r.json()["id"].as_str().unwrap().to_owned();
-    let tenant = created(cp.admin(
-        "POST",
-        "/admin/v1/tenants",
-        Some(&json!({"name": "t", "plan": "team"})),
-    ));
-    let project = created(cp.admin(
-        "POST",
-        &format!("/admin/v1/tenants/{tenant}/projects"),
-        Some(&json!({"name": "p", "environment": "production"})),
-    ));
-    cp.admin(
-        "POST",
-        &format!("/admin/v1/projects/{project}/provider-keys"),
-        Some(&json!({"provider": "openai", "key": "sk-digest-test-4321"})),
-    );
-    let key = cp
-        .admin(
-            "POST",
-            &format!("/admin/v1/projects/{project}/api-keys"),
-            Some(&json!({"name": "k"})),
-        )
-        .json()["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (_, key) = cp.project_with_keys("sk-digest-test-4321");
     let managed = Gateway::start(Driver::IoUring, &cp.dataplane_config(1));
     let ok = eventually(Duration::from_secs(10), || {
         post_json(
