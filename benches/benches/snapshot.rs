@@ -74,7 +74,7 @@ fn big_snapshot(master: &MasterKey) -> Snapshot {
         tenants,
         projects,
         api_keys,
-        api_key_digest_master: None,
+        api_key_digest_secret: None,
         pooled_keys: Vec::new(),
         billing: Default::default(),
         route_groups: Vec::new(),

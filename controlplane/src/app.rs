@@ -38,6 +38,8 @@ pub struct App {
     pub credentials: Option<crate::credentials::Credentials>,
     /// Trust for pushes to `https://` data planes (`[dataplanes] ca_file` and webpki roots).
     pub push_tls: Option<Arc<rustls::ClientConfig>>,
+    /// Keys the stored API-key digests (`data_dir/api-key-digest.key`).
+    pub key_digests: Option<crate::key_digests::KeyDigests>,
 }
 
 /// A built snapshot, ready to push.
@@ -75,6 +77,7 @@ impl App {
             pushes: Default::default(),
             credentials: None,
             push_tls: None,
+            key_digests: None,
         }
     }
 
@@ -116,6 +119,10 @@ impl App {
         let master = keyring
             .current()
             .ok_or_else(|| anyhow::anyhow!("no master key"))?;
+        let digests = self
+            .key_digests
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("no API-key digest secret"))?;
         let snapshot = crate::snapshot::build(
             &self.store,
             &self.providers,
@@ -123,6 +130,7 @@ impl App {
             &self.route_groups,
             version,
             master,
+            digests,
         )
         .await?;
         let encoded = warden_shared::snapshot::encode(&snapshot)?;

@@ -15,6 +15,7 @@ mod cli;
 mod config;
 mod credentials;
 mod error;
+mod key_digests;
 mod secrets;
 mod snapshot;
 mod store;
@@ -86,6 +87,10 @@ fn check(path: &Path) -> anyhow::Result<()> {
         (
             config.data_dir.join("snapshot-signing.key"),
             "snapshot-signing.key",
+        ),
+        (
+            config.data_dir.join("api-key-digest.key"),
+            "api-key-digest.key",
         ),
     ] {
         if let Ok(bytes) = std::fs::read(&file) {
@@ -179,6 +184,16 @@ async fn run(config: Config) -> anyhow::Result<()> {
     app.credentials = Some(credentials::Credentials::load_or_create(
         &config.data_dir.join("dataplane-credential.key"),
     )?);
+    let digests =
+        key_digests::KeyDigests::load_or_create(&config.data_dir.join("api-key-digest.key"))?;
+    let converted = app
+        .store
+        .key_api_key_digests(|plain| digests.of_plain(plain))
+        .await?;
+    if converted > 0 {
+        tracing::info!(converted, "API-key digests in the store are now keyed");
+    }
+    app.key_digests = Some(digests);
     let app = Arc::new(app);
     let version = app.publish().await?;
     tokio::spawn(snapshot::pusher(Arc::clone(&app)));

@@ -33,10 +33,8 @@ pub async fn build(
     route_groups: &[warden_shared::snapshot::RouteGroup],
     version: u64,
     master: &warden_shared::vault::MasterKey,
+    digests: &crate::key_digests::KeyDigests,
 ) -> anyhow::Result<Snapshot> {
-    // API-key digests go out keyed under the current master key (the store keeps SHA-256).
-    let digest_master = master.id();
-    let digest_secret = master.derive(warden_shared::API_KEY_DIGEST_LABEL);
     let prices = store.prices().await?;
     let billing = billing_rates(overhead, &prices)?;
     let month_spend = month_spend(store, overhead, &prices).await?;
@@ -86,14 +84,11 @@ pub async fn build(
         .await?
         .into_iter()
         .map(|(id, project, hash)| {
+            // Keyed in the store already (`key_digests.rs`); they go out as they are.
             let hash: [u8; 32] = unhex(&hash)
                 .and_then(|h| h.try_into().ok())
                 .ok_or_else(|| anyhow::anyhow!("bad key hash"))?;
-            Ok(ApiKeyEntry {
-                id,
-                hash: warden_shared::api_key_digest(&digest_secret, &hash),
-                project,
-            })
+            Ok(ApiKeyEntry { id, hash, project })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let models: Vec<ModelRoute> = store
@@ -118,7 +113,7 @@ pub async fn build(
         tenants,
         projects,
         api_keys,
-        api_key_digest_master: Some(digest_master),
+        api_key_digest_secret: Some(digests.sealed(master)?),
         route_groups,
         pooled_keys,
         billing,

@@ -22,9 +22,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../migrations/0009_dataplane_credentials.sql"),
     ),
+    (
+        10,
+        include_str!("../migrations/0010_keyed_api_key_digests.sql"),
+    ),
 ];
 
 pub mod anchors;
+pub mod api_keys;
 pub mod dataplanes;
 pub mod usage;
 
@@ -251,41 +256,6 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(r.rows_affected() > 0)
-    }
-
-    pub async fn insert_api_key(
-        &self,
-        id: &str,
-        project: &str,
-        name: &str,
-        hash: &str,
-        hint: &str,
-    ) -> sqlx::Result<()> {
-        sqlx::query("INSERT INTO api_keys (id, project_id, name, key_hash, hint, created_at) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(id)
-            .bind(project)
-            .bind(name)
-            .bind(hash)
-            .bind(hint)
-            .bind(now_s())
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-    }
-
-    pub async fn delete_api_key(&self, id: &str) -> sqlx::Result<bool> {
-        let r = sqlx::query("DELETE FROM api_keys WHERE id = ?")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(r.rows_affected() > 0)
-    }
-
-    /// (id, project_id, key_hash hex)
-    pub async fn api_keys(&self) -> sqlx::Result<Vec<(String, String, String)>> {
-        sqlx::query_as("SELECT id, project_id, key_hash FROM api_keys")
-            .fetch_all(&self.pool)
-            .await
     }
 
     pub async fn insert_provider_key(&self, k: &ProviderKeyRow) -> sqlx::Result<()> {

@@ -132,7 +132,7 @@ fn empty_snapshot() -> Snapshot {
         tenants: Vec::new(),
         projects: Vec::new(),
         api_keys: Vec::new(),
-        api_key_digest_master: None,
+        api_key_digest_secret: None,
         pooled_keys: Vec::new(),
         billing: Default::default(),
         route_groups: Vec::new(),

@@ -21,8 +21,8 @@ use crate::upstream::origin::Origin;
 pub struct ServingState {
     pub version: u64,
     api_keys: HashMap<[u8; 32], ApiKeyRef>,
-    /// The secret the snapshot's API-key digests are keyed with (derived from the master key it
-    /// names); `None`: plain SHA-256 digests.
+    /// The secret the snapshot's API-key digests are keyed with (sealed in the snapshot under a
+    /// master key); `None`: plain SHA-256 digests.
     api_key_secret: Option<warden_shared::ApiKeyDigester>,
     pub projects: Vec<ProjectState>,
     models: HashMap<Box<str>, RouteTarget>,
@@ -194,15 +194,23 @@ impl ServingState {
             .enumerate()
             .map(|(i, p)| (&*p.id, i))
             .collect();
-        let api_key_secret = match snapshot.api_key_digest_master {
-            Some(id) => {
-                let secret = master
-                    .derive(id, warden_shared::API_KEY_DIGEST_LABEL)
+        let api_key_secret = match &snapshot.api_key_digest_secret {
+            Some(sealed) => {
+                let digester = master
+                    .open_secret(warden_shared::API_KEY_DIGEST_LABEL, sealed)
+                    .ok()
+                    .and_then(|s| {
+                        <&[u8; 32]>::try_from(s.as_slice())
+                            .ok()
+                            .map(warden_shared::ApiKeyDigester::new)
+                    })
                     .ok_or_else(|| {
-                        "the API-key digests are keyed under a master key this data plane does not have"
-                            .to_owned()
+                        format!(
+                            "the API-key digest secret does not open under master key {} (missing from this data plane, or the wrong key)",
+                            sealed.master_key_id
+                        )
                     })?;
-                Some(warden_shared::ApiKeyDigester::new(&secret))
+                Some(digester)
             }
             None => None,
         };
@@ -360,7 +368,12 @@ pub mod tests {
     }
 
     fn build_with_custom(patterns: Vec<CustomPattern>) -> Result<ServingState, String> {
-        let snapshot = Snapshot {
+        let key = MasterKey::generate(1).unwrap_or_else(|e| panic!("{e}"));
+        ServingState::build(&snapshot(patterns), Arc::new(Keyring::new(vec![key])))
+    }
+
+    fn snapshot(patterns: Vec<CustomPattern>) -> Snapshot {
+        Snapshot {
             version: 1,
             providers: Vec::new(),
             models: Vec::new(),
@@ -376,13 +389,40 @@ pub mod tests {
                 limits: Default::default(),
             }],
             api_keys: Vec::new(),
-            api_key_digest_master: None,
+            api_key_digest_secret: None,
             pooled_keys: Vec::new(),
             billing: Default::default(),
             route_groups: Vec::new(),
-        };
-        let key = MasterKey::generate(1).unwrap_or_else(|e| panic!("{e}"));
-        ServingState::build(&snapshot, Arc::new(Keyring::new(vec![key])))
+        }
+    }
+
+    #[test]
+    fn keys_authenticate_under_the_sealed_digest_secret_and_only_with_its_master_key() {
+        let master = MasterKey::from_bytes(5, &[5; 32]).unwrap_or_else(|e| panic!("{e}"));
+        let secret = [42u8; 32];
+        let key = b"wdn_0123456789abcdef0123456789abcdef";
+        let mut s = snapshot(Vec::new());
+        s.api_keys.push(warden_shared::snapshot::ApiKeyEntry {
+            id: "key_1".into(),
+            hash: warden_shared::api_key_digest(&secret, &warden_shared::api_key_hash(key)),
+            project: "p".into(),
+        });
+        s.api_key_digest_secret = Some(
+            master
+                .seal_secret(warden_shared::API_KEY_DIGEST_LABEL, &secret)
+                .unwrap_or_else(|e| panic!("{e}")),
+        );
+        let state = ServingState::build(&s, Arc::new(Keyring::new(vec![master])))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(state.api_key(key).is_some());
+        assert!(state
+            .api_key(b"wdn_0123456789abcdef0123456789abcdeX")
+            .is_none());
+        let other = MasterKey::from_bytes(5, &[6; 32]).unwrap_or_else(|e| panic!("{e}"));
+        match ServingState::build(&s, Arc::new(Keyring::new(vec![other]))) {
+            Ok(_) => panic!("a digest secret sealed under another master key was accepted"),
+            Err(e) => assert!(e.contains("does not open under master key 5"), "{e}"),
+        }
     }
 
     #[test]

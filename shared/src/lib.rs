@@ -21,17 +21,19 @@ pub mod vault;
 
 use sha2::{Digest, Sha256};
 
-/// SHA-256 of a Warden API key: what the control plane's store keeps (the key itself never).
+/// SHA-256 of a Warden API key: what [`api_key_digest`] keys (nothing stores it bare).
 pub fn api_key_hash(key: &[u8]) -> [u8; 32] {
     Sha256::digest(key).into()
 }
 
-/// What a master key derives the API-key digest secret with (`MasterKey::derive`).
+/// The purpose label of the API-key digest secret: what a standalone data plane derives it with
+/// (`MasterKey::derive`) and what snapshots seal it under (`MasterKey::seal_secret`).
 pub const API_KEY_DIGEST_LABEL: &[u8] = b"warden api-key digest v1";
 
-/// The keyed digest snapshots carry for a Warden key: HMAC-SHA256(secret, SHA-256(key)), the
-/// secret derived from a master key. A snapshot file or a snapshot read off the wire gives no
-/// way to test guesses of a key without that master key; the store's SHA-256 converts to it.
+/// The keyed digest the control plane's store and every snapshot keep for a Warden key:
+/// HMAC-SHA256(secret, SHA-256(key)). The secret is the control plane's own (or, standalone,
+/// derived from the master key) and travels sealed under a master key, so neither the store nor
+/// a snapshot file gives a way to test guesses of a key without it.
 pub fn api_key_digest(secret: &[u8; 32], key_hash: &[u8; 32]) -> [u8; 32] {
     ApiKeyDigester::new(secret).digest(key_hash)
 }

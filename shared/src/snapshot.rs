@@ -23,9 +23,9 @@ pub struct Snapshot {
     pub tenants: Vec<Tenant>,
     pub projects: Vec<Project>,
     pub api_keys: Vec<ApiKeyEntry>,
-    /// The master key whose derived secret keys `api_keys` digests (`api_key_digest`); `None`:
-    /// plain SHA-256 digests.
-    pub api_key_digest_master: Option<u32>,
+    /// The secret `api_keys` digests are keyed with (`api_key_digest`), sealed under a master
+    /// key (`MasterKey::seal_secret` with `API_KEY_DIGEST_LABEL`); `None`: plain SHA-256 digests.
+    pub api_key_digest_secret: Option<SealedKey>,
     /// The operator's pooled provider keys, sealed with the scope tenant "" / project "".
     pub pooled_keys: Vec<ProviderKey>,
     /// What usage costs, for monthly spend limits.
@@ -212,7 +212,7 @@ impl Snapshot {
             .flat_map(|p| p.provider_keys.iter())
             .chain(self.pooled_keys.iter())
             .map(|k| k.sealed.master_key_id)
-            .chain(self.api_key_digest_master)
+            .chain(self.api_key_digest_secret.as_ref().map(|s| s.master_key_id))
             .collect();
         ids.sort_unstable();
         ids.dedup();
@@ -460,7 +460,7 @@ mod tests {
                 hash: [7; 32],
                 project: "p".into(),
             }],
-            api_key_digest_master: None,
+            api_key_digest_secret: None,
             pooled_keys: vec![],
             billing: BillingRates::defaults(),
             route_groups: vec![RouteGroup::auto()],

@@ -281,7 +281,11 @@ pub fn compile(
         tenants,
         projects,
         api_keys,
-        api_key_digest_master: Some(master.id()),
+        api_key_digest_secret: Some(
+            master
+                .seal_secret(crate::API_KEY_DIGEST_LABEL, &digest_secret[..])
+                .map_err(|e| ConfigError(format!("sealing the API-key digest secret: {e}")))?,
+        ),
         pooled_keys,
         billing: BillingRates::defaults(),
         route_groups,

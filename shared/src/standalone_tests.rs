@@ -69,7 +69,10 @@ fn sample_compiles_with_sealed_keys_only() -> Result<(), ConfigError> {
     let s = compile_str(SAMPLE)?;
     assert_eq!(s.providers[0].base_url, "http://127.0.0.1:9000/v1");
     // Keyed under the master key the snapshot names, never the plain SHA-256.
-    assert_eq!(s.api_key_digest_master, Some(1));
+    assert_eq!(
+        s.api_key_digest_secret.as_ref().map(|k| k.master_key_id),
+        Some(1)
+    );
     assert_ne!(
         s.api_keys[0].hash,
         api_key_hash(b"wdn_demo_key_0123456789abcdef")

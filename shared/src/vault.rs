@@ -110,16 +110,35 @@ impl MasterKey {
     }
 
     pub fn seal(&self, scope: KeyScope<'_>, plaintext: &[u8]) -> Result<SealedKey, VaultError> {
+        self.seal_with(&associated_data(self.id, scope), plaintext)
+    }
+
+    /// Seal a secret that belongs to no tenant (the control plane's API-key digest secret, say)
+    /// under this key. `label` names its purpose and goes into the associated data, apart from
+    /// every provider-key scope, so neither kind of ciphertext opens as the other.
+    pub fn seal_secret(&self, label: &[u8], plaintext: &[u8]) -> Result<SealedKey, VaultError> {
+        self.seal_with(&secret_associated_data(self.id, label), plaintext)
+    }
+
+    /// Open what [`MasterKey::seal_secret`] sealed with the same `label`.
+    pub fn open_secret(
+        &self,
+        label: &[u8],
+        sealed: &SealedKey,
+    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        self.open_with(&secret_associated_data(self.id, label), sealed)
+    }
+
+    fn seal_with(&self, aad: &[u8], plaintext: &[u8]) -> Result<SealedKey, VaultError> {
         let mut nonce = [0u8; 12];
         getrandom::fill(&mut nonce).map_err(|_| VaultError::Random)?;
-        let aad = associated_data(self.id, scope);
         let ciphertext = self
             .cipher()?
             .encrypt(
                 &Nonce::from(nonce),
                 Payload {
                     msg: plaintext,
-                    aad: &aad,
+                    aad,
                 },
             )
             .map_err(|_| VaultError::Open)?;
@@ -136,16 +155,19 @@ impl MasterKey {
         scope: KeyScope<'_>,
         sealed: &SealedKey,
     ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        self.open_with(&associated_data(self.id, scope), sealed)
+    }
+
+    fn open_with(&self, aad: &[u8], sealed: &SealedKey) -> Result<Zeroizing<Vec<u8>>, VaultError> {
         if sealed.version != ENVELOPE_VERSION || sealed.master_key_id != self.id {
             return Err(VaultError::Open);
         }
-        let aad = associated_data(self.id, scope);
         self.cipher()?
             .decrypt(
                 &Nonce::from(sealed.nonce),
                 Payload {
                     msg: &sealed.ciphertext,
-                    aad: &aad,
+                    aad,
                 },
             )
             .map(Zeroizing::new)
@@ -200,12 +222,36 @@ impl Keyring {
         scope: KeyScope<'_>,
         sealed: &SealedKey,
     ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        self.key_for(sealed)?.open(scope, sealed)
+    }
+
+    /// [`MasterKey::open_secret`] with the master key the envelope names.
+    pub fn open_secret(
+        &self,
+        label: &[u8],
+        sealed: &SealedKey,
+    ) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+        self.key_for(sealed)?.open_secret(label, sealed)
+    }
+
+    fn key_for(&self, sealed: &SealedKey) -> Result<&MasterKey, VaultError> {
         self.keys
             .iter()
             .find(|k| k.id == sealed.master_key_id)
-            .ok_or(VaultError::Open)?
-            .open(scope, sealed)
+            .ok_or(VaultError::Open)
     }
+}
+
+/// What [`Keyring::open_secret`] and [`MasterKey::seal_secret`] bind a secret to: its own
+/// prefix, so no provider-key scope serialises to the same bytes.
+fn secret_associated_data(master_key_id: u32, label: &[u8]) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(24 + label.len());
+    aad.extend_from_slice(b"warden-secret");
+    aad.push(ENVELOPE_VERSION);
+    aad.extend_from_slice(&master_key_id.to_be_bytes());
+    aad.extend_from_slice(&(label.len() as u32).to_be_bytes());
+    aad.extend_from_slice(label);
+    aad
 }
 
 fn associated_data(master_key_id: u32, scope: KeyScope<'_>) -> Vec<u8> {
@@ -263,6 +309,28 @@ mod tests {
         let mut tampered = sealed.clone();
         tampered.ciphertext[0] ^= 1;
         assert_eq!(master.open(scope("prod"), &tampered), Err(VaultError::Open));
+        Ok(())
+    }
+
+    #[test]
+    fn secrets_open_only_under_their_label_and_never_as_provider_keys() -> Result<(), VaultError> {
+        let master = MasterKey::generate(7)?;
+        let sealed = master.seal_secret(b"digest v1", b"0123456789abcdef")?;
+        assert_eq!(
+            Keyring::new(vec![MasterKey::generate(3)?, master])
+                .open_secret(b"digest v1", &sealed)?
+                .as_slice(),
+            b"0123456789abcdef"
+        );
+        let master = MasterKey::from_bytes(7, &[9; 32])?;
+        let sealed = master.seal_secret(b"digest v1", b"s")?;
+        assert_eq!(
+            master.open_secret(b"digest v2", &sealed),
+            Err(VaultError::Open)
+        );
+        assert_eq!(master.open(scope("prod"), &sealed), Err(VaultError::Open));
+        let key = master.seal(scope("prod"), b"sk-secret")?;
+        assert_eq!(master.open_secret(b"", &key), Err(VaultError::Open));
         Ok(())
     }
 

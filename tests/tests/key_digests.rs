@@ -1,6 +1,8 @@
-//! Snapshots carry keyed digests of Warden keys (HMAC-SHA256 under a secret derived from the
-//! master key), not their plain SHA-256: a snapshot file, or a snapshot read off the control
-//! link, gives no way to test guesses of a key without the master key. Keys still authenticate.
+//! Warden keys are kept as keyed digests (HMAC-SHA256 of their SHA-256), never as the key or its
+//! plain SHA-256: in the control plane's store (keyed with `data_dir/api-key-digest.key`) and in
+//! every snapshot (that secret sealed under the master key; standalone, derived from it). A copy
+//! of the database, a snapshot file or a snapshot read off the control link gives no way to test
+//! guesses of a key. Keys still authenticate, and an older store's plain digests are converted.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -33,7 +35,7 @@ fn snapshots_hold_keyed_digests_and_keys_still_authenticate() {
         "the key's plain SHA-256 is not in the snapshot file"
     );
 
-    // Under a control plane: the store keeps SHA-256, what it pushes is keyed.
+    // Under a control plane: what it pushes is keyed too.
     let cp = ControlPlane::start(mock.addr);
     let (_, key) = cp.project_with_keys("sk-digest-test-4321");
     let managed = Gateway::start(Driver::IoUring, &cp.dataplane_config(1));
@@ -51,4 +53,105 @@ fn snapshots_hold_keyed_digests_and_keys_still_authenticate() {
     let pushed = std::fs::read(managed.dir.0.join("state").join("snapshot.rkyv")).unwrap();
     let plain: [u8; 32] = Sha256::digest(key.as_bytes()).into();
     assert!(!contains(&pushed, &plain));
+}
+
+/// What the control plane's store holds for each key, read with Python's sqlite3 and checked
+/// with its hmac module: (stored hex, plain SHA-256 hex, HMAC under the secret file hex, keyed,
+/// id).
+fn stored_digests(cp: &ControlPlane, key: &str) -> Vec<(String, String, String, i64, String)> {
+    let script = format!(
+        "import hashlib, hmac, sqlite3, sys\n\
+         secret = open('{dir}/api-key-digest.key', 'rb').read()\n\
+         plain = hashlib.sha256(b'{key}').digest()\n\
+         for h, k, i in sqlite3.connect('{dir}/warden.db').execute('SELECT key_hash, keyed, id FROM api_keys'):\n\
+         \x20   print(h, plain.hex(), hmac.new(secret, plain, 'sha256').hexdigest(), k, i)",
+        dir = cp.data_dir().display()
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (
+                f[0].into(),
+                f[1].into(),
+                f[2].into(),
+                f[3].parse().unwrap(),
+                f[4].into(),
+            )
+        })
+        .collect()
+}
+
+fn authenticates(gw: &Gateway, key: &str) -> bool {
+    eventually(Duration::from_secs(10), || {
+        post_json(
+            gw.addr,
+            "/v1/chat/completions",
+            key,
+            &chat_body("gpt-4o", "hi", false),
+        )
+        .status
+            == 200
+    })
+    .is_some()
+}
+
+#[test]
+fn the_store_keeps_keyed_digests_and_converts_an_older_stores_plain_ones() {
+    use std::os::unix::fs::PermissionsExt;
+    let mock = Mock::start(&[]);
+    let cp = ControlPlane::start(mock.addr);
+    let (_, key) = cp.project_with_keys("sk-digest-store-8765");
+    let secret = cp.data_dir().join("api-key-digest.key");
+    assert_eq!(std::fs::read(&secret).unwrap().len(), 32);
+    assert_eq!(
+        std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let rows = stored_digests(&cp, &key);
+    assert_eq!(rows.len(), 1);
+    let (stored, plain, keyed, flag, id) = &rows[0];
+    assert_ne!(stored, plain, "the store does not keep the plain SHA-256");
+    assert_eq!(
+        stored, keyed,
+        "it keeps HMAC-SHA256(api-key-digest.key, SHA-256(key))"
+    );
+    assert_eq!(*flag, 1);
+    assert!(
+        !plain.starts_with(&id[4..]) && !stored.starts_with(&id[4..]),
+        "the id {id} is no prefix of either digest"
+    );
+
+    // A store written by an older control plane: plain SHA-256, not keyed. The next start keys
+    // it, and the key goes on authenticating.
+    let dir = cp.stop();
+    let db = dir.0.join("data").join("warden.db");
+    let downgrade = format!(
+        "import sqlite3; c = sqlite3.connect('{}'); c.execute('UPDATE api_keys SET key_hash = ?, keyed = 0', ('{plain}',)); c.commit()",
+        db.display()
+    );
+    assert!(std::process::Command::new("python3")
+        .args(["-c", &downgrade])
+        .status()
+        .unwrap()
+        .success());
+    let cp = ControlPlane::start_in(dir, mock.addr);
+    let rows = stored_digests(&cp, &key);
+    assert_eq!(
+        (&rows[0].0, rows[0].3),
+        (&rows[0].2, 1),
+        "converted at start"
+    );
+    let gw = Gateway::start(Driver::IoUring, &cp.dataplane_config(1));
+    assert!(authenticates(&gw, &key), "{}", gw.proc.stderr());
 }

@@ -1,4 +1,4 @@
-//! Warden API keys (shown once, stored as a hash and a short hint), provider keys and the
+//! Warden API keys (shown once, stored as a keyed digest and a short hint), provider keys and the
 //! operator's pooled keys (sealed with AES-256-GCM, never shown again), and master-key rotation.
 
 use std::sync::Arc;
@@ -9,8 +9,8 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use warden_shared::catalog::Provider;
+use warden_shared::fingerprint;
 use warden_shared::vault::{KeyScope, MasterKey};
-use warden_shared::{api_key_hash, fingerprint};
 use zeroize::Zeroizing;
 
 use super::tenants::unknown_provider;
@@ -36,12 +36,17 @@ pub async fn create_api_key(
     if app.store.project(&project).await?.is_none() {
         return Err(ApiError::NotFound("project"));
     }
+    let digests = app
+        .key_digests
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("no API-key digest secret"))?;
     let key = new_api_key()?;
-    let hash = api_key_hash(key.as_bytes());
-    let id = format!("key_{}", &hex(&hash)[..12]);
+    let digest = digests.of_key(key.as_bytes());
+    // The id says nothing about the key: random, not a prefix of any digest.
+    let id = new_id("key")?;
     let hint = format!("wdn_…{}", &key[key.len() - 4..]);
     app.store
-        .insert_api_key(&id, &project, &k.name, &hex(&hash), &hint)
+        .insert_api_key(&id, &project, &k.name, &hex(&digest), &hint)
         .await?;
     app.publish().await?;
     // The only time the key is shown.

@@ -1,0 +1,72 @@
+//! Warden API keys: the store keeps a keyed digest of each (see `key_digests.rs`), never the key,
+//! and a short hint to tell keys apart.
+
+use super::Store;
+use crate::secrets::{hex, now_s, unhex};
+
+impl Store {
+    /// `digest`: the keyed digest, hex.
+    pub async fn insert_api_key(
+        &self,
+        id: &str,
+        project: &str,
+        name: &str,
+        digest: &str,
+        hint: &str,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, project_id, name, key_hash, hint, created_at, keyed) \
+             VALUES (?, ?, ?, ?, ?, ?, 1)",
+        )
+        .bind(id)
+        .bind(project)
+        .bind(name)
+        .bind(digest)
+        .bind(hint)
+        .bind(now_s())
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn delete_api_key(&self, id: &str) -> sqlx::Result<bool> {
+        let r = sqlx::query("DELETE FROM api_keys WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// (id, project_id, keyed digest hex). Call [`Store::key_api_key_digests`] first: rows of an
+    /// older store still hold plain SHA-256 until it has run.
+    pub async fn api_keys(&self) -> sqlx::Result<Vec<(String, String, String)>> {
+        sqlx::query_as("SELECT id, project_id, key_hash FROM api_keys")
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    /// Replace every plain SHA-256 digest left by an older control plane with its keyed form,
+    /// in one transaction. Returns how many rows changed.
+    pub async fn key_api_key_digests(
+        &self,
+        keyed: impl Fn(&[u8; 32]) -> [u8; 32],
+    ) -> anyhow::Result<usize> {
+        let mut tx = self.pool.begin().await?;
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, key_hash FROM api_keys WHERE keyed = 0")
+                .fetch_all(&mut *tx)
+                .await?;
+        for (id, plain) in &rows {
+            let plain: [u8; 32] = unhex(plain)
+                .and_then(|h| h.try_into().ok())
+                .ok_or_else(|| anyhow::anyhow!("api key {id}: the stored digest is not SHA-256"))?;
+            sqlx::query("UPDATE api_keys SET key_hash = ?, keyed = 1 WHERE id = ?")
+                .bind(hex(&keyed(&plain)))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(rows.len())
+    }
+}
