@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """Look through everything the test suites left under WARDEN_SCAN_DIR — every log, audit
 segment and ring, last good snapshot, control-plane store, every response a Rust test read
-(error bodies, metrics pages, answers), and the Python SDK suite's gateway directories — for the
+(error bodies, metrics pages, answers), the Python SDK suite's gateway directories and every
+response an SDK read (python-responses.log: status, headers, body, streams included) — for the
 provider keys and Warden keys the tests used.
 Any hit is a leak: exit 1 naming the file and the key's last 4 characters.
 
 The keys come from the suite itself: the `api_keys` and provider `key`s of every data-plane
 config the tests wrote (kept beside their output), and every `"key": "..."` and `"sk-…"` literal the
-test sources post to the control plane's admin API. Not scanned, on purpose: those configs (they are the
+test sources post to the control plane's admin API, and the `sk-…` / `wdn_…` literals of the
+Python SDK suite. Not scanned, on purpose: those configs (they are the
 input), the mock provider's capture files (what a provider received, prompts included, keys
 masked to their last 4), and the key and token files that exist to hold a secret.
 
@@ -38,6 +40,8 @@ for src in (repo / "tests").rglob("*.rs"):
     keys.update(re.findall(r'"key":\s*"([^"\\]{8,})"', text))
     # Provider keys handed to helpers (`project_with_keys("sk-…")`).
     keys.update(re.findall(r'"(sk-[A-Za-z0-9_-]{8,})"', text))
+for src in (repo / "tests" / "python").rglob("*.py"):
+    keys.update(re.findall(r'"((?:sk|wdn)[-_][A-Za-z0-9_-]{8,})"', src.read_text()))
 # Short placeholder values would match by chance; every real test key is longer.
 keys = {k for k in keys if len(k) >= 12}
 if not keys:

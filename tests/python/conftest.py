@@ -43,6 +43,50 @@ def keep_for_scan(tmp):
         )
 
 
+def pytest_configure(config):
+    """Under WARDEN_SCAN_DIR, keep every response any SDK read — status, headers and body bytes as
+    they came off the wire, error bodies and streams included — in python-responses.log for
+    scripts/scan_secrets.py. Every SDK here speaks through httpx2, and every way of reading a
+    body (read, iter_bytes, iter_lines, the async forms) goes through iter_raw / aiter_raw."""
+    scan = os.environ.get("WARDEN_SCAN_DIR")
+    if not scan:
+        return
+    import threading
+
+    import httpx2
+
+    log = pathlib.Path(scan) / "python-responses.log"
+    lock = threading.Lock()
+
+    def keep(response, chunks):
+        head = [f"{response.request.method} {response.request.url} -> {response.status_code}"]
+        head += [f"{k.decode('latin-1')}: {v.decode('latin-1')}" for k, v in response.headers.raw]
+        with lock, open(log, "ab") as f:
+            f.write("\n".join(head).encode() + b"\n\n" + b"".join(chunks) + b"\n\n")
+
+    sync_raw, async_raw = httpx2.Response.iter_raw, httpx2.Response.aiter_raw
+
+    def iter_raw(self, chunk_size=None):
+        chunks = []
+        try:
+            for chunk in sync_raw(self, chunk_size):
+                chunks.append(chunk)
+                yield chunk
+        finally:
+            keep(self, chunks)
+
+    async def aiter_raw(self, chunk_size=None):
+        chunks = []
+        try:
+            async for chunk in async_raw(self, chunk_size):
+                chunks.append(chunk)
+                yield chunk
+        finally:
+            keep(self, chunks)
+
+    httpx2.Response.iter_raw, httpx2.Response.aiter_raw = iter_raw, aiter_raw
+
+
 def _start(args, env=None):
     proc = subprocess.Popen(
         args,
