@@ -275,30 +275,57 @@ fn providers(config: &Config) -> anyhow::Result<Vec<ProviderEndpoint>> {
 }
 
 /// Ask the running control plane (on `listen`, with the admin token from `data_dir`) to rotate.
+/// Over TLS when it serves `[tls]`, trusting exactly its `cert_file` certificate.
 fn rotate(path: &Path) -> anyhow::Result<()> {
     let config = Config::load(path)?;
-    anyhow::ensure!(
-        config.tls.is_none(),
-        "this control plane serves TLS: call POST /admin/v1/master-key/rotate with the admin token over https (e.g. curl --cacert CA -H 'Authorization: Bearer TOKEN' -X POST https://HOST:PORT/admin/v1/master-key/rotate)"
+    let token = Zeroizing::new(
+        std::fs::read_to_string(config.data_dir.join("admin-token"))
+            .context("reading admin-token")?,
     );
-    let token = std::fs::read_to_string(config.data_dir.join("admin-token"))
-        .context("reading admin-token")?;
     // The running process's address (the configured port may be 0).
     let addr: std::net::SocketAddr = std::fs::read_to_string(config.data_dir.join("admin-addr"))
         .ok()
         .and_then(|a| a.trim().parse().ok())
         .unwrap_or(config.listen);
-    let mut s =
+    let tcp =
         std::net::TcpStream::connect(addr).context("connecting to the running control plane")?;
-    write!(
-        s,
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(60)))?;
+    let request = Zeroizing::new(format!(
         "POST /admin/v1/master-key/rotate HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
         token.trim()
-    )?;
-    let mut response = String::new();
-    s.read_to_string(&mut response)?;
+    ));
+    let response = match &config.tls {
+        None => exchange(tcp, request.as_bytes())?,
+        Some(files) => {
+            let name = rustls::pki_types::ServerName::try_from("warden-controlplane")?;
+            let tls =
+                rustls::ClientConnection::new(tls::pinned_client_config(&files.cert_file)?, name)?;
+            exchange(rustls::StreamOwned::new(tls, tcp), request.as_bytes())?
+        }
+    };
     let ok = response.starts_with("HTTP/1.1 200");
     println!("{}", response.split("\r\n\r\n").nth(1).unwrap_or(&response));
     anyhow::ensure!(ok, "rotation failed");
     Ok(())
+}
+
+/// Send `request` and read the reply until the peer closes (a TLS peer that closes without
+/// close_notify still gives what it sent).
+fn exchange(mut s: impl Read + Write, request: &[u8]) -> anyhow::Result<String> {
+    s.write_all(request)?;
+    s.flush()?;
+    let mut response = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) if response.len() + n <= 1 << 20 => response.extend_from_slice(&buf[..n]),
+            Ok(_) => anyhow::bail!("the control plane's reply is over 1 MiB"),
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !response.is_empty() => {
+                break
+            }
+            Err(e) => return Err(e).context("reading the control plane's reply"),
+        }
+    }
+    Ok(String::from_utf8_lossy(&response).into_owned())
 }

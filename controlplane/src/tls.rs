@@ -131,3 +131,110 @@ pub fn client_config(ca_file: Option<&Path>) -> anyhow::Result<Arc<rustls::Clien
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
+
+/// For the control plane's own CLI (`rotate-master-key`) talking to the running process on this
+/// host: trust exactly the certificate `[tls] cert_file` starts with, whatever name or CA it
+/// has. The handshake signature is still checked against that certificate's key, so only the
+/// holder of `[tls] key_file` can answer.
+pub fn pinned_client_config(cert_file: &Path) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::CertificateDer;
+    let leaf = CertificateDer::pem_file_iter(cert_file)
+        .with_context(|| format!("tls.cert_file {}", cert_file.display()))?
+        .next()
+        .with_context(|| format!("tls.cert_file {}: no certificate", cert_file.display()))?
+        .with_context(|| format!("tls.cert_file {}", cert_file.display()))?;
+    let provider = provider();
+    let verifier = Arc::new(PinnedCertificate {
+        leaf,
+        algorithms: provider.signature_verification_algorithms,
+    });
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+#[derive(Debug)]
+struct PinnedCertificate {
+    leaf: rustls::pki_types::CertificateDer<'static>,
+    algorithms: rustls::crypto::WebPkiSupportedAlgorithms,
+}
+
+impl rustls::client::danger::ServerCertVerifier for PinnedCertificate {
+    fn verify_server_cert(
+        &self,
+        end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _name: &rustls::pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        if end_entity.as_ref() == self.leaf.as_ref() {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer,
+            ))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rustls::client::danger::ServerCertVerifier;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+
+    use super::*;
+
+    fn fixture(name: &str) -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../tests/fixtures/tls/{name}"))
+    }
+
+    #[test]
+    fn the_cli_trusts_only_the_configured_certificate() -> anyhow::Result<()> {
+        let leaf = CertificateDer::from_pem_file(fixture("server.pem"))?;
+        let verifier = PinnedCertificate {
+            leaf: leaf.clone(),
+            algorithms: provider().signature_verification_algorithms,
+        };
+        let name = ServerName::try_from("anything")?;
+        let now = UnixTime::now();
+        assert!(verifier
+            .verify_server_cert(&leaf, &[], &name, &[], now)
+            .is_ok());
+        let other = CertificateDer::from_pem_file(fixture("ca.pem"))?;
+        assert!(verifier
+            .verify_server_cert(&other, &[leaf], &name, &[], now)
+            .is_err());
+        assert!(pinned_client_config(&fixture("server.pem")).is_ok());
+        assert!(pinned_client_config(&fixture("missing.pem")).is_err());
+        Ok(())
+    }
+}

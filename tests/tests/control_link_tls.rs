@@ -2,7 +2,8 @@
 //! reaches it at `https://` trusting `control_plane_ca_file`, enrols, registers and ships usage
 //! there, and receives its snapshots over TLS on an `[admin_tls]` admin listener that the
 //! control plane verifies with `[dataplanes] ca_file`. Plain HTTP on the TLS port gets nothing,
-//! and a data plane that does not trust the certificate never enrols.
+//! a data plane that does not trust the certificate never enrols, and `rotate-master-key`
+//! reaches the TLS control plane.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -168,4 +169,41 @@ fn the_control_link_runs_over_verified_tls_both_ways() {
         .join("state")
         .join("dataplane.credential")
         .exists());
+
+    // `rotate-master-key` reaches the TLS control plane (trusting its own certificate) and the
+    // data plane goes on serving under the new master key.
+    let out = Command::new(warden_tests::bin("warden-controlplane"))
+        .args(["rotate-master-key", "--config"])
+        .arg(cp.dir.0.join("controlplane.toml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rotated: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rotated["resealed"], 1, "{rotated}");
+    let version = rotated["snapshot_version"].as_u64().unwrap();
+    let metrics = || {
+        let out = Command::new("curl")
+            .args(["-sS", "--max-time", "10", "--cacert", &fixture("ca.pem")])
+            .arg(format!("https://localhost:{}/metrics", gw.admin.port()))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(eventually(Duration::from_secs(15), || metrics()
+        .contains(&format!("warden_snapshot_version {version}")))
+    .is_some());
+    assert_eq!(
+        post_json(
+            gw.addr,
+            "/v1/chat/completions",
+            &key,
+            &chat_body("gpt-4o", "after rotation", false)
+        )
+        .status,
+        200
+    );
 }
