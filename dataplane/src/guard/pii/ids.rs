@@ -39,6 +39,10 @@ pub fn us_ssn(c: &Candidate) -> Option<(usize, usize)> {
             "ssn",
             "ssns",
             "social security",
+            // "my social is …", "social #", "soc. sec. no."
+            "social",
+            "soc sec",
+            "soc. sec",
             "ss#",
             "ss no",
             "ss number",
