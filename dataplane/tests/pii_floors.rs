@@ -5,9 +5,9 @@
 //! numbers, …) with any PII finding. benches/pii/evaluate.py prints the same figures beside
 //! Presidio's.
 //!
-//! The floors are the issue's aims, except where the frozen set measured below them (cards and
-//! SSNs, see `FLOORS`): there the floor is the measured figure, so CI catches a regression, and
-//! the gap stays visible here and in docs/guardrails.md.
+//! The floors are the issue's aims, except where the frozen set measured below them (phones, see
+//! `FLOORS`): there the floor is the measured figure, so CI catches a regression, and the gap
+//! stays visible here and in docs/guardrails.md.
 
 #![allow(
     clippy::unwrap_used,
@@ -51,13 +51,9 @@ fn entity(detector: &str) -> Option<&'static str> {
 /// (entity, recall floor). The aims: 0.99 for cards, IBAN, SSN/ITIN and checksummed national
 /// ids; 0.97 for phones and e-mail; 0.95 for IPs.
 const FLOORS: &[(&str, f64)] = &[
-    // Aim 0.99; measured 0.955 (2026-12-02): twelve- and thirteen-digit numbers with no card
-    // word before them, and Faker's made-up Maestro prefix 0604.
-    ("CREDIT_CARD", 0.95),
+    ("CREDIT_CARD", 0.99),
     ("IBAN_CODE", 0.99),
-    // Aim 0.99; measured 0.900: "My social is 123456789" (bare, and "social" alone is not taken
-    // as naming an SSN).
-    ("US_SSN", 0.90),
+    ("US_SSN", 0.99),
     ("US_ITIN", 0.99),
     ("UK_NINO", 0.99),
     ("FR_NIR", 0.99),
@@ -72,7 +68,10 @@ const FLOORS: &[(&str, f64)] = &[
     ("SE_PERSONNUMMER", 0.99),
     ("SWIFT_CODE", 0.99),
     ("US_PASSPORT", 0.99),
-    ("PHONE_NUMBER", 0.97),
+    // Aim 0.97; measured 0.912 on this set (seed 5005, 2026-12-03): bare digits after words the
+    // telephony list does not hold ("can be reached at", "Mobilnummer", "the landlord's number
+    // is", "try"). Fixes are worked on with dev and measured on the next frozen set.
+    ("PHONE_NUMBER", 0.91),
     ("EMAIL_ADDRESS", 0.97),
     ("IP_ADDRESS", 0.95),
 ];
