@@ -168,7 +168,9 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, mut io: S, 
         shard
             .metrics
             .request(route, outcome.status, outcome.provider);
-        shard.metrics.answered(&audit.borrow());
+        shard
+            .metrics
+            .answered(&audit.borrow(), outcome.status, &state.billing);
         if shard.access_log {
             crate::access::line(&audit.borrow(), head.method.as_str(), outcome.status, total);
         }

@@ -119,16 +119,35 @@ impl Counters {
     }
 }
 
+/// What refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    RequestsPerMinute,
+    TokensPerMinute,
+    MonthlySpend,
+}
+
+const SPEND_REFUSED: &str = "the project's monthly spend cap is reached";
+const REQUESTS_REFUSED: &str = "the project's requests per minute are used up";
+const TOKENS_REFUSED: &str = "the project's tokens per minute are used up";
+
+/// Which limit an error from [`admit`] is, for the metrics.
+pub fn refused_by(e: &Error) -> Option<Limit> {
+    match e.context {
+        SPEND_REFUSED => Some(Limit::MonthlySpend),
+        REQUESTS_REFUSED => Some(Limit::RequestsPerMinute),
+        TOKENS_REFUSED => Some(Limit::TokensPerMinute),
+        _ => None,
+    }
+}
+
 /// Admit a request estimated at `estimate` tokens at `now_s`, or refuse it.
 pub fn admit(limits: &Limits, c: &Counters, estimate: u64, now_s: u64) -> Result<Admission> {
     let mut warn = false;
     if limits.monthly_spend > 0 || limits.monthly_spend_warning > 0 {
         let spent = c.spent(limits, month_of(now_s));
         if limits.monthly_spend > 0 && spent >= limits.monthly_spend {
-            return Err(Error::new(
-                Kind::BudgetExceeded,
-                "the project's monthly spend cap is reached",
-            ));
+            return Err(Error::new(Kind::BudgetExceeded, SPEND_REFUSED));
         }
         warn = limits.monthly_spend_warning > 0 && spent >= limits.monthly_spend_warning;
     }
@@ -146,11 +165,7 @@ pub fn admit(limits: &Limits, c: &Counters, estimate: u64, now_s: u64) -> Result
         && c.requests.fetch_add(1, Relaxed) >= limits.requests_per_minute
     {
         c.requests.fetch_sub(1, Relaxed);
-        return Err(Error::new(
-            Kind::RateLimited,
-            "the project's requests per minute are used up",
-        )
-        .with_retry_after(retry));
+        return Err(Error::new(Kind::RateLimited, REQUESTS_REFUSED).with_retry_after(retry));
     }
     let mut reserved = 0;
     if limits.tokens_per_minute > 0 {
@@ -160,11 +175,7 @@ pub fn admit(limits: &Limits, c: &Counters, estimate: u64, now_s: u64) -> Result
             if limits.requests_per_minute > 0 {
                 c.requests.fetch_sub(1, Relaxed);
             }
-            return Err(Error::new(
-                Kind::RateLimited,
-                "the project's tokens per minute are used up",
-            )
-            .with_retry_after(retry));
+            return Err(Error::new(Kind::RateLimited, TOKENS_REFUSED).with_retry_after(retry));
         }
         reserved = estimate;
     }
@@ -239,6 +250,7 @@ mod tests {
             assert!(admit(&limits, &c, 0, MINUTE_START + 5).is_ok());
         }
         let e = admit(&limits, &c, 0, MINUTE_START + 20).unwrap_err();
+        assert_eq!(refused_by(&e), Some(Limit::RequestsPerMinute));
         assert_eq!(
             (e.status(), e.code(), e.retry_after_s),
             (429, "rate_limit_exceeded", Some(40))
@@ -285,6 +297,7 @@ mod tests {
         assert!(admit(&limits, &c, 0, MINUTE_START).unwrap_or_default().warn);
         settle(&c, &a, 0, 150);
         let e = admit(&limits, &c, 0, MINUTE_START).unwrap_err();
+        assert_eq!(refused_by(&e), Some(Limit::MonthlySpend));
         assert_eq!((e.status(), e.code()), (429, "budget_exceeded"));
         // Next month the count starts again.
         assert!(admit(&limits, &c, 0, MINUTE_START + 40 * 86_400).is_ok());

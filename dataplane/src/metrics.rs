@@ -13,6 +13,8 @@ use warden_shared::snapshot::GuardAction;
 use crate::guard::apply::Verdict;
 use crate::guard::Category;
 
+pub mod spend;
+
 /// The actions a verdict can carry, in metric order.
 pub const VERDICT_ACTIONS: [GuardAction; 4] = [
     GuardAction::Flag,
@@ -130,8 +132,8 @@ pub struct ShardMetrics {
     /// The request's arrival until the provider's first answer bytes (streams: about the first
     /// token).
     pub first_byte: Histogram,
-    /// Tokens by provider (`provider_label` order) and kind (`TOKEN_KINDS` order).
-    pub tokens: [[Counter; TOKEN_KINDS.len()]; PROVIDERS],
+    /// Tokens, billed dollars, limit rejections, and requests by model alias.
+    pub spend: spend::Spend,
     pub open_connections: Gauge,
     pub connections: Counter,
     pub connections_rejected: Counter,
@@ -178,27 +180,19 @@ impl ShardMetrics {
         }
     }
 
-    /// What an answered request's audit entry says about tokens and time to first byte.
-    pub fn answered(&self, entry: &crate::audit::Entry) {
+    /// What an answered request's audit entry says about time to first byte, tokens, cost
+    /// (priced with `billing`) and its model alias.
+    pub fn answered(
+        &self,
+        entry: &crate::audit::Entry,
+        status: u16,
+        billing: &warden_shared::snapshot::BillingRates,
+    ) {
         if let (Some(first), true) = (entry.first_byte_us, entry.received_us > 0) {
             self.first_byte
                 .observe_us(first.saturating_sub(entry.received_us));
         }
-        let provider = entry
-            .provider
-            .and_then(|name| Provider::ALL.iter().position(|p| p.name() == name))
-            .map_or(0, |i| i + 1);
-        if let Some(u) = entry.usage {
-            let counts = [
-                u.input_tokens,
-                u.output_tokens,
-                u.cached_tokens,
-                u.reasoning_tokens,
-            ];
-            for (counter, n) in self.tokens[provider].iter().zip(counts) {
-                counter.add(n);
-            }
-        }
+        self.spend.answered(entry, status, billing);
     }
 
     pub fn request(&self, route: Route, status: u16, provider: Option<Provider>) {
@@ -282,20 +276,8 @@ pub fn render(
         shards,
         |m| &m.first_byte,
     );
-    let _ = writeln!(
-        out,
-        "# HELP warden_tokens_total Tokens by provider and kind (input counts cached ones too).\n# TYPE warden_tokens_total counter"
-    );
-    for p in 1..PROVIDERS {
-        for (k, kind) in TOKEN_KINDS.iter().enumerate() {
-            let n = sum(&|m| m.tokens[p][k].get());
-            let _ = writeln!(
-                out,
-                "warden_tokens_total{{provider=\"{}\",kind=\"{kind}\"}} {n}",
-                provider_label(p)
-            );
-        }
-    }
+    let spends: Vec<&spend::Spend> = shards.iter().map(|s| &s.spend).collect();
+    spend::render(&mut out, &spends);
     let gauges: [(&str, &str, i64); 3] = [
         (
             "warden_open_connections",

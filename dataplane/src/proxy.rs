@@ -72,7 +72,7 @@ pub async fn chat_completions<S: AsyncWriteRent>(
                 .with_detail(format!("{:?}", fields.model))
         })?;
         let guard = screen(shard, state, req, Dialect::OpenAi, &value, caller)?;
-        admission = admit(req, caller, max_output(&value))?;
+        admission = admit(shard, req, caller, max_output(&value))?;
         let stream = fields.stream;
         let fields = Rc::new(fields);
         let replacements = Rc::new(guard.replacements.clone());

@@ -60,6 +60,15 @@ fn the_request_over_the_minute_limit_gets_429_on_any_shard_in_any_dialect() {
         3,
         "no upstream call for refused requests"
     );
+    // Both refusals are counted under their limit (the count follows the answer).
+    let counted = warden_tests::eventually(std::time::Duration::from_secs(5), || {
+        gw.metric("warden_limit_rejections_total{limit=\"requests_per_minute\"}") == Some(2)
+    });
+    assert!(counted.is_some(), "{}", gw.metrics());
+    assert_eq!(
+        gw.metric("warden_limit_rejections_total{limit=\"monthly_spend\"}"),
+        Some(0)
+    );
 }
 
 #[test]
@@ -78,6 +87,10 @@ fn a_request_whose_token_estimate_does_not_fit_is_refused() {
     let over = gw.chat(&body(390));
     assert_eq!(over.status, 429, "{}", over.text());
     assert_eq!(over.json()["error"]["code"], "rate_limit_exceeded");
+    assert_eq!(
+        gw.metric("warden_limit_rejections_total{limit=\"tokens_per_minute\"}"),
+        Some(1)
+    );
 }
 
 #[test]
@@ -117,5 +130,9 @@ fn the_spend_cap_stops_requests_and_the_threshold_warns() {
         mock.captured().len(),
         before,
         "no upstream call once the cap is reached"
+    );
+    assert_eq!(
+        gw.metric("warden_limit_rejections_total{limit=\"monthly_spend\"}"),
+        Some(2)
     );
 }

@@ -391,19 +391,46 @@ fn tokens_and_time_to_first_byte_reach_the_metrics() {
     });
     assert!(counted.is_some(), "{}", gw.metrics());
     assert_eq!(
-        gw.metric("warden_tokens_total{provider=\"openai\",kind=\"input\"}"),
+        gw.metric("warden_tokens_total{provider=\"openai\",key_source=\"byok\",kind=\"input\"}"),
         Some(input)
     );
     assert_eq!(
-        gw.metric("warden_tokens_total{provider=\"openai\",kind=\"output\"}"),
+        gw.metric("warden_tokens_total{provider=\"openai\",key_source=\"byok\",kind=\"output\"}"),
         Some(output)
     );
     assert!(
-        gw.metric("warden_tokens_total{provider=\"anthropic\",kind=\"output\"}")
-            .unwrap()
+        gw.metric(
+            "warden_tokens_total{provider=\"anthropic\",key_source=\"byok\",kind=\"output\"}"
+        )
+        .unwrap()
             > 0,
         "the stream's usage is counted under its provider"
     );
+    // By model alias, and what the project's own keys were billed: Warden's overhead only
+    // ($0.10 per million input tokens, $0.20 per million output tokens).
+    assert_eq!(
+        gw.metric("warden_model_requests_total{model=\"gpt-4o\",status_class=\"2xx\"}"),
+        Some(1)
+    );
+    assert_eq!(
+        gw.metric("warden_model_requests_total{model=\"claude-4-sonnet\",status_class=\"2xx\"}"),
+        Some(1)
+    );
+    assert_eq!(
+        gw.metric("warden_model_tokens_total{model=\"gpt-4o\",kind=\"output\"}"),
+        Some(output)
+    );
+    let metrics = gw.metrics();
+    let billed: f64 = metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("warden_billed_dollars_total{provider=\"openai\",key_source=\"byok\"} ")
+        })
+        .unwrap()
+        .parse()
+        .unwrap();
+    let want = (input as f64 * 0.10 + output as f64 * 0.20) / 1e6;
+    assert!((billed - want).abs() < 1e-12, "{billed} vs {want}");
 }
 
 #[test]

@@ -41,7 +41,7 @@ pub async fn anthropic_messages<S: AsyncWriteRent>(
         let mut scratch = shard.scratch.borrow_mut();
         let (fields, value) = parse_model_body(req.body, &mut scratch)?;
         let guard = screen(shard, state, req, Dialect::Anthropic, &value, caller)?;
-        admission = admit(req, caller, max_output(&value))?;
+        admission = admit(shard, req, caller, max_output(&value))?;
         let (alias, upstream) = native_model(state, &fields.model, Provider::Anthropic)?;
         let mut body = Vec::with_capacity(req.body.len() + upstream.len());
         let (before, after) = split_at_model(req.body, &fields.model_span);
@@ -116,7 +116,7 @@ pub async fn gemini_generate<S: AsyncWriteRent>(
         })?;
         crate::route::refuse_duplicate_keys(req.body)?;
         let guard = screen(shard, state, req, Dialect::Gemini, &value, caller)?;
-        admission = admit(req, caller, max_output(&value))?;
+        admission = admit(shard, req, caller, max_output(&value))?;
         let body: std::borrow::Cow<'_, [u8]> = if guard.replacements.is_empty() {
             std::borrow::Cow::Borrowed(req.body)
         } else {

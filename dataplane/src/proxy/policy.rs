@@ -46,16 +46,21 @@ pub const BUDGET_WARNING: (&str, &[u8]) = (
     b"monthly spend is past the warning threshold",
 );
 
-/// Admit a request under its project's limits, before anything goes upstream. `max_output` is
-/// the output the request asks for, if it says.
+/// Admit a request under its project's limits, before anything goes upstream (a refusal is
+/// counted by limit). `max_output` is the output the request asks for, if it says.
 pub fn admit(
+    shard: &Shard,
     req: &Request<'_>,
     caller: &Caller<'_>,
     max_output: Option<u64>,
 ) -> Result<crate::limits::Admission> {
     let p = caller.project;
     let estimate = crate::limits::estimate(req.body.len(), max_output);
-    let a = crate::limits::admit(&p.limits, &p.counters, estimate, now())?;
+    let a = crate::limits::admit(&p.limits, &p.counters, estimate, now()).inspect_err(|e| {
+        if let Some(limit) = crate::limits::refused_by(e) {
+            shard.metrics.spend.refused(limit);
+        }
+    })?;
     if a.warn {
         req.headers
             .borrow_mut()
