@@ -39,6 +39,9 @@ fn entry() -> Entry {
             key_source: "byok",
             outcome: "ok",
             status: Some(200),
+            n: 0,
+            sent_us: 0,
+            head_us: 0,
         }],
         status: Some(200),
         usage: Some(warden_shared::audit::Usage {

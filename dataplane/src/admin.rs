@@ -48,6 +48,8 @@ pub struct AdminView {
     /// TLS on this admin listener (`[admin_tls]`): snapshot pushes carry this data plane's
     /// credential, so they should not cross a network in the clear.
     pub admin_tls: Option<Arc<crate::tls::ServerTls>>,
+    /// The span exporter's queue (`[telemetry]`), for its counters.
+    pub telemetry: Option<Arc<warden_shared::telemetry::Telemetry>>,
 }
 
 /// Bind and serve on a thread of its own. Returns the bound address.
@@ -271,6 +273,9 @@ async fn handle<S: AsyncReadRent + AsyncWriteRent>(mut stream: S, view: Arc<Admi
             }
             if let Some(t) = &view.tls {
                 tls_metrics(&mut text, t);
+            }
+            if let Some(t) = &view.telemetry {
+                t.render("warden", &mut text);
             }
             respond::full(
                 &mut out,

@@ -129,6 +129,8 @@ pub struct Entry {
     pub verdicts: Vec<crate::guard::apply::Verdict>,
     pub overhead_us: Option<u64>,
     pub upstream_us: Option<u64>,
+    /// When the request's guardrails ran (Unix µs, start and end), for its trace; not recorded.
+    pub guard_us: Option<(u64, u64)>,
 }
 
 /// One upstream attempt.
@@ -140,6 +142,11 @@ pub struct AttemptEntry {
     /// ok | status | connect | timeout | closed | protocol
     pub outcome: &'static str,
     pub status: Option<u16>,
+    /// For the request's trace (not recorded): its place in the plan (the span id the
+    /// `traceparent` it sent names), and when it was sent and answered (Unix µs).
+    pub n: u32,
+    pub sent_us: u64,
+    pub head_us: u64,
 }
 
 impl Entry {
@@ -253,6 +260,9 @@ mod tests {
                     key_source: "byok",
                     outcome: "status",
                     status: Some(429),
+                    n: 0,
+                    sent_us: 0,
+                    head_us: 0,
                 },
                 AttemptEntry {
                     provider: "openai",
@@ -260,6 +270,9 @@ mod tests {
                     key_source: "pooled",
                     outcome: "ok",
                     status: Some(200),
+                    n: 1,
+                    sent_us: 0,
+                    head_us: 0,
                 },
             ],
             status: Some(429),
@@ -280,6 +293,7 @@ mod tests {
             }],
             overhead_us: Some(7),
             upstream_us: Some(8),
+            guard_us: None,
         };
         let mut bytes = Vec::new();
         e.encode(9, &mut bytes);

@@ -66,6 +66,9 @@ pub struct Config {
     /// One log line per answered request, target `warden::access` (see `access.rs`).
     #[serde(default)]
     pub access_log: bool,
+    /// OpenTelemetry traces over OTLP/HTTP (`otlp_endpoint`, `sample_ratio`, `queue`,
+    /// `service_name`); off unless an endpoint is set.
+    pub telemetry: Option<warden_shared::telemetry::Config>,
     /// How often token usage is shipped from the audit log to the control plane.
     #[serde(default = "default_usage_ship_ms")]
     pub usage_ship_ms: u64,
@@ -224,6 +227,9 @@ impl Config {
         }
         if self.shards == Some(0) {
             return Err("shards must be at least 1".into());
+        }
+        if let Some(t) = &self.telemetry {
+            t.check()?;
         }
         if !(1..=16).contains(&self.fallback.max_attempts) || self.fallback.breaker_failures == 0 {
             return Err(

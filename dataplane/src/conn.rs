@@ -55,6 +55,8 @@ pub struct Request<'a> {
     pub state: &'a Rc<ServingState>,
     /// Who is asking, authenticated right after the head (`None` on routes without a key).
     pub caller: Option<Caller<'a>>,
+    /// The request's place in a trace (`[telemetry]`, or a client's `traceparent`).
+    pub trace: Option<crate::trace::Trace>,
 }
 
 impl Request<'_> {
@@ -96,6 +98,7 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, mut io: S, 
         let started = Instant::now();
         let _inflight = shard.begin_request();
         request_id(shard, &head, &buf, &mut rid);
+        let trace = crate::trace::Trace::start(shard, &head, &buf);
         let route = route_of(head.path.get(&buf));
         // Credentials right after the head: an unknown caller never gets its body read (nor a
         // 100 Continue). The request keeps this snapshot and this caller to its end.
@@ -118,6 +121,7 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, mut io: S, 
                     headers: RefCell::new(Vec::new()),
                     state: &state,
                     caller: None,
+                    trace,
                 };
                 let outcome = answer_error(shard, &mut io, &mut out, &req, route, e).await;
                 shard.metrics.request(route, outcome.status, None);
@@ -159,6 +163,7 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, mut io: S, 
             headers: RefCell::new(Vec::new()),
             state: &state,
             caller,
+            trace,
         };
         let outcome = match dispatch(shard, &mut io, &mut out, &req, route).await {
             Ok(outcome) => outcome,
@@ -171,6 +176,10 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, mut io: S, 
         shard
             .metrics
             .answered(&audit.borrow(), outcome.status, &state.billing);
+        if let (Some(t), Some(trace)) = (&shard.telemetry, &trace) {
+            let method = head.method.as_str();
+            crate::trace::finish(t, trace, &audit.borrow(), method, outcome.status);
+        }
         if shard.access_log {
             crate::access::line(&audit.borrow(), head.method.as_str(), outcome.status, total);
         }

@@ -26,6 +26,7 @@ pub mod shard;
 pub mod sse;
 pub mod state;
 pub mod tls;
+pub mod trace;
 pub mod translate;
 pub mod upstream;
 pub mod usage;

@@ -166,6 +166,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         ))),
         _ => None,
     };
+    let telemetry = start_telemetry(&config)?;
     let view = Arc::new(AdminView {
         shards: metrics.clone(),
         snapshot_version: Arc::clone(&version),
@@ -175,6 +176,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         control: control.clone(),
         tls: server_tls.clone(),
         admin_tls: admin_tls.clone(),
+        telemetry: telemetry.clone(),
     });
     let mut producers = audit
         .as_ref()
@@ -207,6 +209,7 @@ fn run(config: Config) -> anyhow::Result<()> {
             custom: Arc::clone(&custom),
             server_tls: server_tls.clone(),
             updates: receivers.remove(0),
+            telemetry: telemetry.clone(),
         })?);
     }
     drop(ready_tx);
@@ -431,4 +434,23 @@ fn start_audit(
         stop,
         drain,
     }))
+}
+
+/// The span queue and its exporter thread, when `[telemetry] otlp_endpoint` is set.
+fn start_telemetry(
+    config: &Config,
+) -> anyhow::Result<Option<Arc<warden_shared::telemetry::Telemetry>>> {
+    let Some(section) = &config.telemetry else {
+        return Ok(None);
+    };
+    let Some(telemetry) = warden_shared::telemetry::Telemetry::new(section) else {
+        return Ok(None);
+    };
+    #[cfg(feature = "otlp")]
+    warden_shared::telemetry::export::spawn(Arc::clone(&telemetry), "warden-dataplane")
+        .map_err(anyhow::Error::msg)?;
+    #[cfg(not(feature = "otlp"))]
+    anyhow::bail!("telemetry.otlp_endpoint: this build has no OTLP exporter (feature otlp)");
+    #[allow(unreachable_code)]
+    Ok(Some(telemetry))
 }

@@ -187,6 +187,8 @@ pub fn screen(
     value: &simd_json::BorrowedValue<'_>,
     caller: &Caller<'_>,
 ) -> Result<crate::guard::apply::Plan> {
+    let traced = req.trace.is_some_and(|t| t.record);
+    let from = if traced { crate::audit::now_us() } else { 0 };
     let plan = crate::guard::apply::check(
         &shard.guard,
         &shard.guard_scratch,
@@ -196,6 +198,9 @@ pub fn screen(
         &caller.project.guardrails,
     );
     shard.metrics.verdicts(&plan.verdicts);
+    if traced {
+        req.audit.borrow_mut().guard_us = Some((from, crate::audit::now_us()));
+    }
     if !plan.verdicts.is_empty() {
         req.audit.borrow_mut().verdicts = plan.verdicts.clone();
     }

@@ -51,6 +51,9 @@ pub struct Shard {
     /// Trying the next key or provider (`[fallback]`), and this shard's view of failing keys.
     pub fallback: crate::config::Fallback,
     pub breakers: crate::proxy::attempt::Breakers,
+    /// Traces (`[telemetry]`): the exporter's queue, and this shard's span and trace ids.
+    pub telemetry: Option<Arc<warden_shared::telemetry::Telemetry>>,
+    pub ids: warden_shared::telemetry::Ids,
     inflight: Cell<usize>,
     open: Cell<usize>,
     request_seq: Cell<u64>,
@@ -92,6 +95,8 @@ pub struct ShardSpec {
     pub server_tls: Option<Arc<crate::tls::ServerTls>>,
     /// New serving states, built off the shard, to swap in between requests.
     pub updates: futures_channel::mpsc::UnboundedReceiver<StateUpdate>,
+    /// Where finished requests' spans go (`[telemetry]`).
+    pub telemetry: Option<Arc<warden_shared::telemetry::Telemetry>>,
 }
 
 /// A new serving state for one shard, and the acknowledgement it sends once swapped in.
@@ -257,6 +262,8 @@ fn build(
         access_log: config.access_log,
         fallback: config.fallback,
         breakers: Default::default(),
+        telemetry: spec.telemetry.clone(),
+        ids: warden_shared::telemetry::Ids::new(),
         metrics: Arc::clone(&spec.metrics),
         pool: Pool::new(upstream.pool_max_idle_per_origin, ms(upstream.pool_idle_ms)),
         resolver: Resolver::new(spec.dns.clone(), ms(upstream.dns_ttl_ms)),

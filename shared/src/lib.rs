@@ -17,6 +17,7 @@ pub mod patterns;
 pub mod signing;
 pub mod snapshot;
 pub mod standalone;
+pub mod telemetry;
 pub mod vault;
 
 use sha2::{Digest, Sha256};

@@ -215,28 +215,37 @@ class Gateway(str):
         return f"{self}/v1"
 
 
+def start_gateway(tmp, mock, extra="", env=None):
+    """Start a gateway in `tmp` in front of `mock` (its config: CONFIG, then `extra`).
+    Returns (process, Gateway)."""
+    path = pathlib.Path(tmp) / "dataplane.toml"
+    path.write_text(
+        CONFIG.format(
+            state=pathlib.Path(tmp) / "state",
+            mock=mock,
+            warden_key=WARDEN_KEY,
+            provider_key=PROVIDER_KEY,
+            revoked_warden_key=REVOKED_WARDEN_KEY,
+            guarded_key=GUARDED_KEY,
+            redact_key=REDACT_KEY,
+            revoked=REVOKED_KEY,
+        )
+        + extra
+    )
+    proc, line = _start(
+        [str(BIN_DIR / "warden-dataplane"), "--config", str(path)],
+        {"WARDEN_LOG": "warn", **(env or {})},
+    )
+    return proc, Gateway(f"http://{_addr_after(line, 'listening on http://')}")
+
+
 @pytest.fixture(scope="session", params=["io_uring", "epoll"])
 def gateway(request, mock):
     """A gateway in front of the mock for every provider, once per I/O driver."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = pathlib.Path(tmp) / "dataplane.toml"
-        path.write_text(
-            CONFIG.format(
-                state=pathlib.Path(tmp) / "state",
-                mock=mock,
-                warden_key=WARDEN_KEY,
-                provider_key=PROVIDER_KEY,
-                revoked_warden_key=REVOKED_WARDEN_KEY,
-                guarded_key=GUARDED_KEY,
-                redact_key=REDACT_KEY,
-                revoked=REVOKED_KEY,
-            )
-        )
-        env = {"WARDEN_LOG": "warn"}
-        if request.param == "epoll":
-            env["MONOIO_FORCE_LEGACY_DRIVER"] = "1"
-        proc, line = _start([str(BIN_DIR / "warden-dataplane"), "--config", str(path)], env)
-        yield Gateway(f"http://{_addr_after(line, 'listening on http://')}")
+        env = {"MONOIO_FORCE_LEGACY_DRIVER": "1"} if request.param == "epoll" else {}
+        proc, gateway = start_gateway(tmp, mock, env=env)
+        yield gateway
         proc.terminate()
         proc.wait(timeout=30)
         keep_for_scan(tmp)

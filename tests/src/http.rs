@@ -220,6 +220,26 @@ pub fn post_json(addr: SocketAddr, path: &str, key: &str, body: &serde_json::Val
     c.read_response().expect("response")
 }
 
+/// [`post_json`] with extra header lines (name, value), sent as given.
+pub fn post_json_with(
+    addr: SocketAddr,
+    path: &str,
+    key: &str,
+    body: &serde_json::Value,
+    headers: &[(&str, &str)],
+) -> Response {
+    let mut bytes = request("POST", path, Some(key), body.to_string().as_bytes());
+    let extra: String = headers
+        .iter()
+        .map(|(n, v)| format!("{n}: {v}\r\n"))
+        .collect();
+    let at = find(&bytes, b"\r\n").map_or(0, |i| i + 2);
+    bytes.splice(at..at, extra.into_bytes());
+    let mut c = Conn::open(addr);
+    c.send(&bytes);
+    c.read_response().expect("response")
+}
+
 /// Any request with a bearer token and an optional JSON body, on a fresh connection.
 pub fn call(
     addr: SocketAddr,

@@ -84,6 +84,8 @@ pub struct RequestHead {
     pub request_id: Option<Span>,
     pub anthropic_version: Option<Span>,
     pub anthropic_beta: Option<Span>,
+    /// W3C `traceparent`; sent twice, it is empty (the context is invalid and ignored).
+    pub traceparent: Option<Span>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -155,6 +157,7 @@ pub fn parse_request(buf: &[u8], limits: Limits) -> Result<Option<RequestHead>, 
         request_id: None,
         anthropic_version: None,
         anthropic_beta: None,
+        traceparent: None,
     };
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
@@ -179,6 +182,11 @@ pub fn parse_request(buf: &[u8], limits: Limits) -> Result<Option<RequestHead>, 
             head.anthropic_version = Some(value);
         } else if name.eq_ignore_ascii_case(b"anthropic-beta") {
             head.anthropic_beta = Some(value);
+        } else if name.eq_ignore_ascii_case(b"traceparent") {
+            head.traceparent = Some(match head.traceparent {
+                None => value,
+                Some(_) => Span::default(),
+            });
         } else if name.eq_ignore_ascii_case(b"expect") {
             if !h.value.eq_ignore_ascii_case(b"100-continue") {
                 return Err(HeadError::Malformed("unsupported Expect value"));

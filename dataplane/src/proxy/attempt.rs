@@ -73,8 +73,14 @@ pub struct Attempt<'s> {
 }
 
 impl Attempt<'_> {
-    /// The request bytes, with the key opened for just this call (wiped when dropped).
-    pub fn request(&self, state: &ServingState, client_body: &[u8]) -> Result<SecretBuf> {
+    /// The request bytes, with the key opened for just this call (wiped when dropped), and the
+    /// request's trace context when there is one.
+    pub fn request(
+        &self,
+        state: &ServingState,
+        client_body: &[u8],
+        traceparent: Option<&[u8; 55]>,
+    ) -> Result<SecretBuf> {
         let scope = warden_shared::vault::KeyScope {
             tenant: self.owner.0,
             project: self.owner.1,
@@ -91,7 +97,7 @@ impl Attempt<'_> {
                 fields,
                 replacements,
             } => request::openai(
-                self.origin,
+                (self.origin, traceparent),
                 &plaintext,
                 client_body,
                 fields,
@@ -99,26 +105,38 @@ impl Attempt<'_> {
                 replacements,
             )?,
             Body::Anthropic { body, headers } => request::anthropic(
-                self.origin,
+                (self.origin, traceparent),
                 &plaintext,
                 headers
                     .as_deref()
                     .map(|(v, b)| (v.as_slice(), b.as_deref())),
                 body,
             ),
-            Body::Gemini { body, method } => {
-                request::gemini(self.origin, &plaintext, &self.upstream_model, method, body)
-            }
+            Body::Gemini { body, method } => request::gemini(
+                (self.origin, traceparent),
+                &plaintext,
+                &self.upstream_model,
+                method,
+                body,
+            ),
         })
     }
 
-    pub fn entry(&self, outcome: &'static str, status: Option<u16>) -> AttemptEntry {
+    pub fn entry(
+        &self,
+        outcome: &'static str,
+        status: Option<u16>,
+        (n, sent_us): (usize, u64),
+    ) -> AttemptEntry {
         AttemptEntry {
             provider: self.provider.name(),
             key_id: Arc::clone(&self.key.label.0),
             key_source: self.key.source.name(),
             outcome,
             status,
+            n: n as u32,
+            sent_us,
+            head_us: crate::audit::now_us(),
         }
     }
 }
@@ -157,12 +175,14 @@ pub async fn forward<S: AsyncWriteRent>(
         if i > 0 {
             super::note_route(req, &a, stream);
         }
-        let request = a.request(state, req.body)?;
+        let traceparent = req.trace.as_ref().map(|t| t.upstream(i));
+        let request = a.request(state, req.body, traceparent.as_ref())?;
         let sent_at = Instant::now();
+        let sent = (i, crate::audit::now_us());
         match send(shard, a.origin, request).await {
             Err(e) => {
                 let outcome = outcome_of(&e);
-                note(req, &a, outcome, None);
+                note(req, &a, outcome, None, sent);
                 count(shard, a.key.source, outcome);
                 let now = Instant::now();
                 shard
@@ -190,7 +210,7 @@ pub async fn forward<S: AsyncWriteRent>(
                 }
                 let ok = (200..300).contains(&status);
                 let outcome = if ok { "ok" } else { "status" };
-                note(req, &a, outcome, Some(status));
+                note(req, &a, outcome, Some(status), sent);
                 count(shard, a.key.source, outcome);
                 if retryable_status(status) && more && now < deadline {
                     // The body is left unread: the connection is closed, not pooled.
@@ -261,12 +281,19 @@ pub fn count(shard: &Shard, source: KeySource, outcome: &str) {
     shard.metrics.attempts[s][o].inc();
 }
 
-/// Record an attempt in the request's audit entry.
-pub fn note(req: &Request<'_>, a: &Attempt<'_>, outcome: &'static str, status: Option<u16>) {
+/// Record an attempt in the request's audit entry: how it ended, and (`sent`) its place in the
+/// plan and when it was sent.
+pub fn note(
+    req: &Request<'_>,
+    a: &Attempt<'_>,
+    outcome: &'static str,
+    status: Option<u16>,
+    sent: (usize, u64),
+) {
     req.audit
         .borrow_mut()
         .attempts
-        .push(a.entry(outcome, status));
+        .push(a.entry(outcome, status, sent));
 }
 
 /// Per-shard circuit breakers and retry-after cool-downs, by provider key id. No lock: each

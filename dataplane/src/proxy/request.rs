@@ -33,7 +33,7 @@ pub fn unsupported_params(provider: Provider, upstream_model: &str) -> &'static 
 /// unsupported parameters removed — spliced, not re-serialised — and, when guardrails redact,
 /// the values replaced by placeholders.
 pub fn openai(
-    origin: &Origin,
+    origin: Target<'_>,
     key: &[u8],
     body: &[u8],
     fields: &ChatFields,
@@ -140,7 +140,7 @@ fn splice(
 
 /// Anthropic Messages: `x-api-key`, `anthropic-version` (the client's on the native route).
 pub fn anthropic(
-    origin: &Origin,
+    origin: Target<'_>,
     key: &[u8],
     client_headers: Option<(&[u8], Option<&[u8]>)>,
     body: &[u8],
@@ -163,7 +163,7 @@ pub fn anthropic(
 /// Gemini: the model in the path, the key in `x-goog-api-key` (never the `?key=` query).
 /// `method`: `:generateContent`, `:streamGenerateContent?alt=sse` or `:streamGenerateContent`.
 pub fn gemini(
-    origin: &Origin,
+    origin: Target<'_>,
     key: &[u8],
     upstream_model: &str,
     method: &str,
@@ -178,9 +178,18 @@ pub fn gemini(
     req
 }
 
+/// Where a request goes, and the `traceparent` it carries (the request's trace, with this
+/// attempt's span) when there is one.
+pub type Target<'a> = (&'a Origin, Option<&'a [u8; 55]>);
+
 /// Request line and the headers every provider gets; the caller adds auth and ends the head.
-fn head(origin: &Origin, path: &str, body_len: usize, key_len: usize) -> SecretBuf {
-    let mut req = SecretBuf::with_capacity(body_len + 320 + path.len() + key_len);
+fn head(
+    (origin, traceparent): Target<'_>,
+    path: &str,
+    body_len: usize,
+    key_len: usize,
+) -> SecretBuf {
+    let mut req = SecretBuf::with_capacity(body_len + 400 + path.len() + key_len);
     let mut line = Vec::with_capacity(256);
     let _ = write!(
         line,
@@ -190,5 +199,10 @@ fn head(origin: &Origin, path: &str, body_len: usize, key_len: usize) -> SecretB
         env!("CARGO_PKG_VERSION"),
     );
     req.extend(&line);
+    if let Some(t) = traceparent {
+        req.extend(b"traceparent: ");
+        req.extend(t);
+        req.extend(b"\r\n");
+    }
     req
 }
