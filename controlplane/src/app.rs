@@ -40,6 +40,8 @@ pub struct App {
     pub push_tls: Option<Arc<rustls::ClientConfig>>,
     /// Keys the stored API-key digests (`data_dir/api-key-digest.key`).
     pub key_digests: Option<crate::key_digests::KeyDigests>,
+    /// Where this process's spans go (`[telemetry]`).
+    pub telemetry: Option<Arc<warden_shared::telemetry::Telemetry>>,
 }
 
 /// A built snapshot, ready to push.
@@ -78,6 +80,7 @@ impl App {
             credentials: None,
             push_tls: None,
             key_digests: None,
+            telemetry: None,
         }
     }
 

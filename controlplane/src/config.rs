@@ -37,6 +37,8 @@ pub struct Config {
     /// How snapshots reach data planes that registered an `https://` address.
     #[serde(default)]
     pub dataplanes: DataplanesSection,
+    /// OpenTelemetry traces over OTLP/HTTP, as on the data plane; off unless an endpoint is set.
+    pub telemetry: Option<warden_shared::telemetry::Config>,
 }
 
 /// `[dataplanes]`.
@@ -55,7 +57,13 @@ impl Config {
     pub fn load(path: &Path) -> anyhow::Result<Config> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        let config: Config =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        if let Some(t) = &config.telemetry {
+            t.check()
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        }
+        Ok(config)
     }
 
     pub fn master_key_file(&self) -> PathBuf {

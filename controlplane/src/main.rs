@@ -20,6 +20,7 @@ mod secrets;
 mod snapshot;
 mod store;
 mod tls;
+mod trace;
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -194,6 +195,14 @@ async fn run(config: Config) -> anyhow::Result<()> {
         tracing::info!(converted, "API-key digests in the store are now keyed");
     }
     app.key_digests = Some(digests);
+    app.telemetry = match &config.telemetry {
+        Some(section) => warden_shared::telemetry::Telemetry::new(section),
+        None => None,
+    };
+    if let Some(t) = &app.telemetry {
+        warden_shared::telemetry::export::spawn(Arc::clone(t), "warden-controlplane")
+            .map_err(anyhow::Error::msg)?;
+    }
     let app = Arc::new(app);
     let version = app.publish().await?;
     tokio::spawn(snapshot::pusher(Arc::clone(&app)));

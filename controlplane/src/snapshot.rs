@@ -298,7 +298,8 @@ async fn push_one(
     credential: zeroize::Zeroizing<String>,
     latest: Arc<Published>,
 ) {
-    match tokio::time::timeout(
+    let start = std::time::SystemTime::now();
+    let outcome = match tokio::time::timeout(
         Duration::from_secs(10),
         put_snapshot(&url, &credential, &latest.bytes, app.push_tls.as_ref()),
     )
@@ -309,16 +310,20 @@ async fn push_one(
             if let Err(e) = app.store.ack(&id, version).await {
                 tracing::warn!(dataplane = %id, "recording an acknowledgement: {e}");
             }
+            "acked"
         }
         Ok(Err(e)) => {
             app.pushes[1].fetch_add(1, Relaxed);
-            tracing::warn!(dataplane = %id, version = latest.version, "push failed: {e:#}")
+            tracing::warn!(dataplane = %id, version = latest.version, "push failed: {e:#}");
+            "failed"
         }
         Err(_) => {
             app.pushes[2].fetch_add(1, Relaxed);
-            tracing::warn!(dataplane = %id, version = latest.version, "push timed out")
+            tracing::warn!(dataplane = %id, version = latest.version, "push timed out");
+            "timeout"
         }
-    }
+    };
+    crate::trace::push(&app, &id, latest.version, start, outcome);
 }
 
 /// `PUT {url}/v1/snapshot` (over TLS for an `https://` address, verified against `tls`);

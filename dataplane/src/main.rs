@@ -450,7 +450,10 @@ fn start_telemetry(
     warden_shared::telemetry::export::spawn(Arc::clone(&telemetry), "warden-dataplane")
         .map_err(anyhow::Error::msg)?;
     #[cfg(not(feature = "otlp"))]
-    anyhow::bail!("telemetry.otlp_endpoint: this build has no OTLP exporter (feature otlp)");
-    #[allow(unreachable_code)]
+    {
+        drop(telemetry);
+        anyhow::bail!("telemetry.otlp_endpoint: this build has no OTLP exporter (feature otlp)");
+    }
+    #[cfg(feature = "otlp")]
     Ok(Some(telemetry))
 }

@@ -186,3 +186,46 @@ def test_without_a_client_context_the_gateway_starts_the_trace(traced):
     assert len(server.trace_id) == 16 and server.trace_id != bytes(16)
     sent = json.loads(capture.read_text().splitlines()[-1])
     assert sent["headers"]["traceparent"].startswith(f"00-{server.trace_id.hex()}-")
+
+
+def test_the_control_plane_traces_its_api_too():
+    import urllib.request
+
+    receiver = Receiver()
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = pathlib.Path(tmp) / "controlplane.toml"
+        path.write_text(
+            'listen = "127.0.0.1:0"\n'
+            f'data_dir = "{tmp}/data"\n'
+            "[telemetry]\n"
+            f'otlp_endpoint = "http://127.0.0.1:{receiver.server_address[1]}/v1/traces"\n'
+        )
+        proc, line = _start([str(BIN_DIR / "warden-controlplane"), "--config", str(path)], {"WARDEN_LOG": "warn"})
+        try:
+            addr = _addr_after(line, "http://")
+            req = urllib.request.Request(
+                f"http://{addr}/readyz", headers={"traceparent": f"00-{TRACE_ID}-{CLIENT_SPAN}-01"}
+            )
+            assert urllib.request.urlopen(req, timeout=10).status == 200
+            token = (pathlib.Path(tmp) / "data" / "admin-token").read_text().strip()
+            req = urllib.request.Request(
+                f"http://{addr}/admin/v1/tenants", headers={"authorization": f"Bearer {token}"}
+            )
+            assert urllib.request.urlopen(req, timeout=10).status == 200
+            spans = wait_for(
+                receiver,
+                lambda s: {"GET /readyz", "GET /admin/v1/tenants"} <= {x.name for _, x in s},
+            )
+            resource, ready = next((r, s) for r, s in spans if s.name == "GET /readyz")
+            assert resource["service.name"] == "warden-controlplane"
+            assert ready.trace_id.hex() == TRACE_ID and ready.parent_span_id.hex() == CLIENT_SPAN
+            assert ready.kind == ready.SPAN_KIND_SERVER
+            assert attrs(ready)["http.response.status_code"] == 200
+            tenants = next(s for _, s in spans if s.name == "GET /admin/v1/tenants")
+            assert tenants.parent_span_id == b"" and tenants.trace_id.hex() != TRACE_ID
+            assert all(token not in str(v) for _, s in spans for v in attrs(s).values())
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+            receiver.shutdown()

@@ -57,6 +57,9 @@ pub async fn metrics(State(app): State<Arc<App>>) -> ([(&'static str, &'static s
             reason.name()
         );
     }
+    if let Some(t) = &app.telemetry {
+        t.render("warden_cp", &mut out);
+    }
     let _ = writeln!(out, "# HELP warden_cp_dataplanes Registered data planes.\n# TYPE warden_cp_dataplanes gauge\nwarden_cp_dataplanes {}", planes.len());
     let _ = writeln!(out, "# HELP warden_cp_dataplane_lag_versions Snapshot versions a data plane is behind.\n# TYPE warden_cp_dataplane_lag_versions gauge");
     for d in &planes {
