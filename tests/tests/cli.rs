@@ -124,6 +124,20 @@ fn dataplane_check_says_what_would_stop_a_start() {
         "{}",
         text(&out.stderr)
     );
+
+    let traces = dataplane_config(&dir, "");
+    let mut body = std::fs::read_to_string(&traces).unwrap();
+    body.push_str(
+        "\n[telemetry]\notlp_endpoint = \"http://127.0.0.1:4318/v1/traces\"\nsample_ratio = 2.0\n",
+    );
+    std::fs::write(&traces, body).unwrap();
+    let out = run("warden-dataplane", &["check", "--config", &traces]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("telemetry.sample_ratio"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -195,6 +209,15 @@ fn controlplane_check_reads_without_creating() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).trim(), format!("{path_s}: ok"));
     assert!(!data.exists(), "check creates nothing");
+
+    write("[telemetry]\notlp_endpoint = \"grpc://collector:4317\"\n");
+    let out = run("warden-controlplane", &["check", "--config", &path_s]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("telemetry.otlp_endpoint"),
+        "{}",
+        text(&out.stderr)
+    );
 
     write("[providers.openia]\nbase_url = \"http://127.0.0.1:9\"\n");
     let out = run("warden-controlplane", &["check", "--config", &path_s]);
