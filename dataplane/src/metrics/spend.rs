@@ -32,9 +32,13 @@ const KEY_SOURCES: [&str; 2] = ["byok", "pooled"];
 struct AliasSlot {
     name: OnceLock<Arc<str>>,
     requests: [Counter; CLASSES.len()],
-    /// Input and output tokens.
-    tokens: [Counter; 2],
+    /// Input, output and cached tokens ([`ALIAS_TOKENS`]).
+    tokens: [Counter; ALIAS_TOKENS.len()],
+    /// Picodollars billed.
+    billed: Counter,
 }
+
+const ALIAS_TOKENS: [&str; 3] = ["input", "output", "cached"];
 
 pub struct Spend {
     /// [provider][key source][kind, `TOKEN_KINDS` order].
@@ -90,14 +94,16 @@ impl Spend {
         for (counter, n) in self.tokens[p][source].iter().zip(counts) {
             counter.add(n);
         }
+        let pico = provider.map_or(0, |provider| {
+            let model = entry.upstream_model.as_deref().unwrap_or("");
+            crate::limits::cost(billing, provider, model, source == 1, &u)
+        });
+        self.billed[p][source].add(pico);
         if let Some(slot) = slot {
             slot.tokens[0].add(u.input_tokens);
             slot.tokens[1].add(u.output_tokens);
-        }
-        if let Some(provider) = provider {
-            let model = entry.upstream_model.as_deref().unwrap_or("");
-            let pico = crate::limits::cost(billing, provider, model, source == 1, &u);
-            self.billed[p][source].add(pico);
+            slot.tokens[2].add(u.cached_tokens);
+            slot.billed.add(pico);
         }
     }
 
@@ -212,7 +218,7 @@ pub fn render(out: &mut String, shards: &[&Spend]) {
         "# HELP warden_model_tokens_total Tokens by model alias and kind.\n# TYPE warden_model_tokens_total counter"
     );
     for (name, label) in &labels {
-        for (k, kind) in ["input", "output"].iter().enumerate() {
+        for (k, kind) in ALIAS_TOKENS.iter().enumerate() {
             let n = of(*name, &|slot| slot.tokens[k].get());
             if n > 0 {
                 let _ = writeln!(
@@ -220,6 +226,29 @@ pub fn render(out: &mut String, shards: &[&Spend]) {
                     "warden_model_tokens_total{{model=\"{label}\",kind=\"{kind}\"}} {n}"
                 );
             }
+        }
+    }
+    render_billed(out, &labels, &|name| of(name, &|slot| slot.billed.get()));
+}
+
+/// What each model alias was billed, in dollars.
+fn render_billed(
+    out: &mut String,
+    labels: &[(Option<&str>, String)],
+    of: &dyn Fn(Option<&str>) -> u64,
+) {
+    let _ = writeln!(
+        out,
+        "# HELP warden_model_billed_dollars_total What answers were billed, by model alias.\n# TYPE warden_model_billed_dollars_total counter"
+    );
+    for (name, label) in labels {
+        let pico = of(*name);
+        if pico > 0 {
+            let _ = writeln!(
+                out,
+                "warden_model_billed_dollars_total{{model=\"{label}\"}} {}",
+                pico as f64 / 1e12
+            );
         }
     }
 }
@@ -298,6 +327,8 @@ mod tests {
             "warden_billed_dollars_total{provider=\"openai\",key_source=\"pooled\"} 0.003"
         ));
         assert!(text.contains("warden_limit_rejections_total{limit=\"monthly_spend\"} 1"));
+        // gpt-4o: $0.001 (BYOK, overhead) + $0.003 (pooled, overhead and list price).
+        assert!(text.contains("warden_model_billed_dollars_total{model=\"gpt-4o\"} 0.004"));
         assert!(text.contains("warden_limit_rejections_total{limit=\"tokens_per_minute\"} 0"));
         assert_eq!(label_value("a\"b\\c"), "a\\\"b\\\\c");
     }
