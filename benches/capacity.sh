@@ -10,7 +10,9 @@
 # Env: DURATION (s per saturation run, default 10), LAT_DURATION (s at one connection, 5),
 # CONNS (32), ROUNDS (2: the best round is kept, as the figures on a shared VM vary),
 # TARGET_CORE (0), LOAD_CORE (1), SHARDS (1), AUDIT_EXTRA (lines for the targets' [audit]); BASELINE_BIN and BASELINE_NAME add a row for
-# another warden-dataplane binary (audit on, no guardrails), e.g. one built from an older commit.
+# another warden-dataplane binary (audit on, no guardrails), e.g. one built from an older commit;
+# TRACED=1 adds a row with every request traced ([telemetry] sample_ratio 1.0, spans exported over
+# OTLP/HTTP to an nginx sink that accepts them, on the target core too).
 # Needs wrk and nginx (installed with apt when missing) and a release build (made when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,7 +44,7 @@ trap cleanup EXIT INT TERM
 mkdir -p "$OUT" "$work/logs"
 : >"$OUT/rounds.log"
 
-UP=19100 NGX=19101 W_OFF=19110 W_ON=19120 W_G=19130
+UP=19100 NGX=19101 SINK=19102 W_OFF=19110 W_ON=19120 W_G=19130 W_T=19150
 # A 1 KB prompt of ordinary prose (no PII: the guarded run pays for scanning, not redaction).
 prompt=$(python3 -c 'import sys; w="the quarterly planning notes describe how teams share review duty and ship small changes often ".split(); print(" ".join(w[i % len(w)] for i in range(170))[:1024])')
 body="{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"$prompt\"}]}"
@@ -61,6 +63,10 @@ http {
   server {
     listen 127.0.0.1:$UP;
     location / { default_type application/json; return 200 '$answer'; }
+  }
+  server {
+    listen 127.0.0.1:$SINK;
+    location / { default_type application/x-protobuf; return 200 ''; }
   }
   server {
     listen 127.0.0.1:$NGX;
@@ -104,8 +110,11 @@ CONF
   fi
 }
 
-start_warden() { # port audit guard [binary]
+start_warden() { # port audit guard [binary] [traced]
   dataplane_conf "$1" "$2" "$3" >"$work/w-$1.toml"
+  if [ "${5:-}" = traced ]; then
+    printf '[telemetry]\notlp_endpoint = "http://127.0.0.1:%s/v1/traces"\n' "$SINK" >>"$work/w-$1.toml"
+  fi
   taskset -c "$TARGET_CORE" "${4:-target/release/warden-dataplane}" --config "$work/w-$1.toml" \
     >"$work/logs/w-$1.out" 2>"$work/logs/w-$1.err" &
   pids+=($!)
@@ -122,6 +131,7 @@ start_warden $W_ON on off
 start_warden $W_G on on
 W_B=19140
 [ -n "${BASELINE_BIN:-}" ] && start_warden $W_B on off "$BASELINE_BIN"
+[ -n "${TRACED:-}" ] && start_warden $W_T on off target/release/warden-dataplane traced
 
 cat >"$work/post.lua" <<LUA
 wrk.method = "POST"
@@ -131,7 +141,7 @@ wrk.body = [[$body]]
 LUA
 
 # Every target must answer the request correctly before it is timed.
-for port in $UP $NGX $W_OFF $W_ON $W_G ${BASELINE_BIN:+$W_B}; do
+for port in $UP $NGX $W_OFF $W_ON $W_G ${BASELINE_BIN:+$W_B} ${TRACED:+$W_T}; do
   path=/v1/chat/completions
   code=$(curl -s -o "$work/check.json" -w '%{http_code}' -H 'Content-Type: application/json' \
     -H 'Authorization: Bearer wdn_capacity_bench_key_0123456789abcdef' -d "$body" "http://127.0.0.1:$port$path")
@@ -167,6 +177,10 @@ if [ -n "${BASELINE_BIN:-}" ]; then
   names+=("${BASELINE_NAME:-baseline}, audit on")
   ports+=($W_B)
 fi
+if [ -n "${TRACED:-}" ]; then
+  names+=("Warden, audit on, every request traced")
+  ports+=($W_T)
+fi
 declare -A best_rps best_p50 best_p99
 for round in $(seq 1 "$ROUNDS"); do
   for i in "${!ports[@]}"; do
@@ -200,5 +214,9 @@ machine="$(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(fr
   plain=$(for f in "$work/state-$W_ON"/audit/segment-*; do
     case "$f" in *.zst) zstd -dc "$f" ;; *) cat "$f" ;; esac; done | wc -c)
   stored=$(cat "$work/state-$W_ON"/audit/segment-* | wc -c)
+  if [ -n "${TRACED:-}" ]; then
+    spans=$(curl -fsS "http://127.0.0.1:$((W_T + 1))/metrics" | sed -n 's/^warden_trace_spans_\(exported\|dropped\|failed\)_total /\1 /p' | tr '\n' ' ')
+    echo "Traced target's spans: $spans(counts at the end of the run)."
+  fi
   echo "Audit log of the audit-on target: $recs records, $(python3 -c "print(round(2 * $plain / max($recs, 1)))") B per request plain (two records each), $(python3 -c "print(round(2 * $stored / max($recs, 1)))") B per request as stored ($(ls "$work/state-$W_ON"/audit/ | grep -c '\.zst$') of $(ls "$work/state-$W_ON"/audit/ | grep -c '^segment-') segments compressed by then)."
 } | tee "$OUT/report.md"

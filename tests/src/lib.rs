@@ -515,6 +515,21 @@ impl ControlPlane {
         (project, key)
     }
 
+    /// `warden-controlplane rotate-master-key` against this control plane: what it printed.
+    pub fn rotate_master_key(&self) -> serde_json::Value {
+        let out = Command::new(bin("warden-controlplane"))
+            .args(["rotate-master-key", "--config"])
+            .arg(self.dir.0.join("controlplane.toml"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
     /// Stop it, keeping its data directory.
     pub fn stop(self) -> TempDir {
         let ControlPlane { proc, dir, .. } = self;

@@ -172,17 +172,7 @@ fn the_control_link_runs_over_verified_tls_both_ways() {
 
     // `rotate-master-key` reaches the TLS control plane (trusting its own certificate) and the
     // data plane goes on serving under the new master key.
-    let out = Command::new(warden_tests::bin("warden-controlplane"))
-        .args(["rotate-master-key", "--config"])
-        .arg(cp.dir.0.join("controlplane.toml"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rotated: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rotated = cp.rotate_master_key();
     assert_eq!(rotated["resealed"], 1, "{rotated}");
     let version = rotated["snapshot_version"].as_u64().unwrap();
     let metrics = || {

@@ -465,17 +465,7 @@ fn a_master_key_rotation_keeps_every_data_plane_serving() {
     let gw = Gateway::start(Driver::IoUring, &cp.dataplane_config(1));
     let s = setup(&cp, "acme");
     assert!(eventually(Duration::from_secs(5), || chat(&gw, &s.key).status == 200).is_some());
-    let out = std::process::Command::new(warden_tests::bin("warden-controlplane"))
-        .args(["rotate-master-key", "--config"])
-        .arg(cp.dir.0.join("controlplane.toml"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rotated: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rotated = cp.rotate_master_key();
     assert_eq!(rotated["resealed"], 1);
     assert!(cp.data_dir().join("master.key.previous").exists());
     let version = rotated["snapshot_version"].as_u64().unwrap();
