@@ -37,7 +37,7 @@ fn entry() -> Entry {
             provider: "openai",
             key_id: Arc::from("pk_acme-prod_openai_0"),
             key_source: "byok",
-            outcome: "ok",
+            outcome: warden_dataplane::audit::AttemptOutcome::Ok,
             status: Some(200),
             n: 0,
             sent_us: 0,

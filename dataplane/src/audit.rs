@@ -133,14 +133,50 @@ pub struct Entry {
     pub guard_us: Option<(u64, u64)>,
 }
 
+/// How an upstream attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// A 2xx answer.
+    Ok,
+    /// The provider answered with an error status.
+    Status,
+    Connect,
+    Timeout,
+    Closed,
+    Protocol,
+}
+
+impl AttemptOutcome {
+    /// Every outcome, in metric order (`as usize` indexes it).
+    pub const ALL: [AttemptOutcome; 6] = [
+        AttemptOutcome::Ok,
+        AttemptOutcome::Status,
+        AttemptOutcome::Connect,
+        AttemptOutcome::Timeout,
+        AttemptOutcome::Closed,
+        AttemptOutcome::Protocol,
+    ];
+
+    /// The name in audit records, metrics and spans.
+    pub fn name(self) -> &'static str {
+        match self {
+            AttemptOutcome::Ok => "ok",
+            AttemptOutcome::Status => "status",
+            AttemptOutcome::Connect => "connect",
+            AttemptOutcome::Timeout => "timeout",
+            AttemptOutcome::Closed => "closed",
+            AttemptOutcome::Protocol => "protocol",
+        }
+    }
+}
+
 /// One upstream attempt.
 #[derive(Debug, Clone)]
 pub struct AttemptEntry {
     pub provider: &'static str,
     pub key_id: Arc<str>,
     pub key_source: &'static str,
-    /// ok | status | connect | timeout | closed | protocol
-    pub outcome: &'static str,
+    pub outcome: AttemptOutcome,
     pub status: Option<u16>,
     /// For the request's trace (not recorded): its place in the plan (the span id the
     /// `traceparent` it sent names), and when it was sent and answered (Unix µs).
@@ -199,7 +235,7 @@ impl AttemptFields for AttemptEntry {
             self.provider,
             &self.key_id,
             self.key_source,
-            self.outcome,
+            self.outcome.name(),
             self.status,
         )
     }
@@ -258,7 +294,7 @@ mod tests {
                     provider: "openai",
                     key_id: Arc::from("pk_1"),
                     key_source: "byok",
-                    outcome: "status",
+                    outcome: AttemptOutcome::Status,
                     status: Some(429),
                     n: 0,
                     sent_us: 0,
@@ -268,7 +304,7 @@ mod tests {
                     provider: "openai",
                     key_id: Arc::from("pool_openai_0"),
                     key_source: "pooled",
-                    outcome: "ok",
+                    outcome: AttemptOutcome::Ok,
                     status: Some(200),
                     n: 1,
                     sent_us: 0,

@@ -151,8 +151,8 @@ pub struct ShardMetrics {
     pub audit_rejected: Counter,
     /// Guardrail verdicts: [category, `Category::ALL` order][action, `VERDICT_ACTIONS` order].
     pub guard_verdicts: [[Counter; VERDICT_ACTIONS.len()]; Category::ALL.len()],
-    /// Upstream attempts: [key source byok|pooled][outcome, see `ATTEMPT_OUTCOMES`].
-    pub attempts: [[Counter; ATTEMPT_OUTCOMES.len()]; 2],
+    /// Upstream attempts: [key source byok|pooled][outcome, `AttemptOutcome as usize`].
+    pub attempts: [[Counter; crate::audit::AttemptOutcome::ALL.len()]; 2],
     /// Requests answered by another key or model than their first choice.
     pub fallbacks: Counter,
     /// Keys passed over because their circuit breaker was open (or cooling down after a 429).
@@ -163,10 +163,6 @@ pub struct ShardMetrics {
 /// What a token count counts: read (cached ones included), written, read from the provider's
 /// cache, spent on reasoning.
 pub const TOKEN_KINDS: [&str; 4] = ["input", "output", "cached", "reasoning"];
-
-/// How an upstream attempt ended.
-pub const ATTEMPT_OUTCOMES: [&str; 6] =
-    ["ok", "status", "connect", "timeout", "closed", "protocol"];
 
 impl ShardMetrics {
     /// Count guardrail verdicts under their own category and action.
@@ -371,8 +367,9 @@ pub fn render(
     let _ = writeln!(out, "# HELP warden_upstream_attempts_total Upstream attempts, by key source and outcome (status: the provider answered with an error status).");
     let _ = writeln!(out, "# TYPE warden_upstream_attempts_total counter");
     for (s, source) in ["byok", "pooled"].iter().enumerate() {
-        for (o, outcome) in ATTEMPT_OUTCOMES.iter().enumerate() {
-            let n = sum(&|m| m.attempts[s][o].get());
+        for outcome in crate::audit::AttemptOutcome::ALL {
+            let n = sum(&|m| m.attempts[s][outcome as usize].get());
+            let outcome = outcome.name();
             let _ = writeln!(out, "warden_upstream_attempts_total{{key_source=\"{source}\",outcome=\"{outcome}\"}} {n}");
         }
     }

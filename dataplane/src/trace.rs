@@ -17,7 +17,7 @@ use warden_shared::telemetry::{
     attempt_span_id, SpanKind, SpanRecord, Telemetry, TraceContext, Value,
 };
 
-use crate::audit::Entry;
+use crate::audit::{AttemptOutcome, Entry};
 use crate::http::parse::RequestHead;
 use crate::shard::Shard;
 
@@ -168,7 +168,7 @@ pub fn finish(t: &Telemetry, trace: &Trace, e: &Entry, method: &str, status: u16
         let mut attributes = vec![
             ("gen_ai.provider.name", Value::Static(a.provider)),
             ("warden.key_source", Value::Static(a.key_source)),
-            ("warden.attempt.outcome", Value::Static(a.outcome)),
+            ("warden.attempt.outcome", Value::Static(a.outcome.name())),
         ];
         if let Some(s) = a.status {
             attributes.push(("http.response.status_code", Value::Int(i64::from(s))));
@@ -181,7 +181,7 @@ pub fn finish(t: &Telemetry, trace: &Trace, e: &Entry, method: &str, status: u16
             start: at(a.sent_us),
             end: at(a.head_us.max(a.sent_us)),
             attributes,
-            error: (a.outcome != "ok").then_some(a.outcome),
+            error: (a.outcome != AttemptOutcome::Ok).then_some(a.outcome.name()),
         });
     }
     if let (Some(true), Some(first)) = (e.stream, e.first_byte_us) {

@@ -200,6 +200,16 @@ fn a_revoked_key_falls_back_to_the_pooled_key_streamed_or_not() {
         metrics.contains("warden_upstream_attempts_total{key_source=\"pooled\",outcome=\"ok\"} 2"),
         "{metrics}"
     );
+    // The revoked key's answers are counted under their own outcome, not as ok.
+    assert_eq!(
+        gw.metric("warden_upstream_attempts_total{key_source=\"byok\",outcome=\"status\"}"),
+        Some(2),
+        "{metrics}"
+    );
+    assert_eq!(
+        gw.metric("warden_upstream_attempts_total{key_source=\"byok\",outcome=\"ok\"}"),
+        Some(0)
+    );
 }
 
 #[test]

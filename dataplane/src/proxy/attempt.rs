@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use monoio::io::AsyncWriteRent;
 use warden_shared::catalog::{Dialect, Provider};
 
-use crate::audit::AttemptEntry;
+use crate::audit::{AttemptEntry, AttemptOutcome};
 use crate::conn::{audit_request, Outcome, Request};
 use crate::error::{Error, Kind, Result};
 use crate::route::ChatFields;
@@ -124,7 +124,7 @@ impl Attempt<'_> {
 
     pub fn entry(
         &self,
-        outcome: &'static str,
+        outcome: AttemptOutcome,
         status: Option<u16>,
         (n, sent_us): (usize, u64),
     ) -> AttemptEntry {
@@ -209,7 +209,11 @@ pub async fn forward<S: AsyncWriteRent>(
                     shard.breakers.success(key);
                 }
                 let ok = (200..300).contains(&status);
-                let outcome = if ok { "ok" } else { "status" };
+                let outcome = if ok {
+                    AttemptOutcome::Ok
+                } else {
+                    AttemptOutcome::Status
+                };
                 note(req, &a, outcome, Some(status), sent);
                 count(shard, a.key.source, outcome);
                 if retryable_status(status) && more && now < deadline {
@@ -262,23 +266,19 @@ pub fn retryable_status(status: u16) -> bool {
 }
 
 /// How an upstream error before the response head is recorded.
-pub fn outcome_of(e: &Error) -> &'static str {
+pub fn outcome_of(e: &Error) -> AttemptOutcome {
     match e.kind {
-        Kind::UpstreamConnect => "connect",
-        Kind::UpstreamTimeout => "timeout",
-        Kind::UpstreamClosed => "closed",
-        _ => "protocol",
+        Kind::UpstreamConnect => AttemptOutcome::Connect,
+        Kind::UpstreamTimeout => AttemptOutcome::Timeout,
+        Kind::UpstreamClosed => AttemptOutcome::Closed,
+        _ => AttemptOutcome::Protocol,
     }
 }
 
 /// Count an attempt in the metrics.
-pub fn count(shard: &Shard, source: KeySource, outcome: &str) {
+pub fn count(shard: &Shard, source: KeySource, outcome: AttemptOutcome) {
     let s = usize::from(source == KeySource::Pooled);
-    let o = crate::metrics::ATTEMPT_OUTCOMES
-        .iter()
-        .position(|x| *x == outcome)
-        .unwrap_or(0);
-    shard.metrics.attempts[s][o].inc();
+    shard.metrics.attempts[s][outcome as usize].inc();
 }
 
 /// Record an attempt in the request's audit entry: how it ended, and (`sent`) its place in the
@@ -286,7 +286,7 @@ pub fn count(shard: &Shard, source: KeySource, outcome: &str) {
 pub fn note(
     req: &Request<'_>,
     a: &Attempt<'_>,
-    outcome: &'static str,
+    outcome: AttemptOutcome,
     status: Option<u16>,
     sent: (usize, u64),
 ) {
