@@ -12,13 +12,14 @@ We write only the sentence templates around them, and the way a value is grouped
 Two sets, split so that nothing is tuned on the test part:
 - `dev.jsonl` (seed 1001) uses the templates in T, IDS and LOOKALIKE; detectors and their
   thresholds may be tuned on it;
-- `test.jsonl` (seed 5005) uses its own templates (TEST_T, TEST_IDS, TEST_LOOKALIKE, written after
+- `test.jsonl` (seed 6006) uses its own templates (TEST_T, TEST_IDS, TEST_LOOKALIKE, written after
   the tuning) and other Faker draws; it is frozen: generated once, committed, and only ever
   measured (benches/pii/evaluate.py, and the floors in dataplane/tests/pii_floors.rs).
-  Two earlier test sets were retired after they were measured: seed 2002 (half of T's templates)
-  showed what generic context words ("number") did to look-alikes; seed 3003 (templates of its
-  own) showed bare 12–13 digit card numbers and "my social is" SSNs missed. Their figures are in
-  the issue notes; the misses were worked on with dev only.
+  Three earlier test sets were retired after they were measured: seed 2002 (half of T's
+  templates) showed what generic context words ("number") did to look-alikes; seed 3003
+  (templates of its own) showed bare 12–13 digit card numbers and "my social is" SSNs missed;
+  seed 5005 showed bare phone numbers after words off the telephony list missed. Their figures
+  are in the issue notes and docs/guardrails.md; the misses were worked on with dev only.
 
 The committed files are the sets: Faker's time look-alikes (Unix times, timestamps, dates) are
 drawn up to the day the script runs, so a later run writes other values for those lines.
@@ -140,73 +141,83 @@ IDS = [
     ("SE_PERSONNUMMER", "sv_SE", "ssn", ["Mitt personnummer är {v}.", "Personnummer: {v}", "{name}, personnr {v}", "pnr {v}"]),
     ("US_PASSPORT", "en_US", "passport_number", ["Passport number: {v}", "My passport no. is {v}.", "{name}, passport {v}", "passport {v}, expires 2031"]),
 ]
-# The frozen test set's own templates (seed 5005), written on 2026-12-03 after the detectors were
-# tuned on dev and before this set was generated or measured; never shown to the detectors. Same
-# keys as T and IDS (by entity), and look-alike templates of their own. The two sets before it
-# (seeds 2002 and 3003, templates of their own) were retired once they had been measured and the
-# misses they showed had been worked on; their figures are in the issue notes.
+# The frozen test set's own templates (seed 6006), written on 2026-12-03 before the phone
+# vocabulary was widened and before this set was generated or measured; never shown to the
+# detectors. Same keys as T and IDS (by entity), and look-alike templates of their own. The sets
+# before it (seeds 2002, 3003 and 5005, templates of their own) were retired once they had been
+# measured and their misses worked on with dev; their figures are in the issue notes.
 TEST_T = {
     "CREDIT_CARD": [
-        "The subscription renews on {v} unless you cancel.",
-        "{name} asked us to store {v} for future orders.",
-        "Kartennummer {v}, gültig bis 04/29.",
-        "Paiement refusé pour la carte {v}.",
-        "Tarjeta de crédito: {v}",
-        "Put the deposit on my card, it's {v}.",
-        "Charge {v} the remaining balance.",
-        "Visa {v} exp 08/30",
+        "Refund the last order to card {v}.",
+        "{name}'s corporate card is {v}.",
+        "Zahlung per Kreditkarte {v} bestätigt.",
+        "La tarjeta {v} fue rechazada dos veces.",
+        "Numero carta di credito: {v}",
+        "I paid with {v} and got no receipt.",
+        "Update the card on file to {v} please",
+        "Mastercard {v}, expiry 02/31",
     ],
     "PHONE_NUMBER": [
-        "Our support line: {v}",
-        "{name} can be reached at {v} after lunch.",
-        "If nobody answers, try {v}.",
-        "Tel.: {v}",
-        "Numéro de téléphone : {v}",
-        "Mobilnummer {v}",
-        "Please call back on {v}.",
-        "Número de móvil {v}",
-        "The landlord's number is {v}.",
+        "You can call {name} directly: {v}",
+        "Phone: {v} (weekdays only)",
+        "My new number is {v}, save it.",
+        "Rufen Sie uns an: {v}",
+        "Téléphone portable : {v}",
+        "Teléfono móvil: {v}",
+        "Please text me at {v} when you land.",
+        "Reception desk {v}, extension after the tone",
+        "{name}'s cell: {v}",
     ],
     "EMAIL_ADDRESS": [
-        "Questions? Write to {v}.",
-        "{name} changed their login to {v}",
-        "Adresse e-mail : {v}",
-        "Add {v} to the mailing list.",
+        "Send the contract to {v} today.",
+        "{name} <{v}> wrote:",
+        "Kontakt per E-Mail: {v}",
+        "Please unsubscribe {v}.",
     ],
     "IBAN_CODE": [
-        "Wire the refund to IBAN {v}.",
-        "{name}'s salary goes to {v}.",
-        "Bankverbindung: {v}",
-        "Cuenta de abono {v}",
+        "Our IBAN is {v}.",
+        "{name} asked to be paid into {v}.",
+        "IBAN du bénéficiaire : {v}",
+        "Por favor ingresa en {v}.",
     ],
     "IP_ADDRESS": [
-        "The pod's address is {v}.",
-        "Rate limit hit by {v} again.",
-        "Connect to {v} on port 5432.",
+        "Traffic spiked from {v} overnight.",
+        "Set the DNS server to {v}.",
+        "ping {v} and report the latency",
     ],
     "SWIFT_CODE": [
-        "Receiving bank BIC {v}",
-        "SWIFT: {v} (correspondent bank)",
-        "Please include the BIC {v} on the form.",
+        "BIC code: {v}",
+        "Wire via SWIFT {v} please.",
+        "Bank identifier (BIC) {v}",
     ],
 }
 TEST_IDS = {
-    "US_SSN": ["SSN {v} (applicant)", "Social security # {v}", "For the background check, my SSN: {v}"],
-    "US_ITIN": ["ITIN {v} for the 1040.", "Taxpayer ITIN: {v}"],
-    "UK_NINO": ["NI number {v}, tax code 1257L", "National Insurance: {v}"],
-    "FR_NIR": ["N° de sécurité sociale {v}", "NIR de l'assuré : {v}"],
-    "ES_NIF": ["Con DNI número {v}.", "NIF: {v} (titular)"],
-    "ES_NIE": ["NIE {v} del solicitante", "Número NIE: {v}"],
-    "IT_FISCAL_CODE": ["Codice fiscale del paziente: {v}", "C.F.: {v}"],
-    "NL_BSN": ["BSN: {v} (werknemer)", "Het burgerservicenummer is {v}."],
-    "PL_PESEL": ["PESEL ucznia {v}", "Nr PESEL: {v}"],
-    "CA_SIN": ["SIN number {v} for payroll", "Social insurance no. {v}"],
-    "IN_AADHAAR": ["Aadhaar No. {v}", "UIDAI Aadhaar {v} linked to PAN"],
-    "BR_CPF": ["CPF: {v} (cliente)", "Número do CPF {v}"],
-    "SE_PERSONNUMMER": ["Personnummer: {v} (sökande)", "pers.nr {v}"],
-    "US_PASSPORT": ["US passport {v}, issued 2019", "Passport #: {v}"],
+    "US_SSN": ["SSN on the form: {v}", "Social Security No. {v}", "Verify SSN {v} for {name}."],
+    "US_ITIN": ["ITIN: {v} (filer)", "The taxpayer's ITIN is {v}."],
+    "UK_NINO": ["NI No. {v}", "National Insurance number {v} on the payslip"],
+    "FR_NIR": ["Numéro de sécurité sociale {v}", "NIR {v} (assuré)"],
+    "ES_NIF": ["DNI {v} del cliente", "Mi NIF es {v}."],
+    "ES_NIE": ["NIE: {v}", "Con NIE {v} y pasaporte"],
+    "IT_FISCAL_CODE": ["Codice fiscale {v}", "CF del titolare: {v}"],
+    "NL_BSN": ["BSN {v}", "Burgerservicenummer: {v}"],
+    "PL_PESEL": ["PESEL: {v}", "numer PESEL klienta {v}"],
+    "CA_SIN": ["SIN {v} on the T4", "Social Insurance Number {v}"],
+    "IN_AADHAAR": ["Aadhaar {v}", "My Aadhaar number: {v}"],
+    "BR_CPF": ["CPF {v}", "CPF do pagador: {v}"],
+    "SE_PERSONNUMMER": ["Personnummer {v}", "personnr: {v}"],
+    "US_PASSPORT": ["Passport number {v}", "passport no. {v} (US)"],
 }
 TEST_LOOKALIKE = [
+    "Order #{v} is on its way.",
+    "Quote reference {v}",
+    "Incident {v} resolved.",
+    "SKU {v} restocked.",
+    "Statement no. {v} attached.",
+    "Version {v} rolled out.",
+    "Receipt {v} printed.",
+    "Policy number {v} renewed.",
+]
+LOOKALIKE = [
     "Shipment {v} left the warehouse.",
     "Booking reference {v}",
     "Case #{v} escalated to tier 2.",
@@ -380,7 +391,7 @@ def main():
 
     assert faker.VERSION == FAKER.split("==")[1], f"pinned {FAKER}, found {faker.VERSION}"
     write(os.path.join(HERE, "dev.jsonl"), 1001, False, 200, 1000)
-    write(os.path.join(HERE, "test.jsonl"), 5005, True, 200, 1000)
+    write(os.path.join(HERE, "test.jsonl"), 6006, True, 200, 1000)
 
 
 if __name__ == "__main__":
