@@ -68,10 +68,10 @@ const FLOORS: &[(&str, f64)] = &[
     ("SE_PERSONNUMMER", 0.99),
     ("SWIFT_CODE", 0.99),
     ("US_PASSPORT", 0.99),
-    // Aim 0.97; measured 0.912 on this set (seed 5005, 2026-12-03): bare digits after words the
-    // telephony list does not hold ("can be reached at", "Mobilnummer", "the landlord's number
-    // is", "try"). Fixes are worked on with dev and measured on the next frozen set.
-    ("PHONE_NUMBER", 0.91),
+    // Aim 0.97; measured 0.948 on this set (seed 6006, 2026-12-03): bare digits after words that
+    // do not say "phone" ("my new number is", "reception desk"). Fixes are worked on with dev and
+    // measured on the next frozen set.
+    ("PHONE_NUMBER", 0.94),
     ("EMAIL_ADDRESS", 0.97),
     ("IP_ADDRESS", 0.95),
 ];
