@@ -124,6 +124,16 @@ impl Store {
         Ok(store)
     }
 
+    /// A transaction that will write: `BEGIN IMMEDIATE` takes the write lock up front, so a
+    /// transaction that reads first never finds, at its first write, that another connection
+    /// committed in between (SQLite answers that with "database is locked" at once, without
+    /// waiting out the busy timeout).
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     async fn migrate(&self) -> sqlx::Result<()> {
         sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
             .execute(&self.pool)
@@ -137,7 +147,7 @@ impl Store {
             if done.is_some() {
                 continue;
             }
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             sqlx::raw_sql(sql).execute(&mut *tx).await?;
             sqlx::query("INSERT INTO schema_migrations (version) VALUES (?)")
                 .bind(version)
@@ -317,7 +327,7 @@ impl Store {
 
     /// Replace every key's sealed form (master-key rotation), all or nothing.
     pub async fn reseal(&self, keys: &[ProviderKeyRow]) -> sqlx::Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for k in keys {
             sqlx::query("UPDATE provider_keys SET master_key_id = ?, nonce = ?, ciphertext = ? WHERE id = ?")
                 .bind(k.master_key_id)
@@ -397,7 +407,7 @@ impl Store {
     }
 
     pub async fn set_meta(&self, name: &str, value: i64) -> sqlx::Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM meta WHERE name = ?")
             .bind(name)
             .execute(&mut *tx)

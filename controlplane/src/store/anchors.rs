@@ -72,7 +72,7 @@ impl Store {
         a: &Anchoring,
         now_us: i64,
     ) -> sqlx::Result<Option<(AlertReason, String)>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let latest: Option<(i64, i64)> = sqlx::query_as(
             "SELECT segment, byte_offset FROM audit_anchors WHERE dataplane = ? \
              ORDER BY segment DESC, byte_offset DESC LIMIT 1",

@@ -51,7 +51,7 @@ impl Store {
         &self,
         keyed: impl Fn(&[u8; 32]) -> [u8; 32],
     ) -> anyhow::Result<usize> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let rows: Vec<(String, String)> =
             sqlx::query_as("SELECT id, key_hash FROM api_keys WHERE keyed = 0")
                 .fetch_all(&mut *tx)

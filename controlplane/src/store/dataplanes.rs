@@ -78,7 +78,7 @@ impl Store {
 
     /// Enrol `id` (new, never enrolled, or revoked): the next credential generation, returned.
     pub async fn enrol(&self, id: &str, push_url: &str, version: u64) -> sqlx::Result<i64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO dataplanes (id, push_url, acked_version, last_seen, credential_gen, revoked) \
              VALUES (?, ?, ?, ?, 0, 0) ON CONFLICT (id) DO NOTHING",

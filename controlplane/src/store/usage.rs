@@ -76,7 +76,7 @@ impl Store {
         rows: &[UsageRow],
         requests: &[RequestRow],
     ) -> sqlx::Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let stored: Option<(i64, i64)> =
             sqlx::query_as("SELECT segment, byte_offset FROM usage_cursors WHERE dataplane = ?")
                 .bind(dataplane)
@@ -302,5 +302,79 @@ impl Store {
         .execute(&self.pool)
         .await
         .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Usage batches from several data planes at once, beside admin writes: every one is
+    /// applied. (Deferred transactions that read and then write fail here with "database is
+    /// locked" when another connection committed in between; write transactions begin
+    /// IMMEDIATE.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_batches_and_admin_writes_all_apply() -> anyhow::Result<()> {
+        let dir = std::env::temp_dir().join(format!(
+            "warden-store-test-{}-{}",
+            std::process::id(),
+            crate::secrets::hex(&crate::secrets::random_bytes::<4>()?)
+        ));
+        std::fs::create_dir_all(&dir)?;
+        let store = Store::open(&dir.join("warden.db")).await?;
+        let row = |i: i64| UsageRow {
+            day: "2026-12-03".into(),
+            tenant: "t".into(),
+            project: "p".into(),
+            environment: "production".into(),
+            provider: "openai".into(),
+            model: "gpt-4o".into(),
+            key_source: "byok".into(),
+            requests: 1,
+            input_tokens: i,
+            output_tokens: 1,
+            cached_tokens: 0,
+        };
+        let mut tasks = tokio::task::JoinSet::new();
+        for plane in 0..6 {
+            let store = store.clone();
+            tasks.spawn(async move {
+                for n in 0..40i64 {
+                    let from = Cursor {
+                        segment: 1,
+                        offset: n,
+                    };
+                    let to = Cursor {
+                        segment: 1,
+                        offset: n + 1,
+                    };
+                    store
+                        .apply_usage(&format!("dp{plane}"), from, to, &[row(n)], &[])
+                        .await?;
+                }
+                anyhow::Ok(())
+            });
+        }
+        for n in 0..40 {
+            let store = store.clone();
+            tasks.spawn(async move {
+                store
+                    .insert_tenant(&format!("t{n}"), &format!("acme{n}"), "team")
+                    .await?;
+                anyhow::Ok(())
+            });
+        }
+        while let Some(done) = tasks.join_next().await {
+            done??;
+        }
+        let total: i64 = store
+            .usage("2026-12-03", "2026-12-03", None, None)
+            .await?
+            .iter()
+            .map(|r| r.requests)
+            .sum();
+        assert_eq!(total, 6 * 40);
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
     }
 }
