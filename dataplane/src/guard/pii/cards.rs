@@ -129,6 +129,12 @@ pub fn card(c: &Candidate) -> Option<(usize, usize)> {
     if !(12..=19).contains(&d.len()) || !luhn(&d) || !super::one_separator(m) {
         return None;
     }
+    // The first groups of a longer number written the same way (`4842-4376-4116-7596-882`, a
+    // 19-digit run whose first 16 digits pass): not a card of their own.
+    let sep = m.iter().copied().find(|b| !b.is_ascii_digit());
+    if sep.is_some() && c.after() == sep && c.text.get(c.end + 1).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
     // Twelve or thirteen bare digits in a network's range and Luhn-valid are a card too: a random
     // 12-digit id passes both about 1.5 % of the time (Maestro's 50 and 56–69 with Luhn), a
     // 13-digit one 1 % (Visa's 4) — a false redaction we take over a card sent upstream. Named
@@ -195,6 +201,14 @@ mod tests {
         assert!(!check("EAN 676329492851"), "named as a product code");
         assert!(check("6763 2949 2851") && check("Maestro 676329492851"));
         assert!(!check("4111-1111 1111-1111"), "mixed separators");
+        let longer = "4111-1111-1111-1111-882";
+        let c = Candidate {
+            text: longer.as_bytes(),
+            start: 0,
+            end: 19,
+            phones: &Plans::empty(),
+        };
+        assert_eq!(card(&c), None, "the first groups of a longer number");
         assert!(
             check("4006381333932"),
             "thirteen bare digits, Visa's range, Luhn-valid"
