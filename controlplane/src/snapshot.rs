@@ -345,11 +345,7 @@ async fn put_snapshot(
         return exchange(tcp, authority, token, bytes).await;
     }
     let config = tls.ok_or_else(|| anyhow::anyhow!("no TLS client configuration"))?;
-    let host = authority
-        .rsplit_once(':')
-        .map_or(authority, |(h, _)| h)
-        .trim_start_matches('[')
-        .trim_end_matches(']');
+    let host = warden_shared::authority_host(authority);
     let name = rustls::pki_types::ServerName::try_from(host.to_owned())
         .map_err(|_| anyhow::anyhow!("push_url host {host:?} is not a name or address"))?;
     let stream = tokio_rustls::TlsConnector::from(Arc::clone(config))

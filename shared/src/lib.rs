@@ -61,6 +61,30 @@ impl ApiKeyDigester {
     }
 }
 
+/// The host of a `host:port` authority, IPv6 brackets removed: the name a TLS client verifies.
+pub fn authority_host(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+}
+
+#[cfg(test)]
+mod authority_tests {
+    #[test]
+    fn hosts_of_authorities() {
+        for (authority, host) in [
+            ("cp.example.com:8443", "cp.example.com"),
+            ("cp.example.com", "cp.example.com"),
+            ("127.0.0.1:9090", "127.0.0.1"),
+            ("[::1]:9090", "::1"),
+            ("[fe80::1]", "fe80::1"),
+        ] {
+            assert_eq!(super::authority_host(authority), host);
+        }
+    }
+}
+
 /// A display-safe fingerprint of a secret: `sha256:` and the first 12 hex digits of its digest.
 /// It identifies a key in listings, logs and audit records without revealing any of it.
 pub fn fingerprint(secret: &[u8]) -> String {

@@ -144,11 +144,7 @@ fn post_json_reply(url: &str, bearer: &str, body: &str) -> std::io::Result<(u16,
         let config = TLS
             .get()
             .ok_or_else(|| std::io::Error::other("no TLS configuration for the control plane"))?;
-        let host = authority
-            .rsplit_once(':')
-            .map_or(authority, |(h, _)| h)
-            .trim_start_matches('[')
-            .trim_end_matches(']');
+        let host = warden_shared::authority_host(authority);
         let name = rustls::pki_types::ServerName::try_from(host.to_owned())
             .map_err(|_| std::io::Error::other("control_plane host is not a name or address"))?;
         let conn = rustls::ClientConnection::new(Arc::clone(config), name)
