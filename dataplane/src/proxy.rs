@@ -235,22 +235,41 @@ pub fn note_route(req: &Request<'_>, a: &Attempt<'_>, stream: bool) {
 
 pub use attempt::forward;
 
+/// The attempt whose response is the client's, that response, and when it was sent.
+pub struct Winner<'s> {
+    pub attempt: Attempt<'s>,
+    pub exchange: crate::upstream::client::Exchange,
+    pub sent_at: Instant,
+}
+
+/// What the client asked for: a stream or not, in which dialect, screened by which guard.
+pub struct Delivery {
+    pub stream: bool,
+    pub dialect: Dialect,
+    pub response_guard: Option<crate::guard::response::ResponseGuard>,
+}
+
 /// Answer the client from the provider's response to the attempt that is the client's: streamed
 /// through the pump, or whole. The `response` record is committed before the answer's last
 /// bytes go out.
-#[allow(clippy::too_many_arguments)]
 pub async fn answer<S: AsyncWriteRent>(
     shard: &Shard,
     client: &mut S,
     out: &mut Vec<u8>,
     req: &Request<'_>,
-    mut exchange: crate::upstream::client::Exchange,
-    a: Attempt<'_>,
-    stream: bool,
-    mut response_guard: Option<crate::guard::response::ResponseGuard>,
-    dialect: Dialect,
-    sent_at: Instant,
+    winner: Winner<'_>,
+    delivery: Delivery,
 ) -> Result<Outcome> {
+    let Winner {
+        attempt: a,
+        mut exchange,
+        sent_at,
+    } = winner;
+    let Delivery {
+        stream,
+        dialect,
+        mut response_guard,
+    } = delivery;
     // Usage was asked for on the client's behalf (to meter the stream): its chunk is dropped.
     let strip_usage =
         matches!(&a.body, attempt::Body::OpenAi { fields, .. } if !fields.include_usage);
@@ -261,7 +280,7 @@ pub async fn answer<S: AsyncWriteRent>(
     }
     let status = exchange.head.status;
     if stream && status == 200 && exchange.head.event_stream {
-        let mut translator = match translation {
+        let translator = match translation {
             Translation::None => StreamTranslator::Passthrough,
             Translation::Anthropic(meta) => {
                 StreamTranslator::Anthropic(Box::new(anthropic::Stream::new(meta)))
@@ -276,11 +295,13 @@ pub async fn answer<S: AsyncWriteRent>(
             out,
             &mut exchange,
             req,
-            &mut translator,
-            dialect,
-            sent_at,
-            response_guard.as_mut(),
-            strip_usage,
+            pump::Stream {
+                translator,
+                dialect,
+                sent_at,
+                guard: response_guard.as_mut(),
+                strip_usage,
+            },
         )
         .await;
         let upstream = sent_at.elapsed();

@@ -229,12 +229,16 @@ pub async fn forward<S: AsyncWriteRent>(
                     client,
                     out,
                     req,
-                    exchange,
-                    a,
-                    stream,
-                    response_guard,
-                    dialect,
-                    sent_at,
+                    super::Winner {
+                        attempt: a,
+                        exchange,
+                        sent_at,
+                    },
+                    super::Delivery {
+                        stream,
+                        dialect,
+                        response_guard,
+                    },
                 )
                 .await;
             }

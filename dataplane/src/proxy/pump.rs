@@ -28,19 +28,34 @@ pub enum End {
     UpstreamFailed,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// How one stream is carried to the client.
+pub struct Stream<'g> {
+    /// Passthrough, or the provider's events into OpenAI chunks.
+    pub translator: StreamTranslator,
+    /// The client's dialect (for error events).
+    pub dialect: Dialect,
+    /// When the request went to the provider (idle deadlines run from the last event).
+    pub sent_at: Instant,
+    pub guard: Option<&'g mut ResponseGuard>,
+    /// Usage was asked for on the client's behalf (to meter the stream): its chunk is dropped.
+    pub strip_usage: bool,
+}
+
 pub async fn run<S: AsyncWriteRent>(
     shard: &Shard,
     client: &mut S,
     out: &mut Vec<u8>,
     exchange: &mut Exchange,
     req: &Request<'_>,
-    translator: &mut StreamTranslator,
-    dialect: Dialect,
-    sent_at: Instant,
-    mut guard: Option<&mut ResponseGuard>,
-    strip_usage: bool,
+    stream: Stream<'_>,
 ) -> End {
+    let Stream {
+        mut translator,
+        dialect,
+        sent_at,
+        mut guard,
+        strip_usage,
+    } = stream;
     out.clear();
     {
         let added = req.headers.borrow();
