@@ -84,8 +84,8 @@ impl TraceContext {
         if v[2] != b'-' || v[35] != b'-' || v[52] != b'-' || v[..2] == *b"ff" {
             return None;
         }
-        let version = hex_bytes::<1>(&v[..2])?;
-        let _ = version;
+        // The version must be hex; any but ff is read for the fields below.
+        hex_bytes::<1>(&v[..2])?;
         let trace_id = hex_bytes::<16>(&v[3..35])?;
         let span_id = hex_bytes::<8>(&v[36..52])?;
         let flags = hex_bytes::<1>(&v[53..55])?[0];
