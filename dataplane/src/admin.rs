@@ -297,7 +297,7 @@ async fn handle<S: AsyncReadRent + AsyncWriteRent>(mut stream: S, view: Arc<Admi
             false,
         ),
     }
-    let _ = crate::conn::flush(&mut stream, &mut out).await;
+    let _ = crate::client::write_out(&mut stream, &mut out).await;
 }
 
 /// `PUT /v1/snapshot` from the control plane: authenticate, read the body, apply.

@@ -7,9 +7,6 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::http::body::ChunkError;
-use crate::http::parse::HeadError;
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// Unparseable request line or headers.
@@ -212,34 +209,5 @@ impl<T> OrErr<T> for std::io::Result<T> {
 impl<T> OrErr<T> for Option<T> {
     fn or_err(self, kind: Kind, context: &'static str) -> Result<T> {
         self.ok_or(Error::new(kind, context))
-    }
-}
-
-impl From<HeadError> for Error {
-    fn from(e: HeadError) -> Error {
-        match e {
-            HeadError::TooLarge => {
-                Error::new(Kind::HeadTooLarge, "request head exceeds the size limit")
-            }
-            HeadError::TooManyHeaders => {
-                Error::new(Kind::HeadTooLarge, "request has too many header fields")
-            }
-            HeadError::Malformed(why) => Error::new(Kind::Malformed, why),
-            HeadError::Framing(why) => Error::new(Kind::Framing, why),
-            HeadError::Version => {
-                Error::new(Kind::HttpVersion, "only HTTP/1.0 and HTTP/1.1 are served")
-            }
-        }
-    }
-}
-
-impl From<ChunkError> for Error {
-    fn from(e: ChunkError) -> Error {
-        match e {
-            ChunkError::Malformed(why) => Error::new(Kind::Framing, why),
-            ChunkError::TooLarge => {
-                Error::new(Kind::BodyTooLarge, "request body exceeds the size limit")
-            }
-        }
     }
 }

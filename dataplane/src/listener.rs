@@ -11,8 +11,8 @@ use monoio::net::TcpListener;
 use socket2::{Domain, Socket, Type};
 
 use crate::error::{Error, Kind};
-use crate::http::respond;
 use crate::shard::Shard;
+use warden_shared::catalog::Dialect;
 
 /// Bind `n` sockets to `addr` with SO_REUSEPORT. With port 0 the first socket picks the port and
 /// the others join it, so every shard listens on the same port.
@@ -107,14 +107,13 @@ async fn serve_tls(
 
 /// Over the connection limit: a 503 in the OpenAI dialect, then close.
 async fn refuse(shard: Rc<Shard>, stream: monoio::net::TcpStream) {
-    let mut stream = stream;
     let mut rid = Vec::with_capacity(32);
     shard.next_request_id(&mut rid);
-    let mut out = Vec::with_capacity(256);
     let err = Error::new(
         Kind::Overloaded,
         "this shard is at its connection limit; retry shortly",
     );
-    respond::error(&mut out, &err, &rid, false);
-    let _ = crate::conn::flush(&mut stream, &mut out).await;
+    let _ = crate::client::Client::new(stream)
+        .error(&err, Dialect::OpenAi, &rid, false)
+        .await;
 }

@@ -25,7 +25,8 @@ use warden_dataplane::config::Config;
 use warden_dataplane::control::{load_public_key, spawn_registration, Control};
 use warden_dataplane::listener::bind_all;
 use warden_dataplane::metrics::ShardMetrics;
-use warden_dataplane::shard::{self, ShardSpec};
+use warden_dataplane::runtime;
+use warden_dataplane::shard::ShardSpec;
 use warden_dataplane::upstream::dns::spawn_resolvers;
 
 #[global_allocator]
@@ -192,7 +193,7 @@ fn run(config: Config) -> anyhow::Result<()> {
     for (id, listener) in listeners.into_iter().enumerate() {
         let (drain_tx, drain_rx) = futures_channel::oneshot::channel();
         drains.push(drain_tx);
-        handles.push(shard::spawn(ShardSpec {
+        handles.push(runtime::spawn(ShardSpec {
             id,
             core: Some(id % cores),
             listener,

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_channel::oneshot;
-use monoio_rustls::TlsConnector;
 use warden_shared::snapshot::Snapshot;
 use warden_shared::vault::Keyring;
 
@@ -21,6 +20,7 @@ use crate::state::ServingState;
 use crate::upstream::client::tls_connector;
 use crate::upstream::dns::{Lookup, Resolver};
 use crate::upstream::pool::Pool;
+use crate::upstream::Upstream;
 
 pub struct Shard {
     pub id: usize,
@@ -29,9 +29,8 @@ pub struct Shard {
     pub head_limits: HeadLimits,
     pub timeouts: Timeouts,
     pub metrics: Arc<ShardMetrics>,
-    pub pool: Pool,
-    pub resolver: Resolver,
-    pub tls: TlsConnector,
+    /// The keep-alive pool, DNS cache and TLS client this shard reaches providers with.
+    pub upstream: Upstream,
     /// Client TLS on `listen` (`[tls]`): this shard's acceptor, refreshed after a reload.
     pub server_tls: Option<crate::tls::ShardTls>,
     /// The guardrail detectors (shared, read-only) and this shard's Hyperscan scratch.
@@ -50,7 +49,7 @@ pub struct Shard {
     pub access_log: bool,
     /// Trying the next key or provider (`[fallback]`), and this shard's view of failing keys.
     pub fallback: crate::config::Fallback,
-    pub breakers: crate::proxy::attempt::Breakers,
+    pub breakers: crate::upstream::breaker::Breakers,
     /// Traces (`[telemetry]`): the exporter's queue, and this shard's span and trace ids.
     pub telemetry: Option<Arc<warden_shared::telemetry::Telemetry>>,
     pub ids: warden_shared::telemetry::Ids,
@@ -176,59 +175,9 @@ impl Timeouts {
     }
 }
 
-/// Start a shard thread. It returns when the shard has drained.
-pub fn spawn(spec: ShardSpec) -> std::io::Result<std::thread::JoinHandle<Result<(), String>>> {
-    std::thread::Builder::new()
-        .name(format!("warden-shard-{}", spec.id))
-        .spawn(move || run(spec))
-}
-
-fn run(spec: ShardSpec) -> Result<(), String> {
-    let ready = spec.ready.clone();
-    let id = spec.id;
-    let result = serve(spec);
-    if let Err(e) = &result {
-        let _ = ready.send(Err(format!("shard {id}: {e}")));
-    }
-    result
-}
-
-fn serve(mut spec: ShardSpec) -> Result<(), String> {
-    if let Some(core) = spec.core {
-        if let Err(e) = monoio::utils::bind_to_cpu_set([core]) {
-            tracing::warn!(
-                shard = spec.id,
-                core,
-                "could not pin shard to its core: {e:?}"
-            );
-        }
-    }
-    let mut runtime = monoio::RuntimeBuilder::<monoio::FusionDriver>::new()
-        .with_entries(spec.config.io_uring_entries)
-        .enable_timer()
-        .build()
-        .map_err(|e| format!("shard {}: starting the runtime: {e}", spec.id))?;
-    spec.metrics.io_uring.store(
-        u64::from(monoio::utils::detect_uring()),
-        std::sync::atomic::Ordering::Relaxed,
-    );
-    runtime.block_on(async move {
-        let audit = spec.audit.take();
-        let shard = Rc::new(build(&spec, audit)?);
-        let (_, unused) = futures_channel::mpsc::unbounded();
-        let updates = std::mem::replace(&mut spec.updates, unused);
-        monoio::spawn(apply_updates(Rc::clone(&shard), updates));
-        let listener = monoio::net::TcpListener::from_std(spec.listener)
-            .map_err(|e| format!("shard {}: adopting the listener: {e}", spec.id))?;
-        let _ = spec.ready.send(Ok(spec.id));
-        crate::listener::accept_loop(shard, listener, spec.drain).await;
-        Ok(())
-    })
-}
-
 /// Swap in each new serving state as it arrives. Requests in flight keep the `Rc` of the state
 /// they started with; the next request sees the new one.
-async fn apply_updates(
+pub async fn apply_updates(
     shard: Rc<Shard>,
     mut updates: futures_channel::mpsc::UnboundedReceiver<StateUpdate>,
 ) {
@@ -241,7 +190,8 @@ async fn apply_updates(
     }
 }
 
-fn build(
+/// This shard's state, built on its own thread from what the process shares.
+pub fn build(
     spec: &ShardSpec,
     audit: Option<crate::audit::producer::Producer>,
 ) -> Result<Shard, String> {
@@ -265,9 +215,14 @@ fn build(
         telemetry: spec.telemetry.clone(),
         ids: warden_shared::telemetry::Ids::new(),
         metrics: Arc::clone(&spec.metrics),
-        pool: Pool::new(upstream.pool_max_idle_per_origin, ms(upstream.pool_idle_ms)),
-        resolver: Resolver::new(spec.dns.clone(), ms(upstream.dns_ttl_ms)),
-        tls: tls_connector(upstream.ca_file.as_deref())?,
+        upstream: Upstream {
+            pool: Pool::new(upstream.pool_max_idle_per_origin, ms(upstream.pool_idle_ms)),
+            resolver: Resolver::new(spec.dns.clone(), ms(upstream.dns_ttl_ms)),
+            tls: tls_connector(upstream.ca_file.as_deref())?,
+            connect_timeout: ms(config.timeouts.upstream_connect_ms),
+            first_byte_timeout: ms(config.timeouts.upstream_first_byte_ms),
+            metrics: Arc::clone(&spec.metrics),
+        },
         server_tls: spec
             .server_tls
             .as_ref()

@@ -5,6 +5,7 @@
 //! `/v1/models` body of each project is rendered here once, not per request.
 
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use warden_shared::catalog::Provider;
@@ -14,7 +15,7 @@ use warden_shared::snapshot::{
 };
 use warden_shared::vault::Keyring;
 
-use crate::guard::custom::{compile_all, CustomSet, CustomSets};
+use crate::guard::custom::{compile_all, CustomScan, CustomSet, CustomSets, ScratchOwner};
 use crate::http::respond::json_string;
 use crate::upstream::origin::Origin;
 
@@ -33,7 +34,7 @@ pub struct ServingState {
     /// Opens sealed provider keys for one request at a time.
     pub master: Arc<Keyring>,
     /// Scratch space for every project's custom-pattern database (this shard's own).
-    pub custom_scratch: Option<hyperscan::Scratch>,
+    custom_scratch: Option<hyperscan::Scratch>,
     /// What usage costs (for spend limits).
     pub billing: BillingRates,
     /// The operator's pooled keys (sealed), in priority order, with their labels.
@@ -100,6 +101,12 @@ pub struct RouteTarget {
     pub upstream_model: Arc<str>,
     /// Aliases tried when every key of this one has failed.
     pub fallbacks: Vec<Box<str>>,
+}
+
+impl ScratchOwner for ServingState {
+    fn custom_scratch(&self) -> Option<&hyperscan::Scratch> {
+        self.custom_scratch.as_ref()
+    }
 }
 
 impl ServingState {
@@ -292,6 +299,16 @@ impl ServingState {
             None => hash,
         };
         self.api_keys.get(&digest)
+    }
+
+    /// The project's operator-defined patterns with this shard's scratch for them, for one
+    /// request (`None`: the project has none).
+    pub fn custom_scan(self: &Rc<Self>, project: &ProjectState) -> Option<CustomScan> {
+        let set = project.custom.as_ref()?;
+        Some(CustomScan::new(
+            Arc::clone(set),
+            Rc::clone(self) as Rc<dyn ScratchOwner>,
+        ))
     }
 
     pub fn route(&self, alias: &str) -> Option<&RouteTarget> {

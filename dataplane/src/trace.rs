@@ -19,7 +19,6 @@ use warden_shared::telemetry::{
 
 use crate::audit::{AttemptOutcome, Entry};
 use crate::http::parse::RequestHead;
-use crate::shard::Shard;
 
 /// A request's place in a trace.
 #[derive(Debug, Clone, Copy)]
@@ -36,11 +35,16 @@ pub struct Trace {
 
 impl Trace {
     /// `None` when tracing is off and the client sent no valid `traceparent`.
-    pub fn start(shard: &Shard, head: &RequestHead, buf: &[u8]) -> Option<Trace> {
+    pub fn start(
+        telemetry: Option<&Telemetry>,
+        ids: &warden_shared::telemetry::Ids,
+        head: &RequestHead,
+        buf: &[u8],
+    ) -> Option<Trace> {
         let client = head
             .traceparent
             .and_then(|s| TraceContext::parse(s.get(buf)));
-        let Some(t) = &shard.telemetry else {
+        let Some(t) = telemetry else {
             return client.map(|context| Trace {
                 context,
                 parent: None,
@@ -51,14 +55,14 @@ impl Trace {
         let (trace_id, sampled, parent) = match client {
             Some(c) => (c.trace_id, c.sampled, Some(c.span_id)),
             None => {
-                let id = shard.ids.trace_id();
+                let id = ids.trace_id();
                 (id, t.samples(&id), None)
             }
         };
         Some(Trace {
             context: TraceContext {
                 trace_id,
-                span_id: shard.ids.span_id(),
+                span_id: ids.span_id(),
                 sampled,
             },
             parent,

@@ -54,6 +54,17 @@ impl From<warden_shared::audit::Usage> for Usage {
     }
 }
 
+impl From<Usage> for warden_shared::audit::Usage {
+    fn from(u: Usage) -> warden_shared::audit::Usage {
+        warden_shared::audit::Usage {
+            input_tokens: u.prompt,
+            output_tokens: u.completion,
+            cached_tokens: u.cached,
+            reasoning_tokens: u.reasoning,
+        }
+    }
+}
+
 impl Usage {
     pub fn write(&self, out: &mut Vec<u8>) {
         let _ = write!(

@@ -94,6 +94,24 @@ fn a_request_whose_token_estimate_does_not_fit_is_refused() {
 }
 
 #[test]
+fn a_request_refused_after_admission_gives_its_reservation_back() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::Epoll, &limited(&mock, "tokens_per_minute = 1000\n"));
+    early_in_a_minute();
+    let body = |model: &str| json!({"model": model, "max_tokens": 600, "messages": [{"role": "user", "content": "hello"}]});
+    // The project has no DeepSeek key: each request is admitted (600+ tokens reserved of 1000),
+    // then refused for want of a key, and must hand its reservation back.
+    for _ in 0..3 {
+        let res = post_json(gw.addr, "/v1/chat/completions", KEY, &body("deepseek-chat"));
+        assert_eq!(res.status, 400, "{}", res.text());
+        assert_eq!(res.json()["error"]["code"], "provider_key_missing");
+    }
+    let res = gw.chat(&body("gpt-4o"));
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(mock.captured().len(), 1);
+}
+
+#[test]
 fn the_spend_cap_stops_requests_and_the_threshold_warns() {
     let mock = Mock::start(&[]);
     // Overhead alone: $0.10 per million input tokens, $0.20 per million output tokens.

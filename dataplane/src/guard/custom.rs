@@ -10,7 +10,6 @@ use hyperscan::prelude::*;
 use warden_shared::snapshot::{CustomPattern, Snapshot};
 
 use super::engine::Finding;
-use crate::state::{ProjectState, ServingState};
 
 pub struct CustomSet {
     db: BlockDatabase,
@@ -80,24 +79,29 @@ impl CustomSet {
 }
 
 /// A project's set with the shard's scratch that fits it, held for the length of a request (a
-/// snapshot swapped in meanwhile does not change what this request scans with).
+/// snapshot swapped in meanwhile does not change what this request scans with). The serving
+/// state hands them out (`ServingState::custom_scan`).
 #[derive(Clone)]
 pub struct CustomScan {
     set: Arc<CustomSet>,
-    state: Rc<ServingState>,
+    scratch: Rc<dyn ScratchOwner>,
+}
+
+/// What holds the shard's scratch for a snapshot's custom sets (the serving state): a scratch
+/// is not `Sync`, so a request keeps its owner alive rather than a share of the scratch.
+pub trait ScratchOwner {
+    /// Fitted to every set of the snapshot ([`CustomSet::fit_scratch`]).
+    fn custom_scratch(&self) -> Option<&hyperscan::Scratch>;
 }
 
 impl CustomScan {
-    pub fn for_project(state: &Rc<ServingState>, project: &ProjectState) -> Option<CustomScan> {
-        project.custom.as_ref().map(|set| CustomScan {
-            set: Arc::clone(set),
-            state: Rc::clone(state),
-        })
+    pub fn new(set: Arc<CustomSet>, scratch: Rc<dyn ScratchOwner>) -> CustomScan {
+        CustomScan { set, scratch }
     }
 
     /// See [`CustomSet::scan`].
     pub fn scan(&self, text: &[u8], taken: &[Finding], out: &mut Vec<Finding>) {
-        if let Some(scratch) = &self.state.custom_scratch {
+        if let Some(scratch) = self.scratch.custom_scratch() {
             self.set.scan(scratch, text, taken, out);
         }
     }

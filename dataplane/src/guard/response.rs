@@ -443,7 +443,7 @@ mod tests {
         let text =
             "Ask EMP-123456 or EMP-654321, then EMP-123456 again. Then Project Osprey starts.";
         for step in [1, 2, 3, 7, 1000] {
-            let custom = CustomScan::for_project(&state, &state.projects[0]);
+            let custom = state.custom_scan(&state.projects[0]);
             let mut g = ResponseGuard::with_request(
                 &GuardrailPolicy::default(),
                 &crate::guard::apply::Plan::default(),

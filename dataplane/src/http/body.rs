@@ -267,6 +267,20 @@ fn hex_value(b: u8) -> u8 {
     }
 }
 
+impl From<ChunkError> for crate::error::Error {
+    fn from(e: ChunkError) -> crate::error::Error {
+        match e {
+            ChunkError::Malformed(why) => {
+                crate::error::Error::new(crate::error::Kind::Framing, why)
+            }
+            ChunkError::TooLarge => crate::error::Error::new(
+                crate::error::Kind::BodyTooLarge,
+                "request body exceeds the size limit",
+            ),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

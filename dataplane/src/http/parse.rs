@@ -363,6 +363,29 @@ fn parse_content_length(value: &[u8]) -> Result<u64, HeadError> {
     Ok(v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
 }
 
+impl From<HeadError> for crate::error::Error {
+    fn from(e: HeadError) -> crate::error::Error {
+        match e {
+            HeadError::TooLarge => crate::error::Error::new(
+                crate::error::Kind::HeadTooLarge,
+                "request head exceeds the size limit",
+            ),
+            HeadError::TooManyHeaders => crate::error::Error::new(
+                crate::error::Kind::HeadTooLarge,
+                "request has too many header fields",
+            ),
+            HeadError::Malformed(why) => {
+                crate::error::Error::new(crate::error::Kind::Malformed, why)
+            }
+            HeadError::Framing(why) => crate::error::Error::new(crate::error::Kind::Framing, why),
+            HeadError::Version => crate::error::Error::new(
+                crate::error::Kind::HttpVersion,
+                "only HTTP/1.0 and HTTP/1.1 are served",
+            ),
+        }
+    }
+}
+
 #[cfg(test)]
 #[path = "parse_tests.rs"]
 mod tests;

@@ -13,17 +13,14 @@
 //! attempt (provider, key id, key source, outcome, status) goes into the audit record and the
 //! metrics. The last candidate's answer, error or not, is the client's.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use monoio::io::AsyncWriteRent;
-use warden_shared::catalog::{Dialect, Provider};
+use warden_shared::catalog::Provider;
 
 use crate::audit::{AttemptEntry, AttemptOutcome};
-use crate::conn::{audit_request, Outcome, Request};
+use crate::context::Request;
 use crate::error::{Error, Kind, Result};
 use crate::route::ChatFields;
 use crate::shard::Shard;
@@ -31,7 +28,8 @@ use crate::state::{KeyRef, KeySource, RouteTarget, ServingState};
 use crate::upstream::io::SecretBuf;
 use crate::upstream::origin::Origin;
 
-use super::{request, Prepared, Translation};
+use super::request;
+use crate::translate::Meta;
 use crate::upstream::client::send;
 
 /// The client's `anthropic-version` and `anthropic-beta` values, passed on by the native route.
@@ -57,6 +55,16 @@ pub enum Body<'s> {
         body: Rc<Vec<u8>>,
         method: &'static str,
     },
+}
+
+/// How a provider's answer is turned into the client's.
+#[derive(Clone)]
+pub enum Translation {
+    /// Same dialect on both sides.
+    None,
+    Anthropic(Meta),
+    /// Gemini, with the prefix that makes generated tool-call ids unique.
+    Gemini(Meta, String),
 }
 
 /// One way to answer a request: a provider and model, a key, and the body for them.
@@ -122,6 +130,18 @@ impl Attempt<'_> {
         })
     }
 
+    /// Record the route this attempt takes in the request's audit entry.
+    pub fn note_route(&self, req: &Request<'_>, stream: bool) {
+        let mut e = req.audit.borrow_mut();
+        e.provider = Some(self.provider.name());
+        e.model_alias = self.alias.cloned();
+        e.upstream_model = Some(Arc::clone(&self.upstream_model));
+        e.key_source = Some(self.key.source.name());
+        e.provider_key_id = Some(self.key.label.0.clone());
+        e.provider_key_fingerprint = Some(self.key.label.1.clone());
+        e.stream = Some(stream);
+    }
+
     pub fn entry(
         &self,
         outcome: AttemptOutcome,
@@ -141,24 +161,21 @@ impl Attempt<'_> {
     }
 }
 
+/// The attempt whose response is the client's, that response, and when it was sent.
+pub struct Winner<'s> {
+    pub attempt: Attempt<'s>,
+    pub exchange: crate::upstream::client::Exchange,
+    pub sent_at: Instant,
+}
+
 /// Make the attempts in order until one gets an answer that is the client's (see the module
-/// docs), then answer the client from it. The `request` audit record is queued before
-/// anything is sent.
-pub async fn forward<S: AsyncWriteRent>(
+/// docs) and return it. Each attempt is recorded in the audit entry and the metrics.
+pub async fn first_answer<'s>(
     shard: &Shard,
-    client: &mut S,
-    out: &mut Vec<u8>,
     req: &Request<'_>,
-    state: &ServingState,
-    prepared: Prepared<'_>,
-    dialect: Dialect,
-) -> Result<Outcome> {
-    let Prepared {
-        attempts,
-        stream,
-        response_guard,
-    } = prepared;
-    audit_request(shard, req).await?;
+    attempts: Vec<Attempt<'s>>,
+    stream: bool,
+) -> Result<Winner<'s>> {
     let cfg = shard.fallback;
     let deadline = req.started + Duration::from_millis(cfg.deadline_ms);
     let open_for = Duration::from_millis(cfg.breaker_open_ms);
@@ -173,13 +190,13 @@ pub async fn forward<S: AsyncWriteRent>(
             continue;
         }
         if i > 0 {
-            super::note_route(req, &a, stream);
+            a.note_route(req, stream);
         }
         let traceparent = req.trace.as_ref().map(|t| t.upstream(i));
-        let request = a.request(state, req.body, traceparent.as_ref())?;
+        let request = a.request(req.state, req.body, traceparent.as_ref())?;
         let sent_at = Instant::now();
         let sent = (i, crate::audit::now_us());
-        match send(shard, a.origin, request).await {
+        match send(&shard.upstream, a.origin, request).await {
             Err(e) => {
                 let outcome = outcome_of(&e);
                 note(req, &a, outcome, None, sent);
@@ -208,8 +225,7 @@ pub async fn forward<S: AsyncWriteRent>(
                 } else {
                     shard.breakers.success(key);
                 }
-                let ok = (200..300).contains(&status);
-                let outcome = if ok {
+                let outcome = if (200..300).contains(&status) {
                     AttemptOutcome::Ok
                 } else {
                     AttemptOutcome::Status
@@ -224,23 +240,11 @@ pub async fn forward<S: AsyncWriteRent>(
                 if i > 0 {
                     shard.metrics.fallbacks.inc();
                 }
-                return super::answer(
-                    shard,
-                    client,
-                    out,
-                    req,
-                    super::Winner {
-                        attempt: a,
-                        exchange,
-                        sent_at,
-                    },
-                    super::Delivery {
-                        stream,
-                        dialect,
-                        response_guard,
-                    },
-                )
-                .await;
+                return Ok(Winner {
+                    attempt: a,
+                    exchange,
+                    sent_at,
+                });
             }
         }
     }
@@ -300,127 +304,9 @@ pub fn note(
         .push(a.entry(outcome, status, sent));
 }
 
-/// Per-shard circuit breakers and retry-after cool-downs, by provider key id. No lock: each
-/// shard learns about a failing key on its own.
-#[derive(Default)]
-pub struct Breakers {
-    keys: RefCell<HashMap<Arc<str>, Breaker>>,
-}
-
-#[derive(Default)]
-struct Breaker {
-    failures: u32,
-    /// Passed over until then.
-    open_until: Option<Instant>,
-    /// A probe is in flight after the open period ended.
-    probing: bool,
-}
-
-/// The most keys a shard tracks; closed breakers are forgotten first when it fills up.
-const MAX_TRACKED: usize = 10_000;
-
-impl Breakers {
-    /// Whether a request may try `key` now (an open breaker whose time is up lets one probe
-    /// through).
-    pub fn allows(&self, key: &Arc<str>, now: Instant) -> bool {
-        let mut keys = self.keys.borrow_mut();
-        let Some(b) = keys.get_mut(key) else {
-            return true;
-        };
-        match b.open_until {
-            Some(t) if now < t => false,
-            Some(_) if b.probing => false,
-            Some(_) => {
-                b.probing = true;
-                true
-            }
-            None => true,
-        }
-    }
-
-    pub fn success(&self, key: &Arc<str>) {
-        self.keys.borrow_mut().remove(key);
-    }
-
-    /// A failed attempt; `cool_down` (a 429's retry-after) keeps the key aside at least that long.
-    pub fn failure(
-        &self,
-        key: &Arc<str>,
-        now: Instant,
-        threshold: u32,
-        open_for: Duration,
-        cool_down: Option<Duration>,
-    ) {
-        let mut keys = self.keys.borrow_mut();
-        if keys.len() >= MAX_TRACKED && !keys.contains_key(key) {
-            keys.retain(|_, b| b.open_until.is_some());
-            if keys.len() >= MAX_TRACKED {
-                return;
-            }
-        }
-        let b = keys.entry(Arc::clone(key)).or_default();
-        b.failures += 1;
-        let mut until = b.open_until.filter(|_| !b.probing);
-        if b.probing || b.failures >= threshold {
-            until = Some(now + open_for);
-        }
-        if let Some(d) = cool_down {
-            until = Some(until.map_or(now + d, |u| u.max(now + d)));
-        }
-        b.open_until = until;
-        b.probing = false;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_breaker_opens_after_the_threshold_and_lets_one_probe_through() {
-        let b = Breakers::default();
-        let key: Arc<str> = Arc::from("pk_1");
-        let t0 = Instant::now();
-        let open = Duration::from_secs(30);
-        for _ in 0..2 {
-            assert!(b.allows(&key, t0));
-            b.failure(&key, t0, 3, open, None);
-        }
-        assert!(b.allows(&key, t0), "two failures of three: still closed");
-        b.failure(&key, t0, 3, open, None);
-        assert!(!b.allows(&key, t0 + Duration::from_secs(29)), "open");
-        let later = t0 + Duration::from_secs(31);
-        assert!(b.allows(&key, later), "one probe after the open period");
-        assert!(!b.allows(&key, later), "only one");
-        b.failure(&key, later, 3, open, None);
-        assert!(
-            !b.allows(&key, later + Duration::from_secs(1)),
-            "a failed probe reopens"
-        );
-        let much_later = later + Duration::from_secs(31);
-        assert!(b.allows(&key, much_later));
-        b.success(&key);
-        assert!(
-            b.allows(&key, much_later) && b.allows(&key, much_later),
-            "closed again"
-        );
-    }
-
-    #[test]
-    fn a_retry_after_cools_a_key_down_for_that_long() {
-        let b = Breakers::default();
-        let key: Arc<str> = Arc::from("pk_2");
-        let t0 = Instant::now();
-        b.failure(
-            &key,
-            t0,
-            5,
-            Duration::from_secs(30),
-            Some(Duration::from_secs(2)),
-        );
-        assert!(!b.allows(&key, t0 + Duration::from_secs(1)));
-        assert!(b.allows(&key, t0 + Duration::from_secs(3)));
-    }
 
     #[test]
     fn retryable_statuses() {

@@ -5,7 +5,7 @@ use simd_json::prelude::*;
 use warden_shared::catalog::Provider;
 
 use crate::auth::Caller;
-use crate::conn::Request;
+use crate::context::Request;
 use crate::error::Result;
 use crate::shard::Shard;
 use crate::state::ServingState;
@@ -70,12 +70,8 @@ pub fn admit(
 }
 
 /// The answer is done: settle the token reservation and add what it cost.
-pub fn settle(
-    state: &ServingState,
-    req: &Request<'_>,
-    caller: &Caller<'_>,
-    a: &crate::limits::Admission,
-) {
+pub fn settle(req: &Request<'_>, caller: &Caller<'_>, a: &crate::limits::Admission) {
+    let state = req.state;
     let e = req.audit.borrow();
     let (Some(usage), Some(provider)) = (e.usage, e.provider.and_then(Provider::from_name)) else {
         crate::limits::settle(&caller.project.counters, a, 0, 0);

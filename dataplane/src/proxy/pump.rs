@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use monoio::io::AsyncWriteRent;
 use warden_shared::catalog::Dialect;
 
-use super::audit_usage;
-use crate::conn::{commit_response, flush, Request};
+use crate::client::Client;
+use crate::context::Request;
 use crate::error::{Error, Kind};
 use crate::guard::response::{ChunkOutcome, ResponseGuard};
 use crate::http::respond::{self, BodyLen};
@@ -43,8 +43,7 @@ pub struct Stream<'g> {
 
 pub async fn run<S: AsyncWriteRent>(
     shard: &Shard,
-    client: &mut S,
-    out: &mut Vec<u8>,
+    client: &mut Client<S>,
     exchange: &mut Exchange,
     req: &Request<'_>,
     stream: Stream<'_>,
@@ -56,12 +55,12 @@ pub async fn run<S: AsyncWriteRent>(
         mut guard,
         strip_usage,
     } = stream;
-    out.clear();
+    client.out.clear();
     {
         let added = req.headers.borrow();
         let extra: Vec<(&str, &[u8])> = added.iter().map(|(n, v)| (*n, v.as_slice())).collect();
         respond::head(
-            out,
+            &mut client.out,
             200,
             respond::EVENT_STREAM,
             BodyLen::Chunked,
@@ -70,7 +69,7 @@ pub async fn run<S: AsyncWriteRent>(
             &extra,
         );
     }
-    if flush(client, out).await.is_err() {
+    if client.flush().await.is_err() {
         shard.metrics.stream_client_disconnects.inc();
         return End::ClientGone;
     }
@@ -86,7 +85,7 @@ pub async fn run<S: AsyncWriteRent>(
         data.clear();
         let more = match exchange.next_data(&mut data, idle).await {
             Ok(more) => more,
-            Err(e) => return fail(shard, client, out, &e, dialect, req, sent_at).await,
+            Err(e) => return fail(shard, client, &e, dialect, req, sent_at).await,
         };
         req.audit.borrow_mut().answer_bytes += data.len() as u64;
         if framer.push(&data).is_err() {
@@ -94,7 +93,7 @@ pub async fn run<S: AsyncWriteRent>(
                 Kind::UpstreamProtocol,
                 "provider sent an event larger than the limit",
             );
-            return fail(shard, client, out, &e, dialect, req, sent_at).await;
+            return fail(shard, client, &e, dialect, req, sent_at).await;
         }
         let stopped;
         if translator.is_passthrough() {
@@ -113,7 +112,7 @@ pub async fn run<S: AsyncWriteRent>(
                 &mut held,
                 events,
                 more,
-                out,
+                &mut client.out,
             );
         } else {
             translated.clear();
@@ -131,10 +130,10 @@ pub async fn run<S: AsyncWriteRent>(
                 &mut held,
                 &translated,
                 more,
-                out,
+                &mut client.out,
             );
             if let Some(e) = failure {
-                return fail(shard, client, out, &e, dialect, req, sent_at).await;
+                return fail(shard, client, &e, dialect, req, sent_at).await;
             }
         }
         framer.take_complete();
@@ -142,50 +141,48 @@ pub async fn run<S: AsyncWriteRent>(
             // A guardrail stopped the answer: the stream ends here, the provider connection is
             // dropped.
             if let Some(g) = guard.as_deref() {
-                super::note_response_verdicts(shard, req, &g.verdicts);
+                req.note_verdicts(shard, &g.verdicts);
             }
-            let _ = commit_response(
-                shard,
-                req,
-                200,
-                Some("guardrail_blocked"),
-                sent_at.elapsed(),
-            )
-            .await;
-            out.extend_from_slice(respond::LAST_CHUNK);
-            let _ = flush(client, out).await;
+            let _ = req
+                .commit_response(shard, 200, Some("guardrail_blocked"), sent_at.elapsed())
+                .await;
+            client.out.extend_from_slice(respond::LAST_CHUNK);
+            let _ = client.flush().await;
             return End::UpstreamFailed;
         }
         if !more {
             if translator.is_passthrough() {
                 // Pass an unterminated tail on as is; then what the guard still holds.
-                respond::chunk(out, framer.pending());
+                respond::chunk(&mut client.out, framer.pending());
                 if let Some(g) = guard.as_deref_mut() {
                     let mut rest = Vec::new();
                     g.end_of_stream(&shard.guard, &shard.guard_scratch, &mut template, &mut rest);
-                    respond::chunk(out, &rest);
+                    respond::chunk(&mut client.out, &rest);
                 }
             } else {
                 translated.clear();
                 translator.finish(&mut translated);
                 match guard.as_deref_mut() {
                     Some(g) => {
-                        guarded_chunk(shard, g, &mut template, &translated, out);
+                        guarded_chunk(shard, g, &mut template, &translated, &mut client.out);
                     }
-                    None => respond::chunk(out, &translated),
+                    None => respond::chunk(&mut client.out, &translated),
                 }
-                req.audit.borrow_mut().usage = translator.usage().map(audit_usage);
+                req.audit.borrow_mut().usage = translator.usage().map(Into::into);
             }
             if let Some(g) = guard.as_deref() {
-                super::note_response_verdicts(shard, req, &g.verdicts);
+                req.note_verdicts(shard, &g.verdicts);
             }
             // The record is in the file before the stream's last bytes go out.
-            if let Err(e) = commit_response(shard, req, 200, None, sent_at.elapsed()).await {
-                error_event(out, &e, dialect);
+            if let Err(e) = req
+                .commit_response(shard, 200, None, sent_at.elapsed())
+                .await
+            {
+                error_event(&mut client.out, &e, dialect);
             }
-            out.extend_from_slice(respond::LAST_CHUNK);
+            client.out.extend_from_slice(respond::LAST_CHUNK);
         }
-        if !out.is_empty() && flush(client, out).await.is_err() {
+        if !client.out.is_empty() && client.flush().await.is_err() {
             shard.metrics.stream_client_disconnects.inc();
             return End::ClientGone;
         }
@@ -314,7 +311,7 @@ fn note_passthrough_usage(framer: &EventFramer, req: &Request<'_>, dialect: Dial
                 .map(crate::translate::Usage::from)
                 .unwrap_or_default();
             if crate::translate::passthrough_usage(dialect, &event.data, &mut u) {
-                e.usage = Some(audit_usage(u));
+                e.usage = Some(u.into());
             }
         }
     }
@@ -324,8 +321,7 @@ fn note_passthrough_usage(framer: &EventFramer, req: &Request<'_>, dialect: Dial
 /// in the client's dialect, then a clean end of the chunked body. The audit record comes first.
 async fn fail<S: AsyncWriteRent>(
     shard: &Shard,
-    client: &mut S,
-    out: &mut Vec<u8>,
+    client: &mut Client<S>,
     e: &Error,
     dialect: Dialect,
     req: &Request<'_>,
@@ -333,10 +329,12 @@ async fn fail<S: AsyncWriteRent>(
 ) -> End {
     tracing::debug!(code = e.code(), "stream broken off: {e}");
     shard.metrics.stream_upstream_failures.inc();
-    let _ = commit_response(shard, req, 200, Some(e.code()), sent_at.elapsed()).await;
-    error_event(out, e, dialect);
-    out.extend_from_slice(respond::LAST_CHUNK);
-    let _ = flush(client, out).await;
+    let _ = req
+        .commit_response(shard, 200, Some(e.code()), sent_at.elapsed())
+        .await;
+    error_event(&mut client.out, e, dialect);
+    client.out.extend_from_slice(respond::LAST_CHUNK);
+    let _ = client.flush().await;
     End::UpstreamFailed
 }
 

@@ -19,10 +19,10 @@ use rustls::pki_types::ServerName;
 
 use super::io::{SecretBuf, UpstreamIo};
 use super::origin::Origin;
+use super::Upstream;
 use crate::error::{Error, Kind, OrErr, Result};
 use crate::http::body::{ChunkError, ChunkedDecoder};
 use crate::http::parse::{parse_response, Framing, HeadError, Limits, ResponseHead};
-use crate::shard::Shard;
 
 /// Response bytes read per call.
 const READ_CHUNK: usize = 16 * 1024;
@@ -52,22 +52,21 @@ enum BodyState {
 }
 
 /// Send `request` to `origin` and read the response head.
-pub async fn send(shard: &Shard, origin: &Origin, request: SecretBuf) -> Result<Exchange> {
-    let t = &shard.timeouts;
+pub async fn send(up: &Upstream, origin: &Origin, request: SecretBuf) -> Result<Exchange> {
     let mut request = request;
-    if let Some(io) = shard.pool.take(&origin.pool_key, &shard.metrics) {
-        shard.metrics.pool_reused.inc();
-        match attempt(io, request, t.upstream_first_byte).await {
+    if let Some(io) = up.pool.take(&origin.pool_key, &up.metrics) {
+        up.metrics.pool_reused.inc();
+        match attempt(io, request, up.first_byte_timeout).await {
             Ok((io, buf, head_len)) => return Exchange::start(io, buf, head_len, origin),
             Err(Attempt::Stale(req)) => {
-                shard.metrics.pool_stale_retries.inc();
+                up.metrics.pool_stale_retries.inc();
                 request = req;
             }
             Err(Attempt::Failed(e)) => return Err(e),
         }
     }
-    let io = connect(shard, origin).await?;
-    match attempt(io, request, t.upstream_first_byte).await {
+    let io = connect(up, origin).await?;
+    match attempt(io, request, up.first_byte_timeout).await {
         Ok((io, buf, head_len)) => Exchange::start(io, buf, head_len, origin),
         Err(Attempt::Stale(_)) => Err(Error::new(
             Kind::UpstreamClosed,
@@ -147,11 +146,11 @@ fn upstream_head_error(e: HeadError) -> Error {
     Error::new(Kind::UpstreamProtocol, "invalid provider response").with_detail(why)
 }
 
-async fn connect(shard: &Shard, origin: &Origin) -> Result<UpstreamIo> {
-    let deadline = Instant::now() + shard.timeouts.upstream_connect;
+async fn connect(up: &Upstream, origin: &Origin) -> Result<UpstreamIo> {
+    let deadline = Instant::now() + up.connect_timeout;
     let addrs = monoio::time::timeout(
-        shard.timeouts.upstream_connect,
-        shard.resolver.resolve(&origin.host, origin.port),
+        up.connect_timeout,
+        up.resolver.resolve(&origin.host, origin.port),
     )
     .await
     .map_err(|_| {
@@ -186,7 +185,7 @@ async fn connect(shard: &Shard, origin: &Origin) -> Result<UpstreamIo> {
     }
     let tcp = connected.ok_or(last)?;
     let _ = tcp.set_nodelay(true);
-    shard.metrics.pool_connects.inc();
+    up.metrics.pool_connects.inc();
     if !origin.tls {
         return Ok(UpstreamIo::Plain(tcp));
     }
@@ -197,7 +196,7 @@ async fn connect(shard: &Shard, origin: &Origin) -> Result<UpstreamIo> {
         )
     })?;
     let remaining = deadline.saturating_duration_since(Instant::now());
-    let tls = monoio::time::timeout(remaining, shard.tls.connect(name, tcp))
+    let tls = monoio::time::timeout(remaining, up.tls.connect(name, tcp))
         .await
         .map_err(|_| {
             Error::new(
@@ -414,10 +413,10 @@ impl Exchange {
 
     /// Return the connection to the pool if the response ended cleanly and the provider keeps it
     /// open; otherwise close it.
-    pub fn release(mut self, shard: &Shard) {
+    pub fn release(mut self, up: &Upstream) {
         let clean = self.is_done() && self.buf.is_empty() && self.head.keep_alive;
         if let (true, Some(io)) = (clean, self.io.take()) {
-            shard.pool.put(&self.pool_key, io, &shard.metrics);
+            up.pool.put(&self.pool_key, io, &up.metrics);
         }
     }
 }

@@ -1,0 +1,174 @@
+//! The answer to the client from the attempt that won: streamed through the [`super::pump`],
+//! or read whole, translated to the client's dialect when the provider speaks another, filtered
+//! by the response guardrails, and sent after its `response` audit record is committed.
+//! Provider errors are mapped to the client's dialect and scrubbed of secrets.
+
+use monoio::io::AsyncWriteRent;
+use warden_shared::catalog::Dialect;
+
+use super::attempt::Translation;
+use super::attempt::{self, Winner};
+use super::{provider_error, pump, Delivery};
+use crate::client::Client;
+use crate::context::{Outcome, Request};
+use crate::error::Result;
+use crate::http::respond::{self, BodyLen};
+use crate::shard::Shard;
+use crate::translate::{anthropic, gemini, StreamTranslator};
+
+/// Answer the client from the provider's response to the attempt that won: streamed through
+/// the pump, or whole. The `response` record is committed before the answer's last bytes go out.
+pub async fn answer<S: AsyncWriteRent>(
+    shard: &Shard,
+    client: &mut Client<S>,
+    req: &Request<'_>,
+    winner: Winner<'_>,
+    delivery: Delivery,
+) -> Result<Outcome> {
+    let Winner {
+        attempt: a,
+        mut exchange,
+        sent_at,
+    } = winner;
+    let Delivery {
+        stream,
+        dialect,
+        mut response_guard,
+    } = delivery;
+    // Usage was asked for on the client's behalf (to meter the stream): its chunk is dropped.
+    let strip_usage =
+        matches!(&a.body, attempt::Body::OpenAi { fields, .. } if !fields.include_usage);
+    let (provider, fingerprint, translation) = (a.provider, &a.key.key.fingerprint, a.translation);
+    {
+        let mut e = req.audit.borrow_mut();
+        e.first_byte_us = Some(e.received_us + req.started.elapsed().as_micros() as u64);
+    }
+    let status = exchange.head.status;
+    if stream && status == 200 && exchange.head.event_stream {
+        let translator = match translation {
+            Translation::None => StreamTranslator::Passthrough,
+            Translation::Anthropic(meta) => {
+                StreamTranslator::Anthropic(Box::new(anthropic::Stream::new(meta)))
+            }
+            Translation::Gemini(meta, prefix) => {
+                StreamTranslator::Gemini(Box::new(gemini::Stream::new(meta, prefix)))
+            }
+        };
+        let end = pump::run(
+            shard,
+            client,
+            &mut exchange,
+            req,
+            pump::Stream {
+                translator,
+                dialect,
+                sent_at,
+                guard: response_guard.as_mut(),
+                strip_usage,
+            },
+        )
+        .await;
+        let upstream = sent_at.elapsed();
+        shard
+            .metrics
+            .upstream
+            .observe_us(upstream.as_micros() as u64);
+        let complete = matches!(end, pump::End::Complete);
+        if complete {
+            exchange.release(&shard.upstream);
+        }
+        return Ok(Outcome {
+            status: 200,
+            provider: Some(provider),
+            upstream,
+            keep_alive: complete && req.keep_alive,
+        });
+    }
+    let mut body = exchange
+        .read_to_end(
+            shard.limits.max_response_bytes,
+            shard.timeouts.upstream_idle,
+        )
+        .await?;
+    let upstream = sent_at.elapsed();
+    shard
+        .metrics
+        .upstream
+        .observe_us(upstream.as_micros() as u64);
+    let retry_after = exchange.head.retry_after_s;
+    exchange.release(&shard.upstream);
+    req.audit.borrow_mut().answer_bytes = body.len() as u64;
+    let (status, answer, error) = if (200..300).contains(&status) {
+        let (usage, translated) = match &translation {
+            Translation::None => (passthrough_usage(dialect, &body), None),
+            Translation::Anthropic(meta) => {
+                let (u, t) = translate_whole(&mut body, |b, o| anthropic::response(b, meta, o))?;
+                (Some(u), Some(t))
+            }
+            Translation::Gemini(meta, prefix) => {
+                let (u, t) =
+                    translate_whole(&mut body, |b, o| gemini::response(b, meta, prefix, o))?;
+                (Some(u), Some(t))
+            }
+        };
+        req.audit.borrow_mut().usage = usage.map(Into::into);
+        let mut answer = translated.unwrap_or(body);
+        if let Some(g) = response_guard.as_mut() {
+            if let Some(filtered) = g.filter_body(&shard.guard, &shard.guard_scratch, &answer) {
+                answer = filtered;
+            }
+            req.note_verdicts(shard, &g.verdicts);
+        }
+        (status, answer, None)
+    } else {
+        let mapped = provider_error::map(dialect, provider, status, &body, fingerprint);
+        let body = provider_error::scrub_secrets(&shard.guard, &shard.guard_scratch, mapped.body);
+        (mapped.status, body, Some("provider_error"))
+    };
+    req.commit_response(shard, status, error, upstream).await?;
+    let out = &mut client.out;
+    out.clear();
+    let retry = retry_after
+        .filter(|_| error.is_some())
+        .map(|v| v.to_string().into_bytes());
+    {
+        let added = req.headers.borrow();
+        let extra: Vec<(&str, &[u8])> = retry
+            .iter()
+            .map(|v| ("retry-after", v.as_slice()))
+            .chain(added.iter().map(|(n, v)| (*n, v.as_slice())))
+            .collect();
+        respond::head(
+            out,
+            status,
+            respond::JSON,
+            BodyLen::Fixed(answer.len()),
+            req.id,
+            req.keep_alive,
+            &extra,
+        );
+    }
+    out.extend_from_slice(&answer);
+    let written = client.flush().await.is_ok();
+    Ok(Outcome {
+        status,
+        provider: Some(provider),
+        upstream,
+        keep_alive: written && req.keep_alive,
+    })
+}
+
+/// Usage from an OpenAI-dialect response body (passthrough answers).
+fn passthrough_usage(dialect: Dialect, body: &[u8]) -> Option<crate::translate::Usage> {
+    let mut u = crate::translate::Usage::default();
+    crate::translate::passthrough_usage(dialect, body, &mut u).then_some(u)
+}
+
+fn translate_whole(
+    body: &mut [u8],
+    f: impl FnOnce(&mut [u8], &mut Vec<u8>) -> Result<crate::translate::Usage>,
+) -> Result<(crate::translate::Usage, Vec<u8>)> {
+    let mut out = Vec::with_capacity(body.len() + 256);
+    let usage = f(body, &mut out)?;
+    Ok((usage, out))
+}

@@ -1,0 +1,376 @@
+//! The front ends: the dialects a client may speak to Warden, as variants of one type. The
+//! request path (`proxy::handle`) is the same for every one; what differs lives here — how the
+//! body is read, which provider and model it routes to, and how each attempt's upstream body is
+//! made. Answers and errors go back in the front end's [`Dialect`].
+//!
+//! - [`Front::Chat`]: `POST /v1/chat/completions`, OpenAI's dialect, any provider behind it
+//!   (translated for Anthropic and Gemini), route groups and fallbacks across providers.
+//! - [`Front::Messages`]: `POST /v1/messages`, Anthropic's own dialect (the Warden key in
+//!   `x-api-key` or Bearer), Anthropic keys only.
+//! - [`Front::Generate`]: `POST /v1beta/models/{model}:generateContent` or
+//!   `:streamGenerateContent` (also under `/v1/`), Gemini's own dialect (the Warden key in
+//!   `x-goog-api-key` or Bearer), Google keys only.
+//!
+//! Native bodies pass through unchanged apart from the model name and the guardrails'
+//! placeholders. Their model may be a catalog alias of that provider, or one of the provider's
+//! upstream names the catalog uses.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use simd_json::BorrowedValue;
+use warden_shared::catalog::{Dialect, Provider};
+
+use super::attempt::{routes, Attempt, Body, Translation};
+use crate::auth::Caller;
+use crate::context::Request;
+use crate::error::{Error, Kind, Result};
+use crate::guard::apply::Plan as Screened;
+use crate::http::respond::json_string;
+use crate::route::{
+    parse_chat, parse_model_body, refuse_duplicate_keys, split_at_model, ChatFields,
+};
+use crate::shard::Shard;
+use crate::state::{KeyRef, KeySource, RouteTarget, ServingState};
+use crate::translate::anthropic::API_VERSION;
+use crate::translate::{anthropic, gemini, now, Meta};
+
+/// The dialect a request came in.
+pub enum Front<'r> {
+    Chat,
+    Messages,
+    /// The model and the method come from the path; `stream` is `alt=sse`.
+    Generate {
+        model: &'r str,
+        method: &'static str,
+        stream: bool,
+    },
+}
+
+/// A request body as its front end read it (the value borrows the shard's scratch buffer).
+pub struct Parsed<'v> {
+    pub value: BorrowedValue<'v>,
+    /// The model the client named and where it sits in the body (for Gemini it comes from the
+    /// path, and `model_span` is empty), whether it streams, its `stream_options`.
+    pub fields: ChatFields,
+}
+
+/// Where a request goes before fallbacks and keys are counted in.
+pub enum Target<'s> {
+    /// A catalog alias (or the tier a route group picked), with its fallback aliases.
+    Catalog(&'s RouteTarget),
+    /// A native route's own provider: the alias, when the client named one, and the model.
+    Native {
+        provider: Provider,
+        alias: Option<&'s Arc<str>>,
+        upstream: Arc<str>,
+    },
+}
+
+impl<'r> Front<'r> {
+    /// A Gemini request, from its path: `/v1beta/models/{model}:{method}[?alt=sse]`.
+    pub fn generate(req: &Request<'r>) -> Result<Front<'r>> {
+        let path = std::str::from_utf8(req.head.path.get(req.buf)).map_err(|_| unknown())?;
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        let name = path
+            .strip_prefix("/v1beta/models/")
+            .or_else(|| path.strip_prefix("/v1/models/"))
+            .ok_or_else(unknown)?;
+        let (model, method) = name.split_once(':').ok_or_else(unknown)?;
+        let sse = query.split('&').any(|p| p == "alt=sse");
+        let method = match method {
+            "generateContent" => ":generateContent",
+            "streamGenerateContent" if sse => ":streamGenerateContent?alt=sse",
+            "streamGenerateContent" => ":streamGenerateContent",
+            _ => return Err(unknown()),
+        };
+        Ok(Front::Generate {
+            model,
+            method,
+            stream: sse,
+        })
+    }
+
+    /// The dialect of the client's requests, answers and errors.
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Front::Chat => Dialect::OpenAi,
+            Front::Messages => Dialect::Anthropic,
+            Front::Generate { .. } => Dialect::Gemini,
+        }
+    }
+
+    /// Validate the body (a repeated key anywhere is refused) and read what routing needs.
+    pub fn parse<'v>(&self, body: &[u8], scratch: &'v mut Vec<u8>) -> Result<Parsed<'v>> {
+        let (fields, value) = match self {
+            Front::Chat => parse_chat(body, scratch)?,
+            Front::Messages => parse_model_body(body, scratch)?,
+            Front::Generate { model, stream, .. } => {
+                scratch.clear();
+                scratch.extend_from_slice(body);
+                let value = simd_json::to_borrowed_value(scratch).map_err(|e| {
+                    Error::new(Kind::InvalidJson, "request body is not valid JSON")
+                        .with_detail(e.to_string())
+                })?;
+                refuse_duplicate_keys(body)?;
+                let fields = ChatFields {
+                    model: (*model).to_owned(),
+                    model_span: 0..0,
+                    stream: *stream,
+                    include_usage: false,
+                    stream_options_span: None,
+                };
+                (fields, value)
+            }
+        };
+        Ok(Parsed { value, fields })
+    }
+
+    /// The provider and model the request names: a catalog alias or route group (chat), or the
+    /// front end's own provider (native routes). Unknown models are 404.
+    pub fn route<'s>(
+        &self,
+        shard: &Shard,
+        req: &Request<'s>,
+        caller: &Caller<'s>,
+        parsed: &Parsed<'_>,
+    ) -> Result<Target<'s>> {
+        let state: &'s ServingState = req.state;
+        let model = parsed.fields.model.as_str();
+        match self {
+            Front::Chat => match (state.route(model), state.group(model)) {
+                (Some(t), _) => Some(t),
+                (None, Some(tiers)) => super::policy::route_by_complexity(
+                    shard,
+                    state,
+                    req,
+                    caller,
+                    &parsed.value,
+                    tiers,
+                ),
+                (None, None) => None,
+            }
+            .map(Target::Catalog)
+            .ok_or_else(|| unknown_model(model)),
+            Front::Messages => native(state, model, Provider::Anthropic),
+            Front::Generate { .. } => native(state, model, Provider::Google),
+        }
+    }
+
+    /// The attempts, in order: for a catalog target its route and then its fallbacks, for
+    /// each every key the project may use (its own in priority order, then pooled ones), at
+    /// most `fallback.max_attempts`. Bodies for translated providers are built here; the
+    /// guardrails' placeholders go into every body.
+    pub fn plan<'s>(
+        &self,
+        shard: &Shard,
+        req: &Request<'s>,
+        caller: &Caller<'s>,
+        parsed: Parsed<'_>,
+        target: Target<'s>,
+        screened: &Screened,
+    ) -> Result<Vec<Attempt<'s>>> {
+        let state: &'s ServingState = req.state;
+        let max = shard.fallback.max_attempts;
+        let (provider, alias, upstream) = match target {
+            Target::Catalog(t) => return chat_attempts(req, caller, parsed, t, screened, max),
+            Target::Native {
+                provider,
+                alias,
+                upstream,
+            } => (provider, alias, upstream),
+        };
+        let body = match self {
+            Front::Messages => {
+                let mut body = Vec::with_capacity(req.body.len() + upstream.len());
+                let (before, after) = split_at_model(req.body, &parsed.fields.model_span);
+                body.extend_from_slice(before);
+                json_string(&mut body, &upstream);
+                body.extend_from_slice(after);
+                let version = req
+                    .head
+                    .anthropic_version
+                    .map_or(API_VERSION.as_bytes(), |s| s.get(req.buf));
+                let beta = req.head.anthropic_beta.map(|s| s.get(req.buf).to_vec());
+                Body::Anthropic {
+                    body: Rc::new(redact(body, screened)?),
+                    headers: Some(Rc::new((version.to_vec(), beta))),
+                }
+            }
+            Front::Generate { method, .. } => Body::Gemini {
+                body: Rc::new(redact(req.body.to_vec(), screened)?),
+                method,
+            },
+            Front::Chat => {
+                return Err(Error::new(
+                    Kind::Internal,
+                    "a chat request routed to a native target",
+                ))
+            }
+        };
+        let mut keys = Vec::new();
+        state.keys_for(caller.project, provider, &mut keys);
+        let attempts: Vec<Attempt<'s>> = keys
+            .iter()
+            .take(max)
+            .map(|key| Attempt {
+                origin: state.origin(provider),
+                provider,
+                alias,
+                upstream_model: Arc::clone(&upstream),
+                key: *key,
+                owner: owner(caller, key),
+                body: body.clone(),
+                translation: Translation::None,
+            })
+            .collect();
+        if attempts.is_empty() {
+            return Err(no_key(provider));
+        }
+        Ok(attempts)
+    }
+}
+
+/// A chat request's attempts: each route (the target, then its fallbacks) in the provider's
+/// dialect, for every key the project may use there.
+fn chat_attempts<'s>(
+    req: &Request<'s>,
+    caller: &Caller<'s>,
+    parsed: Parsed<'_>,
+    target: &'s RouteTarget,
+    screened: &Screened,
+    max: usize,
+) -> Result<Vec<Attempt<'s>>> {
+    let state: &'s ServingState = req.state;
+    let Parsed { value, fields } = parsed;
+    let stream = fields.stream;
+    let fields = Rc::new(fields);
+    let replacements = Rc::new(screened.replacements.clone());
+    let mut attempts = Vec::new();
+    let mut keys = Vec::new();
+    for route in routes(state, target) {
+        keys.clear();
+        state.keys_for(caller.project, route.provider, &mut keys);
+        if keys.is_empty() {
+            continue;
+        }
+        let meta = || Meta {
+            id: format!("chatcmpl-{}", String::from_utf8_lossy(req.id)),
+            model: route.alias.as_ref().into(),
+            created: now(),
+            include_usage: fields.include_usage,
+        };
+        let (body, translation) = match route.provider.dialect() {
+            Dialect::OpenAi => (
+                Body::OpenAi {
+                    target: route,
+                    fields: Rc::clone(&fields),
+                    replacements: Rc::clone(&replacements),
+                },
+                Translation::None,
+            ),
+            Dialect::Anthropic => {
+                let mut body = Vec::with_capacity(req.body.len() + 256);
+                anthropic::request(&value, &route.upstream_model, stream, &mut body)?;
+                (
+                    Body::Anthropic {
+                        body: Rc::new(redact(body, screened)?),
+                        headers: None,
+                    },
+                    Translation::Anthropic(meta()),
+                )
+            }
+            Dialect::Gemini => {
+                let mut body = Vec::with_capacity(req.body.len() + 256);
+                gemini::request(&value, &mut body)?;
+                let method = if stream {
+                    ":streamGenerateContent?alt=sse"
+                } else {
+                    ":generateContent"
+                };
+                let prefix = String::from_utf8_lossy(req.id).into_owned();
+                (
+                    Body::Gemini {
+                        body: Rc::new(redact(body, screened)?),
+                        method,
+                    },
+                    Translation::Gemini(meta(), prefix),
+                )
+            }
+        };
+        for key in &keys {
+            if attempts.len() == max {
+                break;
+            }
+            attempts.push(Attempt {
+                origin: state.origin(route.provider),
+                provider: route.provider,
+                alias: Some(&route.alias),
+                upstream_model: Arc::clone(&route.upstream_model),
+                key: *key,
+                owner: owner(caller, key),
+                body: body.clone(),
+                translation: translation.clone(),
+            });
+        }
+    }
+    if attempts.is_empty() {
+        return Err(no_key(target.provider));
+    }
+    Ok(attempts)
+}
+
+fn unknown() -> Error {
+    Error::new(Kind::UnknownRoute, "unknown path")
+}
+
+fn unknown_model(name: &str) -> Error {
+    Error::new(Kind::ModelNotFound, "unknown model").with_detail(format!("{name:?}"))
+}
+
+/// A native route's target for `name`: an alias of `provider`, or one of its upstream names.
+fn native<'s>(state: &'s ServingState, name: &str, provider: Provider) -> Result<Target<'s>> {
+    match state.route(name) {
+        Some(t) if t.provider == provider => Ok(Target::Native {
+            provider,
+            alias: Some(&t.alias),
+            upstream: Arc::clone(&t.upstream_model),
+        }),
+        Some(t) => Err(Error::new(
+            Kind::InvalidRequest,
+            "this model is served by another provider; use /v1/chat/completions",
+        )
+        .with_detail(t.provider.name())),
+        None if state.is_upstream_model(provider, name) => Ok(Target::Native {
+            provider,
+            alias: None,
+            upstream: name.into(),
+        }),
+        None => Err(unknown_model(name)),
+    }
+}
+
+/// The tenant and project a key was sealed for ("" and "" for a pooled key).
+fn owner<'s>(caller: &Caller<'s>, key: &KeyRef<'_>) -> (&'s str, &'s str) {
+    match key.source {
+        KeySource::Byok => (&caller.project.tenant, &caller.project.id),
+        KeySource::Pooled => ("", ""),
+    }
+}
+
+/// The error when no key may serve a request to `provider`.
+fn no_key(provider: Provider) -> Error {
+    Error::new(
+        Kind::NoProviderKey,
+        "no provider key configured for this model's provider",
+    )
+    .with_detail(provider.name())
+}
+
+/// A finished outgoing body with the guardrails' placeholders in.
+fn redact(body: Vec<u8>, plan: &crate::guard::apply::Plan) -> Result<Vec<u8>> {
+    if plan.replacements.is_empty() {
+        return Ok(body);
+    }
+    crate::guard::apply::rewrite(&body, &plan.replacements)
+}
