@@ -217,25 +217,20 @@ async fn dispatch<S: AsyncWriteRent>(
     req: &Request<'_>,
     route: Route,
 ) -> Result<Outcome> {
-    let method = req.head.method;
-    match (route, method) {
-        (Route::ChatCompletions, Method::Post) => {
-            proxy::handle(shard, client, req, Front::Chat).await
-        }
-        (Route::Messages, Method::Post) => proxy::handle(shard, client, req, Front::Messages).await,
-        (Route::GenerateContent, Method::Post) => {
-            let front = Front::generate(req)?;
-            proxy::handle(shard, client, req, front).await
-        }
-        (Route::Models, Method::Get) => models(shard, client, req).await,
+    let front = match (route, req.head.method) {
+        (Route::ChatCompletions, Method::Post) => Front::Chat,
+        (Route::Messages, Method::Post) => Front::Messages,
+        (Route::GenerateContent, Method::Post) => Front::generate(req)?,
+        (Route::Models, Method::Get) => return models(shard, client, req).await,
         (Route::ChatCompletions | Route::Models | Route::Messages | Route::GenerateContent, _) => {
-            Err(Error::new(
+            return Err(Error::new(
                 ErrorKind::MethodNotAllowed,
                 "method not allowed on this path",
             ))
         }
-        (Route::Other, _) => Err(Error::new(ErrorKind::UnknownRoute, "unknown path")),
-    }
+        (Route::Other, _) => return Err(Error::new(ErrorKind::UnknownRoute, "unknown path")),
+    };
+    proxy::handle(shard, client, req, front).await
 }
 
 /// `GET /v1/models`: the aliases the caller's project has provider keys for.

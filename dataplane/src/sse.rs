@@ -26,7 +26,7 @@ pub struct EventFramer {
 impl EventFramer {
     pub fn new(max_event: usize) -> EventFramer {
         EventFramer {
-            buf: Vec::with_capacity(4096),
+            buf: Vec::new(),
             complete: 0,
             scanned: 0,
             line_start: 0,

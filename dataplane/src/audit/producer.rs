@@ -145,7 +145,9 @@ impl Producer {
         let end = match put {
             Put::Off => return Ok(()),
             Put::Done(end) => end,
-            Put::Full(bytes) => self.wait_for_room(&bytes).await?,
+            // Boxed: its timer makes a large, 128-byte-aligned future that every request's own
+            // future would otherwise carry; only a request that meets a full ring pays for it.
+            Put::Full(bytes) => Box::pin(self.wait_for_room(&bytes)).await?,
             Put::TooLarge => return Err(full()),
             Put::Unhealthy => return Err(unavailable()),
         };

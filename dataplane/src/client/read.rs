@@ -33,7 +33,9 @@ pub(super) async fn read_head<S: AsyncReadRent>(
             Some(d) => (d.saturating_duration_since(Instant::now()), false),
             None => (shard.timeouts.idle, true),
         };
-        match read_more(io, buf, wait, limits.max_head).await {
+        // Heads are a few hundred bytes: the buffer grows only for one that needs it (up to
+        // the head limit), so an idle connection holds no more than `READ_CHUNK`.
+        match read_more(io, buf, wait, READ_CHUNK).await {
             Ok(0) => return Ok(None),
             Ok(_) => {
                 head_deadline.get_or_insert_with(|| Instant::now() + shard.timeouts.head);

@@ -74,8 +74,10 @@ pub async fn run<S: AsyncWriteRent>(
         return End::ClientGone;
     }
     let mut framer = EventFramer::new(shard.limits.max_sse_event_bytes);
-    let mut data = Vec::with_capacity(16 * 1024);
-    let mut translated = Vec::with_capacity(4 * 1024);
+    // Grown to what the events need, no more: an idle stream holds its buffers for as long as
+    // it lasts, and most events are a few hundred bytes.
+    let mut data = Vec::new();
+    let mut translated = Vec::new();
     // The first chunk's shape, for the chunks the response guard adds.
     let mut template: Option<Vec<u8>> = None;
     // A passthrough stream's closing event, held until the upstream ends (see below).

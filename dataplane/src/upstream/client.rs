@@ -26,6 +26,10 @@ use crate::http::parse::{parse_response, Framing, HeadError, Limits, ResponseHea
 
 /// Response bytes read per call.
 const READ_CHUNK: usize = 16 * 1024;
+/// A stream's first reads: SSE events are small, and a stream may sit idle for minutes with a
+/// read pending, so it starts with a small buffer and doubles it (up to [`READ_CHUNK`]) only
+/// while reads fill it.
+const STREAM_READ: usize = 2 * 1024;
 /// Bound on a provider's response head.
 const HEAD_LIMITS: Limits = Limits {
     max_head: 64 * 1024,
@@ -39,6 +43,8 @@ pub struct Exchange {
     /// Bytes read past what has been decoded.
     buf: Vec<u8>,
     body: BodyState,
+    /// Bytes asked for per read of the body.
+    read_size: usize,
     pool_key: Box<str>,
     /// When the provider's first response byte arrived.
     pub first_byte_at: Instant,
@@ -97,7 +103,7 @@ async fn attempt(
     let mut buf = Vec::with_capacity(READ_CHUNK);
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let n = match read_into(&mut io, &mut buf, remaining).await {
+        let n = match read_into(&mut io, &mut buf, remaining, READ_CHUNK).await {
             Ok(n) => n,
             Err(ReadFail::Timeout) => {
                 return Err(Attempt::Failed(Error::new(
@@ -254,13 +260,16 @@ enum ReadFail {
 }
 
 /// Append one read's worth of bytes to `buf`.
+/// Read into `buf`'s spare capacity, first making room for at least half of `size` (and
+/// `size` when it has to grow).
 async fn read_into(
     io: &mut UpstreamIo,
     buf: &mut Vec<u8>,
     timeout: Duration,
+    size: usize,
 ) -> Result<usize, ReadFail> {
-    if buf.capacity() - buf.len() < READ_CHUNK / 2 {
-        buf.reserve(READ_CHUNK);
+    if buf.capacity() - buf.len() < size / 2 {
+        buf.reserve(size);
     }
     let (len, cap) = (buf.len(), buf.capacity());
     let slice = std::mem::take(buf).slice_mut(len..cap);
@@ -285,6 +294,13 @@ impl Exchange {
         origin: &Origin,
     ) -> Result<Exchange> {
         buf.drain(..head.len);
+        let read_size = if head.event_stream {
+            // The head read's buffer is sized for whole answers; a stream keeps a small one.
+            buf.shrink_to(STREAM_READ.max(buf.len()));
+            STREAM_READ
+        } else {
+            READ_CHUNK
+        };
         let body = match head.framing {
             Framing::Empty | Framing::Length(0) => BodyState::Done,
             Framing::Length(n) => BodyState::Length(n),
@@ -296,6 +312,7 @@ impl Exchange {
             io: Some(io),
             buf,
             body,
+            read_size,
             pool_key: origin.pool_key.clone(),
             first_byte_at: Instant::now(),
         })
@@ -318,8 +335,15 @@ impl Exchange {
                 .io
                 .as_mut()
                 .or_err(Kind::Internal, "exchange used after release")?;
-            match read_into(io, &mut self.buf, idle).await {
-                Ok(_) => {}
+            let spare = self.buf.capacity() - self.buf.len();
+            match read_into(io, &mut self.buf, idle, self.read_size).await {
+                Ok(n) => {
+                    // A read that filled what it was given: the events are bigger than the
+                    // buffer, so the next read gets more.
+                    if n >= spare.max(self.read_size) {
+                        self.read_size = (self.read_size * 2).min(READ_CHUNK);
+                    }
+                }
                 Err(ReadFail::Eof) if matches!(self.body, BodyState::UntilClose) => {
                     self.body = BodyState::Done;
                     self.io = None;
