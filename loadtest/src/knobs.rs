@@ -18,6 +18,9 @@ pub struct Knobs {
     /// Leave usage out of the answer, whatever the request asked (as some OpenAI-compatible
     /// providers ignore `stream_options.include_usage`).
     pub no_usage: bool,
+    /// Stamp each stream event with the time it is written ([`crate::mock::SENT_MARK`]), for
+    /// `warden-loadtest streams` to measure each event's delay.
+    pub stamp: bool,
 }
 
 impl Knobs {
@@ -38,6 +41,7 @@ impl Knobs {
                 "tool" => k.tool = Some(value.to_owned()),
                 "reply_hex" => k.reply = decode_hex(value),
                 "no_usage" => k.no_usage = value == "1",
+                "stamp" => k.stamp = value == "1",
                 _ => {}
             }
         }

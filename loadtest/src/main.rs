@@ -24,6 +24,7 @@ mod mock;
 mod open;
 mod peers;
 mod report;
+mod streams;
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -41,6 +42,8 @@ usage: warden-loadtest mock --listen ADDR [--threads N] [--capture FILE] [--key-
        warden-loadtest run --url URL [--key KEY] [--connections N] [--threads N] [--duration-s S]
                            [--model M] [--prompt-bytes N] [--stream] [--rate R [--ramp --p99-ms L]]
                            [--json FILE] [--md FILE]
+       warden-loadtest streams --url URL [--key KEY] [--streams N] [--threads N] [--events N]
+                               [--interval-ms MS] [--model M] [--pid PID] [--json FILE]
        warden-loadtest compare --duration-s D --out DIR [--targets direct,warden,...] [--chat-rps R]
                                [--stream-rps R] [--connections N]
        warden-loadtest compare --render DIR   (redraw report.md and the plots from DIR/report.json)
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Some("mock") => mock_command(&args[1..]),
         Some("run") => run_command(&args[1..]),
         Some("compare") => compare_command(&args[1..]),
+        Some("streams") => streams_command(&args[1..]),
         Some("plan") => plan_command(&args[1..]),
         other => {
             let what = other.map_or("a command is required".to_owned(), |c| {
@@ -259,6 +263,43 @@ fn run_command(args: &[String]) -> anyhow::Result<()> {
         std::fs::write(&path, markdown(&runs, p99_ms, best)).with_context(|| path.clone())?;
     }
     println!("{}", serde_json::to_string(&out)?);
+    Ok(())
+}
+
+/// Hold many SSE streams open at once: memory per idle stream (with `--pid`) and each event's
+/// delay (see `streams.rs`). Prints one JSON line.
+fn streams_command(args: &[String]) -> anyhow::Result<()> {
+    let mut config = streams::StreamsConfig {
+        url: String::new(),
+        key: "wdn_demo_key_0123456789abcdef".to_owned(),
+        model: "gpt-4o-mini".to_owned(),
+        streams: 1000,
+        threads: 1,
+        events: 10,
+        interval: Duration::from_secs(2),
+        pid: None,
+    };
+    let mut json_out = None::<String>;
+    for (flag, value) in flags(args, &[])? {
+        match flag.as_str() {
+            "--url" => config.url = value,
+            "--key" => config.key = value,
+            "--model" => config.model = value,
+            "--streams" => config.streams = value.parse()?,
+            "--threads" => config.threads = value.parse()?,
+            "--events" => config.events = value.parse()?,
+            "--interval-ms" => config.interval = Duration::from_millis(value.parse()?),
+            "--pid" => config.pid = Some(value.parse()?),
+            "--json" => json_out = Some(value),
+            _ => bail!("unknown flag {flag}"),
+        }
+    }
+    anyhow::ensure!(!config.url.is_empty(), "--url is required");
+    let report = serde_json::to_string(&streams::run(config)?)?;
+    println!("{report}");
+    if let Some(path) = json_out {
+        std::fs::write(&path, format!("{report}\n")).with_context(|| path.clone())?;
+    }
     Ok(())
 }
 

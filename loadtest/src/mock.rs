@@ -68,6 +68,10 @@ impl MockRequest<'_> {
     }
 }
 
+/// In a stamped event (`mock:stamp=1`), the zeros are replaced by the wall-clock time in
+/// microseconds, zero-padded, as the event is written.
+pub const SENT_MARK: &str = "sent_us:0000000000000000";
+
 /// What a dialect handler wants done.
 pub enum Reply {
     /// A complete response, sent after `delay` (a slow first byte).
@@ -77,12 +81,13 @@ pub enum Reply {
         delay: Duration,
     },
     /// SSE events: the first after `first_delay`, each preceded by `delay`; `drop_after`
-    /// closes the connection mid-stream.
+    /// closes the connection mid-stream; `stamp` writes the time into each [`SENT_MARK`].
     Stream {
         events: Vec<Vec<u8>>,
         first_delay: Duration,
         delay: Duration,
         drop_after: Option<usize>,
+        stamp: bool,
     },
     /// Close without answering.
     Drop,
@@ -286,6 +291,7 @@ async fn write_reply<S: AsyncWriteRent>(stream: &mut S, reply: Reply) -> bool {
             first_delay,
             delay,
             drop_after,
+            stamp,
         } => {
             if !first_delay.is_zero() {
                 monoio::time::sleep(first_delay).await;
@@ -294,13 +300,16 @@ async fn write_reply<S: AsyncWriteRent>(stream: &mut S, reply: Reply) -> bool {
             if stream.write_all(head.to_vec()).await.0.is_err() {
                 return false;
             }
-            for (i, event) in events.into_iter().enumerate() {
+            for (i, mut event) in events.into_iter().enumerate() {
                 if drop_after == Some(i) {
                     return false;
                 }
                 // The first event comes after the time to first token alone, when there is one.
                 if !delay.is_zero() && (i > 0 || first_delay.is_zero()) {
                     monoio::time::sleep(delay).await;
+                }
+                if stamp {
+                    stamp_event(&mut event);
                 }
                 let mut chunk = format!("{:x}\r\n", event.len()).into_bytes();
                 chunk.extend_from_slice(&event);
@@ -311,6 +320,21 @@ async fn write_reply<S: AsyncWriteRent>(stream: &mut S, reply: Reply) -> bool {
             }
             stream.write_all(b"0\r\n\r\n".to_vec()).await.0.is_ok()
         }
+    }
+}
+
+/// Write the current wall-clock time into the event's [`SENT_MARK`], if it has one.
+fn stamp_event(event: &mut [u8]) {
+    let Some(at) = memchr::memmem::find(event, SENT_MARK.as_bytes()) else {
+        return;
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros());
+    let digits = format!("{now:016}");
+    let start = at + "sent_us:".len();
+    if let Some(slot) = event.get_mut(start..start + 16) {
+        slot.copy_from_slice(&digits.as_bytes()[digits.len() - 16..]);
     }
 }
 
@@ -441,6 +465,7 @@ impl Plan {
                 first_delay: self.first_delay(),
                 delay: self.delay(),
                 drop_after: self.knobs.drop_after,
+                stamp: self.knobs.stamp,
             }
         } else {
             let delay = if self.knobs.delay_ms > 0 {

@@ -197,3 +197,42 @@ fn compare_direct_and_warden_writes_the_report_and_plan_reads_it() {
     assert!(plan["plan"]["hosts"].as_u64().unwrap() >= 1, "{plan}");
     assert_eq!(plan["plan"]["shards_per_host"], 7);
 }
+
+#[test]
+fn streams_mode_holds_every_stream_open_and_times_every_event() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::IoUring, &config(mock.addr, 1, ""));
+    let out = Command::new(bin("warden-loadtest"))
+        .args(["streams", "--url"])
+        .arg(format!("http://{}/v1/chat/completions", gw.addr))
+        .args(["--key", KEY, "--model", "gpt-4o"])
+        .args([
+            "--streams",
+            "40",
+            "--events",
+            "2",
+            "--interval-ms",
+            "200",
+            "--pid",
+        ])
+        .arg(gw.proc.child.id().to_string())
+        .output()
+        .expect("loadtest runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(
+        (&r["opened"], &r["completed"], &r["errors"]),
+        (&40.into(), &40.into(), &0.into()),
+        "{r}"
+    );
+    // Every chunk the mock stamped reached the client through the gateway: the role chunk,
+    // two content chunks and the finish chunk (the usage chunk Warden asked for is dropped).
+    assert_eq!(r["events"], 160, "{r}");
+    assert_eq!(r["delay_us"]["count"], 160, "{r}");
+    assert!(r["rss_open_kib"].as_u64().unwrap() > 0, "{r}");
+    assert!(r["rss_per_stream_bytes"].is_u64(), "{r}");
+}

@@ -96,6 +96,9 @@ fn stream_events(
     let chunk = |delta: Value, finish: Value| {
         let mut c = json!({"id": id, "object": "chat.completion.chunk", "created": plan.created, "model": model,
                            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+        if plan.knobs.stamp {
+            c["system_fingerprint"] = json!(crate::mock::SENT_MARK);
+        }
         if include_usage {
             c["usage"] = Value::Null;
         }
