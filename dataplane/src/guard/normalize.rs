@@ -6,9 +6,13 @@
 /// The variants of `text` worth scanning again (none for ordinary text).
 pub fn variants(text: &str) -> Vec<String> {
     let mut out = Vec::new();
-    if text
-        .chars()
-        .any(|c| zero_width(c) || confusable(c).is_some())
+    let survey = Survey::of(text);
+    // Look-alikes and zero-width characters are all outside ASCII: pure ASCII text (most text)
+    // skips the character-level pass.
+    if survey.non_ascii
+        && text
+            .chars()
+            .any(|c| zero_width(c) || confusable(c).is_some())
     {
         out.push(
             text.chars()
@@ -17,22 +21,24 @@ pub fn variants(text: &str) -> Vec<String> {
                 .collect(),
         );
     }
-    if let Some(joined) = join_spaced_letters(text) {
-        out.push(joined);
+    // Spaced-out letters outside ASCII are counted by the character-level function only.
+    if survey.spaced || survey.non_ascii {
+        if let Some(joined) = join_spaced_letters(text) {
+            out.push(joined);
+        }
     }
     // Plain hex is made of base64 characters, so its runs are among the base64 segments; the
     // `\x41` form is looked for only when the text has a `\x` at all.
     let mut hex = Vec::new();
-    let escaped_hex = text.contains("\\x");
-    for segment in base64_segments(text) {
+    for segment in survey.base64.iter().map(|r| &text[r.clone()]) {
         if let Some(decoded) = decode_base64(segment).and_then(|b| String::from_utf8(b).ok()) {
             out.push(decoded);
         }
-        if !escaped_hex && segment.len() >= 2 * HEX_MIN_BYTES {
+        if !survey.escaped_hex && segment.len() >= 2 * HEX_MIN_BYTES {
             decode_hex_run(segment.as_bytes(), &mut hex);
         }
     }
-    if escaped_hex {
+    if survey.escaped_hex {
         hex = hex_segments(text);
     }
     for decoded in hex {
@@ -41,6 +47,80 @@ pub fn variants(text: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// What one pass over the bytes finds: which of the costlier passes a text needs at all.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Survey {
+    /// A byte outside ASCII (look-alikes, zero-width characters, non-Latin spaced letters).
+    non_ascii: bool,
+    /// A run of at least six single ASCII letters between spaces (`i g n o r e`).
+    spaced: bool,
+    /// Runs of 24 or more base64 characters.
+    base64: Vec<std::ops::Range<usize>>,
+    /// A `\x` somewhere (escaped hex).
+    escaped_hex: bool,
+}
+
+/// Shortest base64 run decoded.
+const BASE64_MIN: usize = 24;
+
+impl Survey {
+    fn of(text: &str) -> Survey {
+        let b = text.as_bytes();
+        let mut s = Survey::default();
+        // Base64: where the current run started. Spaced letters: the length of the current
+        // token and the run of one-letter tokens (empty tokens, from double spaces, neither
+        // count nor break it, as in `join_spaced_letters`).
+        let mut b64_start = None;
+        let (mut token, mut token_letter, mut run) = (0usize, false, 0usize);
+        for (i, &c) in b.iter().enumerate() {
+            if c >= 0x80 {
+                s.non_ascii = true;
+            }
+            if c == b'\\' && b.get(i + 1) == Some(&b'x') {
+                s.escaped_hex = true;
+            }
+            let base64 = c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=');
+            match (base64, b64_start) {
+                (true, None) => b64_start = Some(i),
+                (false, Some(start)) => {
+                    if i - start >= BASE64_MIN {
+                        s.base64.push(start..i);
+                    }
+                    b64_start = None;
+                }
+                _ => {}
+            }
+            if c == b' ' {
+                end_token(token, token_letter, &mut run, &mut s.spaced);
+                token = 0;
+            } else {
+                token += 1;
+                token_letter = c.is_ascii_alphabetic();
+            }
+        }
+        if let Some(start) = b64_start {
+            if b.len() - start >= BASE64_MIN {
+                s.base64.push(start..b.len());
+            }
+        }
+        end_token(token, token_letter, &mut run, &mut s.spaced);
+        s
+    }
+}
+
+/// A token ended: a single ASCII letter extends the run of them, any other non-empty token
+/// breaks it.
+fn end_token(len: usize, letter: bool, run: &mut usize, spaced: &mut bool) {
+    match len {
+        0 => {}
+        1 if letter => {
+            *run += 1;
+            *spaced |= *run >= 6;
+        }
+        _ => *run = 0,
+    }
 }
 
 fn zero_width(c: char) -> bool {
@@ -114,13 +194,6 @@ fn join_spaced_letters(text: &str) -> Option<String> {
     Some(out)
 }
 
-/// Runs of 24 or more base64 characters.
-fn base64_segments(text: &str) -> Vec<&str> {
-    runs(text, 24, |c| {
-        c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=')
-    })
-}
-
 /// The maximal runs of bytes that satisfy `keep`, at least `min` long. `keep` accepts ASCII
 /// only, so every run is on character boundaries.
 fn runs(text: &str, min: usize, keep: impl Fn(u8) -> bool) -> Vec<&str> {
@@ -173,8 +246,8 @@ fn decode_base64(s: &str) -> Option<Vec<u8>> {
 const HEX_MIN_BYTES: usize = 16;
 
 /// Hex-encoded text of 16 bytes or more, written plain (`49676e6f7265…`) or as `\x49\x67…`,
-/// decoded. A first pass finds runs of hex-ish bytes long enough to hold that much, like
-/// [`base64_segments`]; only those are decoded.
+/// decoded. A first pass finds runs of hex-ish bytes long enough to hold that much, like the
+/// base64 runs of [`Survey`]; only those are decoded.
 fn hex_segments(text: &str) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let hexish = |c: u8| c.is_ascii_hexdigit() || c == b'\\' || c == b'x';
@@ -246,5 +319,22 @@ mod tests {
         )
         .is_empty());
         assert!(variants("An ordinary sentence, nothing hidden.").is_empty());
+        // Spaced letters outside ASCII, and five letters (too few) then a sixth after a
+        // double space.
+        assert_eq!(variants("д л я б ы т ь"), vec!["длябыть"]);
+        assert!(variants("a b c d e fg").is_empty());
+        assert_eq!(variants("a b c  d e f"), vec!["abc def"]);
+    }
+
+    #[test]
+    fn one_pass_finds_what_each_costlier_pass_needs() {
+        let s = Survey::of("plain words, no tricks");
+        assert_eq!(s, Survey::default());
+        let s = Survey::of("x QUJDREVGR0hJSktMTU5PUFFSU1RVVldY y \\x41");
+        assert_eq!(s.base64, vec![2..34]);
+        assert!(s.escaped_hex && !s.non_ascii && !s.spaced);
+        assert!(Survey::of("s p a c e d").spaced);
+        assert!(!Survey::of("s p a c e").spaced);
+        assert!(Survey::of("caf\u{e9}").non_ascii);
     }
 }
