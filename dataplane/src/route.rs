@@ -181,6 +181,55 @@ fn scan_top_level(body: &[u8]) -> Scan {
     }
 }
 
+/// The value of `key` in the JSON object that starts at `at` (in bytes simd-json accepted),
+/// when the key appears there exactly once and no key of that object is written with an escape
+/// (`"con\u0074ent"` is `content` to a client's parser, not to a byte comparison): a caller
+/// that splices the value then changes exactly what every parser reads. `None` otherwise.
+pub fn unique_member(b: &[u8], at: usize, key: &[u8]) -> Option<Range<usize>> {
+    if b.get(at) != Some(&b'{') {
+        return None;
+    }
+    let mut found = None;
+    let mut i = at + 1;
+    loop {
+        i = skip_ws(b, i);
+        if b.get(i) != Some(&b'"') {
+            return found;
+        }
+        let key_end = string_end(b, i);
+        let name = b.get(i + 1..key_end.saturating_sub(1))?;
+        if name.contains(&b'\\') {
+            return None;
+        }
+        i = skip_ws(b, key_end);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        let start = skip_ws(b, i + 1);
+        let end = value_end(b, start);
+        if name == key {
+            if found.is_some() {
+                return None;
+            }
+            found = Some(start..end);
+        }
+        i = skip_ws(b, end);
+        match b.get(i) {
+            Some(b',') => i += 1,
+            _ => return found,
+        }
+    }
+}
+
+/// Where the first element of the JSON array that starts at `at` begins.
+pub fn first_element(b: &[u8], at: usize) -> Option<usize> {
+    if b.get(at) != Some(&b'[') {
+        return None;
+    }
+    let i = skip_ws(b, at + 1);
+    (b.get(i) != Some(&b']')).then_some(i)
+}
+
 /// The client's `stream_options` value (an object or `null`) rewritten to ask for usage:
 /// `{"include_usage":true` and every other field the client set, as it set it. `None` for a
 /// value of another type (the provider refuses it as it would without Warden).
@@ -312,6 +361,22 @@ mod tests {
 
     fn inspect(body: &str) -> Result<ChatFields> {
         inspect_chat(body.as_bytes(), &mut Vec::new())
+    }
+
+    #[test]
+    fn a_member_is_found_only_where_it_is_unambiguous() {
+        let b = br#"{"a": 1, "delta" : {"content":"hi \"there\"","x":[1,{"content":2}]}}"#;
+        let delta = unique_member(b, 0, b"delta").unwrap_or_default();
+        let content = unique_member(b, delta.start, b"content").unwrap_or_default();
+        assert_eq!(&b[content], br#""hi \"there\"""#);
+        assert_eq!(unique_member(b, 0, b"missing"), None);
+        let twice = br#"{"content":"a","content":"b"}"#;
+        assert_eq!(unique_member(twice, 0, b"content"), None);
+        let escaped = br#"{"content":"a","con\u0074ent":"b"}"#;
+        assert_eq!(unique_member(escaped, 0, b"content"), None);
+        let arr = br#"[ {"k":1}, 2]"#;
+        assert_eq!(first_element(arr, 0), Some(2));
+        assert_eq!(first_element(b"[ ]", 0), None);
     }
 
     #[test]

@@ -20,6 +20,18 @@ mod openai;
 pub use openai::ChunkOutcome;
 use warden_shared::catalog::Dialect;
 
+/// A provider's JSON in which some object repeats a key, rewritten with one value per key: the
+/// last, which is what clients' parsers (JavaScript, Python, Go) read. The guard reads parsed
+/// values, so without this a repeated key could carry text past it that the client then reads.
+/// `None` when no key repeats (nearly always) or the bytes are not JSON.
+fn last_values(data: &[u8]) -> Option<Vec<u8>> {
+    if crate::route::refuse_duplicate_keys(data).is_ok() {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(data).ok()?;
+    serde_json::to_vec(&value).ok()
+}
+
 /// The most bytes held back while a value might still be completing.
 pub const MAX_HOLD: usize = 256;
 
@@ -110,6 +122,8 @@ impl ResponseGuard {
         template: &mut Option<Vec<u8>>,
         out: &mut Vec<u8>,
     ) -> ChunkOutcome {
+        let canonical = last_values(data);
+        let data = canonical.as_deref().unwrap_or(data);
         let stopped = match self.dialect {
             Dialect::OpenAi => {
                 return self.filter_openai_chunk(engine, scratch, data, template, out)
@@ -158,11 +172,14 @@ impl ResponseGuard {
         scratch: &crate::guard::engine::Scratch,
         body: &[u8],
     ) -> Option<Vec<u8>> {
-        match self.dialect {
-            Dialect::OpenAi => self.filter_openai_body(engine, scratch, body),
-            Dialect::Anthropic => self.filter_anthropic_body(engine, scratch, body),
-            Dialect::Gemini => self.filter_gemini_body(engine, scratch, body),
-        }
+        let canonical = last_values(body);
+        let checked = canonical.as_deref().unwrap_or(body);
+        let filtered = match self.dialect {
+            Dialect::OpenAi => self.filter_openai_body(engine, scratch, checked),
+            Dialect::Anthropic => self.filter_anthropic_body(engine, scratch, checked),
+            Dialect::Gemini => self.filter_gemini_body(engine, scratch, checked),
+        };
+        filtered.or(canonical)
     }
 
     /// Add a content delta; returns the text that can be released now.

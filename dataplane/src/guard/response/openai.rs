@@ -53,21 +53,44 @@ impl ResponseGuard {
         if template.is_none() && choice.is_some() {
             *template = Some(data.to_vec());
         }
+        // The chunk as it goes on: the provider's bytes when the released text is the delta as
+        // it came (most chunks), or with the delta's string spliced in place; re-encoded only
+        // when the delta cannot be located in the bytes. (No key repeats in `data`: the guard
+        // made sure of that before this, so what was read is what clients read.)
+        let mut spliced = None;
+        let mut encode = false;
         if let Some(content) = content {
             let released = self.push(engine, scratch, &content);
-            if let Some(delta) = v
-                .get_mut("choices")
-                .and_then(|c| c.get_idx_mut(0))
-                .and_then(|c| c.get_mut("delta"))
-            {
-                if let Some(slot) = delta.get_mut("content") {
-                    *slot = simd_json::BorrowedValue::from(released);
+            if released != content {
+                match content_span(data) {
+                    Some(span) => {
+                        let mut b = Vec::with_capacity(data.len() + released.len());
+                        b.extend_from_slice(&data[..span.start]);
+                        crate::http::respond::json_string(&mut b, &released);
+                        b.extend_from_slice(&data[span.end..]);
+                        spliced = Some(b);
+                    }
+                    None => {
+                        if let Some(slot) = v
+                            .get_mut("choices")
+                            .and_then(|c| c.get_idx_mut(0))
+                            .and_then(|c| c.get_mut("delta"))
+                            .and_then(|d| d.get_mut("content"))
+                        {
+                            *slot = simd_json::BorrowedValue::from(released);
+                        }
+                        encode = true;
+                    }
                 }
             }
         }
+        let chunk: std::borrow::Cow<'_, [u8]> = match spliced {
+            _ if encode => std::borrow::Cow::Owned(v.encode().into_bytes()),
+            Some(b) => std::borrow::Cow::Owned(b),
+            None => std::borrow::Cow::Borrowed(data),
+        };
         if self.blocked.is_some() {
-            let text = v.encode();
-            event(out, text.as_bytes());
+            event(out, &chunk);
             return self.end_blocked(template, out);
         }
         if finishing {
@@ -76,8 +99,7 @@ impl ResponseGuard {
                 return outcome;
             }
         }
-        let text = v.encode();
-        event(out, text.as_bytes());
+        event(out, &chunk);
         ChunkOutcome::Continue
     }
 
@@ -166,6 +188,19 @@ impl ResponseGuard {
     }
 }
 
+/// Where `choices[0].delta.content`'s string (quotes included) sits in a chunk simd-json
+/// accepted, when every key on the way is there once and unescaped (see
+/// `route::unique_member`): splicing it then changes what every client's parser reads.
+fn content_span(data: &[u8]) -> Option<std::ops::Range<usize>> {
+    use crate::route::{first_element, unique_member};
+    let start = data.iter().position(|b| !b.is_ascii_whitespace())?;
+    let choices = unique_member(data, start, b"choices")?;
+    let choice = first_element(data, choices.start)?;
+    let delta = unique_member(data, choice, b"delta")?;
+    let content = unique_member(data, delta.start, b"content")?;
+    (data.get(content.start) == Some(&b'"')).then_some(content)
+}
+
 fn event(out: &mut Vec<u8>, data: &[u8]) {
     out.extend_from_slice(b"data: ");
     out.extend_from_slice(data);
@@ -243,5 +278,95 @@ mod restore_tests {
                 "step {step}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    use super::*;
+    use warden_shared::snapshot::{GuardAction, GuardrailPolicy};
+
+    /// Each chunk's data through a redacting guard; the events sent instead.
+    fn filter(chunks: &[&str]) -> String {
+        let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+        let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
+        let policy = GuardrailPolicy {
+            response_pii: GuardAction::Redact,
+            ..GuardrailPolicy::default()
+        };
+        let mut g = ResponseGuard::for_policy(&policy).unwrap_or_else(|| panic!("active"));
+        let (mut template, mut out) = (None, Vec::new());
+        for c in chunks {
+            g.filter_event(
+                &engine,
+                &scratch,
+                None,
+                c.as_bytes(),
+                &mut template,
+                &mut out,
+            );
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    fn chunk(delta: &str, finish: &str) -> String {
+        format!(
+            r#"{{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{{"index":0,"delta":{delta},"finish_reason":{finish}}}],"x_extra":{{"kept":true}}}}"#
+        )
+    }
+
+    #[test]
+    fn chunks_go_on_as_sent_or_with_only_the_delta_spliced() {
+        let first = chunk(r#"{"content":"Hello there, "}"#, "null");
+        let second = chunk(r#"{"content":"write to jane.doe@exam"}"#, "null");
+        let third = chunk(r#"{"content":"ple.com now."}"#, "null");
+        let last = chunk("{}", r#""stop""#);
+        let out = filter(&[&first, &second, &third, &last, "[DONE]"]);
+        // The first delta ends with a space: released whole, the chunk as the provider sent it.
+        assert!(out.starts_with(&format!("data: {first}\n\n")), "{out}");
+        // Later chunks keep every other field byte for byte; only the content changed.
+        assert_eq!(
+            out.matches(r#""x_extra":{"kept":true}"#).count(),
+            4,
+            "{out}"
+        );
+        assert!(!out.contains("jane.doe"), "{out}");
+        assert!(out.contains("[EMAIL_1]"), "{out}");
+        assert!(out.ends_with("data: [DONE]\n\n"), "{out}");
+    }
+
+    #[test]
+    fn a_chunk_that_repeats_a_key_goes_on_with_the_last_value_scanned() {
+        // A client's parser reads the last `content`: that one is scanned, and the only one
+        // that goes on.
+        let sneaky = chunk(
+            r#"{"content":"fine","content":"mail jane.doe@example.com "}"#,
+            "null",
+        );
+        let out = filter(&[&sneaky, &chunk("{}", r#""stop""#), "[DONE]"]);
+        assert!(!out.contains("jane.doe"), "{out}");
+        assert!(out.contains("mail [EMAIL_1]"), "{out}");
+        for event in out.lines().filter(|l| l.starts_with("data: {")) {
+            assert!(event.matches(r#""content""#).count() <= 1, "{out}");
+        }
+    }
+
+    #[test]
+    fn a_whole_answer_that_repeats_a_key_goes_on_with_the_last_value_scanned() {
+        let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+        let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
+        let policy = GuardrailPolicy {
+            response_pii: GuardAction::Redact,
+            ..GuardrailPolicy::default()
+        };
+        let mut g = ResponseGuard::for_policy(&policy).unwrap_or_else(|| panic!("active"));
+        let body = br#"{"id":"c1","choices":[{"index":0,"message":{"role":"assistant","content":"ok","content":"mail jane.doe@example.com"},"finish_reason":"stop"}]}"#;
+        let out = g
+            .filter_body(&engine, &scratch, body)
+            .unwrap_or_else(|| panic!("rewritten"));
+        let out = String::from_utf8(out).unwrap_or_default();
+        assert!(!out.contains("jane.doe"), "{out}");
+        assert!(out.contains("mail [EMAIL_1]"), "{out}");
+        assert_eq!(out.matches(r#""content""#).count(), 1, "{out}");
     }
 }
