@@ -32,6 +32,15 @@ fn last_values(data: &[u8]) -> Option<Vec<u8>> {
     serde_json::to_vec(&value).ok()
 }
 
+/// `data` with the JSON string at `span` (quotes included) replaced by `text`.
+fn splice_string(data: &[u8], span: std::ops::Range<usize>, text: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + text.len());
+    out.extend_from_slice(&data[..span.start]);
+    crate::http::respond::json_string(&mut out, text);
+    out.extend_from_slice(&data[span.end..]);
+    out
+}
+
 /// The most bytes held back while a value might still be completing.
 pub const MAX_HOLD: usize = 256;
 

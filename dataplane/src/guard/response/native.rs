@@ -19,6 +19,16 @@ use simd_json::BorrowedValue;
 
 use super::{Engine, ResponseGuard};
 
+/// Where a `content_block_delta`'s `delta.text` string sits (quotes included), when each key on
+/// the way is there once and unescaped.
+fn anthropic_text_span(data: &[u8]) -> Option<std::ops::Range<usize>> {
+    use crate::route::unique_member;
+    let start = data.iter().position(|b| !b.is_ascii_whitespace())?;
+    let delta = unique_member(data, start, b"delta")?;
+    let text = unique_member(data, delta.start, b"text")?;
+    (data.get(text.start) == Some(&b'"')).then_some(text)
+}
+
 impl ResponseGuard {
     /// One Anthropic event → the events to send instead, appended to `out`. Returns true when a
     /// guardrail stopped the answer.
@@ -52,11 +62,22 @@ impl ResponseGuard {
                 let index = index.unwrap_or(0);
                 self.open_block = Some(index);
                 let released = self.push(engine, scratch, &text);
-                if !released.is_empty() {
-                    if let Some(slot) = v.get_mut("delta").and_then(|d| d.get_mut("text")) {
-                        *slot = BorrowedValue::from(released);
+                // As the provider sent it when nothing changed, the text spliced in when it did;
+                // re-encoded only when the text cannot be located in the bytes.
+                if released == text {
+                    named_event(out, name, data);
+                } else if !released.is_empty() {
+                    match anthropic_text_span(data) {
+                        Some(span) => {
+                            named_event(out, name, &super::splice_string(data, span, &released))
+                        }
+                        None => {
+                            if let Some(slot) = v.get_mut("delta").and_then(|d| d.get_mut("text")) {
+                                *slot = BorrowedValue::from(released);
+                            }
+                            named_event(out, name, v.encode().as_bytes());
+                        }
                     }
-                    named_event(out, name, v.encode().as_bytes());
                 }
                 if self.blocked.is_some() {
                     return self.end_anthropic(out);
@@ -382,4 +403,52 @@ fn named_event(out: &mut Vec<u8>, name: &[u8], data: &[u8]) {
     out.extend_from_slice(b"\ndata: ");
     out.extend_from_slice(data);
     out.extend_from_slice(b"\n\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use warden_shared::catalog::Dialect;
+    use warden_shared::snapshot::{GuardAction, GuardrailPolicy};
+
+    #[test]
+    fn anthropic_deltas_go_on_as_sent_or_with_only_the_text_spliced() {
+        let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+        let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
+        let policy = GuardrailPolicy {
+            response_pii: GuardAction::Redact,
+            ..GuardrailPolicy::default()
+        };
+        let mut g = ResponseGuard::for_policy(&policy)
+            .unwrap_or_else(|| panic!("active"))
+            .in_dialect(Dialect::Anthropic);
+        let delta = |text: &str| {
+            format!(
+                r#"{{"type":"content_block_delta","index":0,"delta":{{"type":"text_delta","text":"{text}"}},"x":1}}"#
+            )
+        };
+        let (first, second) = (
+            delta("Hello there, "),
+            delta("mail jane.doe@example.com now"),
+        );
+        let (mut template, mut out) = (None, Vec::new());
+        for e in [&first, &second] {
+            let name = Some(&b"content_block_delta"[..]);
+            g.filter_event(
+                &engine,
+                &scratch,
+                name,
+                e.as_bytes(),
+                &mut template,
+                &mut out,
+            );
+        }
+        let stop = br#"{"type":"content_block_stop","index":0}"#;
+        let name = Some(&b"content_block_stop"[..]);
+        g.filter_event(&engine, &scratch, name, stop, &mut template, &mut out);
+        let out = String::from_utf8(out).unwrap_or_default();
+        assert!(out.starts_with(&format!("event: content_block_delta\ndata: {first}\n\n")));
+        assert!(out.contains(r#""text":"mail [EMAIL_1] "},"x":1}"#), "{out}");
+        assert!(!out.contains("jane.doe"), "{out}");
+    }
 }

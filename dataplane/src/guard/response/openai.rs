@@ -63,13 +63,7 @@ impl ResponseGuard {
             let released = self.push(engine, scratch, &content);
             if released != content {
                 match content_span(data) {
-                    Some(span) => {
-                        let mut b = Vec::with_capacity(data.len() + released.len());
-                        b.extend_from_slice(&data[..span.start]);
-                        crate::http::respond::json_string(&mut b, &released);
-                        b.extend_from_slice(&data[span.end..]);
-                        spliced = Some(b);
-                    }
+                    Some(span) => spliced = Some(super::splice_string(data, span, &released)),
                     None => {
                         if let Some(slot) = v
                             .get_mut("choices")
