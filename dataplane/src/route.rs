@@ -221,6 +221,22 @@ pub fn unique_member(b: &[u8], at: usize, key: &[u8]) -> Option<Range<usize>> {
     }
 }
 
+/// The spans of the elements of the JSON array that starts at `at` (in bytes simd-json
+/// accepted); `None` when no array starts there.
+pub fn array_elements(b: &[u8], at: usize) -> Option<Vec<Range<usize>>> {
+    let mut i = first_element(b, at)?;
+    let mut out = Vec::new();
+    loop {
+        let end = value_end(b, i);
+        out.push(i..end);
+        i = skip_ws(b, end);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            _ => return Some(out),
+        }
+    }
+}
+
 /// Where the first element of the JSON array that starts at `at` begins.
 pub fn first_element(b: &[u8], at: usize) -> Option<usize> {
     if b.get(at) != Some(&b'[') {
@@ -376,6 +392,7 @@ mod tests {
         assert_eq!(unique_member(escaped, 0, b"content"), None);
         let arr = br#"[ {"k":1}, 2]"#;
         assert_eq!(first_element(arr, 0), Some(2));
+        assert_eq!(array_elements(arr, 0), Some(vec![2..9, 11..12]));
         assert_eq!(first_element(b"[ ]", 0), None);
     }
 

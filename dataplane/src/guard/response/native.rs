@@ -1,5 +1,5 @@
-//! Response checks on the native routes: Anthropic messages and Gemini `generateContent`
-//! answers, whole and streamed, rewritten through the [`ResponseGuard`] in their own dialect.
+//! Response checks on Anthropic's native route: messages, whole and streamed, rewritten through
+//! the [`ResponseGuard`] in Anthropic's dialect (Gemini's: `response/gemini.rs`).
 //!
 //! Anthropic: the text of `text_delta` events is released through the guard; what is held is
 //! flushed as one more `text_delta` before the block's `content_block_stop` (or before
@@ -7,12 +7,6 @@
 //! `message_delta` whose `stop_reason` is `refusal`, and an `error` event. Whole messages: each
 //! text block checked; a block empties the text and sets `stop_reason` to `refusal`.
 //!
-//! Gemini: every `parts[].text` of the first candidate is released through the guard; a chunk
-//! with a `finishReason` flushes what is held into its last text part. Streams have no closing
-//! event, so the pump calls [`ResponseGuard::end_of_stream`] when the provider ends. A block
-//! sets `finishReason` (`SPII` for personal data, `BLOCKLIST` otherwise) and sends an error
-//! event. Whole answers (one object, or the JSON array `streamGenerateContent` gives without
-//! `alt=sse`): every candidate checked the same way.
 
 use simd_json::prelude::*;
 use simd_json::BorrowedValue;
@@ -194,207 +188,12 @@ impl ResponseGuard {
         }
         changed.then(|| v.encode().into_bytes())
     }
-
-    /// One Gemini streamed chunk (`data:` of an `alt=sse` event) → the event to send, appended
-    /// to `out`. Returns true when a guardrail stopped the answer.
-    pub(super) fn filter_gemini_chunk(
-        &mut self,
-        engine: &Engine,
-        scratch: &crate::guard::engine::Scratch,
-        data: &[u8],
-        out: &mut Vec<u8>,
-    ) -> bool {
-        let mut copy = data.to_vec();
-        let Ok(mut v) = simd_json::to_borrowed_value(&mut copy) else {
-            event(out, data);
-            return false;
-        };
-        let Some(candidate) = v.get_mut("candidates").and_then(|c| c.get_idx_mut(0)) else {
-            event(out, data);
-            return false;
-        };
-        let finishing = candidate.get("finishReason").is_some_and(|f| !f.is_null());
-        let blocked = self.gemini_candidate(engine, scratch, candidate, finishing);
-        if !blocked {
-            event(out, v.encode().as_bytes());
-            return false;
-        }
-        event(out, v.encode().as_bytes());
-        let mut e = Vec::with_capacity(128);
-        crate::http::respond::gemini_error_body(&mut e, 400, &blocked_message(self.blocked));
-        event(out, &e);
-        true
-    }
-
-    /// Release every text part of one candidate through the guard, flushing at the end when
-    /// `last`; on a block, cut the text there and set `finishReason`. True on a block.
-    fn gemini_candidate(
-        &mut self,
-        engine: &Engine,
-        scratch: &crate::guard::engine::Scratch,
-        candidate: &mut BorrowedValue<'_>,
-        last: bool,
-    ) -> bool {
-        let parts = candidate
-            .get("content")
-            .and_then(|c| c.get("parts"))
-            .and_then(|p| p.as_array())
-            .map_or(0, Vec::len);
-        let mut last_text = None;
-        for i in 0..parts {
-            let Some(part) = candidate
-                .get_mut("content")
-                .and_then(|c| c.get_mut("parts"))
-                .and_then(|p| p.get_idx_mut(i))
-            else {
-                continue;
-            };
-            let Some(text) = part.get("text").and_then(|t| t.as_str()).map(str::to_owned) else {
-                continue;
-            };
-            let released = if self.blocked.is_some() {
-                String::new()
-            } else {
-                self.push(engine, scratch, &text)
-            };
-            if let Some(slot) = part.get_mut("text") {
-                *slot = BorrowedValue::from(released);
-            }
-            last_text = Some(i);
-        }
-        if last && self.blocked.is_none() {
-            let rest = self.finish(engine, scratch);
-            if !rest.is_empty() {
-                if let Some(slot) = last_text.and_then(|i| {
-                    candidate
-                        .get_mut("content")
-                        .and_then(|c| c.get_mut("parts"))
-                        .and_then(|p| p.get_idx_mut(i))
-                        .and_then(|p| p.get_mut("text"))
-                }) {
-                    let mut text = slot.as_str().unwrap_or("").to_owned();
-                    text.push_str(&rest);
-                    *slot = BorrowedValue::from(text);
-                }
-            }
-        }
-        if self.blocked.is_none() {
-            return false;
-        }
-        let reason = if self.blocked == Some("pii") {
-            "SPII"
-        } else {
-            "BLOCKLIST"
-        };
-        if let Some(obj) = candidate.as_object_mut() {
-            obj.insert("finishReason".into(), BorrowedValue::from(reason));
-        }
-        true
-    }
-
-    /// A whole Gemini answer: one response object, or an array of them (a stream read whole).
-    /// `None` when nothing changed.
-    pub(super) fn filter_gemini_body(
-        &mut self,
-        engine: &Engine,
-        scratch: &crate::guard::engine::Scratch,
-        body: &[u8],
-    ) -> Option<Vec<u8>> {
-        let mut copy = body.to_vec();
-        let mut v = simd_json::to_borrowed_value(&mut copy).ok()?;
-        let before = v.encode();
-        let responses = v.as_array().map(Vec::len);
-        match responses {
-            // A stream read whole: the first candidate's text flows across the responses.
-            Some(n) => {
-                let mut blocked = false;
-                for i in 0..n {
-                    let Some(candidate) = v
-                        .get_idx_mut(i)
-                        .and_then(|r| r.get_mut("candidates"))
-                        .and_then(|c| c.get_idx_mut(0))
-                    else {
-                        continue;
-                    };
-                    blocked |= self.gemini_candidate(engine, scratch, candidate, i + 1 == n);
-                }
-                // A whole answer with a blocked value is emptied, as in the other dialects.
-                for i in (0..n).filter(|_| blocked) {
-                    if let Some(candidate) = v
-                        .get_idx_mut(i)
-                        .and_then(|r| r.get_mut("candidates"))
-                        .and_then(|c| c.get_idx_mut(0))
-                    {
-                        empty_texts(candidate);
-                    }
-                }
-            }
-            None => {
-                let candidates = v
-                    .get("candidates")
-                    .and_then(|c| c.as_array())
-                    .map_or(0, Vec::len);
-                for i in 0..candidates {
-                    if let Some(candidate) = v.get_mut("candidates").and_then(|c| c.get_idx_mut(i))
-                    {
-                        if self.gemini_candidate(engine, scratch, candidate, true) {
-                            empty_texts(candidate);
-                        }
-                    }
-                    self.blocked = None;
-                }
-            }
-        }
-        let after = v.encode();
-        (after != before).then(|| after.into_bytes())
-    }
-
-    /// The provider ended a Gemini stream: send what is still held as one more chunk.
-    pub(super) fn end_gemini_stream(
-        &mut self,
-        engine: &Engine,
-        scratch: &crate::guard::engine::Scratch,
-        out: &mut Vec<u8>,
-    ) {
-        let rest = self.finish(engine, scratch);
-        if rest.is_empty() {
-            return;
-        }
-        let mut e = Vec::with_capacity(rest.len() + 96);
-        e.extend_from_slice(b"{\"candidates\":[{\"content\":{\"parts\":[{\"text\":");
-        crate::http::respond::json_string(&mut e, &rest);
-        e.extend_from_slice(b"}],\"role\":\"model\"},\"index\":0}]}");
-        event(out, &e);
-    }
 }
-
-/// Every text part of a candidate set to "".
-fn empty_texts(candidate: &mut BorrowedValue<'_>) {
-    let Some(parts) = candidate
-        .get_mut("content")
-        .and_then(|c| c.get_mut("parts"))
-        .and_then(|p| p.as_array_mut())
-    else {
-        return;
-    };
-    for part in parts {
-        if let Some(slot) = part.get_mut("text") {
-            *slot = BorrowedValue::from("");
-        }
-    }
-}
-
-fn blocked_message(category: Option<&'static str>) -> String {
+pub(super) fn blocked_message(category: Option<&'static str>) -> String {
     format!(
         "the response was stopped by a guardrail (guardrail_blocked): {}",
         category.unwrap_or("guardrail")
     )
-}
-
-fn event(out: &mut Vec<u8>, data: &[u8]) {
-    out.extend_from_slice(b"data: ");
-    out.extend_from_slice(data);
-    out.extend_from_slice(b"\n\n");
 }
 
 fn named_event(out: &mut Vec<u8>, name: &[u8], data: &[u8]) {

@@ -1,7 +1,7 @@
 //! The OpenAI dialect's side of response checks: streamed chunks and whole answers rewritten
 //! through the [`ResponseGuard`].
 
-use super::{Engine, ResponseGuard};
+use super::{event, Engine, ResponseGuard};
 
 /// What filtering one streamed chunk decided.
 #[derive(Debug, PartialEq, Eq)]
@@ -193,12 +193,6 @@ fn content_span(data: &[u8]) -> Option<std::ops::Range<usize>> {
     let delta = unique_member(data, choice, b"delta")?;
     let content = unique_member(data, delta.start, b"content")?;
     (data.get(content.start) == Some(&b'"')).then_some(content)
-}
-
-fn event(out: &mut Vec<u8>, data: &[u8]) {
-    out.extend_from_slice(b"data: ");
-    out.extend_from_slice(data);
-    out.extend_from_slice(b"\n\n");
 }
 
 /// A chunk shaped like `template` (id, created, model) with one delta.

@@ -1,0 +1,317 @@
+//! Response checks on Gemini's native route: `generateContent` answers, whole and streamed,
+//! rewritten through the [`ResponseGuard`] in Gemini's dialect.
+//!
+//! Gemini: every `parts[].text` of the first candidate is released through the guard; a chunk
+//! with a `finishReason` flushes what is held into its last text part. Streams have no closing
+//! event, so the pump calls [`ResponseGuard::end_of_stream`] when the provider ends. A block
+//! sets `finishReason` (`SPII` for personal data, `BLOCKLIST` otherwise) and sends an error
+//! event. Whole answers (one object, or the JSON array `streamGenerateContent` gives without
+//! `alt=sse`): every candidate checked the same way.
+
+use simd_json::prelude::*;
+use simd_json::BorrowedValue;
+
+use super::native::blocked_message;
+use super::{event, Engine, ResponseGuard};
+
+/// The `text` of each part of a Gemini candidate's content (`None` for a part without one).
+fn part_texts(candidate: &BorrowedValue<'_>) -> Vec<Option<String>> {
+    candidate
+        .get("content")
+        .and_then(|c| c.get("parts"))
+        .and_then(|p| p.as_array())
+        .map(|parts| {
+            parts
+                .iter()
+                .map(|p| p.get("text").and_then(|t| t.as_str()).map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A Gemini chunk with the texts that changed from `before` to `after` spliced in place, when
+/// every one of them can be located unambiguously in `data`.
+fn splice_parts(
+    data: &[u8],
+    before: &[Option<String>],
+    after: &[Option<String>],
+) -> Option<Vec<u8>> {
+    use crate::route::{array_elements, first_element, unique_member};
+    let start = data.iter().position(|b| !b.is_ascii_whitespace())?;
+    let candidates = unique_member(data, start, b"candidates")?;
+    let candidate = first_element(data, candidates.start)?;
+    let content = unique_member(data, candidate, b"content")?;
+    let parts = unique_member(data, content.start, b"parts")?;
+    let elements = array_elements(data, parts.start)?;
+    if elements.len() != after.len() || before.len() != after.len() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(data.len() + 64);
+    let mut at = 0;
+    for (i, element) in elements.iter().enumerate() {
+        if before[i] == after[i] {
+            continue;
+        }
+        let text = after[i].as_deref()?;
+        let span = unique_member(data, element.start, b"text")?;
+        if data.get(span.start) != Some(&b'"') {
+            return None;
+        }
+        out.extend_from_slice(&data[at..span.start]);
+        crate::http::respond::json_string(&mut out, text);
+        at = span.end;
+    }
+    out.extend_from_slice(&data[at..]);
+    Some(out)
+}
+
+impl ResponseGuard {
+    /// One Gemini streamed chunk (`data:` of an `alt=sse` event) → the event to send, appended
+    /// to `out`. Returns true when a guardrail stopped the answer.
+    pub(super) fn filter_gemini_chunk(
+        &mut self,
+        engine: &Engine,
+        scratch: &crate::guard::engine::Scratch,
+        data: &[u8],
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let mut copy = data.to_vec();
+        let Ok(mut v) = simd_json::to_borrowed_value(&mut copy) else {
+            event(out, data);
+            return false;
+        };
+        let Some(candidate) = v.get_mut("candidates").and_then(|c| c.get_idx_mut(0)) else {
+            event(out, data);
+            return false;
+        };
+        let finishing = candidate.get("finishReason").is_some_and(|f| !f.is_null());
+        let before = part_texts(candidate);
+        let blocked = self.gemini_candidate(engine, scratch, candidate, finishing);
+        if !blocked {
+            // As sent when no text changed, the changed texts spliced in when they can be
+            // located in the bytes, re-encoded otherwise.
+            let after = part_texts(candidate);
+            if after == before {
+                event(out, data);
+            } else if let Some(spliced) = splice_parts(data, &before, &after) {
+                event(out, &spliced);
+            } else {
+                event(out, v.encode().as_bytes());
+            }
+            return false;
+        }
+        event(out, v.encode().as_bytes());
+        let mut e = Vec::with_capacity(128);
+        crate::http::respond::gemini_error_body(&mut e, 400, &blocked_message(self.blocked));
+        event(out, &e);
+        true
+    }
+
+    /// Release every text part of one candidate through the guard, flushing at the end when
+    /// `last`; on a block, cut the text there and set `finishReason`. True on a block.
+    fn gemini_candidate(
+        &mut self,
+        engine: &Engine,
+        scratch: &crate::guard::engine::Scratch,
+        candidate: &mut BorrowedValue<'_>,
+        last: bool,
+    ) -> bool {
+        let parts = candidate
+            .get("content")
+            .and_then(|c| c.get("parts"))
+            .and_then(|p| p.as_array())
+            .map_or(0, Vec::len);
+        let mut last_text = None;
+        for i in 0..parts {
+            let Some(part) = candidate
+                .get_mut("content")
+                .and_then(|c| c.get_mut("parts"))
+                .and_then(|p| p.get_idx_mut(i))
+            else {
+                continue;
+            };
+            let Some(text) = part.get("text").and_then(|t| t.as_str()).map(str::to_owned) else {
+                continue;
+            };
+            let released = if self.blocked.is_some() {
+                String::new()
+            } else {
+                self.push(engine, scratch, &text)
+            };
+            if let Some(slot) = part.get_mut("text") {
+                *slot = BorrowedValue::from(released);
+            }
+            last_text = Some(i);
+        }
+        if last && self.blocked.is_none() {
+            let rest = self.finish(engine, scratch);
+            if !rest.is_empty() {
+                if let Some(slot) = last_text.and_then(|i| {
+                    candidate
+                        .get_mut("content")
+                        .and_then(|c| c.get_mut("parts"))
+                        .and_then(|p| p.get_idx_mut(i))
+                        .and_then(|p| p.get_mut("text"))
+                }) {
+                    let mut text = slot.as_str().unwrap_or("").to_owned();
+                    text.push_str(&rest);
+                    *slot = BorrowedValue::from(text);
+                }
+            }
+        }
+        if self.blocked.is_none() {
+            return false;
+        }
+        let reason = if self.blocked == Some("pii") {
+            "SPII"
+        } else {
+            "BLOCKLIST"
+        };
+        if let Some(obj) = candidate.as_object_mut() {
+            obj.insert("finishReason".into(), BorrowedValue::from(reason));
+        }
+        true
+    }
+
+    /// A whole Gemini answer: one response object, or an array of them (a stream read whole).
+    /// `None` when nothing changed.
+    pub(super) fn filter_gemini_body(
+        &mut self,
+        engine: &Engine,
+        scratch: &crate::guard::engine::Scratch,
+        body: &[u8],
+    ) -> Option<Vec<u8>> {
+        let mut copy = body.to_vec();
+        let mut v = simd_json::to_borrowed_value(&mut copy).ok()?;
+        let before = v.encode();
+        let responses = v.as_array().map(Vec::len);
+        match responses {
+            // A stream read whole: the first candidate's text flows across the responses.
+            Some(n) => {
+                let mut blocked = false;
+                for i in 0..n {
+                    let Some(candidate) = v
+                        .get_idx_mut(i)
+                        .and_then(|r| r.get_mut("candidates"))
+                        .and_then(|c| c.get_idx_mut(0))
+                    else {
+                        continue;
+                    };
+                    blocked |= self.gemini_candidate(engine, scratch, candidate, i + 1 == n);
+                }
+                // A whole answer with a blocked value is emptied, as in the other dialects.
+                for i in (0..n).filter(|_| blocked) {
+                    if let Some(candidate) = v
+                        .get_idx_mut(i)
+                        .and_then(|r| r.get_mut("candidates"))
+                        .and_then(|c| c.get_idx_mut(0))
+                    {
+                        empty_texts(candidate);
+                    }
+                }
+            }
+            None => {
+                let candidates = v
+                    .get("candidates")
+                    .and_then(|c| c.as_array())
+                    .map_or(0, Vec::len);
+                for i in 0..candidates {
+                    if let Some(candidate) = v.get_mut("candidates").and_then(|c| c.get_idx_mut(i))
+                    {
+                        if self.gemini_candidate(engine, scratch, candidate, true) {
+                            empty_texts(candidate);
+                        }
+                    }
+                    self.blocked = None;
+                }
+            }
+        }
+        let after = v.encode();
+        (after != before).then(|| after.into_bytes())
+    }
+
+    /// The provider ended a Gemini stream: send what is still held as one more chunk.
+    pub(super) fn end_gemini_stream(
+        &mut self,
+        engine: &Engine,
+        scratch: &crate::guard::engine::Scratch,
+        out: &mut Vec<u8>,
+    ) {
+        let rest = self.finish(engine, scratch);
+        if rest.is_empty() {
+            return;
+        }
+        let mut e = Vec::with_capacity(rest.len() + 96);
+        e.extend_from_slice(b"{\"candidates\":[{\"content\":{\"parts\":[{\"text\":");
+        crate::http::respond::json_string(&mut e, &rest);
+        e.extend_from_slice(b"}],\"role\":\"model\"},\"index\":0}]}");
+        event(out, &e);
+    }
+}
+
+/// Every text part of a candidate set to "".
+fn empty_texts(candidate: &mut BorrowedValue<'_>) {
+    let Some(parts) = candidate
+        .get_mut("content")
+        .and_then(|c| c.get_mut("parts"))
+        .and_then(|p| p.as_array_mut())
+    else {
+        return;
+    };
+    for part in parts {
+        if let Some(slot) = part.get_mut("text") {
+            *slot = BorrowedValue::from("");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use warden_shared::catalog::Dialect;
+    use warden_shared::snapshot::{GuardAction, GuardrailPolicy};
+
+    #[test]
+    fn gemini_chunks_go_on_as_sent_or_with_only_the_changed_texts_spliced() {
+        let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+        let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
+        let policy = GuardrailPolicy {
+            response_pii: GuardAction::Redact,
+            ..GuardrailPolicy::default()
+        };
+        let mut g = ResponseGuard::for_policy(&policy)
+            .unwrap_or_else(|| panic!("active"))
+            .in_dialect(Dialect::Gemini);
+        let chunk = |parts: &str, finish: &str| {
+            format!(
+                r#"{{"candidates":[{{"content":{{"parts":{parts},"role":"model"}},"index":0{finish}}}],"modelVersion":"m"}}"#
+            )
+        };
+        let first = chunk(r#"[{"text":"Hello there, "}]"#, "");
+        let second = chunk(
+            r#"[{"text":"mail jane.doe@example.com"},{"inlineData":{"mimeType":"a/b","data":"AA=="}},{"text":" or me. "}]"#,
+            r#","finishReason":"STOP""#,
+        );
+        let (mut template, mut out) = (None, Vec::new());
+        for c in [&first, &second] {
+            g.filter_event(
+                &engine,
+                &scratch,
+                None,
+                c.as_bytes(),
+                &mut template,
+                &mut out,
+            );
+        }
+        let out = String::from_utf8(out).unwrap_or_default();
+        assert!(out.starts_with(&format!("data: {first}\n\n")), "{out}");
+        assert!(!out.contains("jane.doe"), "{out}");
+        // A value at the end of one part is held (the parts are one text to the guard) and
+        // released, replaced, with the next; the other part and every other field as sent.
+        let spliced = chunk(
+            r#"[{"text":"mail "},{"inlineData":{"mimeType":"a/b","data":"AA=="}},{"text":"[EMAIL_1] or me. "}]"#,
+            r#","finishReason":"STOP""#,
+        );
+        assert!(out.contains(&spliced), "{out}");
+    }
+}

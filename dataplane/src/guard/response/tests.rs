@@ -1,0 +1,123 @@
+//! Tests of the response guard's release logic, dialect-free.
+
+use super::*;
+
+fn policy(pii: GuardAction, secrets: GuardAction) -> GuardrailPolicy {
+    GuardrailPolicy {
+        response_pii: pii,
+        response_secrets: secrets,
+        ..GuardrailPolicy::default()
+    }
+}
+
+/// Feed `text` in pieces of `step` bytes; return what was released, in order.
+fn stream(text: &str, step: usize, p: &GuardrailPolicy) -> (String, ResponseGuard) {
+    let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+    let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
+    let mut g = ResponseGuard::for_policy(p).unwrap_or_else(|| panic!("active"));
+    let mut out = String::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let mut j = (i + step).min(bytes.len());
+        while !text.is_char_boundary(j) {
+            j += 1;
+        }
+        out.push_str(&g.push(&engine, &scratch, &text[i..j]));
+        i = j;
+    }
+    out.push_str(&g.finish(&engine, &scratch));
+    (out, g)
+}
+
+const TEXT: &str = "Sure — write to jane.doe@example.com, or pay with 4111 1111 1111 1111. Thanks, jane.doe@example.com!";
+
+#[test]
+fn values_split_across_any_deltas_are_redacted() {
+    let p = policy(GuardAction::Redact, GuardAction::Off);
+    for step in [1, 2, 3, 5, 7, 13, 40, 1000] {
+        let (out, g) = stream(TEXT, step, &p);
+        assert_eq!(
+            out, "Sure — write to [EMAIL_1], or pay with [CARD_1]. Thanks, [EMAIL_1]!",
+            "step {step}"
+        );
+        assert_eq!(g.verdicts.iter().map(|v| v.count).sum::<u32>(), 3);
+    }
+}
+
+#[test]
+fn context_words_already_released_still_confirm_a_value() {
+    let p = policy(GuardAction::Redact, GuardAction::Off);
+    let text = "Your social security number is 123456789 and your passport no. X1234567 is on file; call +44 20 7946 0958.";
+    for step in [1, 4, 9, 31, 1000] {
+        let (out, _) = stream(text, step, &p);
+        assert_eq!(
+            out,
+            "Your social security number is [SSN_1] and your passport no. [PASSPORT_1] is on file; call [PHONE_1].",
+            "step {step}"
+        );
+    }
+}
+
+#[test]
+fn custom_patterns_act_on_responses_across_any_split() {
+    use std::rc::Rc;
+    use warden_shared::snapshot::CustomPattern;
+    let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+    let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
+    let pattern = |id: &str, pattern: &str, response_action| CustomPattern {
+        id: id.into(),
+        pattern: pattern.into(),
+        caseless: true,
+        action: GuardAction::Off,
+        response_action,
+    };
+    let state = Rc::new(crate::state::tests::state_with_custom(vec![
+        pattern("employee_id", r"\bEMP-\d{6}\b", GuardAction::Redact),
+        pattern("codename", r"project (?:falcon|osprey)", GuardAction::Block),
+    ]));
+    let text = "Ask EMP-123456 or EMP-654321, then EMP-123456 again. Then Project Osprey starts.";
+    for step in [1, 2, 3, 7, 1000] {
+        let custom = state.custom_scan(&state.projects[0]);
+        let mut g = ResponseGuard::with_request(
+            &GuardrailPolicy::default(),
+            &crate::guard::apply::Plan::default(),
+            custom,
+        )
+        .unwrap_or_else(|| panic!("active"));
+        let mut out = String::new();
+        for piece in text.as_bytes().chunks(step) {
+            out.push_str(&g.push(&engine, &scratch, std::str::from_utf8(piece).unwrap_or("")));
+        }
+        out.push_str(&g.finish(&engine, &scratch));
+        assert_eq!(
+            out, "Ask [EMPLOYEE_ID_1] or [EMPLOYEE_ID_2], then [EMPLOYEE_ID_1] again. Then ",
+            "step {step}"
+        );
+        assert_eq!(g.blocked, Some("custom"));
+        assert_eq!(g.verdicts[0].detector, "employee_id");
+        assert_eq!(g.verdicts[0].count, 3);
+    }
+}
+
+#[test]
+fn a_block_releases_only_what_came_before() {
+    let p = policy(GuardAction::Block, GuardAction::Off);
+    for step in [1, 4, 1000] {
+        let (out, g) = stream(TEXT, step, &p);
+        assert_eq!(out, "Sure — write to ", "step {step}");
+        assert_eq!(g.blocked, Some("pii"));
+    }
+}
+
+#[test]
+fn ordinary_text_is_released_without_waiting() {
+    let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+    let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
+    let mut g = ResponseGuard::for_policy(&policy(GuardAction::Redact, GuardAction::Redact))
+        .unwrap_or_else(|| panic!());
+    assert_eq!(g.push(&engine, &scratch, "Hello there, "), "Hello there, ");
+    // A word in progress is held until it ends.
+    assert_eq!(g.push(&engine, &scratch, "how are yo"), "how are ");
+    assert_eq!(g.push(&engine, &scratch, "u? "), "you? ");
+}
