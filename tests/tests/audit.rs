@@ -141,9 +141,15 @@ fn export_filters_by_project_and_time() {
 
 #[test]
 fn kill_9_under_mixed_load_loses_no_completed_request() {
+    for driver in warden_tests::DRIVERS {
+        kill_9_under_mixed_load(driver);
+    }
+}
+
+fn kill_9_under_mixed_load(driver: Driver) {
     let mock = Mock::start(&[]);
     let text = config(mock.addr, 2, "");
-    let gw = Gateway::start(Driver::IoUring, &text);
+    let gw = Gateway::start(driver, &text);
     let addr = gw.addr;
     let completed: Arc<Mutex<Vec<String>>> = Arc::default();
     let stop = Instant::now() + Duration::from_millis(1200);
@@ -203,7 +209,7 @@ fn kill_9_under_mixed_load_loses_no_completed_request() {
 
     // A restart copies what the rings held into the log (records the shards put there just
     // before the kill) and keeps the chain intact.
-    let gw = Gateway::start_in(dir, Driver::IoUring, &text, &[]);
+    let gw = Gateway::start_in(dir, driver, &text, &[]);
     assert_eq!(
         gw.chat(&chat_body("gpt-4o", "after restart", false)).status,
         200
@@ -229,7 +235,7 @@ fn kill_9_under_mixed_load_loses_no_completed_request() {
         .collect();
     assert!(
         missing.is_empty(),
-        "{} completed requests missing from the log: {missing:?}",
+        "{driver:?}: {} completed requests missing from the log: {missing:?}",
         missing.len()
     );
 }
