@@ -11,6 +11,8 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 cargo fmt --all -- --check
 cargo build --workspace --bins
 cargo clippy --workspace --all-targets -- -D warnings
+# The data plane's modules depend on each other in one direction only (issue #20).
+python3 scripts/check_module_cycles.py
 # Every directory and response the Rust tests produce, and every gateway directory of the
 # Python SDK tests, is kept for the secrets scan below.
 scan_dir="$(mktemp -d -t warden-scan-XXXXXX)"

@@ -18,7 +18,6 @@ use super::Category;
 mod gemini;
 mod native;
 mod openai;
-pub use openai::ChunkOutcome;
 use warden_shared::catalog::Dialect;
 
 /// A provider's JSON in which some object repeats a key, rewritten with one value per key: the
@@ -31,6 +30,15 @@ fn last_values(data: &[u8]) -> Option<Vec<u8>> {
     }
     let value: serde_json::Value = serde_json::from_slice(data).ok()?;
     serde_json::to_vec(&value).ok()
+}
+
+/// What filtering one streamed chunk decided.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ChunkOutcome {
+    Continue,
+    /// A blocked value: the stream has been ended (`content_filter` and an error event in the
+    /// OpenAI dialect, the dialect's own ending in the others).
+    Blocked,
 }
 
 /// One SSE event of `data`.

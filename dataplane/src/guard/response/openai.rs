@@ -1,15 +1,7 @@
 //! The OpenAI dialect's side of response checks: streamed chunks and whole answers rewritten
 //! through the [`ResponseGuard`].
 
-use super::{event, Engine, ResponseGuard};
-
-/// What filtering one streamed chunk decided.
-#[derive(Debug, PartialEq, Eq)]
-pub enum ChunkOutcome {
-    Continue,
-    /// A blocked value: the stream has been ended with `content_filter` (and an error event).
-    Blocked,
-}
+use super::{event, ChunkOutcome, Engine, ResponseGuard};
 
 impl ResponseGuard {
     /// One OpenAI chunk's data (`{...}` or `[DONE]`) → the events to send instead, appended to
