@@ -9,8 +9,13 @@ use std::process::Command;
 use warden_tests::{bin, config, Driver, Gateway, Mock, TempDir, KEY};
 
 fn run(args: &[&str]) -> serde_json::Value {
+    loadtest("run", args)
+}
+
+/// `warden-loadtest COMMAND ARGS…`, which must succeed and print one JSON report.
+fn loadtest(command: &str, args: &[&str]) -> serde_json::Value {
     let out = Command::new(bin("warden-loadtest"))
-        .arg("run")
+        .arg(command)
         .args(args)
         .output()
         .expect("loadtest runs");
@@ -202,11 +207,19 @@ fn compare_direct_and_warden_writes_the_report_and_plan_reads_it() {
 fn streams_mode_holds_every_stream_open_and_times_every_event() {
     let mock = Mock::start(&[]);
     let gw = Gateway::start(Driver::IoUring, &config(mock.addr, 1, ""));
-    let out = Command::new(bin("warden-loadtest"))
-        .args(["streams", "--url"])
-        .arg(format!("http://{}/v1/chat/completions", gw.addr))
-        .args(["--key", KEY, "--model", "gpt-4o"])
-        .args([
+    let (url, pid) = (
+        format!("http://{}/v1/chat/completions", gw.addr),
+        gw.proc.child.id().to_string(),
+    );
+    let r = loadtest(
+        "streams",
+        &[
+            "--url",
+            &url,
+            "--key",
+            KEY,
+            "--model",
+            "gpt-4o",
             "--streams",
             "40",
             "--events",
@@ -214,16 +227,9 @@ fn streams_mode_holds_every_stream_open_and_times_every_event() {
             "--interval-ms",
             "200",
             "--pid",
-        ])
-        .arg(gw.proc.child.id().to_string())
-        .output()
-        .expect("loadtest runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+            &pid,
+        ],
     );
-    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
     assert_eq!(
         (&r["opened"], &r["completed"], &r["errors"]),
         (&40.into(), &40.into(), &0.into()),

@@ -267,21 +267,11 @@ fn empty_texts(candidate: &mut BorrowedValue<'_>) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use warden_shared::catalog::Dialect;
-    use warden_shared::snapshot::{GuardAction, GuardrailPolicy};
 
     #[test]
     fn gemini_chunks_go_on_as_sent_or_with_only_the_changed_texts_spliced() {
-        let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
-        let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
-        let policy = GuardrailPolicy {
-            response_pii: GuardAction::Redact,
-            ..GuardrailPolicy::default()
-        };
-        let mut g = ResponseGuard::for_policy(&policy)
-            .unwrap_or_else(|| panic!("active"))
-            .in_dialect(Dialect::Gemini);
+        let (engine, scratch, mut g) = crate::guard::response::tests::redacting(Dialect::Gemini);
         let chunk = |parts: &str, finish: &str| {
             format!(
                 r#"{{"candidates":[{{"content":{{"parts":{parts},"role":"model"}},"index":0{finish}}}],"modelVersion":"m"}}"#

@@ -206,21 +206,11 @@ fn named_event(out: &mut Vec<u8>, name: &[u8], data: &[u8]) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use warden_shared::catalog::Dialect;
-    use warden_shared::snapshot::{GuardAction, GuardrailPolicy};
 
     #[test]
     fn anthropic_deltas_go_on_as_sent_or_with_only_the_text_spliced() {
-        let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
-        let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
-        let policy = GuardrailPolicy {
-            response_pii: GuardAction::Redact,
-            ..GuardrailPolicy::default()
-        };
-        let mut g = ResponseGuard::for_policy(&policy)
-            .unwrap_or_else(|| panic!("active"))
-            .in_dialect(Dialect::Anthropic);
+        let (engine, scratch, mut g) = crate::guard::response::tests::redacting(Dialect::Anthropic);
         let delta = |text: &str| {
             format!(
                 r#"{{"type":"content_block_delta","index":0,"delta":{{"type":"text_delta","text":"{text}"}},"x":1}}"#

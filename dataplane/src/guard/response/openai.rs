@@ -263,18 +263,11 @@ mod restore_tests {
 
 #[cfg(test)]
 mod chunk_tests {
-    use super::*;
-    use warden_shared::snapshot::{GuardAction, GuardrailPolicy};
+    use warden_shared::catalog::Dialect;
 
     /// Each chunk's data through a redacting guard; the events sent instead.
     fn filter(chunks: &[&str]) -> String {
-        let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
-        let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
-        let policy = GuardrailPolicy {
-            response_pii: GuardAction::Redact,
-            ..GuardrailPolicy::default()
-        };
-        let mut g = ResponseGuard::for_policy(&policy).unwrap_or_else(|| panic!("active"));
+        let (engine, scratch, mut g) = crate::guard::response::tests::redacting(Dialect::OpenAi);
         let (mut template, mut out) = (None, Vec::new());
         for c in chunks {
             g.filter_event(
@@ -333,13 +326,7 @@ mod chunk_tests {
 
     #[test]
     fn a_whole_answer_that_repeats_a_key_goes_on_with_the_last_value_scanned() {
-        let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
-        let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
-        let policy = GuardrailPolicy {
-            response_pii: GuardAction::Redact,
-            ..GuardrailPolicy::default()
-        };
-        let mut g = ResponseGuard::for_policy(&policy).unwrap_or_else(|| panic!("active"));
+        let (engine, scratch, mut g) = crate::guard::response::tests::redacting(Dialect::OpenAi);
         let body = br#"{"id":"c1","choices":[{"index":0,"message":{"role":"assistant","content":"ok","content":"mail jane.doe@example.com"},"finish_reason":"stop"}]}"#;
         let out = g
             .filter_body(&engine, &scratch, body)

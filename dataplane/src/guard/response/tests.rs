@@ -2,6 +2,21 @@
 
 use super::*;
 
+/// A guard that redacts personal data in answers in `dialect`, with the engine and scratch to run
+/// it (the dialect tests' setup).
+pub(super) fn redacting(
+    dialect: Dialect,
+) -> (Engine, crate::guard::engine::Scratch, ResponseGuard) {
+    let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+    let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
+    let policy = GuardrailPolicy {
+        response_pii: GuardAction::Redact,
+        ..GuardrailPolicy::default()
+    };
+    let g = ResponseGuard::for_policy(&policy).unwrap_or_else(|| panic!("active"));
+    (engine, scratch, g.in_dialect(dialect))
+}
+
 fn policy(pii: GuardAction, secrets: GuardAction) -> GuardrailPolicy {
     GuardrailPolicy {
         response_pii: pii,
