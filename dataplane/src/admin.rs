@@ -126,11 +126,13 @@ fn readiness(audit: Option<&crate::audit::producer::Health>) -> (u16, String) {
     (200, "ready\n".into())
 }
 
-fn snapshot_metrics(out: &mut String, c: &crate::control::Control) {
+/// Pushed snapshots refused, by reason; zeros on a standalone data plane (no pushes come), so
+/// that a dashboard's panel shows 0 rather than no data.
+fn snapshot_metrics(out: &mut String, c: Option<&crate::control::Control>) {
     use std::fmt::Write;
     let _ = writeln!(out, "# HELP warden_snapshot_rejected_total Pushed snapshots refused, by reason (signature: not signed by the pinned control-plane key).\n# TYPE warden_snapshot_rejected_total counter");
-    for (reason, n) in crate::control::REJECTIONS.iter().zip(&c.rejected) {
-        let n = n.load(Relaxed);
+    for (i, reason) in crate::control::REJECTIONS.iter().enumerate() {
+        let n = c.map_or(0, |c| c.rejected[i].load(Relaxed));
         let _ = writeln!(
             out,
             "warden_snapshot_rejected_total{{reason=\"{reason}\"}} {n}"
@@ -268,9 +270,7 @@ async fn handle<S: AsyncReadRent + AsyncWriteRent>(mut stream: S, view: Arc<Admi
             if let Some(h) = &view.audit {
                 audit_metrics(&mut text, h);
             }
-            if let Some(c) = &view.control {
-                snapshot_metrics(&mut text, c);
-            }
+            snapshot_metrics(&mut text, view.control.as_deref());
             if let Some(t) = &view.tls {
                 tls_metrics(&mut text, t);
             }

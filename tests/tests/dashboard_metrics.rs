@@ -32,7 +32,7 @@ fn every_metric_the_dashboard_queries_is_exported() {
     }
     assert!(names.len() >= 10, "{names:?}");
 
-    // A managed data plane (snapshot-push metrics exist only where pushes can arrive).
+    // A managed data plane (pushes arrive there; a standalone one exports the refusals as 0).
     let mock = Mock::start(&[]);
     let cp = ControlPlane::start(mock.addr);
     let (_, key) = cp.project_with_keys("sk-dashboard-test-1357");
@@ -62,4 +62,15 @@ fn every_metric_the_dashboard_queries_is_exported() {
         })
         .collect();
     assert!(missing.is_empty(), "the dashboard queries {missing:?}");
+}
+
+#[test]
+fn a_standalone_data_plane_exports_snapshot_refusals_as_zeros() {
+    // No control plane pushes to it, but the dashboard's refusals panel shows 0, not no data.
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::Epoll, &warden_tests::config(mock.addr, 1, ""));
+    for reason in ["signature", "version", "invalid", "keys", "origin"] {
+        let name = format!("warden_snapshot_rejected_total{{reason=\"{reason}\"}}");
+        assert_eq!(gw.metric(&name), Some(0), "{}", gw.metrics());
+    }
 }
