@@ -38,7 +38,7 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route(
             "/admin/v1/projects/{project}/api-keys",
-            post(keys::create_api_key),
+            post(keys::create_api_key).get(keys::list_api_keys),
         )
         .route("/admin/v1/api-keys/{id}", delete(keys::delete_api_key))
         .route(

@@ -822,3 +822,41 @@ fn limits_set_through_the_admin_api_are_enforced_by_the_data_plane() {
     });
     assert!(refused.is_some(), "the limit reached the data plane");
 }
+
+#[test]
+fn a_projects_warden_keys_are_listed_by_hint_never_by_key() {
+    let mock = Mock::start(&[]);
+    let cp = ControlPlane::start(mock.addr);
+    let s = setup(&cp, "acme");
+    let path = format!("/admin/v1/projects/{}/api-keys", s.project);
+    let second = cp.admin("POST", &path, Some(&json!({"name": "batch"})));
+    let second_key = second.json()["key"].as_str().unwrap().to_owned();
+
+    let list = cp.admin("GET", &path, None);
+    assert_eq!(list.status, 200, "{}", list.text());
+    let text = list.text();
+    assert!(
+        !text.contains(&s.key) && !text.contains(&second_key),
+        "keys are shown once, at creation: {text}"
+    );
+    let keys = list.json()["api_keys"].as_array().unwrap().clone();
+    let mut names: Vec<&str> = keys.iter().map(|k| k["name"].as_str().unwrap()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["app", "batch"]);
+    let app = keys.iter().find(|k| k["name"] == "app").unwrap();
+    assert_eq!(app["id"], s.key_id.as_str());
+    assert_eq!(app["hint"], format!("wdn_…{}", &s.key[s.key.len() - 4..]));
+    assert!(app["created_at"].as_i64().unwrap() > 1_700_000_000, "{app}");
+
+    // A deleted key leaves the list; another project's keys are never in it.
+    let deleted = cp.admin("DELETE", &format!("/admin/v1/api-keys/{}", s.key_id), None);
+    assert_eq!(deleted.status, 204);
+    let other = setup(&cp, "globex");
+    let after = cp.admin("GET", &path, None).json();
+    let after = after["api_keys"].as_array().unwrap();
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(after[0]["name"], "batch");
+    assert_ne!(after[0]["id"], other.key_id.as_str());
+    let unknown = cp.admin("GET", "/admin/v1/projects/prj_nope/api-keys", None);
+    assert_eq!(unknown.status, 404);
+}

@@ -56,6 +56,28 @@ pub async fn create_api_key(
     ))
 }
 
+/// A project's Warden keys: id, name, hint and creation time (the key itself was shown once,
+/// at creation, and is not stored).
+pub async fn list_api_keys(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(project): Path<String>,
+) -> ApiResult<Json<Value>> {
+    if app.store.project(&project).await?.is_none() {
+        return Err(ApiError::NotFound("project"));
+    }
+    let keys: Vec<Value> = app
+        .store
+        .project_api_keys(&project)
+        .await?
+        .into_iter()
+        .map(|(id, name, hint, created_at)| {
+            json!({"id": id, "name": name, "hint": hint, "created_at": created_at})
+        })
+        .collect();
+    Ok(Json(json!({"api_keys": keys})))
+}
+
 pub async fn delete_api_key(
     _: Admin,
     State(app): State<Arc<App>>,

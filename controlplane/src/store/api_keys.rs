@@ -29,6 +29,21 @@ impl Store {
         .map(|_| ())
     }
 
+    /// A project's keys as (id, name, hint, created_at), oldest first: what tells keys apart,
+    /// never the key or its digest.
+    pub async fn project_api_keys(
+        &self,
+        project: &str,
+    ) -> sqlx::Result<Vec<(String, String, String, i64)>> {
+        sqlx::query_as(
+            "SELECT id, name, hint, created_at FROM api_keys WHERE project_id = ? \
+             ORDER BY created_at, id",
+        )
+        .bind(project)
+        .fetch_all(&self.pool)
+        .await
+    }
+
     pub async fn delete_api_key(&self, id: &str) -> sqlx::Result<bool> {
         let r = sqlx::query("DELETE FROM api_keys WHERE id = ?")
             .bind(id)
