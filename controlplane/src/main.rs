@@ -140,7 +140,13 @@ async fn run(config: Config) -> anyhow::Result<()> {
     if store.models().await?.is_empty() {
         for m in default_models() {
             store
-                .put_model(&m.alias, m.provider.name(), &m.upstream_model, "[]")
+                .put_model(
+                    &m.alias,
+                    m.provider.name(),
+                    &m.upstream_model,
+                    "[]",
+                    m.kind.name(),
+                )
                 .await?;
         }
     }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
-use warden_shared::catalog::{ModelRoute, Provider};
+use warden_shared::catalog::{ModelKind, ModelRoute, Provider};
 use warden_shared::snapshot::{
     ApiKeyEntry, BillingRates, CustomPattern, Environment, GuardrailPolicy, Plan, Project,
     ProviderEndpoint, ProviderKey, Routing, Snapshot, Tenant,
@@ -95,10 +95,11 @@ pub async fn build(
         .models()
         .await?
         .into_iter()
-        .filter_map(|(alias, provider, upstream_model, fallbacks)| {
-            Provider::from_name(&provider).map(|provider| ModelRoute {
+        .filter_map(|(alias, provider, upstream_model, fallbacks, kind)| {
+            Some(ModelRoute {
                 alias,
-                provider,
+                provider: Provider::from_name(&provider)?,
+                kind: ModelKind::from_name(&kind)?,
                 upstream_model,
                 fallbacks: serde_json::from_str(&fallbacks).unwrap_or_default(),
             })

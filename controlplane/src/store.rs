@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../migrations/0010_keyed_api_key_digests.sql"),
     ),
+    (11, include_str!("../migrations/0011_model_kinds.sql")),
 ];
 
 pub mod anchors;
@@ -340,10 +341,10 @@ impl Store {
         tx.commit().await
     }
 
-    /// (alias, provider, upstream_model, fallbacks as a JSON array)
-    pub async fn models(&self) -> sqlx::Result<Vec<(String, String, String, String)>> {
+    /// (alias, provider, upstream_model, fallbacks as a JSON array, kind)
+    pub async fn models(&self) -> sqlx::Result<Vec<(String, String, String, String, String)>> {
         sqlx::query_as(
-            "SELECT alias, provider, upstream_model, fallbacks FROM models ORDER BY alias",
+            "SELECT alias, provider, upstream_model, fallbacks, kind FROM models ORDER BY alias",
         )
         .fetch_all(&self.pool)
         .await
@@ -355,18 +356,20 @@ impl Store {
         provider: &str,
         upstream: &str,
         fallbacks: &str,
+        kind: &str,
     ) -> sqlx::Result<()> {
         sqlx::query("DELETE FROM models WHERE alias = ?")
             .bind(alias)
             .execute(&self.pool)
             .await?;
         sqlx::query(
-            "INSERT INTO models (alias, provider, upstream_model, fallbacks) VALUES (?, ?, ?, ?)",
+            "INSERT INTO models (alias, provider, upstream_model, fallbacks, kind) VALUES (?, ?, ?, ?, ?)",
         )
         .bind(alias)
         .bind(provider)
         .bind(upstream)
         .bind(fallbacks)
+        .bind(kind)
         .execute(&self.pool)
         .await
         .map(|_| ())
@@ -418,5 +421,66 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A catalog written before model kinds gains the built-in embedding aliases and their
+    /// prices, keeps what the operator configured, and reads every old alias as a chat model;
+    /// an empty one (a fresh install) is left for the first start to seed.
+    #[tokio::test]
+    async fn model_kinds_migrate_an_existing_catalog() -> anyhow::Result<()> {
+        let dir = std::env::temp_dir().join(format!(
+            "warden-store-kinds-{}-{}",
+            std::process::id(),
+            crate::secrets::hex(&crate::secrets::random_bytes::<4>()?)
+        ));
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join("warden.db");
+        let old = format!("sqlite://{}", path.display());
+        let options = SqliteConnectOptions::from_str(&old)?.create_if_missing(true);
+        let pool = SqlitePoolOptions::new().connect_with(options).await?;
+        sqlx::raw_sql("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY)")
+            .execute(&pool)
+            .await?;
+        for (version, sql) in &MIGRATIONS[..10] {
+            sqlx::raw_sql(sql).execute(&pool).await?;
+            sqlx::query("INSERT INTO schema_migrations (version) VALUES (?)")
+                .bind(version)
+                .execute(&pool)
+                .await?;
+        }
+        sqlx::raw_sql(
+            "INSERT INTO models (alias, provider, upstream_model) VALUES ('gpt-4o', 'openai', 'gpt-4o'), \
+             ('text-embedding-3-large', 'openai', 'my-own-large'); \
+             INSERT INTO prices VALUES ('openai', 'gpt-4o', '2.50', '10.00')",
+        )
+        .execute(&pool)
+        .await?;
+        pool.close().await;
+        let store = Store::open(&path).await?;
+        let models = store.models().await?;
+        let row = |alias: &str| models.iter().find(|m| m.0 == alias).cloned();
+        assert_eq!(row("gpt-4o").map(|m| m.4), Some("chat".into()));
+        // The operator's own row stays as it was (its kind included: it was a chat alias).
+        assert_eq!(
+            row("text-embedding-3-large").map(|m| (m.2, m.4)),
+            Some(("my-own-large".into(), "chat".into()))
+        );
+        assert_eq!(
+            row("gemini-embedding-001").map(|m| (m.1, m.4)),
+            Some(("google".into(), "embedding".into()))
+        );
+        let prices = store.prices().await?;
+        assert!(prices
+            .iter()
+            .any(|p| p.model == "text-embedding-3-small" && p.input_per_mtok == "0.02"));
+        let fresh = Store::open(&dir.join("fresh.db")).await?;
+        assert!(fresh.models().await?.is_empty());
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
     }
 }

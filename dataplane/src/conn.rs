@@ -160,9 +160,9 @@ fn audit_entry(rid: &[u8], peer: SocketAddr, route: Route) -> Entry {
 fn key_header(route: Route) -> Option<crate::auth::KeyHeader> {
     use crate::auth::KeyHeader;
     match route {
-        Route::ChatCompletions | Route::Models => Some(KeyHeader::BearerOnly),
+        Route::ChatCompletions | Route::Models | Route::Embeddings => Some(KeyHeader::BearerOnly),
         Route::Messages => Some(KeyHeader::XApiKey),
-        Route::GenerateContent => Some(KeyHeader::XGoogApiKey),
+        Route::GenerateContent | Route::EmbedContent => Some(KeyHeader::XGoogApiKey),
         Route::Other => None,
     }
 }
@@ -219,10 +219,19 @@ async fn dispatch<S: AsyncWriteRent>(
 ) -> Result<Outcome> {
     let front = match (route, req.head.method) {
         (Route::ChatCompletions, Method::Post) => Front::Chat,
+        (Route::Embeddings, Method::Post) => Front::Embeddings,
         (Route::Messages, Method::Post) => Front::Messages,
-        (Route::GenerateContent, Method::Post) => Front::generate(req)?,
+        (Route::GenerateContent | Route::EmbedContent, Method::Post) => Front::generate(req)?,
         (Route::Models, Method::Get) => return models(shard, client, req).await,
-        (Route::ChatCompletions | Route::Models | Route::Messages | Route::GenerateContent, _) => {
+        (
+            Route::ChatCompletions
+            | Route::Models
+            | Route::Messages
+            | Route::GenerateContent
+            | Route::Embeddings
+            | Route::EmbedContent,
+            _,
+        ) => {
             return Err(Error::new(
                 ErrorKind::MethodNotAllowed,
                 "method not allowed on this path",
@@ -266,10 +275,15 @@ fn route_of(path: &[u8]) -> Route {
         b"/v1/chat/completions" | b"/chat/completions" => Route::ChatCompletions,
         b"/v1/models" | b"/models" => Route::Models,
         b"/v1/messages" => Route::Messages,
+        b"/v1/embeddings" | b"/embeddings" => Route::Embeddings,
         p if (p.starts_with(b"/v1beta/models/") || p.starts_with(b"/v1/models/"))
             && p.contains(&b':') =>
         {
-            Route::GenerateContent
+            if p.ends_with(b":embedContent") || p.ends_with(b":batchEmbedContents") {
+                Route::EmbedContent
+            } else {
+                Route::GenerateContent
+            }
         }
         _ => Route::Other,
     }

@@ -13,6 +13,7 @@ use crate::audit::Entry;
 use crate::auth::Caller;
 use crate::error::{Error, Kind as ErrorKind, Result};
 use crate::http::parse::RequestHead;
+use crate::metrics::Route;
 use crate::shard::Shard;
 use crate::state::ServingState;
 
@@ -125,9 +126,13 @@ impl Request<'_> {
             return;
         }
         let tokens = |bytes: u64| bytes.div_ceil(4);
+        // An embedding is not generated text: it bills no output tokens.
+        let embedding = [Route::Embeddings, Route::EmbedContent]
+            .iter()
+            .any(|r| e.route == Some(r.name()));
         e.usage = Some(warden_shared::audit::Usage {
             input_tokens: tokens(self.body.len() as u64),
-            output_tokens: tokens(e.answer_bytes),
+            output_tokens: if embedding { 0 } else { tokens(e.answer_bytes) },
             cached_tokens: 0,
             reasoning_tokens: 0,
         });

@@ -93,6 +93,19 @@ fn openai<'v>(body: &'v Value<'v>, f: &mut impl FnMut(Source, &'v str)) {
             definition(schema, "schema", f);
         }
     }
+    // An embeddings request's `input`: a string or a list of strings (token ids carry no text;
+    // the embeddings front refuses them while guardrails are on).
+    match body.get("input") {
+        Some(i) if i.as_str().is_some() => i.as_str().into_iter().for_each(|t| f(Source::User, t)),
+        Some(i) => {
+            for t in i.as_array().map(Vec::as_slice).unwrap_or_default() {
+                if let Some(t) = t.as_str() {
+                    f(Source::User, t);
+                }
+            }
+        }
+        None => {}
+    }
     // Predicted outputs are read by the model as the text it is about to write.
     match body.get("prediction").and_then(|p| p.get("content")) {
         Some(c) if c.as_str().is_some() => c.as_str().into_iter().for_each(|t| f(Source::User, t)),
@@ -210,6 +223,16 @@ fn gemini<'v>(body: &'v Value<'v>, f: &mut impl FnMut(Source, &'v str)) {
             if let Some(s) = config.get(schema) {
                 keys_and_strings_in(s, f);
             }
+        }
+    }
+    // `embedContent` (one `content`) and `batchEmbedContents` (`requests[]`): the text to embed
+    // and a document's `title`.
+    for r in std::iter::once(body).chain(array(body, "requests")) {
+        if let Some(c) = r.get("content") {
+            parts(c, Source::User, f);
+        }
+        if let Some(t) = str_field(r, "title") {
+            f(Source::User, t);
         }
     }
 }

@@ -90,14 +90,20 @@ pub enum Route {
     Messages,
     /// Gemini-native `…:generateContent` / `:streamGenerateContent`.
     GenerateContent,
+    /// OpenAI's `/v1/embeddings`, any embedding provider behind it.
+    Embeddings,
+    /// Gemini-native `…:embedContent` / `:batchEmbedContents`.
+    EmbedContent,
     Other,
 }
 
-const ROUTES: [&str; 5] = [
+const ROUTES: [&str; 7] = [
     "chat_completions",
     "models",
     "messages",
     "generate_content",
+    "embeddings",
+    "embed_content",
     "other",
 ];
 
@@ -107,8 +113,10 @@ impl Route {
         use warden_shared::catalog::Dialect;
         match self {
             Route::Messages => Dialect::Anthropic,
-            Route::GenerateContent => Dialect::Gemini,
-            Route::ChatCompletions | Route::Models | Route::Other => Dialect::OpenAi,
+            Route::GenerateContent | Route::EmbedContent => Dialect::Gemini,
+            Route::ChatCompletions | Route::Models | Route::Embeddings | Route::Other => {
+                Dialect::OpenAi
+            }
         }
     }
 

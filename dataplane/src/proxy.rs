@@ -1,6 +1,6 @@
 //! The request path, for every proxied route: [`handle`] is the whole of it, step by step, in
-//! the order a request takes them. The client's dialect is a [`Front`] (OpenAI chat,
-//! Anthropic Messages, Gemini generateContent); what differs between them are its hooks in
+//! the order a request takes them. The client's dialect is a [`Front`] (OpenAI chat and
+//! embeddings, Anthropic Messages, Gemini generateContent); what differs between them are its hooks in
 //! `proxy/front.rs`, not copies of the path.
 //!
 //! | step | where |
@@ -87,6 +87,7 @@ pub async fn handle<S: AsyncWriteRent>(
                 &screened,
                 custom,
             )
+            .filter(|_| front.answers_text())
             .map(|g| g.in_dialect(front.dialect())),
         };
         (attempts, delivery, admission)

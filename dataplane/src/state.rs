@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 
-use warden_shared::catalog::Provider;
+use warden_shared::catalog::{ModelKind, Provider};
 use warden_shared::snapshot::{
     BillingRates, Environment, GuardrailPolicy, KeyMode, Limits, Plan, ProviderKey, Routing,
     Snapshot,
@@ -98,6 +98,8 @@ pub struct ProjectState {
 pub struct RouteTarget {
     pub alias: Arc<str>,
     pub provider: Provider,
+    /// Which route serves it: chat, or `/v1/embeddings`.
+    pub kind: ModelKind,
     pub upstream_model: Arc<str>,
     /// Aliases tried when every key of this one has failed.
     pub fallbacks: Vec<Box<str>>,
@@ -144,6 +146,7 @@ impl ServingState {
                 let target = RouteTarget {
                     alias: m.alias.as_str().into(),
                     provider: m.provider,
+                    kind: m.kind,
                     upstream_model: m.upstream_model.as_str().into(),
                     fallbacks: m.fallbacks.iter().map(|f| f.as_str().into()).collect(),
                 };

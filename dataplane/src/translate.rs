@@ -11,6 +11,7 @@
 //! docs/providers.md.
 
 pub mod anthropic;
+pub mod embeddings;
 pub mod gemini;
 pub mod json;
 pub mod openai_in;

@@ -6,6 +6,7 @@
 //! to be the bottleneck: monoio, one SO_REUSEPORT socket per thread, keep-alive.
 
 pub mod anthropic;
+pub mod embeddings;
 pub mod fleet;
 pub mod gemini;
 pub mod openai;
@@ -237,6 +238,7 @@ fn dispatch(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     let path = req.path.split('?').next().unwrap_or("");
     match (req.method, path) {
         ("POST", p) if p.ends_with("/chat/completions") => openai::chat(config, req),
+        ("POST", p) if p.ends_with("/embeddings") => embeddings::openai(config, req),
         ("POST", "/v1/messages") => anthropic::messages(config, req),
         ("POST", p) if p.starts_with("/v1beta/models/") || p.starts_with("/v1/models/") => {
             gemini::generate(config, req)

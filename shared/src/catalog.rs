@@ -76,18 +76,107 @@ impl Provider {
     }
 }
 
+/// What a model does, and so which route serves it: chat models answer
+/// `/v1/chat/completions` (and the native routes), embedding models `/v1/embeddings`. A model
+/// named on the other kind's route is refused with 400 rather than sent to a provider that
+/// would answer with its own error.
+#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ModelKind {
+    #[default]
+    Chat,
+    Embedding,
+}
+
+impl ModelKind {
+    /// The name in configs and the admin API.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Chat => "chat",
+            ModelKind::Embedding => "embedding",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ModelKind> {
+        [ModelKind::Chat, ModelKind::Embedding]
+            .into_iter()
+            .find(|k| k.name() == name)
+    }
+}
+
 /// One alias of the model catalog.
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct ModelRoute {
     /// What clients send in `model`.
     pub alias: String,
     pub provider: Provider,
+    pub kind: ModelKind,
     /// What the provider is sent in place of the alias.
     pub upstream_model: String,
     /// Aliases tried, in order, when every key of this route has failed before anything
     /// reached the client (translated as needed).
     pub fallbacks: Vec<String>,
 }
+
+/// Whether `provider` can serve a model of `kind`: Anthropic has no embeddings API; every
+/// OpenAI-compatible provider may (the operator names which of its models embed).
+pub fn serves(provider: Provider, kind: ModelKind) -> bool {
+    kind == ModelKind::Chat || provider != Provider::Anthropic
+}
+
+/// Check a catalog: every alias's provider serves its kind, and every fallback is another alias
+/// of the same kind (an embedding request cannot fall back to a chat model).
+pub fn check_models(models: &[ModelRoute]) -> Result<(), String> {
+    for m in models {
+        if !serves(m.provider, m.kind) {
+            return Err(format!(
+                "{}: {} has no {} models",
+                m.alias,
+                m.provider.name(),
+                m.kind.name()
+            ));
+        }
+        for f in &m.fallbacks {
+            match models.iter().find(|r| r.alias == *f) {
+                Some(r) if r.alias != m.alias && r.kind == m.kind => {}
+                Some(r) if r.alias != m.alias => {
+                    return Err(format!(
+                        "{}: fallback {f:?} is a {} model, not a {} one",
+                        m.alias,
+                        r.kind.name(),
+                        m.kind.name()
+                    ))
+                }
+                _ => {
+                    return Err(format!(
+                        "{}: fallback {f:?} is not another known alias",
+                        m.alias
+                    ))
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The built-in embedding aliases (also added to an existing control plane's catalog by its
+/// migration 0011).
+pub const DEFAULT_EMBEDDING_MODELS: &[(&str, Provider, &str)] = &[
+    (
+        "text-embedding-3-small",
+        Provider::OpenAi,
+        "text-embedding-3-small",
+    ),
+    (
+        "text-embedding-3-large",
+        Provider::OpenAi,
+        "text-embedding-3-large",
+    ),
+    (
+        "gemini-embedding-001",
+        Provider::Google,
+        "gemini-embedding-001",
+    ),
+];
 
 /// The built-in catalog. Aliases map to the provider's own current model name.
 pub fn default_models() -> Vec<ModelRoute> {
@@ -118,9 +207,21 @@ pub fn default_models() -> Vec<ModelRoute> {
         .map(|(alias, provider, upstream)| ModelRoute {
             alias: (*alias).to_owned(),
             provider: *provider,
+            kind: ModelKind::Chat,
             upstream_model: (*upstream).to_owned(),
             fallbacks: Vec::new(),
         })
+        .chain(
+            DEFAULT_EMBEDDING_MODELS
+                .iter()
+                .map(|(alias, provider, upstream)| ModelRoute {
+                    alias: (*alias).to_owned(),
+                    provider: *provider,
+                    kind: ModelKind::Embedding,
+                    upstream_model: (*upstream).to_owned(),
+                    fallbacks: Vec::new(),
+                }),
+        )
         .collect()
 }
 
@@ -137,6 +238,10 @@ pub const DEFAULT_PRICES: &[(&str, &str, &str, &str)] = &[
     ("groq", "llama-3.3-70b-versatile", "0.59", "0.79"),
     ("deepseek", "deepseek-chat", "0.28", "0.42"),
     ("deepseek", "deepseek-reasoner", "0.28", "0.42"),
+    // Embeddings bill input tokens only.
+    ("openai", "text-embedding-3-small", "0.02", "0.00"),
+    ("openai", "text-embedding-3-large", "0.13", "0.00"),
+    ("google", "gemini-embedding-001", "0.15", "0.00"),
 ];
 
 #[cfg(test)]
@@ -153,5 +258,38 @@ mod tests {
             );
         }
         assert_eq!(Provider::from_name("azure"), None);
+        assert_eq!(check_models(&default_models()), Ok(()));
+    }
+
+    #[test]
+    fn embedding_aliases_need_a_provider_that_embeds_and_fallbacks_of_their_kind() {
+        let route = |alias: &str, provider, kind, fallbacks: &[&str]| ModelRoute {
+            alias: alias.into(),
+            provider,
+            kind,
+            upstream_model: alias.into(),
+            fallbacks: fallbacks.iter().map(|f| (*f).to_owned()).collect(),
+        };
+        let claude = route(
+            "claude-embed",
+            Provider::Anthropic,
+            ModelKind::Embedding,
+            &[],
+        );
+        assert!(check_models(&[claude])
+            .unwrap_err()
+            .contains("anthropic has no embedding"));
+        let mixed = [
+            route("e", Provider::OpenAi, ModelKind::Embedding, &["c"]),
+            route("c", Provider::OpenAi, ModelKind::Chat, &[]),
+        ];
+        assert!(check_models(&mixed)
+            .unwrap_err()
+            .contains("is a chat model"));
+        let same = [
+            route("e", Provider::OpenAi, ModelKind::Embedding, &["g"]),
+            route("g", Provider::Google, ModelKind::Embedding, &[]),
+        ];
+        assert_eq!(check_models(&same), Ok(()));
     }
 }

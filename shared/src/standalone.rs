@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde::Deserialize;
 use zeroize::Zeroizing;
 
-use crate::catalog::{default_models, ModelRoute, Provider};
+use crate::catalog::{default_models, ModelKind, ModelRoute, Provider};
 use crate::snapshot::{
     ApiKeyEntry, BillingRates, CustomPattern, Environment, GuardAction, GuardrailPolicy, KeyMode,
     Limits, Plan, Project, ProviderEndpoint, ProviderKey, RouteGroup, Routing, Snapshot, Tenant,
@@ -36,6 +36,9 @@ pub struct ModelSection {
     /// Aliases to fall back to when every key of this one fails.
     #[serde(default)]
     pub fallbacks: Vec<String>,
+    /// `"chat"` (default) or `"embedding"`.
+    #[serde(default)]
+    pub kind: Option<String>,
 }
 
 /// `[tenants.projects.routing]`: `key_mode` and per-provider overrides
@@ -196,6 +199,15 @@ pub fn compile(
         let route = ModelRoute {
             alias: m.alias.clone(),
             provider: provider(&m.provider, "[[models]] provider")?,
+            kind: match m.kind.as_deref() {
+                None => ModelKind::Chat,
+                Some(k) => ModelKind::from_name(k).ok_or_else(|| {
+                    ConfigError(format!(
+                        "[[models]] {}: kind must be \"chat\" or \"embedding\", not {k:?}",
+                        m.alias
+                    ))
+                })?,
+            },
             upstream_model: m.upstream_model.clone(),
             fallbacks: m.fallbacks.clone(),
         };
@@ -205,16 +217,7 @@ pub fn compile(
         }
     }
 
-    for m in &models {
-        for f in &m.fallbacks {
-            if *f == m.alias || !models.iter().any(|r| r.alias == *f) {
-                return err(format!(
-                    "[[models]] {}: fallback {f:?} is not another known alias",
-                    m.alias
-                ));
-            }
-        }
-    }
+    crate::catalog::check_models(&models).map_err(|e| ConfigError(format!("[[models]] {e}")))?;
     let mut pooled_keys = Vec::with_capacity(sections.pooled_keys.len());
     for (i, k) in sections.pooled_keys.iter().enumerate() {
         pooled_keys.push(seal_key(

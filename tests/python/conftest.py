@@ -31,6 +31,11 @@ ALIASES = [
     "deepseek-chat", "deepseek-reasoner",
 ]
 
+# The built-in embedding aliases, and one of an OpenAI-compatible provider added by config.
+EMBEDDING_ALIASES = [
+    "text-embedding-3-small", "text-embedding-3-large", "gemini-embedding-001", "groq-embed",
+]
+
 
 def keep_for_scan(tmp):
     """Under WARDEN_SCAN_DIR (scripts/test.sh), keep what a gateway wrote — its config, audit log,
@@ -139,6 +144,12 @@ base_url = "http://{mock}"
 base_url = "http://{mock}/openai/v1"
 [providers.deepseek]
 base_url = "http://{mock}"
+
+[[models]]
+alias = "groq-embed"
+provider = "groq"
+upstream_model = "nomic-embed-text-v1.5"
+kind = "embedding"
 
 [[tenants]]
 id = "sdk"

@@ -101,3 +101,25 @@ def test_gemini_errors(mock):
         client = gemini(mock)
         client.models.generate_content(model="gemini-2.0-flash", contents="mock:status=429")
     assert err.value.code == 429 and err.value.status == "RESOURCE_EXHAUSTED"
+
+
+def test_openai_embeddings(mock):
+    import openai
+
+    c = openai.OpenAI(base_url=f"http://{mock}/v1", api_key="sk-mock-key", max_retries=0, timeout=30)
+    reply = c.embeddings.create(model="text-embedding-3-small", input=["a b", "c"])
+    assert [len(d.embedding) for d in reply.data] == [1536, 1536]
+    assert reply.usage.prompt_tokens == 3
+    floats = c.embeddings.create(model="text-embedding-3-large", input="a b", dimensions=8,
+                                 encoding_format="float")
+    assert len(floats.data[0].embedding) == 8
+
+
+def test_gemini_embeddings(mock):
+    client = gemini(mock)
+    reply = client.models.embed_content(model="gemini-embedding-001", contents=["one", "two"],
+                                        config=genai_types.EmbedContentConfig(output_dimensionality=8))
+    assert [len(e.values) for e in reply.embeddings] == [8, 8]
+    assert reply.embeddings[0].values != reply.embeddings[1].values
+    default = client.models.embed_content(model="gemini-embedding-001", contents="one")
+    assert len(default.embeddings[0].values) == 3072

@@ -89,3 +89,17 @@ def test_google_genai_sdk_errors(gateway):
     with pytest.raises(genai_errors.ClientError) as err:
         client.models.generate_content(model="gpt-4o", contents="x")
     assert err.value.code == 400, "an OpenAI alias on the Gemini route"
+
+
+def test_google_genai_sdk_embed_content(gateway):
+    # The SDK calls batchEmbedContents; Warden passes it to Gemini under the tenant's key.
+    client = gemini(gateway)
+    reply = client.models.embed_content(
+        model="gemini-embedding-001", contents=["first text", "second text"],
+        config=genai_types.EmbedContentConfig(output_dimensionality=16),
+    )
+    assert [len(e.values) for e in reply.embeddings] == [16, 16]
+    assert reply.embeddings[0].values != reply.embeddings[1].values
+    with pytest.raises(genai_errors.ClientError) as err:
+        client.models.embed_content(model="gemini-2.0-flash", contents="a chat model")
+    assert err.value.code == 400

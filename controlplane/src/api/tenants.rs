@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use warden_shared::catalog::Provider;
+use warden_shared::catalog::{ModelKind, ModelRoute, Provider};
 use warden_shared::snapshot::{Environment, Plan};
 
 use super::{check_name, Admin, Body};
@@ -90,9 +90,9 @@ pub async fn list_models(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Jso
         .models()
         .await?
         .into_iter()
-        .map(|(alias, provider, upstream, fallbacks)| {
+        .map(|(alias, provider, upstream, fallbacks, kind)| {
             let fallbacks: Value = serde_json::from_str(&fallbacks).unwrap_or_else(|_| json!([]));
-            json!({"alias": alias, "provider": provider, "upstream_model": upstream, "fallbacks": fallbacks})
+            json!({"alias": alias, "provider": provider, "upstream_model": upstream, "fallbacks": fallbacks, "kind": kind})
         })
         .collect();
     Ok(Json(json!({"models": rows})))
@@ -106,6 +106,9 @@ pub struct ModelBody {
     /// Aliases tried, in order, when every key of this model has failed.
     #[serde(default)]
     fallbacks: Vec<String>,
+    /// `chat` (default) or `embedding`.
+    #[serde(default)]
+    kind: Option<String>,
 }
 
 pub async fn put_model(
@@ -126,6 +129,12 @@ pub async fn put_model(
     if m.fallbacks.len() > 4 {
         return Err(ApiError::BadRequest("at most 4 fallbacks".into()));
     }
+    let kind = match m.kind.as_deref() {
+        None => ModelKind::Chat,
+        Some(k) => ModelKind::from_name(k).ok_or_else(|| {
+            ApiError::BadRequest(format!("kind must be \"chat\" or \"embedding\", not {k:?}"))
+        })?,
+    };
     for f in &m.fallbacks {
         if *f == alias || !known.iter().any(|(a, ..)| a == f) {
             return Err(ApiError::BadRequest(format!(
@@ -133,13 +142,41 @@ pub async fn put_model(
             )));
         }
     }
+    // The catalog as it would be with this alias, checked as a whole (kinds, fallbacks).
+    let mut catalog: Vec<ModelRoute> = known
+        .iter()
+        .filter(|(a, ..)| *a != alias)
+        .filter_map(|(a, p, u, f, k)| {
+            Some(ModelRoute {
+                alias: a.clone(),
+                provider: Provider::from_name(p)?,
+                kind: ModelKind::from_name(k)?,
+                upstream_model: u.clone(),
+                fallbacks: serde_json::from_str(f).unwrap_or_default(),
+            })
+        })
+        .collect();
+    catalog.push(ModelRoute {
+        alias: alias.clone(),
+        provider,
+        kind,
+        upstream_model: m.upstream_model.clone(),
+        fallbacks: m.fallbacks.clone(),
+    });
+    warden_shared::catalog::check_models(&catalog).map_err(ApiError::BadRequest)?;
     let fallbacks = serde_json::to_string(&m.fallbacks).unwrap_or_else(|_| "[]".into());
     app.store
-        .put_model(&alias, provider.name(), &m.upstream_model, &fallbacks)
+        .put_model(
+            &alias,
+            provider.name(),
+            &m.upstream_model,
+            &fallbacks,
+            kind.name(),
+        )
         .await?;
     app.publish().await?;
     Ok(Json(
-        json!({"alias": alias, "provider": provider.name(), "upstream_model": m.upstream_model, "fallbacks": m.fallbacks}),
+        json!({"alias": alias, "provider": provider.name(), "upstream_model": m.upstream_model, "fallbacks": m.fallbacks, "kind": kind.name()}),
     ))
 }
 

@@ -14,7 +14,7 @@ use crate::context::{Outcome, Request};
 use crate::error::Result;
 use crate::http::respond::{self, BodyLen};
 use crate::shard::Shard;
-use crate::translate::{anthropic, gemini, StreamTranslator};
+use crate::translate::{anthropic, embeddings, gemini, StreamTranslator};
 
 /// Answer the client from the provider's response to the attempt that won: streamed through
 /// the pump, or whole. The `response` record is committed before the answer's last bytes go out.
@@ -53,6 +53,8 @@ pub async fn answer<S: AsyncWriteRent>(
             Translation::Gemini(meta, prefix) => {
                 StreamTranslator::Gemini(Box::new(gemini::Stream::new(meta, prefix)))
             }
+            // Embeddings never ask for a stream; this arm is never taken.
+            Translation::GeminiEmbeddings(_) => StreamTranslator::Passthrough,
         };
         let end = pump::run(
             shard,
@@ -108,6 +110,19 @@ pub async fn answer<S: AsyncWriteRent>(
             Translation::Gemini(meta, prefix) => {
                 let (u, t) =
                     translate_whole(&mut body, |b, o| gemini::response(b, meta, prefix, o))?;
+                (Some(u), Some(t))
+            }
+            Translation::GeminiEmbeddings(meta) => {
+                let mut estimated = false;
+                let (u, t) = translate_whole(&mut body, |b, o| {
+                    let (u, e) = embeddings::gemini_response(b, meta, o)?;
+                    estimated = e;
+                    Ok(u)
+                })?;
+                if estimated {
+                    req.audit.borrow_mut().usage_estimated = true;
+                    shard.metrics.usage_estimated.inc();
+                }
                 (Some(u), Some(t))
             }
         };

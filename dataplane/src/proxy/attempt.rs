@@ -38,8 +38,10 @@ pub type ClientHeaders = (Vec<u8>, Option<Vec<u8>>);
 /// How an attempt's request bytes are made once its key is open.
 #[derive(Clone)]
 pub enum Body<'s> {
-    /// An OpenAI-compatible provider: the client's body with this route's model spliced in.
+    /// An OpenAI-compatible provider: the client's body with this route's model spliced in,
+    /// sent to `path` under the provider's base URL (`/chat/completions`, `/embeddings`).
     OpenAi {
+        path: &'static str,
         target: &'s RouteTarget,
         fields: Rc<ChatFields>,
         replacements: Rc<Vec<(Vec<u8>, Vec<u8>)>>,
@@ -65,6 +67,8 @@ pub enum Translation {
     Anthropic(Meta),
     /// Gemini, with the prefix that makes generated tool-call ids unique.
     Gemini(Meta, String),
+    /// Gemini `batchEmbedContents` to an OpenAI embeddings list.
+    GeminiEmbeddings(crate::translate::embeddings::EmbedMeta),
 }
 
 /// One way to answer a request: a provider and model, a key, and the body for them.
@@ -101,11 +105,12 @@ impl Attempt<'_> {
             .map_err(|_| Error::new(Kind::Internal, "a provider key could not be opened"))?;
         Ok(match &self.body {
             Body::OpenAi {
+                path,
                 target,
                 fields,
                 replacements,
             } => request::openai(
-                (self.origin, traceparent),
+                (self.origin, traceparent, path),
                 &plaintext,
                 client_body,
                 fields,

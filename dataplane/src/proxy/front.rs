@@ -10,6 +10,11 @@
 //! - [`Front::Generate`]: `POST /v1beta/models/{model}:generateContent` or
 //!   `:streamGenerateContent` (also under `/v1/`), Gemini's own dialect (the Warden key in
 //!   `x-goog-api-key` or Bearer), Google keys only.
+//! - [`Front::Embeddings`]: `POST /v1/embeddings`, OpenAI's dialect, embedding aliases only
+//!   (`front/embeddings.rs`), translated for Gemini.
+//!
+//! A model serves one kind of route: a chat alias on `/v1/embeddings`, or an embedding alias
+//! anywhere else, is refused with 400 before a provider is asked.
 //!
 //! Native bodies pass through unchanged apart from the model name and the guardrails'
 //! placeholders. Their model may be a catalog alias of that provider, or one of the provider's
@@ -19,7 +24,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 
 use simd_json::BorrowedValue;
-use warden_shared::catalog::{Dialect, Provider};
+use warden_shared::catalog::{Dialect, ModelKind, Provider};
 
 use super::attempt::{routes, Attempt, Body, Translation};
 use crate::auth::Caller;
@@ -35,9 +40,12 @@ use crate::state::{KeyRef, KeySource, RouteTarget, ServingState};
 use crate::translate::anthropic::API_VERSION;
 use crate::translate::{anthropic, gemini, now, Meta};
 
+mod embeddings;
+
 /// The dialect a request came in.
 pub enum Front<'r> {
     Chat,
+    Embeddings,
     Messages,
     /// The model and the method come from the path; `stream` is `alt=sse`.
     Generate {
@@ -82,6 +90,8 @@ impl<'r> Front<'r> {
             "generateContent" => ":generateContent",
             "streamGenerateContent" if sse => ":streamGenerateContent?alt=sse",
             "streamGenerateContent" => ":streamGenerateContent",
+            "embedContent" => ":embedContent",
+            "batchEmbedContents" => ":batchEmbedContents",
             _ => return Err(unknown()),
         };
         Ok(Front::Generate {
@@ -94,7 +104,7 @@ impl<'r> Front<'r> {
     /// The dialect of the client's requests, answers and errors.
     pub fn dialect(&self) -> Dialect {
         match self {
-            Front::Chat => Dialect::OpenAi,
+            Front::Chat | Front::Embeddings => Dialect::OpenAi,
             Front::Messages => Dialect::Anthropic,
             Front::Generate { .. } => Dialect::Gemini,
         }
@@ -105,6 +115,12 @@ impl<'r> Front<'r> {
         let (fields, value) = match self {
             Front::Chat => parse_chat(body, scratch)?,
             Front::Messages => parse_model_body(body, scratch)?,
+            Front::Embeddings => {
+                let (mut fields, value) = parse_model_body(body, scratch)?;
+                // Embeddings never stream, whatever the body says.
+                fields.stream = false;
+                (fields, value)
+            }
             Front::Generate { model, stream, .. } => {
                 scratch.clear();
                 scratch.extend_from_slice(body);
@@ -139,6 +155,7 @@ impl<'r> Front<'r> {
         let model = parsed.fields.model.as_str();
         match self {
             Front::Chat => match (state.route(model), state.group(model)) {
+                (Some(t), _) if t.kind != ModelKind::Chat => return Err(wrong_kind(t)),
                 (Some(t), _) => Some(t),
                 (None, Some(tiers)) => super::policy::route_by_complexity(
                     shard,
@@ -152,8 +169,23 @@ impl<'r> Front<'r> {
             }
             .map(Target::Catalog)
             .ok_or_else(|| unknown_model(model)),
-            Front::Messages => native(state, model, Provider::Anthropic),
-            Front::Generate { .. } => native(state, model, Provider::Google),
+            Front::Embeddings => {
+                embeddings::check_input(&parsed.value, caller)?;
+                match state.route(model) {
+                    Some(t) if t.kind == ModelKind::Embedding => Ok(Target::Catalog(t)),
+                    Some(t) => Err(wrong_kind(t)),
+                    None => Err(unknown_model(model)),
+                }
+            }
+            Front::Messages => native(state, model, Provider::Anthropic, ModelKind::Chat),
+            Front::Generate { .. } => {
+                let kind = if self.answers_text() {
+                    ModelKind::Chat
+                } else {
+                    ModelKind::Embedding
+                };
+                native(state, model, Provider::Google, kind)
+            }
         }
     }
 
@@ -173,6 +205,9 @@ impl<'r> Front<'r> {
         let state: &'s ServingState = req.state;
         let max = shard.fallback.max_attempts;
         let (provider, alias, upstream) = match target {
+            Target::Catalog(t) if matches!(self, Front::Embeddings) => {
+                return embeddings::attempts(req, caller, parsed, t, screened, max)
+            }
             Target::Catalog(t) => return chat_attempts(req, caller, parsed, t, screened, max),
             Target::Native {
                 provider,
@@ -197,14 +232,21 @@ impl<'r> Front<'r> {
                     headers: Some(Rc::new((version.to_vec(), beta))),
                 }
             }
-            Front::Generate { method, .. } => Body::Gemini {
-                body: Rc::new(redact(req.body.to_vec(), screened)?),
-                method,
-            },
-            Front::Chat => {
+            Front::Generate { method, .. } => {
+                let body = if self.answers_text() {
+                    req.body.to_vec()
+                } else {
+                    embeddings::native_body(req.body, &upstream)?
+                };
+                Body::Gemini {
+                    body: Rc::new(redact(body, screened)?),
+                    method,
+                }
+            }
+            Front::Chat | Front::Embeddings => {
                 return Err(Error::new(
                     Kind::Internal,
-                    "a chat request routed to a native target",
+                    "an OpenAI-dialect request routed to a native target",
                 ))
             }
         };
@@ -228,6 +270,15 @@ impl<'r> Front<'r> {
             return Err(no_key(provider));
         }
         Ok(attempts)
+    }
+
+    /// Whether the answer is text the response guardrails read (an embedding is not).
+    pub fn answers_text(&self) -> bool {
+        match self {
+            Front::Embeddings => false,
+            Front::Generate { method, .. } => !method.contains("mbedContent"),
+            Front::Chat | Front::Messages => true,
+        }
     }
 }
 
@@ -263,6 +314,7 @@ fn chat_attempts<'s>(
         let (body, translation) = match route.provider.dialect() {
             Dialect::OpenAi => (
                 Body::OpenAi {
+                    path: "/chat/completions",
                     target: route,
                     fields: Rc::clone(&fields),
                     replacements: Rc::clone(&replacements),
@@ -298,21 +350,13 @@ fn chat_attempts<'s>(
                 )
             }
         };
-        for key in &keys {
-            if attempts.len() == max {
-                break;
-            }
-            attempts.push(Attempt {
-                origin: state.origin(route.provider),
-                provider: route.provider,
-                alias: Some(&route.alias),
-                upstream_model: Arc::clone(&route.upstream_model),
-                key: *key,
-                owner: owner(caller, key),
-                body: body.clone(),
-                translation: translation.clone(),
-            });
-        }
+        push_attempts(
+            &mut attempts,
+            (state, caller, route),
+            &keys,
+            (body, translation),
+            max,
+        );
     }
     if attempts.is_empty() {
         return Err(no_key(target.provider));
@@ -328,9 +372,29 @@ fn unknown_model(name: &str) -> Error {
     Error::new(Kind::ModelNotFound, "unknown model").with_detail(format!("{name:?}"))
 }
 
-/// A native route's target for `name`: an alias of `provider`, or one of its upstream names.
-fn native<'s>(state: &'s ServingState, name: &str, provider: Provider) -> Result<Target<'s>> {
+/// A model named on the route of the other kind (400, and which routes serve it).
+fn wrong_kind(t: &RouteTarget) -> Error {
+    let message = match t.kind {
+        ModelKind::Embedding => {
+            "this is an embedding model; use /v1/embeddings (or Gemini's embedContent)"
+        }
+        ModelKind::Chat => {
+            "this is a chat model; use /v1/chat/completions (or the provider's native route)"
+        }
+    };
+    Error::new(Kind::InvalidRequest, message).with_detail(t.alias.to_string())
+}
+
+/// A native route's target for `name`: an alias of `provider` of that `kind`, or one of the
+/// provider's upstream names.
+fn native<'s>(
+    state: &'s ServingState,
+    name: &str,
+    provider: Provider,
+    kind: ModelKind,
+) -> Result<Target<'s>> {
     match state.route(name) {
+        Some(t) if t.kind != kind => Err(wrong_kind(t)),
         Some(t) if t.provider == provider => Ok(Target::Native {
             provider,
             alias: Some(&t.alias),
@@ -347,6 +411,31 @@ fn native<'s>(state: &'s ServingState, name: &str, provider: Provider) -> Result
             upstream: name.into(),
         }),
         None => Err(unknown_model(name)),
+    }
+}
+
+/// One attempt of `route` with `body` per key in `keys`, up to `max` attempts in all.
+fn push_attempts<'s>(
+    attempts: &mut Vec<Attempt<'s>>,
+    (state, caller, route): (&'s ServingState, &Caller<'s>, &'s RouteTarget),
+    keys: &[KeyRef<'s>],
+    (body, translation): (Body<'s>, Translation),
+    max: usize,
+) {
+    for key in keys {
+        if attempts.len() == max {
+            break;
+        }
+        attempts.push(Attempt {
+            origin: state.origin(route.provider),
+            provider: route.provider,
+            alias: Some(&route.alias),
+            upstream_model: Arc::clone(&route.upstream_model),
+            key: *key,
+            owner: owner(caller, key),
+            body: body.clone(),
+            translation: translation.clone(),
+        });
     }
 }
 

@@ -33,7 +33,7 @@ pub fn unsupported_params(provider: Provider, upstream_model: &str) -> &'static 
 /// unsupported parameters removed — spliced, not re-serialised — and, when guardrails redact,
 /// the values replaced by placeholders.
 pub fn openai(
-    origin: Target<'_>,
+    (origin, traceparent, path): (&Origin, Option<&[u8; 55]>, &str),
     key: &[u8],
     body: &[u8],
     fields: &ChatFields,
@@ -52,7 +52,7 @@ pub fn openai(
     // say; the pump drops that chunk again for a client that did not ask.
     let usage = ask_usage(body, fields);
     let head_for = |len: usize| {
-        let mut req = head(origin, "/chat/completions", len, key.len());
+        let mut req = head((origin, traceparent), path, len, key.len());
         req.extend(b"authorization: Bearer ");
         req.extend(key);
         req.extend(b"\r\naccept: ");

@@ -2,6 +2,7 @@
 //! `:streamGenerateContent?alt=sse`, with `x-goog-api-key` (or `?key=`, which real Gemini also
 //! takes); SSE events separated by CRLF pairs and no `[DONE]`; functionCall parts without ids;
 //! the final event carries finishReason and the full usageMetadata; Google's error bodies.
+//! `:batchEmbedContents` and `:embedContent` are answered by `mock/embeddings.rs`.
 
 use std::time::Duration;
 
@@ -18,9 +19,11 @@ pub fn generate(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     let Some((model, method)) = name.split_once(':') else {
         return error(404, "NOT_FOUND", "Requested entity was not found.");
     };
-    let stream = match method {
-        "generateContent" => false,
-        "streamGenerateContent" => true,
+    let (stream, embed) = match method {
+        "generateContent" => (false, None),
+        "streamGenerateContent" => (true, None),
+        "batchEmbedContents" => (false, Some(true)),
+        "embedContent" => (false, Some(false)),
         _ => return error(404, "NOT_FOUND", "Requested entity was not found."),
     };
     let sse = query.split('&').any(|p| p == "alt=sse");
@@ -37,6 +40,9 @@ pub fn generate(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     let Ok(body) = serde_json::from_slice::<Value>(req.body) else {
         return error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.");
     };
+    if let Some(batch) = embed {
+        return super::embeddings::gemini(model, batch, &body);
+    }
     let Some(contents) = body["contents"].as_array() else {
         return error(
             400,
@@ -135,7 +141,7 @@ fn parts_text(content: &Value) -> String {
         .unwrap_or_default()
 }
 
-fn status_error(status: u16) -> Reply {
+pub fn status_error(status: u16) -> Reply {
     let (code, message) = match status {
         400 => (
             "INVALID_ARGUMENT",

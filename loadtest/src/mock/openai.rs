@@ -158,7 +158,7 @@ fn offers_tool(body: &Value, name: &str) -> bool {
         .is_some_and(|tools| tools.iter().any(|t| t["function"]["name"] == name))
 }
 
-fn bearer(req: &MockRequest<'_>) -> Option<String> {
+pub fn bearer(req: &MockRequest<'_>) -> Option<String> {
     let value = std::str::from_utf8(req.header("authorization")?).ok()?;
     let key = value
         .strip_prefix("Bearer ")
@@ -168,7 +168,7 @@ fn bearer(req: &MockRequest<'_>) -> Option<String> {
 }
 
 /// The error OpenAI answers with for a given status.
-fn key_error(status: u16, key: &str) -> Reply {
+pub fn key_error(status: u16, key: &str) -> Reply {
     match status {
         401 => error(401, "invalid_api_key", "invalid_request_error", &format!("Incorrect API key provided: {}. You can find your API key at https://platform.openai.com/account/api-keys.", mask(key))),
         403 => error(403, "unsupported_country_region_territory", "request_forbidden", "Country, region, or territory not supported"),
