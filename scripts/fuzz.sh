@@ -30,6 +30,9 @@ seed sse_framer $wire/*.sse
 seed request_extract $wire/*-request.json
 seed translate_response $wire/anthropic-messages-response.json $wire/gemini-response.json $wire/*-error.json
 seed translate_stream $wire/anthropic-messages-stream.sse $wire/gemini-stream.sse
+seed api_surface $wire/openai-chat-response.json $wire/openai-chat-stream.sse $wire/gemini-response.json
+seed_text api_surface responses '{"model":"m","instructions":"i","input":[{"role":"user","content":[{"type":"input_text","text":"hi"}]},{"type":"function_call","call_id":"c","name":"f","arguments":"{}"},{"type":"function_call_output","call_id":"c","output":"ok"}],"tools":[{"type":"function","name":"f","parameters":{}}],"text":{"format":{"type":"json_schema","name":"n","schema":{}}},"stream":true}'
+seed_text api_surface embed '{"model":"m","input":["a","b"],"dimensions":4}'
 seed_text snapshot_decode empty ''
 seed_text audit_segment header 'WDNAUDK1\x00\x00\x00\x00\x00\x00\x00\x00'
 

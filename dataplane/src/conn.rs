@@ -160,7 +160,9 @@ fn audit_entry(rid: &[u8], peer: SocketAddr, route: Route) -> Entry {
 fn key_header(route: Route) -> Option<crate::auth::KeyHeader> {
     use crate::auth::KeyHeader;
     match route {
-        Route::ChatCompletions | Route::Models | Route::Embeddings => Some(KeyHeader::BearerOnly),
+        Route::ChatCompletions | Route::Models | Route::Embeddings | Route::Responses => {
+            Some(KeyHeader::BearerOnly)
+        }
         Route::Messages => Some(KeyHeader::XApiKey),
         Route::GenerateContent | Route::EmbedContent => Some(KeyHeader::XGoogApiKey),
         Route::Other => None,
@@ -220,6 +222,7 @@ async fn dispatch<S: AsyncWriteRent>(
     let front = match (route, req.head.method) {
         (Route::ChatCompletions, Method::Post) => Front::Chat,
         (Route::Embeddings, Method::Post) => Front::Embeddings,
+        (Route::Responses, Method::Post) => Front::Responses,
         (Route::Messages, Method::Post) => Front::Messages,
         (Route::GenerateContent | Route::EmbedContent, Method::Post) => Front::generate(req)?,
         (Route::Models, Method::Get) => return models(shard, client, req).await,
@@ -229,7 +232,8 @@ async fn dispatch<S: AsyncWriteRent>(
             | Route::Messages
             | Route::GenerateContent
             | Route::Embeddings
-            | Route::EmbedContent,
+            | Route::EmbedContent
+            | Route::Responses,
             _,
         ) => {
             return Err(Error::new(
@@ -276,6 +280,7 @@ fn route_of(path: &[u8]) -> Route {
         b"/v1/models" | b"/models" => Route::Models,
         b"/v1/messages" => Route::Messages,
         b"/v1/embeddings" | b"/embeddings" => Route::Embeddings,
+        b"/v1/responses" | b"/responses" => Route::Responses,
         p if (p.starts_with(b"/v1beta/models/") || p.starts_with(b"/v1/models/"))
             && p.contains(&b':') =>
         {

@@ -94,16 +94,19 @@ pub enum Route {
     Embeddings,
     /// Gemini-native `…:embedContent` / `:batchEmbedContents`.
     EmbedContent,
+    /// OpenAI's Responses API, `/v1/responses`.
+    Responses,
     Other,
 }
 
-const ROUTES: [&str; 7] = [
+const ROUTES: [&str; 8] = [
     "chat_completions",
     "models",
     "messages",
     "generate_content",
     "embeddings",
     "embed_content",
+    "responses",
     "other",
 ];
 
@@ -114,9 +117,11 @@ impl Route {
         match self {
             Route::Messages => Dialect::Anthropic,
             Route::GenerateContent | Route::EmbedContent => Dialect::Gemini,
-            Route::ChatCompletions | Route::Models | Route::Embeddings | Route::Other => {
-                Dialect::OpenAi
-            }
+            Route::ChatCompletions
+            | Route::Models
+            | Route::Embeddings
+            | Route::Responses
+            | Route::Other => Dialect::OpenAi,
         }
     }
 

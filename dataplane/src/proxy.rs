@@ -44,6 +44,8 @@ pub struct Delivery {
     pub stream: bool,
     pub dialect: Dialect,
     pub response_guard: Option<ResponseGuard>,
+    /// A Responses request: the chat answer is written as a Responses object or event stream.
+    pub responses: Option<crate::translate::responses::Echo>,
 }
 
 /// One proxied request, from its parsed body to its settled spend.
@@ -59,7 +61,7 @@ pub async fn handle<S: AsyncWriteRent>(
     let (attempts, delivery, admission) = {
         let mut scratch = shard.scratch.borrow_mut();
         // 2. Parse: valid JSON, no repeated key, the routing fields.
-        let parsed = front.parse(req.body, &mut scratch)?;
+        let mut parsed = front.parse(req, &mut scratch)?;
         // 3. Route: alias, route group or native model → provider and model.
         let target = front.route(shard, req, caller, &parsed)?;
         // 4. Screen: the request guardrails; a block ends the request here.
@@ -68,6 +70,10 @@ pub async fn handle<S: AsyncWriteRent>(
         let admission = admit(shard, req, caller, max_output(&parsed.value))?;
         // 6. Plan the attempts, with their bodies.
         let stream = parsed.fields.stream;
+        let responses = parsed
+            .converted
+            .as_mut()
+            .map(|(_, echo)| std::mem::take(echo));
         let attempts = match front.plan(shard, req, caller, parsed, target, &screened) {
             Ok(attempts) => attempts,
             Err(e) => {
@@ -89,6 +95,7 @@ pub async fn handle<S: AsyncWriteRent>(
             )
             .filter(|_| front.answers_text())
             .map(|g| g.in_dialect(front.dialect())),
+            responses,
         };
         (attempts, delivery, admission)
     };

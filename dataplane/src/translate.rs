@@ -15,6 +15,7 @@ pub mod embeddings;
 pub mod gemini;
 pub mod json;
 pub mod openai_in;
+pub mod responses;
 
 use std::io::Write;
 

@@ -34,6 +34,7 @@ pub async fn answer<S: AsyncWriteRent>(
         stream,
         dialect,
         mut response_guard,
+        responses,
     } = delivery;
     // Usage was asked for on the client's behalf (to meter the stream): its chunk is dropped.
     let strip_usage =
@@ -67,6 +68,12 @@ pub async fn answer<S: AsyncWriteRent>(
                 sent_at,
                 guard: response_guard.as_mut(),
                 strip_usage,
+                egress: match responses {
+                    Some(echo) => pump::Egress::Responses(Box::new(
+                        crate::translate::responses::stream::Stream::new(echo),
+                    )),
+                    None => pump::Egress::Same,
+                },
             },
         )
         .await;
@@ -133,6 +140,11 @@ pub async fn answer<S: AsyncWriteRent>(
                 answer = filtered;
             }
             req.note_verdicts(shard, &g.verdicts);
+        }
+        if let Some(echo) = &responses {
+            let mut converted = Vec::with_capacity(answer.len() + 1024);
+            crate::translate::responses::response(&mut answer, echo, &mut converted)?;
+            answer = converted;
         }
         (status, answer, None)
     } else {

@@ -42,6 +42,9 @@ pub enum Body<'s> {
     /// sent to `path` under the provider's base URL (`/chat/completions`, `/embeddings`).
     OpenAi {
         path: &'static str,
+        /// The body to splice when it is not the client's own (a Responses request converted
+        /// to chat).
+        body: Option<Rc<Vec<u8>>>,
         target: &'s RouteTarget,
         fields: Rc<ChatFields>,
         replacements: Rc<Vec<(Vec<u8>, Vec<u8>)>>,
@@ -106,13 +109,14 @@ impl Attempt<'_> {
         Ok(match &self.body {
             Body::OpenAi {
                 path,
+                body,
                 target,
                 fields,
                 replacements,
             } => request::openai(
                 (self.origin, traceparent, path),
                 &plaintext,
-                client_body,
+                body.as_deref().map_or(client_body, Vec::as_slice),
                 fields,
                 target,
                 replacements,

@@ -12,6 +12,9 @@
 //!   `x-goog-api-key` or Bearer), Google keys only.
 //! - [`Front::Embeddings`]: `POST /v1/embeddings`, OpenAI's dialect, embedding aliases only
 //!   (`front/embeddings.rs`), translated for Gemini.
+//! - [`Front::Responses`]: `POST /v1/responses`, OpenAI's Responses API, converted to a chat
+//!   request at parse (`translate/responses.rs`) and from there the chat path exactly; the
+//!   answer is converted back on the way out (`Delivery::responses`).
 //!
 //! A model serves one kind of route: a chat alias on `/v1/embeddings`, or an embedding alias
 //! anywhere else, is refused with 400 before a provider is asked.
@@ -26,7 +29,7 @@ use std::sync::Arc;
 use simd_json::BorrowedValue;
 use warden_shared::catalog::{Dialect, ModelKind, Provider};
 
-use super::attempt::{routes, Attempt, Body, Translation};
+use super::attempt::{Attempt, Body, Translation};
 use crate::auth::Caller;
 use crate::context::Request;
 use crate::error::{Error, Kind, Result};
@@ -38,14 +41,17 @@ use crate::route::{
 use crate::shard::Shard;
 use crate::state::{KeyRef, KeySource, RouteTarget, ServingState};
 use crate::translate::anthropic::API_VERSION;
-use crate::translate::{anthropic, gemini, now, Meta};
+use crate::translate::now;
+use crate::translate::responses::Echo;
 
+mod chat;
 mod embeddings;
 
 /// The dialect a request came in.
 pub enum Front<'r> {
     Chat,
     Embeddings,
+    Responses,
     Messages,
     /// The model and the method come from the path; `stream` is `alt=sse`.
     Generate {
@@ -61,6 +67,9 @@ pub struct Parsed<'v> {
     /// The model the client named and where it sits in the body (for Gemini it comes from the
     /// path, and `model_span` is empty), whether it streams, its `stream_options`.
     pub fields: ChatFields,
+    /// A Responses request as the chat request it became (`value` and `fields` describe it),
+    /// and what its answers repeat of it.
+    pub converted: Option<(Rc<Vec<u8>>, Echo)>,
 }
 
 /// Where a request goes before fallbacks and keys are counted in.
@@ -104,16 +113,32 @@ impl<'r> Front<'r> {
     /// The dialect of the client's requests, answers and errors.
     pub fn dialect(&self) -> Dialect {
         match self {
-            Front::Chat | Front::Embeddings => Dialect::OpenAi,
+            Front::Chat | Front::Embeddings | Front::Responses => Dialect::OpenAi,
             Front::Messages => Dialect::Anthropic,
             Front::Generate { .. } => Dialect::Gemini,
         }
     }
 
     /// Validate the body (a repeated key anywhere is refused) and read what routing needs.
-    pub fn parse<'v>(&self, body: &[u8], scratch: &'v mut Vec<u8>) -> Result<Parsed<'v>> {
+    pub fn parse<'v>(&self, req: &Request<'_>, scratch: &'v mut Vec<u8>) -> Result<Parsed<'v>> {
+        let body = req.body;
+        if let Front::Responses = self {
+            let (chat, echo) = chat::responses_to_chat(req)?;
+            let (fields, value) = parse_chat(&chat, scratch)?;
+            let echo = Echo {
+                id: format!("resp_{}", String::from_utf8_lossy(req.id)),
+                model: fields.model.as_str().into(),
+                created_at: now(),
+                fields: echo,
+            };
+            return Ok(Parsed {
+                value,
+                fields,
+                converted: Some((Rc::new(chat), echo)),
+            });
+        }
         let (fields, value) = match self {
-            Front::Chat => parse_chat(body, scratch)?,
+            Front::Chat | Front::Responses => parse_chat(body, scratch)?,
             Front::Messages => parse_model_body(body, scratch)?,
             Front::Embeddings => {
                 let (mut fields, value) = parse_model_body(body, scratch)?;
@@ -139,7 +164,11 @@ impl<'r> Front<'r> {
                 (fields, value)
             }
         };
-        Ok(Parsed { value, fields })
+        Ok(Parsed {
+            value,
+            fields,
+            converted: None,
+        })
     }
 
     /// The provider and model the request names: a catalog alias or route group (chat), or the
@@ -154,7 +183,7 @@ impl<'r> Front<'r> {
         let state: &'s ServingState = req.state;
         let model = parsed.fields.model.as_str();
         match self {
-            Front::Chat => match (state.route(model), state.group(model)) {
+            Front::Chat | Front::Responses => match (state.route(model), state.group(model)) {
                 (Some(t), _) if t.kind != ModelKind::Chat => return Err(wrong_kind(t)),
                 (Some(t), _) => Some(t),
                 (None, Some(tiers)) => super::policy::route_by_complexity(
@@ -208,7 +237,7 @@ impl<'r> Front<'r> {
             Target::Catalog(t) if matches!(self, Front::Embeddings) => {
                 return embeddings::attempts(req, caller, parsed, t, screened, max)
             }
-            Target::Catalog(t) => return chat_attempts(req, caller, parsed, t, screened, max),
+            Target::Catalog(t) => return chat::attempts(req, caller, parsed, t, screened, max),
             Target::Native {
                 provider,
                 alias,
@@ -243,7 +272,7 @@ impl<'r> Front<'r> {
                     method,
                 }
             }
-            Front::Chat | Front::Embeddings => {
+            Front::Chat | Front::Embeddings | Front::Responses => {
                 return Err(Error::new(
                     Kind::Internal,
                     "an OpenAI-dialect request routed to a native target",
@@ -277,91 +306,9 @@ impl<'r> Front<'r> {
         match self {
             Front::Embeddings => false,
             Front::Generate { method, .. } => !method.contains("mbedContent"),
-            Front::Chat | Front::Messages => true,
+            Front::Chat | Front::Messages | Front::Responses => true,
         }
     }
-}
-
-/// A chat request's attempts: each route (the target, then its fallbacks) in the provider's
-/// dialect, for every key the project may use there.
-fn chat_attempts<'s>(
-    req: &Request<'s>,
-    caller: &Caller<'s>,
-    parsed: Parsed<'_>,
-    target: &'s RouteTarget,
-    screened: &Screened,
-    max: usize,
-) -> Result<Vec<Attempt<'s>>> {
-    let state: &'s ServingState = req.state;
-    let Parsed { value, fields } = parsed;
-    let stream = fields.stream;
-    let fields = Rc::new(fields);
-    let replacements = Rc::new(screened.replacements.clone());
-    let mut attempts = Vec::new();
-    let mut keys = Vec::new();
-    for route in routes(state, target) {
-        keys.clear();
-        state.keys_for(caller.project, route.provider, &mut keys);
-        if keys.is_empty() {
-            continue;
-        }
-        let meta = || Meta {
-            id: format!("chatcmpl-{}", String::from_utf8_lossy(req.id)),
-            model: route.alias.as_ref().into(),
-            created: now(),
-            include_usage: fields.include_usage,
-        };
-        let (body, translation) = match route.provider.dialect() {
-            Dialect::OpenAi => (
-                Body::OpenAi {
-                    path: "/chat/completions",
-                    target: route,
-                    fields: Rc::clone(&fields),
-                    replacements: Rc::clone(&replacements),
-                },
-                Translation::None,
-            ),
-            Dialect::Anthropic => {
-                let mut body = Vec::with_capacity(req.body.len() + 256);
-                anthropic::request(&value, &route.upstream_model, stream, &mut body)?;
-                (
-                    Body::Anthropic {
-                        body: Rc::new(redact(body, screened)?),
-                        headers: None,
-                    },
-                    Translation::Anthropic(meta()),
-                )
-            }
-            Dialect::Gemini => {
-                let mut body = Vec::with_capacity(req.body.len() + 256);
-                gemini::request(&value, &mut body)?;
-                let method = if stream {
-                    ":streamGenerateContent?alt=sse"
-                } else {
-                    ":generateContent"
-                };
-                let prefix = String::from_utf8_lossy(req.id).into_owned();
-                (
-                    Body::Gemini {
-                        body: Rc::new(redact(body, screened)?),
-                        method,
-                    },
-                    Translation::Gemini(meta(), prefix),
-                )
-            }
-        };
-        push_attempts(
-            &mut attempts,
-            (state, caller, route),
-            &keys,
-            (body, translation),
-            max,
-        );
-    }
-    if attempts.is_empty() {
-        return Err(no_key(target.provider));
-    }
-    Ok(attempts)
 }
 
 fn unknown() -> Error {

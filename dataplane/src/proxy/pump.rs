@@ -39,6 +39,39 @@ pub struct Stream<'g> {
     pub guard: Option<&'g mut ResponseGuard>,
     /// Usage was asked for on the client's behalf (to meter the stream): its chunk is dropped.
     pub strip_usage: bool,
+    /// The events as the client's route writes them.
+    pub egress: Egress,
+}
+
+/// The last step of every write: the events as they are, or as a Responses event stream.
+pub enum Egress {
+    /// The events as they are (chat chunks, or a native route's events).
+    Same,
+    /// Chat chunks rewritten as `/v1/responses` events.
+    Responses(Box<crate::translate::responses::stream::Stream>),
+}
+
+impl Egress {
+    /// Whole events for the client, as one chunk of the chunked body.
+    fn write(&mut self, out: &mut Vec<u8>, events: &[u8]) {
+        match self {
+            Egress::Same => respond::chunk(out, events),
+            Egress::Responses(s) => {
+                let mut converted = Vec::with_capacity(events.len() * 2 + 256);
+                s.events(events, &mut converted);
+                respond::chunk(out, &converted);
+            }
+        }
+    }
+
+    /// A guardrail stopped the stream: what the route writes to end it.
+    fn stopped(&mut self, out: &mut Vec<u8>) {
+        if let Egress::Responses(s) = self {
+            let mut closing = Vec::new();
+            s.close(&mut closing);
+            respond::chunk(out, &closing);
+        }
+    }
 }
 
 pub async fn run<S: AsyncWriteRent>(
@@ -54,6 +87,7 @@ pub async fn run<S: AsyncWriteRent>(
         sent_at,
         mut guard,
         strip_usage,
+        mut egress,
     } = stream;
     client.out.clear();
     {
@@ -87,7 +121,7 @@ pub async fn run<S: AsyncWriteRent>(
         data.clear();
         let more = match exchange.next_data(&mut data, idle).await {
             Ok(more) => more,
-            Err(e) => return fail(shard, client, &e, dialect, req, sent_at).await,
+            Err(e) => return fail(shard, client, &e, (dialect, &mut egress), req, sent_at).await,
         };
         req.audit.borrow_mut().answer_bytes += data.len() as u64;
         if framer.push(&data).is_err() {
@@ -95,7 +129,7 @@ pub async fn run<S: AsyncWriteRent>(
                 Kind::UpstreamProtocol,
                 "provider sent an event larger than the limit",
             );
-            return fail(shard, client, &e, dialect, req, sent_at).await;
+            return fail(shard, client, &e, (dialect, &mut egress), req, sent_at).await;
         }
         let stopped;
         if translator.is_passthrough() {
@@ -108,8 +142,7 @@ pub async fn run<S: AsyncWriteRent>(
                 events = &stripped;
             }
             stopped = release(
-                shard,
-                guard.as_deref_mut(),
+                (shard, guard.as_deref_mut(), &mut egress),
                 &mut template,
                 &mut held,
                 events,
@@ -126,8 +159,7 @@ pub async fn run<S: AsyncWriteRent>(
                 }
             }
             stopped = release(
-                shard,
-                guard.as_deref_mut(),
+                (shard, guard.as_deref_mut(), &mut egress),
                 &mut template,
                 &mut held,
                 &translated,
@@ -135,7 +167,7 @@ pub async fn run<S: AsyncWriteRent>(
                 &mut client.out,
             );
             if let Some(e) = failure {
-                return fail(shard, client, &e, dialect, req, sent_at).await;
+                return fail(shard, client, &e, (dialect, &mut egress), req, sent_at).await;
             }
         }
         framer.take_complete();
@@ -148,6 +180,7 @@ pub async fn run<S: AsyncWriteRent>(
             let _ = req
                 .commit_response(shard, 200, Some("guardrail_blocked"), sent_at.elapsed())
                 .await;
+            egress.stopped(&mut client.out);
             client.out.extend_from_slice(respond::LAST_CHUNK);
             let _ = client.flush().await;
             return End::UpstreamFailed;
@@ -155,20 +188,21 @@ pub async fn run<S: AsyncWriteRent>(
         if !more {
             if translator.is_passthrough() {
                 // Pass an unterminated tail on as is; then what the guard still holds.
-                respond::chunk(&mut client.out, framer.pending());
+                egress.write(&mut client.out, framer.pending());
                 if let Some(g) = guard.as_deref_mut() {
                     let mut rest = Vec::new();
                     g.end_of_stream(&shard.guard, &shard.guard_scratch, &mut template, &mut rest);
-                    respond::chunk(&mut client.out, &rest);
+                    egress.write(&mut client.out, &rest);
                 }
             } else {
                 translated.clear();
                 translator.finish(&mut translated);
                 match guard.as_deref_mut() {
                     Some(g) => {
-                        guarded_chunk(shard, g, &mut template, &translated, &mut client.out);
+                        let out = &mut client.out;
+                        guarded_chunk((shard, g, &mut egress), &mut template, &translated, out);
                     }
-                    None => respond::chunk(&mut client.out, &translated),
+                    None => egress.write(&mut client.out, &translated),
                 }
                 req.audit.borrow_mut().usage = translator.usage().map(Into::into);
             }
@@ -180,7 +214,7 @@ pub async fn run<S: AsyncWriteRent>(
                 .commit_response(shard, 200, None, sent_at.elapsed())
                 .await
             {
-                error_event(&mut client.out, &e, dialect);
+                error_event(&mut client.out, &e, (dialect, &mut egress));
             }
             client.out.extend_from_slice(respond::LAST_CHUNK);
         }
@@ -197,8 +231,7 @@ pub async fn run<S: AsyncWriteRent>(
 /// Pass OpenAI events through the response guard, as one client chunk. Returns true when a
 /// guardrail stopped the answer.
 fn guarded_chunk(
-    shard: &Shard,
-    g: &mut ResponseGuard,
+    (shard, g, egress): (&Shard, &mut ResponseGuard, &mut Egress),
     template: &mut Option<Vec<u8>>,
     events: &[u8],
     out: &mut Vec<u8>,
@@ -219,7 +252,7 @@ fn guarded_chunk(
             break;
         }
     }
-    respond::chunk(out, &filtered);
+    egress.write(out, &filtered);
     stopped
 }
 
@@ -228,8 +261,7 @@ fn guarded_chunk(
 /// after the response record is committed, so a client that saw `[DONE]` (or `message_stop`)
 /// has a response on record. Returns whether the guard stopped the stream.
 fn release(
-    shard: &Shard,
-    mut guard: Option<&mut ResponseGuard>,
+    (shard, mut guard, egress): (&Shard, Option<&mut ResponseGuard>, &mut Egress),
     template: &mut Option<Vec<u8>>,
     held: &mut Vec<u8>,
     events: &[u8],
@@ -247,8 +279,8 @@ fn release(
             continue;
         }
         match guard.as_deref_mut() {
-            Some(g) => stopped = guarded_chunk(shard, g, template, part, out),
-            None => respond::chunk(out, part),
+            Some(g) => stopped = guarded_chunk((shard, g, &mut *egress), template, part, out),
+            None => egress.write(out, part),
         }
     }
     held.clear();
@@ -325,7 +357,7 @@ async fn fail<S: AsyncWriteRent>(
     shard: &Shard,
     client: &mut Client<S>,
     e: &Error,
-    dialect: Dialect,
+    (dialect, egress): (Dialect, &mut Egress),
     req: &Request<'_>,
     sent_at: Instant,
 ) -> End {
@@ -334,14 +366,14 @@ async fn fail<S: AsyncWriteRent>(
     let _ = req
         .commit_response(shard, 200, Some(e.code()), sent_at.elapsed())
         .await;
-    error_event(&mut client.out, e, dialect);
+    error_event(&mut client.out, e, (dialect, egress));
     client.out.extend_from_slice(respond::LAST_CHUNK);
     let _ = client.flush().await;
     End::UpstreamFailed
 }
 
 /// An error event in the client's dialect, as one chunk.
-fn error_event(out: &mut Vec<u8>, e: &Error, dialect: Dialect) {
+fn error_event(out: &mut Vec<u8>, e: &Error, (dialect, egress): (Dialect, &mut Egress)) {
     let message = e.to_string();
     let mut event = Vec::with_capacity(256);
     match dialect {
@@ -359,7 +391,7 @@ fn error_event(out: &mut Vec<u8>, e: &Error, dialect: Dialect) {
         }
     }
     event.extend_from_slice(b"\n\n");
-    respond::chunk(out, &event);
+    egress.write(out, &event);
 }
 
 #[cfg(test)]

@@ -52,6 +52,18 @@ impl<'a> Obj<'a> {
         value(self.key(k), v);
     }
 
+    /// Append object members already written as JSON (`"a":1,"b":2`).
+    pub fn members(&mut self, members: &[u8]) {
+        if members.is_empty() {
+            return;
+        }
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.extend_from_slice(members);
+    }
+
     pub fn end(self) {
         self.out.push(b'}');
     }

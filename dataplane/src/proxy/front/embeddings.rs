@@ -53,7 +53,7 @@ pub fn attempts<'s>(
     max: usize,
 ) -> Result<Vec<Attempt<'s>>> {
     let state = req.state;
-    let Parsed { value, fields } = parsed;
+    let Parsed { value, fields, .. } = parsed;
     let fields = Rc::new(fields);
     let replacements = Rc::new(screened.replacements.clone());
     let base64 = value.get("encoding_format").and_then(|f| f.as_str()) == Some("base64");
@@ -70,6 +70,7 @@ pub fn attempts<'s>(
             Dialect::OpenAi => (
                 Body::OpenAi {
                     path: "/embeddings",
+                    body: None,
                     target: route,
                     fields: Rc::clone(&fields),
                     replacements: Rc::clone(&replacements),
