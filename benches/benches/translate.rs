@@ -23,6 +23,7 @@ fn meta() -> Meta {
         model: "alias".into(),
         created: 1_760_000_000,
         include_usage: true,
+        json_tool: false,
     }
 }
 

@@ -33,6 +33,9 @@ pub struct Meta {
     pub created: u64,
     /// `stream_options.include_usage` from the client.
     pub include_usage: bool,
+    /// Anthropic: the request asked for JSON (`response_format`), which went out as a forced
+    /// call of [`anthropic::JSON_TOOL`]; that call's input is the answer's content.
+    pub json_tool: bool,
 }
 
 /// Token usage in OpenAI's terms.

@@ -39,6 +39,7 @@ fn meta(include_usage: bool) -> Meta {
         model: "alias".into(),
         created: 1,
         include_usage,
+        json_tool: false,
     }
 }
 
@@ -292,4 +293,85 @@ fn usage_is_read_from_the_usage_object_alone() {
         })
     );
     assert_eq!(openai_usage(br#"{"usage":null}"#), None);
+}
+
+#[test]
+fn structured_output_goes_to_anthropic_as_a_forced_tool_and_comes_back_as_content() {
+    let schema = r#"{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}"#;
+    let request = |extra: &str| {
+        let mut body = format!(
+            r#"{{"model":"m","messages":[{{"role":"user","content":"hi"}}],"response_format":{{"type":"json_schema","json_schema":{{"name":"w","schema":{schema}}}}}{extra}}}"#
+        )
+        .into_bytes();
+        let v = simd_json::to_borrowed_value(&mut body).unwrap();
+        let mut out = Vec::new();
+        anthropic::request(&v, "claude-x", false, &mut out).map(|()| json(&out))
+    };
+    let alone = request("").unwrap();
+    let tools = alone.get("tools").unwrap().as_array().unwrap();
+    assert_eq!(
+        tools[0].get("name").unwrap().as_str(),
+        Some(anthropic::JSON_TOOL)
+    );
+    assert_eq!(
+        tools[0].get("input_schema").unwrap(),
+        &json(schema.as_bytes())
+    );
+    assert_eq!(
+        alone.get("tool_choice").unwrap(),
+        &json(br#"{"type":"tool","name":"json_response"}"#)
+    );
+    let with_tools =
+        request(r#","tools":[{"type":"function","function":{"name":"lookup","parameters":{}}}]"#)
+            .unwrap();
+    assert_eq!(
+        with_tools.get("tools").unwrap().as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(
+        with_tools.get("tool_choice").unwrap(),
+        &json(br#"{"type":"any"}"#)
+    );
+    let clash = r#","tools":[{"type":"function","function":{"name":"json_response"}}]"#;
+    assert!(request(clash).is_err());
+
+    let mut m = meta(false);
+    m.json_tool = true;
+    let mut whole = br#"{"id":"msg_1","content":[{"type":"tool_use","id":"t","name":"json_response","input":{"city":"Oslo"}}],"stop_reason":"tool_use","usage":{"input_tokens":3,"output_tokens":4}}"#.to_vec();
+    let mut out = Vec::new();
+    anthropic::response(&mut whole, &m, &mut out).unwrap();
+    let v = json(&out);
+    let c = choice(&v).unwrap();
+    assert_eq!(c.get("finish_reason").unwrap().as_str(), Some("stop"));
+    let message = c.get("message").unwrap();
+    assert_eq!(
+        message.get("content").unwrap().as_str(),
+        Some(r#"{"city":"Oslo"}"#)
+    );
+    assert!(message.get("tool_calls").is_none());
+
+    let stream = b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"usage\":{\"input_tokens\":3}}}\n\n\
+event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"id\":\"t\",\"name\":\"json_response\",\"input\":{}}}\n\n\
+event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"city\\\":\"}}\n\n\
+event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"\\\"Oslo\\\"}\"}}\n\n\
+event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\"},\"usage\":{\"output_tokens\":4}}\n\n\
+event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+    let events = translate_stream(
+        stream,
+        StreamTranslator::Anthropic(Box::new(anthropic::Stream::new(m))),
+        7,
+    );
+    let text: String = events
+        .iter()
+        .filter_map(|e| delta_str(e, "content"))
+        .collect();
+    assert_eq!(text, r#"{"city":"Oslo"}"#);
+    assert!(events.iter().all(|e| choice(e)
+        .and_then(|c| c.get("delta"))
+        .and_then(|d| d.get("tool_calls"))
+        .is_none()));
+    assert_eq!(
+        events.iter().filter_map(finish_of).collect::<Vec<_>>(),
+        vec!["stop"]
+    );
 }

@@ -11,6 +11,7 @@ fn meta() -> Meta {
         model: "alias".into(),
         created: 1,
         include_usage: true,
+        json_tool: false,
     }
 }
 

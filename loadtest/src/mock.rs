@@ -10,6 +10,7 @@ pub mod embeddings;
 pub mod fleet;
 pub mod gemini;
 pub mod openai;
+pub mod schema;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -432,6 +433,12 @@ impl Plan {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
         }
+    }
+
+    /// Answer with `json` (structured output) in place of the echo.
+    pub fn answer_json(&mut self, json: &serde_json::Value) {
+        self.text = json.to_string();
+        self.completion_tokens = self.text.len().div_ceil(4);
     }
 
     pub fn pieces(&self) -> Vec<&str> {

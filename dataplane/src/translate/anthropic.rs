@@ -10,6 +10,13 @@
 //!
 //! Back: text blocks → `content`, `tool_use` → `tool_calls` (a running index, not the block
 //! index), stop reasons and usage mapped; streams event by event.
+//!
+//! Structured output: `response_format` `json_schema` (or `json_object`) goes out as one more
+//! tool, [`JSON_TOOL`], whose input schema is the client's schema, and a `tool_choice` that makes
+//! the model call it (forced when the client offers no tools of its own, `any` when it does, the
+//! client's own choice when it names a function). The call's input is then the answer's
+//! `content` — as a string, streamed as it arrives — and the answer finishes with `stop`: the
+//! client gets the JSON it asked for, never prose in its place.
 
 use simd_json::prelude::*;
 use simd_json::BorrowedValue as Value;
@@ -18,6 +25,9 @@ use super::json::{Arr, Obj};
 use super::openai_in::{self as oai, invalid, Part, ToolChoice};
 use super::{bad_event, chunk, close_stream, tool_delta, Meta, Usage};
 use crate::error::{Error, Kind, Result};
+
+/// The tool a structured-output request is answered through.
+pub const JSON_TOOL: &str = "json_response";
 
 /// `max_tokens` when the client gives none.
 pub const DEFAULT_MAX_TOKENS: u64 = 4096;
@@ -55,7 +65,7 @@ pub fn request(
         body.str("system", &system);
     }
     write_messages(&mut body, messages)?;
-    write_tools(&mut body, req);
+    write_tools(&mut body, req)?;
     let stops = oai::stop_sequences(req);
     if !stops.is_empty() {
         let mut arr = Arr::new(body.key("stop_sequences"));
@@ -192,10 +202,49 @@ fn write_assistant(out: &mut Vec<u8>, m: &Value<'_>) -> Result<()> {
     Ok(())
 }
 
-fn write_tools(body: &mut Obj<'_>, req: &Value<'_>) {
+/// The schema a request's `response_format` asks the answer to follow, with its description:
+/// `json_schema`'s own, or any object for `json_object`. `None` for text.
+pub fn structured_output<'v>(
+    req: &'v Value<'v>,
+) -> Option<(Option<&'v Value<'v>>, Option<&'v str>)> {
+    let format = req.get("response_format")?;
+    match oai::str_field(format, "type") {
+        Some("json_schema") => {
+            let s = format.get("json_schema");
+            Some((
+                s.and_then(|s| s.get("schema")),
+                s.and_then(|s| oai::str_field(s, "description")),
+            ))
+        }
+        Some("json_object") => Some((None, None)),
+        _ => None,
+    }
+}
+
+fn write_tools(body: &mut Obj<'_>, req: &Value<'_>) -> Result<()> {
     let tools = oai::tools(req);
-    if !tools.is_empty() {
+    let structured = structured_output(req);
+    if structured.is_some() && tools.iter().any(|(name, ..)| *name == JSON_TOOL) {
+        return Err(invalid(
+            "a tool may not be named json_response when response_format asks for JSON",
+        ));
+    }
+    let client_tools = !tools.is_empty();
+    if client_tools || structured.is_some() {
         let mut arr = Arr::new(body.key("tools"));
+        if let Some((schema, description)) = structured {
+            let mut t = Obj::new(arr.item());
+            t.str("name", JSON_TOOL);
+            t.str(
+                "description",
+                description.unwrap_or("Give the final answer as JSON that follows this schema."),
+            );
+            match schema.filter(|s| s.is_object()) {
+                Some(s) => t.value("input_schema", s),
+                None => t.raw("input_schema", b"{\"type\":\"object\"}"),
+            }
+            t.end();
+        }
         for (name, description, parameters) in tools {
             let mut t = Obj::new(arr.item());
             t.str("name", name);
@@ -212,23 +261,30 @@ fn write_tools(body: &mut Obj<'_>, req: &Value<'_>) {
     }
     let parallel_off = req.get("parallel_tool_calls").and_then(|v| v.as_bool()) == Some(false);
     let choice = oai::tool_choice(req);
-    if choice.is_none() && !parallel_off {
-        return;
+    if choice.is_none() && !parallel_off && structured.is_none() {
+        return Ok(());
     }
     let mut c = Obj::new(body.key("tool_choice"));
-    match choice.unwrap_or(ToolChoice::Auto) {
-        ToolChoice::Auto => c.str("type", "auto"),
-        ToolChoice::None => c.str("type", "none"),
-        ToolChoice::Required => c.str("type", "any"),
-        ToolChoice::Function(name) => {
+    match (choice.unwrap_or(ToolChoice::Auto), structured.is_some()) {
+        (ToolChoice::Function(name), _) => {
             c.str("type", "tool");
             c.str("name", name);
         }
+        // JSON wanted: the model answers through the JSON tool, or one of the client's.
+        (ToolChoice::Auto | ToolChoice::Required, true) if client_tools => c.str("type", "any"),
+        (_, true) => {
+            c.str("type", "tool");
+            c.str("name", JSON_TOOL);
+        }
+        (ToolChoice::Auto, false) => c.str("type", "auto"),
+        (ToolChoice::None, false) => c.str("type", "none"),
+        (ToolChoice::Required, false) => c.str("type", "any"),
     }
     if parallel_off {
         c.raw("disable_parallel_tool_use", b"true");
     }
     c.end();
+    Ok(())
 }
 
 /// Anthropic `stop_reason` → OpenAI `finish_reason`.
@@ -265,12 +321,35 @@ pub fn response(body: &mut [u8], meta: &Meta, out: &mut Vec<u8>) -> Result<Usage
         .and_then(|c| c.as_array())
         .map(Vec::as_slice)
         .unwrap_or_default();
-    let text: String = blocks
+    let is_json_call = |b: &&Value<'_>| {
+        meta.json_tool
+            && oai::str_field(b, "type") == Some("tool_use")
+            && oai::str_field(b, "name") == Some(JSON_TOOL)
+    };
+    let json_answer = blocks.iter().find(is_json_call).map(|b| {
+        let mut json = Vec::new();
+        match b.get("input") {
+            Some(input) => super::json::value(&mut json, input),
+            None => json.extend_from_slice(b"{}"),
+        }
+        String::from_utf8_lossy(&json).into_owned()
+    });
+    let text: String = match &json_answer {
+        Some(json) => json.clone(),
+        None => blocks
+            .iter()
+            .filter(|b| oai::str_field(b, "type") == Some("text"))
+            .filter_map(|b| oai::str_field(b, "text"))
+            .collect(),
+    };
+    let calls: Vec<&Value<'_>> = blocks
         .iter()
-        .filter(|b| oai::str_field(b, "type") == Some("text"))
-        .filter_map(|b| oai::str_field(b, "text"))
+        .filter(|b| oai::str_field(b, "type") == Some("tool_use") && !is_json_call(b))
         .collect();
-    let finish = finish_reason(oai::str_field(&v, "stop_reason").unwrap_or("end_turn"));
+    let mut finish = finish_reason(oai::str_field(&v, "stop_reason").unwrap_or("end_turn"));
+    if json_answer.is_some() && calls.is_empty() && finish == "tool_calls" {
+        finish = "stop";
+    }
     let mut c = Obj::new(out);
     c.str("id", oai::str_field(&v, "id").unwrap_or(&meta.id));
     c.str("object", "chat.completion");
@@ -281,18 +360,15 @@ pub fn response(body: &mut [u8], meta: &Meta, out: &mut Vec<u8>) -> Result<Usage
         choices.extend_from_slice(b"[{\"index\":0,\"message\":");
         let mut msg = Obj::new(choices);
         msg.str("role", "assistant");
-        let has_text = blocks
-            .iter()
-            .any(|b| oai::str_field(b, "type") == Some("text"));
+        let has_text = json_answer.is_some()
+            || blocks
+                .iter()
+                .any(|b| oai::str_field(b, "type") == Some("text"));
         if has_text {
             msg.str("content", &text);
         } else {
             msg.raw("content", b"null");
         }
-        let calls: Vec<&Value<'_>> = blocks
-            .iter()
-            .filter(|b| oai::str_field(b, "type") == Some("tool_use"))
-            .collect();
         if !calls.is_empty() {
             let mut arr = Arr::new(msg.key("tool_calls"));
             for b in calls {
@@ -328,6 +404,8 @@ pub struct Stream {
     meta: Meta,
     /// Content-block index → OpenAI tool-call index, for tool_use blocks.
     tool_blocks: Vec<(u64, usize)>,
+    /// The content block of the JSON tool's call, whose input streams as content.
+    json_block: Option<u64>,
     usage: Usage,
     finished: bool,
     scratch: Vec<u8>,
@@ -338,6 +416,7 @@ impl Stream {
         Stream {
             meta,
             tool_blocks: Vec::new(),
+            json_block: None,
             usage: Usage::default(),
             finished: false,
             scratch: Vec::new(),
@@ -391,6 +470,12 @@ impl Stream {
                     return Ok(true);
                 };
                 match oai::str_field(block, "type") {
+                    Some("tool_use")
+                        if self.meta.json_tool
+                            && oai::str_field(block, "name") == Some(JSON_TOOL) =>
+                    {
+                        self.json_block = index;
+                    }
                     Some("tool_use") => {
                         let tool = self.tool_blocks.len();
                         self.tool_blocks.push((index.unwrap_or(0), tool));
@@ -423,6 +508,12 @@ impl Stream {
                         let text = oai::str_field(delta, "text").unwrap_or("");
                         chunk(out, &self.meta, |d| d.str("content", text), None);
                     }
+                    Some("input_json_delta") if index.is_some() && index == self.json_block => {
+                        let partial = oai::str_field(delta, "partial_json").unwrap_or("");
+                        if !partial.is_empty() {
+                            chunk(out, &self.meta, |d| d.str("content", partial), None);
+                        }
+                    }
                     Some("input_json_delta") => {
                         let partial = oai::str_field(delta, "partial_json").unwrap_or("");
                         let tool = self
@@ -450,7 +541,11 @@ impl Stream {
                     .get("delta")
                     .and_then(|d| oai::str_field(d, "stop_reason"));
                 if let Some(stop) = stop {
-                    chunk(out, &self.meta, |_| {}, Some(finish_reason(stop)));
+                    let mut finish = finish_reason(stop);
+                    if self.json_block.is_some() && self.tool_blocks.is_empty() {
+                        finish = "stop";
+                    }
+                    chunk(out, &self.meta, |_| {}, Some(finish));
                 }
             }
             "message_stop" => {

@@ -67,10 +67,32 @@ pub fn messages(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     }
     let model = body["model"].as_str().unwrap_or("");
     let id = format!("msg_mock{}", plan.serial);
-    let (stop_reason, content) = match &plan.tool {
-        Some(name) => (
+    // The tool called, and its input: a `mock:tool` knob's (input `{}`), else the one
+    // `tool_choice` forces (`tool`, or the first tool for `any`) with input that follows its
+    // schema, as Claude's answers do.
+    let tools = body["tools"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let forced = match body["tool_choice"]["type"].as_str() {
+        Some("tool") => tools
+            .iter()
+            .find(|t| t["name"] == body["tool_choice"]["name"]),
+        Some("any") => tools.first(),
+        _ => None,
+    };
+    let call: Option<(String, Value)> = match (&plan.tool, forced) {
+        (Some(name), _) => Some((name.clone(), json!({}))),
+        (None, Some(t)) => Some((
+            t["name"].as_str().unwrap_or("").to_owned(),
+            super::schema::instance(t.get("input_schema"), &last_user),
+        )),
+        (None, None) => None,
+    };
+    let (stop_reason, content) = match &call {
+        Some((name, input)) => (
             "tool_use",
-            json!([{"type": "tool_use", "id": "toolu_mock_1", "name": name, "input": {}}]),
+            json!([{"type": "tool_use", "id": "toolu_mock_1", "name": name, "input": input}]),
         ),
         None => ("end_turn", json!([{"type": "text", "text": plan.text}])),
     };
@@ -89,19 +111,23 @@ pub fn messages(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
             json!({"type": "message_start", "message": {"id": id, "type": "message", "role": "assistant",
             "content": [], "model": model, "stop_reason": null, "stop_sequence": null, "usage": usage(1)}}),
         );
-        match &plan.tool {
-            Some(name) => {
+        match &call {
+            Some((name, input)) => {
                 push(
                     "content_block_start",
                     json!({"type": "content_block_start", "index": 0,
                     "content_block": {"type": "tool_use", "id": "toolu_mock_1", "name": name, "input": {}}}),
                 );
                 push("ping", json!({"type": "ping"}));
-                push(
-                    "content_block_delta",
-                    json!({"type": "content_block_delta", "index": 0,
-                    "delta": {"type": "input_json_delta", "partial_json": "{}"}}),
-                );
+                let json = input.to_string();
+                let n = plan.knobs.chunks.unwrap_or(super::DEFAULT_CHUNKS);
+                for piece in crate::knobs::split(&json, n) {
+                    push(
+                        "content_block_delta",
+                        json!({"type": "content_block_delta", "index": 0,
+                        "delta": {"type": "input_json_delta", "partial_json": piece}}),
+                    );
+                }
             }
             None => {
                 push(

@@ -68,7 +68,15 @@ pub fn generate(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
             })
         })
     };
-    let plan = Plan::new(&last_user, &prompt.join(" "), offers);
+    let mut plan = Plan::new(&last_user, &prompt.join(" "), offers);
+    // Structured output: JSON that follows the schema, as constrained decoding gives.
+    let config = &body["generationConfig"];
+    if config["responseMimeType"] == "application/json" {
+        let schema = config
+            .get("responseJsonSchema")
+            .or_else(|| config.get("responseSchema"));
+        plan.answer_json(&super::schema::instance(schema, &last_user));
+    }
     if let Some(status) = plan.knobs.status {
         return status_error(status);
     }

@@ -43,9 +43,19 @@ pub fn chat(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
         .map(message_text)
         .unwrap_or_default();
     let prompt: Vec<String> = messages.iter().map(message_text).collect();
-    let plan = Plan::new(&last_user, &prompt.join(" "), |name| {
+    let mut plan = Plan::new(&last_user, &prompt.join(" "), |name| {
         offers_tool(&body, name)
     });
+    // Structured output: JSON that follows the schema, as constrained decoding gives.
+    let format = &body["response_format"];
+    match format["type"].as_str() {
+        Some("json_schema") => {
+            let schema = format["json_schema"].get("schema");
+            plan.answer_json(&super::schema::instance(schema, &last_user));
+        }
+        Some("json_object") => plan.answer_json(&super::schema::instance(None, &last_user)),
+        _ => {}
+    }
     if let Some(status) = plan.knobs.status {
         return key_error(status, &key);
     }

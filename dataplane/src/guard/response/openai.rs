@@ -205,6 +205,7 @@ fn content_chunk(
         model: t.get("model").and_then(|x| x.as_str()).unwrap_or("").into(),
         created: t.get("created").and_then(|x| x.as_u64()).unwrap_or(0),
         include_usage: false,
+        json_tool: false,
     };
     let mut out = Vec::new();
     crate::translate::chunk(

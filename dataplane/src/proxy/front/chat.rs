@@ -50,6 +50,7 @@ pub fn attempts<'s>(
             model: route.alias.as_ref().into(),
             created: now(),
             include_usage: fields.include_usage,
+            json_tool: anthropic::structured_output(&value).is_some(),
         };
         let (body, translation) = match route.provider.dialect() {
             Dialect::OpenAi => (
