@@ -24,6 +24,7 @@ fn meta() -> Meta {
         created: 1_760_000_000,
         include_usage: true,
         json_tool: false,
+        show_reasoning: true,
     }
 }
 

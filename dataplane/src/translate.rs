@@ -36,6 +36,9 @@ pub struct Meta {
     /// Anthropic: the request asked for JSON (`response_format`), which went out as a forced
     /// call of [`anthropic::JSON_TOOL`]; that call's input is the answer's content.
     pub json_tool: bool,
+    /// Pass the model's reasoning on (`reasoning_content`, `thinking_blocks`): not while
+    /// response guardrails read the answer, because they cannot read or redact it.
+    pub show_reasoning: bool,
 }
 
 /// Token usage in OpenAI's terms.

@@ -40,6 +40,7 @@ fn meta(include_usage: bool) -> Meta {
         created: 1,
         include_usage,
         json_tool: false,
+        show_reasoning: true,
     }
 }
 
@@ -374,4 +375,60 @@ event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
         events.iter().filter_map(finish_of).collect::<Vec<_>>(),
         vec!["stop"]
     );
+}
+
+#[test]
+fn reasoning_effort_becomes_extended_thinking_inside_the_token_limit() {
+    let out = |body: &str| {
+        let mut body = body.as_bytes().to_vec();
+        let v = simd_json::to_borrowed_value(&mut body).unwrap();
+        let mut out = Vec::new();
+        anthropic::request(&v, "claude-x", false, &mut out).map(|()| json(&out))
+    };
+    let msgs = r#""messages":[{"role":"user","content":"hi"}]"#;
+    let low = out(&format!(
+        r#"{{{msgs},"reasoning_effort":"low","temperature":0.2,"top_p":0.5}}"#
+    ))
+    .unwrap();
+    assert_eq!(
+        low.get("thinking").unwrap(),
+        &json(br#"{"type":"enabled","budget_tokens":2048}"#)
+    );
+    assert_eq!(low.get("max_tokens").unwrap().as_u64(), Some(4096 + 2048));
+    assert!(low.get("temperature").is_none() && low.get("top_p").is_none());
+    let capped = out(&format!(
+        r#"{{{msgs},"reasoning_effort":"high","max_completion_tokens":3000}}"#
+    ))
+    .unwrap();
+    assert_eq!(capped.get("max_tokens").unwrap().as_u64(), Some(3000));
+    assert_eq!(
+        capped
+            .get("thinking")
+            .unwrap()
+            .get("budget_tokens")
+            .unwrap()
+            .as_u64(),
+        Some(2999)
+    );
+    for refused in [
+        r#","reasoning_effort":"low","max_tokens":1000"#,
+        r#","reasoning_effort":"extreme""#,
+        r#","reasoning_effort":"low","response_format":{"type":"json_object"}"#,
+        r#","thinking":{"type":"enabled","budget_tokens":100}"#,
+    ] {
+        assert!(out(&format!("{{{msgs}{refused}}}")).is_err(), "{refused}");
+    }
+    // Signed blocks from the last turn go back first, untouched.
+    let turn = out(r#"{"reasoning_effort":"low","messages":[{"role":"user","content":"q"},
+        {"role":"assistant","content":null,"thinking_blocks":[{"type":"thinking","thinking":"t","signature":"s"}],
+         "tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"{}"}}]},
+        {"role":"tool","tool_call_id":"c","content":"r"}]}"#)
+    .unwrap();
+    let assistant = &turn.get("messages").unwrap().as_array().unwrap()[1];
+    let blocks = assistant.get("content").unwrap().as_array().unwrap();
+    assert_eq!(
+        blocks[0],
+        json(br#"{"type":"thinking","thinking":"t","signature":"s"}"#)
+    );
+    assert_eq!(blocks[1].get("type").unwrap().as_str(), Some("tool_use"));
 }

@@ -12,6 +12,7 @@ fn meta() -> Meta {
         created: 1,
         include_usage: true,
         json_tool: false,
+        show_reasoning: true,
     }
 }
 

@@ -13,6 +13,7 @@ fn meta() -> Meta {
         created: 1,
         include_usage: true,
         json_tool: false,
+        show_reasoning: true,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod fleet;
 pub mod gemini;
 pub mod openai;
 pub mod schema;
+pub mod thinking;
 
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -21,10 +21,15 @@
 use simd_json::prelude::*;
 use simd_json::BorrowedValue as Value;
 
+pub mod stream;
+pub mod thinking;
+
 use super::json::{Arr, Obj};
 use super::openai_in::{self as oai, invalid, Part, ToolChoice};
-use super::{bad_event, chunk, close_stream, tool_delta, Meta, Usage};
-use crate::error::{Error, Kind, Result};
+pub use stream::Stream;
+
+use super::{bad_event, Meta, Usage};
+use crate::error::Result;
 
 /// The tool a structured-output request is answered through.
 pub const JSON_TOOL: &str = "json_response";
@@ -45,12 +50,25 @@ pub fn request(
         .get("messages")
         .and_then(|m| m.as_array())
         .ok_or_else(|| invalid("'messages' must be an array"))?;
+    let budget = thinking::requested(req)?;
+    if budget.is_some() && structured_output(req).is_some() {
+        return Err(invalid(
+            "a Claude model cannot think and be forced to answer in JSON at once; drop reasoning_effort or response_format",
+        ));
+    }
     let mut body = Obj::new(out);
     body.str("model", upstream_model);
-    body.num(
-        "max_tokens",
-        oai::max_tokens(req).unwrap_or(DEFAULT_MAX_TOKENS),
-    );
+    match budget {
+        Some(budget) => {
+            let (max, budget) = thinking::limits(oai::max_tokens(req), budget)?;
+            body.num("max_tokens", max);
+            thinking::write_config(&mut body, budget);
+        }
+        None => body.num(
+            "max_tokens",
+            oai::max_tokens(req).unwrap_or(DEFAULT_MAX_TOKENS),
+        ),
+    }
     let mut system = String::new();
     for m in messages
         .iter()
@@ -65,7 +83,7 @@ pub fn request(
         body.str("system", &system);
     }
     write_messages(&mut body, messages)?;
-    write_tools(&mut body, req)?;
+    write_tools(&mut body, req, budget.is_some())?;
     let stops = oai::stop_sequences(req);
     if !stops.is_empty() {
         let mut arr = Arr::new(body.key("stop_sequences"));
@@ -74,13 +92,21 @@ pub fn request(
         }
         arr.end();
     }
-    if let Some(t) = req.get("temperature").and_then(|v| v.as_f64()) {
+    if let Some(t) = req
+        .get("temperature")
+        .and_then(|v| v.as_f64())
+        .filter(|_| budget.is_none())
+    {
         let _ = std::io::Write::write_fmt(
             body.key("temperature"),
             format_args!("{}", t.clamp(0.0, 1.0)),
         );
     }
-    if let Some(p) = req.get("top_p").filter(|v| v.as_f64().is_some()) {
+    let top_p_ok = |p: f64| budget.is_none() || p >= 0.95;
+    if let Some(p) = req
+        .get("top_p")
+        .filter(|v| v.as_f64().is_some_and(top_p_ok))
+    {
         body.value("top_p", p);
     }
     if let Some(user) = oai::str_field(req, "user") {
@@ -183,6 +209,7 @@ fn write_assistant(out: &mut Vec<u8>, m: &Value<'_>) -> Result<()> {
     let mut msg = Obj::new(out);
     msg.str("role", "assistant");
     let mut blocks = Arr::new(msg.key("content"));
+    thinking::write_blocks(&mut blocks, m);
     for p in oai::parts(m)? {
         if matches!(p, Part::Text(t) if t.is_empty()) {
             continue;
@@ -221,7 +248,7 @@ pub fn structured_output<'v>(
     }
 }
 
-fn write_tools(body: &mut Obj<'_>, req: &Value<'_>) -> Result<()> {
+fn write_tools(body: &mut Obj<'_>, req: &Value<'_>, thinks: bool) -> Result<()> {
     let tools = oai::tools(req);
     let structured = structured_output(req);
     if structured.is_some() && tools.iter().any(|(name, ..)| *name == JSON_TOOL) {
@@ -263,6 +290,12 @@ fn write_tools(body: &mut Obj<'_>, req: &Value<'_>) -> Result<()> {
     let choice = oai::tool_choice(req);
     if choice.is_none() && !parallel_off && structured.is_none() {
         return Ok(());
+    }
+    let forced = matches!(choice, Some(ToolChoice::Required | ToolChoice::Function(_)));
+    if thinks && forced {
+        return Err(invalid(
+            "a Claude model cannot think while tool_choice forces a tool; use auto or none",
+        ));
     }
     let mut c = Obj::new(body.key("tool_choice"));
     match (choice.unwrap_or(ToolChoice::Auto), structured.is_some()) {
@@ -369,6 +402,27 @@ pub fn response(body: &mut [u8], meta: &Meta, out: &mut Vec<u8>) -> Result<Usage
         } else {
             msg.raw("content", b"null");
         }
+        let thoughts: Vec<&Value<'_>> = blocks
+            .iter()
+            .filter(|b| {
+                matches!(
+                    oai::str_field(b, "type"),
+                    Some("thinking" | "redacted_thinking")
+                )
+            })
+            .collect();
+        if meta.show_reasoning && !thoughts.is_empty() {
+            let reasoning: String = thoughts
+                .iter()
+                .filter_map(|b| oai::str_field(b, "thinking"))
+                .collect();
+            msg.str("reasoning_content", &reasoning);
+            let mut arr = Arr::new(msg.key("thinking_blocks"));
+            for b in thoughts {
+                thinking::write_block(arr.item(), b);
+            }
+            arr.end();
+        }
         if !calls.is_empty() {
             let mut arr = Arr::new(msg.key("tool_calls"));
             for b in calls {
@@ -397,179 +451,4 @@ pub fn response(body: &mut [u8], meta: &Meta, out: &mut Vec<u8>) -> Result<Usage
     usage.write(c.key("usage"));
     c.end();
     Ok(usage)
-}
-
-/// Stream state: Anthropic events in, OpenAI chunks out.
-pub struct Stream {
-    meta: Meta,
-    /// Content-block index → OpenAI tool-call index, for tool_use blocks.
-    tool_blocks: Vec<(u64, usize)>,
-    /// The content block of the JSON tool's call, whose input streams as content.
-    json_block: Option<u64>,
-    usage: Usage,
-    finished: bool,
-    scratch: Vec<u8>,
-}
-
-impl Stream {
-    pub fn new(meta: Meta) -> Stream {
-        Stream {
-            meta,
-            tool_blocks: Vec::new(),
-            json_block: None,
-            usage: Usage::default(),
-            finished: false,
-            scratch: Vec::new(),
-        }
-    }
-
-    pub fn usage(&self) -> Usage {
-        self.usage
-    }
-
-    pub fn event(&mut self, _name: Option<&[u8]>, data: &[u8], out: &mut Vec<u8>) -> Result<bool> {
-        if self.finished {
-            return Ok(false);
-        }
-        // The parsed value borrows the buffer: take it out of `self` while the value lives.
-        let mut buf = std::mem::take(&mut self.scratch);
-        buf.clear();
-        buf.extend_from_slice(data);
-        let result = match simd_json::to_borrowed_value(&mut buf) {
-            Ok(v) => self.apply(&v, out),
-            Err(_) => Err(bad_event()),
-        };
-        self.scratch = buf;
-        result
-    }
-
-    fn apply(&mut self, v: &Value<'_>, out: &mut Vec<u8>) -> Result<bool> {
-        let index = v.get("index").and_then(|i| i.as_u64());
-        match oai::str_field(v, "type").unwrap_or("") {
-            "message_start" => {
-                if let Some(m) = v.get("message") {
-                    if let Some(id) = oai::str_field(m, "id") {
-                        self.meta.id = id.to_owned();
-                    }
-                    if let Some(u) = m.get("usage") {
-                        usage_of(u, &mut self.usage);
-                    }
-                }
-                chunk(
-                    out,
-                    &self.meta,
-                    |d| {
-                        d.str("role", "assistant");
-                        d.str("content", "");
-                    },
-                    None,
-                );
-            }
-            "content_block_start" => {
-                let Some(block) = v.get("content_block") else {
-                    return Ok(true);
-                };
-                match oai::str_field(block, "type") {
-                    Some("tool_use")
-                        if self.meta.json_tool
-                            && oai::str_field(block, "name") == Some(JSON_TOOL) =>
-                    {
-                        self.json_block = index;
-                    }
-                    Some("tool_use") => {
-                        let tool = self.tool_blocks.len();
-                        self.tool_blocks.push((index.unwrap_or(0), tool));
-                        let (id, name) = (
-                            oai::str_field(block, "id").unwrap_or(""),
-                            oai::str_field(block, "name").unwrap_or(""),
-                        );
-                        chunk(
-                            out,
-                            &self.meta,
-                            |d| tool_delta(d, tool, Some((id, name)), ""),
-                            None,
-                        );
-                    }
-                    Some("text") => {
-                        let text = oai::str_field(block, "text").unwrap_or("");
-                        if !text.is_empty() {
-                            chunk(out, &self.meta, |d| d.str("content", text), None);
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            "content_block_delta" => {
-                let Some(delta) = v.get("delta") else {
-                    return Ok(true);
-                };
-                match oai::str_field(delta, "type") {
-                    Some("text_delta") => {
-                        let text = oai::str_field(delta, "text").unwrap_or("");
-                        chunk(out, &self.meta, |d| d.str("content", text), None);
-                    }
-                    Some("input_json_delta") if index.is_some() && index == self.json_block => {
-                        let partial = oai::str_field(delta, "partial_json").unwrap_or("");
-                        if !partial.is_empty() {
-                            chunk(out, &self.meta, |d| d.str("content", partial), None);
-                        }
-                    }
-                    Some("input_json_delta") => {
-                        let partial = oai::str_field(delta, "partial_json").unwrap_or("");
-                        let tool = self
-                            .tool_blocks
-                            .iter()
-                            .find(|(b, _)| Some(*b) == index)
-                            .map(|(_, t)| *t);
-                        if let Some(tool) = tool {
-                            chunk(
-                                out,
-                                &self.meta,
-                                |d| tool_delta(d, tool, None, partial),
-                                None,
-                            );
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            "message_delta" => {
-                if let Some(u) = v.get("usage") {
-                    usage_of(u, &mut self.usage);
-                }
-                let stop = v
-                    .get("delta")
-                    .and_then(|d| oai::str_field(d, "stop_reason"));
-                if let Some(stop) = stop {
-                    let mut finish = finish_reason(stop);
-                    if self.json_block.is_some() && self.tool_blocks.is_empty() {
-                        finish = "stop";
-                    }
-                    chunk(out, &self.meta, |_| {}, Some(finish));
-                }
-            }
-            "message_stop" => {
-                self.finish(out);
-                return Ok(false);
-            }
-            "error" => {
-                let e = v.get("error");
-                let kind = e
-                    .and_then(|e| oai::str_field(e, "type"))
-                    .unwrap_or("api_error");
-                let message = e.and_then(|e| oai::str_field(e, "message")).unwrap_or("");
-                return Err(Error::new(
-                    Kind::UpstreamClosed,
-                    "provider reported an error mid-stream",
-                )
-                .with_detail(format!("{kind}: {message}")));
-            }
-            _ => {}
-        }
-        Ok(true)
-    }
-
-    pub fn finish(&mut self, out: &mut Vec<u8>) {
-        close_stream(&mut self.finished, &self.meta, &self.usage, out);
-    }
 }

@@ -8,7 +8,9 @@
 //! unchanged); tool_choice → `toolConfig.functionCallingConfig`; temperature, top_p,
 //! max_tokens, stop and `response_format` (JSON) → `generationConfig`.
 //!
-//! Back: text parts (thought parts skipped) → `content`; `functionCall` parts → `tool_calls`
+//! Back: text parts → `content`, thought parts → `reasoning_content` (withheld where response
+//! guardrails read the answer); `reasoning_effort` goes out as `thinkingConfig` (a budget, with
+//! `includeThoughts`); `functionCall` parts → `tool_calls`
 //! with generated ids (Gemini has none); `STOP` with calls → `tool_calls`; safety reasons →
 //! `content_filter`; usage with thoughts as reasoning tokens. Gemini streams have no `[DONE]`:
 //! the translator adds it when the provider's stream ends.
@@ -16,10 +18,14 @@
 use simd_json::prelude::*;
 use simd_json::BorrowedValue as Value;
 
+pub mod stream;
+
 use super::json::{Arr, Obj};
 use super::openai_in::{self as oai, invalid, Part, ToolChoice};
-use super::{bad_event, chunk, close_stream, tool_delta, Meta, Usage};
-use crate::error::{Error, Kind, Result};
+pub use stream::Stream;
+
+use super::{bad_event, Meta, Usage};
+use crate::error::Result;
 use crate::http::respond::json_string;
 
 /// Write the Gemini request body for an OpenAI chat request.
@@ -224,7 +230,15 @@ fn write_generation_config(body: &mut Obj<'_>, req: &Value<'_>) {
     let format = req.get("response_format");
     let format_type = format.and_then(|f| oai::str_field(f, "type"));
     let json = matches!(format_type, Some("json_object" | "json_schema"));
-    if temperature.is_none() && top_p.is_none() && max.is_none() && stops.is_empty() && !json {
+    let effort = oai::str_field(req, "reasoning_effort");
+    let budget = effort.and_then(thinking_budget);
+    if temperature.is_none()
+        && top_p.is_none()
+        && max.is_none()
+        && stops.is_empty()
+        && !json
+        && budget.is_none()
+    {
         return;
     }
     let mut g = Obj::new(body.key("generationConfig"));
@@ -244,6 +258,14 @@ fn write_generation_config(body: &mut Obj<'_>, req: &Value<'_>) {
         }
         arr.end();
     }
+    if let Some(budget) = budget {
+        let mut t = Obj::new(g.key("thinkingConfig"));
+        t.num("thinkingBudget", budget);
+        if budget > 0 {
+            t.raw("includeThoughts", b"true");
+        }
+        t.end();
+    }
     if json {
         g.str("responseMimeType", "application/json");
         let schema = format
@@ -254,6 +276,33 @@ fn write_generation_config(body: &mut Obj<'_>, req: &Value<'_>) {
         }
     }
     g.end();
+}
+
+/// The `thinkingBudget` for an OpenAI `reasoning_effort` (`none` turns thinking off).
+fn thinking_budget(effort: &str) -> Option<u64> {
+    match effort {
+        "none" => Some(0),
+        "minimal" => Some(512),
+        "low" => Some(1024),
+        "medium" => Some(8192),
+        "high" => Some(24576),
+        _ => None,
+    }
+}
+
+/// The text of the first candidate's thought parts.
+fn thoughts<'v>(v: &'v Value<'v>) -> impl Iterator<Item = &'v str> {
+    v.get("candidates")
+        .and_then(|c| c.as_array())
+        .and_then(|c| c.first())
+        .and_then(|c| c.get("content"))
+        .and_then(|c| c.get("parts"))
+        .and_then(|p| p.as_array())
+        .map(|p| p.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .filter(|p| p.get("thought").and_then(|t| t.as_bool()) == Some(true))
+        .filter_map(|p| oai::str_field(p, "text"))
 }
 
 /// Gemini `finishReason` → OpenAI `finish_reason`.
@@ -351,6 +400,10 @@ pub fn response(
         } else {
             msg.str("content", &texts.concat());
         }
+        let reasoning: String = thoughts(&v).collect();
+        if meta.show_reasoning && !reasoning.is_empty() {
+            msg.str("reasoning_content", &reasoning);
+        }
         if !calls.is_empty() {
             let mut arr = Arr::new(msg.key("tool_calls"));
             for (i, call) in calls.iter().enumerate() {
@@ -374,94 +427,4 @@ pub fn response(
     usage.write(c.key("usage"));
     c.end();
     Ok(usage)
-}
-
-/// Stream state: Gemini SSE events in, OpenAI chunks out.
-pub struct Stream {
-    meta: Meta,
-    call_prefix: String,
-    started: bool,
-    tools: usize,
-    usage: Usage,
-    finished: bool,
-    scratch: Vec<u8>,
-}
-
-impl Stream {
-    pub fn new(meta: Meta, call_prefix: String) -> Stream {
-        Stream {
-            meta,
-            call_prefix,
-            started: false,
-            tools: 0,
-            usage: Usage::default(),
-            finished: false,
-            scratch: Vec::new(),
-        }
-    }
-
-    pub fn usage(&self) -> Usage {
-        self.usage
-    }
-
-    pub fn event(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<bool> {
-        if self.finished {
-            return Ok(false);
-        }
-        self.scratch.clear();
-        self.scratch.extend_from_slice(data);
-        let v = simd_json::to_borrowed_value(&mut self.scratch).map_err(|_| bad_event())?;
-        if let Some(e) = v.get("error") {
-            let status = oai::str_field(e, "status").unwrap_or("UNKNOWN");
-            let message = oai::str_field(e, "message").unwrap_or("");
-            return Err(Error::new(
-                Kind::UpstreamClosed,
-                "provider reported an error mid-stream",
-            )
-            .with_detail(format!("{status}: {message}")));
-        }
-        if !self.started {
-            self.started = true;
-            chunk(
-                out,
-                &self.meta,
-                |d| {
-                    d.str("role", "assistant");
-                    d.str("content", "");
-                },
-                None,
-            );
-        }
-        for part in answer_parts(&v) {
-            if let Some(text) = oai::str_field(part, "text") {
-                if !text.is_empty() {
-                    chunk(out, &self.meta, |d| d.str("content", text), None);
-                }
-            } else if let Some(call) = part.get("functionCall") {
-                let index = self.tools;
-                self.tools += 1;
-                let id = format!("call_{}_{index}", self.call_prefix);
-                let name = oai::str_field(call, "name").unwrap_or("");
-                let args = args_text(call);
-                chunk(
-                    out,
-                    &self.meta,
-                    |d| tool_delta(d, index, Some((&id, name)), &args),
-                    None,
-                );
-            }
-        }
-        if let Some(u) = v.get("usageMetadata") {
-            usage_of(u, &mut self.usage);
-        }
-        if let Some(reason) = candidate_finish(&v) {
-            let finish = finish_reason(reason, self.tools > 0);
-            chunk(out, &self.meta, |_| {}, Some(finish));
-        }
-        Ok(true)
-    }
-
-    pub fn finish(&mut self, out: &mut Vec<u8>) {
-        close_stream(&mut self.finished, &self.meta, &self.usage, out);
-    }
 }

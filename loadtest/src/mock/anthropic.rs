@@ -1,7 +1,8 @@
 //! The Anthropic Messages dialect of the mock: `POST /v1/messages` with `x-api-key` (or Bearer) and a
 //! required `anthropic-version`; `max_tokens` required; the exact event sequence of
 //! ../shared/wire/anthropic-messages-stream.sse (message_start … message_stop, a ping, tool_use
-//! blocks with input_json_delta); Anthropic's error bodies and statuses (529 overloaded).
+//! blocks with input_json_delta); extended thinking (`mock/thinking.rs`); Anthropic's error
+//! bodies and statuses (529 overloaded).
 
 use std::time::Duration;
 
@@ -61,10 +62,15 @@ pub fn messages(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
             .as_array()
             .is_some_and(|t| t.iter().any(|t| t["name"] == name))
     };
+    let thinks = match super::thinking::check(&body) {
+        Ok(budget) => budget.is_some(),
+        Err(message) => return error(400, "invalid_request_error", message),
+    };
     let plan = Plan::new(&last_user, &prompt.join(" "), offers);
     if let Some(status) = plan.knobs.status {
         return status_error(status);
     }
+    let thought = thinks.then(|| super::thinking::text(&last_user));
     let model = body["model"].as_str().unwrap_or("");
     let id = format!("msg_mock{}", plan.serial);
     // The tool called, and its input: a `mock:tool` knob's (input `{}`), else the one
@@ -89,13 +95,25 @@ pub fn messages(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
         )),
         (None, None) => None,
     };
-    let (stop_reason, content) = match &call {
+    let (stop_reason, mut content) = match &call {
         Some((name, input)) => (
             "tool_use",
             json!([{"type": "tool_use", "id": "toolu_mock_1", "name": name, "input": input}]),
         ),
         None => ("end_turn", json!([{"type": "text", "text": plan.text}])),
     };
+    let thinking_tokens = thought
+        .as_deref()
+        .map_or(0, |t| t.split_whitespace().count());
+    if let (Some(t), Some(blocks)) = (&thought, content.as_array_mut()) {
+        blocks.insert(
+            0,
+            json!({"type": "thinking", "thinking": t, "signature": super::thinking::sign(t)}),
+        );
+    }
+    let output_tokens = plan.completion_tokens + thinking_tokens;
+    // With a thinking block first, the answer's block is the second.
+    let at = usize::from(thought.is_some());
     let usage = |output: usize| {
         json!({"input_tokens": plan.prompt_tokens, "output_tokens": output,
                "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0})
@@ -111,11 +129,34 @@ pub fn messages(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
             json!({"type": "message_start", "message": {"id": id, "type": "message", "role": "assistant",
             "content": [], "model": model, "stop_reason": null, "stop_sequence": null, "usage": usage(1)}}),
         );
+        if let Some(t) = &thought {
+            push(
+                "content_block_start",
+                json!({"type": "content_block_start", "index": 0,
+                "content_block": {"type": "thinking", "thinking": "", "signature": ""}}),
+            );
+            for piece in crate::knobs::split(t, 3) {
+                push(
+                    "content_block_delta",
+                    json!({"type": "content_block_delta", "index": 0,
+                    "delta": {"type": "thinking_delta", "thinking": piece}}),
+                );
+            }
+            push(
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": 0,
+                "delta": {"type": "signature_delta", "signature": super::thinking::sign(t)}}),
+            );
+            push(
+                "content_block_stop",
+                json!({"type": "content_block_stop", "index": 0}),
+            );
+        }
         match &call {
             Some((name, input)) => {
                 push(
                     "content_block_start",
-                    json!({"type": "content_block_start", "index": 0,
+                    json!({"type": "content_block_start", "index": at,
                     "content_block": {"type": "tool_use", "id": "toolu_mock_1", "name": name, "input": {}}}),
                 );
                 push("ping", json!({"type": "ping"}));
@@ -124,7 +165,7 @@ pub fn messages(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
                 for piece in crate::knobs::split(&json, n) {
                     push(
                         "content_block_delta",
-                        json!({"type": "content_block_delta", "index": 0,
+                        json!({"type": "content_block_delta", "index": at,
                         "delta": {"type": "input_json_delta", "partial_json": piece}}),
                     );
                 }
@@ -132,14 +173,14 @@ pub fn messages(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
             None => {
                 push(
                     "content_block_start",
-                    json!({"type": "content_block_start", "index": 0,
+                    json!({"type": "content_block_start", "index": at,
                     "content_block": {"type": "text", "text": ""}}),
                 );
                 push("ping", json!({"type": "ping"}));
                 for piece in plan.pieces() {
                     push(
                         "content_block_delta",
-                        json!({"type": "content_block_delta", "index": 0,
+                        json!({"type": "content_block_delta", "index": at,
                         "delta": {"type": "text_delta", "text": piece}}),
                     );
                 }
@@ -147,17 +188,17 @@ pub fn messages(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
         }
         push(
             "content_block_stop",
-            json!({"type": "content_block_stop", "index": 0}),
+            json!({"type": "content_block_stop", "index": at}),
         );
         push(
             "message_delta",
             json!({"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": null},
-            "usage": {"output_tokens": plan.completion_tokens}}),
+            "usage": {"output_tokens": output_tokens}}),
         );
         push("message_stop", json!({"type": "message_stop"}));
     }
     let message = json!({"id": id, "type": "message", "role": "assistant", "model": model, "content": content,
-        "stop_reason": stop_reason, "stop_sequence": null, "usage": usage(plan.completion_tokens)});
+        "stop_reason": stop_reason, "stop_sequence": null, "usage": usage(output_tokens)});
     plan.reply(stream, events, message.to_string().into_bytes())
 }
 

@@ -81,7 +81,28 @@ pub fn generate(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
         return status_error(status);
     }
     let response_id = format!("mock-{}", plan.serial);
+    // Thinking: with `includeThoughts`, a thought part before the answer; its tokens are
+    // reported apart, as `thoughtsTokenCount`.
+    // Protobuf JSON: either spelling of a field name (the google-genai SDK sends snake_case here).
+    let thinking = &config["thinkingConfig"];
+    let field = |camel: &str, snake: &str| {
+        thinking
+            .get(camel)
+            .or_else(|| thinking.get(snake))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let thought = (field("includeThoughts", "include_thoughts") == true
+        && field("thinkingBudget", "thinking_budget") != 0)
+        .then(|| super::thinking::text(&last_user));
+    let thoughts = thought
+        .as_deref()
+        .map_or(0, |t| t.split_whitespace().count());
     let usage = |candidates: Option<usize>| match candidates {
+        Some(n) if thoughts > 0 => {
+            json!({"promptTokenCount": plan.prompt_tokens, "candidatesTokenCount": n,
+            "thoughtsTokenCount": thoughts, "totalTokenCount": plan.prompt_tokens + n + thoughts})
+        }
         Some(n) => json!({"promptTokenCount": plan.prompt_tokens, "candidatesTokenCount": n,
                           "totalTokenCount": plan.prompt_tokens + n}),
         None => {
@@ -95,20 +116,30 @@ pub fn generate(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
         }
         json!({"candidates": [candidate], "usageMetadata": usage, "modelVersion": model, "responseId": response_id})
     };
-    let parts = match &plan.tool {
+    let mut parts = match &plan.tool {
         Some(name) => json!([{"functionCall": {"name": name, "args": {}}}]),
         None => json!([{"text": plan.text}]),
     };
+    let thought_part = thought
+        .as_ref()
+        .map(|t| json!({"text": t, "thought": true}));
+    if let (Some(p), Some(list)) = (&thought_part, parts.as_array_mut()) {
+        list.insert(0, p.clone());
+    }
     if !stream {
         let whole = chunk(parts, Some("STOP"), usage(Some(plan.completion_tokens)));
         return plan.reply(false, Vec::new(), whole.to_string().into_bytes());
     }
     let mut chunks: Vec<Value> = match &plan.tool {
         Some(_) => vec![chunk(parts, None, usage(None))],
-        None => plan
-            .pieces()
-            .into_iter()
-            .map(|p| chunk(json!([{"text": p}]), None, usage(None)))
+        None => thought_part
+            .iter()
+            .map(|p| chunk(json!([p]), None, usage(None)))
+            .chain(
+                plan.pieces()
+                    .into_iter()
+                    .map(|p| chunk(json!([{"text": p}]), None, usage(None))),
+            )
             .collect(),
     };
     chunks.push(chunk(

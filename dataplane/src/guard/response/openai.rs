@@ -206,6 +206,7 @@ fn content_chunk(
         created: t.get("created").and_then(|x| x.as_u64()).unwrap_or(0),
         include_usage: false,
         json_tool: false,
+        show_reasoning: true,
     };
     let mut out = Vec::new();
     crate::translate::chunk(

@@ -6,6 +6,7 @@
 use std::rc::Rc;
 
 use warden_shared::catalog::Dialect;
+use warden_shared::snapshot::GuardAction;
 
 use super::{no_key, push_attempts, redact, Parsed};
 use crate::auth::Caller;
@@ -37,6 +38,14 @@ pub fn attempts<'s>(
     let stream = fields.stream;
     let fields = Rc::new(fields);
     let replacements = Rc::new(screened.replacements.clone());
+    let policy = &caller.project.guardrails;
+    let show_reasoning = policy.response_pii == GuardAction::Off
+        && policy.response_secrets == GuardAction::Off
+        && req
+            .state
+            .custom_scan(caller.project)
+            .filter(|c| c.checks_responses())
+            .is_none();
     let mut attempts = Vec::new();
     let mut keys = Vec::new();
     for route in routes(state, target) {
@@ -51,6 +60,7 @@ pub fn attempts<'s>(
             created: now(),
             include_usage: fields.include_usage,
             json_tool: anthropic::structured_output(&value).is_some(),
+            show_reasoning,
         };
         let (body, translation) = match route.provider.dialect() {
             Dialect::OpenAi => (
