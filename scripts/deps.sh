@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what building and testing Warden needs on a Debian machine, when it is missing:
 # a C toolchain (ring, mimalloc and SQLite build C), pkg-config, Hyperscan (guardrails), and
-# Python's venv for the SDK tests.
+# Python's venv for the SDK tests, Node and npm for the JavaScript client tests.
 # Rust itself comes from rustup (https://rustup.rs); Debian's packaged rustc is too old.
 set -euo pipefail
 
@@ -11,6 +11,9 @@ command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+# Node and npm, for the JavaScript client tests (tests/js: the Vercel AI SDK).
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 # Hyperscan, for the guardrails (linked through pkg-config).
 pkg-config --exists libhs 2>/dev/null || missing+=(libhyperscan-dev)
 

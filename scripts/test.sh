@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting and lints, Rust unit tests, end-to-end tests that start the
 # real binaries (on io_uring and on the epoll fallback), benches in test mode, and conformance
-# with the official openai Python SDK. Installs what it needs first.
+# with the official openai, anthropic and google-genai Python SDKs and the Vercel AI SDK (Node).
+# Installs what it needs first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +23,8 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt
+# The JavaScript clients (Vercel AI SDK), at the versions tests/js/package-lock.json pins.
+(cd tests/js && npm ci --no-audit --no-fund --prefer-offline >/dev/null)
 WARDEN_SCAN_DIR="$scan_dir" .venv/bin/python -m pytest -q tests/python
 # No provider key or Warden key the suites used may appear in any log, audit segment,
 # snapshot, store, error body or metrics page they produced.
