@@ -78,17 +78,30 @@ fn embeddings_route(c: &mut Criterion) {
             scratch.extend_from_slice(&request);
             let v = simd_json::to_borrowed_value(&mut scratch).unwrap();
             out.clear();
-            black_box(embeddings::gemini_request(black_box(&v), "gemini-embedding-001", &mut out).unwrap());
+            black_box(
+                embeddings::gemini_request(black_box(&v), "gemini-embedding-001", &mut out)
+                    .unwrap(),
+            );
         })
     });
     // Three 768-dimension vectors, as Gemini writes them.
-    let vector: Vec<String> = (0..768).map(|i| format!("{:.9}", (i as f64 * 0.37).sin() / 27.7)).collect();
+    let vector: Vec<String> = (0..768)
+        .map(|i| format!("{:.9}", (i as f64 * 0.37).sin() / 27.7))
+        .collect();
     let one = format!("{{\"values\":[{}]}}", vector.join(","));
     let answer = format!("{{\"embeddings\":[{one},{one},{one}]}}").into_bytes();
     g.throughput(Throughput::Bytes(answer.len() as u64));
     for base64 in [false, true] {
-        let meta = EmbedMeta { model: "gemini-embedding-001".into(), base64, estimated_tokens: 30 };
-        let name = if base64 { "answer_to_openai_base64" } else { "answer_to_openai_floats" };
+        let meta = EmbedMeta {
+            model: "gemini-embedding-001".into(),
+            base64,
+            estimated_tokens: 30,
+        };
+        let name = if base64 {
+            "answer_to_openai_base64"
+        } else {
+            "answer_to_openai_floats"
+        };
         g.bench_function(name, |b| {
             b.iter(|| {
                 scratch.clear();

@@ -8,6 +8,8 @@
 //! text (four bytes a token, as for every answer without usage) and the audit record says so.
 //! Token-id inputs have no text to send Gemini and are refused here with a 400.
 
+use std::io::Write;
+
 use base64::Engine as _;
 use simd_json::prelude::*;
 use simd_json::BorrowedValue as Value;
@@ -115,6 +117,13 @@ pub fn gemini_response(
             "the provider's embeddings answer is malformed",
         )
     };
+    // Float answers carry Gemini's numbers as written: their bytes are copied out before the
+    // parse (which validates them, and works in place), rather than parsed and printed again.
+    let raw = if meta.base64 {
+        None
+    } else {
+        values_as_written(body)
+    };
     let v = simd_json::to_borrowed_value(body).map_err(|_| bad())?;
     let embeddings = v
         .get("embeddings")
@@ -148,6 +157,10 @@ pub fn gemini_response(
                     "embedding",
                     &base64::engine::general_purpose::STANDARD.encode(&packed),
                 );
+            } else if let Some((bytes, spans)) = raw.as_ref().filter(|(_, spans)| {
+                spans.len() == embeddings.len() && values.iter().all(|x| x.cast_f64().is_some())
+            }) {
+                item.raw("embedding", &bytes[spans[index].clone()]);
             } else {
                 let arr = item.key("embedding");
                 arr.push(b'[');
@@ -158,7 +171,7 @@ pub fn gemini_response(
                     let f = x.cast_f64().ok_or_else(bad)?;
                     // Debug prints the shortest form that reads back as the same f64, always as a
                     // float (`1.0`, `1e-10`).
-                    arr.extend_from_slice(format!("{f:?}").as_bytes());
+                    let _ = write!(arr, "{f:?}");
                 }
                 arr.push(b']');
             }
@@ -177,6 +190,24 @@ pub fn gemini_response(
     }
     list.end();
     Ok((usage, reported.is_none()))
+}
+
+/// The bytes of each `embeddings[i].values` array of a Gemini answer, as written, with their
+/// spans in the returned buffer; `None` when they cannot be located exactly (a key escaped or
+/// repeated), and the answer is then printed from its parsed numbers.
+fn values_as_written(body: &[u8]) -> Option<(Vec<u8>, Vec<std::ops::Range<usize>>)> {
+    use crate::route::{array_elements, unique_member};
+    let start = body.iter().position(|b| !b.is_ascii_whitespace())?;
+    let list = unique_member(body, start, b"embeddings")?;
+    let mut bytes = Vec::with_capacity(list.len());
+    let mut spans = Vec::new();
+    for e in array_elements(body, list.start)? {
+        let values = unique_member(body, e.start, b"values")?;
+        let at = bytes.len();
+        bytes.extend_from_slice(body.get(values.clone())?);
+        spans.push(at..bytes.len());
+    }
+    Some((bytes, spans))
 }
 
 #[cfg(test)]
