@@ -87,6 +87,11 @@ pub struct ResponseGuard {
 }
 
 impl ResponseGuard {
+    /// Whether the guard reads the answer's text (and not only puts restored values back).
+    pub fn reads_answers(&self) -> bool {
+        self.pii != GuardAction::Off || self.secrets != GuardAction::Off || self.custom.is_some()
+    }
+
     /// `None` when the policy checks nothing on the response side and nothing is restored.
     pub fn for_policy(policy: &GuardrailPolicy) -> Option<ResponseGuard> {
         ResponseGuard::with_request(policy, &super::apply::Plan::default(), None)

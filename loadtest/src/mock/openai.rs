@@ -69,8 +69,19 @@ pub fn chat(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     let stream = body["stream"].as_bool() == Some(true);
     let include_usage =
         body["stream_options"]["include_usage"].as_bool() == Some(true) && !plan.knobs.no_usage;
+    // DeepSeek's reasoner answers with its reasoning beside the content.
+    let reasoning = model
+        .contains("reasoner")
+        .then(|| super::thinking::text(&last_user));
     let events = if stream {
-        stream_events(&plan, &id, model, include_usage, &usage)
+        stream_events(
+            &plan,
+            &id,
+            model,
+            include_usage,
+            &usage,
+            reasoning.as_deref(),
+        )
     } else {
         Vec::new()
     };
@@ -85,6 +96,10 @@ pub fn chat(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
             "stop",
         ),
     };
+    let mut message = message;
+    if let Some(r) = &reasoning {
+        message["reasoning_content"] = json!(r);
+    }
     let mut completion = json!({
         "id": id, "object": "chat.completion", "created": plan.created, "model": model,
         "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
@@ -102,6 +117,7 @@ fn stream_events(
     model: &str,
     include_usage: bool,
     usage: &Value,
+    reasoning: Option<&str>,
 ) -> Vec<Vec<u8>> {
     let chunk = |delta: Value, finish: Value| {
         let mut c = json!({"id": id, "object": "chat.completion.chunk", "created": plan.created, "model": model,
@@ -118,6 +134,15 @@ fn stream_events(
         json!({"role": "assistant", "content": ""}),
         Value::Null,
     )];
+    for piece in reasoning
+        .map(|r| crate::knobs::split(r, 2))
+        .unwrap_or_default()
+    {
+        events.push(chunk(
+            json!({"content": null, "reasoning_content": piece}),
+            Value::Null,
+        ));
+    }
     match &plan.tool {
         Some(name) => {
             events.push(chunk(

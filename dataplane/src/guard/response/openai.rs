@@ -50,11 +50,13 @@ impl ResponseGuard {
         // when the delta cannot be located in the bytes. (No key repeats in `data`: the guard
         // made sure of that before this, so what was read is what clients read.)
         let mut spliced = None;
-        let mut encode = false;
+        // Reasoning a provider streams beside the answer (DeepSeek's `reasoning_content`) is
+        // text the guardrails do not read: while they read answers, it is not passed on.
+        let mut encode = self.reads_answers() && drop_reasoning(&mut v, "delta");
         if let Some(content) = content {
             let released = self.push(engine, scratch, &content);
             if released != content {
-                match content_span(data) {
+                match content_span(data).filter(|_| !encode) {
                     Some(span) => spliced = Some(super::splice_string(data, span, &released)),
                     None => {
                         if let Some(slot) = v
@@ -142,6 +144,9 @@ impl ResponseGuard {
             let Some(choice) = v.get_mut("choices").and_then(|c| c.get_idx_mut(i)) else {
                 continue;
             };
+            if self.reads_answers() {
+                changed |= drop_reasoning_at(choice, "message");
+            }
             let Some(content) = choice
                 .get("message")
                 .and_then(|m| m.get("content"))
@@ -172,6 +177,25 @@ impl ResponseGuard {
         }
         changed.then(|| v.encode().into_bytes())
     }
+}
+
+/// Remove the first choice's reasoning fields under `key` (`delta` or `message`); whether any
+/// was there.
+fn drop_reasoning(v: &mut simd_json::BorrowedValue<'_>, key: &str) -> bool {
+    use simd_json::prelude::*;
+    v.get_mut("choices")
+        .and_then(|c| c.get_idx_mut(0))
+        .is_some_and(|choice| drop_reasoning_at(choice, key))
+}
+
+fn drop_reasoning_at(choice: &mut simd_json::BorrowedValue<'_>, key: &str) -> bool {
+    use simd_json::prelude::*;
+    let Some(fields) = choice.get_mut(key).and_then(|d| d.as_object_mut()) else {
+        return false;
+    };
+    let reasoning = fields.remove("reasoning_content").is_some();
+    let blocks = fields.remove("thinking_blocks").is_some();
+    reasoning || blocks
 }
 
 /// Where `choices[0].delta.content`'s string (quotes included) sits in a chunk simd-json
