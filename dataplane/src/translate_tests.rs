@@ -432,3 +432,31 @@ fn reasoning_effort_becomes_extended_thinking_inside_the_token_limit() {
     );
     assert_eq!(blocks[1].get("type").unwrap().as_str(), Some("tool_use"));
 }
+
+#[test]
+fn cache_control_breakpoints_reach_anthropic_blocks() {
+    let mut body = br#"{"model":"m","messages":[
+        {"role":"system","content":[{"type":"text","text":"long manual","cache_control":{"type":"ephemeral"}}]},
+        {"role":"system","content":"be brief"},
+        {"role":"user","content":[{"type":"text","text":"doc"},{"type":"text","text":"q","cache_control":{"type":"ephemeral","ttl":"1h"}}]},
+        {"role":"assistant","content":"a"},
+        {"role":"user","content":"again","cache_control":{"type":"ephemeral"}}]}"#
+        .to_vec();
+    let v = simd_json::to_borrowed_value(&mut body).unwrap();
+    let mut out = Vec::new();
+    anthropic::request(&v, "claude-x", false, &mut out).unwrap();
+    let sent = json(&out);
+    assert_eq!(
+        sent.get("system").unwrap(),
+        &json(br#"[{"type":"text","text":"long manual","cache_control":{"type":"ephemeral"}},{"type":"text","text":"be brief"}]"#)
+    );
+    let messages = sent.get("messages").unwrap().as_array().unwrap();
+    assert_eq!(
+        messages[0].get("content").unwrap(),
+        &json(br#"[{"type":"text","text":"doc"},{"type":"text","text":"q","cache_control":{"type":"ephemeral","ttl":"1h"}}]"#)
+    );
+    assert_eq!(
+        messages[2].get("content").unwrap(),
+        &json(br#"[{"type":"text","text":"again","cache_control":{"type":"ephemeral"}}]"#)
+    );
+}

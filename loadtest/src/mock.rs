@@ -10,6 +10,7 @@ pub mod embeddings;
 pub mod fleet;
 pub mod gemini;
 pub mod openai;
+pub mod prompt_cache;
 pub mod schema;
 pub mod thinking;
 

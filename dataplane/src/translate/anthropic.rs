@@ -6,7 +6,10 @@
 //! blocks; tools, tool_choice (`required` → `any`, `parallel_tool_calls: false` →
 //! `disable_parallel_tool_use`), `stop` → `stop_sequences`, `max_tokens` (default
 //! [`DEFAULT_MAX_TOKENS`], Anthropic requires one), temperature (clamped to Anthropic's 0..=1),
-//! top_p, `user` → `metadata.user_id`.
+//! top_p, `user` → `metadata.user_id`. Prompt caching: a `cache_control` on a content part (or
+//! on a message with string content) stays on its block — the system prompt becomes blocks
+//! then — so the client's breakpoints reach Anthropic; cache reads come back as
+//! `cached_tokens` and are billed as free.
 //!
 //! Back: text blocks → `content`, `tool_use` → `tool_calls` (a running index, not the block
 //! index), stop reasons and usage mapped; streams event by event.
@@ -23,10 +26,13 @@ use simd_json::BorrowedValue as Value;
 
 pub mod stream;
 pub mod thinking;
+mod tools;
 
 use super::json::{Arr, Obj};
-use super::openai_in::{self as oai, invalid, Part, ToolChoice};
+use super::openai_in::{self as oai, invalid, Part};
 pub use stream::Stream;
+pub use tools::structured_output;
+use tools::write_tools;
 
 use super::{bad_event, Meta, Usage};
 use crate::error::Result;
@@ -69,19 +75,7 @@ pub fn request(
             oai::max_tokens(req).unwrap_or(DEFAULT_MAX_TOKENS),
         ),
     }
-    let mut system = String::new();
-    for m in messages
-        .iter()
-        .filter(|m| matches!(oai::role(m), "system" | "developer"))
-    {
-        if !system.is_empty() {
-            system.push_str("\n\n");
-        }
-        system.push_str(&oai::text(m)?);
-    }
-    if !system.is_empty() {
-        body.str("system", &system);
-    }
+    write_system(&mut body, messages)?;
     write_messages(&mut body, messages)?;
     write_tools(&mut body, req, budget.is_some())?;
     let stops = oai::stop_sequences(req);
@@ -165,21 +159,75 @@ fn write_messages(body: &mut Obj<'_>, messages: &[Value<'_>]) -> Result<()> {
     Ok(())
 }
 
-/// A user turn's content: a string stays a string; parts become blocks.
-fn write_content(out: &mut Vec<u8>, m: &Value<'_>) -> Result<()> {
-    if let Some(text) = m.get("content").and_then(|c| c.as_str()) {
-        crate::http::respond::json_string(out, text);
+/// The system and developer messages as the top-level `system`: one string (joined by blank
+/// lines), or — when any of them marks a `cache_control` breakpoint — text blocks that keep it.
+fn write_system(body: &mut Obj<'_>, messages: &[Value<'_>]) -> Result<()> {
+    let system: Vec<&Value<'_>> = messages
+        .iter()
+        .filter(|m| matches!(oai::role(m), "system" | "developer"))
+        .collect();
+    if system.is_empty() {
         return Ok(());
     }
-    let mut blocks = Arr::new(out);
-    for p in oai::parts(m)? {
-        write_part(blocks.item(), &p);
+    if !system.iter().any(|m| has_cache_control(m)) {
+        let mut text = String::new();
+        for m in &system {
+            if !text.is_empty() {
+                text.push_str("\n\n");
+            }
+            text.push_str(&oai::text(m)?);
+        }
+        if !text.is_empty() {
+            body.str("system", &text);
+        }
+        return Ok(());
+    }
+    let mut blocks = Arr::new(body.key("system"));
+    for m in system {
+        write_blocks(&mut blocks, m)?;
     }
     blocks.end();
     Ok(())
 }
 
-fn write_part(out: &mut Vec<u8>, p: &Part<'_>) {
+/// Whether a message marks a prompt-caching breakpoint, on itself or on one of its parts.
+fn has_cache_control(m: &Value<'_>) -> bool {
+    m.get("cache_control").is_some()
+        || m.get("content")
+            .and_then(|c| c.as_array())
+            .is_some_and(|parts| parts.iter().any(|p| p.get("cache_control").is_some()))
+}
+
+/// A user turn's content: a string stays a string (unless it marks a cache breakpoint); parts
+/// become blocks, each keeping its `cache_control`.
+fn write_content(out: &mut Vec<u8>, m: &Value<'_>) -> Result<()> {
+    if let Some(text) = m.get("content").and_then(|c| c.as_str()) {
+        if m.get("cache_control").is_none() {
+            crate::http::respond::json_string(out, text);
+            return Ok(());
+        }
+    }
+    let mut blocks = Arr::new(out);
+    write_blocks(&mut blocks, m)?;
+    blocks.end();
+    Ok(())
+}
+
+/// A message's content as blocks, with the `cache_control` of each part (a string content: of
+/// the message).
+fn write_blocks(blocks: &mut Arr<'_>, m: &Value<'_>) -> Result<()> {
+    let raw = m.get("content").and_then(|c| c.as_array());
+    for (i, p) in oai::parts(m)?.iter().enumerate() {
+        let cache = match raw {
+            Some(parts) => parts.get(i).and_then(|r| r.get("cache_control")),
+            None => m.get("cache_control"),
+        };
+        write_part(blocks.item(), p, cache);
+    }
+    Ok(())
+}
+
+fn write_part(out: &mut Vec<u8>, p: &Part<'_>, cache: Option<&Value<'_>>) {
     let mut b = Obj::new(out);
     match p {
         Part::Text(t) => {
@@ -202,6 +250,9 @@ fn write_part(out: &mut Vec<u8>, p: &Part<'_>) {
             src.end();
         }
     }
+    if let Some(c) = cache.filter(|c| c.is_object()) {
+        b.value("cache_control", c);
+    }
     b.end();
 }
 
@@ -210,11 +261,13 @@ fn write_assistant(out: &mut Vec<u8>, m: &Value<'_>) -> Result<()> {
     msg.str("role", "assistant");
     let mut blocks = Arr::new(msg.key("content"));
     thinking::write_blocks(&mut blocks, m);
-    for p in oai::parts(m)? {
+    let raw = m.get("content").and_then(|c| c.as_array());
+    for (i, p) in oai::parts(m)?.iter().enumerate() {
         if matches!(p, Part::Text(t) if t.is_empty()) {
             continue;
         }
-        write_part(blocks.item(), &p);
+        let cache = raw.and_then(|parts| parts.get(i)?.get("cache_control"));
+        write_part(blocks.item(), p, cache);
     }
     for (id, name, args) in oai::tool_calls(m)? {
         let mut b = Obj::new(blocks.item());
@@ -226,97 +279,6 @@ fn write_assistant(out: &mut Vec<u8>, m: &Value<'_>) -> Result<()> {
     }
     blocks.end();
     msg.end();
-    Ok(())
-}
-
-/// The schema a request's `response_format` asks the answer to follow, with its description:
-/// `json_schema`'s own, or any object for `json_object`. `None` for text.
-pub fn structured_output<'v>(
-    req: &'v Value<'v>,
-) -> Option<(Option<&'v Value<'v>>, Option<&'v str>)> {
-    let format = req.get("response_format")?;
-    match oai::str_field(format, "type") {
-        Some("json_schema") => {
-            let s = format.get("json_schema");
-            Some((
-                s.and_then(|s| s.get("schema")),
-                s.and_then(|s| oai::str_field(s, "description")),
-            ))
-        }
-        Some("json_object") => Some((None, None)),
-        _ => None,
-    }
-}
-
-fn write_tools(body: &mut Obj<'_>, req: &Value<'_>, thinks: bool) -> Result<()> {
-    let tools = oai::tools(req);
-    let structured = structured_output(req);
-    if structured.is_some() && tools.iter().any(|(name, ..)| *name == JSON_TOOL) {
-        return Err(invalid(
-            "a tool may not be named json_response when response_format asks for JSON",
-        ));
-    }
-    let client_tools = !tools.is_empty();
-    if client_tools || structured.is_some() {
-        let mut arr = Arr::new(body.key("tools"));
-        if let Some((schema, description)) = structured {
-            let mut t = Obj::new(arr.item());
-            t.str("name", JSON_TOOL);
-            t.str(
-                "description",
-                description.unwrap_or("Give the final answer as JSON that follows this schema."),
-            );
-            match schema.filter(|s| s.is_object()) {
-                Some(s) => t.value("input_schema", s),
-                None => t.raw("input_schema", b"{\"type\":\"object\"}"),
-            }
-            t.end();
-        }
-        for (name, description, parameters) in tools {
-            let mut t = Obj::new(arr.item());
-            t.str("name", name);
-            if let Some(d) = description {
-                t.str("description", d);
-            }
-            match parameters {
-                Some(p) => t.value("input_schema", p),
-                None => t.raw("input_schema", b"{\"type\":\"object\",\"properties\":{}}"),
-            }
-            t.end();
-        }
-        arr.end();
-    }
-    let parallel_off = req.get("parallel_tool_calls").and_then(|v| v.as_bool()) == Some(false);
-    let choice = oai::tool_choice(req);
-    if choice.is_none() && !parallel_off && structured.is_none() {
-        return Ok(());
-    }
-    let forced = matches!(choice, Some(ToolChoice::Required | ToolChoice::Function(_)));
-    if thinks && forced {
-        return Err(invalid(
-            "a Claude model cannot think while tool_choice forces a tool; use auto or none",
-        ));
-    }
-    let mut c = Obj::new(body.key("tool_choice"));
-    match (choice.unwrap_or(ToolChoice::Auto), structured.is_some()) {
-        (ToolChoice::Function(name), _) => {
-            c.str("type", "tool");
-            c.str("name", name);
-        }
-        // JSON wanted: the model answers through the JSON tool, or one of the client's.
-        (ToolChoice::Auto | ToolChoice::Required, true) if client_tools => c.str("type", "any"),
-        (_, true) => {
-            c.str("type", "tool");
-            c.str("name", JSON_TOOL);
-        }
-        (ToolChoice::Auto, false) => c.str("type", "auto"),
-        (ToolChoice::None, false) => c.str("type", "none"),
-        (ToolChoice::Required, false) => c.str("type", "any"),
-    }
-    if parallel_off {
-        c.raw("disable_parallel_tool_use", b"true");
-    }
-    c.end();
     Ok(())
 }
 

@@ -114,9 +114,10 @@ pub fn messages(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     let output_tokens = plan.completion_tokens + thinking_tokens;
     // With a thinking block first, the answer's block is the second.
     let at = usize::from(thought.is_some());
+    let (input, written, read) = super::prompt_cache::usage(&body, plan.prompt_tokens);
     let usage = |output: usize| {
-        json!({"input_tokens": plan.prompt_tokens, "output_tokens": output,
-               "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0})
+        json!({"input_tokens": input, "output_tokens": output,
+               "cache_creation_input_tokens": written, "cache_read_input_tokens": read})
     };
     let stream = body["stream"].as_bool() == Some(true);
     let mut events = Vec::new();
