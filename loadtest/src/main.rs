@@ -6,7 +6,7 @@
 //!                      [--ttft-ms MS] [--events-per-s R] [--events N] [--jitter-ms MS]
 //!                      [--error-rate P]
 //! warden-loadtest run --url URL [--key KEY] [--connections N] [--threads N] [--duration-s S]
-//!                     [--model M] [--prompt-bytes N] [--stream]
+//!                     [--api chat|responses|embeddings] [--model M] [--prompt-bytes N] [--stream]
 //!                     [--rate R [--ramp --p99-ms L]] [--json FILE] [--md FILE]
 //! ```
 //!
@@ -40,7 +40,8 @@ usage: warden-loadtest mock --listen ADDR [--threads N] [--capture FILE] [--key-
                             [--max-requests-per-conn N] [--tls-cert PEM --tls-key PEM]
                             [--ttft-ms MS] [--events-per-s R] [--events N] [--jitter-ms MS] [--error-rate P]
        warden-loadtest run --url URL [--key KEY] [--connections N] [--threads N] [--duration-s S]
-                           [--model M] [--prompt-bytes N] [--stream] [--rate R [--ramp --p99-ms L]]
+                           [--api chat|responses|embeddings] [--model M] [--prompt-bytes N] [--stream]
+                           [--rate R [--ramp --p99-ms L]]
                            [--json FILE] [--md FILE]
        warden-loadtest streams --url URL [--key KEY] [--streams N] [--threads N] [--events N]
                                [--interval-ms MS] [--model M] [--pid PID] [--json FILE]
@@ -177,9 +178,11 @@ fn run_command(args: &[String]) -> anyhow::Result<()> {
     let (mut model, mut prompt_bytes, mut stream) = ("gpt-4o-mini".to_owned(), 1024usize, false);
     let (mut rate, mut ramp, mut p99_ms) = (None::<f64>, false, 100f64);
     let (mut json_out, mut md_out) = (None::<String>, None::<String>);
+    let mut api = "chat".to_owned();
     for (flag, value) in flags(args, &["--stream", "--ramp"])? {
         match flag.as_str() {
             "--url" => url = Some(value),
+            "--api" => api = value,
             "--key" => key = value,
             "--connections" => connections = value.parse()?,
             "--threads" => threads = value.parse()?,
@@ -201,10 +204,18 @@ fn run_command(args: &[String]) -> anyhow::Result<()> {
         .chars()
         .take(prompt_bytes)
         .collect();
-    let body = serde_json::json!({
-        "model": model, "stream": stream,
-        "messages": [{"role": "system", "content": "You are terse."}, {"role": "user", "content": prompt}]
-    });
+    // The body of the API the URL serves: the same prompt in each.
+    let body = match api.as_str() {
+        "chat" => serde_json::json!({
+            "model": model, "stream": stream,
+            "messages": [{"role": "system", "content": "You are terse."}, {"role": "user", "content": prompt}]
+        }),
+        "responses" => serde_json::json!({
+            "model": model, "stream": stream, "instructions": "You are terse.", "input": prompt
+        }),
+        "embeddings" => serde_json::json!({"model": model, "input": prompt}),
+        other => bail!("--api {other}: one of chat, responses, embeddings"),
+    };
     let duration = Duration::from_secs_f64(duration_s);
     let Some(rate) = rate else {
         // Closed loop: capacity, not latency under a given arrival rate.

@@ -289,12 +289,15 @@ impl Timing {
     }
 }
 
-/// An event with text in it: OpenAI's `"content":"…"`, Anthropic's and Gemini's `"text":"…"`.
+/// An event with text in it: OpenAI's `"content":"…"`, Anthropic's and Gemini's `"text":"…"`,
+/// a Responses stream's `"delta":"…"`.
 fn carries_content(event: &[u8]) -> bool {
-    [&b"\"content\":\""[..], b"\"text\":\""].iter().any(|key| {
-        memchr::memmem::find(event, key)
-            .is_some_and(|i| event.get(i + key.len()).is_some_and(|c| *c != b'"'))
-    })
+    [&b"\"content\":\""[..], b"\"text\":\"", b"\"delta\":\""]
+        .iter()
+        .any(|key| {
+            memchr::memmem::find(event, key)
+                .is_some_and(|i| event.get(i + key.len()).is_some_and(|c| *c != b'"'))
+        })
 }
 
 /// One request/response, timed when `timing` is given. `Some(ok)` when the connection can be

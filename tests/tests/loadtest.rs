@@ -84,6 +84,58 @@ fn open_loop_through_the_gateway_sees_the_providers_pace() {
 }
 
 #[test]
+fn the_responses_and_embeddings_apis_can_be_driven_too() {
+    let mock = Mock::start(&["--ttft-ms", "20", "--events-per-s", "200", "--events", "4"]);
+    let gw = Gateway::start(Driver::IoUring, &config(mock.addr, 1, ""));
+    let responses = format!("http://{}/v1/responses", gw.addr);
+    let args = |url: &str, api: &'static str, model: &'static str| {
+        let mut a = vec![
+            "--url".to_owned(),
+            url.to_owned(),
+            "--api".into(),
+            api.into(),
+        ];
+        for (k, v) in [
+            ("--key", KEY),
+            ("--model", model),
+            ("--rate", "20"),
+            ("--duration-s", "1"),
+        ] {
+            a.extend([k.to_owned(), v.to_owned()]);
+        }
+        a
+    };
+    let mut streamed = args(&responses, "responses", "gpt-4o");
+    streamed.push("--stream".into());
+    let report = run(&streamed.iter().map(String::as_str).collect::<Vec<_>>());
+    let r = &report["runs"][0];
+    assert_eq!(
+        (r["requests"].as_u64(), r["errors"].as_u64()),
+        (Some(20), Some(0)),
+        "{r}"
+    );
+    assert_eq!(
+        r["first_content"]["count"], 20,
+        "Responses text deltas are content: {r}"
+    );
+    let embeddings = format!("http://{}/v1/embeddings", gw.addr);
+    let a = args(&embeddings, "embeddings", "text-embedding-3-small");
+    let report = run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let r = &report["runs"][0];
+    assert_eq!(
+        (r["requests"].as_u64(), r["errors"].as_u64()),
+        (Some(20), Some(0)),
+        "{r}"
+    );
+    let out = Command::new(bin("warden-loadtest"))
+        .args(["run", "--url", &embeddings, "--api", "images"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("one of chat, responses, embeddings"));
+}
+
+#[test]
 fn the_fleets_error_rate_shows_as_errors_and_the_ramp_stops_there() {
     let mock = Mock::start(&["--error-rate", "1"]);
     let url = format!("http://{}/v1/chat/completions", mock.addr);
