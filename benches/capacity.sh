@@ -12,7 +12,9 @@
 # TARGET_CORE (0), LOAD_CORE (1), SHARDS (1), AUDIT_EXTRA (lines for the targets' [audit]); BASELINE_BIN and BASELINE_NAME add a row for
 # another warden-dataplane binary (audit on, no guardrails), e.g. one built from an older commit;
 # TRACED=1 adds a row with every request traced ([telemetry] sample_ratio 1.0, spans exported over
-# OTLP/HTTP to an nginx sink that accepts them, on the target core too).
+# OTLP/HTTP to an nginx sink that accepts them, on the target core too). API=responses sends the
+# same prompt as a Responses request to /v1/responses (Warden converts it to chat and the chat
+# answer back; the nginx rows pass it through unchanged).
 # Needs wrk and nginx (installed with apt when missing) and a release build (made when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,7 +49,14 @@ mkdir -p "$OUT" "$work/logs"
 UP=19100 NGX=19101 SINK=19102 W_OFF=19110 W_ON=19120 W_G=19130 W_T=19150
 # A 1 KB prompt of ordinary prose (no PII: the guarded run pays for scanning, not redaction).
 prompt=$(python3 -c 'import sys; w="the quarterly planning notes describe how teams share review duty and ship small changes often ".split(); print(" ".join(w[i % len(w)] for i in range(170))[:1024])')
-body="{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"$prompt\"}]}"
+API=${API:-chat}
+case "$API" in
+  chat) path=/v1/chat/completions
+        body="{\"model\":\"gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"$prompt\"}]}" ;;
+  responses) path=/v1/responses
+        body="{\"model\":\"gpt-4o\",\"input\":\"$prompt\"}" ;;
+  *) echo "API must be chat or responses" >&2; exit 2 ;;
+esac
 answer='{"id":"chatcmpl-1","object":"chat.completion","created":1764000000,"model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":256,"completion_tokens":1,"total_tokens":257}}'
 
 cat >"$work/nginx.conf" <<CONF
@@ -142,10 +151,9 @@ LUA
 
 # Every target must answer the request correctly before it is timed.
 for port in $UP $NGX $W_OFF $W_ON $W_G ${BASELINE_BIN:+$W_B} ${TRACED:+$W_T}; do
-  path=/v1/chat/completions
   code=$(curl -s -o "$work/check.json" -w '%{http_code}' -H 'Content-Type: application/json' \
     -H 'Authorization: Bearer wdn_capacity_bench_key_0123456789abcdef' -d "$body" "http://127.0.0.1:$port$path")
-  if [ "$code" != 200 ] || ! grep -q '"content":"ok"' "$work/check.json"; then
+  if [ "$code" != 200 ] || ! grep -qE '"(content|text)":"ok"' "$work/check.json"; then
     echo "target on $port answered $code: $(cat "$work/check.json")" >&2
     exit 1
   fi
@@ -153,7 +161,7 @@ done
 
 run_wrk() { # port conns seconds -> "req/s p50_us p99_us"
   taskset -c "$LOAD_CORE" wrk -t1 -c"$2" -d"$3"s --latency -s "$work/post.lua" \
-    "http://127.0.0.1:$1/v1/chat/completions" >"$work/wrk.out" 2>&1
+    "http://127.0.0.1:$1$path" >"$work/wrk.out" 2>&1
   if grep -q "Non-2xx" "$work/wrk.out"; then
     echo "non-2xx answers from $1:" >&2
     cat "$work/wrk.out" >&2
@@ -195,11 +203,11 @@ done
 
 machine="$(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, Linux $(uname -r)"
 {
-  echo "# Capacity: per-request cost, one shard"
+  echo "# Capacity: per-request cost, one shard ($path)"
   echo
   echo "$(date -u +%Y-%m-%dT%H:%MZ), $machine. Target and its nginx \`return 200\` upstream pinned to core $TARGET_CORE;"
   echo "\`wrk -t1\` pinned to core $LOAD_CORE; 1 KB prompt; ${DURATION} s at $CONNS connections, ${LAT_DURATION} s at one"
-  echo "connection; best of $ROUNDS rounds. Command: \`bash benches/capacity.sh\`."
+  echo "connection; best of $ROUNDS rounds. Command: \`API=$API bash benches/capacity.sh\`."
   echo
   echo "| target | req/s @ $CONNS conns | vs nginx | p99 @ $CONNS conns | p50 @ 1 conn | added p50 vs direct |"
   echo "|---|---|---|---|---|---|"
