@@ -318,7 +318,7 @@ fn an_embedding_alias_fails_over_to_its_fallback_and_usage_is_audited() {
 }
 
 #[test]
-fn embedding_usage_is_billed_on_the_control_plane() {
+fn embedding_and_responses_usage_is_billed_on_the_control_plane() {
     let mock = Mock::start(&[]);
     let cp = ControlPlane::start(mock.addr);
     let models = cp.admin("GET", "/admin/v1/models", None).json();
@@ -378,6 +378,26 @@ fn embedding_usage_is_billed_on_the_control_plane() {
         })
     });
     assert!(billed.is_some(), "{:?}", rows());
+    // A Responses request is metered like the chat request it became.
+    let r = post_json(
+        gw.addr,
+        "/v1/responses",
+        &key,
+        &json!({"model": "gpt-4o-mini", "input": "three words here"}),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let (input, output) = (
+        r.json()["usage"]["input_tokens"].as_u64().unwrap(),
+        r.json()["usage"]["output_tokens"].as_u64().unwrap(),
+    );
+    let metered = eventually(Duration::from_secs(10), || {
+        rows().iter().any(|row| {
+            row["model"] == "gpt-4o-mini"
+                && row["input_tokens"].as_u64() == Some(input)
+                && row["output_tokens"].as_u64() == Some(output)
+        })
+    });
+    assert!(metered.is_some(), "{:?}", rows());
     let row = rows()
         .into_iter()
         .find(|row| row["model"] == "text-embedding-3-small")
