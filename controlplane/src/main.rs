@@ -227,39 +227,58 @@ async fn run(config: Config) -> anyhow::Result<()> {
     } else {
         "http"
     };
+    // The handlers are in place before the address is announced: a SIGTERM right after it
+    // stops the server gracefully instead of killing it with the default action.
+    let signals = StopSignals::register();
     println!("warden-controlplane listening on {scheme}://{local}, snapshot v{version}");
     let _ = std::io::stdout().flush();
     match &config.tls {
         Some(files) => {
             axum::serve(tls::TlsListener::new(listener, files)?, api::router(app))
-                .with_graceful_shutdown(stop_signal())
+                .with_graceful_shutdown(signals.stopped())
                 .await?
         }
         None => {
             axum::serve(listener, api::router(app))
-                .with_graceful_shutdown(stop_signal())
+                .with_graceful_shutdown(signals.stopped())
                 .await?
         }
     }
     Ok(())
 }
 
-/// SIGTERM (orchestrators, systemd) or SIGINT (Ctrl-C): stop taking connections and finish the
-/// requests in flight.
-async fn stop_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
+/// SIGTERM (orchestrators, systemd) and SIGINT (Ctrl-C), registered when made: either stops
+/// taking connections and finishes the requests in flight.
+struct StopSignals {
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    fn register() -> StopSignals {
+        use tokio::signal::unix::{signal, SignalKind};
+        StopSignals {
+            term: signal(SignalKind::terminate()).ok(),
+            int: signal(SignalKind::interrupt()).ok(),
         }
     }
-    tracing::info!("stopping: finishing requests in flight");
+
+    async fn stopped(self) {
+        let StopSignals { term, int } = self;
+        let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+            match s {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = wait(term) => {}
+            _ = wait(int) => {}
+        }
+        tracing::info!("stopping: finishing requests in flight");
+    }
 }
 
 fn token(path: &Path, prefix: &str) -> anyhow::Result<Zeroizing<String>> {

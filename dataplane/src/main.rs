@@ -257,10 +257,8 @@ fn run(config: Config) -> anyhow::Result<()> {
     } else {
         "http"
     };
-    println!(
-        "warden-dataplane listening on {scheme}://{local} (admin http://{admin_addr}), {shards} shards"
-    );
-
+    // The handlers are in place before the address is announced: a SIGTERM right after it (a
+    // supervisor, a test) drains the gateway instead of killing it with the default action.
     let (sig_tx, sig_rx) = mpsc::channel();
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGTERM,
@@ -283,6 +281,9 @@ fn run(config: Config) -> anyhow::Result<()> {
                 }
             }
         })?;
+    println!(
+        "warden-dataplane listening on {scheme}://{local} (admin http://{admin_addr}), {shards} shards"
+    );
     // Wait for a signal, watching that every shard is still alive.
     let died = loop {
         match sig_rx.recv_timeout(Duration::from_millis(250)) {
