@@ -292,14 +292,7 @@ fn thinking_budget(effort: &str) -> Option<u64> {
 
 /// The text of the first candidate's thought parts.
 fn thoughts<'v>(v: &'v Value<'v>) -> impl Iterator<Item = &'v str> {
-    v.get("candidates")
-        .and_then(|c| c.as_array())
-        .and_then(|c| c.first())
-        .and_then(|c| c.get("content"))
-        .and_then(|c| c.get("parts"))
-        .and_then(|p| p.as_array())
-        .map(|p| p.as_slice())
-        .unwrap_or_default()
+    first_candidate_parts(v)
         .iter()
         .filter(|p| p.get("thought").and_then(|t| t.as_bool()) == Some(true))
         .filter_map(|p| oai::str_field(p, "text"))
@@ -328,6 +321,13 @@ pub(crate) fn usage_of(u: &Value<'_>, into: &mut Usage) {
 
 /// The parts of the first candidate, without thought parts.
 fn answer_parts<'v>(v: &'v Value<'v>) -> impl Iterator<Item = &'v Value<'v>> {
+    first_candidate_parts(v)
+        .iter()
+        .filter(|p| p.get("thought").and_then(|t| t.as_bool()) != Some(true))
+}
+
+/// The parts of the first candidate, thoughts included.
+fn first_candidate_parts<'v>(v: &'v Value<'v>) -> &'v [Value<'v>] {
     v.get("candidates")
         .and_then(|c| c.as_array())
         .and_then(|c| c.first())
@@ -336,8 +336,6 @@ fn answer_parts<'v>(v: &'v Value<'v>) -> impl Iterator<Item = &'v Value<'v>> {
         .and_then(|p| p.as_array())
         .map(|p| p.as_slice())
         .unwrap_or_default()
-        .iter()
-        .filter(|p| p.get("thought").and_then(|t| t.as_bool()) != Some(true))
 }
 
 fn candidate_finish<'v>(v: &'v Value<'v>) -> Option<&'v str> {

@@ -83,32 +83,17 @@ pub fn write_blocks(blocks: &mut Arr<'_>, m: &Value<'_>) {
         .map(Vec::as_slice)
         .unwrap_or_default()
     {
-        match oai::str_field(b, "type") {
-            Some("thinking") => {
-                let mut o = Obj::new(blocks.item());
-                o.str("type", "thinking");
-                o.str(
-                    "thinking",
-                    oai::str_field(b, "thinking").unwrap_or_default(),
-                );
-                o.str(
-                    "signature",
-                    oai::str_field(b, "signature").unwrap_or_default(),
-                );
-                o.end();
-            }
-            Some("redacted_thinking") => {
-                let mut o = Obj::new(blocks.item());
-                o.str("type", "redacted_thinking");
-                o.str("data", oai::str_field(b, "data").unwrap_or_default());
-                o.end();
-            }
-            _ => {}
+        if matches!(
+            oai::str_field(b, "type"),
+            Some("thinking" | "redacted_thinking")
+        ) {
+            write_block(blocks.item(), b);
         }
     }
 }
 
-/// One thinking block in OpenAI's `thinking_blocks` shape.
+/// One thinking block, the same in both directions: `{type: thinking, thinking, signature}` or
+/// `{type: redacted_thinking, data}`.
 pub fn write_block(out: &mut Vec<u8>, block: &Value<'_>) {
     let mut o = Obj::new(out);
     match oai::str_field(block, "type") {
