@@ -1,4 +1,5 @@
-//! Reasoning a provider sends beside the answer — DeepSeek's `reasoning_content`, passed through
+//! OpenAI's reasoning models get `max_completion_tokens` for the `max_tokens` older clients send
+//! (they refuse `max_tokens`). Reasoning a provider sends beside the answer — DeepSeek's `reasoning_content`, passed through
 //! from an OpenAI-compatible provider — reaches the client as it came, but not where the
 //! project's response guardrails read answers: they do not read it, so it would be a way around
 //! them (whole answers and streams).
@@ -50,4 +51,29 @@ fn passed_through_reasoning_is_withheld_where_response_guardrails_read_answers()
         assert_eq!(reasoning, "", "reasoning withheld");
         assert_eq!(content, "echo: card [CARD_1]");
     }
+}
+
+#[test]
+fn reasoning_models_get_max_completion_tokens_for_max_tokens() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(DRIVERS[0], &config(mock.addr, 1, ""));
+    for (model, stream) in [("o3", false), ("o3-mini", true), ("gpt-4o", false)] {
+        let mut body = chat_body(model, "hi", stream);
+        body["max_tokens"] = 50.into();
+        let r = gw.chat(&body);
+        assert_eq!(r.status, 200, "{model}: {}", r.text());
+    }
+    let sent: Vec<Value> = mock
+        .captured()
+        .into_iter()
+        .map(|c| c["body"].clone())
+        .collect();
+    for b in &sent[..2] {
+        assert_eq!(b["max_completion_tokens"], 50, "{b}");
+        assert!(b.get("max_tokens").is_none(), "{b}");
+    }
+    assert_eq!(
+        sent[2]["max_tokens"], 50,
+        "other models keep what the client sent"
+    );
 }

@@ -50,7 +50,10 @@ pub fn openai(
     };
     // Every stream is asked for its usage (to meter it), whatever the client's stream_options
     // say; the pump drops that chunk again for a client that did not ask.
-    let usage = ask_usage(body, fields);
+    let edits: Vec<Edit> = ask_usage(body, fields)
+        .into_iter()
+        .chain(reasoning_limit(body, target))
+        .collect();
     let head_for = |len: usize| {
         let mut req = head((origin, traceparent), path, len, key.len());
         req.extend(b"authorization: Bearer ");
@@ -66,7 +69,7 @@ pub fn openai(
     };
     if !redactions.is_empty() {
         let mut spliced = Vec::with_capacity(body.len() + model.len());
-        splice(body, fields, &model, cuts, usage.as_ref(), |part| {
+        splice(body, fields, &model, cuts, &edits, |part| {
             spliced.extend_from_slice(part)
         });
         let redacted = crate::guard::apply::rewrite(&spliced, redactions)?;
@@ -75,13 +78,37 @@ pub fn openai(
         return Ok(req);
     }
     let removed: usize = cuts.iter().map(|c| c.len()).sum();
-    let (replaced, added) = usage.as_ref().map_or((0, 0), |(r, b)| (r.len(), b.len()));
+    let replaced: usize = edits.iter().map(|(r, _)| r.len()).sum();
+    let added: usize = edits.iter().map(|(_, b)| b.len()).sum();
     let mut req =
         head_for(body.len() - fields.model_span.len() + model.len() - removed - replaced + added);
-    splice(body, fields, &model, cuts, usage.as_ref(), |part| {
-        req.extend(part)
-    });
+    splice(body, fields, &model, cuts, &edits, |part| req.extend(part));
     Ok(req)
+}
+
+/// One replacement in the client's body: a range and the bytes that take its place.
+type Edit = (std::ops::Range<usize>, Vec<u8>);
+
+/// OpenAI's reasoning models (o1, o3, o4, gpt-5 families), which take `max_completion_tokens`
+/// and answer 400 to `max_tokens`.
+pub fn is_reasoning_model(provider: Provider, upstream_model: &str) -> bool {
+    provider == Provider::OpenAi
+        && ["o1", "o3", "o4", "gpt-5"]
+            .iter()
+            .any(|p| upstream_model.starts_with(p))
+}
+
+/// For a reasoning model, the client's `max_tokens` renamed `max_completion_tokens` (what
+/// older clients send for every model) — unless it sent both, which the provider refuses as it
+/// would without Warden.
+fn reasoning_limit(body: &[u8], target: &RouteTarget) -> Option<Edit> {
+    if !is_reasoning_model(target.provider, &target.upstream_model)
+        || crate::route::top_level_key(body, "max_completion_tokens").is_some()
+    {
+        return None;
+    }
+    let key = crate::route::top_level_key(body, "max_tokens")?;
+    Some((key, b"max_completion_tokens".to_vec()))
 }
 
 /// Inserted after a streamed request's opening brace when it has no `stream_options`.
@@ -105,17 +132,17 @@ fn ask_usage(body: &[u8], fields: &ChatFields) -> Option<(std::ops::Range<usize>
     }
 }
 
-/// Emit `body` with the model replaced, the `cuts` (disjoint from it) left out, and the usage
-/// edit applied.
+/// Emit `body` with the model replaced, the `cuts` (disjoint from it) left out, and the other
+/// `edits` (usage asked for, a key renamed) applied.
 fn splice(
     body: &[u8],
     fields: &ChatFields,
     model: &[u8],
     cuts: Vec<std::ops::Range<usize>>,
-    usage: Option<&(std::ops::Range<usize>, Vec<u8>)>,
+    extra: &[Edit],
     mut emit: impl FnMut(&[u8]),
 ) {
-    if cuts.is_empty() && usage.is_none() {
+    if cuts.is_empty() && extra.is_empty() {
         let (before, after) = split_at_model(body, &fields.model_span);
         emit(before);
         emit(model);
@@ -126,9 +153,11 @@ fn splice(
     let mut edits: Vec<(std::ops::Range<usize>, &[u8])> =
         cuts.into_iter().map(|c| (c, &[][..])).collect();
     edits.push((fields.model_span.clone(), model));
-    if let Some((range, bytes)) = usage {
-        edits.push((range.clone(), bytes));
-    }
+    edits.extend(
+        extra
+            .iter()
+            .map(|(range, bytes)| (range.clone(), bytes.as_slice())),
+    );
     edits.sort_by_key(|(r, _)| r.start);
     for (range, replacement) in edits {
         emit(&body[at..range.start]);

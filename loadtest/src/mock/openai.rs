@@ -28,6 +28,20 @@ pub fn chat(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
             "We could not parse the JSON body of your request.",
         );
     };
+    // OpenAI's reasoning models take `max_completion_tokens` only.
+    let model_name = body["model"].as_str().unwrap_or("");
+    let reasoning = ["o1", "o3", "o4", "gpt-5"]
+        .iter()
+        .any(|p| model_name.starts_with(p));
+    if reasoning && body.get("max_tokens").is_some() {
+        let body = json!({"error": {"message": "Unsupported parameter: 'max_tokens' is not supported with this model. Use 'max_completion_tokens' instead.",
+            "type": "invalid_request_error", "param": "max_tokens", "code": "unsupported_parameter"}});
+        return Reply::Full {
+            status: 400,
+            body: body.to_string().into_bytes(),
+            delay: Duration::ZERO,
+        };
+    }
     let Some(messages) = body["messages"].as_array() else {
         return error(
             400,
