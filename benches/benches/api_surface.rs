@@ -7,16 +7,9 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
+use warden_benches::fixture;
 use warden_dataplane::translate::embeddings::{self, EmbedMeta};
 use warden_dataplane::translate::responses::{self, stream::Stream, Echo};
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/../tests/fixtures/wire/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
 
 /// A Responses request of the size an agent sends: instructions, a few turns, a tool round trip.
 const RESPONSES_REQUEST: &str = r#"{"model":"gpt-4o","instructions":"You are a concise assistant for a travel company. Answer in two sentences.","input":[{"role":"user","content":[{"type":"input_text","text":"What is the weather in Oslo tomorrow, and should I pack an umbrella?"}]},{"type":"function_call","call_id":"call_1","name":"get_weather","arguments":"{\"city\":\"Oslo\",\"day\":\"tomorrow\"}"},{"type":"function_call_output","call_id":"call_1","output":"{\"conditions\":\"rain\",\"high_c\":7,\"low_c\":2}"},{"role":"assistant","content":[{"type":"output_text","text":"Tomorrow in Oslo brings rain, 2 to 7 C."}]},{"role":"user","content":"And on Friday?"}],"tools":[{"type":"function","name":"get_weather","description":"Forecast for a city and day","parameters":{"type":"object","properties":{"city":{"type":"string"},"day":{"type":"string"}},"required":["city"]}}],"max_output_tokens":400,"temperature":0.3,"stream":true}"#;

@@ -6,16 +6,9 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
+use warden_benches::fixture;
 use warden_dataplane::sse::EventFramer;
 use warden_dataplane::translate::{anthropic, gemini, Meta, StreamTranslator};
-
-fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/../tests/fixtures/wire/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
 
 fn meta() -> Meta {
     Meta {

@@ -19,6 +19,13 @@ pub struct CustomSet {
 }
 
 impl CustomSet {
+    /// Whether any pattern acts on responses.
+    pub fn checks_responses(&self) -> bool {
+        self.patterns
+            .iter()
+            .any(|p| p.response_action != warden_shared::snapshot::GuardAction::Off)
+    }
+
     pub fn compile(patterns: &[CustomPattern]) -> Result<CustomSet, String> {
         warden_shared::patterns::check(patterns)?;
         Ok(CustomSet {
@@ -108,10 +115,7 @@ impl CustomScan {
 
     /// Whether any pattern acts on responses.
     pub fn checks_responses(&self) -> bool {
-        self.set
-            .patterns
-            .iter()
-            .any(|p| p.response_action != warden_shared::snapshot::GuardAction::Off)
+        self.set.checks_responses()
     }
 
     /// A finding's pattern and placeholder type.

@@ -41,11 +41,11 @@ pub fn attempts<'s>(
     let policy = &caller.project.guardrails;
     let show_reasoning = policy.response_pii == GuardAction::Off
         && policy.response_secrets == GuardAction::Off
-        && req
-            .state
-            .custom_scan(caller.project)
-            .filter(|c| c.checks_responses())
-            .is_none();
+        && !caller
+            .project
+            .custom
+            .as_ref()
+            .is_some_and(|set| set.checks_responses());
     let mut attempts = Vec::new();
     let mut keys = Vec::new();
     for route in routes(state, target) {
