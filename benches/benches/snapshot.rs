@@ -57,6 +57,7 @@ fn big_snapshot(master: &MasterKey) -> Snapshot {
                 custom_patterns: Vec::new(),
                 routing: Default::default(),
                 limits: Default::default(),
+                cache: Default::default(),
             }
         })
         .collect();

@@ -80,6 +80,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/admin/v1/usage", get(usage::usage))
         .route("/admin/v1/requests", get(usage::requests))
         .route(
+            "/admin/v1/projects/{project}/cache",
+            put(usage::put_cache).get(usage::get_cache),
+        )
+        .route(
             "/admin/v1/projects/{project}/limits",
             put(usage::put_limits).get(usage::get_limits),
         )

@@ -1,7 +1,9 @@
 //! What usage costs. BYOK traffic pays only Warden's overhead (by default $0.10 per million
 //! input tokens and $0.20 per million output tokens); pooled traffic pays the provider's price
 //! from the editable price table plus the same overhead. Cached prompt tokens are free on both
-//! counts. All arithmetic is exact ([`warden_shared::money`]).
+//! counts. Answers from Warden's own cache cost no provider anything: an exact hit is free, a
+//! semantic hit pays half the overhead; what they would have cost is reported as savings. All
+//! arithmetic is exact ([`warden_shared::money`]).
 
 use std::collections::HashMap;
 
@@ -81,6 +83,10 @@ pub struct Totals {
     pub provider_cost: Usd,
     /// Pooled traffic on a model missing from the price table (its provider cost is 0 here).
     pub unpriced: bool,
+    /// Requests answered from Warden's cache (exact or semantic).
+    pub cache_hits: u64,
+    /// What those answers would have cost from the provider, less what they were billed.
+    pub cache_savings: Usd,
 }
 
 impl Totals {
@@ -97,21 +103,31 @@ impl Totals {
         self.input_tokens += input;
         self.output_tokens += output;
         self.cached_tokens += cached;
-        self.overhead = self
-            .overhead
-            .plus(overhead.input.cost(billable))
+        let full_overhead = overhead
+            .input
+            .cost(billable)
             .plus(overhead.output.cost(output));
+        let mut full_provider = Usd(0);
         if row.key_source == "pooled" {
             match prices.get(&(row.provider.clone(), row.model.clone())) {
-                Some((i, o)) => {
-                    self.provider_cost = self
-                        .provider_cost
-                        .plus(i.cost(billable))
-                        .plus(o.cost(output));
-                }
+                Some((i, o)) => full_provider = i.cost(billable).plus(o.cost(output)),
                 None => self.unpriced = true,
             }
         }
+        let (overhead, provider) = match row.cache.as_str() {
+            "" => (full_overhead, full_provider),
+            "semantic" => (Usd(full_overhead.0 / 2), Usd(0)),
+            // "exact", and any kind a newer data plane names: no provider was asked.
+            _ => (Usd(0), Usd(0)),
+        };
+        if !row.cache.is_empty() {
+            self.cache_hits += n(row.requests);
+            let full = full_overhead.plus(full_provider).0;
+            let billed = overhead.plus(provider).0;
+            self.cache_savings = self.cache_savings.plus(Usd(full - billed));
+        }
+        self.overhead = self.overhead.plus(overhead);
+        self.provider_cost = self.provider_cost.plus(provider);
     }
 
     pub fn merge(&mut self, other: &Totals) {
@@ -122,6 +138,8 @@ impl Totals {
         self.overhead = self.overhead.plus(other.overhead);
         self.provider_cost = self.provider_cost.plus(other.provider_cost);
         self.unpriced |= other.unpriced;
+        self.cache_hits += other.cache_hits;
+        self.cache_savings = self.cache_savings.plus(other.cache_savings);
     }
 
     pub fn total(&self) -> Usd {
@@ -142,6 +160,7 @@ mod tests {
             provider: "openai".into(),
             model: "gpt-4o".into(),
             key_source: key_source.into(),
+            cache: String::new(),
             requests: 1,
             input_tokens: input,
             output_tokens: output,
@@ -181,5 +200,37 @@ mod tests {
         let mut t = Totals::default();
         t.add(&unknown, &overhead, &prices);
         assert!(t.unpriced);
+    }
+
+    #[test]
+    fn cache_hits_cost_no_provider_exact_is_free_semantic_pays_half_the_overhead() {
+        let overhead = BillingSection::default().overhead().unwrap_or_default();
+        let prices = price_map(&[Price {
+            provider: "openai".into(),
+            model: "gpt-4o".into(),
+            input_per_mtok: "2.50".into(),
+            output_per_mtok: "10.00".into(),
+        }]);
+        let hit = |source: &str, cache: &str| {
+            let mut r = row(source, 1_000_000, 200_000, 500_000);
+            r.cache = cache.into();
+            let mut t = Totals::default();
+            t.add(&r, &overhead, &prices);
+            t
+        };
+        let exact = hit("pooled", "exact");
+        assert_eq!((exact.total(), exact.cache_hits), (Usd(0), 1));
+        // Would have been $7.00 from the provider + $0.18 overhead.
+        assert_eq!(exact.cache_savings.to_string(), "7.18");
+        let semantic = hit("byok", "semantic");
+        assert_eq!(semantic.overhead.to_string(), "0.09");
+        assert_eq!(semantic.provider_cost, Usd(0));
+        assert_eq!(semantic.cache_savings.to_string(), "0.09");
+        let mut sum = exact;
+        sum.merge(&semantic);
+        assert_eq!(
+            (sum.cache_hits, sum.cache_savings.to_string().as_str()),
+            (2, "7.27")
+        );
     }
 }

@@ -76,6 +76,9 @@ pub async fn build(
                 custom_patterns: parse_custom_patterns(&p.guardrails)?,
                 routing: parse_routing(&p.routing)?,
                 limits,
+                cache: serde_json::from_str::<warden_shared::standalone::CacheSection>(&p.cache)?
+                    .policy()
+                    .map_err(anyhow::Error::msg)?,
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;

@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/0010_keyed_api_key_digests.sql"),
     ),
     (11, include_str!("../migrations/0011_model_kinds.sql")),
+    (12, include_str!("../migrations/0012_cache.sql")),
 ];
 
 pub mod anchors;
@@ -51,6 +52,40 @@ pub struct ProjectRow {
     pub routing: String,
     /// The limits as JSON.
     pub limits: String,
+    /// The answer cache's policy as JSON.
+    pub cache: String,
+}
+
+/// A project row's columns, in `PROJECT_SELECT`'s order.
+type ProjectTuple = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+);
+
+const PROJECT_SELECT: &str = "SELECT p.id, p.tenant_id, p.environment, t.plan, p.guardrails, \
+     p.routing, p.limits, p.cache FROM projects p JOIN tenants t ON t.id = p.tenant_id";
+
+impl From<ProjectTuple> for ProjectRow {
+    fn from(
+        (id, tenant_id, environment, plan, guardrails, routing, limits, cache): ProjectTuple,
+    ) -> ProjectRow {
+        ProjectRow {
+            id,
+            tenant_id,
+            environment,
+            plan,
+            guardrails,
+            routing,
+            limits,
+            cache,
+        }
+    }
 }
 
 /// A sealed provider key as stored (`project_id` is `None` for pooled keys).
@@ -204,45 +239,19 @@ impl Store {
     }
 
     pub async fn project(&self, id: &str) -> sqlx::Result<Option<ProjectRow>> {
-        let row: Option<(String, String, String, String, String, String, String)> = sqlx::query_as(
-            "SELECT p.id, p.tenant_id, p.environment, t.plan, p.guardrails, p.routing, p.limits FROM projects p JOIN tenants t ON t.id = p.tenant_id WHERE p.id = ?",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.map(
-            |(id, tenant_id, environment, plan, guardrails, routing, limits)| ProjectRow {
-                id,
-                tenant_id,
-                environment,
-                plan,
-                guardrails,
-                routing,
-                limits,
-            },
-        ))
+        let row: Option<ProjectTuple> = sqlx::query_as(&format!("{PROJECT_SELECT} WHERE p.id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(ProjectRow::from))
     }
 
     pub async fn projects(&self) -> sqlx::Result<Vec<ProjectRow>> {
-        let rows: Vec<(String, String, String, String, String, String, String)> = sqlx::query_as(
-            "SELECT p.id, p.tenant_id, p.environment, t.plan, p.guardrails, p.routing, p.limits FROM projects p JOIN tenants t ON t.id = p.tenant_id ORDER BY p.created_at, p.id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(id, tenant_id, environment, plan, guardrails, routing, limits)| ProjectRow {
-                    id,
-                    tenant_id,
-                    environment,
-                    plan,
-                    guardrails,
-                    routing,
-                    limits,
-                },
-            )
-            .collect())
+        let rows: Vec<ProjectTuple> =
+            sqlx::query_as(&format!("{PROJECT_SELECT} ORDER BY p.created_at, p.id"))
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(ProjectRow::from).collect())
     }
 
     pub async fn set_guardrails(&self, project: &str, policy: &str) -> sqlx::Result<bool> {
@@ -373,6 +382,11 @@ impl Store {
         .execute(&self.pool)
         .await
         .map(|_| ())
+    }
+
+    pub async fn set_cache(&self, project: &str, cache: &str) -> sqlx::Result<bool> {
+        self.set_project_json("UPDATE projects SET cache = ? WHERE id = ?", project, cache)
+            .await
     }
 
     pub async fn set_limits(&self, project: &str, limits: &str) -> sqlx::Result<bool> {

@@ -124,6 +124,8 @@ pub struct Entry {
     pub usage: Option<Usage>,
     /// `usage` is Warden's estimate: the provider reported none.
     pub usage_estimated: bool,
+    /// Answered from the cache: which kind of hit.
+    pub cache: Option<crate::cache::Hit>,
     /// Answer bytes received from the provider (not encoded): what an estimate is made from.
     pub answer_bytes: u64,
     pub verdicts: Vec<crate::guard::apply::Verdict>,
@@ -213,6 +215,7 @@ impl Entry {
             error: self.error,
             usage: self.usage,
             usage_estimated: self.usage_estimated.then_some(true),
+            cache: self.cache.map(crate::cache::Hit::name),
             verdicts: &self.verdicts,
             overhead_us: self.overhead_us,
             upstream_us: self.upstream_us,
@@ -320,6 +323,7 @@ mod tests {
                 reasoning_tokens: 4,
             }),
             usage_estimated: true,
+            cache: Some(crate::cache::Hit::Exact),
             answer_bytes: 10,
             verdicts: vec![crate::guard::apply::Verdict {
                 category: crate::guard::Category::Pii,

@@ -55,6 +55,8 @@ pub struct Config {
     pub upstream: Upstream,
     #[serde(default)]
     pub fallback: Fallback,
+    #[serde(default)]
+    pub cache: Cache,
     /// Numbering plans a phone number written without its country code is checked against, in
     /// order (ISO 3166 codes, e.g. `["DE", "AT", "CH"]`); default: 24 regions across North
     /// America, Europe, India, Brazil, Mexico, Japan, Australia and New Zealand. Numbers with
@@ -95,6 +97,26 @@ pub struct Limits {
     pub max_connections_per_shard: usize,
     pub max_response_bytes: usize,
     pub max_sse_event_bytes: usize,
+}
+
+/// The answer cache's memory (`[cache]`); projects opt in with `[tenants.projects.cache]`.
+#[derive(Deserialize, Debug, Clone, Copy)]
+#[serde(deny_unknown_fields, default)]
+pub struct Cache {
+    /// Bytes of cached answers the data plane keeps, split evenly across its shards (each shard
+    /// accounts for the entries it holds; entries shared between shards are stored once).
+    pub memory_mb: u64,
+    /// The largest answer kept, in KiB; bigger answers are served and not kept.
+    pub max_entry_kb: u64,
+}
+
+impl Default for Cache {
+    fn default() -> Self {
+        Cache {
+            memory_mb: 256,
+            max_entry_kb: 1024,
+        }
+    }
 }
 
 /// Trying the next key or provider when one fails before anything reached the client.
@@ -235,6 +257,10 @@ impl Config {
             return Err(
                 "fallback.max_attempts must be 1..=16 and breaker_failures at least 1".into(),
             );
+        }
+        let c = &self.cache;
+        if c.memory_mb > 1 << 20 || c.max_entry_kb == 0 || c.max_entry_kb > 64 * 1024 {
+            return Err("cache: memory_mb at most 1048576, max_entry_kb 1..=65536".into());
         }
         if self.control_plane.is_some() {
             if self.control_plane_token_file.is_none()

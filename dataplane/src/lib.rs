@@ -9,6 +9,7 @@ pub mod access;
 pub mod admin;
 pub mod audit;
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod client;
 pub mod complexity;

@@ -218,13 +218,16 @@ pub fn cost(
     model: &str,
     pooled: bool,
     usage: &warden_shared::audit::Usage,
+    cache: Option<crate::cache::Hit>,
 ) -> u64 {
-    billing.cost(
-        provider,
-        model,
-        pooled,
-        [usage.input_tokens, usage.cached_tokens, usage.output_tokens],
-    )
+    let tokens = [usage.input_tokens, usage.cached_tokens, usage.output_tokens];
+    match cache {
+        None => billing.cost(provider, model, pooled, tokens),
+        // An exact hit is free: no provider was asked, nothing of Warden's beyond a lookup.
+        Some(crate::cache::Hit::Exact) => 0,
+        // A semantic hit: no provider cost, half of Warden's overhead (the embedding and search).
+        Some(crate::cache::Hit::Semantic) => billing.cost(provider, model, false, tokens) / 2,
+    }
 }
 
 #[cfg(test)]

@@ -189,6 +189,12 @@ fn run(config: Config) -> anyhow::Result<()> {
         warden_dataplane::guard::custom::compile_all(&snapshot).map_err(anyhow::Error::msg)?,
     );
     let mut drains = Vec::with_capacity(shards);
+    let cache = warden_dataplane::cache::Shared::new(
+        shards,
+        (config.cache.memory_mb as usize) << 20,
+        (config.cache.max_entry_kb as usize) << 10,
+    )
+    .map_err(anyhow::Error::msg)?;
     let (ready_tx, ready_rx) = mpsc::channel();
     for (id, listener) in listeners.into_iter().enumerate() {
         let (drain_tx, drain_rx) = futures_channel::oneshot::channel();
@@ -211,6 +217,7 @@ fn run(config: Config) -> anyhow::Result<()> {
             server_tls: server_tls.clone(),
             updates: receivers.remove(0),
             telemetry: telemetry.clone(),
+            cache: cache.clone(),
         })?);
     }
     drop(ready_tx);

@@ -13,6 +13,7 @@ use warden_shared::snapshot::GuardAction;
 use crate::guard::apply::Verdict;
 use crate::guard::Category;
 
+pub mod cache;
 pub mod spend;
 
 /// The actions a verdict can carry, in metric order.
@@ -51,6 +52,11 @@ impl Gauge {
     #[inline]
     pub fn add(&self, n: i64) {
         self.0.store(self.0.load(Relaxed) + n, Relaxed);
+    }
+
+    #[inline]
+    pub fn set(&self, n: i64) {
+        self.0.store(n, Relaxed);
     }
 
     pub fn get(&self) -> i64 {
@@ -147,6 +153,8 @@ pub struct ShardMetrics {
     pub first_byte: Histogram,
     /// Tokens, billed dollars, limit rejections, and requests by model alias.
     pub spend: spend::Spend,
+    /// The answer cache (`cache.rs`).
+    pub cache: std::sync::Arc<cache::CacheMetrics>,
     pub open_connections: Gauge,
     pub connections: Counter,
     pub connections_rejected: Counter,
@@ -287,6 +295,8 @@ pub fn render(
     );
     let spends: Vec<&spend::Spend> = shards.iter().map(|s| &s.spend).collect();
     spend::render(&mut out, &spends);
+    let caches: Vec<&cache::CacheMetrics> = shards.iter().map(|s| &*s.cache).collect();
+    cache::render(&mut out, &caches);
     let gauges: [(&str, &str, i64); 3] = [
         (
             "warden_open_connections",

@@ -11,8 +11,9 @@
 //! | screen: request guardrails, verdicts recorded, a block refused | [`screen`] |
 //! | admit: the project's limits (429) | `proxy/policy.rs` [`admit`] |
 //! | plan: attempts over routes, fallbacks and keys; bodies built | [`Front::plan`] |
+//! | cache: the project's cached answer to this exact request, or a note to keep the answer | `cache.rs` [`cache_plan`] |
 //! | audit the request (the `request` record in the shard's ring) | `context.rs` |
-//! | first answer, with failover across keys and providers | `proxy/attempt.rs` [`attempt::first_answer`] |
+//! | first answer, with failover across keys and providers (or the cached one) | `proxy/attempt.rs` [`attempt::first_answer`] |
 //! | the whole answer, or the stream pump | `proxy/answer.rs`, `proxy/pump.rs` |
 //! | settle: the token reservation and the spend | `proxy/policy.rs` [`settle`] |
 //!
@@ -26,6 +27,8 @@ pub mod policy;
 pub mod provider_error;
 pub mod pump;
 pub mod request;
+
+use std::sync::Arc;
 
 use monoio::io::AsyncWriteRent;
 use warden_shared::catalog::Dialect;
@@ -46,6 +49,8 @@ pub struct Delivery {
     pub response_guard: Option<ResponseGuard>,
     /// A Responses request: the chat answer is written as a Responses object or event stream.
     pub responses: Option<crate::translate::responses::Echo>,
+    /// Keep the provider's answer in the cache once it is whole and clean.
+    pub cache: Option<crate::cache::Fill>,
 }
 
 /// One proxied request, from its parsed body to its settled spend.
@@ -58,7 +63,7 @@ pub async fn handle<S: AsyncWriteRent>(
     // 1. Authenticated right after the head (`conn.rs`), before the body was read.
     let caller = req.caller()?;
     // 2–6 run before the first await: the parsed body borrows the shard's scratch buffer.
-    let (attempts, delivery, admission) = {
+    let planned = {
         let mut scratch = shard.scratch.borrow_mut();
         // 2. Parse: valid JSON, no repeated key, the routing fields.
         let mut parsed = front.parse(req, &mut scratch)?;
@@ -84,6 +89,8 @@ pub async fn handle<S: AsyncWriteRent>(
         if let Some(first) = attempts.first() {
             first.note_route(req, stream);
         }
+        // 7. The cache: this exact request's answer, or where the answer is to be kept.
+        let cache = cache_plan(shard, req, caller, &attempts);
         let custom = req.state.custom_scan(caller.project);
         let delivery = Delivery {
             stream,
@@ -96,21 +103,78 @@ pub async fn handle<S: AsyncWriteRent>(
             .filter(|_| front.answers_text())
             .map(|g| g.in_dialect(front.dialect())),
             responses,
+            cache: None,
         };
-        (attempts, delivery, admission)
+        (attempts, delivery, admission, cache)
     };
+    let (attempts, mut delivery, admission, cache) = planned;
     let answered = async {
-        // 7. The `request` audit record, before anything is sent.
+        // 8. The `request` audit record, before anything is sent.
         req.audit_request(shard).await?;
-        // 8. The first answer that is the client's, failing over across keys and providers.
-        let winner = attempt::first_answer(shard, req, attempts, delivery.stream).await?;
-        // 9. The whole answer or the stream, its `response` record before its last bytes.
+        // 9. The first answer that is the client's: the cached one, or the first a provider
+        //    gives, failing over across keys and providers.
+        let winner = match cache {
+            crate::cache::Plan::Hit(entry) => attempt::replay(attempts, &entry)?,
+            plan => {
+                let first = attempts
+                    .first()
+                    .map(|a| (a.provider, Arc::clone(&a.upstream_model)));
+                let winner = attempt::first_answer(shard, req, attempts, delivery.stream).await?;
+                // Kept only under the key it was looked up with: a fallback's answer is another
+                // provider's (its own key would be another request's).
+                if let (crate::cache::Plan::Fill(fill), Some((provider, model))) = (plan, first) {
+                    if winner.attempt.provider == provider && winner.attempt.upstream_model == model
+                    {
+                        delivery.cache = Some(fill);
+                    }
+                }
+                winner
+            }
+        };
+        // 10. The whole answer or the stream, its `response` record before its last bytes.
         answer::answer(shard, client, req, winner, delivery).await
     }
     .await;
-    // 10. Settle the reservation and the spend, however the answer ended.
+    // 11. Settle the reservation and the spend, however the answer ended.
     settle(req, caller, &admission);
     answered
+}
+
+/// What the cache does for this request (see `cache.rs`), and the `x-warden-cache` header that
+/// says so. A hit is marked in the audit entry, and no key is named there: none was opened.
+pub fn cache_plan(
+    shard: &Shard,
+    req: &Request<'_>,
+    caller: &Caller<'_>,
+    attempts: &[attempt::Attempt<'_>],
+) -> crate::cache::Plan {
+    use crate::cache::{Hit, Plan, Status};
+    let project = caller.project;
+    let plan = shard
+        .cache
+        .plan(&project.cache, req.head.cache, &project.id, || {
+            let first = attempts.first()?;
+            first
+                .cache_key(shard.cache.hasher(&project.id), req.body)
+                .ok()
+        });
+    let status = match &plan {
+        Plan::Off => return plan,
+        Plan::Bypass => Status::Bypass,
+        Plan::Fill(f) if f.refresh => Status::Bypass,
+        Plan::Fill(_) => Status::Miss,
+        Plan::Hit(_) => {
+            let mut e = req.audit.borrow_mut();
+            e.cache = Some(Hit::Exact);
+            e.provider_key_id = None;
+            e.provider_key_fingerprint = None;
+            Status::Hit
+        }
+    };
+    req.headers
+        .borrow_mut()
+        .push(("x-warden-cache", status.header().to_vec()));
+    plan
 }
 
 /// Run the project's guardrails over a parsed request and record the verdicts; a block is the

@@ -50,6 +50,8 @@ pub struct Shard {
     /// Trying the next key or provider (`[fallback]`), and this shard's view of failing keys.
     pub fallback: crate::config::Fallback,
     pub breakers: crate::upstream::breaker::Breakers,
+    /// This shard's cached answers (`cache.rs`).
+    pub cache: crate::cache::Cache,
     /// Traces (`[telemetry]`): the exporter's queue, and this shard's span and trace ids.
     pub telemetry: Option<Arc<warden_shared::telemetry::Telemetry>>,
     pub ids: warden_shared::telemetry::Ids,
@@ -96,6 +98,8 @@ pub struct ShardSpec {
     pub updates: futures_channel::mpsc::UnboundedReceiver<StateUpdate>,
     /// Where finished requests' spans go (`[telemetry]`).
     pub telemetry: Option<Arc<warden_shared::telemetry::Telemetry>>,
+    /// The answer cache's salt, bounds and every shard's inbox.
+    pub cache: crate::cache::Shared,
 }
 
 /// A new serving state for one shard, and the acknowledgement it sends once swapped in.
@@ -212,6 +216,7 @@ pub fn build(
         access_log: config.access_log,
         fallback: config.fallback,
         breakers: Default::default(),
+        cache: spec.cache.shard(spec.id, Arc::clone(&spec.metrics.cache)),
         telemetry: spec.telemetry.clone(),
         ids: warden_shared::telemetry::Ids::new(),
         metrics: Arc::clone(&spec.metrics),

@@ -87,6 +87,8 @@ pub struct ProjectState {
     /// Which key sources serve this project (a developer-plan tenant's: pooled only).
     pub routing: Routing,
     pub limits: Limits,
+    /// The answer cache's policy (`cache.rs`).
+    pub cache: warden_shared::snapshot::CachePolicy,
     /// Shared by every shard (see `limits`).
     pub counters: Arc<crate::limits::Counters>,
     /// The operator's own detectors, compiled.
@@ -194,6 +196,7 @@ impl ServingState {
                 guardrails: p.guardrails,
                 routing,
                 limits: p.limits.clone(),
+                cache: p.cache,
                 counters: crate::limits::counters(&Arc::from(p.id.as_str()), snapshot.version),
                 custom: set.clone(),
                 models_json: models_json(&aliases),
@@ -407,6 +410,7 @@ pub mod tests {
                 custom_patterns: patterns,
                 routing: Default::default(),
                 limits: Default::default(),
+                cache: Default::default(),
             }],
             api_keys: Vec::new(),
             api_key_digest_secret: None,

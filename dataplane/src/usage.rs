@@ -42,6 +42,8 @@ pub struct Row {
     pub provider: String,
     pub model: String,
     pub key_source: String,
+    /// '' answered by a provider; `exact` or `semantic` from the cache.
+    pub cache: String,
     pub requests: u64,
     pub input_tokens: u64,
     pub output_tokens: u64,
@@ -60,6 +62,7 @@ pub struct RequestRow {
     pub provider: String,
     pub model: String,
     pub key_source: String,
+    pub cache: String,
     pub attempts: Vec<warden_shared::audit::Attempt>,
     pub input_tokens: u64,
     pub output_tokens: u64,
@@ -87,7 +90,7 @@ pub struct Batch {
 /// request, the cursor after the last record read, and the chain hashes at both ends.
 /// `frame_at` is where the record ending at `from` starts, when known.
 pub fn collect(audit_dir: &Path, from: Cursor, frame_at: u64) -> std::io::Result<Batch> {
-    let mut sums: BTreeMap<[String; 7], [u64; 4]> = BTreeMap::new();
+    let mut sums: BTreeMap<[String; 8], [u64; 4]> = BTreeMap::new();
     let mut requests = Vec::new();
     let mut to = from;
     let mut records = 0usize;
@@ -199,6 +202,7 @@ fn request_row(r: &Record) -> Option<RequestRow> {
         provider: provider.clone(),
         model: s(&r.upstream_model),
         key_source: r.key_source.clone().unwrap_or_else(|| "byok".into()),
+        cache: s(&r.cache),
         attempts: r.attempts.clone(),
         input_tokens: u.input_tokens,
         output_tokens: u.output_tokens,
@@ -206,7 +210,7 @@ fn request_row(r: &Record) -> Option<RequestRow> {
     })
 }
 
-fn add(sums: &mut BTreeMap<[String; 7], [u64; 4]>, r: &Record) {
+fn add(sums: &mut BTreeMap<[String; 8], [u64; 4]>, r: &Record) {
     let (Kind::Response, Some(provider)) = (r.kind, &r.provider) else {
         return;
     };
@@ -219,6 +223,7 @@ fn add(sums: &mut BTreeMap<[String; 7], [u64; 4]>, r: &Record) {
         provider.clone(),
         s(&r.upstream_model),
         r.key_source.clone().unwrap_or_else(|| "byok".into()),
+        s(&r.cache),
     ];
     let u = r.usage.unwrap_or_default();
     let e = sums.entry(key).or_default();
@@ -228,10 +233,10 @@ fn add(sums: &mut BTreeMap<[String; 7], [u64; 4]>, r: &Record) {
     e[3] += u.cached_tokens;
 }
 
-fn rows(sums: BTreeMap<[String; 7], [u64; 4]>) -> Vec<Row> {
+fn rows(sums: BTreeMap<[String; 8], [u64; 4]>) -> Vec<Row> {
     sums.into_iter()
         .map(
-            |([day, tenant, project, environment, provider, model, key_source], n)| Row {
+            |([day, tenant, project, environment, provider, model, key_source, cache], n)| Row {
                 day,
                 tenant,
                 project,
@@ -239,6 +244,7 @@ fn rows(sums: BTreeMap<[String; 7], [u64; 4]>) -> Vec<Row> {
                 provider,
                 model,
                 key_source,
+                cache,
                 requests: n[0],
                 input_tokens: n[1],
                 output_tokens: n[2],

@@ -105,6 +105,9 @@ pub struct Record {
     /// body / 4 in, answer / 4 out), metered all the same.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_estimated: Option<bool>,
+    /// The answer came from Warden's cache, not the provider: `exact` (or `semantic`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub verdicts: Vec<Verdict>,
     /// Time spent in Warden (total minus provider time).

@@ -78,6 +78,34 @@ pub struct ProjectSection {
     pub routing: RoutingSection,
     #[serde(default)]
     pub limits: LimitsSection,
+    #[serde(default)]
+    pub cache: CacheSection,
+}
+
+/// `[tenants.projects.cache]`: `mode = "off" | "exact" | "semantic"`, `ttl_s`,
+/// `semantic_threshold` (0–1), `max_mb` (this project's share of each shard's cache).
+#[derive(Deserialize, serde::Serialize, Debug, Clone, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSection {
+    #[serde(default)]
+    pub mode: crate::snapshot::CacheMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl_s: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub semantic_threshold: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_mb: Option<u64>,
+}
+
+impl CacheSection {
+    pub fn policy(&self) -> Result<crate::snapshot::CachePolicy, String> {
+        crate::snapshot::CachePolicy::from_parts(
+            self.mode,
+            self.ttl_s,
+            self.semantic_threshold,
+            self.max_mb,
+        )
+    }
 }
 
 /// `[tenants.projects.limits]`
@@ -372,6 +400,10 @@ fn compile_project(
             p.limits.monthly_spend_warning_usd.as_deref(),
         )
         .map_err(|e| ConfigError(format!("project {}: limits: {e}", p.id)))?,
+        cache: p
+            .cache
+            .policy()
+            .map_err(|e| ConfigError(format!("project {}: cache: {e}", p.id)))?,
     })
 }
 

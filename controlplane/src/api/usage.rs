@@ -9,6 +9,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use warden_shared::catalog::Provider;
+use warden_shared::standalone::CacheSection;
 
 use super::{Admin, Body, DataPlaneBearer};
 use crate::app::App;
@@ -127,11 +128,13 @@ pub struct UsageQuery {
     from: Option<String>,
     /// Last day, inclusive (default: today).
     to: Option<String>,
-    /// Comma-separated: any of model, provider, key_source, environment, day, project, tenant.
+    /// Comma-separated: any of cache, model, provider, key_source, environment, day, project,
+    /// tenant (`cache`: '' for provider answers, exact or semantic for cache hits).
     group_by: Option<String>,
 }
 
-const DIMENSIONS: [&str; 7] = [
+const DIMENSIONS: [&str; 8] = [
+    "cache",
     "model",
     "provider",
     "key_source",
@@ -147,6 +150,7 @@ fn dimension<'r>(row: &'r UsageRow, name: &str) -> &'r str {
         "provider" => &row.provider,
         "environment" => &row.environment,
         "day" => &row.day,
+        "cache" => &row.cache,
         "project" => &row.project,
         "tenant" => &row.tenant,
         _ => &row.key_source,
@@ -163,6 +167,8 @@ fn money(t: &Totals) -> Value {
         "provider_cost_usd": t.provider_cost.to_string(),
         "total_usd": t.total().to_string(),
         "unpriced": t.unpriced,
+        "cache_hits": t.cache_hits,
+        "cache_savings_usd": t.cache_savings.to_string(),
     })
 }
 
@@ -194,7 +200,7 @@ pub async fn usage(
             .find(|d| **d == g.trim())
             .ok_or_else(|| {
                 ApiError::BadRequest(format!(
-                    "group_by {g:?}: one of model, provider, key_source, environment, day, project, tenant"
+                    "group_by {g:?}: one of cache, model, provider, key_source, environment, day, project, tenant"
                 ))
             })?;
         if !group.contains(g) {
@@ -272,6 +278,7 @@ pub async fn requests(
                     provider: r.provider.clone(),
                     model: r.model.clone(),
                     key_source: r.key_source.clone(),
+                    cache: r.cache.clone(),
                     requests: 1,
                     input_tokens: r.input_tokens,
                     output_tokens: r.output_tokens,
@@ -434,4 +441,41 @@ pub async fn get_limits(
 ) -> ApiResult<Json<Value>> {
     let b: LimitsBody = super::stored_policy(&app, &project, |p| &p.limits).await?;
     Ok(Json(json!(b)))
+}
+
+/// A project's answer cache (`PUT /admin/v1/projects/{project}/cache`): `mode` off | exact |
+/// semantic, `ttl_s`, `semantic_threshold`, `max_mb`.
+pub async fn put_cache(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(project): Path<String>,
+    Body(b): Body<CacheSection>,
+) -> ApiResult<Json<Value>> {
+    b.policy().map_err(ApiError::BadRequest)?;
+    let json = serde_json::to_string(&b).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if !app.store.set_cache(&project, &json).await? {
+        return Err(ApiError::NotFound("project"));
+    }
+    app.publish().await?;
+    Ok(Json(cache_json(&b)))
+}
+
+pub async fn get_cache(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(project): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let b: CacheSection = super::stored_policy(&app, &project, |p| &p.cache).await?;
+    Ok(Json(cache_json(&b)))
+}
+
+/// The policy with its defaults filled in, as the data planes apply it.
+fn cache_json(b: &CacheSection) -> Value {
+    let p = b.policy().unwrap_or_default();
+    json!({
+        "mode": p.mode,
+        "ttl_s": p.ttl_s,
+        "semantic_threshold": f64::from(p.semantic_threshold) / 10_000.0,
+        "max_mb": p.max_bytes >> 20,
+    })
 }

@@ -14,6 +14,10 @@ pub struct UsageRow {
     pub provider: String,
     pub model: String,
     pub key_source: String,
+    /// '' answered by a provider; 'exact' or 'semantic' from Warden's cache (older data planes
+    /// send none).
+    #[serde(default)]
+    pub cache: String,
     pub requests: i64,
     pub input_tokens: i64,
     pub output_tokens: i64,
@@ -31,6 +35,8 @@ pub struct RequestRow {
     pub provider: String,
     pub model: String,
     pub key_source: String,
+    #[serde(default)]
+    pub cache: String,
     pub attempts: serde_json::Value,
     pub input_tokens: i64,
     pub output_tokens: i64,
@@ -89,9 +95,9 @@ impl Store {
         }
         for r in rows {
             sqlx::query(
-                "INSERT INTO usage (day, tenant, project, environment, provider, model, key_source, \
-                 requests, input_tokens, output_tokens, cached_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (day, tenant, project, environment, provider, model, key_source) DO UPDATE SET \
+                "INSERT INTO usage (day, tenant, project, environment, provider, model, key_source, cache, \
+                 requests, input_tokens, output_tokens, cached_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (day, tenant, project, environment, provider, model, key_source, cache) DO UPDATE SET \
                  requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens, \
                  output_tokens = output_tokens + excluded.output_tokens, cached_tokens = cached_tokens + excluded.cached_tokens",
             )
@@ -102,6 +108,7 @@ impl Store {
             .bind(&r.provider)
             .bind(&r.model)
             .bind(&r.key_source)
+            .bind(&r.cache)
             .bind(r.requests)
             .bind(r.input_tokens)
             .bind(r.output_tokens)
@@ -112,8 +119,8 @@ impl Store {
         for r in requests {
             sqlx::query(
                 "INSERT INTO requests (dataplane, request_id, at_us, tenant, project, status, provider, \
-                 model, key_source, attempts, input_tokens, output_tokens, cached_tokens) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dataplane, project, request_id, at_us) DO NOTHING",
+                 model, key_source, cache, attempts, input_tokens, output_tokens, cached_tokens) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dataplane, project, request_id, at_us) DO NOTHING",
             )
             .bind(dataplane)
             .bind(&r.request_id)
@@ -124,6 +131,7 @@ impl Store {
             .bind(&r.provider)
             .bind(&r.model)
             .bind(&r.key_source)
+            .bind(&r.cache)
             .bind(r.attempts.to_string())
             .bind(r.input_tokens)
             .bind(r.output_tokens)
@@ -170,16 +178,17 @@ impl Store {
             String,
             String,
             String,
+            String,
             i64,
             i64,
             i64,
             i64,
         );
         let rows: Vec<Tuple> = sqlx::query_as(
-            "SELECT day, tenant, project, environment, provider, model, key_source, requests, \
+            "SELECT day, tenant, project, environment, provider, model, key_source, cache, requests, \
              input_tokens, output_tokens, cached_tokens FROM usage \
              WHERE day >= ? AND day <= ? AND (? IS NULL OR tenant = ?) AND (? IS NULL OR project = ?) \
-             ORDER BY day, tenant, project, provider, model, key_source",
+             ORDER BY day, tenant, project, provider, model, key_source, cache",
         )
         .bind(from)
         .bind(to)
@@ -199,10 +208,11 @@ impl Store {
                 provider: r.4,
                 model: r.5,
                 key_source: r.6,
-                requests: r.7,
-                input_tokens: r.8,
-                output_tokens: r.9,
-                cached_tokens: r.10,
+                cache: r.7,
+                requests: r.8,
+                input_tokens: r.9,
+                output_tokens: r.10,
+                cached_tokens: r.11,
             })
             .collect())
     }
@@ -225,12 +235,13 @@ impl Store {
             String,
             String,
             String,
+            String,
             i64,
             i64,
             i64,
         );
         let rows: Vec<Tuple> = sqlx::query_as(
-            "SELECT request_id, at_us, tenant, project, status, provider, model, key_source, attempts, \
+            "SELECT request_id, at_us, tenant, project, status, provider, model, key_source, cache, attempts, \
              input_tokens, output_tokens, cached_tokens FROM requests \
              WHERE at_us < ? AND (? IS NULL OR tenant = ?) AND (? IS NULL OR project = ?) \
              ORDER BY at_us DESC LIMIT ?",
@@ -254,10 +265,11 @@ impl Store {
                 provider: r.5,
                 model: r.6,
                 key_source: r.7,
-                attempts: serde_json::from_str(&r.8).unwrap_or_default(),
-                input_tokens: r.9,
-                output_tokens: r.10,
-                cached_tokens: r.11,
+                cache: r.8,
+                attempts: serde_json::from_str(&r.9).unwrap_or_default(),
+                input_tokens: r.10,
+                output_tokens: r.11,
+                cached_tokens: r.12,
             })
             .collect())
     }
@@ -330,6 +342,7 @@ mod tests {
             provider: "openai".into(),
             model: "gpt-4o".into(),
             key_source: "byok".into(),
+            cache: String::new(),
             requests: 1,
             input_tokens: i,
             output_tokens: 1,

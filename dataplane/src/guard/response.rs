@@ -195,6 +195,15 @@ impl ResponseGuard {
         }
     }
 
+    /// Whether any value was blocked so far (a whole answer's choices each reset `blocked`).
+    pub fn blocked_any(&self) -> bool {
+        self.blocked.is_some()
+            || self
+                .verdicts
+                .iter()
+                .any(|v| v.action == warden_shared::snapshot::GuardAction::Block)
+    }
+
     /// A whole answer in the guard's dialect. `None` when nothing changed.
     pub fn filter_body(
         &mut self,

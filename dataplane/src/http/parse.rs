@@ -86,6 +86,8 @@ pub struct RequestHead {
     pub anthropic_beta: Option<Span>,
     /// W3C `traceparent`; sent twice, it is empty (the context is invalid and ignored).
     pub traceparent: Option<Span>,
+    /// `Cache-Control: no-store` / `no-cache` (and `Pragma: no-cache`), for the answer cache.
+    pub cache: crate::cache::Directives,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -158,6 +160,7 @@ pub fn parse_request(buf: &[u8], limits: Limits) -> Result<Option<RequestHead>, 
         anthropic_version: None,
         anthropic_beta: None,
         traceparent: None,
+        cache: Default::default(),
     };
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
@@ -187,6 +190,10 @@ pub fn parse_request(buf: &[u8], limits: Limits) -> Result<Option<RequestHead>, 
                 None => value,
                 Some(_) => Span::default(),
             });
+        } else if name.eq_ignore_ascii_case(b"cache-control")
+            || name.eq_ignore_ascii_case(b"pragma")
+        {
+            head.cache.observe(h.value);
         } else if name.eq_ignore_ascii_case(b"expect") {
             if !h.value.eq_ignore_ascii_case(b"100-continue") {
                 return Err(HeadError::Malformed("unsupported Expect value"));

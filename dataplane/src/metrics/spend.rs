@@ -85,6 +85,9 @@ impl Spend {
         let Some(u) = entry.usage else {
             return;
         };
+        // A cached answer used no provider tokens (the cache's own figures count it), and is
+        // billed as a hit.
+        let hit = entry.cache.is_some();
         let counts = [
             u.input_tokens,
             u.output_tokens,
@@ -92,17 +95,19 @@ impl Spend {
             u.reasoning_tokens,
         ];
         for (counter, n) in self.tokens[p][source].iter().zip(counts) {
-            counter.add(n);
+            counter.add(if hit { 0 } else { n });
         }
         let pico = provider.map_or(0, |provider| {
             let model = entry.upstream_model.as_deref().unwrap_or("");
-            crate::limits::cost(billing, provider, model, source == 1, &u)
+            crate::limits::cost(billing, provider, model, source == 1, &u, entry.cache)
         });
         self.billed[p][source].add(pico);
         if let Some(slot) = slot {
-            slot.tokens[0].add(u.input_tokens);
-            slot.tokens[1].add(u.output_tokens);
-            slot.tokens[2].add(u.cached_tokens);
+            if !hit {
+                slot.tokens[0].add(u.input_tokens);
+                slot.tokens[1].add(u.output_tokens);
+                slot.tokens[2].add(u.cached_tokens);
+            }
             slot.billed.add(pico);
         }
     }

@@ -35,7 +35,9 @@ pub async fn answer<S: AsyncWriteRent>(
         dialect,
         mut response_guard,
         responses,
+        cache,
     } = delivery;
+    let replayed = exchange.replayed;
     // Usage was asked for on the client's behalf (to meter the stream): its chunk is dropped.
     let strip_usage =
         matches!(&a.body, attempt::Body::OpenAi { fields, .. } if !fields.include_usage);
@@ -74,14 +76,17 @@ pub async fn answer<S: AsyncWriteRent>(
                     )),
                     None => pump::Egress::Same,
                 },
+                cache,
             },
         )
         .await;
         let upstream = sent_at.elapsed();
-        shard
-            .metrics
-            .upstream
-            .observe_us(upstream.as_micros() as u64);
+        if !replayed {
+            shard
+                .metrics
+                .upstream
+                .observe_us(upstream.as_micros() as u64);
+        }
         let complete = matches!(end, pump::End::Complete);
         if complete {
             exchange.release(&shard.upstream);
@@ -100,13 +105,19 @@ pub async fn answer<S: AsyncWriteRent>(
         )
         .await?;
     let upstream = sent_at.elapsed();
-    shard
-        .metrics
-        .upstream
-        .observe_us(upstream.as_micros() as u64);
+    if !replayed {
+        shard
+            .metrics
+            .upstream
+            .observe_us(upstream.as_micros() as u64);
+    }
     let retry_after = exchange.head.retry_after_s;
     exchange.release(&shard.upstream);
     req.audit.borrow_mut().answer_bytes = body.len() as u64;
+    // What the provider said, before translation parses it in place: the cache keeps that.
+    let mut kept = cache
+        .filter(|_| status == 200)
+        .map(|fill| (fill, body.clone()));
     let (status, answer, error) = if (200..300).contains(&status) {
         let (usage, translated) = match &translation {
             Translation::None => (passthrough_usage(dialect, &body), None),
@@ -140,6 +151,9 @@ pub async fn answer<S: AsyncWriteRent>(
                 answer = filtered;
             }
             req.note_verdicts(shard, &g.verdicts);
+            if g.blocked_any() {
+                kept = None;
+            }
         }
         if let Some(echo) = &responses {
             let mut converted = Vec::with_capacity(answer.len() + 1024);
@@ -153,6 +167,10 @@ pub async fn answer<S: AsyncWriteRent>(
         (mapped.status, body, Some("provider_error"))
     };
     req.commit_response(shard, status, error, upstream).await?;
+    // Kept before the client has the answer, so its next request finds it on any shard.
+    if let Some((fill, body)) = kept {
+        shard.cache.fill(fill, false, &body);
+    }
     let out = &mut client.out;
     out.clear();
     let retry = retry_after

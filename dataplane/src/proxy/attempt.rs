@@ -29,6 +29,7 @@ use crate::upstream::io::SecretBuf;
 use crate::upstream::origin::Origin;
 
 use super::request;
+use crate::translate::anthropic::API_VERSION;
 use crate::translate::Meta;
 use crate::upstream::client::send;
 
@@ -137,6 +138,46 @@ impl Attempt<'_> {
                 body,
             ),
         })
+    }
+
+    /// The answer cache's key for this attempt's request: the provider, the model and the exact
+    /// request this attempt sends (after the guardrails' redactions), never the key it opens.
+    /// Attempts with other keys of the same provider and model have the same one.
+    pub fn cache_key(
+        &self,
+        mut key: crate::cache::KeyHasher,
+        client_body: &[u8],
+    ) -> Result<crate::cache::Key> {
+        key.part(self.provider.name().as_bytes());
+        key.part(self.upstream_model.as_bytes());
+        match &self.body {
+            Body::OpenAi {
+                path,
+                body,
+                target,
+                fields,
+                replacements,
+            } => {
+                key.part(path.as_bytes());
+                let body = body.as_deref().map_or(client_body, Vec::as_slice);
+                request::openai_body_key(body, fields, target, replacements, &mut key)?;
+            }
+            Body::Anthropic { body, headers } => {
+                let (version, beta) = headers
+                    .as_deref()
+                    .map_or((API_VERSION.as_bytes(), None), |(v, b)| {
+                        (v.as_slice(), b.as_deref())
+                    });
+                key.part(version);
+                key.part(beta.unwrap_or(b"\0none"));
+                key.part(body);
+            }
+            Body::Gemini { body, method } => {
+                key.part(method.as_bytes());
+                key.part(body);
+            }
+        }
+        Ok(key.finish())
     }
 
     /// Record the route this attempt takes in the request's audit entry.
@@ -261,6 +302,19 @@ pub async fn first_answer<'s>(
         Kind::UpstreamConnect,
         "no provider could be reached for this request",
     ))
+}
+
+/// The cached answer as the winner, read back as if the first attempt's provider sent it.
+pub fn replay<'s>(attempts: Vec<Attempt<'s>>, entry: &crate::cache::Entry) -> Result<Winner<'s>> {
+    let attempt = attempts
+        .into_iter()
+        .next()
+        .ok_or_else(|| Error::new(Kind::Internal, "a cache hit without a planned attempt"))?;
+    Ok(Winner {
+        attempt,
+        exchange: crate::upstream::client::Exchange::replay(entry.event_stream, &entry.body),
+        sent_at: Instant::now(),
+    })
 }
 
 /// The routes a request may be answered by: its own, then its fallbacks (unknown aliases are

@@ -79,8 +79,12 @@ pub fn settle(req: &Request<'_>, caller: &Caller<'_>, a: &crate::limits::Admissi
     };
     let model = e.upstream_model.as_deref().unwrap_or("");
     let pooled = e.key_source == Some("pooled");
-    let cost = crate::limits::cost(&state.billing, provider, model, pooled, &usage);
-    let used = usage.input_tokens + usage.output_tokens;
+    let cost = crate::limits::cost(&state.billing, provider, model, pooled, &usage, e.cache);
+    // Tokens per minute protect the providers' quotas: a cached answer asked for none.
+    let used = match e.cache {
+        None => usage.input_tokens + usage.output_tokens,
+        Some(_) => 0,
+    };
     crate::limits::settle(&caller.project.counters, a, used, cost);
 }
 

@@ -41,6 +41,8 @@ pub struct Stream<'g> {
     pub strip_usage: bool,
     /// The events as the client's route writes them.
     pub egress: Egress,
+    /// Keep the provider's stream in the cache once it ends cleanly.
+    pub cache: Option<crate::cache::Fill>,
 }
 
 /// The last step of every write: the events as they are, or as a Responses event stream.
@@ -88,7 +90,10 @@ pub async fn run<S: AsyncWriteRent>(
         mut guard,
         strip_usage,
         mut egress,
+        cache,
     } = stream;
+    // The provider's decoded bytes, kept while they fit in a cache entry.
+    let mut recording = cache.map(|fill| (fill, Vec::new()));
     client.out.clear();
     {
         let added = req.headers.borrow();
@@ -124,6 +129,14 @@ pub async fn run<S: AsyncWriteRent>(
             Err(e) => return fail(shard, client, &e, (dialect, &mut egress), req, sent_at).await,
         };
         req.audit.borrow_mut().answer_bytes += data.len() as u64;
+        if let Some((_, kept)) = recording.as_mut() {
+            if kept.len() + data.len() > shard.cache.max_entry {
+                shard.cache.metrics.too_big.inc();
+                recording = None;
+            } else {
+                kept.extend_from_slice(&data);
+            }
+        }
         if framer.push(&data).is_err() {
             let e = Error::new(
                 Kind::UpstreamProtocol,
@@ -210,11 +223,18 @@ pub async fn run<S: AsyncWriteRent>(
                 req.note_verdicts(shard, &g.verdicts);
             }
             // The record is in the file before the stream's last bytes go out.
-            if let Err(e) = req
+            match req
                 .commit_response(shard, 200, None, sent_at.elapsed())
                 .await
             {
-                error_event(&mut client.out, &e, (dialect, &mut egress));
+                Err(e) => error_event(&mut client.out, &e, (dialect, &mut egress)),
+                // Kept before the client has the end, so its next request finds it.
+                Ok(()) => {
+                    let blocked = guard.as_deref().is_some_and(ResponseGuard::blocked_any);
+                    if let Some((fill, kept)) = recording.take().filter(|_| !blocked) {
+                        shard.cache.fill(fill, true, &kept);
+                    }
+                }
             }
             client.out.extend_from_slice(respond::LAST_CHUNK);
         }

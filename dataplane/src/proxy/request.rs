@@ -40,20 +40,7 @@ pub fn openai(
     target: &RouteTarget,
     redactions: &[(Vec<u8>, Vec<u8>)],
 ) -> crate::error::Result<SecretBuf> {
-    let mut model = Vec::with_capacity(target.upstream_model.len() + 2);
-    crate::http::respond::json_string(&mut model, &target.upstream_model);
-    let drop = unsupported_params(target.provider, &target.upstream_model);
-    let cuts = if drop.is_empty() {
-        Vec::new()
-    } else {
-        removals(body, drop)
-    };
-    // Every stream is asked for its usage (to meter it), whatever the client's stream_options
-    // say; the pump drops that chunk again for a client that did not ask.
-    let edits: Vec<Edit> = ask_usage(body, fields)
-        .into_iter()
-        .chain(reasoning_limit(body, target))
-        .collect();
+    let spliced = Spliced::new(body, fields, target);
     let head_for = |len: usize| {
         let mut req = head((origin, traceparent), path, len, key.len());
         req.extend(b"authorization: Bearer ");
@@ -68,22 +55,99 @@ pub fn openai(
         req
     };
     if !redactions.is_empty() {
-        let mut spliced = Vec::with_capacity(body.len() + model.len());
-        splice(body, fields, &model, cuts, &edits, |part| {
-            spliced.extend_from_slice(part)
-        });
-        let redacted = crate::guard::apply::rewrite(&spliced, redactions)?;
+        let redacted = crate::guard::apply::rewrite(&spliced.to_vec(), redactions)?;
         let mut req = head_for(redacted.len());
         req.extend(&redacted);
         return Ok(req);
     }
-    let removed: usize = cuts.iter().map(|c| c.len()).sum();
-    let replaced: usize = edits.iter().map(|(r, _)| r.len()).sum();
-    let added: usize = edits.iter().map(|(_, b)| b.len()).sum();
-    let mut req =
-        head_for(body.len() - fields.model_span.len() + model.len() - removed - replaced + added);
-    splice(body, fields, &model, cuts, &edits, |part| req.extend(part));
+    let mut req = head_for(spliced.len());
+    spliced.emit(|part| req.extend(part));
     Ok(req)
+}
+
+/// The body an OpenAI-compatible provider gets, as the answer cache keys it: what [`openai`]
+/// sends after the head, fed to `part` (its total length first, then its pieces).
+pub fn openai_body_key(
+    body: &[u8],
+    fields: &ChatFields,
+    target: &RouteTarget,
+    redactions: &[(Vec<u8>, Vec<u8>)],
+    key: &mut crate::cache::KeyHasher,
+) -> crate::error::Result<()> {
+    use sha2::Digest;
+    let spliced = Spliced::new(body, fields, target);
+    if !redactions.is_empty() {
+        key.part(&crate::guard::apply::rewrite(
+            &spliced.to_vec(),
+            redactions,
+        )?);
+        return Ok(());
+    }
+    let sha = key.pieces(spliced.len());
+    spliced.emit(|part| sha.update(part));
+    Ok(())
+}
+
+/// The client's body as an OpenAI-compatible provider gets it: the route's model in place of the
+/// client's, the provider's unsupported parameters cut, usage asked for on streams, a reasoning
+/// model's `max_tokens` renamed.
+struct Spliced<'b> {
+    body: &'b [u8],
+    fields: &'b ChatFields,
+    model: Vec<u8>,
+    cuts: Vec<std::ops::Range<usize>>,
+    edits: Vec<Edit>,
+}
+
+impl<'b> Spliced<'b> {
+    fn new(body: &'b [u8], fields: &'b ChatFields, target: &RouteTarget) -> Spliced<'b> {
+        let mut model = Vec::with_capacity(target.upstream_model.len() + 2);
+        crate::http::respond::json_string(&mut model, &target.upstream_model);
+        let drop = unsupported_params(target.provider, &target.upstream_model);
+        let cuts = if drop.is_empty() {
+            Vec::new()
+        } else {
+            removals(body, drop)
+        };
+        // Every stream is asked for its usage (to meter it), whatever the client's
+        // stream_options say; the pump drops that chunk again for a client that did not ask.
+        let edits: Vec<Edit> = ask_usage(body, fields)
+            .into_iter()
+            .chain(reasoning_limit(body, target))
+            .collect();
+        Spliced {
+            body,
+            fields,
+            model,
+            cuts,
+            edits,
+        }
+    }
+
+    fn len(&self) -> usize {
+        let removed: usize = self.cuts.iter().map(|c| c.len()).sum();
+        let replaced: usize = self.edits.iter().map(|(r, _)| r.len()).sum();
+        let added: usize = self.edits.iter().map(|(_, b)| b.len()).sum();
+        self.body.len() - self.fields.model_span.len() + self.model.len() - removed - replaced
+            + added
+    }
+
+    fn emit(&self, emit: impl FnMut(&[u8])) {
+        splice(
+            self.body,
+            self.fields,
+            &self.model,
+            &self.cuts,
+            &self.edits,
+            emit,
+        );
+    }
+
+    fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len());
+        self.emit(|part| out.extend_from_slice(part));
+        out
+    }
 }
 
 /// One replacement in the client's body: a range and the bytes that take its place.
@@ -138,7 +202,7 @@ fn splice(
     body: &[u8],
     fields: &ChatFields,
     model: &[u8],
-    cuts: Vec<std::ops::Range<usize>>,
+    cuts: &[std::ops::Range<usize>],
     extra: &[Edit],
     mut emit: impl FnMut(&[u8]),
 ) {
@@ -151,7 +215,7 @@ fn splice(
     }
     let mut at = 0;
     let mut edits: Vec<(std::ops::Range<usize>, &[u8])> =
-        cuts.into_iter().map(|c| (c, &[][..])).collect();
+        cuts.iter().map(|c| (c.clone(), &[][..])).collect();
     edits.push((fields.model_span.clone(), model));
     edits.extend(
         extra

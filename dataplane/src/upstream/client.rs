@@ -48,6 +48,8 @@ pub struct Exchange {
     pool_key: Box<str>,
     /// When the provider's first response byte arrived.
     pub first_byte_at: Instant,
+    /// An answer from the cache, read back from memory (`replay`): no provider was asked.
+    pub replayed: bool,
 }
 
 enum BodyState {
@@ -315,7 +317,35 @@ impl Exchange {
             read_size,
             pool_key: origin.pool_key.clone(),
             first_byte_at: Instant::now(),
+            replayed: false,
         })
+    }
+
+    /// A cached answer, read through the same calls as a provider's: a 200 with `body` (an
+    /// event stream when `event_stream`), no connection behind it.
+    pub fn replay(event_stream: bool, body: &[u8]) -> Exchange {
+        let len = body.len() as u64;
+        Exchange {
+            head: ResponseHead {
+                status: 200,
+                len: 0,
+                framing: Framing::Length(len),
+                keep_alive: false,
+                event_stream,
+                retry_after_s: None,
+            },
+            io: None,
+            buf: body.to_vec(),
+            body: if len == 0 {
+                BodyState::Done
+            } else {
+                BodyState::Length(len)
+            },
+            read_size: READ_CHUNK,
+            pool_key: Box::default(),
+            first_byte_at: Instant::now(),
+            replayed: true,
+        }
     }
 
     /// Append the next decoded body bytes to `sink`. Returns false once the body is complete.

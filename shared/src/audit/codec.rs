@@ -56,6 +56,7 @@ mod tag {
     pub const SEQ: u8 = 29;
     pub const VERDICT: u8 = 30;
     pub const USAGE_ESTIMATED: u8 = 31;
+    pub const CACHE: u8 = 32;
 }
 
 /// An upstream attempt as the encoder reads it, whoever holds it (a [`Record`] or a shard's
@@ -99,6 +100,8 @@ pub struct View<'a, A, V> {
     pub error: Option<&'a str>,
     pub usage: Option<Usage>,
     pub usage_estimated: Option<bool>,
+    /// `exact` | `semantic`: answered from the cache.
+    pub cache: Option<&'a str>,
     pub verdicts: &'a [V],
     pub overhead_us: Option<u64>,
     pub upstream_us: Option<u64>,
@@ -141,6 +144,7 @@ impl<A: AttemptFields, V: VerdictFields> View<'_, A, V> {
             (tag::PROVIDER_KEY_ID, self.provider_key_id),
             (tag::PROVIDER_KEY_FINGERPRINT, self.provider_key_fingerprint),
             (tag::ERROR, self.error),
+            (tag::CACHE, self.cache),
         ];
         for (t, v) in strs {
             if let Some(v) = v {
@@ -256,6 +260,7 @@ impl Record {
             error: self.error.as_deref(),
             usage: self.usage,
             usage_estimated: self.usage_estimated,
+            cache: self.cache.as_deref(),
             verdicts: &self.verdicts,
             overhead_us: self.overhead_us,
             upstream_us: self.upstream_us,
@@ -481,6 +486,7 @@ fn decode_binary(bytes: &[u8]) -> Result<Record, DecodeError> {
                     tag::PROVIDER_KEY_ID => &mut rec.provider_key_id,
                     tag::PROVIDER_KEY_FINGERPRINT => &mut rec.provider_key_fingerprint,
                     tag::ERROR => &mut rec.error,
+                    tag::CACHE => &mut rec.cache,
                     _ => return Err(DecodeError("unknown field")),
                 };
                 *s = Some(r.string()?);

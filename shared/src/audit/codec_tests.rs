@@ -46,6 +46,7 @@ fn full() -> Record {
             reasoning_tokens: 4,
         }),
         usage_estimated: Some(true),
+        cache: Some("exact".into()),
         verdicts: vec![Verdict {
             category: "pii".into(),
             detector: "email".into(),

@@ -1,0 +1,405 @@
+//! The answer cache: a provider's answer, kept for a project that opted in
+//! (`[tenants.projects.cache] mode = "exact"`), served again to the same request.
+//!
+//! What is kept is what the provider sent (status 200, its body or its whole event stream),
+//! before any of Warden's answer-side work: a hit goes through the same answer path as a live
+//! answer — translation into the client's dialect, the response guardrails, the placeholders of
+//! `restore` put back with *this* request's values, the audit record — only the provider is not
+//! asked. So a guardrail policy or a client dialect can change and a hit still answers as a live
+//! answer would.
+//!
+//! The key is a salted SHA-256 over the project, the provider, the upstream model and the exact
+//! request Warden would send (after the request guardrails' redactions, without the key): two
+//! projects never share an entry, and an entry never answers a request that would have been sent
+//! differently. A different stream flag, temperature, tool list or `user` is another entry.
+//!
+//! Each shard keeps its own entries (`store.rs`, no lock on the request path). A filled entry is
+//! also offered to every other shard through a bounded lock-free queue, which each shard drains
+//! before its next lookup, so a repeated request hits whichever shard it lands on. A full queue
+//! drops the offer (counted): that shard misses once and fills for itself.
+//!
+//! Never kept: errors, answers a guardrail blocked, streams that broke off, answers over
+//! `[cache] max_entry_kb`, requests with `Cache-Control: no-store`. `no-cache` skips the lookup
+//! and refreshes the entry.
+
+pub mod store;
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_queue::ArrayQueue;
+use sha2::{Digest, Sha256};
+use warden_shared::snapshot::{CacheMode, CachePolicy};
+
+use crate::metrics::cache::CacheMetrics;
+use store::Store;
+
+/// Offers from other shards waiting to be applied, per shard.
+const INBOX: usize = 4096;
+
+/// A cache key: SHA-256 over the process's salt and everything that makes the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key(pub [u8; 32]);
+
+/// One kept answer.
+pub struct Entry {
+    pub key: Key,
+    /// Checked on every hit, besides being part of the key.
+    pub project: Arc<str>,
+    /// The provider answered with an event stream.
+    pub event_stream: bool,
+    /// The provider's decoded body.
+    pub body: Box<[u8]>,
+    pub expires: Instant,
+}
+
+/// What the `x-warden-cache` header says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Hit,
+    Miss,
+    Semantic,
+    Bypass,
+}
+
+/// How an answer came from the cache (audit records, usage rows, billing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hit {
+    Exact,
+    Semantic,
+}
+
+/// The client's `Cache-Control` (and `Pragma: no-cache`) directives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Directives {
+    /// Neither read nor write the cache.
+    pub no_store: bool,
+    /// Do not answer from the cache; keep the fresh answer.
+    pub no_cache: bool,
+}
+
+/// What the request path does for one request.
+pub enum Plan {
+    /// The project does not cache: no header, nothing kept.
+    Off,
+    /// `no-store`: answered by the provider, nothing kept.
+    Bypass,
+    /// Answered from the cache.
+    Hit(Arc<Entry>),
+    /// Asked the provider; the answer is kept under `key` if it qualifies.
+    Fill(Fill),
+}
+
+/// Where a fresh answer goes once it is known to be whole and clean.
+pub struct Fill {
+    pub key: Key,
+    pub project: Arc<str>,
+    pub ttl: Duration,
+    pub project_cap: usize,
+    /// The answer was refreshed on the client's `no-cache`: the header says `bypass`.
+    pub refresh: bool,
+}
+
+/// One shard's cache: its entries, its inbox of other shards' fills, and their inboxes.
+pub struct Cache {
+    store: RefCell<Store>,
+    inbox: Arc<ArrayQueue<Arc<Entry>>>,
+    peers: Vec<Arc<ArrayQueue<Arc<Entry>>>>,
+    salt: [u8; 32],
+    pub max_entry: usize,
+    pub metrics: Arc<CacheMetrics>,
+}
+
+/// What every shard's cache is made from: the salt, the inboxes, the bounds.
+#[derive(Clone)]
+pub struct Shared {
+    salt: [u8; 32],
+    inboxes: Vec<Arc<ArrayQueue<Arc<Entry>>>>,
+    per_shard: usize,
+    max_entry: usize,
+}
+
+impl Status {
+    pub fn header(self) -> &'static [u8] {
+        match self {
+            Status::Hit => b"hit",
+            Status::Miss => b"miss",
+            Status::Semantic => b"semantic",
+            Status::Bypass => b"bypass",
+        }
+    }
+}
+
+impl Hit {
+    pub fn name(self) -> &'static str {
+        match self {
+            Hit::Exact => "exact",
+            Hit::Semantic => "semantic",
+        }
+    }
+}
+
+impl Directives {
+    /// Read one `Cache-Control` or `Pragma` value (comma-separated, any case).
+    pub fn observe(&mut self, value: &[u8]) {
+        for d in value.split(|b| *b == b',') {
+            let d = d.trim_ascii();
+            if d.eq_ignore_ascii_case(b"no-store") {
+                self.no_store = true;
+            } else if d.eq_ignore_ascii_case(b"no-cache") {
+                self.no_cache = true;
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// `memory` bytes in all, split evenly across `shards`.
+    pub fn new(shards: usize, memory: usize, max_entry: usize) -> Result<Shared, String> {
+        let mut salt = [0u8; 32];
+        getrandom::fill(&mut salt).map_err(|e| format!("random source: {e}"))?;
+        Ok(Shared {
+            salt,
+            inboxes: (0..shards)
+                .map(|_| Arc::new(ArrayQueue::new(INBOX)))
+                .collect(),
+            per_shard: memory / shards.max(1),
+            max_entry,
+        })
+    }
+
+    /// Shard `id`'s cache.
+    pub fn shard(&self, id: usize, metrics: Arc<CacheMetrics>) -> Cache {
+        Cache {
+            store: RefCell::new(Store::new(self.per_shard)),
+            inbox: Arc::clone(&self.inboxes[id]),
+            peers: self
+                .inboxes
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| *i != id)
+                .map(|(_, q)| Arc::clone(q))
+                .collect(),
+            salt: self.salt,
+            max_entry: self.max_entry,
+            metrics,
+        }
+    }
+}
+
+impl Cache {
+    /// A hasher for one request's key, seeded with the salt and the project.
+    pub fn hasher(&self, project: &str) -> KeyHasher {
+        let mut h = Sha256::new();
+        h.update(self.salt);
+        h.update(b"warden-cache-v1\0");
+        let mut k = KeyHasher(h);
+        k.part(project.as_bytes());
+        k
+    }
+
+    /// Decide what the cache does for a request of a project with `policy`; `key` makes the key
+    /// only when it is needed.
+    pub fn plan(
+        &self,
+        policy: &CachePolicy,
+        directives: Directives,
+        project: &Arc<str>,
+        key: impl FnOnce() -> Option<Key>,
+    ) -> Plan {
+        if policy.mode == CacheMode::Off {
+            return Plan::Off;
+        }
+        if directives.no_store {
+            self.metrics.lookups.bypass.inc();
+            return Plan::Bypass;
+        }
+        let Some(key) = key() else {
+            self.metrics.lookups.bypass.inc();
+            return Plan::Bypass;
+        };
+        let fill = Fill {
+            key,
+            project: Arc::clone(project),
+            ttl: Duration::from_secs(u64::from(policy.ttl_s)),
+            project_cap: policy.max_bytes as usize,
+            refresh: directives.no_cache,
+        };
+        if directives.no_cache {
+            self.metrics.lookups.bypass.inc();
+            return Plan::Fill(fill);
+        }
+        match self.get(&key, project) {
+            Some(entry) => {
+                self.metrics.lookups.hit.inc();
+                Plan::Hit(entry)
+            }
+            None => {
+                self.metrics.lookups.miss.inc();
+                Plan::Fill(fill)
+            }
+        }
+    }
+
+    /// The live entry for `key`, after applying what other shards offered.
+    fn get(&self, key: &Key, project: &str) -> Option<Arc<Entry>> {
+        let mut store = self.store.borrow_mut();
+        let now = Instant::now();
+        // Bounded by the queue's capacity: other shards cannot keep this loop going.
+        for _ in 0..INBOX {
+            let Some(offered) = self.inbox.pop() else {
+                break;
+            };
+            if offered.expires > now {
+                self.keep(&mut store, offered, 0);
+            }
+        }
+        let entry = store.get(key, now)?;
+        // The key holds the project already; this is the isolation check that cannot be hashed
+        // away.
+        (*entry.project == *project).then_some(entry)
+    }
+
+    /// Keep a fresh answer here and offer it to the other shards.
+    pub fn fill(&self, fill: Fill, event_stream: bool, body: &[u8]) {
+        if body.len() > self.max_entry {
+            self.metrics.too_big.inc();
+            return;
+        }
+        let entry = Arc::new(Entry {
+            key: fill.key,
+            project: fill.project,
+            event_stream,
+            body: body.into(),
+            expires: Instant::now() + fill.ttl,
+        });
+        self.keep(
+            &mut self.store.borrow_mut(),
+            Arc::clone(&entry),
+            fill.project_cap,
+        );
+        self.metrics.fills.inc();
+        for peer in &self.peers {
+            if peer.push(Arc::clone(&entry)).is_err() {
+                self.metrics.offers_dropped.inc();
+            }
+        }
+    }
+
+    fn keep(&self, store: &mut Store, entry: Arc<Entry>, project_cap: usize) {
+        let done = store.insert(entry, project_cap);
+        self.metrics.evictions.add(done.evicted);
+        self.metrics.bytes.set(store.bytes() as i64);
+        self.metrics.entries.set(store.len() as i64);
+    }
+}
+
+/// Builds a key from the parts of a request, each length-prefixed so no two different
+/// sequences of parts hash alike.
+pub struct KeyHasher(Sha256);
+
+impl KeyHasher {
+    pub fn part(&mut self, bytes: &[u8]) {
+        self.0.update((bytes.len() as u64).to_le_bytes());
+        self.0.update(bytes);
+    }
+
+    /// Feed one part in pieces: `len` is their total length.
+    pub fn pieces(&mut self, len: usize) -> &mut Sha256 {
+        self.0.update((len as u64).to_le_bytes());
+        &mut self.0
+    }
+
+    pub fn finish(self) -> Key {
+        Key(self.0.finalize().into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(mode: CacheMode) -> CachePolicy {
+        CachePolicy {
+            mode,
+            ..CachePolicy::default()
+        }
+    }
+
+    #[test]
+    fn directives_are_read_from_lists_in_any_case() {
+        let mut d = Directives::default();
+        d.observe(b"max-age=0, No-Store");
+        assert!(d.no_store && !d.no_cache);
+        let mut d = Directives::default();
+        d.observe(b"no-cache");
+        assert_eq!(
+            d,
+            Directives {
+                no_store: false,
+                no_cache: true
+            }
+        );
+    }
+
+    #[test]
+    fn a_fill_reaches_the_other_shards_and_only_its_project() {
+        let shared = Shared::new(2, 1 << 20, 1 << 16).unwrap();
+        let a = shared.shard(0, Default::default());
+        let b = shared.shard(1, Default::default());
+        let project: Arc<str> = "p1".into();
+        let key = {
+            let mut h = a.hasher("p1");
+            h.part(b"body");
+            h.finish()
+        };
+        let on = policy(CacheMode::Exact);
+        let Plan::Fill(fill) = a.plan(&on, Directives::default(), &project, || Some(key)) else {
+            panic!("first lookup must miss");
+        };
+        a.fill(fill, false, b"{\"answer\":1}");
+        assert!(matches!(
+            b.plan(&on, Directives::default(), &project, || Some(key)),
+            Plan::Hit(e) if &*e.body == b"{\"answer\":1}"
+        ));
+        let other: Arc<str> = "p2".into();
+        assert!(matches!(
+            b.plan(&on, Directives::default(), &other, || Some(key)),
+            Plan::Fill(_)
+        ));
+        let no_store = Directives {
+            no_store: true,
+            no_cache: false,
+        };
+        assert!(matches!(
+            b.plan(&on, no_store, &project, || Some(key)),
+            Plan::Bypass
+        ));
+        assert!(matches!(
+            b.plan(
+                &policy(CacheMode::Off),
+                Directives::default(),
+                &project,
+                || Some(key)
+            ),
+            Plan::Off
+        ));
+    }
+
+    #[test]
+    fn keys_differ_by_project_and_by_how_parts_split() {
+        let shared = Shared::new(1, 1 << 20, 1 << 16).unwrap();
+        let c = shared.shard(0, Default::default());
+        let key = |project: &str, parts: &[&[u8]]| {
+            let mut h = c.hasher(project);
+            for p in parts {
+                h.part(p);
+            }
+            h.finish()
+        };
+        assert_ne!(key("a", &[b"x"]), key("b", &[b"x"]));
+        assert_ne!(key("a", &[b"xy", b""]), key("a", &[b"x", b"y"]));
+        assert_eq!(key("a", &[b"x", b"y"]), key("a", &[b"x", b"y"]));
+    }
+}

@@ -1,0 +1,475 @@
+//! The answer cache end to end: a repeated request is answered without asking the provider (the
+//! mock's capture shows one call) on whichever shard it lands, with `x-warden-cache`; a stream
+//! replays as a stream; another project, tenant or model never shares an entry; the client's
+//! `Cache-Control` is honoured; `restore` gives each request its own values back from a shared
+//! entry; errors, blocked answers and broken streams are never kept; hits are audited as such.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use serde_json::json;
+use warden_tests::http::{post_json, post_json_with, Response};
+use warden_tests::{
+    audit_export, chat_body, config, eventually, Driver, Gateway, Mock, DRIVERS, KEY,
+};
+
+const GOOGLE_KEYS: &str = "  { provider = \"google\", key = \"gm-key-5555\" },\n]";
+const OTHER_KEY: &str = "wdn_other_project_key_0001";
+const OTHER_TENANT_KEY: &str = "wdn_other_tenant_key_00001";
+
+/// The standard config with `cache` (and `guardrails`, when given) for the main project, and two
+/// more projects with the same provider key and the cache on: one of the same tenant, one of
+/// another.
+fn cached(mock: &Mock, shards: usize, cache: &str, guardrails: &str) -> String {
+    let others = format!(
+        r#"
+[[tenants.projects]]
+id = "acme-dev"
+api_keys = ["{OTHER_KEY}"]
+provider_keys = [{{ provider = "openai", key = "sk-test-provider-abcd" }}]
+[tenants.projects.cache]
+mode = "exact"
+
+[[tenants]]
+id = "globex"
+plan = "team"
+[[tenants.projects]]
+id = "globex-prod"
+api_keys = ["{OTHER_TENANT_KEY}"]
+provider_keys = [{{ provider = "openai", key = "sk-test-provider-abcd" }}]
+[tenants.projects.cache]
+mode = "exact"
+"#
+    );
+    config(mock.addr, shards, &others).replace(
+        GOOGLE_KEYS,
+        &format!("{GOOGLE_KEYS}\n[tenants.projects.cache]\n{cache}\n{guardrails}"),
+    )
+}
+
+fn content(r: &Response) -> String {
+    r.json()["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The text a chat stream carries.
+fn streamed_text(r: &Response) -> String {
+    r.events()
+        .iter()
+        .filter_map(|e| serde_json::from_str::<serde_json::Value>(e).ok())
+        .filter_map(|c| {
+            c["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+fn upstream_calls(mock: &Mock) -> usize {
+    mock.captured().len()
+}
+
+#[test]
+fn a_repeated_request_is_answered_from_the_cache_on_every_shard() {
+    for driver in DRIVERS {
+        let mock = Mock::start(&[]);
+        let gw = Gateway::start(driver, &cached(&mock, 2, "mode = \"exact\"", ""));
+        let body = chat_body("gpt-4o", "what is a cache?", false);
+        let first = gw.chat(&body);
+        assert_eq!(first.status, 200, "{}", first.text());
+        assert_eq!(first.header("x-warden-cache"), Some("miss"));
+        // Each call is a new connection: over eight, both shards answer some.
+        for i in 0..8 {
+            let again = gw.chat(&body);
+            assert_eq!(again.status, 200, "{driver:?} {i}: {}", again.text());
+            assert_eq!(
+                again.header("x-warden-cache"),
+                Some("hit"),
+                "{driver:?} {i}"
+            );
+            assert_eq!(content(&again), content(&first));
+            assert_eq!(again.json()["usage"], first.json()["usage"]);
+        }
+        assert_eq!(
+            upstream_calls(&mock),
+            1,
+            "{driver:?}: the provider was asked once"
+        );
+        let m = gw.metrics();
+        assert!(
+            m.contains("warden_cache_lookups_total{result=\"hit\"} 8"),
+            "{m}"
+        );
+        assert!(m.contains("warden_cache_fills_total 1"), "{m}");
+
+        let records = audit_export(&gw.audit_dir());
+        let mut responses: Vec<_> = records.iter().filter(|r| r["kind"] == "response").collect();
+        // Two shards' records: in the order they were made.
+        responses.sort_by_key(|r| r["at_us"].as_u64());
+        assert_eq!(responses.len(), 9);
+        assert!(responses[0].get("cache").is_none(), "{}", responses[0]);
+        assert!(responses[0].get("attempts").is_some(), "{}", responses[0]);
+        for r in &responses[1..] {
+            assert_eq!(r["cache"], "exact", "{r}");
+            assert_eq!(r["status"], 200);
+            assert!(r.get("attempts").is_none(), "no provider was asked: {r}");
+            assert!(r.get("provider_key_id").is_none(), "no key was opened: {r}");
+            assert_eq!(r["usage"], responses[0]["usage"], "{r}");
+        }
+    }
+}
+
+#[test]
+fn a_stream_is_kept_once_complete_and_replayed_as_a_stream() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::IoUring, &cached(&mock, 1, "mode = \"exact\"", ""));
+    let body = chat_body("gpt-4o", "one two three four five mock:chunks=5", true);
+    let first = gw.chat(&body);
+    assert_eq!(first.header("x-warden-cache"), Some("miss"));
+    let again = gw.chat(&body);
+    assert_eq!(again.status, 200);
+    assert_eq!(again.header("x-warden-cache"), Some("hit"));
+    assert!(
+        again
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/event-stream"),
+        "{:?}",
+        again.headers
+    );
+    assert_eq!(streamed_text(&again), streamed_text(&first));
+    assert!(again.events().len() >= 6, "{:?}", again.events());
+    assert_eq!(again.events().last().map(String::as_str), Some("[DONE]"));
+    // Usage was asked for upstream on the client's behalf: its chunk is not shown to a client
+    // that did not ask, from the cache either.
+    assert!(!again.text().contains("\"usage\":{"), "{}", again.text());
+    let with_usage = json!({"model": "gpt-4o", "stream": true,
+        "stream_options": {"include_usage": true},
+        "messages": [{"role": "user", "content": "one two three four five mock:chunks=5"}]});
+    gw.chat(&with_usage);
+    let usage = gw.chat(&with_usage);
+    assert_eq!(usage.header("x-warden-cache"), Some("hit"));
+    assert!(usage.text().contains("\"usage\":{"), "{}", usage.text());
+    // The same conversation unstreamed is another request upstream: its own entry.
+    let whole = gw.chat(&chat_body(
+        "gpt-4o",
+        "one two three four five mock:chunks=5",
+        false,
+    ));
+    assert_eq!(whole.header("x-warden-cache"), Some("miss"));
+    assert_eq!(upstream_calls(&mock), 3);
+}
+
+#[test]
+fn entries_are_never_shared_across_projects_tenants_or_models() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::IoUring, &cached(&mock, 1, "mode = \"exact\"", ""));
+    let body = chat_body("gpt-4o", "the same words", false);
+    assert_eq!(gw.chat(&body).header("x-warden-cache"), Some("miss"));
+    assert_eq!(gw.chat(&body).header("x-warden-cache"), Some("hit"));
+    for key in [OTHER_KEY, OTHER_TENANT_KEY] {
+        let r = post_json(gw.addr, "/v1/chat/completions", key, &body);
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(r.header("x-warden-cache"), Some("miss"), "{key}");
+    }
+    let other_model = gw.chat(&chat_body("gpt-4o-mini", "the same words", false));
+    assert_eq!(other_model.header("x-warden-cache"), Some("miss"));
+    assert_eq!(upstream_calls(&mock), 4);
+    // A project without the cache: no header, every request asks the provider.
+    let plain = Gateway::start(Driver::IoUring, &config(mock.addr, 1, ""));
+    for _ in 0..2 {
+        let r = plain.chat(&body);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("x-warden-cache"), None, "{:?}", r.headers);
+    }
+    assert_eq!(upstream_calls(&mock), 6);
+}
+
+#[test]
+fn no_store_bypasses_the_cache_and_no_cache_refreshes_it() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::IoUring, &cached(&mock, 1, "mode = \"exact\"", ""));
+    let body = chat_body("gpt-4o", "fresh please", false);
+    let path = "/v1/chat/completions";
+    let no_store = post_json_with(gw.addr, path, KEY, &body, &[("cache-control", "no-store")]);
+    assert_eq!(no_store.header("x-warden-cache"), Some("bypass"));
+    // Nothing was kept.
+    assert_eq!(gw.chat(&body).header("x-warden-cache"), Some("miss"));
+    assert_eq!(gw.chat(&body).header("x-warden-cache"), Some("hit"));
+    let no_cache = post_json_with(gw.addr, path, KEY, &body, &[("Cache-Control", "no-cache")]);
+    assert_eq!(no_cache.header("x-warden-cache"), Some("bypass"));
+    assert_eq!(upstream_calls(&mock), 3, "no-cache asked the provider");
+    assert_eq!(gw.chat(&body).header("x-warden-cache"), Some("hit"));
+    let pragma = post_json_with(gw.addr, path, KEY, &body, &[("pragma", "no-cache")]);
+    assert_eq!(pragma.header("x-warden-cache"), Some("bypass"));
+    assert_eq!(upstream_calls(&mock), 4);
+}
+
+#[test]
+fn restore_mode_gives_each_request_its_own_values_from_a_shared_entry() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(
+        Driver::IoUring,
+        &cached(
+            &mock,
+            1,
+            "mode = \"exact\"",
+            "[tenants.projects.guardrails]\npii = \"restore\"",
+        ),
+    );
+    let ask = |email: &str, stream: bool| {
+        gw.chat(&chat_body(
+            "gpt-4o",
+            &format!("write to {email} today"),
+            stream,
+        ))
+    };
+    let alice = ask("alice@example.com", false);
+    assert_eq!(alice.header("x-warden-cache"), Some("miss"));
+    assert_eq!(content(&alice), "echo: write to alice@example.com today");
+    let bob = ask("bob@example.org", false);
+    assert_eq!(
+        bob.header("x-warden-cache"),
+        Some("hit"),
+        "same redacted request"
+    );
+    assert_eq!(content(&bob), "echo: write to bob@example.org today");
+    assert!(!bob.text().contains("alice"), "{}", bob.text());
+    ask("carol@example.net", true);
+    let dave = ask("dave@example.com", true);
+    assert_eq!(dave.header("x-warden-cache"), Some("hit"));
+    assert_eq!(
+        streamed_text(&dave),
+        "echo: write to dave@example.com today"
+    );
+    assert_eq!(upstream_calls(&mock), 2);
+    let sent = mock
+        .captured()
+        .into_iter()
+        .map(|c| c.to_string())
+        .collect::<String>();
+    assert!(
+        sent.contains("[EMAIL_1]") && !sent.contains("example."),
+        "{sent}"
+    );
+}
+
+#[test]
+fn errors_blocked_answers_and_broken_streams_are_never_kept() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(
+        Driver::IoUring,
+        &cached(
+            &mock,
+            1,
+            "mode = \"exact\"",
+            "[tenants.projects.guardrails]\nresponse_secrets = \"block\"",
+        ),
+    );
+    let twice = |text: &str, stream: bool| {
+        let body = chat_body("gpt-4o", text, stream);
+        let a = gw.chat(&body);
+        let b = gw.chat(&body);
+        (a, b)
+    };
+    let (a, b) = twice("mock:status=400", false);
+    assert_eq!((a.status, b.status), (400, 400));
+    assert_eq!(b.header("x-warden-cache"), Some("miss"));
+    let (_, b) = twice("a b c d e f mock:chunks=6 mock:drop_after=3", true);
+    assert_eq!(b.header("x-warden-cache"), Some("miss"));
+    // The answer carries a token the response guardrail blocks.
+    let token = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB";
+    let hex: String = format!("the token is {token}")
+        .bytes()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let (a, b) = twice(&format!("mock:reply_hex={hex}"), false);
+    assert!(
+        !a.text().contains(token) && !b.text().contains(token),
+        "{}",
+        a.text()
+    );
+    assert_eq!(b.header("x-warden-cache"), Some("miss"));
+    let (_, b) = twice(&format!("mock:reply_hex={hex} mock:chunks=4"), true);
+    assert_eq!(b.header("x-warden-cache"), Some("miss"));
+    assert_eq!(upstream_calls(&mock), 8, "every one went to the provider");
+    assert!(gw.metrics().contains("warden_cache_fills_total 0"));
+}
+
+#[test]
+fn translated_and_native_routes_are_cached_too() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::IoUring, &cached(&mock, 1, "mode = \"exact\"", ""));
+    for (alias, stream) in [("claude-4-sonnet", false), ("gemini-2.0-flash", true)] {
+        let body = chat_body(alias, "translated words mock:chunks=3", stream);
+        let first = gw.chat(&body);
+        let again = gw.chat(&body);
+        assert_eq!(again.header("x-warden-cache"), Some("hit"), "{alias}");
+        if stream {
+            assert_eq!(streamed_text(&again), streamed_text(&first), "{alias}");
+        } else {
+            assert_eq!(content(&again), content(&first), "{alias}");
+        }
+    }
+    let native = json!({"model": "claude-4-sonnet", "max_tokens": 64,
+        "messages": [{"role": "user", "content": "native words"}]});
+    let first = post_json(gw.addr, "/v1/messages", KEY, &native);
+    let again = post_json(gw.addr, "/v1/messages", KEY, &native);
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert_eq!(again.header("x-warden-cache"), Some("hit"));
+    assert_eq!(again.json()["content"], first.json()["content"]);
+    let embed = json!({"model": "text-embedding-3-small", "input": ["a", "b"]});
+    let first = post_json(gw.addr, "/v1/embeddings", KEY, &embed);
+    let again = post_json(gw.addr, "/v1/embeddings", KEY, &embed);
+    assert_eq!(again.header("x-warden-cache"), Some("hit"));
+    assert_eq!(again.json()["data"], first.json()["data"]);
+    assert_eq!(upstream_calls(&mock), 4);
+}
+
+#[test]
+fn an_entry_expires_after_its_ttl() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(
+        Driver::IoUring,
+        &cached(&mock, 1, "mode = \"exact\"\nttl_s = 1", ""),
+    );
+    let body = chat_body("gpt-4o", "short lived", false);
+    assert_eq!(gw.chat(&body).header("x-warden-cache"), Some("miss"));
+    let expired = eventually(Duration::from_secs(10), || {
+        gw.chat(&body).header("x-warden-cache") == Some("miss")
+    });
+    assert!(expired.is_some(), "the entry never expired");
+}
+
+#[test]
+fn a_bad_cache_policy_is_refused_at_start() {
+    let mock = Mock::start(&[]);
+    for (policy, says) in [
+        ("mode = \"exact\"\nttl_s = 0", "ttl_s 0"),
+        ("mode = \"sometimes\"", "unknown variant"),
+        ("mode = \"semantic\"", "not available"),
+        (
+            "mode = \"exact\"\nsemantic_threshold = 1.5",
+            "semantic_threshold",
+        ),
+    ] {
+        let err = Gateway::fails_to_start(Driver::IoUring, &cached(&mock, 1, policy, ""));
+        assert!(err.contains(says), "{policy}: {err}");
+    }
+}
+
+/// Through the control plane: the policy set with `PUT /admin/v1/projects/{project}/cache`
+/// reaches the data plane; hits reach `/admin/v1/usage`, the request log and the statement as
+/// cache hits, pooled ones without provider cost, with what they saved.
+#[test]
+fn the_admin_api_sets_the_policy_and_billing_shows_hits_and_savings() {
+    use warden_tests::ControlPlane;
+    let mock = Mock::start(&[]);
+    let cp = ControlPlane::start(mock.addr);
+    let id = |r: Response| {
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()["id"].as_str().unwrap().to_owned()
+    };
+    let tenant = id(cp.admin(
+        "POST",
+        "/admin/v1/tenants",
+        Some(&json!({"name": "acme", "plan": "team"})),
+    ));
+    let project = id(cp.admin(
+        "POST",
+        &format!("/admin/v1/tenants/{tenant}/projects"),
+        Some(&json!({"name": "app", "environment": "production"})),
+    ));
+    let key = cp
+        .admin(
+            "POST",
+            &format!("/admin/v1/projects/{project}/api-keys"),
+            Some(&json!({"name": "app"})),
+        )
+        .json()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    id(cp.admin(
+        "POST",
+        "/admin/v1/pooled-keys",
+        Some(&json!({"provider": "openai", "key": "sk-operator-pool-5678"})),
+    ));
+    let path = format!("/admin/v1/projects/{project}/cache");
+    let bad = cp.admin("PUT", &path, Some(&json!({"mode": "exact", "ttl_s": 0})));
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    assert!(bad.text().contains("ttl_s"), "{}", bad.text());
+    let set = cp.admin("PUT", &path, Some(&json!({"mode": "exact", "ttl_s": 600})));
+    assert_eq!(set.status, 200, "{}", set.text());
+    let got = cp.admin("GET", &path, None).json();
+    assert_eq!(got["mode"], "exact");
+    assert_eq!(got["ttl_s"], 600);
+    assert_eq!(got["semantic_threshold"], 0.95);
+
+    let gw = Gateway::start(Driver::IoUring, &cp.dataplane_config(1));
+    let body = chat_body("gpt-4o", "cache me", false);
+    let send = || post_json(gw.addr, "/v1/chat/completions", &key, &body);
+    let first = eventually(Duration::from_secs(5), || send().status == 200);
+    assert!(first.is_some());
+    let again = send();
+    assert_eq!(again.header("x-warden-cache"), Some("hit"));
+    assert_eq!(upstream_calls(&mock), 1);
+
+    let usage = |q: &str| {
+        cp.admin("GET", &format!("/admin/v1/usage?{q}"), None)
+            .json()
+    };
+    let q = format!("project={project}&group_by=cache");
+    let shipped = eventually(Duration::from_secs(10), || {
+        usage(&q)["rows"].as_array().is_some_and(|r| r.len() == 2)
+    });
+    assert!(shipped.is_some(), "{}", usage(&q));
+    let rows = usage(&q)["rows"].as_array().unwrap().clone();
+    let live = rows.iter().find(|r| r["cache"] == "").unwrap();
+    let hit = rows.iter().find(|r| r["cache"] == "exact").unwrap();
+    assert_eq!(live["requests"], 1);
+    assert_eq!(hit["requests"], 1);
+    assert_eq!(hit["cache_hits"], 1);
+    assert_eq!(hit["key_source"], "pooled");
+    assert_eq!(hit["total_usd"], "0.00", "{hit}");
+    assert_ne!(live["total_usd"], "0.00", "{live}");
+    // What the hit saved is what the live answer to the same request cost.
+    assert_eq!(hit["cache_savings_usd"], live["total_usd"], "{hit} {live}");
+    assert_eq!(hit["input_tokens"], live["input_tokens"]);
+
+    let log = cp
+        .admin(
+            "GET",
+            &format!("/admin/v1/requests?project={project}"),
+            None,
+        )
+        .json();
+    let caches: Vec<&str> = log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["cache"].as_str().unwrap())
+        .collect();
+    assert_eq!(caches, ["exact", ""], "{log}");
+    let month = &usage(&q)["from"].as_str().unwrap()[..7].to_owned();
+    let st = cp
+        .admin(
+            "GET",
+            &format!("/admin/v1/tenants/{tenant}/statement?month={month}"),
+            None,
+        )
+        .json();
+    assert_eq!(st["totals"]["cache_hits"], 1, "{st}");
+    assert_eq!(st["totals"]["cache_savings_usd"], live["total_usd"], "{st}");
+
+    // Turned off: no header, the provider is asked again.
+    let off = cp.admin("PUT", &path, Some(&json!({"mode": "off"})));
+    assert_eq!(off.status, 200);
+    let asked = eventually(Duration::from_secs(10), || {
+        send().header("x-warden-cache").is_none()
+    });
+    assert!(asked.is_some());
+}
