@@ -14,9 +14,12 @@
 //! differently. A different stream flag, temperature, tool list or `user` is another entry.
 //!
 //! Each shard keeps its own entries (`store.rs`, no lock on the request path). A filled entry is
-//! also offered to every other shard through a bounded lock-free queue, which each shard drains
-//! before its next lookup, so a repeated request hits whichever shard it lands on. A full queue
-//! drops the offer (counted): that shard misses once and fills for itself.
+//! also offered to every other shard through a bounded lock-free inbox, which each shard drains
+//! before its next lookup, so a repeated request hits whichever shard it lands on. An inbox is
+//! bounded in entries and in bytes (a quarter of a shard's share: a shard that sees no traffic
+//! cannot pin more); a full one drops the offer (counted), and that shard misses once and fills
+//! for itself. Entries are shared, not copied: each shard accounts for every entry it holds, so
+//! the memory held is at most `memory_mb` plus the inboxes' bound.
 //!
 //! Never kept: errors, answers a guardrail blocked, streams that broke off, answers over
 //! `[cache] max_entry_kb`, requests with `Cache-Control: no-store`. `no-cache` skips the lookup
@@ -25,6 +28,7 @@
 pub mod store;
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,7 +40,7 @@ use crate::metrics::cache::CacheMetrics;
 use store::Store;
 
 /// Offers from other shards waiting to be applied, per shard.
-const INBOX: usize = 4096;
+const INBOX: usize = 1024;
 
 /// A cache key: SHA-256 over the process's salt and everything that makes the answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -104,8 +108,8 @@ pub struct Fill {
 /// One shard's cache: its entries, its inbox of other shards' fills, and their inboxes.
 pub struct Cache {
     store: RefCell<Store>,
-    inbox: Arc<ArrayQueue<Arc<Entry>>>,
-    peers: Vec<Arc<ArrayQueue<Arc<Entry>>>>,
+    inbox: Arc<Inbox>,
+    peers: Vec<Arc<Inbox>>,
     salt: [u8; 32],
     pub max_entry: usize,
     pub metrics: Arc<CacheMetrics>,
@@ -115,9 +119,40 @@ pub struct Cache {
 #[derive(Clone)]
 pub struct Shared {
     salt: [u8; 32],
-    inboxes: Vec<Arc<ArrayQueue<Arc<Entry>>>>,
+    inboxes: Vec<Arc<Inbox>>,
     per_shard: usize,
     max_entry: usize,
+}
+
+/// Entries other shards filled, waiting for this shard's next lookup.
+struct Inbox {
+    queue: ArrayQueue<Arc<Entry>>,
+    /// Body bytes waiting, kept under `limit` by the shards that offer.
+    bytes: AtomicUsize,
+    limit: usize,
+}
+
+impl Inbox {
+    fn offer(&self, entry: &Arc<Entry>) -> bool {
+        let size = entry.body.len();
+        if self.bytes.fetch_add(size, Relaxed) + size > self.limit {
+            self.bytes.fetch_sub(size, Relaxed);
+            return false;
+        }
+        match self.queue.push(Arc::clone(entry)) {
+            Ok(()) => true,
+            Err(_) => {
+                self.bytes.fetch_sub(size, Relaxed);
+                false
+            }
+        }
+    }
+
+    fn take(&self) -> Option<Arc<Entry>> {
+        let entry = self.queue.pop()?;
+        self.bytes.fetch_sub(entry.body.len(), Relaxed);
+        Some(entry)
+    }
 }
 
 impl Status {
@@ -159,12 +194,19 @@ impl Shared {
     pub fn new(shards: usize, memory: usize, max_entry: usize) -> Result<Shared, String> {
         let mut salt = [0u8; 32];
         getrandom::fill(&mut salt).map_err(|e| format!("random source: {e}"))?;
+        let per_shard = memory / shards.max(1);
         Ok(Shared {
             salt,
             inboxes: (0..shards)
-                .map(|_| Arc::new(ArrayQueue::new(INBOX)))
+                .map(|_| {
+                    Arc::new(Inbox {
+                        queue: ArrayQueue::new(INBOX),
+                        bytes: AtomicUsize::new(0),
+                        limit: (per_shard / 4).max(max_entry),
+                    })
+                })
                 .collect(),
-            per_shard: memory / shards.max(1),
+            per_shard,
             max_entry,
         })
     }
@@ -248,7 +290,7 @@ impl Cache {
         let now = Instant::now();
         // Bounded by the queue's capacity: other shards cannot keep this loop going.
         for _ in 0..INBOX {
-            let Some(offered) = self.inbox.pop() else {
+            let Some(offered) = self.inbox.take() else {
                 break;
             };
             if offered.expires > now {
@@ -281,7 +323,7 @@ impl Cache {
         );
         self.metrics.fills.inc();
         for peer in &self.peers {
-            if peer.push(Arc::clone(&entry)).is_err() {
+            if !peer.offer(&entry) {
                 self.metrics.offers_dropped.inc();
             }
         }
@@ -385,6 +427,36 @@ mod tests {
             ),
             Plan::Off
         ));
+    }
+
+    #[test]
+    fn an_idle_shard_cannot_be_made_to_hold_more_than_its_inbox_bound() {
+        // 4 KiB per shard: an inbox holds at most 1 KiB of offers.
+        let shared = Shared::new(2, 8 << 10, 512).unwrap();
+        let metrics: Arc<CacheMetrics> = Default::default();
+        let a = shared.shard(0, Arc::clone(&metrics));
+        let project: Arc<str> = "p".into();
+        let on = policy(CacheMode::Exact);
+        for n in 0..10u8 {
+            let Plan::Fill(fill) =
+                a.plan(&on, Directives::default(), &project, || Some(Key([n; 32])))
+            else {
+                panic!("miss");
+            };
+            a.fill(fill, false, &[b'x'; 300]);
+        }
+        // Three offers of 300 bytes fit under 1 KiB; the other seven were dropped.
+        assert_eq!(metrics.offers_dropped.get(), 7);
+        let b = shared.shard(1, Default::default());
+        let hits = (0..10u8)
+            .filter(|n| {
+                matches!(
+                    b.plan(&on, Directives::default(), &project, || Some(Key([*n; 32]))),
+                    Plan::Hit(_)
+                )
+            })
+            .count();
+        assert_eq!(hits, 3);
     }
 
     #[test]

@@ -22,6 +22,8 @@ REVOKED_WARDEN_KEY = "wdn_sdk_revoked_project_key"
 GUARDED_KEY = "wdn_sdk_guarded_project_key"
 # A Warden key whose project sends placeholders upstream and leaves them in the answer.
 REDACT_KEY = "wdn_sdk_redact_project_key"
+# A Warden key whose project caches answers (exact) and restores PII.
+CACHED_KEY = "wdn_sdk_cached_project_key"
 
 ALIASES = [
     "gpt-4o", "gpt-4o-mini", "o3", "o3-mini",
@@ -204,6 +206,21 @@ provider_keys = [
 [tenants.projects.guardrails]
 pii = "redact"
 
+# Answers are cached (exact); PII goes upstream as placeholders and comes back restored.
+[[tenants.projects]]
+id = "sdk-cached"
+api_keys = ["{cached_key}"]
+provider_keys = [
+  {{ provider = "openai", key = "{provider_key}" }},
+  {{ provider = "anthropic", key = "{provider_key}" }},
+  {{ provider = "google", key = "{provider_key}" }},
+]
+[tenants.projects.guardrails]
+pii = "restore"
+[tenants.projects.cache]
+mode = "exact"
+ttl_s = 600
+
 # Every provider rejects this project's keys (the mock answers 401 for them).
 [[tenants.projects]]
 id = "sdk-revoked"
@@ -239,6 +256,7 @@ def start_gateway(tmp, mock, extra="", env=None):
             revoked_warden_key=REVOKED_WARDEN_KEY,
             guarded_key=GUARDED_KEY,
             redact_key=REDACT_KEY,
+            cached_key=CACHED_KEY,
             revoked=REVOKED_KEY,
         )
         + extra
