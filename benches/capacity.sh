@@ -14,7 +14,9 @@
 # TRACED=1 adds a row with every request traced ([telemetry] sample_ratio 1.0, spans exported over
 # OTLP/HTTP to an nginx sink that accepts them, on the target core too). API=responses sends the
 # same prompt as a Responses request to /v1/responses (Warden converts it to chat and the chat
-# answer back; the nginx rows pass it through unchanged).
+# answer back; the nginx rows pass it through unchanged). CACHED=1 adds a row for a project with the
+# exact answer cache on: after the check request fills it, every timed request is a hit (audited,
+# the provider never asked).
 # Needs wrk and nginx (installed with apt when missing) and a release build (made when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,7 +48,7 @@ trap cleanup EXIT INT TERM
 mkdir -p "$OUT" "$work/logs"
 : >"$OUT/rounds.log"
 
-UP=19100 NGX=19101 SINK=19102 W_OFF=19110 W_ON=19120 W_G=19130 W_T=19150
+UP=19100 NGX=19101 SINK=19102 W_OFF=19110 W_ON=19120 W_G=19130 W_T=19150 W_C=19160
 # A 1 KB prompt of ordinary prose (no PII: the guarded run pays for scanning, not redaction).
 prompt=$(python3 -c 'import sys; w="the quarterly planning notes describe how teams share review duty and ship small changes often ".split(); print(" ".join(w[i % len(w)] for i in range(170))[:1024])')
 API=${API:-chat}
@@ -124,6 +126,9 @@ start_warden() { # port audit guard [binary] [traced]
   if [ "${5:-}" = traced ]; then
     printf '[telemetry]\notlp_endpoint = "http://127.0.0.1:%s/v1/traces"\n' "$SINK" >>"$work/w-$1.toml"
   fi
+  if [ "${5:-}" = cached ]; then
+    printf '[tenants.projects.cache]\nmode = "exact"\n' >>"$work/w-$1.toml"
+  fi
   taskset -c "$TARGET_CORE" "${4:-target/release/warden-dataplane}" --config "$work/w-$1.toml" \
     >"$work/logs/w-$1.out" 2>"$work/logs/w-$1.err" &
   pids+=($!)
@@ -141,6 +146,7 @@ start_warden $W_G on on
 W_B=19140
 [ -n "${BASELINE_BIN:-}" ] && start_warden $W_B on off "$BASELINE_BIN"
 [ -n "${TRACED:-}" ] && start_warden $W_T on off target/release/warden-dataplane traced
+[ -n "${CACHED:-}" ] && start_warden $W_C on off target/release/warden-dataplane cached
 
 cat >"$work/post.lua" <<LUA
 wrk.method = "POST"
@@ -150,7 +156,7 @@ wrk.body = [[$body]]
 LUA
 
 # Every target must answer the request correctly before it is timed.
-for port in $UP $NGX $W_OFF $W_ON $W_G ${BASELINE_BIN:+$W_B} ${TRACED:+$W_T}; do
+for port in $UP $NGX $W_OFF $W_ON $W_G ${BASELINE_BIN:+$W_B} ${TRACED:+$W_T} ${CACHED:+$W_C}; do
   code=$(curl -s -o "$work/check.json" -w '%{http_code}' -H 'Content-Type: application/json' \
     -H 'Authorization: Bearer wdn_capacity_bench_key_0123456789abcdef' -d "$body" "http://127.0.0.1:$port$path")
   if [ "$code" != 200 ] || ! grep -qE '"(content|text)":"ok"' "$work/check.json"; then
@@ -189,6 +195,10 @@ if [ -n "${TRACED:-}" ]; then
   names+=("Warden, audit on, every request traced")
   ports+=($W_T)
 fi
+if [ -n "${CACHED:-}" ]; then
+  names+=("Warden, audit on, exact cache hits")
+  ports+=($W_C)
+fi
 declare -A best_rps best_p50 best_p99
 for round in $(seq 1 "$ROUNDS"); do
   for i in "${!ports[@]}"; do
@@ -225,6 +235,10 @@ machine="$(lscpu | sed -n 's/^Model name: *//p' | head -1), $(nproc) cores, $(fr
   if [ -n "${TRACED:-}" ]; then
     spans=$(curl -fsS "http://127.0.0.1:$((W_T + 1))/metrics" | sed -n 's/^warden_trace_spans_\(exported\|dropped\|failed\)_total /\1 /p' | tr '\n' ' ')
     echo "Traced target's spans: $spans(counts at the end of the run)."
+  fi
+  if [ -n "${CACHED:-}" ]; then
+    hits=$(curl -fsS "http://127.0.0.1:$((W_C + 1))/metrics" | sed -n 's/^warden_cache_lookups_total{result="\(hit\|miss\)"} /\1 /p' | tr '\n' ' ')
+    echo "Cached target's lookups: $hits(the one miss is the check request that filled the entry)."
   fi
   echo "Audit log of the audit-on target: $recs records, $(python3 -c "print(round(2 * $plain / max($recs, 1)))") B per request plain (two records each), $(python3 -c "print(round(2 * $stored / max($recs, 1)))") B per request as stored ($(ls "$work/state-$W_ON"/audit/ | grep -c '\.zst$') of $(ls "$work/state-$W_ON"/audit/ | grep -c '^segment-') segments compressed by then)."
 } | tee "$OUT/report.md"

@@ -27,7 +27,7 @@
 
 pub mod store;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -113,6 +113,18 @@ pub struct Cache {
     salt: [u8; 32],
     pub max_entry: usize,
     pub metrics: Arc<CacheMetrics>,
+    /// Bytes of streams being recorded for the cache on this shard, and their bound (a quarter
+    /// of the shard's share): many long streams at once cannot each hold `max_entry`.
+    recording: Cell<usize>,
+    recording_limit: usize,
+}
+
+/// A stream's bytes on their way into the cache, counted against the shard's bound while they
+/// last (released when dropped, however the stream ended).
+pub struct Recording<'c> {
+    cache: &'c Cache,
+    fill: Option<Fill>,
+    bytes: Vec<u8>,
 }
 
 /// What every shard's cache is made from: the salt, the inboxes, the bounds.
@@ -226,6 +238,8 @@ impl Shared {
             salt: self.salt,
             max_entry: self.max_entry,
             metrics,
+            recording: Cell::new(0),
+            recording_limit: (self.per_shard / 4).max(self.max_entry),
         }
     }
 }
@@ -329,11 +343,60 @@ impl Cache {
         }
     }
 
+    /// Start recording a stream for `fill`.
+    pub fn record(&self, fill: Fill) -> Recording<'_> {
+        Recording {
+            cache: self,
+            fill: Some(fill),
+            bytes: Vec::new(),
+        }
+    }
+
     fn keep(&self, store: &mut Store, entry: Arc<Entry>, project_cap: usize) {
         let done = store.insert(entry, project_cap);
         self.metrics.evictions.add(done.evicted);
         self.metrics.bytes.set(store.bytes() as i64);
         self.metrics.entries.set(store.len() as i64);
+    }
+}
+
+impl Recording<'_> {
+    /// Add decoded stream bytes; past `max_entry` or the shard's bound for recordings, the
+    /// recording is abandoned (the stream goes on, uncached).
+    pub fn push(&mut self, data: &[u8]) {
+        if self.fill.is_none() {
+            return;
+        }
+        let c = self.cache;
+        let total = c.recording.get() + data.len();
+        if self.bytes.len() + data.len() > c.max_entry || total > c.recording_limit {
+            c.metrics.too_big.inc();
+            self.abandon();
+            return;
+        }
+        c.recording.set(total);
+        self.bytes.extend_from_slice(data);
+    }
+
+    /// The stream ended cleanly: keep it.
+    pub fn finish(mut self) {
+        if let Some(fill) = self.fill.take() {
+            self.cache.fill(fill, true, &self.bytes);
+        }
+    }
+
+    fn abandon(&mut self) {
+        self.fill = None;
+        self.cache
+            .recording
+            .set(self.cache.recording.get() - self.bytes.len());
+        self.bytes = Vec::new();
+    }
+}
+
+impl Drop for Recording<'_> {
+    fn drop(&mut self) {
+        self.abandon();
     }
 }
 
@@ -457,6 +520,44 @@ mod tests {
             })
             .count();
         assert_eq!(hits, 3);
+    }
+
+    #[test]
+    fn streams_being_recorded_share_one_bound_and_give_it_back() {
+        // 8 KiB per shard: recordings may hold 2 KiB at once; one entry at most 1536 bytes.
+        let shared = Shared::new(1, 8 << 10, 1536).unwrap();
+        let metrics: Arc<CacheMetrics> = Default::default();
+        let c = shared.shard(0, Arc::clone(&metrics));
+        let project: Arc<str> = "p".into();
+        let on = policy(CacheMode::Exact);
+        let fill = |n: u8| match c.plan(&on, Directives::default(), &project, || {
+            Some(Key([n; 32]))
+        }) {
+            Plan::Fill(f) => f,
+            _ => panic!("miss"),
+        };
+        let mut a = c.record(fill(1));
+        let mut b = c.record(fill(2));
+        a.push(&[b'a'; 1200]);
+        b.push(&[b'b'; 1200]);
+        assert_eq!(metrics.too_big.get(), 1, "the second did not fit beside the first");
+        b.finish();
+        a.push(&[b'a'; 400]);
+        assert_eq!(metrics.too_big.get(), 2, "past one entry's bound");
+        drop(a);
+        assert_eq!(c.recording.get(), 0, "both gave their bytes back");
+        let mut d = c.record(fill(3));
+        d.push(&[b'd'; 1500]);
+        d.finish();
+        assert_eq!(c.recording.get(), 0);
+        assert!(matches!(
+            c.plan(&on, Directives::default(), &project, || Some(Key([3; 32]))),
+            Plan::Hit(e) if e.body.len() == 1500 && e.event_stream
+        ));
+        assert!(matches!(
+            c.plan(&on, Directives::default(), &project, || Some(Key([2; 32]))),
+            Plan::Fill(_)
+        ));
     }
 
     #[test]

@@ -93,7 +93,7 @@ pub async fn run<S: AsyncWriteRent>(
         cache,
     } = stream;
     // The provider's decoded bytes, kept while they fit in a cache entry.
-    let mut recording = cache.map(|fill| (fill, Vec::new()));
+    let mut recording = cache.map(|fill| shard.cache.record(fill));
     client.out.clear();
     {
         let added = req.headers.borrow();
@@ -129,13 +129,8 @@ pub async fn run<S: AsyncWriteRent>(
             Err(e) => return fail(shard, client, &e, (dialect, &mut egress), req, sent_at).await,
         };
         req.audit.borrow_mut().answer_bytes += data.len() as u64;
-        if let Some((_, kept)) = recording.as_mut() {
-            if kept.len() + data.len() > shard.cache.max_entry {
-                shard.cache.metrics.too_big.inc();
-                recording = None;
-            } else {
-                kept.extend_from_slice(&data);
-            }
+        if let Some(r) = recording.as_mut() {
+            r.push(&data);
         }
         if framer.push(&data).is_err() {
             let e = Error::new(
@@ -231,8 +226,8 @@ pub async fn run<S: AsyncWriteRent>(
                 // Kept before the client has the end, so its next request finds it.
                 Ok(()) => {
                     let blocked = guard.as_deref().is_some_and(ResponseGuard::blocked_any);
-                    if let Some((fill, kept)) = recording.take().filter(|_| !blocked) {
-                        shard.cache.fill(fill, true, &kept);
+                    if let Some(r) = recording.take().filter(|_| !blocked) {
+                        r.finish();
                     }
                 }
             }

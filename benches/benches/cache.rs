@@ -1,0 +1,106 @@
+//! The answer cache on the shard: what a lookup costs — the key (the upstream body spliced and
+//! hashed with SHA-256) and the store's get — for a 1 KiB and a 16 KiB chat request, in a store
+//! holding 100 000 entries; and a fill. The issue's aim: an exact-hit lookup within 5 µs.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use warden_dataplane::cache::{Directives, Key, Plan, Shared};
+use warden_dataplane::proxy::request::openai_body_key;
+use warden_dataplane::route::inspect_chat;
+use warden_dataplane::state::RouteTarget;
+use warden_shared::catalog::{ModelKind, Provider};
+use warden_shared::snapshot::{CacheMode, CachePolicy};
+
+fn chat_body(prompt_bytes: usize) -> Vec<u8> {
+    let prompt = "lorem ipsum ".repeat(prompt_bytes / 12);
+    format!(
+        r#"{{"messages":[{{"role":"system","content":"You are terse."}},{{"role":"user","content":"{prompt}"}}],"model":"gpt-4o-mini","stream":true,"temperature":0}}"#
+    )
+    .into_bytes()
+}
+
+fn lookup(c: &mut Criterion) {
+    let target = RouteTarget {
+        alias: "gpt-4o-mini".into(),
+        provider: Provider::OpenAi,
+        kind: ModelKind::Chat,
+        upstream_model: "gpt-4o-mini-2024-07-18".into(),
+        fallbacks: Vec::new(),
+    };
+    let shared = Shared::new(1, 1 << 30, 1 << 20).unwrap();
+    let cache = shared.shard(0, Default::default());
+    let project: Arc<str> = "acme-prod".into();
+    let policy = CachePolicy {
+        mode: CacheMode::Exact,
+        ..CachePolicy::default()
+    };
+    // 100 000 entries of 1 KiB answers.
+    let answer = vec![b'a'; 1024];
+    for i in 0u32..100_000 {
+        let mut h = cache.hasher(&project);
+        h.part(&i.to_le_bytes());
+        let key = h.finish();
+        if let Plan::Fill(fill) = cache.plan(&policy, Directives::default(), &project, || Some(key))
+        {
+            cache.fill(fill, true, &answer);
+        }
+    }
+    let mut g = c.benchmark_group("cache");
+    for size in [1024usize, 16 * 1024] {
+        let body = chat_body(size);
+        let mut scratch = Vec::new();
+        let fields = inspect_chat(&body, &mut scratch).unwrap();
+        let key = || {
+            let mut h = cache.hasher(&project);
+            h.part(b"openai");
+            openai_body_key(&body, &fields, &target, &[], &mut h).unwrap();
+            h.finish()
+        };
+        let k = key();
+        if let Plan::Fill(fill) = cache.plan(&policy, Directives::default(), &project, || Some(k)) {
+            cache.fill(fill, true, &answer);
+        }
+        g.throughput(Throughput::Bytes(body.len() as u64));
+        g.bench_with_input(BenchmarkId::new("key", size), &body, |b, _| {
+            b.iter(|| black_box(key()))
+        });
+        g.bench_with_input(BenchmarkId::new("key_and_hit", size), &body, |b, _| {
+            b.iter(|| {
+                let plan = cache.plan(&policy, Directives::default(), &project, || Some(key()));
+                assert!(matches!(plan, Plan::Hit(_)));
+                black_box(plan)
+            })
+        });
+    }
+    g.throughput(Throughput::Elements(1));
+    let miss = Key([7; 32]);
+    g.bench_function("get_miss_100k", |b| {
+        b.iter(|| {
+            black_box(cache.plan(&policy, Directives::default(), &project, || {
+                Some(miss)
+            }))
+        })
+    });
+    let mut n = 1_000_000u32;
+    g.bench_function("miss_and_fill_1k", |b| {
+        b.iter(|| {
+            n += 1;
+            let mut h = cache.hasher(&project);
+            h.part(&n.to_le_bytes());
+            let key = h.finish();
+            if let Plan::Fill(fill) =
+                cache.plan(&policy, Directives::default(), &project, || Some(key))
+            {
+                cache.fill(fill, true, &answer);
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, lookup);
+criterion_main!(benches);
