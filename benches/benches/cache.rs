@@ -79,11 +79,7 @@ fn lookup(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     let miss = Key([7; 32]);
     g.bench_function("get_miss_100k", |b| {
-        b.iter(|| {
-            black_box(cache.plan(&policy, Directives::default(), &project, || {
-                Some(miss)
-            }))
-        })
+        b.iter(|| black_box(cache.plan(&policy, Directives::default(), &project, || Some(miss))))
     });
     let mut n = 1_000_000u32;
     g.bench_function("miss_and_fill_1k", |b| {

@@ -530,9 +530,8 @@ mod tests {
         let c = shared.shard(0, Arc::clone(&metrics));
         let project: Arc<str> = "p".into();
         let on = policy(CacheMode::Exact);
-        let fill = |n: u8| match c.plan(&on, Directives::default(), &project, || {
-            Some(Key([n; 32]))
-        }) {
+        let fill = |n: u8| match c.plan(&on, Directives::default(), &project, || Some(Key([n; 32])))
+        {
             Plan::Fill(f) => f,
             _ => panic!("miss"),
         };
@@ -540,7 +539,11 @@ mod tests {
         let mut b = c.record(fill(2));
         a.push(&[b'a'; 1200]);
         b.push(&[b'b'; 1200]);
-        assert_eq!(metrics.too_big.get(), 1, "the second did not fit beside the first");
+        assert_eq!(
+            metrics.too_big.get(),
+            1,
+            "the second did not fit beside the first"
+        );
         b.finish();
         a.push(&[b'a'; 400]);
         assert_eq!(metrics.too_big.get(), 2, "past one entry's bound");
