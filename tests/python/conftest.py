@@ -243,24 +243,26 @@ class Gateway(str):
         return f"{self}/v1"
 
 
+def config_text(tmp, mock):
+    """CONFIG for a gateway whose state lives in `tmp`, in front of `mock`."""
+    return CONFIG.format(
+        state=pathlib.Path(tmp) / "state",
+        mock=mock,
+        warden_key=WARDEN_KEY,
+        provider_key=PROVIDER_KEY,
+        revoked_warden_key=REVOKED_WARDEN_KEY,
+        guarded_key=GUARDED_KEY,
+        redact_key=REDACT_KEY,
+        cached_key=CACHED_KEY,
+        revoked=REVOKED_KEY,
+    )
+
+
 def start_gateway(tmp, mock, extra="", env=None):
     """Start a gateway in `tmp` in front of `mock` (its config: CONFIG, then `extra`).
     Returns (process, Gateway)."""
     path = pathlib.Path(tmp) / "dataplane.toml"
-    path.write_text(
-        CONFIG.format(
-            state=pathlib.Path(tmp) / "state",
-            mock=mock,
-            warden_key=WARDEN_KEY,
-            provider_key=PROVIDER_KEY,
-            revoked_warden_key=REVOKED_WARDEN_KEY,
-            guarded_key=GUARDED_KEY,
-            redact_key=REDACT_KEY,
-            cached_key=CACHED_KEY,
-            revoked=REVOKED_KEY,
-        )
-        + extra
-    )
+    path.write_text(config_text(tmp, mock) + extra)
     proc, line = _start(
         [str(BIN_DIR / "warden-dataplane"), "--config", str(path)],
         {"WARDEN_LOG": "warn", **(env or {})},

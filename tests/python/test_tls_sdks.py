@@ -12,10 +12,7 @@ import pytest
 from google import genai
 from google.genai import types as genai_types
 
-from conftest import (
-    BIN_DIR, CONFIG, GUARDED_KEY, PROVIDER_KEY, REDACT_KEY, REVOKED_KEY, REVOKED_WARDEN_KEY,
-    WARDEN_KEY, _addr_after, _start, keep_for_scan,
-)
+from conftest import BIN_DIR, WARDEN_KEY, _addr_after, _start, config_text, keep_for_scan
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "tls"
 CA = str(FIXTURES / "ca.pem")
@@ -30,11 +27,7 @@ def https_gateway(request, mock):
     """`https://localhost:PORT` of a gateway serving the test certificate."""
     with tempfile.TemporaryDirectory() as tmp:
         path = pathlib.Path(tmp) / "dataplane.toml"
-        text = CONFIG.format(
-            state=pathlib.Path(tmp) / "state", mock=mock, warden_key=WARDEN_KEY,
-            provider_key=PROVIDER_KEY, revoked_warden_key=REVOKED_WARDEN_KEY,
-            guarded_key=GUARDED_KEY, redact_key=REDACT_KEY, revoked=REVOKED_KEY,
-        )
+        text = config_text(tmp, mock)
         text += f'\n[tls]\ncert_file = "{FIXTURES / "server.pem"}"\nkey_file = "{FIXTURES / "server.key"}"\n'
         path.write_text(text)
         env = {"WARDEN_LOG": "warn"}
