@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what building and testing Warden needs on a Debian machine, when it is missing:
 # a C toolchain (ring, mimalloc and SQLite build C), pkg-config, Hyperscan (guardrails), and
-# Python's venv for the SDK tests, Node and npm for the JavaScript client tests.
+# Python's venv for the SDK tests, Node and npm for the JavaScript client tests, and a Redis server
+# on 127.0.0.1:6379 for the answer cache's shared tier (started when none answers there).
 # Rust itself comes from rustup (https://rustup.rs); Debian's packaged rustc is too old.
 set -euo pipefail
 
@@ -16,6 +17,11 @@ command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 # Hyperscan, for the guardrails (linked through pkg-config).
 pkg-config --exists libhs 2>/dev/null || missing+=(libhyperscan-dev)
+# Redis answering on 127.0.0.1:6379 (the cache's shared tier, tests/tests/cache.rs).
+redis_up() { (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; }
+if ! redis_up && ! command -v redis-server >/dev/null 2>&1; then
+  missing+=(redis-server)
+fi
 
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
@@ -23,6 +29,16 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}" >&2
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! redis_up; then
+  echo "starting redis-server on 127.0.0.1:6379" >&2
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no >/dev/null
+  for _ in $(seq 1 50); do
+    redis_up && break
+    sleep 0.1
+  done
+  redis_up || { echo "redis-server did not start on 127.0.0.1:6379" >&2; exit 1; }
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -31,7 +31,7 @@ fn lookup(c: &mut Criterion) {
         upstream_model: "gpt-4o-mini-2024-07-18".into(),
         fallbacks: Vec::new(),
     };
-    let shared = Shared::new(1, 1 << 30, 1 << 20).unwrap();
+    let shared = Shared::new(1, 1 << 30, 1 << 20, None, None).unwrap();
     let cache = shared.shard(0, Default::default());
     let project: Arc<str> = "acme-prod".into();
     let policy = CachePolicy {

@@ -25,9 +25,11 @@
 //! `[cache] max_entry_kb`, requests with `Cache-Control: no-store`. `no-cache` skips the lookup
 //! and refreshes the entry.
 
+pub mod redis;
 pub mod store;
 
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -117,6 +119,9 @@ pub struct Cache {
     /// of the shard's share): many long streams at once cannot each hold `max_entry`.
     recording: Cell<usize>,
     recording_limit: usize,
+    /// The shared tier (`[cache] redis_url`), and the writes to it in flight on this shard.
+    remote: Option<Rc<redis::Redis>>,
+    remote_writes: Rc<Cell<usize>>,
 }
 
 /// A stream's bytes on their way into the cache, counted against the shard's bound while they
@@ -134,7 +139,11 @@ pub struct Shared {
     inboxes: Vec<Arc<Inbox>>,
     per_shard: usize,
     max_entry: usize,
+    remote: Option<(redis::Target, Duration)>,
 }
+
+/// Writes to the shared tier one shard may have in flight; past it a fill stays local (counted).
+const REMOTE_WRITES: usize = 64;
 
 /// Entries other shards filled, waiting for this shard's next lookup.
 struct Inbox {
@@ -202,10 +211,23 @@ impl Directives {
 }
 
 impl Shared {
-    /// `memory` bytes in all, split evenly across `shards`.
-    pub fn new(shards: usize, memory: usize, max_entry: usize) -> Result<Shared, String> {
-        let mut salt = [0u8; 32];
-        getrandom::fill(&mut salt).map_err(|e| format!("random source: {e}"))?;
+    /// `memory` bytes in all, split evenly across `shards`; keys salted with `salt` (random when
+    /// `None`: the shared tier needs one every data plane of the deployment derives alike).
+    pub fn new(
+        shards: usize,
+        memory: usize,
+        max_entry: usize,
+        salt: Option<[u8; 32]>,
+        remote: Option<(redis::Target, Duration)>,
+    ) -> Result<Shared, String> {
+        let salt = match salt {
+            Some(s) => s,
+            None => {
+                let mut s = [0u8; 32];
+                getrandom::fill(&mut s).map_err(|e| format!("random source: {e}"))?;
+                s
+            }
+        };
         let per_shard = memory / shards.max(1);
         Ok(Shared {
             salt,
@@ -220,6 +242,7 @@ impl Shared {
                 .collect(),
             per_shard,
             max_entry,
+            remote,
         })
     }
 
@@ -240,6 +263,14 @@ impl Shared {
             metrics,
             recording: Cell::new(0),
             recording_limit: (self.per_shard / 4).max(self.max_entry),
+            remote: self.remote.as_ref().map(|(target, timeout)| {
+                Rc::new(redis::Redis::new(
+                    target.clone(),
+                    *timeout,
+                    self.max_entry + 1024,
+                ))
+            }),
+            remote_writes: Rc::new(Cell::new(0)),
         }
     }
 }
@@ -292,8 +323,53 @@ impl Cache {
                 Plan::Hit(entry)
             }
             None => {
-                self.metrics.lookups.miss.inc();
+                // With a shared tier, the miss is counted once it has been asked too.
+                if self.remote.is_none() {
+                    self.metrics.lookups.miss.inc();
+                }
                 Plan::Fill(fill)
+            }
+        }
+    }
+
+    /// A local miss asked of the shared tier: its entry (kept here too) or still a miss. Redis
+    /// being away or slow is a miss, counted.
+    pub async fn remote_lookup(&self, plan: Plan) -> Plan {
+        let (Some(remote), Plan::Fill(fill)) = (&self.remote, &plan) else {
+            return plan;
+        };
+        if fill.refresh {
+            return plan;
+        }
+        let found = match remote.get(&fill.key).await {
+            Ok(found) => found,
+            Err(_) => {
+                self.metrics.remote_errors.inc();
+                None
+            }
+        };
+        let now_ms = redis::now_ms();
+        match found {
+            Some(f) if f.project == *fill.project && f.expires_ms > now_ms => {
+                let entry = Arc::new(Entry {
+                    key: fill.key,
+                    project: Arc::clone(&fill.project),
+                    event_stream: f.event_stream,
+                    body: f.body.into(),
+                    expires: Instant::now() + Duration::from_millis(f.expires_ms - now_ms),
+                });
+                self.keep(
+                    &mut self.store.borrow_mut(),
+                    Arc::clone(&entry),
+                    fill.project_cap,
+                );
+                self.metrics.lookups.hit.inc();
+                self.metrics.remote_hits.inc();
+                Plan::Hit(entry)
+            }
+            _ => {
+                self.metrics.lookups.miss.inc();
+                plan
             }
         }
     }
@@ -341,6 +417,30 @@ impl Cache {
                 self.metrics.offers_dropped.inc();
             }
         }
+        if let Some(remote) = &self.remote {
+            self.write_remote(remote, &entry, fill.ttl);
+        }
+    }
+
+    /// Keep `entry` in the shared tier too, in the background: the answer does not wait on it.
+    fn write_remote(&self, remote: &Rc<redis::Redis>, entry: &Arc<Entry>, ttl: Duration) {
+        let inflight = &self.remote_writes;
+        if inflight.get() >= REMOTE_WRITES {
+            self.metrics.remote_errors.inc();
+            return;
+        }
+        inflight.set(inflight.get() + 1);
+        let (remote, entry, inflight) = (Rc::clone(remote), Arc::clone(entry), Rc::clone(inflight));
+        let metrics = Arc::clone(&self.metrics);
+        let expires_ms = redis::now_ms() + ttl.as_millis() as u64;
+        monoio::spawn(async move {
+            let head = (entry.event_stream, expires_ms, &*entry.project);
+            match remote.set(&entry.key, head, &entry.body).await {
+                Ok(()) => metrics.remote_fills.inc(),
+                Err(_) => metrics.remote_errors.inc(),
+            }
+            inflight.set(inflight.get() - 1);
+        });
     }
 
     /// Start recording a stream for `fill`.
@@ -450,7 +550,7 @@ mod tests {
 
     #[test]
     fn a_fill_reaches_the_other_shards_and_only_its_project() {
-        let shared = Shared::new(2, 1 << 20, 1 << 16).unwrap();
+        let shared = Shared::new(2, 1 << 20, 1 << 16, None, None).unwrap();
         let a = shared.shard(0, Default::default());
         let b = shared.shard(1, Default::default());
         let project: Arc<str> = "p1".into();
@@ -495,7 +595,7 @@ mod tests {
     #[test]
     fn an_idle_shard_cannot_be_made_to_hold_more_than_its_inbox_bound() {
         // 4 KiB per shard: an inbox holds at most 1 KiB of offers.
-        let shared = Shared::new(2, 8 << 10, 512).unwrap();
+        let shared = Shared::new(2, 8 << 10, 512, None, None).unwrap();
         let metrics: Arc<CacheMetrics> = Default::default();
         let a = shared.shard(0, Arc::clone(&metrics));
         let project: Arc<str> = "p".into();
@@ -525,7 +625,7 @@ mod tests {
     #[test]
     fn streams_being_recorded_share_one_bound_and_give_it_back() {
         // 8 KiB per shard: recordings may hold 2 KiB at once; one entry at most 1536 bytes.
-        let shared = Shared::new(1, 8 << 10, 1536).unwrap();
+        let shared = Shared::new(1, 8 << 10, 1536, None, None).unwrap();
         let metrics: Arc<CacheMetrics> = Default::default();
         let c = shared.shard(0, Arc::clone(&metrics));
         let project: Arc<str> = "p".into();
@@ -565,7 +665,7 @@ mod tests {
 
     #[test]
     fn keys_differ_by_project_and_by_how_parts_split() {
-        let shared = Shared::new(1, 1 << 20, 1 << 16).unwrap();
+        let shared = Shared::new(1, 1 << 20, 1 << 16, None, None).unwrap();
         let c = shared.shard(0, Default::default());
         let key = |project: &str, parts: &[&[u8]]| {
             let mut h = c.hasher(project);

@@ -100,7 +100,7 @@ pub struct Limits {
 }
 
 /// The answer cache's memory (`[cache]`); projects opt in with `[tenants.projects.cache]`.
-#[derive(Deserialize, Debug, Clone, Copy)]
+#[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields, default)]
 pub struct Cache {
     /// Bytes of cached answers the data plane keeps, split evenly across its shards (each shard
@@ -108,6 +108,11 @@ pub struct Cache {
     pub memory_mb: u64,
     /// The largest answer kept, in KiB; bigger answers are served and not kept.
     pub max_entry_kb: u64,
+    /// A Redis server the data planes of a deployment share as a second tier
+    /// (`redis://[:password@]host:port[/db]`); needs `master_key_file` (the keys' salt).
+    pub redis_url: Option<String>,
+    /// Each shared-tier read or write, connection included.
+    pub redis_timeout_ms: u64,
 }
 
 impl Default for Cache {
@@ -115,6 +120,8 @@ impl Default for Cache {
         Cache {
             memory_mb: 256,
             max_entry_kb: 1024,
+            redis_url: None,
+            redis_timeout_ms: 50,
         }
     }
 }
@@ -261,6 +268,9 @@ impl Config {
         let c = &self.cache;
         if c.memory_mb > 1 << 20 || c.max_entry_kb == 0 || c.max_entry_kb > 64 * 1024 {
             return Err("cache: memory_mb at most 1048576, max_entry_kb 1..=65536".into());
+        }
+        if c.redis_url.is_some() && self.master_key_file.is_none() {
+            return Err("cache.redis_url needs master_key_file: the data planes sharing the cache derive its keys from the master key".into());
         }
         if self.control_plane.is_some() {
             if self.control_plane_token_file.is_none()

@@ -98,6 +98,35 @@ fn main() -> ExitCode {
     }
 }
 
+/// The answer cache's bounds, and its shared tier: keys salted from the master key so that every
+/// data plane of the deployment computes the same ones.
+fn cache_tiers(
+    config: &Config,
+    keyring: &warden_shared::vault::Keyring,
+) -> anyhow::Result<warden_dataplane::cache::Shared> {
+    let c = &config.cache;
+    let remote = match &c.redis_url {
+        Some(url) => Some((
+            warden_dataplane::cache::redis::Target::parse(url).map_err(anyhow::Error::msg)?,
+            Duration::from_millis(c.redis_timeout_ms.max(1)),
+        )),
+        None => None,
+    };
+    let salt = match (&remote, keyring.current()) {
+        (Some(_), Some(master)) => Some(*master.derive(b"warden answer cache key salt")),
+        (Some(_), None) => anyhow::bail!("cache.redis_url needs a master key"),
+        (None, _) => None,
+    };
+    warden_dataplane::cache::Shared::new(
+        config.shard_count(),
+        (c.memory_mb as usize) << 20,
+        (c.max_entry_kb as usize) << 10,
+        salt,
+        remote,
+    )
+    .map_err(anyhow::Error::msg)
+}
+
 fn run(config: Config) -> anyhow::Result<()> {
     // A file-size limit hit by the audit writer must fail that write (EFBIG, handled as a disk
     // error: fail closed, recover), not kill the process with SIGXFSZ.
@@ -189,12 +218,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         warden_dataplane::guard::custom::compile_all(&snapshot).map_err(anyhow::Error::msg)?,
     );
     let mut drains = Vec::with_capacity(shards);
-    let cache = warden_dataplane::cache::Shared::new(
-        shards,
-        (config.cache.memory_mb as usize) << 20,
-        (config.cache.max_entry_kb as usize) << 10,
-    )
-    .map_err(anyhow::Error::msg)?;
+    let cache = cache_tiers(&config, &keyring)?;
     let (ready_tx, ready_rx) = mpsc::channel();
     for (id, listener) in listeners.into_iter().enumerate() {
         let (drain_tx, drain_rx) = futures_channel::oneshot::channel();

@@ -109,6 +109,9 @@ pub async fn handle<S: AsyncWriteRent>(
     };
     let (attempts, mut delivery, admission, cache) = planned;
     let answered = async {
+        // The shared tier, when there is one, after a local miss; then the header.
+        let cache = shard.cache.remote_lookup(cache).await;
+        note_cache(req, &cache);
         // 8. The `request` audit record, before anything is sent.
         req.audit_request(shard).await?;
         // 9. The first answer that is the client's: the cached one, or the first a provider
@@ -140,26 +143,31 @@ pub async fn handle<S: AsyncWriteRent>(
     answered
 }
 
-/// What the cache does for this request (see `cache.rs`), and the `x-warden-cache` header that
-/// says so. A hit is marked in the audit entry, and no key is named there: none was opened.
+/// What the cache does for this request (see `cache.rs`): the project's policy, the client's
+/// directives, this shard's entries.
 pub fn cache_plan(
     shard: &Shard,
     req: &Request<'_>,
     caller: &Caller<'_>,
     attempts: &[attempt::Attempt<'_>],
 ) -> crate::cache::Plan {
-    use crate::cache::{Hit, Plan, Status};
     let project = caller.project;
-    let plan = shard
+    shard
         .cache
         .plan(&project.cache, req.head.cache, &project.id, || {
             let first = attempts.first()?;
             first
                 .cache_key(shard.cache.hasher(&project.id), req.body)
                 .ok()
-        });
-    let status = match &plan {
-        Plan::Off => return plan,
+        })
+}
+
+/// The `x-warden-cache` header that says what the cache did; a hit is marked in the audit entry,
+/// and no key is named there: none was opened.
+fn note_cache(req: &Request<'_>, plan: &crate::cache::Plan) {
+    use crate::cache::{Hit, Plan, Status};
+    let status = match plan {
+        Plan::Off => return,
         Plan::Bypass => Status::Bypass,
         Plan::Fill(f) if f.refresh => Status::Bypass,
         Plan::Fill(_) => Status::Miss,
@@ -174,7 +182,6 @@ pub fn cache_plan(
     req.headers
         .borrow_mut()
         .push(("x-warden-cache", status.header().to_vec()));
-    plan
 }
 
 /// Run the project's guardrails over a parsed request and record the verdicts; a block is the

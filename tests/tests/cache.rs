@@ -473,3 +473,87 @@ fn the_admin_api_sets_the_policy_and_billing_shows_hits_and_savings() {
     });
     assert!(asked.is_some());
 }
+
+/// `[cache] redis_url`: data planes of one deployment (same master key) share answers through
+/// Redis; another deployment's data plane (another master key) computes other keys and never
+/// reads them; a Redis that is away costs a miss, never the request.
+#[test]
+fn data_planes_with_one_master_key_share_answers_through_redis() {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mock = Mock::start(&[]);
+    let dir = warden_tests::TempDir::new("cache-redis");
+    let key_file = |name: &str| {
+        let path = dir.0.join(name);
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .unwrap()
+            .write_all(&key)
+            .unwrap();
+        path
+    };
+    let with_redis = |key: &std::path::Path, url: &str| {
+        cached(&mock, 1, "mode = \"exact\"", "").replace(
+            "io_uring_entries = 256\n",
+            &format!(
+                "io_uring_entries = 256\nmaster_key_file = \"{}\"\n[cache]\nredis_url = \"{url}\"\n",
+                key.display()
+            ),
+        )
+    };
+    let (ours, theirs) = (key_file("ours.key"), key_file("theirs.key"));
+    let redis = "redis://127.0.0.1:6379/0";
+    let a = Gateway::start(Driver::IoUring, &with_redis(&ours, redis));
+    let b = Gateway::start(Driver::Epoll, &with_redis(&ours, redis));
+    let c = Gateway::start(Driver::IoUring, &with_redis(&theirs, redis));
+    let body = chat_body("gpt-4o", "shared between data planes", false);
+    assert_eq!(a.chat(&body).header("x-warden-cache"), Some("miss"));
+    let written = eventually(Duration::from_secs(10), || {
+        a.metric("warden_cache_remote_fills_total") == Some(1)
+    });
+    assert!(written.is_some(), "{}", a.metrics());
+    let shared = b.chat(&body);
+    assert_eq!(shared.status, 200);
+    assert_eq!(
+        shared.header("x-warden-cache"),
+        Some("hit"),
+        "{}",
+        b.metrics()
+    );
+    assert_eq!(b.metric("warden_cache_remote_hits_total"), Some(1));
+    assert_eq!(upstream_calls(&mock), 1);
+    // Another deployment: its own keys, its own miss.
+    assert_eq!(c.chat(&body).header("x-warden-cache"), Some("miss"));
+    assert_eq!(upstream_calls(&mock), 2);
+    // Nothing listens here: every request is answered, and the errors are counted.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let away = Gateway::start(
+        Driver::IoUring,
+        &with_redis(&ours, &format!("redis://127.0.0.1:{port}")),
+    );
+    for _ in 0..2 {
+        let r = away.chat(&chat_body("gpt-4o", "redis is away", false));
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let counted = eventually(Duration::from_secs(10), || {
+        away.metric("warden_cache_remote_errors_total")
+            .is_some_and(|n| n >= 1)
+    });
+    assert!(counted.is_some(), "{}", away.metrics());
+    // Without a master key there is no salt the data planes could share.
+    let err = Gateway::fails_to_start(
+        Driver::IoUring,
+        &cached(&mock, 1, "mode = \"exact\"", "").replace(
+            "io_uring_entries = 256\n",
+            "io_uring_entries = 256\n[cache]\nredis_url = \"redis://127.0.0.1:6379\"\n",
+        ),
+    );
+    assert!(err.contains("needs master_key_file"), "{err}");
+}

@@ -18,6 +18,12 @@ pub struct CacheMetrics {
     pub offers_dropped: Counter,
     pub bytes: Gauge,
     pub entries: Gauge,
+    /// Hits answered by the shared tier (Redis), counted in `lookups.hit` too.
+    pub remote_hits: Counter,
+    /// Answers written to the shared tier.
+    pub remote_fills: Counter,
+    /// Shared-tier reads and writes that failed, timed out or were skipped (too many in flight).
+    pub remote_errors: Counter,
 }
 
 /// Lookups, by what the `x-warden-cache` header said.
@@ -57,6 +63,21 @@ pub fn render(out: &mut String, shards: &[&CacheMetrics]) {
             "warden_cache_too_big_total",
             "Answers larger than [cache] max_entry_kb, not kept.",
             sum(&|m| m.too_big.get()),
+        ),
+        (
+            "warden_cache_remote_hits_total",
+            "Hits answered by the shared tier ([cache] redis_url), counted as hits too.",
+            sum(&|m| m.remote_hits.get()),
+        ),
+        (
+            "warden_cache_remote_fills_total",
+            "Answers written to the shared tier.",
+            sum(&|m| m.remote_fills.get()),
+        ),
+        (
+            "warden_cache_remote_errors_total",
+            "Shared-tier reads and writes that failed, timed out or were skipped (64 writes in flight per shard); a failed read is a miss.",
+            sum(&|m| m.remote_errors.get()),
         ),
         (
             "warden_cache_offers_dropped_total",
