@@ -14,6 +14,9 @@ use rkyv::{Archive, Deserialize, Serialize};
 use crate::catalog::{ModelRoute, Provider};
 use crate::vault::SealedKey;
 
+mod cache;
+pub use cache::{CacheMode, CachePolicy};
+
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     /// Monotonic; a data plane acknowledges the version it serves.
@@ -410,96 +413,6 @@ impl Default for GuardrailPolicy {
             content_safety: GuardAction::Off,
             response_pii: GuardAction::Off,
             response_secrets: GuardAction::Off,
-        }
-    }
-}
-
-/// Which answers a project serves from the cache.
-#[derive(
-    Archive,
-    Serialize,
-    Deserialize,
-    serde::Deserialize,
-    serde::Serialize,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Default,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum CacheMode {
-    #[default]
-    Off,
-    /// The same request (after request guardrails) to the same provider and model.
-    Exact,
-    /// Exact, and also a paraphrase of the last user turn when everything before it is equal.
-    Semantic,
-}
-
-/// A project's answer cache. Entries are partitioned by project: no request reads another
-/// project's answers, whatever their content.
-#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CachePolicy {
-    pub mode: CacheMode,
-    /// How long an answer is served from the cache after the provider gave it.
-    pub ttl_s: u32,
-    /// The cosine similarity a semantic hit needs, in ten-thousandths (9500 = 0.95).
-    pub semantic_threshold: u16,
-    /// The most bytes of this project's answers each shard keeps (0: no cap of its own, only the
-    /// data plane's `[cache] memory_mb`).
-    pub max_bytes: u64,
-}
-
-impl CachePolicy {
-    /// The longest `ttl_s`: 30 days.
-    pub const MAX_TTL_S: u32 = 30 * 24 * 3600;
-
-    /// A policy from its configured form (TOML or the admin API), checked.
-    pub fn from_parts(
-        mode: CacheMode,
-        ttl_s: Option<u32>,
-        semantic_threshold: Option<f64>,
-        max_mb: Option<u64>,
-    ) -> Result<CachePolicy, String> {
-        let d = CachePolicy::default();
-        let ttl_s = ttl_s.unwrap_or(d.ttl_s);
-        if ttl_s == 0 || ttl_s > Self::MAX_TTL_S {
-            return Err(format!(
-                "ttl_s {ttl_s}: between 1 and {} (30 days)",
-                Self::MAX_TTL_S
-            ));
-        }
-        let threshold = match semantic_threshold {
-            None => d.semantic_threshold,
-            Some(t) if t > 0.0 && t <= 1.0 => (t * 10_000.0).round() as u16,
-            Some(t) => return Err(format!("semantic_threshold {t}: above 0, at most 1")),
-        };
-        if mode == CacheMode::Semantic {
-            return Err("mode \"semantic\" is not available in this release; use \"exact\"".into());
-        }
-        let max_bytes = match max_mb {
-            None => 0,
-            Some(mb) if mb <= 1 << 20 => mb << 20,
-            Some(mb) => return Err(format!("max_mb {mb}: at most 1048576")),
-        };
-        Ok(CachePolicy {
-            mode,
-            ttl_s,
-            semantic_threshold: threshold,
-            max_bytes,
-        })
-    }
-}
-
-impl Default for CachePolicy {
-    fn default() -> Self {
-        CachePolicy {
-            mode: CacheMode::Off,
-            ttl_s: 3600,
-            semantic_threshold: 9500,
-            max_bytes: 0,
         }
     }
 }

@@ -483,6 +483,19 @@ impl ControlPlane {
     /// Through the admin API: a team tenant with one production project that has its own
     /// OpenAI key `provider_key`, and a Warden key for it. Returns (project id, Warden key).
     pub fn project_with_keys(&self, provider_key: &str) -> (String, String) {
+        let (_, project, key) = self.tenant_with_project();
+        let r = self.admin(
+            "POST",
+            &format!("/admin/v1/projects/{project}/provider-keys"),
+            Some(&serde_json::json!({"provider": "openai", "key": provider_key})),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        (project, key)
+    }
+
+    /// Through the admin API: a team tenant with one production project (no provider keys of
+    /// its own) and a Warden key for it. Returns (tenant id, project id, Warden key).
+    pub fn tenant_with_project(&self) -> (String, String, String) {
         let created = |r: http::Response| {
             assert_eq!(r.status, 201, "{}", r.text());
             r.json()["id"].as_str().unwrap().to_owned()
@@ -497,11 +510,6 @@ impl ControlPlane {
             &format!("/admin/v1/tenants/{tenant}/projects"),
             Some(&serde_json::json!({"name": "app", "environment": "production"})),
         ));
-        created(self.admin(
-            "POST",
-            &format!("/admin/v1/projects/{project}/provider-keys"),
-            Some(&serde_json::json!({"provider": "openai", "key": provider_key})),
-        ));
         let key = self
             .admin(
                 "POST",
@@ -512,7 +520,7 @@ impl ControlPlane {
             .as_str()
             .unwrap()
             .to_owned();
-        (project, key)
+        (tenant, project, key)
     }
 
     /// `warden-controlplane rotate-master-key` against this control plane: what it printed.

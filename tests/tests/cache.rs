@@ -369,35 +369,13 @@ fn the_admin_api_sets_the_policy_and_billing_shows_hits_and_savings() {
     use warden_tests::ControlPlane;
     let mock = Mock::start(&[]);
     let cp = ControlPlane::start(mock.addr);
-    let id = |r: Response| {
-        assert_eq!(r.status, 201, "{}", r.text());
-        r.json()["id"].as_str().unwrap().to_owned()
-    };
-    let tenant = id(cp.admin(
-        "POST",
-        "/admin/v1/tenants",
-        Some(&json!({"name": "acme", "plan": "team"})),
-    ));
-    let project = id(cp.admin(
-        "POST",
-        &format!("/admin/v1/tenants/{tenant}/projects"),
-        Some(&json!({"name": "app", "environment": "production"})),
-    ));
-    let key = cp
-        .admin(
-            "POST",
-            &format!("/admin/v1/projects/{project}/api-keys"),
-            Some(&json!({"name": "app"})),
-        )
-        .json()["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    id(cp.admin(
+    let (tenant, project, key) = cp.tenant_with_project();
+    let pooled = cp.admin(
         "POST",
         "/admin/v1/pooled-keys",
         Some(&json!({"provider": "openai", "key": "sk-operator-pool-5678"})),
-    ));
+    );
+    assert_eq!(pooled.status, 201, "{}", pooled.text());
     let path = format!("/admin/v1/projects/{project}/cache");
     let bad = cp.admin("PUT", &path, Some(&json!({"mode": "exact", "ttl_s": 0})));
     assert_eq!(bad.status, 400, "{}", bad.text());

@@ -1,0 +1,155 @@
+//! The cache's own tests: plans, fills across shards, bounds on what waits and what records.
+
+use super::*;
+
+fn policy(mode: CacheMode) -> CachePolicy {
+    CachePolicy {
+        mode,
+        ..CachePolicy::default()
+    }
+}
+
+#[test]
+fn directives_are_read_from_lists_in_any_case() {
+    let mut d = Directives::default();
+    d.observe(b"max-age=0, No-Store");
+    assert!(d.no_store && !d.no_cache);
+    let mut d = Directives::default();
+    d.observe(b"no-cache");
+    assert_eq!(
+        d,
+        Directives {
+            no_store: false,
+            no_cache: true
+        }
+    );
+}
+
+#[test]
+fn a_fill_reaches_the_other_shards_and_only_its_project() {
+    let shared = Shared::new(2, 1 << 20, 1 << 16, None, None).unwrap();
+    let a = shared.shard(0, Default::default());
+    let b = shared.shard(1, Default::default());
+    let project: Arc<str> = "p1".into();
+    let key = {
+        let mut h = a.hasher("p1");
+        h.part(b"body");
+        h.finish()
+    };
+    let on = policy(CacheMode::Exact);
+    let Plan::Fill(fill) = a.plan(&on, Directives::default(), &project, || Some(key)) else {
+        panic!("first lookup must miss");
+    };
+    a.fill(fill, false, b"{\"answer\":1}");
+    assert!(matches!(
+        b.plan(&on, Directives::default(), &project, || Some(key)),
+        Plan::Hit(e) if &*e.body == b"{\"answer\":1}"
+    ));
+    let other: Arc<str> = "p2".into();
+    assert!(matches!(
+        b.plan(&on, Directives::default(), &other, || Some(key)),
+        Plan::Fill(_)
+    ));
+    let no_store = Directives {
+        no_store: true,
+        no_cache: false,
+    };
+    assert!(matches!(
+        b.plan(&on, no_store, &project, || Some(key)),
+        Plan::Bypass
+    ));
+    assert!(matches!(
+        b.plan(
+            &policy(CacheMode::Off),
+            Directives::default(),
+            &project,
+            || Some(key)
+        ),
+        Plan::Off
+    ));
+}
+
+#[test]
+fn an_idle_shard_cannot_be_made_to_hold_more_than_its_inbox_bound() {
+    // 4 KiB per shard: an inbox holds at most 1 KiB of offers.
+    let shared = Shared::new(2, 8 << 10, 512, None, None).unwrap();
+    let metrics: Arc<CacheMetrics> = Default::default();
+    let a = shared.shard(0, Arc::clone(&metrics));
+    let project: Arc<str> = "p".into();
+    let on = policy(CacheMode::Exact);
+    for n in 0..10u8 {
+        let Plan::Fill(fill) = a.plan(&on, Directives::default(), &project, || Some(Key([n; 32])))
+        else {
+            panic!("miss");
+        };
+        a.fill(fill, false, &[b'x'; 300]);
+    }
+    // Three offers of 300 bytes fit under 1 KiB; the other seven were dropped.
+    assert_eq!(metrics.offers_dropped.get(), 7);
+    let b = shared.shard(1, Default::default());
+    let hits = (0..10u8)
+        .filter(|n| {
+            matches!(
+                b.plan(&on, Directives::default(), &project, || Some(Key([*n; 32]))),
+                Plan::Hit(_)
+            )
+        })
+        .count();
+    assert_eq!(hits, 3);
+}
+
+#[test]
+fn streams_being_recorded_share_one_bound_and_give_it_back() {
+    // 8 KiB per shard: recordings may hold 2 KiB at once; one entry at most 1536 bytes.
+    let shared = Shared::new(1, 8 << 10, 1536, None, None).unwrap();
+    let metrics: Arc<CacheMetrics> = Default::default();
+    let c = shared.shard(0, Arc::clone(&metrics));
+    let project: Arc<str> = "p".into();
+    let on = policy(CacheMode::Exact);
+    let fill = |n: u8| match c.plan(&on, Directives::default(), &project, || Some(Key([n; 32]))) {
+        Plan::Fill(f) => f,
+        _ => panic!("miss"),
+    };
+    let mut a = c.record(fill(1));
+    let mut b = c.record(fill(2));
+    a.push(&[b'a'; 1200]);
+    b.push(&[b'b'; 1200]);
+    assert_eq!(
+        metrics.too_big.get(),
+        1,
+        "the second did not fit beside the first"
+    );
+    b.finish();
+    a.push(&[b'a'; 400]);
+    assert_eq!(metrics.too_big.get(), 2, "past one entry's bound");
+    drop(a);
+    assert_eq!(c.recording.get(), 0, "both gave their bytes back");
+    let mut d = c.record(fill(3));
+    d.push(&[b'd'; 1500]);
+    d.finish();
+    assert_eq!(c.recording.get(), 0);
+    assert!(matches!(
+        c.plan(&on, Directives::default(), &project, || Some(Key([3; 32]))),
+        Plan::Hit(e) if e.body.len() == 1500 && e.event_stream
+    ));
+    assert!(matches!(
+        c.plan(&on, Directives::default(), &project, || Some(Key([2; 32]))),
+        Plan::Fill(_)
+    ));
+}
+
+#[test]
+fn keys_differ_by_project_and_by_how_parts_split() {
+    let shared = Shared::new(1, 1 << 20, 1 << 16, None, None).unwrap();
+    let c = shared.shard(0, Default::default());
+    let key = |project: &str, parts: &[&[u8]]| {
+        let mut h = c.hasher(project);
+        for p in parts {
+            h.part(p);
+        }
+        h.finish()
+    };
+    assert_ne!(key("a", &[b"x"]), key("b", &[b"x"]));
+    assert_ne!(key("a", &[b"xy", b""]), key("a", &[b"x", b"y"]));
+    assert_eq!(key("a", &[b"x", b"y"]), key("a", &[b"x", b"y"]));
+}

@@ -1,0 +1,34 @@
+//! The field tags of a binary audit record: one byte each, never reused for another field.
+
+pub const KIND: u8 = 1;
+pub const AT_US: u8 = 2;
+pub const REQUEST_ID: u8 = 3;
+pub const RECEIVED_US: u8 = 4;
+pub const FIRST_BYTE_US: u8 = 5;
+pub const TENANT: u8 = 6;
+pub const PROJECT: u8 = 7;
+pub const ENVIRONMENT: u8 = 8;
+pub const API_KEY_ID: u8 = 9;
+pub const CLIENT: u8 = 10;
+pub const DIALECT: u8 = 11;
+pub const ROUTE: u8 = 12;
+pub const STREAM: u8 = 13;
+pub const MODEL_ALIAS: u8 = 14;
+pub const PROVIDER: u8 = 15;
+pub const UPSTREAM_MODEL: u8 = 16;
+pub const KEY_SOURCE: u8 = 17;
+pub const PROVIDER_KEY_ID: u8 = 18;
+pub const PROVIDER_KEY_FINGERPRINT: u8 = 19;
+pub const ATTEMPT: u8 = 20;
+pub const STATUS: u8 = 21;
+pub const ERROR: u8 = 22;
+pub const USAGE: u8 = 23;
+pub const OVERHEAD_US: u8 = 24;
+pub const UPSTREAM_US: u8 = 25;
+pub const COUNT: u8 = 26;
+pub const DELETED_THROUGH: u8 = 27;
+pub const SHARD: u8 = 28;
+pub const SEQ: u8 = 29;
+pub const VERDICT: u8 = 30;
+pub const USAGE_ESTIMATED: u8 = 31;
+pub const CACHE: u8 = 32;
