@@ -134,8 +134,11 @@ pub struct Shared {
     inboxes: Vec<Arc<Inbox>>,
     per_shard: usize,
     max_entry: usize,
-    remote: Option<(redis::Target, Duration)>,
+    remote: Option<Remote>,
 }
+
+/// The shared tier: where, each operation's deadline, and the key its values are signed with.
+pub type Remote = (redis::Target, Duration, [u8; 32]);
 
 /// Writes to the shared tier one shard may have in flight; past it a fill stays local (counted).
 const REMOTE_WRITES: usize = 64;
@@ -213,7 +216,7 @@ impl Shared {
         memory: usize,
         max_entry: usize,
         salt: Option<[u8; 32]>,
-        remote: Option<(redis::Target, Duration)>,
+        remote: Option<Remote>,
     ) -> Result<Shared, String> {
         let salt = match salt {
             Some(s) => s,
@@ -258,10 +261,11 @@ impl Shared {
             metrics,
             recording: Cell::new(0),
             recording_limit: (self.per_shard / 4).max(self.max_entry),
-            remote: self.remote.as_ref().map(|(target, timeout)| {
+            remote: self.remote.as_ref().map(|(target, timeout, mac_key)| {
                 Rc::new(redis::Redis::new(
                     target.clone(),
                     *timeout,
+                    *mac_key,
                     self.max_entry + 1024,
                 ))
             }),

@@ -105,17 +105,17 @@ fn cache_tiers(
     keyring: &warden_shared::vault::Keyring,
 ) -> anyhow::Result<warden_dataplane::cache::Shared> {
     let c = &config.cache;
-    let remote = match &c.redis_url {
-        Some(url) => Some((
-            warden_dataplane::cache::redis::Target::parse(url).map_err(anyhow::Error::msg)?,
-            Duration::from_millis(c.redis_timeout_ms.max(1)),
-        )),
-        None => None,
-    };
-    let salt = match (&remote, keyring.current()) {
-        (Some(_), Some(master)) => Some(*master.derive(b"warden answer cache key salt")),
+    let (salt, remote) = match (&c.redis_url, keyring.current()) {
+        (None, _) => (None, None),
         (Some(_), None) => anyhow::bail!("cache.redis_url needs a master key"),
-        (None, _) => None,
+        (Some(url), Some(master)) => (
+            Some(*master.derive(b"warden answer cache key salt")),
+            Some((
+                warden_dataplane::cache::redis::Target::parse(url).map_err(anyhow::Error::msg)?,
+                Duration::from_millis(c.redis_timeout_ms.max(1)),
+                *master.derive(b"warden answer cache value mac"),
+            )),
+        ),
     };
     warden_dataplane::cache::Shared::new(
         config.shard_count(),

@@ -8,10 +8,12 @@
 //! as a miss (`warden_cache_remote_errors_total`): Redis being away never fails a request.
 //!
 //! Values are `WC1`, a flags byte (event stream or not), the expiry as Unix milliseconds, the
-//! project id (length-prefixed, compared on read: isolation does not rest on the key alone), then
-//! the provider's bytes. Keys are `warden:cache:` and the hex of the entry's key; the key's salt is
-//! derived from the master key, which the data planes of one deployment share, so only they can
-//! compute each other's keys.
+//! project id (length-prefixed, compared on read: isolation does not rest on the key alone), the
+//! provider's bytes, and an HMAC-SHA256 over the key's name and all of that. Keys are
+//! `warden:cache:` and the hex of the entry's key. The key's salt and the MAC key are derived from
+//! the master key, which the data planes of one deployment share: only they compute each other's
+//! keys, and whoever else can write to the Redis server (a neighbour on its network, another
+//! deployment) cannot plant an answer — a value that fails its MAC is no value.
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -20,6 +22,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use monoio::buf::IoBufMut;
 use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 use super::Key;
 
@@ -40,6 +45,8 @@ pub struct Target {
 pub struct Redis {
     target: Target,
     timeout: Duration,
+    /// Signs and checks values (derived from the master key).
+    mac_key: [u8; 32],
     /// The largest value read back (an entry's bound plus its header).
     max_value: usize,
     idle: RefCell<Vec<TcpStream>>,
@@ -83,10 +90,11 @@ impl Target {
 }
 
 impl Redis {
-    pub fn new(target: Target, timeout: Duration, max_value: usize) -> Redis {
+    pub fn new(target: Target, timeout: Duration, mac_key: [u8; 32], max_value: usize) -> Redis {
         Redis {
             target,
             timeout,
+            mac_key,
             max_value,
             idle: RefCell::new(Vec::new()),
         }
@@ -96,7 +104,7 @@ impl Redis {
     pub async fn get(&self, key: &Key) -> Result<Option<Found>, RedisError> {
         let name = key_name(key);
         let reply = self.call(command(&[b"GET", &name])).await?;
-        Ok(reply.and_then(|v| decode(&v)))
+        Ok(reply.and_then(|v| decode(&self.mac_key, &name, &v)))
     }
 
     /// Keep `body` under `key` until `expires_ms` (Unix ms).
@@ -107,8 +115,13 @@ impl Redis {
         body: &[u8],
     ) -> Result<(), RedisError> {
         let ttl = expires_ms.saturating_sub(now_ms()).max(1).to_string();
-        let value = encode(event_stream, expires_ms, project, body);
         let name = key_name(key);
+        let value = encode(
+            &self.mac_key,
+            &name,
+            (event_stream, expires_ms, project),
+            body,
+        );
         self.call(command(&[b"SET", &name, &value, b"PX", ttl.as_bytes()]))
             .await
             .map(|_| ())
@@ -239,19 +252,45 @@ fn key_name(key: &Key) -> Vec<u8> {
     name
 }
 
-fn encode(event_stream: bool, expires_ms: u64, project: &str, body: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(body.len() + project.len() + 16);
+/// The length of an HMAC-SHA256 tag.
+const MAC: usize = 32;
+
+fn mac(mac_key: &[u8; 32], name: &[u8]) -> Hmac<Sha256> {
+    let mut m = match <Hmac<Sha256> as Mac>::new_from_slice(mac_key) {
+        Ok(m) => m,
+        Err(_) => unreachable!("HMAC accepts keys of every length"),
+    };
+    m.update(&(name.len() as u64).to_le_bytes());
+    m.update(name);
+    m
+}
+
+fn encode(
+    mac_key: &[u8; 32],
+    name: &[u8],
+    (event_stream, expires_ms, project): (bool, u64, &str),
+    body: &[u8],
+) -> Vec<u8> {
+    let mut v = Vec::with_capacity(body.len() + project.len() + 16 + MAC);
     v.extend_from_slice(b"WC1");
     v.push(u8::from(event_stream));
     v.extend_from_slice(&expires_ms.to_le_bytes());
     v.extend_from_slice(&(project.len() as u16).to_le_bytes());
     v.extend_from_slice(project.as_bytes());
     v.extend_from_slice(body);
+    let mut m = mac(mac_key, name);
+    m.update(&v);
+    v.extend_from_slice(&m.finalize().into_bytes());
     v
 }
 
-fn decode(v: &[u8]) -> Option<Found> {
-    let rest = v.strip_prefix(b"WC1")?;
+/// A value read back, if its MAC holds for this key's name and it is well formed.
+fn decode(mac_key: &[u8; 32], name: &[u8], v: &[u8]) -> Option<Found> {
+    let (signed, tag) = v.split_at(v.len().checked_sub(MAC)?);
+    let mut m = mac(mac_key, name);
+    m.update(signed);
+    m.verify_slice(tag).ok()?;
+    let rest = signed.strip_prefix(b"WC1")?;
     let (&flags, rest) = rest.split_first()?;
     let expires_ms = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?);
     let rest = &rest[8..];
@@ -299,15 +338,22 @@ mod tests {
     }
 
     #[test]
-    fn values_round_trip_and_garbage_is_no_value() {
-        let v = encode(true, 42, "acme-prod", b"data: x\n\n");
-        let f = decode(&v).unwrap();
+    fn values_round_trip_and_anything_unsigned_is_no_value() {
+        let (k, name) = ([7u8; 32], b"warden:cache:ab".as_slice());
+        let v = encode(&k, name, (true, 42, "acme-prod"), b"data: x\n\n");
+        let f = decode(&k, name, &v).unwrap();
         assert!(f.event_stream);
         assert_eq!((f.expires_ms, f.project.as_str()), (42, "acme-prod"));
         assert_eq!(f.body, b"data: x\n\n");
-        assert!(decode(b"WC1").is_none());
-        assert!(decode(b"something else").is_none());
-        assert!(decode(&v[..12]).is_none());
+        assert!(decode(&k, name, b"WC1").is_none());
+        assert!(decode(&k, name, b"something else").is_none());
+        assert!(decode(&k, name, &v[..v.len() - 1]).is_none());
+        // Another deployment's MAC key, another key's name, one changed byte: no value.
+        assert!(decode(&[8u8; 32], name, &v).is_none());
+        assert!(decode(&k, b"warden:cache:cd", &v).is_none());
+        let mut forged = v.clone();
+        forged[20] ^= 1;
+        assert!(decode(&k, name, &forged).is_none());
     }
 
     #[test]
