@@ -33,6 +33,8 @@ seed translate_stream $wire/anthropic-messages-stream.sse $wire/gemini-stream.ss
 seed api_surface $wire/openai-chat-response.json $wire/openai-chat-stream.sse $wire/gemini-response.json
 seed_text api_surface responses '{"model":"m","instructions":"i","input":[{"role":"user","content":[{"type":"input_text","text":"hi"}]},{"type":"function_call","call_id":"c","name":"f","arguments":"{}"},{"type":"function_call_output","call_id":"c","output":"ok"}],"tools":[{"type":"function","name":"f","parameters":{}}],"text":{"format":{"type":"json_schema","name":"n","schema":{}}},"stream":true}'
 seed_text api_surface embed '{"model":"m","input":["a","b"],"dimensions":4}'
+seed_text redis_reply bulk '\x10$5\r\nab\r\nc\r\n'
+seed_text redis_reply nil '\x01$-1\r\n'
 seed_text snapshot_decode empty ''
 seed_text audit_segment header 'WDNAUDK1\x00\x00\x00\x00\x00\x00\x00\x00'
 

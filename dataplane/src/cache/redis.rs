@@ -198,7 +198,7 @@ async fn exchange(
 /// One complete reply at the start of `buf`, or `Ok(None)` when more bytes are needed.
 /// `Ok(Some(None))` is nil or a status; an error reply or anything else is an error.
 #[allow(clippy::type_complexity)]
-fn parse_reply(buf: &[u8], max_value: usize) -> Result<Option<Option<Vec<u8>>>, RedisError> {
+pub fn parse_reply(buf: &[u8], max_value: usize) -> Result<Option<Option<Vec<u8>>>, RedisError> {
     let Some(end) = buf.windows(2).position(|w| w == b"\r\n") else {
         if buf.len() > 1024 {
             return Err(RedisError("reply line too long"));
