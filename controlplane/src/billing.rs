@@ -168,15 +168,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn byok_pays_overhead_pooled_pays_the_provider_too_and_cached_tokens_are_free() {
-        let overhead = BillingSection::default().overhead().unwrap_or_default();
-        let prices = price_map(&[Price {
+    /// gpt-4o at $2.50 / $10.00 per million input / output tokens.
+    fn gpt_4o_list_price() -> Prices {
+        price_map(&[Price {
             provider: "openai".into(),
             model: "gpt-4o".into(),
             input_per_mtok: "2.50".into(),
             output_per_mtok: "10.00".into(),
-        }]);
+        }])
+    }
+
+    #[test]
+    fn byok_pays_overhead_pooled_pays_the_provider_too_and_cached_tokens_are_free() {
+        let overhead = BillingSection::default().overhead().unwrap_or_default();
+        let prices = gpt_4o_list_price();
         let mut byok = Totals::default();
         byok.add(
             &row("byok", 1_000_000, 200_000, 500_000),
@@ -205,12 +210,7 @@ mod tests {
     #[test]
     fn cache_hits_cost_no_provider_exact_is_free_semantic_pays_half_the_overhead() {
         let overhead = BillingSection::default().overhead().unwrap_or_default();
-        let prices = price_map(&[Price {
-            provider: "openai".into(),
-            model: "gpt-4o".into(),
-            input_per_mtok: "2.50".into(),
-            output_per_mtok: "10.00".into(),
-        }]);
+        let prices = gpt_4o_list_price();
         let hit = |source: &str, cache: &str| {
             let mut r = row(source, 1_000_000, 200_000, 500_000);
             r.cache = cache.into();

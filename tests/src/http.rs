@@ -31,6 +31,19 @@ impl Response {
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 
+    /// The text a chat completion stream carries: its chunks' `delta.content`, joined.
+    pub fn stream_text(&self) -> String {
+        self.events()
+            .iter()
+            .filter_map(|e| serde_json::from_str::<serde_json::Value>(e).ok())
+            .filter_map(|c| {
+                c["choices"][0]["delta"]["content"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect()
+    }
+
     /// The `data:` payloads of an SSE body.
     pub fn events(&self) -> Vec<String> {
         self.text()

@@ -55,19 +55,6 @@ fn content(r: &Response) -> String {
         .to_owned()
 }
 
-/// The text a chat stream carries.
-fn streamed_text(r: &Response) -> String {
-    r.events()
-        .iter()
-        .filter_map(|e| serde_json::from_str::<serde_json::Value>(e).ok())
-        .filter_map(|c| {
-            c["choices"][0]["delta"]["content"]
-                .as_str()
-                .map(str::to_owned)
-        })
-        .collect()
-}
-
 fn upstream_calls(mock: &Mock) -> usize {
     mock.captured().len()
 }
@@ -140,7 +127,7 @@ fn a_stream_is_kept_once_complete_and_replayed_as_a_stream() {
         "{:?}",
         again.headers
     );
-    assert_eq!(streamed_text(&again), streamed_text(&first));
+    assert_eq!(again.stream_text(), first.stream_text());
     assert!(again.events().len() >= 6, "{:?}", again.events());
     assert_eq!(again.events().last().map(String::as_str), Some("[DONE]"));
     // Usage was asked for upstream on the client's behalf: its chunk is not shown to a client
@@ -241,10 +228,7 @@ fn restore_mode_gives_each_request_its_own_values_from_a_shared_entry() {
     ask("carol@example.net", true);
     let dave = ask("dave@example.com", true);
     assert_eq!(dave.header("x-warden-cache"), Some("hit"));
-    assert_eq!(
-        streamed_text(&dave),
-        "echo: write to dave@example.com today"
-    );
+    assert_eq!(dave.stream_text(), "echo: write to dave@example.com today");
     assert_eq!(upstream_calls(&mock), 2);
     let sent = mock
         .captured()
@@ -309,7 +293,7 @@ fn translated_and_native_routes_are_cached_too() {
         let again = gw.chat(&body);
         assert_eq!(again.header("x-warden-cache"), Some("hit"), "{alias}");
         if stream {
-            assert_eq!(streamed_text(&again), streamed_text(&first), "{alias}");
+            assert_eq!(again.stream_text(), first.stream_text(), "{alias}");
         } else {
             assert_eq!(content(&again), content(&first), "{alias}");
         }

@@ -32,18 +32,6 @@ caseless = true
 action = "block"
 "#;
 
-fn content(res: &warden_tests::http::Response) -> String {
-    res.events()
-        .iter()
-        .filter_map(|e| serde_json::from_str::<serde_json::Value>(e).ok())
-        .filter_map(|c| {
-            c["choices"][0]["delta"]["content"]
-                .as_str()
-                .map(str::to_owned)
-        })
-        .collect()
-}
-
 #[test]
 fn operator_patterns_restore_block_and_redact_responses() {
     let mock = Mock::start(&[]);
@@ -54,7 +42,7 @@ fn operator_patterns_restore_block_and_redact_responses() {
     for alias in ["gpt-4o", "claude-4-sonnet", "gemini-2.0-flash"] {
         let res = gw.chat(&chat_body(alias, &prompt, true));
         assert_eq!(res.status, 200, "{alias}");
-        assert_eq!(content(&res), format!("echo: {prompt}"), "{alias}");
+        assert_eq!(res.stream_text(), format!("echo: {prompt}"), "{alias}");
         let sent = mock.captured().pop().unwrap().to_string();
         assert!(sent.contains("[EMPLOYEE_ID_1]"), "{alias}: {sent}");
         assert!(
@@ -86,7 +74,7 @@ fn operator_patterns_restore_block_and_redact_responses() {
     for alias in ["gpt-4o", "claude-4-sonnet"] {
         let res = gw.chat(&chat_body(alias, &knobs, true));
         assert_eq!(
-            content(&res),
+            res.stream_text(),
             "Escalate to [EMPLOYEE_ID_1] today, then [EMPLOYEE_ID_2].",
             "{alias}"
         );

@@ -202,13 +202,17 @@ impl Store {
         self.free.push(i);
     }
 
-    /// Take node `i` out of both lists.
-    fn unlink(&mut self, i: u32) {
-        let Some(project) = self.nodes[i as usize]
+    /// The project of node `i`'s entry (`None`: a free node).
+    fn project_of(&self, i: u32) -> Option<Arc<str>> {
+        self.nodes[i as usize]
             .entry
             .as_ref()
             .map(|e| Arc::clone(&e.project))
-        else {
+    }
+
+    /// Take node `i` out of both lists.
+    fn unlink(&mut self, i: u32) {
+        let Some(project) = self.project_of(i) else {
             return;
         };
         let Node { all, own, .. } = self.nodes[i as usize];
@@ -216,14 +220,17 @@ impl Store {
         self.detach(own, |n| &mut n.own, Which::Project(&project));
     }
 
-    fn detach(&mut self, links: Links, field: fn(&mut Node) -> &mut Links, which: Which<'_>) {
-        let list = match which {
-            Which::All => &mut self.all,
-            Which::Project(p) => match self.projects.get_mut(p) {
-                Some(l) => l,
-                None => return,
-            },
+    /// Put node `i` at the front of both lists.
+    fn push_front(&mut self, i: u32) {
+        let Some(project) = self.project_of(i) else {
+            return;
         };
+        self.attach(i, |n| &mut n.all, Which::All);
+        self.attach(i, |n| &mut n.own, Which::Project(&project));
+    }
+
+    fn detach(&mut self, links: Links, field: fn(&mut Node) -> &mut Links, which: Which<'_>) {
+        let list = list(&mut self.all, &mut self.projects, which);
         match links.prev {
             NIL => list.head = links.next,
             p => field(&mut self.nodes[p as usize]).next = links.next,
@@ -234,44 +241,39 @@ impl Store {
         }
     }
 
-    /// Put node `i` at the front of both lists.
-    fn push_front(&mut self, i: u32) {
-        let Some(project) = self.nodes[i as usize]
-            .entry
-            .as_ref()
-            .map(|e| Arc::clone(&e.project))
-        else {
-            return;
-        };
-        let head = self.all.head;
-        self.nodes[i as usize].all = Links {
-            prev: NIL,
-            next: head,
-        };
-        match head {
-            NIL => self.all.tail = i,
-            h => self.nodes[h as usize].all.prev = i,
-        }
-        self.all.head = i;
-        let list = self.projects.entry(project).or_default();
+    fn attach(&mut self, i: u32, field: fn(&mut Node) -> &mut Links, which: Which<'_>) {
+        let list = list(&mut self.all, &mut self.projects, which);
         let head = list.head;
         if head == NIL {
             list.tail = i;
         }
         list.head = i;
-        self.nodes[i as usize].own = Links {
+        *field(&mut self.nodes[i as usize]) = Links {
             prev: NIL,
             next: head,
         };
         if head != NIL {
-            self.nodes[head as usize].own.prev = i;
+            field(&mut self.nodes[head as usize]).prev = i;
         }
+    }
+}
+
+/// The shard-wide list or a project's (made when first needed); a free function so that the
+/// nodes stay borrowable beside it.
+fn list<'a>(
+    all: &'a mut List,
+    projects: &'a mut HashMap<Arc<str>, List>,
+    which: Which<'_>,
+) -> &'a mut List {
+    match which {
+        Which::All => all,
+        Which::Project(p) => projects.entry(Arc::clone(p)).or_default(),
     }
 }
 
 enum Which<'a> {
     All,
-    Project(&'a str),
+    Project(&'a Arc<str>),
 }
 
 #[cfg(test)]
