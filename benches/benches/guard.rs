@@ -1,6 +1,8 @@
 //! Guardrail scanning cost: a 4 KB prompt through every detector (MB/s per core), and a
 //! 20-byte delta, the size of one streamed token event; and the de-obfuscation pass that runs
-//! before injection scoring, on a 4 KB prompt with nothing hidden (the common case).
+//! before injection scoring, on a 4 KB prompt with nothing hidden (the common case); and the
+//! injection model's score (the fast tier: features and the windowed sum) on 1 KB and 4 KB of
+//! English prose and 1 KB of German, the issue's "µs per KB".
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -61,6 +63,34 @@ fn scan(c: &mut Criterion) {
     g.finish();
 }
 
+fn injection_model(c: &mut Criterion) {
+    use warden_dataplane::guard::injection::{score_with_variants, Model};
+    let model = Model::builtin();
+    let mut g = c.benchmark_group("injection_model");
+    let german = "Bitte fasse den Quartalsbericht zusammen: Umsatz, Kündigungen und die Planung \
+                  für die nächsten zwei Versionen. ";
+    for (name, text) in [
+        ("prose_1k", prompt_with(1024, false)),
+        ("prose_4k", prompt_with(4096, false)),
+        ("german_1k", german.repeat(1024 / german.len() + 1)),
+    ] {
+        let mut text = text;
+        while text.len() > 1024 * (1 + usize::from(name.ends_with("4k")) * 3) {
+            text.pop();
+        }
+        g.throughput(Throughput::Bytes(text.len() as u64));
+        g.bench_function(format!("score_{name}"), |b| {
+            b.iter(|| model.score(black_box(&text)))
+        });
+    }
+    let text = prompt_with(1024, false);
+    g.throughput(Throughput::Bytes(text.len() as u64));
+    g.bench_function("score_with_variants_prose_1k", |b| {
+        b.iter(|| score_with_variants(model, black_box(&text)))
+    });
+    g.finish();
+}
+
 fn deobfuscate(c: &mut Criterion) {
     let clean = prompt(4096);
     let mut g = c.benchmark_group("guard_normalize");
@@ -105,5 +135,5 @@ fn stream_event(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, scan, deobfuscate, stream_event);
+criterion_group!(benches, scan, injection_model, deobfuscate, stream_event);
 criterion_main!(benches);

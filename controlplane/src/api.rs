@@ -19,7 +19,9 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use warden_shared::snapshot::{CustomPattern, GuardAction, GuardrailPolicy, KeyMode, Routing};
+use warden_shared::snapshot::{
+    CustomPattern, GuardAction, GuardrailPolicy, InjectionThresholds, KeyMode, Routing,
+};
 
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
@@ -212,15 +214,32 @@ pub struct GuardrailBody {
     response_pii: Option<GuardAction>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     response_secrets: Option<GuardAction>,
+    /// The injection model's thresholds (0 to 1; absent: the model's defaults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    injection_threshold: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    injection_tool_threshold: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    injection_flag_threshold: Option<f64>,
     /// The operator's own detectors (`warden_shared::patterns`), checked and compiled when set.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub custom_patterns: Vec<CustomPattern>,
 }
 
 impl GuardrailBody {
+    pub fn thresholds(&self) -> Result<InjectionThresholds, String> {
+        InjectionThresholds::from_fractions(
+            self.injection_threshold,
+            self.injection_tool_threshold,
+            self.injection_flag_threshold,
+        )
+    }
+
+    /// The policy (thresholds already checked by `thresholds`; out of range here: defaults).
     pub fn policy(&self) -> GuardrailPolicy {
         let off = GuardAction::Off;
         GuardrailPolicy {
+            injection_thresholds: self.thresholds().unwrap_or_default(),
             pii: self.pii.unwrap_or(off),
             secrets: self.secrets.unwrap_or(off),
             injection: self.injection.unwrap_or(off),
@@ -245,6 +264,7 @@ async fn put_guardrails(
         ));
     }
     warden_shared::patterns::check(&g.custom_patterns).map_err(ApiError::BadRequest)?;
+    g.thresholds().map_err(ApiError::BadRequest)?;
     let json = serde_json::to_string(&g).map_err(|e| ApiError::Internal(e.to_string()))?;
     if !app.store.set_guardrails(&project, &json).await? {
         return Err(ApiError::NotFound("project"));

@@ -225,6 +225,7 @@ fn sealed_key(row: &ProviderKeyRow) -> anyhow::Result<ProviderKey> {
 /// A stored policy (`{"pii":"redact",...}`, absent keys off).
 pub fn parse_guardrails(json: &str) -> anyhow::Result<GuardrailPolicy> {
     let p: crate::api::GuardrailBody = serde_json::from_str(json)?;
+    p.thresholds().map_err(anyhow::Error::msg)?;
     Ok(p.policy())
 }
 

@@ -129,6 +129,8 @@ pub struct Entry {
     /// Answer bytes received from the provider (not encoded): what an estimate is made from.
     pub answer_bytes: u64,
     pub verdicts: Vec<crate::guard::apply::Verdict>,
+    /// The injection model's highest score over the request's texts, in thousandths.
+    pub injection_score: Option<u16>,
     pub overhead_us: Option<u64>,
     pub upstream_us: Option<u64>,
     /// When the request's guardrails ran (Unix µs, start and end), for its trace; not recorded.
@@ -217,6 +219,7 @@ impl Entry {
             usage_estimated: self.usage_estimated.then_some(true),
             cache: self.cache.map(crate::cache::Hit::name),
             verdicts: &self.verdicts,
+            injection_score: self.injection_score,
             overhead_us: self.overhead_us,
             upstream_us: self.upstream_us,
             count: None,
@@ -324,6 +327,7 @@ mod tests {
             }),
             usage_estimated: true,
             cache: Some(crate::cache::Hit::Exact),
+            injection_score: Some(12),
             answer_bytes: 10,
             verdicts: vec![crate::guard::apply::Verdict {
                 category: crate::guard::Category::Pii,
@@ -352,6 +356,7 @@ mod tests {
         assert_eq!(json["verdicts"][0]["detector"], "email");
         assert_eq!(json["verdicts"][0]["count"], 2);
         assert_eq!(json["upstream_us"], 8);
+        assert_eq!(json["injection_score"], 12);
         let mut minimal = Vec::new();
         Entry::default().encode(1, &mut minimal);
         assert_eq!(

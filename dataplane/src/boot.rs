@@ -54,8 +54,9 @@ pub fn audit_key(config: &Config, create: bool) -> anyhow::Result<Option<ChainKe
         .map_err(anyhow::Error::msg)
 }
 
-/// The guardrail detectors, with the configured phone regions.
+/// The guardrail detectors, with the configured phone regions (and the injection model checked).
 pub fn guard_engine(config: &Config) -> anyhow::Result<warden_dataplane::guard::engine::Engine> {
+    warden_dataplane::guard::injection::Model::check_builtin().map_err(anyhow::Error::msg)?;
     match &config.phone_regions {
         Some(regions) => warden_dataplane::guard::engine::Engine::with_regions(
             &regions.iter().map(String::as_str).collect::<Vec<_>>(),

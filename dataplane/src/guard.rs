@@ -13,6 +13,8 @@ pub mod cli;
 pub mod custom;
 pub mod detectors;
 pub mod engine;
+pub mod features;
+pub mod injection;
 pub mod normalize;
 pub mod pii;
 pub mod response;

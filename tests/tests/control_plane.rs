@@ -623,6 +623,31 @@ fn guardrail_policies_set_through_the_admin_api_reach_the_data_plane() {
             .status,
         400
     );
+    // The injection model's thresholds: fractions in (0, 1], kept as given.
+    let bad = cp.admin(
+        "PUT",
+        &path,
+        Some(&json!({"injection": "block", "injection_tool_threshold": 0})),
+    );
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.text().contains("injection_tool_threshold"),
+        "{}",
+        bad.text()
+    );
+    let tuned =
+        json!({"injection": "flag", "injection_threshold": 0.8, "injection_flag_threshold": 0.3});
+    assert_eq!(cp.admin("PUT", &path, Some(&tuned)).status, 200);
+    assert_eq!(cp.admin("GET", &path, None).json(), tuned);
+    assert_eq!(
+        cp.admin(
+            "PUT",
+            &path,
+            Some(&json!({"secrets": "block", "pii": "redact"}))
+        )
+        .status,
+        200
+    );
     let secret = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB";
     let blocked = || {
         post_json(

@@ -1,22 +1,24 @@
 //! `warden-dataplane guard scan [--repeat N] FILE`: run the built-in detectors over sample texts,
 //! the way the data plane scans a request, and print what they find. Operators use it to try a
 //! policy on their own traffic samples; `benches/presidio` uses it to put Warden and Presidio
-//! side by side on one corpus.
+//! side by side on one corpus, `models/evaluate.py` to measure the injection model.
 //!
 //! FILE (or `-` for stdin) holds JSON lines, each an object with a `"text"` string. For each line
 //! the output has one JSON line: the located findings (detector, category, byte offsets, value)
-//! and the injection score. The last line on stderr is a JSON timing summary: texts, bytes,
-//! rounds and the nanoseconds spent scanning only (reading and printing excluded), best of
+//! and the injection model's score. The last line on stderr is a JSON timing summary: texts,
+//! bytes, rounds and the nanoseconds spent scanning only (reading and printing excluded), best of
 //! `--repeat` rounds.
+//!
+//! `warden-dataplane guard features [--bits N] FILE`: for each line, the hashed features of the
+//! text's 256-byte blocks (`{"blocks":[[index,…],…]}`), which `models/train.py` trains on.
 
 use std::io::{Read, Write};
 use std::time::Instant;
 
-use super::apply::injection_score;
 use super::engine::{Engine, Finding};
-use crate::extract::Source;
+use super::injection::{self, Model};
 
-const USAGE: &str = "usage: warden-dataplane guard scan [--repeat N] FILE|-\nFILE: JSON lines, each an object with a \"text\" string";
+const USAGE: &str = "usage: warden-dataplane guard scan [--repeat N] FILE|-\n       warden-dataplane guard features [--bits N] FILE|-\nFILE: JSON lines, each an object with a \"text\" string";
 
 /// Run a `guard` subcommand; returns the process exit code.
 pub fn run(args: &[String], out: &mut impl Write, err: &mut impl Write) -> u8 {
@@ -26,6 +28,7 @@ pub fn run(args: &[String], out: &mut impl Write, err: &mut impl Write) -> u8 {
     }
     let result = match args.first().map(String::as_str) {
         Some("scan") => scan_cmd(&args[1..], out, err),
+        Some("features") => features_cmd(&args[1..], out),
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -37,18 +40,36 @@ pub fn run(args: &[String], out: &mut impl Write, err: &mut impl Write) -> u8 {
     }
 }
 
-fn scan_cmd(args: &[String], out: &mut impl Write, err: &mut impl Write) -> Result<(), String> {
-    let (rounds, file) = match args {
-        [file] => (1u32, file),
-        [flag, n, file] if flag == "--repeat" => (
-            n.parse::<u32>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| format!("--repeat wants a positive number, not {n:?}"))?,
-            file,
-        ),
-        _ => return Err(USAGE.to_owned()),
-    };
+/// `[--FLAG N] FILE`: the number (`default` without the flag) and the file.
+fn number_and_file<'a>(
+    args: &'a [String],
+    flag: &str,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+) -> Result<(u32, &'a str), String> {
+    match args {
+        [file] => Ok((default, file)),
+        [f, n, file] if f == flag => n
+            .parse::<u32>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .map(|n| (n, file.as_str()))
+            .ok_or_else(|| format!("{flag} wants a number in {range:?}, not {n:?}")),
+        _ => Err(USAGE.to_owned()),
+    }
+}
+
+fn features_cmd(args: &[String], out: &mut impl Write) -> Result<(), String> {
+    let (bits, file) = number_and_file(args, "--bits", Model::builtin().bits(), 8..=24)?;
+    for text in read_texts(file)? {
+        let line = serde_json::json!({ "blocks": injection::blocks(&text, bits) });
+        writeln!(out, "{line}").map_err(|e| format!("writing: {e}"))?;
+    }
+    Ok(())
+}
+
+/// The `"text"` of each JSON line of `file` (`-`: stdin).
+fn read_texts(file: &str) -> Result<Vec<String>, String> {
     let mut input = String::new();
     if file == "-" {
         std::io::stdin()
@@ -71,6 +92,13 @@ fn scan_cmd(args: &[String], out: &mut impl Write, err: &mut impl Write) -> Resu
             .ok_or_else(|| format!("line {}: no \"text\" string", n + 1))?;
         texts.push(text.to_owned());
     }
+    Ok(texts)
+}
+
+fn scan_cmd(args: &[String], out: &mut impl Write, err: &mut impl Write) -> Result<(), String> {
+    let (rounds, file) = number_and_file(args, "--repeat", 1, 1..=u32::MAX)?;
+    let texts = read_texts(file)?;
+    let model = Model::builtin();
     let engine = Engine::new()?;
     let scratch = engine.scratch()?;
     let mut found: Vec<Vec<Finding>> = vec![Vec::new(); texts.len()];
@@ -99,7 +127,7 @@ fn scan_cmd(args: &[String], out: &mut impl Write, err: &mut impl Write) -> Resu
             .collect();
         let line = serde_json::json!({
             "findings": located,
-            "injection_score": injection_score(findings, Source::User),
+            "injection_score": injection::score_with_variants(model, text),
         });
         writeln!(out, "{line}").map_err(|e| format!("writing: {e}"))?;
     }

@@ -47,17 +47,6 @@ const fn secret(
     }
 }
 
-const fn injection(id: &'static str, pattern: &'static str) -> Detector {
-    Detector {
-        id,
-        category: Category::Injection,
-        pattern,
-        caseless: true,
-        validate: whole,
-        placeholder: "INJECTION",
-    }
-}
-
 const fn safety(id: &'static str, pattern: &'static str) -> Detector {
     Detector {
         id,
@@ -66,16 +55,6 @@ const fn safety(id: &'static str, pattern: &'static str) -> Detector {
         caseless: true,
         validate: whole,
         placeholder: "UNSAFE",
-    }
-}
-
-/// Weight of an injection signal towards the score that decides (see `apply`).
-pub fn injection_weight(id: &str) -> f32 {
-    match id {
-        "injection_override" | "injection_exfiltration" => 0.6,
-        "injection_persona" | "injection_prompt_extraction" => 0.5,
-        "injection_benign_framing" => 0.0,
-        _ => 0.3,
     }
 }
 
@@ -128,29 +107,6 @@ pub const DETECTORS: &[Detector] = &[
         validate: high_entropy_tail,
         placeholder: "SECRET",
     },
-    // Prompt injection (English, German, French, Spanish, Italian).
-    injection(
-        "injection_override",
-        r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:all\s+|any\s+|the\s+|your\s+)*(?:previous|prior|above|earlier|preceding|original|system)\s+(?:instructions|prompts?|rules|directions|guidelines)|\bignorier(?:e|en sie)\s+(?:alle\s+)?(?:vorherigen|bisherigen|obigen|vorangegangenen)\s+(?:anweisungen|instruktionen|regeln)|\bignorez?\s+(?:toutes\s+)?les\s+(?:instructions|consignes|r[èe]gles)\s+(?:pr[ée]c[ée]dentes|ci-dessus)|\bignora\s+(?:todas\s+)?las\s+instrucciones\s+(?:anteriores|previas)|\bignora\s+(?:tutte\s+)?le\s+istruzioni\s+(?:precedenti|sopra)",
-    ),
-    injection(
-        "injection_persona",
-        r"\byou\s+are\s+now\s+(?:DAN|in\s+developer\s+mode|jailbroken|an?\s+unfiltered)|\bdo\s+anything\s+now\b|\bdeveloper\s+mode\s+(?:enabled|activated|on)\b|\bact\s+as\s+(?:an?\s+)?(?:unfiltered|uncensored|jailbroken|unrestricted)|\bdu\s+bist\s+(?:jetzt|nun)\s+(?:DAN|ein\s+ungefiltert)|\btu\s+es\s+maintenant\s+(?:DAN|un\s+assistant\s+sans\s+filtre)|\bahora\s+eres\s+DAN\b|\bora\s+sei\s+DAN\b",
-    ),
-    injection(
-        "injection_prompt_extraction",
-        r"\b(?:reveal|print|show|repeat|output|display|leak)\s+(?:me\s+)?(?:your|the)\s+(?:full\s+|entire\s+|hidden\s+|original\s+)?(?:system\s+prompt|initial\s+instructions|hidden\s+instructions|system\s+message)|\b(?:zeige|gib)\s+(?:mir\s+)?(?:deinen|den)\s+system-?prompt|\b(?:montre|r[ée]v[èe]le)[sz]?\s+(?:moi\s+)?(?:ton|le)\s+prompt\s+syst[èe]me|\b(?:muestra|revela)(?:me)?\s+(?:tu|el)\s+prompt\s+del\s+sistema|\b(?:mostra|rivela)(?:mi)?\s+(?:il\s+tuo|il)\s+prompt\s+di\s+sistema",
-    ),
-    injection(
-        "injection_exfiltration",
-        r"!\[[^\]]*\]\(https?://[^)\s]+\?[^)\s]*=|\b(?:send|post|upload|forward|exfiltrate)\s+(?:this|the|all|every)(?:\s+(?:the|of\s+the))?\s+(?:conversation|chat\s+history|data|messages|secrets|credentials)\s+to\b",
-    ),
-    // Framing that makes a hit a mention rather than an attempt: a question about injection, an
-    // example being discussed. Scores nothing by itself; scales the others down.
-    injection(
-        "injection_benign_framing",
-        r"\b(?:what\s+is|what\s+are|explain|example\s+of|examples\s+of|how\s+do(?:es)?|how\s+to\s+(?:detect|prevent|defend)|is\s+it\s+safe|prompt\s+injection|classify|detect(?:ing|ion)?\s+(?:of\s+)?(?:jailbreaks?|injections?)|was\s+ist|qu'est-ce\s+que|qu[ée]\s+es|che\s+cos'[èe])\b",
-    ),
     // Content safety (English, German, French, Spanish, Italian).
     safety(
         "safety_self_harm",

@@ -70,6 +70,8 @@ pub struct View<'a, A, V> {
     /// `exact` | `semantic`: answered from the cache.
     pub cache: Option<&'a str>,
     pub verdicts: &'a [V],
+    /// The injection model's highest score over the request's texts, in thousandths.
+    pub injection_score: Option<u16>,
     pub overhead_us: Option<u64>,
     pub upstream_us: Option<u64>,
     pub count: Option<u64>,
@@ -131,6 +133,7 @@ impl<A: AttemptFields, V: VerdictFields> View<'_, A, V> {
             (tag::DELETED_THROUGH, self.deleted_through),
             (tag::SHARD, self.shard.map(u64::from)),
             (tag::SEQ, self.seq),
+            (tag::INJECTION_SCORE, self.injection_score.map(u64::from)),
         ];
         for (t, v) in nums {
             if let Some(v) = v {
@@ -228,6 +231,7 @@ impl Record {
             usage: self.usage,
             usage_estimated: self.usage_estimated,
             cache: self.cache.as_deref(),
+            injection_score: self.injection_score,
             verdicts: &self.verdicts,
             overhead_us: self.overhead_us,
             upstream_us: self.upstream_us,
@@ -386,6 +390,7 @@ fn decode_binary(bytes: &[u8]) -> Result<Record, DecodeError> {
             tag::DELETED_THROUGH => rec.deleted_through = Some(r.varint()?),
             tag::SHARD => rec.shard = Some(r.small()?),
             tag::SEQ => rec.seq = Some(r.varint()?),
+            tag::INJECTION_SCORE => rec.injection_score = Some(r.small()?),
             tag::CLIENT => {
                 let ip = match r.byte()? {
                     4 => {

