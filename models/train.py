@@ -19,9 +19,7 @@ import json
 import os
 import random
 import struct
-import subprocess
 import sys
-import tempfile
 
 import numpy as np
 import scipy.sparse as sp
@@ -40,16 +38,7 @@ MAX_WINDOWS = 12
 
 
 def features(binary, texts):
-    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
-        for t in texts:
-            f.write(json.dumps({"text": t}) + "\n")
-        name = f.name
-    try:
-        out = subprocess.run([binary, "guard", "features", "--bits", str(BITS), name],
-                             check=True, capture_output=True, text=True).stdout
-    finally:
-        os.unlink(name)
-    return [json.loads(l)["blocks"] for l in out.splitlines()]
+    return [r["blocks"] for r in corpora.guard(binary, ["features", "--bits", str(BITS)], texts)]
 
 
 def windows(blocks):

@@ -15,7 +15,9 @@ use crate::catalog::{ModelRoute, Provider};
 use crate::vault::SealedKey;
 
 mod cache;
+mod guard;
 pub use cache::{CacheMode, CachePolicy};
+pub use guard::{GuardAction, GuardrailPolicy, InjectionThresholds};
 
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
@@ -369,93 +371,6 @@ pub struct ApiKeyEntry {
     pub id: String,
     pub hash: [u8; 32],
     pub project: String,
-}
-
-/// What a guardrail does when its detector fires.
-#[derive(
-    Archive,
-    Serialize,
-    Deserialize,
-    serde::Deserialize,
-    serde::Serialize,
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum GuardAction {
-    Off,
-    Flag,
-    Redact,
-    /// Placeholders go upstream; the originals are put back into the response for the client.
-    Restore,
-    Block,
-}
-
-#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GuardrailPolicy {
-    pub pii: GuardAction,
-    pub secrets: GuardAction,
-    pub injection: GuardAction,
-    pub content_safety: GuardAction,
-    pub response_pii: GuardAction,
-    pub response_secrets: GuardAction,
-    pub injection_thresholds: InjectionThresholds,
-}
-
-/// Where a project moves the injection model's decision, in thousandths of its 0–1 score;
-/// `None`: the default the model was trained with (docs/guardrails.md).
-#[derive(Archive, Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct InjectionThresholds {
-    /// User, system and assistant text scoring at or above this gets `injection`'s action.
-    pub user: Option<u16>,
-    /// Tool results scoring at or above this get `injection`'s action.
-    pub tool: Option<u16>,
-    /// Text scoring at or above this but under its threshold is flagged (forwarded unchanged).
-    pub flag: Option<u16>,
-}
-
-impl InjectionThresholds {
-    /// From the configured fractions (`injection_threshold = 0.8`, …), each in (0, 1].
-    pub fn from_fractions(
-        user: Option<f64>,
-        tool: Option<f64>,
-        flag: Option<f64>,
-    ) -> Result<InjectionThresholds, String> {
-        let one = |name: &str, v: Option<f64>| -> Result<Option<u16>, String> {
-            match v {
-                None => Ok(None),
-                Some(v) if v > 0.0 && v <= 1.0 => Ok(Some((v * 1000.0).round() as u16)),
-                Some(v) => Err(format!("{name} must be above 0 and at most 1, not {v}")),
-            }
-        };
-        Ok(InjectionThresholds {
-            user: one("injection_threshold", user)?,
-            tool: one("injection_tool_threshold", tool)?,
-            flag: one("injection_flag_threshold", flag)?,
-        })
-    }
-
-    /// Back to fractions, for the admin API's answers.
-    pub fn fraction(v: Option<u16>) -> Option<f64> {
-        v.map(|t| f64::from(t) / 1000.0)
-    }
-}
-
-impl Default for GuardrailPolicy {
-    fn default() -> Self {
-        GuardrailPolicy {
-            pii: GuardAction::Off,
-            secrets: GuardAction::Off,
-            injection: GuardAction::Off,
-            content_safety: GuardAction::Off,
-            response_pii: GuardAction::Off,
-            response_secrets: GuardAction::Off,
-            injection_thresholds: InjectionThresholds::default(),
-        }
-    }
 }
 
 #[derive(Debug)]
