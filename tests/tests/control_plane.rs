@@ -600,29 +600,6 @@ fn guardrail_policies_set_through_the_admin_api_reach_the_data_plane() {
     let s = setup(&cp, "acme");
     assert!(eventually(Duration::from_secs(5), || chat(&gw, &s.key).status == 200).is_some());
     let path = format!("/admin/v1/projects/{}/guardrails", s.project);
-    assert_eq!(
-        cp.admin(
-            "PUT",
-            &path,
-            Some(&json!({"secrets": "block", "pii": "redact"}))
-        )
-        .status,
-        200
-    );
-    assert_eq!(
-        cp.admin("GET", &path, None).json(),
-        json!({"secrets": "block", "pii": "redact"})
-    );
-    assert_eq!(
-        cp.admin("PUT", &path, Some(&json!({"response_pii": "restore"})))
-            .status,
-        400
-    );
-    assert_eq!(
-        cp.admin("PUT", &path, Some(&json!({"pii": "shred"})))
-            .status,
-        400
-    );
     // The injection model's thresholds: fractions in (0, 1], kept as given.
     let bad = cp.admin(
         "PUT",
@@ -647,6 +624,20 @@ fn guardrail_policies_set_through_the_admin_api_reach_the_data_plane() {
         )
         .status,
         200
+    );
+    assert_eq!(
+        cp.admin("GET", &path, None).json(),
+        json!({"secrets": "block", "pii": "redact"})
+    );
+    assert_eq!(
+        cp.admin("PUT", &path, Some(&json!({"response_pii": "restore"})))
+            .status,
+        400
+    );
+    assert_eq!(
+        cp.admin("PUT", &path, Some(&json!({"pii": "shred"})))
+            .status,
+        400
     );
     let secret = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB";
     let blocked = || {

@@ -339,16 +339,7 @@ fn restore_sends_placeholders_upstream_and_gives_the_client_its_values_back() {
     for alias in ["gpt-4o", "claude-4-sonnet", "gemini-2.0-flash"] {
         // The mock echoes what it received: the placeholders, split over 40 events.
         let res = gw.chat(&chat_body(alias, &prompt, true));
-        let text: String = res
-            .events()
-            .iter()
-            .filter_map(|e| serde_json::from_str::<serde_json::Value>(e).ok())
-            .filter_map(|c| {
-                c["choices"][0]["delta"]["content"]
-                    .as_str()
-                    .map(str::to_owned)
-            })
-            .collect();
+        let text = res.stream_text();
         assert_eq!(
             text,
             format!("echo: {prompt}"),
