@@ -12,7 +12,7 @@
 mod lexicon;
 
 use icu_normalizer::ComposingNormalizerBorrowed;
-use lexicon::canonical;
+use lexicon::{canonical, word_hash};
 
 /// Bytes per block; a window is two consecutive blocks.
 pub const BLOCK: usize = 256;
@@ -230,17 +230,6 @@ impl Normalised {
 /// Where `walk` reports features.
 trait Sink {
     fn feature(&mut self, block: usize, index: usize);
-}
-
-/// A word's hash: its bytes eight at a time, one multiply each.
-fn word_hash(bytes: &[u8]) -> u64 {
-    let mut h = bytes.len() as u64;
-    for chunk in bytes.chunks(8) {
-        let mut buf = [0u8; 8];
-        buf[..chunk.len()].copy_from_slice(chunk);
-        h = (h.rotate_left(23) ^ u64::from_le_bytes(buf)).wrapping_mul(0xff51_afd7_ed55_8ccd);
-    }
-    h
 }
 
 fn zero_width(c: char) -> bool {

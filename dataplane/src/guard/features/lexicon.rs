@@ -1,11 +1,9 @@
 //! The words of German, French, Spanish and Italian that carry an instruction, as the English
-//! word the injection model learned them from, looked up by word hash.
+//! word the injection model learned them from, looked up by word hash; and that hash.
 
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::OnceLock;
-
-use super::word_hash;
 
 /// Words of the other supported languages that carry an instruction, and the English word the
 /// model learned them from (the training corpora are mostly English). Character n-grams still
@@ -298,4 +296,15 @@ pub(super) fn canonical(hash: u64) -> u64 {
         return hash;
     }
     table.get(&hash).copied().unwrap_or(hash)
+}
+
+/// A word's hash: its bytes eight at a time, one multiply each.
+pub(super) fn word_hash(bytes: &[u8]) -> u64 {
+    let mut h = bytes.len() as u64;
+    for chunk in bytes.chunks(8) {
+        let mut buf = [0u8; 8];
+        buf[..chunk.len()].copy_from_slice(chunk);
+        h = (h.rotate_left(23) ^ u64::from_le_bytes(buf)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    }
+    h
 }
