@@ -141,6 +141,127 @@ fn keys_and_strings_in<'v>(v: &'v Value<'v>, f: &mut impl FnMut(Source, &'v str)
     }
 }
 
+/// A `/v1/responses` body, as OpenAI reads it when Warden passes it through: `instructions`,
+/// `input` (a string, or items: messages and their text parts, function calls and their
+/// outputs, reasoning summaries sent back, and every other item type's strings — custom and MCP
+/// tool calls and outputs, shell output, file-search results, …), the tools' definitions, the
+/// output schema and a stored prompt's variables. An item type this reader does not know is read
+/// whole, as a tool result: a new item type must not be a way past the guardrails.
+pub fn responses<'v>(body: &'v Value<'v>, f: &mut impl FnMut(Source, &'v str)) {
+    match body.get("instructions") {
+        Some(i) if i.as_str().is_some() => {
+            i.as_str().into_iter().for_each(|t| f(Source::System, t))
+        }
+        Some(i) => response_items(i, Source::System, f),
+        None => {}
+    }
+    match body.get("input") {
+        Some(i) if i.as_str().is_some() => i.as_str().into_iter().for_each(|t| f(Source::User, t)),
+        Some(i) => response_items(i, Source::User, f),
+        None => {}
+    }
+    for tool in array(body, "tools") {
+        definition(tool, "parameters", f);
+        // An MCP server's description of itself.
+        if let Some(t) = str_field(tool, "server_description") {
+            f(Source::Definition, t);
+        }
+        // A custom tool's grammar or free-form format.
+        if let Some(d) = tool.get("format").and_then(|g| str_field(g, "definition")) {
+            f(Source::Definition, d);
+        }
+    }
+    if let Some(format) = body.get("text").and_then(|t| t.get("format")) {
+        definition(format, "schema", f);
+    }
+    // A stored prompt's variables are filled into the prompt the model reads.
+    if let Some(vars) = body.get("prompt").and_then(|p| p.get("variables")) {
+        strings_in(vars, Source::User, f);
+    }
+}
+
+/// [`responses`] over the raw bytes of a body already validated (the caller parsed it once).
+pub fn responses_body(body: &[u8], f: &mut dyn FnMut(Source, &str)) {
+    let mut copy = body.to_vec();
+    let Ok(v) = simd_json::to_borrowed_value(&mut copy) else {
+        return;
+    };
+    responses(&v, &mut |s, t| f(s, t));
+}
+
+/// Keys of Responses items that hold ids, states or opaque data, never text a model reads.
+const OPAQUE: [&str; 9] = [
+    "type",
+    "id",
+    "call_id",
+    "status",
+    "encrypted_content",
+    "approval_request_id",
+    "image_url",
+    "file_id",
+    "file_data",
+];
+
+fn response_items<'v>(items: &'v Value<'v>, role: Source, f: &mut impl FnMut(Source, &'v str)) {
+    for item in items.as_array().map(Vec::as_slice).unwrap_or_default() {
+        match str_field(item, "type") {
+            Some("message") | None => {
+                let source = match str_field(item, "role") {
+                    Some("system" | "developer") => Source::System,
+                    Some("assistant") => Source::Assistant,
+                    Some("user") => Source::User,
+                    _ => role,
+                };
+                match item.get("content") {
+                    Some(c) if c.as_str().is_some() => {
+                        c.as_str().into_iter().for_each(|t| f(source, t))
+                    }
+                    Some(c) => {
+                        for p in c.as_array().map(Vec::as_slice).unwrap_or_default() {
+                            for k in ["text", "refusal"] {
+                                str_field(p, k).into_iter().for_each(|t| f(source, t));
+                            }
+                        }
+                    }
+                    None => {}
+                }
+            }
+            Some("function_call" | "custom_tool_call") => {
+                for k in ["arguments", "input"] {
+                    str_field(item, k)
+                        .into_iter()
+                        .for_each(|t| f(Source::ToolArguments, t));
+                }
+            }
+            Some("reasoning") => {
+                for k in ["summary", "content"] {
+                    array_texts(item.get(k).unwrap_or(&NULL), Source::Assistant, f);
+                }
+            }
+            // A stored item, by id: its text was screened when it was sent.
+            Some("item_reference") => {}
+            Some(_) => opaque_free_strings(item, f),
+        }
+    }
+}
+
+static NULL: Value<'static> = Value::Static(simd_json::StaticNode::Null);
+
+/// Every string in an item outside its [`OPAQUE`] keys, as a tool result.
+fn opaque_free_strings<'v>(v: &'v Value<'v>, f: &mut impl FnMut(Source, &'v str)) {
+    if let Some(s) = v.as_str() {
+        f(Source::ToolResult, s);
+    } else if let Some(items) = v.as_array() {
+        items.iter().for_each(|i| opaque_free_strings(i, f));
+    } else if let Some(obj) = v.as_object() {
+        for (k, i) in obj.iter() {
+            if !OPAQUE.contains(&k.as_ref()) {
+                opaque_free_strings(i, f);
+            }
+        }
+    }
+}
+
 fn anthropic<'v>(body: &'v Value<'v>, f: &mut impl FnMut(Source, &'v str)) {
     match body.get("system") {
         Some(s) if s.as_str().is_some() => {
@@ -270,123 +391,5 @@ fn strings_in<'v>(v: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, &
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn collect(dialect: Dialect, file: &str) -> Vec<(Source, String)> {
-        let path = format!(
-            "{}/../tests/fixtures/wire/{file}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        let mut bytes = std::fs::read(&path).unwrap_or_default();
-        let Ok(v) = simd_json::to_borrowed_value(&mut bytes) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        texts(dialect, &v, &mut |s, t| out.push((s, t.to_owned())));
-        out
-    }
-
-    /// The weather tool every fixture defines, as the model reads it.
-    fn weather_tool() -> Vec<(Source, String)> {
-        [
-            "get_weather",
-            "Current weather",
-            "type",
-            "object",
-            "properties",
-            "city",
-            "type",
-            "string",
-            "required",
-            "city",
-        ]
-        .iter()
-        .map(|t| (Source::Definition, t.to_string()))
-        .collect()
-    }
-
-    /// The texts of a fixture, without its tool definitions (checked once against
-    /// [`weather_tool`]).
-    fn conversation(dialect: Dialect, file: &str) -> Vec<(Source, String)> {
-        let all = collect(dialect, file);
-        let (defs, rest): (Vec<_>, Vec<_>) =
-            all.into_iter().partition(|(s, _)| *s == Source::Definition);
-        assert_eq!(defs, weather_tool(), "{file}");
-        rest
-    }
-
-    #[test]
-    fn tool_descriptions_schemas_and_output_formats_are_read() {
-        let body = r#"{"model":"m","messages":[{"role":"assistant","content":null,
-            "function_call":{"name":"f","arguments":"{\"a\":\"legacy args\"}"}}],
-            "functions":[{"name":"lookup","description":"legacy description",
-              "parameters":{"type":"object","properties":{"secret field":{"enum":["e1"]}}}}],
-            "response_format":{"type":"json_schema","json_schema":{"name":"out",
-              "description":"format description","schema":{"properties":{"k":{"description":"deep"}}}}},
-            "prediction":{"type":"content","content":"predicted text"}}"#;
-        let mut bytes = body.as_bytes().to_vec();
-        let v = simd_json::to_borrowed_value(&mut bytes).unwrap_or_else(|e| panic!("{e}"));
-        let mut seen = Vec::new();
-        texts(Dialect::OpenAi, &v, &mut |s, t| {
-            seen.push((s, t.to_owned()))
-        });
-        for want in [
-            (Source::ToolArguments, r#"{"a":"legacy args"}"#),
-            (Source::Definition, "legacy description"),
-            (Source::Definition, "secret field"),
-            (Source::Definition, "e1"),
-            (Source::Definition, "format description"),
-            (Source::Definition, "deep"),
-            (Source::User, "predicted text"),
-        ] {
-            assert!(
-                seen.contains(&(want.0, want.1.to_string())),
-                "{want:?} not in {seen:?}"
-            );
-        }
-        let mut bytes = br#"{"contents":[],"generationConfig":{"responseSchema":
-            {"properties":{"x":{"description":"gemini schema text"}}}}}"#
-            .to_vec();
-        let v = simd_json::to_borrowed_value(&mut bytes).unwrap_or_else(|e| panic!("{e}"));
-        let mut seen = Vec::new();
-        texts(Dialect::Gemini, &v, &mut |s, t| {
-            seen.push((s, t.to_owned()))
-        });
-        assert!(seen.contains(&(Source::Definition, "gemini schema text".into())));
-    }
-
-    #[test]
-    fn the_same_conversation_reads_the_same_in_every_dialect() {
-        let openai = conversation(Dialect::OpenAi, "openai-chat-request.json");
-        assert_eq!(
-            openai,
-            vec![
-                (Source::System, "Be brief".into()),
-                (Source::User, "Weather in Paris?".into()),
-                (Source::ToolArguments, r#"{"city":"Paris"}"#.into()),
-                (Source::ToolResult, "15C".into()),
-            ]
-        );
-        let anthropic = conversation(Dialect::Anthropic, "anthropic-messages-request.json");
-        assert_eq!(
-            anthropic,
-            vec![
-                (Source::System, "Be brief".into()),
-                (Source::User, "Weather in Paris?".into()),
-                (Source::ToolArguments, "Paris".into()),
-                (Source::ToolResult, "15C".into()),
-            ]
-        );
-        let gemini = conversation(Dialect::Gemini, "gemini-request.json");
-        assert_eq!(
-            gemini,
-            vec![
-                (Source::System, "Be brief".into()),
-                (Source::User, "Weather in Paris?".into()),
-                (Source::ToolArguments, "Paris".into()),
-                (Source::ToolResult, "15C".into()),
-            ]
-        );
-    }
-}
+#[path = "extract_tests.rs"]
+mod tests;

@@ -70,7 +70,7 @@ pub async fn handle<S: AsyncWriteRent>(
         // 3. Route: alias, route group or native model → provider and model.
         let target = front.route(shard, req, caller, &parsed)?;
         // 4. Screen: the request guardrails; a block ends the request here.
-        let screened = screen(shard, req, front.dialect(), &parsed.value, caller)?;
+        let screened = screen(shard, req, &front, &parsed.value, caller)?;
         // 5. Admit under the project's limits; from here on the admission is settled.
         let admission = admit(shard, req, caller, max_output(&parsed.value))?;
         // 6. Plan the attempts, with their bodies.
@@ -78,7 +78,7 @@ pub async fn handle<S: AsyncWriteRent>(
         let responses = parsed
             .converted
             .as_mut()
-            .map(|(_, echo)| std::mem::take(echo));
+            .map(|c| std::mem::take(&mut c.echo));
         let attempts = match front.plan(shard, req, caller, parsed, target, &screened) {
             Ok(attempts) => attempts,
             Err(e) => {
@@ -186,23 +186,37 @@ fn note_cache(req: &Request<'_>, plan: &crate::cache::Plan) {
 
 /// Run the project's guardrails over a parsed request and record the verdicts; a block is the
 /// error the client gets.
+/// A Responses request is screened as the client wrote it, not as the chat request it became:
+/// OpenAI gets that body, and what chat drops (reasoning sent back, OpenAI-only items) is read
+/// too.
 pub fn screen(
     shard: &Shard,
     req: &Request<'_>,
-    dialect: Dialect,
+    front: &Front<'_>,
     value: &simd_json::BorrowedValue<'_>,
     caller: &Caller<'_>,
 ) -> Result<crate::guard::apply::Plan> {
     let traced = req.trace.is_some_and(|t| t.record);
     let from = if traced { crate::audit::now_us() } else { 0 };
-    let plan = crate::guard::apply::check(
-        &shard.guard,
-        &shard.guard_scratch,
-        req.state.custom_scan(caller.project).as_ref(),
-        dialect,
-        value,
-        &caller.project.guardrails,
-    );
+    let custom = req.state.custom_scan(caller.project);
+    let policy = &caller.project.guardrails;
+    let plan = match front {
+        Front::Responses => crate::guard::apply::check_texts(
+            &shard.guard,
+            &shard.guard_scratch,
+            custom.as_ref(),
+            |f| crate::extract::responses_body(req.body, f),
+            policy,
+        ),
+        _ => crate::guard::apply::check(
+            &shard.guard,
+            &shard.guard_scratch,
+            custom.as_ref(),
+            front.dialect(),
+            value,
+            policy,
+        ),
+    };
     if traced {
         req.audit.borrow_mut().guard_us = Some((from, crate::audit::now_us()));
     }

@@ -235,19 +235,29 @@ pub fn openai_usage(json: &[u8]) -> Option<Usage> {
     let end = crate::route::json_value_end(json, start);
     let mut copy = json.get(start..end)?.to_vec();
     let u = simd_json::to_borrowed_value(&mut copy).ok()?;
-    let n = |k: &str| u.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
-    let detail = |o: &str, k: &str| {
-        u.get(o)
+    // Chat completions' names, or the Responses API's (`input_tokens`, `output_tokens`).
+    let first = |a: &str, b: &str| u.get(a).or_else(|| u.get(b));
+    let n = |a: &str, b: &str| first(a, b).and_then(|x| x.as_u64()).unwrap_or(0);
+    let detail = |a: &str, b: &str, k: &str| {
+        first(a, b)
             .and_then(|d| d.get(k))
             .and_then(|x| x.as_u64())
             .unwrap_or(0)
     };
     u.as_object()?;
     Some(Usage {
-        prompt: n("prompt_tokens"),
-        completion: n("completion_tokens"),
-        cached: detail("prompt_tokens_details", "cached_tokens"),
-        reasoning: detail("completion_tokens_details", "reasoning_tokens"),
+        prompt: n("prompt_tokens", "input_tokens"),
+        completion: n("completion_tokens", "output_tokens"),
+        cached: detail(
+            "prompt_tokens_details",
+            "input_tokens_details",
+            "cached_tokens",
+        ),
+        reasoning: detail(
+            "completion_tokens_details",
+            "output_tokens_details",
+            "reasoning_tokens",
+        ),
     })
 }
 

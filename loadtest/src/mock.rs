@@ -12,6 +12,7 @@ pub mod gemini;
 pub mod openai;
 mod plan;
 pub mod prompt_cache;
+pub mod responses;
 pub mod schema;
 pub mod thinking;
 
@@ -243,6 +244,7 @@ fn dispatch(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     match (req.method, path) {
         ("POST", p) if p.ends_with("/chat/completions") => openai::chat(config, req),
         ("POST", p) if p.ends_with("/embeddings") => embeddings::openai(config, req),
+        ("POST", p) if p.ends_with("/responses") => responses::create(config, req),
         ("POST", "/v1/messages") => anthropic::messages(config, req),
         ("POST", p) if p.starts_with("/v1beta/models/") || p.starts_with("/v1/models/") => {
             gemini::generate(config, req)

@@ -123,3 +123,33 @@ def test_gemini_embeddings(mock):
     assert reply.embeddings[0].values != reply.embeddings[1].values
     default = client.models.embed_content(model="gemini-embedding-001", contents="one")
     assert len(default.embeddings[0].values) == 3072
+
+
+def test_openai_responses(mock):
+    """The mock's Responses API, read by the openai SDK: objects, typed streams with reasoning
+    summaries, function calls, usage in the Responses API's names, OpenAI's refusals."""
+    import openai
+
+    c = openai.OpenAI(base_url=f"http://{mock}/v1", api_key="sk-mock-key", max_retries=0, timeout=30)
+    r = c.responses.create(model="gpt-4o", instructions="Be brief", input="hi there")
+    assert r.status == "completed" and r.output_text == "echo: hi there"
+    assert r.instructions == "Be brief" and r.store is True
+    assert (r.usage.input_tokens, r.usage.output_tokens) == (4, 3)
+    with c.responses.stream(model="o3", input="plan it mock:chunks=3",
+                            reasoning={"effort": "low", "summary": "auto"}) as stream:
+        kinds = [e.type for e in stream]
+        final = stream.get_final_response()
+    assert kinds[0] == "response.created" and kinds[-1] == "response.completed"
+    assert "response.reasoning_summary_text.delta" in kinds and kinds.count("response.output_text.delta") == 3
+    assert final.output[0].type == "reasoning" and final.output[0].summary[0].text
+    assert final.output_text == "echo: plan it mock:chunks=3"
+    assert final.usage.output_tokens_details.reasoning_tokens > 0
+    tools = [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}]
+    call = c.responses.create(model="gpt-4o", input="weather? mock:tool=get_weather", tools=tools)
+    assert call.output[0].type == "function_call" and call.output[0].name == "get_weather"
+    with pytest.raises(openai.BadRequestError) as err:
+        c.responses.create(model="gpt-4o", input="x", previous_response_id="nope")
+    assert "previous_response_id" in err.value.message
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=f"http://{mock}/v1", api_key=REVOKED_KEY, max_retries=0).responses.create(
+            model="gpt-4o", input="x")

@@ -1,7 +1,9 @@
 """`client.responses.create` through Warden with the official openai SDK, for every chat alias:
-the Responses API is served over each provider's chat API (OpenAI's too), so answers, typed
-event streams and function-tool round trips look the same whichever provider serves them;
-guardrails block and restore on this route as on chat; Responses-only state is refused."""
+OpenAI's aliases are passed through to OpenAI's own Responses API, every other provider is
+reached over its chat API, and answers, typed event streams and function-tool round trips look
+the same whichever provider serves them; guardrails block and restore on this route as on chat,
+passed through or not; what only OpenAI keeps (stored state, built-in tools) goes to OpenAI and
+is refused, saying so, for the others."""
 
 import json
 
@@ -9,6 +11,8 @@ import openai
 import pytest
 
 from conftest import ALIASES, GUARDED_KEY, WARDEN_KEY
+
+OPENAI_ALIASES = {"gpt-4o", "gpt-4o-mini", "o3", "o3-mini"}
 
 TOOLS = [{"type": "function", "name": "get_weather", "description": "Current weather",
           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}]
@@ -29,7 +33,9 @@ def test_non_stream(gateway, alias):
     assert r.output[0].type == "message" and r.output[0].role == "assistant"
     assert r.usage.output_tokens == 3
     assert r.usage.total_tokens == r.usage.input_tokens + r.usage.output_tokens
-    assert r.instructions == "Be brief" and r.max_output_tokens == 64 and r.store is False
+    assert r.instructions == "Be brief" and r.max_output_tokens == 64
+    # OpenAI stores responses unless told not to; through chat nothing is stored.
+    assert r.store is (alias in OPENAI_ALIASES)
 
 
 @pytest.mark.parametrize("alias", ALIASES)
@@ -98,13 +104,44 @@ def test_guardrails_block_and_restore(gateway):
     assert events[-1].type == "response.completed"
 
 
-def test_state_and_builtin_tools_are_refused(gateway):
+def test_state_and_builtin_tools_go_to_openai_and_are_refused_elsewhere(gateway):
     c = client(gateway)
+    first = c.responses.create(model="gpt-4o", input="remember 42")
+    again = c.responses.create(model="gpt-4o", input="again", previous_response_id=first.id,
+                               tools=[{"type": "web_search_preview"}])
+    assert again.previous_response_id == first.id and again.output_text == "echo: again"
+    assert again.tools[0].type == "web_search_preview"
     with pytest.raises(openai.BadRequestError) as e:
-        c.responses.create(model="gpt-4o", input="again", previous_response_id="resp_123")
-    assert "previous_response_id" in e.value.message
+        c.responses.create(model="claude-4-sonnet", input="again", previous_response_id=first.id)
+    assert "previous_response_id" in e.value.message and "only OpenAI" in e.value.message
     with pytest.raises(openai.BadRequestError) as e:
-        c.responses.create(model="gpt-4o", input="news", tools=[{"type": "web_search_preview"}])
+        c.responses.create(model="gemini-2.0-flash", input="news", tools=[{"type": "web_search_preview"}])
     assert "function tools" in e.value.message
     with pytest.raises(openai.NotFoundError):
         c.responses.create(model="no-such-model", input="hi")
+
+
+def test_openai_reasoning_summaries_pass_and_are_withheld_where_answers_are_read(gateway):
+    ask = dict(model="o3", input="plan the trip", reasoning={"effort": "low", "summary": "auto"},
+               include=["reasoning.encrypted_content"], store=False)
+    r = client(gateway).responses.create(**ask)
+    reasoning = r.output[0]
+    assert reasoning.type == "reasoning" and reasoning.summary[0].text
+    assert reasoning.encrypted_content and r.usage.output_tokens_details.reasoning_tokens > 0
+    # Sent back on the next turn (store=false): OpenAI gets the item as it was.
+    follow = client(gateway).responses.create(
+        model="o3", store=False, input=[{"role": "user", "content": "plan the trip"},
+                                        reasoning.model_dump(exclude_none=True),
+                                        {"role": "user", "content": "and back"}])
+    assert follow.output_text == "echo: and back"
+    # The guarded project's response guard reads answers, not reasoning: it is withheld,
+    # whole and streamed, while the encrypted state the next turn needs stays.
+    guarded = client(gateway, GUARDED_KEY)
+    r = guarded.responses.create(**ask)
+    assert r.output[0].type == "reasoning" and r.output[0].summary == []
+    assert r.output[0].encrypted_content and r.output_text == "echo: plan the trip"
+    events = list(guarded.responses.create(**ask, stream=True))
+    types = [e.type for e in events]
+    assert not any(t.startswith("response.reasoning") for t in types), types
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    assert events[-1].response.output[0].summary == []

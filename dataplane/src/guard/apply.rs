@@ -206,6 +206,20 @@ pub fn check(
     body: &BorrowedValue<'_>,
     policy: &GuardrailPolicy,
 ) -> Plan {
+    let texts = |f: &mut dyn FnMut(Source, &str)| {
+        crate::extract::texts(dialect, body, &mut |s, t| f(s, t));
+    };
+    check_texts(engine, scratch, custom, texts, policy)
+}
+
+/// [`check`] over the texts `texts` hands its callback (each with where it came from).
+pub fn check_texts(
+    engine: &Engine,
+    scratch: &super::engine::Scratch,
+    custom: Option<&CustomScan>,
+    texts: impl FnOnce(&mut dyn FnMut(Source, &str)),
+    policy: &GuardrailPolicy,
+) -> Plan {
     let all_off = [
         policy.pii,
         policy.secrets,
@@ -222,7 +236,7 @@ pub fn check(
     let mut own: Vec<Finding> = Vec::new();
     let mut placeholders = Placeholders::default();
     let mut restored: Vec<Vec<u8>> = Vec::new();
-    crate::extract::texts(dialect, body, &mut |source, text| {
+    texts(&mut |source, text| {
         findings.clear();
         engine.scan(scratch, text.as_bytes(), &mut findings);
         if policy.injection != GuardAction::Off && source != Source::System {

@@ -18,6 +18,7 @@ use super::Category;
 mod gemini;
 mod native;
 mod openai;
+mod responses_api;
 use warden_shared::catalog::Dialect;
 
 /// A provider's JSON in which some object repeats a key, rewritten with one value per key: the
@@ -30,6 +31,25 @@ fn last_values(data: &[u8]) -> Option<Vec<u8>> {
     }
     let value: serde_json::Value = serde_json::from_slice(data).ok()?;
     serde_json::to_vec(&value).ok()
+}
+
+/// Where one text part sits in a Responses API answer: (output index, content index).
+type Part = (u64, u64);
+
+/// What the guard keeps of a Responses API answer (`responses_api.rs`).
+#[derive(Default)]
+struct ApiStream {
+    /// The text part being released, and its item id.
+    open: Option<(Part, String)>,
+    /// The text that went out for each part: the closing events repeat it.
+    sent: Vec<(Part, String)>,
+    /// The next `sequence_number` the client sees.
+    sequence: u64,
+    /// The response object of `response.created`, the shape of the `response.failed` written
+    /// when the guard stops the stream.
+    created: Option<Vec<u8>>,
+    /// A whole answer (not a stream): each text part is judged on its own.
+    whole: bool,
 }
 
 /// What filtering one streamed chunk decided.
@@ -84,6 +104,8 @@ pub struct ResponseGuard {
     dialect: Dialect,
     /// Anthropic streams: the text block being released.
     open_block: Option<u64>,
+    /// Answers from OpenAI's Responses API, in its shapes (set by `reading_responses_api`).
+    api: Option<Box<ApiStream>>,
 }
 
 impl ResponseGuard {
@@ -132,6 +154,7 @@ impl ResponseGuard {
             custom,
             dialect: Dialect::OpenAi,
             open_block: None,
+            api: None,
         })
     }
 
@@ -154,6 +177,9 @@ impl ResponseGuard {
     ) -> ChunkOutcome {
         let canonical = last_values(data);
         let data = canonical.as_deref().unwrap_or(data);
+        if self.api.is_some() {
+            return self.filter_api_event(engine, scratch, data, out);
+        }
         let stopped = match self.dialect {
             Dialect::OpenAi => {
                 return self.filter_openai_chunk(engine, scratch, data, template, out)
@@ -181,6 +207,10 @@ impl ResponseGuard {
         out: &mut Vec<u8>,
     ) {
         if self.blocked.is_some() {
+            return;
+        }
+        if self.api.is_some() {
+            self.close_part(engine, scratch, out);
             return;
         }
         match self.dialect {
@@ -214,6 +244,7 @@ impl ResponseGuard {
         let canonical = last_values(body);
         let checked = canonical.as_deref().unwrap_or(body);
         let filtered = match self.dialect {
+            _ if self.api.is_some() => self.filter_api_body(engine, scratch, checked),
             Dialect::OpenAi => self.filter_openai_body(engine, scratch, checked),
             Dialect::Anthropic => self.filter_anthropic_body(engine, scratch, checked),
             Dialect::Gemini => self.filter_gemini_body(engine, scratch, checked),

@@ -42,6 +42,13 @@ pub async fn answer<S: AsyncWriteRent>(
     let strip_usage =
         matches!(&a.body, attempt::Body::OpenAi { fields, .. } if !fields.include_usage);
     let (provider, fingerprint, translation) = (a.provider, &a.key.key.fingerprint, a.translation);
+    // OpenAI answered a Responses request in its own API: no conversion, and the guard reads
+    // the Responses API's shapes.
+    let native_responses = matches!(translation, Translation::ResponsesApi);
+    let responses = responses.filter(|_| !native_responses);
+    if native_responses {
+        response_guard = response_guard.map(|g| g.reading_responses_api());
+    }
     {
         let mut e = req.audit.borrow_mut();
         e.first_byte_us = Some(e.received_us + req.started.elapsed().as_micros() as u64);
@@ -49,7 +56,7 @@ pub async fn answer<S: AsyncWriteRent>(
     let status = exchange.head.status;
     if stream && status == 200 && exchange.head.event_stream {
         let translator = match translation {
-            Translation::None => StreamTranslator::Passthrough,
+            Translation::None | Translation::ResponsesApi => StreamTranslator::Passthrough,
             Translation::Anthropic(meta) => {
                 StreamTranslator::Anthropic(Box::new(anthropic::Stream::new(meta)))
             }
@@ -74,6 +81,10 @@ pub async fn answer<S: AsyncWriteRent>(
                     Some(echo) => pump::Egress::Responses(Box::new(
                         crate::translate::responses::stream::Stream::new(echo),
                     )),
+                    None if native_responses => pump::Egress::ResponsesApi {
+                        sequence: 0,
+                        created: None,
+                    },
                     None => pump::Egress::Same,
                 },
                 cache,
@@ -120,7 +131,9 @@ pub async fn answer<S: AsyncWriteRent>(
         .map(|fill| (fill, body.clone()));
     let (status, answer, error) = if (200..300).contains(&status) {
         let (usage, translated) = match &translation {
-            Translation::None => (passthrough_usage(dialect, &body), None),
+            Translation::None | Translation::ResponsesApi => {
+                (passthrough_usage(dialect, &body), None)
+            }
             Translation::Anthropic(meta) => {
                 let (u, t) = translate_whole(&mut body, |b, o| anthropic::response(b, meta, o))?;
                 (Some(u), Some(t))

@@ -71,6 +71,9 @@ pub enum Translation {
     Anthropic(Meta),
     /// Gemini, with the prefix that makes generated tool-call ids unique.
     Gemini(Meta, String),
+    /// OpenAI's Responses API answering a `/v1/responses` request: nothing to convert; the
+    /// response guard reads it in the Responses API's shapes.
+    ResponsesApi,
     /// Gemini `batchEmbedContents` to an OpenAI embeddings list.
     GeminiEmbeddings(crate::translate::embeddings::EmbedMeta),
 }

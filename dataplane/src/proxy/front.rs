@@ -67,9 +67,24 @@ pub struct Parsed<'v> {
     /// The model the client named and where it sits in the body (for Gemini it comes from the
     /// path, and `model_span` is empty), whether it streams, its `stream_options`.
     pub fields: ChatFields,
-    /// A Responses request as the chat request it became (`value` and `fields` describe it),
-    /// and what its answers repeat of it.
-    pub converted: Option<(Rc<Vec<u8>>, Echo)>,
+    /// A Responses request: the chat request it became (`value` and `fields` describe it) and
+    /// what passing it through to OpenAI needs.
+    pub converted: Option<Converted>,
+}
+
+/// A `/v1/responses` request, both ways it can go: through chat (every provider) or, to OpenAI,
+/// as it came, to OpenAI's own Responses API.
+pub struct Converted {
+    /// The chat request; when chat cannot carry the request (see `refusal`), a stub that names
+    /// only the model, for routing and limits.
+    pub chat: Rc<Vec<u8>>,
+    /// What a Responses answer made from a chat answer repeats of the request.
+    pub echo: Echo,
+    /// The routing fields of the client's own body (where its model sits), for OpenAI.
+    pub native: ChatFields,
+    /// Why chat cannot carry the request (stored state, built-in tools, item types only
+    /// OpenAI knows): then only OpenAI routes may answer it, and others get this error.
+    pub refusal: Option<Error>,
 }
 
 /// Where a request goes before fallbacks and keys are counted in.
@@ -123,7 +138,7 @@ impl<'r> Front<'r> {
     pub fn parse<'v>(&self, req: &Request<'_>, scratch: &'v mut Vec<u8>) -> Result<Parsed<'v>> {
         let body = req.body;
         if let Front::Responses = self {
-            let (chat, echo) = chat::responses_to_chat(req)?;
+            let (chat, echo, native, refusal) = chat::responses_to_chat(req)?;
             let (fields, value) = parse_chat(&chat, scratch)?;
             let echo = Echo {
                 id: format!("resp_{}", String::from_utf8_lossy(req.id)),
@@ -134,7 +149,12 @@ impl<'r> Front<'r> {
             return Ok(Parsed {
                 value,
                 fields,
-                converted: Some((Rc::new(chat), echo)),
+                converted: Some(Converted {
+                    chat: Rc::new(chat),
+                    echo,
+                    native,
+                    refusal,
+                }),
             });
         }
         let (fields, value) = match self {

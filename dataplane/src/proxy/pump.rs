@@ -51,6 +51,12 @@ pub enum Egress {
     Same,
     /// Chat chunks rewritten as `/v1/responses` events.
     Responses(Box<crate::translate::responses::stream::Stream>),
+    /// OpenAI's own Responses events, as they are; what a broken stream's ending needs is kept
+    /// on the way: the next sequence number and the `response.created` object.
+    ResponsesApi {
+        sequence: u64,
+        created: Option<Vec<u8>>,
+    },
 }
 
 impl Egress {
@@ -63,7 +69,27 @@ impl Egress {
                 s.events(events, &mut converted);
                 respond::chunk(out, &converted);
             }
+            Egress::ResponsesApi { sequence, created } => {
+                note_api_events(events, sequence, created);
+                respond::chunk(out, events);
+            }
         }
+    }
+
+    /// The stream broke off: the route's own error ending, when it has one.
+    fn failed(&mut self, out: &mut Vec<u8>, e: &Error) -> bool {
+        let Egress::ResponsesApi { sequence, created } = self else {
+            return false;
+        };
+        let mut events = Vec::with_capacity(512);
+        crate::translate::responses::stream::failed_events(
+            &mut events,
+            created.as_deref(),
+            sequence,
+            (e.code(), &e.to_string()),
+        );
+        respond::chunk(out, &events);
+        true
     }
 
     /// A guardrail stopped the stream: what the route writes to end it.
@@ -319,8 +345,16 @@ fn without_usage_chunks(events: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The events that end a Responses API stream (it has no `[DONE]`).
+const RESPONSES_ENDINGS: [&[u8]; 3] = [
+    b"event: response.completed",
+    b"event: response.incomplete",
+    b"event: response.failed",
+];
+
 /// `events` (whole SSE events) split before its last event when that event closes the stream:
-/// OpenAI's `data: [DONE]` or Anthropic's `message_stop`.
+/// OpenAI's `data: [DONE]`, Anthropic's `message_stop`, the Responses API's `response.completed`
+/// (or `incomplete`, `failed`).
 fn split_closing(events: &[u8]) -> (&[u8], &[u8]) {
     let body = events.trim_ascii_end();
     let start = body
@@ -331,7 +365,8 @@ fn split_closing(events: &[u8]) -> (&[u8], &[u8]) {
     let closing = last == b"data: [DONE]"
         || last == b"data:[DONE]"
         || last.starts_with(b"event: message_stop")
-        || last.starts_with(b"event:message_stop");
+        || last.starts_with(b"event:message_stop")
+        || RESPONSES_ENDINGS.iter().any(|e| last.starts_with(e));
     if closing {
         events.split_at(start)
     } else {
@@ -387,8 +422,41 @@ async fn fail<S: AsyncWriteRent>(
     End::UpstreamFailed
 }
 
+/// The next sequence number after `events` (OpenAI Responses events, whole), and the
+/// `response.created` object once it goes by. Only reads the bytes; most events are deltas.
+fn note_api_events(events: &[u8], sequence: &mut u64, created: &mut Option<Vec<u8>>) {
+    const KEY: &[u8] = b"\"sequence_number\":";
+    if let Some(at) = memchr::memmem::rfind(events, KEY) {
+        let digits = &events[at + KEY.len()..];
+        let end = digits
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .unwrap_or(digits.len());
+        if let Some(n) = std::str::from_utf8(&digits[..end])
+            .ok()
+            .and_then(|d| d.parse::<u64>().ok())
+        {
+            *sequence = n + 1;
+        }
+    }
+    if created.is_none() && memchr::memmem::find(events, b"response.created").is_some() {
+        for e in crate::sse::events_in(events) {
+            let mut copy = e.data.to_vec();
+            if let Ok(v) = simd_json::to_borrowed_value(&mut copy) {
+                use simd_json::prelude::*;
+                if v.get("type").and_then(|t| t.as_str()) == Some("response.created") {
+                    *created = v.get("response").map(|r| r.encode().into_bytes());
+                }
+            };
+        }
+    }
+}
+
 /// An error event in the client's dialect, as one chunk.
 fn error_event(out: &mut Vec<u8>, e: &Error, (dialect, egress): (Dialect, &mut Egress)) {
+    if egress.failed(out, e) {
+        return;
+    }
     let message = e.to_string();
     let mut event = Vec::with_capacity(256);
     match dialect {

@@ -4,14 +4,21 @@
 //! Anthropic and Gemini — and the chat answer comes back as a Responses object ([`response`])
 //! or event stream (`responses/stream.rs`).
 //!
-//! Going through chat keeps every compliance step the same on every provider: the guardrails
-//! read the converted request, the response guard filters chat chunks before they become
-//! Responses events, and usage is metered from the chat answer. What chat cannot carry is
-//! refused with 400 rather than dropped: `previous_response_id` and `conversation` (Warden
-//! keeps no conversation state), built-in tools (web search, file search, computer use, …),
-//! `background` and stored prompts. `store` is accepted and answered as `false`: nothing is
-//! stored. `reasoning` items in the input are dropped: they only mean something to the OpenAI
-//! session that made them. docs/providers.md has the mapping table.
+//! OpenAI's own aliases are not converted: OpenAI gets the client's body as it came (model
+//! renamed, guardrail placeholders in) at its `/responses`, and its answer comes back as it is,
+//! read by the response guard in the Responses API's own shapes — so stored state
+//! (`previous_response_id`, `conversation`), built-in tools and OpenAI's item types work there.
+//!
+//! Through chat, every compliance step is the same on every provider: the response guard
+//! filters chat chunks before they become Responses events, and usage is metered from the chat
+//! answer. What chat cannot carry is refused with 400 for the providers reached through chat
+//! rather than dropped: `previous_response_id` and `conversation` (Warden keeps no conversation
+//! state), built-in tools (web search, file search, computer use, …), `background` and stored
+//! prompts; such a request may still be answered by an OpenAI route. `store` is accepted and
+//! answered as `false` there: nothing is stored. `reasoning` items in the input are dropped on
+//! the way to chat: they only mean something to the OpenAI session that made them. The
+//! guardrails read the client's Responses body itself (`extract::responses`), whichever way it
+//! goes. docs/providers.md has the mapping table.
 
 pub mod answer;
 pub mod stream;
@@ -47,9 +54,19 @@ impl Echo {
     }
 }
 
-/// Refuse a request field chat cannot honour.
+/// The detail of a refusal that only concerns chat: OpenAI's own Responses API takes the
+/// request (see [`only_openai`]).
+const ONLY_OPENAI: &str = "only OpenAI models take it through Warden";
+
+/// Refuse a request field chat cannot honour (OpenAI's own Responses API can).
 fn unsupported(what: &'static str) -> Error {
-    Error::new(Kind::InvalidRequest, what)
+    Error::new(Kind::InvalidRequest, what).with_detail(ONLY_OPENAI)
+}
+
+/// Whether `e` refuses what chat cannot carry, rather than a malformed request: an OpenAI
+/// route may still answer it.
+pub fn only_openai(e: &Error) -> bool {
+    e.kind == Kind::InvalidRequest && e.detail.as_deref() == Some(ONLY_OPENAI)
 }
 
 /// The chat request for a Responses request, into `out`, and what its answers repeat.
@@ -57,20 +74,22 @@ pub fn request(req: &Value<'_>, out: &mut Vec<u8>) -> Result<Vec<u8>> {
     for (field, why) in [
         (
             "previous_response_id",
-            "previous_response_id is not supported: Warden keeps no conversation state; send the whole conversation in input",
+            "previous_response_id is not supported for this model: only OpenAI keeps response state; send the whole conversation in input",
         ),
         (
             "conversation",
-            "conversation is not supported: Warden keeps no conversation state; send the whole conversation in input",
+            "conversation is not supported for this model: only OpenAI keeps conversation state; send the whole conversation in input",
         ),
-        ("prompt", "stored prompts are not supported; send the instructions and input"),
+        ("prompt", "stored prompts are not supported for this model; send the instructions and input"),
     ] {
         if req.get(field).is_some_and(|v| !v.is_null()) {
             return Err(unsupported(why));
         }
     }
     if req.get("background").and_then(|b| b.as_bool()) == Some(true) {
-        return Err(unsupported("background responses are not supported"));
+        return Err(unsupported(
+            "background responses are not supported for this model",
+        ));
     }
     let model = str_field(req, "model")
         .ok_or_else(|| Error::new(Kind::InvalidRequest, "missing required parameter: 'model'"))?;
@@ -121,7 +140,7 @@ pub fn request(req: &Value<'_>, out: &mut Vec<u8>) -> Result<Vec<u8>> {
             for t in tools {
                 if str_field(t, "type") != Some("function") {
                     return Err(unsupported(
-                        "only function tools are supported; built-in tools (web search, file search, computer use, code interpreter, MCP) are not",
+                        "only function tools are supported for this model; built-in tools (web search, file search, computer use, code interpreter, MCP) are OpenAI's",
                     ));
                 }
                 let mut tool = Obj::new(arr.item());
@@ -193,6 +212,33 @@ pub fn request(req: &Value<'_>, out: &mut Vec<u8>) -> Result<Vec<u8>> {
     Ok(echo_fields(req))
 }
 
+/// For a request chat cannot carry (only OpenAI's own Responses API may answer it): a chat
+/// request that names the model — with the input when it is one string, and the output limit —
+/// for routing and limits only; and the fields its answers repeat.
+pub fn routing_stub(req: &Value<'_>, out: &mut Vec<u8>) -> Vec<u8> {
+    let mut o = Obj::new(out);
+    o.str("model", str_field(req, "model").unwrap_or_default());
+    {
+        let mut messages = Arr::new(o.key("messages"));
+        let mut m = Obj::new(messages.item());
+        m.str("role", "user");
+        m.str("content", str_field(req, "input").unwrap_or_default());
+        m.end();
+        messages.end();
+    }
+    if let Some(n) = req
+        .get("max_output_tokens")
+        .filter(|v| v.as_u64().is_some())
+    {
+        o.value("max_completion_tokens", n);
+    }
+    if req.get("stream").and_then(|s| s.as_bool()) == Some(true) {
+        o.raw("stream", b"true");
+    }
+    o.end();
+    echo_fields(req)
+}
+
 /// The input items as chat messages: messages (`role` + content), `function_call` (assistant
 /// tool calls, consecutive ones in one message) and `function_call_output` (tool messages).
 fn input_items<'v>(items: &'v [Value<'v>], messages: &mut Arr<'_>) -> Result<()> {
@@ -241,9 +287,8 @@ fn input_items<'v>(items: &'v [Value<'v>], messages: &mut Arr<'_>) -> Result<()>
             Some("reasoning") => {}
             Some("message") | None if item.get("role").is_some() => message(item, messages)?,
             _ => {
-                return Err(Error::new(
-                    Kind::InvalidRequest,
-                    "input items may be messages, function_call, function_call_output or reasoning",
+                return Err(unsupported(
+                    "input items may be messages, function_call, function_call_output or reasoning for this model",
                 ))
             }
         }
@@ -418,19 +463,27 @@ mod tests {
 
     #[test]
     fn what_chat_cannot_carry_is_refused() {
+        // Chat cannot carry these; OpenAI's own Responses API can (only_openai).
         for body in [
             r#"{"model":"m","input":"x","previous_response_id":"resp_1"}"#,
             r#"{"model":"m","input":"x","tools":[{"type":"web_search_preview"}]}"#,
             r#"{"model":"m","input":"x","background":true}"#,
             r#"{"model":"m","input":[{"type":"item_reference","id":"x"}]}"#,
             r#"{"model":"m","input":[{"role":"user","content":[{"type":"input_file","file_id":"f"}]}]}"#,
+        ] {
+            let e = convert(body).unwrap_err();
+            assert!(only_openai(&e), "{body}: {e}");
+        }
+        // Malformed for every provider.
+        for body in [
             r#"{"model":"m","input":[]}"#,
             r#"{"model":"m"}"#,
+            r#"{"model":"m","input":[{"role":"tool","content":"x"}]}"#,
         ] {
-            assert_eq!(
-                convert(body).unwrap_err().kind,
-                Kind::InvalidRequest,
-                "{body}"
+            let e = convert(body).unwrap_err();
+            assert!(
+                e.kind == Kind::InvalidRequest && !only_openai(&e),
+                "{body}: {e}"
             );
         }
         // Null is as good as absent.

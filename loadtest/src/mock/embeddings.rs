@@ -62,17 +62,10 @@ pub fn openai(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
             message,
         )
     };
-    let Some(key) = openai::bearer(req) else {
-        return openai::error(
-            401,
-            "missing_api_key",
-            "invalid_request_error",
-            "You didn't provide an API key.",
-        );
+    let key = match openai::authorize(config, req) {
+        Ok(key) => key,
+        Err(reply) => return reply,
     };
-    if let Some(status) = config.key_status.get(&key) {
-        return openai::key_error(*status, &key);
-    }
     let Ok(body) = serde_json::from_slice::<Value>(req.body) else {
         return invalid("We could not parse the JSON body of your request.");
     };

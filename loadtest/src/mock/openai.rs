@@ -8,18 +8,28 @@ use serde_json::{json, Value};
 
 use super::{mask, MockConfig, MockRequest, Plan, Reply};
 
-pub fn chat(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
+/// The request's Bearer key, or OpenAI's answer when there is none or the mock is told to
+/// fail that key.
+pub fn authorize(config: &MockConfig, req: &MockRequest<'_>) -> Result<String, Reply> {
     let Some(key) = bearer(req) else {
-        return error(
+        return Err(error(
             401,
             "missing_api_key",
             "invalid_request_error",
             "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
-        );
+        ));
     };
-    if let Some(status) = config.key_status.get(&key) {
-        return key_error(*status, &key);
+    match config.key_status.get(&key) {
+        Some(status) => Err(key_error(*status, &key)),
+        None => Ok(key),
     }
+}
+
+pub fn chat(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
+    let key = match authorize(config, req) {
+        Ok(key) => key,
+        Err(reply) => return reply,
+    };
     let Ok(body) = serde_json::from_slice::<Value>(req.body) else {
         return error(
             400,

@@ -136,3 +136,67 @@ fn ordinary_text_is_released_without_waiting() {
     assert_eq!(g.push(&engine, &scratch, "how are yo"), "how are ");
     assert_eq!(g.push(&engine, &scratch, "u? "), "you? ");
 }
+
+/// OpenAI's own Responses events through a redacting guard.
+#[test]
+fn responses_api_events_carry_what_was_released_in_every_event_that_repeats_it() {
+    let (engine, scratch, g) = redacting(Dialect::OpenAi);
+    let mut g = g.reading_responses_api();
+    let text = "mail jane.doe@example.com now";
+    let mut events = vec![
+        r#"{"type":"response.created","response":{"id":"resp_1","object":"response","status":"in_progress","output":[]},"sequence_number":0}"#.to_owned(),
+    ];
+    let mut n = 1;
+    for piece in ["mail jane.d", "oe@exam", "ple.com now"] {
+        events.push(format!(r#"{{"type":"response.output_text.delta","item_id":"msg_1","output_index":0,"content_index":0,"delta":"{piece}","sequence_number":{n}}}"#));
+        n += 1;
+    }
+    let part = format!(r#"{{"type":"output_text","text":"{text}","annotations":[]}}"#);
+    let item =
+        format!(r#"{{"type":"message","id":"msg_1","role":"assistant","content":[{part}]}}"#);
+    events.push(format!(r#"{{"type":"response.output_text.done","item_id":"msg_1","output_index":0,"content_index":0,"text":"{text}","sequence_number":{n}}}"#));
+    events.push(format!(r#"{{"type":"response.content_part.done","item_id":"msg_1","output_index":0,"content_index":0,"part":{part},"sequence_number":{}}}"#, n + 1));
+    events.push(format!(r#"{{"type":"response.output_item.done","output_index":0,"item":{item},"sequence_number":{}}}"#, n + 2));
+    events.push(format!(r#"{{"type":"response.completed","response":{{"id":"resp_1","status":"completed","output":[{item}]}},"sequence_number":{}}}"#, n + 3));
+    let mut out = Vec::new();
+    for e in &events {
+        let outcome = g.filter_event(&engine, &scratch, None, e.as_bytes(), &mut None, &mut out);
+        assert_eq!(outcome, ChunkOutcome::Continue);
+    }
+    let out = String::from_utf8(out).unwrap_or_default();
+    assert!(!out.contains("jane.d"), "{out}");
+    let datas: Vec<serde_json::Value> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap_or_default())
+        .collect();
+    let streamed: String = datas
+        .iter()
+        .filter(|d| d["type"] == "response.output_text.delta")
+        .filter_map(|d| d["delta"].as_str())
+        .collect();
+    assert_eq!(streamed, "mail [EMAIL_1] now");
+    let last = datas.last().unwrap_or_else(|| panic!("events"));
+    assert_eq!(
+        last["response"]["output"][0]["content"][0]["text"],
+        streamed
+    );
+    // Renumbered without gaps, whatever was added or held.
+    let seq: Vec<u64> = datas
+        .iter()
+        .filter_map(|d| d["sequence_number"].as_u64())
+        .collect();
+    assert_eq!(seq, (0..datas.len() as u64).collect::<Vec<_>>());
+    // A whole answer: the text checked, the rest as it was.
+    let (engine, scratch, g) = redacting(Dialect::OpenAi);
+    let mut g = g.reading_responses_api();
+    let body = format!(
+        r#"{{"id":"resp_2","status":"completed","output":[{item}],"usage":{{"input_tokens":3}}}}"#
+    );
+    let filtered = g
+        .filter_body(&engine, &scratch, body.as_bytes())
+        .unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_slice(&filtered).unwrap_or_default();
+    assert_eq!(v["output"][0]["content"][0]["text"], "mail [EMAIL_1] now");
+    assert_eq!(v["usage"]["input_tokens"], 3);
+}

@@ -5,16 +5,16 @@
 
 use std::rc::Rc;
 
-use warden_shared::catalog::Dialect;
+use warden_shared::catalog::{Dialect, Provider};
 use warden_shared::snapshot::GuardAction;
 
 use super::{no_key, push_attempts, redact, Parsed};
 use crate::auth::Caller;
 use crate::context::Request;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Result};
 use crate::guard::apply::Plan as Screened;
 use crate::proxy::attempt::{routes, Attempt, Body, Translation};
-use crate::route::refuse_duplicate_keys;
+use crate::route::{parse_model_body, ChatFields};
 use crate::state::{RouteTarget, ServingState};
 use crate::translate::{anthropic, gemini, now, responses, Meta};
 
@@ -34,7 +34,13 @@ pub fn attempts<'s>(
         fields,
         converted,
     } = parsed;
-    let converted = converted.map(|(chat, _)| chat);
+    // A Responses request goes to OpenAI as it came (its own Responses API), to every other
+    // provider as the chat request it became — unless chat cannot carry it.
+    let (converted, native, refusal) = match converted {
+        Some(c) => (Some(c.chat), Some(Rc::new(c.native)), c.refusal),
+        None => (None, None, None),
+    };
+    let mut refused_routes = false;
     let stream = fields.stream;
     let fields = Rc::new(fields);
     let replacements = Rc::new(screened.replacements.clone());
@@ -54,6 +60,13 @@ pub fn attempts<'s>(
         if keys.is_empty() {
             continue;
         }
+        let native = native
+            .as_ref()
+            .filter(|_| route.provider == Provider::OpenAi);
+        if native.is_none() && refusal.is_some() {
+            refused_routes = true;
+            continue;
+        }
         let meta = || Meta {
             id: format!("chatcmpl-{}", String::from_utf8_lossy(req.id)),
             model: route.alias.as_ref().into(),
@@ -62,8 +75,18 @@ pub fn attempts<'s>(
             json_tool: anthropic::structured_output(&value).is_some(),
             show_reasoning,
         };
-        let (body, translation) = match route.provider.dialect() {
-            Dialect::OpenAi => (
+        let (body, translation) = match (route.provider.dialect(), native) {
+            (_, Some(native)) => (
+                Body::OpenAi {
+                    path: "/responses",
+                    body: None,
+                    target: route,
+                    fields: Rc::clone(native),
+                    replacements: Rc::clone(&replacements),
+                },
+                Translation::ResponsesApi,
+            ),
+            (Dialect::OpenAi, None) => (
                 Body::OpenAi {
                     path: "/chat/completions",
                     body: converted.clone(),
@@ -73,7 +96,7 @@ pub fn attempts<'s>(
                 },
                 Translation::None,
             ),
-            Dialect::Anthropic => {
+            (Dialect::Anthropic, None) => {
                 let mut body = Vec::with_capacity(req.body.len() + 256);
                 anthropic::request(&value, &route.upstream_model, stream, &mut body)?;
                 (
@@ -84,7 +107,7 @@ pub fn attempts<'s>(
                     Translation::Anthropic(meta()),
                 )
             }
-            Dialect::Gemini => {
+            (Dialect::Gemini, None) => {
                 let mut body = Vec::with_capacity(req.body.len() + 256);
                 gemini::request(&value, &mut body)?;
                 let method = if stream {
@@ -111,25 +134,36 @@ pub fn attempts<'s>(
         );
     }
     if attempts.is_empty() {
-        return Err(no_key(target.provider));
+        return Err(match refusal {
+            Some(why) if refused_routes => why,
+            _ => no_key(target.provider),
+        });
     }
     Ok(attempts)
 }
 
-/// A Responses request as a chat request, and the fields its answers repeat.
-pub fn responses_to_chat(req: &Request<'_>) -> Result<(Vec<u8>, Vec<u8>)> {
-    let mut raw = req.body.to_vec();
-    let value = simd_json::to_borrowed_value(&mut raw).map_err(|e| {
-        Error::new(Kind::InvalidJson, "request body is not valid JSON").with_detail(e.to_string())
-    })?;
-    refuse_duplicate_keys(req.body)?;
-    if !matches!(value, simd_json::BorrowedValue::Object(_)) {
-        return Err(Error::new(
-            Kind::InvalidRequest,
-            "request body must be a JSON object",
-        ));
-    }
+/// What [`responses_to_chat`] makes of a Responses request: the chat body, the fields its
+/// answers repeat, the routing fields of the client's body, and why chat cannot carry it.
+pub type Conversion = (Vec<u8>, Vec<u8>, ChatFields, Option<Error>);
+
+/// A Responses request as a chat request; the fields its answers repeat; the routing fields of
+/// the client's body (for OpenAI, which gets that body); and, when chat cannot carry the
+/// request, why — the chat request is then a stub naming the model, for routing and limits.
+pub fn responses_to_chat(req: &Request<'_>) -> Result<Conversion> {
+    let mut raw = Vec::new();
+    // Valid JSON, an object, no repeated key, the model once as a plain string.
+    let (mut native, value) = parse_model_body(req.body, &mut raw)?;
+    // The Responses API reports usage in its closing event, always: nothing to ask for.
+    native.include_usage = true;
+    native.stream_options_span = None;
     let mut chat = Vec::with_capacity(req.body.len() + 128);
-    let echo = responses::request(&value, &mut chat)?;
-    Ok((chat, echo))
+    match responses::request(&value, &mut chat) {
+        Ok(echo) => Ok((chat, echo, native, None)),
+        Err(why) if responses::only_openai(&why) => {
+            chat.clear();
+            let echo = responses::routing_stub(&value, &mut chat);
+            Ok((chat, echo, native, Some(why)))
+        }
+        Err(e) => Err(e),
+    }
 }

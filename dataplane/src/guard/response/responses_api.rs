@@ -1,0 +1,327 @@
+//! OpenAI's Responses API answers, passed through from OpenAI's own `/responses`: the response
+//! guard reads them in that API's shapes.
+//!
+//! A stream's text arrives in `response.output_text.delta` events and is released through the
+//! guard like chat content. Every later event that repeats a text — `response.output_text.done`,
+//! `response.content_part.done`, `response.output_item.done`, and the whole response in
+//! `response.completed` — carries what was released instead of what the provider wrote, so no
+//! value the guard held back reaches the client by another event. A text that shows up whole
+//! without having been streamed is checked whole. Held text is flushed as one more delta before
+//! its part's `done`; events are renumbered (`sequence_number`) so the client sees a gapless
+//! sequence. A block ends the stream with an `error` event and `response.failed`.
+//!
+//! Reasoning (summaries and reasoning text) is text the guard does not read: while it reads
+//! answers, reasoning events are not passed on and reasoning items go out without it, as on the
+//! chat route.
+
+use simd_json::prelude::*;
+use simd_json::BorrowedValue as Value;
+
+use super::{ChunkOutcome, Engine, Part, ResponseGuard};
+use crate::guard::engine::Scratch;
+
+impl ResponseGuard {
+    /// Read answers in the Responses API's shapes (OpenAI's own `/responses`).
+    pub fn reading_responses_api(mut self) -> ResponseGuard {
+        self.api = Some(Box::default());
+        self
+    }
+
+    /// One Responses API event → the events to send instead, appended to `out`.
+    pub(super) fn filter_api_event(
+        &mut self,
+        engine: &Engine,
+        scratch: &Scratch,
+        data: &[u8],
+        out: &mut Vec<u8>,
+    ) -> ChunkOutcome {
+        let mut copy = data.to_vec();
+        let Ok(mut v) = simd_json::to_borrowed_value(&mut copy) else {
+            // Not an event this guard understands: pass it on.
+            super::event(out, data);
+            return ChunkOutcome::Continue;
+        };
+        let kind = v
+            .get("type")
+            .and_then(|t| t.as_str())
+            .unwrap_or_default()
+            .to_owned();
+        let index = |v: &Value<'_>, k: &str| v.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
+        let part = (index(&v, "output_index"), index(&v, "content_index"));
+        match kind.as_str() {
+            "response.output_text.delta" => {
+                let item_id = str_of(&v, "item_id");
+                if self.api_open_part() != Some(part) {
+                    self.close_part(engine, scratch, out);
+                    if let Some(api) = self.api.as_mut() {
+                        api.open = Some((part, item_id));
+                    }
+                }
+                let delta = str_of(&v, "delta");
+                let released = self.push(engine, scratch, &delta);
+                self.note_sent(part, &released);
+                if !released.is_empty() {
+                    set_str(&mut v, "delta", released);
+                    self.write_event(&kind, &mut v, out);
+                }
+                if self.blocked.is_some() {
+                    return self.end_api_blocked(out);
+                }
+                return ChunkOutcome::Continue;
+            }
+            "response.output_text.done" => {
+                if self.api_open_part() == Some(part) {
+                    self.close_part(engine, scratch, out);
+                }
+                let text = str_of(&v, "text");
+                let text = self.sent_or_checked(engine, scratch, part, &text);
+                set_str(&mut v, "text", text);
+            }
+            "response.content_part.added" | "response.content_part.done" => {
+                if let Some(p) = v.get_mut("part") {
+                    self.fix_part(engine, scratch, part, p);
+                }
+            }
+            "response.output_item.added" | "response.output_item.done" => {
+                if let Some(item) = v.get_mut("item") {
+                    self.fix_item(engine, scratch, part.0, item);
+                }
+            }
+            "response.created"
+            | "response.in_progress"
+            | "response.completed"
+            | "response.incomplete"
+            | "response.failed" => {
+                if kind != "response.created" && kind != "response.in_progress" {
+                    self.close_part(engine, scratch, out);
+                }
+                if let Some(r) = v.get_mut("response") {
+                    self.fix_response(engine, scratch, r);
+                }
+                if kind == "response.created" {
+                    if let (Some(api), Some(r)) = (self.api.as_mut(), v.get("response")) {
+                        api.created = Some(r.encode().into_bytes());
+                    }
+                }
+            }
+            k if k.starts_with("response.reasoning") && self.reads_answers() => {
+                return ChunkOutcome::Continue;
+            }
+            _ => {}
+        }
+        if self.blocked.is_some() {
+            return self.end_api_blocked(out);
+        }
+        self.write_event(&kind, &mut v, out);
+        ChunkOutcome::Continue
+    }
+
+    /// A whole Responses object: every output text checked (a block empties it and marks the
+    /// response incomplete, `content_filter`), reasoning withheld while the guard reads answers.
+    /// `None` when nothing changed.
+    pub(super) fn filter_api_body(
+        &mut self,
+        engine: &Engine,
+        scratch: &Scratch,
+        body: &[u8],
+    ) -> Option<Vec<u8>> {
+        let mut copy = body.to_vec();
+        let mut v = simd_json::to_borrowed_value(&mut copy).ok()?;
+        if let Some(api) = self.api.as_mut() {
+            api.whole = true;
+        }
+        let before = v.encode();
+        let blocked = self.fix_response(engine, scratch, &mut v);
+        if blocked {
+            if let Some(o) = v.as_object_mut() {
+                o.insert("status".into(), Value::from("incomplete"));
+                let mut details = simd_json::borrowed::Object::new();
+                details.insert("reason".into(), Value::from("content_filter"));
+                o.insert("incomplete_details".into(), Value::from(details));
+            }
+        }
+        let after = v.encode();
+        (after != before).then(|| after.into_bytes())
+    }
+
+    /// The output items of a response object. Returns whether a value was blocked.
+    fn fix_response(&mut self, engine: &Engine, scratch: &Scratch, r: &mut Value<'_>) -> bool {
+        let mut blocked = false;
+        let n = r
+            .get("output")
+            .and_then(|o| o.as_array())
+            .map_or(0, Vec::len);
+        for i in 0..n {
+            if let Some(item) = r.get_mut("output").and_then(|o| o.get_idx_mut(i)) {
+                blocked |= self.fix_item(engine, scratch, i as u64, item);
+            }
+        }
+        blocked
+    }
+
+    /// One output item: a message's text parts as released, a reasoning item without its text
+    /// while the guard reads answers. Returns whether a value was blocked.
+    fn fix_item(
+        &mut self,
+        engine: &Engine,
+        scratch: &Scratch,
+        output_index: u64,
+        item: &mut Value<'_>,
+    ) -> bool {
+        match item.get("type").and_then(|t| t.as_str()) {
+            Some("message") => {
+                let mut blocked = false;
+                let n = item
+                    .get("content")
+                    .and_then(|c| c.as_array())
+                    .map_or(0, Vec::len);
+                for ci in 0..n {
+                    if let Some(p) = item.get_mut("content").and_then(|c| c.get_idx_mut(ci)) {
+                        blocked |= self.fix_part(engine, scratch, (output_index, ci as u64), p);
+                    }
+                }
+                blocked
+            }
+            Some("reasoning") if self.reads_answers() => {
+                if let Some(o) = item.as_object_mut() {
+                    o.insert("summary".into(), Value::Array(Box::default()));
+                    o.remove("content");
+                }
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// One content part: an output text as released (or checked whole). Returns whether a value
+    /// was blocked; the text is then empty.
+    fn fix_part(
+        &mut self,
+        engine: &Engine,
+        scratch: &Scratch,
+        part: Part,
+        p: &mut Value<'_>,
+    ) -> bool {
+        if p.get("type").and_then(|t| t.as_str()) != Some("output_text") {
+            return false;
+        }
+        let text = str_of(p, "text");
+        let checked = self.sent_or_checked(engine, scratch, part, &text);
+        let blocked = self.blocked.is_some();
+        set_str(p, "text", if blocked { String::new() } else { checked });
+        if blocked && self.api.as_ref().is_some_and(|a| a.whole) {
+            // A whole answer: each part is judged on its own; the body says it was cut.
+            self.blocked = None;
+        }
+        blocked
+    }
+
+    /// What went out for `part`, or — for a text never streamed — `text` checked whole now.
+    fn sent_or_checked(
+        &mut self,
+        engine: &Engine,
+        scratch: &Scratch,
+        part: Part,
+        text: &str,
+    ) -> String {
+        if let Some(sent) = self
+            .api
+            .as_ref()
+            .and_then(|a| a.sent.iter().find(|(p, _)| *p == part))
+        {
+            return sent.1.clone();
+        }
+        if text.is_empty() {
+            return String::new();
+        }
+        let mut checked = self.push(engine, scratch, text);
+        checked.push_str(&self.finish(engine, scratch));
+        self.note_sent(part, &checked);
+        checked
+    }
+
+    fn api_open_part(&self) -> Option<Part> {
+        self.api.as_ref()?.open.as_ref().map(|(p, _)| *p)
+    }
+
+    fn note_sent(&mut self, part: Part, text: &str) {
+        let Some(api) = self.api.as_mut() else {
+            return;
+        };
+        match api.sent.iter_mut().find(|(p, _)| *p == part) {
+            Some((_, sent)) => sent.push_str(text),
+            None => api.sent.push((part, text.to_owned())),
+        }
+    }
+
+    /// Release what is held of the open text part as one more delta, and close it.
+    pub(super) fn close_part(&mut self, engine: &Engine, scratch: &Scratch, out: &mut Vec<u8>) {
+        let Some(((output_index, content_index), item_id)) =
+            self.api.as_mut().and_then(|a| a.open.take())
+        else {
+            return;
+        };
+        let rest = self.finish(engine, scratch);
+        if rest.is_empty() {
+            return;
+        }
+        self.note_sent((output_index, content_index), &rest);
+        let mut event = Vec::with_capacity(rest.len() + 160);
+        {
+            let mut o = crate::translate::json::Obj::new(&mut event);
+            o.str("type", "response.output_text.delta");
+            o.str("item_id", &item_id);
+            o.num("output_index", output_index);
+            o.num("content_index", content_index);
+            o.str("delta", &rest);
+            o.raw("logprobs", b"[]");
+            o.num("sequence_number", 0);
+            o.end();
+        }
+        if let Ok(mut v) = simd_json::to_borrowed_value(&mut event) {
+            self.write_event("response.output_text.delta", &mut v, out);
+        };
+    }
+
+    /// `event: {kind}` and the event's data, numbered next in the client's sequence.
+    fn write_event(&mut self, kind: &str, v: &mut Value<'_>, out: &mut Vec<u8>) {
+        if let (Some(api), Some(o)) = (self.api.as_mut(), v.as_object_mut()) {
+            if o.contains_key("sequence_number") {
+                o.insert("sequence_number".into(), Value::from(api.sequence));
+                api.sequence += 1;
+            }
+        }
+        out.extend_from_slice(b"event: ");
+        out.extend_from_slice(kind.as_bytes());
+        out.push(b'\n');
+        super::event(out, v.encode().as_bytes());
+    }
+
+    /// A value was blocked: an `error` event and `response.failed`, the stream's end.
+    fn end_api_blocked(&mut self, out: &mut Vec<u8>) -> ChunkOutcome {
+        let category = self.blocked.unwrap_or("guardrail");
+        let message = format!("the response was stopped by a guardrail: {category}");
+        if let Some(api) = self.api.as_mut() {
+            crate::translate::responses::stream::failed_events(
+                out,
+                api.created.as_deref(),
+                &mut api.sequence,
+                ("guardrail_blocked", &message),
+            );
+        }
+        ChunkOutcome::Blocked
+    }
+}
+
+fn str_of(v: &Value<'_>, key: &str) -> String {
+    v.get(key)
+        .and_then(|x| x.as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn set_str(v: &mut Value<'_>, key: &str, text: String) {
+    if let Some(o) = v.as_object_mut() {
+        o.insert(key.to_owned().into(), Value::from(text));
+    }
+}
