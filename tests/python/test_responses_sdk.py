@@ -145,3 +145,34 @@ def test_openai_reasoning_summaries_pass_and_are_withheld_where_answers_are_read
     assert not any(t.startswith("response.reasoning") for t in types), types
     assert [e.sequence_number for e in events] == list(range(len(events)))
     assert events[-1].response.output[0].summary == []
+
+
+def test_claude_thinking_across_a_tool_turn_as_reasoning_items(gateway):
+    """Claude's signed thinking comes back as a reasoning item (summary text, the signed blocks
+    in `encrypted_content`); sent back with the output on the next turn, Anthropic (the mock
+    checks the signature) accepts the tool turn; without it, or tampered, it refuses."""
+    c = client(gateway)
+    ask = dict(model="claude-4-sonnet", reasoning={"effort": "low"}, tools=TOOLS)
+    first = c.responses.create(input="weather? mock:tool=get_weather", **ask)
+    reasoning, call = first.output[0], first.output[-1]
+    assert reasoning.type == "reasoning" and call.type == "function_call"
+    assert reasoning.summary[0].text == "Thinking about: weather? mock:tool=get_weather"
+    assert reasoning.encrypted_content
+    turn = [{"role": "user", "content": "weather?"}]
+    result = {"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}
+    follow = c.responses.create(
+        input=turn + [o.model_dump(exclude_none=True) for o in first.output] + [result], **ask)
+    assert follow.output_text.startswith("echo: ")
+    with pytest.raises(openai.BadRequestError):
+        c.responses.create(input=turn + [call.model_dump(exclude_none=True), result], **ask)
+    tampered = reasoning.model_dump(exclude_none=True)
+    tampered["encrypted_content"] = tampered["encrypted_content"].replace("Thinking about", "Thinking of")
+    with pytest.raises(openai.BadRequestError):
+        c.responses.create(input=turn + [tampered, call.model_dump(exclude_none=True), result], **ask)
+    # Streamed: the reasoning item's events, then the call; the closed item carries the blocks.
+    events = list(c.responses.create(input="weather? mock:tool=get_weather", stream=True, **ask))
+    types = [e.type for e in events]
+    assert types.index("response.reasoning_summary_text.delta") < types.index("response.function_call_arguments.delta")
+    done = [e.item for e in events if e.type == "response.output_item.done" and e.item.type == "reasoning"]
+    assert done[0].encrypted_content and done[0].summary[0].text.startswith("Thinking about")
+    assert [e.sequence_number for e in events] == list(range(len(events)))

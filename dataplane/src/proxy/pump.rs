@@ -82,7 +82,7 @@ impl Egress {
             return false;
         };
         let mut events = Vec::with_capacity(512);
-        crate::translate::responses::stream::failed_events(
+        crate::translate::responses::ending::failed_events(
             &mut events,
             created.as_deref(),
             sequence,

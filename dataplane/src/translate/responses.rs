@@ -21,10 +21,12 @@
 //! goes. docs/providers.md has the mapping table.
 
 pub mod answer;
+pub mod ending;
 pub mod stream;
 
 pub use answer::{
-    call_item, message_item, output_text_part, response, status_of, write_response, write_usage,
+    call_item, message_item, output_text_part, reasoning_item, response, status_of,
+    summary_text_part, write_response, write_usage, THINKING_MARK,
 };
 
 use simd_json::prelude::*;
@@ -239,33 +241,53 @@ pub fn routing_stub(req: &Value<'_>, out: &mut Vec<u8>) -> Vec<u8> {
     echo_fields(req)
 }
 
-/// The input items as chat messages: messages (`role` + content), `function_call` (assistant
-/// tool calls, consecutive ones in one message) and `function_call_output` (tool messages).
+/// The input items as chat messages: messages (`role` + content), an assistant turn — an
+/// assistant message and the `function_call`s right after it, or calls alone — as one message
+/// with `tool_calls`, and `function_call_output` (tool messages). A reasoning item Warden wrote
+/// (signed thinking in its `encrypted_content`) goes back as the next assistant turn's
+/// `thinking_blocks`; OpenAI's own reasoning items mean nothing to other providers and are
+/// dropped.
 fn input_items<'v>(items: &'v [Value<'v>], messages: &mut Arr<'_>) -> Result<()> {
+    let is_call = |x: &&Value<'_>| str_field(x, "type") == Some("function_call");
+    let mut thinking: Option<Vec<u8>> = None;
     let mut i = 0;
     while i < items.len() {
         let item = &items[i];
+        let assistant_text = match str_field(item, "type") {
+            Some("message") | None if str_field(item, "role") == Some("assistant") => {
+                Some(parts_text(item.get("content").unwrap_or(&NULL)))
+            }
+            _ => None,
+        };
         match str_field(item, "type") {
-            Some("function_call") => {
+            _ if assistant_text.is_some() || is_call(&item) => {
                 let mut m = Obj::new(messages.item());
                 m.str("role", "assistant");
-                m.raw("content", b"null");
-                let mut calls = Arr::new(m.key("tool_calls"));
-                while let Some(call) = items
-                    .get(i)
-                    .filter(|x| str_field(x, "type") == Some("function_call"))
-                {
-                    let mut c = Obj::new(calls.item());
-                    c.str("id", str_field(call, "call_id").unwrap_or_default());
-                    c.str("type", "function");
-                    let mut f = Obj::new(c.key("function"));
-                    f.str("name", str_field(call, "name").unwrap_or_default());
-                    f.str("arguments", str_field(call, "arguments").unwrap_or("{}"));
-                    f.end();
-                    c.end();
+                match &assistant_text {
+                    Some(text) => m.str("content", text),
+                    None => m.raw("content", b"null"),
+                }
+                if let Some(blocks) = thinking.take() {
+                    m.raw("thinking_blocks", &blocks);
+                }
+                if assistant_text.is_some() {
                     i += 1;
                 }
-                calls.end();
+                if items.get(i).filter(is_call).is_some() {
+                    let mut calls = Arr::new(m.key("tool_calls"));
+                    while let Some(call) = items.get(i).filter(is_call) {
+                        let mut c = Obj::new(calls.item());
+                        c.str("id", str_field(call, "call_id").unwrap_or_default());
+                        c.str("type", "function");
+                        let mut f = Obj::new(c.key("function"));
+                        f.str("name", str_field(call, "name").unwrap_or_default());
+                        f.str("arguments", str_field(call, "arguments").unwrap_or("{}"));
+                        f.end();
+                        c.end();
+                        i += 1;
+                    }
+                    calls.end();
+                }
                 m.end();
                 continue;
             }
@@ -283,8 +305,7 @@ fn input_items<'v>(items: &'v [Value<'v>], messages: &mut Arr<'_>) -> Result<()>
                 }
                 m.end();
             }
-            // Reasoning is OpenAI session state; other providers cannot read it.
-            Some("reasoning") => {}
+            Some("reasoning") => thinking = signed_thinking(item),
             Some("message") | None if item.get("role").is_some() => message(item, messages)?,
             _ => {
                 return Err(unsupported(
@@ -295,6 +316,18 @@ fn input_items<'v>(items: &'v [Value<'v>], messages: &mut Arr<'_>) -> Result<()>
         i += 1;
     }
     Ok(())
+}
+
+static NULL: Value<'static> = Value::Static(simd_json::StaticNode::Null);
+
+/// The thinking blocks a reasoning item Warden wrote carries (`THINKING_MARK` and a JSON array
+/// in `encrypted_content`), as JSON; `None` for anyone else's.
+fn signed_thinking(item: &Value<'_>) -> Option<Vec<u8>> {
+    let sealed = str_field(item, "encrypted_content")?.strip_prefix(THINKING_MARK)?;
+    let mut copy = sealed.as_bytes().to_vec();
+    let blocks = simd_json::to_borrowed_value(&mut copy).ok()?;
+    blocks.as_array()?;
+    Some(blocks.encode().into_bytes())
 }
 
 /// One message item: its role, its content as a string or as text and image parts.
@@ -393,12 +426,17 @@ fn echo_fields(req: &Value<'_>) -> Vec<u8> {
     }
     {
         let r = o.key("reasoning");
-        r.extend_from_slice(b"{\"effort\":");
-        match req.get("reasoning").and_then(|r| r.get("effort")) {
-            Some(e) => json::value(r, e),
-            None => r.extend_from_slice(b"null"),
+        let asked = req.get("reasoning");
+        for (n, k) in ["effort", "summary"].iter().enumerate() {
+            r.extend_from_slice(if n == 0 { b"{\"" } else { b",\"" });
+            r.extend_from_slice(k.as_bytes());
+            r.extend_from_slice(b"\":");
+            match asked.and_then(|a| a.get(*k)) {
+                Some(v) => json::value(r, v),
+                None => r.extend_from_slice(b"null"),
+            }
         }
-        r.extend_from_slice(b",\"summary\":null}");
+        r.push(b'}');
     }
     o.raw("previous_response_id", b"null");
     o.raw("store", b"false");
@@ -409,84 +447,4 @@ fn echo_fields(req: &Value<'_>) -> Vec<u8> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn convert(json: &str) -> Result<(serde_json::Value, serde_json::Value)> {
-        let mut body = json.as_bytes().to_vec();
-        let v = simd_json::to_borrowed_value(&mut body).unwrap();
-        let mut chat = Vec::new();
-        let fields = request(&v, &mut chat)?;
-        let echoed = format!("{{{}}}", String::from_utf8(fields).unwrap());
-        Ok((
-            serde_json::from_slice(&chat).unwrap(),
-            serde_json::from_str(&echoed).unwrap(),
-        ))
-    }
-
-    #[test]
-    fn a_conversation_with_tool_calls_becomes_chat_messages() {
-        let (chat, echoed) = convert(
-            r#"{"model":"m","instructions":"sys","input":[
-                {"role":"user","content":"q"},
-                {"type":"reasoning","id":"rs_1","summary":[]},
-                {"type":"message","role":"assistant","content":[{"type":"output_text","text":"let me "},{"type":"output_text","text":"check"}]},
-                {"type":"function_call","call_id":"c1","name":"a","arguments":"{\"x\":1}"},
-                {"type":"function_call","call_id":"c2","name":"b","arguments":"{}"},
-                {"type":"function_call_output","call_id":"c1","output":"one"},
-                {"type":"function_call_output","call_id":"c2","output":[{"type":"input_text","text":"two"}]}],
-              "tool_choice":{"type":"function","name":"a"},"reasoning":{"effort":"low"},"metadata":{"k":"v"}}"#,
-        )
-        .unwrap();
-        assert_eq!(
-            chat,
-            serde_json::json!({"model": "m", "messages": [
-                {"role": "system", "content": "sys"},
-                {"role": "user", "content": "q"},
-                {"role": "assistant", "content": "let me check"},
-                {"role": "assistant", "content": null, "tool_calls": [
-                    {"id": "c1", "type": "function", "function": {"name": "a", "arguments": "{\"x\":1}"}},
-                    {"id": "c2", "type": "function", "function": {"name": "b", "arguments": "{}"}}]},
-                {"role": "tool", "tool_call_id": "c1", "content": "one"},
-                {"role": "tool", "tool_call_id": "c2", "content": "two"}],
-              "tool_choice": {"type": "function", "function": {"name": "a"}},
-              "reasoning_effort": "low"})
-        );
-        assert_eq!(echoed["instructions"], "sys");
-        assert_eq!(echoed["metadata"], serde_json::json!({"k": "v"}));
-        assert_eq!(
-            echoed["reasoning"],
-            serde_json::json!({"effort": "low", "summary": null})
-        );
-        assert_eq!(echoed["store"], false);
-    }
-
-    #[test]
-    fn what_chat_cannot_carry_is_refused() {
-        // Chat cannot carry these; OpenAI's own Responses API can (only_openai).
-        for body in [
-            r#"{"model":"m","input":"x","previous_response_id":"resp_1"}"#,
-            r#"{"model":"m","input":"x","tools":[{"type":"web_search_preview"}]}"#,
-            r#"{"model":"m","input":"x","background":true}"#,
-            r#"{"model":"m","input":[{"type":"item_reference","id":"x"}]}"#,
-            r#"{"model":"m","input":[{"role":"user","content":[{"type":"input_file","file_id":"f"}]}]}"#,
-        ] {
-            let e = convert(body).unwrap_err();
-            assert!(only_openai(&e), "{body}: {e}");
-        }
-        // Malformed for every provider.
-        for body in [
-            r#"{"model":"m","input":[]}"#,
-            r#"{"model":"m"}"#,
-            r#"{"model":"m","input":[{"role":"tool","content":"x"}]}"#,
-        ] {
-            let e = convert(body).unwrap_err();
-            assert!(
-                e.kind == Kind::InvalidRequest && !only_openai(&e),
-                "{body}: {e}"
-            );
-        }
-        // Null is as good as absent.
-        assert!(convert(r#"{"model":"m","input":"x","previous_response_id":null}"#).is_ok());
-    }
-}
+mod tests;

@@ -302,7 +302,7 @@ impl ResponseGuard {
         let category = self.blocked.unwrap_or("guardrail");
         let message = format!("the response was stopped by a guardrail: {category}");
         if let Some(api) = self.api.as_mut() {
-            crate::translate::responses::stream::failed_events(
+            crate::translate::responses::ending::failed_events(
                 out,
                 api.created.as_deref(),
                 &mut api.sequence,

@@ -1,7 +1,9 @@
 //! A chat answer as a Responses object: the object's own fields (id, status, output items,
 //! usage) followed by what it repeats of the request ([`Echo`]), and the item writers the event
-//! stream (`stream.rs`) shares. Output items: a message with one `output_text` part (and a
-//! `refusal` part when the model refused), and a `function_call` per tool call.
+//! stream (`stream.rs`) shares. Output items: a reasoning item when the answer carries
+//! reasoning (its text as a summary, signed thinking blocks as `encrypted_content`), a message
+//! with one `output_text` part (and a `refusal` part when the model refused), and a
+//! `function_call` per tool call.
 
 use simd_json::prelude::*;
 
@@ -109,6 +111,42 @@ pub fn output_text_part(out: &mut Vec<u8>, text: &str) {
     p.end();
 }
 
+/// What starts a reasoning item's `encrypted_content` when Warden wrote it: the signed thinking
+/// blocks (Anthropic's) of the answer, as JSON, which the client sends back on its next turn
+/// (the item is opaque to it, as OpenAI's own are) and the conversion turns back into
+/// `thinking_blocks` (`responses::input_items`).
+pub const THINKING_MARK: &str = "warden.thinking.v1:";
+
+/// A reasoning output item: the reasoning as one summary text, and the signed thinking blocks
+/// (a JSON array) as `encrypted_content` when there are any.
+pub fn reasoning_item(out: &mut Vec<u8>, id: &str, text: &str, blocks: Option<&[u8]>) {
+    let mut r = Obj::new(out);
+    r.str("id", id);
+    r.str("type", "reasoning");
+    {
+        let mut summary = Arr::new(r.key("summary"));
+        if !text.is_empty() {
+            summary_text_part(summary.item(), text);
+        }
+        summary.end();
+    }
+    if let Some(blocks) = blocks {
+        let mut sealed = String::with_capacity(THINKING_MARK.len() + blocks.len());
+        sealed.push_str(THINKING_MARK);
+        sealed.push_str(&String::from_utf8_lossy(blocks));
+        r.str("encrypted_content", &sealed);
+    }
+    r.end();
+}
+
+/// A `summary_text` part of a reasoning item.
+pub fn summary_text_part(out: &mut Vec<u8>, text: &str) {
+    let mut p = Obj::new(out);
+    p.str("type", "summary_text");
+    p.str("text", text);
+    p.end();
+}
+
 /// A function call output item.
 pub fn call_item(
     out: &mut Vec<u8>,
@@ -139,6 +177,17 @@ pub fn response(chat: &mut [u8], echo: &Echo, out: &mut Vec<u8>) -> Result<Optio
     let mut output = Vec::with_capacity(256);
     {
         let mut items = Arr::new(&mut output);
+        // Reasoning (shown only where the response guard does not read answers) comes first,
+        // as OpenAI's reasoning models put it.
+        let reasoning = str_field(message, "reasoning_content").unwrap_or_default();
+        let blocks = message
+            .get("thinking_blocks")
+            .filter(|b| b.as_array().is_some_and(|a| !a.is_empty()))
+            .map(|b| b.encode().into_bytes());
+        if !reasoning.is_empty() || blocks.is_some() {
+            let id = format!("rs_{}", echo.suffix());
+            reasoning_item(items.item(), &id, reasoning, blocks.as_deref());
+        }
         let text = str_field(message, "content").filter(|t| !t.is_empty());
         let refusal = str_field(message, "refusal");
         if text.is_some() || refusal.is_some() {
@@ -220,5 +269,26 @@ mod tests {
         assert_eq!(v["usage"]["total_tokens"], 5);
         assert_eq!(v["usage"]["input_tokens_details"]["cached_tokens"], 1);
         assert_eq!(v["store"], false);
+    }
+
+    #[test]
+    fn reasoning_and_signed_thinking_become_a_reasoning_item_first() {
+        let echo = Echo {
+            id: "resp_r2".into(),
+            ..Echo::default()
+        };
+        let mut chat = br#"{"choices":[{"message":{"role":"assistant","content":"4","reasoning_content":"2+2","thinking_blocks":[{"type":"thinking","thinking":"2+2","signature":"sig"}]},"finish_reason":"stop"}]}"#.to_vec();
+        let mut out = Vec::new();
+        response(&mut chat, &echo, &mut out).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let r = &v["output"][0];
+        assert_eq!(r["type"], "reasoning");
+        assert_eq!(r["id"], "rs_r2");
+        assert_eq!(r["summary"][0]["text"], "2+2");
+        let sealed = r["encrypted_content"].as_str().unwrap();
+        let blocks: serde_json::Value =
+            serde_json::from_str(sealed.strip_prefix(THINKING_MARK).unwrap()).unwrap();
+        assert_eq!(blocks[0]["signature"], "sig");
+        assert_eq!(v["output"][1]["content"][0]["text"], "4");
     }
 }

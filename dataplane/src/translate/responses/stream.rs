@@ -3,6 +3,8 @@
 //! the typed events the Responses API sends, in its order:
 //!
 //! `response.created`, `response.in_progress`, then per output item `response.output_item.added`,
+//! for reasoning `response.reasoning_summary_part.added`, `response.reasoning_summary_text.delta`…,
+//! `…text.done`, `…part.done` (signed thinking blocks in the closed item's `encrypted_content`),
 //! for a message `response.content_part.added`, `response.output_text.delta`…,
 //! `response.output_text.done`, `response.content_part.done`, for a function call
 //! `response.function_call_arguments.delta`…, `response.function_call_arguments.done`, then
@@ -17,7 +19,10 @@ use std::io::Write;
 
 use simd_json::prelude::*;
 
-use super::{call_item, message_item, output_text_part, status_of, write_response, Echo};
+use super::{
+    call_item, message_item, output_text_part, reasoning_item, status_of, summary_text_part,
+    write_response, Echo,
+};
 use crate::http::respond::json_string;
 use crate::translate::json::Obj;
 use crate::translate::openai_in::str_field;
@@ -34,8 +39,17 @@ struct Call {
     arguments: String,
 }
 
+/// The reasoning item being streamed: its output index, its text so far, and the signed
+/// thinking blocks (JSON) that arrived.
+struct Reasoning {
+    output_index: usize,
+    text: String,
+    blocks: Vec<Vec<u8>>,
+}
+
 pub struct Stream {
     echo: Echo,
+    reasoning: Option<Reasoning>,
     sequence: u64,
     started: bool,
     finished: bool,
@@ -53,6 +67,7 @@ impl Stream {
     pub fn new(echo: Echo) -> Stream {
         Stream {
             echo,
+            reasoning: None,
             sequence: 0,
             started: false,
             finished: false,
@@ -137,6 +152,21 @@ impl Stream {
             return;
         };
         if let Some(delta) = choice.get("delta") {
+            // Reasoning (shown only where the response guard does not read answers) first.
+            if let Some(t) = str_field(delta, "reasoning_content").filter(|t| !t.is_empty()) {
+                self.reasoning_delta(t, out);
+            }
+            for block in delta
+                .get("thinking_blocks")
+                .and_then(|b| b.as_array())
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                self.reasoning_delta("", out);
+                if let Some(r) = self.reasoning.as_mut() {
+                    r.blocks.push(block.encode().into_bytes());
+                }
+            }
             for key in ["content", "refusal"] {
                 if let Some(t) = str_field(delta, key).filter(|t| !t.is_empty()) {
                     self.text_delta(t, out);
@@ -174,7 +204,91 @@ impl Stream {
         }
     }
 
+    /// Reasoning text (or, with `""`, only the item's opening): a reasoning item with one
+    /// summary part.
+    fn reasoning_delta(&mut self, t: &str, out: &mut Vec<u8>) {
+        if self.reasoning.is_none() {
+            self.close_text(out);
+            let output_index = self.next_index;
+            self.next_index += 1;
+            let id = self.reasoning_id();
+            let mut item = Vec::new();
+            reasoning_item(&mut item, &id, "", None);
+            self.emit(out, "response.output_item.added", |o| {
+                o.num("output_index", output_index as u64);
+                o.raw("item", &item);
+            });
+            let mut part = Vec::new();
+            summary_text_part(&mut part, "");
+            self.emit(out, "response.reasoning_summary_part.added", |o| {
+                o.str("item_id", &id);
+                o.num("output_index", output_index as u64);
+                o.num("summary_index", 0);
+                o.raw("part", &part);
+            });
+            self.reasoning = Some(Reasoning {
+                output_index,
+                text: String::new(),
+                blocks: Vec::new(),
+            });
+        }
+        if t.is_empty() {
+            return;
+        }
+        let id = self.reasoning_id();
+        let output_index = self.reasoning.as_ref().map_or(0, |r| r.output_index);
+        self.emit(out, "response.reasoning_summary_text.delta", |o| {
+            o.str("item_id", &id);
+            o.num("output_index", output_index as u64);
+            o.num("summary_index", 0);
+            o.str("delta", t);
+        });
+        if let Some(r) = self.reasoning.as_mut() {
+            r.text.push_str(t);
+        }
+    }
+
+    fn reasoning_id(&self) -> String {
+        format!("rs_{}", self.echo.suffix())
+    }
+
+    fn close_reasoning(&mut self, out: &mut Vec<u8>) {
+        let Some(r) = self.reasoning.take() else {
+            return;
+        };
+        let id = self.reasoning_id();
+        let index = r.output_index as u64;
+        self.emit(out, "response.reasoning_summary_text.done", |o| {
+            o.str("item_id", &id);
+            o.num("output_index", index);
+            o.num("summary_index", 0);
+            o.str("text", &r.text);
+        });
+        let mut part = Vec::new();
+        summary_text_part(&mut part, &r.text);
+        self.emit(out, "response.reasoning_summary_part.done", |o| {
+            o.str("item_id", &id);
+            o.num("output_index", index);
+            o.num("summary_index", 0);
+            o.raw("part", &part);
+        });
+        let blocks = (!r.blocks.is_empty()).then(|| {
+            let mut arr = b"[".to_vec();
+            arr.extend_from_slice(&r.blocks.join(&b","[..]));
+            arr.push(b']');
+            arr
+        });
+        let mut item = Vec::new();
+        reasoning_item(&mut item, &id, &r.text, blocks.as_deref());
+        self.emit(out, "response.output_item.done", |o| {
+            o.num("output_index", index);
+            o.raw("item", &item);
+        });
+        self.items.push((r.output_index, item));
+    }
+
     fn text_delta(&mut self, t: &str, out: &mut Vec<u8>) {
+        self.close_reasoning(out);
         if self.text.is_none() {
             let index = self.next_index;
             self.next_index += 1;
@@ -218,6 +332,7 @@ impl Stream {
         out: &mut Vec<u8>,
     ) {
         if !self.calls.iter().any(|c| c.index == index) {
+            self.close_reasoning(out);
             self.close_text(out);
             let call = Call {
                 index,
@@ -302,6 +417,7 @@ impl Stream {
             return;
         }
         self.start(out);
+        self.close_reasoning(out);
         self.close_text(out);
         for call in std::mem::take(&mut self.calls) {
             self.emit(out, "response.function_call_arguments.done", |o| {
@@ -365,61 +481,4 @@ impl Stream {
     pub fn usage(&self) -> Option<Usage> {
         self.usage
     }
-}
-
-/// The end of a Responses stream that broke off or was stopped, in the Responses API's shape:
-/// an `error` event, then `response.failed` with the stream's `response.created` object (when
-/// known) marked failed, no output. `sequence` is the next number the client expects.
-pub fn failed_events(
-    out: &mut Vec<u8>,
-    created: Option<&[u8]>,
-    sequence: &mut u64,
-    (code, message): (&str, &str),
-) {
-    let mut event = |out: &mut Vec<u8>, kind: &str, body: &dyn Fn(&mut Obj<'_>)| {
-        let _ = write!(out, "event: {kind}\ndata: ");
-        let mut o = Obj::new(out);
-        json_string(o.key("type"), kind);
-        body(&mut o);
-        o.num("sequence_number", *sequence);
-        o.end();
-        out.extend_from_slice(b"\n\n");
-        *sequence += 1;
-    };
-    event(out, "error", &|o| {
-        o.str("code", code);
-        o.str("message", message);
-        o.raw("param", b"null");
-    });
-    let mut error = Vec::with_capacity(64 + message.len());
-    let mut e = Obj::new(&mut error);
-    e.str("code", code);
-    e.str("message", message);
-    e.end();
-    let mut copy = created.map(<[u8]>::to_vec).unwrap_or_default();
-    let response = match simd_json::to_borrowed_value(&mut copy) {
-        Ok(simd_json::BorrowedValue::Object(mut r)) => {
-            r.insert("status".into(), "failed".into());
-            r.insert(
-                "output".into(),
-                simd_json::BorrowedValue::Array(Box::default()),
-            );
-            r.remove("error");
-            let mut bytes = simd_json::BorrowedValue::Object(r).encode().into_bytes();
-            // The error object goes in as written above.
-            bytes.pop();
-            bytes.extend_from_slice(b",\"error\":");
-            bytes.extend_from_slice(&error);
-            bytes.push(b'}');
-            bytes
-        }
-        _ => {
-            let mut r =
-                b"{\"object\":\"response\",\"status\":\"failed\",\"output\":[],\"error\":".to_vec();
-            r.extend_from_slice(&error);
-            r.push(b'}');
-            r
-        }
-    };
-    event(out, "response.failed", &|o| o.raw("response", &response));
 }
