@@ -147,6 +147,12 @@ base_url = "http://{mock}/openai/v1"
 [providers.deepseek]
 base_url = "http://{mock}"
 
+# Gemini 3 signs its function calls (thought signatures) and wants them back next turn.
+[[models]]
+alias = "gemini-3-pro"
+provider = "google"
+upstream_model = "gemini-3-pro-preview"
+
 [[models]]
 alias = "groq-embed"
 provider = "groq"

@@ -146,3 +146,45 @@ def test_google_genai_sdk_thoughts_on_the_native_route(gateway):
     assert parts[0].thought is True and parts[0].text == "Thinking about: one two"
     assert r.text == "echo: one two"
     assert r.usage_metadata.thoughts_token_count == 4
+
+
+def test_gemini_3_thought_signatures_go_back_with_their_calls(gateway):
+    """Gemini 3 refuses its own function calls sent back without their thought signatures (the
+    mock does too): Warden carries each in the tool-call id, through chat (whole and streamed)
+    and the Responses API."""
+    c = oai(gateway)
+    ask = dict(model="gemini-3-pro", tools=OPENAI_TOOLS)
+    first = c.chat.completions.create(messages=[{"role": "user", "content": "weather? mock:tool=get_weather"}], **ask)
+    call = first.choices[0].message.tool_calls[0]
+    assert call.function.name == "get_weather" and "__ts_" in call.id
+    follow = c.chat.completions.create(messages=[
+        {"role": "user", "content": "weather?"},
+        {"role": "assistant", "content": None, "tool_calls": [call.model_dump()]},
+        {"role": "tool", "tool_call_id": call.id, "content": "sunny"},
+        {"role": "user", "content": "thanks"},
+    ], **ask)
+    assert follow.choices[0].message.content == "echo: thanks"
+    # A client that drops what Warden added to the id gets Gemini's refusal.
+    bare = dict(call.model_dump(), id="call_1")
+    with pytest.raises(openai.BadRequestError) as e:
+        c.chat.completions.create(messages=[
+            {"role": "user", "content": "weather?"},
+            {"role": "assistant", "content": None, "tool_calls": [bare]},
+            {"role": "tool", "tool_call_id": "call_1", "content": "sunny"},
+        ], **ask)
+    assert "thought_signature" in e.value.message
+    # Streamed: the id carries it too.
+    chunks = list(c.chat.completions.create(
+        messages=[{"role": "user", "content": "weather? mock:tool=get_weather"}], stream=True, **ask))
+    ids = [t.id for ch in chunks if ch.choices for t in (ch.choices[0].delta.tool_calls or []) if t.id]
+    assert ids and "__ts_" in ids[0]
+    # The Responses API: the call_id goes back with the function call item.
+    r = c.responses.create(model="gemini-3-pro", input="weather? mock:tool=get_weather",
+                           tools=[{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}])
+    fc = r.output[-1]
+    again = c.responses.create(model="gemini-3-pro", input=[
+        {"role": "user", "content": "weather?"}, fc.model_dump(exclude_none=True),
+        {"type": "function_call_output", "call_id": fc.call_id, "output": "sunny"},
+        {"role": "user", "content": "thanks"}],
+        tools=[{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}])
+    assert again.output_text == "echo: thanks"

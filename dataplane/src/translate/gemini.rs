@@ -11,13 +11,15 @@
 //! Back: text parts → `content`, thought parts → `reasoning_content` (withheld where response
 //! guardrails read the answer); `reasoning_effort` goes out as `thinkingConfig` (a budget, with
 //! `includeThoughts`); `functionCall` parts → `tool_calls`
-//! with generated ids (Gemini has none); `STOP` with calls → `tool_calls`; safety reasons →
+//! with generated ids (Gemini has none) that carry the call's thought signature, which goes back
+//! on the call's part next turn (`gemini/signature.rs`); `STOP` with calls → `tool_calls`; safety reasons →
 //! `content_filter`; usage with thoughts as reasoning tokens. Gemini streams have no `[DONE]`:
 //! the translator adds it when the provider's stream ends.
 
 use simd_json::prelude::*;
 use simd_json::BorrowedValue as Value;
 
+pub mod signature;
 pub mod stream;
 
 use super::json::{Arr, Obj};
@@ -88,13 +90,22 @@ fn write_contents(body: &mut Obj<'_>, messages: &[Value<'_>]) -> Result<()> {
                         write_part(parts.item(), &p);
                     }
                 }
-                for (id, name, args) in oai::tool_calls(m)? {
+                let listed = m
+                    .get("tool_calls")
+                    .and_then(|c| c.as_array())
+                    .map(Vec::as_slice)
+                    .unwrap_or_default();
+                for (k, (id, name, args)) in oai::tool_calls(m)?.into_iter().enumerate() {
                     call_names.push((id, name));
                     let mut p = Obj::new(parts.item());
                     let mut call = Obj::new(p.key("functionCall"));
                     call.str("name", name);
                     call.raw("args", oai::arguments_object(args)?.as_bytes());
                     call.end();
+                    // Gemini 3 refuses its own signed calls without their signatures.
+                    if let Some(sig) = signature::open(id, listed.get(k)) {
+                        p.str("thoughtSignature", &sig);
+                    }
                     p.end();
                 }
                 parts.end();
@@ -381,7 +392,11 @@ pub fn response(
         .iter()
         .filter_map(|p| oai::str_field(p, "text"))
         .collect();
-    let calls: Vec<&Value<'_>> = parts.iter().filter_map(|p| p.get("functionCall")).collect();
+    // Each call with the part it came in (which may carry its thought signature).
+    let calls: Vec<(&Value<'_>, &Value<'_>)> = parts
+        .iter()
+        .filter_map(|p| p.get("functionCall").map(|c| (*p, c)))
+        .collect();
     let finish = candidate_finish(&v).map_or("stop", |r| finish_reason(r, !calls.is_empty()));
     let mut c = Obj::new(out);
     c.str("id", &meta.id);
@@ -404,9 +419,12 @@ pub fn response(
         }
         if !calls.is_empty() {
             let mut arr = Arr::new(msg.key("tool_calls"));
-            for (i, call) in calls.iter().enumerate() {
+            for (i, (part, call)) in calls.iter().enumerate() {
                 let mut tc = Obj::new(arr.item());
-                tc.str("id", &format!("call_{call_prefix}_{i}"));
+                tc.str(
+                    "id",
+                    &signature::seal(format!("call_{call_prefix}_{i}"), part),
+                );
                 tc.str("type", "function");
                 let mut f = Obj::new(tc.key("function"));
                 f.str("name", oai::str_field(call, "name").unwrap_or(""));

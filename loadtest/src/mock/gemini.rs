@@ -50,6 +50,13 @@ pub fn generate(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
             "* GenerateContentRequest.contents: contents is not specified",
         );
     };
+    // Gemini 3 signs its function calls and refuses its own calls sent back unsigned.
+    let signs = model.starts_with("gemini-3");
+    if signs {
+        if let Some(call) = unsigned_call(contents) {
+            return error(400, "INVALID_ARGUMENT", &format!("Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly, and missing thought_signature may lead to degraded model performance. Additional data, function call `default_api:{call}` , position 2. Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details."));
+        }
+    }
     let is_user = |c: &&Value| c["role"].as_str().is_none_or(|r| r == "user");
     let last_user = contents
         .iter()
@@ -117,6 +124,8 @@ pub fn generate(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
         json!({"candidates": [candidate], "usageMetadata": usage, "modelVersion": model, "responseId": response_id})
     };
     let mut parts = match &plan.tool {
+        Some(name) if signs => json!([{"functionCall": {"name": name, "args": {}},
+                                       "thoughtSignature": signature(name)}]),
         Some(name) => json!([{"functionCall": {"name": name, "args": {}}}]),
         None => json!([{"text": plan.text}]),
     };
@@ -220,4 +229,28 @@ pub fn error(status: u16, code: &str, message: &str) -> Reply {
         body: json!({"error": err}).to_string().into_bytes(),
         delay: Duration::ZERO,
     }
+}
+
+/// The thought signature the mock gives a call of `name` (standard base64 with `+`, `/` and
+/// padding in it, as real signatures have).
+fn signature(name: &str) -> String {
+    use base64::Engine;
+    let mut bytes = vec![0xfb, 0xff, 0xbf];
+    bytes.extend_from_slice(b"mock-signature:");
+    bytes.extend_from_slice(name.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The name of the first model call in `contents` sent back without the signature the mock gave
+/// it.
+fn unsigned_call(contents: &[Value]) -> Option<String> {
+    contents
+        .iter()
+        .filter(|c| c["role"] == "model")
+        .flat_map(|c| c["parts"].as_array().cloned().unwrap_or_default())
+        .filter_map(|p| {
+            let name = p["functionCall"]["name"].as_str()?.to_owned();
+            (p["thoughtSignature"].as_str() != Some(signature(&name).as_str())).then_some(name)
+        })
+        .next()
 }

@@ -85,7 +85,7 @@ impl Stream {
             } else if let Some(call) = part.get("functionCall") {
                 let index = self.tools;
                 self.tools += 1;
-                let id = format!("call_{}_{index}", self.call_prefix);
+                let id = super::signature::seal(format!("call_{}_{index}", self.call_prefix), part);
                 let name = oai::str_field(call, "name").unwrap_or("");
                 let args = args_text(call);
                 chunk(
