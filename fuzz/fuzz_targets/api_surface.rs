@@ -2,10 +2,17 @@
 //! becomes, chat answers and chat event streams to Responses objects and typed events, and
 //! OpenAI embeddings requests to Gemini's and Gemini's answers back. Whatever they write must be
 //! JSON (every event's data too), and the chat request a Responses request became must pass the
-//! chat route's own validation — never a panic.
+//! chat route's own validation — never a panic. OpenAI's own Responses answers (events and whole
+//! objects) go through a redacting response guard reading that API's shapes, which must write
+//! JSON for JSON; the guardrails' reader of Responses request bodies takes any bytes.
 #![no_main]
 
+use std::sync::OnceLock;
+
 use libfuzzer_sys::fuzz_target;
+use warden_dataplane::guard::engine::Engine;
+use warden_dataplane::guard::response::{ChunkOutcome, ResponseGuard};
+use warden_shared::snapshot::{GuardAction, GuardrailPolicy};
 use warden_dataplane::sse::events_in;
 use warden_dataplane::translate::embeddings::{self, EmbedMeta};
 use warden_dataplane::translate::responses::{self, stream::Stream, Echo};
@@ -23,7 +30,51 @@ fn echo(fields: Vec<u8>) -> Echo {
     }
 }
 
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| Engine::new().expect("detectors compile"))
+}
+
+/// A guard that redacts personal data and secrets in OpenAI Responses API answers.
+fn api_guard() -> ResponseGuard {
+    let policy = GuardrailPolicy {
+        response_pii: GuardAction::Redact,
+        response_secrets: GuardAction::Redact,
+        ..GuardrailPolicy::default()
+    };
+    ResponseGuard::for_policy(&policy)
+        .expect("a guard")
+        .reading_responses_api()
+}
+
+thread_local! {
+    /// Hyperscan scratch is costly to allocate: one per fuzzing thread.
+    static SCRATCH: warden_dataplane::guard::engine::Scratch =
+        engine().scratch().expect("scratch");
+}
+
 fuzz_target!(|data: &[u8]| {
+    SCRATCH.with(|scratch| run(data, scratch));
+});
+
+fn run(data: &[u8], scratch: &warden_dataplane::guard::engine::Scratch) {
+    let engine = engine();
+    warden_dataplane::extract::responses_body(data, &mut |_, _| {});
+    let mut guard = api_guard();
+    let mut out = Vec::new();
+    for e in events_in(data).filter(|e| is_json(&e.data)) {
+        let outcome = guard.filter_event(engine, scratch, e.name, &e.data, &mut None, &mut out);
+        if outcome == ChunkOutcome::Blocked {
+            break;
+        }
+    }
+    guard.end_of_stream(engine, scratch, &mut None, &mut out);
+    for e in events_in(&out) {
+        assert!(is_json(&e.data), "{}", String::from_utf8_lossy(&e.data));
+    }
+    if let Some(filtered) = api_guard().filter_body(engine, scratch, data) {
+        assert!(is_json(&filtered), "{}", String::from_utf8_lossy(&filtered));
+    }
     let mut copy = data.to_vec();
     if let Ok(value) = simd_json::to_borrowed_value(&mut copy) {
         let mut chat = Vec::new();
@@ -75,4 +126,4 @@ fuzz_target!(|data: &[u8]| {
     for e in events_in(&out) {
         assert!(is_json(&e.data), "{}", String::from_utf8_lossy(&e.data));
     }
-});
+}

@@ -40,7 +40,8 @@ pub struct KeyCheck {
 }
 
 impl KeyCheck {
-    /// The first duplicate key in `body` (valid JSON), if any.
+    /// The first duplicate key in `body` (valid JSON; any other bytes give some answer, never
+    /// a panic), if any.
     pub fn check(&mut self, body: &[u8]) -> Result<(), Refusal> {
         self.keys.clear();
         self.open.clear();
@@ -79,7 +80,9 @@ impl KeyCheck {
                 b'"' => {
                     let end = string_end(body, i);
                     if expect_key {
-                        let raw = i + 1..end - 1;
+                        // An unterminated string (bytes that are not JSON, from a provider) runs
+                        // to the end; a lone quote there is an empty key.
+                        let raw = i + 1..(end - 1).max(i + 1);
                         let key = if body[raw.clone()].contains(&b'\\') {
                             let from = self.unescaped.len();
                             unescape(&body[raw], &mut self.unescaped);
@@ -199,6 +202,15 @@ mod tests {
 
     fn check(body: &str) -> Result<(), Refusal> {
         KeyCheck::default().check(body.as_bytes())
+    }
+
+    #[test]
+    fn bytes_that_are_not_json_never_panic() {
+        // Found by fuzzing (api_surface): provider bytes reach the check through the response
+        // guard before anything says they are JSON.
+        for body in [r#"{""#, r#"{"a":1,""#, r#"{"a":"\"#, r#"{""#, r#"""#] {
+            let _ = check(body);
+        }
     }
 
     fn dup(name: &str) -> Result<(), Refusal> {
