@@ -13,10 +13,13 @@
 # another warden-dataplane binary (audit on, no guardrails), e.g. one built from an older commit;
 # TRACED=1 adds a row with every request traced ([telemetry] sample_ratio 1.0, spans exported over
 # OTLP/HTTP to an nginx sink that accepts them, on the target core too). API=responses sends the
-# same prompt as a Responses request to /v1/responses (Warden converts it to chat and the chat
-# answer back; the nginx rows pass it through unchanged). CACHED=1 adds a row for a project with the
+# same prompt as a Responses request to /v1/responses, and the upstream answers a Responses
+# object: Warden passes OpenAI's aliases through to OpenAI's own Responses API (screened and
+# metered on the way; the nginx rows pass it through unchanged). CACHED=1 adds a row for a project with the
 # exact answer cache on: after the check request fills it, every timed request is a hit (audited,
-# the provider never asked).
+# the provider never asked). INJECTION (block) is the guarded row's `injection` action: `flag`
+# scores every text the same way without refusing (the learned model scores this repetitive
+# prompt near its threshold: issue #14).
 # Needs wrk and nginx (installed with apt when missing) and a release build (made when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,6 +63,9 @@ case "$API" in
   *) echo "API must be chat or responses" >&2; exit 2 ;;
 esac
 answer='{"id":"chatcmpl-1","object":"chat.completion","created":1764000000,"model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"ok"},"finish_reason":"stop"}],"usage":{"prompt_tokens":256,"completion_tokens":1,"total_tokens":257}}'
+if [ "$API" = responses ]; then
+  answer='{"id":"resp_1","object":"response","created_at":1764000000,"status":"completed","model":"gpt-4o","output":[{"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{"type":"output_text","text":"ok","annotations":[]}]}],"usage":{"input_tokens":256,"input_tokens_details":{"cached_tokens":0},"output_tokens":1,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":257}}'
+fi
 
 cat >"$work/nginx.conf" <<CONF
 worker_processes 1;
@@ -114,7 +120,7 @@ CONF
 [tenants.projects.guardrails]
 pii = "redact"
 secrets = "block"
-injection = "block"
+injection = "${INJECTION:-block}"
 response_pii = "redact"
 response_secrets = "redact"
 CONF
