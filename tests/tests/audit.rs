@@ -526,8 +526,9 @@ fn closed_segments_are_compressed_and_still_export_and_verify() {
     // The compactor runs under SCHED_IDLE: on a 2-core CI machine busy with this file's other
     // tests it gets a core only in lulls, so this waits past the whole file's length (about
     // 100 s on a slow 2-vCPU guest, when the compactor got no lull before the file ended).
-    let done =
-        warden_tests::eventually(Duration::from_secs(300), || compressed(&gw.audit_dir()) >= 2);
+    let done = warden_tests::eventually(Duration::from_secs(300), || {
+        compressed(&gw.audit_dir()) >= 2
+    });
     assert!(done.is_some(), "closed segments get compressed");
     let dir = gw.audit_dir();
     let (code, out, _) = audit_cli(&["verify", &dir.display().to_string()]);
