@@ -70,7 +70,7 @@ impl Egress {
                 respond::chunk(out, &converted);
             }
             Egress::ResponsesApi { sequence, created } => {
-                note_api_events(events, sequence, created);
+                crate::translate::responses::ending::note_events(events, sequence, created);
                 respond::chunk(out, events);
             }
         }
@@ -420,36 +420,6 @@ async fn fail<S: AsyncWriteRent>(
     client.out.extend_from_slice(respond::LAST_CHUNK);
     let _ = client.flush().await;
     End::UpstreamFailed
-}
-
-/// The next sequence number after `events` (OpenAI Responses events, whole), and the
-/// `response.created` object once it goes by. Only reads the bytes; most events are deltas.
-fn note_api_events(events: &[u8], sequence: &mut u64, created: &mut Option<Vec<u8>>) {
-    const KEY: &[u8] = b"\"sequence_number\":";
-    if let Some(at) = memchr::memmem::rfind(events, KEY) {
-        let digits = &events[at + KEY.len()..];
-        let end = digits
-            .iter()
-            .position(|b| !b.is_ascii_digit())
-            .unwrap_or(digits.len());
-        if let Some(n) = std::str::from_utf8(&digits[..end])
-            .ok()
-            .and_then(|d| d.parse::<u64>().ok())
-        {
-            *sequence = n + 1;
-        }
-    }
-    if created.is_none() && memchr::memmem::find(events, b"response.created").is_some() {
-        for e in crate::sse::events_in(events) {
-            let mut copy = e.data.to_vec();
-            if let Ok(v) = simd_json::to_borrowed_value(&mut copy) {
-                use simd_json::prelude::*;
-                if v.get("type").and_then(|t| t.as_str()) == Some("response.created") {
-                    *created = v.get("response").map(|r| r.encode().into_bytes());
-                }
-            };
-        }
-    }
 }
 
 /// An error event in the client's dialect, as one chunk.

@@ -291,9 +291,11 @@ impl ResponseGuard {
                 api.sequence += 1;
             }
         }
-        out.extend_from_slice(b"event: ");
-        out.extend_from_slice(kind.as_bytes());
-        out.push(b'\n');
+        if !kind.is_empty() {
+            out.extend_from_slice(b"event: ");
+            out.extend_from_slice(kind.as_bytes());
+            out.push(b'\n');
+        }
         super::event(out, v.encode().as_bytes());
     }
 

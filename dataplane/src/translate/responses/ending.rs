@@ -1,6 +1,7 @@
 //! The end of a Responses event stream that broke off (the provider) or was stopped (a
 //! guardrail), written the same way whether the stream was made from chat chunks or passed
-//! through from OpenAI's own Responses API.
+//! through from OpenAI's own Responses API — and, for a passed-through stream, what that ending
+//! needs, noted as the events go by ([`note_events`]).
 
 use std::io::Write;
 
@@ -64,4 +65,34 @@ pub fn failed_events(
         }
     };
     event(out, "response.failed", &|o| o.raw("response", &response));
+}
+
+/// The next sequence number after `events` (OpenAI Responses events, whole), and the
+/// `response.created` object once it goes by. Only reads the bytes; most events are deltas.
+pub fn note_events(events: &[u8], sequence: &mut u64, created: &mut Option<Vec<u8>>) {
+    const KEY: &[u8] = b"\"sequence_number\":";
+    if let Some(at) = memchr::memmem::rfind(events, KEY) {
+        let digits = &events[at + KEY.len()..];
+        let end = digits
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .unwrap_or(digits.len());
+        if let Some(n) = std::str::from_utf8(&digits[..end])
+            .ok()
+            .and_then(|d| d.parse::<u64>().ok())
+        {
+            *sequence = n + 1;
+        }
+    }
+    if created.is_none() && memchr::memmem::find(events, b"response.created").is_some() {
+        for e in crate::sse::events_in(events) {
+            let mut copy = e.data.to_vec();
+            if let Ok(v) = simd_json::to_borrowed_value(&mut copy) {
+                use simd_json::prelude::*;
+                if v.get("type").and_then(|t| t.as_str()) == Some("response.created") {
+                    *created = v.get("response").map(|r| r.encode().into_bytes());
+                }
+            };
+        }
+    }
 }
