@@ -25,18 +25,27 @@ pub fn authorize(config: &MockConfig, req: &MockRequest<'_>) -> Result<String, R
     }
 }
 
-pub fn chat(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
-    let key = match authorize(config, req) {
-        Ok(key) => key,
-        Err(reply) => return reply,
-    };
-    let Ok(body) = serde_json::from_slice::<Value>(req.body) else {
-        return error(
+/// The request's key and its JSON body, or OpenAI's answer when either is missing or wrong.
+pub fn authorized_json(
+    config: &MockConfig,
+    req: &MockRequest<'_>,
+) -> Result<(String, Value), Reply> {
+    let key = authorize(config, req)?;
+    let body = serde_json::from_slice::<Value>(req.body).map_err(|_| {
+        error(
             400,
             "invalid_json",
             "invalid_request_error",
             "We could not parse the JSON body of your request.",
-        );
+        )
+    })?;
+    Ok((key, body))
+}
+
+pub fn chat(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
+    let (key, body) = match authorized_json(config, req) {
+        Ok(both) => both,
+        Err(reply) => return reply,
     };
     // OpenAI's reasoning models take `max_completion_tokens` only.
     let model_name = body["model"].as_str().unwrap_or("");

@@ -12,21 +12,13 @@
 
 use serde_json::{json, Value};
 
-use super::openai::{authorize, error};
+use super::openai::{authorized_json, error};
 use super::{MockConfig, MockRequest, Plan, Reply};
 
 pub fn create(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
-    let key = match authorize(config, req) {
-        Ok(key) => key,
+    let (key, body) = match authorized_json(config, req) {
+        Ok(both) => both,
         Err(reply) => return reply,
-    };
-    let Ok(body) = serde_json::from_slice::<Value>(req.body) else {
-        return error(
-            400,
-            "invalid_json",
-            "invalid_request_error",
-            "We could not parse the JSON body of your request.",
-        );
     };
     let Some(model) = body["model"].as_str() else {
         return error(
