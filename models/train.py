@@ -42,14 +42,16 @@ def features(binary, texts):
 
 
 def windows(blocks):
-    """A text's windows as the data plane scores them: two consecutive blocks, sliding by one."""
+    """A text's windows as the data plane scores them: two consecutive blocks, sliding by one,
+    each window's distinct features (a block lists its own once; one both blocks have, once)."""
     if len(blocks) <= 1:
         return [blocks[0] if blocks else []]
-    return [blocks[i] + blocks[i + 1] for i in range(len(blocks) - 1)]
+    return [sorted(set(blocks[i]) | set(blocks[i + 1])) for i in range(len(blocks) - 1)]
 
 
 def matrix(rows):
-    """Rows of feature occurrences → each occurrence worth 1/sqrt(occurrences in its window)."""
+    """Rows of distinct features → each worth 1/sqrt(the row's length), as the data plane sums
+    them."""
     data, ri, ci = [], [], []
     for r, feats in enumerate(rows):
         if feats:

@@ -4,9 +4,10 @@
 //!
 //! A text is scored window by window (two 256-byte blocks of its normalised form, sliding by
 //! one block), and its score is the highest window's: an instruction planted in one paragraph of
-//! a long retrieved document counts as much as the same instruction sent alone. Within a window
-//! each feature occurrence adds its weight, and the sum is divided by the square root of the
-//! number of occurrences, so windows of any length score on one scale.
+//! a long retrieved document counts as much as the same instruction sent alone. Each distinct
+//! feature of a window adds its weight once (`features`), and the sum is divided by the square
+//! root of their number, so windows of any length score on one scale and repeating a sentence
+//! does not move its score.
 //!
 //! File format (little endian): `WDNI`, version `1u32`, `bits: u32`, `scale: f32`, `bias: f32`,
 //! the user and tool default thresholds as `f32`, then `2^bits` signed bytes: weight `i` is
@@ -101,22 +102,17 @@ impl Model {
         if n.is_empty() {
             return 0.0;
         }
-        let sums = n.block_sums(&self.weights, self.bits);
-        let blocks = sums.len();
-        let window = |(w, c): (i32, u32)| {
-            if c == 0 {
-                f32::NEG_INFINITY
-            } else {
-                self.bias + self.scale * w as f32 / (c as f32).sqrt()
-            }
-        };
-        let best = if blocks == 1 {
-            window(sums[0])
-        } else {
-            sums.windows(2)
-                .map(|p| window((p[0].0 + p[1].0, p[0].1 + p[1].1)))
-                .fold(f32::NEG_INFINITY, f32::max)
-        };
+        let best = n
+            .window_sums(&self.weights, self.bits)
+            .into_iter()
+            .map(|(w, c)| {
+                if c == 0 {
+                    f32::NEG_INFINITY
+                } else {
+                    self.bias + self.scale * w as f32 / (c as f32).sqrt()
+                }
+            })
+            .fold(f32::NEG_INFINITY, f32::max);
         1.0 / (1.0 + (-best).exp())
     }
 }
@@ -193,6 +189,25 @@ mod tests {
         );
         assert!(m.score(&long) > 0.5, "{}", m.score(&long));
         assert_eq!(m.score(""), 0.0);
+    }
+
+    #[test]
+    fn repeating_benign_prose_keeps_its_score() {
+        // Before features were counted once per block, this sentence scored 0.01 once and
+        // 0.50 at 1 KB (over the default threshold), only because it was repeated.
+        let m = Model::builtin();
+        let sentence =
+            "the quarterly planning notes describe how teams share review duty and ship \
+                        small changes often ";
+        let once = m.score(sentence);
+        for n in [2, 5, 11, 40, 400] {
+            let s = m.score(&sentence.repeat(n));
+            assert!(s < m.default_user, "{n} times: {s}");
+            assert!(
+                s < once.max(0.01) * 4.0,
+                "{n} times: {s} against {once} once"
+            );
+        }
     }
 
     #[test]
