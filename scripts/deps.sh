@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Install what building and testing Warden needs on a Debian machine, when it is missing:
 # a C toolchain (ring, mimalloc and SQLite build C), pkg-config, Hyperscan (guardrails), and
-# Python's venv for the SDK tests, Node and npm for the JavaScript client tests, and a Redis server
-# on 127.0.0.1:6379 for the answer cache's shared tier (started when none answers there).
+# Python's venv for the SDK tests, Node and npm for the JavaScript client tests, a Redis server
+# on 127.0.0.1:6379 for the answer cache's shared tier, and a PostgreSQL server on 127.0.0.1:5432
+# for the control plane's shared store (each started when none answers there).
 # Rust itself comes from rustup (https://rustup.rs); Debian's packaged rustc is too old.
 set -euo pipefail
 
@@ -23,9 +24,21 @@ if ! redis_up && ! command -v redis-server >/dev/null 2>&1; then
   missing+=(redis-server)
 fi
 
+# PostgreSQL answering on 127.0.0.1:5432: the store's tests run on it as well as on SQLite, as
+# the role `postgres` from 127.0.0.1 without a password (WARDEN_TEST_POSTGRES names another
+# server). Where no PostgreSQL was installed, Debian's is installed here and that one role is
+# trusted from 127.0.0.1 (a CI or test machine); an existing server's settings are left alone.
+pg_up() { (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null; }
+pg_new=""
+if ! pg_up && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
+  missing+=(postgresql)
+  pg_new=1
+fi
+command -v psql >/dev/null 2>&1 || missing+=(postgresql-client)
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
 if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "installing: ${missing[*]}" >&2
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
@@ -39,6 +52,23 @@ if ! redis_up; then
     sleep 0.1
   done
   redis_up || { echo "redis-server did not start on 127.0.0.1:6379" >&2; exit 1; }
+fi
+
+if ! pg_up; then
+  version=$(ls /usr/lib/postgresql | sort -V | tail -1)
+  pg_lsclusters -h | grep -q . || $sudo pg_createcluster "$version" main >/dev/null
+  read -r cluster_version cluster_name _ < <(pg_lsclusters -h | head -1)
+  if [ -n "$pg_new" ]; then
+    hba="/etc/postgresql/$cluster_version/$cluster_name/pg_hba.conf"
+    $sudo sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
+  fi
+  echo "starting PostgreSQL $cluster_version/$cluster_name on 127.0.0.1:5432" >&2
+  $sudo pg_ctlcluster "$cluster_version" "$cluster_name" start
+  for _ in $(seq 1 100); do
+    pg_up && break
+    sleep 0.1
+  done
+  pg_up || { echo "PostgreSQL did not start on 127.0.0.1:5432" >&2; exit 1; }
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

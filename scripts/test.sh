@@ -18,6 +18,13 @@ python3 scripts/check_module_cycles.py
 # Python SDK tests, is kept for the secrets scan below.
 scan_dir="$(mktemp -d -t warden-scan-XXXXXX)"
 WARDEN_SCAN_DIR="$scan_dir" cargo test --workspace --all-targets
+# The tests that start a control plane, again with its store on PostgreSQL (issue #18): each
+# control plane keeps its state in a fresh database there (tests/src/lib.rs, `store_is_postgres`).
+store_tests=()
+for f in $(grep -l "ControlPlane::start" tests/tests/*.rs); do
+  store_tests+=(--test "$(basename "$f" .rs)")
+done
+WARDEN_TEST_STORE=postgres WARDEN_SCAN_DIR="$scan_dir" cargo test -p warden-tests "${store_tests[@]}"
 
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv

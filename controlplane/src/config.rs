@@ -12,8 +12,13 @@ use warden_shared::standalone::ProviderSection;
 pub struct Config {
     /// Admin API.
     pub listen: SocketAddr,
-    /// The SQLite database and the generated `admin-token` and `dataplane-token` files.
+    /// The SQLite database (unless `database_url` names another) and the generated secrets:
+    /// `admin-token`, `dataplane-token`, the master, signing and digest keys.
     pub data_dir: PathBuf,
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (several control planes may share
+    /// one, each with a copy of the same secrets in its `data_dir`), or `sqlite://PATH`.
+    /// Absent: SQLite at `data_dir/warden.db`.
+    pub database_url: Option<String>,
     /// 32 random bytes; created (mode 0600) when absent. Default: `data_dir/master.key`.
     pub master_key_file: Option<PathBuf>,
     /// `[providers.NAME] base_url` overrides shipped to the data planes.
@@ -59,6 +64,14 @@ impl Config {
             .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
         let config: Config =
             toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        if let Some(url) = &config.database_url {
+            let known = ["sqlite:", "postgres://", "postgresql://"];
+            anyhow::ensure!(
+                known.iter().any(|k| url.starts_with(k)),
+                "{}: database_url: want postgres://… or sqlite://…",
+                path.display()
+            );
+        }
         if let Some(t) = &config.telemetry {
             t.check()
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;

@@ -136,7 +136,13 @@ async fn run(config: Config) -> anyhow::Result<()> {
                 .context("the previous master key file")?,
         );
     }
-    let store = store::Store::open(&config.data_dir.join("warden.db")).await?;
+    let store = match &config.database_url {
+        Some(url) => store::Store::connect(url)
+            .await
+            .context("database_url: could not open the database")?,
+        None => store::Store::open(&config.data_dir.join("warden.db")).await?,
+    };
+    tracing::info!(backend = ?store.backend(), "store open");
     if store.models().await?.is_empty() {
         for m in default_models() {
             store

@@ -1,11 +1,13 @@
-//! The control plane's store: SQLite through sqlx (no compile-time query macros), with the
-//! embedded migrations in `migrations/` applied at start. The SQL is portable (TEXT and BIGINT
-//! columns, standard constraints) so the same schema runs on PostgreSQL.
+//! The control plane's store: SQLite in `data_dir` (the zero-setup default) or PostgreSQL
+//! (`database_url`; several control planes may share one), through sqlx's Any driver with no
+//! compile-time query macros. One set of queries serves both: `$N` placeholders (SQLite reads
+//! them too), `ON CONFLICT` upserts, BIGINT and TEXT columns only. The embedded migrations in
+//! `migrations/` are applied at start, once, whichever control plane starts first.
 
 use std::path::Path;
-use std::str::FromStr;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::any::AnyPoolOptions;
+use sqlx::AnyPool;
 
 use crate::secrets::now_s;
 
@@ -37,8 +39,20 @@ pub mod usage;
 
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
 }
+
+/// Which database a store runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The PostgreSQL advisory lock every write transaction takes (see `begin_write`): "WRDN" and a
+/// 1, so it does not meet another application's lock on a shared server.
+const WRITE_LOCK: i64 = 0x5752_444e_0000_0001;
 
 /// A project with its tenant's plan.
 pub struct ProjectRow {
@@ -145,47 +159,86 @@ impl Store {
             .map(|_| ())
     }
 
+    /// The embedded SQLite database at `path` (created if missing).
     pub async fn open(path: &Path) -> sqlx::Result<Store> {
-        let url = format!("sqlite://{}", path.display());
-        let options = SqliteConnectOptions::from_str(&url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
+        Store::connect(&format!("sqlite://{}?mode=rwc", path.display())).await
+    }
+
+    /// The database at `url`: `sqlite://PATH` or `postgres://…` (`postgresql://…`).
+    pub async fn connect(url: &str) -> sqlx::Result<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(sqlx::Error::Configuration(
+                "database_url: want sqlite://PATH or postgres://…".into(),
+            ));
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
+            .acquire_timeout(std::time::Duration::from_secs(10))
+            .connect(url)
             .await?;
-        let store = Store { pool };
+        if backend == Backend::Sqlite {
+            // Readers never wait for the writer; the setting stays with the file.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+        }
+        let store = Store { pool, backend };
         store.migrate().await?;
         Ok(store)
     }
 
-    /// A transaction that will write: `BEGIN IMMEDIATE` takes the write lock up front, so a
-    /// transaction that reads first never finds, at its first write, that another connection
-    /// committed in between (SQLite answers that with "database is locked" at once, without
-    /// waiting out the busy timeout).
-    pub(crate) async fn begin_write(
-        &self,
-    ) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        self.pool.begin_with("BEGIN IMMEDIATE").await
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
+    /// A transaction that will write, holding the store's one write lock until it ends, so
+    /// writers take turns on either database (control-plane writes are few; what they read
+    /// before writing — a usage cursor, the next alert id — stays true until they commit).
+    /// On SQLite, `BEGIN IMMEDIATE` takes the write lock up front, so a transaction that reads
+    /// first never finds, at its first write, that another connection committed in between
+    /// (SQLite answers that with "database is locked" at once, without waiting out the busy
+    /// timeout). On PostgreSQL, a transaction-scoped advisory lock does the same across every
+    /// control plane that shares the database.
+    pub(crate) async fn begin_write(&self) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Any>> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(WRITE_LOCK)
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
+        }
+    }
+
+    /// Apply the migrations not applied yet, each in its own write transaction (control planes
+    /// starting together on one PostgreSQL apply each once: the lock orders them, and each
+    /// looks again under it).
     async fn migrate(&self) -> sqlx::Result<()> {
+        let mut tx = self.begin_write().await?;
         sqlx::query("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY)")
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         for (version, sql) in MIGRATIONS {
+            let mut tx = self.begin_write().await?;
             let done: Option<(i64,)> =
-                sqlx::query_as("SELECT version FROM schema_migrations WHERE version = ?")
+                sqlx::query_as("SELECT version FROM schema_migrations WHERE version = $1")
                     .bind(version)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *tx)
                     .await?;
             if done.is_some() {
                 continue;
             }
-            let mut tx = self.begin_write().await?;
             sqlx::raw_sql(sql).execute(&mut *tx).await?;
-            sqlx::query("INSERT INTO schema_migrations (version) VALUES (?)")
+            sqlx::query("INSERT INTO schema_migrations (version) VALUES ($1)")
                 .bind(version)
                 .execute(&mut *tx)
                 .await?;
@@ -195,7 +248,7 @@ impl Store {
     }
 
     pub async fn insert_tenant(&self, id: &str, name: &str, plan: &str) -> sqlx::Result<()> {
-        sqlx::query("INSERT INTO tenants (id, name, plan, created_at) VALUES (?, ?, ?, ?)")
+        sqlx::query("INSERT INTO tenants (id, name, plan, created_at) VALUES ($1, $2, $3, $4)")
             .bind(id)
             .bind(name)
             .bind(plan)
@@ -213,7 +266,7 @@ impl Store {
     }
 
     pub async fn tenant_exists(&self, id: &str) -> sqlx::Result<bool> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT id FROM tenants WHERE id = ?")
+        let row: Option<(String,)> = sqlx::query_as("SELECT id FROM tenants WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -227,7 +280,7 @@ impl Store {
         name: &str,
         environment: &str,
     ) -> sqlx::Result<()> {
-        sqlx::query("INSERT INTO projects (id, tenant_id, name, environment, created_at) VALUES (?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO projects (id, tenant_id, name, environment, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(id)
             .bind(tenant)
             .bind(name)
@@ -239,10 +292,11 @@ impl Store {
     }
 
     pub async fn project(&self, id: &str) -> sqlx::Result<Option<ProjectRow>> {
-        let row: Option<ProjectTuple> = sqlx::query_as(&format!("{PROJECT_SELECT} WHERE p.id = ?"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<ProjectTuple> =
+            sqlx::query_as(&format!("{PROJECT_SELECT} WHERE p.id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.map(ProjectRow::from))
     }
 
@@ -256,7 +310,7 @@ impl Store {
 
     pub async fn set_guardrails(&self, project: &str, policy: &str) -> sqlx::Result<bool> {
         self.set_project_json(
-            "UPDATE projects SET guardrails = ? WHERE id = ?",
+            "UPDATE projects SET guardrails = $1 WHERE id = $2",
             project,
             policy,
         )
@@ -280,7 +334,7 @@ impl Store {
 
     pub async fn insert_provider_key(&self, k: &ProviderKeyRow) -> sqlx::Result<()> {
         sqlx::query(&format!(
-            "INSERT INTO provider_keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO provider_keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         ))
         .bind(&k.id)
         .bind(&k.project_id)
@@ -301,7 +355,7 @@ impl Store {
     pub async fn provider_keys(&self, project: Option<&str>) -> sqlx::Result<Vec<ProviderKeyRow>> {
         let rows: Vec<KeyTuple> = match project {
             Some(p) => {
-                sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM provider_keys WHERE project_id = ? ORDER BY priority, created_at, id"))
+                sqlx::query_as(&format!("SELECT {KEY_COLUMNS} FROM provider_keys WHERE project_id = $1 ORDER BY priority, created_at, id"))
                     .bind(p)
                     .fetch_all(&self.pool)
                     .await?
@@ -327,9 +381,9 @@ impl Store {
     /// Delete a project key (`pooled` false) or a pooled key (`pooled` true).
     pub async fn delete_provider_key(&self, id: &str, pooled: bool) -> sqlx::Result<bool> {
         let sql = if pooled {
-            "DELETE FROM provider_keys WHERE id = ? AND project_id IS NULL"
+            "DELETE FROM provider_keys WHERE id = $1 AND project_id IS NULL"
         } else {
-            "DELETE FROM provider_keys WHERE id = ? AND project_id IS NOT NULL"
+            "DELETE FROM provider_keys WHERE id = $1 AND project_id IS NOT NULL"
         };
         let r = sqlx::query(sql).bind(id).execute(&self.pool).await?;
         Ok(r.rows_affected() > 0)
@@ -339,7 +393,7 @@ impl Store {
     pub async fn reseal(&self, keys: &[ProviderKeyRow]) -> sqlx::Result<()> {
         let mut tx = self.begin_write().await?;
         for k in keys {
-            sqlx::query("UPDATE provider_keys SET master_key_id = ?, nonce = ?, ciphertext = ? WHERE id = ?")
+            sqlx::query("UPDATE provider_keys SET master_key_id = $1, nonce = $2, ciphertext = $3 WHERE id = $4")
                 .bind(k.master_key_id)
                 .bind(&k.nonce)
                 .bind(&k.ciphertext)
@@ -367,31 +421,36 @@ impl Store {
         fallbacks: &str,
         kind: &str,
     ) -> sqlx::Result<()> {
-        sqlx::query("DELETE FROM models WHERE alias = ?")
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM models WHERE alias = $1")
             .bind(alias)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO models (alias, provider, upstream_model, fallbacks, kind) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO models (alias, provider, upstream_model, fallbacks, kind) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(alias)
         .bind(provider)
         .bind(upstream)
         .bind(fallbacks)
         .bind(kind)
-        .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
     }
 
     pub async fn set_cache(&self, project: &str, cache: &str) -> sqlx::Result<bool> {
-        self.set_project_json("UPDATE projects SET cache = ? WHERE id = ?", project, cache)
-            .await
+        self.set_project_json(
+            "UPDATE projects SET cache = $1 WHERE id = $2",
+            project,
+            cache,
+        )
+        .await
     }
 
     pub async fn set_limits(&self, project: &str, limits: &str) -> sqlx::Result<bool> {
         self.set_project_json(
-            "UPDATE projects SET limits = ? WHERE id = ?",
+            "UPDATE projects SET limits = $1 WHERE id = $2",
             project,
             limits,
         )
@@ -400,7 +459,7 @@ impl Store {
 
     pub async fn set_routing(&self, project: &str, routing: &str) -> sqlx::Result<bool> {
         self.set_project_json(
-            "UPDATE projects SET routing = ? WHERE id = ?",
+            "UPDATE projects SET routing = $1 WHERE id = $2",
             project,
             routing,
         )
@@ -408,7 +467,7 @@ impl Store {
     }
 
     pub async fn delete_model(&self, alias: &str) -> sqlx::Result<bool> {
-        let r = sqlx::query("DELETE FROM models WHERE alias = ?")
+        let r = sqlx::query("DELETE FROM models WHERE alias = $1")
             .bind(alias)
             .execute(&self.pool)
             .await?;
@@ -416,7 +475,7 @@ impl Store {
     }
 
     pub async fn meta(&self, name: &str) -> sqlx::Result<Option<i64>> {
-        let row: Option<(i64,)> = sqlx::query_as("SELECT value FROM meta WHERE name = ?")
+        let row: Option<(i64,)> = sqlx::query_as("SELECT value FROM meta WHERE name = $1")
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
@@ -425,11 +484,11 @@ impl Store {
 
     pub async fn set_meta(&self, name: &str, value: i64) -> sqlx::Result<()> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM meta WHERE name = ?")
+        sqlx::query("DELETE FROM meta WHERE name = $1")
             .bind(name)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT INTO meta (name, value) VALUES (?, ?)")
+        sqlx::query("INSERT INTO meta (name, value) VALUES ($1, $2)")
             .bind(name)
             .bind(value)
             .execute(&mut *tx)
@@ -439,62 +498,4 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A catalog written before model kinds gains the built-in embedding aliases and their
-    /// prices, keeps what the operator configured, and reads every old alias as a chat model;
-    /// an empty one (a fresh install) is left for the first start to seed.
-    #[tokio::test]
-    async fn model_kinds_migrate_an_existing_catalog() -> anyhow::Result<()> {
-        let dir = std::env::temp_dir().join(format!(
-            "warden-store-kinds-{}-{}",
-            std::process::id(),
-            crate::secrets::hex(&crate::secrets::random_bytes::<4>()?)
-        ));
-        std::fs::create_dir_all(&dir)?;
-        let path = dir.join("warden.db");
-        let old = format!("sqlite://{}", path.display());
-        let options = SqliteConnectOptions::from_str(&old)?.create_if_missing(true);
-        let pool = SqlitePoolOptions::new().connect_with(options).await?;
-        sqlx::raw_sql("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY)")
-            .execute(&pool)
-            .await?;
-        for (version, sql) in &MIGRATIONS[..10] {
-            sqlx::raw_sql(sql).execute(&pool).await?;
-            sqlx::query("INSERT INTO schema_migrations (version) VALUES (?)")
-                .bind(version)
-                .execute(&pool)
-                .await?;
-        }
-        sqlx::raw_sql(
-            "INSERT INTO models (alias, provider, upstream_model) VALUES ('gpt-4o', 'openai', 'gpt-4o'), \
-             ('text-embedding-3-large', 'openai', 'my-own-large'); \
-             INSERT INTO prices VALUES ('openai', 'gpt-4o', '2.50', '10.00')",
-        )
-        .execute(&pool)
-        .await?;
-        pool.close().await;
-        let store = Store::open(&path).await?;
-        let models = store.models().await?;
-        let row = |alias: &str| models.iter().find(|m| m.0 == alias).cloned();
-        assert_eq!(row("gpt-4o").map(|m| m.4), Some("chat".into()));
-        // The operator's own row stays as it was (its kind included: it was a chat alias).
-        assert_eq!(
-            row("text-embedding-3-large").map(|m| (m.2, m.4)),
-            Some(("my-own-large".into(), "chat".into()))
-        );
-        assert_eq!(
-            row("gemini-embedding-001").map(|m| (m.1, m.4)),
-            Some(("google".into(), "embedding".into()))
-        );
-        let prices = store.prices().await?;
-        assert!(prices
-            .iter()
-            .any(|p| p.model == "text-embedding-3-small" && p.input_per_mtok == "0.02"));
-        let fresh = Store::open(&dir.join("fresh.db")).await?;
-        assert!(fresh.models().await?.is_empty());
-        std::fs::remove_dir_all(&dir)?;
-        Ok(())
-    }
-}
+mod tests;

@@ -68,8 +68,134 @@ impl Drop for TempDir {
                 return;
             }
         }
+        let database = std::fs::read_to_string(self.0.join(POSTGRES_DATABASE)).ok();
+        let scan = std::env::var_os("WARDEN_SCAN_DIR");
+        if let Some(name) = database.as_deref().map(str::trim) {
+            // A control plane's PostgreSQL database goes with its directory; under the secrets
+            // scan it is dumped into the directory first, so the scan reads it as it reads a
+            // SQLite file.
+            if scan.is_some() {
+                let _ = Command::new("pg_dump")
+                    .arg("--dbname")
+                    .arg(postgres_url(name))
+                    .arg("--file")
+                    .arg(self.0.join("postgres-dump.sql"))
+                    .status();
+            }
+            let _ = psql(
+                &postgres_url("postgres"),
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            );
+        }
+        // Under `WARDEN_SCAN_DIR` (scripts/test.sh) every directory a test made is kept there, so
+        // `scripts/scan_secrets.py` can look through every log, audit segment, snapshot and
+        // store the suite produced for the keys it used.
+        if let Some(scan) = scan {
+            shrink_rings(&self.0.join("state").join("audit-rings"));
+            let name = self.0.file_name().unwrap_or_default();
+            if std::fs::rename(&self.0, std::path::Path::new(&scan).join(name)).is_ok() {
+                return;
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// Where a directory notes the PostgreSQL database its control plane uses.
+const POSTGRES_DATABASE: &str = "postgres-database";
+
+/// Whether control planes started by the tests keep their state in PostgreSQL
+/// (`WARDEN_TEST_STORE=postgres`, as scripts/test.sh runs the control-plane tests a second time)
+/// rather than in SQLite in their data directory.
+pub fn store_is_postgres() -> bool {
+    std::env::var("WARDEN_TEST_STORE").is_ok_and(|v| v == "postgres")
+}
+
+/// The URL of database `name` on the tests' PostgreSQL server (`WARDEN_TEST_POSTGRES`, default
+/// `postgres://postgres@127.0.0.1:5432/postgres`).
+pub fn postgres_url(name: &str) -> String {
+    let admin = std::env::var("WARDEN_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    let (base, query) = admin
+        .split_once('?')
+        .map_or((admin.as_str(), None), |(b, q)| (b, Some(q)));
+    let server = base.rsplit_once('/').map_or(base, |(s, _)| s);
+    match query {
+        Some(q) => format!("{server}/{name}?{q}"),
+        None => format!("{server}/{name}"),
+    }
+}
+
+/// Run one SQL statement with `psql`; its output.
+pub fn psql(url: &str, statement: &str) -> Result<String, String> {
+    let out = Command::new("psql")
+        .args([url, "-v", "ON_ERROR_STOP=1", "-qAt", "-c", statement])
+        .output()
+        .map_err(|e| format!("psql: {e}"))?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// Run one SQL statement on the store of the control plane that runs (or ran) in `dir`,
+/// whichever database it is (the statement must read the same on SQLite and PostgreSQL); the
+/// rows it returned, columns joined with `|`.
+pub fn store_sql(dir: &TempDir, statement: &str) -> Vec<String> {
+    let out = if let Ok(name) = std::fs::read_to_string(dir.0.join(POSTGRES_DATABASE)) {
+        psql(&postgres_url(name.trim()), statement).unwrap()
+    } else {
+        let script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\n\
+                      for r in c.execute(sys.argv[2]): print('|'.join(map(str, r)))\nc.commit()";
+        let out = Command::new("python3")
+            .args(["-c", script])
+            .arg(dir.0.join("data").join("warden.db"))
+            .arg(statement)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{statement}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    out.lines().map(str::to_owned).collect()
+}
+
+/// A fresh PostgreSQL database for the control plane in `dir` (the same one again when it
+/// restarts there); its URL.
+fn postgres_database(dir: &TempDir) -> String {
+    let file = dir.0.join(POSTGRES_DATABASE);
+    if let Ok(name) = std::fs::read_to_string(&file) {
+        return postgres_url(name.trim());
+    }
+    let name: String = dir
+        .0
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let admin = postgres_url("postgres");
+    psql(
+        &admin,
+        &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+    )
+    .and_then(|_| psql(&admin, &format!("CREATE DATABASE {name}")))
+    .unwrap_or_else(|e| {
+        panic!("WARDEN_TEST_STORE=postgres needs PostgreSQL (bash scripts/deps.sh starts one): {e}")
+    });
+    std::fs::write(&file, &name).unwrap();
+    postgres_url(&name)
 }
 
 /// Audit rings are 16 MiB files, mostly zeros: keep only their non-zero runs (where any text
@@ -433,8 +559,13 @@ impl ControlPlane {
     /// Start with `extra` appended to the config (tables only).
     pub fn start_with(dir: TempDir, upstream: SocketAddr, extra: &str) -> ControlPlane {
         let data = dir.0.join("data");
+        let database = if store_is_postgres() {
+            format!("database_url = \"{}\"\n", postgres_database(&dir))
+        } else {
+            String::new()
+        };
         let text = format!(
-            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n[providers.openai]\nbase_url = \"http://{upstream}/v1\"\n[providers.anthropic]\nbase_url = \"http://{upstream}\"\n{extra}",
+            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n{database}[providers.openai]\nbase_url = \"http://{upstream}/v1\"\n[providers.anthropic]\nbase_url = \"http://{upstream}\"\n{extra}",
             data.display()
         );
         let path = dir.0.join("controlplane.toml");
@@ -457,6 +588,27 @@ impl ControlPlane {
 
     pub fn data_dir(&self) -> PathBuf {
         self.dir.0.join("data")
+    }
+
+    /// Run one SQL statement on this control plane's store (see `store_sql`).
+    pub fn sql(&self, statement: &str) -> Vec<String> {
+        store_sql(&self.dir, statement)
+    }
+
+    /// Under PostgreSQL, dump the store into the data directory, so a check that reads every
+    /// file a control plane left finds what its database holds too (SQLite's is there already).
+    pub fn dump_store(&self) {
+        if let Ok(name) = std::fs::read_to_string(self.dir.0.join(POSTGRES_DATABASE)) {
+            let ok = Command::new("pg_dump")
+                .arg("--dbname")
+                .arg(postgres_url(name.trim()))
+                .arg("--file")
+                .arg(self.data_dir().join("postgres-dump.sql"))
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "pg_dump");
+        }
     }
 
     /// An admin API call.

@@ -332,17 +332,10 @@ fn keys_stay_inside_their_project_and_no_plaintext_is_left_anywhere() {
     );
 
     // A tampered ciphertext: a clean 5xx in the caller's dialect, not a panic.
-    let db = cp.data_dir().join("warden.db");
-    let flip = format!(
-        "import sqlite3; c = sqlite3.connect('{}'); k = c.execute('SELECT id, ciphertext FROM provider_keys').fetchone(); \
-         c.execute('UPDATE provider_keys SET ciphertext = ? WHERE id = ?', (('0' if k[1][0] != '0' else '1') + k[1][1:], k[0])); c.commit()",
-        db.display()
+    cp.sql(
+        "UPDATE provider_keys SET ciphertext = CASE WHEN substr(ciphertext, 1, 1) <> '0' \
+         THEN '0' ELSE '1' END || substr(ciphertext, 2)",
     );
-    assert!(std::process::Command::new("python3")
-        .args(["-c", &flip])
-        .status()
-        .unwrap()
-        .success());
     cp.admin(
         "PUT",
         "/admin/v1/models/republish",
@@ -364,6 +357,7 @@ fn keys_stay_inside_their_project_and_no_plaintext_is_left_anywhere() {
 
     let gw_dir = gw.dir.0.clone();
     drop(gw);
+    cp.dump_store();
     let cp_dir = cp.dir.0.clone();
     drop(cp);
     for dir in [gw_dir, cp_dir] {

@@ -55,16 +55,15 @@ fn snapshots_hold_keyed_digests_and_keys_still_authenticate() {
     assert!(!contains(&pushed, &plain));
 }
 
-/// What the control plane's store holds for each key, read with Python's sqlite3 and checked
-/// with its hmac module: (stored hex, plain SHA-256 hex, HMAC under the secret file hex, keyed,
+/// What the control plane's store holds for each key, with the digests Python's hashlib and
+/// hmac modules compute: (stored hex, plain SHA-256 hex, HMAC under the secret file hex, keyed,
 /// id).
 fn stored_digests(cp: &ControlPlane, key: &str) -> Vec<(String, String, String, i64, String)> {
     let script = format!(
-        "import hashlib, hmac, sqlite3, sys\n\
+        "import hashlib, hmac\n\
          secret = open('{dir}/api-key-digest.key', 'rb').read()\n\
          plain = hashlib.sha256(b'{key}').digest()\n\
-         for h, k, i in sqlite3.connect('{dir}/warden.db').execute('SELECT key_hash, keyed, id FROM api_keys'):\n\
-         \x20   print(h, plain.hex(), hmac.new(secret, plain, 'sha256').hexdigest(), k, i)",
+         print(plain.hex(), hmac.new(secret, plain, 'sha256').hexdigest())",
         dir = cp.data_dir().display()
     );
     let out = std::process::Command::new("python3")
@@ -76,17 +75,18 @@ fn stored_digests(cp: &ControlPlane, key: &str) -> Vec<(String, String, String, 
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
+    let digests = String::from_utf8(out.stdout).unwrap();
+    let (plain, keyed) = digests.trim().split_once(' ').unwrap();
+    cp.sql("SELECT key_hash, keyed, id FROM api_keys")
+        .iter()
         .map(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
+            let f: Vec<&str> = l.split('|').collect();
             (
                 f[0].into(),
-                f[1].into(),
+                plain.into(),
+                keyed.into(),
+                f[1].parse().unwrap(),
                 f[2].into(),
-                f[3].parse().unwrap(),
-                f[4].into(),
             )
         })
         .collect()
@@ -135,16 +135,10 @@ fn the_store_keeps_keyed_digests_and_converts_an_older_stores_plain_ones() {
     // A store written by an older control plane: plain SHA-256, not keyed. The next start keys
     // it, and the key goes on authenticating.
     let dir = cp.stop();
-    let db = dir.0.join("data").join("warden.db");
-    let downgrade = format!(
-        "import sqlite3; c = sqlite3.connect('{}'); c.execute('UPDATE api_keys SET key_hash = ?, keyed = 0', ('{plain}',)); c.commit()",
-        db.display()
+    warden_tests::store_sql(
+        &dir,
+        &format!("UPDATE api_keys SET key_hash = '{plain}', keyed = 0"),
     );
-    assert!(std::process::Command::new("python3")
-        .args(["-c", &downgrade])
-        .status()
-        .unwrap()
-        .success());
     let cp = ControlPlane::start_in(dir, mock.addr);
     let rows = stored_digests(&cp, &key);
     assert_eq!(

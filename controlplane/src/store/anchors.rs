@@ -74,7 +74,7 @@ impl Store {
     ) -> sqlx::Result<Option<(AlertReason, String)>> {
         let mut tx = self.begin_write().await?;
         let latest: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT segment, byte_offset FROM audit_anchors WHERE dataplane = ? \
+            "SELECT segment, byte_offset FROM audit_anchors WHERE dataplane = $1 \
              ORDER BY segment DESC, byte_offset DESC LIMIT 1",
         )
         .bind(dataplane)
@@ -122,7 +122,7 @@ impl Store {
         }
         for (c, hash) in points {
             let stored: Option<(String,)> = sqlx::query_as(
-                "SELECT hash FROM audit_anchors WHERE dataplane = ? AND segment = ? AND byte_offset = ?",
+                "SELECT hash FROM audit_anchors WHERE dataplane = $1 AND segment = $2 AND byte_offset = $3",
             )
             .bind(dataplane)
             .bind(c.segment)
@@ -140,7 +140,7 @@ impl Store {
                 None => {
                     sqlx::query(
                         "INSERT INTO audit_anchors (dataplane, segment, byte_offset, hash, received_at_us) \
-                         VALUES (?, ?, ?, ?, ?)",
+                         VALUES ($1, $2, $3, $4, $5)",
                     )
                     .bind(dataplane)
                     .bind(c.segment)
@@ -155,7 +155,7 @@ impl Store {
         let mut fresh = alert.is_some();
         if let Some((reason, detail)) = &alert {
             let last: Option<(String, String)> = sqlx::query_as(
-                "SELECT reason, detail FROM audit_alerts WHERE dataplane = ? ORDER BY id DESC LIMIT 1",
+                "SELECT reason, detail FROM audit_alerts WHERE dataplane = $1 ORDER BY id DESC LIMIT 1",
             )
             .bind(dataplane)
             .fetch_optional(&mut *tx)
@@ -167,7 +167,7 @@ impl Store {
             } else {
                 sqlx::query(
                     "INSERT INTO audit_alerts (id, dataplane, reason, detail, at_us) \
-                     SELECT COALESCE(MAX(id), 0) + 1, ?, ?, ?, ? FROM audit_alerts",
+                     SELECT COALESCE(MAX(id), 0) + 1, $1, $2, $3, $4 FROM audit_alerts",
                 )
                 .bind(dataplane)
                 .bind(reason.name())
@@ -177,7 +177,7 @@ impl Store {
                 .await?;
             }
         }
-        sqlx::query("DELETE FROM audit_anchors WHERE received_at_us < ?")
+        sqlx::query("DELETE FROM audit_anchors WHERE received_at_us < $1")
             .bind(now_us.saturating_sub(ANCHORS_KEPT_US))
             .execute(&mut *tx)
             .await?;
@@ -188,7 +188,7 @@ impl Store {
     /// A data plane's anchors, oldest first: what `audit verify --anchors` reads.
     pub async fn anchors(&self, dataplane: &str) -> sqlx::Result<Vec<(i64, i64, String)>> {
         sqlx::query_as(
-            "SELECT segment, byte_offset, hash FROM audit_anchors WHERE dataplane = ? \
+            "SELECT segment, byte_offset, hash FROM audit_anchors WHERE dataplane = $1 \
              ORDER BY segment, byte_offset",
         )
         .bind(dataplane)

@@ -16,7 +16,7 @@ impl Store {
     ) -> sqlx::Result<()> {
         sqlx::query(
             "INSERT INTO api_keys (id, project_id, name, key_hash, hint, created_at, keyed) \
-             VALUES (?, ?, ?, ?, ?, ?, 1)",
+             VALUES ($1, $2, $3, $4, $5, $6, 1)",
         )
         .bind(id)
         .bind(project)
@@ -36,7 +36,7 @@ impl Store {
         project: &str,
     ) -> sqlx::Result<Vec<(String, String, String, i64)>> {
         sqlx::query_as(
-            "SELECT id, name, hint, created_at FROM api_keys WHERE project_id = ? \
+            "SELECT id, name, hint, created_at FROM api_keys WHERE project_id = $1 \
              ORDER BY created_at, id",
         )
         .bind(project)
@@ -45,7 +45,7 @@ impl Store {
     }
 
     pub async fn delete_api_key(&self, id: &str) -> sqlx::Result<bool> {
-        let r = sqlx::query("DELETE FROM api_keys WHERE id = ?")
+        let r = sqlx::query("DELETE FROM api_keys WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
             .await?;
@@ -75,7 +75,7 @@ impl Store {
             let plain: [u8; 32] = unhex(plain)
                 .and_then(|h| h.try_into().ok())
                 .ok_or_else(|| anyhow::anyhow!("api key {id}: the stored digest is not SHA-256"))?;
-            sqlx::query("UPDATE api_keys SET key_hash = ?, keyed = 1 WHERE id = ?")
+            sqlx::query("UPDATE api_keys SET key_hash = $1, keyed = 1 WHERE id = $2")
                 .bind(hex(&keyed(&plain)))
                 .bind(id)
                 .execute(&mut *tx)

@@ -50,7 +50,7 @@ impl Store {
 
     pub async fn dataplane(&self, id: &str) -> sqlx::Result<Option<DataPlaneRow>> {
         let found: Option<Row> =
-            sqlx::query_as(&format!("SELECT {COLUMNS} FROM dataplanes WHERE id = ?"))
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM dataplanes WHERE id = $1"))
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -65,7 +65,7 @@ impl Store {
         version: u64,
     ) -> sqlx::Result<()> {
         sqlx::query(
-            "UPDATE dataplanes SET push_url = ?, acked_version = ?, last_seen = ? WHERE id = ?",
+            "UPDATE dataplanes SET push_url = $1, acked_version = $2, last_seen = $3 WHERE id = $4",
         )
         .bind(push_url)
         .bind(version as i64)
@@ -81,7 +81,7 @@ impl Store {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO dataplanes (id, push_url, acked_version, last_seen, credential_gen, revoked) \
-             VALUES (?, ?, ?, ?, 0, 0) ON CONFLICT (id) DO NOTHING",
+             VALUES ($1, $2, $3, $4, 0, 0) ON CONFLICT (id) DO NOTHING",
         )
         .bind(id)
         .bind(push_url)
@@ -90,8 +90,8 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         sqlx::query(
-            "UPDATE dataplanes SET push_url = ?, acked_version = ?, last_seen = ?, \
-             credential_gen = credential_gen + 1, revoked = 0 WHERE id = ?",
+            "UPDATE dataplanes SET push_url = $1, acked_version = $2, last_seen = $3, \
+             credential_gen = credential_gen + 1, revoked = 0 WHERE id = $4",
         )
         .bind(push_url)
         .bind(version as i64)
@@ -100,7 +100,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         let (generation,): (i64,) =
-            sqlx::query_as("SELECT credential_gen FROM dataplanes WHERE id = ?")
+            sqlx::query_as("SELECT credential_gen FROM dataplanes WHERE id = $1")
                 .bind(id)
                 .fetch_one(&mut *tx)
                 .await?;
@@ -110,7 +110,7 @@ impl Store {
 
     /// Refuse `id`'s credential from now on (it gets no pushes and cannot ship usage).
     pub async fn revoke_dataplane(&self, id: &str) -> sqlx::Result<bool> {
-        let r = sqlx::query("UPDATE dataplanes SET revoked = 1 WHERE id = ?")
+        let r = sqlx::query("UPDATE dataplanes SET revoked = 1 WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
             .await?;
@@ -118,7 +118,7 @@ impl Store {
     }
 
     pub async fn ack(&self, id: &str, version: u64) -> sqlx::Result<()> {
-        sqlx::query("UPDATE dataplanes SET acked_version = ?, last_seen = ? WHERE id = ?")
+        sqlx::query("UPDATE dataplanes SET acked_version = $1, last_seen = $2 WHERE id = $3")
             .bind(version as i64)
             .bind(now_s())
             .bind(id)

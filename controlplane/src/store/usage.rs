@@ -65,7 +65,7 @@ pub struct Price {
 impl Store {
     /// A tenant's plan, if the tenant exists.
     pub async fn tenant_plan(&self, id: &str) -> sqlx::Result<Option<String>> {
-        let row: Option<(String,)> = sqlx::query_as("SELECT plan FROM tenants WHERE id = ?")
+        let row: Option<(String,)> = sqlx::query_as("SELECT plan FROM tenants WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -84,7 +84,7 @@ impl Store {
     ) -> sqlx::Result<bool> {
         let mut tx = self.begin_write().await?;
         let stored: Option<(i64, i64)> =
-            sqlx::query_as("SELECT segment, byte_offset FROM usage_cursors WHERE dataplane = ?")
+            sqlx::query_as("SELECT segment, byte_offset FROM usage_cursors WHERE dataplane = $1")
                 .bind(dataplane)
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -96,10 +96,12 @@ impl Store {
         for r in rows {
             sqlx::query(
                 "INSERT INTO usage (day, tenant, project, environment, provider, model, key_source, cache, \
-                 requests, input_tokens, output_tokens, cached_tokens) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 requests, input_tokens, output_tokens, cached_tokens) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
                  ON CONFLICT (day, tenant, project, environment, provider, model, key_source, cache) DO UPDATE SET \
-                 requests = requests + excluded.requests, input_tokens = input_tokens + excluded.input_tokens, \
-                 output_tokens = output_tokens + excluded.output_tokens, cached_tokens = cached_tokens + excluded.cached_tokens",
+                 requests = usage.requests + excluded.requests, \
+                 input_tokens = usage.input_tokens + excluded.input_tokens, \
+                 output_tokens = usage.output_tokens + excluded.output_tokens, \
+                 cached_tokens = usage.cached_tokens + excluded.cached_tokens",
             )
             .bind(&r.day)
             .bind(&r.tenant)
@@ -120,7 +122,7 @@ impl Store {
             sqlx::query(
                 "INSERT INTO requests (dataplane, request_id, at_us, tenant, project, status, provider, \
                  model, key_source, cache, attempts, input_tokens, output_tokens, cached_tokens) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dataplane, project, request_id, at_us) DO NOTHING",
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (dataplane, project, request_id, at_us) DO NOTHING",
             )
             .bind(dataplane)
             .bind(&r.request_id)
@@ -143,13 +145,13 @@ impl Store {
             // By the control plane's own clock: a row's time comes from the data plane, and one
             // stamped near i64::MAX must not age every other row out.
             let now = crate::secrets::now_s().saturating_mul(1_000_000);
-            sqlx::query("DELETE FROM requests WHERE at_us < ?")
+            sqlx::query("DELETE FROM requests WHERE at_us < $1")
                 .bind(now.saturating_sub(REQUESTS_KEPT_US))
                 .execute(&mut *tx)
                 .await?;
         }
         sqlx::query(
-            "INSERT INTO usage_cursors (dataplane, segment, byte_offset) VALUES (?, ?, ?) \
+            "INSERT INTO usage_cursors (dataplane, segment, byte_offset) VALUES ($1, $2, $3) \
              ON CONFLICT (dataplane) DO UPDATE SET segment = excluded.segment, byte_offset = excluded.byte_offset",
         )
         .bind(dataplane)
@@ -187,7 +189,7 @@ impl Store {
         let rows: Vec<Tuple> = sqlx::query_as(
             "SELECT day, tenant, project, environment, provider, model, key_source, cache, requests, \
              input_tokens, output_tokens, cached_tokens FROM usage \
-             WHERE day >= ? AND day <= ? AND (? IS NULL OR tenant = ?) AND (? IS NULL OR project = ?) \
+             WHERE day >= $1 AND day <= $2 AND ($3 IS NULL OR tenant = $4) AND ($5 IS NULL OR project = $6) \
              ORDER BY day, tenant, project, provider, model, key_source, cache",
         )
         .bind(from)
@@ -243,8 +245,8 @@ impl Store {
         let rows: Vec<Tuple> = sqlx::query_as(
             "SELECT request_id, at_us, tenant, project, status, provider, model, key_source, cache, attempts, \
              input_tokens, output_tokens, cached_tokens FROM requests \
-             WHERE at_us < ? AND (? IS NULL OR tenant = ?) AND (? IS NULL OR project = ?) \
-             ORDER BY at_us DESC LIMIT ?",
+             WHERE at_us < $1 AND ($2 IS NULL OR tenant = $3) AND ($4 IS NULL OR project = $5) \
+             ORDER BY at_us DESC LIMIT $6",
         )
         .bind(before_us)
         .bind(tenant)
@@ -303,7 +305,7 @@ impl Store {
 
     pub async fn put_price(&self, p: &Price) -> sqlx::Result<()> {
         sqlx::query(
-            "INSERT INTO prices (provider, model, input_per_mtok, output_per_mtok) VALUES (?, ?, ?, ?) \
+            "INSERT INTO prices (provider, model, input_per_mtok, output_per_mtok) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (provider, model) DO UPDATE SET input_per_mtok = excluded.input_per_mtok, \
              output_per_mtok = excluded.output_per_mtok",
         )
@@ -314,80 +316,5 @@ impl Store {
         .execute(&self.pool)
         .await
         .map(|_| ())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Usage batches from several data planes at once, beside admin writes: every one is
-    /// applied. (Deferred transactions that read and then write fail here with "database is
-    /// locked" when another connection committed in between; write transactions begin
-    /// IMMEDIATE.)
-    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-    async fn concurrent_batches_and_admin_writes_all_apply() -> anyhow::Result<()> {
-        let dir = std::env::temp_dir().join(format!(
-            "warden-store-test-{}-{}",
-            std::process::id(),
-            crate::secrets::hex(&crate::secrets::random_bytes::<4>()?)
-        ));
-        std::fs::create_dir_all(&dir)?;
-        let store = Store::open(&dir.join("warden.db")).await?;
-        let row = |i: i64| UsageRow {
-            day: "2026-12-03".into(),
-            tenant: "t".into(),
-            project: "p".into(),
-            environment: "production".into(),
-            provider: "openai".into(),
-            model: "gpt-4o".into(),
-            key_source: "byok".into(),
-            cache: String::new(),
-            requests: 1,
-            input_tokens: i,
-            output_tokens: 1,
-            cached_tokens: 0,
-        };
-        let mut tasks = tokio::task::JoinSet::new();
-        for plane in 0..6 {
-            let store = store.clone();
-            tasks.spawn(async move {
-                for n in 0..40i64 {
-                    let from = Cursor {
-                        segment: 1,
-                        offset: n,
-                    };
-                    let to = Cursor {
-                        segment: 1,
-                        offset: n + 1,
-                    };
-                    store
-                        .apply_usage(&format!("dp{plane}"), from, to, &[row(n)], &[])
-                        .await?;
-                }
-                anyhow::Ok(())
-            });
-        }
-        for n in 0..40 {
-            let store = store.clone();
-            tasks.spawn(async move {
-                store
-                    .insert_tenant(&format!("t{n}"), &format!("acme{n}"), "team")
-                    .await?;
-                anyhow::Ok(())
-            });
-        }
-        while let Some(done) = tasks.join_next().await {
-            done??;
-        }
-        let total: i64 = store
-            .usage("2026-12-03", "2026-12-03", None, None)
-            .await?
-            .iter()
-            .map(|r| r.requests)
-            .sum();
-        assert_eq!(total, 6 * 40);
-        let _ = std::fs::remove_dir_all(&dir);
-        Ok(())
     }
 }
