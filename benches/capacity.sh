@@ -18,8 +18,8 @@
 # metered on the way; the nginx rows pass it through unchanged). CACHED=1 adds a row for a project with the
 # exact answer cache on: after the check request fills it, every timed request is a hit (audited,
 # the provider never asked). INJECTION (block) is the guarded row's `injection` action: `flag`
-# scores every text the same way without refusing (the learned model scores this repetitive
-# prompt near its threshold: issue #14).
+# scores every text the same way without refusing (the learned model scored this repetitive
+# prompt near its threshold until features counted once per window, 2026-12-03: now 0.06).
 # Needs wrk and nginx (installed with apt when missing) and a release build (made when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."

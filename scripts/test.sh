@@ -24,7 +24,8 @@ store_tests=()
 for f in $(grep -l "ControlPlane::start" tests/tests/*.rs); do
   store_tests+=(--test "$(basename "$f" .rs)")
 done
-WARDEN_TEST_STORE=postgres WARDEN_SCAN_DIR="$scan_dir" cargo test -p warden-tests "${store_tests[@]}"
+# (--workspace: the same features as the run above, so nothing is built again)
+WARDEN_TEST_STORE=postgres WARDEN_SCAN_DIR="$scan_dir" cargo test --workspace "${store_tests[@]}"
 
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv

@@ -1,8 +1,7 @@
-//! The control plane's store: SQLite in `data_dir` (the zero-setup default) or PostgreSQL
-//! (`database_url`; several control planes may share one), through sqlx's Any driver with no
-//! compile-time query macros. One set of queries serves both: `$N` placeholders (SQLite reads
-//! them too), `ON CONFLICT` upserts, BIGINT and TEXT columns only. The embedded migrations in
-//! `migrations/` are applied at start, once, whichever control plane starts first.
+//! The control plane's store: SQLite in `data_dir` (the default) or PostgreSQL (`database_url`),
+//! through sqlx's Any driver, no compile-time query macros. One set of queries serves both: `$N`
+//! placeholders (SQLite reads them too), `ON CONFLICT` upserts, BIGINT and TEXT columns only.
+//! The embedded `migrations/` are applied at start, once, whichever control plane starts first.
 
 use std::path::Path;
 
