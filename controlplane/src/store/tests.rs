@@ -14,6 +14,24 @@ use db::Db;
 
 const BOTH: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
 
+/// One request's usage on 2026-12-03 (OpenAI, the tenant's own key).
+fn usage_row(tenant: &str, project: &str, input: i64, output: i64) -> UsageRow {
+    UsageRow {
+        day: "2026-12-03".into(),
+        tenant: tenant.into(),
+        project: project.into(),
+        environment: "production".into(),
+        provider: "openai".into(),
+        model: "gpt-4o".into(),
+        key_source: "byok".into(),
+        cache: String::new(),
+        requests: 1,
+        input_tokens: input,
+        output_tokens: output,
+        cached_tokens: 0,
+    }
+}
+
 /// Every call the admin API and the snapshot builder make, on a fresh store: what is written
 /// reads back the same.
 #[tokio::test]
@@ -193,20 +211,7 @@ async fn calls(store: &Store) -> anyhow::Result<()> {
     assert!(!store.revoke_dataplane("dp9").await?);
 
     // Usage and request rows: a batch applies once, filters select.
-    let row = |project: &str, n: i64| UsageRow {
-        day: "2026-12-03".into(),
-        tenant: "t1".into(),
-        project: project.into(),
-        environment: "production".into(),
-        provider: "openai".into(),
-        model: "gpt-4o".into(),
-        key_source: "byok".into(),
-        cache: String::new(),
-        requests: 1,
-        input_tokens: n,
-        output_tokens: 2 * n,
-        cached_tokens: 0,
-    };
+    let row = |project: &str, n: i64| usage_row("t1", project, n, 2 * n);
     let request = |id: &str, at_us: i64| RequestRow {
         request_id: id.into(),
         at_us,
@@ -322,20 +327,7 @@ async fn concurrent_batches_and_admin_writes_all_apply() -> anyhow::Result<()> {
     for backend in BOTH {
         let db = Db::new(backend, "concurrent").await?;
         let store = Store::connect(&db.url).await?;
-        let row = |i: i64| UsageRow {
-            day: "2026-12-03".into(),
-            tenant: "t".into(),
-            project: "p".into(),
-            environment: "production".into(),
-            provider: "openai".into(),
-            model: "gpt-4o".into(),
-            key_source: "byok".into(),
-            cache: String::new(),
-            requests: 1,
-            input_tokens: i,
-            output_tokens: 1,
-            cached_tokens: 0,
-        };
+        let row = |i: i64| usage_row("t", "p", i, 1);
         let mut tasks = tokio::task::JoinSet::new();
         for plane in 0..6 {
             // Each batch is sent twice at once, as a data plane retrying after a lost reply.
