@@ -117,7 +117,9 @@ impl App {
 
     /// [`App::publish`] for callers that already hold `publish_lock`.
     pub async fn publish_locked(&self) -> anyhow::Result<u64> {
-        let version = self.store.meta("snapshot_version").await?.unwrap_or(0) as u64 + 1;
+        // Taken before the build reads the store, so a later version always holds at least
+        // what an earlier one does — also with several control planes on one database.
+        let version = self.store.next_snapshot_version().await?;
         let keyring = self.keyring();
         let master = keyring
             .current()
@@ -142,9 +144,6 @@ impl App {
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("no snapshot signing key"))?;
         let bytes = signer.sign(&encoded);
-        self.store
-            .set_meta("snapshot_version", version as i64)
-            .await?;
         if let Ok(mut l) = self.latest.write() {
             *l = Arc::new(Published { version, bytes });
         }

@@ -481,6 +481,20 @@ impl Store {
         Ok(row.map(|r| r.0))
     }
 
+    /// The next snapshot version, taken under the write lock: each call, from any control
+    /// plane on this database, gets its own (a failed build leaves a gap, never a repeat).
+    pub async fn next_snapshot_version(&self) -> sqlx::Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let (version,): (i64,) = sqlx::query_as(
+            "INSERT INTO meta (name, value) VALUES ('snapshot_version', 1) \
+             ON CONFLICT (name) DO UPDATE SET value = meta.value + 1 RETURNING value",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(version as u64)
+    }
+
     pub async fn set_meta(&self, name: &str, value: i64) -> sqlx::Result<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM meta WHERE name = $1")

@@ -372,6 +372,43 @@ async fn concurrent_batches_and_admin_writes_all_apply() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Two control planes publishing at once on one database never build two snapshots with one
+/// version (a data plane would keep the first and refuse the other as already seen).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn snapshot_versions_are_never_handed_out_twice() -> anyhow::Result<()> {
+    for backend in BOTH {
+        let db = Db::new(backend, "versions").await?;
+        let (a, b) = (
+            Store::connect(&db.url).await?,
+            Store::connect(&db.url).await?,
+        );
+        a.set_meta("snapshot_version", 41).await?;
+        let mut tasks = tokio::task::JoinSet::new();
+        for store in [a.clone(), b.clone()] {
+            for _ in 0..4 {
+                let store = store.clone();
+                tasks.spawn(async move {
+                    let mut got = Vec::new();
+                    for _ in 0..10 {
+                        got.push(store.next_snapshot_version().await?);
+                    }
+                    anyhow::Ok(got)
+                });
+            }
+        }
+        let mut all = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            all.extend(done??);
+        }
+        all.sort_unstable();
+        assert_eq!(all, (42..122).collect::<Vec<u64>>(), "{backend:?}");
+        assert_eq!(b.meta("snapshot_version").await?, Some(121), "{backend:?}");
+        b.pool.close().await;
+        db.remove(a).await?;
+    }
+    Ok(())
+}
+
 /// Two control planes starting at once on one database: the schema is built once, and both
 /// serve.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
