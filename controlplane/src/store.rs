@@ -34,6 +34,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
 pub mod anchors;
 pub mod api_keys;
 pub mod dataplanes;
+pub mod meta;
 pub mod usage;
 
 #[derive(Clone)]
@@ -471,42 +472,6 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(r.rows_affected() > 0)
-    }
-
-    pub async fn meta(&self, name: &str) -> sqlx::Result<Option<i64>> {
-        let row: Option<(i64,)> = sqlx::query_as("SELECT value FROM meta WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|r| r.0))
-    }
-
-    /// The next snapshot version, taken under the write lock: each call, from any control
-    /// plane on this database, gets its own (a failed build leaves a gap, never a repeat).
-    pub async fn next_snapshot_version(&self) -> sqlx::Result<u64> {
-        let mut tx = self.begin_write().await?;
-        let (version,): (i64,) = sqlx::query_as(
-            "INSERT INTO meta (name, value) VALUES ('snapshot_version', 1) \
-             ON CONFLICT (name) DO UPDATE SET value = meta.value + 1 RETURNING value",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(version as u64)
-    }
-
-    pub async fn set_meta(&self, name: &str, value: i64) -> sqlx::Result<()> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM meta WHERE name = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO meta (name, value) VALUES ($1, $2)")
-            .bind(name)
-            .bind(value)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await
     }
 }
 
