@@ -182,10 +182,22 @@ impl Store {
             .connect(url)
             .await?;
         if backend == Backend::Sqlite {
-            // Readers never wait for the writer; the setting stays with the file.
-            sqlx::query("PRAGMA journal_mode = WAL")
+            // Readers never wait for the writer; the setting stays with the file. Switching
+            // needs the file to itself, and SQLite answers "locked" at once, without its busy
+            // wait, while another connection is opening it (a second process starting on the
+            // same file): tried again, for up to 5 s.
+            let mut tries = 0;
+            while let Err(e) = sqlx::query("PRAGMA journal_mode = WAL")
                 .execute(&pool)
-                .await?;
+                .await
+            {
+                let busy = e.as_database_error().and_then(|d| d.code()).as_deref() == Some("5");
+                if !busy || tries == 100 {
+                    return Err(e);
+                }
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
         }
         let store = Store { pool, backend };
         store.migrate().await?;

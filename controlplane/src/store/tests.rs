@@ -413,7 +413,7 @@ async fn snapshot_versions_are_never_handed_out_twice() -> anyhow::Result<()> {
 /// serve.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn control_planes_starting_together_migrate_once() -> anyhow::Result<()> {
-    for backend in BOTH {
+    for backend in [BOTH, BOTH, BOTH].concat() {
         let db = Db::new(backend, "together").await?;
         let (a, b) = tokio::join!(Store::connect(&db.url), Store::connect(&db.url));
         let (a, b) = (a?, b?);
