@@ -367,7 +367,7 @@ async fn list_dataplanes(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Jso
     let planes = app.store.dataplanes().await?;
     let alerts: std::collections::HashMap<String, crate::store::anchors::Alert> =
         app.store.latest_alerts().await?.into_iter().collect();
-    let latest = app.latest().version;
+    let latest = app.version();
     let rows: Vec<Value> = planes
         .into_iter()
         .map(|d| {
@@ -398,9 +398,15 @@ async fn dataplane_anchors(
     )))
 }
 
+/// `GET /admin/v1/snapshot`: the newest version, its size (on the leader; 0 on a follower,
+/// which builds none) and whether this control plane leads.
 async fn snapshot_version(_: Admin, State(app): State<Arc<App>>) -> Json<Value> {
-    let latest = app.latest();
-    Json(json!({"version": latest.version, "bytes": latest.bytes.len()}))
+    let bytes = if app.leading() {
+        app.latest().bytes.len()
+    } else {
+        0
+    };
+    Json(json!({"version": app.version(), "bytes": bytes, "leader": app.leading()}))
 }
 
 #[derive(Deserialize)]
@@ -454,7 +460,7 @@ async fn register(
         }
         _ => return Err(ApiError::Unauthorized),
     }
-    let latest = app.latest().version;
+    let latest = app.version();
     if r.version < latest {
         app.wake.notify_one();
     }

@@ -1,7 +1,9 @@
 //! The control plane's shared state, and publishing: every change builds a new snapshot with
-//! the next version, keeps its bytes for the pusher, and wakes it.
+//! the next version, keeps its bytes for the pusher, and wakes it — on the leader; a follower
+//! asks the leader to (`cluster.rs`).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, RwLock};
 
 use tokio::sync::{Mutex, Notify};
@@ -42,6 +44,11 @@ pub struct App {
     pub key_digests: Option<crate::key_digests::KeyDigests>,
     /// Where this process's spans go (`[telemetry]`).
     pub telemetry: Option<Arc<warden_shared::telemetry::Telemetry>>,
+    /// Whether this process leads its cluster: only the leader builds and pushes snapshots
+    /// (`cluster.rs`; always on SQLite).
+    leading: AtomicBool,
+    /// A follower's view of the newest version the leader published.
+    pub cluster_version: AtomicU64,
 }
 
 /// A built snapshot, ready to push.
@@ -81,6 +88,27 @@ impl App {
             push_tls: None,
             key_digests: None,
             telemetry: None,
+            leading: AtomicBool::new(false),
+            cluster_version: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether this process builds and pushes the snapshots.
+    pub fn leading(&self) -> bool {
+        self.leading.load(Relaxed)
+    }
+
+    pub fn set_leading(&self, leading: bool) {
+        self.leading.store(leading, Relaxed);
+    }
+
+    /// The newest snapshot version: the one this process published when it leads, else the
+    /// one the leader last recorded.
+    pub fn version(&self) -> u64 {
+        if self.leading() {
+            self.latest().version
+        } else {
+            self.cluster_version.load(Relaxed)
         }
     }
 
@@ -109,8 +137,13 @@ impl App {
             })
     }
 
-    /// Build and publish the next snapshot version. Returns it.
+    /// Build and publish the next snapshot version (a follower asks the leader to); the
+    /// version the data planes will be given.
     pub async fn publish(&self) -> anyhow::Result<u64> {
+        if !self.leading() {
+            self.store.request_publish().await?;
+            return Ok(self.version());
+        }
         let _guard = self.publish_lock.lock().await;
         self.publish_locked().await
     }
@@ -147,6 +180,7 @@ impl App {
         if let Ok(mut l) = self.latest.write() {
             *l = Arc::new(Published { version, bytes });
         }
+        self.store.set_published_version(version).await?;
         self.wake.notify_one();
         tracing::info!(version, "published a snapshot");
         Ok(version)

@@ -12,6 +12,7 @@ mod api;
 mod app;
 mod billing;
 mod cli;
+mod cluster;
 mod config;
 mod credentials;
 mod error;
@@ -199,6 +200,12 @@ async fn run(config: Config) -> anyhow::Result<()> {
     )?);
     let digests =
         key_digests::KeyDigests::load_or_create(&config.data_dir.join("api-key-digest.key"))?;
+    // Before anything is keyed or sealed with them: these secrets must be the cluster's.
+    cluster::check_secrets(&app.store, |name| match name {
+        "master.key" => std::fs::read(&app.key_file),
+        _ => std::fs::read(config.data_dir.join(name)),
+    })
+    .await?;
     let converted = app
         .store
         .key_api_key_digests(|plain| digests.of_plain(plain))
@@ -216,7 +223,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
             .map_err(anyhow::Error::msg)?;
     }
     let app = Arc::new(app);
-    let version = app.publish().await?;
+    let (version, term) = cluster::start(&app).await?;
+    tokio::spawn(cluster::run(Arc::clone(&app), term));
     tokio::spawn(snapshot::pusher(Arc::clone(&app)));
     tokio::spawn(snapshot::spend_refresher(
         Arc::clone(&app),

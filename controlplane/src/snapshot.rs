@@ -268,6 +268,10 @@ pub async fn pusher(app: Arc<App>) {
             _ = app.wake.notified() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
+        // Only the cluster's leader pushes (`cluster.rs`).
+        if !app.leading() {
+            continue;
+        }
         let latest = app.latest();
         if latest.version == 0 {
             continue;

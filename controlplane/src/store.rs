@@ -29,10 +29,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (11, include_str!("../migrations/0011_model_kinds.sql")),
     (12, include_str!("../migrations/0012_cache.sql")),
+    (13, include_str!("../migrations/0013_cluster.sql")),
 ];
 
 pub mod anchors;
 pub mod api_keys;
+pub mod cluster;
 pub mod dataplanes;
 pub mod meta;
 pub mod usage;

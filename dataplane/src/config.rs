@@ -26,7 +26,9 @@ pub struct Config {
     pub audit_ring_dir: Option<PathBuf>,
     /// 32 raw bytes. Standalone without one: keys are sealed under a random per-process key.
     pub master_key_file: Option<PathBuf>,
-    pub control_plane: Option<String>,
+    /// The control plane's URL, or a list of the URLs of one cluster's control planes: this data
+    /// plane registers with every one and ships usage to the first that answers.
+    pub control_plane: Option<ControlPlanes>,
     pub control_plane_token_file: Option<PathBuf>,
     /// The control plane's snapshot signing key (`snapshot-signing.pub` in its `data_dir`):
     /// only snapshots it signed are served. Required with `control_plane`.
@@ -86,6 +88,23 @@ pub struct Config {
     /// `[[route_groups]]`: complexity routing (`auto` is built in).
     #[serde(default)]
     pub route_groups: Vec<warden_shared::snapshot::RouteGroup>,
+}
+
+/// `control_plane = "URL"` or `control_plane = ["URL", …]`.
+#[derive(Deserialize, Debug, Clone)]
+#[serde(untagged)]
+pub enum ControlPlanes {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl ControlPlanes {
+    pub fn urls(&self) -> Vec<String> {
+        match self {
+            ControlPlanes::One(url) => vec![url.clone()],
+            ControlPlanes::Many(urls) => urls.clone(),
+        }
+    }
 }
 
 #[derive(Deserialize, Debug, Clone, Copy)]
@@ -272,7 +291,19 @@ impl Config {
         if c.redis_url.is_some() && self.master_key_file.is_none() {
             return Err("cache.redis_url needs master_key_file: the data planes sharing the cache derive its keys from the master key".into());
         }
-        if self.control_plane.is_some() {
+        if let Some(cps) = &self.control_plane {
+            let urls = cps.urls();
+            if urls.is_empty() || urls.len() > 16 {
+                return Err("control_plane: one URL, or a list of 1 to 16".into());
+            }
+            if let Some(bad) = urls
+                .iter()
+                .find(|u| !(u.starts_with("http://") || u.starts_with("https://")))
+            {
+                return Err(format!(
+                    "control_plane: {bad:?} is not an http:// or https:// URL"
+                ));
+            }
             if self.control_plane_token_file.is_none()
                 || self.master_key_file.is_none()
                 || self.snapshot_public_key_file.is_none()

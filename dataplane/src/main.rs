@@ -265,7 +265,7 @@ fn run(config: Config) -> anyhow::Result<()> {
             format!("{scheme}://{admin_addr}")
         });
         spawn_registration(
-            cp.clone(),
+            cp.urls(),
             Arc::clone(control),
             id.clone(),
             push_url,
@@ -275,7 +275,7 @@ fn run(config: Config) -> anyhow::Result<()> {
             warden_dataplane::usage::spawn_shipper(
                 config.audit_dir(),
                 config.state_dir.clone(),
-                cp.clone(),
+                cp.urls(),
                 Arc::clone(control),
                 id,
                 Duration::from_millis(config.usage_ship_ms),

@@ -288,18 +288,26 @@ fn cursor_path(state_dir: &Path) -> PathBuf {
     state_dir.join("usage-cursor")
 }
 
-/// Ship usage every `interval` while the process runs. `needed` tells the audit writer the
-/// oldest segment not yet shipped.
+/// Ship usage every `interval` while the process runs, to one control plane of the cluster,
+/// moving to the next when it does not take a batch (any of them applies a batch once: the
+/// store checks the cursor). `needed` tells the audit writer the oldest segment not yet shipped.
 pub fn spawn_shipper(
     audit_dir: PathBuf,
     state_dir: PathBuf,
-    control_plane: String,
+    control_planes: Vec<String>,
     control: Arc<crate::control::Control>,
     dataplane: String,
     interval: Duration,
     needed: Arc<AtomicU64>,
 ) -> std::io::Result<()> {
-    let url = format!("{}/dataplane/v1/usage", control_plane.trim_end_matches('/'));
+    let urls: Vec<String> = control_planes
+        .iter()
+        .map(|cp| format!("{}/dataplane/v1/usage", cp.trim_end_matches('/')))
+        .collect();
+    if urls.is_empty() {
+        return Err(std::io::Error::other("no control plane to ship usage to"));
+    }
+    let mut at = 0;
     std::thread::Builder::new()
         .name("warden-usage".into())
         .spawn(move || {
@@ -326,7 +334,8 @@ pub fn spawn_shipper(
                             },
                         })
                         .to_string();
-                        match crate::control::post_json(&url, &credential, &body) {
+                        let url = &urls[at % urls.len()];
+                        match crate::control::post_json(url, &credential, &body) {
                             Ok(200..=299) if to == cursor => {}
                             Ok(200..=299) => {
                                 let text =
@@ -345,9 +354,13 @@ pub fn spawn_shipper(
                                 }
                             }
                             Ok(status) => {
+                                at += 1;
                                 tracing::warn!(status, "the control plane refused a usage batch")
                             }
-                            Err(e) => tracing::debug!("control plane unreachable: {e}"),
+                            Err(e) => {
+                                at += 1;
+                                tracing::debug!("control plane unreachable: {e}")
+                            }
                         }
                     }
                     Ok(_) => {}

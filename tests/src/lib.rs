@@ -556,18 +556,100 @@ impl ControlPlane {
         ControlPlane::start_with(dir, upstream, "")
     }
 
-    /// Start with `extra` appended to the config (tables only).
+    /// Start with `extra` appended to the config (tables only). On PostgreSQL under
+    /// `WARDEN_TEST_STORE=postgres`, or when this directory's control plane used it before.
     pub fn start_with(dir: TempDir, upstream: SocketAddr, extra: &str) -> ControlPlane {
+        let database = (store_is_postgres() || dir.0.join(POSTGRES_DATABASE).exists())
+            .then(|| postgres_database(&dir));
+        ControlPlane::launch(dir, upstream, extra, database)
+    }
+
+    /// Start on a fresh PostgreSQL database of its own, whichever store the run tests.
+    pub fn start_on_postgres(upstream: SocketAddr) -> ControlPlane {
+        let dir = TempDir::new("controlplane");
+        let database = postgres_database(&dir);
+        ControlPlane::launch(dir, upstream, "", Some(database))
+    }
+
+    /// Start a second control plane of this one's cluster: on its PostgreSQL database, with a
+    /// copy of its secrets (the database goes with this one's directory, not the new one's).
+    pub fn join(&self, upstream: SocketAddr) -> ControlPlane {
+        let name = std::fs::read_to_string(self.dir.0.join(POSTGRES_DATABASE))
+            .expect("a cluster shares a PostgreSQL database");
+        let dir = TempDir::new("controlplane");
         let data = dir.0.join("data");
-        let database = if store_is_postgres() {
-            format!("database_url = \"{}\"\n", postgres_database(&dir))
-        } else {
-            String::new()
-        };
-        let text = format!(
+        std::fs::create_dir_all(&data).unwrap();
+        for secret in [
+            "master.key",
+            "snapshot-signing.key",
+            "api-key-digest.key",
+            "dataplane-credential.key",
+            "admin-token",
+            "dataplane-token",
+        ] {
+            std::fs::copy(self.data_dir().join(secret), data.join(secret)).unwrap();
+        }
+        ControlPlane::launch(dir, upstream, "", Some(postgres_url(name.trim())))
+    }
+
+    /// Start a control plane on this one's database with secrets of its own (a fresh
+    /// `data_dir`): it must refuse to serve. Its stderr, once it has exited with a failure.
+    pub fn fails_to_join(&self, upstream: SocketAddr) -> String {
+        let name = std::fs::read_to_string(self.dir.0.join(POSTGRES_DATABASE))
+            .expect("a cluster shares a PostgreSQL database");
+        let dir = TempDir::new("controlplane");
+        let text = ControlPlane::config_text(&dir, upstream, "", Some(&postgres_url(name.trim())));
+        let path = dir.0.join("controlplane.toml");
+        std::fs::write(&path, text).unwrap();
+        let mut child = Command::new(bin("warden-controlplane"))
+            .arg("--config")
+            .arg(&path)
+            .env("WARDEN_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let exited = eventually(Duration::from_secs(30), || {
+            child.try_wait().unwrap().is_some()
+        });
+        if exited.is_none() {
+            let _ = child.kill();
+        }
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            exited.is_some() && !out.status.success() && !stdout.contains("listening on"),
+            "a control plane with other secrets started: {stdout}"
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// The config file's text: `database_url` when given, `extra` appended.
+    fn config_text(
+        dir: &TempDir,
+        upstream: SocketAddr,
+        extra: &str,
+        database: Option<&str>,
+    ) -> String {
+        let data = dir.0.join("data");
+        let database = database
+            .map(|url| format!("database_url = \"{url}\"\n"))
+            .unwrap_or_default();
+        format!(
             "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n{database}[providers.openai]\nbase_url = \"http://{upstream}/v1\"\n[providers.anthropic]\nbase_url = \"http://{upstream}\"\n{extra}",
             data.display()
-        );
+        )
+    }
+
+    fn launch(
+        dir: TempDir,
+        upstream: SocketAddr,
+        extra: &str,
+        database: Option<String>,
+    ) -> ControlPlane {
+        let data = dir.0.join("data");
+        let text = ControlPlane::config_text(&dir, upstream, extra, database.as_deref());
         let path = dir.0.join("controlplane.toml");
         std::fs::write(&path, text).unwrap();
         let mut cmd = Command::new(bin("warden-controlplane"));

@@ -271,6 +271,13 @@ async fn seal(
 /// reload their key files when a snapshot needs the new key.
 pub async fn rotate_master_key(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
     let _guard = app.publish_lock.lock().await;
+    if !app.leading() {
+        return Err(ApiError::Conflict(
+            "another control plane of this cluster leads: rotate the master key there, then copy \
+             its master.key and master.key.previous to every other control plane and restart them"
+                .into(),
+        ));
+    }
     let old_bytes = Zeroizing::new(
         std::fs::read(&app.key_file).map_err(|e| ApiError::Internal(e.to_string()))?,
     );
@@ -328,6 +335,12 @@ pub async fn rotate_master_key(_: Admin, State(app): State<Arc<App>>) -> ApiResu
     app.store.reseal(&resealed).await?;
     let new_id = new.id();
     app.set_keyring(vec![new, old]);
+    app.store
+        .replace_secret(
+            "master.key",
+            &crate::cluster::fingerprint("master.key", new_bytes.as_ref()),
+        )
+        .await?;
     let version = app.publish_locked().await?;
     Ok(Json(
         json!({"master_key_id": new_id, "resealed": resealed.len(), "snapshot_version": version}),

@@ -31,7 +31,9 @@ pub async fn metrics(State(app): State<Arc<App>>) -> ([(&'static str, &'static s
     let mut out = String::with_capacity(2048);
     let _ = writeln!(out, "# HELP warden_build_info The running build.\n# TYPE warden_build_info gauge\nwarden_build_info{{version=\"{}\",plane=\"control\"}} 1", env!("CARGO_PKG_VERSION"));
     let _ = writeln!(out, "# HELP warden_log_lines_dropped_total Log lines dropped because stderr could not keep up.\n# TYPE warden_log_lines_dropped_total counter\nwarden_log_lines_dropped_total {}", warden_shared::logs::dropped());
-    let _ = writeln!(out, "# HELP warden_cp_snapshot_version The newest published snapshot.\n# TYPE warden_cp_snapshot_version gauge\nwarden_cp_snapshot_version {}", latest.version);
+    let version = app.version();
+    let _ = writeln!(out, "# HELP warden_cp_snapshot_version The newest published snapshot.\n# TYPE warden_cp_snapshot_version gauge\nwarden_cp_snapshot_version {version}");
+    let _ = writeln!(out, "# HELP warden_cp_leader Whether this control plane leads its cluster (builds and pushes snapshots).\n# TYPE warden_cp_leader gauge\nwarden_cp_leader {}", u8::from(app.leading()));
     let _ = writeln!(out, "# HELP warden_cp_snapshot_bytes Its size.\n# TYPE warden_cp_snapshot_bytes gauge\nwarden_cp_snapshot_bytes {}", latest.bytes.len());
     let _ = writeln!(out, "# HELP warden_cp_pushes_total Snapshot pushes to data planes, by outcome.\n# TYPE warden_cp_pushes_total counter");
     for (i, outcome) in ["acked", "failed", "timeout"].iter().enumerate() {
@@ -64,9 +66,7 @@ pub async fn metrics(State(app): State<Arc<App>>) -> ([(&'static str, &'static s
     let _ = writeln!(out, "# HELP warden_cp_dataplane_lag_versions Snapshot versions a data plane is behind.\n# TYPE warden_cp_dataplane_lag_versions gauge");
     for d in &planes {
         let (id, acked) = (&d.id, d.acked_version);
-        let lag = latest
-            .version
-            .saturating_sub(u64::try_from(acked).unwrap_or(0));
+        let lag = version.saturating_sub(u64::try_from(acked).unwrap_or(0));
         let _ = writeln!(
             out,
             "warden_cp_dataplane_lag_versions{{dataplane=\"{}\"}} {lag}",
@@ -95,7 +95,8 @@ fn label(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Ready when the store answers and a snapshot has been published for the data planes.
+/// Ready when the store answers and a snapshot has been published for the data planes (by this
+/// control plane or, on a follower, by its cluster's leader).
 pub async fn readyz(State(app): State<Arc<App>>) -> (StatusCode, String) {
     if let Err(e) = app.store.ping().await {
         return (
@@ -103,7 +104,7 @@ pub async fn readyz(State(app): State<Arc<App>>) -> (StatusCode, String) {
             format!("store unreachable: {e}\n"),
         );
     }
-    match app.latest().version {
+    match app.version() {
         0 => (
             StatusCode::SERVICE_UNAVAILABLE,
             "no snapshot published yet\n".to_owned(),

@@ -35,9 +35,11 @@ pub const CREDENTIAL: &str = "dataplane.credential";
 /// The most of a control-plane answer read.
 const MAX_REPLY: usize = 64 * 1024;
 
-/// Register with the control plane every few seconds (every second while it is unreachable).
+/// Register with every control plane of the cluster every few seconds (every second while none
+/// answers). The first to answer an unenrolled data plane enrols it; the others are then
+/// registered with the credential it issued (control planes of one cluster share its key).
 pub fn spawn_registration(
-    control_plane: String,
+    control_planes: Vec<String>,
     control: Arc<Control>,
     id: String,
     push_url: String,
@@ -46,11 +48,11 @@ pub fn spawn_registration(
     std::thread::Builder::new()
         .name("warden-register".into())
         .spawn(move || loop {
-            let wait = match register(&control_plane, &control, &id, &push_url, &version) {
-                Ok(()) => Duration::from_secs(3),
-                Err(()) => Duration::from_secs(1),
-            };
-            std::thread::sleep(wait);
+            let mut any = false;
+            for control_plane in &control_planes {
+                any |= register(control_plane, &control, &id, &push_url, &version).is_ok();
+            }
+            std::thread::sleep(Duration::from_secs(if any { 3 } else { 1 }));
         })?;
     Ok(())
 }
@@ -104,11 +106,15 @@ fn register(
             Err(())
         }
         Ok((status, _)) => {
-            tracing::warn!(status, "the control plane refused the registration");
+            tracing::warn!(
+                status,
+                control_plane,
+                "the control plane refused the registration"
+            );
             Err(())
         }
         Err(e) => {
-            tracing::debug!("control plane unreachable: {e}");
+            tracing::debug!(control_plane, "control plane unreachable: {e}");
             Err(())
         }
     }
