@@ -121,6 +121,7 @@ fn the_lead_moves_when_the_leader_dies_and_no_request_fails() {
         }
         std::thread::sleep(Duration::from_millis(300));
         let first_dir = first.stop();
+        let killed = std::time::Instant::now();
         let took = eventually(Duration::from_secs(15), || leads(&second));
         assert!(took.is_some(), "the follower takes the lead");
 
@@ -133,6 +134,12 @@ fn the_lead_moves_when_the_leader_dies_and_no_request_fails() {
                 "a change made after the failover is served"
             );
         }
+        // For the record (docs/scale-out.md), not a pass/fail bound.
+        eprintln!(
+            "lead taken {:?} after the kill; a change through the new leader served {:?} after it",
+            took.unwrap_or_default(),
+            killed.elapsed()
+        );
 
         // The old leader comes back as a follower, and its changes are served too.
         let back = ControlPlane::start_in(first_dir, mock.addr);
@@ -235,4 +242,48 @@ fn a_data_plane_config_names_one_or_several_control_planes() {
         err.contains("\"ftp://cp-2\" is not an http:// or https:// URL"),
         "{err}"
     );
+}
+
+fn signal(cp: &ControlPlane, name: &str) {
+    let sent = std::process::Command::new("kill")
+        .args([name, &cp.proc.child.id().to_string()])
+        .status();
+    assert!(sent.is_ok_and(|s| s.success()), "kill {name}");
+}
+
+/// A leader that hangs (stopped, or cut off from the database) keeps its session open but
+/// silent: the server ends it after `LEADER_SILENCE_S` and a follower leads. When the old
+/// leader wakes up it finds it no longer leads, and nothing it held goes back to the data plane.
+#[test]
+fn a_leader_that_stops_answering_loses_the_lead_and_steps_down_when_it_wakes() {
+    let mock = Mock::start(&[]);
+    let first = ControlPlane::start_on_postgres(mock.addr);
+    let second = first.join(mock.addr);
+    let config = first.dataplane_config(1).replace(
+        &format!("control_plane = \"http://{}\"", first.addr),
+        &format!(
+            "control_plane = [\"http://{}\", \"http://{}\"]",
+            first.addr, second.addr
+        ),
+    );
+    let gw = Gateway::start(Driver::IoUring, &config);
+    let (project, key) = second.project_with_keys("sk-cluster-own-5678");
+    assert!(eventually(Duration::from_secs(10), || answers(&gw, &key) == 200).is_some());
+
+    signal(&first, "-STOP");
+    let stopped = std::time::Instant::now();
+    let took = eventually(Duration::from_secs(30), || leads(&second));
+    assert!(took.is_some(), "a follower leads once the silent leader's session is ended");
+    eprintln!("lead taken {:?} after the leader stopped", stopped.elapsed());
+    let fresh = new_key(&second, &project);
+    assert!(eventually(Duration::from_secs(10), || answers(&gw, &fresh) == 200).is_some());
+
+    signal(&first, "-CONT");
+    let stepped_down = eventually(Duration::from_secs(15), || !leads(&first));
+    assert!(stepped_down.is_some(), "the woken leader steps down");
+    assert!(leads(&second), "and the new one keeps the lead");
+    // The woken one's older snapshot is never served again: the new key keeps working.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(answers(&gw, &fresh), 200);
+    assert_eq!(answers(&gw, &key), 200);
 }
