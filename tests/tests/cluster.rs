@@ -273,8 +273,14 @@ fn a_leader_that_stops_answering_loses_the_lead_and_steps_down_when_it_wakes() {
     signal(&first, "-STOP");
     let stopped = std::time::Instant::now();
     let took = eventually(Duration::from_secs(30), || leads(&second));
-    assert!(took.is_some(), "a follower leads once the silent leader's session is ended");
-    eprintln!("lead taken {:?} after the leader stopped", stopped.elapsed());
+    assert!(
+        took.is_some(),
+        "a follower leads once the silent leader's session is ended"
+    );
+    eprintln!(
+        "lead taken {:?} after the leader stopped",
+        stopped.elapsed()
+    );
     let fresh = new_key(&second, &project);
     assert!(eventually(Duration::from_secs(10), || answers(&gw, &fresh) == 200).is_some());
 
