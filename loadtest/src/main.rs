@@ -18,6 +18,7 @@
 #![allow(clippy::print_stdout)]
 
 mod compare;
+mod fanout;
 mod knobs;
 mod load;
 mod mock;
@@ -48,6 +49,7 @@ usage: warden-loadtest mock --listen ADDR [--threads N] [--capture FILE] [--key-
        warden-loadtest compare --duration-s D --out DIR [--targets direct,warden,...] [--chat-rps R]
                                [--stream-rps R] [--connections N]
        warden-loadtest compare --render DIR   (redraw report.md and the plots from DIR/report.json)
+       warden-loadtest fanout [--planes N] [--rounds R] [--keys K] [--epoll]
        warden-loadtest plan --target-rps R --p99-ms L [--report DIR/report.json | --per-core-rps C]
                             [--cores-per-host N] [--headroom H]
 
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
         Some("compare") => compare_command(&args[1..]),
         Some("streams") => streams_command(&args[1..]),
         Some("plan") => plan_command(&args[1..]),
+        Some("fanout") => fanout_command(&args[1..]),
         other => {
             let what = other.map_or("a command is required".to_owned(), |c| {
                 format!("unknown command {c:?}")
@@ -110,6 +113,28 @@ fn flags(args: &[String], switches: &[&str]) -> anyhow::Result<Vec<(String, Stri
         }
     }
     Ok(out)
+}
+
+/// `fanout`: a control plane and N data planes; how long until every one acknowledges a change.
+fn fanout_command(args: &[String]) -> anyhow::Result<()> {
+    let mut config = fanout::FanoutConfig {
+        planes: 64,
+        rounds: 5,
+        keys: 0,
+        epoll: false,
+    };
+    for (flag, value) in flags(args, &["--epoll"])? {
+        match flag.as_str() {
+            "--planes" => config.planes = value.parse()?,
+            "--rounds" => config.rounds = value.parse()?,
+            "--keys" => config.keys = value.parse()?,
+            "--epoll" => config.epoll = true,
+            _ => bail!("unknown flag {flag}"),
+        }
+    }
+    let report = fanout::run(&config)?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
 }
 
 fn mock_command(args: &[String]) -> anyhow::Result<()> {

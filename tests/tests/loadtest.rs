@@ -294,3 +294,22 @@ fn streams_mode_holds_every_stream_open_and_times_every_event() {
     assert!(r["rss_open_kib"].as_u64().unwrap() > 0, "{r}");
     assert!(r["rss_per_stream_bytes"].is_u64(), "{r}");
 }
+
+/// `warden-loadtest fanout`: a control plane and real data planes; every round's change is
+/// acknowledged by every data plane at the round's version (the timing is reported, not judged).
+#[test]
+fn fanout_sees_every_data_plane_acknowledge_each_change() {
+    let r = loadtest("fanout", &["--planes", "3", "--rounds", "2", "--keys", "2"]);
+    assert_eq!((&r["planes"], &r["keys"]), (&3.into(), &2.into()), "{r}");
+    let rounds = r["rounds"].as_array().unwrap();
+    assert_eq!(rounds.len(), 2, "{r}");
+    let mut last = 0;
+    for round in rounds {
+        assert_eq!(round["acked"], 3, "{r}");
+        let version = round["version"].as_u64().unwrap();
+        assert!(version > last, "each round is a new snapshot: {r}");
+        last = version;
+        assert!(round["ms"].as_f64().unwrap() > 0.0, "{r}");
+    }
+    assert!(r["snapshot_bytes"].as_u64().unwrap() > 0, "{r}");
+}
