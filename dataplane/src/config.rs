@@ -59,6 +59,9 @@ pub struct Config {
     pub fallback: Fallback,
     #[serde(default)]
     pub cache: Cache,
+    /// Requests and tokens per minute held across every data plane sharing this store
+    /// (`[shared_limits] redis_url, local_share, sync_ms`); absent: each data plane counts its own.
+    pub shared_limits: Option<crate::limits::shared::SharedLimits>,
     /// Numbering plans a phone number written without its country code is checked against, in
     /// order (ISO 3166 codes, e.g. `["DE", "AT", "CH"]`); default: 24 regions across North
     /// America, Europe, India, Brazil, Mexico, Japan, Australia and New Zealand. Numbers with
@@ -290,6 +293,9 @@ impl Config {
         }
         if c.redis_url.is_some() && self.master_key_file.is_none() {
             return Err("cache.redis_url needs master_key_file: the data planes sharing the cache derive its keys from the master key".into());
+        }
+        if let Some(shared) = &self.shared_limits {
+            shared.check()?;
         }
         if let Some(cps) = &self.control_plane {
             let urls = cps.urls();

@@ -17,16 +17,21 @@
 //!   answer. A new snapshot brings a new base and the local part starts again from zero.
 //!
 //! Accuracy on one host: exact for the request count; the window edge is shared by all shards,
-//! so a request racing the minute boundary can land in either minute. Several hosts each count
-//! their own traffic: see docs/routing.md for the plan.
+//! so a request racing the minute boundary can land in either minute. With `[shared_limits]`,
+//! requests and tokens per minute hold across every data plane sharing the store: each admits
+//! from the grant the store gave it (`shared.rs`).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use warden_shared::snapshot::{BillingRates, Limits};
 
 use crate::error::{Error, Kind, Result};
+
+pub mod shared;
+
+use shared::Mode;
 
 /// One project's live counters.
 #[derive(Default, Debug)]
@@ -41,6 +46,20 @@ pub struct Counters {
     spent: AtomicU64,
     /// The month (its first day) `spent` is for.
     month: AtomicI64,
+    /// The project's per-minute limits, for the lease thread (`shared.rs`).
+    rpm: AtomicU64,
+    tpm: AtomicU64,
+    /// What the shared store counts for this process — its grants and what it admitted beyond
+    /// them — in requests and tokens, each packed with the minute it is for (`shared::pack`):
+    /// one cell per minute's parity, so the next minute's grant can arrive before it starts.
+    /// Written by the lease thread only.
+    granted_requests: [AtomicU64; 2],
+    granted_tokens: [AtomicU64; 2],
+    /// The largest token estimate refused for want of a grant since the lease thread last
+    /// looked: the next grant covers it.
+    refused_tokens: AtomicU64,
+    /// A shard found a grant running out and woke the lease thread (cleared by the thread).
+    wanted: AtomicBool,
 }
 
 /// What an admitted request holds until it is settled.
@@ -61,11 +80,13 @@ fn registry() -> &'static Mutex<HashMap<Arc<str>, Arc<Counters>>> {
 /// The counters of `project`, the same for every shard and every snapshot. When the snapshot
 /// brings a new spend base, the local part restarts (what it counted is in the base now, or
 /// about to be: shipping lags by a second or so).
-pub fn counters(project: &Arc<str>, snapshot_version: u64) -> Arc<Counters> {
+pub fn counters(project: &Arc<str>, snapshot_version: u64, limits: &Limits) -> Arc<Counters> {
     let c = match registry().lock() {
         Ok(mut map) => Arc::clone(map.entry(Arc::clone(project)).or_default()),
         Err(_) => Arc::new(Counters::default()),
     };
+    c.rpm.store(limits.requests_per_minute, Relaxed);
+    c.tpm.store(limits.tokens_per_minute, Relaxed);
     let seen = c.base_version.load(Relaxed);
     if seen != snapshot_version
         && c.base_version
@@ -77,6 +98,46 @@ pub fn counters(project: &Arc<str>, snapshot_version: u64) -> Arc<Counters> {
     c
 }
 
+/// Share `[shared_limits]` through its store: a lease thread keeps every limited project's grants
+/// sized to its pace (`shared.rs`).
+pub fn share(config: &shared::SharedLimits) -> std::result::Result<(), String> {
+    let mut paces = HashMap::new();
+    shared::start(config, move |store| {
+        let now = now_s();
+        for (project, c) in registered() {
+            c.wanted.store(false, Relaxed);
+            for kind in [shared::Kind::Requests, shared::Kind::Tokens] {
+                if c.resize(store, &mut paces, &project, kind, now).is_err() {
+                    return false;
+                }
+            }
+        }
+        true
+    })
+}
+
+/// Per project and kind: the minute and what was used at the last tick (the lease thread's pace).
+type Paces = HashMap<(Arc<str>, u8), (u64, u64)>;
+
+/// Every project's counters that has a per-minute limit (for the lease thread).
+fn registered() -> Vec<(Arc<str>, Arc<Counters>)> {
+    match registry().lock() {
+        Ok(map) => map
+            .iter()
+            .filter(|(_, c)| c.rpm.load(Relaxed) > 0 || c.tpm.load(Relaxed) > 0)
+            .map(|(p, c)| (Arc::clone(p), Arc::clone(c)))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Seconds since the epoch.
+pub fn now_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// The first day (days since the epoch) of the month `now_s` falls in.
 fn month_of(now_s: u64) -> i64 {
     let days = (now_s / 86_400) as i64;
@@ -85,6 +146,84 @@ fn month_of(now_s: u64) -> i64 {
 }
 
 impl Counters {
+    /// Size one grant to the project's pace: more when it runs low, some back when it is far
+    /// more than the pace needs, and a charge for whatever was admitted beyond it.
+    fn resize(
+        &self,
+        store: &mut shared::Store,
+        paces: &mut Paces,
+        project: &Arc<str>,
+        kind: shared::Kind,
+        now_s: u64,
+    ) -> std::result::Result<(), shared::Unanswered> {
+        let minute = now_s / 60;
+        let (limit, cells, used) = match kind {
+            shared::Kind::Requests => (
+                self.rpm.load(Relaxed),
+                &self.granted_requests,
+                &self.requests,
+            ),
+            shared::Kind::Tokens => (self.tpm.load(Relaxed), &self.granted_tokens, &self.tokens),
+        };
+        if limit == 0 {
+            return Ok(());
+        }
+        let cell = shared::cell(cells, minute);
+        // What the store counts for this process this minute: grants, and what it admitted
+        // beyond them (the first request's credit, or while the store was away).
+        let held = shared::granted_in(cell.load(Relaxed), minute);
+        let used = if self.minute.load(Relaxed) == minute {
+            used.load(Relaxed)
+        } else {
+            0
+        };
+        let last = paces.insert((Arc::clone(project), kind as u8), (minute, used));
+        let per_tick = match last {
+            Some((m, before)) if m == minute => used.saturating_sub(before),
+            _ => used,
+        };
+        // What a tick's worth of traffic needs, twice over, and at least the largest request a
+        // shard had to refuse for want of a grant.
+        let floor = match kind {
+            shared::Kind::Requests => 1,
+            shared::Kind::Tokens => self.refused_tokens.swap(0, Relaxed).max(1024),
+        };
+        let need = per_tick.saturating_mul(2).max(floor);
+        let over = used.saturating_sub(held);
+        let free = held.saturating_sub(used);
+        let (returned, want) = if free < need {
+            (0, need - free)
+        } else if free > need.saturating_mul(4) {
+            (free - need.saturating_mul(2), 0)
+        } else {
+            (0, 0)
+        };
+        if over != 0 || returned != 0 || want != 0 {
+            let charge = i128::from(over) - i128::from(returned);
+            let got = store.lease(&shared::key(project, kind, minute), limit, charge, want)?;
+            cell.store(shared::pack(minute, held + over - returned + got), Relaxed);
+        }
+        // In a minute's last second, a project with traffic gets the next minute's grant ahead,
+        // so its requests do not wait on the credit when the minute turns.
+        if 60 - now_s % 60 <= 1 && used > 0 {
+            let next = minute + 1;
+            let cell = shared::cell(cells, next);
+            let held = shared::granted_in(cell.load(Relaxed), next);
+            if held < need {
+                let got = store.lease(&shared::key(project, kind, next), limit, 0, need - held)?;
+                cell.store(shared::pack(next, held + got), Relaxed);
+            }
+        }
+        Ok(())
+    }
+
+    /// Wake the lease thread once (leased mode only): a grant is running out.
+    fn want(&self, mode: Mode) {
+        if mode == Mode::Leased && !self.wanted.swap(true, Relaxed) {
+            shared::wake();
+        }
+    }
+
     /// Start a new minute's window if `minute` is newer.
     fn roll(&self, minute: u64) {
         let current = self.minute.load(Relaxed);
@@ -143,6 +282,18 @@ pub fn refused_by(e: &Error) -> Option<Limit> {
 
 /// Admit a request estimated at `estimate` tokens at `now_s`, or refuse it.
 pub fn admit(limits: &Limits, c: &Counters, estimate: u64, now_s: u64) -> Result<Admission> {
+    admit_in(shared::mode(), limits, c, estimate, now_s)
+}
+
+/// [`admit`] as `mode` admits: the whole limit on this process's own traffic (`Local`), the
+/// shared store's grant plus one request of credit (`Leased`), or the local share (`Degraded`).
+pub fn admit_in(
+    mode: Mode,
+    limits: &Limits,
+    c: &Counters,
+    estimate: u64,
+    now_s: u64,
+) -> Result<Admission> {
     let mut warn = false;
     if limits.monthly_spend > 0 || limits.monthly_spend_warning > 0 {
         let spent = c.spent(limits, month_of(now_s));
@@ -161,21 +312,52 @@ pub fn admit(limits: &Limits, c: &Counters, estimate: u64, now_s: u64) -> Result
         });
     }
     c.roll(minute);
-    if limits.requests_per_minute > 0
-        && c.requests.fetch_add(1, Relaxed) >= limits.requests_per_minute
-    {
-        c.requests.fetch_sub(1, Relaxed);
-        return Err(Error::new(Kind::RateLimited, REQUESTS_REFUSED).with_retry_after(retry));
+    // What this process may admit this minute: the whole limit (local), its share (degraded),
+    // or what the store counts for it (leased) — and, when that is nothing yet, one request of
+    // credit, so a project's first request of a minute is not held back for its grant.
+    let allowed = |limit: u64, cells: &[AtomicU64; 2]| match mode {
+        Mode::Local => (limit, false),
+        Mode::Degraded => (shared::share_of(limit), false),
+        Mode::Leased => {
+            let held = shared::granted_in(shared::cell(cells, minute).load(Relaxed), minute);
+            (held, held == 0)
+        }
+    };
+    if limits.requests_per_minute > 0 {
+        let (room, credit) = allowed(limits.requests_per_minute, &c.granted_requests);
+        let n = c.requests.fetch_add(1, Relaxed);
+        if n >= room + u64::from(credit) {
+            c.requests.fetch_sub(1, Relaxed);
+            c.want(mode);
+            return Err(Error::new(Kind::RateLimited, REQUESTS_REFUSED).with_retry_after(retry));
+        }
+        if n + 1 >= room {
+            c.want(mode);
+        }
     }
     let mut reserved = 0;
     if limits.tokens_per_minute > 0 {
+        let (room, credit) = allowed(limits.tokens_per_minute, &c.granted_tokens);
         let before = c.tokens.fetch_add(estimate, Relaxed);
-        if before.saturating_add(estimate) > limits.tokens_per_minute && before > 0 {
+        // One request may be larger than all the room there is when it is the first (local,
+        // degraded) or comes on credit (leased).
+        let first = match mode {
+            Mode::Leased => credit && before == 0,
+            _ => before == 0,
+        };
+        if before.saturating_add(estimate) > room && !first {
             c.tokens.fetch_sub(estimate, Relaxed);
             if limits.requests_per_minute > 0 {
                 c.requests.fetch_sub(1, Relaxed);
             }
+            if mode == Mode::Leased {
+                c.refused_tokens.fetch_max(estimate, Relaxed);
+            }
+            c.want(mode);
             return Err(Error::new(Kind::RateLimited, TOKENS_REFUSED).with_retry_after(retry));
+        }
+        if before.saturating_add(estimate) >= room {
+            c.want(mode);
         }
         reserved = estimate;
     }
@@ -231,78 +413,4 @@ pub fn cost(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MINUTE_START: u64 = 1_795_341_600; // 2026-11-22T10:00:00Z
-
-    #[test]
-    fn a_huge_max_tokens_saturates_the_estimate() {
-        assert_eq!(estimate(4096, Some(u64::MAX)), u64::MAX);
-        assert_eq!(estimate(10, Some(5)), 8);
-    }
-
-    #[test]
-    fn requests_per_minute_refuse_the_one_over_and_reset_each_minute() {
-        let limits = Limits {
-            requests_per_minute: 3,
-            ..Limits::default()
-        };
-        let c = Counters::default();
-        for _ in 0..3 {
-            assert!(admit(&limits, &c, 0, MINUTE_START + 5).is_ok());
-        }
-        let e = admit(&limits, &c, 0, MINUTE_START + 20).unwrap_err();
-        assert_eq!(refused_by(&e), Some(Limit::RequestsPerMinute));
-        assert_eq!(
-            (e.status(), e.code(), e.retry_after_s),
-            (429, "rate_limit_exceeded", Some(40))
-        );
-        assert!(
-            admit(&limits, &c, 0, MINUTE_START + 60).is_ok(),
-            "a new minute"
-        );
-    }
-
-    #[test]
-    fn tokens_are_reserved_then_settled_to_the_actual_usage() {
-        let limits = Limits {
-            tokens_per_minute: 1000,
-            ..Limits::default()
-        };
-        let c = Counters::default();
-        let a = admit(&limits, &c, 600, MINUTE_START).unwrap_or_default();
-        assert!(
-            admit(&limits, &c, 600, MINUTE_START).is_err(),
-            "600 + 600 > 1000"
-        );
-        settle(&c, &a, 100, 0);
-        assert!(
-            admit(&limits, &c, 600, MINUTE_START).is_ok(),
-            "settled to 100 used"
-        );
-    }
-
-    #[test]
-    fn the_spend_cap_refuses_and_the_threshold_warns() {
-        let month = month_of(MINUTE_START);
-        let limits = Limits {
-            monthly_spend: 1_000,
-            monthly_spend_warning: 800,
-            spent: 700,
-            spent_month: month,
-            ..Limits::default()
-        };
-        let c = Counters::default();
-        let a = admit(&limits, &c, 0, MINUTE_START).unwrap_or_default();
-        assert!(!a.warn);
-        settle(&c, &a, 0, 150);
-        assert!(admit(&limits, &c, 0, MINUTE_START).unwrap_or_default().warn);
-        settle(&c, &a, 0, 150);
-        let e = admit(&limits, &c, 0, MINUTE_START).unwrap_err();
-        assert_eq!(refused_by(&e), Some(Limit::MonthlySpend));
-        assert_eq!((e.status(), e.code()), (429, "budget_exceeded"));
-        // Next month the count starts again.
-        assert!(admit(&limits, &c, 0, MINUTE_START + 40 * 86_400).is_ok());
-    }
-}
+mod tests;

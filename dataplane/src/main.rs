@@ -219,6 +219,9 @@ fn run(config: Config) -> anyhow::Result<()> {
     );
     let mut drains = Vec::with_capacity(shards);
     let cache = cache_tiers(&config, &keyring)?;
+    if let Some(shared) = &config.shared_limits {
+        warden_dataplane::limits::share(shared).map_err(anyhow::Error::msg)?;
+    }
     let (ready_tx, ready_rx) = mpsc::channel();
     for (id, listener) in listeners.into_iter().enumerate() {
         let (drain_tx, drain_rx) = futures_channel::oneshot::channel();

@@ -295,6 +295,7 @@ pub fn render(
     );
     let spends: Vec<&spend::Spend> = shards.iter().map(|s| &s.spend).collect();
     spend::render(&mut out, &spends);
+    crate::limits::shared::render(&mut out);
     let caches: Vec<&cache::CacheMetrics> = shards.iter().map(|s| &*s.cache).collect();
     cache::render(&mut out, &caches);
     let gauges: [(&str, &str, i64); 3] = [

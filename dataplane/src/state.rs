@@ -197,7 +197,11 @@ impl ServingState {
                 routing,
                 limits: p.limits.clone(),
                 cache: p.cache,
-                counters: crate::limits::counters(&Arc::from(p.id.as_str()), snapshot.version),
+                counters: crate::limits::counters(
+                    &Arc::from(p.id.as_str()),
+                    snapshot.version,
+                    &p.limits,
+                ),
                 custom: set.clone(),
                 models_json: models_json(&aliases),
             });

@@ -57,10 +57,7 @@ struct Admin {
 }
 
 pub fn run(config: &FanoutConfig) -> anyhow::Result<FanoutReport> {
-    anyhow::ensure!(
-        (1..=256).contains(&config.planes),
-        "--planes: 1 to 256"
-    );
+    anyhow::ensure!((1..=256).contains(&config.planes), "--planes: 1 to 256");
     let work = std::env::temp_dir().join(format!("warden-fanout-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(&work)?;
@@ -85,12 +82,16 @@ fn run_in(config: &FanoutConfig, work: &Path) -> anyhow::Result<FanoutReport> {
         ),
     )?;
     let mut cmd = std::process::Command::new(bin_dir.join("warden-controlplane"));
-    cmd.arg("--config").arg(&cp_config).env("WARDEN_LOG", "warn");
+    cmd.arg("--config")
+        .arg(&cp_config)
+        .env("WARDEN_LOG", "warn");
     let _cp = spawn(cmd, "controlplane", work)?;
     let addr = format!("127.0.0.1:{port}");
-    wait(Duration::from_secs(30), "the control plane to start", || {
-        Ok(call(&addr, "GET", "/healthz", "", None).is_ok_and(|(s, _)| s == 200))
-    })?;
+    wait(
+        Duration::from_secs(30),
+        "the control plane to start",
+        || Ok(call(&addr, "GET", "/healthz", "", None).is_ok_and(|(s, _)| s == 200)),
+    )?;
     let admin = Admin {
         token: std::fs::read_to_string(data.join("admin-token"))?
             .trim()
@@ -102,10 +103,14 @@ fn run_in(config: &FanoutConfig, work: &Path) -> anyhow::Result<FanoutReport> {
     let _planes = (0..config.planes)
         .map(|i| start_plane(i, config, &bin_dir, work, &admin.addr, &data))
         .collect::<anyhow::Result<Vec<Proc>>>()?;
-    wait(Duration::from_secs(180), "every data plane to enrol", || {
-        let (version, acked) = acked(&admin)?;
-        Ok(version > 0 && acked == config.planes)
-    })?;
+    wait(
+        Duration::from_secs(180),
+        "every data plane to enrol",
+        || {
+            let (version, acked) = acked(&admin)?;
+            Ok(version > 0 && acked == config.planes)
+        },
+    )?;
     let enrolled_s = started.elapsed().as_secs_f64();
 
     let project = project(&admin)?;
@@ -115,10 +120,14 @@ fn run_in(config: &FanoutConfig, work: &Path) -> anyhow::Result<FanoutReport> {
     let mut rounds = Vec::with_capacity(config.rounds);
     for _ in 0..config.rounds {
         // Every data plane current before the clock starts.
-        wait(Duration::from_secs(60), "every data plane to catch up", || {
-            let (_, acked) = acked(&admin)?;
-            Ok(acked == config.planes)
-        })?;
+        wait(
+            Duration::from_secs(60),
+            "every data plane to catch up",
+            || {
+                let (_, acked) = acked(&admin)?;
+                Ok(acked == config.planes)
+            },
+        )?;
         let start = Instant::now();
         new_key(&admin, &project)?;
         let mut version = 0;
@@ -185,7 +194,13 @@ fn start_plane(
 
 /// The newest version and how many data planes acknowledged it.
 fn acked(admin: &Admin) -> anyhow::Result<(u64, usize)> {
-    let (status, body) = call(&admin.addr, "GET", "/admin/v1/dataplanes", &admin.token, None)?;
+    let (status, body) = call(
+        &admin.addr,
+        "GET",
+        "/admin/v1/dataplanes",
+        &admin.token,
+        None,
+    )?;
     anyhow::ensure!(status == 200, "GET /admin/v1/dataplanes: {status}");
     let version = body["snapshot_version"].as_u64().unwrap_or(0);
     let count = body["dataplanes"].as_array().map_or(0, |planes| {

@@ -65,10 +65,15 @@ pub struct Found {
 pub struct RedisError(pub &'static str);
 
 impl Target {
+    /// `url` as `redis://[:password@]host:port[/db]`; errors name the setting (`key`).
     pub fn parse(url: &str) -> Result<Target, String> {
+        Target::parse_for(url, "cache.redis_url")
+    }
+
+    pub fn parse_for(url: &str, key: &str) -> Result<Target, String> {
         let rest = url
             .strip_prefix("redis://")
-            .ok_or("cache.redis_url: must start with redis://")?;
+            .ok_or_else(|| format!("{key}: must start with redis://"))?;
         let (auth, rest) = match rest.rsplit_once('@') {
             Some((auth, rest)) => (Some(auth), rest),
             None => (None, rest),
@@ -78,13 +83,13 @@ impl Target {
         let db = if db.is_empty() { "0" } else { db };
         let db: u16 = db
             .parse()
-            .map_err(|_| format!("cache.redis_url: database {db:?} is not a number"))?;
+            .map_err(|_| format!("{key}: database {db:?} is not a number"))?;
         use std::net::ToSocketAddrs;
         let addr = hostport
             .to_socket_addrs()
-            .map_err(|e| format!("cache.redis_url: {hostport}: {e}"))?
+            .map_err(|e| format!("{key}: {hostport}: {e}"))?
             .next()
-            .ok_or_else(|| format!("cache.redis_url: {hostport} has no address"))?;
+            .ok_or_else(|| format!("{key}: {hostport} has no address"))?;
         Ok(Target { addr, password, db })
     }
 }
@@ -235,7 +240,7 @@ pub fn parse_reply(buf: &[u8], max_value: usize) -> Result<Option<Option<Vec<u8>
 }
 
 /// A RESP array of bulk strings.
-fn command(parts: &[&[u8]]) -> Vec<u8> {
+pub fn command(parts: &[&[u8]]) -> Vec<u8> {
     let mut out = Vec::with_capacity(parts.iter().map(|p| p.len() + 16).sum::<usize>() + 16);
     out.extend_from_slice(format!("*{}\r\n", parts.len()).as_bytes());
     for p in parts {
