@@ -22,7 +22,9 @@
 //! from the grant the store gave it (`shared.rs`).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release,
+};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use warden_shared::snapshot::{BillingRates, Limits};
@@ -60,6 +62,17 @@ pub struct Counters {
     refused_tokens: AtomicU64,
     /// A shard found a grant running out and woke the lease thread (cleared by the thread).
     wanted: AtomicBool,
+    /// Shared spend (`shared.rs`): the cap and the snapshot's base (and its month), for the
+    /// lease thread; this process's spend in `month`, never reset by a snapshot; how much of it
+    /// the store has been told; and the deployment's spend the store answered, for
+    /// `shared_month`.
+    cap: AtomicU64,
+    base: AtomicU64,
+    base_month: AtomicI64,
+    month_spent: AtomicU64,
+    reported: AtomicU64,
+    shared_spent: AtomicU64,
+    shared_month: AtomicI64,
 }
 
 /// What an admitted request holds until it is settled.
@@ -87,6 +100,9 @@ pub fn counters(project: &Arc<str>, snapshot_version: u64, limits: &Limits) -> A
     };
     c.rpm.store(limits.requests_per_minute, Relaxed);
     c.tpm.store(limits.tokens_per_minute, Relaxed);
+    c.cap.store(limits.monthly_spend, Relaxed);
+    c.base.store(limits.spent, Relaxed);
+    c.base_month.store(limits.spent_month, Relaxed);
     let seen = c.base_version.load(Relaxed);
     if seen != snapshot_version
         && c.base_version
@@ -111,6 +127,9 @@ pub fn share(config: &shared::SharedLimits) -> std::result::Result<(), String> {
                     return false;
                 }
             }
+            if c.report_spend(store, &project, now).is_err() {
+                return false;
+            }
         }
         true
     })
@@ -119,12 +138,14 @@ pub fn share(config: &shared::SharedLimits) -> std::result::Result<(), String> {
 /// Per project and kind: the minute and what was used at the last tick (the lease thread's pace).
 type Paces = HashMap<(Arc<str>, u8), (u64, u64)>;
 
-/// Every project's counters that has a per-minute limit (for the lease thread).
+/// Every project's counters that has a per-minute limit or a spend cap (for the lease thread).
 fn registered() -> Vec<(Arc<str>, Arc<Counters>)> {
     match registry().lock() {
         Ok(map) => map
             .iter()
-            .filter(|(_, c)| c.rpm.load(Relaxed) > 0 || c.tpm.load(Relaxed) > 0)
+            .filter(|(_, c)| {
+                c.rpm.load(Relaxed) > 0 || c.tpm.load(Relaxed) > 0 || c.cap.load(Relaxed) > 0
+            })
             .map(|(p, c)| (Arc::clone(p), Arc::clone(c)))
             .collect(),
         Err(_) => Vec::new(),
@@ -217,6 +238,53 @@ impl Counters {
         Ok(())
     }
 
+    /// Tell the store what this process spent since the last tick, and learn the deployment's
+    /// month so far (at least the snapshot's base: a store that lost it starts from there).
+    fn report_spend(
+        &self,
+        store: &mut shared::Store,
+        project: &str,
+        now_s: u64,
+    ) -> std::result::Result<(), shared::Unanswered> {
+        if self.cap.load(Relaxed) == 0 {
+            return Ok(());
+        }
+        let month = month_of(now_s);
+        let mine = if self.month.load(Relaxed) == month {
+            self.month_spent.load(Relaxed)
+        } else {
+            0
+        };
+        let reported = if self.shared_month.load(Relaxed) == month {
+            self.reported.load(Relaxed)
+        } else {
+            0
+        };
+        let delta = mine.saturating_sub(reported);
+        let floor = if self.base_month.load(Relaxed) == month {
+            self.base.load(Relaxed)
+        } else {
+            0
+        };
+        let total = store.spend(&shared::spend_key(project, month), delta, floor)?;
+        self.shared_spent.store(total, Relaxed);
+        self.shared_month.store(month, Relaxed);
+        // Last, and released: a shard that sees it sees the total it belongs with.
+        self.reported.store(reported + delta, Release);
+        Ok(())
+    }
+
+    /// The deployment's spend this month as the store last answered, plus what this process
+    /// spent since it last reported; `None` when the store has not answered for this month.
+    fn shared_spend(&self, month: i64) -> Option<u64> {
+        let reported = self.reported.load(Acquire);
+        if self.shared_month.load(Relaxed) != month || self.month.load(Relaxed) != month {
+            return None;
+        }
+        let since = self.month_spent.load(Relaxed).saturating_sub(reported);
+        Some(self.shared_spent.load(Relaxed).saturating_add(since))
+    }
+
     /// Wake the lease thread once (leased mode only): a grant is running out.
     fn want(&self, mode: Mode) {
         if mode == Mode::Leased && !self.wanted.swap(true, Relaxed) {
@@ -248,6 +316,7 @@ impl Counters {
                 .is_ok()
         {
             self.spent.store(0, Relaxed);
+            self.month_spent.store(0, Relaxed);
         }
         let base = if limits.spent_month == month {
             limits.spent
@@ -296,7 +365,14 @@ pub fn admit_in(
 ) -> Result<Admission> {
     let mut warn = false;
     if limits.monthly_spend > 0 || limits.monthly_spend_warning > 0 {
-        let spent = c.spent(limits, month_of(now_s));
+        let month = month_of(now_s);
+        let mut spent = c.spent(limits, month);
+        // Leased: what every data plane spent, as the store last said, if that is more.
+        if mode == Mode::Leased {
+            if let Some(shared) = c.shared_spend(month) {
+                spent = spent.max(shared);
+            }
+        }
         if limits.monthly_spend > 0 && spent >= limits.monthly_spend {
             return Err(Error::new(Kind::BudgetExceeded, SPEND_REFUSED));
         }
@@ -382,6 +458,7 @@ pub fn settle(c: &Counters, a: &Admission, used_tokens: u64, cost_pico: u64) {
     }
     if cost_pico > 0 {
         c.spent.fetch_add(cost_pico, Relaxed);
+        c.month_spent.fetch_add(cost_pico, Relaxed);
     }
 }
 

@@ -62,10 +62,18 @@ impl Drop for Redis {
 
 /// A data plane of the shared deployment: `requests_per_minute = 60`, sharing through `port`.
 fn plane(mock: &Mock, driver: Driver, port: u16, share: &str) -> Gateway {
+    let shared = format!(
+        "[shared_limits]\nredis_url = \"redis://127.0.0.1:{port}\"\nlocal_share = {share}\n"
+    );
+    with_limits(mock, driver, "requests_per_minute = 60\n", &shared)
+}
+
+/// A data plane whose project has `limits`, with `shared` after them.
+fn with_limits(mock: &Mock, driver: Driver, limits: &str, shared: &str) -> Gateway {
     let text = config(mock.addr, 1, "").replace(
         "  { provider = \"google\", key = \"gm-key-5555\" },\n]",
         &format!(
-            "  {{ provider = \"google\", key = \"gm-key-5555\" }},\n]\n[tenants.projects.limits]\nrequests_per_minute = 60\n\n[shared_limits]\nredis_url = \"redis://127.0.0.1:{port}\"\nlocal_share = {share}\n"
+            "  {{ provider = \"google\", key = \"gm-key-5555\" }},\n]\n[tenants.projects.limits]\n{limits}\n{shared}"
         ),
     );
     Gateway::start(driver, &text)
@@ -108,6 +116,7 @@ fn burst(planes: &[Gateway], n: usize, tag: &str) -> Vec<usize> {
 fn shared_limits_hold_across_data_planes_and_degrade_when_the_store_is_lost() {
     three_data_planes_share_one_requests_per_minute_limit();
     a_lost_store_degrades_to_the_local_share_and_is_charged_when_back();
+    three_data_planes_share_one_monthly_spend_cap();
 }
 
 fn three_data_planes_share_one_requests_per_minute_limit() {
@@ -192,5 +201,63 @@ fn a_lost_store_degrades_to_the_local_share_and_is_charged_when_back() {
     assert!(
         back >= 1 && 45 + back <= 60 + 3 + 45,
         "after the store came back, {back} more were admitted (45 already were)"
+    );
+}
+
+/// Requests to `planes` round-robin until a whole round is refused with `budget_exceeded`: how
+/// many were answered.
+fn until_the_cap(planes: &[Gateway]) -> usize {
+    let mut answered = 0;
+    for round in 0..200 {
+        let mut refused = 0;
+        for gw in planes {
+            let res = gw.chat(&chat_body("gpt-4o", "hello there", false));
+            match res.status {
+                200 => answered += 1,
+                429 => {
+                    assert_eq!(res.json()["error"]["code"], "budget_exceeded");
+                    refused += 1;
+                }
+                s => panic!("{s}: {}", res.text()),
+            }
+        }
+        if refused == planes.len() {
+            return answered;
+        }
+        assert!(round < 199, "never capped");
+    }
+    answered
+}
+
+/// A monthly spend cap that one data plane reaches after `alone` requests is reached by three
+/// sharing it after about as many in all (each counting only its own would take three times
+/// as many). Spend is known after the answer, so the bound is the spend admitted between two
+/// reports (docs/scale-out.md): `sync_ms = 5` keeps it to a request or two here.
+fn three_data_planes_share_one_monthly_spend_cap() {
+    let mock = Mock::start(&[]);
+    let cap = "monthly_spend_usd = \"0.00004\"\n";
+    let alone = until_the_cap(&[with_limits(&mock, Driver::IoUring, cap, "")]);
+    assert!(alone >= 5, "the cap allows a few requests: {alone}");
+    let redis = Redis::start(Redis::free_port());
+    let shared = format!(
+        "[shared_limits]\nredis_url = \"redis://127.0.0.1:{}\"\nsync_ms = 5\n",
+        redis.port
+    );
+    let planes = [
+        with_limits(&mock, Driver::IoUring, cap, &shared),
+        with_limits(&mock, Driver::Epoll, cap, &shared),
+        with_limits(&mock, Driver::IoUring, cap, &shared),
+    ];
+    for gw in &planes {
+        assert!(eventually(Duration::from_secs(10), || in_mode(gw, "leased")).is_some());
+    }
+    let together = until_the_cap(&planes);
+    // For the record (docs/scale-out.md).
+    eprintln!(
+        "spend cap: {alone} answered by one data plane alone, {together} by three sharing it"
+    );
+    assert!(
+        together >= alone && together < alone * 3 / 2,
+        "one data plane alone answered {alone} under the cap; three sharing it answered {together}"
     );
 }

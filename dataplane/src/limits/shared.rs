@@ -12,6 +12,10 @@
 //! the credit that lets a project's first request of a minute through before its grant arrives.
 //! docs/scale-out.md states the bounds and measures them.
 //!
+//! A monthly spend cap is counted there too: spend is known only after the answer, so each tick
+//! a process adds what it spent since its last report to the month's total and reads the total
+//! back (`Store::spend`).
+//!
 //! When the store does not answer, the process admits up to `local_share` of each limit on its
 //! own traffic (counting what it admitted in the minute so far), and charges the store with what
 //! it admitted beyond its grants once it answers again.
@@ -30,7 +34,8 @@ use serde::Deserialize;
 
 use crate::cache::redis::{command, parse_reply, Target};
 
-/// `[shared_limits]`.
+/// `[shared_limits]`: requests and tokens per minute, and the monthly spend cap, held across
+/// every data plane that names the same store.
 #[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct SharedLimits {
@@ -87,6 +92,21 @@ const AMOUNT_MASK: u64 = (1 << AMOUNT_BITS) - 1;
 
 /// Grants outlive their minute in the store by this much (then the key expires).
 const KEY_TTL_MS: &str = "120000";
+
+/// A month's spend outlives the month in the store by a few days (40 days in all).
+const SPEND_TTL_MS: &str = "3456000000";
+
+/// Adds this process's spend since it last reported to the month's total, first raising the
+/// total to the control plane's month-to-date figure if it holds less (a store that restarted
+/// empty). KEYS[1] the month's key; ARGV: the spend to add, the floor, the key's time to live.
+/// Returns the total. Picodollars in Lua's doubles: exact to $9 007 a month, then to within a
+/// few picodollars.
+const SPEND: &str = "local g = tonumber(redis.call('GET', KEYS[1]) or '0') \
+local floor = tonumber(ARGV[2]) \
+if g < floor then g = floor end \
+g = g + tonumber(ARGV[1]) \
+redis.call('SET', KEYS[1], string.format('%d', g), 'PX', ARGV[3]) \
+return string.format('%d', g)";
 
 /// Reads, charges and grants in one step: KEYS[1] the minute's key; ARGV: the limit, a charge
 /// (what was admitted beyond grants, less what is returned; may be negative), the amount wanted,
@@ -233,7 +253,28 @@ impl Store {
             want.as_bytes(),
             KEY_TTL_MS.as_bytes(),
         ];
-        let reply = self.call(&command(&parts));
+        self.answered(&command(&parts))
+    }
+
+    /// Add `delta` picodollars to the month's `key` (raised first to `floor`, the control
+    /// plane's month-to-date figure, if it holds less); the deployment's total.
+    pub fn spend(&mut self, key: &str, delta: u64, floor: u64) -> Result<u64, Unanswered> {
+        let (delta, floor) = (delta.to_string(), floor.to_string());
+        let parts: [&[u8]; 7] = [
+            b"EVAL",
+            SPEND.as_bytes(),
+            b"1",
+            key.as_bytes(),
+            delta.as_bytes(),
+            floor.as_bytes(),
+            SPEND_TTL_MS.as_bytes(),
+        ];
+        self.answered(&command(&parts))
+    }
+
+    /// A command whose answer is a number (as a bulk string), counted by outcome.
+    fn answered(&mut self, request: &[u8]) -> Result<u64, Unanswered> {
+        let reply = self.call(request);
         let slot = usize::from(reply.is_err());
         if let Some(c) = CALLS.get(slot) {
             c.fetch_add(1, Relaxed);
@@ -252,6 +293,11 @@ impl Store {
         let conn = self.conn.as_mut().ok_or(())?;
         exchange(conn, request).map_err(|_| ())
     }
+}
+
+/// The store's key for a project's spend in one month (its first day, days since the epoch).
+pub fn spend_key(project: &str, month: i64) -> String {
+    format!("warden:limits:{project}:s:{month}")
 }
 
 /// The store's key for a project's grants of one kind in one minute.

@@ -160,3 +160,31 @@ fn grants_pack_with_their_minute() {
     assert_eq!(shared::granted_in(p, minute + 1), 0);
     assert_eq!(shared::granted_in(0, minute), 0);
 }
+
+/// Leased: the spend cap counts what every data plane spent, as the store last said, plus what
+/// this process spent since it reported — and never less than it knows itself.
+#[test]
+fn leased_spend_counts_the_deployment() {
+    let month = month_of(MINUTE_START);
+    let limits = Limits {
+        monthly_spend: 1_000,
+        spent: 100,
+        spent_month: month,
+        ..Limits::default()
+    };
+    let c = Counters::default();
+    let admit = |c: &Counters| admit_in(Mode::Leased, &limits, c, 0, MINUTE_START);
+    let a = admit(&c).unwrap_or_default();
+    settle(&c, &a, 0, 200);
+    // The store: 900 in all, this process's 200 reported.
+    c.shared_spent.store(900, Relaxed);
+    c.shared_month.store(month, Relaxed);
+    c.reported.store(200, Release);
+    assert!(admit(&c).is_ok(), "900 of 1000");
+    settle(&c, &a, 0, 100);
+    let e = admit(&c).unwrap_err();
+    assert_eq!(refused_by(&e), Some(Limit::MonthlySpend), "900 + 100 since");
+    // A stale month's figure counts for nothing: the local view (100 + 300) again.
+    c.shared_month.store(month - 31, Relaxed);
+    assert!(admit(&c).is_ok());
+}
