@@ -18,11 +18,10 @@ command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 # Hyperscan, for the guardrails (linked through pkg-config).
 pkg-config --exists libhs 2>/dev/null || missing+=(libhyperscan-dev)
-# Redis answering on 127.0.0.1:6379 (the cache's shared tier, tests/tests/cache.rs).
+# Redis answering on 127.0.0.1:6379 (the cache's shared tier, tests/tests/cache.rs), and the
+# redis-server binary itself (tests/tests/shared_limits.rs runs, kills and restarts its own).
 redis_up() { (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; }
-if ! redis_up && ! command -v redis-server >/dev/null 2>&1; then
-  missing+=(redis-server)
-fi
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 
 # PostgreSQL answering on 127.0.0.1:5432: the store's tests run on it as well as on SQLite, as
 # the role `postgres` from 127.0.0.1 without a password (WARDEN_TEST_POSTGRES names another

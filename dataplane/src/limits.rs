@@ -18,8 +18,9 @@
 //!
 //! Accuracy on one host: exact for the request count; the window edge is shared by all shards,
 //! so a request racing the minute boundary can land in either minute. With `[shared_limits]`,
-//! requests and tokens per minute hold across every data plane sharing the store: each admits
-//! from the grant the store gave it (`shared.rs`).
+//! requests and tokens per minute hold across every data plane sharing the store — each admits
+//! from the grant the store gave it — and the spend cap counts what all of them spent
+//! (`shared.rs`).
 
 use std::collections::HashMap;
 use std::sync::atomic::{
