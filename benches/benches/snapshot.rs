@@ -1,6 +1,8 @@
 //! Snapshot costs at scale (100k Warden keys, 10k projects each with a sealed provider key):
 //! encoding (what the control plane ships), validating and decoding (what a data plane does with
 //! pushed bytes), building one shard's serving state, and opening a provider key per request.
+//! `WARDEN_BENCH_MILLION=1` adds the same steps at issue #18's scale: 1 000 000 Warden keys and
+//! 100 000 projects with a provider key each (a few minutes; off by default).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -20,13 +22,19 @@ const PROJECTS: usize = 10_000;
 const KEYS: usize = 100_000;
 
 fn big_snapshot(master: &MasterKey) -> Snapshot {
-    let tenants = (0..PROJECTS / 10)
+    snapshot_of(master, PROJECTS, KEYS)
+}
+
+/// `projects` projects (ten per tenant) with one sealed provider key each, and `keys` Warden keys
+/// spread over them.
+fn snapshot_of(master: &MasterKey, projects: usize, keys: usize) -> Snapshot {
+    let tenants = (0..projects / 10)
         .map(|t| Tenant {
             id: format!("ten_{t:06}"),
             plan: Plan::Team,
         })
         .collect();
-    let projects = (0..PROJECTS)
+    let all_projects = (0..projects)
         .map(|p| {
             let (tenant, id, key_id) = (
                 format!("ten_{:06}", p / 10),
@@ -61,11 +69,11 @@ fn big_snapshot(master: &MasterKey) -> Snapshot {
             }
         })
         .collect();
-    let api_keys = (0..KEYS)
+    let api_keys = (0..keys)
         .map(|k| ApiKeyEntry {
             id: format!("key_{k:08}"),
             hash: api_key_hash(format!("wdn_{k:064}").as_bytes()),
-            project: format!("prj_{:06}", k % PROJECTS),
+            project: format!("prj_{:06}", k % projects),
         })
         .collect();
     Snapshot {
@@ -73,7 +81,7 @@ fn big_snapshot(master: &MasterKey) -> Snapshot {
         providers: Vec::new(),
         models: default_models(),
         tenants,
-        projects,
+        projects: all_projects,
         api_keys,
         api_key_digest_secret: None,
         pooled_keys: Vec::new(),
@@ -105,6 +113,27 @@ fn snapshots(c: &mut Criterion) {
         b.iter(|| ServingState::build(black_box(&snap), Arc::clone(&keyring)).unwrap())
     });
     g.finish();
+
+    if std::env::var_os("WARDEN_BENCH_MILLION").is_some() {
+        let big = snapshot_of(&master, 100_000, 1_000_000);
+        let bytes = snapshot::encode(&big).unwrap();
+        println!(
+            "snapshot of 1000000 keys and 100000 projects: {} bytes",
+            bytes.len()
+        );
+        let mut g = c.benchmark_group("snapshot_1m_keys_100k_projects");
+        g.sample_size(10);
+        g.bench_function("encode", |b| {
+            b.iter(|| snapshot::encode(black_box(&big)).unwrap())
+        });
+        g.bench_function("validate_and_decode", |b| {
+            b.iter(|| snapshot::decode(black_box(&bytes)).unwrap())
+        });
+        g.bench_function("build_shard_state", |b| {
+            b.iter(|| ServingState::build(black_box(&big), Arc::clone(&keyring)).unwrap())
+        });
+        g.finish();
+    }
 
     let scope = KeyScope {
         tenant: "ten_000000",
