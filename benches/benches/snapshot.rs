@@ -90,49 +90,39 @@ fn snapshot_of(master: &MasterKey, projects: usize, keys: usize) -> Snapshot {
     }
 }
 
-fn snapshots(c: &mut Criterion) {
-    let master = MasterKey::generate(7).unwrap();
-    let snap = big_snapshot(&master);
-    let bytes = snapshot::encode(&snap).unwrap();
+/// Encode `snap`, validate and decode its bytes, build one shard's state from it.
+fn snapshot_steps(c: &mut Criterion, group: &str, snap: &Snapshot, keyring: &Arc<Keyring>) {
+    let bytes = snapshot::encode(snap).unwrap();
     println!(
-        "snapshot of {KEYS} keys and {PROJECTS} projects: {} bytes",
+        "snapshot of {} keys and {} projects: {} bytes",
+        snap.api_keys.len(),
+        snap.projects.len(),
         bytes.len()
     );
-    let keyring = Arc::new(Keyring::new(vec![
-        MasterKey::from_bytes(7, &[0; 32]).unwrap()
-    ]));
-    let mut g = c.benchmark_group("snapshot_100k_keys_10k_projects");
+    let mut g = c.benchmark_group(group);
     g.sample_size(10);
     g.bench_function("encode", |b| {
-        b.iter(|| snapshot::encode(black_box(&snap)).unwrap())
+        b.iter(|| snapshot::encode(black_box(snap)).unwrap())
     });
     g.bench_function("validate_and_decode", |b| {
         b.iter(|| snapshot::decode(black_box(&bytes)).unwrap())
     });
     g.bench_function("build_shard_state", |b| {
-        b.iter(|| ServingState::build(black_box(&snap), Arc::clone(&keyring)).unwrap())
+        b.iter(|| ServingState::build(black_box(snap), Arc::clone(keyring)).unwrap())
     });
     g.finish();
+}
 
+fn snapshots(c: &mut Criterion) {
+    let master = MasterKey::generate(7).unwrap();
+    let snap = big_snapshot(&master);
+    let keyring = Arc::new(Keyring::new(vec![
+        MasterKey::from_bytes(7, &[0; 32]).unwrap()
+    ]));
+    snapshot_steps(c, "snapshot_100k_keys_10k_projects", &snap, &keyring);
     if std::env::var_os("WARDEN_BENCH_MILLION").is_some() {
         let big = snapshot_of(&master, 100_000, 1_000_000);
-        let bytes = snapshot::encode(&big).unwrap();
-        println!(
-            "snapshot of 1000000 keys and 100000 projects: {} bytes",
-            bytes.len()
-        );
-        let mut g = c.benchmark_group("snapshot_1m_keys_100k_projects");
-        g.sample_size(10);
-        g.bench_function("encode", |b| {
-            b.iter(|| snapshot::encode(black_box(&big)).unwrap())
-        });
-        g.bench_function("validate_and_decode", |b| {
-            b.iter(|| snapshot::decode(black_box(&bytes)).unwrap())
-        });
-        g.bench_function("build_shard_state", |b| {
-            b.iter(|| ServingState::build(black_box(&big), Arc::clone(&keyring)).unwrap())
-        });
-        g.finish();
+        snapshot_steps(c, "snapshot_1m_keys_100k_projects", &big, &keyring);
     }
 
     let scope = KeyScope {

@@ -20,7 +20,8 @@
 //! own traffic (counting what it admitted in the minute so far), and charges the store with what
 //! it admitted beyond its grants once it answers again.
 //!
-//! The store's keys are `warden:limits:{project}:{r|t}:{minute}`, expiring after two minutes.
+//! The store's keys are `warden:limits:{project}:{r|t}:{minute}`, expiring after two minutes,
+//! and `warden:limits:{project}:s:{month}` for spend, after forty days.
 //! Whoever can write to that Redis can exhaust a project's limits (refusals), never raise them
 //! beyond what the data planes count themselves.
 
