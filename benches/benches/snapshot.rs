@@ -1,6 +1,8 @@
 //! Snapshot costs at scale (100k Warden keys, 10k projects each with a sealed provider key):
-//! encoding (what the control plane ships), validating and decoding (what a data plane does with
-//! pushed bytes), building one shard's serving state, and opening a provider key per request.
+//! encoding (what the control plane ships), checking the signature and validating and decoding
+//! (what a data plane does with pushed bytes), building the serving state (once per snapshot,
+//! shared by every shard), a shard taking it, authenticating a key against it, and opening a
+//! provider key per request.
 //! `WARDEN_BENCH_MILLION=1` adds the same steps at issue #18's scale: 1 000 000 Warden keys and
 //! 100 000 projects with a provider key each (a few minutes; off by default).
 
@@ -8,9 +10,9 @@
 
 use std::sync::Arc;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use std::hint::black_box;
-use warden_dataplane::state::ServingState;
+use warden_dataplane::state::SharedState;
 use warden_shared::catalog::{default_models, Provider};
 use warden_shared::snapshot::{
     self, ApiKeyEntry, Environment, GuardrailPolicy, Plan, Project, ProviderKey, Snapshot, Tenant,
@@ -90,25 +92,53 @@ fn snapshot_of(master: &MasterKey, projects: usize, keys: usize) -> Snapshot {
     }
 }
 
-/// Encode `snap`, validate and decode its bytes, build one shard's state from it.
+/// Encode `snap`, sign it, check and decode its bytes, build the shared state from it, give a
+/// shard its view, and look a key up in it.
 fn snapshot_steps(c: &mut Criterion, group: &str, snap: &Snapshot, keyring: &Arc<Keyring>) {
     let bytes = snapshot::encode(snap).unwrap();
+    let signer = warden_shared::signing::Signer32::from_seed(&[9; 32]).unwrap();
+    let signed = signer.sign(&bytes);
+    let public =
+        warden_shared::signing::PublicKey::from_file_text(&signer.public_key_file()).unwrap();
+    let custom = warden_dataplane::guard::custom::compile_all(snap).unwrap();
+    let built = SharedState::build(snap.clone(), Arc::clone(keyring), &custom).unwrap();
     println!(
-        "snapshot of {} keys and {} projects: {} bytes",
+        "snapshot of {} keys and {} projects: {} bytes; key table {} bytes",
         snap.api_keys.len(),
         snap.projects.len(),
-        bytes.len()
+        bytes.len(),
+        built.shared.api_key_bytes(),
     );
     let mut g = c.benchmark_group(group);
     g.sample_size(10);
     g.bench_function("encode", |b| {
         b.iter(|| snapshot::encode(black_box(snap)).unwrap())
     });
+    g.bench_function("check_signature", |b| {
+        b.iter(|| public.open(black_box(&signed)).unwrap().len())
+    });
     g.bench_function("validate_and_decode", |b| {
         b.iter(|| snapshot::decode(black_box(&bytes)).unwrap())
     });
-    g.bench_function("build_shard_state", |b| {
-        b.iter(|| ServingState::build(black_box(snap), Arc::clone(keyring)).unwrap())
+    // The state takes the decoded snapshot apart, so each run gets its own copy (not timed);
+    // dropping the state is timed too, as a data plane pays it (on the reaper thread).
+    g.bench_function("build_shared_state", |b| {
+        b.iter_batched(
+            || snap.clone(),
+            |s| SharedState::build(s, Arc::clone(keyring), &custom).unwrap(),
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("shard_takes_state", |b| b.iter(|| built.for_shard()));
+    let state = built.for_shard();
+    let presented = format!("wdn_{:064}", snap.api_keys.len() / 2);
+    g.bench_function("authenticate_key", |b| {
+        b.iter(|| {
+            state
+                .api_key(black_box(presented.as_bytes()))
+                .unwrap()
+                .project
+        })
     });
     g.finish();
 }

@@ -10,7 +10,7 @@ use crate::http::parse::RequestHead;
 use crate::state::{ApiKeyRef, ProjectState, ServingState};
 
 pub struct Caller<'s> {
-    pub key: &'s ApiKeyRef,
+    pub key: ApiKeyRef<'s>,
     pub project: &'s ProjectState,
 }
 
@@ -24,7 +24,7 @@ impl Caller<'_> {
             warden_shared::snapshot::Environment::Staging => "staging",
             warden_shared::snapshot::Environment::Production => "production",
         });
-        entry.api_key_id = Some(self.key.id.clone());
+        entry.api_key_id = Some(self.key.id.into());
     }
 }
 

@@ -27,7 +27,7 @@ pub fn check(config: Config) -> anyhow::Result<()> {
     }
     warden_dataplane::complexity::Scorer::new().map_err(anyhow::Error::msg)?;
     let (keyring, snapshot) = initial_snapshot(&config, false)?;
-    warden_dataplane::state::ServingState::build(&snapshot, Arc::new(keyring))
+    warden_dataplane::state::ServingState::build(snapshot, Arc::new(keyring))
         .map_err(anyhow::Error::msg)?;
     Ok(())
 }

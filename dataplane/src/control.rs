@@ -13,7 +13,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_channel::{mpsc, oneshot};
 use warden_shared::signing::PublicKey;
@@ -22,7 +22,7 @@ use warden_shared::vault::{Keyring, MasterKey};
 use zeroize::Zeroizing;
 
 use crate::shard::StateUpdate;
-use crate::state::ServingState;
+use crate::state::SharedState;
 
 mod link;
 
@@ -35,6 +35,11 @@ pub const MAX_SNAPSHOT: usize = 256 * 1024 * 1024;
 /// The most a pushed version may move past the one served: versions count changes, so a far
 /// larger jump is not one the control plane made (it would pin the data plane on that version).
 pub const MAX_VERSION_STEP: u64 = 1 << 20;
+
+/// The steps of taking a snapshot, in metric order (`warden_snapshot_apply_seconds`): checking
+/// the signature and validating and decoding the bytes; building the shared serving state (once,
+/// on this thread); every shard swapping it in.
+pub const APPLY_STEPS: [&str; 3] = ["decode", "build", "swap"];
 
 /// Why pushed snapshots were refused, in metric order (`warden_snapshot_rejected_total`).
 pub const REJECTIONS: [&str; 5] = ["signature", "version", "invalid", "keys", "origin"];
@@ -59,6 +64,8 @@ pub struct Control {
     pub rejected: [AtomicU64; REJECTIONS.len()],
     /// Provider origins this data plane's own config pins (`[providers.NAME] base_url`).
     pins: Vec<(warden_shared::catalog::Provider, String)>,
+    /// How long each step of the last snapshot taken took, in microseconds (`APPLY_STEPS`).
+    pub last_apply_us: [AtomicU64; APPLY_STEPS.len()],
 }
 
 /// What a pushed snapshot must satisfy beyond its structure: the control plane's signature, and
@@ -100,6 +107,7 @@ impl Control {
             public_key: trust.public_key,
             rejected: Default::default(),
             pins: trust.pins,
+            last_apply_us: Default::default(),
         }
     }
 
@@ -157,6 +165,7 @@ impl Control {
     }
 
     async fn apply_exclusive(&self, bytes: &[u8]) -> Result<u64, Refusal> {
+        let started = Instant::now();
         let payload = self
             .public_key
             .open(bytes)
@@ -190,12 +199,19 @@ impl Control {
         let keyring = self
             .keyring_for(&snapshot)
             .map_err(|(status, why)| self.reject(3, status, why))?;
-        let mut acks = Vec::with_capacity(self.senders.len());
+        let decoded = Instant::now();
         let custom =
             crate::guard::custom::compile_all(&snapshot).map_err(|e| self.reject(2, 422, e))?;
-        for sender in &self.senders {
-            let state = ServingState::build_with(&snapshot, Arc::clone(&keyring), &custom)
-                .map_err(|e| (422, e))?;
+        let version = snapshot.version;
+        // Once for every shard; each swaps in a pointer to it (and a scratch of its own).
+        let built =
+            SharedState::build(snapshot, Arc::clone(&keyring), &custom).map_err(|e| (422, e))?;
+        let keys = built.shared.api_key_count();
+        let states: Vec<_> = (0..self.senders.len()).map(|_| built.for_shard()).collect();
+        drop(built);
+        let ready = Instant::now();
+        let mut acks = Vec::with_capacity(self.senders.len());
+        for (sender, state) in self.senders.iter().zip(states) {
             let (swapped, ack) = oneshot::channel();
             sender
                 .unbounded_send(StateUpdate { state, swapped })
@@ -208,11 +224,26 @@ impl Control {
                 _ => return Err((503, "a shard did not take the snapshot in time".into())),
             }
         }
+        let swapped = Instant::now();
+        for (slot, took) in
+            self.last_apply_us
+                .iter()
+                .zip([decoded - started, ready - decoded, swapped - ready])
+        {
+            slot.store(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Relaxed);
+        }
         write_atomically(&self.state_dir.join(LAST_GOOD), bytes)
             .map_err(|e| (500, format!("persisting: {e}")))?;
-        self.version.store(snapshot.version, Relaxed);
-        tracing::info!(version = snapshot.version, "serving a new snapshot");
-        Ok(snapshot.version)
+        self.version.store(version, Relaxed);
+        tracing::info!(
+            version,
+            keys,
+            decode_ms = (decoded - started).as_millis(),
+            build_ms = (ready - decoded).as_millis(),
+            swap_ms = (swapped - ready).as_millis(),
+            "serving a new snapshot"
+        );
+        Ok(version)
     }
 
     /// The keyring, reloaded from the key files if the snapshot needs a key it lacks (after a

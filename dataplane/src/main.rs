@@ -139,7 +139,14 @@ fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("creating state_dir {}", config.state_dir.display()))?;
     let (keyring, snapshot) = initial_snapshot(&config, true)?;
     let keyring = Arc::new(keyring);
-    let snapshot = Arc::new(snapshot);
+    let first_version = snapshot.version;
+    // Built once for every shard (each takes a pointer to it and a scratch of its own).
+    let built = {
+        let custom =
+            warden_dataplane::guard::custom::compile_all(&snapshot).map_err(anyhow::Error::msg)?;
+        warden_dataplane::state::SharedState::build(snapshot, Arc::clone(&keyring), &custom)
+            .map_err(anyhow::Error::msg)?
+    };
 
     let load_tls = |files: &Option<warden_dataplane::tls::TlsConfig>| match files {
         Some(files) => warden_dataplane::tls::ServerTls::load(files)
@@ -172,7 +179,7 @@ fn run(config: Config) -> anyhow::Result<()> {
     )?;
     let guard = Arc::new(guard_engine(&config)?);
     let scorer = Arc::new(warden_dataplane::complexity::Scorer::new().map_err(anyhow::Error::msg)?);
-    let version = Arc::new(AtomicU64::new(snapshot.version));
+    let version = Arc::new(AtomicU64::new(first_version));
     let (senders, mut receivers): (Vec<_>, Vec<_>) = (0..shards)
         .map(|_| futures_channel::mpsc::unbounded())
         .unzip();
@@ -214,9 +221,6 @@ fn run(config: Config) -> anyhow::Result<()> {
         .unwrap_or_default()
         .into_iter();
     let mut handles = Vec::with_capacity(shards);
-    let custom = Arc::new(
-        warden_dataplane::guard::custom::compile_all(&snapshot).map_err(anyhow::Error::msg)?,
-    );
     let mut drains = Vec::with_capacity(shards);
     let cache = cache_tiers(&config, &keyring)?;
     if let Some(shared) = &config.shared_limits {
@@ -231,8 +235,7 @@ fn run(config: Config) -> anyhow::Result<()> {
             core: Some(id % cores),
             listener,
             config: Arc::clone(&config),
-            snapshot: Arc::clone(&snapshot),
-            master: Arc::clone(&keyring),
+            state: Some(built.for_shard()),
             metrics: Arc::clone(&metrics[id]),
             dns: dns.clone(),
             drain: drain_rx,
@@ -240,7 +243,6 @@ fn run(config: Config) -> anyhow::Result<()> {
             audit: producers.next(),
             guard: Arc::clone(&guard),
             scorer: Arc::clone(&scorer),
-            custom: Arc::clone(&custom),
             server_tls: server_tls.clone(),
             updates: receivers.remove(0),
             telemetry: telemetry.clone(),
@@ -257,7 +259,7 @@ fn run(config: Config) -> anyhow::Result<()> {
     }
     let admin_addr = admin::spawn(config.admin_listen, Arc::clone(&view))
         .with_context(|| format!("binding admin_listen {}", config.admin_listen))?;
-    tracing::info!(%local, admin = %admin_addr, shards, version = snapshot.version, "serving");
+    tracing::info!(%local, admin = %admin_addr, shards, version = first_version, "serving");
     if let (Some(cp), Some(control)) = (&config.control_plane, &control) {
         let id = config
             .dataplane_id

@@ -44,7 +44,8 @@ fn serve(mut spec: ShardSpec) -> Result<(), String> {
     );
     runtime.block_on(async move {
         let audit = spec.audit.take();
-        let shard = Rc::new(crate::shard::build(&spec, audit)?);
+        let state = spec.state.take().ok_or("no serving state to start with")?;
+        let shard = Rc::new(crate::shard::build(&spec, audit, state)?);
         let (_, unused) = futures_channel::mpsc::unbounded();
         let updates = std::mem::replace(&mut spec.updates, unused);
         monoio::spawn(crate::shard::apply_updates(Rc::clone(&shard), updates));

@@ -10,8 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_channel::oneshot;
-use warden_shared::snapshot::Snapshot;
-use warden_shared::vault::Keyring;
 
 use crate::config::{ms, Config};
 use crate::http::parse::Limits as HeadLimits;
@@ -80,8 +78,8 @@ pub struct ShardSpec {
     pub core: Option<usize>,
     pub listener: std::net::TcpListener,
     pub config: Arc<Config>,
-    pub snapshot: Arc<Snapshot>,
-    pub master: Arc<Keyring>,
+    /// The serving state it starts with (taken on the shard's thread).
+    pub state: Option<ServingState>,
     pub metrics: Arc<ShardMetrics>,
     pub dns: mpsc::Sender<Lookup>,
     pub drain: oneshot::Receiver<()>,
@@ -90,8 +88,6 @@ pub struct ShardSpec {
     pub audit: Option<crate::audit::producer::Producer>,
     pub guard: Arc<crate::guard::engine::Engine>,
     pub scorer: Arc<crate::complexity::Scorer>,
-    /// Each project's operator-defined patterns, compiled once for every shard.
-    pub custom: Arc<crate::guard::custom::CustomSets>,
     /// Client TLS on `listen`, shared by every shard (reloaded on SIGHUP).
     pub server_tls: Option<Arc<crate::tls::ServerTls>>,
     /// New serving states, built off the shard, to swap in between requests.
@@ -198,9 +194,9 @@ pub async fn apply_updates(
 pub fn build(
     spec: &ShardSpec,
     audit: Option<crate::audit::producer::Producer>,
+    state: ServingState,
 ) -> Result<Shard, String> {
     let config = &spec.config;
-    let state = ServingState::build_with(&spec.snapshot, Arc::clone(&spec.master), &spec.custom)?;
     let upstream = &config.upstream;
     let mut prefix = [0u8; 8];
     getrandom::fill(&mut prefix).map_err(|e| format!("random source: {e}"))?;

@@ -1,8 +1,16 @@
-//! The serving state a shard answers from: a snapshot turned into lookup tables.
+//! The serving state shards answer from: a snapshot turned into lookup tables.
 //!
-//! Built off the hot path (at start, and later when a new snapshot arrives), held by each shard
-//! in an `Rc`; a request keeps the state it started with. Lookups are hash-map hits; the
-//! `/v1/models` body of each project is rendered here once, not per request.
+//! Built once per snapshot, off the shards (at start, and on the control link's thread when a
+//! new snapshot arrives), as one `SharedState` that every shard reads through an `Arc`; a shard
+//! takes a new one by swapping a pointer (`ServingState`: the shared state and the shard's own
+//! Hyperscan scratch, held in an `Rc`), so nothing is rebuilt per shard. A request keeps the
+//! state it started with. When the last holder of an old state lets go, its tables are freed on
+//! a reaper thread, not on the shard that happened to hold it last (a million keys' worth of
+//! frees would stall that shard's requests). Lookups are hash or bucket hits; each distinct
+//! `/v1/models` body is rendered once per snapshot, not per request or per project.
+
+mod keys;
+mod reaper;
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -18,10 +26,12 @@ use warden_shared::vault::Keyring;
 use crate::guard::custom::{compile_all, CustomScan, CustomSet, CustomSets, ScratchOwner};
 use crate::http::respond::json_string;
 use crate::upstream::origin::Origin;
+pub use keys::{ApiKeyRef, KeyTable};
 
-pub struct ServingState {
+/// What one snapshot serves, shared by every shard.
+pub struct SharedState {
     pub version: u64,
-    api_keys: HashMap<[u8; 32], ApiKeyRef>,
+    api_keys: KeyTable,
     /// The secret the snapshot's API-key digests are keyed with (sealed in the snapshot under a
     /// master key); `None`: plain SHA-256 digests.
     api_key_secret: Option<warden_shared::ApiKeyDigester>,
@@ -33,13 +43,44 @@ pub struct ServingState {
     pub origins: Vec<Origin>,
     /// Opens sealed provider keys for one request at a time.
     pub master: Arc<Keyring>,
-    /// Scratch space for every project's custom-pattern database (this shard's own).
-    custom_scratch: Option<hyperscan::Scratch>,
     /// What usage costs (for spend limits).
     pub billing: BillingRates,
     /// The operator's pooled keys (sealed), in priority order, with their labels.
     pub pooled_keys: Vec<ProviderKey>,
     pub pooled_labels: Vec<(Arc<str>, Arc<str>)>,
+}
+
+/// A shard's view: the shared state and the shard's own scratch for the projects' custom
+/// patterns. Reads of the shared state go through `Deref`.
+pub struct ServingState {
+    shared: Arc<SharedState>,
+    custom_scratch: Option<hyperscan::Scratch>,
+}
+
+/// A shared state ready to hand to shards, with a scratch that fits every custom pattern set
+/// (each shard takes a clone).
+pub struct Built {
+    pub shared: Arc<SharedState>,
+    scratch: Option<hyperscan::Scratch>,
+}
+
+impl Built {
+    /// One shard's serving state: a clone of the shared pointer and of the scratch.
+    /// (`hs_clone_scratch` fails only where an allocation does, which aborts anyway.)
+    pub fn for_shard(&self) -> ServingState {
+        ServingState {
+            shared: Arc::clone(&self.shared),
+            custom_scratch: self.scratch.clone(),
+        }
+    }
+}
+
+impl std::ops::Deref for ServingState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.shared
+    }
 }
 
 /// Whose key served a request.
@@ -69,12 +110,6 @@ pub struct KeyRef<'s> {
     pub source: KeySource,
 }
 
-pub struct ApiKeyRef {
-    /// Safe to log and audit.
-    pub id: Arc<str>,
-    pub project: usize,
-}
-
 pub struct ProjectState {
     pub id: Arc<str>,
     pub tenant: Arc<str>,
@@ -93,8 +128,9 @@ pub struct ProjectState {
     pub counters: Arc<crate::limits::Counters>,
     /// The operator's own detectors, compiled.
     pub custom: Option<Arc<CustomSet>>,
-    /// The `/v1/models` answer for keys of this project.
-    pub models_json: Vec<u8>,
+    /// The `/v1/models` answer for keys of this project (shared by every project that can
+    /// reach the same providers).
+    pub models_json: Arc<[u8]>,
 }
 
 pub struct RouteTarget {
@@ -114,23 +150,39 @@ impl ScratchOwner for ServingState {
 }
 
 impl ServingState {
-    /// Build, compiling the projects' custom patterns here (a test or a single shard).
-    pub fn build(snapshot: &Snapshot, master: Arc<Keyring>) -> Result<ServingState, String> {
-        ServingState::build_with(snapshot, master, &compile_all(snapshot)?)
+    /// One shard's state built here, compiling the projects' custom patterns too (tests and
+    /// `check --config`).
+    pub fn build(snapshot: Snapshot, master: Arc<Keyring>) -> Result<ServingState, String> {
+        let custom = compile_all(&snapshot)?;
+        Ok(SharedState::build(snapshot, master, &custom)?.for_shard())
     }
 
-    /// Build with the custom patterns already compiled (`custom` follows `snapshot.projects`).
-    pub fn build_with(
-        snapshot: &Snapshot,
+    /// The project's operator-defined patterns with this shard's scratch for them, for one
+    /// request (`None`: the project has none).
+    pub fn custom_scan(self: &Rc<Self>, project: &ProjectState) -> Option<CustomScan> {
+        let set = project.custom.as_ref()?;
+        Some(CustomScan::new(
+            Arc::clone(set),
+            Rc::clone(self) as Rc<dyn ScratchOwner>,
+        ))
+    }
+}
+
+impl SharedState {
+    /// Build from a validated snapshot, with its projects' custom patterns already compiled
+    /// (`custom` follows `snapshot.projects`). Takes the snapshot apart rather than copying it.
+    pub fn build(
+        snapshot: Snapshot,
         master: Arc<Keyring>,
         custom: &CustomSets,
-    ) -> Result<ServingState, String> {
+    ) -> Result<Built, String> {
+        reaper::start();
         if custom.len() != snapshot.projects.len() {
             return Err("custom pattern sets do not match the snapshot's projects".into());
         }
-        let mut custom_scratch = None;
+        let mut scratch = None;
         for set in custom.iter().flatten() {
-            set.fit_scratch(&mut custom_scratch)?;
+            set.fit_scratch(&mut scratch)?;
         }
         let mut origins = Vec::with_capacity(Provider::ALL.len());
         for p in Provider::ALL {
@@ -155,9 +207,17 @@ impl ServingState {
                 (m.alias.as_str().into(), target)
             })
             .collect();
-        let mut projects = Vec::with_capacity(snapshot.projects.len());
-        let mut pooled_keys = snapshot.pooled_keys.clone();
+        let api_key_secret = match &snapshot.api_key_digest_secret {
+            Some(sealed) => Some(digest_secret(&master, sealed)?),
+            None => None,
+        };
+        let mut pooled_keys = snapshot.pooled_keys;
         pooled_keys.sort_by_key(|k| k.priority);
+        let pooled = providers_of(&pooled_keys);
+        let mut models_by_alias: Vec<&RouteTarget> = models.values().collect();
+        models_by_alias.sort_by(|a, b| a.alias.cmp(&b.alias));
+        // One body per set of reachable providers (at most 32), not one per project.
+        let mut bodies: HashMap<u8, Arc<[u8]>> = HashMap::new();
         // Looked up per project: a scan of the tenants per project was quadratic (2.9 s of a
         // shard's build at 100 000 projects and 10 000 tenants).
         let developers: std::collections::HashSet<&str> = snapshot
@@ -166,91 +226,85 @@ impl ServingState {
             .filter(|t| t.plan == Plan::Developer)
             .map(|t| t.id.as_str())
             .collect();
-        for (p, set) in snapshot.projects.iter().zip(custom) {
-            let developer = developers.contains(p.tenant.as_str());
-            let routing = if developer {
+        let mut projects = Vec::with_capacity(snapshot.projects.len());
+        for (p, set) in snapshot.projects.into_iter().zip(custom) {
+            let routing = if developers.contains(p.tenant.as_str()) {
                 Routing {
                     key_mode: KeyMode::PooledOnly,
                     providers: Vec::new(),
                 }
             } else {
-                p.routing.clone()
+                p.routing
             };
-            let mut aliases: Vec<&RouteTarget> = models
-                .values()
-                .filter(|m| {
-                    let mode = routing.mode(m.provider);
-                    let own = mode != KeyMode::PooledOnly
-                        && p.provider_keys.iter().any(|k| k.provider == m.provider);
-                    let pooled = mode != KeyMode::ByokOnly
-                        && pooled_keys.iter().any(|k| k.provider == m.provider);
-                    own || pooled
-                })
-                .collect();
-            aliases.sort_by(|a, b| a.alias.cmp(&b.alias));
+            let own = providers_of(&p.provider_keys);
+            let reach = Provider::ALL.iter().fold(0u8, |mask, &provider| {
+                let bit = 1u8 << provider.index();
+                let mode = routing.mode(provider);
+                let by_own = mode != KeyMode::PooledOnly && own & bit != 0;
+                let by_pool = mode != KeyMode::ByokOnly && pooled & bit != 0;
+                if by_own || by_pool {
+                    mask | bit
+                } else {
+                    mask
+                }
+            });
+            let models_json = Arc::clone(bodies.entry(reach).or_insert_with(|| {
+                let reachable: Vec<&RouteTarget> = models_by_alias
+                    .iter()
+                    .copied()
+                    .filter(|m| reach & (1 << m.provider.index()) != 0)
+                    .collect();
+                models_json(&reachable).into()
+            }));
+            let id: Arc<str> = p.id.as_str().into();
             projects.push(ProjectState {
-                id: p.id.as_str().into(),
+                counters: crate::limits::counters(&id, snapshot.version, &p.limits),
+                id,
                 tenant: p.tenant.as_str().into(),
                 environment: p.environment,
-                provider_keys: p.provider_keys.clone(),
                 key_labels: p
                     .provider_keys
                     .iter()
                     .map(|k| (k.id.as_str().into(), k.fingerprint.as_str().into()))
                     .collect(),
+                provider_keys: p.provider_keys,
                 guardrails: p.guardrails,
                 routing,
-                limits: p.limits.clone(),
+                limits: p.limits,
                 cache: p.cache,
-                counters: crate::limits::counters(
-                    &Arc::from(p.id.as_str()),
-                    snapshot.version,
-                    &p.limits,
-                ),
                 custom: set.clone(),
-                models_json: models_json(&aliases),
+                models_json,
             });
         }
-        let project_index: HashMap<&str, usize> = projects
+        let project_index: HashMap<&str, u32> = projects
             .iter()
-            .enumerate()
-            .map(|(i, p)| (&*p.id, i))
+            .zip(0u32..)
+            .map(|(p, i)| (&*p.id, i))
             .collect();
-        let api_key_secret = match &snapshot.api_key_digest_secret {
-            Some(sealed) => {
-                let digester = master
-                    .open_secret(warden_shared::API_KEY_DIGEST_LABEL, sealed)
-                    .ok()
-                    .and_then(|s| {
-                        <&[u8; 32]>::try_from(s.as_slice())
-                            .ok()
-                            .map(warden_shared::ApiKeyDigester::new)
-                    })
-                    .ok_or_else(|| {
-                        format!(
-                            "the API-key digest secret does not open under master key {} (missing from this data plane, or the wrong key)",
-                            sealed.master_key_id
-                        )
-                    })?;
-                Some(digester)
-            }
-            None => None,
-        };
-        let mut api_keys = HashMap::with_capacity(snapshot.api_keys.len());
+        // Keys come grouped by project from the control plane: one lookup per run of them.
+        let mut last: Option<(&str, u32)> = None;
+        let mut keys = Vec::with_capacity(snapshot.api_keys.len());
         for k in &snapshot.api_keys {
-            let project = project_index
-                .get(k.project.as_str())
-                .copied()
-                .ok_or_else(|| format!("api key {} names unknown project {}", k.id, k.project))?;
-            api_keys.insert(
-                k.hash,
-                ApiKeyRef {
-                    id: k.id.as_str().into(),
-                    project,
-                },
-            );
+            let project = match last {
+                Some((name, i)) if name == k.project => i,
+                _ => {
+                    let i = project_index
+                        .get(k.project.as_str())
+                        .copied()
+                        .ok_or_else(|| {
+                            format!("api key {} names unknown project {}", k.id, k.project)
+                        })?;
+                    last = Some((k.project.as_str(), i));
+                    i
+                }
+            };
+            keys.push((k.hash, k.id.as_str(), project));
         }
-        Ok(ServingState {
+        let api_keys = KeyTable::build(keys.into_iter())?;
+        drop(project_index);
+        // The decoded entries (two strings each) are freed off the apply's critical path.
+        reaper::free(snapshot.api_keys);
+        let shared = SharedState {
             version: snapshot.version,
             api_keys,
             api_key_secret,
@@ -258,19 +312,32 @@ impl ServingState {
             models,
             origins,
             master,
-            custom_scratch,
             groups: snapshot
                 .route_groups
                 .iter()
                 .map(|g| (g.name.as_str().into(), g.tiers().map(Into::into)))
                 .collect(),
-            billing: snapshot.billing.clone(),
+            billing: snapshot.billing,
             pooled_labels: pooled_keys
                 .iter()
                 .map(|k| (k.id.as_str().into(), k.fingerprint.as_str().into()))
                 .collect(),
             pooled_keys,
+        };
+        Ok(Built {
+            shared: Arc::new(shared),
+            scratch,
         })
+    }
+
+    /// How many Warden keys this state authenticates.
+    pub fn api_key_count(&self) -> usize {
+        self.api_keys.len()
+    }
+
+    /// The heap bytes of the Warden-key table.
+    pub fn api_key_bytes(&self) -> usize {
+        self.api_keys.heap_bytes()
     }
 
     /// The keys that may serve `project`'s requests to `provider`, in the order to try them:
@@ -307,23 +374,13 @@ impl ServingState {
     }
 
     /// The key a presented Warden key names, if any: looked up by its digest.
-    pub fn api_key(&self, presented: &[u8]) -> Option<&ApiKeyRef> {
+    pub fn api_key(&self, presented: &[u8]) -> Option<ApiKeyRef<'_>> {
         let hash = warden_shared::api_key_hash(presented);
         let digest = match &self.api_key_secret {
             Some(digester) => digester.digest(&hash),
             None => hash,
         };
         self.api_keys.get(&digest)
-    }
-
-    /// The project's operator-defined patterns with this shard's scratch for them, for one
-    /// request (`None`: the project has none).
-    pub fn custom_scan(self: &Rc<Self>, project: &ProjectState) -> Option<CustomScan> {
-        let set = project.custom.as_ref()?;
-        Some(CustomScan::new(
-            Arc::clone(set),
-            Rc::clone(self) as Rc<dyn ScratchOwner>,
-        ))
     }
 
     pub fn route(&self, alias: &str) -> Option<&RouteTarget> {
@@ -372,6 +429,42 @@ impl ServingState {
     }
 }
 
+/// Which providers `keys` reach, one bit per `Provider::index`.
+fn providers_of(keys: &[ProviderKey]) -> u8 {
+    keys.iter()
+        .fold(0, |mask, k| mask | 1 << k.provider.index())
+}
+
+/// The API-key digest secret, opened under the data plane's master key.
+fn digest_secret(
+    master: &Keyring,
+    sealed: &warden_shared::vault::SealedKey,
+) -> Result<warden_shared::ApiKeyDigester, String> {
+    master
+        .open_secret(warden_shared::API_KEY_DIGEST_LABEL, sealed)
+        .ok()
+        .and_then(|s| {
+            <&[u8; 32]>::try_from(s.as_slice())
+                .ok()
+                .map(warden_shared::ApiKeyDigester::new)
+        })
+        .ok_or_else(|| {
+            format!(
+                "the API-key digest secret does not open under master key {} (missing from this data plane, or the wrong key)",
+                sealed.master_key_id
+            )
+        })
+}
+
+impl Drop for SharedState {
+    fn drop(&mut self) {
+        reaper::free((
+            std::mem::take(&mut self.projects),
+            std::mem::take(&mut self.api_keys),
+        ));
+    }
+}
+
 fn models_json(aliases: &[&RouteTarget]) -> Vec<u8> {
     let mut out = b"{\"object\":\"list\",\"data\":[".to_vec();
     for (i, m) in aliases.iter().enumerate() {
@@ -389,87 +482,4 @@ fn models_json(aliases: &[&RouteTarget]) -> Vec<u8> {
 }
 
 #[cfg(test)]
-pub mod tests {
-    use super::*;
-    use warden_shared::snapshot::{CustomPattern, Project};
-    use warden_shared::vault::MasterKey;
-
-    /// A serving state with one project, `p`, that has `patterns` as its custom patterns.
-    pub fn state_with_custom(patterns: Vec<CustomPattern>) -> ServingState {
-        build_with_custom(patterns).unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    fn build_with_custom(patterns: Vec<CustomPattern>) -> Result<ServingState, String> {
-        let key = MasterKey::generate(1).unwrap_or_else(|e| panic!("{e}"));
-        ServingState::build(&snapshot(patterns), Arc::new(Keyring::new(vec![key])))
-    }
-
-    fn snapshot(patterns: Vec<CustomPattern>) -> Snapshot {
-        Snapshot {
-            version: 1,
-            providers: Vec::new(),
-            models: Vec::new(),
-            tenants: Vec::new(),
-            projects: vec![Project {
-                id: "p".into(),
-                tenant: "t".into(),
-                environment: Environment::Production,
-                provider_keys: Vec::new(),
-                guardrails: GuardrailPolicy::default(),
-                custom_patterns: patterns,
-                routing: Default::default(),
-                limits: Default::default(),
-                cache: Default::default(),
-            }],
-            api_keys: Vec::new(),
-            api_key_digest_secret: None,
-            pooled_keys: Vec::new(),
-            billing: Default::default(),
-            route_groups: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn keys_authenticate_under_the_sealed_digest_secret_and_only_with_its_master_key() {
-        let master = MasterKey::from_bytes(5, &[5; 32]).unwrap_or_else(|e| panic!("{e}"));
-        let secret = [42u8; 32];
-        let key = b"wdn_0123456789abcdef0123456789abcdef";
-        let mut s = snapshot(Vec::new());
-        s.api_keys.push(warden_shared::snapshot::ApiKeyEntry {
-            id: "key_1".into(),
-            hash: warden_shared::api_key_digest(&secret, &warden_shared::api_key_hash(key)),
-            project: "p".into(),
-        });
-        s.api_key_digest_secret = Some(
-            master
-                .seal_secret(warden_shared::API_KEY_DIGEST_LABEL, &secret)
-                .unwrap_or_else(|e| panic!("{e}")),
-        );
-        let state = ServingState::build(&s, Arc::new(Keyring::new(vec![master])))
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert!(state.api_key(key).is_some());
-        assert!(state
-            .api_key(b"wdn_0123456789abcdef0123456789abcdeX")
-            .is_none());
-        let other = MasterKey::from_bytes(5, &[6; 32]).unwrap_or_else(|e| panic!("{e}"));
-        match ServingState::build(&s, Arc::new(Keyring::new(vec![other]))) {
-            Ok(_) => panic!("a digest secret sealed under another master key was accepted"),
-            Err(e) => assert!(e.contains("does not open under master key 5"), "{e}"),
-        }
-    }
-
-    #[test]
-    fn a_snapshot_with_a_bad_pattern_is_refused() {
-        let refused = build_with_custom(vec![CustomPattern {
-            id: "bad".into(),
-            pattern: "(unclosed".into(),
-            caseless: false,
-            action: warden_shared::snapshot::GuardAction::Block,
-            response_action: warden_shared::snapshot::GuardAction::Off,
-        }]);
-        match refused {
-            Ok(_) => panic!("a pattern Hyperscan cannot build was accepted"),
-            Err(e) => assert!(e.starts_with("project p: custom pattern bad:"), "{e}"),
-        }
-    }
-}
+pub mod tests;

@@ -672,6 +672,18 @@ impl ControlPlane {
         self.dir.0.join("data")
     }
 
+    /// Where this control plane's store is, as scripts/fill_store.py takes it: `--postgres URL`
+    /// or `--sqlite FILE`.
+    pub fn store_args(&self) -> [String; 2] {
+        match std::fs::read_to_string(self.dir.0.join(POSTGRES_DATABASE)) {
+            Ok(name) => ["--postgres".into(), postgres_url(name.trim())],
+            Err(_) => [
+                "--sqlite".into(),
+                self.data_dir().join("warden.db").display().to_string(),
+            ],
+        }
+    }
+
     /// Run one SQL statement on this control plane's store (see `store_sql`).
     pub fn sql(&self, statement: &str) -> Vec<String> {
         store_sql(&self.dir, statement)

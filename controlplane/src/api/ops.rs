@@ -35,6 +35,14 @@ pub async fn metrics(State(app): State<Arc<App>>) -> ([(&'static str, &'static s
     let _ = writeln!(out, "# HELP warden_cp_snapshot_version The newest published snapshot.\n# TYPE warden_cp_snapshot_version gauge\nwarden_cp_snapshot_version {version}");
     let _ = writeln!(out, "# HELP warden_cp_leader Whether this control plane leads its cluster (builds and pushes snapshots).\n# TYPE warden_cp_leader gauge\nwarden_cp_leader {}", u8::from(app.leading()));
     let _ = writeln!(out, "# HELP warden_cp_snapshot_bytes Its size.\n# TYPE warden_cp_snapshot_bytes gauge\nwarden_cp_snapshot_bytes {}", latest.bytes.len());
+    let _ = writeln!(out, "# HELP warden_cp_snapshot_build_seconds How long building the newest snapshot took, by step (store: reading the store and assembling it; encode; sign).\n# TYPE warden_cp_snapshot_build_seconds gauge");
+    for (step, us) in crate::app::BUILD_STEPS.iter().zip(latest.took_us) {
+        let _ = writeln!(
+            out,
+            "warden_cp_snapshot_build_seconds{{step=\"{step}\"}} {}",
+            us as f64 / 1e6
+        );
+    }
     let _ = writeln!(out, "# HELP warden_cp_pushes_total Snapshot pushes to data planes, by outcome.\n# TYPE warden_cp_pushes_total counter");
     for (i, outcome) in ["acked", "failed", "timeout"].iter().enumerate() {
         let _ = writeln!(

@@ -1,0 +1,144 @@
+//! Serving-state tests: key digests, custom patterns, the shared layout.
+
+use super::*;
+use warden_shared::snapshot::{CustomPattern, Project};
+use warden_shared::vault::MasterKey;
+
+/// A serving state with one project, `p`, that has `patterns` as its custom patterns.
+pub fn state_with_custom(patterns: Vec<CustomPattern>) -> ServingState {
+    build_with_custom(patterns).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn build_with_custom(patterns: Vec<CustomPattern>) -> Result<ServingState, String> {
+    let key = MasterKey::generate(1).unwrap_or_else(|e| panic!("{e}"));
+    ServingState::build(snapshot(patterns), Arc::new(Keyring::new(vec![key])))
+}
+
+fn snapshot(patterns: Vec<CustomPattern>) -> Snapshot {
+    Snapshot {
+        version: 1,
+        providers: Vec::new(),
+        models: Vec::new(),
+        tenants: Vec::new(),
+        projects: vec![Project {
+            id: "p".into(),
+            tenant: "t".into(),
+            environment: Environment::Production,
+            provider_keys: Vec::new(),
+            guardrails: GuardrailPolicy::default(),
+            custom_patterns: patterns,
+            routing: Default::default(),
+            limits: Default::default(),
+            cache: Default::default(),
+        }],
+        api_keys: Vec::new(),
+        api_key_digest_secret: None,
+        pooled_keys: Vec::new(),
+        billing: Default::default(),
+        route_groups: Vec::new(),
+    }
+}
+
+#[test]
+fn keys_authenticate_under_the_sealed_digest_secret_and_only_with_its_master_key() {
+    let master = MasterKey::from_bytes(5, &[5; 32]).unwrap_or_else(|e| panic!("{e}"));
+    let secret = [42u8; 32];
+    let key = b"wdn_0123456789abcdef0123456789abcdef";
+    let mut s = snapshot(Vec::new());
+    s.api_keys.push(warden_shared::snapshot::ApiKeyEntry {
+        id: "key_1".into(),
+        hash: warden_shared::api_key_digest(&secret, &warden_shared::api_key_hash(key)),
+        project: "p".into(),
+    });
+    s.api_key_digest_secret = Some(
+        master
+            .seal_secret(warden_shared::API_KEY_DIGEST_LABEL, &secret)
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    let state = ServingState::build(s.clone(), Arc::new(Keyring::new(vec![master])))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(state.api_key(key).is_some());
+    assert!(state
+        .api_key(b"wdn_0123456789abcdef0123456789abcdeX")
+        .is_none());
+    let other = MasterKey::from_bytes(5, &[6; 32]).unwrap_or_else(|e| panic!("{e}"));
+    match ServingState::build(s, Arc::new(Keyring::new(vec![other]))) {
+        Ok(_) => panic!("a digest secret sealed under another master key was accepted"),
+        Err(e) => assert!(e.contains("does not open under master key 5"), "{e}"),
+    }
+}
+
+#[test]
+fn a_snapshot_with_a_bad_pattern_is_refused() {
+    let refused = build_with_custom(vec![CustomPattern {
+        id: "bad".into(),
+        pattern: "(unclosed".into(),
+        caseless: false,
+        action: warden_shared::snapshot::GuardAction::Block,
+        response_action: warden_shared::snapshot::GuardAction::Off,
+    }]);
+    match refused {
+        Ok(_) => panic!("a pattern Hyperscan cannot build was accepted"),
+        Err(e) => assert!(e.starts_with("project p: custom pattern bad:"), "{e}"),
+    }
+}
+
+/// `n` projects with no keys of their own and `keys` Warden keys dealt round-robin over them (so
+/// no two keys in a row share a project), plain SHA-256 digests.
+fn spread(n: usize, keys: usize) -> Snapshot {
+    let mut s = snapshot(Vec::new());
+    let template = s.projects[0].clone();
+    s.projects = (0..n)
+        .map(|i| Project {
+            id: format!("p{i}"),
+            ..template.clone()
+        })
+        .collect();
+    s.api_keys = (0..keys)
+        .map(|k| warden_shared::snapshot::ApiKeyEntry {
+            id: format!("key_{k}"),
+            hash: warden_shared::api_key_hash(format!("wdn_{k}").as_bytes()),
+            project: format!("p{}", k % n),
+        })
+        .collect();
+    s
+}
+
+#[test]
+fn every_shard_reads_one_shared_state_and_each_key_finds_its_own_project() {
+    let key = MasterKey::generate(1).unwrap_or_else(|e| panic!("{e}"));
+    let s = spread(7, 500);
+    let custom = compile_all(&s).unwrap_or_else(|e| panic!("{e}"));
+    let built = SharedState::build(s, Arc::new(Keyring::new(vec![key])), &custom)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let (a, b) = (built.for_shard(), built.for_shard());
+    assert!(std::ptr::eq(
+        &*a as *const SharedState,
+        &*b as *const SharedState
+    ));
+    assert_eq!(a.api_key_count(), 500);
+    for k in 0..500 {
+        let found = a
+            .api_key(format!("wdn_{k}").as_bytes())
+            .unwrap_or_else(|| panic!("key {k} not found"));
+        assert_eq!(found.id, format!("key_{k}"));
+        assert_eq!(&*a.projects[found.project].id, format!("p{}", k % 7));
+    }
+    assert!(a.api_key(b"wdn_500").is_none());
+    // Projects that reach the same providers share one rendered /v1/models body.
+    assert!(Arc::ptr_eq(
+        &a.projects[0].models_json,
+        &a.projects[6].models_json
+    ));
+}
+
+#[test]
+fn a_key_naming_an_unknown_project_is_refused() {
+    let key = MasterKey::generate(1).unwrap_or_else(|e| panic!("{e}"));
+    let mut s = spread(3, 10);
+    s.api_keys[4].project = "p9".into();
+    match ServingState::build(s, Arc::new(Keyring::new(vec![key]))) {
+        Ok(_) => panic!("a key of an unknown project was accepted"),
+        Err(e) => assert_eq!(e, "api key key_4 names unknown project p9"),
+    }
+}

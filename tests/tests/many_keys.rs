@@ -1,0 +1,141 @@
+//! A snapshot at scale, taken under load: the control plane's store filled in bulk with
+//! `WARDEN_SCALE_KEYS` Warden keys (default 20 000; 1 000 000 for issue #18's figures, with release
+//! binaries: see docs/scale-out.md) and a tenth as many projects, each with a provider key; every
+//! change then publishes a snapshot of all of them, and the data plane takes each one while
+//! requests keep flowing. No request fails, the new key of each change is served, and a key from
+//! the bulk authenticates. The timings are printed for the record, never asserted.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use warden_tests::http::{call, post_json};
+use warden_tests::{chat_body, eventually, ControlPlane, Driver, Gateway, Mock};
+
+fn answers(gw: &Gateway, key: &str) -> u16 {
+    post_json(
+        gw.addr,
+        "/v1/chat/completions",
+        key,
+        &chat_body("gpt-4o", "hello", false),
+    )
+    .status
+}
+
+fn new_key(cp: &ControlPlane, project: &str) -> String {
+    let r = cp.admin(
+        "POST",
+        &format!("/admin/v1/projects/{project}/api-keys"),
+        Some(&json!({"name": "app"})),
+    );
+    assert_eq!(r.status, 201, "{}", r.text());
+    r.json()["key"].as_str().unwrap().to_owned()
+}
+
+/// The lines of a Prometheus text page whose metric name starts with `prefix`.
+fn lines(page: &str, prefix: &str) -> String {
+    page.lines()
+        .filter(|l| l.starts_with(prefix))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[test]
+fn a_large_snapshot_is_taken_under_load_without_a_failed_request() {
+    let keys: usize = std::env::var("WARDEN_SCALE_KEYS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let mock = Mock::start(&[]);
+    let cp = ControlPlane::start(mock.addr);
+    let (project, key) = cp.project_with_keys("sk-scale-own-1234");
+    let gw = Gateway::start(Driver::IoUring, &cp.dataplane_config(2));
+    assert!(
+        eventually(Duration::from_secs(10), || answers(&gw, &key) == 200).is_some(),
+        "the first snapshot is served"
+    );
+
+    let fill = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../scripts/fill_store.py"
+        ))
+        .arg("--data-dir")
+        .arg(cp.data_dir())
+        .args(cp.store_args())
+        .args(["--keys", &keys.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        fill.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fill.stderr)
+    );
+
+    let stop = AtomicBool::new(false);
+    let (sent, failed) = (AtomicU64::new(0), AtomicU64::new(0));
+    let statuses = Mutex::new(Vec::new());
+    let slowest = AtomicU64::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            let (stop, sent, failed, statuses, slowest, key, gw) =
+                (&stop, &sent, &failed, &statuses, &slowest, &key, &gw);
+            s.spawn(move || {
+                while !stop.load(Relaxed) {
+                    let started = Instant::now();
+                    let status = answers(gw, key);
+                    slowest.fetch_max(started.elapsed().as_micros() as u64, Relaxed);
+                    sent.fetch_add(1, Relaxed);
+                    if status != 200 {
+                        failed.fetch_add(1, Relaxed);
+                        statuses.lock().unwrap().push(status);
+                    }
+                }
+            });
+        }
+        // Each change publishes every key; the data plane takes each snapshot under the load.
+        for round in 0..3 {
+            let changed = Instant::now();
+            let fresh = new_key(&cp, &project);
+            let served = eventually(Duration::from_secs(120), || answers(&gw, &fresh) == 200);
+            assert!(served.is_some(), "round {round}: the new key is served");
+            eprintln!(
+                "{keys} keys, round {round}: a new key served {:?} after it was made; control plane: {}; data plane: {}",
+                changed.elapsed(),
+                lines(&warden_tests::http::get(cp.addr, "/metrics").text(), "warden_cp_snapshot_b"),
+                lines(&gw.metrics(), "warden_snapshot_apply_seconds{"),
+            );
+        }
+        stop.store(true, Relaxed);
+    });
+    let (sent, failed) = (sent.load(Relaxed), failed.load(Relaxed));
+    eprintln!(
+        "{sent} requests during the swaps, slowest {} ms",
+        slowest.load(Relaxed) / 1000
+    );
+    assert!(sent > 0);
+    assert_eq!(
+        failed,
+        0,
+        "statuses of failed requests: {:?}",
+        statuses.lock().unwrap()
+    );
+
+    // Any key of the bulk authenticates; one that was never made does not.
+    let bulk = format!("wdn_bulk_{:07}", keys / 2);
+    let r = call(gw.addr, "GET", "/v1/models", &bulk, None);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.json()["data"].as_array().is_some_and(|d| !d.is_empty()));
+    let r = call(
+        gw.addr,
+        "GET",
+        "/v1/models",
+        &format!("wdn_bulk_{keys:07}"),
+        None,
+    );
+    assert_eq!(r.status, 401, "{}", r.text());
+}
