@@ -12,7 +12,9 @@ open for the bulk projects, so send traffic through the project the admin API ma
     python3 scripts/fill_store.py --data-dir DIR --sqlite DIR/warden.db --keys 1000000
     python3 scripts/fill_store.py --data-dir DIR --postgres URL --keys 1000000   (needs psql)
 
-The control plane may be running (SQLite waits for its lock; PostgreSQL copies in one
+The rows are stamped as the control plane's own writes are (one new `meta.row_seq`, taken in
+the rows' transaction under the store's write lock), so a running control plane's next build
+reads them. The control plane may be running (SQLite waits for its lock; PostgreSQL copies in one
 transaction); make any change through the admin API afterwards so that it publishes.
 """
 
@@ -28,7 +30,14 @@ import tempfile
 import time
 
 
+BUMP = "INSERT INTO meta (name, value) VALUES ('row_seq', 1) ON CONFLICT (name) DO UPDATE SET value = meta.value + 1 RETURNING value"
+TABLES = ("tenants", "projects", "provider_keys", "api_keys")
+# The store's write lock on PostgreSQL (controlplane/src/store.rs, WRITE_LOCK).
+WRITE_LOCK = 0x5752444E00000001
+
+
 def rows(args, secret, sealed):
+    """Each table's rows, without their stamp (the `seq` column, set by the caller)."""
     now = int(time.time())
     projects = args.projects or max(1, args.keys // 10)
     tenants = [(f"ten_bulk_{t:06d}", f"bulk tenant {t}", "team", now) for t in range((projects + 9) // 10)]
@@ -72,9 +81,13 @@ def fill_sqlite(args, secret):
     db = sqlite3.connect(args.sqlite, timeout=60)
     sealed = sealed_template_sqlite(db)
     with db:
+        # The rows' stamp, taken first in their transaction (the write lock is held from here):
+        # the control plane's leader reads rows by stamp (controlplane/src/store/rows.rs).
+        (seq,) = db.execute(BUMP).fetchone()
         for table, columns, values in rows(args, secret, sealed):
             marks = ", ".join("?" for _ in columns.split(","))
-            db.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", values)
+            stamped = (row + (seq,) for row in values)
+            db.executemany(f"INSERT INTO {table} ({columns}, seq) VALUES ({marks}, ?)", stamped)
     db.close()
 
 
@@ -91,12 +104,15 @@ def fill_postgres(args, secret):
         sys.exit("the store has no provider key to copy the sealed form of: add one through the admin API first")
     master_key_id, nonce, ciphertext = line.split("|")
     with tempfile.TemporaryDirectory() as tmp:
-        script = ["BEGIN;"]
+        # The stamp is taken under the store's write lock in the same transaction as the rows.
+        script = ["BEGIN;", f"SELECT pg_advisory_xact_lock({WRITE_LOCK});", BUMP + " \\gset"]
         for table, columns, values in rows(args, secret, (int(master_key_id), nonce, ciphertext)):
             path = os.path.join(tmp, f"{table}.csv")
             with open(path, "w", newline="") as f:
                 csv.writer(f).writerows(values)
             script.append(f"\\copy {table} ({columns}) FROM '{path}' WITH (FORMAT csv)")
+        for table in TABLES:
+            script.append(f"UPDATE {table} SET seq = :value WHERE seq = 0;")
         script.append("COMMIT;")
         with open(os.path.join(tmp, "fill.sql"), "w") as f:
             f.write("\n".join(script) + "\n")

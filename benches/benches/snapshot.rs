@@ -92,7 +92,7 @@ fn snapshot_of(master: &MasterKey, projects: usize, keys: usize) -> Snapshot {
     }
 }
 
-/// Encode `snap`, sign it, check and decode its bytes, build the shared state from it, give a
+/// Encode `snap`, sign it, check and decode its bytes (as a data plane does), build the shared state from it, give a
 /// shard its view, and look a key up in it.
 fn snapshot_steps(c: &mut Criterion, group: &str, snap: &Snapshot, keyring: &Arc<Keyring>) {
     let bytes = snapshot::encode(snap).unwrap();
@@ -117,15 +117,18 @@ fn snapshot_steps(c: &mut Criterion, group: &str, snap: &Snapshot, keyring: &Arc
     g.bench_function("check_signature", |b| {
         b.iter(|| public.open(black_box(&signed)).unwrap().len())
     });
+    // What a data plane does with pushed bytes (after the signature): validate them, decode all
+    // but the keys, make the key table from the archived keys; then build the serving state.
     g.bench_function("validate_and_decode", |b| {
-        b.iter(|| snapshot::decode(black_box(&bytes)).unwrap())
+        b.iter(|| warden_dataplane::state::decode(black_box(&bytes)).unwrap())
     });
-    // The state takes the decoded snapshot apart, so each run gets its own copy (not timed);
-    // dropping the state is timed too, as a data plane pays it (on the reaper thread).
+    // The state takes the decoded snapshot apart, so each run gets its own (not timed).
     g.bench_function("build_shared_state", |b| {
         b.iter_batched(
-            || snap.clone(),
-            |s| SharedState::build(s, Arc::clone(keyring), &custom).unwrap(),
+            || warden_dataplane::state::decode(&bytes).unwrap(),
+            |(s, keys)| {
+                SharedState::build_with_keys(s, keys, Arc::clone(keyring), &custom).unwrap()
+            },
             BatchSize::LargeInput,
         )
     });

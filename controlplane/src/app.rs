@@ -22,7 +22,8 @@ pub struct App {
     pub key_file: PathBuf,
     pub providers: Vec<ProviderEndpoint>,
     /// Serialises publishing (versions are monotonic) and master-key rotation.
-    pub publish_lock: Mutex<()>,
+    /// Held while publishing; guards the rows earlier builds read (`snapshot/mirror.rs`).
+    pub publish_lock: Mutex<crate::snapshot::Mirror>,
     latest: RwLock<Arc<Published>>,
     /// Wakes the pusher.
     pub wake: Notify,
@@ -80,7 +81,7 @@ impl App {
             keyring: RwLock::new(Arc::new(keyring)),
             key_file,
             providers,
-            publish_lock: Mutex::new(()),
+            publish_lock: Mutex::new(Default::default()),
             latest: RwLock::new(Arc::default()),
             wake: Notify::new(),
             overhead: crate::billing::Overhead::default(),
@@ -143,12 +144,15 @@ impl App {
             self.store.request_publish().await?;
             return Ok(self.version());
         }
-        let _guard = self.publish_lock.lock().await;
-        self.publish_locked().await
+        let mut mirror = self.publish_lock.lock().await;
+        self.publish_locked(&mut mirror).await
     }
 
     /// [`App::publish`] for callers that already hold `publish_lock`.
-    pub async fn publish_locked(&self) -> anyhow::Result<u64> {
+    pub async fn publish_locked(
+        &self,
+        mirror: &mut crate::snapshot::Mirror,
+    ) -> anyhow::Result<u64> {
         // Taken before the build reads the store, so a later version always holds at least
         // what an earlier one does — also with several control planes on one database.
         let version = self.store.next_snapshot_version().await?;
@@ -169,6 +173,7 @@ impl App {
             version,
             master,
             digests,
+            mirror,
         )
         .await?;
         let built = std::time::Instant::now();

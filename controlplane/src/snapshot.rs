@@ -14,8 +14,8 @@ use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 use warden_shared::catalog::{ModelKind, ModelRoute, Provider};
 use warden_shared::snapshot::{
-    ApiKeyEntry, BillingRates, CustomPattern, Environment, GuardrailPolicy, Plan, Project,
-    ProviderEndpoint, ProviderKey, Routing, Snapshot, Tenant,
+    BillingRates, CustomPattern, Environment, GuardrailPolicy, Plan, ProviderEndpoint, ProviderKey,
+    Routing, Snapshot,
 };
 use warden_shared::vault::SealedKey;
 
@@ -26,6 +26,12 @@ use crate::store::{ProviderKeyRow, Store};
 /// A data plane not heard from for this long is not pushed to until it registers again.
 const STALE_AFTER_S: i64 = 30;
 
+mod mirror;
+pub use mirror::Mirror;
+
+/// The snapshot of everything in the store now, as version `version`; `mirror` holds the rows
+/// read by earlier builds and is brought up to date first.
+#[allow(clippy::too_many_arguments)]
 pub async fn build(
     store: &Store,
     providers: &[ProviderEndpoint],
@@ -34,66 +40,17 @@ pub async fn build(
     version: u64,
     master: &warden_shared::vault::MasterKey,
     digests: &crate::key_digests::KeyDigests,
+    mirror: &mut Mirror,
 ) -> anyhow::Result<Snapshot> {
+    let mut steps = Steps::new();
     let prices = store.prices().await?;
     let billing = billing_rates(overhead, &prices)?;
     let month_spend = month_spend(store, overhead, &prices).await?;
-    let tenants = store
-        .tenants()
-        .await?
-        .into_iter()
-        .map(|(id, _, plan)| {
-            Ok(Tenant {
-                id,
-                plan: parse_plan(&plan)?,
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let mut by_project: HashMap<String, Vec<ProviderKey>> = HashMap::new();
-    let mut pooled_keys = Vec::new();
-    for row in store.all_provider_keys().await? {
-        let key = sealed_key(&row)?;
-        match &row.project_id {
-            Some(p) => by_project.entry(p.clone()).or_default().push(key),
-            None => pooled_keys.push(key),
-        }
-    }
-    let projects = store
-        .projects()
-        .await?
-        .into_iter()
-        .map(|p| {
-            let body: crate::api::usage::LimitsBody = serde_json::from_str(&p.limits)?;
-            let mut limits = body.limits().map_err(anyhow::Error::msg)?;
-            limits.spent = month_spend.1.get(&p.id).copied().unwrap_or(0);
-            limits.spent_month = month_spend.0;
-            Ok(Project {
-                provider_keys: by_project.remove(&p.id).unwrap_or_default(),
-                environment: parse_environment(&p.environment)?,
-                id: p.id,
-                tenant: p.tenant_id,
-                guardrails: parse_guardrails(&p.guardrails)?,
-                custom_patterns: parse_custom_patterns(&p.guardrails)?,
-                routing: parse_routing(&p.routing)?,
-                limits,
-                cache: serde_json::from_str::<warden_shared::standalone::CacheSection>(&p.cache)?
-                    .policy()
-                    .map_err(anyhow::Error::msg)?,
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let api_keys = store
-        .api_keys()
-        .await?
-        .into_iter()
-        .map(|(id, project, hash)| {
-            // Keyed in the store already (`key_digests.rs`); they go out as they are.
-            let hash: [u8; 32] = unhex(&hash)
-                .and_then(|h| h.try_into().ok())
-                .ok_or_else(|| anyhow::anyhow!("bad key hash"))?;
-            Ok(ApiKeyEntry { id, hash, project })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    steps.mark("prices and spend");
+    mirror.refresh(store).await?;
+    steps.mark("changed rows");
+    let parts = mirror.parts(&month_spend);
+    steps.mark("copies");
     let models: Vec<ModelRoute> = store
         .models()
         .await?
@@ -110,16 +67,18 @@ pub async fn build(
         .collect();
     let route_groups =
         warden_shared::snapshot::route_groups(route_groups, &models).map_err(anyhow::Error::msg)?;
+    steps.mark("models");
+    tracing::debug!(version, steps = %steps.done(), "snapshot built from the store");
     Ok(Snapshot {
         version,
         providers: providers.to_vec(),
         models,
-        tenants,
-        projects,
-        api_keys,
+        tenants: parts.tenants,
+        projects: parts.projects,
+        api_keys: parts.api_keys,
         api_key_digest_secret: Some(digests.sealed(master)?),
         route_groups,
-        pooled_keys,
+        pooled_keys: parts.pooled_keys,
         billing,
     })
 }
@@ -202,7 +161,33 @@ async fn month_spend(
     Ok((first, spend))
 }
 
-fn sealed_key(row: &ProviderKeyRow) -> anyhow::Result<ProviderKey> {
+/// Milliseconds per step of a build, for the debug log.
+struct Steps {
+    last: std::time::Instant,
+    took: String,
+}
+
+impl Steps {
+    fn new() -> Steps {
+        Steps {
+            last: std::time::Instant::now(),
+            took: String::new(),
+        }
+    }
+
+    fn mark(&mut self, step: &str) {
+        use std::fmt::Write;
+        let now = std::time::Instant::now();
+        let _ = write!(self.took, "{step}={}ms ", (now - self.last).as_millis());
+        self.last = now;
+    }
+
+    fn done(self) -> String {
+        self.took
+    }
+}
+
+pub(crate) fn sealed_key(row: &ProviderKeyRow) -> anyhow::Result<ProviderKey> {
     let provider = Provider::from_name(&row.provider)
         .ok_or_else(|| anyhow::anyhow!("unknown provider in store"))?;
     let nonce: [u8; 12] = unhex(&row.nonce)

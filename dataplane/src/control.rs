@@ -170,7 +170,7 @@ impl Control {
             .public_key
             .open(bytes)
             .map_err(|e| self.reject(0, 403, e.to_string()))?;
-        let snapshot = snapshot::decode(payload).map_err(|e| self.reject(2, 400, e.to_string()))?;
+        let (snapshot, keys) = crate::state::decode(payload).map_err(|e| self.reject(2, 400, e))?;
         check_pins(&snapshot, &self.pins).map_err(|e| self.reject(4, 403, e))?;
         let current = self.version.load(Relaxed);
         if snapshot.version < current {
@@ -204,9 +204,9 @@ impl Control {
             crate::guard::custom::compile_all(&snapshot).map_err(|e| self.reject(2, 422, e))?;
         let version = snapshot.version;
         // Once for every shard; each swaps in a pointer to it (and a scratch of its own).
-        let built =
-            SharedState::build(snapshot, Arc::clone(&keyring), &custom).map_err(|e| (422, e))?;
-        let keys = built.shared.api_key_count();
+        let built = SharedState::build_with_keys(snapshot, keys, Arc::clone(&keyring), &custom)
+            .map_err(|e| (422, e))?;
+        let key_count = built.shared.api_key_count();
         let states: Vec<_> = (0..self.senders.len()).map(|_| built.for_shard()).collect();
         drop(built);
         let ready = Instant::now();
@@ -237,7 +237,7 @@ impl Control {
         self.version.store(version, Relaxed);
         tracing::info!(
             version,
-            keys,
+            keys = key_count,
             decode_ms = (decoded - started).as_millis(),
             build_ms = (ready - decoded).as_millis(),
             swap_ms = (swapped - ready).as_millis(),

@@ -172,7 +172,27 @@ impl SharedState {
     /// Build from a validated snapshot, with its projects' custom patterns already compiled
     /// (`custom` follows `snapshot.projects`). Takes the snapshot apart rather than copying it.
     pub fn build(
+        mut snapshot: Snapshot,
+        master: Arc<Keyring>,
+        custom: &CustomSets,
+    ) -> Result<Built, String> {
+        let entries = std::mem::take(&mut snapshot.api_keys);
+        let keys = key_table(
+            &snapshot.projects,
+            entries
+                .iter()
+                .map(|k| (k.hash, k.id.as_str(), k.project.as_str())),
+        )?;
+        // The decoded entries (two strings each) are freed off the apply's critical path.
+        reaper::free(entries);
+        SharedState::build_with_keys(snapshot, keys, master, custom)
+    }
+
+    /// [`SharedState::build`] with the key table already made (`decode`); the snapshot's own
+    /// `api_keys` are not read.
+    pub fn build_with_keys(
         snapshot: Snapshot,
+        api_keys: KeyTable,
         master: Arc<Keyring>,
         custom: &CustomSets,
     ) -> Result<Built, String> {
@@ -276,34 +296,6 @@ impl SharedState {
                 models_json,
             });
         }
-        let project_index: HashMap<&str, u32> = projects
-            .iter()
-            .zip(0u32..)
-            .map(|(p, i)| (&*p.id, i))
-            .collect();
-        // Keys come grouped by project from the control plane: one lookup per run of them.
-        let mut last: Option<(&str, u32)> = None;
-        let mut keys = Vec::with_capacity(snapshot.api_keys.len());
-        for k in &snapshot.api_keys {
-            let project = match last {
-                Some((name, i)) if name == k.project => i,
-                _ => {
-                    let i = project_index
-                        .get(k.project.as_str())
-                        .copied()
-                        .ok_or_else(|| {
-                            format!("api key {} names unknown project {}", k.id, k.project)
-                        })?;
-                    last = Some((k.project.as_str(), i));
-                    i
-                }
-            };
-            keys.push((k.hash, k.id.as_str(), project));
-        }
-        let api_keys = KeyTable::build(keys.into_iter())?;
-        drop(project_index);
-        // The decoded entries (two strings each) are freed off the apply's critical path.
-        reaper::free(snapshot.api_keys);
         let shared = SharedState {
             version: snapshot.version,
             api_keys,
@@ -426,6 +418,102 @@ impl SharedState {
 
     pub fn origin(&self, provider: Provider) -> &Origin {
         &self.origins[provider.index()]
+    }
+}
+
+/// Validate and decode pushed snapshot bytes: the snapshot, and its Warden keys as the table
+/// the serving state keeps (made from their archived form, with no string per key).
+pub fn decode(bytes: &[u8]) -> Result<(Snapshot, KeyTable), String> {
+    let (snapshot, keys) = warden_shared::snapshot::decode_keys_with(bytes, |s, keys| {
+        key_table(
+            &s.projects,
+            keys.iter()
+                .map(|k| (k.hash, k.id.as_str(), k.project.as_str())),
+        )
+    })
+    .map_err(|e| e.to_string())?;
+    Ok((snapshot, keys?))
+}
+
+/// The key table of `keys` (digest, id, project id), each project named by its index in
+/// `projects`.
+fn key_table<'a>(
+    projects: &[warden_shared::snapshot::Project],
+    keys: impl ExactSizeIterator<Item = ([u8; 32], &'a str, &'a str)>,
+) -> Result<KeyTable, String> {
+    let index = ProjectIndex::new(projects);
+    // Keys of one project often come in a run: one lookup per run.
+    let mut last: Option<(&str, u32)> = None;
+    let mut failed = None;
+    let table = KeyTable::build(keys.map(|(hash, id, project)| {
+        let i = match last {
+            Some((name, i)) if name == project => i,
+            _ => match index.get(project) {
+                Some(i) => {
+                    last = Some((project, i));
+                    i
+                }
+                None => {
+                    failed.get_or_insert_with(|| {
+                        format!("api key {id} names unknown project {project}")
+                    });
+                    0
+                }
+            },
+        };
+        (hash, id, i)
+    }))?;
+    match failed {
+        Some(why) => Err(why),
+        None => Ok(table),
+    }
+}
+
+/// Project ids to their indexes, compact: a million lookups of ids held in the projects' own
+/// strings, all over the heap, missed the cache on nearly every one. Here the ids lie back to
+/// back and the map holds only their hashes.
+struct ProjectIndex {
+    names: String,
+    /// Per project: where its id lies in `names`, and the next project whose id has the same
+    /// 64-bit hash (`u32::MAX`: none).
+    spans: Vec<(u32, u32, u32)>,
+    first: HashMap<u64, u32>,
+    hasher: std::collections::hash_map::RandomState,
+}
+
+impl ProjectIndex {
+    fn new(projects: &[warden_shared::snapshot::Project]) -> ProjectIndex {
+        use std::hash::BuildHasher;
+        let hasher = std::collections::hash_map::RandomState::new();
+        let mut index = ProjectIndex {
+            names: String::with_capacity(projects.iter().map(|p| p.id.len()).sum()),
+            spans: Vec::with_capacity(projects.len()),
+            first: HashMap::with_capacity(projects.len()),
+            hasher,
+        };
+        for (p, i) in projects.iter().zip(0u32..) {
+            let at = index.names.len() as u32;
+            index.names.push_str(&p.id);
+            let next = index
+                .first
+                .insert(index.hasher.hash_one(p.id.as_str()), i)
+                .unwrap_or(u32::MAX);
+            index.spans.push((at, p.id.len() as u32, next));
+        }
+        index
+    }
+
+    /// The index of the project whose id is `id` (the last, should two share it).
+    fn get(&self, id: &str) -> Option<u32> {
+        use std::hash::BuildHasher;
+        let mut i = *self.first.get(&self.hasher.hash_one(id))?;
+        while let Some(&(at, len, next)) = self.spans.get(i as usize) {
+            if self.names.get(at as usize..(at + len) as usize) == Some(id) {
+                return Some(i);
+            }
+            i = next;
+        }
+        None
     }
 }
 

@@ -4,16 +4,24 @@
 //! data-plane token is then not enough to point a tenant's keys at another host.
 //!
 //! ```text
-//! envelope  "WDNSIG01" | signature [64] | payload (the rkyv snapshot)
-//! signed    "warden snapshot v1\0" ‖ payload     (domain-separated: the key signs nothing else)
+//! envelope  "WDNSIG02" | signature [64] | payload (the rkyv snapshot)
+//! signed    "warden snapshot v2\0" ‖ SHA-256(payload)   (domain-separated: the key signs nothing else)
 //! key files snapshot-signing.key: the 32-byte seed (0600); snapshot-signing.pub: 64 hex digits
 //! ```
+//!
+//! Version 2 signs the payload's SHA-256 rather than the payload: Ed25519 hashes its message
+//! with SHA-512, which ran at about 375 MB/s here (a 99 MB snapshot of a million keys took 263 ms
+//! to check, plus a copy of it), where SHA-256 runs on the CPU's SHA extensions where it has them.
+//! Version 1 envelopes (`"WDNSIG01"`, the whole payload signed after `"warden snapshot v1\0"`) are
+//! still opened, so that a last good snapshot written before an upgrade still boots.
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use zeroize::Zeroizing;
 
-pub const MAGIC: &[u8; 8] = b"WDNSIG01";
-const DOMAIN: &[u8] = b"warden snapshot v1\0";
+pub const MAGIC: &[u8; 8] = b"WDNSIG02";
+const DOMAIN: &[u8] = b"warden snapshot v2\0";
+const MAGIC_V1: &[u8; 8] = b"WDNSIG01";
+const DOMAIN_V1: &[u8] = b"warden snapshot v1\0";
 const HEADER: usize = 8 + 64;
 
 /// Why signed bytes were refused.
@@ -62,10 +70,7 @@ impl Signer32 {
 
     /// The signed envelope around `payload`.
     pub fn sign(&self, payload: &[u8]) -> Vec<u8> {
-        let mut message = Vec::with_capacity(DOMAIN.len() + payload.len());
-        message.extend_from_slice(DOMAIN);
-        message.extend_from_slice(payload);
-        let signature = self.0.sign(&message);
+        let signature = self.0.sign(&message(payload));
         let mut out = Vec::with_capacity(HEADER + payload.len());
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&signature.to_bytes());
@@ -96,20 +101,31 @@ impl PublicKey {
 
     /// The payload of a signed envelope, once its signature verifies.
     pub fn open<'a>(&self, bytes: &'a [u8]) -> Result<&'a [u8], SignatureError> {
-        if bytes.len() < HEADER || &bytes[..8] != MAGIC {
+        if bytes.len() < HEADER {
             return Err(SignatureError::NotSigned);
         }
         let mut sig = [0u8; 64];
         sig.copy_from_slice(&bytes[8..HEADER]);
         let payload = &bytes[HEADER..];
-        let mut message = Vec::with_capacity(DOMAIN.len() + payload.len());
-        message.extend_from_slice(DOMAIN);
-        message.extend_from_slice(payload);
+        let signed = match &bytes[..8] {
+            m if m == MAGIC => message(payload).to_vec(),
+            m if m == MAGIC_V1 => [DOMAIN_V1, payload].concat(),
+            _ => return Err(SignatureError::NotSigned),
+        };
         self.0
-            .verify_strict(&message, &Signature::from_bytes(&sig))
+            .verify_strict(&signed, &Signature::from_bytes(&sig))
             .map(|()| payload)
             .map_err(|_| SignatureError::Invalid)
     }
+}
+
+/// What a version 2 envelope's key signs: the domain, then the payload's SHA-256.
+fn message(payload: &[u8]) -> [u8; DOMAIN.len() + 32] {
+    use sha2::Digest;
+    let mut out = [0u8; DOMAIN.len() + 32];
+    out[..DOMAIN.len()].copy_from_slice(DOMAIN);
+    out[DOMAIN.len()..].copy_from_slice(&sha2::Sha256::digest(payload));
+    out
 }
 
 #[cfg(test)]
@@ -142,6 +158,25 @@ mod tests {
         let mut longer = signed.clone();
         longer.push(0);
         assert_eq!(key.open(&longer), Err(SignatureError::Invalid));
+    }
+
+    #[test]
+    fn a_version_1_envelope_still_opens_and_cannot_pass_for_version_2() {
+        let ours = signer(4);
+        let key = PublicKey::from_file_text(&ours.public_key_file());
+        let Ok(key) = key else { panic!("key") };
+        let payload = b"an older control plane's snapshot";
+        let signature = ours.0.sign(&[DOMAIN_V1, &payload[..]].concat());
+        let v1 = [&MAGIC_V1[..], &signature.to_bytes(), payload].concat();
+        assert_eq!(key.open(&v1), Ok(&payload[..]));
+        // The same signature under the other label, and a v2 signature labelled v1: refused.
+        let relabelled = [&MAGIC[..], &v1[8..]].concat();
+        assert_eq!(key.open(&relabelled), Err(SignatureError::Invalid));
+        let v2 = ours.sign(payload);
+        let downgraded = [&MAGIC_V1[..], &v2[8..]].concat();
+        assert_eq!(key.open(&downgraded), Err(SignatureError::Invalid));
+        let unknown = [&b"WDNSIG03"[..], &v2[8..]].concat();
+        assert_eq!(key.open(&unknown), Err(SignatureError::NotSigned));
     }
 
     #[test]

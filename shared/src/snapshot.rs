@@ -399,6 +399,40 @@ pub fn decode(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
     rkyv::from_bytes::<Snapshot, RkyvError>(&aligned).map_err(|e| SnapshotError(e.to_string()))
 }
 
+/// Validate snapshot bytes and decode everything but the Warden keys, which `keys` reads in
+/// their archived form, without a string allocated per key: at a million keys, deserialising
+/// them cost more than validating the whole snapshot. The returned snapshot's `api_keys` is
+/// empty; `keys` sees the rest of it decoded.
+pub fn decode_keys_with<T>(
+    bytes: &[u8],
+    keys: impl FnOnce(&Snapshot, &[ArchivedApiKeyEntry]) -> T,
+) -> Result<(Snapshot, T), SnapshotError> {
+    let mut aligned = AlignedVec::<16>::with_capacity(bytes.len());
+    aligned.extend_from_slice(bytes);
+    let archived = rkyv::access::<ArchivedSnapshot, RkyvError>(&aligned)
+        .map_err(|e| SnapshotError(e.to_string()))?;
+    fn part<A, T>(a: &A) -> Result<T, SnapshotError>
+    where
+        A: rkyv::Deserialize<T, rkyv::rancor::Strategy<rkyv::de::Pool, RkyvError>>,
+    {
+        rkyv::deserialize::<T, RkyvError>(a).map_err(|e| SnapshotError(e.to_string()))
+    }
+    let snapshot = Snapshot {
+        version: archived.version.to_native(),
+        providers: part(&archived.providers)?,
+        models: part(&archived.models)?,
+        tenants: part(&archived.tenants)?,
+        projects: part(&archived.projects)?,
+        api_keys: Vec::new(),
+        api_key_digest_secret: part(&archived.api_key_digest_secret)?,
+        pooled_keys: part(&archived.pooled_keys)?,
+        billing: part(&archived.billing)?,
+        route_groups: part(&archived.route_groups)?,
+    };
+    let out = keys(&snapshot, archived.api_keys.as_slice());
+    Ok((snapshot, out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -331,10 +331,13 @@ fn keys_stay_inside_their_project_and_no_plaintext_is_left_anywhere() {
         "never another tenant's key"
     );
 
-    // A tampered ciphertext: a clean 5xx in the caller's dialect, not a panic.
+    // A tampered ciphertext: a clean 5xx in the caller's dialect, not a panic. (Stamped as a
+    // write of the control plane's would be, so that its next build reads the row again.)
+    cp.sql("UPDATE meta SET value = value + 1 WHERE name = 'row_seq'");
     cp.sql(
         "UPDATE provider_keys SET ciphertext = CASE WHEN substr(ciphertext, 1, 1) <> '0' \
-         THEN '0' ELSE '1' END || substr(ciphertext, 2)",
+         THEN '0' ELSE '1' END || substr(ciphertext, 2), \
+         seq = (SELECT value FROM meta WHERE name = 'row_seq')",
     );
     cp.admin(
         "PUT",

@@ -270,7 +270,7 @@ async fn seal(
 /// `master_key_file.previous` so data planes holding older snapshots keep serving; data planes
 /// reload their key files when a snapshot needs the new key.
 pub async fn rotate_master_key(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
-    let _guard = app.publish_lock.lock().await;
+    let mut mirror = app.publish_lock.lock().await;
     if !app.leading() {
         return Err(ApiError::Conflict(
             "another control plane of this cluster leads: rotate the master key there, then copy \
@@ -341,7 +341,7 @@ pub async fn rotate_master_key(_: Admin, State(app): State<Arc<App>>) -> ApiResu
             &crate::cluster::fingerprint("master.key", new_bytes.as_ref()),
         )
         .await?;
-    let version = app.publish_locked().await?;
+    let version = app.publish_locked(&mut mirror).await?;
     Ok(Json(
         json!({"master_key_id": new_id, "resealed": resealed.len(), "snapshot_version": version}),
     ))

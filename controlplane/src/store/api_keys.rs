@@ -1,6 +1,7 @@
 //! Warden API keys: the store keeps a keyed digest of each (see `key_digests.rs`), never the key,
 //! and a short hint to tell keys apart.
 
+use super::rows::{removed, stamp};
 use super::Store;
 use crate::secrets::{hex, now_s, unhex};
 
@@ -14,9 +15,11 @@ impl Store {
         digest: &str,
         hint: &str,
     ) -> sqlx::Result<()> {
+        let mut tx = self.begin_write().await?;
+        let seq = stamp(&mut tx).await?;
         sqlx::query(
-            "INSERT INTO api_keys (id, project_id, name, key_hash, hint, created_at, keyed) \
-             VALUES ($1, $2, $3, $4, $5, $6, 1)",
+            "INSERT INTO api_keys (id, project_id, name, key_hash, hint, created_at, keyed, seq) \
+             VALUES ($1, $2, $3, $4, $5, $6, 1, $7)",
         )
         .bind(id)
         .bind(project)
@@ -24,9 +27,10 @@ impl Store {
         .bind(digest)
         .bind(hint)
         .bind(now_s())
-        .execute(&self.pool)
-        .await
-        .map(|_| ())
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
     }
 
     /// A project's keys as (id, name, hint, created_at), oldest first: what tells keys apart,
@@ -45,15 +49,22 @@ impl Store {
     }
 
     pub async fn delete_api_key(&self, id: &str) -> sqlx::Result<bool> {
+        let mut tx = self.begin_write().await?;
         let r = sqlx::query("DELETE FROM api_keys WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(r.rows_affected() > 0)
+        let gone = r.rows_affected() > 0;
+        if gone {
+            removed(&mut tx, "api_keys", id).await?;
+        }
+        tx.commit().await?;
+        Ok(gone)
     }
 
     /// (id, project_id, keyed digest hex). Call [`Store::key_api_key_digests`] first: rows of an
     /// older store still hold plain SHA-256 until it has run.
+    #[cfg(test)]
     pub async fn api_keys(&self) -> sqlx::Result<Vec<(String, String, String)>> {
         sqlx::query_as("SELECT id, project_id, key_hash FROM api_keys")
             .fetch_all(&self.pool)
@@ -71,13 +82,15 @@ impl Store {
             sqlx::query_as("SELECT id, key_hash FROM api_keys WHERE keyed = 0")
                 .fetch_all(&mut *tx)
                 .await?;
+        let seq = stamp(&mut tx).await?;
         for (id, plain) in &rows {
             let plain: [u8; 32] = unhex(plain)
                 .and_then(|h| h.try_into().ok())
                 .ok_or_else(|| anyhow::anyhow!("api key {id}: the stored digest is not SHA-256"))?;
-            sqlx::query("UPDATE api_keys SET key_hash = $1, keyed = 1 WHERE id = $2")
+            sqlx::query("UPDATE api_keys SET key_hash = $1, keyed = 1, seq = $3 WHERE id = $2")
                 .bind(hex(&keyed(&plain)))
                 .bind(id)
+                .bind(seq)
                 .execute(&mut *tx)
                 .await?;
         }

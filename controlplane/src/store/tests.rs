@@ -5,6 +5,7 @@
 
 mod cluster;
 mod db;
+mod rows;
 
 use sqlx::any::AnyPoolOptions;
 

@@ -142,3 +142,33 @@ fn a_key_naming_an_unknown_project_is_refused() {
         Err(e) => assert_eq!(e, "api key key_4 names unknown project p9"),
     }
 }
+
+#[test]
+fn pushed_bytes_decode_into_the_same_keys_and_a_bad_project_is_refused() {
+    let key = MasterKey::generate(1).unwrap_or_else(|e| panic!("{e}"));
+    let s = spread(5, 300);
+    let bytes = warden_shared::snapshot::encode(&s).unwrap_or_else(|e| panic!("{e}"));
+    let (decoded, keys) = decode(&bytes).unwrap_or_else(|e| panic!("{e}"));
+    assert!(decoded.api_keys.is_empty());
+    assert_eq!((decoded.projects, decoded.version), (s.projects.clone(), 1));
+    let (decoded, _) = decode(&bytes).unwrap_or_else(|e| panic!("{e}"));
+    let custom = compile_all(&decoded).unwrap_or_else(|e| panic!("{e}"));
+    let built =
+        SharedState::build_with_keys(decoded, keys, Arc::new(Keyring::new(vec![key])), &custom)
+            .unwrap_or_else(|e| panic!("{e}"));
+    let state = built.for_shard();
+    for k in 0..300 {
+        let found = state
+            .api_key(format!("wdn_{k}").as_bytes())
+            .unwrap_or_else(|| panic!("key {k}"));
+        assert_eq!(&*state.projects[found.project].id, format!("p{}", k % 5));
+    }
+    let mut bad = s;
+    bad.api_keys[299].project = "nowhere".into();
+    let bytes = warden_shared::snapshot::encode(&bad).unwrap_or_else(|e| panic!("{e}"));
+    match decode(&bytes) {
+        Ok(_) => panic!("a key of an unknown project was accepted"),
+        Err(e) => assert_eq!(e, "api key key_299 names unknown project nowhere"),
+    }
+    assert!(decode(&bytes[..bytes.len() / 2]).is_err());
+}

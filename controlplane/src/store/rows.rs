@@ -1,0 +1,106 @@
+//! Row stamps: every write to a table the snapshot reads (tenants, projects, provider_keys,
+//! api_keys) stamps the rows it writes with the next `meta.row_seq`, taken inside its write
+//! transaction (so under the store's write lock: stamps are handed out in commit order), and a
+//! removal leaves the row's table and id in `removed_rows` under its stamp. The leader's mirror of
+//! those tables (`snapshot/mirror.rs`) then reads, per build, only the rows stamped after the
+//! stamp it holds and up to the committed `row_seq` it read first: a million keys are read once,
+//! not at every change. Rows from before the stamps (0) are read by a first, whole read.
+//!
+//! Writes to these tables must come through the control plane (or stamp their rows as
+//! scripts/fill_store.py does): a row changed behind its back keeps its old stamp and reaches
+//! snapshots only when a control plane next starts or takes the lead.
+
+use sqlx::{Any, Transaction};
+
+use super::tenancy::{KeyTuple, ProjectTuple, KEY_COLUMNS, PROJECT_SELECT};
+use super::{ProjectRow, ProviderKeyRow, Store};
+
+/// The next stamp, inside the caller's write transaction.
+pub(super) async fn stamp(tx: &mut Transaction<'static, Any>) -> sqlx::Result<i64> {
+    let (value,): (i64,) = sqlx::query_as(
+        "INSERT INTO meta (name, value) VALUES ('row_seq', 1) \
+         ON CONFLICT (name) DO UPDATE SET value = meta.value + 1 RETURNING value",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(value)
+}
+
+/// Record that row `id` of `table` is gone, under a new stamp.
+pub(super) async fn removed(
+    tx: &mut Transaction<'static, Any>,
+    table: &str,
+    id: &str,
+) -> sqlx::Result<()> {
+    let seq = stamp(tx).await?;
+    sqlx::query("INSERT INTO removed_rows (seq, tbl, id) VALUES ($1, $2, $3)")
+        .bind(seq)
+        .bind(table)
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+}
+
+/// Rows stamped in `(after, upto]`; `after = -1` reads unstamped rows too.
+#[derive(Clone, Copy, Debug)]
+pub struct Stamps {
+    pub after: i64,
+    pub upto: i64,
+}
+
+impl Store {
+    /// The last committed stamp (0: none yet).
+    pub async fn row_seq(&self) -> sqlx::Result<i64> {
+        self.counter("row_seq").await
+    }
+
+    /// (id, plan) of the tenants stamped in `s`.
+    pub async fn tenants_stamped(&self, s: Stamps) -> sqlx::Result<Vec<(String, String)>> {
+        sqlx::query_as("SELECT id, plan FROM tenants WHERE seq > $1 AND seq <= $2")
+            .bind(s.after)
+            .bind(s.upto)
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    pub async fn projects_stamped(&self, s: Stamps) -> sqlx::Result<Vec<ProjectRow>> {
+        let rows: Vec<ProjectTuple> = sqlx::query_as(&format!(
+            "{PROJECT_SELECT} WHERE p.seq > $1 AND p.seq <= $2"
+        ))
+        .bind(s.after)
+        .bind(s.upto)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(ProjectRow::from).collect())
+    }
+
+    pub async fn provider_keys_stamped(&self, s: Stamps) -> sqlx::Result<Vec<ProviderKeyRow>> {
+        let rows: Vec<KeyTuple> = sqlx::query_as(&format!(
+            "SELECT {KEY_COLUMNS} FROM provider_keys WHERE seq > $1 AND seq <= $2"
+        ))
+        .bind(s.after)
+        .bind(s.upto)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(ProviderKeyRow::from).collect())
+    }
+
+    /// (id, project_id, keyed digest hex) of the Warden keys stamped in `s`.
+    pub async fn api_keys_stamped(&self, s: Stamps) -> sqlx::Result<Vec<(String, String, String)>> {
+        sqlx::query_as("SELECT id, project_id, key_hash FROM api_keys WHERE seq > $1 AND seq <= $2")
+            .bind(s.after)
+            .bind(s.upto)
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    /// (table, id) of the rows removed in `s`, oldest first.
+    pub async fn removed_stamped(&self, s: Stamps) -> sqlx::Result<Vec<(String, String)>> {
+        sqlx::query_as("SELECT tbl, id FROM removed_rows WHERE seq > $1 AND seq <= $2 ORDER BY seq")
+            .bind(s.after)
+            .bind(s.upto)
+            .fetch_all(&self.pool)
+            .await
+    }
+}

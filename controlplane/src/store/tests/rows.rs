@@ -1,0 +1,151 @@
+//! Row stamps (`store/rows.rs`) and the leader's mirror built on them (`snapshot/mirror.rs`):
+//! each write is read once, in the range of stamps it fell in; a removal leaves its id; a mirror
+//! kept up to date by changed rows alone equals one read whole.
+
+use std::collections::HashMap;
+
+use super::db::Db;
+use super::BOTH;
+use crate::snapshot::Mirror;
+use crate::store::rows::Stamps;
+use crate::store::{ProviderKeyRow, Store};
+
+fn key(id: &str, project: Option<&str>, priority: i64) -> ProviderKeyRow {
+    ProviderKeyRow {
+        id: id.into(),
+        project_id: project.map(str::to_owned),
+        provider: "openai".into(),
+        label: format!("label {id}"),
+        priority,
+        fingerprint: "ab12".into(),
+        master_key_id: 1,
+        nonce: "00".repeat(12),
+        ciphertext: "ff".repeat(40),
+        created_at: 1_764_000_000,
+    }
+}
+
+/// What a snapshot built from `mirror` holds, in an order that does not depend on the mirror's.
+fn summary(mirror: &Mirror) -> Vec<String> {
+    let parts = mirror.parts(&(20_000, HashMap::new()));
+    let mut out: Vec<String> = parts
+        .tenants
+        .iter()
+        .map(|t| format!("tenant {} {:?}", t.id, t.plan))
+        .chain(parts.projects.iter().map(|p| {
+            let keys: Vec<&str> = p.provider_keys.iter().map(|k| k.id.as_str()).collect();
+            format!(
+                "project {} {} {:?} {}",
+                p.id, p.tenant, keys, p.limits.requests_per_minute
+            )
+        }))
+        .chain(parts.pooled_keys.iter().map(|k| format!("pooled {}", k.id)))
+        .chain(
+            parts
+                .api_keys
+                .iter()
+                .map(|k| format!("key {} {}", k.id, k.project)),
+        )
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn each_write_is_read_once_and_a_kept_mirror_equals_a_fresh_one() -> anyhow::Result<()> {
+    for backend in BOTH {
+        let db = Db::new(backend, "rows").await?;
+        let store = Store::connect(&db.url).await?;
+        stamps(&store)
+            .await
+            .map_err(|e| anyhow::anyhow!("{backend:?}: {e:#}"))?;
+        db.remove(store).await?;
+    }
+    Ok(())
+}
+
+async fn stamps(store: &Store) -> anyhow::Result<()> {
+    let digest = "11".repeat(32);
+    store.insert_tenant("t1", "acme", "team").await?;
+    store
+        .insert_project("p1", "t1", "app", "production")
+        .await?;
+    store.insert_provider_key(&key("k1", Some("p1"), 1)).await?;
+    store.insert_provider_key(&key("pool", None, 0)).await?;
+    store
+        .insert_api_key("a1", "p1", "app", &digest, "wdn_…1")
+        .await?;
+    let first = store.row_seq().await?;
+    assert_eq!(first, 5, "one stamp per write");
+    let all = Stamps {
+        after: -1,
+        upto: first,
+    };
+    assert_eq!(store.tenants_stamped(all).await?.len(), 1);
+    assert_eq!(store.projects_stamped(all).await?.len(), 1);
+    assert_eq!(store.provider_keys_stamped(all).await?.len(), 2);
+    assert_eq!(store.api_keys_stamped(all).await?.len(), 1);
+
+    let mut kept = Mirror::default();
+    kept.refresh(store).await?;
+    assert_eq!(
+        summary(&kept),
+        [
+            "key a1 p1",
+            "pooled pool",
+            "project p1 t1 [\"k1\"] 0",
+            "tenant t1 Team"
+        ]
+    );
+
+    // A change re-stamps its row alone; a removal leaves the id under a stamp of its own.
+    assert!(
+        store
+            .set_limits("p1", r#"{"requests_per_minute":60}"#)
+            .await?
+    );
+    store.insert_provider_key(&key("k0", Some("p1"), 0)).await?;
+    store
+        .insert_api_key("a2", "p1", "app", &"22".repeat(32), "wdn_…2")
+        .await?;
+    assert!(store.delete_api_key("a1").await?);
+    assert!(store.delete_provider_key("pool", true).await?);
+    let then = store.row_seq().await?;
+    let since = Stamps {
+        after: first,
+        upto: then,
+    };
+    let projects = store.projects_stamped(since).await?;
+    assert_eq!(
+        projects.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+        ["p1"]
+    );
+    assert!(store.tenants_stamped(since).await?.is_empty());
+    assert_eq!(store.api_keys_stamped(since).await?.len(), 1);
+    assert_eq!(
+        store.removed_stamped(since).await?,
+        [
+            ("api_keys".to_owned(), "a1".to_owned()),
+            ("provider_keys".to_owned(), "pool".to_owned())
+        ]
+    );
+    // Nothing is read twice: the range after `then` is empty.
+    let after = Stamps {
+        after: then,
+        upto: store.row_seq().await?,
+    };
+    assert!(store.api_keys_stamped(after).await?.is_empty());
+    assert!(store.removed_stamped(after).await?.is_empty());
+
+    kept.refresh(store).await?;
+    let mut fresh = Mirror::default();
+    fresh.refresh(store).await?;
+    let expected = [
+        "key a2 p1",
+        "project p1 t1 [\"k0\", \"k1\"] 60",
+        "tenant t1 Team",
+    ];
+    assert_eq!(summary(&kept), expected);
+    assert_eq!(summary(&fresh), expected);
+    Ok(())
+}
