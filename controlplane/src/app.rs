@@ -178,9 +178,10 @@ impl App {
         .await?;
         let built = std::time::Instant::now();
         let keys = snapshot.api_keys.len();
-        let encoded = warden_shared::snapshot::encode(&snapshot)?;
-        // Freed off this thread's critical path: a million keys' strings take a while to free.
-        tokio::task::spawn_blocking(move || drop(snapshot));
+        let encoded = warden_shared::snapshot::encode(&snapshot);
+        // Its projects and keys were lent by the mirror, not copied (`snapshot/mirror.rs`).
+        mirror.give_back(snapshot.projects, snapshot.api_keys);
+        let encoded = encoded?;
         let encoded_at = std::time::Instant::now();
         let signer = self
             .signer

@@ -11,11 +11,56 @@ use warden_shared::snapshot::{ApiKeyEntry, Plan, Project, ProviderKey, Tenant};
 use crate::store::rows::Stamps;
 use crate::store::{ProjectRow, ProviderKeyRow, Store};
 
-/// A provider key with what orders it among its project's (or the pool's) keys.
-struct StoredKey {
-    project: Option<String>,
-    order: (i64, i64, String),
-    key: ProviderKey,
+/// What orders a provider key among its project's (or the pool's) keys: priority, then age,
+/// then id.
+type Order = (i64, i64, String);
+type Ordered = (Order, ProviderKey);
+
+/// Rows kept in a vector in the shape a snapshot takes, with each id's position.
+struct Table<T> {
+    rows: Vec<T>,
+    at: HashMap<String, usize>,
+}
+
+impl<T> Default for Table<T> {
+    fn default() -> Self {
+        Table {
+            rows: Vec::new(),
+            at: HashMap::new(),
+        }
+    }
+}
+
+impl<T> Table<T> {
+    fn upsert(&mut self, id: String, row: T) -> Option<T> {
+        match self.at.get(&id) {
+            Some(&i) => Some(std::mem::replace(&mut self.rows[i], row)),
+            None => {
+                self.at.insert(id, self.rows.len());
+                self.rows.push(row);
+                None
+            }
+        }
+    }
+
+    fn remove(&mut self, id: &str, id_of: impl Fn(&T) -> &str) -> Option<T> {
+        let i = self.at.remove(id)?;
+        let row = self.rows.swap_remove(i);
+        if let Some(moved) = self.rows.get(i) {
+            self.at.insert(id_of(moved).to_owned(), i);
+        }
+        Some(row)
+    }
+
+    fn get_mut(&mut self, id: &str) -> Option<&mut T> {
+        let i = *self.at.get(id)?;
+        self.rows.get_mut(i)
+    }
+
+    /// Whether rows and positions agree (not, after a lent vector never came back).
+    fn whole(&self) -> bool {
+        self.rows.len() == self.at.len()
+    }
 }
 
 #[derive(Default)]
@@ -23,13 +68,16 @@ pub struct Mirror {
     /// Every row stamped up to this is here; `None`: nothing read yet.
     seq: Option<i64>,
     tenants: HashMap<String, Plan>,
-    /// Without their provider keys (those are joined at each build) and month's spend.
-    projects: HashMap<String, Project>,
-    provider_keys: HashMap<String, StoredKey>,
-    api_keys: HashMap<String, ApiKeyEntry>,
+    /// With their provider keys in order; the month's spend is set at each build.
+    projects: Table<Project>,
+    /// Which project (`None`: the pool) each provider key belongs to, and its order there.
+    key_owner: HashMap<String, (Option<String>, Order)>,
+    pooled: Vec<Ordered>,
+    api_keys: Table<ApiKeyEntry>,
 }
 
-/// What a snapshot takes from the mirror.
+/// What a snapshot takes from the mirror. `projects` and `api_keys` are lent: hand them back
+/// with [`Mirror::give_back`] once the snapshot is encoded.
 pub struct Parts {
     pub tenants: Vec<Tenant>,
     pub projects: Vec<Project>,
@@ -41,6 +89,10 @@ impl Mirror {
     /// Read what was stamped since the last refresh. On an error, what was applied stays and the
     /// same rows are read again next time (applying a row twice changes nothing).
     pub async fn refresh(&mut self, store: &Store) -> anyhow::Result<()> {
+        if !self.projects.whole() || !self.api_keys.whole() {
+            // Lent out and never given back (a build failed after taking them): read anew.
+            *self = Mirror::default();
+        }
         let upto = store.row_seq().await?;
         if self.seq == Some(upto) {
             return Ok(());
@@ -52,9 +104,9 @@ impl Mirror {
         // Removals first: a row present now is the truth about its id.
         for (table, id) in store.removed_stamped(s).await? {
             match table.as_str() {
-                "api_keys" => drop(self.api_keys.remove(&id)),
-                "provider_keys" => drop(self.provider_keys.remove(&id)),
-                "projects" => drop(self.projects.remove(&id)),
+                "api_keys" => drop(self.api_keys.remove(&id, |k| &k.id)),
+                "provider_keys" => self.remove_provider_key(&id),
+                "projects" => drop(self.projects.remove(&id, |p| &p.id)),
                 "tenants" => drop(self.tenants.remove(&id)),
                 _ => {}
             }
@@ -63,9 +115,14 @@ impl Mirror {
             self.tenants.insert(id, super::parse_plan(&plan)?);
         }
         for row in store.projects_stamped(s).await? {
-            self.projects.insert(row.id.clone(), project(row)?);
+            let mut fresh = project(row)?;
+            if let Some(old) = self.projects.get_mut(&fresh.id) {
+                fresh.provider_keys = std::mem::take(&mut old.provider_keys);
+            }
+            self.projects.upsert(fresh.id.clone(), fresh);
         }
         for row in store.provider_keys_stamped(s).await? {
+            self.remove_provider_key(&row.id);
             let key = super::sealed_key(&row)?;
             let ProviderKeyRow {
                 id,
@@ -75,14 +132,22 @@ impl Mirror {
                 ..
             } = row;
             let order = (priority, created_at, id.clone());
-            self.provider_keys.insert(
-                id,
-                StoredKey {
-                    project: project_id,
-                    order,
-                    key,
-                },
-            );
+            self.key_owner
+                .insert(id, (project_id.clone(), order.clone()));
+            match &project_id {
+                Some(p) => {
+                    if let Some(project) = self.projects.get_mut(p) {
+                        project.provider_keys.push(key);
+                        let owners = &self.key_owner;
+                        let order_of = |k: &ProviderKey| owners.get(&k.id).map(|o| o.1.clone());
+                        project.provider_keys.sort_by_key(order_of);
+                    }
+                }
+                None => {
+                    self.pooled.push((order, key));
+                    self.pooled.sort_by(|a, b| a.0.cmp(&b.0));
+                }
+            }
         }
         for (id, project, hash) in store.api_keys_stamped(s).await? {
             // Keyed in the store already (`key_digests.rs`); they go out as they are.
@@ -90,40 +155,32 @@ impl Mirror {
                 .and_then(|h| h.try_into().ok())
                 .ok_or_else(|| anyhow::anyhow!("api key {id}: bad key hash"))?;
             self.api_keys
-                .insert(id.clone(), ApiKeyEntry { id, hash, project });
+                .upsert(id.clone(), ApiKeyEntry { id, hash, project });
         }
         self.seq = Some(upto);
         Ok(())
     }
 
-    /// Copies for one snapshot: each project with its keys in priority order and this month's
-    /// spend (`spend`: the month's first day and each project's spend so far).
-    pub fn parts(&self, spend: &(i64, HashMap<String, u64>)) -> Parts {
-        let mut by_project: HashMap<&str, Vec<&StoredKey>> = HashMap::new();
-        let mut pooled = Vec::new();
-        for k in self.provider_keys.values() {
-            match &k.project {
-                Some(p) => by_project.entry(p.as_str()).or_default().push(k),
-                None => pooled.push(k),
+    fn remove_provider_key(&mut self, id: &str) {
+        match self.key_owner.remove(id).map(|o| o.0) {
+            Some(Some(project)) => {
+                if let Some(p) = self.projects.get_mut(&project) {
+                    p.provider_keys.retain(|k| k.id != id);
+                }
             }
+            Some(None) => self.pooled.retain(|(_, k)| k.id != id),
+            None => {}
         }
-        let in_order = |mut keys: Vec<&StoredKey>| {
-            keys.sort_by(|a, b| a.order.cmp(&b.order));
-            keys.into_iter().map(|k| k.key.clone()).collect::<Vec<_>>()
-        };
-        let projects = self
-            .projects
-            .values()
-            .map(|p| {
-                let mut p = p.clone();
-                p.provider_keys = by_project
-                    .remove(p.id.as_str())
-                    .map_or_else(Vec::new, in_order);
-                p.limits.spent = spend.1.get(&p.id).copied().unwrap_or(0);
-                p.limits.spent_month = spend.0;
-                p
-            })
-            .collect();
+    }
+
+    /// The parts of one snapshot: the projects with this month's spend (`spend`: the month's
+    /// first day and each project's spend so far) and the Warden keys are lent, not copied (a
+    /// million keys took a few hundred milliseconds to copy): give them back once encoded.
+    pub fn parts(&mut self, spend: &(i64, HashMap<String, u64>)) -> Parts {
+        for p in &mut self.projects.rows {
+            p.limits.spent = spend.1.get(&p.id).copied().unwrap_or(0);
+            p.limits.spent_month = spend.0;
+        }
         Parts {
             tenants: self
                 .tenants
@@ -133,10 +190,16 @@ impl Mirror {
                     plan: *plan,
                 })
                 .collect(),
-            projects,
-            pooled_keys: in_order(pooled),
-            api_keys: self.api_keys.values().cloned().collect(),
+            projects: std::mem::take(&mut self.projects.rows),
+            pooled_keys: self.pooled.iter().map(|(_, k)| k.clone()).collect(),
+            api_keys: std::mem::take(&mut self.api_keys.rows),
         }
+    }
+
+    /// Take back what [`Mirror::parts`] lent, from the snapshot built with it.
+    pub fn give_back(&mut self, projects: Vec<Project>, api_keys: Vec<ApiKeyEntry>) {
+        self.projects.rows = projects;
+        self.api_keys.rows = api_keys;
     }
 }
 

@@ -26,7 +26,7 @@ fn key(id: &str, project: Option<&str>, priority: i64) -> ProviderKeyRow {
 }
 
 /// What a snapshot built from `mirror` holds, in an order that does not depend on the mirror's.
-fn summary(mirror: &Mirror) -> Vec<String> {
+fn summary(mirror: &mut Mirror) -> Vec<String> {
     let parts = mirror.parts(&(20_000, HashMap::new()));
     let mut out: Vec<String> = parts
         .tenants
@@ -48,6 +48,7 @@ fn summary(mirror: &Mirror) -> Vec<String> {
         )
         .collect();
     out.sort();
+    mirror.give_back(parts.projects, parts.api_keys);
     out
 }
 
@@ -89,7 +90,7 @@ async fn stamps(store: &Store) -> anyhow::Result<()> {
     let mut kept = Mirror::default();
     kept.refresh(store).await?;
     assert_eq!(
-        summary(&kept),
+        summary(&mut kept),
         [
             "key a1 p1",
             "pooled pool",
@@ -145,7 +146,11 @@ async fn stamps(store: &Store) -> anyhow::Result<()> {
         "project p1 t1 [\"k0\", \"k1\"] 60",
         "tenant t1 Team",
     ];
-    assert_eq!(summary(&kept), expected);
-    assert_eq!(summary(&fresh), expected);
+    assert_eq!(summary(&mut kept), expected);
+    assert_eq!(summary(&mut fresh), expected);
+    // Lent and never given back (a build that failed after taking them): read anew.
+    drop(kept.parts(&(0, HashMap::new())));
+    kept.refresh(store).await?;
+    assert_eq!(summary(&mut kept), expected);
     Ok(())
 }
