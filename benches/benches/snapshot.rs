@@ -28,7 +28,7 @@ fn big_snapshot(master: &MasterKey) -> Snapshot {
 }
 
 /// `projects` projects (ten per tenant) with one sealed provider key each, and `keys` Warden keys
-/// spread over them.
+/// spread evenly over them.
 fn snapshot_of(master: &MasterKey, projects: usize, keys: usize) -> Snapshot {
     let tenants = (0..projects / 10)
         .map(|t| Tenant {
@@ -75,7 +75,8 @@ fn snapshot_of(master: &MasterKey, projects: usize, keys: usize) -> Snapshot {
         .map(|k| ApiKeyEntry {
             id: format!("key_{k:08}"),
             hash: api_key_hash(format!("wdn_{k:064}").as_bytes()),
-            project: format!("prj_{:06}", k % projects),
+            // Grouped by project, as the control plane sends them (`snapshot/mirror.rs`).
+            project: format!("prj_{:06}", k * projects / keys),
         })
         .collect();
     Snapshot {
