@@ -75,6 +75,15 @@ pub struct Trust {
     pub pins: Vec<(warden_shared::catalog::Provider, String)>,
 }
 
+/// A pushed snapshot ready for the shards.
+struct Prepared {
+    version: u64,
+    states: Vec<crate::state::ServingState>,
+    keys: usize,
+    /// Checking and decoding; building.
+    took: [Duration; 2],
+}
+
 /// Why a pushed snapshot was refused: an HTTP status and a message.
 pub type Refusal = (u16, String);
 
@@ -165,6 +174,67 @@ impl Control {
     }
 
     async fn apply_exclusive(&self, bytes: &[u8]) -> Result<u64, Refusal> {
+        // The checking and building take a core for a while at a million keys: on a thread of
+        // their own at a lower CPU priority than the shards, so that where cores are short the
+        // shards' requests go first. (This thread, the admin listener's, waits meanwhile, as it
+        // did when it did the work itself.)
+        let prepared = std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("warden-snapshot".into())
+                .spawn_scoped(s, || {
+                    crate::runtime::lower_priority();
+                    self.prepare(bytes)
+                })
+                .map_err(|e| (500, format!("starting the snapshot thread: {e}")))?
+                .join()
+                .map_err(|_| (500, "the snapshot thread panicked".to_owned()))?
+        })?;
+        let Prepared {
+            version,
+            states,
+            keys,
+            took,
+        } = match prepared {
+            Some(p) => p,
+            None => return Ok(self.version.load(Relaxed)),
+        };
+        let ready = Instant::now();
+        let mut acks = Vec::with_capacity(self.senders.len());
+        for (sender, state) in self.senders.iter().zip(states) {
+            let (swapped, ack) = oneshot::channel();
+            sender
+                .unbounded_send(StateUpdate { state, swapped })
+                .map_err(|_| (503, "a shard is gone".to_owned()))?;
+            acks.push(ack);
+        }
+        for ack in acks {
+            match monoio::time::timeout(Duration::from_secs(10), ack).await {
+                Ok(Ok(_)) => {}
+                _ => return Err((503, "a shard did not take the snapshot in time".into())),
+            }
+        }
+        let took = [took[0], took[1], ready.elapsed()];
+        for (slot, took) in self.last_apply_us.iter().zip(took) {
+            slot.store(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Relaxed);
+        }
+        write_atomically(&self.state_dir.join(LAST_GOOD), bytes)
+            .map_err(|e| (500, format!("persisting: {e}")))?;
+        self.version.store(version, Relaxed);
+        tracing::info!(
+            version,
+            keys,
+            decode_ms = took[0].as_millis(),
+            build_ms = took[1].as_millis(),
+            swap_ms = took[2].as_millis(),
+            "serving a new snapshot"
+        );
+        Ok(version)
+    }
+
+    /// Check the signature, validate and decode, check pins, version and keys, and build the
+    /// serving state once with a view of it for each shard. `None`: this version is served
+    /// already.
+    fn prepare(&self, bytes: &[u8]) -> Result<Option<Prepared>, Refusal> {
         let started = Instant::now();
         let payload = self
             .public_key
@@ -194,7 +264,7 @@ impl Control {
             ));
         }
         if snapshot.version == current {
-            return Ok(current);
+            return Ok(None);
         }
         let keyring = self
             .keyring_for(&snapshot)
@@ -206,44 +276,12 @@ impl Control {
         // Once for every shard; each swaps in a pointer to it (and a scratch of its own).
         let built = SharedState::build_with_keys(snapshot, keys, Arc::clone(&keyring), &custom)
             .map_err(|e| (422, e))?;
-        let key_count = built.shared.api_key_count();
-        let states: Vec<_> = (0..self.senders.len()).map(|_| built.for_shard()).collect();
-        drop(built);
-        let ready = Instant::now();
-        let mut acks = Vec::with_capacity(self.senders.len());
-        for (sender, state) in self.senders.iter().zip(states) {
-            let (swapped, ack) = oneshot::channel();
-            sender
-                .unbounded_send(StateUpdate { state, swapped })
-                .map_err(|_| (503, "a shard is gone".to_owned()))?;
-            acks.push(ack);
-        }
-        for ack in acks {
-            match monoio::time::timeout(Duration::from_secs(10), ack).await {
-                Ok(Ok(_)) => {}
-                _ => return Err((503, "a shard did not take the snapshot in time".into())),
-            }
-        }
-        let swapped = Instant::now();
-        for (slot, took) in
-            self.last_apply_us
-                .iter()
-                .zip([decoded - started, ready - decoded, swapped - ready])
-        {
-            slot.store(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Relaxed);
-        }
-        write_atomically(&self.state_dir.join(LAST_GOOD), bytes)
-            .map_err(|e| (500, format!("persisting: {e}")))?;
-        self.version.store(version, Relaxed);
-        tracing::info!(
+        Ok(Some(Prepared {
             version,
-            keys = key_count,
-            decode_ms = (decoded - started).as_millis(),
-            build_ms = (ready - decoded).as_millis(),
-            swap_ms = (swapped - ready).as_millis(),
-            "serving a new snapshot"
-        );
-        Ok(version)
+            keys: built.shared.api_key_count(),
+            states: (0..self.senders.len()).map(|_| built.for_shard()).collect(),
+            took: [decoded - started, decoded.elapsed()],
+        }))
     }
 
     /// The keyring, reloaded from the key files if the snapshot needs a key it lacks (after a

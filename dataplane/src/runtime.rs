@@ -56,3 +56,15 @@ fn serve(mut spec: ShardSpec) -> Result<(), String> {
         Ok(())
     })
 }
+
+/// Lower the calling thread's CPU priority (nice 10) below the shards': for work that must not
+/// take a core from them where cores are short (building a pushed snapshot). Best effort.
+#[allow(unsafe_code)]
+pub fn lower_priority() {
+    // SAFETY: setpriority reads its three integer arguments and nothing else; on Linux,
+    // PRIO_PROCESS with 0 names the calling thread alone.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
+    if rc != 0 {
+        tracing::debug!("could not lower the snapshot thread's priority");
+    }
+}

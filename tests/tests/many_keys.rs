@@ -80,7 +80,7 @@ fn a_large_snapshot_is_taken_under_load_without_a_failed_request() {
     let (sent, failed) = (AtomicU64::new(0), AtomicU64::new(0));
     let statuses = Mutex::new(Vec::new());
     let slowest = AtomicU64::new(0);
-    std::thread::scope(|s| {
+    let baseline = std::thread::scope(|s| {
         for _ in 0..2 {
             let (stop, sent, failed, statuses, slowest, key, gw) =
                 (&stop, &sent, &failed, &statuses, &slowest, &key, &gw);
@@ -97,6 +97,9 @@ fn a_large_snapshot_is_taken_under_load_without_a_failed_request() {
                 }
             });
         }
+        // The same load with no change going on first, for comparison.
+        std::thread::sleep(Duration::from_secs(2));
+        let baseline = (sent.swap(0, Relaxed), slowest.swap(0, Relaxed));
         // Each change publishes every key; the data plane takes each snapshot under the load.
         for round in 0..3 {
             let changed = Instant::now();
@@ -111,11 +114,14 @@ fn a_large_snapshot_is_taken_under_load_without_a_failed_request() {
             );
         }
         stop.store(true, Relaxed);
+        baseline
     });
     let (sent, failed) = (sent.load(Relaxed), failed.load(Relaxed));
     eprintln!(
-        "{sent} requests during the swaps, slowest {} ms",
-        slowest.load(Relaxed) / 1000
+        "{sent} requests during the swaps, slowest {} ms; before them, {} requests in 2 s, slowest {} ms",
+        slowest.load(Relaxed) / 1000,
+        baseline.0,
+        baseline.1 / 1000
     );
     assert!(sent > 0);
     assert_eq!(
