@@ -36,6 +36,23 @@ fn new_key(cp: &ControlPlane, project: &str) -> String {
     r.json()["key"].as_str().unwrap().to_owned()
 }
 
+/// Make a change (a new Warden key), wait until the data plane serves it, print the timings.
+fn change(cp: &ControlPlane, gw: &Gateway, project: &str, label: &str) {
+    let changed = Instant::now();
+    let fresh = new_key(cp, project);
+    let served = eventually(Duration::from_secs(120), || answers(gw, &fresh) == 200);
+    assert!(served.is_some(), "{label}: the new key is served");
+    eprintln!(
+        "{label}: a new key served {:?} after it was made; control plane: {}; data plane: {}",
+        changed.elapsed(),
+        lines(
+            &warden_tests::http::get(cp.addr, "/metrics").text(),
+            "warden_cp_snapshot_b"
+        ),
+        lines(&gw.metrics(), "warden_snapshot_apply_seconds{"),
+    );
+}
+
 /// The lines of a Prometheus text page whose metric name starts with `prefix`.
 fn lines(page: &str, prefix: &str) -> String {
     page.lines()
@@ -76,6 +93,21 @@ fn a_large_snapshot_is_taken_under_load_without_a_failed_request() {
         String::from_utf8_lossy(&fill.stderr)
     );
 
+    // Two changes with nothing else going on: the first build reads the whole bulk, the second
+    // only its change.
+    change(
+        &cp,
+        &gw,
+        &project,
+        &format!("{keys} keys, idle, first build"),
+    );
+    change(
+        &cp,
+        &gw,
+        &project,
+        &format!("{keys} keys, idle, next build"),
+    );
+
     let stop = AtomicBool::new(false);
     let (sent, failed) = (AtomicU64::new(0), AtomicU64::new(0));
     let statuses = Mutex::new(Vec::new());
@@ -102,15 +134,11 @@ fn a_large_snapshot_is_taken_under_load_without_a_failed_request() {
         let baseline = (sent.swap(0, Relaxed), slowest.swap(0, Relaxed));
         // Each change publishes every key; the data plane takes each snapshot under the load.
         for round in 0..3 {
-            let changed = Instant::now();
-            let fresh = new_key(&cp, &project);
-            let served = eventually(Duration::from_secs(120), || answers(&gw, &fresh) == 200);
-            assert!(served.is_some(), "round {round}: the new key is served");
-            eprintln!(
-                "{keys} keys, round {round}: a new key served {:?} after it was made; control plane: {}; data plane: {}",
-                changed.elapsed(),
-                lines(&warden_tests::http::get(cp.addr, "/metrics").text(), "warden_cp_snapshot_b"),
-                lines(&gw.metrics(), "warden_snapshot_apply_seconds{"),
+            change(
+                &cp,
+                &gw,
+                &project,
+                &format!("{keys} keys, under load, round {round}"),
             );
         }
         stop.store(true, Relaxed);
