@@ -53,6 +53,17 @@ fn change(cp: &ControlPlane, gw: &Gateway, project: &str, label: &str) {
     );
 }
 
+/// A process's resident and peak resident memory, as /proc shows them (for the record).
+fn memory(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The lines of a Prometheus text page whose metric name starts with `prefix`.
 fn lines(page: &str, prefix: &str) -> String {
     page.lines()
@@ -76,6 +87,7 @@ fn a_large_snapshot_is_taken_under_load_without_a_failed_request() {
         "the first snapshot is served"
     );
 
+    let small = memory(gw.proc.child.id());
     let fill = Command::new("python3")
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -144,6 +156,10 @@ fn a_large_snapshot_is_taken_under_load_without_a_failed_request() {
         stop.store(true, Relaxed);
         baseline
     });
+    eprintln!(
+        "data plane memory with one key: {small}; with {keys}: {}",
+        memory(gw.proc.child.id())
+    );
     let (sent, failed) = (sent.load(Relaxed), failed.load(Relaxed));
     eprintln!(
         "{sent} requests during the swaps, slowest {} ms; before them, {} requests in 2 s, slowest {} ms",
