@@ -105,6 +105,11 @@ impl Mirror {
             *self = Mirror::default();
         }
         let upto = store.row_seq().await?;
+        let floor = store.removed_floor().await?;
+        if self.seq.is_some_and(|held| held < floor) {
+            // Removals it has not read were pruned meanwhile (another control plane led).
+            *self = Mirror::default();
+        }
         if self.seq == Some(upto) {
             return Ok(());
         }
@@ -113,7 +118,9 @@ impl Mirror {
             upto,
         };
         // Removals first: a row present now is the truth about its id.
-        for (table, id) in store.removed_stamped(s).await? {
+        let removals = store.removed_stamped(s).await?;
+        let pruned = !removals.is_empty();
+        for (table, id) in removals {
             match table.as_str() {
                 "api_keys" => drop(self.api_keys.remove(&id, |k| &k.id)),
                 "provider_keys" => self.remove_provider_key(&id),
@@ -177,6 +184,10 @@ impl Mirror {
             self.api_keys.sort_by(|k| (&k.project, &k.id));
         }
         self.seq = Some(upto);
+        if pruned {
+            // Read: kept no longer (the table stays as small as the removals not yet read).
+            store.prune_removed(upto).await?;
+        }
         Ok(())
     }
 

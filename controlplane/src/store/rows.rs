@@ -6,6 +6,9 @@
 //! stamp it holds and up to the committed `row_seq` it read first: a million keys are read once,
 //! not at every change. Rows from before the stamps (0) are read by a first, whole read.
 //!
+//! The leader prunes the removals it has read (`prune_removed`), raising `meta.removed_floor`;
+//! a mirror that holds less than the floor has missed removals and reads everything again.
+//!
 //! Writes to these tables must come through the control plane (or stamp their rows as
 //! scripts/fill_store.py does): a row changed behind its back keeps its old stamp and reaches
 //! snapshots only when a control plane next starts or takes the lead.
@@ -93,6 +96,29 @@ impl Store {
             .bind(s.upto)
             .fetch_all(&self.pool)
             .await
+    }
+
+    /// The highest stamp of a pruned removal (0: none pruned).
+    pub async fn removed_floor(&self) -> sqlx::Result<i64> {
+        self.counter("removed_floor").await
+    }
+
+    /// Forget the removals stamped up to `upto` (read by the leader), and raise the floor to it.
+    pub async fn prune_removed(&self, upto: i64) -> sqlx::Result<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM removed_rows WHERE seq <= $1")
+            .bind(upto)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO meta (name, value) VALUES ('removed_floor', $1) \
+             ON CONFLICT (name) DO UPDATE SET value = CASE WHEN meta.value > excluded.value \
+             THEN meta.value ELSE excluded.value END",
+        )
+        .bind(upto)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
     }
 
     /// (table, id) of the rows removed in `s`, oldest first.

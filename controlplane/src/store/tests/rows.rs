@@ -89,6 +89,9 @@ async fn stamps(store: &Store) -> anyhow::Result<()> {
 
     let mut kept = Mirror::default();
     kept.refresh(store).await?;
+    // One that will have missed removals (another control plane led while they were pruned).
+    let mut stale = Mirror::default();
+    stale.refresh(store).await?;
     assert_eq!(
         summary(&mut kept),
         [
@@ -139,6 +142,10 @@ async fn stamps(store: &Store) -> anyhow::Result<()> {
     assert!(store.removed_stamped(after).await?.is_empty());
 
     kept.refresh(store).await?;
+    // The leader read the removals and pruned them; the floor says so.
+    assert!(store.removed_stamped(since).await?.is_empty());
+    assert_eq!(store.removed_floor().await?, then);
+    stale.refresh(store).await?;
     let mut fresh = Mirror::default();
     fresh.refresh(store).await?;
     let expected = [
@@ -148,6 +155,11 @@ async fn stamps(store: &Store) -> anyhow::Result<()> {
     ];
     assert_eq!(summary(&mut kept), expected);
     assert_eq!(summary(&mut fresh), expected);
+    assert_eq!(
+        summary(&mut stale),
+        expected,
+        "a mirror below the floor reads anew"
+    );
     // Lent and never given back (a build that failed after taking them): read anew.
     drop(kept.parts(&(0, HashMap::new())));
     kept.refresh(store).await?;
