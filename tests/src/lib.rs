@@ -480,6 +480,17 @@ impl Gateway {
         http::get(self.admin, "/metrics").text()
     }
 
+    /// The status of a one-line chat request for `gpt-4o` made with Warden key `key`.
+    pub fn answers(&self, key: &str) -> u16 {
+        http::post_json(
+            self.addr,
+            "/v1/chat/completions",
+            key,
+            &chat_body("gpt-4o", "hello", false),
+        )
+        .status
+    }
+
     pub fn chat(&self, body: &serde_json::Value) -> http::Response {
         http::post_json(self.addr, "/v1/chat/completions", KEY, body)
     }
@@ -756,17 +767,19 @@ impl ControlPlane {
             &format!("/admin/v1/tenants/{tenant}/projects"),
             Some(&serde_json::json!({"name": "app", "environment": "production"})),
         ));
-        let key = self
-            .admin(
-                "POST",
-                &format!("/admin/v1/projects/{project}/api-keys"),
-                Some(&serde_json::json!({"name": "app"})),
-            )
-            .json()["key"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let key = self.new_api_key(&project);
         (tenant, project, key)
+    }
+
+    /// Through the admin API: a new Warden key for `project`.
+    pub fn new_api_key(&self, project: &str) -> String {
+        let r = self.admin(
+            "POST",
+            &format!("/admin/v1/projects/{project}/api-keys"),
+            Some(&serde_json::json!({"name": "app"})),
+        );
+        assert_eq!(r.status, 201, "{}", r.text());
+        r.json()["key"].as_str().unwrap().to_owned()
     }
 
     /// `warden-controlplane rotate-master-key` against this control plane: what it printed.

@@ -10,33 +10,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use serde_json::json;
-use warden_tests::http::post_json;
-use warden_tests::{chat_body, eventually, ControlPlane, Driver, Gateway, Mock};
+use warden_tests::{eventually, ControlPlane, Driver, Gateway, Mock};
 
 fn leads(cp: &ControlPlane) -> bool {
     let r = cp.admin("GET", "/admin/v1/snapshot", None);
     assert_eq!(r.status, 200, "{}", r.text());
     r.json()["leader"].as_bool().unwrap()
-}
-
-fn new_key(cp: &ControlPlane, project: &str) -> String {
-    let r = cp.admin(
-        "POST",
-        &format!("/admin/v1/projects/{project}/api-keys"),
-        Some(&json!({"name": "app"})),
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
-    r.json()["key"].as_str().unwrap().to_owned()
-}
-
-fn answers(gw: &Gateway, key: &str) -> u16 {
-    post_json(
-        gw.addr,
-        "/v1/chat/completions",
-        key,
-        &chat_body("gpt-4o", "hello", false),
-    )
-    .status
 }
 
 /// Requests answered by the whole cluster's usage (`GET /admin/v1/usage` through `cp`).
@@ -82,7 +61,7 @@ fn the_lead_moves_when_the_leader_dies_and_no_request_fails() {
     );
     assert_eq!(r.status, 201, "{}", r.text());
     for gw in &planes {
-        let served = eventually(Duration::from_secs(10), || answers(gw, &key) == 200);
+        let served = eventually(Duration::from_secs(10), || gw.answers(&key) == 200);
         assert!(
             served.is_some(),
             "a change made through the follower is served"
@@ -110,7 +89,7 @@ fn the_lead_moves_when_the_leader_dies_and_no_request_fails() {
             let (stop, sent, failed, statuses, key) = (&stop, &sent, &failed, &statuses, &key);
             s.spawn(move || {
                 while !stop.load(Relaxed) {
-                    let status = answers(gw, key);
+                    let status = gw.answers(key);
                     sent.fetch_add(1, Relaxed);
                     if status != 200 {
                         failed.fetch_add(1, Relaxed);
@@ -126,9 +105,9 @@ fn the_lead_moves_when_the_leader_dies_and_no_request_fails() {
         assert!(took.is_some(), "the follower takes the lead");
 
         // A change through the new leader reaches every data plane: a new Warden key.
-        let fresh = new_key(&second, &project);
+        let fresh = second.new_api_key(&project);
         for gw in &planes {
-            let served = eventually(Duration::from_secs(10), || answers(gw, &fresh) == 200);
+            let served = eventually(Duration::from_secs(10), || gw.answers(&fresh) == 200);
             assert!(
                 served.is_some(),
                 "a change made after the failover is served"
@@ -144,9 +123,9 @@ fn the_lead_moves_when_the_leader_dies_and_no_request_fails() {
         // The old leader comes back as a follower, and its changes are served too.
         let back = ControlPlane::start_in(first_dir, mock.addr);
         assert!(!leads(&back), "a restarted leader follows the new one");
-        let third = new_key(&back, &project);
+        let third = back.new_api_key(&project);
         for gw in &planes {
-            let served = eventually(Duration::from_secs(10), || answers(gw, &third) == 200);
+            let served = eventually(Duration::from_secs(10), || gw.answers(&third) == 200);
             assert!(
                 served.is_some(),
                 "a change made through the returning follower"
@@ -268,7 +247,7 @@ fn a_leader_that_stops_answering_loses_the_lead_and_steps_down_when_it_wakes() {
     );
     let gw = Gateway::start(Driver::IoUring, &config);
     let (project, key) = second.project_with_keys("sk-cluster-own-5678");
-    assert!(eventually(Duration::from_secs(10), || answers(&gw, &key) == 200).is_some());
+    assert!(eventually(Duration::from_secs(10), || gw.answers(&key) == 200).is_some());
 
     signal(&first, "-STOP");
     let stopped = std::time::Instant::now();
@@ -281,8 +260,8 @@ fn a_leader_that_stops_answering_loses_the_lead_and_steps_down_when_it_wakes() {
         "lead taken {:?} after the leader stopped",
         stopped.elapsed()
     );
-    let fresh = new_key(&second, &project);
-    assert!(eventually(Duration::from_secs(10), || answers(&gw, &fresh) == 200).is_some());
+    let fresh = second.new_api_key(&project);
+    assert!(eventually(Duration::from_secs(10), || gw.answers(&fresh) == 200).is_some());
 
     signal(&first, "-CONT");
     let stepped_down = eventually(Duration::from_secs(15), || !leads(&first));
@@ -290,6 +269,6 @@ fn a_leader_that_stops_answering_loses_the_lead_and_steps_down_when_it_wakes() {
     assert!(leads(&second), "and the new one keeps the lead");
     // The woken one's older snapshot is never served again: the new key keeps working.
     std::thread::sleep(Duration::from_millis(1500));
-    assert_eq!(answers(&gw, &fresh), 200);
-    assert_eq!(answers(&gw, &key), 200);
+    assert_eq!(gw.answers(&fresh), 200);
+    assert_eq!(gw.answers(&key), 200);
 }

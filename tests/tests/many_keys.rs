@@ -12,35 +12,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
-use warden_tests::http::{call, post_json};
-use warden_tests::{chat_body, eventually, ControlPlane, Driver, Gateway, Mock};
-
-fn answers(gw: &Gateway, key: &str) -> u16 {
-    post_json(
-        gw.addr,
-        "/v1/chat/completions",
-        key,
-        &chat_body("gpt-4o", "hello", false),
-    )
-    .status
-}
-
-fn new_key(cp: &ControlPlane, project: &str) -> String {
-    let r = cp.admin(
-        "POST",
-        &format!("/admin/v1/projects/{project}/api-keys"),
-        Some(&json!({"name": "app"})),
-    );
-    assert_eq!(r.status, 201, "{}", r.text());
-    r.json()["key"].as_str().unwrap().to_owned()
-}
+use warden_tests::http::call;
+use warden_tests::{eventually, ControlPlane, Driver, Gateway, Mock};
 
 /// Make a change (a new Warden key), wait until the data plane serves it, print the timings.
 fn change(cp: &ControlPlane, gw: &Gateway, project: &str, label: &str) {
     let changed = Instant::now();
-    let fresh = new_key(cp, project);
-    let served = eventually(Duration::from_secs(120), || answers(gw, &fresh) == 200);
+    let fresh = cp.new_api_key(project);
+    let served = eventually(Duration::from_secs(120), || gw.answers(&fresh) == 200);
     assert!(served.is_some(), "{label}: the new key is served");
     eprintln!(
         "{label}: a new key served {:?} after it was made; control plane: {}; data plane: {}",
@@ -83,7 +62,7 @@ fn a_large_snapshot_is_taken_under_load_without_a_failed_request() {
     let (project, key) = cp.project_with_keys("sk-scale-own-1234");
     let gw = Gateway::start(Driver::IoUring, &cp.dataplane_config(2));
     assert!(
-        eventually(Duration::from_secs(10), || answers(&gw, &key) == 200).is_some(),
+        eventually(Duration::from_secs(10), || gw.answers(&key) == 200).is_some(),
         "the first snapshot is served"
     );
 
@@ -131,7 +110,7 @@ fn a_large_snapshot_is_taken_under_load_without_a_failed_request() {
             s.spawn(move || {
                 while !stop.load(Relaxed) {
                     let started = Instant::now();
-                    let status = answers(gw, key);
+                    let status = gw.answers(key);
                     slowest.fetch_max(started.elapsed().as_micros() as u64, Relaxed);
                     sent.fetch_add(1, Relaxed);
                     if status != 200 {

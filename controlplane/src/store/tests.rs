@@ -34,6 +34,22 @@ fn usage_row(tenant: &str, project: &str, input: i64, output: i64) -> UsageRow {
     }
 }
 
+/// A sealed-looking OpenAI key row (`project` `None`: pooled).
+fn provider_key(id: &str, project: Option<&str>, priority: i64) -> ProviderKeyRow {
+    ProviderKeyRow {
+        id: id.into(),
+        project_id: project.map(str::to_owned),
+        provider: "openai".into(),
+        label: format!("label {id}"),
+        priority,
+        fingerprint: "ab12".into(),
+        master_key_id: 1,
+        nonce: "00".repeat(12),
+        ciphertext: "ff".repeat(40),
+        created_at: 1_764_000_000,
+    }
+}
+
 /// Every call the admin API and the snapshot builder make, on a fresh store: what is written
 /// reads back the same.
 #[tokio::test]
@@ -103,18 +119,7 @@ async fn calls(store: &Store) -> anyhow::Result<()> {
     assert_eq!(store.projects().await?.len(), 1);
 
     // Provider keys: a project's, a pooled one, resealed, deleted.
-    let key = |id: &str, project: Option<&str>, priority: i64| ProviderKeyRow {
-        id: id.into(),
-        project_id: project.map(str::to_owned),
-        provider: "openai".into(),
-        label: format!("label {id}"),
-        priority,
-        fingerprint: "ab12".into(),
-        master_key_id: 1,
-        nonce: "00".repeat(12),
-        ciphertext: "ff".repeat(40),
-        created_at: 1_764_000_000,
-    };
+    let key = provider_key;
     store.insert_provider_key(&key("k2", Some("p1"), 2)).await?;
     store.insert_provider_key(&key("k1", Some("p1"), 1)).await?;
     store.insert_provider_key(&key("pool", None, 0)).await?;

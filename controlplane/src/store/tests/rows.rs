@@ -5,25 +5,10 @@
 use std::collections::HashMap;
 
 use super::db::Db;
-use super::BOTH;
+use super::{provider_key as key, BOTH};
 use crate::snapshot::Mirror;
 use crate::store::rows::Stamps;
-use crate::store::{ProviderKeyRow, Store};
-
-fn key(id: &str, project: Option<&str>, priority: i64) -> ProviderKeyRow {
-    ProviderKeyRow {
-        id: id.into(),
-        project_id: project.map(str::to_owned),
-        provider: "openai".into(),
-        label: format!("label {id}"),
-        priority,
-        fingerprint: "ab12".into(),
-        master_key_id: 1,
-        nonce: "00".repeat(12),
-        ciphertext: "ff".repeat(40),
-        created_at: 1_764_000_000,
-    }
-}
+use crate::store::Store;
 
 /// What a snapshot built from `mirror` holds, in an order that does not depend on the mirror's.
 fn summary(mirror: &mut Mirror) -> Vec<String> {
