@@ -26,6 +26,7 @@ use warden_shared::vault::Keyring;
 use crate::guard::custom::{compile_all, CustomScan, CustomSet, CustomSets, ScratchOwner};
 use crate::http::respond::json_string;
 use crate::upstream::origin::Origin;
+use keys::key_table;
 pub use keys::{ApiKeyRef, KeyTable};
 
 /// What one snapshot serves, shared by every shard.
@@ -433,88 +434,6 @@ pub fn decode(bytes: &[u8]) -> Result<(Snapshot, KeyTable), String> {
     })
     .map_err(|e| e.to_string())?;
     Ok((snapshot, keys?))
-}
-
-/// The key table of `keys` (digest, id, project id), each project named by its index in
-/// `projects`.
-fn key_table<'a>(
-    projects: &[warden_shared::snapshot::Project],
-    keys: impl ExactSizeIterator<Item = ([u8; 32], &'a str, &'a str)>,
-) -> Result<KeyTable, String> {
-    let index = ProjectIndex::new(projects);
-    // Keys of one project often come in a run: one lookup per run.
-    let mut last: Option<(&str, u32)> = None;
-    let mut failed = None;
-    let table = KeyTable::build(keys.map(|(hash, id, project)| {
-        let i = match last {
-            Some((name, i)) if name == project => i,
-            _ => match index.get(project) {
-                Some(i) => {
-                    last = Some((project, i));
-                    i
-                }
-                None => {
-                    failed.get_or_insert_with(|| {
-                        format!("api key {id} names unknown project {project}")
-                    });
-                    0
-                }
-            },
-        };
-        (hash, id, i)
-    }))?;
-    match failed {
-        Some(why) => Err(why),
-        None => Ok(table),
-    }
-}
-
-/// Project ids to their indexes, compact: a million lookups of ids held in the projects' own
-/// strings, all over the heap, missed the cache on nearly every one. Here the ids lie back to
-/// back and the map holds only their hashes.
-struct ProjectIndex {
-    names: String,
-    /// Per project: where its id lies in `names`, and the next project whose id has the same
-    /// 64-bit hash (`u32::MAX`: none).
-    spans: Vec<(u32, u32, u32)>,
-    first: HashMap<u64, u32>,
-    hasher: std::collections::hash_map::RandomState,
-}
-
-impl ProjectIndex {
-    fn new(projects: &[warden_shared::snapshot::Project]) -> ProjectIndex {
-        use std::hash::BuildHasher;
-        let hasher = std::collections::hash_map::RandomState::new();
-        let mut index = ProjectIndex {
-            names: String::with_capacity(projects.iter().map(|p| p.id.len()).sum()),
-            spans: Vec::with_capacity(projects.len()),
-            first: HashMap::with_capacity(projects.len()),
-            hasher,
-        };
-        for (p, i) in projects.iter().zip(0u32..) {
-            let at = index.names.len() as u32;
-            index.names.push_str(&p.id);
-            let next = index
-                .first
-                .insert(index.hasher.hash_one(p.id.as_str()), i)
-                .unwrap_or(u32::MAX);
-            index.spans.push((at, p.id.len() as u32, next));
-        }
-        index
-    }
-
-    /// The index of the project whose id is `id` (the last, should two share it).
-    fn get(&self, id: &str) -> Option<u32> {
-        use std::hash::BuildHasher;
-        let mut i = *self.first.get(&self.hasher.hash_one(id))?;
-        while let Some(&(at, len, next)) = self.spans.get(i as usize) {
-            if self.names.get(at as usize..(at + len) as usize) == Some(id) {
-                return Some(i);
-            }
-            i = next;
-        }
-        None
-    }
 }
 
 /// Which providers `keys` reach, one bit per `Provider::index`.
