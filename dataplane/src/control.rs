@@ -38,7 +38,7 @@ pub const MAX_VERSION_STEP: u64 = 1 << 20;
 
 /// The steps of taking a snapshot, in metric order (`warden_snapshot_apply_seconds`): checking
 /// the signature and validating and decoding the bytes; building the shared serving state (once,
-/// on this thread); every shard swapping it in.
+/// on the `warden-snapshot` thread); every shard swapping it in.
 pub const APPLY_STEPS: [&str; 3] = ["decode", "build", "swap"];
 
 /// Why pushed snapshots were refused, in metric order (`warden_snapshot_rejected_total`).

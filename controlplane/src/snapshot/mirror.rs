@@ -32,13 +32,12 @@ impl<T> Default for Table<T> {
 }
 
 impl<T> Table<T> {
-    fn upsert(&mut self, id: String, row: T) -> Option<T> {
-        match self.at.get(&id) {
-            Some(&i) => Some(std::mem::replace(&mut self.rows[i], row)),
+    fn upsert(&mut self, id: String, row: T) {
+        match self.at.get(&id).and_then(|&i| self.rows.get_mut(i)) {
+            Some(slot) => *slot = row,
             None => {
                 self.at.insert(id, self.rows.len());
                 self.rows.push(row);
-                None
             }
         }
     }
