@@ -2,7 +2,9 @@
 //! encoding (what the control plane ships), checking the signature and validating and decoding
 //! (what a data plane does with pushed bytes), building the serving state (once per snapshot,
 //! shared by every shard), a shard taking it, authenticating a key against it, and opening a
-//! provider key per request.
+//! provider key per request; and a change after the full snapshot: a delta of it checked,
+//! decoded and applied (one new key; a thousand keys over a hundred changed projects), and a key
+//! authenticated against the state it makes.
 //! `WARDEN_BENCH_MILLION=1` adds the same steps at issue #18's scale: 1 000 000 Warden keys and
 //! 100 000 projects with a provider key each (a few minutes; off by default).
 
@@ -15,7 +17,8 @@ use std::hint::black_box;
 use warden_dataplane::state::SharedState;
 use warden_shared::catalog::{default_models, Provider};
 use warden_shared::snapshot::{
-    self, ApiKeyEntry, Environment, GuardrailPolicy, Plan, Project, ProviderKey, Snapshot, Tenant,
+    self, ApiKeyEntry, Delta, Environment, GuardrailPolicy, Plan, Project, ProviderKey, Snapshot,
+    Tenant,
 };
 use warden_shared::vault::{KeyScope, Keyring, MasterKey};
 use warden_shared::{api_key_hash, fingerprint};
@@ -137,6 +140,46 @@ fn snapshot_steps(c: &mut Criterion, group: &str, snap: &Snapshot, keyring: &Arc
     let state = built.for_shard();
     let presented = format!("wdn_{:064}", snap.api_keys.len() / 2);
     g.bench_function("authenticate_key", |b| {
+        b.iter(|| {
+            state
+                .api_key(black_box(presented.as_bytes()))
+                .unwrap()
+                .project
+        })
+    });
+    // A change after the full snapshot, as a data plane takes it: check the delta's signature,
+    // validate and decode it, apply it to the base. (The old base key removed too.)
+    let mut after = None;
+    for (name, keys, projects) in [
+        ("apply_delta_1_key", 1, 0),
+        ("apply_delta_1000_keys_100_projects", 1000, 100),
+    ] {
+        let delta = Delta {
+            base: snap.version,
+            version: snap.version + 1,
+            tenants: snap.tenants.clone(),
+            projects: snap.projects[..projects].to_vec(),
+            removed_projects: Vec::new(),
+            api_keys: (0..keys)
+                .map(|k| ApiKeyEntry {
+                    id: format!("new_{k:08}"),
+                    hash: api_key_hash(format!("new_{k:064}").as_bytes()),
+                    project: snap.projects[k % snap.projects.len()].id.clone(),
+                })
+                .collect(),
+            removed_keys: vec![snap.api_keys[0].hash],
+        };
+        let signed = signer.sign_delta(&snapshot::encode_delta(&delta).unwrap());
+        let apply = || {
+            let payload = public.open_delta(black_box(&signed)).unwrap();
+            let delta = snapshot::decode_delta(payload).unwrap();
+            SharedState::apply_delta(&built, delta, Arc::clone(keyring)).unwrap()
+        };
+        g.bench_function(name, |b| b.iter(apply));
+        after = Some(apply());
+    }
+    let state = after.unwrap().for_shard();
+    g.bench_function("authenticate_key_after_delta", |b| {
         b.iter(|| {
             state
                 .api_key(black_box(presented.as_bytes()))

@@ -398,15 +398,26 @@ async fn dataplane_anchors(
     )))
 }
 
-/// `GET /admin/v1/snapshot`: the newest version, its size (on the leader; 0 on a follower,
-/// which builds none) and whether this control plane leads.
+/// `GET /admin/v1/snapshot`: the newest version, whether this control plane leads, and (on the
+/// leader; zeros on a follower, which builds none) the newest full snapshot's version and size
+/// and the size of the newest delta of it (0 when the newest version is the full one).
 async fn snapshot_version(_: Admin, State(app): State<Arc<App>>) -> Json<Value> {
-    let bytes = if app.leading() {
-        app.latest().bytes.len()
-    } else {
-        0
+    let latest = app.latest();
+    let (full, bytes, delta) = match app.leading() {
+        true => (
+            latest.full.version,
+            latest.full.bytes.len(),
+            latest.delta.as_ref().map_or(0, |d| d.bytes.len()),
+        ),
+        false => (0, 0, 0),
     };
-    Json(json!({"version": app.version(), "bytes": bytes, "leader": app.leading()}))
+    Json(json!({
+        "version": app.version(),
+        "leader": app.leading(),
+        "full_version": full,
+        "bytes": bytes,
+        "delta_bytes": delta,
+    }))
 }
 
 #[derive(Deserialize)]

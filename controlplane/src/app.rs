@@ -50,15 +50,28 @@ pub struct App {
     leading: AtomicBool,
     /// A follower's view of the newest version the leader published.
     pub cluster_version: AtomicU64,
+    /// A data plane took neither the delta nor the full snapshot it is based on: the next
+    /// snapshot is full.
+    pub full_wanted: AtomicBool,
 }
 
-/// A built snapshot, ready to push.
+/// A built snapshot, ready to push: the newest full one, and the newest delta of it when the
+/// newest version is a delta.
 #[derive(Default)]
 pub struct Published {
     pub version: u64,
-    pub bytes: Vec<u8>,
-    /// How long building it took, in microseconds, per step (`BUILD_STEPS`).
+    pub full: Arc<Signed>,
+    /// Version `version`, of `full`; `None`: `full` is version `version`.
+    pub delta: Option<Signed>,
+    /// How long building the newest took, in microseconds, per step (`BUILD_STEPS`).
     pub took_us: [u64; BUILD_STEPS.len()],
+}
+
+/// A signed snapshot or delta envelope and its version.
+#[derive(Default)]
+pub struct Signed {
+    pub version: u64,
+    pub bytes: Vec<u8>,
 }
 
 /// The steps of publishing, in metric order (`warden_cp_snapshot_build_seconds`): reading the
@@ -95,6 +108,7 @@ impl App {
             telemetry: None,
             leading: AtomicBool::new(false),
             cluster_version: AtomicU64::new(0),
+            full_wanted: AtomicBool::new(false),
         }
     }
 
@@ -165,7 +179,14 @@ impl App {
             .key_digests
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("no API-key digest secret"))?;
-        let snapshot = crate::snapshot::build(
+        let previous = self.latest();
+        if mirror.base_version() != Some(previous.full.version)
+            || self.full_wanted.swap(false, Relaxed)
+        {
+            // Deltas only of the full snapshot this process pushes.
+            mirror.forget_base();
+        }
+        let built = crate::snapshot::build(
             &self.store,
             &self.providers,
             &self.overhead,
@@ -176,34 +197,73 @@ impl App {
             mirror,
         )
         .await?;
-        let built = std::time::Instant::now();
-        let keys = snapshot.api_keys.len();
-        let encoded = warden_shared::snapshot::encode(&snapshot);
-        // Its projects and keys were lent by the mirror, not copied (`snapshot/mirror.rs`).
-        mirror.give_back(snapshot.projects, snapshot.api_keys);
-        let encoded = encoded?;
-        let encoded_at = std::time::Instant::now();
+        let assembled = std::time::Instant::now();
         let signer = self
             .signer
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("no snapshot signing key"))?;
-        let bytes = signer.sign(&encoded);
-        drop(encoded);
+        let (published, keys, encoded_at) = match built {
+            crate::snapshot::Built::Delta(delta) => {
+                let keys = delta.api_keys.len();
+                let encoded = warden_shared::snapshot::encode_delta(&delta)?;
+                let encoded_at = std::time::Instant::now();
+                let delta = Signed {
+                    version,
+                    bytes: signer.sign_delta(&encoded),
+                };
+                let published = Published {
+                    version,
+                    full: Arc::clone(&previous.full),
+                    delta: Some(delta),
+                    took_us: [0; BUILD_STEPS.len()],
+                };
+                (published, keys, encoded_at)
+            }
+            crate::snapshot::Built::Full(full) => {
+                let (snapshot, globals) = *full;
+                let keys = snapshot.api_keys.len();
+                let encoded = warden_shared::snapshot::encode(&snapshot);
+                // Its projects and keys were lent by the mirror, not copied (`snapshot/mirror.rs`).
+                mirror.give_back(snapshot.projects, snapshot.api_keys);
+                let encoded = encoded?;
+                let encoded_at = std::time::Instant::now();
+                let full = Signed {
+                    version,
+                    bytes: signer.sign(&encoded),
+                };
+                drop(encoded);
+                mirror.based_on(version, globals);
+                let published = Published {
+                    version,
+                    full: Arc::new(full),
+                    delta: None,
+                    took_us: [0; BUILD_STEPS.len()],
+                };
+                (published, keys, encoded_at)
+            }
+        };
         let signed = std::time::Instant::now();
-        let took = [built - started, encoded_at - built, signed - encoded_at];
+        let took = [
+            assembled - started,
+            encoded_at - assembled,
+            signed - encoded_at,
+        ];
         let took_us = took.map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
-        let size = bytes.len();
+        let (kind, size) = match &published.delta {
+            Some(d) => ("delta", d.bytes.len()),
+            None => ("full", published.full.bytes.len()),
+        };
         if let Ok(mut l) = self.latest.write() {
             *l = Arc::new(Published {
-                version,
-                bytes,
                 took_us,
+                ..published
             });
         }
         self.store.set_published_version(version).await?;
         self.wake.notify_one();
         tracing::info!(
             version,
+            kind,
             keys,
             bytes = size,
             store_ms = took[0].as_millis(),

@@ -14,8 +14,8 @@ use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 use warden_shared::catalog::{ModelKind, ModelRoute, Provider};
 use warden_shared::snapshot::{
-    BillingRates, CustomPattern, Environment, GuardrailPolicy, Plan, ProviderEndpoint, ProviderKey,
-    Routing, Snapshot,
+    BillingRates, CustomPattern, Delta, Environment, GuardrailPolicy, Plan, ProviderEndpoint,
+    ProviderKey, Routing, Snapshot,
 };
 use warden_shared::vault::SealedKey;
 
@@ -27,10 +27,18 @@ use crate::store::{ProviderKeyRow, Store};
 const STALE_AFTER_S: i64 = 30;
 
 mod mirror;
-pub use mirror::Mirror;
+pub use mirror::{Globals, Mirror};
 
-/// The snapshot of everything in the store now, as version `version`; `mirror` holds the rows
-/// read by earlier builds and is brought up to date first.
+/// What a build made: a full snapshot (with what only a full one carries, which the deltas
+/// after it are checked against), or a delta of the last full one.
+pub enum Built {
+    Full(Box<(Snapshot, Globals)>),
+    Delta(Delta),
+}
+
+/// The snapshot of everything in the store now, as version `version`: a delta of the last full
+/// one where [`Mirror::delta`] allows, else full. `mirror` holds the rows read by earlier builds
+/// and is brought up to date first.
 #[allow(clippy::too_many_arguments)]
 pub async fn build(
     store: &Store,
@@ -41,16 +49,15 @@ pub async fn build(
     master: &warden_shared::vault::MasterKey,
     digests: &crate::key_digests::KeyDigests,
     mirror: &mut Mirror,
-) -> anyhow::Result<Snapshot> {
+) -> anyhow::Result<Built> {
     let mut steps = Steps::new();
     let prices = store.prices().await?;
     let billing = billing_rates(overhead, &prices)?;
     let month_spend = month_spend(store, overhead, &prices).await?;
     steps.mark("prices and spend");
     mirror.refresh(store).await?;
+    mirror.set_spend(&month_spend);
     steps.mark("changed rows");
-    let parts = mirror.parts(&month_spend);
-    steps.mark("copies");
     let models: Vec<ModelRoute> = store
         .models()
         .await?
@@ -68,19 +75,37 @@ pub async fn build(
     let route_groups =
         warden_shared::snapshot::route_groups(route_groups, &models).map_err(anyhow::Error::msg)?;
     steps.mark("models");
-    tracing::debug!(version, steps = %steps.done(), "snapshot built from the store");
-    Ok(Snapshot {
-        version,
+    let globals = Globals {
         providers: providers.to_vec(),
         models,
-        tenants: parts.tenants,
-        projects: parts.projects,
-        api_keys: parts.api_keys,
-        api_key_digest_secret: Some(digests.sealed(master)?),
         route_groups,
-        pooled_keys: parts.pooled_keys,
         billing,
-    })
+        pooled_keys: mirror.pooled_keys(),
+        master_key_id: master.id(),
+    };
+    if let Some(delta) = mirror.delta(&globals, version) {
+        steps.mark("delta");
+        tracing::debug!(version, rows = delta.rows(), steps = %steps.done(), "delta built from the store");
+        return Ok(Built::Delta(delta));
+    }
+    let parts = mirror.parts();
+    steps.mark("copies");
+    tracing::debug!(version, steps = %steps.done(), "snapshot built from the store");
+    Ok(Built::Full(Box::new((
+        Snapshot {
+            version,
+            providers: globals.providers.clone(),
+            models: globals.models.clone(),
+            tenants: parts.tenants,
+            projects: parts.projects,
+            api_keys: parts.api_keys,
+            api_key_digest_secret: Some(digests.sealed(master)?),
+            route_groups: globals.route_groups.clone(),
+            pooled_keys: parts.pooled_keys,
+            billing: globals.billing.clone(),
+        },
+        globals,
+    ))))
 }
 
 /// Republish every `every` while usage keeps arriving and some project has a spend cap, so the
@@ -271,54 +296,125 @@ pub async fn pusher(app: Arc<App>) {
                 Some(c) if d.enrolled() => c.issue(&d.id, d.credential_gen),
                 _ => continue,
             };
-            if (d.acked_version as u64) < latest.version && now_s() - d.last_seen <= STALE_AFTER_S {
+            let acked = d.acked_version as u64;
+            if acked < latest.version && now_s() - d.last_seen <= STALE_AFTER_S {
                 pushes.spawn(push_one(
                     Arc::clone(&app),
                     d.id,
                     d.push_url,
                     credential,
                     Arc::clone(&latest),
+                    acked,
                 ));
             }
         }
         while pushes.join_next().await.is_some() {}
+        if app.full_wanted.load(Relaxed) {
+            if let Err(e) = app.publish().await {
+                tracing::warn!("publishing a full snapshot: {e:#}");
+            }
+        }
     }
 }
 
+/// Bring one data plane, which acknowledged `acked`, to the newest version: the delta alone
+/// when it holds the delta's base (or a version after it), else the full snapshot and then the
+/// delta. A delta refused (the data plane holds another base: it restarted from an older state,
+/// or another control plane led meanwhile) is followed by the full snapshot.
 async fn push_one(
     app: Arc<App>,
     id: String,
     url: String,
     credential: zeroize::Zeroizing<String>,
     latest: Arc<Published>,
+    acked: u64,
 ) {
+    let full = &latest.full;
+    let Some(delta) = &latest.delta else {
+        push_bytes(&app, &id, &url, &credential, full).await;
+        return;
+    };
+    if acked >= full.version && acked > 0 {
+        match push_bytes(&app, &id, &url, &credential, delta).await {
+            Pushed::Acked | Pushed::Failed => return,
+            Pushed::OtherBase if acked > full.version => {
+                // It serves a version past our base that is not one of our deltas (another
+                // control plane led meanwhile): only a newer full snapshot moves it.
+                app.full_wanted.store(true, Relaxed);
+                return;
+            }
+            Pushed::OtherBase => {}
+        }
+    }
+    if push_bytes(&app, &id, &url, &credential, full).await == Pushed::Acked {
+        push_bytes(&app, &id, &url, &credential, delta).await;
+    }
+}
+
+/// How one push went.
+#[derive(PartialEq, Eq)]
+enum Pushed {
+    Acked,
+    /// A delta refused because the data plane holds another base (412).
+    OtherBase,
+    Failed,
+}
+
+/// One `PUT`, recorded: the acknowledgement in the store, the outcome in the metrics and the
+/// trace.
+async fn push_bytes(
+    app: &App,
+    id: &str,
+    url: &str,
+    credential: &str,
+    signed: &crate::app::Signed,
+) -> Pushed {
     let start = std::time::SystemTime::now();
-    let outcome = match tokio::time::timeout(
+    let version = signed.version;
+    let (pushed, outcome) = match tokio::time::timeout(
         Duration::from_secs(10),
-        put_snapshot(&url, &credential, &latest.bytes, app.push_tls.as_ref()),
+        put_snapshot(url, credential, &signed.bytes, app.push_tls.as_ref()),
     )
     .await
     {
-        Ok(Ok(version)) => {
+        Ok(Ok(acked)) => {
             app.pushes[0].fetch_add(1, Relaxed);
-            if let Err(e) = app.store.ack(&id, version).await {
+            if let Err(e) = app.store.ack(id, acked).await {
                 tracing::warn!(dataplane = %id, "recording an acknowledgement: {e}");
             }
-            "acked"
+            (Pushed::Acked, "acked")
+        }
+        Ok(Err(e)) if e.downcast_ref::<Answered>().is_some_and(|a| a.0 == 412) => {
+            app.pushes[1].fetch_add(1, Relaxed);
+            tracing::info!(dataplane = %id, version, "{e:#}");
+            (Pushed::OtherBase, "failed")
         }
         Ok(Err(e)) => {
             app.pushes[1].fetch_add(1, Relaxed);
-            tracing::warn!(dataplane = %id, version = latest.version, "push failed: {e:#}");
-            "failed"
+            tracing::warn!(dataplane = %id, version, "push failed: {e:#}");
+            (Pushed::Failed, "failed")
         }
         Err(_) => {
             app.pushes[2].fetch_add(1, Relaxed);
-            tracing::warn!(dataplane = %id, version = latest.version, "push timed out");
-            "timeout"
+            tracing::warn!(dataplane = %id, version, "push timed out");
+            (Pushed::Failed, "timeout")
         }
     };
-    crate::trace::push(&app, &id, latest.version, start, outcome);
+    crate::trace::push(app, id, version, start, outcome);
+    pushed
 }
+
+/// A data plane's answer other than 200: its status and body.
+#[derive(Debug)]
+struct Answered(u16, String);
+
+impl std::fmt::Display for Answered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "data plane answered {}: {}", self.0, self.1)
+    }
+}
+
+impl std::error::Error for Answered {}
 
 /// `PUT {url}/v1/snapshot` (over TLS for an `https://` address, verified against `tls`);
 /// returns the version the data plane says it serves.
@@ -380,7 +476,7 @@ async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
         .unwrap_or(0);
     let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
     if status != 200 {
-        anyhow::bail!("data plane answered {status}: {body}");
+        return Err(Answered(status, body.chars().take(512).collect()).into());
     }
     let v: serde_json::Value = serde_json::from_str(body)?;
     v["version"]

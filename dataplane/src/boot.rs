@@ -7,11 +7,11 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use warden_dataplane::config::Config;
 use warden_dataplane::control::{
-    check_pins, last_good, load_keyring, load_public_key, write_atomically, LAST_GOOD,
+    check_pins, last_delta, last_good, load_keyring, load_public_key, write_atomically, LAST_GOOD,
 };
 use warden_shared::audit::ChainKey;
 use warden_shared::snapshot;
-use warden_shared::snapshot::Snapshot;
+use warden_shared::snapshot::{Delta, Snapshot};
 use warden_shared::standalone::compile;
 use warden_shared::vault::{Keyring, MasterKey};
 use zeroize::Zeroizing;
@@ -26,7 +26,7 @@ pub fn check(config: Config) -> anyhow::Result<()> {
         warden_dataplane::tls::ServerTls::load(files).map_err(anyhow::Error::msg)?;
     }
     warden_dataplane::complexity::Scorer::new().map_err(anyhow::Error::msg)?;
-    let (keyring, snapshot) = initial_snapshot(&config, false)?;
+    let (keyring, snapshot, _) = initial_snapshot(&config, false)?;
     warden_dataplane::state::ServingState::build(snapshot, Arc::new(keyring))
         .map_err(anyhow::Error::msg)?;
     Ok(())
@@ -67,10 +67,14 @@ pub fn guard_engine(config: &Config) -> anyhow::Result<warden_dataplane::guard::
 }
 
 /// The keyring and the snapshot to serve at start: compiled from the standalone sections, or
-/// (under a control plane) the last good snapshot, or an empty one until the first push.
+/// (under a control plane) the last good snapshot and its last good delta, or an empty one
+/// until the first push.
 /// `persist` keeps a standalone config's snapshot as the last good one (a start does, `check`
 /// does not).
-pub fn initial_snapshot(config: &Config, persist: bool) -> anyhow::Result<(Keyring, Snapshot)> {
+pub fn initial_snapshot(
+    config: &Config,
+    persist: bool,
+) -> anyhow::Result<(Keyring, Snapshot, Option<Delta>)> {
     if config.control_plane.is_some() {
         let key_file = config
             .master_key_file
@@ -89,16 +93,22 @@ pub fn initial_snapshot(config: &Config, persist: bool) -> anyhow::Result<(Keyri
             tracing::warn!("not serving the last good snapshot: {e}");
         }
         let snapshot = match last.filter(|_| !matches!(pinned, Some(Err(_)))) {
-            Some(s) => {
+            Some(s) => s,
+            None => return Ok((keyring, empty_snapshot(), None)),
+        };
+        return match last_delta(&config.state_dir, &public, snapshot.version) {
+            Ok(delta) => {
                 tracing::info!(
-                    version = s.version,
+                    version = delta.as_ref().map_or(snapshot.version, |d| d.version),
                     "serving the last good snapshot until the control plane pushes"
                 );
-                s
+                Ok((keyring, snapshot, delta))
             }
-            None => empty_snapshot(),
+            Err(e) => {
+                tracing::error!("{e}; serving nothing until the control plane pushes");
+                Ok((keyring, empty_snapshot(), None))
+            }
         };
-        return Ok((keyring, snapshot));
     }
     let master = match config.master_key_file.as_deref() {
         Some(path) => {
@@ -121,11 +131,11 @@ pub fn initial_snapshot(config: &Config, persist: bool) -> anyhow::Result<(Keyri
     if persist {
         write_atomically(&config.state_dir.join(LAST_GOOD), &bytes)?;
     }
-    Ok((Keyring::new(vec![master]), snapshot::decode(&bytes)?))
+    Ok((Keyring::new(vec![master]), snapshot::decode(&bytes)?, None))
 }
 
 /// Version 0: nothing to serve yet (every request is refused as unauthenticated).
-fn empty_snapshot() -> Snapshot {
+pub fn empty_snapshot() -> Snapshot {
     Snapshot {
         version: 0,
         providers: Vec::new(),

@@ -4,6 +4,11 @@
 //! background thread registers this data plane with the control plane and keeps doing so, so a
 //! control plane that restarts, or a data plane that was away, catches up.
 //!
+//! A push is a full snapshot or a delta of one (`snapshot::Delta`, signed under its own label):
+//! a delta applies only to the full snapshot this data plane built its state on (its base), and
+//! is refused with 412 otherwise — the control plane then sends the full one. The last good
+//! state on disk is the base (`snapshot.rkyv`) and the newest delta of it (`snapshot.delta`).
+//!
 //! Invariants: bytes are validated (bytecheck) before anything reads them; a snapshot that fails
 //! validation, or names a master key this data plane does not have, is refused and the old one
 //! keeps serving; a request finishes on the snapshot it started with; the last good snapshot is
@@ -22,7 +27,7 @@ use warden_shared::vault::{Keyring, MasterKey};
 use zeroize::Zeroizing;
 
 use crate::shard::StateUpdate;
-use crate::state::SharedState;
+use crate::state::{Built, SharedState};
 
 mod link;
 
@@ -30,6 +35,8 @@ pub use link::{init_tls, post_json, spawn_registration, CREDENTIAL};
 
 /// Name of the last good snapshot in `state_dir`.
 pub const LAST_GOOD: &str = "snapshot.rkyv";
+/// Name of the last good delta of it in `state_dir` (absent: the full snapshot is served as is).
+pub const LAST_DELTA: &str = "snapshot.delta";
 /// Largest snapshot accepted.
 pub const MAX_SNAPSHOT: usize = 256 * 1024 * 1024;
 /// The most a pushed version may move past the one served: versions count changes, so a far
@@ -41,8 +48,12 @@ pub const MAX_VERSION_STEP: u64 = 1 << 20;
 /// on the `warden-snapshot` thread); every shard swapping it in.
 pub const APPLY_STEPS: [&str; 3] = ["decode", "build", "swap"];
 
-/// Why pushed snapshots were refused, in metric order (`warden_snapshot_rejected_total`).
-pub const REJECTIONS: [&str; 5] = ["signature", "version", "invalid", "keys", "origin"];
+/// Why pushed snapshots were refused, in metric order (`warden_snapshot_rejected_total`); `base`:
+/// a delta of a full snapshot this data plane does not hold.
+pub const REJECTIONS: [&str; 6] = ["signature", "version", "invalid", "keys", "origin", "base"];
+
+/// The kinds of pushed snapshot taken, in metric order (`warden_snapshots_applied_total`).
+pub const KINDS: [&str; 2] = ["full", "delta"];
 
 pub struct Control {
     /// The enrolment token: used once, to enrol and get this data plane's own credential.
@@ -66,6 +77,10 @@ pub struct Control {
     pins: Vec<(warden_shared::catalog::Provider, String)>,
     /// How long each step of the last snapshot taken took, in microseconds (`APPLY_STEPS`).
     pub last_apply_us: [AtomicU64; APPLY_STEPS.len()],
+    /// Snapshots taken, by kind (`KINDS`).
+    pub applied: [AtomicU64; KINDS.len()],
+    /// The state being served (what a delta is applied to).
+    held: Mutex<Built>,
 }
 
 /// What a pushed snapshot must satisfy beyond its structure: the control plane's signature, and
@@ -78,6 +93,9 @@ pub struct Trust {
 /// A pushed snapshot ready for the shards.
 struct Prepared {
     version: u64,
+    built: Built,
+    /// Whether it is a delta (`KINDS` index).
+    delta: bool,
     states: Vec<crate::state::ServingState>,
     keys: usize,
     /// Checking and decoding; building.
@@ -88,6 +106,7 @@ struct Prepared {
 pub type Refusal = (u16, String);
 
 impl Control {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         token: Zeroizing<String>,
         senders: Vec<mpsc::UnboundedSender<StateUpdate>>,
@@ -96,6 +115,7 @@ impl Control {
         state_dir: PathBuf,
         version: Arc<AtomicU64>,
         trust: Trust,
+        serving: &Built,
     ) -> Control {
         let credential = std::fs::read_to_string(state_dir.join(CREDENTIAL))
             .ok()
@@ -117,6 +137,8 @@ impl Control {
             rejected: Default::default(),
             pins: trust.pins,
             last_apply_us: Default::default(),
+            applied: Default::default(),
+            held: Mutex::new(serving.clone()),
         }
     }
 
@@ -191,6 +213,8 @@ impl Control {
         })?;
         let Prepared {
             version,
+            built,
+            delta,
             states,
             keys,
             took,
@@ -217,11 +241,14 @@ impl Control {
         for (slot, took) in self.last_apply_us.iter().zip(took) {
             slot.store(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Relaxed);
         }
-        write_atomically(&self.state_dir.join(LAST_GOOD), bytes)
+        self.persist(bytes, delta)
             .map_err(|e| (500, format!("persisting: {e}")))?;
         self.version.store(version, Relaxed);
+        *self.held.lock().unwrap_or_else(|p| p.into_inner()) = built;
+        self.applied[usize::from(delta)].fetch_add(1, Relaxed);
         tracing::info!(
             version,
+            kind = KINDS[usize::from(delta)],
             keys,
             decode_ms = took[0].as_millis(),
             build_ms = took[1].as_millis(),
@@ -231,10 +258,27 @@ impl Control {
         Ok(version)
     }
 
+    /// The last good state on disk: a full snapshot replaces the base and drops the delta
+    /// file (a delta left beside another base would be ignored at boot anyway); a delta
+    /// replaces the delta file.
+    fn persist(&self, bytes: &[u8], delta: bool) -> std::io::Result<()> {
+        if delta {
+            return write_atomically(&self.state_dir.join(LAST_DELTA), bytes);
+        }
+        write_atomically(&self.state_dir.join(LAST_GOOD), bytes)?;
+        match std::fs::remove_file(self.state_dir.join(LAST_DELTA)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     /// Check the signature, validate and decode, check pins, version and keys, and build the
     /// serving state once with a view of it for each shard. `None`: this version is served
     /// already.
     fn prepare(&self, bytes: &[u8]) -> Result<Option<Prepared>, Refusal> {
+        if warden_shared::signing::is_delta(bytes) {
+            return self.prepare_delta(bytes);
+        }
         let started = Instant::now();
         let payload = self
             .public_key
@@ -242,32 +286,11 @@ impl Control {
             .map_err(|e| self.reject(0, 403, e.to_string()))?;
         let (snapshot, keys) = crate::state::decode(payload).map_err(|e| self.reject(2, 400, e))?;
         check_pins(&snapshot, &self.pins).map_err(|e| self.reject(4, 403, e))?;
-        let current = self.version.load(Relaxed);
-        if snapshot.version < current {
-            return Err(self.reject(
-                1,
-                409,
-                format!(
-                    "version {} is older than the {current} being served",
-                    snapshot.version
-                ),
-            ));
-        }
-        if current > 0 && snapshot.version - current > MAX_VERSION_STEP {
-            return Err(self.reject(
-                1,
-                409,
-                format!(
-                    "version {} jumps more than {MAX_VERSION_STEP} past the {current} being served",
-                    snapshot.version
-                ),
-            ));
-        }
-        if snapshot.version == current {
+        if !self.moves_forward(snapshot.version)? {
             return Ok(None);
         }
         let keyring = self
-            .keyring_for(&snapshot)
+            .keyring_for(&snapshot.master_key_ids())
             .map_err(|(status, why)| self.reject(3, status, why))?;
         let decoded = Instant::now();
         let custom =
@@ -276,22 +299,95 @@ impl Control {
         // Once for every shard; each swaps in a pointer to it (and a scratch of its own).
         let built = SharedState::build_with_keys(snapshot, keys, Arc::clone(&keyring), &custom)
             .map_err(|e| (422, e))?;
-        Ok(Some(Prepared {
+        Ok(Some(self.prepared(
+            version,
+            built,
+            false,
+            [decoded - started, decoded.elapsed()],
+        )))
+    }
+
+    /// [`Control::prepare`] for a delta: applied to the base of the state being served.
+    fn prepare_delta(&self, bytes: &[u8]) -> Result<Option<Prepared>, Refusal> {
+        let started = Instant::now();
+        let payload = self
+            .public_key
+            .open_delta(bytes)
+            .map_err(|e| self.reject(0, 403, e.to_string()))?;
+        let delta =
+            snapshot::decode_delta(payload).map_err(|e| self.reject(2, 400, e.to_string()))?;
+        if !self.moves_forward(delta.version)? {
+            return Ok(None);
+        }
+        let held = self.held.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let base = held.shared.base_version();
+        if delta.base != base || base == 0 {
+            // 412: the control plane sends the full snapshot.
+            return Err(self.reject(
+                5,
+                412,
+                format!(
+                    "a delta of version {}; this data plane's base is version {base}: send the full snapshot",
+                    delta.base
+                ),
+            ));
+        }
+        let keyring = self
+            .keyring_for(&delta.master_key_ids())
+            .map_err(|(status, why)| self.reject(3, status, why))?;
+        let decoded = Instant::now();
+        let version = delta.version;
+        let built =
+            SharedState::apply_delta(&held, delta, keyring).map_err(|e| self.reject(2, 422, e))?;
+        Ok(Some(self.prepared(
+            version,
+            built,
+            true,
+            [decoded - started, decoded.elapsed()],
+        )))
+    }
+
+    fn prepared(&self, version: u64, built: Built, delta: bool, took: [Duration; 2]) -> Prepared {
+        Prepared {
             version,
             keys: built.shared.api_key_count(),
             states: (0..self.senders.len()).map(|_| built.for_shard()).collect(),
-            took: [decoded - started, decoded.elapsed()],
-        }))
+            built,
+            delta,
+            took,
+        }
+    }
+
+    /// Whether `version` is past the one served (`false`: it is served already); refused when
+    /// older, or further ahead than the control plane could have moved.
+    fn moves_forward(&self, version: u64) -> Result<bool, Refusal> {
+        let current = self.version.load(Relaxed);
+        if version < current {
+            return Err(self.reject(
+                1,
+                409,
+                format!("version {version} is older than the {current} being served"),
+            ));
+        }
+        if current > 0 && version - current > MAX_VERSION_STEP {
+            return Err(self.reject(
+                1,
+                409,
+                format!(
+                    "version {version} jumps more than {MAX_VERSION_STEP} past the {current} being served"
+                ),
+            ));
+        }
+        Ok(version > current)
     }
 
     /// The keyring, reloaded from the key files if the snapshot needs a key it lacks (after a
     /// master-key rotation).
-    fn keyring_for(&self, snapshot: &Snapshot) -> Result<Arc<Keyring>, Refusal> {
+    fn keyring_for(&self, needed: &[u32]) -> Result<Arc<Keyring>, Refusal> {
         let mut ring = self
             .keyring
             .lock()
             .map_err(|_| (500, "keyring lock poisoned".to_owned()))?;
-        let needed = snapshot.master_key_ids();
         if !needed.iter().all(|id| ring.has(*id)) {
             let reloaded = load_keyring(&self.key_file).map_err(|e| (500, e))?;
             *ring = Arc::new(reloaded);
@@ -374,6 +470,35 @@ pub fn last_good(state_dir: &Path, key: &PublicKey) -> Option<Snapshot> {
             None
         }
     }
+}
+
+/// The last good delta in `state_dir`: `Ok(None)` when there is none or it is of another base
+/// than `base` (left from before the full snapshot that replaced it); `Err` when it is not
+/// signed by the pinned key or not valid — then nothing must be served, not even the base (it
+/// would let keys the delta removed back in).
+pub fn last_delta(
+    state_dir: &Path,
+    key: &PublicKey,
+    base: u64,
+) -> Result<Option<snapshot::Delta>, String> {
+    let path = state_dir.join(LAST_DELTA);
+    let Ok(bytes) = std::fs::read(&path) else {
+        return Ok(None);
+    };
+    let delta = key
+        .open_delta(&bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|payload| snapshot::decode_delta(payload).map_err(|e| e.to_string()))
+        .map_err(|e| format!("refusing the last good delta {}: {e}", path.display()))?;
+    if delta.base != base {
+        tracing::info!(
+            "not serving the last good delta {}: it applies to version {}, the last good snapshot is {base}",
+            path.display(),
+            delta.base
+        );
+        return Ok(None);
+    }
+    Ok(Some(delta))
 }
 
 /// The pinned public key in `path`.

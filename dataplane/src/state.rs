@@ -12,14 +12,16 @@
 mod keys;
 mod reaper;
 
-use std::collections::HashMap;
+mod delta;
+
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 use std::sync::Arc;
 
 use warden_shared::catalog::{ModelKind, Provider};
 use warden_shared::snapshot::{
-    BillingRates, Environment, GuardrailPolicy, KeyMode, Limits, Plan, ProviderKey, Routing,
-    Snapshot,
+    BillingRates, Environment, GuardrailPolicy, KeyMode, Limits, Plan, Project, ProviderKey,
+    Routing, Snapshot,
 };
 use warden_shared::vault::Keyring;
 
@@ -29,26 +31,55 @@ use crate::upstream::origin::Origin;
 use keys::key_table;
 pub use keys::{ApiKeyRef, KeyTable};
 
-/// What one snapshot serves, shared by every shard.
-pub struct SharedState {
-    pub version: u64,
+/// What a full snapshot serves: built once per full snapshot and kept by every state a delta
+/// makes of it (`state/delta.rs`), which adds its changes beside it rather than copying it.
+pub struct Base {
+    /// The full snapshot's version (what a delta names as its base).
+    pub full_version: u64,
+    /// Its Warden keys (and its project ids' indexes).
     api_keys: KeyTable,
     /// The secret the snapshot's API-key digests are keyed with (sealed in the snapshot under a
     /// master key); `None`: plain SHA-256 digests.
     api_key_secret: Option<warden_shared::ApiKeyDigester>,
-    pub projects: Vec<ProjectState>,
+    /// Its projects, by index (a delta's state starts from a copy of these pointers).
+    full_projects: Vec<Arc<ProjectState>>,
     models: HashMap<Box<str>, RouteTarget>,
     /// Route groups: name → the alias per tier, cheapest first.
     groups: HashMap<Box<str>, [Box<str>; 4]>,
     /// Indexed by `Provider::index`.
     pub origins: Vec<Origin>,
-    /// Opens sealed provider keys for one request at a time.
-    pub master: Arc<Keyring>,
     /// What usage costs (for spend limits).
     pub billing: BillingRates,
     /// The operator's pooled keys (sealed), in priority order, with their labels.
     pub pooled_keys: Vec<ProviderKey>,
     pub pooled_labels: Vec<(Arc<str>, Arc<str>)>,
+    /// `/v1/models` bodies by the set of providers a project reaches (`Provider::index` bits).
+    models_bodies: Vec<Arc<[u8]>>,
+}
+
+/// What one snapshot serves, shared by every shard: a full snapshot's [`Base`] (read through
+/// `Deref`) and, for a delta, what changed since it.
+pub struct SharedState {
+    pub version: u64,
+    base: Arc<Base>,
+    /// By index: the base's projects with the delta's changes in place and its new ones after.
+    pub projects: Vec<Arc<ProjectState>>,
+    /// Opens sealed provider keys for one request at a time.
+    pub master: Arc<Keyring>,
+    /// Warden keys added since the base: digest → (id, project index).
+    added_keys: HashMap<[u8; 32], (Box<str>, u32)>,
+    /// Digests of the base's keys that are gone.
+    removed_keys: HashSet<[u8; 32]>,
+    /// Indexes of the base's projects that are gone: their keys do not authenticate.
+    gone: HashSet<u32>,
+}
+
+impl std::ops::Deref for SharedState {
+    type Target = Base;
+
+    fn deref(&self) -> &Base {
+        &self.base
+    }
 }
 
 /// A shard's view: the shared state and the shard's own scratch for the projects' custom
@@ -60,6 +91,7 @@ pub struct ServingState {
 
 /// A shared state ready to hand to shards, with a scratch that fits every custom pattern set
 /// (each shard takes a clone).
+#[derive(Clone)]
 pub struct Built {
     pub shared: Arc<SharedState>,
     scratch: Option<hyperscan::Scratch>,
@@ -234,77 +266,49 @@ impl SharedState {
         };
         let mut pooled_keys = snapshot.pooled_keys;
         pooled_keys.sort_by_key(|k| k.priority);
-        let pooled = providers_of(&pooled_keys);
         let mut models_by_alias: Vec<&RouteTarget> = models.values().collect();
         models_by_alias.sort_by(|a, b| a.alias.cmp(&b.alias));
-        // One body per set of reachable providers (at most 32), not one per project.
-        let mut bodies: HashMap<u8, Arc<[u8]>> = HashMap::new();
-        // Looked up per project: a scan of the tenants per project was quadratic (2.9 s of a
-        // shard's build at 100 000 projects and 10 000 tenants).
-        let developers: std::collections::HashSet<&str> = snapshot
-            .tenants
-            .iter()
-            .filter(|t| t.plan == Plan::Developer)
-            .map(|t| t.id.as_str())
-            .collect();
-        let mut projects = Vec::with_capacity(snapshot.projects.len());
-        for (p, set) in snapshot.projects.into_iter().zip(custom) {
-            let routing = if developers.contains(p.tenant.as_str()) {
-                Routing {
-                    key_mode: KeyMode::PooledOnly,
-                    providers: Vec::new(),
-                }
-            } else {
-                p.routing
-            };
-            let own = providers_of(&p.provider_keys);
-            let reach = Provider::ALL.iter().fold(0u8, |mask, &provider| {
-                let bit = 1u8 << provider.index();
-                let mode = routing.mode(provider);
-                let by_own = mode != KeyMode::PooledOnly && own & bit != 0;
-                let by_pool = mode != KeyMode::ByokOnly && pooled & bit != 0;
-                if by_own || by_pool {
-                    mask | bit
-                } else {
-                    mask
-                }
-            });
-            let models_json = Arc::clone(bodies.entry(reach).or_insert_with(|| {
+        // One body per set of reachable providers (32 sets), not one per project.
+        let models_bodies: Vec<Arc<[u8]>> = (0..1u8 << Provider::ALL.len())
+            .map(|reach| {
                 let reachable: Vec<&RouteTarget> = models_by_alias
                     .iter()
                     .copied()
                     .filter(|m| reach & (1 << m.provider.index()) != 0)
                     .collect();
                 models_json(&reachable).into()
-            }));
-            let id: Arc<str> = p.id.as_str().into();
-            projects.push(ProjectState {
-                counters: crate::limits::counters(&id, snapshot.version, &p.limits),
-                id,
-                tenant: p.tenant.as_str().into(),
-                environment: p.environment,
-                key_labels: p
-                    .provider_keys
-                    .iter()
-                    .map(|k| (k.id.as_str().into(), k.fingerprint.as_str().into()))
-                    .collect(),
-                provider_keys: p.provider_keys,
-                guardrails: p.guardrails,
-                routing,
-                limits: p.limits,
-                cache: p.cache,
-                custom: set.clone(),
-                models_json,
-            });
-        }
-        let shared = SharedState {
+            })
+            .collect();
+        // Looked up per project: a scan of the tenants per project was quadratic (2.9 s of a
+        // shard's build at 100 000 projects and 10 000 tenants).
+        let developers: HashSet<&str> = snapshot
+            .tenants
+            .iter()
+            .filter(|t| t.plan == Plan::Developer)
+            .map(|t| t.id.as_str())
+            .collect();
+        let reach = Reach {
+            pooled: providers_of(&pooled_keys),
+            bodies: &models_bodies,
             version: snapshot.version,
+        };
+        let full_projects: Vec<Arc<ProjectState>> = snapshot
+            .projects
+            .into_iter()
+            .zip(custom)
+            .map(|(p, set)| {
+                let developer = developers.contains(p.tenant.as_str());
+                Arc::new(reach.project(p, set.clone(), developer))
+            })
+            .collect();
+        drop(developers);
+        let base = Base {
+            full_version: snapshot.version,
             api_keys,
             api_key_secret,
-            projects,
+            models_bodies,
             models,
             origins,
-            master,
             groups: snapshot
                 .route_groups
                 .iter()
@@ -316,6 +320,16 @@ impl SharedState {
                 .map(|k| (k.id.as_str().into(), k.fingerprint.as_str().into()))
                 .collect(),
             pooled_keys,
+            full_projects,
+        };
+        let shared = SharedState {
+            version: snapshot.version,
+            projects: base.full_projects.clone(),
+            base: Arc::new(base),
+            master,
+            added_keys: HashMap::new(),
+            removed_keys: HashSet::new(),
+            gone: HashSet::new(),
         };
         Ok(Built {
             shared: Arc::new(shared),
@@ -323,9 +337,9 @@ impl SharedState {
         })
     }
 
-    /// How many Warden keys this state authenticates.
+    /// How many Warden keys this state authenticates (the base's, give or take the delta's).
     pub fn api_key_count(&self) -> usize {
-        self.api_keys.len()
+        (self.api_keys.len() + self.added_keys.len()).saturating_sub(self.removed_keys.len())
     }
 
     /// The heap bytes of the Warden-key table.
@@ -373,7 +387,24 @@ impl SharedState {
             Some(digester) => digester.digest(&hash),
             None => hash,
         };
-        self.api_keys.get(&digest)
+        // A full snapshot's state has no changes: one table lookup, no hashing of the digest.
+        let added = (!self.added_keys.is_empty())
+            .then(|| self.added_keys.get(&digest))
+            .flatten();
+        let found = match added {
+            Some((id, project)) => ApiKeyRef {
+                id,
+                project: *project as usize,
+            },
+            None if !self.removed_keys.is_empty() && self.removed_keys.contains(&digest) => {
+                return None
+            }
+            None => self.api_keys.get(&digest)?,
+        };
+        if !self.gone.is_empty() && self.gone.contains(&(found.project as u32)) {
+            return None;
+        }
+        Some(found)
     }
 
     pub fn route(&self, alias: &str) -> Option<&RouteTarget> {
@@ -422,6 +453,62 @@ impl SharedState {
     }
 }
 
+/// What a project's serving state is made with besides the project: which providers the pooled
+/// keys reach, the `/v1/models` bodies, and the version (for its limit counters).
+struct Reach<'a> {
+    pooled: u8,
+    bodies: &'a [Arc<[u8]>],
+    version: u64,
+}
+
+impl Reach<'_> {
+    /// `developer`: its tenant is on the developer plan (pooled keys only).
+    fn project(&self, p: Project, custom: Option<Arc<CustomSet>>, developer: bool) -> ProjectState {
+        let routing = if developer {
+            Routing {
+                key_mode: KeyMode::PooledOnly,
+                providers: Vec::new(),
+            }
+        } else {
+            p.routing
+        };
+        let own = providers_of(&p.provider_keys);
+        let reach = Provider::ALL.iter().fold(0u8, |mask, &provider| {
+            let bit = 1u8 << provider.index();
+            let mode = routing.mode(provider);
+            let by_own = mode != KeyMode::PooledOnly && own & bit != 0;
+            let by_pool = mode != KeyMode::ByokOnly && self.pooled & bit != 0;
+            if by_own || by_pool {
+                mask | bit
+            } else {
+                mask
+            }
+        });
+        let id: Arc<str> = p.id.as_str().into();
+        ProjectState {
+            counters: crate::limits::counters(&id, self.version, &p.limits),
+            id,
+            tenant: p.tenant.as_str().into(),
+            environment: p.environment,
+            key_labels: p
+                .provider_keys
+                .iter()
+                .map(|k| (k.id.as_str().into(), k.fingerprint.as_str().into()))
+                .collect(),
+            provider_keys: p.provider_keys,
+            guardrails: p.guardrails,
+            routing,
+            limits: p.limits,
+            cache: p.cache,
+            custom,
+            models_json: self
+                .bodies
+                .get(usize::from(reach))
+                .map_or_else(|| Arc::from(&b"{}"[..]), Arc::clone),
+        }
+    }
+}
+
 /// Validate and decode pushed snapshot bytes: the snapshot, and its Warden keys as the table
 /// the serving state keeps (made from their archived form, with no string per key).
 pub fn decode(bytes: &[u8]) -> Result<(Snapshot, KeyTable), String> {
@@ -467,6 +554,15 @@ impl Drop for SharedState {
     fn drop(&mut self) {
         reaper::free((
             std::mem::take(&mut self.projects),
+            std::mem::take(&mut self.added_keys),
+        ));
+    }
+}
+
+impl Drop for Base {
+    fn drop(&mut self) {
+        reaper::free((
+            std::mem::take(&mut self.full_projects),
             std::mem::take(&mut self.api_keys),
         ));
     }

@@ -6,6 +6,8 @@
 //! ```text
 //! envelope  "WDNSIG02" | signature [64] | payload (the rkyv snapshot)
 //! signed    "warden snapshot v2\0" ‖ SHA-256(payload)   (domain-separated: the key signs nothing else)
+//! delta     "WDNDLT01" | signature [64] | payload (an rkyv `Delta`)
+//! signed    "warden snapshot delta v1\0" ‖ SHA-256(payload)
 //! key files snapshot-signing.key: the 32-byte seed (0600); snapshot-signing.pub: 64 hex digits
 //! ```
 //!
@@ -22,6 +24,10 @@ pub const MAGIC: &[u8; 8] = b"WDNSIG02";
 const DOMAIN: &[u8] = b"warden snapshot v2\0";
 const MAGIC_V1: &[u8; 8] = b"WDNSIG01";
 const DOMAIN_V1: &[u8] = b"warden snapshot v1\0";
+/// Delta snapshots (`snapshot::Delta`), under a domain of their own: a delta never opens as a
+/// full snapshot, nor a full snapshot as a delta.
+pub const MAGIC_DELTA: &[u8; 8] = b"WDNDLT01";
+const DOMAIN_DELTA: &[u8] = b"warden snapshot delta v1\0";
 const HEADER: usize = 8 + 64;
 
 /// Why signed bytes were refused.
@@ -70,9 +76,18 @@ impl Signer32 {
 
     /// The signed envelope around `payload`.
     pub fn sign(&self, payload: &[u8]) -> Vec<u8> {
-        let signature = self.0.sign(&message(payload));
+        self.envelope(MAGIC, DOMAIN, payload)
+    }
+
+    /// The signed envelope around a delta's `payload`.
+    pub fn sign_delta(&self, payload: &[u8]) -> Vec<u8> {
+        self.envelope(MAGIC_DELTA, DOMAIN_DELTA, payload)
+    }
+
+    fn envelope(&self, magic: &[u8; 8], domain: &[u8], payload: &[u8]) -> Vec<u8> {
+        let signature = self.0.sign(&message(domain, payload));
         let mut out = Vec::with_capacity(HEADER + payload.len());
-        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(magic);
         out.extend_from_slice(&signature.to_bytes());
         out.extend_from_slice(payload);
         out
@@ -108,7 +123,7 @@ impl PublicKey {
         sig.copy_from_slice(&bytes[8..HEADER]);
         let payload = &bytes[HEADER..];
         let signed = match &bytes[..8] {
-            m if m == MAGIC => message(payload).to_vec(),
+            m if m == MAGIC => message(DOMAIN, payload),
             m if m == MAGIC_V1 => [DOMAIN_V1, payload].concat(),
             _ => return Err(SignatureError::NotSigned),
         };
@@ -117,14 +132,36 @@ impl PublicKey {
             .map(|()| payload)
             .map_err(|_| SignatureError::Invalid)
     }
+
+    /// The payload of a signed delta envelope, once its signature verifies.
+    pub fn open_delta<'a>(&self, bytes: &'a [u8]) -> Result<&'a [u8], SignatureError> {
+        if bytes.len() < HEADER || &bytes[..8] != MAGIC_DELTA {
+            return Err(SignatureError::NotSigned);
+        }
+        let mut sig = [0u8; 64];
+        sig.copy_from_slice(&bytes[8..HEADER]);
+        let payload = &bytes[HEADER..];
+        self.0
+            .verify_strict(
+                &message(DOMAIN_DELTA, payload),
+                &Signature::from_bytes(&sig),
+            )
+            .map(|()| payload)
+            .map_err(|_| SignatureError::Invalid)
+    }
 }
 
-/// What a version 2 envelope's key signs: the domain, then the payload's SHA-256.
-fn message(payload: &[u8]) -> [u8; DOMAIN.len() + 32] {
+/// Whether `bytes` are a delta envelope (by its label only: nothing is verified).
+pub fn is_delta(bytes: &[u8]) -> bool {
+    bytes.starts_with(MAGIC_DELTA)
+}
+
+/// What an envelope's key signs: the domain, then the payload's SHA-256.
+fn message(domain: &[u8], payload: &[u8]) -> Vec<u8> {
     use sha2::Digest;
-    let mut out = [0u8; DOMAIN.len() + 32];
-    out[..DOMAIN.len()].copy_from_slice(DOMAIN);
-    out[DOMAIN.len()..].copy_from_slice(&sha2::Sha256::digest(payload));
+    let mut out = Vec::with_capacity(domain.len() + 32);
+    out.extend_from_slice(domain);
+    out.extend_from_slice(&sha2::Sha256::digest(payload));
     out
 }
 
@@ -177,6 +214,34 @@ mod tests {
         assert_eq!(key.open(&downgraded), Err(SignatureError::Invalid));
         let unknown = [&b"WDNSIG03"[..], &v2[8..]].concat();
         assert_eq!(key.open(&unknown), Err(SignatureError::NotSigned));
+    }
+
+    #[test]
+    fn a_delta_opens_only_as_a_delta_and_a_full_snapshot_only_as_one() {
+        let ours = signer(5);
+        let Ok(key) = PublicKey::from_file_text(&ours.public_key_file()) else {
+            panic!("key")
+        };
+        let payload = b"delta bytes";
+        let delta = ours.sign_delta(payload);
+        let full = ours.sign(payload);
+        assert!(is_delta(&delta) && !is_delta(&full));
+        assert_eq!(key.open_delta(&delta), Ok(&payload[..]));
+        assert_eq!(key.open(&delta), Err(SignatureError::NotSigned));
+        assert_eq!(key.open_delta(&full), Err(SignatureError::NotSigned));
+        // Relabelled either way, the signature no longer verifies.
+        let as_full = [&MAGIC[..], &delta[8..]].concat();
+        assert_eq!(key.open(&as_full), Err(SignatureError::Invalid));
+        let as_delta = [&MAGIC_DELTA[..], &full[8..]].concat();
+        assert_eq!(key.open_delta(&as_delta), Err(SignatureError::Invalid));
+        assert_eq!(
+            key.open_delta(&signer(6).sign_delta(payload)),
+            Err(SignatureError::Invalid)
+        );
+        let mut bad = delta.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1;
+        assert_eq!(key.open_delta(&bad), Err(SignatureError::Invalid));
     }
 
     #[test]

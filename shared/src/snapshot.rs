@@ -15,8 +15,10 @@ use crate::catalog::{ModelRoute, Provider};
 use crate::vault::SealedKey;
 
 mod cache;
+mod delta;
 mod guard;
 pub use cache::{CacheMode, CachePolicy};
+pub use delta::{decode_delta, encode_delta, Delta};
 pub use guard::{GuardAction, GuardrailPolicy, InjectionThresholds};
 
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]

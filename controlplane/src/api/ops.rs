@@ -34,7 +34,7 @@ pub async fn metrics(State(app): State<Arc<App>>) -> ([(&'static str, &'static s
     let version = app.version();
     let _ = writeln!(out, "# HELP warden_cp_snapshot_version The newest published snapshot.\n# TYPE warden_cp_snapshot_version gauge\nwarden_cp_snapshot_version {version}");
     let _ = writeln!(out, "# HELP warden_cp_leader Whether this control plane leads its cluster (builds and pushes snapshots).\n# TYPE warden_cp_leader gauge\nwarden_cp_leader {}", u8::from(app.leading()));
-    let _ = writeln!(out, "# HELP warden_cp_snapshot_bytes Its size.\n# TYPE warden_cp_snapshot_bytes gauge\nwarden_cp_snapshot_bytes {}", latest.bytes.len());
+    let _ = writeln!(out, "# HELP warden_cp_snapshot_bytes The size of the newest full snapshot, and of the newest delta of it (0 when the newest version is the full one).\n# TYPE warden_cp_snapshot_bytes gauge\nwarden_cp_snapshot_bytes{{kind=\"full\"}} {}\nwarden_cp_snapshot_bytes{{kind=\"delta\"}} {}", latest.full.bytes.len(), latest.delta.as_ref().map_or(0, |d| d.bytes.len()));
     let _ = writeln!(out, "# HELP warden_cp_snapshot_build_seconds How long building the newest snapshot took, by step (store: reading the store and assembling it; encode; sign).\n# TYPE warden_cp_snapshot_build_seconds gauge");
     for (step, us) in crate::app::BUILD_STEPS.iter().zip(latest.took_us) {
         let _ = writeln!(

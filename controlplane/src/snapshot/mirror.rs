@@ -3,10 +3,19 @@
 //! stamped since (`store/rows.rs`). At a million keys a whole read took 5–7 s of every build;
 //! a build after one change now reads that change. The first build after a start reads
 //! everything once.
+//!
+//! It also keeps what changed since the last full snapshot it built (the data planes' base):
+//! the next build ships those rows as a delta (`snapshot::Delta`) rather than everything, unless
+//! something only a full snapshot carries changed or the delta has grown past a fraction of the
+//! whole (see [`Mirror::delta`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use warden_shared::snapshot::{ApiKeyEntry, Plan, Project, ProviderKey, Tenant};
+use warden_shared::catalog::ModelRoute;
+use warden_shared::snapshot::{
+    ApiKeyEntry, BillingRates, Delta, Plan, Project, ProviderEndpoint, ProviderKey, RouteGroup,
+    Tenant,
+};
 
 use crate::store::rows::Stamps;
 use crate::store::{ProjectRow, ProviderKeyRow, Store};
@@ -32,14 +41,20 @@ impl<T> Default for Table<T> {
 }
 
 impl<T> Table<T> {
-    fn upsert(&mut self, id: String, row: T) {
+    /// Insert or replace; the row replaced, if any.
+    fn upsert(&mut self, id: String, row: T) -> Option<T> {
         match self.at.get(&id).and_then(|&i| self.rows.get_mut(i)) {
-            Some(slot) => *slot = row,
+            Some(slot) => Some(std::mem::replace(slot, row)),
             None => {
                 self.at.insert(id, self.rows.len());
                 self.rows.push(row);
+                None
             }
         }
+    }
+
+    fn get(&self, id: &str) -> Option<&T> {
+        self.rows.get(*self.at.get(id)?)
     }
 
     fn remove(&mut self, id: &str, id_of: impl Fn(&T) -> &str) -> Option<T> {
@@ -73,6 +88,36 @@ impl<T> Table<T> {
     }
 }
 
+/// What only a full snapshot carries: a delta is built only while these are what the base had.
+#[derive(Clone, PartialEq, Debug)]
+pub struct Globals {
+    pub providers: Vec<ProviderEndpoint>,
+    pub models: Vec<ModelRoute>,
+    pub route_groups: Vec<RouteGroup>,
+    pub billing: BillingRates,
+    pub pooled_keys: Vec<ProviderKey>,
+    /// The master key the digest secret is sealed under.
+    pub master_key_id: u32,
+}
+
+/// What changed since the base: what the next delta carries.
+#[derive(Default)]
+struct Since {
+    /// Tenants whose row changed (their projects go out again: the plan decides routing).
+    tenants: HashSet<String>,
+    projects: HashSet<String>,
+    removed_projects: HashSet<String>,
+    /// Warden keys added or changed, by id.
+    keys: HashSet<String>,
+    /// Digests no longer valid (removed keys, or a key's digest before it changed).
+    removed_keys: HashSet<[u8; 32]>,
+}
+
+/// A delta is built while it carries at most this many rows, or a sixteenth of the base's
+/// projects and keys if that is more; past it the next snapshot is full (and a data plane's
+/// apply, which costs what the delta holds, stays a small fraction of a full one's).
+const DELTA_MIN_ROWS: usize = 4096;
+
 #[derive(Default)]
 pub struct Mirror {
     /// Every row stamped up to this is here; `None`: nothing read yet.
@@ -84,6 +129,10 @@ pub struct Mirror {
     key_owner: HashMap<String, (Option<String>, Order)>,
     pooled: Vec<Ordered>,
     api_keys: Table<ApiKeyEntry>,
+    /// The last full snapshot built from this mirror (its version, and what only a full
+    /// snapshot carries), and what changed since.
+    base: Option<(u64, Globals)>,
+    since: Since,
 }
 
 /// What a snapshot takes from the mirror. `projects` and `api_keys` are lent: hand them back
@@ -121,21 +170,39 @@ impl Mirror {
         let pruned = !removals.is_empty();
         for (table, id) in removals {
             match table.as_str() {
-                "api_keys" => drop(self.api_keys.remove(&id, |k| &k.id)),
+                "api_keys" => {
+                    if let Some(gone) = self.api_keys.remove(&id, |k| &k.id) {
+                        self.since.removed_keys.insert(gone.hash);
+                    }
+                    self.since.keys.remove(&id);
+                }
                 "provider_keys" => self.remove_provider_key(&id),
-                "projects" => drop(self.projects.remove(&id, |p| &p.id)),
-                "tenants" => drop(self.tenants.remove(&id)),
+                "projects" => {
+                    drop(self.projects.remove(&id, |p| &p.id));
+                    self.since.projects.remove(&id);
+                    self.since.removed_projects.insert(id);
+                }
+                "tenants" => {
+                    self.tenants.remove(&id);
+                    self.since.tenants.insert(id);
+                }
                 _ => {}
             }
         }
         for (id, plan) in store.tenants_stamped(s).await? {
-            self.tenants.insert(id, super::parse_plan(&plan)?);
+            self.tenants.insert(id.clone(), super::parse_plan(&plan)?);
+            self.since.tenants.insert(id);
         }
         for row in store.projects_stamped(s).await? {
             let mut fresh = project(row)?;
             if let Some(old) = self.projects.get_mut(&fresh.id) {
                 fresh.provider_keys = std::mem::take(&mut old.provider_keys);
+                // The month's spend is set at each build (`set_spend`): kept meanwhile.
+                fresh.limits.spent = old.limits.spent;
+                fresh.limits.spent_month = old.limits.spent_month;
             }
+            self.since.removed_projects.remove(&fresh.id);
+            self.since.projects.insert(fresh.id.clone());
             self.projects.upsert(fresh.id.clone(), fresh);
         }
         for row in store.provider_keys_stamped(s).await? {
@@ -153,6 +220,7 @@ impl Mirror {
                 .insert(id, (project_id.clone(), order.clone()));
             match &project_id {
                 Some(p) => {
+                    self.since.projects.insert(p.clone());
                     if let Some(project) = self.projects.get_mut(p) {
                         project.provider_keys.push(key);
                         let owners = &self.key_owner;
@@ -173,8 +241,13 @@ impl Mirror {
             let hash: [u8; 32] = crate::secrets::unhex(&hash)
                 .and_then(|h| h.try_into().ok())
                 .ok_or_else(|| anyhow::anyhow!("api key {id}: bad key hash"))?;
-            self.api_keys
+            self.since.keys.insert(id.clone());
+            let old = self
+                .api_keys
                 .upsert(id.clone(), ApiKeyEntry { id, hash, project });
+            if let Some(old) = old.filter(|old| old.hash != hash) {
+                self.since.removed_keys.insert(old.hash);
+            }
         }
         if many {
             // Keys of one project in a run: a data plane looks each project up once per run
@@ -196,20 +269,104 @@ impl Mirror {
                 if let Some(p) = self.projects.get_mut(&project) {
                     p.provider_keys.retain(|k| k.id != id);
                 }
+                self.since.projects.insert(project);
             }
             Some(None) => self.pooled.retain(|(_, k)| k.id != id),
             None => {}
         }
     }
 
-    /// The parts of one snapshot: the projects with this month's spend (`spend`: the month's
-    /// first day and each project's spend so far) and the Warden keys are lent, not copied (a
-    /// million keys took a few hundred milliseconds to copy): give them back once encoded.
-    pub fn parts(&mut self, spend: &(i64, HashMap<String, u64>)) -> Parts {
+    /// Set this month's spend on the projects (`spend`: the month's first day and each
+    /// project's spend so far); a project whose spend moved goes out in the next delta.
+    pub fn set_spend(&mut self, spend: &(i64, HashMap<String, u64>)) {
         for p in &mut self.projects.rows {
-            p.limits.spent = spend.1.get(&p.id).copied().unwrap_or(0);
-            p.limits.spent_month = spend.0;
+            let spent = spend.1.get(&p.id).copied().unwrap_or(0);
+            if (p.limits.spent, p.limits.spent_month) != (spent, spend.0) {
+                p.limits.spent = spent;
+                p.limits.spent_month = spend.0;
+                self.since.projects.insert(p.id.clone());
+            }
         }
+    }
+
+    /// The delta from the base to now, as version `version`; `None` when the next snapshot
+    /// must be full: no base (nothing built yet, or the mirror was read anew), `globals` are
+    /// not the base's, or the changes outgrew [`DELTA_MIN_ROWS`] and a sixteenth of the whole.
+    pub fn delta(&self, globals: &Globals, version: u64) -> Option<Delta> {
+        let (base, base_globals) = self.base.as_ref()?;
+        if base_globals != globals {
+            return None;
+        }
+        let since = &self.since;
+        let mut projects: HashSet<&str> = since.projects.iter().map(String::as_str).collect();
+        if !since.tenants.is_empty() {
+            for p in &self.projects.rows {
+                if since.tenants.contains(&p.tenant) {
+                    projects.insert(&p.id);
+                }
+            }
+        }
+        let rows = projects.len()
+            + since.removed_projects.len()
+            + since.keys.len()
+            + since.removed_keys.len();
+        let limit = DELTA_MIN_ROWS.max((self.projects.rows.len() + self.api_keys.rows.len()) / 16);
+        if rows > limit {
+            return None;
+        }
+        let projects: Vec<Project> = projects
+            .into_iter()
+            .filter_map(|id| self.projects.get(id).cloned())
+            .collect();
+        let mut tenants: Vec<Tenant> = Vec::new();
+        let mut named = HashSet::new();
+        for p in &projects {
+            if let Some(plan) = self
+                .tenants
+                .get(&p.tenant)
+                .filter(|_| named.insert(&p.tenant))
+            {
+                tenants.push(Tenant {
+                    id: p.tenant.clone(),
+                    plan: *plan,
+                });
+            }
+        }
+        Some(Delta {
+            base: *base,
+            version,
+            tenants,
+            projects,
+            removed_projects: since.removed_projects.iter().cloned().collect(),
+            api_keys: since
+                .keys
+                .iter()
+                .filter_map(|id| self.api_keys.get(id).cloned())
+                .collect(),
+            removed_keys: since.removed_keys.iter().copied().collect(),
+        })
+    }
+
+    /// A full snapshot of version `version` with `globals` went out: it is the base of the
+    /// deltas from now on.
+    pub fn based_on(&mut self, version: u64, globals: Globals) {
+        self.base = Some((version, globals));
+        self.since = Since::default();
+    }
+
+    /// The version of the base, if deltas can be built.
+    pub fn base_version(&self) -> Option<u64> {
+        self.base.as_ref().map(|b| b.0)
+    }
+
+    /// Build the next snapshot full (a data plane could not take a delta of this base).
+    pub fn forget_base(&mut self) {
+        self.base = None;
+    }
+
+    /// The parts of one snapshot. The projects and the Warden keys are lent, not copied (a
+    /// million keys took a few hundred milliseconds to copy): give them back once encoded.
+    pub fn parts(&mut self) -> Parts {
         Parts {
             tenants: self
                 .tenants
@@ -220,9 +377,14 @@ impl Mirror {
                 })
                 .collect(),
             projects: std::mem::take(&mut self.projects.rows),
-            pooled_keys: self.pooled.iter().map(|(_, k)| k.clone()).collect(),
+            pooled_keys: self.pooled_keys(),
             api_keys: std::mem::take(&mut self.api_keys.rows),
         }
+    }
+
+    /// The operator's pooled keys, in order.
+    pub fn pooled_keys(&self) -> Vec<ProviderKey> {
+        self.pooled.iter().map(|(_, k)| k.clone()).collect()
     }
 
     /// Take back what [`Mirror::parts`] lent, from the snapshot built with it.

@@ -38,6 +38,8 @@ pub struct KeyTable {
     /// when its tag matches.
     slots: Vec<u64>,
     ids: String,
+    /// The snapshot's project ids to their indexes (what a delta names projects by).
+    projects: ProjectIndex,
 }
 
 impl KeyTable {
@@ -77,6 +79,7 @@ impl KeyTable {
             entries,
             slots,
             ids,
+            projects: ProjectIndex::default(),
         })
     }
 
@@ -104,11 +107,17 @@ impl KeyTable {
         }
     }
 
-    /// Heap bytes held (entries, index, ids).
+    /// Heap bytes held (entries, index, ids, project index).
     pub fn heap_bytes(&self) -> usize {
         self.entries.capacity() * std::mem::size_of::<Entry>()
             + self.slots.capacity() * std::mem::size_of::<u64>()
             + self.ids.capacity()
+            + self.projects.heap_bytes()
+    }
+
+    /// The index of the snapshot's project whose id is `id`.
+    pub fn project(&self, id: &str) -> Option<u32> {
+        self.projects.get(id)
     }
 
     pub fn len(&self) -> usize {
@@ -159,13 +168,17 @@ pub(super) fn key_table<'a>(
     }))?;
     match failed {
         Some(why) => Err(why),
-        None => Ok(table),
+        None => Ok(KeyTable {
+            projects: index,
+            ..table
+        }),
     }
 }
 
 /// Project ids to their indexes, compact: a million lookups of ids held in the projects' own
 /// strings, all over the heap, missed the cache on nearly every one. Here the ids lie back to
 /// back and the map holds only their hashes.
+#[derive(Default)]
 struct ProjectIndex {
     names: String,
     /// Per project: where its id lies in `names`, and the next project whose id has the same
@@ -195,6 +208,12 @@ impl ProjectIndex {
             index.spans.push((at, p.id.len() as u32, next));
         }
         index
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.names.capacity()
+            + self.spans.capacity() * std::mem::size_of::<(u32, u32, u32)>()
+            + self.first.capacity() * (std::mem::size_of::<(u64, u32)>() + 1)
     }
 
     /// The index of the project whose id is `id` (the last, should two share it).

@@ -172,3 +172,159 @@ fn pushed_bytes_decode_into_the_same_keys_and_a_bad_project_is_refused() {
     }
     assert!(decode(&bytes[..bytes.len() / 2]).is_err());
 }
+
+/// The state of `spread(3, 30)` (keys `wdn_0..30` over p0, p1, p2), version 1, built as a push
+/// is (from bytes).
+fn base_of_three() -> (Built, Arc<Keyring>) {
+    let keyring = Arc::new(Keyring::new(vec![
+        MasterKey::generate(1).unwrap_or_else(|e| panic!("{e}"))
+    ]));
+    let bytes = warden_shared::snapshot::encode(&spread(3, 30)).unwrap_or_else(|e| panic!("{e}"));
+    let (decoded, keys) = decode(&bytes).unwrap_or_else(|e| panic!("{e}"));
+    let custom = compile_all(&decoded).unwrap_or_else(|e| panic!("{e}"));
+    let built = SharedState::build_with_keys(decoded, keys, Arc::clone(&keyring), &custom)
+        .unwrap_or_else(|e| panic!("{e}"));
+    (built, keyring)
+}
+
+fn entry(k: usize, project: &str) -> warden_shared::snapshot::ApiKeyEntry {
+    warden_shared::snapshot::ApiKeyEntry {
+        id: format!("key_{k}"),
+        hash: warden_shared::api_key_hash(format!("wdn_{k}").as_bytes()),
+        project: project.into(),
+    }
+}
+
+/// The project id a presented key authenticates for, if it does.
+fn project_of(state: &SharedState, k: usize) -> Option<String> {
+    state
+        .api_key(format!("wdn_{k}").as_bytes())
+        .map(|found| state.projects[found.project].id.to_string())
+}
+
+#[test]
+fn a_delta_adds_and_removes_keys_changes_and_adds_projects_and_leaves_the_base_alone() {
+    use warden_shared::snapshot::{Delta, Tenant};
+    let (base, keyring) = base_of_three();
+    let mut p1 = spread(3, 0).projects[1].clone();
+    p1.limits.requests_per_minute = 60;
+    let p3 = Project {
+        id: "p3".into(),
+        tenant: "dev".into(),
+        custom_patterns: vec![CustomPattern {
+            id: "employee_id".into(),
+            pattern: r"\bEMP-\d{4,8}\b".into(),
+            caseless: false,
+            action: warden_shared::snapshot::GuardAction::Redact,
+            response_action: warden_shared::snapshot::GuardAction::Off,
+        }],
+        ..p1.clone()
+    };
+    let delta = Delta {
+        base: 1,
+        version: 5,
+        tenants: vec![Tenant {
+            id: "dev".into(),
+            plan: Plan::Developer,
+        }],
+        projects: vec![p1, p3],
+        removed_projects: Vec::new(),
+        api_keys: vec![entry(30, "p1"), entry(31, "p3")],
+        removed_keys: vec![entry(0, "p0").hash],
+    };
+    let next = SharedState::apply_delta(&base, delta.clone(), Arc::clone(&keyring))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let state = next.for_shard();
+    assert_eq!((state.version, state.base_version()), (5, 1));
+    assert_eq!(project_of(&state, 0), None, "a removed key");
+    assert_eq!(project_of(&state, 30).as_deref(), Some("p1"));
+    assert_eq!(project_of(&state, 31).as_deref(), Some("p3"));
+    // The base's keys keep their projects; a changed project is the delta's version of it.
+    assert_eq!(project_of(&state, 4).as_deref(), Some("p1"));
+    let found = state.api_key(b"wdn_4").unwrap_or_else(|| panic!("key 4"));
+    assert_eq!(state.projects[found.project].limits.requests_per_minute, 60);
+    assert_eq!(state.api_key_count(), 31);
+    // A new project's tenant plan and custom patterns hold, with this shard's scratch.
+    let p3 = Arc::clone(&state.projects[3]);
+    assert_eq!(p3.routing.key_mode, KeyMode::PooledOnly);
+    let scan = Rc::new(state).custom_scan(&p3);
+    let mut found = Vec::new();
+    scan.unwrap_or_else(|| panic!("no scan"))
+        .scan(b"ask EMP-123456 now", &[], &mut found);
+    assert_eq!(found.len(), 1);
+    // The state it was applied to serves as it did.
+    let old = base.for_shard();
+    assert_eq!(old.version, 1);
+    assert_eq!(project_of(&old, 0).as_deref(), Some("p0"));
+    assert_eq!(project_of(&old, 30), None);
+    assert_eq!(old.projects[1].limits.requests_per_minute, 0);
+
+    // Deltas are cumulative: the next applies to the base, not to the one before it.
+    let later = Delta {
+        version: 6,
+        projects: Vec::new(),
+        removed_projects: vec!["p2".into()],
+        api_keys: vec![entry(32, "p0")],
+        removed_keys: Vec::new(),
+        ..delta.clone()
+    };
+    let state = SharedState::apply_delta(&next, later, Arc::clone(&keyring))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .for_shard();
+    assert_eq!(project_of(&state, 0).as_deref(), Some("p0"));
+    assert_eq!(project_of(&state, 30), None);
+    assert_eq!(project_of(&state, 32).as_deref(), Some("p0"));
+    assert_eq!(project_of(&state, 2), None, "a key of a removed project");
+    assert_eq!(project_of(&state, 1).as_deref(), Some("p1"));
+}
+
+#[test]
+fn a_delta_of_another_base_or_naming_an_unknown_project_is_refused() {
+    use warden_shared::snapshot::Delta;
+    let (base, keyring) = base_of_three();
+    let refused = |delta: Delta| match SharedState::apply_delta(&base, delta, Arc::clone(&keyring))
+    {
+        Ok(_) => panic!("accepted"),
+        Err(e) => e,
+    };
+    let delta = Delta {
+        base: 1,
+        version: 2,
+        ..Default::default()
+    };
+    let other = refused(Delta {
+        base: 2,
+        version: 3,
+        ..delta.clone()
+    });
+    assert_eq!(
+        other,
+        "the delta applies to version 2, this data plane's base is 1"
+    );
+    let behind = refused(Delta {
+        version: 1,
+        ..delta.clone()
+    });
+    assert!(behind.contains("not past its base"), "{behind}");
+    let unknown = refused(Delta {
+        api_keys: vec![entry(40, "p9")],
+        ..delta.clone()
+    });
+    assert_eq!(unknown, "api key key_40 names unknown project p9");
+    let mut bad = spread(3, 0).projects[0].clone();
+    bad.custom_patterns = vec![CustomPattern {
+        id: "bad".into(),
+        pattern: "(unclosed".into(),
+        caseless: false,
+        action: warden_shared::snapshot::GuardAction::Block,
+        response_action: warden_shared::snapshot::GuardAction::Off,
+    }];
+    let pattern = refused(Delta {
+        projects: vec![bad],
+        ..delta
+    });
+    assert!(
+        pattern.starts_with("project p0: custom pattern bad:"),
+        "{pattern}"
+    );
+}

@@ -6,13 +6,14 @@ use std::collections::HashMap;
 
 use super::db::Db;
 use super::{provider_key as key, BOTH};
-use crate::snapshot::Mirror;
+use crate::snapshot::{Globals, Mirror};
 use crate::store::rows::Stamps;
 use crate::store::Store;
 
 /// What a snapshot built from `mirror` holds, in an order that does not depend on the mirror's.
 fn summary(mirror: &mut Mirror) -> Vec<String> {
-    let parts = mirror.parts(&(20_000, HashMap::new()));
+    mirror.set_spend(&(20_000, HashMap::new()));
+    let parts = mirror.parts();
     let mut out: Vec<String> = parts
         .tenants
         .iter()
@@ -35,6 +36,18 @@ fn summary(mirror: &mut Mirror) -> Vec<String> {
     out.sort();
     mirror.give_back(parts.projects, parts.api_keys);
     out
+}
+
+/// What only a full snapshot carries, as the mirror's pooled keys make it.
+fn globals(mirror: &Mirror) -> Globals {
+    Globals {
+        providers: Vec::new(),
+        models: Vec::new(),
+        route_groups: Vec::new(),
+        billing: Default::default(),
+        pooled_keys: mirror.pooled_keys(),
+        master_key_id: 1,
+    }
 }
 
 #[tokio::test]
@@ -74,6 +87,15 @@ async fn stamps(store: &Store) -> anyhow::Result<()> {
 
     let mut kept = Mirror::default();
     kept.refresh(store).await?;
+    assert!(kept.delta(&globals(&kept), 2).is_none(), "no base: full");
+    // A full snapshot went out: deltas of it from now on.
+    let base = globals(&kept);
+    kept.based_on(1, base.clone());
+    let delta = kept
+        .delta(&base, 2)
+        .ok_or_else(|| anyhow::anyhow!("no delta"))?;
+    assert_eq!(delta.rows(), 0, "nothing changed since the base");
+    assert_eq!((delta.base, delta.version), (1, 2));
     // One that will have missed removals (another control plane led while they were pruned).
     let mut stale = Mirror::default();
     stale.refresh(store).await?;
@@ -127,16 +149,84 @@ async fn stamps(store: &Store) -> anyhow::Result<()> {
     assert!(store.removed_stamped(after).await?.is_empty());
 
     kept.refresh(store).await?;
+    // What changed since the base, and nothing else: the project whose limits and keys
+    // changed (whole, with its tenant), the new key, the removed key's digest.
+    let delta = kept
+        .delta(&base, 3)
+        .ok_or_else(|| anyhow::anyhow!("no delta"))?;
+    let ids = |v: &[String]| v.join(" ");
+    assert_eq!(
+        ids(&delta
+            .projects
+            .iter()
+            .map(|p| p.id.clone())
+            .collect::<Vec<_>>()),
+        "p1"
+    );
+    assert_eq!(delta.projects[0].limits.requests_per_minute, 60);
+    assert_eq!(delta.projects[0].provider_keys.len(), 2);
+    assert_eq!(
+        ids(&delta
+            .tenants
+            .iter()
+            .map(|t| t.id.clone())
+            .collect::<Vec<_>>()),
+        "t1"
+    );
+    assert_eq!(
+        ids(&delta
+            .api_keys
+            .iter()
+            .map(|k| k.id.clone())
+            .collect::<Vec<_>>()),
+        "a2"
+    );
+    assert_eq!(delta.removed_keys, [[0x11u8; 32]]);
+    // The pooled key's removal is not a delta's to carry: the next snapshot is full.
+    assert!(kept.delta(&globals(&kept), 3).is_none());
+    // A new tenant's project goes out with its tenant; a change of this month's spend sends
+    // the project again.
+    let mut other = Mirror::default();
+    other.refresh(store).await?;
+    let now = globals(&other);
+    other.based_on(4, now.clone());
+    store.insert_tenant("t2", "solo", "developer").await?;
+    store.insert_project("p2", "t2", "app", "staging").await?;
+    other.refresh(store).await?;
+    let delta = other
+        .delta(&now, 5)
+        .ok_or_else(|| anyhow::anyhow!("no delta"))?;
+    assert_eq!(delta.projects.len(), 1);
+    assert_eq!(delta.projects[0].id, "p2");
+    assert_eq!(delta.tenants.len(), 1);
+    assert_eq!(
+        delta.tenants[0].plan,
+        warden_shared::snapshot::Plan::Developer
+    );
+    other.set_spend(&(20_000, HashMap::new()));
+    other.based_on(5, now.clone());
+    other.set_spend(&(20_000, HashMap::from([("p1".to_owned(), 7)])));
+    let delta = other
+        .delta(&now, 6)
+        .ok_or_else(|| anyhow::anyhow!("no delta"))?;
+    assert_eq!(
+        (delta.projects.len(), delta.projects[0].id.as_str()),
+        (1, "p1")
+    );
+    assert_eq!(delta.projects[0].limits.spent, 7);
     // The leader read the removals and pruned them; the floor says so.
     assert!(store.removed_stamped(since).await?.is_empty());
     assert_eq!(store.removed_floor().await?, then);
+    kept.refresh(store).await?;
     stale.refresh(store).await?;
     let mut fresh = Mirror::default();
     fresh.refresh(store).await?;
     let expected = [
         "key a2 p1",
         "project p1 t1 [\"k0\", \"k1\"] 60",
+        "project p2 t2 [] 0",
         "tenant t1 Team",
+        "tenant t2 Developer",
     ];
     assert_eq!(summary(&mut kept), expected);
     assert_eq!(summary(&mut fresh), expected);
@@ -146,7 +236,7 @@ async fn stamps(store: &Store) -> anyhow::Result<()> {
         "a mirror below the floor reads anew"
     );
     // Lent and never given back (a build that failed after taking them): read anew.
-    drop(kept.parts(&(0, HashMap::new())));
+    drop(kept.parts());
     kept.refresh(store).await?;
     assert_eq!(summary(&mut kept), expected);
     Ok(())
