@@ -32,8 +32,11 @@ pub struct FanoutReport {
     pub planes: usize,
     pub keys: usize,
     pub driver: &'static str,
-    /// The snapshot's size in the last round.
+    /// The newest full snapshot's size.
     pub snapshot_bytes: u64,
+    /// The newest delta of it, which is what each round's change shipped (0: the newest
+    /// version is the full snapshot).
+    pub delta_bytes: u64,
     /// Seconds from starting the data planes until every one served the first snapshot.
     pub enrolled_s: f64,
     /// Per round: from the admin call until the last acknowledgement, and how many data planes
@@ -144,6 +147,7 @@ fn run_in(config: &FanoutConfig, work: &Path) -> anyhow::Result<FanoutReport> {
     }
     let (_, body) = call(&admin.addr, "GET", "/admin/v1/snapshot", &admin.token, None)?;
     let snapshot_bytes = body["bytes"].as_u64().unwrap_or(0);
+    let delta_bytes = body["delta_bytes"].as_u64().unwrap_or(0);
     let mut ms: Vec<f64> = rounds.iter().map(|r| r.ms).collect();
     ms.sort_by(f64::total_cmp);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -158,6 +162,7 @@ fn run_in(config: &FanoutConfig, work: &Path) -> anyhow::Result<FanoutReport> {
         keys: config.keys,
         driver: if config.epoll { "epoll" } else { "io_uring" },
         snapshot_bytes,
+        delta_bytes,
         enrolled_s,
         median_ms: ms.get(ms.len() / 2).copied().unwrap_or(0.0),
         max_ms: ms.last().copied().unwrap_or(0.0),

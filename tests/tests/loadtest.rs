@@ -312,4 +312,6 @@ fn fanout_sees_every_data_plane_acknowledge_each_change() {
         assert!(round["ms"].as_f64().unwrap() > 0.0, "{r}");
     }
     assert!(r["snapshot_bytes"].as_u64().unwrap() > 0, "{r}");
+    // Each round's change went out as a delta of the full snapshot.
+    assert!(r["delta_bytes"].as_u64().unwrap() > 0, "{r}");
 }

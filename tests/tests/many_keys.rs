@@ -180,4 +180,38 @@ fn a_large_snapshot_is_taken_under_load_without_a_failed_request() {
         None,
     );
     assert_eq!(r.status, 401, "{}", r.text());
+
+    // The control plane restarts: its first build reads every row anew (in bulk) and is full;
+    // the data plane, restarted on its last good state, takes it, and a change after it is a
+    // delta again.
+    let cp = ControlPlane::start_in(cp.stop(), mock.addr);
+    let gw = Gateway::start_in(gw.kill(), Driver::IoUring, &cp.dataplane_config(2), &[]);
+    change(
+        &cp,
+        &gw,
+        &project,
+        &format!("{keys} keys, control plane restarted"),
+    );
+    change(
+        &cp,
+        &gw,
+        &project,
+        &format!("{keys} keys, after the restart"),
+    );
+    for i in [0, keys / 2, keys - 1] {
+        let r = call(
+            gw.addr,
+            "GET",
+            "/v1/models",
+            &format!("wdn_bulk_{i:07}"),
+            None,
+        );
+        assert_eq!(r.status, 200, "bulk key {i} after the restart: {}", r.text());
+    }
+    assert!(
+        gw.metric("warden_snapshots_applied_total{kind=\"delta\"}")
+            .is_some_and(|n| n >= 1),
+        "{}",
+        gw.metrics()
+    );
 }

@@ -100,9 +100,12 @@ pub struct Globals {
     pub master_key_id: u32,
 }
 
-/// What changed since the base: what the next delta carries.
+/// What changed since the base: what the next delta carries. Off (nothing kept) while there is
+/// no base: the next snapshot is full anyway, and a first read of a million rows need not copy
+/// every id into it.
 #[derive(Default)]
 struct Since {
+    on: bool,
     /// Tenants whose row changed (their projects go out again: the plan decides routing).
     tenants: HashSet<String>,
     projects: HashSet<String>,
@@ -111,6 +114,41 @@ struct Since {
     keys: HashSet<String>,
     /// Digests no longer valid (removed keys, or a key's digest before it changed).
     removed_keys: HashSet<[u8; 32]>,
+}
+
+impl Since {
+    fn key(&mut self, id: &str) {
+        if self.on {
+            self.keys.insert(id.to_owned());
+        }
+    }
+
+    fn key_removed(&mut self, id: &str, digest: [u8; 32]) {
+        self.keys.remove(id);
+        if self.on {
+            self.removed_keys.insert(digest);
+        }
+    }
+
+    fn project(&mut self, id: &str) {
+        if self.on {
+            self.removed_projects.remove(id);
+            self.projects.insert(id.to_owned());
+        }
+    }
+
+    fn project_removed(&mut self, id: &str) {
+        self.projects.remove(id);
+        if self.on {
+            self.removed_projects.insert(id.to_owned());
+        }
+    }
+
+    fn tenant(&mut self, id: &str) {
+        if self.on {
+            self.tenants.insert(id.to_owned());
+        }
+    }
 }
 
 /// A delta is built while it carries at most this many rows, or a sixteenth of the base's
@@ -172,26 +210,24 @@ impl Mirror {
             match table.as_str() {
                 "api_keys" => {
                     if let Some(gone) = self.api_keys.remove(&id, |k| &k.id) {
-                        self.since.removed_keys.insert(gone.hash);
+                        self.since.key_removed(&id, gone.hash);
                     }
-                    self.since.keys.remove(&id);
                 }
                 "provider_keys" => self.remove_provider_key(&id),
                 "projects" => {
                     drop(self.projects.remove(&id, |p| &p.id));
-                    self.since.projects.remove(&id);
-                    self.since.removed_projects.insert(id);
+                    self.since.project_removed(&id);
                 }
                 "tenants" => {
                     self.tenants.remove(&id);
-                    self.since.tenants.insert(id);
+                    self.since.tenant(&id);
                 }
                 _ => {}
             }
         }
         for (id, plan) in store.tenants_stamped(s).await? {
-            self.tenants.insert(id.clone(), super::parse_plan(&plan)?);
-            self.since.tenants.insert(id);
+            self.since.tenant(&id);
+            self.tenants.insert(id, super::parse_plan(&plan)?);
         }
         for row in store.projects_stamped(s).await? {
             let mut fresh = project(row)?;
@@ -201,8 +237,7 @@ impl Mirror {
                 fresh.limits.spent = old.limits.spent;
                 fresh.limits.spent_month = old.limits.spent_month;
             }
-            self.since.removed_projects.remove(&fresh.id);
-            self.since.projects.insert(fresh.id.clone());
+            self.since.project(&fresh.id);
             self.projects.upsert(fresh.id.clone(), fresh);
         }
         for row in store.provider_keys_stamped(s).await? {
@@ -220,7 +255,7 @@ impl Mirror {
                 .insert(id, (project_id.clone(), order.clone()));
             match &project_id {
                 Some(p) => {
-                    self.since.projects.insert(p.clone());
+                    self.since.project(p);
                     if let Some(project) = self.projects.get_mut(p) {
                         project.provider_keys.push(key);
                         let owners = &self.key_owner;
@@ -236,17 +271,25 @@ impl Mirror {
         }
         let keys = store.api_keys_stamped(s).await?;
         let many = keys.len() > 4096 && keys.len() > self.api_keys.rows.len() / 16;
+        // A first read: every row is new, and the index is made once, after the sort below
+        // (with no base, nothing is kept for a delta either).
+        let first = many && self.api_keys.rows.is_empty() && self.base.is_none();
         for (id, project, hash) in keys {
             // Keyed in the store already (`key_digests.rs`); they go out as they are.
             let hash: [u8; 32] = crate::secrets::unhex(&hash)
                 .and_then(|h| h.try_into().ok())
                 .ok_or_else(|| anyhow::anyhow!("api key {id}: bad key hash"))?;
-            self.since.keys.insert(id.clone());
+            if first {
+                self.api_keys.rows.push(ApiKeyEntry { id, hash, project });
+                continue;
+            }
+            self.since.key(&id);
             let old = self
                 .api_keys
                 .upsert(id.clone(), ApiKeyEntry { id, hash, project });
             if let Some(old) = old.filter(|old| old.hash != hash) {
-                self.since.removed_keys.insert(old.hash);
+                self.since.key_removed(&old.id, old.hash);
+                self.since.key(&old.id);
             }
         }
         if many {
@@ -269,7 +312,7 @@ impl Mirror {
                 if let Some(p) = self.projects.get_mut(&project) {
                     p.provider_keys.retain(|k| k.id != id);
                 }
-                self.since.projects.insert(project);
+                self.since.project(&project);
             }
             Some(None) => self.pooled.retain(|(_, k)| k.id != id),
             None => {}
@@ -284,7 +327,7 @@ impl Mirror {
             if (p.limits.spent, p.limits.spent_month) != (spent, spend.0) {
                 p.limits.spent = spent;
                 p.limits.spent_month = spend.0;
-                self.since.projects.insert(p.id.clone());
+                self.since.project(&p.id);
             }
         }
     }
@@ -351,7 +394,10 @@ impl Mirror {
     /// deltas from now on.
     pub fn based_on(&mut self, version: u64, globals: Globals) {
         self.base = Some((version, globals));
-        self.since = Since::default();
+        self.since = Since {
+            on: true,
+            ..Since::default()
+        };
     }
 
     /// The version of the base, if deltas can be built.
@@ -362,6 +408,7 @@ impl Mirror {
     /// Build the next snapshot full (a data plane could not take a delta of this base).
     pub fn forget_base(&mut self) {
         self.base = None;
+        self.since = Since::default();
     }
 
     /// The parts of one snapshot. The projects and the Warden keys are lent, not copied (a
