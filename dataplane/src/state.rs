@@ -29,6 +29,7 @@ use crate::guard::custom::{compile_all, CustomScan, CustomSet, CustomSets, Scrat
 use crate::http::respond::json_string;
 use crate::upstream::origin::Origin;
 use keys::key_table;
+use keys::ByDigest;
 pub use keys::{ApiKeyRef, KeyTable};
 
 /// What a full snapshot serves: built once per full snapshot and kept by every state a delta
@@ -67,9 +68,9 @@ pub struct SharedState {
     /// Opens sealed provider keys for one request at a time.
     pub master: Arc<Keyring>,
     /// Warden keys added since the base: digest → (id, project index).
-    added_keys: HashMap<[u8; 32], (Box<str>, u32)>,
+    added_keys: HashMap<[u8; 32], (Box<str>, u32), ByDigest>,
     /// Digests of the base's keys that are gone.
-    removed_keys: HashSet<[u8; 32]>,
+    removed_keys: HashSet<[u8; 32], ByDigest>,
     /// Indexes of the base's projects that are gone: their keys do not authenticate.
     gone: HashSet<u32>,
 }
@@ -327,8 +328,8 @@ impl SharedState {
             projects: base.full_projects.clone(),
             base: Arc::new(base),
             master,
-            added_keys: HashMap::new(),
-            removed_keys: HashSet::new(),
+            added_keys: HashMap::default(),
+            removed_keys: HashSet::default(),
             gone: HashSet::new(),
         };
         Ok(Built {

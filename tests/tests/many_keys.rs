@@ -206,7 +206,12 @@ fn a_large_snapshot_is_taken_under_load_without_a_failed_request() {
             &format!("wdn_bulk_{i:07}"),
             None,
         );
-        assert_eq!(r.status, 200, "bulk key {i} after the restart: {}", r.text());
+        assert_eq!(
+            r.status,
+            200,
+            "bulk key {i} after the restart: {}",
+            r.text()
+        );
     }
     assert!(
         gw.metric("warden_snapshots_applied_total{kind=\"delta\"}")

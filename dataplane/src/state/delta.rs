@@ -11,6 +11,7 @@ use std::sync::Arc;
 use warden_shared::snapshot::{Delta, Plan};
 use warden_shared::vault::Keyring;
 
+use super::keys::ByDigest;
 use super::{reaper, Built, Reach, SharedState};
 use crate::guard::custom::CustomSet;
 
@@ -85,7 +86,8 @@ impl SharedState {
             .filter_map(|id| base.api_keys.project(id))
             .filter(|i| !present.contains(i))
             .collect();
-        let mut added_keys = HashMap::with_capacity(delta.api_keys.len());
+        let mut added_keys =
+            HashMap::with_capacity_and_hasher(delta.api_keys.len(), ByDigest::default());
         for k in delta.api_keys {
             let project = base
                 .api_keys
@@ -94,7 +96,7 @@ impl SharedState {
                 .ok_or_else(|| format!("api key {} names unknown project {}", k.id, k.project))?;
             added_keys.insert(k.hash, (k.id.into_boxed_str(), project));
         }
-        let removed_keys: HashSet<[u8; 32]> = delta.removed_keys.into_iter().collect();
+        let removed_keys: HashSet<[u8; 32], ByDigest> = delta.removed_keys.into_iter().collect();
         reaper::start();
         Ok(Built {
             shared: Arc::new(SharedState {
