@@ -271,9 +271,13 @@ impl Mirror {
         }
         let keys = store.api_keys_stamped(s).await?;
         let many = keys.len() > 4096 && keys.len() > self.api_keys.rows.len() / 16;
-        // A first read: every row is new, and the index is made once, after the sort below
-        // (with no base, nothing is kept for a delta either).
-        let first = many && self.api_keys.rows.is_empty() && self.base.is_none();
+        if many {
+            // About as many changed keys as a delta may hold (`delta`): the next snapshot is full,
+            // and nothing need be kept for a delta.
+            self.forget_base();
+        }
+        // A first read: every row is new, and the index is made once, after the sort below.
+        let first = many && self.api_keys.rows.is_empty();
         for (id, project, hash) in keys {
             // Keyed in the store already (`key_digests.rs`); they go out as they are.
             let hash: [u8; 32] = crate::secrets::unhex(&hash)
