@@ -318,9 +318,10 @@ pub async fn pusher(app: Arc<App>) {
 }
 
 /// Bring one data plane, which acknowledged `acked`, to the newest version: the delta alone
-/// when it holds the delta's base (or a version after it), else the full snapshot and then the
-/// delta. A delta refused (the data plane holds another base: it restarted from an older state,
-/// or another control plane led meanwhile) is followed by the full snapshot.
+/// when it holds the delta's base (or a version after it), else the full snapshot and the delta
+/// in one body (a bundle: it swaps to the delta's state at once, never serving the base alone).
+/// A delta refused because the data plane holds another base (it restarted from an older
+/// state, or another control plane led meanwhile) is followed by the bundle.
 async fn push_one(
     app: Arc<App>,
     id: String,
@@ -331,11 +332,11 @@ async fn push_one(
 ) {
     let full = &latest.full;
     let Some(delta) = &latest.delta else {
-        push_bytes(&app, &id, &url, &credential, full).await;
+        push_bytes(&app, &id, &url, &credential, full.version, &[&full.bytes]).await;
         return;
     };
     if acked >= full.version && acked > 0 {
-        match push_bytes(&app, &id, &url, &credential, delta).await {
+        match push_bytes(&app, &id, &url, &credential, delta.version, &[&delta.bytes]).await {
             Pushed::Acked | Pushed::Failed => return,
             Pushed::OtherBase if acked > full.version => {
                 // It serves a version past our base that is not one of our deltas (another
@@ -346,9 +347,9 @@ async fn push_one(
             Pushed::OtherBase => {}
         }
     }
-    if push_bytes(&app, &id, &url, &credential, full).await == Pushed::Acked {
-        push_bytes(&app, &id, &url, &credential, delta).await;
-    }
+    let head = warden_shared::signing::bundle_head(full.bytes.len());
+    let bundle: [&[u8]; 3] = [&head, &full.bytes, &delta.bytes];
+    push_bytes(&app, &id, &url, &credential, delta.version, &bundle).await;
 }
 
 /// How one push went.
@@ -360,20 +361,20 @@ enum Pushed {
     Failed,
 }
 
-/// One `PUT`, recorded: the acknowledgement in the store, the outcome in the metrics and the
-/// trace.
+/// One `PUT` of version `version` (the body: `parts` one after the other), recorded: the
+/// acknowledgement in the store, the outcome in the metrics and the trace.
 async fn push_bytes(
     app: &App,
     id: &str,
     url: &str,
     credential: &str,
-    signed: &crate::app::Signed,
+    version: u64,
+    parts: &[&[u8]],
 ) -> Pushed {
     let start = std::time::SystemTime::now();
-    let version = signed.version;
     let (pushed, outcome) = match tokio::time::timeout(
         Duration::from_secs(10),
-        put_snapshot(url, credential, &signed.bytes, app.push_tls.as_ref()),
+        put_snapshot(url, credential, parts, app.push_tls.as_ref()),
     )
     .await
     {
@@ -421,7 +422,7 @@ impl std::error::Error for Answered {}
 async fn put_snapshot(
     url: &str,
     token: &str,
-    bytes: &[u8],
+    bytes: &[&[u8]],
     tls: Option<&Arc<rustls::ClientConfig>>,
 ) -> anyhow::Result<u64> {
     let (rest, secure) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
@@ -448,14 +449,16 @@ async fn exchange<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     mut s: S,
     authority: &str,
     token: &str,
-    bytes: &[u8],
+    bytes: &[&[u8]],
 ) -> anyhow::Result<u64> {
     let head = format!(
         "PUT /v1/snapshot HTTP/1.1\r\nhost: {authority}\r\nauthorization: Bearer {token}\r\ncontent-type: application/octet-stream\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-        bytes.len()
+        bytes.iter().map(|b| b.len()).sum::<usize>()
     );
     s.write_all(head.as_bytes()).await?;
-    s.write_all(bytes).await?;
+    for part in bytes {
+        s.write_all(part).await?;
+    }
     // A data plane's answer is a short JSON object: read at most 64 KiB of it, until it closes
     // (over TLS a peer may close without close_notify: what arrived before counts).
     let mut response = Vec::new();

@@ -90,17 +90,29 @@ pub struct Trust {
     pub pins: Vec<(warden_shared::catalog::Provider, String)>,
 }
 
+/// What a push carried.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Full,
+    Delta,
+    /// A full snapshot and a delta of it (`signing::split_bundle`).
+    Both,
+}
+
 /// A pushed snapshot ready for the shards.
 struct Prepared {
     version: u64,
     built: Built,
-    /// Whether it is a delta (`KINDS` index).
-    delta: bool,
+    kind: Kind,
     states: Vec<crate::state::ServingState>,
     keys: usize,
     /// Checking and decoding; building.
     took: [Duration; 2],
 }
+
+/// A state made from pushed bytes: its version, the state, and when decoding ended (building
+/// took the rest).
+type Stage = (u64, Built, Instant);
 
 /// Why a pushed snapshot was refused: an HTTP status and a message.
 pub type Refusal = (u16, String);
@@ -214,7 +226,7 @@ impl Control {
         let Prepared {
             version,
             built,
-            delta,
+            kind,
             states,
             keys,
             took,
@@ -241,14 +253,19 @@ impl Control {
         for (slot, took) in self.last_apply_us.iter().zip(took) {
             slot.store(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Relaxed);
         }
-        self.persist(bytes, delta)
+        self.persist(bytes, kind)
             .map_err(|e| (500, format!("persisting: {e}")))?;
         self.version.store(version, Relaxed);
         *self.held.lock().unwrap_or_else(|p| p.into_inner()) = built;
-        self.applied[usize::from(delta)].fetch_add(1, Relaxed);
+        if kind != Kind::Delta {
+            self.applied[0].fetch_add(1, Relaxed);
+        }
+        if kind != Kind::Full {
+            self.applied[1].fetch_add(1, Relaxed);
+        }
         tracing::info!(
             version,
-            kind = KINDS[usize::from(delta)],
+            delta = kind != Kind::Full,
             keys,
             decode_ms = took[0].as_millis(),
             build_ms = took[1].as_millis(),
@@ -260,15 +277,25 @@ impl Control {
 
     /// The last good state on disk: a full snapshot replaces the base and drops the delta
     /// file (a delta left beside another base would be ignored at boot anyway); a delta
-    /// replaces the delta file.
-    fn persist(&self, bytes: &[u8], delta: bool) -> std::io::Result<()> {
-        if delta {
-            return write_atomically(&self.state_dir.join(LAST_DELTA), bytes);
+    /// replaces the delta file; a bundle writes its full snapshot, then its delta.
+    fn persist(&self, bytes: &[u8], kind: Kind) -> std::io::Result<()> {
+        let (full, delta) = match kind {
+            Kind::Full => (Some(bytes), None),
+            Kind::Delta => (None, Some(bytes)),
+            Kind::Both => match warden_shared::signing::split_bundle(bytes) {
+                Some((full, delta)) => (Some(full), Some(delta)),
+                None => return Err(std::io::Error::other("not a bundle")),
+            },
+        };
+        if let Some(full) = full {
+            write_atomically(&self.state_dir.join(LAST_GOOD), full)?;
         }
-        write_atomically(&self.state_dir.join(LAST_GOOD), bytes)?;
-        match std::fs::remove_file(self.state_dir.join(LAST_DELTA)) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
+        match delta {
+            Some(delta) => write_atomically(&self.state_dir.join(LAST_DELTA), delta),
+            None => match std::fs::remove_file(self.state_dir.join(LAST_DELTA)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            },
         }
     }
 
@@ -276,17 +303,47 @@ impl Control {
     /// serving state once with a view of it for each shard. `None`: this version is served
     /// already.
     fn prepare(&self, bytes: &[u8]) -> Result<Option<Prepared>, Refusal> {
-        if warden_shared::signing::is_delta(bytes) {
-            return self.prepare_delta(bytes);
-        }
         let started = Instant::now();
+        let done = |kind, (version, built, decoded): Stage| {
+            let took = [decoded - started, decoded.elapsed()];
+            Ok(Some(self.prepared(version, built, kind, took)))
+        };
+        if let Some((full, delta)) = warden_shared::signing::split_bundle(bytes) {
+            // Only the delta's version must move forward: the full snapshot is its base.
+            let Some((version, built, _)) = self.prepare_full(full, false)? else {
+                return Ok(None);
+            };
+            return match self.prepare_delta(delta, Some((version, &built)))? {
+                Some(stage) => done(Kind::Both, stage),
+                None => Ok(None),
+            };
+        }
+        if warden_shared::signing::is_delta(bytes) {
+            let held = self.held.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let base = held.shared.base_version();
+            let base = (base > 0).then_some((base, &held));
+            return match self.prepare_delta(bytes, base)? {
+                Some(stage) => done(Kind::Delta, stage),
+                None => Ok(None),
+            };
+        }
+        match self.prepare_full(bytes, true)? {
+            Some(stage) => done(Kind::Full, stage),
+            None => Ok(None),
+        }
+    }
+
+    /// A full snapshot's state: signature, decoding, pins, version (when `forward`: past the
+    /// one served, `None` when it is the one served), keys, custom patterns, and the shared
+    /// state built once.
+    fn prepare_full(&self, bytes: &[u8], forward: bool) -> Result<Option<Stage>, Refusal> {
         let payload = self
             .public_key
             .open(bytes)
             .map_err(|e| self.reject(0, 403, e.to_string()))?;
         let (snapshot, keys) = crate::state::decode(payload).map_err(|e| self.reject(2, 400, e))?;
         check_pins(&snapshot, &self.pins).map_err(|e| self.reject(4, 403, e))?;
-        if !self.moves_forward(snapshot.version)? {
+        if forward && !self.moves_forward(snapshot.version)? {
             return Ok(None);
         }
         let keyring = self
@@ -299,17 +356,16 @@ impl Control {
         // Once for every shard; each swaps in a pointer to it (and a scratch of its own).
         let built = SharedState::build_with_keys(snapshot, keys, Arc::clone(&keyring), &custom)
             .map_err(|e| (422, e))?;
-        Ok(Some(self.prepared(
-            version,
-            built,
-            false,
-            [decoded - started, decoded.elapsed()],
-        )))
+        Ok(Some((version, built, decoded)))
     }
 
-    /// [`Control::prepare`] for a delta: applied to the base of the state being served.
-    fn prepare_delta(&self, bytes: &[u8]) -> Result<Option<Prepared>, Refusal> {
-        let started = Instant::now();
+    /// A delta applied to `base` (its version and state; `None`: this data plane holds no full
+    /// snapshot); `None` when its version is served already.
+    fn prepare_delta(
+        &self,
+        bytes: &[u8],
+        base: Option<(u64, &Built)>,
+    ) -> Result<Option<Stage>, Refusal> {
         let payload = self
             .public_key
             .open_delta(bytes)
@@ -319,41 +375,38 @@ impl Control {
         if !self.moves_forward(delta.version)? {
             return Ok(None);
         }
-        let held = self.held.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let base = held.shared.base_version();
-        if delta.base != base || base == 0 {
-            // 412: the control plane sends the full snapshot.
-            return Err(self.reject(
-                5,
-                412,
-                format!(
-                    "a delta of version {}; this data plane's base is version {base}: send the full snapshot",
-                    delta.base
-                ),
-            ));
-        }
+        let held = match base {
+            Some((version, built)) if version == delta.base => built,
+            _ => {
+                // 412: the control plane sends the full snapshot.
+                return Err(self.reject(
+                    5,
+                    412,
+                    format!(
+                        "a delta of version {}; this data plane's base is version {}: send the full snapshot",
+                        delta.base,
+                        base.map_or(0, |b| b.0)
+                    ),
+                ));
+            }
+        };
         let keyring = self
             .keyring_for(&delta.master_key_ids())
             .map_err(|(status, why)| self.reject(3, status, why))?;
         let decoded = Instant::now();
         let version = delta.version;
         let built =
-            SharedState::apply_delta(&held, delta, keyring).map_err(|e| self.reject(2, 422, e))?;
-        Ok(Some(self.prepared(
-            version,
-            built,
-            true,
-            [decoded - started, decoded.elapsed()],
-        )))
+            SharedState::apply_delta(held, delta, keyring).map_err(|e| self.reject(2, 422, e))?;
+        Ok(Some((version, built, decoded)))
     }
 
-    fn prepared(&self, version: u64, built: Built, delta: bool, took: [Duration; 2]) -> Prepared {
+    fn prepared(&self, version: u64, built: Built, kind: Kind, took: [Duration; 2]) -> Prepared {
         Prepared {
             version,
             keys: built.shared.api_key_count(),
             states: (0..self.senders.len()).map(|_| built.for_shard()).collect(),
             built,
-            delta,
+            kind,
             took,
         }
     }

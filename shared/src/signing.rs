@@ -8,6 +8,8 @@
 //! signed    "warden snapshot v2\0" ‖ SHA-256(payload)   (domain-separated: the key signs nothing else)
 //! delta     "WDNDLT01" | signature [64] | payload (an rkyv `Delta`)
 //! signed    "warden snapshot delta v1\0" ‖ SHA-256(payload)
+//! bundle    "WDNBDL01" | full envelope length [8, LE] | full envelope | delta envelope
+//!           (not signed itself: each part is; a data plane behind the base takes both at once)
 //! key files snapshot-signing.key: the 32-byte seed (0600); snapshot-signing.pub: 64 hex digits
 //! ```
 //!
@@ -151,6 +153,27 @@ impl PublicKey {
     }
 }
 
+/// A full snapshot and a delta of it, pushed as one body so that a data plane behind the base
+/// swaps to the delta's state at once, never serving the base on its own in between (it would
+/// let keys the delta removed back in for a moment).
+pub const MAGIC_BUNDLE: &[u8; 8] = b"WDNBDL01";
+
+/// What goes before the full envelope in a bundle: the label and the full envelope's length.
+pub fn bundle_head(full_len: usize) -> [u8; 16] {
+    let mut head = [0u8; 16];
+    head[..8].copy_from_slice(MAGIC_BUNDLE);
+    head[8..].copy_from_slice(&(full_len as u64).to_le_bytes());
+    head
+}
+
+/// A bundle's full envelope and delta envelope (unverified; each is opened on its own).
+pub fn split_bundle(bytes: &[u8]) -> Option<(&[u8], &[u8])> {
+    let rest = bytes.strip_prefix(MAGIC_BUNDLE)?;
+    let (len, rest) = rest.split_first_chunk::<8>()?;
+    let len = usize::try_from(u64::from_le_bytes(*len)).ok()?;
+    (len <= rest.len()).then(|| rest.split_at(len))
+}
+
 /// Whether `bytes` are a delta envelope (by its label only: nothing is verified).
 pub fn is_delta(bytes: &[u8]) -> bool {
     bytes.starts_with(MAGIC_DELTA)
@@ -242,6 +265,18 @@ mod tests {
         let last = bad.len() - 1;
         bad[last] ^= 1;
         assert_eq!(key.open_delta(&bad), Err(SignatureError::Invalid));
+    }
+
+    #[test]
+    fn a_bundle_splits_into_its_two_envelopes_and_a_short_one_does_not() {
+        let ours = signer(7);
+        let (full, delta) = (ours.sign(b"full"), ours.sign_delta(b"delta"));
+        let bundle = [&bundle_head(full.len())[..], &full, &delta].concat();
+        assert_eq!(split_bundle(&bundle), Some((&full[..], &delta[..])));
+        assert_eq!(split_bundle(&bundle[..20]), None);
+        assert_eq!(split_bundle(&full), None);
+        let lying = [&bundle_head(usize::MAX)[..], &full].concat();
+        assert_eq!(split_bundle(&lying), None);
     }
 
     #[test]

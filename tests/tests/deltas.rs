@@ -73,11 +73,14 @@ fn changes_travel_as_deltas_and_a_restarted_data_plane_serves_its_base_and_delta
     let state = gw.dir.0.join("state");
     assert!(state.join("snapshot.delta").exists());
 
-    // A data plane that joins now takes the full snapshot, then the delta.
+    // A data plane that joins now takes the full snapshot and the delta in one push (it never
+    // serves the base alone, where the revoked key still stands), and keeps both.
     let late = Gateway::start(Driver::Epoll, &config);
     assert!(serves(&late, &second, 200));
     assert_eq!(late.answers(&revoked), 401);
     assert_eq!((applied(&late, "full"), applied(&late, "delta")), (1, 1));
+    let kept = late.dir.0.join("state");
+    assert!(kept.join("snapshot.rkyv").exists() && kept.join("snapshot.delta").exists());
     drop(late);
 
     // The control plane is away: a restarted data plane serves its base and its delta.
@@ -167,7 +170,11 @@ fn a_delta_of_another_base_and_relabelled_envelopes_are_refused() {
     assert_eq!(push(&relabelled).status, 403);
     // A delta's bytes signed as a full snapshot are not a snapshot.
     assert_eq!(push(&signer.sign(&payload)).status, 400);
-    for (reason, n) in [("base", 1), ("signature", 2), ("invalid", 1)] {
+    // A bundle whose second part is not a delta envelope: nothing of it is taken.
+    let head = warden_shared::signing::bundle_head(full.len());
+    let bundle = [&head[..], &full, &full].concat();
+    assert_eq!(push(&bundle).status, 403);
+    for (reason, n) in [("base", 1), ("signature", 3), ("invalid", 1)] {
         assert_eq!(
             gw.metric(&format!(
                 "warden_snapshot_rejected_total{{reason=\"{reason}\"}}"
