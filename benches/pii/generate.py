@@ -12,14 +12,17 @@ We write only the sentence templates around them, and the way a value is grouped
 Two sets, split so that nothing is tuned on the test part:
 - `dev.jsonl` (seed 1001) uses the templates in T, IDS and LOOKALIKE; detectors and their
   thresholds may be tuned on it;
-- `test.jsonl` (seed 6006) uses its own templates (TEST_T, TEST_IDS, TEST_LOOKALIKE, written after
+- `test.jsonl` (seed 8008) uses its own templates (TEST_T, TEST_IDS, TEST_LOOKALIKE, written after
   the tuning) and other Faker draws; it is frozen: generated once, committed, and only ever
   measured (benches/pii/evaluate.py, and the floors in dataplane/tests/pii_floors.rs).
-  Three earlier test sets were retired after they were measured: seed 2002 (half of T's
+  Five earlier test sets were retired after they were measured: seed 2002 (half of T's
   templates) showed what generic context words ("number") did to look-alikes; seed 3003
   (templates of its own) showed bare 12–13 digit card numbers and "my social is" SSNs missed;
-  seed 5005 showed bare phone numbers after words off the telephony list missed. Their figures
-  are in the issue notes and docs/guardrails.md; the misses were worked on with dev only.
+  seed 5005 showed bare phone numbers after words off the telephony list missed; seed 6006
+  showed bare numbers after "my new number" and at a reception desk missed; seed 7007 showed
+  German numbers with the telephony verb after them ("unter … erreichbar") missed. Their figures
+  are in the issue notes, docs/guardrails.md and benches/results/pii; the misses were worked on
+  with dev only.
 
 The committed files are the sets: Faker's time look-alikes (Unix times, timestamps, dates) are
 drawn up to the day the script runs, so a later run writes other values for those lines.
@@ -85,6 +88,14 @@ T = {
         "Text {v} when the package arrives.",
         "The office line is {v}, ask for {name}.",
         "Fax {v}",
+        # Added 2026-12-04 after the seed-6006 set showed numbers after "my new number" and a
+        # front desk missed (its templates are not copied here).
+        "Her new number is {v}, the old one is gone.",
+        "Switchboard {v}, then ask for extension 214.",
+        "Our direct number: {v}",
+        "Meine neue Nummer ist {v}.",
+        "Mi nuevo número es {v}.",
+        "Mon nouveau numéro : {v}",
     ],
     "EMAIL_ADDRESS": [
         "Send the invoice to {v}.",
@@ -141,11 +152,18 @@ IDS = [
     ("SE_PERSONNUMMER", "sv_SE", "ssn", ["Mitt personnummer är {v}.", "Personnummer: {v}", "{name}, personnr {v}", "pnr {v}"]),
     ("US_PASSPORT", "en_US", "passport_number", ["Passport number: {v}", "My passport no. is {v}.", "{name}, passport {v}", "passport {v}, expires 2031"]),
 ]
-# The frozen test set's own templates (seed 6006), written on 2026-12-03 before the phone
-# vocabulary was widened and before this set was generated or measured; never shown to the
-# detectors. Same keys as T and IDS (by entity), and look-alike templates of their own. The sets
-# before it (seeds 2002, 3003 and 5005, templates of their own) were retired once they had been
-# measured and their misses worked on with dev; their figures are in the issue notes.
+# The frozen test set's own templates. Seed 8008 (2026-12-04): the phone templates below were
+# written after the detectors' change for the seed-7007 misses and before this set was
+# generated or measured; the other entities keep seed 6006's templates (written on 2026-12-03,
+# never tuned on: nothing but the phone detector changed after that set was measured), with new
+# Faker draws. (Seed 7007's phone templates, retired: "New phone, same me: my number is now
+# {v}.", "{name} is on {v} until Friday.", "Ich bin unter {v} erreichbar.", "Mi número de
+# teléfono es {v}.", "Il mio numero di cellulare è {v}.", "Vous pouvez me joindre au {v}.",
+# "Dial {v} and press 2 for support.", "Emergency contact: {name}, {v}", "Whatsapp me on {v} if
+# the door is locked.", "Front desk: {v} (24h)", "Leave a voicemail at {v}.", "Our office
+# number is {v}.") Same keys as T and IDS (by entity), and look-alike templates of their own. The
+# sets before it (seeds 2002, 3003, 5005 and 6006) were retired once they had been measured and
+# their misses worked on with dev; their figures are in the issue notes.
 TEST_T = {
     "CREDIT_CARD": [
         "Refund the last order to card {v}.",
@@ -158,15 +176,18 @@ TEST_T = {
         "Mastercard {v}, expiry 02/31",
     ],
     "PHONE_NUMBER": [
-        "You can call {name} directly: {v}",
-        "Phone: {v} (weekdays only)",
-        "My new number is {v}, save it.",
-        "Rufen Sie uns an: {v}",
-        "Téléphone portable : {v}",
-        "Teléfono móvil: {v}",
-        "Please text me at {v} when you land.",
-        "Reception desk {v}, extension after the tone",
-        "{name}'s cell: {v}",
+        "Sie erreichen mich tagsüber unter {v}.",
+        "{name} left {v} as a callback number.",
+        "Numéro de portable : {v}",
+        "Per WhatsApp: {v}",
+        "Si no contesto, deja un mensaje en el {v}.",
+        "Call the night line, {v}, after 22:00.",
+        "{name} — mobile {v}",
+        "Per contattarmi: {v}",
+        "Bel me even op {v}.",
+        "Our support hotline {v} is free.",
+        "Reach the courier at {v}.",
+        "Pager/phone: {v}",
     ],
     "EMAIL_ADDRESS": [
         "Send the contract to {v} today.",
@@ -391,7 +412,7 @@ def main():
 
     assert faker.VERSION == FAKER.split("==")[1], f"pinned {FAKER}, found {faker.VERSION}"
     write(os.path.join(HERE, "dev.jsonl"), 1001, False, 200, 1000)
-    write(os.path.join(HERE, "test.jsonl"), 6006, True, 200, 1000)
+    write(os.path.join(HERE, "test.jsonl"), 8008, True, 200, 1000)
 
 
 if __name__ == "__main__":

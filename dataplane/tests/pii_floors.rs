@@ -68,10 +68,11 @@ const FLOORS: &[(&str, f64)] = &[
     ("SE_PERSONNUMMER", 0.99),
     ("SWIFT_CODE", 0.99),
     ("US_PASSPORT", 0.99),
-    // Aim 0.97; measured 0.948 on this set (seed 6006, 2026-12-03): bare digits after words that
-    // do not say "phone" ("my new number is", "reception desk"). Fixes are worked on with dev and
-    // measured on the next frozen set.
-    ("PHONE_NUMBER", 0.94),
+    // Aim 0.97; measured 0.963 on this set (seed 8008, 2026-12-04): bare digits with no
+    // telephony word next to them ("Per contattarmi:", "left … as a callback number", "deja un
+    // mensaje en el …") and Australian eight-digit locals Faker writes as no plan has them.
+    // Fixes are worked on with dev and measured on the next frozen set.
+    ("PHONE_NUMBER", 0.96),
     ("EMAIL_ADDRESS", 0.97),
     ("IP_ADDRESS", 0.95),
 ];

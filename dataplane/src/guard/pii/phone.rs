@@ -119,6 +119,59 @@ const WORDS: &[&str] = &[
     "telefonu",
     "komórka",
     "komórkowy",
+    // Someone's own number ("my new number is …"): "number" alone comes before order and
+    // tracking numbers, a person's before a phone number. And a front desk.
+    "my number",
+    "my new number",
+    "our number",
+    "our new number",
+    "his number",
+    "his new number",
+    "her number",
+    "her new number",
+    "their number",
+    "their new number",
+    "your number",
+    "direct number",
+    "home number",
+    "work number",
+    "office number",
+    "meine nummer",
+    "meine neue nummer",
+    "unsere nummer",
+    "mon numéro",
+    "mon nouveau numéro",
+    "notre numéro",
+    "mi número",
+    "mi nuevo número",
+    "nuestro número",
+    "il mio numero",
+    "il mio nuovo numero",
+    "mijn nummer",
+    "mijn nieuwe nummer",
+    "o meu número",
+    "meu número",
+    "mój numer",
+    "reception",
+    "front desk",
+    "switchboard",
+];
+
+/// Words right after a number that say it is a phone number: an extension ("…, extension after
+/// the tone"), and the telephony verbs that German and Dutch put after the number ("unter … erreichbar",
+/// "… anrufen").
+const WORDS_AFTER: &[&str] = &[
+    "ext",
+    "ext.",
+    "extension",
+    "durchwahl",
+    "poste",
+    "erreichbar",
+    "anrufen",
+    "zurückrufen",
+    "anzurufen",
+    "bereikbaar",
+    "bellen",
 ];
 
 /// One region's numbering plan, compiled.
@@ -321,7 +374,7 @@ pub fn phone(c: &Candidate) -> Option<(usize, usize)> {
     if !(7..=17).contains(&d.len()) {
         return None;
     }
-    let named = || c.preceded_by(WORDS);
+    let named = || c.preceded_by(WORDS) || followed_by_extension(c);
     let plus = main.first() == Some(&b'+');
     let exit_code = if plus {
         Some(0)
@@ -367,6 +420,22 @@ pub fn phone(c: &Candidate) -> Option<(usize, usize)> {
     let needs_word = bare || check_digit_tail || card_grouping || ssn_grouping;
     let ok = (valid && !needs_word) || (possible && named());
     ok.then_some((0, m.len()))
+}
+
+/// Whether an extension word follows the number within a few bytes (`, extension 12`).
+fn followed_by_extension(c: &Candidate) -> bool {
+    let rest = c.text.get(c.end..).unwrap_or_default();
+    let skip = rest
+        .iter()
+        .take(4)
+        .take_while(|b| matches!(b, b' ' | b',' | b';' | b'(' | b'-'))
+        .count();
+    let rest = &rest[skip..];
+    WORDS_AFTER.iter().any(|w| {
+        rest.len() >= w.len()
+            && rest[..w.len()].eq_ignore_ascii_case(w.as_bytes())
+            && rest.get(w.len()).is_none_or(|b| !b.is_ascii_alphabetic())
+    })
 }
 
 /// The international digits without a `(0)` written after the country code.
@@ -415,6 +484,10 @@ mod tests {
                 "(415) 555-2671 ext. 12",
             ),
             ("Call 0153524662", "0153524662"),
+            ("My new number is 6589516109, save it.", "6589516109"),
+            ("Front desk 0396475800, extension 12", "0396475800"),
+            ("Switchboard 2025550143", "2025550143"),
+            ("Ich bin unter 0531719590 erreichbar.", "0531719590"),
         ] {
             assert!(find(&plans, text, value), "{text}");
         }
@@ -432,6 +505,9 @@ mod tests {
             ("ISBN 978-1-69000-792-0", "978-1-69000-792-0"),
             ("ref 123-45-6789", "123-45-6789"),
             ("+999 1234 5678", "+999 1234 5678"),
+            ("Your order number 4829104821 shipped", "4829104821"),
+            ("new tracking number 1743072381", "1743072381"),
+            ("Order 4829104821, extended warranty", "4829104821"),
         ] {
             assert!(!find(&plans, text, value), "{text}");
         }
