@@ -9,6 +9,7 @@ use warden_dataplane::config::Config;
 use warden_dataplane::control::{
     check_pins, last_delta, last_good, load_keyring, load_public_key, write_atomically, LAST_GOOD,
 };
+use warden_dataplane::state::{Built, SharedState};
 use warden_shared::audit::ChainKey;
 use warden_shared::snapshot;
 use warden_shared::snapshot::{Delta, Snapshot};
@@ -134,8 +135,38 @@ pub fn initial_snapshot(
     Ok((Keyring::new(vec![master]), snapshot::decode(&bytes)?, None))
 }
 
+/// The state to serve at start, built once for every shard (each takes a pointer to it and a
+/// scratch of its own): the snapshot and, when there is one, its last good delta. A delta that
+/// does not apply means nothing is served, not the base alone (it would let keys the delta
+/// removed back in).
+pub fn serving_state(
+    snapshot: Snapshot,
+    delta: Option<Delta>,
+    keyring: &Arc<Keyring>,
+) -> anyhow::Result<Built> {
+    let custom =
+        warden_dataplane::guard::custom::compile_all(&snapshot).map_err(anyhow::Error::msg)?;
+    let built =
+        SharedState::build(snapshot, Arc::clone(keyring), &custom).map_err(anyhow::Error::msg)?;
+    let Some(delta) = delta else {
+        return Ok(built);
+    };
+    let version = delta.version;
+    match SharedState::apply_delta(&built, delta, Arc::clone(keyring)) {
+        Ok(b) => Ok(b),
+        Err(e) => {
+            tracing::error!(
+                version,
+                "not serving the last good delta: {e}; serving nothing until the control plane pushes"
+            );
+            SharedState::build(empty_snapshot(), Arc::clone(keyring), &Vec::new())
+                .map_err(anyhow::Error::msg)
+        }
+    }
+}
+
 /// Version 0: nothing to serve yet (every request is refused as unauthenticated).
-pub fn empty_snapshot() -> Snapshot {
+fn empty_snapshot() -> Snapshot {
     Snapshot {
         version: 0,
         providers: Vec::new(),

@@ -14,8 +14,7 @@
 //! keeps serving; a request finishes on the snapshot it started with; the last good snapshot is
 //! replaced atomically (temp file, fsync, rename).
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,20 +22,21 @@ use std::time::{Duration, Instant};
 use futures_channel::{mpsc, oneshot};
 use warden_shared::signing::PublicKey;
 use warden_shared::snapshot::{self, Snapshot};
-use warden_shared::vault::{Keyring, MasterKey};
+use warden_shared::vault::Keyring;
 use zeroize::Zeroizing;
 
 use crate::shard::StateUpdate;
 use crate::state::{Built, SharedState};
 
+mod files;
 mod link;
 
+pub use files::{
+    last_delta, last_good, load_keyring, load_public_key, previous, write_atomically, LAST_DELTA,
+    LAST_GOOD,
+};
 pub use link::{init_tls, post_json, spawn_registration, CREDENTIAL};
 
-/// Name of the last good snapshot in `state_dir`.
-pub const LAST_GOOD: &str = "snapshot.rkyv";
-/// Name of the last good delta of it in `state_dir` (absent: the full snapshot is served as is).
-pub const LAST_DELTA: &str = "snapshot.delta";
 /// Largest snapshot accepted.
 pub const MAX_SNAPSHOT: usize = 256 * 1024 * 1024;
 /// The most a pushed version may move past the one served: versions count changes, so a far
@@ -474,102 +474,6 @@ pub fn check_pins(
                 provider.name()
             ));
         }
-    }
-    Ok(())
-}
-
-/// The master key in `path` and, during a rotation, the previous one in `path.previous`.
-pub fn load_keyring(path: &Path) -> Result<Keyring, String> {
-    let mut keys = Vec::new();
-    for p in [path.to_path_buf(), previous(path)] {
-        match std::fs::read(&p) {
-            Ok(bytes) => {
-                let bytes = Zeroizing::new(bytes);
-                keys.push(
-                    MasterKey::from_key_file_bytes(&bytes)
-                        .map_err(|e| format!("{}: {e}", p.display()))?,
-                );
-            }
-            Err(e) if p != path && e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(format!("{}: {e}", p.display())),
-        }
-    }
-    Ok(Keyring::new(keys))
-}
-
-/// Where a rotated-out master key is kept while data planes catch up.
-pub fn previous(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".previous");
-    PathBuf::from(name)
-}
-
-/// The last good snapshot in `state_dir`, if one is there, signed by the pinned key and valid.
-/// A file that fails either check is not served from, and the log says why.
-pub fn last_good(state_dir: &Path, key: &PublicKey) -> Option<Snapshot> {
-    let path = state_dir.join(LAST_GOOD);
-    let bytes = std::fs::read(&path).ok()?;
-    let decoded = key
-        .open(&bytes)
-        .map_err(|e| e.to_string())
-        .and_then(|payload| snapshot::decode(payload).map_err(|e| e.to_string()));
-    match decoded {
-        Ok(s) => Some(s),
-        Err(e) => {
-            tracing::error!(
-                "refusing the last good snapshot {}: {e}; serving nothing until the control plane pushes",
-                path.display()
-            );
-            None
-        }
-    }
-}
-
-/// The last good delta in `state_dir`: `Ok(None)` when there is none or it is of another base
-/// than `base` (left from before the full snapshot that replaced it); `Err` when it is not
-/// signed by the pinned key or not valid — then nothing must be served, not even the base (it
-/// would let keys the delta removed back in).
-pub fn last_delta(
-    state_dir: &Path,
-    key: &PublicKey,
-    base: u64,
-) -> Result<Option<snapshot::Delta>, String> {
-    let path = state_dir.join(LAST_DELTA);
-    let Ok(bytes) = std::fs::read(&path) else {
-        return Ok(None);
-    };
-    let delta = key
-        .open_delta(&bytes)
-        .map_err(|e| e.to_string())
-        .and_then(|payload| snapshot::decode_delta(payload).map_err(|e| e.to_string()))
-        .map_err(|e| format!("refusing the last good delta {}: {e}", path.display()))?;
-    if delta.base != base {
-        tracing::info!(
-            "not serving the last good delta {}: it applies to version {}, the last good snapshot is {base}",
-            path.display(),
-            delta.base
-        );
-        return Ok(None);
-    }
-    Ok(Some(delta))
-}
-
-/// The pinned public key in `path`.
-pub fn load_public_key(path: &Path) -> Result<PublicKey, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    PublicKey::from_file_text(&text).map_err(|e| format!("{}: {e}", path.display()))
-}
-
-/// Temp file, fsync, rename, fsync the directory.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension("tmp");
-    // Owner only: a snapshot holds key digests and sealed provider keys.
-    let mut f = warden_shared::create_private(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)?.sync_all()?;
     }
     Ok(())
 }

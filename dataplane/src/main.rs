@@ -139,33 +139,7 @@ fn run(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("creating state_dir {}", config.state_dir.display()))?;
     let (keyring, snapshot, delta) = initial_snapshot(&config, true)?;
     let keyring = Arc::new(keyring);
-    // Built once for every shard (each takes a pointer to it and a scratch of its own).
-    let mut built = {
-        let custom =
-            warden_dataplane::guard::custom::compile_all(&snapshot).map_err(anyhow::Error::msg)?;
-        warden_dataplane::state::SharedState::build(snapshot, Arc::clone(&keyring), &custom)
-            .map_err(anyhow::Error::msg)?
-    };
-    if let Some(delta) = delta {
-        let version = delta.version;
-        match warden_dataplane::state::SharedState::apply_delta(&built, delta, Arc::clone(&keyring))
-        {
-            Ok(b) => built = b,
-            Err(e) => {
-                // Not the base alone either: it would let keys the delta removed back in.
-                tracing::error!(
-                    version,
-                    "not serving the last good delta: {e}; serving nothing until the control plane pushes"
-                );
-                built = warden_dataplane::state::SharedState::build(
-                    boot::empty_snapshot(),
-                    Arc::clone(&keyring),
-                    &Vec::new(),
-                )
-                .map_err(anyhow::Error::msg)?;
-            }
-        }
-    }
+    let built = boot::serving_state(snapshot, delta, &keyring)?;
     let first_version = built.shared.version;
 
     let load_tls = |files: &Option<warden_dataplane::tls::TlsConfig>| match files {

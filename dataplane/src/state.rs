@@ -12,6 +12,7 @@
 mod keys;
 mod reaper;
 
+mod build;
 mod delta;
 
 use std::collections::{HashMap, HashSet};
@@ -20,13 +21,11 @@ use std::sync::Arc;
 
 use warden_shared::catalog::{ModelKind, Provider};
 use warden_shared::snapshot::{
-    BillingRates, Environment, GuardrailPolicy, KeyMode, Limits, Plan, Project, ProviderKey,
-    Routing, Snapshot,
+    BillingRates, Environment, GuardrailPolicy, KeyMode, Limits, ProviderKey, Routing, Snapshot,
 };
 use warden_shared::vault::Keyring;
 
 use crate::guard::custom::{compile_all, CustomScan, CustomSet, CustomSets, ScratchOwner};
-use crate::http::respond::json_string;
 use crate::upstream::origin::Origin;
 use keys::key_table;
 use keys::ByDigest;
@@ -222,122 +221,6 @@ impl SharedState {
         SharedState::build_with_keys(snapshot, keys, master, custom)
     }
 
-    /// [`SharedState::build`] with the key table already made (`decode`); the snapshot's own
-    /// `api_keys` are not read.
-    pub fn build_with_keys(
-        snapshot: Snapshot,
-        api_keys: KeyTable,
-        master: Arc<Keyring>,
-        custom: &CustomSets,
-    ) -> Result<Built, String> {
-        reaper::start();
-        if custom.len() != snapshot.projects.len() {
-            return Err("custom pattern sets do not match the snapshot's projects".into());
-        }
-        let mut scratch = None;
-        for set in custom.iter().flatten() {
-            set.fit_scratch(&mut scratch)?;
-        }
-        let mut origins = Vec::with_capacity(Provider::ALL.len());
-        for p in Provider::ALL {
-            let url = snapshot
-                .providers
-                .iter()
-                .find(|e| e.provider == p)
-                .map_or(p.default_base_url(), |e| e.base_url.as_str());
-            origins.push(Origin::parse(url).map_err(|e| format!("provider {}: {e}", p.name()))?);
-        }
-        let models: HashMap<Box<str>, RouteTarget> = snapshot
-            .models
-            .iter()
-            .map(|m| {
-                let target = RouteTarget {
-                    alias: m.alias.as_str().into(),
-                    provider: m.provider,
-                    kind: m.kind,
-                    upstream_model: m.upstream_model.as_str().into(),
-                    fallbacks: m.fallbacks.iter().map(|f| f.as_str().into()).collect(),
-                };
-                (m.alias.as_str().into(), target)
-            })
-            .collect();
-        let api_key_secret = match &snapshot.api_key_digest_secret {
-            Some(sealed) => Some(digest_secret(&master, sealed)?),
-            None => None,
-        };
-        let mut pooled_keys = snapshot.pooled_keys;
-        pooled_keys.sort_by_key(|k| k.priority);
-        let mut models_by_alias: Vec<&RouteTarget> = models.values().collect();
-        models_by_alias.sort_by(|a, b| a.alias.cmp(&b.alias));
-        // One body per set of reachable providers (32 sets), not one per project.
-        let models_bodies: Vec<Arc<[u8]>> = (0..1u8 << Provider::ALL.len())
-            .map(|reach| {
-                let reachable: Vec<&RouteTarget> = models_by_alias
-                    .iter()
-                    .copied()
-                    .filter(|m| reach & (1 << m.provider.index()) != 0)
-                    .collect();
-                models_json(&reachable).into()
-            })
-            .collect();
-        // Looked up per project: a scan of the tenants per project was quadratic (2.9 s of a
-        // shard's build at 100 000 projects and 10 000 tenants).
-        let developers: HashSet<&str> = snapshot
-            .tenants
-            .iter()
-            .filter(|t| t.plan == Plan::Developer)
-            .map(|t| t.id.as_str())
-            .collect();
-        let reach = Reach {
-            pooled: providers_of(&pooled_keys),
-            bodies: &models_bodies,
-            version: snapshot.version,
-        };
-        let full_projects: Vec<Arc<ProjectState>> = snapshot
-            .projects
-            .into_iter()
-            .zip(custom)
-            .map(|(p, set)| {
-                let developer = developers.contains(p.tenant.as_str());
-                Arc::new(reach.project(p, set.clone(), developer))
-            })
-            .collect();
-        drop(developers);
-        let base = Base {
-            full_version: snapshot.version,
-            api_keys,
-            api_key_secret,
-            models_bodies,
-            models,
-            origins,
-            groups: snapshot
-                .route_groups
-                .iter()
-                .map(|g| (g.name.as_str().into(), g.tiers().map(Into::into)))
-                .collect(),
-            billing: snapshot.billing,
-            pooled_labels: pooled_keys
-                .iter()
-                .map(|k| (k.id.as_str().into(), k.fingerprint.as_str().into()))
-                .collect(),
-            pooled_keys,
-            full_projects,
-        };
-        let shared = SharedState {
-            version: snapshot.version,
-            projects: base.full_projects.clone(),
-            base: Arc::new(base),
-            master,
-            added_keys: HashMap::default(),
-            removed_keys: HashSet::default(),
-            gone: HashSet::new(),
-        };
-        Ok(Built {
-            shared: Arc::new(shared),
-            scratch,
-        })
-    }
-
     /// How many Warden keys this state authenticates (the base's, give or take the delta's).
     pub fn api_key_count(&self) -> usize {
         (self.api_keys.len() + self.added_keys.len()).saturating_sub(self.removed_keys.len())
@@ -454,62 +337,6 @@ impl SharedState {
     }
 }
 
-/// What a project's serving state is made with besides the project: which providers the pooled
-/// keys reach, the `/v1/models` bodies, and the version (for its limit counters).
-struct Reach<'a> {
-    pooled: u8,
-    bodies: &'a [Arc<[u8]>],
-    version: u64,
-}
-
-impl Reach<'_> {
-    /// `developer`: its tenant is on the developer plan (pooled keys only).
-    fn project(&self, p: Project, custom: Option<Arc<CustomSet>>, developer: bool) -> ProjectState {
-        let routing = if developer {
-            Routing {
-                key_mode: KeyMode::PooledOnly,
-                providers: Vec::new(),
-            }
-        } else {
-            p.routing
-        };
-        let own = providers_of(&p.provider_keys);
-        let reach = Provider::ALL.iter().fold(0u8, |mask, &provider| {
-            let bit = 1u8 << provider.index();
-            let mode = routing.mode(provider);
-            let by_own = mode != KeyMode::PooledOnly && own & bit != 0;
-            let by_pool = mode != KeyMode::ByokOnly && self.pooled & bit != 0;
-            if by_own || by_pool {
-                mask | bit
-            } else {
-                mask
-            }
-        });
-        let id: Arc<str> = p.id.as_str().into();
-        ProjectState {
-            counters: crate::limits::counters(&id, self.version, &p.limits),
-            id,
-            tenant: p.tenant.as_str().into(),
-            environment: p.environment,
-            key_labels: p
-                .provider_keys
-                .iter()
-                .map(|k| (k.id.as_str().into(), k.fingerprint.as_str().into()))
-                .collect(),
-            provider_keys: p.provider_keys,
-            guardrails: p.guardrails,
-            routing,
-            limits: p.limits,
-            cache: p.cache,
-            custom,
-            models_json: self
-                .bodies
-                .get(usize::from(reach))
-                .map_or_else(|| Arc::from(&b"{}"[..]), Arc::clone),
-        }
-    }
-}
-
 /// Validate and decode pushed snapshot bytes: the snapshot, and its Warden keys as the table
 /// the serving state keeps (made from their archived form, with no string per key).
 pub fn decode(bytes: &[u8]) -> Result<(Snapshot, KeyTable), String> {
@@ -530,27 +357,6 @@ fn providers_of(keys: &[ProviderKey]) -> u8 {
         .fold(0, |mask, k| mask | 1 << k.provider.index())
 }
 
-/// The API-key digest secret, opened under the data plane's master key.
-fn digest_secret(
-    master: &Keyring,
-    sealed: &warden_shared::vault::SealedKey,
-) -> Result<warden_shared::ApiKeyDigester, String> {
-    master
-        .open_secret(warden_shared::API_KEY_DIGEST_LABEL, sealed)
-        .ok()
-        .and_then(|s| {
-            <&[u8; 32]>::try_from(s.as_slice())
-                .ok()
-                .map(warden_shared::ApiKeyDigester::new)
-        })
-        .ok_or_else(|| {
-            format!(
-                "the API-key digest secret does not open under master key {} (missing from this data plane, or the wrong key)",
-                sealed.master_key_id
-            )
-        })
-}
-
 impl Drop for SharedState {
     fn drop(&mut self) {
         reaper::free((
@@ -567,22 +373,6 @@ impl Drop for Base {
             std::mem::take(&mut self.api_keys),
         ));
     }
-}
-
-fn models_json(aliases: &[&RouteTarget]) -> Vec<u8> {
-    let mut out = b"{\"object\":\"list\",\"data\":[".to_vec();
-    for (i, m) in aliases.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(b"{\"id\":");
-        json_string(&mut out, &m.alias);
-        out.extend_from_slice(b",\"object\":\"model\",\"created\":0,\"owned_by\":");
-        json_string(&mut out, m.provider.name());
-        out.push(b'}');
-    }
-    out.extend_from_slice(b"]}");
-    out
 }
 
 #[cfg(test)]

@@ -8,11 +8,12 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use warden_shared::snapshot::{Delta, Plan};
+use warden_shared::snapshot::Delta;
 use warden_shared::vault::Keyring;
 
+use super::build::{developers, Reach};
 use super::keys::ByDigest;
-use super::{reaper, Built, Reach, SharedState};
+use super::{reaper, Built, SharedState};
 use crate::guard::custom::CustomSet;
 
 impl SharedState {
@@ -34,12 +35,7 @@ impl SharedState {
             ));
         }
         let mut scratch = held.scratch.clone();
-        let developers: HashSet<&str> = delta
-            .tenants
-            .iter()
-            .filter(|t| t.plan == Plan::Developer)
-            .map(|t| t.id.as_str())
-            .collect();
+        let developers = developers(&delta.tenants);
         let reach = Reach {
             pooled: super::providers_of(&base.pooled_keys),
             bodies: &base.models_bodies,

@@ -204,7 +204,7 @@ fn project_of(state: &SharedState, k: usize) -> Option<String> {
 
 #[test]
 fn a_delta_adds_and_removes_keys_changes_and_adds_projects_and_leaves_the_base_alone() {
-    use warden_shared::snapshot::{Delta, Tenant};
+    use warden_shared::snapshot::{Delta, Plan, Tenant};
     let (base, keyring) = base_of_three();
     let mut p1 = spread(3, 0).projects[1].clone();
     p1.limits.requests_per_minute = 60;
