@@ -72,6 +72,7 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, io: S, peer
                     state: &state,
                     caller: None,
                     trace,
+                    admission: Default::default(),
                 };
                 let outcome = answer_error(shard, &mut client, &req, route, e).await;
                 shard.metrics.request(route, outcome.status, None);
@@ -113,6 +114,7 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, io: S, peer
             state: &state,
             caller,
             trace,
+            admission: Default::default(),
         };
         let outcome = match dispatch(shard, &mut client, &req, route).await {
             Ok(outcome) => outcome,

@@ -37,6 +37,10 @@ pub struct Request<'a> {
     pub caller: Option<Caller<'a>>,
     /// The request's place in a trace (`[telemetry]`, or a client's `traceparent`).
     pub trace: Option<crate::trace::Trace>,
+    /// Its admission under the project's limits, until settled: when the `response` record is
+    /// committed (before the answer's last bytes, so a client's next request finds its token
+    /// reservation settled), or when the request ends without one.
+    pub admission: std::cell::Cell<Option<crate::limits::Admission>>,
 }
 
 /// What a request's handling did, for accounting.
@@ -96,6 +100,7 @@ impl Request<'_> {
         upstream: Duration,
     ) -> Result<()> {
         let Some(audit) = &shard.audit else {
+            self.settle_limits();
             return Ok(());
         };
         let put = {
@@ -111,10 +116,18 @@ impl Request<'_> {
             }
             audit.put(&e)
         };
+        self.settle_limits();
         audit
             .settle(put, true)
             .await
             .inspect_err(|_| shard.metrics.audit_rejected.inc())
+    }
+
+    /// Settle the admission under the project's limits with the usage recorded, once.
+    pub fn settle_limits(&self) {
+        if let (Some(a), Some(caller)) = (self.admission.take(), &self.caller) {
+            crate::proxy::settle(self, caller, &a);
+        }
     }
 
     /// A provider that answered without usage (some ignore `stream_options.include_usage`, a

@@ -79,10 +79,11 @@ pub async fn handle<S: AsyncWriteRent>(
             .converted
             .as_mut()
             .map(|c| std::mem::take(&mut c.echo));
+        req.admission.set(Some(admission));
         let attempts = match front.plan(shard, req, caller, parsed, target, &screened) {
             Ok(attempts) => attempts,
             Err(e) => {
-                settle(req, caller, &admission);
+                req.settle_limits();
                 return Err(e);
             }
         };
@@ -105,9 +106,9 @@ pub async fn handle<S: AsyncWriteRent>(
             responses,
             cache: None,
         };
-        (attempts, delivery, admission, cache)
+        (attempts, delivery, cache)
     };
-    let (attempts, mut delivery, admission, cache) = planned;
+    let (attempts, mut delivery, cache) = planned;
     let answered = async {
         // The shared tier, when there is one, after a local miss; then the header.
         let cache = shard.cache.remote_lookup(cache).await;
@@ -138,8 +139,9 @@ pub async fn handle<S: AsyncWriteRent>(
         answer::answer(shard, client, req, winner, delivery).await
     }
     .await;
-    // 11. Settle the reservation and the spend, however the answer ended.
-    settle(req, caller, &admission);
+    // 11. Settle the reservation and the spend, however the answer ended (once: an answer
+    //     settles when its `response` record is committed).
+    req.settle_limits();
     answered
 }
 
