@@ -123,11 +123,37 @@ impl Request<'_> {
             .inspect_err(|_| shard.metrics.audit_rejected.inc())
     }
 
-    /// Settle the admission under the project's limits with the usage recorded, once.
+    /// Settle the admission under the project's limits, once: the token reservation against
+    /// the tokens the answer used, and what it cost added to the spend.
     pub fn settle_limits(&self) {
-        if let (Some(a), Some(caller)) = (self.admission.take(), &self.caller) {
-            crate::proxy::settle(self, caller, &a);
-        }
+        let (Some(a), Some(caller)) = (self.admission.take(), &self.caller) else {
+            return;
+        };
+        let counters = &caller.project.counters;
+        let e = self.audit.borrow();
+        let provider = e
+            .provider
+            .and_then(warden_shared::catalog::Provider::from_name);
+        let (Some(usage), Some(provider)) = (e.usage, provider) else {
+            crate::limits::settle(counters, &a, 0, 0);
+            return;
+        };
+        let model = e.upstream_model.as_deref().unwrap_or("");
+        let pooled = e.key_source == Some("pooled");
+        let cost = crate::limits::cost(
+            &self.state.billing,
+            provider,
+            model,
+            pooled,
+            &usage,
+            e.cache,
+        );
+        // Tokens per minute protect the providers' quotas: a cached answer asked for none.
+        let used = match e.cache {
+            None => usage.input_tokens + usage.output_tokens,
+            Some(_) => 0,
+        };
+        crate::limits::settle(counters, &a, used, cost);
     }
 
     /// A provider that answered without usage (some ignore `stream_options.include_usage`, a

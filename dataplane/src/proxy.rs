@@ -15,7 +15,7 @@
 //! | audit the request (the `request` record in the shard's ring) | `context.rs` |
 //! | first answer, with failover across keys and providers (or the cached one) | `proxy/attempt.rs` [`attempt::first_answer`] |
 //! | the whole answer, or the stream pump | `proxy/answer.rs`, `proxy/pump.rs` |
-//! | settle: the token reservation and the spend | `proxy/policy.rs` [`settle`] |
+//! | settle: the token reservation and the spend | `context.rs` [`Request::settle_limits`] |
 //!
 //! Everything up to the plan runs before the first await, so nothing that borrows the shard's
 //! scratch space lives across I/O.
@@ -40,7 +40,7 @@ use crate::error::Result;
 use crate::guard::response::ResponseGuard;
 use crate::shard::Shard;
 pub use front::Front;
-pub use policy::{admit, max_output, settle, BUDGET_WARNING};
+pub use policy::{admit, max_output, BUDGET_WARNING};
 
 /// What the client asked for: a stream or not, in which dialect, screened by which guard.
 pub struct Delivery {

@@ -1,8 +1,7 @@
 //! What a project's policy decides around the upstream call, besides guardrails: limits
-//! (admitted before, settled after) and complexity routing for route groups.
+//! (admitted here, settled by `Request::settle_limits` when the response record is committed) and complexity routing for route groups.
 
 use simd_json::prelude::*;
-use warden_shared::catalog::Provider;
 
 use crate::auth::Caller;
 use crate::context::Request;
@@ -67,25 +66,6 @@ pub fn admit(
             .push((BUDGET_WARNING.0, BUDGET_WARNING.1.to_vec()));
     }
     Ok(a)
-}
-
-/// The answer is done: settle the token reservation and add what it cost.
-pub fn settle(req: &Request<'_>, caller: &Caller<'_>, a: &crate::limits::Admission) {
-    let state = req.state;
-    let e = req.audit.borrow();
-    let (Some(usage), Some(provider)) = (e.usage, e.provider.and_then(Provider::from_name)) else {
-        crate::limits::settle(&caller.project.counters, a, 0, 0);
-        return;
-    };
-    let model = e.upstream_model.as_deref().unwrap_or("");
-    let pooled = e.key_source == Some("pooled");
-    let cost = crate::limits::cost(&state.billing, provider, model, pooled, &usage, e.cache);
-    // Tokens per minute protect the providers' quotas: a cached answer asked for none.
-    let used = match e.cache {
-        None => usage.input_tokens + usage.output_tokens,
-        Some(_) => 0,
-    };
-    crate::limits::settle(&caller.project.counters, a, used, cost);
 }
 
 /// The output tokens a request asks for: OpenAI's `max_completion_tokens` / `max_tokens`,
