@@ -396,9 +396,16 @@ pub fn encode(snapshot: &Snapshot) -> Result<Vec<u8>, SnapshotError> {
 /// Validate and deserialise snapshot bytes from any source (network, disk). The bytes are copied
 /// into an aligned buffer first, so callers may pass any slice.
 pub fn decode(bytes: &[u8]) -> Result<Snapshot, SnapshotError> {
+    rkyv::from_bytes::<Snapshot, RkyvError>(&aligned(bytes))
+        .map_err(|e| SnapshotError(e.to_string()))
+}
+
+/// `bytes` copied into a buffer aligned as rkyv reads archives (bytes from the network or disk
+/// come at any address).
+fn aligned(bytes: &[u8]) -> AlignedVec<16> {
     let mut aligned = AlignedVec::<16>::with_capacity(bytes.len());
     aligned.extend_from_slice(bytes);
-    rkyv::from_bytes::<Snapshot, RkyvError>(&aligned).map_err(|e| SnapshotError(e.to_string()))
+    aligned
 }
 
 /// Validate snapshot bytes and decode everything but the Warden keys, which `keys` reads in
@@ -409,8 +416,7 @@ pub fn decode_keys_with<T>(
     bytes: &[u8],
     keys: impl FnOnce(&Snapshot, &[ArchivedApiKeyEntry]) -> T,
 ) -> Result<(Snapshot, T), SnapshotError> {
-    let mut aligned = AlignedVec::<16>::with_capacity(bytes.len());
-    aligned.extend_from_slice(bytes);
+    let aligned = aligned(bytes);
     let archived = rkyv::access::<ArchivedSnapshot, RkyvError>(&aligned)
         .map_err(|e| SnapshotError(e.to_string()))?;
     fn part<A, T>(a: &A) -> Result<T, SnapshotError>

@@ -33,6 +33,17 @@ fn change(cp: &ControlPlane, gw: &Gateway, project: &str, label: &str) {
     );
 }
 
+/// `GET /v1/models` with the bulk's Warden key number `i` (`scripts/fill_store.py`).
+fn bulk_models(gw: &Gateway, i: usize) -> warden_tests::http::Response {
+    call(
+        gw.addr,
+        "GET",
+        "/v1/models",
+        &format!("wdn_bulk_{i:07}"),
+        None,
+    )
+}
+
 /// A process's resident and peak resident memory, as /proc shows them (for the record).
 fn memory(pid: u32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -162,23 +173,11 @@ fn a_large_snapshot_is_taken_under_load_without_a_failed_request() {
 
     // Keys from all over the bulk authenticate; one that was never made does not.
     for i in [0, 1, keys / 3, keys / 2, keys - 1] {
-        let r = call(
-            gw.addr,
-            "GET",
-            "/v1/models",
-            &format!("wdn_bulk_{i:07}"),
-            None,
-        );
+        let r = bulk_models(&gw, i);
         assert_eq!(r.status, 200, "bulk key {i}: {}", r.text());
         assert!(r.json()["data"].as_array().is_some_and(|d| !d.is_empty()));
     }
-    let r = call(
-        gw.addr,
-        "GET",
-        "/v1/models",
-        &format!("wdn_bulk_{keys:07}"),
-        None,
-    );
+    let r = bulk_models(&gw, keys);
     assert_eq!(r.status, 401, "{}", r.text());
 
     // The control plane restarts: its first build reads every row anew (in bulk) and is full;
@@ -199,13 +198,7 @@ fn a_large_snapshot_is_taken_under_load_without_a_failed_request() {
         &format!("{keys} keys, after the restart"),
     );
     for i in [0, keys / 2, keys - 1] {
-        let r = call(
-            gw.addr,
-            "GET",
-            "/v1/models",
-            &format!("wdn_bulk_{i:07}"),
-            None,
-        );
+        let r = bulk_models(&gw, i);
         assert_eq!(
             r.status,
             200,

@@ -12,7 +12,6 @@
 //! or the other way round.
 
 use rkyv::rancor::Error as RkyvError;
-use rkyv::util::AlignedVec;
 use rkyv::{Archive, Deserialize, Serialize};
 
 use super::{ApiKeyEntry, Project, SnapshotError, Tenant};
@@ -68,9 +67,8 @@ pub fn encode_delta(delta: &Delta) -> Result<Vec<u8>, SnapshotError> {
 
 /// Validate (bytecheck) and deserialise delta bytes from any source.
 pub fn decode_delta(bytes: &[u8]) -> Result<Delta, SnapshotError> {
-    let mut aligned = AlignedVec::<16>::with_capacity(bytes.len());
-    aligned.extend_from_slice(bytes);
-    rkyv::from_bytes::<Delta, RkyvError>(&aligned).map_err(|e| SnapshotError(e.to_string()))
+    rkyv::from_bytes::<Delta, RkyvError>(&super::aligned(bytes))
+        .map_err(|e| SnapshotError(e.to_string()))
 }
 
 #[cfg(test)]
