@@ -400,8 +400,10 @@ async fn dataplane_anchors(
 
 /// `GET /admin/v1/snapshot`: the newest version, whether this control plane leads, and (on the
 /// leader; zeros on a follower, which builds none) the newest full snapshot's version and size
-/// and the size of the newest delta of it (0 when the newest version is the full one).
-async fn snapshot_version(_: Admin, State(app): State<Arc<App>>) -> Json<Value> {
+/// and the size of the newest delta of it (0 when the newest version is the full one); and the
+/// version of the base saved in the store, which a control plane that starts or takes the lead
+/// resumes from (0: none yet).
+async fn snapshot_version(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
     let latest = app.latest();
     let (full, bytes, delta) = match app.leading() {
         true => (
@@ -411,13 +413,14 @@ async fn snapshot_version(_: Admin, State(app): State<Arc<App>>) -> Json<Value> 
         ),
         false => (0, 0, 0),
     };
-    Json(json!({
+    Ok(Json(json!({
         "version": app.version(),
         "leader": app.leading(),
         "full_version": full,
         "bytes": bytes,
         "delta_bytes": delta,
-    }))
+        "saved_base": app.store.base_version().await?,
+    })))
 }
 
 #[derive(Deserialize)]

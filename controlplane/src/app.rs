@@ -50,9 +50,6 @@ pub struct App {
     leading: AtomicBool,
     /// A follower's view of the newest version the leader published.
     pub cluster_version: AtomicU64,
-    /// A data plane took neither the delta nor the full snapshot it is based on: the next
-    /// snapshot is full.
-    pub full_wanted: AtomicBool,
 }
 
 /// A built snapshot, ready to push: the newest full one, and the newest delta of it when the
@@ -108,7 +105,6 @@ impl App {
             telemetry: None,
             leading: AtomicBool::new(false),
             cluster_version: AtomicU64::new(0),
-            full_wanted: AtomicBool::new(false),
         }
     }
 
@@ -179,10 +175,28 @@ impl App {
             .key_digests
             .as_ref()
             .ok_or_else(|| anyhow::anyhow!("no API-key digest secret"))?;
-        let previous = self.latest();
-        if mirror.base_version() != Some(previous.full.version)
-            || self.full_wanted.swap(false, Relaxed)
+        let signer = self
+            .signer
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("no snapshot signing key"))?;
+        mirror.check(&self.store).await?;
+        // A mirror that holds nothing (a start, a new lead) resumes from the saved base when
+        // there is one: the next version is then a delta of what the data planes hold.
+        let previous = match crate::snapshot::resume::resume(
+            &self.store,
+            signer.public_key(),
+            mirror,
+        )
+        .await?
         {
+            Some(full) => Arc::new(Published {
+                version: full.version,
+                full,
+                ..Published::default()
+            }),
+            None => self.latest(),
+        };
+        if mirror.base_version() != Some(previous.full.version) {
             // Deltas only of the full snapshot this process pushes.
             mirror.forget_base();
         }
@@ -198,10 +212,6 @@ impl App {
         )
         .await?;
         let assembled = std::time::Instant::now();
-        let signer = self
-            .signer
-            .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("no snapshot signing key"))?;
         let (published, keys, encoded_at) = match built {
             crate::snapshot::Built::Delta(delta) => {
                 let keys = delta.api_keys.len();
@@ -233,9 +243,11 @@ impl App {
                 };
                 drop(encoded);
                 mirror.based_on(version, globals);
+                let full = Arc::new(full);
+                crate::snapshot::resume::save(&self.store, &full, mirror);
                 let published = Published {
                     version,
-                    full: Arc::new(full),
+                    full,
                     delta: None,
                     took_us: [0; BUILD_STEPS.len()],
                 };

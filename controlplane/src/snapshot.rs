@@ -27,6 +27,7 @@ use crate::store::{ProviderKeyRow, Store};
 const STALE_AFTER_S: i64 = 30;
 
 mod mirror;
+pub mod resume;
 pub use mirror::{Globals, Mirror};
 
 /// What a build made: a full snapshot (with what only a full one carries, which the deltas
@@ -309,11 +310,6 @@ pub async fn pusher(app: Arc<App>) {
             }
         }
         while pushes.join_next().await.is_some() {}
-        if app.full_wanted.load(Relaxed) {
-            if let Err(e) = app.publish().await {
-                tracing::warn!("publishing a full snapshot: {e:#}");
-            }
-        }
     }
 }
 
@@ -321,7 +317,9 @@ pub async fn pusher(app: Arc<App>) {
 /// when it holds the delta's base (or a version after it), else the full snapshot and the delta
 /// in one body (a bundle: it swaps to the delta's state at once, never serving the base alone).
 /// A delta refused because the data plane holds another base (it restarted from an older
-/// state, or another control plane led meanwhile) is followed by the bundle.
+/// state or from none, or another control plane built a newer full snapshot that was never
+/// saved as the base) is followed by the bundle: a data plane checks that only the delta's
+/// version moves forward, so the bundle moves it from any version before the delta's.
 async fn push_one(
     app: Arc<App>,
     id: String,
@@ -336,15 +334,9 @@ async fn push_one(
         return;
     };
     if acked >= full.version && acked > 0 {
-        match push_bytes(&app, &id, &url, &credential, delta.version, &[&delta.bytes]).await {
-            Pushed::Acked | Pushed::Failed => return,
-            Pushed::OtherBase if acked > full.version => {
-                // It serves a version past our base that is not one of our deltas (another
-                // control plane led meanwhile): only a newer full snapshot moves it.
-                app.full_wanted.store(true, Relaxed);
-                return;
-            }
-            Pushed::OtherBase => {}
+        let pushed = push_bytes(&app, &id, &url, &credential, delta.version, &[&delta.bytes]).await;
+        if pushed != Pushed::OtherBase {
+            return;
         }
     }
     let head = warden_shared::signing::bundle_head(full.bytes.len());

@@ -29,10 +29,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (12, include_str!("../migrations/0012_cache.sql")),
     (13, include_str!("../migrations/0013_cluster.sql")),
     (14, include_str!("../migrations/0014_row_stamps.sql")),
+    (15, include_str!("../migrations/0015_snapshot_base.sql")),
 ];
 
 pub mod anchors;
 pub mod api_keys;
+pub mod base;
 pub mod cluster;
 pub mod dataplanes;
 pub mod meta;

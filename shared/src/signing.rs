@@ -76,6 +76,11 @@ impl Signer32 {
         out
     }
 
+    /// The public key that opens what this signs.
+    pub fn public_key(&self) -> PublicKey {
+        PublicKey(self.0.verifying_key())
+    }
+
     /// The signed envelope around `payload`.
     pub fn sign(&self, payload: &[u8]) -> Vec<u8> {
         self.envelope(MAGIC, DOMAIN, payload)

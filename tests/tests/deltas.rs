@@ -2,7 +2,8 @@
 //! as a signed delta of it; a data plane that joins later takes the full snapshot and then the
 //! delta; a data plane restarted without its control plane serves its base and its delta, and
 //! nothing at all from a delta file changed on disk (the base alone would bring revoked keys
-//! back); a restarted control plane starts again from a full snapshot; a delta of another base,
+//! back); a restarted control plane resumes from the base it saved and sends deltas of it; a
+//! delta of another base,
 //! or a delta and a full snapshot relabelled as each other, are refused.
 
 #![allow(
@@ -83,6 +84,12 @@ fn changes_travel_as_deltas_and_a_restarted_data_plane_serves_its_base_and_delta
     assert!(kept.join("snapshot.rkyv").exists() && kept.join("snapshot.delta").exists());
     drop(late);
 
+    // The full snapshot is saved in the store as the base (in the background).
+    let saved = eventually(Duration::from_secs(10), || {
+        cp.admin("GET", "/admin/v1/snapshot", None).json()["saved_base"] == snapshot["full_version"]
+    });
+    assert!(saved.is_some(), "the base is saved: {snapshot}");
+
     // The control plane is away: a restarted data plane serves its base and its delta.
     let cp_dir = cp.stop();
     let dir = gw.kill();
@@ -107,17 +114,27 @@ fn changes_travel_as_deltas_and_a_restarted_data_plane_serves_its_base_and_delta
         gw.proc.stderr()
     );
 
-    // The control plane comes back: its first snapshot is full, and replaces base and delta.
+    // The control plane comes back. It resumes from the base it saved in its store — the full
+    // snapshot the data planes hold — so it builds no new full snapshot: its first version is
+    // a delta of that base. The data plane, which serves nothing, takes base and delta in one
+    // push, and a change after it is a delta of the same base.
     let dir = gw.kill();
     let cp = ControlPlane::start_in(cp_dir, mock.addr);
+    let resumed = cp.admin("GET", "/admin/v1/snapshot", None).json();
+    assert!(snapshot["full_version"].as_u64().is_some(), "{snapshot}");
+    assert_eq!(
+        resumed["full_version"], snapshot["full_version"],
+        "before: {snapshot}; after the restart: {resumed}"
+    );
+    assert!(resumed["version"].as_u64() > snapshot["version"].as_u64());
     let gw = Gateway::start_in(dir, Driver::IoUring, &cp.dataplane_config(1), &[]);
     assert!(serves(&gw, &second, 200));
     assert_eq!(gw.answers(&revoked), 401);
-    assert_eq!(applied(&gw, "full"), 1);
-    assert!(!gw.dir.0.join("state").join("snapshot.delta").exists());
+    assert_eq!((applied(&gw, "full"), applied(&gw, "delta")), (1, 1));
     let (_, third) = new_key(&cp, &project);
     assert!(serves(&gw, &third, 200));
-    assert_eq!(applied(&gw, "delta"), 1);
+    assert_eq!(applied(&gw, "delta"), 2);
+    assert_eq!(gw.answers(&revoked), 401);
 }
 
 #[test]

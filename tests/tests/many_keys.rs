@@ -180,9 +180,15 @@ fn a_large_snapshot_is_taken_under_load_without_a_failed_request() {
     let r = bulk_models(&gw, keys);
     assert_eq!(r.status, 401, "{}", r.text());
 
-    // The control plane restarts: its first build reads every row anew (in bulk) and is full;
-    // the data plane, restarted on its last good state, takes it, and a change after it is a
-    // delta again.
+    // The control plane restarts once the full snapshot is saved as the base: it resumes from
+    // it rather than reading every row, and its first build is a delta of it; the data plane,
+    // restarted on its last good state (that base and a delta), takes deltas alone.
+    let base = cp.admin("GET", "/admin/v1/snapshot", None).json()["full_version"].clone();
+    let saved = eventually(Duration::from_secs(120), || {
+        cp.admin("GET", "/admin/v1/snapshot", None).json()["saved_base"] == base
+    });
+    assert!(saved.is_some(), "the base {base} is saved");
+    eprintln!("{keys} keys: the base was saved within {saved:?} of the last change");
     let cp = ControlPlane::start_in(cp.stop(), mock.addr);
     let gw = Gateway::start_in(gw.kill(), Driver::IoUring, &cp.dataplane_config(2), &[]);
     change(
@@ -208,8 +214,18 @@ fn a_large_snapshot_is_taken_under_load_without_a_failed_request() {
     }
     assert!(
         gw.metric("warden_snapshots_applied_total{kind=\"delta\"}")
-            .is_some_and(|n| n >= 1),
+            .is_some_and(|n| n >= 2),
         "{}",
         gw.metrics()
+    );
+    assert_eq!(
+        gw.metric("warden_snapshots_applied_total{kind=\"full\"}"),
+        Some(0),
+        "no full snapshot after the restart: {}",
+        gw.metrics()
+    );
+    assert_eq!(
+        cp.admin("GET", "/admin/v1/snapshot", None).json()["full_version"],
+        base
     );
 }

@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 use warden_shared::catalog::ModelRoute;
 use warden_shared::snapshot::{
     ApiKeyEntry, BillingRates, Delta, Plan, Project, ProviderEndpoint, ProviderKey, RouteGroup,
-    Tenant,
+    Snapshot, Tenant,
 };
 
 use crate::store::rows::Stamps;
@@ -69,6 +69,16 @@ impl<T> Table<T> {
     fn get_mut(&mut self, id: &str) -> Option<&mut T> {
         let i = *self.at.get(id)?;
         self.rows.get_mut(i)
+    }
+
+    /// A table of `rows` as they are, indexed by `id_of`.
+    fn indexed(rows: Vec<T>, id_of: impl Fn(&T) -> &str) -> Table<T> {
+        let at = rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (id_of(r).to_owned(), i))
+            .collect();
+        Table { rows, at }
     }
 
     /// Order the rows by `key` and index them again.
@@ -186,16 +196,8 @@ impl Mirror {
     /// Read what was stamped since the last refresh. On an error, what was applied stays and the
     /// same rows are read again next time (applying a row twice changes nothing).
     pub async fn refresh(&mut self, store: &Store) -> anyhow::Result<()> {
-        if !self.projects.whole() || !self.api_keys.whole() {
-            // Lent out and never given back (a build failed after taking them): read anew.
-            *self = Mirror::default();
-        }
+        self.check(store).await?;
         let upto = store.row_seq().await?;
-        let floor = store.removed_floor().await?;
-        if self.seq.is_some_and(|held| held < floor) {
-            // Removals it has not read were pruned meanwhile (another control plane led).
-            *self = Mirror::default();
-        }
         if self.seq == Some(upto) {
             return Ok(());
         }
@@ -205,7 +207,6 @@ impl Mirror {
         };
         // Removals first: a row present now is the truth about its id.
         let removals = store.removed_stamped(s).await?;
-        let pruned = !removals.is_empty();
         for (table, id) in removals {
             match table.as_str() {
                 "api_keys" => {
@@ -303,11 +304,90 @@ impl Mirror {
             self.api_keys.sort_by(|k| (&k.project, &k.id));
         }
         self.seq = Some(upto);
-        if pruned {
-            // Read: kept no longer (the table stays as small as the removals not yet read).
-            store.prune_removed(upto).await?;
+        Ok(())
+    }
+
+    /// Empty the mirror if it can no longer be brought up to date: its rows were lent out and
+    /// never given back (a build failed after taking them), or removals it has not read were
+    /// pruned meanwhile (another control plane led and saved a newer base).
+    pub async fn check(&mut self, store: &Store) -> anyhow::Result<()> {
+        if !self.projects.whole() || !self.api_keys.whole() {
+            *self = Mirror::default();
+        }
+        if let Some(held) = self.seq {
+            if held < store.removed_floor().await? {
+                *self = Mirror::default();
+            }
         }
         Ok(())
+    }
+
+    /// Whether nothing has been read yet (a resume from a saved base may fill it).
+    pub fn is_empty(&self) -> bool {
+        self.seq.is_none()
+    }
+
+    /// The stamp every row here is read up to.
+    pub fn seq(&self) -> Option<i64> {
+        self.seq
+    }
+
+    /// A mirror of the rows full snapshot `base` was built from, read up to stamp `seq`, with
+    /// `ages` the creation times of its provider keys in its order ([`Mirror::ages`]); it is
+    /// the base of the deltas built from it. `None` when the ages do not fit the snapshot.
+    pub fn resume(base: Snapshot, seq: i64, ages: &[i64]) -> Option<Mirror> {
+        let master_key_id = base.api_key_digest_secret.as_ref()?.master_key_id;
+        let mut ages = ages.iter().copied();
+        let mut key_owner = HashMap::new();
+        let mut order = |project: Option<&String>, k: &ProviderKey, age: Option<i64>| {
+            let order = (i64::from(k.priority), age?, k.id.clone());
+            key_owner.insert(k.id.clone(), (project.cloned(), order.clone()));
+            Some(order)
+        };
+        for p in &base.projects {
+            for k in &p.provider_keys {
+                order(Some(&p.id), k, ages.next())?;
+            }
+        }
+        let mut pooled = Vec::with_capacity(base.pooled_keys.len());
+        for k in &base.pooled_keys {
+            pooled.push((order(None, k, ages.next())?, k.clone()));
+        }
+        if ages.next().is_some() {
+            return None;
+        }
+        let globals = Globals {
+            providers: base.providers,
+            models: base.models,
+            route_groups: base.route_groups,
+            billing: base.billing,
+            pooled_keys: base.pooled_keys,
+            master_key_id,
+        };
+        let mut mirror = Mirror {
+            seq: Some(seq),
+            tenants: base.tenants.into_iter().map(|t| (t.id, t.plan)).collect(),
+            projects: Table::indexed(base.projects, |p| &p.id),
+            key_owner,
+            pooled,
+            api_keys: Table::indexed(base.api_keys, |k| &k.id),
+            base: None,
+            since: Since::default(),
+        };
+        mirror.based_on(base.version, globals);
+        Some(mirror)
+    }
+
+    /// The creation times of the provider keys, in the order a full snapshot built now holds
+    /// them (each project's keys, then the pooled ones): saved with it, for [`Mirror::resume`].
+    pub fn ages(&self) -> Vec<i64> {
+        let age = |id: &str| self.key_owner.get(id).map_or(0, |o| o.1 .1);
+        self.projects
+            .rows
+            .iter()
+            .flat_map(|p| p.provider_keys.iter().map(|k| age(&k.id)))
+            .chain(self.pooled.iter().map(|(o, _)| o.1))
+            .collect()
     }
 
     fn remove_provider_key(&mut self, id: &str) {

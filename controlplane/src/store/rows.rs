@@ -6,8 +6,9 @@
 //! stamp it holds and up to the committed `row_seq` it read first: a million keys are read once,
 //! not at every change. Rows from before the stamps (0) are read by a first, whole read.
 //!
-//! The leader prunes the removals it has read (`prune_removed`), raising `meta.removed_floor`;
-//! a mirror that holds less than the floor has missed removals and reads everything again.
+//! The removals a saved base (`store/base.rs`) has read are pruned when it is saved
+//! (`prune_removed`), raising `meta.removed_floor`; a mirror that holds less than the floor has
+//! missed removals and resumes from that base or reads everything again.
 //!
 //! Writes to these tables must come through the control plane (or stamp their rows as
 //! scripts/fill_store.py does): a row changed behind its back keeps its old stamp and reaches
@@ -103,24 +104,6 @@ impl Store {
         self.counter("removed_floor").await
     }
 
-    /// Forget the removals stamped up to `upto` (read by the leader), and raise the floor to it.
-    pub async fn prune_removed(&self, upto: i64) -> sqlx::Result<()> {
-        let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM removed_rows WHERE seq <= $1")
-            .bind(upto)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO meta (name, value) VALUES ('removed_floor', $1) \
-             ON CONFLICT (name) DO UPDATE SET value = CASE WHEN meta.value > excluded.value \
-             THEN meta.value ELSE excluded.value END",
-        )
-        .bind(upto)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await
-    }
-
     /// (table, id) of the rows removed in `s`, oldest first.
     pub async fn removed_stamped(&self, s: Stamps) -> sqlx::Result<Vec<(String, String)>> {
         sqlx::query_as("SELECT tbl, id FROM removed_rows WHERE seq > $1 AND seq <= $2 ORDER BY seq")
@@ -129,4 +112,24 @@ impl Store {
             .fetch_all(&self.pool)
             .await
     }
+}
+
+/// Forget the removals stamped up to `upto`, and raise the floor to it (never lower it).
+pub(super) async fn prune_removed(
+    tx: &mut Transaction<'static, Any>,
+    upto: i64,
+) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM removed_rows WHERE seq <= $1")
+        .bind(upto)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO meta (name, value) VALUES ('removed_floor', $1) \
+         ON CONFLICT (name) DO UPDATE SET value = CASE WHEN meta.value > excluded.value \
+         THEN meta.value ELSE excluded.value END",
+    )
+    .bind(upto)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
 }

@@ -3,6 +3,7 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`; `bash scripts/deps.sh` starts one where none
 //! runs). A test that cannot reach PostgreSQL fails: it is not skipped.
 
+mod base;
 mod cluster;
 mod db;
 mod rows;

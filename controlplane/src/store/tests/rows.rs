@@ -11,7 +11,7 @@ use crate::store::rows::Stamps;
 use crate::store::Store;
 
 /// What a snapshot built from `mirror` holds, in an order that does not depend on the mirror's.
-fn summary(mirror: &mut Mirror) -> Vec<String> {
+pub(super) fn summary(mirror: &mut Mirror) -> Vec<String> {
     mirror.set_spend(&(20_000, HashMap::new()));
     let parts = mirror.parts();
     let mut out: Vec<String> = parts
@@ -39,7 +39,7 @@ fn summary(mirror: &mut Mirror) -> Vec<String> {
 }
 
 /// What only a full snapshot carries, as the mirror's pooled keys make it.
-fn globals(mirror: &Mirror) -> Globals {
+pub(super) fn globals(mirror: &Mirror) -> Globals {
     Globals {
         providers: Vec::new(),
         models: Vec::new(),
@@ -214,7 +214,10 @@ async fn stamps(store: &Store) -> anyhow::Result<()> {
         (1, "p1")
     );
     assert_eq!(delta.projects[0].limits.spent, 7);
-    // The leader read the removals and pruned them; the floor says so.
+    // Removals stay until a base read past them is saved (a control plane resuming from an
+    // older base still reads them); then they go, and the floor says so.
+    assert_eq!(store.removed_stamped(since).await?.len(), 2);
+    assert!(store.save_base(6, then, b"not opened here", &[]).await?);
     assert!(store.removed_stamped(since).await?.is_empty());
     assert_eq!(store.removed_floor().await?, then);
     kept.refresh(store).await?;
