@@ -27,6 +27,7 @@ use crate::store::{ProviderKeyRow, Store};
 const STALE_AFTER_S: i64 = 30;
 
 mod mirror;
+mod parse;
 pub mod resume;
 pub use mirror::{Globals, Mirror};
 

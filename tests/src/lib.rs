@@ -398,7 +398,9 @@ impl Gateway {
         let path = dir.0.join("dataplane.toml");
         std::fs::write(&path, text).unwrap();
         let mut cmd = Command::new(bin("warden-dataplane"));
-        cmd.arg("--config").arg(&path).env("WARDEN_LOG", "warn");
+        cmd.arg("--config")
+            .arg(&path)
+            .env("WARDEN_LOG", log_filter());
         if driver == Driver::Epoll {
             cmd.env("MONOIO_FORCE_LEGACY_DRIVER", "1");
         }
@@ -437,7 +439,9 @@ impl Gateway {
         let path = dir.0.join("dataplane.toml");
         std::fs::write(&path, text).unwrap();
         let mut cmd = Command::new(bin("warden-dataplane"));
-        cmd.arg("--config").arg(&path).env("WARDEN_LOG", "warn");
+        cmd.arg("--config")
+            .arg(&path)
+            .env("WARDEN_LOG", log_filter());
         if driver == Driver::Epoll {
             cmd.env("MONOIO_FORCE_LEGACY_DRIVER", "1");
         }
@@ -615,7 +619,7 @@ impl ControlPlane {
         let mut child = Command::new(bin("warden-controlplane"))
             .arg("--config")
             .arg(&path)
-            .env("WARDEN_LOG", "warn")
+            .env("WARDEN_LOG", log_filter())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -664,7 +668,9 @@ impl ControlPlane {
         let path = dir.0.join("controlplane.toml");
         std::fs::write(&path, text).unwrap();
         let mut cmd = Command::new(bin("warden-controlplane"));
-        cmd.arg("--config").arg(&path).env("WARDEN_LOG", "warn");
+        cmd.arg("--config")
+            .arg(&path)
+            .env("WARDEN_LOG", log_filter());
         let (proc, line) = start(cmd, dir.0.join("cp-stderr"));
         let admin_token = std::fs::read_to_string(data.join("admin-token"))
             .unwrap()
@@ -803,6 +809,12 @@ impl ControlPlane {
         drop(proc);
         dir
     }
+}
+
+/// The log filter the binaries run with: `warn`, or `WARDEN_TEST_LOG` when a measurement run
+/// wants their timings (`info`).
+fn log_filter() -> String {
+    std::env::var("WARDEN_TEST_LOG").unwrap_or_else(|_| "warn".to_owned())
 }
 
 /// Poll `f` every 20 ms until it returns true or `limit` passes; returns how long it took.

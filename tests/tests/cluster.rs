@@ -1,6 +1,7 @@
 //! Several control planes on one PostgreSQL database (always PostgreSQL here, whichever store
 //! the run tests): one leads, any serves the admin API, a follower's changes reach the data
-//! planes through the leader, the leader's death hands the lead over without a failed request,
+//! planes through the leader, the leader's death hands the lead over without a failed request
+//! (and the new leader resumes from the base the old one saved: deltas only, no full snapshot),
 //! data planes register with every control plane and ship usage to whichever answers, and a
 //! control plane holding other secrets is refused.
 
@@ -79,6 +80,19 @@ fn the_lead_moves_when_the_leader_dies_and_no_request_fails() {
         assert!(ids.contains(&"dp-1") && ids.contains(&"dp-2"), "{listed}");
     }
 
+    // The leader has saved its full snapshot as the cluster's base (in the store): whoever
+    // leads next resumes from it and sends deltas of it, which the data planes hold.
+    let base = first.admin("GET", "/admin/v1/snapshot", None).json()["full_version"].clone();
+    assert!(base.as_u64().is_some_and(|v| v > 0), "{base}");
+    let saved = eventually(Duration::from_secs(10), || {
+        second.admin("GET", "/admin/v1/snapshot", None).json()["saved_base"] == base
+    });
+    assert!(saved.is_some(), "the base {base} is saved");
+    let fulls: Vec<Option<u64>> = planes
+        .iter()
+        .map(|gw| gw.metric("warden_snapshots_applied_total{kind=\"full\"}"))
+        .collect();
+
     // Load on both data planes while the leader dies and the follower takes over.
     let stop = AtomicBool::new(false);
     let (sent, failed) = (AtomicU64::new(0), AtomicU64::new(0));
@@ -111,6 +125,16 @@ fn the_lead_moves_when_the_leader_dies_and_no_request_fails() {
             assert!(
                 served.is_some(),
                 "a change made after the failover is served"
+            );
+        }
+        // The new leader built no full snapshot: it resumed from the saved base.
+        let now = second.admin("GET", "/admin/v1/snapshot", None).json();
+        assert_eq!(now["full_version"], base, "{now}");
+        for (gw, before) in planes.iter().zip(&fulls) {
+            assert_eq!(
+                gw.metric("warden_snapshots_applied_total{kind=\"full\"}"),
+                *before,
+                "only deltas after the failover"
             );
         }
         // For the record (docs/scale-out.md), not a pass/fail bound.

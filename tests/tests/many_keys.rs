@@ -189,6 +189,19 @@ fn a_large_snapshot_is_taken_under_load_without_a_failed_request() {
     });
     assert!(saved.is_some(), "the base {base} is saved");
     eprintln!("{keys} keys: the base was saved within {saved:?} of the last change");
+    let logged = |cp: &ControlPlane| {
+        cp.proc
+            .stderr()
+            .lines()
+            .filter(|l| l.contains("snapshot") || l.contains("resumed"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    eprintln!(
+        "control plane's log (WARDEN_TEST_LOG=info for timings):\n{}",
+        logged(&cp)
+    );
     let cp = ControlPlane::start_in(cp.stop(), mock.addr);
     let gw = Gateway::start_in(gw.kill(), Driver::IoUring, &cp.dataplane_config(2), &[]);
     change(
@@ -228,4 +241,32 @@ fn a_large_snapshot_is_taken_under_load_without_a_failed_request() {
         cp.admin("GET", "/admin/v1/snapshot", None).json()["full_version"],
         base
     );
+
+    // A change only a full snapshot carries (a new model alias): a full snapshot, built from
+    // the resumed mirror without reading the rows again.
+    let changed = Instant::now();
+    let r = cp.admin(
+        "PUT",
+        "/admin/v1/models/scale-alias",
+        Some(&serde_json::json!({"provider": "openai", "upstream_model": "gpt-4o-mini"})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let listed = eventually(Duration::from_secs(120), || {
+        bulk_models(&gw, 1).text().contains("scale-alias")
+    });
+    assert!(listed.is_some(), "the new alias is served");
+    eprintln!(
+        "{keys} keys, a new model alias (full snapshot from the resumed mirror): served {:?} after \
+         it was made; control plane: {}",
+        changed.elapsed(),
+        lines(
+            &warden_tests::http::get(cp.addr, "/metrics").text(),
+            "warden_cp_snapshot_b"
+        ),
+    );
+    assert_eq!(
+        gw.metric("warden_snapshots_applied_total{kind=\"full\"}"),
+        Some(1)
+    );
+    eprintln!("restarted control plane's log:\n{}", logged(&cp));
 }

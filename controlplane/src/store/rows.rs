@@ -90,13 +90,42 @@ impl Store {
         Ok(rows.into_iter().map(ProviderKeyRow::from).collect())
     }
 
-    /// (id, project_id, keyed digest hex) of the Warden keys stamped in `s`.
-    pub async fn api_keys_stamped(&self, s: Stamps) -> sqlx::Result<Vec<(String, String, String)>> {
-        sqlx::query_as("SELECT id, project_id, key_hash FROM api_keys WHERE seq > $1 AND seq <= $2")
-            .bind(s.after)
-            .bind(s.upto)
-            .fetch_all(&self.pool)
-            .await
+    /// (id, project_id, keyed digest) of the Warden keys stamped in `s`, the keys of one project
+    /// one after another. Read one row per project, each packing its keys as
+    /// `{bytes in id}:{id}{digest, 64 hex digits}`: a row through sqlx costs about 2 µs, so a
+    /// first read of a million keys took 2.3 s as rows against about 1 s grouped, and needs no
+    /// sort afterwards to keep a project's keys together.
+    pub async fn api_keys_stamped(
+        &self,
+        s: Stamps,
+    ) -> sqlx::Result<Vec<(String, String, [u8; 32])>> {
+        let groups: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT project_id, string_agg(octet_length(id) || ':' || id || key_hash, ''), \
+             count(*) FROM api_keys WHERE seq > $1 AND seq <= $2 GROUP BY project_id",
+        )
+        .bind(s.after)
+        .bind(s.upto)
+        .fetch_all(&self.pool)
+        .await?;
+        let total = groups.iter().map(|g| g.2).sum::<i64>();
+        let mut keys = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+        for (project, packed, count) in groups {
+            let before = keys.len();
+            unpack_keys(&packed, |id, digest| {
+                keys.push((id.to_owned(), project.clone(), digest));
+            })
+            .ok_or_else(|| {
+                sqlx::Error::Decode(
+                    format!("api_keys of project {project}: malformed id or key_hash").into(),
+                )
+            })?;
+            if i64::try_from(keys.len() - before) != Ok(count) {
+                return Err(sqlx::Error::Decode(
+                    format!("api_keys of project {project}: {count} rows, not as many keys").into(),
+                ));
+            }
+        }
+        Ok(keys)
     }
 
     /// The highest stamp of a pruned removal (0: none pruned).
@@ -132,4 +161,70 @@ pub(super) async fn prune_removed(
     .execute(&mut **tx)
     .await
     .map(|_| ())
+}
+
+/// Each `(id, digest)` of keys packed as `api_keys_stamped` reads them; `None` at the first
+/// malformed one (a length that is not one, an id cut short, a digest not 64 hex digits).
+fn unpack_keys(mut packed: &str, mut each: impl FnMut(&str, [u8; 32])) -> Option<()> {
+    while !packed.is_empty() {
+        let (len, rest) = packed.split_once(':')?;
+        let len: usize = len.parse().ok()?;
+        let id = rest.get(..len)?;
+        let hex = rest.get(len..len + 64)?;
+        each(id, unhex32(hex.as_bytes())?);
+        packed = rest.get(len + 64..)?;
+    }
+    Some(())
+}
+
+/// 64 hex digits as 32 bytes.
+fn unhex32(hex: &[u8]) -> Option<[u8; 32]> {
+    fn digit(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+    let mut out = [0u8; 32];
+    if hex.len() != 64 {
+        return None;
+    }
+    for (o, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
+        *o = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unpack_keys;
+
+    fn unpacked(packed: &str) -> Option<Vec<(String, u8)>> {
+        let mut out = Vec::new();
+        unpack_keys(packed, |id, d| out.push((id.to_owned(), d[0])))?;
+        Some(out)
+    }
+
+    #[test]
+    fn packed_keys_unpack_and_malformed_ones_are_refused() {
+        let h = |b: &str| b.repeat(32);
+        let packed = format!("3:ab1{}6:key_é{}", h("0f"), h("A0"));
+        assert_eq!(
+            unpacked(&packed),
+            Some(vec![("ab1".to_owned(), 0x0f), ("key_é".to_owned(), 0xa0)])
+        );
+        assert_eq!(unpacked(""), Some(vec![]));
+        for bad in [
+            format!("3:ab1{}", &h("0f")[..63]),
+            format!("4:ab1{}", h("0f")),
+            format!("x:ab1{}", h("0f")),
+            format!("3:ab1{}", h("0g")),
+            format!("3ab1{}", h("0f")),
+            format!("5:key_é{}", h("00")),
+        ] {
+            assert_eq!(unpacked(&bad), None, "{bad}");
+        }
+    }
 }
