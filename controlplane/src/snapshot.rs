@@ -29,6 +29,7 @@ const STALE_AFTER_S: i64 = 30;
 mod mirror;
 mod parse;
 pub mod resume;
+mod table;
 pub use mirror::{Globals, Mirror};
 
 /// What a build made: a full snapshot (with what only a full one carries, which the deltas

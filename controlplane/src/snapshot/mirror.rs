@@ -17,6 +17,7 @@ use warden_shared::snapshot::{
     Snapshot, Tenant,
 };
 
+use super::table::Table;
 use crate::store::rows::Stamps;
 use crate::store::{ProviderKeyRow, Store};
 
@@ -24,78 +25,6 @@ use crate::store::{ProviderKeyRow, Store};
 /// then id.
 type Order = (i64, i64, String);
 type Ordered = (Order, ProviderKey);
-
-/// Rows kept in a vector in the shape a snapshot takes, with each id's position.
-struct Table<T> {
-    rows: Vec<T>,
-    at: HashMap<String, usize>,
-}
-
-impl<T> Default for Table<T> {
-    fn default() -> Self {
-        Table {
-            rows: Vec::new(),
-            at: HashMap::new(),
-        }
-    }
-}
-
-impl<T> Table<T> {
-    /// Insert or replace; the row replaced, if any.
-    fn upsert(&mut self, id: String, row: T) -> Option<T> {
-        match self.at.get(&id).and_then(|&i| self.rows.get_mut(i)) {
-            Some(slot) => Some(std::mem::replace(slot, row)),
-            None => {
-                self.at.insert(id, self.rows.len());
-                self.rows.push(row);
-                None
-            }
-        }
-    }
-
-    fn get(&self, id: &str) -> Option<&T> {
-        self.rows.get(*self.at.get(id)?)
-    }
-
-    fn remove(&mut self, id: &str, id_of: impl Fn(&T) -> &str) -> Option<T> {
-        let i = self.at.remove(id)?;
-        let row = self.rows.swap_remove(i);
-        if let Some(moved) = self.rows.get(i) {
-            self.at.insert(id_of(moved).to_owned(), i);
-        }
-        Some(row)
-    }
-
-    fn get_mut(&mut self, id: &str) -> Option<&mut T> {
-        let i = *self.at.get(id)?;
-        self.rows.get_mut(i)
-    }
-
-    /// A table of `rows` as they are, indexed by `id_of`, with room to grow ([`Table::reserve`]).
-    fn indexed(mut rows: Vec<T>, id_of: impl Fn(&T) -> &str) -> Table<T> {
-        rows.reserve(rows.len() / 8);
-        let mut at = HashMap::with_capacity(rows.capacity());
-        at.extend(
-            rows.iter()
-                .enumerate()
-                .map(|(i, r)| (id_of(r).to_owned(), i)),
-        );
-        Table { rows, at }
-    }
-
-    /// Room for `more` rows and an eighth of the whole besides: the rows added one at a time
-    /// afterwards do not each risk copying a million (growing the key table took 0.27 s).
-    fn reserve(&mut self, more: usize) {
-        let room = more + (self.rows.len() + more) / 8;
-        self.rows.reserve(room);
-        self.at.reserve(room);
-    }
-
-    /// Whether rows and positions agree (not, after a lent vector never came back).
-    fn whole(&self) -> bool {
-        self.rows.len() == self.at.len()
-    }
-}
 
 /// What only a full snapshot carries: a delta is built only while these are what the base had.
 #[derive(Clone, PartialEq, Debug)]
@@ -210,13 +139,13 @@ impl Mirror {
         for (table, id) in removals {
             match table.as_str() {
                 "api_keys" => {
-                    if let Some(gone) = self.api_keys.remove(&id, |k| &k.id) {
+                    if let Some(gone) = self.api_keys.remove(&id) {
                         self.since.key_removed(&id, gone.hash);
                     }
                 }
                 "provider_keys" => self.remove_provider_key(&id),
                 "projects" => {
-                    drop(self.projects.remove(&id, |p| &p.id));
+                    drop(self.projects.remove(&id));
                     self.since.project_removed(&id);
                 }
                 "tenants" => {
@@ -242,7 +171,7 @@ impl Mirror {
                 fresh.limits.spent_month = old.limits.spent_month;
             }
             self.since.project(&fresh.id);
-            self.projects.upsert(fresh.id.clone(), fresh);
+            self.projects.upsert(fresh);
         }
         steps.mark("projects");
         for row in store.provider_keys_stamped(s).await? {
@@ -291,9 +220,7 @@ impl Mirror {
         // (`dataplane/src/state.rs`; a tenth of the lookups at ten keys a project).
         for (id, project, hash) in keys {
             self.since.key(&id);
-            let old = self
-                .api_keys
-                .upsert(id.clone(), ApiKeyEntry { id, hash, project });
+            let old = self.api_keys.upsert(ApiKeyEntry { id, hash, project });
             if let Some(old) = old.filter(|old| old.hash != hash) {
                 self.since.key_removed(&old.id, old.hash);
                 self.since.key(&old.id);
@@ -365,10 +292,10 @@ impl Mirror {
         let mut mirror = Mirror {
             seq: Some(seq),
             tenants: base.tenants.into_iter().map(|t| (t.id, t.plan)).collect(),
-            projects: Table::indexed(base.projects, |p| &p.id),
+            projects: Table::indexed(base.projects),
             key_owner,
             pooled,
-            api_keys: Table::indexed(base.api_keys, |k| &k.id),
+            api_keys: Table::indexed(base.api_keys),
             base: None,
             since: Since::default(),
         };
