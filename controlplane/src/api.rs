@@ -75,7 +75,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/admin/v1/dataplanes", get(list_dataplanes))
         .route("/admin/v1/dataplanes/{id}/anchors", get(dataplane_anchors))
         .route("/admin/v1/dataplanes/{id}", delete(revoke_dataplane))
-        .route("/admin/v1/snapshot", get(snapshot_version))
+        .route("/admin/v1/snapshot", get(ops::snapshot_version))
         .route("/admin/v1/master-key/rotate", post(keys::rotate_master_key))
         .route("/dataplane/v1/register", post(register))
         .route("/dataplane/v1/usage", post(usage::ingest))
@@ -98,6 +98,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .merge(crate::dashboard::routes())
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&app),
             crate::trace::layer,
@@ -396,31 +397,6 @@ async fn dataplane_anchors(
             .map(|(segment, offset, hash)| json!({"segment": segment, "offset": offset, "hash": hash}))
             .collect(),
     )))
-}
-
-/// `GET /admin/v1/snapshot`: the newest version, whether this control plane leads, and (on the
-/// leader; zeros on a follower, which builds none) the newest full snapshot's version and size
-/// and the size of the newest delta of it (0 when the newest version is the full one); and the
-/// version of the base saved in the store, which a control plane that starts or takes the lead
-/// resumes from (0: none yet).
-async fn snapshot_version(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
-    let latest = app.latest();
-    let (full, bytes, delta) = match app.leading() {
-        true => (
-            latest.full.version,
-            latest.full.bytes.len(),
-            latest.delta.as_ref().map_or(0, |d| d.bytes.len()),
-        ),
-        false => (0, 0, 0),
-    };
-    Ok(Json(json!({
-        "version": app.version(),
-        "leader": app.leading(),
-        "full_version": full,
-        "bytes": bytes,
-        "delta_bytes": delta,
-        "saved_base": app.store.base_version().await?,
-    })))
 }
 
 #[derive(Deserialize)]

@@ -50,6 +50,8 @@ pub struct App {
     leading: AtomicBool,
     /// A follower's view of the newest version the leader published.
     pub cluster_version: AtomicU64,
+    /// Sessions and sign-in limits of the dashboard (`[dashboard]`).
+    pub dashboard: crate::dashboard::Settings,
 }
 
 /// A built snapshot, ready to push: the newest full one, and the newest delta of it when the
@@ -105,6 +107,7 @@ impl App {
             telemetry: None,
             leading: AtomicBool::new(false),
             cluster_version: AtomicU64::new(0),
+            dashboard: crate::dashboard::Settings::default(),
         }
     }
 

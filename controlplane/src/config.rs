@@ -44,6 +44,9 @@ pub struct Config {
     pub dataplanes: DataplanesSection,
     /// OpenTelemetry traces over OTLP/HTTP, as on the data plane; off unless an endpoint is set.
     pub telemetry: Option<warden_shared::telemetry::Config>,
+    /// `[dashboard]`: session lifetimes and the sign-in rate limit.
+    #[serde(default)]
+    pub dashboard: crate::dashboard::Settings,
 }
 
 /// `[dataplanes]`.
@@ -72,6 +75,10 @@ impl Config {
                 path.display()
             );
         }
+        config
+            .dashboard
+            .check()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         if let Some(t) = &config.telemetry {
             t.check()
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;

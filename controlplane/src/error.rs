@@ -12,6 +12,8 @@ pub enum ApiError {
     BadRequest(String),
     #[error("missing or invalid admin token")]
     Unauthorized,
+    #[error("not signed in, or the session has ended")]
+    NotSignedIn,
     #[error("{0}")]
     Forbidden(String),
     #[error("{0} not found")]
@@ -28,7 +30,9 @@ impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str) {
         match self {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
-            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::Unauthorized | ApiError::NotSignedIn => {
+                (StatusCode::UNAUTHORIZED, "unauthorized")
+            }
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),

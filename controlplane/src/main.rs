@@ -15,6 +15,7 @@ mod cli;
 mod cluster;
 mod config;
 mod credentials;
+mod dashboard;
 mod error;
 mod key_digests;
 mod secrets;
@@ -59,6 +60,15 @@ fn main() -> ExitCode {
             let _logs = warden_shared::logs::init(Default::default());
             rotate(&path)
         }
+        cli::Command::UserAdd {
+            config,
+            name,
+            tenant,
+            role,
+        } => {
+            let _logs = warden_shared::logs::init(Default::default());
+            user_add(&config, &name, tenant.as_deref(), &role)
+        }
         cli::Command::Help => {
             println!("{}", cli::USAGE);
             Ok(())
@@ -75,6 +85,35 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `user add`: a dashboard user in the control plane's store (running or not); its password is
+/// printed once.
+fn user_add(path: &Path, name: &str, tenant: Option<&str>, role: &str) -> anyhow::Result<()> {
+    let config = Config::load(path)?;
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            let store = match &config.database_url {
+                Some(url) => store::Store::connect(url).await?,
+                None => store::Store::open(&config.data_dir.join("warden.db")).await?,
+            };
+            if let Some(t) = tenant {
+                anyhow::ensure!(store.tenant_exists(t).await?, "no tenant {t:?}");
+            }
+            let (user, password) = dashboard::make_user(&store, name, tenant, role)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "user {} ({}{}) created; password (shown once): {}",
+                user.name,
+                user.role,
+                tenant.map(|t| format!(" of {t}")).unwrap_or_default(),
+                password.as_str()
+            );
+            Ok(())
+        })
 }
 
 /// `check --config FILE`: parse every key and check what a start would read, without creating
@@ -189,6 +228,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
         providers,
     );
     app.overhead = config.billing.overhead()?;
+    app.dashboard = crate::dashboard::Settings {
+        secure: config.tls.is_some(),
+        ..config.dashboard.clone()
+    };
     app.route_groups = config.route_groups.clone();
     app.signer = Some(signer);
     app.push_tls = Some(tls::client_config(config.dataplanes.ca_file.as_deref())?);
@@ -214,6 +257,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         tracing::info!(converted, "API-key digests in the store are now keyed");
     }
     app.key_digests = Some(digests);
+    dashboard::first_operator(&app.store, &config.data_dir).await?;
     app.telemetry = match &config.telemetry {
         Some(section) => warden_shared::telemetry::Telemetry::new(section),
         None => None,
@@ -248,14 +292,20 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let _ = std::io::stdout().flush();
     match &config.tls {
         Some(files) => {
-            axum::serve(tls::TlsListener::new(listener, files)?, api::router(app))
-                .with_graceful_shutdown(signals.stopped())
-                .await?
+            axum::serve(
+                tls::TlsListener::new(listener, files)?,
+                api::router(app).into_make_service_with_connect_info::<dashboard::Peer>(),
+            )
+            .with_graceful_shutdown(signals.stopped())
+            .await?
         }
         None => {
-            axum::serve(listener, api::router(app))
-                .with_graceful_shutdown(signals.stopped())
-                .await?
+            axum::serve(
+                listener,
+                api::router(app).into_make_service_with_connect_info::<dashboard::Peer>(),
+            )
+            .with_graceful_shutdown(signals.stopped())
+            .await?
         }
     }
     Ok(())

@@ -30,6 +30,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (13, include_str!("../migrations/0013_cluster.sql")),
     (14, include_str!("../migrations/0014_row_stamps.sql")),
     (15, include_str!("../migrations/0015_snapshot_base.sql")),
+    (16, include_str!("../migrations/0016_people.sql")),
 ];
 
 pub mod anchors;
@@ -38,6 +39,7 @@ pub mod base;
 pub mod cluster;
 pub mod dataplanes;
 pub mod meta;
+pub mod people;
 pub mod rows;
 pub mod tenancy;
 pub mod usage;

@@ -1,13 +1,18 @@
 //! What operators and orchestrators ask the control plane, without the admin token: is it up
 //! (`/healthz`), can it serve (`/readyz`: the store answers and a snapshot is published), and
-//! its Prometheus metrics (`/metrics`). None of them carries a key or a tenant's data.
+//! its Prometheus metrics (`/metrics`). None of them carries a key or a tenant's data. Also the
+//! snapshot status (`/admin/v1/snapshot`, with the admin token).
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
 
+use super::Admin;
 use crate::app::App;
+use crate::error::ApiResult;
 
 /// The process is up and answering (no auth: load balancers and orchestrators ask).
 pub async fn healthz() -> &'static str {
@@ -119,4 +124,29 @@ pub async fn readyz(State(app): State<Arc<App>>) -> (StatusCode, String) {
         ),
         v => (StatusCode::OK, format!("ready, snapshot v{v}\n")),
     }
+}
+
+/// `GET /admin/v1/snapshot`: the newest version, whether this control plane leads, and (on the
+/// leader; zeros on a follower, which builds none) the newest full snapshot's version and size
+/// and the size of the newest delta of it (0 when the newest version is the full one); and the
+/// version of the base saved in the store, which a control plane that starts or takes the lead
+/// resumes from (0: none yet).
+pub async fn snapshot_version(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
+    let latest = app.latest();
+    let (full, bytes, delta) = match app.leading() {
+        true => (
+            latest.full.version,
+            latest.full.bytes.len(),
+            latest.delta.as_ref().map_or(0, |d| d.bytes.len()),
+        ),
+        false => (0, 0, 0),
+    };
+    Ok(Json(json!({
+        "version": app.version(),
+        "leader": app.leading(),
+        "full_version": full,
+        "bytes": bytes,
+        "delta_bytes": delta,
+        "saved_base": app.store.base_version().await?,
+    })))
 }

@@ -1,0 +1,122 @@
+//! The dashboard's pages and stylesheet, embedded in the binary (`controlplane/assets/`): nothing
+//! is loaded from elsewhere, and the pages work offline. Values are HTML-escaped as they are put
+//! in; pages go out with a Content-Security-Policy that allows only this origin.
+
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+const LOGIN: &str = include_str!("../../assets/login.html");
+const SHELL: &str = include_str!("../../assets/shell.html");
+const CSS: &str = include_str!("../../assets/warden.css");
+
+/// Headers every page carries: its type, no framing, scripts and styles from this origin only,
+/// and no caching of what a signed-in person saw.
+const PAGE_HEADERS: [(header::HeaderName, &str); 4] = [
+    (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+    (
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    ),
+    (header::X_FRAME_OPTIONS, "DENY"),
+    (header::CACHE_CONTROL, "no-store"),
+];
+
+/// The sign-in page, with its double-submit token and a message (may be empty).
+pub fn login(csrf: &str, message: &str) -> Response {
+    html(&fill(LOGIN, &[("csrf", csrf), ("message", message)]))
+}
+
+/// The signed-in page.
+pub fn shell(name: &str, role: &str, tenant: Option<&str>, csrf: &str) -> Response {
+    let tenant = tenant.map(|t| format!(" of {t}")).unwrap_or_default();
+    html(&fill(
+        SHELL,
+        &[
+            ("name", name),
+            ("role", role),
+            ("tenant", &tenant),
+            ("csrf", csrf),
+        ],
+    ))
+}
+
+/// `GET /dashboard/assets/warden.css`.
+pub async fn css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        CSS,
+    )
+        .into_response()
+}
+
+fn html(body: &str) -> Response {
+    (PAGE_HEADERS, body.to_owned()).into_response()
+}
+
+/// `template` with each `{{key}}` replaced by its value, escaped, in one pass (a value is never
+/// read as a placeholder); an unknown key is left out.
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 256);
+    let mut rest = template;
+    while let Some(open) = rest.find("{{") {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 2..];
+        let Some(close) = after.find("}}") else {
+            out.push_str(&rest[open..]);
+            return out;
+        };
+        let key = &after[..close];
+        if let Some((_, v)) = values.iter().find(|(k, _)| *k == key) {
+            out.push_str(&escape(v));
+        }
+        rest = &after[close + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn values_are_escaped_and_every_placeholder_is_filled() {
+        let values = [
+            ("name", "<b>&\"x' {{csrf}}"),
+            ("role", "member"),
+            ("tenant", ""),
+            ("csrf", "t0k"),
+        ];
+        let page = super::fill(super::SHELL, &values);
+        assert!(
+            page.contains("{{csrf}}"),
+            "a value is not read as a placeholder"
+        );
+        assert_eq!(page.matches("t0k").count(), 2, "{page}");
+        assert!(page.contains("&lt;b&gt;&amp;&quot;x&#39;"));
+        assert!(!page.contains("<b>&"));
+        assert!(
+            !page.contains("{{name}}") && !page.contains("{{role}}"),
+            "{page}"
+        );
+        let login = super::fill(super::LOGIN, &[("csrf", "t"), ("message", "")]);
+        assert!(!login.contains("{{"));
+        assert!(login.contains("type=\"password\""));
+    }
+}

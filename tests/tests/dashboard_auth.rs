@@ -1,0 +1,463 @@
+//! Signing in to the dashboard, as a browser does it (cookies, forms, the CSRF token the page
+//! carries): the first operator's password file, the sign-in form and its double-submit token,
+//! session cookies that are HttpOnly and SameSite, a session the store keeps only as a hash,
+//! CSRF refusals, invitations by role, a tenant's user who sees only its own tenant (another
+//! tenant's objects answer 404, as missing ones do), sign-out, session expiry, the sign-in rate
+//! limit, and `warden-controlplane user add`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use serde_json::json;
+use warden_tests::http::{Conn, Response};
+use warden_tests::{eventually, ControlPlane, Mock};
+
+/// A browser's view of one control plane: its cookie jar.
+struct Browser {
+    addr: std::net::SocketAddr,
+    cookies: HashMap<String, String>,
+}
+
+impl Browser {
+    fn new(cp: &ControlPlane) -> Browser {
+        Browser {
+            addr: cp.addr,
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, String)>,
+        extra: &[(&str, &str)],
+    ) -> Response {
+        let mut r = format!("{method} {path} HTTP/1.1\r\nhost: test\r\n");
+        if !self.cookies.is_empty() {
+            let jar: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            r.push_str(&format!("cookie: {}\r\n", jar.join("; ")));
+        }
+        for (name, value) in extra {
+            r.push_str(&format!("{name}: {value}\r\n"));
+        }
+        let body = match body {
+            Some((kind, text)) => {
+                r.push_str(&format!(
+                    "content-type: {kind}\r\ncontent-length: {}\r\n",
+                    text.len()
+                ));
+                text
+            }
+            None if method == "POST" => {
+                r.push_str("content-length: 0\r\n");
+                String::new()
+            }
+            None => String::new(),
+        };
+        r.push_str("\r\n");
+        r.push_str(&body);
+        let mut c = Conn::open(self.addr);
+        c.send(r.as_bytes());
+        let response = c.read_response().expect("response");
+        for (name, value) in &response.headers {
+            if !name.eq_ignore_ascii_case("set-cookie") {
+                continue;
+            }
+            let (pair, _) = value.split_once(';').unwrap_or((value, ""));
+            let (k, v) = pair.split_once('=').unwrap();
+            if value.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+        response
+    }
+
+    fn get(&mut self, path: &str) -> Response {
+        self.send("GET", path, None, &[])
+    }
+
+    fn form(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
+        let text: Vec<String> = fields
+            .iter()
+            .map(|(k, v)| format!("{k}={}", encode(v)))
+            .collect();
+        self.send(
+            "POST",
+            path,
+            Some(("application/x-www-form-urlencoded", text.join("&"))),
+            &[],
+        )
+    }
+
+    /// Sign in through the form, as a person would: the form's page first.
+    fn sign_in(&mut self, name: &str, password: &str) -> Response {
+        let page = self.get("/dashboard/login");
+        assert_eq!(page.status, 200, "{}", page.text());
+        let csrf = hidden(&page.text(), "csrf");
+        self.form(
+            "/dashboard/login",
+            &[("name", name), ("password", password), ("csrf", &csrf)],
+        )
+    }
+
+    /// The CSRF token the signed-in page carries.
+    fn page_csrf(&mut self) -> String {
+        let page = self.get("/dashboard/");
+        assert_eq!(page.status, 200, "{}", page.text());
+        hidden(&page.text(), "csrf")
+    }
+
+    fn api(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: &serde_json::Value,
+        csrf: Option<&str>,
+    ) -> Response {
+        let extra: Vec<(&str, &str)> = csrf.map(|c| ("x-csrf-token", c)).into_iter().collect();
+        self.send(
+            method,
+            path,
+            Some(("application/json", body.to_string())),
+            &extra,
+        )
+    }
+}
+
+fn encode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// The value of hidden input `name` in a page.
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let at = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} field in\n{html}"))
+        + marker.len();
+    html[at..].split('"').next().unwrap().to_owned()
+}
+
+fn set_cookie<'a>(r: &'a Response, name: &str) -> &'a str {
+    r.headers
+        .iter()
+        .find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with(&format!("{name}=")))
+        .map(|(_, v)| v.as_str())
+        .unwrap_or_else(|| panic!("no {name} cookie set: {:?}", r.headers))
+}
+
+fn initial_password(cp: &ControlPlane) -> String {
+    std::fs::read_to_string(cp.data_dir().join("initial-admin-password"))
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// A tenant made through the admin API, with one project: (tenant, project).
+fn tenant(cp: &ControlPlane, name: &str) -> (String, String) {
+    let t = cp.admin(
+        "POST",
+        "/admin/v1/tenants",
+        Some(&json!({"name": name, "plan": "team"})),
+    );
+    assert_eq!(t.status, 201, "{}", t.text());
+    let tenant = t.json()["id"].as_str().unwrap().to_owned();
+    let p = cp.admin(
+        "POST",
+        &format!("/admin/v1/tenants/{tenant}/projects"),
+        Some(&json!({"name": format!("{name}-app"), "environment": "production"})),
+    );
+    assert_eq!(p.status, 201, "{}", p.text());
+    (tenant, p.json()["id"].as_str().unwrap().to_owned())
+}
+
+#[test]
+fn operators_and_tenant_users_sign_in_and_see_only_what_is_theirs() {
+    let mock = Mock::start(&[]);
+    let cp = ControlPlane::start(mock.addr);
+
+    // The first operator's password, once, readable by the owner alone.
+    let file = cp.data_dir().join("initial-admin-password");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let password = initial_password(&cp);
+    assert_eq!(password.len(), 20);
+
+    // `/` leads to a sign-in page with a password field.
+    let mut browser = Browser::new(&cp);
+    let root = browser.get("/");
+    assert_eq!(root.status, 303);
+    assert_eq!(root.header("location"), Some("/dashboard/"));
+    let home = browser.get("/dashboard/");
+    assert_eq!(
+        (home.status, home.header("location")),
+        (303, Some("/dashboard/login"))
+    );
+    let page = browser.get("/dashboard/login");
+    assert!(page.text().contains("type=\"password\""), "{}", page.text());
+    assert!(page
+        .header("content-security-policy")
+        .is_some_and(|c| c.contains("default-src 'self'")));
+    assert!(set_cookie(&page, "warden_login").contains("HttpOnly; SameSite=Strict"));
+
+    // A wrong password; a form without its token (another site posting it); the right one.
+    let csrf = hidden(&page.text(), "csrf");
+    let wrong = browser.form(
+        "/dashboard/login",
+        &[("name", "admin"), ("password", "guess"), ("csrf", &csrf)],
+    );
+    assert_eq!(wrong.status, 401);
+    assert!(
+        wrong.text().contains("Wrong name or password"),
+        "{}",
+        wrong.text()
+    );
+    let mut stranger = Browser::new(&cp);
+    let forged = stranger.form(
+        "/dashboard/login",
+        &[("name", "admin"), ("password", &password), ("csrf", "x")],
+    );
+    assert_eq!(forged.status, 403, "{}", forged.text());
+    assert!(!stranger.cookies.contains_key("warden_session"));
+    let signed = browser.sign_in("admin", &password);
+    assert_eq!(
+        (signed.status, signed.header("location")),
+        (303, Some("/dashboard/"))
+    );
+    let session = set_cookie(&signed, "warden_session");
+    assert!(
+        session.contains("HttpOnly; SameSite=Strict; Path=/"),
+        "{session}"
+    );
+    let cookie = browser.cookies["warden_session"].clone();
+    assert_eq!(cookie.len(), 64);
+
+    let me = browser.get("/dashboard/api/me");
+    assert_eq!(me.status, 200, "{}", me.text());
+    assert_eq!(
+        me.json(),
+        json!({"name": "admin", "role": "operator", "tenant": null})
+    );
+    let shell = browser.get("/dashboard/");
+    assert!(shell.text().contains("admin"));
+    assert_eq!(shell.header("cache-control"), Some("no-store"));
+    // Neither the session cookie nor the password is kept in the store as they are.
+    if cp.store_args()[0] == "--sqlite" {
+        let db = std::fs::read(cp.data_dir().join("warden.db")).unwrap();
+        let wal = std::fs::read(cp.data_dir().join("warden.db-wal")).unwrap_or_default();
+        for bytes in [&db, &wal] {
+            for secret in [&cookie, &password] {
+                assert!(warden_tests::http::find(bytes, secret.as_bytes()).is_none());
+            }
+        }
+    }
+    // A session is not the admin token.
+    assert_eq!(browser.get("/admin/v1/tenants").status, 401);
+
+    // Invitations: a change from the page needs the page's CSRF token.
+    let (acme, acme_project) = tenant(&cp, "acme");
+    let (globex, _) = tenant(&cp, "globex");
+    let invite = json!({"name": "ana", "tenant": acme, "role": "owner"});
+    let refused = browser.api("POST", "/dashboard/api/users", &invite, None);
+    assert_eq!(refused.status, 403, "{}", refused.text());
+    let refused = browser.api(
+        "POST",
+        "/dashboard/api/users",
+        &invite,
+        Some("0".repeat(64).as_str()),
+    );
+    assert_eq!(refused.status, 403);
+    let csrf = browser.page_csrf();
+    let made = browser.api("POST", "/dashboard/api/users", &invite, Some(&csrf));
+    assert_eq!(made.status, 201, "{}", made.text());
+    let ana_password = made.json()["password"].as_str().unwrap().to_owned();
+    let again = browser.api("POST", "/dashboard/api/users", &invite, Some(&csrf));
+    assert_eq!(again.status, 409, "{}", again.text());
+    let bad_role = json!({"name": "bo", "tenant": acme, "role": "operator"});
+    assert_eq!(
+        browser
+            .api("POST", "/dashboard/api/users", &bad_role, Some(&csrf))
+            .status,
+        400
+    );
+
+    // The tenant's owner sees its own tenant, and another tenant as missing.
+    let mut ana = Browser::new(&cp);
+    assert_eq!(ana.sign_in("ana", &ana_password).status, 303);
+    assert_eq!(
+        ana.get("/dashboard/api/me").json(),
+        json!({"name": "ana", "role": "owner", "tenant": acme})
+    );
+    let own = ana.get(&format!("/dashboard/api/tenants/{acme}/projects"));
+    assert_eq!(own.status, 200, "{}", own.text());
+    assert_eq!(own.json()["projects"][0]["id"], json!(acme_project));
+    let other = ana.get(&format!("/dashboard/api/tenants/{globex}/projects"));
+    assert_eq!(other.status, 404, "{}", other.text());
+    assert_eq!(
+        ana.get("/dashboard/api/tenants/ten_missing/projects")
+            .status,
+        404
+    );
+    assert_eq!(
+        browser
+            .get(&format!("/dashboard/api/tenants/{globex}/projects"))
+            .status,
+        200
+    );
+    // An owner invites to its own tenant only; a member invites no one; no tenant user makes
+    // an operator.
+    let ana_csrf = ana.page_csrf();
+    let member = ana.api(
+        "POST",
+        "/dashboard/api/users",
+        &json!({"name": "cy", "tenant": acme, "role": "member"}),
+        Some(&ana_csrf),
+    );
+    assert_eq!(member.status, 201, "{}", member.text());
+    for body in [
+        json!({"name": "dee", "tenant": globex, "role": "member"}),
+        json!({"name": "eve", "role": "operator"}),
+    ] {
+        assert_eq!(
+            ana.api("POST", "/dashboard/api/users", &body, Some(&ana_csrf))
+                .status,
+            403
+        );
+    }
+    let listed = ana.get(&format!("/dashboard/api/tenants/{acme}/users"));
+    assert_eq!(listed.status, 200, "{}", listed.text());
+    let names: Vec<String> = listed.json()["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["ana", "cy"]);
+    assert!(!listed.text().contains("argon2"), "no password hashes");
+    assert_eq!(
+        ana.get(&format!("/dashboard/api/tenants/{globex}/users"))
+            .status,
+        404
+    );
+    assert_eq!(ana.get("/dashboard/api/operators").status, 403);
+    assert_eq!(
+        browser.get("/dashboard/api/operators").json()["users"][0]["name"],
+        json!("admin")
+    );
+    let mut cy = Browser::new(&cp);
+    assert_eq!(
+        cy.sign_in("cy", member.json()["password"].as_str().unwrap())
+            .status,
+        303
+    );
+    let cy_csrf = cy.page_csrf();
+    let by_member = cy.api(
+        "POST",
+        "/dashboard/api/users",
+        &json!({"name": "fay", "tenant": acme, "role": "member"}),
+        Some(&cy_csrf),
+    );
+    assert_eq!(by_member.status, 403);
+
+    // Signing out needs the token too, and ends the session for good.
+    assert_eq!(
+        browser
+            .form("/dashboard/logout", &[("csrf", "nope")])
+            .status,
+        403
+    );
+    let out = browser.form("/dashboard/logout", &[("csrf", &csrf)]);
+    assert_eq!(
+        (out.status, out.header("location")),
+        (303, Some("/dashboard/login"))
+    );
+    assert!(!browser.cookies.contains_key("warden_session"));
+    browser.cookies.insert("warden_session".into(), cookie);
+    assert_eq!(browser.get("/dashboard/api/me").status, 401);
+    assert_eq!(
+        ana.get("/dashboard/api/me").status,
+        200,
+        "other sessions go on"
+    );
+}
+
+#[test]
+fn sessions_expire_and_failed_sign_ins_are_limited() {
+    let mock = Mock::start(&[]);
+    let dir = warden_tests::TempDir::new("controlplane");
+    let cp = ControlPlane::start_with(
+        dir,
+        mock.addr,
+        "[dashboard]\nsession_max_s = 4\nlogin_attempts = 3\n",
+    );
+    let password = initial_password(&cp);
+    let mut browser = Browser::new(&cp);
+    assert_eq!(browser.sign_in("admin", &password).status, 303);
+    assert_eq!(browser.get("/dashboard/api/me").status, 200);
+    let ended = eventually(Duration::from_secs(30), || {
+        browser.get("/dashboard/api/me").status == 401
+    });
+    assert!(ended.is_some(), "the session ends after session_max_s");
+    assert_eq!(
+        browser.get("/dashboard/").header("location"),
+        Some("/dashboard/login")
+    );
+
+    browser.cookies.remove("warden_session");
+
+    // Three wrong passwords for a name: then even the right one waits out the window.
+    for _ in 0..3 {
+        assert_eq!(browser.sign_in("admin", "wrong-password").status, 401);
+    }
+    let limited = browser.sign_in("admin", &password);
+    assert_eq!(limited.status, 429, "{}", limited.text());
+    assert!(limited.text().contains("Too many failed sign-ins"));
+    assert!(!browser.cookies.contains_key("warden_session"));
+    // Another name is not held back by them.
+    assert_eq!(browser.sign_in("nobody", "x").status, 401);
+
+    // `user add` on the command line: another operator, who signs in.
+    let out = std::process::Command::new(warden_tests::bin("warden-controlplane"))
+        .args(["user", "add", "--config"])
+        .arg(cp.dir.0.join("controlplane.toml"))
+        .args(["--name", "ops2", "--role", "operator"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ops2 = text.trim().rsplit(' ').next().unwrap().to_owned();
+    assert_eq!(ops2.len(), 20, "{text}");
+    let mut second = Browser::new(&cp);
+    assert_eq!(second.sign_in("ops2", &ops2).status, 303);
+    assert_eq!(
+        second.get("/dashboard/api/me").json()["role"],
+        json!("operator")
+    );
+    let refused = std::process::Command::new(warden_tests::bin("warden-controlplane"))
+        .args(["user", "add", "--config"])
+        .arg(cp.dir.0.join("controlplane.toml"))
+        .args(["--name", "x", "--tenant", "ten_missing", "--role", "member"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("no tenant"));
+}
