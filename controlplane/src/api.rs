@@ -3,7 +3,7 @@
 //! with unknown fields are refused. Keys are returned once at creation (Warden keys) or never
 //! (provider keys: id, provider, label, fingerprint only). Every change publishes a snapshot.
 
-mod keys;
+pub mod keys;
 mod ops;
 mod tenants;
 pub mod usage;

@@ -11,6 +11,7 @@
 mod login;
 mod pages;
 pub mod passwords;
+mod projects;
 pub mod session;
 
 use std::path::Path;
@@ -107,6 +108,23 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/dashboard/login", get(login::form).post(login::login))
         .route("/dashboard/logout", post(login::logout))
         .route("/dashboard/assets/warden.css", get(pages::css))
+        .route("/dashboard/projects/{project}", get(projects::page))
+        .route(
+            "/dashboard/projects/{project}/provider-keys",
+            post(projects::add_provider_key),
+        )
+        .route(
+            "/dashboard/projects/{project}/provider-keys/{id}/delete",
+            post(projects::delete_provider_key),
+        )
+        .route(
+            "/dashboard/projects/{project}/api-keys",
+            post(projects::add_api_key),
+        )
+        .route(
+            "/dashboard/projects/{project}/api-keys/{id}/delete",
+            post(projects::delete_api_key),
+        )
         .route("/dashboard/api/me", get(me))
         .route("/dashboard/api/users", post(invite))
         .route("/dashboard/api/tenants/{tenant}/projects", get(projects))
@@ -122,6 +140,7 @@ async fn home(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult<Resp
             &s.user.role,
             s.user.tenant_id.as_deref(),
             &s.csrf,
+            &projects::list(&app, &s).await?,
         ),
         None => Redirect::to("/dashboard/login").into_response(),
     })

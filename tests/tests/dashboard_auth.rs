@@ -461,3 +461,194 @@ fn sessions_expire_and_failed_sign_ins_are_limited() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("no tenant"));
 }
+
+/// The seeds' flow from the browser alone: a tenant's owner adds a provider key (the page then
+/// shows its fingerprint, never the key), makes a Warden key (shown once), and a request through
+/// the data plane with it is served on the tenant's own key; the provider key is deleted (with
+/// confirmation) and the next request is served on a pooled key. Another tenant's user reaches
+/// none of it.
+#[test]
+fn a_tenant_adds_keys_from_the_browser_and_the_data_plane_serves_them() {
+    use warden_tests::{Driver, Gateway};
+    let mock = Mock::start(&[]);
+    let cp = ControlPlane::start(mock.addr);
+    let gw = Gateway::start(Driver::IoUring, &cp.dataplane_config(1));
+    let pooled = cp.admin(
+        "POST",
+        "/admin/v1/pooled-keys",
+        Some(&json!({"provider": "openai", "key": "sk-dashboard-pooled-0001"})),
+    );
+    assert_eq!(pooled.status, 201, "{}", pooled.text());
+    let (acme, project) = tenant(&cp, "acme");
+    let (globex, _) = tenant(&cp, "globex");
+    let mut admin = Browser::new(&cp);
+    assert_eq!(admin.sign_in("admin", &initial_password(&cp)).status, 303);
+    let csrf = admin.page_csrf();
+    let mut invited = |name: &str, tenant: &str| {
+        let made = admin.api(
+            "POST",
+            "/dashboard/api/users",
+            &json!({"name": name, "tenant": tenant, "role": "owner"}),
+            Some(&csrf),
+        );
+        assert_eq!(made.status, 201, "{}", made.text());
+        let mut b = Browser::new(&cp);
+        assert_eq!(
+            b.sign_in(name, made.json()["password"].as_str().unwrap())
+                .status,
+            303
+        );
+        b
+    };
+    let mut ana = invited("ana", &acme);
+    let mut gil = invited("gil", &globex);
+
+    // The signed-in page lists the tenant's project; its page has the forms.
+    let home = ana.get("/dashboard/");
+    assert!(
+        home.text()
+            .contains(&format!("/dashboard/projects/{project}")),
+        "{}",
+        home.text()
+    );
+    let page_path = format!("/dashboard/projects/{project}");
+    let page = ana.get(&page_path);
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains("Add Provider Key"));
+    let csrf = hidden(&page.text(), "csrf");
+
+    // API Keys → Add Provider Key: OpenAI, paste, save.
+    let own = "sk-dashboard-own-key-7731";
+    let path = format!("{page_path}/provider-keys");
+    let saved = ana.form(
+        &path,
+        &[
+            ("csrf", &csrf),
+            ("provider", "openai"),
+            ("key", own),
+            ("label", "main"),
+        ],
+    );
+    assert_eq!(saved.status, 303, "{}", saved.text());
+    let page = ana.get(saved.header("location").unwrap());
+    let text = page.text();
+    assert!(text.contains("Provider key saved"), "{text}");
+    assert!(text.contains("openai") && text.contains("main"));
+    assert!(!text.contains(own), "the key is never shown again");
+    let listed = cp
+        .admin(
+            "GET",
+            &format!("/admin/v1/projects/{project}/provider-keys"),
+            None,
+        )
+        .json();
+    let fingerprint = listed["provider_keys"][0]["fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(text.contains(&fingerprint));
+    let key_id = listed["provider_keys"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The same key again, a key with a space, no CSRF token: refused, nothing stored.
+    let again = ana.form(
+        &path,
+        &[("csrf", &csrf), ("provider", "openai"), ("key", own)],
+    );
+    assert_eq!(again.status, 409, "{}", again.text());
+    let spaced = ana.form(
+        &path,
+        &[("csrf", &csrf), ("provider", "openai"), ("key", "sk a")],
+    );
+    assert_eq!(spaced.status, 400);
+    let forged = ana.form(
+        &path,
+        &[("csrf", "x"), ("provider", "openai"), ("key", "sk-other-1")],
+    );
+    assert_eq!(forged.status, 403);
+
+    // A Warden key, shown once; the data plane serves it on the tenant's own key.
+    let made = ana.form(
+        &format!("{page_path}/api-keys"),
+        &[("csrf", &csrf), ("name", "app")],
+    );
+    assert_eq!(made.status, 200, "{}", made.text());
+    let made_text = made.text();
+    let at = made_text.find("wdn_").expect("the new key is shown");
+    let warden_key: String = made_text[at..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    assert!(
+        !ana.get(&page_path).text().contains(&warden_key),
+        "shown once only"
+    );
+    let served = eventually(Duration::from_secs(10), || gw.answers(&warden_key) == 200);
+    assert!(
+        served.is_some(),
+        "a request with the key made in the browser is served"
+    );
+
+    // Another tenant's owner: the page, its forms and its deletions answer 404.
+    assert_eq!(gil.get(&page_path).status, 404);
+    let gil_csrf = gil.page_csrf();
+    let theirs = gil.form(
+        &path,
+        &[
+            ("csrf", &gil_csrf),
+            ("provider", "openai"),
+            ("key", "sk-gil-0001"),
+        ],
+    );
+    assert_eq!(theirs.status, 404);
+    let delete = format!("{page_path}/provider-keys/{key_id}/delete");
+    assert_eq!(
+        gil.form(&delete, &[("csrf", &gil_csrf), ("confirm", "yes")])
+            .status,
+        404
+    );
+
+    // Deleting needs the confirmation; then the next request is served on the pooled key.
+    let unconfirmed = ana.form(&delete, &[("csrf", &csrf)]);
+    assert_eq!(unconfirmed.status, 400, "{}", unconfirmed.text());
+    let deleted = ana.form(&delete, &[("csrf", &csrf), ("confirm", "yes")]);
+    assert_eq!(deleted.status, 303, "{}", deleted.text());
+    assert!(ana
+        .get(deleted.header("location").unwrap())
+        .text()
+        .contains("Provider key deleted"));
+    let left = cp
+        .admin(
+            "GET",
+            &format!("/admin/v1/projects/{project}/provider-keys"),
+            None,
+        )
+        .json();
+    assert_eq!(left["provider_keys"].as_array().unwrap().len(), 0);
+    // Until the data plane has the change a request may still go out on the deleted key; each
+    // is answered either way.
+    let sources = eventually(Duration::from_secs(30), || {
+        assert_eq!(gw.answers(&warden_key), 200);
+        let rows = cp
+            .admin(
+                "GET",
+                &format!("/admin/v1/requests?project={project}"),
+                None,
+            )
+            .json();
+        let sources: Vec<String> = rows["requests"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .map(|r| r["key_source"].as_str().unwrap_or("").to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        sources.contains(&"byok".to_owned()) && sources.contains(&"pooled".to_owned())
+    });
+    assert!(
+        sources.is_some(),
+        "the request log shows the own key, then the pooled one"
+    );
+}

@@ -32,10 +32,27 @@ pub async fn create_api_key(
     Path(project): Path<String>,
     Body(k): Body<NewApiKey>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    check_name("name", &k.name)?;
     if app.store.project(&project).await?.is_none() {
         return Err(ApiError::NotFound("project"));
     }
+    let made = make_api_key(&app, &project, &k.name).await?;
+    // The only time the key is shown.
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": made.id, "key": made.key.as_str(), "hint": made.hint})),
+    ))
+}
+
+/// A Warden key just made: the key itself is in hand only now.
+pub struct MadeKey {
+    pub id: String,
+    pub key: Zeroizing<String>,
+    pub hint: String,
+}
+
+/// Make a Warden key named `name` for `project` (which exists), store its keyed digest, publish.
+pub async fn make_api_key(app: &App, project: &str, name: &str) -> ApiResult<MadeKey> {
+    check_name("name", name)?;
     let digests = app
         .key_digests
         .as_ref()
@@ -46,14 +63,10 @@ pub async fn create_api_key(
     let id = new_id("key")?;
     let hint = format!("wdn_…{}", &key[key.len() - 4..]);
     app.store
-        .insert_api_key(&id, &project, &k.name, &hex(&digest), &hint)
+        .insert_api_key(&id, project, name, &hex(&digest), &hint)
         .await?;
     app.publish().await?;
-    // The only time the key is shown.
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"id": id, "key": key.as_str(), "hint": hint})),
-    ))
+    Ok(MadeKey { id, key, hint })
 }
 
 /// A project's Warden keys: id, name, hint and creation time (the key itself was shown once,
@@ -111,22 +124,34 @@ pub async fn add_provider_key(
         .project(&project)
         .await?
         .ok_or(ApiError::NotFound("project"))?;
+    let row = add_own_key(&app, &p, &k.provider, &key, k.label, k.priority).await?;
+    Ok((StatusCode::CREATED, Json(described(&row))))
+}
+
+/// Seal and store a project's own provider key (not on the developer plan), publish.
+pub async fn add_own_key(
+    app: &App,
+    p: &crate::store::ProjectRow,
+    provider: &str,
+    key: &str,
+    label: Option<String>,
+    priority: Option<u32>,
+) -> ApiResult<ProviderKeyRow> {
     if p.plan == "developer" {
         return Err(ApiError::Forbidden(
             "developer-plan tenants use pooled keys; bring your own keys on team or enterprise"
                 .into(),
         ));
     }
-    let row = seal(
-        &app,
+    seal(
+        app,
         Some((&p.tenant_id, &p.id)),
-        &k.provider,
-        &key,
-        k.label,
-        k.priority,
+        provider,
+        key,
+        label,
+        priority,
     )
-    .await?;
-    Ok((StatusCode::CREATED, Json(described(&row))))
+    .await
 }
 
 pub async fn list_provider_keys(

@@ -8,6 +8,8 @@ use axum::response::{IntoResponse, Response};
 const LOGIN: &str = include_str!("../../assets/login.html");
 const SHELL: &str = include_str!("../../assets/shell.html");
 const CSS: &str = include_str!("../../assets/warden.css");
+const PROJECT: &str = include_str!("../../assets/project.html");
+const KEY_MADE: &str = include_str!("../../assets/key-made.html");
 
 /// Headers every page carries: its type, no framing, scripts and styles from this origin only,
 /// and no caching of what a signed-in person saw.
@@ -26,8 +28,18 @@ pub fn login(csrf: &str, message: &str) -> Response {
     html(&fill(LOGIN, &[("csrf", csrf), ("message", message)]))
 }
 
-/// The signed-in page.
-pub fn shell(name: &str, role: &str, tenant: Option<&str>, csrf: &str) -> Response {
+/// A project's page (`rows`: markup built with [`escape`]).
+pub fn project(values: &[(&str, &str)]) -> Response {
+    html(&fill(PROJECT, values))
+}
+
+/// The page that shows a new Warden key, once.
+pub fn key_made(key: &str, project_id: &str) -> Response {
+    html(&fill(KEY_MADE, &[("key", key), ("project_id", project_id)]))
+}
+
+/// The signed-in page (`projects`: markup built with [`escape`]).
+pub fn shell(name: &str, role: &str, tenant: Option<&str>, csrf: &str, projects: &str) -> Response {
     let tenant = tenant.map(|t| format!(" of {t}")).unwrap_or_default();
     html(&fill(
         SHELL,
@@ -36,6 +48,7 @@ pub fn shell(name: &str, role: &str, tenant: Option<&str>, csrf: &str) -> Respon
             ("role", role),
             ("tenant", &tenant),
             ("csrf", csrf),
+            ("projects", projects),
         ],
     ))
 }
@@ -56,7 +69,7 @@ fn html(body: &str) -> Response {
     (PAGE_HEADERS, body.to_owned()).into_response()
 }
 
-/// `template` with each `{{key}}` replaced by its value, escaped, in one pass (a value is never
+/// `template` with each `{{key}}` replaced by its value, escaped (`{{!key}}`: as it is), in one pass (a value is never
 /// read as a placeholder); an unknown key is left out.
 fn fill(template: &str, values: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(template.len() + 256);
@@ -69,8 +82,17 @@ fn fill(template: &str, values: &[(&str, &str)]) -> String {
             return out;
         };
         let key = &after[..close];
-        if let Some((_, v)) = values.iter().find(|(k, _)| *k == key) {
-            out.push_str(&escape(v));
+        // `{{!key}}`: markup the caller built (and escaped) itself.
+        let (raw, name) = match key.strip_prefix('!') {
+            Some(name) => (true, name),
+            None => (false, key),
+        };
+        if let Some((_, v)) = values.iter().find(|(k, _)| *k == name) {
+            if raw {
+                out.push_str(v);
+            } else {
+                out.push_str(&escape(v));
+            }
         }
         rest = &after[close + 2..];
     }
@@ -78,7 +100,7 @@ fn fill(template: &str, values: &[(&str, &str)]) -> String {
     out
 }
 
-fn escape(s: &str) -> String {
+pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

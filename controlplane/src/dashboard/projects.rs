@@ -1,0 +1,347 @@
+//! The pages people use most: the list of projects, and a project's keys — "API Keys → Add
+//! Provider Key" (choose the provider, paste the key, save: the page then shows only provider,
+//! label, fingerprint and when it was added), deleting a key with confirmation, and Warden keys
+//! (made and shown once, listed by hint, deleted with confirmation). Server-rendered forms,
+//! each carrying the session's CSRF token; the same rules as the admin API apply (the key is
+//! checked and sealed by `api::keys`, and every change publishes a snapshot).
+//!
+//! A project of a tenant the user may not see answers 404, as a missing one does.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+use warden_shared::catalog::Provider;
+
+use super::pages::{self, escape};
+use super::session::{self, Signed};
+use crate::api::keys;
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::store::ProjectRow;
+
+/// The list of projects on the signed-in page: the user's tenant's, or every tenant's for an
+/// operator.
+pub async fn list(app: &App, s: &Signed) -> ApiResult<String> {
+    let tenants: Vec<(String, String)> = match &s.user.tenant_id {
+        Some(t) => vec![(t.clone(), t.clone())],
+        None => app
+            .store
+            .tenants()
+            .await?
+            .into_iter()
+            .map(|(id, name, _)| (id, name))
+            .collect(),
+    };
+    let mut out = String::new();
+    for (id, name) in tenants {
+        let projects = app.store.projects_of(&id).await?;
+        out.push_str(&format!(
+            "<h2>{}</h2><ul class=\"projects\">",
+            escape(&name)
+        ));
+        if projects.is_empty() {
+            out.push_str("<li>No projects yet.</li>");
+        }
+        for (pid, pname, env) in projects {
+            out.push_str(&format!(
+                "<li><a href=\"/dashboard/projects/{}\">{}</a> <small>{}</small></li>",
+                escape(&pid),
+                escape(&pname),
+                escape(&env)
+            ));
+        }
+        out.push_str("</ul>");
+    }
+    Ok(out)
+}
+
+#[derive(Deserialize)]
+pub struct Done {
+    done: Option<String>,
+}
+
+/// What a redirect back to the project page says happened (fixed texts: nothing from the
+/// request is echoed).
+fn done_message(done: Option<&str>) -> &'static str {
+    match done {
+        Some("key-added") => "Provider key saved. It is sealed; only its fingerprint is shown.",
+        Some("key-deleted") => "Provider key deleted.",
+        Some("api-key-deleted") => "Warden key deleted.",
+        _ => "",
+    }
+}
+
+/// `GET /dashboard/projects/{project}`.
+pub async fn page(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    Query(q): Query<Done>,
+) -> ApiResult<Response> {
+    let Some(s) = session::current(&app, &headers).await? else {
+        return Ok(Redirect::to("/dashboard/login").into_response());
+    };
+    let p = visible(&app, &s, &project).await?;
+    render(
+        &app,
+        &s,
+        &p,
+        StatusCode::OK,
+        done_message(q.done.as_deref()),
+    )
+    .await
+}
+
+/// The project `id` if the user may see it (404 otherwise).
+async fn visible(app: &App, s: &Signed, id: &str) -> ApiResult<ProjectRow> {
+    match app.store.project(id).await? {
+        Some(p) if s.may_see(&p.tenant_id) => Ok(p),
+        _ => Err(ApiError::NotFound("project")),
+    }
+}
+
+async fn render(
+    app: &App,
+    s: &Signed,
+    p: &ProjectRow,
+    status: StatusCode,
+    message: &str,
+) -> ApiResult<Response> {
+    let name = app
+        .store
+        .projects_of(&p.tenant_id)
+        .await?
+        .into_iter()
+        .find(|r| r.0 == p.id)
+        .map_or_else(|| p.id.clone(), |r| r.1);
+    let delete_form = |what: &str, id: &str| {
+        format!(
+            "<form method=\"post\" action=\"/dashboard/projects/{}/{what}/{}/delete\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+             <label><input type=\"checkbox\" name=\"confirm\" value=\"yes\" required> sure</label>\
+             <button type=\"submit\" class=\"danger\">Delete</button></form>",
+            escape(&p.id),
+            escape(id),
+            escape(&s.csrf)
+        )
+    };
+    let mut provider_rows = String::new();
+    for k in app.store.provider_keys(Some(&p.id)).await? {
+        provider_rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+            escape(&k.provider),
+            escape(&k.label),
+            escape(&k.fingerprint),
+            day(k.created_at),
+            delete_form("provider-keys", &k.id)
+        ));
+    }
+    if provider_rows.is_empty() {
+        provider_rows.push_str("<tr><td colspan=\"5\">No provider keys: requests use pooled keys where routing allows.</td></tr>");
+    }
+    let mut api_key_rows = String::new();
+    for (id, key_name, hint, created_at) in app.store.project_api_keys(&p.id).await? {
+        api_key_rows.push_str(&format!(
+            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+            escape(&key_name),
+            escape(&hint),
+            day(created_at),
+            delete_form("api-keys", &id)
+        ));
+    }
+    if api_key_rows.is_empty() {
+        api_key_rows.push_str("<tr><td colspan=\"4\">No Warden keys yet.</td></tr>");
+    }
+    let providers: String = Provider::ALL
+        .iter()
+        .map(|p| format!("<option value=\"{0}\">{0}</option>", p.name()))
+        .collect();
+    let page = pages::project(&[
+        ("name", &s.user.name),
+        ("csrf", &s.csrf),
+        ("project", &name),
+        ("project_id", &p.id),
+        ("environment", &p.environment),
+        ("tenant", &p.tenant_id),
+        ("message", message),
+        ("provider_rows", &provider_rows),
+        ("api_key_rows", &api_key_rows),
+        ("providers", &providers),
+    ]);
+    Ok((status, page).into_response())
+}
+
+/// A Unix time as its UTC day.
+fn day(at: i64) -> String {
+    warden_shared::date::format_day(at.div_euclid(86_400))
+}
+
+/// The signed-in user of a form post, with its CSRF token checked, and the project it names.
+async fn posted(
+    app: &App,
+    headers: &HeaderMap,
+    project: &str,
+    csrf: &str,
+) -> ApiResult<Result<(Signed, ProjectRow), Response>> {
+    let Some(s) = session::current(app, headers).await? else {
+        return Ok(Err(Redirect::to("/dashboard/login").into_response()));
+    };
+    if !s.csrf_ok(csrf) {
+        return Err(ApiError::Forbidden(
+            "missing or wrong CSRF token: reload the page".into(),
+        ));
+    }
+    let p = visible(app, &s, project).await?;
+    Ok(Ok((s, p)))
+}
+
+#[derive(Deserialize)]
+pub struct NewProviderKey {
+    csrf: String,
+    provider: String,
+    key: String,
+    #[serde(default)]
+    label: String,
+}
+
+/// `POST /dashboard/projects/{project}/provider-keys`.
+pub async fn add_provider_key(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    Form(f): Form<NewProviderKey>,
+) -> ApiResult<Response> {
+    let key = zeroize::Zeroizing::new(f.key);
+    let (s, p) = match posted(&app, &headers, &project, &f.csrf).await? {
+        Ok(sp) => sp,
+        Err(to_login) => return Ok(to_login),
+    };
+    let label = (!f.label.is_empty()).then_some(f.label);
+    match keys::add_own_key(&app, &p, &f.provider, &key, label, None).await {
+        Ok(row) => {
+            tracing::info!(by = %s.user.name, project = %p.id, key = %row.id, "provider key added");
+            Ok(
+                Redirect::to(&format!("/dashboard/projects/{}?done=key-added", p.id))
+                    .into_response(),
+            )
+        }
+        Err(e @ (ApiError::BadRequest(_) | ApiError::Forbidden(_) | ApiError::Conflict(_))) => {
+            let status = e.status();
+            render(&app, &s, &p, status, &e.to_string()).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Confirmed {
+    csrf: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// `POST /dashboard/projects/{project}/provider-keys/{id}/delete` (with `confirm=yes`).
+pub async fn delete_provider_key(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path((project, id)): Path<(String, String)>,
+    Form(f): Form<Confirmed>,
+) -> ApiResult<Response> {
+    let (s, p) = match posted(&app, &headers, &project, &f.csrf).await? {
+        Ok(sp) => sp,
+        Err(to_login) => return Ok(to_login),
+    };
+    if f.confirm != "yes" {
+        return render(
+            &app,
+            &s,
+            &p,
+            StatusCode::BAD_REQUEST,
+            "Tick “sure” to delete a key.",
+        )
+        .await;
+    }
+    let ours = app
+        .store
+        .provider_keys(Some(&p.id))
+        .await?
+        .iter()
+        .any(|k| k.id == id);
+    if !ours || !app.store.delete_provider_key(&id, false).await? {
+        return Err(ApiError::NotFound("provider key"));
+    }
+    app.publish().await?;
+    tracing::info!(by = %s.user.name, project = %p.id, key = %id, "provider key deleted");
+    Ok(Redirect::to(&format!("/dashboard/projects/{}?done=key-deleted", p.id)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct NewApiKey {
+    csrf: String,
+    name: String,
+}
+
+/// `POST /dashboard/projects/{project}/api-keys`: the page that shows the key, once.
+pub async fn add_api_key(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    Form(f): Form<NewApiKey>,
+) -> ApiResult<Response> {
+    let (s, p) = match posted(&app, &headers, &project, &f.csrf).await? {
+        Ok(sp) => sp,
+        Err(to_login) => return Ok(to_login),
+    };
+    let made = match keys::make_api_key(&app, &p.id, &f.name).await {
+        Ok(made) => made,
+        Err(e @ ApiError::BadRequest(_)) => {
+            return render(&app, &s, &p, StatusCode::BAD_REQUEST, &e.to_string()).await
+        }
+        Err(e) => return Err(e),
+    };
+    tracing::info!(by = %s.user.name, project = %p.id, key = %made.id, "Warden key made");
+    Ok(pages::key_made(&made.key, &p.id))
+}
+
+/// `POST /dashboard/projects/{project}/api-keys/{id}/delete` (with `confirm=yes`).
+pub async fn delete_api_key(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path((project, id)): Path<(String, String)>,
+    Form(f): Form<Confirmed>,
+) -> ApiResult<Response> {
+    let (s, p) = match posted(&app, &headers, &project, &f.csrf).await? {
+        Ok(sp) => sp,
+        Err(to_login) => return Ok(to_login),
+    };
+    if f.confirm != "yes" {
+        return render(
+            &app,
+            &s,
+            &p,
+            StatusCode::BAD_REQUEST,
+            "Tick “sure” to delete a key.",
+        )
+        .await;
+    }
+    let ours = app
+        .store
+        .project_api_keys(&p.id)
+        .await?
+        .iter()
+        .any(|k| k.0 == id);
+    if !ours || !app.store.delete_api_key(&id).await? {
+        return Err(ApiError::NotFound("API key"));
+    }
+    app.publish().await?;
+    tracing::info!(by = %s.user.name, project = %p.id, key = %id, "Warden key deleted");
+    Ok(Redirect::to(&format!(
+        "/dashboard/projects/{}?done=api-key-deleted",
+        p.id
+    ))
+    .into_response())
+}
