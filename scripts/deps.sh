@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what building and testing Warden needs on a Debian machine, when it is missing:
 # a C toolchain (ring, mimalloc and SQLite build C), pkg-config, Hyperscan (guardrails), and
-# Python's venv for the SDK tests, Node and npm for the JavaScript client tests, a Redis server
+# Python's venv for the SDK tests, Node and npm for the JavaScript client tests, Chromium for the
+# dashboard's browser test, a Redis server
 # on 127.0.0.1:6379 for the answer cache's shared tier, and a PostgreSQL server on 127.0.0.1:5432
 # for the control plane's shared store (each started when none answers there).
 # Rust itself comes from rustup (https://rustup.rs); Debian's packaged rustc is too old.
@@ -16,6 +17,9 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)
 # Node and npm, for the JavaScript client tests (tests/js: the Vercel AI SDK).
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# Debian's Chromium, for the dashboard's browser test (tests/js/dashboard.mjs drives it with
+# playwright-core; no browser is downloaded).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 # Hyperscan, for the guardrails (linked through pkg-config).
 pkg-config --exists libhs 2>/dev/null || missing+=(libhyperscan-dev)
 # Redis answering on 127.0.0.1:6379 (the cache's shared tier, tests/tests/cache.rs), and the

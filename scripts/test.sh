@@ -31,7 +31,8 @@ if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
 .venv/bin/pip install -q --disable-pip-version-check -r tests/python/requirements.txt
-# The JavaScript clients (Vercel AI SDK), at the versions tests/js/package-lock.json pins.
+# The JavaScript clients (Vercel AI SDK) and playwright-core (the dashboard's browser test), at
+# the versions tests/js/package-lock.json pins.
 (cd tests/js && npm ci --no-audit --no-fund --prefer-offline >/dev/null)
 WARDEN_SCAN_DIR="$scan_dir" .venv/bin/python -m pytest -q tests/python
 # No provider key or Warden key the suites used may appear in any log, audit segment,

@@ -108,6 +108,11 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/dashboard/login", get(login::form).post(login::login))
         .route("/dashboard/logout", post(login::logout))
         .route("/dashboard/assets/warden.css", get(pages::css))
+        // Browsers ask for it on every page: no icon, and no 404 in their consoles.
+        .route(
+            "/favicon.ico",
+            get(|| async { axum::http::StatusCode::NO_CONTENT }),
+        )
         .route("/dashboard/projects/{project}", get(projects::page))
         .route(
             "/dashboard/projects/{project}/provider-keys",

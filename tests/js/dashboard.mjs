@@ -1,0 +1,85 @@
+// The dashboard in a real browser: Debian's Chromium (/usr/bin/chromium, or CHROMIUM), driven by
+// playwright-core (no browser download). Run by tests/python/test_dashboard_browser.py, one step
+// at a time, each signing in anew through the form:
+//
+//   node dashboard.mjs STEP CONTROL_PLANE_URL NAME PASSWORD PROJECT_ID [ARG] [SHOTS_DIR]
+//
+//   add-keys     ARG: a provider key. Adds it on the project page (API Keys → Add Provider Key),
+//                makes a Warden key, prints {"warden_key", "fingerprint_rows"}.
+//   delete-key   deletes the project's provider key (ticking "sure"), prints {"left"}.
+//   visit        prints {"status"} of the project page (another tenant's user: 404).
+//
+// Any browser console error (a Content-Security-Policy violation, a failed load) fails the run.
+// With SHOTS_DIR, screenshots of the pages go there.
+
+import { chromium } from "playwright-core";
+
+const [step, base, name, password, project, arg, shots] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  // As root in CI: Chromium's sandbox needs a user namespace there.
+  args: ["--no-sandbox"],
+});
+const errors = [];
+function fail(message) {
+  console.error(message);
+  process.exitCode = 1;
+}
+
+try {
+  const page = await (await browser.newContext()).newPage();
+  page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+  page.on("pageerror", (e) => errors.push(String(e)));
+  const shot = async (file) => shots && (await page.screenshot({ path: `${shots}/${file}`, fullPage: true }));
+
+  // `/` leads to the sign-in form.
+  await page.goto(base + "/");
+  if (!page.url().endsWith("/dashboard/login")) throw new Error(`/ led to ${page.url()}`);
+  await shot("dashboard-login.png");
+  await page.fill("input[name=name]", name);
+  await page.fill("input[name=password]", password);
+  await Promise.all([page.waitForURL("**/dashboard/"), page.click("button[type=submit]")]);
+
+  const projectUrl = `${base}/dashboard/projects/${project}`;
+  if (step === "visit") {
+    const response = await page.goto(projectUrl);
+    console.log(JSON.stringify({ status: response.status() }));
+  } else if (step === "add-keys") {
+    await shot("dashboard-home.png");
+    await Promise.all([page.waitForURL(`**/dashboard/projects/${project}`), page.click(`a[href="/dashboard/projects/${project}"]`)]);
+    await page.selectOption("select[name=provider]", "openai");
+    await page.fill("input[name=key]", arg);
+    await page.fill("input[name=label]", "main");
+    await Promise.all([page.waitForURL("**done=key-added"), page.click("text=Save key")]);
+    const text = await page.textContent("body");
+    if (text.includes(arg)) fail("the provider key is shown after saving");
+    if (!text.includes("Provider key saved")) fail("no confirmation after saving");
+    const rows = await page.$$eval("table:first-of-type tbody tr", (trs) => trs.map((tr) => tr.innerText));
+    await shot("dashboard-project.png");
+    await page.fill("input[name=name]", "app");
+    await Promise.all([page.waitForNavigation(), page.click("text=Make a Warden key")]);
+    const wardenKey = (await page.textContent("#key")).trim();
+    await shot("dashboard-new-key.png");
+    await page.goto(projectUrl);
+    if ((await page.textContent("body")).includes(wardenKey)) fail("the Warden key is shown twice");
+    console.log(JSON.stringify({ warden_key: wardenKey, fingerprint_rows: rows }));
+  } else if (step === "delete-key") {
+    await page.goto(projectUrl);
+    const row = page.locator("table:first-of-type tbody tr").first();
+    await row.locator("input[name=confirm]").check();
+    await Promise.all([page.waitForURL("**done=key-deleted"), row.locator("button.danger").click()]);
+    const left = await page.$$eval("table:first-of-type tbody tr", (trs) => trs.map((tr) => tr.innerText));
+    // Signing out ends the session: the dashboard sends the browser back to the form.
+    await Promise.all([page.waitForURL("**/dashboard/login"), page.click("text=Sign out")]);
+    await page.goto(projectUrl);
+    if (!page.url().endsWith("/dashboard/login")) fail(`after signing out the project page is ${page.url()}`);
+    console.log(JSON.stringify({ left }));
+  } else {
+    throw new Error(`unknown step ${step}`);
+  }
+  // (A refused page logs its 404 as a console error: expected on that step.)
+  if (errors.length && step !== "visit") fail(`console errors: ${errors.join(" | ")}`);
+} finally {
+  await browser.close();
+}
