@@ -5,7 +5,7 @@
 
 pub mod keys;
 mod ops;
-mod tenants;
+pub mod tenants;
 pub mod usage;
 
 use std::sync::Arc;

@@ -8,10 +8,12 @@
 //! exist. The first operator, `admin`, is made at the first start with a random password written
 //! once to `data_dir/initial-admin-password` (0600); `warden-controlplane user add` makes more.
 
+mod home;
 mod login;
 mod pages;
 pub mod passwords;
 mod projects;
+mod requests;
 pub mod session;
 
 use std::path::Path;
@@ -113,7 +115,16 @@ pub fn routes() -> Router<Arc<App>> {
             "/favicon.ico",
             get(|| async { axum::http::StatusCode::NO_CONTENT }),
         )
+        .route("/dashboard/tenants", post(home::new_tenant))
+        .route(
+            "/dashboard/tenants/{tenant}/projects",
+            post(home::new_project),
+        )
         .route("/dashboard/projects/{project}", get(projects::page))
+        .route(
+            "/dashboard/projects/{project}/requests",
+            get(requests::page),
+        )
         .route(
             "/dashboard/projects/{project}/provider-keys",
             post(projects::add_provider_key),
@@ -145,7 +156,7 @@ async fn home(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult<Resp
             &s.user.role,
             s.user.tenant_id.as_deref(),
             &s.csrf,
-            &projects::list(&app, &s).await?,
+            &home::list(&app, &s).await?,
         ),
         None => Redirect::to("/dashboard/login").into_response(),
     })

@@ -651,4 +651,53 @@ fn a_tenant_adds_keys_from_the_browser_and_the_data_plane_serves_them() {
         sources.is_some(),
         "the request log shows the own key, then the pooled one"
     );
+    // The same, on the project's request log page; another tenant's user gets 404 there.
+    let log = ana.get(&format!("{page_path}/requests"));
+    assert_eq!(log.status, 200, "{}", log.text());
+    let log = log.text();
+    assert!(
+        log.contains("<td>yours</td>") && log.contains("<td>pooled</td>"),
+        "{log}"
+    );
+    assert!(!log.contains(own) && !log.contains(&warden_key));
+    assert_eq!(gil.get(&format!("{page_path}/requests")).status, 404);
+
+    // Projects and tenants from the forms: an owner makes a project in its tenant (and lands
+    // on its page), not in another's; an operator makes a tenant.
+    let home = ana.get("/dashboard/");
+    let csrf = hidden(&home.text(), "csrf");
+    let made = ana.form(
+        &format!("/dashboard/tenants/{acme}/projects"),
+        &[
+            ("csrf", &csrf),
+            ("name", "staging-app"),
+            ("environment", "staging"),
+        ],
+    );
+    assert_eq!(made.status, 303, "{}", made.text());
+    let new_page = ana.get(made.header("location").unwrap());
+    assert!(new_page.text().contains("staging-app") && new_page.text().contains("staging"));
+    let elsewhere = ana.form(
+        &format!("/dashboard/tenants/{globex}/projects"),
+        &[
+            ("csrf", &csrf),
+            ("name", "sneaky"),
+            ("environment", "production"),
+        ],
+    );
+    assert_eq!(elsewhere.status, 404);
+    let not_operator = ana.form(
+        "/dashboard/tenants",
+        &[("csrf", &csrf), ("name", "x"), ("plan", "team")],
+    );
+    assert_eq!(not_operator.status, 403);
+    let csrf = admin.page_csrf();
+    let tenant = admin.form(
+        "/dashboard/tenants",
+        &[("csrf", &csrf), ("name", "initech"), ("plan", "enterprise")],
+    );
+    assert_eq!(tenant.status, 303, "{}", tenant.text());
+    assert!(admin.get("/dashboard/").text().contains("initech"));
+    let listed = cp.admin("GET", "/admin/v1/tenants", None).json();
+    assert!(listed.to_string().contains("initech"));
 }

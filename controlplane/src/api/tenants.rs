@@ -27,19 +27,23 @@ pub async fn create_tenant(
     State(app): State<Arc<App>>,
     Body(t): Body<NewTenant>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    check_name("name", &t.name)?;
+    let id = make_tenant(&app, &t.name, t.plan).await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id}))))
+}
+
+/// Make tenant `name` on `plan` and publish; its id.
+pub async fn make_tenant(app: &App, name: &str, plan: Plan) -> ApiResult<String> {
+    check_name("name", name)?;
     let id = new_id("ten")?;
     app.store
-        .insert_tenant(&id, &t.name, plan_name(t.plan))
+        .insert_tenant(&id, name, plan_name(plan))
         .await
         .map_err(|e| match ApiError::from(e) {
-            ApiError::Conflict(_) => {
-                ApiError::Conflict(format!("a tenant named {:?} exists", t.name))
-            }
+            ApiError::Conflict(_) => ApiError::Conflict(format!("a tenant named {name:?} exists")),
             other => other,
         })?;
     app.publish().await?;
-    Ok((StatusCode::CREATED, Json(json!({"id": id}))))
+    Ok(id)
 }
 
 pub async fn list_tenants(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
@@ -66,22 +70,33 @@ pub async fn create_project(
     Path(tenant): Path<String>,
     Body(p): Body<NewProject>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    check_name("name", &p.name)?;
-    if !app.store.tenant_exists(&tenant).await? {
+    let id = make_project(&app, &tenant, &p.name, p.environment).await?;
+    Ok((StatusCode::CREATED, Json(json!({"id": id}))))
+}
+
+/// Make project `name` of `tenant` in `environment` and publish; its id.
+pub async fn make_project(
+    app: &App,
+    tenant: &str,
+    name: &str,
+    environment: Environment,
+) -> ApiResult<String> {
+    check_name("name", name)?;
+    if !app.store.tenant_exists(tenant).await? {
         return Err(ApiError::NotFound("tenant"));
     }
     let id = new_id("prj")?;
     app.store
-        .insert_project(&id, &tenant, &p.name, environment_name(p.environment))
+        .insert_project(&id, tenant, name, environment_name(environment))
         .await
         .map_err(|e| match ApiError::from(e) {
             ApiError::Conflict(_) => {
-                ApiError::Conflict(format!("the tenant has a project named {:?}", p.name))
+                ApiError::Conflict(format!("the tenant has a project named {name:?}"))
             }
             other => other,
         })?;
     app.publish().await?;
-    Ok((StatusCode::CREATED, Json(json!({"id": id}))))
+    Ok(id)
 }
 
 pub async fn list_models(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {

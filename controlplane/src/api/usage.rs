@@ -264,8 +264,15 @@ pub async fn requests(
             limit,
         )
         .await?;
+    let out = priced(&app, &rows).await?;
+    Ok(Json(json!({"requests": out})))
+}
+
+/// Request rows as the API and the dashboard show them: with their fallbacks counted and their
+/// overhead and provider cost priced.
+pub async fn priced(app: &App, rows: &[RequestRow]) -> ApiResult<Vec<Value>> {
     let prices = price_map(&app.store.prices().await?);
-    let out: Vec<Value> = rows
+    Ok(rows
         .iter()
         .map(|r| {
             let mut t = Totals::default();
@@ -296,8 +303,7 @@ pub async fn requests(
             v["provider_cost_usd"] = json!(t.provider_cost.to_string());
             v
         })
-        .collect();
-    Ok(Json(json!({"requests": out})))
+        .collect())
 }
 
 pub async fn list_prices(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {

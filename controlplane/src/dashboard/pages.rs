@@ -10,6 +10,7 @@ const SHELL: &str = include_str!("../../assets/shell.html");
 const CSS: &str = include_str!("../../assets/warden.css");
 const PROJECT: &str = include_str!("../../assets/project.html");
 const KEY_MADE: &str = include_str!("../../assets/key-made.html");
+const REQUESTS: &str = include_str!("../../assets/requests.html");
 
 /// Headers every page carries: its type, no framing, scripts and styles from this origin only,
 /// and no caching of what a signed-in person saw.
@@ -31,6 +32,11 @@ pub fn login(csrf: &str, message: &str) -> Response {
 /// A project's page (`rows`: markup built with [`escape`]).
 pub fn project(values: &[(&str, &str)]) -> Response {
     html(&fill(PROJECT, values))
+}
+
+/// A project's request log (`rows`, `older`: markup built with [`escape`]).
+pub fn requests(values: &[(&str, &str)]) -> Response {
+    html(&fill(REQUESTS, values))
 }
 
 /// The page that shows a new Warden key, once.

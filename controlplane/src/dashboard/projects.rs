@@ -1,4 +1,4 @@
-//! The pages people use most: the list of projects, and a project's keys — "API Keys → Add
+//! A project's page: its keys — "API Keys → Add
 //! Provider Key" (choose the provider, paste the key, save: the page then shows only provider,
 //! label, fingerprint and when it was added), deleting a key with confirmation, and Warden keys
 //! (made and shown once, listed by hint, deleted with confirmation). Server-rendered forms,
@@ -22,42 +22,6 @@ use crate::api::keys;
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::store::ProjectRow;
-
-/// The list of projects on the signed-in page: the user's tenant's, or every tenant's for an
-/// operator.
-pub async fn list(app: &App, s: &Signed) -> ApiResult<String> {
-    let tenants: Vec<(String, String)> = match &s.user.tenant_id {
-        Some(t) => vec![(t.clone(), t.clone())],
-        None => app
-            .store
-            .tenants()
-            .await?
-            .into_iter()
-            .map(|(id, name, _)| (id, name))
-            .collect(),
-    };
-    let mut out = String::new();
-    for (id, name) in tenants {
-        let projects = app.store.projects_of(&id).await?;
-        out.push_str(&format!(
-            "<h2>{}</h2><ul class=\"projects\">",
-            escape(&name)
-        ));
-        if projects.is_empty() {
-            out.push_str("<li>No projects yet.</li>");
-        }
-        for (pid, pname, env) in projects {
-            out.push_str(&format!(
-                "<li><a href=\"/dashboard/projects/{}\">{}</a> <small>{}</small></li>",
-                escape(&pid),
-                escape(&pname),
-                escape(&env)
-            ));
-        }
-        out.push_str("</ul>");
-    }
-    Ok(out)
-}
 
 #[derive(Deserialize)]
 pub struct Done {
@@ -97,7 +61,7 @@ pub async fn page(
 }
 
 /// The project `id` if the user may see it (404 otherwise).
-async fn visible(app: &App, s: &Signed, id: &str) -> ApiResult<ProjectRow> {
+pub(super) async fn visible(app: &App, s: &Signed, id: &str) -> ApiResult<ProjectRow> {
     match app.store.project(id).await? {
         Some(p) if s.may_see(&p.tenant_id) => Ok(p),
         _ => Err(ApiError::NotFound("project")),
@@ -181,7 +145,7 @@ fn day(at: i64) -> String {
 }
 
 /// The signed-in user of a form post, with its CSRF token checked, and the project it names.
-async fn posted(
+pub(super) async fn posted(
     app: &App,
     headers: &HeaderMap,
     project: &str,

@@ -242,20 +242,39 @@ impl Store {
             i64,
             i64,
         );
-        let rows: Vec<Tuple> = sqlx::query_as(
-            "SELECT request_id, at_us, tenant, project, status, provider, model, key_source, cache, attempts, \
-             input_tokens, output_tokens, cached_tokens FROM requests \
-             WHERE at_us < $1 AND ($2 IS NULL OR tenant = $3) AND ($4 IS NULL OR project = $5) \
-             ORDER BY at_us DESC LIMIT $6",
-        )
-        .bind(before_us)
-        .bind(tenant)
-        .bind(tenant)
-        .bind(project)
-        .bind(project)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
+        const COLUMNS: &str =
+            "SELECT request_id, at_us, tenant, project, status, provider, model, \
+             key_source, cache, attempts, input_tokens, output_tokens, cached_tokens FROM requests";
+        let rows: Vec<Tuple> = match project {
+            // One project's page is a range of `requests_by_project (project, at_us)`: the
+            // `$x IS NULL OR …` form below keeps the planners (SQLite's, PostgreSQL's generic
+            // plan) off that index, and a quiet project's page would scan every newer row.
+            Some(project) => {
+                sqlx::query_as(&format!(
+                    "{COLUMNS} WHERE project = $1 AND at_us < $2 AND ($3 IS NULL OR tenant = $4) \
+                     ORDER BY at_us DESC LIMIT $5"
+                ))
+                .bind(project)
+                .bind(before_us)
+                .bind(tenant)
+                .bind(tenant)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query_as(&format!(
+                    "{COLUMNS} WHERE at_us < $1 AND ($2 IS NULL OR tenant = $3) \
+                     ORDER BY at_us DESC LIMIT $4"
+                ))
+                .bind(before_us)
+                .bind(tenant)
+                .bind(tenant)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
         Ok(rows
             .into_iter()
             .map(|r| RequestRow {

@@ -1,0 +1,149 @@
+//! The signed-in page: the tenants and projects the person may see, with the forms that make
+//! them — a project (and its environment) for an operator or the tenant's owner, a tenant for an
+//! operator. The same checks as the admin API (`api::tenants`); every change publishes.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+use warden_shared::snapshot::{Environment, Plan};
+
+use super::pages::escape;
+use super::session::{self, Signed};
+use crate::api::tenants::{make_project, make_tenant};
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+
+/// The list of tenants and projects, as markup for the signed-in page.
+pub async fn list(app: &App, s: &Signed) -> ApiResult<String> {
+    let tenants: Vec<(String, String)> = app
+        .store
+        .tenants()
+        .await?
+        .into_iter()
+        .filter(|(id, _, _)| s.may_see(id))
+        .map(|(id, name, _)| (id, name))
+        .collect();
+    let csrf = escape(&s.csrf);
+    let mut out = String::new();
+    for (id, name) in tenants {
+        let projects = app.store.projects_of(&id).await?;
+        out.push_str(&format!(
+            "<h2>{}</h2><ul class=\"projects\">",
+            escape(&name)
+        ));
+        if projects.is_empty() {
+            out.push_str("<li>No projects yet.</li>");
+        }
+        for (pid, pname, env) in projects {
+            out.push_str(&format!(
+                "<li><a href=\"/dashboard/projects/{}\">{}</a> <small>{}</small></li>",
+                escape(&pid),
+                escape(&pname),
+                escape(&env)
+            ));
+        }
+        out.push_str("</ul>");
+        if may_change(s) {
+            out.push_str(&format!(
+                "<form method=\"post\" action=\"/dashboard/tenants/{}/projects\" class=\"inline\">\
+                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+                 <label>Project <input name=\"name\" required maxlength=\"128\"></label>\
+                 <label>Environment <select name=\"environment\"><option>development</option>\
+                 <option>staging</option><option selected>production</option></select></label>\
+                 <button type=\"submit\">New project</button></form>",
+                escape(&id)
+            ));
+        }
+    }
+    if s.is_operator() {
+        out.push_str(&format!(
+            "<h2>New tenant</h2>\
+             <form method=\"post\" action=\"/dashboard/tenants\" class=\"inline\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+             <label>Name <input name=\"name\" required maxlength=\"128\"></label>\
+             <label>Plan <select name=\"plan\"><option>developer</option>\
+             <option selected>team</option><option>enterprise</option></select></label>\
+             <button type=\"submit\">New tenant</button></form>"
+        ));
+    }
+    Ok(out)
+}
+
+/// Operators, and a tenant's owners for their own tenant, make projects.
+fn may_change(s: &Signed) -> bool {
+    s.is_operator() || s.user.role == "owner"
+}
+
+/// The signed-in user of a form post, its CSRF token checked; `Err`: where to send the browser.
+async fn poster(app: &App, headers: &HeaderMap, csrf: &str) -> ApiResult<Result<Signed, Response>> {
+    let Some(s) = session::current(app, headers).await? else {
+        return Ok(Err(Redirect::to("/dashboard/login").into_response()));
+    };
+    if !s.csrf_ok(csrf) {
+        return Err(ApiError::Forbidden(
+            "missing or wrong CSRF token: reload the page".into(),
+        ));
+    }
+    Ok(Ok(s))
+}
+
+#[derive(Deserialize)]
+pub struct NewTenant {
+    csrf: String,
+    name: String,
+    plan: Plan,
+}
+
+/// `POST /dashboard/tenants` (operators).
+pub async fn new_tenant(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Form(f): Form<NewTenant>,
+) -> ApiResult<Response> {
+    let s = match poster(&app, &headers, &f.csrf).await? {
+        Ok(s) => s,
+        Err(to_login) => return Ok(to_login),
+    };
+    if !s.is_operator() {
+        return Err(ApiError::Forbidden("operators make tenants".into()));
+    }
+    let id = make_tenant(&app, &f.name, f.plan).await?;
+    tracing::info!(by = %s.user.name, tenant = %id, "tenant made");
+    Ok(Redirect::to("/dashboard/").into_response())
+}
+
+#[derive(Deserialize)]
+pub struct NewProject {
+    csrf: String,
+    name: String,
+    environment: Environment,
+}
+
+/// `POST /dashboard/tenants/{tenant}/projects`: to the new project's page. Another tenant's
+/// answers 404.
+pub async fn new_project(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    Form(f): Form<NewProject>,
+) -> ApiResult<Response> {
+    let s = match poster(&app, &headers, &f.csrf).await? {
+        Ok(s) => s,
+        Err(to_login) => return Ok(to_login),
+    };
+    if !s.may_see(&tenant) {
+        return Err(ApiError::NotFound("tenant"));
+    }
+    if !may_change(&s) {
+        return Err(ApiError::Forbidden(
+            "operators and owners make projects".into(),
+        ));
+    }
+    let id = make_project(&app, &tenant, &f.name, f.environment).await?;
+    tracing::info!(by = %s.user.name, project = %id, "project made");
+    Ok(Redirect::to(&format!("/dashboard/projects/{id}")).into_response())
+}

@@ -1,0 +1,104 @@
+//! A project's request log: each request the data planes reported (`GET /admin/v1/requests`'s
+//! rows, priced the same way), newest first, a page at a time — a page is one indexed range
+//! read (`before_us`), whatever the number of rows kept.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::pages::{self, escape};
+use super::session;
+use crate::app::App;
+use crate::error::ApiResult;
+
+/// Rows per page.
+const PAGE: i64 = 50;
+
+#[derive(Deserialize)]
+pub struct Older {
+    before_us: Option<i64>,
+}
+
+/// `GET /dashboard/projects/{project}/requests[?before_us=]`.
+pub async fn page(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    Query(q): Query<Older>,
+) -> ApiResult<Response> {
+    let Some(s) = session::current(&app, &headers).await? else {
+        return Ok(Redirect::to("/dashboard/login").into_response());
+    };
+    let p = super::projects::visible(&app, &s, &project).await?;
+    let rows = app
+        .store
+        .requests(None, Some(&p.id), q.before_us.unwrap_or(i64::MAX), PAGE)
+        .await?;
+    let priced = crate::api::usage::priced(&app, &rows).await?;
+    let mut out = String::new();
+    for (r, v) in rows.iter().zip(&priced) {
+        let source = match r.key_source.as_str() {
+            "byok" => "yours",
+            "pooled" => "pooled",
+            other => other,
+        };
+        let attempts = r.attempts.as_array().map_or(0, Vec::len);
+        let cost = |k: &str| v[k].as_str().unwrap_or("0").to_owned();
+        out.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} / {}</td>\
+             <td>${} + ${} overhead</td></tr>",
+            time(r.at_us),
+            escape(&r.model),
+            escape(&r.provider),
+            escape(source),
+            attempts,
+            r.status,
+            r.input_tokens,
+            r.output_tokens,
+            escape(&cost("provider_cost_usd")),
+            escape(&cost("overhead_usd")),
+        ));
+    }
+    if out.is_empty() {
+        out.push_str("<tr><td colspan=\"8\">No requests yet.</td></tr>");
+    }
+    let older = match rows.last() {
+        Some(last) if rows.len() as i64 == PAGE => format!(
+            "<p><a href=\"/dashboard/projects/{}/requests?before_us={}\">Older requests</a></p>",
+            escape(&p.id),
+            last.at_us
+        ),
+        _ => String::new(),
+    };
+    let name = app
+        .store
+        .projects_of(&p.tenant_id)
+        .await?
+        .into_iter()
+        .find(|r| r.0 == p.id)
+        .map_or_else(|| p.id.clone(), |r| r.1);
+    Ok(pages::requests(&[
+        ("name", &s.user.name),
+        ("csrf", &s.csrf),
+        ("project", &name),
+        ("project_id", &p.id),
+        ("rows", &out),
+        ("older", &older),
+    ]))
+}
+
+/// A time in microseconds as `YYYY-MM-DD HH:MM:SS`.
+fn time(at_us: i64) -> String {
+    let secs = at_us.div_euclid(1_000_000);
+    let (day, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    format!(
+        "{} {:02}:{:02}:{:02}",
+        warden_shared::date::format_day(day),
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
+}
