@@ -34,9 +34,14 @@ pub fn router(app: Arc<App>) -> Router {
             "/admin/v1/tenants",
             post(tenants::create_tenant).get(tenants::list_tenants),
         )
+        .route("/admin/v1/tenants/{tenant}", delete(tenants::delete_tenant))
         .route(
             "/admin/v1/tenants/{tenant}/projects",
-            post(tenants::create_project),
+            post(tenants::create_project).get(tenants::list_projects),
+        )
+        .route(
+            "/admin/v1/projects/{project}",
+            delete(tenants::delete_project),
         )
         .route(
             "/admin/v1/projects/{project}/api-keys",

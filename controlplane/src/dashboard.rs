@@ -122,6 +122,10 @@ pub fn routes() -> Router<Arc<App>> {
         )
         .route("/dashboard/projects/{project}", get(projects::page))
         .route(
+            "/dashboard/projects/{project}/delete",
+            post(home::delete_project),
+        )
+        .route(
             "/dashboard/projects/{project}/requests",
             get(requests::page),
         )

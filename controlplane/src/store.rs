@@ -40,6 +40,7 @@ pub mod cluster;
 pub mod dataplanes;
 pub mod meta;
 pub mod people;
+pub mod removal;
 pub mod rows;
 pub mod tenancy;
 pub mod usage;

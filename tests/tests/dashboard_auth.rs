@@ -700,4 +700,51 @@ fn a_tenant_adds_keys_from_the_browser_and_the_data_plane_serves_them() {
     assert!(admin.get("/dashboard/").text().contains("initech"));
     let listed = cp.admin("GET", "/admin/v1/tenants", None).json();
     assert!(listed.to_string().contains("initech"));
+
+    // Deleting the project (confirmed, by its owner; another tenant's user gets 404) takes its
+    // keys from the data plane: the Warden key made in the browser stops working.
+    let delete = format!("{page_path}/delete");
+    let gil_csrf = gil.page_csrf();
+    assert_eq!(
+        gil.form(&delete, &[("csrf", &gil_csrf), ("confirm", "yes")])
+            .status,
+        404
+    );
+    let csrf = ana.page_csrf();
+    assert_eq!(ana.form(&delete, &[("csrf", &csrf)]).status, 400);
+    let gone = ana.form(&delete, &[("csrf", &csrf), ("confirm", "yes")]);
+    assert_eq!(
+        (gone.status, gone.header("location")),
+        (303, Some("/dashboard/"))
+    );
+    assert_eq!(ana.get(&page_path).status, 404);
+    let refused = eventually(Duration::from_secs(10), || gw.answers(&warden_key) == 401);
+    assert!(refused.is_some(), "the deleted project's key is refused");
+
+    // The admin API: a tenant's projects; a tenant with projects is not deleted; once they are
+    // gone it is, with its dashboard users.
+    let projects = cp.admin("GET", &format!("/admin/v1/tenants/{acme}/projects"), None);
+    assert_eq!(projects.status, 200, "{}", projects.text());
+    let left = projects.json()["projects"].as_array().unwrap().clone();
+    assert_eq!(left.len(), 1, "{left:?}");
+    let tenant_path = format!("/admin/v1/tenants/{acme}");
+    assert_eq!(cp.admin("DELETE", &tenant_path, None).status, 409);
+    let last = left[0]["id"].as_str().unwrap();
+    assert_eq!(
+        cp.admin("DELETE", &format!("/admin/v1/projects/{last}"), None)
+            .status,
+        204
+    );
+    assert_eq!(
+        cp.admin("DELETE", &format!("/admin/v1/projects/{last}"), None)
+            .status,
+        404
+    );
+    assert_eq!(cp.admin("DELETE", &tenant_path, None).status, 204);
+    assert_eq!(cp.admin("DELETE", &tenant_path, None).status, 404);
+    assert_eq!(
+        ana.get("/dashboard/api/me").status,
+        401,
+        "its users are gone"
+    );
 }

@@ -99,6 +99,63 @@ pub async fn make_project(
     Ok(id)
 }
 
+/// `GET /admin/v1/tenants/{tenant}/projects`.
+pub async fn list_projects(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(tenant): Path<String>,
+) -> ApiResult<Json<Value>> {
+    if !app.store.tenant_exists(&tenant).await? {
+        return Err(ApiError::NotFound("tenant"));
+    }
+    let rows: Vec<Value> = app
+        .store
+        .projects_of(&tenant)
+        .await?
+        .into_iter()
+        .map(|(id, name, environment)| json!({"id": id, "name": name, "environment": environment}))
+        .collect();
+    Ok(Json(json!({"projects": rows})))
+}
+
+/// `DELETE /admin/v1/projects/{project}`: the project and its keys.
+pub async fn delete_project(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(project): Path<String>,
+) -> ApiResult<StatusCode> {
+    remove_project(&app, &project).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Remove a project with its Warden and provider keys, and publish.
+pub async fn remove_project(app: &App, project: &str) -> ApiResult<()> {
+    if !app.store.delete_project(project).await? {
+        return Err(ApiError::NotFound("project"));
+    }
+    app.publish().await?;
+    Ok(())
+}
+
+/// `DELETE /admin/v1/tenants/{tenant}`: once it has no project (409 otherwise), with its
+/// dashboard users.
+pub async fn delete_tenant(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(tenant): Path<String>,
+) -> ApiResult<StatusCode> {
+    match app.store.delete_tenant(&tenant).await? {
+        None => Err(ApiError::NotFound("tenant")),
+        Some(false) => Err(ApiError::Conflict(
+            "the tenant has projects: delete them first".into(),
+        )),
+        Some(true) => {
+            app.publish().await?;
+            Ok(StatusCode::NO_CONTENT)
+        }
+    }
+}
+
 pub async fn list_models(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
     let rows: Vec<Value> = app
         .store

@@ -13,7 +13,7 @@ use warden_shared::snapshot::{Environment, Plan};
 
 use super::pages::escape;
 use super::session::{self, Signed};
-use crate::api::tenants::{make_project, make_tenant};
+use crate::api::tenants::{make_project, make_tenant, remove_project};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 
@@ -146,4 +146,39 @@ pub async fn new_project(
     let id = make_project(&app, &tenant, &f.name, f.environment).await?;
     tracing::info!(by = %s.user.name, project = %id, "project made");
     Ok(Redirect::to(&format!("/dashboard/projects/{id}")).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct Confirmed {
+    csrf: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// `POST /dashboard/projects/{project}/delete` (operators and the tenant's owners, with
+/// `confirm=yes`): back to the list.
+pub async fn delete_project(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    Form(f): Form<Confirmed>,
+) -> ApiResult<Response> {
+    let s = match poster(&app, &headers, &f.csrf).await? {
+        Ok(s) => s,
+        Err(to_login) => return Ok(to_login),
+    };
+    let p = super::projects::visible(&app, &s, &project).await?;
+    if !may_change(&s) {
+        return Err(ApiError::Forbidden(
+            "operators and owners delete projects".into(),
+        ));
+    }
+    if f.confirm != "yes" {
+        return Err(ApiError::BadRequest(
+            "tick “sure” to delete a project".into(),
+        ));
+    }
+    remove_project(&app, &p.id).await?;
+    tracing::info!(by = %s.user.name, project = %p.id, "project deleted");
+    Ok(Redirect::to("/dashboard/").into_response())
 }

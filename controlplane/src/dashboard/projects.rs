@@ -124,6 +124,20 @@ async fn render(
         .iter()
         .map(|p| format!("<option value=\"{0}\">{0}</option>", p.name()))
         .collect();
+    let danger = if s.is_operator() || s.user.role == "owner" {
+        format!(
+            "<section><h2>Delete this project</h2><p class=\"lede\">Its provider keys and Warden keys \
+             go with it; requests with its keys are refused within moments. Usage and the request \
+             log stay.</p><form method=\"post\" action=\"/dashboard/projects/{}/delete\" \
+             class=\"inline\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+             <label><input type=\"checkbox\" name=\"confirm\" value=\"yes\" required> sure</label>\
+             <button type=\"submit\" class=\"danger\">Delete project</button></form></section>",
+            escape(&p.id),
+            escape(&s.csrf)
+        )
+    } else {
+        String::new()
+    };
     let page = pages::project(&[
         ("name", &s.user.name),
         ("csrf", &s.csrf),
@@ -135,6 +149,7 @@ async fn render(
         ("provider_rows", &provider_rows),
         ("api_key_rows", &api_key_rows),
         ("providers", &providers),
+        ("danger", &danger),
     ]);
     Ok((status, page).into_response())
 }

@@ -244,3 +244,59 @@ async fn stamps(store: &Store) -> anyhow::Result<()> {
     assert_eq!(summary(&mut kept), expected);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_deleted_project_and_tenant_leave_the_mirror_as_removals() -> anyhow::Result<()> {
+    for backend in BOTH {
+        let db = Db::new(backend, "removal").await?;
+        let store = Store::connect(&db.url).await?;
+        removals(&store)
+            .await
+            .map_err(|e| anyhow::anyhow!("{backend:?}: {e:#}"))?;
+        db.remove(store).await?;
+    }
+    Ok(())
+}
+
+async fn removals(store: &Store) -> anyhow::Result<()> {
+    store.insert_tenant("t1", "acme", "team").await?;
+    store.insert_tenant("t2", "globex", "team").await?;
+    store
+        .insert_project("p1", "t1", "app", "production")
+        .await?;
+    store
+        .insert_project("p2", "t2", "app", "production")
+        .await?;
+    store.insert_provider_key(&key("k1", Some("p1"), 0)).await?;
+    for (id, project, digest) in [("a1", "p1", "11"), ("a2", "p2", "22")] {
+        store
+            .insert_api_key(id, project, "app", &digest.repeat(32), "wdn_…")
+            .await?;
+    }
+    let mut kept = Mirror::default();
+    kept.refresh(store).await?;
+    let g = globals(&kept);
+    kept.based_on(1, g.clone());
+    assert_eq!(
+        store.delete_tenant("t1").await?,
+        Some(false),
+        "it has a project"
+    );
+    assert!(store.delete_project("p1").await?);
+    assert!(!store.delete_project("p1").await?);
+    assert_eq!(store.delete_tenant("t1").await?, Some(true));
+    assert_eq!(store.delete_tenant("t1").await?, None);
+    kept.refresh(store).await?;
+    let delta = kept
+        .delta(&g, 2)
+        .ok_or_else(|| anyhow::anyhow!("a full snapshot, not a delta"))?;
+    assert_eq!(delta.removed_projects, ["p1"]);
+    assert_eq!(delta.removed_keys, [[0x11u8; 32]]);
+    assert!(delta.projects.is_empty() && delta.api_keys.is_empty());
+    let mut fresh = Mirror::default();
+    fresh.refresh(store).await?;
+    let expected = ["key a2 p2", "project p2 t2 [] 0", "tenant t2 Team"];
+    assert_eq!(summary(&mut kept), expected);
+    assert_eq!(summary(&mut fresh), expected);
+    Ok(())
+}
