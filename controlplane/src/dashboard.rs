@@ -15,6 +15,7 @@ pub mod passwords;
 mod projects;
 mod requests;
 pub mod session;
+mod team;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -120,6 +121,10 @@ pub fn routes() -> Router<Arc<App>> {
             "/dashboard/tenants/{tenant}/projects",
             post(home::new_project),
         )
+        .route(
+            "/dashboard/tenants/{tenant}/users",
+            get(team::page).post(team::invite),
+        )
         .route("/dashboard/projects/{project}", get(projects::page))
         .route(
             "/dashboard/projects/{project}/delete",
@@ -136,6 +141,10 @@ pub fn routes() -> Router<Arc<App>> {
         .route(
             "/dashboard/projects/{project}/provider-keys/{id}/delete",
             post(projects::delete_provider_key),
+        )
+        .route(
+            "/dashboard/projects/{project}/provider-keys/{id}/rotate",
+            post(projects::rotate_provider_key),
         )
         .route(
             "/dashboard/projects/{project}/api-keys",

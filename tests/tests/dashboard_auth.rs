@@ -374,6 +374,43 @@ fn operators_and_tenant_users_sign_in_and_see_only_what_is_theirs() {
     );
     assert_eq!(by_member.status, 403);
 
+    // The People page: an operator invites from the form and hands over the password shown
+    // once; a member sees the list without the form and cannot post it; another tenant's page
+    // answers 404.
+    let people = format!("/dashboard/tenants/{acme}/users");
+    let page = browser.get(&people);
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains("Invite someone"));
+    let invited = browser.form(
+        &people,
+        &[("csrf", &csrf), ("name", "dora"), ("role", "member")],
+    );
+    assert_eq!(invited.status, 201, "{}", invited.text());
+    let text = invited.text();
+    let marker = "with the password ";
+    let at = text.find(marker).expect("the password is shown") + marker.len();
+    let dora_password: String = text[at..].chars().take(20).collect();
+    let mut dora = Browser::new(&cp);
+    assert_eq!(dora.sign_in("dora", &dora_password).status, 303);
+    assert_eq!(dora.get("/dashboard/api/me").json()["tenant"], json!(acme));
+    let seen = cy.get(&people).text();
+    assert!(seen.contains("dora") && seen.contains("ana") && !seen.contains("Invite someone"));
+    let cy_csrf = cy.page_csrf();
+    let by_member = cy.form(
+        &people,
+        &[("csrf", &cy_csrf), ("name", "eli"), ("role", "member")],
+    );
+    assert_eq!(by_member.status, 403);
+    assert_eq!(
+        cy.get(&format!("/dashboard/tenants/{globex}/users")).status,
+        404
+    );
+    let bad = browser.form(
+        &people,
+        &[("csrf", &csrf), ("name", "fin"), ("role", "operator")],
+    );
+    assert_eq!(bad.status, 400);
+
     // Signing out needs the token too, and ends the session for good.
     assert_eq!(
         browser
@@ -589,6 +626,49 @@ fn a_tenant_adds_keys_from_the_browser_and_the_data_plane_serves_them() {
         served.is_some(),
         "a request with the key made in the browser is served"
     );
+
+    // Rotating the provider key from its row, under load: the new key is live before the old
+    // one goes, and no request fails.
+    let rotated_key = "sk-dashboard-own-key-8842";
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let (sent, failed) = std::thread::scope(|scope| {
+        let load = scope.spawn(|| {
+            let (mut sent, mut failed) = (0, 0);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                sent += 1;
+                if gw.answers(&warden_key) != 200 {
+                    failed += 1;
+                }
+            }
+            (sent, failed)
+        });
+        let rotate = format!("{page_path}/provider-keys/{key_id}/rotate");
+        let done = ana.form(&rotate, &[("csrf", &csrf), ("key", rotated_key)]);
+        assert_eq!(done.status, 303, "{}", done.text());
+        let page = ana.get(done.header("location").unwrap()).text();
+        assert!(page.contains("Provider key rotated"), "{page}");
+        assert!(!page.contains(rotated_key));
+        std::thread::sleep(Duration::from_millis(300));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        load.join().unwrap()
+    });
+    assert!(sent > 0);
+    assert_eq!(
+        failed, 0,
+        "{failed} of {sent} requests failed during the rotation"
+    );
+    let listed = cp
+        .admin(
+            "GET",
+            &format!("/admin/v1/projects/{project}/provider-keys"),
+            None,
+        )
+        .json();
+    let keys = listed["provider_keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1, "{listed}");
+    assert_ne!(keys[0]["fingerprint"].as_str().unwrap(), fingerprint);
+    assert_eq!(keys[0]["label"], json!("main"));
+    let key_id = keys[0]["id"].as_str().unwrap().to_owned();
 
     // Another tenant's owner: the page, its forms and its deletions answer 404.
     assert_eq!(gil.get(&page_path).status, 404);

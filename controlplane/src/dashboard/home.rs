@@ -32,8 +32,10 @@ pub async fn list(app: &App, s: &Signed) -> ApiResult<String> {
     for (id, name) in tenants {
         let projects = app.store.projects_of(&id).await?;
         out.push_str(&format!(
-            "<h2>{}</h2><ul class=\"projects\">",
-            escape(&name)
+            "<h2>{}</h2><p><a href=\"/dashboard/tenants/{}/users\">People</a></p>\
+             <ul class=\"projects\">",
+            escape(&name),
+            escape(&id)
         ));
         if projects.is_empty() {
             out.push_str("<li>No projects yet.</li>");

@@ -11,6 +11,7 @@ const CSS: &str = include_str!("../../assets/warden.css");
 const PROJECT: &str = include_str!("../../assets/project.html");
 const KEY_MADE: &str = include_str!("../../assets/key-made.html");
 const REQUESTS: &str = include_str!("../../assets/requests.html");
+const TEAM: &str = include_str!("../../assets/team.html");
 
 /// Headers every page carries: its type, no framing, scripts and styles from this origin only,
 /// and no caching of what a signed-in person saw.
@@ -37,6 +38,11 @@ pub fn project(values: &[(&str, &str)]) -> Response {
 /// A project's request log (`rows`, `older`: markup built with [`escape`]).
 pub fn requests(values: &[(&str, &str)]) -> Response {
     html(&fill(REQUESTS, values))
+}
+
+/// A tenant's people (`rows`, `invite`: markup built with [`escape`]).
+pub fn team(values: &[(&str, &str)]) -> Response {
+    html(&fill(TEAM, values))
 }
 
 /// The page that shows a new Warden key, once.

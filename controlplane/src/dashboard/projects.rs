@@ -1,7 +1,9 @@
 //! A project's page: its keys — "API Keys → Add
 //! Provider Key" (choose the provider, paste the key, save: the page then shows only provider,
 //! label, fingerprint and when it was added), deleting a key with confirmation, and Warden keys
-//! (made and shown once, listed by hint, deleted with confirmation). Server-rendered forms,
+//! (made and shown once, listed by hint, deleted with confirmation), and rotating a provider key
+//! in one step: the new key is sealed and published before the old one is deleted, so no request
+//! finds neither. Server-rendered forms,
 //! each carrying the session's CSRF token; the same rules as the admin API apply (the key is
 //! checked and sealed by `api::keys`, and every change publishes a snapshot).
 //!
@@ -35,6 +37,7 @@ fn done_message(done: Option<&str>) -> &'static str {
         Some("key-added") => "Provider key saved. It is sealed; only its fingerprint is shown.",
         Some("key-deleted") => "Provider key deleted.",
         Some("api-key-deleted") => "Warden key deleted.",
+        Some("key-rotated") => "Provider key rotated: the new key serves, the old one is deleted.",
         _ => "",
     }
 }
@@ -101,7 +104,17 @@ async fn render(
             escape(&k.label),
             escape(&k.fingerprint),
             day(k.created_at),
-            delete_form("provider-keys", &k.id)
+            format!(
+                "{}<form method=\"post\" action=\"/dashboard/projects/{}/provider-keys/{}/rotate\">\
+                 <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+                 <input name=\"key\" type=\"password\" autocomplete=\"off\" required \
+                 placeholder=\"new key\" aria-label=\"new key\">\
+                 <button type=\"submit\">Rotate</button></form>",
+                delete_form("provider-keys", &k.id),
+                escape(&p.id),
+                escape(&k.id),
+                escape(&s.csrf)
+            )
         ));
     }
     if provider_rows.is_empty() {
@@ -323,4 +336,47 @@ pub async fn delete_api_key(
         p.id
     ))
     .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct Rotation {
+    csrf: String,
+    key: String,
+}
+
+/// `POST /dashboard/projects/{project}/provider-keys/{id}/rotate`: the new key (same provider,
+/// label and priority) is added and published first, then the old one deleted.
+pub async fn rotate_provider_key(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path((project, id)): Path<(String, String)>,
+    Form(f): Form<Rotation>,
+) -> ApiResult<Response> {
+    let key = zeroize::Zeroizing::new(f.key);
+    let (s, p) = match posted(&app, &headers, &project, &f.csrf).await? {
+        Ok(sp) => sp,
+        Err(to_login) => return Ok(to_login),
+    };
+    let old = app
+        .store
+        .provider_keys(Some(&p.id))
+        .await?
+        .into_iter()
+        .find(|k| k.id == id)
+        .ok_or(ApiError::NotFound("provider key"))?;
+    let priority = u32::try_from(old.priority).ok();
+    let label = Some(old.label.clone());
+    let new = match keys::add_own_key(&app, &p, &old.provider, &key, label, priority).await {
+        Ok(row) => row,
+        Err(e @ (ApiError::BadRequest(_) | ApiError::Forbidden(_) | ApiError::Conflict(_))) => {
+            let status = e.status();
+            return render(&app, &s, &p, status, &e.to_string()).await;
+        }
+        Err(e) => return Err(e),
+    };
+    if app.store.delete_provider_key(&old.id, false).await? {
+        app.publish().await?;
+    }
+    tracing::info!(by = %s.user.name, project = %p.id, old = %old.id, new = %new.id, "provider key rotated");
+    Ok(Redirect::to(&format!("/dashboard/projects/{}?done=key-rotated", p.id)).into_response())
 }
