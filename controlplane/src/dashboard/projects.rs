@@ -98,23 +98,23 @@ async fn render(
     };
     let mut provider_rows = String::new();
     for k in app.store.provider_keys(Some(&p.id)).await? {
+        let rotate = format!(
+            "<form method=\"post\" action=\"/dashboard/projects/{}/provider-keys/{}/rotate\">\
+             <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+             <input name=\"key\" type=\"password\" autocomplete=\"off\" required \
+             placeholder=\"new key\" aria-label=\"new key\">\
+             <button type=\"submit\">Rotate</button></form>",
+            escape(&p.id),
+            escape(&k.id),
+            escape(&s.csrf)
+        );
         provider_rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}{rotate}</td></tr>",
             escape(&k.provider),
             escape(&k.label),
             escape(&k.fingerprint),
             day(k.created_at),
-            format!(
-                "{}<form method=\"post\" action=\"/dashboard/projects/{}/provider-keys/{}/rotate\">\
-                 <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
-                 <input name=\"key\" type=\"password\" autocomplete=\"off\" required \
-                 placeholder=\"new key\" aria-label=\"new key\">\
-                 <button type=\"submit\">Rotate</button></form>",
-                delete_form("provider-keys", &k.id),
-                escape(&p.id),
-                escape(&k.id),
-                escape(&s.csrf)
-            )
+            delete_form("provider-keys", &k.id),
         ));
     }
     if provider_rows.is_empty() {
