@@ -16,6 +16,7 @@ mod projects;
 mod requests;
 pub mod session;
 mod team;
+mod usage;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -110,7 +111,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/dashboard/", get(home))
         .route("/dashboard/login", get(login::form).post(login::login))
         .route("/dashboard/logout", post(login::logout))
-        .route("/dashboard/assets/warden.css", get(pages::css))
+        .route("/dashboard/assets/{name}", get(pages::asset))
         // Browsers ask for it on every page: no icon, and no 404 in their consoles.
         .route(
             "/favicon.ico",
@@ -125,6 +126,8 @@ pub fn routes() -> Router<Arc<App>> {
             "/dashboard/tenants/{tenant}/users",
             get(team::page).post(team::invite),
         )
+        .route("/dashboard/tenants/{tenant}/usage", get(usage::page))
+        .route("/dashboard/api/tenants/{tenant}/usage", get(usage::series))
         .route("/dashboard/projects/{project}", get(projects::page))
         .route(
             "/dashboard/projects/{project}/delete",
@@ -275,6 +278,21 @@ fn users(rows: Vec<UserRow>) -> Json<Value> {
             .map(|u| json!({"id": u.id, "name": u.name, "role": u.role, "tenant": u.tenant_id, "created_at": u.created_at}))
             .collect::<Vec<_>>(),
     }))
+}
+
+/// The name of tenant `tenant` if the signed-in user may see it; 404 otherwise (as for a tenant
+/// that does not exist).
+pub(super) async fn tenant_name(app: &App, s: &Signed, tenant: &str) -> ApiResult<String> {
+    let found = app
+        .store
+        .tenants()
+        .await?
+        .into_iter()
+        .find(|t| t.0 == tenant);
+    match found {
+        Some((_, name, _)) if s.may_see(tenant) => Ok(name),
+        _ => Err(ApiError::NotFound("tenant")),
+    }
 }
 
 /// Make user `name` with a new random password: the user and the password (shown once).

@@ -8,6 +8,7 @@
 //                makes a Warden key, prints {"warden_key", "fingerprint_rows"}.
 //   delete-key   deletes the project's provider key (ticking "sure"), prints {"left"}.
 //   visit        prints {"status"} of the project page (another tenant's user: 404).
+//   usage        ARG: the tenant. Opens its usage page, prints {"drawn", "canvas", "rows"}.
 //
 // Any browser console error (a Content-Security-Policy violation, a failed load) fails the run.
 // With SHOTS_DIR, screenshots of the pages go there.
@@ -45,6 +46,12 @@ try {
   if (step === "visit") {
     const response = await page.goto(projectUrl);
     console.log(JSON.stringify({ status: response.status() }));
+  } else if (step === "usage") {
+    await page.goto(`${base}/dashboard/tenants/${arg}/usage`);
+    await page.waitForSelector("#chart[data-drawn=yes] canvas", { timeout: 20000 });
+    await shot("dashboard-usage.png");
+    const rows = await page.$$eval("tbody tr", (trs) => trs.map((tr) => tr.innerText));
+    console.log(JSON.stringify({ drawn: true, canvas: await page.$$eval("#chart canvas", (c) => c.length), rows }));
   } else if (step === "add-keys") {
     await shot("dashboard-home.png");
     await Promise.all([page.waitForURL(`**/dashboard/projects/${project}`), page.click(`a[href="/dashboard/projects/${project}"]`)]);

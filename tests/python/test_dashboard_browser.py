@@ -123,7 +123,7 @@ def test_an_operator_manages_a_tenants_keys_in_the_browser(cluster):
     assert oct((data / "initial-admin-password").stat().st_mode & 0o777) == "0o600"
     status, pooled = admin.post("/admin/v1/pooled-keys", {"provider": "openai", "key": "sk-browser-pooled-0001"})
     assert status == 201, pooled
-    _, project = tenant_with_project(admin, "acme")
+    acme, project = tenant_with_project(admin, "acme")
     other, _ = tenant_with_project(admin, "globex")
 
     shots = os.environ.get("WARDEN_DASHBOARD_SHOTS", "")
@@ -147,6 +147,11 @@ def test_an_operator_manages_a_tenants_keys_in_the_browser(cluster):
         assert served()
         return "pooled" in key_sources(admin, project)
     wait_for("a request served on the pooled key", served_pooled)
+
+    # The usage page draws its chart (uPlot, from the binary) and lists both key sources.
+    usage = browser("usage", cp, "admin", password, project, acme, shots)
+    assert usage["canvas"] >= 1, usage
+    assert any("yours" in r for r in usage["rows"]) and any("pooled" in r for r in usage["rows"]), usage
 
     # A user of another tenant, added on the command line, cannot open the project.
     made = subprocess.run(

@@ -742,6 +742,40 @@ fn a_tenant_adds_keys_from_the_browser_and_the_data_plane_serves_them() {
     assert!(!log.contains(own) && !log.contains(&warden_key));
     assert_eq!(gil.get(&format!("{page_path}/requests")).status, 404);
 
+    // Usage: a day's requests by key source for the chart, and the table by model; another
+    // tenant's user gets 404.
+    let usage = format!("/dashboard/api/tenants/{acme}/usage?days=2");
+    let counted = eventually(Duration::from_secs(30), || {
+        let u = ana.get(&usage).json();
+        let sum = |k: &str| -> u64 {
+            u[k].as_array()
+                .map_or(0, |a| a.iter().filter_map(|v| v.as_u64()).sum())
+        };
+        sum("yours") >= 1 && sum("pooled") >= 1
+    });
+    assert!(counted.is_some(), "{}", ana.get(&usage).text());
+    let u = ana.get(&usage).json();
+    assert_eq!(u["days"].as_array().unwrap().len(), 2);
+    assert!(
+        u["cost_usd"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c.as_f64().unwrap() > 0.0),
+        "{u}"
+    );
+    let table = ana.get(&format!("/dashboard/tenants/{acme}/usage")).text();
+    assert!(
+        table.contains("<td>gpt-4o</td><td>pooled</td>")
+            && table.contains("<td>gpt-4o</td><td>yours</td>"),
+        "{table}"
+    );
+    assert_eq!(gil.get(&usage).status, 404);
+    assert_eq!(
+        gil.get(&format!("/dashboard/tenants/{acme}/usage")).status,
+        404
+    );
+
     // Projects and tenants from the forms: an owner makes a project in its tenant (and lands
     // on its page), not in another's; an operator makes a tenant.
     let home = ana.get("/dashboard/");

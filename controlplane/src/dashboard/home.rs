@@ -32,9 +32,11 @@ pub async fn list(app: &App, s: &Signed) -> ApiResult<String> {
     for (id, name) in tenants {
         let projects = app.store.projects_of(&id).await?;
         out.push_str(&format!(
-            "<h2>{}</h2><p><a href=\"/dashboard/tenants/{}/users\">People</a></p>\
+            "<h2>{}</h2><p><a href=\"/dashboard/tenants/{}/users\">People</a> · \
+             <a href=\"/dashboard/tenants/{}/usage\">Usage</a></p>\
              <ul class=\"projects\">",
             escape(&name),
+            escape(&id),
             escape(&id)
         ));
         if projects.is_empty() {

@@ -12,6 +12,11 @@ const PROJECT: &str = include_str!("../../assets/project.html");
 const KEY_MADE: &str = include_str!("../../assets/key-made.html");
 const REQUESTS: &str = include_str!("../../assets/requests.html");
 const TEAM: &str = include_str!("../../assets/team.html");
+const USAGE: &str = include_str!("../../assets/usage.html");
+const USAGE_JS: &str = include_str!("../../assets/usage.js");
+/// uPlot 1.6.32 (npm `uplot`, MIT, `assets/vendor/uPlot.LICENSE`): the charts.
+const UPLOT_JS: &str = include_str!("../../assets/vendor/uPlot.iife.min.js");
+const UPLOT_CSS: &str = include_str!("../../assets/vendor/uPlot.min.css");
 
 /// Headers every page carries: its type, no framing, scripts and styles from this origin only,
 /// and no caching of what a signed-in person saw.
@@ -40,6 +45,11 @@ pub fn requests(values: &[(&str, &str)]) -> Response {
     html(&fill(REQUESTS, values))
 }
 
+/// A tenant's usage (`rows`: markup built with [`escape`]).
+pub fn usage(values: &[(&str, &str)]) -> Response {
+    html(&fill(USAGE, values))
+}
+
 /// A tenant's people (`rows`, `invite`: markup built with [`escape`]).
 pub fn team(values: &[(&str, &str)]) -> Response {
     html(&fill(TEAM, values))
@@ -65,14 +75,22 @@ pub fn shell(name: &str, role: &str, tenant: Option<&str>, csrf: &str, projects:
     ))
 }
 
-/// `GET /dashboard/assets/warden.css`.
-pub async fn css() -> Response {
+/// `GET /dashboard/assets/{name}`: the stylesheets and scripts, from the binary.
+pub async fn asset(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+    let (kind, body) = match name.as_str() {
+        "warden.css" => ("text/css; charset=utf-8", CSS),
+        "uplot.css" => ("text/css; charset=utf-8", UPLOT_CSS),
+        "uplot.js" => ("text/javascript; charset=utf-8", UPLOT_JS),
+        "usage.js" => ("text/javascript; charset=utf-8", USAGE_JS),
+        _ => return axum::http::StatusCode::NOT_FOUND.into_response(),
+    };
     (
         [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CONTENT_TYPE, kind),
             (header::CACHE_CONTROL, "max-age=3600"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
-        CSS,
+        body,
     )
         .into_response()
 }

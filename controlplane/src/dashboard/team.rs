@@ -15,20 +15,6 @@ use super::session::{self, Signed};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 
-/// The tenant `tenant` (its name) if the user may see it; 404 otherwise.
-async fn visible(app: &App, s: &Signed, tenant: &str) -> ApiResult<String> {
-    let found = app
-        .store
-        .tenants()
-        .await?
-        .into_iter()
-        .find(|t| t.0 == tenant);
-    match found {
-        Some((_, name, _)) if s.may_see(tenant) => Ok(name),
-        _ => Err(ApiError::NotFound("tenant")),
-    }
-}
-
 fn may_invite(s: &Signed) -> bool {
     s.is_operator() || s.user.role == "owner"
 }
@@ -52,7 +38,7 @@ async fn render(
     status: StatusCode,
     message: &str,
 ) -> ApiResult<Response> {
-    let name = visible(app, s, tenant).await?;
+    let name = super::tenant_name(app, s, tenant).await?;
     let mut rows = String::new();
     for u in app.store.users_of(Some(tenant)).await? {
         rows.push_str(&format!(
@@ -113,7 +99,7 @@ pub async fn invite(
             "missing or wrong CSRF token: reload the page".into(),
         ));
     }
-    visible(&app, &s, &tenant).await?;
+    super::tenant_name(&app, &s, &tenant).await?;
     if !may_invite(&s) {
         return Err(ApiError::Forbidden(
             "only an operator or the tenant's owners invite".into(),
