@@ -10,6 +10,7 @@
 
 mod home;
 mod login;
+mod operations;
 mod pages;
 pub mod passwords;
 mod projects;
@@ -118,6 +119,15 @@ pub fn routes() -> Router<Arc<App>> {
             get(|| async { axum::http::StatusCode::NO_CONTENT }),
         )
         .route("/dashboard/tenants", post(home::new_tenant))
+        .route("/dashboard/operations", get(operations::page))
+        .route(
+            "/dashboard/operations/pooled-keys",
+            post(operations::add_pooled),
+        )
+        .route(
+            "/dashboard/operations/pooled-keys/{id}/delete",
+            post(operations::delete_pooled),
+        )
         .route(
             "/dashboard/tenants/{tenant}/projects",
             post(home::new_project),

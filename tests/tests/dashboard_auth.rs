@@ -540,6 +540,62 @@ fn a_tenant_adds_keys_from_the_browser_and_the_data_plane_serves_them() {
     let mut ana = invited("ana", &acme);
     let mut gil = invited("gil", &globex);
 
+    // The operators' page: the data plane at the current snapshot, the pooled key by its
+    // fingerprint, the models and prices; a pooled key added and deleted from it. A tenant's
+    // owner is refused.
+    let ops = eventually(Duration::from_secs(10), || {
+        admin
+            .get("/dashboard/operations")
+            .text()
+            .contains("(current)")
+    });
+    assert!(
+        ops.is_some(),
+        "{}",
+        admin.get("/dashboard/operations").text()
+    );
+    let ops = admin.get("/dashboard/operations").text();
+    let pooled_fp = pooled.json()["fingerprint"].as_str().unwrap().to_owned();
+    assert!(
+        ops.contains(&pooled_fp) && ops.contains("gpt-4o") && ops.contains("enrolled"),
+        "{ops}"
+    );
+    assert!(!ops.contains("sk-dashboard-pooled-0001"));
+    assert_eq!(ana.get("/dashboard/operations").status, 403);
+    let csrf = admin.page_csrf();
+    let added = admin.form(
+        "/dashboard/operations/pooled-keys",
+        &[
+            ("csrf", &csrf),
+            ("provider", "anthropic"),
+            ("key", "sk-ant-dashboard-pooled-0002"),
+        ],
+    );
+    assert_eq!(added.status, 303, "{}", added.text());
+    let pooled_list = cp.admin("GET", "/admin/v1/pooled-keys", None).json();
+    let second = pooled_list["pooled_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["provider"] == "anthropic")
+        .expect("the pooled key added on the page")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let delete = format!("/dashboard/operations/pooled-keys/{second}/delete");
+    let ana_csrf = ana.page_csrf();
+    let by_owner = ana.form(&delete, &[("csrf", &ana_csrf), ("confirm", "yes")]);
+    assert_eq!(by_owner.status, 403, "operators only");
+    let deleted = admin.form(&delete, &[("csrf", &csrf), ("confirm", "yes")]);
+    assert_eq!(deleted.status, 303, "{}", deleted.text());
+    assert_eq!(
+        cp.admin("GET", "/admin/v1/pooled-keys", None).json()["pooled_keys"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
     // The signed-in page lists the tenant's project; its page has the forms.
     let home = ana.get("/dashboard/");
     assert!(

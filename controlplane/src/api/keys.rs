@@ -217,6 +217,16 @@ pub async fn delete_pooled_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Seal and store an operator's pooled key, publish.
+pub async fn add_pooled(
+    app: &App,
+    provider: &str,
+    key: &str,
+    label: Option<String>,
+) -> ApiResult<ProviderKeyRow> {
+    seal(app, None, provider, key, label, None).await
+}
+
 /// What the API shows of a provider key: never the key.
 fn described(k: &ProviderKeyRow) -> Value {
     json!({"id": k.id, "provider": k.provider, "label": k.label, "priority": k.priority,

@@ -13,6 +13,7 @@ const KEY_MADE: &str = include_str!("../../assets/key-made.html");
 const REQUESTS: &str = include_str!("../../assets/requests.html");
 const TEAM: &str = include_str!("../../assets/team.html");
 const USAGE: &str = include_str!("../../assets/usage.html");
+const OPERATIONS: &str = include_str!("../../assets/operations.html");
 const USAGE_JS: &str = include_str!("../../assets/usage.js");
 /// uPlot 1.6.32 (npm `uplot`, MIT, `assets/vendor/uPlot.LICENSE`): the charts.
 const UPLOT_JS: &str = include_str!("../../assets/vendor/uPlot.iife.min.js");
@@ -50,6 +51,11 @@ pub fn usage(values: &[(&str, &str)]) -> Response {
     html(&fill(USAGE, values))
 }
 
+/// The operators' page (`sections`: markup built with [`escape`]).
+pub fn operations(values: &[(&str, &str)]) -> Response {
+    html(&fill(OPERATIONS, values))
+}
+
 /// A tenant's people (`rows`, `invite`: markup built with [`escape`]).
 pub fn team(values: &[(&str, &str)]) -> Response {
     html(&fill(TEAM, values))
@@ -71,6 +77,14 @@ pub fn shell(name: &str, role: &str, tenant: Option<&str>, csrf: &str, projects:
             ("tenant", &tenant),
             ("csrf", csrf),
             ("projects", projects),
+            (
+                "operator",
+                if role == "operator" {
+                    "<p><a href=\"/dashboard/operations\">Operations</a>: data planes, pooled keys, models and prices.</p>"
+                } else {
+                    ""
+                },
+            ),
         ],
     ))
 }
