@@ -82,19 +82,6 @@ fn may_change(s: &Signed) -> bool {
     s.is_operator() || s.user.role == "owner"
 }
 
-/// The signed-in user of a form post, its CSRF token checked; `Err`: where to send the browser.
-async fn poster(app: &App, headers: &HeaderMap, csrf: &str) -> ApiResult<Result<Signed, Response>> {
-    let Some(s) = session::current(app, headers).await? else {
-        return Ok(Err(Redirect::to("/dashboard/login").into_response()));
-    };
-    if !s.csrf_ok(csrf) {
-        return Err(ApiError::Forbidden(
-            "missing or wrong CSRF token: reload the page".into(),
-        ));
-    }
-    Ok(Ok(s))
-}
-
 #[derive(Deserialize)]
 pub struct NewTenant {
     csrf: String,
@@ -108,7 +95,7 @@ pub async fn new_tenant(
     headers: HeaderMap,
     Form(f): Form<NewTenant>,
 ) -> ApiResult<Response> {
-    let s = match poster(&app, &headers, &f.csrf).await? {
+    let s = match session::form_user(&app, &headers, &f.csrf).await? {
         Ok(s) => s,
         Err(to_login) => return Ok(to_login),
     };
@@ -135,7 +122,7 @@ pub async fn new_project(
     Path(tenant): Path<String>,
     Form(f): Form<NewProject>,
 ) -> ApiResult<Response> {
-    let s = match poster(&app, &headers, &f.csrf).await? {
+    let s = match session::form_user(&app, &headers, &f.csrf).await? {
         Ok(s) => s,
         Err(to_login) => return Ok(to_login),
     };
@@ -167,7 +154,7 @@ pub async fn delete_project(
     Path(project): Path<String>,
     Form(f): Form<Confirmed>,
 ) -> ApiResult<Response> {
-    let s = match poster(&app, &headers, &f.csrf).await? {
+    let s = match session::form_user(&app, &headers, &f.csrf).await? {
         Ok(s) => s,
         Err(to_login) => return Ok(to_login),
     };

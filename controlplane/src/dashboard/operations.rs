@@ -153,12 +153,15 @@ async fn render(app: &App, s: &Signed, status: StatusCode, message: &str) -> Api
         ));
     }
     out.push_str("</tbody></table></section>");
-    let page = pages::operations(&[
-        ("name", &s.user.name),
-        ("csrf", &s.csrf),
-        ("message", message),
-        ("sections", &out),
-    ]);
+    let page = pages::framed(
+        pages::Page::Operations,
+        &[
+            ("who", &s.user.name),
+            ("csrf", &s.csrf),
+            ("message", message),
+            ("sections", &out),
+        ],
+    );
     Ok((status, page).into_response())
 }
 
@@ -168,14 +171,10 @@ async fn operator(
     headers: &HeaderMap,
     csrf: &str,
 ) -> ApiResult<Result<Signed, Response>> {
-    let Some(s) = session::current(app, headers).await? else {
-        return Ok(Err(Redirect::to("/dashboard/login").into_response()));
+    let s = match session::form_user(app, headers, csrf).await? {
+        Ok(s) => s,
+        Err(to_login) => return Ok(Err(to_login)),
     };
-    if !s.csrf_ok(csrf) {
-        return Err(ApiError::Forbidden(
-            "missing or wrong CSRF token: reload the page".into(),
-        ));
-    }
     if !s.is_operator() {
         return Err(ApiError::Forbidden("operators only".into()));
     }

@@ -6,6 +6,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 const LOGIN: &str = include_str!("../../assets/login.html");
+const LAYOUT: &str = include_str!("../../assets/layout.html");
 const SHELL: &str = include_str!("../../assets/shell.html");
 const CSS: &str = include_str!("../../assets/warden.css");
 const PROJECT: &str = include_str!("../../assets/project.html");
@@ -36,57 +37,64 @@ pub fn login(csrf: &str, message: &str) -> Response {
     html(&fill(LOGIN, &[("csrf", csrf), ("message", message)]))
 }
 
-/// A project's page (`rows`: markup built with [`escape`]).
-pub fn project(values: &[(&str, &str)]) -> Response {
-    html(&fill(PROJECT, values))
+/// The signed-in pages: each a content template of `assets/` in the one layout (`layout.html`:
+/// the head, the header with who is signed in and the sign-out form). `values` fill the content;
+/// "name" and "csrf" among them fill the header too. Values named in `{{!…}}` are markup the
+/// caller built with [`escape`].
+#[derive(Clone, Copy)]
+pub enum Page {
+    Projects,
+    Project,
+    Requests,
+    People,
+    Usage,
+    Operations,
 }
 
-/// A project's request log (`rows`, `older`: markup built with [`escape`]).
-pub fn requests(values: &[(&str, &str)]) -> Response {
-    html(&fill(REQUESTS, values))
+impl Page {
+    /// (title, extra head markup, content template).
+    fn parts(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Page::Projects => ("Projects", "", SHELL),
+            Page::Project => ("Project", "", PROJECT),
+            Page::Requests => ("Requests", "", REQUESTS),
+            Page::People => ("People", "", TEAM),
+            Page::Usage => ("Usage", USAGE_HEAD, USAGE),
+            Page::Operations => ("Operations", "", OPERATIONS),
+        }
+    }
 }
 
-/// A tenant's usage (`rows`: markup built with [`escape`]).
-pub fn usage(values: &[(&str, &str)]) -> Response {
-    html(&fill(USAGE, values))
-}
+/// The usage page's chart: uPlot and the script that feeds it, from the binary.
+const USAGE_HEAD: &str = "<link rel=\"stylesheet\" href=\"/dashboard/assets/uplot.css\">\n\
+    <script src=\"/dashboard/assets/uplot.js\" defer></script>\n\
+    <script src=\"/dashboard/assets/usage.js\" defer></script>";
 
-/// The operators' page (`sections`: markup built with [`escape`]).
-pub fn operations(values: &[(&str, &str)]) -> Response {
-    html(&fill(OPERATIONS, values))
-}
-
-/// A tenant's people (`rows`, `invite`: markup built with [`escape`]).
-pub fn team(values: &[(&str, &str)]) -> Response {
-    html(&fill(TEAM, values))
+/// Signed-in page `page` with `values`.
+pub fn framed(page: Page, values: &[(&str, &str)]) -> Response {
+    let (title, head, content) = page.parts();
+    let get = |key: &str| {
+        values
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or("", |(_, v)| *v)
+    };
+    let main = fill(content, values);
+    html(&fill(
+        LAYOUT,
+        &[
+            ("title", title),
+            ("head", head),
+            ("who", get("who")),
+            ("csrf", get("csrf")),
+            ("main", &main),
+        ],
+    ))
 }
 
 /// The page that shows a new Warden key, once.
 pub fn key_made(key: &str, project_id: &str) -> Response {
     html(&fill(KEY_MADE, &[("key", key), ("project_id", project_id)]))
-}
-
-/// The signed-in page (`projects`: markup built with [`escape`]).
-pub fn shell(name: &str, role: &str, tenant: Option<&str>, csrf: &str, projects: &str) -> Response {
-    let tenant = tenant.map(|t| format!(" of {t}")).unwrap_or_default();
-    html(&fill(
-        SHELL,
-        &[
-            ("name", name),
-            ("role", role),
-            ("tenant", &tenant),
-            ("csrf", csrf),
-            ("projects", projects),
-            (
-                "operator",
-                if role == "operator" {
-                    "<p><a href=\"/dashboard/operations\">Operations</a>: data planes, pooled keys, models and prices.</p>"
-                } else {
-                    ""
-                },
-            ),
-        ],
-    ))
 }
 
 /// `GET /dashboard/assets/{name}`: the stylesheets and scripts, from the binary.
@@ -164,12 +172,11 @@ mod tests {
     #[test]
     fn values_are_escaped_and_every_placeholder_is_filled() {
         let values = [
-            ("name", "<b>&\"x' {{csrf}}"),
-            ("role", "member"),
-            ("tenant", ""),
+            ("who", "<b>&\"x' {{csrf}}"),
+            ("title", "Projects"),
             ("csrf", "t0k"),
         ];
-        let page = super::fill(super::SHELL, &values);
+        let page = super::fill(super::LAYOUT, &values);
         assert!(
             page.contains("{{csrf}}"),
             "a value is not read as a placeholder"
@@ -178,7 +185,7 @@ mod tests {
         assert!(page.contains("&lt;b&gt;&amp;&quot;x&#39;"));
         assert!(!page.contains("<b>&"));
         assert!(
-            !page.contains("{{name}}") && !page.contains("{{role}}"),
+            !page.contains("{{who}}") && !page.contains("{{title}}"),
             "{page}"
         );
         let login = super::fill(super::LOGIN, &[("csrf", "t"), ("message", "")]);

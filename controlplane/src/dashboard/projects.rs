@@ -151,19 +151,22 @@ async fn render(
     } else {
         String::new()
     };
-    let page = pages::project(&[
-        ("name", &s.user.name),
-        ("csrf", &s.csrf),
-        ("project", &name),
-        ("project_id", &p.id),
-        ("environment", &p.environment),
-        ("tenant", &p.tenant_id),
-        ("message", message),
-        ("provider_rows", &provider_rows),
-        ("api_key_rows", &api_key_rows),
-        ("providers", &providers),
-        ("danger", &danger),
-    ]);
+    let page = pages::framed(
+        pages::Page::Project,
+        &[
+            ("who", &s.user.name),
+            ("csrf", &s.csrf),
+            ("project", &name),
+            ("project_id", &p.id),
+            ("environment", &p.environment),
+            ("tenant", &p.tenant_id),
+            ("message", message),
+            ("provider_rows", &provider_rows),
+            ("api_key_rows", &api_key_rows),
+            ("providers", &providers),
+            ("danger", &danger),
+        ],
+    );
     Ok((status, page).into_response())
 }
 
@@ -179,14 +182,10 @@ pub(super) async fn posted(
     project: &str,
     csrf: &str,
 ) -> ApiResult<Result<(Signed, ProjectRow), Response>> {
-    let Some(s) = session::current(app, headers).await? else {
-        return Ok(Err(Redirect::to("/dashboard/login").into_response()));
+    let s = match session::form_user(app, headers, csrf).await? {
+        Ok(s) => s,
+        Err(to_login) => return Ok(Err(to_login)),
     };
-    if !s.csrf_ok(csrf) {
-        return Err(ApiError::Forbidden(
-            "missing or wrong CSRF token: reload the page".into(),
-        ));
-    }
     let p = visible(app, &s, project).await?;
     Ok(Ok((s, p)))
 }

@@ -80,14 +80,17 @@ pub async fn page(
         .into_iter()
         .find(|r| r.0 == p.id)
         .map_or_else(|| p.id.clone(), |r| r.1);
-    Ok(pages::requests(&[
-        ("name", &s.user.name),
-        ("csrf", &s.csrf),
-        ("project", &name),
-        ("project_id", &p.id),
-        ("rows", &out),
-        ("older", &older),
-    ]))
+    Ok(pages::framed(
+        pages::Page::Requests,
+        &[
+            ("who", &s.user.name),
+            ("csrf", &s.csrf),
+            ("project", &name),
+            ("project_id", &p.id),
+            ("rows", &out),
+            ("older", &older),
+        ],
+    ))
 }
 
 /// A time in microseconds as `YYYY-MM-DD HH:MM:SS`.

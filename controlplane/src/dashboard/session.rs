@@ -10,6 +10,7 @@ use std::sync::Arc;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
+use axum::response::{IntoResponse, Redirect, Response};
 use sha2::{Digest, Sha256};
 
 use crate::app::App;
@@ -92,6 +93,24 @@ pub async fn current(app: &App, headers: &HeaderMap) -> Result<Option<Signed>, A
         user: s.user,
         csrf: s.csrf,
     }))
+}
+
+/// The signed-in user of a form post, the form's CSRF token checked (403 otherwise); `Err`: not
+/// signed in, and where to send the browser.
+pub async fn form_user(
+    app: &App,
+    headers: &HeaderMap,
+    csrf: &str,
+) -> Result<Result<Signed, Response>, ApiError> {
+    let Some(s) = current(app, headers).await? else {
+        return Ok(Err(Redirect::to("/dashboard/login").into_response()));
+    };
+    if !s.csrf_ok(csrf) {
+        return Err(ApiError::Forbidden(
+            "missing or wrong CSRF token: reload the page".into(),
+        ));
+    }
+    Ok(Ok(s))
 }
 
 impl Signed {

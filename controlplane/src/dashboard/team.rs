@@ -66,14 +66,17 @@ async fn render(
     } else {
         String::new()
     };
-    let page = pages::team(&[
-        ("name", &s.user.name),
-        ("csrf", &s.csrf),
-        ("tenant", &name),
-        ("message", message),
-        ("rows", &rows),
-        ("invite", &invite),
-    ]);
+    let page = pages::framed(
+        pages::Page::People,
+        &[
+            ("who", &s.user.name),
+            ("csrf", &s.csrf),
+            ("tenant", &name),
+            ("message", message),
+            ("rows", &rows),
+            ("invite", &invite),
+        ],
+    );
     Ok((status, page).into_response())
 }
 
@@ -91,14 +94,10 @@ pub async fn invite(
     Path(tenant): Path<String>,
     Form(f): Form<Invite>,
 ) -> ApiResult<Response> {
-    let Some(s) = session::current(&app, &headers).await? else {
-        return Ok(Redirect::to("/dashboard/login").into_response());
+    let s = match session::form_user(&app, &headers, &f.csrf).await? {
+        Ok(s) => s,
+        Err(to_login) => return Ok(to_login),
     };
-    if !s.csrf_ok(&f.csrf) {
-        return Err(ApiError::Forbidden(
-            "missing or wrong CSRF token: reload the page".into(),
-        ));
-    }
     super::tenant_name(&app, &s, &tenant).await?;
     if !may_invite(&s) {
         return Err(ApiError::Forbidden(

@@ -125,12 +125,15 @@ pub async fn page(
         out.push_str("<tr><td colspan=\"6\">No usage in this window.</td></tr>");
     }
     let days = days.to_string();
-    Ok(pages::usage(&[
-        ("name", &s.user.name),
-        ("csrf", &s.csrf),
-        ("tenant", &name),
-        ("tenant_id", &tenant),
-        ("days", &days),
-        ("rows", &out),
-    ]))
+    Ok(pages::framed(
+        pages::Page::Usage,
+        &[
+            ("who", &s.user.name),
+            ("csrf", &s.csrf),
+            ("tenant", &name),
+            ("tenant_id", &tenant),
+            ("days", &days),
+            ("rows", &out),
+        ],
+    ))
 }
