@@ -61,6 +61,20 @@ impl
     }
 }
 
+/// A form that deletes something: the session's CSRF token and the ticked "sure" box.
+#[derive(Deserialize)]
+pub struct Confirmed {
+    csrf: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+impl Confirmed {
+    fn confirmed(&self) -> bool {
+        self.confirm == "yes"
+    }
+}
+
 /// `[dashboard]` in the control plane's config.
 #[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields, default)]

@@ -13,6 +13,7 @@ use warden_shared::snapshot::{Environment, Plan};
 
 use super::pages::escape;
 use super::session::{self, Signed};
+use super::Confirmed;
 use crate::api::tenants::{make_project, make_tenant, remove_project};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
@@ -139,13 +140,6 @@ pub async fn new_project(
     Ok(Redirect::to(&format!("/dashboard/projects/{id}")).into_response())
 }
 
-#[derive(Deserialize)]
-pub struct Confirmed {
-    csrf: String,
-    #[serde(default)]
-    confirm: String,
-}
-
 /// `POST /dashboard/projects/{project}/delete` (operators and the tenant's owners, with
 /// `confirm=yes`): back to the list.
 pub async fn delete_project(
@@ -164,7 +158,7 @@ pub async fn delete_project(
             "operators and owners delete projects".into(),
         ));
     }
-    if f.confirm != "yes" {
+    if !f.confirmed() {
         return Err(ApiError::BadRequest(
             "tick “sure” to delete a project".into(),
         ));

@@ -14,6 +14,7 @@ use warden_shared::catalog::Provider;
 
 use super::pages::{self, escape};
 use super::session::{self, Signed};
+use super::Confirmed;
 use crate::api::keys;
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
@@ -215,13 +216,6 @@ pub async fn add_pooled(
     }
 }
 
-#[derive(Deserialize)]
-pub struct Confirmed {
-    csrf: String,
-    #[serde(default)]
-    confirm: String,
-}
-
 /// `POST /dashboard/operations/pooled-keys/{id}/delete` (with `confirm=yes`).
 pub async fn delete_pooled(
     State(app): State<Arc<App>>,
@@ -233,7 +227,7 @@ pub async fn delete_pooled(
         Ok(s) => s,
         Err(to_login) => return Ok(to_login),
     };
-    if f.confirm != "yes" {
+    if !f.confirmed() {
         return render(
             &app,
             &s,

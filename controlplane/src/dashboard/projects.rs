@@ -20,6 +20,7 @@ use warden_shared::catalog::Provider;
 
 use super::pages::{self, escape};
 use super::session::{self, Signed};
+use super::Confirmed;
 use crate::api::keys;
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
@@ -228,13 +229,6 @@ pub async fn add_provider_key(
     }
 }
 
-#[derive(Deserialize)]
-pub struct Confirmed {
-    csrf: String,
-    #[serde(default)]
-    confirm: String,
-}
-
 /// `POST /dashboard/projects/{project}/provider-keys/{id}/delete` (with `confirm=yes`).
 pub async fn delete_provider_key(
     State(app): State<Arc<App>>,
@@ -242,32 +236,63 @@ pub async fn delete_provider_key(
     Path((project, id)): Path<(String, String)>,
     Form(f): Form<Confirmed>,
 ) -> ApiResult<Response> {
-    let (s, p) = match posted(&app, &headers, &project, &f.csrf).await? {
+    delete_key(&app, &headers, &project, &id, &f, Kind::Provider).await
+}
+
+/// The two kinds of key a project page deletes.
+#[derive(Clone, Copy)]
+enum Kind {
+    Provider,
+    Warden,
+}
+
+/// Delete key `id` of `project` (it must be the project's), publish, back to the page.
+async fn delete_key(
+    app: &App,
+    headers: &HeaderMap,
+    project: &str,
+    id: &str,
+    f: &Confirmed,
+    kind: Kind,
+) -> ApiResult<Response> {
+    let (s, p) = match posted(app, headers, project, &f.csrf).await? {
         Ok(sp) => sp,
         Err(to_login) => return Ok(to_login),
     };
-    if f.confirm != "yes" {
-        return render(
-            &app,
-            &s,
-            &p,
-            StatusCode::BAD_REQUEST,
-            "Tick “sure” to delete a key.",
-        )
-        .await;
+    if !f.confirmed() {
+        let status = StatusCode::BAD_REQUEST;
+        return render(app, &s, &p, status, "Tick “sure” to delete a key.").await;
     }
-    let ours = app
-        .store
-        .provider_keys(Some(&p.id))
-        .await?
-        .iter()
-        .any(|k| k.id == id);
-    if !ours || !app.store.delete_provider_key(&id, false).await? {
-        return Err(ApiError::NotFound("provider key"));
+    let deleted = match kind {
+        Kind::Provider => {
+            let ours = app
+                .store
+                .provider_keys(Some(&p.id))
+                .await?
+                .iter()
+                .any(|k| k.id == id);
+            ours && app.store.delete_provider_key(id, false).await?
+        }
+        Kind::Warden => {
+            let ours = app
+                .store
+                .project_api_keys(&p.id)
+                .await?
+                .iter()
+                .any(|k| k.0 == id);
+            ours && app.store.delete_api_key(id).await?
+        }
+    };
+    if !deleted {
+        return Err(ApiError::NotFound("key"));
     }
     app.publish().await?;
-    tracing::info!(by = %s.user.name, project = %p.id, key = %id, "provider key deleted");
-    Ok(Redirect::to(&format!("/dashboard/projects/{}?done=key-deleted", p.id)).into_response())
+    let done = match kind {
+        Kind::Provider => "key-deleted",
+        Kind::Warden => "api-key-deleted",
+    };
+    tracing::info!(by = %s.user.name, project = %p.id, key = %id, "{done}");
+    Ok(Redirect::to(&format!("/dashboard/projects/{}?done={done}", p.id)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -305,36 +330,7 @@ pub async fn delete_api_key(
     Path((project, id)): Path<(String, String)>,
     Form(f): Form<Confirmed>,
 ) -> ApiResult<Response> {
-    let (s, p) = match posted(&app, &headers, &project, &f.csrf).await? {
-        Ok(sp) => sp,
-        Err(to_login) => return Ok(to_login),
-    };
-    if f.confirm != "yes" {
-        return render(
-            &app,
-            &s,
-            &p,
-            StatusCode::BAD_REQUEST,
-            "Tick “sure” to delete a key.",
-        )
-        .await;
-    }
-    let ours = app
-        .store
-        .project_api_keys(&p.id)
-        .await?
-        .iter()
-        .any(|k| k.0 == id);
-    if !ours || !app.store.delete_api_key(&id).await? {
-        return Err(ApiError::NotFound("API key"));
-    }
-    app.publish().await?;
-    tracing::info!(by = %s.user.name, project = %p.id, key = %id, "Warden key deleted");
-    Ok(Redirect::to(&format!(
-        "/dashboard/projects/{}?done=api-key-deleted",
-        p.id
-    ))
-    .into_response())
+    delete_key(&app, &headers, &project, &id, &f, Kind::Warden).await
 }
 
 #[derive(Deserialize)]
