@@ -151,6 +151,10 @@ pub fn routes() -> Router<Arc<App>> {
             get(team::page).post(team::invite),
         )
         .route("/dashboard/tenants/{tenant}/usage", get(usage::page))
+        .route(
+            "/dashboard/tenants/{tenant}/statement",
+            get(usage::statement),
+        )
         .route("/dashboard/api/tenants/{tenant}/usage", get(usage::series))
         .route("/dashboard/projects/{project}", get(projects::page))
         .route(

@@ -827,6 +827,16 @@ fn a_tenant_adds_keys_from_the_browser_and_the_data_plane_serves_them() {
         "{table}"
     );
     assert_eq!(gil.get(&usage).status, 404);
+    let statement = format!("/dashboard/tenants/{acme}/statement");
+    let page = ana.get(&statement);
+    assert_eq!(page.status, 200, "{}", page.text());
+    let page = page.text();
+    assert!(
+        page.contains("<strong>Total</strong>") && page.contains("<td>pooled</td>"),
+        "{page}"
+    );
+    assert_eq!(ana.get(&format!("{statement}?month=2026-13")).status, 400);
+    assert_eq!(gil.get(&statement).status, 404);
     assert_eq!(
         gil.get(&format!("/dashboard/tenants/{acme}/usage")).status,
         404

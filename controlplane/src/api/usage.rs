@@ -357,16 +357,22 @@ pub async fn statement(
     Path(tenant): Path<String>,
     Query(q): Query<StatementQuery>,
 ) -> ApiResult<Json<Value>> {
-    let (first, next) = warden_shared::date::parse_month(&q.month)
-        .ok_or_else(|| ApiError::BadRequest(format!("month {:?}: want YYYY-MM", q.month)))?;
+    Ok(Json(month_statement(&app, &tenant, &q.month).await?))
+}
+
+/// Tenant `tenant`'s statement for `month` (`YYYY-MM`): a line per project, provider, model and
+/// key source, and the totals — as the admin API and the dashboard show it.
+pub async fn month_statement(app: &App, tenant: &str, month: &str) -> ApiResult<Value> {
+    let (first, next) = warden_shared::date::parse_month(month)
+        .ok_or_else(|| ApiError::BadRequest(format!("month {month:?}: want YYYY-MM")))?;
     let plan = app
         .store
-        .tenant_plan(&tenant)
+        .tenant_plan(tenant)
         .await?
         .ok_or(ApiError::NotFound("tenant"))?;
     let from = warden_shared::date::format_day(first);
     let to = warden_shared::date::format_day(next - 1);
-    let rows = app.store.usage(&from, &to, Some(&tenant), None).await?;
+    let rows = app.store.usage(&from, &to, Some(tenant), None).await?;
     let prices = price_map(&app.store.prices().await?);
     let mut lines: BTreeMap<[String; 4], Totals> = BTreeMap::new();
     for r in &rows {
@@ -391,13 +397,13 @@ pub async fn statement(
             v
         })
         .collect();
-    Ok(Json(json!({
+    Ok(json!({
         "tenant": tenant,
         "plan": plan,
-        "month": q.month,
+        "month": month,
         "lines": items,
         "totals": money(&total),
-    })))
+    }))
 }
 
 /// A project's limits (`PUT /admin/v1/projects/{project}/limits`); absent keys: no limit.

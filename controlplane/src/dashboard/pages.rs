@@ -15,6 +15,7 @@ const REQUESTS: &str = include_str!("../../assets/requests.html");
 const TEAM: &str = include_str!("../../assets/team.html");
 const USAGE: &str = include_str!("../../assets/usage.html");
 const OPERATIONS: &str = include_str!("../../assets/operations.html");
+const STATEMENT: &str = include_str!("../../assets/statement.html");
 const USAGE_JS: &str = include_str!("../../assets/usage.js");
 /// uPlot 1.6.32 (npm `uplot`, MIT, `assets/vendor/uPlot.LICENSE`): the charts.
 const UPLOT_JS: &str = include_str!("../../assets/vendor/uPlot.iife.min.js");
@@ -49,6 +50,7 @@ pub enum Page {
     People,
     Usage,
     Operations,
+    Statement,
 }
 
 impl Page {
@@ -61,6 +63,7 @@ impl Page {
             Page::People => ("People", "", TEAM),
             Page::Usage => ("Usage", USAGE_HEAD, USAGE),
             Page::Operations => ("Operations", "", OPERATIONS),
+            Page::Statement => ("Statement", "", STATEMENT),
         }
     }
 }

@@ -17,7 +17,7 @@ use super::pages::{self, escape};
 use super::session::{self, Signed};
 use crate::app::App;
 use crate::billing::{price_map, Totals};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::secrets::now_s;
 use crate::store::usage::UsageRow;
 
@@ -134,6 +134,86 @@ pub async fn page(
             ("tenant_id", &tenant),
             ("days", &days),
             ("rows", &out),
+        ],
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct Month {
+    month: Option<String>,
+}
+
+/// `GET /dashboard/tenants/{tenant}/statement[?month=YYYY-MM]`: this month's by default.
+pub async fn statement(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(tenant): Path<String>,
+    Query(q): Query<Month>,
+) -> ApiResult<Response> {
+    let Some(s) = session::current(&app, &headers).await? else {
+        return Ok(Redirect::to("/dashboard/login").into_response());
+    };
+    let name = super::tenant_name(&app, &s, &tenant).await?;
+    let (y, m, _) = warden_shared::date::civil_from_days(now_s().div_euclid(86_400));
+    let month = q.month.unwrap_or_else(|| format!("{y:04}-{m:02}"));
+    let st = crate::api::usage::month_statement(&app, &tenant, &month).await?;
+    let (first, following) = warden_shared::date::parse_month(&month)
+        .ok_or_else(|| ApiError::BadRequest("month: want YYYY-MM".into()))?;
+    let shift = |days: i64| {
+        let (y, m, _) = warden_shared::date::civil_from_days(days);
+        format!("{y:04}-{m:02}")
+    };
+    let (previous, next) = (shift(first - 1), shift(following));
+    let text = |v: &Value, k: &str| {
+        escape(
+            &v[k]
+                .as_str()
+                .map_or_else(|| v[k].to_string(), str::to_owned),
+        )
+    };
+    let line = |v: &Value, head: &str| {
+        format!(
+            "<tr>{head}<td>{}</td><td>{} / {}</td><td>${}</td><td>${}</td><td>${}</td></tr>",
+            text(v, "requests"),
+            text(v, "input_tokens"),
+            text(v, "output_tokens"),
+            text(v, "provider_cost_usd"),
+            text(v, "overhead_usd"),
+            text(v, "total_usd"),
+        )
+    };
+    let mut rows = String::new();
+    for l in st["lines"].as_array().into_iter().flatten() {
+        let source = if l["key_source"] == "pooled" {
+            "pooled"
+        } else {
+            "yours"
+        };
+        let head = format!(
+            "<td>{}</td><td>{}</td><td>{}</td><td>{source}</td>",
+            text(l, "project"),
+            text(l, "provider"),
+            text(l, "model")
+        );
+        rows.push_str(&line(l, &head));
+    }
+    rows.push_str(&line(
+        &st["totals"],
+        "<td colspan=\"4\"><strong>Total</strong></td>",
+    ));
+    let plan = text(&st, "plan");
+    Ok(pages::framed(
+        pages::Page::Statement,
+        &[
+            ("who", &s.user.name),
+            ("csrf", &s.csrf),
+            ("tenant", &name),
+            ("tenant_id", &tenant),
+            ("month", &month),
+            ("plan", &plan),
+            ("previous", &previous),
+            ("next", &next),
+            ("rows", &rows),
         ],
     ))
 }
