@@ -90,8 +90,9 @@ impl Store {
         .bind(ages)
         .execute(&mut *tx)
         .await?;
-        // Older bases' parts, and parts a writer that died left behind.
-        sqlx::query("DELETE FROM snapshot_base_parts WHERE version <> $1")
+        // Older bases' parts, and parts a writer that died left behind; not a newer base's,
+        // which another writer may still be saving (its row comes after its parts).
+        sqlx::query("DELETE FROM snapshot_base_parts WHERE version < $1")
             .bind(version)
             .execute(&mut *tx)
             .await?;
