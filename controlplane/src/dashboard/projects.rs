@@ -64,6 +64,17 @@ pub async fn page(
     .await
 }
 
+/// A project's name (its id if it has none to show).
+pub(super) async fn project_name(app: &App, p: &ProjectRow) -> ApiResult<String> {
+    Ok(app
+        .store
+        .projects_of(&p.tenant_id)
+        .await?
+        .into_iter()
+        .find(|r| r.0 == p.id)
+        .map_or_else(|| p.id.clone(), |r| r.1))
+}
+
 /// The project `id` if the user may see it (404 otherwise).
 pub(super) async fn visible(app: &App, s: &Signed, id: &str) -> ApiResult<ProjectRow> {
     match app.store.project(id).await? {
@@ -79,13 +90,7 @@ async fn render(
     status: StatusCode,
     message: &str,
 ) -> ApiResult<Response> {
-    let name = app
-        .store
-        .projects_of(&p.tenant_id)
-        .await?
-        .into_iter()
-        .find(|r| r.0 == p.id)
-        .map_or_else(|| p.id.clone(), |r| r.1);
+    let name = project_name(app, p).await?;
     let delete_form = |what: &str, id: &str| {
         format!(
             "<form method=\"post\" action=\"/dashboard/projects/{}/{what}/{}/delete\">\

@@ -73,13 +73,7 @@ pub async fn page(
         ),
         _ => String::new(),
     };
-    let name = app
-        .store
-        .projects_of(&p.tenant_id)
-        .await?
-        .into_iter()
-        .find(|r| r.0 == p.id)
-        .map_or_else(|| p.id.clone(), |r| r.1);
+    let name = super::projects::project_name(&app, &p).await?;
     Ok(pages::framed(
         pages::Page::Requests,
         &[
