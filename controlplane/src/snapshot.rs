@@ -237,7 +237,7 @@ pub(crate) fn sealed_key(row: &ProviderKeyRow) -> anyhow::Result<ProviderKey> {
 
 /// A stored policy (`{"pii":"redact",...}`, absent keys off).
 pub fn parse_guardrails(json: &str) -> anyhow::Result<GuardrailPolicy> {
-    let p: crate::api::GuardrailBody = serde_json::from_str(json)?;
+    let p: crate::api::policy::GuardrailBody = serde_json::from_str(json)?;
     p.thresholds().map_err(anyhow::Error::msg)?;
     Ok(p.policy())
 }
@@ -245,14 +245,14 @@ pub fn parse_guardrails(json: &str) -> anyhow::Result<GuardrailPolicy> {
 /// The operator's patterns in a stored policy (checked again: a store edited by hand must not
 /// reach the data planes).
 pub fn parse_custom_patterns(json: &str) -> anyhow::Result<Vec<CustomPattern>> {
-    let p: crate::api::GuardrailBody = serde_json::from_str(json)?;
+    let p: crate::api::policy::GuardrailBody = serde_json::from_str(json)?;
     warden_shared::patterns::check(&p.custom_patterns).map_err(anyhow::Error::msg)?;
     Ok(p.custom_patterns)
 }
 
 /// A stored routing policy (`{"key_mode":...,"providers":{...}}`, absent keys default).
 pub fn parse_routing(json: &str) -> anyhow::Result<Routing> {
-    let body: crate::api::RoutingBody = serde_json::from_str(json)?;
+    let body: crate::api::policy::RoutingBody = serde_json::from_str(json)?;
     body.routing().map_err(anyhow::Error::msg)
 }
 

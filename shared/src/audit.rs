@@ -149,7 +149,10 @@ pub enum Kind {
     Retention,
 }
 
+/// One try of a request at a provider with one key (the fallbacks taken are the tries after the
+/// first).
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Attempt {
     pub provider: String,
     pub key_id: String,

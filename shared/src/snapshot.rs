@@ -84,11 +84,17 @@ pub fn route_groups(
             return Err(format!("route group {:?} is also a model alias", g.name));
         }
         for t in g.tiers() {
-            if !models.iter().any(|m| m.alias == t) {
-                return Err(format!(
-                    "route group {}: {t:?} is not a known model alias",
-                    g.name
-                ));
+            match models.iter().find(|m| m.alias == t) {
+                Some(m) if m.kind == crate::catalog::ModelKind::Chat => {}
+                Some(_) => {
+                    return Err(format!("route group {}: {t:?} is not a chat model", g.name))
+                }
+                None => {
+                    return Err(format!(
+                        "route group {}: {t:?} is not a known model alias",
+                        g.name
+                    ))
+                }
             }
         }
     }
@@ -238,6 +244,7 @@ pub struct ProviderEndpoint {
     Archive, Serialize, Deserialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq,
 )]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Plan {
     Developer,
     Team,
@@ -248,6 +255,7 @@ pub enum Plan {
     Archive, Serialize, Deserialize, serde::Deserialize, Debug, Clone, Copy, PartialEq, Eq,
 )]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Environment {
     Development,
     Staging,
@@ -292,6 +300,7 @@ pub struct Project {
     Eq,
 )]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum KeyMode {
     ByokOnly,
     ByokThenPooled,
@@ -338,10 +347,13 @@ impl Routing {
     Eq,
 )]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CustomPattern {
     /// `[a-z][a-z0-9_]*`, at most 40 bytes, unique in the project; named in verdicts.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z][a-z0-9_]{0,39}$"))]
     pub id: String,
     /// Hyperscan syntax (PCRE without lookaround or backreferences), at most 1024 bytes.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1024))]
     pub pattern: String,
     #[serde(default)]
     pub caseless: bool,

@@ -87,14 +87,22 @@ pub struct ProjectSection {
 /// `semantic_threshold` (0–1), `max_mb` (this project's share of each shard's cache).
 #[derive(Deserialize, serde::Serialize, Debug, Clone, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CacheSection {
     #[serde(default)]
     pub mode: crate::snapshot::CacheMode,
+    /// Seconds an answer is served after the provider gave it: 1 to 30 days (default 1 hour).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 2_592_000))]
     pub ttl_s: Option<u32>,
+    /// The cosine similarity a semantic hit needs: above 0, at most 1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(exclusive_minimum = 0, maximum = 1))]
     pub semantic_threshold: Option<f64>,
+    /// This project's share of each shard's cache, MiB (at most 1048576; absent: no cap of its
+    /// own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(maximum = 1_048_576))]
     pub max_mb: Option<u64>,
 }
 

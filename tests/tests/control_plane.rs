@@ -778,6 +778,43 @@ fn routing_pooled_keys_and_fallbacks_set_through_the_admin_api() {
         .unwrap()
         .clone();
     assert_eq!(gpt["fallbacks"], json!(["gpt-4o-mini"]));
+    // A catalog no snapshot can be built from is refused, so publishing never wedges: an alias
+    // another one falls back to, or a tier of the built-in `auto` route group, stays until
+    // nothing names it; a model may not take a route group's name or leave a tier non-chat.
+    for alias in ["gpt-4o-mini", "claude-4-sonnet"] {
+        let gone = cp.admin("DELETE", &format!("/admin/v1/models/{alias}"), None);
+        assert_eq!(gone.status, 409, "{alias}: {}", gone.text());
+        assert_eq!(gone.json()["error"]["type"], "conflict");
+    }
+    let as_group = cp.admin(
+        "PUT",
+        "/admin/v1/models/auto",
+        Some(&json!({"provider": "openai", "upstream_model": "gpt-4o"})),
+    );
+    assert_eq!(as_group.status, 400, "{}", as_group.text());
+    let embedding_tier = cp.admin(
+        "PUT",
+        "/admin/v1/models/o3",
+        Some(&json!({"provider": "openai", "upstream_model": "text-embedding-3-small", "kind": "embedding"})),
+    );
+    assert_eq!(embedding_tier.status, 400, "{}", embedding_tier.text());
+    let scratch = cp.admin(
+        "PUT",
+        "/admin/v1/models/scratch",
+        Some(&json!({"provider": "openai", "upstream_model": "gpt-4o"})),
+    );
+    assert_eq!(scratch.status, 200, "{}", scratch.text());
+    assert_eq!(
+        cp.admin("DELETE", "/admin/v1/models/scratch", None).status,
+        204
+    );
+    // Every change still publishes.
+    let after = cp.admin(
+        "PUT",
+        "/admin/v1/models/scratch",
+        Some(&json!({"provider": "openai", "upstream_model": "gpt-4o"})),
+    );
+    assert_eq!(after.status, 200, "{}", after.text());
 
     // A developer-plan tenant may not route to its own keys, and may not add any.
     let dev = id(&cp.admin(

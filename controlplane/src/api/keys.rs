@@ -6,32 +6,55 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use warden_shared::catalog::Provider;
 use warden_shared::fingerprint;
 use warden_shared::vault::{KeyScope, MasterKey};
 use zeroize::Zeroizing;
 
-use super::tenants::unknown_provider;
+use super::openapi::ErrorBody;
+use super::tenants::{unknown_provider, ProviderName};
 use super::{check_name, Admin, Body};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::secrets::{hex, new_api_key, new_id, now_s, random_bytes, unhex, write_private};
 use crate::store::ProviderKeyRow;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewApiKey {
+    /// 1 to 128 printable characters.
+    #[schema(
+        min_length = 1,
+        max_length = 128,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u001f\u007f-\u009f\s][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     name: String,
 }
 
+/// A Warden key just made: the only answer that carries the key.
+#[derive(Serialize, ToSchema)]
+pub struct ShownKey {
+    pub id: String,
+    /// `wdn_…`: shown this once, stored only as a keyed digest.
+    #[serde(serialize_with = "super::secret")]
+    #[schema(value_type = String)]
+    pub key: Zeroizing<String>,
+    /// The key's last four characters, as lists show it.
+    pub hint: String,
+}
+
+#[utoipa::path(post, path = "/admin/v1/projects/{project}/api-keys", tag = "keys",
+    security(("admin" = [])), params(("project" = String, Path, description = "The project's id.")),
+    request_body = NewApiKey,
+    responses((status = 201, body = ShownKey, description = "The key, shown once.", links(("delete_api_key" = (operation_id = "delete_api_key", parameters(("id" = "$response.body#/id"))))))))]
 pub async fn create_api_key(
     _: Admin,
     State(app): State<Arc<App>>,
     Path(project): Path<String>,
     Body(k): Body<NewApiKey>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<ShownKey>)> {
     if app.store.project(&project).await?.is_none() {
         return Err(ApiError::NotFound("project"));
     }
@@ -39,7 +62,11 @@ pub async fn create_api_key(
     // The only time the key is shown.
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": made.id, "key": made.key.as_str(), "hint": made.hint})),
+        Json(ShownKey {
+            id: made.id,
+            key: made.key,
+            hint: made.hint,
+        }),
     ))
 }
 
@@ -69,28 +96,52 @@ pub async fn make_api_key(app: &App, project: &str, name: &str) -> ApiResult<Mad
     Ok(MadeKey { id, key, hint })
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct ApiKeys {
+    pub api_keys: Vec<ApiKeyItem>,
+}
+
+/// A Warden key as lists show it: never the key.
+#[derive(Serialize, ToSchema)]
+pub struct ApiKeyItem {
+    pub id: String,
+    pub name: String,
+    pub hint: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
 /// A project's Warden keys: id, name, hint and creation time (the key itself was shown once,
 /// at creation, and is not stored).
+#[utoipa::path(get, path = "/admin/v1/projects/{project}/api-keys", tag = "keys",
+    security(("admin" = [])), params(("project" = String, Path, description = "The project's id.")),
+    responses((status = 200, body = ApiKeys, description = "The project's Warden keys.")))]
 pub async fn list_api_keys(
     _: Admin,
     State(app): State<Arc<App>>,
     Path(project): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ApiKeys>> {
     if app.store.project(&project).await?.is_none() {
         return Err(ApiError::NotFound("project"));
     }
-    let keys: Vec<Value> = app
+    let api_keys = app
         .store
         .project_api_keys(&project)
         .await?
         .into_iter()
-        .map(|(id, name, hint, created_at)| {
-            json!({"id": id, "name": name, "hint": hint, "created_at": created_at})
+        .map(|(id, name, hint, created_at)| ApiKeyItem {
+            id,
+            name,
+            hint,
+            created_at,
         })
         .collect();
-    Ok(Json(json!({"api_keys": keys})))
+    Ok(Json(ApiKeys { api_keys }))
 }
 
+#[utoipa::path(delete, path = "/admin/v1/api-keys/{id}", tag = "keys", security(("admin" = [])),
+    params(("id" = String, Path, description = "The Warden key's id.")),
+    responses((status = 204, description = "Revoked: refused from the next snapshot on.")))]
 pub async fn delete_api_key(
     _: Admin,
     State(app): State<Arc<App>>,
@@ -103,21 +154,59 @@ pub async fn delete_api_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProviderKey {
+    #[schema(value_type = ProviderName)]
     provider: String,
+    /// The provider's key: 1 to 512 printable ASCII characters, no spaces. Sealed at once and
+    /// never shown again.
+    #[schema(min_length = 1, max_length = 512, pattern = "^[!-~]+$")]
     key: String,
+    /// At most 128 bytes.
+    #[schema(max_length = 128)]
     label: Option<String>,
+    /// Lower goes first (0 to 1000000, default 0).
+    #[schema(maximum = 1_000_000)]
     priority: Option<u32>,
 }
 
+/// What the API shows of a provider key: never the key.
+#[derive(Serialize, ToSchema)]
+pub struct ProviderKeyItem {
+    pub id: String,
+    #[schema(value_type = ProviderName)]
+    pub provider: String,
+    pub label: String,
+    pub priority: i64,
+    /// A short digest that tells keys apart without revealing them.
+    pub fingerprint: String,
+    /// Unix seconds.
+    pub created: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProviderKeys {
+    pub provider_keys: Vec<ProviderKeyItem>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PooledKeys {
+    pub pooled_keys: Vec<ProviderKeyItem>,
+}
+
+#[utoipa::path(post, path = "/admin/v1/projects/{project}/provider-keys", tag = "keys",
+    security(("admin" = [])), params(("project" = String, Path, description = "The project's id.")),
+    request_body = NewProviderKey,
+    responses((status = 201, body = ProviderKeyItem, description = "Sealed and stored.", links(("delete_provider_key" = (operation_id = "delete_provider_key", parameters(("id" = "$response.body#/id")))))),
+        (status = 403, body = ErrorBody, description = "Developer-plan tenants use pooled keys only."),
+        (status = 409, body = ErrorBody, description = "This key is already stored for the project.")))]
 pub async fn add_provider_key(
     _: Admin,
     State(app): State<Arc<App>>,
     Path(project): Path<String>,
     Body(k): Body<NewProviderKey>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<ProviderKeyItem>)> {
     let key = Zeroizing::new(k.key);
     let p = app
         .store
@@ -154,24 +243,30 @@ pub async fn add_own_key(
     .await
 }
 
+#[utoipa::path(get, path = "/admin/v1/projects/{project}/provider-keys", tag = "keys",
+    security(("admin" = [])), params(("project" = String, Path, description = "The project's id.")),
+    responses((status = 200, body = ProviderKeys, description = "The project's own keys.")))]
 pub async fn list_provider_keys(
     _: Admin,
     State(app): State<Arc<App>>,
     Path(project): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ProviderKeys>> {
     if app.store.project(&project).await?.is_none() {
         return Err(ApiError::NotFound("project"));
     }
-    let rows: Vec<Value> = app
+    let provider_keys = app
         .store
         .provider_keys(Some(&project))
         .await?
         .iter()
         .map(described)
         .collect();
-    Ok(Json(json!({"provider_keys": rows})))
+    Ok(Json(ProviderKeys { provider_keys }))
 }
 
+#[utoipa::path(delete, path = "/admin/v1/provider-keys/{id}", tag = "keys",
+    security(("admin" = [])), params(("id" = String, Path, description = "The provider key's id.")),
+    responses((status = 204, description = "Deleted: not used from the next snapshot on.")))]
 pub async fn delete_provider_key(
     _: Admin,
     State(app): State<Arc<App>>,
@@ -184,27 +279,39 @@ pub async fn delete_provider_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/admin/v1/pooled-keys", tag = "keys", security(("admin" = [])),
+    request_body = NewProviderKey,
+    responses((status = 201, body = ProviderKeyItem, description = "Sealed and stored.", links(("delete_pooled_key" = (operation_id = "delete_pooled_key", parameters(("id" = "$response.body#/id")))))),
+        (status = 409, body = ErrorBody, description = "This key is already pooled.")))]
 pub async fn add_pooled_key(
     _: Admin,
     State(app): State<Arc<App>>,
     Body(k): Body<NewProviderKey>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<ProviderKeyItem>)> {
     let key = Zeroizing::new(k.key);
     let row = seal(&app, None, &k.provider, &key, k.label, k.priority).await?;
     Ok((StatusCode::CREATED, Json(described(&row))))
 }
 
-pub async fn list_pooled_keys(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
-    let rows: Vec<Value> = app
+#[utoipa::path(get, path = "/admin/v1/pooled-keys", tag = "keys", security(("admin" = [])),
+    responses((status = 200, body = PooledKeys, description = "The operator's pooled keys.")))]
+pub async fn list_pooled_keys(
+    _: Admin,
+    State(app): State<Arc<App>>,
+) -> ApiResult<Json<PooledKeys>> {
+    let pooled_keys = app
         .store
         .provider_keys(None)
         .await?
         .iter()
         .map(described)
         .collect();
-    Ok(Json(json!({"pooled_keys": rows})))
+    Ok(Json(PooledKeys { pooled_keys }))
 }
 
+#[utoipa::path(delete, path = "/admin/v1/pooled-keys/{id}", tag = "keys",
+    security(("admin" = [])), params(("id" = String, Path, description = "The pooled key's id.")),
+    responses((status = 204, description = "Deleted: not used from the next snapshot on.")))]
 pub async fn delete_pooled_key(
     _: Admin,
     State(app): State<Arc<App>>,
@@ -228,10 +335,19 @@ pub async fn add_pooled(
 }
 
 /// What the API shows of a provider key: never the key.
-fn described(k: &ProviderKeyRow) -> Value {
-    json!({"id": k.id, "provider": k.provider, "label": k.label, "priority": k.priority,
-           "fingerprint": k.fingerprint, "created": k.created_at})
+fn described(k: &ProviderKeyRow) -> ProviderKeyItem {
+    ProviderKeyItem {
+        id: k.id.clone(),
+        provider: k.provider.clone(),
+        label: k.label.clone(),
+        priority: k.priority,
+        fingerprint: k.fingerprint.clone(),
+        created: k.created_at,
+    }
 }
+
+/// The highest provider-key priority (an order, not a quantity).
+const MAX_PRIORITY: u32 = 1_000_000;
 
 /// Validate, seal under the current master key (scope: tenant, project, provider, key id — empty
 /// tenant and project for pooled keys), store, publish.
@@ -251,6 +367,11 @@ async fn seal(
         return Err(ApiError::BadRequest(
             "key contains whitespace or non-printable characters".into(),
         ));
+    }
+    if priority.is_some_and(|p| p > MAX_PRIORITY) {
+        return Err(ApiError::BadRequest(format!(
+            "priority: 0 to {MAX_PRIORITY}"
+        )));
     }
     let label = label.unwrap_or_default();
     if label.len() > 128 {
@@ -301,10 +422,23 @@ async fn seal(
     Ok(row)
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct Rotated {
+    /// The new master key's id.
+    pub master_key_id: u32,
+    /// Provider and pooled keys sealed again under it.
+    pub resealed: usize,
+    /// The snapshot that carries them.
+    pub snapshot_version: u64,
+}
+
 /// Re-wrap every stored key under a new master key. The previous key stays in
 /// `master_key_file.previous` so data planes holding older snapshots keep serving; data planes
 /// reload their key files when a snapshot needs the new key.
-pub async fn rotate_master_key(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
+#[utoipa::path(post, path = "/admin/v1/master-key/rotate", tag = "keys", security(("admin" = [])),
+    responses((status = 200, body = Rotated, description = "Every stored key sealed again."),
+        (status = 409, body = ErrorBody, description = "Another control plane of this cluster leads.")))]
+pub async fn rotate_master_key(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Json<Rotated>> {
     let mut mirror = app.publish_lock.lock().await;
     if !app.leading() {
         return Err(ApiError::Conflict(
@@ -377,9 +511,11 @@ pub async fn rotate_master_key(_: Admin, State(app): State<Arc<App>>) -> ApiResu
         )
         .await?;
     let version = app.publish_locked(&mut mirror).await?;
-    Ok(Json(
-        json!({"master_key_id": new_id, "resealed": resealed.len(), "snapshot_version": version}),
-    ))
+    Ok(Json(Rotated {
+        master_key_id: new_id,
+        resealed: resealed.len(),
+        snapshot_version: version,
+    }))
 }
 
 fn warden_shared_previous(path: &std::path::Path) -> std::path::PathBuf {

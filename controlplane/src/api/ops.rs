@@ -8,19 +8,25 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde_json::{json, Value};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use super::Admin;
 use crate::app::App;
 use crate::error::ApiResult;
 
 /// The process is up and answering (no auth: load balancers and orchestrators ask).
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = 200, body = String, content_type = "text/plain", description = "`ok`")))]
 pub async fn healthz() -> &'static str {
     "ok\n"
 }
 
 /// Prometheus text: the build, the snapshot, pushes by outcome, and per data plane the version
 /// it acknowledged, how far behind it is and when it was last seen; the store's round trip.
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, body = String, content_type = "text/plain; version=0.0.4",
+        description = "Prometheus text exposition.")))]
 pub async fn metrics(State(app): State<Arc<App>>) -> ([(&'static str, &'static str); 1], String) {
     use std::fmt::Write;
     use std::sync::atomic::Ordering::Relaxed;
@@ -110,6 +116,10 @@ fn label(v: &str) -> String {
 
 /// Ready when the store answers and a snapshot has been published for the data planes (by this
 /// control plane or, on a follower, by its cluster's leader).
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses((status = 200, body = String, content_type = "text/plain", description = "Ready."),
+        (status = 503, body = String, content_type = "text/plain",
+            description = "The store does not answer, or no snapshot is published yet.")))]
 pub async fn readyz(State(app): State<Arc<App>>) -> (StatusCode, String) {
     if let Err(e) = app.store.ping().await {
         return (
@@ -131,7 +141,29 @@ pub async fn readyz(State(app): State<Arc<App>>) -> (StatusCode, String) {
 /// and the size of the newest delta of it (0 when the newest version is the full one); and the
 /// version of the base saved in the store, which a control plane that starts or takes the lead
 /// resumes from (0: none yet).
-pub async fn snapshot_version(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
+#[derive(Serialize, ToSchema)]
+pub struct SnapshotStatus {
+    /// The newest published snapshot.
+    pub version: u64,
+    /// This control plane leads its cluster (builds and pushes snapshots).
+    pub leader: bool,
+    /// The newest full snapshot's version (0 on a follower).
+    pub full_version: u64,
+    /// Its size in bytes.
+    pub bytes: usize,
+    /// The newest delta's size (0 when the newest version is the full one).
+    pub delta_bytes: usize,
+    /// The base saved in the store, which a control plane that starts or takes the lead
+    /// resumes from (0: none yet).
+    pub saved_base: i64,
+}
+
+#[utoipa::path(get, path = "/admin/v1/snapshot", tag = "dataplanes", security(("admin" = [])),
+    responses((status = 200, body = SnapshotStatus, description = "The snapshot's state.")))]
+pub async fn snapshot_version(
+    _: Admin,
+    State(app): State<Arc<App>>,
+) -> ApiResult<Json<SnapshotStatus>> {
     let latest = app.latest();
     let (full, bytes, delta) = match app.leading() {
         true => (
@@ -141,12 +173,12 @@ pub async fn snapshot_version(_: Admin, State(app): State<Arc<App>>) -> ApiResul
         ),
         false => (0, 0, 0),
     };
-    Ok(Json(json!({
-        "version": app.version(),
-        "leader": app.leading(),
-        "full_version": full,
-        "bytes": bytes,
-        "delta_bytes": delta,
-        "saved_base": app.store.base_version().await?,
-    })))
+    Ok(Json(SnapshotStatus {
+        version: app.version(),
+        leader: app.leading(),
+        full_version: full,
+        bytes,
+        delta_bytes: delta,
+        saved_base: app.store.base_version().await?,
+    }))
 }

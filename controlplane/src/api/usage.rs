@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::Json;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use warden_shared::catalog::Provider;
-use warden_shared::standalone::CacheSection;
 
-use super::{Admin, Body, DataPlaneBearer};
+use super::tenants::ProviderName;
+use super::{Admin, Body, DataPlaneBearer, Params};
 use crate::app::App;
 use crate::billing::{price_map, Totals};
 use crate::error::{ApiError, ApiResult};
@@ -22,21 +22,28 @@ use warden_shared::money::Rate;
 /// The most rows one batch may carry.
 const MAX_BATCH_ROWS: usize = 100_000;
 
-#[derive(Deserialize)]
+/// The most attempts a request row may list (keys × providers × fallbacks of one request).
+const MAX_ATTEMPTS: usize = 64;
+
+/// A data plane's usage since its last batch: a range of its audit log, the usage rows and
+/// request rows that range holds, and the audit chain's hashes at its ends.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Batch {
     dataplane: String,
     from: Cursor,
     to: Cursor,
+    #[schema(max_items = 100_000)]
     rows: Vec<UsageRow>,
     #[serde(default)]
+    #[schema(max_items = 100_000)]
     requests: Vec<RequestRow>,
     /// The audit chain at the batch's ends (data planes before anchors send none).
     #[serde(default)]
     anchor: Option<AnchorBody>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnchorBody {
     /// Hex chain hash at `from`; `null` when the data plane's log no longer holds that point.
@@ -53,14 +60,23 @@ fn is_hash(h: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct Applied {
+    /// false: this range was applied before (a retry), nothing changed.
+    pub applied: bool,
+}
+
 /// `POST /dataplane/v1/usage`: only with the credential of the data plane the batch names —
 /// the enrolment token, or another data plane's credential, cannot post rows, move a cursor or
 /// set anchors in its name.
+#[utoipa::path(post, path = "/dataplane/v1/usage", tag = "dataplanes",
+    security(("dataplane" = [])), request_body = Batch,
+    responses((status = 200, body = Applied, description = "Stored, or known already.")))]
 pub async fn ingest(
     bearer: DataPlaneBearer,
     State(app): State<Arc<App>>,
     Body(b): Body<Batch>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Applied>> {
     super::check_name("dataplane", &b.dataplane)?;
     let row = app.store.dataplane(&b.dataplane).await?;
     if !row.is_some_and(|d| bearer.is_credential_of(&app, &d)) {
@@ -90,6 +106,32 @@ pub async fn ingest(
     if bad {
         return Err(ApiError::BadRequest("a usage row is not valid".into()));
     }
+    let long = |s: &String| s.len() > 256;
+    let bad = b.requests.iter().any(|r| {
+        [r.input_tokens, r.output_tokens, r.cached_tokens, r.status]
+            .iter()
+            .any(|n| *n < 0)
+            || r.attempts.len() > MAX_ATTEMPTS
+            || [
+                &r.request_id,
+                &r.tenant,
+                &r.project,
+                &r.provider,
+                &r.model,
+                &r.key_source,
+                &r.cache,
+            ]
+            .into_iter()
+            .any(long)
+            || r.attempts.iter().any(|a| {
+                [&a.provider, &a.key_id, &a.key_source, &a.outcome]
+                    .into_iter()
+                    .any(long)
+            })
+    });
+    if bad {
+        return Err(ApiError::BadRequest("a request row is not valid".into()));
+    }
     if let Some(a) = &b.anchor {
         if !is_hash(&a.to_hash) || a.from_hash.as_deref().is_some_and(|h| !is_hash(h)) {
             return Err(ApiError::BadRequest(
@@ -116,20 +158,26 @@ pub async fn ingest(
         app.usage_changed
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
-    Ok(Json(json!({"applied": applied})))
+    Ok(Json(Applied { applied }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UsageQuery {
     project: Option<String>,
     tenant: Option<String>,
     /// First day, `YYYY-MM-DD` (default: the first of this month).
+    #[param(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
     from: Option<String>,
     /// Last day, inclusive (default: today).
+    #[param(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
     to: Option<String>,
     /// Comma-separated: any of cache, model, provider, key_source, environment, day, project,
     /// tenant (`cache`: '' for provider answers, exact or semantic for cache hits).
+    #[param(
+        pattern = "^((cache|model|provider|key_source|environment|day|project|tenant)(,(cache|model|provider|key_source|environment|day|project|tenant))*)?$"
+    )]
     group_by: Option<String>,
 }
 
@@ -157,26 +205,79 @@ fn dimension<'r>(row: &'r UsageRow, name: &str) -> &'r str {
     }
 }
 
-fn money(t: &Totals) -> Value {
-    json!({
-        "requests": t.requests,
-        "input_tokens": t.input_tokens,
-        "output_tokens": t.output_tokens,
-        "cached_tokens": t.cached_tokens,
-        "overhead_usd": t.overhead.to_string(),
-        "provider_cost_usd": t.provider_cost.to_string(),
-        "total_usd": t.total().to_string(),
-        "unpriced": t.unpriced,
-        "cache_hits": t.cache_hits,
-        "cache_savings_usd": t.cache_savings.to_string(),
-    })
+/// Sums of usage and what it cost; dollar amounts are exact decimal strings.
+#[derive(Serialize, ToSchema)]
+pub struct Money {
+    pub requests: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cached_tokens: u64,
+    pub overhead_usd: String,
+    /// What pooled-key traffic cost at the providers' prices (your own keys: billed to you by the
+    /// provider, not here).
+    pub provider_cost_usd: String,
+    pub total_usd: String,
+    /// Pooled traffic on a model missing from the price table (its provider cost counted as 0).
+    pub unpriced: bool,
+    pub cache_hits: u64,
+    pub cache_savings_usd: String,
 }
 
+fn money(t: &Totals) -> Money {
+    Money {
+        requests: t.requests,
+        input_tokens: t.input_tokens,
+        output_tokens: t.output_tokens,
+        cached_tokens: t.cached_tokens,
+        overhead_usd: t.overhead.to_string(),
+        provider_cost_usd: t.provider_cost.to_string(),
+        total_usd: t.total().to_string(),
+        unpriced: t.unpriced,
+        cache_hits: t.cache_hits,
+        cache_savings_usd: t.cache_savings.to_string(),
+    }
+}
+
+/// One group of `GET /admin/v1/usage`: the sums, and the value of each dimension grouped by.
+#[derive(Serialize, ToSchema)]
+pub struct UsageLine {
+    #[serde(flatten)]
+    pub totals: Money,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// `byok` or `pooled`: always present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_source: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub day: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UsageReport {
+    pub from: String,
+    pub to: String,
+    pub group_by: Vec<String>,
+    pub rows: Vec<UsageLine>,
+}
+
+#[utoipa::path(get, path = "/admin/v1/usage", tag = "usage", security(("admin" = [])),
+    params(UsageQuery),
+    responses((status = 200, body = UsageReport, description = "Usage summed by the groups asked for.")))]
 pub async fn usage(
     _: Admin,
     State(app): State<Arc<App>>,
-    Query(q): Query<UsageQuery>,
-) -> ApiResult<Json<Value>> {
+    Params(q): Params<UsageQuery>,
+) -> ApiResult<Json<UsageReport>> {
     let today = crate::secrets::now_s() / 86_400;
     let (y, m, _) = warden_shared::date::civil_from_days(today);
     let day = |v: &Option<String>, default: String| -> ApiResult<String> {
@@ -197,7 +298,7 @@ pub async fn usage(
     {
         let g = DIMENSIONS
             .iter()
-            .find(|d| **d == g.trim())
+            .find(|d| **d == g)
             .ok_or_else(|| {
                 ApiError::BadRequest(format!(
                     "group_by {g:?}: one of cache, model, provider, key_source, environment, day, project, tenant"
@@ -221,23 +322,47 @@ pub async fn usage(
         let key = group.iter().map(|g| dimension(r, g).to_owned()).collect();
         sums.entry(key).or_default().add(r, &app.overhead, &prices);
     }
-    let out: Vec<Value> = sums
-        .iter()
+    let rows = sums
+        .into_iter()
         .map(|(key, t)| {
-            let mut v = money(t);
+            let mut line = UsageLine {
+                totals: money(&t),
+                cache: None,
+                model: None,
+                provider: None,
+                key_source: None,
+                environment: None,
+                day: None,
+                project: None,
+                tenant: None,
+            };
             for (g, k) in group.iter().zip(key) {
-                v[*g] = json!(k);
+                let slot = match *g {
+                    "cache" => &mut line.cache,
+                    "model" => &mut line.model,
+                    "provider" => &mut line.provider,
+                    "environment" => &mut line.environment,
+                    "day" => &mut line.day,
+                    "project" => &mut line.project,
+                    "tenant" => &mut line.tenant,
+                    _ => &mut line.key_source,
+                };
+                *slot = Some(k);
             }
-            v
+            line
         })
         .collect();
-    Ok(Json(
-        json!({"from": from, "to": to, "group_by": group, "rows": out}),
-    ))
+    Ok(Json(UsageReport {
+        from,
+        to,
+        group_by: group.iter().map(|g| (*g).to_owned()).collect(),
+        rows,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RequestsQuery {
     project: Option<String>,
     tenant: Option<String>,
@@ -247,13 +372,32 @@ pub struct RequestsQuery {
     limit: Option<i64>,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct Requests {
+    pub requests: Vec<PricedRequest>,
+}
+
+/// A request of the log, priced.
+#[derive(Serialize, ToSchema)]
+pub struct PricedRequest {
+    #[serde(flatten)]
+    pub row: RequestRow,
+    /// Attempts after the first.
+    pub fallbacks: usize,
+    pub overhead_usd: String,
+    pub provider_cost_usd: String,
+}
+
 /// Each answered request: key source, every attempt (the fallbacks taken), usage and what it
 /// cost — newest first.
+#[utoipa::path(get, path = "/admin/v1/requests", tag = "usage", security(("admin" = [])),
+    params(RequestsQuery),
+    responses((status = 200, body = Requests, description = "Requests, newest first.")))]
 pub async fn requests(
     _: Admin,
     State(app): State<Arc<App>>,
-    Query(q): Query<RequestsQuery>,
-) -> ApiResult<Json<Value>> {
+    Params(q): Params<RequestsQuery>,
+) -> ApiResult<Json<Requests>> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let rows = app
         .store
@@ -264,16 +408,16 @@ pub async fn requests(
             limit,
         )
         .await?;
-    let out = priced(&app, &rows).await?;
-    Ok(Json(json!({"requests": out})))
+    let requests = priced(&app, rows).await?;
+    Ok(Json(Requests { requests }))
 }
 
 /// Request rows as the API and the dashboard show them: with their fallbacks counted and their
 /// overhead and provider cost priced.
-pub async fn priced(app: &App, rows: &[RequestRow]) -> ApiResult<Vec<Value>> {
+pub async fn priced(app: &App, rows: Vec<RequestRow>) -> ApiResult<Vec<PricedRequest>> {
     let prices = price_map(&app.store.prices().await?);
     Ok(rows
-        .iter()
+        .into_iter()
         .map(|r| {
             let mut t = Totals::default();
             t.add(
@@ -294,35 +438,51 @@ pub async fn priced(app: &App, rows: &[RequestRow]) -> ApiResult<Vec<Value>> {
                 &app.overhead,
                 &prices,
             );
-            let mut v = json!(r);
-            v["fallbacks"] = json!(r
-                .attempts
-                .as_array()
-                .map_or(0, |a| a.len().saturating_sub(1)));
-            v["overhead_usd"] = json!(t.overhead.to_string());
-            v["provider_cost_usd"] = json!(t.provider_cost.to_string());
-            v
+            PricedRequest {
+                fallbacks: r.attempts.len().saturating_sub(1),
+                overhead_usd: t.overhead.to_string(),
+                provider_cost_usd: t.provider_cost.to_string(),
+                row: r,
+            }
         })
         .collect())
 }
 
-pub async fn list_prices(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"prices": app.store.prices().await?})))
+#[derive(Serialize, ToSchema)]
+pub struct Prices {
+    pub prices: Vec<Price>,
 }
 
-#[derive(Deserialize)]
+#[utoipa::path(get, path = "/admin/v1/prices", tag = "catalog", security(("admin" = [])),
+    responses((status = 200, body = Prices, description = "The price table.")))]
+pub async fn list_prices(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Json<Prices>> {
+    Ok(Json(Prices {
+        prices: app.store.prices().await?,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PriceBody {
+    /// Dollars per million input tokens: a decimal string, at most 6 places.
+    #[schema(pattern = r"^[0-9]+(\.[0-9]{1,6})?$")]
     input_per_mtok: String,
+    /// Dollars per million output tokens.
+    #[schema(pattern = r"^[0-9]+(\.[0-9]{1,6})?$")]
     output_per_mtok: String,
 }
 
+#[utoipa::path(put, path = "/admin/v1/prices/{provider}/{model}", tag = "catalog",
+    security(("admin" = [])),
+    params(("provider" = ProviderName, Path), ("model" = String, Path, description = "The upstream model name.")),
+    request_body = PriceBody,
+    responses((status = 200, body = Price, description = "The price as stored.")))]
 pub async fn put_price(
     _: Admin,
     State(app): State<Arc<App>>,
     Path((provider, model)): Path<(String, String)>,
     Body(b): Body<PriceBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Price>> {
     Provider::from_name(&provider).ok_or_else(|| super::tenants::unknown_provider(&provider))?;
     super::check_name("model", &model)?;
     for v in [&b.input_per_mtok, &b.output_per_mtok] {
@@ -339,30 +499,58 @@ pub async fn put_price(
         output_per_mtok: b.output_per_mtok,
     };
     app.store.put_price(&price).await?;
-    Ok(Json(json!(price)))
+    Ok(Json(price))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct StatementQuery {
     /// `YYYY-MM`.
+    #[param(pattern = "^[0-9]{4}-(0[1-9]|1[0-2])$")]
     month: String,
+}
+
+/// A tenant's month, as the admin API and the dashboard show it.
+#[derive(Serialize, ToSchema)]
+pub struct Statement {
+    pub tenant: String,
+    pub plan: String,
+    pub month: String,
+    pub lines: Vec<StatementLine>,
+    /// The exact sums of the lines.
+    pub totals: Money,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StatementLine {
+    #[serde(flatten)]
+    pub totals: Money,
+    pub project: String,
+    pub provider: String,
+    pub model: String,
+    /// `byok` or `pooled`.
+    pub key_source: String,
 }
 
 /// A tenant's month: one line per project, provider, model and key source, and the totals
 /// (which are the exact sums of the lines).
+#[utoipa::path(get, path = "/admin/v1/tenants/{tenant}/statement", tag = "tenants",
+    security(("admin" = [])),
+    params(("tenant" = String, Path, description = "The tenant's id."), StatementQuery),
+    responses((status = 200, body = Statement, description = "The month's statement.")))]
 pub async fn statement(
     _: Admin,
     State(app): State<Arc<App>>,
     Path(tenant): Path<String>,
-    Query(q): Query<StatementQuery>,
-) -> ApiResult<Json<Value>> {
+    Params(q): Params<StatementQuery>,
+) -> ApiResult<Json<Statement>> {
     Ok(Json(month_statement(&app, &tenant, &q.month).await?))
 }
 
 /// Tenant `tenant`'s statement for `month` (`YYYY-MM`): a line per project, provider, model and
 /// key source, and the totals — as the admin API and the dashboard show it.
-pub async fn month_statement(app: &App, tenant: &str, month: &str) -> ApiResult<Value> {
+pub async fn month_statement(app: &App, tenant: &str, month: &str) -> ApiResult<Statement> {
     let (first, next) = warden_shared::date::parse_month(month)
         .ok_or_else(|| ApiError::BadRequest(format!("month {month:?}: want YYYY-MM")))?;
     let plan = app
@@ -385,109 +573,24 @@ pub async fn month_statement(app: &App, tenant: &str, month: &str) -> ApiResult<
         lines.entry(key).or_default().add(r, &app.overhead, &prices);
     }
     let mut total = Totals::default();
-    let items: Vec<Value> = lines
-        .iter()
+    let items = lines
+        .into_iter()
         .map(|([project, provider, model, key_source], t)| {
-            total.merge(t);
-            let mut v = money(t);
-            v["project"] = json!(project);
-            v["provider"] = json!(provider);
-            v["model"] = json!(model);
-            v["key_source"] = json!(key_source);
-            v
+            total.merge(&t);
+            StatementLine {
+                totals: money(&t),
+                project,
+                provider,
+                model,
+                key_source,
+            }
         })
         .collect();
-    Ok(json!({
-        "tenant": tenant,
-        "plan": plan,
-        "month": month,
-        "lines": items,
-        "totals": money(&total),
-    }))
-}
-
-/// A project's limits (`PUT /admin/v1/projects/{project}/limits`); absent keys: no limit.
-#[derive(Deserialize, serde::Serialize, Default, Debug)]
-#[serde(deny_unknown_fields)]
-pub struct LimitsBody {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    requests_per_minute: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    tokens_per_minute: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    monthly_spend_usd: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    monthly_spend_warning_usd: Option<String>,
-}
-
-impl LimitsBody {
-    pub fn limits(&self) -> Result<warden_shared::snapshot::Limits, String> {
-        warden_shared::snapshot::Limits::from_decimal(
-            self.requests_per_minute,
-            self.tokens_per_minute,
-            self.monthly_spend_usd.as_deref(),
-            self.monthly_spend_warning_usd.as_deref(),
-        )
-    }
-}
-
-pub async fn put_limits(
-    _: Admin,
-    State(app): State<Arc<App>>,
-    Path(project): Path<String>,
-    Body(b): Body<LimitsBody>,
-) -> ApiResult<Json<Value>> {
-    b.limits().map_err(ApiError::BadRequest)?;
-    let json = serde_json::to_string(&b).map_err(|e| ApiError::Internal(e.to_string()))?;
-    if !app.store.set_limits(&project, &json).await? {
-        return Err(ApiError::NotFound("project"));
-    }
-    app.publish().await?;
-    Ok(Json(json!(b)))
-}
-
-pub async fn get_limits(
-    _: Admin,
-    State(app): State<Arc<App>>,
-    Path(project): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let b: LimitsBody = super::stored_policy(&app, &project, |p| &p.limits).await?;
-    Ok(Json(json!(b)))
-}
-
-/// A project's answer cache (`PUT /admin/v1/projects/{project}/cache`): `mode` off | exact |
-/// semantic, `ttl_s`, `semantic_threshold`, `max_mb`.
-pub async fn put_cache(
-    _: Admin,
-    State(app): State<Arc<App>>,
-    Path(project): Path<String>,
-    Body(b): Body<CacheSection>,
-) -> ApiResult<Json<Value>> {
-    b.policy().map_err(ApiError::BadRequest)?;
-    let json = serde_json::to_string(&b).map_err(|e| ApiError::Internal(e.to_string()))?;
-    if !app.store.set_cache(&project, &json).await? {
-        return Err(ApiError::NotFound("project"));
-    }
-    app.publish().await?;
-    Ok(Json(cache_json(&b)))
-}
-
-pub async fn get_cache(
-    _: Admin,
-    State(app): State<Arc<App>>,
-    Path(project): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let b: CacheSection = super::stored_policy(&app, &project, |p| &p.cache).await?;
-    Ok(Json(cache_json(&b)))
-}
-
-/// The policy with its defaults filled in, as the data planes apply it.
-fn cache_json(b: &CacheSection) -> Value {
-    let p = b.policy().unwrap_or_default();
-    json!({
-        "mode": p.mode,
-        "ttl_s": p.ttl_s,
-        "semantic_threshold": f64::from(p.semantic_threshold) / 10_000.0,
-        "max_mb": p.max_bytes >> 20,
+    Ok(Statement {
+        tenant: tenant.to_owned(),
+        plan,
+        month: month.to_owned(),
+        lines: items,
+        totals: money(&total),
     })
 }

@@ -37,16 +37,16 @@ pub async fn page(
         .store
         .requests(None, Some(&p.id), q.before_us.unwrap_or(i64::MAX), PAGE)
         .await?;
-    let priced = crate::api::usage::priced(&app, &rows).await?;
+    let rows = crate::api::usage::priced(&app, rows).await?;
     let mut out = String::new();
-    for (r, v) in rows.iter().zip(&priced) {
+    for v in &rows {
+        let r = &v.row;
         let source = match r.key_source.as_str() {
             "byok" => "yours",
             "pooled" => "pooled",
             other => other,
         };
-        let attempts = r.attempts.as_array().map_or(0, Vec::len);
-        let cost = |k: &str| v[k].as_str().unwrap_or("0").to_owned();
+        let attempts = r.attempts.len();
         out.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} / {}</td>\
              <td>${} + ${} overhead</td></tr>",
@@ -58,8 +58,8 @@ pub async fn page(
             r.status,
             r.input_tokens,
             r.output_tokens,
-            escape(&cost("provider_cost_usd")),
-            escape(&cost("overhead_usd")),
+            escape(&v.provider_cost_usd),
+            escape(&v.overhead_usd),
         ));
     }
     if out.is_empty() {
@@ -69,7 +69,7 @@ pub async fn page(
         Some(last) if rows.len() as i64 == PAGE => format!(
             "<p><a href=\"/dashboard/projects/{}/requests?before_us={}\">Older requests</a></p>",
             escape(&p.id),
-            last.at_us
+            last.row.at_us
         ),
         _ => String::new(),
     };

@@ -156,7 +156,8 @@ pub async fn statement(
     let name = super::tenant_name(&app, &s, &tenant).await?;
     let (y, m, _) = warden_shared::date::civil_from_days(now_s().div_euclid(86_400));
     let month = q.month.unwrap_or_else(|| format!("{y:04}-{m:02}"));
-    let st = crate::api::usage::month_statement(&app, &tenant, &month).await?;
+    let st = serde_json::to_value(crate::api::usage::month_statement(&app, &tenant, &month).await?)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
     let (first, following) = warden_shared::date::parse_month(&month)
         .ok_or_else(|| ApiError::BadRequest("month: want YYYY-MM".into()))?;
     let shift = |days: i64| {

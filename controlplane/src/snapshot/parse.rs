@@ -36,7 +36,7 @@ impl Policies {
             custom_patterns,
             routing: once(&mut self.routing, &p.routing, super::parse_routing)?,
             limits: once(&mut self.limits, &p.limits, |text| {
-                let body: crate::api::usage::LimitsBody = serde_json::from_str(text)?;
+                let body: crate::api::policy::LimitsBody = serde_json::from_str(text)?;
                 body.limits().map_err(anyhow::Error::msg)
             })?,
             cache: once(&mut self.cache, &p.cache, |text| {

@@ -52,10 +52,12 @@ impl AlertReason {
 }
 
 /// The newest alert of a data plane.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Alert {
+    /// `truncated`, `rewritten` or `gap`.
     pub reason: String,
     pub detail: String,
+    /// Unix microseconds.
     pub at_us: i64,
 }
 

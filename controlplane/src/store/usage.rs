@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::Store;
 
 /// One day's usage in one bucket, as a data plane ships it and as it is stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UsageRow {
     pub day: String,
     pub tenant: String,
@@ -25,7 +25,7 @@ pub struct UsageRow {
 }
 
 /// One answered request as a data plane ships it (`attempts` as JSON in the store).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RequestRow {
     pub request_id: String,
     pub at_us: i64,
@@ -37,7 +37,8 @@ pub struct RequestRow {
     pub key_source: String,
     #[serde(default)]
     pub cache: String,
-    pub attempts: serde_json::Value,
+    #[schema(max_items = 64)]
+    pub attempts: Vec<warden_shared::audit::Attempt>,
     pub input_tokens: i64,
     pub output_tokens: i64,
     pub cached_tokens: i64,
@@ -47,14 +48,16 @@ pub struct RequestRow {
 const REQUESTS_KEPT_US: i64 = 30 * 86_400 * 1_000_000;
 
 /// A position in a data plane's audit log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 pub struct Cursor {
     pub segment: i64,
     pub offset: i64,
 }
 
 /// A price table entry: dollars per million tokens, as decimal strings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Price {
     pub provider: String,
     pub model: String,
@@ -134,7 +137,7 @@ impl Store {
             .bind(&r.model)
             .bind(&r.key_source)
             .bind(&r.cache)
-            .bind(r.attempts.to_string())
+            .bind(serde_json::to_string(&r.attempts).unwrap_or_else(|_| "[]".into()))
             .bind(r.input_tokens)
             .bind(r.output_tokens)
             .bind(r.cached_tokens)

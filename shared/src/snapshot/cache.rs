@@ -18,6 +18,7 @@ use rkyv::{Archive, Deserialize, Serialize};
     Default,
 )]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CacheMode {
     #[default]
     Off,

@@ -17,6 +17,7 @@ use rkyv::{Archive, Deserialize, Serialize};
     Eq,
 )]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum GuardAction {
     Off,
     Flag,

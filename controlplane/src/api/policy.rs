@@ -1,0 +1,333 @@
+//! A project's policies: guardrails, key routing, limits and the answer cache. Each is stored
+//! as the JSON the operator sent (checked first) and read back with its defaults filled in;
+//! every change publishes a snapshot.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::Json;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use warden_shared::snapshot::{
+    CacheMode, CustomPattern, GuardAction, GuardrailPolicy, InjectionThresholds, KeyMode, Routing,
+};
+use warden_shared::standalone::CacheSection;
+
+use super::{Admin, Body};
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+
+/// A project's guardrail policy; absent keys are `off`.
+#[derive(Deserialize, Serialize, Default, Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GuardrailBody {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pii: Option<GuardAction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    secrets: Option<GuardAction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    injection: Option<GuardAction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    content_safety: Option<GuardAction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    response_pii: Option<GuardAction>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    response_secrets: Option<GuardAction>,
+    /// The injection model's block threshold for user input (above 0, at most 1; absent: the
+    /// model's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(exclusive_minimum = 0, maximum = 1)]
+    injection_threshold: Option<f64>,
+    /// Its threshold for tool results and documents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(exclusive_minimum = 0, maximum = 1)]
+    injection_tool_threshold: Option<f64>,
+    /// Its flag threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(exclusive_minimum = 0, maximum = 1)]
+    injection_flag_threshold: Option<f64>,
+    /// The operator's own detectors (`warden_shared::patterns`), checked and compiled when set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub custom_patterns: Vec<CustomPattern>,
+}
+
+impl GuardrailBody {
+    pub fn thresholds(&self) -> Result<InjectionThresholds, String> {
+        InjectionThresholds::from_fractions(
+            self.injection_threshold,
+            self.injection_tool_threshold,
+            self.injection_flag_threshold,
+        )
+    }
+
+    /// The policy (thresholds already checked by `thresholds`; out of range here: defaults).
+    pub fn policy(&self) -> GuardrailPolicy {
+        let off = GuardAction::Off;
+        GuardrailPolicy {
+            injection_thresholds: self.thresholds().unwrap_or_default(),
+            pii: self.pii.unwrap_or(off),
+            secrets: self.secrets.unwrap_or(off),
+            injection: self.injection.unwrap_or(off),
+            content_safety: self.content_safety.unwrap_or(off),
+            response_pii: self.response_pii.unwrap_or(off),
+            response_secrets: self.response_secrets.unwrap_or(off),
+        }
+    }
+}
+
+#[utoipa::path(put, path = "/admin/v1/projects/{project}/guardrails", tag = "policy",
+    security(("admin" = [])), params(("project" = String, Path, description = "The project's id.")),
+    request_body = GuardrailBody,
+    responses((status = 200, body = GuardrailBody, description = "The policy as stored.")))]
+pub async fn put_guardrails(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(project): Path<String>,
+    Body(g): Body<GuardrailBody>,
+) -> ApiResult<Json<GuardrailBody>> {
+    if matches!(g.response_pii, Some(GuardAction::Restore))
+        || matches!(g.response_secrets, Some(GuardAction::Restore))
+    {
+        return Err(ApiError::BadRequest(
+            "restore applies to the request side only".into(),
+        ));
+    }
+    warden_shared::patterns::check(&g.custom_patterns).map_err(ApiError::BadRequest)?;
+    g.thresholds().map_err(ApiError::BadRequest)?;
+    let json = serde_json::to_string(&g).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if !app.store.set_guardrails(&project, &json).await? {
+        return Err(ApiError::NotFound("project"));
+    }
+    app.publish().await?;
+    Ok(Json(g))
+}
+
+/// One of a project's stored JSON policies (guardrails, routing, limits), parsed; 404 when the
+/// project does not exist.
+pub async fn stored_policy<T: DeserializeOwned>(
+    app: &App,
+    project: &str,
+    pick: fn(&crate::store::ProjectRow) -> &String,
+) -> ApiResult<T> {
+    let p = app
+        .store
+        .project(project)
+        .await?
+        .ok_or(ApiError::NotFound("project"))?;
+    serde_json::from_str(pick(&p)).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+#[utoipa::path(get, path = "/admin/v1/projects/{project}/guardrails", tag = "policy",
+    security(("admin" = [])), params(("project" = String, Path, description = "The project's id.")),
+    responses((status = 200, body = GuardrailBody, description = "The policy; absent categories are off.")))]
+pub async fn get_guardrails(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(project): Path<String>,
+) -> ApiResult<Json<GuardrailBody>> {
+    Ok(Json(
+        stored_policy(&app, &project, |p| &p.guardrails).await?,
+    ))
+}
+
+/// A project's key routing: `key_mode` for every provider, with per-provider overrides.
+#[derive(Deserialize, Serialize, Default, Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoutingBody {
+    /// For every provider without an override (default `byok_then_pooled`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key_mode: Option<KeyMode>,
+    /// Per-provider overrides, by provider name (openai, anthropic, google, groq, deepseek).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    #[schema(value_type = std::collections::BTreeMap<super::tenants::ProviderName, KeyMode>)]
+    providers: std::collections::BTreeMap<String, KeyMode>,
+}
+
+/// A project's effective routing: the mode, default filled in, and the overrides.
+#[derive(Serialize, ToSchema)]
+pub struct RoutingView {
+    key_mode: KeyMode,
+    #[schema(value_type = std::collections::BTreeMap<super::tenants::ProviderName, KeyMode>)]
+    providers: std::collections::BTreeMap<String, KeyMode>,
+}
+
+impl RoutingBody {
+    pub fn routing(&self) -> Result<Routing, String> {
+        let mut providers = Vec::with_capacity(self.providers.len());
+        for (name, mode) in &self.providers {
+            let p = warden_shared::catalog::Provider::from_name(name)
+                .ok_or_else(|| format!("unknown provider {name:?}"))?;
+            providers.push((p, *mode));
+        }
+        Ok(Routing {
+            key_mode: self.key_mode.unwrap_or(Routing::default().key_mode),
+            providers,
+        })
+    }
+}
+
+#[utoipa::path(put, path = "/admin/v1/projects/{project}/routing", tag = "policy",
+    security(("admin" = [])), params(("project" = String, Path, description = "The project's id.")),
+    request_body = RoutingBody,
+    responses((status = 200, body = RoutingView, description = "The routing as stored."),
+        (status = 403, body = super::openapi::ErrorBody,
+            description = "Developer-plan tenants use pooled keys only.")))]
+pub async fn put_routing(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(project): Path<String>,
+    Body(r): Body<RoutingBody>,
+) -> ApiResult<Json<RoutingView>> {
+    r.routing().map_err(ApiError::BadRequest)?;
+    let p = app
+        .store
+        .project(&project)
+        .await?
+        .ok_or(ApiError::NotFound("project"))?;
+    let byok = |m: &KeyMode| *m != KeyMode::PooledOnly;
+    if p.plan == "developer"
+        && (r.key_mode.as_ref().is_some_and(byok) || r.providers.values().any(byok))
+    {
+        return Err(ApiError::Forbidden(
+            "developer-plan tenants use pooled keys only; bring your own keys on team or enterprise".into(),
+        ));
+    }
+    let json = serde_json::to_string(&r).map_err(|e| ApiError::Internal(e.to_string()))?;
+    app.store.set_routing(&project, &json).await?;
+    app.publish().await?;
+    Ok(Json(routing_view(r)))
+}
+
+#[utoipa::path(get, path = "/admin/v1/projects/{project}/routing", tag = "policy",
+    security(("admin" = [])), params(("project" = String, Path, description = "The project's id.")),
+    responses((status = 200, body = RoutingView, description = "The effective routing.")))]
+pub async fn get_routing(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(project): Path<String>,
+) -> ApiResult<Json<RoutingView>> {
+    let body: RoutingBody = stored_policy(&app, &project, |p| &p.routing).await?;
+    Ok(Json(routing_view(body)))
+}
+
+fn routing_view(r: RoutingBody) -> RoutingView {
+    RoutingView {
+        key_mode: r.key_mode.unwrap_or(Routing::default().key_mode),
+        providers: r.providers,
+    }
+}
+
+/// A project's limits (`PUT /admin/v1/projects/{project}/limits`); absent keys: no limit.
+#[derive(Deserialize, Serialize, Default, Debug, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsBody {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    requests_per_minute: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tokens_per_minute: Option<u64>,
+    /// Dollars, a decimal string (`"250"`, `"99.50"`): requests are refused once the month's
+    /// spend reaches it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^[0-9]+(\.[0-9]{1,6})?$")]
+    monthly_spend_usd: Option<String>,
+    /// Dollars: answers carry a warning header from here on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^[0-9]+(\.[0-9]{1,6})?$")]
+    monthly_spend_warning_usd: Option<String>,
+}
+
+impl LimitsBody {
+    pub fn limits(&self) -> Result<warden_shared::snapshot::Limits, String> {
+        warden_shared::snapshot::Limits::from_decimal(
+            self.requests_per_minute,
+            self.tokens_per_minute,
+            self.monthly_spend_usd.as_deref(),
+            self.monthly_spend_warning_usd.as_deref(),
+        )
+    }
+}
+
+#[utoipa::path(put, path = "/admin/v1/projects/{project}/limits", tag = "policy",
+    security(("admin" = [])), params(("project" = String, Path, description = "The project's id.")),
+    request_body = LimitsBody,
+    responses((status = 200, body = LimitsBody, description = "The limits as stored.")))]
+pub async fn put_limits(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(project): Path<String>,
+    Body(b): Body<LimitsBody>,
+) -> ApiResult<Json<LimitsBody>> {
+    b.limits().map_err(ApiError::BadRequest)?;
+    let json = serde_json::to_string(&b).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if !app.store.set_limits(&project, &json).await? {
+        return Err(ApiError::NotFound("project"));
+    }
+    app.publish().await?;
+    Ok(Json(b))
+}
+
+#[utoipa::path(get, path = "/admin/v1/projects/{project}/limits", tag = "policy",
+    security(("admin" = [])), params(("project" = String, Path, description = "The project's id.")),
+    responses((status = 200, body = LimitsBody, description = "The limits; absent: no limit.")))]
+pub async fn get_limits(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(project): Path<String>,
+) -> ApiResult<Json<LimitsBody>> {
+    Ok(Json(stored_policy(&app, &project, |p| &p.limits).await?))
+}
+
+/// A project's answer cache (`PUT /admin/v1/projects/{project}/cache`): `mode` off | exact |
+/// semantic, `ttl_s`, `semantic_threshold`, `max_mb`.
+#[utoipa::path(put, path = "/admin/v1/projects/{project}/cache", tag = "policy",
+    security(("admin" = [])), params(("project" = String, Path, description = "The project's id.")),
+    request_body = CacheSection,
+    responses((status = 200, body = CacheView, description = "The cache policy as applied.")))]
+pub async fn put_cache(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(project): Path<String>,
+    Body(b): Body<CacheSection>,
+) -> ApiResult<Json<CacheView>> {
+    b.policy().map_err(ApiError::BadRequest)?;
+    let json = serde_json::to_string(&b).map_err(|e| ApiError::Internal(e.to_string()))?;
+    if !app.store.set_cache(&project, &json).await? {
+        return Err(ApiError::NotFound("project"));
+    }
+    app.publish().await?;
+    Ok(Json(cache_view(&b)))
+}
+
+#[utoipa::path(get, path = "/admin/v1/projects/{project}/cache", tag = "policy",
+    security(("admin" = [])), params(("project" = String, Path, description = "The project's id.")),
+    responses((status = 200, body = CacheView, description = "The cache policy as applied.")))]
+pub async fn get_cache(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(project): Path<String>,
+) -> ApiResult<Json<CacheView>> {
+    let b: CacheSection = stored_policy(&app, &project, |p| &p.cache).await?;
+    Ok(Json(cache_view(&b)))
+}
+
+/// A project's cache policy with its defaults filled in, as the data planes apply it.
+#[derive(Serialize, ToSchema)]
+pub struct CacheView {
+    mode: CacheMode,
+    ttl_s: u32,
+    semantic_threshold: f64,
+    /// 0: no cap of the project's own.
+    max_mb: u64,
+}
+
+fn cache_view(b: &CacheSection) -> CacheView {
+    let p = b.policy().unwrap_or_default();
+    CacheView {
+        mode: p.mode,
+        ttl_s: p.ttl_s,
+        semantic_threshold: f64::from(p.semantic_threshold) / 10_000.0,
+        max_mb: p.max_bytes >> 20,
+    }
+}
