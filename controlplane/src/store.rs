@@ -31,6 +31,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (14, include_str!("../migrations/0014_row_stamps.sql")),
     (15, include_str!("../migrations/0015_snapshot_base.sql")),
     (16, include_str!("../migrations/0016_people.sql")),
+    (17, include_str!("../migrations/0017_api_key_use.sql")),
 ];
 
 pub mod anchors;

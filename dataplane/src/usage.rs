@@ -63,6 +63,9 @@ pub struct RequestRow {
     pub model: String,
     pub key_source: String,
     pub cache: String,
+    /// The Warden key's id ('' when the record has none).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub api_key: String,
     pub attempts: Vec<warden_shared::audit::Attempt>,
     pub input_tokens: u64,
     pub output_tokens: u64,
@@ -203,6 +206,7 @@ fn request_row(r: &Record) -> Option<RequestRow> {
         model: s(&r.upstream_model),
         key_source: r.key_source.clone().unwrap_or_else(|| "byok".into()),
         cache: s(&r.cache),
+        api_key: s(&r.api_key_id),
         attempts: r.attempts.clone(),
         input_tokens: u.input_tokens,
         output_tokens: u.output_tokens,

@@ -897,6 +897,49 @@ fn a_projects_warden_keys_are_listed_by_hint_never_by_key() {
     assert_eq!(app["id"], s.key_id.as_str());
     assert_eq!(app["hint"], format!("wdn_…{}", &s.key[s.key.len() - 4..]));
     assert!(app["created_at"].as_i64().unwrap() > 1_700_000_000, "{app}");
+    assert!(app["last_used"].is_null(), "never used yet: {app}");
+
+    // A request with one key dates its last use (shipped by the data plane with its usage); the
+    // other stays unused; the request log names the key.
+    let gw = Gateway::start(Driver::IoUring, &cp.dataplane_config(1));
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(eventually(Duration::from_secs(5), || chat(&gw, &s.key).status == 200).is_some());
+    let used = || {
+        let keys = cp.admin("GET", &path, None).json()["api_keys"].clone();
+        let app = keys
+            .as_array()?
+            .iter()
+            .find(|k| k["name"] == "app")?
+            .clone();
+        let batch = keys
+            .as_array()?
+            .iter()
+            .find(|k| k["name"] == "batch")?
+            .clone();
+        Some((app["last_used"].as_i64()?, batch["last_used"].clone()))
+    };
+    assert!(
+        eventually(Duration::from_secs(10), || used().is_some()).is_some(),
+        "last_used is set: {}",
+        cp.admin("GET", &path, None).text()
+    );
+    let (at, batch_used) = used().unwrap();
+    assert!(at >= before - 1 && at <= before + 60, "{at} vs {before}");
+    assert!(batch_used.is_null(), "{batch_used}");
+    let log = cp.admin(
+        "GET",
+        &format!("/admin/v1/requests?project={}", s.project),
+        None,
+    );
+    assert_eq!(
+        log.json()["requests"][0]["api_key"],
+        s.key_id.as_str(),
+        "{}",
+        log.text()
+    );
 
     // A deleted key leaves the list; another project's keys are never in it.
     let deleted = cp.admin("DELETE", &format!("/admin/v1/api-keys/{}", s.key_id), None);

@@ -109,6 +109,9 @@ pub struct ApiKeyItem {
     pub hint: String,
     /// Unix seconds.
     pub created_at: i64,
+    /// Unix seconds of its newest request the data planes have reported (they report within
+    /// seconds); `null`: never used.
+    pub last_used: Option<i64>,
 }
 
 /// A project's Warden keys: id, name, hint and creation time (the key itself was shown once,
@@ -129,11 +132,12 @@ pub async fn list_api_keys(
         .project_api_keys(&project)
         .await?
         .into_iter()
-        .map(|(id, name, hint, created_at)| ApiKeyItem {
+        .map(|(id, name, hint, created_at, last_used)| ApiKeyItem {
             id,
             name,
             hint,
             created_at,
+            last_used,
         })
         .collect();
     Ok(Json(ApiKeys { api_keys }))

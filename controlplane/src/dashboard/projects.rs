@@ -127,9 +127,13 @@ async fn render(
         provider_rows.push_str("<tr><td colspan=\"5\">No provider keys: requests use pooled keys where routing allows.</td></tr>");
     }
     let mut api_key_rows = String::new();
-    for (id, key_name, hint, created_at) in app.store.project_api_keys(&p.id).await? {
+    for (id, key_name, hint, created_at, last_used) in app.store.project_api_keys(&p.id).await? {
+        let used = last_used.map_or_else(
+            || "never".to_owned(),
+            |at| super::requests::time(at.saturating_mul(1_000_000)),
+        );
         api_key_rows.push_str(&format!(
-            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{used}</td><td>{}</td></tr>",
             escape(&key_name),
             escape(&hint),
             day(created_at),
@@ -137,7 +141,7 @@ async fn render(
         ));
     }
     if api_key_rows.is_empty() {
-        api_key_rows.push_str("<tr><td colspan=\"4\">No Warden keys yet.</td></tr>");
+        api_key_rows.push_str("<tr><td colspan=\"5\">No Warden keys yet.</td></tr>");
     }
     let providers: String = Provider::ALL
         .iter()

@@ -88,7 +88,7 @@ pub async fn page(
 }
 
 /// A time in microseconds as `YYYY-MM-DD HH:MM:SS`.
-fn time(at_us: i64) -> String {
+pub(super) fn time(at_us: i64) -> String {
     let secs = at_us.div_euclid(1_000_000);
     let (day, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     format!(

@@ -33,15 +33,16 @@ impl Store {
         tx.commit().await
     }
 
-    /// A project's keys as (id, name, hint, created_at), oldest first: what tells keys apart,
-    /// never the key or its digest.
+    /// A project's keys as (id, name, hint, created_at, last_used_at), oldest first: what tells
+    /// keys apart, never the key or its digest.
     pub async fn project_api_keys(
         &self,
         project: &str,
-    ) -> sqlx::Result<Vec<(String, String, String, i64)>> {
+    ) -> sqlx::Result<Vec<(String, String, String, i64, Option<i64>)>> {
         sqlx::query_as(
-            "SELECT id, name, hint, created_at FROM api_keys WHERE project_id = $1 \
-             ORDER BY created_at, id",
+            "SELECT k.id, k.name, k.hint, k.created_at, u.last_used_at FROM api_keys k \
+             LEFT JOIN api_key_use u ON u.id = k.id WHERE k.project_id = $1 \
+             ORDER BY k.created_at, k.id",
         )
         .bind(project)
         .fetch_all(&self.pool)
@@ -57,6 +58,10 @@ impl Store {
         let gone = r.rows_affected() > 0;
         if gone {
             removed(&mut tx, "api_keys", id).await?;
+            sqlx::query("DELETE FROM api_key_use WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(gone)

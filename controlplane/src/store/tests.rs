@@ -219,6 +219,10 @@ async fn calls(store: &Store) -> anyhow::Result<()> {
     assert!(!store.revoke_dataplane("dp9").await?);
 
     // Usage and request rows: a batch applies once, filters select.
+    store
+        .insert_api_key("a3", "p1", "used", &"33".repeat(32), "wdn_…ef")
+        .await?;
+    assert_eq!(last_used_of(store, "a3").await?, None, "never used");
     let row = |project: &str, n: i64| usage_row("t1", project, n, 2 * n);
     let request = |id: &str, at_us: i64| RequestRow {
         request_id: id.into(),
@@ -230,6 +234,7 @@ async fn calls(store: &Store) -> anyhow::Result<()> {
         model: "gpt-4o".into(),
         key_source: "byok".into(),
         cache: "exact".into(),
+        api_key: "a3".into(),
         attempts: vec![warden_shared::audit::Attempt {
             provider: "openai".into(),
             key_id: "pk_1".into(),
@@ -256,9 +261,29 @@ async fn calls(store: &Store) -> anyhow::Result<()> {
             .await?,
         "a batch behind the cursor is not applied twice"
     );
+    // Key a3's last use: its newest request, never later than the control plane's clock; a row
+    // naming a key that does not exist records nothing.
+    let at = last_used_of(store, "a3").await?.expect("a3 was used");
+    assert!(
+        (now_us / 1_000_000 - 1..=now_us / 1_000_000).contains(&at),
+        "{at}"
+    );
+    let mut future = request("r9", i64::MAX - 1);
+    let mut ghost = request("r10", now_us);
+    ghost.api_key = "ghost".into();
+    for r in [&mut future, &mut ghost] {
+        (r.tenant, r.project) = ("t9".into(), "p9".into());
+    }
     assert!(
         store
-            .apply_usage("dp1", c(100), c(200), &batch[..1], &[])
+            .apply_usage("dp1", c(100), c(150), &[], &[future, ghost])
+            .await?
+    );
+    let at = last_used_of(store, "a3").await?.expect("a3 was used");
+    assert!(at <= crate::secrets::now_s(), "{at}");
+    assert!(
+        store
+            .apply_usage("dp1", c(150), c(200), &batch[..1], &[])
             .await?
     );
     let usage = store.usage("2026-12-01", "2026-12-31", None, None).await?;
@@ -502,4 +527,14 @@ async fn a_database_url_of_another_kind_is_refused() {
         err.is_some_and(|e| e.to_string().contains("postgres://")),
         "refused with a message naming what works"
     );
+}
+
+/// When key `id` of project p1 was last used.
+async fn last_used_of(store: &Store, id: &str) -> sqlx::Result<Option<i64>> {
+    Ok(store
+        .project_api_keys("p1")
+        .await?
+        .into_iter()
+        .find(|k| k.0 == id)
+        .and_then(|k| k.4))
 }

@@ -37,6 +37,9 @@ pub struct RequestRow {
     pub key_source: String,
     #[serde(default)]
     pub cache: String,
+    /// The Warden key's id ('' from data planes that do not say).
+    #[serde(default)]
+    pub api_key: String,
     #[schema(max_items = 64)]
     pub attempts: Vec<warden_shared::audit::Attempt>,
     pub input_tokens: i64,
@@ -124,8 +127,8 @@ impl Store {
         for r in requests {
             sqlx::query(
                 "INSERT INTO requests (dataplane, request_id, at_us, tenant, project, status, provider, \
-                 model, key_source, cache, attempts, input_tokens, output_tokens, cached_tokens) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) ON CONFLICT (dataplane, project, request_id, at_us) DO NOTHING",
+                 model, key_source, cache, attempts, input_tokens, output_tokens, cached_tokens, api_key) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (dataplane, project, request_id, at_us) DO NOTHING",
             )
             .bind(dataplane)
             .bind(&r.request_id)
@@ -141,6 +144,27 @@ impl Store {
             .bind(r.input_tokens)
             .bind(r.output_tokens)
             .bind(r.cached_tokens)
+            .bind(&r.api_key)
+            .execute(&mut *tx)
+            .await?;
+        }
+        // Each key's newest use in the batch, by the control plane's clock at the latest (a data
+        // plane's clock, or a forged row, cannot date a use in the future); only keys that exist.
+        let now_s = crate::secrets::now_s();
+        let mut used: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+        for r in requests.iter().filter(|r| !r.api_key.is_empty()) {
+            let at = (r.at_us / 1_000_000).min(now_s);
+            let e = used.entry(r.api_key.as_str()).or_insert(at);
+            *e = (*e).max(at);
+        }
+        for (key, at) in used {
+            sqlx::query(
+                "INSERT INTO api_key_use (id, last_used_at) SELECT id, $1 FROM api_keys WHERE id = $2 \
+                 ON CONFLICT (id) DO UPDATE SET last_used_at = excluded.last_used_at \
+                 WHERE excluded.last_used_at > api_key_use.last_used_at",
+            )
+            .bind(at)
+            .bind(key)
             .execute(&mut *tx)
             .await?;
         }
@@ -244,10 +268,12 @@ impl Store {
             i64,
             i64,
             i64,
+            String,
         );
         const COLUMNS: &str =
             "SELECT request_id, at_us, tenant, project, status, provider, model, \
-             key_source, cache, attempts, input_tokens, output_tokens, cached_tokens FROM requests";
+             key_source, cache, attempts, input_tokens, output_tokens, cached_tokens, api_key \
+             FROM requests";
         let rows: Vec<Tuple> = match project {
             // One project's page is a range of `requests_by_project (project, at_us)`: the
             // `$x IS NULL OR …` form below keeps the planners (SQLite's, PostgreSQL's generic
@@ -294,6 +320,7 @@ impl Store {
                 input_tokens: r.10,
                 output_tokens: r.11,
                 cached_tokens: r.12,
+                api_key: r.13,
             })
             .collect())
     }
