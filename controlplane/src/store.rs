@@ -42,6 +42,7 @@ pub mod dataplanes;
 pub mod meta;
 pub mod people;
 pub mod removal;
+pub mod requests;
 pub mod rows;
 pub mod tenancy;
 pub mod usage;

@@ -66,6 +66,18 @@ pub struct RequestRow {
     /// The Warden key's id ('' when the record has none).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub api_key: String,
+    /// From the head's arrival to the answer's commit: Warden's time plus the provider's.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub latency_us: u64,
+    /// From the head's arrival to the first byte sent back (streams).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub first_byte_us: u64,
+    /// The error code of a failed request (as in metrics).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub error: String,
+    /// The guardrails' verdicts, request and response side.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub verdicts: Vec<warden_shared::audit::Verdict>,
     pub attempts: Vec<warden_shared::audit::Attempt>,
     pub input_tokens: u64,
     pub output_tokens: u64,
@@ -190,6 +202,10 @@ fn hash_at(audit_dir: &Path, c: Cursor) -> Option<[u8; 32]> {
         .map(|(_, h, _)| *h)
 }
 
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
 fn request_row(r: &Record) -> Option<RequestRow> {
     let (Kind::Response, Some(provider)) = (r.kind, &r.provider) else {
         return None;
@@ -207,6 +223,16 @@ fn request_row(r: &Record) -> Option<RequestRow> {
         key_source: r.key_source.clone().unwrap_or_else(|| "byok".into()),
         cache: s(&r.cache),
         api_key: s(&r.api_key_id),
+        latency_us: r
+            .overhead_us
+            .unwrap_or(0)
+            .saturating_add(r.upstream_us.unwrap_or(0)),
+        first_byte_us: match (r.received_us, r.first_byte_us) {
+            (Some(start), Some(first)) => first.saturating_sub(start),
+            _ => 0,
+        },
+        error: s(&r.error),
+        verdicts: r.verdicts.clone(),
         attempts: r.attempts.clone(),
         input_tokens: u.input_tokens,
         output_tokens: u.output_tokens,

@@ -171,7 +171,9 @@ pub struct Usage {
     pub reasoning_tokens: u64,
 }
 
+/// What one guardrail detector found in a request or its answer, and what was done.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Verdict {
     pub category: String,
     pub detector: String,

@@ -689,6 +689,34 @@ fn guardrail_policies_set_through_the_admin_api_reach_the_data_plane() {
         eventually(Duration::from_secs(5), redacted).is_some(),
         "the operator's pattern reached the data plane"
     );
+    // The request log shows the verdict and how long the request took.
+    let log = format!("/admin/v1/requests?project={}", s.project);
+    let flagged = || {
+        let rows = cp.admin("GET", &log, None).json();
+        rows["requests"].as_array().and_then(|rows| {
+            rows.iter()
+                .find(|r| r["verdicts"].as_array().is_some_and(|v| !v.is_empty()))
+                .cloned()
+        })
+    };
+    assert!(
+        eventually(Duration::from_secs(10), || flagged().is_some()).is_some(),
+        "{}",
+        cp.admin("GET", &log, None).text()
+    );
+    let row = flagged().unwrap();
+    let v = &row["verdicts"][0];
+    assert_eq!(
+        (v["detector"].as_str(), v["action"].as_str()),
+        (Some("ticket"), Some("redact")),
+        "{row}"
+    );
+    assert!(row["latency_us"].as_i64().unwrap() > 0, "{row}");
+    assert_eq!(row["api_key"], s.key_id.as_str());
+    assert!(
+        !row.to_string().contains("TCK-48213"),
+        "never the text: {row}"
+    );
 }
 
 #[test]

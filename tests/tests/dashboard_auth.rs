@@ -796,6 +796,44 @@ fn a_tenant_adds_keys_from_the_browser_and_the_data_plane_serves_them() {
         "{log}"
     );
     assert!(!log.contains(own) && !log.contains(&warden_key));
+    assert!(log.contains(" ms"), "each row says how long it took: {log}");
+    // Filters narrow the log, on the page and in the API alike.
+    let pooled = ana
+        .get(&format!("{page_path}/requests?key_source=pooled"))
+        .text();
+    assert!(
+        pooled.contains("<td>pooled</td>") && !pooled.contains("<td>yours</td>"),
+        "{pooled}"
+    );
+    let failed = ana
+        .get(&format!("{page_path}/requests?outcome=error"))
+        .text();
+    assert!(
+        failed.contains("No requests."),
+        "every request succeeded: {failed}"
+    );
+    let api = |query: &str| {
+        let rows = cp
+            .admin(
+                "GET",
+                &format!("/admin/v1/requests?project={project}&limit=1000&{query}"),
+                None,
+            )
+            .json();
+        rows["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["key_source"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let (byok, all) = (api("key_source=byok"), api("outcome=ok"));
+    assert!(
+        !byok.is_empty() && byok.iter().all(|s| s == "byok"),
+        "{byok:?}"
+    );
+    assert!(all.len() > byok.len(), "{all:?}");
+    assert!(api("outcome=error").is_empty());
     assert_eq!(gil.get(&format!("{page_path}/requests")).status, 404);
 
     // Usage: a day's requests by key source for the chart, and the table by model; another

@@ -16,13 +16,15 @@ use crate::app::App;
 use crate::billing::{price_map, Totals};
 use crate::error::{ApiError, ApiResult};
 use crate::store::anchors::Anchoring;
+use crate::store::requests::RequestFilter;
 use crate::store::usage::{Cursor, Price, RequestRow, UsageRow};
 use warden_shared::money::Rate;
 
 /// The most rows one batch may carry.
 const MAX_BATCH_ROWS: usize = 100_000;
 
-/// The most attempts a request row may list (keys × providers × fallbacks of one request).
+/// The most attempts (keys × providers × fallbacks of one request), and the most verdicts, a
+/// request row may list.
 const MAX_ATTEMPTS: usize = 64;
 
 /// A data plane's usage since its last batch: a range of its audit log, the usage rows and
@@ -108,10 +110,21 @@ pub async fn ingest(
     }
     let long = |s: &String| s.len() > 256;
     let bad = b.requests.iter().any(|r| {
-        [r.input_tokens, r.output_tokens, r.cached_tokens, r.status]
-            .iter()
-            .any(|n| *n < 0)
+        [
+            r.input_tokens,
+            r.output_tokens,
+            r.cached_tokens,
+            r.status,
+            r.latency_us,
+            r.first_byte_us,
+        ]
+        .iter()
+        .any(|n| *n < 0)
             || r.attempts.len() > MAX_ATTEMPTS
+            || r.verdicts.len() > MAX_ATTEMPTS
+            || r.verdicts
+                .iter()
+                .any(|v| [&v.category, &v.detector, &v.action].into_iter().any(long))
             || [
                 &r.request_id,
                 &r.tenant,
@@ -120,6 +133,8 @@ pub async fn ingest(
                 &r.model,
                 &r.key_source,
                 &r.cache,
+                &r.api_key,
+                &r.error,
             ]
             .into_iter()
             .any(long)
@@ -366,10 +381,53 @@ pub async fn usage(
 pub struct RequestsQuery {
     project: Option<String>,
     tenant: Option<String>,
-    /// Unix microseconds: only requests before this (for paging back).
+    /// A Warden key's id: only its requests.
+    api_key: Option<String>,
+    /// Only requests served on the tenant's own keys (`byok`) or on pooled keys (`pooled`).
+    #[param(inline, value_type = Option<KeySource>)]
+    key_source: Option<String>,
+    /// The upstream model.
+    model: Option<String>,
+    /// `error`: answered with a status of 400 or above; `ok`: the others.
+    #[param(inline, value_type = Option<Outcome>)]
+    outcome: Option<String>,
+    /// Unix microseconds: only requests before this (for paging back: the last row's `at_us`).
     before_us: Option<i64>,
     /// At most this many, newest first (default 100, at most 1000).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
+}
+
+/// Whose keys served a request.
+#[derive(ToSchema)]
+#[allow(dead_code)] // a schema only: the filter is matched as text
+pub enum KeySource {
+    #[schema(rename = "byok")]
+    Byok,
+    #[schema(rename = "pooled")]
+    Pooled,
+}
+
+/// How a request ended.
+#[derive(ToSchema)]
+#[allow(dead_code)] // a schema only
+pub enum Outcome {
+    #[schema(rename = "ok")]
+    Ok,
+    #[schema(rename = "error")]
+    Error,
+}
+
+/// The `outcome` filter: `Some(true)` for errors.
+pub fn failed(outcome: Option<&str>) -> ApiResult<Option<bool>> {
+    match outcome {
+        None | Some("") => Ok(None),
+        Some("ok") => Ok(Some(false)),
+        Some("error") => Ok(Some(true)),
+        Some(o) => Err(ApiError::BadRequest(format!(
+            "outcome {o:?}: \"ok\" or \"error\""
+        ))),
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -398,15 +456,31 @@ pub async fn requests(
     State(app): State<Arc<App>>,
     Params(q): Params<RequestsQuery>,
 ) -> ApiResult<Json<Requests>> {
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::BadRequest("limit: 1 to 1000".into()));
+    }
+    if let Some(s) = q
+        .key_source
+        .as_deref()
+        .filter(|s| !["byok", "pooled"].contains(s))
+    {
+        return Err(ApiError::BadRequest(format!(
+            "key_source {s:?}: \"byok\" or \"pooled\""
+        )));
+    }
     let rows = app
         .store
-        .requests(
-            q.tenant.as_deref(),
-            q.project.as_deref(),
-            q.before_us.unwrap_or(i64::MAX),
+        .requests(&RequestFilter {
+            tenant: q.tenant.as_deref(),
+            project: q.project.as_deref(),
+            api_key: q.api_key.as_deref(),
+            key_source: q.key_source.as_deref(),
+            model: q.model.as_deref(),
+            failed: failed(q.outcome.as_deref())?,
+            before_us: q.before_us.unwrap_or(i64::MAX),
             limit,
-        )
+        })
         .await?;
     let requests = priced(&app, rows).await?;
     Ok(Json(Requests { requests }))

@@ -1,6 +1,7 @@
 //! A project's request log: each request the data planes reported (`GET /admin/v1/requests`'s
 //! rows, priced the same way), newest first, a page at a time — a page is one indexed range
-//! read (`before_us`), whatever the number of rows kept.
+//! read (`before_us`), whatever the number of rows kept — narrowed by key source, outcome and
+//! model; each row with its latency and the guardrails' verdicts.
 
 use std::sync::Arc;
 
@@ -13,13 +14,70 @@ use super::pages::{self, escape};
 use super::session;
 use crate::app::App;
 use crate::error::ApiResult;
+use crate::store::requests::RequestFilter;
+
+/// `total (first byte)` in milliseconds; `—` when the data plane did not say.
+fn latency(total_us: i64, first_us: i64) -> String {
+    let ms = |us: i64| us as f64 / 1000.0;
+    match (total_us, first_us) {
+        (0, _) => "—".into(),
+        (t, 0) => format!("{:.1} ms", ms(t)),
+        (t, f) => format!("{:.1} ms <small>(first byte {:.1})</small>", ms(t), ms(f)),
+    }
+}
+
+/// Each verdict as `category/detector: action ×count`.
+fn verdicts(v: &[warden_shared::audit::Verdict]) -> String {
+    if v.is_empty() {
+        return "—".into();
+    }
+    v.iter()
+        .map(|v| {
+            format!(
+                "{}/{}: {} ×{}",
+                escape(&v.category),
+                escape(&v.detector),
+                escape(&v.action),
+                v.count
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("<br>")
+}
+
+/// A filter's value: `None` when empty.
+fn some(v: &str) -> Option<&str> {
+    Some(v.trim()).filter(|v| !v.is_empty())
+}
+
+/// A query-string value, percent-encoded (everything but unreserved characters).
+fn escape_query(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
 
 /// Rows per page.
 const PAGE: i64 = 50;
 
+/// The page's query: where the page starts, and the filters.
 #[derive(Deserialize)]
 pub struct Older {
     before_us: Option<i64>,
+    /// `byok` or `pooled` ('' or absent: both).
+    #[serde(default)]
+    key_source: String,
+    /// `ok` or `error`.
+    #[serde(default)]
+    outcome: String,
+    #[serde(default)]
+    model: String,
 }
 
 /// `GET /dashboard/projects/{project}/requests[?before_us=]`.
@@ -33,9 +91,18 @@ pub async fn page(
         return Ok(Redirect::to("/dashboard/login").into_response());
     };
     let p = super::projects::visible(&app, &s, &project).await?;
+    let key_source = some(&q.key_source).filter(|k| ["byok", "pooled"].contains(k));
     let rows = app
         .store
-        .requests(None, Some(&p.id), q.before_us.unwrap_or(i64::MAX), PAGE)
+        .requests(&RequestFilter {
+            project: Some(&p.id),
+            key_source,
+            model: some(&q.model),
+            failed: crate::api::usage::failed(some(&q.outcome))?,
+            before_us: q.before_us.unwrap_or(i64::MAX),
+            limit: PAGE,
+            ..RequestFilter::default()
+        })
         .await?;
     let rows = crate::api::usage::priced(&app, rows).await?;
     let mut out = String::new();
@@ -47,32 +114,58 @@ pub async fn page(
             other => other,
         };
         let attempts = r.attempts.len();
+        let status = match r.error.as_str() {
+            "" => r.status.to_string(),
+            e => format!("{} {}", r.status, escape(e)),
+        };
         out.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} / {}</td>\
-             <td>${} + ${} overhead</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{status}</td><td>{}</td>\
+             <td>{} / {}</td><td>${} + ${} overhead</td><td>{}</td></tr>",
             time(r.at_us),
             escape(&r.model),
             escape(&r.provider),
             escape(source),
             attempts,
-            r.status,
+            latency(r.latency_us, r.first_byte_us),
             r.input_tokens,
             r.output_tokens,
             escape(&v.provider_cost_usd),
             escape(&v.overhead_usd),
+            verdicts(&r.verdicts),
         ));
     }
     if out.is_empty() {
-        out.push_str("<tr><td colspan=\"8\">No requests yet.</td></tr>");
+        out.push_str("<tr><td colspan=\"10\">No requests.</td></tr>");
     }
+    // The filters, kept on the next page's link.
+    let kept = format!(
+        "key_source={}&outcome={}&model={}",
+        key_source.unwrap_or(""),
+        escape_query(some(&q.outcome).unwrap_or("")),
+        escape_query(some(&q.model).unwrap_or(""))
+    );
     let older = match rows.last() {
         Some(last) if rows.len() as i64 == PAGE => format!(
-            "<p><a href=\"/dashboard/projects/{}/requests?before_us={}\">Older requests</a></p>",
+            "<p><a href=\"/dashboard/projects/{}/requests?before_us={}&amp;{}\">Older requests</a></p>",
             escape(&p.id),
-            last.row.at_us
+            last.row.at_us,
+            escape(&kept)
         ),
         _ => String::new(),
     };
+    let selected = |on: bool| if on { " selected" } else { "" };
+    let filters = format!(
+        "<option value=\"\">yours and pooled</option>\
+         <option value=\"byok\"{}>yours</option><option value=\"pooled\"{}>pooled</option>",
+        selected(key_source == Some("byok")),
+        selected(key_source == Some("pooled")),
+    );
+    let outcomes = format!(
+        "<option value=\"\">any outcome</option>\
+         <option value=\"ok\"{}>succeeded</option><option value=\"error\"{}>failed</option>",
+        selected(some(&q.outcome) == Some("ok")),
+        selected(some(&q.outcome) == Some("error")),
+    );
     let name = super::projects::project_name(&app, &p).await?;
     Ok(pages::framed(
         pages::Page::Requests,
@@ -83,6 +176,9 @@ pub async fn page(
             ("project_id", &p.id),
             ("rows", &out),
             ("older", &older),
+            ("key_sources", &filters),
+            ("outcomes", &outcomes),
+            ("model", some(&q.model).unwrap_or("")),
         ],
     ))
 }

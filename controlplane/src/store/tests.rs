@@ -235,6 +235,15 @@ async fn calls(store: &Store) -> anyhow::Result<()> {
         key_source: "byok".into(),
         cache: "exact".into(),
         api_key: "a3".into(),
+        latency_us: 1_250,
+        first_byte_us: 0,
+        error: String::new(),
+        verdicts: vec![warden_shared::audit::Verdict {
+            category: "pii".into(),
+            detector: "email".into(),
+            action: "redact".into(),
+            count: 2,
+        }],
         attempts: vec![warden_shared::audit::Attempt {
             provider: "openai".into(),
             key_id: "pk_1".into(),
@@ -304,7 +313,14 @@ async fn calls(store: &Store) -> anyhow::Result<()> {
         .usage("2026-12-04", "2026-12-31", None, None)
         .await?
         .is_empty());
-    let listed = store.requests(Some("t1"), None, i64::MAX, 10).await?;
+    let page = |tenant, project, before_us| super::requests::RequestFilter {
+        tenant,
+        project,
+        before_us,
+        limit: 10,
+        ..Default::default()
+    };
+    let listed = store.requests(&page(Some("t1"), None, i64::MAX)).await?;
     assert_eq!(
         listed
             .iter()
@@ -316,7 +332,7 @@ async fn calls(store: &Store) -> anyhow::Result<()> {
     assert_eq!(listed[0], request("r2", now_us - 1));
     assert_eq!(
         store
-            .requests(None, Some("p1"), now_us - 1, 10)
+            .requests(&page(None, Some("p1"), now_us - 1))
             .await?
             .len(),
         1

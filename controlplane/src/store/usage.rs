@@ -40,6 +40,19 @@ pub struct RequestRow {
     /// The Warden key's id ('' from data planes that do not say).
     #[serde(default)]
     pub api_key: String,
+    /// Microseconds from the request's arrival to its answer (Warden's time and the provider's).
+    #[serde(default)]
+    pub latency_us: i64,
+    /// Microseconds to the first byte sent back (streams; 0 when not known).
+    #[serde(default)]
+    pub first_byte_us: i64,
+    /// The error code of a failed request ('' when it succeeded).
+    #[serde(default)]
+    pub error: String,
+    /// The guardrails' verdicts, request and response side.
+    #[serde(default)]
+    #[schema(max_items = 64)]
+    pub verdicts: Vec<warden_shared::audit::Verdict>,
     #[schema(max_items = 64)]
     pub attempts: Vec<warden_shared::audit::Attempt>,
     pub input_tokens: i64,
@@ -127,8 +140,9 @@ impl Store {
         for r in requests {
             sqlx::query(
                 "INSERT INTO requests (dataplane, request_id, at_us, tenant, project, status, provider, \
-                 model, key_source, cache, attempts, input_tokens, output_tokens, cached_tokens, api_key) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (dataplane, project, request_id, at_us) DO NOTHING",
+                 model, key_source, cache, attempts, input_tokens, output_tokens, cached_tokens, api_key, \
+                 latency_us, first_byte_us, error, verdicts) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) ON CONFLICT (dataplane, project, request_id, at_us) DO NOTHING",
             )
             .bind(dataplane)
             .bind(&r.request_id)
@@ -145,6 +159,10 @@ impl Store {
             .bind(r.output_tokens)
             .bind(r.cached_tokens)
             .bind(&r.api_key)
+            .bind(r.latency_us)
+            .bind(r.first_byte_us)
+            .bind(&r.error)
+            .bind(serde_json::to_string(&r.verdicts).unwrap_or_else(|_| "[]".into()))
             .execute(&mut *tx)
             .await?;
         }
@@ -242,85 +260,6 @@ impl Store {
                 input_tokens: r.9,
                 output_tokens: r.10,
                 cached_tokens: r.11,
-            })
-            .collect())
-    }
-
-    /// The newest requests (before `before_us`), optionally for one tenant and one project.
-    pub async fn requests(
-        &self,
-        tenant: Option<&str>,
-        project: Option<&str>,
-        before_us: i64,
-        limit: i64,
-    ) -> sqlx::Result<Vec<RequestRow>> {
-        type Tuple = (
-            String,
-            i64,
-            String,
-            String,
-            i64,
-            String,
-            String,
-            String,
-            String,
-            String,
-            i64,
-            i64,
-            i64,
-            String,
-        );
-        const COLUMNS: &str =
-            "SELECT request_id, at_us, tenant, project, status, provider, model, \
-             key_source, cache, attempts, input_tokens, output_tokens, cached_tokens, api_key \
-             FROM requests";
-        let rows: Vec<Tuple> = match project {
-            // One project's page is a range of `requests_by_project (project, at_us)`: the
-            // `$x IS NULL OR …` form below keeps the planners (SQLite's, PostgreSQL's generic
-            // plan) off that index, and a quiet project's page would scan every newer row.
-            Some(project) => {
-                sqlx::query_as(&format!(
-                    "{COLUMNS} WHERE project = $1 AND at_us < $2 AND ($3 IS NULL OR tenant = $4) \
-                     ORDER BY at_us DESC LIMIT $5"
-                ))
-                .bind(project)
-                .bind(before_us)
-                .bind(tenant)
-                .bind(tenant)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query_as(&format!(
-                    "{COLUMNS} WHERE at_us < $1 AND ($2 IS NULL OR tenant = $3) \
-                     ORDER BY at_us DESC LIMIT $4"
-                ))
-                .bind(before_us)
-                .bind(tenant)
-                .bind(tenant)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
-            }
-        };
-        Ok(rows
-            .into_iter()
-            .map(|r| RequestRow {
-                request_id: r.0,
-                at_us: r.1,
-                tenant: r.2,
-                project: r.3,
-                status: r.4,
-                provider: r.5,
-                model: r.6,
-                key_source: r.7,
-                cache: r.8,
-                attempts: serde_json::from_str(&r.9).unwrap_or_default(),
-                input_tokens: r.10,
-                output_tokens: r.11,
-                cached_tokens: r.12,
-                api_key: r.13,
             })
             .collect())
     }
