@@ -15,3 +15,9 @@ ALTER TABLE requests ADD COLUMN verdicts TEXT NOT NULL DEFAULT '[]';
 -- A tenant's or a key's page of the log is a range of its own index, as a project's is.
 CREATE INDEX requests_by_tenant ON requests (tenant, at_us);
 CREATE INDEX requests_by_api_key ON requests (api_key, at_us);
+-- A project's page narrowed by model, by key source or to its failures is a range of an index
+-- too: without them a filter that matches few rows reads the project's whole range (0.3 s at a
+-- million rows, benches/request_log.py).
+CREATE INDEX requests_by_model ON requests (project, model, at_us);
+CREATE INDEX requests_by_source ON requests (project, key_source, at_us);
+CREATE INDEX requests_failed ON requests (project, at_us) WHERE status >= 400;
