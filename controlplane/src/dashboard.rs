@@ -8,6 +8,7 @@
 //! exist. The first operator, `admin`, is made at the first start with a random password written
 //! once to `data_dir/initial-admin-password` (0600); `warden-controlplane user add` makes more.
 
+mod catalog;
 mod home;
 mod login;
 mod operations;
@@ -142,6 +143,12 @@ pub fn routes() -> Router<Arc<App>> {
             "/dashboard/operations/pooled-keys/{id}/delete",
             post(operations::delete_pooled),
         )
+        .route("/dashboard/operations/models", post(catalog::save_model))
+        .route(
+            "/dashboard/operations/models/{alias}/delete",
+            post(catalog::delete_model),
+        )
+        .route("/dashboard/operations/prices", post(catalog::save_price))
         .route(
             "/dashboard/tenants/{tenant}/projects",
             post(home::new_project),

@@ -38,8 +38,9 @@ impl Usd {
         Some(Usd(whole * PICO_PER_USD + frac))
     }
 
+    /// Saturating: token counts come from data planes, prices from operators.
     pub fn plus(self, other: Usd) -> Usd {
-        Usd(self.0 + other.0)
+        Usd(self.0.saturating_add(other.0))
     }
 }
 
@@ -69,8 +70,9 @@ impl Rate {
         (usd.0 % 1_000_000 == 0).then_some(Rate(usd.0 / 1_000_000))
     }
 
+    /// Saturating (a price near the parser's limit times a token count near u64's).
     pub fn cost(self, tokens: u64) -> Usd {
-        Usd(self.0 * u128::from(tokens))
+        Usd(self.0.saturating_mul(u128::from(tokens)))
     }
 
     /// Picodollars per token.

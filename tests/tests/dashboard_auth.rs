@@ -434,6 +434,150 @@ fn operators_and_tenant_users_sign_in_and_see_only_what_is_theirs() {
 }
 
 #[test]
+fn operators_edit_the_model_catalog_and_prices_from_the_page() {
+    let mock = Mock::start(&[]);
+    let cp = ControlPlane::start(mock.addr);
+    let password = initial_password(&cp);
+    let mut admin = Browser::new(&cp);
+    assert_eq!(admin.sign_in("admin", &password).status, 303);
+    let csrf = admin.page_csrf();
+    let version = || cp.admin("GET", "/admin/v1/snapshot", None).json()["version"].as_u64();
+    let before = version();
+
+    // A new alias, with a fallback: stored, published, listed.
+    let saved = admin.form(
+        "/dashboard/operations/models",
+        &[
+            ("csrf", &csrf),
+            ("alias", "house-model"),
+            ("provider", "groq"),
+            ("upstream_model", "llama-3.3-70b-versatile"),
+            ("kind", "chat"),
+            ("fallbacks", "gpt-4o-mini, gpt-4o"),
+        ],
+    );
+    assert_eq!(saved.status, 303, "{}", saved.text());
+    assert!(version() > before, "the change is published");
+    let models = cp.admin("GET", "/admin/v1/models", None).json();
+    let house = models["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["alias"] == "house-model")
+        .expect("the alias saved on the page")
+        .clone();
+    assert_eq!(house["provider"], "groq");
+    assert_eq!(house["fallbacks"], json!(["gpt-4o-mini", "gpt-4o"]));
+    let page = admin.get("/dashboard/operations?done=model-saved").text();
+    assert!(
+        page.contains("house-model") && page.contains("Model saved"),
+        "{page}"
+    );
+
+    // What the admin API refuses, the page refuses with the reason: an unknown fallback, and
+    // deleting a model the `auto` route group routes to.
+    let bad = admin.form(
+        "/dashboard/operations/models",
+        &[
+            ("csrf", &csrf),
+            ("alias", "broken"),
+            ("provider", "openai"),
+            ("upstream_model", "gpt-4o"),
+            ("fallbacks", "no-such-alias"),
+        ],
+    );
+    assert_eq!(bad.status, 400);
+    assert!(bad.text().contains("no-such-alias"), "{}", bad.text());
+    let in_use = admin.form(
+        "/dashboard/operations/models/claude-4-sonnet/delete",
+        &[("csrf", &csrf), ("confirm", "yes")],
+    );
+    assert_eq!(in_use.status, 409);
+    assert!(
+        in_use.text().contains("route group auto"),
+        "{}",
+        in_use.text()
+    );
+    let unsure = admin.form(
+        "/dashboard/operations/models/house-model/delete",
+        &[("csrf", &csrf)],
+    );
+    assert_eq!(unsure.status, 400);
+    let gone = admin.form(
+        "/dashboard/operations/models/house-model/delete",
+        &[("csrf", &csrf), ("confirm", "yes")],
+    );
+    assert_eq!(gone.status, 303, "{}", gone.text());
+    assert!(!cp
+        .admin("GET", "/admin/v1/models", None)
+        .text()
+        .contains("house-model"));
+
+    // A price: stored and published (the data planes' spend limits use the table).
+    let before = version();
+    let priced = admin.form(
+        "/dashboard/operations/prices",
+        &[
+            ("csrf", &csrf),
+            ("provider", "groq"),
+            ("model", "llama-3.3-70b-versatile"),
+            ("input_per_mtok", "0.59"),
+            ("output_per_mtok", "0.79"),
+        ],
+    );
+    assert_eq!(priced.status, 303, "{}", priced.text());
+    assert!(version() > before, "a price change is published");
+    let prices = cp.admin("GET", "/admin/v1/prices", None).json();
+    assert!(
+        prices["prices"].as_array().unwrap().iter().any(|p| p
+            == &json!({"provider": "groq", "model": "llama-3.3-70b-versatile",
+                "input_per_mtok": "0.59", "output_per_mtok": "0.79"})),
+        "{prices}"
+    );
+    let bad_price = admin.form(
+        "/dashboard/operations/prices",
+        &[
+            ("csrf", &csrf),
+            ("provider", "groq"),
+            ("model", "x"),
+            ("input_per_mtok", "cheap"),
+            ("output_per_mtok", "0.79"),
+        ],
+    );
+    assert_eq!(bad_price.status, 400);
+
+    // Without the page's token, or as a tenant's user: refused.
+    let forged = admin.form(
+        "/dashboard/operations/prices",
+        &[
+            ("csrf", "forged"),
+            ("provider", "groq"),
+            ("model", "x"),
+            ("input_per_mtok", "1"),
+            ("output_per_mtok", "1"),
+        ],
+    );
+    assert_eq!(forged.status, 403);
+    let (acme, _) = tenant(&cp, "acme");
+    let made = admin.api(
+        "POST",
+        "/dashboard/api/users",
+        &json!({"name": "ana", "tenant": acme, "role": "owner"}),
+        Some(&csrf),
+    );
+    assert_eq!(made.status, 201, "{}", made.text());
+    let mut ana = Browser::new(&cp);
+    let ana_password = made.json()["password"].as_str().unwrap().to_owned();
+    assert_eq!(ana.sign_in("ana", &ana_password).status, 303);
+    let ana_csrf = ana.page_csrf();
+    let by_owner = ana.form(
+        "/dashboard/operations/models/gpt-4o/delete",
+        &[("csrf", &ana_csrf), ("confirm", "yes")],
+    );
+    assert_eq!(by_owner.status, 403);
+}
+
+#[test]
 fn sessions_expire_and_failed_sign_ins_are_limited() {
     let mock = Mock::start(&[]);
     let dir = warden_tests::TempDir::new("controlplane");

@@ -295,22 +295,22 @@ pub async fn list_models(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Jso
 #[serde(deny_unknown_fields)]
 pub struct ModelBody {
     #[schema(value_type = ProviderName)]
-    provider: String,
+    pub provider: String,
     /// The provider's model name: 1 to 128 characters, none of `/ : ? #` or space.
     #[schema(
         min_length = 1,
         max_length = 128,
         pattern = r"^[^/:?# \x00-\x1f\x7f]+$"
     )]
-    upstream_model: String,
+    pub upstream_model: String,
     /// Up to 4 other known aliases tried, in order, when every key of this model has failed.
     #[serde(default)]
     #[schema(max_items = 4)]
-    fallbacks: Vec<String>,
+    pub fallbacks: Vec<String>,
     /// `chat` (default) or `embedding`.
     #[serde(default)]
     #[schema(value_type = Option<ModelKindName>)]
-    kind: Option<String>,
+    pub kind: Option<String>,
 }
 
 #[utoipa::path(put, path = "/admin/v1/models/{alias}", tag = "catalog", security(("admin" = [])),
@@ -323,6 +323,12 @@ pub async fn put_model(
     Path(alias): Path<String>,
     Body(m): Body<ModelBody>,
 ) -> ApiResult<Json<ModelItem>> {
+    Ok(Json(save_model(&app, alias, m).await?))
+}
+
+/// Check an alias with the catalog it would make (kinds, fallbacks, route groups), store it and
+/// publish.
+pub async fn save_model(app: &App, alias: String, m: ModelBody) -> ApiResult<ModelItem> {
     check_name("alias", &alias)?;
     check_name("upstream_model", &m.upstream_model)?;
     if m.upstream_model.contains(['/', ':', '?', '#', ' ']) {
@@ -358,7 +364,7 @@ pub async fn put_model(
         upstream_model: m.upstream_model.clone(),
         fallbacks: m.fallbacks.clone(),
     });
-    check_catalog(&app, &catalog).map_err(ApiError::BadRequest)?;
+    check_catalog(app, &catalog).map_err(ApiError::BadRequest)?;
     let fallbacks = serde_json::to_string(&m.fallbacks).unwrap_or_else(|_| "[]".into());
     app.store
         .put_model(
@@ -370,13 +376,13 @@ pub async fn put_model(
         )
         .await?;
     app.publish().await?;
-    Ok(Json(ModelItem {
+    Ok(ModelItem {
         alias,
         provider: provider.name().to_owned(),
         upstream_model: m.upstream_model,
         fallbacks: m.fallbacks,
         kind: kind.name().to_owned(),
-    }))
+    })
 }
 
 #[utoipa::path(delete, path = "/admin/v1/models/{alias}", tag = "catalog", security(("admin" = [])),
@@ -389,18 +395,24 @@ pub async fn delete_model(
     State(app): State<Arc<App>>,
     Path(alias): Path<String>,
 ) -> ApiResult<StatusCode> {
+    remove_model(&app, &alias).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Delete an alias nothing else names, and publish.
+pub async fn remove_model(app: &App, alias: &str) -> ApiResult<()> {
     // Another alias's fallback or a route group's tier naming this one would leave a catalog no
     // snapshot can be built from: every later change would fail to publish.
     let known = app.store.models().await?;
-    if known.iter().any(|(a, ..)| *a == alias) {
-        check_catalog(&app, &catalog_without(&known, &alias))
+    if known.iter().any(|(a, ..)| a == alias) {
+        check_catalog(app, &catalog_without(&known, alias))
             .map_err(|e| ApiError::Conflict(format!("{alias:?} is still in use: {e}")))?;
     }
-    if !app.store.delete_model(&alias).await? {
+    if !app.store.delete_model(alias).await? {
         return Err(ApiError::NotFound("model"));
     }
     app.publish().await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 type ModelTuple = (String, String, String, String, String);

@@ -557,9 +557,23 @@ pub async fn put_price(
     Path((provider, model)): Path<(String, String)>,
     Body(b): Body<PriceBody>,
 ) -> ApiResult<Json<Price>> {
+    Ok(Json(
+        save_price(&app, provider, model, b.input_per_mtok, b.output_per_mtok).await?,
+    ))
+}
+
+/// Check and store a price, and publish it: the data planes hold the price table for their
+/// spend limits.
+pub async fn save_price(
+    app: &App,
+    provider: String,
+    model: String,
+    input_per_mtok: String,
+    output_per_mtok: String,
+) -> ApiResult<Price> {
     Provider::from_name(&provider).ok_or_else(|| super::tenants::unknown_provider(&provider))?;
     super::check_name("model", &model)?;
-    for v in [&b.input_per_mtok, &b.output_per_mtok] {
+    for v in [&input_per_mtok, &output_per_mtok] {
         if Rate::per_mtok(v).is_none() {
             return Err(ApiError::BadRequest(format!(
                 "{v:?}: dollars per million tokens, a decimal with at most 6 places"
@@ -569,11 +583,12 @@ pub async fn put_price(
     let price = Price {
         provider,
         model,
-        input_per_mtok: b.input_per_mtok,
-        output_per_mtok: b.output_per_mtok,
+        input_per_mtok,
+        output_per_mtok,
     };
     app.store.put_price(&price).await?;
-    Ok(Json(price))
+    app.publish().await?;
+    Ok(price)
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -37,12 +37,20 @@ pub async fn page(
     let message = match q.done.as_deref() {
         Some("pooled-added") => "Pooled key saved. It is sealed; only its fingerprint is shown.",
         Some("pooled-deleted") => "Pooled key deleted.",
+        Some("model-saved") => "Model saved; the data planes route it within moments.",
+        Some("model-deleted") => "Model deleted.",
+        Some("price-saved") => "Price saved.",
         _ => "",
     };
     render(&app, &s, StatusCode::OK, message).await
 }
 
-async fn render(app: &App, s: &Signed, status: StatusCode, message: &str) -> ApiResult<Response> {
+pub(super) async fn render(
+    app: &App,
+    s: &Signed,
+    status: StatusCode,
+    message: &str,
+) -> ApiResult<Response> {
     if !s.is_operator() {
         return Err(ApiError::Forbidden("operators only".into()));
     }
@@ -125,35 +133,7 @@ async fn render(app: &App, s: &Signed, status: StatusCode, message: &str) -> Api
          <button type=\"submit\">Save pooled key</button></form></section>"
     ));
 
-    out.push_str(
-        "<section><h2>Models</h2><table><thead><tr><th>Alias</th><th>Provider</th>\
-         <th>Upstream model</th><th>Kind</th><th>Fallbacks</th></tr></thead><tbody>",
-    );
-    for (alias, provider, upstream, fallbacks, kind) in app.store.models().await? {
-        out.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&alias),
-            escape(&provider),
-            escape(&upstream),
-            escape(&kind),
-            escape(&fallbacks)
-        ));
-    }
-    out.push_str(
-        "</tbody></table></section><section><h2>Prices</h2><p class=\"lede\">Dollars per \
-         million tokens, for pooled keys.</p><table><thead><tr><th>Provider</th><th>Model</th>\
-         <th>Input</th><th>Output</th></tr></thead><tbody>",
-    );
-    for p in app.store.prices().await? {
-        out.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>${}</td><td>${}</td></tr>",
-            escape(&p.provider),
-            escape(&p.model),
-            escape(&p.input_per_mtok),
-            escape(&p.output_per_mtok)
-        ));
-    }
-    out.push_str("</tbody></table></section>");
+    super::catalog::sections(app, &csrf, &providers, &mut out).await?;
     let page = pages::framed(
         pages::Page::Operations,
         &[
@@ -167,7 +147,7 @@ async fn render(app: &App, s: &Signed, status: StatusCode, message: &str) -> Api
 }
 
 /// The signed-in operator of a form post, its CSRF token checked.
-async fn operator(
+pub(super) async fn operator(
     app: &App,
     headers: &HeaderMap,
     csrf: &str,
