@@ -17,6 +17,7 @@ pub mod passwords;
 mod projects;
 mod requests;
 pub mod session;
+mod settings;
 mod team;
 mod usage;
 
@@ -149,6 +150,22 @@ pub fn routes() -> Router<Arc<App>> {
             post(catalog::delete_model),
         )
         .route("/dashboard/operations/prices", post(catalog::save_price))
+        .route(
+            "/dashboard/projects/{project}/settings",
+            get(settings::page),
+        )
+        .route(
+            "/dashboard/projects/{project}/settings/routing",
+            post(settings::save_routing),
+        )
+        .route(
+            "/dashboard/projects/{project}/settings/guardrails",
+            post(settings::save_guardrails),
+        )
+        .route(
+            "/dashboard/projects/{project}/settings/limits",
+            post(settings::save_limits),
+        )
         .route(
             "/dashboard/tenants/{tenant}/projects",
             post(home::new_project),

@@ -5,7 +5,8 @@
 //   node dashboard.mjs STEP CONTROL_PLANE_URL NAME PASSWORD PROJECT_ID [ARG] [SHOTS_DIR]
 //
 //   add-keys     ARG: a provider key. Adds it on the project page (API Keys → Add Provider Key),
-//                makes a Warden key, prints {"warden_key", "fingerprint_rows"}.
+//                makes a Warden key (copied with its Copy button), sets the project's PII
+//                guardrail to redact on its settings page, prints {"warden_key", "fingerprint_rows"}.
 //   delete-key   deletes the project's provider key (ticking "sure"), prints {"left"}.
 //   visit        prints {"status"} of the project page (another tenant's user: 404).
 //   usage        ARG: the tenant. Opens its usage page, prints {"drawn", "canvas", "rows"}.
@@ -29,7 +30,9 @@ function fail(message) {
 }
 
 try {
-  const page = await (await browser.newContext()).newPage();
+  // The clipboard, for the new key's Copy button (granted as a person's click would be).
+  const context = await browser.newContext({ permissions: ["clipboard-read", "clipboard-write"] });
+  const page = await context.newPage();
   page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
   page.on("pageerror", (e) => errors.push(String(e)));
   const shot = async (file) => shots && (await page.screenshot({ path: `${shots}/${file}`, fullPage: true }));
@@ -67,9 +70,20 @@ try {
     await page.fill("input[name=name]", "app");
     await Promise.all([page.waitForNavigation(), page.click("text=Make a Warden key")]);
     const wardenKey = (await page.textContent("#key")).trim();
+    await page.click("#copy");
+    await page.waitForSelector("#copy:text('Copied')");
+    const copied = await page.evaluate(() => navigator.clipboard.readText());
+    if (copied !== wardenKey) fail(`the Copy button copied ${JSON.stringify(copied)}`);
     await shot("dashboard-new-key.png");
     await page.goto(projectUrl);
     if ((await page.textContent("body")).includes(wardenKey)) fail("the Warden key is shown twice");
+    // The project's settings: routing, guardrails and limits, saved from the page.
+    await Promise.all([page.waitForURL("**/settings"), page.click("text=Routing, guardrails and limits")]);
+    await page.selectOption("select[name=pii]", "redact");
+    await Promise.all([page.waitForURL("**done=guardrails"), page.click("text=Save guardrails")]);
+    if (!(await page.textContent("body")).includes("Guardrail policy saved")) fail("no confirmation for the guardrails");
+    if ((await page.$eval("select[name=pii]", (s) => s.value)) !== "redact") fail("the saved action is not shown");
+    await shot("dashboard-settings.png");
     console.log(JSON.stringify({ warden_key: wardenKey, fingerprint_rows: rows }));
   } else if (step === "delete-key") {
     await page.goto(projectUrl);

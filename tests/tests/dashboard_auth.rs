@@ -578,6 +578,173 @@ fn operators_edit_the_model_catalog_and_prices_from_the_page() {
 }
 
 #[test]
+fn owners_set_routing_guardrails_and_limits_on_the_settings_page() {
+    let mock = Mock::start(&[]);
+    let cp = ControlPlane::start(mock.addr);
+    let password = initial_password(&cp);
+    let mut admin = Browser::new(&cp);
+    assert_eq!(admin.sign_in("admin", &password).status, 303);
+    let admin_csrf = admin.page_csrf();
+    let (acme, project) = tenant(&cp, "acme");
+    let (_, other_project) = tenant(&cp, "globex");
+    // An operator pattern set through the admin API: the page keeps it.
+    let policy = format!("/admin/v1/projects/{project}/guardrails");
+    let patterns = json!({"custom_patterns": [{"id": "ticket", "pattern": "TCK-[0-9]{5}", "action": "redact"}]});
+    assert_eq!(cp.admin("PUT", &policy, Some(&patterns)).status, 200);
+    let mut person = |name: &str, role: &str| {
+        let made = admin.api(
+            "POST",
+            "/dashboard/api/users",
+            &json!({"name": name, "tenant": acme, "role": role}),
+            Some(&admin_csrf),
+        );
+        assert_eq!(made.status, 201, "{}", made.text());
+        let mut b = Browser::new(&cp);
+        let pw = made.json()["password"].as_str().unwrap().to_owned();
+        assert_eq!(b.sign_in(name, &pw).status, 303);
+        b
+    };
+    let mut ana = person("ana", "owner");
+    let mut max = person("max", "member");
+    let settings = format!("/dashboard/projects/{project}/settings");
+    let page = ana.get(&settings);
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains("Save routing") && page.text().contains("ticket"));
+    let csrf = ana.page_csrf();
+
+    // Routing: pooled keys only for OpenAI, the rest as the project's mode.
+    let routed = ana.form(
+        &format!("{settings}/routing"),
+        &[
+            ("csrf", &csrf),
+            ("key_mode", "byok_only"),
+            ("openai", "pooled_only"),
+            ("groq", ""),
+        ],
+    );
+    assert_eq!(routed.status, 303, "{}", routed.text());
+    assert_eq!(
+        cp.admin(
+            "GET",
+            &format!("/admin/v1/projects/{project}/routing"),
+            None
+        )
+        .json(),
+        json!({"key_mode": "byok_only", "providers": {"openai": "pooled_only"}})
+    );
+
+    // Guardrails: each category's action and a threshold; the operator's pattern stays.
+    let guarded = ana.form(
+        &format!("{settings}/guardrails"),
+        &[
+            ("csrf", &csrf),
+            ("pii", "redact"),
+            ("secrets", "block"),
+            ("injection", "block"),
+            ("content_safety", "off"),
+            ("response_pii", "redact"),
+            ("response_secrets", "off"),
+            ("injection_threshold", "0.8"),
+            ("injection_tool_threshold", ""),
+            ("injection_flag_threshold", ""),
+        ],
+    );
+    assert_eq!(guarded.status, 303, "{}", guarded.text());
+    let stored = cp.admin("GET", &policy, None).json();
+    assert_eq!(
+        (
+            &stored["pii"],
+            &stored["secrets"],
+            &stored["injection"],
+            &stored["response_pii"],
+            &stored["injection_threshold"]
+        ),
+        (
+            &json!("redact"),
+            &json!("block"),
+            &json!("block"),
+            &json!("redact"),
+            &json!(0.8)
+        )
+    );
+    assert!(stored.get("content_safety").is_none(), "{stored}");
+    assert_eq!(stored["custom_patterns"][0]["id"], "ticket", "{stored}");
+    // What the admin API refuses, the page refuses, with the reason.
+    let bad = ana.form(
+        &format!("{settings}/guardrails"),
+        &[
+            ("csrf", &csrf),
+            ("pii", "redact"),
+            ("injection_threshold", "2"),
+        ],
+    );
+    assert_eq!(bad.status, 400);
+    assert!(bad.text().contains("injection_threshold"), "{}", bad.text());
+    let restore_answers = ana.form(
+        &format!("{settings}/guardrails"),
+        &[("csrf", &csrf), ("response_pii", "restore")],
+    );
+    assert_eq!(
+        restore_answers.status, 400,
+        "restore is not offered for answers"
+    );
+
+    // Limits: empty fields are no limit.
+    let limited = ana.form(
+        &format!("{settings}/limits"),
+        &[
+            ("csrf", &csrf),
+            ("requests_per_minute", "120"),
+            ("tokens_per_minute", ""),
+            ("monthly_spend_usd", "250"),
+            ("monthly_spend_warning_usd", "200"),
+        ],
+    );
+    assert_eq!(limited.status, 303, "{}", limited.text());
+    assert_eq!(
+        cp.admin("GET", &format!("/admin/v1/projects/{project}/limits"), None)
+            .json(),
+        json!({"requests_per_minute": 120, "monthly_spend_usd": "250", "monthly_spend_warning_usd": "200"})
+    );
+    let shown = ana.get(&settings).text();
+    assert!(
+        shown.contains("value=\"120\"") && shown.contains("value=\"250\""),
+        "{shown}"
+    );
+
+    // A member sees the settings but cannot change them; another tenant's project is not there.
+    let member_page = max.get(&settings);
+    assert_eq!(member_page.status, 200);
+    assert!(!member_page.text().contains("Save limits"));
+    let max_csrf = max.page_csrf();
+    let by_member = max.form(
+        &format!("{settings}/limits"),
+        &[("csrf", &max_csrf), ("requests_per_minute", "1")],
+    );
+    assert_eq!(by_member.status, 403);
+    assert_eq!(
+        ana.get(&format!("/dashboard/projects/{other_project}/settings"))
+            .status,
+        404
+    );
+    let cross = ana.form(
+        &format!("/dashboard/projects/{other_project}/settings/limits"),
+        &[("csrf", &csrf), ("requests_per_minute", "1")],
+    );
+    assert_eq!(cross.status, 404);
+    let forged = ana.form(
+        &format!("{settings}/limits"),
+        &[("csrf", "forged"), ("requests_per_minute", "1")],
+    );
+    assert_eq!(forged.status, 403);
+    assert_eq!(
+        cp.admin("GET", &format!("/admin/v1/projects/{project}/limits"), None)
+            .json()["requests_per_minute"],
+        120
+    );
+}
+
+#[test]
 fn sessions_expire_and_failed_sign_ins_are_limited() {
     let mock = Mock::start(&[]);
     let dir = warden_tests::TempDir::new("controlplane");
@@ -764,6 +931,7 @@ fn a_tenant_adds_keys_from_the_browser_and_the_data_plane_serves_them() {
             ("provider", "openai"),
             ("key", own),
             ("label", "main"),
+            ("priority", "5"),
         ],
     );
     assert_eq!(saved.status, 303, "{}", saved.text());
@@ -784,6 +952,17 @@ fn a_tenant_adds_keys_from_the_browser_and_the_data_plane_serves_them() {
         .unwrap()
         .to_owned();
     assert!(text.contains(&fingerprint));
+    assert_eq!(listed["provider_keys"][0]["priority"], 5, "{listed}");
+    let not_a_number = ana.form(
+        &path,
+        &[
+            ("csrf", &csrf),
+            ("provider", "openai"),
+            ("key", "sk-other-2"),
+            ("priority", "first"),
+        ],
+    );
+    assert_eq!(not_a_number.status, 400);
     let key_id = listed["provider_keys"][0]["id"]
         .as_str()
         .unwrap()

@@ -24,30 +24,30 @@ use crate::error::{ApiError, ApiResult};
 #[serde(deny_unknown_fields)]
 pub struct GuardrailBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pii: Option<GuardAction>,
+    pub pii: Option<GuardAction>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    secrets: Option<GuardAction>,
+    pub secrets: Option<GuardAction>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    injection: Option<GuardAction>,
+    pub injection: Option<GuardAction>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    content_safety: Option<GuardAction>,
+    pub content_safety: Option<GuardAction>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    response_pii: Option<GuardAction>,
+    pub response_pii: Option<GuardAction>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    response_secrets: Option<GuardAction>,
+    pub response_secrets: Option<GuardAction>,
     /// The injection model's block threshold for user input (above 0, at most 1; absent: the
     /// model's default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(exclusive_minimum = 0, maximum = 1)]
-    injection_threshold: Option<f64>,
+    pub injection_threshold: Option<f64>,
     /// Its threshold for tool results and documents.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(exclusive_minimum = 0, maximum = 1)]
-    injection_tool_threshold: Option<f64>,
+    pub injection_tool_threshold: Option<f64>,
     /// Its flag threshold.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(exclusive_minimum = 0, maximum = 1)]
-    injection_flag_threshold: Option<f64>,
+    pub injection_flag_threshold: Option<f64>,
     /// The operator's own detectors (`warden_shared::patterns`), checked and compiled when set.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub custom_patterns: Vec<CustomPattern>,
@@ -87,6 +87,16 @@ pub async fn put_guardrails(
     Path(project): Path<String>,
     Body(g): Body<GuardrailBody>,
 ) -> ApiResult<Json<GuardrailBody>> {
+    Ok(Json(save_guardrails(&app, &project, g).await?))
+}
+
+/// Check a project's guardrail policy (patterns compiled, thresholds in range), store it and
+/// publish.
+pub async fn save_guardrails(
+    app: &App,
+    project: &str,
+    g: GuardrailBody,
+) -> ApiResult<GuardrailBody> {
     if matches!(g.response_pii, Some(GuardAction::Restore))
         || matches!(g.response_secrets, Some(GuardAction::Restore))
     {
@@ -97,11 +107,11 @@ pub async fn put_guardrails(
     warden_shared::patterns::check(&g.custom_patterns).map_err(ApiError::BadRequest)?;
     g.thresholds().map_err(ApiError::BadRequest)?;
     let json = serde_json::to_string(&g).map_err(|e| ApiError::Internal(e.to_string()))?;
-    if !app.store.set_guardrails(&project, &json).await? {
+    if !app.store.set_guardrails(project, &json).await? {
         return Err(ApiError::NotFound("project"));
     }
     app.publish().await?;
-    Ok(Json(g))
+    Ok(g)
 }
 
 /// One of a project's stored JSON policies (guardrails, routing, limits), parsed; 404 when the
@@ -138,19 +148,19 @@ pub async fn get_guardrails(
 pub struct RoutingBody {
     /// For every provider without an override (default `byok_then_pooled`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    key_mode: Option<KeyMode>,
+    pub key_mode: Option<KeyMode>,
     /// Per-provider overrides, by provider name (openai, anthropic, google, groq, deepseek).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     #[schema(value_type = std::collections::BTreeMap<super::tenants::ProviderName, KeyMode>)]
-    providers: std::collections::BTreeMap<String, KeyMode>,
+    pub providers: std::collections::BTreeMap<String, KeyMode>,
 }
 
 /// A project's effective routing: the mode, default filled in, and the overrides.
 #[derive(Serialize, ToSchema)]
 pub struct RoutingView {
-    key_mode: KeyMode,
+    pub key_mode: KeyMode,
     #[schema(value_type = std::collections::BTreeMap<super::tenants::ProviderName, KeyMode>)]
-    providers: std::collections::BTreeMap<String, KeyMode>,
+    pub providers: std::collections::BTreeMap<String, KeyMode>,
 }
 
 impl RoutingBody {
@@ -180,10 +190,16 @@ pub async fn put_routing(
     Path(project): Path<String>,
     Body(r): Body<RoutingBody>,
 ) -> ApiResult<Json<RoutingView>> {
+    Ok(Json(save_routing(&app, &project, r).await?))
+}
+
+/// Check a project's routing (known providers; developer-plan tenants pooled only), store it and
+/// publish.
+pub async fn save_routing(app: &App, project: &str, r: RoutingBody) -> ApiResult<RoutingView> {
     r.routing().map_err(ApiError::BadRequest)?;
     let p = app
         .store
-        .project(&project)
+        .project(project)
         .await?
         .ok_or(ApiError::NotFound("project"))?;
     let byok = |m: &KeyMode| *m != KeyMode::PooledOnly;
@@ -195,9 +211,9 @@ pub async fn put_routing(
         ));
     }
     let json = serde_json::to_string(&r).map_err(|e| ApiError::Internal(e.to_string()))?;
-    app.store.set_routing(&project, &json).await?;
+    app.store.set_routing(project, &json).await?;
     app.publish().await?;
-    Ok(Json(routing_view(r)))
+    Ok(routing_view(r))
 }
 
 #[utoipa::path(get, path = "/admin/v1/projects/{project}/routing", tag = "policy",
@@ -224,18 +240,18 @@ fn routing_view(r: RoutingBody) -> RoutingView {
 #[serde(deny_unknown_fields)]
 pub struct LimitsBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    requests_per_minute: Option<u64>,
+    pub requests_per_minute: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    tokens_per_minute: Option<u64>,
+    pub tokens_per_minute: Option<u64>,
     /// Dollars, a decimal string (`"250"`, `"99.50"`): requests are refused once the month's
     /// spend reaches it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(pattern = r"^[0-9]+(\.[0-9]{1,6})?$")]
-    monthly_spend_usd: Option<String>,
+    pub monthly_spend_usd: Option<String>,
     /// Dollars: answers carry a warning header from here on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(pattern = r"^[0-9]+(\.[0-9]{1,6})?$")]
-    monthly_spend_warning_usd: Option<String>,
+    pub monthly_spend_warning_usd: Option<String>,
 }
 
 impl LimitsBody {
@@ -259,13 +275,18 @@ pub async fn put_limits(
     Path(project): Path<String>,
     Body(b): Body<LimitsBody>,
 ) -> ApiResult<Json<LimitsBody>> {
+    Ok(Json(save_limits(&app, &project, b).await?))
+}
+
+/// Check a project's limits, store them and publish.
+pub async fn save_limits(app: &App, project: &str, b: LimitsBody) -> ApiResult<LimitsBody> {
     b.limits().map_err(ApiError::BadRequest)?;
     let json = serde_json::to_string(&b).map_err(|e| ApiError::Internal(e.to_string()))?;
-    if !app.store.set_limits(&project, &json).await? {
+    if !app.store.set_limits(project, &json).await? {
         return Err(ApiError::NotFound("project"));
     }
     app.publish().await?;
-    Ok(Json(b))
+    Ok(b)
 }
 
 #[utoipa::path(get, path = "/admin/v1/projects/{project}/limits", tag = "policy",

@@ -10,6 +10,7 @@ const LAYOUT: &str = include_str!("../../assets/layout.html");
 const SHELL: &str = include_str!("../../assets/shell.html");
 const CSS: &str = include_str!("../../assets/warden.css");
 const PROJECT: &str = include_str!("../../assets/project.html");
+const SETTINGS: &str = include_str!("../../assets/settings.html");
 const KEY_MADE: &str = include_str!("../../assets/key-made.html");
 const REQUESTS: &str = include_str!("../../assets/requests.html");
 const TEAM: &str = include_str!("../../assets/team.html");
@@ -17,6 +18,7 @@ const USAGE: &str = include_str!("../../assets/usage.html");
 const OPERATIONS: &str = include_str!("../../assets/operations.html");
 const STATEMENT: &str = include_str!("../../assets/statement.html");
 const USAGE_JS: &str = include_str!("../../assets/usage.js");
+const COPY_JS: &str = include_str!("../../assets/copy.js");
 /// uPlot 1.6.32 (npm `uplot`, MIT, `assets/vendor/uPlot.LICENSE`): the charts.
 const UPLOT_JS: &str = include_str!("../../assets/vendor/uPlot.iife.min.js");
 const UPLOT_CSS: &str = include_str!("../../assets/vendor/uPlot.min.css");
@@ -46,6 +48,7 @@ pub fn login(csrf: &str, message: &str) -> Response {
 pub enum Page {
     Projects,
     Project,
+    Settings,
     Requests,
     People,
     Usage,
@@ -59,6 +62,7 @@ impl Page {
         match self {
             Page::Projects => ("Projects", "", SHELL),
             Page::Project => ("Project", "", PROJECT),
+            Page::Settings => ("Project settings", "", SETTINGS),
             Page::Requests => ("Requests", "", REQUESTS),
             Page::People => ("People", "", TEAM),
             Page::Usage => ("Usage", USAGE_HEAD, USAGE),
@@ -107,6 +111,7 @@ pub async fn asset(axum::extract::Path(name): axum::extract::Path<String>) -> Re
         "uplot.css" => ("text/css; charset=utf-8", UPLOT_CSS),
         "uplot.js" => ("text/javascript; charset=utf-8", UPLOT_JS),
         "usage.js" => ("text/javascript; charset=utf-8", USAGE_JS),
+        "copy.js" => ("text/javascript; charset=utf-8", COPY_JS),
         _ => return axum::http::StatusCode::NOT_FOUND.into_response(),
     };
     (

@@ -115,16 +115,17 @@ async fn render(
             escape(&s.csrf)
         );
         provider_rows.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}{rotate}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}{rotate}</td></tr>",
             escape(&k.provider),
             escape(&k.label),
+            k.priority,
             escape(&k.fingerprint),
             day(k.created_at),
             delete_form("provider-keys", &k.id),
         ));
     }
     if provider_rows.is_empty() {
-        provider_rows.push_str("<tr><td colspan=\"5\">No provider keys: requests use pooled keys where routing allows.</td></tr>");
+        provider_rows.push_str("<tr><td colspan=\"6\">No provider keys: requests use pooled keys where routing allows.</td></tr>");
     }
     let mut api_key_rows = String::new();
     for (id, key_name, hint, created_at, last_used) in app.store.project_api_keys(&p.id).await? {
@@ -207,6 +208,9 @@ pub struct NewProviderKey {
     key: String,
     #[serde(default)]
     label: String,
+    /// Lower is tried first ('' or absent: 0).
+    #[serde(default)]
+    priority: String,
 }
 
 /// `POST /dashboard/projects/{project}/provider-keys`.
@@ -222,7 +226,17 @@ pub async fn add_provider_key(
         Err(to_login) => return Ok(to_login),
     };
     let label = (!f.label.is_empty()).then_some(f.label);
-    match keys::add_own_key(&app, &p, &f.provider, &key, label, None).await {
+    let priority = match f.priority.trim() {
+        "" => Ok(None),
+        v => v.parse::<u32>().map(Some).map_err(|_| {
+            ApiError::BadRequest(format!("priority {v:?}: a whole number, lower first"))
+        }),
+    };
+    let added = match priority {
+        Ok(priority) => keys::add_own_key(&app, &p, &f.provider, &key, label, priority).await,
+        Err(e) => Err(e),
+    };
+    match added {
         Ok(row) => {
             tracing::info!(by = %s.user.name, project = %p.id, key = %row.id, "provider key added");
             Ok(

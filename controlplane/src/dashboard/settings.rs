@@ -1,0 +1,426 @@
+//! A project's settings page: its key routing (the key mode — yours only, yours then pooled,
+//! pooled only — for every provider, with per-provider overrides), its guardrail policy (each
+//! category's action and the injection thresholds; operator patterns are kept as the admin API
+//! set them) and its limits (requests and tokens a minute, the month's spend cap and warning).
+//! Everyone who may see the project sees them; operators and the tenant's owners change them.
+//! The same checks as the admin API (`api::policy`), the reason on the page when refused; every
+//! change publishes a snapshot.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+use warden_shared::catalog::Provider;
+use warden_shared::snapshot::{GuardAction, KeyMode};
+
+use super::pages::{self, escape};
+use super::projects::{posted, project_name, visible};
+use super::session::{self, Signed};
+use crate::api::policy::{self, GuardrailBody, LimitsBody, RoutingBody};
+use crate::app::App;
+use crate::error::{ApiError, ApiResult};
+use crate::store::ProjectRow;
+
+const MODES: [(KeyMode, &str, &str); 3] = [
+    (KeyMode::ByokOnly, "byok_only", "your keys only"),
+    (
+        KeyMode::ByokThenPooled,
+        "byok_then_pooled",
+        "your keys, then pooled",
+    ),
+    (KeyMode::PooledOnly, "pooled_only", "pooled keys only"),
+];
+
+const ACTIONS: [(GuardAction, &str); 5] = [
+    (GuardAction::Off, "off"),
+    (GuardAction::Flag, "flag"),
+    (GuardAction::Redact, "redact"),
+    (GuardAction::Restore, "restore"),
+    (GuardAction::Block, "block"),
+];
+
+/// The categories, which actions each offers, and their labels.
+const CATEGORIES: [(&str, &str, &[&str]); 6] = [
+    (
+        "pii",
+        "Personal data in requests",
+        &["off", "flag", "redact", "restore", "block"],
+    ),
+    (
+        "secrets",
+        "Secrets in requests",
+        &["off", "flag", "redact", "restore", "block"],
+    ),
+    ("injection", "Prompt injection", &["off", "flag", "block"]),
+    (
+        "content_safety",
+        "Unsafe content",
+        &["off", "flag", "block"],
+    ),
+    (
+        "response_pii",
+        "Personal data in answers",
+        &["off", "flag", "redact", "block"],
+    ),
+    (
+        "response_secrets",
+        "Secrets in answers",
+        &["off", "flag", "redact", "block"],
+    ),
+];
+
+#[derive(Deserialize)]
+pub struct Done {
+    done: Option<String>,
+}
+
+/// `GET /dashboard/projects/{project}/settings`.
+pub async fn page(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    Query(q): Query<Done>,
+) -> ApiResult<Response> {
+    let Some(s) = session::current(&app, &headers).await? else {
+        return Ok(Redirect::to("/dashboard/login").into_response());
+    };
+    let p = visible(&app, &s, &project).await?;
+    let message = match q.done.as_deref() {
+        Some("routing") => "Routing saved; the data planes apply it within moments.",
+        Some("guardrails") => "Guardrail policy saved; the data planes apply it within moments.",
+        Some("limits") => "Limits saved; the data planes apply them within moments.",
+        _ => "",
+    };
+    render(&app, &s, &p, StatusCode::OK, message).await
+}
+
+/// Operators and the tenant's owners change a project's settings; members see them.
+fn may_change(s: &Signed) -> bool {
+    s.is_operator() || s.user.role == "owner"
+}
+
+async fn render(
+    app: &App,
+    s: &Signed,
+    p: &ProjectRow,
+    status: StatusCode,
+    message: &str,
+) -> ApiResult<Response> {
+    let routing: RoutingBody = policy::stored_policy(app, &p.id, |p| &p.routing).await?;
+    let guard: GuardrailBody = policy::stored_policy(app, &p.id, |p| &p.guardrails).await?;
+    let limits: LimitsBody = policy::stored_policy(app, &p.id, |p| &p.limits).await?;
+    let disabled = if may_change(s) { "" } else { " disabled" };
+
+    let mode = routing.key_mode.unwrap_or(KeyMode::ByokThenPooled);
+    let options = |current: Option<KeyMode>, inherit: bool| {
+        let mut out = String::new();
+        if inherit {
+            out.push_str(&format!(
+                "<option value=\"\"{}>as above</option>",
+                selected(current.is_none())
+            ));
+        }
+        for (m, value, label) in MODES {
+            out.push_str(&format!(
+                "<option value=\"{value}\"{}>{label}</option>",
+                selected(current == Some(m))
+            ));
+        }
+        out
+    };
+    let mut routing_rows = format!(
+        "<label>Every provider <select name=\"key_mode\"{disabled}>{}</select></label>",
+        options(Some(mode), false)
+    );
+    for provider in Provider::ALL {
+        let name = provider.name();
+        routing_rows.push_str(&format!(
+            "<label>{name} <select name=\"{name}\"{disabled}>{}</select></label>",
+            options(routing.providers.get(name).copied(), true)
+        ));
+    }
+
+    let mut guard_rows = String::new();
+    for (field, label, offered) in CATEGORIES {
+        let current = category(&guard, field).unwrap_or(GuardAction::Off);
+        let opts: String = ACTIONS
+            .iter()
+            .filter(|(_, name)| offered.contains(name))
+            .map(|(a, name)| {
+                format!(
+                    "<option value=\"{name}\"{}>{name}</option>",
+                    selected(*a == current)
+                )
+            })
+            .collect();
+        guard_rows.push_str(&format!(
+            "<label>{label} <select name=\"{field}\"{disabled}>{opts}</select></label>"
+        ));
+    }
+    for (field, label, value) in [
+        (
+            "injection_threshold",
+            "Injection block threshold (user input)",
+            guard.injection_threshold,
+        ),
+        (
+            "injection_tool_threshold",
+            "… in tool results and documents",
+            guard.injection_tool_threshold,
+        ),
+        (
+            "injection_flag_threshold",
+            "Injection flag threshold",
+            guard.injection_flag_threshold,
+        ),
+    ] {
+        guard_rows.push_str(&format!(
+            "<label>{label} <input name=\"{field}\" value=\"{}\" placeholder=\"model default\" \
+             inputmode=\"decimal\" size=\"6\"{disabled}></label>",
+            value.map_or_else(String::new, |v| v.to_string())
+        ));
+    }
+    let patterns = if guard.custom_patterns.is_empty() {
+        "none".to_owned()
+    } else {
+        guard
+            .custom_patterns
+            .iter()
+            .map(|c| escape(&c.id))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+
+    let number = |v: Option<u64>| v.map_or_else(String::new, |v| v.to_string());
+    let money = |v: &Option<String>| escape(v.as_deref().unwrap_or(""));
+    let limit_rows = format!(
+        "<label>Requests a minute <input name=\"requests_per_minute\" value=\"{}\" \
+         inputmode=\"numeric\" size=\"8\" placeholder=\"no limit\"{disabled}></label>\
+         <label>Tokens a minute <input name=\"tokens_per_minute\" value=\"{}\" \
+         inputmode=\"numeric\" size=\"10\" placeholder=\"no limit\"{disabled}></label>\
+         <label>Monthly spend cap $ <input name=\"monthly_spend_usd\" value=\"{}\" \
+         inputmode=\"decimal\" size=\"10\" placeholder=\"no cap\"{disabled}></label>\
+         <label>Warn from $ <input name=\"monthly_spend_warning_usd\" value=\"{}\" \
+         inputmode=\"decimal\" size=\"10\" placeholder=\"no warning\"{disabled}></label>",
+        number(limits.requests_per_minute),
+        number(limits.tokens_per_minute),
+        money(&limits.monthly_spend_usd),
+        money(&limits.monthly_spend_warning_usd),
+    );
+    let save = |what: &str| {
+        if may_change(s) {
+            format!("<button type=\"submit\">Save {what}</button>")
+        } else {
+            "<p class=\"lede\">Operators and the tenant's owners change these.</p>".to_owned()
+        }
+    };
+    let name = project_name(app, p).await?;
+    let page = pages::framed(
+        pages::Page::Settings,
+        &[
+            ("who", &s.user.name),
+            ("csrf", &s.csrf),
+            ("project", &name),
+            ("project_id", &p.id),
+            ("message", message),
+            ("routing", &routing_rows),
+            ("guardrails", &guard_rows),
+            ("patterns", &patterns),
+            ("limits", &limit_rows),
+            ("save_routing", &save("routing")),
+            ("save_guardrails", &save("guardrails")),
+            ("save_limits", &save("limits")),
+        ],
+    );
+    Ok((status, page).into_response())
+}
+
+fn selected(on: bool) -> &'static str {
+    if on {
+        " selected"
+    } else {
+        ""
+    }
+}
+
+fn category(g: &GuardrailBody, field: &str) -> Option<GuardAction> {
+    match field {
+        "pii" => g.pii,
+        "secrets" => g.secrets,
+        "injection" => g.injection,
+        "content_safety" => g.content_safety,
+        "response_pii" => g.response_pii,
+        _ => g.response_secrets,
+    }
+}
+
+/// The form's fields, by name (every select and input of one form).
+type Fields = Vec<(String, String)>;
+
+fn field<'f>(f: &'f Fields, name: &str) -> &'f str {
+    f.iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.trim())
+}
+
+/// The signed-in user of a settings form, allowed to change the project.
+async fn changer(
+    app: &App,
+    headers: &HeaderMap,
+    project: &str,
+    f: &Fields,
+) -> ApiResult<Result<(Signed, ProjectRow), Response>> {
+    let (s, p) = match posted(app, headers, project, field(f, "csrf")).await? {
+        Ok(sp) => sp,
+        Err(to_login) => return Ok(Err(to_login)),
+    };
+    if !may_change(&s) {
+        return Err(ApiError::Forbidden(
+            "operators and the tenant's owners change a project's settings".into(),
+        ));
+    }
+    Ok(Ok((s, p)))
+}
+
+/// Back to the page: `done` after a change, or the page with the reason when it was refused.
+async fn answer<T>(
+    app: &App,
+    s: &Signed,
+    p: &ProjectRow,
+    result: ApiResult<T>,
+    done: &str,
+) -> ApiResult<Response> {
+    match result {
+        Ok(_) => {
+            tracing::info!(by = %s.user.name, project = %p.id, what = done, "project settings saved");
+            Ok(Redirect::to(&format!(
+                "/dashboard/projects/{}/settings?done={done}",
+                p.id
+            ))
+            .into_response())
+        }
+        Err(e @ (ApiError::BadRequest(_) | ApiError::Forbidden(_))) => {
+            render(app, s, p, e.status(), &e.to_string()).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `POST /dashboard/projects/{project}/settings/routing`.
+pub async fn save_routing(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    Form(f): Form<Fields>,
+) -> ApiResult<Response> {
+    let (s, p) = match changer(&app, &headers, &project, &f).await? {
+        Ok(sp) => sp,
+        Err(to_login) => return Ok(to_login),
+    };
+    let mode = |v: &str| -> ApiResult<Option<KeyMode>> {
+        match v {
+            "" => Ok(None),
+            v => MODES
+                .iter()
+                .find(|(_, name, _)| *name == v)
+                .map(|(m, ..)| Some(*m))
+                .ok_or_else(|| ApiError::BadRequest(format!("key mode {v:?}"))),
+        }
+    };
+    let mut body = RoutingBody {
+        key_mode: mode(field(&f, "key_mode"))?,
+        ..RoutingBody::default()
+    };
+    for provider in Provider::ALL {
+        if let Some(m) = mode(field(&f, provider.name()))? {
+            body.providers.insert(provider.name().to_owned(), m);
+        }
+    }
+    let saved = policy::save_routing(&app, &p.id, body).await;
+    answer(&app, &s, &p, saved, "routing").await
+}
+
+/// `POST /dashboard/projects/{project}/settings/guardrails`: the categories and thresholds; the
+/// operator's patterns stay as they are.
+pub async fn save_guardrails(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    Form(f): Form<Fields>,
+) -> ApiResult<Response> {
+    let (s, p) = match changer(&app, &headers, &project, &f).await? {
+        Ok(sp) => sp,
+        Err(to_login) => return Ok(to_login),
+    };
+    let mut g: GuardrailBody = policy::stored_policy(&app, &p.id, |p| &p.guardrails).await?;
+    let action = |name: &str| -> ApiResult<Option<GuardAction>> {
+        let v = field(&f, name);
+        let offered = CATEGORIES
+            .iter()
+            .find(|(n, ..)| *n == name)
+            .map_or(&[][..], |c| c.2);
+        if v.is_empty() || v == "off" {
+            return Ok(None);
+        }
+        match ACTIONS.iter().find(|(_, a)| *a == v) {
+            Some((a, n)) if offered.contains(n) => Ok(Some(*a)),
+            _ => Err(ApiError::BadRequest(format!(
+                "{name}: {v:?} is not offered"
+            ))),
+        }
+    };
+    g.pii = action("pii")?;
+    g.secrets = action("secrets")?;
+    g.injection = action("injection")?;
+    g.content_safety = action("content_safety")?;
+    g.response_pii = action("response_pii")?;
+    g.response_secrets = action("response_secrets")?;
+    let threshold = |name: &str| -> ApiResult<Option<f64>> {
+        match field(&f, name) {
+            "" => Ok(None),
+            v => v
+                .parse::<f64>()
+                .map(Some)
+                .map_err(|_| ApiError::BadRequest(format!("{name}: {v:?} is not a number"))),
+        }
+    };
+    g.injection_threshold = threshold("injection_threshold")?;
+    g.injection_tool_threshold = threshold("injection_tool_threshold")?;
+    g.injection_flag_threshold = threshold("injection_flag_threshold")?;
+    let saved = policy::save_guardrails(&app, &p.id, g).await;
+    answer(&app, &s, &p, saved, "guardrails").await
+}
+
+/// `POST /dashboard/projects/{project}/settings/limits`: an empty field is no limit.
+pub async fn save_limits(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path(project): Path<String>,
+    Form(f): Form<Fields>,
+) -> ApiResult<Response> {
+    let (s, p) = match changer(&app, &headers, &project, &f).await? {
+        Ok(sp) => sp,
+        Err(to_login) => return Ok(to_login),
+    };
+    let count = |name: &str| -> ApiResult<Option<u64>> {
+        match field(&f, name) {
+            "" => Ok(None),
+            v => v
+                .parse::<u64>()
+                .map(Some)
+                .map_err(|_| ApiError::BadRequest(format!("{name}: {v:?} is not a whole number"))),
+        }
+    };
+    let text = |name: &str| Some(field(&f, name).to_owned()).filter(|v| !v.is_empty());
+    let body = LimitsBody {
+        requests_per_minute: count("requests_per_minute")?,
+        tokens_per_minute: count("tokens_per_minute")?,
+        monthly_spend_usd: text("monthly_spend_usd"),
+        monthly_spend_warning_usd: text("monthly_spend_warning_usd"),
+    };
+    let saved = policy::save_limits(&app, &p.id, body).await;
+    answer(&app, &s, &p, saved, "limits").await
+}
