@@ -7,8 +7,17 @@
 //   add-keys     ARG: a provider key. Adds it on the project page (API Keys → Add Provider Key),
 //                makes a Warden key (copied with its Copy button), sets the project's PII
 //                guardrail to redact on its settings page, prints {"warden_key", "fingerprint_rows"}.
+//   onboard      (an operator; PROJECT unused) ARG: a tenant name. Makes the tenant and its
+//                project "<ARG>-app" on the signed-in page and invites "<ARG>-owner" as its owner
+//                on its People page; prints {"tenant", "project", "user", "password"}.
 //   delete-key   deletes the project's provider key (ticking "sure"), prints {"left"}.
-//   visit        prints {"status"} of the project page (another tenant's user: 404).
+//   log          prints {"rows"}: the project's request log, each row's text.
+//   visit        prints {"status", "api"}: the project page's status and that of the project
+//                list of tenant ARG from the page's API (another tenant's user: 404, 404).
+//   forged       submits the project page's Warden-key form with a forged CSRF token, prints
+//                {"status", "made"} (403, and no key made).
+//   expire       ARG: seconds. Waits them out signed in, then opens the project page; prints
+//                {"url"} (the sign-in form, once the session is over).
 //   usage        ARG: the tenant. Opens its usage page, prints {"drawn", "canvas", "rows"}.
 //
 // Any browser console error (a Content-Security-Policy violation, a failed load) fails the run.
@@ -48,7 +57,46 @@ try {
   const projectUrl = `${base}/dashboard/projects/${project}`;
   if (step === "visit") {
     const response = await page.goto(projectUrl);
-    console.log(JSON.stringify({ status: response.status() }));
+    const api = await page.request.get(`${base}/dashboard/api/tenants/${arg}/projects`);
+    console.log(JSON.stringify({ status: response.status(), api: api.status() }));
+  } else if (step === "onboard") {
+    await page.fill("form[action='/dashboard/tenants'] input[name=name]", arg);
+    await Promise.all([page.waitForURL("**/dashboard/"), page.click("form[action='/dashboard/tenants'] button")]);
+    const people = page.locator(`xpath=//h2[normalize-space()="${arg}"]/following-sibling::p[1]//a[normalize-space()="People"]`);
+    const tenant = (await people.getAttribute("href")).split("/")[3];
+    const projects = `form[action="/dashboard/tenants/${tenant}/projects"]`;
+    await page.fill(`${projects} input[name=name]`, `${arg}-app`);
+    // A new project opens its own page.
+    await Promise.all([page.waitForURL("**/dashboard/projects/*"), page.click(`${projects} button`)]);
+    const projectId = new URL(page.url()).pathname.split("/")[3];
+    await page.goto(`${base}/dashboard/`);
+    await Promise.all([page.waitForURL(`**/tenants/${tenant}/users`), people.click()]);
+    await page.fill("input[name=name]", `${arg}-owner`);
+    await page.selectOption("select[name=role]", "owner");
+    await Promise.all([page.waitForNavigation(), page.click("button:text-is('Invite')")]);
+    const said = await page.textContent(".message");
+    const password = /with the password (\S+) — it is shown only this once/.exec(said);
+    if (!password) throw new Error(`no password shown: ${said}`);
+    console.log(JSON.stringify({ tenant, project: projectId, user: `${arg}-owner`, password: password[1] }));
+  } else if (step === "log") {
+    await page.goto(`${projectUrl}/requests`);
+    const rows = await page.$$eval("tbody tr", (trs) => trs.map((tr) => tr.innerText));
+    console.log(JSON.stringify({ rows }));
+  } else if (step === "forged") {
+    await page.goto(projectUrl);
+    const form = "form[action$='/api-keys']";
+    await page.fill(`${form} input[name=name]`, "forged");
+    await page.$eval(`${form} input[name=csrf]`, (i) => (i.value = "forged-token"));
+    const [response] = await Promise.all([page.waitForNavigation(), page.click("text=Make a Warden key")]);
+    const status = response.status();
+    await page.goto(projectUrl);
+    const made = (await page.textContent("body")).includes("forged");
+    console.log(JSON.stringify({ status, made }));
+  } else if (step === "expire") {
+    await page.goto(projectUrl);
+    await page.waitForTimeout(Number(arg) * 1000);
+    await page.goto(projectUrl);
+    console.log(JSON.stringify({ url: page.url() }));
   } else if (step === "usage") {
     await page.goto(`${base}/dashboard/tenants/${arg}/usage`);
     await page.waitForSelector("#chart[data-drawn=yes] canvas", { timeout: 20000 });
@@ -99,8 +147,8 @@ try {
   } else {
     throw new Error(`unknown step ${step}`);
   }
-  // (A refused page logs its 404 as a console error: expected on that step.)
-  if (errors.length && step !== "visit") fail(`console errors: ${errors.join(" | ")}`);
+  // (A refused page logs its 404 or 403 as a console error: expected on those steps.)
+  if (errors.length && step !== "visit" && step !== "forged") fail(`console errors: ${errors.join(" | ")}`);
 } finally {
   await browser.close();
 }

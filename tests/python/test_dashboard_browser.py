@@ -1,9 +1,12 @@
 """The dashboard in headless Chromium (tests/js/dashboard.mjs, playwright-core driving Debian's
 chromium; `.ci/run` installs both): the first operator signs in with the password from
-`data_dir/initial-admin-password`, adds a tenant's OpenAI key on the project page and makes a
-Warden key there; a request through a data plane with that key is served on the tenant's own
-key; the provider key is deleted from the page and the next requests are served on a pooled key,
-as the request log shows; a user of another tenant gets 404 for the project's page.
+`data_dir/initial-admin-password`, makes a tenant and its project on the page and invites the
+tenant's owner; the owner signs in, adds an OpenAI key on the project page and makes a Warden key
+there; a request through a data plane with that key is served on the tenant's own key and the
+request log page shows "yours"; the provider key is deleted from the page and the next requests
+are served on a pooled key, as the request log page shows; a user of another tenant gets 404 for
+the project's page and for the tenant's objects in the page's API; a form with a forged CSRF
+token is refused; a session ends at `session_max_s`.
 
 The control plane, data plane and mock are the real binaries (WARDEN_BIN_DIR)."""
 
@@ -22,6 +25,8 @@ import pytest
 from conftest import BIN_DIR, REPO, _addr_after, _start, keep_for_scan
 
 JS = REPO / "tests" / "js"
+# Sessions end this long after sign-in here (each browser step signs in anew and takes seconds).
+SESSION_S = 40
 
 
 def browser(step, cp, name, password, project, arg="", shots=""):
@@ -75,6 +80,7 @@ def cluster(mock):
         (tmp / "controlplane.toml").write_text(
             f'listen = "127.0.0.1:0"\ndata_dir = "{data}"\n'
             f'[providers.openai]\nbase_url = "http://{mock}/v1"\n'
+            f'[dashboard]\nsession_max_s = {SESSION_S}\n'
         )
         cp_proc, line = _start(
             [str(BIN_DIR / "warden-controlplane"), "--config", str(tmp / "controlplane.toml")],
@@ -123,12 +129,18 @@ def test_an_operator_manages_a_tenants_keys_in_the_browser(cluster):
     assert oct((data / "initial-admin-password").stat().st_mode & 0o777) == "0o600"
     status, pooled = admin.post("/admin/v1/pooled-keys", {"provider": "openai", "key": "sk-browser-pooled-0001"})
     assert status == 201, pooled
-    acme, project = tenant_with_project(admin, "acme")
     other, _ = tenant_with_project(admin, "globex")
-
     shots = os.environ.get("WARDEN_DASHBOARD_SHOTS", "")
+
+    # The operator makes the tenant and its project and invites its owner, all on the pages.
+    made = browser("onboard", cp, "admin", password, "-", "acme")
+    acme, project, owner, owner_password = made["tenant"], made["project"], made["user"], made["password"]
+    status, projects = admin.get(f"/admin/v1/tenants/{acme}/projects")
+    assert status == 200 and [p["id"] for p in projects["projects"]] == [project], projects
+
+    # The tenant's owner adds the OpenAI key and makes the Warden key.
     own = "sk-browser-own-key-5521"
-    added = browser("add-keys", cp, "admin", password, project, own, shots)
+    added = browser("add-keys", cp, owner, owner_password, project, own, shots)
     fingerprint = admin.get(f"/admin/v1/projects/{project}/provider-keys")[1]["provider_keys"][0]["fingerprint"]
     assert any(fingerprint in row and "openai" in row for row in added["fingerprint_rows"]), added
     key = added["warden_key"]
@@ -139,17 +151,21 @@ def test_an_operator_manages_a_tenants_keys_in_the_browser(cluster):
         return call("POST", f"{dp}/v1/chat/completions", chat, key)[0] == 200
     wait_for("the key made in the browser to be served", served)
     wait_for("the request log to show the tenant's own key", lambda: "byok" in key_sources(admin, project))
+    rows = browser("log", cp, owner, owner_password, project)["rows"]
+    assert any("yours" in r and "gpt-4o" in r for r in rows), rows
 
-    deleted = browser("delete-key", cp, "admin", password, project)
+    deleted = browser("delete-key", cp, owner, owner_password, project)
     assert not any("openai" in row for row in deleted["left"]), deleted
 
     def served_pooled():
         assert served()
         return "pooled" in key_sources(admin, project)
     wait_for("a request served on the pooled key", served_pooled)
+    rows = browser("log", cp, owner, owner_password, project)["rows"]
+    assert any("pooled" in r for r in rows) and any("yours" in r for r in rows), rows
 
     # The usage page draws its chart (uPlot, from the binary) and lists both key sources.
-    usage = browser("usage", cp, "admin", password, project, acme, shots)
+    usage = browser("usage", cp, owner, owner_password, project, acme, shots)
     assert usage["canvas"] >= 1, usage
     assert any("yours" in r for r in usage["rows"]) and any("pooled" in r for r in usage["rows"]), usage
 
@@ -160,4 +176,12 @@ def test_an_operator_manages_a_tenants_keys_in_the_browser(cluster):
         capture_output=True, text=True, check=True,
     )
     gil_password = made.stdout.strip().rsplit(" ", 1)[-1]
-    assert browser("visit", cp, "gil", gil_password, project) == {"status": 404}
+    assert browser("visit", cp, "gil", gil_password, project, acme) == {"status": 404, "api": 404}
+    assert browser("visit", cp, owner, owner_password, project, acme) == {"status": 200, "api": 200}
+
+    # A form posted with a forged CSRF token is refused, and nothing is made.
+    assert browser("forged", cp, owner, owner_password, project) == {"status": 403, "made": False}
+
+    # The session ends session_max_s after signing in: the page sends the browser to sign in.
+    ended = browser("expire", cp, owner, owner_password, project, str(SESSION_S + 1))
+    assert ended["url"].endswith("/dashboard/login"), ended
