@@ -14,6 +14,8 @@ command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+# jq, which the README's control-plane walkthrough pipes the admin API's answers through.
+command -v jq >/dev/null 2>&1 || missing+=(jq)
 # Node and npm, for the JavaScript client tests (tests/js: the Vercel AI SDK).
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)

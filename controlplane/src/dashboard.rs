@@ -155,16 +155,8 @@ pub fn routes() -> Router<Arc<App>> {
             get(settings::page),
         )
         .route(
-            "/dashboard/projects/{project}/settings/routing",
-            post(settings::save_routing),
-        )
-        .route(
-            "/dashboard/projects/{project}/settings/guardrails",
-            post(settings::save_guardrails),
-        )
-        .route(
-            "/dashboard/projects/{project}/settings/limits",
-            post(settings::save_limits),
+            "/dashboard/projects/{project}/settings/{what}",
+            post(settings::save),
         )
         .route(
             "/dashboard/tenants/{tenant}/projects",

@@ -309,17 +309,52 @@ async fn answer<T>(
     }
 }
 
-/// `POST /dashboard/projects/{project}/settings/routing`.
-pub async fn save_routing(
+/// `POST /dashboard/projects/{project}/settings/{routing|guardrails|limits}`: the form's values
+/// checked and saved as the admin API saves them; the page again with the reason when refused.
+pub async fn save(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
-    Path(project): Path<String>,
+    Path((project, what)): Path<(String, String)>,
     Form(f): Form<Fields>,
 ) -> ApiResult<Response> {
     let (s, p) = match changer(&app, &headers, &project, &f).await? {
         Ok(sp) => sp,
         Err(to_login) => return Ok(to_login),
     };
+    let saved = match what.as_str() {
+        "routing" => match routing_from(&f) {
+            Ok(body) => policy::save_routing(&app, &p.id, body).await.map(drop),
+            Err(e) => Err(e),
+        },
+        "guardrails" => {
+            let stored = policy::stored_policy(&app, &p.id, |p| &p.guardrails).await?;
+            match guardrails_from(stored, &f) {
+                Ok(body) => policy::save_guardrails(&app, &p.id, body).await.map(drop),
+                Err(e) => Err(e),
+            }
+        }
+        "limits" => match limits_from(&f) {
+            Ok(body) => policy::save_limits(&app, &p.id, body).await.map(drop),
+            Err(e) => Err(e),
+        },
+        _ => return Err(ApiError::NotFound("setting")),
+    };
+    answer(&app, &s, &p, saved, &what).await
+}
+
+/// A field parsed as a `T` ('' is `None`), or a 400 that names it.
+fn parsed<T: std::str::FromStr>(f: &Fields, name: &str, want: &str) -> ApiResult<Option<T>> {
+    match field(f, name) {
+        "" => Ok(None),
+        v => v
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::BadRequest(format!("{name}: {v:?} is not {want}"))),
+    }
+}
+
+/// The routing form: the project's mode, and each provider's ('' follows the project's).
+fn routing_from(f: &Fields) -> ApiResult<RoutingBody> {
     let mode = |v: &str| -> ApiResult<Option<KeyMode>> {
         match v {
             "" => Ok(None),
@@ -331,33 +366,22 @@ pub async fn save_routing(
         }
     };
     let mut body = RoutingBody {
-        key_mode: mode(field(&f, "key_mode"))?,
+        key_mode: mode(field(f, "key_mode"))?,
         ..RoutingBody::default()
     };
     for provider in Provider::ALL {
-        if let Some(m) = mode(field(&f, provider.name()))? {
+        if let Some(m) = mode(field(f, provider.name()))? {
             body.providers.insert(provider.name().to_owned(), m);
         }
     }
-    let saved = policy::save_routing(&app, &p.id, body).await;
-    answer(&app, &s, &p, saved, "routing").await
+    Ok(body)
 }
 
-/// `POST /dashboard/projects/{project}/settings/guardrails`: the categories and thresholds; the
-/// operator's patterns stay as they are.
-pub async fn save_guardrails(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Path(project): Path<String>,
-    Form(f): Form<Fields>,
-) -> ApiResult<Response> {
-    let (s, p) = match changer(&app, &headers, &project, &f).await? {
-        Ok(sp) => sp,
-        Err(to_login) => return Ok(to_login),
-    };
-    let mut g: GuardrailBody = policy::stored_policy(&app, &p.id, |p| &p.guardrails).await?;
+/// The guardrail form over the stored policy: the categories and thresholds; the operator's
+/// patterns stay as they are.
+fn guardrails_from(mut g: GuardrailBody, f: &Fields) -> ApiResult<GuardrailBody> {
     let action = |name: &str| -> ApiResult<Option<GuardAction>> {
-        let v = field(&f, name);
+        let v = field(f, name);
         let offered = CATEGORIES
             .iter()
             .find(|(n, ..)| *n == name)
@@ -378,49 +402,19 @@ pub async fn save_guardrails(
     g.content_safety = action("content_safety")?;
     g.response_pii = action("response_pii")?;
     g.response_secrets = action("response_secrets")?;
-    let threshold = |name: &str| -> ApiResult<Option<f64>> {
-        match field(&f, name) {
-            "" => Ok(None),
-            v => v
-                .parse::<f64>()
-                .map(Some)
-                .map_err(|_| ApiError::BadRequest(format!("{name}: {v:?} is not a number"))),
-        }
-    };
-    g.injection_threshold = threshold("injection_threshold")?;
-    g.injection_tool_threshold = threshold("injection_tool_threshold")?;
-    g.injection_flag_threshold = threshold("injection_flag_threshold")?;
-    let saved = policy::save_guardrails(&app, &p.id, g).await;
-    answer(&app, &s, &p, saved, "guardrails").await
+    g.injection_threshold = parsed(f, "injection_threshold", "a number")?;
+    g.injection_tool_threshold = parsed(f, "injection_tool_threshold", "a number")?;
+    g.injection_flag_threshold = parsed(f, "injection_flag_threshold", "a number")?;
+    Ok(g)
 }
 
-/// `POST /dashboard/projects/{project}/settings/limits`: an empty field is no limit.
-pub async fn save_limits(
-    State(app): State<Arc<App>>,
-    headers: HeaderMap,
-    Path(project): Path<String>,
-    Form(f): Form<Fields>,
-) -> ApiResult<Response> {
-    let (s, p) = match changer(&app, &headers, &project, &f).await? {
-        Ok(sp) => sp,
-        Err(to_login) => return Ok(to_login),
-    };
-    let count = |name: &str| -> ApiResult<Option<u64>> {
-        match field(&f, name) {
-            "" => Ok(None),
-            v => v
-                .parse::<u64>()
-                .map(Some)
-                .map_err(|_| ApiError::BadRequest(format!("{name}: {v:?} is not a whole number"))),
-        }
-    };
-    let text = |name: &str| Some(field(&f, name).to_owned()).filter(|v| !v.is_empty());
-    let body = LimitsBody {
-        requests_per_minute: count("requests_per_minute")?,
-        tokens_per_minute: count("tokens_per_minute")?,
+/// The limits form: an empty field is no limit.
+fn limits_from(f: &Fields) -> ApiResult<LimitsBody> {
+    let text = |name: &str| Some(field(f, name).to_owned()).filter(|v| !v.is_empty());
+    Ok(LimitsBody {
+        requests_per_minute: parsed(f, "requests_per_minute", "a whole number")?,
+        tokens_per_minute: parsed(f, "tokens_per_minute", "a whole number")?,
         monthly_spend_usd: text("monthly_spend_usd"),
         monthly_spend_warning_usd: text("monthly_spend_warning_usd"),
-    };
-    let saved = policy::save_limits(&app, &p.id, body).await;
-    answer(&app, &s, &p, saved, "limits").await
+    })
 }
