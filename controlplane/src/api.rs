@@ -32,6 +32,7 @@ pub fn router(app: Arc<App>) -> Router {
             post(tenants::create_tenant).get(tenants::list_tenants),
         )
         .route("/admin/v1/tenants/{tenant}", delete(tenants::delete_tenant))
+        .route("/admin/v1/tenants/{tenant}/plan", put(tenants::put_plan))
         .route(
             "/admin/v1/tenants/{tenant}/projects",
             post(tenants::create_project).get(tenants::list_projects),

@@ -135,6 +135,7 @@ pub fn routes() -> Router<Arc<App>> {
             get(|| async { axum::http::StatusCode::NO_CONTENT }),
         )
         .route("/dashboard/tenants", post(home::new_tenant))
+        .route("/dashboard/tenants/{tenant}/plan", post(home::change_plan))
         .route("/dashboard/operations", get(operations::page))
         .route(
             "/dashboard/operations/pooled-keys",

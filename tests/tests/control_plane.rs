@@ -870,6 +870,65 @@ fn routing_pooled_keys_and_fallbacks_set_through_the_admin_api() {
 }
 
 #[test]
+fn a_tenant_moved_to_the_developer_plan_is_served_on_pooled_keys_only() {
+    let mock = Mock::start(&[]);
+    let cp = ControlPlane::start(mock.addr);
+    let gw = Gateway::start(Driver::IoUring, &cp.dataplane_config(1));
+    let s = setup(&cp, "acme");
+    let pooled = cp.admin(
+        "POST",
+        "/admin/v1/pooled-keys",
+        Some(&json!({"provider": "openai", "key": "sk-operator-pool-2222"})),
+    );
+    assert_eq!(pooled.status, 201, "{}", pooled.text());
+    let served_on = |last4: &str| {
+        let n = mock.captured().len();
+        chat(&gw, &s.key).status == 200
+            && mock
+                .captured()
+                .get(n)
+                .is_some_and(|c| c["headers"]["authorization"] == format!("****{last4}").as_str())
+    };
+    let own = &PROVIDER_KEY[PROVIDER_KEY.len() - 4..];
+    assert!(eventually(Duration::from_secs(5), || served_on(own)).is_some());
+    let tenants = cp.admin("GET", "/admin/v1/tenants", None).json();
+    let tenant = tenants["tenants"][0]["id"].as_str().unwrap().to_owned();
+    let plan = format!("/admin/v1/tenants/{tenant}/plan");
+
+    let moved = cp.admin("PUT", &plan, Some(&json!({"plan": "developer"})));
+    assert_eq!(moved.status, 200, "{}", moved.text());
+    assert_eq!(moved.json()["plan"], "developer");
+    assert!(
+        eventually(Duration::from_secs(5), || served_on("2222")).is_some(),
+        "on the developer plan the pooled key serves, though the project's own key is still stored"
+    );
+    let add = cp.admin(
+        "POST",
+        &format!("/admin/v1/projects/{}/provider-keys", s.project),
+        Some(&json!({"provider": "openai", "key": "sk-another-own-key"})),
+    );
+    assert_eq!(add.status, 403, "{}", add.text());
+
+    let back = cp.admin("PUT", &plan, Some(&json!({"plan": "team"})));
+    assert_eq!(back.status, 200, "{}", back.text());
+    assert!(eventually(Duration::from_secs(5), || served_on(own)).is_some());
+    assert_eq!(
+        cp.admin(
+            "PUT",
+            "/admin/v1/tenants/ten_nope/plan",
+            Some(&json!({"plan": "team"}))
+        )
+        .status,
+        404
+    );
+    assert_eq!(
+        cp.admin("PUT", &plan, Some(&json!({"plan": "platinum"})))
+            .status,
+        400
+    );
+}
+
+#[test]
 fn limits_set_through_the_admin_api_are_enforced_by_the_data_plane() {
     let mock = Mock::start(&[]);
     let cp = ControlPlane::start(mock.addr);

@@ -575,6 +575,17 @@ fn operators_edit_the_model_catalog_and_prices_from_the_page() {
         &[("csrf", &ana_csrf), ("confirm", "yes")],
     );
     assert_eq!(by_owner.status, 403);
+
+    // Plans: the operator moves a tenant to another plan on the signed-in page; its owner sees
+    // the plan and cannot change it.
+    let plan = format!("/dashboard/tenants/{acme}/plan");
+    let moved = admin.form(&plan, &[("csrf", &csrf), ("plan", "enterprise")]);
+    assert_eq!(moved.status, 303, "{}", moved.text());
+    let tenants = cp.admin("GET", "/admin/v1/tenants", None).json();
+    assert_eq!(tenants["tenants"][0]["plan"], "enterprise", "{tenants}");
+    assert!(ana.get("/dashboard/").text().contains("Plan: enterprise"));
+    let by_owner = ana.form(&plan, &[("csrf", &ana_csrf), ("plan", "developer")]);
+    assert_eq!(by_owner.status, 403);
 }
 
 #[test]

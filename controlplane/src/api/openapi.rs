@@ -45,6 +45,7 @@ pub struct ErrorDetail {
         super::tenants::create_tenant,
         super::tenants::list_tenants,
         super::tenants::delete_tenant,
+        super::tenants::put_plan,
         super::tenants::create_project,
         super::tenants::list_projects,
         super::tenants::delete_project,

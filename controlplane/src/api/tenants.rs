@@ -36,7 +36,7 @@ pub struct Created {
 
 #[utoipa::path(post, path = "/admin/v1/tenants", tag = "tenants", security(("admin" = [])),
     request_body = NewTenant,
-    responses((status = 201, body = Created, description = "The tenant's id.", links(("create_project" = (operation_id = "create_project", parameters(("tenant" = "$response.body#/id")))), ("list_projects" = (operation_id = "list_projects", parameters(("tenant" = "$response.body#/id")))), ("statement" = (operation_id = "statement", parameters(("tenant" = "$response.body#/id")))), ("delete_tenant" = (operation_id = "delete_tenant", parameters(("tenant" = "$response.body#/id")))))),
+    responses((status = 201, body = Created, description = "The tenant's id.", links(("create_project" = (operation_id = "create_project", parameters(("tenant" = "$response.body#/id")))), ("list_projects" = (operation_id = "list_projects", parameters(("tenant" = "$response.body#/id")))), ("statement" = (operation_id = "statement", parameters(("tenant" = "$response.body#/id")))), ("put_plan" = (operation_id = "put_plan", parameters(("tenant" = "$response.body#/id")))), ("delete_tenant" = (operation_id = "delete_tenant", parameters(("tenant" = "$response.body#/id")))))),
         (status = 409, body = super::openapi::ErrorBody, description = "A tenant of that name exists.")))]
 pub async fn create_tenant(
     _: Admin,
@@ -86,6 +86,43 @@ pub async fn list_tenants(_: Admin, State(app): State<Arc<App>>) -> ApiResult<Js
         .map(|(id, name, plan)| TenantItem { id, name, plan })
         .collect();
     Ok(Json(Tenants { tenants }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanBody {
+    plan: Plan,
+}
+
+/// `PUT /admin/v1/tenants/{tenant}/plan`: move a tenant to another plan. On the developer plan
+/// its projects are served on pooled keys only, whatever their routing says.
+#[utoipa::path(put, path = "/admin/v1/tenants/{tenant}/plan", tag = "tenants",
+    security(("admin" = [])), params(("tenant" = String, Path, description = "The tenant's id.")),
+    request_body = PlanBody,
+    responses((status = 200, body = TenantItem, description = "The tenant on its new plan.")))]
+pub async fn put_plan(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(tenant): Path<String>,
+    Body(b): Body<PlanBody>,
+) -> ApiResult<Json<TenantItem>> {
+    Ok(Json(change_plan(&app, &tenant, b.plan).await?))
+}
+
+/// Move `tenant` to `plan` and publish.
+pub async fn change_plan(app: &App, tenant: &str, plan: Plan) -> ApiResult<TenantItem> {
+    if !app.store.set_tenant_plan(tenant, plan_name(plan)).await? {
+        return Err(ApiError::NotFound("tenant"));
+    }
+    app.publish().await?;
+    let (id, name, plan) = app
+        .store
+        .tenants()
+        .await?
+        .into_iter()
+        .find(|t| t.0 == tenant)
+        .ok_or(ApiError::NotFound("tenant"))?;
+    Ok(TenantItem { id, name, plan })
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -20,21 +20,39 @@ use crate::error::{ApiError, ApiResult};
 
 /// The list of tenants and projects, as markup for the signed-in page.
 pub async fn list(app: &App, s: &Signed) -> ApiResult<String> {
-    let tenants: Vec<(String, String)> = app
+    let tenants: Vec<(String, String, String)> = app
         .store
         .tenants()
         .await?
         .into_iter()
         .filter(|(id, _, _)| s.may_see(id))
-        .map(|(id, name, _)| (id, name))
         .collect();
     let csrf = escape(&s.csrf);
     let mut out = String::new();
-    for (id, name) in tenants {
+    for (id, name, plan) in tenants {
         let projects = app.store.projects_of(&id).await?;
+        // Operators move a tenant to another plan; others see it.
+        let plan_part = if s.is_operator() {
+            let options: String = ["developer", "team", "enterprise"]
+                .iter()
+                .map(|p| {
+                    let on = if *p == plan { " selected" } else { "" };
+                    format!("<option{on}>{p}</option>")
+                })
+                .collect();
+            format!(
+                "<form method=\"post\" action=\"/dashboard/tenants/{}/plan\" class=\"inline\">\
+                 <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+                 <label>Plan <select name=\"plan\">{options}</select></label>\
+                 <button type=\"submit\">Change plan</button></form>",
+                escape(&id)
+            )
+        } else {
+            format!("<p>Plan: {}</p>", escape(&plan))
+        };
         out.push_str(&format!(
             "<h2>{}</h2><p><a href=\"/dashboard/tenants/{}/users\">People</a> · \
-             <a href=\"/dashboard/tenants/{}/usage\">Usage</a></p>\
+             <a href=\"/dashboard/tenants/{}/usage\">Usage</a></p>{plan_part}\
              <ul class=\"projects\">",
             escape(&name),
             escape(&id),
@@ -88,6 +106,31 @@ pub struct NewTenant {
     csrf: String,
     name: String,
     plan: Plan,
+}
+
+#[derive(Deserialize)]
+pub struct NewPlan {
+    csrf: String,
+    plan: Plan,
+}
+
+/// `POST /dashboard/tenants/{tenant}/plan` (operators).
+pub async fn change_plan(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    axum::extract::Path(tenant): axum::extract::Path<String>,
+    Form(f): Form<NewPlan>,
+) -> ApiResult<Response> {
+    let s = match session::form_user(&app, &headers, &f.csrf).await? {
+        Ok(s) => s,
+        Err(to_login) => return Ok(to_login),
+    };
+    if !s.is_operator() {
+        return Err(ApiError::Forbidden("operators change plans".into()));
+    }
+    let t = crate::api::tenants::change_plan(&app, &tenant, f.plan).await?;
+    tracing::info!(by = %s.user.name, tenant = %t.id, plan = %t.plan, "plan changed");
+    Ok(Redirect::to("/dashboard/").into_response())
 }
 
 /// `POST /dashboard/tenants` (operators).

@@ -119,6 +119,21 @@ impl Store {
         tx.commit().await
     }
 
+    /// Move tenant `id` to `plan` (stamped: the next snapshot sends the tenant and its projects
+    /// again). Whether the tenant exists.
+    pub async fn set_tenant_plan(&self, id: &str, plan: &str) -> sqlx::Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let seq = stamp(&mut tx).await?;
+        let r = sqlx::query("UPDATE tenants SET plan = $1, seq = $2 WHERE id = $3")
+            .bind(plan)
+            .bind(seq)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(r.rows_affected() > 0)
+    }
+
     /// (id, name, plan)
     pub async fn tenants(&self) -> sqlx::Result<Vec<(String, String, String)>> {
         sqlx::query_as("SELECT id, name, plan FROM tenants ORDER BY created_at, id")
