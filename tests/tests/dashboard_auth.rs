@@ -723,6 +723,34 @@ fn owners_set_routing_guardrails_and_limits_on_the_settings_page() {
         "{shown}"
     );
 
+    // The answer cache: exact, served for ten minutes; a mode not offered is refused.
+    let cached = ana.form(
+        &format!("{settings}/cache"),
+        &[
+            ("csrf", &csrf),
+            ("mode", "exact"),
+            ("ttl_s", "600"),
+            ("max_mb", ""),
+        ],
+    );
+    assert_eq!(cached.status, 303, "{}", cached.text());
+    assert_eq!(
+        cp.admin("GET", &format!("/admin/v1/projects/{project}/cache"), None)
+            .json(),
+        json!({"mode": "exact", "ttl_s": 600, "semantic_threshold": 0.95, "max_mb": 0})
+    );
+    let semantic = ana.form(
+        &format!("{settings}/cache"),
+        &[("csrf", &csrf), ("mode", "semantic")],
+    );
+    assert_eq!(semantic.status, 400);
+    let too_long = ana.form(
+        &format!("{settings}/cache"),
+        &[("csrf", &csrf), ("mode", "exact"), ("ttl_s", "99999999")],
+    );
+    assert_eq!(too_long.status, 400);
+    assert!(too_long.text().contains("ttl_s"), "{}", too_long.text());
+
     // A member sees the settings but cannot change them; another tenant's project is not there.
     let member_page = max.get(&settings);
     assert_eq!(member_page.status, 200);

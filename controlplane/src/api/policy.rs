@@ -312,13 +312,18 @@ pub async fn put_cache(
     Path(project): Path<String>,
     Body(b): Body<CacheSection>,
 ) -> ApiResult<Json<CacheView>> {
+    Ok(Json(save_cache(&app, &project, b).await?))
+}
+
+/// Check a project's cache policy, store it and publish.
+pub async fn save_cache(app: &App, project: &str, b: CacheSection) -> ApiResult<CacheView> {
     b.policy().map_err(ApiError::BadRequest)?;
     let json = serde_json::to_string(&b).map_err(|e| ApiError::Internal(e.to_string()))?;
-    if !app.store.set_cache(&project, &json).await? {
+    if !app.store.set_cache(project, &json).await? {
         return Err(ApiError::NotFound("project"));
     }
     app.publish().await?;
-    Ok(Json(cache_view(&b)))
+    Ok(cache_view(&b))
 }
 
 #[utoipa::path(get, path = "/admin/v1/projects/{project}/cache", tag = "policy",
@@ -336,14 +341,14 @@ pub async fn get_cache(
 /// A project's cache policy with its defaults filled in, as the data planes apply it.
 #[derive(Serialize, ToSchema)]
 pub struct CacheView {
-    mode: CacheMode,
-    ttl_s: u32,
-    semantic_threshold: f64,
+    pub mode: CacheMode,
+    pub ttl_s: u32,
+    pub semantic_threshold: f64,
     /// 0: no cap of the project's own.
-    max_mb: u64,
+    pub max_mb: u64,
 }
 
-fn cache_view(b: &CacheSection) -> CacheView {
+pub fn cache_view(b: &CacheSection) -> CacheView {
     let p = b.policy().unwrap_or_default();
     CacheView {
         mode: p.mode,

@@ -1,7 +1,8 @@
 //! A project's settings page: its key routing (the key mode — yours only, yours then pooled,
 //! pooled only — for every provider, with per-provider overrides), its guardrail policy (each
 //! category's action and the injection thresholds; operator patterns are kept as the admin API
-//! set them) and its limits (requests and tokens a minute, the month's spend cap and warning).
+//! set them), its limits (requests and tokens a minute, the month's spend cap and warning) and
+//! its answer cache (off or exact, how long an answer is served, the project's share of memory).
 //! Everyone who may see the project sees them; operators and the tenant's owners change them.
 //! The same checks as the admin API (`api::policy`), the reason on the page when refused; every
 //! change publishes a snapshot.
@@ -14,7 +15,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 use warden_shared::catalog::Provider;
-use warden_shared::snapshot::{GuardAction, KeyMode};
+use warden_shared::snapshot::{CacheMode, GuardAction, KeyMode};
+use warden_shared::standalone::CacheSection;
 
 use super::pages::{self, escape};
 use super::projects::{posted, project_name, visible};
@@ -92,6 +94,7 @@ pub async fn page(
         Some("routing") => "Routing saved; the data planes apply it within moments.",
         Some("guardrails") => "Guardrail policy saved; the data planes apply it within moments.",
         Some("limits") => "Limits saved; the data planes apply them within moments.",
+        Some("cache") => "Cache settings saved; the data planes apply them within moments.",
         _ => "",
     };
     render(&app, &s, &p, StatusCode::OK, message).await
@@ -112,6 +115,7 @@ async fn render(
     let routing: RoutingBody = policy::stored_policy(app, &p.id, |p| &p.routing).await?;
     let guard: GuardrailBody = policy::stored_policy(app, &p.id, |p| &p.guardrails).await?;
     let limits: LimitsBody = policy::stored_policy(app, &p.id, |p| &p.limits).await?;
+    let cache: CacheSection = policy::stored_policy(app, &p.id, |p| &p.cache).await?;
     let disabled = if may_change(s) { "" } else { " disabled" };
 
     let mode = routing.key_mode.unwrap_or(KeyMode::ByokThenPooled);
@@ -210,6 +214,21 @@ async fn render(
         money(&limits.monthly_spend_usd),
         money(&limits.monthly_spend_warning_usd),
     );
+    let applied = policy::cache_view(&cache);
+    let cache_rows = format!(
+        "<label>Answers <select name=\"mode\"{disabled}>\
+         <option value=\"off\"{}>not cached</option>\
+         <option value=\"exact\"{}>cached: the same request gets the same answer</option>\
+         </select></label>\
+         <label>Served for (seconds) <input name=\"ttl_s\" value=\"{}\" inputmode=\"numeric\" \
+         size=\"8\"{disabled}></label>\
+         <label>This project's share (MiB a shard) <input name=\"max_mb\" value=\"{}\" \
+         inputmode=\"numeric\" size=\"8\" placeholder=\"no cap of its own\"{disabled}></label>",
+        selected(applied.mode == CacheMode::Off),
+        selected(applied.mode == CacheMode::Exact),
+        applied.ttl_s,
+        cache.max_mb.map_or_else(String::new, |m| m.to_string()),
+    );
     let save = |what: &str| {
         if may_change(s) {
             format!("<button type=\"submit\">Save {what}</button>")
@@ -230,6 +249,8 @@ async fn render(
             ("guardrails", &guard_rows),
             ("patterns", &patterns),
             ("limits", &limit_rows),
+            ("cache", &cache_rows),
+            ("save_cache", &save("cache settings")),
             ("save_routing", &save("routing")),
             ("save_guardrails", &save("guardrails")),
             ("save_limits", &save("limits")),
@@ -337,6 +358,13 @@ pub async fn save(
             Ok(body) => policy::save_limits(&app, &p.id, body).await.map(drop),
             Err(e) => Err(e),
         },
+        "cache" => {
+            let stored = policy::stored_policy(&app, &p.id, |p| &p.cache).await?;
+            match cache_from(stored, &f) {
+                Ok(body) => policy::save_cache(&app, &p.id, body).await.map(drop),
+                Err(e) => Err(e),
+            }
+        }
         _ => return Err(ApiError::NotFound("setting")),
     };
     answer(&app, &s, &p, saved, &what).await
@@ -406,6 +434,19 @@ fn guardrails_from(mut g: GuardrailBody, f: &Fields) -> ApiResult<GuardrailBody>
     g.injection_tool_threshold = parsed(f, "injection_tool_threshold", "a number")?;
     g.injection_flag_threshold = parsed(f, "injection_flag_threshold", "a number")?;
     Ok(g)
+}
+
+/// The cache form over the stored policy (its semantic threshold kept): the mode, how long an
+/// answer is served ('' the default) and the project's share ('' no cap of its own).
+fn cache_from(mut c: CacheSection, f: &Fields) -> ApiResult<CacheSection> {
+    c.mode = match field(f, "mode") {
+        "" | "off" => CacheMode::Off,
+        "exact" => CacheMode::Exact,
+        v => return Err(ApiError::BadRequest(format!("mode {v:?}: off or exact"))),
+    };
+    c.ttl_s = parsed(f, "ttl_s", "a whole number of seconds")?;
+    c.max_mb = parsed(f, "max_mb", "a whole number of MiB")?;
+    Ok(c)
 }
 
 /// The limits form: an empty field is no limit.
