@@ -4,10 +4,14 @@
 //! (provider keys: id, provider, label, fingerprint only). Every change publishes a snapshot.
 
 pub mod keys;
+pub mod models;
 mod openapi;
 mod ops;
 mod planes;
 pub mod policy;
+pub mod prices;
+pub mod requests;
+mod rotation;
 pub mod tenants;
 pub mod usage;
 
@@ -70,10 +74,10 @@ pub fn router(app: Arc<App>) -> Router {
             "/admin/v1/pooled-keys/{id}",
             delete(keys::delete_pooled_key),
         )
-        .route("/admin/v1/models", get(tenants::list_models))
+        .route("/admin/v1/models", get(models::list_models))
         .route(
             "/admin/v1/models/{alias}",
-            put(tenants::put_model).delete(tenants::delete_model),
+            put(models::put_model).delete(models::delete_model),
         )
         .route("/admin/v1/dataplanes", get(planes::list_dataplanes))
         .route(
@@ -85,11 +89,14 @@ pub fn router(app: Arc<App>) -> Router {
             delete(planes::revoke_dataplane),
         )
         .route("/admin/v1/snapshot", get(ops::snapshot_version))
-        .route("/admin/v1/master-key/rotate", post(keys::rotate_master_key))
+        .route(
+            "/admin/v1/master-key/rotate",
+            post(rotation::rotate_master_key),
+        )
         .route("/dataplane/v1/register", post(planes::register))
         .route("/dataplane/v1/usage", post(usage::ingest))
         .route("/admin/v1/usage", get(usage::usage))
-        .route("/admin/v1/requests", get(usage::requests))
+        .route("/admin/v1/requests", get(requests::requests))
         .route(
             "/admin/v1/projects/{project}/cache",
             put(policy::put_cache).get(policy::get_cache),
@@ -98,8 +105,11 @@ pub fn router(app: Arc<App>) -> Router {
             "/admin/v1/projects/{project}/limits",
             put(policy::put_limits).get(policy::get_limits),
         )
-        .route("/admin/v1/prices", get(usage::list_prices))
-        .route("/admin/v1/prices/{provider}/{model}", put(usage::put_price))
+        .route("/admin/v1/prices", get(prices::list_prices))
+        .route(
+            "/admin/v1/prices/{provider}/{model}",
+            put(prices::put_price),
+        )
         .route(
             "/admin/v1/tenants/{tenant}/statement",
             get(usage::statement),

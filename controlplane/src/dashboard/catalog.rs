@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::operations::{operator, render};
 use super::pages::escape;
 use super::Confirmed;
-use crate::api::tenants::{self, ModelBody};
+use crate::api::models::{self, ModelBody};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 
@@ -124,7 +124,7 @@ pub async fn save_model(
     answer(
         &app,
         &s,
-        tenants::save_model(&app, alias.clone(), body)
+        models::save_model(&app, alias.clone(), body)
             .await
             .map(drop),
         "model-saved",
@@ -151,7 +151,7 @@ pub async fn delete_model(
     answer(
         &app,
         &s,
-        tenants::remove_model(&app, &alias).await,
+        models::remove_model(&app, &alias).await,
         "model-deleted",
     )
     .await
@@ -177,7 +177,7 @@ pub async fn save_price(
         Ok(s) => s,
         Err(to_login) => return Ok(to_login),
     };
-    let saved = crate::api::usage::save_price(
+    let saved = crate::api::prices::save_price(
         &app,
         f.provider,
         f.model.trim().to_owned(),

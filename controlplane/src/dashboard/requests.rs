@@ -98,13 +98,13 @@ pub async fn page(
             project: Some(&p.id),
             key_source,
             model: some(&q.model),
-            failed: crate::api::usage::failed(some(&q.outcome))?,
+            failed: crate::api::requests::failed(some(&q.outcome))?,
             before_us: q.before_us.unwrap_or(i64::MAX),
             limit: PAGE,
             ..RequestFilter::default()
         })
         .await?;
-    let rows = crate::api::usage::priced(&app, rows).await?;
+    let rows = crate::api::requests::priced(&app, rows).await?;
     let mut out = String::new();
     for v in &rows {
         let r = &v.row;
