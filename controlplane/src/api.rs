@@ -67,6 +67,14 @@ pub fn router(app: Arc<App>) -> Router {
             delete(keys::delete_provider_key),
         )
         .route(
+            "/admin/v1/provider-keys/{id}/priority",
+            put(keys::put_key_priority),
+        )
+        .route(
+            "/admin/v1/pooled-keys/{id}/priority",
+            put(keys::put_pooled_priority),
+        )
+        .route(
             "/admin/v1/pooled-keys",
             post(keys::add_pooled_key).get(keys::list_pooled_keys),
         )

@@ -191,6 +191,10 @@ pub fn routes() -> Router<Arc<App>> {
             post(projects::delete_provider_key),
         )
         .route(
+            "/dashboard/projects/{project}/provider-keys/{id}/priority",
+            post(projects::set_priority),
+        )
+        .route(
             "/dashboard/projects/{project}/provider-keys/{id}/rotate",
             post(projects::rotate_provider_key),
         )

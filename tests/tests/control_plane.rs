@@ -929,6 +929,60 @@ fn a_tenant_moved_to_the_developer_plan_is_served_on_pooled_keys_only() {
 }
 
 #[test]
+fn a_projects_keys_are_tried_in_the_priority_order_the_operator_sets() {
+    let mock = Mock::start(&[]);
+    let cp = ControlPlane::start(mock.addr);
+    let gw = Gateway::start(Driver::IoUring, &cp.dataplane_config(1));
+    let s = setup(&cp, "acme");
+    let second = cp.admin(
+        "POST",
+        &format!("/admin/v1/projects/{}/provider-keys", s.project),
+        Some(&json!({"provider": "openai", "key": "sk-second-key-7777", "priority": 1})),
+    );
+    assert_eq!(second.status, 201, "{}", second.text());
+    let served_on = |last4: &str| {
+        let n = mock.captured().len();
+        chat(&gw, &s.key).status == 200
+            && mock
+                .captured()
+                .get(n)
+                .is_some_and(|c| c["headers"]["authorization"] == format!("****{last4}").as_str())
+    };
+    let first = &PROVIDER_KEY[PROVIDER_KEY.len() - 4..];
+    assert!(eventually(Duration::from_secs(5), || served_on(first)).is_some());
+    // The first key moves behind the second: the second serves.
+    let path = format!("/admin/v1/provider-keys/{}/priority", s.provider_key_id);
+    let moved = cp.admin("PUT", &path, Some(&json!({"priority": 2})));
+    assert_eq!(moved.status, 200, "{}", moved.text());
+    assert_eq!(moved.json()["priority"], 2);
+    assert!(eventually(Duration::from_secs(5), || served_on("7777")).is_some());
+    assert_eq!(
+        cp.admin("PUT", &path, Some(&json!({"priority": 2_000_000})))
+            .status,
+        400
+    );
+    assert_eq!(
+        cp.admin(
+            "PUT",
+            "/admin/v1/provider-keys/pk_nope/priority",
+            Some(&json!({"priority": 1}))
+        )
+        .status,
+        404
+    );
+    // A project key is not a pooled key, and the other way round.
+    assert_eq!(
+        cp.admin(
+            "PUT",
+            &format!("/admin/v1/pooled-keys/{}/priority", s.provider_key_id),
+            Some(&json!({"priority": 1}))
+        )
+        .status,
+        404
+    );
+}
+
+#[test]
 fn limits_set_through_the_admin_api_are_enforced_by_the_data_plane() {
     let mock = Mock::start(&[]);
     let cp = ControlPlane::start(mock.addr);

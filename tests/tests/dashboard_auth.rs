@@ -1002,6 +1002,26 @@ fn a_tenant_adds_keys_from_the_browser_and_the_data_plane_serves_them() {
         ],
     );
     assert_eq!(not_a_number.status, 400);
+    // The key's priority changed on its row.
+    let reorder = format!(
+        "{page_path}/provider-keys/{}/priority",
+        listed["provider_keys"][0]["id"].as_str().unwrap()
+    );
+    let reordered = ana.form(&reorder, &[("csrf", &csrf), ("priority", "3")]);
+    assert_eq!(reordered.status, 303, "{}", reordered.text());
+    let relisted = cp
+        .admin(
+            "GET",
+            &format!("/admin/v1/projects/{project}/provider-keys"),
+            None,
+        )
+        .json();
+    assert_eq!(relisted["provider_keys"][0]["priority"], 3, "{relisted}");
+    assert_eq!(
+        ana.form(&reorder, &[("csrf", &csrf), ("priority", "soon")])
+            .status,
+        400
+    );
     let key_id = listed["provider_keys"][0]["id"]
         .as_str()
         .unwrap()

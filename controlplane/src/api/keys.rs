@@ -202,7 +202,7 @@ pub struct PooledKeys {
 #[utoipa::path(post, path = "/admin/v1/projects/{project}/provider-keys", tag = "keys",
     security(("admin" = [])), params(("project" = String, Path, description = "The project's id.")),
     request_body = NewProviderKey,
-    responses((status = 201, body = ProviderKeyItem, description = "Sealed and stored.", links(("delete_provider_key" = (operation_id = "delete_provider_key", parameters(("id" = "$response.body#/id")))))),
+    responses((status = 201, body = ProviderKeyItem, description = "Sealed and stored.", links(("delete_provider_key" = (operation_id = "delete_provider_key", parameters(("id" = "$response.body#/id")))), ("put_key_priority" = (operation_id = "put_key_priority", parameters(("id" = "$response.body#/id")))))),
         (status = 403, body = ErrorBody, description = "Developer-plan tenants use pooled keys only."),
         (status = 409, body = ErrorBody, description = "This key is already stored for the project.")))]
 pub async fn add_provider_key(
@@ -285,7 +285,7 @@ pub async fn delete_provider_key(
 
 #[utoipa::path(post, path = "/admin/v1/pooled-keys", tag = "keys", security(("admin" = [])),
     request_body = NewProviderKey,
-    responses((status = 201, body = ProviderKeyItem, description = "Sealed and stored.", links(("delete_pooled_key" = (operation_id = "delete_pooled_key", parameters(("id" = "$response.body#/id")))))),
+    responses((status = 201, body = ProviderKeyItem, description = "Sealed and stored.", links(("delete_pooled_key" = (operation_id = "delete_pooled_key", parameters(("id" = "$response.body#/id")))), ("put_pooled_priority" = (operation_id = "put_pooled_priority", parameters(("id" = "$response.body#/id")))))),
         (status = 409, body = ErrorBody, description = "This key is already pooled.")))]
 pub async fn add_pooled_key(
     _: Admin,
@@ -348,6 +348,63 @@ fn described(k: &ProviderKeyRow) -> ProviderKeyItem {
         fingerprint: k.fingerprint.clone(),
         created: k.created_at,
     }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriorityBody {
+    /// Lower is tried first.
+    #[schema(maximum = 1_000_000)]
+    priority: u32,
+}
+
+/// `PUT /admin/v1/provider-keys/{id}/priority`: reorder a project's keys.
+#[utoipa::path(put, path = "/admin/v1/provider-keys/{id}/priority", tag = "keys",
+    security(("admin" = [])), params(("id" = String, Path, description = "The provider key's id.")),
+    request_body = PriorityBody,
+    responses((status = 200, body = ProviderKeyItem, description = "The key in its new place.")))]
+pub async fn put_key_priority(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    Body(b): Body<PriorityBody>,
+) -> ApiResult<Json<ProviderKeyItem>> {
+    Ok(Json(set_priority(&app, &id, false, b.priority).await?))
+}
+
+/// `PUT /admin/v1/pooled-keys/{id}/priority`: reorder the pooled keys.
+#[utoipa::path(put, path = "/admin/v1/pooled-keys/{id}/priority", tag = "keys",
+    security(("admin" = [])), params(("id" = String, Path, description = "The pooled key's id.")),
+    request_body = PriorityBody,
+    responses((status = 200, body = ProviderKeyItem, description = "The key in its new place.")))]
+pub async fn put_pooled_priority(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    Body(b): Body<PriorityBody>,
+) -> ApiResult<Json<ProviderKeyItem>> {
+    Ok(Json(set_priority(&app, &id, true, b.priority).await?))
+}
+
+/// Give key `id` (a project's, or a pooled one) priority `priority` and publish.
+pub async fn set_priority(
+    app: &App,
+    id: &str,
+    pooled: bool,
+    priority: u32,
+) -> ApiResult<ProviderKeyItem> {
+    if priority > MAX_PRIORITY {
+        return Err(ApiError::BadRequest(format!(
+            "priority: 0 to {MAX_PRIORITY}"
+        )));
+    }
+    let row = app
+        .store
+        .set_provider_key_priority(id, pooled, i64::from(priority))
+        .await?
+        .ok_or(ApiError::NotFound("provider key"))?;
+    app.publish().await?;
+    Ok(described(&row))
 }
 
 /// The highest provider-key priority (an order, not a quantity).

@@ -58,6 +58,8 @@ pub struct ErrorDetail {
         super::keys::add_provider_key,
         super::keys::list_provider_keys,
         super::keys::delete_provider_key,
+        super::keys::put_key_priority,
+        super::keys::put_pooled_priority,
         super::keys::add_pooled_key,
         super::keys::list_pooled_keys,
         super::keys::delete_pooled_key,

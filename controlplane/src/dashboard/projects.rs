@@ -39,6 +39,7 @@ fn done_message(done: Option<&str>) -> &'static str {
         Some("key-deleted") => "Provider key deleted.",
         Some("api-key-deleted") => "Warden key deleted.",
         Some("key-rotated") => "Provider key rotated: the new key serves, the old one is deleted.",
+        Some("priority") => "Priority saved: the provider's keys are tried in the new order.",
         _ => "",
     }
 }
@@ -118,7 +119,7 @@ async fn render(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}{rotate}</td></tr>",
             escape(&k.provider),
             escape(&k.label),
-            k.priority,
+            priority_form(&p.id, &k.id, k.priority, &s.csrf),
             escape(&k.fingerprint),
             day(k.created_at),
             delete_form("provider-keys", &k.id),
@@ -179,6 +180,65 @@ async fn render(
         ],
     );
     Ok((status, page).into_response())
+}
+
+/// A key's priority, with the form that changes it.
+fn priority_form(project: &str, key: &str, priority: i64, csrf: &str) -> String {
+    format!(
+        "<form method=\"post\" action=\"/dashboard/projects/{}/provider-keys/{}/priority\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+         <input name=\"priority\" value=\"{priority}\" inputmode=\"numeric\" size=\"4\" \
+         aria-label=\"priority\"><button type=\"submit\">Set</button></form>",
+        escape(project),
+        escape(key),
+        escape(csrf)
+    )
+}
+
+#[derive(Deserialize)]
+pub struct NewPriority {
+    csrf: String,
+    priority: String,
+}
+
+/// `POST /dashboard/projects/{project}/provider-keys/{id}/priority`: reorder the project's keys.
+pub async fn set_priority(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    Path((project, id)): Path<(String, String)>,
+    Form(f): Form<NewPriority>,
+) -> ApiResult<Response> {
+    let (s, p) = match posted(&app, &headers, &project, &f.csrf).await? {
+        Ok(sp) => sp,
+        Err(to_login) => return Ok(to_login),
+    };
+    let ours = app
+        .store
+        .provider_keys(Some(&p.id))
+        .await?
+        .iter()
+        .any(|k| k.id == id);
+    if !ours {
+        return Err(ApiError::NotFound("provider key"));
+    }
+    let set = match f.priority.trim().parse::<u32>() {
+        Ok(n) => keys::set_priority(&app, &id, false, n).await.map(drop),
+        Err(_) => Err(ApiError::BadRequest(format!(
+            "priority {:?}: a whole number, lower first",
+            f.priority
+        ))),
+    };
+    match set {
+        Ok(()) => {
+            tracing::info!(by = %s.user.name, project = %p.id, key = %id, "provider key reordered");
+            Ok(
+                Redirect::to(&format!("/dashboard/projects/{}?done=priority", p.id))
+                    .into_response(),
+            )
+        }
+        Err(e @ ApiError::BadRequest(_)) => render(&app, &s, &p, e.status(), &e.to_string()).await,
+        Err(e) => Err(e),
+    }
 }
 
 /// A Unix time as its UTC day.

@@ -266,6 +266,39 @@ impl Store {
         Ok(rows.into_iter().map(ProviderKeyRow::from).collect())
     }
 
+    /// Set a project key's (`pooled` false) or a pooled key's priority (stamped: the next
+    /// snapshot carries the new order). The key as it now is, if it exists.
+    pub async fn set_provider_key_priority(
+        &self,
+        id: &str,
+        pooled: bool,
+        priority: i64,
+    ) -> sqlx::Result<Option<ProviderKeyRow>> {
+        let which = if pooled {
+            "project_id IS NULL"
+        } else {
+            "project_id IS NOT NULL"
+        };
+        let mut tx = self.begin_write().await?;
+        let seq = stamp(&mut tx).await?;
+        sqlx::query(&format!(
+            "UPDATE provider_keys SET priority = $1, seq = $2 WHERE id = $3 AND {which}"
+        ))
+        .bind(priority)
+        .bind(seq)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let row: Option<KeyTuple> = sqlx::query_as(&format!(
+            "SELECT {KEY_COLUMNS} FROM provider_keys WHERE id = $1 AND {which}"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(row.map(ProviderKeyRow::from))
+    }
+
     /// Delete a project key (`pooled` false) or a pooled key (`pooled` true).
     pub async fn delete_provider_key(&self, id: &str, pooled: bool) -> sqlx::Result<bool> {
         let sql = if pooled {
