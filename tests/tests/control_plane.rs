@@ -74,6 +74,17 @@ fn setup(cp: &ControlPlane, tenant_name: &str) -> Setup {
     }
 }
 
+/// One request with Warden key `key` is answered 200, and went upstream with the provider key
+/// ending in `last4`.
+fn served_on(gw: &Gateway, mock: &Mock, key: &str, last4: &str) -> bool {
+    let n = mock.captured().len();
+    chat(gw, key).status == 200
+        && mock
+            .captured()
+            .get(n)
+            .is_some_and(|c| c["headers"]["authorization"] == format!("****{last4}").as_str())
+}
+
 fn chat(gw: &Gateway, key: &str) -> Response {
     post_json(
         gw.addr,
@@ -881,14 +892,7 @@ fn a_tenant_moved_to_the_developer_plan_is_served_on_pooled_keys_only() {
         Some(&json!({"provider": "openai", "key": "sk-operator-pool-2222"})),
     );
     assert_eq!(pooled.status, 201, "{}", pooled.text());
-    let served_on = |last4: &str| {
-        let n = mock.captured().len();
-        chat(&gw, &s.key).status == 200
-            && mock
-                .captured()
-                .get(n)
-                .is_some_and(|c| c["headers"]["authorization"] == format!("****{last4}").as_str())
-    };
+    let served_on = |last4: &str| served_on(&gw, &mock, &s.key, last4);
     let own = &PROVIDER_KEY[PROVIDER_KEY.len() - 4..];
     assert!(eventually(Duration::from_secs(5), || served_on(own)).is_some());
     let tenants = cp.admin("GET", "/admin/v1/tenants", None).json();
@@ -940,14 +944,7 @@ fn a_projects_keys_are_tried_in_the_priority_order_the_operator_sets() {
         Some(&json!({"provider": "openai", "key": "sk-second-key-7777", "priority": 1})),
     );
     assert_eq!(second.status, 201, "{}", second.text());
-    let served_on = |last4: &str| {
-        let n = mock.captured().len();
-        chat(&gw, &s.key).status == 200
-            && mock
-                .captured()
-                .get(n)
-                .is_some_and(|c| c["headers"]["authorization"] == format!("****{last4}").as_str())
-    };
+    let served_on = |last4: &str| served_on(&gw, &mock, &s.key, last4);
     let first = &PROVIDER_KEY[PROVIDER_KEY.len() - 4..];
     assert!(eventually(Duration::from_secs(5), || served_on(first)).is_some());
     // The first key moves behind the second: the second serves.
