@@ -416,6 +416,14 @@ fn the_admin_api_sets_the_policy_and_billing_shows_hits_and_savings() {
         .map(|r| r["cache"].as_str().unwrap())
         .collect();
     assert_eq!(caches, ["exact", ""], "{log}");
+    // The dashboard's request log marks the hit.
+    let mut browser = warden_tests::browser::Browser::new(&cp);
+    let password = warden_tests::browser::initial_password(&cp);
+    assert_eq!(browser.sign_in("admin", &password).status, 303);
+    let page = browser
+        .get(&format!("/dashboard/projects/{project}/requests"))
+        .text();
+    assert_eq!(page.matches("(cache: exact)").count(), 1, "{page}");
     let month = &usage(&q)["from"].as_str().unwrap()[..7].to_owned();
     let st = cp
         .admin(

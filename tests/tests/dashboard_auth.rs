@@ -7,151 +7,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::HashMap;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use serde_json::json;
-use warden_tests::http::{Conn, Response};
+use warden_tests::browser::{hidden, initial_password, Browser};
+use warden_tests::http::Response;
 use warden_tests::{eventually, ControlPlane, Mock};
-
-/// A browser's view of one control plane: its cookie jar.
-struct Browser {
-    addr: std::net::SocketAddr,
-    cookies: HashMap<String, String>,
-}
-
-impl Browser {
-    fn new(cp: &ControlPlane) -> Browser {
-        Browser {
-            addr: cp.addr,
-            cookies: HashMap::new(),
-        }
-    }
-
-    fn send(
-        &mut self,
-        method: &str,
-        path: &str,
-        body: Option<(&str, String)>,
-        extra: &[(&str, &str)],
-    ) -> Response {
-        let mut r = format!("{method} {path} HTTP/1.1\r\nhost: test\r\n");
-        if !self.cookies.is_empty() {
-            let jar: Vec<String> = self
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            r.push_str(&format!("cookie: {}\r\n", jar.join("; ")));
-        }
-        for (name, value) in extra {
-            r.push_str(&format!("{name}: {value}\r\n"));
-        }
-        let body = match body {
-            Some((kind, text)) => {
-                r.push_str(&format!(
-                    "content-type: {kind}\r\ncontent-length: {}\r\n",
-                    text.len()
-                ));
-                text
-            }
-            None if method == "POST" => {
-                r.push_str("content-length: 0\r\n");
-                String::new()
-            }
-            None => String::new(),
-        };
-        r.push_str("\r\n");
-        r.push_str(&body);
-        let mut c = Conn::open(self.addr);
-        c.send(r.as_bytes());
-        let response = c.read_response().expect("response");
-        for (name, value) in &response.headers {
-            if !name.eq_ignore_ascii_case("set-cookie") {
-                continue;
-            }
-            let (pair, _) = value.split_once(';').unwrap_or((value, ""));
-            let (k, v) = pair.split_once('=').unwrap();
-            if value.contains("Max-Age=0") {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.to_owned(), v.to_owned());
-            }
-        }
-        response
-    }
-
-    fn get(&mut self, path: &str) -> Response {
-        self.send("GET", path, None, &[])
-    }
-
-    fn form(&mut self, path: &str, fields: &[(&str, &str)]) -> Response {
-        let text: Vec<String> = fields
-            .iter()
-            .map(|(k, v)| format!("{k}={}", encode(v)))
-            .collect();
-        self.send(
-            "POST",
-            path,
-            Some(("application/x-www-form-urlencoded", text.join("&"))),
-            &[],
-        )
-    }
-
-    /// Sign in through the form, as a person would: the form's page first.
-    fn sign_in(&mut self, name: &str, password: &str) -> Response {
-        let page = self.get("/dashboard/login");
-        assert_eq!(page.status, 200, "{}", page.text());
-        let csrf = hidden(&page.text(), "csrf");
-        self.form(
-            "/dashboard/login",
-            &[("name", name), ("password", password), ("csrf", &csrf)],
-        )
-    }
-
-    /// The CSRF token the signed-in page carries.
-    fn page_csrf(&mut self) -> String {
-        let page = self.get("/dashboard/");
-        assert_eq!(page.status, 200, "{}", page.text());
-        hidden(&page.text(), "csrf")
-    }
-
-    fn api(
-        &mut self,
-        method: &str,
-        path: &str,
-        body: &serde_json::Value,
-        csrf: Option<&str>,
-    ) -> Response {
-        let extra: Vec<(&str, &str)> = csrf.map(|c| ("x-csrf-token", c)).into_iter().collect();
-        self.send(
-            method,
-            path,
-            Some(("application/json", body.to_string())),
-            &extra,
-        )
-    }
-}
-
-fn encode(v: &str) -> String {
-    v.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// The value of hidden input `name` in a page.
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let at = html
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} field in\n{html}"))
-        + marker.len();
-    html[at..].split('"').next().unwrap().to_owned()
-}
 
 fn set_cookie<'a>(r: &'a Response, name: &str) -> &'a str {
     r.headers
@@ -159,13 +21,6 @@ fn set_cookie<'a>(r: &'a Response, name: &str) -> &'a str {
         .find(|(k, v)| k.eq_ignore_ascii_case("set-cookie") && v.starts_with(&format!("{name}=")))
         .map(|(_, v)| v.as_str())
         .unwrap_or_else(|| panic!("no {name} cookie set: {:?}", r.headers))
-}
-
-fn initial_password(cp: &ControlPlane) -> String {
-    std::fs::read_to_string(cp.data_dir().join("initial-admin-password"))
-        .unwrap()
-        .trim()
-        .to_owned()
 }
 
 /// A tenant made through the admin API, with one project: (tenant, project).

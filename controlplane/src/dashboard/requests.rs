@@ -113,6 +113,15 @@ pub async fn page(
             "pooled" => "pooled",
             other => other,
         };
+        // An answer from Warden's cache: no provider was asked.
+        let source = match r.cache.as_str() {
+            "" => escape(source),
+            kind => format!(
+                "{} <small>(cache: {})</small>",
+                escape(source),
+                escape(kind)
+            ),
+        };
         let attempts = r.attempts.len();
         let status = match r.error.as_str() {
             "" => r.status.to_string(),
@@ -124,7 +133,7 @@ pub async fn page(
             time(r.at_us),
             escape(&r.model),
             escape(&r.provider),
-            escape(source),
+            source,
             attempts,
             latency(r.latency_us, r.first_byte_us),
             r.input_tokens,
