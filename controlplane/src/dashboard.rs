@@ -216,30 +216,7 @@ pub fn routes() -> Router<Arc<App>> {
 /// `GET /dashboard/`: the signed-in page, or the sign-in form.
 async fn home(State(app): State<Arc<App>>, headers: HeaderMap) -> ApiResult<Response> {
     Ok(match session::current(&app, &headers).await? {
-        Some(s) => {
-            let tenant = s
-                .user
-                .tenant_id
-                .as_deref()
-                .map(|t| format!(" of {t}"))
-                .unwrap_or_default();
-            let who = format!("{} · {}{tenant}", s.user.name, s.user.role);
-            let operator = if s.is_operator() {
-                "<p><a href=\"/dashboard/operations\">Operations</a>: data planes, pooled keys, \
-                 models and prices.</p>"
-            } else {
-                ""
-            };
-            pages::framed(
-                pages::Page::Projects,
-                &[
-                    ("who", &who),
-                    ("csrf", &s.csrf),
-                    ("operator", operator),
-                    ("projects", &home::list(&app, &s).await?),
-                ],
-            )
-        }
+        Some(s) => home::render(&app, &s, axum::http::StatusCode::OK, "").await?,
         None => Redirect::to("/dashboard/login").into_response(),
     })
 }

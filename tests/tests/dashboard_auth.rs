@@ -441,6 +441,28 @@ fn operators_edit_the_model_catalog_and_prices_from_the_page() {
     assert!(ana.get("/dashboard/").text().contains("Plan: enterprise"));
     let by_owner = ana.form(&plan, &[("csrf", &ana_csrf), ("plan", "developer")]);
     assert_eq!(by_owner.status, 403);
+
+    // A name already taken: the signed-in page again, with the reason, not a JSON error.
+    let twice = admin.form(
+        &format!("/dashboard/tenants/{acme}/projects"),
+        &[
+            ("csrf", &csrf),
+            ("name", "acme-app"),
+            ("environment", "staging"),
+        ],
+    );
+    assert_eq!(twice.status, 409);
+    let page = twice.text();
+    assert!(
+        page.contains("<html") && page.contains("the tenant has a project named"),
+        "{page}"
+    );
+    let tenant_twice = admin.form(
+        "/dashboard/tenants",
+        &[("csrf", &csrf), ("name", "acme"), ("plan", "team")],
+    );
+    assert_eq!(tenant_twice.status, 409);
+    assert!(tenant_twice.text().contains("a tenant named"));
 }
 
 #[test]

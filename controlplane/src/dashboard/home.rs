@@ -5,18 +5,61 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 use warden_shared::snapshot::{Environment, Plan};
 
-use super::pages::escape;
+use super::pages::{self, escape};
 use super::session::{self, Signed};
 use super::Confirmed;
 use crate::api::tenants::{make_project, make_tenant, remove_project};
 use crate::app::App;
 use crate::error::{ApiError, ApiResult};
+
+/// The signed-in page, with `message` (why a form was refused; may be empty) and `status`.
+pub async fn render(
+    app: &App,
+    s: &Signed,
+    status: StatusCode,
+    message: &str,
+) -> ApiResult<Response> {
+    let tenant = s
+        .user
+        .tenant_id
+        .as_deref()
+        .map(|t| format!(" of {t}"))
+        .unwrap_or_default();
+    let who = format!("{} · {}{tenant}", s.user.name, s.user.role);
+    let operator = if s.is_operator() {
+        "<p><a href=\"/dashboard/operations\">Operations</a>: data planes, pooled keys, \
+         models and prices.</p>"
+    } else {
+        ""
+    };
+    let page = pages::framed(
+        pages::Page::Projects,
+        &[
+            ("who", &who),
+            ("csrf", &s.csrf),
+            ("message", message),
+            ("operator", operator),
+            ("projects", &list(app, s).await?),
+        ],
+    );
+    Ok((status, page).into_response())
+}
+
+/// A refused form: the signed-in page again with the reason (400, 409); other errors as they are.
+async fn refused(app: &App, s: &Signed, e: ApiError) -> ApiResult<Response> {
+    match e {
+        ApiError::BadRequest(_) | ApiError::Conflict(_) => {
+            render(app, s, e.status(), &e.to_string()).await
+        }
+        e => Err(e),
+    }
+}
 
 /// The list of tenants and projects, as markup for the signed-in page.
 pub async fn list(app: &App, s: &Signed) -> ApiResult<String> {
@@ -146,7 +189,10 @@ pub async fn new_tenant(
     if !s.is_operator() {
         return Err(ApiError::Forbidden("operators make tenants".into()));
     }
-    let id = make_tenant(&app, &f.name, f.plan).await?;
+    let id = match make_tenant(&app, &f.name, f.plan).await {
+        Ok(id) => id,
+        Err(e) => return refused(&app, &s, e).await,
+    };
     tracing::info!(by = %s.user.name, tenant = %id, "tenant made");
     Ok(Redirect::to("/dashboard/").into_response())
 }
@@ -178,7 +224,10 @@ pub async fn new_project(
             "operators and owners make projects".into(),
         ));
     }
-    let id = make_project(&app, &tenant, &f.name, f.environment).await?;
+    let id = match make_project(&app, &tenant, &f.name, f.environment).await {
+        Ok(id) => id,
+        Err(e) => return refused(&app, &s, e).await,
+    };
     tracing::info!(by = %s.user.name, project = %id, "project made");
     Ok(Redirect::to(&format!("/dashboard/projects/{id}")).into_response())
 }
