@@ -330,7 +330,7 @@ async fn answer<T>(
     }
 }
 
-/// `POST /dashboard/projects/{project}/settings/{routing|guardrails|limits}`: the form's values
+/// `POST /dashboard/projects/{project}/settings/{routing|guardrails|limits|cache}`: the form's values
 /// checked and saved as the admin API saves them; the page again with the reason when refused.
 pub async fn save(
     State(app): State<Arc<App>>,
