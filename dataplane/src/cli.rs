@@ -1,6 +1,6 @@
 //! The command line of `warden-dataplane`: what to do, parsed with `lexopt` (`--flag value` and
 //! `--flag=value`, `-h`/`--help` and `-V`/`--version` everywhere, help on stdout with exit 0).
-//! The `audit` and `guard` tools keep their own argument lists; this only routes to them.
+//! The `audit`, `guard` and `cache` tools keep their own argument lists; this only routes to them.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -10,6 +10,7 @@ usage: warden-dataplane --config FILE        serve (see README: Configuration)
        warden-dataplane check --config FILE  check a config as a start would, without serving
        warden-dataplane audit verify|export|tail DIR ...   (audit --help)
        warden-dataplane guard scan [--repeat N] FILE        (guard --help)
+       warden-dataplane cache compare --model DIR FILE      (cache --help)
 
 options:
   -c, --config FILE   the data plane's TOML config
@@ -40,6 +41,8 @@ pub enum Command {
     Audit(Vec<String>),
     /// `guard ARGS`: the arguments after `guard`.
     Guard(Vec<String>),
+    /// `cache ARGS`: the arguments after `cache`.
+    Cache(Vec<String>),
     /// Print this text on stdout and exit 0.
     Help(&'static str),
     Version,
@@ -75,6 +78,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                     "check" => check = true,
                     "audit" => return Ok(Command::Audit(rest()?)),
                     "guard" => return Ok(Command::Guard(rest()?)),
+                    "cache" => return Ok(Command::Cache(rest()?)),
                     other => return Err(format!("unknown command {other:?}")),
                 }
             }

@@ -135,6 +135,16 @@ pub struct Cache {
     pub redis_url: Option<String>,
     /// Each shared-tier read or write, connection included.
     pub redis_timeout_ms: u64,
+    /// A static embedding model (Model2Vec layout: `config.json`, `model.safetensors`,
+    /// `tokenizer.json`; `scripts/semantic-model.sh` makes one) for projects with
+    /// `mode = "semantic"`. Without it those projects cache exactly.
+    pub semantic_model: Option<PathBuf>,
+    /// Threads that embed and search, off the shards.
+    pub semantic_workers: usize,
+    /// Questions the semantic index holds at most over all projects.
+    pub semantic_max_entries: usize,
+    /// How long a request waits for its semantic lookup before it goes to the provider.
+    pub semantic_timeout_ms: u64,
 }
 
 impl Default for Cache {
@@ -144,6 +154,10 @@ impl Default for Cache {
             max_entry_kb: 1024,
             redis_url: None,
             redis_timeout_ms: 50,
+            semantic_model: None,
+            semantic_workers: 1,
+            semantic_max_entries: 100_000,
+            semantic_timeout_ms: 20,
         }
     }
 }
@@ -290,6 +304,12 @@ impl Config {
         let c = &self.cache;
         if c.memory_mb > 1 << 20 || c.max_entry_kb == 0 || c.max_entry_kb > 64 * 1024 {
             return Err("cache: memory_mb at most 1048576, max_entry_kb 1..=65536".into());
+        }
+        if !(1..=64).contains(&c.semantic_workers)
+            || !(1..=10_000_000).contains(&c.semantic_max_entries)
+            || !(1..=10_000).contains(&c.semantic_timeout_ms)
+        {
+            return Err("cache: semantic_workers 1..=64, semantic_max_entries 1..=10000000, semantic_timeout_ms 1..=10000".into());
         }
         if c.redis_url.is_some() && self.master_key_file.is_none() {
             return Err("cache.redis_url needs master_key_file: the data planes sharing the cache derive its keys from the master key".into());

@@ -80,6 +80,14 @@ fn main() -> ExitCode {
             );
             return ExitCode::from(code);
         }
+        (Command::Cache(args), _) => {
+            let code = warden_dataplane::cache::semantic::cli::run(
+                &args,
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            );
+            return ExitCode::from(code);
+        }
         (Command::Help(text), _) => {
             println!("{text}");
             Ok(())
@@ -117,14 +125,29 @@ fn cache_tiers(
             )),
         ),
     };
-    warden_dataplane::cache::Shared::new(
+    let semantic = match &c.semantic_model {
+        None => None,
+        Some(dir) => {
+            let settings = warden_dataplane::cache::semantic::Settings {
+                model_dir: dir.clone(),
+                workers: c.semantic_workers,
+                max_entries: c.semantic_max_entries,
+                timeout: Duration::from_millis(c.semantic_timeout_ms),
+            };
+            let engine = warden_dataplane::cache::semantic::Engine::start(&settings)?;
+            tracing::info!(model = %dir.display(), workers = c.semantic_workers, "semantic cache ready");
+            Some(Arc::new(engine))
+        }
+    };
+    Ok(warden_dataplane::cache::Shared::new(
         config.shard_count(),
         (c.memory_mb as usize) << 20,
         (c.max_entry_kb as usize) << 10,
         salt,
         remote,
     )
-    .map_err(anyhow::Error::msg)
+    .map_err(anyhow::Error::msg)?
+    .with_semantic(semantic))
 }
 
 fn run(config: Config) -> anyhow::Result<()> {

@@ -86,6 +86,15 @@ impl Histogram {
         self.buckets[i].inc();
         self.sum_us.add(us);
     }
+
+    /// Observations in bucket `i` (the last: past every bound).
+    pub fn bucket(&self, i: usize) -> u64 {
+        self.buckets[i].get()
+    }
+
+    pub fn sum_us(&self) -> u64 {
+        self.sum_us.get()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -71,6 +71,8 @@ pub async fn handle<S: AsyncWriteRent>(
         let target = front.route(shard, req, caller, &parsed)?;
         // 4. Screen: the request guardrails; a block ends the request here.
         let screened = screen(shard, req, &front, &parsed.value, caller)?;
+        // The semantic cache's view of the request, while the parsed body is at hand.
+        let semantic = semantic_split(shard, caller, &front, &parsed.value, &screened);
         // 5. Admit under the project's limits; from here on the admission is settled.
         let admission = admit(shard, req, caller, max_output(&parsed.value))?;
         // 6. Plan the attempts, with their bodies.
@@ -91,7 +93,7 @@ pub async fn handle<S: AsyncWriteRent>(
             first.note_route(req, stream);
         }
         // 7. The cache: this exact request's answer, or where the answer is to be kept.
-        let cache = cache_plan(shard, req, caller, &attempts);
+        let cache = cache_plan(shard, req, caller, &attempts, semantic);
         let custom = req.state.custom_scan(caller.project);
         let delivery = Delivery {
             stream,
@@ -110,15 +112,20 @@ pub async fn handle<S: AsyncWriteRent>(
     };
     let (attempts, mut delivery, cache) = planned;
     let answered = async {
-        // The shared tier, when there is one, after a local miss; then the header.
+        // The shared tier, when there is one, after a local miss; then the semantic tier; then
+        // the header.
         let cache = shard.cache.remote_lookup(cache).await;
+        let cache = shard.cache.semantic_lookup(cache).await;
+        shard.cache.count(&cache);
         note_cache(req, &cache);
         // 8. The `request` audit record, before anything is sent.
         req.audit_request(shard).await?;
         // 9. The first answer that is the client's: the cached one, or the first a provider
         //    gives, failing over across keys and providers.
         let winner = match cache {
-            crate::cache::Plan::Hit(entry) => attempt::replay(attempts, &entry)?,
+            crate::cache::Plan::Hit(entry) | crate::cache::Plan::Semantic(entry) => {
+                attempt::replay(attempts, &entry)?
+            }
             plan => {
                 let first = attempts
                     .first()
@@ -152,16 +159,61 @@ pub fn cache_plan(
     req: &Request<'_>,
     caller: &Caller<'_>,
     attempts: &[attempt::Attempt<'_>],
+    semantic: Option<(crate::cache::KeyHasher, Arc<str>)>,
 ) -> crate::cache::Plan {
     let project = caller.project;
-    shard
+    let mut plan = shard
         .cache
         .plan(&project.cache, req.head.cache, &project.id, || {
             let first = attempts.first()?;
             first
                 .cache_key(shard.cache.hasher(&project.id), req.body)
                 .ok()
-        })
+        });
+    if let (crate::cache::Plan::Fill(fill), Some((mut partition, text)), Some(first)) =
+        (&mut plan, semantic, attempts.first())
+    {
+        partition.part(first.provider.name().as_bytes());
+        partition.part(first.upstream_model.as_bytes());
+        fill.semantic = Some(crate::cache::semantic::Ask {
+            partition: partition.finish().0,
+            text,
+            threshold: f32::from(project.cache.semantic_threshold) / 10_000.0,
+        });
+    }
+    plan
+}
+
+/// For a project that caches by meaning, on a data plane with the semantic tier: the request's
+/// last user turn and the hash of the rest (`cache/semantic/query.rs`). Requests the guardrails
+/// rewrote do not qualify: a cached answer's placeholders would be another request's.
+fn semantic_split(
+    shard: &Shard,
+    caller: &Caller<'_>,
+    front: &Front<'_>,
+    value: &simd_json::BorrowedValue<'_>,
+    screened: &crate::guard::apply::Plan,
+) -> Option<(crate::cache::KeyHasher, Arc<str>)> {
+    use warden_shared::catalog::Dialect;
+    let project = caller.project;
+    if project.cache.mode != warden_shared::snapshot::CacheMode::Semantic
+        || shard.cache.semantic.is_none()
+        || !screened.replacements.is_empty()
+    {
+        return None;
+    }
+    let (route, dialect): (&[u8], Dialect) = match front {
+        Front::Chat => (b"chat", Dialect::OpenAi),
+        Front::Responses => (b"responses", Dialect::OpenAi),
+        Front::Messages => (b"messages", Dialect::Anthropic),
+        Front::Generate { method, .. } => (method.as_bytes(), Dialect::Gemini),
+        Front::Embeddings => return None,
+    };
+    let mut partition = shard.cache.hasher(&project.id);
+    partition.part(b"semantic partition");
+    partition.part(route);
+    let text = crate::cache::semantic::query::split(value, dialect, &mut partition)?;
+    Some((partition, Arc::from(text)))
 }
 
 /// The `x-warden-cache` header that says what the cache did; a hit is marked in the audit entry,
@@ -173,12 +225,16 @@ fn note_cache(req: &Request<'_>, plan: &crate::cache::Plan) {
         Plan::Bypass => Status::Bypass,
         Plan::Fill(f) if f.refresh => Status::Bypass,
         Plan::Fill(_) => Status::Miss,
-        Plan::Hit(_) => {
+        Plan::Hit(_) | Plan::Semantic(_) => {
+            let (hit, status) = match plan {
+                Plan::Semantic(_) => (Hit::Semantic, Status::Semantic),
+                _ => (Hit::Exact, Status::Hit),
+            };
             let mut e = req.audit.borrow_mut();
-            e.cache = Some(Hit::Exact);
+            e.cache = Some(hit);
             e.provider_key_id = None;
             e.provider_key_fingerprint = None;
-            Status::Hit
+            status
         }
     };
     req.headers

@@ -829,3 +829,17 @@ pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> Option<Durati
     }
     None
 }
+
+/// The semantic cache's embedding model, as `scripts/semantic-model.sh` makes it (`.ci/run` and
+/// `scripts/test.sh` run it first), or where `WARDEN_SEMANTIC_MODEL` says.
+pub fn semantic_model() -> PathBuf {
+    let dir = std::env::var_os("WARDEN_SEMANTIC_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/models/semantic"));
+    assert!(
+        dir.join("model.safetensors").is_file(),
+        "no semantic model in {}: run scripts/semantic-model.sh",
+        dir.display()
+    );
+    dir
+}

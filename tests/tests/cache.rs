@@ -334,7 +334,6 @@ fn a_bad_cache_policy_is_refused_at_start() {
     for (policy, says) in [
         ("mode = \"exact\"\nttl_s = 0", "ttl_s 0"),
         ("mode = \"sometimes\"", "unknown variant"),
-        ("mode = \"semantic\"", "not available"),
         (
             "mode = \"exact\"\nsemantic_threshold = 1.5",
             "semantic_threshold",
@@ -369,7 +368,7 @@ fn the_admin_api_sets_the_policy_and_billing_shows_hits_and_savings() {
     let got = cp.admin("GET", &path, None).json();
     assert_eq!(got["mode"], "exact");
     assert_eq!(got["ttl_s"], 600);
-    assert_eq!(got["semantic_threshold"], 0.95);
+    assert_eq!(got["semantic_threshold"], 0.8);
 
     let gw = Gateway::start(Driver::IoUring, &cp.dataplane_config(1));
     let body = chat_body("gpt-4o", "cache me", false);

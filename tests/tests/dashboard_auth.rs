@@ -614,13 +614,42 @@ fn owners_set_routing_guardrails_and_limits_on_the_settings_page() {
     assert_eq!(
         cp.admin("GET", &format!("/admin/v1/projects/{project}/cache"), None)
             .json(),
-        json!({"mode": "exact", "ttl_s": 600, "semantic_threshold": 0.95, "max_mb": 0})
+        json!({"mode": "exact", "ttl_s": 600, "semantic_threshold": 0.8, "max_mb": 0})
     );
     let semantic = ana.form(
         &format!("{settings}/cache"),
-        &[("csrf", &csrf), ("mode", "semantic")],
+        &[
+            ("csrf", &csrf),
+            ("mode", "semantic"),
+            ("ttl_s", "600"),
+            ("semantic_threshold", "0.9"),
+        ],
     );
-    assert_eq!(semantic.status, 400);
+    assert_eq!(semantic.status, 303, "{}", semantic.text());
+    assert_eq!(
+        cp.admin("GET", &format!("/admin/v1/projects/{project}/cache"), None)
+            .json(),
+        json!({"mode": "semantic", "ttl_s": 600, "semantic_threshold": 0.9, "max_mb": 0})
+    );
+    let page = ana.get(&settings).text();
+    assert!(
+        page.contains("<option value=\"semantic\" selected>"),
+        "{page}"
+    );
+    let too_close = ana.form(
+        &format!("{settings}/cache"),
+        &[
+            ("csrf", &csrf),
+            ("mode", "semantic"),
+            ("semantic_threshold", "1.5"),
+        ],
+    );
+    assert_eq!(too_close.status, 400);
+    assert!(
+        too_close.text().contains("semantic_threshold"),
+        "{}",
+        too_close.text()
+    );
     let too_long = ana.form(
         &format!("{settings}/cache"),
         &[("csrf", &csrf), ("mode", "exact"), ("ttl_s", "99999999")],

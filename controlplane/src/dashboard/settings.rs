@@ -219,14 +219,20 @@ async fn render(
         "<label>Answers <select name=\"mode\"{disabled}>\
          <option value=\"off\"{}>not cached</option>\
          <option value=\"exact\"{}>cached: the same request gets the same answer</option>\
+         <option value=\"semantic\"{}>cached by meaning: a rephrased last question gets the \
+         same answer too</option>\
          </select></label>\
          <label>Served for (seconds) <input name=\"ttl_s\" value=\"{}\" inputmode=\"numeric\" \
          size=\"8\"{disabled}></label>\
+         <label>Closeness a rephrasing needs (0–1) <input name=\"semantic_threshold\" \
+         value=\"{}\" inputmode=\"decimal\" size=\"6\"{disabled}></label>\
          <label>This project's share (MiB a shard) <input name=\"max_mb\" value=\"{}\" \
          inputmode=\"numeric\" size=\"8\" placeholder=\"no cap of its own\"{disabled}></label>",
         selected(applied.mode == CacheMode::Off),
         selected(applied.mode == CacheMode::Exact),
+        selected(applied.mode == CacheMode::Semantic),
         applied.ttl_s,
+        applied.semantic_threshold,
         cache.max_mb.map_or_else(String::new, |m| m.to_string()),
     );
     let save = |what: &str| {
@@ -436,15 +442,22 @@ fn guardrails_from(mut g: GuardrailBody, f: &Fields) -> ApiResult<GuardrailBody>
     Ok(g)
 }
 
-/// The cache form over the stored policy (its semantic threshold kept): the mode, how long an
-/// answer is served ('' the default) and the project's share ('' no cap of its own).
+/// The cache form over the stored policy: the mode, how long an answer is served ('' the
+/// default), the closeness a semantic hit needs ('' the default) and the project's share ('' no
+/// cap of its own).
 fn cache_from(mut c: CacheSection, f: &Fields) -> ApiResult<CacheSection> {
     c.mode = match field(f, "mode") {
         "" | "off" => CacheMode::Off,
         "exact" => CacheMode::Exact,
-        v => return Err(ApiError::BadRequest(format!("mode {v:?}: off or exact"))),
+        "semantic" => CacheMode::Semantic,
+        v => {
+            return Err(ApiError::BadRequest(format!(
+                "mode {v:?}: off, exact or semantic"
+            )))
+        }
     };
     c.ttl_s = parsed(f, "ttl_s", "a whole number of seconds")?;
+    c.semantic_threshold = parsed(f, "semantic_threshold", "a number between 0 and 1")?;
     c.max_mb = parsed(f, "max_mb", "a whole number of MiB")?;
     Ok(c)
 }

@@ -3,7 +3,11 @@
 
 use std::fmt::Write;
 
-use super::{Counter, Gauge};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, OnceLock};
+
+use super::{Counter, Gauge, Histogram, BUCKETS_US};
+use crate::cache::semantic::Figures;
 
 #[derive(Default)]
 pub struct CacheMetrics {
@@ -24,6 +28,8 @@ pub struct CacheMetrics {
     pub remote_fills: Counter,
     /// Shared-tier reads and writes that failed, timed out or were skipped (too many in flight).
     pub remote_errors: Counter,
+    /// The semantic tier's figures (one set per data plane, the same in every shard's).
+    pub semantic: OnceLock<Arc<Figures>>,
 }
 
 /// Lookups, by what the `x-warden-cache` header said.
@@ -32,6 +38,7 @@ pub struct Lookups {
     pub hit: Counter,
     pub miss: Counter,
     pub bypass: Counter,
+    pub semantic: Counter,
 }
 
 /// Every shard's cache figures, summed.
@@ -45,6 +52,7 @@ pub fn render(out: &mut String, shards: &[&CacheMetrics]) {
         ("hit", sum(&|m| m.lookups.hit.get())),
         ("miss", sum(&|m| m.lookups.miss.get())),
         ("bypass", sum(&|m| m.lookups.bypass.get())),
+        ("semantic", sum(&|m| m.lookups.semantic.get())),
     ] {
         let _ = writeln!(out, "warden_cache_lookups_total{{result=\"{result}\"}} {n}");
     }
@@ -102,4 +110,98 @@ pub fn render(out: &mut String, shards: &[&CacheMetrics]) {
     ] {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {n}");
     }
+    if let Some(figures) = shards.first().and_then(|s| s.semantic.get()) {
+        render_semantic(out, figures);
+    }
+}
+
+/// The semantic tier: its index, its queue, and how long embedding and search take.
+fn render_semantic(out: &mut String, f: &Figures) {
+    let s = &f.stats;
+    for (name, kind, help, n) in [
+        (
+            "warden_cache_semantic_entries",
+            "gauge",
+            "Questions in the semantic index.",
+            s.entries.load(Relaxed).max(0) as u64,
+        ),
+        (
+            "warden_cache_semantic_partitions",
+            "gauge",
+            "Partitions of the semantic index (project, model and conversation up to its last user turn).",
+            s.partitions.load(Relaxed).max(0) as u64,
+        ),
+        (
+            "warden_cache_semantic_evictions_total",
+            "counter",
+            "Questions dropped from the semantic index (a generation rolled over, or [cache] semantic_max_entries).",
+            s.evictions.load(Relaxed),
+        ),
+        (
+            "warden_cache_semantic_queue_full_total",
+            "counter",
+            "Semantic lookups (a miss) and fills (not indexed) refused because the workers' queue was full.",
+            s.queue_full.load(Relaxed),
+        ),
+        (
+            "warden_cache_semantic_timeouts_total",
+            "counter",
+            "Semantic lookups that missed [cache] semantic_timeout_ms (a miss).",
+            s.timeouts.load(Relaxed),
+        ),
+        (
+            "warden_cache_semantic_stale_total",
+            "counter",
+            "Semantic lookups dropped by a worker because the request had stopped waiting.",
+            f.workers.iter().map(|w| w.stale.get()).sum(),
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {n}");
+    }
+    histogram(
+        out,
+        "warden_cache_semantic_lookup_seconds",
+        "Embedding and index search of one semantic lookup, on a worker.",
+        f,
+        |w| &w.lookup,
+    );
+    histogram(
+        out,
+        "warden_cache_semantic_insert_seconds",
+        "Embedding and indexing of one filled answer's question, on a worker.",
+        f,
+        |w| &w.insert,
+    );
+}
+
+fn histogram(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    f: &Figures,
+    pick: fn(&crate::cache::semantic::WorkerMetrics) -> &Histogram,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+    let mut cumulative = 0;
+    for (i, bound) in BUCKETS_US.iter().map(Some).chain([None]).enumerate() {
+        cumulative += f.workers.iter().map(|w| pick(w).bucket(i)).sum::<u64>();
+        match bound {
+            Some(b) => {
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{{le=\"{}\"}} {cumulative}",
+                    *b as f64 / 1e6
+                );
+            }
+            None => {
+                let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+            }
+        }
+    }
+    let sum_us: u64 = f.workers.iter().map(|w| pick(w).sum_us()).sum();
+    let _ = writeln!(
+        out,
+        "{name}_sum {}\n{name}_count {cumulative}",
+        sum_us as f64 / 1e6
+    );
 }

@@ -35,7 +35,7 @@ pub struct CachePolicy {
     pub mode: CacheMode,
     /// How long an answer is served from the cache after the provider gave it.
     pub ttl_s: u32,
-    /// The cosine similarity a semantic hit needs, in ten-thousandths (9500 = 0.95).
+    /// The cosine similarity a semantic hit needs, in ten-thousandths (8000 = 0.80).
     pub semantic_threshold: u16,
     /// The most bytes of this project's answers each shard keeps (0: no cap of its own, only the
     /// data plane's `[cache] memory_mb`).
@@ -66,9 +66,6 @@ impl CachePolicy {
             Some(t) if t > 0.0 && t <= 1.0 => (t * 10_000.0).round() as u16,
             Some(t) => return Err(format!("semantic_threshold {t}: above 0, at most 1")),
         };
-        if mode == CacheMode::Semantic {
-            return Err("mode \"semantic\" is not available in this release; use \"exact\"".into());
-        }
         let max_bytes = match max_mb {
             None => 0,
             Some(mb) if mb <= 1 << 20 => mb << 20,
@@ -88,7 +85,7 @@ impl Default for CachePolicy {
         CachePolicy {
             mode: CacheMode::Off,
             ttl_s: 3600,
-            semantic_threshold: 9500,
+            semantic_threshold: 8000,
             max_bytes: 0,
         }
     }

@@ -1,0 +1,81 @@
+//! `warden-dataplane cache compare --model DIR FILE|-`: how the semantic cache sees pairs of
+//! questions. FILE holds JSON lines, each an object with strings `"a"` and `"b"`; each output
+//! line is `{"similarity": cosine, "salient": same numbers/negations/names}` — a pair is a hit
+//! when `salient` is true and `similarity` is at least the project's `semantic_threshold`.
+//! Operators try a threshold on their own traffic with it; `benches/semantic` measures the
+//! tier's precision with it. The last line on stderr is a timing summary: texts embedded,
+//! their bytes, and the nanoseconds spent embedding only.
+
+use std::io::{Read, Write};
+use std::time::Instant;
+
+use super::salient::Salient;
+use super::{embed, index::dot, load};
+
+const USAGE: &str = "usage: warden-dataplane cache compare --model DIR FILE|-\nFILE: JSON lines, each an object with strings \"a\" and \"b\"";
+
+/// Run a `cache` subcommand; returns the process exit code.
+pub fn run(args: &[String], out: &mut impl Write, err: &mut impl Write) -> u8 {
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        let _ = writeln!(out, "{USAGE}");
+        return 0;
+    }
+    let result = match args {
+        [cmd, flag, dir, file] if cmd == "compare" && flag == "--model" => {
+            compare(dir, file, out, err)
+        }
+        _ => Err(USAGE.to_owned()),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            let _ = writeln!(err, "{e}");
+            2
+        }
+    }
+}
+
+fn compare(
+    dir: &str,
+    file: &str,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> Result<(), String> {
+    let model = load(std::path::Path::new(dir)).map_err(|e| format!("{e:#}"))?;
+    let mut input = String::new();
+    if file == "-" {
+        std::io::stdin()
+            .read_to_string(&mut input)
+            .map_err(|e| format!("stdin: {e}"))?;
+    } else {
+        input = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
+    }
+    let (mut texts, mut bytes, mut nanos) = (0u64, 0u64, 0u128);
+    for (n, line) in input
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("line {}: {e}", n + 1))?;
+        let (Some(a), Some(b)) = (v["a"].as_str(), v["b"].as_str()) else {
+            return Err(format!("line {}: wants strings \"a\" and \"b\"", n + 1));
+        };
+        let start = Instant::now();
+        let (ea, eb) = (embed(&model, a), embed(&model, b));
+        nanos += start.elapsed().as_nanos();
+        texts += 2;
+        bytes += (a.len() + b.len()) as u64;
+        let line = serde_json::json!({
+            "similarity": dot(&ea, &eb),
+            "salient": Salient::of(a) == Salient::of(b),
+        });
+        writeln!(out, "{line}").map_err(|e| e.to_string())?;
+    }
+    let _ = writeln!(
+        err,
+        "{}",
+        serde_json::json!({"texts": texts, "bytes": bytes, "embed_ns": nanos as u64})
+    );
+    Ok(())
+}

@@ -1,0 +1,307 @@
+//! The semantic cache end to end (`mode = "semantic"` with `[cache] semantic_model`): a
+//! rephrased last question is answered with the earlier answer (the mock's capture shows one
+//! call, the answer echoes the *first* wording) with `x-warden-cache: semantic`, on either
+//! driver; a question with another number, negation or word is not; nor is the same
+//! rephrasing from another project or tenant, to another model, after another system prompt, or
+//! with tools; streams replay as streams; `no-store` bypasses; hits are audited and counted as
+//! semantic.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use warden_tests::http::{post_json, post_json_with, Response};
+use warden_tests::{
+    audit_export, chat_body, config, eventually, semantic_model, Driver, Gateway, Mock, DRIVERS,
+    KEY,
+};
+
+const GOOGLE_KEYS: &str = "  { provider = \"google\", key = \"gm-key-5555\" },\n]";
+const OTHER_KEY: &str = "wdn_other_project_key_0001";
+const OTHER_TENANT_KEY: &str = "wdn_other_tenant_key_00001";
+
+/// The standard config, the main project caching by meaning, and two more projects (one of the
+/// same tenant, one of another) doing the same with the same provider key.
+fn semantic(mock: &Mock, shards: usize) -> String {
+    let others = format!(
+        r#"
+[[tenants.projects]]
+id = "acme-dev"
+api_keys = ["{OTHER_KEY}"]
+provider_keys = [{{ provider = "openai", key = "sk-test-provider-abcd" }}]
+[tenants.projects.cache]
+mode = "semantic"
+
+[[tenants]]
+id = "globex"
+plan = "team"
+[[tenants.projects]]
+id = "globex-prod"
+api_keys = ["{OTHER_TENANT_KEY}"]
+provider_keys = [{{ provider = "openai", key = "sk-test-provider-abcd" }}]
+[tenants.projects.cache]
+mode = "semantic"
+
+[cache]
+semantic_model = "{}"
+semantic_timeout_ms = 2000
+"#,
+        semantic_model().display()
+    );
+    config(mock.addr, shards, &others).replace(
+        GOOGLE_KEYS,
+        &format!("{GOOGLE_KEYS}\n[tenants.projects.cache]\nmode = \"semantic\"\n"),
+    )
+}
+
+fn content(r: &Response) -> String {
+    r.json()["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn ask(gw: &Gateway, key: &str, body: &Value) -> Response {
+    let r = post_json(gw.addr, "/v1/chat/completions", key, body);
+    assert_eq!(r.status, 200, "{}", r.text());
+    r
+}
+
+/// Wait until the data plane has indexed `n` questions (indexing runs after the answer).
+fn indexed(gw: &Gateway, n: usize) {
+    let line = format!("warden_cache_semantic_entries {n}\n");
+    assert!(
+        eventually(Duration::from_secs(10), || gw.metrics().contains(&line)).is_some(),
+        "never indexed {n}: {}",
+        gw.metrics()
+    );
+}
+
+#[test]
+fn a_rephrased_question_is_answered_from_the_cache_and_a_near_miss_is_not() {
+    for driver in DRIVERS {
+        let mock = Mock::start(&[]);
+        let gw = Gateway::start(driver, &semantic(&mock, 2));
+        let first = ask(
+            &gw,
+            KEY,
+            &chat_body("gpt-4o", "How do I boil an egg?", false),
+        );
+        assert_eq!(first.header("x-warden-cache"), Some("miss"));
+        assert_eq!(content(&first), "echo: How do I boil an egg?");
+        indexed(&gw, 1);
+
+        // Other words around the same question, on new connections (both shards).
+        for (i, rephrased) in [
+            "What's the best way to boil an egg?",
+            "how to boil eggs",
+            "Can you please tell me how I boil an egg",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let hit = ask(&gw, KEY, &chat_body("gpt-4o", rephrased, false));
+            assert_eq!(
+                hit.header("x-warden-cache"),
+                Some("semantic"),
+                "{driver:?} {rephrased}"
+            );
+            assert_eq!(content(&hit), content(&first), "{driver:?} {i}");
+            assert_eq!(hit.json()["usage"], first.json()["usage"]);
+        }
+        assert_eq!(
+            mock.captured().len(),
+            1,
+            "{driver:?}: the provider was asked once"
+        );
+
+        // Near misses: another number, a negation, another word, another order.
+        for near in [
+            "How do I boil 12 eggs?",
+            "How do I not boil an egg?",
+            "How do I poach an egg?",
+            "How do I boil an egg white?",
+            "Egg: how do I boil it?",
+        ] {
+            let miss = ask(&gw, KEY, &chat_body("gpt-4o", near, false));
+            assert_eq!(
+                miss.header("x-warden-cache"),
+                Some("miss"),
+                "{driver:?} {near}"
+            );
+            assert_eq!(content(&miss), format!("echo: {near}"));
+        }
+        assert_eq!(mock.captured().len(), 6, "{driver:?}");
+
+        let m = gw.metrics();
+        assert!(
+            m.contains("warden_cache_lookups_total{result=\"semantic\"} 3"),
+            "{m}"
+        );
+        assert!(
+            m.contains("warden_cache_semantic_lookup_seconds_count"),
+            "{m}"
+        );
+        let records = audit_export(&gw.audit_dir());
+        let semantic: Vec<_> = records
+            .iter()
+            .filter(|r| r["kind"] == "response" && r["cache"] == "semantic")
+            .collect();
+        assert_eq!(semantic.len(), 3, "{records:?}");
+        for r in semantic {
+            assert!(r.get("attempts").is_none(), "no provider was asked: {r}");
+            assert!(r.get("provider_key_id").is_none(), "no key was opened: {r}");
+        }
+    }
+}
+
+#[test]
+fn only_requests_equal_but_for_the_last_question_share_an_answer() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::IoUring, &semantic(&mock, 1));
+    let system = |s: &str, q: &str| {
+        json!({"model": "gpt-4o", "messages": [
+            {"role": "system", "content": s},
+            {"role": "user", "content": q}]})
+    };
+    ask(
+        &gw,
+        KEY,
+        &system("Answer in French.", "What is the capital of Peru?"),
+    );
+    indexed(&gw, 1);
+    let rephrased = "Please tell me: what's the capital of Peru";
+    let mut calls = 1;
+    for (what, key, body) in [
+        (
+            "another project",
+            OTHER_KEY,
+            system("Answer in French.", rephrased),
+        ),
+        (
+            "another tenant",
+            OTHER_TENANT_KEY,
+            system("Answer in French.", rephrased),
+        ),
+        (
+            "another system prompt",
+            KEY,
+            system("Answer in German.", rephrased),
+        ),
+        (
+            "another model",
+            KEY,
+            json!({"model": "gpt-4o-mini", "messages": [
+                {"role": "system", "content": "Answer in French."},
+                {"role": "user", "content": rephrased}]}),
+        ),
+        (
+            "a sampling parameter",
+            KEY,
+            json!({"model": "gpt-4o", "temperature": 0.2, "messages": [
+                {"role": "system", "content": "Answer in French."},
+                {"role": "user", "content": rephrased}]}),
+        ),
+        (
+            "tools",
+            KEY,
+            json!({"model": "gpt-4o", "tools": [{"type": "function", "function": {"name": "geo", "parameters": {"type": "object"}}}],
+                "messages": [
+                {"role": "system", "content": "Answer in French."},
+                {"role": "user", "content": rephrased}]}),
+        ),
+    ] {
+        let r = ask(&gw, key, &body);
+        calls += 1;
+        assert_eq!(r.header("x-warden-cache"), Some("miss"), "{what}");
+        assert_eq!(
+            mock.captured().len(),
+            calls,
+            "{what}: the provider was asked"
+        );
+    }
+    // The same context, rephrased: a hit; with `no-store`, the provider again.
+    let hit = ask(&gw, KEY, &system("Answer in French.", rephrased));
+    assert_eq!(hit.header("x-warden-cache"), Some("semantic"));
+    assert_eq!(content(&hit), "echo: What is the capital of Peru?");
+    let bypass = post_json_with(
+        gw.addr,
+        "/v1/chat/completions",
+        KEY,
+        &system("Answer in French.", rephrased),
+        &[("cache-control", "no-store")],
+    );
+    assert_eq!(bypass.header("x-warden-cache"), Some("bypass"));
+    assert_eq!(mock.captured().len(), calls + 1);
+}
+
+#[test]
+fn a_rephrased_stream_replays_the_first_stream() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::IoUring, &semantic(&mock, 1));
+    let first = ask(
+        &gw,
+        KEY,
+        &chat_body("gpt-4o", "List three prime numbers mock:chunks=4", true),
+    );
+    assert_eq!(first.header("x-warden-cache"), Some("miss"));
+    indexed(&gw, 1);
+    let again = ask(
+        &gw,
+        KEY,
+        &chat_body(
+            "gpt-4o",
+            "please list three prime numbers. mock:chunks=4",
+            true,
+        ),
+    );
+    assert_eq!(again.header("x-warden-cache"), Some("semantic"));
+    assert!(again
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/event-stream"));
+    assert_eq!(again.stream_text(), first.stream_text());
+    assert_eq!(again.events().last().map(String::as_str), Some("[DONE]"));
+    // A non-streamed request is another partition: the stream does not answer it.
+    let plain = ask(
+        &gw,
+        KEY,
+        &chat_body(
+            "gpt-4o",
+            "please list three prime numbers. mock:chunks=4",
+            false,
+        ),
+    );
+    assert_eq!(plain.header("x-warden-cache"), Some("miss"));
+    assert_eq!(mock.captured().len(), 2);
+}
+
+#[test]
+fn without_a_model_a_semantic_project_caches_exactly_and_a_bad_model_stops_the_start() {
+    let mock = Mock::start(&[]);
+    let text = semantic(&mock, 1);
+    let without: String = text
+        .lines()
+        .filter(|l| !l.starts_with("semantic_model"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let gw = Gateway::start(Driver::IoUring, &without);
+    let body = chat_body("gpt-4o", "How do I boil an egg?", false);
+    assert_eq!(ask(&gw, KEY, &body).header("x-warden-cache"), Some("miss"));
+    assert_eq!(ask(&gw, KEY, &body).header("x-warden-cache"), Some("hit"));
+    let rephrased = chat_body("gpt-4o", "how to boil eggs", false);
+    assert_eq!(
+        ask(&gw, KEY, &rephrased).header("x-warden-cache"),
+        Some("miss")
+    );
+
+    let empty = std::env::temp_dir().join(format!("warden-no-model-{}", std::process::id()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let bad = text.replace(
+        &semantic_model().display().to_string(),
+        &empty.display().to_string(),
+    );
+    let err = Gateway::fails_to_start(Driver::IoUring, &bad);
+    assert!(err.contains("no config.json"), "{err}");
+}
