@@ -101,3 +101,85 @@ def test_restore_gives_each_caller_its_own_values(gateway):
     second = ask("bob@example.org")
     assert (first.headers["x-warden-cache"], second.headers["x-warden-cache"]) == ("miss", "hit")
     assert second.parse().choices[0].message.content == f"echo: mail bob@example.org about {tag}"
+
+
+SEMANTIC_KEY = "wdn_sdk_semantic_project_key"
+
+
+def test_a_rephrased_question_is_a_semantic_hit_through_the_sdks(mock, tmp_path):
+    """With `mode = "semantic"` and the data plane's embedding model: a rephrasing of the last
+    question comes back from the cache (`x-warden-cache: semantic`, the first wording's answer)
+    through the OpenAI and Anthropic SDKs; a near miss (another number) goes to the provider."""
+    import os
+    import pathlib
+    import time
+
+    from conftest import BIN_DIR, REPO, Gateway
+
+    model = pathlib.Path(os.environ.get("WARDEN_SEMANTIC_MODEL", REPO / "target" / "models" / "semantic"))
+    assert (model / "model.safetensors").is_file(), f"no model in {model}: run scripts/semantic-model.sh"
+    extra = f"""
+[[tenants.projects]]
+id = "sdk-semantic"
+api_keys = ["{SEMANTIC_KEY}"]
+provider_keys = [
+  {{ provider = "openai", key = "sk-sdk-semantic-0001" }},
+  {{ provider = "anthropic", key = "sk-ant-sdk-semantic-0001" }},
+]
+[tenants.projects.cache]
+mode = "semantic"
+
+[cache]
+semantic_model = "{model}"
+semantic_timeout_ms = 2000
+"""
+    import urllib.request
+
+    from conftest import _addr_after, _start, config_text
+
+    path = tmp_path / "dataplane.toml"
+    path.write_text(config_text(str(tmp_path), mock) + extra)
+    proc, line = _start([str(BIN_DIR / "warden-dataplane"), "--config", str(path)], {"WARDEN_LOG": "warn"})
+    gateway = Gateway(f"http://{_addr_after(line, 'listening on http://')}")
+    admin = _addr_after(line, "(admin http://")
+
+    def indexed(n):
+        """Indexing runs after the answer: wait until the data plane says it holds `n`."""
+        want = f"warden_cache_semantic_entries {n}\n"
+        for _ in range(200):
+            if want in urllib.request.urlopen(f"http://{admin}/metrics", timeout=5).read().decode():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"never indexed {n}")
+
+    try:
+        client = openai.OpenAI(base_url=gateway.v1, api_key=SEMANTIC_KEY, max_retries=0, timeout=30)
+        tag = uuid.uuid4().hex[:8]
+
+        def ask(text):
+            raw = client.chat.completions.with_raw_response.create(
+                model="gpt-4o", messages=[{"role": "user", "content": text}]
+            )
+            return raw.headers["x-warden-cache"], raw.parse().choices[0].message.content
+
+        first = f"How do I reset the router {tag}?"
+        assert ask(first) == ("miss", f"echo: {first}")
+        indexed(1)
+        assert ask(f"Can you please tell me how to reset the router {tag}") == ("semantic", f"echo: {first}")
+        assert ask(f"How do I reset the router {tag} 2?")[0] == "miss"
+        indexed(2)
+
+        claude = anthropic.Anthropic(base_url=str(gateway), api_key=SEMANTIC_KEY, max_retries=0, timeout=30)
+        question = f"What is the boiling point of water {tag}?"
+        claude.messages.create(model="claude-4-sonnet", max_tokens=64, messages=[{"role": "user", "content": question}])
+        indexed(3)
+        raw = claude.messages.with_raw_response.create(
+            model="claude-4-sonnet",
+            max_tokens=64,
+            messages=[{"role": "user", "content": f"what's the boiling point of water {tag}"}],
+        )
+        assert raw.headers["x-warden-cache"] == "semantic"
+        assert raw.parse().content[0].text == f"echo: {question}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -305,3 +305,90 @@ fn without_a_model_a_semantic_project_caches_exactly_and_a_bad_model_stops_the_s
     let err = Gateway::fails_to_start(Driver::IoUring, &bad);
     assert!(err.contains("no config.json"), "{err}");
 }
+
+/// Through the control plane: `mode = "semantic"` set with the admin API reaches the data plane;
+/// a semantic hit reaches `/admin/v1/usage`, the request log and the statement as such, billed
+/// half the overhead of the live answer and no provider cost, with the rest as savings.
+#[test]
+fn the_admin_api_turns_it_on_and_a_semantic_hit_pays_half_the_overhead() {
+    use warden_tests::ControlPlane;
+    let mock = Mock::start(&[]);
+    let cp = ControlPlane::start(mock.addr);
+    let (project, key) = cp.project_with_keys("sk-byok-semantic-4321");
+    let path = format!("/admin/v1/projects/{project}/cache");
+    let set = cp.admin(
+        "PUT",
+        &path,
+        Some(&json!({"mode": "semantic", "semantic_threshold": 0.8})),
+    );
+    assert_eq!(set.status, 200, "{}", set.text());
+    let config = format!(
+        "{}\n[cache]\nsemantic_model = \"{}\"\nsemantic_timeout_ms = 2000\n",
+        cp.dataplane_config(1),
+        semantic_model().display()
+    );
+    let gw = Gateway::start(Driver::IoUring, &config);
+    let first = chat_body("gpt-4o", "Which planet is the largest?", false);
+    // The first answer once the snapshot with the policy has arrived.
+    let mut header = None;
+    let served = eventually(Duration::from_secs(5), || {
+        let r = post_json(gw.addr, "/v1/chat/completions", &key, &first);
+        header = r.header("x-warden-cache").map(str::to_owned);
+        r.status == 200
+    });
+    assert!(served.is_some());
+    assert_eq!(header.as_deref(), Some("miss"));
+    indexed(&gw, 1);
+    let hit = ask(
+        &gw,
+        &key,
+        &chat_body("gpt-4o", "which planet is largest", false),
+    );
+    assert_eq!(hit.header("x-warden-cache"), Some("semantic"));
+    assert_eq!(mock.captured().len(), 1);
+
+    let q = format!("project={project}&group_by=cache");
+    let usage = || {
+        cp.admin("GET", &format!("/admin/v1/usage?{q}"), None)
+            .json()
+    };
+    let shipped = eventually(Duration::from_secs(10), || {
+        usage()["rows"].as_array().is_some_and(|r| r.len() == 2)
+    });
+    assert!(shipped.is_some(), "{}", usage());
+    let rows = usage()["rows"].as_array().unwrap().clone();
+    let live = rows.iter().find(|r| r["cache"] == "").unwrap();
+    let semantic = rows.iter().find(|r| r["cache"] == "semantic").unwrap();
+    assert_eq!(semantic["cache_hits"], 1, "{semantic}");
+    assert_eq!(semantic["key_source"], "byok", "{semantic}");
+    // Exact amounts (picodollars): the live row is Warden's overhead (BYOK); the hit pays half
+    // of it (rounded down) and reports the rest as saved.
+    let usd = |v: &Value, f: &str| {
+        warden_shared::money::Usd::parse(v[f].as_str().unwrap())
+            .unwrap_or_else(|| panic!("{f}: {v}"))
+            .0
+    };
+    let (live_usd, hit_usd) = (usd(live, "total_usd"), usd(semantic, "total_usd"));
+    assert!(live_usd > 0, "{live}");
+    assert_eq!(hit_usd, live_usd / 2, "{semantic} {live}");
+    assert_eq!(
+        usd(semantic, "cache_savings_usd"),
+        live_usd - hit_usd,
+        "{semantic}"
+    );
+    assert_eq!(semantic["input_tokens"], live["input_tokens"]);
+    let log = cp
+        .admin(
+            "GET",
+            &format!("/admin/v1/requests?project={project}"),
+            None,
+        )
+        .json();
+    let caches: Vec<&str> = log["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["cache"].as_str().unwrap())
+        .collect();
+    assert_eq!(caches, ["semantic", ""], "{log}");
+}
