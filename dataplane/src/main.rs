@@ -20,7 +20,7 @@ use warden_dataplane::audit::writer::Writer;
 use warden_dataplane::cli::{self, Command};
 
 mod boot;
-use boot::{check, guard_engine, initial_snapshot, read_token};
+use boot::{cache_tiers, check, guard_engine, initial_snapshot, read_token};
 use warden_dataplane::config::Config;
 use warden_dataplane::control::{load_public_key, spawn_registration, Control};
 use warden_dataplane::listener::bind_all;
@@ -104,50 +104,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// The answer cache's bounds, and its shared tier: keys salted from the master key so that every
-/// data plane of the deployment computes the same ones.
-fn cache_tiers(
-    config: &Config,
-    keyring: &warden_shared::vault::Keyring,
-) -> anyhow::Result<warden_dataplane::cache::Shared> {
-    let c = &config.cache;
-    let (salt, remote) = match (&c.redis_url, keyring.current()) {
-        (None, _) => (None, None),
-        (Some(_), None) => anyhow::bail!("cache.redis_url needs a master key"),
-        (Some(url), Some(master)) => (
-            Some(*master.derive(b"warden answer cache key salt")),
-            Some((
-                warden_dataplane::cache::redis::Target::parse(url).map_err(anyhow::Error::msg)?,
-                Duration::from_millis(c.redis_timeout_ms.max(1)),
-                *master.derive(b"warden answer cache value mac"),
-            )),
-        ),
-    };
-    let semantic = match &c.semantic_model {
-        None => None,
-        Some(dir) => {
-            let settings = warden_dataplane::cache::semantic::Settings {
-                model_dir: dir.clone(),
-                workers: c.semantic_workers,
-                max_entries: c.semantic_max_entries,
-                timeout: Duration::from_millis(c.semantic_timeout_ms),
-            };
-            let engine = warden_dataplane::cache::semantic::Engine::start(&settings)?;
-            tracing::info!(model = %dir.display(), workers = c.semantic_workers, "semantic cache ready");
-            Some(Arc::new(engine))
-        }
-    };
-    Ok(warden_dataplane::cache::Shared::new(
-        config.shard_count(),
-        (c.memory_mb as usize) << 20,
-        (c.max_entry_kb as usize) << 10,
-        salt,
-        remote,
-    )
-    .map_err(anyhow::Error::msg)?
-    .with_semantic(semantic))
 }
 
 fn run(config: Config) -> anyhow::Result<()> {

@@ -185,8 +185,11 @@ pub fn cache_plan(
 }
 
 /// For a project that caches by meaning, on a data plane with the semantic tier: the request's
-/// last user turn and the hash of the rest (`cache/semantic/query.rs`). Requests the guardrails
-/// rewrote do not qualify: a cached answer's placeholders would be another request's.
+/// last user turn and the hash of the rest (`cache/semantic/query.rs`). The turn is compared as
+/// the provider gets it, with the request guardrails' placeholders in place of the values they
+/// hid: two requests that differ only in an e-mail address meet, and `restore` gives each its
+/// own address back in the one cached answer (the rest of the request is hashed as the client
+/// sent it, values and all).
 fn semantic_split(
     shard: &Shard,
     caller: &Caller<'_>,
@@ -198,7 +201,6 @@ fn semantic_split(
     let project = caller.project;
     if project.cache.mode != warden_shared::snapshot::CacheMode::Semantic
         || shard.cache.semantic.is_none()
-        || !screened.replacements.is_empty()
     {
         return None;
     }
@@ -213,7 +215,20 @@ fn semantic_split(
     partition.part(b"semantic partition");
     partition.part(route);
     let text = crate::cache::semantic::query::split(value, dialect, &mut partition)?;
-    Some((partition, Arc::from(text)))
+    if screened.replacements.is_empty() {
+        return Some((partition, Arc::from(text)));
+    }
+    let mut redacted = text.to_owned();
+    for (value, placeholder) in &screened.replacements {
+        let (Ok(value), Ok(placeholder)) = (
+            std::str::from_utf8(value),
+            std::str::from_utf8(placeholder),
+        ) else {
+            return None;
+        };
+        redacted = redacted.replace(value, placeholder);
+    }
+    Some((partition, Arc::from(redacted)))
 }
 
 /// The `x-warden-cache` header that says what the cache did; a hit is marked in the audit entry,

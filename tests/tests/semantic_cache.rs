@@ -392,3 +392,42 @@ fn the_admin_api_turns_it_on_and_a_semantic_hit_pays_half_the_overhead() {
         .collect();
     assert_eq!(caches, ["semantic", ""], "{log}");
 }
+
+/// In `restore` mode the turn is compared as the provider gets it, with placeholders: a
+/// rephrasing with another e-mail address is a hit, and its answer carries *its* address, never
+/// the first caller's.
+#[test]
+fn restore_mode_compares_placeholders_and_gives_each_caller_its_own_values() {
+    let mock = Mock::start(&[]);
+    let main = format!("{GOOGLE_KEYS}\n[tenants.projects.cache]\nmode = \"semantic\"\n");
+    let text = semantic(&mock, 1).replace(
+        &main,
+        &format!("{main}[tenants.projects.guardrails]\npii = \"restore\"\n"),
+    );
+    assert!(text.contains("pii = \"restore\""));
+    let gw = Gateway::start(Driver::IoUring, &text);
+    let alice = ask(
+        &gw,
+        KEY,
+        &chat_body("gpt-4o", "Please write to alice@example.com today", false),
+    );
+    assert_eq!(alice.header("x-warden-cache"), Some("miss"));
+    assert_eq!(content(&alice), "echo: Please write to alice@example.com today");
+    indexed(&gw, 1);
+    let bob = ask(
+        &gw,
+        KEY,
+        &chat_body("gpt-4o", "write to bob@example.org today.", false),
+    );
+    assert_eq!(bob.header("x-warden-cache"), Some("semantic"));
+    assert_eq!(content(&bob), "echo: Please write to bob@example.org today");
+    assert!(!bob.text().contains("alice"), "{}", bob.text());
+    // Another address in another place is another question.
+    let carol = ask(
+        &gw,
+        KEY,
+        &chat_body("gpt-4o", "write today to carol@example.net", false),
+    );
+    assert_eq!(carol.header("x-warden-cache"), Some("miss"));
+    assert_eq!(mock.captured().len(), 2);
+}

@@ -19,9 +19,9 @@
 //! more than the deadline. A filled answer's turn is embedded and indexed the same way, after the
 //! answer has been sent.
 //!
-//! What does not qualify: requests whose request guardrails changed anything (their placeholders
-//! would name another request's values), requests offering tools, more than one choice, a last
-//! turn that is not the user's plain text.
+//! What does not qualify: requests offering tools, more than one choice, a last turn that is
+//! not the user's plain text. A turn the request guardrails rewrote is compared as rewritten
+//! (placeholders in place of the values), so `restore` gives each caller its own values back.
 
 pub mod cli;
 pub mod index;
