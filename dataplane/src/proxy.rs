@@ -214,16 +214,20 @@ fn semantic_split(
     let mut partition = shard.cache.hasher(&project.id);
     partition.part(b"semantic partition");
     partition.part(route);
-    let text = crate::cache::semantic::query::split(value, dialect, &mut partition)?;
+    let text = crate::cache::semantic::query::split(
+        value,
+        dialect,
+        project.cache.semantic_max_temperature,
+        &mut partition,
+    )?;
     if screened.replacements.is_empty() {
         return Some((partition, Arc::from(text)));
     }
     let mut redacted = text.to_owned();
     for (value, placeholder) in &screened.replacements {
-        let (Ok(value), Ok(placeholder)) = (
-            std::str::from_utf8(value),
-            std::str::from_utf8(placeholder),
-        ) else {
+        let (Ok(value), Ok(placeholder)) =
+            (std::str::from_utf8(value), std::str::from_utf8(placeholder))
+        else {
             return None;
         };
         redacted = redacted.replace(value, placeholder);

@@ -84,7 +84,8 @@ pub struct ProjectSection {
 }
 
 /// `[tenants.projects.cache]`: `mode = "off" | "exact" | "semantic"`, `ttl_s`,
-/// `semantic_threshold` (0–1), `max_mb` (this project's share of each shard's cache).
+/// `semantic_threshold` (0–1), `semantic_max_temperature` (0–2), `max_mb` (this project's share
+/// of each shard's cache).
 #[derive(Deserialize, serde::Serialize, Debug, Clone, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -99,6 +100,12 @@ pub struct CacheSection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(exclusive_minimum = 0, maximum = 1))]
     pub semantic_threshold: Option<f64>,
+    /// The highest `temperature` a request may ask for and still be answered by meaning, 0 to 2
+    /// (absent: any; a request without a temperature counts as 1.0). 0 keeps the semantic cache
+    /// to deterministic requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 2))]
+    pub semantic_max_temperature: Option<f64>,
     /// This project's share of each shard's cache, MiB (at most 1048576; absent: no cap of its
     /// own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -112,6 +119,7 @@ impl CacheSection {
             self.mode,
             self.ttl_s,
             self.semantic_threshold,
+            self.semantic_max_temperature,
             self.max_mb,
         )
     }

@@ -614,7 +614,8 @@ fn owners_set_routing_guardrails_and_limits_on_the_settings_page() {
     assert_eq!(
         cp.admin("GET", &format!("/admin/v1/projects/{project}/cache"), None)
             .json(),
-        json!({"mode": "exact", "ttl_s": 600, "semantic_threshold": 0.8, "max_mb": 0})
+        json!({"mode": "exact", "ttl_s": 600, "semantic_threshold": 0.8,
+            "semantic_max_temperature": null, "max_mb": 0})
     );
     let semantic = ana.form(
         &format!("{settings}/cache"),
@@ -623,13 +624,15 @@ fn owners_set_routing_guardrails_and_limits_on_the_settings_page() {
             ("mode", "semantic"),
             ("ttl_s", "600"),
             ("semantic_threshold", "0.9"),
+            ("semantic_max_temperature", "0"),
         ],
     );
     assert_eq!(semantic.status, 303, "{}", semantic.text());
     assert_eq!(
         cp.admin("GET", &format!("/admin/v1/projects/{project}/cache"), None)
             .json(),
-        json!({"mode": "semantic", "ttl_s": 600, "semantic_threshold": 0.9, "max_mb": 0})
+        json!({"mode": "semantic", "ttl_s": 600, "semantic_threshold": 0.9,
+            "semantic_max_temperature": 0.0, "max_mb": 0})
     );
     let page = ana.get(&settings).text();
     assert!(

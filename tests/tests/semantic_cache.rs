@@ -412,7 +412,10 @@ fn restore_mode_compares_placeholders_and_gives_each_caller_its_own_values() {
         &chat_body("gpt-4o", "Please write to alice@example.com today", false),
     );
     assert_eq!(alice.header("x-warden-cache"), Some("miss"));
-    assert_eq!(content(&alice), "echo: Please write to alice@example.com today");
+    assert_eq!(
+        content(&alice),
+        "echo: Please write to alice@example.com today"
+    );
     indexed(&gw, 1);
     let bob = ask(
         &gw,
@@ -430,4 +433,33 @@ fn restore_mode_compares_placeholders_and_gives_each_caller_its_own_values() {
     );
     assert_eq!(carol.header("x-warden-cache"), Some("miss"));
     assert_eq!(mock.captured().len(), 2);
+}
+
+/// `semantic_max_temperature = 0`: only deterministic requests are answered by meaning; one
+/// without a temperature counts as 1.0 and caches exactly.
+#[test]
+fn the_projects_temperature_limit_keeps_sampled_requests_exact() {
+    let mock = Mock::start(&[]);
+    let main = format!("{GOOGLE_KEYS}\n[tenants.projects.cache]\nmode = \"semantic\"\n");
+    let text = semantic(&mock, 1).replace(&main, &format!("{main}semantic_max_temperature = 0\n"));
+    let gw = Gateway::start(Driver::IoUring, &text);
+    let at = |t: Option<f64>, q: &str| {
+        let mut body = chat_body("gpt-4o", q, false);
+        if let Some(t) = t {
+            body["temperature"] = json!(t);
+        }
+        ask(&gw, KEY, &body)
+    };
+    at(None, "Name a prime number above 100");
+    at(Some(0.0), "Name a prime number above 100");
+    indexed(&gw, 1);
+    assert_eq!(
+        at(None, "please name a prime number above 100").header("x-warden-cache"),
+        Some("miss")
+    );
+    assert_eq!(
+        at(Some(0.0), "please name a prime number above 100").header("x-warden-cache"),
+        Some("semantic")
+    );
+    assert_eq!(mock.captured().len(), 3);
 }

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use warden_shared::snapshot::{
-    CacheMode, CustomPattern, GuardAction, GuardrailPolicy, InjectionThresholds, KeyMode, Routing,
+    CacheMode, CachePolicy, CustomPattern, GuardAction, GuardrailPolicy, InjectionThresholds,
+    KeyMode, Routing,
 };
 use warden_shared::standalone::CacheSection;
 
@@ -301,7 +302,7 @@ pub async fn get_limits(
 }
 
 /// A project's answer cache (`PUT /admin/v1/projects/{project}/cache`): `mode` off | exact |
-/// semantic, `ttl_s`, `semantic_threshold`, `max_mb`.
+/// semantic, `ttl_s`, `semantic_threshold`, `semantic_max_temperature`, `max_mb`.
 #[utoipa::path(put, path = "/admin/v1/projects/{project}/cache", tag = "policy",
     security(("admin" = [])), params(("project" = String, Path, description = "The project's id.")),
     request_body = CacheSection,
@@ -344,6 +345,8 @@ pub struct CacheView {
     pub mode: CacheMode,
     pub ttl_s: u32,
     pub semantic_threshold: f64,
+    /// The highest temperature answered by meaning; null: any.
+    pub semantic_max_temperature: Option<f64>,
     /// 0: no cap of the project's own.
     pub max_mb: u64,
 }
@@ -354,6 +357,8 @@ pub fn cache_view(b: &CacheSection) -> CacheView {
         mode: p.mode,
         ttl_s: p.ttl_s,
         semantic_threshold: f64::from(p.semantic_threshold) / 10_000.0,
+        semantic_max_temperature: (p.semantic_max_temperature != CachePolicy::ANY_TEMPERATURE)
+            .then(|| f64::from(p.semantic_max_temperature) / 100.0),
         max_mb: p.max_bytes >> 20,
     }
 }

@@ -226,6 +226,8 @@ async fn render(
          size=\"8\"{disabled}></label>\
          <label>Closeness a rephrasing needs (0–1) <input name=\"semantic_threshold\" \
          value=\"{}\" inputmode=\"decimal\" size=\"6\"{disabled}></label>\
+         <label>Rephrasings only up to temperature (0–2) <input name=\"semantic_max_temperature\" \
+         value=\"{}\" inputmode=\"decimal\" size=\"6\" placeholder=\"any\"{disabled}></label>\
          <label>This project's share (MiB a shard) <input name=\"max_mb\" value=\"{}\" \
          inputmode=\"numeric\" size=\"8\" placeholder=\"no cap of its own\"{disabled}></label>",
         selected(applied.mode == CacheMode::Off),
@@ -233,6 +235,9 @@ async fn render(
         selected(applied.mode == CacheMode::Semantic),
         applied.ttl_s,
         applied.semantic_threshold,
+        applied
+            .semantic_max_temperature
+            .map_or_else(String::new, |t| t.to_string()),
         cache.max_mb.map_or_else(String::new, |m| m.to_string()),
     );
     let save = |what: &str| {
@@ -458,6 +463,7 @@ fn cache_from(mut c: CacheSection, f: &Fields) -> ApiResult<CacheSection> {
     };
     c.ttl_s = parsed(f, "ttl_s", "a whole number of seconds")?;
     c.semantic_threshold = parsed(f, "semantic_threshold", "a number between 0 and 1")?;
+    c.semantic_max_temperature = parsed(f, "semantic_max_temperature", "a number between 0 and 2")?;
     c.max_mb = parsed(f, "max_mb", "a whole number of MiB")?;
     Ok(c)
 }

@@ -77,7 +77,12 @@ impl Cache {
     }
 
     /// Keep `entry` in the shared tier too, in the background: the answer does not wait on it.
-    pub(super) fn write_remote(&self, remote: &Rc<redis::Redis>, entry: &Arc<Entry>, ttl: Duration) {
+    pub(super) fn write_remote(
+        &self,
+        remote: &Rc<redis::Redis>,
+        entry: &Arc<Entry>,
+        ttl: Duration,
+    ) {
         let inflight = &self.remote_writes;
         if inflight.get() >= REMOTE_WRITES {
             self.metrics.remote_errors.inc();

@@ -37,6 +37,10 @@ pub struct CachePolicy {
     pub ttl_s: u32,
     /// The cosine similarity a semantic hit needs, in ten-thousandths (8000 = 0.80).
     pub semantic_threshold: u16,
+    /// The highest sampling temperature a request may ask for and still be answered by meaning,
+    /// in hundredths ([`CachePolicy::ANY_TEMPERATURE`]: no limit). A request without one counts
+    /// as 1.0, the providers' default.
+    pub semantic_max_temperature: u16,
     /// The most bytes of this project's answers each shard keeps (0: no cap of its own, only the
     /// data plane's `[cache] memory_mb`).
     pub max_bytes: u64,
@@ -45,12 +49,15 @@ pub struct CachePolicy {
 impl CachePolicy {
     /// The longest `ttl_s`: 30 days.
     pub const MAX_TTL_S: u32 = 30 * 24 * 3600;
+    /// `semantic_max_temperature` unset: every temperature qualifies.
+    pub const ANY_TEMPERATURE: u16 = u16::MAX;
 
     /// A policy from its configured form (TOML or the admin API), checked.
     pub fn from_parts(
         mode: CacheMode,
         ttl_s: Option<u32>,
         semantic_threshold: Option<f64>,
+        semantic_max_temperature: Option<f64>,
         max_mb: Option<u64>,
     ) -> Result<CachePolicy, String> {
         let d = CachePolicy::default();
@@ -66,6 +73,11 @@ impl CachePolicy {
             Some(t) if t > 0.0 && t <= 1.0 => (t * 10_000.0).round() as u16,
             Some(t) => return Err(format!("semantic_threshold {t}: above 0, at most 1")),
         };
+        let max_temperature = match semantic_max_temperature {
+            None => Self::ANY_TEMPERATURE,
+            Some(t) if (0.0..=2.0).contains(&t) => (t * 100.0).round() as u16,
+            Some(t) => return Err(format!("semantic_max_temperature {t}: 0 to 2")),
+        };
         let max_bytes = match max_mb {
             None => 0,
             Some(mb) if mb <= 1 << 20 => mb << 20,
@@ -75,6 +87,7 @@ impl CachePolicy {
             mode,
             ttl_s,
             semantic_threshold: threshold,
+            semantic_max_temperature: max_temperature,
             max_bytes,
         })
     }
@@ -86,6 +99,7 @@ impl Default for CachePolicy {
             mode: CacheMode::Off,
             ttl_s: 3600,
             semantic_threshold: 8000,
+            semantic_max_temperature: Self::ANY_TEMPERATURE,
             max_bytes: 0,
         }
     }

@@ -22,15 +22,34 @@ const TOOL_KEYS: &[&str] = &[
 ];
 
 /// The last user turn's text, and the request without it fed to `partition`. `None`: the request
-/// does not qualify.
+/// does not qualify — among other reasons, its temperature (1.0 when it names none, the
+/// providers' default) is above `max_temperature`, in hundredths.
 pub fn split<'v>(
     value: &'v Value<'v>,
     dialect: Dialect,
+    max_temperature: u16,
     partition: &mut KeyHasher,
 ) -> Option<&'v str> {
     let Value::Object(obj) = value else {
         return None;
     };
+    let temperature = match dialect {
+        Dialect::Gemini => match obj.get("generationConfig") {
+            Some(Value::Object(g)) => g.get("temperature"),
+            _ => None,
+        },
+        _ => obj.get("temperature"),
+    };
+    let temperature = match temperature {
+        None | Some(Value::Static(StaticNode::Null)) => 1.0,
+        Some(Value::Static(StaticNode::F64(t))) => *t,
+        Some(Value::Static(StaticNode::I64(t))) => *t as f64,
+        Some(Value::Static(StaticNode::U64(t))) => *t as f64,
+        Some(_) => return None,
+    };
+    if temperature * 100.0 > f64::from(max_temperature) + 1e-9 {
+        return None;
+    }
     for k in TOOL_KEYS {
         if obj
             .get(*k)
@@ -152,7 +171,7 @@ mod tests {
         let mut bytes = body.as_bytes().to_vec();
         let value = simd_json::to_borrowed_value(&mut bytes).unwrap();
         let mut h = KeyHasher(sha2::Sha256::new());
-        let text = split(&value, dialect, &mut h)?.to_string();
+        let text = split(&value, dialect, u16::MAX, &mut h)?.to_string();
         Some((text, h.finish()))
     }
 
@@ -204,6 +223,28 @@ mod tests {
             Dialect::OpenAi
         )
         .is_some());
+    }
+
+    #[test]
+    fn the_projects_temperature_limit_counts_a_missing_temperature_as_one() {
+        let limited = |body: &str, max: u16| {
+            let mut bytes = body.as_bytes().to_vec();
+            let value = simd_json::to_borrowed_value(&mut bytes).unwrap();
+            let mut h = KeyHasher(sha2::Sha256::new());
+            split(&value, Dialect::OpenAi, max, &mut h).is_some()
+        };
+        let msgs = r#""messages":[{"role":"user","content":"hi"}]"#;
+        assert!(limited(&format!(r#"{{"temperature":0,{msgs}}}"#), 0));
+        assert!(!limited(&format!(r#"{{"temperature":0.2,{msgs}}}"#), 0));
+        assert!(!limited(&format!("{{{msgs}}}"), 50));
+        assert!(limited(&format!("{{{msgs}}}"), 100));
+        assert!(limited(&format!(r#"{{"temperature":0.5,{msgs}}}"#), 50));
+        let mut gemini =
+            br#"{"generationConfig":{"temperature":1.5},"contents":[{"parts":[{"text":"x"}]}]}"#
+                .to_vec();
+        let value = simd_json::to_borrowed_value(&mut gemini).unwrap();
+        let mut h = KeyHasher(sha2::Sha256::new());
+        assert!(split(&value, Dialect::Gemini, 100, &mut h).is_none());
     }
 
     #[test]
