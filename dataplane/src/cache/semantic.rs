@@ -29,7 +29,7 @@ pub mod query;
 pub mod salient;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
@@ -38,7 +38,7 @@ use futures_channel::oneshot;
 use model2vec_rs::model::StaticModel;
 
 use super::Key;
-use crate::metrics::{Counter, Histogram};
+use crate::metrics::cache::{Figures, Stats, WorkerMetrics};
 use index::{Found, Index};
 use salient::Salient;
 
@@ -77,35 +77,6 @@ enum Job {
         key: Key,
         ttl: Duration,
     },
-}
-
-/// What the workers count (each worker writes its own; `/metrics` sums them).
-#[derive(Default)]
-pub struct WorkerMetrics {
-    /// Embedding plus search, per lookup.
-    pub lookup: Histogram,
-    /// Embedding plus insertion, per fill.
-    pub insert: Histogram,
-    /// Lookups abandoned before a worker took them (the request had stopped waiting).
-    pub stale: Counter,
-}
-
-/// Figures every worker and shard share (written with atomic adds: off the shards or rare).
-#[derive(Default)]
-pub struct Stats {
-    pub entries: AtomicI64,
-    pub partitions: AtomicI64,
-    pub evictions: AtomicU64,
-    /// Lookups and fills refused because the queue was full.
-    pub queue_full: AtomicU64,
-    /// Lookups whose answer came after the deadline.
-    pub timeouts: AtomicU64,
-}
-
-/// Every figure of the semantic tier, for `/metrics`.
-pub struct Figures {
-    pub workers: Vec<Arc<WorkerMetrics>>,
-    pub stats: Stats,
 }
 
 /// The model, the index and the workers, one per data plane.

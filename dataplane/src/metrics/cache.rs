@@ -3,11 +3,10 @@
 
 use std::fmt::Write;
 
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 
 use super::{Counter, Gauge, Histogram, BUCKETS_US};
-use crate::cache::semantic::Figures;
 
 #[derive(Default)]
 pub struct CacheMetrics {
@@ -179,7 +178,7 @@ fn histogram(
     name: &str,
     help: &str,
     f: &Figures,
-    pick: fn(&crate::cache::semantic::WorkerMetrics) -> &Histogram,
+    pick: fn(&WorkerMetrics) -> &Histogram,
 ) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
     let mut cumulative = 0;
@@ -204,4 +203,34 @@ fn histogram(
         "{name}_sum {}\n{name}_count {cumulative}",
         sum_us as f64 / 1e6
     );
+}
+
+/// What the semantic tier's workers count (`cache/semantic.rs`; each worker writes its own,
+/// `/metrics` sums them).
+#[derive(Default)]
+pub struct WorkerMetrics {
+    /// Embedding plus search, per lookup.
+    pub lookup: Histogram,
+    /// Embedding plus insertion, per fill.
+    pub insert: Histogram,
+    /// Lookups abandoned before a worker took them (the request had stopped waiting).
+    pub stale: Counter,
+}
+
+/// Figures every worker and shard share (written with atomic adds: off the shards or rare).
+#[derive(Default)]
+pub struct Stats {
+    pub entries: AtomicI64,
+    pub partitions: AtomicI64,
+    pub evictions: AtomicU64,
+    /// Lookups and fills refused because the queue was full.
+    pub queue_full: AtomicU64,
+    /// Lookups whose answer came after the deadline.
+    pub timeouts: AtomicU64,
+}
+
+/// Every figure of the semantic tier, for `/metrics`.
+pub struct Figures {
+    pub workers: Vec<Arc<WorkerMetrics>>,
+    pub stats: Stats,
 }

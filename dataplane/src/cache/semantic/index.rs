@@ -23,8 +23,8 @@ use crate::cache::Key;
 /// Entries kept as a flat list before a partition builds a graph.
 pub const FLAT_MAX: usize = 256;
 /// Graph links per node and layer (layer 0 has twice as many).
-pub const M: usize = 16;
-const EF_CONSTRUCTION: usize = 64;
+pub const M: usize = 12;
+const EF_CONSTRUCTION: usize = 40;
 const EF_SEARCH: usize = 48;
 /// Nearest neighbours a graph search returns, checked in order.
 const K: usize = 8;
