@@ -28,6 +28,20 @@ every key, loads the master key and the control plane's public key, compiles the
 detectors and every project's custom patterns, checks the phone regions, and (standalone)
 builds the snapshot. Exit 0 and `FILE: ok` when it would start; else exit 1 naming the problem.";
 
+/// A tool's input: the file's text, or stdin's for `-`.
+pub fn read_input(file: &str) -> Result<String, String> {
+    use std::io::Read;
+    let mut input = String::new();
+    if file == "-" {
+        std::io::stdin()
+            .read_to_string(&mut input)
+            .map_err(|e| format!("reading stdin: {e}"))?;
+        Ok(input)
+    } else {
+        std::fs::read_to_string(file).map_err(|e| format!("reading {file}: {e}"))
+    }
+}
+
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {

@@ -86,15 +86,6 @@ impl Histogram {
         self.buckets[i].inc();
         self.sum_us.add(us);
     }
-
-    /// Observations in bucket `i` (the last: past every bound).
-    pub fn bucket(&self, i: usize) -> u64 {
-        self.buckets[i].get()
-    }
-
-    pub fn sum_us(&self) -> u64 {
-        self.sum_us.get()
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -457,10 +448,16 @@ fn histogram(
     shards: &[std::sync::Arc<ShardMetrics>],
     pick: fn(&ShardMetrics) -> &Histogram,
 ) {
+    let parts: Vec<&Histogram> = shards.iter().map(|s| pick(s)).collect();
+    write_histogram(out, name, help, &parts);
+}
+
+/// One histogram in Prometheus' text form: `parts` (one per writer) summed.
+pub fn write_histogram(out: &mut String, name: &str, help: &str, parts: &[&Histogram]) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
     let mut cumulative = 0;
     for (i, bound) in BUCKETS_US.iter().map(Some).chain([None]).enumerate() {
-        cumulative += shards.iter().map(|s| pick(s).buckets[i].get()).sum::<u64>();
+        cumulative += parts.iter().map(|h| h.buckets[i].get()).sum::<u64>();
         match bound {
             Some(b) => {
                 let _ = writeln!(
@@ -474,7 +471,7 @@ fn histogram(
             }
         }
     }
-    let sum_us: u64 = shards.iter().map(|s| pick(s).sum_us.get()).sum();
+    let sum_us: u64 = parts.iter().map(|h| h.sum_us.get()).sum();
     let _ = writeln!(
         out,
         "{name}_sum {}\n{name}_count {cumulative}",

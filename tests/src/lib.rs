@@ -843,3 +843,35 @@ pub fn semantic_model() -> PathBuf {
     );
     dir
 }
+
+/// A Warden key of a second project of the standard config's tenant, made by
+/// [`other_projects`].
+pub const OTHER_KEY: &str = "wdn_other_project_key_0001";
+/// A Warden key of a project of another tenant, made by [`other_projects`].
+pub const OTHER_TENANT_KEY: &str = "wdn_other_tenant_key_00001";
+
+/// Config text for two more projects with the standard OpenAI provider key and `cache` as their
+/// `[tenants.projects.cache]`: one of the standard tenant (`OTHER_KEY`) and one of another
+/// tenant (`OTHER_TENANT_KEY`). Append it to [`config`]'s text.
+pub fn other_projects(cache: &str) -> String {
+    format!(
+        r#"
+[[tenants.projects]]
+id = "acme-dev"
+api_keys = ["{OTHER_KEY}"]
+provider_keys = [{{ provider = "openai", key = "sk-test-provider-abcd" }}]
+[tenants.projects.cache]
+{cache}
+
+[[tenants]]
+id = "globex"
+plan = "team"
+[[tenants.projects]]
+id = "globex-prod"
+api_keys = ["{OTHER_TENANT_KEY}"]
+provider_keys = [{{ provider = "openai", key = "sk-test-provider-abcd" }}]
+[tenants.projects.cache]
+{cache}
+"#
+    )
+}

@@ -11,37 +11,17 @@ use std::time::Duration;
 use serde_json::json;
 use warden_tests::http::{post_json, post_json_with, Response};
 use warden_tests::{
-    audit_export, chat_body, config, eventually, Driver, Gateway, Mock, DRIVERS, KEY,
+    audit_export, chat_body, config, eventually, other_projects, Driver, Gateway, Mock, DRIVERS,
+    KEY, OTHER_KEY, OTHER_TENANT_KEY,
 };
 
 const GOOGLE_KEYS: &str = "  { provider = \"google\", key = \"gm-key-5555\" },\n]";
-const OTHER_KEY: &str = "wdn_other_project_key_0001";
-const OTHER_TENANT_KEY: &str = "wdn_other_tenant_key_00001";
 
 /// The standard config with `cache` (and `guardrails`, when given) for the main project, and two
 /// more projects with the same provider key and the cache on: one of the same tenant, one of
 /// another.
 fn cached(mock: &Mock, shards: usize, cache: &str, guardrails: &str) -> String {
-    let others = format!(
-        r#"
-[[tenants.projects]]
-id = "acme-dev"
-api_keys = ["{OTHER_KEY}"]
-provider_keys = [{{ provider = "openai", key = "sk-test-provider-abcd" }}]
-[tenants.projects.cache]
-mode = "exact"
-
-[[tenants]]
-id = "globex"
-plan = "team"
-[[tenants.projects]]
-id = "globex-prod"
-api_keys = ["{OTHER_TENANT_KEY}"]
-provider_keys = [{{ provider = "openai", key = "sk-test-provider-abcd" }}]
-[tenants.projects.cache]
-mode = "exact"
-"#
-    );
+    let others = other_projects("mode = \"exact\"");
     config(mock.addr, shards, &others).replace(
         GOOGLE_KEYS,
         &format!("{GOOGLE_KEYS}\n[tenants.projects.cache]\n{cache}\n{guardrails}"),

@@ -13,40 +13,18 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use warden_tests::http::{post_json, post_json_with, Response};
 use warden_tests::{
-    audit_export, chat_body, config, eventually, semantic_model, Driver, Gateway, Mock, DRIVERS,
-    KEY,
+    audit_export, chat_body, config, eventually, other_projects, semantic_model, Driver, Gateway,
+    Mock, DRIVERS, KEY, OTHER_KEY, OTHER_TENANT_KEY,
 };
 
 const GOOGLE_KEYS: &str = "  { provider = \"google\", key = \"gm-key-5555\" },\n]";
-const OTHER_KEY: &str = "wdn_other_project_key_0001";
-const OTHER_TENANT_KEY: &str = "wdn_other_tenant_key_00001";
 
 /// The standard config, the main project caching by meaning, and two more projects (one of the
 /// same tenant, one of another) doing the same with the same provider key.
 fn semantic(mock: &Mock, shards: usize) -> String {
     let others = format!(
-        r#"
-[[tenants.projects]]
-id = "acme-dev"
-api_keys = ["{OTHER_KEY}"]
-provider_keys = [{{ provider = "openai", key = "sk-test-provider-abcd" }}]
-[tenants.projects.cache]
-mode = "semantic"
-
-[[tenants]]
-id = "globex"
-plan = "team"
-[[tenants.projects]]
-id = "globex-prod"
-api_keys = ["{OTHER_TENANT_KEY}"]
-provider_keys = [{{ provider = "openai", key = "sk-test-provider-abcd" }}]
-[tenants.projects.cache]
-mode = "semantic"
-
-[cache]
-semantic_model = "{}"
-semantic_timeout_ms = 2000
-"#,
+        "{}\n[cache]\nsemantic_model = \"{}\"\nsemantic_timeout_ms = 2000\n",
+        other_projects("mode = \"semantic\""),
         semantic_model().display()
     );
     config(mock.addr, shards, &others).replace(

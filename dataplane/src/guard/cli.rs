@@ -12,7 +12,7 @@
 //! `warden-dataplane guard features [--bits N] FILE`: for each line, the hashed features of the
 //! text's 256-byte blocks (`{"blocks":[[index,…],…]}`), which `models/train.py` trains on.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::time::Instant;
 
 use super::engine::{Engine, Finding};
@@ -70,14 +70,7 @@ fn features_cmd(args: &[String], out: &mut impl Write) -> Result<(), String> {
 
 /// The `"text"` of each JSON line of `file` (`-`: stdin).
 fn read_texts(file: &str) -> Result<Vec<String>, String> {
-    let mut input = String::new();
-    if file == "-" {
-        std::io::stdin()
-            .read_to_string(&mut input)
-            .map_err(|e| format!("reading stdin: {e}"))?;
-    } else {
-        input = std::fs::read_to_string(file).map_err(|e| format!("reading {file}: {e}"))?;
-    }
+    let input = crate::cli::read_input(file)?;
     let mut texts = Vec::new();
     for (n, line) in input
         .lines()

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 
-use super::{Counter, Gauge, Histogram, BUCKETS_US};
+use super::{write_histogram, Counter, Gauge, Histogram};
 
 #[derive(Default)]
 pub struct CacheMetrics {
@@ -157,51 +157,19 @@ fn render_semantic(out: &mut String, f: &Figures) {
     ] {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {n}");
     }
-    histogram(
+    let lookups: Vec<&Histogram> = f.workers.iter().map(|w| &w.lookup).collect();
+    write_histogram(
         out,
         "warden_cache_semantic_lookup_seconds",
         "Embedding and index search of one semantic lookup, on a worker.",
-        f,
-        |w| &w.lookup,
+        &lookups,
     );
-    histogram(
+    let inserts: Vec<&Histogram> = f.workers.iter().map(|w| &w.insert).collect();
+    write_histogram(
         out,
         "warden_cache_semantic_insert_seconds",
         "Embedding and indexing of one filled answer's question, on a worker.",
-        f,
-        |w| &w.insert,
-    );
-}
-
-fn histogram(
-    out: &mut String,
-    name: &str,
-    help: &str,
-    f: &Figures,
-    pick: fn(&WorkerMetrics) -> &Histogram,
-) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
-    let mut cumulative = 0;
-    for (i, bound) in BUCKETS_US.iter().map(Some).chain([None]).enumerate() {
-        cumulative += f.workers.iter().map(|w| pick(w).bucket(i)).sum::<u64>();
-        match bound {
-            Some(b) => {
-                let _ = writeln!(
-                    out,
-                    "{name}_bucket{{le=\"{}\"}} {cumulative}",
-                    *b as f64 / 1e6
-                );
-            }
-            None => {
-                let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
-            }
-        }
-    }
-    let sum_us: u64 = f.workers.iter().map(|w| pick(w).sum_us()).sum();
-    let _ = writeln!(
-        out,
-        "{name}_sum {}\n{name}_count {cumulative}",
-        sum_us as f64 / 1e6
+        &inserts,
     );
 }
 

@@ -6,7 +6,7 @@
 //! tier's precision with it. The last line on stderr is a timing summary: texts embedded,
 //! their bytes, and the nanoseconds spent embedding only.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::time::Instant;
 
 use super::salient::Salient;
@@ -42,14 +42,7 @@ fn compare(
     err: &mut impl Write,
 ) -> Result<(), String> {
     let model = load(std::path::Path::new(dir)).map_err(|e| format!("{e:#}"))?;
-    let mut input = String::new();
-    if file == "-" {
-        std::io::stdin()
-            .read_to_string(&mut input)
-            .map_err(|e| format!("stdin: {e}"))?;
-    } else {
-        input = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
-    }
+    let input = crate::cli::read_input(file)?;
     let (mut texts, mut bytes, mut nanos) = (0u64, 0u64, 0u128);
     for (n, line) in input
         .lines()
