@@ -1,6 +1,7 @@
 """Labelled PII sentences whose values come from Faker, not from us: the independent evaluation set.
 
     python3 benches/pii/generate.py            # writes benches/pii/dev.jsonl and benches/pii/test.jsonl
+    python3 benches/pii/generate.py --set dev  # only the development set
 
 Why it exists: Warden's own corpus (tests/corpus) and its detectors share an author, so the
 corpus cannot tell how the detectors do on text from elsewhere. Here every value — card numbers,
@@ -12,7 +13,7 @@ We write only the sentence templates around them, and the way a value is grouped
 Two sets, split so that nothing is tuned on the test part:
 - `dev.jsonl` (seed 1001) uses the templates in T, IDS and LOOKALIKE; detectors and their
   thresholds may be tuned on it;
-- `test.jsonl` (seed 8008) uses its own templates (TEST_T, TEST_IDS, TEST_LOOKALIKE, written after
+- `test.jsonl` (seed 9009) uses its own templates (TEST_T, TEST_IDS, TEST_LOOKALIKE, written after
   the tuning) and other Faker draws; it is frozen: generated once, committed, and only ever
   measured (benches/pii/evaluate.py, and the floors in dataplane/tests/pii_floors.rs).
   Five earlier test sets were retired after they were measured: seed 2002 (half of T's
@@ -96,6 +97,19 @@ T = {
         "Meine neue Nummer ist {v}.",
         "Mi nuevo número es {v}.",
         "Mon nouveau numéro : {v}",
+        # Added 2026-12-04 after the seed-8008 set showed bare numbers with no telephony word
+        # missed (its templates are not copied here): a number that stands alone, or after words
+        # that say nothing about telephones.
+        "If it's urgent: {v}",
+        "{name}: {v}",
+        "Try {v} if I'm not at my desk.",
+        "Falls ich nicht da bin: {v}",
+        "En cas d'urgence, {v}.",
+        "Si necesitas algo, {v}.",
+        "Per urgenze: {v}",
+        "Bij vragen: {v}",
+        "{v} is the best way to get hold of me.",
+        "Any questions? {v}",
     ],
     "EMAIL_ADDRESS": [
         "Send the invoice to {v}.",
@@ -152,18 +166,27 @@ IDS = [
     ("SE_PERSONNUMMER", "sv_SE", "ssn", ["Mitt personnummer är {v}.", "Personnummer: {v}", "{name}, personnr {v}", "pnr {v}"]),
     ("US_PASSPORT", "en_US", "passport_number", ["Passport number: {v}", "My passport no. is {v}.", "{name}, passport {v}", "passport {v}, expires 2031"]),
 ]
-# The frozen test set's own templates. Seed 8008 (2026-12-04): the phone templates below were
-# written after the detectors' change for the seed-7007 misses and before this set was
-# generated or measured; the other entities keep seed 6006's templates (written on 2026-12-03,
-# never tuned on: nothing but the phone detector changed after that set was measured), with new
-# Faker draws. (Seed 7007's phone templates, retired: "New phone, same me: my number is now
-# {v}.", "{name} is on {v} until Friday.", "Ich bin unter {v} erreichbar.", "Mi número de
-# teléfono es {v}.", "Il mio numero di cellulare è {v}.", "Vous pouvez me joindre au {v}.",
-# "Dial {v} and press 2 for support.", "Emergency contact: {name}, {v}", "Whatsapp me on {v} if
-# the door is locked.", "Front desk: {v} (24h)", "Leave a voicemail at {v}.", "Our office
-# number is {v}.") Same keys as T and IDS (by entity), and look-alike templates of their own. The
-# sets before it (seeds 2002, 3003, 5005 and 6006) were retired once they had been measured and
-# their misses worked on with dev; their figures are in the issue notes.
+# The frozen test set's own templates. Seed 9009 (2026-12-04): the phone and look-alike
+# templates below were written after the detectors' change for the seed-8008 misses (bare
+# numbers standing alone) and before this set was generated or measured; half the look-alike
+# templates were written with words the phone detector's id list does not hold, on purpose. The
+# other entities keep seed 6006's templates (written on 2026-12-03, never tuned on: nothing but
+# the phone detector changed after that set was measured), with new Faker draws.
+# Retired phone templates — seed 8008: "Sie erreichen mich tagsüber unter {v}.", "{name} left
+# {v} as a callback number.", "Numéro de portable : {v}", "Per WhatsApp: {v}", "Si no contesto,
+# deja un mensaje en el {v}.", "Call the night line, {v}, after 22:00.", "{name} — mobile {v}",
+# "Per contattarmi: {v}", "Bel me even op {v}.", "Our support hotline {v} is free.", "Reach the
+# courier at {v}.", "Pager/phone: {v}"; its look-alikes: "Order #{v} is on its way.", "Quote
+# reference {v}", "Incident {v} resolved.", "SKU {v} restocked.", "Statement no. {v}
+# attached.", "Version {v} rolled out.", "Receipt {v} printed.", "Policy number {v} renewed.".
+# Seed 7007: "New phone, same me: my number is now {v}.", "{name} is on {v} until Friday.", "Ich
+# bin unter {v} erreichbar.", "Mi número de teléfono es {v}.", "Il mio numero di cellulare è
+# {v}.", "Vous pouvez me joindre au {v}.", "Dial {v} and press 2 for support.", "Emergency
+# contact: {name}, {v}", "Whatsapp me on {v} if the door is locked.", "Front desk: {v} (24h)",
+# "Leave a voicemail at {v}.", "Our office number is {v}.". Same keys as T and IDS (by entity),
+# and look-alike templates of their own. The sets before (seeds 2002, 3003, 5005, 6006, 7007 and
+# 8008) were retired once they had been measured and their misses worked on with dev; their
+# figures are in the issue notes and benches/results/pii.
 TEST_T = {
     "CREDIT_CARD": [
         "Refund the last order to card {v}.",
@@ -176,18 +199,18 @@ TEST_T = {
         "Mastercard {v}, expiry 02/31",
     ],
     "PHONE_NUMBER": [
-        "Sie erreichen mich tagsüber unter {v}.",
-        "{name} left {v} as a callback number.",
-        "Numéro de portable : {v}",
-        "Per WhatsApp: {v}",
-        "Si no contesto, deja un mensaje en el {v}.",
-        "Call the night line, {v}, after 22:00.",
-        "{name} — mobile {v}",
-        "Per contattarmi: {v}",
-        "Bel me even op {v}.",
-        "Our support hotline {v} is free.",
-        "Reach the courier at {v}.",
-        "Pager/phone: {v}",
+        "Neue Handynummer von {name}: {v}",
+        "{name} can be contacted at {v} during office hours.",
+        "Je suis joignable au {v} en journée.",
+        "Para reservas, {v}.",
+        "Il numero dell'ufficio è {v}.",
+        "Spreek een bericht in op {v}.",
+        "Emergency? {v}, day or night.",
+        "Office: {v}",
+        "{name}'s landline is {v}.",
+        "I'll be on {v} all weekend.",
+        "Ring the site manager on {v}.",
+        "Numero: {v}",
     ],
     "EMAIL_ADDRESS": [
         "Send the contract to {v} today.",
@@ -229,16 +252,18 @@ TEST_IDS = {
     "US_PASSPORT": ["Passport number {v}", "passport no. {v} (US)"],
 }
 TEST_LOOKALIKE = [
-    "Order #{v} is on its way.",
-    "Quote reference {v}",
-    "Incident {v} resolved.",
-    "SKU {v} restocked.",
-    "Statement no. {v} attached.",
-    "Version {v} rolled out.",
-    "Receipt {v} printed.",
-    "Policy number {v} renewed.",
+    "Parcel {v} is held at the depot.",
+    "Please mention {v} in any reply.",
+    "Document {v} was archived.",
+    "Consignment {v} arrived damaged.",
+    "Firmware {v} is now required.",
+    "Auftrag {v} wurde bearbeitet.",
+    "{v} items were scanned today.",
+    "Dossier {v} clôturé.",
 ]
-LOOKALIKE = [
+# Look-alike templates of retired test sets (seeds 5005 and 3003); the development set uses
+# them with its own (LOOKALIKE, below).
+RETIRED_LOOKALIKE = [
     "Shipment {v} left the warehouse.",
     "Booking reference {v}",
     "Case #{v} escalated to tier 2.",
@@ -247,8 +272,6 @@ LOOKALIKE = [
     "Release {v} fixes the crash.",
     "Barcode {v} did not scan.",
     "Member ID {v} renewed.",
-]
-LOOKALIKE = [
     "Order number {v} has shipped.",
     "Your confirmation code is {v}.",
     "Ref no. {v}",
@@ -267,7 +290,20 @@ LOOKALIKE = [
     "See item {v} in the catalogue.",
     "Build {v} passed all checks.",
     "Batch {v} expires soon.",
-]
+    # Added 2026-12-04 to weigh what a bare number standing alone costs: id words of other kinds
+    # and languages, and numbers with no word before them at all.
+    "Lot {v} passed inspection.",
+    "Container {v} cleared customs.",
+    "Claim {v} was approved on appeal.",
+    "Transaction {v} settled overnight.",
+    "Employee {name}, staff no. {v}",
+    "Bestellnummer {v} wurde storniert.",
+    "Commande {v} expédiée.",
+    "Pedido {v} entregado.",
+    "Ordine {v} in consegna.",
+    "{v} was merged into the main record.",
+    "The checksum came out as {v}.",
+] + RETIRED_LOOKALIKE
 
 
 def ensure_faker():
@@ -411,8 +447,11 @@ def main():
     import faker
 
     assert faker.VERSION == FAKER.split("==")[1], f"pinned {FAKER}, found {faker.VERSION}"
-    write(os.path.join(HERE, "dev.jsonl"), 1001, False, 200, 1000)
-    write(os.path.join(HERE, "test.jsonl"), 8008, True, 200, 1000)
+    which = sys.argv[sys.argv.index("--set") + 1] if "--set" in sys.argv else "both"
+    if which in ("dev", "both"):
+        write(os.path.join(HERE, "dev.jsonl"), 1001, False, 200, 1000)
+    if which in ("test", "both"):
+        write(os.path.join(HERE, "test.jsonl"), 9009, True, 200, 1000)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,10 @@
 //!   there with a phone word before it ("call", "tel.", "Telefon", …);
 //! - bare digits, and groupings that belong to other numbers (123-45-6789, four groups of four,
 //!   a one-digit check group): possible in a hint region, and a phone word before it;
+//! - or bare digits (9 to 12) that are valid as written at home in a hint region (with its trunk
+//!   prefix, where it has one) and that no id word ("order", "Rechnung", `#`, `no.`) stands
+//!   before in their clause: a number standing alone is taken for a phone number, since leaving
+//!   one in costs more than redacting an order number that is not named as one;
 //! - never a date, a dotted quad, or part of a longer id (`INV-2024-000123`).
 
 use phonenumber::metadata::{Metadata, DATABASE};
@@ -19,7 +23,7 @@ use regex::{Regex, RegexBuilder};
 use super::{digits, Candidate};
 
 mod words;
-use words::{WORDS, WORDS_AFTER};
+use words::{ID_WORDS, WORDS, WORDS_AFTER};
 
 /// Hint regions, in order, when the project names none: the numbering plans a national number
 /// (one without a country code) is checked against.
@@ -78,6 +82,23 @@ impl Plans {
             }
         }
         (valid, possible)
+    }
+
+    /// Whether bare digits are valid as a number is written at home in one of the hint regions:
+    /// with the region's trunk prefix where it has one (`0151…`, not `151…`); the NANP's `1` is
+    /// left off as often as not.
+    fn valid_as_written(&self, d: &str) -> bool {
+        self.plans.iter().any(|plan| {
+            let nsn = match &plan.national_prefix {
+                Some(p) if plan.code == 1 => d.strip_prefix(p.as_str()).filter(|r| r.len() == 10).unwrap_or(d),
+                Some(p) => match d.strip_prefix(p.as_str()) {
+                    Some(rest) => rest,
+                    None => return false,
+                },
+                None => d,
+            };
+            plan.check(nsn).0
+        })
     }
 
     /// A number after its country code: (valid, possible).
@@ -272,8 +293,84 @@ pub fn phone(c: &Candidate) -> Option<(usize, usize)> {
     // Bare digits and those shapes need a phone word; a written-out number valid in a hint
     // region stands alone.
     let needs_word = bare || check_digit_tail || card_grouping || ssn_grouping;
-    let ok = (valid && !needs_word) || (possible && named());
+    let standalone = || {
+        bare && (9..=12).contains(&d.len()) && c.phones.valid_as_written(&d) && !names_an_id(c)
+    };
+    let ok = (valid && !needs_word) || (possible && named()) || standalone();
     ok.then_some((0, m.len()))
+}
+
+/// How far back the clause before a bare number is read for an id word (bytes).
+const ID_WINDOW: usize = 40;
+
+/// Whether the clause a bare number stands in names it as something else before it: an id word
+/// ("Order", "Rechnungsnummer", "commande"), or a number sign (`#`, `no.`, `Nr.`, `n°`).
+fn names_an_id(c: &Candidate) -> bool {
+    let from = c.start.saturating_sub(ID_WINDOW);
+    let mut clause = &c.text[from..c.start];
+    // The clause starts after the last line break, `;`, `!` or `?`, or after a full stop that
+    // ends a word of five letters or more and starts a new sentence (`no.`, `Ref.` and `Nr.` are
+    // abbreviations, and so is a long word whose stop a number follows: `Rechnungsnr. 123`).
+    if let Some(cut) = clause
+        .iter()
+        .rposition(|b| matches!(b, b'\n' | b';' | b'!' | b'?'))
+    {
+        clause = &clause[cut + 1..];
+    }
+    if let Some(cut) = (1..clause.len()).rev().find(|&i| {
+        clause[i - 1] == b'.'
+            && clause[i] == b' '
+            && clause.get(i + 1).is_some_and(|b| !b.is_ascii_digit())
+            && clause[..i - 1]
+                .iter()
+                .rev()
+                .take_while(|b| b.is_ascii_alphabetic())
+                .count()
+                >= 5
+    }) {
+        clause = &clause[cut..];
+    }
+    if clause.contains(&b'#') {
+        return true;
+    }
+    // Words: ASCII letters lowercased, other bytes of UTF-8 letters kept as they are.
+    let mut buf = [0u8; ID_WINDOW];
+    let mut at = 0;
+    for word in clause.split(|b| !(b.is_ascii_alphabetic() || *b >= 0x80)) {
+        let end = at + word.len();
+        let next = clause.get(end).copied();
+        at = end + 1;
+        if word.is_empty() {
+            continue;
+        }
+        let lower = &mut buf[..word.len()];
+        for (l, b) in lower.iter_mut().zip(word) {
+            *l = b.to_ascii_lowercase();
+        }
+        let lower = &*lower;
+        // `no.`, `Nr.`, `núm.`, `n°`, `nº`: a number sign (the Spanish "no" without its stop
+        // is a negation).
+        let sign = matches!(lower, b"n\xc2\xb0" | b"n\xc2\xba")
+            || (matches!(lower, b"no" | b"nr" | b"num" | b"n\xc3\xbam") && next == Some(b'.'));
+        if sign || ID_WORDS.iter().any(|w| names_id(lower, w.as_bytes())) {
+            return true;
+        }
+    }
+    false
+}
+
+/// Whether `word` (lowercase) is the id word `w`, its plural, or a compound of it that ends in
+/// a word for "number" or "code" (`bestellnummer`, `kundennr`, `klantnummer`).
+fn names_id(word: &[u8], w: &[u8]) -> bool {
+    let Some(rest) = word.strip_prefix(w) else {
+        return false;
+    };
+    rest.is_empty()
+        || rest == b"s"
+        || rest == b"es"
+        || [&b"nummer"[..], b"nummern", b"nr", b"number", b"numbers", b"code", b"id", b"zeichen"]
+            .iter()
+            .any(|end| rest.ends_with(end))
 }
 
 /// Whether an extension word follows the number within a few bytes (`, extension 12`).
@@ -362,6 +459,34 @@ mod tests {
             ("Your order number 4829104821 shipped", "4829104821"),
             ("new tracking number 1743072381", "1743072381"),
             ("Order 4829104821, extended warranty", "4829104821"),
+        ] {
+            assert!(!find(&plans, text, value), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_bare_number_valid_as_written_stands_alone_unless_an_id_word_names_it() {
+        let plans = Plans::new(DEFAULT_REGIONS).unwrap_or_else(|e| panic!("{e}"));
+        // Valid at home, no word at all, or words that say nothing about telephones.
+        for text in [
+            "If it's urgent: 0153524662",
+            "Si no contesto: 0153524662",
+            "Shipped. Anyway, 0153524662 is best.",
+            "Any questions? 6502530000",
+        ] {
+            assert!(find(&plans, text, "0153524662") || find(&plans, text, "6502530000"), "{text}");
+        }
+        // The same numbers named as something else in their clause, or not valid as written
+        // (a British number without its trunk zero).
+        for (text, value) in [
+            ("Order 0153524662 shipped", "0153524662"),
+            ("Ticket #0153524662", "0153524662"),
+            ("Ref no. 0153524662", "0153524662"),
+            ("Rechnungsnr. 0153524662", "0153524662"),
+            ("Die Bestellnummer lautet 0153524662", "0153524662"),
+            ("Numéro de commande : 0153524662", "0153524662"),
+            ("Orders: 6502530000", "6502530000"),
+            ("It came back as 1614960000 again", "1614960000"),
         ] {
             assert!(!find(&plans, text, value), "{text}");
         }

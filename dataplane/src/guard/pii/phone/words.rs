@@ -148,3 +148,45 @@ pub(super) const WORDS_AFTER: &[&str] = &[
     "bereikbaar",
     "bellen",
 ];
+
+/// Words that say the number after them is something other than a phone number: an order, an
+/// invoice, a ticket, an account, a code. A bare number valid in a hint region's plan is taken
+/// for a phone number unless one of these stands before it in its clause. Whole words, or the
+/// start of a compound ("bestellnummer" starts with "bestell"); lowercase.
+pub(super) const ID_WORDS: &[&str] = &[
+    // English
+    "order", "invoice", "inv", "ref", "reference", "tracking", "track", "ticket",     "item", "sku", "serial", "part", "build", "batch", "lot", "shipment", "booking",
+    "confirmation", "code", "id", "ids", "account", "acct", "customer", "client", "member",
+    "membership", "policy", "receipt", "statement", "incident", "quote", "version", "release",
+    "barcode", "ean", "upc", "isbn", "issn", "asin", "gtin", "transaction", "txn",
+    "payment", "amount", "total", "balance", "sum", "price", "cost", "record", "file", "doc",
+    "document", "container", "parcel", "package", "claim", "contract", "patient", "mrn",
+    "student", "employee", "staff", "payroll", "vin", "plate", "licence", "license", "pin",
+    "otp", "passcode", "password", "key", "token", "checksum", "hash", "crc", "port", "pid",
+    "job", "request", "session", "user", "uid", "block", "timestamp", "epoch", "unix", "ts",
+    "iban", "bic", "swift", "routing", "aba", "sort", "card", "ssn", "tax", "vat", "ein",
+    "passport", "permit", "registration", "reg", "meter", "reading", "flight", "seat", "room",
+    "page", "isin", "cusip", "model", "product", "article", "voucher", "coupon", "gift",
+    "loan", "mortgage", "project", "task", "issue", "bug", "commit", "pr", "row", "rows",
+    "count", "size", "bytes", "score", "population", "shares", "units", "qty", "quantity",
+    // German
+    "bestell", "bestellung", "auftrag", "auftrags", "rechnung", "rechnungs", "kunden", "kunde",
+    "vorgang", "vorgangs", "aktenzeichen", "sendung", "sendungs", "artikel", "konto", "vertrag",
+    "vertrags", "referenz", "steuer", "versicherungs", "buchung", "buchungs", "beleg",
+    "seriennummer", "mitglieds", "kassenzeichen", "betrag",
+    // French
+    "commande", "facture", "référence", "réf", "dossier", "colis", "compte", "contrat",
+    "reçu", "billet", "réservation", "montant",
+    // Spanish and Portuguese
+    "pedido", "factura", "fatura", "referencia", "referência", "expediente", "cuenta",     "contrato", "cliente", "envío", "envio", "seguimiento", "rastreio", "reserva", "recibo",
+    "protocolo", "importe", "lote",
+    // Italian
+    "ordine", "fattura", "riferimento", "pratica", "contratto", "spedizione",
+    "codice", "prenotazione", "ricevuta", "importo", "lotto",
+    // Dutch
+    "bestelling", "bestel", "factuur", "referentie", "klant", "zending", "rekening", "boeking",
+    "bedrag",
+    // Polish and Swedish
+    "zamówienie", "zamówienia", "faktury", "przesyłka",
+    "beställning", "faktura", "kund", "ärende",
+];
