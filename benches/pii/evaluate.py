@@ -1,6 +1,7 @@
 """Warden's PII detectors and Presidio's recognizers, side by side, on the Faker-made sets.
 
     python3 benches/pii/evaluate.py [--set test|dev] [--warden BIN] [--no-presidio] [--out DIR]
+                                    [--phone-standalone]
 
 - The sets come from benches/pii/generate.py (values by Faker, 16 locales); `test` is the frozen
   one, `dev` the one detectors may be tuned on.
@@ -15,7 +16,8 @@
   Luhn-invalid card numbers, ...): the share of those lines with any PII finding is the false
   redaction rate.
 
-Writes DIR/pii-<set>.json and DIR/pii-<set>.md and prints the Markdown.
+Writes DIR/pii-<set>.json and DIR/pii-<set>.md (DIR: benches/results/pii; with
+--phone-standalone, pii-<set>-phone-standalone.*) and prints the Markdown.
 """
 
 import argparse
@@ -59,8 +61,9 @@ def ensure_presidio():
     rerun_inside(VENV, PRESIDIO, "presidio_analyzer", __file__)
 
 
-def run_warden(binary, path, texts):
-    p = subprocess.run([binary, "guard", "scan", "--repeat", "3", path], capture_output=True, text=True, check=True)
+def run_warden(binary, path, texts, standalone=False):
+    flags = ["--phone-standalone"] if standalone else []
+    p = subprocess.run([binary, "guard", "scan", *flags, "--repeat", "3", path], capture_output=True, text=True, check=True)
     timing = json.loads(p.stderr.strip().splitlines()[-1])
     found = []
     for line, text in zip(p.stdout.splitlines(), texts):
@@ -157,7 +160,8 @@ def main():
     ap.add_argument("--warden")
     ap.add_argument("--no-presidio", action="store_true")
     ap.add_argument("--misses", type=int, default=0, help="print up to N of Warden's misses")
-    ap.add_argument("--out", default=os.path.join(ROOT, "benches", "results"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "benches", "results", "pii"))
+    ap.add_argument("--phone-standalone", action="store_true", help="as the data plane's phone_standalone = true (report named pii-SET-phone-standalone)")
     args = ap.parse_args()
     if not args.no_presidio:
         ensure_presidio()
@@ -169,12 +173,12 @@ def main():
     items = [json.loads(l) for l in open(path) if l.strip()]
     texts = [i["text"] for i in items]
     entities = sorted({e["type"] for i in items for e in i["entities"]})
-    warden, scan_ns = run_warden(binary, path, texts)
+    warden, scan_ns = run_warden(binary, path, texts, args.phone_standalone)
     report = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
         "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip(),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Linux {platform.release()}",
-        "set": os.path.relpath(path, ROOT), "lines": len(items), "bytes": sum(len(t.encode()) for t in texts),
+        "set": os.path.relpath(path, ROOT), "phone_standalone": args.phone_standalone, "lines": len(items), "bytes": sum(len(t.encode()) for t in texts),
         "warden": {"entities": score(items, warden, entities), "lookalikes": lookalikes(items, warden, set(WARDEN.values())), "scan_ns": scan_ns},
     }
     if not args.no_presidio:
@@ -186,10 +190,11 @@ def main():
             print(json.dumps(m, ensure_ascii=False), file=sys.stderr)
     md = markdown(report, set(PRESIDIO_RECOGNIZERS.values()))
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, f"pii-{args.set}.json"), "w") as f:
+    name = f"pii-{args.set}" + ("-phone-standalone" if args.phone_standalone else "")
+    with open(os.path.join(args.out, f"{name}.json"), "w") as f:
         json.dump(report, f, indent=1, ensure_ascii=False)
         f.write("\n")
-    with open(os.path.join(args.out, f"pii-{args.set}.md"), "w") as f:
+    with open(os.path.join(args.out, f"{name}.md"), "w") as f:
         f.write(md)
     print(md)
 
@@ -198,7 +203,8 @@ def markdown(r, presidio_has):
     w = r["warden"]
     p = r.get("presidio")
     lines = [
-        f"# PII detection on `{r['set']}` ({r['date']}, commit {r['commit']})",
+        f"# PII detection on `{r['set']}` ({r['date']}, commit {r['commit']})"
+        + (" with `phone_standalone = true`" if r.get("phone_standalone") else ""),
         "",
         f"{r['lines']} lines, {r['bytes']} bytes; values from Faker 40.54.0 in 16 locales (benches/pii/generate.py). "
         f"Machine: {r['machine']}." + (f" Presidio: {r['presidio_version']}, recognizers called directly." if p else ""),

@@ -68,6 +68,7 @@ pub fn guard_engine(config: &Config) -> anyhow::Result<warden_dataplane::guard::
         ),
         None => warden_dataplane::guard::engine::Engine::new(),
     }
+    .map(|engine| engine.phone_standalone(config.phone_standalone))
     .map_err(anyhow::Error::msg)
 }
 

@@ -1,7 +1,8 @@
 //! `phone_regions`: the numbering plans a phone number without its country code is checked
 //! against. A French project's gateway redacts French national numbers; a number that is no
 //! French number passes unless it carries its country code; an unknown region stops the start
-//! with a clear error.
+//! with a clear error. `phone_standalone`: a bare number nobody named is redacted only where the
+//! operator turned it on, and an order number named as one never is.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -61,4 +62,26 @@ fn an_unknown_region_stops_the_start() {
     let mock = Mock::start(&[]);
     let err = Gateway::fails_to_start(Driver::IoUring, &redacting(&mock, Some("[\"FR\", \"XX\"]")));
     assert!(err.contains("no numbering plan for region \"XX\""), "{err}");
+}
+
+#[test]
+fn phone_standalone_redacts_a_bare_number_nobody_named() {
+    let mock = Mock::start(&[]);
+    let text = "If it's urgent: 0153524662. Order 0153524663 shipped.";
+    let default = Gateway::start(Driver::IoUring, &redacting(&mock, None));
+    assert_eq!(
+        upstream_saw(&default, text),
+        format!("echo: {text}"),
+        "off by default: a bare number needs a telephony word"
+    );
+    let on = redacting(&mock, None).replacen(
+        "io_uring_entries = 256\n",
+        "io_uring_entries = 256\nphone_standalone = true\n",
+        1,
+    );
+    let on = Gateway::start(Driver::IoUring, &on);
+    assert_eq!(
+        upstream_saw(&on, text),
+        "echo: If it's urgent: [PHONE_1]. Order 0153524663 shipped."
+    );
 }

@@ -1,4 +1,4 @@
-//! `warden-dataplane guard scan [--repeat N] FILE`: run the built-in detectors over sample texts,
+//! `warden-dataplane guard scan [--phone-standalone] [--repeat N] FILE`: run the built-in detectors over sample texts,
 //! the way the data plane scans a request, and print what they find. Operators use it to try a
 //! policy on their own traffic samples; `benches/presidio` uses it to put Warden and Presidio
 //! side by side on one corpus, `models/evaluate.py` to measure the injection model.
@@ -18,7 +18,7 @@ use std::time::Instant;
 use super::engine::{Engine, Finding};
 use super::injection::{self, Model};
 
-const USAGE: &str = "usage: warden-dataplane guard scan [--repeat N] FILE|-\n       warden-dataplane guard features [--bits N] FILE|-\nFILE: JSON lines, each an object with a \"text\" string";
+const USAGE: &str = "usage: warden-dataplane guard scan [--phone-standalone] [--repeat N] FILE|-\n       warden-dataplane guard features [--bits N] FILE|-\nFILE: JSON lines, each an object with a \"text\" string";
 
 /// Run a `guard` subcommand; returns the process exit code.
 pub fn run(args: &[String], out: &mut impl Write, err: &mut impl Write) -> u8 {
@@ -89,10 +89,13 @@ fn read_texts(file: &str) -> Result<Vec<String>, String> {
 }
 
 fn scan_cmd(args: &[String], out: &mut impl Write, err: &mut impl Write) -> Result<(), String> {
+    // `--phone-standalone`: as the data plane's `phone_standalone = true`.
+    let standalone = args.first().is_some_and(|a| a == "--phone-standalone");
+    let args = &args[usize::from(standalone)..];
     let (rounds, file) = number_and_file(args, "--repeat", 1, 1..=u32::MAX)?;
     let texts = read_texts(file)?;
     let model = Model::builtin();
-    let engine = Engine::new()?;
+    let engine = Engine::new()?.phone_standalone(standalone);
     let scratch = engine.scratch()?;
     let mut found: Vec<Vec<Finding>> = vec![Vec::new(); texts.len()];
     let mut best = u128::MAX;

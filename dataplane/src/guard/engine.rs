@@ -114,6 +114,13 @@ impl Engine {
         })
     }
 
+    /// Bare national numbers valid as written count as phone numbers without a phone word
+    /// (`phone_standalone`; see `pii::phone`).
+    pub fn phone_standalone(mut self, on: bool) -> Engine {
+        self.phones = self.phones.standalone(on);
+        self
+    }
+
     /// Working space for one shard (large enough for every database).
     pub fn scratch(&self) -> Result<Scratch, String> {
         let mut s = self

@@ -11,10 +11,11 @@
 //!   there with a phone word before it ("call", "tel.", "Telefon", …);
 //! - bare digits, and groupings that belong to other numbers (123-45-6789, four groups of four,
 //!   a one-digit check group): possible in a hint region, and a phone word before it;
-//! - or bare digits (9 to 12) that are valid as written at home in a hint region (with its trunk
-//!   prefix, where it has one) and that no id word ("order", "Rechnung", `#`, `no.`) stands
-//!   before in their clause: a number standing alone is taken for a phone number, since leaving
-//!   one in costs more than redacting an order number that is not named as one;
+//! - with `phone_standalone` on (off by default), also bare digits (9 to 12) that are valid as
+//!   written at home in a hint region (with its trunk prefix, where it has one) and that no id
+//!   word ("order", "Rechnung", `#`, `no.`) names in their clause: a number standing alone is
+//!   taken for a phone number. It catches numbers nobody named, and redacts unnamed order
+//!   numbers and Unix times that happen to be valid somewhere (docs/guardrails.md has both);
 //! - never a date, a dotted quad, or part of a longer id (`INV-2024-000123`).
 
 use phonenumber::metadata::{Metadata, DATABASE};
@@ -47,6 +48,8 @@ struct Plan {
 #[derive(Clone, Default)]
 pub struct Plans {
     plans: Vec<Plan>,
+    /// Bare numbers valid as written need no phone word (`phone_standalone`).
+    standalone: bool,
 }
 
 impl Plans {
@@ -59,7 +62,17 @@ impl Plans {
                 .ok_or_else(|| format!("no numbering plan for region {region:?}"))?;
             plans.push(Plan::new(meta).map_err(|e| format!("region {region}: {e}"))?);
         }
-        Ok(Plans { plans })
+        Ok(Plans {
+            plans,
+            standalone: false,
+        })
+    }
+
+    /// Take bare numbers valid as written in a hint region without a phone word (see the module
+    /// header).
+    pub fn standalone(mut self, on: bool) -> Plans {
+        self.standalone = on;
+        self
     }
 
     /// No plans: national numbers are never confirmed (tests of other validators).
@@ -296,8 +309,13 @@ pub fn phone(c: &Candidate) -> Option<(usize, usize)> {
     // Bare digits and those shapes need a phone word; a written-out number valid in a hint
     // region stands alone.
     let needs_word = bare || check_digit_tail || card_grouping || ssn_grouping;
-    let standalone =
-        || bare && (9..=12).contains(&d.len()) && c.phones.valid_as_written(&d) && !names_an_id(c);
+    let standalone = || {
+        c.phones.standalone
+            && bare
+            && (9..=12).contains(&d.len())
+            && c.phones.valid_as_written(&d)
+            && !names_an_id(c)
+    };
     let ok = (valid && !needs_word) || (possible && named()) || standalone();
     ok.then_some((0, m.len()))
 }

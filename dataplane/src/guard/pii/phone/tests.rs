@@ -60,7 +60,10 @@ fn lookalikes_are_not_phones() {
 
 #[test]
 fn a_bare_number_valid_as_written_stands_alone_unless_an_id_word_names_it() {
-    let plans = Plans::new(DEFAULT_REGIONS).unwrap_or_else(|e| panic!("{e}"));
+    let plans = Plans::new(DEFAULT_REGIONS)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .standalone(true);
+    let default = Plans::new(DEFAULT_REGIONS).unwrap_or_else(|e| panic!("{e}"));
     // Valid at home, no word at all, or words that say nothing about telephones.
     for text in [
         "If it's urgent: 0153524662",
@@ -70,6 +73,11 @@ fn a_bare_number_valid_as_written_stands_alone_unless_an_id_word_names_it() {
     ] {
         assert!(
             find(&plans, text, "0153524662") || find(&plans, text, "6502530000"),
+            "{text}"
+        );
+        // Off by default: a bare number needs a phone word.
+        assert!(
+            !find(&default, text, "0153524662") && !find(&default, text, "6502530000"),
             "{text}"
         );
     }
