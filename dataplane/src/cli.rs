@@ -42,6 +42,26 @@ pub fn read_input(file: &str) -> Result<String, String> {
     }
 }
 
+/// The `"text"` of each JSON line of `file` (`-`: stdin).
+pub fn read_texts(file: &str) -> Result<Vec<String>, String> {
+    let input = read_input(file)?;
+    let mut texts = Vec::new();
+    for (n, line) in input
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let v: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| format!("line {}: {e}", n + 1))?;
+        let text = v
+            .get("text")
+            .and_then(|t| t.as_str())
+            .ok_or_else(|| format!("line {}: no \"text\" string", n + 1))?;
+        texts.push(text.to_owned());
+    }
+    Ok(texts)
+}
+
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {

@@ -61,31 +61,11 @@ fn number_and_file<'a>(
 
 fn features_cmd(args: &[String], out: &mut impl Write) -> Result<(), String> {
     let (bits, file) = number_and_file(args, "--bits", Model::builtin().bits(), 8..=24)?;
-    for text in read_texts(file)? {
+    for text in crate::cli::read_texts(file)? {
         let line = serde_json::json!({ "blocks": injection::blocks(&text, bits) });
         writeln!(out, "{line}").map_err(|e| format!("writing: {e}"))?;
     }
     Ok(())
-}
-
-/// The `"text"` of each JSON line of `file` (`-`: stdin).
-fn read_texts(file: &str) -> Result<Vec<String>, String> {
-    let input = crate::cli::read_input(file)?;
-    let mut texts = Vec::new();
-    for (n, line) in input
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let v: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| format!("line {}: {e}", n + 1))?;
-        let text = v
-            .get("text")
-            .and_then(|t| t.as_str())
-            .ok_or_else(|| format!("line {}: no \"text\" string", n + 1))?;
-        texts.push(text.to_owned());
-    }
-    Ok(texts)
 }
 
 fn scan_cmd(args: &[String], out: &mut impl Write, err: &mut impl Write) -> Result<(), String> {
@@ -93,7 +73,7 @@ fn scan_cmd(args: &[String], out: &mut impl Write, err: &mut impl Write) -> Resu
     let standalone = args.first().is_some_and(|a| a == "--phone-standalone");
     let args = &args[usize::from(standalone)..];
     let (rounds, file) = number_and_file(args, "--repeat", 1, 1..=u32::MAX)?;
-    let texts = read_texts(file)?;
+    let texts = crate::cli::read_texts(file)?;
     let model = Model::builtin();
     let engine = Engine::new()?.phone_standalone(standalone);
     let scratch = engine.scratch()?;

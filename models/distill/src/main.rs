@@ -27,7 +27,12 @@ const BATCH: usize = 512;
 /// Model2Vec's SIF coefficient.
 const SIF: f64 = 1e-4;
 
+mod embed;
+
 fn main() -> Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("embed") {
+        return embed_args().and_then(|(dir, max)| embed::run(&dir, max));
+    }
     let (model_dir, out) = args()?;
     let device = Device::Cpu;
     let config: Config = serde_json::from_slice(
@@ -126,6 +131,24 @@ fn sif_weights(vocab: usize) -> Vec<f32> {
     inv.iter()
         .map(|p| (SIF / (SIF + p / total)) as f32)
         .collect()
+}
+
+/// `embed --model DIR [--max-tokens N]` (default 256, the sentence model's own limit).
+fn embed_args() -> Result<(PathBuf, usize)> {
+    use lexopt::prelude::*;
+    let (mut model, mut max) = (None, 256usize);
+    let mut parser = lexopt::Parser::from_iter(std::env::args().skip(1));
+    while let Some(arg) = parser.next()? {
+        match arg {
+            Long("model") => model = Some(PathBuf::from(parser.value()?)),
+            Long("max-tokens") => max = parser.value()?.parse()?,
+            _ => return Err(arg.unexpected().into()),
+        }
+    }
+    Ok((
+        model.ok_or_else(|| anyhow!("--model DIR is required"))?,
+        max,
+    ))
 }
 
 fn args() -> Result<(PathBuf, PathBuf)> {

@@ -5,6 +5,10 @@
 //! Operators try a threshold on their own traffic with it; `benches/semantic` measures the
 //! tier's precision with it. The last line on stderr is a timing summary: texts embedded,
 //! their bytes, and the nanoseconds spent embedding only.
+//!
+//! `warden-dataplane cache embed --model DIR FILE|-`: each JSON line's `"text"` as the model
+//! embeds it, one `[f32, …]` line each (unit vectors, what the index stores); for measuring what
+//! the embedding separates (`models/probe_embedding.py`).
 
 use std::io::Write;
 use std::time::Instant;
@@ -12,7 +16,7 @@ use std::time::Instant;
 use super::salient::Salient;
 use super::{embed, index::dot, load};
 
-const USAGE: &str = "usage: warden-dataplane cache compare --model DIR FILE|-\nFILE: JSON lines, each an object with strings \"a\" and \"b\"";
+const USAGE: &str = "usage: warden-dataplane cache compare --model DIR FILE|-\n       warden-dataplane cache embed --model DIR FILE|-\nFILE: JSON lines, each an object with strings \"a\" and \"b\" (compare) or a \"text\" string (embed)";
 
 /// Run a `cache` subcommand; returns the process exit code.
 pub fn run(args: &[String], out: &mut impl Write, err: &mut impl Write) -> u8 {
@@ -24,6 +28,8 @@ pub fn run(args: &[String], out: &mut impl Write, err: &mut impl Write) -> u8 {
         [cmd, flag, dir, file] if cmd == "compare" && flag == "--model" => {
             compare(dir, file, out, err)
         }
+        [cmd, flag, dir, file] if cmd == "embed" && flag == "--model" => embed_cmd(dir, file, out),
+
         _ => Err(USAGE.to_owned()),
     };
     match result {
@@ -33,6 +39,15 @@ pub fn run(args: &[String], out: &mut impl Write, err: &mut impl Write) -> u8 {
             2
         }
     }
+}
+
+fn embed_cmd(dir: &str, file: &str, out: &mut impl Write) -> Result<(), String> {
+    let model = load(std::path::Path::new(dir)).map_err(|e| format!("{e:#}"))?;
+    for text in crate::cli::read_texts(file)? {
+        let line = serde_json::to_string(&embed(&model, &text)).map_err(|e| e.to_string())?;
+        writeln!(out, "{line}").map_err(|e| format!("writing: {e}"))?;
+    }
+    Ok(())
 }
 
 fn compare(
