@@ -176,6 +176,7 @@ pub fn cache_plan(
         partition.part(first.provider.name().as_bytes());
         partition.part(first.upstream_model.as_bytes());
         fill.semantic = Some(crate::cache::semantic::Ask {
+            project: Arc::clone(&project.id),
             partition: partition.finish().0,
             text,
             threshold: f32::from(project.cache.semantic_threshold) / 10_000.0,

@@ -4,7 +4,7 @@
 //! driver; a question with another number, negation or word is not; nor is the same
 //! rephrasing from another project or tenant, to another model, after another system prompt, or
 //! with tools; streams replay as streams; `no-store` bypasses; hits are audited and counted as
-//! semantic.
+//! semantic; a project that floods the index evicts its own entries, not another's.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -440,4 +440,47 @@ fn the_projects_temperature_limit_keeps_sampled_requests_exact() {
         Some("semantic")
     );
     assert_eq!(mock.captured().len(), 3);
+}
+
+#[test]
+fn a_project_flooding_the_index_evicts_its_own_entries_not_anothers() {
+    let mock = Mock::start(&[]);
+    let text = semantic(&mock, 1).replace(
+        "semantic_timeout_ms = 2000\n",
+        "semantic_timeout_ms = 2000\nsemantic_max_entries = 10\n",
+    );
+    let gw = Gateway::start(Driver::IoUring, &text);
+    let first = ask(
+        &gw,
+        KEY,
+        &chat_body("gpt-4o", "How do I boil an egg?", false),
+    );
+    assert_eq!(content(&first), "echo: How do I boil an egg?");
+    indexed(&gw, 1);
+    // Another project of the same data plane asks thirty questions of its own, three times what
+    // the whole index holds.
+    for i in 0..30 {
+        let q = format!("Tell me one fact about topic {i}.");
+        let r = ask(&gw, OTHER_KEY, &chat_body("gpt-4o", &q, false));
+        assert_eq!(r.header("x-warden-cache"), Some("miss"), "{q}");
+    }
+    let line = "warden_cache_semantic_insert_seconds_count 31\n";
+    assert!(
+        eventually(Duration::from_secs(10), || gw.metrics().contains(line)).is_some(),
+        "{}",
+        gw.metrics()
+    );
+    let m = gw.metrics();
+    assert!(
+        !m.contains("warden_cache_semantic_evictions_total 0\n"),
+        "{m}"
+    );
+    // The first project's question is still there.
+    let hit = ask(
+        &gw,
+        KEY,
+        &chat_body("gpt-4o", "What's the best way to boil an egg?", false),
+    );
+    assert_eq!(hit.header("x-warden-cache"), Some("semantic"));
+    assert_eq!(content(&hit), content(&first));
 }

@@ -66,12 +66,13 @@ fn main() {
     // Room for every entry: the bound is what is measured, not what evicts.
     let mut index = Index::new(dim, entries * 2);
     let salient = Salient::of("how do i boil an egg");
+    let project: std::sync::Arc<str> = std::sync::Arc::from("bench");
     let start = Instant::now();
     for i in 0..entries {
         let mut k = [0u8; 32];
         k[..8].copy_from_slice(&(i as u64).to_le_bytes());
         let p = [(i % partitions) as u8; 32];
-        index.insert(p, &unit(), salient.clone(), Key(k), ttl, now);
+        index.insert(&project, p, &unit(), salient.clone(), Key(k), ttl, now);
         if i > 0 && i % 100_000 == 0 {
             eprintln!("{i} entries, {:.0} s", start.elapsed().as_secs_f64());
         }

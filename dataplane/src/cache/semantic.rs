@@ -62,6 +62,8 @@ pub struct Settings {
 /// must be.
 #[derive(Clone)]
 pub struct Ask {
+    /// The project whose share of the index the entry counts against.
+    pub project: Arc<str>,
     pub partition: [u8; 32],
     pub text: Arc<str>,
     pub threshold: f32,
@@ -221,8 +223,15 @@ impl Worker {
                     let Ok(mut index) = self.index.write() else {
                         return;
                     };
-                    let dropped =
-                        index.insert(ask.partition, &vector, salient, key, ttl, Instant::now());
+                    let dropped = index.insert(
+                        &ask.project,
+                        ask.partition,
+                        &vector,
+                        salient,
+                        key,
+                        ttl,
+                        Instant::now(),
+                    );
                     let stats = &self.figures.stats;
                     stats.entries.store(index.len() as i64, Relaxed);
                     stats.partitions.store(index.partitions() as i64, Relaxed);

@@ -8,11 +8,14 @@
 //! is full or older than the entries' time to live it becomes the previous one, and the previous
 //! one is dropped whole. An entry past its expiry is never returned.
 //!
-//! Bounds: at most `max_entries` vectors over all partitions; past it, whole partitions go, least
-//! recently used first. Memory per entry: the vector (`dim` f32s, stored once more inside a
+//! Bounds: at most `max_entries` vectors over all partitions; past it, whole partitions go: the
+//! least recently used one of the project that holds the most entries. A busy project evicts its
+//! own entries before a quiet one loses any (max-min fair shares), so one tenant's flood cannot
+//! empty another's semantic cache. Memory per entry: the vector (`dim` f32s, stored once more inside a
 //! graph), its key, its salient tokens, and up to 2·[`M`] graph links per layer.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hnsw_rs::prelude::{Distance, Hnsw};
@@ -77,10 +80,27 @@ struct Generation {
 }
 
 struct Partition {
+    /// The project it belongs to (its key is a salted hash of the project among other things,
+    /// so it never changes hands).
+    project: Arc<str>,
     current: Generation,
     previous: Option<Generation>,
-    /// When it was last used, in the index's clock (the key of its `lru` slot).
+    /// When it was last used, in the index's clock (the key of its project's `lru` slot).
     used: u64,
+}
+
+impl Partition {
+    fn len(&self) -> usize {
+        self.current.items.len() + self.previous.as_ref().map_or(0, |g| g.items.len())
+    }
+}
+
+/// One project's part of the index.
+#[derive(Default)]
+struct Share {
+    entries: usize,
+    /// Its partitions by last use.
+    lru: BTreeMap<u64, [u8; 32]>,
 }
 
 pub struct Index {
@@ -89,7 +109,7 @@ pub struct Index {
     /// Entries per generation: half the bound, so one busy partition can use all of it.
     generation_max: usize,
     partitions: HashMap<[u8; 32], Partition>,
-    lru: BTreeMap<u64, [u8; 32]>,
+    projects: HashMap<Arc<str>, Share>,
     clock: u64,
     entries: usize,
 }
@@ -174,7 +194,7 @@ impl Index {
             max_entries: max_entries.max(2),
             generation_max: (max_entries / 2).max(1),
             partitions: HashMap::new(),
-            lru: BTreeMap::new(),
+            projects: HashMap::new(),
             clock: 0,
             entries: 0,
         }
@@ -215,9 +235,17 @@ impl Index {
         }
     }
 
-    /// Keep `key`'s question under `partition`; returns the entries dropped to stay in bounds.
+    /// Entries `project` holds.
+    pub fn entries_of(&self, project: &str) -> usize {
+        self.projects.get(project).map_or(0, |s| s.entries)
+    }
+
+    /// Keep `key`'s question under `project`'s `partition`; returns the entries dropped to stay
+    /// in bounds.
+    #[allow(clippy::too_many_arguments)]
     pub fn insert(
         &mut self,
+        project: &Arc<str>,
         partition: [u8; 32],
         vector: &[f32],
         salient: Salient,
@@ -233,13 +261,15 @@ impl Index {
             .partitions
             .entry(partition)
             .or_insert_with(|| Partition {
+                project: Arc::clone(project),
                 current: Generation::new(now),
                 previous: None,
                 used: 0,
             });
-        self.lru.remove(&p.used);
+        let share = self.projects.entry(Arc::clone(&p.project)).or_default();
+        share.lru.remove(&p.used);
         p.used = clock;
-        self.lru.insert(clock, partition);
+        share.lru.insert(clock, partition);
         let mut dropped = 0;
         if p.current.items.len() >= generation_max || now.duration_since(p.current.born) >= ttl {
             let old = std::mem::replace(&mut p.current, Generation::new(now));
@@ -255,120 +285,67 @@ impl Index {
                 expires: now + ttl,
             },
         );
+        share.entries = share.entries + 1 - dropped;
         self.entries = self.entries + 1 - dropped;
-        // Whole partitions, least recently used first, until the bound holds again (never the
-        // one just written).
         while self.entries > self.max_entries {
-            let Some((&used, &oldest)) = self.lru.iter().next() else {
-                break;
-            };
-            if oldest == partition {
-                break;
-            }
-            self.lru.remove(&used);
-            if let Some(gone) = self.partitions.remove(&oldest) {
-                let n = gone.current.items.len() + gone.previous.map_or(0, |g| g.items.len());
-                self.entries -= n;
-                dropped += n;
+            match self.evict_one(&partition) {
+                Some(n) => dropped += n,
+                None => break,
             }
         }
         dropped
     }
+
+    /// Make room: the least recently used partition of the project holding the most entries —
+    /// never the partition being written (`written`); if that is all its project has, that
+    /// partition's previous generation. Then the other projects, should the biggest have nothing
+    /// to give. Returns the entries dropped; `None` when nothing can go.
+    fn evict_one(&mut self, written: &[u8; 32]) -> Option<usize> {
+        let biggest = self
+            .projects
+            .iter()
+            .max_by_key(|(_, s)| s.entries)
+            .map(|(p, _)| Arc::clone(p))?;
+        if let Some(n) = self.evict_from(&biggest, written) {
+            return Some(n);
+        }
+        let others: Vec<Arc<str>> = self
+            .projects
+            .keys()
+            .filter(|p| **p != biggest)
+            .cloned()
+            .collect();
+        others.iter().find_map(|p| self.evict_from(p, written))
+    }
+
+    fn evict_from(&mut self, project: &Arc<str>, written: &[u8; 32]) -> Option<usize> {
+        let share = self.projects.get_mut(project)?;
+        let oldest = share
+            .lru
+            .iter()
+            .find(|(_, p)| *p != written)
+            .map(|(&used, &p)| (used, p));
+        let n = match oldest {
+            Some((used, victim)) => {
+                share.lru.remove(&used);
+                self.partitions.remove(&victim).map_or(0, |gone| gone.len())
+            }
+            None => {
+                let p = self
+                    .partitions
+                    .get_mut(written)
+                    .filter(|p| p.project == *project)?;
+                p.previous.take()?.items.len()
+            }
+        };
+        share.entries -= n;
+        self.entries -= n;
+        if share.lru.is_empty() {
+            self.projects.remove(project);
+        }
+        Some(n)
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn unit(seed: u64, dim: usize) -> Vec<f32> {
-        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        let v: Vec<f32> = (0..dim)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x % 2000) as f32 / 1000.0 - 1.0
-            })
-            .collect();
-        let n = dot(&v, &v).sqrt();
-        v.into_iter().map(|a| a / n).collect()
-    }
-
-    fn key(i: u64) -> Key {
-        let mut k = [0u8; 32];
-        k[..8].copy_from_slice(&i.to_le_bytes());
-        Key(k)
-    }
-
-    const TTL: Duration = Duration::from_secs(60);
-
-    #[test]
-    fn finds_the_same_vector_in_its_partition_only() {
-        let now = Instant::now();
-        let mut index = Index::new(32, 10_000);
-        let s = Salient::of("x");
-        for i in 0..1000 {
-            index.insert([1; 32], &unit(i, 32), s.clone(), key(i), TTL, now);
-        }
-        for i in [0, 1, 255, 256, 700, 999] {
-            let found = index.find(&[1; 32], &unit(i, 32), &s, 0.99, now).unwrap();
-            assert_eq!(found.key, key(i), "entry {i}");
-            assert!(found.similarity > 0.999);
-        }
-        assert_eq!(index.find(&[2; 32], &unit(5, 32), &s, 0.5, now), None);
-        // A different salient sequence is not the same question, however close.
-        let other = Salient::of("x 7");
-        assert_eq!(index.find(&[1; 32], &unit(5, 32), &other, 0.5, now), None);
-        // Below the threshold: nothing.
-        assert_eq!(index.find(&[1; 32], &unit(5000, 32), &s, 0.95, now), None);
-    }
-
-    #[test]
-    fn expired_entries_are_not_found_and_generations_roll() {
-        let now = Instant::now();
-        let mut index = Index::new(16, 100);
-        let s = Salient::default();
-        index.insert([1; 32], &unit(1, 16), s.clone(), key(1), TTL, now);
-        let later = now + TTL + Duration::from_secs(1);
-        assert_eq!(index.find(&[1; 32], &unit(1, 16), &s, 0.9, later), None);
-        // The next insert after a TTL starts a generation; the one after that drops the first.
-        index.insert([1; 32], &unit(2, 16), s.clone(), key(2), TTL, later);
-        assert_eq!(index.len(), 2);
-        let much_later = later + TTL + Duration::from_secs(1);
-        index.insert([1; 32], &unit(3, 16), s.clone(), key(3), TTL, much_later);
-        assert_eq!(index.len(), 2);
-        assert_eq!(
-            index
-                .find(&[1; 32], &unit(3, 16), &s, 0.9, much_later)
-                .map(|f| f.key),
-            Some(key(3))
-        );
-    }
-
-    #[test]
-    fn the_entry_bound_drops_least_recently_used_partitions() {
-        let now = Instant::now();
-        let mut index = Index::new(16, 10);
-        let s = Salient::default();
-        for p in 0..6u8 {
-            for i in 0..2 {
-                index.insert(
-                    [p; 32],
-                    &unit(u64::from(p) * 10 + i, 16),
-                    s.clone(),
-                    key(i),
-                    TTL,
-                    now,
-                );
-            }
-        }
-        assert!(index.len() <= 10, "{} entries", index.len());
-        assert!(index.find(&[0; 32], &unit(0, 16), &s, 0.9, now).is_none());
-        assert!(index.find(&[5; 32], &unit(50, 16), &s, 0.9, now).is_some());
-        // One partition alone stays within the bound too.
-        for i in 0..100 {
-            index.insert([9; 32], &unit(1000 + i, 16), s.clone(), key(i), TTL, now);
-        }
-        assert!(index.len() <= 10, "{} entries", index.len());
-    }
-}
+mod tests;
