@@ -42,24 +42,31 @@ pub fn read_input(file: &str) -> Result<String, String> {
     }
 }
 
-/// The `"text"` of each JSON line of `file` (`-`: stdin).
-pub fn read_texts(file: &str) -> Result<Vec<String>, String> {
-    let input = read_input(file)?;
-    let mut texts = Vec::new();
-    for (n, line) in input
+/// Each non-blank JSON line of `file` (`-`: stdin), with its line number.
+pub fn json_lines(file: &str) -> Result<Vec<(usize, serde_json::Value)>, String> {
+    read_input(file)?
         .lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let v: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| format!("line {}: {e}", n + 1))?;
-        let text = v
-            .get("text")
-            .and_then(|t| t.as_str())
-            .ok_or_else(|| format!("line {}: no \"text\" string", n + 1))?;
-        texts.push(text.to_owned());
-    }
-    Ok(texts)
+        .map(|(n, line)| {
+            serde_json::from_str(line)
+                .map(|v| (n + 1, v))
+                .map_err(|e| format!("line {}: {e}", n + 1))
+        })
+        .collect()
+}
+
+/// The `"text"` of each JSON line of `file` (`-`: stdin).
+pub fn read_texts(file: &str) -> Result<Vec<String>, String> {
+    json_lines(file)?
+        .into_iter()
+        .map(|(n, v)| {
+            v.get("text")
+                .and_then(|t| t.as_str())
+                .map(str::to_owned)
+                .ok_or_else(|| format!("line {n}: no \"text\" string"))
+        })
+        .collect()
 }
 
 /// What the command line asks for.

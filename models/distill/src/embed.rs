@@ -10,8 +10,7 @@ use std::time::Instant;
 
 use anyhow::{anyhow, Context, Result};
 use candle_core::{DType, Device, Tensor, D};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
+use candle_transformers::models::bert::Config;
 use tokenizers::{Tokenizer, TruncationParams};
 
 pub fn run(model_dir: &Path, max_tokens: usize) -> Result<()> {
@@ -28,15 +27,7 @@ pub fn run(model_dir: &Path, max_tokens: usize) -> Result<()> {
         }))
         .map_err(|e| anyhow!("truncation: {e}"))?;
     tokenizer.with_padding(None);
-    // SAFETY: the file is not changed while it is mapped (it is the unpacked package's copy).
-    let vb = unsafe {
-        VarBuilder::from_mmaped_safetensors(
-            &[model_dir.join("model.safetensors")],
-            DType::F32,
-            &device,
-        )?
-    };
-    let model = BertModel::load(vb, &config).context("loading the BERT weights")?;
+    let model = super::load_bert(model_dir, &config, &device)?;
     let (mut texts, mut spent) = (0u64, 0u128);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

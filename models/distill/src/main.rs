@@ -47,15 +47,7 @@ fn main() -> Result<()> {
             config.vocab_size
         );
     }
-    // SAFETY: the file is not changed while it is mapped (it is the unpacked package's copy).
-    let vb = unsafe {
-        VarBuilder::from_mmaped_safetensors(
-            &[model_dir.join("model.safetensors")],
-            DType::F32,
-            &device,
-        )?
-    };
-    let model = BertModel::load(vb, &config).context("loading the BERT weights")?;
+    let model = load_bert(&model_dir, &config, &device)?;
 
     let mut rows: Vec<Tensor> = Vec::with_capacity(vocab.div_ceil(BATCH));
     for start in (0..vocab).step_by(BATCH) {
@@ -105,6 +97,19 @@ fn main() -> Result<()> {
         out.display()
     );
     Ok(())
+}
+
+/// The BERT weights of `model_dir`'s `model.safetensors`.
+fn load_bert(model_dir: &Path, config: &Config, device: &Device) -> Result<BertModel> {
+    // SAFETY: the file is not changed while it is mapped (it is the unpacked package's copy).
+    let vb = unsafe {
+        VarBuilder::from_mmaped_safetensors(
+            &[model_dir.join("model.safetensors")],
+            DType::F32,
+            device,
+        )?
+    };
+    BertModel::load(vb, config).context("loading the BERT weights")
 }
 
 /// The vocabulary's size and its `[CLS]` and `[SEP]` ids, from a WordPiece `tokenizer.json`.

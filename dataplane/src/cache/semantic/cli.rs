@@ -57,17 +57,10 @@ fn compare(
     err: &mut impl Write,
 ) -> Result<(), String> {
     let model = load(std::path::Path::new(dir)).map_err(|e| format!("{e:#}"))?;
-    let input = crate::cli::read_input(file)?;
     let (mut texts, mut bytes, mut nanos) = (0u64, 0u64, 0u128);
-    for (n, line) in input
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let v: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| format!("line {}: {e}", n + 1))?;
+    for (n, v) in crate::cli::json_lines(file)? {
         let (Some(a), Some(b)) = (v["a"].as_str(), v["b"].as_str()) else {
-            return Err(format!("line {}: wants strings \"a\" and \"b\"", n + 1));
+            return Err(format!("line {n}: wants strings \"a\" and \"b\""));
         };
         let start = Instant::now();
         let (ea, eb) = (embed(&model, a), embed(&model, b));

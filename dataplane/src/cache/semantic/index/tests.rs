@@ -139,23 +139,21 @@ fn the_entry_bound_drops_least_recently_used_partitions() {
     assert!(index.len() <= 10, "{} entries", index.len());
 }
 
+/// Five entries of `project`, one per partition `[0; 32]` to `[4; 32]`.
+fn quiet_five(index: &mut Index, project: &Arc<str>, now: Instant) {
+    for i in 0..5u8 {
+        let (v, k) = (unit(u64::from(i), 16), key(u64::from(i)));
+        index.insert(project, [i; 32], &v, Salient::default(), k, TTL, now);
+    }
+}
+
 #[test]
 fn a_busy_project_evicts_its_own_partitions_before_a_quiet_one_loses_any() {
     let now = Instant::now();
     let mut index = Index::new(16, 40);
     let s = Salient::default();
     let (quiet, busy): (Arc<str>, Arc<str>) = (Arc::from("quiet"), Arc::from("busy"));
-    for i in 0..5u8 {
-        index.insert(
-            &quiet,
-            [i; 32],
-            &unit(u64::from(i), 16),
-            s.clone(),
-            key(u64::from(i)),
-            TTL,
-            now,
-        );
-    }
+    quiet_five(&mut index, &quiet, now);
     // The busy project writes 300 entries over 60 partitions, all used more recently than
     // the quiet project's.
     for i in 0..300u64 {
@@ -175,17 +173,7 @@ fn a_busy_project_evicts_its_own_partitions_before_a_quiet_one_loses_any() {
     }
     // Once the quiet project holds the most, its least recently used partition goes first.
     let mut small = Index::new(16, 6);
-    for i in 0..5u8 {
-        small.insert(
-            &quiet,
-            [i; 32],
-            &unit(u64::from(i), 16),
-            s.clone(),
-            key(u64::from(i)),
-            TTL,
-            now,
-        );
-    }
+    quiet_five(&mut small, &quiet, now);
     small.insert(&busy, [200; 32], &unit(7, 16), s.clone(), key(7), TTL, now);
     small.insert(&busy, [201; 32], &unit(8, 16), s.clone(), key(8), TTL, now);
     assert_eq!(
