@@ -733,6 +733,24 @@ impl ControlPlane {
         http::call(self.addr, method, path, &self.admin_token, body)
     }
 
+    /// The `cache` column of `project`'s request log (`/admin/v1/requests`), newest first:
+    /// `"exact"`, `"semantic"` or `""`.
+    pub fn request_log_caches(&self, project: &str) -> Vec<String> {
+        let log = self
+            .admin(
+                "GET",
+                &format!("/admin/v1/requests?project={project}"),
+                None,
+            )
+            .json();
+        log["requests"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no request log: {log}"))
+            .iter()
+            .map(|r| r["cache"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+
     /// A data-plane config managed by this control plane (`STATE_DIR` is filled in at start).
     pub fn dataplane_config(&self, shards: usize) -> String {
         format!(

@@ -381,20 +381,7 @@ fn the_admin_api_sets_the_policy_and_billing_shows_hits_and_savings() {
     assert_eq!(hit["cache_savings_usd"], live["total_usd"], "{hit} {live}");
     assert_eq!(hit["input_tokens"], live["input_tokens"]);
 
-    let log = cp
-        .admin(
-            "GET",
-            &format!("/admin/v1/requests?project={project}"),
-            None,
-        )
-        .json();
-    let caches: Vec<&str> = log["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["cache"].as_str().unwrap())
-        .collect();
-    assert_eq!(caches, ["exact", ""], "{log}");
+    assert_eq!(cp.request_log_caches(&project), ["exact", ""]);
     // The dashboard's request log marks the hit.
     let mut browser = warden_tests::browser::Browser::new(&cp);
     let password = warden_tests::browser::initial_password(&cp);

@@ -355,20 +355,7 @@ fn the_admin_api_turns_it_on_and_a_semantic_hit_pays_half_the_overhead() {
         "{semantic}"
     );
     assert_eq!(semantic["input_tokens"], live["input_tokens"]);
-    let log = cp
-        .admin(
-            "GET",
-            &format!("/admin/v1/requests?project={project}"),
-            None,
-        )
-        .json();
-    let caches: Vec<&str> = log["requests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["cache"].as_str().unwrap())
-        .collect();
-    assert_eq!(caches, ["semantic", ""], "{log}");
+    assert_eq!(cp.request_log_caches(&project), ["semantic", ""]);
 }
 
 /// In `restore` mode the turn is compared as the provider gets it, with placeholders: a
