@@ -110,10 +110,22 @@ def test_the_document_is_valid_openapi_31_and_every_operation_is_routed(control_
         assert str(status) in op["responses"], (method, path, status, answer[:200])
 
 
+# CPython 3.11.7 (this machine's python3, from pyenv) can raise "SystemError: AST
+# constructor recursion depth mismatch" from `ast.parse`; Hypothesis calls it to describe lambdas
+# while it validates strategies, so Schemathesis reports a runtime error of its own that says
+# nothing about the API (seen on 2 of 5 runs on 2026-12-04, seed unchanged). Such a run is
+# repeated, at most twice; every other failure stands.
+INTERPRETER_BUG = "AST constructor recursion depth mismatch"
+
+
 def schemathesis(base, token, *extra):
-    # In a scratch directory: Schemathesis keeps a cache of its own where it runs.
-    with tempfile.TemporaryDirectory() as scratch:
-        return run_schemathesis(base, token, scratch, *extra)
+    for _ in range(3):
+        # In a scratch directory: Schemathesis keeps a cache of its own where it runs.
+        with tempfile.TemporaryDirectory() as scratch:
+            result = run_schemathesis(base, token, scratch, *extra)
+        if result.returncode == 0 or INTERPRETER_BUG not in result.stdout + result.stderr:
+            return result
+    return result
 
 
 def run_schemathesis(base, token, cwd, *extra):
