@@ -1,6 +1,6 @@
 //! The command line of `warden-dataplane`: what to do, parsed with `lexopt` (`--flag value` and
 //! `--flag=value`, `-h`/`--help` and `-V`/`--version` everywhere, help on stdout with exit 0).
-//! The `audit`, `guard` and `cache` tools keep their own argument lists; this only routes to them.
+//! The `audit`, `guard`, `cache` and `route` tools keep their own argument lists; this only routes to them.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -11,6 +11,7 @@ usage: warden-dataplane --config FILE        serve (see README: Configuration)
        warden-dataplane audit verify|export|tail DIR ...   (audit --help)
        warden-dataplane guard scan [--repeat N] FILE        (guard --help)
        warden-dataplane cache compare --model DIR FILE      (cache --help)
+       warden-dataplane route score FILE                    (route --help)
 
 options:
   -c, --config FILE   the data plane's TOML config
@@ -84,6 +85,8 @@ pub enum Command {
     Guard(Vec<String>),
     /// `cache ARGS`: the arguments after `cache`.
     Cache(Vec<String>),
+    /// `route ARGS`: the arguments after `route`.
+    Route(Vec<String>),
     /// Print this text on stdout and exit 0.
     Help(&'static str),
     Version,
@@ -120,6 +123,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Command, String
                     "audit" => return Ok(Command::Audit(rest()?)),
                     "guard" => return Ok(Command::Guard(rest()?)),
                     "cache" => return Ok(Command::Cache(rest()?)),
+                    "route" => return Ok(Command::Route(rest()?)),
                     other => return Err(format!("unknown command {other:?}")),
                 }
             }
@@ -168,6 +172,10 @@ mod tests {
         assert_eq!(
             p(&["guard", "--help"]),
             Ok(Command::Guard(vec!["--help".into()]))
+        );
+        assert_eq!(
+            p(&["route", "score", "-"]),
+            Ok(Command::Route(vec!["score".into(), "-".into()]))
         );
     }
 

@@ -20,6 +20,8 @@
 //! mathematics; otherwise `complex` from 3 points, `medium` from 1, else `simple`. The answer's
 //! `x-warden-route` header says which tier, the score and the cues.
 
+pub mod cli;
+
 use hyperscan::prelude::*;
 
 /// The tiers, cheapest first.
@@ -114,10 +116,9 @@ impl Score {
         TIERS[self.tier]
     }
 
-    /// The `x-warden-route` header value: `tier=complex; score=4; cues=code,tools; model=…`.
-    pub fn header(&self, model: &str) -> Vec<u8> {
-        let mut cues: Vec<&str> = Vec::new();
-        for (on, name) in [
+    /// The cues found, comma-separated (`code,tools`), or `none`.
+    pub fn cue_names(&self) -> String {
+        let cues: Vec<&str> = [
             (self.code, "code"),
             (self.math, "math"),
             (self.reasoning, "reasoning"),
@@ -125,20 +126,24 @@ impl Score {
             (self.long, "long"),
             (self.deep, "deep"),
             (self.big_output, "output"),
-        ] {
-            if on {
-                cues.push(name);
-            }
-        }
-        let cues = if cues.is_empty() {
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect();
+        if cues.is_empty() {
             "none".to_owned()
         } else {
             cues.join(",")
-        };
+        }
+    }
+
+    /// The `x-warden-route` header value: `tier=complex; score=4; cues=code,tools; model=…`.
+    pub fn header(&self, model: &str) -> Vec<u8> {
         format!(
-            "tier={}; score={}; cues={cues}; model={model}",
+            "tier={}; score={}; cues={}; model={model}",
             self.tier_name(),
-            self.points
+            self.points,
+            self.cue_names()
         )
         .into_bytes()
     }

@@ -88,6 +88,14 @@ fn main() -> ExitCode {
             );
             return ExitCode::from(code);
         }
+        (Command::Route(args), _) => {
+            let code = warden_dataplane::complexity::cli::run(
+                &args,
+                &mut std::io::stdout(),
+                &mut std::io::stderr(),
+            );
+            return ExitCode::from(code);
+        }
         (Command::Help(text), _) => {
             println!("{text}");
             Ok(())
