@@ -235,7 +235,6 @@ impl Normalised {
             }
             let (occurrences, mut sets) = seen.block(n);
             f(block, occurrences, &mut sets);
-            seen.end_block();
         }
     }
 }
@@ -287,8 +286,8 @@ impl Words<'_> {
 }
 
 thread_local! {
-    /// The feature sets of the current and the last block, reused from text to text (a shard
-    /// scores on one thread; `walk` falls back to fresh sets if it is ever entered twice).
+    /// Where each feature last occurred, reused from text to text (a shard scores on one thread;
+    /// `walk` falls back to a fresh one if it is ever entered twice).
     static SEEN: std::cell::RefCell<Seen> = std::cell::RefCell::default();
 }
 
@@ -296,75 +295,65 @@ thread_local! {
 /// for every two bytes (a letter and a separator), plus one.
 const MAX_BLOCK_FEATURES: usize = 3 * BLOCK + 2 * (BLOCK / 2 + 1);
 
-/// The features of the current block and of the one before: one bit per index of the table in
-/// each of two sets that take turns, and each block's feature occurrences (what its set has
-/// set, so it is cleared without touching the rest).
+/// The features of the current block and of the one before, as one number per index of the
+/// table: the last block the feature occurred in. Blocks are numbered on from text to text, and
+/// a text starts one number past the last text's end, so nothing carries over and nothing is
+/// ever cleared (two bit sets cleared after every block cost an eighth of the time). When the
+/// numbers run out, the block before keeps 1 and everything else goes back to 0.
 #[derive(Default)]
 struct Seen {
-    sets: [Vec<u64>; 2],
-    /// Each block's occurrences: the first `counts` of `MAX_BLOCK_FEATURES` slots.
-    occurrences: [Vec<u32>; 2],
-    counts: [usize; 2],
-    /// Which of each is the current block's.
-    current: usize,
+    stamps: Vec<u16>,
+    /// The current block's number (at least 2 once a text has started: 0 is "never", and the
+    /// block before a text's first block is a number no feature has).
+    block: u16,
+    /// The current block's feature occurrences: the first `count` of `MAX_BLOCK_FEATURES` slots.
+    occurrences: Vec<u32>,
 }
 
 impl Seen {
     fn reset(&mut self, bits: u32) {
-        self.clear(0);
-        self.clear(1);
-        let words = (1usize << bits).div_ceil(64);
-        for (set, occurrences) in self.sets.iter_mut().zip(&mut self.occurrences) {
-            if set.len() < words {
-                set.resize(words, 0);
-            }
-            occurrences.resize(MAX_BLOCK_FEATURES, 0);
+        let size = 1usize << bits;
+        if self.stamps.len() < size {
+            self.stamps.resize(size, 0);
         }
-        self.current = 0;
+        self.occurrences.resize(MAX_BLOCK_FEATURES, 0);
+        self.advance();
     }
 
-    /// The current block's slots for its occurrences, to fill (its set emptied).
+    /// The next block number, renumbering first when they run out.
+    fn advance(&mut self) {
+        if self.block >= u16::MAX - 1 {
+            let last = self.block;
+            for s in &mut self.stamps {
+                *s = u16::from(*s == last);
+            }
+            self.block = 1;
+        }
+        self.block += 1;
+    }
+
+    /// The next block's slots for its occurrences, to fill.
     fn start_block(&mut self) -> &mut [u32] {
-        let c = self.current;
-        self.clear(c);
-        &mut self.occurrences[c]
+        self.advance();
+        &mut self.occurrences
     }
 
-    /// The current block's `count` occurrences, and its set beside the one before.
+    /// The current block's `count` occurrences, and where every feature last occurred.
     fn block(&mut self, count: usize) -> (&[u32], BlockSets<'_>) {
-        let c = self.current;
-        self.counts[c] = count;
-        let [a, b] = &mut self.sets;
-        let (current, before) = if c == 0 { (a, b) } else { (b, a) };
         (
-            self.occurrences[c].get(..count).unwrap_or(&[]),
+            self.occurrences.get(..count).unwrap_or(&[]),
             BlockSets {
-                current,
-                before: before.as_slice(),
+                stamps: &mut self.stamps,
+                block: self.block,
             },
         )
     }
-
-    /// The current block becomes the one before.
-    fn end_block(&mut self) {
-        self.current = 1 - self.current;
-    }
-
-    /// Empty one set.
-    fn clear(&mut self, c: usize) {
-        let n = std::mem::take(&mut self.counts[c]);
-        for &i in self.occurrences[c].iter().take(n) {
-            if let Some(word) = self.sets[c].get_mut(i as usize >> 6) {
-                *word = 0;
-            }
-        }
-    }
 }
 
-/// The current block's set of features and the block before's.
+/// Where every feature last occurred, seen from the current block.
 struct BlockSets<'s> {
-    current: &'s mut [u64],
-    before: &'s [u64],
+    stamps: &'s mut [u16],
+    block: u16,
 }
 
 impl BlockSets<'_> {
@@ -372,17 +361,13 @@ impl BlockSets<'_> {
     /// before had it.
     #[inline(always)]
     fn mark(&mut self, index: usize) -> (bool, bool) {
-        let (w, bit) = (index >> 6, 1u64 << (index & 63));
-        let before = self.before.get(w).is_some_and(|v| v & bit != 0);
-        let new = match self.current.get_mut(w) {
-            Some(word) => {
-                let old = *word;
-                *word = old | bit;
-                old & bit == 0
+        match self.stamps.get_mut(index) {
+            Some(stamp) => {
+                let last = std::mem::replace(stamp, self.block);
+                (last != self.block, last == self.block.wrapping_sub(1))
             }
-            None => true,
-        };
-        (new, before)
+            None => (true, false),
+        }
     }
 }
 
