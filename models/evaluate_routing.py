@@ -1,8 +1,8 @@
 """Measure the data plane's complexity router on prompts from elsewhere (models/routing_corpora.py:
 the development set, MT-Bench and AlpacaEval's helpful_base; the held-out test set, Arena-Hard
-v2.0 and FreshQA).
+v2.0 and FreshQA; or the training corpora, which need reasoning-gym).
 
-    python3 models/evaluate_routing.py [--binary target/debug/warden-dataplane] [--set dev|test]
+    python3 models/evaluate_routing.py [--binary target/debug/warden-dataplane] [--set train|dev|test]
                                        [--json OUT]
 
 Each prompt is scored by `warden-dataplane route score`, the data plane's own scorer, as the one
@@ -61,10 +61,10 @@ def figures(prompts, tiers):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--binary", default="target/debug/warden-dataplane")
-    ap.add_argument("--set", choices=("dev", "test"), default="dev")
+    ap.add_argument("--set", choices=("train", "dev", "test"), default="dev")
     ap.add_argument("--json", help="also write the figures here")
     args = ap.parse_args()
-    prompts = rc.load_dev() if args.set == "dev" else rc.load_test()
+    prompts = {"train": rc.load_train, "dev": rc.load_dev, "test": rc.load_test}[args.set]()
     result = figures(prompts, route(args.binary, [p.text for p in prompts]))
     result["set"] = args.set
     result["sources"] = [{"package": n, "version": v, "licence": l} for n, v, l in rc.SOURCES]

@@ -11,13 +11,13 @@
 //! | body over 2 KB / over 8 KB | +1 / +1 more |
 //! | code: a fence; code syntax or a language name (or dense code punctuation); an engineering task ("refactor", "implement", "debug", …); an engineering artefact ("unit tests", "REST API", "stack trace", …) | +1 each |
 //! | a writing task ("write", "draft", "summarise", "explain", …) | +1 |
-//! | mathematics: math words, LaTeX, or digits and operators over 4 % of the bytes | +1 |
+//! | mathematics: math words, LaTeX, quantitative tasks ("calculate", "solve", "how many ways", "expected value", …), or digits and operators over 4 % of the bytes | +1 |
 //! | analysis words: "analyse/evaluate", "trade-offs/pros and cons", "design a/architecture" | +1 each |
-//! | strong reasoning words ("step by step", "prove", "derive", "think carefully") | +2 |
+//! | strong reasoning words ("step by step", "prove", "derive", "think carefully", "puzzle", "riddle", "logic", "deduce", "liars") | +2 |
 //! | tools offered; more than 6 messages; more than 2 000 output tokens asked for | +1 each |
 //!
-//! Tier: `reasoning` for strong reasoning words, two analysis cues, or an analysis cue with
-//! mathematics; otherwise `complex` from 3 points, `medium` from 1, else `simple`. The answer's
+//! Tier: `reasoning` for strong reasoning words, two analysis cues, or mathematics without code;
+//! otherwise `complex` from 3 points, `medium` from 1, else `simple`. The answer's
 //! `x-warden-route` header says which tier, the score and the cues.
 
 pub mod cli;
@@ -63,6 +63,14 @@ const CUES: &[(usize, &str)] = &[
         r"\b(?:integral|derivative|equation|theorem|matrix|eigen\w*|probability|polynomial|prime numbers?|modulo|induction)\b",
     ),
     (MATH, r"\\(?:frac|sum|int|sqrt|lim)\b|\$\$"),
+    (
+        MATH,
+        r"\b(?:calculate|compute|solve|find the value|remainder|how many (?:ways|integers|solutions|times)|area of|volume of|average of|sum of the|expected value|odds of)\b",
+    ),
+    (
+        STRONG,
+        r"\b(?:puzzle|riddle|logic(?:al)?|deduce|deduction|truth-tellers?|liars?)\b",
+    ),
     (
         STRONG,
         r"\b(?:step[ -]by[ -]step|prove|proof|derive|think carefully|reason about)\b",
@@ -221,7 +229,7 @@ impl Scorer {
             + u32::from(s.tools)
             + u32::from(s.deep)
             + u32::from(s.big_output);
-        s.tier = if s.reasoning || (weak >= 1 && s.math) {
+        s.tier = if s.reasoning || (s.math && (weak >= 1 || !s.code)) {
             3
         } else if s.points >= 3 {
             2
@@ -272,6 +280,27 @@ mod tests {
                 "Prove step by step that the integral of 2x is x^2 + C.",
                 one
             ),
+            "reasoning"
+        );
+        // Mathematics without code is reasoning; with code it is a programming task.
+        assert_eq!(
+            tier(
+                &s,
+                "Two dice are rolled. What is the expected value of their sum?",
+                one
+            ),
+            "reasoning"
+        );
+        assert_eq!(
+            tier(
+                &s,
+                "Calculate the total in this Python function: ```def total(xs): return sum(xs)```",
+                one
+            ),
+            "complex"
+        );
+        assert_eq!(
+            tier(&s, "A logic puzzle: who owns the zebra?", one),
             "reasoning"
         );
     }
