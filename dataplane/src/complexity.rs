@@ -9,7 +9,7 @@
 //! | cue | points |
 //! |---|---|
 //! | body over 2 KB / over 8 KB | +1 / +1 more |
-//! | code: a fence; code syntax or a language name (or dense code punctuation); an engineering task ("refactor", "implement", "debug", …); an engineering artefact ("unit tests", "REST API", "stack trace", …) | +1 each |
+//! | code: a fence; code syntax or a language name (or dense code punctuation); an engineering task ("refactor", "implement", "debug", …) or asking for a program ("write a C++ program", "implement a function", …); an engineering artefact ("unit tests", "REST API", "stack trace", …) | +1 each |
 //! | a writing task ("write", "draft", "summarise", "explain", …) | +1 |
 //! | mathematics: math words, LaTeX, quantitative tasks ("calculate", "solve", "how many ways", "expected value", …), or digits and operators over 4 % of the bytes | +1 |
 //! | analysis words: "analyse/evaluate", "trade-offs/pros and cons", "design a/architecture" | +1 each |
@@ -17,7 +17,9 @@
 //! | tools offered; more than 6 messages; more than 2 000 output tokens asked for | +1 each |
 //!
 //! Tier: `reasoning` for strong reasoning words, two analysis cues, or mathematics without code;
-//! otherwise `complex` from 3 points, `medium` from 1, else `simple`. The answer's
+//! otherwise `complex` from 3 points or when a program is asked for, `medium` from 1, else
+//! `simple`. The cues were revised against public corpora (docs/routing.md), never the held-out
+//! ones. The answer's
 //! `x-warden-route` header says which tier, the score and the cues.
 
 pub mod cli;
@@ -38,7 +40,8 @@ const STRONG: usize = 6;
 const WEAK_ANALYSIS: usize = 7;
 const WEAK_TRADEOFF: usize = 8;
 const WEAK_DESIGN: usize = 9;
-const CATEGORIES: usize = 10;
+const PROGRAM: usize = 10;
+const CATEGORIES: usize = 11;
 
 const CUES: &[(usize, &str)] = &[
     (FENCE, r"```"),
@@ -81,6 +84,10 @@ const CUES: &[(usize, &str)] = &[
         r"\b(?:trade-?offs?|pros and cons|compare and contrast)\b",
     ),
     (WEAK_DESIGN, r"\b(?:design an?|architecture)\b"),
+    (
+        PROGRAM,
+        r"\b(?:write|implement|develop|create|build|code|generate|give me)\s+(?:me\s+)?(?:an?\s+|the\s+|some\s+)?(?:[\w+#.-]+\s+){0,3}(?:program|function|script|class|method|website|web ?page|web ?app|app|api|endpoint|query|regex|algorithm|module|library|cli|bot)s?\b",
+    ),
 ];
 
 /// Byte classes for the density counts.
@@ -207,8 +214,10 @@ impl Scorer {
         let hit = |c: usize| u32::from(found[c]);
         let weak = hit(WEAK_ANALYSIS) + hit(WEAK_TRADEOFF) + hit(WEAK_DESIGN);
         let dense_code = punct * 50 > n && n > 200;
-        let code_points =
-            hit(FENCE) + hit(SYNTAX).max(u32::from(dense_code)) + hit(TASK) + hit(ARTEFACT);
+        let code_points = hit(FENCE)
+            + hit(SYNTAX).max(u32::from(dense_code))
+            + hit(TASK).max(hit(PROGRAM))
+            + hit(ARTEFACT);
         let mut s = Score {
             code: code_points > 0,
             math: found[MATH] || numeric * 25 > n && n > 40,
@@ -231,7 +240,7 @@ impl Scorer {
             + u32::from(s.big_output);
         s.tier = if s.reasoning || (s.math && (weak >= 1 || !s.code)) {
             3
-        } else if s.points >= 3 {
+        } else if s.points >= 3 || found[PROGRAM] {
             2
         } else if s.points >= 1 {
             1
@@ -302,6 +311,23 @@ mod tests {
         assert_eq!(
             tier(&s, "A logic puzzle: who owns the zebra?", one),
             "reasoning"
+        );
+        // Asking for a program is a programming task, whatever the words around it.
+        assert_eq!(
+            tier(
+                &s,
+                "Write a C++ program to print the nth Fibonacci number.",
+                one
+            ),
+            "complex"
+        );
+        assert_eq!(
+            tier(
+                &s,
+                "Write a letter to my landlord about the broken heating.",
+                one
+            ),
+            "medium"
         );
     }
 }

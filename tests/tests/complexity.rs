@@ -15,9 +15,15 @@ fn auto_routes_by_tier_and_says_why() {
     let cases = [
         ("What is the capital of France?", "simple", "gpt-4o-mini"),
         (
-            "Write a Python function that reverses a string.",
+            "Write a short story about a lighthouse keeper.",
             "medium",
             "gpt-4o",
+        ),
+        // Asking for a program is a programming task: complex (docs/routing.md).
+        (
+            "Write a Python function that reverses a string.",
+            "complex",
+            "claude-sonnet-4-6",
         ),
         (
             "Refactor this and add unit tests: ```python\ndef f(x):\n    return x\n```",
