@@ -1,6 +1,7 @@
 //! The command line of `warden-dataplane`: what to do, parsed with `lexopt` (`--flag value` and
 //! `--flag=value`, `-h`/`--help` and `-V`/`--version` everywhere, help on stdout with exit 0).
-//! The `audit`, `guard`, `cache` and `route` tools keep their own argument lists; this only routes to them.
+//! The `audit`, `guard`, `cache` and `route` tools keep their own argument lists; this only
+//! routes to them.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
