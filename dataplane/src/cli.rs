@@ -30,6 +30,28 @@ every key, loads the master key and the control plane's public key, compiles the
 detectors and every project's custom patterns, checks the phone regions, and (standalone)
 builds the snapshot. Exit 0 and `FILE: ok` when it would start; else exit 1 naming the problem.";
 
+/// A tool's subcommand, run the way every tool runs: `-h`/`--help` anywhere prints `usage` on
+/// `out` (exit 0); otherwise `dispatch` decides the exit code, and its error goes to `err` (exit 2).
+pub fn run_tool<O: std::io::Write, E: std::io::Write>(
+    args: &[String],
+    usage: &str,
+    out: &mut O,
+    err: &mut E,
+    dispatch: impl FnOnce(&mut O, &mut E) -> Result<u8, String>,
+) -> u8 {
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        let _ = writeln!(out, "{usage}");
+        return 0;
+    }
+    match dispatch(out, err) {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = writeln!(err, "{e}");
+            2
+        }
+    }
+}
+
 /// A tool's input: the file's text, or stdin's for `-`.
 pub fn read_input(file: &str) -> Result<String, String> {
     use std::io::Read;

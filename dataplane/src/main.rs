@@ -65,36 +65,16 @@ fn main() -> ExitCode {
         }
         (Command::Run { .. } | Command::Check { .. }, None) => return ExitCode::FAILURE,
         (Command::Audit(args), _) => {
-            let code = warden_dataplane::audit::cli::run(
-                &args,
-                &mut std::io::stdout(),
-                &mut std::io::stderr(),
-            );
-            return ExitCode::from(code);
+            return tool(|out, err| warden_dataplane::audit::cli::run(&args, out, err))
         }
         (Command::Guard(args), _) => {
-            let code = warden_dataplane::guard::cli::run(
-                &args,
-                &mut std::io::stdout(),
-                &mut std::io::stderr(),
-            );
-            return ExitCode::from(code);
+            return tool(|out, err| warden_dataplane::guard::cli::run(&args, out, err))
         }
         (Command::Cache(args), _) => {
-            let code = warden_dataplane::cache::semantic::cli::run(
-                &args,
-                &mut std::io::stdout(),
-                &mut std::io::stderr(),
-            );
-            return ExitCode::from(code);
+            return tool(|out, err| warden_dataplane::cache::semantic::cli::run(&args, out, err))
         }
         (Command::Route(args), _) => {
-            let code = warden_dataplane::complexity::cli::run(
-                &args,
-                &mut std::io::stdout(),
-                &mut std::io::stderr(),
-            );
-            return ExitCode::from(code);
+            return tool(|out, err| warden_dataplane::complexity::cli::run(&args, out, err))
         }
         (Command::Help(text), _) => {
             println!("{text}");
@@ -476,4 +456,9 @@ fn start_telemetry(
     }
     #[cfg(feature = "otlp")]
     Ok(Some(telemetry))
+}
+
+/// A tool subcommand on this process's stdout and stderr; its code is the exit code.
+fn tool(run: impl FnOnce(&mut std::io::Stdout, &mut std::io::Stderr) -> u8) -> ExitCode {
+    ExitCode::from(run(&mut std::io::stdout(), &mut std::io::stderr()))
 }

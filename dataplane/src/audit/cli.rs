@@ -16,23 +16,14 @@ use warden_shared::audit::{read_segment, segments, verify, verify_anchors, Chain
 
 /// Run an `audit` subcommand; returns the process exit code.
 pub fn run(args: &[String], out: &mut impl Write, err: &mut impl Write) -> u8 {
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        let _ = writeln!(out, "{USAGE}");
-        return 0;
-    }
-    let result = match args.first().map(String::as_str) {
-        Some("verify") => verify_cmd(&args[1..], out),
-        Some("export") => export_cmd(&args[1..], out),
-        Some("tail") => tail_cmd(&args[1..], out),
-        _ => Err(USAGE.to_owned()),
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            let _ = writeln!(err, "{e}");
-            2
+    crate::cli::run_tool(args, USAGE, out, err, |out, _| {
+        match args.first().map(String::as_str) {
+            Some("verify") => verify_cmd(&args[1..], out),
+            Some("export") => export_cmd(&args[1..], out),
+            Some("tail") => tail_cmd(&args[1..], out),
+            _ => Err(USAGE.to_owned()),
         }
-    }
+    })
 }
 
 const USAGE: &str = "usage: warden-dataplane audit verify DIR [--key-file FILE] [--anchors FILE]\n       warden-dataplane audit export DIR [--from TIME] [--to TIME] [--project ID]\n       warden-dataplane audit tail DIR [-n N] [--follow]\nTIME: RFC 3339 in UTC (2026-11-22T10:00:00Z) or Unix seconds";

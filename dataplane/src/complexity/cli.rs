@@ -16,21 +16,10 @@ const USAGE: &str = "usage: warden-dataplane route score FILE|-\nFILE: JSON line
 
 /// Run a `route` subcommand; returns the process exit code.
 pub fn run(args: &[String], out: &mut impl Write, err: &mut impl Write) -> u8 {
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        let _ = writeln!(out, "{USAGE}");
-        return 0;
-    }
-    let result = match args {
-        [cmd, file] if cmd == "score" => score_cmd(file, out),
+    crate::cli::run_tool(args, USAGE, out, err, |out, _| match args {
+        [cmd, file] if cmd == "score" => score_cmd(file, out).map(|()| 0),
         _ => Err(USAGE.to_owned()),
-    };
-    match result {
-        Ok(()) => 0,
-        Err(e) => {
-            let _ = writeln!(err, "{e}");
-            2
-        }
-    }
+    })
 }
 
 fn score_cmd(file: &str, out: &mut impl Write) -> Result<(), String> {

@@ -22,22 +22,14 @@ const USAGE: &str = "usage: warden-dataplane guard scan [--phone-standalone] [--
 
 /// Run a `guard` subcommand; returns the process exit code.
 pub fn run(args: &[String], out: &mut impl Write, err: &mut impl Write) -> u8 {
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        let _ = writeln!(out, "{USAGE}");
-        return 0;
-    }
-    let result = match args.first().map(String::as_str) {
-        Some("scan") => scan_cmd(&args[1..], out, err),
-        Some("features") => features_cmd(&args[1..], out),
-        _ => Err(USAGE.to_owned()),
-    };
-    match result {
-        Ok(()) => 0,
-        Err(e) => {
-            let _ = writeln!(err, "{e}");
-            2
+    crate::cli::run_tool(args, USAGE, out, err, |out, err| {
+        match args.first().map(String::as_str) {
+            Some("scan") => scan_cmd(&args[1..], out, err),
+            Some("features") => features_cmd(&args[1..], out),
+            _ => Err(USAGE.to_owned()),
         }
-    }
+        .map(|()| 0)
+    })
 }
 
 /// `[--FLAG N] FILE`: the number (`default` without the flag) and the file.

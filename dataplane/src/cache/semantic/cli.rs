@@ -20,25 +20,18 @@ const USAGE: &str = "usage: warden-dataplane cache compare --model DIR FILE|-\n 
 
 /// Run a `cache` subcommand; returns the process exit code.
 pub fn run(args: &[String], out: &mut impl Write, err: &mut impl Write) -> u8 {
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        let _ = writeln!(out, "{USAGE}");
-        return 0;
-    }
-    let result = match args {
-        [cmd, flag, dir, file] if cmd == "compare" && flag == "--model" => {
-            compare(dir, file, out, err)
+    crate::cli::run_tool(args, USAGE, out, err, |out, err| {
+        match args {
+            [cmd, flag, dir, file] if cmd == "compare" && flag == "--model" => {
+                compare(dir, file, out, err)
+            }
+            [cmd, flag, dir, file] if cmd == "embed" && flag == "--model" => {
+                embed_cmd(dir, file, out)
+            }
+            _ => Err(USAGE.to_owned()),
         }
-        [cmd, flag, dir, file] if cmd == "embed" && flag == "--model" => embed_cmd(dir, file, out),
-
-        _ => Err(USAGE.to_owned()),
-    };
-    match result {
-        Ok(()) => 0,
-        Err(e) => {
-            let _ = writeln!(err, "{e}");
-            2
-        }
-    }
+        .map(|()| 0)
+    })
 }
 
 fn embed_cmd(dir: &str, file: &str, out: &mut impl Write) -> Result<(), String> {
