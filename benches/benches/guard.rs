@@ -2,7 +2,8 @@
 //! 20-byte delta, the size of one streamed token event; and the de-obfuscation pass that runs
 //! before injection scoring, on a 4 KB prompt with nothing hidden (the common case); and the
 //! injection model's score (the fast tier: features and the windowed sum) on 1 KB and 4 KB of
-//! English prose and 1 KB of German, the issue's "µs per KB".
+//! English prose, 1 KB of German and 32 different kilobytes of documentation, the issue's "µs
+//! per KB".
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -83,6 +84,29 @@ fn injection_model(c: &mut Criterion) {
             b.iter(|| model.score(black_box(&text)))
         });
     }
+    // The texts above repeat one sentence, so their features stay in the first level of cache
+    // and the branch predictor learns them; real text does neither. 32 different kilobytes of
+    // this repository's documentation prose (a frozen copy, a few characters outside ASCII in
+    // most of them), one after another.
+    let docs = include_str!("../data/docs-prose-32k.txt");
+    let mut pieces = Vec::new();
+    let mut rest = docs;
+    while rest.len() >= 1024 {
+        let mut cut = 1024;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        pieces.push(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+    let mut next = 0;
+    g.throughput(Throughput::Bytes(1024));
+    g.bench_function("score_docs_1k_each_different", |b| {
+        b.iter(|| {
+            next = (next + 1) % pieces.len();
+            model.score(black_box(pieces[next]))
+        })
+    });
     let text = prompt_with(1024, false);
     g.throughput(Throughput::Bytes(text.len() as u64));
     g.bench_function("score_with_variants_prose_1k", |b| {

@@ -14,7 +14,8 @@
 mod lexicon;
 
 use icu_normalizer::ComposingNormalizerBorrowed;
-use lexicon::{canonical, word_hash};
+use lexicon::{canonical, word_hash_at};
+use std::hint::select_unpredictable;
 
 /// Bytes per block; a window is two consecutive blocks.
 pub const BLOCK: usize = 256;
@@ -47,43 +48,22 @@ impl Normalised {
             nfkc = ComposingNormalizerBorrowed::new_nfkc().normalize(text);
             &nfkc
         };
-        let mut bytes = Vec::with_capacity(text.len() + 8);
-        if text.is_ascii() {
-            // Whitespace and control characters are the bytes up to the space, and DEL; a run
-            // becomes one space. Written in place: one pass, no branch on most bytes.
-            let src = text.as_bytes();
-            bytes.resize(src.len(), 0);
-            let (mut n, mut space) = (0usize, true);
-            for &c in src {
-                let blank = c <= b' ' || c == 0x7f;
-                if let Some(slot) = bytes.get_mut(n) {
-                    *slot = if blank { b' ' } else { c.to_ascii_lowercase() };
-                }
-                n += usize::from(!(blank && space));
-                space = blank;
-            }
-            bytes.truncate(n);
-            return Normalised::finish(bytes);
-        }
+        let src = text.as_bytes();
+        let mut bytes = Vec::with_capacity(src.len() + 8);
         let mut space = true;
-        let mut push = |c: char, bytes: &mut Vec<u8>| {
-            if c.is_whitespace() || c.is_control() {
-                if !space {
-                    bytes.push(b' ');
-                    space = true;
-                }
-            } else if !zero_width(c) {
-                space = false;
-                let mut buf = [0u8; 4];
-                bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            }
-        };
-        for c in text.chars() {
-            if c.is_ascii() {
-                push(c.to_ascii_lowercase(), &mut bytes);
-            } else {
+        let mut at = 0;
+        while at < src.len() {
+            // A run of ASCII bytes, then one character outside ASCII.
+            let run = src[at..]
+                .iter()
+                .position(|c| !c.is_ascii())
+                .map_or(src.len(), |k| at + k);
+            push_ascii(&src[at..run], &mut bytes, &mut space);
+            at = run;
+            if let Some(c) = text.get(at..).and_then(|rest| rest.chars().next()) {
+                at += c.len_utf8();
                 for l in c.to_lowercase() {
-                    push(l, &mut bytes);
+                    push_char(l, &mut bytes, &mut space);
                 }
             }
         }
@@ -131,19 +111,10 @@ impl Normalised {
     pub fn window_sums(&self, table: &[i8], bits: u32) -> Vec<(i32, u32)> {
         // Per block: the sum and count of its features, and of those the block before has too.
         let mut blocks: Vec<[(i32, u32); 2]> = Vec::with_capacity(self.len.div_ceil(BLOCK));
+        let size = 1usize << bits;
+        let table = table.get(..size).unwrap_or(&[]);
         self.walk(bits, |_, occurrences, sets| {
-            // Local sums, added without a branch (`new` and `shared` as 0 or 1).
-            let (mut sum, mut count, mut shared_sum, mut shared_count) = (0i32, 0u32, 0i32, 0u32);
-            for &i in occurrences {
-                let (new, shared) = sets.mark(i as usize);
-                let w = i32::from(table.get(i as usize).copied().unwrap_or(0));
-                let (n, s) = (u32::from(new), u32::from(new & shared));
-                sum += w * n as i32;
-                count += n;
-                shared_sum += w * s as i32;
-                shared_count += s;
-            }
-            blocks.push([(sum, count), (shared_sum, shared_count)]);
+            blocks.push(sets.sums(occurrences, table));
         });
         if blocks.len() <= 1 {
             return blocks.iter().map(|b| b[0]).collect();
@@ -183,7 +154,6 @@ impl Normalised {
         let b = &self.bytes;
         let mut words = Words {
             text: self.as_str(),
-            ascii: self.ascii,
             next: 0,
             ahead: None,
             prev: None,
@@ -194,14 +164,45 @@ impl Normalised {
             // memory, one store-to-load chain per feature (2.5x the time).
             let buf = seen.start_block();
             let mut n = 0usize;
+            // Byte n-grams starting on a character boundary. The positions whose three n-grams
+            // all fit are done in bulk, without a check per feature; the last four bytes of the
+            // text after them, one by one.
+            let bulk_end = hi.min(self.len.saturating_sub(4)).max(lo);
+            if let (Some(dst), Some(src)) = (
+                buf.get_mut(..3 * (bulk_end - lo) + 3),
+                b.get(lo..bulk_end + 7),
+            ) {
+                if self.ascii || src[..bulk_end - lo].is_ascii() {
+                    // Every byte starts a character: three slots a position.
+                    for (slot, w) in dst.chunks_exact_mut(3).zip(src.windows(8)) {
+                        let word =
+                            u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+                        slot[0] = index((word & 0xff_ffff) ^ SEED_CHAR[3]);
+                        slot[1] = index((word & 0xffff_ffff) ^ SEED_CHAR[4]);
+                        slot[2] = index((word & 0xff_ffff_ffff) ^ SEED_CHAR[5]);
+                    }
+                    n = 3 * (bulk_end - lo);
+                } else {
+                    // Written at every position, kept where a character starts.
+                    for w in src.windows(8) {
+                        let word =
+                            u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+                        if let Some(slot) = dst.get_mut(n..n + 3) {
+                            slot[0] = index((word & 0xff_ffff) ^ SEED_CHAR[3]);
+                            slot[1] = index((word & 0xffff_ffff) ^ SEED_CHAR[4]);
+                            slot[2] = index((word & 0xff_ffff_ffff) ^ SEED_CHAR[5]);
+                        }
+                        n += 3 * usize::from(w[0] & 0xc0 != 0x80);
+                    }
+                }
+            }
             let mut out = |i: u32| {
                 if let Some(slot) = buf.get_mut(n) {
                     *slot = i;
                     n += 1;
                 }
             };
-            // Byte n-grams starting on a character boundary.
-            for p in lo..hi {
+            for p in bulk_end..hi {
                 if b[p] & 0xc0 == 0x80 {
                     continue;
                 }
@@ -226,7 +227,7 @@ impl Normalised {
                     break;
                 }
                 words.ahead = None;
-                let h = canonical(word_hash(&b[start..end]));
+                let h = canonical(word_hash_at(b, start, end));
                 out(index(h ^ SEED_WORD));
                 if let Some(p) = words.prev {
                     out(index(p.rotate_left(17) ^ h ^ SEED_BIGRAM));
@@ -243,7 +244,6 @@ impl Normalised {
 /// (it starts in a later block), and the last reported word's hash (for pairs).
 struct Words<'t> {
     text: &'t str,
-    ascii: bool,
     next: usize,
     ahead: Option<(usize, usize)>,
     prev: Option<u64>,
@@ -260,28 +260,34 @@ impl Words<'_> {
         self.ahead
     }
 
-    /// The next run of letters and digits at or after `from`: its start and end.
+    /// The next run of letters and digits at or after `from`: its start and end. Bytes below
+    /// 0x80 are looked at as bytes; a character is decoded only where one starts above it.
     fn after(&self, from: usize) -> Option<(usize, usize)> {
-        if self.ascii {
-            let text = self.text.as_bytes();
-            let start = from
-                + text
-                    .get(from..)?
-                    .iter()
-                    .position(u8::is_ascii_alphanumeric)?;
-            let end = text[start..]
-                .iter()
-                .position(|c| !c.is_ascii_alphanumeric())
-                .map_or(text.len(), |n| start + n);
-            return Some((start, end));
+        let start = self.skip(from, false)?;
+        Some((start, self.skip(start, true).unwrap_or(self.text.len())))
+    }
+
+    /// The first position at or after `from` where a character is (`inside`: is not) a letter
+    /// or digit; `None` at the end of the text.
+    #[inline(always)]
+    fn skip(&self, from: usize, inside: bool) -> Option<usize> {
+        let bytes = self.text.as_bytes();
+        let mut at = from;
+        loop {
+            let c = *bytes.get(at)?;
+            if c < 0x80 {
+                if c.is_ascii_alphanumeric() != inside {
+                    return Some(at);
+                }
+                at += 1;
+            } else {
+                let ch = self.text.get(at..)?.chars().next()?;
+                if ch.is_alphanumeric() != inside {
+                    return Some(at);
+                }
+                at += ch.len_utf8();
+            }
         }
-        let rest = self.text.get(from..)?;
-        let (s, _) = rest.char_indices().find(|(_, c)| c.is_alphanumeric())?;
-        let end = rest[s..]
-            .char_indices()
-            .find(|(_, c)| !c.is_alphanumeric())
-            .map_or(rest.len(), |(n, _)| s + n);
-        Some((from + s, from + end))
     }
 }
 
@@ -357,6 +363,41 @@ struct BlockSets<'s> {
 }
 
 impl BlockSets<'_> {
+    /// This block's sum and count of distinct features, and of those the block before had.
+    /// Out of line: inlined into `walk`, its loop lost its registers to the caller's.
+    #[inline(never)]
+    fn sums(&mut self, occurrences: &[u32], table: &[i8]) -> [(i32, u32); 2] {
+        let size = table.len();
+        let (Some(stamps), true) = (self.stamps.get_mut(..size), size.is_power_of_two()) else {
+            return [(0, 0); 2];
+        };
+        let mask = size - 1;
+        let block = self.block;
+        // Count and weight travel together in one i64 (count << 32, plus the weight), added
+        // under masks: whether a feature is new or shared is not predictable, so no branch.
+        let (mut all, mut shared) = (0i64, 0i64);
+        for (k, &i) in occurrences.iter().enumerate() {
+            // The tables are read at random: asking for a later feature's lines now overlaps
+            // their fetches with this one's work (7 % of the time on an EPYC guest).
+            if let Some(&next) = occurrences.get(k + PREFETCH_AHEAD) {
+                let next = next as usize & mask;
+                prefetch(stamps.as_ptr().wrapping_add(next));
+                prefetch(table.as_ptr().wrapping_add(next));
+            }
+            let i = i as usize & mask;
+            let last = std::mem::replace(&mut stamps[i], block);
+            let d = block.wrapping_sub(last);
+            let v = (1i64 << 32) + i64::from(table[i]);
+            all += select_unpredictable(d != 0, v, 0);
+            shared += select_unpredictable(d == 1, v, 0);
+        }
+        let split = |a: i64| {
+            let count = (a + (1 << 31)) >> 32;
+            ((a - (count << 32)) as i32, count as u32)
+        };
+        [split(all), split(shared)]
+    }
+
     /// Put `index` in the current block's set: whether it is new there, and whether the block
     /// before had it.
     #[inline(always)]
@@ -369,6 +410,84 @@ impl BlockSets<'_> {
             None => (true, false),
         }
     }
+}
+
+/// Append ASCII bytes lower-cased, whitespace and control characters (the bytes up to the
+/// space, and DEL) as one space a run. Sixteen bytes at a time where no two blanks meet (most
+/// prose: one space between words), byte by byte where they do.
+fn push_ascii(src: &[u8], bytes: &mut Vec<u8>, space: &mut bool) {
+    let start = bytes.len();
+    bytes.resize(start + src.len(), 0);
+    let dst = &mut bytes[start..];
+    let (mut n, mut was_blank) = (0usize, *space);
+    let blank = |c: u8| c <= b' ' || c == 0x7f;
+    let one = |c: u8, dst: &mut [u8], n: &mut usize, was_blank: &mut bool| {
+        let b = blank(c);
+        if let Some(slot) = dst.get_mut(*n) {
+            *slot = if b { b' ' } else { c.to_ascii_lowercase() };
+        }
+        *n += usize::from(!(b && *was_blank));
+        *was_blank = b;
+    };
+    let mut chunks = src.chunks_exact(16);
+    for chunk in &mut chunks {
+        let mut out = [0u8; 16];
+        let mut blanks = [false; 16];
+        for ((o, b), &c) in out.iter_mut().zip(blanks.iter_mut()).zip(chunk) {
+            *b = blank(c);
+            *o = if *b { b' ' } else { c.to_ascii_lowercase() };
+        }
+        let mut meet = was_blank & blanks[0];
+        for k in 1..16 {
+            meet |= blanks[k] & blanks[k - 1];
+        }
+        if meet {
+            for &c in chunk {
+                one(c, dst, &mut n, &mut was_blank);
+            }
+        } else if let Some(slot) = dst.get_mut(n..n + 16) {
+            slot.copy_from_slice(&out);
+            n += 16;
+            was_blank = blanks[15];
+        }
+    }
+    for &c in chunks.remainder() {
+        one(c, dst, &mut n, &mut was_blank);
+    }
+    bytes.truncate(start + n);
+    *space = was_blank;
+}
+
+/// Append one character outside ASCII (already lower case): whitespace and control characters as
+/// a space (one a run), zero-width characters not at all.
+fn push_char(c: char, bytes: &mut Vec<u8>, space: &mut bool) {
+    if c.is_whitespace() || c.is_control() {
+        if !*space {
+            bytes.push(b' ');
+            *space = true;
+        }
+    } else if !zero_width(c) {
+        *space = false;
+        let mut buf = [0u8; 4];
+        bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+    }
+}
+
+/// How many features ahead `sums` asks for the table lines it will read.
+const PREFETCH_AHEAD: usize = 12;
+
+/// Ask the CPU to bring the cache line holding `at` closer; a hint only, so any address will do.
+#[inline(always)]
+#[allow(unsafe_code)]
+fn prefetch<T>(at: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch reads nothing the program sees and never faults, whatever the address;
+    // SSE, which it needs, is part of every x86-64 CPU.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(at.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
 }
 
 fn zero_width(c: char) -> bool {

@@ -298,6 +298,28 @@ pub(super) fn canonical(hash: u64) -> u64 {
     table.get(&hash).copied().unwrap_or(hash)
 }
 
+/// The hash of the word at `start..end` of `bytes`, which has at least seven bytes after `end`:
+/// `word_hash` of it, eight bytes read at a time and the last ones masked, no copying.
+#[inline(always)]
+pub(super) fn word_hash_at(bytes: &[u8], start: usize, end: usize) -> u64 {
+    let mut h = (end - start) as u64;
+    let mut at = start;
+    while at < end {
+        let Some(eight) = bytes.get(at..at + 8) else {
+            return word_hash(bytes.get(start..end).unwrap_or(&[]));
+        };
+        let mut word = u64::from_le_bytes([
+            eight[0], eight[1], eight[2], eight[3], eight[4], eight[5], eight[6], eight[7],
+        ]);
+        if end - at < 8 {
+            word &= (1u64 << (8 * (end - at))) - 1;
+        }
+        h = (h.rotate_left(23) ^ word).wrapping_mul(0xff51_afd7_ed55_8ccd);
+        at += 8;
+    }
+    h
+}
+
 /// A word's hash: its bytes eight at a time, one multiply each.
 pub(super) fn word_hash(bytes: &[u8]) -> u64 {
     let mut h = bytes.len() as u64;

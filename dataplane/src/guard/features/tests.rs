@@ -139,3 +139,142 @@ fn block_numbers_running_out_mid_text_change_nothing() {
         assert_eq!(features(&n), want_features, "from {start}");
     }
 }
+
+/// Texts that exercise every path of the normaliser and the featuriser: runs of blanks across
+/// sixteen-byte chunks, characters outside ASCII at block edges, look-alikes, zero-width
+/// characters, letters whose lower case is longer, words of more than eight bytes.
+fn awkward_texts() -> Vec<String> {
+    let pieces = [
+        "a",
+        "Z",
+        " ",
+        "  ",
+        "\t",
+        "\n\r",
+        "\u{b}",
+        "\u{7f}",
+        "\0",
+        ".",
+        ",",
+        "-",
+        "'",
+        "0",
+        "9",
+        "é",
+        "ß",
+        "Ü",
+        "—",
+        "\u{2019}",
+        "İ",
+        "K",
+        "\u{200b}",
+        "\u{ad}",
+        "\u{feff}",
+        "中文",
+        "🙂",
+        "Ω",
+        "\u{301}",
+        "ＦＵＬＬ",
+        "Instructions",
+        "ignoriere",
+        "extraordinarily",
+        "x",
+    ];
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    let mut out = Vec::new();
+    for len in [1, 2, 7, 15, 16, 17, 31, 40, 255, 256, 257, 300, 520, 900] {
+        for _ in 0..12 {
+            let mut t = String::new();
+            while t.len() < len {
+                t.push_str(pieces[next(pieces.len())]);
+            }
+            out.push(t);
+        }
+    }
+    out
+}
+
+#[test]
+fn normalising_in_runs_matches_the_character_by_character_definition() {
+    // The definition: NFKC, lower case, blanks (whitespace and control characters) as one
+    // space a run, zero-width characters gone, no space at either end.
+    let reference = |text: &str| {
+        let nfkc = ComposingNormalizerBorrowed::new_nfkc().normalize(text);
+        let mut out = String::new();
+        let mut space = true;
+        for c in nfkc.chars().flat_map(char::to_lowercase) {
+            if c.is_whitespace() || c.is_control() {
+                if !space {
+                    out.push(' ');
+                    space = true;
+                }
+            } else if !zero_width(c) {
+                out.push(c);
+                space = false;
+            }
+        }
+        out.trim_end_matches(' ').to_string()
+    };
+    for text in awkward_texts() {
+        assert_eq!(Normalised::of(&text).as_str(), reference(&text), "{text:?}");
+    }
+}
+
+#[test]
+fn the_featuriser_reports_what_the_definition_says() {
+    // The definition, one feature at a time: in each block, the 3-, 4- and 5-byte n-grams that
+    // start on a character there, then every word (a run of letters and digits) that starts
+    // there and its pair with the word before; each distinct index once per block.
+    let bits = 16;
+    let index = |h: u64| (h.wrapping_mul(0x9fb2_1c65_1e98_df25) >> (64 - bits)) as usize;
+    for text in awkward_texts() {
+        let n = Normalised::of(&text);
+        let s = n.as_str();
+        let b = s.as_bytes();
+        let mut want = vec![Vec::new(); n.len().div_ceil(BLOCK)];
+        let mut add = |block: usize, i: usize| {
+            let set: &mut Vec<usize> = &mut want[block];
+            if !set.contains(&i) {
+                set.push(i);
+            }
+        };
+        for (p, _) in s.char_indices() {
+            for (len, seed) in SEED_CHAR.iter().enumerate().skip(3) {
+                if let Some(gram) = b.get(p..p + len) {
+                    let mut word = [0u8; 8];
+                    word[..len].copy_from_slice(gram);
+                    add(p / BLOCK, index(u64::from_le_bytes(word) ^ seed));
+                }
+            }
+        }
+        let mut prev: Option<u64> = None;
+        let mut at = 0;
+        while let Some((start, _)) = s[at..].char_indices().find(|(_, c)| c.is_alphanumeric()) {
+            let start = at + start;
+            let end = s[start..]
+                .char_indices()
+                .find(|(_, c)| !c.is_alphanumeric())
+                .map_or(s.len(), |(k, _)| start + k);
+            let h = canonical(lexicon::word_hash(&b[start..end]));
+            add(start / BLOCK, index(h ^ SEED_WORD));
+            if let Some(p) = prev {
+                add(start / BLOCK, index(p.rotate_left(17) ^ h ^ SEED_BIGRAM));
+            }
+            prev = Some(h);
+            at = end;
+        }
+        let mut got = vec![Vec::new(); want.len()];
+        n.each(bits, |block, i| got[block].push(i));
+        for (g, w) in got.iter_mut().zip(want.iter_mut()) {
+            g.sort_unstable();
+            w.sort_unstable();
+        }
+        assert_eq!(got, want, "{text:?}");
+    }
+}
