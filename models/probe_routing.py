@@ -36,7 +36,7 @@ PREFIX = 2048
 
 
 def ngrams(binary, prompts):
-    rows = corpora.guard(binary, ["features", "--bits", str(BITS)],
+    rows = corpora.guard(binary, ["features", "--grams", "3,4,5", "--bits", str(BITS)],
                          [p.text[:PREFIX] for p in prompts])
     data, ri, ci = [], [], []
     for r, row in enumerate(rows):

@@ -28,6 +28,9 @@ from sklearn.linear_model import LogisticRegression
 import corpora
 
 BITS = 18
+# The byte n-gram sizes (of 3, 4 and 5): each size is a feature per character, and the features
+# are the cost on the data plane.
+GRAMS = "3,4,5"
 # L2 regularisation (a grid from 0.3 to 30 on validation: recall rose up to 10, flat after).
 C = 10.0
 # The highest false-positive rate the default thresholds allow on validation texts (the aim
@@ -37,8 +40,9 @@ TARGET_FPR = 0.02
 MAX_WINDOWS = 12
 
 
-def features(binary, texts):
-    return [r["blocks"] for r in corpora.guard(binary, ["features", "--bits", str(BITS)], texts)]
+def features(binary, texts, grams):
+    command = ["features", "--grams", grams, "--bits", str(BITS)]
+    return [r["blocks"] for r in corpora.guard(binary, command, texts)]
 
 
 def windows(blocks):
@@ -154,6 +158,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--binary", default="target/debug/warden-dataplane")
     ap.add_argument("--out", default=os.path.join(corpora.HERE, "injection.bin"))
+    ap.add_argument("--grams", default=GRAMS,
+                    help=f"byte n-gram sizes, comma-separated (default {GRAMS})")
     ap.add_argument("--leave-out", action="store_true",
                     help="report how each family of attempts fares when left out; write nothing")
     args = ap.parse_args()
@@ -176,7 +182,7 @@ def main():
     val = [e for e in examples if (e.source, e.group) in val_groups]
     print(f"{len(examples)} texts: {len(train)} training, {len(val)} validation", file=sys.stderr)
 
-    blocks = features(args.binary, [e.text for e in examples])
+    blocks = features(args.binary, [e.text for e in examples], args.grams)
     by_text = {id(e): windows(b) for e, b in zip(examples, blocks)}
 
     vy = np.array([e.label for e in val])
@@ -197,7 +203,8 @@ def main():
     wq, b = q.astype(np.float64) * scale, float(m.intercept_[0])
 
     s = text_scores(wq, b, vwin)
-    report = {"C": C, "bits": BITS, "target_fpr": TARGET_FPR, "validation": {}}
+    report = {"C": C, "bits": BITS, "grams": args.grams, "target_fpr": TARGET_FPR,
+              "validation": {}}
     thresholds = {}
     for channel in ("user", "tool"):
         sel = np.array([e.channel == channel for e in val])
@@ -220,7 +227,8 @@ def main():
                          for n, v, l in corpora.SOURCES]
     report["texts"] = {"training": len(train), "validation": len(val), "windows": m.rows}
 
-    header = b"WDNI" + struct.pack("<II4f", 1, BITS, scale, b, thresholds["user"],
+    grams = sum(1 << int(n) for n in args.grams.split(",") if n)
+    header = b"WDNI" + struct.pack("<III4f", 2, BITS, grams, scale, b, thresholds["user"],
                                    thresholds["tool"])
     data = header + q.tobytes()
     with open(args.out, "wb") as f:

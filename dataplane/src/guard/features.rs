@@ -32,6 +32,42 @@ const SEED_CHAR: [u64; 6] = [
     0x85eb_ca77_c2b2_ae63,
 ];
 
+/// Which sizes of byte n-grams a model uses: bit `n` for n-grams of `n` bytes (3, 4 and 5
+/// exist). Models before version 2 use all three; fewer sizes, fewer features to hash and sum.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Grams(u8);
+
+impl Grams {
+    pub const ALL: Grams = Grams(0b11_1000);
+
+    /// From a model file's bit mask: `None` if it names a size that does not exist.
+    pub fn from_mask(mask: u32) -> Option<Grams> {
+        (mask & !u32::from(Grams::ALL.0) == 0).then_some(Grams(mask as u8))
+    }
+
+    /// From a list such as `3,4,5` or `4` (empty: no byte n-grams).
+    pub fn parse(list: &str) -> Option<Grams> {
+        let mut mask = 0u32;
+        for size in list.split(',').filter(|s| !s.is_empty()) {
+            mask |= 1
+                << size
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (3..=5).contains(n))?;
+        }
+        Grams::from_mask(mask)
+    }
+
+    pub fn mask(self) -> u32 {
+        u32::from(self.0)
+    }
+
+    fn has(self, size: usize) -> bool {
+        size < 8 && self.0 & (1 << size) != 0
+    }
+}
+
 /// A text made ready for featurising: lower case, NFKC, single spaces, eight bytes of padding.
 pub struct Normalised {
     bytes: Vec<u8>,
@@ -95,8 +131,8 @@ impl Normalised {
 
     /// Call `f(block, index)` for every distinct feature of every block, `index < 2^bits` (the
     /// training script's view).
-    pub fn each(&self, bits: u32, mut f: impl FnMut(usize, usize)) {
-        self.walk(bits, |block, occurrences, sets| {
+    pub fn each(&self, bits: u32, grams: Grams, mut f: impl FnMut(usize, usize)) {
+        self.walk(bits, grams, |block, occurrences, sets| {
             for &i in occurrences {
                 if sets.mark(i as usize).0 {
                     f(block, i as usize);
@@ -108,12 +144,12 @@ impl Normalised {
     /// Each window's sum of `table[index]` over its distinct features, and their number — the
     /// data plane's view (`table.len()` is `2^bits`). A window is two consecutive blocks (one,
     /// for a text of one block): the union of what `each` reports for them.
-    pub fn window_sums(&self, table: &[i8], bits: u32) -> Vec<(i32, u32)> {
+    pub fn window_sums(&self, table: &[i8], bits: u32, grams: Grams) -> Vec<(i32, u32)> {
         // Per block: the sum and count of its features, and of those the block before has too.
         let mut blocks: Vec<[(i32, u32); 2]> = Vec::with_capacity(self.len.div_ceil(BLOCK));
         let size = 1usize << bits;
         let table = table.get(..size).unwrap_or(&[]);
-        self.walk(bits, |_, occurrences, sets| {
+        self.walk(bits, grams, |_, occurrences, sets| {
             blocks.push(sets.sums(occurrences, table));
         });
         if blocks.len() <= 1 {
@@ -134,10 +170,10 @@ impl Normalised {
     /// and whether the block before had it. A feature that occurs twice in a block counts once,
     /// so repeating a phrase does not make a text look more like the phrase's class.
     #[inline(always)]
-    fn walk(&self, bits: u32, f: impl FnMut(usize, &[u32], &mut BlockSets<'_>)) {
+    fn walk(&self, bits: u32, grams: Grams, f: impl FnMut(usize, &[u32], &mut BlockSets<'_>)) {
         SEEN.with(|seen| match seen.try_borrow_mut() {
-            Ok(mut seen) => self.walk_with(bits, f, &mut seen),
-            Err(_) => self.walk_with(bits, f, &mut Seen::default()),
+            Ok(mut seen) => self.walk_with(bits, grams, f, &mut seen),
+            Err(_) => self.walk_with(bits, grams, f, &mut Seen::default()),
         })
     }
 
@@ -145,10 +181,21 @@ impl Normalised {
     fn walk_with(
         &self,
         bits: u32,
+        grams: Grams,
         mut f: impl FnMut(usize, &[u32], &mut BlockSets<'_>),
         seen: &mut Seen,
     ) {
         let shift = 64 - bits;
+        // The n-gram sizes in use, as (mask, seed), and how many.
+        let mut kinds = [(0u64, 0u64); 3];
+        let mut k = 0;
+        for (size, seed) in SEED_CHAR.iter().enumerate().filter(|(n, _)| grams.has(*n)) {
+            if let Some(slot) = kinds.get_mut(k) {
+                *slot = ((1u64 << (8 * size)) - 1, *seed);
+                k += 1;
+            }
+        }
+        let kinds = &kinds[..k];
         let index = |h: u64| (h.wrapping_mul(0x9fb2_1c65_1e98_df25) >> shift) as u32;
         seen.reset(bits);
         let b = &self.bytes;
@@ -164,15 +211,17 @@ impl Normalised {
             // memory, one store-to-load chain per feature (2.5x the time).
             let buf = seen.start_block();
             let mut n = 0usize;
-            // Byte n-grams starting on a character boundary. The positions whose three n-grams
-            // all fit are done in bulk, without a check per feature; the last four bytes of the
-            // text after them, one by one.
+            // Byte n-grams (of the sizes in use) starting on a character boundary. The positions
+            // whose n-grams all fit are done in bulk, without a check per feature; the last four
+            // bytes of the text after them, one by one.
             let bulk_end = hi.min(self.len.saturating_sub(4)).max(lo);
-            if let (Some(dst), Some(src)) = (
-                buf.get_mut(..3 * (bulk_end - lo) + 3),
+            if let (true, Some(dst), Some(src)) = (
+                k > 0,
+                buf.get_mut(..k * (bulk_end - lo) + k),
                 b.get(lo..bulk_end + 7),
             ) {
-                if self.ascii || src[..bulk_end - lo].is_ascii() {
+                let ascii = self.ascii || src[..bulk_end - lo].is_ascii();
+                if grams == Grams::ALL && ascii {
                     // Every byte starts a character: three slots a position.
                     for (slot, w) in dst.chunks_exact_mut(3).zip(src.windows(8)) {
                         let word =
@@ -182,17 +231,25 @@ impl Normalised {
                         slot[2] = index((word & 0xff_ffff_ffff) ^ SEED_CHAR[5]);
                     }
                     n = 3 * (bulk_end - lo);
+                } else if let ([(mask, seed)], true) = (kinds, ascii) {
+                    // One size: one slot a position.
+                    for (slot, w) in dst.iter_mut().zip(src.windows(8)) {
+                        let word =
+                            u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+                        *slot = index((word & mask) ^ seed);
+                    }
+                    n = bulk_end - lo;
                 } else {
                     // Written at every position, kept where a character starts.
                     for w in src.windows(8) {
                         let word =
                             u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
-                        if let Some(slot) = dst.get_mut(n..n + 3) {
-                            slot[0] = index((word & 0xff_ffff) ^ SEED_CHAR[3]);
-                            slot[1] = index((word & 0xffff_ffff) ^ SEED_CHAR[4]);
-                            slot[2] = index((word & 0xff_ffff_ffff) ^ SEED_CHAR[5]);
+                        if let Some(slot) = dst.get_mut(n..n + k) {
+                            for (s, (mask, seed)) in slot.iter_mut().zip(kinds) {
+                                *s = index((word & mask) ^ seed);
+                            }
                         }
-                        n += 3 * usize::from(w[0] & 0xc0 != 0x80);
+                        n += k * usize::from(w[0] & 0xc0 != 0x80);
                     }
                 }
             }
@@ -207,18 +264,11 @@ impl Normalised {
                     continue;
                 }
                 let word = u64::from_le_bytes(b[p..p + 8].try_into().unwrap_or([0; 8]));
-                if p + 5 <= self.len {
-                    out(index((word & 0xff_ffff) ^ SEED_CHAR[3]));
-                    out(index((word & 0xffff_ffff) ^ SEED_CHAR[4]));
-                    out(index((word & 0xff_ffff_ffff) ^ SEED_CHAR[5]));
-                } else {
-                    for (n, seed) in SEED_CHAR.iter().enumerate().skip(3) {
-                        if p + n > self.len {
-                            break;
-                        }
-                        let mask = (1u64 << (8 * n)) - 1;
-                        out(index((word & mask) ^ seed));
+                for (mask, seed) in kinds {
+                    if p + (mask.count_ones() / 8) as usize > self.len {
+                        break;
                     }
+                    out(index((word & mask) ^ seed));
                 }
             }
             // Words and word pairs: runs of letters and digits that start in this block.
