@@ -38,9 +38,14 @@ def held_out_rows(path=None):
 
 
 def thresholds(model):
+    """The default thresholds in a model file's header (version 1, or 2 with its n-gram sizes)."""
     with open(model, "rb") as f:
-        header = f.read(28)
-    _, _, _, _, _, user, tool = struct.unpack("<4sII4f", header)
+        header = f.read(32)
+    magic, version = struct.unpack("<4sI", header[:8])
+    if magic != b"WDNI" or version not in (1, 2):
+        raise SystemExit(f"{model}: not a version 1 or 2 injection model")
+    at = 12 if version == 1 else 16
+    _, _, user, tool = struct.unpack("<4f", header[at:at + 16])
     return {"user": user, "tool": tool}
 
 
