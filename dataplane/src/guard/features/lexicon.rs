@@ -298,8 +298,9 @@ pub(super) fn canonical(hash: u64) -> u64 {
     table.get(&hash).copied().unwrap_or(hash)
 }
 
-/// The hash of the word at `start..end` of `bytes`, which has at least seven bytes after `end`:
-/// `word_hash` of it, eight bytes read at a time and the last ones masked, no copying.
+/// The hash of the word at `start..end` of `bytes`: its bytes eight at a time, one multiply
+/// each, the bytes past `end` masked off. Read in place where `bytes` has seven bytes after
+/// `end` (the normalised text is padded); otherwise a padded copy is hashed.
 #[inline(always)]
 pub(super) fn word_hash_at(bytes: &[u8], start: usize, end: usize) -> u64 {
     let mut h = (end - start) as u64;
@@ -320,13 +321,10 @@ pub(super) fn word_hash_at(bytes: &[u8], start: usize, end: usize) -> u64 {
     h
 }
 
-/// A word's hash: its bytes eight at a time, one multiply each.
+/// A word's hash (`word_hash_at` of a zero-padded copy): for the lexicon, built once.
 pub(super) fn word_hash(bytes: &[u8]) -> u64 {
-    let mut h = bytes.len() as u64;
-    for chunk in bytes.chunks(8) {
-        let mut buf = [0u8; 8];
-        buf[..chunk.len()].copy_from_slice(chunk);
-        h = (h.rotate_left(23) ^ u64::from_le_bytes(buf)).wrapping_mul(0xff51_afd7_ed55_8ccd);
-    }
-    h
+    let mut padded = Vec::with_capacity(bytes.len() + 8);
+    padded.extend_from_slice(bytes);
+    padded.extend_from_slice(&[0; 8]);
+    word_hash_at(&padded, 0, bytes.len())
 }
