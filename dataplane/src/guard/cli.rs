@@ -77,7 +77,10 @@ fn scan_cmd(args: &[String], out: &mut impl Write, err: &mut impl Write) -> Resu
     let (candidate, args) = match args {
         [flag, path, rest @ ..] if flag == "--injection-model" => {
             let bytes = std::fs::read(path).map_err(|e| format!("{path}: {e}"))?;
-            (Some(Model::parse(&bytes).map_err(|e| format!("{path}: {e}"))?), rest)
+            (
+                Some(Model::parse(&bytes).map_err(|e| format!("{path}: {e}"))?),
+                rest,
+            )
         }
         _ => (None, args),
     };
@@ -226,7 +229,10 @@ mod tests {
                 serde_json::from_slice(&out).unwrap_or_else(|e| panic!("{e}"));
             line["injection_score"].as_f64().unwrap_or(-1.0)
         };
-        let (texts, model) = (texts.to_str().unwrap_or_default(), model.to_str().unwrap_or_default());
+        let (texts, model) = (
+            texts.to_str().unwrap_or_default(),
+            model.to_str().unwrap_or_default(),
+        );
         assert!(score(&["scan", texts]) > 0.9);
         assert_eq!(score(&["scan", "--injection-model", model, texts]), 0.5);
         assert_eq!(
@@ -234,11 +240,16 @@ mod tests {
             0.5
         );
         // A damaged file is refused, naming it.
-        std::fs::write(dir.join("short.bin"), &flat[..100]).unwrap_or_else(|e| panic!("{e}"));
         let short = dir.join("short.bin");
+        std::fs::write(&short, &flat[..100]).unwrap_or_else(|e| panic!("{e}"));
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let args = ["scan", "--injection-model", short.to_str().unwrap_or_default(), texts]
-            .map(String::from);
+        let args = [
+            "scan",
+            "--injection-model",
+            short.to_str().unwrap_or_default(),
+            texts,
+        ]
+        .map(String::from);
         assert_eq!(run(&args, &mut out, &mut err), 2);
         assert!(String::from_utf8_lossy(&err).contains("short.bin"));
         let _ = std::fs::remove_dir_all(&dir);
