@@ -6,7 +6,9 @@ no part of training or tuning reads.
 Scores every row with `warden-dataplane guard scan` (the data plane's own scorer, obfuscation
 variants included) and applies the model's default thresholds the way the data plane does: the
 user threshold to user input, the tool threshold to tool output and memory (retrieved content).
-Prints recall and false-positive rate overall, per channel, per category and per language.
+Prints recall and false-positive rate overall, per channel, per category and per language, and
+how many of them `injection = "block"` blocks by default (user input from the model's user
+block threshold; under it, down to the user threshold, flagged).
 """
 
 import argparse
@@ -38,15 +40,18 @@ def held_out_rows(path=None):
 
 
 def thresholds(model):
-    """The default thresholds in a model file's header (version 1, or 2 with its n-gram sizes)."""
+    """The default thresholds in a model file's header: version 1, 2 (with its n-gram sizes) or
+    3 (and the user block threshold; before version 3 user input is blocked from the user
+    threshold)."""
     with open(model, "rb") as f:
-        header = f.read(32)
+        header = f.read(36)
     magic, version = struct.unpack("<4sI", header[:8])
-    if magic != b"WDNI" or version not in (1, 2):
-        raise SystemExit(f"{model}: not a version 1 or 2 injection model")
+    if magic != b"WDNI" or version not in (1, 2, 3):
+        raise SystemExit(f"{model}: not a version 1, 2 or 3 injection model")
     at = 12 if version == 1 else 16
     _, _, user, tool = struct.unpack("<4f", header[at:at + 16])
-    return {"user": user, "tool": tool}
+    block = struct.unpack("<f", header[32:36])[0] if version == 3 else user
+    return {"user": user, "tool": tool, "user_block": block}
 
 
 def scores(binary, texts, model=None):
@@ -93,9 +98,16 @@ def main():
     s = scores(args.binary, [r["text"] for r in rows], args.model)
     flagged = [int(score >= t[channel(r)]) for r, score in zip(rows, s)]
     report = {"corpus": "%s %s" % HELD_OUT[:2], "thresholds": t, **measure(rows, flagged)}
+    block_at = {"user": t["user_block"], "tool": t["tool"]}
+    blocked = measure(rows, [int(score >= block_at[channel(r)]) for r, score in zip(rows, s)])
+    report["blocked"] = {"all": blocked["all"], "channel": blocked["channel"]}
     for key in ("all", "channel", "category", "lang"):
         for k, v in report[key].items():
             print(f"{key:9} {k:24} recall {v['caught']:3}/{v['attempts']:<3} "
+                  f"false positives {v['false_positives']:2}/{v['benign']}", file=sys.stderr)
+    for key in ("all", "channel"):
+        for k, v in report["blocked"][key].items():
+            print(f"blocked   {k:24} recall {v['caught']:3}/{v['attempts']:<3} "
                   f"false positives {v['false_positives']:2}/{v['benign']}", file=sys.stderr)
     if args.json:
         with open(args.json, "w") as f:

@@ -9,7 +9,7 @@ imperatives and rules. This scores four sets of such requests that no training r
 IFBench's 300 prompts, MT-Bench's 80 first turns, AlpacaEval's helpful_base questions and
 AgentBench's OS tasks (the routing corpora's wheels, models/routing_corpora.py) — with the data
 plane's own scorer (`guard scan`), and counts those at or over the user threshold (default: the
-built-in model's, from models/injection.json). A development measure: candidates are checked on
+built-in model's; flagged) and over its user block threshold (blocked by `injection = "block"`). A development measure: candidates are checked on
 it before bastioncorpus is read (docs/guardrails.md).
 """
 
@@ -41,31 +41,32 @@ def main():
     ap.add_argument("--model", help="a model file train.py wrote, to score with instead of the "
                     "binary's built-in model (and whose user threshold to apply)")
     ap.add_argument("--threshold", type=float,
-                    help="user threshold (default: the model's)")
+                    help="user threshold to count flags from (default: the model's)")
     ap.add_argument("--json", help="write the figures here as JSON")
     args = ap.parse_args()
-    threshold = args.threshold
-    if threshold is None and args.model:
-        threshold = evaluate.thresholds(args.model)["user"]
-    if threshold is None:
-        with open(os.path.join(corpora.HERE, "injection.json")) as f:
-            threshold = json.load(f)["validation"]["user"]["threshold"]
+    model = evaluate.thresholds(args.model or os.path.join(corpora.HERE, "injection.bin"))
+    threshold = model["user"] if args.threshold is None else args.threshold
     rows = requests()
     scores = evaluate.scores(args.binary, [text for _, text in rows], args.model)
-    by = collections.defaultdict(lambda: [0, 0])
+    block = model["user_block"]
+    by = collections.defaultdict(lambda: [0, 0, 0])
     for (name, _), score in zip(rows, scores):
         by[name][0] += score >= threshold
-        by[name][1] += 1
+        by[name][1] += score >= block
+        by[name][2] += 1
+    print(f"{'':26} flagged  blocked")
     for name in SETS:
-        print(f"{name:26} {by[name][0]:4}/{by[name][1]}")
-    flagged, total = sum(v[0] for v in by.values()), sum(v[1] for v in by.values())
-    print(f"{'all':26} {flagged:4}/{total} = {flagged / total:.3f} at threshold {threshold}")
+        print(f"{name:26} {by[name][0]:4}/{by[name][2]} {by[name][1]:4}/{by[name][2]}")
+    flagged, blocked, total = (sum(v[i] for v in by.values()) for i in range(3))
+    print(f"{'all':26} {flagged:4}/{total} = {flagged / total:.3f} at {threshold:.4f}, "
+          f"{blocked}/{total} = {blocked / total:.3f} at {block:.4f}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"threshold": threshold, "flagged": flagged, "requests": total,
-                       "by_set": {name: {"flagged": by[name][0], "requests": by[name][1]}
-                                  for name in SETS}}, f, indent=2)
-
+            json.dump({"threshold": threshold, "block_threshold": block, "flagged": flagged,
+                       "blocked": blocked, "requests": total,
+                       "by_set": {name: {"flagged": by[name][0], "blocked": by[name][1],
+                                         "requests": by[name][2]} for name in SETS}},
+                      f, indent=2)
 
 if __name__ == "__main__":
     main()

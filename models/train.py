@@ -7,7 +7,9 @@ models/.cache), has the data plane compute the hashed features of every text
 (`warden-dataplane guard features`, so training and serving share one featuriser), fits an
 L2-regularised logistic regression on two-block windows, picks the regularisation and the
 default thresholds on a validation split (groups of texts from one template or document never
-straddle it), quantises the weights to signed bytes and writes models/injection.bin and
+straddle it) — flagging from 2 % false positives on the corpora's benign texts of each channel,
+blocking user input only where 2 % of a fifth of instruction and coding requests (set aside,
+never trained on) score too — quantises the weights to signed bytes and writes models/injection.bin and
 models/injection.json (the figures and every source). Needs numpy, scipy, scikit-learn and
 pyyaml (models/requirements.txt). Deterministic: the same wheels give the same file.
 """
@@ -131,19 +133,17 @@ FAMILIES = {
 
 
 def thresholds_at(w, b, val, calibration, by_text):
-    """Each channel's default threshold (a logit): at most TARGET_FPR of the validation's benign
-    texts of the channel over it; for user input, with calibration requests given, also at most
-    TARGET_FPR of them (the higher of the two)."""
+    """The default thresholds (logits): for each channel, at most TARGET_FPR of the validation's
+    benign texts of the channel over it; and to block user input, also at most TARGET_FPR of the
+    calibration requests over it (the higher of the two: `user_block`)."""
     y = np.array([e.label for e in val])
     s = text_scores(w, b, [by_text[id(e)] for e in val])
     out = {}
     for channel in ("user", "tool"):
         sel = np.array([e.channel == channel for e in val])
         out[channel] = threshold_at(s[sel], y[sel], TARGET_FPR)
-    if calibration:
-        cs = text_scores(w, b, [by_text[id(e)] for e in calibration])
-        out["requests"] = threshold_at(cs, np.zeros(len(cs)), TARGET_FPR)
-        out["user"] = max(out["user"], out["requests"])
+    cs = text_scores(w, b, [by_text[id(e)] for e in calibration])
+    out["user_block"] = max(out["user"], threshold_at(cs, np.zeros(len(cs)), TARGET_FPR))
     return out
 
 
@@ -161,6 +161,8 @@ def leave_one_family_out(train, val, calibration, by_text):
             if held:
                 hs = text_scores(w, b, [by_text[id(e)] for e in held])
                 caught.append(f"{channel} {int(np.sum(hs >= t[channel]))}/{len(held)}")
+                if channel == "user":
+                    caught[-1] += f" (blocked {int(np.sum(hs >= t['user_block']))})"
         print(f"{family:32} {', '.join(caught)}", file=sys.stderr)
 
 
@@ -177,8 +179,6 @@ def main():
     ap.add_argument("--benign-requests", action="store_true",
                     help="train on four fifths of the instruction and coding benchmarks' prompts "
                          "as benign user text")
-    ap.add_argument("--calibrate-requests", action="store_true",
-                    help="also hold the user threshold to 2%% false positives on the other fifth")
     ap.add_argument("--leave-out", action="store_true",
                     help="report how each family of attempts fares when left out; write nothing")
     args = ap.parse_args()
@@ -194,8 +194,8 @@ def main():
             unique.append(e)
     examples = unique
     # The corpora split into training and validation by group; the requests on their own, a
-    # fifth of them held out (whole requests only, never trained on): counted in the report, and
-    # with --calibrate-requests the user threshold is held to TARGET_FPR on them too.
+    # fifth of them held out (whole requests only, never trained on) to calibrate the threshold
+    # from which user input is blocked.
     corpus = [e for e in examples if not corpora.is_request(e)]
     groups = sorted({(e.source, e.group) for e in corpus})
     rng = random.Random(11)
@@ -207,13 +207,12 @@ def main():
     request_groups = sorted({e.group for e in requests})
     random.Random(13).shuffle(request_groups)
     calibration_groups = set(request_groups[: len(request_groups) // 5])
-    held = [e for e in requests
-            if e.group in calibration_groups and e.source in corpora.REQUEST_NAMES]
-    calibration = held if args.calibrate_requests else []
+    calibration = [e for e in requests
+                   if e.group in calibration_groups and e.source in corpora.REQUEST_NAMES]
     if args.benign_requests:
         train += [e for e in requests if e.group not in calibration_groups]
     print(f"{len(corpus)} texts: {len(train)} training, {len(val)} validation; "
-          f"{len(held)} requests held out, {len(calibration)} to calibrate", file=sys.stderr)
+          f"{len(calibration)} requests to calibrate", file=sys.stderr)
 
     blocks = features(args.binary, [e.text for e in examples], args.grams)
     by_text = {id(e): windows(b) for e, b in zip(examples, blocks)}
@@ -250,10 +249,15 @@ def main():
             "recall": round(float(np.mean(s[pos] >= t)), 4), "attempts": int(pos.sum()),
             "fpr": round(float(np.mean(s[neg] >= t)), 4), "benign": int(neg.sum()),
         }
-    hs = text_scores(wq, b, [by_text[id(e)] for e in held])
-    report["held_out_requests"] = {
-        "requests": len(held), "calibrated_on": args.calibrate_requests,
-        "flagged": int(np.sum(hs >= logits["user"])),
+    user_block = float(sigmoid(logits["user_block"]))
+    pos = np.array([e.channel == "user" for e in val]) & (vy == 1)
+    cs = text_scores(wq, b, [by_text[id(e)] for e in calibration])
+    report["user_block"] = {
+        "threshold": round(user_block, 4),
+        "validation_recall": round(float(np.mean(s[pos] >= logits["user_block"])), 4),
+        "requests": len(calibration),
+        "requests_over_user": int(np.sum(cs >= logits["user"])),
+        "requests_over_user_block": int(np.sum(cs >= logits["user_block"])),
     }
     per_source = collections.defaultdict(lambda: [0, 0])
     for e, score in zip(val, s):
@@ -267,8 +271,8 @@ def main():
     report["texts"] = {"training": len(train), "validation": len(val), "windows": m.rows}
 
     grams = sum(1 << int(n) for n in args.grams.split(",") if n)
-    header = b"WDNI" + struct.pack("<III4f", 2, BITS, grams, scale, b, thresholds["user"],
-                                   thresholds["tool"])
+    header = b"WDNI" + struct.pack("<III5f", 3, BITS, grams, scale, b, thresholds["user"],
+                                   thresholds["tool"], user_block)
     data = header + q.tobytes()
     with open(args.out, "wb") as f:
         f.write(data)

@@ -282,8 +282,9 @@ fn injection_attempts_are_blocked_and_mentions_pass() {
     );
 }
 
-/// A project moves the model's decision: its own threshold, a lower one that only flags; the
-/// audit record carries the score and the channel's verdict.
+/// The model's defaults block user text it is sure of and flag what it is unsure of; a project
+/// moves the decision: its own threshold, a lower one that only flags; the audit record carries
+/// the score and the channel's verdict.
 #[test]
 fn project_thresholds_move_the_injection_decision_and_the_score_is_audited() {
     let mock = Mock::start(&[]);
@@ -306,6 +307,21 @@ fn project_thresholds_move_the_injection_decision_and_the_score_is_audited() {
     assert_eq!(r["verdicts"][0]["action"], "block");
     let score = r["injection_score"].as_u64().expect("a score");
     assert!((1..=1000).contains(&score), "{r}");
+    // An ordinary request the model is unsure of — over its user threshold, under its user
+    // block threshold (docs/guardrails.md) — is forwarded and flagged, not refused.
+    let request = "Act as a travel agent and plan a three-day trip to Lisbon. Output in JSON \
+                   format only, with no extra words.";
+    let res = gw.chat(&chat_body("gpt-4o", request, false));
+    assert_eq!(res.status, 200, "{}", res.text());
+    let records = audit_export(&gw.audit_dir());
+    let r = records
+        .iter()
+        .find(|r| r["kind"] == "response" && r["status"] == 200)
+        .expect("audited");
+    assert_eq!(r["verdicts"][0]["detector"], "prompt_injection", "{r}");
+    assert_eq!(r["verdicts"][0]["action"], "flag", "{r}");
+    let unsure = r["injection_score"].as_u64().expect("a score");
+    assert!((449..970).contains(&unsure), "{r}");
     drop(gw);
     // A threshold above the score lets it through; a flag threshold under it records a flag.
     let over = (score + 1).min(1000) as f64 / 1000.0;

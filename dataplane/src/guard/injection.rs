@@ -9,10 +9,11 @@
 //! root of their number, so windows of any length score on one scale and repeating a sentence
 //! does not move its score.
 //!
-//! File format (little endian): `WDNI`, version `2u32`, `bits: u32`, the byte n-gram sizes the
+//! File format (little endian): `WDNI`, version `3u32`, `bits: u32`, the byte n-gram sizes the
 //! model uses as a bit mask (`grams: u32`, bit `n` for `n` bytes), `scale: f32`, `bias: f32`,
-//! the user and tool default thresholds as `f32`, then `2^bits` signed bytes: weight `i` is
-//! `scale * w[i]`. Version 1 has no `grams` field and uses 3-, 4- and 5-byte n-grams.
+//! the user, tool and user-block default thresholds as `f32`, then `2^bits` signed bytes: weight
+//! `i` is `scale * w[i]`. Version 2 has no user-block threshold (user input is blocked from the
+//! user threshold); version 1 has no `grams` field either and uses 3-, 4- and 5-byte n-grams.
 
 use std::sync::OnceLock;
 
@@ -30,6 +31,10 @@ pub struct Model {
     /// project sets none: for user and system text, and for tool results and documents.
     pub default_user: f32,
     pub default_tool: f32,
+    /// Where a project sets no `injection_threshold`, user text is blocked from this score and
+    /// flagged from `default_user` up: the first stays quiet on ordinary requests (2 % of
+    /// instruction and coding requests set aside in training), the second catches more.
+    pub default_user_block: f32,
 }
 
 impl Model {
@@ -41,8 +46,8 @@ impl Model {
                 .unwrap_or([0; 4])
         };
         let version = u32::from_le_bytes(field(4));
-        if bytes.get(..4) != Some(MAGIC) || !(1..=2).contains(&version) {
-            return Err("not a version 1 or 2 injection model".into());
+        if bytes.get(..4) != Some(MAGIC) || !(1..=3).contains(&version) {
+            return Err("not a version 1, 2 or 3 injection model".into());
         }
         let bits = u32::from_le_bytes(field(8));
         let (grams, at) = match version {
@@ -50,7 +55,7 @@ impl Model {
             _ => (Grams::from_mask(u32::from_le_bytes(field(12))), 16),
         };
         let grams = grams.ok_or("injection model: n-gram sizes other than 3, 4 and 5")?;
-        let header = at + 16;
+        let header = at + if version == 3 { 20 } else { 16 };
         if !(8..=24).contains(&bits) || bytes.len() != header + (1usize << bits) {
             return Err(format!(
                 "injection model: {} bytes for {bits} bits",
@@ -59,7 +64,12 @@ impl Model {
         }
         let f = |at| f32::from_le_bytes(field(at));
         let (scale, bias, default_user, default_tool) = (f(at), f(at + 4), f(at + 8), f(at + 12));
-        if ![scale, bias, default_user, default_tool]
+        let default_user_block = if version == 3 {
+            f(at + 16)
+        } else {
+            default_user
+        };
+        if ![scale, bias, default_user, default_tool, default_user_block]
             .iter()
             .all(|v| v.is_finite())
         {
@@ -73,6 +83,7 @@ impl Model {
             weights: bytes[header..].iter().map(|b| *b as i8).collect(),
             default_user,
             default_tool,
+            default_user_block,
         })
     }
 
@@ -98,6 +109,7 @@ impl Model {
                 weights: vec![0; 256],
                 default_user: 1.0,
                 default_tool: 1.0,
+                default_user_block: 1.0,
             })
         })
     }
@@ -212,7 +224,21 @@ mod tests {
         assert!(Model::parse(&m).is_err(), "six-byte n-grams do not exist");
         m[12] = 1 << 4;
         m[4] = 3;
-        assert!(Model::parse(&m).is_err(), "version 3");
+        assert!(Model::parse(&m).is_err(), "a version 3 header is longer");
+        // Version 3: four bytes more, the user block threshold.
+        let mut m = vec![0u8; 36 + (1 << 12)];
+        m[..4].copy_from_slice(MAGIC);
+        m[4] = 3;
+        m[8] = 12;
+        m[12] = 1 << 4;
+        m[24..28].copy_from_slice(&0.4f32.to_le_bytes());
+        m[32..36].copy_from_slice(&0.9f32.to_le_bytes());
+        let v3 = Model::parse(&m).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((v3.default_user, v3.default_user_block), (0.4, 0.9));
+        m[32..36].copy_from_slice(&f32::INFINITY.to_le_bytes());
+        assert!(Model::parse(&m).is_err());
+        m[4] = 4;
+        assert!(Model::parse(&m).is_err(), "version 4");
     }
 
     #[test]
@@ -276,5 +302,6 @@ mod tests {
         let m = Model::builtin();
         assert!(m.bits() >= 16);
         assert!((0.0..1.0).contains(&m.default_user) && (0.0..1.0).contains(&m.default_tool));
+        assert!((m.default_user..1.0).contains(&m.default_user_block));
     }
 }

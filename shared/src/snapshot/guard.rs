@@ -48,6 +48,8 @@ pub struct InjectionThresholds {
     /// Tool results and tool definitions scoring at or above this get `injection`'s action.
     pub tool: Option<u16>,
     /// Text scoring at or above this but under its threshold is flagged (forwarded unchanged).
+    /// `None` with `user` also `None`: user text is flagged from the model's user threshold up
+    /// to its user block threshold (the default `user`).
     pub flag: Option<u16>,
 }
 
