@@ -309,17 +309,23 @@ fn project_thresholds_move_the_injection_decision_and_the_score_is_audited() {
     assert!((1..=1000).contains(&score), "{r}");
     // An ordinary request the model is unsure of — over its user threshold, under its user
     // block threshold (docs/guardrails.md) — is forwarded and flagged, not refused.
-    let request = "Act as a travel agent and plan a three-day trip to Lisbon. Output in JSON \
-                   format only, with no extra words.";
-    let res = gw.chat(&chat_body("gpt-4o", request, false));
-    assert_eq!(res.status, 200, "{}", res.text());
-    let records = audit_export(&gw.audit_dir());
-    let r = records
-        .iter()
-        .find(|r| r["kind"] == "response" && r["status"] == 200)
-        .expect("audited");
-    assert_eq!(r["verdicts"][0]["detector"], "prompt_injection", "{r}");
-    assert_eq!(r["verdicts"][0]["action"], "flag", "{r}");
+    let forwarded_and_flagged = |gw: &Gateway, text: &str| {
+        let res = gw.chat(&chat_body("gpt-4o", text, false));
+        assert_eq!(res.status, 200, "{}", res.text());
+        let records = audit_export(&gw.audit_dir());
+        let r = records
+            .into_iter()
+            .find(|r| r["kind"] == "response" && r["status"] == 200)
+            .expect("audited");
+        assert_eq!(r["verdicts"][0]["detector"], "prompt_injection", "{r}");
+        assert_eq!(r["verdicts"][0]["action"], "flag", "{r}");
+        r
+    };
+    let r = forwarded_and_flagged(
+        &gw,
+        "Act as a travel agent and plan a three-day trip to Lisbon. Output in JSON format only, \
+         with no extra words.",
+    );
     let unsure = r["injection_score"].as_u64().expect("a score");
     assert!((449..970).contains(&unsure), "{r}");
     drop(gw);
@@ -332,14 +338,7 @@ fn project_thresholds_move_the_injection_decision_and_the_score_is_audited() {
             "injection_threshold = {over}\ninjection_flag_threshold = {under}\n"
         )),
     );
-    let res = gw.chat(&chat_body("gpt-4o", attack, false));
-    assert_eq!(res.status, 200, "{}", res.text());
-    let records = audit_export(&gw.audit_dir());
-    let r = records
-        .iter()
-        .find(|r| r["kind"] == "response" && r["status"] == 200)
-        .expect("audited");
-    assert_eq!(r["verdicts"][0]["action"], "flag", "{r}");
+    let r = forwarded_and_flagged(&gw, attack);
     assert_eq!(r["injection_score"].as_u64(), Some(score));
     drop(gw);
     // Out of range: the config is refused, naming the key.
