@@ -165,26 +165,26 @@ pub fn injection_action(
     let model = Model::builtin();
     let th = &policy.injection_thresholds;
     let at = |t: Option<u16>, default: f32| t.map_or(default, |t| f32::from(t) / 1000.0);
-    let (detector, threshold) = match source {
+    // The third: where the flag band starts when the project sets no flag threshold.
+    let (detector, threshold, flag_default) = match source {
         Source::System => return None,
-        Source::ToolResult => ("prompt_injection_tool", at(th.tool, model.default_tool)),
+        Source::ToolResult => (
+            "prompt_injection_tool",
+            at(th.tool, model.default_tool),
+            None,
+        ),
         Source::Definition => (
             "prompt_injection_tool_definition",
             at(th.tool, model.default_tool),
+            None,
         ),
-        Source::User | Source::Assistant | Source::ToolArguments => {
-            ("prompt_injection", at(th.user, model.default_user_block))
-        }
+        Source::User | Source::Assistant | Source::ToolArguments => (
+            "prompt_injection",
+            at(th.user, model.default_user_block),
+            th.user.is_none().then_some(model.default_user),
+        ),
     };
-    let user_text = matches!(
-        source,
-        Source::User | Source::Assistant | Source::ToolArguments
-    );
-    let flag_from = match th.flag {
-        Some(f) => Some(f32::from(f) / 1000.0),
-        None if user_text && th.user.is_none() => Some(model.default_user),
-        None => None,
-    };
+    let flag_from = th.flag.map(|f| f32::from(f) / 1000.0).or(flag_default);
     if score >= threshold {
         let action = match policy.injection {
             GuardAction::Off => return None,
