@@ -9,8 +9,8 @@ L2-regularised logistic regression on two-block windows, picks the regularisatio
 default thresholds on a validation split (groups of texts from one template or document never
 straddle it) — flagging from 2 % false positives on the corpora's benign texts of each channel,
 blocking user input only where 2 % of a fifth of instruction and coding requests (set aside,
-never trained on) score too — quantises the weights to signed bytes and writes models/injection.bin and
-models/injection.json (the figures and every source). Needs numpy, scipy, scikit-learn and
+never trained on) score too — quantises the weights to signed bytes and writes
+models/injection.bin and models/injection.json (the figures and every source). Needs numpy, scipy, scikit-learn and
 pyyaml (models/requirements.txt). Deterministic: the same wheels give the same file.
 """
 
