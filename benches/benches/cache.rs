@@ -41,7 +41,7 @@ fn lookup(c: &mut Criterion) {
     // 100 000 entries of 1 KiB answers.
     let answer = vec![b'a'; 1024];
     for i in 0u32..100_000 {
-        let mut h = cache.hasher(&project);
+        let mut h = cache.hasher(&project, 0);
         h.part(&i.to_le_bytes());
         let key = h.finish();
         if let Plan::Fill(fill) = cache.plan(&policy, Directives::default(), &project, || Some(key))
@@ -55,7 +55,7 @@ fn lookup(c: &mut Criterion) {
         let mut scratch = Vec::new();
         let fields = inspect_chat(&body, &mut scratch).unwrap();
         let key = || {
-            let mut h = cache.hasher(&project);
+            let mut h = cache.hasher(&project, 0);
             h.part(b"openai");
             openai_body_key(&body, &fields, &target, &[], &mut h).unwrap();
             h.finish()
@@ -85,7 +85,7 @@ fn lookup(c: &mut Criterion) {
     g.bench_function("miss_and_fill_1k", |b| {
         b.iter(|| {
             n += 1;
-            let mut h = cache.hasher(&project);
+            let mut h = cache.hasher(&project, 0);
             h.part(&n.to_le_bytes());
             let key = h.finish();
             if let Plan::Fill(fill) =

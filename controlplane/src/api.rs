@@ -110,6 +110,10 @@ pub fn router(app: Arc<App>) -> Router {
             put(policy::put_cache).get(policy::get_cache),
         )
         .route(
+            "/admin/v1/projects/{project}/cache/purge",
+            post(policy::purge_cache),
+        )
+        .route(
             "/admin/v1/projects/{project}/limits",
             put(policy::put_limits).get(policy::get_limits),
         )

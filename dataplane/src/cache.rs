@@ -58,6 +58,9 @@ pub struct Entry {
     pub key: Key,
     /// Checked on every hit, besides being part of the key.
     pub project: Arc<str>,
+    /// The project's cache generation it was filled under (part of the key too): an entry of an
+    /// older one is dropped when the shard sweeps the project (`Cache::sweep`).
+    pub generation: u32,
     /// The provider answered with an event stream.
     pub event_stream: bool,
     /// The provider's decoded body.
@@ -108,6 +111,7 @@ pub enum Plan {
 pub struct Fill {
     pub key: Key,
     pub project: Arc<str>,
+    pub generation: u32,
     pub ttl: Duration,
     pub project_cap: usize,
     /// The answer was refreshed on the client's `no-cache`: the header says `bypass`.
@@ -296,13 +300,16 @@ impl Shared {
 }
 
 impl Cache {
-    /// A hasher for one request's key, seeded with the salt and the project.
-    pub fn hasher(&self, project: &str) -> KeyHasher {
+    /// A hasher for one request's key, seeded with the salt, the project and the project's
+    /// cache generation (raised, it leaves every earlier entry unreachable, here, on the other
+    /// data planes and in the shared tier).
+    pub fn hasher(&self, project: &str, generation: u32) -> KeyHasher {
         let mut h = Sha256::new();
         h.update(self.salt);
-        h.update(b"warden-cache-v1\0");
+        h.update(b"warden-cache-v2\0");
         let mut k = KeyHasher(h);
         k.part(project.as_bytes());
+        k.part(&generation.to_le_bytes());
         k
     }
 
@@ -327,6 +334,7 @@ impl Cache {
         let fill = Fill {
             key,
             project: Arc::clone(project),
+            generation: policy.generation,
             ttl: Duration::from_secs(u64::from(policy.ttl_s)),
             project_cap: policy.max_bytes as usize,
             refresh: directives.no_cache,
@@ -385,6 +393,7 @@ impl Cache {
         let entry = Arc::new(Entry {
             key: fill.key,
             project: fill.project,
+            generation: fill.generation,
             event_stream,
             body: body.into(),
             expires: Instant::now() + fill.ttl,
@@ -410,12 +419,54 @@ impl Cache {
         Recording::new(self, fill)
     }
 
+    /// Drop the entries of projects the serving state no longer caches for: `(project, None)`
+    /// all of them (the project is gone or its cache turned off), `(project, Some(g))` those
+    /// of generations but `g` (it was purged). A few hundred at a time, letting the shard's
+    /// requests go between: a project's hundred thousand entries never stall it.
+    pub async fn sweep(&self, projects: &[(Arc<str>, Option<u32>)]) {
+        const AT_ONCE: usize = 256;
+        for (project, keep) in projects {
+            // The entries there now; those filled while the sweep goes on are newer.
+            let mut left = self.store.borrow().entries_of(project);
+            while left > 0 {
+                let (walked, dropped) = {
+                    let mut store = self.store.borrow_mut();
+                    let done =
+                        store.sweep(project, left.min(AT_ONCE), |e| Some(e.generation) != *keep);
+                    self.metrics.bytes.set(store.bytes() as i64);
+                    self.metrics.entries.set(store.len() as i64);
+                    done
+                };
+                self.metrics.purged.add(dropped as u64);
+                if walked == 0 {
+                    break;
+                }
+                left = left.saturating_sub(walked);
+                yield_now().await;
+            }
+        }
+    }
+
     fn keep(&self, store: &mut Store, entry: Arc<Entry>, project_cap: usize) {
         let done = store.insert(entry, project_cap);
         self.metrics.evictions.add(done.evicted);
         self.metrics.bytes.set(store.bytes() as i64);
         self.metrics.entries.set(store.len() as i64);
     }
+}
+
+/// Let the shard's other tasks run before going on.
+async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            return std::task::Poll::Ready(());
+        }
+        yielded = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await
 }
 
 /// Builds a key from the parts of a request, each length-prefixed so no two different

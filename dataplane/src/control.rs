@@ -108,6 +108,8 @@ struct Prepared {
     keys: usize,
     /// Checking and decoding; building.
     took: [Duration; 2],
+    /// The projects whose cached answers the shards drop once swapped.
+    sweep: Arc<[(Arc<str>, Option<u32>)]>,
 }
 
 /// A state made from pushed bytes: its version, the state, and when decoding ended (building
@@ -230,6 +232,7 @@ impl Control {
             states,
             keys,
             took,
+            sweep,
         } = match prepared {
             Some(p) => p,
             None => return Ok(self.version.load(Relaxed)),
@@ -239,7 +242,11 @@ impl Control {
         for (sender, state) in self.senders.iter().zip(states) {
             let (swapped, ack) = oneshot::channel();
             sender
-                .unbounded_send(StateUpdate { state, swapped })
+                .unbounded_send(StateUpdate {
+                    state,
+                    swapped,
+                    sweep: Arc::clone(&sweep),
+                })
                 .map_err(|_| (503, "a shard is gone".to_owned()))?;
             acks.push(ack);
         }
@@ -401,7 +408,9 @@ impl Control {
     }
 
     fn prepared(&self, version: u64, built: Built, kind: Kind, took: [Duration; 2]) -> Prepared {
+        let served = Arc::clone(&self.held.lock().unwrap_or_else(|p| p.into_inner()).shared);
         Prepared {
+            sweep: built.shared.cache_sweep(&served).into(),
             version,
             keys: built.shared.api_key_count(),
             states: (0..self.senders.len()).map(|_| built.for_shard()).collect(),

@@ -167,7 +167,10 @@ pub fn cache_plan(
         .plan(&project.cache, req.head.cache, &project.id, || {
             let first = attempts.first()?;
             first
-                .cache_key(shard.cache.hasher(&project.id), req.body)
+                .cache_key(
+                    shard.cache.hasher(&project.id, project.cache.generation),
+                    req.body,
+                )
                 .ok()
         });
     if let (crate::cache::Plan::Fill(fill), Some((mut partition, text)), Some(first)) =
@@ -212,7 +215,7 @@ fn semantic_split(
         Front::Generate { method, .. } => (method.as_bytes(), Dialect::Gemini),
         Front::Embeddings => return None,
     };
-    let mut partition = shard.cache.hasher(&project.id);
+    let mut partition = shard.cache.hasher(&project.id, project.cache.generation);
     partition.part(b"semantic partition");
     partition.part(route);
     let text = crate::cache::semantic::query::split(

@@ -98,10 +98,12 @@ pub struct ShardSpec {
     pub cache: crate::cache::Shared,
 }
 
-/// A new serving state for one shard, and the acknowledgement it sends once swapped in.
+/// A new serving state for one shard, the acknowledgement it sends once swapped in, and the
+/// projects whose cached answers it then drops (`SharedState::cache_sweep`).
 pub struct StateUpdate {
     pub state: ServingState,
     pub swapped: oneshot::Sender<u64>,
+    pub sweep: Arc<[(Arc<str>, Option<u32>)]>,
 }
 
 /// Decrements the in-flight count when a request ends, however it ends.
@@ -176,7 +178,8 @@ impl Timeouts {
 }
 
 /// Swap in each new serving state as it arrives. Requests in flight keep the `Rc` of the state
-/// they started with; the next request sees the new one.
+/// they started with; the next request sees the new one. Then drop the cached answers the new
+/// state no longer serves (a few at a time, between requests).
 pub async fn apply_updates(
     shard: Rc<Shard>,
     mut updates: futures_channel::mpsc::UnboundedReceiver<StateUpdate>,
@@ -187,6 +190,7 @@ pub async fn apply_updates(
         let version = update.state.version;
         *shard.state.borrow_mut() = Rc::new(update.state);
         let _ = update.swapped.send(version);
+        shard.cache.sweep(&update.sweep).await;
     }
 }
 

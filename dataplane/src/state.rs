@@ -221,6 +221,33 @@ impl SharedState {
         SharedState::build_with_keys(snapshot, keys, master, custom)
     }
 
+    /// The projects whose cached answers this state no longer serves, compared with `old` (the
+    /// state it replaces), for each shard to sweep once it has swapped (`Cache::sweep`):
+    /// `(project, None)` drops every entry (the project is gone or stopped caching),
+    /// `(project, Some(g))` those of generations but `g` (its cache was purged). Worked out once,
+    /// off the shards; a scan of the projects' pointers, with a map of the cached ones only.
+    pub fn cache_sweep(&self, old: &SharedState) -> Vec<(Arc<str>, Option<u32>)> {
+        let now: HashMap<&str, u32> = self
+            .caching_projects()
+            .map(|p| (&*p.id, p.cache.generation))
+            .collect();
+        old.caching_projects()
+            .filter_map(|p| match now.get(&*p.id) {
+                None => Some((Arc::clone(&p.id), None)),
+                Some(&g) if g != p.cache.generation => Some((Arc::clone(&p.id), Some(g))),
+                Some(_) => None,
+            })
+            .collect()
+    }
+
+    /// The projects this state serves whose cache is on.
+    fn caching_projects(&self) -> impl Iterator<Item = &Arc<ProjectState>> {
+        self.projects.iter().enumerate().filter_map(|(i, p)| {
+            let gone = u32::try_from(i).is_ok_and(|i| self.gone.contains(&i));
+            (!gone && p.cache.mode != warden_shared::snapshot::CacheMode::Off).then_some(p)
+        })
+    }
+
     /// How many Warden keys this state authenticates (the base's, give or take the delta's).
     pub fn api_key_count(&self) -> usize {
         (self.api_keys.len() + self.added_keys.len()).saturating_sub(self.removed_keys.len())

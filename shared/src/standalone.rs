@@ -85,7 +85,7 @@ pub struct ProjectSection {
 
 /// `[tenants.projects.cache]`: `mode = "off" | "exact" | "semantic"`, `ttl_s`,
 /// `semantic_threshold` (0–1), `semantic_max_temperature` (0–2), `max_mb` (this project's share
-/// of each shard's cache).
+/// of each shard's cache), `generation` (raise it to drop every kept answer).
 #[derive(Deserialize, serde::Serialize, Debug, Clone, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -111,17 +111,28 @@ pub struct CacheSection {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(maximum = 1_048_576))]
     pub max_mb: Option<u64>,
+    /// Raised, every answer kept so far is dropped — on every data plane and in the shared tier
+    /// (Redis) — and the cache starts empty. The control plane keeps it: it raises it when the
+    /// cache is turned off and on `POST /admin/v1/projects/{project}/cache/purge`, and ignores
+    /// the value of a `PUT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(read_only))]
+    pub generation: Option<u32>,
 }
 
 impl CacheSection {
     pub fn policy(&self) -> Result<crate::snapshot::CachePolicy, String> {
-        crate::snapshot::CachePolicy::from_parts(
+        let policy = crate::snapshot::CachePolicy::from_parts(
             self.mode,
             self.ttl_s,
             self.semantic_threshold,
             self.semantic_max_temperature,
             self.max_mb,
-        )
+        )?;
+        Ok(crate::snapshot::CachePolicy {
+            generation: self.generation.unwrap_or(0),
+            ..policy
+        })
     }
 }
 

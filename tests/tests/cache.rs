@@ -401,13 +401,54 @@ fn the_admin_api_sets_the_policy_and_billing_shows_hits_and_savings() {
     assert_eq!(st["totals"]["cache_hits"], 1, "{st}");
     assert_eq!(st["totals"]["cache_savings_usd"], live["total_usd"], "{st}");
 
-    // Turned off: no header, the provider is asked again.
+    // Turned off: no header, the provider is asked again, and the data plane drops what it
+    // kept for the project.
     let off = cp.admin("PUT", &path, Some(&json!({"mode": "off"})));
     assert_eq!(off.status, 200);
+    assert_eq!(off.json()["generation"], 1, "{}", off.text());
     let asked = eventually(Duration::from_secs(10), || {
         send().header("x-warden-cache").is_none()
     });
     assert!(asked.is_some());
+    let dropped = eventually(Duration::from_secs(10), || {
+        gw.metric("warden_cache_entries") == Some(0)
+    });
+    assert!(dropped.is_some(), "{}", gw.metrics());
+    assert_eq!(gw.metric("warden_cache_purged_total"), Some(1));
+    // On again: the cache starts empty; the answer kept before is not served again.
+    let on = cp.admin("PUT", &path, Some(&json!({"mode": "exact", "ttl_s": 600})));
+    assert_eq!(on.status, 200, "{}", on.text());
+    let header = |r: &Response| r.header("x-warden-cache").map(str::to_owned);
+    let mut first = None;
+    let applied = eventually(Duration::from_secs(10), || {
+        first = header(&send());
+        first.is_some()
+    });
+    assert!(applied.is_some());
+    assert_eq!(first.as_deref(), Some("miss"));
+    assert_eq!(header(&send()).as_deref(), Some("hit"));
+    // Purged: the same request is a miss again, then a hit of the new answer.
+    let calls = upstream_calls(&mock);
+    let purge = cp.admin("POST", &format!("{path}/purge"), None);
+    assert_eq!(purge.status, 200, "{}", purge.text());
+    assert_eq!(purge.json()["generation"], 2);
+    assert_eq!(purge.json()["mode"], "exact");
+    let missed = eventually(Duration::from_secs(10), || {
+        header(&send()).as_deref() == Some("miss")
+    });
+    assert!(missed.is_some());
+    assert_eq!(header(&send()).as_deref(), Some("hit"));
+    assert_eq!(
+        upstream_calls(&mock),
+        calls + 1,
+        "one fresh answer after the purge"
+    );
+    let purged = eventually(Duration::from_secs(10), || {
+        gw.metric("warden_cache_purged_total") == Some(2)
+    });
+    assert!(purged.is_some(), "{}", gw.metrics());
+    let unknown = cp.admin("POST", "/admin/v1/projects/prj_none/cache/purge", None);
+    assert_eq!(unknown.status, 404);
 }
 
 /// `[cache] redis_url`: data planes of one deployment (same master key) share answers through
@@ -433,8 +474,8 @@ fn data_planes_with_one_master_key_share_answers_through_redis() {
             .unwrap();
         path
     };
-    let with_redis = |key: &std::path::Path, url: &str| {
-        cached(&mock, 1, "mode = \"exact\"", "").replace(
+    let with_redis_policy = |key: &std::path::Path, url: &str, policy: &str| {
+        cached(&mock, 1, policy, "").replace(
             "io_uring_entries = 256\n",
             &format!(
                 "io_uring_entries = 256\nmaster_key_file = \"{}\"\n[cache]\nredis_url = \"{url}\"\n",
@@ -442,6 +483,8 @@ fn data_planes_with_one_master_key_share_answers_through_redis() {
             ),
         )
     };
+    let with_redis =
+        |key: &std::path::Path, url: &str| with_redis_policy(key, url, "mode = \"exact\"");
     let (ours, theirs) = (key_file("ours.key"), key_file("theirs.key"));
     let redis = "redis://127.0.0.1:6379/0";
     let a = Gateway::start(Driver::IoUring, &with_redis(&ours, redis));
@@ -466,6 +509,13 @@ fn data_planes_with_one_master_key_share_answers_through_redis() {
     // Another deployment: its own keys, its own miss.
     assert_eq!(c.chat(&body).header("x-warden-cache"), Some("miss"));
     assert_eq!(upstream_calls(&mock), 2);
+    // The project purged (its generation raised): what Redis holds is never read again.
+    let purged = Gateway::start(
+        Driver::IoUring,
+        &with_redis_policy(&ours, redis, "mode = \"exact\"\ngeneration = 1"),
+    );
+    assert_eq!(purged.chat(&body).header("x-warden-cache"), Some("miss"));
+    assert_eq!(upstream_calls(&mock), 3);
     // Nothing listens here: every request is answered, and the errors are counted.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();

@@ -615,7 +615,7 @@ fn owners_set_routing_guardrails_and_limits_on_the_settings_page() {
         cp.admin("GET", &format!("/admin/v1/projects/{project}/cache"), None)
             .json(),
         json!({"mode": "exact", "ttl_s": 600, "semantic_threshold": 0.8,
-            "semantic_max_temperature": null, "max_mb": 0})
+            "semantic_max_temperature": null, "max_mb": 0, "generation": 0})
     );
     let semantic = ana.form(
         &format!("{settings}/cache"),
@@ -632,7 +632,26 @@ fn owners_set_routing_guardrails_and_limits_on_the_settings_page() {
         cp.admin("GET", &format!("/admin/v1/projects/{project}/cache"), None)
             .json(),
         json!({"mode": "semantic", "ttl_s": 600, "semantic_threshold": 0.9,
-            "semantic_max_temperature": 0.0, "max_mb": 0})
+            "semantic_max_temperature": 0.0, "max_mb": 0, "generation": 0})
+    );
+    // The box that drops what the cache holds: a new generation, the settings as they were.
+    let purged = ana.form(
+        &format!("{settings}/cache"),
+        &[
+            ("csrf", &csrf),
+            ("mode", "semantic"),
+            ("ttl_s", "600"),
+            ("semantic_threshold", "0.9"),
+            ("semantic_max_temperature", "0"),
+            ("purge", "on"),
+        ],
+    );
+    assert_eq!(purged.status, 303, "{}", purged.text());
+    assert_eq!(
+        cp.admin("GET", &format!("/admin/v1/projects/{project}/cache"), None)
+            .json(),
+        json!({"mode": "semantic", "ttl_s": 600, "semantic_threshold": 0.9,
+            "semantic_max_temperature": 0.0, "max_mb": 0, "generation": 1})
     );
     let page = ana.get(&settings).text();
     assert!(

@@ -72,6 +72,7 @@ pub struct ErrorDetail {
         super::policy::get_limits,
         super::policy::put_cache,
         super::policy::get_cache,
+        super::policy::purge_cache,
         super::usage::usage,
         super::requests::requests,
         super::prices::list_prices,

@@ -313,12 +313,41 @@ pub async fn put_cache(
     Path(project): Path<String>,
     Body(b): Body<CacheSection>,
 ) -> ApiResult<Json<CacheView>> {
-    Ok(Json(save_cache(&app, &project, b).await?))
+    Ok(Json(save_cache(&app, &project, b, false).await?))
 }
 
-/// Check a project's cache policy, store it and publish.
-pub async fn save_cache(app: &App, project: &str, b: CacheSection) -> ApiResult<CacheView> {
+/// `POST /admin/v1/projects/{project}/cache/purge`: every answer the project's cache holds is
+/// dropped — on every data plane and in the shared tier — and the cache starts empty.
+#[utoipa::path(post, path = "/admin/v1/projects/{project}/cache/purge", tag = "policy",
+    security(("admin" = [])), params(("project" = String, Path, description = "The project's id.")),
+    responses((status = 200, body = CacheView,
+        description = "The cache policy as applied, with its new generation.")))]
+pub async fn purge_cache(
+    _: Admin,
+    State(app): State<Arc<App>>,
+    Path(project): Path<String>,
+) -> ApiResult<Json<CacheView>> {
+    let stored: CacheSection = stored_policy(&app, &project, |p| &p.cache).await?;
+    Ok(Json(save_cache(&app, &project, stored, true).await?))
+}
+
+/// Check a project's cache policy, store it and publish. Its generation is the stored one
+/// (whatever `b` says), raised when the cache is turned off or `purge` asks: the answers kept
+/// so far are never served again, the cache starts empty.
+pub async fn save_cache(
+    app: &App,
+    project: &str,
+    mut b: CacheSection,
+    purge: bool,
+) -> ApiResult<CacheView> {
     b.policy().map_err(ApiError::BadRequest)?;
+    let stored: CacheSection = stored_policy(app, project, |p| &p.cache).await?;
+    let turned_off = stored.mode != CacheMode::Off && b.mode == CacheMode::Off;
+    b.generation = if purge || turned_off {
+        Some(stored.generation.unwrap_or(0).wrapping_add(1))
+    } else {
+        stored.generation
+    };
     let json = serde_json::to_string(&b).map_err(|e| ApiError::Internal(e.to_string()))?;
     if !app.store.set_cache(project, &json).await? {
         return Err(ApiError::NotFound("project"));
@@ -349,6 +378,9 @@ pub struct CacheView {
     pub semantic_max_temperature: Option<f64>,
     /// 0: no cap of the project's own.
     pub max_mb: u64,
+    /// Raised each time the cache was turned off or purged (answers of an earlier generation are
+    /// never served).
+    pub generation: u32,
 }
 
 pub fn cache_view(b: &CacheSection) -> CacheView {
@@ -360,5 +392,6 @@ pub fn cache_view(b: &CacheSection) -> CacheView {
         semantic_max_temperature: (p.semantic_max_temperature != CachePolicy::ANY_TEMPERATURE)
             .then(|| f64::from(p.semantic_max_temperature) / 100.0),
         max_mb: p.max_bytes >> 20,
+        generation: p.generation,
     }
 }

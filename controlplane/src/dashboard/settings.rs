@@ -229,7 +229,9 @@ async fn render(
          <label>Rephrasings only up to temperature (0–2) <input name=\"semantic_max_temperature\" \
          value=\"{}\" inputmode=\"decimal\" size=\"6\" placeholder=\"any\"{disabled}></label>\
          <label>This project's share (MiB a shard) <input name=\"max_mb\" value=\"{}\" \
-         inputmode=\"numeric\" size=\"8\" placeholder=\"no cap of its own\"{disabled}></label>",
+         inputmode=\"numeric\" size=\"8\" placeholder=\"no cap of its own\"{disabled}></label>\
+         <label><input type=\"checkbox\" name=\"purge\" value=\"on\"{disabled}> Drop the answers \
+         kept so far (turning the cache off drops them too)</label>",
         selected(applied.mode == CacheMode::Off),
         selected(applied.mode == CacheMode::Exact),
         selected(applied.mode == CacheMode::Semantic),
@@ -372,7 +374,9 @@ pub async fn save(
         "cache" => {
             let stored = policy::stored_policy(&app, &p.id, |p| &p.cache).await?;
             match cache_from(stored, &f) {
-                Ok(body) => policy::save_cache(&app, &p.id, body).await.map(drop),
+                Ok(body) => policy::save_cache(&app, &p.id, body, field(&f, "purge") == "on")
+                    .await
+                    .map(drop),
                 Err(e) => Err(e),
             }
         }

@@ -56,6 +56,7 @@ struct List {
     head: u32,
     tail: u32,
     bytes: usize,
+    len: usize,
 }
 
 /// Keys are SHA-256 digests salted per process: their first eight bytes are already a hash.
@@ -80,6 +81,7 @@ impl Default for List {
             head: NIL,
             tail: NIL,
             bytes: 0,
+            len: 0,
         }
     }
 }
@@ -174,10 +176,46 @@ impl Store {
         };
         self.map.insert(entry.key, i);
         self.bytes += size;
-        self.projects.entry(project).or_default().bytes += size;
+        let list = self.projects.entry(project).or_default();
+        list.bytes += size;
+        list.len += 1;
         self.push_front(i);
         done.stored = true;
         done
+    }
+
+    /// How many entries `project` holds here.
+    pub fn entries_of(&self, project: &str) -> usize {
+        self.projects.get(project).map_or(0, |l| l.len)
+    }
+
+    /// Walk at most `steps` of `project`'s entries from its least recently used end, dropping
+    /// those `stale` condemns and moving the others to the front, so that a walk resumed later
+    /// meets the ones it has not seen yet first. Returns (entries walked, entries dropped).
+    pub fn sweep(
+        &mut self,
+        project: &str,
+        steps: usize,
+        stale: impl Fn(&Entry) -> bool,
+    ) -> (usize, usize) {
+        let (mut walked, mut dropped) = (0, 0);
+        while walked < steps {
+            let Some(tail) = self.projects.get(project).map(|l| l.tail) else {
+                break;
+            };
+            let Some(entry) = self.nodes.get(tail as usize).and_then(|n| n.entry.as_ref()) else {
+                break;
+            };
+            walked += 1;
+            if stale(entry) {
+                self.remove(tail);
+                dropped += 1;
+            } else {
+                self.unlink(tail);
+                self.push_front(tail);
+            }
+        }
+        (walked, dropped)
     }
 
     fn project_bytes(&self, project: &str) -> usize {
@@ -195,6 +233,7 @@ impl Store {
         self.bytes -= size;
         if let Some(list) = self.projects.get_mut(&entry.project) {
             list.bytes -= size;
+            list.len -= 1;
             if list.head == NIL {
                 self.projects.remove(&entry.project);
             }
@@ -285,6 +324,7 @@ mod tests {
         Arc::new(Entry {
             key: Key([n; 32]),
             project: project.into(),
+            generation: 0,
             event_stream: false,
             body: vec![b'x'; len].into(),
             expires: Instant::now() + ttl,
@@ -356,6 +396,30 @@ mod tests {
         assert!(s.insert(entry("p", 1, 50, HOUR), 0).stored);
         assert_eq!((s.len(), s.bytes()), (1, size("p", 50)));
         assert!(!s.insert(entry("q", 2, 60, HOUR), size("q", 59)).stored);
+    }
+
+    #[test]
+    fn a_sweep_drops_what_it_condemns_and_walks_each_entry_once() {
+        let mut s = Store::new(1 << 20);
+        for n in 1..=6 {
+            s.insert(entry(if n % 2 == 0 { "a" } else { "b" }, n, 10, HOUR), 0);
+        }
+        assert_eq!((s.entries_of("a"), s.entries_of("b")), (3, 3));
+        // Keys 2 and 6 are condemned, 4 is kept: a walk of two, then of one, sees all three.
+        let stale = |e: &Entry| e.key.0[0] != 4;
+        assert_eq!(s.sweep("a", 2, stale), (2, 1));
+        assert_eq!(s.sweep("a", 1, stale), (1, 1));
+        let now = Instant::now();
+        assert!(s.get(&Key([4; 32]), now).is_some());
+        assert!(s.get(&Key([2; 32]), now).is_none() && s.get(&Key([6; 32]), now).is_none());
+        assert_eq!(s.sweep("a", 5, |_| true), (1, 1));
+        assert_eq!(s.sweep("a", 5, |_| true), (0, 0), "nothing left to walk");
+        assert_eq!((s.entries_of("a"), s.len()), (0, 3));
+        assert_eq!(
+            s.bytes(),
+            3 * size("b", 10),
+            "the other project is untouched"
+        );
     }
 
     /// Random operations against a plain model: the bounds hold and both lists stay consistent.

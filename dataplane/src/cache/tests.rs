@@ -32,7 +32,7 @@ fn a_fill_reaches_the_other_shards_and_only_its_project() {
     let b = shared.shard(1, Default::default());
     let project: Arc<str> = "p1".into();
     let key = {
-        let mut h = a.hasher("p1");
+        let mut h = a.hasher("p1", 0);
         h.part(b"body");
         h.finish()
     };
@@ -143,7 +143,7 @@ fn keys_differ_by_project_and_by_how_parts_split() {
     let shared = Shared::new(1, 1 << 20, 1 << 16, None, None).unwrap();
     let c = shared.shard(0, Default::default());
     let key = |project: &str, parts: &[&[u8]]| {
-        let mut h = c.hasher(project);
+        let mut h = c.hasher(project, 0);
         for p in parts {
             h.part(p);
         }
@@ -152,4 +152,48 @@ fn keys_differ_by_project_and_by_how_parts_split() {
     assert_ne!(key("a", &[b"x"]), key("b", &[b"x"]));
     assert_ne!(key("a", &[b"xy", b""]), key("a", &[b"x", b"y"]));
     assert_eq!(key("a", &[b"x", b"y"]), key("a", &[b"x", b"y"]));
+    let mut purged = c.hasher("a", 1);
+    purged.part(b"x");
+    assert_ne!(
+        purged.finish(),
+        key("a", &[b"x"]),
+        "a new generation, new keys"
+    );
+}
+
+/// A purge (a new generation) drops the older entries of that project only; a project whose
+/// cache is off loses them all. Entries of the new generation stay.
+#[test]
+fn a_sweep_drops_a_purged_projects_older_entries() {
+    let shared = Shared::new(1, 1 << 20, 1 << 16, None, None).unwrap();
+    let c = shared.shard(0, Default::default());
+    let fill = |project: &str, generation: u32, n: u8| {
+        let p: Arc<str> = project.into();
+        let on = CachePolicy {
+            generation,
+            ..policy(CacheMode::Exact)
+        };
+        let Plan::Fill(fill) = c.plan(&on, Directives::default(), &p, || Some(Key([n; 32]))) else {
+            panic!("a new key misses");
+        };
+        c.fill(fill, false, b"{}");
+    };
+    for n in 0..200 {
+        fill("purged", 0, n);
+    }
+    fill("purged", 1, 200);
+    fill("other", 0, 201);
+    fill("off", 0, 202);
+    let sweep: Vec<(Arc<str>, Option<u32>)> =
+        vec![("purged".into(), Some(1)), ("off".into(), None)];
+    monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+        .build()
+        .unwrap()
+        .block_on(c.sweep(&sweep));
+    let store = c.store.borrow();
+    assert_eq!(store.entries_of("purged"), 1);
+    assert_eq!(store.entries_of("other"), 1);
+    assert_eq!(store.entries_of("off"), 0);
+    assert_eq!(c.metrics.purged.get(), 201);
+    assert_eq!(c.metrics.entries.get(), 2);
 }

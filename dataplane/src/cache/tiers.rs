@@ -5,7 +5,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{redis, Cache, Entry, Key, Plan, REMOTE_WRITES};
+use super::{redis, Cache, Entry, Fill, Key, Plan, REMOTE_WRITES};
 
 impl Cache {
     /// A local miss asked of the shared tier: its entry (kept here too) or still a miss. Redis
@@ -17,18 +17,15 @@ impl Cache {
         if self.remote.is_none() || fill.refresh {
             return plan;
         }
-        match self
-            .remote_entry(&fill.key, &fill.project, fill.project_cap)
-            .await
-        {
+        match self.remote_entry(&fill.key, fill).await {
             Some(entry) => Plan::Hit(entry),
             None => plan,
         }
     }
 
-    /// `key`'s entry from the shared tier, if it is there, alive and `project`'s; kept here
-    /// too.
-    async fn remote_entry(&self, key: &Key, project: &Arc<str>, cap: usize) -> Option<Arc<Entry>> {
+    /// `key`'s entry from the shared tier, if it is there, alive and the project's of `fill`;
+    /// kept here too.
+    async fn remote_entry(&self, key: &Key, fill: &Fill) -> Option<Arc<Entry>> {
         let remote = self.remote.as_ref()?;
         let found = match remote.get(key).await {
             Ok(found) => found,
@@ -38,15 +35,20 @@ impl Cache {
             }
         };
         let now_ms = redis::now_ms();
-        let f = found.filter(|f| f.project == **project && f.expires_ms > now_ms)?;
+        let f = found.filter(|f| f.project == *fill.project && f.expires_ms > now_ms)?;
         let entry = Arc::new(Entry {
             key: *key,
-            project: Arc::clone(project),
+            project: Arc::clone(&fill.project),
+            generation: fill.generation,
             event_stream: f.event_stream,
             body: f.body.into(),
             expires: Instant::now() + Duration::from_millis(f.expires_ms - now_ms),
         });
-        self.keep(&mut self.store.borrow_mut(), Arc::clone(&entry), cap);
+        self.keep(
+            &mut self.store.borrow_mut(),
+            Arc::clone(&entry),
+            fill.project_cap,
+        );
         self.metrics.remote_hits.inc();
         Some(entry)
     }
@@ -65,10 +67,7 @@ impl Cache {
         };
         let entry = match self.get(&found.key, &fill.project) {
             Some(entry) => Some(entry),
-            None => {
-                self.remote_entry(&found.key, &fill.project, fill.project_cap)
-                    .await
-            }
+            None => self.remote_entry(&found.key, fill).await,
         };
         match entry {
             Some(entry) => Plan::Semantic(entry),

@@ -15,6 +15,9 @@ pub struct CacheMetrics {
     pub fills: Counter,
     /// Entries dropped to make room (the shard's budget or the project's cap).
     pub evictions: Counter,
+    /// Entries dropped because their project's cache was turned off or purged, or the project
+    /// is gone.
+    pub purged: Counter,
     /// Answers over `[cache] max_entry_kb`, not kept.
     pub too_big: Counter,
     /// Fills not offered to another shard because its inbox was full.
@@ -65,6 +68,11 @@ pub fn render(out: &mut String, shards: &[&CacheMetrics]) {
             "warden_cache_evictions_total",
             "Cached answers dropped to make room (a shard's share of memory_mb, or a project's max_mb).",
             sum(&|m| m.evictions.get()),
+        ),
+        (
+            "warden_cache_purged_total",
+            "Cached answers dropped because their project turned its cache off, purged it or is gone.",
+            sum(&|m| m.purged.get()),
         ),
         (
             "warden_cache_too_big_total",

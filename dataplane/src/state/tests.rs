@@ -328,3 +328,50 @@ fn a_delta_of_another_base_or_naming_an_unknown_project_is_refused() {
         "{pattern}"
     );
 }
+
+/// What the shards drop after a swap: the projects that stopped caching or are gone (all their
+/// entries), and those purged (their older generations); nothing of the projects that did not
+/// change, whether the new state is a full snapshot's or a delta's.
+#[test]
+fn a_new_state_names_the_projects_whose_cached_answers_go() {
+    use warden_shared::snapshot::{CacheMode, Delta};
+    let keyring = Arc::new(Keyring::new(vec![
+        MasterKey::generate(1).unwrap_or_else(|e| panic!("{e}"))
+    ]));
+    let build = |s: Snapshot| {
+        let custom = compile_all(&s).unwrap_or_else(|e| panic!("{e}"));
+        SharedState::build(s, Arc::clone(&keyring), &custom).unwrap_or_else(|e| panic!("{e}"))
+    };
+    let mut s = spread(3, 30);
+    for p in &mut s.projects {
+        p.cache.mode = CacheMode::Exact;
+    }
+    let old = build(s.clone());
+    assert!(old.shared.cache_sweep(&old.shared).is_empty());
+    let mut next = s.clone();
+    next.version = 2;
+    next.projects[0].cache.mode = CacheMode::Off;
+    next.projects[1].cache.generation = 3;
+    next.projects[2].cache.ttl_s = 60;
+    let swept = build(next).shared.cache_sweep(&old.shared);
+    let named: Vec<(&str, Option<u32>)> = swept.iter().map(|(p, g)| (&**p, *g)).collect();
+    assert_eq!(named, [("p0", None), ("p1", Some(3))]);
+    let delta = Delta {
+        base: 1,
+        version: 3,
+        tenants: Vec::new(),
+        projects: Vec::new(),
+        removed_projects: vec!["p2".into()],
+        api_keys: Vec::new(),
+        removed_keys: Vec::new(),
+    };
+    let gone = SharedState::apply_delta(&old, delta, Arc::clone(&keyring))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let named: Vec<(String, Option<u32>)> = gone
+        .shared
+        .cache_sweep(&old.shared)
+        .iter()
+        .map(|(p, g)| (p.to_string(), *g))
+        .collect();
+    assert_eq!(named, [("p2".to_owned(), None)]);
+}

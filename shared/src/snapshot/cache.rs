@@ -44,6 +44,10 @@ pub struct CachePolicy {
     /// The most bytes of this project's answers each shard keeps (0: no cap of its own, only the
     /// data plane's `[cache] memory_mb`).
     pub max_bytes: u64,
+    /// Part of every key: raised (by turning the cache off, or purging it), it leaves every
+    /// answer kept before unreachable on every data plane and in the shared tier, and each data
+    /// plane drops its own copies.
+    pub generation: u32,
 }
 
 impl CachePolicy {
@@ -89,6 +93,7 @@ impl CachePolicy {
             semantic_threshold: threshold,
             semantic_max_temperature: max_temperature,
             max_bytes,
+            generation: 0,
         })
     }
 }
@@ -101,6 +106,7 @@ impl Default for CachePolicy {
             semantic_threshold: 8000,
             semantic_max_temperature: Self::ANY_TEMPERATURE,
             max_bytes: 0,
+            generation: 0,
         }
     }
 }
