@@ -65,6 +65,10 @@ pub struct Entry {
     pub event_stream: bool,
     /// The provider's decoded body.
     pub body: Box<[u8]>,
+    /// When the provider gave it: a hit needs it younger than the project's `ttl_s` as it is
+    /// now, so a shortened TTL applies to answers kept before too.
+    pub filled: Instant,
+    /// When it goes, whatever the policy says by then (its TTL at the fill).
     pub expires: Instant,
 }
 
@@ -343,7 +347,7 @@ impl Cache {
         if directives.no_cache {
             return Plan::Fill(fill);
         }
-        match self.get(&key, project) {
+        match self.get(&key, project, fill.ttl) {
             Some(entry) => Plan::Hit(entry),
             None => Plan::Fill(fill),
         }
@@ -362,8 +366,8 @@ impl Cache {
         }
     }
 
-    /// The live entry for `key`, after applying what other shards offered.
-    fn get(&self, key: &Key, project: &str) -> Option<Arc<Entry>> {
+    /// The live entry for `key`, younger than `ttl`, after applying what other shards offered.
+    fn get(&self, key: &Key, project: &str, ttl: Duration) -> Option<Arc<Entry>> {
         let mut store = self.store.borrow_mut();
         let now = Instant::now();
         // Bounded by the queue's capacity: other shards cannot keep this loop going.
@@ -378,7 +382,7 @@ impl Cache {
         let entry = store.get(key, now)?;
         // The key holds the project already; this is the isolation check that cannot be hashed
         // away.
-        (*entry.project == *project).then_some(entry)
+        (*entry.project == *project && now < entry.filled + ttl).then_some(entry)
     }
 
     /// Keep a fresh answer here and offer it to the other shards.
@@ -390,13 +394,15 @@ impl Cache {
         if let (Some(engine), Some(ask)) = (&self.semantic, &fill.semantic) {
             engine.insert(ask.clone(), fill.key, fill.ttl);
         }
+        let now = Instant::now();
         let entry = Arc::new(Entry {
             key: fill.key,
             project: fill.project,
             generation: fill.generation,
             event_stream,
             body: body.into(),
-            expires: Instant::now() + fill.ttl,
+            filled: now,
+            expires: now + fill.ttl,
         });
         self.keep(
             &mut self.store.borrow_mut(),

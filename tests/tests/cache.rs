@@ -447,6 +447,17 @@ fn the_admin_api_sets_the_policy_and_billing_shows_hits_and_savings() {
         gw.metric("warden_cache_purged_total") == Some(2)
     });
     assert!(purged.is_some(), "{}", gw.metrics());
+    // A shortened TTL applies to the answers kept before it, not only to those kept after.
+    let short = cp.admin("PUT", &path, Some(&json!({"mode": "exact", "ttl_s": 1})));
+    assert_eq!(short.status, 200, "{}", short.text());
+    assert_eq!(short.json()["generation"], 2, "a TTL change is no purge");
+    let expired = eventually(Duration::from_secs(10), || {
+        header(&send()).as_deref() == Some("miss")
+    });
+    assert!(
+        expired.is_some(),
+        "the answer kept for 600 s was served past the new 1 s"
+    );
     let unknown = cp.admin("POST", "/admin/v1/projects/prj_none/cache/purge", None);
     assert_eq!(unknown.status, 404);
 }

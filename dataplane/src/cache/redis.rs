@@ -7,7 +7,8 @@
 //! strict. Every operation has a deadline; an error or a timeout drops that connection and counts
 //! as a miss (`warden_cache_remote_errors_total`): Redis being away never fails a request.
 //!
-//! Values are `WC1`, a flags byte (event stream or not), the expiry as Unix milliseconds, the
+//! Values are `WC2`, a flags byte (event stream or not), when the answer was kept as Unix
+//! milliseconds (its age is checked against the project's TTL as it is when read), the
 //! project id (length-prefixed, compared on read: isolation does not rest on the key alone), the
 //! provider's bytes, and an HMAC-SHA256 over the key's name and all of that. Keys are
 //! `warden:cache:` and the hex of the entry's key. The key's salt and the MAC key are derived from
@@ -55,8 +56,8 @@ pub struct Redis {
 /// What was read back for a key.
 pub struct Found {
     pub event_stream: bool,
-    /// Unix milliseconds.
-    pub expires_ms: u64,
+    /// When the answer was kept, Unix milliseconds (by the clock of the data plane that kept it).
+    pub filled_ms: u64,
     pub project: String,
     pub body: Vec<u8>,
 }
@@ -112,19 +113,20 @@ impl Redis {
         Ok(reply.and_then(|v| decode(&self.mac_key, &name, &v)))
     }
 
-    /// Keep `body` under `key` until `expires_ms` (Unix ms).
+    /// Keep `body`, filled at `filled_ms` (Unix ms), under `key` for `ttl`.
     pub async fn set(
         &self,
         key: &Key,
-        (event_stream, expires_ms, project): (bool, u64, &str),
+        (event_stream, filled_ms, project): (bool, u64, &str),
+        ttl: Duration,
         body: &[u8],
     ) -> Result<(), RedisError> {
-        let ttl = expires_ms.saturating_sub(now_ms()).max(1).to_string();
+        let ttl = (ttl.as_millis() as u64).max(1).to_string();
         let name = key_name(key);
         let value = encode(
             &self.mac_key,
             &name,
-            (event_stream, expires_ms, project),
+            (event_stream, filled_ms, project),
             body,
         );
         self.call(command(&[b"SET", &name, &value, b"PX", ttl.as_bytes()]))
@@ -273,13 +275,13 @@ fn mac(mac_key: &[u8; 32], name: &[u8]) -> Hmac<Sha256> {
 fn encode(
     mac_key: &[u8; 32],
     name: &[u8],
-    (event_stream, expires_ms, project): (bool, u64, &str),
+    (event_stream, filled_ms, project): (bool, u64, &str),
     body: &[u8],
 ) -> Vec<u8> {
     let mut v = Vec::with_capacity(body.len() + project.len() + 16 + MAC);
-    v.extend_from_slice(b"WC1");
+    v.extend_from_slice(b"WC2");
     v.push(u8::from(event_stream));
-    v.extend_from_slice(&expires_ms.to_le_bytes());
+    v.extend_from_slice(&filled_ms.to_le_bytes());
     v.extend_from_slice(&(project.len() as u16).to_le_bytes());
     v.extend_from_slice(project.as_bytes());
     v.extend_from_slice(body);
@@ -295,15 +297,15 @@ fn decode(mac_key: &[u8; 32], name: &[u8], v: &[u8]) -> Option<Found> {
     let mut m = mac(mac_key, name);
     m.update(signed);
     m.verify_slice(tag).ok()?;
-    let rest = signed.strip_prefix(b"WC1")?;
+    let rest = signed.strip_prefix(b"WC2")?;
     let (&flags, rest) = rest.split_first()?;
-    let expires_ms = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?);
+    let filled_ms = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?);
     let rest = &rest[8..];
     let n = u16::from_le_bytes(rest.get(..2)?.try_into().ok()?) as usize;
     let project = std::str::from_utf8(rest.get(2..2 + n)?).ok()?.to_owned();
     Some(Found {
         event_stream: flags == 1,
-        expires_ms,
+        filled_ms,
         project,
         body: rest.get(2 + n..)?.to_vec(),
     })
@@ -348,9 +350,9 @@ mod tests {
         let v = encode(&k, name, (true, 42, "acme-prod"), b"data: x\n\n");
         let f = decode(&k, name, &v).unwrap();
         assert!(f.event_stream);
-        assert_eq!((f.expires_ms, f.project.as_str()), (42, "acme-prod"));
+        assert_eq!((f.filled_ms, f.project.as_str()), (42, "acme-prod"));
         assert_eq!(f.body, b"data: x\n\n");
-        assert!(decode(&k, name, b"WC1").is_none());
+        assert!(decode(&k, name, b"WC2").is_none());
         assert!(decode(&k, name, b"something else").is_none());
         assert!(decode(&k, name, &v[..v.len() - 1]).is_none());
         // Another deployment's MAC key, another key's name, one changed byte: no value.

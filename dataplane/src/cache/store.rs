@@ -327,6 +327,7 @@ mod tests {
             generation: 0,
             event_stream: false,
             body: vec![b'x'; len].into(),
+            filled: Instant::now(),
             expires: Instant::now() + ttl,
         })
     }

@@ -161,6 +161,24 @@ fn keys_differ_by_project_and_by_how_parts_split() {
     );
 }
 
+/// A hit needs the entry younger than the project's TTL as it is at the lookup.
+#[test]
+fn a_shortened_ttl_applies_to_entries_kept_before() {
+    let shared = Shared::new(1, 1 << 20, 1 << 16, None, None).unwrap();
+    let c = shared.shard(0, Default::default());
+    let project: Arc<str> = "p".into();
+    let on = policy(CacheMode::Exact);
+    let Plan::Fill(fill) = c.plan(&on, Directives::default(), &project, || Some(Key([1; 32])))
+    else {
+        panic!("a new key misses");
+    };
+    c.fill(fill, false, b"{}");
+    let hour = Duration::from_secs(3600);
+    assert!(c.get(&Key([1; 32]), "p", hour).is_some());
+    assert!(c.get(&Key([1; 32]), "p", Duration::ZERO).is_none());
+    assert!(c.get(&Key([1; 32]), "q", hour).is_none(), "another project");
+}
+
 /// A purge (a new generation) drops the older entries of that project only; a project whose
 /// cache is off loses them all. Entries of the new generation stay.
 #[test]

@@ -34,15 +34,20 @@ impl Cache {
                 None
             }
         };
-        let now_ms = redis::now_ms();
-        let f = found.filter(|f| f.project == *fill.project && f.expires_ms > now_ms)?;
+        let f = found.filter(|f| f.project == *fill.project)?;
+        // Its age by the filling data plane's clock (one a little ahead: age 0), and what the
+        // project's TTL as it is now leaves of it.
+        let age = Duration::from_millis(redis::now_ms().saturating_sub(f.filled_ms));
+        let left = fill.ttl.checked_sub(age).filter(|d| !d.is_zero())?;
+        let now = Instant::now();
         let entry = Arc::new(Entry {
             key: *key,
             project: Arc::clone(&fill.project),
             generation: fill.generation,
             event_stream: f.event_stream,
             body: f.body.into(),
-            expires: Instant::now() + Duration::from_millis(f.expires_ms - now_ms),
+            filled: now.checked_sub(age).unwrap_or(now),
+            expires: now + left,
         });
         self.keep(
             &mut self.store.borrow_mut(),
@@ -65,7 +70,7 @@ impl Cache {
         let Some(found) = engine.lookup(ask).await else {
             return plan;
         };
-        let entry = match self.get(&found.key, &fill.project) {
+        let entry = match self.get(&found.key, &fill.project, fill.ttl) {
             Some(entry) => Some(entry),
             None => self.remote_entry(&found.key, fill).await,
         };
@@ -90,10 +95,12 @@ impl Cache {
         inflight.set(inflight.get() + 1);
         let (remote, entry, inflight) = (Rc::clone(remote), Arc::clone(entry), Rc::clone(inflight));
         let metrics = Arc::clone(&self.metrics);
-        let expires_ms = redis::now_ms() + ttl.as_millis() as u64;
+        let age = entry.filled.elapsed();
+        let filled_ms = redis::now_ms().saturating_sub(age.as_millis() as u64);
+        let left = ttl.saturating_sub(age);
         monoio::spawn(async move {
-            let head = (entry.event_stream, expires_ms, &*entry.project);
-            match remote.set(&entry.key, head, &entry.body).await {
+            let head = (entry.event_stream, filled_ms, &*entry.project);
+            match remote.set(&entry.key, head, left, &entry.body).await {
                 Ok(()) => metrics.remote_fills.inc(),
                 Err(_) => metrics.remote_errors.inc(),
             }
