@@ -72,13 +72,9 @@ def flagged(scores, channels, t):
     return np.array([s >= t[c] for s, c in zip(scores, channels)])
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--binary", default="target/release/warden-dataplane")
-    ap.add_argument("--model", default="target/models/semantic")
-    ap.add_argument("--transformer", help="the unpacked all-MiniLM-L6-v2: embed with the whole transformer")
-    args = ap.parse_args()
-
+def split():
+    """The training corpora, exact duplicates once, and which are in train.py's validation fifth
+    (whole groups, the same seed)."""
     corpora.fetch()
     seen, examples = set(), []
     for e in corpora.load_all():
@@ -90,7 +86,17 @@ def main():
     rng = random.Random(11)
     rng.shuffle(groups)
     val_groups = set(groups[: len(groups) // 5])
-    is_val = np.array([(e.source, e.group) in val_groups for e in examples])
+    return examples, np.array([(e.source, e.group) in val_groups for e in examples])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--binary", default="target/release/warden-dataplane")
+    ap.add_argument("--model", default="target/models/semantic")
+    ap.add_argument("--transformer", help="the unpacked all-MiniLM-L6-v2: embed with the whole transformer")
+    args = ap.parse_args()
+
+    examples, is_val = split()
     y = np.array([e.label for e in examples])
     ch = np.array([e.channel for e in examples])
     texts = [e.text for e in examples]
