@@ -55,7 +55,8 @@ def weights():
     assert hashlib.sha256(data).hexdigest() == SDIST_SHA256, "jailguard sdist changed"
     with tarfile.open(fileobj=io.BytesIO(data)) as t:
         w = json.load(t.extractfile(WEIGHTS))
-    return [np.array(w[k], dtype=np.float64) for k in ("w_h1", "b_h1", "w_h2", "b_h2", "w_out", "b_out")]
+    names = ("w_h1", "b_h1", "w_h2", "b_h2", "w_out", "b_out")
+    return [np.array(w[k], dtype=np.float64) for k in names]
 
 
 def jailguard(w, x):
@@ -106,7 +107,8 @@ def main():
     print(line("either, 1 % each", flagged(jg, ch, t1) | flagged(fast, ch, tf1), y))
     print(line("shipped model, shipped thresholds", flagged(fast, ch, shipped), y))
     print(line("both: shipped flags, JailGuard >= 0.5", flagged(fast, ch, shipped) & (jg >= 0), y))
-    print(f"thresholds (sigmoid): 2 % {({c: round(1 / (1 + np.exp(-v)), 4) for c, v in t2.items()})}")
+    sigmoid = {c: round(float(1 / (1 + np.exp(-v))), 4) for c, v in t2.items()}
+    print(f"JailGuard's thresholds at 2 % (as its scores): {sigmoid}")
 
     rows = false_positives.requests()
     rtexts = [t for _, t in rows]
@@ -133,9 +135,11 @@ def main():
                       ("either, 1 % each", flagged(hj, hch, t1) | flagged(hfast, hch, tf1)),
                       ("shipped model, shipped thresholds", flagged(hfast, hch, shipped)),
                       ("both", flagged(hfast, hch, shipped) & (hj >= 0))]:
-        parts = [f"{c}: {int(hit[(hch == c) & (hy == 1)].sum())}/{int(((hch == c) & (hy == 1)).sum())}, "
-                 f"{int(hit[(hch == c) & (hy == 0)].sum())}/{int(((hch == c) & (hy == 0)).sum())}"
-                 for c in ("user", "tool")]
+        parts = []
+        for c in ("user", "tool"):
+            bad, good = (hch == c) & (hy == 1), (hch == c) & (hy == 0)
+            parts.append(f"{c}: {int(hit[bad].sum())}/{int(bad.sum())}, "
+                         f"{int(hit[good].sum())}/{int(good.sum())}")
         print(f"{name:36} all: {int(hit[hy == 1].sum())}/{int(hy.sum())} caught, "
               f"{int(hit[hy == 0].sum())}/{int((hy == 0).sum())} flagged; " + "; ".join(parts))
 
