@@ -190,6 +190,12 @@ pub async fn apply_updates(
         let version = update.state.version;
         *shard.state.borrow_mut() = Rc::new(update.state);
         let _ = update.swapped.send(version);
+        // The semantic index is one per data plane: the first shard tells it.
+        if let (0, Some(engine)) = (shard.id, &shard.cache.semantic) {
+            for (project, _) in update.sweep.iter() {
+                engine.forget(Arc::clone(project));
+            }
+        }
         shard.cache.sweep(&update.sweep).await;
     }
 }

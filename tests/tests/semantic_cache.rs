@@ -356,6 +356,17 @@ fn the_admin_api_turns_it_on_and_a_semantic_hit_pays_half_the_overhead() {
     );
     assert_eq!(semantic["input_tokens"], live["input_tokens"]);
     assert_eq!(cp.request_log_caches(&project), ["semantic", ""]);
+
+    // Purged: the index forgets the project's questions, and the rephrasing is a miss.
+    let purge = cp.admin("POST", &format!("{path}/purge"), None);
+    assert_eq!(purge.status, 200, "{}", purge.text());
+    indexed(&gw, 0);
+    let again = ask(
+        &gw,
+        &key,
+        &chat_body("gpt-4o", "which planet is largest", false),
+    );
+    assert_eq!(again.header("x-warden-cache"), Some("miss"));
 }
 
 /// In `restore` mode the turn is compared as the provider gets it, with placeholders: a

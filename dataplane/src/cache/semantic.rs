@@ -79,6 +79,9 @@ enum Job {
         key: Key,
         ttl: Duration,
     },
+    Forget {
+        project: Arc<str>,
+    },
 }
 
 /// The model, the index and the workers, one per data plane.
@@ -141,6 +144,14 @@ impl Engine {
                 self.figures.stats.timeouts.fetch_add(1, Relaxed);
                 None
             }
+        }
+    }
+
+    /// Drop `project`'s part of the index, in the background (its entries are unreachable
+    /// already: their partitions hash the project's cache generation).
+    pub fn forget(&self, project: Arc<str>) {
+        if let Err(TrySendError::Full(_)) = self.jobs.try_send(Job::Forget { project }) {
+            self.figures.stats.queue_full.fetch_add(1, Relaxed);
         }
     }
 
@@ -240,6 +251,17 @@ impl Worker {
                     self.metrics
                         .insert
                         .observe_us(start.elapsed().as_micros() as u64);
+                }
+                Job::Forget { project } => {
+                    let Ok(mut index) = self.index.write() else {
+                        return;
+                    };
+                    let dropped = index.forget(&project);
+                    let stats = &self.figures.stats;
+                    stats.entries.store(index.len() as i64, Relaxed);
+                    stats.partitions.store(index.partitions() as i64, Relaxed);
+                    drop(index);
+                    stats.evictions.fetch_add(dropped as u64, Relaxed);
                 }
             }
         }

@@ -240,6 +240,19 @@ impl Index {
         self.projects.get(project).map_or(0, |s| s.entries)
     }
 
+    /// Drop every partition of `project` (its cache was turned off or purged, or it is gone);
+    /// returns the entries dropped.
+    pub fn forget(&mut self, project: &str) -> usize {
+        let Some(share) = self.projects.remove(project) else {
+            return 0;
+        };
+        for partition in share.lru.values() {
+            self.partitions.remove(partition);
+        }
+        self.entries -= share.entries;
+        share.entries
+    }
+
     /// Keep `key`'s question under `project`'s `partition`; returns the entries dropped to stay
     /// in bounds.
     #[allow(clippy::too_many_arguments)]

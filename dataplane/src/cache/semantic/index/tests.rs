@@ -182,3 +182,31 @@ fn a_busy_project_evicts_its_own_partitions_before_a_quiet_one_loses_any() {
     );
     assert!(small.find(&[0; 32], &unit(0, 16), &s, 0.99, now).is_none());
 }
+
+#[test]
+fn a_forgotten_project_loses_every_partition_and_no_other_does() {
+    let now = Instant::now();
+    let mut index = Index::new(8, 1_000);
+    let s = Salient::of("x");
+    let other: Arc<str> = Arc::from("q");
+    for i in 0..30u64 {
+        let partition = [(i % 3) as u8; 32];
+        index.insert(
+            &project(),
+            partition,
+            &unit(i, 8),
+            s.clone(),
+            key(i),
+            TTL,
+            now,
+        );
+    }
+    index.insert(&other, [9; 32], &unit(99, 8), s.clone(), key(99), TTL, now);
+    assert_eq!((index.len(), index.partitions()), (31, 4));
+    assert_eq!(index.forget("p"), 30);
+    assert_eq!((index.len(), index.partitions()), (1, 1));
+    assert_eq!(index.entries_of("p"), 0);
+    assert_eq!(index.find(&[0; 32], &unit(0, 8), &s, 0.99, now), None);
+    assert!(index.find(&[9; 32], &unit(99, 8), &s, 0.99, now).is_some());
+    assert_eq!(index.forget("p"), 0, "nothing left to forget");
+}
