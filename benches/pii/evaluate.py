@@ -1,7 +1,7 @@
 """Warden's PII detectors and Presidio's recognizers, side by side, on the Faker-made sets.
 
     python3 benches/pii/evaluate.py [--set test|dev] [--warden BIN] [--no-presidio] [--out DIR]
-                                    [--phone-standalone]
+                                    [--phone-standalone] [--own-region]
 
 - The sets come from benches/pii/generate.py (values by Faker, 16 locales); `test` is the frozen
   one, `dev` the one detectors may be tuned on.
@@ -16,8 +16,12 @@
   Luhn-invalid card numbers, ...): the share of those lines with any PII finding is the false
   redaction rate.
 
+With --own-region, each line is scanned by a data plane whose `phone_regions` is its locale's
+country alone (`guard scan --phone-regions XX`): a deployment serving one country.
+
 Writes DIR/pii-<set>.json and DIR/pii-<set>.md (DIR: benches/results/pii; with
---phone-standalone, pii-<set>-phone-standalone.*) and prints the Markdown.
+--phone-standalone, pii-<set>-phone-standalone.*; with --own-region, ...-own-region.*) and prints
+the Markdown.
 """
 
 import argparse
@@ -27,6 +31,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from own_venv import rerun_inside  # noqa: E402
@@ -61,8 +66,10 @@ def ensure_presidio():
     rerun_inside(VENV, PRESIDIO, "presidio_analyzer", __file__)
 
 
-def run_warden(binary, path, texts, standalone=False):
+def run_warden(binary, path, texts, standalone=False, regions=None):
     flags = ["--phone-standalone"] if standalone else []
+    if regions:
+        flags += ["--phone-regions", regions]
     p = subprocess.run([binary, "guard", "scan", *flags, "--repeat", "3", path], capture_output=True, text=True, check=True)
     timing = json.loads(p.stderr.strip().splitlines()[-1])
     found = []
@@ -76,6 +83,29 @@ def run_warden(binary, path, texts, standalone=False):
             spans.append((WARDEN.get(f["detector"], f["detector"]), start, end))
         found.append(spans)
     return found, timing["scan_ns"]
+
+
+def run_warden_own_region(binary, items, standalone):
+    """Each line scanned as a project that names its line's country (the locale's) as its only
+    phone region would scan it; the scan time is the sum over the locales."""
+    found, scan_ns = [None] * len(items), 0
+    by_locale = {}
+    for i, item in enumerate(items):
+        by_locale.setdefault(item["locale"], []).append(i)
+    for locale, idx in sorted(by_locale.items()):
+        with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+            for i in idx:
+                f.write(json.dumps({"text": items[i]["text"]}, ensure_ascii=False) + "\n")
+            name = f.name
+        try:
+            got, ns = run_warden(binary, name, [items[i]["text"] for i in idx], standalone,
+                                 locale.split("_")[1])
+        finally:
+            os.unlink(name)
+        scan_ns += ns
+        for i, spans in zip(idx, got):
+            found[i] = spans
+    return found, scan_ns
 
 
 def run_presidio(texts):
@@ -162,6 +192,7 @@ def main():
     ap.add_argument("--misses", type=int, default=0, help="print up to N of Warden's misses")
     ap.add_argument("--out", default=os.path.join(ROOT, "benches", "results", "pii"))
     ap.add_argument("--phone-standalone", action="store_true", help="as the data plane's phone_standalone = true (report named pii-SET-phone-standalone)")
+    ap.add_argument("--own-region", action="store_true", help="scan each line with its locale's country as the only phone region, as a project serving that country would (report named ...-own-region)")
     args = ap.parse_args()
     if not args.no_presidio:
         ensure_presidio()
@@ -173,12 +204,15 @@ def main():
     items = [json.loads(l) for l in open(path) if l.strip()]
     texts = [i["text"] for i in items]
     entities = sorted({e["type"] for i in items for e in i["entities"]})
-    warden, scan_ns = run_warden(binary, path, texts, args.phone_standalone)
+    if args.own_region:
+        warden, scan_ns = run_warden_own_region(binary, items, args.phone_standalone)
+    else:
+        warden, scan_ns = run_warden(binary, path, texts, args.phone_standalone)
     report = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
         "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip(),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Linux {platform.release()}",
-        "set": os.path.relpath(path, ROOT), "phone_standalone": args.phone_standalone, "lines": len(items), "bytes": sum(len(t.encode()) for t in texts),
+        "set": os.path.relpath(path, ROOT), "phone_standalone": args.phone_standalone, "own_region": args.own_region, "lines": len(items), "bytes": sum(len(t.encode()) for t in texts),
         "warden": {"entities": score(items, warden, entities), "lookalikes": lookalikes(items, warden, set(WARDEN.values())), "scan_ns": scan_ns},
     }
     if not args.no_presidio:
@@ -190,7 +224,7 @@ def main():
             print(json.dumps(m, ensure_ascii=False), file=sys.stderr)
     md = markdown(report, set(PRESIDIO_RECOGNIZERS.values()))
     os.makedirs(args.out, exist_ok=True)
-    name = f"pii-{args.set}" + ("-phone-standalone" if args.phone_standalone else "")
+    name = f"pii-{args.set}" + ("-phone-standalone" if args.phone_standalone else "") + ("-own-region" if args.own_region else "")
     with open(os.path.join(args.out, f"{name}.json"), "w") as f:
         json.dump(report, f, indent=1, ensure_ascii=False)
         f.write("\n")
@@ -204,7 +238,8 @@ def markdown(r, presidio_has):
     p = r.get("presidio")
     lines = [
         f"# PII detection on `{r['set']}` ({r['date']}, commit {r['commit']})"
-        + (" with `phone_standalone = true`" if r.get("phone_standalone") else ""),
+        + (" with `phone_standalone = true`" if r.get("phone_standalone") else "")
+        + (", each line with its locale's country as the only phone region" if r.get("own_region") else ""),
         "",
         f"{r['lines']} lines, {r['bytes']} bytes; values from Faker 40.54.0 in 16 locales (benches/pii/generate.py). "
         f"Machine: {r['machine']}." + (f" Presidio: {r['presidio_version']}, recognizers called directly." if p else ""),

@@ -1,9 +1,12 @@
-//! `warden-dataplane guard scan [--injection-model FILE] [--phone-standalone] [--repeat N] FILE`:
+//! `warden-dataplane guard scan [--injection-model FILE] [--phone-standalone] [--phone-regions GB,IE]
+//! [--repeat N] FILE`:
 //! run the built-in detectors over sample texts, the way the data plane scans a request, and print
 //! what they find. Operators use it to try a policy on their own traffic samples;
 //! `benches/presidio` uses it to put Warden and Presidio side by side on one corpus,
 //! `models/evaluate.py` to measure the injection model. `--injection-model` scores with a model
 //! file `models/train.py` wrote instead of the built-in one (a candidate, before it is built in).
+//! `--phone-regions` checks national phone numbers against those regions' plans only, as the data
+//! plane's `phone_regions` does.
 //!
 //! FILE (or `-` for stdin) holds JSON lines, each an object with a `"text"` string. For each line
 //! the output has one JSON line: the located findings (detector, category, byte offsets, value)
@@ -22,7 +25,7 @@ use super::engine::{Engine, Finding};
 use super::features::Grams;
 use super::injection::{self, Model};
 
-const USAGE: &str = "usage: warden-dataplane guard scan [--injection-model FILE] [--phone-standalone] [--repeat N] FILE|-\n       warden-dataplane guard features [--grams 3,4,5] [--bits N] FILE|-\nFILE: JSON lines, each an object with a \"text\" string";
+const USAGE: &str = "usage: warden-dataplane guard scan [--injection-model FILE] [--phone-standalone] [--phone-regions GB,IE] [--repeat N] FILE|-\n       warden-dataplane guard features [--grams 3,4,5] [--bits N] FILE|-\nFILE: JSON lines, each an object with a \"text\" string";
 
 /// Run a `guard` subcommand; returns the process exit code.
 pub fn run(args: &[String], out: &mut impl Write, err: &mut impl Write) -> u8 {
@@ -87,13 +90,25 @@ fn scan_cmd(args: &[String], out: &mut impl Write, err: &mut impl Write) -> Resu
     // `--phone-standalone`: as the data plane's `phone_standalone = true`.
     let standalone = args.first().is_some_and(|a| a == "--phone-standalone");
     let args = &args[usize::from(standalone)..];
+    // `--phone-regions GB,IE`: as the data plane's `phone_regions`.
+    let (regions, args) = match args {
+        [flag, list, rest @ ..] if flag == "--phone-regions" => (
+            Some(list.split(',').map(str::to_owned).collect::<Vec<_>>()),
+            rest,
+        ),
+        _ => (None, args),
+    };
     let (rounds, file) = number_and_file(args, "--repeat", 1, 1..=u32::MAX)?;
     let texts = crate::cli::read_texts(file)?;
     let model: &Model = match &candidate {
         Some(m) => m,
         None => Model::builtin(),
     };
-    let engine = Engine::new()?.phone_standalone(standalone);
+    let engine = match &regions {
+        Some(list) => Engine::with_regions(&list.iter().map(String::as_str).collect::<Vec<_>>())?,
+        None => Engine::new()?,
+    }
+    .phone_standalone(standalone);
     let scratch = engine.scratch()?;
     let mut found: Vec<Vec<Finding>> = vec![Vec::new(); texts.len()];
     let mut best = u128::MAX;
