@@ -189,6 +189,31 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// `--phone-regions`: national numbers are checked against those plans only; a region with
+    /// no plan is refused by name.
+    #[test]
+    fn scan_checks_national_numbers_against_the_regions_given() {
+        let dir = std::env::temp_dir().join(format!("warden-guard-regions-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let file = dir.join("in.jsonl");
+        std::fs::write(&file, "{\"text\":\"Bureau : 01 53 52 46 62\"}\n")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let path = file.to_str().unwrap_or_default();
+        let phones = |regions: &str| {
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            let args = ["scan", "--phone-regions", regions, path].map(String::from);
+            let code = run(&args, &mut out, &mut err);
+            let found = String::from_utf8_lossy(&out).matches("\"phone\"").count();
+            (code, found, String::from_utf8_lossy(&err).into_owned())
+        };
+        assert_eq!(phones("FR,BE").1, 1, "a French number, France's plan");
+        assert_eq!(phones("US").1, 0, "no plan that takes it");
+        let (code, _, err) = phones("XX");
+        assert_ne!(code, 0);
+        assert!(err.contains("XX"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     #[test]
     fn features_come_with_the_ngram_sizes_asked_for() {
         let dir = std::env::temp_dir().join(format!("warden-guard-grams-{}", std::process::id()));
