@@ -617,42 +617,29 @@ fn owners_set_routing_guardrails_and_limits_on_the_settings_page() {
         json!({"mode": "exact", "ttl_s": 600, "semantic_threshold": 0.8,
             "semantic_max_temperature": null, "max_mb": 0, "generation": 0})
     );
-    let semantic = ana.form(
-        &format!("{settings}/cache"),
-        &[
-            ("csrf", &csrf),
-            ("mode", "semantic"),
-            ("ttl_s", "600"),
-            ("semantic_threshold", "0.9"),
-            ("semantic_max_temperature", "0"),
-        ],
-    );
+    let semantic_form: [(&str, &str); 5] = [
+        ("csrf", &csrf),
+        ("mode", "semantic"),
+        ("ttl_s", "600"),
+        ("semantic_threshold", "0.9"),
+        ("semantic_max_temperature", "0"),
+    ];
+    let stored = |generation: u32| {
+        let got = cp
+            .admin("GET", &format!("/admin/v1/projects/{project}/cache"), None)
+            .json();
+        let want = json!({"mode": "semantic", "ttl_s": 600, "semantic_threshold": 0.9,
+            "semantic_max_temperature": 0.0, "max_mb": 0, "generation": generation});
+        assert_eq!(got, want);
+    };
+    let semantic = ana.form(&format!("{settings}/cache"), &semantic_form);
     assert_eq!(semantic.status, 303, "{}", semantic.text());
-    assert_eq!(
-        cp.admin("GET", &format!("/admin/v1/projects/{project}/cache"), None)
-            .json(),
-        json!({"mode": "semantic", "ttl_s": 600, "semantic_threshold": 0.9,
-            "semantic_max_temperature": 0.0, "max_mb": 0, "generation": 0})
-    );
+    stored(0);
     // The box that drops what the cache holds: a new generation, the settings as they were.
-    let purged = ana.form(
-        &format!("{settings}/cache"),
-        &[
-            ("csrf", &csrf),
-            ("mode", "semantic"),
-            ("ttl_s", "600"),
-            ("semantic_threshold", "0.9"),
-            ("semantic_max_temperature", "0"),
-            ("purge", "on"),
-        ],
-    );
+    let purge = [&semantic_form[..], &[("purge", "on")]].concat();
+    let purged = ana.form(&format!("{settings}/cache"), &purge);
     assert_eq!(purged.status, 303, "{}", purged.text());
-    assert_eq!(
-        cp.admin("GET", &format!("/admin/v1/projects/{project}/cache"), None)
-            .json(),
-        json!({"mode": "semantic", "ttl_s": 600, "semantic_threshold": 0.9,
-            "semantic_max_temperature": 0.0, "max_mb": 0, "generation": 1})
-    );
+    stored(1);
     let page = ana.get(&settings).text();
     assert!(
         page.contains("<option value=\"semantic\" selected>"),
