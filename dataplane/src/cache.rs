@@ -370,19 +370,24 @@ impl Cache {
     fn get(&self, key: &Key, project: &str, ttl: Duration) -> Option<Arc<Entry>> {
         let mut store = self.store.borrow_mut();
         let now = Instant::now();
-        // Bounded by the queue's capacity: other shards cannot keep this loop going.
+        self.take_offers(&mut store, now);
+        let entry = store.get(key, now)?;
+        // The key holds the project already; this is the isolation check that cannot be hashed
+        // away.
+        (*entry.project == *project && now < entry.filled + ttl).then_some(entry)
+    }
+
+    /// Keep what other shards offered. Bounded by the queue's capacity: other shards cannot keep
+    /// this loop going.
+    fn take_offers(&self, store: &mut Store, now: Instant) {
         for _ in 0..INBOX {
             let Some(offered) = self.inbox.take() else {
                 break;
             };
             if offered.expires > now {
-                self.keep(&mut store, offered, 0);
+                self.keep(store, offered, 0);
             }
         }
-        let entry = store.get(key, now)?;
-        // The key holds the project already; this is the isolation check that cannot be hashed
-        // away.
-        (*entry.project == *project && now < entry.filled + ttl).then_some(entry)
     }
 
     /// Keep a fresh answer here and offer it to the other shards.
@@ -431,6 +436,11 @@ impl Cache {
     /// requests go between: a project's hundred thousand entries never stall it.
     pub async fn sweep(&self, projects: &[(Arc<str>, Option<u32>)]) {
         const AT_ONCE: usize = 256;
+        if projects.is_empty() {
+            return;
+        }
+        // What other shards filled before they swapped is swept with the rest.
+        self.take_offers(&mut self.store.borrow_mut(), Instant::now());
         for (project, keep) in projects {
             // The entries there now; those filled while the sweep goes on are newer.
             let mut left = self.store.borrow().entries_of(project);

@@ -183,7 +183,7 @@ fn a_shortened_ttl_applies_to_entries_kept_before() {
 /// cache is off loses them all. Entries of the new generation stay.
 #[test]
 fn a_sweep_drops_a_purged_projects_older_entries() {
-    let shared = Shared::new(1, 1 << 20, 1 << 16, None, None).unwrap();
+    let shared = Shared::new(2, 1 << 20, 1 << 16, None, None).unwrap();
     let c = shared.shard(0, Default::default());
     let fill = |project: &str, generation: u32, n: u8| {
         let p: Arc<str> = project.into();
@@ -202,6 +202,17 @@ fn a_sweep_drops_a_purged_projects_older_entries() {
     fill("purged", 1, 200);
     fill("other", 0, 201);
     fill("off", 0, 202);
+    // Offered by another shard, not yet taken: swept too.
+    let peer = shared.shard(1, Default::default());
+    let p: Arc<str> = "off".into();
+    let Plan::Fill(offered) =
+        peer.plan(&policy(CacheMode::Exact), Directives::default(), &p, || {
+            Some(Key([203; 32]))
+        })
+    else {
+        panic!("a new key misses");
+    };
+    peer.fill(offered, false, b"{}");
     let sweep: Vec<(Arc<str>, Option<u32>)> =
         vec![("purged".into(), Some(1)), ("off".into(), None)];
     monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
@@ -212,6 +223,6 @@ fn a_sweep_drops_a_purged_projects_older_entries() {
     assert_eq!(store.entries_of("purged"), 1);
     assert_eq!(store.entries_of("other"), 1);
     assert_eq!(store.entries_of("off"), 0);
-    assert_eq!(c.metrics.purged.get(), 201);
+    assert_eq!(c.metrics.purged.get(), 202);
     assert_eq!(c.metrics.entries.get(), 2);
 }
