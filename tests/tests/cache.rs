@@ -527,6 +527,30 @@ fn data_planes_with_one_master_key_share_answers_through_redis() {
     );
     assert_eq!(purged.chat(&body).header("x-warden-cache"), Some("miss"));
     assert_eq!(upstream_calls(&mock), 3);
+    // An answer kept for one second is not served after it by a data plane whose TTL is longer,
+    // not even from the copy it took of it: the earlier of the two wins.
+    let brief = Gateway::start(
+        Driver::IoUring,
+        &with_redis_policy(&ours, redis, "mode = \"exact\"\nttl_s = 1"),
+    );
+    let long_lived = Gateway::start(
+        Driver::Epoll,
+        &with_redis_policy(&ours, redis, "mode = \"exact\"\nttl_s = 600"),
+    );
+    let short_lived = chat_body("gpt-4o", "kept for one second", false);
+    assert_eq!(
+        brief.chat(&short_lived).header("x-warden-cache"),
+        Some("miss")
+    );
+    let written = eventually(Duration::from_secs(10), || {
+        brief.metric("warden_cache_remote_fills_total") == Some(1)
+    });
+    assert!(written.is_some(), "{}", brief.metrics());
+    let copied = long_lived.chat(&short_lived);
+    assert_eq!(copied.header("x-warden-cache"), Some("hit"));
+    std::thread::sleep(Duration::from_millis(1100));
+    let later = long_lived.chat(&short_lived);
+    assert_eq!(later.header("x-warden-cache"), Some("miss"));
     // Nothing listens here: every request is answered, and the errors are counted.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port();

@@ -7,8 +7,9 @@
 //! strict. Every operation has a deadline; an error or a timeout drops that connection and counts
 //! as a miss (`warden_cache_remote_errors_total`): Redis being away never fails a request.
 //!
-//! Values are `WC2`, a flags byte (event stream or not), when the answer was kept as Unix
-//! milliseconds (its age is checked against the project's TTL as it is when read), the
+//! Values are `WC2`, a flags byte (event stream or not), when the answer was kept and when it
+//! expires as Unix milliseconds (it is served until the earlier of that expiry and its fill plus
+//! the project's TTL as it is when read), the
 //! project id (length-prefixed, compared on read: isolation does not rest on the key alone), the
 //! provider's bytes, and an HMAC-SHA256 over the key's name and all of that. Keys are
 //! `warden:cache:` and the hex of the entry's key. The key's salt and the MAC key are derived from
@@ -56,8 +57,10 @@ pub struct Redis {
 /// What was read back for a key.
 pub struct Found {
     pub event_stream: bool,
-    /// When the answer was kept, Unix milliseconds (by the clock of the data plane that kept it).
+    /// When the answer was kept and when it expires (its TTL then), Unix milliseconds, by the
+    /// clock of the data plane that kept it.
     pub filled_ms: u64,
+    pub expires_ms: u64,
     pub project: String,
     pub body: Vec<u8>,
 }
@@ -113,22 +116,16 @@ impl Redis {
         Ok(reply.and_then(|v| decode(&self.mac_key, &name, &v)))
     }
 
-    /// Keep `body`, filled at `filled_ms` (Unix ms), under `key` for `ttl`.
+    /// Keep `body`, filled at `filled_ms`, under `key` until `expires_ms` (Unix ms).
     pub async fn set(
         &self,
         key: &Key,
-        (event_stream, filled_ms, project): (bool, u64, &str),
-        ttl: Duration,
+        head: (bool, u64, u64, &str),
         body: &[u8],
     ) -> Result<(), RedisError> {
-        let ttl = (ttl.as_millis() as u64).max(1).to_string();
+        let ttl = head.2.saturating_sub(now_ms()).max(1).to_string();
         let name = key_name(key);
-        let value = encode(
-            &self.mac_key,
-            &name,
-            (event_stream, filled_ms, project),
-            body,
-        );
+        let value = encode(&self.mac_key, &name, head, body);
         self.call(command(&[b"SET", &name, &value, b"PX", ttl.as_bytes()]))
             .await
             .map(|_| ())
@@ -275,13 +272,14 @@ fn mac(mac_key: &[u8; 32], name: &[u8]) -> Hmac<Sha256> {
 fn encode(
     mac_key: &[u8; 32],
     name: &[u8],
-    (event_stream, filled_ms, project): (bool, u64, &str),
+    (event_stream, filled_ms, expires_ms, project): (bool, u64, u64, &str),
     body: &[u8],
 ) -> Vec<u8> {
-    let mut v = Vec::with_capacity(body.len() + project.len() + 16 + MAC);
+    let mut v = Vec::with_capacity(body.len() + project.len() + 24 + MAC);
     v.extend_from_slice(b"WC2");
     v.push(u8::from(event_stream));
     v.extend_from_slice(&filled_ms.to_le_bytes());
+    v.extend_from_slice(&expires_ms.to_le_bytes());
     v.extend_from_slice(&(project.len() as u16).to_le_bytes());
     v.extend_from_slice(project.as_bytes());
     v.extend_from_slice(body);
@@ -300,12 +298,14 @@ fn decode(mac_key: &[u8; 32], name: &[u8], v: &[u8]) -> Option<Found> {
     let rest = signed.strip_prefix(b"WC2")?;
     let (&flags, rest) = rest.split_first()?;
     let filled_ms = u64::from_le_bytes(rest.get(..8)?.try_into().ok()?);
-    let rest = &rest[8..];
+    let expires_ms = u64::from_le_bytes(rest.get(8..16)?.try_into().ok()?);
+    let rest = &rest[16..];
     let n = u16::from_le_bytes(rest.get(..2)?.try_into().ok()?) as usize;
     let project = std::str::from_utf8(rest.get(2..2 + n)?).ok()?.to_owned();
     Some(Found {
         event_stream: flags == 1,
         filled_ms,
+        expires_ms,
         project,
         body: rest.get(2 + n..)?.to_vec(),
     })
@@ -347,10 +347,13 @@ mod tests {
     #[test]
     fn values_round_trip_and_anything_unsigned_is_no_value() {
         let (k, name) = ([7u8; 32], b"warden:cache:ab".as_slice());
-        let v = encode(&k, name, (true, 42, "acme-prod"), b"data: x\n\n");
+        let v = encode(&k, name, (true, 42, 99, "acme-prod"), b"data: x\n\n");
         let f = decode(&k, name, &v).unwrap();
         assert!(f.event_stream);
-        assert_eq!((f.filled_ms, f.project.as_str()), (42, "acme-prod"));
+        assert_eq!(
+            (f.filled_ms, f.expires_ms, f.project.as_str()),
+            (42, 99, "acme-prod")
+        );
         assert_eq!(f.body, b"data: x\n\n");
         assert!(decode(&k, name, b"WC2").is_none());
         assert!(decode(&k, name, b"something else").is_none());

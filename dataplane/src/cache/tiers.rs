@@ -35,10 +35,14 @@ impl Cache {
             }
         };
         let f = found.filter(|f| f.project == *fill.project)?;
-        // Its age by the filling data plane's clock (one a little ahead: age 0), and what the
-        // project's TTL as it is now leaves of it.
-        let age = Duration::from_millis(redis::now_ms().saturating_sub(f.filled_ms));
-        let left = fill.ttl.checked_sub(age).filter(|d| !d.is_zero())?;
+        // Served until the earlier of its expiry and its fill plus the project's TTL as it is
+        // now (by the filling data plane's clock; one a little ahead reads as age 0).
+        let now_ms = redis::now_ms();
+        let until = f
+            .expires_ms
+            .min(f.filled_ms.saturating_add(fill.ttl.as_millis() as u64));
+        let left = Duration::from_millis(until.checked_sub(now_ms).filter(|ms| *ms > 0)?);
+        let age = Duration::from_millis(now_ms.saturating_sub(f.filled_ms));
         let now = Instant::now();
         let entry = Arc::new(Entry {
             key: *key,
@@ -95,12 +99,11 @@ impl Cache {
         inflight.set(inflight.get() + 1);
         let (remote, entry, inflight) = (Rc::clone(remote), Arc::clone(entry), Rc::clone(inflight));
         let metrics = Arc::clone(&self.metrics);
-        let age = entry.filled.elapsed();
-        let filled_ms = redis::now_ms().saturating_sub(age.as_millis() as u64);
-        let left = ttl.saturating_sub(age);
+        let filled_ms = redis::now_ms().saturating_sub(entry.filled.elapsed().as_millis() as u64);
+        let expires_ms = filled_ms + ttl.as_millis() as u64;
         monoio::spawn(async move {
-            let head = (entry.event_stream, filled_ms, &*entry.project);
-            match remote.set(&entry.key, head, left, &entry.body).await {
+            let head = (entry.event_stream, filled_ms, expires_ms, &*entry.project);
+            match remote.set(&entry.key, head, &entry.body).await {
                 Ok(()) => metrics.remote_fills.inc(),
                 Err(_) => metrics.remote_errors.inc(),
             }
