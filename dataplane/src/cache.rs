@@ -11,7 +11,10 @@
 //! The key is a salted SHA-256 over the project, the provider, the upstream model and the exact
 //! request Warden would send (after the request guardrails' redactions, without the key): two
 //! projects never share an entry, and an entry never answers a request that would have been sent
-//! differently. A different stream flag, temperature, tool list or `user` is another entry.
+//! differently. A different temperature, tool list or `user` is another entry. The stream flag
+//! is not part of it where the provider's format lets an answer kept in one shape be served in
+//! the other (`reshape.rs`: Chat Completions, Messages, Gemini): a streamed request and an
+//! unstreamed one share their entry.
 //!
 //! Each shard keeps its own entries (`store.rs`, no lock on the request path). A filled entry is
 //! also offered to every other shard through a bounded lock-free inbox, which each shard drains
@@ -27,12 +30,14 @@
 
 mod recording;
 pub mod redis;
+pub mod reshape;
 pub mod semantic;
 pub mod store;
 mod sweep;
 mod tiers;
 
 pub use recording::Recording;
+pub use reshape::{Shape, Wire};
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -124,6 +129,8 @@ pub struct Fill {
     /// The project caches by meaning and the request qualifies: what to look up and, once
     /// filled, to index.
     pub semantic: Option<semantic::Ask>,
+    /// What the request expects back: an entry kept in the other shape is converted, or missed.
+    pub shape: Shape,
 }
 
 /// One shard's cache: its entries, its inbox of other shards' fills, and their inboxes.
@@ -311,20 +318,21 @@ impl Cache {
     pub fn hasher(&self, project: &str, generation: u32) -> KeyHasher {
         let mut h = Sha256::new();
         h.update(self.salt);
-        h.update(b"warden-cache-v2\0");
+        h.update(b"warden-cache-v3\0");
         let mut k = KeyHasher(h);
         k.part(project.as_bytes());
         k.part(&generation.to_le_bytes());
         k
     }
 
-    /// Decide what the cache does for a request of a project with `policy`; `key` makes the key
-    /// only when it is needed.
+    /// Decide what the cache does for a request of a project with `policy` that expects `shape`
+    /// back; `key` makes the key only when it is needed.
     pub fn plan(
         &self,
         policy: &CachePolicy,
         directives: Directives,
         project: &Arc<str>,
+        shape: Shape,
         key: impl FnOnce() -> Option<Key>,
     ) -> Plan {
         if policy.mode == CacheMode::Off {
@@ -344,14 +352,44 @@ impl Cache {
             project_cap: policy.max_bytes as usize,
             refresh: directives.no_cache,
             semantic: None,
+            shape,
         };
         if directives.no_cache {
             return Plan::Fill(fill);
         }
-        match self.get(&key, project, fill.ttl) {
+        match self
+            .get(&key, project, fill.ttl)
+            .and_then(|e| self.shaped(e, shape))
+        {
             Some(entry) => Plan::Hit(entry),
             None => Plan::Fill(fill),
         }
+    }
+
+    /// `entry` as a request that expects `shape` gets it: as kept, or converted into the other
+    /// shape (`reshape.rs`); `None` (a miss) when it cannot be. The conversion is this request's
+    /// alone: the entry stays as it was kept.
+    fn shaped(&self, entry: Arc<Entry>, shape: Shape) -> Option<Arc<Entry>> {
+        if entry.event_stream == shape.event_stream {
+            return Some(entry);
+        }
+        let Some(body) = shape
+            .wire
+            .and_then(|wire| reshape::reshape(wire, entry.event_stream, &entry.body))
+        else {
+            self.metrics.reshape_failed.inc();
+            return None;
+        };
+        self.metrics.reshaped.inc();
+        Some(Arc::new(Entry {
+            key: entry.key,
+            project: Arc::clone(&entry.project),
+            generation: entry.generation,
+            event_stream: shape.event_stream,
+            body: body.into(),
+            filled: entry.filled,
+            expires: entry.expires,
+        }))
     }
 
     /// Count a lookup once every tier has had its say, as `x-warden-cache` reports it.

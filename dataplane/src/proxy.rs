@@ -93,7 +93,7 @@ pub async fn handle<S: AsyncWriteRent>(
             first.note_route(req, stream);
         }
         // 7. The cache: this exact request's answer, or where the answer is to be kept.
-        let cache = cache_plan(shard, req, caller, &attempts, semantic);
+        let cache = cache_plan(shard, (req, caller, stream), &attempts, semantic);
         let custom = req.state.custom_scan(caller.project);
         let delivery = Delivery {
             stream,
@@ -152,19 +152,25 @@ pub async fn handle<S: AsyncWriteRent>(
     answered
 }
 
-/// What the cache does for this request (see `cache.rs`): the project's policy, the client's
-/// directives, this shard's entries.
+/// What the cache does for this request (see `cache.rs`; `stream`: the client asked for a
+/// stream): the project's policy, the client's directives, this shard's entries.
 pub fn cache_plan(
     shard: &Shard,
-    req: &Request<'_>,
-    caller: &Caller<'_>,
+    (req, caller, stream): (&Request<'_>, &Caller<'_>, bool),
     attempts: &[attempt::Attempt<'_>],
     semantic: Option<(crate::cache::KeyHasher, Arc<str>)>,
 ) -> crate::cache::Plan {
     let project = caller.project;
+    let shape = attempts.first().map_or(
+        crate::cache::Shape {
+            event_stream: stream,
+            wire: None,
+        },
+        |a| a.cache_shape(stream),
+    );
     let mut plan = shard
         .cache
-        .plan(&project.cache, req.head.cache, &project.id, || {
+        .plan(&project.cache, req.head.cache, &project.id, shape, || {
             let first = attempts.first()?;
             first
                 .cache_key(
@@ -208,11 +214,16 @@ fn semantic_split(
     {
         return None;
     }
-    let (route, dialect): (&[u8], Dialect) = match front {
-        Front::Chat => (b"chat", Dialect::OpenAi),
-        Front::Responses => (b"responses", Dialect::OpenAi),
-        Front::Messages => (b"messages", Dialect::Anthropic),
-        Front::Generate { method, .. } => (method.as_bytes(), Dialect::Gemini),
+    // Streamed and unstreamed requests share a partition where their answers serve either
+    // shape (`cache/reshape.rs`): not the Responses API's.
+    let (route, dialect, either_shape): (&[u8], Dialect, bool) = match front {
+        Front::Chat => (b"chat", Dialect::OpenAi, true),
+        Front::Responses => (b"responses", Dialect::OpenAi, false),
+        Front::Messages => (b"messages", Dialect::Anthropic, true),
+        Front::Generate { method, .. } if *method == attempt::GEMINI_SSE => {
+            (b":generateContent", Dialect::Gemini, true)
+        }
+        Front::Generate { method, .. } => (method.as_bytes(), Dialect::Gemini, true),
         Front::Embeddings => return None,
     };
     let mut partition = shard.cache.hasher(&project.id, project.cache.generation);
@@ -220,7 +231,7 @@ fn semantic_split(
     partition.part(route);
     let text = crate::cache::semantic::query::split(
         value,
-        dialect,
+        (dialect, either_shape),
         project.cache.semantic_max_temperature,
         &mut partition,
     )?;

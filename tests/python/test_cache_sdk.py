@@ -56,6 +56,49 @@ def test_a_stream_replays_as_a_stream(gateway):
     assert m == n and m > 3, "the same events, one by one"
 
 
+def test_a_stream_and_a_whole_answer_share_one_entry_through_the_sdks(gateway):
+    """Whichever shape came first, the other is a hit in its own shape, and each SDK reads it as
+    it reads a live answer: the OpenAI SDK's chunks and usage, the Anthropic SDK's stream helper
+    and final message, google-genai's streamed responses."""
+    c = chat(gateway)
+    messages = [{"role": "user", "content": unique("whole first mock:chunks=3")}]
+    whole = c.chat.completions.with_raw_response.create(model="gpt-4o", messages=messages)
+    raw = c.chat.completions.with_raw_response.create(
+        model="gpt-4o", messages=messages, stream=True, stream_options={"include_usage": True}
+    )
+    assert (whole.headers["x-warden-cache"], raw.headers["x-warden-cache"]) == ("miss", "hit")
+    chunks = list(raw.parse())
+    assert "".join(ch.choices[0].delta.content or "" for ch in chunks if ch.choices) == (
+        whole.parse().choices[0].message.content
+    )
+    assert chunks[-1].usage.completion_tokens == whole.parse().usage.completion_tokens
+
+    messages = [{"role": "user", "content": unique("streamed first one two mock:chunks=4")}]
+    with c.chat.completions.stream(model="claude-4-sonnet", messages=messages) as s:
+        streamed = s.get_final_completion().choices[0].message.content
+    again = c.chat.completions.with_raw_response.create(model="claude-4-sonnet", messages=messages)
+    assert again.headers["x-warden-cache"] == "hit"
+    assert again.parse().choices[0].message.content == streamed
+    assert streamed.startswith("echo: streamed first")
+
+    claude = anthropic.Anthropic(base_url=str(gateway), api_key=CACHED_KEY, max_retries=0, timeout=30)
+    messages = [{"role": "user", "content": unique("native whole first")}]
+    first = claude.messages.create(model="claude-4-sonnet", max_tokens=64, messages=messages)
+    with claude.messages.stream(model="claude-4-sonnet", max_tokens=64, messages=messages) as s:
+        assert s.response.headers["x-warden-cache"] == "hit"
+        final = s.get_final_message()
+    assert final.content[0].text == first.content[0].text
+    assert (final.stop_reason, final.usage.output_tokens) == (first.stop_reason, first.usage.output_tokens)
+
+    client = genai.Client(api_key=CACHED_KEY, http_options=genai_types.HttpOptions(base_url=str(gateway)))
+    prompt = unique("gemini streamed first mock:chunks=3")
+    pieces = client.models.generate_content_stream(model="gemini-2.0-flash", contents=prompt)
+    streamed = "".join(r.text or "" for r in pieces)
+    whole = client.models.generate_content(model="gemini-2.0-flash", contents=prompt)
+    assert whole.sdk_http_response.headers["x-warden-cache"] == "hit"
+    assert whole.text == streamed == f"echo: {prompt}"
+
+
 def test_responses_api_hits(gateway):
     prompt = unique("responses words")
     first = chat(gateway).responses.with_raw_response.create(model="gpt-4o", input=prompt)

@@ -215,7 +215,7 @@ fn only_requests_equal_but_for_the_last_question_share_an_answer() {
 }
 
 #[test]
-fn a_rephrased_stream_replays_the_first_stream() {
+fn a_rephrased_stream_replays_the_first_stream_and_answers_an_unstreamed_rephrasing() {
     let mock = Mock::start(&[]);
     let gw = Gateway::start(Driver::IoUring, &semantic(&mock, 1));
     let first = ask(
@@ -241,18 +241,22 @@ fn a_rephrased_stream_replays_the_first_stream() {
         .starts_with("text/event-stream"));
     assert_eq!(again.stream_text(), first.stream_text());
     assert_eq!(again.events().last().map(String::as_str), Some("[DONE]"));
-    // A non-streamed request is another partition: the stream does not answer it.
+    // Unstreamed, the same partition: the kept stream answers it as one body.
     let plain = ask(
         &gw,
         KEY,
         &chat_body(
             "gpt-4o",
-            "please list three prime numbers. mock:chunks=4",
+            "Please list three prime numbers? mock:chunks=4",
             false,
         ),
     );
-    assert_eq!(plain.header("x-warden-cache"), Some("miss"));
-    assert_eq!(mock.captured().len(), 2);
+    assert_eq!(plain.header("x-warden-cache"), Some("semantic"));
+    assert_eq!(
+        plain.json()["choices"][0]["message"]["content"].as_str(),
+        Some(first.stream_text().as_str())
+    );
+    assert_eq!(mock.captured().len(), 1);
 }
 
 #[test]

@@ -2,6 +2,12 @@
 
 use super::*;
 
+/// What an unstreamed request of a format kept in one shape expects back.
+const BODY: Shape = Shape {
+    event_stream: false,
+    wire: None,
+};
+
 fn policy(mode: CacheMode) -> CachePolicy {
     CachePolicy {
         mode,
@@ -37,17 +43,17 @@ fn a_fill_reaches_the_other_shards_and_only_its_project() {
         h.finish()
     };
     let on = policy(CacheMode::Exact);
-    let Plan::Fill(fill) = a.plan(&on, Directives::default(), &project, || Some(key)) else {
+    let Plan::Fill(fill) = a.plan(&on, Directives::default(), &project, BODY, || Some(key)) else {
         panic!("first lookup must miss");
     };
     a.fill(fill, false, b"{\"answer\":1}");
     assert!(matches!(
-        b.plan(&on, Directives::default(), &project, || Some(key)),
+        b.plan(&on, Directives::default(), &project, BODY, || Some(key)),
         Plan::Hit(e) if &*e.body == b"{\"answer\":1}"
     ));
     let other: Arc<str> = "p2".into();
     assert!(matches!(
-        b.plan(&on, Directives::default(), &other, || Some(key)),
+        b.plan(&on, Directives::default(), &other, BODY, || Some(key)),
         Plan::Fill(_)
     ));
     let no_store = Directives {
@@ -55,7 +61,7 @@ fn a_fill_reaches_the_other_shards_and_only_its_project() {
         no_cache: false,
     };
     assert!(matches!(
-        b.plan(&on, no_store, &project, || Some(key)),
+        b.plan(&on, no_store, &project, BODY, || Some(key)),
         Plan::Bypass
     ));
     assert!(matches!(
@@ -63,6 +69,7 @@ fn a_fill_reaches_the_other_shards_and_only_its_project() {
             &policy(CacheMode::Off),
             Directives::default(),
             &project,
+            BODY,
             || Some(key)
         ),
         Plan::Off
@@ -78,8 +85,9 @@ fn an_idle_shard_cannot_be_made_to_hold_more_than_its_inbox_bound() {
     let project: Arc<str> = "p".into();
     let on = policy(CacheMode::Exact);
     for n in 0..10u8 {
-        let Plan::Fill(fill) = a.plan(&on, Directives::default(), &project, || Some(Key([n; 32])))
-        else {
+        let Plan::Fill(fill) = a.plan(&on, Directives::default(), &project, BODY, || {
+            Some(Key([n; 32]))
+        }) else {
             panic!("miss");
         };
         a.fill(fill, false, &[b'x'; 300]);
@@ -90,7 +98,9 @@ fn an_idle_shard_cannot_be_made_to_hold_more_than_its_inbox_bound() {
     let hits = (0..10u8)
         .filter(|n| {
             matches!(
-                b.plan(&on, Directives::default(), &project, || Some(Key([*n; 32]))),
+                b.plan(&on, Directives::default(), &project, BODY, || Some(Key(
+                    [*n; 32]
+                ))),
                 Plan::Hit(_)
             )
         })
@@ -106,7 +116,9 @@ fn streams_being_recorded_share_one_bound_and_give_it_back() {
     let c = shared.shard(0, Arc::clone(&metrics));
     let project: Arc<str> = "p".into();
     let on = policy(CacheMode::Exact);
-    let fill = |n: u8| match c.plan(&on, Directives::default(), &project, || Some(Key([n; 32]))) {
+    let fill = |n: u8| match c.plan(&on, Directives::default(), &project, BODY, || {
+        Some(Key([n; 32]))
+    }) {
         Plan::Fill(f) => f,
         _ => panic!("miss"),
     };
@@ -128,12 +140,18 @@ fn streams_being_recorded_share_one_bound_and_give_it_back() {
     d.push(&[b'd'; 1500]);
     d.finish();
     assert_eq!(c.recording.get(), 0);
+    let stream = Shape {
+        event_stream: true,
+        ..BODY
+    };
     assert!(matches!(
-        c.plan(&on, Directives::default(), &project, || Some(Key([3; 32]))),
+        c.plan(&on, Directives::default(), &project, stream, || Some(Key([3; 32]))),
         Plan::Hit(e) if e.body.len() == 1500 && e.event_stream
     ));
     assert!(matches!(
-        c.plan(&on, Directives::default(), &project, || Some(Key([2; 32]))),
+        c.plan(&on, Directives::default(), &project, BODY, || Some(Key(
+            [2; 32]
+        ))),
         Plan::Fill(_)
     ));
 }
@@ -168,8 +186,9 @@ fn a_shortened_ttl_applies_to_entries_kept_before() {
     let c = shared.shard(0, Default::default());
     let project: Arc<str> = "p".into();
     let on = policy(CacheMode::Exact);
-    let Plan::Fill(fill) = c.plan(&on, Directives::default(), &project, || Some(Key([1; 32])))
-    else {
+    let Plan::Fill(fill) = c.plan(&on, Directives::default(), &project, BODY, || {
+        Some(Key([1; 32]))
+    }) else {
         panic!("a new key misses");
     };
     c.fill(fill, false, b"{}");
@@ -191,7 +210,8 @@ fn a_sweep_drops_a_purged_projects_older_entries() {
             generation,
             ..policy(CacheMode::Exact)
         };
-        let Plan::Fill(fill) = c.plan(&on, Directives::default(), &p, || Some(Key([n; 32]))) else {
+        let Plan::Fill(fill) = c.plan(&on, Directives::default(), &p, BODY, || Some(Key([n; 32])))
+        else {
             panic!("a new key misses");
         };
         c.fill(fill, false, b"{}");
@@ -205,11 +225,13 @@ fn a_sweep_drops_a_purged_projects_older_entries() {
     // Offered by another shard, not yet taken: swept too.
     let peer = shared.shard(1, Default::default());
     let p: Arc<str> = "off".into();
-    let Plan::Fill(offered) =
-        peer.plan(&policy(CacheMode::Exact), Directives::default(), &p, || {
-            Some(Key([203; 32]))
-        })
-    else {
+    let Plan::Fill(offered) = peer.plan(
+        &policy(CacheMode::Exact),
+        Directives::default(),
+        &p,
+        BODY,
+        || Some(Key([203; 32])),
+    ) else {
         panic!("a new key misses");
     };
     peer.fill(offered, false, b"{}");
@@ -225,4 +247,53 @@ fn a_sweep_drops_a_purged_projects_older_entries() {
     assert_eq!(store.entries_of("off"), 0);
     assert_eq!(c.metrics.purged.get(), 202);
     assert_eq!(c.metrics.entries.get(), 2);
+}
+
+#[test]
+fn an_entry_is_served_in_the_shape_asked_for_or_missed() {
+    let shared = Shared::new(1, 1 << 20, 1 << 16, None, None).unwrap();
+    let metrics: Arc<CacheMetrics> = Default::default();
+    let c = shared.shard(0, Arc::clone(&metrics));
+    let project: Arc<str> = "p".into();
+    let on = policy(CacheMode::Exact);
+    let body = br#"{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}]}"#;
+    let streamed = Shape {
+        event_stream: true,
+        wire: Some(Wire::OpenAiChat),
+    };
+    for (n, kept) in [(1u8, &body[..]), (2, b"not json")] {
+        let Plan::Fill(fill) = c.plan(&on, Directives::default(), &project, BODY, || {
+            Some(Key([n; 32]))
+        }) else {
+            panic!("a new key misses");
+        };
+        c.fill(fill, false, kept);
+    }
+    let Plan::Hit(hit) = c.plan(&on, Directives::default(), &project, streamed, || {
+        Some(Key([1; 32]))
+    }) else {
+        panic!("a kept body serves a stream");
+    };
+    assert!(hit.event_stream && hit.body.starts_with(b"data: {"));
+    assert!(hit.body.ends_with(b"data: [DONE]\n\n"));
+    assert_eq!(metrics.reshaped.get(), 1);
+    // The entry itself stays as it was kept.
+    assert!(matches!(
+        c.plan(&on, Directives::default(), &project, BODY, || Some(Key([1; 32]))),
+        Plan::Hit(e) if *e.body == body[..] && !e.event_stream
+    ));
+    // Without a format that converts, or with bytes that do not, it is a miss.
+    let one_shape = Shape {
+        wire: None,
+        ..streamed
+    };
+    for (key, shape) in [(1u8, one_shape), (2, streamed)] {
+        assert!(matches!(
+            c.plan(&on, Directives::default(), &project, shape, || Some(Key(
+                [key; 32]
+            ))),
+            Plan::Fill(_)
+        ));
+    }
+    assert_eq!(metrics.reshape_failed.get(), 2);
 }

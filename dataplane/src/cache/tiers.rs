@@ -17,7 +17,8 @@ impl Cache {
         if self.remote.is_none() || fill.refresh {
             return plan;
         }
-        match self.remote_entry(&fill.key, fill).await {
+        let entry = self.remote_entry(&fill.key, fill).await;
+        match entry.and_then(|e| self.shaped(e, fill.shape)) {
             Some(entry) => Plan::Hit(entry),
             None => plan,
         }
@@ -78,7 +79,7 @@ impl Cache {
             Some(entry) => Some(entry),
             None => self.remote_entry(&found.key, fill).await,
         };
-        match entry {
+        match entry.and_then(|e| self.shaped(e, fill.shape)) {
             Some(entry) => Plan::Semantic(entry),
             None => plan,
         }

@@ -22,6 +22,11 @@ pub struct CacheMetrics {
     pub too_big: Counter,
     /// Fills not offered to another shard because its inbox was full.
     pub offers_dropped: Counter,
+    /// Hits served in the other shape than they were kept in (a kept stream to a request for one
+    /// body, or the reverse), counted in `lookups` too.
+    pub reshaped: Counter,
+    /// Entries that could not be served in the other shape: those requests were misses.
+    pub reshape_failed: Counter,
     pub bytes: Gauge,
     pub entries: Gauge,
     /// Hits answered by the shared tier (Redis), counted in `lookups.hit` too.
@@ -98,6 +103,16 @@ pub fn render(out: &mut String, shards: &[&CacheMetrics]) {
             "warden_cache_offers_dropped_total",
             "Cached answers not shared with another shard because its inbox was full.",
             sum(&|m| m.offers_dropped.get()),
+        ),
+        (
+            "warden_cache_reshaped_total",
+            "Hits served in the other shape than kept: a kept stream as one body, or a kept body as a stream.",
+            sum(&|m| m.reshaped.get()),
+        ),
+        (
+            "warden_cache_reshape_failed_total",
+            "Kept answers that could not be served in the other shape; those requests were misses.",
+            sum(&|m| m.reshape_failed.get()),
         ),
     ] {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {n}");

@@ -29,9 +29,13 @@ use crate::upstream::io::SecretBuf;
 use crate::upstream::origin::Origin;
 
 use super::request;
+use crate::cache::{Shape, Wire};
 use crate::translate::anthropic::API_VERSION;
 use crate::translate::Meta;
 use crate::upstream::client::send;
+
+/// Gemini's streaming method with server-sent events (without `alt=sse` it streams a JSON array).
+pub const GEMINI_SSE: &str = ":streamGenerateContent?alt=sse";
 
 /// The client's `anthropic-version` and `anthropic-beta` values, passed on by the native route.
 pub type ClientHeaders = (Vec<u8>, Option<Vec<u8>>);
@@ -143,9 +147,31 @@ impl Attempt<'_> {
         })
     }
 
+    /// What this attempt's request expects back (`stream`: the client asked for a stream), and
+    /// whether an answer kept in the other shape can be served to it (`cache/reshape.rs`).
+    pub fn cache_shape(&self, stream: bool) -> Shape {
+        let (event_stream, wire) = match &self.body {
+            Body::OpenAi { path, .. } if *path == "/chat/completions" => {
+                (stream, Some(Wire::OpenAiChat))
+            }
+            // The Responses API and embeddings: kept and served in one shape.
+            Body::OpenAi { .. } => (stream, None),
+            Body::Anthropic { .. } => (stream, Some(Wire::Anthropic)),
+            Body::Gemini { method, .. } => match *method {
+                ":generateContent" => (false, Some(Wire::Gemini)),
+                GEMINI_SSE => (true, Some(Wire::Gemini)),
+                // A JSON array streamed, or embeddings: one body, in one shape.
+                _ => (false, None),
+            },
+        };
+        Shape { event_stream, wire }
+    }
+
     /// The answer cache's key for this attempt's request: the provider, the model and the exact
     /// request this attempt sends (after the guardrails' redactions), never the key it opens.
-    /// Attempts with other keys of the same provider and model have the same one.
+    /// Attempts with other keys of the same provider and model have the same one. Where the
+    /// answer can be served in either shape, the stream flag (`stream`, `stream_options`, the
+    /// Gemini method) is left out: a streamed and an unstreamed request share their entry.
     pub fn cache_key(
         &self,
         mut key: crate::cache::KeyHasher,
@@ -153,6 +179,7 @@ impl Attempt<'_> {
     ) -> Result<crate::cache::Key> {
         key.part(self.provider.name().as_bytes());
         key.part(self.upstream_model.as_bytes());
+        let either_shape = self.cache_shape(false).wire.is_some();
         match &self.body {
             Body::OpenAi {
                 path,
@@ -163,7 +190,14 @@ impl Attempt<'_> {
             } => {
                 key.part(path.as_bytes());
                 let body = body.as_deref().map_or(client_body, Vec::as_slice);
-                request::openai_body_key(body, fields, target, replacements, &mut key)?;
+                request::openai_body_key(
+                    body,
+                    fields,
+                    target,
+                    replacements,
+                    either_shape,
+                    &mut key,
+                )?;
             }
             Body::Anthropic { body, headers } => {
                 let (version, beta) = headers
@@ -173,9 +207,14 @@ impl Attempt<'_> {
                     });
                 key.part(version);
                 key.part(beta.unwrap_or(b"\0none"));
-                key.part(body);
+                request::without_stream_flag(body, &mut key);
             }
             Body::Gemini { body, method } => {
+                let method = if *method == GEMINI_SSE {
+                    ":generateContent"
+                } else {
+                    method
+                };
                 key.part(method.as_bytes());
                 key.part(body);
             }

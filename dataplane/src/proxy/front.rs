@@ -112,7 +112,7 @@ impl<'r> Front<'r> {
         let sse = query.split('&').any(|p| p == "alt=sse");
         let method = match method {
             "generateContent" => ":generateContent",
-            "streamGenerateContent" if sse => ":streamGenerateContent?alt=sse",
+            "streamGenerateContent" if sse => super::attempt::GEMINI_SSE,
             "streamGenerateContent" => ":streamGenerateContent",
             "embedContent" => ":embedContent",
             "batchEmbedContents" => ":batchEmbedContents",

@@ -66,16 +66,23 @@ pub fn openai(
 }
 
 /// The body an OpenAI-compatible provider gets, as the answer cache keys it: what [`openai`]
-/// sends after the head, fed to `part` (its total length first, then its pieces).
+/// sends after the head, fed to `part` (its total length first, then its pieces). With
+/// `either_shape`, without `stream` and `stream_options` (and the usage Warden asks for on
+/// streams): a streamed and an unstreamed request have one key.
 pub fn openai_body_key(
     body: &[u8],
     fields: &ChatFields,
     target: &RouteTarget,
     redactions: &[(Vec<u8>, Vec<u8>)],
+    either_shape: bool,
     key: &mut crate::cache::KeyHasher,
 ) -> crate::error::Result<()> {
     use sha2::Digest;
-    let spliced = Spliced::new(body, fields, target);
+    let spliced = if either_shape {
+        Spliced::either_shape(body, fields, target)
+    } else {
+        Spliced::new(body, fields, target)
+    };
     if !redactions.is_empty() {
         key.part(&crate::guard::apply::rewrite(
             &spliced.to_vec(),
@@ -122,6 +129,18 @@ impl<'b> Spliced<'b> {
             cuts,
             edits,
         }
+    }
+
+    /// As the cache keys it for either shape: also without `stream` and `stream_options`, and
+    /// without the usage asked for on streams.
+    fn either_shape(body: &'b [u8], fields: &'b ChatFields, target: &RouteTarget) -> Spliced<'b> {
+        let mut spliced = Spliced::new(body, fields, target);
+        let mut cut: Vec<&str> =
+            unsupported_params(target.provider, &target.upstream_model).to_vec();
+        cut.extend(["stream", "stream_options"]);
+        spliced.cuts = removals(body, &cut);
+        spliced.edits = reasoning_limit(body, target).into_iter().collect();
+        spliced
     }
 
     fn len(&self) -> usize {
@@ -229,6 +248,21 @@ fn splice(
         at = range.end;
     }
     emit(&body[at..]);
+}
+
+/// An Anthropic body as the answer cache keys it for either shape: without its top-level
+/// `stream`, fed to `key` as one part.
+pub fn without_stream_flag(body: &[u8], key: &mut crate::cache::KeyHasher) {
+    use sha2::Digest;
+    let cuts = removals(body, &["stream"]);
+    let removed: usize = cuts.iter().map(|c| c.len()).sum();
+    let sha = key.pieces(body.len() - removed);
+    let mut at = 0;
+    for cut in cuts {
+        sha.update(&body[at..cut.start]);
+        at = cut.end;
+    }
+    sha.update(&body[at..]);
 }
 
 /// Anthropic Messages: `x-api-key`, `anthropic-version` (the client's on the native route).

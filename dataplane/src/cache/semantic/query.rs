@@ -1,6 +1,7 @@
 //! A request as the semantic cache sees it: the text of its last user turn, compared by meaning,
-//! and everything else — system prompt, earlier turns, sampling parameters, the stream flag —
-//! hashed, so that only requests identical in all of it are compared at all.
+//! and everything else — system prompt, earlier turns, sampling parameters — hashed, so that only
+//! requests identical in all of it are compared at all. The stream flag is hashed too, unless the
+//! answer can be served in either shape (`cache/reshape.rs`).
 //!
 //! Only plain conversations qualify: the last message is the user's and is text (a string, or
 //! one text part); no tools or functions are offered (an answer that calls a tool depends on
@@ -21,12 +22,16 @@ const TOOL_KEYS: &[&str] = &[
     "tool_config",
 ];
 
-/// The last user turn's text, and the request without it fed to `partition`. `None`: the request
-/// does not qualify — among other reasons, its temperature (1.0 when it names none, the
-/// providers' default) is above `max_temperature`, in hundredths.
+/// Top-level members left out of the partition when an answer serves either shape.
+const STREAM_FLAGS: &[&str] = &["stream", "stream_options"];
+
+/// The last user turn's text, and the request without it fed to `partition` (without its stream
+/// flags when `either_shape`). `None`: the request does not qualify — among other reasons, its
+/// temperature (1.0 when it names none, the providers' default) is above `max_temperature`, in
+/// hundredths.
 pub fn split<'v>(
     value: &'v Value<'v>,
-    dialect: Dialect,
+    (dialect, either_shape): (Dialect, bool),
     max_temperature: u16,
     partition: &mut KeyHasher,
 ) -> Option<&'v str> {
@@ -87,7 +92,8 @@ pub fn split<'v>(
     if text.trim().is_empty() {
         return None;
     }
-    feed(value, node, partition);
+    let leave_out = if either_shape { STREAM_FLAGS } else { &[] };
+    feed_object(obj, node, leave_out, partition);
     Some(text)
 }
 
@@ -148,16 +154,27 @@ fn feed(value: &Value<'_>, skip: &Value<'_>, h: &mut KeyHasher) {
                 feed(item, skip, h);
             }
         }
-        Value::Object(obj) => {
-            let mut keys: Vec<_> = obj.iter().collect();
-            keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            h.part(b"{");
-            h.part(&(keys.len() as u64).to_le_bytes());
-            for (k, v) in keys {
-                h.part(k.as_bytes());
-                feed(v, skip, h);
-            }
-        }
+        Value::Object(obj) => feed_object(obj, skip, &[], h),
+    }
+}
+
+/// Hash an object's members but those named in `leave_out`, keys sorted.
+fn feed_object(
+    obj: &simd_json::borrowed::Object<'_>,
+    skip: &Value<'_>,
+    leave_out: &[&str],
+    h: &mut KeyHasher,
+) {
+    let mut keys: Vec<_> = obj
+        .iter()
+        .filter(|(k, _)| !leave_out.contains(&k.as_ref()))
+        .collect();
+    keys.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    h.part(b"{");
+    h.part(&(keys.len() as u64).to_le_bytes());
+    for (k, v) in keys {
+        h.part(k.as_bytes());
+        feed(v, skip, h);
     }
 }
 
@@ -171,7 +188,7 @@ mod tests {
         let mut bytes = body.as_bytes().to_vec();
         let value = simd_json::to_borrowed_value(&mut bytes).unwrap();
         let mut h = KeyHasher(sha2::Sha256::new());
-        let text = split(&value, dialect, u16::MAX, &mut h)?.to_string();
+        let text = split(&value, (dialect, true), u16::MAX, &mut h)?.to_string();
         Some((text, h.finish()))
     }
 
@@ -207,6 +224,27 @@ mod tests {
     }
 
     #[test]
+    fn the_stream_flags_part_partitions_only_where_the_answer_has_one_shape() {
+        let part = |body: &str, either_shape: bool| {
+            let mut bytes = body.as_bytes().to_vec();
+            let value = simd_json::to_borrowed_value(&mut bytes).unwrap();
+            let mut h = KeyHasher(sha2::Sha256::new());
+            split(&value, (Dialect::OpenAi, either_shape), u16::MAX, &mut h).unwrap();
+            h.finish()
+        };
+        let msgs = r#""messages":[{"role":"user","content":"hi"}]"#;
+        let whole = format!(r#"{{"model":"m",{msgs}}}"#);
+        let streamed = format!(
+            r#"{{"model":"m","stream":true,"stream_options":{{"include_usage":true}},{msgs}}}"#
+        );
+        assert_eq!(part(&whole, true), part(&streamed, true));
+        assert_ne!(part(&whole, false), part(&streamed, false));
+        // Only the top level's flags: the same names deeper in are part of the request.
+        let nested = format!(r#"{{"model":"m","metadata":{{"stream":"x"}},{msgs}}}"#);
+        assert_ne!(part(&whole, true), part(&nested, true));
+    }
+
+    #[test]
     fn tools_other_last_turns_and_many_parts_do_not_qualify() {
         for body in [
             r#"{"model":"m","tools":[{"type":"function","function":{"name":"f"}}],"messages":[{"role":"user","content":"hi"}]}"#,
@@ -231,7 +269,7 @@ mod tests {
             let mut bytes = body.as_bytes().to_vec();
             let value = simd_json::to_borrowed_value(&mut bytes).unwrap();
             let mut h = KeyHasher(sha2::Sha256::new());
-            split(&value, Dialect::OpenAi, max, &mut h).is_some()
+            split(&value, (Dialect::OpenAi, true), max, &mut h).is_some()
         };
         let msgs = r#""messages":[{"role":"user","content":"hi"}]"#;
         assert!(limited(&format!(r#"{{"temperature":0,{msgs}}}"#), 0));
@@ -244,7 +282,7 @@ mod tests {
                 .to_vec();
         let value = simd_json::to_borrowed_value(&mut gemini).unwrap();
         let mut h = KeyHasher(sha2::Sha256::new());
-        assert!(split(&value, Dialect::Gemini, 100, &mut h).is_none());
+        assert!(split(&value, (Dialect::Gemini, true), 100, &mut h).is_none());
     }
 
     #[test]

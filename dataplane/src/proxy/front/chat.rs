@@ -13,7 +13,7 @@ use crate::auth::Caller;
 use crate::context::Request;
 use crate::error::{Error, Result};
 use crate::guard::apply::Plan as Screened;
-use crate::proxy::attempt::{routes, Attempt, Body, Translation};
+use crate::proxy::attempt::{routes, Attempt, Body, Translation, GEMINI_SSE};
 use crate::route::{parse_model_body, ChatFields};
 use crate::state::{RouteTarget, ServingState};
 use crate::translate::{anthropic, gemini, now, responses, Meta};
@@ -111,7 +111,7 @@ pub fn attempts<'s>(
                 let mut body = Vec::with_capacity(req.body.len() + 256);
                 gemini::request(&value, &mut body)?;
                 let method = if stream {
-                    ":streamGenerateContent?alt=sse"
+                    GEMINI_SSE
                 } else {
                     ":generateContent"
                 };

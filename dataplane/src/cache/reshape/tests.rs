@@ -1,0 +1,160 @@
+use super::{parse, reshape, Wire};
+use crate::sse::events_in;
+
+fn json(text: &str) -> simd_json::OwnedValue {
+    parse(text.as_bytes()).unwrap_or_else(|| panic!("not JSON: {text}"))
+}
+
+fn round_trip(wire: Wire, body: &str) -> Vec<u8> {
+    let stream = reshape(wire, false, body.as_bytes()).expect("a body becomes a stream");
+    let back = reshape(wire, true, &stream).expect("that stream becomes a body again");
+    assert_eq!(
+        parse(&back),
+        Some(json(body)),
+        "{}",
+        String::from_utf8_lossy(&stream)
+    );
+    stream
+}
+
+const OPENAI_BODY: &str = r#"{"id":"chatcmpl-1","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","system_fingerprint":"fp_1","choices":[{"index":0,"message":{"role":"assistant","content":"Paris is the capital.","refusal":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"lookup","arguments":"{\"city\":\"Paris\"}"}}]},"logprobs":{"content":[{"token":"Paris","logprob":-0.1,"bytes":[80],"top_logprobs":[]}],"refusal":null},"finish_reason":"tool_calls"},{"index":1,"message":{"role":"assistant","content":"Paris.","refusal":null},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":9,"total_tokens":21}}"#;
+
+#[test]
+fn openai_a_body_streams_as_chunks_and_joins_back() {
+    let stream = round_trip(Wire::OpenAiChat, OPENAI_BODY);
+    let events: Vec<Vec<u8>> = events_in(&stream).map(|e| e.data.into_owned()).collect();
+    // Two chunks a choice, the usage chunk, [DONE].
+    assert_eq!(events.len(), 6);
+    assert!(events[..5].iter().all(|e| memchr::memmem::find(
+        e,
+        b"\"object\":\"chat.completion.chunk\""
+    )
+    .is_some()));
+    // The pump recognises the usage chunk by its empty choices.
+    assert!(memchr::memmem::find(&events[4], b"\"choices\":[]").is_some());
+    assert_eq!(events[5], b"[DONE]");
+}
+
+#[test]
+fn openai_a_provider_stream_joins_as_the_sdk_joins_it() {
+    let stream = concat!(
+        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n",
+        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null,\"obfuscation\":\"xy\"}\n\n",
+        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\",\"tool_calls\":[{\"index\":0,\"id\":\"call_9\",\"type\":\"function\",\"function\":{\"name\":\"f\",\"arguments\":\"\"}}]},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n",
+        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"a\\\":\"}}]},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n",
+        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"1}\"}}]},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null}\n\n",
+        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"logprobs\":null,\"finish_reason\":\"tool_calls\"}],\"usage\":null}\n\n",
+        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":4,\"total_tokens\":9}}\n\n",
+        "data: [DONE]\n\n",
+    );
+    let body = reshape(Wire::OpenAiChat, true, stream.as_bytes()).expect("a whole stream");
+    assert_eq!(
+        parse(&body),
+        Some(json(
+            r#"{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"Hello","refusal":null,"tool_calls":[{"id":"call_9","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}]},"logprobs":null,"finish_reason":"tool_calls"}],"usage":{"prompt_tokens":5,"completion_tokens":4,"total_tokens":9}}"#
+        ))
+    );
+    // Without its [DONE] the stream broke off; an error event is no answer.
+    let cut = stream.trim_end_matches("data: [DONE]\n\n");
+    assert_eq!(reshape(Wire::OpenAiChat, true, cut.as_bytes()), None);
+    let error = "data: {\"error\":{\"message\":\"overloaded\"}}\n\ndata: [DONE]\n\n";
+    assert_eq!(reshape(Wire::OpenAiChat, true, error.as_bytes()), None);
+}
+
+const ANTHROPIC_BODY: &str = r#"{"id":"msg_1","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"thinking","thinking":"The user asks about Paris.","signature":"sig=="},{"type":"redacted_thinking","data":"opaque"},{"type":"text","text":"Paris is the capital.","citations":[{"type":"char_location","cited_text":"Paris","document_index":0,"start_char_index":0,"end_char_index":5}]},{"type":"tool_use","id":"toolu_1","name":"lookup","input":{"city":"Paris","n":[1,2]}},{"type":"tool_use","id":"toolu_2","name":"now","input":{}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":30,"cache_read_input_tokens":10,"output_tokens":42}}"#;
+
+#[test]
+fn anthropic_a_message_streams_as_its_events_and_joins_back() {
+    let stream = round_trip(Wire::Anthropic, ANTHROPIC_BODY);
+    let names: Vec<String> = events_in(&stream)
+        .map(|e| String::from_utf8_lossy(e.name.unwrap_or_default()).into_owned())
+        .collect();
+    assert_eq!(names.first().map(String::as_str), Some("message_start"));
+    assert_eq!(names.last().map(String::as_str), Some("message_stop"));
+    assert_eq!(
+        names.iter().filter(|n| *n == "content_block_start").count(),
+        5
+    );
+}
+
+#[test]
+fn anthropic_a_provider_stream_joins_into_its_message() {
+    let stream = concat!(
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_2\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"claude-haiku-4-5\",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}\n\n",
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+        "event: ping\ndata: {\"type\":\"ping\"}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hello\"}}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"!\"}}\n\n",
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_3\",\"name\":\"get\",\"input\":{}}}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{\\\"q\\\": \\\"x\"}}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":1,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"y\\\"}\"}}\n\n",
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":1}\n\n",
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"tool_use\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":15}}\n\n",
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+    );
+    let body = reshape(Wire::Anthropic, true, stream.as_bytes()).expect("a whole stream");
+    assert_eq!(
+        parse(&body),
+        Some(json(
+            r#"{"id":"msg_2","type":"message","role":"assistant","model":"claude-haiku-4-5","content":[{"type":"text","text":"Hello!"},{"type":"tool_use","id":"toolu_3","name":"get","input":{"q":"xy"}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":25,"output_tokens":15}}"#
+        ))
+    );
+    let cut = stream.trim_end_matches("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n");
+    assert_eq!(reshape(Wire::Anthropic, true, cut.as_bytes()), None);
+    let unknown = stream.replace("text_delta", "future_delta");
+    assert_eq!(reshape(Wire::Anthropic, true, unknown.as_bytes()), None);
+    let error = stream.replace(
+        "event: ping\ndata: {\"type\":\"ping\"}",
+        "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\"}}",
+    );
+    assert_eq!(reshape(Wire::Anthropic, true, error.as_bytes()), None);
+}
+
+const GEMINI_BODY: &str = "{\n  \"candidates\": [\n    {\n      \"content\": {\n        \"parts\": [\n          {\n            \"text\": \"Paris is\\nthe capital.\"\n          }\n        ],\n        \"role\": \"model\"\n      },\n      \"finishReason\": \"STOP\",\n      \"index\": 0\n    }\n  ],\n  \"usageMetadata\": {\n    \"promptTokenCount\": 8,\n    \"candidatesTokenCount\": 6,\n    \"totalTokenCount\": 14\n  },\n  \"modelVersion\": \"gemini-2.5-flash\",\n  \"responseId\": \"r1\"\n}\n";
+
+#[test]
+fn gemini_a_pretty_printed_body_streams_as_one_event_on_one_line() {
+    let stream = round_trip(Wire::Gemini, GEMINI_BODY);
+    assert!(stream.starts_with(b"data: {") && stream.ends_with(b"}\r\n\r\n"));
+    assert_eq!(memchr::memchr_iter(b'\n', &stream).count(), 2);
+}
+
+#[test]
+fn gemini_a_provider_stream_joins_its_parts() {
+    let stream = concat!(
+        "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Thinking\",\"thought\":true}],\"role\": \"model\"},\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 8,\"totalTokenCount\": 8},\"modelVersion\": \"gemini-2.5-flash\",\"responseId\": \"r2\"}\r\n\r\n",
+        "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Par\"}],\"role\": \"model\"},\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 8,\"totalTokenCount\": 9},\"modelVersion\": \"gemini-2.5-flash\",\"responseId\": \"r2\"}\r\n\r\n",
+        "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"is.\"},{\"functionCall\":{\"name\":\"f\",\"args\":{}}}],\"role\": \"model\"},\"finishReason\": \"STOP\",\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 8,\"candidatesTokenCount\": 3,\"totalTokenCount\": 11},\"modelVersion\": \"gemini-2.5-flash\",\"responseId\": \"r2\"}\r\n\r\n",
+    );
+    let body = reshape(Wire::Gemini, true, stream.as_bytes()).expect("a whole stream");
+    assert_eq!(
+        parse(&body),
+        Some(json(
+            r#"{"candidates":[{"content":{"parts":[{"text":"Thinking","thought":true},{"text":"Paris."},{"functionCall":{"name":"f","args":{}}}],"role":"model"},"finishReason":"STOP","index":0}],"usageMetadata":{"promptTokenCount":8,"candidatesTokenCount":3,"totalTokenCount":11},"modelVersion":"gemini-2.5-flash","responseId":"r2"}"#
+        ))
+    );
+    // Without the finish reason the stream broke off.
+    let cut: String = stream.split_inclusive("\r\n\r\n").take(2).collect();
+    assert_eq!(reshape(Wire::Gemini, true, cut.as_bytes()), None);
+}
+
+#[test]
+fn malformed_bytes_are_a_miss_never_a_panic() {
+    for wire in [Wire::OpenAiChat, Wire::Anthropic, Wire::Gemini] {
+        for stream in [false, true] {
+            for bytes in [
+                &b""[..],
+                b"{",
+                b"[]",
+                b"null",
+                b"data: {\n\n",
+                b"data: [DONE]\n\n",
+                b"{\"choices\":[{\"message\":7}]}",
+                b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":9,\"delta\":{}}\n\n",
+            ] {
+                assert_eq!(reshape(wire, stream, bytes), None, "{wire:?} {stream}");
+            }
+        }
+    }
+}
