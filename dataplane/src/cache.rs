@@ -366,32 +366,6 @@ impl Cache {
         }
     }
 
-    /// `entry` as a request that expects `shape` gets it: as kept, or converted into the other
-    /// shape (`reshape.rs`); `None` (a miss) when it cannot be. The conversion is this request's
-    /// alone: the entry stays as it was kept.
-    fn shaped(&self, entry: Arc<Entry>, shape: Shape) -> Option<Arc<Entry>> {
-        if entry.event_stream == shape.event_stream {
-            return Some(entry);
-        }
-        let Some(body) = shape
-            .wire
-            .and_then(|wire| reshape::reshape(wire, entry.event_stream, &entry.body))
-        else {
-            self.metrics.reshape_failed.inc();
-            return None;
-        };
-        self.metrics.reshaped.inc();
-        Some(Arc::new(Entry {
-            key: entry.key,
-            project: Arc::clone(&entry.project),
-            generation: entry.generation,
-            event_stream: shape.event_stream,
-            body: body.into(),
-            filled: entry.filled,
-            expires: entry.expires,
-        }))
-    }
-
     /// Count a lookup once every tier has had its say, as `x-warden-cache` reports it.
     pub fn count(&self, plan: &Plan) {
         let l = &self.metrics.lookups;

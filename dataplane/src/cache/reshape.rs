@@ -13,13 +13,22 @@
 //! Anything these do not know — an event type, a malformed chunk, a stream without its end —
 //! gives `None`, and the request is a miss: it is answered by the provider and kept again.
 //! A conversion costs a parse and a write of the kept answer, only on a hit in the other shape.
+//!
+//! The kept bytes are a provider's, so they are untrusted: a stream made from a body is bounded
+//! by [`limit`] (a body with a large member and many choices would otherwise be copied onto
+//! every chunk), and the choices, candidates and indexed items joined are bounded in number (each
+//! delta looks its item up among them).
 
 mod anthropic;
 mod gemini;
 mod openai;
 
+use std::sync::Arc;
+
 use simd_json::prelude::*;
 use simd_json::OwnedValue as Value;
+
+use super::{Cache, Entry};
 
 /// The provider wire formats whose answers can be kept in one shape and served in the other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +50,34 @@ pub struct Shape {
     pub wire: Option<Wire>,
 }
 
+impl Cache {
+    /// `entry` as a request that expects `shape` gets it: as kept, or converted into the other
+    /// shape ([`reshape`]); `None` (a miss) when it cannot be. The conversion is this request's
+    /// alone: the entry stays as it was kept.
+    pub(super) fn shaped(&self, entry: Arc<Entry>, shape: Shape) -> Option<Arc<Entry>> {
+        if entry.event_stream == shape.event_stream {
+            return Some(entry);
+        }
+        let Some(body) = shape
+            .wire
+            .and_then(|wire| reshape(wire, entry.event_stream, &entry.body))
+        else {
+            self.metrics.reshape_failed.inc();
+            return None;
+        };
+        self.metrics.reshaped.inc();
+        Some(Arc::new(Entry {
+            key: entry.key,
+            project: Arc::clone(&entry.project),
+            generation: entry.generation,
+            event_stream: shape.event_stream,
+            body: body.into(),
+            filled: entry.filled,
+            expires: entry.expires,
+        }))
+    }
+}
+
 /// `body` (an event stream when `event_stream`) in the other shape, or `None` when it cannot be
 /// converted faithfully.
 pub fn reshape(wire: Wire, event_stream: bool, body: &[u8]) -> Option<Vec<u8>> {
@@ -52,6 +89,18 @@ pub fn reshape(wire: Wire, event_stream: bool, body: &[u8]) -> Option<Vec<u8>> {
         (Wire::Gemini, false) => gemini::to_stream(body),
         (Wire::Gemini, true) => gemini::to_body(body),
     }
+}
+
+/// Choices (OpenAI `n` is at most 128) or candidates an answer may have.
+const MAX_CHOICES: usize = 128;
+
+/// Indexed items (tool calls) one joined array may hold.
+const MAX_ITEMS: usize = 1024;
+
+/// The most bytes a stream made from a body of `len` bytes may take: a few times the body
+/// (each event repeats a little of it), never a multiple of it per choice.
+fn limit(len: usize) -> usize {
+    len.saturating_mul(8).saturating_add(64 << 10)
 }
 
 /// Parse one JSON document (a body or an event's data).
@@ -76,8 +125,8 @@ fn event(out: &mut Vec<u8>, name: Option<&str>, data: &Value) {
 /// Join `delta` into `acc` as the official SDKs join streamed deltas: strings are appended
 /// (`type` and `role` are set), objects joined member by member, arrays of objects that carry
 /// an `index` joined element by element and other arrays extended; `null` changes nothing and
-/// anything else replaces.
-fn join(acc: &mut simd_json::owned::Object, delta: &simd_json::owned::Object) {
+/// anything else replaces. `None`: an array grew past [`MAX_ITEMS`] indexed items.
+fn join(acc: &mut simd_json::owned::Object, delta: &simd_json::owned::Object) -> Option<()> {
     for (k, d) in delta.iter() {
         let Some(a) = acc.get_mut(k.as_str()) else {
             acc.insert(k.clone(), d.clone());
@@ -86,19 +135,21 @@ fn join(acc: &mut simd_json::owned::Object, delta: &simd_json::owned::Object) {
         match (a, d) {
             (_, Value::Static(simd_json::StaticNode::Null)) => {}
             (Value::String(a), Value::String(d)) if k != "type" && k != "role" => a.push_str(d),
-            (Value::Object(a), Value::Object(d)) => join(a, d),
+            (Value::Object(a), Value::Object(d)) => join(a, d)?,
             (Value::Array(a), Value::Array(d)) => {
                 for item in d.iter() {
-                    let at = item.get_u64("index").and_then(|i| {
+                    let index = item.get_u64("index");
+                    let at = index.and_then(|i| {
                         a.iter()
                             .position(|x| x.get_u64("index") == Some(i) && x.is_object())
                     });
                     match (at, item.as_object()) {
                         (Some(at), Some(item)) => {
                             if let Some(slot) = a[at].as_object_mut() {
-                                join(slot, item);
+                                join(slot, item)?;
                             }
                         }
+                        _ if index.is_some() && a.len() >= MAX_ITEMS => return None,
                         _ => a.push(item.clone()),
                     }
                 }
@@ -106,6 +157,7 @@ fn join(acc: &mut simd_json::owned::Object, delta: &simd_json::owned::Object) {
             (a, d) => *a = d.clone(),
         }
     }
+    Some(())
 }
 
 #[cfg(test)]

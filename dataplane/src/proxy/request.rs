@@ -67,8 +67,8 @@ pub fn openai(
 
 /// The body an OpenAI-compatible provider gets, as the answer cache keys it: what [`openai`]
 /// sends after the head, fed to `part` (its total length first, then its pieces). With
-/// `either_shape`, without `stream` and `stream_options` (and the usage Warden asks for on
-/// streams): a streamed and an unstreamed request have one key.
+/// `either_shape`, without the stream flags (`Spliced::either_shape`): a streamed and an
+/// unstreamed request have one key.
 pub fn openai_body_key(
     body: &[u8],
     fields: &ChatFields,
@@ -131,13 +131,17 @@ impl<'b> Spliced<'b> {
         }
     }
 
-    /// As the cache keys it for either shape: also without `stream` and `stream_options`, and
-    /// without the usage asked for on streams.
+    /// As the cache keys it for either shape: also without `stream`, a stream's
+    /// `stream_options` and the usage asked for on streams. (An unstreamed request that sends
+    /// `stream_options`, which OpenAI refuses, keeps it: it is not the same request.)
     fn either_shape(body: &'b [u8], fields: &'b ChatFields, target: &RouteTarget) -> Spliced<'b> {
         let mut spliced = Spliced::new(body, fields, target);
         let mut cut: Vec<&str> =
             unsupported_params(target.provider, &target.upstream_model).to_vec();
-        cut.extend(["stream", "stream_options"]);
+        cut.push("stream");
+        if fields.stream {
+            cut.push("stream_options");
+        }
         spliced.cuts = removals(body, &cut);
         spliced.edits = reasoning_limit(body, target).into_iter().collect();
         spliced
@@ -333,3 +337,7 @@ fn head(
     }
     req
 }
+
+#[cfg(test)]
+#[path = "request_tests.rs"]
+mod tests;

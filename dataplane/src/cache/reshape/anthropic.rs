@@ -11,7 +11,7 @@ use simd_json::owned::Object;
 use simd_json::prelude::*;
 use simd_json::OwnedValue as Value;
 
-use super::{event, parse};
+use super::{event, limit, parse};
 use crate::sse::events_in;
 
 /// Blocks whose `input` streams as `input_json_delta`.
@@ -37,6 +37,9 @@ pub fn to_stream(body: &[u8]) -> Option<Vec<u8>> {
     event(&mut out, Some("message_start"), &Value::from(start));
     for (index, block) in content.into_iter().enumerate() {
         block_events(&mut out, index as u64, block.into_object()?)?;
+        if out.len() > limit(body.len()) {
+            return None;
+        }
     }
     let mut delta = Object::default();
     delta.insert("stop_reason".into(), stop_reason);
@@ -64,7 +67,9 @@ fn block_events(out: &mut Vec<u8>, index: u64, mut block: Object) -> Option<()> 
     };
     match kind.as_str() {
         "text" => {
-            let text = block.insert("text".into(), Value::from(""))?;
+            let text = block
+                .insert("text".into(), Value::from(""))
+                .filter(Value::is_str)?;
             delta("text_delta", "text", text);
             if let Some(citations) = block.remove("citations").and_then(Value::into_array) {
                 for c in citations {
@@ -73,10 +78,16 @@ fn block_events(out: &mut Vec<u8>, index: u64, mut block: Object) -> Option<()> 
             }
         }
         "thinking" => {
-            let thinking = block.insert("thinking".into(), Value::from(""))?;
+            let thinking = block
+                .insert("thinking".into(), Value::from(""))
+                .filter(Value::is_str)?;
             delta("thinking_delta", "thinking", thinking);
             if let Some(signature) = block.insert("signature".into(), Value::from("")) {
-                delta("signature_delta", "signature", signature);
+                delta(
+                    "signature_delta",
+                    "signature",
+                    signature.is_str().then_some(signature)?,
+                );
             }
         }
         k if TOOL_BLOCKS.contains(&k) => {

@@ -10,13 +10,15 @@ use simd_json::owned::Object;
 use simd_json::prelude::*;
 use simd_json::OwnedValue as Value;
 
-use super::parse;
+use super::{parse, MAX_CHOICES};
 use crate::sse::events_in;
 
 pub fn to_stream(body: &[u8]) -> Option<Vec<u8>> {
     // Re-written on one line: the API's own bodies are pretty-printed.
     let answer = parse(body)?;
-    answer.as_object()?.get("candidates")?.as_array()?;
+    if !whole(answer.as_object()?) {
+        return None;
+    }
     let mut out = Vec::with_capacity(body.len() + 16);
     out.extend_from_slice(b"data: ");
     let _ = answer.write(&mut out);
@@ -37,18 +39,25 @@ pub fn to_body(stream: &[u8]) -> Option<Vec<u8>> {
         }
     }
     let answer = answer?;
-    // The last event says why the answer ended; without it the stream broke off.
-    let ended = answer
-        .get("candidates")?
-        .as_array()?
-        .iter()
-        .all(|c| c.get("finishReason").is_some_and(|f| !f.is_null()));
-    if !ended {
+    if !whole(&answer) {
         return None;
     }
     let mut out = Vec::with_capacity(stream.len());
     let _ = Value::from(answer).write(&mut out);
     Some(out)
+}
+
+/// An answer that ended: candidates that each say why (without a finish reason the stream broke
+/// off), no error.
+fn whole(answer: &Object) -> bool {
+    !answer.contains_key("error")
+        && answer
+            .get("candidates")
+            .and_then(Value::as_array)
+            .is_some_and(|list| {
+                list.iter()
+                    .all(|c| c.get("finishReason").is_some_and(|f| !f.is_null()))
+            })
 }
 
 /// Join one more streamed response into the answer so far.
@@ -65,11 +74,12 @@ fn merge(answer: &mut Object, chunk: Object) -> Option<()> {
         for c in v.into_array()? {
             let c = c.into_object()?;
             let index = c.get("index").and_then(Value::as_u64).unwrap_or(0);
-            match list
-                .iter_mut()
-                .find(|x| x.get_u64("index").unwrap_or(0) == index)
-            {
-                Some(slot) => merge_candidate(slot.as_object_mut()?, c)?,
+            let found = list
+                .iter()
+                .position(|x| x.get_u64("index").unwrap_or(0) == index);
+            match found {
+                Some(at) => merge_candidate(list[at].as_object_mut()?, c)?,
+                None if list.len() >= MAX_CHOICES => return None,
                 None => list.push(Value::from(c)),
             }
         }

@@ -10,7 +10,7 @@ use simd_json::owned::Object;
 use simd_json::prelude::*;
 use simd_json::OwnedValue as Value;
 
-use super::{event, join, parse};
+use super::{event, join, limit, parse, MAX_CHOICES};
 use crate::sse::events_in;
 
 /// Members of a completion or a chunk that are not copied from one to the other as they are
@@ -21,6 +21,10 @@ pub fn to_stream(body: &[u8]) -> Option<Vec<u8>> {
     let answer = parse(body)?;
     let answer = answer.as_object()?;
     let choices = answer.get("choices")?.as_array()?;
+    // What the other direction refuses, this does not make: no error, at least one choice.
+    if answer.contains_key("error") || choices.is_empty() {
+        return None;
+    }
     let mut head = Object::default();
     for (k, v) in answer.iter() {
         if !PER_ANSWER.contains(&k.as_str()) {
@@ -35,7 +39,7 @@ pub fn to_stream(body: &[u8]) -> Option<Vec<u8>> {
     };
     let mut out = Vec::with_capacity(body.len() + 512);
     for choice in choices {
-        let index = choice.get("index").cloned().unwrap_or(Value::from(0u64));
+        let index = Value::from(choice.get("index").map_or(Some(0), Value::as_u64)?);
         let mut delta = choice.get("message")?.as_object()?.clone();
         if let Some(calls) = delta.get_mut("tool_calls").and_then(|c| c.as_array_mut()) {
             for (i, call) in calls.iter_mut().enumerate() {
@@ -62,6 +66,9 @@ pub fn to_stream(body: &[u8]) -> Option<Vec<u8>> {
                 .unwrap_or(Value::null()),
         );
         event(&mut out, None, &chunk(Value::from(last)));
+        if out.len() > limit(body.len()) {
+            return None;
+        }
     }
     if let Some(usage) = answer.get("usage").filter(|u| u.is_object()) {
         let mut c = head.clone();
@@ -117,6 +124,7 @@ pub fn to_body(stream: &[u8]) -> Option<Vec<u8>> {
             let found = choices.iter().position(|x| x.index == index);
             let at = match found {
                 Some(at) => at,
+                None if choices.len() >= MAX_CHOICES => return None,
                 None => {
                     choices.push(Choice {
                         index,
@@ -129,10 +137,10 @@ pub fn to_body(stream: &[u8]) -> Option<Vec<u8>> {
             };
             let slot = &mut choices[at];
             if let Some(delta) = c.get("delta").and_then(|d| d.as_object()) {
-                join(&mut slot.message, delta);
+                join(&mut slot.message, delta)?;
             }
             if let Some(lp) = c.get("logprobs").and_then(|l| l.as_object()) {
-                join(slot.logprobs.get_or_insert_with(Object::default), lp);
+                join(slot.logprobs.get_or_insert_with(Object::default), lp)?;
             }
             if let Some(f) = c.get("finish_reason").filter(|f| !f.is_null()) {
                 slot.finish_reason = f.clone();

@@ -158,3 +158,62 @@ fn malformed_bytes_are_a_miss_never_a_panic() {
         }
     }
 }
+
+#[test]
+fn a_provider_cannot_make_a_conversion_grow_without_bound() {
+    // A large member copied onto every chunk of 128 choices would be 256 copies of it.
+    let big = "x".repeat(100 << 10);
+    let choice =
+        r#"{"index":0,"message":{"role":"assistant","content":"a"},"finish_reason":"stop"}"#;
+    let choices = vec![choice; 128].join(",");
+    let body = format!(r#"{{"id":"c","padding":"{big}","choices":[{choices}]}}"#);
+    assert_eq!(reshape(Wire::OpenAiChat, false, body.as_bytes()), None);
+    // Without the padding the same answer converts.
+    let body = format!(r#"{{"id":"c","choices":[{choices}]}}"#);
+    assert!(reshape(Wire::OpenAiChat, false, body.as_bytes()).is_some());
+    // Choices and indexed items past their bounds end the join.
+    let chunk = |i: usize, delta: &str| {
+        format!(
+            "data: {{\"choices\":[{{\"index\":{i},\"delta\":{delta},\"finish_reason\":\"stop\"}}]}}\n\n"
+        )
+    };
+    let many: String = (0..129).map(|i| chunk(i, "{}")).collect();
+    assert_eq!(
+        reshape(
+            Wire::OpenAiChat,
+            true,
+            format!("{many}data: [DONE]\n\n").as_bytes()
+        ),
+        None
+    );
+    let calls: String = (0..1025)
+        .map(|i| {
+            chunk(
+                0,
+                &format!(r#"{{"tool_calls":[{{"index":{i},"id":"t"}}]}}"#),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reshape(
+            Wire::OpenAiChat,
+            true,
+            format!("{calls}data: [DONE]\n\n").as_bytes()
+        ),
+        None
+    );
+    let fewer: String = (0..1024)
+        .map(|i| {
+            chunk(
+                0,
+                &format!(r#"{{"tool_calls":[{{"index":{i},"id":"t"}}]}}"#),
+            )
+        })
+        .collect();
+    assert!(reshape(
+        Wire::OpenAiChat,
+        true,
+        format!("{fewer}data: [DONE]\n\n").as_bytes()
+    )
+    .is_some());
+}
