@@ -126,17 +126,19 @@ fn event(out: &mut Vec<u8>, name: Option<&str>, data: &Value) {
 /// (`type` and `role` are set), objects joined member by member, arrays of objects that carry
 /// an `index` joined element by element and other arrays extended; `null` changes nothing and
 /// anything else replaces. `None`: an array grew past [`MAX_ITEMS`] indexed items.
-fn join(acc: &mut simd_json::owned::Object, delta: &simd_json::owned::Object) -> Option<()> {
+/// The delta is read where it was parsed (a borrowed value): only what is new is copied.
+fn join(acc: &mut simd_json::owned::Object, delta: &simd_json::borrowed::Object<'_>) -> Option<()> {
+    use simd_json::BorrowedValue as Delta;
     for (k, d) in delta.iter() {
-        let Some(a) = acc.get_mut(k.as_str()) else {
-            acc.insert(k.clone(), d.clone());
+        let Some(a) = acc.get_mut(k.as_ref()) else {
+            acc.insert(k.to_string(), Value::from(d.clone()));
             continue;
         };
         match (a, d) {
-            (_, Value::Static(simd_json::StaticNode::Null)) => {}
-            (Value::String(a), Value::String(d)) if k != "type" && k != "role" => a.push_str(d),
-            (Value::Object(a), Value::Object(d)) => join(a, d)?,
-            (Value::Array(a), Value::Array(d)) => {
+            (_, Delta::Static(simd_json::StaticNode::Null)) => {}
+            (Value::String(a), Delta::String(d)) if k != "type" && k != "role" => a.push_str(d),
+            (Value::Object(a), Delta::Object(d)) => join(a, d)?,
+            (Value::Array(a), Delta::Array(d)) => {
                 for item in d.iter() {
                     let index = item.get_u64("index");
                     let at = index.and_then(|i| {
@@ -150,11 +152,11 @@ fn join(acc: &mut simd_json::owned::Object, delta: &simd_json::owned::Object) ->
                             }
                         }
                         _ if index.is_some() && a.len() >= MAX_ITEMS => return None,
-                        _ => a.push(item.clone()),
+                        _ => a.push(Value::from(item.clone())),
                     }
                 }
             }
-            (a, d) => *a = d.clone(),
+            (a, d) => *a = Value::from(d.clone()),
         }
     }
     Some(())

@@ -124,26 +124,30 @@ pub fn to_body(stream: &[u8]) -> Option<Vec<u8>> {
     // Each block's streamed tool input, parsed when the block stops.
     let mut inputs: Vec<String> = Vec::new();
     let mut stopped = false;
+    // Each event is parsed in place in one reused buffer; only what is kept is copied out.
+    let (mut scratch, mut buffers) = (Vec::new(), simd_json::Buffers::new(1024));
+    let owned = |v: &simd_json::BorrowedValue<'_>| Value::from(v.clone());
     for e in events_in(stream) {
-        let data = parse(&e.data)?;
-        let data = data.into_object()?;
-        let kind = data.get("type")?.as_str()?.to_owned();
-        match kind.as_str() {
-            "message_start" => message = Some(data.get("message")?.as_object()?.clone()),
+        scratch.clear();
+        scratch.extend_from_slice(&e.data);
+        let data = simd_json::to_borrowed_value_with_buffers(&mut scratch, &mut buffers).ok()?;
+        let data = data.as_object()?;
+        match data.get("type")?.as_str()? {
+            "message_start" => message = Some(owned(data.get("message")?).into_object()?),
             "content_block_start" => {
-                if data.get("index").and_then(Value::as_u64)? != blocks.len() as u64 {
+                if data.get("index").and_then(|i| i.as_u64())? != blocks.len() as u64 {
                     return None;
                 }
-                blocks.push(data.get("content_block")?.as_object()?.clone());
+                blocks.push(owned(data.get("content_block")?).into_object()?);
                 inputs.push(String::new());
             }
             "content_block_delta" => {
-                let index = usize::try_from(data.get("index").and_then(Value::as_u64)?).ok()?;
+                let index = usize::try_from(data.get("index").and_then(|i| i.as_u64())?).ok()?;
                 let block = blocks.get_mut(index)?;
                 apply(block, &mut inputs[index], data.get("delta")?)?;
             }
             "content_block_stop" => {
-                let index = usize::try_from(data.get("index").and_then(Value::as_u64)?).ok()?;
+                let index = usize::try_from(data.get("index").and_then(|i| i.as_u64())?).ok()?;
                 let input = std::mem::take(inputs.get_mut(index)?);
                 if !input.is_empty() {
                     blocks[index].insert("input".into(), parse(input.as_bytes())?);
@@ -152,7 +156,7 @@ pub fn to_body(stream: &[u8]) -> Option<Vec<u8>> {
             "message_delta" => {
                 let m = message.as_mut()?;
                 for (k, v) in data.get("delta")?.as_object()?.iter() {
-                    m.insert(k.clone(), v.clone());
+                    m.insert(k.to_string(), owned(v));
                 }
                 if let Some(u) = data.get("usage").and_then(|u| u.as_object()) {
                     let usage = m
@@ -160,7 +164,7 @@ pub fn to_body(stream: &[u8]) -> Option<Vec<u8>> {
                         .or_insert_with(Value::object)
                         .as_object_mut()?;
                     for (k, v) in u.iter() {
-                        usage.insert(k.clone(), v.clone());
+                        usage.insert(k.to_string(), owned(v));
                     }
                 }
             }
@@ -184,7 +188,11 @@ pub fn to_body(stream: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Apply one `content_block_delta` to its block.
-fn apply(block: &mut Object, input: &mut String, delta: &Value) -> Option<()> {
+fn apply(
+    block: &mut Object,
+    input: &mut String,
+    delta: &simd_json::BorrowedValue<'_>,
+) -> Option<()> {
     let append = |block: &mut Object, field: &str, more: &str| -> Option<()> {
         match block.entry(field.into()).or_insert_with(|| Value::from("")) {
             Value::String(s) => {
@@ -203,7 +211,7 @@ fn apply(block: &mut Object, input: &mut String, delta: &Value) -> Option<()> {
             Some(())
         }
         "citations_delta" => {
-            let citation = delta.get("citation")?.clone();
+            let citation = Value::from(delta.get("citation")?.clone());
             match block.entry("citations".into()).or_insert_with(Value::array) {
                 Value::Array(list) => {
                     list.push(citation);

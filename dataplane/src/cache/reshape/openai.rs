@@ -93,6 +93,9 @@ pub fn to_body(stream: &[u8]) -> Option<Vec<u8>> {
     let mut choices: Vec<Choice> = Vec::new();
     let mut usage = None;
     let mut done = false;
+    // Each chunk is parsed in place in one reused buffer; only what is kept is copied out.
+    let (mut scratch, mut buffers) = (Vec::new(), simd_json::Buffers::new(1024));
+    let owned = |v: &simd_json::BorrowedValue<'_>| Value::from(v.clone());
     for e in events_in(stream) {
         if e.data.as_ref() == b"[DONE]" {
             done = true;
@@ -102,7 +105,9 @@ pub fn to_body(stream: &[u8]) -> Option<Vec<u8>> {
         if e.name.is_some() {
             return None;
         }
-        let chunk = parse(&e.data)?;
+        scratch.clear();
+        scratch.extend_from_slice(&e.data);
+        let chunk = simd_json::to_borrowed_value_with_buffers(&mut scratch, &mut buffers).ok()?;
         let chunk = chunk.as_object()?;
         if chunk.contains_key("error") {
             return None;
@@ -110,14 +115,14 @@ pub fn to_body(stream: &[u8]) -> Option<Vec<u8>> {
         if head.is_none() {
             let mut h = Object::default();
             for (k, v) in chunk.iter() {
-                if !PER_ANSWER.contains(&k.as_str()) {
-                    h.insert(k.clone(), v.clone());
+                if !PER_ANSWER.contains(&k.as_ref()) {
+                    h.insert(k.to_string(), owned(v));
                 }
             }
             head = Some(h);
         }
         if let Some(u) = chunk.get("usage").filter(|u| u.is_object()) {
-            usage = Some(u.clone());
+            usage = Some(owned(u));
         }
         for c in chunk.get("choices")?.as_array()? {
             let index = c.get_u64("index")?;
@@ -143,7 +148,7 @@ pub fn to_body(stream: &[u8]) -> Option<Vec<u8>> {
                 join(slot.logprobs.get_or_insert_with(Object::default), lp)?;
             }
             if let Some(f) = c.get("finish_reason").filter(|f| !f.is_null()) {
-                slot.finish_reason = f.clone();
+                slot.finish_reason = owned(f);
             }
         }
     }
