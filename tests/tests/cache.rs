@@ -515,16 +515,29 @@ fn data_planes_with_one_master_key_share_answers_through_redis() {
     );
     assert_eq!(b.metric("warden_cache_remote_hits_total"), Some(1));
     assert_eq!(upstream_calls(&mock), 1);
+    // Kept whole by one data plane, asked for as a stream on the other: served as a stream.
+    let prompt = "kept whole here mock:chunks=3";
+    let kept = a.chat(&chat_body("gpt-4o", prompt, false));
+    assert_eq!(kept.header("x-warden-cache"), Some("miss"));
+    let written = eventually(Duration::from_secs(10), || {
+        a.metric("warden_cache_remote_fills_total") == Some(2)
+    });
+    assert!(written.is_some(), "{}", a.metrics());
+    let streamed = b.chat(&chat_body("gpt-4o", prompt, true));
+    assert_eq!(streamed.header("x-warden-cache"), Some("hit"));
+    assert_eq!(streamed.stream_text(), content(&kept));
+    assert_eq!(b.metric("warden_cache_reshaped_total"), Some(1));
+    assert_eq!(upstream_calls(&mock), 2);
     // Another deployment: its own keys, its own miss.
     assert_eq!(c.chat(&body).header("x-warden-cache"), Some("miss"));
-    assert_eq!(upstream_calls(&mock), 2);
+    assert_eq!(upstream_calls(&mock), 3);
     // The project purged (its generation raised): what Redis holds is never read again.
     let purged = Gateway::start(
         Driver::IoUring,
         &with_redis_policy(&ours, redis, "mode = \"exact\"\ngeneration = 1"),
     );
     assert_eq!(purged.chat(&body).header("x-warden-cache"), Some("miss"));
-    assert_eq!(upstream_calls(&mock), 3);
+    assert_eq!(upstream_calls(&mock), 4);
     // An answer kept for one second is not served after it by a data plane whose TTL is longer,
     // not even from the copy it took of it: the earlier of the two wins.
     let brief = Gateway::start(
