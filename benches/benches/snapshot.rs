@@ -68,6 +68,7 @@ fn snapshot_of(master: &MasterKey, projects: usize, keys: usize) -> Snapshot {
                 environment: Environment::Production,
                 guardrails: GuardrailPolicy::default(),
                 custom_patterns: Vec::new(),
+                phone_regions: Vec::new(),
                 routing: Default::default(),
                 limits: Default::default(),
                 cache: Default::default(),

@@ -242,12 +242,13 @@ pub fn parse_guardrails(json: &str) -> anyhow::Result<GuardrailPolicy> {
     Ok(p.policy())
 }
 
-/// The operator's patterns in a stored policy (checked again: a store edited by hand must not
-/// reach the data planes).
-pub fn parse_custom_patterns(json: &str) -> anyhow::Result<Vec<CustomPattern>> {
+/// The operator's patterns and phone regions in a stored policy (checked again: a store edited
+/// by hand must not reach the data planes).
+pub fn parse_custom_patterns(json: &str) -> anyhow::Result<(Vec<CustomPattern>, Vec<String>)> {
     let p: crate::api::policy::GuardrailBody = serde_json::from_str(json)?;
     warden_shared::patterns::check(&p.custom_patterns).map_err(anyhow::Error::msg)?;
-    Ok(p.custom_patterns)
+    warden_shared::phones::check_regions(&p.phone_regions).map_err(anyhow::Error::msg)?;
+    Ok((p.custom_patterns, p.phone_regions))
 }
 
 /// A stored routing policy (`{"key_mode":...,"providers":{...}}`, absent keys default).

@@ -104,7 +104,10 @@ pub async fn handle<S: AsyncWriteRent>(
                 custom,
             )
             .filter(|_| front.answers_text())
-            .map(|g| g.in_dialect(front.dialect())),
+            .map(|g| {
+                g.in_dialect(front.dialect())
+                    .with_phones(req.state.phones_for(caller.project, &shard.guard))
+            }),
             responses,
             cache: None,
         };
@@ -292,17 +295,19 @@ pub fn screen(
     let from = if traced { crate::audit::now_us() } else { 0 };
     let custom = req.state.custom_scan(caller.project);
     let policy = &caller.project.guardrails;
+    let phones = req.state.phones_for(caller.project, &shard.guard);
+    let scratch = (&shard.guard_scratch, phones.as_deref());
     let plan = match front {
         Front::Responses => crate::guard::apply::check_texts(
             &shard.guard,
-            &shard.guard_scratch,
+            scratch,
             custom.as_ref(),
             |f| crate::extract::responses_body(req.body, f),
             policy,
         ),
         _ => crate::guard::apply::check(
             &shard.guard,
-            &shard.guard_scratch,
+            scratch,
             custom.as_ref(),
             front.dialect(),
             value,

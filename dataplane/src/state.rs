@@ -87,6 +87,10 @@ impl std::ops::Deref for SharedState {
 pub struct ServingState {
     shared: Arc<SharedState>,
     custom_scratch: Option<hyperscan::Scratch>,
+    /// This shard's copies of the projects' own phone plans, made on first use (a regex's
+    /// cache is per thread: shards sharing one would meet at its lock), by the shared plans'
+    /// address.
+    phones: std::cell::RefCell<HashMap<usize, Arc<crate::guard::pii::Plans>>>,
 }
 
 /// A shared state ready to hand to shards, with a scratch that fits every custom pattern set
@@ -104,6 +108,7 @@ impl Built {
         ServingState {
             shared: Arc::clone(&self.shared),
             custom_scratch: self.scratch.clone(),
+            phones: Default::default(),
         }
     }
 }
@@ -161,6 +166,8 @@ pub struct ProjectState {
     pub counters: Arc<crate::limits::Counters>,
     /// The operator's own detectors, compiled.
     pub custom: Option<Arc<CustomSet>>,
+    /// The numbering plans of the project's own phone regions (`None`: the data plane's).
+    pub phones: Option<Arc<crate::guard::pii::Plans>>,
     /// The `/v1/models` answer for keys of this project (shared by every project that can
     /// reach the same providers).
     pub models_json: Arc<[u8]>,
@@ -188,6 +195,23 @@ impl ServingState {
     pub fn build(snapshot: Snapshot, master: Arc<Keyring>) -> Result<ServingState, String> {
         let custom = compile_all(&snapshot)?;
         Ok(SharedState::build(snapshot, master, &custom)?.for_shard())
+    }
+
+    /// The project's own phone plans, this shard's copy (`None`: it names no regions, and the
+    /// data plane's plans hold).
+    pub fn phones_for(
+        &self,
+        project: &ProjectState,
+        engine: &crate::guard::engine::Engine,
+    ) -> Option<Arc<crate::guard::pii::Plans>> {
+        let shared = project.phones.as_ref()?;
+        let at = Arc::as_ptr(shared) as usize;
+        let mut copies = self.phones.borrow_mut();
+        Some(Arc::clone(
+            copies
+                .entry(at)
+                .or_insert_with(|| Arc::new(engine.local_plans(shared))),
+        ))
     }
 
     /// The project's operator-defined patterns with this shard's scratch for them, for one

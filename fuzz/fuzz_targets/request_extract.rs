@@ -40,7 +40,7 @@ fuzz_target!(|data: &[u8]| {
     };
     for dialect in [Dialect::OpenAi, Dialect::Anthropic, Dialect::Gemini] {
         let plan = warden_dataplane::guard::apply::check(
-            engine, &guard_scratch, None, dialect, &value, &policy,
+            engine, (&guard_scratch, None), None, dialect, &value, &policy,
         );
         if let Ok(rewritten) = warden_dataplane::guard::apply::rewrite(data, &plan.replacements) {
             assert!(is_json(&rewritten) || !is_json(data), "a redaction broke the JSON");

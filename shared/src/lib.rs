@@ -14,6 +14,7 @@ pub mod date;
 pub mod logs;
 pub mod money;
 pub mod patterns;
+pub mod phones;
 pub mod signing;
 pub mod snapshot;
 pub mod standalone;

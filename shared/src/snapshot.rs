@@ -278,6 +278,9 @@ pub struct Project {
     pub guardrails: GuardrailPolicy,
     /// The operator's own detectors for this project (see `patterns`).
     pub custom_patterns: Vec<CustomPattern>,
+    /// The regions whose numbering plans national phone numbers in this project's texts are
+    /// checked against (ISO 3166 codes, `phones::check_regions`); empty: the data plane's own.
+    pub phone_regions: Vec<String>,
     /// Which key sources serve this project's requests.
     pub routing: Routing,
     pub limits: Limits,

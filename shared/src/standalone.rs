@@ -184,6 +184,10 @@ pub struct GuardrailSection {
     /// `[[tenants.projects.guardrails.custom]]`: the operator's own detectors.
     #[serde(default)]
     pub custom: Vec<CustomPattern>,
+    /// The regions national phone numbers of this project are checked against (ISO 3166
+    /// codes; empty: the data plane's `phone_regions`).
+    #[serde(default)]
+    pub phone_regions: Vec<String>,
 }
 
 /// The standalone sections of a data-plane config file.
@@ -410,6 +414,8 @@ fn compile_project(
     let g = &p.guardrails;
     let d = GuardrailPolicy::default();
     crate::patterns::check(&g.custom).map_err(|e| ConfigError(format!("project {}: {e}", p.id)))?;
+    crate::phones::check_regions(&g.phone_regions)
+        .map_err(|e| ConfigError(format!("project {}: phone_regions: {e}", p.id)))?;
     Ok(Project {
         id: p.id.clone(),
         tenant: tenant.to_owned(),
@@ -430,6 +436,7 @@ fn compile_project(
             .map_err(|e| ConfigError(format!("project {}: {e}", p.id)))?,
         },
         custom_patterns: g.custom.clone(),
+        phone_regions: g.phone_regions.clone(),
         routing: routing(&p.routing, &p.id)?,
         limits: Limits::from_decimal(
             p.limits.requests_per_minute,

@@ -601,6 +601,49 @@ fn a_data_plane_that_was_away_catches_up_and_bad_snapshots_are_refused() {
 }
 
 #[test]
+fn phone_regions_set_through_the_admin_api_reach_the_data_plane() {
+    let mock = Mock::start(&[]);
+    let cp = ControlPlane::start(mock.addr);
+    let gw = Gateway::start(Driver::IoUring, &cp.dataplane_config(1));
+    let s = setup(&cp, "acme");
+    assert!(eventually(Duration::from_secs(5), || chat(&gw, &s.key).status == 200).is_some());
+    let path = format!("/admin/v1/projects/{}/guardrails", s.project);
+    let bad = cp.admin(
+        "PUT",
+        &path,
+        Some(&json!({"pii": "redact", "phone_regions": ["US", "XX"]})),
+    );
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.text().contains("phone_regions") && bad.text().contains("XX"),
+        "{}",
+        bad.text()
+    );
+    let policy = json!({"pii": "redact", "phone_regions": ["US"]});
+    assert_eq!(cp.admin("PUT", &path, Some(&policy)).status, 200);
+    assert_eq!(cp.admin("GET", &path, None).json(), policy);
+    // US only: the Berlin number stays, the Boston one is redacted before the provider.
+    let prompt = "Berlin office: 030 12345678. Boston office: (617) 253-1000.";
+    let sent = || {
+        post_json(
+            gw.addr,
+            "/v1/chat/completions",
+            &s.key,
+            &chat_body("gpt-4o", prompt, false),
+        );
+        mock.captured()
+            .last()
+            .map(|c| c.to_string())
+            .unwrap_or_default()
+    };
+    let reached = eventually(Duration::from_secs(5), || {
+        let body = sent();
+        body.contains("030 12345678") && !body.contains("253-1000")
+    });
+    assert!(reached.is_some(), "{}", sent());
+}
+
+#[test]
 fn guardrail_policies_set_through_the_admin_api_reach_the_data_plane() {
     let mock = Mock::start(&[]);
     let cp = ControlPlane::start(mock.addr);

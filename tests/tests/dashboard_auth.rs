@@ -535,6 +535,7 @@ fn owners_set_routing_guardrails_and_limits_on_the_settings_page() {
             ("injection_threshold", "0.8"),
             ("injection_tool_threshold", ""),
             ("injection_flag_threshold", ""),
+            ("phone_regions", "us, GB"),
         ],
     );
     assert_eq!(guarded.status, 303, "{}", guarded.text());
@@ -557,6 +558,15 @@ fn owners_set_routing_guardrails_and_limits_on_the_settings_page() {
     );
     assert!(stored.get("content_safety").is_none(), "{stored}");
     assert_eq!(stored["custom_patterns"][0]["id"], "ticket", "{stored}");
+    assert_eq!(stored["phone_regions"], json!(["US", "GB"]), "{stored}");
+    let shown = ana.get(&settings);
+    assert!(
+        shown
+            .text()
+            .contains("name=\"phone_regions\" value=\"US, GB\""),
+        "{}",
+        shown.text()
+    );
     // What the admin API refuses, the page refuses, with the reason.
     let bad = ana.form(
         &format!("{settings}/guardrails"),
@@ -568,6 +578,16 @@ fn owners_set_routing_guardrails_and_limits_on_the_settings_page() {
     );
     assert_eq!(bad.status, 400);
     assert!(bad.text().contains("injection_threshold"), "{}", bad.text());
+    let bad = ana.form(
+        &format!("{settings}/guardrails"),
+        &[
+            ("csrf", &csrf),
+            ("pii", "redact"),
+            ("phone_regions", "US, Atlantis"),
+        ],
+    );
+    assert_eq!(bad.status, 400);
+    assert!(bad.text().contains("ATLANTIS"), "{}", bad.text());
     let restore_answers = ana.form(
         &format!("{settings}/guardrails"),
         &[("csrf", &csrf), ("response_pii", "restore")],

@@ -2,11 +2,15 @@
 //! against. A French project's gateway redacts French national numbers; a number that is no
 //! French number passes unless it carries its country code; an unknown region stops the start
 //! with a clear error. `phone_standalone`: a bare number nobody named is redacted only where the
-//! operator turned it on, and an order number named as one never is.
+//! operator turned it on, and an order number named as one never is. A project's own
+//! `phone_regions` (`[tenants.projects.guardrails]`): its national numbers are checked against
+//! those plans instead, on the request and on the answer (whole and streamed), while other
+//! projects keep the data plane's; a region without a numbering plan stops the start, named.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use warden_tests::{chat_body, config, Driver, Gateway, Mock};
+use warden_tests::http::post_json;
+use warden_tests::{chat_body, config, Driver, Gateway, Mock, KEY, OTHER_KEY};
 
 fn redacting(mock: &Mock, regions: Option<&str>) -> String {
     let mut text = config(mock.addr, 1, "").replace(
@@ -84,4 +88,70 @@ fn phone_standalone_redacts_a_bare_number_nobody_named() {
         upstream_saw(&on, text),
         "echo: If it's urgent: [PHONE_1]. Order 0153524663 shipped."
     );
+}
+
+const GOOGLE_KEYS: &str = "  { provider = \"google\", key = \"gm-key-5555\" },\n]";
+/// A German and a US number, each in its national format: the data plane's default regions
+/// (24, the US and Germany among them) take both.
+const PROMPT: &str = "Berlin office: 030 12345678. Boston office: (617) 253-1000.";
+
+fn two_projects(mock: &Mock, regions: &str) -> String {
+    let redact = "[tenants.projects.guardrails]\npii = \"redact\"\nresponse_pii = \"redact\"";
+    let other = format!(
+        "\n[[tenants.projects]]\nid = \"acme-dev\"\napi_keys = [\"{OTHER_KEY}\"]\nprovider_keys = [{{ provider = \"openai\", key = \"sk-test-provider-abcd\" }}]\n{redact}\n"
+    );
+    config(mock.addr, 1, &other).replace(
+        GOOGLE_KEYS,
+        &format!("{GOOGLE_KEYS}\n{redact}\nphone_regions = {regions}"),
+    )
+}
+
+#[test]
+fn a_project_checks_national_numbers_against_its_own_regions() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::IoUring, &two_projects(&mock, "[\"US\"]"));
+    let chat = |key: &str, stream: bool| {
+        post_json(
+            gw.addr,
+            "/v1/chat/completions",
+            key,
+            &chat_body("gpt-4o", PROMPT, stream),
+        )
+    };
+    // US only: the Berlin number is no phone number there; the Boston one is.
+    let own = chat(KEY, false);
+    assert_eq!(own.status, 200, "{}", own.text());
+    let sent = mock.captured().last().unwrap().to_string();
+    assert!(sent.contains("030 12345678"), "{sent}");
+    assert!(!sent.contains("253-1000"), "{sent}");
+    // The answer (the mock echoes the request) is read with the same plans: the Berlin number
+    // the request kept is not redacted on the way back either, whole or streamed.
+    let answer = own.json()["choices"][0]["message"]["content"].to_string();
+    assert!(answer.contains("030 12345678"), "{answer}");
+    let streamed = chat(KEY, true);
+    assert!(
+        streamed.stream_text().contains("030 12345678"),
+        "{}",
+        streamed.text()
+    );
+    // Another project keeps the data plane's regions: both numbers are redacted.
+    let other = chat(OTHER_KEY, false);
+    assert_eq!(other.status, 200, "{}", other.text());
+    let sent = mock.captured().last().unwrap().to_string();
+    assert!(
+        !sent.contains("12345678") && !sent.contains("253-1000"),
+        "{sent}"
+    );
+}
+
+#[test]
+fn a_project_region_without_a_numbering_plan_stops_the_start() {
+    let mock = Mock::start(&[]);
+    for (regions, says) in [("[\"XX\"]", "\"XX\""), ("[\"us\"]", "\"us\"")] {
+        let err = Gateway::fails_to_start(Driver::IoUring, &two_projects(&mock, regions));
+        assert!(
+            err.contains("phone_regions") && err.contains(says),
+            "{regions}: {err}"
+        );
+    }
 }

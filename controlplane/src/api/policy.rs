@@ -52,6 +52,11 @@ pub struct GuardrailBody {
     /// The operator's own detectors (`warden_shared::patterns`), checked and compiled when set.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub custom_patterns: Vec<CustomPattern>,
+    /// The regions whose numbering plans this project's national phone numbers are checked
+    /// against (upper-case ISO 3166 codes, at most 32); absent: the data plane's own list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(example = json!(["KE", "NG"]))]
+    pub phone_regions: Vec<String>,
 }
 
 impl GuardrailBody {
@@ -106,6 +111,8 @@ pub async fn save_guardrails(
         ));
     }
     warden_shared::patterns::check(&g.custom_patterns).map_err(ApiError::BadRequest)?;
+    warden_shared::phones::check_regions(&g.phone_regions)
+        .map_err(|e| ApiError::BadRequest(format!("phone_regions: {e}")))?;
     g.thresholds().map_err(ApiError::BadRequest)?;
     let json = serde_json::to_string(&g).map_err(|e| ApiError::Internal(e.to_string()))?;
     if !app.store.set_guardrails(project, &json).await? {

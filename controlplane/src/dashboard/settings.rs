@@ -187,6 +187,11 @@ async fn render(
             value.map_or_else(String::new, |v| v.to_string())
         ));
     }
+    guard_rows.push_str(&format!(
+        "<label>Phone regions <input name=\"phone_regions\" value=\"{}\" \
+         placeholder=\"the data plane's\" size=\"20\"{disabled}></label>",
+        escape(&guard.phone_regions.join(", "))
+    ));
     let patterns = if guard.custom_patterns.is_empty() {
         "none".to_owned()
     } else {
@@ -420,8 +425,8 @@ fn routing_from(f: &Fields) -> ApiResult<RoutingBody> {
     Ok(body)
 }
 
-/// The guardrail form over the stored policy: the categories and thresholds; the operator's
-/// patterns stay as they are.
+/// The guardrail form over the stored policy: the categories, thresholds and phone regions; the
+/// operator's patterns stay as they are.
 fn guardrails_from(mut g: GuardrailBody, f: &Fields) -> ApiResult<GuardrailBody> {
     let action = |name: &str| -> ApiResult<Option<GuardAction>> {
         let v = field(f, name);
@@ -448,6 +453,12 @@ fn guardrails_from(mut g: GuardrailBody, f: &Fields) -> ApiResult<GuardrailBody>
     g.injection_threshold = parsed(f, "injection_threshold", "a number")?;
     g.injection_tool_threshold = parsed(f, "injection_tool_threshold", "a number")?;
     g.injection_flag_threshold = parsed(f, "injection_flag_threshold", "a number")?;
+    // "ke, NG": each region upper-cased; the API's check names a region without a plan.
+    g.phone_regions = field(f, "phone_regions")
+        .split([',', ' '])
+        .filter(|r| !r.is_empty())
+        .map(str::to_ascii_uppercase)
+        .collect();
     Ok(g)
 }
 

@@ -11,10 +11,13 @@ use warden_shared::snapshot::{
 
 use crate::store::ProjectRow;
 
+/// A guardrail column parsed: the policy, the operator's patterns, the phone regions.
+type Guardrails = (GuardrailPolicy, (Vec<CustomPattern>, Vec<String>));
+
 /// Parsed policy columns by their stored text, for one read of the store.
 #[derive(Default)]
 pub(super) struct Policies {
-    guardrails: HashMap<String, (GuardrailPolicy, Vec<CustomPattern>)>,
+    guardrails: HashMap<String, Guardrails>,
     routing: HashMap<String, Routing>,
     limits: HashMap<String, Limits>,
     cache: HashMap<String, CachePolicy>,
@@ -23,17 +26,19 @@ pub(super) struct Policies {
 impl Policies {
     /// The snapshot's project for row `p` (its provider keys are added by the caller).
     pub(super) fn project(&mut self, p: ProjectRow) -> anyhow::Result<Project> {
-        let (guardrails, custom_patterns) = once(&mut self.guardrails, &p.guardrails, |text| {
-            Ok((
-                super::parse_guardrails(text)?,
-                super::parse_custom_patterns(text)?,
-            ))
-        })?;
+        let (guardrails, (custom_patterns, phone_regions)) =
+            once(&mut self.guardrails, &p.guardrails, |text| {
+                Ok((
+                    super::parse_guardrails(text)?,
+                    super::parse_custom_patterns(text)?,
+                ))
+            })?;
         Ok(Project {
             provider_keys: Vec::new(),
             environment: super::parse_environment(&p.environment)?,
             guardrails,
             custom_patterns,
+            phone_regions,
             routing: once(&mut self.routing, &p.routing, super::parse_routing)?,
             limits: once(&mut self.limits, &p.limits, |text| {
                 let body: crate::api::policy::LimitsBody = serde_json::from_str(text)?;

@@ -16,6 +16,7 @@ use warden_shared::snapshot::{GuardAction, GuardrailPolicy};
 use super::custom::CustomScan;
 use super::engine::{Engine, Finding};
 use super::injection::{self, Model};
+use super::pii::Plans;
 use super::Category;
 use crate::error::{Error, Kind, Result};
 use crate::extract::Source;
@@ -213,7 +214,7 @@ pub fn action_name(a: GuardAction) -> &'static str {
 /// blocking category if any.
 pub fn check(
     engine: &Engine,
-    scratch: &super::engine::Scratch,
+    (scratch, phones): (&super::engine::Scratch, Option<&Plans>),
     custom: Option<&CustomScan>,
     dialect: Dialect,
     body: &BorrowedValue<'_>,
@@ -222,13 +223,14 @@ pub fn check(
     let texts = |f: &mut dyn FnMut(Source, &str)| {
         crate::extract::texts(dialect, body, &mut |s, t| f(s, t));
     };
-    check_texts(engine, scratch, custom, texts, policy)
+    check_texts(engine, (scratch, phones), custom, texts, policy)
 }
 
 /// [`check`] over the texts `texts` hands its callback (each with where it came from).
+/// `phones`: the project's own phone plans (`None`: the data plane's).
 pub fn check_texts(
     engine: &Engine,
-    scratch: &super::engine::Scratch,
+    (scratch, phones): (&super::engine::Scratch, Option<&Plans>),
     custom: Option<&CustomScan>,
     texts: impl FnOnce(&mut dyn FnMut(Source, &str)),
     policy: &GuardrailPolicy,
@@ -251,7 +253,7 @@ pub fn check_texts(
     let mut restored: Vec<Vec<u8>> = Vec::new();
     texts(&mut |source, text| {
         findings.clear();
-        engine.scan(scratch, text.as_bytes(), &mut findings);
+        engine.scan_in(scratch, phones, text.as_bytes(), &mut findings);
         if policy.injection != GuardAction::Off && source != Source::System {
             let score = injection::score_with_variants(Model::builtin(), text);
             plan.injection_score = Some(plan.injection_score.map_or(score, |s| s.max(score)));

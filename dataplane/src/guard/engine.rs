@@ -139,6 +139,24 @@ impl Engine {
 
     /// Confirmed findings in `text`, in order, not overlapping.
     pub fn scan(&self, scratch: &Scratch, text: &[u8], out: &mut Vec<Finding>) {
+        self.scan_in(scratch, None, text, out);
+    }
+
+    /// This shard's copy of a project's own phone plans (see `ServingState::phones_for`),
+    /// taking bare numbers alone as the data plane's own plans do (`phone_standalone`).
+    pub fn local_plans(&self, shared: &Plans) -> Plans {
+        shared.clone().standalone(self.phones.is_standalone())
+    }
+
+    /// [`scan`](Self::scan) with a project's own phone plans in place of the data plane's.
+    pub fn scan_in(
+        &self,
+        scratch: &Scratch,
+        phones: Option<&Plans>,
+        text: &[u8],
+        out: &mut Vec<Finding>,
+    ) {
+        let phones = phones.unwrap_or(&scratch.phones);
         // Which detectors could fire (each reports once); injection signals are findings as
         // they are, the rest need their family's exact pass for their spans.
         let mut families = [false; FAMILIES];
@@ -183,7 +201,7 @@ impl Engine {
                         text,
                         start: from,
                         end: to,
-                        phones: &scratch.phones,
+                        phones,
                     };
                     if let Some((a, b)) = (DETECTORS[det].validate)(&candidate) {
                         confirmed = Some(Finding {

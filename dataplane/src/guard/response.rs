@@ -106,6 +106,8 @@ pub struct ResponseGuard {
     open_block: Option<u64>,
     /// Answers from OpenAI's Responses API, in its shapes (set by `reading_responses_api`).
     api: Option<Box<ApiStream>>,
+    /// The project's own phone plans, this shard's copy (`None`: the data plane's).
+    phones: Option<std::sync::Arc<super::pii::Plans>>,
 }
 
 impl ResponseGuard {
@@ -155,7 +157,17 @@ impl ResponseGuard {
             dialect: Dialect::OpenAi,
             open_block: None,
             api: None,
+            phones: None,
         })
+    }
+
+    /// Check phone numbers against the project's own plans (`None`: the data plane's).
+    pub fn with_phones(
+        mut self,
+        phones: Option<std::sync::Arc<super::pii::Plans>>,
+    ) -> ResponseGuard {
+        self.phones = phones;
+        self
     }
 
     /// Filter answers in `dialect` (the client's; OpenAI unless set).
@@ -290,7 +302,12 @@ impl ResponseGuard {
         cut: usize,
     ) -> String {
         self.findings.clear();
-        engine.scan(scratch, self.pending.as_bytes(), &mut self.findings);
+        engine.scan_in(
+            scratch,
+            self.phones.as_deref(),
+            self.pending.as_bytes(),
+            &mut self.findings,
+        );
         let context = self.context;
         self.findings
             .retain(|f| f.detector().category.located() && f.start >= context);

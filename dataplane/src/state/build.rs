@@ -11,6 +11,7 @@ use warden_shared::vault::Keyring;
 
 use super::{providers_of, reaper, Base, Built, KeyTable, ProjectState, RouteTarget, SharedState};
 use crate::guard::custom::{CustomSet, CustomSets};
+use crate::guard::pii::Plans;
 use crate::http::respond::json_string;
 use crate::upstream::origin::Origin;
 
@@ -80,6 +81,7 @@ impl SharedState {
             pooled: providers_of(&pooled_keys),
             bodies: &models_bodies,
             version: snapshot.version,
+            phones: Default::default(),
         };
         let full_projects: Vec<Arc<ProjectState>> = snapshot
             .projects
@@ -133,9 +135,41 @@ pub(super) struct Reach<'a> {
     pub(super) pooled: u8,
     pub(super) bodies: &'a [Arc<[u8]>],
     pub(super) version: u64,
+    /// Projects' own phone regions, compiled once per distinct list in one build.
+    pub(super) phones: std::cell::RefCell<HashMap<Vec<String>, Option<Arc<Plans>>>>,
 }
 
 impl Reach<'_> {
+    /// The numbering plans of a project's own phone regions (`None`: it names none, and the
+    /// data plane's hold). A region this data plane has no plan for (a control plane with newer
+    /// metadata) is left out, logged; none left: the data plane's.
+    fn phones(&self, project: &str, regions: &[String]) -> Option<Arc<Plans>> {
+        if regions.is_empty() {
+            return None;
+        }
+        let mut kept = self.phones.borrow_mut();
+        if let Some(plans) = kept.get(regions) {
+            return plans.clone();
+        }
+        let known: Vec<&str> = regions
+            .iter()
+            .map(String::as_str)
+            .filter(|r| Plans::new(&[r]).is_ok())
+            .collect();
+        if known.len() < regions.len() {
+            tracing::warn!(
+                project,
+                ?regions,
+                "phone regions without a numbering plan here are left out"
+            );
+        }
+        let plans = (!known.is_empty())
+            .then(|| Plans::new(&known).ok().map(Arc::new))
+            .flatten();
+        kept.insert(regions.to_vec(), plans.clone());
+        plans
+    }
+
     /// `developer`: its tenant is on the developer plan (pooled keys only).
     pub(super) fn project(
         &self,
@@ -179,6 +213,7 @@ impl Reach<'_> {
             routing,
             limits: p.limits,
             cache: p.cache,
+            phones: self.phones(&p.id, &p.phone_regions),
             custom,
             models_json: self
                 .bodies

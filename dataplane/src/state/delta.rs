@@ -40,6 +40,7 @@ impl SharedState {
             pooled: super::providers_of(&base.pooled_keys),
             bodies: &base.models_bodies,
             version: delta.version,
+            phones: Default::default(),
         };
         let mut projects = base.full_projects.clone();
         // Projects the base does not have, by id, at their index after the base's.

@@ -27,6 +27,7 @@ fn snapshot(patterns: Vec<CustomPattern>) -> Snapshot {
             provider_keys: Vec::new(),
             guardrails: GuardrailPolicy::default(),
             custom_patterns: patterns,
+            phone_regions: Vec::new(),
             routing: Default::default(),
             limits: Default::default(),
             cache: Default::default(),

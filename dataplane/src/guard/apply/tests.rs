@@ -89,7 +89,14 @@ mod policy_tests {
         )
         .into_bytes();
         let v = simd_json::to_borrowed_value(&mut bytes).unwrap_or_else(|e| panic!("{e}"));
-        check(&engine, &scratch, None, Dialect::OpenAi, &v, &policy)
+        check(
+            &engine,
+            (&scratch, None),
+            None,
+            Dialect::OpenAi,
+            &v,
+            &policy,
+        )
     }
 
     #[test]

@@ -75,6 +75,11 @@ impl Plans {
         self
     }
 
+    /// Whether bare numbers valid as written are taken without a phone word.
+    pub fn is_standalone(&self) -> bool {
+        self.standalone
+    }
+
     /// No plans: national numbers are never confirmed (tests of other validators).
     pub fn empty() -> Plans {
         Plans::default()
