@@ -154,7 +154,7 @@ impl Reach<'_> {
         let known: Vec<&str> = regions
             .iter()
             .map(String::as_str)
-            .filter(|r| Plans::new(&[r]).is_ok())
+            .filter(|r| warden_shared::phones::check_regions(&[r.to_string()]).is_ok())
             .collect();
         if known.len() < regions.len() {
             tracing::warn!(

@@ -376,3 +376,30 @@ fn a_new_state_names_the_projects_whose_cached_answers_go() {
         .collect();
     assert_eq!(named, [("p2".to_owned(), None)]);
 }
+
+#[test]
+fn a_projects_phone_regions_are_compiled_once_and_unknown_ones_left_out() {
+    let key = MasterKey::generate(1).unwrap_or_else(|e| panic!("{e}"));
+    let mut s = snapshot(Vec::new());
+    let mut second = s.projects[0].clone();
+    second.id = "q".into();
+    s.projects.push(second);
+    let mut third = s.projects[0].clone();
+    third.id = "r".into();
+    s.projects.push(third);
+    // A control plane with newer metadata may name a region this data plane has no plan for:
+    // the snapshot still applies; that region is left out, and with none left the data
+    // plane's own plans hold.
+    s.projects[0].phone_regions = vec!["US".into(), "XX".into()];
+    s.projects[1].phone_regions = vec!["US".into(), "XX".into()];
+    s.projects[2].phone_regions = vec!["XX".into()];
+    let state =
+        ServingState::build(s, Arc::new(Keyring::new(vec![key]))).unwrap_or_else(|e| panic!("{e}"));
+    let phones: Vec<_> = state.projects.iter().map(|p| p.phones.clone()).collect();
+    let (p, q) = (phones[0].as_ref(), phones[1].as_ref());
+    assert!(
+        p.zip(q).is_some_and(|(p, q)| Arc::ptr_eq(p, q)),
+        "one list, compiled once"
+    );
+    assert!(phones[2].is_none());
+}
