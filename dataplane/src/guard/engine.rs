@@ -292,6 +292,29 @@ mod tests {
         )
         .is_empty());
     }
+
+    #[test]
+    fn eight_digits_in_two_groups_of_four_are_phones_after_a_phone_word_only() {
+        let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+        for text in [
+            "Tel: 6123 4567",
+            "Call me at 9123 4567 tonight",
+            "Ring 3212 3456",
+        ] {
+            let found = ids(&engine, text);
+            assert!(
+                found.iter().any(|(id, v)| *id == "phone" && v.len() == 9),
+                "{text}: {found:?}"
+            );
+        }
+        for text in [
+            "Revenue grew between 2019 2020 and fell after.",
+            "Seats 1234 5678 are free.",
+            "ISO 9001 2015 certified.",
+        ] {
+            assert_eq!(ids(&engine, text), Vec::new(), "{text}");
+        }
+    }
 }
 
 #[cfg(test)]

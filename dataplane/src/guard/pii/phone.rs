@@ -311,9 +311,12 @@ pub fn phone(c: &Candidate) -> Option<(usize, usize)> {
     let card_grouping = g.len() >= 3 && g.iter().filter(|n| **n == 4).count() >= 3;
     // 123-45-6789 is how US social security numbers are written.
     let ssn_grouping = g == [3, 2, 4];
+    // Two groups ending in four (`9123 4567`, `555 1234`): how Singapore, Hong Kong and Danish
+    // numbers are written, and as often two years, a part number or a range.
+    let short_pair = g.len() == 2 && g[1] == 4;
     // Bare digits and those shapes need a phone word; a written-out number valid in a hint
     // region stands alone.
-    let needs_word = bare || check_digit_tail || card_grouping || ssn_grouping;
+    let needs_word = bare || check_digit_tail || card_grouping || ssn_grouping || short_pair;
     let standalone = || {
         c.phones.standalone
             && bare

@@ -96,3 +96,22 @@ fn a_bare_number_valid_as_written_stands_alone_unless_an_id_word_names_it() {
         assert!(!find(&plans, text, value), "{text}");
     }
 }
+
+#[test]
+fn two_groups_ending_in_four_need_a_phone_word() {
+    let plans = Plans::new(&["SG", "HK", "DK"]).unwrap_or_else(|e| panic!("{e}"));
+    for (text, value) in [
+        ("Tel: 6123 4567", "6123 4567"),
+        ("Call me at 9123 4567", "9123 4567"),
+        ("Ring 3212 3456", "3212 3456"),
+    ] {
+        assert!(find(&plans, text, value), "{text}");
+    }
+    for (text, value) in [
+        ("Revenue between 2019 2020 fell", "2019 2020"),
+        ("Seats 6123 4567 are free", "6123 4567"),
+        ("PIN 9123 4567", "9123 4567"),
+    ] {
+        assert!(!find(&plans, text, value), "{text}");
+    }
+}
