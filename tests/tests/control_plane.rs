@@ -600,14 +600,21 @@ fn a_data_plane_that_was_away_catches_up_and_bad_snapshots_are_refused() {
     drop(cp_dir);
 }
 
-#[test]
-fn phone_regions_set_through_the_admin_api_reach_the_data_plane() {
-    let mock = Mock::start(&[]);
+/// A control plane, a data plane that follows it, a project whose key is answered there, and
+/// the project's guardrails path.
+fn guarded_project(mock: &Mock) -> (ControlPlane, Gateway, Setup, String) {
     let cp = ControlPlane::start(mock.addr);
     let gw = Gateway::start(Driver::IoUring, &cp.dataplane_config(1));
     let s = setup(&cp, "acme");
     assert!(eventually(Duration::from_secs(5), || chat(&gw, &s.key).status == 200).is_some());
     let path = format!("/admin/v1/projects/{}/guardrails", s.project);
+    (cp, gw, s, path)
+}
+
+#[test]
+fn phone_regions_set_through_the_admin_api_reach_the_data_plane() {
+    let mock = Mock::start(&[]);
+    let (cp, gw, s, path) = guarded_project(&mock);
     let bad = cp.admin(
         "PUT",
         &path,
@@ -646,11 +653,7 @@ fn phone_regions_set_through_the_admin_api_reach_the_data_plane() {
 #[test]
 fn guardrail_policies_set_through_the_admin_api_reach_the_data_plane() {
     let mock = Mock::start(&[]);
-    let cp = ControlPlane::start(mock.addr);
-    let gw = Gateway::start(Driver::IoUring, &cp.dataplane_config(1));
-    let s = setup(&cp, "acme");
-    assert!(eventually(Duration::from_secs(5), || chat(&gw, &s.key).status == 200).is_some());
-    let path = format!("/admin/v1/projects/{}/guardrails", s.project);
+    let (cp, gw, s, path) = guarded_project(&mock);
     // The injection model's thresholds: fractions in (0, 1], kept as given.
     let bad = cp.admin(
         "PUT",

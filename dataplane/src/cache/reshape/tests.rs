@@ -186,34 +186,21 @@ fn a_provider_cannot_make_a_conversion_grow_without_bound() {
         ),
         None
     );
-    let calls: String = (0..1025)
-        .map(|i| {
-            chunk(
-                0,
-                &format!(r#"{{"tool_calls":[{{"index":{i},"id":"t"}}]}}"#),
-            )
-        })
-        .collect();
+    // One choice calling `n` tools, one delta each.
+    let tools = |n: usize| -> String {
+        let calls: String = (0..n)
+            .map(|i| {
+                chunk(
+                    0,
+                    &format!(r#"{{"tool_calls":[{{"index":{i},"id":"t"}}]}}"#),
+                )
+            })
+            .collect();
+        format!("{calls}data: [DONE]\n\n")
+    };
     assert_eq!(
-        reshape(
-            Wire::OpenAiChat,
-            true,
-            format!("{calls}data: [DONE]\n\n").as_bytes()
-        ),
+        reshape(Wire::OpenAiChat, true, tools(1025).as_bytes()),
         None
     );
-    let fewer: String = (0..1024)
-        .map(|i| {
-            chunk(
-                0,
-                &format!(r#"{{"tool_calls":[{{"index":{i},"id":"t"}}]}}"#),
-            )
-        })
-        .collect();
-    assert!(reshape(
-        Wire::OpenAiChat,
-        true,
-        format!("{fewer}data: [DONE]\n\n").as_bytes()
-    )
-    .is_some());
+    assert!(reshape(Wire::OpenAiChat, true, tools(1024).as_bytes()).is_some());
 }
