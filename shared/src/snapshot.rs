@@ -101,8 +101,7 @@ pub fn route_groups(
     Ok(groups)
 }
 
-/// Prices as picodollars (10^-12 USD) per token: Warden's overhead, and each pooled model's
-/// provider price.
+/// Picodollars (10^-12 USD) per token: Warden's overhead, and pooled models' provider prices.
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
 pub struct BillingRates {
     pub overhead_input: u64,
@@ -278,8 +277,7 @@ pub struct Project {
     pub guardrails: GuardrailPolicy,
     /// The operator's own detectors for this project (see `patterns`).
     pub custom_patterns: Vec<CustomPattern>,
-    /// The regions whose numbering plans national phone numbers in this project's texts are
-    /// checked against (ISO 3166 codes, `phones::check_regions`); empty: the data plane's own.
+    /// Regions its national phone numbers are checked against (`phones`); empty: the data plane's.
     pub phone_regions: Vec<String>,
     /// Which key sources serve this project's requests.
     pub routing: Routing,
