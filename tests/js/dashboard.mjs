@@ -6,7 +6,8 @@
 //
 //   add-keys     ARG: a provider key. Adds it on the project page (API Keys → Add Provider Key),
 //                makes a Warden key (copied with its Copy button), sets the project's PII
-//                guardrail to redact on its settings page, prints {"warden_key", "fingerprint_rows"}.
+//                guardrail to redact (phone regions KE, GB) on its settings page, prints
+//                {"warden_key", "fingerprint_rows"}.
 //   onboard      (an operator; PROJECT unused) ARG: a tenant name. Makes the tenant and its
 //                project "<ARG>-app" on the signed-in page and invites "<ARG>-owner" as its owner
 //                on its People page; prints {"tenant", "project", "user", "password"}.
@@ -128,9 +129,12 @@ try {
     // The project's settings: routing, guardrails and limits, saved from the page.
     await Promise.all([page.waitForURL("**/settings"), page.click("text=Routing, guardrails and limits")]);
     await page.selectOption("select[name=pii]", "redact");
+    await page.fill("input[name=phone_regions]", "ke, gb");
     await Promise.all([page.waitForURL("**done=guardrails"), page.click("text=Save guardrails")]);
     if (!(await page.textContent("body")).includes("Guardrail policy saved")) fail("no confirmation for the guardrails");
     if ((await page.$eval("select[name=pii]", (s) => s.value)) !== "redact") fail("the saved action is not shown");
+    const regions = await page.$eval("input[name=phone_regions]", (i) => i.value);
+    if (regions !== "KE, GB") fail(`the saved phone regions show as ${JSON.stringify(regions)}`);
     await shot("dashboard-settings.png");
     console.log(JSON.stringify({ warden_key: wardenKey, fingerprint_rows: rows }));
   } else if (step === "delete-key") {

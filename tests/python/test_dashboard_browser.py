@@ -145,6 +145,8 @@ def test_an_operator_manages_a_tenants_keys_in_the_browser(cluster):
     assert any(fingerprint in row and "openai" in row for row in added["fingerprint_rows"]), added
     key = added["warden_key"]
     assert key.startswith("wdn_")
+    policy = admin.get(f"/admin/v1/projects/{project}/guardrails")[1]
+    assert (policy.get("pii"), policy.get("phone_regions")) == ("redact", ["KE", "GB"]), policy
 
     chat = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello"}]}
     def served():
