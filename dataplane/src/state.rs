@@ -346,6 +346,12 @@ impl SharedState {
         self.models.get(alias)
     }
 
+    /// The project at `index` (an [`ApiKeyRef`]'s), unless a delta removed it.
+    pub fn project_at(&self, index: usize) -> Option<&ProjectState> {
+        let gone = u32::try_from(index).is_ok_and(|i| self.gone.contains(&i));
+        self.projects.get(index).filter(|_| !gone).map(|p| &**p)
+    }
+
     /// A route group's aliases per tier.
     pub fn group(&self, name: &str) -> Option<&[Box<str>; 4]> {
         self.groups.get(name)

@@ -460,6 +460,66 @@ fn the_admin_api_sets_the_policy_and_billing_shows_hits_and_savings() {
     assert_eq!(unknown.status, 404);
 }
 
+/// An answer still on its way when the project's cache is purged is not kept: it could never be
+/// served (its key is of the old generation), and would only hold memory.
+#[test]
+fn an_answer_in_flight_across_a_purge_is_not_kept() {
+    use warden_tests::ControlPlane;
+    let mock = Mock::start(&[]);
+    let cp = ControlPlane::start(mock.addr);
+    let (_, project, key) = cp.tenant_with_project();
+    let pooled = cp.admin(
+        "POST",
+        "/admin/v1/pooled-keys",
+        Some(&json!({"provider": "openai", "key": "sk-operator-pool-5678"})),
+    );
+    assert_eq!(pooled.status, 201, "{}", pooled.text());
+    let path = format!("/admin/v1/projects/{project}/cache");
+    let set = cp.admin("PUT", &path, Some(&json!({"mode": "exact", "ttl_s": 600})));
+    assert_eq!(set.status, 200, "{}", set.text());
+    let gw = Gateway::start(Driver::IoUring, &cp.dataplane_config(1));
+    let send = |text: &str| {
+        post_json(
+            gw.addr,
+            "/v1/chat/completions",
+            &key,
+            &chat_body("gpt-4o", text, false),
+        )
+    };
+    let ready = eventually(Duration::from_secs(5), || {
+        send("warm up").header("x-warden-cache").is_some()
+    });
+    assert!(ready.is_some());
+    // A slow answer, whole then streamed: the provider has the request, and while it answers
+    // the cache is purged.
+    for (stream, purged) in [(false, 2), (true, 3)] {
+        let version = gw.metric("warden_snapshot_version").unwrap();
+        let asked = upstream_calls(&mock);
+        let (addr, slow_key) = (gw.addr, key.to_owned());
+        let slow = std::thread::spawn(move || {
+            let text = "a slow answer mock:chunks=3 mock:delay_ms=700";
+            let body = chat_body("gpt-4o", text, stream);
+            post_json(addr, "/v1/chat/completions", &slow_key, &body)
+        });
+        let received = eventually(Duration::from_secs(5), || upstream_calls(&mock) > asked);
+        assert!(received.is_some());
+        let purge = cp.admin("POST", &format!("{path}/purge"), None);
+        assert_eq!(purge.status, 200, "{}", purge.text());
+        let applied = eventually(Duration::from_secs(5), || {
+            gw.metric("warden_snapshot_version")
+                .is_some_and(|v| v > version)
+        });
+        assert!(applied.is_some(), "{}", gw.metrics());
+        let answered = slow.join().unwrap();
+        assert_eq!(answered.status, 200, "{}", answered.text());
+        assert_eq!(answered.header("x-warden-cache"), Some("miss"));
+        // The warm-up answer was swept; the slow one was never kept.
+        let m = gw.metrics();
+        assert_eq!(gw.metric("warden_cache_entries"), Some(0), "{stream}: {m}");
+        assert_eq!(gw.metric("warden_cache_purged_total"), Some(purged), "{m}");
+    }
+}
+
 /// `[cache] redis_url`: data planes of one deployment (same master key) share answers through
 /// Redis; another deployment's data plane (another master key) computes other keys and never
 /// reads them; a Redis that is away costs a miss, never the request.

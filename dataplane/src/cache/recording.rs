@@ -37,6 +37,11 @@ impl<'c> Recording<'c> {
         self.bytes.extend_from_slice(data);
     }
 
+    /// Where it goes, while it is still being recorded.
+    pub fn fill(&self) -> Option<&Fill> {
+        self.fill.as_ref()
+    }
+
     /// The stream ended cleanly: keep it.
     pub fn finish(mut self) {
         if let Some(fill) = self.fill.take() {

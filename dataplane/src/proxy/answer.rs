@@ -181,7 +181,7 @@ pub async fn answer<S: AsyncWriteRent>(
     };
     req.commit_response(shard, status, error, upstream).await?;
     // Kept before the client has the answer, so its next request finds it on any shard.
-    if let Some((fill, body)) = kept {
+    if let Some((fill, body)) = kept.filter(|(fill, _)| still_kept(shard, req, fill)) {
         shard.cache.fill(fill, false, &body);
     }
     let out = &mut client.out;
@@ -229,4 +229,29 @@ fn translate_whole(
     let mut out = Vec::with_capacity(body.len() + 256);
     let usage = f(body, &mut out)?;
     Ok((usage, out))
+}
+
+/// Whether an answer may still be kept under `fill` once it has come: the shard serves the state
+/// the request started with, or, if a snapshot was applied meanwhile, the caller's project there
+/// is the same one and caches under the same generation. An answer in flight across a purge, or
+/// past its project turning the cache off or going away, is not kept (counted as purged): it
+/// could never be served, and would hold memory until evicted.
+pub(super) fn still_kept(shard: &Shard, req: &Request<'_>, fill: &crate::cache::Fill) -> bool {
+    let now = shard.state();
+    if std::rc::Rc::ptr_eq(&now, req.state) {
+        return true;
+    }
+    let same = req
+        .caller()
+        .ok()
+        .and_then(|c| now.project_at(c.key.project))
+        .is_some_and(|p| {
+            *p.id == *fill.project
+                && p.cache.mode != warden_shared::snapshot::CacheMode::Off
+                && p.cache.generation == fill.generation
+        });
+    if !same {
+        shard.cache.metrics.purged.inc();
+    }
+    same
 }

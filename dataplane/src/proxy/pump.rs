@@ -252,7 +252,11 @@ pub async fn run<S: AsyncWriteRent>(
                 // Kept before the client has the end, so its next request finds it.
                 Ok(()) => {
                     let blocked = guard.as_deref().is_some_and(ResponseGuard::blocked_any);
-                    if let Some(r) = recording.take().filter(|_| !blocked) {
+                    let kept = |r: &crate::cache::Recording<'_>| {
+                        r.fill()
+                            .is_some_and(|f| super::answer::still_kept(shard, req, f))
+                    };
+                    if let Some(r) = recording.take().filter(|r| !blocked && kept(r)) {
                         r.finish();
                     }
                 }
