@@ -13,8 +13,8 @@
 //! projects never share an entry, and an entry never answers a request that would have been sent
 //! differently. A different temperature, tool list or `user` is another entry. The stream flag
 //! is not part of it where the provider's format lets an answer kept in one shape be served in
-//! the other (`reshape.rs`: Chat Completions, Messages, Gemini): a streamed request and an
-//! unstreamed one share their entry.
+//! the other (`reshape.rs`: Chat Completions, Messages, Gemini; the Responses API one way): a
+//! streamed request and an unstreamed one share their entry.
 //!
 //! Each shard keeps its own entries (`store.rs`, no lock on the request path). A filled entry is
 //! also offered to every other shard through a bounded lock-free inbox, which each shard drains

@@ -14,7 +14,12 @@ fn is_json(bytes: &[u8]) -> bool {
 }
 
 fuzz_target!(|data: &[u8]| {
-    for wire in [Wire::OpenAiChat, Wire::Anthropic, Wire::Gemini] {
+    for wire in [
+        Wire::OpenAiChat,
+        Wire::OpenAiResponses,
+        Wire::Anthropic,
+        Wire::Gemini,
+    ] {
         if let Some(body) = reshape(wire, true, data) {
             assert!(is_json(&body), "{}", String::from_utf8_lossy(&body));
         }

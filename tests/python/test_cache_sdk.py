@@ -81,6 +81,14 @@ def test_a_stream_and_a_whole_answer_share_one_entry_through_the_sdks(gateway):
     assert again.parse().choices[0].message.content == streamed
     assert streamed.startswith("echo: streamed first")
 
+    # The Responses API: a kept stream answers the whole-response request (not the other way).
+    prompt = unique("responses streamed first")
+    with c.responses.stream(model="gpt-4o", input=prompt) as s:
+        streamed = s.get_final_response().output_text
+    again = c.responses.with_raw_response.create(model="gpt-4o", input=prompt)
+    assert again.headers["x-warden-cache"] == "hit"
+    assert again.parse().output_text == streamed == f"echo: {prompt}"
+
     claude = anthropic.Anthropic(base_url=str(gateway), api_key=CACHED_KEY, max_retries=0, timeout=30)
     messages = [{"role": "user", "content": unique("native whole first")}]
     first = claude.messages.create(model="claude-4-sonnet", max_tokens=64, messages=messages)

@@ -1,8 +1,8 @@
 //! One kept answer for a streamed and an unstreamed request of the same conversation: whichever
 //! came first, the other is a hit served in its own shape — a real event stream in the client's
 //! dialect, or one body — on every chat provider's format and on the native routes, with the
-//! usage the provider reported. The Responses API and Gemini's JSON-array stream keep their own
-//! entries.
+//! usage the provider reported. On OpenAI's Responses API a kept stream serves a whole-response
+//! request (not the other way); Gemini's JSON-array stream keeps its own entry.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -117,7 +117,7 @@ fn native_stream_text(r: &Response) -> String {
 }
 
 #[test]
-fn native_routes_share_too_and_the_other_apis_keep_their_own_shape() {
+fn native_routes_share_too_and_a_responses_stream_serves_the_whole_response() {
     let mock = Mock::start(&[]);
     let gw = Gateway::start(Driver::IoUring, &cached(&mock));
     let messages = json!({"model": "claude-4-sonnet", "max_tokens": 64,
@@ -167,14 +167,27 @@ fn native_routes_share_too_and_the_other_apis_keep_their_own_shape() {
     assert_eq!(array.header("x-warden-cache"), Some("miss"));
     assert!(array.json().is_array(), "{}", array.text());
 
-    // The Responses API's stream is another format: its own entry too.
+    // OpenAI's Responses API: a kept response is not made into its events (a miss, counted),
+    // but the stream kept then answers a request for the whole response: its last event's.
     let input = json!({"model": "gpt-4o", "input": "responses shapes"});
-    post_json(gw.addr, "/v1/responses", KEY, &input);
+    let whole = post_json(gw.addr, "/v1/responses", KEY, &input);
     let mut streamed = input.clone();
     streamed["stream"] = json!(true);
     let streamed = post_json(gw.addr, "/v1/responses", KEY, &streamed);
     assert_eq!(streamed.header("x-warden-cache"), Some("miss"));
     assert!(is_stream(&streamed));
+    assert_eq!(gw.metric("warden_cache_reshape_failed_total"), Some(1));
+    let again = post_json(gw.addr, "/v1/responses", KEY, &input);
+    assert_eq!(again.header("x-warden-cache"), Some("hit"));
+    assert!(!is_stream(&again));
+    let completed = data_lines(&streamed)
+        .into_iter()
+        .find(|e| e["type"] == "response.completed")
+        .unwrap();
+    assert_eq!(again.json()["output"], completed["response"]["output"]);
+    let text = |v: Value| v["output"][0]["content"][0]["text"].clone();
+    assert_eq!(text(again.json()), text(whole.json()));
+    assert_eq!(text(again.json()), "echo: responses shapes");
     // Anthropic once, Gemini twice (SSE, then the array), the Responses API twice.
     assert_eq!(mock.captured().len(), 5);
 }

@@ -154,7 +154,10 @@ impl Attempt<'_> {
             Body::OpenAi { path, .. } if *path == "/chat/completions" => {
                 (stream, Some(Wire::OpenAiChat))
             }
-            // The Responses API and embeddings: kept and served in one shape.
+            Body::OpenAi { path, .. } if *path == "/responses" => {
+                (stream, Some(Wire::OpenAiResponses))
+            }
+            // Embeddings: never a stream.
             Body::OpenAi { .. } => (stream, None),
             Body::Anthropic { .. } => (stream, Some(Wire::Anthropic)),
             Body::Gemini { method, .. } => match *method {

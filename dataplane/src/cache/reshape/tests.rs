@@ -141,7 +141,12 @@ fn gemini_a_provider_stream_joins_its_parts() {
 
 #[test]
 fn malformed_bytes_are_a_miss_never_a_panic() {
-    for wire in [Wire::OpenAiChat, Wire::Anthropic, Wire::Gemini] {
+    for wire in [
+        Wire::OpenAiChat,
+        Wire::OpenAiResponses,
+        Wire::Anthropic,
+        Wire::Gemini,
+    ] {
         for stream in [false, true] {
             for bytes in [
                 &b""[..],
@@ -203,4 +208,41 @@ fn a_provider_cannot_make_a_conversion_grow_without_bound() {
         None
     );
     assert!(reshape(Wire::OpenAiChat, true, tools(1024).as_bytes()).is_some());
+}
+
+#[test]
+fn responses_a_kept_stream_serves_its_completed_response_and_nothing_else() {
+    let response = r#"{"id":"resp_1","object":"response","status":"completed","output":[{"type":"message","id":"msg_1","role":"assistant","content":[{"type":"output_text","text":"Hello!","annotations":[]}]}],"usage":{"input_tokens":5,"output_tokens":2,"total_tokens":7}}"#;
+    let stream = format!(
+        concat!(
+            "event: response.created\ndata: {{\"type\":\"response.created\",\"sequence_number\":0,\"response\":{{\"id\":\"resp_1\",\"status\":\"in_progress\",\"output\":[]}}}}\n\n",
+            "event: response.output_text.delta\ndata: {{\"type\":\"response.output_text.delta\",\"sequence_number\":1,\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":\"Hello!\"}}\n\n",
+            "event: response.completed\ndata: {{\"type\":\"response.completed\",\"sequence_number\":2,\"response\":{}}}\n\n",
+        ),
+        response
+    );
+    let body = reshape(Wire::OpenAiResponses, true, stream.as_bytes()).expect("an ending");
+    assert_eq!(parse(&body), Some(json(response)));
+    // Events without names say their type in their data.
+    let nameless: String = stream
+        .lines()
+        .filter(|l| !l.starts_with("event: "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(
+        reshape(Wire::OpenAiResponses, true, nameless.as_bytes()).and_then(|b| parse(&b)),
+        Some(json(response))
+    );
+    // Without its ending, or failed: no answer. A kept response is not made into a stream.
+    let cut = &stream[..stream.find("event: response.completed").unwrap()];
+    assert_eq!(reshape(Wire::OpenAiResponses, true, cut.as_bytes()), None);
+    let failed = stream.replace("response.completed", "response.failed");
+    assert_eq!(
+        reshape(Wire::OpenAiResponses, true, failed.as_bytes()),
+        None
+    );
+    assert_eq!(
+        reshape(Wire::OpenAiResponses, false, response.as_bytes()),
+        None
+    );
 }
