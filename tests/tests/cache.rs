@@ -322,14 +322,10 @@ fn a_bad_cache_policy_is_refused_at_start() {
     }
 }
 
-/// Through the control plane: the policy set with `PUT /admin/v1/projects/{project}/cache`
-/// reaches the data plane; hits reach `/admin/v1/usage`, the request log and the statement as
-/// cache hits, pooled ones without provider cost, with what they saved.
-#[test]
-fn the_admin_api_sets_the_policy_and_billing_shows_hits_and_savings() {
-    use warden_tests::ControlPlane;
-    let mock = Mock::start(&[]);
-    let cp = ControlPlane::start(mock.addr);
+/// A control plane with an operator's pooled OpenAI key and a project that may use it: (tenant,
+/// project, Warden key) and the project's cache path.
+fn pooled_project(mock: &Mock) -> (warden_tests::ControlPlane, (String, String, String), String) {
+    let cp = warden_tests::ControlPlane::start(mock.addr);
     let (tenant, project, key) = cp.tenant_with_project();
     let pooled = cp.admin(
         "POST",
@@ -338,6 +334,16 @@ fn the_admin_api_sets_the_policy_and_billing_shows_hits_and_savings() {
     );
     assert_eq!(pooled.status, 201, "{}", pooled.text());
     let path = format!("/admin/v1/projects/{project}/cache");
+    (cp, (tenant, project, key), path)
+}
+
+/// Through the control plane: the policy set with `PUT /admin/v1/projects/{project}/cache`
+/// reaches the data plane; hits reach `/admin/v1/usage`, the request log and the statement as
+/// cache hits, pooled ones without provider cost, with what they saved.
+#[test]
+fn the_admin_api_sets_the_policy_and_billing_shows_hits_and_savings() {
+    let mock = Mock::start(&[]);
+    let (cp, (tenant, project, key), path) = pooled_project(&mock);
     let bad = cp.admin("PUT", &path, Some(&json!({"mode": "exact", "ttl_s": 0})));
     assert_eq!(bad.status, 400, "{}", bad.text());
     assert!(bad.text().contains("ttl_s"), "{}", bad.text());
@@ -464,17 +470,8 @@ fn the_admin_api_sets_the_policy_and_billing_shows_hits_and_savings() {
 /// served (its key is of the old generation), and would only hold memory.
 #[test]
 fn an_answer_in_flight_across_a_purge_is_not_kept() {
-    use warden_tests::ControlPlane;
     let mock = Mock::start(&[]);
-    let cp = ControlPlane::start(mock.addr);
-    let (_, project, key) = cp.tenant_with_project();
-    let pooled = cp.admin(
-        "POST",
-        "/admin/v1/pooled-keys",
-        Some(&json!({"provider": "openai", "key": "sk-operator-pool-5678"})),
-    );
-    assert_eq!(pooled.status, 201, "{}", pooled.text());
-    let path = format!("/admin/v1/projects/{project}/cache");
+    let (cp, (_, _, key), path) = pooled_project(&mock);
     let set = cp.admin("PUT", &path, Some(&json!({"mode": "exact", "ttl_s": 600})));
     assert_eq!(set.status, 200, "{}", set.text());
     let gw = Gateway::start(Driver::IoUring, &cp.dataplane_config(1));
