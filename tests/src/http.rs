@@ -31,6 +31,14 @@ impl Response {
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 
+    /// A chat completion's first choice's `message.content` (empty when there is none).
+    pub fn content(&self) -> String {
+        self.json()["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     /// The text a chat completion stream carries: its chunks' `delta.content`, joined.
     pub fn stream_text(&self) -> String {
         self.events()

@@ -28,13 +28,6 @@ fn cached(mock: &Mock, shards: usize, cache: &str, guardrails: &str) -> String {
     )
 }
 
-fn content(r: &Response) -> String {
-    r.json()["choices"][0]["message"]["content"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
-
 fn upstream_calls(mock: &Mock) -> usize {
     mock.captured().len()
 }
@@ -57,7 +50,7 @@ fn a_repeated_request_is_answered_from_the_cache_on_every_shard() {
                 Some("hit"),
                 "{driver:?} {i}"
             );
-            assert_eq!(content(&again), content(&first));
+            assert_eq!(again.content(), first.content());
             assert_eq!(again.json()["usage"], first.json()["usage"]);
         }
         assert_eq!(
@@ -189,14 +182,14 @@ fn restore_mode_gives_each_request_its_own_values_from_a_shared_entry() {
     };
     let alice = ask("alice@example.com", false);
     assert_eq!(alice.header("x-warden-cache"), Some("miss"));
-    assert_eq!(content(&alice), "echo: write to alice@example.com today");
+    assert_eq!(alice.content(), "echo: write to alice@example.com today");
     let bob = ask("bob@example.org", false);
     assert_eq!(
         bob.header("x-warden-cache"),
         Some("hit"),
         "same redacted request"
     );
-    assert_eq!(content(&bob), "echo: write to bob@example.org today");
+    assert_eq!(bob.content(), "echo: write to bob@example.org today");
     assert!(!bob.text().contains("alice"), "{}", bob.text());
     // Streamed, the same entry (served as a stream), each with its own value back.
     for email in ["carol@example.net", "dave@example.com"] {
@@ -273,7 +266,7 @@ fn translated_and_native_routes_are_cached_too() {
         if stream {
             assert_eq!(again.stream_text(), first.stream_text(), "{alias}");
         } else {
-            assert_eq!(content(&again), content(&first), "{alias}");
+            assert_eq!(again.content(), first.content(), "{alias}");
         }
     }
     let native = json!({"model": "claude-4-sonnet", "max_tokens": 64,
@@ -582,7 +575,7 @@ fn data_planes_with_one_master_key_share_answers_through_redis() {
     assert!(written.is_some(), "{}", a.metrics());
     let streamed = b.chat(&chat_body("gpt-4o", prompt, true));
     assert_eq!(streamed.header("x-warden-cache"), Some("hit"));
-    assert_eq!(streamed.stream_text(), content(&kept));
+    assert_eq!(streamed.stream_text(), kept.content());
     assert_eq!(b.metric("warden_cache_reshaped_total"), Some(1));
     assert_eq!(upstream_calls(&mock), 2);
     // Another deployment: its own keys, its own miss.

@@ -17,13 +17,6 @@ fn cached(mock: &Mock) -> String {
     )
 }
 
-fn content(r: &Response) -> String {
-    r.json()["choices"][0]["message"]["content"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
-
 fn is_stream(r: &Response) -> bool {
     r.header("content-type")
         .is_some_and(|t| t.starts_with("text/event-stream"))
@@ -52,7 +45,7 @@ fn a_stream_and_a_whole_answer_share_one_entry_on_every_chat_provider() {
         assert_eq!(streamed.status, 200, "{alias}: {}", streamed.text());
         assert_eq!(streamed.header("x-warden-cache"), Some("hit"), "{alias}");
         assert!(is_stream(&streamed), "{alias}: {:?}", streamed.headers);
-        assert_eq!(streamed.stream_text(), content(&whole), "{alias}");
+        assert_eq!(streamed.stream_text(), whole.content(), "{alias}");
         assert_eq!(streamed.events().last().map(String::as_str), Some("[DONE]"));
         assert!(
             !streamed.text().contains("\"usage\":{"),
@@ -75,9 +68,9 @@ fn a_stream_and_a_whole_answer_share_one_entry_on_every_chat_provider() {
         assert_eq!(whole.status, 200, "{alias}: {}", whole.text());
         assert_eq!(whole.header("x-warden-cache"), Some("hit"), "{alias}");
         assert!(!is_stream(&whole), "{alias}");
-        assert_eq!(content(&whole), first.stream_text(), "{alias}");
+        assert_eq!(whole.content(), first.stream_text(), "{alias}");
         assert!(
-            content(&whole).starts_with("echo: kept streamed"),
+            whole.content().starts_with("echo: kept streamed"),
             "{alias}"
         );
         assert_eq!(whole.json()["usage"], stream_usage(&first), "{alias}");

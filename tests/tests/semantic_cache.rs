@@ -33,13 +33,6 @@ fn semantic(mock: &Mock, shards: usize) -> String {
     )
 }
 
-fn content(r: &Response) -> String {
-    r.json()["choices"][0]["message"]["content"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
-}
-
 fn ask(gw: &Gateway, key: &str, body: &Value) -> Response {
     let r = post_json(gw.addr, "/v1/chat/completions", key, body);
     assert_eq!(r.status, 200, "{}", r.text());
@@ -67,7 +60,7 @@ fn a_rephrased_question_is_answered_from_the_cache_and_a_near_miss_is_not() {
             &chat_body("gpt-4o", "How do I boil an egg?", false),
         );
         assert_eq!(first.header("x-warden-cache"), Some("miss"));
-        assert_eq!(content(&first), "echo: How do I boil an egg?");
+        assert_eq!(first.content(), "echo: How do I boil an egg?");
         indexed(&gw, 1);
 
         // Other words around the same question, on new connections (both shards).
@@ -85,7 +78,7 @@ fn a_rephrased_question_is_answered_from_the_cache_and_a_near_miss_is_not() {
                 Some("semantic"),
                 "{driver:?} {rephrased}"
             );
-            assert_eq!(content(&hit), content(&first), "{driver:?} {i}");
+            assert_eq!(hit.content(), first.content(), "{driver:?} {i}");
             assert_eq!(hit.json()["usage"], first.json()["usage"]);
         }
         assert_eq!(
@@ -108,7 +101,7 @@ fn a_rephrased_question_is_answered_from_the_cache_and_a_near_miss_is_not() {
                 Some("miss"),
                 "{driver:?} {near}"
             );
-            assert_eq!(content(&miss), format!("echo: {near}"));
+            assert_eq!(miss.content(), format!("echo: {near}"));
         }
         assert_eq!(mock.captured().len(), 6, "{driver:?}");
 
@@ -202,7 +195,7 @@ fn only_requests_equal_but_for_the_last_question_share_an_answer() {
     // The same context, rephrased: a hit; with `no-store`, the provider again.
     let hit = ask(&gw, KEY, &system("Answer in French.", rephrased));
     assert_eq!(hit.header("x-warden-cache"), Some("semantic"));
-    assert_eq!(content(&hit), "echo: What is the capital of Peru?");
+    assert_eq!(hit.content(), "echo: What is the capital of Peru?");
     let bypass = post_json_with(
         gw.addr,
         "/v1/chat/completions",
@@ -393,7 +386,7 @@ fn restore_mode_compares_placeholders_and_gives_each_caller_its_own_values() {
     );
     assert_eq!(alice.header("x-warden-cache"), Some("miss"));
     assert_eq!(
-        content(&alice),
+        alice.content(),
         "echo: Please write to alice@example.com today"
     );
     indexed(&gw, 1);
@@ -403,7 +396,7 @@ fn restore_mode_compares_placeholders_and_gives_each_caller_its_own_values() {
         &chat_body("gpt-4o", "write to bob@example.org today.", false),
     );
     assert_eq!(bob.header("x-warden-cache"), Some("semantic"));
-    assert_eq!(content(&bob), "echo: Please write to bob@example.org today");
+    assert_eq!(bob.content(), "echo: Please write to bob@example.org today");
     assert!(!bob.text().contains("alice"), "{}", bob.text());
     // Another address in another place is another question.
     let carol = ask(
@@ -457,7 +450,7 @@ fn a_project_flooding_the_index_evicts_its_own_entries_not_anothers() {
         KEY,
         &chat_body("gpt-4o", "How do I boil an egg?", false),
     );
-    assert_eq!(content(&first), "echo: How do I boil an egg?");
+    assert_eq!(first.content(), "echo: How do I boil an egg?");
     indexed(&gw, 1);
     // Another project of the same data plane asks thirty questions of its own, three times what
     // the whole index holds.
@@ -484,5 +477,5 @@ fn a_project_flooding_the_index_evicts_its_own_entries_not_anothers() {
         &chat_body("gpt-4o", "What's the best way to boil an egg?", false),
     );
     assert_eq!(hit.header("x-warden-cache"), Some("semantic"));
-    assert_eq!(content(&hit), content(&first));
+    assert_eq!(hit.content(), first.content());
 }
