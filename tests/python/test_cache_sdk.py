@@ -81,13 +81,31 @@ def test_a_stream_and_a_whole_answer_share_one_entry_through_the_sdks(gateway):
     assert again.parse().choices[0].message.content == streamed
     assert streamed.startswith("echo: streamed first")
 
-    # The Responses API: a kept stream answers the whole-response request (not the other way).
+    # The Responses API: a kept stream answers the whole-response request ...
     prompt = unique("responses streamed first")
     with c.responses.stream(model="gpt-4o", input=prompt) as s:
         streamed = s.get_final_response().output_text
     again = c.responses.with_raw_response.create(model="gpt-4o", input=prompt)
     assert again.headers["x-warden-cache"] == "hit"
     assert again.parse().output_text == streamed == f"echo: {prompt}"
+    # ... and a kept response answers a streamed request as the API's typed events, which the
+    # SDK's stream helper (strict about their order and identities) assembles into it again.
+    prompt = unique("responses whole first mock:chunks=3")
+    whole = c.responses.with_raw_response.create(model="gpt-4o", input=prompt)
+    assert whole.headers["x-warden-cache"] == "miss"
+    raw = c.responses.with_raw_response.create(model="gpt-4o", input=prompt, stream=True)
+    assert raw.headers["x-warden-cache"] == "hit"
+    events = list(raw.parse())
+    assert (events[0].type, events[-1].type) == ("response.created", "response.completed")
+    assert [e.sequence_number for e in events] == list(range(len(events)))
+    deltas = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    assert deltas == whole.parse().output_text
+    with c.responses.stream(model="gpt-4o", input=prompt) as s:
+        names = [e.type for e in s]
+        final = s.get_final_response()
+    assert "response.output_text.done" in names and "response.output_item.done" in names
+    assert final.output_text == whole.parse().output_text
+    assert final.usage.output_tokens == whole.parse().usage.output_tokens
 
     claude = anthropic.Anthropic(base_url=str(gateway), api_key=CACHED_KEY, max_retries=0, timeout=30)
     messages = [{"role": "user", "content": unique("native whole first")}]

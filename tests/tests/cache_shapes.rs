@@ -1,8 +1,8 @@
 //! One kept answer for a streamed and an unstreamed request of the same conversation: whichever
 //! came first, the other is a hit served in its own shape — a real event stream in the client's
 //! dialect, or one body — on every chat provider's format and on the native routes, with the
-//! usage the provider reported. On OpenAI's Responses API a kept stream serves a whole-response
-//! request (not the other way); Gemini's JSON-array stream keeps its own entry.
+//! usage the provider reported, OpenAI's Responses API included; Gemini's JSON-array stream keeps
+//! its own entry.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -110,7 +110,7 @@ fn native_stream_text(r: &Response) -> String {
 }
 
 #[test]
-fn native_routes_share_too_and_a_responses_stream_serves_the_whole_response() {
+fn native_routes_share_too_and_the_responses_api_serves_either_shape() {
     let mock = Mock::start(&[]);
     let gw = Gateway::start(Driver::IoUring, &cached(&mock));
     let messages = json!({"model": "claude-4-sonnet", "max_tokens": 64,
@@ -160,16 +160,41 @@ fn native_routes_share_too_and_a_responses_stream_serves_the_whole_response() {
     assert_eq!(array.header("x-warden-cache"), Some("miss"));
     assert!(array.json().is_array(), "{}", array.text());
 
-    // OpenAI's Responses API: a kept response is not made into its events (a miss, counted),
-    // but the stream kept then answers a request for the whole response: its last event's.
-    let input = json!({"model": "gpt-4o", "input": "responses shapes"});
+    // OpenAI's Responses API: a kept response is served as the API's typed events, and a kept
+    // stream answers a request for the whole response with its last event's.
+    let input = json!({"model": "gpt-4o", "input": "responses shapes mock:chunks=3"});
     let whole = post_json(gw.addr, "/v1/responses", KEY, &input);
+    assert_eq!(whole.header("x-warden-cache"), Some("miss"));
+    let mut streamed = input.clone();
+    streamed["stream"] = json!(true);
+    let streamed = post_json(gw.addr, "/v1/responses", KEY, &streamed);
+    assert_eq!(streamed.header("x-warden-cache"), Some("hit"));
+    assert!(is_stream(&streamed), "{:?}", streamed.headers);
+    let events = data_lines(&streamed);
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["type"].as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"response.created"), "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&"response.completed"), "{kinds:?}");
+    let deltas: String = events
+        .iter()
+        .filter(|e| e["type"] == "response.output_text.delta")
+        .filter_map(|e| e["delta"].as_str())
+        .collect();
+    let text = |v: &Value| v["output"][0]["content"][0]["text"].clone();
+    assert_eq!(json!(deltas), text(&whole.json()));
+    assert_eq!(
+        text(&events[events.len() - 1]["response"]),
+        text(&whole.json())
+    );
+    for (n, e) in events.iter().enumerate() {
+        assert_eq!(e["sequence_number"], json!(n), "{e}");
+    }
+    assert_eq!(gw.metric("warden_cache_reshape_failed_total"), Some(0));
+
+    let input = json!({"model": "gpt-4o", "input": "responses streamed first"});
     let mut streamed = input.clone();
     streamed["stream"] = json!(true);
     let streamed = post_json(gw.addr, "/v1/responses", KEY, &streamed);
     assert_eq!(streamed.header("x-warden-cache"), Some("miss"));
-    assert!(is_stream(&streamed));
-    assert_eq!(gw.metric("warden_cache_reshape_failed_total"), Some(1));
     let again = post_json(gw.addr, "/v1/responses", KEY, &input);
     assert_eq!(again.header("x-warden-cache"), Some("hit"));
     assert!(!is_stream(&again));
@@ -178,9 +203,7 @@ fn native_routes_share_too_and_a_responses_stream_serves_the_whole_response() {
         .find(|e| e["type"] == "response.completed")
         .unwrap();
     assert_eq!(again.json()["output"], completed["response"]["output"]);
-    let text = |v: Value| v["output"][0]["content"][0]["text"].clone();
-    assert_eq!(text(again.json()), text(whole.json()));
-    assert_eq!(text(again.json()), "echo: responses shapes");
+    assert_eq!(text(&again.json()), json!("echo: responses streamed first"));
     // Anthropic once, Gemini twice (SSE, then the array), the Responses API twice.
     assert_eq!(mock.captured().len(), 5);
 }

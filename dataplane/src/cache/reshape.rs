@@ -8,8 +8,8 @@
 //! came last. The conversions mirror what the providers send: a kept stream becomes the body the
 //! provider gives when not streaming (deltas joined as the official SDKs join them), and a kept
 //! body becomes a short stream of the provider's own events (the whole text in one delta, usage
-//! where the provider puts it). OpenAI's Responses API goes one way only: its stream ends with the
-//! whole response, which is the body; a body is not made into its typed events.
+//! where the provider puts it). OpenAI's Responses API streams typed events around the whole
+//! response: a body becomes those events, and a stream's last event carries the body.
 //!
 //! Anything these do not know — an event type, a malformed chunk, a stream without its end —
 //! gives `None`, and the request is a miss: it is answered by the provider and kept again.
@@ -37,7 +37,7 @@ use super::{Cache, Entry};
 pub enum Wire {
     /// OpenAI Chat Completions (OpenAI, Groq, DeepSeek).
     OpenAiChat,
-    /// OpenAI's Responses API: a kept stream serves a request for the whole response only.
+    /// OpenAI's Responses API (`/responses` on OpenAI itself).
     OpenAiResponses,
     /// Anthropic Messages.
     Anthropic,
@@ -88,7 +88,7 @@ pub fn reshape(wire: Wire, event_stream: bool, body: &[u8]) -> Option<Vec<u8>> {
     match (wire, event_stream) {
         (Wire::OpenAiChat, false) => openai::to_stream(body),
         (Wire::OpenAiChat, true) => openai::to_body(body),
-        (Wire::OpenAiResponses, false) => None,
+        (Wire::OpenAiResponses, false) => responses::to_stream(body),
         (Wire::OpenAiResponses, true) => responses::to_body(body),
         (Wire::Anthropic, false) => anthropic::to_stream(body),
         (Wire::Anthropic, true) => anthropic::to_body(body),

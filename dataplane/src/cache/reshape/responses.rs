@@ -1,13 +1,24 @@
-//! OpenAI's Responses API: a kept stream served whole. Its last event, `response.completed` (or
-//! `response.incomplete`), carries the whole response object — what the API answers a request
-//! that does not stream — so nothing is joined: that object is the body. The other way (a kept
-//! response as the API's many typed events) is not built: a streamed request that finds a kept
-//! response is a miss, and its stream is kept in its place.
+//! OpenAI's Responses API: a response as its typed events and back.
+//!
+//! A response becomes the events the API streams for it, numbered by `sequence_number`:
+//! `response.created` and `response.in_progress` (the response in progress, no output yet); per
+//! output item `response.output_item.added` (the item without its text), its parts and deltas —
+//! a message's `output_text` or `refusal` parts whole in one delta each (an output text's
+//! annotations as `response.output_text.annotation.added`), a function call's arguments, a
+//! reasoning item's summary parts — each part's and the item's `done`; then `response.completed`
+//! (`response.incomplete` for an incomplete one) with the whole response. Items of other types
+//! (hosted tools' calls, which stream events of their own) are not made: the request is a miss.
+//!
+//! A stream becomes the body without joining anything: its last event, `response.completed` (or
+//! `response.incomplete`), carries the whole response object, which is what the API answers a
+//! request that does not stream.
 
 use memchr::memmem;
+use simd_json::owned::Object;
 use simd_json::prelude::*;
+use simd_json::OwnedValue as Value;
 
-use super::parse;
+use super::{event, limit, parse, MAX_ITEMS};
 use crate::sse::events_in;
 
 /// The events that matter here: two endings that carry the whole response, and two failures.
@@ -47,4 +58,195 @@ pub fn to_body(stream: &[u8]) -> Option<Vec<u8>> {
         body = Some(out);
     }
     body
+}
+
+pub fn to_stream(body: &[u8]) -> Option<Vec<u8>> {
+    let response = parse(body)?;
+    let whole = response.as_object()?;
+    if whole.get("object").and_then(Value::as_str) != Some("response") {
+        return None;
+    }
+    let ending = match whole.get("status").and_then(Value::as_str) {
+        Some("completed") => "response.completed",
+        Some("incomplete") => "response.incomplete",
+        // Failed, cancelled, queued or still in progress: not an answer to replay.
+        _ => return None,
+    };
+    let output = whole.get("output")?.as_array()?;
+    if output.len() > MAX_ITEMS || whole.get("error").is_some_and(|e| !e.is_null()) {
+        return None;
+    }
+    let mut opening = whole.clone();
+    opening.insert("status".into(), Value::from("in_progress"));
+    opening.insert("output".into(), Value::array());
+    opening.insert("usage".into(), Value::null());
+    opening.insert("incomplete_details".into(), Value::null());
+    let opening = Value::from(opening);
+    let mut events = Events {
+        out: Vec::with_capacity(body.len() * 2 + 1024),
+        next: 0,
+        bound: limit(body.len()),
+    };
+    events.push("response.created", [("response", opening.clone())])?;
+    events.push("response.in_progress", [("response", opening)])?;
+    for (index, item) in output.iter().enumerate() {
+        item_events(&mut events, index as u64, item.as_object()?)?;
+    }
+    events.push(ending, [("response", response.clone())])?;
+    Some(events.out)
+}
+
+/// The stream being written: each event gets the next `sequence_number`; past `bound` bytes
+/// the conversion gives up.
+struct Events {
+    out: Vec<u8>,
+    next: u64,
+    bound: usize,
+}
+
+impl Events {
+    fn push<'a>(
+        &mut self,
+        kind: &str,
+        members: impl IntoIterator<Item = (&'a str, Value)>,
+    ) -> Option<()> {
+        let mut e = Object::default();
+        e.insert("type".into(), Value::from(kind));
+        e.insert("sequence_number".into(), Value::from(self.next));
+        for (k, v) in members {
+            e.insert(k.into(), v);
+        }
+        self.next += 1;
+        event(&mut self.out, Some(kind), &Value::from(e));
+        (self.out.len() <= self.bound).then_some(())
+    }
+}
+
+/// One output item: `output_item.added`, its parts' events, `output_item.done`.
+fn item_events(events: &mut Events, index: u64, item: &Object) -> Option<()> {
+    let id = item.get("id").cloned().unwrap_or(Value::null());
+    let at = |more: Vec<(&'static str, Value)>| {
+        let mut members = vec![
+            ("item_id", id.clone()),
+            ("output_index", Value::from(index)),
+        ];
+        members.extend(more);
+        members
+    };
+    let mut added = item.clone();
+    match item.get("type")?.as_str()? {
+        "message" => {
+            added.insert("content".into(), Value::array());
+            added.insert("status".into(), Value::from("in_progress"));
+            events.push(
+                "response.output_item.added",
+                [("output_index", Value::from(index)), ("item", added.into())],
+            )?;
+            for (c, part) in item.get("content")?.as_array()?.iter().enumerate() {
+                let part = part.as_object()?;
+                let c = Value::from(c as u64);
+                let (field, delta_kind, done_kind) = match part.get("type")?.as_str()? {
+                    "output_text" => (
+                        "text",
+                        "response.output_text.delta",
+                        "response.output_text.done",
+                    ),
+                    "refusal" => ("refusal", "response.refusal.delta", "response.refusal.done"),
+                    _ => return None,
+                };
+                let text = part.get(field).filter(|t| t.is_str())?.clone();
+                let mut empty = part.clone();
+                empty.insert(field.into(), Value::from(""));
+                if empty.contains_key("annotations") {
+                    empty.insert("annotations".into(), Value::array());
+                }
+                let logprobs = part.get("logprobs").cloned().unwrap_or(Value::array());
+                let with_logprobs = field == "text";
+                events.push(
+                    "response.content_part.added",
+                    at(vec![("content_index", c.clone()), ("part", empty.into())]),
+                )?;
+                let mut delta = vec![("content_index", c.clone()), ("delta", text.clone())];
+                let mut done = vec![("content_index", c.clone()), (field, text)];
+                if with_logprobs {
+                    delta.push(("logprobs", logprobs.clone()));
+                    done.push(("logprobs", logprobs));
+                }
+                events.push(delta_kind, at(delta))?;
+                let annotations = part.get("annotations").and_then(Value::as_array);
+                for (a, annotation) in annotations.into_iter().flatten().enumerate() {
+                    events.push(
+                        "response.output_text.annotation.added",
+                        at(vec![
+                            ("content_index", c.clone()),
+                            ("annotation_index", Value::from(a as u64)),
+                            ("annotation", annotation.clone()),
+                        ]),
+                    )?;
+                }
+                events.push(done_kind, at(done))?;
+                events.push(
+                    "response.content_part.done",
+                    at(vec![("content_index", c), ("part", part.clone().into())]),
+                )?;
+            }
+        }
+        "function_call" => {
+            let arguments = item.get("arguments").filter(|a| a.is_str())?.clone();
+            added.insert("arguments".into(), Value::from(""));
+            added.insert("status".into(), Value::from("in_progress"));
+            events.push(
+                "response.output_item.added",
+                [("output_index", Value::from(index)), ("item", added.into())],
+            )?;
+            events.push(
+                "response.function_call_arguments.delta",
+                at(vec![("delta", arguments.clone())]),
+            )?;
+            events.push(
+                "response.function_call_arguments.done",
+                at(vec![("arguments", arguments)]),
+            )?;
+        }
+        "reasoning" => {
+            added.insert("summary".into(), Value::array());
+            events.push(
+                "response.output_item.added",
+                [("output_index", Value::from(index)), ("item", added.into())],
+            )?;
+            let summary = item.get("summary").and_then(Value::as_array);
+            for (s, part) in summary.into_iter().flatten().enumerate() {
+                let part = part.as_object()?;
+                let text = part.get("text").filter(|t| t.is_str())?.clone();
+                let s = Value::from(s as u64);
+                let mut empty = part.clone();
+                empty.insert("text".into(), Value::from(""));
+                events.push(
+                    "response.reasoning_summary_part.added",
+                    at(vec![("summary_index", s.clone()), ("part", empty.into())]),
+                )?;
+                events.push(
+                    "response.reasoning_summary_text.delta",
+                    at(vec![("summary_index", s.clone()), ("delta", text.clone())]),
+                )?;
+                events.push(
+                    "response.reasoning_summary_text.done",
+                    at(vec![("summary_index", s.clone()), ("text", text)]),
+                )?;
+                events.push(
+                    "response.reasoning_summary_part.done",
+                    at(vec![("summary_index", s), ("part", part.clone().into())]),
+                )?;
+            }
+        }
+        // Hosted tools' calls stream events of their own, not made here.
+        _ => return None,
+    }
+    events.push(
+        "response.output_item.done",
+        [
+            ("output_index", Value::from(index)),
+            ("item", item.clone().into()),
+        ],
+    )
 }

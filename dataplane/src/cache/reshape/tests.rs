@@ -1,5 +1,6 @@
 use super::{parse, reshape, Wire};
 use crate::sse::events_in;
+use simd_json::prelude::*;
 
 fn json(text: &str) -> simd_json::OwnedValue {
     parse(text.as_bytes()).unwrap_or_else(|| panic!("not JSON: {text}"))
@@ -211,7 +212,7 @@ fn a_provider_cannot_make_a_conversion_grow_without_bound() {
 }
 
 #[test]
-fn responses_a_kept_stream_serves_its_completed_response_and_nothing_else() {
+fn responses_a_kept_stream_serves_its_completed_response() {
     let response = r#"{"id":"resp_1","object":"response","status":"completed","output":[{"type":"message","id":"msg_1","role":"assistant","content":[{"type":"output_text","text":"Hello!","annotations":[]}]}],"usage":{"input_tokens":5,"output_tokens":2,"total_tokens":7}}"#;
     let stream = format!(
         concat!(
@@ -233,7 +234,7 @@ fn responses_a_kept_stream_serves_its_completed_response_and_nothing_else() {
         reshape(Wire::OpenAiResponses, true, nameless.as_bytes()).and_then(|b| parse(&b)),
         Some(json(response))
     );
-    // Without its ending, or failed: no answer. A kept response is not made into a stream.
+    // Without its ending, or failed: no answer.
     let cut = &stream[..stream.find("event: response.completed").unwrap()];
     assert_eq!(reshape(Wire::OpenAiResponses, true, cut.as_bytes()), None);
     let failed = stream.replace("response.completed", "response.failed");
@@ -241,8 +242,102 @@ fn responses_a_kept_stream_serves_its_completed_response_and_nothing_else() {
         reshape(Wire::OpenAiResponses, true, failed.as_bytes()),
         None
     );
+}
+
+const RESPONSES_BODY: &str = r#"{"id":"resp_2","object":"response","created_at":1700000000,"status":"completed","model":"gpt-4o","incomplete_details":null,"output":[{"type":"reasoning","id":"rs_1","summary":[{"type":"summary_text","text":"Thought."}]},{"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{"type":"output_text","text":"Hello!","annotations":[{"type":"url_citation","url":"https://example.com/","title":"e","start_index":0,"end_index":5}],"logprobs":[]},{"type":"refusal","refusal":"No."}]},{"type":"function_call","id":"fc_1","call_id":"call_1","name":"f","arguments":"{\"a\":1}","status":"completed"}],"usage":{"input_tokens":5,"output_tokens":2,"total_tokens":7}}"#;
+
+#[test]
+fn responses_a_kept_response_streams_as_the_apis_events() {
+    let stream = round_trip(Wire::OpenAiResponses, RESPONSES_BODY);
+    let events: Vec<(String, simd_json::OwnedValue)> = events_in(&stream)
+        .map(|e| {
+            let name = String::from_utf8(e.name.unwrap_or_default().to_vec()).unwrap();
+            (name, json(std::str::from_utf8(&e.data).unwrap()))
+        })
+        .collect();
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
-        reshape(Wire::OpenAiResponses, false, response.as_bytes()),
-        None
+        names,
+        [
+            "response.created",
+            "response.in_progress",
+            "response.output_item.added",
+            "response.reasoning_summary_part.added",
+            "response.reasoning_summary_text.delta",
+            "response.reasoning_summary_text.done",
+            "response.reasoning_summary_part.done",
+            "response.output_item.done",
+            "response.output_item.added",
+            "response.content_part.added",
+            "response.output_text.delta",
+            "response.output_text.annotation.added",
+            "response.output_text.done",
+            "response.content_part.done",
+            "response.content_part.added",
+            "response.refusal.delta",
+            "response.refusal.done",
+            "response.content_part.done",
+            "response.output_item.done",
+            "response.output_item.added",
+            "response.function_call_arguments.delta",
+            "response.function_call_arguments.done",
+            "response.output_item.done",
+            "response.completed",
+        ]
     );
+    for (n, (name, data)) in events.iter().enumerate() {
+        assert_eq!(data["type"].as_str(), Some(name.as_str()));
+        assert_eq!(data["sequence_number"].as_u64(), Some(n as u64), "{name}");
+    }
+    // The opening response has no output and no usage yet; items open without their text.
+    assert_eq!(
+        events[0].1["response"]["status"].as_str(),
+        Some("in_progress")
+    );
+    assert_eq!(events[0].1["response"]["output"], json("[]"));
+    assert!(events[0].1["response"]["usage"].is_null());
+    let message = &events[8].1["item"];
+    assert_eq!(message["content"], json("[]"));
+    assert_eq!(message["status"].as_str(), Some("in_progress"));
+    assert_eq!(events[9].1["part"]["text"].as_str(), Some(""));
+    assert_eq!(events[10].1["delta"].as_str(), Some("Hello!"));
+    assert_eq!(events[10].1["item_id"].as_str(), Some("msg_1"));
+    assert_eq!(events[10].1["output_index"].as_u64(), Some(1));
+    assert_eq!(
+        events[11].1["annotation"]["url"].as_str(),
+        Some("https://example.com/")
+    );
+    assert_eq!(events[15].1["delta"].as_str(), Some("No."));
+    assert_eq!(events[15].1["content_index"].as_u64(), Some(1));
+    assert_eq!(events[19].1["item"]["arguments"].as_str(), Some(""));
+    assert_eq!(events[20].1["delta"].as_str(), Some("{\"a\":1}"));
+    assert_eq!(events[23].1["response"], json(RESPONSES_BODY));
+
+    // An incomplete response ends as one; a failed one, hosted tools' calls and unknown parts
+    // are not made into events.
+    let incomplete = RESPONSES_BODY.replace(
+        r#""status":"completed","model""#,
+        r#""status":"incomplete","model""#,
+    );
+    let stream = reshape(Wire::OpenAiResponses, false, incomplete.as_bytes()).unwrap();
+    let last = events_in(&stream).last().unwrap();
+    assert_eq!(last.name, Some(&b"response.incomplete"[..]));
+    for bad in [
+        RESPONSES_BODY.replace(
+            r#""status":"completed","model""#,
+            r#""status":"failed","model""#,
+        ),
+        RESPONSES_BODY.replace(r#""type":"function_call""#, r#""type":"web_search_call""#),
+        RESPONSES_BODY.replace(
+            r#""type":"refusal","refusal""#,
+            r#""type":"audio","refusal""#,
+        ),
+        RESPONSES_BODY.replace(r#""object":"response""#, r#""object":"chat.completion""#),
+    ] {
+        assert_eq!(
+            reshape(Wire::OpenAiResponses, false, bad.as_bytes()),
+            None,
+            "{bad}"
+        );
+    }
 }
