@@ -30,6 +30,7 @@ pub fn check(config: Config) -> anyhow::Result<()> {
     warden_dataplane::complexity::Scorer::new().map_err(anyhow::Error::msg)?;
     if let Some(dir) = &config.cache.semantic_model {
         warden_dataplane::cache::semantic::load(dir)?;
+        warden_dataplane::cache::semantic::spelling::Vocabulary::load(dir)?;
     }
     let (keyring, snapshot, _) = initial_snapshot(&config, false)?;
     warden_dataplane::state::ServingState::build(snapshot, Arc::new(keyring))

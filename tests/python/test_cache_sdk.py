@@ -177,8 +177,9 @@ SEMANTIC_KEY = "wdn_sdk_semantic_project_key"
 
 def test_a_rephrased_question_is_a_semantic_hit_through_the_sdks(mock, tmp_path):
     """With `mode = "semantic"` and the data plane's embedding model: a rephrasing of the last
-    question comes back from the cache (`x-warden-cache: semantic`, the first wording's answer)
-    through the OpenAI and Anthropic SDKs; a near miss (another number) goes to the provider."""
+    question — in other function words, greeted and misspelt, or with a phrase put first — comes
+    back from the cache (`x-warden-cache: semantic`, the first wording's answer) through the OpenAI
+    and Anthropic SDKs; a near miss (another number, another word) goes to the provider."""
     import os
     import pathlib
     import time
@@ -237,11 +238,16 @@ semantic_timeout_ms = 2000
         assert ask(f"Can you please tell me how to reset the router {tag}") == ("semantic", f"echo: {first}")
         assert ask(f"How do I reset the router {tag} 2?")[0] == "miss"
         indexed(2)
+        # Greeted, thanked, misspelt and with the router put first: the same question.
+        assert ask(f"Hi team, for the router {tag}, how do I resset it? Thanks!") == ("semantic", f"echo: {first}")
+        # A known word is not a misspelling of another: a route is not a router.
+        assert ask(f"How do I reset the route {tag}?")[0] == "miss"
+        indexed(3)
 
         claude = anthropic.Anthropic(base_url=str(gateway), api_key=SEMANTIC_KEY, max_retries=0, timeout=30)
         question = f"What is the boiling point of water {tag}?"
         claude.messages.create(model="claude-4-sonnet", max_tokens=64, messages=[{"role": "user", "content": question}])
-        indexed(3)
+        indexed(4)
         raw = claude.messages.with_raw_response.create(
             model="claude-4-sonnet",
             max_tokens=64,

@@ -5,9 +5,10 @@
 //!
 //! Fills an index (`cache/semantic/index.rs`) with `entries` unit vectors (random: the hardest
 //! case for a graph, no clusters to exploit) over `partitions` partitions, reports the resident
-//! memory it added per entry, then times 2 000 lookups of 1 KiB prompts — embedding with the real
-//! model, salient tokens, search of one partition — on this one thread: p50, p99, max. What a
-//! worker does per lookup, without the queue.
+//! memory it added per entry, then times 2 000 lookups of 1 KiB prompts — spelling, embedding
+//! with the real model, salient tokens, search of one partition — on this one thread: p50, p99,
+//! max. What a worker does per lookup, without the queue. Then the spelling pass alone on its
+//! worst case: 1 KiB of words in no dictionary, none of them one edit from a word.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 // A measuring tool: its report is what it prints.
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use warden_dataplane::cache::semantic::index::Index;
 use warden_dataplane::cache::semantic::salient::Salient;
+use warden_dataplane::cache::semantic::spelling::Vocabulary;
 use warden_dataplane::cache::semantic::{embed, load};
 use warden_dataplane::cache::Key;
 
@@ -46,6 +48,7 @@ fn main() {
         }
     }
     let model = load(&model_dir).unwrap();
+    let vocabulary = Vocabulary::load(&model_dir).unwrap();
     let dim = model.dim();
     let mut rng = 0x2545_f491_4f6c_dd1du64;
     let mut unit = || {
@@ -98,8 +101,10 @@ fn main() {
         }
         prompt.truncate(1024);
         let t = Instant::now();
+        let prompt = vocabulary.corrected(&prompt);
+        let spelt = t.elapsed();
         let v = embed(&model, &prompt);
-        embeds.push(t.elapsed());
+        embeds.push(t.elapsed() - spelt);
         let s = Salient::of(&prompt);
         let found = index.find(&[(i % partitions) as u8; 32], &v, &s, 0.8, now);
         lookups.push(t.elapsed());
@@ -110,11 +115,33 @@ fn main() {
         v[((v.len() as f64 * p) as usize).min(v.len() - 1)].as_secs_f64() * 1e6
     };
     println!(
-        "lookup of a 1 KiB prompt (embed + salient + search), 2000 on one thread: p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs; embedding alone p50 {:.0} µs, p99 {:.0} µs",
+        "lookup of a 1 KiB prompt (spelling + embed + salient + search), 2000 on one thread: p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs; embedding alone p50 {:.0} µs, p99 {:.0} µs",
         pct(&mut lookups, 0.5),
         pct(&mut lookups, 0.99),
         pct(&mut lookups, 1.0),
         pct(&mut embeds, 0.5),
         pct(&mut embeds, 0.99),
+    );
+
+    // The spelling pass's worst case: every word unknown and nothing near it ("qxzjv…").
+    let mut spellings = Vec::with_capacity(2000);
+    for i in 0..2000u32 {
+        let mut prompt = String::with_capacity(1100);
+        let mut n = i;
+        while prompt.len() < 1024 {
+            for _ in 0..7 {
+                prompt.push(char::from(b"qxzjvkw"[(n % 7) as usize]));
+                n = n.wrapping_mul(31).wrapping_add(7);
+            }
+            prompt.push(' ');
+        }
+        let t = Instant::now();
+        std::hint::black_box(vocabulary.corrected(&prompt));
+        spellings.push(t.elapsed());
+    }
+    println!(
+        "spelling alone, 1 KiB of unknown words (the first 32 looked into): p50 {:.0} µs, p99 {:.0} µs",
+        pct(&mut spellings, 0.5),
+        pct(&mut spellings, 0.99),
     );
 }

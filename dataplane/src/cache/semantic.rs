@@ -9,7 +9,7 @@
 //! `model2vec-rs`; ours is distilled from all-MiniLM-L6-v2 by `models/distill`) and searched in
 //! the partition's index (`index.rs`, HNSW); a neighbour counts when its cosine similarity is at
 //! least the project's `semantic_threshold` *and* both turns carry the same numbers, negations
-//! and names in the same order (`salient.rs`). The neighbour is an exact-cache key: the answer
+//! and names in the same order (`salient.rs`; misspellings put right first, `spelling.rs`). The neighbour is an exact-cache key: the answer
 //! comes from the exact tiers (this shard, then Redis), with every check a hit has there.
 //!
 //! None of this runs on a shard. Embedding and search run on `[cache] semantic_workers` threads
@@ -27,6 +27,7 @@ pub mod cli;
 pub mod index;
 pub mod query;
 pub mod salient;
+pub mod spelling;
 
 use std::path::Path;
 use std::sync::atomic::Ordering::Relaxed;
@@ -41,6 +42,7 @@ use super::Key;
 use crate::metrics::cache::{Figures, Stats, WorkerMetrics};
 use index::{Found, Index};
 use salient::Salient;
+use spelling::Vocabulary;
 
 /// Jobs waiting for a worker; past it a lookup is a miss and a fill is not indexed.
 const QUEUE: usize = 256;
@@ -100,6 +102,14 @@ impl Engine {
         // The mutex is taken by the workers only, never by a shard.
         let queue = Arc::new(Mutex::new(queue));
         let model = Arc::new(model);
+        let vocabulary = Arc::new(Vocabulary::load(&settings.model_dir)?);
+        if vocabulary.is_empty() {
+            tracing::warn!(
+                dir = %settings.model_dir.display(),
+                "cache.semantic_model has no {}: misspellings are not corrected (rerun scripts/semantic-model.sh)",
+                spelling::WORDS
+            );
+        }
         let figures = Arc::new(Figures {
             workers: (0..settings.workers.max(1))
                 .map(|_| Arc::new(WorkerMetrics::default()))
@@ -110,6 +120,7 @@ impl Engine {
             let worker = Worker {
                 queue: Arc::clone(&queue),
                 model: Arc::clone(&model),
+                vocabulary: Arc::clone(&vocabulary),
                 index: Arc::clone(&index),
                 metrics: Arc::clone(metrics),
                 figures: Arc::clone(&figures),
@@ -190,6 +201,7 @@ pub fn embed(model: &StaticModel, text: &str) -> Vec<f32> {
 struct Worker {
     queue: Arc<Mutex<Receiver<Job>>>,
     model: Arc<StaticModel>,
+    vocabulary: Arc<Vocabulary>,
     index: Arc<RwLock<Index>>,
     metrics: Arc<WorkerMetrics>,
     figures: Arc<Figures>,
@@ -210,8 +222,9 @@ impl Worker {
                         continue;
                     }
                     let start = Instant::now();
-                    let vector = embed(&self.model, &ask.text);
-                    let salient = Salient::of(&ask.text);
+                    let text = self.vocabulary.corrected(&ask.text);
+                    let vector = embed(&self.model, &text);
+                    let salient = Salient::of(&text);
                     let found = match self.index.read() {
                         Ok(index) => index.find(
                             &ask.partition,
@@ -229,8 +242,9 @@ impl Worker {
                 }
                 Job::Insert { ask, key, ttl } => {
                     let start = Instant::now();
-                    let vector = embed(&self.model, &ask.text);
-                    let salient = Salient::of(&ask.text);
+                    let text = self.vocabulary.corrected(&ask.text);
+                    let vector = embed(&self.model, &text);
+                    let salient = Salient::of(&text);
                     let Ok(mut index) = self.index.write() else {
                         return;
                     };

@@ -179,7 +179,7 @@ impl Generation {
         self.candidates(vector, threshold, &mut candidates);
         candidates.into_iter().find_map(|(similarity, i)| {
             let item = self.items.get(i)?;
-            (item.expires > now && item.salient == *salient).then_some(Found {
+            (item.expires > now && item.salient.matches(salient)).then_some(Found {
                 key: item.key,
                 similarity,
             })
