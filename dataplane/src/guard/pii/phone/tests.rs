@@ -115,3 +115,31 @@ fn two_groups_ending_in_four_need_a_phone_word() {
         assert!(!find(&plans, text, value), "{text}");
     }
 }
+
+#[test]
+fn telephony_words_of_other_regions_name_a_number() {
+    // Each number needs its word: bare digits, or four-digit groups as cards are written.
+    for (region, text, value) in [
+        (
+            "ID",
+            "Hubungi saya di 0812 3456 7890 besok.",
+            "0812 3456 7890",
+        ),
+        ("ID", "Telp: 081234567890", "081234567890"),
+        ("MY", "Nombor telefon saya 0123456789", "0123456789"),
+        ("TR", "Numaram 05321234567, lütfen arayın", "05321234567"),
+        ("RU", "Звоните: 89161234567", "89161234567"),
+        ("JP", "電話 09012345678 まで", "09012345678"),
+        ("CN", "手机：13812345678", "13812345678"),
+        ("KR", "연락처 01012345678", "01012345678"),
+        ("VN", "Điện thoại: 0912345678", "0912345678"),
+    ] {
+        let plans = Plans::new(&[region]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(find(&plans, text, value), "{region}: {text}");
+        let unnamed = text.replace(text.split(value).next().unwrap_or(""), "Ref ");
+        assert!(!find(&plans, &unnamed, value), "{region}: {unnamed}");
+    }
+    // "тел" alone is the start of other words ("телевизор").
+    let plans = Plans::new(&["RU"]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(!find(&plans, "Телевизор 89161234567", "89161234567"));
+}
