@@ -39,6 +39,8 @@ seed_text redis_reply bulk '\x10$5\r\nab\r\nc\r\n'
 seed_text redis_reply nil '\x01$-1\r\n'
 seed_text snapshot_decode empty ''
 seed_text audit_segment header 'WDNAUDK1\x00\x00\x00\x00\x00\x00\x00\x00'
+seed_text semantic_text greeted 'Hi team, for the router 7, how do I chnage my adress? Thanks!'
+seed_text semantic_text shouted 'WHAT ARE YOUR DELIVERY OPTIONS, ACOUNT 12?'
 
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cd fuzz && cargo fuzz list)
