@@ -198,8 +198,35 @@ fn reshape(c: &mut Criterion) {
         "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":230}}\n\n",
         "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
     ));
+    let responses_body = format!(
+        r#"{{"id":"resp_1","object":"response","created_at":1,"status":"completed","model":"gpt-4o-mini","output":[{{"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{{"type":"output_text","text":{},"annotations":[],"logprobs":[]}}]}}],"usage":{{"input_tokens":20,"output_tokens":230,"total_tokens":250}}}}"#,
+        escaped(&text)
+    );
+    // As OpenAI streams it: a delta every 16 bytes between the opening and the whole response.
+    let mut responses_stream = String::from(concat!(
+        "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_1\",\"object\":\"response\",\"status\":\"in_progress\",\"output\":[]}}\n\n",
+        "event: response.output_item.added\ndata: {\"type\":\"response.output_item.added\",\"sequence_number\":1,\"output_index\":0,\"item\":{\"type\":\"message\",\"id\":\"msg_1\",\"status\":\"in_progress\",\"role\":\"assistant\",\"content\":[]}}\n\n",
+    ));
+    for (n, p) in pieces.iter().enumerate() {
+        responses_stream.push_str(&format!(
+            "event: response.output_text.delta\ndata: {{\"type\":\"response.output_text.delta\",\"sequence_number\":{},\"item_id\":\"msg_1\",\"output_index\":0,\"content_index\":0,\"delta\":{},\"logprobs\":[]}}\n\n",
+            n + 2,
+            escaped(p)
+        ));
+    }
+    responses_stream.push_str(&format!(
+        "event: response.completed\ndata: {{\"type\":\"response.completed\",\"sequence_number\":{},\"response\":{}}}\n\n",
+        pieces.len() + 2,
+        responses_body
+    ));
     let mut g = c.benchmark_group("cache");
     g.throughput(Throughput::Bytes(text.len() as u64));
+    g.bench_function("reshape_responses_body_to_stream_1k", |b| {
+        b.iter(|| black_box(reshape(Wire::OpenAiResponses, false, responses_body.as_bytes())))
+    });
+    g.bench_function("reshape_responses_stream_to_body_1k", |b| {
+        b.iter(|| black_box(reshape(Wire::OpenAiResponses, true, responses_stream.as_bytes())))
+    });
     g.bench_function("reshape_openai_body_to_stream_1k", |b| {
         b.iter(|| black_box(reshape(Wire::OpenAiChat, false, openai_body.as_bytes())))
     });
@@ -215,6 +242,7 @@ fn reshape(c: &mut Criterion) {
     for (wire, kept) in [
         (Wire::OpenAiChat, &openai_stream),
         (Wire::Anthropic, &anthropic_stream),
+        (Wire::OpenAiResponses, &responses_stream),
     ] {
         let body = reshape(wire, true, kept.as_bytes()).expect("the stream joins");
         assert!(memchr_count(&body, text.as_bytes()) == 1, "{wire:?}");

@@ -76,7 +76,12 @@ pub fn to_stream(body: &[u8]) -> Option<Vec<u8>> {
     if output.len() > MAX_ITEMS || whole.get("error").is_some_and(|e| !e.is_null()) {
         return None;
     }
-    let mut opening = whole.clone();
+    // The response as it opens: everything but its output (not copied only to be replaced).
+    let mut opening: Object = whole
+        .iter()
+        .filter(|(k, _)| k.as_str() != "output")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     opening.insert("status".into(), Value::from("in_progress"));
     opening.insert("output".into(), Value::array());
     opening.insert("usage".into(), Value::null());
