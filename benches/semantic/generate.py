@@ -27,18 +27,17 @@ Each line: {"a", "b", "label", "kind", "question_id"}.
 """
 
 import csv
-import hashlib
 import io
 import json
 import os
 import random
 import re
-import subprocess
 import sys
 import zipfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 from own_venv import rerun_inside  # noqa: E402
+from wheels import pinned_wheel  # noqa: E402
 
 FAKER = "faker==40.54.0"
 WHEEL = ("inspect-evals", "0.28.0")
@@ -68,21 +67,8 @@ WRAPPERS = [
 
 
 def wheel():
-    os.makedirs(CACHE, exist_ok=True)
     name, version = WHEEL
-    path = os.path.join(CACHE, f"inspect_evals-{version}-py3-none-any.whl")
-    if not os.path.exists(path):
-        req = os.path.join(CACHE, "req.txt")
-        with open(req, "w") as f:
-            f.write(f"{name}=={version} --hash=sha256:{SHA256}\n")
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", "-q", "--disable-pip-version-check",
-             "--no-deps", "--require-hashes", "-r", req, "-d", CACHE],
-            check=True,
-        )
-    with open(path, "rb") as f:
-        assert hashlib.sha256(f.read()).hexdigest() == SHA256, "inspect-evals wheel changed"
-    return path
+    return pinned_wheel(name, version, SHA256, CACHE)
 
 
 def questions():
