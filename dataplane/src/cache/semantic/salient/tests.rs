@@ -111,6 +111,22 @@ fn pleasantries_capitals_and_a_fronted_phrase_do_not_change_the_question() {
         "In 2020, who won the league?",
         "Who won the league in 2020?"
     ));
+    assert!(same(
+        "Hallo, wie setze ich den Router zurück? Vielen Dank!",
+        "Wie setze ich den Router zurück?"
+    ));
+    assert!(same(
+        "Bonjour, comment réinitialiser le routeur ? Merci beaucoup",
+        "Comment réinitialiser le routeur ?"
+    ));
+    assert!(same(
+        "Hola, ¿cómo reinicio el router? Gracias",
+        "¿Cómo reinicio el router?"
+    ));
+    assert!(same(
+        "Ciao, come resetto il router? Grazie mille",
+        "Come resetto il router?"
+    ));
 }
 
 #[test]
