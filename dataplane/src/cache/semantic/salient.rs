@@ -26,8 +26,9 @@
 //!
 //! So a hit is a rephrasing in function words, word forms, contractions, casing, punctuation,
 //! pleasantries and a fronted phrase; a question with one content word changed, added or moved
-//! elsewhere is a miss. The guard
-//! trades recall for precision, as a cache must; the embedding threshold gates what is left.
+//! elsewhere is a miss, and so is a text with no content word at all ("Hello", "How are you?",
+//! "Thanks!": nothing to compare). The guard trades recall for precision, as a cache must; the
+//! embedding threshold gates what is left.
 
 /// The salient tokens of a text, each reduced to a 64-bit hash, in order; where its commas
 /// cut them; and how many negations it has (wherever they stand: "why isn't it" and "why is it
@@ -79,7 +80,8 @@ const FILLERS: &[&str] = &[
 const MAX_CUTS: usize = 4;
 
 /// Phrases that open a request without being part of it: greetings (in the languages whose
-/// negations count, above), hesitations, a word of introduction. Dropped from the start only, as often as they repeat ("um hi, …").
+/// negations count, above), hesitations, a word of introduction. Dropped from the start only,
+/// as often as they repeat ("um hi, …").
 const OPENERS: &[&[&str]] = &[
     // de, fr, es, it
     &["hallo"],
@@ -280,11 +282,18 @@ impl Salient {
         }
     }
 
+    /// Whether the text has no salient token (only pleasantries and function words): it
+    /// matches nothing, itself included.
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
     /// Whether `self` and `other` ask the same question: the same negations and persons, and
-    /// the same tokens in the same order, or in the order of one's phrase before a comma moved
-    /// to the end.
+    /// the same tokens (at least one) in the same order, or in the order of one's phrase before
+    /// a comma moved to the end.
     pub fn matches(&self, other: &Salient) -> bool {
-        self.negations == other.negations
+        !self.tokens.is_empty()
+            && self.negations == other.negations
             && self.persons == other.persons
             && self.tokens.len() == other.tokens.len()
             && (self.tokens == other.tokens || self.fronted(other) || other.fronted(self))

@@ -61,7 +61,7 @@ fn finds_the_same_vector_in_its_partition_only() {
 fn expired_entries_are_not_found_and_generations_roll() {
     let now = Instant::now();
     let mut index = Index::new(16, 100);
-    let s = Salient::default();
+    let s = Salient::of("x");
     index.insert(
         &project(),
         [1; 32],
@@ -107,7 +107,7 @@ fn expired_entries_are_not_found_and_generations_roll() {
 fn the_entry_bound_drops_least_recently_used_partitions() {
     let now = Instant::now();
     let mut index = Index::new(16, 10);
-    let s = Salient::default();
+    let s = Salient::of("x");
     for p in 0..6u8 {
         for i in 0..2 {
             index.insert(
@@ -143,7 +143,7 @@ fn the_entry_bound_drops_least_recently_used_partitions() {
 fn quiet_five(index: &mut Index, project: &Arc<str>, now: Instant) {
     for i in 0..5u8 {
         let (v, k) = (unit(u64::from(i), 16), key(u64::from(i)));
-        index.insert(project, [i; 32], &v, Salient::default(), k, TTL, now);
+        index.insert(project, [i; 32], &v, Salient::of("x"), k, TTL, now);
     }
 }
 
@@ -151,7 +151,7 @@ fn quiet_five(index: &mut Index, project: &Arc<str>, now: Instant) {
 fn a_busy_project_evicts_its_own_partitions_before_a_quiet_one_loses_any() {
     let now = Instant::now();
     let mut index = Index::new(16, 40);
-    let s = Salient::default();
+    let s = Salient::of("x");
     let (quiet, busy): (Arc<str>, Arc<str>) = (Arc::from("quiet"), Arc::from("busy"));
     quiet_five(&mut index, &quiet, now);
     // The busy project writes 300 entries over 60 partitions, all used more recently than

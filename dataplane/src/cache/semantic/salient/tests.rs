@@ -138,6 +138,10 @@ fn a_phrase_moved_without_its_comma_or_a_pleasantry_inside_does_not() {
         "How far is London from Paris?"
     ));
     assert!(!same("Morning sickness remedies", "Sickness remedies"));
+    // Nothing but pleasantries and function words: nothing to compare, never a hit.
+    assert!(!same("Hello", "Hi there"));
+    assert!(!same("How are you?", "Hello!"));
+    assert!(!same("Thanks!", "Thanks!"));
     assert!(!same("Right to work checks", "Work checks"));
     assert!(!same(
         "Thanks for the advance: how do I repay it?",
