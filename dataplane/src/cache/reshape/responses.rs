@@ -5,9 +5,11 @@
 //! output item `response.output_item.added` (the item without its text), its parts and deltas —
 //! a message's `output_text` or `refusal` parts whole in one delta each (an output text's
 //! annotations as `response.output_text.annotation.added`), a function call's arguments, a
-//! reasoning item's summary parts — each part's and the item's `done`; then `response.completed`
+//! reasoning item's summary parts, a web or file search's `in_progress`, `searching` and
+//! `completed` — each part's and the item's `done`; then `response.completed`
 //! (`response.incomplete` for an incomplete one) with the whole response. Items of other types
-//! (hosted tools' calls, which stream events of their own) are not made: the request is a miss.
+//! (the other hosted tools' calls, which stream events of their own) are not made: the request
+//! is a miss.
 //!
 //! A stream becomes the body without joining anything: its last event, `response.completed` (or
 //! `response.incomplete`), carries the whole response object, which is what the API answers a
@@ -244,7 +246,19 @@ fn item_events(events: &mut Events, index: u64, item: &Object) -> Option<()> {
                 )?;
             }
         }
-        // Hosted tools' calls stream events of their own, not made here.
+        // A search OpenAI ran: its progress events, the call whole at its `done`.
+        kind @ ("web_search_call" | "file_search_call") => {
+            added.insert("status".into(), Value::from("in_progress"));
+            events.push(
+                "response.output_item.added",
+                [("output_index", Value::from(index)), ("item", added.into())],
+            )?;
+            for step in ["in_progress", "searching", "completed"] {
+                events.push(&format!("response.{kind}.{step}"), at(vec![]))?;
+            }
+        }
+        // The other hosted tools' calls (code interpreter, image generation, MCP, custom tools)
+        // stream events of their own, not made here.
         _ => return None,
     }
     events.push(

@@ -313,8 +313,34 @@ fn responses_a_kept_response_streams_as_the_apis_events() {
     assert_eq!(events[20].1["delta"].as_str(), Some("{\"a\":1}"));
     assert_eq!(events[23].1["response"], json(RESPONSES_BODY));
 
-    // An incomplete response ends as one; a failed one, hosted tools' calls and unknown parts
-    // are not made into events.
+    // A web search: its progress events around the call, whole at its `done`.
+    let searched = RESPONSES_BODY.replace(
+        r#""output":[{"type":"reasoning""#,
+        r#""output":[{"type":"web_search_call","id":"ws_1","status":"completed","action":{"type":"search","query":"q"}},{"type":"reasoning""#,
+    );
+    let stream = round_trip(Wire::OpenAiResponses, &searched);
+    let search: Vec<(Option<&[u8]>, simd_json::OwnedValue)> = events_in(&stream)
+        .take(7)
+        .skip(2)
+        .map(|e| (e.name, json(std::str::from_utf8(&e.data).unwrap())))
+        .collect();
+    let names: Vec<&[u8]> = search.iter().filter_map(|(n, _)| *n).collect();
+    assert_eq!(
+        names,
+        [
+            &b"response.output_item.added"[..],
+            b"response.web_search_call.in_progress",
+            b"response.web_search_call.searching",
+            b"response.web_search_call.completed",
+            b"response.output_item.done",
+        ]
+    );
+    assert_eq!(search[0].1["item"]["status"].as_str(), Some("in_progress"));
+    assert_eq!(search[2].1["item_id"].as_str(), Some("ws_1"));
+    assert_eq!(search[4].1["item"]["action"]["query"].as_str(), Some("q"));
+
+    // An incomplete response ends as one; a failed one, the other hosted tools' calls and
+    // unknown parts are not made into events.
     let incomplete = RESPONSES_BODY.replace(
         r#""status":"completed","model""#,
         r#""status":"incomplete","model""#,
@@ -327,7 +353,10 @@ fn responses_a_kept_response_streams_as_the_apis_events() {
             r#""status":"completed","model""#,
             r#""status":"failed","model""#,
         ),
-        RESPONSES_BODY.replace(r#""type":"function_call""#, r#""type":"web_search_call""#),
+        RESPONSES_BODY.replace(
+            r#""type":"function_call""#,
+            r#""type":"code_interpreter_call""#,
+        ),
         RESPONSES_BODY.replace(
             r#""type":"refusal","refusal""#,
             r#""type":"audio","refusal""#,
