@@ -222,10 +222,22 @@ fn reshape(c: &mut Criterion) {
     let mut g = c.benchmark_group("cache");
     g.throughput(Throughput::Bytes(text.len() as u64));
     g.bench_function("reshape_responses_body_to_stream_1k", |b| {
-        b.iter(|| black_box(reshape(Wire::OpenAiResponses, false, responses_body.as_bytes())))
+        b.iter(|| {
+            black_box(reshape(
+                Wire::OpenAiResponses,
+                false,
+                responses_body.as_bytes(),
+            ))
+        })
     });
     g.bench_function("reshape_responses_stream_to_body_1k", |b| {
-        b.iter(|| black_box(reshape(Wire::OpenAiResponses, true, responses_stream.as_bytes())))
+        b.iter(|| {
+            black_box(reshape(
+                Wire::OpenAiResponses,
+                true,
+                responses_stream.as_bytes(),
+            ))
+        })
     });
     g.bench_function("reshape_openai_body_to_stream_1k", |b| {
         b.iter(|| black_box(reshape(Wire::OpenAiChat, false, openai_body.as_bytes())))
