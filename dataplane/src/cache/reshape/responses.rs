@@ -6,10 +6,11 @@
 //! a message's `output_text` or `refusal` parts whole in one delta each (an output text's
 //! annotations as `response.output_text.annotation.added`), a function call's arguments, a
 //! reasoning item's summary parts, a web or file search's `in_progress`, `searching` and
-//! `completed` — each part's and the item's `done`; then `response.completed`
+//! `completed`, the code interpreter's code and run, an MCP call's arguments and end, a custom
+//! tool's input — each part's and the item's `done`; then `response.completed`
 //! (`response.incomplete` for an incomplete one) with the whole response. Items of other types
-//! (the other hosted tools' calls, which stream events of their own) are not made: the request
-//! is a miss.
+//! (image generation, which streams partial images when asked, MCP tool listings and approvals,
+//! anything newer) are not made: the request is a miss.
 //!
 //! A stream becomes the body without joining anything: its last event, `response.completed` (or
 //! `response.incomplete`), carries the whole response object, which is what the API answers a
@@ -257,8 +258,72 @@ fn item_events(events: &mut Events, index: u64, item: &Object) -> Option<()> {
                 events.push(&format!("response.{kind}.{step}"), at(vec![]))?;
             }
         }
-        // The other hosted tools' calls (code interpreter, image generation, MCP, custom tools)
-        // stream events of their own, not made here.
+        // Code run by OpenAI's code interpreter: the code as it is written, then its run.
+        "code_interpreter_call" => {
+            let code = item.get("code").and_then(Value::as_str).unwrap_or_default();
+            let code = Value::from(code);
+            added.insert("code".into(), Value::from(""));
+            added.insert("status".into(), Value::from("in_progress"));
+            events.push(
+                "response.output_item.added",
+                [("output_index", Value::from(index)), ("item", added.into())],
+            )?;
+            events.push("response.code_interpreter_call.in_progress", at(vec![]))?;
+            events.push(
+                "response.code_interpreter_call_code.delta",
+                at(vec![("delta", code.clone())]),
+            )?;
+            events.push(
+                "response.code_interpreter_call_code.done",
+                at(vec![("code", code)]),
+            )?;
+            events.push("response.code_interpreter_call.interpreting", at(vec![]))?;
+            events.push("response.code_interpreter_call.completed", at(vec![]))?;
+        }
+        // A remote MCP server's tool called by OpenAI: its arguments, then how it ended.
+        "mcp_call" => {
+            let arguments = item.get("arguments").filter(|a| a.is_str())?.clone();
+            let failed = item.get("error").is_some_and(|e| !e.is_null());
+            added.insert("arguments".into(), Value::from(""));
+            events.push(
+                "response.output_item.added",
+                [("output_index", Value::from(index)), ("item", added.into())],
+            )?;
+            events.push("response.mcp_call.in_progress", at(vec![]))?;
+            events.push(
+                "response.mcp_call_arguments.delta",
+                at(vec![("delta", arguments.clone())]),
+            )?;
+            events.push(
+                "response.mcp_call_arguments.done",
+                at(vec![("arguments", arguments)]),
+            )?;
+            let end = if failed {
+                "response.mcp_call.failed"
+            } else {
+                "response.mcp_call.completed"
+            };
+            events.push(end, at(vec![]))?;
+        }
+        // A custom tool's free-form input.
+        "custom_tool_call" => {
+            let input = item.get("input").filter(|i| i.is_str())?.clone();
+            added.insert("input".into(), Value::from(""));
+            events.push(
+                "response.output_item.added",
+                [("output_index", Value::from(index)), ("item", added.into())],
+            )?;
+            events.push(
+                "response.custom_tool_call_input.delta",
+                at(vec![("delta", input.clone())]),
+            )?;
+            events.push(
+                "response.custom_tool_call_input.done",
+                at(vec![("input", input)]),
+            )?;
+        }
+        // Image generation streams partial images when asked for them, and MCP tool listings
+        // and approvals have their own events: not made here.
         _ => return None,
     }
     events.push(

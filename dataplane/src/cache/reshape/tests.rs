@@ -339,6 +339,51 @@ fn responses_a_kept_response_streams_as_the_apis_events() {
     assert_eq!(search[2].1["item_id"].as_str(), Some("ws_1"));
     assert_eq!(search[4].1["item"]["action"]["query"].as_str(), Some("q"));
 
+    // The code interpreter, an MCP call (failed) and a custom tool: their own events.
+    let tools = RESPONSES_BODY.replace(
+        r#""output":[{"type":"reasoning""#,
+        r#""output":[{"type":"code_interpreter_call","id":"ci_1","code":"print(1)","container_id":"c","outputs":null,"status":"completed"},{"type":"mcp_call","id":"mcp_1","server_label":"s","name":"n","arguments":"{}","output":null,"error":"down"},{"type":"custom_tool_call","id":"ct_1","call_id":"call_2","name":"grammar","input":"x = 1"},{"type":"reasoning""#,
+    );
+    let stream = round_trip(Wire::OpenAiResponses, &tools);
+    let events: Vec<(Vec<u8>, simd_json::OwnedValue)> = events_in(&stream)
+        .take(19)
+        .skip(2)
+        .map(|e| {
+            let name = e.name.unwrap_or_default().to_vec();
+            (name, json(std::str::from_utf8(&e.data).unwrap()))
+        })
+        .collect();
+    let names: Vec<&str> = events
+        .iter()
+        .map(|(n, _)| std::str::from_utf8(n).unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "response.output_item.added",
+            "response.code_interpreter_call.in_progress",
+            "response.code_interpreter_call_code.delta",
+            "response.code_interpreter_call_code.done",
+            "response.code_interpreter_call.interpreting",
+            "response.code_interpreter_call.completed",
+            "response.output_item.done",
+            "response.output_item.added",
+            "response.mcp_call.in_progress",
+            "response.mcp_call_arguments.delta",
+            "response.mcp_call_arguments.done",
+            "response.mcp_call.failed",
+            "response.output_item.done",
+            "response.output_item.added",
+            "response.custom_tool_call_input.delta",
+            "response.custom_tool_call_input.done",
+            "response.output_item.done",
+        ]
+    );
+    assert_eq!(events[0].1["item"]["code"].as_str(), Some(""));
+    assert_eq!(events[2].1["delta"].as_str(), Some("print(1)"));
+    assert_eq!(events[14].1["delta"].as_str(), Some("x = 1"));
+    assert_eq!(events[15].1["item_id"].as_str(), Some("ct_1"));
+
     // An incomplete response ends as one; a failed one, the other hosted tools' calls and
     // unknown parts are not made into events.
     let incomplete = RESPONSES_BODY.replace(
@@ -355,7 +400,7 @@ fn responses_a_kept_response_streams_as_the_apis_events() {
         ),
         RESPONSES_BODY.replace(
             r#""type":"function_call""#,
-            r#""type":"code_interpreter_call""#,
+            r#""type":"image_generation_call""#,
         ),
         RESPONSES_BODY.replace(
             r#""type":"refusal","refusal""#,
