@@ -17,8 +17,11 @@ use warden_dataplane::sse::events_in;
 use warden_dataplane::translate::embeddings::{self, EmbedMeta};
 use warden_dataplane::translate::responses::{self, stream::Stream, Echo};
 
+/// Whether `bytes` is one JSON document. Checked for syntax alone: building a
+/// `serde_json::Value` would refuse objects whose first key is serde_json's private raw-value
+/// token, which is valid JSON a provider may send.
 fn is_json(bytes: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Value>(bytes).is_ok()
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
 }
 
 fn echo(fields: Vec<u8>) -> Echo {
