@@ -130,6 +130,33 @@ impl Events {
     }
 }
 
+impl Events {
+    /// `response.output_item.added`: the item as it opens.
+    fn added(&mut self, index: u64, item: Object) -> Option<()> {
+        self.push(
+            "response.output_item.added",
+            [("output_index", Value::from(index)), ("item", item.into())],
+        )
+    }
+
+    /// A text the API streams (`{stem}.delta`, `{stem}.done`), here whole: one delta, then the
+    /// done event carrying it as `field`; `at` names the item.
+    fn whole(
+        &mut self,
+        stem: &str,
+        at: Vec<(&str, Value)>,
+        field: &str,
+        text: Value,
+    ) -> Option<()> {
+        let mut delta = at.clone();
+        delta.push(("delta", text.clone()));
+        self.push(&format!("{stem}.delta"), delta)?;
+        let mut done = at;
+        done.push((field, text));
+        self.push(&format!("{stem}.done"), done)
+    }
+}
+
 /// One output item: `output_item.added`, its parts' events, `output_item.done`.
 fn item_events(events: &mut Events, index: u64, item: &Object) -> Option<()> {
     let id = item.get("id").cloned().unwrap_or(Value::null());
@@ -146,10 +173,7 @@ fn item_events(events: &mut Events, index: u64, item: &Object) -> Option<()> {
         "message" => {
             added.insert("content".into(), Value::array());
             added.insert("status".into(), Value::from("in_progress"));
-            events.push(
-                "response.output_item.added",
-                [("output_index", Value::from(index)), ("item", added.into())],
-            )?;
+            events.added(index, added)?;
             for (c, part) in item.get("content")?.as_array()?.iter().enumerate() {
                 let part = part.as_object()?;
                 let c = Value::from(c as u64);
@@ -203,25 +227,17 @@ fn item_events(events: &mut Events, index: u64, item: &Object) -> Option<()> {
             let arguments = item.get("arguments").filter(|a| a.is_str())?.clone();
             added.insert("arguments".into(), Value::from(""));
             added.insert("status".into(), Value::from("in_progress"));
-            events.push(
-                "response.output_item.added",
-                [("output_index", Value::from(index)), ("item", added.into())],
-            )?;
-            events.push(
-                "response.function_call_arguments.delta",
-                at(vec![("delta", arguments.clone())]),
-            )?;
-            events.push(
-                "response.function_call_arguments.done",
-                at(vec![("arguments", arguments)]),
+            events.added(index, added)?;
+            events.whole(
+                "response.function_call_arguments",
+                at(vec![]),
+                "arguments",
+                arguments,
             )?;
         }
         "reasoning" => {
             added.insert("summary".into(), Value::array());
-            events.push(
-                "response.output_item.added",
-                [("output_index", Value::from(index)), ("item", added.into())],
-            )?;
+            events.added(index, added)?;
             let summary = item.get("summary").and_then(Value::as_array);
             for (s, part) in summary.into_iter().flatten().enumerate() {
                 let part = part.as_object()?;
@@ -250,10 +266,7 @@ fn item_events(events: &mut Events, index: u64, item: &Object) -> Option<()> {
         // A search OpenAI ran: its progress events, the call whole at its `done`.
         kind @ ("web_search_call" | "file_search_call") => {
             added.insert("status".into(), Value::from("in_progress"));
-            events.push(
-                "response.output_item.added",
-                [("output_index", Value::from(index)), ("item", added.into())],
-            )?;
+            events.added(index, added)?;
             for step in ["in_progress", "searching", "completed"] {
                 events.push(&format!("response.{kind}.{step}"), at(vec![]))?;
             }
@@ -264,18 +277,13 @@ fn item_events(events: &mut Events, index: u64, item: &Object) -> Option<()> {
             let code = Value::from(code);
             added.insert("code".into(), Value::from(""));
             added.insert("status".into(), Value::from("in_progress"));
-            events.push(
-                "response.output_item.added",
-                [("output_index", Value::from(index)), ("item", added.into())],
-            )?;
+            events.added(index, added)?;
             events.push("response.code_interpreter_call.in_progress", at(vec![]))?;
-            events.push(
-                "response.code_interpreter_call_code.delta",
-                at(vec![("delta", code.clone())]),
-            )?;
-            events.push(
-                "response.code_interpreter_call_code.done",
-                at(vec![("code", code)]),
+            events.whole(
+                "response.code_interpreter_call_code",
+                at(vec![]),
+                "code",
+                code,
             )?;
             events.push("response.code_interpreter_call.interpreting", at(vec![]))?;
             events.push("response.code_interpreter_call.completed", at(vec![]))?;
@@ -285,18 +293,13 @@ fn item_events(events: &mut Events, index: u64, item: &Object) -> Option<()> {
             let arguments = item.get("arguments").filter(|a| a.is_str())?.clone();
             let failed = item.get("error").is_some_and(|e| !e.is_null());
             added.insert("arguments".into(), Value::from(""));
-            events.push(
-                "response.output_item.added",
-                [("output_index", Value::from(index)), ("item", added.into())],
-            )?;
+            events.added(index, added)?;
             events.push("response.mcp_call.in_progress", at(vec![]))?;
-            events.push(
-                "response.mcp_call_arguments.delta",
-                at(vec![("delta", arguments.clone())]),
-            )?;
-            events.push(
-                "response.mcp_call_arguments.done",
-                at(vec![("arguments", arguments)]),
+            events.whole(
+                "response.mcp_call_arguments",
+                at(vec![]),
+                "arguments",
+                arguments,
             )?;
             let end = if failed {
                 "response.mcp_call.failed"
@@ -309,17 +312,12 @@ fn item_events(events: &mut Events, index: u64, item: &Object) -> Option<()> {
         "custom_tool_call" => {
             let input = item.get("input").filter(|i| i.is_str())?.clone();
             added.insert("input".into(), Value::from(""));
-            events.push(
-                "response.output_item.added",
-                [("output_index", Value::from(index)), ("item", added.into())],
-            )?;
-            events.push(
-                "response.custom_tool_call_input.delta",
-                at(vec![("delta", input.clone())]),
-            )?;
-            events.push(
-                "response.custom_tool_call_input.done",
-                at(vec![("input", input)]),
+            events.added(index, added)?;
+            events.whole(
+                "response.custom_tool_call_input",
+                at(vec![]),
+                "input",
+                input,
             )?;
         }
         // Image generation streams partial images when asked for them, and MCP tool listings
