@@ -3,8 +3,10 @@
     python3 benches/pii/evaluate.py [--set test|dev] [--warden BIN] [--no-presidio] [--out DIR]
                                     [--phone-standalone] [--own-region]
 
-- The sets come from benches/pii/generate.py (values by Faker, 16 locales); `test` is the frozen
-  one, `dev` the one detectors may be tuned on.
+- The sets come from benches/pii/generate.py (values by Faker, 16 locales, our templates); `test`
+  is the frozen one, `dev` the one detectors may be tuned on. `pe-test` and `pe-dev` come from
+  benches/pii/presidio_templates.py: presidio-evaluator 0.3.2's templates, Faker's values; again
+  only the dev half may be tuned on.
 - Warden: `warden-dataplane guard scan` (release build unless --warden names a binary), every
   built-in detector. Presidio: presidio-analyzer (pinned below, its own venv `.venv-presidio`), each
   recognizer for an entity of the set called directly — its pattern and checksum layer, without
@@ -186,7 +188,7 @@ def misses(items, found, limit=40):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--set", default="test", choices=["test", "dev"])
+    ap.add_argument("--set", default="test", choices=["test", "dev", "pe-test", "pe-dev"])
     ap.add_argument("--warden")
     ap.add_argument("--no-presidio", action="store_true")
     ap.add_argument("--misses", type=int, default=0, help="print up to N of Warden's misses")
@@ -241,8 +243,10 @@ def markdown(r, presidio_has):
         + (" with `phone_standalone = true`" if r.get("phone_standalone") else "")
         + (", each line with its locale's country as the only phone region" if r.get("own_region") else ""),
         "",
-        f"{r['lines']} lines, {r['bytes']} bytes; values from Faker 40.54.0 in 16 locales (benches/pii/generate.py). "
-        f"Machine: {r['machine']}." + (f" Presidio: {r['presidio_version']}, recognizers called directly." if p else ""),
+        f"{r['lines']} lines, {r['bytes']} bytes; values from Faker 40.54.0 in 16 locales"
+        + (", sentences from presidio-evaluator 0.3.2's templates (benches/pii/presidio_templates.py). "
+           if os.path.basename(r["set"]).startswith("pe-") else " (benches/pii/generate.py). ")
+        + f"Machine: {r['machine']}." + (f" Presidio: {r['presidio_version']}, recognizers called directly." if p else ""),
         "",
         "P/R/F1 count a finding of the right type that overlaps the labelled value; F1= is exact-span F1; kept = labelled",
         "values some PII finding covers entirely (what `pii = \"redact\"` keeps from the provider).",
