@@ -16,8 +16,10 @@ state formats (us_driver_license_format.yaml).
 
 Labelled: the values of the entities Warden has detectors for — PHONE_NUMBER, CREDIT_CARD,
 EMAIL_ADDRESS, IBAN_CODE, US_SSN, IP_ADDRESS, DATE_OF_BIRTH, DRIVER_LICENSE and ADDRESS (a
-street address, `{{address}}`). Names, organisations, cities, ages, years, zip codes, URLs and
-the rest are filled but not labelled: a finding on them is a false one. A line with nothing
+whole `{{address}}`, or an address written in parts: a building number, street name or
+secondary address, with the city, state or zip code written next to it). Names, organisations,
+a city or zip code on its own, ages, years, URLs and the rest are filled but not labelled: a
+finding on them is a false one. A line with nothing
 labelled is a look-alike line of kind "template" (any finding on it is a false redaction).
 
 The split, fixed before any figure was taken: templates in file order, even positions (0, 2, …)
@@ -47,6 +49,8 @@ LABELS = {
     "iban": "IBAN_CODE", "ssn": "US_SSN", "ip_address": "IP_ADDRESS",
     "date_of_birth": "DATE_OF_BIRTH", "us_driver_license": "DRIVER_LICENSE", "address": "ADDRESS",
 }
+STREET_PARTS = {"building_number", "street_name", "secondary_address", "street_address"}
+ADDRESS_PARTS = STREET_PARTS | {"city", "state_abbr", "zipcode", "postcode"}
 PLACEHOLDER = re.compile(r"\{\{([a-z_]+)\}\}")
 
 
@@ -106,15 +110,31 @@ class Filler:
         raise KeyError(f"no Faker value for {{{{{name}}}}}")
 
     def line(self, template, locale, group):
-        text, entities, at = "", [], 0
+        text, entities, at, run, runs = "", [], 0, None, []
         for m in PLACEHOLDER.finditer(template):
-            text += template[at:m.start()]
-            value = self.value(m.group(1), locale)
-            if m.group(1) in LABELS:
-                entities.append({"type": LABELS[m.group(1)], "start": len(text), "end": len(text) + len(value), "value": value})
+            between = template[at:m.start()]
+            text += between
+            name, value = m.group(1), self.value(m.group(1), locale)
+            if name in LABELS:
+                entities.append({"type": LABELS[name], "start": len(text), "end": len(text) + len(value), "value": value})
+            # An address written in parts: a street-level part, and what stands next to it
+            # (city, state, zip) with nothing but spaces, commas or line breaks between.
+            if name in ADDRESS_PARTS and run is not None and not between.strip(" ,\n"):
+                run["street"] |= name in STREET_PARTS
+            elif name in ADDRESS_PARTS:
+                run = {"start": len(text), "street": name in STREET_PARTS}
+                runs.append(run)
+            else:
+                run = None
             text += value
+            if run is not None:
+                run["end"] = len(text)
             at = m.end()
         text += template[at:]
+        for r in runs:
+            if r["street"]:
+                entities.append({"type": "ADDRESS", "start": r["start"], "end": r["end"], "value": text[r["start"]:r["end"]]})
+        entities.sort(key=lambda e: e["start"])
         kind = group if entities else "lookalike:template"
         return {"text": text, "entities": entities, "locale": locale, "group": kind}
 
