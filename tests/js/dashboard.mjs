@@ -22,8 +22,11 @@
 //   usage        ARG: the tenant. Opens its usage page, prints {"drawn", "canvas", "rows"}.
 //
 // Any browser console error (a Content-Security-Policy violation, a failed load) fails the run.
-// With SHOTS_DIR, screenshots of the pages go there.
+// With SHOTS_DIR, screenshots of the pages go there. Under WARDEN_SCAN_DIR (scripts/test.sh) every
+// response the browser received — status, headers, body — is appended to browser-responses.log
+// there, for scripts/scan_secrets.py.
 
+import { appendFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 
 const [step, base, name, password, project, arg, shots] = process.argv.slice(2);
@@ -34,6 +37,7 @@ const browser = await chromium.launch({
   args: ["--no-sandbox"],
 });
 const errors = [];
+const received = [];
 function fail(message) {
   console.error(message);
   process.exitCode = 1;
@@ -43,6 +47,7 @@ try {
   // The clipboard, for the new key's Copy button (granted as a person's click would be).
   const context = await browser.newContext({ permissions: ["clipboard-read", "clipboard-write"] });
   const page = await context.newPage();
+  if (process.env.WARDEN_SCAN_DIR) page.on("response", (r) => received.push(r));
   page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
   page.on("pageerror", (e) => errors.push(String(e)));
   const shot = async (file) => shots && (await page.screenshot({ path: `${shots}/${file}`, fullPage: true }));
@@ -154,5 +159,16 @@ try {
   // (A refused page logs its 404 or 403 as a console error: expected on those steps.)
   if (errors.length && step !== "visit" && step !== "forged") fail(`console errors: ${errors.join(" | ")}`);
 } finally {
+  await keepForScan();
   await browser.close();
+}
+
+async function keepForScan() {
+  for (const r of received) {
+    // A redirect has no body to read; its status and headers are still kept.
+    const body = await r.body().catch(() => Buffer.alloc(0));
+    const head = [`${r.request().method()} ${r.url()} -> ${r.status()}`];
+    for (const [k, v] of Object.entries(await r.allHeaders())) head.push(`${k}: ${v}`);
+    appendFileSync(`${process.env.WARDEN_SCAN_DIR}/browser-responses.log`, Buffer.concat([Buffer.from(head.join("\n") + "\n\n"), body, Buffer.from("\n\n")]));
+  }
 }

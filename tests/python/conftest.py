@@ -54,7 +54,8 @@ def pytest_configure(config):
     """Under WARDEN_SCAN_DIR, keep every response any SDK read — status, headers and body bytes as
     they came off the wire, error bodies and streams included — in python-responses.log for
     scripts/scan_secrets.py. Every SDK here speaks through httpx2, and every way of reading a
-    body (read, iter_bytes, iter_lines, the async forms) goes through iter_raw / aiter_raw."""
+    body (read, iter_bytes, iter_lines, the async forms) goes through iter_raw / aiter_raw; the
+    tests' own calls through the standard library are kept below."""
     scan = os.environ.get("WARDEN_SCAN_DIR")
     if not scan:
         return
@@ -92,6 +93,62 @@ def pytest_configure(config):
             keep(self, chunks)
 
     httpx2.Response.iter_raw, httpx2.Response.aiter_raw = iter_raw, aiter_raw
+    _keep_stdlib_responses(log, lock)
+
+
+def _keep_stdlib_responses(log, lock):
+    """The same for every response read through the standard library's http.client: the tests'
+    own admin-API and metrics calls (urllib) and Schemathesis (requests, over urllib3). A
+    response's bytes are gathered across its reads and written whole when it closes or reaches
+    its end, so a key split over two reads is still found."""
+    import http.client
+
+    cls = http.client.HTTPResponse
+
+    def note(self, data):
+        if data and not getattr(self, "_scan_depth", 0):
+            self.__dict__.setdefault("_scan_kept", bytearray()).extend(data)
+
+    def flush(self):
+        kept = self.__dict__.pop("_scan_kept", None)
+        if kept is None:
+            return
+        head = [f"{self.status} {self.reason}"] + [f"{k}: {v}" for k, v in self.getheaders()]
+        with lock, open(log, "ab") as f:
+            f.write("\n".join(head).encode(errors="replace") + b"\n\n" + bytes(kept) + b"\n\n")
+
+    def reading(method):
+        def wrapper(self, *args):
+            self._scan_depth = getattr(self, "_scan_depth", 0) + 1
+            try:
+                out = method(self, *args)
+            finally:
+                self._scan_depth -= 1
+            if isinstance(out, int):
+                note(self, bytes(memoryview(args[0])[:out]))
+            else:
+                note(self, out)
+            if not self._scan_depth and self.__dict__.pop("_scan_ended", False):
+                flush(self)
+            return out
+        return wrapper
+
+    for name in ("read", "read1", "readline", "readinto"):
+        setattr(cls, name, reading(getattr(cls, name)))
+    close_conn = cls._close_conn
+
+    def _close_conn(self):
+        # A read that reaches the end closes before it returns: its bytes are noted after.
+        try:
+            close_conn(self)
+        finally:
+            if getattr(self, "_scan_depth", 0):
+                self._scan_ended = True
+            else:
+                flush(self)
+
+    # A response dropped before its end is closed by io's finalizer, which comes here too.
+    cls._close_conn = _close_conn
 
 
 def _start(args, env=None):
