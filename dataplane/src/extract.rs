@@ -2,13 +2,15 @@
 //! and text parts, system prompts, tool-call arguments and tool results, and the definitions
 //! the model is shown — tool and function names, descriptions and parameter schemas (legacy
 //! `functions` included), structured-output schemas, predicted outputs — never roles, ids,
-//! image data or sampling parameters. Whatever reaches the model unscanned is a way around
-//! every guardrail: a secret or an instruction in a tool description goes upstream as well as
-//! one in a message.
+//! image data or sampling parameters inside the parts it knows; and, whole, every top-level key
+//! it does not know (`user`, `metadata`, a caller's own key), which goes upstream too. Whatever
+//! leaves unscanned is a way around every guardrail: a secret or an instruction in a tool
+//! description goes upstream as well as one in a message.
 //!
 //! Texts come from the parsed body (simd-json has already JSON-unescaped them), each labelled
-//! with where it came from, in document order. The guardrails scan them and, to rewrite one,
-//! find its raw span in the original body by that order (the n-th string of its kind).
+//! with where it came from, in document order (the keys a reader does not know last). The
+//! guardrails scan them; a value to rewrite is replaced wherever its bytes occur in the
+//! outgoing body (`guard/apply.rs`).
 
 use simd_json::prelude::*;
 use simd_json::BorrowedValue as Value;
@@ -112,6 +114,18 @@ fn openai<'v>(body: &'v Value<'v>, f: &mut impl FnMut(Source, &'v str)) {
         Some(c) => array_texts(c, Source::User, f),
         None => {}
     }
+    unknown_keys(
+        body,
+        &[
+            "messages",
+            "tools",
+            "functions",
+            "response_format",
+            "input",
+            "prediction",
+        ],
+        f,
+    );
 }
 
 /// A tool, function or schema definition: its name, description and the schema under `schema`
@@ -129,17 +143,56 @@ fn definition<'v>(def: &'v Value<'v>, schema: &str, f: &mut impl FnMut(Source, &
 
 /// Every object key and string value in a schema: property names are read by the model too.
 fn keys_and_strings_in<'v>(v: &'v Value<'v>, f: &mut impl FnMut(Source, &'v str)) {
+    keys_and_strings_as(v, Source::Definition, f);
+}
+
+/// Every object key and string value in `v`, as texts from `source`.
+fn keys_and_strings_as<'v>(v: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, &'v str)) {
     if let Some(s) = v.as_str() {
-        f(Source::Definition, s);
+        f(source, s);
     } else if let Some(items) = v.as_array() {
-        items.iter().for_each(|i| keys_and_strings_in(i, f));
+        items.iter().for_each(|i| keys_and_strings_as(i, source, f));
     } else if let Some(obj) = v.as_object() {
         for (k, i) in obj.iter() {
-            f(Source::Definition, k);
-            keys_and_strings_in(i, f);
+            f(source, k);
+            keys_and_strings_as(i, source, f);
         }
     }
 }
+
+/// Every key of `body` that its dialect's reader does not read above — `user`, `metadata`,
+/// `stop`, a provider's own extension, a key no schema names (a JSON-RPC or MCP caller's
+/// `session_note`) — read whole (its strings, and the keys inside it) as a tool result: it goes
+/// upstream with the rest of the body, so it is scanned with the rest. `known` are the keys
+/// already read; [`SETTINGS`] and `model` hold no text.
+fn unknown_keys<'v>(body: &'v Value<'v>, known: &[&str], f: &mut impl FnMut(Source, &'v str)) {
+    for (k, v) in body.as_object().into_iter().flat_map(|o| o.iter()) {
+        if !known.contains(&k.as_ref()) && !SETTINGS.contains(&k.as_ref()) {
+            keys_and_strings_as(v, Source::ToolResult, f);
+        }
+    }
+}
+
+/// Keys whose values are settings of fixed vocabularies (`"tool_choice": "auto"`,
+/// `"reasoning_effort": "high"`, Gemini's safety categories), never text.
+const SETTINGS: [&str; 16] = [
+    "model",
+    "tool_choice",
+    "parallel_tool_calls",
+    "reasoning_effort",
+    "service_tier",
+    "modalities",
+    "verbosity",
+    "stream_options",
+    "logit_bias",
+    "thinking",
+    "toolConfig",
+    "safetySettings",
+    "responseMimeType",
+    "responseModalities",
+    "thinkingConfig",
+    "mediaResolution",
+];
 
 /// A `/v1/responses` body, as OpenAI reads it when Warden passes it through: `instructions`,
 /// `input` (a string, or items: messages and their text parts, function calls and their
@@ -178,6 +231,11 @@ pub fn responses<'v>(body: &'v Value<'v>, f: &mut impl FnMut(Source, &'v str)) {
     if let Some(vars) = body.get("prompt").and_then(|p| p.get("variables")) {
         strings_in(vars, Source::User, f);
     }
+    unknown_keys(
+        body,
+        &["instructions", "input", "tools", "text", "prompt"],
+        f,
+    );
 }
 
 /// [`responses`] over the raw bytes of a body already validated (the caller parsed it once).
@@ -285,6 +343,7 @@ fn anthropic<'v>(body: &'v Value<'v>, f: &mut impl FnMut(Source, &'v str)) {
     for tool in array(body, "tools") {
         definition(tool, "input_schema", f);
     }
+    unknown_keys(body, &["system", "messages", "tools"], f);
 }
 
 fn anthropic_blocks<'v>(
@@ -345,6 +404,7 @@ fn gemini<'v>(body: &'v Value<'v>, f: &mut impl FnMut(Source, &'v str)) {
                 keys_and_strings_in(s, f);
             }
         }
+        unknown_keys(config, &["responseSchema", "responseJsonSchema"], f);
     }
     // `embedContent` (one `content`) and `batchEmbedContents` (`requests[]`): the text to embed
     // and a document's `title`.
@@ -356,6 +416,19 @@ fn gemini<'v>(body: &'v Value<'v>, f: &mut impl FnMut(Source, &'v str)) {
             f(Source::User, t);
         }
     }
+    unknown_keys(
+        body,
+        &[
+            "systemInstruction",
+            "contents",
+            "tools",
+            "generationConfig",
+            "requests",
+            "content",
+            "title",
+        ],
+        f,
+    );
 }
 
 fn parts<'v>(content: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, &'v str)) {

@@ -95,6 +95,8 @@ fn the_same_conversation_reads_the_same_in_every_dialect() {
             (Source::User, "Weather in Paris?".into()),
             (Source::ToolArguments, r#"{"city":"Paris"}"#.into()),
             (Source::ToolResult, "15C".into()),
+            // A stop sequence goes upstream as text.
+            (Source::ToolResult, "END".into()),
         ]
     );
     let anthropic = conversation(Dialect::Anthropic, "anthropic-messages-request.json");
@@ -105,6 +107,7 @@ fn the_same_conversation_reads_the_same_in_every_dialect() {
             (Source::User, "Weather in Paris?".into()),
             (Source::ToolArguments, "Paris".into()),
             (Source::ToolResult, "15C".into()),
+            (Source::ToolResult, "END".into()),
         ]
     );
     let gemini = conversation(Dialect::Gemini, "gemini-request.json");
@@ -115,6 +118,7 @@ fn the_same_conversation_reads_the_same_in_every_dialect() {
             (Source::User, "Weather in Paris?".into()),
             (Source::ToolArguments, "Paris".into()),
             (Source::ToolResult, "15C".into()),
+            (Source::ToolResult, "END".into()),
         ]
     );
 }
@@ -168,5 +172,45 @@ fn a_responses_body_is_read_with_every_item_type_chat_would_drop() {
         "function_call_output",
     ] {
         assert!(!seen.iter().any(|(_, t)| t == never), "{never} in {seen:?}");
+    }
+}
+
+#[test]
+fn keys_a_reader_does_not_know_are_read_whole_and_the_model_is_not() {
+    let cases: [(Dialect, &str); 3] = [
+        (
+            Dialect::OpenAi,
+            r#"{"model":"m","messages":[{"role":"user","content":"hi"}],"user":"jane@example.com","session_note":"SSN 123-45-6789","metadata":{"ref":"card 4111"}}"#,
+        ),
+        (
+            Dialect::Anthropic,
+            r#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"session_note":"SSN 123-45-6789","metadata":{"user_id":"jane@example.com"}}"#,
+        ),
+        (
+            Dialect::Gemini,
+            r#"{"contents":[{"role":"user","parts":[{"text":"hi"}]}],"session_note":"SSN 123-45-6789","generationConfig":{"stopSequences":["jane@example.com"]}}"#,
+        ),
+    ];
+    for (dialect, body) in cases {
+        let mut bytes = body.as_bytes().to_vec();
+        let v = simd_json::to_borrowed_value(&mut bytes).unwrap_or_else(|e| panic!("{e}"));
+        let mut out = Vec::new();
+        texts(dialect, &v, &mut |s, t| out.push((s, t.to_owned())));
+        let read = |t: &str| out.iter().any(|(s, x)| *s == Source::ToolResult && x == t);
+        // The value goes upstream; the key's name is the caller's field, not data.
+        assert!(
+            read("SSN 123-45-6789") && !read("session_note"),
+            "{dialect:?}: {out:?}"
+        );
+        assert!(read("jane@example.com"), "{dialect:?}: {out:?}");
+        assert!(
+            !out.iter().any(|(_, x)| x == "m"),
+            "{dialect:?}: the model is not text"
+        );
+        assert_eq!(
+            out.first(),
+            Some(&(Source::User, "hi".to_owned())),
+            "{dialect:?}"
+        );
     }
 }
