@@ -149,6 +149,8 @@ impl Engine {
     }
 
     /// [`scan`](Self::scan) with a project's own phone plans in place of the data plane's.
+    /// Values written percent-encoded (`jane%40example.com`, `4111%201111%20…`, as in a URL's
+    /// query) are found too, with their spans in `text`.
     pub fn scan_in(
         &self,
         scratch: &Scratch,
@@ -156,6 +158,36 @@ impl Engine {
         text: &[u8],
         out: &mut Vec<Finding>,
     ) {
+        let base = out.len();
+        let signals = self.scan_located(scratch, phones, text, out);
+        if let Some((decoded, at)) = percent_decoded(text) {
+            let mut more = Vec::new();
+            let _ = self.scan_located(scratch, phones, &decoded, &mut more);
+            for f in more {
+                let (start, end) = (at[f.start], at[f.end]);
+                // Only values with an escape inside: the others were found (or not) as written.
+                let escaped = end - start != f.end - f.start;
+                if escaped && !out[base..].iter().any(|g| g.start < end && start < g.end) {
+                    out.push(Finding {
+                        detector: f.detector,
+                        start,
+                        end,
+                    });
+                }
+            }
+            out[base..].sort_unstable_by_key(|f| (f.start, f.end));
+        }
+        out.extend(signals);
+    }
+
+    /// The located findings of `text` into `out`, in text order; returns the injection signals.
+    fn scan_located(
+        &self,
+        scratch: &Scratch,
+        phones: Option<&Plans>,
+        text: &[u8],
+        out: &mut Vec<Finding>,
+    ) -> Vec<Finding> {
         let phones = phones.unwrap_or(&scratch.phones);
         // Which detectors could fire (each reports once); injection signals are findings as
         // they are, the rest need their family's exact pass for their spans.
@@ -180,8 +212,7 @@ impl Engine {
             });
         }
         if raw.is_empty() {
-            out.extend(signals);
-            return;
+            return signals;
         }
         // Per (detector, start): longest candidate first.
         raw.sort_unstable_by(|a, b| (a.0, a.1, b.2).cmp(&(b.0, b.1, a.2)));
@@ -243,8 +274,40 @@ impl Engine {
                 _ => out.push(f),
             }
         }
-        out.extend(signals);
+        signals
     }
+}
+
+/// `text` with every `%XX` escape decoded, and for each decoded byte (and the end) its offset in
+/// `text`; `None` when there is no escape (nearly always).
+fn percent_decoded(text: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let escape_at = |i: usize| {
+        text.get(i + 1..i + 3)
+            .and_then(|h| Some(hex(h[0])? * 16 + hex(h[1])?))
+    };
+    let first = memchr::memchr_iter(b'%', text).find(|&i| escape_at(i).is_some())?;
+    let mut decoded = Vec::with_capacity(text.len());
+    let mut at = Vec::with_capacity(text.len() + 1);
+    decoded.extend_from_slice(&text[..first]);
+    at.extend(0..first);
+    let mut i = first;
+    while i < text.len() {
+        match escape_at(i).filter(|_| text[i] == b'%') {
+            Some(b) => {
+                decoded.push(b as u8);
+                at.push(i);
+                i += 3;
+            }
+            None => {
+                decoded.push(text[i]);
+                at.push(i);
+                i += 1;
+            }
+        }
+    }
+    at.push(text.len());
+    Some((decoded, at))
 }
 
 #[cfg(test)]
@@ -314,6 +377,57 @@ mod tests {
         ] {
             assert_eq!(ids(&engine, text), Vec::new(), "{text}");
         }
+    }
+
+    #[test]
+    fn dates_of_birth_in_words_and_iso_form_and_timestamps_that_are_not_phones() {
+        let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+        for (text, date) in [
+            (
+                "She was born on May 06, 1934. Her maiden name is King",
+                "May 06, 1934",
+            ),
+            ("She was born on 1911-02-14.", "1911-02-14"),
+            ("DOB: 3rd of March, 1990", "3rd of March, 1990"),
+            ("Ich bin geboren am 12. März 1985.", "12. März 1985"),
+            (
+                "Fecha de nacimiento: 5 de mayo de 1979",
+                "5 de mayo de 1979",
+            ),
+            ("Il est né le 14 juillet 1962 à Lyon.", "14 juillet 1962"),
+            ("Date of birth: 21/09/1966", "21/09/1966"),
+        ] {
+            let found = ids(&engine, text);
+            assert!(
+                found
+                    .iter()
+                    .any(|(id, v)| *id == "date_of_birth" && v == date),
+                "{text}: {found:?}"
+            );
+        }
+        // A date and a time beside a phone word: the number is the phone, not the timestamp.
+        let found = ids(
+            &engine,
+            "Date: 2008-10-06 03:10\nName: Jayne Richardson\nPhone: +44 121 496 0219",
+        );
+        assert_eq!(found, [("phone", "+44 121 496 0219".to_owned())]);
+        assert!(ids(&engine, "Released on May 06, 1934 and born again").is_empty());
+    }
+
+    #[test]
+    fn percent_encoded_values_are_found_with_their_spans_as_written() {
+        let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+        let text = "see https://x.example/u?mail=jane.doe%40example.com&card=4111%201111%201111%201111 or jane.doe@example.com, 100%25 sure";
+        let found = ids(&engine, text);
+        assert_eq!(
+            found,
+            [
+                ("email", "jane.doe%40example.com".to_owned()),
+                ("payment_card", "4111%201111%201111%201111".to_owned()),
+                ("email", "jane.doe@example.com".to_owned()),
+            ]
+        );
+        assert!(ids(&engine, "50%off, %zz and a lone % sign").is_empty());
     }
 }
 
