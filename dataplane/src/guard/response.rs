@@ -15,6 +15,7 @@ use super::custom::CustomScan;
 use super::engine::{Engine, Finding};
 use super::Category;
 
+mod fields;
 mod gemini;
 mod native;
 mod openai;
@@ -108,6 +109,9 @@ pub struct ResponseGuard {
     api: Option<Box<ApiStream>>,
     /// The project's own phone plans, this shard's copy (`None`: the data plane's).
     phones: Option<std::sync::Arc<super::pii::Plans>>,
+    /// OpenAI answers: the streams of strings other than the content (tool-call arguments, a
+    /// refusal, a provider's own fields), by path (`fields.rs`).
+    fields: Vec<fields::FieldStream>,
 }
 
 impl ResponseGuard {
@@ -158,6 +162,7 @@ impl ResponseGuard {
             open_block: None,
             api: None,
             phones: None,
+            fields: Vec::new(),
         })
     }
 
@@ -228,7 +233,9 @@ impl ResponseGuard {
         match self.dialect {
             Dialect::OpenAi => {
                 let rest = self.finish(engine, scratch);
-                let _ = self.emit(&rest, template, out);
+                if self.emit(&rest, template, out).is_none() {
+                    let _ = self.emit_fields(engine, scratch, template, out);
+                }
             }
             Dialect::Anthropic => {
                 let _ = self.flush_anthropic(engine, scratch, out);

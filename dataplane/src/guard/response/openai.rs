@@ -21,6 +21,9 @@ impl ResponseGuard {
             if let Some(outcome) = self.emit(&rest, template, out) {
                 return outcome;
             }
+            if let Some(outcome) = self.emit_fields(engine, scratch, template, out) {
+                return outcome;
+            }
             out.extend_from_slice(b"data: [DONE]\n\n");
             return ChunkOutcome::Continue;
         }
@@ -53,6 +56,14 @@ impl ResponseGuard {
         // Reasoning a provider streams beside the answer (DeepSeek's `reasoning_content`) is
         // text the guardrails do not read: while they read answers, it is not passed on.
         let mut encode = self.reads_answers() && drop_reasoning(&mut v, "delta");
+        // Tool-call arguments, a refusal, a provider's own fields: each through its own stream.
+        if let Some(delta) = v
+            .get_mut("choices")
+            .and_then(|c| c.get_idx_mut(0))
+            .and_then(|c| c.get_mut("delta"))
+        {
+            encode |= self.push_fields(engine, scratch, delta);
+        }
         if let Some(content) = content {
             let released = self.push(engine, scratch, &content);
             if released != content {
@@ -86,9 +97,29 @@ impl ResponseGuard {
             if let Some(outcome) = self.emit(&rest, template, out) {
                 return outcome;
             }
+            if let Some(outcome) = self.emit_fields(engine, scratch, template, out) {
+                return outcome;
+            }
         }
         event(out, &chunk);
         ChunkOutcome::Continue
+    }
+
+    /// Send what the other fields' streams still hold, each in a chunk shaped like `template`;
+    /// on a block, end the stream.
+    pub(super) fn emit_fields(
+        &mut self,
+        engine: &Engine,
+        scratch: &crate::guard::engine::Scratch,
+        template: &Option<Vec<u8>>,
+        out: &mut Vec<u8>,
+    ) -> Option<ChunkOutcome> {
+        for delta in self.finish_fields(engine, scratch) {
+            if let Some(chunk) = delta_chunk(template, delta) {
+                event(out, &chunk);
+            }
+        }
+        self.blocked.map(|_| self.end_blocked(template, out))
     }
 
     /// Send `text` as a content chunk shaped like `template`; on a block, end the stream.
@@ -147,12 +178,22 @@ impl ResponseGuard {
             if self.reads_answers() {
                 changed |= drop_reasoning_at(choice, "message");
             }
+            if let Some(message) = choice.get_mut("message") {
+                changed |= self.check_fields(engine, scratch, message);
+            }
+            if self.blocked.is_some() {
+                changed = true;
+                if let Some(f) = choice.get_mut("finish_reason") {
+                    *f = simd_json::BorrowedValue::from("content_filter");
+                }
+            }
             let Some(content) = choice
                 .get("message")
                 .and_then(|m| m.get("content"))
                 .and_then(|c| c.as_str())
                 .map(str::to_owned)
             else {
+                self.blocked = None;
                 continue;
             };
             let mut released = self.push(engine, scratch, &content);
@@ -209,6 +250,19 @@ fn content_span(data: &[u8]) -> Option<std::ops::Range<usize>> {
     let delta = unique_member(data, choice, b"delta")?;
     let content = unique_member(data, delta.start, b"content")?;
     (data.get(content.start) == Some(&b'"')).then_some(content)
+}
+
+/// A chunk shaped like `template` (id, created, model) with `delta`.
+fn delta_chunk(template: &Option<Vec<u8>>, delta: serde_json::Value) -> Option<Vec<u8>> {
+    let t: serde_json::Value = serde_json::from_slice(template.as_deref()?).ok()?;
+    let chunk = serde_json::json!({
+        "id": t.get("id").cloned().unwrap_or_default(),
+        "object": "chat.completion.chunk",
+        "created": t.get("created").cloned().unwrap_or_default(),
+        "model": t.get("model").cloned().unwrap_or_default(),
+        "choices": [{"index": 0, "delta": delta, "finish_reason": null}],
+    });
+    serde_json::to_vec(&chunk).ok()
 }
 
 /// A chunk shaped like `template` (id, created, model) with one delta.

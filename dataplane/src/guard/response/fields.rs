@@ -1,0 +1,359 @@
+//! Strings of an OpenAI answer other than the message content: tool-call arguments, a refusal,
+//! and any field a provider adds (`{"delta":{"content":"","record_field":"…"}}`). Each goes to
+//! the client as much as the content does, so each is checked and restored the same way —
+//! streamed ones each through a stream of their own (its own held-back tail, the guard's shared
+//! placeholders and restore pairs), so a value split across chunks is found whole. What is
+//! still held when the answer ends goes out in a chunk of its own, in the field it came from.
+
+use simd_json::prelude::*;
+use simd_json::BorrowedValue as Value;
+
+use super::{Engine, ResponseGuard};
+
+/// One step of a field's path: an object key, or an array element (with its `index` member,
+/// which a streamed tool call names itself by).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Step {
+    Key(String),
+    Elem { at: usize, index: Option<u64> },
+}
+
+/// Where a field sits under the message or delta.
+pub(super) type Path = Vec<Step>;
+
+/// Members that name, type or number things, never text: left as they are.
+const STRUCTURAL: [&str; 7] = [
+    "role",
+    "type",
+    "id",
+    "name",
+    "index",
+    "call_id",
+    "tool_call_id",
+];
+
+/// Every string under `v` (a message or a delta) outside `content`, the reasoning the guard
+/// drops and the [`STRUCTURAL`] members, with its path.
+pub(super) fn other_strings(v: &Value<'_>) -> Vec<(Path, String)> {
+    let mut out = Vec::new();
+    if let Some(obj) = v.as_object() {
+        for (k, x) in obj.iter() {
+            if !matches!(
+                k.as_ref(),
+                "content" | "reasoning_content" | "thinking_blocks"
+            ) && !STRUCTURAL.contains(&k.as_ref())
+            {
+                walk(x, &mut vec![Step::Key(k.to_string())], &mut out);
+            }
+        }
+    }
+    out
+}
+
+fn walk(v: &Value<'_>, path: &mut Path, out: &mut Vec<(Path, String)>) {
+    if let Some(s) = v.as_str() {
+        out.push((path.clone(), s.to_owned()));
+    } else if let Some(items) = v.as_array() {
+        for (at, x) in items.iter().enumerate() {
+            let index = x.get("index").and_then(|i| i.as_u64());
+            path.push(Step::Elem { at, index });
+            walk(x, path, out);
+            path.pop();
+        }
+    } else if let Some(obj) = v.as_object() {
+        for (k, x) in obj.iter() {
+            if !STRUCTURAL.contains(&k.as_ref()) {
+                path.push(Step::Key(k.to_string()));
+                walk(x, path, out);
+                path.pop();
+            }
+        }
+    }
+}
+
+/// The string at `path` under `v`, replaced by `text`.
+pub(super) fn set(v: &mut Value<'_>, path: &[Step], text: String) {
+    let mut at = v;
+    for step in path {
+        let next = match step {
+            Step::Key(k) => at.get_mut(k.as_str()),
+            Step::Elem { at: i, .. } => at.get_idx_mut(*i),
+        };
+        match next {
+            Some(n) => at = n,
+            None => return,
+        }
+    }
+    *at = Value::from(text);
+}
+
+/// The key a streamed field's state is kept under: array elements by their `index` (a tool
+/// call's later chunks name it by index, at position 0).
+fn stream_key(path: &[Step]) -> Path {
+    path.iter()
+        .map(|s| match s {
+            Step::Elem { at, index } => Step::Elem {
+                at: 0,
+                index: Some(index.unwrap_or(*at as u64)),
+            },
+            k => k.clone(),
+        })
+        .collect()
+}
+
+/// A delta holding `text` at `path` (array elements carry their `index`), as JSON.
+fn delta_at(path: &[Step], text: &str) -> serde_json::Value {
+    let mut v = serde_json::Value::String(text.to_owned());
+    for step in path.iter().rev() {
+        v = match step {
+            Step::Key(k) => {
+                let mut obj = serde_json::Map::new();
+                obj.insert(k.clone(), v);
+                serde_json::Value::Object(obj)
+            }
+            Step::Elem { index, .. } => {
+                let mut elem = v;
+                if let (Some(i), Some(obj)) = (index, elem.as_object_mut()) {
+                    obj.insert("index".into(), serde_json::json!(i));
+                }
+                serde_json::json!([elem])
+            }
+        };
+    }
+    v
+}
+
+/// The held text of one field's stream.
+#[derive(Default)]
+pub(super) struct FieldStream {
+    path: Path,
+    pending: String,
+    context: usize,
+}
+
+impl ResponseGuard {
+    /// Run `f` with the guard's text state switched to the stream of `path`'s field.
+    fn in_field<T>(&mut self, path: &[Step], f: impl FnOnce(&mut ResponseGuard) -> T) -> T {
+        let key = stream_key(path);
+        let found = self.fields.iter().position(|s| s.path == key);
+        let at = match found {
+            Some(at) => at,
+            None => {
+                self.fields.push(FieldStream {
+                    path: key,
+                    ..FieldStream::default()
+                });
+                self.fields.len() - 1
+            }
+        };
+        std::mem::swap(&mut self.pending, &mut self.fields[at].pending);
+        std::mem::swap(&mut self.context, &mut self.fields[at].context);
+        let out = f(self);
+        std::mem::swap(&mut self.pending, &mut self.fields[at].pending);
+        std::mem::swap(&mut self.context, &mut self.fields[at].context);
+        out
+    }
+
+    /// One chunk's other fields through their streams; whether any changed (then `delta` holds
+    /// what goes on).
+    pub(super) fn push_fields(
+        &mut self,
+        engine: &Engine,
+        scratch: &crate::guard::engine::Scratch,
+        delta: &mut Value<'_>,
+    ) -> bool {
+        let mut changed = false;
+        for (path, text) in other_strings(delta) {
+            let released = self.in_field(&path, |g| g.push(engine, scratch, &text));
+            if released != text {
+                set(delta, &path, released);
+                changed = true;
+            }
+        }
+        changed
+    }
+
+    /// What the fields' streams still hold, each as a delta of its own (for chunks after the
+    /// last one).
+    pub(super) fn finish_fields(
+        &mut self,
+        engine: &Engine,
+        scratch: &crate::guard::engine::Scratch,
+    ) -> Vec<serde_json::Value> {
+        let paths: Vec<Path> = self.fields.iter().map(|s| s.path.clone()).collect();
+        let mut out = Vec::new();
+        for path in paths {
+            let rest = self.in_field(&path, |g| g.finish(engine, scratch));
+            if !rest.is_empty() {
+                out.push(delta_at(&path, &rest));
+            }
+        }
+        self.fields.clear();
+        out
+    }
+
+    /// A whole message's other fields, each checked whole; whether any changed.
+    pub(super) fn check_fields(
+        &mut self,
+        engine: &Engine,
+        scratch: &crate::guard::engine::Scratch,
+        message: &mut Value<'_>,
+    ) -> bool {
+        let mut changed = false;
+        for (path, text) in other_strings(message) {
+            let released = self.in_field(&path, |g| {
+                let mut out = g.push(engine, scratch, &text);
+                out.push_str(&g.finish(engine, scratch));
+                out
+            });
+            if released != text {
+                set(message, &path, released);
+                changed = true;
+            }
+        }
+        self.fields.clear();
+        changed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::guard::apply::Plan;
+    use warden_shared::catalog::Dialect;
+    use warden_shared::snapshot::{GuardAction, GuardrailPolicy};
+
+    fn chunk(delta: &str, finish: &str) -> String {
+        format!(
+            r#"{{"id":"c1","object":"chat.completion.chunk","created":1,"model":"m","choices":[{{"index":0,"delta":{delta},"finish_reason":{finish}}}]}}"#
+        )
+    }
+
+    /// The chunks through `g`; the events sent instead.
+    fn run(g: &mut ResponseGuard, chunks: &[String]) -> String {
+        let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+        let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
+        let (mut template, mut out) = (None, Vec::new());
+        for c in chunks {
+            g.filter_event(
+                &engine,
+                &scratch,
+                None,
+                c.as_bytes(),
+                &mut template,
+                &mut out,
+            );
+        }
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// What a client rebuilds from the events: the content, and each other field joined.
+    fn rebuilt(events: &str, pointer: &str) -> String {
+        events
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+            .filter_map(|v| {
+                v.pointer(pointer)
+                    .and_then(|x| x.as_str())
+                    .map(str::to_owned)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_value_split_across_a_providers_own_field_is_redacted() {
+        let (_, _, mut g) = crate::guard::response::tests::redacting(Dialect::OpenAi);
+        let pieces = ["write to jane.d", "oe@examp", "le.com now"];
+        let mut chunks = vec![chunk(r#"{"content":"Record attached."}"#, "null")];
+        chunks.extend(
+            pieces
+                .iter()
+                .map(|p| chunk(&format!(r#"{{"content":"","record_field":"{p}"}}"#), "null")),
+        );
+        chunks.push(chunk("{}", r#""stop""#));
+        chunks.push("[DONE]".to_owned());
+        let out = run(&mut g, &chunks);
+        assert!(!out.replace("\\", "").contains("jane.d"), "{out}");
+        assert_eq!(
+            rebuilt(&out, "/choices/0/delta/record_field"),
+            "write to [EMAIL_1] now"
+        );
+        assert!(out.ends_with("data: [DONE]\n\n"), "{out}");
+    }
+
+    #[test]
+    fn streamed_tool_call_arguments_are_redacted_and_restored() {
+        // The request's email went up as [EMAIL_1]; the model calls a tool with it and with a
+        // card number of its own.
+        let request = Plan {
+            replacements: vec![(b"jane@example.com".to_vec(), b"[EMAIL_1]".to_vec())],
+            restore: vec![(b"jane@example.com".to_vec(), b"[EMAIL_1]".to_vec())],
+            ..Plan::default()
+        };
+        let policy = GuardrailPolicy {
+            response_pii: GuardAction::Redact,
+            ..GuardrailPolicy::default()
+        };
+        let mut g =
+            ResponseGuard::with_request(&policy, &request, None).unwrap_or_else(|| panic!());
+        let call = |args: &str| {
+            chunk(
+                &format!(r#"{{"tool_calls":[{{"index":0,"function":{{"arguments":"{args}"}}}}]}}"#),
+                "null",
+            )
+        };
+        let chunks = vec![
+            chunk(
+                r#"{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"send","arguments":""}}]}"#,
+                "null",
+            ),
+            call(r#"{\"to\":\"[EMA"#),
+            call(r#"IL_1]\",\"card\":\"4111 1111 "#),
+            call(r#"1111 1111\"}"#),
+            chunk("{}", r#""tool_calls""#),
+            "[DONE]".to_owned(),
+        ];
+        let out = run(&mut g, &chunks);
+        let args = rebuilt(&out, "/choices/0/delta/tool_calls/0/function/arguments");
+        assert_eq!(
+            args, r#"{"to":"jane@example.com","card":"[CARD_1]"}"#,
+            "{out}"
+        );
+        assert!(
+            out.contains(r#""name":"send""#) && out.contains(r#""id":"call_1""#),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_whole_answers_tool_call_arguments_and_refusal_are_checked() {
+        let (engine, scratch, mut g) = crate::guard::response::tests::redacting(Dialect::OpenAi);
+        let body = br#"{"id":"c1","choices":[{"index":0,"message":{"role":"assistant","content":null,"refusal":"ask jane.doe@example.com","tool_calls":[{"id":"call_1","type":"function","function":{"name":"send","arguments":"{\"to\":\"bob@example.org\"}"}}]},"finish_reason":"tool_calls"}]}"#;
+        let out = g
+            .filter_body(&engine, &scratch, body)
+            .unwrap_or_else(|| panic!("rewritten"));
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
+        let message = &v["choices"][0]["message"];
+        assert_eq!(message["refusal"], "ask [EMAIL_1]");
+        assert_eq!(
+            message["tool_calls"][0]["function"]["arguments"],
+            r#"{"to":"[EMAIL_2]"}"#
+        );
+        assert_eq!(message["tool_calls"][0]["function"]["name"], "send");
+    }
+
+    #[test]
+    fn paths_skip_structure_and_deltas_rebuild_it() {
+        let mut bytes = br#"{"role":"assistant","content":"x","refusal":"no","tool_calls":[{"index":1,"id":"c","type":"function","function":{"name":"f","arguments":"{\"to\":\""}}]}"#.to_vec();
+        let v = simd_json::to_borrowed_value(&mut bytes).unwrap_or_else(|e| panic!("{e}"));
+        let found = other_strings(&v);
+        let texts: Vec<&str> = found.iter().map(|(_, t)| t.as_str()).collect();
+        assert_eq!(texts, ["no", "{\"to\":\""]);
+        let (path, _) = &found[1];
+        assert_eq!(
+            delta_at(path, "rest").to_string(),
+            r#"{"tool_calls":[{"function":{"arguments":"rest"},"index":1}]}"#
+        );
+    }
+}
