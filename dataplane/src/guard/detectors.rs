@@ -5,6 +5,22 @@
 use crate::guard::pii::{cards, ids, phone, Candidate};
 use crate::guard::Category;
 
+/// Month names and their abbreviations in English, German, French, Spanish and Italian (the
+/// languages of the date-of-birth context words), as one alternation (a macro: `concat!` takes
+/// literals only).
+macro_rules! months {
+    () => {
+        concat!(
+            "(?:jan(?:uary|uar)?|jänner|feb(?:ruary|ruar)?|mar(?:ch)?|märz|apr(?:il)?|may|mai|",
+            "june?|juni|july?|juli|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|okt(?:ober)?|",
+            "nov(?:ember)?|dec(?:ember)?|dez(?:ember)?|janvier|février|mars|avril|juin|juillet|",
+            "août|septembre|octobre|novembre|décembre|enero|febrero|marzo|abril|mayo|junio|julio|",
+            "agosto|septiembre|setiembre|octubre|noviembre|diciembre|gennaio|febbraio|aprile|",
+            "maggio|giugno|luglio|settembre|ottobre|dicembre)"
+        )
+    };
+}
+
 pub struct Detector {
     pub id: &'static str,
     pub category: Category,
@@ -257,9 +273,19 @@ pub const DETECTORS: &[Detector] = &[
     Detector {
         id: "date_of_birth",
         category: Category::Pii,
-        pattern: r"\b(?:born on|born|date of birth|dob|birthday|geboren am|geburtsdatum|n[ée]e? le|nacid[oa] el|fecha de nacimiento|nat[oa] il)[:\s]{1,3}\d{1,2}[./\-]\d{1,2}[./\-]\d{2,4}\b",
+        // A context word, then a date: 12.03.1985, 1985-03-12, 12 March 1985, 12th of March,
+        // 1985, March 12, 1985, 12. März 1985, 12 de marzo de 1985.
+        pattern: concat!(
+            r"\b(?:born on|born|date of birth|dob|birthday|geboren am|geburtsdatum|n[ée]e? le|nacid[oa] el|fecha de nacimiento|nat[oa] il)[:\s]{1,3}",
+            r"(?:\d{1,2}[./\-]\d{1,2}[./\-]\d{2,4}|\d{4}[./\-]\d{1,2}[./\-]\d{1,2}",
+            r"|\d{1,2}(?:st|nd|rd|th|\.)? (?:of |de )?",
+            months!(),
+            r"\.?,? (?:de )?\d{4}|",
+            months!(),
+            r"\.? \d{1,2}(?:st|nd|rd|th)?,? \d{4})\b",
+        ),
         caseless: true,
-        validate: trailing_date,
+        validate: date_after_context,
         placeholder: "DOB",
     },
     pii(
@@ -295,13 +321,38 @@ fn last_40(c: &Candidate) -> Option<(usize, usize)> {
     Some((len - 40, len))
 }
 
-/// The date after the context words.
-fn trailing_date(c: &Candidate) -> Option<(usize, usize)> {
+/// The context words of `date_of_birth`, as its pattern spells them (lowercase), longest first
+/// where one begins another.
+const BIRTH_WORDS: &[&str] = &[
+    "born on",
+    "born",
+    "date of birth",
+    "dob",
+    "birthday",
+    "geboren am",
+    "geburtsdatum",
+    "née le",
+    "né le",
+    "nee le",
+    "ne le",
+    "nacido el",
+    "nacida el",
+    "fecha de nacimiento",
+    "nato il",
+    "nata il",
+];
+
+/// The date after the context words (and the colon or spaces after them).
+fn date_after_context(c: &Candidate) -> Option<(usize, usize)> {
     let m = c.bytes();
-    let start = m
+    let word = BIRTH_WORDS
         .iter()
-        .rposition(|b| !(b.is_ascii_digit() || matches!(b, b'.' | b'/' | b'-')))?
-        + 1;
+        .find(|w| m.len() >= w.len() && m[..w.len()].eq_ignore_ascii_case(w.as_bytes()))?;
+    let start = word.len()
+        + m[word.len()..]
+            .iter()
+            .take_while(|b| matches!(b, b':') || b.is_ascii_whitespace())
+            .count();
     (start < m.len()).then_some((start, m.len()))
 }
 
@@ -356,6 +407,13 @@ mod tests {
         );
         assert!(check(high_entropy_tail, "api_key=Zx81kQp0Lm3Rt7Vb2Nc5").is_some());
         assert!(check(high_entropy_tail, "password=aaaaaaaaaaaaaaaaaaaa").is_none());
-        assert_eq!(check(trailing_date, "born on 12.03.1985"), Some((8, 18)));
+        assert_eq!(
+            check(date_after_context, "born on 12.03.1985"),
+            Some((8, 18))
+        );
+        assert_eq!(
+            check(date_after_context, "DOB: May 06, 1934"),
+            Some((5, 17))
+        );
     }
 }

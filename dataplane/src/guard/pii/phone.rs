@@ -265,6 +265,11 @@ pub fn phone(c: &Candidate) -> Option<(usize, usize)> {
     {
         return None;
     }
+    // The hour of a timestamp (`2008-10-06 03:10`, `06.10.2008 03:10`): a colon and a digit
+    // right after the digits.
+    if c.after() == Some(b':') && c.text.get(c.end + 1).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
     let main = main_part(m);
     let d: String = digits(main).iter().map(|x| char::from(b'0' + x)).collect();
     if !(7..=17).contains(&d.len()) {

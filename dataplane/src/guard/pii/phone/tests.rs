@@ -67,7 +67,7 @@ fn a_bare_number_valid_as_written_stands_alone_unless_an_id_word_names_it() {
     // Valid at home, no word at all, or words that say nothing about telephones.
     for text in [
         "If it's urgent: 0153524662",
-        "Si no contesto: 0153524662",
+        "Por si acaso: 0153524662",
         "Shipped. Anyway, 0153524662 is best.",
         "Any questions? 6502530000",
     ] {

@@ -94,6 +94,30 @@ pub(super) const WORDS: &[&str] = &[
     "telefonu",
     "komórka",
     "komórkowy",
+    // Messages sent to a number, and a number that does not answer (added 2026-12-05 after
+    // presidio-evaluator's development templates showed "stop receiving messages to …", "any
+    // message on my registered …" and "not answering at …" missed).
+    "message",
+    "messages",
+    "messaging",
+    "nachricht",
+    "nachrichten",
+    "mensaje",
+    "mensajes",
+    "messaggio",
+    "messaggi",
+    "mensagem",
+    "mensagens",
+    "wiadomość",
+    "meddelande",
+    "answering",
+    "answer",
+    "answers",
+    "répond",
+    "répondez",
+    "contesta",
+    "contesto",
+    "risponde",
     // Someone's own number ("my new number is …"): "number" alone comes before order and
     // tracking numbers, a person's before a phone number. And a front desk.
     "my number",
