@@ -183,3 +183,43 @@ def test_openai_sdk_operator_patterns(gateway):
             model="gpt-4o", messages=[{"role": "user", "content": "Project Osprey budget?"}]
         )
     assert err.value.code == "guardrail_blocked" and "custom" in str(err.value)
+
+
+SEND = {"type": "object", "properties": {"to": {"type": "string"}}, "required": ["to"]}
+
+
+def test_anthropic_sdk_tool_input_gets_the_values_back_whole_and_streamed(gateway):
+    # The provider sees [EMAIL_1] and calls the tool with it (the mock fills the forced tool's
+    # input with the prompt it received); the application gets its own address back.
+    prompt = f"Write to {EMAIL} mock:chunks=7"
+    ask = dict(
+        model="claude-4-sonnet", max_tokens=64, messages=[{"role": "user", "content": prompt}],
+        tools=[{"name": "send", "description": "Send a message", "input_schema": SEND}],
+        tool_choice={"type": "tool", "name": "send"},
+    )
+    msg = claude(gateway).messages.create(**ask)
+    calls = [b for b in msg.content if b.type == "tool_use"]
+    assert calls and EMAIL in calls[0].input["to"] and "[EMAIL" not in calls[0].input["to"], msg
+    with claude(gateway).messages.stream(**ask) as stream:
+        final = stream.get_final_message()
+    calls = [b for b in final.content if b.type == "tool_use"]
+    assert calls and EMAIL in calls[0].input["to"] and "[EMAIL" not in calls[0].input["to"], final
+
+
+def test_openai_sdk_tool_call_arguments_get_the_values_back_whole_and_streamed(gateway):
+    prompt = f"Write to {EMAIL} mock:chunks=7"
+    ask = dict(
+        model="claude-4-sonnet", messages=[{"role": "user", "content": prompt}],
+        tools=[{"type": "function", "function": {"name": "send", "parameters": SEND}}],
+        tool_choice={"type": "function", "function": {"name": "send"}},
+    )
+    reply = client(gateway).chat.completions.create(**ask)
+    args = reply.choices[0].message.tool_calls[0].function.arguments
+    assert EMAIL in args and "[EMAIL" not in args, args
+    chunks = client(gateway).chat.completions.create(stream=True, **ask)
+    args = "".join(
+        call.function.arguments or ""
+        for c in chunks if c.choices
+        for call in (c.choices[0].delta.tool_calls or [])
+    )
+    assert EMAIL in args and "[EMAIL" not in args, args

@@ -21,8 +21,9 @@ pub(super) enum Step {
 /// Where a field sits under the message or delta.
 pub(super) type Path = Vec<Step>;
 
-/// Members that name, type or number things, never text: left as they are.
-const STRUCTURAL: [&str; 7] = [
+/// Members that name, type or number things, or carry opaque data (audio, signatures), never
+/// text: left as they are.
+const STRUCTURAL: [&str; 12] = [
     "role",
     "type",
     "id",
@@ -30,6 +31,11 @@ const STRUCTURAL: [&str; 7] = [
     "index",
     "call_id",
     "tool_call_id",
+    "data",
+    "signature",
+    "encrypted_content",
+    "thought_signature",
+    "thoughtSignature",
 ];
 
 /// Every string under `v` (a message or a delta) outside `content`, the reasoning the guard
@@ -133,7 +139,11 @@ pub(super) struct FieldStream {
 
 impl ResponseGuard {
     /// Run `f` with the guard's text state switched to the stream of `path`'s field.
-    fn in_field<T>(&mut self, path: &[Step], f: impl FnOnce(&mut ResponseGuard) -> T) -> T {
+    pub(super) fn in_field<T>(
+        &mut self,
+        path: &[Step],
+        f: impl FnOnce(&mut ResponseGuard) -> T,
+    ) -> T {
         let key = stream_key(path);
         let found = self.fields.iter().position(|s| s.path == key);
         let at = match found {
@@ -190,6 +200,32 @@ impl ResponseGuard {
         }
         self.fields.clear();
         out
+    }
+
+    /// What the stream of the field at `path` still holds, and the stream closed; `None` when
+    /// there is none.
+    pub(super) fn finish_field(
+        &mut self,
+        engine: &Engine,
+        scratch: &crate::guard::engine::Scratch,
+        path: &[Step],
+    ) -> Option<String> {
+        let key = stream_key(path);
+        let at = self.fields.iter().position(|s| s.path == key)?;
+        let rest = self.in_field(path, |g| g.finish(engine, scratch));
+        self.fields.remove(at);
+        Some(rest)
+    }
+
+    /// The block indexes of the streams keyed by one array element (Anthropic tool inputs).
+    pub(super) fn tool_input_blocks(&self) -> Vec<u64> {
+        self.fields
+            .iter()
+            .filter_map(|s| match s.path.as_slice() {
+                [Step::Elem { index: Some(i), .. }] => Some(*i),
+                _ => None,
+            })
+            .collect()
     }
 
     /// A whole message's other fields, each checked whole; whether any changed.
@@ -324,6 +360,100 @@ mod tests {
             out.contains(r#""name":"send""#) && out.contains(r#""id":"call_1""#),
             "{out}"
         );
+    }
+
+    /// A guard that restores `jane@example.com` from `[EMAIL_1]` and redacts new values.
+    fn restoring(dialect: Dialect) -> ResponseGuard {
+        let request = Plan {
+            replacements: vec![(b"jane@example.com".to_vec(), b"[EMAIL_1]".to_vec())],
+            restore: vec![(b"jane@example.com".to_vec(), b"[EMAIL_1]".to_vec())],
+            ..Plan::default()
+        };
+        let policy = GuardrailPolicy {
+            response_pii: GuardAction::Redact,
+            ..GuardrailPolicy::default()
+        };
+        ResponseGuard::with_request(&policy, &request, None)
+            .unwrap_or_else(|| panic!())
+            .in_dialect(dialect)
+    }
+
+    #[test]
+    fn anthropic_tool_input_streamed_as_json_text_is_restored_and_redacted() {
+        let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+        let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
+        let mut g = restoring(Dialect::Anthropic);
+        let delta = |json: &str| {
+            format!(
+                r#"{{"type":"content_block_delta","index":1,"delta":{{"type":"input_json_delta","partial_json":"{json}"}}}}"#
+            )
+        };
+        let events = [
+            ("content_block_start", r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_1","name":"send","input":{}}}"#.to_owned()),
+            ("content_block_delta", delta(r#"{\"to\": \"[EMAIL"#)),
+            ("content_block_delta", delta(r#"_1]\", \"cc\": \"bob@exa"#)),
+            ("content_block_delta", delta(r#"mple.org"#)),
+            ("content_block_stop", r#"{"type":"content_block_stop","index":1}"#.to_owned()),
+            ("message_stop", r#"{"type":"message_stop"}"#.to_owned()),
+        ];
+        let (mut template, mut out) = (None, Vec::new());
+        for (name, data) in &events {
+            g.filter_event(
+                &engine,
+                &scratch,
+                Some(name.as_bytes()),
+                data.as_bytes(),
+                &mut template,
+                &mut out,
+            );
+        }
+        let out = String::from_utf8(out).unwrap_or_default();
+        let input = rebuilt(&out, "/delta/partial_json");
+        assert_eq!(
+            input, r#"{"to": "jane@example.com", "cc": "[EMAIL_2]"#,
+            "{out}"
+        );
+        // The input's rest goes out before its block stops.
+        let rest = out.rfind("input_json_delta").unwrap_or(usize::MAX);
+        assert!(rest < out.find("content_block_stop").unwrap_or(0), "{out}");
+    }
+
+    #[test]
+    fn a_whole_anthropic_messages_tool_input_is_restored_and_redacted() {
+        let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+        let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
+        let mut g = restoring(Dialect::Anthropic);
+        let body = br#"{"id":"msg_1","type":"message","role":"assistant","content":[{"type":"text","text":"Sending."},{"type":"tool_use","id":"toolu_1","name":"send","input":{"to":"[EMAIL_1]","cc":"bob@example.org"}}],"stop_reason":"tool_use"}"#;
+        let out = g
+            .filter_body(&engine, &scratch, body)
+            .unwrap_or_else(|| panic!("rewritten"));
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
+        assert_eq!(v["content"][1]["input"]["to"], "jane@example.com");
+        assert_eq!(v["content"][1]["input"]["cc"], "[EMAIL_2]");
+        assert_eq!(v["stop_reason"], "tool_use");
+    }
+
+    #[test]
+    fn a_gemini_function_calls_arguments_are_restored_and_redacted() {
+        let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+        let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
+        let mut g = restoring(Dialect::Gemini);
+        let chunk = br#"{"candidates":[{"content":{"role":"model","parts":[{"functionCall":{"name":"send","args":{"to":"[EMAIL_1]","cc":["bob@example.org"]}},"thoughtSignature":"c2lnbmF0dXJl"}]},"finishReason":"STOP"}]}"#;
+        let (mut template, mut out) = (None, Vec::new());
+        g.filter_event(&engine, &scratch, None, chunk, &mut template, &mut out);
+        let out = String::from_utf8(out).unwrap_or_default();
+        let v: serde_json::Value = out
+            .strip_prefix("data: ")
+            .and_then(|d| serde_json::from_str(d.trim()).ok())
+            .unwrap_or_default();
+        let part = &v["candidates"][0]["content"]["parts"][0];
+        assert_eq!(
+            part["functionCall"]["args"]["to"], "jane@example.com",
+            "{out}"
+        );
+        assert_eq!(part["functionCall"]["args"]["cc"][0], "[EMAIL_2]", "{out}");
+        assert_eq!(part["functionCall"]["name"], "send");
+        assert_eq!(part["thoughtSignature"], "c2lnbmF0dXJl");
     }
 
     #[test]

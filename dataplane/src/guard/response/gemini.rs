@@ -29,6 +29,22 @@ fn part_texts(candidate: &BorrowedValue<'_>) -> Vec<Option<String>> {
         .unwrap_or_default()
 }
 
+/// Each part's function call, encoded (`None` for a part without one): whether the guard changed
+/// one.
+fn part_calls(candidate: &BorrowedValue<'_>) -> Vec<Option<String>> {
+    candidate
+        .get("content")
+        .and_then(|c| c.get("parts"))
+        .and_then(|p| p.as_array())
+        .map(|parts| {
+            parts
+                .iter()
+                .map(|p| p.get("functionCall").map(|c| c.encode()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// A Gemini chunk with the texts that changed from `before` to `after` spliced in place, when
 /// every one of them can be located unambiguously in `data`.
 fn splice_parts(
@@ -86,12 +102,15 @@ impl ResponseGuard {
         };
         let finishing = candidate.get("finishReason").is_some_and(|f| !f.is_null());
         let before = part_texts(candidate);
+        let calls = part_calls(candidate);
         let blocked = self.gemini_candidate(engine, scratch, candidate, finishing);
         if !blocked {
             // As sent when no text changed, the changed texts spliced in when they can be
-            // located in the bytes, re-encoded otherwise.
+            // located in the bytes, re-encoded otherwise (and when a call's arguments changed).
             let after = part_texts(candidate);
-            if after == before {
+            if part_calls(candidate) != calls {
+                event(out, v.encode().as_bytes());
+            } else if after == before {
                 event(out, data);
             } else if let Some(spliced) = splice_parts(data, &before, &after) {
                 event(out, &spliced);
@@ -131,6 +150,13 @@ impl ResponseGuard {
                 continue;
             };
             let Some(text) = part.get("text").and_then(|t| t.as_str()).map(str::to_owned) else {
+                // A function call's arguments: every string in them, checked whole.
+                if let Some(call) = part
+                    .get_mut("functionCall")
+                    .filter(|_| self.blocked.is_none())
+                {
+                    self.check_fields(engine, scratch, call);
+                }
                 continue;
             };
             let released = if self.blocked.is_some() {

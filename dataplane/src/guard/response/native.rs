@@ -50,8 +50,7 @@ impl ResponseGuard {
                     .and_then(|t| t.as_str())
                     .map(str::to_owned);
                 let Some(text) = text else {
-                    named_event(out, name, data);
-                    return false;
+                    return self.filter_tool_input(engine, scratch, name, data, &mut v, out);
                 };
                 let index = index.unwrap_or(0);
                 self.open_block = Some(index);
@@ -79,6 +78,10 @@ impl ResponseGuard {
                 false
             }
             "content_block_stop" | "message_delta" | "message_stop" => {
+                let block = index.filter(|_| kind == "content_block_stop");
+                if self.flush_tool_inputs(engine, scratch, block, out) {
+                    return true;
+                }
                 if self.flush_anthropic(engine, scratch, out) {
                     return true;
                 }
@@ -90,6 +93,79 @@ impl ResponseGuard {
                 false
             }
         }
+    }
+
+    /// An `input_json_delta` (a tool call's input, streamed as JSON text) through the stream of
+    /// its block: held, redacted and restored like answer text. True on a block.
+    fn filter_tool_input(
+        &mut self,
+        engine: &Engine,
+        scratch: &crate::guard::engine::Scratch,
+        name: &[u8],
+        data: &[u8],
+        v: &mut BorrowedValue<'_>,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let partial = v
+            .get("delta")
+            .filter(|d| d.get("type").and_then(|t| t.as_str()) == Some("input_json_delta"))
+            .and_then(|d| d.get("partial_json"))
+            .and_then(|t| t.as_str())
+            .map(str::to_owned);
+        let (Some(partial), Some(index)) = (partial, v.get("index").and_then(|i| i.as_u64()))
+        else {
+            named_event(out, name, data);
+            return false;
+        };
+        let path = tool_input_path(index);
+        let released = self.in_field(&path, |g| g.push(engine, scratch, &partial));
+        if released == partial {
+            named_event(out, name, data);
+        } else if !released.is_empty() {
+            if let Some(slot) = v.get_mut("delta").and_then(|d| d.get_mut("partial_json")) {
+                *slot = BorrowedValue::from(released);
+            }
+            named_event(out, name, v.encode().as_bytes());
+        }
+        if self.blocked.is_some() {
+            self.open_block = Some(index);
+            return self.end_anthropic(out);
+        }
+        false
+    }
+
+    /// Send what the tool-input streams hold (block `index`'s, or all of them at the message's
+    /// end) as `input_json_delta`s. True on a block.
+    fn flush_tool_inputs(
+        &mut self,
+        engine: &Engine,
+        scratch: &crate::guard::engine::Scratch,
+        index: Option<u64>,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let open: Vec<u64> = match index {
+            Some(i) => vec![i],
+            None => self.tool_input_blocks(),
+        };
+        for i in open {
+            let Some(rest) = self.finish_field(engine, scratch, &tool_input_path(i)) else {
+                continue;
+            };
+            if !rest.is_empty() {
+                let mut e = Vec::with_capacity(rest.len() + 96);
+                e.extend_from_slice(b"{\"type\":\"content_block_delta\",\"index\":");
+                e.extend_from_slice(i.to_string().as_bytes());
+                e.extend_from_slice(b",\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":");
+                crate::http::respond::json_string(&mut e, &rest);
+                e.extend_from_slice(b"}}");
+                named_event(out, b"content_block_delta", &e);
+            }
+            if self.blocked.is_some() {
+                self.open_block = Some(i);
+                return self.end_anthropic(out);
+            }
+        }
+        false
     }
 
     /// Send what the guard still holds as a `text_delta` of the open block. True on a block.
@@ -160,6 +236,12 @@ impl ResponseGuard {
             let Some(block) = v.get_mut("content").and_then(|c| c.get_idx_mut(i)) else {
                 continue;
             };
+            // A tool call's input: every string in it, checked whole.
+            if block.get("type").and_then(|t| t.as_str()) == Some("tool_use") {
+                changed |= self.check_fields(engine, scratch, block);
+                blocked |= self.blocked.take().is_some();
+                continue;
+            }
             if block.get("type").and_then(|t| t.as_str()) != Some("text") {
                 continue;
             }
@@ -189,6 +271,14 @@ impl ResponseGuard {
         changed.then(|| v.encode().into_bytes())
     }
 }
+/// The stream an Anthropic tool_use block's input is held in: its block index.
+fn tool_input_path(index: u64) -> Vec<super::fields::Step> {
+    vec![super::fields::Step::Elem {
+        at: 0,
+        index: Some(index),
+    }]
+}
+
 pub(super) fn blocked_message(category: Option<&'static str>) -> String {
     format!(
         "the response was stopped by a guardrail (guardrail_blocked): {}",
