@@ -39,6 +39,10 @@ seed_text redis_reply bulk '\x10$5\r\nab\r\nc\r\n'
 seed_text redis_reply nil '\x01$-1\r\n'
 seed_text snapshot_decode empty ''
 seed_text audit_segment header 'WDNAUDK1\x00\x00\x00\x00\x00\x00\x00\x00'
+seed_text response_guard openai '\x00{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"mail jane.doe@exa"},"finish_reason":null}]}\n{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"mple.com [EMAIL_1]"},"finish_reason":null}]}\n{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":"{\\"to\\":\\"[EMA"}}]},"finish_reason":null}]}\n{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"IL_1]\\"}"}}],"record":"4111 1111"},"finish_reason":"tool_calls"}]}\n[DONE]'
+seed_text response_guard anthropic '\x81message_start|{"type":"message_start","message":{"id":"m","type":"message","role":"assistant","content":[],"model":"x","stop_reason":null,"usage":{"input_tokens":1,"output_tokens":1}}}\ncontent_block_delta|{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"hi jane.doe@exa"}}\ncontent_block_delta|{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"mple.com"}}\ncontent_block_stop|{"type":"content_block_stop","index":0}\ncontent_block_delta|{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\\"to\\": \\"[EMAIL"}}\ncontent_block_delta|{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"_1]\\"}"}}\ncontent_block_stop|{"type":"content_block_stop","index":1}\nmessage_stop|{"type":"message_stop"}'
+seed_text response_guard gemini '\x02{"candidates":[{"content":{"role":"model","parts":[{"text":"mail jane.doe@exa"}]}}]}\n{"candidates":[{"content":{"role":"model","parts":[{"text":"mple.com"},{"functionCall":{"name":"f","args":{"to":"[EMAIL_1]","n":[1,"4111 1111 1111 1111"]}}}]},"finishReason":"STOP"}]}'
+seed response_guard $wire/openai-chat-response.json $wire/anthropic-messages-response.json $wire/gemini-response.json
 seed_text semantic_text greeted 'Hi team, for the router 7, how do I chnage my adress? Thanks!'
 seed_text semantic_text shouted 'WHAT ARE YOUR DELIVERY OPTIONS, ACOUNT 12?'
 
@@ -48,10 +52,11 @@ cargo fuzz build -O >/dev/null
 for t in "${targets[@]}"; do
   log="fuzz/artifacts/$t.log"
   mkdir -p fuzz/artifacts
-  # request_extract compiles the whole guardrail engine before its first execution (about five
-  # seconds under the sanitizer): a short run gets at least 30 s, or it would barely run at all.
+  # request_extract and response_guard compile the whole guardrail engine before their first
+  # execution (about five seconds under the sanitizer): a short run gets at least 30 s, or it
+  # would barely run at all.
   t_seconds=$seconds
-  if [ "$t" = request_extract ] && [ "$seconds" -lt 30 ]; then t_seconds=30; fi
+  if [[ "$t" = request_extract || "$t" = response_guard ]] && [ "$seconds" -lt 30 ]; then t_seconds=30; fi
   cargo fuzz run -O "$t" "fuzz/corpus/$t" -- -max_total_time="$t_seconds" -max_len=16384 \
     -print_final_stats=1 >"$log" 2>&1 || { tail -40 "$log"; echo "fuzz target $t FAILED (log $log)"; exit 1; }
   runs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
