@@ -172,11 +172,29 @@ impl ResponseGuard {
         scratch: &crate::guard::engine::Scratch,
         delta: &mut Value<'_>,
     ) -> bool {
+        self.through_fields(engine, scratch, delta, false)
+    }
+
+    /// `v`'s other fields through their streams, each released whole when `whole`; whether any
+    /// changed.
+    fn through_fields(
+        &mut self,
+        engine: &Engine,
+        scratch: &crate::guard::engine::Scratch,
+        v: &mut Value<'_>,
+        whole: bool,
+    ) -> bool {
         let mut changed = false;
-        for (path, text) in other_strings(delta) {
-            let released = self.in_field(&path, |g| g.push(engine, scratch, &text));
+        for (path, text) in other_strings(v) {
+            let released = self.in_field(&path, |g| {
+                let mut out = g.push(engine, scratch, &text);
+                if whole {
+                    out.push_str(&g.finish(engine, scratch));
+                }
+                out
+            });
             if released != text {
-                set(delta, &path, released);
+                set(v, &path, released);
                 changed = true;
             }
         }
@@ -235,18 +253,7 @@ impl ResponseGuard {
         scratch: &crate::guard::engine::Scratch,
         message: &mut Value<'_>,
     ) -> bool {
-        let mut changed = false;
-        for (path, text) in other_strings(message) {
-            let released = self.in_field(&path, |g| {
-                let mut out = g.push(engine, scratch, &text);
-                out.push_str(&g.finish(engine, scratch));
-                out
-            });
-            if released != text {
-                set(message, &path, released);
-                changed = true;
-            }
-        }
+        let changed = self.through_fields(engine, scratch, message, true);
         self.fields.clear();
         changed
     }
@@ -269,18 +276,8 @@ mod tests {
     fn run(g: &mut ResponseGuard, chunks: &[String]) -> String {
         let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
         let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
-        let (mut template, mut out) = (None, Vec::new());
-        for c in chunks {
-            g.filter_event(
-                &engine,
-                &scratch,
-                None,
-                c.as_bytes(),
-                &mut template,
-                &mut out,
-            );
-        }
-        String::from_utf8(out).unwrap_or_default()
+        let chunks: Vec<&str> = chunks.iter().map(String::as_str).collect();
+        crate::guard::response::tests::through(&engine, &scratch, g, &chunks)
     }
 
     /// What a client rebuilds from the events: the content, and each other field joined.

@@ -14,35 +14,27 @@ use simd_json::BorrowedValue;
 use super::native::blocked_message;
 use super::{event, Engine, ResponseGuard};
 
-/// The `text` of each part of a Gemini candidate's content (`None` for a part without one).
-fn part_texts(candidate: &BorrowedValue<'_>) -> Vec<Option<String>> {
+/// `f` of each part of a Gemini candidate's content.
+fn each_part<T>(candidate: &BorrowedValue<'_>, f: impl Fn(&BorrowedValue<'_>) -> T) -> Vec<T> {
     candidate
         .get("content")
         .and_then(|c| c.get("parts"))
         .and_then(|p| p.as_array())
-        .map(|parts| {
-            parts
-                .iter()
-                .map(|p| p.get("text").and_then(|t| t.as_str()).map(str::to_owned))
-                .collect()
-        })
+        .map(|parts| parts.iter().map(f).collect())
         .unwrap_or_default()
+}
+
+/// The `text` of each part of a Gemini candidate's content (`None` for a part without one).
+fn part_texts(candidate: &BorrowedValue<'_>) -> Vec<Option<String>> {
+    each_part(candidate, |p| {
+        p.get("text").and_then(|t| t.as_str()).map(str::to_owned)
+    })
 }
 
 /// Each part's function call, encoded (`None` for a part without one): whether the guard changed
 /// one.
 fn part_calls(candidate: &BorrowedValue<'_>) -> Vec<Option<String>> {
-    candidate
-        .get("content")
-        .and_then(|c| c.get("parts"))
-        .and_then(|p| p.as_array())
-        .map(|parts| {
-            parts
-                .iter()
-                .map(|p| p.get("functionCall").map(|c| c.encode()))
-                .collect()
-        })
-        .unwrap_or_default()
+    each_part(candidate, |p| p.get("functionCall").map(|c| c.encode()))
 }
 
 /// A Gemini chunk with the texts that changed from `before` to `after` spliced in place, when

@@ -348,18 +348,7 @@ mod chunk_tests {
     /// Each chunk's data through a redacting guard; the events sent instead.
     fn filter(chunks: &[&str]) -> String {
         let (engine, scratch, mut g) = crate::guard::response::tests::redacting(Dialect::OpenAi);
-        let (mut template, mut out) = (None, Vec::new());
-        for c in chunks {
-            g.filter_event(
-                &engine,
-                &scratch,
-                None,
-                c.as_bytes(),
-                &mut template,
-                &mut out,
-            );
-        }
-        String::from_utf8(out).unwrap_or_default()
+        crate::guard::response::tests::through(&engine, &scratch, &mut g, chunks)
     }
 
     fn chunk(delta: &str, finish: &str) -> String {

@@ -17,6 +17,20 @@ pub(super) fn redacting(
     (engine, scratch, g.in_dialect(dialect))
 }
 
+/// Each event's data (unnamed) through `g`; the events it sends instead.
+pub(super) fn through(
+    engine: &Engine,
+    scratch: &crate::guard::engine::Scratch,
+    g: &mut ResponseGuard,
+    events: &[&str],
+) -> String {
+    let (mut template, mut out) = (None, Vec::new());
+    for e in events {
+        g.filter_event(engine, scratch, None, e.as_bytes(), &mut template, &mut out);
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
 fn policy(pii: GuardAction, secrets: GuardAction) -> GuardrailPolicy {
     GuardrailPolicy {
         response_pii: pii,
