@@ -52,11 +52,11 @@ cargo fuzz build -O >/dev/null
 for t in "${targets[@]}"; do
   log="fuzz/artifacts/$t.log"
   mkdir -p fuzz/artifacts
-  # request_extract and response_guard compile the whole guardrail engine before their first
-  # execution (about five seconds under the sanitizer): a short run gets at least 30 s, or it
-  # would barely run at all.
+  # request_extract, response_guard and api_surface compile the whole guardrail engine before their
+  # first execution (about five seconds under the sanitizer): a short run gets at least 30 s, or
+  # it would barely run at all.
   t_seconds=$seconds
-  if [[ "$t" = request_extract || "$t" = response_guard ]] && [ "$seconds" -lt 30 ]; then t_seconds=30; fi
+  if [[ "$t" = request_extract || "$t" = response_guard || "$t" = api_surface ]] && [ "$seconds" -lt 30 ]; then t_seconds=30; fi
   cargo fuzz run -O "$t" "fuzz/corpus/$t" -- -max_total_time="$t_seconds" -max_len=16384 \
     -print_final_stats=1 >"$log" 2>&1 || { tail -40 "$log"; echo "fuzz target $t FAILED (log $log)"; exit 1; }
   runs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
