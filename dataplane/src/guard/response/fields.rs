@@ -262,9 +262,8 @@ impl ResponseGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::guard::apply::Plan;
+    use crate::guard::response::tests::restoring;
     use warden_shared::catalog::Dialect;
-    use warden_shared::snapshot::{GuardAction, GuardrailPolicy};
 
     fn chunk(delta: &str, finish: &str) -> String {
         format!(
@@ -319,17 +318,7 @@ mod tests {
     fn streamed_tool_call_arguments_are_redacted_and_restored() {
         // The request's email went up as [EMAIL_1]; the model calls a tool with it and with a
         // card number of its own.
-        let request = Plan {
-            replacements: vec![(b"jane@example.com".to_vec(), b"[EMAIL_1]".to_vec())],
-            restore: vec![(b"jane@example.com".to_vec(), b"[EMAIL_1]".to_vec())],
-            ..Plan::default()
-        };
-        let policy = GuardrailPolicy {
-            response_pii: GuardAction::Redact,
-            ..GuardrailPolicy::default()
-        };
-        let mut g =
-            ResponseGuard::with_request(&policy, &request, None).unwrap_or_else(|| panic!());
+        let mut g = restoring(Dialect::OpenAi);
         let call = |args: &str| {
             chunk(
                 &format!(r#"{{"tool_calls":[{{"index":0,"function":{{"arguments":"{args}"}}}}]}}"#),
@@ -357,22 +346,6 @@ mod tests {
             out.contains(r#""name":"send""#) && out.contains(r#""id":"call_1""#),
             "{out}"
         );
-    }
-
-    /// A guard that restores `jane@example.com` from `[EMAIL_1]` and redacts new values.
-    fn restoring(dialect: Dialect) -> ResponseGuard {
-        let request = Plan {
-            replacements: vec![(b"jane@example.com".to_vec(), b"[EMAIL_1]".to_vec())],
-            restore: vec![(b"jane@example.com".to_vec(), b"[EMAIL_1]".to_vec())],
-            ..Plan::default()
-        };
-        let policy = GuardrailPolicy {
-            response_pii: GuardAction::Redact,
-            ..GuardrailPolicy::default()
-        };
-        ResponseGuard::with_request(&policy, &request, None)
-            .unwrap_or_else(|| panic!())
-            .in_dialect(dialect)
     }
 
     #[test]

@@ -305,26 +305,15 @@ fn content_chunk(
 #[cfg(test)]
 mod restore_tests {
     use super::*;
-    use crate::guard::apply::Plan;
-    use warden_shared::snapshot::{GuardAction, GuardrailPolicy};
+    use warden_shared::catalog::Dialect;
 
     #[test]
     fn request_placeholders_come_back_as_the_originals_even_split_across_deltas() {
         let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
         let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
-        let request = Plan {
-            replacements: vec![(b"jane@example.com".to_vec(), b"[EMAIL_1]".to_vec())],
-            restore: vec![(b"jane@example.com".to_vec(), b"[EMAIL_1]".to_vec())],
-            ..Plan::default()
-        };
-        let policy = GuardrailPolicy {
-            response_pii: GuardAction::Redact,
-            ..GuardrailPolicy::default()
-        };
         let answer = "Dear [EMAIL_1], we also wrote to bob@example.org and [EMAIL_1].";
         for step in [1, 2, 3, 5, 8, 1000] {
-            let mut g =
-                ResponseGuard::with_request(&policy, &request, None).unwrap_or_else(|| panic!());
+            let mut g = crate::guard::response::tests::restoring(Dialect::OpenAi);
             let mut out = String::new();
             let mut i = 0;
             while i < answer.len() {

@@ -17,6 +17,23 @@ pub(super) fn redacting(
     (engine, scratch, g.in_dialect(dialect))
 }
 
+/// A guard that puts `jane@example.com` back for the request's `[EMAIL_1]` and redacts new
+/// personal data, in `dialect`.
+pub(super) fn restoring(dialect: Dialect) -> ResponseGuard {
+    let request = crate::guard::apply::Plan {
+        replacements: vec![(b"jane@example.com".to_vec(), b"[EMAIL_1]".to_vec())],
+        restore: vec![(b"jane@example.com".to_vec(), b"[EMAIL_1]".to_vec())],
+        ..crate::guard::apply::Plan::default()
+    };
+    let policy = GuardrailPolicy {
+        response_pii: GuardAction::Redact,
+        ..GuardrailPolicy::default()
+    };
+    ResponseGuard::with_request(&policy, &request, None)
+        .unwrap_or_else(|| panic!("active"))
+        .in_dialect(dialect)
+}
+
 /// Each event's data (unnamed) through `g`; the events it sends instead.
 pub(super) fn through(
     engine: &Engine,
