@@ -152,13 +152,7 @@ impl ResponseGuard {
                 continue;
             };
             if !rest.is_empty() {
-                let mut e = Vec::with_capacity(rest.len() + 96);
-                e.extend_from_slice(b"{\"type\":\"content_block_delta\",\"index\":");
-                e.extend_from_slice(i.to_string().as_bytes());
-                e.extend_from_slice(b",\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":");
-                crate::http::respond::json_string(&mut e, &rest);
-                e.extend_from_slice(b"}}");
-                named_event(out, b"content_block_delta", &e);
+                block_delta(out, i, "input_json_delta", "partial_json", &rest);
             }
             if self.blocked.is_some() {
                 self.open_block = Some(i);
@@ -180,13 +174,7 @@ impl ResponseGuard {
         };
         let rest = self.finish(engine, scratch);
         if !rest.is_empty() {
-            let mut e = Vec::with_capacity(rest.len() + 96);
-            e.extend_from_slice(b"{\"type\":\"content_block_delta\",\"index\":");
-            e.extend_from_slice(index.to_string().as_bytes());
-            e.extend_from_slice(b",\"delta\":{\"type\":\"text_delta\",\"text\":");
-            crate::http::respond::json_string(&mut e, &rest);
-            e.extend_from_slice(b"}}");
-            named_event(out, b"content_block_delta", &e);
+            block_delta(out, index, "text_delta", "text", &rest);
         }
         if self.blocked.is_some() {
             return self.end_anthropic(out);
@@ -284,6 +272,17 @@ pub(super) fn blocked_message(category: Option<&'static str>) -> String {
         "the response was stopped by a guardrail (guardrail_blocked): {}",
         category.unwrap_or("guardrail")
     )
+}
+
+/// A `content_block_delta` event for block `index`: a delta of `kind` carrying `text` as `field`.
+fn block_delta(out: &mut Vec<u8>, index: u64, kind: &str, field: &str, text: &str) {
+    let mut e = Vec::with_capacity(text.len() + 96);
+    e.extend_from_slice(b"{\"type\":\"content_block_delta\",\"index\":");
+    e.extend_from_slice(index.to_string().as_bytes());
+    e.extend_from_slice(format!(",\"delta\":{{\"type\":\"{kind}\",\"{field}\":").as_bytes());
+    crate::http::respond::json_string(&mut e, text);
+    e.extend_from_slice(b"}}");
+    named_event(out, b"content_block_delta", &e);
 }
 
 fn named_event(out: &mut Vec<u8>, name: &[u8], data: &[u8]) {
