@@ -63,10 +63,16 @@ pub enum ChunkOutcome {
 }
 
 /// One SSE event of `data`.
-fn event(out: &mut Vec<u8>, data: &[u8]) {
-    out.extend_from_slice(b"data: ");
-    out.extend_from_slice(data);
-    out.extend_from_slice(b"\n\n");
+pub(super) fn event(out: &mut Vec<u8>, data: &[u8]) {
+    // Data of several lines (a provider may send one event's JSON over several `data:` lines)
+    // goes out as several `data:` lines: a bare line break would end the field, and the client
+    // would read an empty event.
+    for line in data.split(|b| *b == b'\n') {
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+    out.push(b'\n');
 }
 
 /// `data` with the JSON string at `span` (quotes included) replaced by `text`.

@@ -288,9 +288,8 @@ fn block_delta(out: &mut Vec<u8>, index: u64, kind: &str, field: &str, text: &st
 fn named_event(out: &mut Vec<u8>, name: &[u8], data: &[u8]) {
     out.extend_from_slice(b"event: ");
     out.extend_from_slice(name);
-    out.extend_from_slice(b"\ndata: ");
-    out.extend_from_slice(data);
-    out.extend_from_slice(b"\n\n");
+    out.push(b'\n');
+    super::event(out, data);
 }
 
 #[cfg(test)]

@@ -231,3 +231,15 @@ fn responses_api_events_carry_what_was_released_in_every_event_that_repeats_it()
     assert_eq!(v["output"][0]["content"][0]["text"], "mail [EMAIL_1] now");
     assert_eq!(v["usage"]["input_tokens"], 3);
 }
+
+#[test]
+fn an_event_whose_data_spans_lines_goes_on_as_that_many_data_lines() {
+    let (engine, scratch, mut g) = redacting(Dialect::OpenAi);
+    let data = "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi \"},\n\"finish_reason\":null}]}";
+    let out = through(&engine, &scratch, &mut g, &[data]);
+    // Framed again as a client frames it, the event's data is what the provider sent.
+    let framed: Vec<Vec<u8>> = crate::sse::events_in(out.as_bytes())
+        .map(|e| e.data.into_owned())
+        .collect();
+    assert_eq!(framed, [data.as_bytes().to_vec()], "{out}");
+}
