@@ -35,7 +35,7 @@ pub use files::{
     last_delta, last_good, load_keyring, load_public_key, previous, write_atomically, LAST_DELTA,
     LAST_GOOD,
 };
-pub use link::{init_tls, post_json, spawn_registration, CREDENTIAL};
+pub use link::{init_tls, post_json, post_json_reply, spawn_registration, CREDENTIAL};
 
 /// Largest snapshot accepted.
 pub const MAX_SNAPSHOT: usize = 256 * 1024 * 1024;

@@ -314,6 +314,18 @@ pub fn load_cursor(state_dir: &Path, audit_dir: &Path) -> (Cursor, u64, bool) {
     }
 }
 
+/// Where a control plane that refused a batch (409) says to resume: its cursor, when it lies
+/// inside the batch (`from` < it < `to`); anything else is not believed.
+fn resume_from(reply: &[u8], from: Cursor, to: Cursor) -> Option<Cursor> {
+    let v: serde_json::Value = serde_json::from_slice(reply).ok()?;
+    let c = &v["resume_from"];
+    let held = Cursor {
+        segment: c["segment"].as_u64()?,
+        offset: c["offset"].as_u64()?,
+    };
+    (from < held && held < to).then_some(held)
+}
+
 fn cursor_path(state_dir: &Path) -> PathBuf {
     state_dir.join("usage-cursor")
 }
@@ -365,9 +377,22 @@ pub fn spawn_shipper(
                         })
                         .to_string();
                         let url = &urls[at % urls.len()];
-                        match crate::control::post_json(url, &credential, &body) {
-                            Ok(200..=299) if to == cursor => {}
-                            Ok(200..=299) => {
+                        match crate::control::post_json_reply(url, &credential, &body) {
+                            Ok((409, reply)) => match resume_from(&reply, cursor, to) {
+                                // The control plane holds more than this data plane knows (it
+                                // never heard the answer to its last batch): on from there.
+                                Some(held) => {
+                                    (cursor, frame_at, shipped) = (held, 0, true);
+                                    needed.store(cursor.segment, Relaxed);
+                                    continue;
+                                }
+                                None => {
+                                    at += 1;
+                                    tracing::warn!("the control plane refused a usage batch")
+                                }
+                            },
+                            Ok((200..=299, _)) if to == cursor => {}
+                            Ok((200..=299, _)) => {
                                 let text =
                                     format!("{} {} {}\n", to.segment, to.offset, b.to_frame_at);
                                 match crate::control::write_atomically(
@@ -383,7 +408,7 @@ pub fn spawn_shipper(
                                     Err(e) => tracing::warn!("saving the usage cursor: {e}"),
                                 }
                             }
-                            Ok(status) => {
+                            Ok((status, _)) => {
                                 at += 1;
                                 tracing::warn!(status, "the control plane refused a usage batch")
                             }

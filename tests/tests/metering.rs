@@ -496,3 +496,68 @@ fn requests_that_share_a_client_request_id_each_keep_their_row() {
         gw.proc.stderr()
     );
 }
+
+#[test]
+fn a_batch_from_an_older_cursor_than_the_control_plane_holds_loses_nothing() {
+    // The control plane applied a batch, but the data plane never heard (it was killed before
+    // saving the answer; or the control plane that applied it died while answering, as when
+    // the lead moves). Its next batch starts at its older cursor and reaches past what the
+    // control plane holds: what lies past that must be counted, and once.
+    let mock = Mock::start(&[]);
+    let cp = ControlPlane::start(mock.addr);
+    let (_, project, key) = cp.tenant_with_project();
+    created(&cp.admin(
+        "POST",
+        &format!("/admin/v1/projects/{project}/provider-keys"),
+        Some(&json!({"provider": "openai", "key": "sk-tenant-own-1234"})),
+    ));
+    // One identity across restarts (without an id, a data plane is named by its admin address,
+    // which a restart on port 0 changes).
+    let config =
+        |cp: &ControlPlane| format!("dataplane_id = \"dp-meter\"\n{}", cp.dataplane_config(1));
+    let metered = |cp: &ControlPlane| -> u64 {
+        let usage = cp
+            .admin("GET", &format!("/admin/v1/usage?project={project}"), None)
+            .json();
+        usage["rows"].as_array().map_or(0, |rows| {
+            rows.iter().map(|r| r["requests"].as_u64().unwrap()).sum()
+        })
+    };
+    // Requests until one is answered (refusals before the snapshot arrives meter nothing), then
+    // `more`; the number answered.
+    let answered = |gw: &Gateway, more: u64| -> u64 {
+        let first = eventually(Duration::from_secs(10), || gw.answers(&key) == 200);
+        assert!(first.is_some(), "the key is served");
+        for _ in 0..more {
+            assert_eq!(gw.answers(&key), 200);
+        }
+        more + 1
+    };
+    let gw = Gateway::start(Driver::IoUring, &config(&cp));
+    let mut want = answered(&gw, 3);
+    let shipped = eventually(Duration::from_secs(10), || metered(&cp) == want);
+    assert!(shipped.is_some(), "{} of {want}", metered(&cp));
+
+    // The control plane goes away; the data plane answers on from its last snapshot, and its
+    // log holds requests no control plane has counted.
+    let cp_dir = cp.stop();
+    want += answered(&gw, 1);
+    // The data plane is killed and forgets the control plane's last answer: its cursor goes
+    // back to the start of the segment the control plane has already counted.
+    let dir = gw.kill();
+    let cursor = dir.0.join("state").join("usage-cursor");
+    let saved = std::fs::read_to_string(&cursor).unwrap();
+    let segment = saved.split_whitespace().next().unwrap().to_owned();
+    std::fs::write(&cursor, format!("{segment} 0 0\n")).unwrap();
+    let cp = ControlPlane::start_in(cp_dir, mock.addr);
+    let gw = Gateway::start_in(dir, Driver::IoUring, &config(&cp), &[]);
+    want += answered(&gw, 1);
+    let shipped = eventually(Duration::from_secs(10), || metered(&cp) == want);
+    assert!(
+        shipped.is_some(),
+        "the requests no control plane had counted are counted: {} of {want}",
+        metered(&cp)
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(metered(&cp), want, "and nothing twice");
+}

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -14,7 +15,7 @@ use crate::app::App;
 use crate::billing::{price_map, Totals};
 use crate::error::{ApiError, ApiResult};
 use crate::store::anchors::Anchoring;
-use crate::store::usage::{Cursor, RequestRow, UsageRow};
+use crate::store::usage::{self as store, Cursor, RequestRow, UsageRow};
 
 /// The most rows one batch may carry.
 const MAX_BATCH_ROWS: usize = 100_000;
@@ -60,8 +61,12 @@ fn is_hash(h: &str) -> bool {
 
 #[derive(Serialize, ToSchema)]
 pub struct Applied {
-    /// false: this range was applied before (a retry), nothing changed.
+    /// false: not applied now — applied before (a retry, nothing changed), or refused (409).
     pub applied: bool,
+    /// With 409: the batch starts before what this store holds for the data plane and reaches
+    /// past it (the data plane never heard the answer to its last batch); it resends from here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume_from: Option<Cursor>,
 }
 
 /// `POST /dataplane/v1/usage`: only with the credential of the data plane the batch names —
@@ -69,12 +74,13 @@ pub struct Applied {
 /// set anchors in its name.
 #[utoipa::path(post, path = "/dataplane/v1/usage", tag = "dataplanes",
     security(("dataplane" = [])), request_body = Batch,
-    responses((status = 200, body = Applied, description = "Stored, or known already.")))]
+    responses((status = 200, body = Applied, description = "Stored, or known already."),
+        (status = 409, body = Applied, description = "Starts before what is held and reaches past it: resend from `resume_from`.")))]
 pub async fn ingest(
     bearer: DataPlaneBearer,
     State(app): State<Arc<App>>,
     Body(b): Body<Batch>,
-) -> ApiResult<Json<Applied>> {
+) -> ApiResult<(StatusCode, Json<Applied>)> {
     super::check_name("dataplane", &b.dataplane)?;
     let row = app.store.dataplane(&b.dataplane).await?;
     if !row.is_some_and(|d| bearer.is_credential_of(&app, &d)) {
@@ -161,15 +167,26 @@ pub async fn ingest(
             tracing::warn!(dataplane = %b.dataplane, reason = reason.name(), "audit chain alert: {detail}");
         }
     }
-    let applied = app
+    let outcome = app
         .store
         .apply_usage(&b.dataplane, b.from, b.to, &b.rows, &b.requests)
         .await?;
+    let (status, applied, resume_from) = match outcome {
+        store::Applied::Now => (StatusCode::OK, true, None),
+        store::Applied::Known => (StatusCode::OK, false, None),
+        store::Applied::ResumeFrom(held) => (StatusCode::CONFLICT, false, Some(held)),
+    };
     if applied && !b.rows.is_empty() {
         app.usage_changed
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
-    Ok(Json(Applied { applied }))
+    Ok((
+        status,
+        Json(Applied {
+            applied,
+            resume_from,
+        }),
+    ))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -72,6 +72,18 @@ pub struct Cursor {
     pub offset: i64,
 }
 
+/// What became of a usage batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// Applied now.
+    Now,
+    /// Applied before: a retry, nothing changed.
+    Known,
+    /// Starts before what is held and reaches past it: not applied; the data plane resumes
+    /// from the cursor held.
+    ResumeFrom(Cursor),
+}
+
 /// A price table entry: dollars per million tokens, as decimal strings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Price {
@@ -91,8 +103,9 @@ impl Store {
         Ok(row.map(|r| r.0))
     }
 
-    /// Apply one batch from `dataplane` covering `from..to` of its log, unless it was applied
-    /// before (its `from` is behind the stored cursor). Returns whether it was applied.
+    /// Apply one batch from `dataplane` covering `from..to` of its log, unless its `from` is
+    /// behind the stored cursor: then it is known (a retry, `to` not past the cursor) or refused
+    /// with where to resume.
     pub async fn apply_usage(
         &self,
         dataplane: &str,
@@ -100,7 +113,7 @@ impl Store {
         to: Cursor,
         rows: &[UsageRow],
         requests: &[RequestRow],
-    ) -> sqlx::Result<bool> {
+    ) -> sqlx::Result<Applied> {
         let mut tx = self.begin_write().await?;
         let stored: Option<(i64, i64)> =
             sqlx::query_as("SELECT segment, byte_offset FROM usage_cursors WHERE dataplane = $1")
@@ -108,8 +121,19 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
         if let Some((segment, offset)) = stored {
-            if from < (Cursor { segment, offset }) {
-                return Ok(false);
+            let held = Cursor { segment, offset };
+            if from < held {
+                // Applied before. Either a retry of that batch, or a batch from the data plane's
+                // older cursor that reaches past what is held (it never heard the answer to the
+                // last one: it was killed before saving it, or the control plane that applied it
+                // died while answering). Taking the second as a retry would lose what lies past
+                // `held`; its rows are sums and cannot be cut, so it is refused with where to
+                // resume.
+                return Ok(if to <= held {
+                    Applied::Known
+                } else {
+                    Applied::ResumeFrom(held)
+                });
             }
         }
         for r in rows {
@@ -205,7 +229,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Applied::Now)
     }
 
     /// Usage rows with `from <= day <= to` (ISO dates compare as text), optionally for one

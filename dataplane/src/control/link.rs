@@ -128,7 +128,7 @@ pub fn post_json(url: &str, bearer: &str, body: &str) -> std::io::Result<u16> {
 /// A blocking `POST` over plain HTTP/1.1 (the control-plane link is operator-internal; put it
 /// behind TLS termination if it crosses networks): the status and at most 64 KiB of the body,
 /// within 5 s.
-fn post_json_reply(url: &str, bearer: &str, body: &str) -> std::io::Result<(u16, Vec<u8>)> {
+pub fn post_json_reply(url: &str, bearer: &str, body: &str) -> std::io::Result<(u16, Vec<u8>)> {
     let (rest, secure) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
         (Some(rest), _) => (rest, true),
         (None, Some(rest)) => (rest, false),

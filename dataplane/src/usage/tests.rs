@@ -105,3 +105,24 @@ fn records_are_summed_per_bucket_and_the_cursor_resumes_after_them() {
     assert_eq!(end.offset, seg.len() as u64);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_resume_point_is_believed_only_inside_the_batch() {
+    let c = |segment, offset| Cursor { segment, offset };
+    let reply = |s: u64, o: u64| {
+        format!(r#"{{"applied":false,"resume_from":{{"segment":{s},"offset":{o}}}}}"#).into_bytes()
+    };
+    assert_eq!(
+        resume_from(&reply(1, 500), c(1, 0), c(2, 80)),
+        Some(c(1, 500))
+    );
+    // Not past where the batch starts, not at or past where it ends, not garbage.
+    assert_eq!(resume_from(&reply(1, 0), c(1, 0), c(2, 80)), None);
+    assert_eq!(resume_from(&reply(2, 80), c(1, 0), c(2, 80)), None);
+    assert_eq!(resume_from(&reply(9, 0), c(1, 0), c(2, 80)), None);
+    assert_eq!(
+        resume_from(br#"{"applied":false}"#, c(1, 0), c(2, 80)),
+        None
+    );
+    assert_eq!(resume_from(b"<html>", c(1, 0), c(2, 80)), None);
+}

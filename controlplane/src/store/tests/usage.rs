@@ -3,7 +3,7 @@
 
 use super::usage_row;
 use crate::store::requests::RequestFilter;
-use crate::store::usage::{Cursor, RequestRow};
+use crate::store::usage::{Applied, Cursor, RequestRow};
 use crate::store::Store;
 
 pub(super) async fn usage_and_requests(store: &Store) -> anyhow::Result<()> {
@@ -48,16 +48,26 @@ pub(super) async fn usage_and_requests(store: &Store) -> anyhow::Result<()> {
     let c = |offset: i64| Cursor { segment: 1, offset };
     let batch = [row("p1", 10), row("p2", 5)];
     let requests = [request("r1", now_us - 2), request("r2", now_us - 1)];
-    assert!(
+    assert_eq!(
         store
             .apply_usage("dp1", c(0), c(100), &batch, &requests)
-            .await?
+            .await?,
+        Applied::Now
     );
-    assert!(
-        !store
+    assert_eq!(
+        store
             .apply_usage("dp1", c(0), c(100), &batch, &requests)
             .await?,
+        Applied::Known,
         "a batch behind the cursor is not applied twice"
+    );
+    // From the data plane's older cursor past the one held (it never heard the last answer):
+    // not taken as a retry, which would lose 100..120, but refused with where to resume.
+    assert_eq!(
+        store
+            .apply_usage("dp1", c(0), c(120), &batch, &requests)
+            .await?,
+        Applied::ResumeFrom(c(100))
     );
     // Key a3's last use: its newest request, never later than the control plane's clock; a row
     // naming a key that does not exist records nothing.
@@ -72,17 +82,19 @@ pub(super) async fn usage_and_requests(store: &Store) -> anyhow::Result<()> {
     for r in [&mut future, &mut ghost] {
         (r.tenant, r.project) = ("t9".into(), "p9".into());
     }
-    assert!(
+    assert_eq!(
         store
             .apply_usage("dp1", c(100), c(150), &[], &[future, ghost])
-            .await?
+            .await?,
+        Applied::Now
     );
     let at = last_used_of(store, "a3").await?.expect("a3 was used");
     assert!(at <= crate::secrets::now_s(), "{at}");
-    assert!(
+    assert_eq!(
         store
             .apply_usage("dp1", c(150), c(200), &batch[..1], &[])
-            .await?
+            .await?,
+        Applied::Now
     );
     let usage = store.usage("2026-12-01", "2026-12-31", None, None).await?;
     assert_eq!(usage.len(), 2);
