@@ -223,3 +223,44 @@ def test_openai_sdk_tool_call_arguments_get_the_values_back_whole_and_streamed(g
         for call in (c.choices[0].delta.tool_calls or [])
     )
     assert EMAIL in args and "[EMAIL" not in args, args
+
+
+def test_openai_sdk_every_choice_of_n_is_checked_whole_and_streamed(gateway):
+    # n = 2: a stream interleaves the choices' chunks, and each choice is a text of its own to the
+    # guard (a value cut across two chunks of one choice has the other's chunk between its halves).
+    def both(content):
+        ask = dict(model="gpt-4o", n=2, messages=[{"role": "user", "content": content}])
+        whole = [c.message.content for c in client(gateway).chat.completions.create(**ask).choices]
+        streamed = {}
+        for chunk in client(gateway).chat.completions.create(stream=True, **ask):
+            for choice in chunk.choices:
+                streamed[choice.index] = streamed.get(choice.index, "") + (choice.delta.content or "")
+        return whole, streamed
+
+    whole, streamed = both(LEAK_KNOBS)
+    assert whole == [LEAK_REDACTED] * 2
+    assert streamed == {0: LEAK_REDACTED, 1: LEAK_REDACTED}
+    prompt = f"Reply to {EMAIL} today mock:chunks=30"
+    whole, streamed = both(prompt)
+    assert whole == [f"echo: {prompt}"] * 2
+    assert streamed == {0: f"echo: {prompt}", 1: f"echo: {prompt}"}
+
+
+def test_openai_sdk_responses_function_call_arguments_get_the_values_back(gateway):
+    # The Responses API streams a call's arguments in events of their own; the provider saw
+    # [EMAIL_1] and put it in the arguments, cut across seven of them.
+    prompt = f"Write to {EMAIL} mock:chunks=7"
+    ask = dict(
+        model="gpt-4o", input=prompt,
+        tools=[{"type": "function", "name": "send", "parameters": SEND, "strict": False}],
+        tool_choice={"type": "function", "name": "send"},
+    )
+    reply = client(gateway).responses.create(**ask)
+    calls = [o for o in reply.output if o.type == "function_call"]
+    assert calls and EMAIL in calls[0].arguments and "[EMAIL" not in calls[0].arguments, reply
+    with client(gateway).responses.stream(**ask) as stream:
+        deltas = "".join(e.delta for e in stream if e.type == "response.function_call_arguments.delta")
+        final = stream.get_final_response()
+    assert EMAIL in deltas and "[EMAIL" not in deltas, deltas
+    calls = [o for o in final.output if o.type == "function_call"]
+    assert calls and calls[0].arguments == deltas, final

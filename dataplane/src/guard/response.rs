@@ -15,6 +15,7 @@ use super::custom::CustomScan;
 use super::engine::{Engine, Finding};
 use super::Category;
 
+mod choices;
 mod fields;
 mod gemini;
 mod native;
@@ -40,8 +41,9 @@ type Part = (u64, u64);
 /// What the guard keeps of a Responses API answer (`responses_api.rs`).
 #[derive(Default)]
 struct ApiStream {
-    /// The text part being released, and its item id.
-    open: Option<(Part, String)>,
+    /// The string being released (a text part, a refusal, a call's arguments), its item id and
+    /// what kind of string it is.
+    open: Option<(Part, String, responses_api::Streamed)>,
     /// The text that went out for each part: the closing events repeat it.
     sent: Vec<(Part, String)>,
     /// The next `sequence_number` the client sees.
@@ -118,6 +120,9 @@ pub struct ResponseGuard {
     /// OpenAI answers: the streams of strings other than the content (tool-call arguments, a
     /// refusal, a provider's own fields), by path (`fields.rs`).
     fields: Vec<fields::FieldStream>,
+    /// Choices other than the first (OpenAI `n`, Gemini `candidateCount`), each its own stream
+    /// (`choices.rs`).
+    choices: Vec<choices::ChoiceStream>,
 }
 
 impl ResponseGuard {
@@ -169,6 +174,7 @@ impl ResponseGuard {
             api: None,
             phones: None,
             fields: Vec::new(),
+            choices: Vec::new(),
         })
     }
 
@@ -238,10 +244,7 @@ impl ResponseGuard {
         }
         match self.dialect {
             Dialect::OpenAi => {
-                let rest = self.finish(engine, scratch);
-                if self.emit(&rest, template, out).is_none() {
-                    let _ = self.emit_fields(engine, scratch, template, out);
-                }
+                let _ = self.flush_choices(engine, scratch, template, out);
             }
             Dialect::Anthropic => {
                 let _ = self.flush_anthropic(engine, scratch, out);

@@ -79,6 +79,22 @@ pub fn chat(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     let mut plan = Plan::new(&last_user, &prompt.join(" "), |name| {
         offers_tool(&body, name)
     });
+    // `n` choices (OpenAI takes 1 to 128), each answering the same here.
+    let n = body["n"].as_u64().unwrap_or(1);
+    if !(1..=128).contains(&n) {
+        let (code, bound) = if n == 0 {
+            ("integer_below_min_value", "Expected a value >= 1")
+        } else {
+            ("integer_above_max_value", "Expected a value <= 128")
+        };
+        let body = json!({"error": {"message": format!("Invalid 'n': {bound}, but got {n} instead."),
+            "type": "invalid_request_error", "param": "n", "code": code}});
+        return Reply::Full {
+            status: 400,
+            body: body.to_string().into_bytes(),
+            delay: Duration::ZERO,
+        };
+    }
     // Structured output: JSON that follows the schema, as constrained decoding gives.
     let format = &body["response_format"];
     match format["type"].as_str() {
@@ -106,22 +122,35 @@ pub fn chat(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     let reasoning = model
         .contains("reasoner")
         .then(|| super::thinking::text(&last_user));
+    // The tool called, and its arguments: a `mock:tool` knob's (`{}`), else the function
+    // `tool_choice` forces (by name, or the first for `required`) with arguments that follow
+    // its parameters, as OpenAI's forced calls do.
+    let call = match (&plan.tool, forced_function(&body)) {
+        (Some(name), _) => Some((name.clone(), "{}".to_owned())),
+        (None, Some(f)) => Some((
+            f["name"].as_str().unwrap_or("").to_owned(),
+            super::schema::instance(f.get("parameters"), &last_user).to_string(),
+        )),
+        (None, None) => None,
+    };
     let events = if stream {
-        stream_events(
-            &plan,
-            &id,
+        let answer = Answer {
+            id: &id,
             model,
             include_usage,
-            &usage,
-            reasoning.as_deref(),
-        )
+            usage: &usage,
+            reasoning: reasoning.as_deref(),
+            call: call.as_ref(),
+            n,
+        };
+        stream_events(&plan, &answer)
     } else {
         Vec::new()
     };
-    let (message, finish) = match &plan.tool {
-        Some(name) => (
+    let (message, finish) = match &call {
+        Some((name, args)) => (
             json!({"role": "assistant", "content": null, "refusal": null,
-                   "tool_calls": [{"id": "call_mock_1", "type": "function", "function": {"name": name, "arguments": "{}"}}]}),
+                   "tool_calls": [{"id": "call_mock_1", "type": "function", "function": {"name": name, "arguments": args}}]}),
             "tool_calls",
         ),
         None => (
@@ -135,7 +164,7 @@ pub fn chat(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     }
     let mut completion = json!({
         "id": id, "object": "chat.completion", "created": plan.created, "model": model,
-        "choices": [{"index": 0, "message": message, "logprobs": null, "finish_reason": finish}],
+        "choices": (0..n).map(|i| json!({"index": i, "message": message, "logprobs": null, "finish_reason": finish})).collect::<Vec<_>>(),
         "usage": usage, "system_fingerprint": "fp_mock", "service_tier": "default"
     });
     if plan.knobs.no_usage {
@@ -144,60 +173,71 @@ pub fn chat(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     plan.reply(stream, events, completion.to_string().into_bytes())
 }
 
-fn stream_events(
-    plan: &Plan,
-    id: &str,
-    model: &str,
+/// What a streamed answer carries besides the plan.
+struct Answer<'a> {
+    id: &'a str,
+    model: &'a str,
     include_usage: bool,
-    usage: &Value,
-    reasoning: Option<&str>,
-) -> Vec<Vec<u8>> {
-    let chunk = |delta: Value, finish: Value| {
-        let mut c = json!({"id": id, "object": "chat.completion.chunk", "created": plan.created, "model": model,
-                           "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]});
+    usage: &'a Value,
+    reasoning: Option<&'a str>,
+    /// The tool called and its arguments.
+    call: Option<&'a (String, String)>,
+    /// Choices: each event of the answer is sent once per choice, the choices interleaved.
+    n: u64,
+}
+
+fn stream_events(plan: &Plan, a: &Answer<'_>) -> Vec<Vec<u8>> {
+    let chunk = |index: u64, delta: &Value, finish: &Value| {
+        let mut c = json!({"id": a.id, "object": "chat.completion.chunk", "created": plan.created, "model": a.model,
+                           "choices": [{"index": index, "delta": delta, "finish_reason": finish}]});
         if plan.knobs.stamp {
             c["system_fingerprint"] = json!(crate::mock::SENT_MARK);
         }
-        if include_usage {
+        if a.include_usage {
             c["usage"] = Value::Null;
         }
         c
     };
-    let mut events = vec![chunk(
-        json!({"role": "assistant", "content": ""}),
-        Value::Null,
-    )];
-    for piece in reasoning
+    // Each step of the answer, then one chunk of it per choice.
+    let mut steps = vec![(json!({"role": "assistant", "content": ""}), Value::Null)];
+    for piece in a
+        .reasoning
         .map(|r| crate::knobs::split(r, 2))
         .unwrap_or_default()
     {
-        events.push(chunk(
+        steps.push((
             json!({"content": null, "reasoning_content": piece}),
             Value::Null,
         ));
     }
-    match &plan.tool {
-        Some(name) => {
-            events.push(chunk(
+    match a.call {
+        Some((name, args)) => {
+            steps.push((
                 json!({"tool_calls": [{"index": 0, "id": "call_mock_1", "type": "function", "function": {"name": name, "arguments": ""}}]}),
                 Value::Null,
             ));
-            events.push(chunk(
-                json!({"tool_calls": [{"index": 0, "function": {"arguments": "{}"}}]}),
-                Value::Null,
-            ));
-            events.push(chunk(json!({}), json!("tool_calls")));
+            for piece in crate::knobs::split(args, plan.knobs.chunks.unwrap_or(1)) {
+                steps.push((
+                    json!({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}),
+                    Value::Null,
+                ));
+            }
+            steps.push((json!({}), json!("tool_calls")));
         }
         None => {
             for piece in plan.pieces() {
-                events.push(chunk(json!({"content": piece}), Value::Null));
+                steps.push((json!({"content": piece}), Value::Null));
             }
-            events.push(chunk(json!({}), json!("stop")));
+            steps.push((json!({}), json!("stop")));
         }
     }
-    if include_usage {
-        events.push(json!({"id": id, "object": "chat.completion.chunk", "created": plan.created, "model": model,
-                           "choices": [], "usage": usage}));
+    let mut events: Vec<Value> = steps
+        .iter()
+        .flat_map(|(delta, finish)| (0..a.n).map(|i| chunk(i, delta, finish)))
+        .collect();
+    if a.include_usage {
+        events.push(json!({"id": a.id, "object": "chat.completion.chunk", "created": plan.created, "model": a.model,
+                           "choices": [], "usage": a.usage}));
     }
     let mut out: Vec<Vec<u8>> = events
         .into_iter()
@@ -218,6 +258,23 @@ fn message_text(m: &Value) -> String {
             .join(" "),
         _ => String::new(),
     }
+}
+
+/// The function `tool_choice` forces: named (`{"type":"function","function":{"name":…}}`), or
+/// the first one offered for `"required"`.
+fn forced_function(body: &Value) -> Option<&Value> {
+    let tools = body["tools"].as_array()?;
+    let choice = &body["tool_choice"];
+    let function = |t: &&Value| t["type"] == "function";
+    if choice == "required" {
+        return tools.iter().find(function).map(|t| &t["function"]);
+    }
+    let name = choice["function"]["name"].as_str()?;
+    tools
+        .iter()
+        .filter(function)
+        .map(|t| &t["function"])
+        .find(|f| f["name"] == name)
 }
 
 fn offers_tool(body: &Value, name: &str) -> bool {

@@ -103,9 +103,19 @@ pub fn create(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
         }
         output.push(item);
     }
-    output.push(match &plan.tool {
-        Some(name) => json!({"type": "function_call", "id": ids.item("fc"), "call_id": "call_mock_1",
-                             "name": name, "arguments": "{}", "status": "completed"}),
+    // The tool called: a `mock:tool` knob's (arguments `{}`), else the function `tool_choice`
+    // forces (by name, or the first for `required`) with arguments that follow its parameters.
+    let call = match (&plan.tool, forced_function(&body)) {
+        (Some(name), _) => Some((name.clone(), "{}".to_owned())),
+        (None, Some(f)) => Some((
+            f["name"].as_str().unwrap_or("").to_owned(),
+            super::schema::instance(f.get("parameters"), &last_user).to_string(),
+        )),
+        (None, None) => None,
+    };
+    output.push(match &call {
+        Some((name, args)) => json!({"type": "function_call", "id": ids.item("fc"), "call_id": "call_mock_1",
+                             "name": name, "arguments": args, "status": "completed"}),
         None => json!({"type": "message", "id": ids.item("msg"), "status": "completed", "role": "assistant",
                        "content": [{"type": "output_text", "text": plan.text, "annotations": [], "logprobs": []}]}),
     });
@@ -139,6 +149,23 @@ pub fn create(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
         Vec::new()
     };
     plan.reply(stream, events, whole.to_string().into_bytes())
+}
+
+/// The function `tool_choice` forces: named (`{"type":"function","name":…}`), or the first one
+/// offered for `"required"`.
+fn forced_function(body: &Value) -> Option<&Value> {
+    let mut functions = body["tools"]
+        .as_array()?
+        .iter()
+        .filter(|t| t["type"] == "function");
+    let choice = &body["tool_choice"];
+    if choice == "required" {
+        return functions.next();
+    }
+    let name = choice["name"]
+        .as_str()
+        .filter(|_| choice["type"] == "function")?;
+    functions.find(|t| t["name"] == name)
 }
 
 /// The text of the last user turn (or the input string), and all the text the model reads.
@@ -224,10 +251,13 @@ fn stream_events(plan: &Plan, opening: &Value, output: &[Value], whole: &Value) 
                 added["arguments"] = json!("");
                 added["status"] = json!("in_progress");
                 events.push(json!({"type": "response.output_item.added", "output_index": index, "item": added}));
-                events.push(
-                    json!({"type": "response.function_call_arguments.delta", "item_id": id,
-                                   "output_index": index, "delta": item["arguments"]}),
-                );
+                let args = item["arguments"].as_str().unwrap_or_default();
+                for piece in crate::knobs::split(args, plan.knobs.chunks.unwrap_or(1)) {
+                    events.push(
+                        json!({"type": "response.function_call_arguments.delta", "item_id": id,
+                                       "output_index": index, "delta": piece}),
+                    );
+                }
                 events.push(
                     json!({"type": "response.function_call_arguments.done", "item_id": id,
                                    "output_index": index, "arguments": item["arguments"]}),

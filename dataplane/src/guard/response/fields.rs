@@ -164,20 +164,9 @@ impl ResponseGuard {
         out
     }
 
-    /// One chunk's other fields through their streams; whether any changed (then `delta` holds
-    /// what goes on).
-    pub(super) fn push_fields(
-        &mut self,
-        engine: &Engine,
-        scratch: &crate::guard::engine::Scratch,
-        delta: &mut Value<'_>,
-    ) -> bool {
-        self.through_fields(engine, scratch, delta, false)
-    }
-
     /// `v`'s other fields through their streams, each released whole when `whole`; whether any
     /// changed.
-    fn through_fields(
+    pub(super) fn through_fields(
         &mut self,
         engine: &Engine,
         scratch: &crate::guard::engine::Scratch,

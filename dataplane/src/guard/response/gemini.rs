@@ -1,8 +1,9 @@
 //! Response checks on Gemini's native route: `generateContent` answers, whole and streamed,
 //! rewritten through the [`ResponseGuard`] in Gemini's dialect.
 //!
-//! Gemini: every `parts[].text` of the first candidate is released through the guard; a chunk
-//! with a `finishReason` flushes what is held into its last text part. Streams have no closing
+//! Gemini: every `parts[].text` of a candidate is released through the guard, each candidate
+//! (several with `candidateCount`) through its own stream (`choices.rs`); a chunk with a
+//! `finishReason` flushes what that candidate holds into its last text part. Streams have no closing
 //! event, so the pump calls [`ResponseGuard::end_of_stream`] when the provider ends. A block
 //! sets `finishReason` (`SPII` for personal data, `BLOCKLIST` otherwise) and sends an error
 //! event. Whole answers (one object, or the JSON array `streamGenerateContent` gives without
@@ -75,7 +76,8 @@ fn splice_parts(
 
 impl ResponseGuard {
     /// One Gemini streamed chunk (`data:` of an `alt=sse` event) → the event to send, appended
-    /// to `out`. Returns true when a guardrail stopped the answer.
+    /// to `out`. Each candidate (several when the request asked for `candidateCount`) runs
+    /// through its own stream. Returns true when a guardrail stopped the answer.
     pub(super) fn filter_gemini_chunk(
         &mut self,
         engine: &Engine,
@@ -88,34 +90,69 @@ impl ResponseGuard {
             event(out, data);
             return false;
         };
-        let Some(candidate) = v.get_mut("candidates").and_then(|c| c.get_idx_mut(0)) else {
+        let count = v
+            .get("candidates")
+            .and_then(|c| c.as_array())
+            .map_or(0, Vec::len);
+        if count == 0 {
             event(out, data);
             return false;
-        };
-        let finishing = candidate.get("finishReason").is_some_and(|f| !f.is_null());
-        let before = part_texts(candidate);
-        let calls = part_calls(candidate);
-        let blocked = self.gemini_candidate(engine, scratch, candidate, finishing);
-        if !blocked {
-            // As sent when no text changed, the changed texts spliced in when they can be
-            // located in the bytes, re-encoded otherwise (and when a call's arguments changed).
-            let after = part_texts(candidate);
-            if part_calls(candidate) != calls {
-                event(out, v.encode().as_bytes());
-            } else if after == before {
-                event(out, data);
-            } else if let Some(spliced) = splice_parts(data, &before, &after) {
-                event(out, &spliced);
-            } else {
-                event(out, v.encode().as_bytes());
-            }
-            return false;
         }
-        event(out, v.encode().as_bytes());
-        let mut e = Vec::with_capacity(128);
-        crate::http::respond::gemini_error_body(&mut e, 400, &blocked_message(self.blocked));
-        event(out, &e);
-        true
+        let (mut encode, mut before, mut after) = (false, Vec::new(), Vec::new());
+        let mut at = 0;
+        while let Some(candidate) = v.get_mut("candidates").and_then(|c| c.get_idx_mut(at)) {
+            let index = candidate
+                .get("index")
+                .and_then(|i| i.as_u64())
+                .unwrap_or(at as u64);
+            let finishing = candidate.get("finishReason").is_some_and(|f| !f.is_null());
+            let texts = part_texts(candidate);
+            let calls = part_calls(candidate);
+            let Some(blocked) = self.in_choice(index, |g| {
+                g.gemini_candidate(engine, scratch, candidate, finishing)
+            }) else {
+                // Numbered past the most candidates a request may ask for: not passed on.
+                if let Some(c) = v.get_mut("candidates").and_then(|c| c.as_array_mut()) {
+                    c.remove(at);
+                }
+                encode = true;
+                continue;
+            };
+            let now = part_texts(candidate);
+            // One candidate: changed texts are spliced into the provider's bytes below;
+            // several: the chunk is re-encoded.
+            encode |= part_calls(candidate) != calls || (count > 1 && now != texts);
+            (before, after) = (texts, now);
+            at += 1;
+            if blocked {
+                // The candidates after the one that was stopped were not read: they do not go on.
+                if let Some(c) = v.get_mut("candidates").and_then(|c| c.as_array_mut()) {
+                    c.truncate(at);
+                }
+                event(out, v.encode().as_bytes());
+                let mut e = Vec::with_capacity(128);
+                crate::http::respond::gemini_error_body(
+                    &mut e,
+                    400,
+                    &blocked_message(self.blocked),
+                );
+                event(out, &e);
+                return true;
+            }
+        }
+        // As sent when no text changed, the changed texts spliced in when they can be located
+        // in the bytes (one candidate), re-encoded otherwise (and when a call's arguments
+        // changed).
+        if encode {
+            event(out, v.encode().as_bytes());
+        } else if after == before {
+            event(out, data);
+        } else if let Some(spliced) = splice_parts(data, &before, &after) {
+            event(out, &spliced);
+        } else {
+            event(out, v.encode().as_bytes());
+        }
+        false
     }
 
     /// Release every text part of one candidate through the guard, flushing at the end when
@@ -204,27 +241,59 @@ impl ResponseGuard {
         let before = v.encode();
         let responses = v.as_array().map(Vec::len);
         match responses {
-            // A stream read whole: the first candidate's text flows across the responses.
+            // A stream read whole: each candidate's text flows across the responses, in its own
+            // stream (`choices.rs`).
             Some(n) => {
-                let mut blocked = false;
+                let last = last_responses(&v, n);
+                let mut blocked = Vec::new();
                 for i in 0..n {
-                    let Some(candidate) = v
-                        .get_idx_mut(i)
-                        .and_then(|r| r.get_mut("candidates"))
-                        .and_then(|c| c.get_idx_mut(0))
-                    else {
-                        continue;
-                    };
-                    blocked |= self.gemini_candidate(engine, scratch, candidate, i + 1 == n);
+                    let count = v
+                        .get_idx(i)
+                        .and_then(|r| r.get("candidates"))
+                        .and_then(|c| c.as_array())
+                        .map_or(0, Vec::len);
+                    for at in 0..count {
+                        let Some(candidate) = v
+                            .get_idx_mut(i)
+                            .and_then(|r| r.get_mut("candidates"))
+                            .and_then(|c| c.get_idx_mut(at))
+                        else {
+                            continue;
+                        };
+                        let index = candidate
+                            .get("index")
+                            .and_then(|x| x.as_u64())
+                            .unwrap_or(at as u64);
+                        let ends = last.contains(&(index, i));
+                        let stopped = self
+                            .in_choice(index, |g| {
+                                let stopped = g.gemini_candidate(engine, scratch, candidate, ends);
+                                g.blocked = None;
+                                stopped
+                            })
+                            .unwrap_or(true);
+                        if stopped && !blocked.contains(&index) {
+                            blocked.push(index);
+                        }
+                    }
                 }
-                // A whole answer with a blocked value is emptied, as in the other dialects.
-                for i in (0..n).filter(|_| blocked) {
-                    if let Some(candidate) = v
+                // A whole answer with a blocked value has that candidate emptied, as in the other
+                // dialects.
+                for i in 0..n {
+                    if let Some(candidates) = v
                         .get_idx_mut(i)
                         .and_then(|r| r.get_mut("candidates"))
-                        .and_then(|c| c.get_idx_mut(0))
+                        .and_then(|c| c.as_array_mut())
                     {
-                        empty_texts(candidate);
+                        for (at, candidate) in candidates.iter_mut().enumerate() {
+                            let index = candidate
+                                .get("index")
+                                .and_then(|x| x.as_u64())
+                                .unwrap_or(at as u64);
+                            if blocked.contains(&index) {
+                                empty_texts(candidate);
+                            }
+                        }
                     }
                 }
             }
@@ -248,23 +317,50 @@ impl ResponseGuard {
         (after != before).then(|| after.into_bytes())
     }
 
-    /// The provider ended a Gemini stream: send what is still held as one more chunk.
+    /// The provider ended a Gemini stream: send what each candidate still holds as one more
+    /// chunk.
     pub(super) fn end_gemini_stream(
         &mut self,
         engine: &Engine,
         scratch: &crate::guard::engine::Scratch,
         out: &mut Vec<u8>,
     ) {
-        let rest = self.finish(engine, scratch);
-        if rest.is_empty() {
-            return;
+        for index in self.choice_indexes() {
+            let rest = self
+                .in_choice(index, |g| g.finish(engine, scratch))
+                .unwrap_or_default();
+            if rest.is_empty() {
+                continue;
+            }
+            let mut e = Vec::with_capacity(rest.len() + 96);
+            e.extend_from_slice(b"{\"candidates\":[{\"content\":{\"parts\":[{\"text\":");
+            crate::http::respond::json_string(&mut e, &rest);
+            e.extend_from_slice(b"}],\"role\":\"model\"},\"index\":");
+            e.extend_from_slice(index.to_string().as_bytes());
+            e.extend_from_slice(b"}]}");
+            event(out, &e);
         }
-        let mut e = Vec::with_capacity(rest.len() + 96);
-        e.extend_from_slice(b"{\"candidates\":[{\"content\":{\"parts\":[{\"text\":");
-        crate::http::respond::json_string(&mut e, &rest);
-        e.extend_from_slice(b"}],\"role\":\"model\"},\"index\":0}]}");
-        event(out, &e);
     }
+}
+
+/// For each candidate index in a stream read whole (`n` responses), the last response that
+/// carries it: where its held text is flushed.
+fn last_responses(v: &BorrowedValue<'_>, n: usize) -> Vec<(u64, usize)> {
+    let mut last: Vec<(u64, usize)> = Vec::new();
+    for i in 0..n {
+        let candidates = v
+            .get_idx(i)
+            .and_then(|r| r.get("candidates"))
+            .and_then(|c| c.as_array());
+        for (at, c) in candidates.into_iter().flatten().enumerate() {
+            let index = c.get("index").and_then(|x| x.as_u64()).unwrap_or(at as u64);
+            match last.iter_mut().find(|(k, _)| *k == index) {
+                Some(entry) => entry.1 = i,
+                None => last.push((index, i)),
+            }
+        }
+    }
+    last
 }
 
 /// Every text part of a candidate set to "".

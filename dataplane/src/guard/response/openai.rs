@@ -1,27 +1,42 @@
 //! The OpenAI dialect's side of response checks: streamed chunks and whole answers rewritten
 //! through the [`ResponseGuard`].
+//!
+//! A stream's chunks carry one or more choices, each named by its `index` (several when the
+//! request asked for `n`): each choice's deltas run through that choice's own stream
+//! (`choices.rs`). A choice's held text goes out in a chunk of its own, with its index, before
+//! the chunk that finishes it, or before `[DONE]`; text in the finishing chunk itself is
+//! released whole into that chunk, so nothing arrives out of order.
+
+use simd_json::prelude::*;
+use simd_json::BorrowedValue as Value;
 
 use super::{event, ChunkOutcome, Engine, ResponseGuard};
+use crate::guard::engine::Scratch;
+
+/// What reading one choice of a chunk did.
+struct ChoiceStep {
+    /// Something other than the content changed (reasoning dropped, another field rewritten).
+    changed: bool,
+    /// The content as released, when it differs from what came.
+    content: Option<String>,
+    /// The chunk carries the choice's `finish_reason`.
+    finishing: bool,
+}
 
 impl ResponseGuard {
     /// One OpenAI chunk's data (`{...}` or `[DONE]`) → the events to send instead, appended to
-    /// `out`. Content is released through the guard; held text is flushed before the finish
-    /// chunk and before `[DONE]`.
+    /// `out`. Each choice's content and other fields are released through its stream; held text
+    /// is flushed before the choice's finish chunk and before `[DONE]`.
     pub(super) fn filter_openai_chunk(
         &mut self,
         engine: &Engine,
-        scratch: &crate::guard::engine::Scratch,
+        scratch: &Scratch,
         data: &[u8],
         template: &mut Option<Vec<u8>>,
         out: &mut Vec<u8>,
     ) -> ChunkOutcome {
-        use simd_json::prelude::*;
         if data == b"[DONE]" {
-            let rest = self.finish(engine, scratch);
-            if let Some(outcome) = self.emit(&rest, template, out) {
-                return outcome;
-            }
-            if let Some(outcome) = self.emit_fields(engine, scratch, template, out) {
+            if let Some(outcome) = self.flush_choices(engine, scratch, template, out) {
                 return outcome;
             }
             out.extend_from_slice(b"data: [DONE]\n\n");
@@ -33,71 +48,68 @@ impl ResponseGuard {
             event(out, data);
             return ChunkOutcome::Continue;
         };
-        let choice = v
+        let count = v
             .get("choices")
             .and_then(|c| c.as_array())
-            .and_then(|c| c.first());
-        let content = choice
-            .and_then(|c| c.get("delta"))
-            .and_then(|d| d.get("content"))
-            .and_then(|c| c.as_str())
-            .map(str::to_owned);
-        let finishing = choice
-            .and_then(|c| c.get("finish_reason"))
-            .is_some_and(|f| !f.is_null());
-        if template.is_none() && choice.is_some() {
+            .map_or(0, Vec::len);
+        if template.is_none() && count > 0 {
             *template = Some(data.to_vec());
         }
-        // The chunk as it goes on: the provider's bytes when the released text is the delta as
-        // it came (most chunks), or with the delta's string spliced in place; re-encoded only
-        // when the delta cannot be located in the bytes. (No key repeats in `data`: the guard
-        // made sure of that before this, so what was read is what clients read.)
-        let mut spliced = None;
-        // Reasoning a provider streams beside the answer (DeepSeek's `reasoning_content`) is
-        // text the guardrails do not read: while they read answers, it is not passed on.
-        let mut encode = self.reads_answers() && drop_reasoning(&mut v, "delta");
-        // Tool-call arguments, a refusal, a provider's own fields: each through its own stream.
-        if let Some(delta) = v
-            .get_mut("choices")
-            .and_then(|c| c.get_idx_mut(0))
-            .and_then(|c| c.get_mut("delta"))
-        {
-            encode |= self.push_fields(engine, scratch, delta);
-        }
-        if let Some(content) = content {
-            let released = self.push(engine, scratch, &content);
-            if released != content {
-                match content_span(data).filter(|_| !encode) {
-                    Some(span) => spliced = Some(super::splice_string(data, span, &released)),
-                    None => {
-                        if let Some(slot) = v
-                            .get_mut("choices")
-                            .and_then(|c| c.get_idx_mut(0))
-                            .and_then(|c| c.get_mut("delta"))
-                            .and_then(|d| d.get_mut("content"))
-                        {
-                            *slot = simd_json::BorrowedValue::from(released);
-                        }
-                        encode = true;
-                    }
+        let (mut encode, mut content, mut finished, mut last) = (false, None, Vec::new(), 0);
+        let mut at = 0;
+        while let Some(choice) = v.get_mut("choices").and_then(|c| c.get_idx_mut(at)) {
+            let index = choice
+                .get("index")
+                .and_then(|i| i.as_u64())
+                .unwrap_or(at as u64);
+            let Some(step) = self.in_choice(index, |g| g.openai_choice(engine, scratch, choice))
+            else {
+                // Numbered past the most choices a request may ask for: not passed on.
+                if let Some(choices) = v.get_mut("choices").and_then(|c| c.as_array_mut()) {
+                    choices.remove(at);
                 }
+                encode = true;
+                continue;
+            };
+            encode |= step.changed;
+            if step.content.is_some() {
+                // One choice: its released content is spliced into the provider's bytes below;
+                // several: the chunk is re-encoded.
+                encode |= count > 1;
+                content = step.content;
+            }
+            if step.finishing {
+                finished.push(index);
+            }
+            last = index;
+            at += 1;
+            if self.blocked.is_some() {
+                // The choices after the one that was stopped were not read: they do not go on.
+                if let Some(choices) = v.get_mut("choices").and_then(|c| c.as_array_mut()) {
+                    choices.truncate(at);
+                }
+                encode = true;
+                break;
             }
         }
-        let chunk: std::borrow::Cow<'_, [u8]> = match spliced {
+        // The chunk as it goes on: the provider's bytes when nothing changed (most chunks), or
+        // with the one content string spliced in place; re-encoded otherwise. (No key repeats
+        // in `data`: the guard made sure of that before this, so what was read is what clients
+        // read.)
+        let chunk: std::borrow::Cow<'_, [u8]> = match content {
             _ if encode => std::borrow::Cow::Owned(v.encode().into_bytes()),
-            Some(b) => std::borrow::Cow::Owned(b),
+            Some(released) => match content_span(data) {
+                Some(span) => std::borrow::Cow::Owned(super::splice_string(data, span, &released)),
+                None => std::borrow::Cow::Owned(v.encode().into_bytes()),
+            },
             None => std::borrow::Cow::Borrowed(data),
         };
         if self.blocked.is_some() {
             event(out, &chunk);
-            return self.end_blocked(template, out);
+            return self.end_blocked(last, template, out);
         }
-        if finishing {
-            let rest = self.finish(engine, scratch);
-            if let Some(outcome) = self.emit(&rest, template, out) {
-                return outcome;
-            }
-            if let Some(outcome) = self.emit_fields(engine, scratch, template, out) {
+        for index in finished {
+            if let Some(outcome) = self.flush_choice(engine, scratch, index, template, out) {
                 return outcome;
             }
         }
@@ -105,40 +117,105 @@ impl ResponseGuard {
         ChunkOutcome::Continue
     }
 
-    /// Send what the other fields' streams still hold, each in a chunk shaped like `template`;
-    /// on a block, end the stream.
-    pub(super) fn emit_fields(
+    /// One choice of a chunk through the current choice stream: its content and other fields
+    /// released (whole when the chunk finishes the choice), reasoning dropped while the guard
+    /// reads answers.
+    fn openai_choice(
         &mut self,
         engine: &Engine,
-        scratch: &crate::guard::engine::Scratch,
-        template: &Option<Vec<u8>>,
-        out: &mut Vec<u8>,
-    ) -> Option<ChunkOutcome> {
-        for delta in self.finish_fields(engine, scratch) {
-            if let Some(chunk) = delta_chunk(template, delta) {
-                event(out, &chunk);
+        scratch: &Scratch,
+        choice: &mut Value<'_>,
+    ) -> ChoiceStep {
+        let finishing = choice.get("finish_reason").is_some_and(|f| !f.is_null());
+        // Reasoning a provider streams beside the answer (DeepSeek's `reasoning_content`) is
+        // text the guardrails do not read: while they read answers, it is not passed on.
+        let mut changed = self.reads_answers() && drop_reasoning_at(choice, "delta");
+        let Some(delta) = choice.get_mut("delta") else {
+            return ChoiceStep {
+                changed,
+                content: None,
+                finishing,
+            };
+        };
+        // Tool-call arguments, a refusal, a provider's own fields: each through its own stream.
+        changed |= self.through_fields(engine, scratch, delta, finishing);
+        let mut content = None;
+        if let Some(text) = delta
+            .get("content")
+            .and_then(|c| c.as_str())
+            .map(str::to_owned)
+        {
+            let mut released = self.push(engine, scratch, &text);
+            if finishing {
+                released.push_str(&self.finish(engine, scratch));
+            }
+            if released != text {
+                if let Some(slot) = delta.get_mut("content") {
+                    *slot = Value::from(released.clone());
+                }
+                content = Some(released);
             }
         }
-        self.blocked.map(|_| self.end_blocked(template, out))
+        ChoiceStep {
+            changed,
+            content,
+            finishing,
+        }
     }
 
-    /// Send `text` as a content chunk shaped like `template`; on a block, end the stream.
-    pub(super) fn emit(
+    /// Flush every choice read so far (the stream's end); on a block, end the stream.
+    pub(super) fn flush_choices(
         &mut self,
-        text: &str,
+        engine: &Engine,
+        scratch: &Scratch,
         template: &Option<Vec<u8>>,
         out: &mut Vec<u8>,
     ) -> Option<ChunkOutcome> {
-        if !text.is_empty() {
-            if let Some(chunk) = content_chunk(template, Some(text), None) {
+        for index in self.choice_indexes() {
+            if let Some(outcome) = self.flush_choice(engine, scratch, index, template, out) {
+                return Some(outcome);
+            }
+        }
+        None
+    }
+
+    /// Send what choice `index`'s content and other fields still hold, each in a chunk shaped
+    /// like `template`; on a block, end the stream.
+    fn flush_choice(
+        &mut self,
+        engine: &Engine,
+        scratch: &Scratch,
+        index: u64,
+        template: &Option<Vec<u8>>,
+        out: &mut Vec<u8>,
+    ) -> Option<ChunkOutcome> {
+        let (rest, fields) = self.in_choice(index, |g| {
+            (g.finish(engine, scratch), g.finish_fields(engine, scratch))
+        })?;
+        let deltas = (!rest.is_empty())
+            .then(|| serde_json::json!({ "content": rest }))
+            .into_iter()
+            .chain(fields);
+        for delta in deltas {
+            if let Some(chunk) = chunk_like(template, index, delta, None) {
                 event(out, &chunk);
             }
         }
-        self.blocked.map(|_| self.end_blocked(template, out))
+        self.blocked.map(|_| self.end_blocked(index, template, out))
     }
 
-    fn end_blocked(&self, template: &Option<Vec<u8>>, out: &mut Vec<u8>) -> ChunkOutcome {
-        if let Some(chunk) = content_chunk(template, None, Some("content_filter")) {
+    fn end_blocked(
+        &self,
+        index: u64,
+        template: &Option<Vec<u8>>,
+        out: &mut Vec<u8>,
+    ) -> ChunkOutcome {
+        if let Some(chunk) = chunk_like(
+            template,
+            index,
+            serde_json::json!({}),
+            Some("content_filter"),
+        ) {
             event(out, &chunk);
         }
         let category = self.blocked.unwrap_or("guardrail");
@@ -220,15 +297,6 @@ impl ResponseGuard {
     }
 }
 
-/// Remove the first choice's reasoning fields under `key` (`delta` or `message`); whether any
-/// was there.
-fn drop_reasoning(v: &mut simd_json::BorrowedValue<'_>, key: &str) -> bool {
-    use simd_json::prelude::*;
-    v.get_mut("choices")
-        .and_then(|c| c.get_idx_mut(0))
-        .is_some_and(|choice| drop_reasoning_at(choice, key))
-}
-
 fn drop_reasoning_at(choice: &mut simd_json::BorrowedValue<'_>, key: &str) -> bool {
     use simd_json::prelude::*;
     let Some(fields) = choice.get_mut(key).and_then(|d| d.as_object_mut()) else {
@@ -252,54 +320,23 @@ fn content_span(data: &[u8]) -> Option<std::ops::Range<usize>> {
     (data.get(content.start) == Some(&b'"')).then_some(content)
 }
 
-/// A chunk shaped like `template` (id, created, model) with `delta`.
-fn delta_chunk(template: &Option<Vec<u8>>, delta: serde_json::Value) -> Option<Vec<u8>> {
+/// A chunk shaped like `template` (id, created, model) with one choice: `index`, `delta` and
+/// `finish`.
+fn chunk_like(
+    template: &Option<Vec<u8>>,
+    index: u64,
+    delta: serde_json::Value,
+    finish: Option<&str>,
+) -> Option<Vec<u8>> {
     let t: serde_json::Value = serde_json::from_slice(template.as_deref()?).ok()?;
     let chunk = serde_json::json!({
         "id": t.get("id").cloned().unwrap_or_default(),
         "object": "chat.completion.chunk",
         "created": t.get("created").cloned().unwrap_or_default(),
         "model": t.get("model").cloned().unwrap_or_default(),
-        "choices": [{"index": 0, "delta": delta, "finish_reason": null}],
+        "choices": [{"index": index, "delta": delta, "finish_reason": finish}],
     });
     serde_json::to_vec(&chunk).ok()
-}
-
-/// A chunk shaped like `template` (id, created, model) with one delta.
-fn content_chunk(
-    template: &Option<Vec<u8>>,
-    content: Option<&str>,
-    finish: Option<&str>,
-) -> Option<Vec<u8>> {
-    use simd_json::prelude::*;
-    let mut copy = template.clone()?;
-    let t = simd_json::to_borrowed_value(&mut copy).ok()?;
-    let meta = crate::translate::Meta {
-        id: t
-            .get("id")
-            .and_then(|x| x.as_str())
-            .unwrap_or("")
-            .to_owned(),
-        model: t.get("model").and_then(|x| x.as_str()).unwrap_or("").into(),
-        created: t.get("created").and_then(|x| x.as_u64()).unwrap_or(0),
-        include_usage: false,
-        json_tool: false,
-        show_reasoning: true,
-    };
-    let mut out = Vec::new();
-    crate::translate::chunk(
-        &mut out,
-        &meta,
-        |d| {
-            if let Some(c) = content {
-                d.str("content", c);
-            }
-        },
-        finish,
-    );
-    // `chunk` writes a whole event; return only its data.
-    let data = out.strip_prefix(b"data: ")?.strip_suffix(b"\n\n")?.to_vec();
-    Some(data)
 }
 
 #[cfg(test)]

@@ -1,14 +1,17 @@
 //! OpenAI's Responses API answers, passed through from OpenAI's own `/responses`: the response
 //! guard reads them in that API's shapes.
 //!
-//! A stream's text arrives in `response.output_text.delta` events and is released through the
-//! guard like chat content. Every later event that repeats a text — `response.output_text.done`,
-//! `response.content_part.done`, `response.output_item.done`, and the whole response in
-//! `response.completed` — carries what was released instead of what the provider wrote, so no
-//! value the guard held back reaches the client by another event. A text that shows up whole
-//! without having been streamed is checked whole. Held text is flushed as one more delta before
-//! its part's `done`; events are renumbered (`sequence_number`) so the client sees a gapless
-//! sequence. A block ends the stream with an `error` event and `response.failed`.
+//! A stream's strings arrive in delta events — the answer's text (`response.output_text.delta`),
+//! a refusal, a function call's arguments, a custom tool's input, an MCP call's arguments, code
+//! for the code interpreter ([`Streamed`]) — and each is released through the guard like chat
+//! content. Every later event that repeats one — its `done` event, `response.content_part.done`,
+//! `response.output_item.done`, and the whole response in `response.completed` — carries what
+//! was released instead of what the provider wrote, so no value the guard held back reaches the
+//! client by another event. A string that shows up whole without having been streamed is checked
+//! whole; so is every string of an output item of another type (a web search's query, a file
+//! search's results, an MCP call's output), an image's data aside. Held text is flushed as one
+//! more delta before its `done`; events are renumbered (`sequence_number`) so the client sees a
+//! gapless sequence. A block ends the stream with an `error` event and `response.failed`.
 //!
 //! Reasoning (summaries and reasoning text) is text the guard does not read: while it reads
 //! answers, reasoning events are not passed on and reasoning items go out without it, as on the
@@ -49,12 +52,13 @@ impl ResponseGuard {
         let index = |v: &Value<'_>, k: &str| v.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
         let part = (index(&v, "output_index"), index(&v, "content_index"));
         match kind.as_str() {
-            "response.output_text.delta" => {
+            k if Streamed::delta(k).is_some() => {
+                let stream = Streamed::delta(k).unwrap_or(Streamed::Text);
                 let item_id = str_of(&v, "item_id");
                 if self.api_open_part() != Some(part) {
                     self.close_part(engine, scratch, out);
                     if let Some(api) = self.api.as_mut() {
-                        api.open = Some((part, item_id));
+                        api.open = Some((part, item_id, stream));
                     }
                 }
                 let delta = str_of(&v, "delta");
@@ -69,13 +73,14 @@ impl ResponseGuard {
                 }
                 return ChunkOutcome::Continue;
             }
-            "response.output_text.done" => {
+            k if Streamed::done(k).is_some() => {
+                let field = Streamed::done(k).map_or("text", Streamed::field);
                 if self.api_open_part() == Some(part) {
                     self.close_part(engine, scratch, out);
                 }
-                let text = str_of(&v, "text");
+                let text = str_of(&v, field);
                 let text = self.sent_or_checked(engine, scratch, part, &text);
-                set_str(&mut v, "text", text);
+                set_str(&mut v, field, text);
             }
             "response.content_part.added" | "response.content_part.done" => {
                 if let Some(p) = v.get_mut("part") {
@@ -189,11 +194,53 @@ impl ResponseGuard {
                 }
                 false
             }
-            _ => false,
+            Some("image_generation_call") | None => false,
+            Some(other) => {
+                let streamed = Streamed::of_item(other).map(Streamed::field);
+                self.fix_call(engine, scratch, output_index, streamed, item)
+            }
         }
     }
 
-    /// One content part: an output text as released (or checked whole). Returns whether a value
+    /// An output item of another type (a call): its streamed string (`field`) as released, and
+    /// every other string in it checked whole. Returns whether a value was blocked.
+    fn fix_call(
+        &mut self,
+        engine: &Engine,
+        scratch: &Scratch,
+        output_index: u64,
+        field: Option<&str>,
+        item: &mut Value<'_>,
+    ) -> bool {
+        // The streamed string is set aside while the rest is checked: what was released (with
+        // the request's values put back) must not be read again as new text.
+        let taken = field.and_then(|f| {
+            let o = item.as_object_mut()?;
+            let text = o.get(f)?.as_str()?.to_owned();
+            o.remove(f);
+            Some((f, text))
+        });
+        if self.blocked.is_none() {
+            self.check_fields(engine, scratch, item);
+        }
+        if let Some((f, text)) = taken {
+            let checked = self.sent_or_checked(engine, scratch, (output_index, 0), &text);
+            let cut = if self.blocked.is_some() {
+                String::new()
+            } else {
+                checked
+            };
+            set_str(item, f, cut);
+        }
+        let blocked = self.blocked.is_some();
+        if blocked && self.api.as_ref().is_some_and(|a| a.whole) {
+            // A whole answer: each item is judged on its own; the body says it was cut.
+            self.blocked = None;
+        }
+        blocked
+    }
+
+    /// One content part: an output text or a refusal as released (or checked whole). Returns whether a value
     /// was blocked; the text is then empty.
     fn fix_part(
         &mut self,
@@ -202,13 +249,15 @@ impl ResponseGuard {
         part: Part,
         p: &mut Value<'_>,
     ) -> bool {
-        if p.get("type").and_then(|t| t.as_str()) != Some("output_text") {
-            return false;
-        }
-        let text = str_of(p, "text");
+        let field = match p.get("type").and_then(|t| t.as_str()) {
+            Some("output_text") => "text",
+            Some("refusal") => "refusal",
+            _ => return false,
+        };
+        let text = str_of(p, field);
         let checked = self.sent_or_checked(engine, scratch, part, &text);
         let blocked = self.blocked.is_some();
-        set_str(p, "text", if blocked { String::new() } else { checked });
+        set_str(p, field, if blocked { String::new() } else { checked });
         if blocked && self.api.as_ref().is_some_and(|a| a.whole) {
             // A whole answer: each part is judged on its own; the body says it was cut.
             self.blocked = None;
@@ -241,7 +290,7 @@ impl ResponseGuard {
     }
 
     fn api_open_part(&self) -> Option<Part> {
-        self.api.as_ref()?.open.as_ref().map(|(p, _)| *p)
+        self.api.as_ref()?.open.as_ref().map(|(p, _, _)| *p)
     }
 
     fn note_sent(&mut self, part: Part, text: &str) {
@@ -254,9 +303,9 @@ impl ResponseGuard {
         }
     }
 
-    /// Release what is held of the open text part as one more delta, and close it.
+    /// Release what is held of the open string as one more delta, and close it.
     pub(super) fn close_part(&mut self, engine: &Engine, scratch: &Scratch, out: &mut Vec<u8>) {
-        let Some(((output_index, content_index), item_id)) =
+        let Some(((output_index, content_index), item_id, stream)) =
             self.api.as_mut().and_then(|a| a.open.take())
         else {
             return;
@@ -269,17 +318,21 @@ impl ResponseGuard {
         let mut event = Vec::with_capacity(rest.len() + 160);
         {
             let mut o = crate::translate::json::Obj::new(&mut event);
-            o.str("type", "response.output_text.delta");
+            o.str("type", stream.delta_event());
             o.str("item_id", &item_id);
             o.num("output_index", output_index);
-            o.num("content_index", content_index);
+            if stream.in_content() {
+                o.num("content_index", content_index);
+            }
             o.str("delta", &rest);
-            o.raw("logprobs", b"[]");
+            if stream == Streamed::Text {
+                o.raw("logprobs", b"[]");
+            }
             o.num("sequence_number", 0);
             o.end();
         }
         if let Ok(mut v) = simd_json::to_borrowed_value(&mut event) {
-            self.write_event("response.output_text.delta", &mut v, out);
+            self.write_event(stream.delta_event(), &mut v, out);
         };
     }
 
@@ -315,6 +368,94 @@ impl ResponseGuard {
     }
 }
 
+/// A string of a Responses API answer that streams in delta events, and where each of its
+/// events and items keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Streamed {
+    /// A message's `output_text` part.
+    Text,
+    /// A message's `refusal` part.
+    Refusal,
+    /// A function call's `arguments`.
+    Arguments,
+    /// A custom tool call's `input`.
+    Input,
+    /// An MCP call's `arguments`.
+    McpArguments,
+    /// A code interpreter call's `code`.
+    Code,
+}
+
+impl Streamed {
+    const ALL: [Streamed; 6] = [
+        Streamed::Text,
+        Streamed::Refusal,
+        Streamed::Arguments,
+        Streamed::Input,
+        Streamed::McpArguments,
+        Streamed::Code,
+    ];
+
+    /// The event that carries a piece of it.
+    fn delta_event(self) -> &'static str {
+        match self {
+            Streamed::Text => "response.output_text.delta",
+            Streamed::Refusal => "response.refusal.delta",
+            Streamed::Arguments => "response.function_call_arguments.delta",
+            Streamed::Input => "response.custom_tool_call_input.delta",
+            Streamed::McpArguments => "response.mcp_call_arguments.delta",
+            Streamed::Code => "response.code_interpreter_call_code.delta",
+        }
+    }
+
+    /// The event that repeats it whole.
+    fn done_event(self) -> &'static str {
+        match self {
+            Streamed::Text => "response.output_text.done",
+            Streamed::Refusal => "response.refusal.done",
+            Streamed::Arguments => "response.function_call_arguments.done",
+            Streamed::Input => "response.custom_tool_call_input.done",
+            Streamed::McpArguments => "response.mcp_call_arguments.done",
+            Streamed::Code => "response.code_interpreter_call_code.done",
+        }
+    }
+
+    /// Its member in the `done` event, the content part or the output item.
+    fn field(self) -> &'static str {
+        match self {
+            Streamed::Text => "text",
+            Streamed::Refusal => "refusal",
+            Streamed::Arguments | Streamed::McpArguments => "arguments",
+            Streamed::Input => "input",
+            Streamed::Code => "code",
+        }
+    }
+
+    /// Whether it is a message's content part (its events carry `content_index`).
+    fn in_content(self) -> bool {
+        matches!(self, Streamed::Text | Streamed::Refusal)
+    }
+
+    fn delta(kind: &str) -> Option<Streamed> {
+        Streamed::ALL.into_iter().find(|s| s.delta_event() == kind)
+    }
+
+    fn done(kind: &str) -> Option<Streamed> {
+        Streamed::ALL.into_iter().find(|s| s.done_event() == kind)
+    }
+
+    /// The streamed string of an output item of `kind`, if it has one.
+    fn of_item(kind: &str) -> Option<Streamed> {
+        match kind {
+            "function_call" => Some(Streamed::Arguments),
+            "custom_tool_call" => Some(Streamed::Input),
+            "mcp_call" => Some(Streamed::McpArguments),
+            "code_interpreter_call" => Some(Streamed::Code),
+            _ => None,
+        }
+    }
+}
+
 fn str_of(v: &Value<'_>, key: &str) -> String {
     v.get(key)
         .and_then(|x| x.as_str())
@@ -325,5 +466,178 @@ fn str_of(v: &Value<'_>, key: &str) -> String {
 fn set_str(v: &mut Value<'_>, key: &str, text: String) {
     if let Some(o) = v.as_object_mut() {
         o.insert(key.to_owned().into(), Value::from(text));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::guard::engine::Engine;
+    use crate::guard::response::tests::{redacting, restoring};
+    use crate::guard::response::{ChunkOutcome, ResponseGuard};
+    use warden_shared::catalog::Dialect;
+
+    /// A streamed function call whose arguments are `pieces`, from `response.created` to
+    /// `response.completed`.
+    fn call_events(pieces: &[&str]) -> Vec<String> {
+        let whole: String = pieces.concat();
+        let item = |args: &str, status: &str| {
+            serde_json::json!({"type": "function_call", "id": "fc_1", "call_id": "call_1",
+                "name": "send", "arguments": args, "status": status})
+        };
+        let mut events = vec![
+            serde_json::json!({"type": "response.created", "response": {"id": "resp_1", "status": "in_progress", "output": []}}),
+            serde_json::json!({"type": "response.output_item.added", "output_index": 0, "item": item("", "in_progress")}),
+        ];
+        for p in pieces {
+            events.push(
+                serde_json::json!({"type": "response.function_call_arguments.delta",
+                "item_id": "fc_1", "output_index": 0, "delta": p}),
+            );
+        }
+        events.push(
+            serde_json::json!({"type": "response.function_call_arguments.done",
+            "item_id": "fc_1", "output_index": 0, "arguments": whole}),
+        );
+        events.push(
+            serde_json::json!({"type": "response.output_item.done", "output_index": 0,
+            "item": item(&whole, "completed")}),
+        );
+        events.push(
+            serde_json::json!({"type": "response.completed", "response": {"id": "resp_1",
+            "status": "completed", "output": [item(&whole, "completed")]}}),
+        );
+        events
+            .into_iter()
+            .enumerate()
+            .map(|(n, mut e)| {
+                e["sequence_number"] = serde_json::json!(n);
+                e.to_string()
+            })
+            .collect()
+    }
+
+    /// The events through `g`; each event sent instead, parsed.
+    fn run(engine: &Engine, g: &mut ResponseGuard, events: &[String]) -> Vec<serde_json::Value> {
+        let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
+        let mut out = Vec::new();
+        for e in events {
+            let outcome = g.filter_event(engine, &scratch, None, e.as_bytes(), &mut None, &mut out);
+            assert_eq!(outcome, ChunkOutcome::Continue);
+        }
+        String::from_utf8(out)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .map(|d| serde_json::from_str(d).unwrap_or_default())
+            .collect()
+    }
+
+    /// The arguments as the client sees them: joined from the deltas, and as each later event
+    /// repeats them.
+    fn arguments(out: &[serde_json::Value]) -> Vec<String> {
+        let streamed: String = out
+            .iter()
+            .filter(|d| d["type"] == "response.function_call_arguments.delta")
+            .filter_map(|d| d["delta"].as_str())
+            .collect();
+        let mut all = vec![streamed];
+        for d in out {
+            let args = match d["type"].as_str() {
+                Some("response.function_call_arguments.done") => &d["arguments"],
+                Some("response.output_item.done") => &d["item"]["arguments"],
+                Some("response.completed") => &d["response"]["output"][0]["arguments"],
+                _ => continue,
+            };
+            all.push(args.as_str().unwrap_or("?").to_owned());
+        }
+        all
+    }
+
+    #[test]
+    fn a_function_calls_streamed_arguments_are_redacted_in_every_event() {
+        let (engine, _, g) = redacting(Dialect::OpenAi);
+        let mut g = g.reading_responses_api();
+        let out = run(
+            &engine,
+            &mut g,
+            &call_events(&[r#"{"to":"jane.d"#, r#"oe@exam"#, r#"ple.com"}"#]),
+        );
+        let text = serde_json::to_string(&out).unwrap_or_default();
+        assert!(
+            !text.contains("jane.d") && !text.contains("oe@exam"),
+            "{text}"
+        );
+        let args = arguments(&out);
+        assert_eq!(args.len(), 4, "{text}");
+        assert!(
+            args.iter().all(|a| a == r#"{"to":"[EMAIL_1]"}"#),
+            "{args:?}"
+        );
+        let seq: Vec<u64> = out
+            .iter()
+            .filter_map(|d| d["sequence_number"].as_u64())
+            .collect();
+        assert_eq!(seq, (0..out.len() as u64).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_function_calls_arguments_get_the_requests_values_back() {
+        let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+        let mut g = restoring(Dialect::OpenAi).reading_responses_api();
+        let out = run(
+            &engine,
+            &mut g,
+            &call_events(&[r#"{"to":"[EMA"#, r#"IL_1]"}"#]),
+        );
+        let args = arguments(&out);
+        assert!(
+            args.iter().all(|a| a == r#"{"to":"jane@example.com"}"#),
+            "{args:?}"
+        );
+        // Whole, and another item type's strings (an MCP call's output) checked too.
+        let mut g = restoring(Dialect::OpenAi).reading_responses_api();
+        let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
+        let body = r#"{"id":"resp_2","status":"completed","output":[{"type":"function_call","id":"fc_1","call_id":"call_1","name":"send","arguments":"{\"to\":\"[EMAIL_1]\"}"},{"type":"mcp_call","id":"mcp_1","name":"lookup","server_label":"crm","arguments":"{}","output":"owner: bob@example.org"}]}"#;
+        let filtered = g
+            .filter_body(&engine, &scratch, body.as_bytes())
+            .unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_slice(&filtered).unwrap_or_default();
+        assert_eq!(
+            v["output"][0]["arguments"], r#"{"to":"jane@example.com"}"#,
+            "{v}"
+        );
+        assert_eq!(v["output"][1]["output"], "owner: [EMAIL_2]", "{v}");
+        assert_eq!(v["output"][1]["server_label"], "crm", "{v}");
+    }
+
+    #[test]
+    fn a_refusal_is_read_like_the_answers_text() {
+        let (engine, _, g) = redacting(Dialect::OpenAi);
+        let mut g = g.reading_responses_api();
+        let mut events = Vec::new();
+        for (n, p) in ["I can't mail jane.d", "oe@example.com."]
+            .iter()
+            .enumerate()
+        {
+            events.push(
+                serde_json::json!({"type": "response.refusal.delta", "item_id": "msg_1",
+                "output_index": 0, "content_index": 0, "delta": p, "sequence_number": n})
+                .to_string(),
+            );
+        }
+        events.push(
+            serde_json::json!({"type": "response.refusal.done", "item_id": "msg_1",
+            "output_index": 0, "content_index": 0, "refusal": "I can't mail jane.doe@example.com.",
+            "sequence_number": 2})
+            .to_string(),
+        );
+        let out = run(&engine, &mut g, &events);
+        let text = serde_json::to_string(&out).unwrap_or_default();
+        assert!(!text.contains("jane.d"), "{text}");
+        assert_eq!(
+            out.last().map(|d| d["refusal"].clone()),
+            Some("I can't mail [EMAIL_1].".into()),
+            "{text}"
+        );
     }
 }
