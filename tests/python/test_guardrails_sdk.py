@@ -3,7 +3,7 @@
 import openai
 import pytest
 
-from conftest import GUARDED_KEY
+from conftest import GUARDED_KEY, WARDEN_KEY
 
 EMAIL = "jane.doe@example.com"
 TOKEN = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"
@@ -264,3 +264,21 @@ def test_openai_sdk_responses_function_call_arguments_get_the_values_back(gatewa
     assert EMAIL in deltas and "[EMAIL" not in deltas, deltas
     calls = [o for o in final.output if o.type == "function_call"]
     assert calls and calls[0].arguments == deltas, final
+
+
+def test_openai_sdk_log_probabilities_do_not_spell_out_a_redacted_value(gateway):
+    # Each logprobs token is a piece of the text as the provider wrote it: while the guard reads
+    # answers they are withheld, or the redacted token would come back token by token.
+    ask = dict(model="gpt-4o", logprobs=True, messages=[{"role": "user", "content": LEAK_KNOBS}])
+    reply = client(gateway).chat.completions.create(**ask)
+    assert reply.choices[0].message.content == LEAK_REDACTED
+    assert reply.choices[0].logprobs is None
+    chunks = list(client(gateway).chat.completions.create(stream=True, **ask))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == LEAK_REDACTED
+    assert all(c.choices[0].logprobs is None for c in chunks if c.choices)
+    # The project without response checks gets them as the provider sent them.
+    plain = openai.OpenAI(base_url=gateway.v1, api_key=WARDEN_KEY, max_retries=0, timeout=30)
+    reply = plain.chat.completions.create(
+        model="gpt-4o", logprobs=True, messages=[{"role": "user", "content": "hello there mock:chunks=2"}]
+    )
+    assert "".join(t.token for t in reply.choices[0].logprobs.content) == reply.choices[0].message.content

@@ -79,6 +79,7 @@ pub fn chat(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     let mut plan = Plan::new(&last_user, &prompt.join(" "), |name| {
         offers_tool(&body, name)
     });
+    plan.logprobs = body["logprobs"].as_bool() == Some(true);
     // `n` choices (OpenAI takes 1 to 128), each answering the same here.
     let n = body["n"].as_u64().unwrap_or(1);
     if !(1..=128).contains(&n) {
@@ -162,9 +163,13 @@ pub fn chat(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     if let Some(r) = &reasoning {
         message["reasoning_content"] = json!(r);
     }
+    let answer_logprobs = match call {
+        Some(_) => Value::Null,
+        None => logprobs(&plan, &plan.pieces()),
+    };
     let mut completion = json!({
         "id": id, "object": "chat.completion", "created": plan.created, "model": model,
-        "choices": (0..n).map(|i| json!({"index": i, "message": message, "logprobs": null, "finish_reason": finish})).collect::<Vec<_>>(),
+        "choices": (0..n).map(|i| json!({"index": i, "message": message, "logprobs": answer_logprobs, "finish_reason": finish})).collect::<Vec<_>>(),
         "usage": usage, "system_fingerprint": "fp_mock", "service_tier": "default"
     });
     if plan.knobs.no_usage {
@@ -188,8 +193,14 @@ struct Answer<'a> {
 
 fn stream_events(plan: &Plan, a: &Answer<'_>) -> Vec<Vec<u8>> {
     let chunk = |index: u64, delta: &Value, finish: &Value| {
+        let pieces: Vec<&str> = delta["content"].as_str().into_iter().collect();
+        let logprobs = if pieces.is_empty() {
+            Value::Null
+        } else {
+            logprobs(plan, &pieces)
+        };
         let mut c = json!({"id": a.id, "object": "chat.completion.chunk", "created": plan.created, "model": a.model,
-                           "choices": [{"index": index, "delta": delta, "finish_reason": finish}]});
+                           "choices": [{"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}]});
         if plan.knobs.stamp {
             c["system_fingerprint"] = json!(crate::mock::SENT_MARK);
         }
@@ -245,6 +256,19 @@ fn stream_events(plan: &Plan, a: &Answer<'_>) -> Vec<Vec<u8>> {
         .collect();
     out.push(b"data: [DONE]\n\n".to_vec());
     out
+}
+
+/// The `logprobs` of a choice with these tokens (one per piece of the answer, as OpenAI gives
+/// one per token) when the request asked for them (`plan.logprobs`), else `null`.
+fn logprobs(plan: &Plan, tokens: &[&str]) -> Value {
+    if !plan.logprobs || tokens.is_empty() {
+        return Value::Null;
+    }
+    let content: Vec<Value> = tokens
+        .iter()
+        .map(|t| json!({"token": t, "logprob": -0.25, "bytes": t.as_bytes(), "top_logprobs": []}))
+        .collect();
+    json!({"content": content, "refusal": null})
 }
 
 /// The text of a message: a string content, or the text parts of a content array.

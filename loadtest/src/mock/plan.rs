@@ -18,6 +18,8 @@ pub struct Plan {
     pub completion_tokens: usize,
     /// Unique per response, for ids.
     pub serial: u64,
+    /// The request asked for log probabilities (OpenAI `logprobs: true`).
+    pub logprobs: bool,
     pub created: u64,
 }
 
@@ -50,6 +52,7 @@ impl Plan {
             tool,
             knobs,
             serial: SERIAL.fetch_add(1, Ordering::Relaxed),
+            logprobs: false,
             created: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),

@@ -106,6 +106,7 @@ impl ResponseGuard {
                 .and_then(|i| i.as_u64())
                 .unwrap_or(at as u64);
             let finishing = candidate.get("finishReason").is_some_and(|f| !f.is_null());
+            encode |= self.reads_answers() && withhold_logprobs(candidate);
             let texts = part_texts(candidate);
             let calls = part_calls(candidate);
             let Some(blocked) = self.in_choice(index, |g| {
@@ -164,6 +165,9 @@ impl ResponseGuard {
         candidate: &mut BorrowedValue<'_>,
         last: bool,
     ) -> bool {
+        if self.reads_answers() {
+            withhold_logprobs(candidate);
+        }
         let parts = candidate
             .get("content")
             .and_then(|c| c.get("parts"))
@@ -363,6 +367,14 @@ fn last_responses(v: &BorrowedValue<'_>, n: usize) -> Vec<(u64, usize)> {
     last
 }
 
+/// Remove a candidate's `logprobsResult` (its tokens spell out the text as the provider wrote
+/// it); whether it had one.
+fn withhold_logprobs(candidate: &mut BorrowedValue<'_>) -> bool {
+    candidate
+        .as_object_mut()
+        .is_some_and(|o| o.remove("logprobsResult").is_some())
+}
+
 /// Every text part of a candidate set to "".
 fn empty_texts(candidate: &mut BorrowedValue<'_>) {
     let Some(parts) = candidate
@@ -382,6 +394,35 @@ fn empty_texts(candidate: &mut BorrowedValue<'_>) {
 #[cfg(test)]
 mod tests {
     use warden_shared::catalog::Dialect;
+
+    #[test]
+    fn a_candidates_log_probabilities_are_withheld() {
+        let (engine, scratch, mut g) = crate::guard::response::tests::redacting(Dialect::Gemini);
+        let chunk = r#"{"candidates":[{"content":{"parts":[{"text":"mail jane.doe@example.com "}],"role":"model"},"index":0,"logprobsResult":{"chosenCandidates":[{"token":"jane.doe@example.com","logProbability":-0.1}],"topCandidates":[]},"avgLogprobs":-0.1}]}"#;
+        let mut out = Vec::new();
+        g.filter_event(
+            &engine,
+            &scratch,
+            None,
+            chunk.as_bytes(),
+            &mut None,
+            &mut out,
+        );
+        let out = String::from_utf8(out).unwrap_or_default();
+        assert!(
+            !out.contains("jane") && !out.contains("logprobsResult"),
+            "{out}"
+        );
+        let (engine, scratch, mut g) = crate::guard::response::tests::redacting(Dialect::Gemini);
+        let whole = g
+            .filter_body(&engine, &scratch, chunk.as_bytes())
+            .unwrap_or_default();
+        let whole = String::from_utf8(whole).unwrap_or_default();
+        assert!(
+            !whole.contains("jane") && !whole.contains("logprobsResult"),
+            "{whole}"
+        );
+    }
 
     #[test]
     fn gemini_chunks_go_on_as_sent_or_with_only_the_changed_texts_spliced() {

@@ -5,7 +5,8 @@
 //! request asked for `n`): each choice's deltas run through that choice's own stream
 //! (`choices.rs`). A choice's held text goes out in a chunk of its own, with its index, before
 //! the chunk that finishes it, or before `[DONE]`; text in the finishing chunk itself is
-//! released whole into that chunk, so nothing arrives out of order.
+//! released whole into that chunk, so nothing arrives out of order. While the guard reads
+//! answers, reasoning and log probabilities (token by token, the text as written) are withheld.
 
 use simd_json::prelude::*;
 use simd_json::BorrowedValue as Value;
@@ -130,6 +131,7 @@ impl ResponseGuard {
         // Reasoning a provider streams beside the answer (DeepSeek's `reasoning_content`) is
         // text the guardrails do not read: while they read answers, it is not passed on.
         let mut changed = self.reads_answers() && drop_reasoning_at(choice, "delta");
+        changed |= self.reads_answers() && withhold_logprobs(choice);
         let Some(delta) = choice.get_mut("delta") else {
             return ChoiceStep {
                 changed,
@@ -254,6 +256,7 @@ impl ResponseGuard {
             };
             if self.reads_answers() {
                 changed |= drop_reasoning_at(choice, "message");
+                changed |= withhold_logprobs(choice);
             }
             if let Some(message) = choice.get_mut("message") {
                 changed |= self.check_fields(engine, scratch, message);
@@ -294,6 +297,19 @@ impl ResponseGuard {
             self.blocked = None;
         }
         changed.then(|| v.encode().into_bytes())
+    }
+}
+
+/// Set a choice's `logprobs` to `null`; whether there were any. Each token of them is a piece
+/// of the text as the provider wrote it (and its `bytes` the same again): while the guard reads
+/// answers they would spell out every value it rewrote, so they are not passed on.
+fn withhold_logprobs(choice: &mut Value<'_>) -> bool {
+    match choice.get_mut("logprobs") {
+        Some(l) if !l.is_null() => {
+            *l = Value::null();
+            true
+        }
+        _ => false,
     }
 }
 
@@ -401,6 +417,41 @@ mod chunk_tests {
         assert!(!out.contains("jane.doe"), "{out}");
         assert!(out.contains("[EMAIL_1]"), "{out}");
         assert!(out.ends_with("data: [DONE]\n\n"), "{out}");
+    }
+
+    #[test]
+    fn log_probabilities_do_not_spell_out_what_was_redacted() {
+        // Each token of `logprobs` is a piece of the text as written (and `bytes` it again).
+        let lp = |t: &str| {
+            format!(
+                r#"{{"content":[{{"token":"{t}","logprob":-0.1,"bytes":{:?},"top_logprobs":[{{"token":"{t}","logprob":-0.1}}]}}],"refusal":null}}"#,
+                t.as_bytes()
+            )
+        };
+        let piece = |t: &str, finish: &str| {
+            format!(
+                r#"{{"id":"c1","choices":[{{"index":0,"delta":{{"content":"{t}"}},"logprobs":{},"finish_reason":{finish}}}]}}"#,
+                lp(t)
+            )
+        };
+        let out = filter(&[
+            &piece("mail jane.d", "null"),
+            &piece("oe@example.com", r#""stop""#),
+            "[DONE]",
+        ]);
+        assert!(!out.contains("jane") && !out.contains("oe@"), "{out}");
+        assert!(!out.contains("106, 97, 110, 101"), "bytes of 'jane': {out}");
+        assert!(out.contains("[EMAIL_1]"), "{out}");
+        let (engine, scratch, mut g) = crate::guard::response::tests::redacting(Dialect::OpenAi);
+        let body = format!(
+            r#"{{"id":"c1","choices":[{{"index":0,"message":{{"role":"assistant","content":"hi"}},"logprobs":{},"finish_reason":"stop"}}]}}"#,
+            lp("jane.doe@example.com")
+        );
+        let out = g
+            .filter_body(&engine, &scratch, body.as_bytes())
+            .unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
+        assert!(v["choices"][0]["logprobs"].is_null(), "{v}");
     }
 
     #[test]

@@ -66,6 +66,7 @@ impl ResponseGuard {
                 self.note_sent(part, &released);
                 if !released.is_empty() {
                     set_str(&mut v, "delta", released);
+                    self.withhold_logprobs(&mut v);
                     self.write_event(&kind, &mut v, out);
                 }
                 if self.blocked.is_some() {
@@ -81,6 +82,7 @@ impl ResponseGuard {
                 let text = str_of(&v, field);
                 let text = self.sent_or_checked(engine, scratch, part, &text);
                 set_str(&mut v, field, text);
+                self.withhold_logprobs(&mut v);
             }
             "response.content_part.added" | "response.content_part.done" => {
                 if let Some(p) = v.get_mut("part") {
@@ -258,6 +260,7 @@ impl ResponseGuard {
         let checked = self.sent_or_checked(engine, scratch, part, &text);
         let blocked = self.blocked.is_some();
         set_str(p, field, if blocked { String::new() } else { checked });
+        self.withhold_logprobs(p);
         if blocked && self.api.as_ref().is_some_and(|a| a.whole) {
             // A whole answer: each part is judged on its own; the body says it was cut.
             self.blocked = None;
@@ -334,6 +337,17 @@ impl ResponseGuard {
         if let Ok(mut v) = simd_json::to_borrowed_value(&mut event) {
             self.write_event(stream.delta_event(), &mut v, out);
         };
+    }
+
+    /// An event's or a part's `logprobs` emptied while the guard reads answers: each token is a
+    /// piece of the text as the provider wrote it, so they would spell out what it rewrote.
+    fn withhold_logprobs(&self, v: &mut Value<'_>) {
+        if !self.reads_answers() {
+            return;
+        }
+        if let Some(l) = v.get_mut("logprobs").filter(|l| !l.is_null()) {
+            *l = Value::Array(Box::default());
+        }
     }
 
     /// `event: {kind}` and the event's data, numbered next in the client's sequence.
@@ -608,6 +622,32 @@ mod tests {
         );
         assert_eq!(v["output"][1]["output"], "owner: [EMAIL_2]", "{v}");
         assert_eq!(v["output"][1]["server_label"], "crm", "{v}");
+    }
+
+    #[test]
+    fn output_text_log_probabilities_are_withheld() {
+        let (engine, _, g) = redacting(Dialect::OpenAi);
+        let mut g = g.reading_responses_api();
+        let lp = |t: &str| serde_json::json!([{"token": t, "logprob": -0.1, "bytes": t.as_bytes(), "top_logprobs": []}]);
+        let text = "mail jane.doe@example.com now";
+        let part = serde_json::json!({"type": "output_text", "text": text, "annotations": [], "logprobs": lp(text)});
+        let events: Vec<String> = [
+            serde_json::json!({"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0,
+                "content_index": 0, "delta": text, "logprobs": lp(text), "sequence_number": 0}),
+            serde_json::json!({"type": "response.output_text.done", "item_id": "msg_1", "output_index": 0,
+                "content_index": 0, "text": text, "logprobs": lp(text), "sequence_number": 1}),
+            serde_json::json!({"type": "response.content_part.done", "item_id": "msg_1", "output_index": 0,
+                "content_index": 0, "part": part, "sequence_number": 2}),
+        ]
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+        let out = serde_json::to_string(&run(&engine, &mut g, &events)).unwrap_or_default();
+        assert!(
+            !out.contains("jane") && !out.contains("106,97,110,101"),
+            "{out}"
+        );
+        assert!(out.contains("[EMAIL_1]"), "{out}");
     }
 
     #[test]
