@@ -282,3 +282,19 @@ def test_openai_sdk_log_probabilities_do_not_spell_out_a_redacted_value(gateway)
         model="gpt-4o", logprobs=True, messages=[{"role": "user", "content": "hello there mock:chunks=2"}]
     )
     assert "".join(t.token for t in reply.choices[0].logprobs.content) == reply.choices[0].message.content
+
+
+def test_anthropic_sdk_thinking_is_read_like_the_answer(gateway):
+    # The mock thinks over the reply it was told to give (a token it makes up): the thinking is a
+    # way around the guard unless it is read too, whole and streamed.
+    ask = dict(
+        model="claude-4-sonnet", max_tokens=2048, thinking={"type": "enabled", "budget_tokens": 1024},
+        messages=[{"role": "user", "content": LEAK_KNOBS}],
+    )
+    msg = claude(gateway).messages.create(**ask)
+    with claude(gateway).messages.stream(**ask) as stream:
+        final = stream.get_final_message()
+    for m in (msg, final):
+        thinking = [b.thinking for b in m.content if b.type == "thinking"]
+        assert thinking and "[SECRET_1]" in thinking[0] and "ghp_" not in thinking[0], m
+        assert [b.text for b in m.content if b.type == "text"] == [LEAK_REDACTED], m

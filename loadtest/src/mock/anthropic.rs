@@ -70,7 +70,7 @@ pub fn messages(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     if let Some(status) = plan.knobs.status {
         return status_error(status);
     }
-    let thought = thinks.then(|| super::thinking::text(&last_user));
+    let thought = thinks.then(|| super::thinking::text(plan.topic(&last_user)));
     let model = body["model"].as_str().unwrap_or("");
     let id = format!("msg_mock{}", plan.serial);
     // The tool called, and its input: a `mock:tool` knob's (input `{}`), else the one

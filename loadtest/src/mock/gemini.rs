@@ -101,7 +101,7 @@ pub fn generate(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     };
     let thought = (field("includeThoughts", "include_thoughts") == true
         && field("thinkingBudget", "thinking_budget") != 0)
-        .then(|| super::thinking::text(&last_user));
+        .then(|| super::thinking::text(plan.topic(&last_user)));
     let thoughts = thought
         .as_deref()
         .map_or(0, |t| t.split_whitespace().count());

@@ -122,7 +122,7 @@ pub fn chat(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     // DeepSeek's reasoner answers with its reasoning beside the content.
     let reasoning = model
         .contains("reasoner")
-        .then(|| super::thinking::text(&last_user));
+        .then(|| super::thinking::text(plan.topic(&last_user)));
     // The tool called, and its arguments: a `mock:tool` knob's (`{}`), else the function
     // `tool_choice` forces (by name, or the first for `required`) with arguments that follow
     // its parameters, as OpenAI's forced calls do.

@@ -59,6 +59,16 @@ impl Plan {
         }
     }
 
+    /// What the answer's reasoning is about: the reply a `mock:reply_hex` knob sets (the model
+    /// thinks over what it will say), else the last user message.
+    pub fn topic<'a>(&'a self, last_user: &'a str) -> &'a str {
+        if self.knobs.reply.is_some() {
+            &self.text
+        } else {
+            last_user
+        }
+    }
+
     /// Answer with `json` (structured output) in place of the echo.
     pub fn answer_json(&mut self, json: &serde_json::Value) {
         self.text = json.to_string();

@@ -76,7 +76,7 @@ pub fn create(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
         .iter()
         .any(|p| model.starts_with(p));
     let summary = (reasoning_model && !body["reasoning"]["summary"].is_null())
-        .then(|| super::thinking::text(&last_user));
+        .then(|| super::thinking::text(plan.topic(&last_user)));
     let ids = Ids {
         response: format!("resp_mock{}", plan.serial),
         serial: plan.serial,

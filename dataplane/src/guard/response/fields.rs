@@ -235,6 +235,17 @@ impl ResponseGuard {
             .collect()
     }
 
+    /// The block indexes of the Anthropic thinking streams (`native.rs`).
+    pub(super) fn thinking_blocks(&self) -> Vec<u64> {
+        self.fields
+            .iter()
+            .filter_map(|s| match s.path.as_slice() {
+                [Step::Key(k), Step::Elem { index: Some(i), .. }] if k == "thinking" => Some(*i),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// A whole message's other fields, each checked whole; whether any changed.
     pub(super) fn check_fields(
         &mut self,

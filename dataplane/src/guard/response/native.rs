@@ -50,6 +50,13 @@ impl ResponseGuard {
                     .and_then(|t| t.as_str())
                     .map(str::to_owned);
                 let Some(text) = text else {
+                    if self.reads_answers() {
+                        if let (Some(thinking), Some(index)) = (thinking_delta(&v), index) {
+                            return self.filter_thinking(
+                                engine, scratch, name, data, &mut v, index, &thinking, out,
+                            );
+                        }
+                    }
                     return self.filter_tool_input(engine, scratch, name, data, &mut v, out);
                 };
                 let index = index.unwrap_or(0);
@@ -80,6 +87,9 @@ impl ResponseGuard {
             "content_block_stop" | "message_delta" | "message_stop" => {
                 let block = index.filter(|_| kind == "content_block_stop");
                 if self.flush_tool_inputs(engine, scratch, block, out) {
+                    return true;
+                }
+                if self.flush_thinking(engine, scratch, block, out) {
                     return true;
                 }
                 if self.flush_anthropic(engine, scratch, out) {
@@ -130,6 +140,77 @@ impl ResponseGuard {
         if self.blocked.is_some() {
             self.open_block = Some(index);
             return self.end_anthropic(out);
+        }
+        false
+    }
+
+    /// A `thinking_delta` through the stream of its block, while the guard reads answers:
+    /// held and redacted like answer text, but with no placeholder put back (the thinking is
+    /// signed as the provider wrote it; a value redacted out of it voids the signature, and the
+    /// turn it is sent back in is refused by Anthropic — closed, not leaked). True on a block.
+    #[allow(clippy::too_many_arguments)]
+    fn filter_thinking(
+        &mut self,
+        engine: &Engine,
+        scratch: &crate::guard::engine::Scratch,
+        name: &[u8],
+        data: &[u8],
+        v: &mut BorrowedValue<'_>,
+        index: u64,
+        thinking: &str,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let released = self.in_thinking(index, |g| g.push(engine, scratch, thinking));
+        if released == thinking {
+            named_event(out, name, data);
+        } else if !released.is_empty() {
+            if let Some(slot) = v.get_mut("delta").and_then(|d| d.get_mut("thinking")) {
+                *slot = BorrowedValue::from(released);
+            }
+            named_event(out, name, v.encode().as_bytes());
+        }
+        if self.blocked.is_some() {
+            self.open_block = Some(index);
+            return self.end_anthropic(out);
+        }
+        false
+    }
+
+    /// Run `f` on the thinking stream of block `index`, with no request values to put back.
+    fn in_thinking<T>(&mut self, index: u64, f: impl FnOnce(&mut ResponseGuard) -> T) -> T {
+        let restore = std::mem::take(&mut self.restore);
+        let out = self.in_field(&thinking_path(index), f);
+        self.restore = restore;
+        out
+    }
+
+    /// Send what the thinking streams hold (block `index`'s, or all of them at the message's
+    /// end) as `thinking_delta`s. True on a block.
+    fn flush_thinking(
+        &mut self,
+        engine: &Engine,
+        scratch: &crate::guard::engine::Scratch,
+        index: Option<u64>,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let open: Vec<u64> = match index {
+            Some(i) => vec![i],
+            None => self.thinking_blocks(),
+        };
+        for i in open {
+            let restore = std::mem::take(&mut self.restore);
+            let rest = self.finish_field(engine, scratch, &thinking_path(i));
+            self.restore = restore;
+            let Some(rest) = rest else {
+                continue;
+            };
+            if !rest.is_empty() {
+                block_delta(out, i, "thinking_delta", "thinking", &rest);
+            }
+            if self.blocked.is_some() {
+                self.open_block = Some(i);
+                return self.end_anthropic(out);
+            }
         }
         false
     }
@@ -230,6 +311,33 @@ impl ResponseGuard {
                 blocked |= self.blocked.take().is_some();
                 continue;
             }
+            // Thinking, while the guard reads answers: checked whole, nothing put back.
+            if block.get("type").and_then(|t| t.as_str()) == Some("thinking")
+                && self.reads_answers()
+            {
+                let thinking = block
+                    .get("thinking")
+                    .and_then(|t| t.as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                let mut released = self.in_thinking(i as u64, |g| {
+                    let mut r = g.push(engine, scratch, &thinking);
+                    r.push_str(&g.finish(engine, scratch));
+                    r
+                });
+                self.fields.clear();
+                if self.blocked.take().is_some() {
+                    blocked = true;
+                    released.clear();
+                }
+                if released != thinking {
+                    changed = true;
+                    if let Some(slot) = block.get_mut("thinking") {
+                        *slot = BorrowedValue::from(released);
+                    }
+                }
+                continue;
+            }
             if block.get("type").and_then(|t| t.as_str()) != Some("text") {
                 continue;
             }
@@ -259,6 +367,26 @@ impl ResponseGuard {
         changed.then(|| v.encode().into_bytes())
     }
 }
+/// The text of a `thinking_delta`, if `v` carries one.
+fn thinking_delta(v: &BorrowedValue<'_>) -> Option<String> {
+    v.get("delta")
+        .filter(|d| d.get("type").and_then(|t| t.as_str()) == Some("thinking_delta"))
+        .and_then(|d| d.get("thinking"))
+        .and_then(|t| t.as_str())
+        .map(str::to_owned)
+}
+
+/// The stream a thinking block's text is held in.
+fn thinking_path(index: u64) -> Vec<super::fields::Step> {
+    vec![
+        super::fields::Step::Key("thinking".into()),
+        super::fields::Step::Elem {
+            at: 0,
+            index: Some(index),
+        },
+    ]
+}
+
 /// The stream an Anthropic tool_use block's input is held in: its block index.
 fn tool_input_path(index: u64) -> Vec<super::fields::Step> {
     vec![super::fields::Step::Elem {
@@ -295,6 +423,73 @@ fn named_event(out: &mut Vec<u8>, name: &[u8], data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use warden_shared::catalog::Dialect;
+
+    /// A thinking block streamed in `pieces`, its signature, then a text block.
+    fn thinking_events(pieces: &[&str]) -> Vec<(String, String)> {
+        let mut events = vec![(
+            "content_block_start".to_owned(),
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"","signature":""}}"#.to_owned(),
+        )];
+        for p in pieces {
+            let delta = serde_json::json!({"type": "content_block_delta", "index": 0,
+                "delta": {"type": "thinking_delta", "thinking": p}});
+            events.push(("content_block_delta".to_owned(), delta.to_string()));
+        }
+        events.push((
+            "content_block_delta".to_owned(),
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"c2ln"}}"#.to_owned(),
+        ));
+        events.push((
+            "content_block_stop".to_owned(),
+            r#"{"type":"content_block_stop","index":0}"#.to_owned(),
+        ));
+        events.push((
+            "message_stop".to_owned(),
+            r#"{"type":"message_stop"}"#.to_owned(),
+        ));
+        events
+    }
+
+    /// The thinking a client joins from the events `g` sends.
+    fn thinking_through(g: &mut crate::guard::response::ResponseGuard, pieces: &[&str]) -> String {
+        let engine = crate::guard::engine::Engine::new().unwrap_or_else(|e| panic!("{e}"));
+        let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
+        let mut out = Vec::new();
+        for (name, data) in thinking_events(pieces) {
+            g.filter_event(
+                &engine,
+                &scratch,
+                Some(name.as_bytes()),
+                data.as_bytes(),
+                &mut None,
+                &mut out,
+            );
+        }
+        let out = String::from_utf8(out).unwrap_or_default();
+        out.lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+            .filter_map(|v| v["delta"]["thinking"].as_str().map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn thinking_is_read_while_the_guard_reads_answers_and_nothing_is_put_back_in_it() {
+        let (_, _, mut g) = crate::guard::response::tests::redacting(Dialect::Anthropic);
+        let seen = thinking_through(&mut g, &["The user is jane.d", "oe@example.com; reply."]);
+        assert_eq!(seen, "The user is [EMAIL_1]; reply.");
+        // Signed as the provider wrote it: a request's placeholder stays as it is there.
+        let mut g = crate::guard::response::tests::restoring(Dialect::Anthropic);
+        let seen = thinking_through(&mut g, &["Write to [EMA", "IL_1] now."]);
+        assert_eq!(seen, "Write to [EMAIL_1] now.");
+        // A whole message: the same.
+        let (engine, scratch, mut g) = crate::guard::response::tests::redacting(Dialect::Anthropic);
+        let body = br#"{"id":"msg_1","type":"message","role":"assistant","content":[{"type":"thinking","thinking":"The user is jane.doe@example.com.","signature":"c2ln"},{"type":"text","text":"ok"}],"stop_reason":"end_turn"}"#;
+        let out = g.filter_body(&engine, &scratch, body).unwrap_or_default();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
+        assert_eq!(v["content"][0]["thinking"], "The user is [EMAIL_1].", "{v}");
+        assert_eq!(v["content"][0]["signature"], "c2ln", "{v}");
+    }
 
     #[test]
     fn anthropic_deltas_go_on_as_sent_or_with_only_the_text_spliced() {
