@@ -23,7 +23,7 @@ pub(super) type Path = Vec<Step>;
 
 /// Members that name, type or number things, or carry opaque data (audio, signatures), never
 /// text: left as they are.
-const STRUCTURAL: [&str; 12] = [
+const STRUCTURAL: [&str; 14] = [
     "role",
     "type",
     "id",
@@ -31,6 +31,8 @@ const STRUCTURAL: [&str; 12] = [
     "index",
     "call_id",
     "tool_call_id",
+    "tool_use_id",
+    "encrypted_index",
     "data",
     "signature",
     "encrypted_content",
@@ -244,6 +246,34 @@ impl ResponseGuard {
                 _ => None,
             })
             .collect()
+    }
+
+    /// Every string in `v` (content included; the [`STRUCTURAL`] members aside) checked whole,
+    /// the streams open for other fields left as they are: a tool's result, a citation, a part
+    /// of a kind the dialect's reader does not know. Whether any changed.
+    pub(super) fn check_whole(
+        &mut self,
+        engine: &Engine,
+        scratch: &crate::guard::engine::Scratch,
+        v: &mut Value<'_>,
+    ) -> bool {
+        let open = std::mem::take(&mut self.fields);
+        let mut strings = Vec::new();
+        walk(v, &mut Vec::new(), &mut strings);
+        let mut changed = false;
+        for (path, text) in strings.into_iter().filter(|(p, _)| !p.is_empty()) {
+            let released = self.in_field(&path, |g| {
+                let mut out = g.push(engine, scratch, &text);
+                out.push_str(&g.finish(engine, scratch));
+                out
+            });
+            if released != text {
+                set(v, &path, released);
+                changed = true;
+            }
+        }
+        self.fields = open;
+        changed
     }
 
     /// A whole message's other fields, each checked whole; whether any changed.

@@ -32,10 +32,9 @@ fn part_texts(candidate: &BorrowedValue<'_>) -> Vec<Option<String>> {
     })
 }
 
-/// Each part's function call, encoded (`None` for a part without one): whether the guard changed
-/// one.
+/// Each part other than text, encoded (`None` for a text part): whether the guard changed one.
 fn part_calls(candidate: &BorrowedValue<'_>) -> Vec<Option<String>> {
-    each_part(candidate, |p| p.get("functionCall").map(|c| c.encode()))
+    each_part(candidate, |p| p.get("text").is_none().then(|| p.encode()))
 }
 
 /// A Gemini chunk with the texts that changed from `before` to `after` spliced in place, when
@@ -183,12 +182,11 @@ impl ResponseGuard {
                 continue;
             };
             let Some(text) = part.get("text").and_then(|t| t.as_str()).map(str::to_owned) else {
-                // A function call's arguments: every string in them, checked whole.
-                if let Some(call) = part
-                    .get_mut("functionCall")
-                    .filter(|_| self.blocked.is_none())
-                {
-                    self.check_fields(engine, scratch, call);
+                // A function call's arguments, code and what running it printed
+                // (`executableCode`, `codeExecutionResult`), a part of a newer kind: every
+                // string in it, checked whole (inline data and signatures aside).
+                if self.blocked.is_none() {
+                    self.check_whole(engine, scratch, part);
                 }
                 continue;
             };
@@ -394,6 +392,27 @@ fn empty_texts(candidate: &mut BorrowedValue<'_>) {
 #[cfg(test)]
 mod tests {
     use warden_shared::catalog::Dialect;
+
+    #[test]
+    fn code_and_what_it_printed_are_read() {
+        let (engine, scratch, mut g) = crate::guard::response::tests::redacting(Dialect::Gemini);
+        let chunk = r#"{"candidates":[{"content":{"parts":[{"executableCode":{"language":"PYTHON","code":"print(lookup('jane.doe@example.com'))"}},{"codeExecutionResult":{"outcome":"OUTCOME_OK","output":"bob@example.org\n"}},{"inlineData":{"mimeType":"image/png","data":"iVBORw0KGgo="}}],"role":"model"},"index":0}]}"#;
+        let mut out = Vec::new();
+        g.filter_event(
+            &engine,
+            &scratch,
+            None,
+            chunk.as_bytes(),
+            &mut None,
+            &mut out,
+        );
+        let out = String::from_utf8(out).unwrap_or_default();
+        assert!(!out.contains("jane.doe") && !out.contains("bob@"), "{out}");
+        assert!(
+            out.contains("[EMAIL_1]") && out.contains("iVBORw0KGgo="),
+            "{out}"
+        );
+    }
 
     #[test]
     fn a_candidates_log_probabilities_are_withheld() {

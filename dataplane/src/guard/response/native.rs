@@ -84,6 +84,9 @@ impl ResponseGuard {
                 }
                 false
             }
+            "content_block_start" => {
+                self.check_other_block(engine, scratch, name, data, &mut v, "content_block", out)
+            }
             "content_block_stop" | "message_delta" | "message_stop" => {
                 let block = index.filter(|_| kind == "content_block_stop");
                 if self.flush_tool_inputs(engine, scratch, block, out) {
@@ -124,8 +127,7 @@ impl ResponseGuard {
             .map(str::to_owned);
         let (Some(partial), Some(index)) = (partial, v.get("index").and_then(|i| i.as_u64()))
         else {
-            named_event(out, name, data);
-            return false;
+            return self.check_other_block(engine, scratch, name, data, v, "delta", out);
         };
         let path = tool_input_path(index);
         let released = self.in_field(&path, |g| g.push(engine, scratch, &partial));
@@ -140,6 +142,52 @@ impl ResponseGuard {
         if self.blocked.is_some() {
             self.open_block = Some(index);
             return self.end_anthropic(out);
+        }
+        false
+    }
+
+    /// A block start or a delta of a kind read nowhere else (a server tool's result — web
+    /// search, web fetch, code execution, an MCP server's answer — or a citation), its `key`
+    /// member's every string checked whole; as sent when nothing changed. True on a block.
+    #[allow(clippy::too_many_arguments)]
+    fn check_other_block(
+        &mut self,
+        engine: &Engine,
+        scratch: &crate::guard::engine::Scratch,
+        name: &[u8],
+        data: &[u8],
+        v: &mut BorrowedValue<'_>,
+        key: &str,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        let other = v
+            .get(key)
+            .and_then(|b| b.get("type"))
+            .and_then(|t| t.as_str())
+            .is_some_and(|t| {
+                !matches!(
+                    t,
+                    "text"
+                        | "thinking"
+                        | "redacted_thinking"
+                        | "tool_use"
+                        | "text_delta"
+                        | "thinking_delta"
+                        | "signature_delta"
+                        | "input_json_delta"
+                )
+            });
+        let changed = other
+            && v.get_mut(key)
+                .is_some_and(|b| self.check_whole(engine, scratch, b));
+        if self.blocked.is_some() {
+            self.open_block = v.get("index").and_then(|i| i.as_u64());
+            return self.end_anthropic(out);
+        }
+        if changed {
+            named_event(out, name, v.encode().as_bytes());
+        } else {
+            named_event(out, name, data);
         }
         false
     }
@@ -338,8 +386,30 @@ impl ResponseGuard {
                 }
                 continue;
             }
-            if block.get("type").and_then(|t| t.as_str()) != Some("text") {
-                continue;
+            match block.get("type").and_then(|t| t.as_str()) {
+                Some("text") => {
+                    // Its citations quote documents and pages: each checked whole.
+                    let n = block
+                        .get("citations")
+                        .and_then(|c| c.as_array())
+                        .map_or(0, Vec::len);
+                    for at in 0..n {
+                        if let Some(citation) =
+                            block.get_mut("citations").and_then(|c| c.get_idx_mut(at))
+                        {
+                            changed |= self.check_whole(engine, scratch, citation);
+                        }
+                    }
+                    blocked |= self.blocked.take().is_some();
+                }
+                // Signed (thinking read above when the guard reads answers) or opaque.
+                Some("thinking" | "redacted_thinking") | None => continue,
+                Some(_) => {
+                    // A server tool's result, or a block of a newer kind: every string checked.
+                    changed |= self.check_whole(engine, scratch, block);
+                    blocked |= self.blocked.take().is_some();
+                    continue;
+                }
             }
             let Some(text) = block
                 .get("text")
@@ -471,6 +541,61 @@ mod tests {
             .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
             .filter_map(|v| v["delta"]["thinking"].as_str().map(str::to_owned))
             .collect()
+    }
+
+    #[test]
+    fn server_tool_results_and_citations_are_read_whole() {
+        let (engine, scratch, mut g) = crate::guard::response::tests::redacting(Dialect::Anthropic);
+        let events = [
+            (
+                "content_block_start",
+                r#"{"type":"content_block_start","index":0,"content_block":{"type":"mcp_tool_result","tool_use_id":"mcptoolu_1","is_error":false,"content":[{"type":"text","text":"owner: jane.doe@example.com"}]}}"#,
+            ),
+            (
+                "content_block_stop",
+                r#"{"type":"content_block_stop","index":0}"#,
+            ),
+            (
+                "content_block_start",
+                r#"{"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}}"#,
+            ),
+            (
+                "content_block_delta",
+                r#"{"type":"content_block_delta","index":1,"delta":{"type":"citations_delta","citation":{"type":"web_search_result_location","cited_text":"write to bob@example.org","url":"https://example.org/a","title":"A","encrypted_index":"Eo8BCioIAhgBIiQ="}}}"#,
+            ),
+            (
+                "content_block_stop",
+                r#"{"type":"content_block_stop","index":1}"#,
+            ),
+        ];
+        let mut out = Vec::new();
+        for (name, data) in events {
+            g.filter_event(
+                &engine,
+                &scratch,
+                Some(name.as_bytes()),
+                data.as_bytes(),
+                &mut None,
+                &mut out,
+            );
+        }
+        let out = String::from_utf8(out).unwrap_or_default();
+        assert!(!out.contains("jane.doe") && !out.contains("bob@"), "{out}");
+        assert!(
+            out.contains("owner: [EMAIL_1]") && out.contains("write to [EMAIL_2]"),
+            "{out}"
+        );
+        assert!(
+            out.contains("Eo8BCioIAhgBIiQ=") && out.contains("mcptoolu_1"),
+            "{out}"
+        );
+        // A whole message: the same blocks.
+        let (engine, scratch, mut g) = crate::guard::response::tests::redacting(Dialect::Anthropic);
+        let body = br#"{"id":"msg_1","type":"message","role":"assistant","content":[{"type":"web_fetch_tool_result","tool_use_id":"srvtoolu_1","content":{"type":"web_fetch_result","url":"https://example.org","content":{"type":"document","source":{"type":"text","media_type":"text/plain","data":"x"},"title":"contact jane.doe@example.com"}}},{"type":"text","text":"ok","citations":[{"type":"char_location","cited_text":"bob@example.org","document_index":0,"start_char_index":0,"end_char_index":15}]}],"stop_reason":"end_turn"}"#;
+        let out = g.filter_body(&engine, &scratch, body).unwrap_or_default();
+        let out = String::from_utf8(out).unwrap_or_default();
+        assert!(!out.contains("jane.doe") && !out.contains("bob@"), "{out}");
+        assert!(out.contains(r#""text":"ok""#), "{out}");
     }
 
     #[test]

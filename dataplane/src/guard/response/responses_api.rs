@@ -223,7 +223,7 @@ impl ResponseGuard {
             Some((f, text))
         });
         if self.blocked.is_none() {
-            self.check_fields(engine, scratch, item);
+            self.check_whole(engine, scratch, item);
         }
         if let Some((f, text)) = taken {
             let checked = self.sent_or_checked(engine, scratch, (output_index, 0), &text);
