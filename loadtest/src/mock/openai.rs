@@ -123,17 +123,8 @@ pub fn chat(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     let reasoning = model
         .contains("reasoner")
         .then(|| super::thinking::text(plan.topic(&last_user)));
-    // The tool called, and its arguments: a `mock:tool` knob's (`{}`), else the function
-    // `tool_choice` forces (by name, or the first for `required`) with arguments that follow
-    // its parameters, as OpenAI's forced calls do.
-    let call = match (&plan.tool, forced_function(&body)) {
-        (Some(name), _) => Some((name.clone(), "{}".to_owned())),
-        (None, Some(f)) => Some((
-            f["name"].as_str().unwrap_or("").to_owned(),
-            super::schema::instance(f.get("parameters"), &last_user).to_string(),
-        )),
-        (None, None) => None,
-    };
+    // The tool called (a knob's, or the one `tool_choice` forces), and its arguments.
+    let call = plan.call(forced_function(&body), &last_user);
     let events = if stream {
         let answer = Answer {
             id: &id,

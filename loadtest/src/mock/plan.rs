@@ -59,6 +59,24 @@ impl Plan {
         }
     }
 
+    /// The tool an OpenAI-style answer calls (chat completions and Responses) and its arguments:
+    /// a `mock:tool` knob's (`{}`), else `forced` — the function `tool_choice` forces — with
+    /// arguments that follow its `parameters`, filled from `last_user`, as forced calls are.
+    pub fn call(
+        &self,
+        forced: Option<&serde_json::Value>,
+        last_user: &str,
+    ) -> Option<(String, String)> {
+        match (&self.tool, forced) {
+            (Some(name), _) => Some((name.clone(), "{}".to_owned())),
+            (None, Some(f)) => Some((
+                f["name"].as_str().unwrap_or("").to_owned(),
+                super::schema::instance(f.get("parameters"), last_user).to_string(),
+            )),
+            (None, None) => None,
+        }
+    }
+
     /// What the answer's reasoning is about: the reply a `mock:reply_hex` knob sets (the model
     /// thinks over what it will say), else the last user message.
     pub fn topic<'a>(&'a self, last_user: &'a str) -> &'a str {

@@ -103,16 +103,8 @@ pub fn create(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
         }
         output.push(item);
     }
-    // The tool called: a `mock:tool` knob's (arguments `{}`), else the function `tool_choice`
-    // forces (by name, or the first for `required`) with arguments that follow its parameters.
-    let call = match (&plan.tool, forced_function(&body)) {
-        (Some(name), _) => Some((name.clone(), "{}".to_owned())),
-        (None, Some(f)) => Some((
-            f["name"].as_str().unwrap_or("").to_owned(),
-            super::schema::instance(f.get("parameters"), &last_user).to_string(),
-        )),
-        (None, None) => None,
-    };
+    // The tool called (a knob's, or the one `tool_choice` forces), and its arguments.
+    let call = plan.call(forced_function(&body), &last_user);
     output.push(match &call {
         Some((name, args)) => json!({"type": "function_call", "id": ids.item("fc"), "call_id": "call_mock_1",
                              "name": name, "arguments": args, "status": "completed"}),

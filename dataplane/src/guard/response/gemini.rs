@@ -397,16 +397,7 @@ mod tests {
     fn code_and_what_it_printed_are_read() {
         let (engine, scratch, mut g) = crate::guard::response::tests::redacting(Dialect::Gemini);
         let chunk = r#"{"candidates":[{"content":{"parts":[{"executableCode":{"language":"PYTHON","code":"print(lookup('jane.doe@example.com'))"}},{"codeExecutionResult":{"outcome":"OUTCOME_OK","output":"bob@example.org\n"}},{"inlineData":{"mimeType":"image/png","data":"iVBORw0KGgo="}}],"role":"model"},"index":0}]}"#;
-        let mut out = Vec::new();
-        g.filter_event(
-            &engine,
-            &scratch,
-            None,
-            chunk.as_bytes(),
-            &mut None,
-            &mut out,
-        );
-        let out = String::from_utf8(out).unwrap_or_default();
+        let out = crate::guard::response::tests::through(&engine, &scratch, &mut g, &[chunk]);
         assert!(!out.contains("jane.doe") && !out.contains("bob@"), "{out}");
         assert!(
             out.contains("[EMAIL_1]") && out.contains("iVBORw0KGgo="),
@@ -418,16 +409,7 @@ mod tests {
     fn a_candidates_log_probabilities_are_withheld() {
         let (engine, scratch, mut g) = crate::guard::response::tests::redacting(Dialect::Gemini);
         let chunk = r#"{"candidates":[{"content":{"parts":[{"text":"mail jane.doe@example.com "}],"role":"model"},"index":0,"logprobsResult":{"chosenCandidates":[{"token":"jane.doe@example.com","logProbability":-0.1}],"topCandidates":[]},"avgLogprobs":-0.1}]}"#;
-        let mut out = Vec::new();
-        g.filter_event(
-            &engine,
-            &scratch,
-            None,
-            chunk.as_bytes(),
-            &mut None,
-            &mut out,
-        );
-        let out = String::from_utf8(out).unwrap_or_default();
+        let out = crate::guard::response::tests::through(&engine, &scratch, &mut g, &[chunk]);
         assert!(
             !out.contains("jane") && !out.contains("logprobsResult"),
             "{out}"

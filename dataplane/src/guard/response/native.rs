@@ -131,16 +131,36 @@ impl ResponseGuard {
         };
         let path = tool_input_path(index);
         let released = self.in_field(&path, |g| g.push(engine, scratch, &partial));
-        if released == partial {
-            named_event(out, name, data);
+        let delta = Delta {
+            name,
+            data,
+            index,
+            field: "partial_json",
+        };
+        self.send_delta(&delta, v, &partial, released, out)
+    }
+
+    /// A `content_block_delta` on its way with its `field` as released: as sent when nothing
+    /// changed, re-encoded when something did, not at all while everything is held; on a block,
+    /// the stream's end. True on a block.
+    fn send_delta(
+        &mut self,
+        d: &Delta<'_>,
+        v: &mut BorrowedValue<'_>,
+        came: &str,
+        released: String,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        if released == came {
+            named_event(out, d.name, d.data);
         } else if !released.is_empty() {
-            if let Some(slot) = v.get_mut("delta").and_then(|d| d.get_mut("partial_json")) {
+            if let Some(slot) = v.get_mut("delta").and_then(|x| x.get_mut(d.field)) {
                 *slot = BorrowedValue::from(released);
             }
-            named_event(out, name, v.encode().as_bytes());
+            named_event(out, d.name, v.encode().as_bytes());
         }
         if self.blocked.is_some() {
-            self.open_block = Some(index);
+            self.open_block = Some(d.index);
             return self.end_anthropic(out);
         }
         false
@@ -209,19 +229,13 @@ impl ResponseGuard {
         out: &mut Vec<u8>,
     ) -> bool {
         let released = self.in_thinking(index, |g| g.push(engine, scratch, thinking));
-        if released == thinking {
-            named_event(out, name, data);
-        } else if !released.is_empty() {
-            if let Some(slot) = v.get_mut("delta").and_then(|d| d.get_mut("thinking")) {
-                *slot = BorrowedValue::from(released);
-            }
-            named_event(out, name, v.encode().as_bytes());
-        }
-        if self.blocked.is_some() {
-            self.open_block = Some(index);
-            return self.end_anthropic(out);
-        }
-        false
+        let delta = Delta {
+            name,
+            data,
+            index,
+            field: "thinking",
+        };
+        self.send_delta(&delta, v, thinking, released, out)
     }
 
     /// Run `f` on the thinking stream of block `index`, with no request values to put back.
@@ -437,6 +451,15 @@ impl ResponseGuard {
         changed.then(|| v.encode().into_bytes())
     }
 }
+/// A `content_block_delta` as it came: its event name and data, its block, and the member of its
+/// delta the guard releases.
+struct Delta<'a> {
+    name: &'a [u8],
+    data: &'a [u8],
+    index: u64,
+    field: &'a str,
+}
+
 /// The text of a `thinking_delta`, if `v` carries one.
 fn thinking_delta(v: &BorrowedValue<'_>) -> Option<String> {
     v.get("delta")
