@@ -89,11 +89,10 @@ impl ResponseGuard {
             }
             "content_block_stop" | "message_delta" | "message_stop" => {
                 let block = index.filter(|_| kind == "content_block_stop");
-                if self.flush_tool_inputs(engine, scratch, block, out) {
-                    return true;
-                }
-                if self.flush_thinking(engine, scratch, block, out) {
-                    return true;
+                for stream in [BlockStream::ToolInput, BlockStream::Thinking] {
+                    if self.flush_blocks(engine, scratch, stream, block, out) {
+                        return true;
+                    }
                 }
                 if self.flush_anthropic(engine, scratch, out) {
                     return true;
@@ -129,7 +128,7 @@ impl ResponseGuard {
         else {
             return self.check_other_block(engine, scratch, name, data, v, "delta", out);
         };
-        let path = tool_input_path(index);
+        let path = BlockStream::ToolInput.path(index);
         let released = self.in_field(&path, |g| g.push(engine, scratch, &partial));
         let delta = Delta {
             name,
@@ -241,61 +240,40 @@ impl ResponseGuard {
     /// Run `f` on the thinking stream of block `index`, with no request values to put back.
     fn in_thinking<T>(&mut self, index: u64, f: impl FnOnce(&mut ResponseGuard) -> T) -> T {
         let restore = std::mem::take(&mut self.restore);
-        let out = self.in_field(&thinking_path(index), f);
+        let out = self.in_field(&BlockStream::Thinking.path(index), f);
         self.restore = restore;
         out
     }
 
-    /// Send what the thinking streams hold (block `index`'s, or all of them at the message's
-    /// end) as `thinking_delta`s. True on a block.
-    fn flush_thinking(
+    /// Send what `stream`'s streams hold (block `index`'s, or all of them at the message's end)
+    /// as deltas of their kind. True on a block.
+    fn flush_blocks(
         &mut self,
         engine: &Engine,
         scratch: &crate::guard::engine::Scratch,
+        stream: BlockStream,
         index: Option<u64>,
         out: &mut Vec<u8>,
     ) -> bool {
-        let open: Vec<u64> = match index {
-            Some(i) => vec![i],
-            None => self.thinking_blocks(),
+        let open: Vec<u64> = match (index, stream) {
+            (Some(i), _) => vec![i],
+            (None, BlockStream::ToolInput) => self.tool_input_blocks(),
+            (None, BlockStream::Thinking) => self.thinking_blocks(),
         };
+        let (kind, field) = stream.delta();
         for i in open {
-            let restore = std::mem::take(&mut self.restore);
-            let rest = self.finish_field(engine, scratch, &thinking_path(i));
-            self.restore = restore;
+            // Thinking is signed as the provider wrote it: nothing is put back in it.
+            let kept =
+                matches!(stream, BlockStream::Thinking).then(|| std::mem::take(&mut self.restore));
+            let rest = self.finish_field(engine, scratch, &stream.path(i));
+            if let Some(restore) = kept {
+                self.restore = restore;
+            }
             let Some(rest) = rest else {
                 continue;
             };
             if !rest.is_empty() {
-                block_delta(out, i, "thinking_delta", "thinking", &rest);
-            }
-            if self.blocked.is_some() {
-                self.open_block = Some(i);
-                return self.end_anthropic(out);
-            }
-        }
-        false
-    }
-
-    /// Send what the tool-input streams hold (block `index`'s, or all of them at the message's
-    /// end) as `input_json_delta`s. True on a block.
-    fn flush_tool_inputs(
-        &mut self,
-        engine: &Engine,
-        scratch: &crate::guard::engine::Scratch,
-        index: Option<u64>,
-        out: &mut Vec<u8>,
-    ) -> bool {
-        let open: Vec<u64> = match index {
-            Some(i) => vec![i],
-            None => self.tool_input_blocks(),
-        };
-        for i in open {
-            let Some(rest) = self.finish_field(engine, scratch, &tool_input_path(i)) else {
-                continue;
-            };
-            if !rest.is_empty() {
-                block_delta(out, i, "input_json_delta", "partial_json", &rest);
+                block_delta(out, i, kind, field, &rest);
             }
             if self.blocked.is_some() {
                 self.open_block = Some(i);
@@ -469,23 +447,35 @@ fn thinking_delta(v: &BorrowedValue<'_>) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The stream a thinking block's text is held in.
-fn thinking_path(index: u64) -> Vec<super::fields::Step> {
-    vec![
-        super::fields::Step::Key("thinking".into()),
-        super::fields::Step::Elem {
-            at: 0,
-            index: Some(index),
-        },
-    ]
+/// A stream an Anthropic answer holds per block besides its text.
+#[derive(Debug, Clone, Copy)]
+enum BlockStream {
+    /// A tool_use block's input, streamed as JSON text.
+    ToolInput,
+    /// A thinking block's text (read while the guard reads answers).
+    Thinking,
 }
 
-/// The stream an Anthropic tool_use block's input is held in: its block index.
-fn tool_input_path(index: u64) -> Vec<super::fields::Step> {
-    vec![super::fields::Step::Elem {
-        at: 0,
-        index: Some(index),
-    }]
+impl BlockStream {
+    /// The field stream block `index`'s text is held in.
+    fn path(self, index: u64) -> Vec<super::fields::Step> {
+        let elem = super::fields::Step::Elem {
+            at: 0,
+            index: Some(index),
+        };
+        match self {
+            BlockStream::ToolInput => vec![elem],
+            BlockStream::Thinking => vec![super::fields::Step::Key("thinking".into()), elem],
+        }
+    }
+
+    /// The delta type its pieces travel in, and the member that carries them.
+    fn delta(self) -> (&'static str, &'static str) {
+        match self {
+            BlockStream::ToolInput => ("input_json_delta", "partial_json"),
+            BlockStream::Thinking => ("thinking_delta", "thinking"),
+        }
+    }
 }
 
 pub(super) fn blocked_message(category: Option<&'static str>) -> String {
