@@ -533,12 +533,15 @@ mod tests {
         events
     }
 
-    /// The thinking a client joins from the events `g` sends.
-    fn thinking_through(g: &mut crate::guard::response::ResponseGuard, pieces: &[&str]) -> String {
+    /// Named events (name, data) through `g`; the events it sends instead.
+    fn named_through(
+        g: &mut crate::guard::response::ResponseGuard,
+        events: &[(&str, &str)],
+    ) -> String {
         let engine = crate::guard::engine::Engine::new().unwrap_or_else(|e| panic!("{e}"));
         let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
         let mut out = Vec::new();
-        for (name, data) in thinking_events(pieces) {
+        for (name, data) in events {
             g.filter_event(
                 &engine,
                 &scratch,
@@ -548,8 +551,18 @@ mod tests {
                 &mut out,
             );
         }
-        let out = String::from_utf8(out).unwrap_or_default();
-        out.lines()
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// The thinking a client joins from the events `g` sends.
+    fn thinking_through(g: &mut crate::guard::response::ResponseGuard, pieces: &[&str]) -> String {
+        let events = thinking_events(pieces);
+        let events: Vec<(&str, &str)> = events
+            .iter()
+            .map(|(n, d)| (n.as_str(), d.as_str()))
+            .collect();
+        named_through(g, &events)
+            .lines()
             .filter_map(|l| l.strip_prefix("data: "))
             .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
             .filter_map(|v| v["delta"]["thinking"].as_str().map(str::to_owned))
@@ -558,7 +571,7 @@ mod tests {
 
     #[test]
     fn server_tool_results_and_citations_are_read_whole() {
-        let (engine, scratch, mut g) = crate::guard::response::tests::redacting(Dialect::Anthropic);
+        let (_, _, mut g) = crate::guard::response::tests::redacting(Dialect::Anthropic);
         let events = [
             (
                 "content_block_start",
@@ -581,18 +594,7 @@ mod tests {
                 r#"{"type":"content_block_stop","index":1}"#,
             ),
         ];
-        let mut out = Vec::new();
-        for (name, data) in events {
-            g.filter_event(
-                &engine,
-                &scratch,
-                Some(name.as_bytes()),
-                data.as_bytes(),
-                &mut None,
-                &mut out,
-            );
-        }
-        let out = String::from_utf8(out).unwrap_or_default();
+        let out = named_through(&mut g, &events);
         assert!(!out.contains("jane.doe") && !out.contains("bob@"), "{out}");
         assert!(
             out.contains("owner: [EMAIL_1]") && out.contains("write to [EMAIL_2]"),
