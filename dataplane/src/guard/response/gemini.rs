@@ -106,6 +106,7 @@ impl ResponseGuard {
                 .unwrap_or(at as u64);
             let finishing = candidate.get("finishReason").is_some_and(|f| !f.is_null());
             encode |= self.reads_answers() && withhold_logprobs(candidate);
+            encode |= self.check_metadata(engine, scratch, candidate);
             let texts = part_texts(candidate);
             let calls = part_calls(candidate);
             let Some(blocked) = self.in_choice(index, |g| {
@@ -153,6 +154,38 @@ impl ResponseGuard {
             event(out, v.encode().as_bytes());
         }
         false
+    }
+
+    /// A candidate's own members besides its content — grounding (the searches run, the pages
+    /// found), citations, a newer kind — every string in them checked whole; whether any changed.
+    fn check_metadata(
+        &mut self,
+        engine: &Engine,
+        scratch: &crate::guard::engine::Scratch,
+        candidate: &mut BorrowedValue<'_>,
+    ) -> bool {
+        let keys: Vec<String> = candidate
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .filter(|(k, x)| {
+                        k.as_ref() != "content"
+                            && (x.as_object().is_some() || x.as_array().is_some())
+                    })
+                    .map(|(k, _)| k.to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut changed = false;
+        for k in keys {
+            if self.blocked.is_some() {
+                break;
+            }
+            if let Some(x) = candidate.get_mut(k.as_str()) {
+                changed |= self.check_whole(engine, scratch, x);
+            }
+        }
+        changed
     }
 
     /// Release every text part of one candidate through the guard, flushing at the end when
@@ -269,6 +302,7 @@ impl ResponseGuard {
                         let ends = last.contains(&(index, i));
                         let stopped = self
                             .in_choice(index, |g| {
+                                g.check_metadata(engine, scratch, candidate);
                                 let stopped = g.gemini_candidate(engine, scratch, candidate, ends);
                                 g.blocked = None;
                                 stopped
@@ -307,6 +341,7 @@ impl ResponseGuard {
                 for i in 0..candidates {
                     if let Some(candidate) = v.get_mut("candidates").and_then(|c| c.get_idx_mut(i))
                     {
+                        self.check_metadata(engine, scratch, candidate);
                         if self.gemini_candidate(engine, scratch, candidate, true) {
                             empty_texts(candidate);
                         }
@@ -402,6 +437,24 @@ mod tests {
         assert!(
             out.contains("[EMAIL_1]") && out.contains("iVBORw0KGgo="),
             "{out}"
+        );
+    }
+
+    #[test]
+    fn grounding_and_citations_are_read() {
+        let (engine, scratch, mut g) = crate::guard::response::tests::redacting(Dialect::Gemini);
+        let chunk = r#"{"candidates":[{"content":{"parts":[{"text":"ok "}],"role":"model"},"index":0,"groundingMetadata":{"webSearchQueries":["jane.doe@example.com owner"],"groundingChunks":[{"web":{"uri":"https://example.org","title":"bob@example.org"}}]},"citationMetadata":{"citations":[{"startIndex":0,"endIndex":2,"uri":"https://example.org","title":"x"}]}}]}"#;
+        let out = crate::guard::response::tests::through(&engine, &scratch, &mut g, &[chunk]);
+        assert!(!out.contains("jane.doe") && !out.contains("bob@"), "{out}");
+        assert!(out.contains("https://example.org"), "{out}");
+        let (engine, scratch, mut g) = crate::guard::response::tests::redacting(Dialect::Gemini);
+        let whole = g
+            .filter_body(&engine, &scratch, chunk.as_bytes())
+            .unwrap_or_default();
+        let whole = String::from_utf8(whole).unwrap_or_default();
+        assert!(
+            !whole.contains("jane.doe") && !whole.contains("bob@"),
+            "{whole}"
         );
     }
 
