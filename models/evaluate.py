@@ -39,6 +39,14 @@ def held_out_rows(path=None):
     return [json.loads(l) for l in data.splitlines() if l.strip()]
 
 
+def extra_rows(name):
+    """An extra corpus (corpora.EXTRA_SOURCES) in the held-out corpus's shape, its source as the
+    category: for a model that was not trained on it, text from elsewhere too."""
+    return [{"text": e.text, "label": "malicious" if e.label else "benign",
+             "channel": "user_input" if e.channel == "user" else "tool_output",
+             "category": e.source, "lang": "-"} for e in corpora.load_extra(name)]
+
+
 def thresholds(model):
     """The default thresholds in a model file's header: version 1, 2 (with its n-gram sizes) or
     3 (and the user block threshold; before version 3 user input is blocked from the user
@@ -92,12 +100,15 @@ def main():
                     "(default: the binary's built-in model, models/injection.bin's thresholds)")
     ap.add_argument("--json", help="write the figures here as JSON")
     ap.add_argument("--corpus", help="the corpus file (default: from the pinned wheel)")
+    ap.add_argument("--extra", choices=sorted(corpora.EXTRA_SOURCES),
+                    help="measure on this extra corpus instead of bastioncorpus")
     args = ap.parse_args()
-    rows = held_out_rows(args.corpus)
+    rows = extra_rows(args.extra) if args.extra else held_out_rows(args.corpus)
     t = thresholds(args.model or os.path.join(corpora.HERE, "injection.bin"))
     s = scores(args.binary, [r["text"] for r in rows], args.model)
     flagged = [int(score >= t[channel(r)]) for r, score in zip(rows, s)]
-    report = {"corpus": "%s %s" % HELD_OUT[:2], "thresholds": t, **measure(rows, flagged)}
+    corpus = "%s %s" % (corpora.EXTRA_SOURCES[args.extra][:2] if args.extra else HELD_OUT[:2])
+    report = {"corpus": corpus, "thresholds": t, **measure(rows, flagged)}
     block_at = {"user": t["user_block"], "tool": t["tool"]}
     blocked = measure(rows, [int(score >= block_at[channel(r)]) for r, score in zip(rows, s)])
     report["blocked"] = {"all": blocked["all"], "channel": blocked["channel"]}
