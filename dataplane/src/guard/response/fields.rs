@@ -175,8 +175,22 @@ impl ResponseGuard {
         v: &mut Value<'_>,
         whole: bool,
     ) -> bool {
+        let strings = other_strings(v);
+        self.release_strings(engine, scratch, v, strings, whole)
+    }
+
+    /// Each of `strings` (found under `v`) through the stream of its path, finished too when
+    /// `whole`, and set back where it changed; whether any did.
+    fn release_strings(
+        &mut self,
+        engine: &Engine,
+        scratch: &crate::guard::engine::Scratch,
+        v: &mut Value<'_>,
+        strings: Vec<(Path, String)>,
+        whole: bool,
+    ) -> bool {
         let mut changed = false;
-        for (path, text) in other_strings(v) {
+        for (path, text) in strings {
             let released = self.in_field(&path, |g| {
                 let mut out = g.push(engine, scratch, &text);
                 if whole {
@@ -260,18 +274,8 @@ impl ResponseGuard {
         let open = std::mem::take(&mut self.fields);
         let mut strings = Vec::new();
         walk(v, &mut Vec::new(), &mut strings);
-        let mut changed = false;
-        for (path, text) in strings.into_iter().filter(|(p, _)| !p.is_empty()) {
-            let released = self.in_field(&path, |g| {
-                let mut out = g.push(engine, scratch, &text);
-                out.push_str(&g.finish(engine, scratch));
-                out
-            });
-            if released != text {
-                set(v, &path, released);
-                changed = true;
-            }
-        }
+        strings.retain(|(p, _)| !p.is_empty());
+        let changed = self.release_strings(engine, scratch, v, strings, true);
         self.fields = open;
         changed
     }
