@@ -9,7 +9,9 @@
 //!
 //! Besides the text: a tool's input (`input_json_delta`) and, while the guard reads answers,
 //! thinking (`thinking_delta`, nothing put back in it: it is signed) each go through a stream per
-//! block (`native/blocks.rs`); server tool results and citations are checked whole.
+//! block (`native/blocks.rs`); server tool results and citations are checked whole. A block start
+//! that already carries text or thinking (Anthropic sends them empty) starts its block's stream
+//! with it; a tool's input in a start is checked whole. Whole messages: `native/whole.rs`.
 
 use simd_json::prelude::*;
 use simd_json::BorrowedValue;
@@ -17,6 +19,7 @@ use simd_json::BorrowedValue;
 use super::{Engine, ResponseGuard};
 
 mod blocks;
+mod whole;
 use blocks::{thinking_delta, BlockStream, Delta};
 
 /// Where a `content_block_delta`'s `delta.text` string sits (quotes included), when each key on
@@ -91,6 +94,9 @@ impl ResponseGuard {
                 false
             }
             "content_block_start" => {
+                if let Some(blocked) = self.filter_start(engine, scratch, name, data, &mut v, out) {
+                    return blocked;
+                }
                 self.check_other_block(engine, scratch, name, data, &mut v, "content_block", out)
             }
             "content_block_stop" | "message_delta" | "message_stop" => {
@@ -217,6 +223,78 @@ impl ResponseGuard {
         false
     }
 
+    /// A `content_block_start` whose block already carries its text, thinking (while the guard
+    /// reads answers) or a tool's input — Anthropic sends them empty, the deltas fill them in:
+    /// the text and thinking are the first piece of their block's stream, the input is checked
+    /// whole. `None` when the start carries none of them; else true on a block.
+    fn filter_start(
+        &mut self,
+        engine: &Engine,
+        scratch: &crate::guard::engine::Scratch,
+        name: &[u8],
+        data: &[u8],
+        v: &mut BorrowedValue<'_>,
+        out: &mut Vec<u8>,
+    ) -> Option<bool> {
+        let index = v.get("index").and_then(|i| i.as_u64())?;
+        let block = v.get("content_block")?;
+        let kind = block.get("type").and_then(|t| t.as_str())?;
+        let field = match kind {
+            "text" => "text",
+            "thinking" if self.reads_answers() => "thinking",
+            "tool_use" => "input",
+            _ => return None,
+        };
+        let came = block.get(field)?;
+        if field == "input" {
+            if came.as_object().is_none_or(|o| o.is_empty()) {
+                return None;
+            }
+            let changed = v
+                .get_mut("content_block")
+                .and_then(|b| b.get_mut("input"))
+                .is_some_and(|input| self.check_whole(engine, scratch, input));
+            return Some(self.send_start(index, name, data, v, changed, out));
+        }
+        let came = came.as_str().filter(|t| !t.is_empty())?.to_owned();
+        let released = if field == "text" {
+            self.open_block = Some(index);
+            self.push(engine, scratch, &came)
+        } else {
+            self.in_thinking(index, |g| g.push(engine, scratch, &came))
+        };
+        let changed = released != came;
+        if changed {
+            if let Some(slot) = v.get_mut("content_block").and_then(|b| b.get_mut(field)) {
+                *slot = BorrowedValue::from(released);
+            }
+        }
+        Some(self.send_start(index, name, data, v, changed, out))
+    }
+
+    /// A block start on its way, re-encoded when `changed`; on a block, the block ended and the
+    /// stream with it. True on a block.
+    fn send_start(
+        &mut self,
+        index: u64,
+        name: &[u8],
+        data: &[u8],
+        v: &BorrowedValue<'_>,
+        changed: bool,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        if changed {
+            named_event(out, name, v.encode().as_bytes());
+        } else {
+            named_event(out, name, data);
+        }
+        if self.blocked.is_some() {
+            self.open_block = Some(index);
+            return self.end_anthropic(out);
+        }
+        false
+    }
+
     /// A `thinking_delta` through the stream of its block, while the guard reads answers:
     /// held and redacted like answer text, but with no placeholder put back (the thinking is
     /// signed as the provider wrote it; a value redacted out of it voids the signature, and the
@@ -330,109 +408,6 @@ impl ResponseGuard {
         );
         named_event(out, b"error", &e);
         true
-    }
-
-    /// A whole Anthropic message. `None` when nothing changed.
-    pub(super) fn filter_anthropic_body(
-        &mut self,
-        engine: &Engine,
-        scratch: &crate::guard::engine::Scratch,
-        body: &[u8],
-    ) -> Option<Vec<u8>> {
-        let mut copy = body.to_vec();
-        let mut v = simd_json::to_borrowed_value(&mut copy).ok()?;
-        let blocks = v
-            .get("content")
-            .and_then(|c| c.as_array())
-            .map_or(0, Vec::len);
-        let mut changed = false;
-        let mut blocked = false;
-        for i in 0..blocks {
-            let Some(block) = v.get_mut("content").and_then(|c| c.get_idx_mut(i)) else {
-                continue;
-            };
-            // A tool call's input: every string in it, checked whole.
-            if block.get("type").and_then(|t| t.as_str()) == Some("tool_use") {
-                changed |= self.check_fields(engine, scratch, block);
-                blocked |= self.blocked.take().is_some();
-                continue;
-            }
-            // Thinking, while the guard reads answers: checked whole, nothing put back.
-            if block.get("type").and_then(|t| t.as_str()) == Some("thinking")
-                && self.reads_answers()
-            {
-                let thinking = block
-                    .get("thinking")
-                    .and_then(|t| t.as_str())
-                    .unwrap_or_default()
-                    .to_owned();
-                let mut released = self.in_thinking(i as u64, |g| {
-                    let mut r = g.push(engine, scratch, &thinking);
-                    r.push_str(&g.finish(engine, scratch));
-                    r
-                });
-                self.fields.clear();
-                if self.blocked.take().is_some() {
-                    blocked = true;
-                    released.clear();
-                }
-                if released != thinking {
-                    changed = true;
-                    if let Some(slot) = block.get_mut("thinking") {
-                        *slot = BorrowedValue::from(released);
-                    }
-                }
-                continue;
-            }
-            match block.get("type").and_then(|t| t.as_str()) {
-                Some("text") => {
-                    // Its citations quote documents and pages: each checked whole.
-                    let n = block
-                        .get("citations")
-                        .and_then(|c| c.as_array())
-                        .map_or(0, Vec::len);
-                    for at in 0..n {
-                        if let Some(citation) =
-                            block.get_mut("citations").and_then(|c| c.get_idx_mut(at))
-                        {
-                            changed |= self.check_whole(engine, scratch, citation);
-                        }
-                    }
-                    blocked |= self.blocked.take().is_some();
-                }
-                // Signed (thinking read above when the guard reads answers) or opaque.
-                Some("thinking" | "redacted_thinking") | None => continue,
-                Some(_) => {
-                    // A server tool's result, or a block of a newer kind: every string checked.
-                    changed |= self.check_whole(engine, scratch, block);
-                    blocked |= self.blocked.take().is_some();
-                    continue;
-                }
-            }
-            let Some(text) = block
-                .get("text")
-                .and_then(|t| t.as_str())
-                .map(str::to_owned)
-            else {
-                continue;
-            };
-            let mut released = self.push(engine, scratch, &text);
-            released.push_str(&self.finish(engine, scratch));
-            blocked |= self.blocked.is_some();
-            if released != text || blocked {
-                changed = true;
-                if let Some(slot) = block.get_mut("text") {
-                    *slot = BorrowedValue::from(if blocked { String::new() } else { released });
-                }
-            }
-            self.blocked = None;
-        }
-        if blocked {
-            if let Some(slot) = v.get_mut("stop_reason") {
-                *slot = BorrowedValue::from("refusal");
-            }
-        }
-        changed.then(|| v.encode().into_bytes())
     }
 }
 pub(super) fn blocked_message(category: Option<&'static str>) -> String {

@@ -156,3 +156,91 @@ fn anthropic_deltas_go_on_as_sent_or_with_only_the_text_spliced() {
     assert!(out.contains(r#""text":"mail [EMAIL_1] "},"x":1}"#), "{out}");
     assert!(!out.contains("jane.doe"), "{out}");
 }
+
+/// The text a client joins from the events `g` sends: each block start's text or thinking, then
+/// its deltas'.
+fn joined(out: &str, field: &str) -> String {
+    out.lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str::<serde_json::Value>(d).ok())
+        .filter_map(|v| {
+            v["content_block"][field]
+                .as_str()
+                .or_else(|| v["delta"][field].as_str())
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+#[test]
+fn a_block_start_that_carries_its_first_text_is_read_with_the_block() {
+    // Anthropic starts a block with its text, thinking or input empty; a provider (or a proxy on
+    // the way) that puts them there must not walk them past the guard.
+    let text_start = |text: &str| {
+        format!(
+            r#"{{"type":"content_block_start","index":0,"content_block":{{"type":"text","text":"{text}"}}}}"#
+        )
+    };
+    let text_delta = |text: &str| {
+        format!(
+            r#"{{"type":"content_block_delta","index":0,"delta":{{"type":"text_delta","text":"{text}"}}}}"#
+        )
+    };
+    let stop = r#"{"type":"content_block_stop","index":0}"#;
+    // Whole in the start, and cut between the start and the first delta.
+    for (start, delta) in [
+        ("Mail jane.doe@example.com today.", " Bye."),
+        ("Mail jane.d", "oe@example.com today. Bye."),
+    ] {
+        let (_, _, mut g) = crate::guard::response::tests::redacting(Dialect::Anthropic);
+        let events = [
+            ("content_block_start", text_start(start)),
+            ("content_block_delta", text_delta(delta)),
+            ("content_block_stop", stop.to_owned()),
+        ];
+        let events: Vec<(&str, &str)> = events.iter().map(|(n, d)| (*n, d.as_str())).collect();
+        let out = named_through(&mut g, &events);
+        assert!(!out.contains("jane.d"), "{out}");
+        assert_eq!(joined(&out, "text"), "Mail [EMAIL_1] today. Bye.", "{out}");
+    }
+    // Restore mode: a request's placeholder in the start comes back as its value.
+    let mut g = crate::guard::response::tests::restoring(Dialect::Anthropic);
+    let events = [
+        ("content_block_start", text_start("Write to [EMAIL_1] now.")),
+        ("content_block_stop", stop.to_owned()),
+    ];
+    let events: Vec<(&str, &str)> = events.iter().map(|(n, d)| (*n, d.as_str())).collect();
+    let out = named_through(&mut g, &events);
+    assert_eq!(
+        joined(&out, "text"),
+        "Write to jane@example.com now.",
+        "{out}"
+    );
+    // Thinking in its start: read, nothing put back.
+    let (_, _, mut g) = crate::guard::response::tests::redacting(Dialect::Anthropic);
+    let events = [
+        (
+            "content_block_start",
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"The user is jane.doe@example.com.","signature":""}}"#,
+        ),
+        ("content_block_stop", stop),
+    ];
+    let out = named_through(&mut g, &events);
+    assert!(!out.contains("jane.doe"), "{out}");
+    assert_eq!(joined(&out, "thinking"), "The user is [EMAIL_1].", "{out}");
+    // A tool call whose input comes whole in its start.
+    let (_, _, mut g) = crate::guard::response::tests::redacting(Dialect::Anthropic);
+    let events = [
+        (
+            "content_block_start",
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_1","name":"send","input":{"to":"jane.doe@example.com"}}}"#,
+        ),
+        ("content_block_stop", stop),
+    ];
+    let out = named_through(&mut g, &events);
+    assert!(!out.contains("jane.doe"), "{out}");
+    assert!(
+        out.contains(r#""to":"[EMAIL_1]""#) && out.contains("toolu_1"),
+        "{out}"
+    );
+}
