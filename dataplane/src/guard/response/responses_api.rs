@@ -13,6 +13,10 @@
 //! more delta before its `done`; events are renumbered (`sequence_number`) so the client sees a
 //! gapless sequence. A block ends the stream with an `error` event and `response.failed`.
 //!
+//! Events of any other kind — an annotation, an audio answer's transcript, a kind newer than this
+//! reader — have every string checked whole (a value cut across two of them is not joined);
+//! audio and partial image data go on as sent.
+//!
 //! Reasoning (summaries and reasoning text) is text the guard does not read: while it reads
 //! answers, reasoning events are not passed on and reasoning items go out without it, as on the
 //! chat route.
@@ -114,7 +118,13 @@ impl ResponseGuard {
             k if k.starts_with("response.reasoning") && self.reads_answers() => {
                 return ChunkOutcome::Continue;
             }
-            _ => {}
+            // Opaque data (audio, an image), and events that carry only ids and status.
+            "response.audio.delta" | "response.image_generation_call.partial_image" => {}
+            // Any other kind (an annotation, an audio answer's transcript, a newer event):
+            // every string checked whole.
+            _ => {
+                self.check_whole(engine, scratch, &mut v);
+            }
         }
         if self.blocked.is_some() {
             return self.end_api_blocked(out);

@@ -196,3 +196,45 @@ fn a_refusal_is_read_like_the_answers_text() {
         "{text}"
     );
 }
+
+#[test]
+fn events_of_other_kinds_are_read_whole_and_audio_and_image_data_left_as_sent() {
+    let (engine, _, g) = redacting(Dialect::OpenAi);
+    let mut g = g.reading_responses_api();
+    let image = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk";
+    let events: Vec<String> = [
+        // An annotation quotes a page; an audio answer's transcript; a kind newer than this code.
+        serde_json::json!({"type": "response.output_text.annotation.added", "item_id": "msg_1",
+            "output_index": 0, "content_index": 0, "annotation_index": 0, "sequence_number": 0,
+            "annotation": {"type": "url_citation", "url": "https://example.org/a",
+                "title": "Contact jane.doe@example.com", "start_index": 0, "end_index": 4}}),
+        serde_json::json!({"type": "response.audio.transcript.delta",
+            "delta": "call bob@example.org back", "sequence_number": 1}),
+        serde_json::json!({"type": "response.some_future.delta", "item_id": "x_1",
+            "delta": {"note": "owner carol@example.net"}, "sequence_number": 2}),
+        // Opaque data: audio and a partial image, as sent.
+        serde_json::json!({"type": "response.audio.delta", "delta": image, "sequence_number": 3}),
+        serde_json::json!({"type": "response.image_generation_call.partial_image", "item_id": "ig_1",
+            "output_index": 1, "partial_image_index": 0, "partial_image_b64": image,
+            "sequence_number": 4}),
+    ]
+    .iter()
+    .map(|e| e.to_string())
+    .collect();
+    let out = run(&engine, &mut g, &events);
+    let text = serde_json::to_string(&out).unwrap_or_default();
+    assert!(
+        !text.contains("jane.doe") && !text.contains("bob@") && !text.contains("carol@"),
+        "{text}"
+    );
+    assert_eq!(out.len(), 5, "{text}");
+    assert_eq!(out[0]["annotation"]["title"], "Contact [EMAIL_1]", "{text}");
+    assert_eq!(
+        out[0]["annotation"]["url"], "https://example.org/a",
+        "{text}"
+    );
+    assert_eq!(out[1]["delta"], "call [EMAIL_2] back", "{text}");
+    assert_eq!(out[2]["delta"]["note"], "owner [EMAIL_3]", "{text}");
+    assert_eq!(out[3]["delta"], image, "{text}");
+    assert_eq!(out[4]["partial_image_b64"], image, "{text}");
+}
