@@ -132,6 +132,32 @@ fn openai_request_to_gemini() {
 }
 
 #[test]
+fn more_than_one_choice_is_refused_where_the_provider_answers_one() {
+    let body = |n: &str| {
+        format!(r#"{{"model":"m","n":{n},"messages":[{{"role":"user","content":"hi"}}]}}"#)
+    };
+    for (n, ok) in [
+        ("1", true),
+        ("null", true),
+        ("2", false),
+        ("0", false),
+        ("\"2\"", false),
+    ] {
+        let mut bytes = body(n).into_bytes();
+        let v = simd_json::to_borrowed_value(&mut bytes).expect("json");
+        let mut out = Vec::new();
+        let anthropic = anthropic::request(&v, "claude", false, &mut out);
+        let gemini = gemini::request(&v, &mut out);
+        for r in [anthropic, gemini] {
+            assert_eq!(r.is_ok(), ok, "n = {n}");
+            if let Err(e) = r {
+                assert!(e.to_string().contains("'n' must be 1"), "{e}");
+            }
+        }
+    }
+}
+
+#[test]
 fn images_become_provider_blocks() {
     let mut body = br#"{"model":"x","messages":[{"role":"user","content":[{"type":"text","text":"what is this"},
         {"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}},

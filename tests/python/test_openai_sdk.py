@@ -99,3 +99,17 @@ def test_stream_broken_off_by_provider_raises(gateway):
             received.append(chunk)
     assert len(received) == 2
     assert "upstream" in str(err.value).lower() or "provider" in str(err.value).lower()
+
+
+def test_several_choices_from_a_provider_that_answers_one_is_a_clear_error(gateway):
+    # Anthropic and Gemini answer one choice a request: asking them for two must not come back
+    # as one choice with a 200.
+    c = client(gateway)
+    for model in ["claude-4-sonnet", "gemini-2.0-flash"]:
+        with pytest.raises(openai.BadRequestError) as err:
+            c.chat.completions.create(model=model, n=2, messages=[{"role": "user", "content": "hi"}])
+        assert "'n' must be 1" in err.value.message, model
+        one = c.chat.completions.create(model=model, n=1, messages=[{"role": "user", "content": "hi"}])
+        assert len(one.choices) == 1 and one.choices[0].message.content == "echo: hi"
+    two = c.chat.completions.create(model="gpt-4o", n=2, messages=[{"role": "user", "content": "hi"}])
+    assert [ch.index for ch in two.choices] == [0, 1]

@@ -324,3 +324,17 @@ fn developer_plan_tenants_cannot_bring_keys() {
         "{err}"
     );
 }
+
+#[test]
+fn a_fallback_that_cannot_carry_the_request_is_passed_over() {
+    // Two choices: the OpenAI route answers them; its Anthropic fallback cannot (Anthropic
+    // answers one), which must not turn the request away while OpenAI can serve it.
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::IoUring, &setup(&mock, &["sk-byok-good"], "", ""));
+    let mut body = chat_body("gpt-4o", "hello", false);
+    body["n"] = 2.into();
+    let res = warden_tests::http::post_json(gw.addr, "/v1/chat/completions", KEY, &body);
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(res.json()["choices"].as_array().map(Vec::len), Some(2));
+    assert_eq!(attempts(&gw), vec![a("openai", "byok", "ok", 200)]);
+}

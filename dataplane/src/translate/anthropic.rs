@@ -56,6 +56,7 @@ pub fn request(
         .get("messages")
         .and_then(|m| m.as_array())
         .ok_or_else(|| invalid("'messages' must be an array"))?;
+    oai::one_choice(req)?;
     let budget = thinking::requested(req)?;
     if budget.is_some() && structured_output(req).is_some() {
         return Err(invalid(

@@ -36,6 +36,7 @@ pub fn request(req: &Value<'_>, out: &mut Vec<u8>) -> Result<()> {
         .get("messages")
         .and_then(|m| m.as_array())
         .ok_or_else(|| invalid("'messages' must be an array"))?;
+    oai::one_choice(req)?;
     let mut body = Obj::new(out);
     let mut system = Vec::new();
     for m in messages

@@ -126,6 +126,18 @@ pub fn max_tokens(req: &Value<'_>) -> Option<u64> {
         .or_else(|| req.get("max_tokens").and_then(|v| v.as_u64()))
 }
 
+/// Refuses `n` other than 1: the providers this is translated for (Anthropic; Gemini through this
+/// route) answer one choice a request, and answering fewer than asked would look like success.
+pub fn one_choice(req: &Value<'_>) -> Result<()> {
+    match req.get("n") {
+        None => Ok(()),
+        Some(n) if n.is_null() || n.as_u64() == Some(1) => Ok(()),
+        Some(_) => Err(invalid(
+            "'n' must be 1 for this model: its provider answers one choice a request",
+        )),
+    }
+}
+
 /// `stop` as a list: a string is one stop sequence.
 pub fn stop_sequences<'v>(req: &'v Value<'_>) -> Vec<&'v str> {
     match req.get("stop") {

@@ -1,7 +1,9 @@
 //! The chat front end's attempts — `/v1/chat/completions`, and `/v1/responses` once its body
 //! became a chat request ([`responses_to_chat`]): each route, the alias and then its fallbacks,
 //! in its provider's dialect (the client's body spliced for OpenAI-compatible providers,
-//! translated for Anthropic and Gemini), for every key the project may use there.
+//! translated for Anthropic and Gemini), for every key the project may use there. A route
+//! whose provider cannot carry the request (its translation refuses it) is passed over, like one
+//! without keys; when no route is left, that refusal is the answer.
 
 use std::rc::Rc;
 
@@ -41,6 +43,9 @@ pub fn attempts<'s>(
         None => (None, None, None),
     };
     let mut refused_routes = false;
+    // Why the first route that could not carry the request (its translation refused it: `n`
+    // above 1, thinking with forced JSON) was passed over.
+    let mut untranslatable: Option<Error> = None;
     let stream = fields.stream;
     let fields = Rc::new(fields);
     let replacements = Rc::new(screened.replacements.clone());
@@ -98,7 +103,12 @@ pub fn attempts<'s>(
             ),
             (Dialect::Anthropic, None) => {
                 let mut body = Vec::with_capacity(req.body.len() + 256);
-                anthropic::request(&value, &route.upstream_model, stream, &mut body)?;
+                if let Err(why) =
+                    anthropic::request(&value, &route.upstream_model, stream, &mut body)
+                {
+                    untranslatable.get_or_insert(why);
+                    continue;
+                }
                 (
                     Body::Anthropic {
                         body: Rc::new(redact(body, screened)?),
@@ -109,7 +119,10 @@ pub fn attempts<'s>(
             }
             (Dialect::Gemini, None) => {
                 let mut body = Vec::with_capacity(req.body.len() + 256);
-                gemini::request(&value, &mut body)?;
+                if let Err(why) = gemini::request(&value, &mut body) {
+                    untranslatable.get_or_insert(why);
+                    continue;
+                }
                 let method = if stream {
                     GEMINI_SSE
                 } else {
@@ -134,8 +147,9 @@ pub fn attempts<'s>(
         );
     }
     if attempts.is_empty() {
-        return Err(match refusal {
-            Some(why) if refused_routes => why,
+        return Err(match (refusal, untranslatable) {
+            (Some(why), _) if refused_routes => why,
+            (_, Some(why)) => why,
             _ => no_key(target.provider),
         });
     }
