@@ -63,6 +63,54 @@ pub struct RequestRow {
 /// How long per-request rows are kept.
 const REQUESTS_KEPT_US: i64 = 30 * 86_400 * 1_000_000;
 
+/// Request rows one INSERT carries: 19 values each, within the 999 bound values older SQLite
+/// builds allow a statement.
+const REQUESTS_PER_INSERT: usize = 50;
+
+/// The columns of a request row as `apply_usage` binds them, in order.
+const REQUEST_COLUMNS: [&str; 19] = [
+    "dataplane",
+    "request_id",
+    "at_us",
+    "tenant",
+    "project",
+    "status",
+    "provider",
+    "model",
+    "key_source",
+    "cache",
+    "attempts",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "api_key",
+    "latency_us",
+    "first_byte_us",
+    "error",
+    "verdicts",
+];
+
+/// `INSERT INTO requests` of `rows` rows of numbered parameters; a row already held (a batch
+/// resent) is left as it is.
+fn insert_requests_sql(rows: usize) -> String {
+    use std::fmt::Write;
+    let n = REQUEST_COLUMNS.len();
+    let mut sql = format!(
+        "INSERT INTO requests ({}) VALUES ",
+        REQUEST_COLUMNS.join(", ")
+    );
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for col in 0..n {
+            let sep = if col == 0 { "" } else { ", " };
+            let _ = write!(sql, "{sep}${}", row * n + col + 1);
+        }
+        sql.push(')');
+    }
+    sql.push_str(" ON CONFLICT (dataplane, project, request_id, at_us) DO NOTHING");
+    sql
+}
+
 /// A position in a data plane's audit log.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
@@ -161,34 +209,38 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        for r in requests {
-            sqlx::query(
-                "INSERT INTO requests (dataplane, request_id, at_us, tenant, project, status, provider, \
-                 model, key_source, cache, attempts, input_tokens, output_tokens, cached_tokens, api_key, \
-                 latency_us, first_byte_us, error, verdicts) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) ON CONFLICT (dataplane, project, request_id, at_us) DO NOTHING",
-            )
-            .bind(dataplane)
-            .bind(&r.request_id)
-            .bind(r.at_us)
-            .bind(&r.tenant)
-            .bind(&r.project)
-            .bind(r.status)
-            .bind(&r.provider)
-            .bind(&r.model)
-            .bind(&r.key_source)
-            .bind(&r.cache)
-            .bind(serde_json::to_string(&r.attempts).unwrap_or_else(|_| "[]".into()))
-            .bind(r.input_tokens)
-            .bind(r.output_tokens)
-            .bind(r.cached_tokens)
-            .bind(&r.api_key)
-            .bind(r.latency_us)
-            .bind(r.first_byte_us)
-            .bind(&r.error)
-            .bind(serde_json::to_string(&r.verdicts).unwrap_or_else(|_| "[]".into()))
-            .execute(&mut *tx)
-            .await?;
+        // Many rows a statement: a full batch of 20 000 is 400 statements, not 20 000.
+        let full = insert_requests_sql(REQUESTS_PER_INSERT);
+        for chunk in requests.chunks(REQUESTS_PER_INSERT) {
+            let sql = if chunk.len() == REQUESTS_PER_INSERT {
+                None
+            } else {
+                Some(insert_requests_sql(chunk.len()))
+            };
+            let mut query = sqlx::query(sql.as_deref().unwrap_or(&full));
+            for r in chunk {
+                query = query
+                    .bind(dataplane)
+                    .bind(&r.request_id)
+                    .bind(r.at_us)
+                    .bind(&r.tenant)
+                    .bind(&r.project)
+                    .bind(r.status)
+                    .bind(&r.provider)
+                    .bind(&r.model)
+                    .bind(&r.key_source)
+                    .bind(&r.cache)
+                    .bind(serde_json::to_string(&r.attempts).unwrap_or_else(|_| "[]".into()))
+                    .bind(r.input_tokens)
+                    .bind(r.output_tokens)
+                    .bind(r.cached_tokens)
+                    .bind(&r.api_key)
+                    .bind(r.latency_us)
+                    .bind(r.first_byte_us)
+                    .bind(&r.error)
+                    .bind(serde_json::to_string(&r.verdicts).unwrap_or_else(|_| "[]".into()));
+            }
+            query.execute(&mut *tx).await?;
         }
         // Each key's newest use in the batch, by the control plane's clock at the latest (a data
         // plane's clock, or a forged row, cannot date a use in the future); only keys that exist.

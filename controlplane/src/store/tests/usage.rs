@@ -138,6 +138,30 @@ pub(super) async fn usage_and_requests(store: &Store) -> anyhow::Result<()> {
             .len(),
         1
     );
+    // A batch of more rows than one statement carries, with a partial last statement and a row
+    // sent twice in it: every row once, as sent.
+    let many: Vec<RequestRow> = (0..121i64)
+        .map(|i| {
+            let mut r = request(&format!("m{}", i % 120), now_us - 1_000 + i % 120);
+            r.project = "p5".into();
+            r.input_tokens = i % 120;
+            r
+        })
+        .collect();
+    assert_eq!(
+        store.apply_usage("dp1", c(200), c(300), &[], &many).await?,
+        Applied::Now
+    );
+    let listed = store
+        .requests(&RequestFilter {
+            project: Some("p5"),
+            limit: 500,
+            ..Default::default()
+        })
+        .await?;
+    assert_eq!(listed.len(), 120);
+    assert_eq!(listed[0], many[119], "newest first");
+    assert_eq!(listed[119], many[0]);
     Ok(())
 }
 
