@@ -8,7 +8,8 @@
 //! - `+CC …`, `00CC …`, `011 CC …`: the country code must exist and the rest have a possible
 //!   length for it (valid for the regions we hold plans for);
 //! - a national number with separators or brackets: valid in one of the hint regions, or possible
-//!   there with a phone word before it ("call", "tel.", "Telefon", …);
+//!   there with a phone word before it ("call", "tel.", "Telefon", …), an extension word after
+//!   it, or a label ending the phrase after it as signatures write them ("… (office)", "… Fax");
 //! - bare digits, and groupings that belong to other numbers (123-45-6789, four groups of four,
 //!   a one-digit check group): possible in a hint region, and a phone word before it;
 //! - with `phone_standalone` on (off by default), also bare digits (9 to 12) that are valid as
@@ -24,7 +25,7 @@ use regex::{Regex, RegexBuilder};
 use super::{digits, Candidate};
 
 mod words;
-use words::{ID_WORDS, WORDS, WORDS_AFTER};
+use words::{ID_WORDS, LABELS_AFTER, WORDS, WORDS_AFTER};
 
 /// Hint regions, in order, when the project names none: the numbering plans a national number
 /// (one without a country code) is checked against.
@@ -275,7 +276,7 @@ pub fn phone(c: &Candidate) -> Option<(usize, usize)> {
     if !(7..=17).contains(&d.len()) {
         return None;
     }
-    let named = || c.preceded_by(WORDS) || followed_by_extension(c);
+    let named = || c.preceded_by(WORDS) || followed_by_extension(c) || labelled_after(c);
     let plus = main.first() == Some(&b'+');
     let exit_code = if plus {
         Some(0)
@@ -429,6 +430,40 @@ fn followed_by_extension(c: &Candidate) -> bool {
             && rest[..w.len()].eq_ignore_ascii_case(w.as_bytes())
             && rest.get(w.len()).is_none_or(|b| !b.is_ascii_alphabetic())
     })
+}
+
+/// Whether a label ends the phrase right after the number, as signatures and contact blocks
+/// write it: `0396475800 (office)`, `2025550143 - Mobile`, `0531719590 Fax,` — the label, then
+/// the end of the text, a line, a bracket or a punctuation mark; not a word ("home loans").
+fn labelled_after(c: &Candidate) -> bool {
+    let rest = c.text.get(c.end..).unwrap_or_default();
+    let skip = rest
+        .iter()
+        .take(4)
+        .take_while(|b| matches!(b, b' ' | b'(' | b'[' | b'-' | b'\t'))
+        .count();
+    if skip == 0 {
+        return false;
+    }
+    let rest = &rest[skip..];
+    let word = rest
+        .iter()
+        .take_while(|b| b.is_ascii_alphabetic() || **b >= 0x80)
+        .count();
+    if word == 0 || word > 16 {
+        return false;
+    }
+    let mut lower = [0u8; 16];
+    for (l, b) in lower.iter_mut().zip(&rest[..word]) {
+        *l = b.to_ascii_lowercase();
+    }
+    let ends_phrase = rest.get(word).is_none_or(|b| {
+        matches!(
+            b,
+            b'\n' | b'\r' | b')' | b']' | b',' | b'.' | b';' | b':' | b'|' | b'/'
+        )
+    });
+    ends_phrase && LABELS_AFTER.iter().any(|l| l.as_bytes() == &lower[..word])
 }
 
 /// The international digits without a `(0)` written after the country code.

@@ -143,3 +143,36 @@ fn telephony_words_of_other_regions_name_a_number() {
     let plans = Plans::new(&["RU"]).unwrap_or_else(|e| panic!("{e}"));
     assert!(!find(&plans, "Телевизор 89161234567", "89161234567"));
 }
+
+#[test]
+fn a_label_after_the_number_names_it_as_signatures_write_it() {
+    let plans = Plans::new(DEFAULT_REGIONS).unwrap_or_else(|e| panic!("{e}"));
+    // Bare digits and four groups of digits need a phone word; in a signature it comes after.
+    for (text, value) in [
+        (
+            "Jane Doe\n0396475800 (office)\njane@example.com",
+            "0396475800",
+        ),
+        ("0396475800 - Mobile", "0396475800"),
+        (
+            "Reach the front desk any time.\n2025550143 office",
+            "2025550143",
+        ),
+        ("0531719590 Fax, 0531719591 Büro", "0531719590"),
+        ("0531719590 Fax, 0531719591 Büro", "0531719591"),
+        ("06 1234 5678 portable.", "06 1234 5678"),
+        ("2025550143 cell | 2025550144 home", "2025550144"),
+    ] {
+        assert!(find(&plans, text, value), "{text}");
+    }
+    // A word that only starts a phrase about something else does not name the number, and the
+    // label must be the word itself.
+    for (text, value) in [
+        ("We closed 2025550143 home loans last year.", "2025550143"),
+        ("Shipped 0396475800 office chairs", "0396475800"),
+        ("Batch 2025550143 worked fine", "2025550143"),
+        ("Order 4829104821 (office supplies)", "4829104821"),
+    ] {
+        assert!(!find(&plans, text, value), "{text}");
+    }
+}

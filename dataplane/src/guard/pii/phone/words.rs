@@ -224,6 +224,17 @@ pub(super) const WORDS_AFTER: &[&str] = &[
     "bellen",
 ];
 
+/// Labels that name the number before them in a signature or a contact block ("0396475800
+/// (office)", "2025550143 - Mobile", "… Fax"); lowercase. Unlike [`WORDS_AFTER`] they are taken
+/// only where they end the phrase (`labelled_after` in `phone.rs`): "home loans" and "office
+/// chairs" are about something else.
+pub(super) const LABELS_AFTER: &[&str] = &[
+    "office", "work", "home", "mobile", "cell", "fax", "direct", "main", "landline", "phone",
+    "tel", "büro", "mobil", "handy", "privat", "festnetz", "zentrale", "bureau", "portable",
+    "domicile", "fixe", "oficina", "móvil", "celular", "trabajo", "ufficio", "lavoro", "kantoor",
+    "mobiel", "thuis", "trabalho", "biuro", "komórka", "kontor",
+];
+
 /// Words that say the number after them is something other than a phone number: an order, an
 /// invoice, a ticket, an account, a code. A bare number valid in a hint region's plan is taken
 /// for a phone number unless one of these stands before it in its clause: the word, its plural,
