@@ -456,7 +456,7 @@ fn value_char(c: u8) -> bool {
 pub fn holdback_start(text: &str) -> usize {
     let b = text.as_bytes();
     let floor = b.len().saturating_sub(MAX_HOLD);
-    let mut i = b.len();
+    let mut i = label_after_digits(b).unwrap_or(b.len());
     while i > floor {
         let c = b[i - 1];
         if value_char(c) {
@@ -480,6 +480,33 @@ pub fn holdback_start(text: &str) -> usize {
         i += 1;
     }
     i
+}
+
+/// The most letters of a word after a number that are held with it: the longest label or
+/// extension word a phone number may be named by after it ("… (office)", "… ext. 12").
+const LABEL_HOLD: usize = 16;
+
+/// When `b` ends in digits, up to four separators (` `, `(`, `[`, `-`, tab) and perhaps the start
+/// of a word, the end of those digits: the word may yet turn out to be a label that names the number
+/// (`phone.rs`, `labelled_after`), so the number is held until the word ends.
+fn label_after_digits(b: &[u8]) -> Option<usize> {
+    let word = b
+        .iter()
+        .rev()
+        .take_while(|c| c.is_ascii_alphabetic() || **c >= 0x80)
+        .count();
+    if word > LABEL_HOLD {
+        return None;
+    }
+    let rest = &b[..b.len() - word];
+    let seps = rest
+        .iter()
+        .rev()
+        .take(4)
+        .take_while(|c| matches!(c, b' ' | b'(' | b'[' | b'-' | b'\t'))
+        .count();
+    let at = rest.len() - seps;
+    (seps > 0 && at > 0 && rest[at - 1].is_ascii_digit()).then_some(at)
 }
 
 #[cfg(test)]

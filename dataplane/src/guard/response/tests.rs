@@ -243,3 +243,27 @@ fn an_event_whose_data_spans_lines_goes_on_as_that_many_data_lines() {
         .collect();
     assert_eq!(framed, [data.as_bytes().to_vec()], "{out}");
 }
+
+#[test]
+fn a_label_after_a_number_is_waited_for_in_a_stream() {
+    // "0396475800" alone is a bare number; "(office)" after it names it a phone number, however
+    // the stream cuts the two apart.
+    let p = policy(GuardAction::Redact, GuardAction::Off);
+    for step in [1, 2, 3, 5, 7, 64] {
+        let (out, _) = stream(
+            "Jane Doe\n0396475800 (office)\n2025550143 - Mobile",
+            step,
+            &p,
+        );
+        assert_eq!(
+            out, "Jane Doe\n[PHONE_1] (office)\n[PHONE_2] - Mobile",
+            "step {step}"
+        );
+        // A word that is no label goes on once it ends; the number stays as written.
+        let (out, _) = stream("Shipped 0396475800 office chairs today.", step, &p);
+        assert_eq!(
+            out, "Shipped 0396475800 office chairs today.",
+            "step {step}"
+        );
+    }
+}
