@@ -416,15 +416,20 @@ fn names_id(word: &[u8], w: &[u8]) -> bool {
         .any(|end| rest.ends_with(end))
 }
 
-/// Whether an extension word follows the number within a few bytes (`, extension 12`).
-fn followed_by_extension(c: &Candidate) -> bool {
+/// The text after the number past at most four of `separators`, and how many were passed.
+fn after_number<'t>(c: &Candidate<'t>, separators: &[u8]) -> (&'t [u8], usize) {
     let rest = c.text.get(c.end..).unwrap_or_default();
     let skip = rest
         .iter()
         .take(4)
-        .take_while(|b| matches!(b, b' ' | b',' | b';' | b'(' | b'-'))
+        .take_while(|b| separators.contains(b))
         .count();
-    let rest = &rest[skip..];
+    (&rest[skip..], skip)
+}
+
+/// Whether an extension word follows the number within a few bytes (`, extension 12`).
+fn followed_by_extension(c: &Candidate) -> bool {
+    let (rest, _) = after_number(c, b" ,;(-");
     WORDS_AFTER.iter().any(|w| {
         rest.len() >= w.len()
             && rest[..w.len()].eq_ignore_ascii_case(w.as_bytes())
@@ -436,16 +441,10 @@ fn followed_by_extension(c: &Candidate) -> bool {
 /// write it: `0396475800 (office)`, `2025550143 - Mobile`, `0531719590 Fax,` — the label, then
 /// the end of the text, a line, a bracket or a punctuation mark; not a word ("home loans").
 fn labelled_after(c: &Candidate) -> bool {
-    let rest = c.text.get(c.end..).unwrap_or_default();
-    let skip = rest
-        .iter()
-        .take(4)
-        .take_while(|b| matches!(b, b' ' | b'(' | b'[' | b'-' | b'\t'))
-        .count();
+    let (rest, skip) = after_number(c, b" ([-\t");
     if skip == 0 {
         return false;
     }
-    let rest = &rest[skip..];
     let word = rest
         .iter()
         .take_while(|b| b.is_ascii_alphabetic() || **b >= 0x80)
