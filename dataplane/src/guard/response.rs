@@ -6,7 +6,9 @@
 //! by placeholders, or up to a blocked value. Only the trailing run of characters that could still
 //! be part of a value is held back (letters, digits, `@._%+-/=:`, and single spaces or dashes
 //! between digit groups), at most [`MAX_HOLD`] bytes; it is released as soon as a character
-//! arrives that ends it, and flushed at the end. A stream is never buffered whole.
+//! arrives that ends it, and flushed at the end; digits followed by the start of a word wait for
+//! the word (a label after a number names it). A stream is never buffered whole
+//! (`response/holdback.rs`).
 
 use warden_shared::snapshot::{GuardAction, GuardrailPolicy};
 
@@ -18,9 +20,11 @@ use super::Category;
 mod choices;
 mod fields;
 mod gemini;
+mod holdback;
 mod native;
 mod openai;
 mod responses_api;
+use holdback::{holdback_start, last_words_start, partial_placeholder_start, CUSTOM_HOLD_WORDS};
 use warden_shared::catalog::Dialect;
 
 /// A provider's JSON in which some object repeats a key, rewritten with one value per key: the
@@ -403,110 +407,6 @@ impl ResponseGuard {
         }
         out
     }
-}
-
-/// Operator patterns may span words ("Project Falcon"): while a project has response-side
-/// custom patterns, this many trailing words stay held back too (within [`MAX_HOLD`]).
-pub const CUSTOM_HOLD_WORDS: usize = 3;
-
-/// Where the last `words` whitespace-separated words (and the whitespace after them) start.
-fn last_words_start(text: &str, words: usize) -> usize {
-    let b = text.as_bytes();
-    let floor = b.len().saturating_sub(MAX_HOLD);
-    let mut i = b.len();
-    for _ in 0..words {
-        while i > floor && b[i - 1].is_ascii_whitespace() {
-            i -= 1;
-        }
-        while i > floor && !b[i - 1].is_ascii_whitespace() {
-            i -= 1;
-        }
-    }
-    while i < b.len() && !text.is_char_boundary(i) {
-        i += 1;
-    }
-    i
-}
-
-/// Where an unclosed placeholder (`[EMAIL_` …) at the end starts, else the end.
-fn partial_placeholder_start(text: &str) -> usize {
-    let b = text.as_bytes();
-    let from = b.len().saturating_sub(24);
-    match b[from..].iter().rposition(|c| *c == b'[') {
-        Some(i)
-            if b[from + i + 1..]
-                .iter()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == b'_') =>
-        {
-            from + i
-        }
-        _ => b.len(),
-    }
-}
-
-fn value_char(c: u8) -> bool {
-    c.is_ascii_alphanumeric()
-        || matches!(
-            c,
-            b'@' | b'.' | b'_' | b'%' | b'+' | b'-' | b'/' | b'=' | b':'
-        )
-}
-
-/// Where the trailing run that could still grow into (or be) a value starts.
-pub fn holdback_start(text: &str) -> usize {
-    let b = text.as_bytes();
-    let floor = b.len().saturating_sub(MAX_HOLD);
-    let mut i = label_after_digits(b).unwrap_or(b.len());
-    while i > floor {
-        let c = b[i - 1];
-        if value_char(c) {
-            i -= 1;
-            continue;
-        }
-        // A single space or parenthesis between digit groups keeps a number together
-        // ("4111 1111", "+44 20", "(415) 555").
-        let joins_digits = matches!(c, b' ' | b'(' | b')')
-            && i >= 2
-            && (b[i - 2].is_ascii_digit() || b[i - 2].is_ascii_uppercase() || b[i - 2] == b'+')
-            && (i == b.len() || b[i].is_ascii_digit() || b[i].is_ascii_uppercase() || b[i] == b'(');
-        if joins_digits {
-            i -= 1;
-            continue;
-        }
-        break;
-    }
-    // Stay on a character boundary.
-    while i < b.len() && !text.is_char_boundary(i) {
-        i += 1;
-    }
-    i
-}
-
-/// The most letters of a word after a number that are held with it: the longest label or
-/// extension word a phone number may be named by after it ("… (office)", "… ext. 12").
-const LABEL_HOLD: usize = 16;
-
-/// When `b` ends in digits, up to four separators (` `, `(`, `[`, `-`, tab) and perhaps the start
-/// of a word, the end of those digits: the word may yet turn out to be a label that names the number
-/// (`phone.rs`, `labelled_after`), so the number is held until the word ends.
-fn label_after_digits(b: &[u8]) -> Option<usize> {
-    let word = b
-        .iter()
-        .rev()
-        .take_while(|c| c.is_ascii_alphabetic() || **c >= 0x80)
-        .count();
-    if word > LABEL_HOLD {
-        return None;
-    }
-    let rest = &b[..b.len() - word];
-    let seps = rest
-        .iter()
-        .rev()
-        .take(4)
-        .take_while(|c| matches!(c, b' ' | b'(' | b'[' | b'-' | b'\t'))
-        .count();
-    let at = rest.len() - seps;
-    (seps > 0 && at > 0 && rest[at - 1].is_ascii_digit()).then_some(at)
 }
 
 #[cfg(test)]
