@@ -6,6 +6,7 @@
 //! answer it sends.
 
 use std::ops::Range;
+use std::time::{Duration, Instant};
 
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 
@@ -85,4 +86,21 @@ impl<S: AsyncReadRent + AsyncWriteRent> Client<S> {
     ) -> Result<(Option<Range<usize>>, usize)> {
         read::read_body(shard, &mut self.io, buf, head, decoded).await
     }
+
+    /// End a connection whose client may still be sending, after an answer that closes it
+    /// early (a refused head or body, credentials refused before the body was read): half-close
+    /// first, so the client reads the answer and then the end of the stream, then read and drop
+    /// what it still sends until it closes or [`LINGER`] has passed. Closed with unread bytes, a
+    /// socket sends a reset instead, which the client can see instead of the answer (its send
+    /// fails, or the reset overtakes the answer it has not read yet). `buf` is reused.
+    pub async fn linger(mut self, buf: &mut Vec<u8>) {
+        if self.io.shutdown().await.is_err() {
+            return;
+        }
+        read::discard(&mut self.io, buf, Instant::now() + LINGER).await;
+    }
 }
+
+/// The longest a connection is kept open after an answer that ends it, to read what the client
+/// still sends (see [`Client::linger`]).
+pub const LINGER: Duration = Duration::from_secs(2);

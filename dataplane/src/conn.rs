@@ -8,7 +8,9 @@
 //! Bounds: head size and header count (431), body size (413), a deadline for the head and one for
 //! the whole body, and the idle timeout between requests (408 / close), all from the shard's
 //! config. Framing errors, and credentials refused before the body was read, close the
-//! connection after their answer, since the next request's start is unknown.
+//! connection after their answer, since the next request's start is unknown; the client gets
+//! the answer, then the end of the stream, and what it still sends is read and dropped for a
+//! bounded time ([`Client::linger`]) so that no reset overtakes the answer.
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -42,11 +44,12 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, io: S, peer
                 rid.clear();
                 shard.next_request_id(&mut rid);
                 reject(shard, &mut client, &e, &rid, Route::Other).await;
+                client.linger(&mut buf).await;
                 return;
             }
         };
         let started = Instant::now();
-        let _inflight = shard.begin_request();
+        let inflight = shard.begin_request();
         request_id(shard, &head, &buf, &mut rid);
         let trace = crate::trace::Trace::start(shard.telemetry.as_deref(), &shard.ids, &head, &buf);
         let route = route_of(head.path.get(&buf));
@@ -80,6 +83,8 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, io: S, peer
                     let method = head.method.as_str();
                     crate::access::line(&audit.borrow(), method, outcome.status, started.elapsed());
                 }
+                drop(inflight);
+                client.linger(&mut decoded).await;
                 return;
             }
         };
@@ -87,6 +92,8 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, io: S, peer
             Ok(b) => b,
             Err(e) => {
                 reject(shard, &mut client, &e, &rid, route).await;
+                drop(inflight);
+                client.linger(&mut buf).await;
                 return;
             }
         };

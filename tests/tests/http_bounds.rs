@@ -148,6 +148,40 @@ fn slow_clients_time_out_while_others_are_served() {
 }
 
 #[test]
+fn an_early_answer_reaches_a_client_still_sending_and_then_the_end_of_the_stream() {
+    // Answered before the body is read (too large; credentials refused), while the client goes
+    // on sending 8 MiB: the client must finish sending, read the answer and then the end of
+    // the stream. Closing on unread bytes resets the connection instead: the client's send
+    // fails and its read after the answer sees a reset.
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::IoUring, &small_limits(&mock));
+    let big = 8 << 20;
+    for (key, status, code) in [
+        (KEY, 413, "request_too_large"),
+        ("wdn_unknown", 401, "invalid_api_key"),
+    ] {
+        let mut c = Conn::open(gw.addr);
+        c.send(format!("POST /v1/chat/completions HTTP/1.1\r\nauthorization: Bearer {key}\r\ncontent-length: {big}\r\n\r\n").as_bytes());
+        let mut writer = c.stream.try_clone().unwrap();
+        let sender = std::thread::spawn(move || {
+            std::io::Write::write_all(&mut writer, &vec![b'x'; big]).map_err(|e| e.kind())
+        });
+        let res = c.read_response().expect("an answer");
+        assert_eq!(res.status, status, "{}", res.text());
+        assert_eq!(res.json()["error"]["code"], code);
+        assert!(
+            c.is_closed(Duration::from_secs(5)),
+            "{status}: the answer is followed by the end of the stream"
+        );
+        assert_eq!(
+            sender.join().unwrap(),
+            Ok(()),
+            "{status}: the client's send completes"
+        );
+    }
+}
+
+#[test]
 fn keep_alive_and_pipelined_requests_are_answered_in_order() {
     let mock = Mock::start(&[]);
     for driver in DRIVERS {

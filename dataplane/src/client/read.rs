@@ -126,6 +126,23 @@ pub(super) async fn read_body<S: AsyncReadRent + AsyncWriteRent>(
     }
 }
 
+/// Read and drop what the client still sends, until it closes, a read fails or `deadline`.
+pub(super) async fn discard<S: AsyncReadRent>(io: &mut S, buf: &mut Vec<u8>, deadline: Instant) {
+    loop {
+        buf.clear();
+        let wait = deadline.saturating_duration_since(Instant::now());
+        if wait.is_zero() {
+            return;
+        }
+        if !matches!(read_more(io, buf, wait, DISCARD_READ).await, Ok(1..)) {
+            return;
+        }
+    }
+}
+
+/// What one read takes while discarding: a body still coming is read in large pieces.
+const DISCARD_READ: usize = 64 * 1024;
+
 async fn send_continue<S: AsyncWriteRent>(io: &mut S) -> Result<()> {
     let (res, _) = io.write_all(&b"HTTP/1.1 100 Continue\r\n\r\n"[..]).await;
     res.map(|_| ())
