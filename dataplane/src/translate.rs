@@ -138,11 +138,22 @@ pub fn chunk(
     delta: impl FnOnce(&mut Obj<'_>),
     finish: Option<&str>,
 ) {
+    chunk_of(out, meta, 0, delta, finish);
+}
+
+/// [`chunk`] for the choice at `index` (a request for several choices).
+pub fn chunk_of(
+    out: &mut Vec<u8>,
+    meta: &Meta,
+    index: usize,
+    delta: impl FnOnce(&mut Obj<'_>),
+    finish: Option<&str>,
+) {
     out.extend_from_slice(b"data: ");
     let mut c = chunk_head(out, meta);
     {
         let choices = c.key("choices");
-        choices.extend_from_slice(b"[{\"index\":0,\"delta\":");
+        let _ = write!(choices, "[{{\"index\":{index},\"delta\":");
         let mut d = Obj::new(choices);
         delta(&mut d);
         d.end();

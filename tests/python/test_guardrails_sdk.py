@@ -165,6 +165,29 @@ def test_genai_sdk_restore_and_response_redaction(gateway):
     assert leaked == LEAK_REDACTED
 
 
+def test_every_candidate_gets_the_values_back(gateway):
+    # Several candidates are several answers: each is read and restored on its own, through
+    # Gemini's own dialect and through OpenAI's (where they are choices), whole and streamed.
+    prompt = f"Reply to {EMAIL} about EMP-204518 mock:chunks=30"
+    native = gemini(gateway)
+    config = genai_types.GenerateContentConfig(candidate_count=2)
+    reply = native.models.generate_content(model="gemini-2.0-flash", contents=prompt, config=config)
+    assert [c.content.parts[0].text for c in reply.candidates] == [f"echo: {prompt}"] * 2
+    texts = {}
+    for chunk in native.models.generate_content_stream(model="gemini-2.0-flash", contents=prompt, config=config):
+        for c in chunk.candidates or []:
+            texts[c.index or 0] = texts.get(c.index or 0, "") + "".join(p.text or "" for p in c.content.parts or [])
+    assert texts == {0: f"echo: {prompt}", 1: f"echo: {prompt}"}
+    ask = dict(model="gemini-2.0-flash", n=2, messages=[{"role": "user", "content": prompt}])
+    whole = client(gateway).chat.completions.create(**ask)
+    assert [ch.message.content for ch in whole.choices] == [f"echo: {prompt}"] * 2
+    streamed = {}
+    for chunk in client(gateway).chat.completions.create(stream=True, **ask):
+        for ch in chunk.choices:
+            streamed[ch.index] = streamed.get(ch.index, "") + (ch.delta.content or "")
+    assert streamed == {0: f"echo: {prompt}", 1: f"echo: {prompt}"}
+
+
 def test_genai_sdk_sees_a_blocked_secret_as_a_client_error(gateway):
     client = gemini(gateway)
     with pytest.raises(genai_errors.ClientError) as err:

@@ -102,14 +102,35 @@ def test_stream_broken_off_by_provider_raises(gateway):
 
 
 def test_several_choices_from_a_provider_that_answers_one_is_a_clear_error(gateway):
-    # Anthropic and Gemini answer one choice a request: asking them for two must not come back
-    # as one choice with a 200.
+    # Anthropic answers one choice a request: asking it for two must not come back as one choice
+    # with a 200.
     c = client(gateway)
-    for model in ["claude-4-sonnet", "gemini-2.0-flash"]:
-        with pytest.raises(openai.BadRequestError) as err:
-            c.chat.completions.create(model=model, n=2, messages=[{"role": "user", "content": "hi"}])
-        assert "'n' must be 1" in err.value.message, model
-        one = c.chat.completions.create(model=model, n=1, messages=[{"role": "user", "content": "hi"}])
-        assert len(one.choices) == 1 and one.choices[0].message.content == "echo: hi"
+    with pytest.raises(openai.BadRequestError) as err:
+        c.chat.completions.create(model="claude-4-sonnet", n=2, messages=[{"role": "user", "content": "hi"}])
+    assert "'n' must be 1" in err.value.message
+    one = c.chat.completions.create(model="claude-4-sonnet", n=1, messages=[{"role": "user", "content": "hi"}])
+    assert len(one.choices) == 1 and one.choices[0].message.content == "echo: hi"
     two = c.chat.completions.create(model="gpt-4o", n=2, messages=[{"role": "user", "content": "hi"}])
     assert [ch.index for ch in two.choices] == [0, 1]
+
+
+def test_several_choices_from_gemini_are_its_candidates(gateway):
+    # `n` goes to Gemini as candidateCount; each candidate comes back as a choice, whole and
+    # streamed.
+    c = client(gateway)
+    ask = dict(model="gemini-2.0-flash", n=3, messages=[{"role": "user", "content": "hi there mock:chunks=4"}])
+    whole = c.chat.completions.create(**ask)
+    assert [ch.index for ch in whole.choices] == [0, 1, 2]
+    assert {ch.message.content for ch in whole.choices} == {"echo: hi there mock:chunks=4"}
+    assert {ch.finish_reason for ch in whole.choices} == {"stop"}
+    texts, finishes = {}, {}
+    for chunk in c.chat.completions.create(stream=True, **ask):
+        for ch in chunk.choices:
+            texts[ch.index] = texts.get(ch.index, "") + (ch.delta.content or "")
+            if ch.finish_reason:
+                finishes.setdefault(ch.index, []).append(ch.finish_reason)
+    assert texts == {i: "echo: hi there mock:chunks=4" for i in range(3)}
+    assert finishes == {i: ["stop"] for i in range(3)}
+    with pytest.raises(openai.BadRequestError) as err:
+        c.chat.completions.create(model="gemini-2.0-flash", n=9, messages=[{"role": "user", "content": "hi"}])
+    assert "'n' must be between 1 and 8" in err.value.message

@@ -6,29 +6,36 @@
 //! call they answer; a JSON-object result is passed as is, anything else as `{"content": …}`);
 //! tools → `functionDeclarations` (schemas as `parametersJsonSchema`, so JSON Schema passes
 //! unchanged); tool_choice → `toolConfig.functionCallingConfig`; temperature, top_p,
-//! max_tokens, stop and `response_format` (JSON) → `generationConfig`.
+//! max_tokens, stop, `n` (as `candidateCount`, up to [`MAX_CANDIDATES`]) and `response_format`
+//! (JSON) → `generationConfig`.
 //!
-//! Back: text parts → `content`, thought parts → `reasoning_content` (withheld where response
-//! guardrails read the answer); `reasoning_effort` goes out as `thinkingConfig` (a budget, with
-//! `includeThoughts`); `functionCall` parts → `tool_calls`
-//! with generated ids (Gemini has none) that carry the call's thought signature, which goes back
-//! on the call's part next turn (`gemini/signature.rs`); `STOP` with calls → `tool_calls`; safety reasons →
+//! Back (`gemini/answer.rs`, `gemini/stream.rs`): each candidate → a choice (its `index`); text
+//! parts → `content`, thought parts → `reasoning_content` (withheld where response guardrails
+//! read the answer); `reasoning_effort` goes out as `thinkingConfig` (a budget, with
+//! `includeThoughts`); `functionCall` parts → `tool_calls` with generated ids (Gemini has none)
+//! that carry the call's thought signature, which goes back on the call's part next turn
+//! (`gemini/signature.rs`); `STOP` with calls → `tool_calls`; safety reasons →
 //! `content_filter`; usage with thoughts as reasoning tokens. Gemini streams have no `[DONE]`:
 //! the translator adds it when the provider's stream ends.
 
 use simd_json::prelude::*;
 use simd_json::BorrowedValue as Value;
 
+mod answer;
 pub mod signature;
 pub mod stream;
 
 use super::json::{Arr, Obj};
 use super::openai_in::{self as oai, invalid, Part, ToolChoice};
+pub use answer::{finish_reason, response, usage_of};
 pub use stream::Stream;
 
-use super::{bad_event, Meta, Usage};
 use crate::error::Result;
 use crate::http::respond::json_string;
+
+/// The most candidates Gemini answers a request (`candidateCount`), and so the most choices
+/// (`n`) a request translated for it may ask for.
+pub const MAX_CANDIDATES: u64 = 8;
 
 /// Write the Gemini request body for an OpenAI chat request.
 pub fn request(req: &Value<'_>, out: &mut Vec<u8>) -> Result<()> {
@@ -36,7 +43,11 @@ pub fn request(req: &Value<'_>, out: &mut Vec<u8>) -> Result<()> {
         .get("messages")
         .and_then(|m| m.as_array())
         .ok_or_else(|| invalid("'messages' must be an array"))?;
-    oai::one_choice(req)?;
+    let n = oai::choices(
+        req,
+        MAX_CANDIDATES,
+        "'n' must be between 1 and 8 for this model: Gemini answers at most 8 candidates",
+    )?;
     let mut body = Obj::new(out);
     let mut system = Vec::new();
     for m in messages
@@ -58,7 +69,7 @@ pub fn request(req: &Value<'_>, out: &mut Vec<u8>) -> Result<()> {
     }
     write_contents(&mut body, messages)?;
     write_tools(&mut body, req);
-    write_generation_config(&mut body, req);
+    write_generation_config(&mut body, req, n);
     body.end();
     Ok(())
 }
@@ -234,7 +245,7 @@ fn write_tools(body: &mut Obj<'_>, req: &Value<'_>) {
     tc.end();
 }
 
-fn write_generation_config(body: &mut Obj<'_>, req: &Value<'_>) {
+fn write_generation_config(body: &mut Obj<'_>, req: &Value<'_>, candidates: u64) {
     let temperature = req.get("temperature").filter(|v| v.as_f64().is_some());
     let top_p = req.get("top_p").filter(|v| v.as_f64().is_some());
     let max = oai::max_tokens(req);
@@ -250,6 +261,7 @@ fn write_generation_config(body: &mut Obj<'_>, req: &Value<'_>) {
         && stops.is_empty()
         && !json
         && budget.is_none()
+        && candidates == 1
     {
         return;
     }
@@ -269,6 +281,9 @@ fn write_generation_config(body: &mut Obj<'_>, req: &Value<'_>) {
             json_string(arr.item(), s);
         }
         arr.end();
+    }
+    if candidates > 1 {
+        g.num("candidateCount", candidates);
     }
     if let Some(budget) = budget {
         let mut t = Obj::new(g.key("thinkingConfig"));
@@ -302,146 +317,5 @@ fn thinking_budget(effort: &str) -> Option<u64> {
     }
 }
 
-/// The text of the first candidate's thought parts.
-fn thoughts<'v>(v: &'v Value<'v>) -> impl Iterator<Item = &'v str> {
-    first_candidate_parts(v)
-        .iter()
-        .filter(|p| p.get("thought").and_then(|t| t.as_bool()) == Some(true))
-        .filter_map(|p| oai::str_field(p, "text"))
-}
-
-/// Gemini `finishReason` → OpenAI `finish_reason`.
-pub fn finish_reason(reason: &str, called_tools: bool) -> &'static str {
-    match reason {
-        "MAX_TOKENS" => "length",
-        "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" | "IMAGE_SAFETY" => {
-            "content_filter"
-        }
-        _ if called_tools => "tool_calls",
-        _ => "stop",
-    }
-}
-
-pub(crate) fn usage_of(u: &Value<'_>, into: &mut Usage) {
-    let n = |k: &str| u.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
-    let thoughts = n("thoughtsTokenCount");
-    into.prompt = n("promptTokenCount");
-    into.completion = n("candidatesTokenCount") + thoughts;
-    into.reasoning = thoughts;
-    into.cached = n("cachedContentTokenCount");
-}
-
-/// The parts of the first candidate, without thought parts.
-fn answer_parts<'v>(v: &'v Value<'v>) -> impl Iterator<Item = &'v Value<'v>> {
-    first_candidate_parts(v)
-        .iter()
-        .filter(|p| p.get("thought").and_then(|t| t.as_bool()) != Some(true))
-}
-
-/// The parts of the first candidate, thoughts included.
-fn first_candidate_parts<'v>(v: &'v Value<'v>) -> &'v [Value<'v>] {
-    v.get("candidates")
-        .and_then(|c| c.as_array())
-        .and_then(|c| c.first())
-        .and_then(|c| c.get("content"))
-        .and_then(|c| c.get("parts"))
-        .and_then(|p| p.as_array())
-        .map(|p| p.as_slice())
-        .unwrap_or_default()
-}
-
-fn candidate_finish<'v>(v: &'v Value<'v>) -> Option<&'v str> {
-    let first = v
-        .get("candidates")
-        .and_then(|c| c.as_array())
-        .and_then(|c| c.first());
-    match first {
-        Some(c) => oai::str_field(c, "finishReason"),
-        // No candidates: the prompt itself was blocked.
-        None => v
-            .get("promptFeedback")
-            .and_then(|f| oai::str_field(f, "blockReason"))
-            .map(|_| "SAFETY"),
-    }
-}
-
-/// Write a function call's arguments as OpenAI's JSON text.
-fn args_text(call: &Value<'_>) -> String {
-    let mut args = Vec::new();
-    match call.get("args") {
-        Some(a) => super::json::value(&mut args, a),
-        None => args.extend_from_slice(b"{}"),
-    }
-    String::from_utf8_lossy(&args).into_owned()
-}
-
-/// Translate a whole Gemini response into an OpenAI chat completion. `call_prefix` makes the
-/// generated tool-call ids unique.
-pub fn response(
-    body: &mut [u8],
-    meta: &Meta,
-    call_prefix: &str,
-    out: &mut Vec<u8>,
-) -> Result<Usage> {
-    let v = simd_json::to_borrowed_value(body).map_err(|_| bad_event())?;
-    let mut usage = Usage::default();
-    if let Some(u) = v.get("usageMetadata") {
-        usage_of(u, &mut usage);
-    }
-    let parts: Vec<&Value<'_>> = answer_parts(&v).collect();
-    let texts: Vec<&str> = parts
-        .iter()
-        .filter_map(|p| oai::str_field(p, "text"))
-        .collect();
-    // Each call with the part it came in (which may carry its thought signature).
-    let calls: Vec<(&Value<'_>, &Value<'_>)> = parts
-        .iter()
-        .filter_map(|p| p.get("functionCall").map(|c| (*p, c)))
-        .collect();
-    let finish = candidate_finish(&v).map_or("stop", |r| finish_reason(r, !calls.is_empty()));
-    let mut c = Obj::new(out);
-    c.str("id", &meta.id);
-    c.str("object", "chat.completion");
-    c.num("created", meta.created);
-    c.str("model", &meta.model);
-    {
-        let choices = c.key("choices");
-        choices.extend_from_slice(b"[{\"index\":0,\"message\":");
-        let mut msg = Obj::new(choices);
-        msg.str("role", "assistant");
-        if texts.is_empty() {
-            msg.raw("content", b"null");
-        } else {
-            msg.str("content", &texts.concat());
-        }
-        let reasoning: String = thoughts(&v).collect();
-        if meta.show_reasoning && !reasoning.is_empty() {
-            msg.str("reasoning_content", &reasoning);
-        }
-        if !calls.is_empty() {
-            let mut arr = Arr::new(msg.key("tool_calls"));
-            for (i, (part, call)) in calls.iter().enumerate() {
-                let mut tc = Obj::new(arr.item());
-                tc.str(
-                    "id",
-                    &signature::seal(format!("call_{call_prefix}_{i}"), part),
-                );
-                tc.str("type", "function");
-                let mut f = Obj::new(tc.key("function"));
-                f.str("name", oai::str_field(call, "name").unwrap_or(""));
-                f.str("arguments", &args_text(call));
-                f.end();
-                tc.end();
-            }
-            arr.end();
-        }
-        msg.raw("refusal", b"null");
-        msg.end();
-        choices.extend_from_slice(b",\"logprobs\":null,\"finish_reason\":");
-        json_string(choices, finish);
-        choices.extend_from_slice(b"}]");
-    }
-    usage.write(c.key("usage"));
-    c.end();
-    Ok(usage)
-}
+#[cfg(test)]
+mod tests;

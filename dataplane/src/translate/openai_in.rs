@@ -126,15 +126,27 @@ pub fn max_tokens(req: &Value<'_>) -> Option<u64> {
         .or_else(|| req.get("max_tokens").and_then(|v| v.as_u64()))
 }
 
-/// Refuses `n` other than 1: the providers this is translated for (Anthropic; Gemini through this
-/// route) answer one choice a request, and answering fewer than asked would look like success.
+/// Refuses `n` other than 1: the provider this is translated for (Anthropic) answers one
+/// choice a request, and answering fewer than asked would look like success.
 pub fn one_choice(req: &Value<'_>) -> Result<()> {
+    choices(
+        req,
+        1,
+        "'n' must be 1 for this model: its provider answers one choice a request",
+    )
+    .map(|_| ())
+}
+
+/// How many choices the request asks for (`n`, 1 when absent); `refusal` when it is not a whole
+/// number from 1 to `most`, what the provider can answer.
+pub fn choices(req: &Value<'_>, most: u64, refusal: &'static str) -> Result<u64> {
     match req.get("n") {
-        None => Ok(()),
-        Some(n) if n.is_null() || n.as_u64() == Some(1) => Ok(()),
-        Some(_) => Err(invalid(
-            "'n' must be 1 for this model: its provider answers one choice a request",
-        )),
+        None => Ok(1),
+        Some(n) if n.is_null() => Ok(1),
+        Some(n) => n
+            .as_u64()
+            .filter(|n| (1..=most).contains(n))
+            .ok_or_else(|| invalid(refusal)),
     }
 }
 

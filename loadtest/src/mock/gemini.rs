@@ -1,7 +1,8 @@
 //! The Gemini dialect of the mock: `POST /v1beta/models/{model}:generateContent` (or `/v1/…`) and
 //! `:streamGenerateContent?alt=sse`, with `x-goog-api-key` (or `?key=`, which real Gemini also
 //! takes); SSE events separated by CRLF pairs and no `[DONE]`; functionCall parts without ids;
-//! the final event carries finishReason and the full usageMetadata; Google's error bodies.
+//! the final event carries finishReason and the full usageMetadata; `candidateCount` candidates
+//! (1 to 8), all in each event; Google's error bodies.
 //! `:batchEmbedContents` and `:embedContent` are answered by `mock/embeddings.rs`.
 
 use std::time::Duration;
@@ -87,6 +88,23 @@ pub fn generate(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     if let Some(status) = plan.knobs.status {
         return status_error(status);
     }
+    // `candidateCount` candidates (1 to 8), each answering the same here.
+    let count = config
+        .get("candidateCount")
+        .or_else(|| config.get("candidate_count"));
+    let candidates = match count {
+        None => 1,
+        Some(c) => match c.as_u64().filter(|c| (1..=8).contains(c)) {
+            Some(c) => c,
+            None => {
+                return error(
+                    400,
+                    "INVALID_ARGUMENT",
+                    "Only candidate_count between 1 and 8 is supported.",
+                )
+            }
+        },
+    };
     let response_id = format!("mock-{}", plan.serial);
     // Thinking: with `includeThoughts`, a thought part before the answer; its tokens are
     // reported apart, as `thoughtsTokenCount`.
@@ -117,11 +135,16 @@ pub fn generate(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
         }
     };
     let chunk = |parts: Value, finish: Option<&str>, usage: Value| {
-        let mut candidate = json!({"content": {"role": "model", "parts": parts}, "index": 0});
-        if let Some(f) = finish {
-            candidate["finishReason"] = json!(f);
-        }
-        json!({"candidates": [candidate], "usageMetadata": usage, "modelVersion": model, "responseId": response_id})
+        let list: Vec<Value> = (0..candidates)
+            .map(|i| {
+                let mut c = json!({"content": {"role": "model", "parts": parts}, "index": i});
+                if let Some(f) = finish {
+                    c["finishReason"] = json!(f);
+                }
+                c
+            })
+            .collect();
+        json!({"candidates": list, "usageMetadata": usage, "modelVersion": model, "responseId": response_id})
     };
     let mut parts = match &plan.tool {
         Some(name) if signs => json!([{"functionCall": {"name": name, "args": {}},

@@ -1,25 +1,33 @@
-//! A Gemini `streamGenerateContent?alt=sse` stream as OpenAI chunks: a role chunk first, then
-//! per event thought text as `reasoning_content` (when shown), text as content, each
-//! `functionCall` part as a whole tool call with a generated id, the finish reason once the
-//! candidate has one, usage from `usageMetadata`. Gemini sends no `[DONE]`: [`Stream::finish`]
-//! closes the stream when the provider's ends.
+//! A Gemini `streamGenerateContent?alt=sse` stream as OpenAI chunks: per candidate (one choice
+//! each, numbered by the candidate's index) a role chunk first, then per event thought text as
+//! `reasoning_content` (when shown), text as content, each `functionCall` part as a whole tool
+//! call with a generated id, the finish reason once the candidate has one; usage from
+//! `usageMetadata`. Gemini sends no `[DONE]`: [`Stream::finish`] closes the stream when the
+//! provider's ends.
 
 use simd_json::prelude::*;
 
-use super::{answer_parts, args_text, candidate_finish, finish_reason, thoughts, usage_of};
+use super::answer::{args_text, call_id, candidates, finish_reason, usage_of};
+use super::MAX_CANDIDATES;
 use crate::error::{Error, Kind, Result};
 use crate::translate::openai_in as oai;
-use crate::translate::{bad_event, chunk, close_stream, tool_delta, Meta, Usage};
+use crate::translate::{bad_event, chunk_of, close_stream, tool_delta, Meta, Usage};
 
 /// Stream state: Gemini SSE events in, OpenAI chunks out.
 pub struct Stream {
     meta: Meta,
     call_prefix: String,
-    started: bool,
-    tools: usize,
+    /// Per choice: its role chunk went out, and how many tool calls it made.
+    choices: [Choice; MAX_CANDIDATES as usize],
     usage: Usage,
     finished: bool,
     scratch: Vec<u8>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Choice {
+    started: bool,
+    tools: usize,
 }
 
 impl Stream {
@@ -27,8 +35,7 @@ impl Stream {
         Stream {
             meta,
             call_prefix,
-            started: false,
-            tools: 0,
+            choices: Default::default(),
             usage: Usage::default(),
             finished: false,
             scratch: Vec::new(),
@@ -55,53 +62,53 @@ impl Stream {
             )
             .with_detail(format!("{status}: {message}")));
         }
-        if !self.started {
-            self.started = true;
-            chunk(
-                out,
-                &self.meta,
-                |d| {
-                    d.str("role", "assistant");
-                    d.str("content", "");
-                },
-                None,
-            );
+        let list = candidates(&v)?;
+        if !self.choices[0].started && list.is_empty() {
+            // The first event has no candidate yet: the answer starts all the same.
+            self.choices[0].started = true;
+            chunk_of(out, &self.meta, 0, role, None);
         }
-        if self.meta.show_reasoning {
-            for thought in thoughts(&v).filter(|t| !t.is_empty()) {
-                chunk(
-                    out,
-                    &self.meta,
-                    |d| d.str("reasoning_content", thought),
-                    None,
-                );
+        for c in &list {
+            let index = c.index;
+            let meta = &self.meta;
+            let choice = &mut self.choices[index];
+            if !choice.started {
+                choice.started = true;
+                chunk_of(out, meta, index, role, None);
             }
-        }
-        for part in answer_parts(&v) {
-            if let Some(text) = oai::str_field(part, "text") {
-                if !text.is_empty() {
-                    chunk(out, &self.meta, |d| d.str("content", text), None);
+            if meta.show_reasoning {
+                for thought in c.thoughts().filter(|t| !t.is_empty()) {
+                    chunk_of(
+                        out,
+                        meta,
+                        index,
+                        |d| d.str("reasoning_content", thought),
+                        None,
+                    );
                 }
-            } else if let Some(call) = part.get("functionCall") {
-                let index = self.tools;
-                self.tools += 1;
-                let id = super::signature::seal(format!("call_{}_{index}", self.call_prefix), part);
-                let name = oai::str_field(call, "name").unwrap_or("");
-                let args = args_text(call);
-                chunk(
-                    out,
-                    &self.meta,
-                    |d| tool_delta(d, index, Some((&id, name)), &args),
-                    None,
-                );
+            }
+            for part in c.answer_parts() {
+                if let Some(text) = oai::str_field(part, "text") {
+                    if !text.is_empty() {
+                        chunk_of(out, meta, index, |d| d.str("content", text), None);
+                    }
+                } else if let Some(call) = part.get("functionCall") {
+                    let n = choice.tools;
+                    choice.tools += 1;
+                    let id = call_id(&self.call_prefix, index, n, part);
+                    let name = oai::str_field(call, "name").unwrap_or("");
+                    let args = args_text(call);
+                    let start = Some((id.as_str(), name));
+                    chunk_of(out, meta, index, |d| tool_delta(d, n, start, &args), None);
+                }
+            }
+            if let Some(reason) = c.finish {
+                let finish = finish_reason(reason, choice.tools > 0);
+                chunk_of(out, meta, index, |_| {}, Some(finish));
             }
         }
         if let Some(u) = v.get("usageMetadata") {
             usage_of(u, &mut self.usage);
-        }
-        if let Some(reason) = candidate_finish(&v) {
-            let finish = finish_reason(reason, self.tools > 0);
-            chunk(out, &self.meta, |_| {}, Some(finish));
         }
         Ok(true)
     }
@@ -109,4 +116,9 @@ impl Stream {
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         close_stream(&mut self.finished, &self.meta, &self.usage, out);
     }
+}
+
+fn role(d: &mut crate::translate::json::Obj<'_>) {
+    d.str("role", "assistant");
+    d.str("content", "");
 }
