@@ -89,7 +89,7 @@ pub fn request(
     }
     if let Some(t) = req
         .get("temperature")
-        .and_then(|v| v.as_f64())
+        .and_then(|v| v.cast_f64())
         .filter(|_| budget.is_none())
     {
         let _ = std::io::Write::write_fmt(
@@ -100,7 +100,7 @@ pub fn request(
     let top_p_ok = |p: f64| budget.is_none() || p >= 0.95;
     if let Some(p) = req
         .get("top_p")
-        .filter(|v| v.as_f64().is_some_and(top_p_ok))
+        .filter(|v| v.cast_f64().is_some_and(top_p_ok))
     {
         body.value("top_p", p);
     }

@@ -6,8 +6,8 @@
 //! call they answer; a JSON-object result is passed as is, anything else as `{"content": …}`);
 //! tools → `functionDeclarations` (schemas as `parametersJsonSchema`, so JSON Schema passes
 //! unchanged); tool_choice → `toolConfig.functionCallingConfig`; temperature, top_p,
-//! max_tokens, stop, `n` (as `candidateCount`, up to [`MAX_CANDIDATES`]) and `response_format`
-//! (JSON) → `generationConfig`.
+//! max_tokens, stop, seed, presence and frequency penalties, `n` (as `candidateCount`, up to
+//! [`MAX_CANDIDATES`]) and `response_format` (JSON) → `generationConfig`.
 //!
 //! Back (`gemini/answer.rs`, `gemini/stream.rs`): each candidate → a choice (its `index`); text
 //! parts → `content`, thought parts → `reasoning_content` (withheld where response guardrails
@@ -246,8 +246,8 @@ fn write_tools(body: &mut Obj<'_>, req: &Value<'_>) {
 }
 
 fn write_generation_config(body: &mut Obj<'_>, req: &Value<'_>, candidates: u64) {
-    let temperature = req.get("temperature").filter(|v| v.as_f64().is_some());
-    let top_p = req.get("top_p").filter(|v| v.as_f64().is_some());
+    let temperature = req.get("temperature").filter(|v| v.cast_f64().is_some());
+    let top_p = req.get("top_p").filter(|v| v.cast_f64().is_some());
     let max = oai::max_tokens(req);
     let stops = oai::stop_sequences(req);
     let format = req.get("response_format");
@@ -255,8 +255,18 @@ fn write_generation_config(body: &mut Obj<'_>, req: &Value<'_>, candidates: u64)
     let json = matches!(format_type, Some("json_object" | "json_schema"));
     let effort = oai::str_field(req, "reasoning_effort");
     let budget = effort.and_then(thinking_budget);
+    // Gemini's seed is 32 bits: a wider one is folded into them (the same seed always gives
+    // the same value).
+    let seed = req.get("seed").and_then(|s| s.as_i64()).map(|s| s as i32);
+    let number = |k: &str| req.get(k).filter(|v| v.cast_f64().is_some());
+    let penalties = [
+        ("presencePenalty", number("presence_penalty")),
+        ("frequencyPenalty", number("frequency_penalty")),
+    ];
     if temperature.is_none()
         && top_p.is_none()
+        && seed.is_none()
+        && penalties.iter().all(|(_, v)| v.is_none())
         && max.is_none()
         && stops.is_empty()
         && !json
@@ -284,6 +294,14 @@ fn write_generation_config(body: &mut Obj<'_>, req: &Value<'_>, candidates: u64)
     }
     if candidates > 1 {
         g.num("candidateCount", candidates);
+    }
+    if let Some(seed) = seed {
+        g.raw("seed", seed.to_string().as_bytes());
+    }
+    for (name, value) in penalties {
+        if let Some(v) = value {
+            g.value(name, v);
+        }
     }
     if let Some(budget) = budget {
         let mut t = Obj::new(g.key("thinkingConfig"));

@@ -170,3 +170,28 @@ fn a_stream_of_two_candidates_is_two_choices() {
     );
     assert_eq!((s.usage().prompt, s.usage().completion), (3, 4));
 }
+
+#[test]
+fn seed_and_penalties_reach_generation_config() {
+    let mut body =
+        br#"{"model":"m","seed":4294967297,"presence_penalty":0.5,"frequency_penalty":-1,
+        "messages":[{"role":"user","content":"hi"}]}"#
+            .to_vec();
+    let v = simd_json::to_borrowed_value(&mut body).expect("json");
+    let mut out = Vec::new();
+    request(&v, &mut out).expect("translates");
+    let g = json(&out);
+    let config = &g["generationConfig"];
+    // 2^32 + 1 folded into Gemini's 32 bits.
+    assert_eq!(config["seed"], 1);
+    assert_eq!(config["presencePenalty"], 0.5);
+    assert_eq!(config["frequencyPenalty"], -1);
+    let mut plain =
+        br#"{"model":"m","seed":-7,"messages":[{"role":"user","content":"hi"}]}"#.to_vec();
+    let v = simd_json::to_borrowed_value(&mut plain).expect("json");
+    let mut out = Vec::new();
+    request(&v, &mut out).expect("translates");
+    let g = json(&out);
+    assert_eq!(g["generationConfig"]["seed"], -7);
+    assert!(g["generationConfig"].get("presencePenalty").is_none());
+}
