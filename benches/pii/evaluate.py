@@ -6,7 +6,8 @@
 - The sets come from benches/pii/generate.py (values by Faker, 16 locales, our templates); `test`
   is the frozen one, `dev` the one detectors may be tuned on. `pe-test` and `pe-dev` come from
   benches/pii/presidio_templates.py: presidio-evaluator 0.3.2's templates, Faker's values; again
-  only the dev half may be tuned on.
+  only the dev half may be tuned on. `pa-test` and `pa-dev` come from
+  benches/pii/pii_anon_templates.py: pii-anon 1.3.0's templates, Faker's values; the same rule.
 - Warden: `warden-dataplane guard scan` (release build unless --warden names a binary), every
   built-in detector. Presidio: presidio-analyzer (pinned below, its own venv `.venv-presidio`), each
   recognizer for an entity of the set called directly — its pattern and checksum layer, without
@@ -188,7 +189,7 @@ def misses(items, found, limit=40):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--set", default="test", choices=["test", "dev", "pe-test", "pe-dev"])
+    ap.add_argument("--set", default="test", choices=["test", "dev", "pe-test", "pe-dev", "pa-test", "pa-dev"])
     ap.add_argument("--warden")
     ap.add_argument("--no-presidio", action="store_true")
     ap.add_argument("--misses", type=int, default=0, help="print up to N of Warden's misses")

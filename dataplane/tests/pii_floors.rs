@@ -84,10 +84,11 @@ struct Tally {
     fn_: u32,
 }
 
-/// Each entity's tally on the frozen set, and (look-alike lines, those with a PII finding).
-fn measure(engine: &Engine) -> (BTreeMap<&'static str, Tally>, u32, u32) {
+/// Each entity's tally on a set of benches/pii, and (look-alike lines, those with a PII
+/// finding).
+fn measure(engine: &Engine, set: &str) -> (BTreeMap<&'static str, Tally>, u32, u32) {
     let set = std::fs::read_to_string(format!(
-        "{}/../benches/pii/test.jsonl",
+        "{}/../benches/pii/{set}",
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap();
@@ -152,9 +153,22 @@ fn measure(engine: &Engine) -> (BTreeMap<&'static str, Tally>, u32, u32) {
 
 /// The floors, with `phone` as the phone recall floor and `bound` on the look-alike rate.
 fn check(engine: &Engine, phone: f64, bound: f64) {
-    let (per, lookalikes, false_redactions) = measure(engine);
+    let (per, lookalikes, false_redactions) = measure(engine, "test.jsonl");
+    let mut failed = floors_missed(&per, FLOORS, phone);
+    let rate = f64::from(false_redactions) / f64::from(lookalikes.max(1));
+    println!("look-alikes: {false_redactions} of {lookalikes} redacted ({rate:.3})");
+    assert!(lookalikes >= 900, "the set holds its look-alikes");
+    if rate > bound {
+        failed.push(format!("false redactions {rate:.3} > {bound}"));
+    }
+    assert!(failed.is_empty(), "{failed:#?}");
+}
+
+/// The entities of `floors` whose recall is under its floor (`phone` for phones) or whose
+/// precision is under 0.95.
+fn floors_missed(per: &BTreeMap<&str, Tally>, floors: &[(&str, f64)], phone: f64) -> Vec<String> {
     let mut failed = Vec::new();
-    for &(kind, floor) in FLOORS {
+    for &(kind, floor) in floors {
         let floor = if kind == "PHONE_NUMBER" { phone } else { floor };
         let t = per
             .get(kind)
@@ -168,13 +182,7 @@ fn check(engine: &Engine, phone: f64, bound: f64) {
             ));
         }
     }
-    let rate = f64::from(false_redactions) / f64::from(lookalikes.max(1));
-    println!("look-alikes: {false_redactions} of {lookalikes} redacted ({rate:.3})");
-    assert!(lookalikes >= 900, "the set holds its look-alikes");
-    if rate > bound {
-        failed.push(format!("false redactions {rate:.3} > {bound}"));
-    }
-    assert!(failed.is_empty(), "{failed:#?}");
+    failed
 }
 
 #[test]
@@ -189,4 +197,22 @@ fn the_frozen_set_meets_the_floors() {
 #[test]
 fn phone_standalone_holds_its_figures() {
     check(&Engine::new().unwrap().phone_standalone(true), 0.96, 0.017);
+}
+
+/// Another author's templates (pii-anon 1.3.0's, values by Faker; benches/pii/
+/// pii_anon_templates.py), test half, measured once when added (2026-12-05): phones 1.000
+/// (precision 0.986), cards, SSNs, e-mails, IBANs and IPs 1.000. The floors are the aims.
+#[test]
+fn the_pii_anon_templates_meet_the_aims() {
+    const AIMS: &[(&str, f64)] = &[
+        ("CREDIT_CARD", 0.99),
+        ("IBAN_CODE", 0.99),
+        ("US_SSN", 0.99),
+        ("PHONE_NUMBER", 0.97),
+        ("EMAIL_ADDRESS", 0.97),
+        ("IP_ADDRESS", 0.95),
+    ];
+    let (per, _, _) = measure(&Engine::new().unwrap(), "pa-test.jsonl");
+    let failed = floors_missed(&per, AIMS, 0.97);
+    assert!(failed.is_empty(), "{failed:#?}");
 }

@@ -10,8 +10,9 @@
 //! - a national number with separators or brackets: valid in one of the hint regions, or possible
 //!   there with a phone word before it ("call", "tel.", "Telefon", …), an extension word after
 //!   it, or a label ending the phrase after it as signatures write them ("… (office)", "… Fax");
-//! - bare digits, and groupings that belong to other numbers (123-45-6789, four groups of four,
-//!   a one-digit check group): possible in a hint region, and a phone word before it;
+//! - bare digits, and groupings that belong to other numbers (123-45-6789, 12-3456789, four
+//!   groups of four, a one-digit check group): possible in a hint region, and a phone word
+//!   before it;
 //! - with `phone_standalone` on (off by default), also bare digits (9 to 12) that are valid as
 //!   written at home in a hint region (with its trunk prefix, where it has one) and that no id
 //!   word ("order", "Rechnung", `#`, `no.`) names in their clause: a number standing alone is
@@ -315,14 +316,17 @@ pub fn phone(c: &Candidate) -> Option<(usize, usize)> {
     // three or more groups of four is how card and account numbers are written.
     let check_digit_tail = g.len() >= 3 && g.last() == Some(&1);
     let card_grouping = g.len() >= 3 && g.iter().filter(|n| **n == 4).count() >= 3;
-    // 123-45-6789 is how US social security numbers are written.
+    // 123-45-6789 is how US social security numbers are written, 12-3456789 US employer ids
+    // (EIN; a phone number written 2-7 starts with its trunk zero: 06-1234567).
     let ssn_grouping = g == [3, 2, 4];
+    let ein_grouping = g == [2, 7] && !d.starts_with('0');
     // Two groups ending in four (`9123 4567`, `555 1234`): how Singapore, Hong Kong and Danish
     // numbers are written, and as often two years, a part number or a range.
     let short_pair = g.len() == 2 && g[1] == 4;
     // Bare digits and those shapes need a phone word; a written-out number valid in a hint
     // region stands alone.
-    let needs_word = bare || check_digit_tail || card_grouping || ssn_grouping || short_pair;
+    let needs_word =
+        bare || check_digit_tail || card_grouping || ssn_grouping || ein_grouping || short_pair;
     let standalone = || {
         c.phones.standalone
             && bare

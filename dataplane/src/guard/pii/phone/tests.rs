@@ -33,6 +33,8 @@ fn international_national_and_extension_forms() {
         ("Front desk 0396475800, extension 12", "0396475800"),
         ("Switchboard 2025550143", "2025550143"),
         ("Ich bin unter 0531719590 erreichbar.", "0531719590"),
+        ("Chiamare lo 06-4871234 dopo le nove", "06-4871234"),
+        ("Tel: 50-1785099", "50-1785099"),
     ] {
         assert!(find(&plans, text, value), "{text}");
     }
@@ -49,6 +51,7 @@ fn lookalikes_are_not_phones() {
         ("invoice INV-2024-000123", "2024-000123"),
         ("ISBN 978-1-69000-792-0", "978-1-69000-792-0"),
         ("ref 123-45-6789", "123-45-6789"),
+        ("Tax ID: 50-1785099. Address: 12 Main St", "50-1785099"),
         ("+999 1234 5678", "+999 1234 5678"),
         ("Your order number 4829104821 shipped", "4829104821"),
         ("new tracking number 1743072381", "1743072381"),
