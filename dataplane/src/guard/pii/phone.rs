@@ -317,9 +317,9 @@ pub fn phone(c: &Candidate) -> Option<(usize, usize)> {
     let check_digit_tail = g.len() >= 3 && g.last() == Some(&1);
     let card_grouping = g.len() >= 3 && g.iter().filter(|n| **n == 4).count() >= 3;
     // 123-45-6789 is how US social security numbers are written, 12-3456789 US employer ids
-    // (EIN; a phone number written 2-7 starts with its trunk zero: 06-1234567).
+    // (EIN; a phone number written so mostly starts with its trunk zero: 06-1234567).
     let ssn_grouping = g == [3, 2, 4];
-    let ein_grouping = g == [2, 7] && !d.starts_with('0');
+    let ein_grouping = g == [2, 7] && main.len() == 10 && main[2] == b'-' && !d.starts_with('0');
     // Two groups ending in four (`9123 4567`, `555 1234`): how Singapore, Hong Kong and Danish
     // numbers are written, and as often two years, a part number or a range.
     let short_pair = g.len() == 2 && g[1] == 4;

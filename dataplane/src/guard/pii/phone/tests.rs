@@ -35,6 +35,8 @@ fn international_national_and_extension_forms() {
         ("Ich bin unter 0531719590 erreichbar.", "0531719590"),
         ("Chiamare lo 06-4871234 dopo le nove", "06-4871234"),
         ("Tel: 50-1785099", "50-1785099"),
+        // The same digits written otherwise are a Portuguese or Spanish number's usual shapes.
+        ("Lisboa: 21 1234567", "21 1234567"),
     ] {
         assert!(find(&plans, text, value), "{text}");
     }
