@@ -780,7 +780,11 @@ fn guardrail_policies_set_through_the_admin_api_reach_the_data_plane() {
 fn routing_pooled_keys_and_fallbacks_set_through_the_admin_api() {
     let mock = Mock::start(&["--key-status", &format!("{PROVIDER_KEY}=401")]);
     let cp = ControlPlane::start(mock.addr);
-    let gw = Gateway::start(Driver::IoUring, &cp.dataplane_config(1));
+    // The polls below send the failing key one request each until a snapshot arrives: with the
+    // default five, a slow snapshot opened its breaker, and the request the operator is shown
+    // below skipped the key instead of falling back from it.
+    let config = cp.dataplane_config(1) + "[fallback]\nbreaker_failures = 1000\n";
+    let gw = Gateway::start(Driver::IoUring, &config);
     let s = setup(&cp, "acme");
     let routing = format!("/admin/v1/projects/{}/routing", s.project);
     assert_eq!(
