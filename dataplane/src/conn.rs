@@ -172,8 +172,10 @@ fn key_header(route: Route) -> Option<crate::auth::KeyHeader> {
         Route::ChatCompletions | Route::Models | Route::Embeddings | Route::Responses => {
             Some(KeyHeader::BearerOnly)
         }
-        Route::Messages => Some(KeyHeader::XApiKey),
-        Route::GenerateContent | Route::EmbedContent => Some(KeyHeader::XGoogApiKey),
+        Route::Messages | Route::MessagesCountTokens => Some(KeyHeader::XApiKey),
+        Route::GenerateContent | Route::EmbedContent | Route::CountTokens => {
+            Some(KeyHeader::XGoogApiKey)
+        }
         Route::Other => None,
     }
 }
@@ -233,7 +235,10 @@ async fn dispatch<S: AsyncWriteRent>(
         (Route::Embeddings, Method::Post) => Front::Embeddings,
         (Route::Responses, Method::Post) => Front::Responses,
         (Route::Messages, Method::Post) => Front::Messages,
-        (Route::GenerateContent | Route::EmbedContent, Method::Post) => Front::generate(req)?,
+        (Route::MessagesCountTokens, Method::Post) => Front::MessagesCountTokens,
+        (Route::GenerateContent | Route::EmbedContent | Route::CountTokens, Method::Post) => {
+            Front::generate(req)?
+        }
         (Route::Models, Method::Get) => return models(shard, client, req).await,
         (
             Route::ChatCompletions
@@ -242,7 +247,9 @@ async fn dispatch<S: AsyncWriteRent>(
             | Route::GenerateContent
             | Route::Embeddings
             | Route::EmbedContent
-            | Route::Responses,
+            | Route::Responses
+            | Route::MessagesCountTokens
+            | Route::CountTokens,
             _,
         ) => {
             return Err(Error::new(
@@ -288,6 +295,7 @@ fn route_of(path: &[u8]) -> Route {
         b"/v1/chat/completions" | b"/chat/completions" => Route::ChatCompletions,
         b"/v1/models" | b"/models" => Route::Models,
         b"/v1/messages" => Route::Messages,
+        b"/v1/messages/count_tokens" => Route::MessagesCountTokens,
         b"/v1/embeddings" | b"/embeddings" => Route::Embeddings,
         b"/v1/responses" | b"/responses" => Route::Responses,
         p if (p.starts_with(b"/v1beta/models/") || p.starts_with(b"/v1/models/"))
@@ -295,6 +303,8 @@ fn route_of(path: &[u8]) -> Route {
         {
             if p.ends_with(b":embedContent") || p.ends_with(b":batchEmbedContents") {
                 Route::EmbedContent
+            } else if p.ends_with(b":countTokens") {
+                Route::CountTokens
             } else {
                 Route::GenerateContent
             }

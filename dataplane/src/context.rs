@@ -164,6 +164,14 @@ impl Request<'_> {
         if e.usage.is_some() || e.provider.is_none() || !(200..300).contains(&status) {
             return;
         }
+        // A token count generates nothing and the provider bills nothing for it.
+        let counts = [Route::MessagesCountTokens, Route::CountTokens]
+            .iter()
+            .any(|r| e.route == Some(r.name()));
+        if counts {
+            e.usage = Some(warden_shared::audit::Usage::default());
+            return;
+        }
         let tokens = |bytes: u64| bytes.div_ceil(4);
         // An embedding is not generated text: it bills no output tokens.
         let embedding = [Route::Embeddings, Route::EmbedContent]

@@ -379,6 +379,18 @@ fn anthropic_blocks<'v>(
 }
 
 fn gemini<'v>(body: &'v Value<'v>, f: &mut impl FnMut(Source, &'v str)) {
+    gemini_in(body, true, f);
+}
+
+/// A Gemini body; `outer`: the body itself, where `countTokens` may carry a whole
+/// generateContent request, read as one (nested in that, it is an unknown key's strings).
+fn gemini_in<'v>(body: &'v Value<'v>, outer: bool, f: &mut impl FnMut(Source, &'v str)) {
+    let nested = body
+        .get("generateContentRequest")
+        .filter(|r| outer && r.as_object().is_some());
+    if let Some(inner) = nested {
+        gemini_in(inner, false, f);
+    }
     if let Some(si) = body.get("systemInstruction") {
         parts(si, Source::System, f);
     }
@@ -416,17 +428,20 @@ fn gemini<'v>(body: &'v Value<'v>, f: &mut impl FnMut(Source, &'v str)) {
             f(Source::User, t);
         }
     }
+    let known: &[&str] = &[
+        "systemInstruction",
+        "contents",
+        "tools",
+        "generationConfig",
+        "requests",
+        "content",
+        "title",
+        "generateContentRequest",
+    ];
+    // The nested request's key is known only where it was read as a request.
     unknown_keys(
         body,
-        &[
-            "systemInstruction",
-            "contents",
-            "tools",
-            "generationConfig",
-            "requests",
-            "content",
-            "title",
-        ],
+        &known[..known.len() - usize::from(nested.is_none())],
         f,
     );
 }

@@ -214,3 +214,29 @@ fn keys_a_reader_does_not_know_are_read_whole_and_the_model_is_not() {
         );
     }
 }
+
+#[test]
+fn a_token_count_reads_the_request_it_carries_and_nothing_escapes_the_nesting() {
+    // Gemini's countTokens takes `contents`, or a whole request under `generateContentRequest`.
+    let body = r#"{"generateContentRequest":{"model":"models/m","systemInstruction":{"parts":[{"text":"be brief"}]},
+        "contents":[{"role":"user","parts":[{"text":"mail jane@example.com"}]}],
+        "generateContentRequest":{"contents":[{"parts":[{"text":"SSN 123-45-6789"}]}]}}}"#;
+    let mut bytes = body.as_bytes().to_vec();
+    let v = simd_json::to_borrowed_value(&mut bytes).unwrap_or_else(|e| panic!("{e}"));
+    let mut out = Vec::new();
+    texts(Dialect::Gemini, &v, &mut |s, t| out.push((s, t.to_owned())));
+    let has = |s: Source, t: &str| out.iter().any(|(x, y)| *x == s && y == t);
+    assert!(has(Source::System, "be brief"), "{out:?}");
+    assert!(has(Source::User, "mail jane@example.com"), "{out:?}");
+    // A request nested in the nested one is not read as a request, and not skipped either.
+    assert!(has(Source::ToolResult, "SSN 123-45-6789"), "{out:?}");
+    // Not an object: read as the unknown key's value it is.
+    let mut bytes = br#"{"generateContentRequest":"card 4111 1111 1111 1111"}"#.to_vec();
+    let v = simd_json::to_borrowed_value(&mut bytes).unwrap_or_else(|e| panic!("{e}"));
+    let mut out = Vec::new();
+    texts(Dialect::Gemini, &v, &mut |s, t| out.push((s, t.to_owned())));
+    assert!(
+        out.iter().any(|(_, t)| t == "card 4111 1111 1111 1111"),
+        "{out:?}"
+    );
+}

@@ -41,10 +41,14 @@ pub enum Route {
     EmbedContent,
     /// OpenAI's Responses API, `/v1/responses`.
     Responses,
+    /// Anthropic-native `/v1/messages/count_tokens`.
+    MessagesCountTokens,
+    /// Gemini-native `…:countTokens`.
+    CountTokens,
     Other,
 }
 
-const ROUTES: [&str; 8] = [
+const ROUTES: [&str; 10] = [
     "chat_completions",
     "models",
     "messages",
@@ -52,6 +56,8 @@ const ROUTES: [&str; 8] = [
     "embeddings",
     "embed_content",
     "responses",
+    "messages_count_tokens",
+    "count_tokens",
     "other",
 ];
 
@@ -60,8 +66,8 @@ impl Route {
     pub fn dialect(self) -> warden_shared::catalog::Dialect {
         use warden_shared::catalog::Dialect;
         match self {
-            Route::Messages => Dialect::Anthropic,
-            Route::GenerateContent | Route::EmbedContent => Dialect::Gemini,
+            Route::Messages | Route::MessagesCountTokens => Dialect::Anthropic,
+            Route::GenerateContent | Route::EmbedContent | Route::CountTokens => Dialect::Gemini,
             Route::ChatCompletions
             | Route::Models
             | Route::Embeddings

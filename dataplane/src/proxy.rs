@@ -92,8 +92,13 @@ pub async fn handle<S: AsyncWriteRent>(
         if let Some(first) = attempts.first() {
             first.note_route(req, stream);
         }
-        // 7. The cache: this exact request's answer, or where the answer is to be kept.
-        let cache = cache_plan(shard, (req, caller, stream), &attempts, semantic);
+        // 7. The cache: this exact request's answer, or where the answer is to be kept (a token
+        // count is neither).
+        let cache = if front.counts_tokens() {
+            crate::cache::Plan::Off
+        } else {
+            cache_plan(shard, (req, caller, stream), &attempts, semantic)
+        };
         let custom = req.state.custom_scan(caller.project);
         let delivery = Delivery {
             stream,
@@ -227,7 +232,7 @@ fn semantic_split(
             (b":generateContent", Dialect::Gemini, true)
         }
         Front::Generate { method, .. } => (method.as_bytes(), Dialect::Gemini, true),
-        Front::Embeddings => return None,
+        Front::Embeddings | Front::MessagesCountTokens => return None,
     };
     let mut partition = shard.cache.hasher(&project.id, project.cache.generation);
     partition.part(b"semantic partition");

@@ -59,6 +59,8 @@ pub enum Body<'s> {
     Anthropic {
         body: Rc<Vec<u8>>,
         headers: Option<Rc<ClientHeaders>>,
+        /// [`request::MESSAGES`], or its token count's path on the native route.
+        path: &'static str,
     },
     /// Gemini, built before the first await, and the method with its query.
     Gemini {
@@ -129,8 +131,12 @@ impl Attempt<'_> {
                 target,
                 replacements,
             )?,
-            Body::Anthropic { body, headers } => request::anthropic(
-                (self.origin, traceparent),
+            Body::Anthropic {
+                body,
+                headers,
+                path,
+            } => request::anthropic(
+                ((self.origin, traceparent), path),
                 &plaintext,
                 headers
                     .as_deref()
@@ -202,7 +208,16 @@ impl Attempt<'_> {
                     &mut key,
                 )?;
             }
-            Body::Anthropic { body, headers } => {
+            Body::Anthropic {
+                body,
+                headers,
+                path,
+            } => {
+                // A count never shares an entry with the answer to the same messages (counts
+                // are not cached; this keeps it so if they ever were).
+                if *path != request::MESSAGES {
+                    key.part(path.as_bytes());
+                }
                 let (version, beta) = headers
                     .as_deref()
                     .map_or((API_VERSION.as_bytes(), None), |(v, b)| {

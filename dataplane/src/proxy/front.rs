@@ -7,9 +7,14 @@
 //!   (translated for Anthropic and Gemini), route groups and fallbacks across providers.
 //! - [`Front::Messages`]: `POST /v1/messages`, Anthropic's own dialect (the Warden key in
 //!   `x-api-key` or Bearer), Anthropic keys only.
+//! - [`Front::MessagesCountTokens`]: `POST /v1/messages/count_tokens`, Anthropic's token
+//!   count for a Messages request, the same body (screened the same way: the text goes to the
+//!   provider all the same) and the same keys; the answer is a count, so no response guard, no
+//!   cache and no usage.
 //! - [`Front::Generate`]: `POST /v1beta/models/{model}:generateContent` or
 //!   `:streamGenerateContent` (also under `/v1/`), Gemini's own dialect (the Warden key in
-//!   `x-goog-api-key` or Bearer), Google keys only.
+//!   `x-goog-api-key` or Bearer), Google keys only; `:countTokens` likewise, answered as
+//!   `count_tokens` is.
 //! - [`Front::Embeddings`]: `POST /v1/embeddings`, OpenAI's dialect, embedding aliases only
 //!   (`front/embeddings.rs`), translated for Gemini.
 //! - [`Front::Responses`]: `POST /v1/responses`, OpenAI's Responses API, converted to a chat
@@ -53,6 +58,7 @@ pub enum Front<'r> {
     Embeddings,
     Responses,
     Messages,
+    MessagesCountTokens,
     /// The model and the method come from the path; `stream` is `alt=sse`.
     Generate {
         model: &'r str,
@@ -116,6 +122,7 @@ impl<'r> Front<'r> {
             "streamGenerateContent" => ":streamGenerateContent",
             "embedContent" => ":embedContent",
             "batchEmbedContents" => ":batchEmbedContents",
+            "countTokens" => COUNT_TOKENS,
             _ => return Err(unknown()),
         };
         Ok(Front::Generate {
@@ -129,7 +136,7 @@ impl<'r> Front<'r> {
     pub fn dialect(&self) -> Dialect {
         match self {
             Front::Chat | Front::Embeddings | Front::Responses => Dialect::OpenAi,
-            Front::Messages => Dialect::Anthropic,
+            Front::Messages | Front::MessagesCountTokens => Dialect::Anthropic,
             Front::Generate { .. } => Dialect::Gemini,
         }
     }
@@ -160,9 +167,9 @@ impl<'r> Front<'r> {
         let (fields, value) = match self {
             Front::Chat | Front::Responses => parse_chat(body, scratch)?,
             Front::Messages => parse_model_body(body, scratch)?,
-            Front::Embeddings => {
+            Front::MessagesCountTokens | Front::Embeddings => {
                 let (mut fields, value) = parse_model_body(body, scratch)?;
-                // Embeddings never stream, whatever the body says.
+                // Embeddings and counts never stream, whatever the body says.
                 fields.stream = false;
                 (fields, value)
             }
@@ -226,12 +233,14 @@ impl<'r> Front<'r> {
                     None => Err(unknown_model(model)),
                 }
             }
-            Front::Messages => native(state, model, Provider::Anthropic, ModelKind::Chat),
-            Front::Generate { .. } => {
-                let kind = if self.answers_text() {
-                    ModelKind::Chat
-                } else {
+            Front::Messages | Front::MessagesCountTokens => {
+                native(state, model, Provider::Anthropic, ModelKind::Chat)
+            }
+            Front::Generate { method, .. } => {
+                let kind = if embeds(method) {
                     ModelKind::Embedding
+                } else {
+                    ModelKind::Chat
                 };
                 native(state, model, Provider::Google, kind)
             }
@@ -265,7 +274,7 @@ impl<'r> Front<'r> {
             } => (provider, alias, upstream),
         };
         let body = match self {
-            Front::Messages => {
+            Front::Messages | Front::MessagesCountTokens => {
                 let mut body = Vec::with_capacity(req.body.len() + upstream.len());
                 let (before, after) = split_at_model(req.body, &parsed.fields.model_span);
                 body.extend_from_slice(before);
@@ -279,13 +288,17 @@ impl<'r> Front<'r> {
                 Body::Anthropic {
                     body: Rc::new(redact(body, screened)?),
                     headers: Some(Rc::new((version.to_vec(), beta))),
+                    path: match self {
+                        Front::MessagesCountTokens => super::request::MESSAGES_COUNT_TOKENS,
+                        _ => super::request::MESSAGES,
+                    },
                 }
             }
             Front::Generate { method, .. } => {
-                let body = if self.answers_text() {
-                    req.body.to_vec()
-                } else {
+                let body = if embeds(method) {
                     embeddings::native_body(req.body, &upstream)?
+                } else {
+                    req.body.to_vec()
                 };
                 Body::Gemini {
                     body: Rc::new(redact(body, screened)?),
@@ -321,14 +334,33 @@ impl<'r> Front<'r> {
         Ok(attempts)
     }
 
-    /// Whether the answer is text the response guardrails read (an embedding is not).
+    /// Whether the answer is text the response guardrails read (an embedding or a token count
+    /// is not).
     pub fn answers_text(&self) -> bool {
         match self {
-            Front::Embeddings => false,
-            Front::Generate { method, .. } => !method.contains("mbedContent"),
+            Front::Embeddings | Front::MessagesCountTokens => false,
+            Front::Generate { method, .. } => !embeds(method) && *method != COUNT_TOKENS,
             Front::Chat | Front::Messages | Front::Responses => true,
         }
     }
+
+    /// Whether the request asks for a token count: nothing is generated, nothing cached, no
+    /// usage metered.
+    pub fn counts_tokens(&self) -> bool {
+        match self {
+            Front::MessagesCountTokens => true,
+            Front::Generate { method, .. } => *method == COUNT_TOKENS,
+            _ => false,
+        }
+    }
+}
+
+/// Gemini's token count method.
+const COUNT_TOKENS: &str = ":countTokens";
+
+/// Whether a Gemini method embeds (`:embedContent`, `:batchEmbedContents`).
+fn embeds(method: &str) -> bool {
+    method.contains("mbedContent")
 }
 
 fn unknown() -> Error {

@@ -269,14 +269,19 @@ pub fn without_stream_flag(body: &[u8], key: &mut crate::cache::KeyHasher) {
     sha.update(&body[at..]);
 }
 
-/// Anthropic Messages: `x-api-key`, `anthropic-version` (the client's on the native route).
+/// Anthropic's Messages path, and its token count's.
+pub const MESSAGES: &str = "/v1/messages";
+pub const MESSAGES_COUNT_TOKENS: &str = "/v1/messages/count_tokens";
+
+/// Anthropic Messages (or its token count, at `path`): `x-api-key`, `anthropic-version` (the
+/// client's on the native route).
 pub fn anthropic(
-    origin: Target<'_>,
+    (origin, path): (Target<'_>, &str),
     key: &[u8],
     client_headers: Option<(&[u8], Option<&[u8]>)>,
     body: &[u8],
 ) -> SecretBuf {
-    let mut req = head(origin, "/v1/messages", body.len(), key.len());
+    let mut req = head(origin, path, body.len(), key.len());
     req.extend(b"x-api-key: ");
     req.extend(key);
     req.extend(b"\r\nanthropic-version: ");

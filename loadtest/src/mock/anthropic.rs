@@ -2,7 +2,8 @@
 //! required `anthropic-version`; `max_tokens` required; the exact event sequence of
 //! ../shared/wire/anthropic-messages-stream.sse (message_start … message_stop, a ping, tool_use
 //! blocks with input_json_delta); extended thinking (`mock/thinking.rs`); Anthropic's error
-//! bodies and statuses (529 overloaded).
+//! bodies and statuses (529 overloaded). `POST /v1/messages/count_tokens` answers
+//! `{"input_tokens": n}`, n the words of the messages and system prompt.
 
 use std::time::Duration;
 
@@ -11,6 +12,40 @@ use serde_json::{json, Value};
 use super::{MockConfig, MockRequest, Plan, Reply};
 
 pub fn messages(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
+    let body = match checked(config, req) {
+        Ok(body) => body,
+        Err(reply) => return reply,
+    };
+    answer(&body)
+}
+
+/// `POST /v1/messages/count_tokens`: the same checks and body, `max_tokens` not needed.
+pub fn count_tokens(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
+    let body = match checked(config, req) {
+        Ok(body) => body,
+        Err(reply) => return reply,
+    };
+    let Some(messages) = body["messages"].as_array() else {
+        return error(400, "invalid_request_error", "messages: Field required");
+    };
+    if !body["model"].is_string() {
+        return error(400, "invalid_request_error", "model: Field required");
+    }
+    let mut texts: Vec<String> = messages.iter().map(text_of).collect();
+    texts.push(system_text(&body["system"]));
+    let n = texts
+        .iter()
+        .map(|t| t.split_whitespace().count())
+        .sum::<usize>();
+    Reply::Full {
+        status: 200,
+        body: json!({"input_tokens": n}).to_string().into_bytes(),
+        delay: Duration::ZERO,
+    }
+}
+
+/// The key, the version header and a JSON body, as the API checks them first.
+fn checked(config: &MockConfig, req: &MockRequest<'_>) -> Result<Value, Reply> {
     // The API takes `x-api-key` or, as current SDKs send it, `Authorization: Bearer`.
     let bearer = req
         .header("authorization")
@@ -24,25 +59,33 @@ pub fn messages(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
         .map(str::trim)
         .filter(|k| !k.is_empty())
     else {
-        return error(401, "authentication_error", "x-api-key header is required");
+        return Err(error(
+            401,
+            "authentication_error",
+            "x-api-key header is required",
+        ));
     };
     if let Some(status) = config.key_status.get(key) {
-        return status_error(*status);
+        return Err(status_error(*status));
     }
     if req.header("anthropic-version").is_none() {
-        return error(
+        return Err(error(
             400,
             "invalid_request_error",
             "anthropic-version: header is required",
-        );
+        ));
     }
-    let Ok(body) = serde_json::from_slice::<Value>(req.body) else {
-        return error(
+    serde_json::from_slice::<Value>(req.body).map_err(|_| {
+        error(
             400,
             "invalid_request_error",
             "The request body is not valid JSON.",
-        );
-    };
+        )
+    })
+}
+
+/// A Messages answer to a checked body.
+fn answer(body: &Value) -> Reply {
     if !body["max_tokens"].is_u64() {
         return error(400, "invalid_request_error", "max_tokens: Field required");
     }
@@ -62,7 +105,7 @@ pub fn messages(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
             .as_array()
             .is_some_and(|t| t.iter().any(|t| t["name"] == name))
     };
-    let thinks = match super::thinking::check(&body) {
+    let thinks = match super::thinking::check(body) {
         Ok(budget) => budget.is_some(),
         Err(message) => return error(400, "invalid_request_error", message),
     };
@@ -114,7 +157,7 @@ pub fn messages(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     let output_tokens = plan.completion_tokens + thinking_tokens;
     // With a thinking block first, the answer's block is the second.
     let at = usize::from(thought.is_some());
-    let (input, written, read) = super::prompt_cache::usage(&body, plan.prompt_tokens);
+    let (input, written, read) = super::prompt_cache::usage(body, plan.prompt_tokens);
     let usage = |output: usize| {
         json!({"input_tokens": input, "output_tokens": output,
                "cache_creation_input_tokens": written, "cache_read_input_tokens": read})

@@ -2,7 +2,8 @@
 //! `:streamGenerateContent?alt=sse`, with `x-goog-api-key` (or `?key=`, which real Gemini also
 //! takes); SSE events separated by CRLF pairs and no `[DONE]`; functionCall parts without ids;
 //! the final event carries finishReason and the full usageMetadata; `candidateCount` candidates
-//! (1 to 8), all in each event; Google's error bodies.
+//! (1 to 8), all in each event; `:countTokens` (`contents` or a `generateContentRequest`) answers
+//! `totalTokens`, the words of its text; Google's error bodies.
 //! `:batchEmbedContents` and `:embedContent` are answered by `mock/embeddings.rs`.
 
 use std::time::Duration;
@@ -21,7 +22,7 @@ pub fn generate(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
         return error(404, "NOT_FOUND", "Requested entity was not found.");
     };
     let (stream, embed) = match method {
-        "generateContent" => (false, None),
+        "generateContent" | "countTokens" => (false, None),
         "streamGenerateContent" => (true, None),
         "batchEmbedContents" => (false, Some(true)),
         "embedContent" => (false, Some(false)),
@@ -43,6 +44,9 @@ pub fn generate(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     };
     if let Some(batch) = embed {
         return super::embeddings::gemini(model, batch, &body);
+    }
+    if method == "countTokens" {
+        return count_tokens(&body);
     }
     let Some(contents) = body["contents"].as_array() else {
         return error(
@@ -192,6 +196,32 @@ pub fn generate(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
         .map(|c| format!("data: {c}\r\n\r\n").into_bytes())
         .collect();
     plan.reply(true, events, Vec::new())
+}
+
+/// `:countTokens`: `contents`, or a whole request under `generateContentRequest`; the words of
+/// its contents and system instruction.
+fn count_tokens(body: &Value) -> Reply {
+    let request = body.get("generateContentRequest").unwrap_or(body);
+    let Some(contents) = request["contents"].as_array() else {
+        return error(
+            400,
+            "INVALID_ARGUMENT",
+            "* CountTokensRequest.contents: contents is not specified",
+        );
+    };
+    let mut texts: Vec<String> = contents.iter().map(parts_text).collect();
+    texts.push(parts_text(&request["systemInstruction"]));
+    let n = texts
+        .iter()
+        .map(|t| t.split_whitespace().count())
+        .sum::<usize>();
+    Reply::Full {
+        status: 200,
+        body: json!({"totalTokens": n, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": n}]})
+            .to_string()
+            .into_bytes(),
+        delay: Duration::ZERO,
+    }
 }
 
 fn parts_text(content: &Value) -> String {

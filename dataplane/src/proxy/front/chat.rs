@@ -113,6 +113,7 @@ pub fn attempts<'s>(
                     Body::Anthropic {
                         body: Rc::new(redact(body, screened)?),
                         headers: None,
+                        path: crate::proxy::request::MESSAGES,
                     },
                     Translation::Anthropic(meta()),
                 )
