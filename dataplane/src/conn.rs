@@ -52,7 +52,7 @@ pub async fn serve<S: AsyncReadRent + AsyncWriteRent>(shard: &Shard, io: S, peer
         let inflight = shard.begin_request();
         request_id(shard, &head, &buf, &mut rid);
         let trace = crate::trace::Trace::start(shard.telemetry.as_deref(), &shard.ids, &head, &buf);
-        let route = route_of(head.path.get(&buf));
+        let route = route_of(head.path.get(&buf), &head);
         // Credentials right after the head: an unknown caller never gets its body read (nor a
         // 100 Continue). The request keeps this snapshot and this caller to its end.
         let state = shard.state();
@@ -172,8 +172,10 @@ fn key_header(route: Route) -> Option<crate::auth::KeyHeader> {
         Route::ChatCompletions | Route::Models | Route::Embeddings | Route::Responses => {
             Some(KeyHeader::BearerOnly)
         }
-        Route::Messages | Route::MessagesCountTokens => Some(KeyHeader::XApiKey),
-        Route::GenerateContent | Route::EmbedContent | Route::CountTokens => {
+        Route::Messages | Route::MessagesCountTokens | Route::AnthropicModels => {
+            Some(KeyHeader::XApiKey)
+        }
+        Route::GenerateContent | Route::EmbedContent | Route::CountTokens | Route::GeminiModels => {
             Some(KeyHeader::XGoogApiKey)
         }
         Route::Other => None,
@@ -239,10 +241,14 @@ async fn dispatch<S: AsyncWriteRent>(
         (Route::GenerateContent | Route::EmbedContent | Route::CountTokens, Method::Post) => {
             Front::generate(req)?
         }
-        (Route::Models, Method::Get) => return models(shard, client, req).await,
+        (Route::Models | Route::AnthropicModels | Route::GeminiModels, Method::Get) => {
+            return models(shard, client, req, route).await
+        }
         (
             Route::ChatCompletions
             | Route::Models
+            | Route::AnthropicModels
+            | Route::GeminiModels
             | Route::Messages
             | Route::GenerateContent
             | Route::Embeddings
@@ -262,13 +268,27 @@ async fn dispatch<S: AsyncWriteRent>(
     proxy::handle(shard, client, req, front).await
 }
 
-/// `GET /v1/models`: the aliases the caller's project has provider keys for.
+/// The models the caller's project can use, listed or looked up in the route's dialect
+/// (`models.rs`).
 async fn models<S: AsyncWriteRent>(
     shard: &Shard,
     client: &mut Client<S>,
     req: &Request<'_>,
+    route: Route,
 ) -> Result<Outcome> {
     let caller = req.caller()?;
+    let path = req.head.path.get(req.buf);
+    let path = path.split(|b| *b == b'?').next().unwrap_or_default();
+    let id = ["/v1/models/", "/models/", "/v1beta/models/"]
+        .iter()
+        .find_map(|prefix| path.strip_prefix(prefix.as_bytes()))
+        .map(|id| {
+            std::str::from_utf8(id)
+                .map_err(|_| Error::new(ErrorKind::ModelNotFound, "unknown model"))
+        })
+        .transpose()?;
+    let mut body = Vec::new();
+    crate::models::answer(req.state, caller.project, route.dialect(), id, &mut body)?;
     req.commit_response(shard, 200, None, Duration::ZERO)
         .await?;
     client.out.clear();
@@ -276,7 +296,7 @@ async fn models<S: AsyncWriteRent>(
         &mut client.out,
         200,
         respond::JSON,
-        &caller.project.models_json,
+        &body,
         req.id,
         req.keep_alive,
     );
@@ -289,7 +309,20 @@ async fn models<S: AsyncWriteRent>(
     })
 }
 
-fn route_of(path: &[u8]) -> Route {
+/// The route a request takes: by its path, and for the model list and look-up, which every
+/// dialect serves at `/v1/models`, by the key header its SDK sends (`x-api-key` or
+/// `anthropic-version`: Anthropic's; `x-goog-api-key`: Gemini's).
+fn route_of(path: &[u8], head: &RequestHead) -> Route {
+    match path_route(path) {
+        Route::Models if head.x_api_key.is_some() || head.anthropic_version.is_some() => {
+            Route::AnthropicModels
+        }
+        Route::Models if head.x_goog_api_key.is_some() => Route::GeminiModels,
+        route => route,
+    }
+}
+
+fn path_route(path: &[u8]) -> Route {
     let path = path.split(|b| *b == b'?').next().unwrap_or_default();
     match path {
         b"/v1/chat/completions" | b"/chat/completions" => Route::ChatCompletions,
@@ -309,6 +342,9 @@ fn route_of(path: &[u8]) -> Route {
                 Route::GenerateContent
             }
         }
+        b"/v1beta/models" => Route::GeminiModels,
+        p if p.starts_with(b"/v1beta/models/") => Route::GeminiModels,
+        p if p.starts_with(b"/v1/models/") || p.starts_with(b"/models/") => Route::Models,
         _ => Route::Other,
     }
 }

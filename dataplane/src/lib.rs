@@ -24,6 +24,7 @@ pub mod http;
 pub mod limits;
 pub mod listener;
 pub mod metrics;
+pub mod models;
 pub mod proxy;
 pub mod route;
 pub mod runtime;

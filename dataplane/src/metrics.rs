@@ -30,6 +30,7 @@ pub const VERDICT_ACTIONS: [GuardAction; 4] = [
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
     ChatCompletions,
+    /// `/v1/models` and `/v1/models/{id}` (OpenAI's shape).
     Models,
     /// Anthropic-native `/v1/messages`.
     Messages,
@@ -45,10 +46,14 @@ pub enum Route {
     MessagesCountTokens,
     /// Gemini-native `…:countTokens`.
     CountTokens,
+    /// The model list and look-up in Anthropic's shape (`/v1/models` with Anthropic's headers).
+    AnthropicModels,
+    /// … in Gemini's (`/v1beta/models`, or `/v1/models` with `x-goog-api-key`).
+    GeminiModels,
     Other,
 }
 
-const ROUTES: [&str; 10] = [
+const ROUTES: [&str; 12] = [
     "chat_completions",
     "models",
     "messages",
@@ -58,6 +63,8 @@ const ROUTES: [&str; 10] = [
     "responses",
     "messages_count_tokens",
     "count_tokens",
+    "anthropic_models",
+    "gemini_models",
     "other",
 ];
 
@@ -66,8 +73,13 @@ impl Route {
     pub fn dialect(self) -> warden_shared::catalog::Dialect {
         use warden_shared::catalog::Dialect;
         match self {
-            Route::Messages | Route::MessagesCountTokens => Dialect::Anthropic,
-            Route::GenerateContent | Route::EmbedContent | Route::CountTokens => Dialect::Gemini,
+            Route::Messages | Route::MessagesCountTokens | Route::AnthropicModels => {
+                Dialect::Anthropic
+            }
+            Route::GenerateContent
+            | Route::EmbedContent
+            | Route::CountTokens
+            | Route::GeminiModels => Dialect::Gemini,
             Route::ChatCompletions
             | Route::Models
             | Route::Embeddings

@@ -171,6 +171,8 @@ pub struct ProjectState {
     /// The `/v1/models` answer for keys of this project (shared by every project that can
     /// reach the same providers).
     pub models_json: Arc<[u8]>,
+    /// The providers it reaches by its own keys or pooled ones (`Provider::index` bits).
+    pub reach: u8,
 }
 
 pub struct RouteTarget {
@@ -344,6 +346,11 @@ impl SharedState {
 
     pub fn route(&self, alias: &str) -> Option<&RouteTarget> {
         self.models.get(alias)
+    }
+
+    /// Every alias of the catalog, in no order.
+    pub fn models(&self) -> impl Iterator<Item = &RouteTarget> {
+        self.models.values()
     }
 
     /// The project at `index` (an [`ApiKeyRef`]'s), unless a delta removed it.

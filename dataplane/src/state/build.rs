@@ -219,6 +219,7 @@ impl Reach<'_> {
                 .bodies
                 .get(usize::from(reach))
                 .map_or_else(|| Arc::from(&b"{}"[..]), Arc::clone),
+            reach,
         }
     }
 }
