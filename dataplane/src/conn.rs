@@ -169,9 +169,11 @@ fn audit_entry(rid: &[u8], peer: SocketAddr, route: Route) -> Entry {
 fn key_header(route: Route) -> Option<crate::auth::KeyHeader> {
     use crate::auth::KeyHeader;
     match route {
-        Route::ChatCompletions | Route::Models | Route::Embeddings | Route::Responses => {
-            Some(KeyHeader::BearerOnly)
-        }
+        Route::ChatCompletions
+        | Route::Models
+        | Route::Embeddings
+        | Route::Responses
+        | Route::ResponsesInputTokens => Some(KeyHeader::BearerOnly),
         Route::Messages | Route::MessagesCountTokens | Route::AnthropicModels => {
             Some(KeyHeader::XApiKey)
         }
@@ -238,6 +240,7 @@ async fn dispatch<S: AsyncWriteRent>(
         (Route::Responses, Method::Post) => Front::Responses,
         (Route::Messages, Method::Post) => Front::Messages,
         (Route::MessagesCountTokens, Method::Post) => Front::MessagesCountTokens,
+        (Route::ResponsesInputTokens, Method::Post) => Front::ResponsesInputTokens,
         (Route::GenerateContent | Route::EmbedContent | Route::CountTokens, Method::Post) => {
             Front::generate(req)?
         }
@@ -255,7 +258,8 @@ async fn dispatch<S: AsyncWriteRent>(
             | Route::EmbedContent
             | Route::Responses
             | Route::MessagesCountTokens
-            | Route::CountTokens,
+            | Route::CountTokens
+            | Route::ResponsesInputTokens,
             _,
         ) => {
             return Err(Error::new(
@@ -331,6 +335,7 @@ fn path_route(path: &[u8]) -> Route {
         b"/v1/messages/count_tokens" => Route::MessagesCountTokens,
         b"/v1/embeddings" | b"/embeddings" => Route::Embeddings,
         b"/v1/responses" | b"/responses" => Route::Responses,
+        b"/v1/responses/input_tokens" | b"/responses/input_tokens" => Route::ResponsesInputTokens,
         p if (p.starts_with(b"/v1beta/models/") || p.starts_with(b"/v1/models/"))
             && p.contains(&b':') =>
         {

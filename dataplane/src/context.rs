@@ -165,9 +165,13 @@ impl Request<'_> {
             return;
         }
         // A token count generates nothing and the provider bills nothing for it.
-        let counts = [Route::MessagesCountTokens, Route::CountTokens]
-            .iter()
-            .any(|r| e.route == Some(r.name()));
+        let counts = [
+            Route::MessagesCountTokens,
+            Route::CountTokens,
+            Route::ResponsesInputTokens,
+        ]
+        .iter()
+        .any(|r| e.route == Some(r.name()));
         if counts {
             e.usage = Some(warden_shared::audit::Usage::default());
             return;

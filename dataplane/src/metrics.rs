@@ -46,6 +46,8 @@ pub enum Route {
     MessagesCountTokens,
     /// Gemini-native `…:countTokens`.
     CountTokens,
+    /// OpenAI's `/v1/responses/input_tokens`.
+    ResponsesInputTokens,
     /// The model list and look-up in Anthropic's shape (`/v1/models` with Anthropic's headers).
     AnthropicModels,
     /// … in Gemini's (`/v1beta/models`, or `/v1/models` with `x-goog-api-key`).
@@ -53,7 +55,7 @@ pub enum Route {
     Other,
 }
 
-const ROUTES: [&str; 12] = [
+const ROUTES: [&str; 13] = [
     "chat_completions",
     "models",
     "messages",
@@ -63,6 +65,7 @@ const ROUTES: [&str; 12] = [
     "responses",
     "messages_count_tokens",
     "count_tokens",
+    "responses_input_tokens",
     "anthropic_models",
     "gemini_models",
     "other",
@@ -84,6 +87,7 @@ impl Route {
             | Route::Models
             | Route::Embeddings
             | Route::Responses
+            | Route::ResponsesInputTokens
             | Route::Other => Dialect::OpenAi,
         }
     }

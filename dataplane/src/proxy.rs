@@ -232,7 +232,9 @@ fn semantic_split(
             (b":generateContent", Dialect::Gemini, true)
         }
         Front::Generate { method, .. } => (method.as_bytes(), Dialect::Gemini, true),
-        Front::Embeddings | Front::MessagesCountTokens => return None,
+        Front::Embeddings | Front::MessagesCountTokens | Front::ResponsesInputTokens => {
+            return None
+        }
     };
     let mut partition = shard.cache.hasher(&project.id, project.cache.generation);
     partition.part(b"semantic partition");
@@ -303,7 +305,7 @@ pub fn screen(
     let phones = req.state.phones_for(caller.project, &shard.guard);
     let scratch = (&shard.guard_scratch, phones.as_deref());
     let plan = match front {
-        Front::Responses => crate::guard::apply::check_texts(
+        Front::Responses | Front::ResponsesInputTokens => crate::guard::apply::check_texts(
             &shard.guard,
             scratch,
             custom.as_ref(),

@@ -245,6 +245,9 @@ fn dispatch(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
         ("POST", p) if p.ends_with("/chat/completions") => openai::chat(config, req),
         ("POST", p) if p.ends_with("/embeddings") => embeddings::openai(config, req),
         ("POST", p) if p.ends_with("/responses") => responses::create(config, req),
+        ("POST", p) if p.ends_with("/responses/input_tokens") => {
+            responses::input_tokens(config, req)
+        }
         ("POST", "/v1/messages") => anthropic::messages(config, req),
         ("POST", "/v1/messages/count_tokens") => anthropic::count_tokens(config, req),
         ("POST", p) if p.starts_with("/v1beta/models/") || p.starts_with("/v1/models/") => {

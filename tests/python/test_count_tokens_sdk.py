@@ -46,3 +46,20 @@ def test_genai_sdk_counts_tokens(gateway):
     with pytest.raises(genai_errors.ClientError) as err:
         client.models.count_tokens(model="gemini-2.0-flash", contents=f"deploy with {TOKEN}")
     assert err.value.code == 400 and TOKEN not in str(err.value)
+
+
+def test_openai_sdk_counts_responses_input_tokens(gateway):
+    import openai
+
+    c = openai.OpenAI(base_url=gateway.v1, api_key=GUARDED_KEY, max_retries=0, timeout=30)
+    count = c.responses.input_tokens.count(
+        model="gpt-4o", instructions="be brief", input=f"write to {EMAIL} about tomorrow's meeting"
+    )
+    assert (count.object, count.input_tokens) == ("response.input_tokens", 8)
+    with pytest.raises(openai.BadRequestError) as err:
+        c.responses.input_tokens.count(model="gpt-4o", input=f"deploy with {TOKEN}")
+    assert err.value.code == "guardrail_blocked" and TOKEN not in str(err.value)
+    # OpenAI's endpoint counts for OpenAI's models only.
+    with pytest.raises(openai.BadRequestError) as err:
+        c.responses.input_tokens.count(model="claude-4-sonnet", input="hi")
+    assert "another provider" in str(err.value)

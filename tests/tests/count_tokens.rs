@@ -1,5 +1,6 @@
-//! Token counts on the native routes — Anthropic's `POST /v1/messages/count_tokens` and Gemini's
-//! `…:countTokens` — as a client and an auditor see them: the provider's count comes back as it
+//! Token counts on the native routes — Anthropic's `POST /v1/messages/count_tokens`, Gemini's
+//! `…:countTokens` and OpenAI's `POST /v1/responses/input_tokens` — as a client and an auditor
+//! see them: the provider's count comes back as it
 //! sent it, the text reaches the provider only as the request guardrails let it (a count sends
 //! the prompt out all the same), nothing is cached or metered as generated tokens, and the
 //! record names the route.
@@ -78,7 +79,30 @@ fn counts_come_back_as_the_provider_gave_them_from_redacted_text() {
             "{sent}"
         );
     }
+    // OpenAI's count for a Responses request.
+    let body = json!({"model": "gpt-4o", "instructions": "be brief", "input": text});
+    let res = call(
+        gw.addr,
+        "POST",
+        "/v1/responses/input_tokens",
+        KEY,
+        Some(&body),
+    );
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(
+        res.json(),
+        json!({"object": "response.input_tokens", "input_tokens": 9})
+    );
+    let sent = mock.captured().pop().unwrap();
+    assert_eq!(sent["path"], "/v1/responses/input_tokens");
+    let sent = sent["body"].to_string();
+    assert!(
+        sent.contains("[EMAIL_1]") && !sent.contains(EMAIL),
+        "{sent}"
+    );
     // The same request again is asked again: nothing was kept.
+    let body = json!({"model": "claude-4-sonnet", "system": "be brief",
+        "messages": [{"role": "user", "content": text}]});
     let before = mock.captured().len();
     let res = call(
         gw.addr,
@@ -97,11 +121,11 @@ fn counts_come_back_as_the_provider_gave_them_from_redacted_text() {
         .filter(|r| {
             matches!(
                 r["route"].as_str(),
-                Some("messages_count_tokens" | "count_tokens")
+                Some("messages_count_tokens" | "count_tokens" | "responses_input_tokens")
             )
         })
         .collect();
-    assert_eq!(counts.len(), 4, "{records:#?}");
+    assert_eq!(counts.len(), 5, "{records:#?}");
     for r in counts {
         assert_eq!(r["usage"]["output_tokens"], 0, "{r}");
         assert_eq!(r["usage"]["input_tokens"], 0, "{r}");

@@ -62,6 +62,11 @@ pub enum Body<'s> {
         /// [`request::MESSAGES`], or its token count's path on the native route.
         path: &'static str,
     },
+    /// An OpenAI request of the client's own, its model already spliced (a token count).
+    OpenAiNative {
+        body: Rc<Vec<u8>>,
+        path: &'static str,
+    },
     /// Gemini, built before the first await, and the method with its query.
     Gemini {
         body: Rc<Vec<u8>>,
@@ -143,6 +148,9 @@ impl Attempt<'_> {
                     .map(|(v, b)| (v.as_slice(), b.as_deref())),
                 body,
             ),
+            Body::OpenAiNative { body, path } => {
+                request::openai_native((self.origin, traceparent), &plaintext, path, body)
+            }
             Body::Gemini { body, method } => request::gemini(
                 (self.origin, traceparent),
                 &plaintext,
@@ -166,6 +174,7 @@ impl Attempt<'_> {
             // Embeddings: never a stream.
             Body::OpenAi { .. } => (stream, None),
             Body::Anthropic { .. } => (stream, Some(Wire::Anthropic)),
+            Body::OpenAiNative { .. } => (false, None),
             Body::Gemini { method, .. } => match *method {
                 ":generateContent" => (false, Some(Wire::Gemini)),
                 GEMINI_SSE => (true, Some(Wire::Gemini)),
@@ -226,6 +235,10 @@ impl Attempt<'_> {
                 key.part(version);
                 key.part(beta.unwrap_or(b"\0none"));
                 request::without_stream_flag(body, &mut key);
+            }
+            Body::OpenAiNative { body, path } => {
+                key.part(path.as_bytes());
+                key.part(body);
             }
             Body::Gemini { body, method } => {
                 let method = if *method == GEMINI_SSE {

@@ -7,6 +7,8 @@
 //!   (translated for Anthropic and Gemini), route groups and fallbacks across providers.
 //! - [`Front::Messages`]: `POST /v1/messages`, Anthropic's own dialect (the Warden key in
 //!   `x-api-key` or Bearer), Anthropic keys only.
+//! - [`Front::ResponsesInputTokens`]: `POST /v1/responses/input_tokens`, OpenAI's token count for
+//!   a Responses request, to OpenAI models only, screened as that request is, passed through.
 //! - [`Front::MessagesCountTokens`]: `POST /v1/messages/count_tokens`, Anthropic's token
 //!   count for a Messages request, the same body (screened the same way: the text goes to the
 //!   provider all the same) and the same keys; the answer is a count, so no response guard, no
@@ -59,6 +61,7 @@ pub enum Front<'r> {
     Responses,
     Messages,
     MessagesCountTokens,
+    ResponsesInputTokens,
     /// The model and the method come from the path; `stream` is `alt=sse`.
     Generate {
         model: &'r str,
@@ -135,7 +138,9 @@ impl<'r> Front<'r> {
     /// The dialect of the client's requests, answers and errors.
     pub fn dialect(&self) -> Dialect {
         match self {
-            Front::Chat | Front::Embeddings | Front::Responses => Dialect::OpenAi,
+            Front::Chat | Front::Embeddings | Front::Responses | Front::ResponsesInputTokens => {
+                Dialect::OpenAi
+            }
             Front::Messages | Front::MessagesCountTokens => Dialect::Anthropic,
             Front::Generate { .. } => Dialect::Gemini,
         }
@@ -167,7 +172,7 @@ impl<'r> Front<'r> {
         let (fields, value) = match self {
             Front::Chat | Front::Responses => parse_chat(body, scratch)?,
             Front::Messages => parse_model_body(body, scratch)?,
-            Front::MessagesCountTokens | Front::Embeddings => {
+            Front::MessagesCountTokens | Front::ResponsesInputTokens | Front::Embeddings => {
                 let (mut fields, value) = parse_model_body(body, scratch)?;
                 // Embeddings and counts never stream, whatever the body says.
                 fields.stream = false;
@@ -236,6 +241,7 @@ impl<'r> Front<'r> {
             Front::Messages | Front::MessagesCountTokens => {
                 native(state, model, Provider::Anthropic, ModelKind::Chat)
             }
+            Front::ResponsesInputTokens => native(state, model, Provider::OpenAi, ModelKind::Chat),
             Front::Generate { method, .. } => {
                 let kind = if embeds(method) {
                     ModelKind::Embedding
@@ -294,6 +300,17 @@ impl<'r> Front<'r> {
                     },
                 }
             }
+            Front::ResponsesInputTokens => {
+                let mut body = Vec::with_capacity(req.body.len() + upstream.len());
+                let (before, after) = split_at_model(req.body, &parsed.fields.model_span);
+                body.extend_from_slice(before);
+                json_string(&mut body, &upstream);
+                body.extend_from_slice(after);
+                Body::OpenAiNative {
+                    body: Rc::new(redact(body, screened)?),
+                    path: "/responses/input_tokens",
+                }
+            }
             Front::Generate { method, .. } => {
                 let body = if embeds(method) {
                     embeddings::native_body(req.body, &upstream)?
@@ -338,7 +355,7 @@ impl<'r> Front<'r> {
     /// is not).
     pub fn answers_text(&self) -> bool {
         match self {
-            Front::Embeddings | Front::MessagesCountTokens => false,
+            Front::Embeddings | Front::MessagesCountTokens | Front::ResponsesInputTokens => false,
             Front::Generate { method, .. } => !embeds(method) && *method != COUNT_TOKENS,
             Front::Chat | Front::Messages | Front::Responses => true,
         }
@@ -348,7 +365,7 @@ impl<'r> Front<'r> {
     /// usage metered.
     pub fn counts_tokens(&self) -> bool {
         match self {
-            Front::MessagesCountTokens => true,
+            Front::MessagesCountTokens | Front::ResponsesInputTokens => true,
             Front::Generate { method, .. } => *method == COUNT_TOKENS,
             _ => false,
         }

@@ -269,6 +269,17 @@ pub fn without_stream_flag(body: &[u8], key: &mut crate::cache::KeyHasher) {
     sha.update(&body[at..]);
 }
 
+/// An OpenAI request passed through as the client wrote it (its model already the upstream
+/// one), to `path` under the provider's base URL: `/responses/input_tokens`.
+pub fn openai_native(origin: Target<'_>, key: &[u8], path: &str, body: &[u8]) -> SecretBuf {
+    let mut req = head(origin, path, body.len(), key.len());
+    req.extend(b"authorization: Bearer ");
+    req.extend(key);
+    req.extend(b"\r\naccept: application/json\r\n\r\n");
+    req.extend(body);
+    req
+}
+
 /// Anthropic's Messages path, and its token count's.
 pub const MESSAGES: &str = "/v1/messages";
 pub const MESSAGES_COUNT_TOKENS: &str = "/v1/messages/count_tokens";

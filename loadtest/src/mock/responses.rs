@@ -8,7 +8,8 @@
 //! What OpenAI refuses, the mock refuses with OpenAI's error: a chat body's `messages`, a
 //! `stream_options.include_usage` (chat's usage switch, unknown here) and a
 //! `previous_response_id` that is not a response id. A valid one is echoed back (the mock keeps
-//! no state), which lets tests see that it reached the provider.
+//! no state), which lets tests see that it reached the provider. `POST /v1/responses/input_tokens`
+//! counts the words of the instructions and input.
 
 use serde_json::{json, Value};
 
@@ -158,6 +159,23 @@ fn forced_function(body: &Value) -> Option<&Value> {
         .as_str()
         .filter(|_| choice["type"] == "function")?;
     functions.find(|t| t["name"] == name)
+}
+
+/// `POST /v1/responses/input_tokens`: the words of the instructions and input, as
+/// `{"object": "response.input_tokens", "input_tokens": n}`.
+pub fn input_tokens(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
+    let body = match authorized_json(config, req) {
+        Ok((_, body)) => body,
+        Err(reply) => return reply,
+    };
+    let (_, all) = input_texts(&body);
+    Reply::Full {
+        status: 200,
+        body: json!({"object": "response.input_tokens", "input_tokens": all.split_whitespace().count()})
+            .to_string()
+            .into_bytes(),
+        delay: std::time::Duration::ZERO,
+    }
 }
 
 /// The text of the last user turn (or the input string), and all the text the model reads.
