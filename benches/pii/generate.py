@@ -431,6 +431,20 @@ class Gen:
             self.emit(self.template("lookalike"), str(makers[kind]()), None, "en_US", "lookalike:" + kind)
 
 
+def write_set(path, g, lines):
+    """Shuffle `lines` with `g`'s generator, write them as JSON lines and say how many of each
+    entity they label (the template sets' writer)."""
+    g.rng.shuffle(lines)
+    with open(path, "w") as out:
+        for line in lines:
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+    counts = {}
+    for line in lines:
+        for e in line["entities"]:
+            counts[e["type"]] = counts.get(e["type"], 0) + 1
+    print(f"{path}: {len(lines)} lines, {dict(sorted(counts.items()))}", file=sys.stderr)
+
+
 def write(path, seed, test, per_entity, lookalikes):
     g = Gen(seed, test)
     g.positives(per_entity)

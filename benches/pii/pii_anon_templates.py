@@ -25,6 +25,10 @@ per labelled entity).
 The split, fixed before any figure was taken: templates in file order, even positions make pa-dev
 (seed 1201), odd ones pa-test (seed 9209); each template written 40 times, other draws each time.
 Detectors may be tuned on pa-dev only; pa-test is measured, never read line by line.
+
+The committed jsonl files are the sets: Faker draws dates of birth relative to the day it runs
+(as presidio_templates.py's dates and times are), so a rerun on another day writes other dates
+there.
 """
 
 import ast
@@ -159,15 +163,7 @@ def write(path, templates, seed):
     for index, template in templates:
         for _ in range(REPEAT):
             lines.append(filler.line(template, g.rng.choice(generate.LOCALES), f"template:{index}"))
-    g.rng.shuffle(lines)
-    with open(path, "w") as out:
-        for line in lines:
-            out.write(json.dumps(line, ensure_ascii=False) + "\n")
-    counts = {}
-    for line in lines:
-        for e in line["entities"]:
-            counts[e["type"]] = counts.get(e["type"], 0) + 1
-    print(f"{path}: {len(lines)} lines, {dict(sorted(counts.items()))}", file=sys.stderr)
+    generate.write_set(path, g, lines)
 
 
 def main():

@@ -147,15 +147,7 @@ def write(path, templates, seed, formats, nations):
         names = set(PLACEHOLDER.findall(template))
         for _ in range(30 if names & set(LABELS) else 4):
             lines.append(filler.line(template, g.rng.choice(generate.LOCALES), f"template:{index}"))
-    g.rng.shuffle(lines)
-    with open(path, "w") as out:
-        for line in lines:
-            out.write(json.dumps(line, ensure_ascii=False) + "\n")
-    counts = {}
-    for line in lines:
-        for e in line["entities"]:
-            counts[e["type"]] = counts.get(e["type"], 0) + 1
-    print(f"{path}: {len(lines)} lines, {dict(sorted(counts.items()))}", file=sys.stderr)
+    generate.write_set(path, g, lines)
 
 
 def main():

@@ -99,6 +99,16 @@ pub enum Reply {
     Drop,
 }
 
+/// A token count's answer: `body` with the number of words in `texts` (the mock's tokens).
+fn word_count(texts: &[String], body: impl FnOnce(usize) -> serde_json::Value) -> Reply {
+    let n = texts.iter().map(|t| t.split_whitespace().count()).sum();
+    Reply::Full {
+        status: 200,
+        body: body(n).to_string().into_bytes(),
+        delay: Duration::ZERO,
+    }
+}
+
 pub fn run(config: MockConfig) -> anyhow::Result<()> {
     let _ = TIMING.set(config.timing);
     let listeners = warden_dataplane::listener::bind_all(config.listen, config.threads.max(1))?;

@@ -23,95 +23,66 @@ fn counted(mock: &Mock) -> String {
     )
 }
 
+/// The request the provider got last: its path, and its body, checked to carry the address as
+/// a placeholder only.
+fn last_sent(mock: &Mock) -> (String, serde_json::Value) {
+    let sent = mock.captured().pop().unwrap();
+    let body = sent["body"].to_string();
+    assert!(
+        body.contains("[EMAIL_1]") && !body.contains(EMAIL),
+        "{body}"
+    );
+    (sent["path"].as_str().unwrap().to_owned(), sent)
+}
+
 #[test]
 fn counts_come_back_as_the_provider_gave_them_from_redacted_text() {
     let mock = Mock::start(&[]);
     let gw = Gateway::start(Driver::IoUring, &counted(&mock));
+    let count = |path: &str, body: &serde_json::Value| {
+        let res = call(gw.addr, "POST", path, KEY, Some(body));
+        assert_eq!(res.status, 200, "{path}: {}", res.text());
+        assert!(
+            res.header("x-warden-cache").is_none(),
+            "counts are not cached"
+        );
+        res.json()
+    };
     let text = format!("please write to {EMAIL} about the invoice");
     // Anthropic: the same body as a Messages request, without max_tokens.
-    let body = json!({"model": "claude-4-sonnet", "system": "be brief",
+    let claude = json!({"model": "claude-4-sonnet", "system": "be brief",
         "messages": [{"role": "user", "content": text}]});
-    let res = call(
-        gw.addr,
-        "POST",
-        "/v1/messages/count_tokens",
-        KEY,
-        Some(&body),
+    assert_eq!(
+        count("/v1/messages/count_tokens", &claude),
+        json!({"input_tokens": 9})
     );
-    assert_eq!(res.status, 200, "{}", res.text());
-    assert_eq!(res.json(), json!({"input_tokens": 9}));
-    assert!(
-        res.header("x-warden-cache").is_none(),
-        "counts are not cached"
-    );
-    let sent = mock.captured().pop().unwrap();
-    assert_eq!(sent["path"], "/v1/messages/count_tokens");
+    let (path, sent) = last_sent(&mock);
+    assert_eq!(path, "/v1/messages/count_tokens");
     assert!(sent["headers"]["anthropic-version"].is_string());
-    let sent = sent["body"].to_string();
-    assert!(
-        sent.contains("[EMAIL_1]") && !sent.contains(EMAIL),
-        "{sent}"
+    assert_eq!(
+        sent["body"]["model"], "claude-sonnet-4-6",
+        "the upstream model"
     );
-    assert!(sent.contains("claude-sonnet"), "the upstream model: {sent}");
     // Gemini, with `contents` and with a whole request under `generateContentRequest`.
     for body in [
         json!({"contents": [{"role": "user", "parts": [{"text": text}]}]}),
         json!({"generateContentRequest": {"model": "models/gemini-2.0-flash",
             "contents": [{"role": "user", "parts": [{"text": text}]}]}}),
     ] {
-        let res = call(
-            gw.addr,
-            "POST",
-            "/v1beta/models/gemini-2.0-flash:countTokens",
-            KEY,
-            Some(&body),
-        );
-        assert_eq!(res.status, 200, "{}", res.text());
-        assert_eq!(res.json()["totalTokens"], 7);
-        let sent = mock.captured().pop().unwrap();
-        assert!(
-            sent["path"].as_str().unwrap().ends_with(":countTokens"),
-            "{sent}"
-        );
-        let sent = sent["body"].to_string();
-        assert!(
-            sent.contains("[EMAIL_1]") && !sent.contains(EMAIL),
-            "{sent}"
-        );
+        let path = "/v1beta/models/gemini-2.0-flash:countTokens";
+        assert_eq!(count(path, &body)["totalTokens"], 7);
+        assert!(last_sent(&mock).0.ends_with(":countTokens"));
     }
     // OpenAI's count for a Responses request.
-    let body = json!({"model": "gpt-4o", "instructions": "be brief", "input": text});
-    let res = call(
-        gw.addr,
-        "POST",
-        "/v1/responses/input_tokens",
-        KEY,
-        Some(&body),
-    );
-    assert_eq!(res.status, 200, "{}", res.text());
+    let gpt = json!({"model": "gpt-4o", "instructions": "be brief", "input": text});
     assert_eq!(
-        res.json(),
+        count("/v1/responses/input_tokens", &gpt),
         json!({"object": "response.input_tokens", "input_tokens": 9})
     );
-    let sent = mock.captured().pop().unwrap();
-    assert_eq!(sent["path"], "/v1/responses/input_tokens");
-    let sent = sent["body"].to_string();
-    assert!(
-        sent.contains("[EMAIL_1]") && !sent.contains(EMAIL),
-        "{sent}"
-    );
+    assert_eq!(last_sent(&mock).0, "/v1/responses/input_tokens");
     // The same request again is asked again: nothing was kept.
-    let body = json!({"model": "claude-4-sonnet", "system": "be brief",
-        "messages": [{"role": "user", "content": text}]});
     let before = mock.captured().len();
-    let res = call(
-        gw.addr,
-        "POST",
-        "/v1/messages/count_tokens",
-        KEY,
-        Some(&body),
-    );
-    assert_eq!(res.status, 200);
+    count("/v1/messages/count_tokens", &claude);
     assert_eq!(mock.captured().len(), before + 1);
     // Recorded under their own routes, with no tokens generated or estimated.
     let records = audit_export(&gw.audit_dir());

@@ -33,15 +33,7 @@ pub fn count_tokens(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     }
     let mut texts: Vec<String> = messages.iter().map(text_of).collect();
     texts.push(system_text(&body["system"]));
-    let n = texts
-        .iter()
-        .map(|t| t.split_whitespace().count())
-        .sum::<usize>();
-    Reply::Full {
-        status: 200,
-        body: json!({"input_tokens": n}).to_string().into_bytes(),
-        delay: Duration::ZERO,
-    }
+    super::word_count(&texts, |n| json!({"input_tokens": n}))
 }
 
 /// The key, the version header and a JSON body, as the API checks them first.

@@ -211,17 +211,10 @@ fn count_tokens(body: &Value) -> Reply {
     };
     let mut texts: Vec<String> = contents.iter().map(parts_text).collect();
     texts.push(parts_text(&request["systemInstruction"]));
-    let n = texts
-        .iter()
-        .map(|t| t.split_whitespace().count())
-        .sum::<usize>();
-    Reply::Full {
-        status: 200,
-        body: json!({"totalTokens": n, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": n}]})
-            .to_string()
-            .into_bytes(),
-        delay: Duration::ZERO,
-    }
+    super::word_count(
+        &texts,
+        |n| json!({"totalTokens": n, "promptTokensDetails": [{"modality": "TEXT", "tokenCount": n}]}),
+    )
 }
 
 fn parts_text(content: &Value) -> String {

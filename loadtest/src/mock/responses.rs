@@ -169,13 +169,10 @@ pub fn input_tokens(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
         Err(reply) => return reply,
     };
     let (_, all) = input_texts(&body);
-    Reply::Full {
-        status: 200,
-        body: json!({"object": "response.input_tokens", "input_tokens": all.split_whitespace().count()})
-            .to_string()
-            .into_bytes(),
-        delay: std::time::Duration::ZERO,
-    }
+    super::word_count(
+        &[all],
+        |n| json!({"object": "response.input_tokens", "input_tokens": n}),
+    )
 }
 
 /// The text of the last user turn (or the input string), and all the text the model reads.
