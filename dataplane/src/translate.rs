@@ -327,3 +327,7 @@ pub fn now() -> u64 {
 #[cfg(test)]
 #[path = "translate_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "translate/parameter_tests.rs"]
+mod parameter_tests;
