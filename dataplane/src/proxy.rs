@@ -49,6 +49,9 @@ pub struct Delivery {
     pub response_guard: Option<ResponseGuard>,
     /// A Responses request: the chat answer is written as a Responses object or event stream.
     pub responses: Option<crate::translate::responses::Echo>,
+    /// A Messages request that took the chat path: the chat answer is written as an Anthropic
+    /// message or event stream.
+    pub messages: Option<crate::translate::messages::Echo>,
     /// Keep the provider's answer in the cache once it is whole and clean.
     pub cache: Option<crate::cache::Fill>,
 }
@@ -67,20 +70,25 @@ pub async fn handle<S: AsyncWriteRent>(
         let mut scratch = shard.scratch.borrow_mut();
         // 2. Parse: valid JSON, no repeated key, the routing fields.
         let mut parsed = front.parse(req, &mut scratch)?;
+        // A Messages request for another provider's model became a chat request at parse: from
+        // here to its answer it is one (its answer goes back as an Anthropic message).
+        let messages = parsed.converted.as_mut().and_then(|c| c.messages.take());
+        let via = if messages.is_some() {
+            &Front::Chat
+        } else {
+            &front
+        };
         // 3. Route: alias, route group or native model → provider and model.
         let target = front.route(shard, req, caller, &parsed)?;
         // 4. Screen: the request guardrails; a block ends the request here.
-        let screened = screen(shard, req, &front, &parsed.value, caller)?;
+        let screened = screen(shard, req, via, &parsed.value, caller)?;
         // The semantic cache's view of the request, while the parsed body is at hand.
-        let semantic = semantic_split(shard, caller, &front, &parsed.value, &screened);
+        let semantic = semantic_split(shard, caller, via, &parsed.value, &screened);
         // 5. Admit under the project's limits; from here on the admission is settled.
         let admission = admit(shard, req, caller, max_output(&parsed.value))?;
         // 6. Plan the attempts, with their bodies.
         let stream = parsed.fields.stream;
-        let responses = parsed
-            .converted
-            .as_mut()
-            .map(|c| std::mem::take(&mut c.echo));
+        let responses = parsed.converted.as_mut().and_then(|c| c.echo.take());
         req.admission.set(Some(admission));
         let attempts = match front.plan(shard, req, caller, parsed, target, &screened) {
             Ok(attempts) => attempts,
@@ -108,12 +116,13 @@ pub async fn handle<S: AsyncWriteRent>(
                 &screened,
                 custom,
             )
-            .filter(|_| front.answers_text())
+            .filter(|_| via.answers_text())
             .map(|g| {
-                g.in_dialect(front.dialect())
+                g.in_dialect(via.dialect())
                     .with_phones(req.state.phones_for(caller.project, &shard.guard))
             }),
             responses,
+            messages,
             cache: None,
         };
         (attempts, delivery, cache)

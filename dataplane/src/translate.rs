@@ -14,6 +14,7 @@ pub mod anthropic;
 pub mod embeddings;
 pub mod gemini;
 pub mod json;
+pub mod messages;
 pub mod openai_in;
 pub mod responses;
 

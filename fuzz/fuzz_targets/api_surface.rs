@@ -1,5 +1,7 @@
-//! The conversions of the newer routes on any bytes: a Responses request to the chat request it
-//! becomes, chat answers and chat event streams to Responses objects and typed events, and
+//! The conversions of the newer routes on any bytes: a Responses request (and an Anthropic
+//! Messages request for another provider's model) to the chat request it becomes, chat answers
+//! and chat event streams to Responses objects and typed events (and Anthropic messages and
+//! events), and
 //! OpenAI embeddings requests to Gemini's and Gemini's answers back. Whatever they write must be
 //! JSON (every event's data too), and the chat request a Responses request became must pass the
 //! chat route's own validation — never a panic. OpenAI's own Responses answers (events and whole
@@ -15,6 +17,7 @@ use warden_dataplane::guard::response::{ChunkOutcome, ResponseGuard};
 use warden_shared::snapshot::{GuardAction, GuardrailPolicy};
 use warden_dataplane::sse::events_in;
 use warden_dataplane::translate::embeddings::{self, EmbedMeta};
+use warden_dataplane::translate::messages;
 use warden_dataplane::translate::responses::{self, stream::Stream, Echo};
 
 /// Whether `bytes` is one JSON document. Checked for syntax alone: building a
@@ -102,6 +105,17 @@ fn run(data: &[u8], scratch: &warden_dataplane::guard::engine::Scratch) {
             );
             assert!(is_json(&out), "{}", String::from_utf8_lossy(&out));
         }
+        let mut chat = Vec::new();
+        if messages::request(&value, &mut chat).is_ok() {
+            assert!(is_json(&chat), "{}", String::from_utf8_lossy(&chat));
+            let parsed = warden_dataplane::route::parse_chat(&chat, &mut Vec::new());
+            assert!(
+                parsed.is_ok(),
+                "{:?}: {}",
+                parsed.err(),
+                String::from_utf8_lossy(&chat)
+            );
+        }
         let mut body = Vec::new();
         if embeddings::gemini_request(&value, "m", &mut body).is_ok() {
             assert!(is_json(&body), "{}", String::from_utf8_lossy(&body));
@@ -121,6 +135,21 @@ fn run(data: &[u8], scratch: &warden_dataplane::guard::engine::Scratch) {
         if embeddings::gemini_response(&mut data.to_vec(), &meta, &mut out).is_ok() {
             assert!(is_json(&out), "{}", String::from_utf8_lossy(&out));
         }
+    }
+    let message_echo = messages::Echo {
+        id: "msg_fuzz".into(),
+        model: "alias".into(),
+    };
+    let mut out = Vec::new();
+    if messages::answer::response(&mut data.to_vec(), &message_echo, &mut out).is_ok() {
+        assert!(is_json(&out), "{}", String::from_utf8_lossy(&out));
+    }
+    let mut events = messages::stream::Stream::new(message_echo);
+    let mut out = Vec::new();
+    events.events(data, &mut out);
+    events.stopped(&mut out);
+    for e in events_in(&out) {
+        assert!(is_json(&e.data), "{}", String::from_utf8_lossy(&e.data));
     }
     let mut stream = Stream::new(echo(b"\"store\":false".to_vec()));
     let mut out = Vec::new();

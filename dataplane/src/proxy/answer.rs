@@ -35,8 +35,16 @@ pub async fn answer<S: AsyncWriteRent>(
         dialect,
         mut response_guard,
         responses,
+        messages,
         cache,
     } = delivery;
+    // The dialect the answer is read in: a Messages request that took the chat path gets a
+    // chat answer, written back in Anthropic's dialect (errors included) on the way out.
+    let reading = if messages.is_some() {
+        Dialect::OpenAi
+    } else {
+        dialect
+    };
     let replayed = exchange.replayed;
     // Usage was asked for on the client's behalf (to meter the stream): its chunk is dropped.
     let strip_usage =
@@ -73,19 +81,22 @@ pub async fn answer<S: AsyncWriteRent>(
             req,
             pump::Stream {
                 translator,
-                dialect,
+                dialect: reading,
                 sent_at,
                 guard: response_guard.as_mut(),
                 strip_usage,
-                egress: match responses {
-                    Some(echo) => pump::Egress::Responses(Box::new(
+                egress: match (responses, messages) {
+                    (Some(echo), _) => pump::Egress::Responses(Box::new(
                         crate::translate::responses::stream::Stream::new(echo),
                     )),
-                    None if native_responses => pump::Egress::ResponsesApi {
+                    (None, Some(echo)) => pump::Egress::Messages(Box::new(
+                        crate::translate::messages::stream::Stream::new(echo),
+                    )),
+                    (None, None) if native_responses => pump::Egress::ResponsesApi {
                         sequence: 0,
                         created: None,
                     },
-                    None => pump::Egress::Same,
+                    (None, None) => pump::Egress::Same,
                 },
                 cache,
             },
@@ -132,7 +143,7 @@ pub async fn answer<S: AsyncWriteRent>(
     let (status, answer, error) = if (200..300).contains(&status) {
         let (usage, translated) = match &translation {
             Translation::None | Translation::ResponsesApi => {
-                (passthrough_usage(dialect, &body), None)
+                (passthrough_usage(reading, &body), None)
             }
             Translation::Anthropic(meta) => {
                 let (u, t) = translate_whole(&mut body, |b, o| anthropic::response(b, meta, o))?;
@@ -171,6 +182,11 @@ pub async fn answer<S: AsyncWriteRent>(
         if let Some(echo) = &responses {
             let mut converted = Vec::with_capacity(answer.len() + 1024);
             crate::translate::responses::response(&mut answer, echo, &mut converted)?;
+            answer = converted;
+        }
+        if let Some(echo) = &messages {
+            let mut converted = Vec::with_capacity(answer.len() + 256);
+            crate::translate::messages::answer::response(&mut answer, echo, &mut converted)?;
             answer = converted;
         }
         (status, answer, None)

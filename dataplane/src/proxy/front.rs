@@ -6,7 +6,10 @@
 //! - [`Front::Chat`]: `POST /v1/chat/completions`, OpenAI's dialect, any provider behind it
 //!   (translated for Anthropic and Gemini), route groups and fallbacks across providers.
 //! - [`Front::Messages`]: `POST /v1/messages`, Anthropic's own dialect (the Warden key in
-//!   `x-api-key` or Bearer), Anthropic keys only.
+//!   `x-api-key` or Bearer): Claude models with Anthropic keys, passed through; any other chat
+//!   alias or route group converted to a chat request at parse (`translate/messages.rs`) and
+//!   from there the chat path exactly, the answer written back as Anthropic's
+//!   (`Delivery::messages`).
 //! - [`Front::ResponsesInputTokens`]: `POST /v1/responses/input_tokens`, OpenAI's token count for
 //!   a Responses request, to OpenAI models only, screened as that request is, passed through.
 //! - [`Front::MessagesCountTokens`]: `POST /v1/messages/count_tokens`, Anthropic's token
@@ -48,7 +51,6 @@ use crate::route::{
 use crate::shard::Shard;
 use crate::state::{KeyRef, KeySource, RouteTarget, ServingState};
 use crate::translate::anthropic::API_VERSION;
-use crate::translate::now;
 use crate::translate::responses::Echo;
 
 mod chat;
@@ -81,16 +83,20 @@ pub struct Parsed<'v> {
     pub converted: Option<Converted>,
 }
 
-/// A `/v1/responses` request, both ways it can go: through chat (every provider) or, to OpenAI,
-/// as it came, to OpenAI's own Responses API.
+/// A request that became a chat request at parse: a `/v1/responses` request, both ways it can
+/// go (through chat, every provider, or to OpenAI as it came, to OpenAI's own Responses API),
+/// or a `/v1/messages` request for a model that is not Anthropic's (through chat only).
 pub struct Converted {
     /// The chat request; when chat cannot carry the request (see `refusal`), a stub that names
     /// only the model, for routing and limits.
     pub chat: Rc<Vec<u8>>,
     /// What a Responses answer made from a chat answer repeats of the request.
-    pub echo: Echo,
-    /// The routing fields of the client's own body (where its model sits), for OpenAI.
-    pub native: ChatFields,
+    pub echo: Option<Echo>,
+    /// What an Anthropic message made from a chat answer repeats of the request.
+    pub messages: Option<crate::translate::messages::Echo>,
+    /// The routing fields of the client's own Responses body (where its model sits), for
+    /// OpenAI's own Responses API.
+    pub native: Option<ChatFields>,
     /// Why chat cannot carry the request (stored state, built-in tools, item types only
     /// OpenAI knows): then only OpenAI routes may answer it, and others get this error.
     pub refusal: Option<Error>,
@@ -149,24 +155,19 @@ impl<'r> Front<'r> {
     /// Validate the body (a repeated key anywhere is refused) and read what routing needs.
     pub fn parse<'v>(&self, req: &Request<'_>, scratch: &'v mut Vec<u8>) -> Result<Parsed<'v>> {
         let body = req.body;
-        if let Front::Responses = self {
-            let (chat, echo, native, refusal) = chat::responses_to_chat(req)?;
+        // A Responses request, and a Messages request for another provider's model, become chat
+        // requests here.
+        let converted = match self {
+            Front::Responses => Some(chat::responses_to_chat(req)?),
+            Front::Messages => chat::messages_to_chat(req)?,
+            _ => None,
+        };
+        if let Some((chat, converted)) = converted {
             let (fields, value) = parse_chat(&chat, scratch)?;
-            let echo = Echo {
-                id: format!("resp_{}", String::from_utf8_lossy(req.id)),
-                model: fields.model.as_str().into(),
-                created_at: now(),
-                fields: echo,
-            };
             return Ok(Parsed {
+                converted: Some(converted.with_chat(chat, &fields, req)),
                 value,
                 fields,
-                converted: Some(Converted {
-                    chat: Rc::new(chat),
-                    echo,
-                    native,
-                    refusal,
-                }),
             });
         }
         let (fields, value) = match self {
@@ -214,8 +215,10 @@ impl<'r> Front<'r> {
     ) -> Result<Target<'s>> {
         let state: &'s ServingState = req.state;
         let model = parsed.fields.model.as_str();
+        // A Messages request for another provider's model took the chat path at parse.
+        let chat = matches!(self, Front::Chat | Front::Responses) || parsed.converted.is_some();
         match self {
-            Front::Chat | Front::Responses => match (state.route(model), state.group(model)) {
+            _ if chat => match (state.route(model), state.group(model)) {
                 (Some(t), _) if t.kind != ModelKind::Chat => return Err(wrong_kind(t)),
                 (Some(t), _) => Some(t),
                 (None, Some(tiers)) => super::policy::route_by_complexity(
@@ -250,6 +253,10 @@ impl<'r> Front<'r> {
                 };
                 native(state, model, Provider::Google, kind)
             }
+            Front::Chat | Front::Responses => Err(Error::new(
+                Kind::Internal,
+                "a chat request was not routed as one",
+            )),
         }
     }
 

@@ -51,6 +51,8 @@ pub enum Egress {
     Same,
     /// Chat chunks rewritten as `/v1/responses` events.
     Responses(Box<crate::translate::responses::stream::Stream>),
+    /// Chat chunks rewritten as Anthropic's events (a Messages request that took the chat path).
+    Messages(Box<crate::translate::messages::stream::Stream>),
     /// OpenAI's own Responses events, as they are; what a broken stream's ending needs is kept
     /// on the way: the next sequence number and the `response.created` object.
     ResponsesApi {
@@ -69,6 +71,13 @@ impl Egress {
                 s.events(events, &mut converted);
                 respond::chunk(out, &converted);
             }
+            Egress::Messages(s) => {
+                let mut converted = Vec::with_capacity(events.len() * 2 + 256);
+                s.events(events, &mut converted);
+                if !converted.is_empty() {
+                    respond::chunk(out, &converted);
+                }
+            }
             Egress::ResponsesApi { sequence, created } => {
                 crate::translate::responses::ending::note_events(events, sequence, created);
                 respond::chunk(out, events);
@@ -78,6 +87,12 @@ impl Egress {
 
     /// The stream broke off: the route's own error ending, when it has one.
     fn failed(&mut self, out: &mut Vec<u8>, e: &Error) -> bool {
+        if let Egress::Messages(s) = self {
+            let mut event = Vec::with_capacity(256);
+            s.failed(&mut event, &e.to_string());
+            respond::chunk(out, &event);
+            return true;
+        }
         let Egress::ResponsesApi { sequence, created } = self else {
             return false;
         };
@@ -94,6 +109,11 @@ impl Egress {
 
     /// A guardrail stopped the stream: what the route writes to end it.
     fn stopped(&mut self, out: &mut Vec<u8>) {
+        if let Egress::Messages(s) = self {
+            let mut closing = Vec::new();
+            s.stopped(&mut closing);
+            respond::chunk(out, &closing);
+        }
         if let Egress::Responses(s) = self {
             let mut closing = Vec::new();
             s.close(&mut closing);

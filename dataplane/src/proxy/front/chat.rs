@@ -1,5 +1,6 @@
-//! The chat front end's attempts — `/v1/chat/completions`, and `/v1/responses` once its body
-//! became a chat request ([`responses_to_chat`]): each route, the alias and then its fallbacks,
+//! The chat front end's attempts — `/v1/chat/completions`, and `/v1/responses` or
+//! `/v1/messages` once its body became a chat request ([`responses_to_chat`],
+//! [`messages_to_chat`]): each route, the alias and then its fallbacks,
 //! in its provider's dialect (the client's body spliced for OpenAI-compatible providers,
 //! translated for Anthropic and Gemini), for every key the project may use there. A route
 //! whose provider cannot carry the request (its translation refuses it) is passed over, like one
@@ -10,7 +11,7 @@ use std::rc::Rc;
 use warden_shared::catalog::{Dialect, Provider};
 use warden_shared::snapshot::GuardAction;
 
-use super::{no_key, push_attempts, redact, Parsed};
+use super::{no_key, push_attempts, redact, Converted, Parsed};
 use crate::auth::Caller;
 use crate::context::Request;
 use crate::error::{Error, Result};
@@ -39,7 +40,7 @@ pub fn attempts<'s>(
     // A Responses request goes to OpenAI as it came (its own Responses API), to every other
     // provider as the chat request it became — unless chat cannot carry it.
     let (converted, native, refusal) = match converted {
-        Some(c) => (Some(c.chat), Some(Rc::new(c.native)), c.refusal),
+        Some(c) => (Some(c.chat), c.native.map(Rc::new), c.refusal),
         None => (None, None, None),
     };
     let mut refused_routes = false;
@@ -157,14 +158,61 @@ pub fn attempts<'s>(
     Ok(attempts)
 }
 
-/// What [`responses_to_chat`] makes of a Responses request: the chat body, the fields its
-/// answers repeat, the routing fields of the client's body, and why chat cannot carry it.
-pub type Conversion = (Vec<u8>, Vec<u8>, ChatFields, Option<Error>);
+/// What a request that became a chat request keeps beside its chat body, until that body is
+/// parsed.
+pub enum Conversion {
+    /// A Responses request: the fields its answers repeat, the routing fields of the client's
+    /// body (for OpenAI, which gets that body), and why chat cannot carry it, if it cannot.
+    Responses {
+        repeated: Vec<u8>,
+        native: ChatFields,
+        refusal: Option<Error>,
+    },
+    /// A Messages request for another provider's model.
+    Messages,
+}
 
-/// A Responses request as a chat request; the fields its answers repeat; the routing fields of
-/// the client's body (for OpenAI, which gets that body); and, when chat cannot carry the
-/// request, why — the chat request is then a stub naming the model, for routing and limits.
-pub fn responses_to_chat(req: &Request<'_>) -> Result<Conversion> {
+impl Conversion {
+    /// What the request path keeps of the conversion, its chat body (`fields`: that body's
+    /// routing fields) included.
+    pub fn with_chat(self, chat: Vec<u8>, fields: &ChatFields, req: &Request<'_>) -> Converted {
+        let id = String::from_utf8_lossy(req.id);
+        let model: Box<str> = fields.model.as_str().into();
+        let chat = Rc::new(chat);
+        match self {
+            Conversion::Responses {
+                repeated,
+                native,
+                refusal,
+            } => Converted {
+                chat,
+                echo: Some(responses::Echo {
+                    id: format!("resp_{id}"),
+                    model,
+                    created_at: now(),
+                    fields: repeated,
+                }),
+                messages: None,
+                native: Some(native),
+                refusal,
+            },
+            Conversion::Messages => Converted {
+                chat,
+                echo: None,
+                messages: Some(crate::translate::messages::Echo {
+                    id: format!("msg_{id}"),
+                    model,
+                }),
+                native: None,
+                refusal: None,
+            },
+        }
+    }
+}
+
+/// A Responses request as a chat request, and what else it keeps; when chat cannot carry the
+/// request, the chat request is a stub naming the model, for routing and limits.
+pub fn responses_to_chat(req: &Request<'_>) -> Result<(Vec<u8>, Conversion)> {
     let mut raw = Vec::new();
     // Valid JSON, an object, no repeated key, the model once as a plain string.
     let (mut native, value) = parse_model_body(req.body, &mut raw)?;
@@ -172,13 +220,38 @@ pub fn responses_to_chat(req: &Request<'_>) -> Result<Conversion> {
     native.include_usage = true;
     native.stream_options_span = None;
     let mut chat = Vec::with_capacity(req.body.len() + 128);
-    match responses::request(&value, &mut chat) {
-        Ok(echo) => Ok((chat, echo, native, None)),
+    let (repeated, refusal) = match responses::request(&value, &mut chat) {
+        Ok(repeated) => (repeated, None),
         Err(why) if responses::only_openai(&why) => {
             chat.clear();
-            let echo = responses::routing_stub(&value, &mut chat);
-            Ok((chat, echo, native, Some(why)))
+            (responses::routing_stub(&value, &mut chat), Some(why))
         }
-        Err(e) => Err(e),
+        Err(e) => return Err(e),
+    };
+    let conversion = Conversion::Responses {
+        repeated,
+        native,
+        refusal,
+    };
+    Ok((chat, conversion))
+}
+
+/// A `/v1/messages` request as a chat request when its model is not Anthropic's — an alias of
+/// another provider, or a route group — and so takes the chat path; `None` when the native
+/// route serves it (Anthropic's models, and names the catalog does not know, which it refuses).
+pub fn messages_to_chat(req: &Request<'_>) -> Result<Option<(Vec<u8>, Conversion)>> {
+    let mut raw = Vec::new();
+    // Valid JSON, an object, no repeated key, the model once as a plain string.
+    let (fields, value) = parse_model_body(req.body, &mut raw)?;
+    let model = fields.model.as_str();
+    let other = match req.state.route(model) {
+        Some(t) => t.provider != Provider::Anthropic,
+        None => req.state.group(model).is_some(),
+    };
+    if !other {
+        return Ok(None);
     }
+    let mut chat = Vec::with_capacity(req.body.len() + 128);
+    crate::translate::messages::request(&value, &mut chat)?;
+    Ok(Some((chat, Conversion::Messages)))
 }
