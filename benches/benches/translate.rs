@@ -8,7 +8,7 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use std::hint::black_box;
 use warden_benches::fixture;
 use warden_dataplane::sse::EventFramer;
-use warden_dataplane::translate::{anthropic, gemini, Meta, StreamTranslator};
+use warden_dataplane::translate::{anthropic, gemini, messages, Meta, StreamTranslator};
 
 fn meta() -> Meta {
     Meta {
@@ -112,5 +112,51 @@ fn streams(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, requests, responses, streams);
+/// Anthropic's Messages API over chat (a `/v1/messages` request for another provider's model):
+/// the request fixture to a chat request, the chat answer and stream fixtures back.
+fn messages_over_chat(c: &mut Criterion) {
+    let echo = || messages::Echo {
+        id: "msg_bench".into(),
+        model: "alias".into(),
+    };
+    let mut g = c.benchmark_group("translate_messages");
+    let request = fixture("anthropic-messages-request.json");
+    let mut scratch = Vec::with_capacity(request.len());
+    let mut out = Vec::with_capacity(4096);
+    g.throughput(Throughput::Bytes(request.len() as u64));
+    g.bench_function("request_to_chat", |b| {
+        b.iter(|| {
+            scratch.clear();
+            scratch.extend_from_slice(&request);
+            let v = simd_json::to_borrowed_value(&mut scratch).unwrap();
+            out.clear();
+            messages::request(black_box(&v), &mut out).unwrap();
+        })
+    });
+    let answer = fixture("openai-chat-response.json");
+    let mut copy = answer.clone();
+    let e = echo();
+    g.throughput(Throughput::Bytes(answer.len() as u64));
+    g.bench_function("chat_answer_to_message", |b| {
+        b.iter(|| {
+            copy.copy_from_slice(&answer);
+            out.clear();
+            messages::answer::response(&mut copy, &e, &mut out).unwrap();
+        })
+    });
+    let stream = fixture("openai-chat-stream.sse");
+    let events = warden_dataplane::sse::events_in(&stream).count();
+    // Per event: the whole fixture stream divided by its event count.
+    g.throughput(Throughput::Elements(events as u64));
+    g.bench_function("chat_stream_to_events", |b| {
+        b.iter(|| {
+            let mut s = messages::stream::Stream::new(echo());
+            out.clear();
+            s.events(black_box(&stream), &mut out);
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, requests, responses, streams, messages_over_chat);
 criterion_main!(benches);
