@@ -108,7 +108,8 @@ fn run(data: &[u8], scratch: &warden_dataplane::guard::engine::Scratch) {
         let mut chat = Vec::new();
         if messages::request(&value, &mut chat).is_ok() {
             assert!(is_json(&chat), "{}", String::from_utf8_lossy(&chat));
-            let parsed = warden_dataplane::route::parse_chat(&chat, &mut Vec::new());
+            let mut scratch = Vec::new();
+            let parsed = warden_dataplane::route::parse_chat(&chat, &mut scratch);
             assert!(
                 parsed.is_ok(),
                 "{:?}: {}",
