@@ -27,6 +27,20 @@ fn is_json(bytes: &[u8]) -> bool {
     serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
 }
 
+/// A converted request is JSON the chat route's own validation takes (a model that is not a
+/// string is refused before conversion; anything else parses).
+fn passes_as_chat(chat: &[u8]) {
+    assert!(is_json(chat), "{}", String::from_utf8_lossy(chat));
+    let mut scratch = Vec::new();
+    let parsed = warden_dataplane::route::parse_chat(chat, &mut scratch);
+    assert!(
+        parsed.is_ok(),
+        "{:?}: {}",
+        parsed.err(),
+        String::from_utf8_lossy(chat)
+    );
+}
+
 fn echo(fields: Vec<u8>) -> Echo {
     Echo {
         id: "resp_fuzz".into(),
@@ -85,16 +99,7 @@ fn run(data: &[u8], scratch: &warden_dataplane::guard::engine::Scratch) {
     if let Ok(value) = simd_json::to_borrowed_value(&mut copy) {
         let mut chat = Vec::new();
         if let Ok(fields) = responses::request(&value, &mut chat) {
-            assert!(is_json(&chat), "{}", String::from_utf8_lossy(&chat));
-            let mut scratch = Vec::new();
-            // A model that is not a string is refused before conversion; anything else parses.
-            let parsed = warden_dataplane::route::parse_chat(&chat, &mut scratch);
-            assert!(
-                parsed.is_ok(),
-                "{:?}: {}",
-                parsed.err(),
-                String::from_utf8_lossy(&chat)
-            );
+            passes_as_chat(&chat);
             let mut out = Vec::new();
             responses::write_response(
                 &mut out,
@@ -107,15 +112,7 @@ fn run(data: &[u8], scratch: &warden_dataplane::guard::engine::Scratch) {
         }
         let mut chat = Vec::new();
         if messages::request(&value, &mut chat).is_ok() {
-            assert!(is_json(&chat), "{}", String::from_utf8_lossy(&chat));
-            let mut scratch = Vec::new();
-            let parsed = warden_dataplane::route::parse_chat(&chat, &mut scratch);
-            assert!(
-                parsed.is_ok(),
-                "{:?}: {}",
-                parsed.err(),
-                String::from_utf8_lossy(&chat)
-            );
+            passes_as_chat(&chat);
         }
         let mut body = Vec::new();
         if embeddings::gemini_request(&value, "m", &mut body).is_ok() {

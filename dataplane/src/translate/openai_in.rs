@@ -23,6 +23,13 @@ pub fn str_field<'v>(v: &'v Value<'_>, key: &str) -> Option<&'v str> {
     v.get(key).and_then(|x| x.as_str())
 }
 
+/// The first choice of a chat completion or chunk (the one a single-choice answer has).
+pub fn first_choice<'v>(v: &'v Value<'v>) -> Option<&'v Value<'v>> {
+    v.get("choices")
+        .and_then(|c| c.as_array())
+        .and_then(|c| c.first())
+}
+
 pub fn role<'v>(m: &'v Value<'_>) -> &'v str {
     str_field(m, "role").unwrap_or("")
 }

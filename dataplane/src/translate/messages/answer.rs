@@ -9,7 +9,7 @@ use simd_json::BorrowedValue as Value;
 use super::Echo;
 use crate::error::{Error, Kind, Result};
 use crate::translate::json::{Arr, Obj};
-use crate::translate::openai_in::str_field;
+use crate::translate::openai_in::{first_choice, str_field};
 use crate::translate::{bad_event, openai_usage, Usage};
 
 /// Anthropic's `stop_reason` for a chat `finish_reason`.
@@ -57,10 +57,7 @@ pub fn input_object(arguments: &str) -> Result<Vec<u8>> {
 pub fn response(body: &mut [u8], echo: &Echo, out: &mut Vec<u8>) -> Result<()> {
     let usage = openai_usage(body).unwrap_or_default();
     let v = simd_json::to_borrowed_value(body).map_err(|_| bad_event())?;
-    let choice = v
-        .get("choices")
-        .and_then(|c| c.as_array())
-        .and_then(|c| c.first());
+    let choice = first_choice(&v);
     let message = choice.and_then(|c| c.get("message"));
     let mut o = Obj::new(out);
     o.str("id", &echo.id);

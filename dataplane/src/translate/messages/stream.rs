@@ -10,7 +10,7 @@ use super::answer::{stop_reason, write_usage};
 use super::Echo;
 use crate::sse::events_in;
 use crate::translate::json::Obj;
-use crate::translate::openai_in::str_field;
+use crate::translate::openai_in::{first_choice, str_field};
 use crate::translate::{openai_usage, Usage};
 
 /// Stream state: chat chunks in, Anthropic events out.
@@ -73,11 +73,7 @@ impl Stream {
         if !self.started {
             self.start(out);
         }
-        let Some(choice) = v
-            .get("choices")
-            .and_then(|c| c.as_array())
-            .and_then(|c| c.first())
-        else {
+        let Some(choice) = first_choice(v) else {
             return;
         };
         if let Some(delta) = choice.get("delta") {

@@ -168,11 +168,7 @@ pub fn call_item(
 pub fn response(chat: &mut [u8], echo: &Echo, out: &mut Vec<u8>) -> Result<Option<Usage>> {
     let bad = || Error::new(Kind::UpstreamProtocol, "the provider's answer is malformed");
     let v = simd_json::to_borrowed_value(chat).map_err(|_| bad())?;
-    let choice = v
-        .get("choices")
-        .and_then(|c| c.as_array())
-        .and_then(|c| c.first())
-        .ok_or_else(bad)?;
+    let choice = crate::translate::openai_in::first_choice(&v).ok_or_else(bad)?;
     let message = choice.get("message").ok_or_else(bad)?;
     let mut output = Vec::with_capacity(256);
     {

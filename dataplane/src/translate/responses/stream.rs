@@ -144,11 +144,7 @@ impl Stream {
                 reasoning: detail("completion_tokens_details", "reasoning_tokens"),
             });
         }
-        let Some(choice) = v
-            .get("choices")
-            .and_then(|c| c.as_array())
-            .and_then(|c| c.first())
-        else {
+        let Some(choice) = crate::translate::openai_in::first_choice(&v) else {
             return;
         };
         if let Some(delta) = choice.get("delta") {
