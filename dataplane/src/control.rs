@@ -49,8 +49,17 @@ pub const MAX_VERSION_STEP: u64 = 1 << 20;
 pub const APPLY_STEPS: [&str; 3] = ["decode", "build", "swap"];
 
 /// Why pushed snapshots were refused, in metric order (`warden_snapshot_rejected_total`); `base`:
-/// a delta of a full snapshot this data plane does not hold.
-pub const REJECTIONS: [&str; 6] = ["signature", "version", "invalid", "keys", "origin", "base"];
+/// a delta of a full snapshot this data plane does not hold; `persist`: a snapshot that could not
+/// be written to `state_dir` (it is not served: what a restart would not find is never served).
+pub const REJECTIONS: [&str; 7] = [
+    "signature",
+    "version",
+    "invalid",
+    "keys",
+    "origin",
+    "base",
+    "persist",
+];
 
 /// The kinds of pushed snapshot taken, in metric order (`warden_snapshots_applied_total`).
 pub const KINDS: [&str; 2] = ["full", "delta"];
@@ -189,7 +198,7 @@ impl Control {
         Ok(())
     }
 
-    /// Validate, build, swap into every shard, persist. Returns the version now served.
+    /// Validate, build, persist, swap into every shard. Returns the version now served.
     pub async fn apply(&self, bytes: &[u8]) -> Result<u64, Refusal> {
         if self.applying.swap(true, Relaxed) {
             return Err((409, "another snapshot is being applied; retry".into()));
@@ -237,6 +246,10 @@ impl Control {
             Some(p) => p,
             None => return Ok(self.version.load(Relaxed)),
         };
+        // On disk before any shard serves it: a data plane killed after the swap restarts on
+        // what it served, not on an older snapshot.
+        self.persist(bytes, kind)
+            .map_err(|e| self.reject(6, 500, format!("persisting: {e}")))?;
         let ready = Instant::now();
         let mut acks = Vec::with_capacity(self.senders.len());
         for (sender, state) in self.senders.iter().zip(states) {
@@ -260,8 +273,6 @@ impl Control {
         for (slot, took) in self.last_apply_us.iter().zip(took) {
             slot.store(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Relaxed);
         }
-        self.persist(bytes, kind)
-            .map_err(|e| (500, format!("persisting: {e}")))?;
         self.version.store(version, Relaxed);
         *self.held.lock().unwrap_or_else(|p| p.into_inner()) = built;
         if kind != Kind::Delta {

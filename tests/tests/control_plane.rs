@@ -182,6 +182,49 @@ fn a_data_plane_restarted_without_its_control_plane_serves_the_last_good_snapsho
 }
 
 #[test]
+fn a_snapshot_the_data_plane_cannot_write_down_is_not_served() {
+    let mock = Mock::start(&[]);
+    let cp = ControlPlane::start(mock.addr);
+    let gw = Gateway::start(Driver::IoUring, &cp.dataplane_config(1));
+    let s = setup(&cp, "acme");
+    assert!(eventually(Duration::from_secs(5), || chat(&gw, &s.key).status == 200).is_some());
+    // A directory where the data plane writes its next snapshot file: the write fails, as on a
+    // full or read-only disk.
+    let blocker = gw.dir.0.join("state").join("snapshot.tmp");
+    std::fs::create_dir(&blocker).unwrap();
+    let refused = "warden_snapshot_rejected_total{reason=\"persist\"}";
+    assert_eq!(gw.metric(refused), Some(0));
+    assert_eq!(
+        cp.admin("DELETE", &format!("/admin/v1/api-keys/{}", s.key_id), None)
+            .status,
+        204
+    );
+    assert!(
+        eventually(Duration::from_secs(10), || gw.metric(refused) > Some(0)).is_some(),
+        "the push that cannot be written down is refused"
+    );
+    // Not served: a restart would not find it, so the data plane serves what is on disk.
+    assert_eq!(
+        chat(&gw, &s.key).status,
+        200,
+        "served from the last good snapshot"
+    );
+    std::fs::remove_dir(&blocker).unwrap();
+    assert!(
+        eventually(Duration::from_secs(10), || chat(&gw, &s.key).status == 401).is_some(),
+        "the control plane's next push is written down and served"
+    );
+    let config = cp.dataplane_config(1);
+    let _cp_dir = cp.stop();
+    let gw = Gateway::start_in(gw.kill(), Driver::Epoll, &config, &[]);
+    assert_eq!(
+        chat(&gw, &s.key).status,
+        401,
+        "a restart serves what was served"
+    );
+}
+
+#[test]
 fn the_admin_api_validates_and_protects() {
     let mock = Mock::start(&[]);
     let cp = ControlPlane::start(mock.addr);

@@ -69,7 +69,15 @@ fn a_standalone_data_plane_exports_snapshot_refusals_as_zeros() {
     // No control plane pushes to it, but the dashboard's refusals panel shows 0, not no data.
     let mock = Mock::start(&[]);
     let gw = Gateway::start(Driver::Epoll, &warden_tests::config(mock.addr, 1, ""));
-    for reason in ["signature", "version", "invalid", "keys", "origin"] {
+    for reason in [
+        "signature",
+        "version",
+        "invalid",
+        "keys",
+        "origin",
+        "base",
+        "persist",
+    ] {
         let name = format!("warden_snapshot_rejected_total{{reason=\"{reason}\"}}");
         assert_eq!(gw.metric(&name), Some(0), "{}", gw.metrics());
     }
