@@ -13,15 +13,17 @@ We write only the sentence templates around them, and the way a value is grouped
 Two sets, split so that nothing is tuned on the test part:
 - `dev.jsonl` (seed 1001) uses the templates in T, IDS and LOOKALIKE; detectors and their
   thresholds may be tuned on it;
-- `test.jsonl` (seed 9009) uses its own templates (TEST_T, TEST_IDS, TEST_LOOKALIKE, written after
+- `test.jsonl` (seed 10010) uses its own templates (TEST_T, TEST_IDS, TEST_LOOKALIKE, written after
   the tuning) and other Faker draws; it is frozen: generated once, committed, and only ever
   measured (benches/pii/evaluate.py, and the floors in dataplane/tests/pii_floors.rs).
-  Five earlier test sets were retired after they were measured: seed 2002 (half of T's
+  Seven earlier test sets were retired after they were measured: seed 2002 (half of T's
   templates) showed what generic context words ("number") did to look-alikes; seed 3003
   (templates of its own) showed bare 12–13 digit card numbers and "my social is" SSNs missed;
   seed 5005 showed bare phone numbers after words off the telephony list missed; seed 6006
   showed bare numbers after "my new number" and at a reception desk missed; seed 7007 showed
-  German numbers with the telephony verb after them ("unter … erreichbar") missed. Their figures
+  German numbers with the telephony verb after them ("unter … erreichbar") missed; seed 8008
+  bare numbers with no telephony word near them; seed 9009 bare national numbers after words
+  that say nothing about telephones ("Office: 0376722135"). Their figures
   are in the issue notes, docs/guardrails.md and benches/results/pii; the misses were worked on
   with dev only.
 
@@ -166,13 +168,21 @@ IDS = [
     ("SE_PERSONNUMMER", "sv_SE", "ssn", ["Mitt personnummer är {v}.", "Personnummer: {v}", "{name}, personnr {v}", "pnr {v}"]),
     ("US_PASSPORT", "en_US", "passport_number", ["Passport number: {v}", "My passport no. is {v}.", "{name}, passport {v}", "passport {v}, expires 2031"]),
 ]
-# The frozen test set's own templates. Seed 9009 (2026-12-04): the phone and look-alike
-# templates below were written after the detectors' change for the seed-8008 misses (bare
-# numbers standing alone) and before this set was generated or measured; half the look-alike
-# templates were written with words the phone detector's id list does not hold, on purpose. The
-# other entities keep seed 6006's templates (written on 2026-12-03, never tuned on: nothing but
-# the phone detector changed after that set was measured), with new Faker draws.
-# Retired phone templates — seed 8008: "Sie erreichen mich tagsüber unter {v}.", "{name} left
+# The frozen test set's own templates. Seed 10010 (2026-12-05): the phone and look-alike
+# templates below were written after the detectors' change for numbers led by a trunk zero (a
+# bare number so written stands alone) and before this set was generated or measured; half the
+# phone templates carry no telephony word, and half the look-alike templates id words the phone
+# detector's list does not hold, on purpose. The other entities keep seed 6006's templates
+# (written on 2026-12-03, never tuned on), with new Faker draws.
+# Retired phone templates — seed 9009: "Neue Handynummer von {name}: {v}", "{name} can be
+# contacted at {v} during office hours.", "Je suis joignable au {v} en journée.", "Para
+# reservas, {v}.", "Il numero dell'ufficio è {v}.", "Spreek een bericht in op {v}.", "Emergency?
+# {v}, day or night.", "Office: {v}", "{name}'s landline is {v}.", "I'll be on {v} all
+# weekend.", "Ring the site manager on {v}.", "Numero: {v}"; its look-alikes: "Parcel {v} is
+# held at the depot.", "Please mention {v} in any reply.", "Document {v} was archived.",
+# "Consignment {v} arrived damaged.", "Firmware {v} is now required.", "Auftrag {v} wurde
+# bearbeitet.", "{v} items were scanned today.", "Dossier {v} clôturé.".
+# Seed 8008: "Sie erreichen mich tagsüber unter {v}.", "{name} left
 # {v} as a callback number.", "Numéro de portable : {v}", "Per WhatsApp: {v}", "Si no contesto,
 # deja un mensaje en el {v}.", "Call the night line, {v}, after 22:00.", "{name} — mobile {v}",
 # "Per contattarmi: {v}", "Bel me even op {v}.", "Our support hotline {v} is free.", "Reach the
@@ -184,8 +194,8 @@ IDS = [
 # {v}.", "Vous pouvez me joindre au {v}.", "Dial {v} and press 2 for support.", "Emergency
 # contact: {name}, {v}", "Whatsapp me on {v} if the door is locked.", "Front desk: {v} (24h)",
 # "Leave a voicemail at {v}.", "Our office number is {v}.". Same keys as T and IDS (by entity),
-# and look-alike templates of their own. The sets before (seeds 2002, 3003, 5005, 6006, 7007 and
-# 8008) were retired once they had been measured and their misses worked on with dev; their
+# and look-alike templates of their own. The sets before (seeds 2002, 3003, 5005, 6006, 7007,
+# 8008 and 9009) were retired once they had been measured and their misses worked on with dev; their
 # figures are in the issue notes and benches/results/pii.
 TEST_T = {
     "CREDIT_CARD": [
@@ -199,18 +209,18 @@ TEST_T = {
         "Mastercard {v}, expiry 02/31",
     ],
     "PHONE_NUMBER": [
-        "Neue Handynummer von {name}: {v}",
-        "{name} can be contacted at {v} during office hours.",
-        "Je suis joignable au {v} en journée.",
-        "Para reservas, {v}.",
-        "Il numero dell'ufficio è {v}.",
-        "Spreek een bericht in op {v}.",
-        "Emergency? {v}, day or night.",
-        "Office: {v}",
-        "{name}'s landline is {v}.",
-        "I'll be on {v} all weekend.",
-        "Ring the site manager on {v}.",
-        "Numero: {v}",
+        "Mobil erreichst du mich unter {v}.",
+        "{name} gave {v} as the best contact.",
+        "Merci de rappeler {name} au {v}.",
+        "Contacto: {v}",
+        "Chiamami al {v} dopo le 18.",
+        "Bereikbaar via {v} (werkdagen).",
+        "Details for the delivery driver: {v}",
+        "{name}, {v}",
+        "Tomorrow I'm at the Lyon site, {v}.",
+        "Notfall: {v}",
+        "Text me at {v} when you land.",
+        "Wenn niemand abhebt: {v}",
     ],
     "EMAIL_ADDRESS": [
         "Send the contract to {v} today.",
@@ -252,14 +262,14 @@ TEST_IDS = {
     "US_PASSPORT": ["Passport number {v}", "passport no. {v} (US)"],
 }
 TEST_LOOKALIKE = [
-    "Parcel {v} is held at the depot.",
-    "Please mention {v} in any reply.",
-    "Document {v} was archived.",
-    "Consignment {v} arrived damaged.",
-    "Firmware {v} is now required.",
-    "Auftrag {v} wurde bearbeitet.",
-    "{v} items were scanned today.",
-    "Dossier {v} clôturé.",
+    "Voucher {v} has been redeemed.",
+    "Shelf {v} is empty.",
+    "The meter read {v} this morning.",
+    "Vorgang {v} abgeschlossen.",
+    "Expediente {v} archivado.",
+    "Pratica {v} chiusa.",
+    "We processed {v} records last night.",
+    "Seed {v} reproduces the bug.",
 ]
 # Look-alike templates of retired test sets (seeds 5005 and 3003); the development set uses
 # them with its own (LOOKALIKE, below).
@@ -465,7 +475,7 @@ def main():
     if which in ("dev", "both"):
         write(os.path.join(HERE, "dev.jsonl"), 1001, False, 200, 1000)
     if which in ("test", "both"):
-        write(os.path.join(HERE, "test.jsonl"), 9009, True, 200, 1000)
+        write(os.path.join(HERE, "test.jsonl"), 10010, True, 200, 1000)
 
 
 if __name__ == "__main__":

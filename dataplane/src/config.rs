@@ -69,9 +69,9 @@ pub struct Config {
     pub phone_regions: Option<Vec<String>>,
     /// Take a bare national number (9–12 digits, no telephony word near it) for a phone number
     /// when it is valid as written in a hint region and no id word ("order", "Rechnung", `#`)
-    /// names it in its clause (default false: a bare number needs a telephony word). On the
-    /// frozen PII set it raises phone recall and redacts more unnamed order numbers and Unix
-    /// times (docs/guardrails.md).
+    /// names it in its clause (default false: a bare number needs a telephony word unless a
+    /// zero leads it, as a trunk prefix does). On the frozen PII set it raises phone recall and
+    /// redacts more unnamed order numbers and Unix times (docs/guardrails.md).
     #[serde(default)]
     pub phone_standalone: bool,
     /// `"text"` (default) or `"json"`: one JSON object per log line (see `warden_shared::logs`).

@@ -68,11 +68,12 @@ const FLOORS: &[(&str, f64)] = &[
     ("SE_PERSONNUMMER", 0.99),
     ("SWIFT_CODE", 0.99),
     ("US_PASSPORT", 0.99),
-    // Aim 0.97; measured 0.900 on this set (seed 9009, 2026-12-04) with the default detector:
-    // bare national numbers after words that say nothing about telephones ("Office:", "Para
-    // reservas,", "Emergency?") and numbers Faker writes in no plan. `phone_standalone` takes
-    // the first kind (below, measured 0.963) at the cost of more look-alikes redacted.
-    ("PHONE_NUMBER", 0.895),
+    // Aim 0.97; measured 0.938 on this set (seed 10010, 2026-12-05) with the default detector:
+    // bare numbers with no leading zero after words that say nothing about telephones
+    // ("Details for the delivery driver:", "Tomorrow I'm at the Lyon site,") and numbers Faker
+    // writes in no plan. `phone_standalone` takes most of the first kind (below, measured
+    // 0.960) at the cost of more look-alikes redacted.
+    ("PHONE_NUMBER", 0.935),
     ("EMAIL_ADDRESS", 0.97),
     ("IP_ADDRESS", 0.95),
 ];
@@ -191,12 +192,16 @@ fn the_frozen_set_meets_the_floors() {
     check(&Engine::new().unwrap(), floor, 0.01);
 }
 
-/// `phone_standalone = true`: phones 0.963 on this set, look-alikes 1.6 % redacted (16 of 1 000:
+/// `phone_standalone = true`: phones 0.960 on this set, look-alikes 2.2 % redacted (22 of 1 000:
 /// unnamed order numbers and Unix times valid in some plan) — over the aim of 1 %, which this
 /// switch trades for recall; the floor and bound hold those figures.
 #[test]
 fn phone_standalone_holds_its_figures() {
-    check(&Engine::new().unwrap().phone_standalone(true), 0.96, 0.017);
+    check(
+        &Engine::new().unwrap().phone_standalone(true),
+        0.955,
+        0.0225,
+    );
 }
 
 /// Another author's templates (pii-anon 1.3.0's, values by Faker; benches/pii/

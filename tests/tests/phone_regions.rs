@@ -1,8 +1,9 @@
 //! `phone_regions`: the numbering plans a phone number without its country code is checked
 //! against. A French project's gateway redacts French national numbers; a number that is no
 //! French number passes unless it carries its country code; an unknown region stops the start
-//! with a clear error. `phone_standalone`: a bare number nobody named is redacted only where the
-//! operator turned it on, and an order number named as one never is. A project's own
+//! with a clear error. A bare number nobody named is redacted when a zero leads it (a trunk
+//! prefix), any other only where the operator turned `phone_standalone` on, and an order number
+//! named as one never is. A project's own
 //! `phone_regions` (`[tenants.projects.guardrails]`): its national numbers are checked against
 //! those plans instead, on the request and on the answer (whole and streamed), while other
 //! projects keep the data plane's; a region without a numbering plan stops the start, named.
@@ -69,14 +70,14 @@ fn an_unknown_region_stops_the_start() {
 }
 
 #[test]
-fn phone_standalone_redacts_a_bare_number_nobody_named() {
+fn a_bare_number_nobody_named_is_redacted_led_by_a_zero_or_with_phone_standalone() {
     let mock = Mock::start(&[]);
-    let text = "If it's urgent: 0153524662. Order 0153524663 shipped.";
+    let text = "If it's urgent: 0153524662 or 6502530000. Order 0153524663 shipped.";
     let default = Gateway::start(Driver::IoUring, &redacting(&mock, None));
     assert_eq!(
         upstream_saw(&default, text),
-        format!("echo: {text}"),
-        "off by default: a bare number needs a telephony word"
+        "echo: If it's urgent: [PHONE_1] or 6502530000. Order 0153524663 shipped.",
+        "by default a bare number stands alone only led by its trunk zero"
     );
     let on = redacting(&mock, None).replacen(
         "io_uring_entries = 256\n",
@@ -86,7 +87,7 @@ fn phone_standalone_redacts_a_bare_number_nobody_named() {
     let on = Gateway::start(Driver::IoUring, &on);
     assert_eq!(
         upstream_saw(&on, text),
-        "echo: If it's urgent: [PHONE_1]. Order 0153524663 shipped."
+        "echo: If it's urgent: [PHONE_1] or [PHONE_2]. Order 0153524663 shipped."
     );
 }
 

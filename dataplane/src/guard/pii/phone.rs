@@ -13,11 +13,14 @@
 //! - bare digits, and groupings that belong to other numbers (123-45-6789, 12-3456789, four
 //!   groups of four, a one-digit check group): possible in a hint region, and a phone word
 //!   before it;
-//! - with `phone_standalone` on (off by default), also bare digits (9 to 12) that are valid as
-//!   written at home in a hint region (with its trunk prefix, where it has one) and that no id
-//!   word ("order", "Rechnung", `#`, `no.`) names in their clause: a number standing alone is
-//!   taken for a phone number. It catches numbers nobody named, and redacts unnamed order
-//!   numbers and Unix times that happen to be valid somewhere (docs/guardrails.md has both);
+//! - bare digits (9 to 12) led by one zero that are valid as written at home in a hint region
+//!   (its trunk prefix, or an Italian area code) and that no id word ("order", "Rechnung", `#`,
+//!   `no.`) names in their clause: `Office: 0153524662` is a phone number without a phone word.
+//!   Order numbers, Unix times and counts are not written with a leading zero;
+//! - with `phone_standalone` on (off by default), any bare digits (9 to 12) valid as written at
+//!   home so (NANP numbers with or without their `1`, Polish and Spanish numbers, Italian
+//!   mobiles): it catches more numbers nobody named, and redacts unnamed order numbers and Unix
+//!   times that happen to be valid somewhere (docs/guardrails.md has both);
 //! - never a date, a dotted quad, or part of a longer id (`INV-2024-000123`).
 
 use phonenumber::metadata::{Metadata, DATABASE};
@@ -327,8 +330,12 @@ pub fn phone(c: &Candidate) -> Option<(usize, usize)> {
     // region stands alone.
     let needs_word =
         bare || check_digit_tail || card_grouping || ssn_grouping || ein_grouping || short_pair;
+    // A bare number led by one zero (a trunk prefix or an Italian area code, never an exit
+    // code) stands alone whatever `phone_standalone` says: order numbers, Unix times and counts
+    // are not written with a leading zero.
+    let zero_led = d.starts_with('0') && !d.starts_with("00");
     let standalone = || {
-        c.phones.standalone
+        (c.phones.standalone || zero_led)
             && bare
             && (9..=12).contains(&d.len())
             && c.phones.valid_as_written(&d)

@@ -69,25 +69,29 @@ fn a_bare_number_valid_as_written_stands_alone_unless_an_id_word_names_it() {
         .unwrap_or_else(|e| panic!("{e}"))
         .standalone(true);
     let default = Plans::new(DEFAULT_REGIONS).unwrap_or_else(|e| panic!("{e}"));
-    // Valid at home, no word at all, or words that say nothing about telephones.
-    for text in [
-        "If it's urgent: 0153524662",
-        "Por si acaso: 0153524662",
-        "Shipped. Anyway, 0153524662 is best.",
-        "Any questions? 6502530000",
+    // Valid at home, no word at all, or words that say nothing about telephones. Led by its
+    // trunk zero (French, British) or an Italian area code's, a number stands alone by default.
+    for (text, value) in [
+        ("If it's urgent: 0153524662", "0153524662"),
+        ("Por si acaso: 0153524662", "0153524662"),
+        ("Shipped. Anyway, 0153524662 is best.", "0153524662"),
+        ("Office: 01514960100", "01514960100"),
+        ("Pina Paruta: 0376722135", "0376722135"),
     ] {
-        assert!(
-            find(&plans, text, "0153524662") || find(&plans, text, "6502530000"),
-            "{text}"
-        );
-        // Off by default: a bare number needs a phone word.
-        assert!(
-            !find(&default, text, "0153524662") && !find(&default, text, "6502530000"),
-            "{text}"
-        );
+        assert!(find(&plans, text, value), "{text}");
+        assert!(find(&default, text, value), "{text}");
+    }
+    // Without a leading zero (NANP, Polish, an Italian mobile) only with `phone_standalone`.
+    for (text, value) in [
+        ("Any questions? 6502530000", "6502530000"),
+        ("Per contattarmi: 512345678", "512345678"),
+        ("En cas d'urgence, 3471234567.", "3471234567"),
+    ] {
+        assert!(find(&plans, text, value), "{text}");
+        assert!(!find(&default, text, value), "{text}");
     }
     // The same numbers named as something else in their clause, or not valid as written
-    // (a British number without its trunk zero).
+    // (a British number without its trunk zero, a number padded with zeros), either way.
     for (text, value) in [
         ("Order 0153524662 shipped", "0153524662"),
         ("Ticket #0153524662", "0153524662"),
@@ -97,8 +101,11 @@ fn a_bare_number_valid_as_written_stands_alone_unless_an_id_word_names_it() {
         ("Numéro de commande : 0153524662", "0153524662"),
         ("Orders: 6502530000", "6502530000"),
         ("It came back as 1614960000 again", "1614960000"),
+        ("Office: 1514960100", "1514960100"),
+        ("Padded: 0000153524", "0000153524"),
     ] {
         assert!(!find(&plans, text, value), "{text}");
+        assert!(!find(&default, text, value), "{text}");
     }
 }
 
@@ -155,16 +162,16 @@ fn a_label_after_the_number_names_it_as_signatures_write_it() {
     // Bare digits and four groups of digits need a phone word; in a signature it comes after.
     for (text, value) in [
         (
-            "Jane Doe\n0396475800 (office)\njane@example.com",
-            "0396475800",
+            "Jane Doe\n2025550142 (office)\njane@example.com",
+            "2025550142",
         ),
-        ("0396475800 - Mobile", "0396475800"),
+        ("6502530000 - Mobile", "6502530000"),
         (
             "Reach the front desk any time.\n2025550143 office",
             "2025550143",
         ),
-        ("0531719590 Fax, 0531719591 Büro", "0531719590"),
-        ("0531719590 Fax, 0531719591 Büro", "0531719591"),
+        ("6502530000 Fax, 6502530001 Büro", "6502530000"),
+        ("6502530000 Fax, 6502530001 Büro", "6502530001"),
         ("06 1234 5678 portable.", "06 1234 5678"),
         ("2025550143 cell | 2025550144 home", "2025550144"),
     ] {
@@ -174,7 +181,7 @@ fn a_label_after_the_number_names_it_as_signatures_write_it() {
     // label must be the word itself.
     for (text, value) in [
         ("We closed 2025550143 home loans last year.", "2025550143"),
-        ("Shipped 0396475800 office chairs", "0396475800"),
+        ("Shipped 6502530000 office chairs", "6502530000"),
         ("Batch 2025550143 worked fine", "2025550143"),
         ("Order 4829104821 (office supplies)", "4829104821"),
     ] {
