@@ -143,7 +143,7 @@ fn snapshot_metrics(out: &mut String, c: Option<&crate::control::Control>) {
         let n = c.map_or(0, |c| c.applied[i].load(Relaxed));
         let _ = writeln!(out, "warden_snapshots_applied_total{{kind=\"{kind}\"}} {n}");
     }
-    let _ = writeln!(out, "# HELP warden_snapshot_apply_seconds How long each step of taking the last pushed snapshot took (decode: signature, validation and decoding; build: the serving state, once for all shards; swap: every shard taking it).\n# TYPE warden_snapshot_apply_seconds gauge");
+    let _ = writeln!(out, "# HELP warden_snapshot_apply_seconds How long each step of taking the last pushed snapshot took (decode: signature, validation and decoding; build: the serving state, once for all shards; write: to state_dir, fsynced, before any shard serves it; swap: every shard taking it).\n# TYPE warden_snapshot_apply_seconds gauge");
     for (i, step) in crate::control::APPLY_STEPS.iter().enumerate() {
         let us = c.map_or(0, |c| c.last_apply_us[i].load(Relaxed));
         let _ = writeln!(

@@ -32,8 +32,8 @@ mod files;
 mod link;
 
 pub use files::{
-    last_delta, last_good, load_keyring, load_public_key, previous, write_atomically, LAST_DELTA,
-    LAST_GOOD,
+    last_delta, last_good, load_keyring, load_public_key, previous, write_atomically,
+    write_last_good, LAST_DELTA, LAST_GOOD,
 };
 pub use link::{init_tls, post_json, post_json_reply, spawn_registration, CREDENTIAL};
 
@@ -45,8 +45,8 @@ pub const MAX_VERSION_STEP: u64 = 1 << 20;
 
 /// The steps of taking a snapshot, in metric order (`warden_snapshot_apply_seconds`): checking
 /// the signature and validating and decoding the bytes; building the shared serving state (once,
-/// on the `warden-snapshot` thread); every shard swapping it in.
-pub const APPLY_STEPS: [&str; 3] = ["decode", "build", "swap"];
+/// on the `warden-snapshot` thread); writing it to `state_dir`; every shard swapping it in.
+pub const APPLY_STEPS: [&str; 4] = ["decode", "build", "write", "swap"];
 
 /// Why pushed snapshots were refused, in metric order (`warden_snapshot_rejected_total`); `base`:
 /// a delta of a full snapshot this data plane does not hold; `persist`: a snapshot that could not
@@ -248,6 +248,7 @@ impl Control {
         };
         // On disk before any shard serves it: a data plane killed after the swap restarts on
         // what it served, not on an older snapshot.
+        let writing = Instant::now();
         self.persist(bytes, kind)
             .map_err(|e| self.reject(6, 500, format!("persisting: {e}")))?;
         let ready = Instant::now();
@@ -269,7 +270,7 @@ impl Control {
                 _ => return Err((503, "a shard did not take the snapshot in time".into())),
             }
         }
-        let took = [took[0], took[1], ready.elapsed()];
+        let took = [took[0], took[1], ready - writing, ready.elapsed()];
         for (slot, took) in self.last_apply_us.iter().zip(took) {
             slot.store(u64::try_from(took.as_micros()).unwrap_or(u64::MAX), Relaxed);
         }
@@ -293,9 +294,8 @@ impl Control {
         Ok(version)
     }
 
-    /// The last good state on disk: a full snapshot replaces the base and drops the delta
-    /// file (a delta left beside another base would be ignored at boot anyway); a delta
-    /// replaces the delta file; a bundle writes its full snapshot, then its delta.
+    /// The last good state on disk (`files::write_last_good`); a bundle's full snapshot, then
+    /// its delta.
     fn persist(&self, bytes: &[u8], kind: Kind) -> std::io::Result<()> {
         let (full, delta) = match kind {
             Kind::Full => (Some(bytes), None),
@@ -305,16 +305,7 @@ impl Control {
                 None => return Err(std::io::Error::other("not a bundle")),
             },
         };
-        if let Some(full) = full {
-            write_atomically(&self.state_dir.join(LAST_GOOD), full)?;
-        }
-        match delta {
-            Some(delta) => write_atomically(&self.state_dir.join(LAST_DELTA), delta),
-            None => match std::fs::remove_file(self.state_dir.join(LAST_DELTA)) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
-            },
-        }
+        write_last_good(&self.state_dir, full, delta)
     }
 
     /// Check the signature, validate and decode, check pins, version and keys, and build the

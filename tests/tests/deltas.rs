@@ -2,8 +2,9 @@
 //! as a signed delta of it; a data plane that joins later takes the full snapshot and then the
 //! delta; a data plane restarted without its control plane serves its base and its delta, and
 //! nothing at all from a delta file changed on disk (the base alone would bring revoked keys
-//! back); a restarted control plane resumes from the base it saved and sends deltas of it; a
-//! delta of another base,
+//! back), nor from a base beside the delta of a newer one (a bundle's write cut short); a
+//! restarted control plane resumes from the base it saved and sends deltas of it; a delta of
+//! another base,
 //! or a delta and a full snapshot relabelled as each other, are refused.
 
 #![allow(
@@ -135,6 +136,60 @@ fn changes_travel_as_deltas_and_a_restarted_data_plane_serves_its_base_and_delta
     assert!(serves(&gw, &third, 200));
     assert_eq!(applied(&gw, "delta"), 2);
     assert_eq!(gw.answers(&revoked), 401);
+}
+
+/// A new model alias (a change only a full snapshot carries), taken by `gw`.
+fn new_base(cp: &ControlPlane, gw: &Gateway, alias: &str) {
+    let fulls = applied(gw, "full");
+    let r = cp.admin(
+        "PUT",
+        &format!("/admin/v1/models/{alias}"),
+        Some(&json!({"provider": "openai", "upstream_model": "gpt-4o-mini"})),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let taken = eventually(Duration::from_secs(10), || applied(gw, "full") > fulls);
+    assert!(taken.is_some(), "{}", gw.metrics());
+}
+
+#[test]
+fn a_bundle_written_down_halfway_is_not_served_from_the_old_base_alone() {
+    let mock = Mock::start(&[]);
+    let cp = ControlPlane::start(mock.addr);
+    let config = cp.dataplane_config(1);
+    let gw = Gateway::start(Driver::IoUring, &config);
+    let (project, first) = cp.project_with_keys("sk-delta-provider-1");
+    assert!(serves(&gw, &first, 200));
+    // A key in a base (a new model alias is a change only a full snapshot carries), revoked by
+    // a delta of that base.
+    let (revoked_id, revoked) = new_key(&cp, &project);
+    new_base(&cp, &gw, "halfway-a");
+    assert!(serves(&gw, &revoked, 200));
+    let r = cp.admin("DELETE", &format!("/admin/v1/api-keys/{revoked_id}"), None);
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert!(serves(&gw, &revoked, 401));
+    let state = gw.dir.0.join("state");
+    let old_base = std::fs::read(state.join("snapshot.rkyv")).unwrap();
+    // A newer base, and a delta of it.
+    new_base(&cp, &gw, "halfway-b");
+    let (_, second) = new_key(&cp, &project);
+    assert!(serves(&gw, &second, 200));
+    // What a bundle's write leaves when it stops between its two files (the delta goes first):
+    // the new base's delta beside the old base, whose own delta it replaced.
+    let _cp_dir = cp.stop();
+    let dir = gw.kill();
+    std::fs::write(dir.0.join("state").join("snapshot.rkyv"), &old_base).unwrap();
+    let gw = Gateway::start_in(dir, Driver::IoUring, &config, &[]);
+    assert_eq!(
+        gw.answers(&revoked),
+        401,
+        "the old base alone would let the revoked key in"
+    );
+    assert_eq!(gw.answers(&first), 401, "nothing is served");
+    assert!(
+        gw.proc.stderr().contains("its base was never written"),
+        "{}",
+        gw.proc.stderr()
+    );
 }
 
 #[test]

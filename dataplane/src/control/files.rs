@@ -61,10 +61,11 @@ pub fn last_good(state_dir: &Path, key: &PublicKey) -> Option<Snapshot> {
     }
 }
 
-/// The last good delta in `state_dir`: `Ok(None)` when there is none or it is of another base
+/// The last good delta in `state_dir`: `Ok(None)` when there is none or it is of an older base
 /// than `base` (left from before the full snapshot that replaced it); `Err` when it is not
-/// signed by the pinned key or not valid — then nothing must be served, not even the base (it
-/// would let keys the delta removed back in).
+/// signed by the pinned key, not valid, or of a newer base (a bundle's write cut short before
+/// its base was in place, [`write_last_good`]) — then nothing must be served, not even the base
+/// (it would let keys its own delta removed back in).
 pub fn last_delta(
     state_dir: &Path,
     key: &PublicKey,
@@ -79,6 +80,13 @@ pub fn last_delta(
         .map_err(|e| e.to_string())
         .and_then(|payload| snapshot::decode_delta(payload).map_err(|e| e.to_string()))
         .map_err(|e| format!("refusing the last good delta {}: {e}", path.display()))?;
+    if delta.base > base {
+        return Err(format!(
+            "refusing the last good delta {}: it applies to version {}, newer than the last good snapshot ({base}); its base was never written",
+            path.display(),
+            delta.base
+        ));
+    }
     if delta.base != base {
         tracing::info!(
             "not serving the last good delta {}: it applies to version {}, the last good snapshot is {base}",
@@ -94,6 +102,32 @@ pub fn last_delta(
 pub fn load_public_key(path: &Path) -> Result<PublicKey, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     PublicKey::from_file_text(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The last good state on disk, each file replaced atomically, in an order that a crash between
+/// the two cannot turn into a state that was never served: a full snapshot replaces the base,
+/// then the delta file goes (cut short: the new base beside an older delta, which boot ignores —
+/// the pushed state); a delta replaces the delta file; a full snapshot and its delta (a bundle):
+/// the delta first (cut short: a delta of a newer base beside the old one, and boot serves
+/// nothing rather than the old base without its own delta), then the base.
+pub fn write_last_good(
+    state_dir: &Path,
+    full: Option<&[u8]>,
+    delta: Option<&[u8]>,
+) -> std::io::Result<()> {
+    if let Some(delta) = delta {
+        write_atomically(&state_dir.join(LAST_DELTA), delta)?;
+    }
+    if let Some(full) = full {
+        write_atomically(&state_dir.join(LAST_GOOD), full)?;
+        if delta.is_none() {
+            match std::fs::remove_file(state_dir.join(LAST_DELTA)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Temp file, fsync, rename, fsync the directory.
