@@ -334,9 +334,11 @@ pub fn phone(c: &Candidate) -> Option<(usize, usize)> {
     // code) stands alone whatever `phone_standalone` says: order numbers, Unix times and counts
     // are not written with a leading zero.
     let zero_led = d.starts_with('0') && !d.starts_with("00");
+    // Valid as written implies valid: most bare numbers that are neither skip the second pass.
     let standalone = || {
         (c.phones.standalone || zero_led)
             && bare
+            && valid
             && (9..=12).contains(&d.len())
             && c.phones.valid_as_written(&d)
             && !names_an_id(c)
