@@ -41,16 +41,22 @@ fn new_key(cp: &ControlPlane, project: &str) -> (String, String) {
     )
 }
 
+/// A mock provider, a control plane, a data plane's config for it and the data plane.
+fn started() -> (Mock, ControlPlane, String, Gateway) {
+    let mock = Mock::start(&[]);
+    let cp = ControlPlane::start(mock.addr);
+    let config = cp.dataplane_config(1);
+    let gw = Gateway::start(Driver::IoUring, &config);
+    (mock, cp, config, gw)
+}
+
 fn serves(gw: &Gateway, key: &str, status: u16) -> bool {
     eventually(Duration::from_secs(10), || gw.answers(key) == status).is_some()
 }
 
 #[test]
 fn changes_travel_as_deltas_and_a_restarted_data_plane_serves_its_base_and_delta() {
-    let mock = Mock::start(&[]);
-    let cp = ControlPlane::start(mock.addr);
-    let config = cp.dataplane_config(1);
-    let gw = Gateway::start(Driver::IoUring, &config);
+    let (mock, cp, config, gw) = started();
     let (project, first) = cp.project_with_keys("sk-delta-provider-1");
     assert!(serves(&gw, &first, 200));
     let full_before = applied(&gw, "full");
@@ -153,10 +159,7 @@ fn new_base(cp: &ControlPlane, gw: &Gateway, alias: &str) {
 
 #[test]
 fn a_bundle_written_down_halfway_is_not_served_from_the_old_base_alone() {
-    let mock = Mock::start(&[]);
-    let cp = ControlPlane::start(mock.addr);
-    let config = cp.dataplane_config(1);
-    let gw = Gateway::start(Driver::IoUring, &config);
+    let (_mock, cp, config, gw) = started();
     let (project, first) = cp.project_with_keys("sk-delta-provider-1");
     assert!(serves(&gw, &first, 200));
     // A key in a base (a new model alias is a change only a full snapshot carries), revoked by
