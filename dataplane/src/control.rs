@@ -294,8 +294,8 @@ impl Control {
         Ok(version)
     }
 
-    /// The last good state on disk (`files::write_last_good`); a bundle's full snapshot, then
-    /// its delta.
+    /// The last good state on disk (`files::write_last_good`, which orders the writes); a
+    /// bundle is split into its full snapshot and its delta.
     fn persist(&self, bytes: &[u8], kind: Kind) -> std::io::Result<()> {
         let (full, delta) = match kind {
             Kind::Full => (Some(bytes), None),
