@@ -13,17 +13,18 @@ We write only the sentence templates around them, and the way a value is grouped
 Two sets, split so that nothing is tuned on the test part:
 - `dev.jsonl` (seed 1001) uses the templates in T, IDS and LOOKALIKE; detectors and their
   thresholds may be tuned on it;
-- `test.jsonl` (seed 10010) uses its own templates (TEST_T, TEST_IDS, TEST_LOOKALIKE, written after
+- `test.jsonl` (seed 11011) uses its own templates (TEST_T, TEST_IDS, TEST_LOOKALIKE, written after
   the tuning) and other Faker draws; it is frozen: generated once, committed, and only ever
   measured (benches/pii/evaluate.py, and the floors in dataplane/tests/pii_floors.rs).
-  Seven earlier test sets were retired after they were measured: seed 2002 (half of T's
+  Eight earlier test sets were retired after they were measured: seed 2002 (half of T's
   templates) showed what generic context words ("number") did to look-alikes; seed 3003
   (templates of its own) showed bare 12–13 digit card numbers and "my social is" SSNs missed;
   seed 5005 showed bare phone numbers after words off the telephony list missed; seed 6006
   showed bare numbers after "my new number" and at a reception desk missed; seed 7007 showed
   German numbers with the telephony verb after them ("unter … erreichbar") missed; seed 8008
   bare numbers with no telephony word near them; seed 9009 bare national numbers after words
-  that say nothing about telephones ("Office: 0376722135"). Their figures
+  that say nothing about telephones ("Office: 0376722135"); seed 10010 French callback verbs
+  ("Merci de rappeler … au") missing from the telephony words. Their figures
   are in the issue notes, docs/guardrails.md and benches/results/pii; the misses were worked on
   with dev only.
 
@@ -168,12 +169,21 @@ IDS = [
     ("SE_PERSONNUMMER", "sv_SE", "ssn", ["Mitt personnummer är {v}.", "Personnummer: {v}", "{name}, personnr {v}", "pnr {v}"]),
     ("US_PASSPORT", "en_US", "passport_number", ["Passport number: {v}", "My passport no. is {v}.", "{name}, passport {v}", "passport {v}, expires 2031"]),
 ]
-# The frozen test set's own templates. Seed 10010 (2026-12-05): the phone and look-alike
-# templates below were written after the detectors' change for numbers led by a trunk zero (a
-# bare number so written stands alone) and before this set was generated or measured; half the
-# phone templates carry no telephony word, and half the look-alike templates id words the phone
-# detector's list does not hold, on purpose. The other entities keep seed 6006's templates
-# (written on 2026-12-03, never tuned on), with new Faker draws.
+# The frozen test set's own templates. Seed 11011 (2026-12-06): the phone and look-alike
+# templates below were written after the telephony words' language pass (callback verbs and
+# emergency words in each hint region's language) and before this set was generated or
+# measured; half the phone templates carry no telephony word, and half the look-alike templates
+# id words the phone detector's list does not hold, on purpose, as for seed 10010. The other
+# entities keep seed 6006's templates (written on 2026-12-03, never tuned on), with new Faker
+# draws.
+# Retired phone templates — seed 10010: "Mobil erreichst du mich unter {v}.", "{name} gave {v}
+# as the best contact.", "Merci de rappeler {name} au {v}.", "Contacto: {v}", "Chiamami al {v}
+# dopo le 18.", "Bereikbaar via {v} (werkdagen).", "Details for the delivery driver: {v}",
+# "{name}, {v}", "Tomorrow I'm at the Lyon site, {v}.", "Notfall: {v}", "Text me at {v} when
+# you land.", "Wenn niemand abhebt: {v}"; its look-alikes: "Voucher {v} has been redeemed.",
+# "Shelf {v} is empty.", "The meter read {v} this morning.", "Vorgang {v} abgeschlossen.",
+# "Expediente {v} archivado.", "Pratica {v} chiusa.", "We processed {v} records last night.",
+# "Seed {v} reproduces the bug.".
 # Retired phone templates — seed 9009: "Neue Handynummer von {name}: {v}", "{name} can be
 # contacted at {v} during office hours.", "Je suis joignable au {v} en journée.", "Para
 # reservas, {v}.", "Il numero dell'ufficio è {v}.", "Spreek een bericht in op {v}.", "Emergency?
@@ -195,7 +205,7 @@ IDS = [
 # contact: {name}, {v}", "Whatsapp me on {v} if the door is locked.", "Front desk: {v} (24h)",
 # "Leave a voicemail at {v}.", "Our office number is {v}.". Same keys as T and IDS (by entity),
 # and look-alike templates of their own. The sets before (seeds 2002, 3003, 5005, 6006, 7007,
-# 8008 and 9009) were retired once they had been measured and their misses worked on with dev; their
+# 8008, 9009 and 10010) were retired once they had been measured and their misses worked on with dev; their
 # figures are in the issue notes and benches/results/pii.
 TEST_T = {
     "CREDIT_CARD": [
@@ -209,18 +219,18 @@ TEST_T = {
         "Mastercard {v}, expiry 02/31",
     ],
     "PHONE_NUMBER": [
-        "Mobil erreichst du mich unter {v}.",
-        "{name} gave {v} as the best contact.",
-        "Merci de rappeler {name} au {v}.",
-        "Contacto: {v}",
-        "Chiamami al {v} dopo le 18.",
-        "Bereikbaar via {v} (werkdagen).",
-        "Details for the delivery driver: {v}",
-        "{name}, {v}",
-        "Tomorrow I'm at the Lyon site, {v}.",
-        "Notfall: {v}",
-        "Text me at {v} when you land.",
-        "Wenn niemand abhebt: {v}",
+        "Si no me encuentras en la oficina, marca el {v}.",
+        "{name} pidió que le devuelvan la llamada al {v}.",
+        "Für Rückfragen: {v}",
+        "Appelle-moi sur mon portable, {v}.",
+        "Scrivimi su WhatsApp al {v}.",
+        "The plumber's number, in case the boiler acts up again: {v}",
+        "Give {name} a buzz on {v} before noon.",
+        "Neue Durchwahl der Buchhaltung: {v}",
+        "{v} — {name} (Einkauf)",
+        "Você pode falar comigo no {v}.",
+        "Bel gerust als je vragen hebt: {v}",
+        "I'm on leave next week; my deputy {name} takes calls on {v}.",
     ],
     "EMAIL_ADDRESS": [
         "Send the contract to {v} today.",
@@ -262,14 +272,14 @@ TEST_IDS = {
     "US_PASSPORT": ["Passport number {v}", "passport no. {v} (US)"],
 }
 TEST_LOOKALIKE = [
-    "Voucher {v} has been redeemed.",
-    "Shelf {v} is empty.",
-    "The meter read {v} this morning.",
-    "Vorgang {v} abgeschlossen.",
-    "Expediente {v} archivado.",
-    "Pratica {v} chiusa.",
-    "We processed {v} records last night.",
-    "Seed {v} reproduces the bug.",
+    "Locker {v} was left open.",
+    "Rechnung {v} ist bezahlt.",
+    "Il campione {v} è stato analizzato.",
+    "Population of the district: {v}",
+    "Colis {v} livré au point relais.",
+    "Checksum {v} matches the download.",
+    "Lote {v} caducado.",
+    "Build {v} was promoted to staging.",
 ]
 # Look-alike templates of retired test sets (seeds 5005 and 3003); the development set uses
 # them with its own (LOOKALIKE, below).
@@ -475,7 +485,7 @@ def main():
     if which in ("dev", "both"):
         write(os.path.join(HERE, "dev.jsonl"), 1001, False, 200, 1000)
     if which in ("test", "both"):
-        write(os.path.join(HERE, "test.jsonl"), 10010, True, 200, 1000)
+        write(os.path.join(HERE, "test.jsonl"), 11011, True, 200, 1000)
 
 
 if __name__ == "__main__":
