@@ -68,12 +68,12 @@ const FLOORS: &[(&str, f64)] = &[
     ("SE_PERSONNUMMER", 0.99),
     ("SWIFT_CODE", 0.99),
     ("US_PASSPORT", 0.99),
-    // Aim 0.97; measured 0.938 on this set (seed 10010, 2026-12-05) with the default detector:
+    // Aim 0.97; measured 0.950 on this set (seed 11011, 2026-12-06) with the default detector:
     // bare numbers with no leading zero after words that say nothing about telephones
-    // ("Details for the delivery driver:", "Tomorrow I'm at the Lyon site,") and numbers Faker
-    // writes in no plan. `phone_standalone` takes most of the first kind (below, measured
-    // 0.960) at the cost of more look-alikes redacted.
-    ("PHONE_NUMBER", 0.935),
+    // ("The plumber's number, …:", "Für Rückfragen:", a number before a name), after "marca el"
+    // and "a buzz on", and numbers Faker writes in no plan. `phone_standalone` takes some of
+    // the first kind (below, measured 0.965) at the cost of more look-alikes redacted.
+    ("PHONE_NUMBER", 0.945),
     ("EMAIL_ADDRESS", 0.97),
     ("IP_ADDRESS", 0.95),
 ];
@@ -192,15 +192,15 @@ fn the_frozen_set_meets_the_floors() {
     check(&Engine::new().unwrap(), floor, 0.01);
 }
 
-/// `phone_standalone = true`: phones 0.960 on this set, look-alikes 2.2 % redacted (22 of 1 000:
+/// `phone_standalone = true`: phones 0.965 on this set, look-alikes 1.9 % redacted (19 of 1 000:
 /// unnamed order numbers and Unix times valid in some plan) — over the aim of 1 %, which this
 /// switch trades for recall; the floor and bound hold those figures.
 #[test]
 fn phone_standalone_holds_its_figures() {
     check(
         &Engine::new().unwrap().phone_standalone(true),
-        0.955,
-        0.0225,
+        0.96,
+        0.02,
     );
 }
 

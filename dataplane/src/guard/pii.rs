@@ -43,29 +43,66 @@ impl<'a> Candidate<'a> {
     /// Whether one of `words` (lowercase) stands as a whole word within [`WINDOW`] bytes before
     /// the value, case-insensitively.
     pub fn preceded_by(&self, words: &[&str]) -> bool {
+        self.window(|window| {
+            words.iter().any(|word| {
+                let word = word.as_bytes();
+                let Some(&first) = word.first() else {
+                    return false;
+                };
+                memchr::memchr_iter(first, window).any(|at| whole_word_at(window, at, word))
+            })
+        })
+    }
+
+    /// [`Candidate::preceded_by`] for a long list: the window is read once, each word start
+    /// compared only with the words that begin with its byte.
+    pub fn preceded_by_any(&self, words: &Words) -> bool {
+        self.window(|window| {
+            (0..window.len()).any(|at| {
+                (at == 0 || !window[at - 1].is_ascii_alphanumeric())
+                    && words.by_first[usize::from(window[at])]
+                        .iter()
+                        .any(|word| whole_word_at(window, at, word))
+            })
+        })
+    }
+
+    /// The [`WINDOW`] bytes before the value, ASCII lowercased.
+    fn window(&self, f: impl FnOnce(&[u8]) -> bool) -> bool {
         let from = self.start.saturating_sub(WINDOW);
         let mut window = [0u8; WINDOW];
         let len = self.start - from;
         for (w, b) in window.iter_mut().zip(&self.text[from..self.start]) {
             *w = b.to_ascii_lowercase();
         }
-        let window = &window[..len];
-        words.iter().any(|word| {
-            let word = word.as_bytes();
-            let Some(&first) = word.first() else {
-                return false;
-            };
-            memchr::memchr_iter(first, window).any(|at| {
-                if !window[at..].starts_with(word) {
-                    return false;
-                }
-                let open = at == 0 || !window[at - 1].is_ascii_alphanumeric();
-                let close = window
-                    .get(at + word.len())
-                    .is_none_or(|b| !b.is_ascii_alphabetic());
-                open && close
-            })
-        })
+        f(&window[..len])
+    }
+}
+
+/// Whether `word` starts at `at` in `window` as a whole word: no letter or digit before it, no
+/// letter after it.
+fn whole_word_at(window: &[u8], at: usize, word: &[u8]) -> bool {
+    window[at..].starts_with(word)
+        && (at == 0 || !window[at - 1].is_ascii_alphanumeric())
+        && window
+            .get(at + word.len())
+            .is_none_or(|b| !b.is_ascii_alphabetic())
+}
+
+/// Context words (lowercase) grouped by their first byte.
+pub struct Words {
+    by_first: [Vec<&'static [u8]>; 256],
+}
+
+impl Words {
+    pub fn new(words: &[&'static str]) -> Words {
+        let mut by_first: [Vec<&'static [u8]>; 256] = std::array::from_fn(|_| Vec::new());
+        for word in words {
+            if let Some(&first) = word.as_bytes().first() {
+                by_first[usize::from(first)].push(word.as_bytes());
+            }
+        }
+        Words { by_first }
     }
 }
 

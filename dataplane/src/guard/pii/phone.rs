@@ -29,7 +29,7 @@ use regex::{Regex, RegexBuilder};
 use super::{digits, Candidate};
 
 mod words;
-use words::{ID_WORDS, LABELS_AFTER, WORDS, WORDS_AFTER};
+use words::{ID_WORDS, LABELS_AFTER, WORDS_AFTER, WORD_INDEX};
 
 /// Hint regions, in order, when the project names none: the numbering plans a national number
 /// (one without a country code) is checked against.
@@ -280,7 +280,7 @@ pub fn phone(c: &Candidate) -> Option<(usize, usize)> {
     if !(7..=17).contains(&d.len()) {
         return None;
     }
-    let named = || c.preceded_by(WORDS) || followed_by_extension(c) || labelled_after(c);
+    let named = || c.preceded_by_any(&WORD_INDEX) || followed_by_extension(c) || labelled_after(c);
     let plus = main.first() == Some(&b'+');
     let exit_code = if plus {
         Some(0)

@@ -85,7 +85,7 @@ fn a_bare_number_valid_as_written_stands_alone_unless_an_id_word_names_it() {
     for (text, value) in [
         ("Any questions? 6502530000", "6502530000"),
         ("Per contattarmi: 512345678", "512345678"),
-        ("En cas d'urgence, 3471234567.", "3471234567"),
+        ("Au cas où, 3471234567.", "3471234567"),
     ] {
         assert!(find(&plans, text, value), "{text}");
         assert!(!find(&default, text, value), "{text}");
@@ -186,5 +186,68 @@ fn a_label_after_the_number_names_it_as_signatures_write_it() {
         ("Order 4829104821 (office supplies)", "4829104821"),
     ] {
         assert!(!find(&plans, text, value), "{text}");
+    }
+}
+
+#[test]
+fn callback_verbs_and_emergency_words_name_a_bare_number() {
+    // Bare numbers without a leading zero (a US, an Italian mobile and a Polish mobile number):
+    // only a word before them makes them phone numbers.
+    let plans = Plans::new(DEFAULT_REGIONS).unwrap_or_else(|e| panic!("{e}"));
+    for (text, value) in [
+        ("Merci de me rappeler au 3331234567.", "3331234567"),
+        ("Rappelez-moi : 6502530000", "6502530000"),
+        ("Bitte um Rückruf unter 3331234567", "3331234567"),
+        ("Ich bin erreichbar unter 512345678", "512345678"),
+        ("Im Notfall: 6502530000", "6502530000"),
+        ("Llámeme al 3331234567 mañana", "3331234567"),
+        ("En caso de emergencia, 6502530000", "6502530000"),
+        ("Richiamami al 3331234567", "3331234567"),
+        ("In caso di emergenza: 3331234567", "3331234567"),
+        ("Zadzwoń pod 512345678", "512345678"),
+        ("Graag terugbellen op 6502530000", "6502530000"),
+        ("Soita minulle 3331234567", "3331234567"),
+        ("Please leave a callback number: 6502530000", "6502530000"),
+        ("In an emergency, 6502530000", "6502530000"),
+    ] {
+        assert!(find(&plans, text, value), "{text}");
+        let unnamed = format!("The value is {value}");
+        assert!(!find(&plans, &unnamed, value), "{unnamed}");
+    }
+    // A word that only starts like one of them names nothing.
+    assert!(!find(&plans, "Appellation 3331234567", "3331234567"));
+    assert!(!find(&plans, "Belted 6502530000", "6502530000"));
+}
+
+#[test]
+fn the_word_index_finds_what_the_word_list_finds() {
+    let plans = Plans::empty();
+    let mut texts = Vec::new();
+    for word in words::WORDS {
+        for (before, after) in [
+            ("", " "),
+            ("x", " "),
+            ("Please ", ": "),
+            ("Please ", "s "),
+            ("9", " "),
+            ("a long sentence that pushes the word out of the window ", " and then some more "),
+        ] {
+            texts.push(format!("{before}{word}{after}"));
+            texts.push(format!("{before}{}{after}", word.to_uppercase()));
+        }
+    }
+    for text in &texts {
+        let text = format!("{text}6502530000");
+        let c = Candidate {
+            text: text.as_bytes(),
+            start: text.len() - 10,
+            end: text.len(),
+            phones: &plans,
+        };
+        assert_eq!(
+            c.preceded_by_any(&WORD_INDEX),
+            c.preceded_by(words::WORDS),
+            "{text}"
+        );
     }
 }
