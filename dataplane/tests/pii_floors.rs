@@ -197,11 +197,7 @@ fn the_frozen_set_meets_the_floors() {
 /// switch trades for recall; the floor and bound hold those figures.
 #[test]
 fn phone_standalone_holds_its_figures() {
-    check(
-        &Engine::new().unwrap().phone_standalone(true),
-        0.96,
-        0.02,
-    );
+    check(&Engine::new().unwrap().phone_standalone(true), 0.96, 0.02);
 }
 
 /// Another author's templates (pii-anon 1.3.0's, values by Faker; benches/pii/

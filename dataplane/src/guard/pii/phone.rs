@@ -28,8 +28,10 @@ use regex::{Regex, RegexBuilder};
 
 use super::{digits, Candidate};
 
+mod id_words;
 mod words;
-use words::{ID_WORDS, LABELS_AFTER, WORDS_AFTER, WORD_INDEX};
+use id_words::ID_WORDS;
+use words::{LABELS_AFTER, WORDS_AFTER, WORD_INDEX};
 
 /// Hint regions, in order, when the project names none: the numbering plans a national number
 /// (one without a country code) is checked against.

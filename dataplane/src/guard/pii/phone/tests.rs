@@ -230,7 +230,10 @@ fn the_word_index_finds_what_the_word_list_finds() {
             ("Please ", ": "),
             ("Please ", "s "),
             ("9", " "),
-            ("a long sentence that pushes the word out of the window ", " and then some more "),
+            (
+                "a long sentence that pushes the word out of the window ",
+                " and then some more ",
+            ),
         ] {
             texts.push(format!("{before}{word}{after}"));
             texts.push(format!("{before}{}{after}", word.to_uppercase()));
