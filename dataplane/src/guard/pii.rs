@@ -10,8 +10,10 @@ pub mod bank;
 pub mod cards;
 pub mod ids;
 pub mod phone;
+pub mod word_index;
 
 pub use phone::Plans;
+use word_index::{whole_word_at, Words};
 
 /// How far before a value a context word may end (bytes): "social security number is " fits.
 pub const WINDOW: usize = 48;
@@ -57,14 +59,7 @@ impl<'a> Candidate<'a> {
     /// [`Candidate::preceded_by`] for a long list: the window is read once, each word start
     /// compared only with the words that begin with its byte.
     pub fn preceded_by_any(&self, words: &Words) -> bool {
-        self.window(|window| {
-            (0..window.len()).any(|at| {
-                (at == 0 || !window[at - 1].is_ascii_alphanumeric())
-                    && words.by_first[usize::from(window[at])]
-                        .iter()
-                        .any(|word| whole_word_at(window, at, word))
-            })
-        })
+        self.window(|window| words.in_window(window))
     }
 
     /// The [`WINDOW`] bytes before the value, ASCII lowercased.
@@ -76,33 +71,6 @@ impl<'a> Candidate<'a> {
             *w = b.to_ascii_lowercase();
         }
         f(&window[..len])
-    }
-}
-
-/// Whether `word` starts at `at` in `window` as a whole word: no letter or digit before it, no
-/// letter after it.
-fn whole_word_at(window: &[u8], at: usize, word: &[u8]) -> bool {
-    window[at..].starts_with(word)
-        && (at == 0 || !window[at - 1].is_ascii_alphanumeric())
-        && window
-            .get(at + word.len())
-            .is_none_or(|b| !b.is_ascii_alphabetic())
-}
-
-/// Context words (lowercase) grouped by their first byte.
-pub struct Words {
-    by_first: [Vec<&'static [u8]>; 256],
-}
-
-impl Words {
-    pub fn new(words: &[&'static str]) -> Words {
-        let mut by_first: [Vec<&'static [u8]>; 256] = std::array::from_fn(|_| Vec::new());
-        for word in words {
-            if let Some(&first) = word.as_bytes().first() {
-                by_first[usize::from(first)].push(word.as_bytes());
-            }
-        }
-        Words { by_first }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::sync::LazyLock;
 
-use crate::guard::pii::Words;
+use crate::guard::pii::word_index::Words;
 
 /// Words that say the number after them is a phone number. Only words about telephony: "number",
 /// "no." and "reference" come before order and tracking numbers as often.
