@@ -69,6 +69,7 @@ fn snapshot_of(master: &MasterKey, projects: usize, keys: usize) -> Snapshot {
                 guardrails: GuardrailPolicy::default(),
                 custom_patterns: Vec::new(),
                 phone_regions: Vec::new(),
+                phone_standalone: None,
                 routing: Default::default(),
                 limits: Default::default(),
                 cache: Default::default(),

@@ -242,13 +242,26 @@ pub fn parse_guardrails(json: &str) -> anyhow::Result<GuardrailPolicy> {
     Ok(p.policy())
 }
 
-/// The operator's patterns and phone regions in a stored policy (checked again: a store edited
-/// by hand must not reach the data planes).
-pub fn parse_custom_patterns(json: &str) -> anyhow::Result<(Vec<CustomPattern>, Vec<String>)> {
+/// The operator's patterns and a project's phone settings in a stored policy (checked again: a
+/// store edited by hand must not reach the data planes).
+pub fn parse_custom_patterns(json: &str) -> anyhow::Result<ProjectDetectors> {
     let p: crate::api::policy::GuardrailBody = serde_json::from_str(json)?;
     warden_shared::patterns::check(&p.custom_patterns).map_err(anyhow::Error::msg)?;
     warden_shared::phones::check_regions(&p.phone_regions).map_err(anyhow::Error::msg)?;
-    Ok((p.custom_patterns, p.phone_regions))
+    Ok(ProjectDetectors {
+        custom_patterns: p.custom_patterns,
+        phone_regions: p.phone_regions,
+        phone_standalone: p.phone_standalone,
+    })
+}
+
+/// What a stored guardrail policy says besides its actions: the snapshot project's fields of
+/// the same names.
+#[derive(Clone)]
+pub struct ProjectDetectors {
+    pub custom_patterns: Vec<CustomPattern>,
+    pub phone_regions: Vec<String>,
+    pub phone_standalone: Option<bool>,
 }
 
 /// A stored routing policy (`{"key_mode":...,"providers":{...}}`, absent keys default).

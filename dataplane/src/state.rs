@@ -82,6 +82,9 @@ impl std::ops::Deref for SharedState {
     }
 }
 
+/// A shard's copy of phone plans, by the shared plans' address and `phone_standalone`.
+type PlansKey = (usize, Option<bool>);
+
 /// A shard's view: the shared state and the shard's own scratch for the projects' custom
 /// patterns. Reads of the shared state go through `Deref`.
 pub struct ServingState {
@@ -89,8 +92,8 @@ pub struct ServingState {
     custom_scratch: Option<hyperscan::Scratch>,
     /// This shard's copies of the projects' own phone plans, made on first use (a regex's
     /// cache is per thread: shards sharing one would meet at its lock), by the shared plans'
-    /// address.
-    phones: std::cell::RefCell<HashMap<usize, Arc<crate::guard::pii::Plans>>>,
+    /// address (0: the data plane's) and the project's `phone_standalone`.
+    phones: std::cell::RefCell<HashMap<PlansKey, Arc<crate::guard::pii::Plans>>>,
 }
 
 /// A shared state ready to hand to shards, with a scratch that fits every custom pattern set
@@ -168,6 +171,8 @@ pub struct ProjectState {
     pub custom: Option<Arc<CustomSet>>,
     /// The numbering plans of the project's own phone regions (`None`: the data plane's).
     pub phones: Option<Arc<crate::guard::pii::Plans>>,
+    /// Its `phone_standalone` (`None`: the data plane's).
+    pub phone_standalone: Option<bool>,
     /// The `/v1/models` answer for keys of this project (shared by every project that can
     /// reach the same providers).
     pub models_json: Arc<[u8]>,
@@ -199,21 +204,26 @@ impl ServingState {
         Ok(SharedState::build(snapshot, master, &custom)?.for_shard())
     }
 
-    /// The project's own phone plans, this shard's copy (`None`: it names no regions, and the
-    /// data plane's plans hold).
+    /// The project's own phone plans, this shard's copy (`None`: it names no regions and no
+    /// `phone_standalone` other than the data plane's, so the data plane's plans hold).
     pub fn phones_for(
         &self,
         project: &ProjectState,
         engine: &crate::guard::engine::Engine,
     ) -> Option<Arc<crate::guard::pii::Plans>> {
-        let shared = project.phones.as_ref()?;
-        let at = Arc::as_ptr(shared) as usize;
+        let shared = project.phones.as_deref();
+        let standalone = project.phone_standalone;
+        if shared.is_none() && engine.phones_as_configured(standalone) {
+            return None;
+        }
+        let at = (
+            shared.map_or(0, |p| std::ptr::from_ref(p) as usize),
+            standalone,
+        );
         let mut copies = self.phones.borrow_mut();
-        Some(Arc::clone(
-            copies
-                .entry(at)
-                .or_insert_with(|| Arc::new(engine.local_plans(shared))),
-        ))
+        Some(Arc::clone(copies.entry(at).or_insert_with(|| {
+            Arc::new(engine.local_plans(shared, standalone))
+        })))
     }
 
     /// The project's operator-defined patterns with this shard's scratch for them, for one

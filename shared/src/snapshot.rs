@@ -19,7 +19,7 @@ mod delta;
 mod guard;
 pub use cache::{CacheMode, CachePolicy};
 pub use delta::{decode_delta, encode_delta, Delta};
-pub use guard::{GuardAction, GuardrailPolicy, InjectionThresholds};
+pub use guard::{CustomPattern, GuardAction, GuardrailPolicy, InjectionThresholds};
 
 #[derive(Archive, Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
@@ -279,6 +279,9 @@ pub struct Project {
     pub custom_patterns: Vec<CustomPattern>,
     /// Regions its national phone numbers are checked against (`phones`); empty: the data plane's.
     pub phone_regions: Vec<String>,
+    /// Whether a bare number valid as written is a phone number without a phone word for this
+    /// project (`phone_standalone`); `None`: the data plane's setting.
+    pub phone_standalone: Option<bool>,
     /// Which key sources serve this project's requests.
     pub routing: Routing,
     pub limits: Limits,
@@ -332,41 +335,6 @@ impl Routing {
             .find(|(p, _)| *p == provider)
             .map_or(self.key_mode, |(_, m)| *m)
     }
-}
-
-/// An operator-defined detector: a Hyperscan expression and what to do when it matches. Values
-/// it finds are replaced by `[ID_n]` placeholders (the id in upper case).
-#[derive(
-    Archive,
-    Serialize,
-    Deserialize,
-    serde::Deserialize,
-    serde::Serialize,
-    Debug,
-    Clone,
-    PartialEq,
-    Eq,
-)]
-#[serde(deny_unknown_fields)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct CustomPattern {
-    /// `[a-z][a-z0-9_]*`, at most 40 bytes, unique in the project; named in verdicts.
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z][a-z0-9_]{0,39}$"))]
-    pub id: String,
-    /// Hyperscan syntax (PCRE without lookaround or backreferences), at most 1024 bytes.
-    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1024))]
-    pub pattern: String,
-    #[serde(default)]
-    pub caseless: bool,
-    /// Request side: `off | flag | redact | restore | block`.
-    pub action: GuardAction,
-    /// Response side (streamed too): `off | flag | redact | block`.
-    #[serde(default = "off")]
-    pub response_action: GuardAction,
-}
-
-fn off() -> GuardAction {
-    GuardAction::Off
 }
 
 /// A tenant's own provider key, sealed.

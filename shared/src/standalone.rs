@@ -188,6 +188,9 @@ pub struct GuardrailSection {
     /// codes; empty: the data plane's `phone_regions`).
     #[serde(default)]
     pub phone_regions: Vec<String>,
+    /// A bare number valid as written is a phone number without a phone word (absent: the
+    /// data plane's `phone_standalone`).
+    pub phone_standalone: Option<bool>,
 }
 
 /// The standalone sections of a data-plane config file.
@@ -437,6 +440,7 @@ fn compile_project(
         },
         custom_patterns: g.custom.clone(),
         phone_regions: g.phone_regions.clone(),
+        phone_standalone: g.phone_standalone,
         routing: routing(&p.routing, &p.id)?,
         limits: Limits::from_decimal(
             p.limits.requests_per_minute,

@@ -655,7 +655,7 @@ fn guarded_project(mock: &Mock) -> (ControlPlane, Gateway, Setup, String) {
 }
 
 #[test]
-fn phone_regions_set_through_the_admin_api_reach_the_data_plane() {
+fn phone_settings_set_through_the_admin_api_reach_the_data_plane() {
     let mock = Mock::start(&[]);
     let (cp, gw, s, path) = guarded_project(&mock);
     let bad = cp.admin(
@@ -691,6 +691,36 @@ fn phone_regions_set_through_the_admin_api_reach_the_data_plane() {
         body.contains("030 12345678") && !body.contains("253-1000")
     });
     assert!(reached.is_some(), "{}", sent());
+    // The project takes bare numbers without a phone word (the data plane does not): the Boston
+    // number written as bare digits goes too, and the setting reads back as stored.
+    let prompt = "Berlin office: 030 12345678. Boston office: 6172531000.";
+    let sent = || {
+        post_json(
+            gw.addr,
+            "/v1/chat/completions",
+            &s.key,
+            &chat_body("gpt-4o", prompt, false),
+        );
+        mock.captured()
+            .last()
+            .map(|c| c.to_string())
+            .unwrap_or_default()
+    };
+    assert!(sent().contains("6172531000"), "{}", sent());
+    let policy = json!({"pii": "redact", "phone_regions": ["US"], "phone_standalone": true});
+    assert_eq!(cp.admin("PUT", &path, Some(&policy)).status, 200);
+    assert_eq!(cp.admin("GET", &path, None).json(), policy);
+    let reached = eventually(Duration::from_secs(5), || {
+        let body = sent();
+        body.contains("030 12345678") && !body.contains("6172531000")
+    });
+    assert!(reached.is_some(), "{}", sent());
+    let bad = cp.admin(
+        "PUT",
+        &path,
+        Some(&json!({"pii": "redact", "phone_standalone": "yes"})),
+    );
+    assert_eq!(bad.status, 400, "{}", bad.text());
 }
 
 #[test]

@@ -536,6 +536,7 @@ fn owners_set_routing_guardrails_and_limits_on_the_settings_page() {
             ("injection_tool_threshold", ""),
             ("injection_flag_threshold", ""),
             ("phone_regions", "us, GB"),
+            ("phone_standalone", "on"),
         ],
     );
     assert_eq!(guarded.status, 303, "{}", guarded.text());
@@ -559,11 +560,19 @@ fn owners_set_routing_guardrails_and_limits_on_the_settings_page() {
     assert!(stored.get("content_safety").is_none(), "{stored}");
     assert_eq!(stored["custom_patterns"][0]["id"], "ticket", "{stored}");
     assert_eq!(stored["phone_regions"], json!(["US", "GB"]), "{stored}");
+    assert_eq!(stored["phone_standalone"], json!(true), "{stored}");
     let shown = ana.get(&settings);
     assert!(
         shown
             .text()
             .contains("name=\"phone_regions\" value=\"US, GB\""),
+        "{}",
+        shown.text()
+    );
+    assert!(
+        shown
+            .text()
+            .contains("<option value=\"on\" selected>taken without a phone word</option>"),
         "{}",
         shown.text()
     );
@@ -588,6 +597,12 @@ fn owners_set_routing_guardrails_and_limits_on_the_settings_page() {
     );
     assert_eq!(bad.status, 400);
     assert!(bad.text().contains("ATLANTIS"), "{}", bad.text());
+    let bad = ana.form(
+        &format!("{settings}/guardrails"),
+        &[("csrf", &csrf), ("phone_standalone", "always")],
+    );
+    assert_eq!(bad.status, 400);
+    assert!(bad.text().contains("phone_standalone"), "{}", bad.text());
     let restore_answers = ana.form(
         &format!("{settings}/guardrails"),
         &[("csrf", &csrf), ("response_pii", "restore")],

@@ -6,7 +6,8 @@
 //! named as one never is. A project's own
 //! `phone_regions` (`[tenants.projects.guardrails]`): its national numbers are checked against
 //! those plans instead, on the request and on the answer (whole and streamed), while other
-//! projects keep the data plane's; a region without a numbering plan stops the start, named.
+//! projects keep the data plane's; a region without a numbering plan stops the start, named. A
+//! project's own `phone_standalone` turns bare numbers on or off for it alone.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -97,13 +98,18 @@ const GOOGLE_KEYS: &str = "  { provider = \"google\", key = \"gm-key-5555\" },\n
 const PROMPT: &str = "Berlin office: 030 12345678. Boston office: (617) 253-1000.";
 
 fn two_projects(mock: &Mock, regions: &str) -> String {
+    two_projects_with(mock, &format!("phone_regions = {regions}"))
+}
+
+/// Two redacting projects; `guardrails` goes into the first one's (`KEY`'s) section only.
+fn two_projects_with(mock: &Mock, guardrails: &str) -> String {
     let redact = "[tenants.projects.guardrails]\npii = \"redact\"\nresponse_pii = \"redact\"";
     let other = format!(
         "\n[[tenants.projects]]\nid = \"acme-dev\"\napi_keys = [\"{OTHER_KEY}\"]\nprovider_keys = [{{ provider = \"openai\", key = \"sk-test-provider-abcd\" }}]\n{redact}\n"
     );
     config(mock.addr, 1, &other).replace(
         GOOGLE_KEYS,
-        &format!("{GOOGLE_KEYS}\n{redact}\nphone_regions = {regions}"),
+        &format!("{GOOGLE_KEYS}\n{redact}\n{guardrails}"),
     )
 }
 
@@ -155,4 +161,54 @@ fn a_project_region_without_a_numbering_plan_stops_the_start() {
             "{regions}: {err}"
         );
     }
+}
+
+#[test]
+fn a_project_sets_phone_standalone_for_itself_either_way() {
+    let mock = Mock::start(&[]);
+    // A US number as bare digits, no phone word: the data plane's default leaves it.
+    let text = "Any questions? 6502530000";
+    let sent = |gw: &Gateway, key: &str, stream: bool| {
+        let res = post_json(
+            gw.addr,
+            "/v1/chat/completions",
+            key,
+            &chat_body("gpt-4o", text, stream),
+        );
+        assert_eq!(res.status, 200, "{}", res.text());
+        let upstream = mock.captured().last().unwrap().to_string();
+        (upstream, res)
+    };
+    // The data plane off, one project on: only its requests lose the number, and its answers
+    // (the mock echoes the request), whole and streamed, are read with the same plans.
+    let on = Gateway::start(
+        Driver::IoUring,
+        &two_projects_with(&mock, "phone_standalone = true"),
+    );
+    let (upstream, res) = sent(&on, KEY, false);
+    assert!(!upstream.contains("6502530000"), "{upstream}");
+    assert!(!res.text().contains("6502530000"), "{}", res.text());
+    let (upstream, res) = sent(&on, KEY, true);
+    assert!(!upstream.contains("6502530000"), "{upstream}");
+    assert!(!res.stream_text().contains("6502530000"), "{}", res.text());
+    let (upstream, _) = sent(&on, OTHER_KEY, false);
+    assert!(upstream.contains("6502530000"), "{upstream}");
+    // The data plane on, one project off: the other way round.
+    let off = two_projects_with(&mock, "phone_standalone = false").replacen(
+        "io_uring_entries = 256\n",
+        "io_uring_entries = 256\nphone_standalone = true\n",
+        1,
+    );
+    let off = Gateway::start(Driver::Epoll, &off);
+    let (upstream, _) = sent(&off, KEY, false);
+    assert!(upstream.contains("6502530000"), "{upstream}");
+    let (upstream, _) = sent(&off, OTHER_KEY, false);
+    assert!(!upstream.contains("6502530000"), "{upstream}");
+    // With its own regions too: a project on with US plans takes the US number, bare.
+    let regions = Gateway::start(
+        Driver::IoUring,
+        &two_projects_with(&mock, "phone_regions = [\"US\"]\nphone_standalone = true"),
+    );
+    let (upstream, _) = sent(&regions, KEY, false);
+    assert!(!upstream.contains("6502530000"), "{upstream}");
 }

@@ -57,6 +57,11 @@ pub struct GuardrailBody {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(example = json!(["KE", "NG"]))]
     pub phone_regions: Vec<String>,
+    /// Whether a bare number valid as written in one of those regions is a phone number
+    /// without a telephony word before it (more phone numbers kept from the provider, more
+    /// order numbers and timestamps redacted); absent: the data plane's `phone_standalone`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_standalone: Option<bool>,
 }
 
 impl GuardrailBody {

@@ -26,6 +26,9 @@ use crate::app::App;
 use crate::error::{ApiError, ApiResult};
 use crate::store::ProjectRow;
 
+mod forms;
+use forms::{cache_from, field, guardrails_from, limits_from, routing_from, Fields};
+
 const MODES: [(KeyMode, &str, &str); 3] = [
     (KeyMode::ByokOnly, "byok_only", "your keys only"),
     (
@@ -192,6 +195,16 @@ async fn render(
          placeholder=\"the data plane's\" size=\"20\"{disabled}></label>",
         escape(&guard.phone_regions.join(", "))
     ));
+    let standalone = |v: Option<bool>| selected(guard.phone_standalone == v);
+    guard_rows.push_str(&format!(
+        "<label>Bare phone numbers <select name=\"phone_standalone\"{disabled}>\
+         <option value=\"\"{}>as the data plane says</option>\
+         <option value=\"on\"{}>taken without a phone word</option>\
+         <option value=\"off\"{}>need a phone word</option></select></label>",
+        standalone(None),
+        standalone(Some(true)),
+        standalone(Some(false)),
+    ));
     let patterns = if guard.custom_patterns.is_empty() {
         "none".to_owned()
     } else {
@@ -296,15 +309,6 @@ fn category(g: &GuardrailBody, field: &str) -> Option<GuardAction> {
     }
 }
 
-/// The form's fields, by name (every select and input of one form).
-type Fields = Vec<(String, String)>;
-
-fn field<'f>(f: &'f Fields, name: &str) -> &'f str {
-    f.iter()
-        .find(|(k, _)| k == name)
-        .map_or("", |(_, v)| v.trim())
-}
-
 /// The signed-in user of a settings form, allowed to change the project.
 async fn changer(
     app: &App,
@@ -388,108 +392,4 @@ pub async fn save(
         _ => return Err(ApiError::NotFound("setting")),
     };
     answer(&app, &s, &p, saved, &what).await
-}
-
-/// A field parsed as a `T` ('' is `None`), or a 400 that names it.
-fn parsed<T: std::str::FromStr>(f: &Fields, name: &str, want: &str) -> ApiResult<Option<T>> {
-    match field(f, name) {
-        "" => Ok(None),
-        v => v
-            .parse()
-            .map(Some)
-            .map_err(|_| ApiError::BadRequest(format!("{name}: {v:?} is not {want}"))),
-    }
-}
-
-/// The routing form: the project's mode, and each provider's ('' follows the project's).
-fn routing_from(f: &Fields) -> ApiResult<RoutingBody> {
-    let mode = |v: &str| -> ApiResult<Option<KeyMode>> {
-        match v {
-            "" => Ok(None),
-            v => MODES
-                .iter()
-                .find(|(_, name, _)| *name == v)
-                .map(|(m, ..)| Some(*m))
-                .ok_or_else(|| ApiError::BadRequest(format!("key mode {v:?}"))),
-        }
-    };
-    let mut body = RoutingBody {
-        key_mode: mode(field(f, "key_mode"))?,
-        ..RoutingBody::default()
-    };
-    for provider in Provider::ALL {
-        if let Some(m) = mode(field(f, provider.name()))? {
-            body.providers.insert(provider.name().to_owned(), m);
-        }
-    }
-    Ok(body)
-}
-
-/// The guardrail form over the stored policy: the categories, thresholds and phone regions; the
-/// operator's patterns stay as they are.
-fn guardrails_from(mut g: GuardrailBody, f: &Fields) -> ApiResult<GuardrailBody> {
-    let action = |name: &str| -> ApiResult<Option<GuardAction>> {
-        let v = field(f, name);
-        let offered = CATEGORIES
-            .iter()
-            .find(|(n, ..)| *n == name)
-            .map_or(&[][..], |c| c.2);
-        if v.is_empty() || v == "off" {
-            return Ok(None);
-        }
-        match ACTIONS.iter().find(|(_, a)| *a == v) {
-            Some((a, n)) if offered.contains(n) => Ok(Some(*a)),
-            _ => Err(ApiError::BadRequest(format!(
-                "{name}: {v:?} is not offered"
-            ))),
-        }
-    };
-    g.pii = action("pii")?;
-    g.secrets = action("secrets")?;
-    g.injection = action("injection")?;
-    g.content_safety = action("content_safety")?;
-    g.response_pii = action("response_pii")?;
-    g.response_secrets = action("response_secrets")?;
-    g.injection_threshold = parsed(f, "injection_threshold", "a number")?;
-    g.injection_tool_threshold = parsed(f, "injection_tool_threshold", "a number")?;
-    g.injection_flag_threshold = parsed(f, "injection_flag_threshold", "a number")?;
-    // "ke, NG": each region upper-cased; the API's check names a region without a plan.
-    g.phone_regions = field(f, "phone_regions")
-        .split([',', ' '])
-        .filter(|r| !r.is_empty())
-        .map(str::to_ascii_uppercase)
-        .collect();
-    Ok(g)
-}
-
-/// The cache form over the stored policy: the mode, how long an answer is served ('' the
-/// default), the closeness a semantic hit needs ('' the default) and the project's share ('' no
-/// cap of its own).
-fn cache_from(mut c: CacheSection, f: &Fields) -> ApiResult<CacheSection> {
-    c.mode = match field(f, "mode") {
-        "" | "off" => CacheMode::Off,
-        "exact" => CacheMode::Exact,
-        "semantic" => CacheMode::Semantic,
-        v => {
-            return Err(ApiError::BadRequest(format!(
-                "mode {v:?}: off, exact or semantic"
-            )))
-        }
-    };
-    c.ttl_s = parsed(f, "ttl_s", "a whole number of seconds")?;
-    c.semantic_threshold = parsed(f, "semantic_threshold", "a number between 0 and 1")?;
-    c.semantic_max_temperature = parsed(f, "semantic_max_temperature", "a number between 0 and 2")?;
-    c.max_mb = parsed(f, "max_mb", "a whole number of MiB")?;
-    Ok(c)
-}
-
-/// The limits form: an empty field is no limit.
-fn limits_from(f: &Fields) -> ApiResult<LimitsBody> {
-    let text = |name: &str| Some(field(f, name).to_owned()).filter(|v| !v.is_empty());
-    Ok(LimitsBody {
-        requests_per_minute: parsed(f, "requests_per_minute", "a whole number")?,
-        tokens_per_minute: parsed(f, "tokens_per_minute", "a whole number")?,
-        monthly_spend_usd: text("monthly_spend_usd"),
-        monthly_spend_warning_usd: text("monthly_spend_warning_usd"),
-    })
 }

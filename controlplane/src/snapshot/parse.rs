@@ -5,14 +5,12 @@
 
 use std::collections::HashMap;
 
-use warden_shared::snapshot::{
-    CachePolicy, CustomPattern, GuardrailPolicy, Limits, Project, Routing,
-};
+use warden_shared::snapshot::{CachePolicy, GuardrailPolicy, Limits, Project, Routing};
 
 use crate::store::ProjectRow;
 
-/// A guardrail column parsed: the policy, the operator's patterns, the phone regions.
-type Guardrails = (GuardrailPolicy, (Vec<CustomPattern>, Vec<String>));
+/// A guardrail column parsed: the policy, the operator's patterns, the phone settings.
+type Guardrails = (GuardrailPolicy, super::ProjectDetectors);
 
 /// Parsed policy columns by their stored text, for one read of the store.
 #[derive(Default)]
@@ -26,19 +24,19 @@ pub(super) struct Policies {
 impl Policies {
     /// The snapshot's project for row `p` (its provider keys are added by the caller).
     pub(super) fn project(&mut self, p: ProjectRow) -> anyhow::Result<Project> {
-        let (guardrails, (custom_patterns, phone_regions)) =
-            once(&mut self.guardrails, &p.guardrails, |text| {
-                Ok((
-                    super::parse_guardrails(text)?,
-                    super::parse_custom_patterns(text)?,
-                ))
-            })?;
+        let (guardrails, detectors) = once(&mut self.guardrails, &p.guardrails, |text| {
+            Ok((
+                super::parse_guardrails(text)?,
+                super::parse_custom_patterns(text)?,
+            ))
+        })?;
         Ok(Project {
             provider_keys: Vec::new(),
             environment: super::parse_environment(&p.environment)?,
             guardrails,
-            custom_patterns,
-            phone_regions,
+            custom_patterns: detectors.custom_patterns,
+            phone_regions: detectors.phone_regions,
+            phone_standalone: detectors.phone_standalone,
             routing: once(&mut self.routing, &p.routing, super::parse_routing)?,
             limits: once(&mut self.limits, &p.limits, |text| {
                 let body: crate::api::policy::LimitsBody = serde_json::from_str(text)?;

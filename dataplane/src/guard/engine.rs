@@ -142,10 +142,20 @@ impl Engine {
         self.scan_in(scratch, None, text, out);
     }
 
-    /// This shard's copy of a project's own phone plans (see `ServingState::phones_for`),
-    /// taking bare numbers alone as the data plane's own plans do (`phone_standalone`).
-    pub fn local_plans(&self, shared: &Plans) -> Plans {
-        shared.clone().standalone(self.phones.is_standalone())
+    /// This shard's copy of a project's phone plans (see `ServingState::phones_for`): those of
+    /// its own regions (`shared`) or the data plane's, taking bare numbers alone as the project's
+    /// `phone_standalone` says, or as the data plane's plans do where it says nothing.
+    pub fn local_plans(&self, shared: Option<&Plans>, standalone: Option<bool>) -> Plans {
+        let standalone = standalone.unwrap_or(self.phones.is_standalone());
+        shared
+            .unwrap_or(&self.phones)
+            .clone()
+            .standalone(standalone)
+    }
+
+    /// Whether a project's `phone_standalone` leaves the data plane's plans as they are.
+    pub fn phones_as_configured(&self, standalone: Option<bool>) -> bool {
+        standalone.is_none_or(|on| on == self.phones.is_standalone())
     }
 
     /// [`scan`](Self::scan) with a project's own phone plans in place of the data plane's.

@@ -214,6 +214,7 @@ impl Reach<'_> {
             limits: p.limits,
             cache: p.cache,
             phones: self.phones(&p.id, &p.phone_regions),
+            phone_standalone: p.phone_standalone,
             custom,
             models_json: self
                 .bodies

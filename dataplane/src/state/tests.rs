@@ -28,6 +28,7 @@ fn snapshot(patterns: Vec<CustomPattern>) -> Snapshot {
             guardrails: GuardrailPolicy::default(),
             custom_patterns: patterns,
             phone_regions: Vec::new(),
+            phone_standalone: None,
             routing: Default::default(),
             limits: Default::default(),
             cache: Default::default(),
@@ -402,4 +403,36 @@ fn a_projects_phone_regions_are_compiled_once_and_unknown_ones_left_out() {
         "one list, compiled once"
     );
     assert!(phones[2].is_none());
+}
+
+#[test]
+fn a_projects_phone_standalone_gives_it_plans_of_its_own_only_where_it_differs() {
+    let key = MasterKey::generate(1).unwrap_or_else(|e| panic!("{e}"));
+    let mut s = snapshot(Vec::new());
+    for (id, standalone) in [("on", Some(true)), ("off", Some(false)), ("unset", None)] {
+        let mut p = s.projects[0].clone();
+        p.id = id.into();
+        p.phone_standalone = standalone;
+        s.projects.push(p);
+    }
+    let state =
+        ServingState::build(s, Arc::new(Keyring::new(vec![key]))).unwrap_or_else(|e| panic!("{e}"));
+    let engine = crate::guard::engine::Engine::new().unwrap_or_else(|e| panic!("{e}"));
+    let plans = |id: &str| {
+        let p = state.projects.iter().find(|p| &*p.id == id).unwrap();
+        state.phones_for(p, &engine)
+    };
+    // The data plane's engine takes no bare number alone: a project that turns it on gets a
+    // copy that does (the same copy each time); off or unset, the data plane's plans hold.
+    let on = plans("on").expect("plans of its own");
+    assert!(on.is_standalone());
+    assert!(plans("on").is_some_and(|again| Arc::ptr_eq(&on, &again)));
+    assert!(plans("off").is_none());
+    assert!(plans("unset").is_none());
+    // The other way round with an engine that does.
+    let engine = engine.phone_standalone(true);
+    let p = state.projects.iter().find(|p| &*p.id == "off").unwrap();
+    assert!(state
+        .phones_for(p, &engine)
+        .is_some_and(|p| !p.is_standalone()));
 }

@@ -1,5 +1,5 @@
-//! A project's guardrail policy as the snapshot carries it: an action per category, and where
-//! the injection model's decision sits.
+//! A project's guardrail policy as the snapshot carries it: an action per category, where the
+//! injection model's decision sits, and the operator's own detectors.
 
 use rkyv::{Archive, Deserialize, Serialize};
 
@@ -87,4 +87,39 @@ impl Default for GuardrailPolicy {
             injection_thresholds: InjectionThresholds::default(),
         }
     }
+}
+
+/// An operator-defined detector: a Hyperscan expression and what to do when it matches. Values
+/// it finds are replaced by `[ID_n]` placeholders (the id in upper case).
+#[derive(
+    Archive,
+    Serialize,
+    Deserialize,
+    serde::Deserialize,
+    serde::Serialize,
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CustomPattern {
+    /// `[a-z][a-z0-9_]*`, at most 40 bytes, unique in the project; named in verdicts.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[a-z][a-z0-9_]{0,39}$"))]
+    pub id: String,
+    /// Hyperscan syntax (PCRE without lookaround or backreferences), at most 1024 bytes.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 1024))]
+    pub pattern: String,
+    #[serde(default)]
+    pub caseless: bool,
+    /// Request side: `off | flag | redact | restore | block`.
+    pub action: GuardAction,
+    /// Response side (streamed too): `off | flag | redact | block`.
+    #[serde(default = "off")]
+    pub response_action: GuardAction,
+}
+
+fn off() -> GuardAction {
+    GuardAction::Off
 }
