@@ -6,10 +6,13 @@
 //!
 //! Decision, for a candidate shaped like a phone number:
 //! - `+CC …`, `00CC …`, `011 CC …`: the country code must exist and the rest have a possible
-//!   length for it (valid for the regions we hold plans for);
+//!   length for it, a whole number's and not a local one's (valid for the regions we hold plans
+//!   for);
 //! - a national number with separators or brackets: valid in one of the hint regions, or possible
 //!   there with a phone word before it ("call", "tel.", "Telefon", …), an extension word after
-//!   it, or a label ending the phrase after it as signatures write them ("… (office)", "… Fax");
+//!   it, a label ending the phrase after it as signatures write them ("… (office)", "… Fax"), or
+//!   written as only phone numbers are (`shape::written_as_phone`: the area code in brackets,
+//!   `1-…` before a 3-3-4 grouping, a trunk zero leading the area code's group, an extension);
 //! - bare digits, and groupings that belong to other numbers (123-45-6789, 12-3456789, four
 //!   groups of four, a one-digit check group): possible in a hint region, and a phone word
 //!   before it;
@@ -29,8 +32,12 @@ use regex::{Regex, RegexBuilder};
 use super::{digits, Candidate};
 
 mod id_words;
+mod shape;
 mod words;
 use id_words::ID_WORDS;
+use shape::{
+    exit_code_run_on, groups, main_part, not_a_phone_shape, strip_bracketed_trunk, written_as_phone,
+};
 use words::{LABELS_AFTER, WORDS_AFTER, WORD_INDEX};
 
 /// Hint regions, in order, when the project names none: the numbering plans a national number
@@ -45,7 +52,11 @@ pub const DEFAULT_REGIONS: &[&str] = &[
 struct Plan {
     code: u16,
     national_prefix: Option<String>,
+    /// Lengths of a whole national significant number.
     lengths: Vec<u16>,
+    /// Lengths of a number dialled without its area code (Australia's eight-digit locals, the
+    /// NANP's seven): possible at home, never after a country code.
+    local_lengths: Vec<u16>,
     general: Regex,
     /// Fixed line, mobile, toll free, premium, shared cost, personal, VoIP, UAN, pager.
     types: Vec<Regex>,
@@ -146,7 +157,7 @@ impl Plans {
             if !held.is_empty() {
                 // Each plan's patterns run once.
                 return held.iter().fold((false, false), |(v, p), plan| {
-                    let (pv, pp) = plan.check(nsn);
+                    let (pv, pp) = plan.check_whole(nsn);
                     (v || pv, p || pp)
                 });
             }
@@ -179,6 +190,7 @@ impl Plan {
         let mut types = Vec::new();
         // The general description often lists no lengths of its own: take every type's too.
         let mut lengths = d.general().possible_length().to_vec();
+        let mut local_lengths = Vec::new();
         for desc in [
             d.fixed_line(),
             d.mobile(),
@@ -195,66 +207,38 @@ impl Plan {
         {
             types.push(compile(desc.national_number().as_str())?);
             lengths.extend_from_slice(desc.possible_length());
-            // Numbers dialled without their area code (Australia's eight-digit locals).
-            lengths.extend_from_slice(desc.possible_local_length());
+            local_lengths.extend_from_slice(desc.possible_local_length());
         }
         lengths.sort_unstable();
         lengths.dedup();
+        local_lengths.sort_unstable();
+        local_lengths.dedup();
         Ok(Plan {
             code: meta.country_code(),
             national_prefix: meta.national_prefix().map(str::to_owned),
             lengths,
+            local_lengths,
             general: compile(d.general().national_number().as_str())?,
             types,
         })
     }
 
-    /// (valid, possible) for a national significant number.
+    /// (valid, possible) for a national significant number, or a local one as dialled at home.
     fn check(&self, nsn: &str) -> (bool, bool) {
+        let (valid, possible) = self.check_whole(nsn);
+        (
+            valid,
+            possible || self.local_lengths.contains(&(nsn.len() as u16)),
+        )
+    }
+
+    /// (valid, possible) for a whole national significant number (after a country code).
+    fn check_whole(&self, nsn: &str) -> (bool, bool) {
         let possible = self.lengths.contains(&(nsn.len() as u16));
         let valid =
             possible && self.general.is_match(nsn) && self.types.iter().any(|t| t.is_match(nsn));
         (valid, possible)
     }
-}
-
-/// Where the number ends and its extension (`x123`, `ext. 123`, `extension 123`) begins.
-fn main_part(m: &[u8]) -> &[u8] {
-    let lower: Vec<u8> = m.iter().map(u8::to_ascii_lowercase).collect();
-    let cut = memchr::memmem::find(&lower, b"ext")
-        .or_else(|| memchr::memchr(b'x', &lower))
-        .or_else(|| memchr::memchr(b'#', &lower))
-        .unwrap_or(m.len());
-    let mut end = cut;
-    while end > 0 && !m[end - 1].is_ascii_digit() {
-        end -= 1;
-    }
-    &m[..end]
-}
-
-/// Digit groups of a national number, for shape checks.
-fn groups(m: &[u8]) -> Vec<usize> {
-    m.split(|b| !b.is_ascii_digit())
-        .filter(|g| !g.is_empty())
-        .map(<[u8]>::len)
-        .collect()
-}
-
-/// Dates (2024-03-15, 15.03.2024, 03/15/2024) and dotted quads are not phone numbers.
-fn not_a_phone_shape(main: &[u8], g: &[usize]) -> bool {
-    let seps: Vec<u8> = main
-        .iter()
-        .copied()
-        .filter(|b| !b.is_ascii_digit())
-        .collect();
-    let date_seps = !seps.is_empty() && seps.iter().all(|b| matches!(b, b'-' | b'.' | b'/'));
-    let date = date_seps && matches!(g, [4, 1..=2, 1..=2] | [1..=2, 1..=2, 4] | [1..=2, 1..=2, 2]);
-    let dots = !seps.is_empty() && seps.iter().all(|b| *b == b'.');
-    let quad = dots && g.len() == 4 && g.iter().all(|n| *n <= 3);
-    // 32.1896105 (a decimal), 10.0.19045.3803 (a version).
-    let decimal = dots && g.len() == 2;
-    let version = dots && g.len() >= 3 && g.contains(&1);
-    date || quad || decimal || version
 }
 
 /// A phone number: see the module header.
@@ -282,6 +266,7 @@ pub fn phone(c: &Candidate) -> Option<(usize, usize)> {
     if !(7..=17).contains(&d.len()) {
         return None;
     }
+    let g = groups(main);
     let named = || c.preceded_by_any(&WORD_INDEX) || followed_by_extension(c) || labelled_after(c);
     let plus = main.first() == Some(&b'+');
     let exit_code = if plus {
@@ -297,12 +282,13 @@ pub fn phone(c: &Candidate) -> Option<(usize, usize)> {
         // `+44 (0)20 …`: the bracketed trunk zero is not part of the number.
         let rest = strip_bracketed_trunk(main, &d[skip..]);
         let (valid, possible) = c.phones.check_international(&rest);
-        // `00 44 …`, `001-242-…`: an exit code written as a group of its own says as much as `+`.
+        // `00 44 …`, `0044 20 …`, `001-242-…`: an exit code written as a group of its own, or
+        // with the country code run on, says as much as `+`.
         let own_group = skip > 0
             && main.len() > skip
             && main[..skip].iter().all(u8::is_ascii_digit)
-            && !main[skip].is_ascii_digit()
-            && skip + 1 < main.len();
+            && (exit_code_run_on(main, skip, &g)
+                || (!main[skip].is_ascii_digit() && skip + 1 < main.len()));
         if valid || (possible && (plus || own_group || named())) {
             return Some((0, m.len()));
         }
@@ -311,7 +297,6 @@ pub fn phone(c: &Candidate) -> Option<(usize, usize)> {
             return None;
         }
     }
-    let g = groups(main);
     if not_a_phone_shape(main, &g) {
         return None;
     }
@@ -345,7 +330,10 @@ pub fn phone(c: &Candidate) -> Option<(usize, usize)> {
             && c.phones.valid_as_written(&d)
             && !names_an_id(c)
     };
-    let ok = (valid && !needs_word) || (possible && named()) || standalone();
+    // A number only possible in a hint region (Faker's and people's invented area codes) is
+    // taken when a phone word names it, or when it is written as only phone numbers are.
+    let written = || !needs_word && written_as_phone(m, main, &g) && !names_an_id(c);
+    let ok = (valid && !needs_word) || (possible && (named() || written())) || standalone();
     ok.then_some((0, m.len()))
 }
 
@@ -478,21 +466,6 @@ fn labelled_after(c: &Candidate) -> bool {
         )
     });
     ends_phrase && LABELS_AFTER.iter().any(|l| l.as_bytes() == &lower[..word])
-}
-
-/// The international digits without a `(0)` written after the country code.
-fn strip_bracketed_trunk(main: &[u8], rest: &str) -> String {
-    let mut s = rest.to_owned();
-    if let Some(at) = memchr::memmem::find(main, b"(0)") {
-        // Digits before the bracket, less the international prefix dropped from `rest`.
-        let dropped = digits(main).len() - rest.len();
-        if let Some(i) = digits(&main[..at]).len().checked_sub(dropped) {
-            if i < s.len() {
-                s.remove(i);
-            }
-        }
-    }
-    s
 }
 
 #[cfg(test)]

@@ -254,3 +254,48 @@ fn the_word_index_finds_what_the_word_list_finds() {
         );
     }
 }
+
+#[test]
+fn a_number_only_possible_is_taken_when_written_as_only_phone_numbers_are() {
+    let plans = Plans::new(DEFAULT_REGIONS).unwrap_or_else(|e| panic!("{e}"));
+    // Area codes no plan has (Faker's, and people's made-up ones): the right length only. No
+    // phone word anywhere.
+    for (text, value) in [
+        ("Note (178) 787-0831 here.", "(178) 787-0831"),
+        ("Note 1 (145) 801-2552 here.", "1 (145) 801-2552"),
+        ("Note 1-161-344-7194 here.", "1-161-344-7194"),
+        ("Note 001-490-884-2637 here.", "001-490-884-2637"),
+        ("Note 001-232-432-5885x709 here.", "001-232-432-5885x709"),
+        ("Note (07786) 77494 463 here.", "(07786) 77494 463"),
+        ("Note 03196/09599618 here.", "03196/09599618"),
+    ] {
+        assert!(find(&plans, text, value), "{text}");
+        // The same digits bare need a word.
+        let bare: String = value.chars().filter(char::is_ascii_digit).collect();
+        let text = text.replace(value, &bare);
+        assert!(!find(&plans, &text, &bare), "{text}");
+    }
+    for (text, value) in [
+        // Dates written with spaces; an id word before the number.
+        ("Due 01 12 2024 at the latest.", "01 12 2024"),
+        ("Due 15 03 2024 at the latest.", "15 03 2024"),
+        ("Due 03 15 1998 at the latest.", "03 15 1998"),
+        ("Rechnung 03196/09599618 ist bezahlt.", "03196/09599618"),
+        // After a country code a number needs its area code: six digits are a British local.
+        ("Note +44 123 456 here.", "+44 123 456"),
+    ] {
+        assert!(!find(&plans, text, value), "{text}");
+    }
+}
+
+#[test]
+fn four_dot_four_is_a_number_after_a_phone_word_and_a_decimal_otherwise() {
+    let plans = Plans::new(DEFAULT_REGIONS).unwrap_or_else(|e| panic!("{e}"));
+    assert!(find(&plans, "Phone: 5193.7233.", "5193.7233"));
+    assert!(!find(
+        &plans,
+        "The ratio came out at 5193.7233.",
+        "5193.7233"
+    ));
+    assert!(!find(&plans, "at 32.1896105, 99.374011", "32.1896105"));
+}

@@ -173,6 +173,8 @@ pub(super) const WORDS: &[&str] = &[
     "dials",
     "cellular",
     "pager",
+    // "Give me a buzz": a call (2026-12-06, after seed 11011's misses).
+    "buzz",
     "emergency",
     "emergencies",
     "ruf",
@@ -207,6 +209,14 @@ pub(super) const WORDS: &[&str] = &[
     "llama",
     "llamen",
     "marcar",
+    // "Marca el 112": "dial" with its article (2026-12-06, after seed 11011's "marca el"
+    // misses); "marca" alone is a brand.
+    "marca el",
+    "marca al",
+    "marque el",
+    "marque al",
+    "márcame",
+    "márcanos",
     "telefonear",
     "urgencia",
     "urgencias",
