@@ -209,6 +209,8 @@ fn callback_verbs_and_emergency_words_name_a_bare_number() {
         ("Soita minulle 3331234567", "3331234567"),
         ("Please leave a callback number: 6502530000", "6502530000"),
         ("In an emergency, 6502530000", "6502530000"),
+        ("Si no contesto, marca al 3331234567.", "3331234567"),
+        ("Give me a buzz at 6502530000", "6502530000"),
     ] {
         assert!(find(&plans, text, value), "{text}");
         let unnamed = format!("The value is {value}");
@@ -217,6 +219,8 @@ fn callback_verbs_and_emergency_words_name_a_bare_number() {
     // A word that only starts like one of them names nothing.
     assert!(!find(&plans, "Appellation 3331234567", "3331234567"));
     assert!(!find(&plans, "Belted 6502530000", "6502530000"));
+    // "Marca" alone is a brand.
+    assert!(!find(&plans, "La marca 3331234567 no existe.", "3331234567"));
 }
 
 #[test]
