@@ -13,10 +13,10 @@ We write only the sentence templates around them, and the way a value is grouped
 Two sets, split so that nothing is tuned on the test part:
 - `dev.jsonl` (seed 1001) uses the templates in T, IDS and LOOKALIKE; detectors and their
   thresholds may be tuned on it;
-- `test.jsonl` (seed 11011) uses its own templates (TEST_T, TEST_IDS, TEST_LOOKALIKE, written after
+- `test.jsonl` (seed 12012) uses its own templates (TEST_T, TEST_IDS, TEST_LOOKALIKE, written after
   the tuning) and other Faker draws; it is frozen: generated once, committed, and only ever
   measured (benches/pii/evaluate.py, and the floors in dataplane/tests/pii_floors.rs).
-  Eight earlier test sets were retired after they were measured: seed 2002 (half of T's
+  Nine earlier test sets were retired after they were measured: seed 2002 (half of T's
   templates) showed what generic context words ("number") did to look-alikes; seed 3003
   (templates of its own) showed bare 12–13 digit card numbers and "my social is" SSNs missed;
   seed 5005 showed bare phone numbers after words off the telephony list missed; seed 6006
@@ -24,7 +24,9 @@ Two sets, split so that nothing is tuned on the test part:
   German numbers with the telephony verb after them ("unter … erreichbar") missed; seed 8008
   bare numbers with no telephony word near them; seed 9009 bare national numbers after words
   that say nothing about telephones ("Office: 0376722135"); seed 10010 French callback verbs
-  ("Merci de rappeler … au") missing from the telephony words. Their figures
+  ("Merci de rappeler … au") missing from the telephony words; seed 11011 "marca el" and "a buzz
+  on" missing, `001-` with the country code run on, and numbers of no plan's range written as
+  only phone numbers are (`(178) 787-0831`). Their figures
   are in the issue notes, docs/guardrails.md and benches/results/pii; the misses were worked on
   with dev only.
 
@@ -169,13 +171,23 @@ IDS = [
     ("SE_PERSONNUMMER", "sv_SE", "ssn", ["Mitt personnummer är {v}.", "Personnummer: {v}", "{name}, personnr {v}", "pnr {v}"]),
     ("US_PASSPORT", "en_US", "passport_number", ["Passport number: {v}", "My passport no. is {v}.", "{name}, passport {v}", "passport {v}, expires 2031"]),
 ]
-# The frozen test set's own templates. Seed 11011 (2026-12-06): the phone and look-alike
-# templates below were written after the telephony words' language pass (callback verbs and
-# emergency words in each hint region's language) and before this set was generated or
-# measured; half the phone templates carry no telephony word, and half the look-alike templates
-# id words the phone detector's list does not hold, on purpose, as for seed 10010. The other
-# entities keep seed 6006's templates (written on 2026-12-03, never tuned on), with new Faker
-# draws.
+# The frozen test set's own templates. Seed 12012 (2026-12-06): the phone and look-alike
+# templates below were written after the phone detector learnt the ways of writing that only
+# phone numbers use (an area code in brackets, `1-` before 3-3-4, a trunk zero leading the area
+# group, an extension, `001-` run on) and before this set was generated or measured; about half
+# the phone templates carry no telephony word, and half the look-alike templates id words the
+# phone detector's list may not hold, as for the sets before. The other entities keep seed
+# 6006's templates (written on 2026-12-03, never tuned on), with new Faker draws.
+# Retired phone templates — seed 11011: "Si no me encuentras en la oficina, marca el {v}.",
+# "{name} pidió que le devuelvan la llamada al {v}.", "Für Rückfragen: {v}", "Appelle-moi sur
+# mon portable, {v}.", "Scrivimi su WhatsApp al {v}.", "The plumber's number, in case the boiler
+# acts up again: {v}", "Give {name} a buzz on {v} before noon.", "Neue Durchwahl der
+# Buchhaltung: {v}", "{v} — {name} (Einkauf)", "Você pode falar comigo no {v}.", "Bel gerust als
+# je vragen hebt: {v}", "I'm on leave next week; my deputy {name} takes calls on {v}."; its
+# look-alikes: "Locker {v} was left open.", "Rechnung {v} ist bezahlt.", "Il campione {v} è
+# stato analizzato.", "Population of the district: {v}", "Colis {v} livré au point relais.",
+# "Checksum {v} matches the download.", "Lote {v} caducado.", "Build {v} was promoted to
+# staging.".
 # Retired phone templates — seed 10010: "Mobil erreichst du mich unter {v}.", "{name} gave {v}
 # as the best contact.", "Merci de rappeler {name} au {v}.", "Contacto: {v}", "Chiamami al {v}
 # dopo le 18.", "Bereikbaar via {v} (werkdagen).", "Details for the delivery driver: {v}",
@@ -205,7 +217,7 @@ IDS = [
 # contact: {name}, {v}", "Whatsapp me on {v} if the door is locked.", "Front desk: {v} (24h)",
 # "Leave a voicemail at {v}.", "Our office number is {v}.". Same keys as T and IDS (by entity),
 # and look-alike templates of their own. The sets before (seeds 2002, 3003, 5005, 6006, 7007,
-# 8008, 9009 and 10010) were retired once they had been measured and their misses worked on with dev; their
+# 8008, 9009, 10010 and 11011) were retired once they had been measured and their misses worked on with dev; their
 # figures are in the issue notes and benches/results/pii.
 TEST_T = {
     "CREDIT_CARD": [
@@ -219,18 +231,18 @@ TEST_T = {
         "Mastercard {v}, expiry 02/31",
     ],
     "PHONE_NUMBER": [
-        "Si no me encuentras en la oficina, marca el {v}.",
-        "{name} pidió que le devuelvan la llamada al {v}.",
-        "Für Rückfragen: {v}",
-        "Appelle-moi sur mon portable, {v}.",
-        "Scrivimi su WhatsApp al {v}.",
-        "The plumber's number, in case the boiler acts up again: {v}",
-        "Give {name} a buzz on {v} before noon.",
-        "Neue Durchwahl der Buchhaltung: {v}",
-        "{v} — {name} (Einkauf)",
-        "Você pode falar comigo no {v}.",
-        "Bel gerust als je vragen hebt: {v}",
-        "I'm on leave next week; my deputy {name} takes calls on {v}.",
+        "Wenn du mich im Büro nicht erreichst, versuch es unter {v}.",
+        "{name} wechselt ab Montag den Standort, neue Nummer: {v}",
+        "Pour toute question, composez le {v}.",
+        "Le secrétariat répond au {v} du lundi au vendredi.",
+        "Puedes localizarme en el {v} hasta las ocho.",
+        "Per informazioni rivolgersi al {v}.",
+        "Ring {name} on {v} if the van is late.",
+        "Contact number for the site visit: {v}",
+        "{name} (cell) {v}",
+        "{v} (ask for {name})",
+        "Mein Handy: {v}",
+        "Onze receptie is bereikbaar op {v}.",
     ],
     "EMAIL_ADDRESS": [
         "Send the contract to {v} today.",
@@ -272,14 +284,14 @@ TEST_IDS = {
     "US_PASSPORT": ["Passport number {v}", "passport no. {v} (US)"],
 }
 TEST_LOOKALIKE = [
-    "Locker {v} was left open.",
-    "Rechnung {v} ist bezahlt.",
-    "Il campione {v} è stato analizzato.",
-    "Population of the district: {v}",
-    "Colis {v} livré au point relais.",
-    "Checksum {v} matches the download.",
-    "Lote {v} caducado.",
-    "Build {v} was promoted to staging.",
+    "Kassenbon {v} wurde storniert.",
+    "Matrícula {v} registrada.",
+    "Run {v} finished in 42 minutes.",
+    "Sample size: {v}",
+    "Lottery draw {v}: no winner this week.",
+    "Fattura {v} saldata.",
+    "Dossier médical {v} transmis.",
+    "The counter stopped at {v}.",
 ]
 # Look-alike templates of retired test sets (seeds 5005 and 3003); the development set uses
 # them with its own (LOOKALIKE, below).
@@ -485,7 +497,7 @@ def main():
     if which in ("dev", "both"):
         write(os.path.join(HERE, "dev.jsonl"), 1001, False, 200, 1000)
     if which in ("test", "both"):
-        write(os.path.join(HERE, "test.jsonl"), 11011, True, 200, 1000)
+        write(os.path.join(HERE, "test.jsonl"), 12012, True, 200, 1000)
 
 
 if __name__ == "__main__":
