@@ -5,9 +5,10 @@
 //! numbers, …) with any PII finding. benches/pii/evaluate.py prints the same figures beside
 //! Presidio's.
 //!
-//! The floors are the issue's aims, except where the frozen set measured below them (phones, see
-//! `FLOORS`): there the floor is the measured figure, so CI catches a regression, and the gap
-//! stays visible here and in docs/guardrails.md.
+//! The floors are the issue's aims (precision 0.95 for every entity), except where a setting
+//! trades one figure for another (`phone_standalone`, below): there the floor is the measured
+//! figure, so CI catches a regression, and the trade stays visible here and in
+//! docs/guardrails.md.
 
 #![allow(
     clippy::unwrap_used,
@@ -68,12 +69,10 @@ const FLOORS: &[(&str, f64)] = &[
     ("SE_PERSONNUMMER", 0.99),
     ("SWIFT_CODE", 0.99),
     ("US_PASSPORT", 0.99),
-    // Aim 0.97; measured 0.950 on this set (seed 11011, 2026-12-06) with the default detector:
-    // bare numbers with no leading zero after words that say nothing about telephones
-    // ("The plumber's number, …:", "Für Rückfragen:", a number before a name), after "marca el"
-    // and "a buzz on", and numbers Faker writes in no plan. `phone_standalone` takes some of
-    // the first kind (below, measured 0.965) at the cost of more look-alikes redacted.
-    ("PHONE_NUMBER", 0.945),
+    // Measured 0.980 on this set (seed 12012, 2026-12-06; precision 0.985). The 8 misses are
+    // bare numbers with no leading zero and no telephony word ("neue Nummer:", "localizarme en
+    // el", a number before "(ask for …)"), which only `phone_standalone` takes (below).
+    ("PHONE_NUMBER", 0.97),
     ("EMAIL_ADDRESS", 0.97),
     ("IP_ADDRESS", 0.95),
 ];
@@ -152,8 +151,9 @@ fn measure(engine: &Engine, set: &str) -> (BTreeMap<&'static str, Tally>, u32, u
     (per, lookalikes, false_redactions)
 }
 
-/// The floors, with `phone` as the phone recall floor and `bound` on the look-alike rate.
-fn check(engine: &Engine, phone: f64, bound: f64) {
+/// The floors, with `phone` as the phone (recall, precision) floors and `bound` on the
+/// look-alike rate.
+fn check(engine: &Engine, phone: (f64, f64), bound: f64) {
     let (per, lookalikes, false_redactions) = measure(engine, "test.jsonl");
     let mut failed = floors_missed(&per, FLOORS, phone);
     let rate = f64::from(false_redactions) / f64::from(lookalikes.max(1));
@@ -165,21 +165,29 @@ fn check(engine: &Engine, phone: f64, bound: f64) {
     assert!(failed.is_empty(), "{failed:#?}");
 }
 
-/// The entities of `floors` whose recall is under its floor (`phone` for phones) or whose
-/// precision is under 0.95.
-fn floors_missed(per: &BTreeMap<&str, Tally>, floors: &[(&str, f64)], phone: f64) -> Vec<String> {
+/// The entities of `floors` whose recall is under its floor or whose precision is under 0.95
+/// (for phones, the `phone` pair).
+fn floors_missed(
+    per: &BTreeMap<&str, Tally>,
+    floors: &[(&str, f64)],
+    phone: (f64, f64),
+) -> Vec<String> {
     let mut failed = Vec::new();
     for &(kind, floor) in floors {
-        let floor = if kind == "PHONE_NUMBER" { phone } else { floor };
+        let (floor, precise) = if kind == "PHONE_NUMBER" {
+            phone
+        } else {
+            (floor, 0.95)
+        };
         let t = per
             .get(kind)
             .unwrap_or_else(|| panic!("{kind} not in the set"));
         let recall = f64::from(t.tp) / f64::from((t.tp + t.fn_).max(1));
         let precision = f64::from(t.tp) / f64::from((t.tp + t.fp).max(1));
         println!("{kind:>16}: recall {recall:.3} (floor {floor}), precision {precision:.3}");
-        if recall < floor || precision < 0.95 {
+        if recall < floor || precision < precise {
             failed.push(format!(
-                "{kind}: recall {recall:.3} < {floor} or precision {precision:.3} < 0.95"
+                "{kind}: recall {recall:.3} < {floor} or precision {precision:.3} < {precise}"
             ));
         }
     }
@@ -189,15 +197,20 @@ fn floors_missed(per: &BTreeMap<&str, Tally>, floors: &[(&str, f64)], phone: f64
 #[test]
 fn the_frozen_set_meets_the_floors() {
     let floor = FLOORS.iter().find(|f| f.0 == "PHONE_NUMBER").unwrap().1;
-    check(&Engine::new().unwrap(), floor, 0.01);
+    check(&Engine::new().unwrap(), (floor, 0.95), 0.01);
 }
 
-/// `phone_standalone = true`: phones 0.965 on this set, look-alikes 1.9 % redacted (19 of 1 000:
-/// unnamed order numbers and Unix times valid in some plan) — over the aim of 1 %, which this
-/// switch trades for recall; the floor and bound hold those figures.
+/// `phone_standalone = true`: phones 0.993 on this set at precision 0.925, look-alikes 3.6 %
+/// redacted (36 of 1 000: order numbers and Unix times valid in some plan, after words that name
+/// nothing — "Run", "Sample size:", "The counter stopped at") — over the aim of 1 %, which this
+/// switch trades for recall; the floors and bound hold those figures.
 #[test]
 fn phone_standalone_holds_its_figures() {
-    check(&Engine::new().unwrap().phone_standalone(true), 0.96, 0.02);
+    check(
+        &Engine::new().unwrap().phone_standalone(true),
+        (0.99, 0.92),
+        0.04,
+    );
 }
 
 /// Another author's templates (pii-anon 1.3.0's, values by Faker; benches/pii/
@@ -214,6 +227,6 @@ fn the_pii_anon_templates_meet_the_aims() {
         ("IP_ADDRESS", 0.95),
     ];
     let (per, _, _) = measure(&Engine::new().unwrap(), "pa-test.jsonl");
-    let failed = floors_missed(&per, AIMS, 0.97);
+    let failed = floors_missed(&per, AIMS, (0.97, 0.95));
     assert!(failed.is_empty(), "{failed:#?}");
 }

@@ -79,13 +79,19 @@ fn spaced_date(main: &[u8], seps: &[u8], g: &[usize]) -> bool {
 /// numbers share (SSN, card and check-digit groupings, two groups ending in four) are the
 /// caller's to exclude.
 pub(super) fn written_as_phone(m: &[u8], main: &[u8], g: &[usize]) -> bool {
-    has_extension(m, main) || bracketed_area_code(main) || nanp_trunk(main, g) || {
-        let d = digits(main);
-        d.first() == Some(&0)
+    let d = digits(main);
+    // Japan's plan makes 16 and 17 digits possible (a few special services); a number written
+    // out at home is shorter, and an order number (`029-5348244-1290153`) is not.
+    if d.len() > 14 {
+        return false;
+    }
+    has_extension(m, main)
+        || bracketed_area_code(main)
+        || nanp_trunk(main, g)
+        || (d.first() == Some(&0)
             && d.get(1) != Some(&0)
             && (2..=4).contains(&g.len())
-            && (3..=5).contains(&g[0])
-    }
+            && (3..=5).contains(&g[0]))
 }
 
 /// An extension after the main part: `x`, `ext` or `extension`, then digits.
