@@ -18,6 +18,7 @@ pub mod injection;
 pub mod normalize;
 pub mod pii;
 pub mod response;
+pub mod views;
 
 /// What a detector looks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -35,8 +35,15 @@ ENTITIES = [
     ("BIC", "DEUTDEFF500", "BIC"),
     ("passport no.", "X1234567", "PASSPORT"),
     ("driving licence", "MORGA753116SM9IJ", "LICENCE"),
+    # Written as the provider reads them but the patterns do not: fullwidth digits (CJK input
+    # methods), invisible characters inside, other scripts' digits, dashes, no-break spaces.
+    ("card", "４１１１ １１１１ １１１１ １１１１", "CARD"),
+    ("card", "5555\u200b5555\u200b5555\u200b4444", "CARD"),
+    ("call", "٠١٥٣٥٢٤٦٦٢", "PHONE"),
+    ("call", "555–123–4567", "PHONE"),
+    ("IBAN", "DE89\u00a03704\u00a00044\u00a00532\u00a00130\u00a000", "IBAN"),
 ]
-IDS = [f"{kind}-{value}" for kind, value, _ in ENTITIES]
+IDS = [f"{kind}-{value.encode('ascii', 'backslashreplace').decode()}" for kind, value, _ in ENTITIES]
 
 
 def ask(gateway, key, text, stream):
@@ -61,3 +68,12 @@ def test_redact_sends_a_placeholder_upstream(gateway, kind, value, placeholder, 
 def test_restore_gives_the_client_its_value_back(gateway, kind, value, placeholder, stream):
     prompt = f"Please file {kind} {value} today. mock:chunks=40"
     assert ask(gateway, GUARDED_KEY, prompt, stream) == f"echo: {prompt}"
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_a_secret_split_by_invisible_characters_is_redacted_in_the_answer(gateway, stream):
+    # The provider's answer carries a GitHub token with zero-width spaces inside, over 25
+    # events; the project redacts secrets in answers.
+    leak = "Use ghp_0123456789\u200babcdefghij\u200bklmnopqrstuvwxyzAB to deploy."
+    knobs = f"mock:reply_hex={leak.encode().hex()} mock:chunks=25"
+    assert ask(gateway, GUARDED_KEY, knobs, stream) == "Use [SECRET_1] to deploy."

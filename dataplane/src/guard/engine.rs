@@ -9,6 +9,7 @@ use hyperscan::prelude::*;
 
 use super::detectors::{Detector, DETECTORS};
 use super::pii::{phone::DEFAULT_REGIONS, Candidate, Plans};
+use super::views;
 use super::Category;
 
 pub struct Engine {
@@ -160,7 +161,9 @@ impl Engine {
 
     /// [`scan`](Self::scan) with a project's own phone plans in place of the data plane's.
     /// Values written percent-encoded (`jane%40example.com`, `4111%201111%20…`, as in a URL's
-    /// query) are found too, with their spans in `text`.
+    /// query) or in characters the detectors fold to ASCII (fullwidth digits, other scripts'
+    /// digits, dashes, odd spaces, invisible characters: `views.rs`) are found too, with their
+    /// spans in `text`.
     pub fn scan_in(
         &self,
         scratch: &Scratch,
@@ -170,14 +173,18 @@ impl Engine {
     ) {
         let base = out.len();
         let signals = self.scan_located(scratch, phones, text, out);
-        if let Some((decoded, at)) = percent_decoded(text) {
+        let mut viewed = false;
+        for (view, at) in [views::percent_decoded(text), views::folded(text)]
+            .into_iter()
+            .flatten()
+        {
             let mut more = Vec::new();
-            let _ = self.scan_located(scratch, phones, &decoded, &mut more);
+            let _ = self.scan_located(scratch, phones, &view, &mut more);
             for f in more {
                 let (start, end) = (at[f.start], at[f.end]);
-                // Only values with an escape inside: the others were found (or not) as written.
-                let escaped = end - start != f.end - f.start;
-                if escaped && !out[base..].iter().any(|g| g.start < end && start < g.end) {
+                // Only values the view changed: the others were found (or not) as written.
+                let changed = end - start != f.end - f.start;
+                if changed && !out[base..].iter().any(|g| g.start < end && start < g.end) {
                     out.push(Finding {
                         detector: f.detector,
                         start,
@@ -185,6 +192,9 @@ impl Engine {
                     });
                 }
             }
+            viewed = true;
+        }
+        if viewed {
             out[base..].sort_unstable_by_key(|f| (f.start, f.end));
         }
         out.extend(signals);
@@ -286,38 +296,6 @@ impl Engine {
         }
         signals
     }
-}
-
-/// `text` with every `%XX` escape decoded, and for each decoded byte (and the end) its offset in
-/// `text`; `None` when there is no escape (nearly always).
-fn percent_decoded(text: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
-    let hex = |b: u8| (b as char).to_digit(16);
-    let escape_at = |i: usize| {
-        text.get(i + 1..i + 3)
-            .and_then(|h| Some(hex(h[0])? * 16 + hex(h[1])?))
-    };
-    let first = memchr::memchr_iter(b'%', text).find(|&i| escape_at(i).is_some())?;
-    let mut decoded = Vec::with_capacity(text.len());
-    let mut at = Vec::with_capacity(text.len() + 1);
-    decoded.extend_from_slice(&text[..first]);
-    at.extend(0..first);
-    let mut i = first;
-    while i < text.len() {
-        match escape_at(i).filter(|_| text[i] == b'%') {
-            Some(b) => {
-                decoded.push(b as u8);
-                at.push(i);
-                i += 3;
-            }
-            None => {
-                decoded.push(text[i]);
-                at.push(i);
-                i += 1;
-            }
-        }
-    }
-    at.push(text.len());
-    Some((decoded, at))
 }
 
 #[cfg(test)]

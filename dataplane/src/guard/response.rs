@@ -5,7 +5,8 @@
 //! scanned, and everything that can no longer change is released at once — with values replaced
 //! by placeholders, or up to a blocked value. Only the trailing run of characters that could still
 //! be part of a value is held back (letters, digits, `@._%+-/=:`, and single spaces or dashes
-//! between digit groups), at most [`MAX_HOLD`] bytes; it is released as soon as a character
+//! between digit groups, each character read as the detectors read it: fullwidth and other
+//! scripts' digits are digits, zero-width characters nothing), at most [`MAX_HOLD`] bytes; it is released as soon as a character
 //! arrives that ends it, and flushed at the end; digits followed by the start of a word wait for
 //! the word (a label after a number names it). A stream is never buffered whole
 //! (`response/holdback.rs`).

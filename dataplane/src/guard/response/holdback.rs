@@ -3,6 +3,7 @@
 //! the last words while operator patterns may span them.
 
 use super::MAX_HOLD;
+use crate::guard::views::{fold_at, fold_before, Fold};
 
 /// Operator patterns may span words ("Project Falcon"): while a project has response-side
 /// custom patterns, this many trailing words stay held back too (within [`MAX_HOLD`]).
@@ -57,19 +58,29 @@ pub(super) fn holdback_start(text: &str) -> usize {
     let floor = b.len().saturating_sub(MAX_HOLD);
     let mut i = label_after_digits(b).unwrap_or(b.len());
     while i > floor {
-        let c = b[i - 1];
+        // Characters are read as the detectors read them (`views::fold`): fullwidth digits and
+        // other scripts' digits are digits, a no-break space a space, a zero-width space nothing.
+        let (c, start) = match fold_before(b, i) {
+            (Fold::Drop, start) => {
+                i = start;
+                continue;
+            }
+            (Fold::Ascii(c), start) => (c, start),
+            (Fold::Keep, _) => break,
+        };
         if value_char(c) {
-            i -= 1;
+            i = start;
             continue;
         }
         // A single space or parenthesis between digit groups keeps a number together
         // ("4111 1111", "+44 20", "(415) 555").
+        let groups = |f: Fold, more: u8| matches!(f, Fold::Ascii(x) if x.is_ascii_digit() || x.is_ascii_uppercase() || x == more);
         let joins_digits = matches!(c, b' ' | b'(' | b')')
-            && i >= 2
-            && (b[i - 2].is_ascii_digit() || b[i - 2].is_ascii_uppercase() || b[i - 2] == b'+')
-            && (i == b.len() || b[i].is_ascii_digit() || b[i].is_ascii_uppercase() || b[i] == b'(');
+            && start > 0
+            && groups(fold_before(b, start).0, b'+')
+            && (i == b.len() || groups(fold_at(b, i), b'('));
         if joins_digits {
-            i -= 1;
+            i = start;
             continue;
         }
         break;

@@ -92,6 +92,22 @@ fn values_split_across_any_deltas_are_redacted() {
 }
 
 #[test]
+fn values_written_in_fullwidth_other_digits_or_with_invisible_characters_are_held_and_redacted() {
+    let p = policy(GuardAction::Redact, GuardAction::Off);
+    let text = "Pay with ４１１１ １１１１ １１１１ １１１１ or 5555\u{200b}5555\u{200b}5555\u{200b}4444; \
+                call ٠١٥٣٥٢٤٦٦٢ or 555–123–4567, mail bob＠example.com, \
+                IBAN DE89\u{a0}3704\u{a0}0044\u{a0}0532\u{a0}0130\u{a0}00.";
+    for step in [1, 2, 3, 5, 7, 13, 1000] {
+        let (out, _) = stream(text, step, &p);
+        assert_eq!(
+            out,
+            "Pay with [CARD_1] or [CARD_2]; call [PHONE_1] or [PHONE_2], mail [EMAIL_1], IBAN [IBAN_1].",
+            "step {step}"
+        );
+    }
+}
+
+#[test]
 fn context_words_already_released_still_confirm_a_value() {
     let p = policy(GuardAction::Redact, GuardAction::Off);
     let text = "Your social security number is 123456789 and your passport no. X1234567 is on file; call +44 20 7946 0958.";

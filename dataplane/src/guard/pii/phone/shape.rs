@@ -4,8 +4,6 @@
 //! a trunk zero leading the area code's group, an extension. Pure functions over the candidate's
 //! bytes; the decision that uses them is `phone::phone`.
 
-use super::super::digits;
-
 /// Where the number ends and its extension (`x123`, `ext. 123`, `extension 123`) begins.
 pub(super) fn main_part(m: &[u8]) -> &[u8] {
     let lower: Vec<u8> = m.iter().map(u8::to_ascii_lowercase).collect();
@@ -79,19 +77,23 @@ fn spaced_date(main: &[u8], seps: &[u8], g: &[usize]) -> bool {
 /// numbers share (SSN, card and check-digit groupings, two groups ending in four) are the
 /// caller's to exclude.
 pub(super) fn written_as_phone(m: &[u8], main: &[u8], g: &[usize]) -> bool {
-    let d = digits(main);
     // Japan's plan makes 16 and 17 digits possible (a few special services); a number written
     // out at home is shorter, and an order number (`029-5348244-1290153`) is not.
-    if d.len() > 14 {
+    if digit_count(main) > 14 {
         return false;
     }
+    let mut d = main.iter().filter(|b| b.is_ascii_digit());
     has_extension(m, main)
         || bracketed_area_code(main)
         || nanp_trunk(main, g)
-        || (d.first() == Some(&0)
-            && d.get(1) != Some(&0)
+        || (d.next() == Some(&b'0')
+            && d.next() != Some(&b'0')
             && (2..=4).contains(&g.len())
             && (3..=5).contains(&g[0]))
+}
+
+fn digit_count(m: &[u8]) -> usize {
+    m.iter().filter(|b| b.is_ascii_digit()).count()
 }
 
 /// An extension after the main part: `x`, `ext` or `extension`, then digits.
@@ -122,8 +124,8 @@ pub(super) fn strip_bracketed_trunk(main: &[u8], rest: &str) -> String {
     let mut s = rest.to_owned();
     if let Some(at) = memchr::memmem::find(main, b"(0)") {
         // Digits before the bracket, less the international prefix dropped from `rest`.
-        let dropped = digits(main).len() - rest.len();
-        if let Some(i) = digits(&main[..at]).len().checked_sub(dropped) {
+        let dropped = digit_count(main) - rest.len();
+        if let Some(i) = digit_count(&main[..at]).checked_sub(dropped) {
             if i < s.len() {
                 s.remove(i);
             }

@@ -1,0 +1,253 @@
+//! Other ways the same value is written, as views of a text for the engine to scan again: `%XX`
+//! escapes decoded (`jane%40example.com`), and Unicode folded to the ASCII the detectors read —
+//! fullwidth forms (`４１１１ １１１１ …`, `bob＠example.com`, as CJK input methods type them), the
+//! decimal digits of other scripts (Arabic-Indic `٠١٥٣…`, Devanagari, Thai, …), dashes and minus
+//! signs (`555–123–4567` pasted from a word processor), no-break and other spaces, and the
+//! invisible characters that split a value without showing (zero-width space and joiners, word
+//! joiner, soft hyphen, byte-order mark). The provider reads all of those as the value; the
+//! Hyperscan patterns and validators read ASCII.
+//!
+//! Each view comes with, for each of its bytes (and its end), the offset in the text it came
+//! from, so a finding in the view is a span of the text. Most texts have nothing to decode or
+//! fold and get no view: pure ASCII text is told apart by one pass over its bytes.
+
+/// What a character is to the detectors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fold {
+    /// The character as it is (ASCII, and every character below that is not folded).
+    Keep,
+    /// Read as this ASCII byte.
+    Ascii(u8),
+    /// Not there at all (it splits nothing the reader sees).
+    Drop,
+}
+
+/// The first code point of each script's decimal digits (Unicode category Nd, ten in a row),
+/// besides ASCII and the fullwidth forms.
+const DIGIT_ZEROS: &[u32] = &[
+    0x0660, // Arabic-Indic
+    0x06F0, // Extended Arabic-Indic (Persian, Urdu)
+    0x07C0, // NKo
+    0x0966, // Devanagari
+    0x09E6, // Bengali
+    0x0A66, // Gurmukhi
+    0x0AE6, // Gujarati
+    0x0B66, // Oriya
+    0x0BE6, // Tamil
+    0x0C66, // Telugu
+    0x0CE6, // Kannada
+    0x0D66, // Malayalam
+    0x0DE6, // Sinhala
+    0x0E50, // Thai
+    0x0ED0, // Lao
+    0x0F20, // Tibetan
+    0x1040, // Myanmar
+    0x17E0, // Khmer
+    0x1810, // Mongolian
+    0x1946, // Limbu
+    0x19D0, // New Tai Lue
+    0x1B50, // Balinese
+    0xA8D0, // Saurashtra
+    0xA900, // Kayah Li
+    0xA9D0, // Javanese
+    0xAA50, // Cham
+    0xABF0, // Meetei Mayek
+];
+
+/// How the detectors read `c`.
+pub fn fold(c: char) -> Fold {
+    let u = c as u32;
+    if u < 0x80 {
+        return Fold::Keep;
+    }
+    match u {
+        // Fullwidth ASCII (`！` … `～`) and the ideographic space.
+        0xFF01..=0xFF5E => Fold::Ascii((u - 0xFF01 + 0x21) as u8),
+        0x3000 => Fold::Ascii(b' '),
+        // No-break, en/em/thin/narrow and other spaces.
+        0x00A0 | 0x2000..=0x200A | 0x202F | 0x205F => Fold::Ascii(b' '),
+        // Hyphens, figure dash, en and em dashes, the minus sign, the small and fullwidth
+        // hyphen-minus come as `-`.
+        0x2010..=0x2015 | 0x2212 | 0xFE63 => Fold::Ascii(b'-'),
+        // Zero-width space, non-joiner and joiner, word joiner, soft hyphen, byte-order mark.
+        0x200B..=0x200D | 0x2060 | 0x00AD | 0xFEFF => Fold::Drop,
+        // The mathematical digits are five sets of ten in a row.
+        0x1D7CE..=0x1D7FF => Fold::Ascii(b'0' + ((u - 0x1D7CE) % 10) as u8),
+        _ => DIGIT_ZEROS
+            .iter()
+            .find(|&&zero| (zero..zero + 10).contains(&u))
+            .map_or(Fold::Keep, |zero| Fold::Ascii(b'0' + (u - zero) as u8)),
+    }
+}
+
+/// `text` with every `%XX` escape decoded, and for each decoded byte (and the end) its offset in
+/// `text`; `None` when there is no escape (nearly always).
+pub fn percent_decoded(text: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let escape_at = |i: usize| {
+        text.get(i + 1..i + 3)
+            .and_then(|h| Some(hex(h[0])? * 16 + hex(h[1])?))
+    };
+    let first = memchr::memchr_iter(b'%', text).find(|&i| escape_at(i).is_some())?;
+    let mut decoded = Vec::with_capacity(text.len());
+    let mut at = Vec::with_capacity(text.len() + 1);
+    decoded.extend_from_slice(&text[..first]);
+    at.extend(0..first);
+    let mut i = first;
+    while i < text.len() {
+        match escape_at(i).filter(|_| text[i] == b'%') {
+            Some(b) => {
+                decoded.push(b as u8);
+                at.push(i);
+                i += 3;
+            }
+            None => {
+                decoded.push(text[i]);
+                at.push(i);
+                i += 1;
+            }
+        }
+    }
+    at.push(text.len());
+    Some((decoded, at))
+}
+
+/// `text` with every character [`fold`] changes folded, and for each byte of the result (and
+/// the end) its offset in `text`; `None` when nothing folds (all ASCII text, and most other).
+/// Bytes that are not UTF-8 stay as they are.
+pub fn folded(text: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
+    if text.is_ascii() {
+        return None;
+    }
+    let first = first_folded(text)?;
+    let mut out = Vec::with_capacity(text.len());
+    let mut at = Vec::with_capacity(text.len() + 1);
+    out.extend_from_slice(&text[..first]);
+    at.extend(0..first);
+    let mut i = first;
+    while i < text.len() {
+        let (c, len) = char_at(text, i);
+        match c.map_or(Fold::Keep, fold) {
+            Fold::Keep => {
+                out.extend_from_slice(&text[i..i + len]);
+                at.extend(i..i + len);
+            }
+            Fold::Ascii(b) => {
+                out.push(b);
+                at.push(i);
+            }
+            Fold::Drop => {}
+        }
+        i += len;
+    }
+    at.push(text.len());
+    Some((out, at))
+}
+
+/// The offset of the first character that folds.
+fn first_folded(text: &[u8]) -> Option<usize> {
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] < 0x80 {
+            i += 1;
+            continue;
+        }
+        let (c, len) = char_at(text, i);
+        if c.is_some_and(|c| fold(c) != Fold::Keep) {
+            return Some(i);
+        }
+        i += len;
+    }
+    None
+}
+
+/// How the character that ends just before `i` reads, ASCII as itself, and where it starts
+/// (a byte that is no character reads as [`Fold::Keep`]).
+pub fn fold_before(text: &[u8], i: usize) -> (Fold, usize) {
+    let b = text[i - 1];
+    if b < 0x80 {
+        return (Fold::Ascii(b), i - 1);
+    }
+    let mut start = i - 1;
+    while start > 0 && i - start < 4 && (0x80..0xC0).contains(&text[start]) {
+        start -= 1;
+    }
+    match char_at(text, start) {
+        (Some(c), len) if start + len == i => (fold(c), start),
+        _ => (Fold::Keep, i - 1),
+    }
+}
+
+/// How the character that starts at `i` reads, ASCII as itself.
+pub fn fold_at(text: &[u8], i: usize) -> Fold {
+    match char_at(text, i) {
+        (Some(c), _) if c.is_ascii() => Fold::Ascii(c as u8),
+        (Some(c), _) => fold(c),
+        (None, _) => Fold::Keep,
+    }
+}
+
+/// The character starting at `i` and its length in bytes; `None` (length 1) for a byte that
+/// starts no valid UTF-8 sequence.
+pub fn char_at(text: &[u8], i: usize) -> (Option<char>, usize) {
+    let len = match text[i] {
+        0x00..=0x7F => 1,
+        0xC0..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF7 => 4,
+        _ => return (None, 1),
+    };
+    match text.get(i..i + len).map(std::str::from_utf8) {
+        Some(Ok(s)) => (s.chars().next(), len),
+        _ => (None, 1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view(text: &str) -> Option<(String, Vec<usize>)> {
+        folded(text.as_bytes()).map(|(b, at)| (String::from_utf8_lossy(&b).into_owned(), at))
+    }
+
+    #[test]
+    fn folds_what_the_provider_reads_as_ascii() {
+        for (text, want) in [
+            ("card ４１１１ １１１１", "card 4111 1111"),
+            ("bob＠example．com", "bob@example.com"),
+            ("tel ٠١٥٣٥٢٤٦٦٢", "tel 0153524662"),
+            ("फ़ोन ०१२३", "फ़ोन 0123"),
+            ("call 555–123—4567", "call 555-123-4567"),
+            (
+                "4111\u{200b}1111\u{00ad}1111\u{feff}1111",
+                "4111111111111111",
+            ),
+            ("DE89\u{00a0}3704\u{202f}0044", "DE89 3704 0044"),
+            ("𝟒𝟏𝟏𝟏 𝟙𝟚", "4111 12"),
+        ] {
+            assert_eq!(view(text).map(|v| v.0).as_deref(), Some(want), "{text}");
+        }
+    }
+
+    #[test]
+    fn maps_each_byte_back_to_where_it_came_from() {
+        let text = "x ４\u{200b}2 é٣";
+        let (view, at) = view(text).unwrap_or_else(|| panic!("no view"));
+        assert_eq!(view, "x 42 é3");
+        // `x`, ` `, `４` (3 bytes), the dropped space, `2`, ` `, `é` (2 bytes), `٣`, the end.
+        assert_eq!(at, vec![0, 1, 2, 8, 9, 10, 11, 12, 14]);
+        assert_eq!(at.len(), view.len() + 1);
+    }
+
+    #[test]
+    fn leaves_text_with_nothing_to_fold_alone() {
+        assert_eq!(view("plain ASCII 4111"), None);
+        assert_eq!(view("Grüße aus Köln, 30 €"), None);
+        assert_eq!(view("日本語のテキスト"), None);
+        // Bytes that are not UTF-8 pass through.
+        let (out, at) = folded(b"\xff\xef\xbc\x94").unwrap_or_else(|| panic!("no view"));
+        assert_eq!(out, b"\xff4");
+        assert_eq!(at, vec![0, 1, 4]);
+    }
+}
