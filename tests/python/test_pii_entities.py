@@ -77,3 +77,19 @@ def test_a_secret_split_by_invisible_characters_is_redacted_in_the_answer(gatewa
     leak = "Use ghp_0123456789\u200babcdefghij\u200bklmnopqrstuvwxyzAB to deploy."
     knobs = f"mock:reply_hex={leak.encode().hex()} mock:chunks=25"
     assert ask(gateway, GUARDED_KEY, knobs, stream) == "Use [SECRET_1] to deploy."
+
+
+def test_a_fullwidth_value_escaped_by_the_client_is_redacted_not_refused(gateway):
+    # Python's json.dumps escapes every character outside ASCII (`\uff14…`) unless told not to;
+    # the value is replaced in that form too.
+    import json
+
+    import httpx
+
+    body = json.dumps({"model": "gpt-4o", "messages": [
+        {"role": "user", "content": "Please file card ４１１１ １１１１ １１１１ １１１１ today."}]})
+    assert "\\uff14" in body
+    r = httpx.post(f"{gateway.v1}/chat/completions", content=body, timeout=30, headers={
+        "Authorization": f"Bearer {REDACT_KEY}", "Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    assert r.json()["choices"][0]["message"]["content"] == "echo: Please file card [CARD_1] today."

@@ -113,50 +113,91 @@ pub fn percent_decoded(text: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
 }
 
 /// `text` with every character [`fold`] changes folded, and for each byte of the result (and
-/// the end) its offset in `text`; `None` when nothing folds (all ASCII text, and most other).
-/// Bytes that are not UTF-8 stay as they are.
+/// the end) its offset in `text`; `None` when no fold could make a value (all ASCII text, and
+/// most other: see [`first_telling_fold`]). Bytes that are not UTF-8 stay as they are.
 pub fn folded(text: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
     if text.is_ascii() {
         return None;
     }
-    let first = first_folded(text)?;
+    let mut next = first_telling_fold(text)?;
     let mut out = Vec::with_capacity(text.len());
     let mut at = Vec::with_capacity(text.len() + 1);
-    out.extend_from_slice(&text[..first]);
-    at.extend(0..first);
-    let mut i = first;
-    while i < text.len() {
-        let (c, len) = char_at(text, i);
-        match c.map_or(Fold::Keep, fold) {
-            Fold::Keep => {
-                out.extend_from_slice(&text[i..i + len]);
-                at.extend(i..i + len);
-            }
-            Fold::Ascii(b) => {
-                out.push(b);
-                at.push(i);
-            }
-            Fold::Drop => {}
+    let mut copied = 0;
+    while let Some((start, len, f)) = next {
+        // The run before the fold as it is, then the fold.
+        out.extend_from_slice(&text[copied..start]);
+        at.extend(copied..start);
+        if let Fold::Ascii(b) = f {
+            out.push(b);
+            at.push(start);
         }
-        i += len;
+        copied = start + len;
+        next = next_fold(text, copied);
     }
+    out.extend_from_slice(&text[copied..]);
+    at.extend(copied..text.len());
     at.push(text.len());
     Some((out, at))
 }
 
-/// The offset of the first character that folds.
-fn first_folded(text: &[u8]) -> Option<usize> {
-    let mut i = 0;
+/// The first character that folds, when some fold could make or join a value: a character read
+/// as a letter, a digit or `@` (fullwidth, other scripts' digits), or a space, a dash or an
+/// invisible character between two letters or digits (`4111\u{a0}1111`, `555–123`,
+/// `AKIA\u{200b}IOSF`). Prose that merely uses a dash, a no-break space before a colon,
+/// fullwidth punctuation (CJK text) or a zero-width joiner between emoji gets no view: a second
+/// scan costs as much as the first.
+fn first_telling_fold(text: &[u8]) -> Option<Option<(usize, usize, Fold)>> {
+    let first = next_fold(text, 0)?;
+    let word = |f: Fold| matches!(f, Fold::Ascii(b) if b.is_ascii_alphanumeric());
+    let mut next = Some(first);
+    while let Some((i, len, f)) = next {
+        let telling = match f {
+            Fold::Ascii(b) if b.is_ascii_alphanumeric() || b == b'@' => true,
+            _ => {
+                i > 0
+                    && i + len < text.len()
+                    && word(fold_before(text, i).0)
+                    && word(fold_at(text, i + len))
+            }
+        };
+        if telling {
+            return Some(Some(first));
+        }
+        next = next_fold(text, i + len);
+    }
+    None
+}
+
+/// Whether a byte may start a character that folds (the lead bytes of the code points [`fold`]
+/// changes); every other byte is skipped without decoding.
+const fn may_fold(b: u8) -> bool {
+    matches!(
+        b,
+        0xC2 | 0xD9 | 0xDB | 0xDF | 0xE0 | 0xE1 | 0xE2 | 0xE3 | 0xEA | 0xEF | 0xF0
+    )
+}
+
+/// The next character at or after `from` that folds: (start, length, fold).
+fn next_fold(text: &[u8], from: usize) -> Option<(usize, usize, Fold)> {
+    let mut i = from;
     while i < text.len() {
-        if text[i] < 0x80 {
+        // One tight pass to the next byte that may start a fold.
+        i += text[i..].iter().position(|&b| may_fold(b))?;
+        let b = text[i];
+        // Kana and CJK punctuation share U+3000's lead byte: look at the next byte first.
+        if b == 0xE3 && text.get(i + 1) != Some(&0x80) {
             i += 1;
             continue;
         }
-        let (c, len) = char_at(text, i);
-        if c.is_some_and(|c| fold(c) != Fold::Keep) {
-            return Some(i);
+        if let (Some(c), len) = char_at(text, i) {
+            let f = fold(c);
+            if f != Fold::Keep {
+                return Some((i, len, f));
+            }
+            i += len;
+        } else {
+            i += 1;
         }
-        i += len;
     }
     None
 }
@@ -190,16 +231,33 @@ pub fn fold_at(text: &[u8], i: usize) -> Fold {
 /// The character starting at `i` and its length in bytes; `None` (length 1) for a byte that
 /// starts no valid UTF-8 sequence.
 pub fn char_at(text: &[u8], i: usize) -> (Option<char>, usize) {
-    let len = match text[i] {
-        0x00..=0x7F => 1,
-        0xC0..=0xDF => 2,
-        0xE0..=0xEF => 3,
-        0xF0..=0xF7 => 4,
+    let lead = text[i];
+    let (len, bits) = match lead {
+        0x00..=0x7F => return (Some(char::from(lead)), 1),
+        0xC2..=0xDF => (2, u32::from(lead & 0x1F)),
+        0xE0..=0xEF => (3, u32::from(lead & 0x0F)),
+        0xF0..=0xF4 => (4, u32::from(lead & 0x07)),
         _ => return (None, 1),
     };
-    match text.get(i..i + len).map(std::str::from_utf8) {
-        Some(Ok(s)) => (s.chars().next(), len),
-        _ => (None, 1),
+    let Some(tail) = text.get(i + 1..i + len) else {
+        return (None, 1);
+    };
+    let mut code = bits;
+    for &b in tail {
+        if b & 0xC0 != 0x80 {
+            return (None, 1);
+        }
+        code = (code << 6) | u32::from(b & 0x3F);
+    }
+    // Overlong forms and surrogates are not characters.
+    let shortest = match len {
+        2 => code >= 0x80,
+        3 => code >= 0x800,
+        _ => code >= 0x1_0000,
+    };
+    match char::from_u32(code).filter(|_| shortest) {
+        Some(c) => (Some(c), len),
+        None => (None, 1),
     }
 }
 
@@ -245,7 +303,22 @@ mod tests {
         assert_eq!(view("plain ASCII 4111"), None);
         assert_eq!(view("Grüße aus Köln, 30 €"), None);
         assert_eq!(view("日本語のテキスト"), None);
-        // Bytes that are not UTF-8 pass through.
+        // Folds that join nothing: a dash in prose, French spacing, fullwidth punctuation, a
+        // zero-width joiner between emoji.
+        assert_eq!(view("Yes — and no – maybe"), None);
+        assert_eq!(view("Merci\u{a0}: à bientôt\u{a0}!"), None);
+        assert_eq!(view("東京（本社）：営業部、"), None);
+        assert_eq!(view("family 👨\u{200d}👩\u{200d}👧 here"), None);
+        // The same folds between digits or letters make a view.
+        assert!(view("pages 3–5").is_some());
+        assert!(view("1\u{a0}000 €").is_some());
+        // Bytes that are not UTF-8 pass through: a stray byte, an overlong form, a surrogate,
+        // a cut sequence.
+        for bad in [&b"\xff"[..], b"\xc0\xaf", b"\xed\xa0\x80", b"\xef\xbc"] {
+            let (c, len) = char_at(bad, 0);
+            assert_eq!((c, len), (None, 1), "{bad:?}");
+        }
+        assert_eq!(char_at("４".as_bytes(), 0), (Some('４'), 3));
         let (out, at) = folded(b"\xff\xef\xbc\x94").unwrap_or_else(|| panic!("no view"));
         assert_eq!(out, b"\xff4");
         assert_eq!(at, vec![0, 1, 4]);
