@@ -182,9 +182,21 @@ impl Engine {
             let _ = self.scan_located(scratch, phones, &view, &mut more);
             for f in more {
                 let (start, end) = (at[f.start], at[f.end]);
-                // Only values the view changed: the others were found (or not) as written.
+                // Only values the view changed: the others were found (or not) as written. A
+                // value found whole in the view takes the place of the parts of it found as
+                // written (`geor\u{200b}gia@…` as written is `gia@…`).
                 let changed = end - start != f.end - f.start;
-                if changed && !out[base..].iter().any(|g| g.start < end && start < g.end) {
+                let overlaps = |g: &Finding| g.start < end && start < g.end;
+                let inside = |g: &Finding| start <= g.start && g.end <= end;
+                if changed && out[base..].iter().filter(|g| overlaps(g)).all(inside) {
+                    let mut i = base;
+                    while i < out.len() {
+                        if overlaps(&out[i]) {
+                            out.swap_remove(i);
+                        } else {
+                            i += 1;
+                        }
+                    }
                     out.push(Finding {
                         detector: f.detector,
                         start,
@@ -309,6 +321,26 @@ mod tests {
         out.iter()
             .map(|f| (f.detector().id, text[f.start..f.end].to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn values_the_provider_reads_through_folded_characters_are_found_with_their_own_spans() {
+        let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+        let text = "Mail geor\u{200b}gia@example.com, card ４１１１ １１１１ １１１１ １１１１, \
+                    call ٠١٥٣٥٢٤٦٦٢ or (0118)\u{a0}496\u{a0}0007, key AKIA\u{200b}IOSFODNN7EXAMPLE.";
+        let want = [
+            ("email", "geor\u{200b}gia@example.com"),
+            ("payment_card", "４１１１ １１１１ １１１１ １１１１"),
+            ("phone", "٠١٥٣٥٢٤٦٦٢"),
+            ("phone", "(0118)\u{a0}496\u{a0}0007"),
+            ("aws_access_key_id", "AKIA\u{200b}IOSFODNN7EXAMPLE"),
+        ];
+        assert_eq!(
+            ids(&engine, text),
+            want.iter()
+                .map(|(a, b)| (*a, (*b).to_owned()))
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]

@@ -141,24 +141,27 @@ pub fn folded(text: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
 }
 
 /// The first character that folds, when some fold could make or join a value: a character read
-/// as a letter, a digit or `@` (fullwidth, other scripts' digits), or a space, a dash or an
-/// invisible character between two letters or digits (`4111\u{a0}1111`, `555–123`,
-/// `AKIA\u{200b}IOSF`). Prose that merely uses a dash, a no-break space before a colon,
+/// as a letter, a digit or `@` (fullwidth, other scripts' digits), a space or a dash between two
+/// letters, digits or brackets (`4111\u{a0}1111`, `555–123`, `(0118)\u{a0}496`), or an invisible
+/// character next to a letter, a digit or `@._-+` (`AKIA\u{200b}IOSF`, `123-\u{200b}45`). Prose that merely uses a dash, a no-break space before a colon,
 /// fullwidth punctuation (CJK text) or a zero-width joiner between emoji gets no view: a second
 /// scan costs as much as the first.
 fn first_telling_fold(text: &[u8]) -> Option<Option<(usize, usize, Fold)>> {
     let first = next_fold(text, 0)?;
-    let word = |f: Fold| matches!(f, Fold::Ascii(b) if b.is_ascii_alphanumeric());
+    // What a value is made of; what a space or a dash may join in one (`(0118) 496`).
+    let value =
+        |f: Fold| matches!(f, Fold::Ascii(b) if b.is_ascii_alphanumeric() || b"@._-+".contains(&b));
+    let joined =
+        |f: Fold| matches!(f, Fold::Ascii(b) if b.is_ascii_alphanumeric() || b"()".contains(&b));
     let mut next = Some(first);
     while let Some((i, len, f)) = next {
+        let before = (i > 0).then(|| fold_before(text, i).0);
+        let after = (i + len < text.len()).then(|| fold_at(text, i + len));
         let telling = match f {
             Fold::Ascii(b) if b.is_ascii_alphanumeric() || b == b'@' => true,
-            _ => {
-                i > 0
-                    && i + len < text.len()
-                    && word(fold_before(text, i).0)
-                    && word(fold_at(text, i + len))
-            }
+            // An invisible character next to any part of a value: `jane\u{200b}.doe`.
+            Fold::Drop => before.is_some_and(value) || after.is_some_and(value),
+            _ => before.is_some_and(joined) && after.is_some_and(joined),
         };
         if telling {
             return Some(Some(first));
