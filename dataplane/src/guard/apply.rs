@@ -2,10 +2,11 @@
 //! by its category's action, and either refuse the request, rewrite the outgoing body with
 //! placeholders, or let it pass — recording verdicts either way.
 //!
-//! Rewriting works on the final outgoing bytes (after the model splice or a translation): every
-//! detector's values are ASCII that JSON never escapes, so each value's bytes appear verbatim in
-//! the body and are replaced wherever they occur. A value that cannot be found verbatim (the
-//! client escaped it) fails closed: the request is refused rather than sent unredacted.
+//! Rewriting works on the final outgoing bytes (after the model splice or a translation): a
+//! value in ASCII appears verbatim in the body (JSON never escapes those characters), one found
+//! through folded characters (`views.rs`) verbatim or as `\u` escapes; every form present is
+//! replaced wherever it occurs. A value found in none of them (the client escaped it otherwise)
+//! fails closed: the request is refused rather than sent unredacted.
 
 use std::borrow::Cow;
 
