@@ -240,3 +240,176 @@ fn a_token_count_reads_the_request_it_carries_and_nothing_escapes_the_nesting() 
         "{out:?}"
     );
 }
+
+/// The texts `body` gives in `dialect`.
+fn read(dialect: Dialect, body: &str) -> Vec<(Source, String)> {
+    let mut bytes = body.as_bytes().to_vec();
+    let v = simd_json::to_borrowed_value(&mut bytes).unwrap_or_else(|e| panic!("{e}: {body}"));
+    let mut out = Vec::new();
+    texts(dialect, &v, &mut |s, t| out.push((s, t.to_owned())));
+    out
+}
+
+fn assert_reads(out: &[(Source, String)], wanted: &[(Source, &str)]) {
+    for (s, t) in wanted {
+        assert!(
+            out.iter().any(|(x, y)| x == s && y == t),
+            "{s:?} {t:?} not in {out:?}"
+        );
+    }
+}
+
+#[test]
+fn gemini_is_read_in_both_spellings_and_with_one_object_for_a_list() {
+    // As Google's curl examples and hand-written clients send it.
+    let out = read(
+        Dialect::Gemini,
+        r#"{"system_instruction":{"parts":{"text":"You are a cat."}},
+        "contents":{"role":"user","parts":{"text":"card 4111 1111 1111 1111"}},
+        "tools":{"function_declarations":{"name":"f","description":"tool words"}},
+        "generation_config":{"response_schema":{"description":"schema words"},"response_mime_type":"application/json"},
+        "safety_settings":[{"category":"HARM_CATEGORY_HARASSMENT","threshold":"BLOCK_NONE"}]}"#,
+    );
+    assert_reads(
+        &out,
+        &[
+            (Source::System, "You are a cat."),
+            (Source::User, "card 4111 1111 1111 1111"),
+            (Source::Definition, "tool words"),
+            (Source::Definition, "schema words"),
+        ],
+    );
+    // Settings under either spelling are not text; the system prompt is not read twice.
+    for never in ["application/json", "BLOCK_NONE", "HARM_CATEGORY_HARASSMENT"] {
+        assert!(!out.iter().any(|(_, t)| t == never), "{never} in {out:?}");
+    }
+    assert_eq!(out.iter().filter(|(_, t)| t == "You are a cat.").count(), 1);
+}
+
+#[test]
+fn gemini_parts_are_read_member_by_member_and_text_documents_decoded() {
+    // "mail jane@example.com" in base64, standard and URL-safe alphabets.
+    let out = read(
+        Dialect::Gemini,
+        r#"{"contents":[{"role":"user","parts":[
+          {"inline_data":{"mime_type":"text/plain","data":"bWFpbCBqYW5lQGV4YW1wbGUuY29t"}},
+          {"inlineData":{"mimeType":"application/json","data":"eyJzc24iOiIxMjMtNDUtNjc4OSJ9"}},
+          {"inlineData":{"mimeType":"image/png","data":"iVBORw0KGgo="}},
+          {"fileData":{"mimeType":"text/plain","fileUri":"https://example.org/f.txt"}},
+          {"executable_code":{"language":"PYTHON","code":"print(secret)"}},
+          {"codeExecutionResult":{"outcome":"OUTCOME_OK","output":"run output"}},
+          {"text":"both","functionResponse":{"name":"f","response":{"r":"hidden result"}}},
+          {"function_response":{"name":"g","response":{"r":"snake result"},
+            "parts":[{"inlineData":{"mimeType":"text/csv","data":"YSxi"}}]}},
+          {"brandNewPart":{"words":"new part words"},"thoughtSignature":"c2lnbmF0dXJl"},
+          "a bare string part"]}]}"#,
+    );
+    assert_reads(
+        &out,
+        &[
+            (Source::Attachment, "mail jane@example.com"),
+            (Source::Attachment, r#"{"ssn":"123-45-6789"}"#),
+            (Source::Attachment, "a,b"),
+            (Source::ToolArguments, "print(secret)"),
+            (Source::ToolResult, "run output"),
+            (Source::User, "both"),
+            (Source::ToolResult, "hidden result"),
+            (Source::ToolResult, "snake result"),
+            (Source::ToolResult, "new part words"),
+            (Source::User, "a bare string part"),
+        ],
+    );
+    for never in ["iVBORw0KGgo=", "c2lnbmF0dXJl", "https://example.org/f.txt"] {
+        assert!(!out.iter().any(|(_, t)| t == never), "{never} in {out:?}");
+    }
+}
+
+#[test]
+fn anthropic_documents_search_results_and_unknown_blocks_are_read() {
+    let out = read(
+        Dialect::Anthropic,
+        r#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[
+          {"type":"document","title":"doc title","context":"doc context",
+            "source":{"type":"content","content":[{"type":"text","text":"content source text"}]}},
+          {"type":"document","source":{"type":"text","media_type":"text/plain","data":"plain source text"}},
+          {"type":"document","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0xLjQ="}},
+          {"type":"document","source":{"type":"base64","media_type":"text/plain","data":"YmFzZTY0IHRleHQ="}},
+          {"type":"search_result","source":"https://example.org/a","title":"result title",
+            "content":[{"type":"text","text":"search result text"}]},
+          {"type":"tool_result","tool_use_id":"toolu_1","content":[
+            {"type":"search_result","source":"s","title":"t","content":[{"type":"text","text":"nested search text"}]},
+            {"type":"document","source":{"type":"text","data":"nested document text"}}]}]},
+          {"role":"assistant","content":[
+            {"type":"thinking","thinking":"model thought","signature":"sig"},
+            {"type":"server_tool_use","id":"srvtoolu_1","name":"web_search","input":{"query":"search words"}},
+            {"type":"web_search_tool_result","tool_use_id":"srvtoolu_1","content":[
+              {"type":"web_search_result","url":"https://example.org","title":"web title","encrypted_content":"EqQB"}]},
+            {"type":"web_fetch_tool_result","tool_use_id":"srvtoolu_2","content":{"type":"web_fetch_result",
+              "url":"https://example.org/p","content":{"type":"document","source":{"type":"text","data":"fetched page text"}}}},
+            {"type":"brand_new_block","id":"x1","nested":{"words":"new block words"}}]}]}"#,
+    );
+    assert_reads(
+        &out,
+        &[
+            (Source::ToolResult, "doc title"),
+            (Source::ToolResult, "doc context"),
+            (Source::ToolResult, "content source text"),
+            (Source::ToolResult, "plain source text"),
+            (Source::Attachment, "base64 text"),
+            (Source::ToolResult, "result title"),
+            (Source::ToolResult, "search result text"),
+            (Source::ToolResult, "nested search text"),
+            (Source::ToolResult, "nested document text"),
+            (Source::ToolArguments, "search words"),
+            (Source::ToolResult, "web title"),
+            (Source::ToolResult, "fetched page text"),
+            (Source::ToolResult, "new block words"),
+        ],
+    );
+    // Binary data, ids, encrypted content and signed thinking are not read.
+    for never in [
+        "JVBERi0xLjQ=",
+        "EqQB",
+        "srvtoolu_1",
+        "x1",
+        "model thought",
+        "sig",
+    ] {
+        assert!(!out.iter().any(|(_, t)| t == never), "{never} in {out:?}");
+    }
+}
+
+#[test]
+fn openai_refusals_text_files_and_unknown_parts_are_read() {
+    let out = read(
+        Dialect::OpenAi,
+        r#"{"model":"m","messages":[
+          {"role":"user","content":[
+            {"type":"file","file":{"filename":"notes.txt","file_data":"data:text/plain;base64,bm90ZSB0ZXh0"}},
+            {"type":"file","file":{"filename":"a.pdf","file_data":"data:application/pdf;base64,JVBERi0xLjQ="}},
+            {"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}},
+            {"type":"brand_new_part","brand_new_part":{"words":"new part words"}}]},
+          {"role":"assistant","content":[{"type":"refusal","refusal":"part refusal"}],"refusal":"message refusal",
+            "reasoning_content":"provider field text","tool_call_id":"call_9","audio":{"id":"audio_1"}},
+          {"role":"user","name":"participant name","content":{"type":"text","text":"one part alone"}}]}"#,
+    );
+    assert_reads(
+        &out,
+        &[
+            (Source::Attachment, "note text"),
+            (Source::User, "notes.txt"),
+            (Source::User, "new part words"),
+            (Source::Assistant, "part refusal"),
+            (Source::Assistant, "message refusal"),
+            (Source::Assistant, "provider field text"),
+            (Source::User, "participant name"),
+            (Source::User, "one part alone"),
+        ],
+    );
+    for never in ["call_9", "audio_1", "assistant", "user"] {
+        assert!(!out.iter().any(|(_, t)| t == never), "{never} in {out:?}");
+    }
+    assert!(!out
+        .iter()
+        .any(|(_, t)| t.contains("JVBERi0xLjQ=") || t.contains("iVBOR")));
+}

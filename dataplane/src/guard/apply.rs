@@ -43,6 +43,9 @@ pub struct Plan {
     pub restore: Vec<(Vec<u8>, Vec<u8>)>,
     /// The category that blocks the request, if one does.
     pub blocked: Option<&'static str>,
+    /// It blocks because a value its policy would redact sits in an encoded attachment (a base64
+    /// text document), where it cannot be replaced: the request is refused, not sent with it.
+    pub sealed: bool,
     /// The injection model's highest score over the scored texts (when `injection` is on).
     pub injection_score: Option<f32>,
 }
@@ -51,11 +54,17 @@ impl Plan {
     /// The block as the error the client gets.
     pub fn refusal(&self) -> Option<Error> {
         self.blocked.map(|category| {
-            Error::new(
+            let error = Error::new(
                 Kind::GuardrailBlocked,
                 "the request was blocked by a guardrail",
-            )
-            .with_detail(category)
+            );
+            if self.sealed {
+                error.with_detail(format!(
+                    "{category}: a value to redact is in an encoded attachment, where it cannot be replaced"
+                ))
+            } else {
+                error.with_detail(category)
+            }
         })
     }
 }
@@ -170,7 +179,7 @@ pub fn injection_action(
     // The third: where the flag band starts when the project sets no flag threshold.
     let (detector, threshold, flag_default) = match source {
         Source::System => return None,
-        Source::ToolResult => (
+        Source::ToolResult | Source::Attachment => (
             "prompt_injection_tool",
             at(th.tool, model.default_tool),
             None,
@@ -292,6 +301,7 @@ pub fn check_texts(
             let value = &text.as_bytes()[f.start..f.end];
             let action = action_for(policy, d.category);
             let found = (d.category, d.id, value, d.placeholder);
+            let action = sealed(&mut plan, source, action);
             take(&mut plan, &mut placeholders, &mut restored, found, action);
         }
         if let Some(custom) = custom {
@@ -301,7 +311,8 @@ pub fn check_texts(
                 let (p, kind) = custom.pattern(f.detector);
                 let value = &text.as_bytes()[f.start..f.end];
                 let found = (Category::Custom, p.id.as_str(), value, kind);
-                take(&mut plan, &mut placeholders, &mut restored, found, p.action);
+                let action = sealed(&mut plan, source, p.action);
+                take(&mut plan, &mut placeholders, &mut restored, found, action);
             }
         }
     });
@@ -313,6 +324,19 @@ pub fn check_texts(
         .collect();
     plan.replacements = placeholders.pairs;
     plan
+}
+
+/// The action on a value found in a text from `source`: a value to redact or restore in an
+/// encoded attachment blocks instead (its bytes are not in the body to replace), and marks the
+/// plan so the refusal says why.
+fn sealed(plan: &mut Plan, source: Source, action: GuardAction) -> GuardAction {
+    match action {
+        GuardAction::Redact | GuardAction::Restore if source == Source::Attachment => {
+            plan.sealed |= plan.blocked.is_none();
+            GuardAction::Block
+        }
+        other => other,
+    }
 }
 
 /// Apply `action` to one located value — (category, detector id, value, placeholder type) — in

@@ -4,13 +4,17 @@
 //! the final event carries finishReason and the full usageMetadata; `candidateCount` candidates
 //! (1 to 8), all in each event; `:countTokens` (`contents` or a `generateContentRequest`) answers
 //! `totalTokens`, the words of its text; Google's error bodies.
-//! `:batchEmbedContents` and `:embedContent` are answered by `mock/embeddings.rs`.
+//! `:batchEmbedContents` and `:embedContent` are answered by `mock/embeddings.rs`. Fields are
+//! read under either of the spellings Google takes, lists given as one object too
+//! (`gemini/proto_json.rs`).
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use super::{MockConfig, MockRequest, Plan, Reply};
+
+mod proto_json;
 
 pub fn generate(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     let (path, query) = req.path.split_once('?').unwrap_or((req.path, ""));
@@ -42,6 +46,7 @@ pub fn generate(config: &MockConfig, req: &MockRequest<'_>) -> Reply {
     let Ok(body) = serde_json::from_slice::<Value>(req.body) else {
         return error(400, "INVALID_ARGUMENT", "Invalid JSON payload received.");
     };
+    let body = proto_json::canonical(body);
     if let Some(batch) = embed {
         return super::embeddings::gemini(model, batch, &body);
     }
