@@ -69,15 +69,44 @@ pub fn admit(
 }
 
 /// The output tokens a request asks for: OpenAI's `max_completion_tokens` / `max_tokens`,
-/// Anthropic's `max_tokens`, Gemini's `generationConfig.maxOutputTokens`.
+/// Anthropic's `max_tokens`, Gemini's `generationConfig.maxOutputTokens` (under either of the
+/// spellings Gemini takes: `generation_config.max_output_tokens`).
 pub fn max_output(value: &simd_json::BorrowedValue<'_>) -> Option<u64> {
+    let gemini = || {
+        let config = value
+            .get("generationConfig")
+            .or_else(|| value.get("generation_config"))?;
+        config
+            .get("maxOutputTokens")
+            .or_else(|| config.get("max_output_tokens"))
+    };
     value
         .get("max_completion_tokens")
         .or_else(|| value.get("max_tokens"))
-        .or_else(|| {
-            value
-                .get("generationConfig")
-                .and_then(|g| g.get("maxOutputTokens"))
-        })
+        .or_else(gemini)
         .and_then(|v| v.as_u64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::max_output;
+
+    #[test]
+    fn the_output_asked_for_is_read_in_every_dialect_and_spelling() {
+        for (body, want) in [
+            (r#"{"max_completion_tokens":7,"max_tokens":9}"#, Some(7)),
+            (r#"{"max_tokens":9}"#, Some(9)),
+            (r#"{"generationConfig":{"maxOutputTokens":11}}"#, Some(11)),
+            (
+                r#"{"generation_config":{"max_output_tokens":12}}"#,
+                Some(12),
+            ),
+            (r#"{"generationConfig":{"max_output_tokens":13}}"#, Some(13)),
+            (r#"{"generationConfig":{"temperature":0}}"#, None),
+        ] {
+            let mut bytes = body.as_bytes().to_vec();
+            let value = simd_json::to_borrowed_value(&mut bytes).unwrap();
+            assert_eq!(max_output(&value), want, "{body}");
+        }
+    }
 }

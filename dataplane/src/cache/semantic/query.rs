@@ -38,11 +38,19 @@ pub fn split<'v>(
     let Value::Object(obj) = value else {
         return None;
     };
-    let temperature = match dialect {
-        Dialect::Gemini => match obj.get("generationConfig") {
-            Some(Value::Object(g)) => g.get("temperature"),
+    // Gemini's sampling settings sit in its generation config, under either spelling.
+    let config = match dialect {
+        Dialect::Gemini => match obj
+            .get("generationConfig")
+            .or_else(|| obj.get("generation_config"))
+        {
+            Some(Value::Object(g)) => Some(g),
             _ => None,
         },
+        _ => None,
+    };
+    let temperature = match dialect {
+        Dialect::Gemini => config.and_then(|g| g.get("temperature")),
         _ => obj.get("temperature"),
     };
     let temperature = match temperature {
@@ -63,7 +71,13 @@ pub fn split<'v>(
             return None;
         }
     }
-    if let Some(n) = obj.get("n").or_else(|| obj.get("candidateCount")) {
+    let choices = match dialect {
+        Dialect::Gemini => {
+            config.and_then(|g| g.get("candidateCount").or_else(|| g.get("candidate_count")))
+        }
+        _ => obj.get("n"),
+    };
+    if let Some(n) = choices {
         if !matches!(n, Value::Static(StaticNode::I64(1) | StaticNode::U64(1))) {
             return None;
         }
@@ -283,6 +297,12 @@ mod tests {
         let value = simd_json::to_borrowed_value(&mut gemini).unwrap();
         let mut h = KeyHasher(sha2::Sha256::new());
         assert!(split(&value, (Dialect::Gemini, true), 100, &mut h).is_none());
+        // Gemini also takes the proto field names.
+        let mut gemini =
+            br#"{"generation_config":{"temperature":1.5},"contents":[{"parts":[{"text":"x"}]}]}"#
+                .to_vec();
+        let value = simd_json::to_borrowed_value(&mut gemini).unwrap();
+        assert!(split(&value, (Dialect::Gemini, true), 100, &mut h).is_none());
     }
 
     #[test]
@@ -304,5 +324,15 @@ mod tests {
             Dialect::Gemini
         )
         .is_none());
+        // Several candidates are asked for in the generation config, under either spelling.
+        for config in [
+            r#""generationConfig":{"candidateCount":2}"#,
+            r#""generation_config":{"candidate_count":2}"#,
+        ] {
+            let body = format!(r#"{{{config},"contents":[{{"parts":[{{"text":"hallo"}}]}}]}}"#);
+            assert!(run(&body, Dialect::Gemini).is_none(), "{body}");
+        }
+        let one = r#"{"generationConfig":{"candidateCount":1},"contents":[{"parts":[{"text":"hallo"}]}]}"#;
+        assert!(run(one, Dialect::Gemini).is_some());
     }
 }
