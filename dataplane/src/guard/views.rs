@@ -119,7 +119,7 @@ pub fn folded(text: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
     if text.is_ascii() {
         return None;
     }
-    let mut next = first_telling_fold(text)?;
+    let mut next = Some(first_telling_fold(text)?);
     let mut out = Vec::with_capacity(text.len());
     let mut at = Vec::with_capacity(text.len() + 1);
     let mut copied = 0;
@@ -146,7 +146,7 @@ pub fn folded(text: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
 /// character next to a letter, a digit or `@._-+` (`AKIA\u{200b}IOSF`, `123-\u{200b}45`). Prose that merely uses a dash, a no-break space before a colon,
 /// fullwidth punctuation (CJK text) or a zero-width joiner between emoji gets no view: a second
 /// scan costs as much as the first.
-fn first_telling_fold(text: &[u8]) -> Option<Option<(usize, usize, Fold)>> {
+fn first_telling_fold(text: &[u8]) -> Option<(usize, usize, Fold)> {
     let first = next_fold(text, 0)?;
     // What a value is made of; what a space or a dash may join in one (`(0118) 496`).
     let value =
@@ -164,7 +164,7 @@ fn first_telling_fold(text: &[u8]) -> Option<Option<(usize, usize, Fold)>> {
             _ => before.is_some_and(joined) && after.is_some_and(joined),
         };
         if telling {
-            return Some(Some(first));
+            return Some(first);
         }
         next = next_fold(text, i + len);
     }
