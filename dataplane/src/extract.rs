@@ -88,11 +88,13 @@ fn openai<'v>(body: &'v Value<'v>, f: &mut impl FnMut(Source, &str)) {
             f(Source::Assistant, t);
         }
         for call in array(m, "tool_calls") {
-            if let Some(args) = call
-                .get("function")
-                .and_then(|fun| str_field(fun, "arguments"))
-            {
-                f(Source::ToolArguments, args);
+            match call.get("function").or_else(|| call.get("custom")) {
+                // A function's arguments, a custom tool's free-form input.
+                Some(c) => ["arguments", "input"]
+                    .into_iter()
+                    .filter_map(|k| str_field(c, k))
+                    .for_each(|t| f(Source::ToolArguments, t)),
+                None => opaque_free_strings(call, Source::ToolArguments, f),
             }
         }
         // The legacy single call on an assistant message.
@@ -111,12 +113,18 @@ fn openai<'v>(body: &'v Value<'v>, f: &mut impl FnMut(Source, &str)) {
         }
     }
     for tool in array(body, "tools") {
-        if let Some(fun) = tool.get("function") {
-            definition(fun, "parameters", f);
+        match tool.get("function") {
+            Some(fun) => {
+                definition(fun, "parameters", f);
+                rest_of_definition(fun, &["parameters"], f);
+            }
+            // A custom tool (its description and grammar), a tool type newer than this reader.
+            None => rest_of_definition(tool, &[], f),
         }
     }
     for fun in array(body, "functions") {
         definition(fun, "parameters", f);
+        rest_of_definition(fun, &["parameters"], f);
     }
     if let Some(format) = body.get("response_format") {
         if let Some(schema) = format.get("json_schema") {
@@ -202,6 +210,35 @@ fn definition<'v>(def: &'v Value<'v>, schema: &str, f: &mut impl FnMut(Source, &
         keys_and_strings_in(s, f);
     }
 }
+
+/// The members of a definition [`definition`] does not read (besides `schema`, the names in
+/// `schema_keys`): a custom tool's grammar, a function's response schema, examples of its input
+/// — every key and string in them. Its type and settings are not text; neither are an MCP
+/// server's `headers` and `authorization` (credentials the application gives the provider for
+/// its own server).
+fn rest_of_definition<'v>(
+    def: &'v Value<'v>,
+    schema_keys: &[&str],
+    f: &mut impl FnMut(Source, &str),
+) {
+    for (k, v) in def.as_object().into_iter().flat_map(|o| o.iter()) {
+        let k = k.as_ref();
+        if !schema_keys.contains(&k) && !DEFINITION_READ.contains(&k) {
+            keys_and_strings_as(v, Source::Definition, f);
+        }
+    }
+}
+
+/// The members of a definition read by [`definition`] or holding no text.
+const DEFINITION_READ: [&str; 7] = [
+    "name",
+    "description",
+    "type",
+    "strict",
+    "cache_control",
+    "headers",
+    "authorization",
+];
 
 /// Every object key and string value in a schema: property names are read by the model too.
 fn keys_and_strings_in<'v>(v: &'v Value<'v>, f: &mut impl FnMut(Source, &str)) {

@@ -413,3 +413,62 @@ fn openai_refusals_text_files_and_unknown_parts_are_read() {
         .iter()
         .any(|(_, t)| t.contains("JVBERi0xLjQ=") || t.contains("iVBOR")));
 }
+
+#[test]
+fn custom_tools_their_calls_and_every_member_of_a_definition_are_read() {
+    let out = read(
+        Dialect::OpenAi,
+        r#"{"model":"m","tools":[
+          {"type":"custom","custom":{"name":"sql","description":"custom tool words",
+            "format":{"type":"grammar","grammar":{"syntax":"lark","definition":"start: grammar words"}}}},
+          {"type":"function","function":{"name":"f","description":"d","parameters":{},"strict":true,
+            "examples":["function example words"]}}],
+          "messages":[{"role":"assistant","content":null,"tool_calls":[
+            {"id":"call_1","type":"custom","custom":{"name":"sql","input":"SELECT custom input words"}},
+            {"id":"call_2","type":"brand_new_call","brand_new_call":{"payload":"new call words"}}]}]}"#,
+    );
+    assert_reads(
+        &out,
+        &[
+            (Source::Definition, "custom tool words"),
+            (Source::Definition, "start: grammar words"),
+            (Source::Definition, "function example words"),
+            (Source::ToolArguments, "SELECT custom input words"),
+            (Source::ToolArguments, "new call words"),
+        ],
+    );
+    assert!(!out.iter().any(|(_, t)| t == "call_1" || t == "call_2"));
+    let out = read(
+        Dialect::Anthropic,
+        r#"{"model":"m","max_tokens":5,"messages":[],"tools":[{"name":"t","description":"d",
+          "input_schema":{"type":"object"},"input_examples":[{"city":"example input words"}],
+          "cache_control":{"type":"ephemeral"}}]}"#,
+    );
+    assert_reads(&out, &[(Source::Definition, "example input words")]);
+    assert!(!out.iter().any(|(_, t)| t == "ephemeral"));
+    let out = read(
+        Dialect::Gemini,
+        r#"{"contents":[],"tools":[{"functionDeclarations":[{"name":"f","description":"d",
+          "parametersJsonSchema":{"description":"json schema words"},
+          "response":{"properties":{"r":{"description":"response schema words"}}}}]}]}"#,
+    );
+    assert_reads(
+        &out,
+        &[
+            (Source::Definition, "json schema words"),
+            (Source::Definition, "response schema words"),
+        ],
+    );
+    // An MCP server's credentials are the application's, given to the provider for its server.
+    let mut bytes = br#"{"model":"m","input":"hi","tools":[{"type":"mcp","server_label":"crm",
+        "server_url":"https://mcp.example.org","server_description":"mcp description words",
+        "headers":{"Authorization":"Bearer mcp-header-token"},"authorization":"oauth-token"}]}"#
+        .to_vec();
+    let v = simd_json::to_borrowed_value(&mut bytes).unwrap_or_else(|e| panic!("{e}"));
+    let mut out = Vec::new();
+    responses(&v, &mut |s, t| out.push((s, t.to_owned())));
+    assert_reads(&out, &[(Source::Definition, "mcp description words")]);
+    assert!(!out
+        .iter()
+        .any(|(_, t)| t.contains("mcp-header-token") || t == "oauth-token"));
+}

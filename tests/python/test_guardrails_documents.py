@@ -152,3 +152,30 @@ def test_openai_sdk_text_files_are_screened_in_chat_and_responses(gateway):
             {"type": "input_file", "filename": "notes.txt", "file_data": f"data:text/plain;base64,{b64(SECRET)}"},
         ]}])
     assert "secrets" in str(err.value) and TOKEN not in str(err.value)
+
+
+def test_openai_sdk_custom_tools_and_their_calls_are_screened(gateway):
+    client = openai.OpenAI(base_url=gateway.v1, api_key=GUARDED_KEY, max_retries=0, timeout=30)
+
+    def tool(description):
+        return {"type": "custom", "custom": {"name": "run_sql", "description": description}}
+
+    def call(sql):
+        return {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_1", "type": "custom", "custom": {"name": "run_sql", "input": sql}}]}
+
+    ask = {"role": "user", "content": "How many orders shipped?"}
+    result = {"role": "tool", "tool_call_id": "call_1", "content": "42"}
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(model="gpt-4o", messages=[ask], tools=[tool(f"Connects with {TOKEN}.")])
+    assert "secrets" in str(err.value) and TOKEN not in str(err.value)
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(
+            model="gpt-4o", messages=[ask, call(f"SELECT count(*) FROM orders -- {TOKEN}"), result],
+            tools=[tool("Runs SQL.")],
+        )
+    assert "secrets" in str(err.value) and TOKEN not in str(err.value)
+    ok = client.chat.completions.create(
+        model="gpt-4o", messages=[ask, call("SELECT count(*) FROM orders"), result], tools=[tool("Runs SQL.")]
+    )
+    assert ok.choices[0].finish_reason == "stop"

@@ -11,7 +11,8 @@ use simd_json::prelude::*;
 use simd_json::BorrowedValue as Value;
 
 use super::{
-    array, array_texts, decoded_text, definition, strings_in, unknown_keys, Source, OPAQUE,
+    array, array_texts, decoded_text, definition, rest_of_definition, strings_in, unknown_keys,
+    Source, OPAQUE,
 };
 use crate::translate::openai_in::str_field;
 
@@ -37,6 +38,7 @@ pub(super) fn body<'v>(body: &'v Value<'v>, f: &mut impl FnMut(Source, &str)) {
     }
     for tool in array(body, "tools") {
         definition(tool, "input_schema", f);
+        rest_of_definition(tool, &["input_schema"], f);
     }
     unknown_keys(body, &["system", "messages", "tools"], f);
 }

@@ -10,8 +10,8 @@ use simd_json::prelude::*;
 use simd_json::BorrowedValue as Value;
 
 use super::{
-    decoded_text, definition, keys_and_strings_in, opaque_free_strings, strings_in, unknown_keys,
-    Source,
+    decoded_text, definition, keys_and_strings_in, opaque_free_strings, rest_of_definition,
+    strings_in, unknown_keys, Source,
 };
 
 /// A field's two spellings: protobuf JSON's lowerCamelCase name and the proto field name.
@@ -22,7 +22,6 @@ const CONTENTS: Field = ("contents", "contents");
 const PARTS: Field = ("parts", "parts");
 const TOOLS: Field = ("tools", "tools");
 const DECLARATIONS: Field = ("functionDeclarations", "function_declarations");
-const JSON_SCHEMA_PARAMETERS: Field = ("parametersJsonSchema", "parameters_json_schema");
 const CONFIG: Field = ("generationConfig", "generation_config");
 const SCHEMAS: [Field; 2] = [
     ("responseSchema", "response_schema"),
@@ -83,9 +82,9 @@ fn read<'v>(body: &'v Value<'v>, outer: bool, f: &mut impl FnMut(Source, &str)) 
     for tool in items(body, TOOLS) {
         for fun in items(tool, DECLARATIONS) {
             definition(fun, "parameters", f);
-            for s in each(fun, JSON_SCHEMA_PARAMETERS) {
-                keys_and_strings_in(s, f);
-            }
+            // The JSON-schema form of the parameters, the response schema, and what else a
+            // declaration may carry.
+            rest_of_definition(fun, &["parameters"], f);
         }
     }
     for config in each(body, CONFIG) {

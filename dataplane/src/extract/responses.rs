@@ -7,8 +7,8 @@ use simd_json::prelude::*;
 use simd_json::BorrowedValue as Value;
 
 use super::{
-    array, array_texts, data_url, definition, opaque_free_strings, strings_in, unknown_keys,
-    Source, NULL,
+    array, array_texts, data_url, definition, opaque_free_strings, rest_of_definition, strings_in,
+    unknown_keys, Source, NULL,
 };
 use crate::translate::openai_in::str_field;
 
@@ -33,14 +33,9 @@ pub fn responses<'v>(body: &'v Value<'v>, f: &mut impl FnMut(Source, &str)) {
     }
     for tool in array(body, "tools") {
         definition(tool, "parameters", f);
-        // An MCP server's description of itself.
-        if let Some(t) = str_field(tool, "server_description") {
-            f(Source::Definition, t);
-        }
-        // A custom tool's grammar or free-form format.
-        if let Some(d) = tool.get("format").and_then(|g| str_field(g, "definition")) {
-            f(Source::Definition, d);
-        }
+        // An MCP server's description of itself, a custom tool's grammar, a tool type newer
+        // than this reader.
+        rest_of_definition(tool, &["parameters"], f);
     }
     if let Some(format) = body.get("text").and_then(|t| t.get("format")) {
         definition(format, "schema", f);
