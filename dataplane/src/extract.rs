@@ -322,7 +322,8 @@ const OPAQUE: [&str; 15] = [
 
 static NULL: Value<'static> = Value::Static(simd_json::StaticNode::Null);
 
-/// Every string in `v` outside its [`OPAQUE`] keys (at any depth), as texts from `source`.
+/// Every string in `v` outside its [`OPAQUE`] keys (at any depth), as texts from `source`; a
+/// `file_data` URL of a text document decoded (a file a tool returned).
 fn opaque_free_strings<'v>(v: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, &str)) {
     if let Some(s) = v.as_str() {
         f(source, s);
@@ -330,8 +331,10 @@ fn opaque_free_strings<'v>(v: &'v Value<'v>, source: Source, f: &mut impl FnMut(
         items.iter().for_each(|i| opaque_free_strings(i, source, f));
     } else if let Some(obj) = v.as_object() {
         for (k, i) in obj.iter() {
-            if !OPAQUE.contains(&k.as_ref()) {
-                opaque_free_strings(i, source, f);
+            match (k.as_ref(), i.as_str()) {
+                ("file_data", Some(url)) => data_url(url, source, f),
+                (k, _) if OPAQUE.contains(&k) => {}
+                _ => opaque_free_strings(i, source, f),
             }
         }
     }
