@@ -184,18 +184,21 @@ fn openai_part<'v>(p: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, 
         Some("refusal") => str_field(p, "refusal")
             .into_iter()
             .for_each(|t| f(source, t)),
-        Some("file") => {
-            let file = p.get("file").unwrap_or(&NULL);
-            if let Some(url) = str_field(file, "file_data") {
-                data_url(url, source, f);
-            }
-            str_field(file, "filename")
-                .into_iter()
-                .for_each(|t| f(source, t));
-        }
+        Some("file") => file(p.get("file").unwrap_or(&NULL), source, f),
         Some("image_url" | "input_audio") => {}
         _ => opaque_free_strings(p, source, f),
     }
+}
+
+/// A file sent in a message (chat's `file` part, Responses' `input_file`): its data when it is
+/// a text document, and its name.
+fn file<'v>(file: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, &str)) {
+    if let Some(url) = str_field(file, "file_data") {
+        data_url(url, source, f);
+    }
+    str_field(file, "filename")
+        .into_iter()
+        .for_each(|t| f(source, t));
 }
 
 /// A tool, function or schema definition: its name, description and the schema under `schema`

@@ -7,7 +7,7 @@ use simd_json::prelude::*;
 use simd_json::BorrowedValue as Value;
 
 use super::{
-    array, array_texts, data_url, definition, opaque_free_strings, rest_of_definition, strings_in,
+    array, array_texts, definition, file, opaque_free_strings, rest_of_definition, strings_in,
     unknown_keys, Source, NULL,
 };
 use crate::translate::openai_in::str_field;
@@ -107,14 +107,7 @@ fn response_items<'v>(items: &'v Value<'v>, role: Source, f: &mut impl FnMut(Sou
 /// a part type this reader does not know.
 fn content_part<'v>(p: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, &str)) {
     match str_field(p, "type") {
-        Some("input_file") => {
-            if let Some(url) = str_field(p, "file_data") {
-                data_url(url, source, f);
-            }
-            str_field(p, "filename")
-                .into_iter()
-                .for_each(|t| f(source, t));
-        }
+        Some("input_file") => file(p, source, f),
         Some("input_image" | "input_audio") => {}
         Some("refusal") => str_field(p, "refusal")
             .into_iter()
