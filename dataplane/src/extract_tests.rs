@@ -290,6 +290,25 @@ fn gemini_is_read_in_both_spellings_and_with_one_object_for_a_list() {
 }
 
 #[test]
+fn gemini_reads_a_string_given_where_a_list_of_contents_or_parts_is_expected() {
+    // Google refuses these shapes; a reader that skips them would still send them past every
+    // guardrail to a provider (or a proxy in front of one) that reads them.
+    let out = read(
+        Dialect::Gemini,
+        r#"{"contents":"card 4111 1111 1111 1111","systemInstruction":{"parts":"be brief"},
+        "requests":[{"content":{"parts":["embed me"]}}]}"#,
+    );
+    assert_reads(
+        &out,
+        &[
+            (Source::User, "card 4111 1111 1111 1111"),
+            (Source::System, "be brief"),
+            (Source::User, "embed me"),
+        ],
+    );
+}
+
+#[test]
 fn gemini_parts_are_read_member_by_member_and_text_documents_decoded() {
     // "mail jane@example.com" in base64, standard and URL-safe alphabets.
     let out = read(

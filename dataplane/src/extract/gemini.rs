@@ -38,12 +38,13 @@ fn each<'v>(v: &'v Value<'v>, (camel, snake): Field) -> impl Iterator<Item = &'v
     v.get(camel).into_iter().chain(other)
 }
 
-/// The items of a list field: an array's items, or one object given in its place.
+/// The items of a list field: an array's items, or any other value given in its place as the
+/// one item (an object; a string, which Google refuses but a reader must not skip: `parts` reads
+/// a string where a content or a part is expected).
 fn items<'v>(v: &'v Value<'v>, field: Field) -> impl Iterator<Item = &'v Value<'v>> {
     each(v, field).flat_map(|x| match x {
         Value::Array(a) => a.as_slice(),
-        Value::Object(_) => std::slice::from_ref(x),
-        _ => &[],
+        _ => std::slice::from_ref(x),
     })
 }
 
