@@ -178,7 +178,7 @@ mod tests {
 
     #[test]
     fn a_key_echoed_in_any_error_is_scrubbed() {
-        let engine = crate::guard::engine::Engine::new().unwrap_or_else(|e| panic!("{e}"));
+        let engine = crate::guard::engine::Engine::for_tests();
         let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
         let key = "sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789";
         for (status, dialect) in [
@@ -190,7 +190,7 @@ mod tests {
                 r#"{{"error":{{"message":"quota exceeded for {key}","type":"rate_limit","code":"x"}}}}"#
             );
             let m = map(dialect, Provider::OpenAi, status, body.as_bytes(), "fp");
-            let out = scrub_secrets(&engine, &scratch, m.body);
+            let out = scrub_secrets(engine, &scratch, m.body);
             let text = String::from_utf8_lossy(&out);
             assert!(
                 !text.contains(key) && text.contains("[REDACTED]"),

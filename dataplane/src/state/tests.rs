@@ -417,10 +417,10 @@ fn a_projects_phone_standalone_gives_it_plans_of_its_own_only_where_it_differs()
     }
     let state =
         ServingState::build(s, Arc::new(Keyring::new(vec![key]))).unwrap_or_else(|e| panic!("{e}"));
-    let engine = crate::guard::engine::Engine::new().unwrap_or_else(|e| panic!("{e}"));
+    let engine = crate::guard::engine::Engine::for_tests();
     let plans = |id: &str| {
         let p = state.projects.iter().find(|p| &*p.id == id).unwrap();
-        state.phones_for(p, &engine)
+        state.phones_for(p, engine)
     };
     // The data plane's engine takes no bare number alone: a project that turns it on gets a
     // copy that does (the same copy each time); off or unset, the data plane's plans hold.
@@ -430,7 +430,9 @@ fn a_projects_phone_standalone_gives_it_plans_of_its_own_only_where_it_differs()
     assert!(plans("off").is_none());
     assert!(plans("unset").is_none());
     // The other way round with an engine that does.
-    let engine = engine.phone_standalone(true);
+    let engine = crate::guard::engine::Engine::new()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .phone_standalone(true);
     let p = state.projects.iter().find(|p| &*p.id == "off").unwrap();
     assert!(state
         .phones_for(p, &engine)

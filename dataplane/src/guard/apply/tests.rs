@@ -79,7 +79,7 @@ mod policy_tests {
     use super::super::*;
 
     fn check_text(text: &str, policy: GuardrailPolicy) -> Plan {
-        let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+        let engine = Engine::for_tests();
         let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
         let mut quoted = Vec::new();
         crate::http::respond::json_string(&mut quoted, text);
@@ -89,14 +89,7 @@ mod policy_tests {
         )
         .into_bytes();
         let v = simd_json::to_borrowed_value(&mut bytes).unwrap_or_else(|e| panic!("{e}"));
-        check(
-            &engine,
-            (&scratch, None),
-            None,
-            Dialect::OpenAi,
-            &v,
-            &policy,
-        )
+        check(engine, (&scratch, None), None, Dialect::OpenAi, &v, &policy)
     }
 
     #[test]

@@ -121,7 +121,7 @@ mod tests {
         ];
         let mut all: Vec<&str> = chunks.iter().map(String::as_str).collect();
         all.push("[DONE]");
-        let out = through(&engine, &scratch, &mut g, &all);
+        let out = through(engine, &scratch, &mut g, &all);
         assert!(
             !out.contains("jane.d") && !out.contains("oe@example"),
             "{out}"
@@ -137,7 +137,7 @@ mod tests {
     fn every_choice_of_a_chunk_that_carries_several_is_read() {
         let (engine, scratch, mut g) = redacting(Dialect::OpenAi);
         let both = r#"{"id":"c1","choices":[{"index":0,"delta":{"content":"fine. "},"finish_reason":null},{"index":1,"delta":{"content":"mail jane.doe@example.com "},"finish_reason":null}]}"#;
-        let out = through(&engine, &scratch, &mut g, &[both, "[DONE]"]);
+        let out = through(engine, &scratch, &mut g, &[both, "[DONE]"]);
         assert!(!out.contains("jane.doe"), "{out}");
         let (texts, _) = rebuilt(&out);
         assert_eq!(texts[..2], ["fine. ", "mail [EMAIL_1] "], "{out}");
@@ -149,7 +149,7 @@ mod tests {
         let (engine, scratch, mut g) = redacting(Dialect::OpenAi);
         let first = chunk(0, &content("Hi"), "null");
         let last = chunk(0, &content(" there jane.doe@example.com"), r#""stop""#);
-        let out = through(&engine, &scratch, &mut g, &[&first, &last, "[DONE]"]);
+        let out = through(engine, &scratch, &mut g, &[&first, &last, "[DONE]"]);
         assert_eq!(rebuilt(&out).0[0], "Hi there [EMAIL_1]", "{out}");
     }
 
@@ -159,7 +159,7 @@ mod tests {
         let (engine, scratch, mut g) = redacting(Dialect::OpenAi);
         let a = chunk(1, &content("mail jane.doe@example.com"), "null");
         let b = chunk(0, &content("ok"), r#""stop""#);
-        let out = through(&engine, &scratch, &mut g, &[&a, &b, "[DONE]"]);
+        let out = through(engine, &scratch, &mut g, &[&a, &b, "[DONE]"]);
         assert_eq!(rebuilt(&out).0[..2], ["ok", "mail [EMAIL_1]"], "{out}");
     }
 
@@ -167,7 +167,7 @@ mod tests {
     fn a_choice_numbered_past_the_bound_does_not_go_on() {
         let (engine, scratch, mut g) = redacting(Dialect::OpenAi);
         let far = chunk(100_000, &content("mail jane.doe@example.com now"), "null");
-        let out = through(&engine, &scratch, &mut g, &[&far, "[DONE]"]);
+        let out = through(engine, &scratch, &mut g, &[&far, "[DONE]"]);
         assert!(
             !out.contains("jane.doe") && !out.contains("100000"),
             "{out}"
@@ -192,9 +192,9 @@ mod tests {
         ];
         let mut out = Vec::new();
         for ch in &chunks {
-            g.filter_event(&engine, &scratch, None, ch.as_bytes(), &mut None, &mut out);
+            g.filter_event(engine, &scratch, None, ch.as_bytes(), &mut None, &mut out);
         }
-        g.end_of_stream(&engine, &scratch, &mut None, &mut out);
+        g.end_of_stream(engine, &scratch, &mut None, &mut out);
         let out = String::from_utf8(out).unwrap_or_default();
         assert!(
             !out.contains("jane.d") && !out.contains("oe@example"),
@@ -215,7 +215,7 @@ mod tests {
         let (engine, scratch, mut g) = redacting(Dialect::Gemini);
         let body = format!("[{}]", chunks.join(","));
         let whole = g
-            .filter_body(&engine, &scratch, body.as_bytes())
+            .filter_body(engine, &scratch, body.as_bytes())
             .unwrap_or_default();
         let whole = String::from_utf8(whole).unwrap_or_default();
         assert!(

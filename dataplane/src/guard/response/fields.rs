@@ -307,10 +307,10 @@ mod tests {
 
     /// The chunks through `g`; the events sent instead.
     fn run(g: &mut ResponseGuard, chunks: &[String]) -> String {
-        let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+        let engine = Engine::for_tests();
         let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
         let chunks: Vec<&str> = chunks.iter().map(String::as_str).collect();
-        crate::guard::response::tests::through(&engine, &scratch, g, &chunks)
+        crate::guard::response::tests::through(engine, &scratch, g, &chunks)
     }
 
     /// What a client rebuilds from the events: the content, and each other field joined.
@@ -384,7 +384,7 @@ mod tests {
 
     #[test]
     fn anthropic_tool_input_streamed_as_json_text_is_restored_and_redacted() {
-        let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+        let engine = Engine::for_tests();
         let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
         let mut g = restoring(Dialect::Anthropic);
         let delta = |json: &str| {
@@ -403,7 +403,7 @@ mod tests {
         let (mut template, mut out) = (None, Vec::new());
         for (name, data) in &events {
             g.filter_event(
-                &engine,
+                engine,
                 &scratch,
                 Some(name.as_bytes()),
                 data.as_bytes(),
@@ -424,12 +424,12 @@ mod tests {
 
     #[test]
     fn a_whole_anthropic_messages_tool_input_is_restored_and_redacted() {
-        let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+        let engine = Engine::for_tests();
         let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
         let mut g = restoring(Dialect::Anthropic);
         let body = br#"{"id":"msg_1","type":"message","role":"assistant","content":[{"type":"text","text":"Sending."},{"type":"tool_use","id":"toolu_1","name":"send","input":{"to":"[EMAIL_1]","cc":"bob@example.org"}}],"stop_reason":"tool_use"}"#;
         let out = g
-            .filter_body(&engine, &scratch, body)
+            .filter_body(engine, &scratch, body)
             .unwrap_or_else(|| panic!("rewritten"));
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
         assert_eq!(v["content"][1]["input"]["to"], "jane@example.com");
@@ -439,12 +439,12 @@ mod tests {
 
     #[test]
     fn a_gemini_function_calls_arguments_are_restored_and_redacted() {
-        let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+        let engine = Engine::for_tests();
         let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
         let mut g = restoring(Dialect::Gemini);
         let chunk = br#"{"candidates":[{"content":{"role":"model","parts":[{"functionCall":{"name":"send","args":{"to":"[EMAIL_1]","cc":["bob@example.org"]}},"thoughtSignature":"c2lnbmF0dXJl"}]},"finishReason":"STOP"}]}"#;
         let (mut template, mut out) = (None, Vec::new());
-        g.filter_event(&engine, &scratch, None, chunk, &mut template, &mut out);
+        g.filter_event(engine, &scratch, None, chunk, &mut template, &mut out);
         let out = String::from_utf8(out).unwrap_or_default();
         let v: serde_json::Value = out
             .strip_prefix("data: ")
@@ -465,7 +465,7 @@ mod tests {
         let (engine, scratch, mut g) = crate::guard::response::tests::redacting(Dialect::OpenAi);
         let body = br#"{"id":"c1","choices":[{"index":0,"message":{"role":"assistant","content":null,"refusal":"ask jane.doe@example.com","tool_calls":[{"id":"call_1","type":"function","function":{"name":"send","arguments":"{\"to\":\"bob@example.org\"}"}}]},"finish_reason":"tool_calls"}]}"#;
         let out = g
-            .filter_body(&engine, &scratch, body)
+            .filter_body(engine, &scratch, body)
             .unwrap_or_else(|| panic!("rewritten"));
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
         let message = &v["choices"][0]["message"];

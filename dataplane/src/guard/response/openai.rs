@@ -362,7 +362,7 @@ mod restore_tests {
 
     #[test]
     fn request_placeholders_come_back_as_the_originals_even_split_across_deltas() {
-        let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+        let engine = Engine::for_tests();
         let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
         let answer = "Dear [EMAIL_1], we also wrote to bob@example.org and [EMAIL_1].";
         for step in [1, 2, 3, 5, 8, 1000] {
@@ -371,10 +371,10 @@ mod restore_tests {
             let mut i = 0;
             while i < answer.len() {
                 let j = (i + step).min(answer.len());
-                out.push_str(&g.push(&engine, &scratch, &answer[i..j]));
+                out.push_str(&g.push(engine, &scratch, &answer[i..j]));
                 i = j;
             }
-            out.push_str(&g.finish(&engine, &scratch));
+            out.push_str(&g.finish(engine, &scratch));
             assert_eq!(
                 out, "Dear jane@example.com, we also wrote to [EMAIL_2] and jane@example.com.",
                 "step {step}"
@@ -390,7 +390,7 @@ mod chunk_tests {
     /// Each chunk's data through a redacting guard; the events sent instead.
     fn filter(chunks: &[&str]) -> String {
         let (engine, scratch, mut g) = crate::guard::response::tests::redacting(Dialect::OpenAi);
-        crate::guard::response::tests::through(&engine, &scratch, &mut g, chunks)
+        crate::guard::response::tests::through(engine, &scratch, &mut g, chunks)
     }
 
     fn chunk(delta: &str, finish: &str) -> String {
@@ -448,7 +448,7 @@ mod chunk_tests {
             lp("jane.doe@example.com")
         );
         let out = g
-            .filter_body(&engine, &scratch, body.as_bytes())
+            .filter_body(engine, &scratch, body.as_bytes())
             .unwrap_or_default();
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
         assert!(v["choices"][0]["logprobs"].is_null(), "{v}");
@@ -475,7 +475,7 @@ mod chunk_tests {
         let (engine, scratch, mut g) = crate::guard::response::tests::redacting(Dialect::OpenAi);
         let body = br#"{"id":"c1","choices":[{"index":0,"message":{"role":"assistant","content":"ok","content":"mail jane.doe@example.com"},"finish_reason":"stop"}]}"#;
         let out = g
-            .filter_body(&engine, &scratch, body)
+            .filter_body(engine, &scratch, body)
             .unwrap_or_else(|| panic!("rewritten"));
         let out = String::from_utf8(out).unwrap_or_default();
         assert!(!out.contains("jane.doe"), "{out}");

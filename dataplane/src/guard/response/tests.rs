@@ -6,8 +6,12 @@ use super::*;
 /// it (the dialect tests' setup).
 pub(super) fn redacting(
     dialect: Dialect,
-) -> (Engine, crate::guard::engine::Scratch, ResponseGuard) {
-    let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+) -> (
+    &'static Engine,
+    crate::guard::engine::Scratch,
+    ResponseGuard,
+) {
+    let engine = Engine::for_tests();
     let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
     let policy = GuardrailPolicy {
         response_pii: GuardAction::Redact,
@@ -58,7 +62,7 @@ fn policy(pii: GuardAction, secrets: GuardAction) -> GuardrailPolicy {
 
 /// Feed `text` in pieces of `step` bytes; return what was released, in order.
 fn stream(text: &str, step: usize, p: &GuardrailPolicy) -> (String, ResponseGuard) {
-    let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+    let engine = Engine::for_tests();
     let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
     let mut g = ResponseGuard::for_policy(p).unwrap_or_else(|| panic!("active"));
     let mut out = String::new();
@@ -69,10 +73,10 @@ fn stream(text: &str, step: usize, p: &GuardrailPolicy) -> (String, ResponseGuar
         while !text.is_char_boundary(j) {
             j += 1;
         }
-        out.push_str(&g.push(&engine, &scratch, &text[i..j]));
+        out.push_str(&g.push(engine, &scratch, &text[i..j]));
         i = j;
     }
-    out.push_str(&g.finish(&engine, &scratch));
+    out.push_str(&g.finish(engine, &scratch));
     (out, g)
 }
 
@@ -125,7 +129,7 @@ fn context_words_already_released_still_confirm_a_value() {
 fn custom_patterns_act_on_responses_across_any_split() {
     use std::rc::Rc;
     use warden_shared::snapshot::CustomPattern;
-    let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+    let engine = Engine::for_tests();
     let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
     let pattern = |id: &str, pattern: &str, response_action| CustomPattern {
         id: id.into(),
@@ -149,9 +153,9 @@ fn custom_patterns_act_on_responses_across_any_split() {
         .unwrap_or_else(|| panic!("active"));
         let mut out = String::new();
         for piece in text.as_bytes().chunks(step) {
-            out.push_str(&g.push(&engine, &scratch, std::str::from_utf8(piece).unwrap_or("")));
+            out.push_str(&g.push(engine, &scratch, std::str::from_utf8(piece).unwrap_or("")));
         }
-        out.push_str(&g.finish(&engine, &scratch));
+        out.push_str(&g.finish(engine, &scratch));
         assert_eq!(
             out, "Ask [EMPLOYEE_ID_1] or [EMPLOYEE_ID_2], then [EMPLOYEE_ID_1] again. Then ",
             "step {step}"
@@ -174,14 +178,14 @@ fn a_block_releases_only_what_came_before() {
 
 #[test]
 fn ordinary_text_is_released_without_waiting() {
-    let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+    let engine = Engine::for_tests();
     let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
     let mut g = ResponseGuard::for_policy(&policy(GuardAction::Redact, GuardAction::Redact))
         .unwrap_or_else(|| panic!());
-    assert_eq!(g.push(&engine, &scratch, "Hello there, "), "Hello there, ");
+    assert_eq!(g.push(engine, &scratch, "Hello there, "), "Hello there, ");
     // A word in progress is held until it ends.
-    assert_eq!(g.push(&engine, &scratch, "how are yo"), "how are ");
-    assert_eq!(g.push(&engine, &scratch, "u? "), "you? ");
+    assert_eq!(g.push(engine, &scratch, "how are yo"), "how are ");
+    assert_eq!(g.push(engine, &scratch, "u? "), "you? ");
 }
 
 /// OpenAI's own Responses events through a redacting guard.
@@ -207,7 +211,7 @@ fn responses_api_events_carry_what_was_released_in_every_event_that_repeats_it()
     events.push(format!(r#"{{"type":"response.completed","response":{{"id":"resp_1","status":"completed","output":[{item}]}},"sequence_number":{}}}"#, n + 3));
     let mut out = Vec::new();
     for e in &events {
-        let outcome = g.filter_event(&engine, &scratch, None, e.as_bytes(), &mut None, &mut out);
+        let outcome = g.filter_event(engine, &scratch, None, e.as_bytes(), &mut None, &mut out);
         assert_eq!(outcome, ChunkOutcome::Continue);
     }
     let out = String::from_utf8(out).unwrap_or_default();
@@ -241,7 +245,7 @@ fn responses_api_events_carry_what_was_released_in_every_event_that_repeats_it()
         r#"{{"id":"resp_2","status":"completed","output":[{item}],"usage":{{"input_tokens":3}}}}"#
     );
     let filtered = g
-        .filter_body(&engine, &scratch, body.as_bytes())
+        .filter_body(engine, &scratch, body.as_bytes())
         .unwrap_or_default();
     let v: serde_json::Value = serde_json::from_slice(&filtered).unwrap_or_default();
     assert_eq!(v["output"][0]["content"][0]["text"], "mail [EMAIL_1] now");
@@ -252,7 +256,7 @@ fn responses_api_events_carry_what_was_released_in_every_event_that_repeats_it()
 fn an_event_whose_data_spans_lines_goes_on_as_that_many_data_lines() {
     let (engine, scratch, mut g) = redacting(Dialect::OpenAi);
     let data = "{\"id\":\"c1\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi \"},\n\"finish_reason\":null}]}";
-    let out = through(&engine, &scratch, &mut g, &[data]);
+    let out = through(engine, &scratch, &mut g, &[data]);
     // Framed again as a client frames it, the event's data is what the provider sent.
     let framed: Vec<Vec<u8>> = crate::sse::events_in(out.as_bytes())
         .map(|e| e.data.into_owned())

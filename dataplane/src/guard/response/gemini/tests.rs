@@ -7,10 +7,10 @@ use warden_shared::catalog::Dialect;
 /// each sends on.
 fn streamed_and_whole(chunk: &str) -> (String, String) {
     let (engine, scratch, mut g) = crate::guard::response::tests::redacting(Dialect::Gemini);
-    let streamed = crate::guard::response::tests::through(&engine, &scratch, &mut g, &[chunk]);
+    let streamed = crate::guard::response::tests::through(engine, &scratch, &mut g, &[chunk]);
     let (engine, scratch, mut g) = crate::guard::response::tests::redacting(Dialect::Gemini);
     let whole = g
-        .filter_body(&engine, &scratch, chunk.as_bytes())
+        .filter_body(engine, &scratch, chunk.as_bytes())
         .unwrap_or_default();
     (streamed, String::from_utf8(whole).unwrap_or_default())
 }
@@ -19,7 +19,7 @@ fn streamed_and_whole(chunk: &str) -> (String, String) {
 fn code_and_what_it_printed_are_read() {
     let (engine, scratch, mut g) = crate::guard::response::tests::redacting(Dialect::Gemini);
     let chunk = r#"{"candidates":[{"content":{"parts":[{"executableCode":{"language":"PYTHON","code":"print(lookup('jane.doe@example.com'))"}},{"codeExecutionResult":{"outcome":"OUTCOME_OK","output":"bob@example.org\n"}},{"inlineData":{"mimeType":"image/png","data":"iVBORw0KGgo="}}],"role":"model"},"index":0}]}"#;
-    let out = crate::guard::response::tests::through(&engine, &scratch, &mut g, &[chunk]);
+    let out = crate::guard::response::tests::through(engine, &scratch, &mut g, &[chunk]);
     assert!(!out.contains("jane.doe") && !out.contains("bob@"), "{out}");
     assert!(
         out.contains("[EMAIL_1]") && out.contains("iVBORw0KGgo="),
@@ -69,7 +69,7 @@ fn gemini_chunks_go_on_as_sent_or_with_only_the_changed_texts_spliced() {
     let (mut template, mut out) = (None, Vec::new());
     for c in [&first, &second] {
         g.filter_event(
-            &engine,
+            engine,
             &scratch,
             None,
             c.as_bytes(),

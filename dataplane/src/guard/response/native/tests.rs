@@ -31,12 +31,12 @@ fn thinking_events(pieces: &[&str]) -> Vec<(String, String)> {
 
 /// Named events (name, data) through `g`; the events it sends instead.
 fn named_through(g: &mut crate::guard::response::ResponseGuard, events: &[(&str, &str)]) -> String {
-    let engine = crate::guard::engine::Engine::new().unwrap_or_else(|e| panic!("{e}"));
+    let engine = crate::guard::engine::Engine::for_tests();
     let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
     let mut out = Vec::new();
     for (name, data) in events {
         g.filter_event(
-            &engine,
+            engine,
             &scratch,
             Some(name.as_bytes()),
             data.as_bytes(),
@@ -100,7 +100,7 @@ fn server_tool_results_and_citations_are_read_whole() {
     // A whole message: the same blocks.
     let (engine, scratch, mut g) = crate::guard::response::tests::redacting(Dialect::Anthropic);
     let body = br#"{"id":"msg_1","type":"message","role":"assistant","content":[{"type":"web_fetch_tool_result","tool_use_id":"srvtoolu_1","content":{"type":"web_fetch_result","url":"https://example.org","content":{"type":"document","source":{"type":"text","media_type":"text/plain","data":"x"},"title":"contact jane.doe@example.com"}}},{"type":"text","text":"ok","citations":[{"type":"char_location","cited_text":"bob@example.org","document_index":0,"start_char_index":0,"end_char_index":15}]}],"stop_reason":"end_turn"}"#;
-    let out = g.filter_body(&engine, &scratch, body).unwrap_or_default();
+    let out = g.filter_body(engine, &scratch, body).unwrap_or_default();
     let out = String::from_utf8(out).unwrap_or_default();
     assert!(!out.contains("jane.doe") && !out.contains("bob@"), "{out}");
     assert!(out.contains(r#""text":"ok""#), "{out}");
@@ -118,7 +118,7 @@ fn thinking_is_read_while_the_guard_reads_answers_and_nothing_is_put_back_in_it(
     // A whole message: the same.
     let (engine, scratch, mut g) = crate::guard::response::tests::redacting(Dialect::Anthropic);
     let body = br#"{"id":"msg_1","type":"message","role":"assistant","content":[{"type":"thinking","thinking":"The user is jane.doe@example.com.","signature":"c2ln"},{"type":"text","text":"ok"}],"stop_reason":"end_turn"}"#;
-    let out = g.filter_body(&engine, &scratch, body).unwrap_or_default();
+    let out = g.filter_body(engine, &scratch, body).unwrap_or_default();
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
     assert_eq!(v["content"][0]["thinking"], "The user is [EMAIL_1].", "{v}");
     assert_eq!(v["content"][0]["signature"], "c2ln", "{v}");
@@ -140,7 +140,7 @@ fn anthropic_deltas_go_on_as_sent_or_with_only_the_text_spliced() {
     for e in [&first, &second] {
         let name = Some(&b"content_block_delta"[..]);
         g.filter_event(
-            &engine,
+            engine,
             &scratch,
             name,
             e.as_bytes(),
@@ -150,7 +150,7 @@ fn anthropic_deltas_go_on_as_sent_or_with_only_the_text_spliced() {
     }
     let stop = br#"{"type":"content_block_stop","index":0}"#;
     let name = Some(&b"content_block_stop"[..]);
-    g.filter_event(&engine, &scratch, name, stop, &mut template, &mut out);
+    g.filter_event(engine, &scratch, name, stop, &mut template, &mut out);
     let out = String::from_utf8(out).unwrap_or_default();
     assert!(out.starts_with(&format!("event: content_block_delta\ndata: {first}\n\n")));
     assert!(out.contains(r#""text":"mail [EMAIL_1] "},"x":1}"#), "{out}");

@@ -88,7 +88,7 @@ fn a_function_calls_streamed_arguments_are_redacted_in_every_event() {
     let (engine, _, g) = redacting(Dialect::OpenAi);
     let mut g = g.reading_responses_api();
     let out = run(
-        &engine,
+        engine,
         &mut g,
         &call_events(&[r#"{"to":"jane.d"#, r#"oe@exam"#, r#"ple.com"}"#]),
     );
@@ -112,10 +112,10 @@ fn a_function_calls_streamed_arguments_are_redacted_in_every_event() {
 
 #[test]
 fn a_function_calls_arguments_get_the_requests_values_back() {
-    let engine = Engine::new().unwrap_or_else(|e| panic!("{e}"));
+    let engine = Engine::for_tests();
     let mut g = restoring(Dialect::OpenAi).reading_responses_api();
     let out = run(
-        &engine,
+        engine,
         &mut g,
         &call_events(&[r#"{"to":"[EMA"#, r#"IL_1]"}"#]),
     );
@@ -129,7 +129,7 @@ fn a_function_calls_arguments_get_the_requests_values_back() {
     let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
     let body = r#"{"id":"resp_2","status":"completed","output":[{"type":"function_call","id":"fc_1","call_id":"call_1","name":"send","arguments":"{\"to\":\"[EMAIL_1]\"}"},{"type":"mcp_call","id":"mcp_1","name":"lookup","server_label":"crm","arguments":"{}","output":"owner: bob@example.org"}]}"#;
     let filtered = g
-        .filter_body(&engine, &scratch, body.as_bytes())
+        .filter_body(engine, &scratch, body.as_bytes())
         .unwrap_or_default();
     let v: serde_json::Value = serde_json::from_slice(&filtered).unwrap_or_default();
     assert_eq!(
@@ -158,7 +158,7 @@ fn output_text_log_probabilities_are_withheld() {
     .iter()
     .map(|e| e.to_string())
     .collect();
-    let out = serde_json::to_string(&run(&engine, &mut g, &events)).unwrap_or_default();
+    let out = serde_json::to_string(&run(engine, &mut g, &events)).unwrap_or_default();
     assert!(
         !out.contains("jane") && !out.contains("106,97,110,101"),
         "{out}"
@@ -187,7 +187,7 @@ fn a_refusal_is_read_like_the_answers_text() {
         "sequence_number": 2})
         .to_string(),
     );
-    let out = run(&engine, &mut g, &events);
+    let out = run(engine, &mut g, &events);
     let text = serde_json::to_string(&out).unwrap_or_default();
     assert!(!text.contains("jane.d"), "{text}");
     assert_eq!(
@@ -221,7 +221,7 @@ fn events_of_other_kinds_are_read_whole_and_audio_and_image_data_left_as_sent() 
     .iter()
     .map(|e| e.to_string())
     .collect();
-    let out = run(&engine, &mut g, &events);
+    let out = run(engine, &mut g, &events);
     let text = serde_json::to_string(&out).unwrap_or_default();
     assert!(
         !text.contains("jane.doe") && !text.contains("bob@") && !text.contains("carol@"),
