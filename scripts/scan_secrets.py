@@ -2,7 +2,7 @@
 """Look through everything the test suites left under WARDEN_SCAN_DIR — every log, audit
 segment and ring, last good snapshot, control-plane store, every response a Rust test read
 (error bodies, metrics pages, answers), the Python SDK suite's gateway directories and every
-response it read (python-responses.log: the SDKs', status, headers, body, streams included, and
+response it read (python-responses-*.log: the SDKs', status, headers, body, streams included, and
 the tests' own calls through urllib and requests), every response the dashboard's browser
 received (browser-responses.log) and every one the Vercel AI SDK read (node-responses.log) — for
 the provider keys and Warden keys the tests used.

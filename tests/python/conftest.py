@@ -52,8 +52,8 @@ def keep_for_scan(tmp):
 
 def pytest_configure(config):
     """Under WARDEN_SCAN_DIR, keep every response any SDK read — status, headers and body bytes as
-    they came off the wire, error bodies and streams included — in python-responses.log for
-    scripts/scan_secrets.py. Every SDK here speaks through httpx2, and every way of reading a
+    they came off the wire, error bodies and streams included — in python-responses-WORKER.log
+    for scripts/scan_secrets.py. Every SDK here speaks through httpx2, and every way of reading a
     body (read, iter_bytes, iter_lines, the async forms) goes through iter_raw / aiter_raw; the
     tests' own calls through the standard library are kept below."""
     scan = os.environ.get("WARDEN_SCAN_DIR")
@@ -63,7 +63,9 @@ def pytest_configure(config):
 
     import httpx2
 
-    log = pathlib.Path(scan) / "python-responses.log"
+    # One file per pytest-xdist worker (scripts/test.sh runs the suite on several).
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    log = pathlib.Path(scan) / f"python-responses-{worker}.log"
     lock = threading.Lock()
 
     def keep(response, chunks):
