@@ -51,16 +51,33 @@ seed_text semantic_text shouted 'WHAT ARE YOUR DELIVERY OPTIONS, ACOUNT 12?'
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cd fuzz && cargo fuzz list)
 cargo fuzz build -O >/dev/null
-for t in "${targets[@]}"; do
-  log="fuzz/artifacts/$t.log"
-  mkdir -p fuzz/artifacts
-  # request_extract, response_guard and api_surface compile the whole guardrail engine before their
-  # first execution (about five seconds under the sanitizer): a short run gets at least 30 s, or
-  # it would barely run at all.
-  t_seconds=$seconds
-  if [[ "$t" = request_extract || "$t" = response_guard || "$t" = api_surface ]] && [ "$seconds" -lt 30 ]; then t_seconds=30; fi
-  cargo fuzz run -O "$t" "fuzz/corpus/$t" -- -max_total_time="$t_seconds" -max_len=16384 \
-    -print_final_stats=1 >"$log" 2>&1 || { tail -40 "$log"; echo "fuzz target $t FAILED (log $log)"; exit 1; }
+
+# One target's run, its log in fuzz/artifacts/TARGET.log, one line on stdout (the log's tail on
+# a crash, and a non-zero exit).
+run_target() {
+  local t=$1 log="fuzz/artifacts/$1.log" t_seconds=$seconds runs
+  if slow_start "$t" && [ "$seconds" -lt 30 ]; then t_seconds=30; fi
+  if ! cargo fuzz run -O "$t" "fuzz/corpus/$t" -- -max_total_time="$t_seconds" -max_len=16384 \
+    -print_final_stats=1 >"$log" 2>&1; then
+    tail -40 "$log"
+    echo "fuzz target $t FAILED (log $log)"
+    return 1
+  fi
   runs=$(grep -m1 'stat::number_of_executed_units' "$log" | awk '{print $2}')
   echo "$t: ${runs:-?} executions in ${t_seconds}s, no crash"
-done
+}
+# request_extract, response_guard and api_surface compile the whole guardrail engine before their
+# first execution (about five seconds under the sanitizer): a short run gets at least 30 s, or
+# it would barely run at all.
+slow_start() {
+  [[ "$1" = request_extract || "$1" = response_guard || "$1" = api_surface ]]
+}
+export -f run_target slow_start
+export seconds
+mkdir -p fuzz/artifacts
+# As many targets at once as there are cores (each run is one process on one core), the long
+# ones first; xargs exits non-zero when any run failed.
+{
+  for t in "${targets[@]}"; do if slow_start "$t"; then echo "$t"; fi; done
+  for t in "${targets[@]}"; do if ! slow_start "$t"; then echo "$t"; fi; done
+} | xargs -P "$(nproc)" -I{} bash -c 'run_target "$1"' _ {}
