@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run every cargo-fuzz target (fuzz/fuzz_targets) for SECONDS each (default 10), starting from a
-# seed corpus made of the test fixtures, and print each target's executions. A crash stops the
-# script with the target's artifact path (fuzz/artifacts/TARGET/). CI runs it briefly; longer
-# runs (docs/security.md has the figures): `bash scripts/fuzz.sh 600`.
+# seed corpus made of the test fixtures, and print each target's executions; as many targets run
+# at once as there are cores. A crash fails the script with the target's log and artifact path
+# (fuzz/artifacts/TARGET/). CI runs it briefly; longer runs (docs/security.md has the figures):
+# `bash scripts/fuzz.sh 600`.
 #   bash scripts/fuzz.sh [SECONDS] [TARGET...]
 # Needs cargo-fuzz (`cargo install cargo-fuzz`); RUSTC_BOOTSTRAP=1 lets the stable toolchain take
 # the sanitizer flags it passes.
