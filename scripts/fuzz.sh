@@ -4,11 +4,13 @@
 # at once as there are cores. A crash fails the script with the target's log and artifact path
 # (fuzz/artifacts/TARGET/). CI runs it briefly; longer runs (docs/security.md has the figures):
 # `bash scripts/fuzz.sh 600`.
-#   bash scripts/fuzz.sh [SECONDS] [TARGET...]
+#   [FUZZ_SANITIZER=none] bash scripts/fuzz.sh [SECONDS] [TARGET...]
 # Needs cargo-fuzz (`cargo install cargo-fuzz`); RUSTC_BOOTSTRAP=1 lets the stable toolchain take
-# the sanitizer flags it passes.
+# the sanitizer flags it passes. AddressSanitizer unless FUZZ_SANITIZER says otherwise (CI's
+# smoke run builds without it: 262 s instead of 361 s from cold on two cores; the long runs keep it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+sanitizer="${FUZZ_SANITIZER:-address}"
 seconds="${1:-10}"
 shift || true
 export RUSTC_BOOTSTRAP=1
@@ -51,14 +53,14 @@ seed_text semantic_text shouted 'WHAT ARE YOUR DELIVERY OPTIONS, ACOUNT 12?'
 
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cd fuzz && cargo fuzz list)
-cargo fuzz build -O >/dev/null
+cargo fuzz build -O -s "$sanitizer" >/dev/null
 
 # One target's run, its log in fuzz/artifacts/TARGET.log, one line on stdout (the log's tail on
 # a crash, and a non-zero exit).
 run_target() {
   local t=$1 log="fuzz/artifacts/$1.log" t_seconds=$seconds runs
   if slow_start "$t" && [ "$seconds" -lt 30 ]; then t_seconds=30; fi
-  if ! cargo fuzz run -O "$t" "fuzz/corpus/$t" -- -max_total_time="$t_seconds" -max_len=16384 \
+  if ! cargo fuzz run -O -s "$sanitizer" "$t" "fuzz/corpus/$t" -- -max_total_time="$t_seconds" -max_len=16384 \
     -print_final_stats=1 >"$log" 2>&1; then
     tail -40 "$log"
     echo "fuzz target $t FAILED (log $log)"
@@ -74,7 +76,7 @@ slow_start() {
   [[ "$1" = request_extract || "$1" = response_guard || "$1" = api_surface ]]
 }
 export -f run_target slow_start
-export seconds
+export seconds sanitizer
 mkdir -p fuzz/artifacts
 # As many targets at once as there are cores (each run is one process on one core), the long
 # ones first; xargs exits non-zero when any run failed.
