@@ -207,7 +207,7 @@ fn audit_metrics(out: &mut String, h: &crate::audit::producer::Health) {
         ),
         (
             "warden_audit_disk_low",
-            "1 while free space is below warn_free_percent: retention makes room at min_free_percent; a full disk refuses every request.",
+            "1 while free space is below warn_free_percent: retention makes room below min_free_bytes (or min_free_percent); a full disk refuses every request.",
             u64::from(h.disk_low()),
         ),
     ];

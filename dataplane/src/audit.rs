@@ -45,8 +45,12 @@ pub struct AuditConfig {
     pub retention_max_bytes: u64,
     /// Delete segments older than this (0: keep everything).
     pub retention_max_age_s: u64,
-    /// Delete the oldest segments while the filesystem has less than this share free (0: never
-    /// for this reason). Headroom, so that a full disk does not stop every request.
+    /// Delete the oldest segments while the filesystem has fewer free bytes than this (0: never
+    /// for this reason): the last headroom before a full disk stops every request. In bytes, not
+    /// a share, because the disk is often shared: on a big one a tenth free is still plenty, and
+    /// deleting the log would not give that tenth back.
+    pub min_free_bytes: u64,
+    /// The same as a share of the filesystem (0, the default: off).
     pub min_free_percent: u64,
     /// Below this share free, `/readyz` and `warden_audit_disk_low` warn (still ready).
     pub warn_free_percent: u64,
@@ -84,7 +88,8 @@ impl Default for AuditConfig {
             segment_max_age_s: 3600,
             retention_max_bytes: 10 * 1024 * 1024 * 1024,
             retention_max_age_s: 0,
-            min_free_percent: 10,
+            min_free_bytes: 1024 * 1024 * 1024,
+            min_free_percent: 0,
             warn_free_percent: 20,
             compress: true,
             compress_level: 3,

@@ -236,6 +236,45 @@ fn nonzero_runs(bytes: &[u8]) -> Vec<u8> {
     kept
 }
 
+/// `[audit]` settings every test gateway gets unless its config sets them: no retention and no
+/// warning by free space, so what a test finds in its audit log does not depend on the machine's
+/// disk (a shared one, at times nearly full: with a floor of 10 % free, the drain deleted the
+/// audit tests' segments within a second and CI failed). The tests of those features set their
+/// own values, which these never replace.
+const AUDIT_DEFAULTS: [(&str, &str); 3] = [
+    ("min_free_bytes", "0"),
+    ("min_free_percent", "0"),
+    ("warn_free_percent", "0"),
+];
+
+/// `text` with the [`AUDIT_DEFAULTS`] it does not set: put under its `[audit]` header, or in an
+/// `[audit]` table added at the end (a new table may follow any other).
+fn with_audit_defaults(text: &str) -> String {
+    let sets = |key: &str| {
+        text.lines().any(|l| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+    };
+    let missing: String = AUDIT_DEFAULTS
+        .iter()
+        .filter(|(key, _)| !sets(key))
+        .map(|(key, value)| format!("{key} = {value}\n"))
+        .collect();
+    if missing.is_empty() {
+        return text.to_owned();
+    }
+    let header = "\n[audit]\n";
+    match text.find(header) {
+        Some(at) => {
+            let body = at + header.len();
+            format!("{}{missing}{}", &text[..body], &text[body..])
+        }
+        None => format!("{text}{header}{missing}"),
+    }
+}
+
 /// A child process killed when dropped.
 pub struct Proc {
     pub child: Child,
@@ -412,7 +451,7 @@ impl Gateway {
     ) -> Gateway {
         let text = config_text.replace("STATE_DIR", &dir.0.join("state").display().to_string());
         let path = dir.0.join("dataplane.toml");
-        std::fs::write(&path, text).unwrap();
+        std::fs::write(&path, with_audit_defaults(&text)).unwrap();
         let mut cmd = Command::new(bin("warden-dataplane"));
         cmd.arg("--config")
             .arg(&path)
@@ -911,7 +950,21 @@ provider_keys = [{{ provider = "openai", key = "sk-test-provider-abcd" }}]
 
 #[cfg(test)]
 mod tests {
-    use super::nonzero_runs;
+    use super::{nonzero_runs, with_audit_defaults};
+
+    #[test]
+    fn audit_defaults_fill_in_what_a_config_leaves_out() {
+        assert_eq!(
+            with_audit_defaults("shards = 1\n[[models]]\nalias = \"a\"\n"),
+            "shards = 1\n[[models]]\nalias = \"a\"\n\n[audit]\nmin_free_bytes = 0\nmin_free_percent = 0\nwarn_free_percent = 0\n"
+        );
+        assert_eq!(
+            with_audit_defaults("shards = 1\n[audit]\nmin_free_bytes = 100\n[limits]\n"),
+            "shards = 1\n[audit]\nmin_free_percent = 0\nwarn_free_percent = 0\nmin_free_bytes = 100\n[limits]\n"
+        );
+        let both = "x = 1\n[audit]\nmin_free_bytes=5\nmin_free_percent = 6\nwarn_free_percent = 7\n";
+        assert_eq!(with_audit_defaults(both), both);
+    }
 
     #[test]
     fn nonzero_runs_keeps_every_run_across_block_edges() {

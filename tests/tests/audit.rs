@@ -459,11 +459,10 @@ fn an_audit_directory_that_cannot_be_written_keeps_the_gateway_from_starting() {
 
 #[test]
 fn a_filling_disk_warns_on_readyz_and_retention_makes_room() {
-    // Every filesystem is "short of space" at 100%: the warning shows and retention deletes the
-    // oldest closed segments, on record, while the chain stays verifiable.
+    // Every filesystem is short of a free-space floor of 1 PiB: the warning (at 100 %) shows and
+    // retention deletes the oldest closed segments, on record, while the chain stays verifiable.
     let mock = Mock::start(&[]);
-    let extra =
-        "[audit]\nsegment_max_bytes = 2048\nmin_free_percent = 100\nwarn_free_percent = 100\n";
+    let extra = "[audit]\nsegment_max_bytes = 2048\nmin_free_bytes = 1125899906842624\nwarn_free_percent = 100\n";
     let gw = Gateway::start(Driver::IoUring, &config(mock.addr, 1, extra));
     for i in 0..30 {
         assert_eq!(
@@ -503,7 +502,7 @@ fn a_filling_disk_warns_on_readyz_and_retention_makes_room() {
 #[test]
 fn closed_segments_are_compressed_and_still_export_and_verify() {
     let mock = Mock::start(&[]);
-    let extra = "[audit]\nsegment_max_bytes = 8192\nmin_free_percent = 0\nwarn_free_percent = 0\n";
+    let extra = "[audit]\nsegment_max_bytes = 8192\n";
     let gw = Gateway::start(Driver::IoUring, &config(mock.addr, 1, extra));
     let mut ids = Vec::new();
     for i in 0..60 {

@@ -23,6 +23,13 @@ impl Space {
         }
         (u128::from(self.free) * 100 / u128::from(self.total)) as u64
     }
+
+    /// Whether less is free than `bytes`, or than `percent` of the total (0 turns either off;
+    /// an unknown total is never short).
+    pub fn below(&self, bytes: u64, percent: u64) -> bool {
+        self.total > 0
+            && ((bytes > 0 && self.free < bytes) || (percent > 0 && self.free_percent() < percent))
+    }
 }
 
 /// Whether `dir` is on a tmpfs (memory, never written back to a disk).
@@ -76,5 +83,24 @@ mod tests {
         assert!(s.total > 0 && s.free <= s.total, "{s:?}");
         assert!(s.free_percent() <= 100);
         assert!(space(Path::new("/no/such/dir")).is_err());
+    }
+
+    #[test]
+    fn a_big_disk_a_tenth_free_is_not_short_of_a_floor_in_bytes() {
+        const GIB: u64 = 1 << 30;
+        // A shared 252 GiB disk with 20 GiB free: under 10 %, yet 20 GiB of room.
+        let roomy = Space {
+            free: 20 * GIB,
+            total: 252 * GIB,
+        };
+        assert!(!roomy.below(GIB, 0));
+        assert!(roomy.below(0, 10));
+        assert!(!roomy.below(0, 0));
+        let nearly_full = Space {
+            free: GIB / 2,
+            total: 252 * GIB,
+        };
+        assert!(nearly_full.below(GIB, 0) && nearly_full.below(GIB, 1));
+        assert!(!Space { free: 0, total: 0 }.below(GIB, 10), "unknown total");
     }
 }

@@ -193,7 +193,7 @@ impl Pass {
     }
 
     /// Once a second: publish the filesystem's space and the log's size, and make room when
-    /// free space is below `min_free_percent`.
+    /// free space is below `min_free_bytes` or `min_free_percent`.
     fn watch_disk(&mut self, writer: &mut Writer, d: &Drain) {
         if self.last_disk.is_some_and(|t| t.elapsed() < DISK_EVERY) {
             return;

@@ -308,11 +308,9 @@ impl Writer {
         }
     }
 
-    /// Whether the filesystem has less free space than `min_free_percent`.
+    /// Whether the filesystem has less free space than `min_free_bytes` or `min_free_percent`.
     pub fn short_of_space(&self, space: Space) -> bool {
-        self.config.min_free_percent > 0
-            && space.total > 0
-            && space.free_percent() < self.config.min_free_percent
+        space.below(self.config.min_free_bytes, self.config.min_free_percent)
     }
 
     /// Delete the oldest segments beyond the retention limits, and record that in the chain.
@@ -321,7 +319,11 @@ impl Writer {
             self.config.retention_max_bytes,
             self.config.retention_max_age_s,
         );
-        if max_bytes == 0 && max_age == 0 && self.config.min_free_percent == 0 {
+        if max_bytes == 0
+            && max_age == 0
+            && self.config.min_free_bytes == 0
+            && self.config.min_free_percent == 0
+        {
             return Ok(());
         }
         let mut space = super::disk::space(&self.dir).ok();
