@@ -12,7 +12,9 @@
 //! takes both spellings of a field (`systemInstruction`, `system_instruction`) and one object
 //! where a list is expected (`"parts": {"text": …}`). A text document sent encoded — a Gemini
 //! `inlineData` of a text type, a `data:text/…;base64,` URL — is decoded and read as an
-//! [`Source::Attachment`].
+//! [`Source::Attachment`]. What no reader can read — an image, audio, video, a PDF or another
+//! binary file, content given by reference (a file id, a URL) — is named by its kind as a
+//! [`Source::Unread`] text, so that a project can refuse what its guardrails cannot screen.
 //!
 //! Texts come from the parsed body (simd-json has already JSON-unescaped them), each labelled
 //! with where it came from, in document order (the keys a reader does not know last). The
@@ -45,6 +47,41 @@ pub enum Source {
     /// A text document the request carries encoded (base64), decoded: read like a tool result,
     /// but its bytes are not in the body as text, so a value in it cannot be replaced there.
     Attachment,
+    /// Not a text: the kind of content the request carries that no guardrail reads, one of
+    /// [`unread`]'s names.
+    Unread,
+}
+
+/// The kinds of content no guardrail reads, as [`Source::Unread`] names them (and verdicts of
+/// the `unscanned` category record them).
+pub mod unread {
+    pub const IMAGE: &str = "image";
+    pub const AUDIO: &str = "audio";
+    pub const VIDEO: &str = "video";
+    /// A PDF or any other file of a type that is not text.
+    pub const DOCUMENT: &str = "document";
+    /// Content given by reference (a file id, a URL) whose type the request does not say.
+    pub const FILE: &str = "file";
+
+    /// The kind of a file of `media_type` (`""`: not said).
+    pub fn of(media_type: &str) -> &'static str {
+        let media_type = media_type.trim().to_ascii_lowercase();
+        match media_type.split('/').next().unwrap_or("") {
+            "" => FILE,
+            "image" => IMAGE,
+            "audio" => AUDIO,
+            "video" => VIDEO,
+            _ => DOCUMENT,
+        }
+    }
+
+    /// `name` as the static name it is (any other: [`FILE`]).
+    pub fn named(name: &str) -> &'static str {
+        [IMAGE, AUDIO, VIDEO, DOCUMENT]
+            .into_iter()
+            .find(|k| *k == name)
+            .unwrap_or(FILE)
+    }
 }
 
 /// Call `f` with every model-visible text of a request body in `dialect`.
@@ -176,7 +213,7 @@ const MESSAGE_FIELDS: [&str; 7] = [
 ];
 
 /// One part of a chat message's content: its text or refusal; a file's data when it is a text
-/// document; nothing of an image or audio (binary, or a URL); every string outside
+/// document; an image or audio (binary, or a URL) only as unread; every string outside
 /// [`OPAQUE`] keys of a part type this reader does not know.
 fn openai_part<'v>(p: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, &str)) {
     match str_field(p, "type") {
@@ -185,16 +222,20 @@ fn openai_part<'v>(p: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, 
             .into_iter()
             .for_each(|t| f(source, t)),
         Some("file") => file(p.get("file").unwrap_or(&NULL), source, f),
-        Some("image_url" | "input_audio") => {}
+        Some("image_url") => f(Source::Unread, unread::IMAGE),
+        Some("input_audio") => f(Source::Unread, unread::AUDIO),
         _ => opaque_free_strings(p, source, f),
     }
 }
 
 /// A file sent in a message (chat's `file` part, Responses' `input_file`): its data when it is
-/// a text document, and its name.
+/// a text document, and its name; one by id or URL is unread.
 fn file<'v>(file: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, &str)) {
     if let Some(url) = str_field(file, "file_data") {
         data_url(url, source, f);
+    }
+    if str_field(file, "file_id").is_some() || str_field(file, "file_url").is_some() {
+        f(Source::Unread, unread::FILE);
     }
     str_field(file, "filename")
         .into_iter()
@@ -326,7 +367,8 @@ const OPAQUE: [&str; 15] = [
 static NULL: Value<'static> = Value::Static(simd_json::StaticNode::Null);
 
 /// Every string in `v` outside its [`OPAQUE`] keys (at any depth), as texts from `source`; a
-/// `file_data` URL of a text document decoded (a file a tool returned).
+/// `file_data` URL of a text document decoded (a file a tool returned); an image or a file by
+/// id, unread.
 fn opaque_free_strings<'v>(v: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, &str)) {
     if let Some(s) = v.as_str() {
         f(source, s);
@@ -336,10 +378,31 @@ fn opaque_free_strings<'v>(v: &'v Value<'v>, source: Source, f: &mut impl FnMut(
         for (k, i) in obj.iter() {
             match (k.as_ref(), i.as_str()) {
                 ("file_data", Some(url)) => data_url(url, source, f),
-                (k, _) if OPAQUE.contains(&k) => {}
+                (k, _) if OPAQUE.contains(&k) => unread_member(k, i, f),
                 _ => opaque_free_strings(i, source, f),
             }
         }
+    }
+}
+
+/// An [`OPAQUE`] member that is content no guardrail reads: an image (`image_url`) or a file by
+/// id (`file_id`), whatever else the part holds.
+fn unread_member<'v>(key: &str, v: &'v Value<'v>, f: &mut impl FnMut(Source, &str)) {
+    let given = !matches!(v, Value::Static(simd_json::StaticNode::Null));
+    match key {
+        "image_url" if given => f(Source::Unread, unread::IMAGE),
+        "file_id" if given => f(Source::Unread, unread::FILE),
+        _ => {}
+    }
+}
+
+/// A document sent as base64 (`data`) of `media_type`: decoded and read as an
+/// [`Source::Attachment`] when it is text; unread, by its kind, when it is not (an image, audio,
+/// a PDF) or its bytes are not base64.
+fn encoded(media_type: &str, data: &str, f: &mut impl FnMut(Source, &str)) {
+    match decoded_text(media_type, data) {
+        Some(text) => f(Source::Attachment, &text),
+        None => f(Source::Unread, unread::of(media_type)),
     }
 }
 
@@ -383,19 +446,20 @@ const TEXT_TYPES: [&str; 9] = [
 
 /// A `data:` URL's document: base64 of a text type decoded as an [`Source::Attachment`] (see
 /// [`decoded_text`]); a percent-encoded text one read as written, as `source` (the scan's
-/// percent-decoded view finds values there, in place); nothing of any other.
+/// percent-decoded view finds values there, in place); any other, unread.
 fn data_url(url: &str, source: Source, f: &mut impl FnMut(Source, &str)) {
     let Some((meta, data)) = url.strip_prefix("data:").and_then(|r| r.split_once(',')) else {
+        // Not a data URL: a file the provider fetches.
+        f(Source::Unread, unread::FILE);
         return;
     };
     match meta.strip_suffix(";base64") {
-        Some(media_type) => {
-            if let Some(text) = decoded_text(media_type, data) {
-                f(Source::Attachment, &text);
-            }
-        }
+        Some(media_type) => encoded(media_type, data, f),
         None if meta.is_empty() || meta.starts_with("text/") => f(source, url),
-        None => {}
+        None => f(
+            Source::Unread,
+            unread::of(meta.split(';').next().unwrap_or("")),
+        ),
     }
 }
 

@@ -31,6 +31,9 @@ pub enum Category {
     ContentSafety,
     /// The project's operator-defined patterns (never a built-in detector's category).
     Custom,
+    /// Content no guardrail reads (an image, a PDF, a file by reference): the detector is its
+    /// kind (`extract::unread`).
+    Unscanned,
 }
 
 impl Category {
@@ -47,15 +50,17 @@ impl Category {
             Category::Injection => "injection",
             Category::ContentSafety => "content_safety",
             Category::Custom => "custom",
+            Category::Unscanned => "unscanned",
         }
     }
 
     /// Every category, in metric order (`Category as usize` indexes it).
-    pub const ALL: [Category; 5] = [
+    pub const ALL: [Category; 6] = [
         Category::Pii,
         Category::Secrets,
         Category::Injection,
         Category::ContentSafety,
         Category::Custom,
+        Category::Unscanned,
     ];
 }

@@ -36,6 +36,7 @@ fuzz_target!(|data: &[u8]| {
         secrets: GuardAction::Redact,
         injection: GuardAction::Flag,
         content_safety: GuardAction::Flag,
+        unscanned: GuardAction::Flag,
         ..GuardrailPolicy::default()
     };
     for dialect in [Dialect::OpenAi, Dialect::Anthropic, Dialect::Gemini] {

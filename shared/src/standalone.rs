@@ -177,6 +177,8 @@ pub struct GuardrailSection {
     pub content_safety: Option<GuardAction>,
     pub response_pii: Option<GuardAction>,
     pub response_secrets: Option<GuardAction>,
+    /// Images, audio, PDFs, files by reference — what no guardrail reads: `off | flag | block`.
+    pub unscanned: Option<GuardAction>,
     /// The injection model's thresholds for this project (0 to 1; default: the model's own).
     pub injection_threshold: Option<f64>,
     pub injection_tool_threshold: Option<f64>,
@@ -419,6 +421,8 @@ fn compile_project(
     crate::patterns::check(&g.custom).map_err(|e| ConfigError(format!("project {}: {e}", p.id)))?;
     crate::phones::check_regions(&g.phone_regions)
         .map_err(|e| ConfigError(format!("project {}: phone_regions: {e}", p.id)))?;
+    GuardrailPolicy::check_unscanned(g.unscanned)
+        .map_err(|e| ConfigError(format!("project {}: {e}", p.id)))?;
     Ok(Project {
         id: p.id.clone(),
         tenant: tenant.to_owned(),
@@ -431,6 +435,7 @@ fn compile_project(
             content_safety: g.content_safety.unwrap_or(d.content_safety),
             response_pii: g.response_pii.unwrap_or(d.response_pii),
             response_secrets: g.response_secrets.unwrap_or(d.response_secrets),
+            unscanned: g.unscanned.unwrap_or(d.unscanned),
             injection_thresholds: InjectionThresholds::from_fractions(
                 g.injection_threshold,
                 g.injection_tool_threshold,

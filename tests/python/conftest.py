@@ -24,6 +24,8 @@ GUARDED_KEY = "wdn_sdk_guarded_project_key"
 REDACT_KEY = "wdn_sdk_redact_project_key"
 # A Warden key whose project caches answers (exact) and restores PII.
 CACHED_KEY = "wdn_sdk_cached_project_key"
+# A Warden key whose project refuses what no guardrail reads (images, PDFs, audio, files).
+STRICT_KEY = "wdn_sdk_strict_project_key"
 
 ALIASES = [
     "gpt-4o", "gpt-4o-mini", "o3", "o3-mini",
@@ -286,6 +288,19 @@ pii = "restore"
 mode = "exact"
 ttl_s = 600
 
+# Images, PDFs, audio and files by reference are refused: no guardrail reads them.
+[[tenants.projects]]
+id = "sdk-strict"
+api_keys = ["{strict_key}"]
+provider_keys = [
+  {{ provider = "openai", key = "{provider_key}" }},
+  {{ provider = "anthropic", key = "{provider_key}" }},
+  {{ provider = "google", key = "{provider_key}" }},
+]
+[tenants.projects.guardrails]
+pii = "redact"
+unscanned = "block"
+
 # Every provider rejects this project's keys (the mock answers 401 for them).
 [[tenants.projects]]
 id = "sdk-revoked"
@@ -319,6 +334,7 @@ def config_text(tmp, mock):
         guarded_key=GUARDED_KEY,
         redact_key=REDACT_KEY,
         cached_key=CACHED_KEY,
+        strict_key=STRICT_KEY,
         revoked=REVOKED_KEY,
     )
 

@@ -962,7 +962,8 @@ mod tests {
             with_audit_defaults("shards = 1\n[audit]\nmin_free_bytes = 100\n[limits]\n"),
             "shards = 1\n[audit]\nmin_free_percent = 0\nwarn_free_percent = 0\nmin_free_bytes = 100\n[limits]\n"
         );
-        let both = "x = 1\n[audit]\nmin_free_bytes=5\nmin_free_percent = 6\nwarn_free_percent = 7\n";
+        let both =
+            "x = 1\n[audit]\nmin_free_bytes=5\nmin_free_percent = 6\nwarn_free_percent = 7\n";
         assert_eq!(with_audit_defaults(both), both);
     }
 

@@ -713,6 +713,32 @@ fn phone_settings_set_through_the_admin_api_reach_the_data_plane() {
 }
 
 #[test]
+fn refusing_unscanned_content_set_through_the_admin_api_reaches_the_data_plane() {
+    let mock = Mock::start(&[]);
+    let (cp, gw, s, path) = guarded_project(&mock);
+    let bad = cp.admin("PUT", &path, Some(&json!({"unscanned": "redact"})));
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    assert!(
+        bad.text().contains("unscanned takes off, flag or block"),
+        "{}",
+        bad.text()
+    );
+    let policy = json!({"unscanned": "block"});
+    assert_eq!(cp.admin("PUT", &path, Some(&policy)).status, 200);
+    assert_eq!(cp.admin("GET", &path, None).json(), policy);
+    let image = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]}]});
+    let refused = eventually(Duration::from_secs(5), || {
+        post_json(gw.addr, "/v1/chat/completions", &s.key, &image).status == 400
+    });
+    assert!(
+        refused.is_some(),
+        "the data plane refuses an image once the policy reaches it"
+    );
+    assert_eq!(chat(&gw, &s.key).status, 200, "text still goes through");
+}
+
+#[test]
 fn guardrail_policies_set_through_the_admin_api_reach_the_data_plane() {
     let mock = Mock::start(&[]);
     let (cp, gw, s, path) = guarded_project(&mock);

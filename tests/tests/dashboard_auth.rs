@@ -537,6 +537,7 @@ fn owners_set_routing_guardrails_and_limits_on_the_settings_page() {
             ("injection_flag_threshold", ""),
             ("phone_regions", "us, GB"),
             ("phone_standalone", "on"),
+            ("unscanned", "block"),
         ],
     );
     assert_eq!(guarded.status, 303, "{}", guarded.text());
@@ -561,6 +562,7 @@ fn owners_set_routing_guardrails_and_limits_on_the_settings_page() {
     assert_eq!(stored["custom_patterns"][0]["id"], "ticket", "{stored}");
     assert_eq!(stored["phone_regions"], json!(["US", "GB"]), "{stored}");
     assert_eq!(stored["phone_standalone"], json!(true), "{stored}");
+    assert_eq!(stored["unscanned"], json!("block"), "{stored}");
     let shown = ana.get(&settings);
     assert!(
         shown

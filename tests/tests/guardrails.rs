@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use serde_json::json;
-use warden_tests::http::{call, Conn};
+use warden_tests::http::{call, post_json, Conn};
 use warden_tests::{audit_export, chat_body, config, shows_test_card, Driver, Gateway, Mock, KEY};
 
 /// The standard config with a request-side policy for the main project.
@@ -489,4 +489,98 @@ fn a_repeated_key_cannot_smuggle_an_unscanned_value_past_the_guardrails() {
         {"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
         {"role": "user", "content": "c"}]});
     assert_eq!(gw.chat(&body).status, 200);
+}
+
+#[test]
+fn content_no_guardrail_reads_is_refused_or_flagged_as_the_project_says() {
+    let mock = Mock::start(&[]);
+    let with = |unscanned: &str| {
+        config(mock.addr, 1, "").replace(
+            "  { provider = \"google\", key = \"gm-key-5555\" },\n]",
+            &format!(
+                "  {{ provider = \"google\", key = \"gm-key-5555\" }},\n]\n[tenants.projects.guardrails]\nunscanned = \"{unscanned}\"\n"
+            ),
+        )
+    };
+    let image = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "what is on this picture?"},
+        {"type": "image_url", "image_url": {"url": "https://example.org/cat.png"}}]}]});
+    let pdf = json!({"model": "claude-4-sonnet", "max_tokens": 16, "messages": [{"role": "user",
+        "content": [{"type": "document", "source": {"type": "base64",
+            "media_type": "application/pdf", "data": "JVBERi0xLjQK"}},
+            {"type": "text", "text": "summarise"}]}]});
+    let audio = json!({"contents": [{"role": "user", "parts": [{"text": "transcribe"},
+        {"inlineData": {"mimeType": "audio/mp3", "data": "SUQzBAAAAAAA"}}]}]});
+    let gemini = "/v1beta/models/gemini-2.0-flash:generateContent";
+
+    let gw = Gateway::start(Driver::IoUring, &with("block"));
+    let res = post_json(gw.addr, "/v1/chat/completions", KEY, &image);
+    assert_eq!(res.status, 400, "{}", res.text());
+    assert_eq!(res.json()["error"]["code"], "guardrail_blocked");
+    let message = res.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("unscanned: the request carries an image, which no guardrail reads"),
+        "{message}"
+    );
+    let res = post_json(gw.addr, "/v1/messages", KEY, &pdf);
+    assert_eq!(
+        (res.status, res.json()["error"]["type"].as_str()),
+        (400, Some("invalid_request_error")),
+        "{}",
+        res.text()
+    );
+    assert!(res.text().contains("a document, which no guardrail reads"));
+    let res = post_json(gw.addr, gemini, KEY, &audio);
+    assert_eq!(
+        (res.status, res.json()["error"]["status"].as_str()),
+        (400, Some("INVALID_ARGUMENT")),
+        "{}",
+        res.text()
+    );
+    assert!(mock.captured().is_empty(), "no upstream call");
+    // Text alone goes through.
+    assert_eq!(gw.chat(&chat_body("gpt-4o", "hello", false)).status, 200);
+    let records = audit_export(&gw.audit_dir());
+    let blocked: Vec<_> = records
+        .iter()
+        .filter(|r| r["kind"] == "response" && r["status"] == 400)
+        .map(|r| r["verdicts"].clone())
+        .collect();
+    assert_eq!(
+        blocked,
+        [
+            json!([{"category": "unscanned", "detector": "image", "action": "block", "count": 1}]),
+            json!([{"category": "unscanned", "detector": "document", "action": "block", "count": 1}]),
+            json!([{"category": "unscanned", "detector": "audio", "action": "block", "count": 1}]),
+        ]
+    );
+    drop(gw);
+
+    // Flagged: forwarded as sent, and recorded.
+    let gw = Gateway::start(Driver::IoUring, &with("flag"));
+    let res = post_json(gw.addr, "/v1/chat/completions", KEY, &image);
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert!(mock
+        .captured()
+        .pop()
+        .unwrap()
+        .to_string()
+        .contains("https://example.org/cat.png"));
+    let records = audit_export(&gw.audit_dir());
+    let r = records
+        .iter()
+        .rev()
+        .find(|r| r["kind"] == "response")
+        .unwrap();
+    assert_eq!(
+        r["verdicts"],
+        json!([{"category": "unscanned", "detector": "image", "action": "flag", "count": 1}])
+    );
+
+    // Nothing in such content can be redacted: the config says so.
+    let refused = Gateway::fails_to_start(Driver::IoUring, &with("redact"));
+    assert!(
+        refused.contains("unscanned takes off, flag or block"),
+        "{refused}"
+    );
 }

@@ -36,6 +36,10 @@ pub struct GuardrailBody {
     pub response_pii: Option<GuardAction>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_secrets: Option<GuardAction>,
+    /// Images, audio, video, PDFs and other binary files, content given by reference — what
+    /// no guardrail reads: `off` (absent), `flag` or `block`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unscanned: Option<GuardAction>,
     /// The injection model's block threshold for user input (above 0, at most 1; absent: the
     /// model's default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -84,6 +88,7 @@ impl GuardrailBody {
             content_safety: self.content_safety.unwrap_or(off),
             response_pii: self.response_pii.unwrap_or(off),
             response_secrets: self.response_secrets.unwrap_or(off),
+            unscanned: self.unscanned.unwrap_or(off),
         }
     }
 }
@@ -115,6 +120,7 @@ pub async fn save_guardrails(
             "restore applies to the request side only".into(),
         ));
     }
+    GuardrailPolicy::check_unscanned(g.unscanned).map_err(ApiError::BadRequest)?;
     warden_shared::patterns::check(&g.custom_patterns).map_err(ApiError::BadRequest)?;
     warden_shared::phones::check_regions(&g.phone_regions)
         .map_err(|e| ApiError::BadRequest(format!("phone_regions: {e}")))?;

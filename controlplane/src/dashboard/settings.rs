@@ -48,7 +48,7 @@ const ACTIONS: [(GuardAction, &str); 5] = [
 ];
 
 /// The categories, which actions each offers, and their labels.
-const CATEGORIES: [(&str, &str, &[&str]); 6] = [
+const CATEGORIES: [(&str, &str, &[&str]); 7] = [
     (
         "pii",
         "Personal data in requests",
@@ -74,6 +74,11 @@ const CATEGORIES: [(&str, &str, &[&str]); 6] = [
         "response_secrets",
         "Secrets in answers",
         &["off", "flag", "redact", "block"],
+    ),
+    (
+        "unscanned",
+        "Images, PDFs, audio, files (unread)",
+        &["off", "flag", "block"],
     ),
 ];
 
@@ -305,6 +310,7 @@ fn category(g: &GuardrailBody, field: &str) -> Option<GuardAction> {
         "injection" => g.injection,
         "content_safety" => g.content_safety,
         "response_pii" => g.response_pii,
+        "unscanned" => g.unscanned,
         _ => g.response_secrets,
     }
 }

@@ -2,7 +2,8 @@
 //! inputs and results, retrieved documents and search results (given in a turn or returned by a
 //! tool), the tools' definitions, and every block type this reader does not know, read whole.
 //!
-//! Left unread, on purpose: images and PDFs (binary, or a URL or file id); `thinking` and
+//! Left unread, named as such (`Source::Unread`): images and PDFs (binary, or a URL or file id).
+//! Left out, on purpose: `thinking` and
 //! `redacted_thinking` blocks sent back — the model's own output, already screened as it
 //! streamed out (`guard/response`), signed by Anthropic so that a changed one is refused, and so
 //! never a place a value could be redacted.
@@ -11,8 +12,8 @@ use simd_json::prelude::*;
 use simd_json::BorrowedValue as Value;
 
 use super::{
-    array, array_texts, decoded_text, definition, rest_of_definition, strings_in, unknown_keys,
-    Source, OPAQUE,
+    array, array_texts, definition, encoded, rest_of_definition, strings_in, unknown_keys, unread,
+    unread_member, Source, OPAQUE,
 };
 use crate::translate::openai_in::str_field;
 
@@ -74,7 +75,8 @@ fn blocks<'v>(blocks: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, 
                     self::blocks(c, Source::ToolResult, f);
                 }
             }
-            Some("image" | "thinking" | "redacted_thinking") => {}
+            Some("image") => f(Source::Unread, unread::IMAGE),
+            Some("thinking" | "redacted_thinking") => {}
             // A server tool's result (web search, web fetch, code execution), a block type
             // newer than this reader: its strings, but for ids, signatures and encrypted data.
             _ => whole(b, f),
@@ -89,7 +91,9 @@ fn whole<'v>(v: &'v Value<'v>, f: &mut impl FnMut(Source, &str)) {
         Value::Object(_) if str_field(v, "type") == Some("document") => document(v, f),
         Value::Object(o) => {
             for (k, i) in o.iter() {
-                if !OPAQUE.contains(&k.as_ref()) {
+                if OPAQUE.contains(&k.as_ref()) {
+                    unread_member(k, i, f);
+                } else {
                     whole(i, f);
                 }
             }
@@ -103,7 +107,7 @@ fn whole<'v>(v: &'v Value<'v>, f: &mut impl FnMut(Source, &str)) {
 }
 
 /// A document block: its title and context, and its source when that is text — plain text
-/// (`data`), content blocks, or base64 of a text type; a PDF (base64, URL or file) is not.
+/// (`data`), content blocks, or base64 of a text type; a PDF (base64, URL or file) is unread.
 fn document<'v>(b: &'v Value<'v>, f: &mut impl FnMut(Source, &str)) {
     for k in ["title", "context"] {
         str_field(b, k)
@@ -116,10 +120,7 @@ fn document<'v>(b: &'v Value<'v>, f: &mut impl FnMut(Source, &str)) {
     match (str_field(src, "type"), str_field(src, "data")) {
         (Some("text"), Some(data)) => f(Source::ToolResult, data),
         (Some("base64"), Some(data)) => {
-            let media_type = str_field(src, "media_type").unwrap_or("");
-            if let Some(text) = decoded_text(media_type, data) {
-                f(Source::Attachment, &text);
-            }
+            encoded(str_field(src, "media_type").unwrap_or(""), data, f);
         }
         (Some("content"), _) => match src.get("content") {
             Some(c) if c.as_str().is_some() => c
@@ -129,8 +130,13 @@ fn document<'v>(b: &'v Value<'v>, f: &mut impl FnMut(Source, &str)) {
             Some(c) => blocks(c, Source::ToolResult, f),
             None => {}
         },
-        // A PDF's URL or file id, or a source type newer than this reader: its strings, but
-        // for binary data and ids.
+        // A PDF by URL.
+        (Some("url"), _) => {
+            f(Source::Unread, unread::DOCUMENT);
+            whole(src, f);
+        }
+        // A file by id, or a source type newer than this reader: its strings, but for binary
+        // data and ids (a file id is unread).
         _ => whole(src, f),
     }
 }

@@ -4,14 +4,15 @@
 //! both are given), and one object where a list is expected (`"parts": {"text": …}`, as Google's
 //! own curl examples write it). A part is read member by member: text, a text document sent
 //! inline (decoded), function calls and responses, code and its output, and every member this
-//! reader does not know but for signatures, ids and file references.
+//! reader does not know but for signatures and ids; images, audio, video, PDFs and files by
+//! URI are named as unread.
 
 use simd_json::prelude::*;
 use simd_json::BorrowedValue as Value;
 
 use super::{
-    decoded_text, definition, keys_and_strings_in, opaque_free_strings, rest_of_definition,
-    strings_in, unknown_keys, Source,
+    definition, encoded, keys_and_strings_in, opaque_free_strings, rest_of_definition, strings_in,
+    unknown_keys, unread, Source,
 };
 
 /// A field's two spellings: protobuf JSON's lowerCamelCase name and the proto field name.
@@ -158,22 +159,24 @@ fn part<'v>(p: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, &str)) 
             "codeExecutionResult" | "code_execution_result" => {
                 str_of(v, ("output", "output")).for_each(|t| f(Source::ToolResult, t))
             }
-            // References and settings, not text: a file's URI, a video's offsets, the model's
-            // own signature of its thought.
-            "fileData" | "file_data" | "videoMetadata" | "video_metadata" | "thought"
-            | "thoughtSignature" | "thought_signature" => {}
+            // A file by URI: unread, by the type it gives.
+            "fileData" | "file_data" => {
+                let media_type = str_of(v, ("mimeType", "mime_type")).next().unwrap_or("");
+                f(Source::Unread, unread::of(media_type));
+            }
+            // Settings, not text: a video's offsets, the model's own signature of its thought.
+            "videoMetadata" | "video_metadata" | "thought" | "thoughtSignature"
+            | "thought_signature" => {}
             _ => opaque_free_strings(v, Source::ToolResult, f),
         }
     }
 }
 
-/// Inline data: decoded and read when its type is text (a document sent inline), left alone
+/// Inline data: decoded and read when its type is text (a document sent inline), unread
 /// otherwise (an image, audio, a PDF).
 fn inline<'v>(blob: &'v Value<'v>, f: &mut impl FnMut(Source, &str)) {
     let media_type = str_of(blob, ("mimeType", "mime_type")).next().unwrap_or("");
     for data in str_of(blob, ("data", "data")) {
-        if let Some(text) = decoded_text(media_type, data) {
-            f(Source::Attachment, &text);
-        }
+        encoded(media_type, data, f);
     }
 }

@@ -8,7 +8,7 @@ use simd_json::BorrowedValue as Value;
 
 use super::{
     array, array_texts, definition, file, opaque_free_strings, rest_of_definition, strings_in,
-    unknown_keys, Source, NULL,
+    unknown_keys, unread, Source, NULL,
 };
 use crate::translate::openai_in::str_field;
 
@@ -103,12 +103,13 @@ fn response_items<'v>(items: &'v Value<'v>, role: Source, f: &mut impl FnMut(Sou
 }
 
 /// One part of a message's content: its text or refusal; a file's data when it is a text
-/// document, and its name; nothing of an image or audio; every string outside [`OPAQUE`] keys of
+/// document, and its name; an image or audio as unread; every string outside [`OPAQUE`] keys of
 /// a part type this reader does not know.
 fn content_part<'v>(p: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, &str)) {
     match str_field(p, "type") {
         Some("input_file") => file(p, source, f),
-        Some("input_image" | "input_audio") => {}
+        Some("input_image") => f(Source::Unread, unread::IMAGE),
+        Some("input_audio") => f(Source::Unread, unread::AUDIO),
         Some("refusal") => str_field(p, "refusal")
             .into_iter()
             .for_each(|t| f(source, t)),

@@ -48,6 +48,8 @@ pub struct Plan {
     pub sealed: bool,
     /// The injection model's highest score over the scored texts (when `injection` is on).
     pub injection_score: Option<f32>,
+    /// It blocks because the request carries content no guardrail reads, of this kind.
+    pub unread: Option<&'static str>,
 }
 
 impl Plan {
@@ -61,6 +63,11 @@ impl Plan {
             if self.sealed {
                 error.with_detail(format!(
                     "{category}: a value to redact is in an encoded attachment, where it cannot be replaced"
+                ))
+            } else if let Some(kind) = self.unread {
+                error.with_detail(format!(
+                    "{category}: the request carries {} {kind}, which no guardrail reads, and this project refuses what it cannot screen",
+                    if kind.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
                 ))
             } else {
                 error.with_detail(category)
@@ -156,6 +163,7 @@ pub fn action_for(policy: &GuardrailPolicy, category: Category) -> GuardAction {
         Category::ContentSafety => policy.content_safety,
         // Each operator pattern carries its own actions.
         Category::Custom => GuardAction::Off,
+        Category::Unscanned => policy.unscanned,
     }
 }
 
@@ -178,7 +186,7 @@ pub fn injection_action(
     let at = |t: Option<u16>, default: f32| t.map_or(default, |t| f32::from(t) / 1000.0);
     // The third: where the flag band starts when the project sets no flag threshold.
     let (detector, threshold, flag_default) = match source {
-        Source::System => return None,
+        Source::System | Source::Unread => return None,
         Source::ToolResult | Source::Attachment => (
             "prompt_injection_tool",
             at(th.tool, model.default_tool),
@@ -250,6 +258,7 @@ pub fn check_texts(
         policy.secrets,
         policy.injection,
         policy.content_safety,
+        policy.unscanned,
     ]
     .iter()
     .all(|a| *a == GuardAction::Off);
@@ -262,6 +271,10 @@ pub fn check_texts(
     let mut placeholders = Placeholders::default();
     let mut restored: Vec<Vec<u8>> = Vec::new();
     texts(&mut |source, text| {
+        if source == Source::Unread {
+            unread(&mut plan, policy.unscanned, text);
+            return;
+        }
         findings.clear();
         engine.scan_in(scratch, phones, text.as_bytes(), &mut findings);
         if policy.injection != GuardAction::Off && source != Source::System {
@@ -324,6 +337,22 @@ pub fn check_texts(
         .collect();
     plan.replacements = placeholders.pairs;
     plan
+}
+
+/// Content of kind `kind` that no guardrail reads: recorded under `unscanned`'s action, and the
+/// request refused when that is `block`.
+fn unread(plan: &mut Plan, action: GuardAction, kind: &str) {
+    let action = match action {
+        GuardAction::Off => return,
+        GuardAction::Block => GuardAction::Block,
+        _ => GuardAction::Flag,
+    };
+    let kind = crate::extract::unread::named(kind);
+    count_verdict(&mut plan.verdicts, Category::Unscanned, kind, action);
+    if action == GuardAction::Block && plan.blocked.is_none() {
+        plan.blocked = Some(Category::Unscanned.name());
+        plan.unread = Some(kind);
+    }
 }
 
 /// The action on a value found in a text from `source`: a value to redact or restore in an

@@ -36,6 +36,22 @@ pub struct GuardrailPolicy {
     pub response_pii: GuardAction,
     pub response_secrets: GuardAction,
     pub injection_thresholds: InjectionThresholds,
+    /// What no guardrail reads — images, audio, video, PDFs and other binary files, content
+    /// given by reference (a file id, a URL): `off` lets it pass unread, `flag` records it,
+    /// `block` refuses the request (a project that must vouch for everything it sends).
+    pub unscanned: GuardAction,
+}
+
+impl GuardrailPolicy {
+    /// `unscanned` takes `off`, `flag` or `block`: there is nothing in such content to redact.
+    pub fn check_unscanned(action: Option<GuardAction>) -> Result<(), String> {
+        match action {
+            Some(GuardAction::Redact | GuardAction::Restore) => Err(
+                "unscanned takes off, flag or block: nothing in content no guardrail reads can be redacted".into(),
+            ),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Where a project moves the injection model's decision, in thousandths of its 0–1 score;
@@ -85,6 +101,7 @@ impl Default for GuardrailPolicy {
             response_pii: GuardAction::Off,
             response_secrets: GuardAction::Off,
             injection_thresholds: InjectionThresholds::default(),
+            unscanned: GuardAction::Off,
         }
     }
 }

@@ -78,6 +78,7 @@ pub(super) fn guardrails_from(mut g: GuardrailBody, f: &Fields) -> ApiResult<Gua
     g.content_safety = action("content_safety")?;
     g.response_pii = action("response_pii")?;
     g.response_secrets = action("response_secrets")?;
+    g.unscanned = action("unscanned")?;
     g.injection_threshold = parsed(f, "injection_threshold", "a number")?;
     g.injection_tool_threshold = parsed(f, "injection_tool_threshold", "a number")?;
     g.injection_flag_threshold = parsed(f, "injection_flag_threshold", "a number")?;

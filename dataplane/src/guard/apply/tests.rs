@@ -209,3 +209,56 @@ fn a_value_outside_ascii_is_replaced_as_written_and_as_json_escapes() {
     // Escaped some other way (one character escaped, the next not): refused, not sent.
     assert!(with(r#"{"content":"pay \uff14１１１ １１１１ now"}"#).is_err());
 }
+
+mod unscanned_tests {
+    use super::super::*;
+
+    /// An OpenAI chat body whose user turn is `parts` (a JSON array), checked under `policy`.
+    fn check_parts(parts: &str, policy: GuardrailPolicy) -> Plan {
+        let engine = Engine::for_tests();
+        let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
+        let mut bytes =
+            format!(r#"{{"model":"m","messages":[{{"role":"user","content":{parts}}}]}}"#)
+                .into_bytes();
+        let v = simd_json::to_borrowed_value(&mut bytes).unwrap_or_else(|e| panic!("{e}"));
+        check(engine, (&scratch, None), None, Dialect::OpenAi, &v, &policy)
+    }
+
+    #[test]
+    fn content_no_guardrail_reads_passes_is_flagged_or_refused_as_the_project_says() {
+        let parts = r#"[{"type":"text","text":"what is in these?"},
+            {"type":"image_url","image_url":{"url":"https://example.org/a.png"}},
+            {"type":"image_url","image_url":{"url":"https://example.org/b.png"}},
+            {"type":"file","file":{"file_data":"data:application/pdf;base64,JVBERi0xLjQ="}}]"#;
+        let with = |unscanned| GuardrailPolicy {
+            unscanned,
+            ..GuardrailPolicy::default()
+        };
+        let off = check_parts(parts, with(GuardAction::Off));
+        assert!(off.blocked.is_none() && off.verdicts.is_empty());
+        let flagged = check_parts(parts, with(GuardAction::Flag));
+        assert_eq!(flagged.blocked, None);
+        let seen: Vec<_> = flagged
+            .verdicts
+            .iter()
+            .map(|v| (v.category, &*v.detector, v.action, v.count))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (Category::Unscanned, "image", GuardAction::Flag, 2),
+                (Category::Unscanned, "document", GuardAction::Flag, 1)
+            ]
+        );
+        let blocked = check_parts(parts, with(GuardAction::Block));
+        assert_eq!(blocked.blocked, Some("unscanned"));
+        let refusal = blocked.refusal().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            refusal.contains("unscanned: the request carries an image, which no guardrail reads"),
+            "{refusal}"
+        );
+        // Text alone is neither flagged nor refused.
+        let text = check_parts(r#"[{"type":"text","text":"hi"}]"#, with(GuardAction::Block));
+        assert!(text.blocked.is_none() && text.verdicts.is_empty());
+    }
+}
