@@ -367,8 +367,8 @@ const OPAQUE: [&str; 15] = [
 static NULL: Value<'static> = Value::Static(simd_json::StaticNode::Null);
 
 /// Every string in `v` outside its [`OPAQUE`] keys (at any depth), as texts from `source`; a
-/// `file_data` URL of a text document decoded (a file a tool returned); an image or a file by
-/// id, unread.
+/// `file_data` URL of a text document decoded (a file a tool returned); an image, a file by id
+/// or by URL, unread.
 fn opaque_free_strings<'v>(v: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, &str)) {
     if let Some(s) = v.as_str() {
         f(source, s);
@@ -378,6 +378,11 @@ fn opaque_free_strings<'v>(v: &'v Value<'v>, source: Source, f: &mut impl FnMut(
         for (k, i) in obj.iter() {
             match (k.as_ref(), i.as_str()) {
                 ("file_data", Some(url)) => data_url(url, source, f),
+                // A file the provider fetches; its URL is read as text too.
+                ("file_url", Some(url)) => {
+                    f(Source::Unread, unread::FILE);
+                    f(source, url);
+                }
                 (k, _) if OPAQUE.contains(&k) => unread_member(k, i, f),
                 _ => opaque_free_strings(i, source, f),
             }

@@ -525,11 +525,17 @@ fn images_audio_pdfs_and_files_by_reference_are_named_as_unread_in_every_dialect
         let body = r#"{"model":"m","input":[{"role":"user","content":[
           {"type":"input_image","image_url":"https://example.org/a.png"},
           {"type":"input_file","file_url":"https://example.org/a.pdf"},
-          {"type":"input_file","filename":"a.pdf","file_data":"data:application/pdf;base64,JVBERi0xLjQ="}]}]}"#;
+          {"type":"input_file","filename":"a.pdf","file_data":"data:application/pdf;base64,JVBERi0xLjQ="}]},
+          {"type":"function_call_output","call_id":"c1","output":[
+            {"type":"input_image","image_url":"https://example.org/tool.png"},
+            {"type":"input_file","file_url":"https://example.org/tool.pdf"}]}]}"#;
         responses_body(body.as_bytes(), &mut |s, t| out.push((s, t.to_owned())));
         out
     };
-    assert_eq!(unread_kinds(&responses), ["image", "file", "document"]);
+    assert_eq!(
+        unread_kinds(&responses),
+        ["image", "file", "document", "image", "file"]
+    );
     let anthropic = read(
         Dialect::Anthropic,
         r#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[
@@ -553,11 +559,12 @@ fn images_audio_pdfs_and_files_by_reference_are_named_as_unread_in_every_dialect
           {"fileData":{"mimeType":"video/mp4","fileUri":"https://example.org/v.mp4"}},
           {"file_data":{"file_uri":"gs://bucket/f"}},
           {"functionResponse":{"name":"f","response":{},
-            "parts":[{"inlineData":{"mimeType":"application/pdf","data":"JVBERi0xLjQ="}}]}}]}]}"#,
+            "parts":[{"inlineData":{"mimeType":"application/pdf","data":"JVBERi0xLjQ="}},
+              {"fileData":{"mimeType":"image/png","fileUri":"gs://bucket/p.png"}}]}}]}]}"#,
     );
     assert_eq!(
         unread_kinds(&gemini),
-        ["image", "audio", "video", "file", "document"]
+        ["image", "audio", "video", "file", "document", "image"]
     );
     // Text alone names nothing unread, and a text document sent encoded is read, not named.
     let plain = read(

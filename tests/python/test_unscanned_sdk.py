@@ -24,7 +24,7 @@ def test_openai_sdk_an_image_is_refused_and_text_alone_passes(gateway):
             messages=[{"role": "user", "content": [{"type": "text", "text": "What is this?"}, image]}],
         )
     assert err.value.code == "guardrail_blocked"
-    assert "unscanned: the request carries an image" in str(err.value)
+    assert "unscanned: the request carries image content" in str(err.value)
     with pytest.raises(openai.BadRequestError) as err:
         client.responses.create(
             model="gpt-4o",
@@ -32,7 +32,7 @@ def test_openai_sdk_an_image_is_refused_and_text_alone_passes(gateway):
                 {"type": "input_text", "text": "Summarise."},
                 {"type": "input_file", "filename": "report.pdf", "file_data": f"data:application/pdf;base64,{PDF}"}]}],
         )
-    assert "a document, which no guardrail reads" in str(err.value)
+    assert "document content, which no guardrail reads" in str(err.value)
     ok = client.chat.completions.create(
         model="gpt-4o", messages=[{"role": "user", "content": [{"type": "text", "text": "What is this?"}]}]
     )

@@ -519,7 +519,7 @@ fn content_no_guardrail_reads_is_refused_or_flagged_as_the_project_says() {
     assert_eq!(res.json()["error"]["code"], "guardrail_blocked");
     let message = res.json()["error"]["message"].as_str().unwrap().to_owned();
     assert!(
-        message.contains("unscanned: the request carries an image, which no guardrail reads"),
+        message.contains("unscanned: the request carries image content, which no guardrail reads"),
         "{message}"
     );
     let res = post_json(gw.addr, "/v1/messages", KEY, &pdf);
@@ -529,7 +529,9 @@ fn content_no_guardrail_reads_is_refused_or_flagged_as_the_project_says() {
         "{}",
         res.text()
     );
-    assert!(res.text().contains("a document, which no guardrail reads"));
+    assert!(res
+        .text()
+        .contains("document content, which no guardrail reads"));
     let res = post_json(gw.addr, gemini, KEY, &audio);
     assert_eq!(
         (res.status, res.json()["error"]["status"].as_str()),

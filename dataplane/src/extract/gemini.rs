@@ -146,10 +146,14 @@ fn part<'v>(p: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, &str)) 
                 for r in each(v, ("response", "response")) {
                     strings_in(r, Source::ToolResult, f);
                 }
-                // Data a function returns beside its response (a file it read).
+                // Data a function returns beside its response (a file it read, inline or by
+                // URI).
                 for p in items(v, PARTS) {
                     for d in each(p, ("inlineData", "inline_data")) {
                         inline(d, f);
+                    }
+                    for d in each(p, ("fileData", "file_data")) {
+                        file_data(d, f);
                     }
                 }
             }
@@ -159,17 +163,19 @@ fn part<'v>(p: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, &str)) 
             "codeExecutionResult" | "code_execution_result" => {
                 str_of(v, ("output", "output")).for_each(|t| f(Source::ToolResult, t))
             }
-            // A file by URI: unread, by the type it gives.
-            "fileData" | "file_data" => {
-                let media_type = str_of(v, ("mimeType", "mime_type")).next().unwrap_or("");
-                f(Source::Unread, unread::of(media_type));
-            }
+            "fileData" | "file_data" => file_data(v, f),
             // Settings, not text: a video's offsets, the model's own signature of its thought.
             "videoMetadata" | "video_metadata" | "thought" | "thoughtSignature"
             | "thought_signature" => {}
             _ => opaque_free_strings(v, Source::ToolResult, f),
         }
     }
+}
+
+/// A file by URI: unread, by the type it gives.
+fn file_data<'v>(v: &'v Value<'v>, f: &mut impl FnMut(Source, &str)) {
+    let media_type = str_of(v, ("mimeType", "mime_type")).next().unwrap_or("");
+    f(Source::Unread, unread::of(media_type));
 }
 
 /// Inline data: decoded and read when its type is text (a document sent inline), unread

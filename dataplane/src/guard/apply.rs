@@ -66,8 +66,7 @@ impl Plan {
                 ))
             } else if let Some(kind) = self.unread {
                 error.with_detail(format!(
-                    "{category}: the request carries {} {kind}, which no guardrail reads, and this project refuses what it cannot screen",
-                    if kind.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
+                    "{category}: the request carries {kind} content, which no guardrail reads, and this project refuses what it cannot screen"
                 ))
             } else {
                 error.with_detail(category)

@@ -254,7 +254,8 @@ mod unscanned_tests {
         assert_eq!(blocked.blocked, Some("unscanned"));
         let refusal = blocked.refusal().map(|e| e.to_string()).unwrap_or_default();
         assert!(
-            refusal.contains("unscanned: the request carries an image, which no guardrail reads"),
+            refusal
+                .contains("unscanned: the request carries image content, which no guardrail reads"),
             "{refusal}"
         );
         // Text alone is neither flagged nor refused.
