@@ -113,8 +113,11 @@ def test_the_document_is_valid_openapi_31_and_every_operation_is_routed(control_
 # CPython 3.11.7 (this machine's python3, from pyenv) can raise "SystemError: AST
 # constructor recursion depth mismatch" from `ast.parse`; Hypothesis calls it to describe lambdas
 # while it validates strategies, so Schemathesis reports a runtime error of its own that says
-# nothing about the API (seen on 2 of 5 runs on 2026-12-04, seed unchanged). Such a run is
-# repeated, at most twice; every other failure stands.
+# nothing about the API (seen on 2 of 5 runs on 2026-12-04, seed unchanged; on 3 tries in a row
+# of one suite run on 2026-12-06). The AST builder's recursion counter is one per interpreter,
+# shared by threads, so Schemathesis runs with one worker thread (as fast here: 20-24 s against
+# 21 s; no such error in four runs since, two of them beside the whole suite). A run that still
+# meets it is repeated, at most twice; every other failure stands.
 INTERPRETER_BUG = "AST constructor recursion depth mismatch"
 
 
@@ -132,7 +135,7 @@ def run_schemathesis(base, token, cwd, *extra):
     return subprocess.run(
         [str(SCHEMATHESIS), "run", f"{base}/admin/v1/openapi.json",
          "-H", f"Authorization: Bearer {token}", "--checks", CHECKS, "--seed", "8128",
-         "--max-examples", "40", "--workers", "2", "--request-timeout", "10",
+         "--max-examples", "40", "--workers", "1", "--request-timeout", "10",
          "--no-color", *extra],
         capture_output=True, text=True, timeout=600, cwd=cwd,
     )
