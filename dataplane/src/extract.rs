@@ -491,3 +491,5 @@ fn strings_in<'v>(v: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, &
 #[cfg(test)]
 #[path = "extract_tests.rs"]
 mod tests;
+#[cfg(test)]
+mod unread_tests;
