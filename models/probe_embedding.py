@@ -72,6 +72,24 @@ def flagged(scores, channels, t):
     return np.array([s >= t[c] for s, c in zip(scores, channels)])
 
 
+def held_out():
+    """bastioncorpus 0.6.0's rows: (rows, labels, channels, texts)."""
+    rows = evaluate.held_out_rows()
+    return (rows, np.array([int(r["label"] == "malicious") for r in rows]),
+            np.array([evaluate.channel(r) for r in rows]), [r["text"] for r in rows])
+
+
+def held_out_line(name, hit, y, ch):
+    """One rule's held-out figures: caught of attempts, flagged of benign, in all and per channel."""
+    parts = []
+    for c in ("user", "tool"):
+        bad, good = (ch == c) & (y == 1), (ch == c) & (y == 0)
+        parts.append(f"{c}: {int(hit[bad].sum())}/{int(bad.sum())}, "
+                     f"{int(hit[good].sum())}/{int(good.sum())}")
+    return (f"{name:36} all: {int(hit[y == 1].sum())}/{int(y.sum())} caught, "
+            f"{int(hit[y == 0].sum())}/{int((y == 0).sum())} flagged; " + "; ".join(parts))
+
+
 def split():
     """The training corpora, exact duplicates once, and which are in train.py's validation fifth
     (whole groups, the same seed)."""

@@ -34,7 +34,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import corpora  # noqa: E402
 import evaluate  # noqa: E402
 import false_positives  # noqa: E402
-from probe_embedding import DISTILL, flagged, logit, per_channel, split  # noqa: E402
+from probe_embedding import (DISTILL, flagged, held_out, held_out_line, logit,  # noqa: E402
+                             per_channel, split)
 
 SDIST = ("https://files.pythonhosted.org/packages/28/1c/a00823f7b320f76bc42726e9a0dd606a3cc25b4b"
          "2012da3e1726ed058da3/jailguard-0.1.2.tar.gz")
@@ -123,10 +124,7 @@ def main():
 
     if not args.held_out:
         return
-    hrows = evaluate.held_out_rows()
-    hy = np.array([int(r["label"] == "malicious") for r in hrows])
-    hch = np.array([evaluate.channel(r) for r in hrows])
-    htexts = [r["text"] for r in hrows]
+    hrows, hy, hch, htexts = held_out()
     hj = jailguard(w, embed(args.transformer, htexts))
     hfast = logit(evaluate.scores(args.binary, htexts))
     print(f"held out: bastioncorpus 0.6.0 ({len(hrows)} rows)")
@@ -135,14 +133,7 @@ def main():
                       ("either, 1 % each", flagged(hj, hch, t1) | flagged(hfast, hch, tf1)),
                       ("shipped model, shipped thresholds", flagged(hfast, hch, shipped)),
                       ("both", flagged(hfast, hch, shipped) & (hj >= 0))]:
-        parts = []
-        for c in ("user", "tool"):
-            bad, good = (hch == c) & (hy == 1), (hch == c) & (hy == 0)
-            parts.append(f"{c}: {int(hit[bad].sum())}/{int(bad.sum())}, "
-                         f"{int(hit[good].sum())}/{int(good.sum())}")
-        print(f"{name:36} all: {int(hit[hy == 1].sum())}/{int(hy.sum())} caught, "
-              f"{int(hit[hy == 0].sum())}/{int((hy == 0).sum())} flagged; " + "; ".join(parts))
-
+        print(held_out_line(name, hit, hy, hch))
 
 if __name__ == "__main__":
     main()

@@ -39,7 +39,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import corpora  # noqa: E402
 import evaluate  # noqa: E402
 import false_positives  # noqa: E402
-from probe_embedding import flagged, logit, per_channel, split  # noqa: E402
+from probe_embedding import (flagged, held_out, held_out_line, logit,  # noqa: E402
+                             per_channel, split)
 
 PACKAGE = ("metatronnanoguard", "0.1.0", "MIT")
 WHEEL_SHA256 = "615c7a6836a2f3ec1227c7aae4136e22b5d36de0bf5bbed95b8278e0e48374e2"
@@ -143,6 +144,12 @@ class NanoGuard:
 
     def scores(self, batch_ids, padded):
         """Injection probability of each token list; one length per batch."""
+        w = self.w
+        logits = self.pooled(batch_ids, padded) @ w["cls_head.weight"].T + w["cls_head.bias"]
+        return 1.0 / (1.0 + np.exp(logits[:, 0] - logits[:, 1]))
+
+    def pooled(self, batch_ids, padded):
+        """The representation the classification head reads: the tokens' mean, normalised."""
         c, w = self.cfg, self.w
         n = np.array([len(i) for i in batch_ids])
         t = c["sequence_len"] if padded else int(n.max())
@@ -176,9 +183,7 @@ class NanoGuard:
         mask = (np.arange(t)[None, :] < n[:, None]).astype(np.float32)[..., None]
         pooled = (x * mask).sum(1) / n[:, None]
         mu, var = pooled.mean(-1, keepdims=True), pooled.var(-1, keepdims=True)
-        pooled = (pooled - mu) / np.sqrt(var + 1e-5) * w["cls_norm.weight"] + w["cls_norm.bias"]
-        logits = pooled @ w["cls_head.weight"].T + w["cls_head.bias"]
-        return 1.0 / (1.0 + np.exp(logits[:, 0] - logits[:, 1]))
+        return (pooled - mu) / np.sqrt(var + 1e-5) * w["cls_norm.weight"] + w["cls_norm.bias"]
 
 
 def score_all(model, texts, padded, cache):
@@ -198,11 +203,53 @@ def score_all(model, texts, padded, cache):
     return np.array([known[t] for t in texts])
 
 
+def represent_all(model, texts, path):
+    """The pooled representation of `texts` (unpadded), kept in `path` (.npz) between runs."""
+    known = {}
+    if os.path.exists(path):
+        with np.load(path) as z:
+            known = dict(zip(json.loads(str(z["texts"])), z["vectors"]))
+    todo = sorted({t for t in texts if t not in known}, key=lambda t: len(model.ids(t)))
+    start = time.perf_counter()
+    for at in range(0, len(todo), 32):
+        chunk = todo[at: at + 32]
+        known.update(zip(chunk, model.pooled([model.ids(t) for t in chunk], False)))
+        if (at // 32) % 50 == 49:
+            print(f"  represented {at + len(chunk)}/{len(todo)} in "
+                  f"{time.perf_counter() - start:.0f} s", file=sys.stderr)
+    if todo:
+        names = sorted(known)
+        np.savez(path, texts=json.dumps(names), vectors=np.array([known[t] for t in names]))
+    return np.array([known[t] for t in texts], dtype=np.float64)
+
+
+def fit_head(model, examples, is_val, path):
+    """A logistic regression over the pooled representation, trained on the training part;
+    C picked by validation recall at 2 % per channel. Returns a scorer of texts (logits)."""
+    from sklearn.linear_model import LogisticRegression
+    x = represent_all(model, [e.text for e in examples], path)
+    y = np.array([e.label for e in examples])
+    ch = np.array([e.channel for e in examples])
+    best = None
+    for c in (0.1, 0.3, 1.0, 3.0, 10.0):
+        m = LogisticRegression(C=c, class_weight="balanced", max_iter=3000)
+        m.fit(x[~is_val], y[~is_val])
+        s = m.decision_function(x[is_val])
+        recall = float(np.mean(flagged(s, ch[is_val], per_channel(s, y[is_val], ch[is_val], 0.02))[y[is_val] == 1]))
+        print(f"  head C={c}: validation recall at 2 % {recall:.3f}", file=sys.stderr)
+        if best is None or recall > best[0]:
+            best = (recall, m)
+    head = best[1]
+    return lambda texts: head.decision_function(represent_all(model, texts, path))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--binary", default="target/debug/warden-dataplane")
     ap.add_argument("--unpadded", action="store_true", help="score the real tokens only")
     ap.add_argument("--held-out", action="store_true", help="score bastioncorpus too")
+    ap.add_argument("--head", action="store_true", help="a head trained on the corpora over its "
+                    "pooled representation, in place of its own (unpadded only)")
     ap.add_argument("--cache", default=os.path.join(os.path.dirname(corpora.CACHE), "nanoguard-scores.json"))
     args = ap.parse_args()
     padded = not args.unpadded
@@ -230,8 +277,19 @@ def main():
     ch = np.array([e.channel for e in examples])
     texts = [e.text for e in examples]
     print(f"validation: {len(texts)} texts, {int(y.sum())} attempts", file=sys.stderr)
-    ng = logit(score_all(model, texts, padded, cache))
-    save()
+    if args.head:
+        if padded:
+            raise SystemExit("--head needs --unpadded")
+        score = fit_head(model, everything, is_val,
+                         os.path.join(os.path.dirname(corpora.CACHE), "nanoguard-pooled.npz"))
+        label = "head on NanoGuard"
+    else:
+        def score(batch):
+            out = logit(score_all(model, batch, padded, cache))
+            save()
+            return out
+        label = "NanoGuard"
+    ng = score(texts)
     fast = logit([r["injection_score"] for r in corpora.guard(args.binary, ["scan"], texts)])
     shipped = {k: logit(v) for k, v in
                evaluate.thresholds(os.path.join(corpora.HERE, "injection.bin")).items()}
@@ -239,8 +297,8 @@ def main():
     t2 = per_channel(ng, y, ch, 0.02)
     t1, tf1 = per_channel(ng, y, ch, 0.01), per_channel(fast, y, ch, 0.01)
     rules = {
-        "NanoGuard at its 0.5": lambda s, f, c: flagged(s, c, own),
-        "NanoGuard at 2 % per channel": lambda s, f, c: flagged(s, c, t2),
+        f"{label} at its 0.5": lambda s, f, c: flagged(s, c, own),
+        f"{label} at 2 % per channel": lambda s, f, c: flagged(s, c, t2),
         "either, 1 % each": lambda s, f, c: flagged(s, c, t1) | flagged(f, c, tf1),
         "shipped model, shipped thresholds": lambda s, f, c: flagged(f, c, shipped),
     }
@@ -253,13 +311,12 @@ def main():
 
     for name, rule in rules.items():
         print(line(name, rule(ng, fast, ch), y, ch))
-    print("NanoGuard thresholds at 2 %: "
+    print(f"{label} thresholds at 2 %: "
           + str({c: round(float(1 / (1 + np.exp(-v))), 4) for c, v in t2.items()}))
 
     rows = false_positives.requests()
     rtexts = [t for _, t in rows]
-    rn = logit(score_all(model, rtexts, padded, cache))
-    save()
+    rn = score(rtexts)
     rfast = logit(evaluate.scores(args.binary, rtexts))
     user = np.array(["user"] * len(rtexts))
     for name, rule in rules.items():
@@ -267,24 +324,12 @@ def main():
 
     if not args.held_out:
         return
-    hrows = evaluate.held_out_rows()
-    hy = np.array([int(r["label"] == "malicious") for r in hrows])
-    hch = np.array([evaluate.channel(r) for r in hrows])
-    htexts = [r["text"] for r in hrows]
-    hn = logit(score_all(model, htexts, padded, cache))
-    save()
+    hrows, hy, hch, htexts = held_out()
+    hn = score(htexts)
     hfast = logit(evaluate.scores(args.binary, htexts))
     print(f"held out: bastioncorpus 0.6.0 ({len(hrows)} rows)")
     for name, rule in rules.items():
-        hit = rule(hn, hfast, hch)
-        parts = []
-        for c in ("user", "tool"):
-            bad, good = (hch == c) & (hy == 1), (hch == c) & (hy == 0)
-            parts.append(f"{c}: {int(hit[bad].sum())}/{int(bad.sum())}, "
-                         f"{int(hit[good].sum())}/{int(good.sum())}")
-        print(f"{name:36} all: {int(hit[hy == 1].sum())}/{int(hy.sum())} caught, "
-              f"{int(hit[hy == 0].sum())}/{int((hy == 0).sum())} flagged; " + "; ".join(parts))
-
+        print(held_out_line(name, rule(hn, hfast, hch), hy, hch))
 
 if __name__ == "__main__":
     main()
