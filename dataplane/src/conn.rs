@@ -269,6 +269,13 @@ async fn dispatch<S: AsyncWriteRent>(
         }
         (Route::Other, _) => return Err(Error::new(ErrorKind::UnknownRoute, "unknown path")),
     };
+    // The guardrails read the body's bytes; compressed, it would go upstream unread.
+    if req.head.content_coded {
+        return Err(Error::new(
+            ErrorKind::UnsupportedEncoding,
+            "the request body is content-coded (Content-Encoding): send it uncompressed",
+        ));
+    }
     proxy::handle(shard, client, req, front).await
 }
 

@@ -19,6 +19,8 @@ pub enum Kind {
     /// The client was too slow sending its head or body.
     ClientTimeout,
     InvalidJson,
+    /// The body is content-coded (gzip, br, …): no guardrail could read it.
+    UnsupportedEncoding,
     /// Valid JSON, but not a request we can serve (missing or mistyped field).
     InvalidRequest,
     MissingApiKey,
@@ -108,6 +110,7 @@ impl Error {
             Kind::HeadTooLarge => 431,
             Kind::BodyTooLarge => 413,
             Kind::HttpVersion => 505,
+            Kind::UnsupportedEncoding => 415,
             Kind::ClientTimeout => 408,
             Kind::MissingApiKey | Kind::InvalidApiKey => 401,
             Kind::UnknownRoute | Kind::ModelNotFound => 404,
@@ -139,6 +142,7 @@ impl Error {
             Kind::HttpVersion => "http_version_not_supported",
             Kind::ClientTimeout => "request_timeout",
             Kind::InvalidJson => "invalid_json",
+            Kind::UnsupportedEncoding => "unsupported_content_encoding",
             Kind::InvalidRequest => "invalid_request",
             Kind::MissingApiKey => "missing_api_key",
             Kind::InvalidApiKey => "invalid_api_key",

@@ -48,6 +48,18 @@ pub fn parse_chat<'s>(
     }
 }
 
+/// The error for a body that does not parse; a UTF-8 byte-order mark in front (PowerShell's
+/// `Out-File`, Notepad) is named, not reported as a syntax error at character 0.
+pub fn invalid_json(body: &[u8], e: simd_json::Error) -> Error {
+    if body.starts_with(b"\xEF\xBB\xBF") {
+        return Error::new(
+            Kind::InvalidJson,
+            "request body starts with a UTF-8 byte-order mark: send the JSON without it",
+        );
+    }
+    Error::new(Kind::InvalidJson, "request body is not valid JSON").with_detail(e.to_string())
+}
+
 /// Validate any JSON request body that names its model in a top-level `model` field (OpenAI
 /// chat, Anthropic Messages) and read the routing fields.
 pub fn parse_model_body<'s>(
@@ -56,9 +68,7 @@ pub fn parse_model_body<'s>(
 ) -> Result<(ChatFields, BorrowedValue<'s>)> {
     scratch.clear();
     scratch.extend_from_slice(body);
-    let value = simd_json::to_borrowed_value(scratch).map_err(|e| {
-        Error::new(Kind::InvalidJson, "request body is not valid JSON").with_detail(e.to_string())
-    })?;
+    let value = simd_json::to_borrowed_value(scratch).map_err(|e| invalid_json(body, e))?;
     let BorrowedValue::Object(obj) = &value else {
         return Err(Error::new(
             Kind::InvalidRequest,

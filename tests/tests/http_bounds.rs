@@ -328,3 +328,93 @@ fn credentials_are_checked_before_the_body_and_must_be_unambiguous() {
     // And a well-formed request is served as before.
     assert_eq!(gw.chat(&chat_body("gpt-4o", "fine", false)).status, 200);
 }
+
+#[test]
+fn compressed_bodies_are_refused_unread_in_the_callers_dialect() {
+    // A body in a content coding would reach the provider with no guardrail having read it
+    // (they read bytes): each dialect refuses it with 415 in its own error shape, before any
+    // upstream call, and the connection goes on serving.
+    let mock = Mock::start(&[]);
+    for driver in DRIVERS {
+        let gw = Gateway::start(driver, &config(mock.addr, 1, ""));
+        let body = chat_body("gpt-4o", "card 4111 1111 1111 1111", false).to_string();
+        let send = |c: &mut Conn, path: &str, auth: &str, extra: &str, body: &[u8]| {
+            let mut raw = format!(
+                "POST {path} HTTP/1.1\r\nhost: test\r\n{auth}\r\n{extra}content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            )
+            .into_bytes();
+            raw.extend_from_slice(body);
+            c.send(&raw);
+            c.read_response().expect("an answer")
+        };
+        let bearer = format!("authorization: Bearer {KEY}");
+        let anthropic = format!("x-api-key: {KEY}\r\nanthropic-version: 2023-06-01");
+        let gemini = format!("x-goog-api-key: {KEY}");
+        let mut c = Conn::open(gw.addr);
+        let res = send(
+            &mut c,
+            "/v1/chat/completions",
+            &bearer,
+            "content-encoding: gzip\r\n",
+            body.as_bytes(),
+        );
+        assert_eq!(res.status, 415, "{driver:?}: {}", res.text());
+        let err = &res.json()["error"];
+        assert_eq!(err["code"], "unsupported_content_encoding");
+        assert_eq!(err["type"], "invalid_request_error");
+        assert!(
+            err["message"]
+                .as_str()
+                .unwrap()
+                .contains("send it uncompressed"),
+            "{err}"
+        );
+        let res = send(
+            &mut c,
+            "/v1/messages",
+            &anthropic,
+            "Content-Encoding: br\r\n",
+            body.as_bytes(),
+        );
+        assert_eq!(res.status, 415, "{}", res.text());
+        assert_eq!(res.json()["type"], "error");
+        assert_eq!(res.json()["error"]["type"], "invalid_request_error");
+        let res = send(
+            &mut c,
+            "/v1beta/models/gemini-2.0-flash:generateContent",
+            &gemini,
+            "content-encoding: identity, zstd\r\n",
+            body.as_bytes(),
+        );
+        assert_eq!(res.status, 415, "{}", res.text());
+        assert_eq!(res.json()["error"]["code"], 415);
+        assert_eq!(res.json()["error"]["status"], "INVALID_ARGUMENT");
+        // `identity` is no coding: served, on the same connection.
+        let plain = chat_body("gpt-4o", "plain", false).to_string();
+        let res = send(
+            &mut c,
+            "/v1/chat/completions",
+            &bearer,
+            "content-encoding: identity\r\n",
+            plain.as_bytes(),
+        );
+        assert_eq!(res.status, 200, "{}", res.text());
+        // A UTF-8 byte-order mark in front of the JSON is named, not a syntax error at 0.
+        let bom = [b"\xEF\xBB\xBF".as_slice(), plain.as_bytes()].concat();
+        let res = send(&mut c, "/v1/chat/completions", &bearer, "", &bom);
+        assert_eq!(res.status, 400, "{}", res.text());
+        let message = res.json()["error"]["message"].as_str().unwrap().to_owned();
+        assert!(message.contains("byte-order mark"), "{message}");
+    }
+    // Only the uncompressed request of each round reached the provider.
+    let captured = mock.captured();
+    assert_eq!(captured.len(), DRIVERS.len(), "{captured:?}");
+    assert!(captured
+        .iter()
+        .all(|r| r["body"]["messages"][0]["content"] == "plain"));
+    // And Warden asked the provider not to compress its answer either.
+    assert!(captured
+        .iter()
+        .all(|r| r["headers"]["accept-encoding"] == "identity"));
+}

@@ -8,9 +8,11 @@
     clippy::print_stdout
 )]
 
+use std::io::{Read, Write};
 use std::net::TcpListener;
 
 use serde_json::json;
+use warden_tests::http::find;
 use warden_tests::{chat_body, config, Driver, Gateway, Mock, DRIVERS, PROVIDER_KEY};
 
 #[test]
@@ -146,4 +148,43 @@ fn a_pooled_connection_the_provider_closed_is_retried_once_on_a_fresh_one() {
             "{driver:?}: stale connections were detected and retried:\n{metrics}"
         );
     }
+}
+
+#[test]
+fn an_answer_in_a_content_coding_is_refused_not_passed_on_unread() {
+    // Warden asks for `identity`; a provider (or a proxy in front of one) that compresses
+    // anyway would have its answer pass the response guardrails unread: the client gets a 502.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let provider = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 4096];
+        while find(&head, b"\r\n\r\n").is_none() {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0, "the request head arrives");
+            head.extend_from_slice(&buf[..n]);
+        }
+        let body = br#"{"id":"c","object":"chat.completion","created":1,"model":"gpt-4o","choices":[{"index":0,"message":{"role":"assistant","content":"mail jane.doe@example.com"},"finish_reason":"stop"}]}"#;
+        write!(
+            s,
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-encoding: gzip\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        )
+        .unwrap();
+        s.write_all(body).unwrap();
+        String::from_utf8_lossy(&head).to_ascii_lowercase()
+    });
+    let gw = Gateway::start(Driver::IoUring, &config(addr, 1, ""));
+    let res = gw.chat(&chat_body("gpt-4o", "hi", false));
+    assert_eq!(res.status, 502, "{}", res.text());
+    let err = &res.json()["error"];
+    assert_eq!(err["code"], "upstream_protocol_error");
+    assert!(
+        err["message"].as_str().unwrap().contains("content-coded"),
+        "{err}"
+    );
+    assert!(!res.text().contains("jane.doe"));
+    let head = provider.join().unwrap();
+    assert!(head.contains("accept-encoding: identity\r\n"), "{head}");
 }

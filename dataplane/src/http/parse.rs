@@ -88,6 +88,9 @@ pub struct RequestHead {
     pub traceparent: Option<Span>,
     /// `Cache-Control: no-store` / `no-cache` (and `Pragma: no-cache`), for the answer cache.
     pub cache: crate::cache::Directives,
+    /// The body is content-coded (`Content-Encoding` other than `identity`): the guardrails
+    /// cannot read it, so the request is refused before it is read.
+    pub content_coded: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -161,6 +164,7 @@ pub fn parse_request(buf: &[u8], limits: Limits) -> Result<Option<RequestHead>, 
         anthropic_beta: None,
         traceparent: None,
         cache: Default::default(),
+        content_coded: false,
     };
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
@@ -208,6 +212,7 @@ pub fn parse_request(buf: &[u8], limits: Limits) -> Result<Option<RequestHead>, 
     }
     head.framing = fields.framing()?.unwrap_or(Framing::Empty);
     head.keep_alive = fields.keep_alive(minor);
+    head.content_coded = fields.coded;
     Ok(Some(head))
 }
 
@@ -260,6 +265,13 @@ pub fn parse_response(
         Some(f) => f,
         None => Framing::UntilClose,
     };
+    // Warden asks for `identity`; an answer compressed anyway would pass the response
+    // guardrails unread (they would scan compressed bytes), so it is not taken.
+    if fields.coded && framing != Framing::Empty {
+        return Err(HeadError::Malformed(
+            "the provider's answer is content-coded (Content-Encoding), which Warden does not read",
+        ));
+    }
     let keep_alive = fields.keep_alive(minor) && framing != Framing::UntilClose;
     Ok(Some(ResponseHead {
         status,
@@ -302,6 +314,8 @@ struct Fields {
     transfer_encoding_seen: bool,
     close: bool,
     keep_alive: bool,
+    /// A `Content-Encoding` other than `identity` (gzip, br, zstd, a list of them).
+    coded: bool,
 }
 
 impl Fields {
@@ -320,6 +334,11 @@ impl Fields {
             }
             self.transfer_encoding_seen = true;
             self.chunked = true;
+        } else if name.eq_ignore_ascii_case(b"content-encoding") {
+            self.coded |= value
+                .split(|b| *b == b',')
+                .map(trim)
+                .any(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case(b"identity"));
         } else if name.eq_ignore_ascii_case(b"connection") {
             for token in value.split(|b| *b == b',') {
                 let token = trim(token);

@@ -145,3 +145,49 @@ fn responses_frame_by_status_and_headers() -> Result<(), HeadError> {
     ));
     Ok(())
 }
+
+#[test]
+fn content_codings_other_than_identity_are_marked_on_requests_and_refused_on_answers(
+) -> Result<(), HeadError> {
+    let coded = |value: &str| -> Result<bool, HeadError> {
+        let raw = format!("POST /v1/chat/completions HTTP/1.1\r\nHost: a\r\nContent-Encoding: {value}\r\nContent-Length: 2\r\n\r\n{{}}");
+        Ok(req(raw.as_bytes())?
+            .ok_or(HeadError::Malformed("partial"))?
+            .content_coded)
+    };
+    for value in [
+        "gzip",
+        "br",
+        "zstd",
+        "deflate",
+        "identity, gzip",
+        "GZIP",
+        " x-gzip ",
+    ] {
+        assert!(coded(value)?, "{value}");
+    }
+    for value in ["identity", " IDENTITY ", "identity,identity", ""] {
+        assert!(!coded(value)?, "{value:?}");
+    }
+    let plain = req(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}")?
+        .ok_or(HeadError::Malformed("partial"))?;
+    assert!(!plain.content_coded);
+
+    let parse = |b: &[u8]| parse_response(b, LIMITS, false);
+    assert!(matches!(
+        parse(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 5\r\n\r\n"),
+        Err(HeadError::Malformed(why)) if why.contains("content-coded")
+    ));
+    assert!(matches!(
+        parse(b"HTTP/1.1 200 OK\r\nContent-Encoding: br\r\nTransfer-Encoding: chunked\r\n\r\n"),
+        Err(HeadError::Malformed(_))
+    ));
+    // No body, nothing to read: taken as it is. So is `identity`.
+    for ok in [
+        b"HTTP/1.1 204 No Content\r\nContent-Encoding: gzip\r\n\r\n".as_slice(),
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: identity\r\nContent-Length: 2\r\n\r\n",
+    ] {
+        assert!(parse(ok)?.is_some());
+    }
+    Ok(())
+}

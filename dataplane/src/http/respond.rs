@@ -138,7 +138,7 @@ pub fn anthropic_error_body(out: &mut Vec<u8>, error_type: &str, message: &str) 
 /// Anthropic's error type for a status.
 pub fn anthropic_error_type(status: u16) -> &'static str {
     match status {
-        400 | 405 | 408 | 431 | 505 => "invalid_request_error",
+        400 | 405 | 408 | 415 | 431 | 505 => "invalid_request_error",
         401 => "authentication_error",
         403 => "permission_error",
         404 => "not_found_error",
@@ -161,7 +161,7 @@ pub fn gemini_error_body(out: &mut Vec<u8>, status: u16, message: &str) {
 /// Google's canonical status name for an HTTP status.
 pub fn gemini_status(status: u16) -> &'static str {
     match status {
-        400 | 405 | 413 | 431 | 505 => "INVALID_ARGUMENT",
+        400 | 405 | 413 | 415 | 431 | 505 => "INVALID_ARGUMENT",
         401 => "UNAUTHENTICATED",
         403 => "PERMISSION_DENIED",
         404 => "NOT_FOUND",
@@ -262,6 +262,7 @@ pub fn reason(status: u16) -> &'static str {
         405 => "Method Not Allowed",
         408 => "Request Timeout",
         413 => "Content Too Large",
+        415 => "Unsupported Media Type",
         422 => "Unprocessable Content",
         429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",

@@ -182,10 +182,8 @@ impl<'r> Front<'r> {
             Front::Generate { model, stream, .. } => {
                 scratch.clear();
                 scratch.extend_from_slice(body);
-                let value = simd_json::to_borrowed_value(scratch).map_err(|e| {
-                    Error::new(Kind::InvalidJson, "request body is not valid JSON")
-                        .with_detail(e.to_string())
-                })?;
+                let value = simd_json::to_borrowed_value(scratch)
+                    .map_err(|e| crate::route::invalid_json(body, e))?;
                 refuse_duplicate_keys(body)?;
                 let fields = ChatFields {
                     model: (*model).to_owned(),

@@ -330,6 +330,8 @@ pub fn gemini(
 pub type Target<'a> = (&'a Origin, Option<&'a [u8; 55]>);
 
 /// Request line and the headers every provider gets; the caller adds auth and ends the head.
+/// `accept-encoding: identity`: the response guardrails read the answer's bytes, so it must not
+/// come compressed (without the header a server may pick any coding; one that does is refused).
 fn head(
     (origin, traceparent): Target<'_>,
     path: &str,
@@ -340,7 +342,7 @@ fn head(
     let mut line = Vec::with_capacity(256);
     let _ = write!(
         line,
-        "POST {}{path} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\nuser-agent: warden/{}\r\ncontent-length: {body_len}\r\n",
+        "POST {}{path} HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\naccept-encoding: identity\r\nuser-agent: warden/{}\r\ncontent-length: {body_len}\r\n",
         origin.base_path,
         origin.authority,
         env!("CARGO_PKG_VERSION"),
