@@ -31,6 +31,7 @@ seed_text http_head get 'GET /v1/models HTTP/1.1\r\nhost: x\r\nx-request-id: abc
 seed_text chunked_body body '\x054\r\nWiki\r\n5;ext=1;q="a b"\r\npedia\r\n0\r\ntrailer: x\r\n\r\n'
 seed sse_framer $wire/*.sse
 seed request_extract $wire/*-request.json
+seed_text request_extract escaped '{"model":"m","messages":[{"role":"user","content":"a 4111 1111 1111 1111 b \\u0034111 1111 1111 111\\u0031 jane.doe@example.co\\u006d"}]}'
 seed_text request_extract unread '{"model":"m","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://e/a.png"}},{"type":"input_audio","input_audio":{"data":"UklG","format":"wav"}},{"type":"file","file":{"file_id":"f1","file_data":"data:application/pdf;base64,JVBE"}},{"type":"document","source":{"type":"url","url":"https://e/a.pdf"}}]}],"contents":[{"parts":[{"inlineData":{"mimeType":"audio/mp3","data":"SUQz"}},{"fileData":{"mimeType":"video/mp4","fileUri":"gs://b/v"}}]}]}'
 seed translate_response $wire/anthropic-messages-response.json $wire/gemini-response.json $wire/*-error.json
 seed translate_stream $wire/anthropic-messages-stream.sse $wire/gemini-stream.sse

@@ -578,3 +578,40 @@ fn content_no_guardrail_reads_is_refused_or_flagged_as_the_project_says() {
         "{refused}"
     );
 }
+
+#[test]
+fn a_value_is_redacted_however_the_client_escaped_its_characters() {
+    // JSON lets any character be a `\u` escape, and the provider reads `\u0031` as `1`. Until
+    // 2026-12-06 an escaped copy of a card found plainly elsewhere went upstream as written,
+    // and an escaped first digit left `\u003[CARD_1]` (invalid JSON) in the body.
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::IoUring, &guarded(&mock, "redact", "block"));
+    let text = r"a 4111 1111 1111 1111 b 4111 1111 1111 111\u0031 c \u0034111 1111 1111 1111 d jane.doe@example.co\u006d";
+    let chat = format!(r#"{{"model":"gpt-4o","messages":[{{"role":"user","content":"{text}"}}]}}"#);
+    let messages = format!(
+        r#"{{"model":"claude-4-sonnet","max_tokens":50,"messages":[{{"role":"user","content":"{text}"}}]}}"#
+    );
+    for (path, body) in [("/v1/chat/completions", chat), ("/v1/messages", messages)] {
+        let mut c = Conn::open(gw.addr);
+        c.send(&warden_tests::http::request(
+            "POST",
+            path,
+            Some(KEY),
+            body.as_bytes(),
+        ));
+        let res = c.read_response().expect("an answer");
+        assert_eq!(res.status, 200, "{path}: {}", res.text());
+    }
+    let seen = mock.captured();
+    assert_eq!(seen.len(), 2);
+    for r in &seen {
+        // The capture holds the body as the provider decoded it.
+        let content = r["body"]["messages"][0]["content"].to_string();
+        assert!(
+            !shows_test_card(&content) && !content.contains("jane.doe"),
+            "{content}"
+        );
+        assert_eq!(content.matches("[CARD_1]").count(), 3, "{content}");
+        assert!(content.contains("[EMAIL_1]"), "{content}");
+    }
+}

@@ -2,11 +2,10 @@
 //! by its category's action, and either refuse the request, rewrite the outgoing body with
 //! placeholders, or let it pass — recording verdicts either way.
 //!
-//! Rewriting works on the final outgoing bytes (after the model splice or a translation): a
-//! value in ASCII appears verbatim in the body (JSON never escapes those characters), one found
-//! through folded characters (`views.rs`) verbatim or as `\u` escapes; every form present is
-//! replaced wherever it occurs. A value found in none of them (the client escaped it otherwise)
-//! fails closed: the request is refused rather than sent unredacted.
+//! Rewriting works on the final outgoing bytes (after the model splice or a translation), on
+//! each JSON string decoded, so a value is replaced however the client escaped it
+//! (`apply/rewrite.rs`). A value in no string fails closed: the request is refused rather than
+//! sent unredacted.
 
 use std::borrow::Cow;
 
@@ -19,8 +18,11 @@ use super::engine::{Engine, Finding};
 use super::injection::{self, Model};
 use super::pii::Plans;
 use super::Category;
-use crate::error::{Error, Kind, Result};
+use crate::error::{Error, Kind};
+
+mod rewrite;
 use crate::extract::Source;
+pub use rewrite::rewrite;
 
 /// One verdict: a detector fired `count` times and the policy applied `action`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -392,80 +394,6 @@ fn take(
         }
         GuardAction::Flag | GuardAction::Off => {}
     }
-}
-
-/// `body` with every value replaced by its placeholder. A value with characters outside ASCII
-/// (found in a folded view: `４１１１ …`, `4111\u{200b}1111…`) may be written in the JSON as they
-/// are or as `\u` escapes (Python's `json.dumps` escapes them by default); every form present is
-/// replaced. Fails closed when a value appears in none of them (the client escaped it otherwise).
-pub fn rewrite(body: &[u8], replacements: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<u8>> {
-    let mut current = body.to_vec();
-    // Longest values first, so a value that contains another is replaced whole.
-    let mut order: Vec<&(Vec<u8>, Vec<u8>)> = replacements.iter().collect();
-    order.sort_by_key(|(v, _)| std::cmp::Reverse(v.len()));
-    for (value, placeholder) in order {
-        let mut replaced = false;
-        let escaped = [false, true].map(|upper| json_escaped(value, upper));
-        for form in std::iter::once(value).chain(escaped.iter().flatten()) {
-            if let Some(next) = replace_all(&current, form, placeholder) {
-                current = next;
-                replaced = true;
-            }
-        }
-        if !replaced {
-            return Err(Error::new(
-                Kind::GuardrailBlocked,
-                "the request was blocked by a guardrail",
-            )
-            .with_detail("a value to redact is escaped in the request body"));
-        }
-    }
-    Ok(current)
-}
-
-/// `text` with each occurrence of `value` replaced by `placeholder`; `None` when there is none.
-fn replace_all(text: &[u8], value: &[u8], placeholder: &[u8]) -> Option<Vec<u8>> {
-    let mut next = Vec::with_capacity(text.len());
-    let mut at = 0;
-    for i in memchr::memmem::find_iter(text, value) {
-        if i < at {
-            continue;
-        }
-        next.extend_from_slice(&text[at..i]);
-        next.extend_from_slice(placeholder);
-        at = i + value.len();
-    }
-    if at == 0 {
-        return None;
-    }
-    next.extend_from_slice(&text[at..]);
-    Some(next)
-}
-
-/// `value` with every character outside ASCII written as JSON's `\uXXXX` escapes (two for a
-/// character past the BMP), in lower- or upper-case hex; `None` for an ASCII value.
-fn json_escaped(value: &[u8], upper: bool) -> Option<Vec<u8>> {
-    let text = std::str::from_utf8(value).ok()?;
-    if text.is_ascii() {
-        return None;
-    }
-    let mut out = Vec::with_capacity(value.len() * 2);
-    let mut units = [0u16; 2];
-    for c in text.chars() {
-        if c.is_ascii() {
-            out.push(c as u8);
-            continue;
-        }
-        for unit in c.encode_utf16(&mut units) {
-            let hex = if upper {
-                format!("\\u{unit:04X}")
-            } else {
-                format!("\\u{unit:04x}")
-            };
-            out.extend_from_slice(hex.as_bytes());
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]

@@ -185,31 +185,6 @@ fn without_a_project_threshold_user_text_is_blocked_only_over_the_block_threshol
     );
 }
 
-#[test]
-fn a_value_outside_ascii_is_replaced_as_written_and_as_json_escapes() {
-    let card = "４１１１ １１１１".as_bytes().to_vec();
-    let with = |body: &str| rewrite(body.as_bytes(), &[(card.clone(), b"[CARD_1]".to_vec())]);
-    // Raw UTF-8 (JavaScript, Go, the openai SDK), Python's default escapes, upper-case hex.
-    for body in [
-        r#"{"content":"pay ４１１１ １１１１ now"}"#,
-        r#"{"content":"pay \uff14\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 now"}"#,
-        r#"{"content":"pay \uFF14\uFF11\uFF11\uFF11 \uFF11\uFF11\uFF11\uFF11 now"}"#,
-    ] {
-        let out = with(body).unwrap_or_else(|e| panic!("{body}: {e:?}"));
-        assert_eq!(out, br#"{"content":"pay [CARD_1] now"}"#, "{body}");
-    }
-    // A character past the BMP is two escapes.
-    let math = "𝟒𝟏".as_bytes().to_vec();
-    let out = rewrite(
-        br#"{"c":"\ud835\udfd2\ud835\udfcf"}"#,
-        &[(math, b"[X]".to_vec())],
-    )
-    .unwrap_or_else(|e| panic!("{e:?}"));
-    assert_eq!(out, br#"{"c":"[X]"}"#);
-    // Escaped some other way (one character escaped, the next not): refused, not sent.
-    assert!(with(r#"{"content":"pay \uff14１１１ １１１１ now"}"#).is_err());
-}
-
 mod unscanned_tests {
     use super::super::*;
 

@@ -1,0 +1,170 @@
+//! Placeholders in place of values in the outgoing JSON body, where the provider will read them.
+//!
+//! The guardrails find values in decoded strings; the body holds them as the client wrote them,
+//! and JSON lets any character be written as a `\u` escape (`\u0034111 1111 …` is a card; Go
+//! escapes `<`, `>` and `&`, Python everything outside ASCII). So each string of the body is
+//! decoded with a map back to its raw bytes, values are searched in the decoded text, and the
+//! raw span of each occurrence — escapes included — becomes the placeholder. Searching the raw
+//! bytes instead (until 2026-12-06) replaced a look-alike inside an escape (`\u003[CARD_1]`:
+//! invalid JSON) and missed an escaped copy of a value it had found plainly elsewhere, which
+//! then went upstream as written. Runs only for requests with values to replace.
+
+use std::cmp::Reverse;
+use std::ops::Range;
+
+use crate::error::{Error, Kind, Result};
+
+/// `body` with every occurrence of each value, in any JSON string (keys included), replaced by
+/// its placeholder; where values overlap, the longer wins. Fails closed when a value is in no
+/// string at all: the request is refused rather than sent with it.
+pub fn rewrite(body: &[u8], replacements: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<u8>> {
+    let mut order: Vec<&(Vec<u8>, Vec<u8>)> = replacements
+        .iter()
+        .filter(|(value, _)| !value.is_empty())
+        .collect();
+    order.sort_by_key(|(value, _)| Reverse(value.len()));
+    let mut found = vec![false; order.len()];
+    let mut out = Vec::with_capacity(body.len());
+    let mut copied = 0;
+    let mut text = Decoded::default();
+    // (raw range, which value) of the occurrences in one string.
+    let mut claims: Vec<(Range<usize>, usize)> = Vec::new();
+    for string in strings(body) {
+        claims.clear();
+        text.decode(&body[string.clone()], string.start);
+        for (which, (value, _)) in order.iter().enumerate() {
+            for at in memchr::memmem::find_iter(&text.bytes, value.as_slice()) {
+                let raw = text.raw(at..at + value.len());
+                if claims
+                    .iter()
+                    .all(|(c, _)| c.end <= raw.start || raw.end <= c.start)
+                {
+                    claims.push((raw, which));
+                    found[which] = true;
+                }
+            }
+        }
+        claims.sort_by_key(|(raw, _)| raw.start);
+        for (raw, which) in &claims {
+            out.extend_from_slice(&body[copied..raw.start]);
+            out.extend_from_slice(&order[*which].1);
+            copied = raw.end;
+        }
+    }
+    if found.contains(&false) {
+        return Err(Error::new(
+            Kind::GuardrailBlocked,
+            "the request was blocked by a guardrail",
+        )
+        .with_detail("a value to redact is not in the request body as a string"));
+    }
+    out.extend_from_slice(&body[copied..]);
+    Ok(out)
+}
+
+/// The contents (between the quotes) of every string in a JSON text, in order.
+fn strings(json: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let start = at + memchr::memchr(b'"', json.get(at..)?)? + 1;
+        let mut i = start;
+        loop {
+            i += memchr::memchr2(b'"', b'\\', json.get(i..)?)?;
+            if json[i] == b'\\' {
+                // The escaped character; a `\u`'s hex digits hold no quote or backslash.
+                i += 2;
+            } else {
+                at = i + 1;
+                return Some(start..i);
+            }
+        }
+    })
+}
+
+/// One string's decoded bytes, and where each came from in the body.
+#[derive(Default)]
+struct Decoded {
+    bytes: Vec<u8>,
+    /// For each decoded byte, the body offset of the character (or escape) it belongs to; one
+    /// more entry at the end: the string's end.
+    from: Vec<usize>,
+    /// The string was written without escapes: decoded and raw are the same bytes.
+    plain_from: Option<usize>,
+}
+
+impl Decoded {
+    fn decode(&mut self, raw: &[u8], offset: usize) {
+        self.bytes.clear();
+        self.from.clear();
+        self.bytes.extend_from_slice(raw);
+        if memchr::memchr(b'\\', raw).is_none() {
+            self.plain_from = Some(offset);
+            return;
+        }
+        self.plain_from = None;
+        self.bytes.clear();
+        let mut i = 0;
+        while i < raw.len() {
+            let start = i;
+            let mut utf8 = [0u8; 4];
+            let decoded: &[u8] = if raw[i] != b'\\' {
+                i += 1;
+                &raw[start..i]
+            } else {
+                let (c, len) = escape(&raw[i..]);
+                i += len;
+                c.encode_utf8(&mut utf8).as_bytes()
+            };
+            for &b in decoded {
+                self.bytes.push(b);
+                self.from.push(offset + start);
+            }
+        }
+        self.from.push(offset + raw.len());
+    }
+
+    /// The body range of the decoded bytes `r` (which start and end on character boundaries).
+    fn raw(&self, r: Range<usize>) -> Range<usize> {
+        match self.plain_from {
+            Some(offset) => offset + r.start..offset + r.end,
+            None => self.from[r.start]..self.from[r.end],
+        }
+    }
+}
+
+/// The character an escape at the start of `raw` stands for, and the escape's length. A lone
+/// surrogate reads as U+FFFD (it cannot be part of a value the guardrails found).
+fn escape(raw: &[u8]) -> (char, usize) {
+    let simple = match raw.get(1) {
+        Some(b'"') => '"',
+        Some(b'\\') => '\\',
+        Some(b'/') => '/',
+        Some(b'b') => '\u{8}',
+        Some(b'f') => '\u{c}',
+        Some(b'n') => '\n',
+        Some(b'r') => '\r',
+        Some(b't') => '\t',
+        Some(b'u') => {
+            let Some(high) = hex4(raw.get(2..6)) else {
+                return ('\u{fffd}', raw.len().min(2));
+            };
+            if (0xD800..0xDC00).contains(&high) && raw.get(6..8) == Some(b"\\u") {
+                if let Some(low) = hex4(raw.get(8..12)).filter(|l| (0xDC00..0xE000).contains(l)) {
+                    let c = 0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00);
+                    return (char::from_u32(c).unwrap_or('\u{fffd}'), 12);
+                }
+            }
+            return (char::from_u32(high).unwrap_or('\u{fffd}'), 6);
+        }
+        _ => '\u{fffd}',
+    };
+    (simple, raw.len().min(2))
+}
+
+fn hex4(digits: Option<&[u8]>) -> Option<u32> {
+    u32::from_str_radix(std::str::from_utf8(digits?).ok()?, 16).ok()
+}
+
+#[cfg(test)]
+#[path = "rewrite_tests.rs"]
+mod tests;
