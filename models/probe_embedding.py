@@ -72,6 +72,17 @@ def flagged(scores, channels, t):
     return np.array([s >= t[c] for s, c in zip(scores, channels)])
 
 
+def validation():
+    """train.py's split and its validation part: (everything, is_val, labels, channels, texts)."""
+    everything, is_val = split()
+    examples = [e for e, v in zip(everything, is_val) if v]
+    y = np.array([e.label for e in examples])
+    ch = np.array([e.channel for e in examples])
+    texts = [e.text for e in examples]
+    print(f"validation: {len(texts)} texts, {int(y.sum())} attempts", file=sys.stderr)
+    return everything, is_val, y, ch, texts
+
+
 def held_out():
     """bastioncorpus 0.6.0's rows: (rows, labels, channels, texts)."""
     rows = evaluate.held_out_rows()

@@ -35,7 +35,7 @@ import corpora  # noqa: E402
 import evaluate  # noqa: E402
 import false_positives  # noqa: E402
 from probe_embedding import (DISTILL, flagged, held_out, held_out_line, logit,  # noqa: E402
-                             per_channel, split)
+                             per_channel, validation)
 
 SDIST = ("https://files.pythonhosted.org/packages/28/1c/a00823f7b320f76bc42726e9a0dd606a3cc25b4b"
          "2012da3e1726ed058da3/jailguard-0.1.2.tar.gz")
@@ -84,12 +84,7 @@ def main():
     args = ap.parse_args()
     w = weights()
 
-    everything, is_val = split()
-    examples = [e for e, v in zip(everything, is_val) if v]
-    y = np.array([e.label for e in examples])
-    ch = np.array([e.channel for e in examples])
-    texts = [e.text for e in examples]
-    print(f"validation: {len(texts)} texts, {int(y.sum())} attempts", file=sys.stderr)
+    _, _, y, ch, texts = validation()
     jg = jailguard(w, embed(args.transformer, texts))
     fast = logit([r["injection_score"] for r in corpora.guard(args.binary, ["scan"], texts)])
     t2 = per_channel(jg, y, ch, 0.02)

@@ -40,7 +40,7 @@ import corpora  # noqa: E402
 import evaluate  # noqa: E402
 import false_positives  # noqa: E402
 from probe_embedding import (flagged, held_out, held_out_line, logit,  # noqa: E402
-                             per_channel, split)
+                             per_channel, validation)
 
 PACKAGE = ("metatronnanoguard", "0.1.0", "MIT")
 WHEEL_SHA256 = "615c7a6836a2f3ec1227c7aae4136e22b5d36de0bf5bbed95b8278e0e48374e2"
@@ -271,12 +271,7 @@ def main():
         with open(args.cache, "w") as f:
             json.dump(cache, f)
 
-    everything, is_val = split()
-    examples = [e for e, v in zip(everything, is_val) if v]
-    y = np.array([e.label for e in examples])
-    ch = np.array([e.channel for e in examples])
-    texts = [e.text for e in examples]
-    print(f"validation: {len(texts)} texts, {int(y.sum())} attempts", file=sys.stderr)
+    everything, is_val, y, ch, texts = validation()
     if args.head:
         if padded:
             raise SystemExit("--head needs --unpadded")

@@ -30,6 +30,18 @@ fn with_guardrails(mock: &Mock, table: &str) -> String {
     )
 }
 
+/// `body` posted as it is written (escapes and repeated keys kept) with the main project's key.
+fn post_raw(gw: &Gateway, path: &str, body: &str) -> warden_tests::http::Response {
+    let mut c = Conn::open(gw.addr);
+    c.send(&warden_tests::http::request(
+        "POST",
+        path,
+        Some(KEY),
+        body.as_bytes(),
+    ));
+    c.read_response().expect("an answer")
+}
+
 const CARD: &str = "4111 1111 1111 1111";
 const EMAIL: &str = "jane.doe@example.com";
 const GH_TOKEN: &str = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB";
@@ -458,14 +470,7 @@ fn a_repeated_key_cannot_smuggle_an_unscanned_value_past_the_guardrails() {
         ),
     ];
     for (path, body) in &cases {
-        let mut c = Conn::open(gw.addr);
-        c.send(&warden_tests::http::request(
-            "POST",
-            path,
-            Some(KEY),
-            body.as_bytes(),
-        ));
-        let res = c.read_response().expect("an answer");
+        let res = post_raw(&gw, path, body);
         assert_eq!(res.status, 400, "{path}: {}", res.text());
         let json = res.json();
         let message = match *path {
@@ -592,14 +597,7 @@ fn a_value_is_redacted_however_the_client_escaped_its_characters() {
         r#"{{"model":"claude-4-sonnet","max_tokens":50,"messages":[{{"role":"user","content":"{text}"}}]}}"#
     );
     for (path, body) in [("/v1/chat/completions", chat), ("/v1/messages", messages)] {
-        let mut c = Conn::open(gw.addr);
-        c.send(&warden_tests::http::request(
-            "POST",
-            path,
-            Some(KEY),
-            body.as_bytes(),
-        ));
-        let res = c.read_response().expect("an answer");
+        let res = post_raw(&gw, path, &body);
         assert_eq!(res.status, 200, "{path}: {}", res.text());
     }
     let seen = mock.captured();
