@@ -23,6 +23,10 @@ pub fn rewrite(body: &[u8], replacements: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<u
         .filter(|(value, _)| !value.is_empty())
         .collect();
     order.sort_by_key(|(value, _)| Reverse(value.len()));
+    let finders: Vec<memchr::memmem::Finder<'_>> = order
+        .iter()
+        .map(|(value, _)| memchr::memmem::Finder::new(value))
+        .collect();
     let mut found = vec![false; order.len()];
     let mut out = Vec::with_capacity(body.len());
     let mut copied = 0;
@@ -32,9 +36,9 @@ pub fn rewrite(body: &[u8], replacements: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<u
     for string in strings(body) {
         claims.clear();
         text.decode(&body[string.clone()], string.start);
-        for (which, (value, _)) in order.iter().enumerate() {
-            for at in memchr::memmem::find_iter(&text.bytes, value.as_slice()) {
-                let raw = text.raw(at..at + value.len());
+        for (which, finder) in finders.iter().enumerate() {
+            for at in finder.find_iter(&text.bytes) {
+                let raw = text.raw(at..at + finder.needle().len());
                 if claims
                     .iter()
                     .all(|(c, _)| c.end <= raw.start || raw.end <= c.start)
@@ -81,53 +85,72 @@ fn strings(json: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
     })
 }
 
-/// One string's decoded bytes, and where each came from in the body.
+/// One string's decoded bytes, and where they came from in the body: runs written as they are
+/// and escapes, each with its first decoded byte and its body offset.
 #[derive(Default)]
 struct Decoded {
     bytes: Vec<u8>,
-    /// For each decoded byte, the body offset of the character (or escape) it belongs to; one
-    /// more entry at the end: the string's end.
-    from: Vec<usize>,
-    /// The string was written without escapes: decoded and raw are the same bytes.
-    plain_from: Option<usize>,
+    /// In order; the last one an empty run at the string's end.
+    runs: Vec<Run>,
+}
+
+#[derive(Clone, Copy)]
+struct Run {
+    decoded: usize,
+    raw: usize,
+    /// Written as decoded (byte for byte), or one escape.
+    literal: bool,
 }
 
 impl Decoded {
     fn decode(&mut self, raw: &[u8], offset: usize) {
         self.bytes.clear();
-        self.from.clear();
-        self.bytes.extend_from_slice(raw);
-        if memchr::memchr(b'\\', raw).is_none() {
-            self.plain_from = Some(offset);
-            return;
-        }
-        self.plain_from = None;
-        self.bytes.clear();
+        self.runs.clear();
         let mut i = 0;
         while i < raw.len() {
-            let start = i;
-            let mut utf8 = [0u8; 4];
-            let decoded: &[u8] = if raw[i] != b'\\' {
-                i += 1;
-                &raw[start..i]
+            let run = Run {
+                decoded: self.bytes.len(),
+                raw: offset + i,
+                literal: raw[i] != b'\\',
+            };
+            self.runs.push(run);
+            if run.literal {
+                let end = memchr::memchr(b'\\', &raw[i..]).map_or(raw.len(), |n| i + n);
+                self.bytes.extend_from_slice(&raw[i..end]);
+                i = end;
             } else {
                 let (c, len) = escape(&raw[i..]);
+                let mut utf8 = [0u8; 4];
+                self.bytes
+                    .extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
                 i += len;
-                c.encode_utf8(&mut utf8).as_bytes()
-            };
-            for &b in decoded {
-                self.bytes.push(b);
-                self.from.push(offset + start);
             }
         }
-        self.from.push(offset + raw.len());
+        self.runs.push(Run {
+            decoded: self.bytes.len(),
+            raw: offset + raw.len(),
+            literal: true,
+        });
     }
 
-    /// The body range of the decoded bytes `r` (which start and end on character boundaries).
+    /// The body range of the decoded bytes `r`, escapes at its ends taken whole.
     fn raw(&self, r: Range<usize>) -> Range<usize> {
-        match self.plain_from {
-            Some(offset) => offset + r.start..offset + r.end,
-            None => self.from[r.start]..self.from[r.end],
+        self.at(r.start, false)..self.at(r.end, true)
+    }
+
+    /// The body offset of decoded byte `i`; inside an escape, its start (or, `after`, its end).
+    fn at(&self, i: usize, after: bool) -> usize {
+        let k = self
+            .runs
+            .partition_point(|r| r.decoded <= i)
+            .saturating_sub(1);
+        let run = self.runs[k];
+        if run.literal || i == run.decoded {
+            run.raw + (i - run.decoded)
+        } else if after {
+            self.runs.get(k + 1).map_or(run.raw, |next| next.raw)
+        } else {
+            run.raw
         }
     }
 }
