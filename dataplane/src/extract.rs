@@ -29,7 +29,10 @@ use crate::translate::openai_in::str_field;
 
 mod anthropic;
 mod gemini;
+mod keys;
 mod responses;
+
+use keys::{OPAQUE, SETTINGS};
 
 pub use responses::{responses, responses_body};
 
@@ -284,6 +287,19 @@ const DEFINITION_READ: [&str; 7] = [
     "authorization",
 ];
 
+/// A leaf of a structured value as text from `source`: a string, or an integer long enough to
+/// be a value the detectors look for (a card or phone number a tool returned as a JSON number,
+/// `{"card": 4111111111111111}`); shorter numbers, booleans and null hold none.
+fn scalar(v: &Value<'_>, source: Source, f: &mut impl FnMut(Source, &str)) {
+    if let Some(s) = v.as_str() {
+        f(source, s);
+    } else if let Some(n) = v.as_u64().filter(|n| *n >= 1_000_000) {
+        f(source, &n.to_string());
+    } else if let Some(n) = v.as_i64().filter(|n| *n <= -1_000_000) {
+        f(source, &n.unsigned_abs().to_string());
+    }
+}
+
 /// Every object key and string value in a schema: property names are read by the model too.
 fn keys_and_strings_in<'v>(v: &'v Value<'v>, f: &mut impl FnMut(Source, &str)) {
     keys_and_strings_as(v, Source::Definition, f);
@@ -291,15 +307,15 @@ fn keys_and_strings_in<'v>(v: &'v Value<'v>, f: &mut impl FnMut(Source, &str)) {
 
 /// Every object key and string value in `v`, as texts from `source`.
 fn keys_and_strings_as<'v>(v: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, &str)) {
-    if let Some(s) = v.as_str() {
-        f(source, s);
-    } else if let Some(items) = v.as_array() {
+    if let Some(items) = v.as_array() {
         items.iter().for_each(|i| keys_and_strings_as(i, source, f));
     } else if let Some(obj) = v.as_object() {
         for (k, i) in obj.iter() {
             f(source, k);
             keys_and_strings_as(i, source, f);
         }
+    } else {
+        scalar(v, source, f);
     }
 }
 
@@ -316,63 +332,13 @@ fn unknown_keys<'v>(body: &'v Value<'v>, known: &[&str], f: &mut impl FnMut(Sour
     }
 }
 
-/// Keys whose values are settings of fixed vocabularies (`"tool_choice": "auto"`,
-/// `"reasoning_effort": "high"`, Gemini's safety categories — under both of its spellings),
-/// never text.
-const SETTINGS: [&str; 22] = [
-    "model",
-    "tool_choice",
-    "parallel_tool_calls",
-    "reasoning_effort",
-    "service_tier",
-    "modalities",
-    "verbosity",
-    "stream_options",
-    "logit_bias",
-    "thinking",
-    "toolConfig",
-    "safetySettings",
-    "responseMimeType",
-    "responseModalities",
-    "thinkingConfig",
-    "mediaResolution",
-    "tool_config",
-    "safety_settings",
-    "response_mime_type",
-    "response_modalities",
-    "thinking_config",
-    "media_resolution",
-];
-
-/// Keys that hold ids, states, signatures or binary data, never text a model reads: left out when
-/// a part, block or item of a type a reader does not know is read whole.
-const OPAQUE: [&str; 15] = [
-    "type",
-    "id",
-    "call_id",
-    "tool_use_id",
-    "status",
-    "encrypted_content",
-    "approval_request_id",
-    "signature",
-    "image_url",
-    "file_id",
-    "file_data",
-    "data",
-    "thoughtSignature",
-    "thought_signature",
-    "cache_control",
-];
-
 static NULL: Value<'static> = Value::Static(simd_json::StaticNode::Null);
 
 /// Every string in `v` outside its [`OPAQUE`] keys (at any depth), as texts from `source`; a
 /// `file_data` URL of a text document decoded (a file a tool returned); an image, a file by id
 /// or by URL, unread.
 fn opaque_free_strings<'v>(v: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, &str)) {
-    if let Some(s) = v.as_str() {
-        f(source, s);
-    } else if let Some(items) = v.as_array() {
+    if let Some(items) = v.as_array() {
         items.iter().for_each(|i| opaque_free_strings(i, source, f));
     } else if let Some(obj) = v.as_object() {
         for (k, i) in obj.iter() {
@@ -387,6 +353,8 @@ fn opaque_free_strings<'v>(v: &'v Value<'v>, source: Source, f: &mut impl FnMut(
                 _ => opaque_free_strings(i, source, f),
             }
         }
+    } else {
+        scalar(v, source, f);
     }
 }
 
@@ -477,17 +445,20 @@ fn array_texts<'v>(v: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, 
     }
 }
 
-/// Every string value inside a structured value (tool inputs, function responses).
+/// Every string value (and long integer) inside a structured value (tool inputs, function
+/// responses).
 fn strings_in<'v>(v: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, &str)) {
-    if let Some(s) = v.as_str() {
-        f(source, s);
-    } else if let Some(items) = v.as_array() {
+    if let Some(items) = v.as_array() {
         items.iter().for_each(|i| strings_in(i, source, f));
     } else if let Some(obj) = v.as_object() {
         obj.values().for_each(|i| strings_in(i, source, f));
+    } else {
+        scalar(v, source, f);
     }
 }
 
+#[cfg(test)]
+mod scalar_tests;
 #[cfg(test)]
 #[path = "extract_tests.rs"]
 mod tests;

@@ -613,3 +613,30 @@ fn a_value_is_redacted_however_the_client_escaped_its_characters() {
         assert!(content.contains("[EMAIL_1]"), "{content}");
     }
 }
+
+#[test]
+fn a_card_given_as_a_json_number_is_found_and_never_sent() {
+    // Tools return JSON, and JSON numbers were read as nothing: a card number in a Gemini
+    // function response or a member no reader knows went upstream unscanned. A placeholder cannot
+    // stand where a number does, so `redact` refuses the request; `block` refuses it too.
+    let mock = Mock::start(&[]);
+    let gemini = r#"{"contents":[{"role":"user","parts":[{"text":"pay"}]},{"role":"model","parts":[{"functionCall":{"name":"card","args":{}}}]},{"role":"user","parts":[{"functionResponse":{"name":"card","response":{"card":4111111111111111}}}]}]}"#;
+    let chat = r#"{"model":"gpt-4o","messages":[{"role":"user","content":"card 4111111111111111"}],"payment":{"card":4111111111111111}}"#;
+    for pii in ["redact", "block"] {
+        let gw = Gateway::start(Driver::IoUring, &guarded(&mock, pii, "block"));
+        let res = post_raw(
+            &gw,
+            "/v1beta/models/gemini-2.0-flash:generateContent",
+            gemini,
+        );
+        assert_eq!(res.status, 400, "{pii}: {}", res.text());
+        let res = post_raw(&gw, "/v1/chat/completions", chat);
+        assert_eq!(res.status, 400, "{pii}: {}", res.text());
+        assert_eq!(res.json()["error"]["code"], "guardrail_blocked");
+        if pii == "redact" {
+            let message = res.json()["error"]["message"].to_string();
+            assert!(message.contains("JSON number"), "{message}");
+        }
+    }
+    assert!(mock.captured().is_empty(), "{:?}", mock.captured());
+}

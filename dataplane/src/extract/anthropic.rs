@@ -12,8 +12,8 @@ use simd_json::prelude::*;
 use simd_json::BorrowedValue as Value;
 
 use super::{
-    array, array_texts, definition, encoded, rest_of_definition, strings_in, unknown_keys, unread,
-    unread_member, Source, OPAQUE,
+    array, array_texts, definition, encoded, rest_of_definition, scalar, strings_in, unknown_keys,
+    unread, unread_member, Source, OPAQUE,
 };
 use crate::translate::openai_in::str_field;
 
@@ -99,10 +99,7 @@ fn whole<'v>(v: &'v Value<'v>, f: &mut impl FnMut(Source, &str)) {
             }
         }
         Value::Array(a) => a.iter().for_each(|i| whole(i, f)),
-        _ => v
-            .as_str()
-            .into_iter()
-            .for_each(|t| f(Source::ToolResult, t)),
+        _ => scalar(v, Source::ToolResult, f),
     }
 }
 

@@ -16,7 +16,7 @@ use crate::error::{Error, Kind, Result};
 
 /// `body` with every occurrence of each value, in any JSON string (keys included), replaced by
 /// its placeholder; where values overlap, the longer wins. Fails closed when a value is in no
-/// string at all: the request is refused rather than sent with it.
+/// string at all, or is also a number: the request is refused rather than sent with it.
 pub fn rewrite(body: &[u8], replacements: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<u8>> {
     let mut order: Vec<&(Vec<u8>, Vec<u8>)> = replacements
         .iter()
@@ -33,7 +33,10 @@ pub fn rewrite(body: &[u8], replacements: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<u
     let mut text = Decoded::default();
     // (raw range, which value) of the occurrences in one string.
     let mut claims: Vec<(Range<usize>, usize)> = Vec::new();
+    let mut gap_start = 0;
     for string in strings(body) {
+        outside_strings(&body[gap_start..string.start - 1], &finders)?;
+        gap_start = string.end + 1;
         claims.clear();
         text.decode(&body[string.clone()], string.start);
         for (which, finder) in finders.iter().enumerate() {
@@ -55,6 +58,7 @@ pub fn rewrite(body: &[u8], replacements: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<u
             copied = raw.end;
         }
     }
+    outside_strings(body.get(gap_start..).unwrap_or_default(), &finders)?;
     if found.contains(&false) {
         return Err(Error::new(
             Kind::GuardrailBlocked,
@@ -64,6 +68,25 @@ pub fn rewrite(body: &[u8], replacements: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<u
     }
     out.extend_from_slice(&body[copied..]);
     Ok(out)
+}
+
+/// Refuses a value that also stands outside the strings — the digits of a JSON number
+/// (`"card": 4111111111111111`), which a placeholder cannot replace — rather than replace its
+/// other copies and send that one.
+fn outside_strings(gap: &[u8], finders: &[memchr::memmem::Finder<'_>]) -> Result<()> {
+    for finder in finders {
+        let len = finder.needle().len();
+        let digit = |i: Option<usize>| i.and_then(|i| gap.get(i)).is_some_and(u8::is_ascii_digit);
+        let whole = |at: usize| !digit(at.checked_sub(1)) && !digit(Some(at + len));
+        if finder.find_iter(gap).any(whole) {
+            return Err(Error::new(
+                Kind::GuardrailBlocked,
+                "the request was blocked by a guardrail",
+            )
+            .with_detail("a value to redact is a JSON number in the request body, where no placeholder can stand"));
+        }
+    }
+    Ok(())
 }
 
 /// The contents (between the quotes) of every string in a JSON text, in order.

@@ -86,3 +86,28 @@ fn longer_values_win_keys_count_and_structure_is_left_alone() {
     let digits = vec![(b"4155550100".to_vec(), b"[PHONE_1]".to_vec())];
     assert!(rewrite(br#"{"c":4155550100}"#, &digits).is_err());
 }
+
+#[test]
+fn a_value_that_is_also_a_json_number_is_refused_not_half_replaced() {
+    let digits = vec![(b"4111111111111111".to_vec(), b"[CARD_1]".to_vec())];
+    // Replacing the string's copy would send the number's.
+    for body in [
+        r#"{"c":"card 4111111111111111","payment":{"card":4111111111111111}}"#,
+        r#"{"payment":[4111111111111111]}"#,
+        r#"{"payment":-4111111111111111}"#,
+    ] {
+        let err = rewrite(body.as_bytes(), &digits).err();
+        assert!(
+            err.is_some_and(|e| e.to_string().contains("JSON number")),
+            "{body}"
+        );
+    }
+    // Digits that only contain the value are another number.
+    assert_eq!(
+        ok(
+            r#"{"c":"card 4111111111111111","n":41111111111111112}"#,
+            &digits
+        ),
+        r#"{"c":"card [CARD_1]","n":41111111111111112}"#
+    );
+}
