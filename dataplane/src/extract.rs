@@ -305,7 +305,9 @@ fn keys_and_strings_in<'v>(v: &'v Value<'v>, f: &mut impl FnMut(Source, &str)) {
     keys_and_strings_as(v, Source::Definition, f);
 }
 
-/// Every object key and string value in `v`, as texts from `source`.
+/// Every object key, string and long integer in `v`, as texts from `source`: tool inputs and
+/// function responses too — a map keyed by e-mail address (`{"scores": {"jane@example.com": 3}}`)
+/// goes upstream as much as its values do.
 fn keys_and_strings_as<'v>(v: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, &str)) {
     if let Some(items) = v.as_array() {
         items.iter().for_each(|i| keys_and_strings_as(i, source, f));
@@ -334,7 +336,7 @@ fn unknown_keys<'v>(body: &'v Value<'v>, known: &[&str], f: &mut impl FnMut(Sour
 
 static NULL: Value<'static> = Value::Static(simd_json::StaticNode::Null);
 
-/// Every string in `v` outside its [`OPAQUE`] keys (at any depth), as texts from `source`; a
+/// Every key and string in `v` outside its [`OPAQUE`] keys (at any depth), as texts from `source`; a
 /// `file_data` URL of a text document decoded (a file a tool returned); an image, a file by id
 /// or by URL, unread.
 fn opaque_free_strings<'v>(v: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, &str)) {
@@ -350,7 +352,10 @@ fn opaque_free_strings<'v>(v: &'v Value<'v>, source: Source, f: &mut impl FnMut(
                     f(source, url);
                 }
                 (k, _) if OPAQUE.contains(&k) => unread_member(k, i, f),
-                _ => opaque_free_strings(i, source, f),
+                (k, _) => {
+                    f(source, k);
+                    opaque_free_strings(i, source, f);
+                }
             }
         }
     } else {
@@ -442,18 +447,6 @@ fn array_texts<'v>(v: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, 
         if let Some(t) = str_field(b, "text") {
             f(source, t);
         }
-    }
-}
-
-/// Every string value (and long integer) inside a structured value (tool inputs, function
-/// responses).
-fn strings_in<'v>(v: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, &str)) {
-    if let Some(items) = v.as_array() {
-        items.iter().for_each(|i| strings_in(i, source, f));
-    } else if let Some(obj) = v.as_object() {
-        obj.values().for_each(|i| strings_in(i, source, f));
-    } else {
-        scalar(v, source, f);
     }
 }
 

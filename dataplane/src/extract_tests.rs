@@ -105,6 +105,7 @@ fn the_same_conversation_reads_the_same_in_every_dialect() {
         vec![
             (Source::System, "Be brief".into()),
             (Source::User, "Weather in Paris?".into()),
+            (Source::ToolArguments, "city".into()),
             (Source::ToolArguments, "Paris".into()),
             (Source::ToolResult, "15C".into()),
             (Source::ToolResult, "END".into()),
@@ -116,7 +117,9 @@ fn the_same_conversation_reads_the_same_in_every_dialect() {
         vec![
             (Source::System, "Be brief".into()),
             (Source::User, "Weather in Paris?".into()),
+            (Source::ToolArguments, "city".into()),
             (Source::ToolArguments, "Paris".into()),
+            (Source::ToolResult, "temp".into()),
             (Source::ToolResult, "15C".into()),
             (Source::ToolResult, "END".into()),
         ]

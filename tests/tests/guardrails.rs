@@ -640,3 +640,27 @@ fn a_card_given_as_a_json_number_is_found_and_never_sent() {
     }
     assert!(mock.captured().is_empty(), "{:?}", mock.captured());
 }
+
+#[test]
+fn a_value_used_as_a_key_in_a_tools_json_is_redacted() {
+    // Structured tool values were read for their values only: a function response keyed by
+    // e-mail address went upstream with the addresses in it.
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::IoUring, &guarded(&mock, "redact", "block"));
+    let body = json!({"contents": [
+        {"role": "user", "parts": [{"text": "who scored?"}]},
+        {"role": "model", "parts": [{"functionCall": {"name": "scores", "args": {}}}]},
+        {"role": "user", "parts": [{"functionResponse": {"name": "scores",
+            "response": {"scores": {EMAIL: 3}}}}]}]});
+    let res = call(
+        gw.addr,
+        "POST",
+        "/v1beta/models/gemini-2.0-flash:generateContent",
+        KEY,
+        Some(&body),
+    );
+    assert_eq!(res.status, 200, "{}", res.text());
+    let sent = mock.captured().pop().unwrap();
+    let response = &sent["body"]["contents"][2]["parts"][0]["functionResponse"]["response"];
+    assert_eq!(response, &json!({"scores": {"[EMAIL_1]": 3}}), "{sent}");
+}

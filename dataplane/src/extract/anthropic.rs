@@ -12,8 +12,8 @@ use simd_json::prelude::*;
 use simd_json::BorrowedValue as Value;
 
 use super::{
-    array, array_texts, definition, encoded, rest_of_definition, scalar, strings_in, unknown_keys,
-    unread, unread_member, Source, OPAQUE,
+    array, array_texts, definition, encoded, keys_and_strings_as, rest_of_definition, scalar,
+    unknown_keys, unread, unread_member, Source, OPAQUE,
 };
 use crate::translate::openai_in::str_field;
 
@@ -51,7 +51,7 @@ fn blocks<'v>(blocks: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, 
             Some("text") => str_field(b, "text").into_iter().for_each(|t| f(source, t)),
             Some("tool_use" | "server_tool_use" | "mcp_tool_use") => {
                 if let Some(input) = b.get("input") {
-                    strings_in(input, Source::ToolArguments, f);
+                    keys_and_strings_as(input, Source::ToolArguments, f);
                 }
             }
             // A tool's answer: a string, or blocks — text, documents, search results.
@@ -84,7 +84,7 @@ fn blocks<'v>(blocks: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, 
     }
 }
 
-/// Every string in `v` but for [`OPAQUE`](super::OPAQUE) keys, as a tool result, with the
+/// Every key and string in `v` but for [`OPAQUE`](super::OPAQUE) keys, as a tool result, with the
 /// documents inside read as documents (a web fetch's result holds the page as one).
 fn whole<'v>(v: &'v Value<'v>, f: &mut impl FnMut(Source, &str)) {
     match v {
@@ -94,6 +94,7 @@ fn whole<'v>(v: &'v Value<'v>, f: &mut impl FnMut(Source, &str)) {
                 if OPAQUE.contains(&k.as_ref()) {
                     unread_member(k, i, f);
                 } else {
+                    f(Source::ToolResult, k);
                     whole(i, f);
                 }
             }

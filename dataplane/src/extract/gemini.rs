@@ -11,8 +11,8 @@ use simd_json::prelude::*;
 use simd_json::BorrowedValue as Value;
 
 use super::{
-    definition, encoded, keys_and_strings_in, opaque_free_strings, rest_of_definition, strings_in,
-    unknown_keys, unread, Source,
+    definition, encoded, keys_and_strings_as, keys_and_strings_in, opaque_free_strings,
+    rest_of_definition, unknown_keys, unread, Source,
 };
 
 /// A field's two spellings: protobuf JSON's lowerCamelCase name and the proto field name.
@@ -139,12 +139,11 @@ fn part<'v>(p: &'v Value<'v>, source: Source, f: &mut impl FnMut(Source, &str)) 
         match k.as_ref() {
             "text" => v.as_str().into_iter().for_each(|t| f(source, t)),
             "inlineData" | "inline_data" => inline(v, f),
-            "functionCall" | "function_call" => {
-                each(v, ("args", "args")).for_each(|a| strings_in(a, Source::ToolArguments, f))
-            }
+            "functionCall" | "function_call" => each(v, ("args", "args"))
+                .for_each(|a| keys_and_strings_as(a, Source::ToolArguments, f)),
             "functionResponse" | "function_response" => {
                 for r in each(v, ("response", "response")) {
-                    strings_in(r, Source::ToolResult, f);
+                    keys_and_strings_as(r, Source::ToolResult, f);
                 }
                 // Data a function returns beside its response (a file it read, inline or by
                 // URI).

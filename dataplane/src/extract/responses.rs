@@ -7,8 +7,8 @@ use simd_json::prelude::*;
 use simd_json::BorrowedValue as Value;
 
 use super::{
-    array, array_texts, definition, file, opaque_free_strings, rest_of_definition, strings_in,
-    unknown_keys, unread, Source, NULL,
+    array, array_texts, definition, file, keys_and_strings_as, opaque_free_strings,
+    rest_of_definition, unknown_keys, unread, Source, NULL,
 };
 use crate::translate::openai_in::str_field;
 
@@ -42,7 +42,7 @@ pub fn responses<'v>(body: &'v Value<'v>, f: &mut impl FnMut(Source, &str)) {
     }
     // A stored prompt's variables are filled into the prompt the model reads.
     if let Some(vars) = body.get("prompt").and_then(|p| p.get("variables")) {
-        strings_in(vars, Source::User, f);
+        keys_and_strings_as(vars, Source::User, f);
     }
     unknown_keys(
         body,
