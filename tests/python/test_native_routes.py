@@ -58,6 +58,22 @@ def test_anthropic_sdk_errors_are_anthropic_errors(gateway):
         )
 
 
+def test_anthropic_sdk_betas_pass_and_a_beta_that_is_no_name_is_refused(gateway):
+    # The SDK sends `betas` as one comma-separated anthropic-beta header, which Warden passes on.
+    msg = claude(gateway).beta.messages.create(
+        model="claude-4-sonnet", max_tokens=16, betas=["files-api-2025-04-14", "context-1m-2025-08-07"],
+        messages=[{"role": "user", "content": "hello beta"}],
+    )
+    assert msg.content[0].text == "echo: hello beta"
+    # No guardrail reads headers: a value that is not a beta name would reach the provider unread.
+    with pytest.raises(anthropic.BadRequestError) as err:
+        claude(gateway).beta.messages.create(
+            model="claude-4-sonnet", max_tokens=16, betas=["4111-1111-1111-1111"],
+            messages=[{"role": "user", "content": "hello beta"}],
+        )
+    assert "anthropic-beta" in str(err.value) and "4111" not in str(err.value)
+
+
 def test_google_genai_sdk_generate_and_stream(gateway):
     client = gemini(gateway)
     reply = client.models.generate_content(model="gemini-2.0-flash", contents="hello gemini route")

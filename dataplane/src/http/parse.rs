@@ -84,6 +84,9 @@ pub struct RequestHead {
     pub request_id: Option<Span>,
     pub anthropic_version: Option<Span>,
     pub anthropic_beta: Option<Span>,
+    /// `anthropic-version` or `anthropic-beta` came twice: the Anthropic route refuses it
+    /// rather than pick one (`proxy/front/anthropic_headers.rs`).
+    pub anthropic_repeated: bool,
     /// W3C `traceparent`; sent twice, it is empty (the context is invalid and ignored).
     pub traceparent: Option<Span>,
     /// `Cache-Control: no-store` / `no-cache` (and `Pragma: no-cache`), for the answer cache.
@@ -162,6 +165,7 @@ pub fn parse_request(buf: &[u8], limits: Limits) -> Result<Option<RequestHead>, 
         request_id: None,
         anthropic_version: None,
         anthropic_beta: None,
+        anthropic_repeated: false,
         traceparent: None,
         cache: Default::default(),
         content_coded: false,
@@ -186,9 +190,9 @@ pub fn parse_request(buf: &[u8], limits: Limits) -> Result<Option<RequestHead>, 
         } else if name.eq_ignore_ascii_case(b"x-request-id") {
             head.request_id = Some(value);
         } else if name.eq_ignore_ascii_case(b"anthropic-version") {
-            head.anthropic_version = Some(value);
+            head.anthropic_repeated |= head.anthropic_version.replace(value).is_some();
         } else if name.eq_ignore_ascii_case(b"anthropic-beta") {
-            head.anthropic_beta = Some(value);
+            head.anthropic_repeated |= head.anthropic_beta.replace(value).is_some();
         } else if name.eq_ignore_ascii_case(b"traceparent") {
             head.traceparent = Some(match head.traceparent {
                 None => value,

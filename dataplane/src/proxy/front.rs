@@ -50,9 +50,9 @@ use crate::route::{
 };
 use crate::shard::Shard;
 use crate::state::{KeyRef, KeySource, RouteTarget, ServingState};
-use crate::translate::anthropic::API_VERSION;
 use crate::translate::responses::Echo;
 
+mod anthropic_headers;
 mod chat;
 mod embeddings;
 
@@ -240,6 +240,9 @@ impl<'r> Front<'r> {
                 }
             }
             Front::Messages | Front::MessagesCountTokens => {
+                // The headers passed on with the body: refused here, before the guardrails run
+                // and a limit is spent, when they are not of their shape.
+                anthropic_headers::passed_on(req)?;
                 native(state, model, Provider::Anthropic, ModelKind::Chat)
             }
             Front::ResponsesInputTokens => native(state, model, Provider::OpenAi, ModelKind::Chat),
@@ -291,14 +294,9 @@ impl<'r> Front<'r> {
                 body.extend_from_slice(before);
                 json_string(&mut body, &upstream);
                 body.extend_from_slice(after);
-                let version = req
-                    .head
-                    .anthropic_version
-                    .map_or(API_VERSION.as_bytes(), |s| s.get(req.buf));
-                let beta = req.head.anthropic_beta.map(|s| s.get(req.buf).to_vec());
                 Body::Anthropic {
                     body: Rc::new(redact(body, screened)?),
-                    headers: Some(Rc::new((version.to_vec(), beta))),
+                    headers: Some(Rc::new(anthropic_headers::passed_on(req)?)),
                     path: match self {
                         Front::MessagesCountTokens => super::request::MESSAGES_COUNT_TOKENS,
                         _ => super::request::MESSAGES,
