@@ -287,9 +287,10 @@ const DEFINITION_READ: [&str; 7] = [
     "authorization",
 ];
 
-/// A leaf of a structured value as text from `source`: a string, or an integer long enough to
-/// be a value the detectors look for (a card or phone number a tool returned as a JSON number,
-/// `{"card": 4111111111111111}`); shorter numbers, booleans and null hold none.
+/// A leaf of a structured value as text from `source`: a string, or a whole number long enough
+/// to be a value the detectors look for (a card or phone number a tool returned as a JSON
+/// number, `{"card": 4111111111111111}`, also written `4.111111111111111e15` or with `.0`);
+/// shorter numbers, fractions, booleans and null hold none.
 fn scalar(v: &Value<'_>, source: Source, f: &mut impl FnMut(Source, &str)) {
     if let Some(s) = v.as_str() {
         f(source, s);
@@ -297,7 +298,18 @@ fn scalar(v: &Value<'_>, source: Source, f: &mut impl FnMut(Source, &str)) {
         f(source, &n.to_string());
     } else if let Some(n) = v.as_i64().filter(|n| *n <= -1_000_000) {
         f(source, &n.unsigned_abs().to_string());
+    } else if let Some(digits) = v.as_f64().and_then(whole_digits) {
+        f(source, &digits);
     }
+}
+
+/// The digits of a number written with a fraction or an exponent whose value is whole and at
+/// least a million (`4.111111111111111e15` → `4111111111111111`), as a provider reading the
+/// JSON would take it. Past 2^53 a double holds only the nearest of such numbers, and the digits
+/// are that one's. The redaction step reads the body's numbers the same way.
+pub(crate) fn whole_digits(x: f64) -> Option<String> {
+    let x = x.abs();
+    (x.fract() == 0.0 && (1e6..1e20).contains(&x)).then(|| format!("{x:.0}"))
 }
 
 /// Every object key and string value in a schema: property names are read by the model too.

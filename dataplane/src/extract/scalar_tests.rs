@@ -48,3 +48,17 @@ fn long_integers_in_structured_values_are_read_and_short_ones_are_not() {
         "{anthropic:?}"
     );
 }
+
+#[test]
+fn whole_numbers_written_with_an_exponent_or_a_fraction_are_read_as_their_digits() {
+    let gemini = read(
+        Dialect::Gemini,
+        r#"{"contents":[{"role":"user","parts":[{"functionResponse":{"name":"f","response":{"card":4.111111111111111e15,"phone":4155550100.0,"rate":0.25,"big":1e3,"part":4111111111111.5}}}]}]}"#,
+    );
+    let numbers: Vec<&str> = gemini
+        .iter()
+        .filter(|(_, t)| t.bytes().all(|b| b.is_ascii_digit()))
+        .map(|(_, t)| t.as_str())
+        .collect();
+    assert_eq!(numbers, ["4111111111111111", "4155550100"], "{gemini:?}");
+}

@@ -71,19 +71,39 @@ pub fn rewrite(body: &[u8], replacements: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<u
 }
 
 /// Refuses a value that also stands outside the strings — the digits of a JSON number
-/// (`"card": 4111111111111111`), which a placeholder cannot replace — rather than replace its
-/// other copies and send that one.
+/// (`"card": 4111111111111111`, or `4.111111111111111e15`), which a placeholder cannot
+/// replace — rather than replace its other copies and send that one.
 fn outside_strings(gap: &[u8], finders: &[memchr::memmem::Finder<'_>]) -> Result<()> {
+    let refused = || {
+        Err(Error::new(
+            Kind::GuardrailBlocked,
+            "the request was blocked by a guardrail",
+        )
+        .with_detail("a value to redact is a JSON number in the request body, where no placeholder can stand"))
+    };
     for finder in finders {
         let len = finder.needle().len();
         let digit = |i: Option<usize>| i.and_then(|i| gap.get(i)).is_some_and(u8::is_ascii_digit);
         let whole = |at: usize| !digit(at.checked_sub(1)) && !digit(Some(at + len));
         if finder.find_iter(gap).any(whole) {
-            return Err(Error::new(
-                Kind::GuardrailBlocked,
-                "the request was blocked by a guardrail",
-            )
-            .with_detail("a value to redact is a JSON number in the request body, where no placeholder can stand"));
+            return refused();
+        }
+    }
+    // Numbers with a fraction or an exponent, read as their whole value's digits (as the
+    // guardrails read them: `extract::whole_digits`). Rare; most gaps hold no `.`, `e` or `E`.
+    if memchr::memchr3(b'.', b'e', b'E', gap).is_none() {
+        return Ok(());
+    }
+    let number = |c: &u8| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'E' | b'+' | b'-');
+    for token in gap.split(|c| !number(c)).filter(|t| t.len() > 1) {
+        let digits = std::str::from_utf8(token)
+            .ok()
+            .and_then(|t| t.parse::<f64>().ok())
+            .and_then(crate::extract::whole_digits);
+        if let Some(digits) = digits {
+            if finders.iter().any(|f| f.needle() == digits.as_bytes()) {
+                return refused();
+            }
         }
     }
     Ok(())

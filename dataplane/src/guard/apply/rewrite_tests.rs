@@ -95,6 +95,12 @@ fn a_value_that_is_also_a_json_number_is_refused_not_half_replaced() {
         r#"{"c":"card 4111111111111111","payment":{"card":4111111111111111}}"#,
         r#"{"payment":[4111111111111111]}"#,
         r#"{"payment":-4111111111111111}"#,
+        // The same number with an exponent or a fraction: a provider reads the same value.
+        r#"{"c":"card 4111111111111111","payment":{"card":4.111111111111111e15}}"#,
+        r#"{"c":"card 4111111111111111","payment":[1.5, 4111111111111111.0]}"#,
+        r#"{"c":"card 4111111111111111","payment":-41111111111111.11E2}"#,
+        // Not the value, but its digits stand as written.
+        r#"{"c":"card 4111111111111111","payment":4111111111111111.5}"#,
     ] {
         let err = rewrite(body.as_bytes(), &digits).err();
         assert!(
@@ -109,5 +115,13 @@ fn a_value_that_is_also_a_json_number_is_refused_not_half_replaced() {
             &digits
         ),
         r#"{"c":"card [CARD_1]","n":41111111111111112}"#
+    );
+    // So do numbers whose value is another, whole or not.
+    assert_eq!(
+        ok(
+            r#"{"c":"card 4111111111111111","n":[4.1111111111111115e15,4.111111111111112e15,1e3]}"#,
+            &digits
+        ),
+        r#"{"c":"card [CARD_1]","n":[4.1111111111111115e15,4.111111111111112e15,1e3]}"#
     );
 }
