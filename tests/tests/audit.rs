@@ -16,7 +16,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use warden_tests::http::{request, Conn};
+use warden_tests::http::{post_json_with, request, Conn};
 use warden_tests::{
     audit_cli, audit_export, chat_body, config, Driver, Gateway, Mock, KEY, PROVIDER_KEY,
 };
@@ -52,6 +52,20 @@ fn every_request_is_recorded_with_ids_never_keys() {
         (200, 200, 401)
     );
     let id = |r: &warden_tests::http::Response| r.header("x-request-id").unwrap().to_owned();
+    // A client's own request id is kept when it is a plain token; one that holds a key or a card
+    // number (token characters all) would carry it into the audit log, the access log and
+    // traces: Warden names the request itself.
+    let given = |rid: &str| {
+        let body = chat_body("fast", "hello id", false);
+        let headers = [("x-request-id", rid)];
+        post_json_with(gw.addr, "/v1/chat/completions", KEY, &body, &headers)
+    };
+    assert_eq!(id(&given("trace-7f3a.1:2")), "trace-7f3a.1:2");
+    for held in [KEY, "4111111111111111"] {
+        let res = given(held);
+        assert_eq!(res.status, 200);
+        assert!(id(&res).starts_with("req_"), "{held}: {}", id(&res));
+    }
     let dir = gw.audit_dir();
     let records = audit_export(&dir);
 
@@ -106,6 +120,7 @@ fn every_request_is_recorded_with_ids_never_keys() {
         "wdn_not_a_key",
         "sk-ant-key-7777",
         "gsk-groq-key-9999",
+        "4111111111111111",
     ] {
         assert!(!bytes.contains(secret), "{secret} found in the audit log");
     }

@@ -92,6 +92,21 @@ fn blocked_requests_never_reach_the_provider() {
 }
 
 #[test]
+fn a_warden_key_in_a_prompt_is_a_secret_to_the_guardrails() {
+    // The gateway's own keys are credentials like any provider's: a client that pastes one
+    // into a prompt must not hand it to the provider. One in the control plane's shape, and
+    // the caller's own key from a standalone config.
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::Epoll, &guarded(&mock, "off", "redact"));
+    let minted = format!("wdn_{}", "4f9a0c2e7b1d5a3f".repeat(4));
+    let text = format!("Why does {minted} fail while {KEY} works?");
+    let res = gw.chat(&chat_body("gpt-4o", &text, false));
+    assert_eq!(res.status, 200, "{}", res.text());
+    let sent = mock.captured().pop().unwrap()["body"]["messages"][0]["content"].to_string();
+    assert_eq!(sent, "\"Why does [SECRET_1] fail while [SECRET_2] works?\"");
+}
+
+#[test]
 fn redacted_values_reach_no_provider_in_any_dialect() {
     let mock = Mock::start(&[]);
     let gw = Gateway::start(Driver::Epoll, &guarded(&mock, "redact", "redact"));

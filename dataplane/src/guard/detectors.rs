@@ -76,7 +76,10 @@ const fn safety(id: &'static str, pattern: &'static str) -> Detector {
 
 /// Table order breaks ties between overlapping findings (more specific detectors first).
 pub const DETECTORS: &[Detector] = &[
-    // Secrets.
+    // Secrets. Warden's own keys first: a client pasting its gateway key into a prompt would
+    // hand it to the provider (`wdn_` and 64 hex digits from the control plane; standalone
+    // configs name their own, most with the same prefix).
+    secret("warden_api_key", r"\bwdn_[A-Za-z0-9_\-]{16,}", whole),
     secret("anthropic_api_key", r"\bsk-ant-[A-Za-z0-9_\-]{20,}", whole),
     secret(
         "openai_api_key",

@@ -38,7 +38,8 @@ fn finds_confirmed_values_only() {
     let found = ids(
         engine,
         "Mail jane.doe@example.co.uk or call +44 20 7946 0958; card 4111-1111-1111-1111, order 4111-1111-1111-1112. \
-         SSN 123-45-6789, IBAN DE89 3704 0044 0532 0130 00, host 10.0.0.254, key sk-ant-api03-abcdefghijklmnopqrstuvwxyz.",
+         SSN 123-45-6789, IBAN DE89 3704 0044 0532 0130 00, host 10.0.0.254, key sk-ant-api03-abcdefghijklmnopqrstuvwxyz, \
+         gateway key wdn_4f9a0c2e7b1d5a3f9e8c7b6a5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c.",
     );
     let want = [
         ("email", "jane.doe@example.co.uk"),
@@ -50,6 +51,10 @@ fn finds_confirmed_values_only() {
         (
             "anthropic_api_key",
             "sk-ant-api03-abcdefghijklmnopqrstuvwxyz",
+        ),
+        (
+            "warden_api_key",
+            "wdn_4f9a0c2e7b1d5a3f9e8c7b6a5d4c3b2a1f0e9d8c7b6a5f4e3d2c1b0a9f8e7d6c",
         ),
     ];
     assert_eq!(
