@@ -86,7 +86,10 @@ pub fn spawn(addr: SocketAddr, view: Arc<AdminView>) -> std::io::Result<SocketAd
                             open.set(open.get() + 1);
                             let (open, view) = (std::rc::Rc::clone(&open), Arc::clone(&view));
                             monoio::spawn(async move {
-                                serve(stream, view).await;
+                                // A panic ends this connection, not the admin listener.
+                                if crate::isolate::caught(serve(stream, view)).await.is_err() {
+                                    tracing::error!("an admin connection's task panicked: the connection was closed");
+                                }
                                 open.set(open.get() - 1);
                             });
                         }

@@ -21,6 +21,7 @@ pub mod error;
 pub mod extract;
 pub mod guard;
 pub mod http;
+pub mod isolate;
 pub mod limits;
 pub mod listener;
 pub mod metrics;

@@ -54,9 +54,20 @@ pub async fn accept_loop(shard: Rc<Shard>, listener: TcpListener, drain: oneshot
                     let guard = shard.open_connection();
                     let shard = Rc::clone(&shard);
                     monoio::spawn(async move {
-                        match acceptor {
-                            None => crate::conn::serve(&shard, stream, peer).await,
-                            Some(acceptor) => serve_tls(&shard, acceptor, stream, peer).await,
+                        // A panic ends this connection, not the shard (`isolate.rs`).
+                        let served = crate::isolate::caught(async {
+                            match acceptor {
+                                None => crate::conn::serve(&shard, stream, peer).await,
+                                Some(acceptor) => serve_tls(&shard, acceptor, stream, peer).await,
+                            }
+                        })
+                        .await;
+                        if served.is_err() {
+                            shard.metrics.panics.inc();
+                            tracing::error!(
+                                shard = shard.id,
+                                "a connection's task panicked: the connection was closed, the shard serves on"
+                            );
                         }
                         drop(guard);
                     });

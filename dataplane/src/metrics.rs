@@ -119,6 +119,8 @@ pub struct ShardMetrics {
     pub open_connections: Gauge,
     pub connections: Counter,
     pub connections_rejected: Counter,
+    /// Connections whose task panicked: closed, the shard serving on (`isolate.rs`).
+    pub panics: Counter,
     /// TLS on `listen`: handshakes that failed or timed out (the connection is closed).
     pub tls_handshake_failures: Counter,
     /// Answers whose provider reported no usage: metered from an estimate.
@@ -279,7 +281,7 @@ pub fn render(
     for (name, help, v) in gauges {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
     }
-    let counters: [(&str, &str, u64); 10] = [
+    let counters: [(&str, &str, u64); 11] = [
         (
             "warden_connections_total",
             "Client connections accepted.",
@@ -289,6 +291,11 @@ pub fn render(
             "warden_connections_rejected_total",
             "Connections refused at the per-shard limit or while draining.",
             sum(&|m| m.connections_rejected.get()),
+        ),
+        (
+            "warden_panics_total",
+            "Connections whose task panicked (a bug): each was closed and its shard served on.",
+            sum(&|m| m.panics.get()),
         ),
         (
             "warden_tls_handshake_failures_total",

@@ -104,9 +104,17 @@ impl Cache {
         let expires_ms = filled_ms + ttl.as_millis() as u64;
         monoio::spawn(async move {
             let head = (entry.event_stream, filled_ms, expires_ms, &*entry.project);
-            match remote.set(&entry.key, head, &entry.body).await {
-                Ok(()) => metrics.remote_fills.inc(),
-                Err(_) => metrics.remote_errors.inc(),
+            // The store's replies are network input: a panic ends this write, not the shard.
+            let written = crate::isolate::caught(async {
+                match remote.set(&entry.key, head, &entry.body).await {
+                    Ok(()) => metrics.remote_fills.inc(),
+                    Err(_) => metrics.remote_errors.inc(),
+                }
+            })
+            .await;
+            if written.is_err() {
+                metrics.remote_errors.inc();
+                tracing::error!("a write to the shared answer cache panicked: it was dropped");
             }
             inflight.set(inflight.get() - 1);
         });
