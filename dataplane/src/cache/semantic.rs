@@ -215,69 +215,86 @@ impl Worker {
                 Err(_) => return,
             };
             let Ok(job) = job else { return };
-            match job {
-                Job::Lookup { ask, reply } => {
-                    if reply.is_canceled() {
-                        self.metrics.stale.inc();
-                        continue;
-                    }
-                    let start = Instant::now();
-                    let text = self.vocabulary.corrected(&ask.text);
-                    let vector = embed(&self.model, &text);
-                    let salient = Salient::of(&text);
-                    let found = match self.index.read() {
-                        Ok(index) => index.find(
-                            &ask.partition,
-                            &vector,
-                            &salient,
-                            ask.threshold,
-                            Instant::now(),
-                        ),
-                        Err(_) => None,
-                    };
-                    self.metrics
-                        .lookup
-                        .observe_us(start.elapsed().as_micros() as u64);
-                    let _ = reply.send(found);
-                }
-                Job::Insert { ask, key, ttl } => {
-                    let start = Instant::now();
-                    let text = self.vocabulary.corrected(&ask.text);
-                    let vector = embed(&self.model, &text);
-                    let salient = Salient::of(&text);
-                    let Ok(mut index) = self.index.write() else {
-                        return;
-                    };
-                    let dropped = index.insert(
-                        &ask.project,
-                        ask.partition,
-                        &vector,
-                        salient,
-                        key,
-                        ttl,
-                        Instant::now(),
-                    );
-                    let stats = &self.figures.stats;
-                    stats.entries.store(index.len() as i64, Relaxed);
-                    stats.partitions.store(index.partitions() as i64, Relaxed);
-                    drop(index);
-                    stats.evictions.fetch_add(dropped as u64, Relaxed);
-                    self.metrics
-                        .insert
-                        .observe_us(start.elapsed().as_micros() as u64);
-                }
-                Job::Forget { project } => {
-                    let Ok(mut index) = self.index.write() else {
-                        return;
-                    };
-                    let dropped = index.forget(&project);
-                    let stats = &self.figures.stats;
-                    stats.entries.store(index.len() as i64, Relaxed);
-                    stats.partitions.store(index.partitions() as i64, Relaxed);
-                    drop(index);
-                    stats.evictions.fetch_add(dropped as u64, Relaxed);
+            // A panic on one text (in the tokenizer, the model or the index) ends that job, not
+            // the worker: a lookup's reply is dropped with it, which its request takes as a miss.
+            // Unwinding inside the index's write lock poisons it, and then every worker stops
+            // (lookups miss at once when none is left).
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.work(job))) {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(_) => {
+                    self.metrics.panics.inc();
+                    tracing::error!("a semantic cache job panicked: it was dropped");
                 }
             }
         }
+    }
+
+    /// One job; `false` when the index's lock is poisoned and the worker should stop.
+    fn work(&self, job: Job) -> bool {
+        match job {
+            Job::Lookup { ask, reply } => {
+                if reply.is_canceled() {
+                    self.metrics.stale.inc();
+                    return true;
+                }
+                let start = Instant::now();
+                let text = self.vocabulary.corrected(&ask.text);
+                let vector = embed(&self.model, &text);
+                let salient = Salient::of(&text);
+                let found = match self.index.read() {
+                    Ok(index) => index.find(
+                        &ask.partition,
+                        &vector,
+                        &salient,
+                        ask.threshold,
+                        Instant::now(),
+                    ),
+                    Err(_) => None,
+                };
+                self.metrics
+                    .lookup
+                    .observe_us(start.elapsed().as_micros() as u64);
+                let _ = reply.send(found);
+            }
+            Job::Insert { ask, key, ttl } => {
+                let start = Instant::now();
+                let text = self.vocabulary.corrected(&ask.text);
+                let vector = embed(&self.model, &text);
+                let salient = Salient::of(&text);
+                let Ok(mut index) = self.index.write() else {
+                    return false;
+                };
+                let dropped = index.insert(
+                    &ask.project,
+                    ask.partition,
+                    &vector,
+                    salient,
+                    key,
+                    ttl,
+                    Instant::now(),
+                );
+                let stats = &self.figures.stats;
+                stats.entries.store(index.len() as i64, Relaxed);
+                stats.partitions.store(index.partitions() as i64, Relaxed);
+                drop(index);
+                stats.evictions.fetch_add(dropped as u64, Relaxed);
+                self.metrics
+                    .insert
+                    .observe_us(start.elapsed().as_micros() as u64);
+            }
+            Job::Forget { project } => {
+                let Ok(mut index) = self.index.write() else {
+                    return false;
+                };
+                let dropped = index.forget(&project);
+                let stats = &self.figures.stats;
+                stats.entries.store(index.len() as i64, Relaxed);
+                stats.partitions.store(index.partitions() as i64, Relaxed);
+                drop(index);
+                stats.evictions.fetch_add(dropped as u64, Relaxed);
+            }
+        }
+        true
     }
 }

@@ -177,6 +177,12 @@ fn render_semantic(out: &mut String, f: &Figures) {
             "Semantic lookups dropped by a worker because the request had stopped waiting.",
             f.workers.iter().map(|w| w.stale.get()).sum(),
         ),
+        (
+            "warden_cache_semantic_panics_total",
+            "counter",
+            "Semantic jobs that panicked on a worker (a bug): dropped, the lookup a miss, the worker serving on.",
+            f.workers.iter().map(|w| w.panics.get()).sum(),
+        ),
     ] {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {n}");
     }
@@ -206,6 +212,8 @@ pub struct WorkerMetrics {
     pub insert: Histogram,
     /// Lookups abandoned before a worker took them (the request had stopped waiting).
     pub stale: Counter,
+    /// Jobs that panicked (a bug, or a text the tokenizer could not take): dropped.
+    pub panics: Counter,
 }
 
 /// Figures every worker and shard share (written with atomic adds: off the shards or rare).
