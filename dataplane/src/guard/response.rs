@@ -128,6 +128,11 @@ pub struct ResponseGuard {
     /// Choices other than the first (OpenAI `n`, Gemini `candidateCount`), each its own stream
     /// (`choices.rs`).
     choices: Vec<choices::ChoiceStream>,
+    /// The text being released is JSON source — a tool call's arguments or input, streamed or
+    /// whole, which the client parses — so a restored value goes in JSON-escaped: a value with a
+    /// quote, a backslash or a control character (an operator pattern's) would otherwise end
+    /// its string early and add members of its own (`"to":"x","admin":true`).
+    json_text: bool,
 }
 
 impl ResponseGuard {
@@ -180,6 +185,7 @@ impl ResponseGuard {
             phones: None,
             fields: Vec::new(),
             choices: Vec::new(),
+            json_text: false,
         })
     }
 
@@ -403,11 +409,27 @@ impl ResponseGuard {
         self.context = cut - keep;
         for (value, placeholder) in &self.restore {
             if out.contains(placeholder.as_str()) {
-                out = out.replace(placeholder.as_str(), value);
+                let value = if self.json_text {
+                    std::borrow::Cow::Owned(json_escaped(value))
+                } else {
+                    std::borrow::Cow::Borrowed(value.as_str())
+                };
+                out = out.replace(placeholder.as_str(), &value);
             }
         }
         out
     }
+}
+
+/// `value` as it stands inside a JSON string: quotes, backslashes and control characters
+/// escaped, nothing around it.
+fn json_escaped(value: &str) -> String {
+    let quoted = serde_json::Value::from(value).to_string();
+    quoted
+        .strip_prefix('"')
+        .and_then(|q| q.strip_suffix('"'))
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[cfg(test)]

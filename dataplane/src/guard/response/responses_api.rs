@@ -27,6 +27,9 @@ use simd_json::BorrowedValue as Value;
 use super::{ChunkOutcome, Engine, Part, ResponseGuard};
 use crate::guard::engine::Scratch;
 
+mod streamed;
+pub(super) use streamed::Streamed;
+
 impl ResponseGuard {
     /// Read answers in the Responses API's shapes (OpenAI's own `/responses`).
     pub fn reading_responses_api(mut self) -> ResponseGuard {
@@ -66,7 +69,9 @@ impl ResponseGuard {
                     }
                 }
                 let delta = str_of(&v, "delta");
+                self.json_text = stream.json();
                 let released = self.push(engine, scratch, &delta);
+                self.json_text = false;
                 self.note_sent(part, &released);
                 if !released.is_empty() {
                     set_str(&mut v, "delta", released);
@@ -79,12 +84,15 @@ impl ResponseGuard {
                 return ChunkOutcome::Continue;
             }
             k if Streamed::done(k).is_some() => {
-                let field = Streamed::done(k).map_or("text", Streamed::field);
+                let stream = Streamed::done(k).unwrap_or(Streamed::Text);
                 if self.api_open_part() == Some(part) {
                     self.close_part(engine, scratch, out);
                 }
-                let text = str_of(&v, field);
+                let text = str_of(&v, stream.field());
+                self.json_text = stream.json();
                 let text = self.sent_or_checked(engine, scratch, part, &text);
+                self.json_text = false;
+                let field = stream.field();
                 set_str(&mut v, field, text);
                 self.withhold_logprobs(&mut v);
             }
@@ -323,7 +331,9 @@ impl ResponseGuard {
         else {
             return;
         };
+        self.json_text = stream.json();
         let rest = self.finish(engine, scratch);
+        self.json_text = false;
         if rest.is_empty() {
             return;
         }
@@ -389,94 +399,6 @@ impl ResponseGuard {
             );
         }
         ChunkOutcome::Blocked
-    }
-}
-
-/// A string of a Responses API answer that streams in delta events, and where each of its
-/// events and items keeps it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Streamed {
-    /// A message's `output_text` part.
-    Text,
-    /// A message's `refusal` part.
-    Refusal,
-    /// A function call's `arguments`.
-    Arguments,
-    /// A custom tool call's `input`.
-    Input,
-    /// An MCP call's `arguments`.
-    McpArguments,
-    /// A code interpreter call's `code`.
-    Code,
-}
-
-impl Streamed {
-    const ALL: [Streamed; 6] = [
-        Streamed::Text,
-        Streamed::Refusal,
-        Streamed::Arguments,
-        Streamed::Input,
-        Streamed::McpArguments,
-        Streamed::Code,
-    ];
-
-    /// The event that carries a piece of it.
-    fn delta_event(self) -> &'static str {
-        match self {
-            Streamed::Text => "response.output_text.delta",
-            Streamed::Refusal => "response.refusal.delta",
-            Streamed::Arguments => "response.function_call_arguments.delta",
-            Streamed::Input => "response.custom_tool_call_input.delta",
-            Streamed::McpArguments => "response.mcp_call_arguments.delta",
-            Streamed::Code => "response.code_interpreter_call_code.delta",
-        }
-    }
-
-    /// The event that repeats it whole.
-    fn done_event(self) -> &'static str {
-        match self {
-            Streamed::Text => "response.output_text.done",
-            Streamed::Refusal => "response.refusal.done",
-            Streamed::Arguments => "response.function_call_arguments.done",
-            Streamed::Input => "response.custom_tool_call_input.done",
-            Streamed::McpArguments => "response.mcp_call_arguments.done",
-            Streamed::Code => "response.code_interpreter_call_code.done",
-        }
-    }
-
-    /// Its member in the `done` event, the content part or the output item.
-    fn field(self) -> &'static str {
-        match self {
-            Streamed::Text => "text",
-            Streamed::Refusal => "refusal",
-            Streamed::Arguments | Streamed::McpArguments => "arguments",
-            Streamed::Input => "input",
-            Streamed::Code => "code",
-        }
-    }
-
-    /// Whether it is a message's content part (its events carry `content_index`).
-    fn in_content(self) -> bool {
-        matches!(self, Streamed::Text | Streamed::Refusal)
-    }
-
-    fn delta(kind: &str) -> Option<Streamed> {
-        Streamed::ALL.into_iter().find(|s| s.delta_event() == kind)
-    }
-
-    fn done(kind: &str) -> Option<Streamed> {
-        Streamed::ALL.into_iter().find(|s| s.done_event() == kind)
-    }
-
-    /// The streamed string of an output item of `kind`, if it has one.
-    fn of_item(kind: &str) -> Option<Streamed> {
-        match kind {
-            "function_call" => Some(Streamed::Arguments),
-            "custom_tool_call" => Some(Streamed::Input),
-            "mcp_call" => Some(Streamed::McpArguments),
-            "code_interpreter_call" => Some(Streamed::Code),
-            _ => None,
-        }
     }
 }
 

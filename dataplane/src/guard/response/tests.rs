@@ -24,9 +24,16 @@ pub(super) fn redacting(
 /// A guard that puts `jane@example.com` back for the request's `[EMAIL_1]` and redacts new
 /// personal data, in `dialect`.
 pub(super) fn restoring(dialect: Dialect) -> ResponseGuard {
+    restoring_value(dialect, "jane@example.com", "[EMAIL_1]")
+}
+
+/// A guard that puts `value` back for the request's `placeholder` (an operator pattern's value
+/// may hold any character) and redacts new personal data, in `dialect`.
+pub(super) fn restoring_value(dialect: Dialect, value: &str, placeholder: &str) -> ResponseGuard {
+    let pair = (value.as_bytes().to_vec(), placeholder.as_bytes().to_vec());
     let request = crate::guard::apply::Plan {
-        replacements: vec![(b"jane@example.com".to_vec(), b"[EMAIL_1]".to_vec())],
-        restore: vec![(b"jane@example.com".to_vec(), b"[EMAIL_1]".to_vec())],
+        replacements: vec![pair.clone()],
+        restore: vec![pair],
         ..crate::guard::apply::Plan::default()
     };
     let policy = GuardrailPolicy {

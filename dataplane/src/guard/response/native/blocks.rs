@@ -39,7 +39,12 @@ impl BlockStream {
             index: Some(index),
         };
         match self {
-            BlockStream::ToolInput => vec![elem],
+            // Keyed by the member it streams in: JSON source, where restored values go in
+            // escaped (`fields.rs` `json_source`).
+            BlockStream::ToolInput => vec![
+                crate::guard::response::fields::Step::Key("partial_json".into()),
+                elem,
+            ],
             BlockStream::Thinking => vec![
                 crate::guard::response::fields::Step::Key("thinking".into()),
                 elem,

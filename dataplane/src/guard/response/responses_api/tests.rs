@@ -141,6 +141,28 @@ fn a_function_calls_arguments_get_the_requests_values_back() {
 }
 
 #[test]
+fn a_restored_value_goes_into_streamed_arguments_escaped() {
+    // An operator pattern's value may hold a quote or a line break: the client parses the
+    // arguments, so it goes in escaped, in every event that carries them.
+    let odd = "ACCT \"7\\x\"\n, \"admin\": true";
+    let engine = Engine::for_tests();
+    let mut g = crate::guard::response::tests::restoring_value(Dialect::OpenAi, odd, "[ACCT_1]")
+        .reading_responses_api();
+    let out = run(
+        engine,
+        &mut g,
+        &call_events(&[r#"{"account":"[AC"#, r#"CT_1]"}"#]),
+    );
+    let args = arguments(&out);
+    assert!(!args.is_empty());
+    for a in &args {
+        let parsed: serde_json::Value =
+            serde_json::from_str(a).unwrap_or_else(|e| panic!("{e}: {a}"));
+        assert_eq!(parsed, serde_json::json!({ "account": odd }), "{a}");
+    }
+}
+
+#[test]
 fn output_text_log_probabilities_are_withheld() {
     let (engine, _, g) = redacting(Dialect::OpenAi);
     let mut g = g.reading_responses_api();
