@@ -86,6 +86,8 @@ pub async fn handle<S: AsyncWriteRent>(
         let semantic = semantic_split(shard, caller, via, &parsed.value, &screened);
         // 5. Admit under the project's limits; from here on the admission is settled.
         let admission = admit(shard, req, caller, max_output(&parsed.value))?;
+        // Whether the answer's text is JSON the client parses (restored values go in escaped).
+        let json = policy::json_answer(&parsed.value);
         // 6. Plan the attempts, with their bodies.
         let stream = parsed.fields.stream;
         let responses = parsed.converted.as_mut().and_then(|c| c.echo.take());
@@ -120,6 +122,7 @@ pub async fn handle<S: AsyncWriteRent>(
             .map(|g| {
                 g.in_dialect(via.dialect())
                     .with_phones(req.state.phones_for(caller.project, &shard.guard))
+                    .json_answer(json)
             }),
             responses,
             messages,

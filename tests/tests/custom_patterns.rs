@@ -166,3 +166,53 @@ fn a_restored_value_is_escaped_in_the_tool_call_arguments_a_client_parses() {
         );
     }
 }
+
+#[test]
+fn a_restored_value_is_escaped_in_an_answer_asked_for_as_json() {
+    // A structured answer (`response_format`, Gemini's `responseMimeType`) is JSON the client
+    // parses, like a tool call's arguments: a restored value with quotes goes in escaped.
+    let mock = Mock::start(&[]);
+    let patterns = "[[tenants.projects.guardrails.custom]]\nid = \"ref\"\npattern = 'ref:\\S+'\naction = \"restore\"\n";
+    let gw = Gateway::start(Driver::Epoll, &with_patterns(&mock, patterns));
+    let message = r#"close ref:7","admin":true,"x":" now"#;
+    for stream in [false, true] {
+        let body = serde_json::json!({
+            "model": "gpt-4o", "stream": stream,
+            "messages": [{"role": "user", "content": message}],
+            "response_format": {"type": "json_object"},
+        });
+        let res = gw.chat(&body);
+        assert_eq!(res.status, 200, "{}", res.text());
+        let content = if stream {
+            res.stream_text()
+        } else {
+            res.json()["choices"][0]["message"]["content"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        let parsed: serde_json::Value =
+            serde_json::from_str(&content).unwrap_or_else(|e| panic!("{e}: {content}"));
+        assert_eq!(parsed, serde_json::json!({ "echo": message }), "{content}");
+    }
+    // Gemini's own route, asked for JSON by a schema.
+    let body = serde_json::json!({
+        "contents": [{"role": "user", "parts": [{"text": message}]}],
+        "generationConfig": {"responseMimeType": "application/json", "responseJsonSchema": {
+            "type": "object", "properties": {"note": {"type": "string"}}}},
+    });
+    let res = warden_tests::http::post_json(
+        gw.addr,
+        "/v1beta/models/gemini-2.0-flash:generateContent",
+        warden_tests::KEY,
+        &body,
+    );
+    assert_eq!(res.status, 200, "{}", res.text());
+    let text = res.json()["candidates"][0]["content"]["parts"][0]["text"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let parsed: serde_json::Value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(parsed["note"], message, "{text}");
+}

@@ -133,6 +133,9 @@ pub struct ResponseGuard {
     /// quote, a backslash or a control character (an operator pattern's) would otherwise end
     /// its string early and add members of its own (`"to":"x","admin":true`).
     json_text: bool,
+    /// The request asked for its answer as JSON (`proxy/policy.rs` `json_answer`): the answer's
+    /// text is JSON source too, and `json_text` goes back to this between fields.
+    json_content: bool,
 }
 
 impl ResponseGuard {
@@ -186,6 +189,7 @@ impl ResponseGuard {
             fields: Vec::new(),
             choices: Vec::new(),
             json_text: false,
+            json_content: false,
         })
     }
 
@@ -195,6 +199,13 @@ impl ResponseGuard {
         phones: Option<std::sync::Arc<super::pii::Plans>>,
     ) -> ResponseGuard {
         self.phones = phones;
+        self
+    }
+
+    /// The answer's text is JSON the client parses (the request asked for a JSON answer).
+    pub fn json_answer(mut self, json: bool) -> ResponseGuard {
+        self.json_content = json;
+        self.json_text = json;
         self
     }
 

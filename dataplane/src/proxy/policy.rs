@@ -87,9 +87,77 @@ pub fn max_output(value: &simd_json::BorrowedValue<'_>) -> Option<u64> {
         .and_then(|v| v.as_u64())
 }
 
+/// Whether the request asks for its answer as JSON — OpenAI's `response_format` (`json_object`,
+/// `json_schema`) or the Responses API's `text.format`, Anthropic's `output_format`, Gemini's
+/// JSON `responseMimeType` or a response schema (either spelling): then the answer's text is
+/// JSON source the client parses, and the response guard puts restored values in escaped.
+pub fn json_answer(value: &simd_json::BorrowedValue<'_>) -> bool {
+    let kind = |v: Option<&simd_json::BorrowedValue<'_>>| {
+        v.and_then(|f| f.get("type"))
+            .and_then(|t| t.as_str())
+            .is_some_and(|t| matches!(t, "json_object" | "json_schema"))
+    };
+    let gemini = value
+        .get("generationConfig")
+        .or_else(|| value.get("generation_config"))
+        .is_some_and(|c| {
+            let mime = c
+                .get("responseMimeType")
+                .or_else(|| c.get("response_mime_type"))
+                .and_then(|m| m.as_str());
+            mime.is_some_and(|m| m.eq_ignore_ascii_case("application/json"))
+                || [
+                    "responseSchema",
+                    "response_schema",
+                    "responseJsonSchema",
+                    "response_json_schema",
+                ]
+                .iter()
+                .any(|k| c.get(*k).is_some_and(|s| !s.is_null()))
+        });
+    kind(value.get("response_format"))
+        || kind(value.get("text").and_then(|t| t.get("format")))
+        || kind(value.get("output_format"))
+        || gemini
+}
+
 #[cfg(test)]
 mod tests {
-    use super::max_output;
+    use super::{json_answer, max_output};
+
+    #[test]
+    fn a_json_answer_is_recognised_in_every_dialect_and_spelling() {
+        for (body, want) in [
+            (r#"{"response_format":{"type":"json_object"}}"#, true),
+            (
+                r#"{"response_format":{"type":"json_schema","json_schema":{}}}"#,
+                true,
+            ),
+            (r#"{"response_format":{"type":"text"}}"#, false),
+            (r#"{"text":{"format":{"type":"json_schema"}}}"#, true),
+            (
+                r#"{"output_format":{"type":"json_schema","schema":{}}}"#,
+                true,
+            ),
+            (
+                r#"{"generationConfig":{"responseMimeType":"application/json"}}"#,
+                true,
+            ),
+            (
+                r#"{"generation_config":{"response_schema":{"type":"OBJECT"}}}"#,
+                true,
+            ),
+            (
+                r#"{"generationConfig":{"responseMimeType":"text/plain"}}"#,
+                false,
+            ),
+            (r#"{"messages":[]}"#, false),
+        ] {
+            let mut bytes = body.as_bytes().to_vec();
+            let v = simd_json::to_borrowed_value(&mut bytes).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(json_answer(&v), want, "{body}");
+        }
+    }
 
     #[test]
     fn the_output_asked_for_is_read_in_every_dialect_and_spelling() {

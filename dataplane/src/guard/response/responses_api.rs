@@ -69,9 +69,9 @@ impl ResponseGuard {
                     }
                 }
                 let delta = str_of(&v, "delta");
-                self.json_text = stream.json();
+                self.json_text = self.json_stream(stream);
                 let released = self.push(engine, scratch, &delta);
-                self.json_text = false;
+                self.json_text = self.json_content;
                 self.note_sent(part, &released);
                 if !released.is_empty() {
                     set_str(&mut v, "delta", released);
@@ -89,9 +89,9 @@ impl ResponseGuard {
                     self.close_part(engine, scratch, out);
                 }
                 let text = str_of(&v, stream.field());
-                self.json_text = stream.json();
+                self.json_text = self.json_stream(stream);
                 let text = self.sent_or_checked(engine, scratch, part, &text);
-                self.json_text = false;
+                self.json_text = self.json_content;
                 let field = stream.field();
                 set_str(&mut v, field, text);
                 self.withhold_logprobs(&mut v);
@@ -310,6 +310,12 @@ impl ResponseGuard {
         checked
     }
 
+    /// Whether `stream`'s text is JSON source: a call's arguments, or the answer's text when the
+    /// request asked for JSON.
+    fn json_stream(&self, stream: Streamed) -> bool {
+        stream.json() || (stream == Streamed::Text && self.json_content)
+    }
+
     fn api_open_part(&self) -> Option<Part> {
         self.api.as_ref()?.open.as_ref().map(|(p, _, _)| *p)
     }
@@ -331,9 +337,9 @@ impl ResponseGuard {
         else {
             return;
         };
-        self.json_text = stream.json();
+        self.json_text = self.json_stream(stream);
         let rest = self.finish(engine, scratch);
-        self.json_text = false;
+        self.json_text = self.json_content;
         if rest.is_empty() {
             return;
         }
