@@ -630,6 +630,34 @@ fn a_value_is_redacted_however_the_client_escaped_its_characters() {
 }
 
 #[test]
+fn a_value_escaped_inside_a_tools_json_text_is_redacted() {
+    // A tool call's arguments and a tool's result are JSON text inside a JSON string; escapes in
+    // that inner text survive the body's decoding, and the model reads `\u0040` as `@`. Until
+    // 2026-12-06 `jane\u0040example.com` there went upstream unread.
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::Epoll, &guarded(&mock, "redact", "block"));
+    let args = r#"{\"to\":\"jane\\u0040example.com\"}"#;
+    let result = r#"{\"owner\":\"jane\\u0040example.com\",\"card\":\"4111\\u00201111\\u00201111\\u00201111\"}"#;
+    let body = format!(
+        r#"{{"model":"gpt-4o","messages":[{{"role":"user","content":"who owns it?"}},
+        {{"role":"assistant","content":null,"tool_calls":[{{"id":"c1","type":"function","function":{{"name":"owner","arguments":"{args}"}}}}]}},
+        {{"role":"tool","tool_call_id":"c1","content":"{result}"}}]}}"#
+    );
+    let res = post_raw(&gw, "/v1/chat/completions", &body);
+    assert_eq!(res.status, 200, "{}", res.text());
+    let sent = mock.captured().pop().unwrap();
+    let messages = &sent["body"]["messages"];
+    assert_eq!(
+        messages[1]["tool_calls"][0]["function"]["arguments"],
+        r#"{"to":"[EMAIL_1]"}"#
+    );
+    assert_eq!(
+        messages[2]["content"],
+        r#"{"owner":"[EMAIL_1]","card":"[CARD_1]"}"#
+    );
+}
+
+#[test]
 fn a_card_given_as_a_json_number_is_found_and_never_sent() {
     // Tools return JSON, and JSON numbers were read as nothing: a card number in a Gemini
     // function response or a member no reader knows went upstream unscanned. A placeholder cannot

@@ -199,8 +199,9 @@ impl Engine {
 
     /// [`scan`](Self::scan) with a project's own phone plans in place of the data plane's.
     /// Values written percent-encoded (`jane%40example.com`, `4111%201111%20…`, as in a URL's
-    /// query) or in characters the detectors fold to ASCII (fullwidth digits, other scripts'
-    /// digits, dashes, odd spaces, invisible characters: `views.rs`) are found too, with their
+    /// query), in characters the detectors fold to ASCII (fullwidth digits, other scripts'
+    /// digits, dashes, odd spaces, invisible characters) or with JSON escapes
+    /// (`jane\u0040example.com` in a tool's JSON text: `views.rs`) are found too, with their
     /// spans in `text`.
     pub fn scan_in(
         &self,
@@ -212,10 +213,12 @@ impl Engine {
         let base = out.len();
         let signals = self.scan_located(scratch, phones, text, out);
         let mut viewed = false;
-        for (view, at) in [views::percent_decoded(text), views::folded(text)]
-            .into_iter()
-            .flatten()
-        {
+        let views = [
+            views::percent_decoded(text),
+            views::folded(text),
+            views::json_unescaped(text),
+        ];
+        for (view, at) in views.into_iter().flatten() {
             let mut more = Vec::new();
             let _ = self.scan_located(scratch, phones, &view, &mut more);
             for f in more {

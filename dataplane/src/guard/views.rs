@@ -112,6 +112,62 @@ pub fn percent_decoded(text: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
     Some((decoded, at))
 }
 
+/// `text` with its JSON escapes decoded — `\u0040` and other `\uXXXX` (surrogate pairs
+/// joined), `\"`, `\\`, `\/` — and for each decoded byte (and the end) its offset in `text`;
+/// `None` when it holds no `\uXXXX` (nearly always). Such text is JSON inside a string — a tool's
+/// arguments or result, a document — or was written that way on purpose: the provider's model
+/// reads `jane\u0040example.com` as the address it is, so the detectors must too. Other escapes
+/// (`\n`, a lone surrogate) stay as written.
+pub fn json_unescaped(text: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
+    let unit = |i: usize| {
+        let h = text.get(i..i + 6)?;
+        if h[0] != b'\\' || h[1] != b'u' {
+            return None;
+        }
+        u32::from_str_radix(std::str::from_utf8(&h[2..]).ok()?, 16).ok()
+    };
+    let first = memchr::memchr_iter(b'\\', text).find(|&i| unit(i).is_some())?;
+    let mut out = Vec::with_capacity(text.len());
+    let mut at = Vec::with_capacity(text.len() + 1);
+    out.extend_from_slice(&text[..first]);
+    at.extend(0..first);
+    let mut i = first;
+    while i < text.len() {
+        let (decoded, len) = match (text[i], text.get(i + 1)) {
+            (b'\\', Some(b'u')) => match unit(i) {
+                Some(hi @ 0xD800..=0xDBFF) => match unit(i + 6) {
+                    Some(lo @ 0xDC00..=0xDFFF) => (
+                        char::from_u32(0x1_0000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)),
+                        12,
+                    ),
+                    _ => (None, 1),
+                },
+                Some(code) => (char::from_u32(code), 6),
+                None => (None, 1),
+            },
+            (b'\\', Some(c @ (b'"' | b'\\' | b'/'))) => (Some(char::from(*c)), 2),
+            _ => (None, 1),
+        };
+        match decoded {
+            Some(c) => {
+                let mut buf = [0u8; 4];
+                let bytes = c.encode_utf8(&mut buf).as_bytes();
+                out.extend_from_slice(bytes);
+                at.extend(std::iter::repeat_n(i, bytes.len()));
+                i += len;
+            }
+            None => {
+                // A byte as written (a lone surrogate's escape, `\n`, any other byte).
+                out.push(text[i]);
+                at.push(i);
+                i += 1;
+            }
+        }
+    }
+    at.push(text.len());
+    Some((out, at))
+}
+
 /// `text` with every character [`fold`] changes folded, and for each byte of the result (and
 /// the end) its offset in `text`; `None` when no fold could make a value (all ASCII text, and
 /// most other: see [`first_telling_fold`]). Bytes that are not UTF-8 stay as they are.
@@ -299,6 +355,24 @@ mod tests {
         // `x`, ` `, `４` (3 bytes), the dropped space, `2`, ` `, `é` (2 bytes), `٣`, the end.
         assert_eq!(at, vec![0, 1, 2, 8, 9, 10, 11, 12, 14]);
         assert_eq!(at.len(), view.len() + 1);
+    }
+
+    #[test]
+    fn json_escapes_are_decoded_and_mapped_to_where_they_were_written() {
+        let text = r#"mail jane\u0040example.com, \"q\" \\u0040 \ud83d\ude00 \ud800 x\/y \n"#;
+        let (out, at) = json_unescaped(text.as_bytes()).unwrap_or_else(|| panic!("a view"));
+        let out = String::from_utf8_lossy(&out).into_owned();
+        assert_eq!(
+            out,
+            "mail jane@example.com, \"q\" \\u0040 \u{1f600} \\ud800 x/y \\n"
+        );
+        let at_of = |needle: &str| at[out.find(needle).unwrap_or(0)];
+        assert_eq!(at_of("@"), text.find("\\u0040").unwrap_or(usize::MAX));
+        assert_eq!(at_of("example"), text.find("example").unwrap_or(0));
+        assert_eq!(at.len(), out.len() + 1);
+        assert_eq!(at[out.len()], text.len());
+        // Nothing to decode without a `\uXXXX`: no view.
+        assert!(json_unescaped(br#"C:\path\n "quoted" \u00"#).is_none());
     }
 
     #[test]

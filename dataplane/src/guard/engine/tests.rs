@@ -129,6 +129,24 @@ fn dates_of_birth_in_words_and_iso_form_and_timestamps_that_are_not_phones() {
 }
 
 #[test]
+fn json_escaped_values_are_found_with_their_spans_as_written() {
+    // JSON text inside a string (a tool's arguments or result): the model reads the escapes.
+    let engine = Engine::for_tests();
+    let text =
+        r#"{"to":"jane\u0040example.com","card":"4111\u00201111\u00201111\u00201111","ok":"a\/b"}"#;
+    assert_eq!(
+        ids(engine, text),
+        [
+            ("email", r"jane\u0040example.com".to_owned()),
+            (
+                "payment_card",
+                r"4111\u00201111\u00201111\u00201111".to_owned()
+            ),
+        ]
+    );
+}
+
+#[test]
 fn percent_encoded_values_are_found_with_their_spans_as_written() {
     let engine = Engine::for_tests();
     let text = "see https://x.example/u?mail=jane.doe%40example.com&card=4111%201111%201111%201111 or jane.doe@example.com, 100%25 sure";

@@ -44,11 +44,13 @@ pub(super) fn partial_placeholder_start(text: &str) -> usize {
     }
 }
 
+/// A character a value's run may hold as written: its own, and a backslash, which starts a JSON
+/// escape inside one (`jane\u0040example.com` in a tool call's arguments).
 fn value_char(c: u8) -> bool {
     c.is_ascii_alphanumeric()
         || matches!(
             c,
-            b'@' | b'.' | b'_' | b'%' | b'+' | b'-' | b'/' | b'=' | b':'
+            b'@' | b'.' | b'_' | b'%' | b'+' | b'-' | b'/' | b'=' | b':' | b'\\'
         )
 }
 

@@ -283,3 +283,28 @@ fn a_restored_value_goes_into_an_anthropic_tools_streamed_input_escaped() {
         serde_json::from_str(&input).unwrap_or_else(|e| panic!("{e}: {input}"));
     assert_eq!(parsed, serde_json::json!({ "account": ODD }), "{out}");
 }
+
+#[test]
+fn a_value_written_with_json_escapes_in_streamed_arguments_is_found_across_chunks() {
+    // The client parses the arguments and reads `\u0040` as `@`: the model wrote the address.
+    let (_, _, mut g) = crate::guard::response::tests::redacting(Dialect::OpenAi);
+    let call = |args: &str| {
+        chunk(
+            &format!(r#"{{"tool_calls":[{{"index":0,"function":{{"arguments":"{args}"}}}}]}}"#),
+            "null",
+        )
+    };
+    let chunks = vec![
+        chunk(
+            r#"{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"send","arguments":""}}]}"#,
+            "null",
+        ),
+        call(r#"{\"to\":\"jane\\u00"#),
+        call(r#"40example.com\"}"#),
+        chunk("{}", r#""tool_calls""#),
+        "[DONE]".to_owned(),
+    ];
+    let out = run(&mut g, &chunks);
+    let args = rebuilt(&out, "/choices/0/delta/tool_calls/0/function/arguments");
+    assert_eq!(args, r#"{"to":"[EMAIL_1]"}"#, "{out}");
+}
