@@ -658,6 +658,30 @@ fn a_value_escaped_inside_a_tools_json_text_is_redacted() {
 }
 
 #[test]
+fn an_address_written_with_html_references_in_a_retrieved_page_is_redacted() {
+    // Web pages write addresses against harvesters (`jane&#64;example.com`); a retrieved page
+    // reaches the model as it is, and the model reads the address.
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(Driver::Epoll, &guarded(&mock, "redact", "block"));
+    let page = r#"<p>Contact: <a href=\"mailto:jane&#64;example&period;com\">jane&commat;example.com</a></p>"#;
+    let body = format!(
+        r#"{{"model":"gpt-4o","messages":[{{"role":"user","content":"Summarise this page: {page}"}}]}}"#
+    );
+    let res = post_raw(&gw, "/v1/chat/completions", &body);
+    assert_eq!(res.status, 200, "{}", res.text());
+    let sent = mock.captured().pop().unwrap();
+    let content = sent["body"]["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Each spelling is a value of its own (restore gives each back as it was written).
+    assert_eq!(
+        content,
+        r#"Summarise this page: <p>Contact: <a href="mailto:[EMAIL_1]">[EMAIL_2]</a></p>"#
+    );
+}
+
+#[test]
 fn a_card_given_as_a_json_number_is_found_and_never_sent() {
     // Tools return JSON, and JSON numbers were read as nothing: a card number in a Gemini
     // function response or a member no reader knows went upstream unscanned. A placeholder cannot

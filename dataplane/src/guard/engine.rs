@@ -200,9 +200,9 @@ impl Engine {
     /// [`scan`](Self::scan) with a project's own phone plans in place of the data plane's.
     /// Values written percent-encoded (`jane%40example.com`, `4111%201111%20…`, as in a URL's
     /// query), in characters the detectors fold to ASCII (fullwidth digits, other scripts'
-    /// digits, dashes, odd spaces, invisible characters) or with JSON escapes
-    /// (`jane\u0040example.com` in a tool's JSON text: `views.rs`) are found too, with their
-    /// spans in `text`.
+    /// digits, dashes, odd spaces, invisible characters), with JSON escapes
+    /// (`jane\u0040example.com` in a tool's JSON text) or HTML references (`jane&#64;…` in a
+    /// retrieved page: `views.rs`) are found too, with their spans in `text`.
     pub fn scan_in(
         &self,
         scratch: &Scratch,
@@ -217,6 +217,7 @@ impl Engine {
             views::percent_decoded(text),
             views::folded(text),
             views::json_unescaped(text),
+            views::html_unescaped(text),
         ];
         for (view, at) in views.into_iter().flatten() {
             let mut more = Vec::new();

@@ -1,5 +1,6 @@
-//! Other ways the same value is written, as views of a text for the engine to scan again: `%XX`
-//! escapes decoded (`jane%40example.com`), and Unicode folded to the ASCII the detectors read —
+//! Other ways the same value is written, as views of a text for the engine to scan again: escapes
+//! decoded (`%XX`, JSON's `\uXXXX`, HTML references: `views/escapes.rs`), and Unicode folded to
+//! the ASCII the detectors read —
 //! fullwidth forms (`４１１１ １１１１ …`, `bob＠example.com`, as CJK input methods type them), the
 //! decimal digits of other scripts (Arabic-Indic `٠١٥٣…`, Devanagari, Thai, …), dashes and minus
 //! signs (`555–123–4567` pasted from a word processor), no-break and other spaces, and the
@@ -10,6 +11,9 @@
 //! Each view comes with, for each of its bytes (and its end), the offset in the text it came
 //! from, so a finding in the view is a span of the text. Most texts have nothing to decode or
 //! fold and get no view: pure ASCII text is told apart by one pass over its bytes.
+
+mod escapes;
+pub use escapes::{html_unescaped, json_unescaped, percent_decoded};
 
 /// What a character is to the detectors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,94 +82,6 @@ pub fn fold(c: char) -> Fold {
             .find(|&&zero| (zero..zero + 10).contains(&u))
             .map_or(Fold::Keep, |zero| Fold::Ascii(b'0' + (u - zero) as u8)),
     }
-}
-
-/// `text` with every `%XX` escape decoded, and for each decoded byte (and the end) its offset in
-/// `text`; `None` when there is no escape (nearly always).
-pub fn percent_decoded(text: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
-    let hex = |b: u8| (b as char).to_digit(16);
-    let escape_at = |i: usize| {
-        text.get(i + 1..i + 3)
-            .and_then(|h| Some(hex(h[0])? * 16 + hex(h[1])?))
-    };
-    let first = memchr::memchr_iter(b'%', text).find(|&i| escape_at(i).is_some())?;
-    let mut decoded = Vec::with_capacity(text.len());
-    let mut at = Vec::with_capacity(text.len() + 1);
-    decoded.extend_from_slice(&text[..first]);
-    at.extend(0..first);
-    let mut i = first;
-    while i < text.len() {
-        match escape_at(i).filter(|_| text[i] == b'%') {
-            Some(b) => {
-                decoded.push(b as u8);
-                at.push(i);
-                i += 3;
-            }
-            None => {
-                decoded.push(text[i]);
-                at.push(i);
-                i += 1;
-            }
-        }
-    }
-    at.push(text.len());
-    Some((decoded, at))
-}
-
-/// `text` with its JSON escapes decoded — `\u0040` and other `\uXXXX` (surrogate pairs
-/// joined), `\"`, `\\`, `\/` — and for each decoded byte (and the end) its offset in `text`;
-/// `None` when it holds no `\uXXXX` (nearly always). Such text is JSON inside a string — a tool's
-/// arguments or result, a document — or was written that way on purpose: the provider's model
-/// reads `jane\u0040example.com` as the address it is, so the detectors must too. Other escapes
-/// (`\n`, a lone surrogate) stay as written.
-pub fn json_unescaped(text: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
-    let unit = |i: usize| {
-        let h = text.get(i..i + 6)?;
-        if h[0] != b'\\' || h[1] != b'u' {
-            return None;
-        }
-        u32::from_str_radix(std::str::from_utf8(&h[2..]).ok()?, 16).ok()
-    };
-    let first = memchr::memchr_iter(b'\\', text).find(|&i| unit(i).is_some())?;
-    let mut out = Vec::with_capacity(text.len());
-    let mut at = Vec::with_capacity(text.len() + 1);
-    out.extend_from_slice(&text[..first]);
-    at.extend(0..first);
-    let mut i = first;
-    while i < text.len() {
-        let (decoded, len) = match (text[i], text.get(i + 1)) {
-            (b'\\', Some(b'u')) => match unit(i) {
-                Some(hi @ 0xD800..=0xDBFF) => match unit(i + 6) {
-                    Some(lo @ 0xDC00..=0xDFFF) => (
-                        char::from_u32(0x1_0000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)),
-                        12,
-                    ),
-                    _ => (None, 1),
-                },
-                Some(code) => (char::from_u32(code), 6),
-                None => (None, 1),
-            },
-            (b'\\', Some(c @ (b'"' | b'\\' | b'/'))) => (Some(char::from(*c)), 2),
-            _ => (None, 1),
-        };
-        match decoded {
-            Some(c) => {
-                let mut buf = [0u8; 4];
-                let bytes = c.encode_utf8(&mut buf).as_bytes();
-                out.extend_from_slice(bytes);
-                at.extend(std::iter::repeat_n(i, bytes.len()));
-                i += len;
-            }
-            None => {
-                // A byte as written (a lone surrogate's escape, `\n`, any other byte).
-                out.push(text[i]);
-                at.push(i);
-                i += 1;
-            }
-        }
-    }
-    at.push(text.len());
-    Some((out, at))
 }
 
 /// `text` with every character [`fold`] changes folded, and for each byte of the result (and
@@ -355,24 +271,6 @@ mod tests {
         // `x`, ` `, `４` (3 bytes), the dropped space, `2`, ` `, `é` (2 bytes), `٣`, the end.
         assert_eq!(at, vec![0, 1, 2, 8, 9, 10, 11, 12, 14]);
         assert_eq!(at.len(), view.len() + 1);
-    }
-
-    #[test]
-    fn json_escapes_are_decoded_and_mapped_to_where_they_were_written() {
-        let text = r#"mail jane\u0040example.com, \"q\" \\u0040 \ud83d\ude00 \ud800 x\/y \n"#;
-        let (out, at) = json_unescaped(text.as_bytes()).unwrap_or_else(|| panic!("a view"));
-        let out = String::from_utf8_lossy(&out).into_owned();
-        assert_eq!(
-            out,
-            "mail jane@example.com, \"q\" \\u0040 \u{1f600} \\ud800 x/y \\n"
-        );
-        let at_of = |needle: &str| at[out.find(needle).unwrap_or(0)];
-        assert_eq!(at_of("@"), text.find("\\u0040").unwrap_or(usize::MAX));
-        assert_eq!(at_of("example"), text.find("example").unwrap_or(0));
-        assert_eq!(at.len(), out.len() + 1);
-        assert_eq!(at[out.len()], text.len());
-        // Nothing to decode without a `\uXXXX`: no view.
-        assert!(json_unescaped(br#"C:\path\n "quoted" \u00"#).is_none());
     }
 
     #[test]

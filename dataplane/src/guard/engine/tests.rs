@@ -147,6 +147,21 @@ fn json_escaped_values_are_found_with_their_spans_as_written() {
 }
 
 #[test]
+fn values_written_with_html_references_are_found_with_their_spans_as_written() {
+    // As web pages write addresses against harvesters; a retrieved page reaches the model so.
+    let engine = Engine::for_tests();
+    let text = "Write to jane&#64;example&period;com or bob&commat;example.org; card 4111&#32;1111&#32;1111&#32;1111.";
+    assert_eq!(
+        ids(engine, text),
+        [
+            ("email", "jane&#64;example&period;com".to_owned()),
+            ("email", "bob&commat;example.org".to_owned()),
+            ("payment_card", "4111&#32;1111&#32;1111&#32;1111".to_owned()),
+        ]
+    );
+}
+
+#[test]
 fn percent_encoded_values_are_found_with_their_spans_as_written() {
     let engine = Engine::for_tests();
     let text = "see https://x.example/u?mail=jane.doe%40example.com&card=4111%201111%201111%201111 or jane.doe@example.com, 100%25 sure";

@@ -44,13 +44,25 @@ pub(super) fn partial_placeholder_start(text: &str) -> usize {
     }
 }
 
-/// A character a value's run may hold as written: its own, and a backslash, which starts a JSON
-/// escape inside one (`jane\u0040example.com` in a tool call's arguments).
+/// A character a value's run may hold as written: its own, a backslash, which starts a JSON
+/// escape inside one (`jane\u0040example.com` in a tool call's arguments), and what an HTML
+/// reference is made of (`jane&#64;example.com`).
 fn value_char(c: u8) -> bool {
     c.is_ascii_alphanumeric()
         || matches!(
             c,
-            b'@' | b'.' | b'_' | b'%' | b'+' | b'-' | b'/' | b'=' | b':' | b'\\'
+            b'@' | b'.'
+                | b'_'
+                | b'%'
+                | b'+'
+                | b'-'
+                | b'/'
+                | b'='
+                | b':'
+                | b'\\'
+                | b'&'
+                | b'#'
+                | b';'
         )
 }
 

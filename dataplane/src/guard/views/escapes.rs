@@ -1,0 +1,211 @@
+//! Views of a text with its escapes decoded: `%XX` (`jane%40example.com`, as in a URL's query),
+//! JSON's `\uXXXX` inside text that is itself JSON (a tool's arguments), and HTML character
+//! references (`jane&#64;example.com`, as web pages write addresses). Each view comes with the
+//! offset in the text of each of its bytes (and its end), as the folded view does (`views.rs`).
+
+use super::{fold, Fold};
+
+/// `text` with every `%XX` escape decoded, and for each decoded byte (and the end) its offset in
+/// `text`; `None` when there is no escape (nearly always).
+pub fn percent_decoded(text: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let escape_at = |i: usize| {
+        text.get(i + 1..i + 3)
+            .and_then(|h| Some(hex(h[0])? * 16 + hex(h[1])?))
+    };
+    let first = memchr::memchr_iter(b'%', text).find(|&i| escape_at(i).is_some())?;
+    let mut decoded = Vec::with_capacity(text.len());
+    let mut at = Vec::with_capacity(text.len() + 1);
+    decoded.extend_from_slice(&text[..first]);
+    at.extend(0..first);
+    let mut i = first;
+    while i < text.len() {
+        match escape_at(i).filter(|_| text[i] == b'%') {
+            Some(b) => {
+                decoded.push(b as u8);
+                at.push(i);
+                i += 3;
+            }
+            None => {
+                decoded.push(text[i]);
+                at.push(i);
+                i += 1;
+            }
+        }
+    }
+    at.push(text.len());
+    Some((decoded, at))
+}
+
+/// `text` with its JSON escapes decoded — `\u0040` and other `\uXXXX` (surrogate pairs
+/// joined), `\"`, `\\`, `\/` — and for each decoded byte (and the end) its offset in `text`;
+/// `None` when it holds no `\uXXXX` (nearly always). Such text is JSON inside a string — a tool's
+/// arguments or result, a document — or was written that way on purpose: the provider's model
+/// reads `jane\u0040example.com` as the address it is, so the detectors must too. Other escapes
+/// (`\n`, a lone surrogate) stay as written.
+pub fn json_unescaped(text: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
+    let unit = |i: usize| {
+        let h = text.get(i..i + 6)?;
+        if h[0] != b'\\' || h[1] != b'u' {
+            return None;
+        }
+        u32::from_str_radix(std::str::from_utf8(&h[2..]).ok()?, 16).ok()
+    };
+    let first = memchr::memchr_iter(b'\\', text).find(|&i| unit(i).is_some())?;
+    let mut out = Vec::with_capacity(text.len());
+    let mut at = Vec::with_capacity(text.len() + 1);
+    out.extend_from_slice(&text[..first]);
+    at.extend(0..first);
+    let mut i = first;
+    while i < text.len() {
+        let (decoded, len) = match (text[i], text.get(i + 1)) {
+            (b'\\', Some(b'u')) => match unit(i) {
+                Some(hi @ 0xD800..=0xDBFF) => match unit(i + 6) {
+                    Some(lo @ 0xDC00..=0xDFFF) => (
+                        char::from_u32(0x1_0000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)),
+                        12,
+                    ),
+                    _ => (None, 1),
+                },
+                Some(code) => (char::from_u32(code), 6),
+                None => (None, 1),
+            },
+            (b'\\', Some(c @ (b'"' | b'\\' | b'/'))) => (Some(char::from(*c)), 2),
+            _ => (None, 1),
+        };
+        match decoded {
+            Some(c) => {
+                let mut buf = [0u8; 4];
+                let bytes = c.encode_utf8(&mut buf).as_bytes();
+                out.extend_from_slice(bytes);
+                at.extend(std::iter::repeat_n(i, bytes.len()));
+                i += len;
+            }
+            None => {
+                // A byte as written (a lone surrogate's escape, `\n`, any other byte).
+                out.push(text[i]);
+                at.push(i);
+                i += 1;
+            }
+        }
+    }
+    at.push(text.len());
+    Some((out, at))
+}
+
+/// `text` with its HTML character references decoded — numeric (`&#64;`, `&#x40;`) and the
+/// named ones a value is written with (`&commat;`, `&period;`, `&nbsp;`, `&amp;`, …), each
+/// character then read as [`fold`] reads it — and for each decoded byte (and the end) its offset
+/// in `text`; `None` when it holds no such reference (nearly always). Web pages write addresses
+/// that way to keep them from harvesters (`jane&#64;example.com`), and retrieved pages and HTML
+/// documents reach the model as they are: it reads the address.
+pub fn html_unescaped(text: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
+    let first = memchr::memchr_iter(b'&', text).find(|&i| reference(text, i).is_some())?;
+    let mut out = Vec::with_capacity(text.len());
+    let mut at = Vec::with_capacity(text.len() + 1);
+    out.extend_from_slice(&text[..first]);
+    at.extend(0..first);
+    let mut i = first;
+    while i < text.len() {
+        let Some((c, len)) = (text[i] == b'&').then(|| reference(text, i)).flatten() else {
+            out.push(text[i]);
+            at.push(i);
+            i += 1;
+            continue;
+        };
+        match fold(c) {
+            Fold::Ascii(b) => {
+                out.push(b);
+                at.push(i);
+            }
+            Fold::Drop => {}
+            Fold::Keep => {
+                let mut buf = [0u8; 4];
+                let bytes = c.encode_utf8(&mut buf).as_bytes();
+                out.extend_from_slice(bytes);
+                at.extend(std::iter::repeat_n(i, bytes.len()));
+            }
+        }
+        i += len;
+    }
+    at.push(text.len());
+    Some((out, at))
+}
+
+/// The character an HTML reference at `i` (an `&`) stands for, and its length; `None` unless it
+/// is one, closed by `;`.
+fn reference(text: &[u8], i: usize) -> Option<(char, usize)> {
+    const NAMED: [(&str, char); 13] = [
+        ("commat", '@'),
+        ("period", '.'),
+        ("nbsp", ' '),
+        ("amp", '&'),
+        ("plus", '+'),
+        ("hyphen", '-'),
+        ("dash", '-'),
+        ("lowbar", '_'),
+        ("lpar", '('),
+        ("rpar", ')'),
+        ("colon", ':'),
+        ("sol", '/'),
+        ("num", '#'),
+    ];
+    let rest = text.get(i + 1..)?;
+    let end = rest.iter().take(10).position(|b| *b == b';')?;
+    let body = std::str::from_utf8(&rest[..end]).ok()?;
+    let c = match body.strip_prefix('#') {
+        Some(n) => {
+            let code = match n.strip_prefix(['x', 'X']) {
+                Some(hex) if !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                    u32::from_str_radix(hex, 16).ok()?
+                }
+                None if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => n.parse().ok()?,
+                _ => return None,
+            };
+            char::from_u32(code)?
+        }
+        None => NAMED.iter().find(|(name, _)| *name == body)?.1,
+    };
+    Some((c, end + 2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_escapes_are_decoded_and_mapped_to_where_they_were_written() {
+        let text = r#"mail jane\u0040example.com, \"q\" \\u0040 \ud83d\ude00 \ud800 x\/y \n"#;
+        let (out, at) = json_unescaped(text.as_bytes()).unwrap_or_else(|| panic!("a view"));
+        let out = String::from_utf8_lossy(&out).into_owned();
+        assert_eq!(
+            out,
+            "mail jane@example.com, \"q\" \\u0040 \u{1f600} \\ud800 x/y \\n"
+        );
+        let at_of = |needle: &str| at[out.find(needle).unwrap_or(0)];
+        assert_eq!(at_of("@"), text.find("\\u0040").unwrap_or(usize::MAX));
+        assert_eq!(at_of("example"), text.find("example").unwrap_or(0));
+        assert_eq!(at.len(), out.len() + 1);
+        assert_eq!(at[out.len()], text.len());
+        // Nothing to decode without a `\uXXXX`: no view.
+        assert!(json_unescaped(br#"C:\path\n "quoted" \u00"#).is_none());
+    }
+
+    #[test]
+    fn html_references_are_decoded_folded_and_mapped_to_where_they_were_written() {
+        let text = "jane&#64;example&period;com, 4111&#x20;1111&nbsp;1111&#8203;1111 &amp c&#;d &#12345678;";
+        let (out, at) = html_unescaped(text.as_bytes()).unwrap_or_else(|| panic!("a view"));
+        let out = String::from_utf8_lossy(&out).into_owned();
+        assert_eq!(
+            out,
+            "jane@example.com, 4111 1111 11111111 &amp c&#;d &#12345678;"
+        );
+        assert_eq!(
+            at[out.find('@').unwrap_or(0)],
+            text.find("&#64;").unwrap_or(usize::MAX)
+        );
+        assert_eq!(at.len(), out.len() + 1);
+        assert_eq!(at[out.len()], text.len());
+        assert!(html_unescaped(b"Tom & Jerry; R&D &c").is_none());
+    }
+}
