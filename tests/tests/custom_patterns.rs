@@ -118,14 +118,24 @@ fn a_pattern_hyperscan_cannot_build_stops_the_gateway_from_starting() {
     );
 }
 
+/// A message whose `ref:` value, were it restored raw into JSON, would end its string and add
+/// a member (`"admin": true`).
+const REF_MESSAGE: &str = r#"close ref:7","admin":true,"x":" now"#;
+
+/// A gateway whose operator pattern `ref:\S+` (it matches quotes) is restored in answers.
+fn restoring_refs() -> (Mock, Gateway) {
+    let mock = Mock::start(&[]);
+    let patterns = "[[tenants.projects.guardrails.custom]]\nid = \"ref\"\npattern = 'ref:\\S+'\naction = \"restore\"\n";
+    let gw = Gateway::start(Driver::Epoll, &with_patterns(&mock, patterns));
+    (mock, gw)
+}
+
 #[test]
 fn a_restored_value_is_escaped_in_the_tool_call_arguments_a_client_parses() {
     // An operator pattern may match quotes: restored raw into a tool call's arguments (JSON
     // text the client parses), such a value ended its string and added members of its own.
-    let mock = Mock::start(&[]);
-    let patterns = "[[tenants.projects.guardrails.custom]]\nid = \"ref\"\npattern = 'ref:\\S+'\naction = \"restore\"\n";
-    let gw = Gateway::start(Driver::Epoll, &with_patterns(&mock, patterns));
-    let message = r#"close ref:7","admin":true,"x":" now"#;
+    let (mock, gw) = restoring_refs();
+    let message = REF_MESSAGE;
     for stream in [false, true] {
         let body = serde_json::json!({
             "model": "gpt-4o", "stream": stream,
@@ -171,10 +181,8 @@ fn a_restored_value_is_escaped_in_the_tool_call_arguments_a_client_parses() {
 fn a_restored_value_is_escaped_in_an_answer_asked_for_as_json() {
     // A structured answer (`response_format`, Gemini's `responseMimeType`) is JSON the client
     // parses, like a tool call's arguments: a restored value with quotes goes in escaped.
-    let mock = Mock::start(&[]);
-    let patterns = "[[tenants.projects.guardrails.custom]]\nid = \"ref\"\npattern = 'ref:\\S+'\naction = \"restore\"\n";
-    let gw = Gateway::start(Driver::Epoll, &with_patterns(&mock, patterns));
-    let message = r#"close ref:7","admin":true,"x":" now"#;
+    let (_mock, gw) = restoring_refs();
+    let message = REF_MESSAGE;
     for stream in [false, true] {
         let body = serde_json::json!({
             "model": "gpt-4o", "stream": stream,

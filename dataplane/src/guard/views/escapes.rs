@@ -9,32 +9,10 @@ use super::{fold, Fold};
 /// `text`; `None` when there is no escape (nearly always).
 pub fn percent_decoded(text: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
     let hex = |b: u8| (b as char).to_digit(16);
-    let escape_at = |i: usize| {
-        text.get(i + 1..i + 3)
-            .and_then(|h| Some(hex(h[0])? * 16 + hex(h[1])?))
-    };
-    let first = memchr::memchr_iter(b'%', text).find(|&i| escape_at(i).is_some())?;
-    let mut decoded = Vec::with_capacity(text.len());
-    let mut at = Vec::with_capacity(text.len() + 1);
-    decoded.extend_from_slice(&text[..first]);
-    at.extend(0..first);
-    let mut i = first;
-    while i < text.len() {
-        match escape_at(i).filter(|_| text[i] == b'%') {
-            Some(b) => {
-                decoded.push(b as u8);
-                at.push(i);
-                i += 3;
-            }
-            None => {
-                decoded.push(text[i]);
-                at.push(i);
-                i += 1;
-            }
-        }
-    }
-    at.push(text.len());
-    Some((decoded, at))
+    decoded(text, b'%', |i| {
+        let h = text.get(i + 1..i + 3)?;
+        Some((Decoded::Byte((hex(h[0])? * 16 + hex(h[1])?) as u8), 3))
+    })
 }
 
 /// `text` with its JSON escapes decoded — `\u0040` and other `\uXXXX` (surrogate pairs
@@ -51,46 +29,22 @@ pub fn json_unescaped(text: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
         }
         u32::from_str_radix(std::str::from_utf8(&h[2..]).ok()?, 16).ok()
     };
+    // The first `\uXXXX` makes the view; after it, the other escapes are decoded too.
     let first = memchr::memchr_iter(b'\\', text).find(|&i| unit(i).is_some())?;
-    let mut out = Vec::with_capacity(text.len());
-    let mut at = Vec::with_capacity(text.len() + 1);
-    out.extend_from_slice(&text[..first]);
-    at.extend(0..first);
-    let mut i = first;
-    while i < text.len() {
-        let (decoded, len) = match (text[i], text.get(i + 1)) {
-            (b'\\', Some(b'u')) => match unit(i) {
-                Some(hi @ 0xD800..=0xDBFF) => match unit(i + 6) {
-                    Some(lo @ 0xDC00..=0xDFFF) => (
-                        char::from_u32(0x1_0000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)),
-                        12,
-                    ),
-                    _ => (None, 1),
+    decoded_from(text, first, b'\\', |i| {
+        let (c, len) = match text.get(i + 1)? {
+            b'u' => match unit(i)? {
+                hi @ 0xD800..=0xDBFF => match unit(i + 6)? {
+                    lo @ 0xDC00..=0xDFFF => (0x1_0000 + ((hi - 0xD800) << 10) + (lo - 0xDC00), 12),
+                    _ => return None,
                 },
-                Some(code) => (char::from_u32(code), 6),
-                None => (None, 1),
+                code => (code, 6),
             },
-            (b'\\', Some(c @ (b'"' | b'\\' | b'/'))) => (Some(char::from(*c)), 2),
-            _ => (None, 1),
+            c @ (b'"' | b'\\' | b'/') => (u32::from(*c), 2),
+            _ => return None,
         };
-        match decoded {
-            Some(c) => {
-                let mut buf = [0u8; 4];
-                let bytes = c.encode_utf8(&mut buf).as_bytes();
-                out.extend_from_slice(bytes);
-                at.extend(std::iter::repeat_n(i, bytes.len()));
-                i += len;
-            }
-            None => {
-                // A byte as written (a lone surrogate's escape, `\n`, any other byte).
-                out.push(text[i]);
-                at.push(i);
-                i += 1;
-            }
-        }
-    }
-    at.push(text.len());
-    Some((out, at))
+        Some((Decoded::Char(char::from_u32(c)?), len))
+    })
 }
 
 /// `text` with its HTML character references decoded — numeric (`&#64;`, `&#x40;`) and the
@@ -100,31 +54,67 @@ pub fn json_unescaped(text: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
 /// that way to keep them from harvesters (`jane&#64;example.com`), and retrieved pages and HTML
 /// documents reach the model as they are: it reads the address.
 pub fn html_unescaped(text: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
-    let first = memchr::memchr_iter(b'&', text).find(|&i| reference(text, i).is_some())?;
+    decoded(text, b'&', |i| {
+        reference(text, i).map(|(c, len)| (Decoded::Char(c), len))
+    })
+}
+
+/// What an escape stands for.
+enum Decoded {
+    /// A byte (`%XX`).
+    Byte(u8),
+    /// A character, read as [`fold`] reads it.
+    Char(char),
+}
+
+/// `text` with each escape `escape(i)` decodes at an `intro` byte decoded (with its length),
+/// everything else as written, and each byte's offset in `text`; `None` when there is none.
+fn decoded(
+    text: &[u8],
+    intro: u8,
+    escape: impl Fn(usize) -> Option<(Decoded, usize)>,
+) -> Option<(Vec<u8>, Vec<usize>)> {
+    let first = memchr::memchr_iter(intro, text).find(|&i| escape(i).is_some())?;
+    decoded_from(text, first, intro, escape)
+}
+
+/// [`decoded`], the first escape at `first`.
+fn decoded_from(
+    text: &[u8],
+    first: usize,
+    intro: u8,
+    escape: impl Fn(usize) -> Option<(Decoded, usize)>,
+) -> Option<(Vec<u8>, Vec<usize>)> {
     let mut out = Vec::with_capacity(text.len());
     let mut at = Vec::with_capacity(text.len() + 1);
     out.extend_from_slice(&text[..first]);
     at.extend(0..first);
     let mut i = first;
     while i < text.len() {
-        let Some((c, len)) = (text[i] == b'&').then(|| reference(text, i)).flatten() else {
+        let Some((d, len)) = (text[i] == intro).then(|| escape(i)).flatten() else {
             out.push(text[i]);
             at.push(i);
             i += 1;
             continue;
         };
-        match fold(c) {
-            Fold::Ascii(b) => {
+        match d {
+            Decoded::Byte(b) => {
                 out.push(b);
                 at.push(i);
             }
-            Fold::Drop => {}
-            Fold::Keep => {
-                let mut buf = [0u8; 4];
-                let bytes = c.encode_utf8(&mut buf).as_bytes();
-                out.extend_from_slice(bytes);
-                at.extend(std::iter::repeat_n(i, bytes.len()));
-            }
+            Decoded::Char(c) => match fold(c) {
+                Fold::Ascii(b) => {
+                    out.push(b);
+                    at.push(i);
+                }
+                Fold::Drop => {}
+                Fold::Keep => {
+                    let mut buf = [0u8; 4];
+                    let bytes = c.encode_utf8(&mut buf).as_bytes();
+                    out.extend_from_slice(bytes);
+                    at.extend(std::iter::repeat_n(i, bytes.len()));
+                }
+            },
         }
         i += len;
     }

@@ -32,6 +32,31 @@ fn rebuilt(events: &str, pointer: &str) -> String {
         .collect()
 }
 
+/// An Anthropic `input_json_delta` event of block 1 carrying `json`.
+fn input_json_delta(json: &str) -> String {
+    format!(
+        r#"{{"type":"content_block_delta","index":1,"delta":{{"type":"input_json_delta","partial_json":"{json}"}}}}"#
+    )
+}
+
+/// Named events (Anthropic's) through `g`; the events sent instead.
+fn through_named(g: &mut ResponseGuard, events: &[(&str, String)]) -> String {
+    let engine = Engine::for_tests();
+    let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
+    let (mut template, mut out) = (None, Vec::new());
+    for (name, data) in events {
+        g.filter_event(
+            engine,
+            &scratch,
+            Some(name.as_bytes()),
+            data.as_bytes(),
+            &mut template,
+            &mut out,
+        );
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
 #[test]
 fn a_value_split_across_a_providers_own_field_is_redacted() {
     let (_, _, mut g) = crate::guard::response::tests::redacting(Dialect::OpenAi);
@@ -89,34 +114,16 @@ fn streamed_tool_call_arguments_are_redacted_and_restored() {
 
 #[test]
 fn anthropic_tool_input_streamed_as_json_text_is_restored_and_redacted() {
-    let engine = Engine::for_tests();
-    let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
     let mut g = restoring(Dialect::Anthropic);
-    let delta = |json: &str| {
-        format!(
-            r#"{{"type":"content_block_delta","index":1,"delta":{{"type":"input_json_delta","partial_json":"{json}"}}}}"#
-        )
-    };
     let events = [
         ("content_block_start", r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_1","name":"send","input":{}}}"#.to_owned()),
-        ("content_block_delta", delta(r#"{\"to\": \"[EMAIL"#)),
-        ("content_block_delta", delta(r#"_1]\", \"cc\": \"bob@exa"#)),
-        ("content_block_delta", delta(r#"mple.org"#)),
+        ("content_block_delta", input_json_delta(r#"{\"to\": \"[EMAIL"#)),
+        ("content_block_delta", input_json_delta(r#"_1]\", \"cc\": \"bob@exa"#)),
+        ("content_block_delta", input_json_delta(r#"mple.org"#)),
         ("content_block_stop", r#"{"type":"content_block_stop","index":1}"#.to_owned()),
         ("message_stop", r#"{"type":"message_stop"}"#.to_owned()),
     ];
-    let (mut template, mut out) = (None, Vec::new());
-    for (name, data) in &events {
-        g.filter_event(
-            engine,
-            &scratch,
-            Some(name.as_bytes()),
-            data.as_bytes(),
-            &mut template,
-            &mut out,
-        );
-    }
-    let out = String::from_utf8(out).unwrap_or_default();
+    let out = through_named(&mut g, &events);
     let input = rebuilt(&out, "/delta/partial_json");
     assert_eq!(
         input, r#"{"to": "jane@example.com", "cc": "[EMAIL_2]"#,
@@ -251,33 +258,15 @@ fn a_restored_value_goes_into_a_whole_answers_arguments_escaped() {
 
 #[test]
 fn a_restored_value_goes_into_an_anthropic_tools_streamed_input_escaped() {
-    let engine = Engine::for_tests();
-    let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
     let mut g = crate::guard::response::tests::restoring_value(Dialect::Anthropic, ODD, "[ACCT_1]");
-    let delta = |json: &str| {
-        format!(
-            r#"{{"type":"content_block_delta","index":1,"delta":{{"type":"input_json_delta","partial_json":"{json}"}}}}"#
-        )
-    };
     let events = [
         ("content_block_start", r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_1","name":"close","input":{}}}"#.to_owned()),
-        ("content_block_delta", delta(r#"{\"account\": \"[ACCT"#)),
-        ("content_block_delta", delta(r#"_1]\"}"#)),
+        ("content_block_delta", input_json_delta(r#"{\"account\": \"[ACCT"#)),
+        ("content_block_delta", input_json_delta(r#"_1]\"}"#)),
         ("content_block_stop", r#"{"type":"content_block_stop","index":1}"#.to_owned()),
         ("message_stop", r#"{"type":"message_stop"}"#.to_owned()),
     ];
-    let (mut template, mut out) = (None, Vec::new());
-    for (name, data) in &events {
-        g.filter_event(
-            engine,
-            &scratch,
-            Some(name.as_bytes()),
-            data.as_bytes(),
-            &mut template,
-            &mut out,
-        );
-    }
-    let out = String::from_utf8(out).unwrap_or_default();
+    let out = through_named(&mut g, &events);
     let input = rebuilt(&out, "/delta/partial_json");
     let parsed: serde_json::Value =
         serde_json::from_str(&input).unwrap_or_else(|e| panic!("{e}: {input}"));
