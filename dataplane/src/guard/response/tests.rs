@@ -45,6 +45,24 @@ pub(super) fn restoring_value(dialect: Dialect, value: &str, placeholder: &str) 
         .in_dialect(dialect)
 }
 
+/// Named events (name, data) through `g`; the events it sends instead.
+pub(super) fn named_through(g: &mut ResponseGuard, events: &[(&str, &str)]) -> String {
+    let engine = crate::guard::engine::Engine::for_tests();
+    let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
+    let mut out = Vec::new();
+    for (name, data) in events {
+        g.filter_event(
+            engine,
+            &scratch,
+            Some(name.as_bytes()),
+            data.as_bytes(),
+            &mut None,
+            &mut out,
+        );
+    }
+    String::from_utf8(out).unwrap_or_default()
+}
+
 /// Each event's data (unnamed) through `g`; the events it sends instead.
 pub(super) fn through(
     engine: &Engine,

@@ -32,29 +32,19 @@ fn rebuilt(events: &str, pointer: &str) -> String {
         .collect()
 }
 
+/// A chunk carrying a piece of tool call 0's arguments.
+fn arguments_chunk(args: &str) -> String {
+    chunk(
+        &format!(r#"{{"tool_calls":[{{"index":0,"function":{{"arguments":"{args}"}}}}]}}"#),
+        "null",
+    )
+}
+
 /// An Anthropic `input_json_delta` event of block 1 carrying `json`.
 fn input_json_delta(json: &str) -> String {
     format!(
         r#"{{"type":"content_block_delta","index":1,"delta":{{"type":"input_json_delta","partial_json":"{json}"}}}}"#
     )
-}
-
-/// Named events (Anthropic's) through `g`; the events sent instead.
-fn through_named(g: &mut ResponseGuard, events: &[(&str, String)]) -> String {
-    let engine = Engine::for_tests();
-    let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
-    let (mut template, mut out) = (None, Vec::new());
-    for (name, data) in events {
-        g.filter_event(
-            engine,
-            &scratch,
-            Some(name.as_bytes()),
-            data.as_bytes(),
-            &mut template,
-            &mut out,
-        );
-    }
-    String::from_utf8(out).unwrap_or_default()
 }
 
 #[test]
@@ -83,20 +73,14 @@ fn streamed_tool_call_arguments_are_redacted_and_restored() {
     // The request's email went up as [EMAIL_1]; the model calls a tool with it and with a
     // card number of its own.
     let mut g = restoring(Dialect::OpenAi);
-    let call = |args: &str| {
-        chunk(
-            &format!(r#"{{"tool_calls":[{{"index":0,"function":{{"arguments":"{args}"}}}}]}}"#),
-            "null",
-        )
-    };
     let chunks = vec![
         chunk(
             r#"{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"send","arguments":""}}]}"#,
             "null",
         ),
-        call(r#"{\"to\":\"[EMA"#),
-        call(r#"IL_1]\",\"card\":\"4111 1111 "#),
-        call(r#"1111 1111\"}"#),
+        arguments_chunk(r#"{\"to\":\"[EMA"#),
+        arguments_chunk(r#"IL_1]\",\"card\":\"4111 1111 "#),
+        arguments_chunk(r#"1111 1111\"}"#),
         chunk("{}", r#""tool_calls""#),
         "[DONE]".to_owned(),
     ];
@@ -123,7 +107,8 @@ fn anthropic_tool_input_streamed_as_json_text_is_restored_and_redacted() {
         ("content_block_stop", r#"{"type":"content_block_stop","index":1}"#.to_owned()),
         ("message_stop", r#"{"type":"message_stop"}"#.to_owned()),
     ];
-    let out = through_named(&mut g, &events);
+    let events: Vec<(&str, &str)> = events.iter().map(|(n, d)| (*n, d.as_str())).collect();
+    let out = crate::guard::response::tests::named_through(&mut g, &events);
     let input = rebuilt(&out, "/delta/partial_json");
     assert_eq!(
         input, r#"{"to": "jane@example.com", "cc": "[EMAIL_2]"#,
@@ -210,19 +195,13 @@ const ODD: &str = "ACCT \"7\\x\"\n, \"admin\": true";
 #[test]
 fn a_restored_value_goes_into_streamed_arguments_escaped_and_into_content_as_it_is() {
     let mut g = crate::guard::response::tests::restoring_value(Dialect::OpenAi, ODD, "[ACCT_1]");
-    let call = |args: &str| {
-        chunk(
-            &format!(r#"{{"tool_calls":[{{"index":0,"function":{{"arguments":"{args}"}}}}]}}"#),
-            "null",
-        )
-    };
     let chunks = vec![
         chunk(
             r#"{"role":"assistant","content":"Account [ACCT_1].","tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"close","arguments":""}}]}"#,
             "null",
         ),
-        call(r#"{\"account\":\"[AC"#),
-        call(r#"CT_1]\"}"#),
+        arguments_chunk(r#"{\"account\":\"[AC"#),
+        arguments_chunk(r#"CT_1]\"}"#),
         chunk("{}", r#""tool_calls""#),
         "[DONE]".to_owned(),
     ];
@@ -266,7 +245,8 @@ fn a_restored_value_goes_into_an_anthropic_tools_streamed_input_escaped() {
         ("content_block_stop", r#"{"type":"content_block_stop","index":1}"#.to_owned()),
         ("message_stop", r#"{"type":"message_stop"}"#.to_owned()),
     ];
-    let out = through_named(&mut g, &events);
+    let events: Vec<(&str, &str)> = events.iter().map(|(n, d)| (*n, d.as_str())).collect();
+    let out = crate::guard::response::tests::named_through(&mut g, &events);
     let input = rebuilt(&out, "/delta/partial_json");
     let parsed: serde_json::Value =
         serde_json::from_str(&input).unwrap_or_else(|e| panic!("{e}: {input}"));
@@ -277,19 +257,13 @@ fn a_restored_value_goes_into_an_anthropic_tools_streamed_input_escaped() {
 fn a_value_written_with_json_escapes_in_streamed_arguments_is_found_across_chunks() {
     // The client parses the arguments and reads `\u0040` as `@`: the model wrote the address.
     let (_, _, mut g) = crate::guard::response::tests::redacting(Dialect::OpenAi);
-    let call = |args: &str| {
-        chunk(
-            &format!(r#"{{"tool_calls":[{{"index":0,"function":{{"arguments":"{args}"}}}}]}}"#),
-            "null",
-        )
-    };
     let chunks = vec![
         chunk(
             r#"{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"send","arguments":""}}]}"#,
             "null",
         ),
-        call(r#"{\"to\":\"jane\\u00"#),
-        call(r#"40example.com\"}"#),
+        arguments_chunk(r#"{\"to\":\"jane\\u00"#),
+        arguments_chunk(r#"40example.com\"}"#),
         chunk("{}", r#""tool_calls""#),
         "[DONE]".to_owned(),
     ];

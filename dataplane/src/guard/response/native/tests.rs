@@ -1,6 +1,7 @@
 //! Tests of the Anthropic side of response checks: deltas, thinking, server tool results and
 //! citations.
 
+use crate::guard::response::tests::named_through;
 use warden_shared::catalog::Dialect;
 
 /// A thinking block streamed in `pieces`, its signature, then a text block.
@@ -27,24 +28,6 @@ fn thinking_events(pieces: &[&str]) -> Vec<(String, String)> {
         r#"{"type":"message_stop"}"#.to_owned(),
     ));
     events
-}
-
-/// Named events (name, data) through `g`; the events it sends instead.
-fn named_through(g: &mut crate::guard::response::ResponseGuard, events: &[(&str, &str)]) -> String {
-    let engine = crate::guard::engine::Engine::for_tests();
-    let scratch = engine.scratch().unwrap_or_else(|e| panic!("{e}"));
-    let mut out = Vec::new();
-    for (name, data) in events {
-        g.filter_event(
-            engine,
-            &scratch,
-            Some(name.as_bytes()),
-            data.as_bytes(),
-            &mut None,
-            &mut out,
-        );
-    }
-    String::from_utf8(out).unwrap_or_default()
 }
 
 /// The thinking a client joins from the events `g` sends.
