@@ -659,11 +659,11 @@ fn a_value_escaped_inside_a_tools_json_text_is_redacted() {
 
 #[test]
 fn an_address_written_with_html_references_in_a_retrieved_page_is_redacted() {
-    // Web pages write addresses against harvesters (`jane&#64;example.com`); a retrieved page
-    // reaches the model as it is, and the model reads the address.
+    // Web pages write addresses against harvesters (`jane&#64;example.com`, `bob [at] example
+    // [dot] org`); a retrieved page reaches the model as it is, and the model reads the address.
     let mock = Mock::start(&[]);
     let gw = Gateway::start(Driver::Epoll, &guarded(&mock, "redact", "block"));
-    let page = r#"<p>Contact: <a href=\"mailto:jane&#64;example&period;com\">jane&commat;example.com</a></p>"#;
+    let page = r#"<p>Contact: <a href=\"mailto:jane&#64;example&period;com\">jane&commat;example.com</a> or bob [at] example [dot] org</p>"#;
     let body = format!(
         r#"{{"model":"gpt-4o","messages":[{{"role":"user","content":"Summarise this page: {page}"}}]}}"#
     );
@@ -677,7 +677,7 @@ fn an_address_written_with_html_references_in_a_retrieved_page_is_redacted() {
     // Each spelling is a value of its own (restore gives each back as it was written).
     assert_eq!(
         content,
-        r#"Summarise this page: <p>Contact: <a href="mailto:[EMAIL_1]">[EMAIL_2]</a></p>"#
+        r#"Summarise this page: <p>Contact: <a href="mailto:[EMAIL_1]">[EMAIL_2]</a> or [EMAIL_3]</p>"#
     );
 }
 

@@ -201,8 +201,9 @@ impl Engine {
     /// Values written percent-encoded (`jane%40example.com`, `4111%201111%20…`, as in a URL's
     /// query), in characters the detectors fold to ASCII (fullwidth digits, other scripts'
     /// digits, dashes, odd spaces, invisible characters), with JSON escapes
-    /// (`jane\u0040example.com` in a tool's JSON text) or HTML references (`jane&#64;…` in a
-    /// retrieved page: `views.rs`) are found too, with their spans in `text`.
+    /// (`jane\u0040example.com` in a tool's JSON text), HTML references (`jane&#64;…` in a
+    /// retrieved page) or bracketed words (`jane [at] example [dot] com`: `views.rs`) are found
+    /// too, with their spans in `text`.
     pub fn scan_in(
         &self,
         scratch: &Scratch,
@@ -218,6 +219,7 @@ impl Engine {
             views::folded(text),
             views::json_unescaped(text),
             views::html_unescaped(text),
+            views::words_unescaped(text),
         ];
         for (view, at) in views.into_iter().flatten() {
             let mut more = Vec::new();

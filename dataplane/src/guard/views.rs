@@ -13,7 +13,7 @@
 //! fold and get no view: pure ASCII text is told apart by one pass over its bytes.
 
 mod escapes;
-pub use escapes::{html_unescaped, json_unescaped, percent_decoded};
+pub use escapes::{html_unescaped, json_unescaped, percent_decoded, words_unescaped};
 
 /// What a character is to the detectors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -159,6 +159,15 @@ fn values_written_with_html_references_are_found_with_their_spans_as_written() {
             ("payment_card", "4111&#32;1111&#32;1111&#32;1111".to_owned()),
         ]
     );
+    let text =
+        "Reach jane [at] example [dot] com or BOB(AT)EXAMPLE.ORG; we meet at noon (at) the office.";
+    assert_eq!(
+        ids(engine, text),
+        [
+            ("email", "jane [at] example [dot] com".to_owned()),
+            ("email", "BOB(AT)EXAMPLE.ORG".to_owned()),
+        ]
+    );
 }
 
 #[test]

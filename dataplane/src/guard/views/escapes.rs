@@ -59,6 +59,79 @@ pub fn html_unescaped(text: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
     })
 }
 
+/// `text` with addresses written out in bracketed words — `jane [at] example [dot] com`,
+/// `jane(at)example(dot)com`, any case, in `[]`, `()` or `{}`, the spaces around them dropped —
+/// read as `@` and `.`, and for each byte (and the end) its offset in `text`; `None` when no
+/// `at` is bracketed so (nearly always). Web pages and signatures write addresses so against
+/// harvesters, and the model reads them as the addresses they are. Bare ` at ` and ` dot ` are
+/// prose and stay as written; the e-mail validator still wants a domain with a dot.
+pub fn words_unescaped(text: &[u8]) -> Option<(Vec<u8>, Vec<usize>)> {
+    memchr::memchr3_iter(b'[', b'(', b'{', text)
+        .find(|&i| bracketed(text, i).is_some_and(|(c, _)| c == b'@'))?;
+    let mut out = Vec::with_capacity(text.len());
+    let mut at = Vec::with_capacity(text.len() + 1);
+    let mut i = 0;
+    while i < text.len() {
+        let spaces = |from: usize| {
+            text[from..]
+                .iter()
+                .take(4)
+                .take_while(|b| **b == b' ')
+                .count()
+        };
+        let before = if text[i] == b' ' { spaces(i) } else { 0 };
+        let word = matches!(text.get(i + before), Some(b'[' | b'(' | b'{'))
+            .then(|| bracketed(text, i + before))
+            .flatten();
+        match word {
+            Some((c, len)) => {
+                out.push(c);
+                at.push(i + before);
+                i += before + len;
+                i += spaces(i);
+            }
+            None => {
+                out.push(text[i]);
+                at.push(i);
+                i += 1;
+            }
+        }
+    }
+    at.push(text.len());
+    Some((out, at))
+}
+
+/// At `i`, an opening bracket, `at` or `dot` in any case (spaces inside allowed) and the
+/// matching close: `@` or `.`, and the length.
+fn bracketed(text: &[u8], i: usize) -> Option<(u8, usize)> {
+    let close = match text.get(i)? {
+        b'[' => b']',
+        b'(' => b')',
+        b'{' => b'}',
+        _ => return None,
+    };
+    let skip = |mut j: usize| {
+        while j < i + 8 && text.get(j) == Some(&b' ') {
+            j += 1;
+        }
+        j
+    };
+    let j = skip(i + 1);
+    let word = |w: &[u8]| {
+        text.get(j..j + w.len())
+            .is_some_and(|t| t.eq_ignore_ascii_case(w))
+    };
+    let (c, n) = if word(b"at") {
+        (b'@', 2)
+    } else if word(b"dot") {
+        (b'.', 3)
+    } else {
+        return None;
+    };
+    let end = skip(j + n);
+    (text.get(end) == Some(&close)).then_some((c, end + 1 - i))
+}
+
 /// What an escape stands for.
 enum Decoded {
     /// A byte (`%XX`).
@@ -162,6 +235,34 @@ fn reference(text: &[u8], i: usize) -> Option<(char, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn addresses_in_bracketed_words_are_read_and_mapped_to_where_they_were_written() {
+        let text = "Mail jane [at] example [dot] com or bob(AT)example(Dot)org, { at } x; meet me at noon.";
+        let (out, at) = words_unescaped(text.as_bytes()).unwrap_or_else(|| panic!("a view"));
+        let out = String::from_utf8_lossy(&out).into_owned();
+        assert_eq!(
+            out,
+            "Mail jane@example.com or bob@example.org,@x; meet me at noon."
+        );
+        assert_eq!(
+            at[out.find('@').unwrap_or(0)],
+            text.find("[at]").unwrap_or(usize::MAX)
+        );
+        assert_eq!(
+            at[out.find("com").unwrap_or(0)],
+            text.find("com").unwrap_or(0)
+        );
+        assert_eq!(at.len(), out.len() + 1);
+        // Prose, a bracketed dot alone, and brackets around other words: no view.
+        for prose in [
+            "look at this dot",
+            "the (dot) product",
+            "see [attached] (a) {data}",
+        ] {
+            assert!(words_unescaped(prose.as_bytes()).is_none(), "{prose}");
+        }
+    }
 
     #[test]
     fn json_escapes_are_decoded_and_mapped_to_where_they_were_written() {
