@@ -435,7 +435,7 @@ impl ResponseGuard {
 /// `value` as it stands inside a JSON string: quotes, backslashes and control characters
 /// escaped, nothing around it.
 fn json_escaped(value: &str) -> String {
-    let quoted = serde_json::Value::from(value).to_string();
+    let quoted = serde_json::to_string(value).unwrap_or_default();
     quoted
         .strip_prefix('"')
         .and_then(|q| q.strip_suffix('"'))

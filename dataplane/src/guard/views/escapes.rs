@@ -236,11 +236,19 @@ fn reference(text: &[u8], i: usize) -> Option<(char, usize)> {
 mod tests {
     use super::*;
 
+    /// A view of a text: its bytes and each one's offset, or none.
+    type View = Option<(Vec<u8>, Vec<usize>)>;
+
+    /// `decode`'s view of `text`, as text, and its offsets; a panic when there is none.
+    fn view(decode: fn(&[u8]) -> View, text: &str) -> (String, Vec<usize>) {
+        let (out, at) = decode(text.as_bytes()).unwrap_or_else(|| panic!("a view of {text}"));
+        (String::from_utf8_lossy(&out).into_owned(), at)
+    }
+
     #[test]
     fn addresses_in_bracketed_words_are_read_and_mapped_to_where_they_were_written() {
         let text = "Mail jane [at] example [dot] com or bob(AT)example(Dot)org, { at } x; meet me at noon.";
-        let (out, at) = words_unescaped(text.as_bytes()).unwrap_or_else(|| panic!("a view"));
-        let out = String::from_utf8_lossy(&out).into_owned();
+        let (out, at) = view(words_unescaped, text);
         assert_eq!(
             out,
             "Mail jane@example.com or bob@example.org,@x; meet me at noon."
@@ -267,8 +275,7 @@ mod tests {
     #[test]
     fn json_escapes_are_decoded_and_mapped_to_where_they_were_written() {
         let text = r#"mail jane\u0040example.com, \"q\" \\u0040 \ud83d\ude00 \ud800 x\/y \n"#;
-        let (out, at) = json_unescaped(text.as_bytes()).unwrap_or_else(|| panic!("a view"));
-        let out = String::from_utf8_lossy(&out).into_owned();
+        let (out, at) = view(json_unescaped, text);
         assert_eq!(
             out,
             "mail jane@example.com, \"q\" \\u0040 \u{1f600} \\ud800 x/y \\n"
@@ -285,8 +292,7 @@ mod tests {
     #[test]
     fn html_references_are_decoded_folded_and_mapped_to_where_they_were_written() {
         let text = "jane&#64;example&period;com, 4111&#x20;1111&nbsp;1111&#8203;1111 &amp c&#;d &#12345678;";
-        let (out, at) = html_unescaped(text.as_bytes()).unwrap_or_else(|| panic!("a view"));
-        let out = String::from_utf8_lossy(&out).into_owned();
+        let (out, at) = view(html_unescaped, text);
         assert_eq!(
             out,
             "jane@example.com, 4111 1111 11111111 &amp c&#;d &#12345678;"
