@@ -299,7 +299,14 @@ async fn models<S: AsyncWriteRent>(
         })
         .transpose()?;
     let mut body = Vec::new();
-    crate::models::answer(req.state, caller.project, route.dialect(), id, &mut body)?;
+    crate::models::answer(
+        shard,
+        req.state,
+        caller.project,
+        route.dialect(),
+        id,
+        &mut body,
+    )?;
     req.commit_response(shard, 200, None, Duration::ZERO)
         .await?;
     client.out.clear();
@@ -374,36 +381,13 @@ async fn reject<S: AsyncWriteRent>(
     let _ = client.error(e, route.dialect(), rid, false).await;
 }
 
-/// Use the client's `x-request-id` when it is a sane token, else generate one. The id goes into
-/// the audit record, the access log, traces and the answer's head, so one that holds a key or
-/// personal data (a Warden or provider key, a card number: all token characters) is not taken
-/// either — the detectors the guardrails use say so.
+/// Use the client's `x-request-id` when Warden may repeat it (`Shard::may_repeat`: a short
+/// token holding no key or personal data), else generate one. The id goes into the audit record,
+/// the access log, traces and the answer's head.
 fn request_id(shard: &Shard, head: &RequestHead, buf: &[u8], rid: &mut Vec<u8>) {
     rid.clear();
-    if let Some(given) = head.request_id.map(|s| s.get(buf)) {
-        let sane = !given.is_empty()
-            && given.len() <= 128
-            && given
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
-        if sane && !holds_a_value(shard, given) {
-            rid.extend_from_slice(given);
-            return;
-        }
+    match head.request_id.map(|s| s.get(buf)) {
+        Some(given) if shard.may_repeat(given) => rid.extend_from_slice(given),
+        _ => shard.next_request_id(rid),
     }
-    shard.next_request_id(rid);
-}
-
-/// Whether a built-in detector finds a key or personal data in `text`.
-fn holds_a_value(shard: &Shard, text: &[u8]) -> bool {
-    let mut found = Vec::new();
-    shard
-        .guard
-        .scan_in(&shard.guard_scratch, None, text, &mut found);
-    found.iter().any(|f| {
-        matches!(
-            f.detector().category,
-            crate::guard::Category::Pii | crate::guard::Category::Secrets
-        )
-    })
 }

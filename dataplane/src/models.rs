@@ -16,11 +16,13 @@ use warden_shared::catalog::{Dialect, ModelKind, Provider};
 
 use crate::error::{Error, Kind, Result};
 use crate::http::respond::json_string;
+use crate::shard::Shard;
 use crate::state::{ProjectState, RouteTarget, ServingState};
 use crate::translate::json::{Arr, Obj};
 
 /// The answer to a model list (`id` `None`) or look-up in `dialect`, into `out`.
 pub fn answer(
+    shard: &Shard,
     state: &ServingState,
     project: &ProjectState,
     dialect: Dialect,
@@ -47,13 +49,26 @@ pub fn answer(
         Some(id) => {
             // Gemini names a model `models/{name}`; the SDKs put the prefix in the path or not.
             let id = id.strip_prefix("models/").unwrap_or(id);
-            let m = state.route(id).filter(|m| listed(m)).ok_or_else(|| {
-                Error::new(Kind::ModelNotFound, "unknown model").with_detail(format!("{id:?}"))
-            })?;
+            let m = state
+                .route(id)
+                .filter(|m| listed(m))
+                .ok_or_else(|| not_found(shard, id))?;
             model(dialect, m, out);
         }
     }
     Ok(())
+}
+
+/// 404 for a model name the client sent, naming it when Warden may repeat it: a key or a card
+/// pasted where the model goes would otherwise come back in the error body and go into the
+/// debug log (`Shard::may_repeat`).
+pub fn not_found(shard: &Shard, name: &str) -> Error {
+    let e = Error::new(Kind::ModelNotFound, "unknown model");
+    if shard.may_repeat(name.as_bytes()) {
+        e.with_detail(format!("{name:?}"))
+    } else {
+        e.with_detail("the name sent is not repeated (not a model name's shape, or it holds a key or personal data)")
+    }
 }
 
 fn list(dialect: Dialect, models: &[&RouteTarget], out: &mut Vec<u8>) {

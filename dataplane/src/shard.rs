@@ -148,6 +148,32 @@ impl Shard {
             n & 0xffff_ffff_ffff
         );
     }
+
+    /// Whether a string the client sent may be repeated where Warden writes (an answer's head or
+    /// error body, the audit record, logs): a short token — letters, digits and `-_.:/` — that no
+    /// built-in detector reads a key or personal data in. A Warden or provider key, or a card
+    /// number, is all token characters, so the shape alone does not say.
+    pub fn may_repeat(&self, given: &[u8]) -> bool {
+        let token = !given.is_empty()
+            && given.len() <= 128
+            && given.iter().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/')
+            });
+        token && !self.holds_a_value(given)
+    }
+
+    /// Whether a built-in detector finds a key or personal data in `text`.
+    fn holds_a_value(&self, text: &[u8]) -> bool {
+        let mut found = Vec::new();
+        self.guard
+            .scan_in(&self.guard_scratch, None, text, &mut found);
+        found.iter().any(|f| {
+            matches!(
+                f.detector().category,
+                crate::guard::Category::Pii | crate::guard::Category::Secrets
+            )
+        })
+    }
 }
 
 impl Drop for InFlight<'_> {

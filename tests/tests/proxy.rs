@@ -173,6 +173,54 @@ fn auth_and_routing_errors_are_openai_shaped() {
 }
 
 #[test]
+fn a_model_name_comes_back_in_its_404_only_when_it_holds_no_key_or_card() {
+    let mock = Mock::start(&[]);
+    let gw = Gateway::start(warden_tests::Driver::IoUring, &config(mock.addr, 1, ""));
+    let res = gw.chat(&chat_body("gpt-9000", "x", false));
+    assert_eq!(res.status, 404, "{}", res.text());
+    assert!(
+        res.text().contains("gpt-9000"),
+        "a typo is named: {}",
+        res.text()
+    );
+    // A key or a card pasted where the model goes, on every route that names a model.
+    let card = "4111111111111111";
+    let provider_key = "sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789";
+    for name in [KEY, card, provider_key] {
+        let native = json!({"model": name, "max_tokens": 8,
+            "messages": [{"role": "user", "content": "x"}]});
+        let gemini = json!({"contents": [{"role": "user", "parts": [{"text": "x"}]}]});
+        let answers = [
+            gw.chat(&chat_body(name, "x", false)),
+            http::post_json(gw.addr, "/v1/messages", KEY, &native),
+            http::post_json(
+                gw.addr,
+                "/v1/responses",
+                KEY,
+                &json!({"model": name, "input": "x"}),
+            ),
+            http::post_json(
+                gw.addr,
+                &format!("/v1beta/models/{name}:generateContent"),
+                KEY,
+                &gemini,
+            ),
+            http::get_with_key(gw.addr, &format!("/v1/models/{name}"), Some(KEY)),
+        ];
+        for res in answers {
+            assert_eq!(res.status, 404, "{name}: {}", res.text());
+            assert!(!res.text().contains(name), "{name} echoed: {}", res.text());
+            assert!(
+                !res.text().contains(&name[..12]),
+                "{name} echoed in part: {}",
+                res.text()
+            );
+        }
+    }
+    assert!(mock.captured().is_empty(), "nothing reached the provider");
+}
+
+#[test]
 fn client_request_ids_are_kept_and_bad_ones_replaced() {
     let mock = Mock::start(&[]);
     let gw = Gateway::start(warden_tests::Driver::IoUring, &config(mock.addr, 1, ""));

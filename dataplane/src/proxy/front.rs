@@ -230,29 +230,31 @@ impl<'r> Front<'r> {
                 (None, None) => None,
             }
             .map(Target::Catalog)
-            .ok_or_else(|| unknown_model(model)),
+            .ok_or_else(|| crate::models::not_found(shard, model)),
             Front::Embeddings => {
                 embeddings::check_input(&parsed.value, caller)?;
                 match state.route(model) {
                     Some(t) if t.kind == ModelKind::Embedding => Ok(Target::Catalog(t)),
                     Some(t) => Err(wrong_kind(t)),
-                    None => Err(unknown_model(model)),
+                    None => Err(crate::models::not_found(shard, model)),
                 }
             }
             Front::Messages | Front::MessagesCountTokens => {
                 // The headers passed on with the body: refused here, before the guardrails run
                 // and a limit is spent, when they are not of their shape.
                 anthropic_headers::passed_on(req)?;
-                native(state, model, Provider::Anthropic, ModelKind::Chat)
+                native(shard, state, model, Provider::Anthropic, ModelKind::Chat)
             }
-            Front::ResponsesInputTokens => native(state, model, Provider::OpenAi, ModelKind::Chat),
+            Front::ResponsesInputTokens => {
+                native(shard, state, model, Provider::OpenAi, ModelKind::Chat)
+            }
             Front::Generate { method, .. } => {
                 let kind = if embeds(method) {
                     ModelKind::Embedding
                 } else {
                     ModelKind::Chat
                 };
-                native(state, model, Provider::Google, kind)
+                native(shard, state, model, Provider::Google, kind)
             }
             Front::Chat | Front::Responses => Err(Error::new(
                 Kind::Internal,
@@ -387,10 +389,6 @@ fn unknown() -> Error {
     Error::new(Kind::UnknownRoute, "unknown path")
 }
 
-fn unknown_model(name: &str) -> Error {
-    Error::new(Kind::ModelNotFound, "unknown model").with_detail(format!("{name:?}"))
-}
-
 /// A model named on the route of the other kind (400, and which routes serve it).
 fn wrong_kind(t: &RouteTarget) -> Error {
     let message = match t.kind {
@@ -407,6 +405,7 @@ fn wrong_kind(t: &RouteTarget) -> Error {
 /// A native route's target for `name`: an alias of `provider` of that `kind`, or one of the
 /// provider's upstream names.
 fn native<'s>(
+    shard: &Shard,
     state: &'s ServingState,
     name: &str,
     provider: Provider,
@@ -429,7 +428,7 @@ fn native<'s>(
             alias: None,
             upstream: name.into(),
         }),
-        None => Err(unknown_model(name)),
+        None => Err(crate::models::not_found(shard, name)),
     }
 }
 
