@@ -731,3 +731,44 @@ fn a_value_used_as_a_key_in_a_tools_json_is_redacted() {
     let response = &sent["body"]["contents"][2]["parts"][0]["functionResponse"]["response"];
     assert_eq!(response, &json!({"scores": {"[EMAIL_1]": 3}}), "{sent}");
 }
+
+#[test]
+fn a_card_split_across_content_parts_never_reaches_the_provider() {
+    // Each part alone holds no value; the provider sets them side by side and the model reads
+    // the card. Until 2026-12-07 both halves went upstream as written. No placeholder can stand
+    // for a value in two strings, so `redact` refuses the request, as `block` does.
+    let mock = Mock::start(&[]);
+    let chat = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": "my card is 4111 1111"},
+        {"type": "text", "text": " 1111 1111, charge it"}]}]});
+    let messages = json!({"model": "claude-4-sonnet", "max_tokens": 16, "messages": [
+        {"role": "user", "content": [
+            {"type": "text", "text": "my card is 4111 11"},
+            {"type": "text", "text": "11 1111 1111, charge it"}]}]});
+    let gemini = json!({"contents": [{"role": "user", "parts": [
+        {"text": "my card is 4111 1111 1111"}, {"text": " 1111, charge it"}]}]});
+    let routes = [
+        ("/v1/chat/completions", &chat),
+        ("/v1/messages", &messages),
+        ("/v1beta/models/gemini-2.0-flash:generateContent", &gemini),
+    ];
+    for pii in ["redact", "restore", "block"] {
+        let gw = Gateway::start(Driver::IoUring, &guarded(&mock, pii, "block"));
+        for (path, body) in routes {
+            let res = call(gw.addr, "POST", path, KEY, Some(body));
+            assert_eq!(res.status, 400, "{pii} {path}: {}", res.text());
+            if pii != "block" {
+                assert!(
+                    res.text().contains("split across two parts"),
+                    "{pii} {path}: {}",
+                    res.text()
+                );
+            }
+        }
+    }
+    assert!(mock.captured().is_empty(), "{:?}", mock.captured());
+    // Flagged, the request goes as it is (the project asked for no more).
+    let gw = Gateway::start(Driver::IoUring, &guarded(&mock, "flag", "block"));
+    let res = call(gw.addr, "POST", "/v1/chat/completions", KEY, Some(&chat));
+    assert_eq!(res.status, 200, "{}", res.text());
+}

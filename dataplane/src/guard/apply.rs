@@ -21,6 +21,7 @@ use super::Category;
 use crate::error::{Error, Kind};
 
 mod rewrite;
+mod seams;
 use crate::extract::Source;
 pub use rewrite::rewrite;
 
@@ -45,13 +46,22 @@ pub struct Plan {
     pub restore: Vec<(Vec<u8>, Vec<u8>)>,
     /// The category that blocks the request, if one does.
     pub blocked: Option<&'static str>,
-    /// It blocks because a value its policy would redact sits in an encoded attachment (a base64
-    /// text document), where it cannot be replaced: the request is refused, not sent with it.
-    pub sealed: bool,
+    /// It blocks because a value its policy would redact sits where it cannot be replaced: the
+    /// request is refused, not sent with it.
+    pub sealed: Option<Sealed>,
     /// The injection model's highest score over the scored texts (when `injection` is on).
     pub injection_score: Option<f32>,
     /// It blocks because the request carries content no guardrail reads, of this kind.
     pub unread: Option<&'static str>,
+}
+
+/// Where a value to redact sits that no placeholder can take its place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sealed {
+    /// In an encoded attachment (a base64 text document).
+    Attachment,
+    /// Split across two texts the model reads as one (`apply/seams.rs`).
+    Split,
 }
 
 impl Plan {
@@ -62,9 +72,13 @@ impl Plan {
                 Kind::GuardrailBlocked,
                 "the request was blocked by a guardrail",
             );
-            if self.sealed {
+            if let Some(sealed) = self.sealed {
+                let place = match sealed {
+                    Sealed::Attachment => "is in an encoded attachment",
+                    Sealed::Split => "is split across two parts of the request",
+                };
                 error.with_detail(format!(
-                    "{category}: a value to redact is in an encoded attachment, where it cannot be replaced"
+                    "{category}: a value to redact {place}, where it cannot be replaced"
                 ))
             } else if let Some(kind) = self.unread {
                 error.with_detail(format!(
@@ -271,7 +285,25 @@ pub fn check_texts(
     let mut own: Vec<Finding> = Vec::new();
     let mut placeholders = Placeholders::default();
     let mut restored: Vec<Vec<u8>> = Vec::new();
+    let mut seams = seams::Seams::default();
     texts(&mut |source, text| {
+        seams.read(engine, (scratch, phones), custom, source, text.as_bytes());
+        for f in &seams.split {
+            let d = f.detector();
+            if d.category.located() {
+                let action = seal(&mut plan, Sealed::Split, action_for(policy, d.category));
+                let found = (d.category, d.id, seams.value(f), d.placeholder);
+                take(&mut plan, &mut placeholders, &mut restored, found, action);
+            }
+        }
+        if let Some(custom) = custom {
+            for f in &seams.split_own {
+                let (p, kind) = custom.pattern(f.detector);
+                let action = seal(&mut plan, Sealed::Split, p.action);
+                let found = (Category::Custom, p.id.as_str(), seams.value(f), kind);
+                take(&mut plan, &mut placeholders, &mut restored, found, action);
+            }
+        }
         if source == Source::Unread {
             unread(&mut plan, policy.unscanned, text);
             return;
@@ -315,7 +347,7 @@ pub fn check_texts(
             let value = &text.as_bytes()[f.start..f.end];
             let action = action_for(policy, d.category);
             let found = (d.category, d.id, value, d.placeholder);
-            let action = sealed(&mut plan, source, action);
+            let action = attached(&mut plan, source, action);
             take(&mut plan, &mut placeholders, &mut restored, found, action);
         }
         if let Some(custom) = custom {
@@ -325,7 +357,7 @@ pub fn check_texts(
                 let (p, kind) = custom.pattern(f.detector);
                 let value = &text.as_bytes()[f.start..f.end];
                 let found = (Category::Custom, p.id.as_str(), value, kind);
-                let action = sealed(&mut plan, source, p.action);
+                let action = attached(&mut plan, source, p.action);
                 take(&mut plan, &mut placeholders, &mut restored, found, action);
             }
         }
@@ -357,12 +389,23 @@ fn unread(plan: &mut Plan, action: GuardAction, kind: &str) {
 }
 
 /// The action on a value found in a text from `source`: a value to redact or restore in an
-/// encoded attachment blocks instead (its bytes are not in the body to replace), and marks the
-/// plan so the refusal says why.
-fn sealed(plan: &mut Plan, source: Source, action: GuardAction) -> GuardAction {
+/// encoded attachment blocks instead (its bytes are not in the body to replace).
+fn attached(plan: &mut Plan, source: Source, action: GuardAction) -> GuardAction {
+    if source == Source::Attachment {
+        seal(plan, Sealed::Attachment, action)
+    } else {
+        action
+    }
+}
+
+/// The action on a value where no placeholder can take its place: redact or restore blocks
+/// instead, and marks the plan so the refusal says why (when nothing blocked it before).
+fn seal(plan: &mut Plan, place: Sealed, action: GuardAction) -> GuardAction {
     match action {
-        GuardAction::Redact | GuardAction::Restore if source == Source::Attachment => {
-            plan.sealed |= plan.blocked.is_none();
+        GuardAction::Redact | GuardAction::Restore => {
+            if plan.blocked.is_none() {
+                plan.sealed = Some(place);
+            }
             GuardAction::Block
         }
         other => other,

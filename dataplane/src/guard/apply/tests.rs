@@ -185,7 +185,8 @@ fn without_a_project_threshold_user_text_is_blocked_only_over_the_block_threshol
     );
 }
 
-mod unscanned_tests {
+/// Requests whose user turn is a list of content parts.
+mod parts_tests {
     use super::super::*;
 
     /// An OpenAI chat body whose user turn is `parts` (a JSON array), checked under `policy`.
@@ -236,5 +237,47 @@ mod unscanned_tests {
         // Text alone is neither flagged nor refused.
         let text = check_parts(r#"[{"type":"text","text":"hi"}]"#, with(GuardAction::Block));
         assert!(text.blocked.is_none() && text.verdicts.is_empty());
+    }
+
+    #[test]
+    fn a_value_split_across_parts_is_refused_where_it_would_be_redacted() {
+        let pii = |pii| GuardrailPolicy {
+            pii,
+            ..GuardrailPolicy::default()
+        };
+        for parts in [
+            r#"[{"type":"text","text":"my card is 4111 1111"},{"type":"text","text":" 1111 1111 thanks"}]"#,
+            // Cut mid-group, and into four parts.
+            r#"[{"type":"text","text":"card 41"},{"type":"text","text":"11 1111 "},
+                {"type":"text","text":"1111"},{"type":"text","text":" 1111 ok"}]"#,
+        ] {
+            let plan = check_parts(parts, pii(GuardAction::Redact));
+            assert_eq!(plan.blocked, Some("pii"), "{parts}");
+            assert_eq!(plan.sealed, Some(Sealed::Split));
+            let refusal = plan.refusal().map(|e| e.to_string()).unwrap_or_default();
+            assert!(
+                refusal.contains("pii: a value to redact is split across two parts"),
+                "{refusal}"
+            );
+            assert!(plan.replacements.is_empty(), "no placeholder stands for it");
+            // Flagged as one value where the project only flags.
+            let flagged = check_parts(parts, pii(GuardAction::Flag));
+            assert_eq!(flagged.blocked, None);
+            let seen: Vec<_> = flagged
+                .verdicts
+                .iter()
+                .map(|v| (&*v.detector, v.action, v.count))
+                .collect();
+            assert_eq!(seen, [("payment_card", GuardAction::Flag, 1)], "{parts}");
+        }
+        // A value whole in one part is replaced as before; numbers that only meet at a seam
+        // without making a value are nothing.
+        let whole = r#"[{"type":"text","text":"card 4111 1111 1111 1111"},{"type":"text","text":"thanks"}]"#;
+        let plan = check_parts(whole, pii(GuardAction::Redact));
+        assert_eq!((plan.blocked, plan.sealed), (None, None));
+        assert_eq!(plan.replacements.len(), 1);
+        let apart = r#"[{"type":"text","text":"room 12"},{"type":"text","text":"34 people"}]"#;
+        let plan = check_parts(apart, pii(GuardAction::Redact));
+        assert!(plan.blocked.is_none() && plan.verdicts.is_empty());
     }
 }

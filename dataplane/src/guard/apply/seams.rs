@@ -1,0 +1,95 @@
+//! Values split across texts that the model reads as one: a card whose first half ends one
+//! content part and whose second half starts the next (`"my card is 4111 1111"`,
+//! `" 1111 1111"`), or a key cut between two tool results. Each text scanned alone holds no
+//! value; the provider puts the parts side by side and the model reads the card. A retrieval
+//! pipeline that chunks a page by size splits values this way without anyone meaning to.
+//!
+//! Texts from one source that follow one another are read joined at their seam: the last
+//! [`REACH`] bytes of what came before (across any number of short texts) and the first
+//! [`REACH`] bytes of the next, with nothing between them. A finding that starts before the seam
+//! and ends after it is a split value. Its bytes are not in any one string of the body, so it
+//! cannot be replaced there: a value the policy would redact refuses the request instead
+//! (`apply.rs`), as a value in an encoded attachment does.
+//!
+//! Cost: one scan of at most 2 × `REACH` bytes for each text that follows one of its own source;
+//! a request of one text per source scans no seam.
+
+use crate::extract::Source;
+
+use super::super::custom::CustomScan;
+use super::super::engine::{Engine, Finding, Scratch};
+use super::super::pii::Plans;
+
+/// How far from a seam a split value is looked for, each side: longer than any card, phone
+/// number, IBAN, address or provider key.
+const REACH: usize = 256;
+
+/// The texts read so far, as far back as a split value can reach.
+#[derive(Default)]
+pub struct Seams {
+    /// The source of the texts in `tail` (`None`: nothing to join the next text to).
+    source: Option<Source>,
+    /// The last `REACH` bytes of the texts of `source` read without a break.
+    tail: Vec<u8>,
+    /// The tail and the head of the next text, joined.
+    joined: Vec<u8>,
+    /// Built-in findings in `joined` that cross the seam.
+    pub split: Vec<Finding>,
+    /// Operator pattern findings in `joined` that cross the seam.
+    pub split_own: Vec<Finding>,
+}
+
+impl Seams {
+    /// Read `text` (from `source`) after the texts before it: fills `split` and `split_own` with
+    /// the values that start before it and end in it, then takes it into the tail.
+    pub fn read(
+        &mut self,
+        engine: &Engine,
+        (scratch, phones): (&Scratch, Option<&Plans>),
+        custom: Option<&CustomScan>,
+        source: Source,
+        text: &[u8],
+    ) {
+        self.split.clear();
+        self.split_own.clear();
+        if matches!(source, Source::Unread | Source::Attachment) {
+            // An image, or a document sent encoded, breaks what the model reads as one text.
+            self.source = None;
+            self.tail.clear();
+            return;
+        }
+        if self.source == Some(source) && !self.tail.is_empty() && !text.is_empty() {
+            let seam = self.tail.len();
+            self.joined.clear();
+            self.joined.extend_from_slice(&self.tail);
+            self.joined.extend_from_slice(&text[..text.len().min(REACH)]);
+            let mut found = Vec::new();
+            engine.scan_in(scratch, phones, &self.joined, &mut found);
+            let crosses = |f: &Finding| f.start < seam && f.end > seam;
+            self.split.extend(found.iter().filter(|f| crosses(f)).copied());
+            if let Some(custom) = custom {
+                let mut own = Vec::new();
+                custom.scan(&self.joined, &found, &mut own);
+                self.split_own.extend(own.into_iter().filter(|f| crosses(f)));
+            }
+        }
+        if self.source != Some(source) {
+            self.tail.clear();
+            self.source = Some(source);
+        }
+        self.tail.extend_from_slice(text);
+        if self.tail.len() > REACH {
+            // Keep the last REACH bytes, starting on a character.
+            let mut cut = self.tail.len() - REACH;
+            while self.tail.get(cut).is_some_and(|b| b & 0xC0 == 0x80) {
+                cut += 1;
+            }
+            self.tail.drain(..cut);
+        }
+    }
+
+    /// A split value's bytes, as the model reads them.
+    pub fn value(&self, f: &Finding) -> &[u8] {
+        &self.joined[f.start..f.end]
+    }
+}
