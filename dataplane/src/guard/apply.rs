@@ -287,7 +287,10 @@ pub fn check_texts(
     let mut restored: Vec<Vec<u8>> = Vec::new();
     let mut seams = seams::Seams::default();
     texts(&mut |source, text| {
-        seams.read(engine, (scratch, phones), custom, source, text.as_bytes());
+        seams.read(engine, (scratch, phones), custom, source, text);
+        if let Some(joined) = seams.joined() {
+            score_injection(&mut plan, policy, source, joined);
+        }
         for f in &seams.split {
             let d = f.detector();
             if d.category.located() {
@@ -310,16 +313,7 @@ pub fn check_texts(
         }
         findings.clear();
         engine.scan_in(scratch, phones, text.as_bytes(), &mut findings);
-        if policy.injection != GuardAction::Off && source != Source::System {
-            let score = injection::score_with_variants(Model::builtin(), text);
-            plan.injection_score = Some(plan.injection_score.map_or(score, |s| s.max(score)));
-            if let Some((detector, action)) = injection_action(policy, source, score) {
-                count_verdict(&mut plan.verdicts, Category::Injection, detector, action);
-                if action == GuardAction::Block {
-                    plan.blocked.get_or_insert(Category::Injection.name());
-                }
-            }
-        }
+        score_injection(&mut plan, policy, source, text);
         if policy.content_safety != GuardAction::Off {
             let action = if policy.content_safety == GuardAction::Block {
                 GuardAction::Block
@@ -370,6 +364,22 @@ pub fn check_texts(
         .collect();
     plan.replacements = placeholders.pairs;
     plan
+}
+
+/// Score `text` (from `source`) for prompt injection, when the project looks for it, and apply
+/// the verdict.
+fn score_injection(plan: &mut Plan, policy: &GuardrailPolicy, source: Source, text: &str) {
+    if policy.injection == GuardAction::Off || source == Source::System {
+        return;
+    }
+    let score = injection::score_with_variants(Model::builtin(), text);
+    plan.injection_score = Some(plan.injection_score.map_or(score, |s| s.max(score)));
+    if let Some((detector, action)) = injection_action(policy, source, score) {
+        count_verdict(&mut plan.verdicts, Category::Injection, detector, action);
+        if action == GuardAction::Block {
+            plan.blocked.get_or_insert(Category::Injection.name());
+        }
+    }
 }
 
 /// Content of kind `kind` that no guardrail reads: recorded under `unscanned`'s action, and the

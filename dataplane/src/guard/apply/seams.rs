@@ -11,8 +11,11 @@
 //! cannot be replaced there: a value the policy would redact refuses the request instead
 //! (`apply.rs`), as a value in an encoded attachment does.
 //!
-//! Cost: one scan of at most 2 × `REACH` bytes for each text that follows one of its own source;
-//! a request of one text per source scans no seam.
+//! An instruction is split the same way (`"Ignore all"`, `" previous"`, `" instructions"`): each
+//! part scores as nothing to the injection model, so the joined text at each seam is scored too.
+//!
+//! Cost: one scan and one injection score of at most 2 × `REACH` bytes for each text that follows
+//! one of its own source; a request of one text per source reads no seam.
 
 use crate::extract::Source;
 
@@ -29,10 +32,11 @@ const REACH: usize = 256;
 pub struct Seams {
     /// The source of the texts in `tail` (`None`: nothing to join the next text to).
     source: Option<Source>,
-    /// The last `REACH` bytes of the texts of `source` read without a break.
-    tail: Vec<u8>,
-    /// The tail and the head of the next text, joined.
-    joined: Vec<u8>,
+    /// The last `REACH` bytes (or a little less, to start on a character) of the texts of
+    /// `source` read without a break.
+    tail: String,
+    /// The tail and the head of the next text, joined (empty: no seam at this text).
+    joined: String,
     /// Built-in findings in `joined` that cross the seam.
     pub split: Vec<Finding>,
     /// Operator pattern findings in `joined` that cross the seam.
@@ -48,40 +52,50 @@ impl Seams {
         (scratch, phones): (&Scratch, Option<&Plans>),
         custom: Option<&CustomScan>,
         source: Source,
-        text: &[u8],
+        text: &str,
     ) {
         self.split.clear();
         self.split_own.clear();
-        if matches!(source, Source::Unread | Source::Attachment) {
-            // An image, or a document sent encoded, breaks what the model reads as one text.
+        self.joined.clear();
+        if matches!(
+            source,
+            Source::Unread | Source::Attachment | Source::Definition
+        ) {
+            // An image, or a document sent encoded, breaks what the model reads as one text; the
+            // fields of a tool definition (names, descriptions, property names) are shown as a
+            // schema, each in its place, not side by side.
             self.source = None;
             self.tail.clear();
             return;
         }
         if self.source == Some(source) && !self.tail.is_empty() && !text.is_empty() {
             let seam = self.tail.len();
-            self.joined.clear();
-            self.joined.extend_from_slice(&self.tail);
-            self.joined.extend_from_slice(&text[..text.len().min(REACH)]);
+            let mut head = text.len().min(REACH);
+            while !text.is_char_boundary(head) {
+                head -= 1;
+            }
+            self.joined.push_str(&self.tail);
+            self.joined.push_str(&text[..head]);
             let mut found = Vec::new();
-            engine.scan_in(scratch, phones, &self.joined, &mut found);
+            engine.scan_in(scratch, phones, self.joined.as_bytes(), &mut found);
             let crosses = |f: &Finding| f.start < seam && f.end > seam;
-            self.split.extend(found.iter().filter(|f| crosses(f)).copied());
+            self.split
+                .extend(found.iter().filter(|f| crosses(f)).copied());
             if let Some(custom) = custom {
                 let mut own = Vec::new();
-                custom.scan(&self.joined, &found, &mut own);
-                self.split_own.extend(own.into_iter().filter(|f| crosses(f)));
+                custom.scan(self.joined.as_bytes(), &found, &mut own);
+                self.split_own
+                    .extend(own.into_iter().filter(|f| crosses(f)));
             }
         }
         if self.source != Some(source) {
             self.tail.clear();
             self.source = Some(source);
         }
-        self.tail.extend_from_slice(text);
+        self.tail.push_str(text);
         if self.tail.len() > REACH {
-            // Keep the last REACH bytes, starting on a character.
             let mut cut = self.tail.len() - REACH;
-            while self.tail.get(cut).is_some_and(|b| b & 0xC0 == 0x80) {
+            while !self.tail.is_char_boundary(cut) {
                 cut += 1;
             }
             self.tail.drain(..cut);
@@ -90,6 +104,11 @@ impl Seams {
 
     /// A split value's bytes, as the model reads them.
     pub fn value(&self, f: &Finding) -> &[u8] {
-        &self.joined[f.start..f.end]
+        &self.joined.as_bytes()[f.start..f.end]
+    }
+
+    /// The text read across the seam before the last text, if it had one.
+    pub fn joined(&self) -> Option<&str> {
+        (!self.joined.is_empty()).then_some(self.joined.as_str())
     }
 }
