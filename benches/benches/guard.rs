@@ -4,7 +4,8 @@
 //! injection model's score (the fast tier: features and the windowed sum) on 1 KB and 4 KB of
 //! English prose, 1 KB of German and 32 different kilobytes of documentation, the issue's "µs
 //! per KB"; and putting placeholders into an outgoing body (`guard_redact`), beside the raw-bytes
-//! search it replaced.
+//! search it replaced; and a whole request's check under a policy (`guard_check`): 4 KB in one
+//! text, and the same 4 KB in 16 content parts, whose seams are read too.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -222,12 +223,61 @@ fn redact(c: &mut Criterion) {
     g.finish();
 }
 
+/// `apply::check` on a chat request whose user turn is `parts` text parts of 4 KB together
+/// (PII redacted, injection blocked: every text scanned and scored).
+fn check(c: &mut Criterion) {
+    use warden_dataplane::guard::apply;
+    use warden_shared::catalog::Dialect;
+    use warden_shared::snapshot::{GuardAction, GuardrailPolicy};
+    let engine = Engine::new().unwrap();
+    let scratch = engine.scratch().unwrap();
+    let policy = GuardrailPolicy {
+        pii: GuardAction::Redact,
+        injection: GuardAction::Block,
+        ..GuardrailPolicy::default()
+    };
+    let text = prompt(4096);
+    let mut g = c.benchmark_group("guard_check");
+    g.throughput(Throughput::Bytes(4096));
+    for parts in [1, 16] {
+        // Cut at sentence ends, so that no value is split (which would refuse the request).
+        let sentences: Vec<&str> = text.split_inclusive(". ").collect();
+        let per = sentences.len().div_ceil(parts);
+        let items: Vec<String> = sentences
+            .chunks(per)
+            .map(|part| format!(r#"{{"type":"text","text":"{}"}}"#, part.concat()))
+            .collect();
+        let mut body = format!(
+            r#"{{"model":"gpt-4o","messages":[{{"role":"user","content":[{}]}}]}}"#,
+            items.join(",")
+        )
+        .into_bytes();
+        let value = simd_json::to_borrowed_value(&mut body).unwrap();
+        g.bench_function(format!("chat_4k_in_{}_parts", items.len()), |b| {
+            b.iter(|| {
+                let plan = apply::check(
+                    &engine,
+                    (&scratch, None),
+                    None,
+                    Dialect::OpenAi,
+                    black_box(&value),
+                    &policy,
+                );
+                assert!(plan.blocked.is_none());
+                plan
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
     scan,
     injection_model,
     deobfuscate,
     stream_event,
-    redact
+    redact,
+    check
 );
 criterion_main!(benches);
