@@ -286,27 +286,17 @@ pub fn check_texts(
     let mut placeholders = Placeholders::default();
     let mut restored: Vec<Vec<u8>> = Vec::new();
     let mut seams = seams::Seams::default();
+    let readers = seams::Readers {
+        engine,
+        scratch,
+        phones,
+        custom,
+    };
     texts(&mut |source, text| {
-        seams.read(engine, (scratch, phones), custom, source, text);
-        if let Some(joined) = seams.joined() {
-            score_injection(&mut plan, policy, source, joined);
-        }
-        for f in &seams.split {
-            let d = f.detector();
-            if d.category.located() {
-                let action = seal(&mut plan, Sealed::Split, action_for(policy, d.category));
-                let found = (d.category, d.id, seams.value(f), d.placeholder);
-                take(&mut plan, &mut placeholders, &mut restored, found, action);
-            }
-        }
-        if let Some(custom) = custom {
-            for f in &seams.split_own {
-                let (p, kind) = custom.pattern(f.detector);
-                let action = seal(&mut plan, Sealed::Split, p.action);
-                let found = (Category::Custom, p.id.as_str(), seams.value(f), kind);
-                take(&mut plan, &mut placeholders, &mut restored, found, action);
-            }
-        }
+        seams.read(&readers, source, text, &mut |source, seam| {
+            let taking = (&mut plan, &mut placeholders, &mut restored);
+            seams::apply(taking, (policy, custom), source, seam);
+        });
         if source == Source::Unread {
             unread(&mut plan, policy.unscanned, text);
             return;
@@ -355,6 +345,10 @@ pub fn check_texts(
                 take(&mut plan, &mut placeholders, &mut restored, found, action);
             }
         }
+    });
+    seams.finish(&readers, &mut |source, seam| {
+        let taking = (&mut plan, &mut placeholders, &mut restored);
+        seams::apply(taking, (policy, custom), source, seam);
     });
     plan.restore = placeholders
         .pairs

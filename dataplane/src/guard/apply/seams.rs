@@ -2,113 +2,220 @@
 //! content part and whose second half starts the next (`"my card is 4111 1111"`,
 //! `" 1111 1111"`), or a key cut between two tool results. Each text scanned alone holds no
 //! value; the provider puts the parts side by side and the model reads the card. A retrieval
-//! pipeline that chunks a page by size splits values this way without anyone meaning to.
+//! pipeline that chunks a page by size splits values this way without anyone meaning to. An
+//! instruction is split the same way (`"Ignore all"`, `" previous"`, `" instructions"`): each part
+//! scores as nothing to the injection model.
 //!
-//! Texts from one source that follow one another are read joined at their seam: the last
-//! [`REACH`] bytes of what came before (across any number of short texts) and the first
-//! [`REACH`] bytes of the next, with nothing between them. A finding that starts before the seam
-//! and ends after it is a split value. Its bytes are not in any one string of the body, so it
-//! cannot be replaced there: a value the policy would redact refuses the request instead
+//! Texts from one source that follow one another make a run, joined with nothing between them.
+//! Around each seam of a run, [`REACH`] bytes each side are read again (windows that overlap are
+//! read as one): a finding that starts before a seam and ends after it is a split value, and each
+//! window is scored for injection. A split value's bytes are not in any one string of the body,
+//! so it cannot be replaced there: a value the policy would redact refuses the request instead
 //! (`apply.rs`), as a value in an encoded attachment does.
 //!
-//! An instruction is split the same way (`"Ignore all"`, `" previous"`, `" instructions"`): each
-//! part scores as nothing to the injection model, so the joined text at each seam is scored too.
-//!
-//! Cost: one scan and one injection score of at most 2 × `REACH` bytes for each text that follows
-//! one of its own source; a request of one text per source reads no seam.
+//! Cost: linear in the text of runs of more than one text — each byte in a window read once more,
+//! however many parts it is cut into (a run is read and cut back to its last `REACH` bytes every
+//! [`RUN`] bytes, so its copy stays bounded too); a request of one text per source reads no seam.
 
+use std::ops::Range;
+
+use warden_shared::snapshot::GuardrailPolicy;
+
+use super::{action_for, score_injection, seal, take, Placeholders, Plan, Sealed};
 use crate::extract::Source;
-
-use super::super::custom::CustomScan;
-use super::super::engine::{Engine, Finding, Scratch};
-use super::super::pii::Plans;
+use crate::guard::custom::CustomScan;
+use crate::guard::engine::{Engine, Finding, Scratch};
+use crate::guard::pii::Plans;
+use crate::guard::Category;
 
 /// How far from a seam a split value is looked for, each side: longer than any card, phone
 /// number, IBAN, address or provider key.
 const REACH: usize = 256;
 
-/// The texts read so far, as far back as a split value can reach.
+/// A run is read, and cut back to its tail, once it holds this many bytes.
+const RUN: usize = 64 * 1024;
+
+/// What the reading of a run's seams hands its caller, with the run's source.
+pub enum Seam<'a> {
+    /// The text around one or more seams, to score for injection.
+    Window(&'a str),
+    /// A value that crosses a seam: a built-in detector's finding (`own`: an operator pattern's;
+    /// either way `finding.detector` indexes that set) and its bytes as the model reads them.
+    Value {
+        finding: Finding,
+        own: bool,
+        value: &'a [u8],
+    },
+}
+
+/// The detectors a run is read with.
+pub struct Readers<'e> {
+    pub engine: &'e Engine,
+    pub scratch: &'e Scratch,
+    pub phones: Option<&'e Plans>,
+    pub custom: Option<&'e CustomScan>,
+}
+
+/// The run being read.
 #[derive(Default)]
 pub struct Seams {
-    /// The source of the texts in `tail` (`None`: nothing to join the next text to).
+    /// The source of the texts in `run` (`None`: no run).
     source: Option<Source>,
-    /// The last `REACH` bytes (or a little less, to start on a character) of the texts of
-    /// `source` read without a break.
-    tail: String,
-    /// The tail and the head of the next text, joined (empty: no seam at this text).
-    joined: String,
-    /// Built-in findings in `joined` that cross the seam.
-    pub split: Vec<Finding>,
-    /// Operator pattern findings in `joined` that cross the seam.
-    pub split_own: Vec<Finding>,
+    /// The run's texts, joined.
+    run: String,
+    /// Where each of the run's seams is in `run`.
+    seams: Vec<usize>,
 }
 
 impl Seams {
-    /// Read `text` (from `source`) after the texts before it: fills `split` and `split_own` with
-    /// the values that start before it and end in it, then takes it into the tail.
+    /// Take `text` (from `source`) into the run, first reading the run it ends, if it ends one.
     pub fn read(
         &mut self,
-        engine: &Engine,
-        (scratch, phones): (&Scratch, Option<&Plans>),
-        custom: Option<&CustomScan>,
+        readers: &Readers<'_>,
         source: Source,
         text: &str,
+        out: &mut dyn FnMut(Source, Seam<'_>),
     ) {
-        self.split.clear();
-        self.split_own.clear();
-        self.joined.clear();
-        if matches!(
+        // An image, or a document sent encoded, breaks what the model reads as one text; the
+        // fields of a tool definition (names, descriptions, property names) are shown as a schema,
+        // each in its place, not side by side.
+        let joins = !matches!(
             source,
             Source::Unread | Source::Attachment | Source::Definition
-        ) {
-            // An image, or a document sent encoded, breaks what the model reads as one text; the
-            // fields of a tool definition (names, descriptions, property names) are shown as a
-            // schema, each in its place, not side by side.
-            self.source = None;
-            self.tail.clear();
+        );
+        if self.source != Some(source) || !joins {
+            self.finish(readers, out);
+        }
+        if !joins || text.is_empty() {
             return;
         }
-        if self.source == Some(source) && !self.tail.is_empty() && !text.is_empty() {
-            let seam = self.tail.len();
-            let mut head = text.len().min(REACH);
-            while !text.is_char_boundary(head) {
-                head -= 1;
-            }
-            self.joined.push_str(&self.tail);
-            self.joined.push_str(&text[..head]);
-            let mut found = Vec::new();
-            engine.scan_in(scratch, phones, self.joined.as_bytes(), &mut found);
-            let crosses = |f: &Finding| f.start < seam && f.end > seam;
-            self.split
-                .extend(found.iter().filter(|f| crosses(f)).copied());
-            if let Some(custom) = custom {
-                let mut own = Vec::new();
-                custom.scan(self.joined.as_bytes(), &found, &mut own);
-                self.split_own
-                    .extend(own.into_iter().filter(|f| crosses(f)));
-            }
+        self.source = Some(source);
+        if !self.run.is_empty() {
+            self.seams.push(self.run.len());
         }
-        if self.source != Some(source) {
-            self.tail.clear();
-            self.source = Some(source);
-        }
-        self.tail.push_str(text);
-        if self.tail.len() > REACH {
-            let mut cut = self.tail.len() - REACH;
-            while !self.tail.is_char_boundary(cut) {
+        self.run.push_str(text);
+        if self.run.len() >= RUN {
+            self.read_seams(readers, out);
+            // Keep the tail, for a value that crosses the next seam.
+            let mut cut = self.run.len().saturating_sub(REACH);
+            while !self.run.is_char_boundary(cut) {
                 cut += 1;
             }
-            self.tail.drain(..cut);
+            self.run.drain(..cut);
+            self.seams.clear();
         }
     }
 
-    /// A split value's bytes, as the model reads them.
-    pub fn value(&self, f: &Finding) -> &[u8] {
-        &self.joined.as_bytes()[f.start..f.end]
+    /// Read the run's seams and end it.
+    pub fn finish(&mut self, readers: &Readers<'_>, out: &mut dyn FnMut(Source, Seam<'_>)) {
+        self.read_seams(readers, out);
+        self.run.clear();
+        self.seams.clear();
+        self.source = None;
     }
 
-    /// The text read across the seam before the last text, if it had one.
-    pub fn joined(&self) -> Option<&str> {
-        (!self.joined.is_empty()).then_some(self.joined.as_str())
+    fn read_seams(&self, readers: &Readers<'_>, out: &mut dyn FnMut(Source, Seam<'_>)) {
+        let Some(source) = self.source else { return };
+        let mut found = Vec::new();
+        let mut own = Vec::new();
+        for window in self.windows() {
+            let text = &self.run[window.clone()];
+            let seams: Vec<usize> = self
+                .seams
+                .iter()
+                .filter(|s| window.contains(s))
+                .map(|s| s - window.start)
+                .collect();
+            let crosses = |f: &Finding| seams.iter().any(|&s| f.start < s && s < f.end);
+            found.clear();
+            readers
+                .engine
+                .scan_in(readers.scratch, readers.phones, text.as_bytes(), &mut found);
+            for f in found.iter().filter(|f| crosses(f)) {
+                let value = &text.as_bytes()[f.start..f.end];
+                out(
+                    source,
+                    Seam::Value {
+                        finding: *f,
+                        own: false,
+                        value,
+                    },
+                );
+            }
+            if let Some(custom) = readers.custom {
+                own.clear();
+                custom.scan(text.as_bytes(), &found, &mut own);
+                for f in own.iter().filter(|f| crosses(f)) {
+                    let value = &text.as_bytes()[f.start..f.end];
+                    out(
+                        source,
+                        Seam::Value {
+                            finding: *f,
+                            own: true,
+                            value,
+                        },
+                    );
+                }
+            }
+            out(source, Seam::Window(text));
+        }
+    }
+
+    /// `REACH` bytes each side of each seam (on character boundaries), windows that meet merged.
+    fn windows(&self) -> Vec<Range<usize>> {
+        let mut windows: Vec<Range<usize>> = Vec::new();
+        for &seam in &self.seams {
+            let mut start = seam.saturating_sub(REACH);
+            while !self.run.is_char_boundary(start) {
+                start -= 1;
+            }
+            let mut end = (seam + REACH).min(self.run.len());
+            while !self.run.is_char_boundary(end) {
+                end += 1;
+            }
+            match windows.last_mut() {
+                Some(last) if start <= last.end => last.end = end,
+                _ => windows.push(start..end),
+            }
+        }
+        windows
+    }
+}
+
+/// Apply the policy to what the reading of a run's seams found: a window's injection score, a
+/// value split across a seam (redact and restore refuse the request: no placeholder can stand
+/// for it).
+pub fn apply(
+    (plan, placeholders, restored): (&mut Plan, &mut Placeholders, &mut Vec<Vec<u8>>),
+    (policy, custom): (&GuardrailPolicy, Option<&CustomScan>),
+    source: Source,
+    seam: Seam<'_>,
+) {
+    match seam {
+        Seam::Window(text) => score_injection(plan, policy, source, text),
+        Seam::Value {
+            finding,
+            own: false,
+            value,
+        } => {
+            let d = finding.detector();
+            if d.category.located() {
+                let action = seal(plan, Sealed::Split, action_for(policy, d.category));
+                let found = (d.category, d.id, value, d.placeholder);
+                take(plan, placeholders, restored, found, action);
+            }
+        }
+        Seam::Value {
+            finding,
+            own: true,
+            value,
+        } => {
+            if let Some(custom) = custom {
+                let (p, kind) = custom.pattern(finding.detector);
+                let action = seal(plan, Sealed::Split, p.action);
+                let found = (Category::Custom, p.id.as_str(), value, kind);
+                take(plan, placeholders, restored, found, action);
+            }
+        }
     }
 }
