@@ -144,9 +144,20 @@ pub const DETECTORS: &[Detector] = &[
         r"\b(?:kill|exterminate|gas|eradicate|wipe\s+out)\s+(?:all\s+)?(?:the\s+)?(?:jews|muslims|christians|blacks|whites|gays|immigrants|refugees|arabs|asians|roma)\b|\b(?:jews|muslims|blacks|gays|immigrants|refugees|arabs|asians|roma)\s+(?:are|is)\s+(?:subhuman|vermin|animals|a\s+disease)\b",
     ),
     // PII. National ids before cards and phones: on the same span, the more specific wins.
+    // Letters with diacritics (Latin-1 Supplement to Latin Extended-B) and Cyrillic count in the
+    // local part and the domain (`jürgen.müller@beispiel.de`, `иван@пример.рф`): with ASCII only,
+    // the address was found from its first ASCII run after the last such letter, and the name
+    // before it went upstream (`jürgen.mü[EMAIL_1]`). Scripts written without spaces (CJK) are
+    // left out, so an address run on to a sentence takes none of its words. The start needs no
+    // `\b`: the leftmost start is reported, and a `\b` cannot precede a non-ASCII letter.
     pii(
         "email",
-        r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,24}\b",
+        concat!(
+            r"[A-Za-z0-9._%+\-\x{00C0}-\x{024F}\x{0400}-\x{04FF}]+",
+            r"@[A-Za-z0-9\-\x{00C0}-\x{024F}\x{0400}-\x{04FF}]+",
+            r"(?:\.[A-Za-z0-9\-\x{00C0}-\x{024F}\x{0400}-\x{04FF}]+)*",
+            r"\.(?:[A-Za-z]{2,24}\b|[\x{0400}-\x{04FF}]{2,24})",
+        ),
         whole,
         "EMAIL",
     ),
@@ -242,9 +253,10 @@ pub const DETECTORS: &[Detector] = &[
         validate: ids::document_after,
         placeholder: "LICENCE",
     },
+    // Either case: typed in lower case (`de89 3704 …`) it is the same account to the model.
     pii(
         "iban",
-        r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b",
+        r"\b[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]){11,30}\b",
         ids::iban,
         "IBAN",
     ),
@@ -322,6 +334,12 @@ fn ipv6(c: &Candidate) -> Option<(usize, usize)> {
 fn last_40(c: &Candidate) -> Option<(usize, usize)> {
     let len = c.end - c.start;
     Some((len - 40, len))
+}
+
+/// A letter an e-mail address may hold besides ASCII, as the `email` pattern reads them: Latin
+/// letters with diacritics and Cyrillic.
+pub fn address_letter(c: char) -> bool {
+    matches!(c, '\u{00C0}'..='\u{024F}' | '\u{0400}'..='\u{04FF}')
 }
 
 /// The context words of `date_of_birth`, as its pattern spells them (lowercase), longest first

@@ -71,6 +71,29 @@ fn finds_confirmed_values_only() {
 }
 
 #[test]
+fn addresses_with_letters_beyond_ascii_are_found_whole_and_cjk_words_stay_out() {
+    let engine = Engine::for_tests();
+    let text = "Schreib an jürgen.müller@beispiel.de, à françois@exemple.fr, an \
+                иван.петров@пример.рф или ivan@mail.ru; 请发邮件到jane@example.com谢谢. \
+                IBAN de89 3704 0044 0532 0130 00; <a href=\"tel:+14155552671\">call</a>";
+    let want = [
+        ("email", "jürgen.müller@beispiel.de"),
+        ("email", "françois@exemple.fr"),
+        ("email", "иван.петров@пример.рф"),
+        ("email", "ivan@mail.ru"),
+        ("email", "jane@example.com"),
+        ("iban", "de89 3704 0044 0532 0130 00"),
+        ("phone", "+14155552671"),
+    ];
+    assert_eq!(
+        ids(engine, text),
+        want.iter()
+            .map(|(a, b)| (*a, (*b).to_owned()))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
 fn eight_digits_in_two_groups_of_four_are_phones_after_a_phone_word_only() {
     let engine = Engine::for_tests();
     for text in [

@@ -116,7 +116,11 @@ fn country(code: &[u8]) -> bool {
 /// The country's IBAN length and the ISO 7064 mod-97 check.
 pub fn iban(c: &Candidate) -> Option<(usize, usize)> {
     let m = c.bytes();
-    let s: Vec<u8> = m.iter().copied().filter(|b| *b != b' ').collect();
+    let s: Vec<u8> = m
+        .iter()
+        .filter(|b| **b != b' ')
+        .map(u8::to_ascii_uppercase)
+        .collect();
     let len = IBAN_LENGTHS
         .iter()
         .find(|(code, _)| code[..] == s[..2])

@@ -244,8 +244,12 @@ impl Plan {
 /// A phone number: see the module header.
 pub fn phone(c: &Candidate) -> Option<(usize, usize)> {
     let m = c.bytes();
-    // Part of a longer token: `INV-2024-000123`, `v1.2.3-4567890`, `ab/1234567`.
-    if matches!(c.before(), Some(b'-' | b'/' | b'_' | b'.' | b'#' | b':'))
+    // Part of a longer token: `INV-2024-000123`, `v1.2.3-4567890`, `ab/1234567`. Not after a
+    // label's colon: `tel:+14155552671` (every `tel:` link on a page), `Phone:555 0100`.
+    let label =
+        c.before() == Some(b':') && (m.first() == Some(&b'+') || c.preceded_by_any(&WORD_INDEX));
+    if !label
+        && matches!(c.before(), Some(b'-' | b'/' | b'_' | b'.' | b'#' | b':'))
         && c.start >= 2
         && c.text[c.start - 2].is_ascii_alphanumeric()
     {

@@ -80,6 +80,16 @@ pub(super) fn holdback_start(text: &str) -> usize {
                 continue;
             }
             (Fold::Ascii(c), start) => (c, start),
+            // A letter with a diacritic or a Cyrillic one may be part of an address.
+            (Fold::Keep, start)
+                if text
+                    .get(start..i)
+                    .and_then(|c| c.chars().next())
+                    .is_some_and(crate::guard::detectors::address_letter) =>
+            {
+                i = start;
+                continue;
+            }
             (Fold::Keep, _) => break,
         };
         if value_char(c) {

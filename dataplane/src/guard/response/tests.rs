@@ -137,6 +137,19 @@ fn values_written_in_fullwidth_other_digits_or_with_invisible_characters_are_hel
 }
 
 #[test]
+fn addresses_with_letters_beyond_ascii_are_held_whole_across_any_split() {
+    let p = policy(GuardAction::Redact, GuardAction::Off);
+    let text = "Schreib an jürgen.müller@beispiel.de oder иван@пример.рф, tel:+14155552671.";
+    for step in [1, 2, 3, 5, 7, 13, 1000] {
+        let (out, _) = stream(text, step, &p);
+        assert_eq!(
+            out, "Schreib an [EMAIL_1] oder [EMAIL_2], tel:[PHONE_1].",
+            "step {step}"
+        );
+    }
+}
+
+#[test]
 fn context_words_already_released_still_confirm_a_value() {
     let p = policy(GuardAction::Redact, GuardAction::Off);
     let text = "Your social security number is 123456789 and your passport no. X1234567 is on file; call +44 20 7946 0958.";

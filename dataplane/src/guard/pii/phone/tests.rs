@@ -37,6 +37,11 @@ fn international_national_and_extension_forms() {
         ("Tel: 50-1785099", "50-1785099"),
         // The same digits written otherwise are a Portuguese or Spanish number's usual shapes.
         ("Lisboa: 21 1234567", "21 1234567"),
+        // After a label's colon with no space: a `tel:` link, a form's field.
+        (r#"<a href="tel:+14155552671">call us</a>"#, "+14155552671"),
+        ("tel:+1-415-555-2671", "+1-415-555-2671"),
+        ("Phone:+44 20 7946 0958", "+44 20 7946 0958"),
+        ("Mobile:07700 900123", "07700 900123"),
     ] {
         assert!(find(&plans, text, value), "{text}");
     }
@@ -58,6 +63,9 @@ fn lookalikes_are_not_phones() {
         ("Your order number 4829104821 shipped", "4829104821"),
         ("new tracking number 1743072381", "1743072381"),
         ("Order 4829104821, extended warranty", "4829104821"),
+        // A colon inside a token is not a label's.
+        ("urn:isbn:0451450523", "0451450523"),
+        ("key ab:1234567", "1234567"),
     ] {
         assert!(!find(&plans, text, value), "{text}");
     }
