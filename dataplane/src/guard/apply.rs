@@ -293,15 +293,16 @@ pub fn check_texts(
         custom,
     };
     texts(&mut |source, text| {
-        seams.read(&readers, source, text, &mut |source, seam| {
-            let taking = (&mut plan, &mut placeholders, &mut restored);
-            seams::apply(taking, (policy, custom), source, seam);
-        });
         if source == Source::Unread {
+            seams.read(&readers, (source, text, (&[], &[])), &mut |source, seam| {
+                let taking = (&mut plan, &mut placeholders, &mut restored);
+                seams::apply(taking, (policy, custom), source, seam);
+            });
             unread(&mut plan, policy.unscanned, text);
             return;
         }
         findings.clear();
+        own.clear();
         engine.scan_in(scratch, phones, text.as_bytes(), &mut findings);
         score_injection(&mut plan, policy, source, text);
         if policy.content_safety != GuardAction::Off {
@@ -335,7 +336,6 @@ pub fn check_texts(
             take(&mut plan, &mut placeholders, &mut restored, found, action);
         }
         if let Some(custom) = custom {
-            own.clear();
             custom.scan(text.as_bytes(), &findings, &mut own);
             for f in &own {
                 let (p, kind) = custom.pattern(f.detector);
@@ -345,6 +345,12 @@ pub fn check_texts(
                 take(&mut plan, &mut placeholders, &mut restored, found, action);
             }
         }
+        // After the text's own reading: a value found in it is no split value's part.
+        let found = (findings.as_slice(), own.as_slice());
+        seams.read(&readers, (source, text, found), &mut |source, seam| {
+            let taking = (&mut plan, &mut placeholders, &mut restored);
+            seams::apply(taking, (policy, custom), source, seam);
+        });
     });
     seams.finish(&readers, &mut |source, seam| {
         let taking = (&mut plan, &mut placeholders, &mut restored);

@@ -8,8 +8,11 @@
 //!
 //! Texts from one source that follow one another make a run, joined with nothing between them.
 //! Around each seam of a run, [`REACH`] bytes each side are read again (windows that overlap are
-//! read as one): a finding that starts before a seam and ends after it is a split value, and each
-//! window is scored for injection. A split value's bytes are not in any one string of the body,
+//! read as one): a finding that starts before a seam and ends after it is a split value, unless
+//! a text read alone holds a value of the same kind that it overlaps — joined, `"scores"` and
+//! `"jane@example.com"` read as `scoresjane@example.com`, an address found whole in its own text
+//! and replaced there, with a neighbour's letters run on. (A card whose second half reads alone as
+//! a phone number is still a split card.) Each window is scored for injection. A split value's bytes are not in any one string of the body,
 //! so it cannot be replaced there: a value the policy would redact refuses the request instead
 //! (`apply.rs`), as a value in an encoded attachment does.
 //!
@@ -65,15 +68,19 @@ pub struct Seams {
     run: String,
     /// Where each of the run's seams is in `run`.
     seams: Vec<usize>,
+    /// The values found in the run's texts, each read alone: where they are in `run`, and their
+    /// detector (`true`: an operator pattern's).
+    found: Vec<(Range<usize>, usize, bool)>,
 }
 
 impl Seams {
-    /// Take `text` (from `source`) into the run, first reading the run it ends, if it ends one.
+    /// Take `text` (from `source`; `found`: the values in it, read alone, by the built-in
+    /// detectors and by operator patterns) into the run, first reading the run it ends, if it ends
+    /// one.
     pub fn read(
         &mut self,
         readers: &Readers<'_>,
-        source: Source,
-        text: &str,
+        (source, text, found): (Source, &str, (&[Finding], &[Finding])),
         out: &mut dyn FnMut(Source, Seam<'_>),
     ) {
         // An image, or a document sent encoded, breaks what the model reads as one text; the
@@ -90,8 +97,15 @@ impl Seams {
             return;
         }
         self.source = Some(source);
-        if !self.run.is_empty() {
-            self.seams.push(self.run.len());
+        let at = self.run.len();
+        if at > 0 {
+            self.seams.push(at);
+        }
+        for (set, own) in [(found.0, false), (found.1, true)] {
+            let spans = set
+                .iter()
+                .map(|f| (at + f.start..at + f.end, f.detector, own));
+            self.found.extend(spans);
         }
         self.run.push_str(text);
         if self.run.len() >= RUN {
@@ -103,6 +117,10 @@ impl Seams {
             }
             self.run.drain(..cut);
             self.seams.clear();
+            self.found.retain_mut(|(f, _, _)| {
+                (f.start, f.end) = (f.start.saturating_sub(cut), f.end.saturating_sub(cut));
+                f.end > 0
+            });
         }
     }
 
@@ -111,6 +129,7 @@ impl Seams {
         self.read_seams(readers, out);
         self.run.clear();
         self.seams.clear();
+        self.found.clear();
         self.source = None;
     }
 
@@ -126,12 +145,21 @@ impl Seams {
                 .filter(|s| window.contains(s))
                 .map(|s| s - window.start)
                 .collect();
-            let crosses = |f: &Finding| seams.iter().any(|&s| f.start < s && s < f.end);
+            // Across a seam, and not a value found in one text with its neighbour's bytes run on.
+            let crosses = |f: &Finding, own: bool| {
+                let (start, end) = (window.start + f.start, window.start + f.end);
+                seams.iter().any(|&s| f.start < s && s < f.end)
+                    && !self.found.iter().any(|(v, detector, by_pattern)| {
+                        (*detector, *by_pattern) == (f.detector, own)
+                            && v.start < end
+                            && start < v.end
+                    })
+            };
             found.clear();
             readers
                 .engine
                 .scan_in(readers.scratch, readers.phones, text.as_bytes(), &mut found);
-            for f in found.iter().filter(|f| crosses(f)) {
+            for f in found.iter().filter(|f| crosses(f, false)) {
                 let value = &text.as_bytes()[f.start..f.end];
                 out(
                     source,
@@ -145,7 +173,7 @@ impl Seams {
             if let Some(custom) = readers.custom {
                 own.clear();
                 custom.scan(text.as_bytes(), &found, &mut own);
-                for f in own.iter().filter(|f| crosses(f)) {
+                for f in own.iter().filter(|f| crosses(f, true)) {
                     let value = &text.as_bytes()[f.start..f.end];
                     out(
                         source,

@@ -276,6 +276,13 @@ mod parts_tests {
         let plan = check_parts(whole, pii(GuardAction::Redact));
         assert_eq!((plan.blocked, plan.sealed), (None, None));
         assert_eq!(plan.replacements.len(), 1);
+        // A value whole in its own part, with its neighbour's letters run on to it when the
+        // parts are joined (`Emailjane@…`), is replaced in its part, not taken for a split one.
+        let glued = r#"[{"type":"text","text":"Email"},{"type":"text","text":"jane@example.com"}]"#;
+        let plan = check_parts(glued, pii(GuardAction::Redact));
+        assert_eq!((plan.blocked, plan.sealed), (None, None));
+        assert_eq!(plan.replacements.len(), 1);
+        assert_eq!(plan.replacements[0].0, b"jane@example.com");
         let apart = r#"[{"type":"text","text":"room 12"},{"type":"text","text":"34 people"}]"#;
         let plan = check_parts(apart, pii(GuardAction::Redact));
         assert!(plan.blocked.is_none() && plan.verdicts.is_empty());
