@@ -253,10 +253,13 @@ pub const DETECTORS: &[Detector] = &[
         validate: ids::document_after,
         placeholder: "LICENCE",
     },
-    // Either case: typed in lower case (`de89 3704 …`) it is the same account to the model.
+    // Typed in lower case (`de89 3704 …`) it is the same account to the model: read in one case
+    // throughout, and lower case only bare or in groups of four, so that a candidate does not run
+    // on into the words after an upper-case id (`ZZ943434T on the payslip`, an IBAN candidate that
+    // no checksum confirms, would hide the insurance number inside it).
     pii(
         "iban",
-        r"\b[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]){11,30}\b",
+        r"\b(?:[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}|[a-z]{2}\d{2}(?:[a-z0-9]{11,30}|(?: [a-z0-9]{4}){2,7}(?: [a-z0-9]{1,4})?))\b",
         ids::iban,
         "IBAN",
     ),
