@@ -321,3 +321,35 @@ def test_anthropic_sdk_thinking_is_read_like_the_answer(gateway):
         thinking = [b.thinking for b in m.content if b.type == "thinking"]
         assert thinking and "[SECRET_1]" in thinking[0] and "ghp_" not in thinking[0], m
         assert [b.text for b in m.content if b.type == "text"] == [LEAK_REDACTED], m
+
+
+# A card cut in two across content parts, as a retrieval pipeline that chunks by size may cut it:
+# each part alone holds nothing, the model reads them side by side. pii = "restore" cannot put a
+# placeholder in two strings, so each SDK sees the request refused, naming why.
+SPLIT = ["Card on file: 4111 1111", " 1111 1111, charge it."]
+
+
+def test_every_sdk_sees_a_card_split_across_parts_refused(gateway):
+    with pytest.raises(openai.BadRequestError) as err:
+        client(gateway).chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": [{"type": "text", "text": t} for t in SPLIT]}]
+        )
+    assert err.value.code == "guardrail_blocked" and "split across two parts" in str(err.value)
+    with pytest.raises(anthropic.BadRequestError) as err:
+        claude(gateway).messages.create(
+            model="claude-4-sonnet", max_tokens=64,
+            messages=[{"role": "user", "content": [{"type": "text", "text": t} for t in SPLIT]}],
+        )
+    assert "split across two parts" in str(err.value)
+    native = gemini(gateway)
+    with pytest.raises(genai_errors.ClientError) as err:
+        native.models.generate_content(
+            model="gemini-2.0-flash",
+            contents=[genai_types.Content(role="user", parts=[genai_types.Part(text=t) for t in SPLIT])],
+        )
+    assert err.value.code == 400 and "split across two parts" in str(err.value)
+    # Whole in one part, the same card goes upstream as a placeholder and comes back.
+    whole = client(gateway).chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": [{"type": "text", "text": "".join(SPLIT)}]}]
+    )
+    assert whole.choices[0].message.content == "echo: " + "".join(SPLIT)
