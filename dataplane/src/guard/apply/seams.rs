@@ -16,9 +16,9 @@
 //! so it cannot be replaced there: a value the policy would redact refuses the request instead
 //! (`apply.rs`), as a value in an encoded attachment does.
 //!
-//! Cost: linear in the text of runs of more than one text — each byte in a window read once more,
-//! however many parts it is cut into (a run is read and cut back to its last `REACH` bytes every
-//! [`RUN`] bytes, so its copy stays bounded too); a request of one text per source reads no seam.
+//! Cost: at most 2 × `REACH` bytes of each text of a run are copied and read once more, however
+//! many parts it is cut into (a run is read and cut back to its last `REACH` bytes every [`RUN`]
+//! bytes, so its copy stays bounded too); a request of one text per source reads no seam.
 
 use std::ops::Range;
 
@@ -37,6 +37,9 @@ const REACH: usize = 256;
 
 /// A run is read, and cut back to its tail, once it holds this many bytes.
 const RUN: usize = 64 * 1024;
+
+/// What stands between the first and the last `REACH` bytes of a long text in a run.
+const GAP: &str = "\n\n";
 
 /// What the reading of a run's seams hands its caller, with the run's source.
 pub enum Seam<'a> {
@@ -101,26 +104,46 @@ impl Seams {
         if at > 0 {
             self.seams.push(at);
         }
-        for (set, own) in [(found.0, false), (found.1, true)] {
-            let spans = set
-                .iter()
-                .map(|f| (at + f.start..at + f.end, f.detector, own));
-            self.found.extend(spans);
+        // Only a text's first and last REACH bytes can be in a window: a longer one is kept as
+        // those two, apart (no window reaches the gap between them), and its middle not copied.
+        let (head, tail) = if text.len() > 2 * REACH + GAP.len() {
+            (ceil_char(text, REACH), floor_char(text, text.len() - REACH))
+        } else {
+            (text.len(), text.len())
+        };
+        self.run.push_str(&text[..head]);
+        self.keep_found(found, 0..head, at);
+        if tail < text.len() {
+            self.run.push_str(GAP);
+            let at = self.run.len();
+            self.run.push_str(&text[tail..]);
+            self.keep_found(found, tail..text.len(), at);
         }
-        self.run.push_str(text);
         if self.run.len() >= RUN {
             self.read_seams(readers, out);
             // Keep the tail, for a value that crosses the next seam.
-            let mut cut = self.run.len().saturating_sub(REACH);
-            while !self.run.is_char_boundary(cut) {
-                cut += 1;
-            }
+            let cut = ceil_char(&self.run, self.run.len().saturating_sub(REACH));
             self.run.drain(..cut);
             self.seams.clear();
             self.found.retain_mut(|(f, _, _)| {
                 (f.start, f.end) = (f.start.saturating_sub(cut), f.end.saturating_sub(cut));
                 f.end > 0
             });
+        }
+    }
+
+    /// Keep where the values found in the part `kept` of a text are, once that part is in the run
+    /// from `at` on.
+    fn keep_found(&mut self, found: (&[Finding], &[Finding]), kept: Range<usize>, at: usize) {
+        for (set, own) in [(found.0, false), (found.1, true)] {
+            for f in set
+                .iter()
+                .filter(|f| f.start < kept.end && kept.start < f.end)
+            {
+                let (start, end) = (f.start.max(kept.start), f.end.min(kept.end));
+                let span = at + start - kept.start..at + end - kept.start;
+                self.found.push((span, f.detector, own));
+            }
         }
     }
 
@@ -193,14 +216,8 @@ impl Seams {
     fn windows(&self) -> Vec<Range<usize>> {
         let mut windows: Vec<Range<usize>> = Vec::new();
         for &seam in &self.seams {
-            let mut start = seam.saturating_sub(REACH);
-            while !self.run.is_char_boundary(start) {
-                start -= 1;
-            }
-            let mut end = (seam + REACH).min(self.run.len());
-            while !self.run.is_char_boundary(end) {
-                end += 1;
-            }
+            let start = floor_char(&self.run, seam.saturating_sub(REACH));
+            let end = ceil_char(&self.run, (seam + REACH).min(self.run.len()));
             match windows.last_mut() {
                 Some(last) if start <= last.end => last.end = end,
                 _ => windows.push(start..end),
@@ -246,4 +263,20 @@ pub fn apply(
             }
         }
     }
+}
+
+/// The first character boundary of `text` at or after `i`.
+fn ceil_char(text: &str, mut i: usize) -> usize {
+    while !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+/// The last character boundary of `text` at or before `i`.
+fn floor_char(text: &str, mut i: usize) -> usize {
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
 }

@@ -283,6 +283,13 @@ mod parts_tests {
         assert_eq!((plan.blocked, plan.sealed), (None, None));
         assert_eq!(plan.replacements.len(), 1);
         assert_eq!(plan.replacements[0].0, b"jane@example.com");
+        // Long parts: only their ends are read again, and a value split between them is found.
+        let filler = "The quarterly report covers revenue and churn. ".repeat(40);
+        let long = format!(
+            r#"[{{"type":"text","text":"{filler}card 4111 1111"}},{{"type":"text","text":" 1111 1111 {filler}"}},{{"type":"text","text":"{filler}"}}]"#
+        );
+        let plan = check_parts(&long, pii(GuardAction::Redact));
+        assert_eq!(plan.sealed, Some(Sealed::Split));
         let apart = r#"[{"type":"text","text":"room 12"},{"type":"text","text":"34 people"}]"#;
         let plan = check_parts(apart, pii(GuardAction::Redact));
         assert!(plan.blocked.is_none() && plan.verdicts.is_empty());
