@@ -86,6 +86,26 @@ impl Error {
         self
     }
 
+    /// The detail names something the client sent (a key of its JSON, a block or tool type), when
+    /// that has the shape of a schema's name: an ASCII letter, then at most 63 letters, digits and
+    /// `_-.:`, with at most four digits, and not a Warden key's prefix. Anything else — a card or a
+    /// key where a name goes — is not repeated into the error body and the log.
+    pub fn with_name(self, name: &str) -> Error {
+        let digits = name.bytes().filter(u8::is_ascii_digit).count();
+        let named = name.len() <= 64
+            && name.as_bytes().first().is_some_and(u8::is_ascii_alphabetic)
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
+            && digits <= 4
+            && !name.starts_with("wdn_");
+        if named {
+            self.with_detail(format!("{name:?}"))
+        } else {
+            self.with_detail("(the name sent is not repeated)")
+        }
+    }
+
     pub fn side(&self) -> Side {
         match self.kind {
             Kind::UpstreamConnect

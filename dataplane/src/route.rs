@@ -130,7 +130,7 @@ pub fn refuse_duplicate_keys(body: &[u8]) -> Result<()> {
             Kind::InvalidRequest,
             "duplicate key in the request body: every key may appear once per object",
         )
-        .with_detail(format!("{name:?}"))),
+        .with_name(&name)),
         Err(keys::Refusal::TooDeep) => Err(Error::new(
             Kind::InvalidRequest,
             "the request body nests deeper than 128 levels",

@@ -485,6 +485,13 @@ fn a_repeated_key_cannot_smuggle_an_unscanned_value_past_the_guardrails() {
                 r#"{{"model":"gpt-4o","messages":[{{"role":"user","content":"{hidden}","con\u0074ent":"hi"}}]}}"#
             ),
         ),
+        // The repeated key is the card: named in the error until 2026-12-07.
+        (
+            "/v1/chat/completions",
+            format!(
+                r#"{{"model":"gpt-4o","messages":[{{"role":"user","content":"hi"}}],"{CARD}":1,"{CARD}":2}}"#
+            ),
+        ),
         (
             "/v1/messages",
             format!(

@@ -241,7 +241,7 @@ fn assistant_turn(m: &Value<'_>, list: &mut Arr<'_>) -> Result<()> {
     }) {
         return Err(
             refused("this content block type is only supported for Anthropic models")
-                .with_detail(other.to_owned()),
+                .with_name(other),
         );
     }
     if !uses.is_empty() {
@@ -281,7 +281,7 @@ fn tools(req: &Value<'_>, o: &mut Obj<'_>) -> Result<()> {
             if str_field(t, "type").is_some_and(|ty| ty != "custom") {
                 return Err(
                     refused("server tools are only supported for Anthropic models")
-                        .with_detail(str_field(t, "type").unwrap_or_default().to_owned()),
+                        .with_name(str_field(t, "type").unwrap_or_default()),
                 );
             }
             let name =
